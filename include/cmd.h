@@ -1,0 +1,45 @@
+/*
+ * Commands: the table (name, arity, reply bound, handler) and dispatch. A handler reads its
+ * arguments, checks every limit, then changes the store and writes one reply. Arity and
+ * unknown commands are answered here exactly as Redis answers them.
+ */
+#ifndef KV_CMD_H
+#define KV_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "plan.h"
+#include "reply.h"
+#include "slice.h"
+#include "stats.h"
+#include "store.h"
+
+struct region;
+
+/* What a handler may touch: everything is owned elsewhere. */
+struct cmd_context {
+    struct store *store;         /* the data */
+    const struct config *config; /* options */
+    const struct plan *plan;     /* sizes, for reply bounds and INFO */
+    const struct region *region; /* for INFO: region size, page size, locked */
+    struct stats *stats;         /* counters */
+    struct reply reply;          /* where this command's reply goes */
+    uint64_t client_id;          /* the connection running the command */
+    bool close_after_reply;      /* set by QUIT */
+};
+
+struct cmd;
+
+/* Looks up args[0] (any case); NULL when kv has no such command. */
+const struct cmd *cmd_find(const struct slice *args, uint32_t arg_count);
+
+/* Bytes the command's reply can take at most (for the unknown command: its error). */
+uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct plan *plan);
+
+/* Runs one command (cmd from cmd_find, NULL for an unknown one) and writes its reply. */
+void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
+                 uint32_t arg_count);
+
+#endif

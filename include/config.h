@@ -1,0 +1,66 @@
+/*
+ * Configuration: the options, their defaults, the config file (redis.conf-like `name value`
+ * lines, `#` comments) and the command-line flags (`--name-with-dashes value`), flags
+ * overriding the file. Validation names the bad option; the caller exits with status 2.
+ * Runs only at startup; may use the process allocator (stdio) but keeps nothing from it.
+ */
+#ifndef KV_CONFIG_H
+#define KV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv_assert.h"
+
+enum config_hugepages {
+    CONFIG_HUGEPAGES_AUTO, /* 1 GiB pages if enough are free, else 2 MiB, else normal pages */
+    CONFIG_HUGEPAGES_1G,   /* 1 GiB pages, falling back with a warning when none are free */
+    CONFIG_HUGEPAGES_2M,   /* 2 MiB pages, falling back with a warning when none are free */
+    CONFIG_HUGEPAGES_OFF,  /* normal pages with MADV_HUGEPAGE */
+};
+
+enum config_mlock {
+    CONFIG_MLOCK_AUTO,     /* lock the region; warn and go on when the kernel refuses */
+    CONFIG_MLOCK_REQUIRED, /* lock the region or refuse to start */
+    CONFIG_MLOCK_OFF,      /* never lock */
+};
+
+#define CONFIG_BIND_BYTES_MAX 64u
+#define CONFIG_PATH_BYTES_MAX 4096u
+
+struct config {
+    uint32_t port;                     /* TCP port, 1..65535 (0: any free port, for tests) */
+    char bind[CONFIG_BIND_BYTES_MAX];  /* IPv4 address to listen on */
+    uint32_t connections_max;          /* clients served at once */
+    uint32_t key_count;                /* keys stored at once */
+    uint32_t key_size_max;             /* bytes in the longest key */
+    uint32_t val_size_max;             /* bytes in the longest value (string or list element) */
+    uint32_t list_length_max;          /* elements in the longest list */
+    enum config_hugepages hugepages;   /* page size policy for the region */
+    enum config_mlock mlock;           /* locking policy for the region */
+    bool plan_only;                    /* --plan: print the memory plan and exit */
+};
+
+void config_defaults(struct config *config);
+
+/*
+ * Reads argv: `--config FILE` first (wherever it stands), then every other flag over it.
+ * Returns 0, or -1 with a one-line message naming the option in `error`.
+ * `--help` sets *help_wanted.
+ */
+KV_MUST_USE int config_parse_args(struct config *config, int argc, char **argv, bool *help_wanted,
+                                  char *error, size_t error_bytes);
+
+/* Sets one option by its config-file name ("key_count") from text. Returns 0 or -1 with a
+ * message naming the option. */
+KV_MUST_USE int config_set(struct config *config, const char *name, const char *value,
+                           char *error, size_t error_bytes);
+
+/* Writes the usage text. */
+void config_usage(void);
+
+const char *config_hugepages_name(enum config_hugepages hugepages);
+const char *config_mlock_name(enum config_mlock mlock);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * Connections: fixed slots indexed by the fixed-file index the kernel gave the socket, each
+ * with a receive and a send buffer from two pools. This module owns the byte cursors and
+ * runs pipelined commands from the receive buffer into the send buffer; it does no I/O
+ * (the loop does) and never allocates. A command runs only when the send buffer has room
+ * for its largest reply, so replies are never truncated or dropped: a client that sends
+ * faster than it reads is simply not read from until its replies drain.
+ */
+#ifndef KV_CONN_H
+#define KV_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cmd.h"
+#include "kv_assert.h"
+#include "plan.h"
+#include "pool.h"
+#include "region.h"
+#include "resp.h"
+
+enum conn_state {
+    CONN_FREE,      /* slot unused */
+    CONN_OPEN,      /* serving a client */
+    CONN_REFUSING,  /* accepted past connections_max: told so, then closed */
+    CONN_CLOSING,   /* close submitted; the slot frees when it completes */
+};
+
+struct conn {
+    struct resp_parser parser; /* parse state over recv[0 .. recv_length) */
+    uint8_t *recv;             /* receive buffer (recv_buffer_bytes), NULL unless OPEN */
+    uint8_t *send;             /* send buffer (send_buffer_bytes), NULL unless OPEN */
+    uint64_t id;               /* client id, increasing from 1 (CLIENT ID) */
+    uint32_t recv_length;      /* bytes received and not yet dropped */
+    uint32_t send_length;      /* bytes of replies in the send buffer */
+    uint32_t send_done;        /* bytes of them the kernel has taken */
+    uint32_t send_in_flight;   /* bytes of the outstanding send, 0 when none */
+    uint32_t buffer_index;     /* slot in the receive and send pools */
+    uint32_t generation;       /* bumped at each open, so late completions are recognised */
+    uint8_t state;             /* enum conn_state */
+    bool recv_in_flight;       /* a receive is outstanding */
+    bool close_after_send;     /* QUIT or a protocol error: close once replies are sent */
+    bool peer_closed;          /* the client closed its side: send what is left, then close */
+    bool dead;                 /* the socket failed: drop what is left and close */
+    bool shutdown_in_flight;   /* a shutdown is waking the outstanding receive */
+    bool closed;               /* the close completed: the slot frees when dequeued */
+    bool queued;               /* on the ready queue */
+};
+
+struct conns {
+    struct conn *slots;        /* conn_slot_count connections, by fixed-file index */
+    struct pool recv_buffers;  /* connections_max receive buffers */
+    struct pool send_buffers;  /* connections_max send buffers */
+    struct resp_scratch scratch; /* shared parse results, valid for one command */
+    uint32_t slot_count;       /* conn_slot_count */
+    uint32_t open_count;       /* connections in CONN_OPEN */
+    uint32_t recv_buffer_bytes;/* from the plan */
+    uint32_t send_buffer_bytes;/* from the plan */
+    uint32_t *ready;           /* ready queue: slot indexes to revisit next pass */
+    uint32_t ready_head;       /* index of the oldest entry in `ready` */
+    uint32_t ready_count;      /* entries queued; each slot at most once, so <= slot_count */
+    uint64_t id_next;          /* next client id */
+};
+
+/* Commands one connection may run per loop pass, so a deep pipeline cannot starve others. */
+#define CONN_COMMANDS_PER_PASS 1024u
+
+/* Bytes conns_init carves for the slots and the scratch (the buffer pools are separate). */
+uint64_t conns_plan_slots_bytes(uint32_t conn_slot_count);
+uint64_t conns_plan_scratch_bytes(uint32_t args_max, uint32_t recv_buffer_bytes);
+
+void conns_init(struct conns *conns, struct region *region, const struct plan *plan);
+
+/* A socket was accepted into fixed-file slot `slot_index`: takes buffers and opens it, or,
+ * when every buffer is taken, marks it CONN_REFUSING and returns false. */
+KV_MUST_USE bool conn_open(struct conns *conns, uint32_t slot_index);
+
+/* The close completed: gives the buffers back and frees the slot. */
+void conn_release(struct conns *conns, uint32_t slot_index);
+
+/* Where the next receive may write: compacts consumed input first. 0 bytes: no room. */
+uint32_t conn_recv_room(struct conns *conns, struct conn *conn, uint8_t **into);
+
+void conn_received(struct conn *conn, uint32_t bytes);
+
+/* The kernel took `bytes` of the outstanding send. */
+void conn_sent(struct conn *conn, uint32_t bytes);
+
+/* Bytes waiting to be sent, from *from. */
+uint32_t conn_send_pending(const struct conn *conn, const uint8_t **from);
+
+/* The ready queue: connections with work left that no completion will bring back. */
+void conn_ready_push(struct conns *conns, uint32_t slot_index);
+KV_MUST_USE bool conn_ready_pop(struct conns *conns, uint32_t *slot_index);
+
+/* Runs complete commands from the receive buffer, at most commands_per_pass of them.
+ * Returns true when it stopped at the bound with more input to run. */
+bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *context);
+
+/* Checks the cursors of one connection. */
+void conn_verify(const struct conns *conns, const struct conn *conn);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * The event loop: one io_uring driving every socket from one thread. It owns the ring, the
+ * listening socket and the connection slots' I/O; commands run in conn and cmd. Only this
+ * module includes liburing.h.
+ */
+#ifndef KV_LOOP_H
+#define KV_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "conn.h"
+#include "kv_assert.h"
+#include "plan.h"
+#include "region.h"
+#include "stats.h"
+#include "store.h"
+
+struct loop;
+
+/* Listens, sets up the ring, registers files and buffers. Returns 0, or a negative errno
+ * with a one-line reason in `error`. */
+KV_MUST_USE int loop_init(struct loop **loop_out, struct region *region,
+                          const struct config *config, const struct plan *plan,
+                          struct store *store, struct stats *stats, char *error,
+                          size_t error_bytes);
+
+/* Serves until SIGINT or SIGTERM; returns 0 on a clean stop. */
+int loop_run(struct loop *loop);
+
+/* The port actually listened on. */
+uint32_t loop_port(const struct loop *loop);
+
+/* Asks the loop to stop (from a signal handler). */
+void loop_request_stop(void);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * The memory plan: pure arithmetic from the configuration to the bytes of every pool, so
+ * the whole region can be mapped in one piece before the first client. Each size is a sum
+ * with one commented term per consumer (plan.c); `kv --plan` prints every number.
+ */
+#ifndef KV_PLAN_H
+#define KV_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "kv_assert.h"
+
+enum plan_pool {
+    PLAN_POOL_CONNECTIONS,  /* connection slots */
+    PLAN_POOL_RECV_BUFFERS, /* one receive buffer per connection */
+    PLAN_POOL_SEND_BUFFERS, /* one send buffer per connection */
+    PLAN_POOL_TABLE,        /* hash table entries */
+    PLAN_POOL_KEYS,         /* key slots */
+    PLAN_POOL_VALUES,       /* value slots: every key can hold a maximal list */
+    PLAN_POOL_LIST_NODES,   /* list nodes, one per value slot */
+    PLAN_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
+    PLAN_POOL_COUNT,
+};
+
+/* Accepted sockets beyond connections_max get a slot just long enough to be told
+ * "max number of clients reached" and closed. */
+#define PLAN_REFUSAL_SLOTS 16u
+
+/* Longest command name kv will ever have; the receive buffer holds one. */
+#define PLAN_COMMAND_NAME_BYTES_MAX 32u
+
+/* Largest reply that carries no stored value: errors, integers, status lines, the
+ * unknown-command error echoing up to 128 bytes of name and 128 of arguments. */
+#define PLAN_REPLY_SMALL_BYTES 1024u
+
+/* Largest INFO reply. */
+#define PLAN_REPLY_INFO_BYTES 8192u
+
+/* A registered buffer may not exceed 1 GiB (kernel limit), nor may a connection buffer. */
+#define PLAN_BUFFER_BYTES_LIMIT (1ull << 30)
+
+struct plan {
+    uint32_t conn_slot_count;     /* connections_max + PLAN_REFUSAL_SLOTS: fixed-file table */
+    uint32_t recv_buffer_bytes;   /* largest legal command, at least an inline request */
+    uint32_t send_buffer_bytes;   /* largest legal reply */
+    uint32_t reply_value_bytes;   /* bound on a reply carrying one value (GET, ECHO, LPOP) */
+    uint32_t arg_bytes_max;       /* longest argument the parser keeps */
+    uint32_t args_max;            /* most arguments in one command */
+    uint32_t value_count;         /* value slots and list nodes: key_count * list_length_max */
+    uint64_t pool_bytes[PLAN_POOL_COUNT]; /* bytes carved for each pool, alignment included */
+    uint64_t total_bytes;         /* the region: every pool plus carving slack */
+};
+
+/* Computes the plan; returns 0, or -1 with a message naming the options whose combination
+ * cannot be planned (e.g. a receive buffer past 1 GiB). */
+KV_MUST_USE int plan_compute(struct plan *plan, const struct config *config, char *error,
+                             size_t error_bytes);
+
+const char *plan_pool_name(enum plan_pool pool);
+
+/* Prints the configuration and the plan, one line per pool and a total. */
+void plan_print(const struct plan *plan, const struct config *config, FILE *out);
+
+#endif

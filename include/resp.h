@@ -1,0 +1,119 @@
+/*
+ * Incremental, zero-copy RESP2 request parser (multibulk and inline), with no I/O.
+ *
+ * The caller owns a receive buffer and appends bytes to it; resp_parse() scans from where it
+ * stopped and, once a whole command is in the buffer, fills `args` with slices pointing into
+ * the buffer (an inline argument written with quotes is unescaped into scratch memory
+ * instead, so the receive buffer is never written). The parser keeps O(1) state between calls, so a command split over many reads
+ * costs O(bytes), never a rescan per read. Malformed input yields Redis 7's own protocol error
+ * (the caller answers it and closes, as Redis does). A command that breaks kv's limits (an
+ * argument longer than any legal key or value, more arguments than fit, a command larger than
+ * the receive buffer) is scanned to its end without keeping its bytes, then refused: the
+ * connection stays usable. Limits are checked on the headers, before any payload is kept.
+ *
+ * Offsets: everything is relative to the buffer start. parser->command_start is where the
+ * unconsumed input begins; bytes before it may be dropped by the caller, who then calls
+ * resp_parser_shift() with the number of bytes it moved the rest down by.
+ */
+#ifndef KV_RESP_H
+#define KV_RESP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kv_assert.h"
+#include "slice.h"
+
+/* Redis's PROTO_INLINE_MAX_SIZE: an inline request, or a '*'/'$' header line, may not grow
+ * past this without its end of line. */
+#define RESP_INLINE_BYTES_MAX (64u * 1024u)
+
+/* Redis's proto-max-bulk-len default: a larger declared bulk is a protocol error. */
+#define RESP_BULK_BYTES_LIMIT (512ull * 1024ull * 1024ull)
+
+/* Redis rejects a multibulk count above INT_MAX as a protocol error. */
+#define RESP_MULTIBULK_COUNT_LIMIT 2147483647ll
+
+enum resp_status {
+    RESP_COMMAND,        /* a whole command: args[0..*arg_count) point into the buffer */
+    RESP_NEED_MORE,      /* no whole command in the buffer: read more and call again */
+    RESP_REFUSED,        /* a whole command that breaks a limit was consumed: answer `error` */
+    RESP_PROTOCOL_ERROR, /* malformed input: answer `error` and close the connection */
+};
+
+enum resp_error {
+    RESP_ERROR_NONE,
+    /* Protocol errors: Redis's text, connection closed. */
+    RESP_ERROR_INVALID_MULTIBULK_LENGTH,
+    RESP_ERROR_INVALID_BULK_LENGTH,
+    RESP_ERROR_EXPECTED_DOLLAR,        /* "expected '$', got '%c'": the byte is in error_byte */
+    RESP_ERROR_UNBALANCED_QUOTES,
+    RESP_ERROR_INLINE_TOO_BIG,
+    RESP_ERROR_MULTIBULK_COUNT_TOO_BIG,
+    RESP_ERROR_BULK_COUNT_TOO_BIG,
+    /* Refusals: kv's limits, connection kept. */
+    RESP_ERROR_ARGUMENT_TOO_LONG,      /* a bulk longer than arg_bytes_max */
+    RESP_ERROR_COMMAND_TOO_LARGE,      /* more args than args_max, or bigger than the buffer */
+};
+
+/* Memory the parser writes its results into: carved once, shared by all connections, valid
+ * until the next resp_parse() call. */
+struct resp_scratch {
+    struct slice *args;      /* args_max slices */
+    uint8_t *inline_bytes;   /* receive-buffer-capacity bytes: unescaped quoted inline args */
+    uint32_t args_max;       /* most arguments in one command */
+    uint32_t arg_bytes_max;  /* longest argument kept: max(key_size_max, val_size_max) */
+};
+
+/* What resp_parse() found. */
+struct resp_command {
+    uint32_t arg_count;      /* RESP_COMMAND: arguments in scratch->args */
+    uint32_t end;            /* RESP_COMMAND: offset just past the command */
+    uint8_t error;           /* RESP_REFUSED, RESP_PROTOCOL_ERROR: enum resp_error */
+    uint8_t error_byte;      /* RESP_ERROR_EXPECTED_DOLLAR: the byte found instead of '$' */
+};
+
+enum resp_phase {
+    RESP_PHASE_START,        /* at a command boundary */
+    RESP_PHASE_BULK_HEADER,  /* expecting "$<len>\r\n" for argument arg_done */
+    RESP_PHASE_BULK_PAYLOAD, /* expecting payload_left more bytes (payload and its CRLF) */
+};
+
+struct resp_parser {
+    uint32_t command_start;  /* offset of the first unconsumed byte */
+    uint32_t scan;           /* offset where scanning resumes, >= command_start */
+    uint32_t arg_count;      /* arguments declared by the multibulk being scanned */
+    uint32_t arg_done;       /* arguments of it fully scanned */
+    uint64_t payload_left;   /* RESP_PHASE_BULK_PAYLOAD: payload + CRLF bytes still to scan */
+    uint8_t phase;           /* enum resp_phase */
+    uint8_t refusal;         /* enum resp_error: why the command is refused, or NONE */
+    bool args_fresh;         /* the command began in this call: scratch args hold arg_done */
+};
+
+void resp_parser_init(struct resp_parser *parser);
+
+/*
+ * Parses the next command from buffer[parser->command_start .. length). `capacity` is the
+ * buffer's size: when an unfinished command fills it from offset 0 it can never complete,
+ * so it is refused once it ends (its bytes are dropped as they are scanned).
+ *
+ * RESP_COMMAND: the arguments are in scratch->args; the command is consumed only when the
+ * caller calls resp_parser_consume(parser, command->end). A caller that cannot run it yet
+ * (no room for the reply) leaves it, and the next call parses it again.
+ * RESP_REFUSED: the refused command has been consumed. RESP_PROTOCOL_ERROR: stop reading.
+ */
+KV_MUST_USE enum resp_status resp_parse(struct resp_parser *parser,
+                                        const struct resp_scratch *scratch,
+                                        const uint8_t *buffer, uint32_t length, uint32_t capacity,
+                                        struct resp_command *command);
+
+/* Marks everything before `command_end` (from RESP_COMMAND) as consumed. */
+void resp_parser_consume(struct resp_parser *parser, uint32_t command_end);
+
+/* The caller moved buffer[shift ..] down to buffer[0 ..]; shift <= command_start. */
+void resp_parser_shift(struct resp_parser *parser, uint32_t shift);
+
+/* True when no command is partly scanned (the connection is at a command boundary). */
+bool resp_parser_idle(const struct resp_parser *parser);
+
+#endif

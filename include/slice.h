@@ -1,0 +1,16 @@
+/*
+ * A read-only run of bytes that kv does not own: a request argument inside a receive
+ * buffer, or a stored key or value handed to an encoder. Never stored past the call
+ * that received it.
+ */
+#ifndef KV_SLICE_H
+#define KV_SLICE_H
+
+#include <stdint.h>
+
+struct slice {
+    const uint8_t *bytes; /* first byte; may be NULL when length is 0 */
+    uint32_t length;      /* bytes in the run */
+};
+
+#endif

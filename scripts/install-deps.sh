@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kv builds, tests and benchmarks with (root, or sudo).
+set -euo pipefail
+packages=(build-essential cmake pkg-config clang liburing-dev libhugetlbfs-dev libhugetlbfs-bin
+          libjemalloc-dev libsystemd-dev redis-server redis-tools python3 python3-redis)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+fi
+# The Debian redis-server package may start a service on 6379, kv's default port. kv's tests
+# start their own redis-server on free ports, so stop the service this script just installed.
+if printf '%s\n' "${missing[@]}" | grep -qx redis-server; then
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
+        systemctl disable --now redis-server >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/redis-server ]; then
+        /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+    fi
+fi

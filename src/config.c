@@ -1,0 +1,324 @@
+/*
+ * Options: defaults, the config file and the flags. Each option is one row of a table (name,
+ * kind, bounds, field), so the file, the flags and the messages can never disagree. Values
+ * are checked here one by one (number, range, word); the plan checks the combinations.
+ * Startup only: nothing here runs while kv serves.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum option_kind {
+    OPTION_UINT32,
+    OPTION_BIND,
+    OPTION_HUGEPAGES,
+    OPTION_MLOCK,
+};
+
+struct option {
+    const char *name;   /* config-file name; the flag is "--" plus it with '-' for '_' */
+    uint8_t kind;       /* enum option_kind */
+    uint32_t min;       /* OPTION_UINT32: smallest accepted value */
+    uint32_t max;       /* OPTION_UINT32: largest accepted value */
+    size_t offset;      /* field in struct config */
+};
+
+/* Bounds keep every product the plan forms within 64 bits; the plan checks the sums. */
+static const struct option options[] = {
+    {"port", OPTION_UINT32, 1, 65535, offsetof(struct config, port)},
+    {"bind", OPTION_BIND, 0, 0, offsetof(struct config, bind)},
+    {"connections_max", OPTION_UINT32, 1, 1u << 20, offsetof(struct config, connections_max)},
+    {"key_count", OPTION_UINT32, 1, 1u << 30, offsetof(struct config, key_count)},
+    {"key_size_max", OPTION_UINT32, 1, 1u << 29, offsetof(struct config, key_size_max)},
+    {"val_size_max", OPTION_UINT32, 1, 1u << 29, offsetof(struct config, val_size_max)},
+    {"list_length_max", OPTION_UINT32, 1, 1u << 30, offsetof(struct config, list_length_max)},
+    {"hugepages", OPTION_HUGEPAGES, 0, 0, offsetof(struct config, hugepages)},
+    {"mlock", OPTION_MLOCK, 0, 0, offsetof(struct config, mlock)},
+};
+
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+static const char *const hugepages_names[] = {
+    [CONFIG_HUGEPAGES_AUTO] = "auto",
+    [CONFIG_HUGEPAGES_1G] = "1g",
+    [CONFIG_HUGEPAGES_2M] = "2m",
+    [CONFIG_HUGEPAGES_OFF] = "off",
+};
+
+static const char *const mlock_names[] = {
+    [CONFIG_MLOCK_AUTO] = "auto",
+    [CONFIG_MLOCK_REQUIRED] = "required",
+    [CONFIG_MLOCK_OFF] = "off",
+};
+
+const char *config_hugepages_name(enum config_hugepages hugepages)
+{
+    KV_ASSERT((size_t)hugepages < sizeof(hugepages_names) / sizeof(hugepages_names[0]));
+    return hugepages_names[hugepages];
+}
+
+const char *config_mlock_name(enum config_mlock mlock)
+{
+    KV_ASSERT((size_t)mlock < sizeof(mlock_names) / sizeof(mlock_names[0]));
+    return mlock_names[mlock];
+}
+
+void config_defaults(struct config *config)
+{
+    memset(config, 0, sizeof(*config));
+    config->port = 6379;
+    snprintf(config->bind, sizeof(config->bind), "127.0.0.1");
+    config->connections_max = 1000;
+    config->key_count = 1000;
+    config->key_size_max = 1024;
+    config->val_size_max = 4096;
+    config->list_length_max = 50;
+    config->hugepages = CONFIG_HUGEPAGES_AUTO;
+    config->mlock = CONFIG_MLOCK_AUTO;
+    config->plan_only = false;
+}
+
+static const struct option *option_find(const char *name)
+{
+    for (size_t index = 0; index < OPTION_COUNT; index++) {
+        if (strcmp(options[index].name, name) == 0) {
+            return &options[index];
+        }
+    }
+    return NULL;
+}
+
+static int word_index(const char *const *words, size_t word_count, const char *value)
+{
+    for (size_t index = 0; index < word_count; index++) {
+        if (strcasecmp(words[index], value) == 0) {
+            return (int)index;
+        }
+    }
+    return -1;
+}
+
+static int set_uint32(const struct option *option, uint32_t *field, const char *value, char *error,
+                      size_t error_bytes)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long number = strtoull(value, &end, 10);
+    bool digits = value[0] >= '0' && value[0] <= '9';
+    if (!digits || errno != 0 || *end != '\0' || number < option->min || number > option->max) {
+        snprintf(error, error_bytes, "option %s: '%s' is not a whole number from %u to %u",
+                 option->name, value, option->min, option->max);
+        return -1;
+    }
+    *field = (uint32_t)number;
+    return 0;
+}
+
+static int set_word(const struct option *option, int *field, const char *const *words,
+                    size_t word_count, const char *value, char *error, size_t error_bytes)
+{
+    int index = word_index(words, word_count, value);
+    if (index < 0) {
+        char choices[128] = "";
+        size_t used = 0;
+        for (size_t word = 0; word < word_count && used < sizeof(choices); word++) {
+            used += (size_t)snprintf(choices + used, sizeof(choices) - used, "%s%s",
+                                     word == 0 ? "" : " | ", words[word]);
+        }
+        snprintf(error, error_bytes, "option %s: '%s' is not one of %s", option->name, value,
+                 choices);
+        return -1;
+    }
+    *field = index;
+    return 0;
+}
+
+static int set_bind(struct config *config, const char *value, char *error, size_t error_bytes)
+{
+    struct in_addr address;
+    if (strlen(value) >= sizeof(config->bind) || inet_pton(AF_INET, value, &address) != 1) {
+        snprintf(error, error_bytes, "option bind: '%s' is not an IPv4 address", value);
+        return -1;
+    }
+    snprintf(config->bind, sizeof(config->bind), "%s", value);
+    return 0;
+}
+
+int config_set(struct config *config, const char *name, const char *value, char *error,
+               size_t error_bytes)
+{
+    const struct option *option = option_find(name);
+    if (option == NULL) {
+        snprintf(error, error_bytes, "unknown option '%s'", name);
+        return -1;
+    }
+    uint8_t *field = (uint8_t *)config + option->offset;
+    switch (option->kind) {
+    case OPTION_UINT32:
+        return set_uint32(option, (uint32_t *)(void *)field, value, error, error_bytes);
+    case OPTION_BIND:
+        return set_bind(config, value, error, error_bytes);
+    case OPTION_HUGEPAGES:
+        return set_word(option, (int *)(void *)field, hugepages_names, 4, value, error,
+                        error_bytes);
+    case OPTION_MLOCK:
+        return set_word(option, (int *)(void *)field, mlock_names, 3, value, error, error_bytes);
+    default:
+        KV_ASSERT(false);
+        return -1;
+    }
+}
+
+static char *trim(char *text)
+{
+    while (*text == ' ' || *text == '\t') {
+        text++;
+    }
+    size_t length = strlen(text);
+    while (length > 0 && (text[length - 1] == ' ' || text[length - 1] == '\t' ||
+                          text[length - 1] == '\r' || text[length - 1] == '\n')) {
+        text[--length] = '\0';
+    }
+    return text;
+}
+
+/* One line of the file: blank, a comment, or "name value". */
+static int config_line(struct config *config, const char *path, unsigned line_number, char *line,
+                       char *error, size_t error_bytes)
+{
+    char *text = trim(line);
+    if (text[0] == '\0' || text[0] == '#') {
+        return 0;
+    }
+    char *value = text + strcspn(text, " \t");
+    if (*value == '\0') {
+        snprintf(error, error_bytes, "%s:%u: option %s has no value", path, line_number, text);
+        return -1;
+    }
+    *value++ = '\0';
+    value = trim(value);
+    /* Redis config files may quote values. */
+    size_t value_length = strlen(value);
+    if (value_length >= 2 && value[0] == '"' && value[value_length - 1] == '"') {
+        value[value_length - 1] = '\0';
+        value++;
+    }
+    char reason[256];
+    if (config_set(config, text, value, reason, sizeof(reason)) != 0) {
+        snprintf(error, error_bytes, "%s:%u: %s", path, line_number, reason);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_file(struct config *config, const char *path, char *error, size_t error_bytes)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        snprintf(error, error_bytes, "option config: cannot read '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    unsigned line_number = 0;
+    int result = 0;
+    while (result == 0 && fgets(line, sizeof(line), file) != NULL) {
+        line_number++;
+        result = config_line(config, path, line_number, line, error, error_bytes);
+    }
+    fclose(file);
+    return result;
+}
+
+/* "--key-count" -> "key_count"; false when `flag` is not a long option. */
+static bool flag_name(const char *flag, char *name, size_t name_bytes)
+{
+    if (strncmp(flag, "--", 2) != 0 || strlen(flag + 2) >= name_bytes) {
+        return false;
+    }
+    size_t index = 0;
+    for (const char *at = flag + 2; *at != '\0' && *at != '='; at++) {
+        name[index++] = *at == '-' ? '_' : *at;
+    }
+    name[index] = '\0';
+    return true;
+}
+
+/* Finds `--config FILE` (or --config=FILE) anywhere in argv. */
+static const char *config_path(int argc, char **argv)
+{
+    for (int index = 1; index < argc; index++) {
+        if (strcmp(argv[index], "--config") == 0 && index + 1 < argc) {
+            return argv[index + 1];
+        }
+        if (strncmp(argv[index], "--config=", 9) == 0) {
+            return argv[index] + 9;
+        }
+    }
+    return NULL;
+}
+
+int config_parse_args(struct config *config, int argc, char **argv, bool *help_wanted, char *error,
+                      size_t error_bytes)
+{
+    *help_wanted = false;
+    const char *path = config_path(argc, argv);
+    if (path != NULL && config_file(config, path, error, error_bytes) != 0) {
+        return -1;
+    }
+    for (int index = 1; index < argc; index++) {
+        const char *flag = argv[index];
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            *help_wanted = true;
+            continue;
+        }
+        if (strcmp(flag, "--plan") == 0) {
+            config->plan_only = true;
+            continue;
+        }
+        char name[64];
+        if (!flag_name(flag, name, sizeof(name))) {
+            snprintf(error, error_bytes, "unknown argument '%s' (see kv --help)", flag);
+            return -1;
+        }
+        const char *equals = strchr(flag, '=');
+        const char *value = equals != NULL ? equals + 1 : NULL;
+        if (value == NULL) {
+            if (index + 1 >= argc) {
+                snprintf(error, error_bytes, "option %s: missing value after %s", name, flag);
+                return -1;
+            }
+            value = argv[++index];
+        }
+        if (strcmp(name, "config") == 0) {
+            continue; /* Already read, before every other flag. */
+        }
+        if (config_set(config, name, value, error, error_bytes) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void config_usage(void)
+{
+    printf("usage: kv [--config FILE] [options] [--plan] [--help]\n"
+           "\n"
+           "Options (flags override the config file; file lines are `name value`):\n"
+           "  --port N              TCP port (6379)\n"
+           "  --bind ADDR           IPv4 address to listen on (127.0.0.1)\n"
+           "  --connections-max N   clients served at once (1000)\n"
+           "  --key-count N         keys stored at once (1000)\n"
+           "  --key-size-max N      bytes in the longest key (1024)\n"
+           "  --val-size-max N      bytes in the longest value or list element (4096)\n"
+           "  --list-length-max N   elements in the longest list (50)\n"
+           "  --hugepages WORD      auto | 1g | 2m | off (auto)\n"
+           "  --mlock WORD          auto | required | off (auto)\n"
+           "  --plan                print the memory plan and exit\n"
+           "\n"
+           "Every byte kv uses is planned from these options, mapped and locked at startup.\n");
+}

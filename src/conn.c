@@ -1,0 +1,237 @@
+/*
+ * Connection slots and their byte cursors. Receive buffer: recv[0 .. parser.command_start)
+ * is consumed and dropped at the next compaction, recv[command_start .. recv_length) waits
+ * to be parsed. Send buffer: send[send_done .. send_length) waits to be sent, of which the
+ * first send_in_flight bytes are with the kernel. A command runs only when the send buffer
+ * has room for its reply bound, so a reply is never cut; a connection that cannot run its
+ * next command waits for its send to complete. Receive and send buffers are acquired and
+ * released together, so both pools hand out the same index (asserted), which the loop uses
+ * to find the registered buffer. No I/O, no allocation.
+ */
+#include "conn.h"
+
+#include <string.h>
+
+static uint64_t round_64(uint64_t bytes)
+{
+    return (bytes + 63) & ~63ull;
+}
+
+uint64_t conns_plan_slots_bytes(uint32_t conn_slot_count)
+{
+    return round_64((uint64_t)conn_slot_count * sizeof(struct conn)) + /* slots */
+           round_64((uint64_t)conn_slot_count * sizeof(uint32_t));    /* ready queue */
+}
+
+uint64_t conns_plan_scratch_bytes(uint32_t args_max, uint32_t recv_buffer_bytes)
+{
+    return round_64((uint64_t)args_max * sizeof(struct slice)) + /* parsed arguments */
+           round_64(recv_buffer_bytes);                          /* unescaped inline args */
+}
+
+void conns_init(struct conns *conns, struct region *region, const struct plan *plan)
+{
+    memset(conns, 0, sizeof(*conns));
+    conns->slot_count = plan->conn_slot_count;
+    conns->slots = region_carve(region, (uint64_t)conns->slot_count * sizeof(struct conn), 64);
+    memset(conns->slots, 0, (uint64_t)conns->slot_count * sizeof(struct conn));
+    conns->ready = region_carve(region, (uint64_t)conns->slot_count * sizeof(uint32_t), 64);
+    uint32_t buffer_count = plan->conn_slot_count - PLAN_REFUSAL_SLOTS;
+    pool_init(&conns->recv_buffers, region, buffer_count, plan->recv_buffer_bytes);
+    pool_init(&conns->send_buffers, region, buffer_count, plan->send_buffer_bytes);
+    conns->scratch.args_max = plan->args_max;
+    conns->scratch.arg_bytes_max = plan->arg_bytes_max;
+    conns->scratch.args = region_carve(region, (uint64_t)plan->args_max * sizeof(struct slice), 64);
+    conns->scratch.inline_bytes = region_carve(region, plan->recv_buffer_bytes, 64);
+    conns->recv_buffer_bytes = plan->recv_buffer_bytes;
+    conns->send_buffer_bytes = plan->send_buffer_bytes;
+    conns->id_next = 1;
+    KV_ASSERT(conns->recv_buffers.slot_count == conns->send_buffers.slot_count);
+}
+
+bool conn_open(struct conns *conns, uint32_t slot_index)
+{
+    KV_ASSERT(slot_index < conns->slot_count);
+    struct conn *conn = &conns->slots[slot_index];
+    KV_ASSERT(conn->state == CONN_FREE);
+    uint32_t generation = conn->generation + 1;
+    memset(conn, 0, sizeof(*conn));
+    conn->generation = generation;
+    uint32_t recv_index = 0;
+    if (!pool_acquire(&conns->recv_buffers, &recv_index)) {
+        conn->state = CONN_REFUSING;
+        return false;
+    }
+    uint32_t send_index = 0;
+    bool acquired = pool_acquire(&conns->send_buffers, &send_index);
+    KV_ASSERT(acquired && send_index == recv_index);
+    conn->buffer_index = recv_index;
+    conn->recv = pool_slot(&conns->recv_buffers, recv_index);
+    conn->send = pool_slot(&conns->send_buffers, send_index);
+    resp_parser_init(&conn->parser);
+    conn->id = conns->id_next++;
+    conn->state = CONN_OPEN;
+    conns->open_count++;
+    return true;
+}
+
+void conn_release(struct conns *conns, uint32_t slot_index)
+{
+    KV_ASSERT(slot_index < conns->slot_count);
+    struct conn *conn = &conns->slots[slot_index];
+    KV_ASSERT(conn->state == CONN_CLOSING);
+    KV_ASSERT(!conn->recv_in_flight && conn->send_in_flight == 0 && !conn->queued);
+    if (conn->recv != NULL) {
+        pool_release(&conns->recv_buffers, conn->buffer_index);
+        pool_release(&conns->send_buffers, conn->buffer_index);
+        KV_ASSERT(conns->open_count > 0);
+        conns->open_count--;
+    }
+    uint32_t generation = conn->generation;
+    memset(conn, 0, sizeof(*conn));
+    conn->generation = generation;
+    conn->state = CONN_FREE;
+}
+
+uint32_t conn_recv_room(struct conns *conns, struct conn *conn, uint8_t **into)
+{
+    KV_ASSERT(conn->state == CONN_OPEN && !conn->recv_in_flight);
+    uint32_t consumed = conn->parser.command_start;
+    KV_ASSERT(consumed <= conn->recv_length);
+    if (consumed > 0) {
+        /* Usually nothing or a short partial command is left: cheap to move down. */
+        memmove(conn->recv, conn->recv + consumed, conn->recv_length - consumed);
+        conn->recv_length -= consumed;
+        resp_parser_shift(&conn->parser, consumed);
+    }
+    *into = conn->recv + conn->recv_length;
+    return conns->recv_buffer_bytes - conn->recv_length;
+}
+
+void conn_received(struct conn *conn, uint32_t bytes)
+{
+    KV_ASSERT(conn->recv_in_flight);
+    conn->recv_in_flight = false;
+    conn->recv_length += bytes;
+}
+
+void conn_sent(struct conn *conn, uint32_t bytes)
+{
+    KV_ASSERT(conn->send_in_flight > 0 && bytes <= conn->send_in_flight);
+    conn->send_in_flight = 0;
+    conn->send_done += bytes;
+    KV_ASSERT(conn->send_done <= conn->send_length);
+    if (conn->send_done == conn->send_length) {
+        conn->send_done = 0;
+        conn->send_length = 0;
+    }
+}
+
+uint32_t conn_send_pending(const struct conn *conn, const uint8_t **from)
+{
+    KV_ASSERT(conn->send_done <= conn->send_length);
+    *from = conn->send + conn->send_done;
+    return conn->send_length - conn->send_done;
+}
+
+void conn_ready_push(struct conns *conns, uint32_t slot_index)
+{
+    struct conn *conn = &conns->slots[slot_index];
+    if (conn->queued) {
+        return;
+    }
+    KV_ASSERT(conns->ready_count < conns->slot_count);
+    conns->ready[(conns->ready_head + conns->ready_count) % conns->slot_count] = slot_index;
+    conns->ready_count++;
+    conn->queued = true;
+}
+
+bool conn_ready_pop(struct conns *conns, uint32_t *slot_index)
+{
+    if (conns->ready_count == 0) {
+        return false;
+    }
+    *slot_index = conns->ready[conns->ready_head];
+    conns->ready_head = (conns->ready_head + 1) % conns->slot_count;
+    conns->ready_count--;
+    KV_ASSERT(conns->slots[*slot_index].queued);
+    conns->slots[*slot_index].queued = false;
+    return true;
+}
+
+/* Room in the send buffer, compacting sent bytes away when no send is in flight. */
+static uint32_t send_room(const struct conns *conns, struct conn *conn)
+{
+    if (conn->send_in_flight == 0 && conn->send_done > 0) {
+        memmove(conn->send, conn->send + conn->send_done, conn->send_length - conn->send_done);
+        conn->send_length -= conn->send_done;
+        conn->send_done = 0;
+    }
+    return conns->send_buffer_bytes - conn->send_length;
+}
+
+/* Answers a protocol error or a refusal from the parser. */
+static void answer_parse_error(struct cmd_context *context, const struct resp_command *command,
+                               enum resp_status status)
+{
+    reply_resp_error(&context->reply, command->error, command->error_byte);
+    if (status == RESP_PROTOCOL_ERROR) {
+        context->stats->protocol_errors++;
+    } else {
+        context->stats->refused_commands++;
+    }
+}
+
+bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *context)
+{
+    KV_ASSERT(conn->state == CONN_OPEN);
+    context->client_id = conn->id;
+    for (uint32_t count = 0; count < CONN_COMMANDS_PER_PASS; count++) {
+        if (conn->close_after_send || conn->dead) {
+            return false;
+        }
+        /* Errors and refusals fit in PLAN_REPLY_SMALL_BYTES: have that room before parsing. */
+        uint32_t room = send_room(conns, conn);
+        if (room < PLAN_REPLY_SMALL_BYTES) {
+            return false;
+        }
+        struct resp_command command;
+        enum resp_status status = resp_parse(&conn->parser, &conns->scratch, conn->recv,
+                                             conn->recv_length, conns->recv_buffer_bytes, &command);
+        if (status == RESP_NEED_MORE) {
+            return false;
+        }
+        context->reply = (struct reply){
+            .bytes = conn->send, .length = conn->send_length, .capacity = conns->send_buffer_bytes};
+        if (status != RESP_COMMAND) {
+            answer_parse_error(context, &command, status);
+            conn->send_length = context->reply.length;
+            conn->close_after_send = status == RESP_PROTOCOL_ERROR;
+            continue;
+        }
+        const struct cmd *cmd = cmd_find(conns->scratch.args, command.arg_count);
+        if (room < cmd_reply_bytes_max(cmd, context->plan)) {
+            return false; /* Parsed again once the send buffer drains. */
+        }
+        context->close_after_reply = false;
+        cmd_execute(context, cmd, conns->scratch.args, command.arg_count);
+        resp_parser_consume(&conn->parser, command.end);
+        conn->send_length = context->reply.length;
+        conn->close_after_send = context->close_after_reply;
+    }
+    return true;
+}
+
+void conn_verify(const struct conns *conns, const struct conn *conn)
+{
+    KV_ASSERT(conn->state <= CONN_CLOSING);
+    if (conn->recv == NULL) {
+        return;
+    }
+    KV_ASSERT(conn->recv_length <= conns->recv_buffer_bytes);
+    KV_ASSERT(conn->parser.command_start <= conn->parser.scan);
+    KV_ASSERT(conn->parser.scan <= conn->recv_length);
+    KV_ASSERT(conn->send_done <= conn->send_length);
+    KV_ASSERT(conn->send_length <= conns->send_buffer_bytes);
+    KV_ASSERT(conn->send_in_flight <= conn->send_length - conn->send_done);
+}

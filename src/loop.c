@@ -1,0 +1,587 @@
+/*
+ * The event loop. One io_uring, one thread:
+ *  - a multishot accept puts each new socket straight into a sparse fixed-file table of
+ *    connections_max + PLAN_REFUSAL_SLOTS slots (no fd ever reaches user space); the slot
+ *    index is the connection index;
+ *  - receives and sends use fixed files and, where the kernel lets kv register them, the
+ *    region's buffer pools as registered buffers (READ_FIXED / WRITE_FIXED);
+ *  - every connection has at most one receive and one send outstanding, then a shutdown and
+ *    a close, so the completion queue is sized from the plan and cannot overflow; the kernel's
+ *    NODROP feature backs that up;
+ *  - submissions are batched: SQEs are queued during a pass and submitted once, with the wait;
+ *    completions are reaped in batches of LOOP_CQE_BATCH_MAX and the CQ advanced once;
+ *  - a full submission queue is submitted and retried; if still full the connection goes on
+ *    the ready queue and is settled next pass, so no operation is dropped.
+ * user_data packs the operation, the slot's generation and the slot index; completions of a
+ * slot always arrive before its close, and the generation check asserts that.
+ */
+#include "loop.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Completions handled per reap; the CQ is advanced once per batch. */
+#define LOOP_CQE_BATCH_MAX 256u
+
+/* Listen backlog, as Redis's tcp-backlog default. */
+#define LOOP_LISTEN_BACKLOG 511
+
+/* The ring's submission queue: the kernel caps entries at 32768. */
+#define LOOP_SQ_ENTRIES_MAX 32768u
+
+/* Registered buffers per kernel limit (1 GiB each, 16384 of them). */
+#define LOOP_REGISTERED_BUFFER_BYTES_MAX (1u << 30)
+#define LOOP_REGISTERED_BUFFERS_MAX 16384u
+
+enum loop_op {
+    LOOP_OP_ACCEPT = 1,
+    LOOP_OP_RECV = 2,
+    LOOP_OP_SEND = 3,
+    LOOP_OP_REFUSE = 4,
+    LOOP_OP_SHUTDOWN = 5,
+    LOOP_OP_CLOSE = 6,
+};
+
+/* user_data: op in bits 56..63, generation in 32..55, slot index in 0..31. */
+#define LOOP_GENERATION_MASK 0xffffffu
+static_assert(sizeof(uint64_t) == sizeof(((struct io_uring_sqe *)0)->user_data),
+              "user_data holds 64 bits");
+
+static uint64_t user_data_pack(enum loop_op op, uint32_t generation, uint32_t slot_index)
+{
+    return ((uint64_t)op << 56) | ((uint64_t)(generation & LOOP_GENERATION_MASK) << 32) |
+           slot_index;
+}
+
+struct loop {
+    struct io_uring ring;          /* the ring */
+    struct conns conns;            /* connection slots, buffers, ready queue */
+    struct cmd_context context;    /* shared by every command: store, stats, reply target */
+    const struct plan *plan;       /* sizes */
+    struct stats *stats;           /* counters */
+    int listen_fd;                 /* the listening socket (a plain fd) */
+    uint32_t port;                 /* port listened on */
+    bool buffers_registered;       /* READ_FIXED/WRITE_FIXED usable */
+    uint32_t slots_per_buffer;     /* connection buffers per registered iovec */
+    uint32_t send_buffer_base;     /* registered index of the first send iovec */
+    bool accept_armed;             /* the multishot accept is live */
+    bool accept_wanted;            /* re-arm the accept when an SQE is free */
+    bool stopping;                 /* a stop was requested */
+};
+
+static struct loop loop_state;
+static volatile sig_atomic_t loop_stop_requested;
+
+void loop_request_stop(void)
+{
+    loop_stop_requested = 1;
+}
+
+uint32_t loop_port(const struct loop *loop)
+{
+    return loop->port;
+}
+
+static const char refusal_line[] = "-ERR max number of clients reached\r\n";
+
+/* One SQE: submits the queue when it is full; NULL only when the kernel takes none. */
+static struct io_uring_sqe *sqe_get(struct loop *loop)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+    if (sqe == NULL) {
+        int submitted = io_uring_submit(&loop->ring);
+        if (submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN && submitted != -EINTR) {
+            log_error("loop: io_uring_submit failed: %s", strerror(-submitted));
+        }
+        sqe = io_uring_get_sqe(&loop->ring);
+    }
+    return sqe;
+}
+
+static int listen_socket(const struct config *config, uint32_t *port, char *error,
+                         size_t error_bytes)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(error, error_bytes, "socket: %s", strerror(errno));
+        return -errno;
+    }
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* Accepted sockets inherit TCP_NODELAY: replies leave at once, never waiting on Nagle. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)config->port)};
+    KV_ASSERT(inet_pton(AF_INET, config->bind, &address.sin_addr) == 1);
+    if (bind(fd, (struct sockaddr *)&address, sizeof(address)) != 0 ||
+        listen(fd, LOOP_LISTEN_BACKLOG) != 0) {
+        int code = errno;
+        snprintf(error, error_bytes, "cannot listen on %s:%u: %s", config->bind, config->port,
+                 strerror(code));
+        close(fd);
+        return -code;
+    }
+    socklen_t length = sizeof(address);
+    KV_ASSERT(getsockname(fd, (struct sockaddr *)&address, &length) == 0);
+    *port = ntohs(address.sin_port);
+    return fd;
+}
+
+/* Sets the ring up: single issuer and deferred task work where the kernel has them (work
+ * runs only when the loop waits, in its thread), else cooperative task work; a CQ sized for
+ * every operation the plan allows. */
+static int ring_setup(struct loop *loop, char *error, size_t error_bytes)
+{
+    uint32_t ops_max = loop->conns.slot_count * 3 + 8; /* recv, send, shutdown|close; accept */
+    uint32_t sq_entries = ops_max < LOOP_SQ_ENTRIES_MAX ? ops_max : LOOP_SQ_ENTRIES_MAX;
+    struct io_uring_params params;
+    memset(&params, 0, sizeof(params));
+    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+    params.cq_entries = ops_max * 2;
+    int result = io_uring_queue_init_params(sq_entries, &loop->ring, &params);
+    if (result == -EINVAL) {
+        memset(&params, 0, sizeof(params));
+        params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE;
+        params.cq_entries = ops_max * 2;
+        result = io_uring_queue_init_params(sq_entries, &loop->ring, &params);
+    }
+    if (result != 0) {
+        snprintf(error, error_bytes,
+                 "io_uring setup failed: %s (is io_uring enabled? check kernel.io_uring_disabled)",
+                 strerror(-result));
+        return result;
+    }
+    if (!(params.features & IORING_FEAT_NODROP)) {
+        snprintf(error, error_bytes, "io_uring lacks IORING_FEAT_NODROP: kernel too old");
+        return -ENOTSUP;
+    }
+    log_info("loop: io_uring with %u SQ and %u CQ entries, %s task work", params.sq_entries,
+             params.cq_entries,
+             (params.flags & IORING_SETUP_DEFER_TASKRUN) ? "deferred" : "cooperative");
+    return 0;
+}
+
+/* Registers the receive and send pools as fixed buffers, in iovecs of whole slots. */
+static void buffers_register(struct loop *loop)
+{
+    static struct iovec iovecs[LOOP_REGISTERED_BUFFERS_MAX];
+    const struct pool *pools[2] = {&loop->conns.recv_buffers, &loop->conns.send_buffers};
+    uint32_t slot_bytes = pools[0]->slot_bytes > pools[1]->slot_bytes ? pools[0]->slot_bytes
+                                                                       : pools[1]->slot_bytes;
+    uint32_t per_iovec = LOOP_REGISTERED_BUFFER_BYTES_MAX / slot_bytes;
+    uint32_t slot_count = pools[0]->slot_count;
+    uint32_t iovecs_per_pool = (slot_count + per_iovec - 1) / per_iovec;
+    if (per_iovec == 0 || iovecs_per_pool * 2 > LOOP_REGISTERED_BUFFERS_MAX) {
+        log_warn("loop: connection buffers too large to register; using plain receive/send");
+        return;
+    }
+    uint32_t count = 0;
+    for (uint32_t pool = 0; pool < 2; pool++) {
+        for (uint32_t first = 0; first < slot_count; first += per_iovec) {
+            uint32_t slots = slot_count - first < per_iovec ? slot_count - first : per_iovec;
+            iovecs[count].iov_base = pool_slot(pools[pool], first);
+            iovecs[count].iov_len = (size_t)slots * pools[pool]->slot_bytes;
+            count++;
+        }
+    }
+    int result = io_uring_register_buffers(&loop->ring, iovecs, count);
+    if (result != 0) {
+        log_warn("loop: registering %u buffers failed (%s); using plain receive/send: raise "
+                 "the memlock limit or grant CAP_IPC_LOCK",
+                 count, strerror(-result));
+        return;
+    }
+    loop->buffers_registered = true;
+    loop->slots_per_buffer = per_iovec;
+    loop->send_buffer_base = iovecs_per_pool;
+}
+
+/* The fixed-file table must fit under RLIMIT_NOFILE: raise the soft limit to the hard one. */
+static void files_limit_raise(uint32_t needed)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max &&
+        limit.rlim_cur < needed + 64) {
+        limit.rlim_cur = limit.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+int loop_init(struct loop **loop_out, struct region *region, const struct config *config,
+              const struct plan *plan, struct store *store, struct stats *stats, char *error,
+              size_t error_bytes)
+{
+    struct loop *loop = &loop_state;
+    memset(loop, 0, sizeof(*loop));
+    loop->plan = plan;
+    loop->stats = stats;
+    conns_init(&loop->conns, region, plan);
+    loop->context = (struct cmd_context){
+        .store = store, .config = config, .plan = plan, .region = region, .stats = stats};
+    int fd = listen_socket(config, &loop->port, error, error_bytes);
+    if (fd < 0) {
+        return fd;
+    }
+    loop->listen_fd = fd;
+    int result = ring_setup(loop, error, error_bytes);
+    if (result != 0) {
+        return result;
+    }
+    files_limit_raise(loop->conns.slot_count);
+    result = io_uring_register_files_sparse(&loop->ring, loop->conns.slot_count);
+    if (result != 0) {
+        snprintf(error, error_bytes,
+                 "registering %u fixed files failed: %s (raise the open-files limit, ulimit -n)",
+                 loop->conns.slot_count, strerror(-result));
+        return result;
+    }
+    buffers_register(loop);
+    loop->accept_wanted = true;
+    *loop_out = loop;
+    return 0;
+}
+
+static void accept_arm(struct loop *loop)
+{
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return; /* accept_wanted stays set: armed next pass. */
+    }
+    io_uring_prep_multishot_accept_direct(sqe, loop->listen_fd, NULL, NULL, 0);
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_ACCEPT, 0, 0));
+    loop->accept_armed = true;
+    loop->accept_wanted = false;
+}
+
+static uint32_t buffer_index(const struct loop *loop, const struct conn *conn, bool send)
+{
+    uint32_t index = conn->buffer_index / loop->slots_per_buffer;
+    return send ? loop->send_buffer_base + index : index;
+}
+
+static bool recv_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    uint8_t *into = NULL;
+    uint32_t room = conn_recv_room(&loop->conns, conn, &into);
+    if (room == 0) {
+        return true; /* Full: the commands in it run first, then room comes back. */
+    }
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return false;
+    }
+    if (loop->buffers_registered) {
+        io_uring_prep_read_fixed(sqe, (int)slot_index, into, room, 0,
+                                 (int)buffer_index(loop, conn, false));
+    } else {
+        io_uring_prep_recv(sqe, (int)slot_index, into, room, 0);
+    }
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_RECV, conn->generation, slot_index));
+    conn->recv_in_flight = true;
+    return true;
+}
+
+static bool send_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    const uint8_t *from = NULL;
+    uint32_t pending = conn_send_pending(conn, &from);
+    KV_ASSERT(pending > 0 && conn->send_in_flight == 0);
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return false;
+    }
+    if (loop->buffers_registered) {
+        io_uring_prep_write_fixed(sqe, (int)slot_index, from, pending, 0,
+                                  (int)buffer_index(loop, conn, true));
+    } else {
+        io_uring_prep_send(sqe, (int)slot_index, from, pending, MSG_NOSIGNAL);
+    }
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_SEND, conn->generation, slot_index));
+    conn->send_in_flight = pending;
+    return true;
+}
+
+/* Shutdown wakes an outstanding receive (it completes with 0) so the slot can close. */
+static bool shutdown_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return false;
+    }
+    io_uring_prep_shutdown(sqe, (int)slot_index, SHUT_RDWR);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_SHUTDOWN, conn->generation, slot_index));
+    conn->shutdown_in_flight = true;
+    return true;
+}
+
+static bool close_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return false;
+    }
+    io_uring_prep_close_direct(sqe, slot_index);
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_CLOSE, conn->generation, slot_index));
+    if (conn->state == CONN_OPEN) {
+        KV_ASSERT(loop->stats->connected_clients > 0);
+        loop->stats->connected_clients--;
+    }
+    conn->state = CONN_CLOSING;
+    return true;
+}
+
+/* A closing connection: replies drained (unless dead), every operation back, then close. */
+static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    const uint8_t *from = NULL;
+    if (!conn->dead && conn_send_pending(conn, &from) > 0) {
+        return conn->send_in_flight > 0 || send_arm(loop, conn, slot_index);
+    }
+    if (conn->send_in_flight > 0 || conn->shutdown_in_flight) {
+        return true;
+    }
+    if (conn->recv_in_flight) {
+        return shutdown_arm(loop, conn, slot_index);
+    }
+    return close_arm(loop, conn, slot_index);
+}
+
+/*
+ * Queues whatever a connection needs next: a send of pending replies, a receive when it may
+ * read, or the steps of closing. Parks it on the ready queue when the SQ is full.
+ */
+static void settle(struct loop *loop, uint32_t slot_index)
+{
+    struct conn *conn = &loop->conns.slots[slot_index];
+    if (conn->state != CONN_OPEN) {
+        return;
+    }
+    bool ok = true;
+    if (conn->close_after_send || conn->peer_closed || conn->dead) {
+        ok = settle_closing(loop, conn, slot_index);
+    } else {
+        const uint8_t *from = NULL;
+        if (conn->send_in_flight == 0 && conn_send_pending(conn, &from) > 0) {
+            ok = send_arm(loop, conn, slot_index);
+        }
+        if (ok && !conn->recv_in_flight) {
+            ok = recv_arm(loop, conn, slot_index);
+        }
+    }
+    if (!ok) {
+        conn_ready_push(&loop->conns, slot_index);
+    }
+}
+
+/* Runs what the connection has received, then queues its next operations. */
+static void serve(struct loop *loop, uint32_t slot_index)
+{
+    struct conn *conn = &loop->conns.slots[slot_index];
+    if (conn->state != CONN_OPEN) {
+        return;
+    }
+    if (conn_execute(&loop->conns, conn, &loop->context)) {
+        conn_ready_push(&loop->conns, slot_index); /* More commands: next pass. */
+    }
+    settle(loop, slot_index);
+}
+
+static void refuse(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    loop->stats->connections_rejected++;
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        conn->dead = true; /* No SQE even for the refusal: close without a word. */
+        (void)close_arm(loop, conn, slot_index);
+        return;
+    }
+    io_uring_prep_send(sqe, (int)slot_index, refusal_line, sizeof(refusal_line) - 1, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_REFUSE, conn->generation, slot_index));
+    conn->send_in_flight = sizeof(refusal_line) - 1;
+}
+
+static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
+{
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        loop->accept_armed = false;
+        loop->accept_wanted = !loop->stopping;
+    }
+    if (cqe->res < 0) {
+        if (cqe->res == -ENFILE) {
+            /* Every slot, refusal slots included, is taken: the kernel closed the socket. */
+            loop->stats->connections_received++;
+            loop->stats->connections_rejected++;
+        } else if (cqe->res != -ECANCELED) {
+            log_warn("loop: accept failed: %s", strerror(-cqe->res));
+        }
+        return;
+    }
+    uint32_t slot_index = (uint32_t)cqe->res;
+    KV_ASSERT(slot_index < loop->conns.slot_count);
+    loop->stats->connections_received++;
+    if (!conn_open(&loop->conns, slot_index)) {
+        refuse(loop, &loop->conns.slots[slot_index], slot_index);
+        return;
+    }
+    loop->stats->connected_clients++;
+    settle(loop, slot_index);
+}
+
+static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, int result)
+{
+    if (result <= 0) {
+        conn->recv_in_flight = false;
+        if (result == 0) {
+            conn->peer_closed = true;
+        } else if (result != -EINTR && result != -EAGAIN) {
+            conn->dead = true;
+        }
+        settle(loop, slot_index);
+        return;
+    }
+    conn_received(conn, (uint32_t)result);
+    loop->stats->bytes_received += (uint64_t)result;
+    serve(loop, slot_index);
+}
+
+static void on_send(struct loop *loop, struct conn *conn, uint32_t slot_index, int result)
+{
+    if (result < 0) {
+        conn_sent(conn, 0);
+        if (result != -EINTR && result != -EAGAIN) {
+            conn->dead = true;
+        }
+        settle(loop, slot_index);
+        return;
+    }
+    /* A short write leaves the rest pending; settle sends it. */
+    conn_sent(conn, (uint32_t)result);
+    loop->stats->bytes_sent += (uint64_t)result;
+    serve(loop, slot_index);
+}
+
+static void on_refused(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    conn->send_in_flight = 0;
+    if (!close_arm(loop, conn, slot_index)) {
+        conn->dead = true;
+        conn_ready_push(&loop->conns, slot_index);
+    }
+}
+
+static void on_close(struct loop *loop, uint32_t slot_index)
+{
+    struct conn *conn = &loop->conns.slots[slot_index];
+    KV_ASSERT(conn->state == CONN_CLOSING && !conn->closed);
+    conn->closed = true;
+    if (conn->queued) {
+        return; /* Released when the ready queue reaches it. */
+    }
+    conn_release(&loop->conns, slot_index);
+}
+
+static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
+{
+    uint64_t data = io_uring_cqe_get_data64(cqe);
+    enum loop_op op = (enum loop_op)(data >> 56);
+    if (op == LOOP_OP_ACCEPT) {
+        on_accept(loop, cqe);
+        return;
+    }
+    uint32_t slot_index = (uint32_t)data;
+    KV_ASSERT(slot_index < loop->conns.slot_count);
+    struct conn *conn = &loop->conns.slots[slot_index];
+    /* Every operation of a slot completes before its close is submitted. */
+    KV_ASSERT(((data >> 32) & LOOP_GENERATION_MASK) == (conn->generation & LOOP_GENERATION_MASK));
+    switch (op) {
+    case LOOP_OP_RECV:
+        on_recv(loop, conn, slot_index, cqe->res);
+        break;
+    case LOOP_OP_SEND:
+        on_send(loop, conn, slot_index, cqe->res);
+        break;
+    case LOOP_OP_REFUSE:
+        on_refused(loop, conn, slot_index);
+        break;
+    case LOOP_OP_SHUTDOWN:
+        conn->shutdown_in_flight = false;
+        settle(loop, slot_index);
+        break;
+    case LOOP_OP_CLOSE:
+        on_close(loop, slot_index);
+        break;
+    default:
+        KV_ASSERT(false);
+    }
+}
+
+/* Revisits the connections queued last pass, each once. */
+static void ready_drain(struct loop *loop)
+{
+    uint32_t count = loop->conns.ready_count;
+    for (uint32_t index = 0; index < count; index++) {
+        uint32_t slot_index = 0;
+        if (!conn_ready_pop(&loop->conns, &slot_index)) {
+            break;
+        }
+        struct conn *conn = &loop->conns.slots[slot_index];
+        if (conn->state == CONN_CLOSING) {
+            if (conn->closed) {
+                conn_release(&loop->conns, slot_index);
+            }
+        } else if (conn->state == CONN_REFUSING) {
+            if (!close_arm(loop, conn, slot_index)) {
+                conn_ready_push(&loop->conns, slot_index);
+            }
+        } else {
+            serve(loop, slot_index);
+        }
+    }
+}
+
+int loop_run(struct loop *loop)
+{
+    static struct io_uring_cqe *cqes[LOOP_CQE_BATCH_MAX];
+    /* The event loop: the one endless loop in kv. Each pass is bounded: at most
+     * LOOP_CQE_BATCH_MAX completions, then each ready connection once. */
+    for (;;) {
+        if (loop_stop_requested) {
+            break;
+        }
+        if (loop->accept_wanted) {
+            accept_arm(loop);
+        }
+        bool busy = loop->conns.ready_count > 0 || io_uring_cq_ready(&loop->ring) > 0;
+        int result = io_uring_submit_and_wait(&loop->ring, busy ? 0 : 1);
+        if (result < 0 && result != -EINTR && result != -EAGAIN && result != -EBUSY &&
+            result != -ETIME) {
+            log_error("loop: io_uring_submit_and_wait failed: %s", strerror(-result));
+            return 1;
+        }
+        uint32_t count = io_uring_peek_batch_cqe(&loop->ring, cqes, LOOP_CQE_BATCH_MAX);
+        for (uint32_t index = 0; index < count; index++) {
+            dispatch(loop, cqes[index]);
+        }
+        io_uring_cq_advance(&loop->ring, count);
+        ready_drain(loop);
+    }
+    log_info("loop: stopping: %u clients connected", loop->stats->connected_clients);
+    close(loop->listen_fd);
+    io_uring_queue_exit(&loop->ring);
+    return 0;
+}

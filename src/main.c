@@ -1,0 +1,136 @@
+/*
+ * kv's entry point: wires the modules in order. Configuration, plan, region (map, lock,
+ * prefault), every pool carved, region sealed, then the loop serves until a signal. After
+ * the seal nothing is allocated: the allocator counter in INFO memory shows it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "plan.h"
+#include "region.h"
+#include "reply.h"
+#include "stats.h"
+#include "store.h"
+
+/* Exit status for a bad option, as the README documents. */
+#define MAIN_EXIT_USAGE 2
+
+/* Stack touched at startup so the serving phase takes no stack page faults. */
+#define MAIN_STACK_PREFAULT_BYTES (256u * 1024u)
+
+static struct config config;
+static struct plan plan;
+static struct region region;
+static struct store store;
+static struct stats stats;
+
+static void on_stop_signal(int signal_number)
+{
+    (void)signal_number;
+    loop_request_stop();
+}
+
+static void signals_install(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    /* No SA_RESTART: the wait in the loop returns with EINTR and sees the request. */
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    /* A write to a reset socket must fail with EPIPE, not kill the server. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void stack_prefault(void)
+{
+    volatile uint8_t bytes[MAIN_STACK_PREFAULT_BYTES];
+    for (uint32_t offset = 0; offset < sizeof(bytes); offset += 4096) {
+        bytes[offset] = 0;
+    }
+}
+
+static uint64_t hash_seed(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) {
+        struct timeval now;
+        gettimeofday(&now, NULL);
+        seed = (uint64_t)now.tv_sec * 1000003u ^ (uint64_t)now.tv_usec;
+    }
+    return seed;
+}
+
+static void plan_log(void)
+{
+    log_info("plan: recv_buffer_bytes=%u send_buffer_bytes=%u connection_slots=%u "
+             "value_slots=%u",
+             plan.recv_buffer_bytes, plan.send_buffer_bytes, plan.conn_slot_count,
+             plan.value_count);
+    for (int pool = 0; pool < PLAN_POOL_COUNT; pool++) {
+        log_info("plan: %-13s %15" PRIu64 " bytes", plan_pool_name((enum plan_pool)pool),
+                 plan.pool_bytes[pool]);
+    }
+    log_info("plan: total %23" PRIu64 " bytes (%.1f MiB)", plan.total_bytes,
+             (double)plan.total_bytes / (1024.0 * 1024.0));
+}
+
+int main(int argc, char **argv)
+{
+    char error[512];
+    bool help_wanted = false;
+    config_defaults(&config);
+    if (config_parse_args(&config, argc, argv, &help_wanted, error, sizeof(error)) != 0) {
+        fprintf(stderr, "kv: %s\n", error);
+        return MAIN_EXIT_USAGE;
+    }
+    if (help_wanted) {
+        config_usage();
+        return 0;
+    }
+    if (plan_compute(&plan, &config, error, sizeof(error)) != 0) {
+        fprintf(stderr, "kv: %s\n", error);
+        return MAIN_EXIT_USAGE;
+    }
+    if (config.plan_only) {
+        plan_print(&plan, &config, stdout);
+        return 0;
+    }
+    plan_log();
+    if (region_map(&region, plan.total_bytes, config.hugepages, config.mlock, error,
+                   sizeof(error)) != 0) {
+        log_error("%s", error);
+        return 1;
+    }
+    log_info("region: %" PRIu64 " bytes on %s pages%s, %s", region.bytes, region_page_name(&region),
+             region.hugetlb ? " (hugetlb)" : "", region.locked ? "locked" : "not locked");
+    reply_errors_init(&config, plan.recv_buffer_bytes);
+    store_init(&store, &region, &config, hash_seed());
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    stats.start_time_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;
+    struct loop *loop = NULL;
+    if (loop_init(&loop, &region, &config, &plan, &store, &stats, error, sizeof(error)) != 0) {
+        log_error("%s", error);
+        return 1;
+    }
+    region_seal(&region);
+    log_info("region: %" PRIu64 " of %" PRIu64 " bytes carved; sealed", region.carved_bytes,
+             region.bytes);
+    signals_install();
+    stack_prefault();
+    log_info("ready to accept connections on %s:%u", config.bind, loop_port(loop));
+    int status = loop_run(loop);
+    log_info("bye");
+    return status;
+}

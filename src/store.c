@@ -1,0 +1,356 @@
+/*
+ * The store: keys to strings and lists, in fixed pools. A key slot holds the key bytes and
+ * its value's handle (a value slot for a string, a list of nodes for a list); the table maps
+ * the key's hash to its slot. Invariants: every table entry names a used key slot whose hash
+ * matches; every used key slot is in the table once; a string key owns exactly one value
+ * slot, a list key one value slot per node, and a list is never empty (the key goes with its
+ * last element, as in Redis). Writes validate every limit first and then cannot fail: the
+ * value and node pools hold key_count * list_length_max slots, so any key within limits
+ * finds its slots. No allocation, no I/O.
+ */
+#include "store.h"
+
+#include <string.h>
+
+#include "hash.h"
+
+static uint32_t round_up_8(uint64_t bytes)
+{
+    KV_ASSERT(bytes < UINT32_MAX - 8);
+    return (uint32_t)((bytes + 7) & ~7ull);
+}
+
+uint32_t store_key_slot_bytes(const struct config *config)
+{
+    return round_up_8(sizeof(struct store_key) + (uint64_t)config->key_size_max);
+}
+
+uint32_t store_value_slot_bytes(const struct config *config)
+{
+    return round_up_8(sizeof(struct store_value) + (uint64_t)config->val_size_max);
+}
+
+static uint32_t value_slot_count(const struct config *config)
+{
+    uint64_t count = (uint64_t)config->key_count * config->list_length_max;
+    KV_ASSERT(count < UINT32_MAX);
+    return (uint32_t)count;
+}
+
+uint64_t store_plan_keys_bytes(const struct config *config)
+{
+    return pool_plan_bytes(config->key_count, store_key_slot_bytes(config));
+}
+
+uint64_t store_plan_values_bytes(const struct config *config)
+{
+    return pool_plan_bytes(value_slot_count(config), store_value_slot_bytes(config));
+}
+
+uint64_t store_plan_nodes_bytes(const struct config *config)
+{
+    return list_nodes_plan_bytes(value_slot_count(config));
+}
+
+uint64_t store_plan_table_bytes(const struct config *config)
+{
+    return table_plan_bytes(config->key_count);
+}
+
+void store_init(struct store *store, struct region *region, const struct config *config,
+                uint64_t seed)
+{
+    memset(store, 0, sizeof(*store));
+    table_init(&store->table, region, config->key_count);
+    pool_init(&store->keys, region, config->key_count, store_key_slot_bytes(config));
+    pool_init(&store->values, region, value_slot_count(config), store_value_slot_bytes(config));
+    list_nodes_init(&store->nodes, region, value_slot_count(config));
+    store->seed = seed;
+    store->key_size_max = config->key_size_max;
+    store->val_size_max = config->val_size_max;
+    store->list_length_max = config->list_length_max;
+    KV_ASSERT(store->table.count_max == config->key_count);
+    KV_ASSERT(store->values.slot_count == store->nodes.slot_count);
+}
+
+static uint8_t *key_bytes(struct store_key *key)
+{
+    return (uint8_t *)(key + 1);
+}
+
+static uint32_t key_hash(const struct store *store, struct slice key)
+{
+    return (uint32_t)hash_bytes(key.bytes, key.length, store->seed);
+}
+
+struct key_probe {
+    const struct store *store;
+    struct slice key;
+};
+
+static bool key_equal(const void *context, uint32_t key_index)
+{
+    const struct key_probe *probe = context;
+    struct store_key *key = store_key(probe->store, key_index);
+    return key->key_bytes == probe->key.length &&
+           memcmp(key_bytes(key), probe->key.bytes, probe->key.length) == 0;
+}
+
+/* Finds a key with its table slot. */
+static bool find_slot(const struct store *store, struct slice key, uint32_t hash,
+                      uint32_t *key_index, uint32_t *table_slot)
+{
+    struct key_probe probe = {.store = store, .key = key};
+    return table_find(&store->table, hash, key_equal, &probe, key_index, table_slot);
+}
+
+bool store_find(const struct store *store, struct slice key, uint32_t *key_index)
+{
+    uint32_t table_slot = 0;
+    return find_slot(store, key, key_hash(store, key), key_index, &table_slot);
+}
+
+struct slice store_value(const struct store *store, uint32_t value_index)
+{
+    KV_ASSERT(pool_is_used(&store->values, value_index));
+    const struct store_value *value = pool_slot(&store->values, value_index);
+    KV_ASSERT(value->length <= store->val_size_max);
+    return (struct slice){.bytes = (const uint8_t *)(value + 1), .length = value->length};
+}
+
+static void value_write(struct store *store, uint32_t value_index, struct slice bytes)
+{
+    KV_ASSERT(bytes.length <= store->val_size_max);
+    struct store_value *value = pool_slot(&store->values, value_index);
+    value->length = bytes.length;
+    if (bytes.length > 0) {
+        memcpy(value + 1, bytes.bytes, bytes.length);
+    }
+}
+
+static uint32_t value_acquire(struct store *store, struct slice bytes)
+{
+    uint32_t value_index = 0;
+    /* Sized for every key to hold a maximal list: cannot be empty within the limits. */
+    bool acquired = pool_acquire(&store->values, &value_index);
+    KV_ASSERT(acquired);
+    value_write(store, value_index, bytes);
+    return value_index;
+}
+
+/* Gives back everything a key's value holds, leaving the key slot itself. */
+static void value_release_all(struct store *store, struct store_key *key)
+{
+    if (key->type == STORE_TYPE_STRING) {
+        pool_release(&store->values, key->value_index);
+        return;
+    }
+    KV_ASSERT(key->type == STORE_TYPE_LIST);
+    /* Bounded by the list's count, at most list_length_max. */
+    while (key->list.count > 0) {
+        pool_release(&store->values, list_pop_head(&store->nodes, &key->list));
+    }
+}
+
+/* Takes a key slot for a new key and enters it in the table. */
+static uint32_t key_insert(struct store *store, struct slice key, uint32_t hash, uint8_t type)
+{
+    uint32_t key_index = 0;
+    bool acquired = pool_acquire(&store->keys, &key_index);
+    KV_ASSERT(acquired);
+    struct store_key *slot = store_key(store, key_index);
+    memset(slot, 0, sizeof(*slot));
+    slot->hash = hash;
+    slot->key_bytes = key.length;
+    slot->type = type;
+    list_init(&slot->list);
+    if (key.length > 0) {
+        memcpy(key_bytes(slot), key.bytes, key.length);
+    }
+    table_insert(&store->table, hash, key_index);
+    return key_index;
+}
+
+static void key_remove(struct store *store, uint32_t key_index, uint32_t table_slot)
+{
+    struct store_key *key = store_key(store, key_index);
+    value_release_all(store, key);
+    table_remove_at(&store->table, table_slot);
+    pool_release(&store->keys, key_index);
+}
+
+/* Room for one more key: either it exists or a key slot is free. */
+static bool key_room(const struct store *store)
+{
+    return store->keys.free_count > 0;
+}
+
+enum store_status store_set_string(struct store *store, struct slice key, struct slice value)
+{
+    if (key.length > store->key_size_max) {
+        return STORE_KEY_TOO_LONG;
+    }
+    if (value.length > store->val_size_max) {
+        return STORE_VALUE_TOO_LONG;
+    }
+    uint32_t hash = key_hash(store, key);
+    uint32_t key_index = 0;
+    uint32_t table_slot = 0;
+    if (find_slot(store, key, hash, &key_index, &table_slot)) {
+        struct store_key *slot = store_key(store, key_index);
+        if (slot->type == STORE_TYPE_STRING) {
+            value_write(store, slot->value_index, value);
+            return STORE_OK;
+        }
+        value_release_all(store, slot);
+        slot->type = STORE_TYPE_STRING;
+        slot->value_index = value_acquire(store, value);
+        return STORE_OK;
+    }
+    if (!key_room(store)) {
+        return STORE_FULL;
+    }
+    key_index = key_insert(store, key, hash, STORE_TYPE_STRING);
+    store_key(store, key_index)->value_index = value_acquire(store, value);
+    return STORE_OK;
+}
+
+enum store_status store_get_string(const struct store *store, struct slice key,
+                                   struct slice *value)
+{
+    uint32_t key_index = 0;
+    if (!store_find(store, key, &key_index)) {
+        return STORE_NOT_FOUND;
+    }
+    const struct store_key *slot = store_key(store, key_index);
+    if (slot->type != STORE_TYPE_STRING) {
+        return STORE_WRONGTYPE;
+    }
+    *value = store_value(store, slot->value_index);
+    return STORE_OK;
+}
+
+bool store_delete(struct store *store, struct slice key)
+{
+    uint32_t key_index = 0;
+    uint32_t table_slot = 0;
+    if (!find_slot(store, key, key_hash(store, key), &key_index, &table_slot)) {
+        return false;
+    }
+    key_remove(store, key_index, table_slot);
+    return true;
+}
+
+enum store_status store_find_list(const struct store *store, struct slice key,
+                                  uint32_t *key_index)
+{
+    if (!store_find(store, key, key_index)) {
+        return STORE_NOT_FOUND;
+    }
+    return store_key(store, *key_index)->type == STORE_TYPE_LIST ? STORE_OK : STORE_WRONGTYPE;
+}
+
+/* Every check a push needs, before anything changes. */
+static enum store_status push_check(const struct store *store, struct slice key,
+                                    const struct slice *values, uint32_t value_count,
+                                    bool found, const struct store_key *slot)
+{
+    if (key.length > store->key_size_max) {
+        return STORE_KEY_TOO_LONG;
+    }
+    if (found && slot->type != STORE_TYPE_LIST) {
+        return STORE_WRONGTYPE;
+    }
+    for (uint32_t index = 0; index < value_count; index++) {
+        if (values[index].length > store->val_size_max) {
+            return STORE_VALUE_TOO_LONG;
+        }
+    }
+    uint64_t length = (found ? slot->list.count : 0) + (uint64_t)value_count;
+    if (length > store->list_length_max) {
+        return STORE_LIST_FULL;
+    }
+    if (!found && !key_room(store)) {
+        return STORE_FULL;
+    }
+    return STORE_OK;
+}
+
+enum store_status store_list_push(struct store *store, struct slice key,
+                                  const struct slice *values, uint32_t value_count, bool at_head,
+                                  uint32_t *length_after)
+{
+    KV_ASSERT(value_count > 0);
+    uint32_t hash = key_hash(store, key);
+    uint32_t key_index = 0;
+    uint32_t table_slot = 0;
+    bool found = find_slot(store, key, hash, &key_index, &table_slot);
+    const struct store_key *existing = found ? store_key(store, key_index) : NULL;
+    enum store_status status = push_check(store, key, values, value_count, found, existing);
+    if (status != STORE_OK) {
+        return status;
+    }
+    if (!found) {
+        key_index = key_insert(store, key, hash, STORE_TYPE_LIST);
+    }
+    struct store_key *slot = store_key(store, key_index);
+    for (uint32_t index = 0; index < value_count; index++) {
+        uint32_t value_index = value_acquire(store, values[index]);
+        if (at_head) {
+            list_push_head(&store->nodes, &slot->list, value_index);
+        } else {
+            list_push_tail(&store->nodes, &slot->list, value_index);
+        }
+    }
+    KV_ASSERT(slot->list.count <= store->list_length_max);
+    *length_after = slot->list.count;
+    return STORE_OK;
+}
+
+void store_list_pop(struct store *store, uint32_t key_index, bool at_head)
+{
+    struct store_key *slot = store_key(store, key_index);
+    KV_ASSERT(slot->type == STORE_TYPE_LIST && slot->list.count > 0);
+    uint32_t value_index = at_head ? list_pop_head(&store->nodes, &slot->list)
+                                   : list_pop_tail(&store->nodes, &slot->list);
+    pool_release(&store->values, value_index);
+    if (slot->list.count == 0) {
+        struct slice key = {.bytes = key_bytes(slot), .length = slot->key_bytes};
+        uint32_t found_index = 0;
+        uint32_t table_slot = 0;
+        bool found = find_slot(store, key, slot->hash, &found_index, &table_slot);
+        KV_ASSERT(found && found_index == key_index);
+        table_remove_at(&store->table, table_slot);
+        pool_release(&store->keys, key_index);
+    }
+}
+
+void store_verify(const struct store *store)
+{
+    table_verify(&store->table);
+    pool_verify(&store->keys);
+    pool_verify(&store->values);
+    pool_verify(&store->nodes);
+    KV_ASSERT(store->table.count == pool_used_count(&store->keys));
+    uint64_t values_used = 0;
+    for (uint32_t slot_index = 0; slot_index < store->table.capacity; slot_index++) {
+        uint32_t key_index = 0;
+        if (!table_value_at(&store->table, slot_index, &key_index)) {
+            continue;
+        }
+        KV_ASSERT(pool_is_used(&store->keys, key_index));
+        const struct store_key *key = store_key(store, key_index);
+        KV_ASSERT(key->key_bytes <= store->key_size_max);
+        if (key->type == STORE_TYPE_STRING) {
+            KV_ASSERT(pool_is_used(&store->values, key->value_index));
+            values_used++;
+        } else {
+            KV_ASSERT(key->type == STORE_TYPE_LIST);
+            KV_ASSERT(key->list.count > 0 && key->list.count <= store->list_length_max);
+            list_verify(&store->nodes, &key->list);
+            values_used += key->list.count;
+        }
+    }
+    KV_ASSERT(values_used == pool_used_count(&store->values));
+    KV_ASSERT(pool_used_count(&store->nodes) <= values_used);
+}

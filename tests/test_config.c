@@ -1,0 +1,175 @@
+/*
+ * Proves that options come from defaults, the config file and flags in that order of
+ * precedence, that every bad value is refused with a message naming the option, and that the
+ * plan grows with each sizing option and refuses combinations it cannot plan. Runs the real
+ * config and plan code on temporary files; no server.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "plan.h"
+
+static int parse(struct config *config, char *error, size_t error_bytes, int argc, char **argv)
+{
+    bool help = false;
+    config_defaults(config);
+    return config_parse_args(config, argc, argv, &help, error, error_bytes);
+}
+
+static void test_defaults(void)
+{
+    struct config config;
+    char error[256];
+    char *argv[] = {"kv"};
+    CHECK(parse(&config, error, sizeof(error), 1, argv) == 0);
+    CHECK(config.port == 6379);
+    CHECK_STR(config.bind, "127.0.0.1");
+    CHECK(config.connections_max == 1000);
+    CHECK(config.key_count == 1000);
+    CHECK(config.key_size_max == 1024);
+    CHECK(config.val_size_max == 4096);
+    CHECK(config.list_length_max == 50);
+    CHECK(config.hugepages == CONFIG_HUGEPAGES_AUTO);
+    CHECK(config.mlock == CONFIG_MLOCK_AUTO);
+    CHECK(!config.plan_only);
+}
+
+static void test_file_and_flags(void)
+{
+    char path[] = "/tmp/kv-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char text[] = "# a comment\n\nport 7000\nkey_count 77\n  val_size_max   100  \n"
+                        "hugepages off\nmlock \"required\"\nbind 127.0.0.2\n";
+    CHECK(write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    struct config config;
+    char error[256];
+    char *argv[] = {"kv", "--key-count", "88", "--config", path, "--list-length-max=9", "--plan"};
+    CHECK(parse(&config, error, sizeof(error), 7, argv) == 0);
+    CHECK(config.port == 7000);
+    CHECK(config.key_count == 88); /* the flag wins over the file, wherever it stands */
+    CHECK(config.val_size_max == 100);
+    CHECK(config.list_length_max == 9);
+    CHECK(config.hugepages == CONFIG_HUGEPAGES_OFF);
+    CHECK(config.mlock == CONFIG_MLOCK_REQUIRED);
+    CHECK_STR(config.bind, "127.0.0.2");
+    CHECK(config.plan_only);
+    unlink(path);
+}
+
+/* Each bad input must fail and name `option` in its message. */
+static void check_refused(const char *option, int argc, char **argv)
+{
+    struct config config;
+    char error[256] = "";
+    CHECK(parse(&config, error, sizeof(error), argc, argv) != 0);
+    if (strstr(error, option) == NULL) {
+        fprintf(stderr, "  message \"%s\" does not name %s\n", error, option);
+        CHECK(strstr(error, option) != NULL);
+    }
+}
+
+static void test_bad_values(void)
+{
+    check_refused("key_count", 3, (char *[]){"kv", "--key-count", "0"});
+    check_refused("key_count", 3, (char *[]){"kv", "--key-count", "abc"});
+    check_refused("key_count", 3, (char *[]){"kv", "--key-count", "-5"});
+    check_refused("key_count", 3, (char *[]){"kv", "--key-count", "12x"});
+    check_refused("key_count", 2, (char *[]){"kv", "--key-count"});
+    check_refused("port", 3, (char *[]){"kv", "--port", "65536"});
+    check_refused("port", 3, (char *[]){"kv", "--port", ""});
+    check_refused("connections_max", 3, (char *[]){"kv", "--connections-max", "99999999999"});
+    check_refused("val_size_max", 3, (char *[]){"kv", "--val-size-max", "0"});
+    check_refused("key_size_max", 3, (char *[]){"kv", "--key-size-max", "1e3"});
+    check_refused("list_length_max", 3, (char *[]){"kv", "--list-length-max", " 5"});
+    check_refused("hugepages", 3, (char *[]){"kv", "--hugepages", "4k"});
+    check_refused("mlock", 3, (char *[]){"kv", "--mlock", "yes"});
+    check_refused("bind", 3, (char *[]){"kv", "--bind", "localhost"});
+    check_refused("frobnicate", 3, (char *[]){"kv", "--frobnicate", "1"});
+    check_refused("config", 3, (char *[]){"kv", "--config", "/nonexistent/kv.conf"});
+    check_refused("-x", 2, (char *[]){"kv", "-x"});
+}
+
+static void test_bad_file(void)
+{
+    char path[] = "/tmp/kv-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char text[] = "port 7000\nkey_count\n";
+    CHECK(write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    check_refused("key_count", 3, (char *[]){"kv", "--config", path});
+    unlink(path);
+}
+
+static uint64_t plan_total(uint32_t connections_max, uint32_t key_count, uint32_t val_size_max,
+                           uint32_t list_length_max, struct plan *plan)
+{
+    struct config config;
+    char error[256];
+    config_defaults(&config);
+    config.connections_max = connections_max;
+    config.key_count = key_count;
+    config.val_size_max = val_size_max;
+    config.list_length_max = list_length_max;
+    CHECK(plan_compute(plan, &config, error, sizeof(error)) == 0);
+    uint64_t sum = 0;
+    for (int pool = 0; pool < PLAN_POOL_COUNT; pool++) {
+        CHECK(plan->pool_bytes[pool] > 0);
+        sum += plan->pool_bytes[pool];
+    }
+    CHECK(plan->total_bytes >= sum);
+    return plan->total_bytes;
+}
+
+static void test_plan(void)
+{
+    struct plan base;
+    struct plan grown;
+    uint64_t total = plan_total(1000, 1000, 4096, 50, &base);
+    /* The seed's figures: 50 values of 4096 bytes per key, and buffers near 200 KiB. */
+    CHECK(base.value_count == 50000);
+    CHECK(base.pool_bytes[PLAN_POOL_VALUES] >= 50000ull * 4096);
+    CHECK(base.recv_buffer_bytes >= 50u * 4096 + 1024 && base.recv_buffer_bytes < 210000);
+    CHECK(base.send_buffer_bytes >= 50u * 4096 && base.send_buffer_bytes < 210000);
+    CHECK(plan_total(2000, 1000, 4096, 50, &grown) > total);
+    CHECK(grown.pool_bytes[PLAN_POOL_RECV_BUFFERS] > base.pool_bytes[PLAN_POOL_RECV_BUFFERS]);
+    CHECK(plan_total(1000, 2000, 4096, 50, &grown) > total);
+    CHECK(grown.pool_bytes[PLAN_POOL_VALUES] > base.pool_bytes[PLAN_POOL_VALUES]);
+    CHECK(grown.pool_bytes[PLAN_POOL_KEYS] > base.pool_bytes[PLAN_POOL_KEYS]);
+    CHECK(plan_total(1000, 1000, 8192, 50, &grown) > total);
+    CHECK(grown.send_buffer_bytes > base.send_buffer_bytes);
+    CHECK(plan_total(1000, 1000, 4096, 100, &grown) > total);
+    CHECK(grown.pool_bytes[PLAN_POOL_LIST_NODES] > base.pool_bytes[PLAN_POOL_LIST_NODES]);
+    /* A tiny plan still holds an inline request of 64 KiB. */
+    struct plan tiny;
+    plan_total(1, 1, 1, 1, &tiny);
+    CHECK(tiny.recv_buffer_bytes > 64u * 1024);
+    /* Combinations that cannot be planned are refused with the options named. */
+    struct config config;
+    char error[256] = "";
+    config_defaults(&config);
+    config.list_length_max = 1u << 20;
+    config.val_size_max = 4096;
+    CHECK(plan_compute(&tiny, &config, error, sizeof(error)) != 0);
+    CHECK(strstr(error, "list_length_max") != NULL);
+    config_defaults(&config);
+    config.key_count = 1u << 30;
+    config.list_length_max = 1u << 10;
+    CHECK(plan_compute(&tiny, &config, error, sizeof(error)) != 0);
+    CHECK(strstr(error, "key_count") != NULL);
+}
+
+int main(void)
+{
+    test_defaults();
+    test_file_and_flags();
+    test_bad_values();
+    test_bad_file();
+    test_plan();
+    return check_exit("test_config");
+}
