@@ -21,6 +21,25 @@ def plan_numbers(*args):
     return result, {name: int(value) for name, value in pools.items()}, total
 
 
+def hugepages(checks):
+    """With 2 MiB hugepages reserved (CI reserves some), kv maps its region on them."""
+    path = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+    free = int(open(path).read()) if os.path.exists(path) else 0
+    if free < 8:
+        print("no free 2 MiB hugepages: hugepage startup not exercised here")
+        return
+    port = harness.free_port()
+    with harness.Server([harness.KV_BIN, "--port", str(port), "--connections-max", "4",
+                         "--key-count", "16", "--hugepages", "2m"], port, "kv").wait_ready() as kv:
+        client = kv.connect()
+        memory = harness.info(client, "memory")
+        checks.equal(memory["kv_region_hugetlb"], "1", "region on hugepages")
+        checks.equal(memory["kv_region_page_bytes"], str(2 << 20), "2 MiB pages")
+        checks.equal(client.call("SET", "h", "p"), b"+OK\r\n", "serves from hugepages")
+        client.close()
+        checks.true("2MiB" in kv.log_text(), "the log names the page size")
+
+
 def main():
     checks = harness.Checks("test_cli")
     bad = [
@@ -74,6 +93,8 @@ def main():
             checks.true("total" in kv.log_text(), "startup logs the plan")
     finally:
         os.unlink(path)
+
+    hugepages(checks)
 
     result = run("--help")
     checks.equal(result.returncode, 0, "--help exits 0")
