@@ -62,7 +62,7 @@ def wait_ping(port, process, seconds=30):
 def start_kv(kv, requests):
     port = free_port()
     # One list grows by one element per LPUSH request (two LPUSH tests per shape).
-    args = pinned(0) + [kv, "--port", str(port), "--connections-max", "128", "--key-count", "16",
+    args = pinned(0) + [kv, "--port", str(port), "--connections-max", "64", "--key-count", "16",
                         "--key-size-max", "64", "--val-size-max", "64",
                         "--list-length-max", str(2 * requests + 16)]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

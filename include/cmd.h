@@ -35,8 +35,11 @@ struct cmd;
 /* Looks up args[0] (any case); NULL when kv has no such command. */
 const struct cmd *cmd_find(const struct slice *args, uint32_t arg_count);
 
-/* Bytes the command's reply can take at most (for the unknown command: its error). */
-uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct plan *plan);
+/* Bytes the command's reply can take at most, given its arguments (for the unknown command:
+ * its error). A range read bounds its reply by the elements its arguments can select, so
+ * pipelined small ranges and pops do not each wait for an empty send buffer. */
+uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct plan *plan,
+                             const struct slice *args, uint32_t arg_count);
 
 /* Runs one command (cmd from cmd_find, NULL for an unknown one) and writes its reply. */
 void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,

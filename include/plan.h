@@ -47,6 +47,8 @@ struct plan {
     uint32_t recv_buffer_bytes;   /* largest legal command, at least an inline request */
     uint32_t send_buffer_bytes;   /* largest legal reply */
     uint32_t reply_value_bytes;   /* bound on a reply carrying one value (GET, ECHO, LPOP) */
+    uint32_t reply_element_bytes; /* one value inside an array reply: "$<n>\r\n...\r\n" */
+    uint32_t list_length_max;     /* from the config: most elements in an array reply */
     uint32_t arg_bytes_max;       /* longest argument the parser keeps */
     uint32_t args_max;            /* most arguments in one command */
     uint32_t value_count;         /* value slots and list nodes: key_count * list_length_max */

@@ -13,7 +13,7 @@
 enum cmd_reply_bound {
     CMD_REPLY_SMALL, /* status, integer or error: PLAN_REPLY_SMALL_BYTES */
     CMD_REPLY_VALUE, /* one value: plan->reply_value_bytes */
-    CMD_REPLY_LIST,  /* a whole list: plan->send_buffer_bytes */
+    CMD_REPLY_LIST,  /* elements of a list: as many as elements_max allows */
     CMD_REPLY_INFO,  /* INFO text, CONFIG GET: PLAN_REPLY_INFO_BYTES */
 };
 
@@ -22,11 +22,15 @@ struct cmd {
     uint8_t name_bytes;      /* strlen(name) */
     int8_t arity;            /* n: exactly n args; -n: at least n */
     uint8_t reply_bound;     /* enum cmd_reply_bound */
+    /* CMD_REPLY_LIST: most elements the reply can carry, from the arguments */
+    uint32_t (*elements_max)(const struct slice *args, uint32_t arg_count, uint32_t list_max);
     void (*handler)(struct cmd_context *context, const struct slice *args, uint32_t arg_count);
 };
 
 #define CMD(name_, arity_, bound_, handler_) \
-    {name_, sizeof(name_) - 1, arity_, bound_, handler_}
+    {name_, sizeof(name_) - 1, arity_, bound_, NULL, handler_}
+#define CMD_LIST(name_, arity_, elements_, handler_) \
+    {name_, sizeof(name_) - 1, arity_, CMD_REPLY_LIST, elements_, handler_}
 
 static const struct cmd cmd_table[] = {
     CMD("get", 2, CMD_REPLY_VALUE, cmd_get),
@@ -35,10 +39,10 @@ static const struct cmd cmd_table[] = {
     CMD("exists", -2, CMD_REPLY_SMALL, cmd_exists),
     CMD("lpush", -3, CMD_REPLY_SMALL, cmd_lpush),
     CMD("rpush", -3, CMD_REPLY_SMALL, cmd_rpush),
-    CMD("lrange", 4, CMD_REPLY_LIST, cmd_lrange),
+    CMD_LIST("lrange", 4, cmd_lrange_elements_max, cmd_lrange),
     CMD("llen", 2, CMD_REPLY_SMALL, cmd_llen),
-    CMD("lpop", -2, CMD_REPLY_LIST, cmd_lpop),
-    CMD("rpop", -2, CMD_REPLY_LIST, cmd_rpop),
+    CMD_LIST("lpop", -2, cmd_pop_elements_max, cmd_lpop),
+    CMD_LIST("rpop", -2, cmd_pop_elements_max, cmd_rpop),
     CMD("ping", -1, CMD_REPLY_VALUE, cmd_ping),
     CMD("echo", 2, CMD_REPLY_VALUE, cmd_echo),
     CMD("quit", -1, CMD_REPLY_SMALL, cmd_quit),
@@ -80,7 +84,8 @@ const struct cmd *cmd_find(const struct slice *args, uint32_t arg_count)
     return NULL;
 }
 
-uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct plan *plan)
+uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct plan *plan,
+                             const struct slice *args, uint32_t arg_count)
 {
     if (cmd == NULL) {
         return PLAN_REPLY_SMALL_BYTES;
@@ -90,8 +95,14 @@ uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct plan *plan)
         return PLAN_REPLY_SMALL_BYTES;
     case CMD_REPLY_VALUE:
         return plan->reply_value_bytes;
-    case CMD_REPLY_LIST:
-        return plan->send_buffer_bytes;
+    case CMD_REPLY_LIST: {
+        uint32_t elements = cmd->elements_max(args, arg_count, plan->list_length_max);
+        KV_ASSERT(elements <= plan->list_length_max);
+        /* Header, elements, and room for a single value or an error instead. */
+        uint64_t bytes = 16 + (uint64_t)elements * plan->reply_element_bytes +
+                         plan->reply_value_bytes;
+        return bytes < plan->send_buffer_bytes ? (uint32_t)bytes : plan->send_buffer_bytes;
+    }
     case CMD_REPLY_INFO:
         return PLAN_REPLY_INFO_BYTES;
     default:
@@ -144,5 +155,6 @@ void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struc
     cmd->handler(context, args, arg_count);
     /* Every command answers exactly once, within its bound. */
     KV_ASSERT(context->reply.length > length_before);
-    KV_ASSERT(context->reply.length - length_before <= cmd_reply_bytes_max(cmd, context->plan));
+    KV_ASSERT(context->reply.length - length_before <=
+              cmd_reply_bytes_max(cmd, context->plan, args, arg_count));
 }

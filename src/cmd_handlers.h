@@ -29,6 +29,13 @@ CMD_HANDLER(cmd_config);
 CMD_HANDLER(cmd_command);
 CMD_HANDLER(cmd_info);
 
+/* Most elements an array reply of LRANGE or LPOP/RPOP with a count can hold, judged from
+ * the arguments alone (no lookup); list_length_max when they do not narrow it. */
+uint32_t cmd_lrange_elements_max(const struct slice *args, uint32_t arg_count,
+                                 uint32_t list_length_max);
+uint32_t cmd_pop_elements_max(const struct slice *args, uint32_t arg_count,
+                              uint32_t list_length_max);
+
 /* Commands in the table (COMMAND COUNT). */
 uint32_t cmd_table_count(void);
 

@@ -8,6 +8,36 @@
 
 #include "number.h"
 
+uint32_t cmd_lrange_elements_max(const struct slice *args, uint32_t arg_count,
+                                 uint32_t list_length_max)
+{
+    int64_t start = 0;
+    int64_t stop = 0;
+    if (arg_count != 4 || !number_parse_int64(args[2].bytes, args[2].length, &start) ||
+        !number_parse_int64(args[3].bytes, args[3].length, &stop)) {
+        return 0; /* An error reply. */
+    }
+    if (start < 0 || stop < 0) {
+        return list_length_max; /* Counted from the tail: depends on the length. */
+    }
+    if (stop < start) {
+        return 0;
+    }
+    uint64_t span = (uint64_t)(stop - start) + 1;
+    return span < list_length_max ? (uint32_t)span : list_length_max;
+}
+
+uint32_t cmd_pop_elements_max(const struct slice *args, uint32_t arg_count,
+                              uint32_t list_length_max)
+{
+    int64_t count = 0;
+    if (arg_count != 3 || !number_parse_int64(args[2].bytes, args[2].length, &count) ||
+        count < 0) {
+        return 0; /* One value (within the bound's margin), or an error. */
+    }
+    return (uint64_t)count < list_length_max ? (uint32_t)count : list_length_max;
+}
+
 static void list_push(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                       bool at_head)
 {

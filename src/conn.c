@@ -210,7 +210,8 @@ bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *co
             continue;
         }
         const struct cmd *cmd = cmd_find(conns->scratch.args, command.arg_count);
-        if (room < cmd_reply_bytes_max(cmd, context->plan)) {
+        if (room < cmd_reply_bytes_max(cmd, context->plan, conns->scratch.args,
+                                       command.arg_count)) {
             return false; /* Parsed again once the send buffer drains. */
         }
         context->close_after_reply = false;

@@ -118,6 +118,8 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     plan->recv_buffer_bytes = (uint32_t)recv_bytes;
     plan->send_buffer_bytes = (uint32_t)send_bytes;
     plan->reply_value_bytes = (uint32_t)(bulk_bytes(config->val_size_max) + PLAN_REPLY_SMALL_BYTES);
+    plan->reply_element_bytes = (uint32_t)bulk_bytes(config->val_size_max);
+    plan->list_length_max = config->list_length_max;
     plan->arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max
                                                                       : config->val_size_max;
     /* A multibulk argument takes at least 6 bytes ("$0\r\n\r\n"); an inline request at least

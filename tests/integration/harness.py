@@ -67,7 +67,8 @@ class Server:
         raise RuntimeError(f"{self.name} did not answer PING on port {self.port}")
 
     def log_text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 

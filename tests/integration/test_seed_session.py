@@ -59,6 +59,10 @@ def main():
         got = transcript(kv.port)
         checks.equal(got, EXPECTED, "kv transcript equals the seed's expected output")
         checks.equal(got, transcript(redis.port), "kv transcript equals redis-server's")
+        client = kv.connect()  # an open client does not hold up a clean stop
+        checks.equal(kv.stop(), 0, "SIGTERM stops kv with status 0")
+        checks.true("bye" in kv.log_text(), "kv logged its clean stop")
+        client.close()
     finally:
         kv.stop()
         redis.stop()
