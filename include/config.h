@@ -39,6 +39,7 @@ struct config {
     uint32_t list_length_max;          /* elements in the longest list */
     enum config_hugepages hugepages;   /* page size policy for the region */
     enum config_mlock mlock;           /* locking policy for the region */
+    uint32_t ring_entries;             /* io_uring SQ entries; 0: sized from the plan */
     bool plan_only;                    /* --plan: print the memory plan and exit */
 };
 

@@ -18,6 +18,8 @@ struct stats {
     uint64_t refused_commands;       /* commands refused for breaking kv's limits */
     uint64_t bytes_received;         /* from clients */
     uint64_t bytes_sent;             /* to clients */
+    uint64_t ring_full_submits;      /* early submissions because the submission queue was full */
+    uint64_t ring_full_parks;        /* operations parked: the queue stayed full after that */
     uint32_t connected_clients;      /* open connections now */
 };
 

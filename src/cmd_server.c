@@ -289,10 +289,12 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "total_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
              "\r\nrejected_connections:%" PRIu64 "\r\nexpired_keys:0\r\nevicted_keys:0\r\n"
              "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64
-             "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_refused_commands:%" PRIu64 "\r\n",
+             "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_refused_commands:%" PRIu64
+             "\r\nkv_ring_full_submits:%" PRIu64 "\r\nkv_ring_full_parks:%" PRIu64 "\r\n",
              stats->connections_received, stats->commands_processed, stats->bytes_received,
              stats->bytes_sent, stats->connections_rejected, stats->keyspace_hits,
-             stats->keyspace_misses, stats->protocol_errors, stats->refused_commands);
+             stats->keyspace_misses, stats->protocol_errors, stats->refused_commands,
+             stats->ring_full_submits, stats->ring_full_parks);
 }
 
 static void info_keyspace(struct cmd_context *context, struct text *text)

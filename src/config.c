@@ -39,6 +39,7 @@ static const struct option options[] = {
     {"list_length_max", OPTION_UINT32, 1, 1u << 30, offsetof(struct config, list_length_max)},
     {"hugepages", OPTION_HUGEPAGES, 0, 0, offsetof(struct config, hugepages)},
     {"mlock", OPTION_MLOCK, 0, 0, offsetof(struct config, mlock)},
+    {"ring_entries", OPTION_UINT32, 0, 32768, offsetof(struct config, ring_entries)},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -318,6 +319,7 @@ void config_usage(void)
            "  --list-length-max N   elements in the longest list (50)\n"
            "  --hugepages WORD      auto | 1g | 2m | off (auto)\n"
            "  --mlock WORD          auto | required | off (auto)\n"
+           "  --ring-entries N      io_uring submission entries, 0 = sized from the plan (0)\n"
            "  --plan                print the memory plan and exit\n"
            "\n"
            "Every byte kv uses is planned from these options, mapped and locked at startup.\n");

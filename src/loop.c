@@ -101,6 +101,7 @@ static struct io_uring_sqe *sqe_get(struct loop *loop)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
     if (sqe == NULL) {
+        loop->stats->ring_full_submits++;
         int submitted = io_uring_submit(&loop->ring);
         if (submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN && submitted != -EINTR) {
             log_error("loop: io_uring_submit failed: %s", strerror(-submitted));
@@ -141,10 +142,16 @@ static int listen_socket(const struct config *config, uint32_t *port, char *erro
 /* Sets the ring up: single issuer and deferred task work where the kernel has them (work
  * runs only when the loop waits, in its thread), else cooperative task work; a CQ sized for
  * every operation the plan allows. */
-static int ring_setup(struct loop *loop, char *error, size_t error_bytes)
+static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, size_t error_bytes)
 {
     uint32_t ops_max = loop->conns.slot_count * 3 + 8; /* recv, send, shutdown|close; accept */
     uint32_t sq_entries = ops_max < LOOP_SQ_ENTRIES_MAX ? ops_max : LOOP_SQ_ENTRIES_MAX;
+    if (ring_entries != 0) {
+        /* An operator's smaller ring: a full SQ parks work on the ready queue, and completions
+         * past the CQ wait in the kernel's overflow list (NODROP) until reaped. */
+        sq_entries = ring_entries;
+        ops_max = ring_entries;
+    }
     struct io_uring_params params;
     memset(&params, 0, sizeof(params));
     params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
@@ -234,7 +241,7 @@ int loop_init(struct loop **loop_out, struct region *region, const struct config
         return fd;
     }
     loop->listen_fd = fd;
-    int result = ring_setup(loop, error, error_bytes);
+    int result = ring_setup(loop, config->ring_entries, error, error_bytes);
     if (result != 0) {
         return result;
     }
@@ -383,6 +390,7 @@ static void settle(struct loop *loop, uint32_t slot_index)
         }
     }
     if (!ok) {
+        loop->stats->ring_full_parks++;
         conn_ready_push(&loop->conns, slot_index);
     }
 }
