@@ -43,8 +43,8 @@ struct conn {
     bool peer_closed;          /* the client closed its side: send what is left, then close */
     bool dead;                 /* the socket failed: drop what is left and close */
     bool shutdown_in_flight;   /* a shutdown is waking the outstanding receive */
-    bool closed;               /* the close completed: the slot frees when dequeued */
-    bool queued;               /* on the ready queue */
+    bool queued;               /* on the ready queue; kept across release and reopen, so a
+                                  slot is queued at most once whoever holds it */
 };
 
 struct conns {

@@ -55,8 +55,10 @@ bool conn_open(struct conns *conns, uint32_t slot_index)
     struct conn *conn = &conns->slots[slot_index];
     KV_ASSERT(conn->state == CONN_FREE);
     uint32_t generation = conn->generation + 1;
+    bool queued = conn->queued;
     memset(conn, 0, sizeof(*conn));
     conn->generation = generation;
+    conn->queued = queued;
     uint32_t recv_index = 0;
     if (!pool_acquire(&conns->recv_buffers, &recv_index)) {
         conn->state = CONN_REFUSING;
@@ -80,7 +82,7 @@ void conn_release(struct conns *conns, uint32_t slot_index)
     KV_ASSERT(slot_index < conns->slot_count);
     struct conn *conn = &conns->slots[slot_index];
     KV_ASSERT(conn->state == CONN_CLOSING);
-    KV_ASSERT(!conn->recv_in_flight && conn->send_in_flight == 0 && !conn->queued);
+    KV_ASSERT(!conn->recv_in_flight && conn->send_in_flight == 0 && !conn->shutdown_in_flight);
     if (conn->recv != NULL) {
         pool_release(&conns->recv_buffers, conn->buffer_index);
         pool_release(&conns->send_buffers, conn->buffer_index);
@@ -88,8 +90,10 @@ void conn_release(struct conns *conns, uint32_t slot_index)
         conns->open_count--;
     }
     uint32_t generation = conn->generation;
+    bool queued = conn->queued;
     memset(conn, 0, sizeof(*conn));
     conn->generation = generation;
+    conn->queued = queued;
     conn->state = CONN_FREE;
 }
 

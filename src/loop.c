@@ -413,8 +413,11 @@ static void refuse(struct loop *loop, struct conn *conn, uint32_t slot_index)
     loop->stats->connections_rejected++;
     struct io_uring_sqe *sqe = sqe_get(loop);
     if (sqe == NULL) {
-        conn->dead = true; /* No SQE even for the refusal: close without a word. */
-        (void)close_arm(loop, conn, slot_index);
+        /* No SQE even for the refusal: close without a word, next pass if need be. */
+        if (!close_arm(loop, conn, slot_index)) {
+            loop->stats->ring_full_parks++;
+            conn_ready_push(&loop->conns, slot_index);
+        }
         return;
     }
     io_uring_prep_send(sqe, (int)slot_index, refusal_line, sizeof(refusal_line) - 1, MSG_NOSIGNAL);
@@ -487,19 +490,15 @@ static void on_refused(struct loop *loop, struct conn *conn, uint32_t slot_index
 {
     conn->send_in_flight = 0;
     if (!close_arm(loop, conn, slot_index)) {
-        conn->dead = true;
+        loop->stats->ring_full_parks++;
         conn_ready_push(&loop->conns, slot_index);
     }
 }
 
 static void on_close(struct loop *loop, uint32_t slot_index)
 {
-    struct conn *conn = &loop->conns.slots[slot_index];
-    KV_ASSERT(conn->state == CONN_CLOSING && !conn->closed);
-    conn->closed = true;
-    if (conn->queued) {
-        return; /* Released when the ready queue reaches it. */
-    }
+    KV_ASSERT(loop->conns.slots[slot_index].state == CONN_CLOSING);
+    /* Released at once: the kernel may hand this file slot to the next accept right away. */
     conn_release(&loop->conns, slot_index);
 }
 
@@ -548,12 +547,10 @@ static void ready_drain(struct loop *loop)
             break;
         }
         struct conn *conn = &loop->conns.slots[slot_index];
-        if (conn->state == CONN_CLOSING) {
-            if (conn->closed) {
-                conn_release(&loop->conns, slot_index);
-            }
-        } else if (conn->state == CONN_REFUSING) {
-            if (!close_arm(loop, conn, slot_index)) {
+        /* FREE or CLOSING: nothing left to do (a close completion releases the slot). */
+        if (conn->state == CONN_REFUSING) {
+            /* With its refusal in flight, the send's completion closes it instead. */
+            if (conn->send_in_flight == 0 && !close_arm(loop, conn, slot_index)) {
                 conn_ready_push(&loop->conns, slot_index);
             }
         } else {
