@@ -40,6 +40,7 @@ struct config {
     enum config_hugepages hugepages;   /* page size policy for the region */
     enum config_mlock mlock;           /* locking policy for the region */
     uint32_t ring_entries;             /* io_uring SQ entries; 0: sized from the plan */
+    char pidfile[CONFIG_PATH_BYTES_MAX]; /* file to write kv's PID into; empty: none */
     bool plan_only;                    /* --plan: print the memory plan and exit */
 };
 

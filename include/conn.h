@@ -40,7 +40,8 @@ struct conn {
     uint8_t state;             /* enum conn_state */
     bool recv_in_flight;       /* a receive is outstanding */
     bool close_after_send;     /* QUIT or a protocol error: close once replies are sent */
-    bool peer_closed;          /* the client closed its side: send what is left, then close */
+    bool read_closed;          /* no more reading (the client closed its side, or kv is
+                                  stopping): run what was received, send it, then close */
     bool dead;                 /* the socket failed: drop what is left and close */
     bool shutdown_in_flight;   /* a shutdown is waking the outstanding receive */
     bool queued;               /* on the ready queue; kept across release and reopen, so a
@@ -75,7 +76,11 @@ void conns_init(struct conns *conns, struct region *region, const struct plan *p
  * when every buffer is taken, marks it CONN_REFUSING and returns false. */
 KV_MUST_USE bool conn_open(struct conns *conns, uint32_t slot_index);
 
-/* The close completed: gives the buffers back and frees the slot. */
+/* The close is being submitted and nothing else is outstanding: the buffers go back now, so
+ * a new client can have them before the kernel finishes the close. State becomes CLOSING. */
+void conn_closing(struct conns *conns, struct conn *conn);
+
+/* The close completed: the slot is free for the next socket the kernel puts there. */
 void conn_release(struct conns *conns, uint32_t slot_index);
 
 /* Where the next receive may write: compacts consumed input first. 0 bytes: no room. */

@@ -18,6 +18,7 @@ enum option_kind {
     OPTION_BIND,
     OPTION_HUGEPAGES,
     OPTION_MLOCK,
+    OPTION_PATH,
 };
 
 struct option {
@@ -40,6 +41,7 @@ static const struct option options[] = {
     {"hugepages", OPTION_HUGEPAGES, 0, 0, offsetof(struct config, hugepages)},
     {"mlock", OPTION_MLOCK, 0, 0, offsetof(struct config, mlock)},
     {"ring_entries", OPTION_UINT32, 0, 32768, offsetof(struct config, ring_entries)},
+    {"pidfile", OPTION_PATH, 0, 0, offsetof(struct config, pidfile)},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -169,6 +171,14 @@ int config_set(struct config *config, const char *name, const char *value, char 
                         error_bytes);
     case OPTION_MLOCK:
         return set_word(option, (int *)(void *)field, mlock_names, 3, value, error, error_bytes);
+    case OPTION_PATH:
+        if (value[0] != '/' || strlen(value) >= CONFIG_PATH_BYTES_MAX) {
+            snprintf(error, error_bytes, "option %s: '%s' is not an absolute path", option->name,
+                     value);
+            return -1;
+        }
+        snprintf((char *)field, CONFIG_PATH_BYTES_MAX, "%s", value);
+        return 0;
     default:
         KV_ASSERT(false);
         return -1;
@@ -320,6 +330,7 @@ void config_usage(void)
            "  --hugepages WORD      auto | 1g | 2m | off (auto)\n"
            "  --mlock WORD          auto | required | off (auto)\n"
            "  --ring-entries N      io_uring submission entries, 0 = sized from the plan (0)\n"
+           "  --pidfile PATH        write kv's PID to PATH while it runs (none)\n"
            "  --plan                print the memory plan and exit\n"
            "\n"
            "Every byte kv uses is planned from these options, mapped and locked at startup.\n");

@@ -77,18 +77,26 @@ bool conn_open(struct conns *conns, uint32_t slot_index)
     return true;
 }
 
-void conn_release(struct conns *conns, uint32_t slot_index)
+void conn_closing(struct conns *conns, struct conn *conn)
 {
-    KV_ASSERT(slot_index < conns->slot_count);
-    struct conn *conn = &conns->slots[slot_index];
-    KV_ASSERT(conn->state == CONN_CLOSING);
+    KV_ASSERT(conn->state == CONN_OPEN || conn->state == CONN_REFUSING);
     KV_ASSERT(!conn->recv_in_flight && conn->send_in_flight == 0 && !conn->shutdown_in_flight);
     if (conn->recv != NULL) {
         pool_release(&conns->recv_buffers, conn->buffer_index);
         pool_release(&conns->send_buffers, conn->buffer_index);
+        conn->recv = NULL;
+        conn->send = NULL;
         KV_ASSERT(conns->open_count > 0);
         conns->open_count--;
     }
+    conn->state = CONN_CLOSING;
+}
+
+void conn_release(struct conns *conns, uint32_t slot_index)
+{
+    KV_ASSERT(slot_index < conns->slot_count);
+    struct conn *conn = &conns->slots[slot_index];
+    KV_ASSERT(conn->state == CONN_CLOSING && conn->recv == NULL);
     uint32_t generation = conn->generation;
     bool queued = conn->queued;
     memset(conn, 0, sizeof(*conn));

@@ -28,7 +28,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "log.h"
 
@@ -52,7 +55,11 @@ enum loop_op {
     LOOP_OP_REFUSE = 4,
     LOOP_OP_SHUTDOWN = 5,
     LOOP_OP_CLOSE = 6,
+    LOOP_OP_CANCEL = 7,
 };
+
+/* On SIGTERM, connections get this long to receive their last replies. */
+#define LOOP_STOP_DRAIN_MS 3000u
 
 /* user_data: op in bits 56..63, generation in 32..55, slot index in 0..31. */
 #define LOOP_GENERATION_MASK 0xffffffu
@@ -347,7 +354,7 @@ static bool close_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
         KV_ASSERT(loop->stats->connected_clients > 0);
         loop->stats->connected_clients--;
     }
-    conn->state = CONN_CLOSING;
+    conn_closing(&loop->conns, conn);
     return true;
 }
 
@@ -378,7 +385,7 @@ static void settle(struct loop *loop, uint32_t slot_index)
         return;
     }
     bool ok = true;
-    if (conn->close_after_send || conn->peer_closed || conn->dead) {
+    if (conn->close_after_send || conn->read_closed || conn->dead) {
         ok = settle_closing(loop, conn, slot_index);
     } else {
         const uint8_t *from = NULL;
@@ -458,7 +465,7 @@ static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, i
     if (result <= 0) {
         conn->recv_in_flight = false;
         if (result == 0) {
-            conn->peer_closed = true;
+            conn->read_closed = true;
         } else if (result != -EINTR && result != -EAGAIN) {
             conn->dead = true;
         }
@@ -510,6 +517,9 @@ static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
         on_accept(loop, cqe);
         return;
     }
+    if (op == LOOP_OP_CANCEL) {
+        return; /* The accept's own completion reports the cancel. */
+    }
     uint32_t slot_index = (uint32_t)data;
     KV_ASSERT(slot_index < loop->conns.slot_count);
     struct conn *conn = &loop->conns.slots[slot_index];
@@ -559,33 +569,97 @@ static void ready_drain(struct loop *loop)
     }
 }
 
-int loop_run(struct loop *loop)
+/* Stop: no more accepts; every connection runs what it has received, sends the replies
+ * and closes. */
+static void stop_begin(struct loop *loop)
+{
+    sd_notify(0, "STOPPING=1");
+    loop->stopping = true;
+    loop->accept_wanted = false;
+    if (loop->accept_armed) {
+        struct io_uring_sqe *sqe = sqe_get(loop);
+        if (sqe != NULL) {
+            io_uring_prep_cancel64(sqe, user_data_pack(LOOP_OP_ACCEPT, 0, 0), 0);
+            io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_CANCEL, 0, 0));
+        }
+    }
+    for (uint32_t slot_index = 0; slot_index < loop->conns.slot_count; slot_index++) {
+        struct conn *conn = &loop->conns.slots[slot_index];
+        if (conn->state == CONN_OPEN) {
+            conn->read_closed = true;
+            serve(loop, slot_index);
+        }
+    }
+    log_info("loop: stopping: finishing replies to %u clients", loop->stats->connected_clients);
+}
+
+/* One pass: submit, wait (at most `timeout` when given), handle a batch, revisit the ready. */
+static int pass(struct loop *loop, struct __kernel_timespec *timeout)
 {
     static struct io_uring_cqe *cqes[LOOP_CQE_BATCH_MAX];
+    if (loop->accept_wanted) {
+        accept_arm(loop);
+    }
+    bool busy = loop->conns.ready_count > 0 || io_uring_cq_ready(&loop->ring) > 0;
+    int result = 0;
+    if (timeout != NULL && !busy) {
+        struct io_uring_cqe *first = NULL;
+        result = io_uring_submit_and_wait_timeout(&loop->ring, &first, 1, timeout, NULL);
+    } else {
+        result = io_uring_submit_and_wait(&loop->ring, busy ? 0 : 1);
+    }
+    if (result < 0 && result != -EINTR && result != -EAGAIN && result != -EBUSY &&
+        result != -ETIME) {
+        log_error("loop: io_uring_submit_and_wait failed: %s", strerror(-result));
+        return -1;
+    }
+    uint32_t count = io_uring_peek_batch_cqe(&loop->ring, cqes, LOOP_CQE_BATCH_MAX);
+    /* Closings first, accepts last: a client that left in this batch hands its buffers to
+     * one that arrived in it, instead of the newcomer being refused. */
+    for (uint32_t index = 0; index < count; index++) {
+        if (io_uring_cqe_get_data64(cqes[index]) >> 56 != LOOP_OP_ACCEPT) {
+            dispatch(loop, cqes[index]);
+        }
+    }
+    for (uint32_t index = 0; index < count; index++) {
+        if (io_uring_cqe_get_data64(cqes[index]) >> 56 == LOOP_OP_ACCEPT) {
+            dispatch(loop, cqes[index]);
+        }
+    }
+    io_uring_cq_advance(&loop->ring, count);
+    ready_drain(loop);
+    return 0;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+int loop_run(struct loop *loop)
+{
     /* The event loop: the one endless loop in kv. Each pass is bounded: at most
      * LOOP_CQE_BATCH_MAX completions, then each ready connection once. */
     for (;;) {
         if (loop_stop_requested) {
             break;
         }
-        if (loop->accept_wanted) {
-            accept_arm(loop);
-        }
-        bool busy = loop->conns.ready_count > 0 || io_uring_cq_ready(&loop->ring) > 0;
-        int result = io_uring_submit_and_wait(&loop->ring, busy ? 0 : 1);
-        if (result < 0 && result != -EINTR && result != -EAGAIN && result != -EBUSY &&
-            result != -ETIME) {
-            log_error("loop: io_uring_submit_and_wait failed: %s", strerror(-result));
+        if (pass(loop, NULL) != 0) {
             return 1;
         }
-        uint32_t count = io_uring_peek_batch_cqe(&loop->ring, cqes, LOOP_CQE_BATCH_MAX);
-        for (uint32_t index = 0; index < count; index++) {
-            dispatch(loop, cqes[index]);
-        }
-        io_uring_cq_advance(&loop->ring, count);
-        ready_drain(loop);
     }
-    log_info("loop: stopping: %u clients connected", loop->stats->connected_clients);
+    stop_begin(loop);
+    /* Bounded drain: until every connection has closed or LOOP_STOP_DRAIN_MS have passed. */
+    uint64_t deadline = monotonic_ms() + LOOP_STOP_DRAIN_MS;
+    struct __kernel_timespec tick = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+    while (loop->stats->connected_clients > 0 && monotonic_ms() < deadline) {
+        if (pass(loop, &tick) != 0) {
+            return 1;
+        }
+    }
+    log_info("loop: stopped with %u clients still connected", loop->stats->connected_clients);
     close(loop->listen_fd);
     io_uring_queue_exit(&loop->ring);
     return 0;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -71,6 +73,18 @@ static uint64_t hash_seed(void)
     return seed;
 }
 
+/* Writes the PID file; a failure to write it is a startup failure (a service manager or
+ * script relies on it). */
+static int pidfile_write(const char *path)
+{
+    FILE *file = fopen(path, "w");
+    if (file == NULL || fprintf(file, "%d\n", (int)getpid()) < 0 || fclose(file) != 0) {
+        log_error("cannot write pidfile %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void plan_log(void)
 {
     log_info("plan: recv_buffer_bytes=%u send_buffer_bytes=%u connection_slots=%u "
@@ -129,8 +143,17 @@ int main(int argc, char **argv)
              region.bytes);
     signals_install();
     stack_prefault();
+    if (config.pidfile[0] != '\0' && pidfile_write(config.pidfile) != 0) {
+        return 1;
+    }
     log_info("ready to accept connections on %s:%u", config.bind, loop_port(loop));
+    /* systemd (Type=notify): the region is mapped, locked and the socket listens. */
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%u\nMAINPID=%d", config.bind, loop_port(loop),
+               (int)getpid());
     int status = loop_run(loop);
+    if (config.pidfile[0] != '\0') {
+        unlink(config.pidfile);
+    }
     log_info("bye");
     return status;
 }
