@@ -42,6 +42,7 @@ struct config {
     uint32_t ring_entries;             /* io_uring SQ entries; 0: sized from the plan */
     char pidfile[CONFIG_PATH_BYTES_MAX]; /* file to write kv's PID into; empty: none */
     bool plan_only;                    /* --plan: print the memory plan and exit */
+    bool check_host;                   /* --check-host: print the host check and exit */
 };
 
 void config_defaults(struct config *config);

@@ -33,6 +33,9 @@ int loop_run(struct loop *loop);
 /* The port actually listened on. */
 uint32_t loop_port(const struct loop *loop);
 
+/* Sets up and tears down a tiny ring: 0 when io_uring works here, else a negative errno. */
+int loop_probe(void);
+
 /* Asks the loop to stop (from a signal handler). */
 void loop_request_stop(void);
 

@@ -291,6 +291,10 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
             config->plan_only = true;
             continue;
         }
+        if (strcmp(flag, "--check-host") == 0) {
+            config->check_host = true;
+            continue;
+        }
         char name[64];
         if (!flag_name(flag, name, sizeof(name))) {
             snprintf(error, error_bytes, "unknown argument '%s' (see kv --help)", flag);
@@ -317,7 +321,7 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
 
 void config_usage(void)
 {
-    printf("usage: kv [--config FILE] [options] [--plan] [--help]\n"
+    printf("usage: kv [--config FILE] [options] [--plan | --check-host] [--help]\n"
            "\n"
            "Options (flags override the config file; file lines are `name value`):\n"
            "  --port N              TCP port (6379)\n"
@@ -332,6 +336,7 @@ void config_usage(void)
            "  --ring-entries N      io_uring submission entries, 0 = sized from the plan (0)\n"
            "  --pidfile PATH        write kv's PID to PATH while it runs (none)\n"
            "  --plan                print the memory plan and exit\n"
+           "  --check-host          check this host against the plan (exit 1: kv cannot start)\n"
            "\n"
            "Every byte kv uses is planned from these options, mapped and locked at startup.\n");
 }

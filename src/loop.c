@@ -96,6 +96,16 @@ void loop_request_stop(void)
     loop_stop_requested = 1;
 }
 
+int loop_probe(void)
+{
+    struct io_uring ring;
+    int result = io_uring_queue_init(2, &ring, 0);
+    if (result == 0) {
+        io_uring_queue_exit(&ring);
+    }
+    return result;
+}
+
 uint32_t loop_port(const struct loop *loop)
 {
     return loop->port;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "host.h"
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
@@ -119,6 +120,9 @@ int main(int argc, char **argv)
     if (config.plan_only) {
         plan_print(&plan, &config, stdout);
         return 0;
+    }
+    if (config.check_host) {
+        return host_check(&config, &plan, loop_probe(), stdout) == HOST_FAIL ? 1 : 0;
     }
     plan_log();
     if (region_map(&region, plan.total_bytes, config.hugepages, config.mlock, error,
