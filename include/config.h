@@ -29,6 +29,9 @@ enum config_mlock {
 #define CONFIG_BIND_BYTES_MAX 64u
 #define CONFIG_PATH_BYTES_MAX 4096u
 
+/* Largest config file, read whole onto the stack. */
+#define CONFIG_FILE_BYTES_MAX (32u * 1024u)
+
 struct config {
     uint32_t port;                     /* TCP port, 1..65535 (0: any free port, for tests) */
     char bind[CONFIG_BIND_BYTES_MAX];  /* IPv4 address to listen on */
@@ -59,6 +62,10 @@ KV_MUST_USE int config_parse_args(struct config *config, int argc, char **argv, 
  * message naming the option. */
 KV_MUST_USE int config_set(struct config *config, const char *name, const char *value,
                            char *error, size_t error_bytes);
+
+/* Names of the options whose values differ (at most names_max); returns how many. */
+uint32_t config_changed(const struct config *running, const struct config *fresh,
+                        const char **names, uint32_t names_max);
 
 /* Writes the usage text. */
 void config_usage(void);

@@ -39,4 +39,8 @@ int loop_probe(void);
 /* Asks the loop to stop (from a signal handler). */
 void loop_request_stop(void);
 
+/* Asks the loop to call `reload` between passes (SIGHUP); it must not allocate. */
+void loop_request_reload(void);
+void loop_on_reload(struct loop *loop, void (*reload)(void));
+
 #endif

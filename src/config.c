@@ -8,10 +8,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum option_kind {
     OPTION_UINT32,
@@ -227,22 +229,61 @@ static int config_line(struct config *config, const char *path, unsigned line_nu
     return 0;
 }
 
-static int config_file(struct config *config, const char *path, char *error, size_t error_bytes)
+/* Reads the whole file into `text` with open/read (no stdio buffer: SIGHUP re-reads it while
+ * kv serves, when nothing may be allocated). Returns its length or -1. */
+static int config_file_read(const char *path, char *text, size_t text_bytes, char *error,
+                            size_t error_bytes)
 {
-    FILE *file = fopen(path, "r");
-    if (file == NULL) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(error, error_bytes, "option config: cannot read '%s': %s", path, strerror(errno));
         return -1;
     }
-    char line[1024];
-    unsigned line_number = 0;
-    int result = 0;
-    while (result == 0 && fgets(line, sizeof(line), file) != NULL) {
-        line_number++;
-        result = config_line(config, path, line_number, line, error, error_bytes);
+    size_t length = 0;
+    /* Bounded by text_bytes: each read adds at least one byte or ends the loop. */
+    while (length < text_bytes - 1) {
+        ssize_t got = read(fd, text + length, text_bytes - 1 - length);
+        if (got <= 0) {
+            break;
+        }
+        length += (size_t)got;
     }
-    fclose(file);
-    return result;
+    char probe = 0;
+    bool longer = length == text_bytes - 1 && read(fd, &probe, 1) == 1;
+    close(fd);
+    if (longer) {
+        snprintf(error, error_bytes, "option config: '%s' is longer than %zu bytes", path,
+                 text_bytes - 1);
+        return -1;
+    }
+    text[length] = '\0';
+    return (int)length;
+}
+
+static int config_file(struct config *config, const char *path, char *error, size_t error_bytes)
+{
+    char text[CONFIG_FILE_BYTES_MAX];
+    if (config_file_read(path, text, sizeof(text), error, error_bytes) < 0) {
+        return -1;
+    }
+    unsigned line_number = 0;
+    char *line = text;
+    /* One pass per line; bounded by the file's length. */
+    while (*line != '\0') {
+        char *end = strchr(line, '\n');
+        if (end != NULL) {
+            *end = '\0';
+        }
+        line_number++;
+        if (config_line(config, path, line_number, line, error, error_bytes) != 0) {
+            return -1;
+        }
+        if (end == NULL) {
+            break;
+        }
+        line = end + 1;
+    }
+    return 0;
 }
 
 /* "--key-count" -> "key_count"; false when `flag` is not a long option. */
@@ -317,6 +358,36 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
         }
     }
     return 0;
+}
+
+static size_t option_field_bytes(const struct option *option)
+{
+    switch (option->kind) {
+    case OPTION_BIND:
+        return CONFIG_BIND_BYTES_MAX;
+    case OPTION_PATH:
+        return CONFIG_PATH_BYTES_MAX;
+    case OPTION_HUGEPAGES:
+    case OPTION_MLOCK:
+        return sizeof(int);
+    default:
+        return sizeof(uint32_t);
+    }
+}
+
+uint32_t config_changed(const struct config *running, const struct config *fresh,
+                        const char **names, uint32_t names_max)
+{
+    uint32_t count = 0;
+    for (size_t index = 0; index < OPTION_COUNT && count < names_max; index++) {
+        const struct option *option = &options[index];
+        const uint8_t *before = (const uint8_t *)running + option->offset;
+        const uint8_t *after = (const uint8_t *)fresh + option->offset;
+        if (memcmp(before, after, option_field_bytes(option)) != 0) {
+            names[count++] = option->name;
+        }
+    }
+    return count;
 }
 
 void config_usage(void)

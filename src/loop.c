@@ -86,14 +86,26 @@ struct loop {
     bool accept_armed;             /* the multishot accept is live */
     bool accept_wanted;            /* re-arm the accept when an SQE is free */
     bool stopping;                 /* a stop was requested */
+    void (*reload)(void);          /* SIGHUP's work, run between passes; NULL: none */
 };
 
 static struct loop loop_state;
 static volatile sig_atomic_t loop_stop_requested;
+static volatile sig_atomic_t loop_reload_requested;
 
 void loop_request_stop(void)
 {
     loop_stop_requested = 1;
+}
+
+void loop_request_reload(void)
+{
+    loop_reload_requested = 1;
+}
+
+void loop_on_reload(struct loop *loop, void (*reload)(void))
+{
+    loop->reload = reload;
 }
 
 int loop_probe(void)
@@ -655,6 +667,12 @@ int loop_run(struct loop *loop)
     for (;;) {
         if (loop_stop_requested) {
             break;
+        }
+        if (loop_reload_requested) {
+            loop_reload_requested = 0;
+            if (loop->reload != NULL) {
+                loop->reload();
+            }
         }
         if (pass(loop, NULL) != 0) {
             return 1;

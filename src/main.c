@@ -36,10 +36,44 @@ static struct region region;
 static struct store store;
 static struct stats stats;
 
+static int saved_argc;
+static char **saved_argv;
+
 static void on_stop_signal(int signal_number)
 {
     (void)signal_number;
     loop_request_stop();
+}
+
+static void on_reload_signal(int signal_number)
+{
+    (void)signal_number;
+    loop_request_reload();
+}
+
+/* SIGHUP: reads the file and flags again. Every option kv has today sizes the plan or the
+ * socket, so a changed one is reported as waiting for a restart; nothing is allocated. */
+static void config_reload(void)
+{
+    struct config fresh;
+    char error[512];
+    bool help_wanted = false;
+    config_defaults(&fresh);
+    if (config_parse_args(&fresh, saved_argc, saved_argv, &help_wanted, error, sizeof(error)) !=
+        0) {
+        log_warn("SIGHUP: configuration not reloaded: %s", error);
+        return;
+    }
+    const char *names[32];
+    uint32_t count = config_changed(&config, &fresh, names, 32);
+    if (count == 0) {
+        log_info("SIGHUP: configuration re-read, nothing changed");
+    }
+    for (uint32_t index = 0; index < count; index++) {
+        log_warn("SIGHUP: option %s changed: it is fixed at startup (it sizes the memory plan or "
+                 "the socket); restart kv to apply it",
+                 names[index]);
+    }
 }
 
 static void signals_install(void)
@@ -51,6 +85,8 @@ static void signals_install(void)
     /* No SA_RESTART: the wait in the loop returns with EINTR and sees the request. */
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
+    action.sa_handler = on_reload_signal;
+    sigaction(SIGHUP, &action, NULL);
     /* A write to a reset socket must fail with EPIPE, not kill the server. */
     signal(SIGPIPE, SIG_IGN);
 }
@@ -104,6 +140,8 @@ int main(int argc, char **argv)
 {
     char error[512];
     bool help_wanted = false;
+    saved_argc = argc;
+    saved_argv = argv;
     config_defaults(&config);
     if (config_parse_args(&config, argc, argv, &help_wanted, error, sizeof(error)) != 0) {
         fprintf(stderr, "kv: %s\n", error);
@@ -142,6 +180,7 @@ int main(int argc, char **argv)
         log_error("%s", error);
         return 1;
     }
+    loop_on_reload(loop, config_reload);
     region_seal(&region);
     log_info("region: %" PRIu64 " of %" PRIu64 " bytes carved; sealed", region.carved_bytes,
              region.bytes);

@@ -1,0 +1,63 @@
+"""SIGHUP re-reads the configuration while kv serves, without allocating.
+
+kv starts from a config file. The file is edited (key_count) and kv gets SIGHUP: it logs that
+key_count changed and waits for a restart (every option kv has sizes the plan or the socket),
+keeps serving, and its allocator counter does not move. With the file restored, SIGHUP logs
+that nothing changed. A broken file is reported and the running configuration stays.
+"""
+import os
+import signal
+import tempfile
+import time
+
+import harness
+
+
+def wait_log(kv, text, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if text in kv.log_text():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def main():
+    checks = harness.Checks("test_sighup")
+    original = "key_count 100\nconnections_max 8\nhugepages off\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as conf:
+        conf.write(original)
+    port = harness.free_port()
+    try:
+        with harness.Server([harness.KV_BIN, "--config", conf.name, "--port", str(port)], port,
+                            "kv").wait_ready() as kv:
+            client = kv.connect()
+            before = harness.info(client, "memory").get("allocator_allocations")
+            with open(conf.name, "w") as f:
+                f.write(original.replace("key_count 100", "key_count 200"))
+            os.kill(kv.pid, signal.SIGHUP)
+            checks.true(wait_log(kv, "option key_count changed"), "SIGHUP reports key_count")
+            checks.true("restart" in kv.log_text(), "and says it needs a restart")
+            checks.equal(client.call("PING"), b"+PONG\r\n", "kv serves after SIGHUP")
+            checks.equal(harness.info(client, "memory")["kv_pool_keys_capacity"], "100",
+                         "the running plan is unchanged")
+            with open(conf.name, "w") as f:
+                f.write(original)
+            os.kill(kv.pid, signal.SIGHUP)
+            checks.true(wait_log(kv, "nothing changed"), "restored file: nothing changed")
+            with open(conf.name, "w") as f:
+                f.write("key_count zero\n")
+            os.kill(kv.pid, signal.SIGHUP)
+            checks.true(wait_log(kv, "not reloaded"), "a broken file is reported")
+            checks.equal(client.call("SET", "still", "here"), b"+OK\r\n", "still serving")
+            after = harness.info(client, "memory").get("allocator_allocations")
+            if before not in (None, "-1"):
+                checks.equal(after, before, "SIGHUP allocated nothing")
+            client.close()
+    finally:
+        os.unlink(conf.name)
+    checks.exit()
+
+
+if __name__ == "__main__":
+    main()
