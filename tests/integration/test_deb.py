@@ -14,7 +14,8 @@ import subprocess
 import harness
 
 FILES = ["./usr/bin/kv", "./etc/kv/kv.conf", "./lib/systemd/system/kv.service",
-         "./lib/systemd/system/kv@.service", "./usr/share/doc/kv/README.md"]
+         "./lib/systemd/system/kv@.service", "./usr/share/doc/kv/README.md",
+         "./usr/share/kv/tuning/kv-tune.sh"]
 
 
 def run(*args, timeout=300):

@@ -13,7 +13,9 @@ import tempfile
 import harness
 
 EXPECTED = ["usr/bin/kv", "etc/kv/kv.conf", "lib/systemd/system/kv.service",
-            "lib/systemd/system/kv@.service", "usr/share/doc/kv/README.md"]
+            "lib/systemd/system/kv@.service", "usr/share/doc/kv/README.md",
+            "usr/share/kv/tuning/kv-tune.sh", "usr/share/kv/tuning/99-kv.conf",
+            "usr/share/kv/tuning/README.md"]
 
 
 def main():
