@@ -2,7 +2,8 @@
 # Installs the Debian packages kv builds, tests and benchmarks with (root, or sudo).
 set -euo pipefail
 packages=(build-essential cmake pkg-config clang liburing-dev libhugetlbfs-dev libhugetlbfs-bin
-          libjemalloc-dev libsystemd-dev systemd redis-server redis-tools python3 python3-redis)
+          libjemalloc-dev libsystemd-dev systemd redis-server redis-tools python3 python3-redis
+          python3-seccomp)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
