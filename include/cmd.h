@@ -32,6 +32,20 @@ struct cmd_context {
 
 struct cmd;
 
+/* Counters of one command, as INFO commandstats shows them. */
+struct cmd_stats {
+    uint64_t calls;          /* runs of the handler */
+    uint64_t duration_ns;    /* time in the handler, summed */
+    uint64_t rejected_calls; /* refused before running: wrong number of arguments */
+    uint64_t failed_calls;   /* ran and answered an error */
+};
+
+/* The name and counters of table entry `index`; false past the end. */
+bool cmd_stats_at(uint32_t index, const char **name, struct cmd_stats *stats);
+
+/* CONFIG RESETSTAT. */
+void cmd_stats_reset(void);
+
 /* Looks up args[0] (any case); NULL when kv has no such command. */
 const struct cmd *cmd_find(const struct slice *args, uint32_t arg_count);
 

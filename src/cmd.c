@@ -7,6 +7,7 @@
 #include "cmd.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "cmd_handlers.h"
 
@@ -52,6 +53,31 @@ static const struct cmd cmd_table[] = {
 };
 
 #define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
+
+/* Per-command counters for INFO commandstats, one per table entry (static storage). */
+static struct cmd_stats cmd_stats[CMD_COUNT];
+
+bool cmd_stats_at(uint32_t index, const char **name, struct cmd_stats *stats)
+{
+    if (index >= CMD_COUNT) {
+        return false;
+    }
+    *name = cmd_table[index].name;
+    *stats = cmd_stats[index];
+    return true;
+}
+
+void cmd_stats_reset(void)
+{
+    memset(cmd_stats, 0, sizeof(cmd_stats));
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
 
 /* Longest command name in the table; a longer args[0] cannot match. */
 #define CMD_NAME_BYTES_MAX 16u
@@ -147,12 +173,19 @@ void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struc
         reply_error_unknown_command(&context->reply, args, arg_count);
         return;
     }
+    struct cmd_stats *stats = &cmd_stats[cmd - cmd_table];
     if (!arity_ok(cmd, arg_count)) {
+        stats->rejected_calls++;
         reply_error_arity(&context->reply, cmd->name);
         return;
     }
     context->stats->commands_processed++;
+    uint64_t started_ns = monotonic_ns();
     cmd->handler(context, args, arg_count);
+    stats->calls++;
+    stats->duration_ns += monotonic_ns() - started_ns;
+    /* An error reply from the handler counts as a failed call, as Redis counts it. */
+    stats->failed_calls += context->reply.bytes[length_before] == '-' ? 1 : 0;
     /* Every command answers exactly once, within its bound. */
     KV_ASSERT(context->reply.length > length_before);
     KV_ASSERT(context->reply.length - length_before <=

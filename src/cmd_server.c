@@ -182,6 +182,7 @@ CMD_HANDLER(cmd_config)
         uint64_t start_time_us = stats->start_time_us;
         uint32_t connected_clients = stats->connected_clients;
         memset(stats, 0, sizeof(*stats));
+        cmd_stats_reset();
         stats->start_time_us = start_time_us;
         stats->connected_clients = connected_clients;
         reply_ok(&context->reply);
@@ -306,14 +307,37 @@ static void info_keyspace(struct cmd_context *context, struct text *text)
     }
 }
 
+/* "cmdstat_get:calls=2,usec=15,usec_per_call=7.50,rejected_calls=0,failed_calls=0", for the
+ * commands called, refused or failed at least once (Redis 7's format). */
+static void info_commandstats(struct cmd_context *context, struct text *text)
+{
+    (void)context;
+    text_add(text, "# Commandstats\r\n");
+    const char *name = NULL;
+    struct cmd_stats stats;
+    for (uint32_t index = 0; cmd_stats_at(index, &name, &stats); index++) {
+        if (stats.calls == 0 && stats.rejected_calls == 0 && stats.failed_calls == 0) {
+            continue;
+        }
+        uint64_t usec = stats.duration_ns / 1000u;
+        double per_call = stats.calls == 0 ? 0.0 : (double)usec / (double)stats.calls;
+        text_add(text,
+                 "cmdstat_%s:calls=%" PRIu64 ",usec=%" PRIu64 ",usec_per_call=%.2f,"
+                 "rejected_calls=%" PRIu64 ",failed_calls=%" PRIu64 "\r\n",
+                 name, stats.calls, usec, per_call, stats.rejected_calls, stats.failed_calls);
+    }
+}
+
 struct info_section {
     const char *name;
     void (*write)(struct cmd_context *context, struct text *text);
+    bool in_default;   /* shown by INFO and INFO default, not only by INFO all */
 };
 
 static const struct info_section info_sections[] = {
-    {"server", info_server}, {"clients", info_clients},   {"memory", info_memory},
-    {"stats", info_stats},   {"keyspace", info_keyspace},
+    {"server", info_server, true},     {"clients", info_clients, true},
+    {"memory", info_memory, true},     {"stats", info_stats, true},
+    {"commandstats", info_commandstats, false}, {"keyspace", info_keyspace, true},
 };
 
 #define INFO_SECTION_COUNT (sizeof(info_sections) / sizeof(info_sections[0]))
@@ -323,13 +347,14 @@ CMD_HANDLER(cmd_info)
 {
     char bytes[PLAN_REPLY_INFO_BYTES - 32];
     struct text text = {.bytes = bytes, .length = 0, .capacity = sizeof(bytes)};
-    bool every = arg_count == 1;
+    bool defaults = arg_count == 1;
+    bool every = false;
     for (uint32_t index = 1; index < arg_count; index++) {
-        every |= cmd_arg_is(args[index], "default") || cmd_arg_is(args[index], "all") ||
-                 cmd_arg_is(args[index], "everything");
+        defaults |= cmd_arg_is(args[index], "default");
+        every |= cmd_arg_is(args[index], "all") || cmd_arg_is(args[index], "everything");
     }
     for (uint32_t section = 0; section < INFO_SECTION_COUNT; section++) {
-        bool wanted = every;
+        bool wanted = every || (defaults && info_sections[section].in_default);
         for (uint32_t index = 1; index < arg_count && !wanted; index++) {
             wanted = cmd_arg_is(args[index], info_sections[section].name);
         }
