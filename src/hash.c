@@ -1,48 +1,72 @@
 /*
- * A seeded 64-bit hash: 8-byte words folded in with a multiply and a rotation, the tail
- * loaded whole, and a strong finalizer (murmur3's fmix64) so that the low 32 bits the table
- * uses are well mixed. Loads go through memcpy, so any alignment is fine. Pure.
+ * A seeded 64-bit hash over bytes. The input is read 8 bytes at a time (the last 1 to 7
+ * bytes as one zero-padded word); each word is scrambled on its own (multiply, rotate,
+ * multiply) and folded into the state, which is then rotated and multiplied by an odd
+ * constant, in the manner of xxHash64's round. The seed and the length start the state, so
+ * inputs that differ only in trailing zero bytes still differ. A finalizer (the splitmix64
+ * mixer) spreads every input bit over every output bit, so the low 32 bits that the table
+ * uses are as good as the high ones. Loads go through memcpy: any alignment is fine. Pure:
+ * no state, no allocation, no I/O; one pass bounded by length / 8 words.
  */
 #include "hash.h"
 
 #include <string.h>
 
-#define HASH_MULTIPLIER_A 0x9e3779b97f4a7c15ull
-#define HASH_MULTIPLIER_B 0xc2b2ae3d27d4eb4full
+#include "kv_assert.h"
+
+/* Odd 64-bit constants with well-spread bits (the first is 2^64 / golden ratio). */
+#define HASH_PRIME_0 0x9e3779b97f4a7c15ull
+#define HASH_PRIME_1 0xc2b2ae3d27d4eb4full
+#define HASH_PRIME_2 0x165667b19e3779f9ull
+#define HASH_PRIME_3 0x85ebca77c2b2ae63ull
+
+#define HASH_WORD_BYTES 8u
 
 static uint64_t rotate_left(uint64_t value, unsigned bits)
 {
-    return (value << bits) | (value >> (64 - bits));
+    return (value << bits) | (value >> (64u - bits));
 }
 
-static uint64_t finalize(uint64_t value)
+/* One word into the state. Both steps are bijections, so one word never cancels another. */
+static uint64_t hash_round(uint64_t state, uint64_t word)
 {
-    value ^= value >> 33;
-    value *= 0xff51afd7ed558ccdull;
-    value ^= value >> 33;
-    value *= 0xc4ceb9fe1a85ec53ull;
-    value ^= value >> 33;
-    return value;
+    word *= HASH_PRIME_1;
+    word = rotate_left(word, 31);
+    word *= HASH_PRIME_0;
+    state ^= word;
+    state = rotate_left(state, 27);
+    return state * HASH_PRIME_2 + HASH_PRIME_3;
+}
+
+/* splitmix64's finalizer: each input bit flips each output bit with probability near 1/2. */
+static uint64_t hash_finalize(uint64_t state)
+{
+    state ^= state >> 30;
+    state *= 0xbf58476d1ce4e5b9ull;
+    state ^= state >> 27;
+    state *= 0x94d049bb133111ebull;
+    state ^= state >> 31;
+    return state;
 }
 
 uint64_t hash_bytes(const void *bytes, size_t length, uint64_t seed)
 {
-    const uint8_t *at = bytes;
-    uint64_t state = seed ^ ((uint64_t)length * HASH_MULTIPLIER_A);
-    size_t left = length;
+    KV_ASSERT(bytes != NULL || length == 0);
+    const uint8_t *input = bytes;
+    size_t offset = 0;
+    uint64_t state = hash_round(seed ^ HASH_PRIME_3, (uint64_t)length);
     /* Bounded by length / 8 words. */
-    while (left >= 8) {
-        uint64_t word;
-        memcpy(&word, at, 8);
-        state ^= rotate_left(word * HASH_MULTIPLIER_B, 31) * HASH_MULTIPLIER_A;
-        state = rotate_left(state, 27) * 5 + 0x52dce729;
-        at += 8;
-        left -= 8;
+    while (length - offset >= HASH_WORD_BYTES) {
+        uint64_t word = 0;
+        memcpy(&word, input + offset, HASH_WORD_BYTES);
+        state = hash_round(state, word);
+        offset += HASH_WORD_BYTES;
     }
-    uint64_t tail = 0;
-    if (left > 0) {
-        memcpy(&tail, at, left);
-        state ^= rotate_left(tail * HASH_MULTIPLIER_B, 31) * HASH_MULTIPLIER_A;
+    if (offset < length) {
+        uint64_t word = 0;
+        memcpy(&word, input + offset, length - offset);
+        state = hash_round(state, word);
     }
-    return finalize(state);
+    KV_ASSERT(length - offset < HASH_WORD_BYTES);
+    return hash_finalize(state ^ seed);
 }
