@@ -28,6 +28,15 @@
  * past this without its end of line. */
 #define RESP_INLINE_BYTES_MAX (64u * 1024u)
 
+/* Redis 7 judges a request line that has no end yet by what its query buffer holds when it
+ * looks, and a request sent in one write fills that buffer to a jemalloc size class less the
+ * buffer's 10-byte header: 80 KiB for a '*' line or an inline request, 160 KiB by the time it
+ * reads a '$' line (measured against redis-server 7.0 on loopback). A line whose end lies past
+ * these bytes is "too big" there even when its end arrived in the same write, so kv answers
+ * the same. */
+#define RESP_LINE_SEEN_BYTES (80u * 1024u - 10u)
+#define RESP_BULK_LINE_SEEN_BYTES (160u * 1024u - 10u)
+
 /* Redis's proto-max-bulk-len default: a larger declared bulk is a protocol error. */
 #define RESP_BULK_BYTES_LIMIT (512ull * 1024ull * 1024ull)
 

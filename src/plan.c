@@ -125,7 +125,7 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     /* A multibulk argument takes at least 6 bytes ("$0\r\n\r\n"); an inline request at least
      * 2 per argument: args_max covers anything that fits the receive buffer. */
     uint32_t multibulk_args = plan->recv_buffer_bytes / 6 + 1;
-    uint32_t inline_args = RESP_INLINE_BYTES_MAX / 2 + 1;
+    uint32_t inline_args = RESP_LINE_SEEN_BYTES / 2 + 1;
     plan->args_max = multibulk_args > inline_args ? multibulk_args : inline_args;
     plan->value_count = config->key_count * config->list_length_max;
 

@@ -63,21 +63,37 @@ static uint32_t find_byte(const uint8_t *buffer, uint32_t from, uint32_t length,
 }
 
 /*
+ * Is a line starting at `from`, with its end at `end` (UINT32_MAX: none yet), too big as Redis
+ * judges it? With no end, when more than RESP_INLINE_BYTES_MAX bytes wait (Redis answers so
+ * as soon as its buffer holds that many); with an end, when the end lies past the `seen`
+ * bytes Redis holds when it looks (a request sent in one write; see resp.h).
+ */
+static bool line_too_big(uint32_t from, uint32_t end, uint32_t length, uint32_t seen)
+{
+    if (end != UINT32_MAX) {
+        return end - from >= seen;
+    }
+    return length - from > RESP_INLINE_BYTES_MAX;
+}
+
+/*
  * Finds the end of a header line starting at `from`: the first '\r' with one more byte after
  * it. Returns the offset of the '\r', or UINT32_MAX (more input needed, or *too_big when the
- * unterminated line already exceeds RESP_INLINE_BYTES_MAX as Redis measures it).
+ * line is too big as Redis judges it: see line_too_big).
  */
-static uint32_t header_end(const uint8_t *buffer, uint32_t from, uint32_t length, bool *too_big)
+static uint32_t header_end(const uint8_t *buffer, uint32_t from, uint32_t length,
+                           uint32_t seen, bool *too_big)
 {
     uint32_t cr = find_byte(buffer, from, length, '\r');
-    *too_big = false;
+    *too_big = line_too_big(from, cr, length, seen);
+    if (*too_big) {
+        return UINT32_MAX;
+    }
     /* A '\r' as the last byte needs one more byte after it, unless the number before it is
      * too long to parse anyway: then the answer is known now, and a full buffer cannot wait
      * on it. */
     bool unparsable = cr != UINT32_MAX && cr - from > 21;
     if (cr == UINT32_MAX || (cr + 1 >= length && !unparsable)) {
-        /* Redis only judges the size when no '\r' is found at all. */
-        *too_big = cr == UINT32_MAX && length - from > RESP_INLINE_BYTES_MAX;
         return UINT32_MAX;
     }
     return cr;
@@ -128,7 +144,8 @@ static enum resp_status scan_multibulk_header(struct resp_parser *parser,
                                               struct resp_command *command)
 {
     bool too_big = false;
-    uint32_t cr = header_end(buffer, parser->command_start, length, &too_big);
+    uint32_t cr = header_end(buffer, parser->command_start, length, RESP_LINE_SEEN_BYTES,
+                             &too_big);
     if (cr == UINT32_MAX) {
         return too_big ? fail(command, RESP_ERROR_MULTIBULK_COUNT_TOO_BIG) : RESP_NEED_MORE;
     }
@@ -164,7 +181,8 @@ static enum resp_status scan_bulk_header(struct resp_parser *parser,
     }
     /* Redis waits for the whole header line before it looks at its first byte. */
     bool too_big = false;
-    uint32_t cr = header_end(buffer, parser->scan, length, &too_big);
+    uint32_t cr = header_end(buffer, parser->scan, length, RESP_BULK_LINE_SEEN_BYTES,
+                             &too_big);
     if (cr == UINT32_MAX) {
         return too_big ? fail(command, RESP_ERROR_BULK_COUNT_TOO_BIG) : RESP_NEED_MORE;
     }
@@ -338,10 +356,10 @@ static enum resp_status scan_inline(struct resp_parser *parser, const struct res
 {
     uint32_t start = parser->command_start;
     uint32_t newline = find_byte(buffer, start, length, '\n');
+    if (line_too_big(start, newline, length, RESP_LINE_SEEN_BYTES)) {
+        return fail(command, RESP_ERROR_INLINE_TOO_BIG);
+    }
     if (newline == UINT32_MAX) {
-        if (length - start > RESP_INLINE_BYTES_MAX) {
-            return fail(command, RESP_ERROR_INLINE_TOO_BIG);
-        }
         return RESP_NEED_MORE;
     }
     uint32_t line_end = newline > start && buffer[newline - 1] == '\r' ? newline - 1 : newline;
