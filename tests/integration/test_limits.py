@@ -1,105 +1,180 @@
-"""The seed's guarantee at its edges, through the real server.
+"""kv's guarantee at its edges: every configured key holds a maximal list, and one more key,
+byte, element or client is refused with kv's error while nothing stored changes.
 
-Every one of key_count keys holds a maximal list of maximal values and reads back exactly;
-one key more, one byte more, one element more is refused with kv's error and changes
-nothing; connections_max clients are served and 10 more are each told
-"-ERR max number of clients reached" and closed, while the first ones keep working and
-INFO counts the refusals.
+kv runs with key_count 50, key_size_max 32, val_size_max 64, list_length_max 20 and
+connections_max 16. The test fills all 50 keys (32-byte keys) with 20 distinct 64-byte values
+and reads every list back exactly; then a 51st key (SET, RPUSH, LPUSH) gets "-ERR store is
+full" and does not appear, SET over an existing key still works, and after a DEL a new key
+fits. A 33-byte key, a 65-byte value and a push onto a full list each get their error, and a
+push of 3 values onto a list with room for 2 adds none of them. All 50 lists are compared
+again afterwards. A second kv whose keys may be longer than values shows "-ERR value is too
+long". Connections: 16 clients are served, each of 10 more reads exactly
+"-ERR max number of clients reached\r\n" and then EOF, the 16 keep working, INFO stats counts
+10 rejected connections, and after 4 clients leave, new clients are served again.
 """
-import harness
+import time
+
+import kvtest
 
 KEYS, KEY_BYTES, VALUE_BYTES, LIST_MAX, CONNECTIONS = 50, 32, 64, 20, 16
+OPTIONS = ["--key-count", KEYS, "--key-size-max", KEY_BYTES, "--val-size-max", VALUE_BYTES,
+           "--list-length-max", LIST_MAX, "--connections-max", CONNECTIONS, "--hugepages", "off"]
+MAX_CLIENTS = b"-ERR max number of clients reached\r\n"
 
 
 def key(index):
-    return (b"key%05d" % index).ljust(KEY_BYTES, b"k")
+    return (b"key%05d-" % index).ljust(KEY_BYTES, b"k")
 
 
 def value(index, position):
-    return (b"%05d-%03d-" % (index, position)).ljust(VALUE_BYTES, b"v")
+    return (b"%05d-%03d-" % (index, position)).ljust(VALUE_BYTES, bytes([97 + position % 26]))
 
 
-def fill_and_check(client, checks):
+def lrange_reply(values):
+    return b"*%d\r\n" % len(values) + b"".join(b"$%d\r\n%s\r\n" % (len(v), v) for v in values)
+
+
+def all_lists_intact(client, check, lists, what):
+    """Every key's list reads back exactly as recorded in lists (index -> values)."""
+    wrong = [index for index, values in lists.items()
+             if client.call("LRANGE", key(index), 0, -1) != lrange_reply(values)]
+    check.equal(f"{what}: all {len(lists)} lists read back exactly", [], wrong)
+
+
+def fill(client, check):
+    lists = {}
     for index in range(KEYS):
-        values = [value(index, p) for p in range(LIST_MAX)]
-        checks.equal(client.call("RPUSH", key(index), *values), b":%d\r\n" % LIST_MAX,
-                     f"maximal list {index}")
-    for index in range(KEYS):
-        want = b"*%d\r\n" % LIST_MAX + b"".join(
-            b"$%d\r\n%s\r\n" % (VALUE_BYTES, value(index, p)) for p in range(LIST_MAX))
-        if not checks.equal(client.call("LRANGE", key(index), 0, -1), want, f"read back {index}"):
-            break
-    extra = (b"extra").ljust(KEY_BYTES, b"x")
-    reply = client.call("RPUSH", extra, "v")
-    checks.true(reply.startswith(b"-ERR store is full"), f"key {KEYS + 1}: {reply!r}")
-    reply = client.call("SET", extra, "v")
-    checks.true(reply.startswith(b"-ERR store is full"), f"SET of key {KEYS + 1}: {reply!r}")
-    checks.equal(client.call("EXISTS", extra), b":0\r\n", "the refused key does not exist")
-    reply = client.call("RPUSH", key(0), "one more")
-    checks.true(reply.startswith(b"-ERR list is full"), f"element {LIST_MAX + 1}: {reply!r}")
-    checks.equal(client.call("LLEN", key(0)), b":%d\r\n" % LIST_MAX, "full list unchanged")
-    reply = client.call("SET", key(1) + b"k", "v")
-    checks.true(reply.startswith(b"-ERR key is too long"), f"key of {KEY_BYTES + 1}: {reply!r}")
-    reply = client.call("SET", key(1), b"v" * (VALUE_BYTES + 1))
-    checks.true(reply.startswith(b"-ERR argument is too long") or
-                reply.startswith(b"-ERR value is too long"), f"value of 65 bytes: {reply!r}")
-    # A full store still rewrites, deletes and reuses slots.
-    checks.equal(client.call("SET", key(2), b"s" * VALUE_BYTES), b"+OK\r\n", "SET over a list")
-    checks.equal(client.call("GET", key(2)), b"$%d\r\n%s\r\n" % (VALUE_BYTES, b"s" * VALUE_BYTES),
-                 "GET it back")
-    checks.equal(client.call("DEL", key(3)), b":1\r\n", "DEL when full")
-    checks.equal(client.call("RPUSH", extra, *[value(99, p) for p in range(LIST_MAX)]),
-                 b":%d\r\n" % LIST_MAX, "a new maximal key fits after a DEL")
-    info = harness.info(client, "memory")
-    checks.equal(info["kv_pool_keys_used"], str(KEYS), "every key slot in use")
+        lists[index] = [value(index, p) for p in range(LIST_MAX)]
+        check.equal(f"RPUSH of {LIST_MAX} values of {VALUE_BYTES} bytes to key {index}",
+                    b":%d\r\n" % LIST_MAX, client.call("RPUSH", key(index), *lists[index]))
+    all_lists_intact(client, check, lists, "after filling every key")
+    return lists
 
 
-def connections(kv, checks):
-    clients = [kv.connect() for _ in range(CONNECTIONS)]
+def store_full(client, check, lists):
+    extra = b"extra".ljust(KEY_BYTES, b"x")
+    for command in (("SET", extra, "v"), ("RPUSH", extra, "v"), ("LPUSH", extra, "a", "b")):
+        check.starts(f"{command[0]} of key {KEYS + 1}", b"-ERR store is full",
+                     client.call(*command))
+    check.equal("the refused key does not exist", b":0\r\n", client.call("EXISTS", extra))
+    all_lists_intact(client, check, lists, "after the refused keys")
+    # Full, but existing keys can still be written.
+    check.equal("SET over an existing list when full", b"+OK\r\n",
+                client.call("SET", key(2), b"s" * VALUE_BYTES))
+    check.equal("GET it back", b"$%d\r\n%s\r\n" % (VALUE_BYTES, b"s" * VALUE_BYTES),
+                client.call("GET", key(2)))
+    check.equal("SET over that string again", b"+OK\r\n", client.call("SET", key(2), "t"))
+    check.equal("GET the new string", b"$1\r\nt\r\n", client.call("GET", key(2)))
+    check.starts("still full for a new key", b"-ERR store is full", client.call("SET", extra, "v"))
+    check.equal("DEL one key", b":1\r\n", client.call("DEL", key(2)))
+    check.equal("a new key fits after the DEL", b"+OK\r\n", client.call("SET", extra, "v"))
+    check.starts("and the store is full again", b"-ERR store is full",
+                 client.call("SET", b"another", "v"))
+    check.equal("DEL the new key", b":1\r\n", client.call("DEL", extra))
+    lists[2] = [value(2, p) for p in range(LIST_MAX)]
+    check.equal("the maximal list comes back in the freed slot", b":%d\r\n" % LIST_MAX,
+                client.call("RPUSH", key(2), *lists[2]))
+
+
+def too_long_and_too_many(client, check, lists):
+    check.starts(f"a key of {KEY_BYTES + 1} bytes", b"-ERR key is too long",
+                 client.call("SET", key(0) + b"k", "v"))
+    check.equal("the long key was not stored", b":0\r\n", client.call("EXISTS", key(0) + b"k"))
+    check.starts(f"a value of {VALUE_BYTES + 1} bytes (> max(key, value) size: argument)",
+                 b"-ERR argument is too long", client.call("SET", key(1), b"v" * (VALUE_BYTES + 1)))
+    check.starts(f"a list element of {VALUE_BYTES + 1} bytes", b"-ERR argument is too long",
+                 client.call("RPUSH", key(1), b"v" * (VALUE_BYTES + 1)))
+    for name in ("RPUSH", "LPUSH"):
+        check.starts(f"{name} of element {LIST_MAX + 1}", b"-ERR list is full",
+                     client.call(name, key(0), "one more"))
+    check.equal("the full list keeps its length", b":%d\r\n" % LIST_MAX,
+                client.call("LLEN", key(0)))
+    # A list with room for 2: a push of 3 adds nothing, a push of 2 fills it.
+    check.equal("LPOP 2 from a full list", lrange_reply(lists[3][:2]),
+                client.call("LPOP", key(3), 2))
+    lists[3] = lists[3][2:]
+    check.starts("RPUSH of 3 onto a list with room for 2", b"-ERR list is full",
+                 client.call("RPUSH", key(3), "x", "y", "z"))
+    check.starts("LPUSH of 3 onto a list with room for 2", b"-ERR list is full",
+                 client.call("LPUSH", key(3), "x", "y", "z"))
+    check.equal("nothing half-applied", lrange_reply(lists[3]),
+                client.call("LRANGE", key(3), 0, -1))
+    check.equal("RPUSH of exactly 2 fits", b":%d\r\n" % LIST_MAX,
+                client.call("RPUSH", key(3), "x", "y"))
+    lists[3] = lists[3] + [b"x", b"y"]
+    check.equal("PING after the refusals", b"+PONG\r\n", client.call("PING"))
+    all_lists_intact(client, check, lists, "after every refusal")
+    memory = kvtest.info(client, "memory")
+    check.equal("INFO memory: every key slot in use", str(KEYS), memory.get("kv_pool_keys_used"))
+
+
+def value_too_long(check):
+    """With key_size_max > val_size_max a long value is a value, not an argument, problem."""
+    with kvtest.start_kv("--key-count", 4, "--key-size-max", 128, "--val-size-max", 64,
+                         "--list-length-max", 4, "--connections-max", 4,
+                         "--hugepages", "off") as kv, kv.connect() as client:
+        check.equal("a value of exactly val_size_max", b"+OK\r\n",
+                    client.call("SET", "k", b"v" * 64))
+        check.starts("a value of val_size_max + 1 bytes", b"-ERR value is too long",
+                     client.call("SET", "k", b"w" * 65))
+        check.starts("a list element of val_size_max + 1 bytes", b"-ERR value is too long",
+                     client.call("RPUSH", "l", b"w" * 65))
+        check.equal("the refused list was not created", b":0\r\n", client.call("EXISTS", "l"))
+        check.equal("the old value stays", b"$64\r\n" + b"v" * 64 + b"\r\n",
+                    client.call("GET", "k"))
+        check.equal("a key of 128 bytes", b"+OK\r\n", client.call("SET", b"K" * 128, "v"))
+        check.starts("a key of 129 bytes", b"-ERR argument is too long",
+                     client.call("SET", b"K" * 129, "v"))
+
+
+def connections(kv, first, check):
+    """first is already connected: with CONNECTIONS - 1 more, kv is at connections_max."""
+    clients = [first] + [kv.connect() for _ in range(CONNECTIONS - 1)]
     for index, client in enumerate(clients):
-        checks.equal(client.call("PING"), b"+PONG\r\n", f"client {index} served")
+        check.equal(f"client {index + 1} of {CONNECTIONS} served", b"+PONG\r\n",
+                    client.call("PING"))
     for index in range(10):
-        extra = kv.connect()
-        data, closed = extra.read_until_close(seconds=5)
-        checks.equal((data, closed), (b"-ERR max number of clients reached\r\n", True),
-                     f"extra client {index} refused")
-        extra.close()
-    for index, client in enumerate(clients):
-        checks.equal(client.call("ECHO", "still here"), b"$10\r\nstill here\r\n",
-                     f"client {index} still served")
-    stats = harness.info(clients[0], "stats")
-    checks.equal(stats["rejected_connections"], "10", "INFO counts the refusals")
-    for client in clients[:4]:
+        with kv.connect() as extra:
+            check.equal(f"extra client {index + 1} refused and closed", (MAX_CLIENTS, True),
+                        extra.read_until_close(quiet_seconds=5.0))
+    served = [client.call("ECHO", "still here") for client in clients]
+    check.equal(f"the first {CONNECTIONS} still served",
+                [b"$10\r\nstill here\r\n"] * CONNECTIONS, served)
+    check.equal("INFO stats rejected_connections", "10",
+                kvtest.info(clients[0], "stats").get("rejected_connections"))
+    check.equal("INFO clients connected_clients", str(CONNECTIONS),
+                kvtest.info(clients[0], "clients").get("connected_clients"))
+    for client in clients[-4:]:
         client.close()
-    # Closed slots come back: new clients are served again (bounded wait for the closes).
-    served = 0
-    for _ in range(50):
+    accepted = []
+    deadline = time.monotonic() + 10   # the closes reach kv asynchronously: bounded retries
+    while len(accepted) < 4 and time.monotonic() < deadline:
         probe = kv.connect()
         try:
             if probe.call("PING") == b"+PONG\r\n":
-                served += 1
-                if served == 4:
-                    break
+                accepted.append(probe)
                 continue
-        except harness.Closed:
+        except kvtest.ConnectionClosed:
             pass
-        finally:
-            probe.close()
-    checks.true(served >= 1, "clients are accepted again after others left")
-    for client in clients[4:]:
+        probe.close()
+        time.sleep(0.05)
+    check.equal("4 new clients served after 4 left", 4, len(accepted))
+    for client in accepted + clients[:-4]:
+        check.equal("every client still answers", b"+PONG\r\n", client.call("PING"))
         client.close()
 
 
 def main():
-    checks = harness.Checks("test_limits")
-    with harness.start_kv("--key-count", str(KEYS), "--key-size-max", str(KEY_BYTES),
-                          "--val-size-max", str(VALUE_BYTES), "--list-length-max", str(LIST_MAX),
-                          "--connections-max", str(CONNECTIONS), "--hugepages", "off") as kv:
+    kvtest.need_kv_binary()
+    check = kvtest.Checker("test_limits")
+    with kvtest.start_kv(*OPTIONS) as kv:
         client = kv.connect()
-        fill_and_check(client, checks)
-        client.close()
-        connections(kv, checks)
-    checks.exit()
+        lists = fill(client, check)
+        store_full(client, check, lists)
+        too_long_and_too_many(client, check, lists)
+        connections(kv, client, check)
+    value_too_long(check)
+    check.finish()
 
 
 if __name__ == "__main__":
