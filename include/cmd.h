@@ -17,18 +17,25 @@
 #include "store.h"
 
 struct region;
+struct conn;
+struct conns;
 
 /* What a handler may touch: everything is owned elsewhere. */
 struct cmd_context {
     struct store *store;         /* the data */
-    const struct config *config; /* options */
+    struct config *config;       /* options (CONFIG SET changes the runtime ones) */
     const struct plan *plan;     /* sizes, for reply bounds and INFO */
     const struct region *region; /* for INFO: region size, page size, locked */
     struct stats *stats;         /* counters */
     struct reply reply;          /* where this command's reply goes */
+    struct conn *conn;           /* the client running the command */
+    struct conns *conns;         /* every client (CLIENT LIST, CLIENT KILL) */
     uint64_t client_id;          /* the connection running the command */
     bool close_after_reply;      /* set by QUIT */
 };
+
+/* Builds the command index from every family; once, at startup, before the first command. */
+void cmd_init(void);
 
 struct cmd;
 
@@ -52,8 +59,11 @@ const struct cmd *cmd_find(const struct slice *args, uint32_t arg_count);
 /* Bytes the command's reply can take at most, given its arguments (for the unknown command:
  * its error). A range read bounds its reply by the elements its arguments can select, so
  * pipelined small ranges and pops do not each wait for an empty send buffer. */
-uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct plan *plan,
+uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct cmd_context *context,
                              const struct slice *args, uint32_t arg_count);
+
+/* The command's flags (enum cmd_flag in cmd_handlers.h); 0 for NULL. */
+uint32_t cmd_flags(const struct cmd *cmd);
 
 /* Runs one command (cmd from cmd_find, NULL for an unknown one) and writes its reply. */
 void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,

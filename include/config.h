@@ -28,6 +28,7 @@ enum config_mlock {
 
 #define CONFIG_BIND_BYTES_MAX 64u
 #define CONFIG_PATH_BYTES_MAX 4096u
+#define CONFIG_PASSWORD_BYTES_MAX 512u
 
 /* Largest config file, read whole onto the stack. */
 #define CONFIG_FILE_BYTES_MAX (32u * 1024u)
@@ -44,6 +45,10 @@ struct config {
     enum config_mlock mlock;           /* locking policy for the region */
     uint32_t ring_entries;             /* io_uring SQ entries; 0: sized from the plan */
     char pidfile[CONFIG_PATH_BYTES_MAX]; /* file to write kv's PID into; empty: none */
+    char requirepass[CONFIG_PASSWORD_BYTES_MAX]; /* AUTH password; empty: no AUTH needed */
+    uint32_t expire_slice;             /* table slots active expiry examines per loop turn */
+    uint32_t hz;                       /* timer ticks per second while keys have expiry times */
+    uint32_t watch_keys_max;           /* keys all clients may WATCH at once (the plan) */
     bool plan_only;                    /* --plan: print the memory plan and exit */
     bool check_host;                   /* --check-host: print the host check and exit */
 };

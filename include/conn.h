@@ -26,6 +26,24 @@ enum conn_state {
     CONN_CLOSING,   /* close submitted; the slot frees when it completes */
 };
 
+/* Longest client name and library name/version (CLIENT SETNAME, CLIENT SETINFO). */
+#define CONN_NAME_BYTES_MAX 128u
+#define CONN_LIB_BYTES_MAX 64u
+
+/* A client's MULTI state. Queued commands stay in the receive buffer, unparsed-over bytes
+ * the parser keeps: recv[queue_start .. parser.command_start) holds them, so queueing needs
+ * no memory of its own and is bounded by the receive buffer. */
+struct conn_multi {
+    bool active;             /* between MULTI and EXEC/DISCARD */
+    bool failed;             /* a command was refused while queueing: EXEC answers EXECABORT */
+    bool watch_dirty;        /* a watched key changed: EXEC answers a null array */
+    uint32_t queue_start;    /* offset of the first queued command in recv */
+    uint32_t queued;         /* commands queued */
+    uint32_t reply_bytes;    /* sum of the queued commands' reply bounds (EXEC's bound) */
+    uint32_t watch_head;     /* first of this client's watch links; UINT32_MAX: none */
+    uint32_t watch_count;    /* keys this client watches */
+};
+
 struct conn {
     struct resp_parser parser; /* parse state over recv[0 .. recv_length) */
     uint8_t *recv;             /* receive buffer (recv_buffer_bytes), NULL unless OPEN */
@@ -46,6 +64,17 @@ struct conn {
     bool shutdown_in_flight;   /* a shutdown is waking the outstanding receive */
     bool queued;               /* on the ready queue; kept across release and reopen, so a
                                   slot is queued at most once whoever holds it */
+    bool authenticated;        /* AUTH succeeded (or no requirepass when it connected) */
+    struct conn_multi multi;   /* MULTI/EXEC/WATCH state */
+    int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
+    int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle) */
+    const char *last_command;  /* name of the last command run, NULL before the first */
+    uint32_t name_length;      /* bytes of name; 0: no name */
+    uint32_t lib_name_length;  /* bytes of lib_name */
+    uint32_t lib_ver_length;   /* bytes of lib_ver */
+    char name[CONN_NAME_BYTES_MAX];
+    char lib_name[CONN_LIB_BYTES_MAX];
+    char lib_ver[CONN_LIB_BYTES_MAX];
 };
 
 struct conns {
@@ -101,6 +130,17 @@ KV_MUST_USE bool conn_ready_pop(struct conns *conns, uint32_t *slot_index);
 /* Runs complete commands from the receive buffer, at most commands_per_pass of them.
  * Returns true when it stopped at the bound with more input to run. */
 bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *context);
+
+/* CLIENT KILL of another client: drops what it has not been sent and closes it (the loop
+ * picks it up from the ready queue). */
+void conn_kill(struct conns *conns, struct conn *conn);
+
+/* The fixed-file slot of a connection. */
+static inline uint32_t conn_slot_index(const struct conns *conns, const struct conn *conn)
+{
+    KV_ASSERT(conn >= conns->slots && conn < conns->slots + conns->slot_count);
+    return (uint32_t)(conn - conns->slots);
+}
 
 /* Checks the cursors of one connection. */
 void conn_verify(const struct conns *conns, const struct conn *conn);

@@ -23,7 +23,7 @@ struct loop;
 /* Listens, sets up the ring, registers files and buffers. Returns 0, or a negative errno
  * with a one-line reason in `error`. */
 KV_MUST_USE int loop_init(struct loop **loop_out, struct region *region,
-                          const struct config *config, const struct plan *plan,
+                          struct config *config, const struct plan *plan,
                           struct store *store, struct stats *stats, char *error,
                           size_t error_bytes);
 

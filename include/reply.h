@@ -52,6 +52,10 @@ void reply_null(struct reply *reply);                       /* "$-1\r\n" */
 void reply_null_array(struct reply *reply);                 /* "*-1\r\n" */
 void reply_array(struct reply *reply, uint32_t count);      /* "*count\r\n" */
 
+/* An error line given whole without "-" and "\r\n" ("ERR no such key"): for errors one
+ * family alone gives; the shared ones are enum reply_error. */
+void reply_error_text(struct reply *reply, const char *text);
+
 /* "-ERR wrong number of arguments for '<name>' command\r\n" (name already lower case). */
 void reply_error_arity(struct reply *reply, const char *name);
 

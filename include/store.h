@@ -37,6 +37,7 @@ enum store_status {
 
 /* The head of a key slot; key_size_max key bytes follow it. */
 struct store_key {
+    int64_t expire_at_ms;  /* Unix time in ms at which the key expires; 0: it does not */
     uint32_t hash;         /* low 32 bits of hash_bytes(key) */
     uint32_t key_bytes;    /* key length */
     uint32_t value_index;  /* STORE_TYPE_STRING: its value slot */
@@ -59,6 +60,13 @@ struct store {
     uint32_t key_size_max;    /* from the config */
     uint32_t val_size_max;    /* from the config */
     uint32_t list_length_max; /* from the config */
+    int64_t now_ms;           /* the clock commands see: Unix ms, set by store_clock */
+    uint32_t expires_count;   /* keys with an expiry time */
+    uint32_t expire_cursor;   /* next table slot the active expiry examines */
+    uint64_t expired_keys;    /* keys removed because their time passed (INFO) */
+    /* Called with a key about to change, be created or be removed (WATCH); NULL: none. */
+    void (*touched)(void *touched_context, uint32_t hash, struct slice key);
+    void *touched_context;
 };
 
 /* Bytes of one key slot and one value slot, and of the whole store, for the plan. */
@@ -72,8 +80,35 @@ uint64_t store_plan_table_bytes(const struct config *config);
 void store_init(struct store *store, struct region *region, const struct config *config,
                 uint64_t seed);
 
-/* Finds a key: its slot index, or false. */
-KV_MUST_USE bool store_find(const struct store *store, struct slice key, uint32_t *key_index);
+/* Sets the clock that expiry is judged by (Unix ms); the loop calls it before each command. */
+static inline void store_clock(struct store *store, int64_t now_ms)
+{
+    store->now_ms = now_ms;
+}
+
+/* Finds a live key: its slot index, or false. A key whose time has passed is removed here
+ * (lazy expiry), so no command ever sees it. */
+KV_MUST_USE bool store_find(struct store *store, struct slice key, uint32_t *key_index);
+
+/* The key's bytes. */
+struct slice store_key_name(const struct store *store, uint32_t key_index);
+
+/* Tells watchers a live key is about to change (every write that keeps the key calls it). */
+void store_modified(struct store *store, uint32_t key_index);
+
+/* Sets (at_ms > 0) or clears (0) a live key's expiry time; at_ms <= now removes the key and
+ * returns false (as Redis does with a time in the past). */
+bool store_expire_set(struct store *store, uint32_t key_index, int64_t at_ms);
+
+/* Removes up to `slots_max` table slots' worth of expired keys, starting where the last call
+ * stopped (active expiry). Returns how many keys it removed. */
+uint32_t store_expire_slice(struct store *store, uint32_t slots_max);
+
+/* Removes a key found with store_find. */
+void store_remove(struct store *store, uint32_t key_index);
+
+/* FLUSHALL: every key goes; watchers of any key are told. */
+void store_flush(struct store *store);
 
 static inline struct store_key *store_key(const struct store *store, uint32_t key_index)
 {
@@ -88,14 +123,14 @@ KV_MUST_USE enum store_status store_set_string(struct store *store, struct slice
                                                struct slice value);
 
 /* GET: the string's bytes (valid until the store next changes). */
-KV_MUST_USE enum store_status store_get_string(const struct store *store, struct slice key,
+KV_MUST_USE enum store_status store_get_string(struct store *store, struct slice key,
                                                struct slice *value);
 
 /* DEL one key; false if it was absent. */
 bool store_delete(struct store *store, struct slice key);
 
 /* Finds a list: STORE_OK with its key slot, STORE_NOT_FOUND, or STORE_WRONGTYPE. */
-KV_MUST_USE enum store_status store_find_list(const struct store *store, struct slice key,
+KV_MUST_USE enum store_status store_find_list(struct store *store, struct slice key,
                                               uint32_t *key_index);
 
 /* LPUSH/RPUSH: all values or none; *length_after is the list's new length. */

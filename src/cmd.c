@@ -1,8 +1,9 @@
 /*
- * The command table and dispatch. Names match case-insensitively; arity follows Redis's
- * convention (n: exactly n arguments with the name, -n: at least n). Each entry carries a
- * bound on its reply so the connection can check room in its send buffer before running the
- * command. The table is a constant array scanned by length then bytes: kv has few commands.
+ * The command index and dispatch. Each family file holds a constant table of its commands;
+ * cmd_init indexes them all by name (case-insensitive, open addressing in static storage).
+ * Arity follows Redis's convention (n: exactly n arguments with the name, -n: at least n).
+ * Each entry bounds its reply so the connection can check room in its send buffer before
+ * running the command. Arity errors and unknown commands are answered here as Redis does.
  */
 #include "cmd.h"
 
@@ -11,58 +12,93 @@
 
 #include "cmd_handlers.h"
 
-enum cmd_reply_bound {
-    CMD_REPLY_SMALL, /* status, integer or error: PLAN_REPLY_SMALL_BYTES */
-    CMD_REPLY_VALUE, /* one value: plan->reply_value_bytes */
-    CMD_REPLY_LIST,  /* elements of a list: as many as elements_max allows */
-    CMD_REPLY_INFO,  /* INFO text, CONFIG GET: PLAN_REPLY_INFO_BYTES */
+/* Most commands kv can have; the index has four times as many slots, so probes stay short. */
+#define CMD_MAX 256u
+#define CMD_INDEX_SLOTS 1024u
+
+/* Longest command name; a longer args[0] cannot match. */
+#define CMD_NAME_BYTES_MAX 32u
+
+static const struct cmd_family *const cmd_families[] = {
+    &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_list,
+    &cmd_family_server, &cmd_family_client,
 };
 
-struct cmd {
-    const char *name;        /* lower case, as Redis names it in errors */
-    uint8_t name_bytes;      /* strlen(name) */
-    int8_t arity;            /* n: exactly n args; -n: at least n */
-    uint8_t reply_bound;     /* enum cmd_reply_bound */
-    /* CMD_REPLY_LIST: most elements the reply can carry, from the arguments */
-    uint32_t (*elements_max)(const struct slice *args, uint32_t arg_count, uint32_t list_max);
-    void (*handler)(struct cmd_context *context, const struct slice *args, uint32_t arg_count);
-};
+#define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
 
-#define CMD(name_, arity_, bound_, handler_) \
-    {name_, sizeof(name_) - 1, arity_, bound_, NULL, handler_}
-#define CMD_LIST(name_, arity_, elements_, handler_) \
-    {name_, sizeof(name_) - 1, arity_, CMD_REPLY_LIST, elements_, handler_}
+/* Every command, in family order, and an open-addressing index over their names: slot holds
+ * 1 + position in cmd_all, 0 when empty. Static storage, filled once by cmd_init. */
+static const struct cmd *cmd_all[CMD_MAX];
+static uint8_t cmd_name_bytes[CMD_MAX];
+static uint16_t cmd_index[CMD_INDEX_SLOTS];
+static uint32_t cmd_all_count;
 
-static const struct cmd cmd_table[] = {
-    CMD("get", 2, CMD_REPLY_VALUE, cmd_get),
-    CMD("set", -3, CMD_REPLY_SMALL, cmd_set),
-    CMD("del", -2, CMD_REPLY_SMALL, cmd_del),
-    CMD("exists", -2, CMD_REPLY_SMALL, cmd_exists),
-    CMD("lpush", -3, CMD_REPLY_SMALL, cmd_lpush),
-    CMD("rpush", -3, CMD_REPLY_SMALL, cmd_rpush),
-    CMD_LIST("lrange", 4, cmd_lrange_elements_max, cmd_lrange),
-    CMD("llen", 2, CMD_REPLY_SMALL, cmd_llen),
-    CMD_LIST("lpop", -2, cmd_pop_elements_max, cmd_lpop),
-    CMD_LIST("rpop", -2, cmd_pop_elements_max, cmd_rpop),
-    CMD("ping", -1, CMD_REPLY_VALUE, cmd_ping),
-    CMD("echo", 2, CMD_REPLY_VALUE, cmd_echo),
-    CMD("quit", -1, CMD_REPLY_SMALL, cmd_quit),
-    CMD("config", -2, CMD_REPLY_INFO, cmd_config),
-    CMD("command", -1, CMD_REPLY_INFO, cmd_command),
-    CMD("info", -1, CMD_REPLY_INFO, cmd_info),
-};
+/* Per-command counters for INFO commandstats, one per command. */
+static struct cmd_stats cmd_stats[CMD_MAX];
 
-#define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
+static uint32_t name_hash(const uint8_t *name, uint32_t length)
+{
+    uint32_t hash = 2166136261u; /* FNV-1a over the lower-cased name */
+    for (uint32_t index = 0; index < length; index++) {
+        uint8_t byte = name[index];
+        byte = (byte >= 'A' && byte <= 'Z') ? (uint8_t)(byte + 32) : byte;
+        hash = (hash ^ byte) * 16777619u;
+    }
+    return hash;
+}
 
-/* Per-command counters for INFO commandstats, one per table entry (static storage). */
-static struct cmd_stats cmd_stats[CMD_COUNT];
+void cmd_init(void)
+{
+    memset(cmd_index, 0, sizeof(cmd_index));
+    cmd_all_count = 0;
+    for (uint32_t family = 0; family < CMD_FAMILY_COUNT; family++) {
+        for (uint32_t entry = 0; entry < cmd_families[family]->count; entry++) {
+            const struct cmd *cmd = &cmd_families[family]->cmds[entry];
+            size_t length = strlen(cmd->name);
+            KV_ASSERT(cmd_all_count < CMD_MAX);
+            KV_ASSERT(length > 0 && length <= CMD_NAME_BYTES_MAX);
+            KV_ASSERT(cmd->reply_max != NULL && cmd->handler != NULL);
+            uint32_t slot = name_hash((const uint8_t *)cmd->name, (uint32_t)length);
+            /* Bounded: the index is never more than a quarter full. */
+            for (;; slot++) {
+                slot &= CMD_INDEX_SLOTS - 1;
+                if (cmd_index[slot] == 0) {
+                    break;
+                }
+                KV_ASSERT(strcmp(cmd_all[cmd_index[slot] - 1]->name, cmd->name) != 0);
+            }
+            cmd_index[slot] = (uint16_t)(cmd_all_count + 1);
+            cmd_name_bytes[cmd_all_count] = (uint8_t)length;
+            cmd_all[cmd_all_count++] = cmd;
+        }
+    }
+}
+
+uint32_t cmd_count(void)
+{
+    return cmd_all_count;
+}
+
+bool cmd_at(uint32_t index, const struct cmd **cmd)
+{
+    if (index >= cmd_all_count) {
+        return false;
+    }
+    *cmd = cmd_all[index];
+    return true;
+}
+
+uint32_t cmd_flags(const struct cmd *cmd)
+{
+    return cmd == NULL ? 0 : cmd->flags;
+}
 
 bool cmd_stats_at(uint32_t index, const char **name, struct cmd_stats *stats)
 {
-    if (index >= CMD_COUNT) {
+    if (index >= cmd_all_count) {
         return false;
     }
-    *name = cmd_table[index].name;
+    *name = cmd_all[index]->name;
     *stats = cmd_stats[index];
     return true;
 }
@@ -72,19 +108,18 @@ void cmd_stats_reset(void)
     memset(cmd_stats, 0, sizeof(cmd_stats));
 }
 
+static int64_t unix_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 static uint64_t monotonic_ns(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
-/* Longest command name in the table; a longer args[0] cannot match. */
-#define CMD_NAME_BYTES_MAX 16u
-
-uint32_t cmd_table_count(void)
-{
-    return CMD_COUNT;
 }
 
 bool cmd_arg_is(struct slice arg, const char *word)
@@ -100,41 +135,88 @@ const struct cmd *cmd_find(const struct slice *args, uint32_t arg_count)
     if (name.length == 0 || name.length > CMD_NAME_BYTES_MAX) {
         return NULL;
     }
-    for (uint32_t index = 0; index < CMD_COUNT; index++) {
-        const struct cmd *cmd = &cmd_table[index];
-        if (cmd->name_bytes == name.length &&
-            strncasecmp(cmd->name, (const char *)name.bytes, name.length) == 0) {
-            return cmd;
+    uint32_t slot = name_hash(name.bytes, name.length);
+    /* Bounded: the index always has empty slots, and a probe stops at the first. */
+    for (uint32_t probes = 0; probes < CMD_INDEX_SLOTS; probes++, slot++) {
+        slot &= CMD_INDEX_SLOTS - 1;
+        if (cmd_index[slot] == 0) {
+            return NULL;
+        }
+        uint32_t position = cmd_index[slot] - 1u;
+        if (cmd_name_bytes[position] == name.length &&
+            strncasecmp(cmd_all[position]->name, (const char *)name.bytes, name.length) == 0) {
+            return cmd_all[position];
         }
     }
     return NULL;
 }
 
-uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct plan *plan,
+uint32_t cmd_reply_small(const struct cmd_context *context, const struct slice *args,
+                         uint32_t arg_count)
+{
+    (void)context;
+    (void)args;
+    (void)arg_count;
+    return PLAN_REPLY_SMALL_BYTES;
+}
+
+uint32_t cmd_reply_value(const struct cmd_context *context, const struct slice *args,
+                         uint32_t arg_count)
+{
+    (void)args;
+    (void)arg_count;
+    return context->plan->reply_value_bytes;
+}
+
+uint32_t cmd_reply_info(const struct cmd_context *context, const struct slice *args,
+                        uint32_t arg_count)
+{
+    (void)context;
+    (void)args;
+    (void)arg_count;
+    return PLAN_REPLY_INFO_BYTES;
+}
+
+uint32_t cmd_reply_all(const struct cmd_context *context, const struct slice *args,
+                       uint32_t arg_count)
+{
+    (void)args;
+    (void)arg_count;
+    return context->plan->send_buffer_bytes;
+}
+
+uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements)
+{
+    /* Header, elements, and room for a single value or an error instead. */
+    uint64_t bytes = 16 + elements * plan->reply_element_bytes + plan->reply_value_bytes;
+    return bytes < plan->send_buffer_bytes ? (uint32_t)bytes : plan->send_buffer_bytes;
+}
+
+uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct cmd_context *context,
                              const struct slice *args, uint32_t arg_count)
 {
     if (cmd == NULL) {
         return PLAN_REPLY_SMALL_BYTES;
     }
-    switch (cmd->reply_bound) {
-    case CMD_REPLY_SMALL:
-        return PLAN_REPLY_SMALL_BYTES;
-    case CMD_REPLY_VALUE:
-        return plan->reply_value_bytes;
-    case CMD_REPLY_LIST: {
-        uint32_t elements = cmd->elements_max(args, arg_count, plan->list_length_max);
-        KV_ASSERT(elements <= plan->list_length_max);
-        /* Header, elements, and room for a single value or an error instead. */
-        uint64_t bytes = 16 + (uint64_t)elements * plan->reply_element_bytes +
-                         plan->reply_value_bytes;
-        return bytes < plan->send_buffer_bytes ? (uint32_t)bytes : plan->send_buffer_bytes;
+    uint32_t bytes = cmd->reply_max(context, args, arg_count);
+    KV_ASSERT(bytes <= context->plan->send_buffer_bytes);
+    return bytes < PLAN_REPLY_SMALL_BYTES ? PLAN_REPLY_SMALL_BYTES : bytes;
+}
+
+/* The command's position in cmd_all (its counters' index). */
+static uint32_t cmd_position(const struct cmd *cmd)
+{
+    uint32_t slot = name_hash((const uint8_t *)cmd->name, (uint32_t)strlen(cmd->name));
+    /* Bounded as cmd_find is: the name is in the index. */
+    for (uint32_t probes = 0; probes < CMD_INDEX_SLOTS; probes++, slot++) {
+        slot &= CMD_INDEX_SLOTS - 1;
+        KV_ASSERT(cmd_index[slot] != 0);
+        if (cmd_all[cmd_index[slot] - 1u] == cmd) {
+            return cmd_index[slot] - 1u;
+        }
     }
-    case CMD_REPLY_INFO:
-        return PLAN_REPLY_INFO_BYTES;
-    default:
-        KV_ASSERT(false);
-        return 0;
-    }
+    KV_ASSERT(false);
+    return 0;
 }
 
 static bool arity_ok(const struct cmd *cmd, uint32_t arg_count)
@@ -173,13 +255,14 @@ void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struc
         reply_error_unknown_command(&context->reply, args, arg_count);
         return;
     }
-    struct cmd_stats *stats = &cmd_stats[cmd - cmd_table];
+    struct cmd_stats *stats = &cmd_stats[cmd_position(cmd)];
     if (!arity_ok(cmd, arg_count)) {
         stats->rejected_calls++;
         reply_error_arity(&context->reply, cmd->name);
         return;
     }
     context->stats->commands_processed++;
+    store_clock(context->store, unix_ms());
     uint64_t started_ns = monotonic_ns();
     cmd->handler(context, args, arg_count);
     stats->calls++;
@@ -189,5 +272,5 @@ void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struc
     /* Every command answers exactly once, within its bound. */
     KV_ASSERT(context->reply.length > length_before);
     KV_ASSERT(context->reply.length - length_before <=
-              cmd_reply_bytes_max(cmd, context->plan, args, arg_count));
+              cmd_reply_bytes_max(cmd, context, args, arg_count));
 }

@@ -1,6 +1,10 @@
 /*
- * Command handlers, grouped by family in cmd_keys.c, cmd_list.c and cmd_server.c; the
- * table in cmd.c is their only caller. Each is called with the arity already checked.
+ * What command families share: the shape of a command table entry, the reply bounds, and
+ * each family's table. A family (cmd_string.c, cmd_keys.c, cmd_expire.c, cmd_list.c,
+ * cmd_server.c, cmd_client.c, cmd_multi.c) defines its handlers as static functions and
+ * exports one `struct cmd_family`; cmd.c indexes every family at startup and is the only
+ * caller of handlers. Each handler is called with the arity already checked and the send
+ * buffer holding at least reply_max(...) free bytes.
  */
 #ifndef KV_CMD_HANDLERS_H
 #define KV_CMD_HANDLERS_H
@@ -8,36 +12,63 @@
 #include "cmd.h"
 
 #define CMD_HANDLER(name) \
-    void name(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
+    static void name(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
 
-CMD_HANDLER(cmd_get);
-CMD_HANDLER(cmd_set);
-CMD_HANDLER(cmd_del);
-CMD_HANDLER(cmd_exists);
+typedef void cmd_handler_fn(struct cmd_context *context, const struct slice *args,
+                            uint32_t arg_count);
 
-CMD_HANDLER(cmd_lpush);
-CMD_HANDLER(cmd_rpush);
-CMD_HANDLER(cmd_lrange);
-CMD_HANDLER(cmd_llen);
-CMD_HANDLER(cmd_lpop);
-CMD_HANDLER(cmd_rpop);
+/* Largest reply the command can write, from its arguments and the client's state. */
+typedef uint32_t cmd_reply_max_fn(const struct cmd_context *context, const struct slice *args,
+                                  uint32_t arg_count);
 
-CMD_HANDLER(cmd_ping);
-CMD_HANDLER(cmd_echo);
-CMD_HANDLER(cmd_quit);
-CMD_HANDLER(cmd_config);
-CMD_HANDLER(cmd_command);
-CMD_HANDLER(cmd_info);
+enum cmd_flag {
+    CMD_FLAG_WRITE = 1u << 0,     /* may change the store */
+    CMD_FLAG_NOAUTH = 1u << 1,    /* runs before AUTH when requirepass is set */
+    CMD_FLAG_TXN = 1u << 2,       /* runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH,
+                                     UNWATCH, QUIT, RESET) instead of being queued */
+    CMD_FLAG_NO_TXN = 1u << 3,    /* refused inside MULTI (WATCH: "not allowed") */
+};
 
-/* Most elements an array reply of LRANGE or LPOP/RPOP with a count can hold, judged from
- * the arguments alone (no lookup); list_length_max when they do not narrow it. */
-uint32_t cmd_lrange_elements_max(const struct slice *args, uint32_t arg_count,
-                                 uint32_t list_length_max);
-uint32_t cmd_pop_elements_max(const struct slice *args, uint32_t arg_count,
-                              uint32_t list_length_max);
+struct cmd {
+    const char *name;         /* lower case, as Redis names it in errors */
+    int8_t arity;             /* n: exactly n args with the name; -n: at least n */
+    int8_t first_key;         /* COMMAND INFO key positions (0: no keys) */
+    int8_t last_key;          /* -1: the last argument */
+    int8_t key_step;
+    uint32_t flags;           /* enum cmd_flag */
+    cmd_reply_max_fn *reply_max;
+    cmd_handler_fn *handler;
+};
 
-/* Commands in the table (COMMAND COUNT). */
-uint32_t cmd_table_count(void);
+struct cmd_family {
+    const struct cmd *cmds;
+    uint32_t count;
+};
+
+#define CMD_FAMILY(name_, table_) \
+    const struct cmd_family name_ = {table_, sizeof(table_) / sizeof(table_[0])}
+
+extern const struct cmd_family cmd_family_string;
+extern const struct cmd_family cmd_family_keys;
+extern const struct cmd_family cmd_family_expire;
+extern const struct cmd_family cmd_family_list;
+extern const struct cmd_family cmd_family_server;
+extern const struct cmd_family cmd_family_client;
+extern const struct cmd_family cmd_family_multi;
+
+/* Reply bounds shared by the families. */
+cmd_reply_max_fn cmd_reply_small;  /* status, integer or error: PLAN_REPLY_SMALL_BYTES */
+cmd_reply_max_fn cmd_reply_value;  /* one value (or a small reply) */
+cmd_reply_max_fn cmd_reply_info;   /* INFO-sized text: PLAN_REPLY_INFO_BYTES */
+cmd_reply_max_fn cmd_reply_all;    /* the whole send buffer: the command itself checks that
+                                      its reply fits (KEYS, COMMAND) and errs if not */
+
+/* Bytes of an array of `elements` values, plus room for one value or error instead. */
+uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements);
+
+/* Commands kv has (COMMAND COUNT), and entry `index` of all of them (false past the end). */
+uint32_t cmd_count(void);
+bool cmd_at(uint32_t index, const struct cmd **cmd);
 
 /* Compares an argument with a lower-case word, ignoring the argument's case. */
 bool cmd_arg_is(struct slice arg, const char *word);

@@ -1,45 +1,7 @@
 /*
- * String and key commands: GET, SET, DEL, EXISTS. Replies and errors as Redis 7 gives them;
- * a key or value past its limit, or a new key when key_count keys exist, gets kv's error
- * and changes nothing.
+ * Key commands: the keyspace as a whole, whatever the value types.
  */
 #include "cmd_handlers.h"
-
-CMD_HANDLER(cmd_get)
-{
-    KV_ASSERT(arg_count == 2);
-    struct slice value;
-    enum store_status status = store_get_string(context->store, args[1], &value);
-    if (status == STORE_NOT_FOUND) {
-        context->stats->keyspace_misses++;
-        reply_null(&context->reply);
-        return;
-    }
-    context->stats->keyspace_hits++;
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-        return;
-    }
-    KV_ASSERT(status == STORE_OK);
-    reply_bulk(&context->reply, value);
-}
-
-/* SET key value. Options (NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL) come with expiry in
- * the command-surface issue; until then any extra argument is Redis's syntax error. */
-CMD_HANDLER(cmd_set)
-{
-    KV_ASSERT(arg_count >= 3);
-    if (arg_count != 3) {
-        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-        return;
-    }
-    enum store_status status = store_set_string(context->store, args[1], args[2]);
-    if (status != STORE_OK) {
-        reply_error(&context->reply, cmd_store_error(status));
-        return;
-    }
-    reply_ok(&context->reply);
-}
 
 CMD_HANDLER(cmd_del)
 {
@@ -66,3 +28,10 @@ CMD_HANDLER(cmd_exists)
     }
     reply_integer(&context->reply, found);
 }
+
+static const struct cmd keys_cmds[] = {
+    {"del", -2, 1, -1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_del},
+    {"exists", -2, 1, -1, 1, 0, cmd_reply_small, cmd_exists},
+};
+
+CMD_FAMILY(cmd_family_keys, keys_cmds);

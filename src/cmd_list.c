@@ -8,8 +8,8 @@
 
 #include "number.h"
 
-uint32_t cmd_lrange_elements_max(const struct slice *args, uint32_t arg_count,
-                                 uint32_t list_length_max)
+static uint32_t lrange_elements_max(const struct slice *args, uint32_t arg_count,
+                                    uint32_t list_length_max)
 {
     int64_t start = 0;
     int64_t stop = 0;
@@ -27,8 +27,8 @@ uint32_t cmd_lrange_elements_max(const struct slice *args, uint32_t arg_count,
     return span < list_length_max ? (uint32_t)span : list_length_max;
 }
 
-uint32_t cmd_pop_elements_max(const struct slice *args, uint32_t arg_count,
-                              uint32_t list_length_max)
+static uint32_t pop_elements_max(const struct slice *args, uint32_t arg_count,
+                                 uint32_t list_length_max)
 {
     int64_t count = 0;
     if (arg_count != 3 || !number_parse_int64(args[2].bytes, args[2].length, &count) ||
@@ -36,6 +36,20 @@ uint32_t cmd_pop_elements_max(const struct slice *args, uint32_t arg_count,
         return 0; /* One value (within the bound's margin), or an error. */
     }
     return (uint64_t)count < list_length_max ? (uint32_t)count : list_length_max;
+}
+
+static uint32_t lrange_reply_max(const struct cmd_context *context, const struct slice *args,
+                                 uint32_t arg_count)
+{
+    return cmd_reply_elements(context->plan,
+                              lrange_elements_max(args, arg_count, context->plan->list_length_max));
+}
+
+static uint32_t pop_reply_max(const struct cmd_context *context, const struct slice *args,
+                              uint32_t arg_count)
+{
+    return cmd_reply_elements(context->plan,
+                              pop_elements_max(args, arg_count, context->plan->list_length_max));
 }
 
 static void list_push(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
@@ -193,3 +207,14 @@ CMD_HANDLER(cmd_rpop)
 {
     list_pop(context, args, arg_count, false, "rpop");
 }
+
+static const struct cmd list_cmds[] = {
+    {"lpush", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_lpush},
+    {"rpush", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_rpush},
+    {"lrange", 4, 1, 1, 1, 0, lrange_reply_max, cmd_lrange},
+    {"llen", 2, 1, 1, 1, 0, cmd_reply_small, cmd_llen},
+    {"lpop", -2, 1, 1, 1, CMD_FLAG_WRITE, pop_reply_max, cmd_lpop},
+    {"rpop", -2, 1, 1, 1, CMD_FLAG_WRITE, pop_reply_max, cmd_rpop},
+};
+
+CMD_FAMILY(cmd_family_list, list_cmds);

@@ -200,7 +200,7 @@ CMD_HANDLER(cmd_command)
             reply_error_arity(&context->reply, "command|count");
             return;
         }
-        reply_integer(&context->reply, cmd_table_count());
+        reply_integer(&context->reply, cmd_count());
         return;
     }
     if (arg_count == 1 || cmd_arg_is(args[1], "docs") || cmd_arg_is(args[1], "info")) {
@@ -367,3 +367,14 @@ CMD_HANDLER(cmd_info)
     }
     reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)bytes, .length = text.length});
 }
+
+static const struct cmd server_cmds[] = {
+    {"ping", -1, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_reply_value, cmd_ping},
+    {"echo", 2, 0, 0, 0, 0, cmd_reply_value, cmd_echo},
+    {"quit", -1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN, cmd_reply_small, cmd_quit},
+    {"config", -2, 0, 0, 0, 0, cmd_reply_info, cmd_config},
+    {"command", -1, 0, 0, 0, 0, cmd_reply_info, cmd_command},
+    {"info", -1, 0, 0, 0, 0, cmd_reply_info, cmd_info},
+};
+
+CMD_FAMILY(cmd_family_server, server_cmds);

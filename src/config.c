@@ -21,6 +21,7 @@ enum option_kind {
     OPTION_HUGEPAGES,
     OPTION_MLOCK,
     OPTION_PATH,
+    OPTION_PASSWORD,
 };
 
 struct option {
@@ -44,6 +45,10 @@ static const struct option options[] = {
     {"mlock", OPTION_MLOCK, 0, 0, offsetof(struct config, mlock)},
     {"ring_entries", OPTION_UINT32, 0, 32768, offsetof(struct config, ring_entries)},
     {"pidfile", OPTION_PATH, 0, 0, offsetof(struct config, pidfile)},
+    {"requirepass", OPTION_PASSWORD, 0, 0, offsetof(struct config, requirepass)},
+    {"expire_slice", OPTION_UINT32, 1, 1u << 20, offsetof(struct config, expire_slice)},
+    {"hz", OPTION_UINT32, 1, 500, offsetof(struct config, hz)},
+    {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max)},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -85,6 +90,9 @@ void config_defaults(struct config *config)
     config->list_length_max = 50;
     config->hugepages = CONFIG_HUGEPAGES_AUTO;
     config->mlock = CONFIG_MLOCK_AUTO;
+    config->expire_slice = 256;
+    config->hz = 10;
+    config->watch_keys_max = 1024;
     config->plan_only = false;
 }
 
@@ -180,6 +188,14 @@ int config_set(struct config *config, const char *name, const char *value, char 
             return -1;
         }
         snprintf((char *)field, CONFIG_PATH_BYTES_MAX, "%s", value);
+        return 0;
+    case OPTION_PASSWORD:
+        if (strlen(value) >= CONFIG_PASSWORD_BYTES_MAX) {
+            snprintf(error, error_bytes, "option %s: longer than %u bytes", option->name,
+                     CONFIG_PASSWORD_BYTES_MAX - 1);
+            return -1;
+        }
+        snprintf((char *)field, CONFIG_PASSWORD_BYTES_MAX, "%s", value);
         return 0;
     default:
         KV_ASSERT(false);

@@ -71,6 +71,7 @@ bool conn_open(struct conns *conns, uint32_t slot_index)
     conn->recv = pool_slot(&conns->recv_buffers, recv_index);
     conn->send = pool_slot(&conns->send_buffers, send_index);
     resp_parser_init(&conn->parser);
+    conn->multi.watch_head = UINT32_MAX;
     conn->id = conns->id_next++;
     conn->state = CONN_OPEN;
     conns->open_count++;
@@ -198,6 +199,8 @@ bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *co
 {
     KV_ASSERT(conn->state == CONN_OPEN);
     context->client_id = conn->id;
+    context->conn = conn;
+    context->conns = conns;
     for (uint32_t count = 0; count < CONN_COMMANDS_PER_PASS; count++) {
         if (conn->close_after_send || conn->dead) {
             return false;
@@ -222,8 +225,7 @@ bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *co
             continue;
         }
         const struct cmd *cmd = cmd_find(conns->scratch.args, command.arg_count);
-        if (room < cmd_reply_bytes_max(cmd, context->plan, conns->scratch.args,
-                                       command.arg_count)) {
+        if (room < cmd_reply_bytes_max(cmd, context, conns->scratch.args, command.arg_count)) {
             return false; /* Parsed again once the send buffer drains. */
         }
         context->close_after_reply = false;
@@ -233,6 +235,13 @@ bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *co
         conn->close_after_send = context->close_after_reply;
     }
     return true;
+}
+
+void conn_kill(struct conns *conns, struct conn *conn)
+{
+    KV_ASSERT(conn->state == CONN_OPEN);
+    conn->dead = true;
+    conn_ready_push(conns, conn_slot_index(conns, conn));
 }
 
 void conn_verify(const struct conns *conns, const struct conn *conn)

@@ -254,7 +254,7 @@ static void files_limit_raise(uint32_t needed)
     }
 }
 
-int loop_init(struct loop **loop_out, struct region *region, const struct config *config,
+int loop_init(struct loop **loop_out, struct region *region, struct config *config,
               const struct plan *plan, struct store *store, struct stats *stats, char *error,
               size_t error_bytes)
 {

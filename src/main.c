@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "config.h"
 #include "host.h"
 #include "log.h"
@@ -172,6 +173,7 @@ int main(int argc, char **argv)
              region.hugetlb ? " (hugetlb)" : "", region.locked ? "locked" : "not locked");
     reply_errors_init(&config, plan.recv_buffer_bytes);
     store_init(&store, &region, &config, hash_seed());
+    cmd_init();
     struct timeval now;
     gettimeofday(&now, NULL);
     stats.start_time_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;

@@ -75,6 +75,13 @@ void reply_raw(struct reply *reply, const void *bytes, uint32_t length)
     reply->length += length;
 }
 
+void reply_error_text(struct reply *reply, const char *text)
+{
+    reply_raw(reply, "-", 1);
+    reply_raw(reply, text, (uint32_t)strlen(text));
+    reply_raw(reply, "\r\n", 2);
+}
+
 void reply_simple(struct reply *reply, const char *text)
 {
     reply_raw(reply, "+", 1);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "store_internal.h"
 
 static uint32_t round_up_8(uint64_t bytes)
 {
@@ -73,12 +74,7 @@ void store_init(struct store *store, struct region *region, const struct config 
     KV_ASSERT(store->values.slot_count == store->nodes.slot_count);
 }
 
-static uint8_t *key_bytes(struct store_key *key)
-{
-    return (uint8_t *)(key + 1);
-}
-
-static uint32_t key_hash(const struct store *store, struct slice key)
+uint32_t store_key_hash(const struct store *store, struct slice key)
 {
     return (uint32_t)hash_bytes(key.bytes, key.length, store->seed);
 }
@@ -93,21 +89,43 @@ static bool key_equal(const void *context, uint32_t key_index)
     const struct key_probe *probe = context;
     struct store_key *key = store_key(probe->store, key_index);
     return key->key_bytes == probe->key.length &&
-           memcmp(key_bytes(key), probe->key.bytes, probe->key.length) == 0;
+           memcmp(store_key_bytes(key), probe->key.bytes, probe->key.length) == 0;
 }
 
-/* Finds a key with its table slot. */
-static bool find_slot(const struct store *store, struct slice key, uint32_t hash,
-                      uint32_t *key_index, uint32_t *table_slot)
+bool store_find_slot(const struct store *store, struct slice key, uint32_t hash,
+                     uint32_t *key_index, uint32_t *table_slot)
 {
     struct key_probe probe = {.store = store, .key = key};
     return table_find(&store->table, hash, key_equal, &probe, key_index, table_slot);
 }
 
-bool store_find(const struct store *store, struct slice key, uint32_t *key_index)
+bool store_find(struct store *store, struct slice key, uint32_t *key_index)
 {
     uint32_t table_slot = 0;
-    return find_slot(store, key, key_hash(store, key), key_index, &table_slot);
+    if (!store_find_slot(store, key, store_key_hash(store, key), key_index, &table_slot)) {
+        return false;
+    }
+    if (store_key_expired(store, store_key(store, *key_index))) {
+        store_key_remove(store, *key_index, table_slot);
+        store->expired_keys++;
+        return false;
+    }
+    return true;
+}
+
+struct slice store_key_name(const struct store *store, uint32_t key_index)
+{
+    struct store_key *key = store_key(store, key_index);
+    KV_ASSERT(key->key_bytes <= store->key_size_max);
+    return (struct slice){.bytes = store_key_bytes(key), .length = key->key_bytes};
+}
+
+void store_modified(struct store *store, uint32_t key_index)
+{
+    if (store->touched != NULL) {
+        struct store_key *key = store_key(store, key_index);
+        store->touched(store->touched_context, key->hash, store_key_name(store, key_index));
+    }
 }
 
 struct slice store_value(const struct store *store, uint32_t value_index)
@@ -118,7 +136,7 @@ struct slice store_value(const struct store *store, uint32_t value_index)
     return (struct slice){.bytes = (const uint8_t *)(value + 1), .length = value->length};
 }
 
-static void value_write(struct store *store, uint32_t value_index, struct slice bytes)
+void store_value_write(struct store *store, uint32_t value_index, struct slice bytes)
 {
     KV_ASSERT(bytes.length <= store->val_size_max);
     struct store_value *value = pool_slot(&store->values, value_index);
@@ -128,18 +146,25 @@ static void value_write(struct store *store, uint32_t value_index, struct slice 
     }
 }
 
-static uint32_t value_acquire(struct store *store, struct slice bytes)
+uint8_t *store_value_bytes(struct store *store, uint32_t value_index, uint32_t **length)
+{
+    KV_ASSERT(pool_is_used(&store->values, value_index));
+    struct store_value *value = pool_slot(&store->values, value_index);
+    *length = &value->length;
+    return (uint8_t *)(value + 1);
+}
+
+uint32_t store_value_acquire(struct store *store, struct slice bytes)
 {
     uint32_t value_index = 0;
     /* Sized for every key to hold a maximal list: cannot be empty within the limits. */
     bool acquired = pool_acquire(&store->values, &value_index);
     KV_ASSERT(acquired);
-    value_write(store, value_index, bytes);
+    store_value_write(store, value_index, bytes);
     return value_index;
 }
 
-/* Gives back everything a key's value holds, leaving the key slot itself. */
-static void value_release_all(struct store *store, struct store_key *key)
+void store_value_release_all(struct store *store, struct store_key *key)
 {
     if (key->type == STORE_TYPE_STRING) {
         pool_release(&store->values, key->value_index);
@@ -152,9 +177,11 @@ static void value_release_all(struct store *store, struct store_key *key)
     }
 }
 
-/* Takes a key slot for a new key and enters it in the table. */
-static uint32_t key_insert(struct store *store, struct slice key, uint32_t hash, uint8_t type)
+uint32_t store_key_insert(struct store *store, struct slice key, uint32_t hash, uint8_t type)
 {
+    if (store->touched != NULL) {
+        store->touched(store->touched_context, hash, key);
+    }
     uint32_t key_index = 0;
     bool acquired = pool_acquire(&store->keys, &key_index);
     KV_ASSERT(acquired);
@@ -165,24 +192,39 @@ static uint32_t key_insert(struct store *store, struct slice key, uint32_t hash,
     slot->type = type;
     list_init(&slot->list);
     if (key.length > 0) {
-        memcpy(key_bytes(slot), key.bytes, key.length);
+        memcpy(store_key_bytes(slot), key.bytes, key.length);
     }
     table_insert(&store->table, hash, key_index);
     return key_index;
 }
 
-static void key_remove(struct store *store, uint32_t key_index, uint32_t table_slot)
+void store_key_remove(struct store *store, uint32_t key_index, uint32_t table_slot)
 {
     struct store_key *key = store_key(store, key_index);
-    value_release_all(store, key);
+    store_modified(store, key_index);
+    if (key->expire_at_ms != 0) {
+        KV_ASSERT(store->expires_count > 0);
+        store->expires_count--;
+        key->expire_at_ms = 0;
+    }
+    store_value_release_all(store, key);
     table_remove_at(&store->table, table_slot);
     pool_release(&store->keys, key_index);
 }
 
-/* Room for one more key: either it exists or a key slot is free. */
-static bool key_room(const struct store *store)
+/* A live key becomes a string holding `value`, without an expiry time (SET). */
+static void string_replace(struct store *store, uint32_t key_index, struct slice value)
 {
-    return store->keys.free_count > 0;
+    struct store_key *slot = store_key(store, key_index);
+    store_modified(store, key_index);
+    store_expire_set(store, key_index, 0);
+    if (slot->type == STORE_TYPE_STRING) {
+        store_value_write(store, slot->value_index, value);
+        return;
+    }
+    store_value_release_all(store, slot);
+    slot->type = STORE_TYPE_STRING;
+    slot->value_index = store_value_acquire(store, value);
 }
 
 enum store_status store_set_string(struct store *store, struct slice key, struct slice value)
@@ -193,29 +235,20 @@ enum store_status store_set_string(struct store *store, struct slice key, struct
     if (value.length > store->val_size_max) {
         return STORE_VALUE_TOO_LONG;
     }
-    uint32_t hash = key_hash(store, key);
     uint32_t key_index = 0;
-    uint32_t table_slot = 0;
-    if (find_slot(store, key, hash, &key_index, &table_slot)) {
-        struct store_key *slot = store_key(store, key_index);
-        if (slot->type == STORE_TYPE_STRING) {
-            value_write(store, slot->value_index, value);
-            return STORE_OK;
-        }
-        value_release_all(store, slot);
-        slot->type = STORE_TYPE_STRING;
-        slot->value_index = value_acquire(store, value);
+    if (store_find(store, key, &key_index)) {
+        string_replace(store, key_index, value);
         return STORE_OK;
     }
-    if (!key_room(store)) {
+    if (!store_key_room(store)) {
         return STORE_FULL;
     }
-    key_index = key_insert(store, key, hash, STORE_TYPE_STRING);
-    store_key(store, key_index)->value_index = value_acquire(store, value);
+    key_index = store_key_insert(store, key, store_key_hash(store, key), STORE_TYPE_STRING);
+    store_key(store, key_index)->value_index = store_value_acquire(store, value);
     return STORE_OK;
 }
 
-enum store_status store_get_string(const struct store *store, struct slice key,
+enum store_status store_get_string(struct store *store, struct slice key,
                                    struct slice *value)
 {
     uint32_t key_index = 0;
@@ -230,18 +263,87 @@ enum store_status store_get_string(const struct store *store, struct slice key,
     return STORE_OK;
 }
 
+/* The table slot of a live key found with store_find. */
+static uint32_t table_slot_of(const struct store *store, uint32_t key_index)
+{
+    struct store_key *slot = store_key(store, key_index);
+    uint32_t found_index = 0;
+    uint32_t table_slot = 0;
+    bool found = store_find_slot(store, store_key_name(store, key_index), slot->hash,
+                                 &found_index, &table_slot);
+    KV_ASSERT(found && found_index == key_index);
+    return table_slot;
+}
+
+void store_remove(struct store *store, uint32_t key_index)
+{
+    store_key_remove(store, key_index, table_slot_of(store, key_index));
+}
+
 bool store_delete(struct store *store, struct slice key)
 {
     uint32_t key_index = 0;
-    uint32_t table_slot = 0;
-    if (!find_slot(store, key, key_hash(store, key), &key_index, &table_slot)) {
+    if (!store_find(store, key, &key_index)) {
         return false;
     }
-    key_remove(store, key_index, table_slot);
+    store_remove(store, key_index);
     return true;
 }
 
-enum store_status store_find_list(const struct store *store, struct slice key,
+bool store_expire_set(struct store *store, uint32_t key_index, int64_t at_ms)
+{
+    struct store_key *key = store_key(store, key_index);
+    KV_ASSERT(!store_key_expired(store, key));
+    if (at_ms != 0 && at_ms <= store->now_ms) {
+        store_remove(store, key_index);
+        return false;
+    }
+    if (key->expire_at_ms == 0 && at_ms != 0) {
+        store->expires_count++;
+    } else if (key->expire_at_ms != 0 && at_ms == 0) {
+        KV_ASSERT(store->expires_count > 0);
+        store->expires_count--;
+    }
+    key->expire_at_ms = at_ms;
+    KV_ASSERT(store->expires_count <= store->table.count);
+    return true;
+}
+
+uint32_t store_expire_slice(struct store *store, uint32_t slots_max)
+{
+    uint32_t removed = 0;
+    uint32_t slot_index = store->expire_cursor & store->table.mask;
+    /* Bounded by slots_max examinations. A removal shifts the next entries back by one, so
+     * the same slot is examined again rather than skipping the entry moved into it. */
+    for (uint32_t examined = 0; examined < slots_max && store->expires_count > 0; examined++) {
+        uint32_t key_index = 0;
+        if (table_value_at(&store->table, slot_index, &key_index) &&
+            store_key_expired(store, store_key(store, key_index))) {
+            store_key_remove(store, key_index, slot_index);
+            store->expired_keys++;
+            removed++;
+            continue;
+        }
+        slot_index = (slot_index + 1) & store->table.mask;
+    }
+    store->expire_cursor = slot_index;
+    return removed;
+}
+
+void store_flush(struct store *store)
+{
+    /* Bounded by the table's capacity; each removal may shift entries into this slot, so a
+     * slot is left only once it is empty. */
+    for (uint32_t slot_index = 0; slot_index < store->table.capacity; slot_index++) {
+        uint32_t key_index = 0;
+        while (table_value_at(&store->table, slot_index, &key_index)) {
+            store_key_remove(store, key_index, slot_index);
+        }
+    }
+    KV_ASSERT(store->table.count == 0 && store->expires_count == 0);
+}
+
+enum store_status store_find_list(struct store *store, struct slice key,
                                   uint32_t *key_index)
 {
     if (!store_find(store, key, key_index)) {
@@ -270,7 +372,7 @@ static enum store_status push_check(const struct store *store, struct slice key,
     if (length > store->list_length_max) {
         return STORE_LIST_FULL;
     }
-    if (!found && !key_room(store)) {
+    if (!found && !store_key_room(store)) {
         return STORE_FULL;
     }
     return STORE_OK;
@@ -281,21 +383,21 @@ enum store_status store_list_push(struct store *store, struct slice key,
                                   uint32_t *length_after)
 {
     KV_ASSERT(value_count > 0);
-    uint32_t hash = key_hash(store, key);
     uint32_t key_index = 0;
-    uint32_t table_slot = 0;
-    bool found = find_slot(store, key, hash, &key_index, &table_slot);
+    bool found = store_find(store, key, &key_index);
     const struct store_key *existing = found ? store_key(store, key_index) : NULL;
     enum store_status status = push_check(store, key, values, value_count, found, existing);
     if (status != STORE_OK) {
         return status;
     }
-    if (!found) {
-        key_index = key_insert(store, key, hash, STORE_TYPE_LIST);
+    if (found) {
+        store_modified(store, key_index);
+    } else {
+        key_index = store_key_insert(store, key, store_key_hash(store, key), STORE_TYPE_LIST);
     }
     struct store_key *slot = store_key(store, key_index);
     for (uint32_t index = 0; index < value_count; index++) {
-        uint32_t value_index = value_acquire(store, values[index]);
+        uint32_t value_index = store_value_acquire(store, values[index]);
         if (at_head) {
             list_push_head(&store->nodes, &slot->list, value_index);
         } else {
@@ -311,18 +413,14 @@ void store_list_pop(struct store *store, uint32_t key_index, bool at_head)
 {
     struct store_key *slot = store_key(store, key_index);
     KV_ASSERT(slot->type == STORE_TYPE_LIST && slot->list.count > 0);
+    if (slot->list.count == 1) {
+        store_remove(store, key_index); /* The key goes with its last element. */
+        return;
+    }
+    store_modified(store, key_index);
     uint32_t value_index = at_head ? list_pop_head(&store->nodes, &slot->list)
                                    : list_pop_tail(&store->nodes, &slot->list);
     pool_release(&store->values, value_index);
-    if (slot->list.count == 0) {
-        struct slice key = {.bytes = key_bytes(slot), .length = slot->key_bytes};
-        uint32_t found_index = 0;
-        uint32_t table_slot = 0;
-        bool found = find_slot(store, key, slot->hash, &found_index, &table_slot);
-        KV_ASSERT(found && found_index == key_index);
-        table_remove_at(&store->table, table_slot);
-        pool_release(&store->keys, key_index);
-    }
 }
 
 void store_verify(const struct store *store)
@@ -333,6 +431,7 @@ void store_verify(const struct store *store)
     pool_verify(&store->nodes);
     KV_ASSERT(store->table.count == pool_used_count(&store->keys));
     uint64_t values_used = 0;
+    uint32_t expires = 0;
     for (uint32_t slot_index = 0; slot_index < store->table.capacity; slot_index++) {
         uint32_t key_index = 0;
         if (!table_value_at(&store->table, slot_index, &key_index)) {
@@ -341,6 +440,7 @@ void store_verify(const struct store *store)
         KV_ASSERT(pool_is_used(&store->keys, key_index));
         const struct store_key *key = store_key(store, key_index);
         KV_ASSERT(key->key_bytes <= store->key_size_max);
+        expires += key->expire_at_ms != 0 ? 1 : 0;
         if (key->type == STORE_TYPE_STRING) {
             KV_ASSERT(pool_is_used(&store->values, key->value_index));
             values_used++;
@@ -352,5 +452,6 @@ void store_verify(const struct store *store)
         }
     }
     KV_ASSERT(values_used == pool_used_count(&store->values));
+    KV_ASSERT(expires == store->expires_count);
     KV_ASSERT(pool_used_count(&store->nodes) <= values_used);
 }

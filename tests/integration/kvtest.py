@@ -14,7 +14,9 @@ tree); KV_SANITIZE says the binary is the ASan build; KV_BIN_IS_REDIS=1 makes st
 a redis-server instead (for developing the tests themselves: the differential tests then
 compare Redis with Redis, and kv-only tests skip).
 """
+import collections
 import os
+import random
 import selectors
 import shutil
 import signal
@@ -479,3 +481,60 @@ class Checker:
         verdict = "PASS" if self.count and not self.failures else "FAIL"
         print(f"{verdict} {self.name}: {self.count - self.failures} of {self.count} checks passed")
         sys.exit(PASS if verdict == "PASS" else FAIL)
+
+
+def compare_stream(kv_client, redis_client, generator, check, count, replies_equal=None,
+                   seconds=300):
+    """Send `count` generated commands to kv and Redis, half alone and half pipelined in
+    batches of up to 64, and compare each pair of raw replies. `generator` has .rnd (a
+    random.Random), .command() (a list of byte arguments) and .wire(command) (its bytes);
+    replies_equal(command, want, got) decides equality (default: identical bytes; TTLs need a
+    tolerance). Returns how many replies compared equal; the first mismatch stops the run and
+    prints the commands before it."""
+    rnd = generator.rnd
+    history = collections.deque(maxlen=12)
+    compared = 0
+    deadline = time.monotonic() + seconds
+    while compared < count and time.monotonic() < deadline:
+        size = 1 if rnd.random() < 0.5 else rnd.randint(2, 64)
+        batch = [generator.command() for _ in range(size)]
+        wire = b"".join(generator.wire(command) for command in batch)
+        kv_client.send(wire)
+        redis_client.send(wire)
+        for command in batch:
+            history.append(command)
+            want, got = redis_client.reply(), kv_client.reply()
+            same = want == got if replies_equal is None else replies_equal(command, want, got)
+            if not same:
+                print(f"mismatch after {compared} equal replies (batch of {size})")
+                print("previous commands:")
+                for earlier in list(history)[:-1]:
+                    print(f"    {shorten(earlier, 200)}")
+                check.equal(f"reply to {shorten(command, 300)}", want, got)
+                return compared
+            compared += 1
+    return compared
+
+
+def differential(test_name, make_generator, count, kv_options, final_probes=(),
+                 replies_equal=None):
+    """The differential test: a seeded generator (KV_SEED=<n> replays a run; the seed is
+    printed) drives `count` commands into kv (started with kv_options) and a real
+    redis-server, every reply compared; then each command of final_probes (lists of
+    arguments) is sent to both and compared. Exits through Checker.finish()."""
+    seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
+    print(f"seed {seed} (KV_SEED={seed} replays this run)")
+    check = Checker(test_name, verbose=False)
+    generator = make_generator(random.Random(seed))
+    with start_kv(*kv_options) as kv, start_redis() as redis:
+        with kv.connect() as kv_client, redis.connect() as redis_client:
+            compared = compare_stream(kv_client, redis_client, generator, check, count,
+                                      replies_equal)
+            check.true(f"{compared} replies equal (at least {count})", compared >= count,
+                       f"seed {seed}")
+            for probe in final_probes:
+                check.equal(f"final state: {shorten(probe, 80)}", redis_client.call(*probe),
+                            kv_client.call(*probe))
+    if check.failures:
+        print(f"seed {seed}: rerun with KV_SEED={seed}")
+    check.finish()

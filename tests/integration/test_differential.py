@@ -16,10 +16,8 @@ Lists are kept well under kv's list_length_max (an upper bound on each list's le
 and a DEL replaces a push that could pass it), so kv's own limit errors never come into play.
 """
 import collections
-import os
 import random
 import re
-import time
 
 import kvtest
 
@@ -121,50 +119,10 @@ class Generator:
         return kvtest.encode(*command)
 
 
-def compare_stream(kv_client, redis_client, generator, check, history):
-    """Send COMMAND_COUNT commands to both; returns how many replies were compared equal."""
-    rnd = generator.rnd
-    compared = 0
-    deadline = time.monotonic() + 300
-    while compared < COMMAND_COUNT and time.monotonic() < deadline:
-        size = 1 if rnd.random() < 0.5 else rnd.randint(2, 64)
-        batch = [generator.command() for _ in range(size)]
-        wire = b"".join(generator.wire(command) for command in batch)
-        kv_client.send(wire)
-        redis_client.send(wire)
-        for command in batch:
-            history.append(command)
-            want, got = redis_client.reply(), kv_client.reply()
-            if want != got:
-                print(f"mismatch after {compared} equal replies (batch of {size})")
-                print("previous commands:")
-                for earlier in list(history)[:-1]:
-                    print(f"    {kvtest.shorten(earlier, 200)}")
-                check.equal(f"reply to {kvtest.shorten(command, 300)}", want, got)
-                return compared
-            compared += 1
-    return compared
-
-
 def main():
-    seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
-    print(f"seed {seed} (KV_SEED={seed} replays this run)")
-    check = kvtest.Checker("test_differential")
-    generator = Generator(random.Random(seed))
-    history = collections.deque(maxlen=12)
-    with kvtest.start_kv(*KV_OPTIONS) as kv, kvtest.start_redis() as redis:
-        with kv.connect() as kv_client, redis.connect() as redis_client:
-            compared = compare_stream(kv_client, redis_client, generator, check, history)
-            check.true(f"{compared} replies byte-identical (at least {COMMAND_COUNT})",
-                       compared >= COMMAND_COUNT, f"seed {seed}")
-            for key in KEYS:
-                for probe in (("EXISTS", key), ("LLEN", key), ("GET", key),
-                              ("LRANGE", key, 0, -1)):
-                    check.equal(f"final state: {kvtest.shorten(probe, 80)}",
-                                redis_client.call(*probe), kv_client.call(*probe))
-    if check.failures:
-        print(f"seed {seed}: rerun with KV_SEED={seed}")
-    check.finish()
+    probes = [probe for key in KEYS
+              for probe in (("EXISTS", key), ("LLEN", key), ("GET", key), ("LRANGE", key, 0, -1))]
+    kvtest.differential("test_differential", Generator, COMMAND_COUNT, KV_OPTIONS, probes)
 
 
 if __name__ == "__main__":
