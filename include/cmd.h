@@ -19,6 +19,7 @@
 struct region;
 struct conn;
 struct conns;
+struct watch;
 
 /* What a handler may touch: everything is owned elsewhere. */
 struct cmd_context {
@@ -27,6 +28,7 @@ struct cmd_context {
     const struct plan *plan;     /* sizes, for reply bounds and INFO */
     const struct region *region; /* for INFO: region size, page size, locked */
     struct stats *stats;         /* counters */
+    struct watch *watch;         /* WATCH state of every client */
     struct reply reply;          /* where this command's reply goes */
     struct conn *conn;           /* the client running the command */
     struct conns *conns;         /* every client (CLIENT LIST, CLIENT KILL) */
@@ -38,6 +40,14 @@ struct cmd_context {
 void cmd_init(void);
 
 struct cmd;
+
+enum cmd_flag {
+    CMD_FLAG_WRITE = 1u << 0,     /* may change the store */
+    CMD_FLAG_NOAUTH = 1u << 1,    /* runs before AUTH when requirepass is set */
+    CMD_FLAG_TXN = 1u << 2,       /* runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH,
+                                     UNWATCH, QUIT, RESET) instead of being queued */
+    CMD_FLAG_NO_TXN = 1u << 3,    /* refused inside MULTI (WATCH: "not allowed") */
+};
 
 /* Counters of one command, as INFO commandstats shows them. */
 struct cmd_stats {
@@ -64,6 +74,20 @@ uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct cmd_context *co
 
 /* The command's flags (enum cmd_flag in cmd_handlers.h); 0 for NULL. */
 uint32_t cmd_flags(const struct cmd *cmd);
+
+/* The bound on the reply of an admitted command (at least PLAN_REPLY_ERROR_BYTES); the
+ * reply never exceeds it (asserted). EXEC's bound is the sum over its queued commands. */
+uint32_t cmd_reply_bound(const struct cmd *cmd, const struct cmd_context *context,
+                         const struct slice *args, uint32_t arg_count);
+
+/* Whether a command may run: known, right arity, client authenticated. If not, answers
+ * Redis's error (counting the refusal) and returns false. */
+bool cmd_admit(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
+               uint32_t arg_count);
+
+/* Runs an admitted command and writes its reply. */
+void cmd_run(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
+             uint32_t arg_count);
 
 /* Runs one command (cmd from cmd_find, NULL for an unknown one) and writes its reply. */
 void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,

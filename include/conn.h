@@ -18,6 +18,7 @@
 #include "pool.h"
 #include "region.h"
 #include "resp.h"
+#include "watch.h"
 
 enum conn_state {
     CONN_FREE,      /* slot unused */
@@ -36,12 +37,11 @@ enum conn_state {
 struct conn_multi {
     bool active;             /* between MULTI and EXEC/DISCARD */
     bool failed;             /* a command was refused while queueing: EXEC answers EXECABORT */
-    bool watch_dirty;        /* a watched key changed: EXEC answers a null array */
+    bool overflowed;         /* the queue outgrew the receive buffer: the transaction failed */
     uint32_t queue_start;    /* offset of the first queued command in recv */
     uint32_t queued;         /* commands queued */
     uint32_t reply_bytes;    /* sum of the queued commands' reply bounds (EXEC's bound) */
-    uint32_t watch_head;     /* first of this client's watch links; UINT32_MAX: none */
-    uint32_t watch_count;    /* keys this client watches */
+    struct watch_list watches; /* keys this client watches */
 };
 
 struct conn {
@@ -82,6 +82,7 @@ struct conns {
     struct pool recv_buffers;  /* connections_max receive buffers */
     struct pool send_buffers;  /* connections_max send buffers */
     struct resp_scratch scratch; /* shared parse results, valid for one command */
+    struct watch *watch;       /* a closing client's watches go back here */
     uint32_t slot_count;       /* conn_slot_count */
     uint32_t open_count;       /* connections in CONN_OPEN */
     uint32_t recv_buffer_bytes;/* from the plan */
@@ -99,7 +100,8 @@ struct conns {
 uint64_t conns_plan_slots_bytes(uint32_t conn_slot_count);
 uint64_t conns_plan_scratch_bytes(uint32_t args_max, uint32_t recv_buffer_bytes);
 
-void conns_init(struct conns *conns, struct region *region, const struct plan *plan);
+void conns_init(struct conns *conns, struct region *region, const struct plan *plan,
+                struct watch *watch);
 
 /* A socket was accepted into fixed-file slot `slot_index`: takes buffers and opens it, or,
  * when every buffer is taken, marks it CONN_REFUSING and returns false. */
@@ -130,6 +132,13 @@ KV_MUST_USE bool conn_ready_pop(struct conns *conns, uint32_t *slot_index);
 /* Runs complete commands from the receive buffer, at most commands_per_pass of them.
  * Returns true when it stopped at the bound with more input to run. */
 bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *context);
+
+/* EXEC: replies with an array of the queued commands' replies, running each in order from
+ * the receive buffer, and ends the transaction. The client is in MULTI, not failed. */
+void conn_multi_exec(struct conns *conns, struct conn *conn, struct cmd_context *context);
+
+/* Ends a transaction (EXEC, DISCARD, a failed EXEC): queue dropped, watches cleared. */
+void conn_multi_reset(struct conns *conns, struct conn *conn);
 
 /* CLIENT KILL of another client: drops what it has not been sent and closes it (the loop
  * picks it up from the ready queue). */

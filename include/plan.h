@@ -22,6 +22,7 @@ enum plan_pool {
     PLAN_POOL_VALUES,       /* value slots: every key can hold a maximal list */
     PLAN_POOL_LIST_NODES,   /* list nodes, one per value slot */
     PLAN_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
+    PLAN_POOL_WATCH,        /* WATCH: watched keys, client-key links, their table */
     PLAN_POOL_COUNT,
 };
 
@@ -35,6 +36,11 @@ enum plan_pool {
 /* Largest reply that carries no stored value: errors, integers, status lines, the
  * unknown-command error echoing up to 128 bytes of name and 128 of arguments. */
 #define PLAN_REPLY_SMALL_BYTES 1024u
+
+/* Largest status, integer or error reply of a command that was admitted (known, right
+ * arity): every error text of kv and Redis that echoes at most 128 bytes fits. A queued
+ * transaction's replies are bounded by these, so MULTI can hold hundreds of small writes. */
+#define PLAN_REPLY_ERROR_BYTES 256u
 
 /* Largest INFO reply. */
 #define PLAN_REPLY_INFO_BYTES 8192u

@@ -26,6 +26,7 @@ enum reply_error {
     REPLY_ERROR_NOT_INTEGER,
     REPLY_ERROR_NOT_POSITIVE,      /* LPOP count < 0 */
     REPLY_ERROR_MAX_CLIENTS,
+    REPLY_ERROR_NOAUTH,
     /* kv's limits: the message names the option and its value. */
     REPLY_ERROR_KEY_TOO_LONG,
     REPLY_ERROR_VALUE_TOO_LONG,

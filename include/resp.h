@@ -116,6 +116,9 @@ KV_MUST_USE enum resp_status resp_parse(struct resp_parser *parser,
                                         const uint8_t *buffer, uint32_t length, uint32_t capacity,
                                         struct resp_command *command);
 
+/* A fresh parser that starts at `offset` of a buffer (EXEC re-reads its queued commands). */
+void resp_parser_init_at(struct resp_parser *parser, uint32_t offset);
+
 /* Marks everything before `command_end` (from RESP_COMMAND) as consumed. */
 void resp_parser_consume(struct resp_parser *parser, uint32_t command_end);
 

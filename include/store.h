@@ -90,6 +90,9 @@ static inline void store_clock(struct store *store, int64_t now_ms)
  * (lazy expiry), so no command ever sees it. */
 KV_MUST_USE bool store_find(struct store *store, struct slice key, uint32_t *key_index);
 
+/* Removes the key now if its time has passed (WATCH, EXEC); nothing else. */
+void store_expire_due(struct store *store, struct slice key);
+
 /* The key's bytes. */
 struct slice store_key_name(const struct store *store, uint32_t key_index);
 

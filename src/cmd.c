@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cmd_handlers.h"
+#include "conn.h"
 
 /* Most commands kv can have; the index has four times as many slots, so probes stay short. */
 #define CMD_MAX 256u
@@ -21,7 +22,7 @@
 
 static const struct cmd_family *const cmd_families[] = {
     &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_list,
-    &cmd_family_server, &cmd_family_client,
+    &cmd_family_server, &cmd_family_client, &cmd_family_multi,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -157,7 +158,7 @@ uint32_t cmd_reply_small(const struct cmd_context *context, const struct slice *
     (void)context;
     (void)args;
     (void)arg_count;
-    return PLAN_REPLY_SMALL_BYTES;
+    return PLAN_REPLY_ERROR_BYTES;
 }
 
 uint32_t cmd_reply_value(const struct cmd_context *context, const struct slice *args,
@@ -192,14 +193,22 @@ uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements)
     return bytes < plan->send_buffer_bytes ? (uint32_t)bytes : plan->send_buffer_bytes;
 }
 
+uint32_t cmd_reply_bound(const struct cmd *cmd, const struct cmd_context *context,
+                         const struct slice *args, uint32_t arg_count)
+{
+    KV_ASSERT(cmd != NULL);
+    uint32_t bytes = cmd->reply_max(context, args, arg_count);
+    KV_ASSERT(bytes <= context->plan->send_buffer_bytes);
+    return bytes < PLAN_REPLY_ERROR_BYTES ? PLAN_REPLY_ERROR_BYTES : bytes;
+}
+
 uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct cmd_context *context,
                              const struct slice *args, uint32_t arg_count)
 {
     if (cmd == NULL) {
         return PLAN_REPLY_SMALL_BYTES;
     }
-    uint32_t bytes = cmd->reply_max(context, args, arg_count);
-    KV_ASSERT(bytes <= context->plan->send_buffer_bytes);
+    uint32_t bytes = cmd_reply_bound(cmd, context, args, arg_count);
     return bytes < PLAN_REPLY_SMALL_BYTES ? PLAN_REPLY_SMALL_BYTES : bytes;
 }
 
@@ -246,31 +255,56 @@ enum reply_error cmd_store_error(enum store_status status)
     }
 }
 
-void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
-                 uint32_t arg_count)
+bool cmd_admit(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
+               uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 1);
-    uint32_t length_before = context->reply.length;
     if (cmd == NULL) {
         reply_error_unknown_command(&context->reply, args, arg_count);
-        return;
+        return false;
     }
     struct cmd_stats *stats = &cmd_stats[cmd_position(cmd)];
     if (!arity_ok(cmd, arg_count)) {
         stats->rejected_calls++;
         reply_error_arity(&context->reply, cmd->name);
-        return;
+        return false;
     }
+    if (!context->conn->authenticated && !(cmd->flags & CMD_FLAG_NOAUTH)) {
+        stats->rejected_calls++;
+        reply_error(&context->reply, REPLY_ERROR_NOAUTH);
+        return false;
+    }
+    return true;
+}
+
+void cmd_run(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
+             uint32_t arg_count)
+{
+    KV_ASSERT(cmd != NULL && arity_ok(cmd, arg_count));
+    uint32_t length_before = context->reply.length;
+    /* Taken before the handler runs: EXEC's bound is its queue, gone once it has run. */
+    uint32_t bound = cmd_reply_bound(cmd, context, args, arg_count);
+    struct cmd_stats *stats = &cmd_stats[cmd_position(cmd)];
     context->stats->commands_processed++;
-    store_clock(context->store, unix_ms());
+    int64_t now_ms = unix_ms();
+    store_clock(context->store, now_ms);
+    context->conn->last_command = cmd->name;
+    context->conn->last_command_ms = now_ms;
     uint64_t started_ns = monotonic_ns();
     cmd->handler(context, args, arg_count);
     stats->calls++;
     stats->duration_ns += monotonic_ns() - started_ns;
     /* An error reply from the handler counts as a failed call, as Redis counts it. */
     stats->failed_calls += context->reply.bytes[length_before] == '-' ? 1 : 0;
-    /* Every command answers exactly once, within its bound. */
+    /* Every command answers exactly once, within its own bound (EXEC relies on it). */
     KV_ASSERT(context->reply.length > length_before);
-    KV_ASSERT(context->reply.length - length_before <=
-              cmd_reply_bytes_max(cmd, context, args, arg_count));
+    KV_ASSERT(context->reply.length - length_before <= bound);
+}
+
+void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
+                 uint32_t arg_count)
+{
+    if (cmd_admit(context, cmd, args, arg_count)) {
+        cmd_run(context, cmd, args, arg_count);
+    }
 }

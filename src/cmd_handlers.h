@@ -21,13 +21,6 @@ typedef void cmd_handler_fn(struct cmd_context *context, const struct slice *arg
 typedef uint32_t cmd_reply_max_fn(const struct cmd_context *context, const struct slice *args,
                                   uint32_t arg_count);
 
-enum cmd_flag {
-    CMD_FLAG_WRITE = 1u << 0,     /* may change the store */
-    CMD_FLAG_NOAUTH = 1u << 1,    /* runs before AUTH when requirepass is set */
-    CMD_FLAG_TXN = 1u << 2,       /* runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH,
-                                     UNWATCH, QUIT, RESET) instead of being queued */
-    CMD_FLAG_NO_TXN = 1u << 3,    /* refused inside MULTI (WATCH: "not allowed") */
-};
 
 struct cmd {
     const char *name;         /* lower case, as Redis names it in errors */
@@ -57,7 +50,7 @@ extern const struct cmd_family cmd_family_client;
 extern const struct cmd_family cmd_family_multi;
 
 /* Reply bounds shared by the families. */
-cmd_reply_max_fn cmd_reply_small;  /* status, integer or error: PLAN_REPLY_SMALL_BYTES */
+cmd_reply_max_fn cmd_reply_small;  /* status, integer or error: PLAN_REPLY_ERROR_BYTES */
 cmd_reply_max_fn cmd_reply_value;  /* one value (or a small reply) */
 cmd_reply_max_fn cmd_reply_info;   /* INFO-sized text: PLAN_REPLY_INFO_BYTES */
 cmd_reply_max_fn cmd_reply_all;    /* the whole send buffer: the command itself checks that

@@ -10,6 +10,7 @@
  */
 #include "conn.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static uint64_t round_64(uint64_t bytes)
@@ -29,9 +30,11 @@ uint64_t conns_plan_scratch_bytes(uint32_t args_max, uint32_t recv_buffer_bytes)
            round_64(recv_buffer_bytes);                          /* unescaped inline args */
 }
 
-void conns_init(struct conns *conns, struct region *region, const struct plan *plan)
+void conns_init(struct conns *conns, struct region *region, const struct plan *plan,
+                struct watch *watch)
 {
     memset(conns, 0, sizeof(*conns));
+    conns->watch = watch;
     conns->slot_count = plan->conn_slot_count;
     conns->slots = region_carve(region, (uint64_t)conns->slot_count * sizeof(struct conn), 64);
     memset(conns->slots, 0, (uint64_t)conns->slot_count * sizeof(struct conn));
@@ -71,7 +74,7 @@ bool conn_open(struct conns *conns, uint32_t slot_index)
     conn->recv = pool_slot(&conns->recv_buffers, recv_index);
     conn->send = pool_slot(&conns->send_buffers, send_index);
     resp_parser_init(&conn->parser);
-    conn->multi.watch_head = UINT32_MAX;
+    watch_list_init(&conn->multi.watches);
     conn->id = conns->id_next++;
     conn->state = CONN_OPEN;
     conns->open_count++;
@@ -83,6 +86,7 @@ void conn_closing(struct conns *conns, struct conn *conn)
     KV_ASSERT(conn->state == CONN_OPEN || conn->state == CONN_REFUSING);
     KV_ASSERT(!conn->recv_in_flight && conn->send_in_flight == 0 && !conn->shutdown_in_flight);
     if (conn->recv != NULL) {
+        watch_clear(conns->watch, &conn->multi.watches);
         pool_release(&conns->recv_buffers, conn->buffer_index);
         pool_release(&conns->send_buffers, conn->buffer_index);
         conn->recv = NULL;
@@ -106,16 +110,39 @@ void conn_release(struct conns *conns, uint32_t slot_index)
     conn->state = CONN_FREE;
 }
 
+/* Whether the receive buffer holds queued MULTI commands before the parse position. */
+static bool multi_holding(const struct conn *conn)
+{
+    return conn->multi.active && !conn->multi.failed && conn->multi.queued > 0;
+}
+
+/* Moves unconsumed input (and queued commands) to the front of the receive buffer. */
+static void recv_compact(struct conn *conn)
+{
+    uint32_t drop = multi_holding(conn) ? conn->multi.queue_start : conn->parser.command_start;
+    KV_ASSERT(drop <= conn->parser.command_start && drop <= conn->recv_length);
+    if (drop == 0) {
+        return;
+    }
+    /* Usually nothing or a short partial command is left: cheap to move down. */
+    memmove(conn->recv, conn->recv + drop, conn->recv_length - drop);
+    conn->recv_length -= drop;
+    resp_parser_shift(&conn->parser, drop);
+    if (multi_holding(conn)) {
+        conn->multi.queue_start -= drop;
+    }
+}
+
 uint32_t conn_recv_room(struct conns *conns, struct conn *conn, uint8_t **into)
 {
     KV_ASSERT(conn->state == CONN_OPEN && !conn->recv_in_flight);
-    uint32_t consumed = conn->parser.command_start;
-    KV_ASSERT(consumed <= conn->recv_length);
-    if (consumed > 0) {
-        /* Usually nothing or a short partial command is left: cheap to move down. */
-        memmove(conn->recv, conn->recv + consumed, conn->recv_length - consumed);
-        conn->recv_length -= consumed;
-        resp_parser_shift(&conn->parser, consumed);
+    recv_compact(conn);
+    if (conn->recv_length == conns->recv_buffer_bytes && multi_holding(conn)) {
+        /* Queued commands and a partial one fill the buffer: the transaction is too large
+         * to hold. It fails (EXEC will abort), its queue goes, the partial command stays. */
+        conn->multi.failed = true;
+        conn->multi.overflowed = true;
+        recv_compact(conn);
     }
     *into = conn->recv + conn->recv_length;
     return conns->recv_buffer_bytes - conn->recv_length;
@@ -195,6 +222,92 @@ static void answer_parse_error(struct cmd_context *context, const struct resp_co
     }
 }
 
+/* Room for EXEC's array header and the queued replies' bounds, and the text of the errors
+ * that refuse a command the transaction cannot hold. */
+#define MULTI_HEADER_BYTES 16u
+
+static void multi_refuse(struct cmd_context *context, const char *what, uint32_t bytes)
+{
+    char text[160];
+    snprintf(text, sizeof(text),
+             "ERR transaction is too large: its %s would exceed %u bytes; EXEC will abort", what,
+             bytes);
+    reply_error_text(&context->reply, text);
+}
+
+/* A command arrives inside MULTI: admitted commands are answered QUEUED and their bytes stay
+ * in the receive buffer for EXEC; a refused one fails the transaction, as in Redis. */
+static void multi_queue(struct conns *conns, struct conn *conn, struct cmd_context *context,
+                        const struct cmd *cmd, uint32_t arg_count)
+{
+    struct conn_multi *multi = &conn->multi;
+    KV_ASSERT(multi->active);
+    if (!cmd_admit(context, cmd, conns->scratch.args, arg_count)) {
+        multi->failed = true;
+        return;
+    }
+    uint64_t reply_bytes = (uint64_t)multi->reply_bytes +
+                           cmd_reply_bound(cmd, context, conns->scratch.args, arg_count);
+    if (multi->overflowed) {
+        multi_refuse(context, "commands", conns->recv_buffer_bytes);
+        multi->overflowed = false;
+        KV_ASSERT(multi->failed);
+        return;
+    }
+    if (!multi->failed && reply_bytes + MULTI_HEADER_BYTES > conns->send_buffer_bytes) {
+        multi_refuse(context, "replies", conns->send_buffer_bytes);
+        multi->failed = true;
+        return;
+    }
+    if (!multi->failed) {
+        if (multi->queued == 0) {
+            multi->queue_start = conn->parser.command_start;
+        }
+        multi->queued++;
+        multi->reply_bytes = (uint32_t)reply_bytes;
+    }
+    reply_simple(&context->reply, "QUEUED");
+}
+
+void conn_multi_reset(struct conns *conns, struct conn *conn)
+{
+    struct watch_list watches = conn->multi.watches;
+    watch_clear(conns->watch, &watches);
+    memset(&conn->multi, 0, sizeof(conn->multi));
+    conn->multi.watches = watches;
+    KV_ASSERT(conn->multi.watches.count == 0);
+}
+
+void conn_multi_exec(struct conns *conns, struct conn *conn, struct cmd_context *context)
+{
+    struct conn_multi *multi = &conn->multi;
+    KV_ASSERT(multi->active && !multi->failed && !multi->overflowed);
+    uint32_t end = conn->parser.command_start; /* where EXEC itself begins */
+    uint32_t queued = multi->queued;
+    reply_array(&context->reply, queued);
+    struct resp_parser parser;
+    resp_parser_init_at(&parser, multi->queue_start);
+    /* Commands answered at once while queueing (MULTI, WATCH) sit between the queued ones and
+     * are skipped. Bounded: each step consumes a whole command of at least 3 bytes. */
+    uint32_t ran = 0;
+    for (uint32_t steps = 0; ran < queued && steps < end; steps++) {
+        struct resp_command command;
+        enum resp_status status = resp_parse(&parser, &conns->scratch, conn->recv, end,
+                                             conns->recv_buffer_bytes, &command);
+        KV_ASSERT(status == RESP_COMMAND);
+        const struct cmd *cmd = cmd_find(conns->scratch.args, command.arg_count);
+        resp_parser_consume(&parser, command.end);
+        if (cmd_flags(cmd) & CMD_FLAG_TXN) {
+            continue;
+        }
+        KV_ASSERT(cmd != NULL);
+        cmd_run(context, cmd, conns->scratch.args, command.arg_count);
+        ran++;
+    }
+    KV_ASSERT(ran == queued);
+    conn_multi_reset(conns, conn);
+}
+
 bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *context)
 {
     KV_ASSERT(conn->state == CONN_OPEN);
@@ -220,11 +333,18 @@ bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *co
             .bytes = conn->send, .length = conn->send_length, .capacity = conns->send_buffer_bytes};
         if (status != RESP_COMMAND) {
             answer_parse_error(context, &command, status);
+            conn->multi.failed |= conn->multi.active;
             conn->send_length = context->reply.length;
             conn->close_after_send = status == RESP_PROTOCOL_ERROR;
             continue;
         }
         const struct cmd *cmd = cmd_find(conns->scratch.args, command.arg_count);
+        if (conn->multi.active && !(cmd_flags(cmd) & CMD_FLAG_TXN)) {
+            multi_queue(conns, conn, context, cmd, command.arg_count);
+            resp_parser_consume(&conn->parser, command.end);
+            conn->send_length = context->reply.length;
+            continue;
+        }
         if (room < cmd_reply_bytes_max(cmd, context, conns->scratch.args, command.arg_count)) {
             return false; /* Parsed again once the send buffer drains. */
         }

@@ -255,16 +255,20 @@ static void files_limit_raise(uint32_t needed)
 }
 
 int loop_init(struct loop **loop_out, struct region *region, struct config *config,
-              const struct plan *plan, struct store *store, struct stats *stats, char *error,
-              size_t error_bytes)
+              const struct plan *plan, struct store *store, struct watch *watch,
+              struct stats *stats, char *error, size_t error_bytes)
 {
     struct loop *loop = &loop_state;
     memset(loop, 0, sizeof(*loop));
     loop->plan = plan;
     loop->stats = stats;
-    conns_init(&loop->conns, region, plan);
-    loop->context = (struct cmd_context){
-        .store = store, .config = config, .plan = plan, .region = region, .stats = stats};
+    conns_init(&loop->conns, region, plan, watch);
+    loop->context = (struct cmd_context){.store = store,
+                                         .config = config,
+                                         .plan = plan,
+                                         .region = region,
+                                         .stats = stats,
+                                         .watch = watch};
     int fd = listen_socket(config, &loop->port, error, error_bytes);
     if (fd < 0) {
         return fd;
@@ -455,6 +459,13 @@ static void refuse(struct loop *loop, struct conn *conn, uint32_t slot_index)
     conn->send_in_flight = sizeof(refusal_line) - 1;
 }
 
+static int64_t unix_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
 {
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
@@ -479,6 +490,11 @@ static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
         return;
     }
     loop->stats->connected_clients++;
+    struct conn *conn = &loop->conns.slots[slot_index];
+    /* As Redis: a client is authenticated from the start when no password is asked then. */
+    conn->authenticated = loop->context.config->requirepass[0] == '\0';
+    conn->created_ms = unix_ms();
+    conn->last_command_ms = conn->created_ms;
     settle(loop, slot_index);
 }
 
@@ -660,6 +676,26 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
+/* Active expiry: each turn removes the expired keys among expire_slice table slots, so
+ * memory comes back without a pause. While keys have expiry times the wait is bounded by a
+ * tick of 1/hz s, so an idle server keeps reclaiming; otherwise the loop sleeps until I/O. */
+static struct __kernel_timespec *expire_turn(struct loop *loop)
+{
+    static struct __kernel_timespec tick;
+    struct store *store = loop->context.store;
+    if (store->expires_count == 0) {
+        return NULL;
+    }
+    const struct config *config = loop->context.config;
+    KV_ASSERT(config->hz > 0 && config->expire_slice > 0);
+    store_clock(store, unix_ms());
+    (void)store_expire_slice(store, config->expire_slice);
+    uint64_t tick_ns = 1000000000ull / config->hz;
+    tick.tv_sec = (long long)(tick_ns / 1000000000ull);
+    tick.tv_nsec = (long long)(tick_ns % 1000000000ull);
+    return &tick;
+}
+
 int loop_run(struct loop *loop)
 {
     /* The event loop: the one endless loop in kv. Each pass is bounded: at most
@@ -674,7 +710,7 @@ int loop_run(struct loop *loop)
                 loop->reload();
             }
         }
-        if (pass(loop, NULL) != 0) {
+        if (pass(loop, expire_turn(loop)) != 0) {
             return 1;
         }
     }

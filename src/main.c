@@ -24,6 +24,7 @@
 #include "reply.h"
 #include "stats.h"
 #include "store.h"
+#include "watch.h"
 
 /* Exit status for a bad option, as the README documents. */
 #define MAIN_EXIT_USAGE 2
@@ -32,6 +33,7 @@
 #define MAIN_STACK_PREFAULT_BYTES (256u * 1024u)
 
 static struct config config;
+static struct watch watch;
 static struct plan plan;
 static struct region region;
 static struct store store;
@@ -173,12 +175,16 @@ int main(int argc, char **argv)
              region.hugetlb ? " (hugetlb)" : "", region.locked ? "locked" : "not locked");
     reply_errors_init(&config, plan.recv_buffer_bytes);
     store_init(&store, &region, &config, hash_seed());
+    watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
+    store.touched = watch_touched;
+    store.touched_context = &watch;
     cmd_init();
     struct timeval now;
     gettimeofday(&now, NULL);
     stats.start_time_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;
     struct loop *loop = NULL;
-    if (loop_init(&loop, &region, &config, &plan, &store, &stats, error, sizeof(error)) != 0) {
+    if (loop_init(&loop, &region, &config, &plan, &store, &watch, &stats, error,
+                  sizeof(error)) != 0) {
         log_error("%s", error);
         return 1;
     }

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "resp.h"
 #include "store.h"
+#include "watch.h"
 
 /* Slack for the alignment of each carve (one cache line per carve, generously). */
 #define PLAN_CARVE_SLACK_BYTES 4096u
@@ -29,6 +30,7 @@ static const char *const pool_names[PLAN_POOL_COUNT] = {
     [PLAN_POOL_VALUES] = "values",
     [PLAN_POOL_LIST_NODES] = "list_nodes",
     [PLAN_POOL_SCRATCH] = "scratch",
+    [PLAN_POOL_WATCH] = "watch",
 };
 
 const char *plan_pool_name(enum plan_pool pool)
@@ -138,6 +140,7 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     bytes[PLAN_POOL_VALUES] = store_plan_values_bytes(config);
     bytes[PLAN_POOL_LIST_NODES] = store_plan_nodes_bytes(config);
     bytes[PLAN_POOL_SCRATCH] = conns_plan_scratch_bytes(plan->args_max, plan->recv_buffer_bytes);
+    bytes[PLAN_POOL_WATCH] = watch_plan_bytes(config->watch_keys_max, config->key_size_max);
     plan->total_bytes = PLAN_CARVE_SLACK_BYTES;
     for (int pool = 0; pool < PLAN_POOL_COUNT; pool++) {
         plan->total_bytes += bytes[pool];
@@ -160,6 +163,9 @@ void plan_print(const struct plan *plan, const struct config *config, FILE *out)
             plan->conn_slot_count, PLAN_REFUSAL_SLOTS);
     fprintf(out, "  value_slots = %u (key_count x list_length_max)\n", plan->value_count);
     fprintf(out, "  args_max = %u\n", plan->args_max);
+    fprintf(out, "  transaction_bytes_max = %u (MULTI queues in the receive buffer)\n",
+            plan->recv_buffer_bytes);
+    fprintf(out, "  watch_keys_max = %u\n", config->watch_keys_max);
     fprintf(out, "pools (bytes)\n");
     for (int pool = 0; pool < PLAN_POOL_COUNT; pool++) {
         fprintf(out, "  %-13s %15" PRIu64 "\n", pool_names[pool], plan->pool_bytes[pool]);

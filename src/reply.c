@@ -37,6 +37,7 @@ void reply_errors_init(const struct config *config, uint32_t recv_buffer_bytes)
     error_set(REPLY_ERROR_NOT_INTEGER, "-ERR value is not an integer or out of range\r\n");
     error_set(REPLY_ERROR_NOT_POSITIVE, "-ERR value is out of range, must be positive\r\n");
     error_set(REPLY_ERROR_MAX_CLIENTS, "-ERR max number of clients reached\r\n");
+    error_set(REPLY_ERROR_NOAUTH, "-NOAUTH Authentication required.\r\n");
     snprintf(line, sizeof(line), "-ERR key is too long (key_size_max is %u bytes)\r\n",
              config->key_size_max);
     error_set(REPLY_ERROR_KEY_TOO_LONG, line);

@@ -25,6 +25,13 @@ void resp_parser_init(struct resp_parser *parser)
     KV_ASSERT(resp_parser_idle(parser));
 }
 
+void resp_parser_init_at(struct resp_parser *parser, uint32_t offset)
+{
+    resp_parser_init(parser);
+    parser->command_start = offset;
+    parser->scan = offset;
+}
+
 bool resp_parser_idle(const struct resp_parser *parser)
 {
     return parser->phase == RESP_PHASE_START;

@@ -113,6 +113,13 @@ bool store_find(struct store *store, struct slice key, uint32_t *key_index)
     return true;
 }
 
+void store_expire_due(struct store *store, struct slice key)
+{
+    uint32_t key_index = 0;
+    bool live = store_find(store, key, &key_index);
+    KV_ASSERT(!live || !store_key_expired(store, store_key(store, key_index)));
+}
+
 struct slice store_key_name(const struct store *store, uint32_t key_index)
 {
     struct store_key *key = store_key(store, key_index);
