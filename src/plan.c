@@ -78,7 +78,10 @@ static uint64_t send_buffer_bytes(const struct config *config)
 {
     uint64_t list_reply = array_header_bytes(config->list_length_max)       /* *<n> */
                           + config->list_length_max * bulk_bytes(config->val_size_max);
-    uint64_t value_reply = bulk_bytes(config->val_size_max) + PLAN_REPLY_SMALL_BYTES;
+    /* One argument echoed back (ECHO, a key from RANDOMKEY) may be key-sized. */
+    uint32_t arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max
+                                                                         : config->val_size_max;
+    uint64_t value_reply = bulk_bytes(arg_bytes_max) + PLAN_REPLY_SMALL_BYTES;
     uint64_t bytes = list_reply;
     if (bytes < value_reply) {
         bytes = value_reply; /* GET, ECHO: one value and a margin */
@@ -119,7 +122,10 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     plan->conn_slot_count = config->connections_max + PLAN_REFUSAL_SLOTS;
     plan->recv_buffer_bytes = (uint32_t)recv_bytes;
     plan->send_buffer_bytes = (uint32_t)send_bytes;
-    plan->reply_value_bytes = (uint32_t)(bulk_bytes(config->val_size_max) + PLAN_REPLY_SMALL_BYTES);
+    plan->arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max
+                                                                      : config->val_size_max;
+    /* One value or one argument echoed back, or an error instead. */
+    plan->reply_value_bytes = (uint32_t)(bulk_bytes(plan->arg_bytes_max) + PLAN_REPLY_ERROR_BYTES);
     plan->reply_element_bytes = (uint32_t)bulk_bytes(config->val_size_max);
     plan->list_length_max = config->list_length_max;
     plan->arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max

@@ -1,0 +1,167 @@
+"""MULTI, EXEC, DISCARD, WATCH and UNWATCH answer as Redis 7 does, and kv's own bounds on a
+transaction are clear errors that leave the data and the connection intact.
+
+1. Differential: two clients per server (kv and a real redis-server) take turns sending
+   seeded random commands: transactions with queued reads and writes, queueing errors
+   (unknown commands, wrong arities: EXECABORT), nested MULTI, WATCH inside MULTI, EXEC and
+   DISCARD without MULTI, WATCH of keys the other client then changes, deletes or creates
+   (EXEC answers a null array), UNWATCH. At least 20,000 commands; every reply identical.
+   Reads in transactions are short (LRANGE 0 2), so kv's bound on a transaction's replies
+   (their worst case must fit the send buffer) is not what is compared here: part 2 is.
+2. kv's bounds: a transaction whose replies could exceed the send buffer is refused with a
+   clear error and EXEC aborts; so is one whose queued commands outgrow the receive buffer;
+   WATCH past watch_keys_max is refused. After each, the data are unchanged and the same
+   connection still works.
+"""
+import os
+import random
+
+import kvtest
+
+COMMAND_COUNT = 20000
+# A transaction's queued replies must fit the send buffer by their worst case (kv's bound):
+# lists may be long here (so the send buffer is large) while LRANGE reads a few elements.
+KV_OPTIONS = ["--connections-max", "16", "--key-count", "64", "--key-size-max", "64",
+              "--val-size-max", "64", "--list-length-max", "1024", "--hugepages", "off"]
+KEYS = [b"a", b"b", b"l", b"", b"\x00k"]
+VALUES = [b"", b"1", b"v", b"x\r\ny", b"\xff" * 8]
+
+
+class Generator:
+    """Commands for two clients; tracks which client is inside MULTI to steer toward EXEC."""
+
+    def __init__(self, rnd):
+        self.rnd = rnd
+        self.in_multi = [False, False]
+
+    def data_command(self):
+        rnd = self.rnd
+        key, value = rnd.choice(KEYS), rnd.choice(VALUES)
+        return rnd.choice([
+            [b"SET", key, value], [b"GET", key], [b"DEL", key, rnd.choice(KEYS)],
+            [b"LPUSH", key, value], [b"RPOP", key], [b"LRANGE", key, b"0", b"2"],
+            [b"EXISTS", key], [b"LLEN", key], [b"PING"], [b"ECHO", value],
+        ])
+
+    def command(self, client):
+        rnd = self.rnd
+        roll = rnd.random()
+        if self.in_multi[client]:
+            if roll < 0.15:
+                self.in_multi[client] = False
+                return [b"EXEC"]
+            if roll < 0.18:
+                self.in_multi[client] = False
+                return [b"DISCARD"]
+            if roll < 0.20:
+                return [b"MULTI"]
+            if roll < 0.22:
+                return [b"WATCH", rnd.choice(KEYS)]
+            if roll < 0.24:
+                return [b"NOSUCHCMD", b"x"]
+            if roll < 0.26:
+                return [b"GET"]
+            if roll < 0.28:
+                return [b"UNWATCH"]
+            return self.data_command()
+        if roll < 0.15:
+            self.in_multi[client] = True
+            return [b"MULTI"]
+        if roll < 0.30:
+            return [b"WATCH"] + rnd.sample(KEYS, rnd.randint(1, 3))
+        if roll < 0.33:
+            return [b"UNWATCH"]
+        if roll < 0.35:
+            return [rnd.choice([b"EXEC", b"DISCARD", b"exec"])]
+        return self.data_command()
+
+
+def differential(check, seed):
+    rnd = random.Random(seed)
+    generator = Generator(rnd)
+    with kvtest.start_kv(*KV_OPTIONS) as kv, kvtest.start_redis() as redis:
+        kv_clients = [kv.connect(), kv.connect()]
+        redis_clients = [redis.connect(), redis.connect()]
+        history = []
+        compared = 0
+        for _ in range(COMMAND_COUNT):
+            client = rnd.randrange(2)
+            command = generator.command(client)
+            history = (history + [(client, command)])[-12:]
+            want = redis_clients[client].call(*command)
+            got = kv_clients[client].call(*command)
+            if want != got:
+                for earlier in history:
+                    print(f"    client {earlier[0]}: {kvtest.shorten(earlier[1], 120)}")
+                check.equal(f"client {client}: {kvtest.shorten(command)}", want, got)
+                break
+            compared += 1
+        check.true(f"{compared} replies identical (at least {COMMAND_COUNT})",
+                   compared >= COMMAND_COUNT, f"seed {seed}")
+        for client in range(2):
+            check.equal(f"client {client} ends any transaction",
+                        redis_clients[client].call(b"DISCARD"), kv_clients[client].call(b"DISCARD"))
+        for key in KEYS:
+            for probe in ((b"GET", key), (b"LRANGE", key, b"0", b"-1"), (b"LLEN", key)):
+                check.equal(f"final {probe!r}", redis_clients[0].call(*probe),
+                            kv_clients[0].call(*probe))
+        for client in kv_clients + redis_clients:
+            client.close()
+
+
+def bounds(check):
+    options = ["--connections-max", "4", "--key-count", "2000", "--key-size-max", "16",
+               "--val-size-max", "4096", "--list-length-max", "4", "--watch-keys-max", "3",
+               "--hugepages", "off"]
+    with kvtest.start_kv(*options) as kv, kv.connect() as client:
+        check.equal("SET before", b"+OK\r\n", client.call("SET", "keep", "v1"))
+        # Replies: each GET may answer a 4096-byte value, so a few dozen fill the send buffer.
+        check.equal("MULTI", b"+OK\r\n", client.call("MULTI"))
+        replies = [client.call("GET", "keep") for _ in range(200)]
+        refused = [reply for reply in replies if reply.startswith(b"-")]
+        check.true("queued GETs are refused once their replies could exceed the send buffer",
+                   replies[0] == b"+QUEUED\r\n" and len(refused) > 0, repr(replies[-1]))
+        check.starts("the refusal says why", b"-ERR transaction is too large: its replies",
+                     refused[0] if refused else b"")
+        check.equal("EXEC aborts", b"-EXECABORT Transaction discarded because of previous "
+                    b"errors.\r\n", client.call("EXEC"))
+        check.equal("data intact", b"$2\r\nv1\r\n", client.call("GET", "keep"))
+        # Commands: pushes of 4000-byte values (small replies) outgrow the receive buffer.
+        check.equal("MULTI again", b"+OK\r\n", client.call("MULTI"))
+        big = b"z" * 4000
+        replies = [client.call("LPUSH", f"k{index}", big) for index in range(40)]
+        refused = [reply for reply in replies if reply.startswith(b"-")]
+        check.true("a queue larger than the receive buffer is refused", len(refused) > 0,
+                   repr(replies[-1]))
+        check.starts("the refusal says why", b"-ERR transaction is too large: its commands",
+                     refused[0] if refused else b"")
+        check.equal("EXEC aborts", b"-EXECABORT Transaction discarded because of previous "
+                    b"errors.\r\n", client.call("EXEC"))
+        check.equal("none of the queued pushes ran", b":0\r\n", client.call("EXISTS", "k0"))
+        check.equal("connection still works", b"$2\r\nv1\r\n", client.call("GET", "keep"))
+        # WATCH: three keys at most.
+        check.equal("WATCH three keys", b"+OK\r\n", client.call("WATCH", "w1", "w2", "w3"))
+        check.equal("watching one again is no new watch", b"+OK\r\n", client.call("WATCH", "w1"))
+        check.equal("a fourth is refused", b"-ERR too many watched keys (watch_keys_max is 3)"
+                    b"\r\n", client.call("WATCH", "w4"))
+        check.equal("UNWATCH frees them", b"+OK\r\n", client.call("UNWATCH"))
+        check.equal("WATCH works again", b"+OK\r\n", client.call("WATCH", "w4"))
+        with kv.connect() as other:
+            check.equal("another client changes w4", b"+OK\r\n", other.call("SET", "w4", "x"))
+        check.equal("MULTI", b"+OK\r\n", client.call("MULTI"))
+        check.equal("queued", b"+QUEUED\r\n", client.call("SET", "w4", "mine"))
+        check.equal("EXEC after a watched change: null array", b"*-1\r\n", client.call("EXEC"))
+        check.equal("the queued SET did not run", b"$1\r\nx\r\n", client.call("GET", "w4"))
+
+
+def main():
+    seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
+    print(f"seed {seed} (KV_SEED={seed} replays this run)")
+    check = kvtest.Checker("test_transactions")
+    differential(check, seed)
+    bounds(check)
+    check.finish()
+
+
+if __name__ == "__main__":
+    main()
