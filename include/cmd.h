@@ -20,6 +20,8 @@ struct region;
 struct conn;
 struct conns;
 struct watch;
+struct latency_histogram;
+struct slowlog;
 
 /* What a handler may touch: everything is owned elsewhere. */
 struct cmd_context {
@@ -36,8 +38,16 @@ struct cmd_context {
     bool close_after_reply;      /* set by QUIT */
 };
 
-/* Builds the command index from every family; once, at startup, before the first command. */
-void cmd_init(void);
+/* Bytes cmd_init carves: a latency histogram per command and the slow log ring. */
+uint64_t cmd_plan_stats_bytes(uint32_t slowlog_max_len);
+
+/* Builds the command index from every family and carves the per-command latency histograms
+ * and the slow log; once, at startup, before the first command. */
+void cmd_init(struct region *region, uint32_t slowlog_max_len);
+
+/* Commands slower than this many µs go to the slow log; negative: none (Redis's
+ * slowlog-log-slower-than). */
+void cmd_slowlog_threshold_set(int64_t threshold_us);
 
 struct cmd;
 
@@ -60,7 +70,13 @@ struct cmd_stats {
 /* The name and counters of table entry `index`; false past the end. */
 bool cmd_stats_at(uint32_t index, const char **name, struct cmd_stats *stats);
 
-/* CONFIG RESETSTAT. */
+/* The latency histogram of command `index` (as cmd_stats_at numbers them). */
+const struct latency_histogram *cmd_latency_at(uint32_t index);
+
+/* The slow log. */
+struct slowlog *cmd_slowlog(void);
+
+/* CONFIG RESETSTAT: command counters and latency histograms. */
 void cmd_stats_reset(void);
 
 /* Looks up args[0] (any case); NULL when kv has no such command. */

@@ -69,6 +69,8 @@ struct conn {
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle) */
     const char *last_command;  /* name of the last command run, NULL before the first */
+    uint32_t addr_length;      /* bytes of addr; 0: unknown */
+    char addr[48];             /* the peer, "ip:port" (CLIENT LIST, SLOWLOG) */
     uint32_t name_length;      /* bytes of name; 0: no name */
     uint32_t lib_name_length;  /* bytes of lib_name */
     uint32_t lib_ver_length;   /* bytes of lib_ver */

@@ -23,6 +23,7 @@ enum plan_pool {
     PLAN_POOL_LIST_NODES,   /* list nodes, one per value slot */
     PLAN_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
     PLAN_POOL_WATCH,        /* WATCH: watched keys, client-key links, their table */
+    PLAN_POOL_STATS,        /* latency histogram per command, slow log ring */
     PLAN_POOL_COUNT,
 };
 
@@ -41,6 +42,9 @@ enum plan_pool {
  * arity): every error text of kv and Redis that echoes at most 128 bytes fits. A queued
  * transaction's replies are bounded by these, so MULTI can hold hundreds of small writes. */
 #define PLAN_REPLY_ERROR_BYTES 256u
+
+/* Entries the slow log keeps (Redis's slowlog-max-len default). */
+#define PLAN_SLOWLOG_MAX_LEN 128u
 
 /* Largest INFO reply. */
 #define PLAN_REPLY_INFO_BYTES 8192u

@@ -12,6 +12,9 @@
 
 #include "cmd_handlers.h"
 #include "conn.h"
+#include "latency.h"
+#include "region.h"
+#include "slowlog.h"
 
 /* Most commands kv can have; the index has four times as many slots, so probes stay short. */
 #define CMD_MAX 256u
@@ -22,7 +25,7 @@
 
 static const struct cmd_family *const cmd_families[] = {
     &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_list,
-    &cmd_family_server, &cmd_family_client, &cmd_family_multi,
+    &cmd_family_server, &cmd_family_client, &cmd_family_multi,  &cmd_family_latency,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -37,6 +40,11 @@ static uint32_t cmd_all_count;
 /* Per-command counters for INFO commandstats, one per command. */
 static struct cmd_stats cmd_stats[CMD_MAX];
 
+/* Per-command latency histograms (carved: CMD_MAX of them) and the slow log. */
+static struct latency_histogram *cmd_latency;
+static struct slowlog cmd_slowlog_ring;
+static int64_t cmd_slowlog_threshold_us = 10000; /* Redis's default */
+
 static uint32_t name_hash(const uint8_t *name, uint32_t length)
 {
     uint32_t hash = 2166136261u; /* FNV-1a over the lower-cased name */
@@ -48,8 +56,33 @@ static uint32_t name_hash(const uint8_t *name, uint32_t length)
     return hash;
 }
 
-void cmd_init(void)
+uint64_t cmd_plan_stats_bytes(uint32_t slowlog_max_len)
 {
+    return (((uint64_t)CMD_MAX * sizeof(struct latency_histogram) + 63) & ~63ull) +
+           slowlog_plan_bytes(slowlog_max_len);
+}
+
+void cmd_slowlog_threshold_set(int64_t threshold_us)
+{
+    cmd_slowlog_threshold_us = threshold_us;
+}
+
+const struct latency_histogram *cmd_latency_at(uint32_t index)
+{
+    KV_ASSERT(index < cmd_all_count && cmd_latency != NULL);
+    return &cmd_latency[index];
+}
+
+struct slowlog *cmd_slowlog(void)
+{
+    return &cmd_slowlog_ring;
+}
+
+void cmd_init(struct region *region, uint32_t slowlog_max_len)
+{
+    cmd_latency = region_carve(region, (uint64_t)CMD_MAX * sizeof(struct latency_histogram), 64);
+    memset(cmd_latency, 0, (uint64_t)CMD_MAX * sizeof(struct latency_histogram));
+    slowlog_init(&cmd_slowlog_ring, region, slowlog_max_len);
     memset(cmd_index, 0, sizeof(cmd_index));
     cmd_all_count = 0;
     for (uint32_t family = 0; family < CMD_FAMILY_COUNT; family++) {
@@ -107,6 +140,7 @@ bool cmd_stats_at(uint32_t index, const char **name, struct cmd_stats *stats)
 void cmd_stats_reset(void)
 {
     memset(cmd_stats, 0, sizeof(cmd_stats));
+    memset(cmd_latency, 0, (uint64_t)CMD_MAX * sizeof(struct latency_histogram));
 }
 
 static int64_t unix_ms(void)
@@ -290,10 +324,20 @@ void cmd_run(struct cmd_context *context, const struct cmd *cmd, const struct sl
     store_clock(context->store, now_ms);
     context->conn->last_command = cmd->name;
     context->conn->last_command_ms = now_ms;
+    uint32_t position = cmd_position(cmd);
     uint64_t started_ns = monotonic_ns();
     cmd->handler(context, args, arg_count);
+    uint64_t duration_ns = monotonic_ns() - started_ns;
     stats->calls++;
-    stats->duration_ns += monotonic_ns() - started_ns;
+    stats->duration_ns += duration_ns;
+    latency_record(&cmd_latency[position], duration_ns);
+    if (cmd_slowlog_threshold_us >= 0 &&
+        duration_ns / 1000u >= (uint64_t)cmd_slowlog_threshold_us && !(cmd->flags & CMD_FLAG_TXN)) {
+        const struct conn *conn = context->conn;
+        slowlog_add(&cmd_slowlog_ring, args, arg_count, now_ms / 1000, duration_ns / 1000u,
+                    (struct slice){.bytes = (const uint8_t *)conn->addr, .length = conn->addr_length},
+                    (struct slice){.bytes = (const uint8_t *)conn->name, .length = conn->name_length});
+    }
     /* An error reply from the handler counts as a failed call, as Redis counts it. */
     stats->failed_calls += context->reply.bytes[length_before] == '-' ? 1 : 0;
     /* Every command answers exactly once, within its own bound (EXEC relies on it). */

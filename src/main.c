@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
     store.touched = watch_touched;
     store.touched_context = &watch;
-    cmd_init();
+    cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
     struct timeval now;
     gettimeofday(&now, NULL);
     stats.start_time_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;

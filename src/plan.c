@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "resp.h"
 #include "store.h"
+#include "cmd.h"
 #include "watch.h"
 
 /* Slack for the alignment of each carve (one cache line per carve, generously). */
@@ -31,6 +32,7 @@ static const char *const pool_names[PLAN_POOL_COUNT] = {
     [PLAN_POOL_LIST_NODES] = "list_nodes",
     [PLAN_POOL_SCRATCH] = "scratch",
     [PLAN_POOL_WATCH] = "watch",
+    [PLAN_POOL_STATS] = "stats",
 };
 
 const char *plan_pool_name(enum plan_pool pool)
@@ -147,6 +149,7 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     bytes[PLAN_POOL_LIST_NODES] = store_plan_nodes_bytes(config);
     bytes[PLAN_POOL_SCRATCH] = conns_plan_scratch_bytes(plan->args_max, plan->recv_buffer_bytes);
     bytes[PLAN_POOL_WATCH] = watch_plan_bytes(config->watch_keys_max, config->key_size_max);
+    bytes[PLAN_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN);
     plan->total_bytes = PLAN_CARVE_SLACK_BYTES;
     for (int pool = 0; pool < PLAN_POOL_COUNT; pool++) {
         plan->total_bytes += bytes[pool];

@@ -1,0 +1,287 @@
+/*
+ * Latency observability in Redis 7's formats: LATENCY HISTOGRAM (per-command cumulative
+ * counts at power-of-two microsecond bounds), the latency-monitor subcommands as Redis answers
+ * them with its monitor off (kv has no latency events), and SLOWLOG GET/LEN/RESET over the
+ * ring in slowlog.c. Everything reads static or carved memory.
+ */
+#include "cmd_handlers.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "latency.h"
+#include "number.h"
+#include "slowlog.h"
+
+static uint32_t latency_reply_max(const struct cmd_context *context, const struct slice *args,
+                                  uint32_t arg_count);
+
+static void reply_text(struct reply *reply, const char *text)
+{
+    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)strlen(text)});
+}
+
+/* Bounds Redis's iteration uses: 1024 ns doubling; the key shown is the bucket's highest
+ * equivalent value in µs, as hdr_histogram with two significant digits reports it. */
+#define HISTOGRAM_BOUNDS 32u
+
+static uint32_t histogram_entries(const struct latency_histogram *histogram, int64_t *keys,
+                                  int64_t *counts)
+{
+    uint32_t entries = 0;
+    uint64_t previous = 0;
+    for (uint32_t step = 0; step < HISTOGRAM_BOUNDS && previous < histogram->count; step++) {
+        uint64_t bound_ns = 1024ull << step;
+        uint64_t cumulative = latency_count_below(histogram, bound_ns);
+        if (step + 1 == HISTOGRAM_BOUNDS) {
+            cumulative = histogram->count; /* the rest, however slow */
+        }
+        if (cumulative > previous) {
+            keys[entries] = (int64_t)((bound_ns + bound_ns / 128u - 1u) / 1000u);
+            counts[entries] = (int64_t)cumulative;
+            entries++;
+        }
+        previous = cumulative;
+    }
+    return entries;
+}
+
+static void reply_histogram(struct cmd_context *context, const char *name,
+                            const struct latency_histogram *histogram)
+{
+    int64_t keys[HISTOGRAM_BOUNDS];
+    int64_t counts[HISTOGRAM_BOUNDS];
+    uint32_t entries = histogram_entries(histogram, keys, counts);
+    reply_text(&context->reply, name);
+    reply_array(&context->reply, 4);
+    reply_text(&context->reply, "calls");
+    reply_integer(&context->reply, (int64_t)histogram->count);
+    reply_text(&context->reply, "histogram_usec");
+    reply_array(&context->reply, entries * 2);
+    for (uint32_t index = 0; index < entries; index++) {
+        reply_integer(&context->reply, keys[index]);
+        reply_integer(&context->reply, counts[index]);
+    }
+}
+
+/* The position of a called command named `name`, or false (unknown or never called). */
+static bool called_command(struct slice name, uint32_t *position)
+{
+    const char *command_name = NULL;
+    struct cmd_stats stats;
+    for (uint32_t index = 0; cmd_stats_at(index, &command_name, &stats); index++) {
+        if (cmd_arg_is(name, command_name)) {
+            *position = index;
+            return cmd_latency_at(index)->count > 0;
+        }
+    }
+    return false;
+}
+
+/* LATENCY HISTOGRAM [command ...]: every command called so far, or the named ones in the
+ * order named (unknown or uncalled names are left out, as in Redis). Two passes, each bounded
+ * by the command list or the arguments: count, then write. */
+static void latency_histogram(struct cmd_context *context, const struct slice *args,
+                              uint32_t arg_count)
+{
+    const char *name = NULL;
+    struct cmd_stats stats;
+    uint32_t shown = 0;
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            reply_array(&context->reply, shown * 2);
+        }
+        if (arg_count > 2) {
+            for (uint32_t arg = 2; arg < arg_count; arg++) {
+                uint32_t position = 0;
+                if (!called_command(args[arg], &position)) {
+                    continue;
+                }
+                bool found = cmd_stats_at(position, &name, &stats);
+                KV_ASSERT(found);
+                shown += pass == 0 ? 1 : 0;
+                if (pass == 1) {
+                    reply_histogram(context, name, cmd_latency_at(position));
+                }
+            }
+            continue;
+        }
+        for (uint32_t index = 0; cmd_stats_at(index, &name, &stats); index++) {
+            if (cmd_latency_at(index)->count == 0) {
+                continue;
+            }
+            shown += pass == 0 ? 1 : 0;
+            if (pass == 1) {
+                reply_histogram(context, name, cmd_latency_at(index));
+            }
+        }
+    }
+}
+
+static const char *const latency_help[] = {
+    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return a human readable latency analysis report.",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
+    "HISTORY <event>",
+    "    Return time-latency samples for the <event> class.",
+    "LATEST",
+    "    Return the latest latency samples for all events.",
+    "RESET [<event> ...]",
+    "    Reset latency data of one or more <event> classes.",
+    "    (default: reset all data for all event classes)",
+    "HISTOGRAM [COMMAND ...]",
+    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+    "    If no commands are specified then all histograms are replied.",
+    "HELP",
+    "    Prints this help.",
+};
+
+static const char *const slowlog_help[] = {
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+    "HELP",
+    "    Prints this help.",
+};
+
+static void reply_help(struct reply *reply, const char *const *lines, uint32_t count)
+{
+    reply_array(reply, count);
+    for (uint32_t index = 0; index < count; index++) {
+        reply_simple(reply, lines[index]);
+    }
+}
+
+CMD_HANDLER(cmd_latency)
+{
+    KV_ASSERT(arg_count >= 2);
+    if (cmd_arg_is(args[1], "histogram")) {
+        latency_histogram(context, args, arg_count);
+    } else if (cmd_arg_is(args[1], "help") && arg_count == 2) {
+        reply_help(&context->reply, latency_help, sizeof(latency_help) / sizeof(latency_help[0]));
+    } else if (cmd_arg_is(args[1], "latest") && arg_count == 2) {
+        reply_array(&context->reply, 0); /* no latency events: the monitor is off */
+    } else if (cmd_arg_is(args[1], "history") && arg_count == 3) {
+        reply_array(&context->reply, 0);
+    } else if (cmd_arg_is(args[1], "reset")) {
+        reply_integer(&context->reply, 0);
+    } else if (cmd_arg_is(args[1], "latest") || cmd_arg_is(args[1], "history") ||
+               cmd_arg_is(args[1], "help")) {
+        char name[32];
+        snprintf(name, sizeof(name), "latency|%.*s", (int)args[1].length, (const char *)args[1].bytes);
+        for (char *at = name; *at != '\0'; at++) {
+            *at = (char)(*at >= 'A' && *at <= 'Z' ? *at + 32 : *at);
+        }
+        reply_error_arity(&context->reply, name);
+    } else {
+        reply_error_unknown_subcommand(&context->reply, args[1], "LATENCY");
+    }
+}
+
+/* Reply bytes of one slow log entry at most. */
+#define SLOWLOG_ENTRY_REPLY_BYTES                                                            \
+    (64u + 3u * 24u + SLOWLOG_ARGS_MAX * (SLOWLOG_ARG_BYTES_MAX + 48u) + 64u +                  \
+     SLOWLOG_CLIENT_BYTES_MAX + 32u)
+
+static void reply_entry(struct cmd_context *context, const struct slowlog_entry *entry)
+{
+    reply_array(&context->reply, 6);
+    reply_integer(&context->reply, (int64_t)entry->id);
+    reply_integer(&context->reply, entry->time_s);
+    reply_integer(&context->reply, (int64_t)entry->duration_us);
+    reply_array(&context->reply, entry->arg_count + (entry->args_more > 0 ? 1 : 0));
+    for (uint32_t index = 0; index < entry->arg_count; index++) {
+        if (entry->arg_more[index] == 0) {
+            reply_bulk(&context->reply, (struct slice){.bytes = entry->args[index],
+                                                       .length = entry->arg_bytes[index]});
+            continue;
+        }
+        uint8_t text[SLOWLOG_ARG_BYTES_MAX + 48];
+        memcpy(text, entry->args[index], entry->arg_bytes[index]);
+        int more = snprintf((char *)text + entry->arg_bytes[index], 48, "... (%u more bytes)",
+                            entry->arg_more[index]);
+        reply_bulk(&context->reply, (struct slice){.bytes = text,
+                                                   .length = entry->arg_bytes[index] + (uint32_t)more});
+    }
+    if (entry->args_more > 0) {
+        char text[48];
+        snprintf(text, sizeof(text), "... (%u more arguments)", entry->args_more);
+        reply_text(&context->reply, text);
+    }
+    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)entry->addr,
+                                               .length = entry->addr_bytes});
+    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)entry->name,
+                                               .length = entry->name_bytes});
+}
+
+CMD_HANDLER(cmd_slowlog_command)
+{
+    KV_ASSERT(arg_count >= 2);
+    struct slowlog *slowlog = cmd_slowlog();
+    if (cmd_arg_is(args[1], "get") && arg_count <= 3) {
+        int64_t count = 10;
+        if (arg_count == 3 && (!number_parse_int64(args[2].bytes, args[2].length, &count) ||
+                               count < -1)) {
+            reply_error_text(&context->reply, "ERR count should be greater than or equal to -1");
+            return;
+        }
+        uint64_t wanted = count == -1 || (uint64_t)count > slowlog->count ? slowlog->count
+                                                                            : (uint64_t)count;
+        /* Newest first, as many as the reply bound holds (each entry at most
+         * SLOWLOG_ENTRY_REPLY_BYTES): with small send buffers the oldest are left out. */
+        uint64_t room = latency_reply_max(context, args, arg_count) - 16u;
+        uint64_t fit = room / SLOWLOG_ENTRY_REPLY_BYTES;
+        uint32_t shown = (uint32_t)(wanted < fit ? wanted : fit);
+        reply_array(&context->reply, shown);
+        for (uint32_t age = 0; age < shown; age++) {
+            reply_entry(context, slowlog_at(slowlog, age));
+        }
+    } else if (cmd_arg_is(args[1], "len") && arg_count == 2) {
+        reply_integer(&context->reply, slowlog->count);
+    } else if (cmd_arg_is(args[1], "reset") && arg_count == 2) {
+        slowlog_reset(slowlog);
+        reply_ok(&context->reply);
+    } else if (cmd_arg_is(args[1], "help") && arg_count == 2) {
+        reply_help(&context->reply, slowlog_help, sizeof(slowlog_help) / sizeof(slowlog_help[0]));
+    } else if (cmd_arg_is(args[1], "get") || cmd_arg_is(args[1], "len") ||
+               cmd_arg_is(args[1], "reset") || cmd_arg_is(args[1], "help")) {
+        char name[32];
+        snprintf(name, sizeof(name), "slowlog|%.*s", (int)args[1].length, (const char *)args[1].bytes);
+        for (char *at = name; *at != '\0'; at++) {
+            *at = (char)(*at >= 'A' && *at <= 'Z' ? *at + 32 : *at);
+        }
+        reply_error_arity(&context->reply, name);
+    } else {
+        reply_error_unknown_subcommand(&context->reply, args[1], "SLOWLOG");
+    }
+}
+
+/* SLOWLOG GET answers up to the whole ring; LATENCY HISTOGRAM one histogram per command. */
+static uint32_t latency_reply_max(const struct cmd_context *context, const struct slice *args,
+                                  uint32_t arg_count)
+{
+    (void)args;
+    (void)arg_count;
+    uint64_t bytes = 64u + 256u * (64u + 4u * 24u + HISTOGRAM_BOUNDS * 48u);
+    uint64_t ring = 16u + (uint64_t)PLAN_SLOWLOG_MAX_LEN * SLOWLOG_ENTRY_REPLY_BYTES;
+    bytes = bytes > ring ? bytes : ring;
+    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                    : context->plan->send_buffer_bytes;
+}
+
+static const struct cmd latency_cmds[] = {
+    {"latency", -2, 0, 0, 0, 0, latency_reply_max, cmd_latency},
+    {"slowlog", -2, 0, 0, 0, 0, latency_reply_max, cmd_slowlog_command},
+};
+
+CMD_FAMILY(cmd_family_latency, latency_cmds);
