@@ -1,8 +1,8 @@
 /*
  * The event loop. One io_uring, one thread:
- *  - a multishot accept puts each new socket straight into a sparse fixed-file table of
- *    connections_max + PLAN_REFUSAL_SLOTS slots (no fd ever reaches user space); the slot
- *    index is the connection index;
+ *  - LOOP_ACCEPTS accepts, each with its own address buffer, put each new socket straight
+ *    into a sparse fixed-file table of connections_max + PLAN_REFUSAL_SLOTS slots (no fd
+ *    ever reaches user space); the slot index is the connection index;
  *  - receives and sends use fixed files and, where the kernel lets kv register them, the
  *    region's buffer pools as registered buffers (READ_FIXED / WRITE_FIXED);
  *  - every connection has at most one receive and one send outstanding, then a shutdown and
@@ -72,6 +72,17 @@ static uint64_t user_data_pack(enum loop_op op, uint32_t generation, uint32_t sl
            slot_index;
 }
 
+/* Accepts in flight at once. Single-shot accepts, each with its own address buffer, so
+ * every client's address is known (CLIENT LIST, SLOWLOG); several, so a burst of connects
+ * does not wait for one accept to be re-armed per client. */
+#define LOOP_ACCEPTS 4u
+
+struct loop_accept {
+    struct sockaddr_in addr;       /* the peer, written by the kernel */
+    socklen_t addr_bytes;          /* in: sizeof(addr); out: its length */
+    bool armed;                    /* in flight */
+};
+
 struct loop {
     struct io_uring ring;          /* the ring */
     struct conns conns;            /* connection slots, buffers, ready queue */
@@ -83,8 +94,8 @@ struct loop {
     bool buffers_registered;       /* READ_FIXED/WRITE_FIXED usable */
     uint32_t slots_per_buffer;     /* connection buffers per registered iovec */
     uint32_t send_buffer_base;     /* registered index of the first send iovec */
-    bool accept_armed;             /* the multishot accept is live */
-    bool accept_wanted;            /* re-arm the accept when an SQE is free */
+    struct loop_accept accepts[LOOP_ACCEPTS]; /* accepts in flight, each with its address */
+    bool accept_wanted;            /* arm the accepts not in flight when an SQE is free */
     bool stopping;                 /* a stop was requested */
     void (*reload)(void);          /* SIGHUP's work, run between passes; NULL: none */
 };
@@ -173,7 +184,7 @@ static int listen_socket(const struct config *config, uint32_t *port, char *erro
  * every operation the plan allows. */
 static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, size_t error_bytes)
 {
-    uint32_t ops_max = loop->conns.slot_count * 3 + 8; /* recv, send, shutdown|close; accept */
+    uint32_t ops_max = loop->conns.slot_count * 3 + 8 + LOOP_ACCEPTS; /* recv, send, shutdown|close; accepts */
     uint32_t sq_entries = ops_max < LOOP_SQ_ENTRIES_MAX ? ops_max : LOOP_SQ_ENTRIES_MAX;
     if (ring_entries != 0) {
         /* An operator's smaller ring: a full SQ parks work on the ready queue, and completions
@@ -294,13 +305,24 @@ int loop_init(struct loop **loop_out, struct region *region, struct config *conf
 
 static void accept_arm(struct loop *loop)
 {
-    struct io_uring_sqe *sqe = sqe_get(loop);
-    if (sqe == NULL) {
-        return; /* accept_wanted stays set: armed next pass. */
+    for (uint32_t index = 0; index < LOOP_ACCEPTS; index++) {
+        struct loop_accept *accept = &loop->accepts[index];
+        if (accept->armed) {
+            continue;
+        }
+        struct io_uring_sqe *sqe = sqe_get(loop);
+        if (sqe == NULL) {
+            return; /* accept_wanted stays set: armed next pass. */
+        }
+        accept->addr_bytes = sizeof(accept->addr);
+        io_uring_prep_accept(sqe, loop->listen_fd, (struct sockaddr *)&accept->addr,
+                             &accept->addr_bytes, 0);
+        /* Direct, into a free slot the kernel picks. Set raw: liburing 2.3's
+         * io_uring_prep_accept_direct adds 1 to the index, turning ALLOC into 0 (no slot). */
+        sqe->file_index = IORING_FILE_INDEX_ALLOC;
+        io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_ACCEPT, 0, index));
+        accept->armed = true;
     }
-    io_uring_prep_multishot_accept_direct(sqe, loop->listen_fd, NULL, NULL, 0);
-    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_ACCEPT, 0, 0));
-    loop->accept_armed = true;
     loop->accept_wanted = false;
 }
 
@@ -466,12 +488,30 @@ static int64_t unix_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+/* "ip:port" of the peer into the connection, as CLIENT LIST and SLOWLOG show it. */
+static void addr_format(struct conn *conn, const struct loop_accept *accept)
+{
+    conn->addr_length = 0;
+    if (accept->addr_bytes < sizeof(accept->addr) || accept->addr.sin_family != AF_INET) {
+        return;
+    }
+    char ip[INET_ADDRSTRLEN];
+    if (inet_ntop(AF_INET, &accept->addr.sin_addr, ip, sizeof(ip)) == NULL) {
+        return;
+    }
+    int length = snprintf(conn->addr, sizeof(conn->addr), "%s:%u", ip,
+                          (unsigned)ntohs(accept->addr.sin_port));
+    KV_ASSERT(length > 0 && (size_t)length < sizeof(conn->addr));
+    conn->addr_length = (uint32_t)length;
+}
+
 static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
 {
-    if (!(cqe->flags & IORING_CQE_F_MORE)) {
-        loop->accept_armed = false;
-        loop->accept_wanted = !loop->stopping;
-    }
+    uint32_t accept_index = (uint32_t)io_uring_cqe_get_data64(cqe);
+    KV_ASSERT(accept_index < LOOP_ACCEPTS && loop->accepts[accept_index].armed);
+    struct loop_accept *accept = &loop->accepts[accept_index];
+    accept->armed = false;
+    loop->accept_wanted = !loop->stopping;
     if (cqe->res < 0) {
         if (cqe->res == -ENFILE) {
             /* Every slot, refusal slots included, is taken: the kernel closed the socket. */
@@ -494,6 +534,7 @@ static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
     /* As Redis: a client is authenticated from the start when no password is asked then. */
     conn->authenticated = loop->context.config->requirepass[0] == '\0';
     conn->created_ms = unix_ms();
+    addr_format(conn, accept);
     conn->last_command_ms = conn->created_ms;
     settle(loop, slot_index);
 }
@@ -614,10 +655,10 @@ static void stop_begin(struct loop *loop)
     sd_notify(0, "STOPPING=1");
     loop->stopping = true;
     loop->accept_wanted = false;
-    if (loop->accept_armed) {
-        struct io_uring_sqe *sqe = sqe_get(loop);
+    for (uint32_t index = 0; index < LOOP_ACCEPTS; index++) {
+        struct io_uring_sqe *sqe = loop->accepts[index].armed ? sqe_get(loop) : NULL;
         if (sqe != NULL) {
-            io_uring_prep_cancel64(sqe, user_data_pack(LOOP_OP_ACCEPT, 0, 0), 0);
+            io_uring_prep_cancel64(sqe, user_data_pack(LOOP_OP_ACCEPT, 0, index), 0);
             io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_CANCEL, 0, 0));
         }
     }
