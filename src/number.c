@@ -3,6 +3,13 @@
  */
 #include "number.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 bool number_parse_int64(const uint8_t *bytes, uint32_t length, int64_t *value)
 {
     /* 20 characters hold "-9223372036854775808", the longest valid input. */
@@ -38,4 +45,80 @@ bool number_parse_int64(const uint8_t *bytes, uint32_t length, int64_t *value)
         *value = (int64_t)magnitude;
     }
     return true;
+}
+
+uint32_t number_format_int64(int64_t value, char *text)
+{
+    char digits[NUMBER_INT64_BYTES];
+    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    uint32_t count = 0;
+    /* Bounded: at most 20 decimal digits. */
+    do {
+        digits[count++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    uint32_t length = 0;
+    if (value < 0) {
+        text[length++] = '-';
+    }
+    while (count > 0) {
+        text[length++] = digits[--count];
+    }
+    KV_ASSERT(length < NUMBER_INT64_BYTES);
+    return length;
+}
+
+bool number_parse_long_double(const uint8_t *bytes, uint32_t length, long double *value)
+{
+    char text[NUMBER_LONG_DOUBLE_BYTES];
+    if (length == 0 || length >= sizeof(text)) {
+        return false;
+    }
+    memcpy(text, bytes, length);
+    text[length] = '\0';
+    char *end = NULL;
+    errno = 0;
+    long double parsed = strtold(text, &end);
+    if (isspace((unsigned char)text[0]) || *end != '\0' || (uint32_t)(end - text) != length ||
+        (errno == ERANGE &&
+         (parsed == HUGE_VALL || parsed == -HUGE_VALL || fpclassify(parsed) == FP_ZERO)) ||
+        errno == EINVAL || isnan(parsed)) {
+        return false;
+    }
+    *value = parsed;
+    return true;
+}
+
+uint32_t number_format_long_double(long double value, char *text, uint32_t capacity)
+{
+    KV_ASSERT(capacity > 0);
+    if (isinf(value)) {
+        const char *word = value > 0 ? "inf" : "-inf";
+        uint32_t length = (uint32_t)strlen(word);
+        if (length + 1 > capacity) {
+            return 0;
+        }
+        memcpy(text, word, length + 1);
+        return length;
+    }
+    int written = snprintf(text, capacity, "%.17Lf", value);
+    if (written < 0 || (uint32_t)written + 1 > capacity) {
+        return 0;
+    }
+    uint32_t length = (uint32_t)written;
+    if (memchr(text, '.', length) != NULL) {
+        /* Bounded by the text: strip trailing zeros, then a bare point. */
+        while (length > 0 && text[length - 1] == '0') {
+            length--;
+        }
+        if (length > 0 && text[length - 1] == '.') {
+            length--;
+        }
+    }
+    if (length == 2 && text[0] == '-' && text[1] == '0') {
+        text[0] = '0';
+        length = 1;
+    }
+    text[length] = '\0';
+    return length;
 }
