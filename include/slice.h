@@ -6,11 +6,19 @@
 #ifndef KV_SLICE_H
 #define KV_SLICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 struct slice {
     const uint8_t *bytes; /* first byte; may be NULL when length is 0 */
     uint32_t length;      /* bytes in the run */
 };
+
+/* Whether two slices hold the same bytes. */
+static inline bool slice_equal(struct slice a, struct slice b)
+{
+    return a.length == b.length && (a.length == 0 || memcmp(a.bytes, b.bytes, a.length) == 0);
+}
 
 #endif

@@ -145,6 +145,25 @@ KV_MUST_USE enum store_status store_list_push(struct store *store, struct slice 
  * empties (as Redis does), after which key_index is no longer valid. */
 void store_list_pop(struct store *store, uint32_t key_index, bool at_head);
 
+/* Renames a live key to new_key, which is absent and at most key_size_max bytes (RENAME
+ * removes an existing destination first). The value and the expiry time stay. */
+void store_rename(struct store *store, uint32_t key_index, struct slice new_key);
+
+/* Walking the table by slot (SCAN, KEYS, RANDOMKEY): slots 0 .. table.capacity - 1. A key
+ * only moves towards its home slot when another is removed, never past an empty slot, so a
+ * walk that pauses only at empty slots meets every key present for the whole walk. */
+static inline uint32_t store_slot_count(const struct store *store)
+{
+    return store->table.capacity;
+}
+
+/* The live key at a table slot (false for an empty slot or a key whose time has passed). */
+KV_MUST_USE bool store_key_at(const struct store *store, uint32_t table_slot,
+                              uint32_t *key_index);
+
+/* Whether a table slot is empty (a walk may pause there). */
+bool store_slot_empty(const struct store *store, uint32_t table_slot);
+
 /* Keys stored now. */
 static inline uint32_t store_key_count(const struct store *store)
 {

@@ -5,8 +5,14 @@
  */
 #include "cmd_handlers.h"
 
-/* TTL and PTTL: -2 for a missing key, -1 for a key without expiry, else the time left. */
-static void ttl_reply(struct cmd_context *context, struct slice key, int64_t unit_ms)
+#include <stdio.h>
+
+#include "number.h"
+
+/* TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for a key without expiry,
+ * else the time left (or the time itself, `absolute`), in ms or rounded to seconds. */
+static void ttl_reply(struct cmd_context *context, struct slice key, int64_t unit_ms,
+                      bool absolute)
 {
     uint32_t key_index = 0;
     if (!store_find(context->store, key, &key_index)) {
@@ -18,7 +24,7 @@ static void ttl_reply(struct cmd_context *context, struct slice key, int64_t uni
         reply_integer(&context->reply, -1);
         return;
     }
-    int64_t left_ms = at_ms - context->store->now_ms;
+    int64_t left_ms = absolute ? at_ms : at_ms - context->store->now_ms;
     KV_ASSERT(left_ms > 0);
     /* Redis rounds TTL to the nearest second. */
     reply_integer(&context->reply, unit_ms == 1 ? left_ms : (left_ms + 500) / 1000);
@@ -27,18 +33,177 @@ static void ttl_reply(struct cmd_context *context, struct slice key, int64_t uni
 CMD_HANDLER(cmd_ttl)
 {
     KV_ASSERT(arg_count == 2);
-    ttl_reply(context, args[1], 1000);
+    ttl_reply(context, args[1], 1000, false);
 }
 
 CMD_HANDLER(cmd_pttl)
 {
     KV_ASSERT(arg_count == 2);
-    ttl_reply(context, args[1], 1);
+    ttl_reply(context, args[1], 1, false);
+}
+
+CMD_HANDLER(cmd_expiretime)
+{
+    KV_ASSERT(arg_count == 2);
+    ttl_reply(context, args[1], 1000, true);
+}
+
+CMD_HANDLER(cmd_pexpiretime)
+{
+    KV_ASSERT(arg_count == 2);
+    ttl_reply(context, args[1], 1, true);
+}
+
+enum expire_flag {
+    EXPIRE_NX = 1u << 0,
+    EXPIRE_XX = 1u << 1,
+    EXPIRE_GT = 1u << 2,
+    EXPIRE_LT = 1u << 3,
+};
+
+/* NX, XX, GT, LT after the time, checked as Redis 7.0 checks them (before the time). */
+static bool expire_flags_parse(struct cmd_context *context, const struct slice *args,
+                               uint32_t arg_count, uint32_t *flags)
+{
+    static const char *const names[] = {"nx", "xx", "gt", "lt"};
+    for (uint32_t index = 3; index < arg_count; index++) {
+        uint32_t flag = 0;
+        for (uint32_t name = 0; name < 4 && flag == 0; name++) {
+            flag = cmd_arg_is(args[index], names[name]) ? 1u << name : 0;
+        }
+        if (flag == 0) {
+            char text[PLAN_REPLY_ERROR_BYTES - 8];
+            uint32_t shown = args[index].length < 160 ? args[index].length : 160;
+            snprintf(text, sizeof(text), "ERR Unsupported option %.*s", (int)shown,
+                     (const char *)args[index].bytes);
+            for (char *byte = text; *byte != '\0'; byte++) {
+                *byte = (*byte == '\r' || *byte == '\n') ? ' ' : *byte;
+            }
+            reply_error_text(&context->reply, text);
+            return false;
+        }
+        *flags |= flag;
+    }
+    if ((*flags & EXPIRE_NX) && (*flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT))) {
+        reply_error_text(&context->reply,
+                         "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return false;
+    }
+    if ((*flags & EXPIRE_GT) && (*flags & EXPIRE_LT)) {
+        reply_error_text(&context->reply,
+                         "ERR GT and LT options at the same time are not compatible");
+        return false;
+    }
+    return true;
+}
+
+/* Whether NX/XX/GT/LT let the new time replace the current one (0: none; a key without
+ * expiry counts as an infinite time). */
+static bool expire_flags_allow(uint32_t flags, int64_t current_ms, int64_t at_ms)
+{
+    if ((flags & EXPIRE_NX) && current_ms != 0) {
+        return false;
+    }
+    if ((flags & EXPIRE_XX) && current_ms == 0) {
+        return false;
+    }
+    if ((flags & EXPIRE_GT) && (current_ms == 0 || at_ms <= current_ms)) {
+        return false;
+    }
+    if ((flags & EXPIRE_LT) && current_ms != 0 && at_ms >= current_ms) {
+        return false;
+    }
+    return true;
+}
+
+/* EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: `unit_ms` 1000 or 1; `relative` adds the clock. A
+ * time already past removes the key (and still answers 1), as Redis does. */
+static void expire_generic(struct cmd_context *context, const struct slice *args,
+                           uint32_t arg_count, int64_t unit_ms, bool relative,
+                           const char *command)
+{
+    uint32_t flags = 0;
+    if (!expire_flags_parse(context, args, arg_count, &flags)) {
+        return;
+    }
+    int64_t when = 0;
+    if (!number_parse_int64(args[2].bytes, args[2].length, &when)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return;
+    }
+    int64_t base = relative ? context->store->now_ms : 0;
+    bool valid = unit_ms == 1 || (when <= INT64_MAX / 1000 && when >= INT64_MIN / 1000);
+    when = valid ? when * unit_ms : when;
+    valid = valid && when <= INT64_MAX - base;
+    if (!valid) {
+        char text[80];
+        snprintf(text, sizeof(text), "ERR invalid expire time in '%s' command", command);
+        reply_error_text(&context->reply, text);
+        return;
+    }
+    when += base;
+    uint32_t key_index = 0;
+    if (!store_find(context->store, args[1], &key_index)) {
+        reply_integer(&context->reply, 0);
+        return;
+    }
+    int64_t current_ms = store_key(context->store, key_index)->expire_at_ms;
+    if (!expire_flags_allow(flags, current_ms, when)) {
+        reply_integer(&context->reply, 0);
+        return;
+    }
+    store_modified(context->store, key_index);
+    /* A time at or before now removes the key; 0 and below are in the past too. */
+    bool kept = store_expire_set(context->store, key_index, when > 0 ? when : 1);
+    (void)kept;
+    reply_integer(&context->reply, 1);
+}
+
+CMD_HANDLER(cmd_expire)
+{
+    expire_generic(context, args, arg_count, 1000, true, "expire");
+}
+
+CMD_HANDLER(cmd_pexpire)
+{
+    expire_generic(context, args, arg_count, 1, true, "pexpire");
+}
+
+CMD_HANDLER(cmd_expireat)
+{
+    expire_generic(context, args, arg_count, 1000, false, "expireat");
+}
+
+CMD_HANDLER(cmd_pexpireat)
+{
+    expire_generic(context, args, arg_count, 1, false, "pexpireat");
+}
+
+CMD_HANDLER(cmd_persist)
+{
+    KV_ASSERT(arg_count == 2);
+    uint32_t key_index = 0;
+    if (!store_find(context->store, args[1], &key_index) ||
+        store_key(context->store, key_index)->expire_at_ms == 0) {
+        reply_integer(&context->reply, 0);
+        return;
+    }
+    store_modified(context->store, key_index);
+    bool kept = store_expire_set(context->store, key_index, 0);
+    KV_ASSERT(kept);
+    reply_integer(&context->reply, 1);
 }
 
 static const struct cmd expire_cmds[] = {
     {"ttl", 2, 1, 1, 1, 0, cmd_reply_small, cmd_ttl},
     {"pttl", 2, 1, 1, 1, 0, cmd_reply_small, cmd_pttl},
+    {"expiretime", 2, 1, 1, 1, 0, cmd_reply_small, cmd_expiretime},
+    {"pexpiretime", 2, 1, 1, 1, 0, cmd_reply_small, cmd_pexpiretime},
+    {"expire", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_expire},
+    {"pexpire", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_pexpire},
+    {"expireat", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_expireat},
+    {"pexpireat", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_pexpireat},
+    {"persist", 2, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_persist},
 };
 
 CMD_FAMILY(cmd_family_expire, expire_cmds);

@@ -1,7 +1,20 @@
 /*
- * Key commands: the keyspace as a whole, whatever the value types.
+ * Key commands: the keyspace as a whole, whatever the value types. DEL, UNLINK, EXISTS,
+ * TOUCH, TYPE, RENAME, RENAMENX, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL, SELECT.
+ *
+ * SCAN's cursor is a table slot. A batch visits slots until COUNT keys were seen (or ten
+ * times COUNT slots), then goes on to the next empty slot before it stops: keys move only
+ * towards their home slot and never across an empty one (store.h), so a key present for the
+ * whole scan cannot slip behind the cursor. KEYS and SCAN answer in the send buffer: a reply
+ * that would not fit gets kv's error (KEYS) or a shorter batch (SCAN).
  */
 #include "cmd_handlers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "glob.h"
+#include "number.h"
 
 CMD_HANDLER(cmd_del)
 {
@@ -13,6 +26,7 @@ CMD_HANDLER(cmd_del)
     reply_integer(&context->reply, deleted);
 }
 
+/* EXISTS and TOUCH: how many of the arguments name live keys (repeats count again). */
 CMD_HANDLER(cmd_exists)
 {
     KV_ASSERT(arg_count >= 2);
@@ -29,9 +43,344 @@ CMD_HANDLER(cmd_exists)
     reply_integer(&context->reply, found);
 }
 
+CMD_HANDLER(cmd_touch)
+{
+    KV_ASSERT(arg_count >= 2);
+    int64_t found = 0;
+    for (uint32_t index = 1; index < arg_count; index++) {
+        uint32_t key_index = 0;
+        found += store_find(context->store, args[index], &key_index) ? 1 : 0;
+    }
+    reply_integer(&context->reply, found);
+}
+
+static const char *type_name(uint8_t type)
+{
+    return type == STORE_TYPE_STRING ? "string" : "list";
+}
+
+CMD_HANDLER(cmd_type)
+{
+    KV_ASSERT(arg_count == 2);
+    uint32_t key_index = 0;
+    if (!store_find(context->store, args[1], &key_index)) {
+        reply_simple(&context->reply, "none");
+        return;
+    }
+    reply_simple(&context->reply, type_name(store_key(context->store, key_index)->type));
+}
+
+/* RENAME and RENAMENX, in Redis's order: a missing source errs, the same name is a no-op,
+ * an existing destination is replaced (RENAME) or left (RENAMENX). */
+static void rename_generic(struct cmd_context *context, const struct slice *args, bool nx)
+{
+    struct store *store = context->store;
+    uint32_t key_index = 0;
+    if (!store_find(store, args[1], &key_index)) {
+        reply_error_text(&context->reply, "ERR no such key");
+        return;
+    }
+    if (slice_equal(args[1], args[2])) {
+        nx ? reply_integer(&context->reply, 0) : reply_ok(&context->reply);
+        return;
+    }
+    uint32_t target_index = 0;
+    bool target_exists = store_find(store, args[2], &target_index);
+    if (target_exists && nx) {
+        reply_integer(&context->reply, 0);
+        return;
+    }
+    if (args[2].length > store->key_size_max) {
+        reply_error(&context->reply, REPLY_ERROR_KEY_TOO_LONG);
+        return;
+    }
+    if (target_exists) {
+        /* Removing the target frees a key slot but moves no other key's slot. */
+        store_remove(store, target_index);
+    }
+    store_rename(store, key_index, args[2]);
+    nx ? reply_integer(&context->reply, 1) : reply_ok(&context->reply);
+}
+
+CMD_HANDLER(cmd_rename)
+{
+    KV_ASSERT(arg_count == 3);
+    rename_generic(context, args, false);
+}
+
+CMD_HANDLER(cmd_renamenx)
+{
+    KV_ASSERT(arg_count == 3);
+    rename_generic(context, args, true);
+}
+
+/* Bytes of "$<length>\r\n<bytes>\r\n". */
+static uint32_t bulk_bytes(uint32_t length)
+{
+    char digits[NUMBER_INT64_BYTES];
+    return 1 + number_format_int64(length, digits) + 2 + length + 2;
+}
+
+static uint32_t reply_room(const struct cmd_context *context)
+{
+    return context->reply.capacity - context->reply.length;
+}
+
+/* Room kept for the array header ("*<n>\r\n") and SCAN's cursor element. */
+#define KEYS_HEADER_BYTES 64u
+
+CMD_HANDLER(cmd_keys)
+{
+    KV_ASSERT(arg_count == 2);
+    const struct store *store = context->store;
+    uint32_t slots = store_slot_count(store);
+    uint32_t count = 0;
+    uint64_t bytes = KEYS_HEADER_BYTES;
+    /* Two walks of the table, each bounded by its capacity: measure, then answer. */
+    for (uint32_t slot = 0; slot < slots; slot++) {
+        uint32_t key_index = 0;
+        if (store_key_at(store, slot, &key_index) &&
+            glob_match(args[1], store_key_name(store, key_index), false)) {
+            count++;
+            bytes += bulk_bytes(store_key_name(store, key_index).length);
+        }
+    }
+    if (bytes > reply_room(context)) {
+        char text[160];
+        snprintf(text, sizeof(text),
+                 "ERR KEYS reply of %u keys would exceed the send buffer (%u bytes); use SCAN",
+                 count, context->reply.capacity);
+        reply_error_text(&context->reply, text);
+        return;
+    }
+    reply_array(&context->reply, count);
+    for (uint32_t slot = 0; slot < slots; slot++) {
+        uint32_t key_index = 0;
+        if (store_key_at(store, slot, &key_index) &&
+            glob_match(args[1], store_key_name(store, key_index), false)) {
+            reply_bulk(&context->reply, store_key_name(store, key_index));
+        }
+    }
+}
+
+struct scan_options {
+    uint64_t cursor;
+    int64_t count;
+    bool match;
+    struct slice pattern;
+    bool typed;
+    struct slice type;
+};
+
+/* SCAN cursor [MATCH pattern] [COUNT count] [TYPE type], with Redis 7.0's errors. */
+static bool scan_options_parse(struct cmd_context *context, const struct slice *args,
+                               uint32_t arg_count, struct scan_options *options)
+{
+    /* Redis reads the cursor with strtoul: an optional sign, digits, nothing after them, no
+     * overflow; a '-' negates modulo 2^64 and an empty cursor is 0. As a C string, the
+     * cursor ends at its first NUL byte. */
+    struct slice text = args[1];
+    const uint8_t *nul = text.length > 0 ? memchr(text.bytes, 0, text.length) : NULL;
+    text.length = nul != NULL ? (uint32_t)(nul - text.bytes) : text.length;
+    uint32_t at = 0;
+    bool negative = false;
+    if (text.length > 0 && (text.bytes[0] == '+' || text.bytes[0] == '-')) {
+        negative = text.bytes[0] == '-';
+        at = 1;
+    }
+    uint64_t cursor = 0;
+    bool valid = text.length == 0 || at < text.length;
+    for (; valid && at < text.length; at++) {
+        uint8_t digit = text.bytes[at];
+        valid = digit >= '0' && digit <= '9' && cursor <= (UINT64_MAX - (digit - '0')) / 10;
+        cursor = valid ? cursor * 10 + (digit - '0') : cursor;
+    }
+    if (!valid) {
+        reply_error_text(&context->reply, "ERR invalid cursor");
+        return false;
+    }
+    cursor = negative ? 0 - cursor : cursor;
+    *options = (struct scan_options){.cursor = cursor, .count = 10};
+    for (uint32_t index = 2; index < arg_count; index += 2) {
+        if (index + 1 >= arg_count) {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return false;
+        }
+        struct slice value = args[index + 1];
+        if (cmd_arg_is(args[index], "count")) {
+            if (!number_parse_int64(value.bytes, value.length, &options->count)) {
+                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+                return false;
+            }
+            if (options->count < 1) {
+                reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+                return false;
+            }
+        } else if (cmd_arg_is(args[index], "match")) {
+            options->match = true;
+            options->pattern = value;
+        } else if (cmd_arg_is(args[index], "type")) {
+            options->typed = true;
+            options->type = value;
+        } else {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool scan_selects(const struct cmd_context *context, const struct scan_options *options,
+                         uint32_t key_index)
+{
+    const struct store *store = context->store;
+    if (options->match && !glob_match(options->pattern, store_key_name(store, key_index), false)) {
+        return false;
+    }
+    if (options->typed) {
+        const char *name = type_name(store_key(store, key_index)->type);
+        struct slice type = options->type;
+        return type.length == strlen(name) && cmd_arg_is(type, name);
+    }
+    return true;
+}
+
+CMD_HANDLER(cmd_scan)
+{
+    KV_ASSERT(arg_count >= 2);
+    struct scan_options options;
+    if (!scan_options_parse(context, args, arg_count, &options)) {
+        return;
+    }
+    const struct store *store = context->store;
+    uint32_t slots = store_slot_count(store);
+    uint64_t visit_max = (uint64_t)options.count * 10;
+    uint64_t seen = 0;
+    uint32_t selected = 0;
+    uint64_t bytes = KEYS_HEADER_BYTES;
+    uint32_t room = reply_room(context);
+    uint32_t start = options.cursor < slots ? (uint32_t)options.cursor : slots;
+    uint32_t end = start;
+    /* Bounded by the table's capacity. Past the quota, stop at the first empty slot. */
+    for (; end < slots; end++) {
+        bool quota_met = seen >= (uint64_t)options.count || end - start >= visit_max;
+        if (quota_met && store_slot_empty(store, end)) {
+            break;
+        }
+        uint32_t key_index = 0;
+        if (!store_key_at(store, end, &key_index)) {
+            continue;
+        }
+        seen++;
+        if (scan_selects(context, &options, key_index)) {
+            uint32_t key_bytes = bulk_bytes(store_key_name(store, key_index).length);
+            if (bytes + key_bytes > room) {
+                break; /* The send buffer is full: the rest comes in the next batch. */
+            }
+            bytes += key_bytes;
+            selected++;
+        }
+    }
+    char cursor_text[NUMBER_INT64_BYTES];
+    int64_t next = end >= slots ? 0 : end;
+    uint32_t cursor_length = number_format_int64(next, cursor_text);
+    reply_array(&context->reply, 2);
+    reply_bulk(&context->reply,
+               (struct slice){.bytes = (const uint8_t *)cursor_text, .length = cursor_length});
+    reply_array(&context->reply, selected);
+    for (uint32_t slot = start; slot < end; slot++) {
+        uint32_t key_index = 0;
+        if (store_key_at(store, slot, &key_index) && scan_selects(context, &options, key_index)) {
+            reply_bulk(&context->reply, store_key_name(store, key_index));
+        }
+    }
+}
+
+/* A xorshift64* generator for RANDOMKEY, seeded from the store's hash seed. */
+static uint64_t random_next(const struct store *store)
+{
+    static uint64_t state;
+    if (state == 0) {
+        state = store->seed | 1;
+    }
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545F4914F6CDD1Dull;
+}
+
+CMD_HANDLER(cmd_randomkey)
+{
+    KV_ASSERT(arg_count == 1);
+    (void)args;
+    const struct store *store = context->store;
+    uint32_t slots = store_slot_count(store);
+    uint32_t start = (uint32_t)(random_next(store) % slots);
+    /* Bounded by the table's capacity: the first live key from a random slot on. */
+    for (uint32_t step = 0; step < slots; step++) {
+        uint32_t key_index = 0;
+        if (store_key_at(store, (start + step) % slots, &key_index)) {
+            reply_bulk(&context->reply, store_key_name(store, key_index));
+            return;
+        }
+    }
+    reply_null(&context->reply);
+}
+
+CMD_HANDLER(cmd_dbsize)
+{
+    KV_ASSERT(arg_count == 1);
+    (void)args;
+    reply_integer(&context->reply, store_key_count(context->store));
+}
+
+/* FLUSHDB and FLUSHALL [ASYNC|SYNC]: kv has one database, and a flush is synchronous. */
+CMD_HANDLER(cmd_flush)
+{
+    if (arg_count > 2 ||
+        (arg_count == 2 && !cmd_arg_is(args[1], "async") && !cmd_arg_is(args[1], "sync"))) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    store_flush(context->store);
+    reply_ok(&context->reply);
+}
+
+CMD_HANDLER(cmd_select)
+{
+    KV_ASSERT(arg_count == 2);
+    int64_t index = 0;
+    if (!number_parse_int64(args[1].bytes, args[1].length, &index)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return;
+    }
+    if (index < INT32_MIN || index > INT32_MAX) {
+        reply_error_text(&context->reply, "ERR value is out of range, value must between "
+                                          "-2147483648 and 2147483647");
+        return;
+    }
+    if (index != 0) {
+        reply_error_text(&context->reply, "ERR DB index is out of range");
+        return;
+    }
+    reply_ok(&context->reply);
+}
+
 static const struct cmd keys_cmds[] = {
     {"del", -2, 1, -1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_del},
+    {"unlink", -2, 1, -1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_del},
     {"exists", -2, 1, -1, 1, 0, cmd_reply_small, cmd_exists},
+    {"touch", -2, 1, -1, 1, 0, cmd_reply_small, cmd_touch},
+    {"type", 2, 1, 1, 1, 0, cmd_reply_small, cmd_type},
+    {"rename", 3, 1, 2, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_rename},
+    {"renamenx", 3, 1, 2, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_renamenx},
+    {"keys", 2, 0, 0, 0, 0, cmd_reply_all, cmd_keys},
+    {"scan", -2, 0, 0, 0, 0, cmd_reply_all, cmd_scan},
+    {"randomkey", 1, 0, 0, 0, 0, cmd_reply_value, cmd_randomkey},
+    {"dbsize", 1, 0, 0, 0, 0, cmd_reply_small, cmd_dbsize},
+    {"flushdb", -1, 0, 0, 0, CMD_FLAG_WRITE, cmd_reply_small, cmd_flush},
+    {"flushall", -1, 0, 0, 0, CMD_FLAG_WRITE, cmd_reply_small, cmd_flush},
+    {"select", 2, 0, 0, 0, 0, cmd_reply_small, cmd_select},
 };
 
 CMD_FAMILY(cmd_family_keys, keys_cmds);

@@ -288,12 +288,13 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "# Stats\r\ntotal_connections_received:%" PRIu64
              "\r\ntotal_commands_processed:%" PRIu64 "\r\ninstantaneous_ops_per_sec:0\r\n"
              "total_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
-             "\r\nrejected_connections:%" PRIu64 "\r\nexpired_keys:0\r\nevicted_keys:0\r\n"
+             "\r\nrejected_connections:%" PRIu64 "\r\nexpired_keys:%" PRIu64 "\r\nevicted_keys:0\r\n"
              "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64
              "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_refused_commands:%" PRIu64
              "\r\nkv_ring_full_submits:%" PRIu64 "\r\nkv_ring_full_parks:%" PRIu64 "\r\n",
              stats->connections_received, stats->commands_processed, stats->bytes_received,
-             stats->bytes_sent, stats->connections_rejected, stats->keyspace_hits,
+             stats->bytes_sent, stats->connections_rejected, context->store->expired_keys,
+             stats->keyspace_hits,
              stats->keyspace_misses, stats->protocol_errors, stats->refused_commands,
              stats->ring_full_submits, stats->ring_full_parks);
 }
@@ -303,7 +304,8 @@ static void info_keyspace(struct cmd_context *context, struct text *text)
     text_add(text, "# Keyspace\r\n");
     uint32_t keys = store_key_count(context->store);
     if (keys > 0) {
-        text_add(text, "db0:keys=%u,expires=0,avg_ttl=0\r\n", keys);
+        text_add(text, "db0:keys=%u,expires=%u,avg_ttl=0\r\n", keys,
+                 context->store->expires_count);
     }
 }
 
