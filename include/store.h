@@ -164,6 +164,34 @@ KV_MUST_USE bool store_key_at(const struct store *store, uint32_t table_slot,
 /* Whether a table slot is empty (a walk may pause there). */
 bool store_slot_empty(const struct store *store, uint32_t table_slot);
 
+/* List writes on a live list key (store_find_list); each removes the key when its list
+ * empties, after which key_index is no longer valid. Node indexes come from walking the
+ * list (list_node_at, list_node). */
+
+/* LSET: the value at a node becomes `value` (at most val_size_max). */
+void store_list_set(struct store *store, uint32_t key_index, uint32_t node_index,
+                    struct slice value);
+
+/* LREM: removes up to |count| nodes equal to value (from the tail when count < 0, all when
+ * 0); returns how many. */
+uint32_t store_list_remove_value(struct store *store, uint32_t key_index, int64_t count,
+                                 struct slice value);
+
+/* LTRIM: keeps `kept` nodes from position `start` and drops the rest. */
+void store_list_trim(struct store *store, uint32_t key_index, uint32_t start, uint32_t kept);
+
+/* LINSERT: inserts value before or after a node; the list is below list_length_max and the
+ * value within val_size_max. */
+void store_list_insert(struct store *store, uint32_t key_index, uint32_t node_index, bool before,
+                       struct slice value);
+
+/* LMOVE: moves the value at one end of a non-empty list to one end of `destination` (which
+ * may be the same key), creating it if absent. Checks first: WRONGTYPE, LIST_FULL,
+ * KEY_TOO_LONG, FULL, and changes nothing then. *value_index is the moved value's slot. */
+KV_MUST_USE enum store_status store_list_move(struct store *store, uint32_t source_index,
+                                              struct slice destination, bool from_head,
+                                              bool to_head, uint32_t *value_index);
+
 /* Keys stored now. */
 static inline uint32_t store_key_count(const struct store *store)
 {
