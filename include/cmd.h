@@ -22,6 +22,7 @@ struct conns;
 struct watch;
 struct latency_histogram;
 struct slowlog;
+struct cmd;
 
 /* What a handler may touch: everything is owned elsewhere. */
 struct cmd_context {
@@ -36,7 +37,15 @@ struct cmd_context {
     struct conns *conns;         /* every client (CLIENT LIST, CLIENT KILL) */
     uint64_t client_id;          /* the connection running the command */
     bool close_after_reply;      /* set by QUIT */
+    /* How far reply bounds may trust the store as it is now. Zero for a command about to
+     * run; EXEC, summing its queue's bounds before any of it runs, sets them from the
+     * writes queued before each command (cmd_bound_after). */
+    bool bound_strings_changed;  /* a string may have changed or appeared since */
+    uint32_t bound_list_growth;  /* elements lists may have gained since; UINT32_MAX: any */
 };
+
+/* Updates a context's bound fields for a command queued before the next ones (EXEC). */
+void cmd_bound_after(struct cmd_context *context, const struct cmd *cmd, uint32_t arg_count);
 
 /* Bytes cmd_init carves: a latency histogram per command and the slow log ring. */
 uint64_t cmd_plan_stats_bytes(uint32_t slowlog_max_len);
@@ -57,6 +66,13 @@ enum cmd_flag {
     CMD_FLAG_TXN = 1u << 2,       /* runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH,
                                      UNWATCH, QUIT, RESET) instead of being queued */
     CMD_FLAG_NO_TXN = 1u << 3,    /* refused inside MULTI (WATCH: "not allowed") */
+    /* What a write can do to later replies' bounds (EXEC sums them before its queue runs); a
+     * write with none of these may do anything (RENAME): later bounds assume the worst. */
+    CMD_FLAG_STRINGS = 1u << 4,   /* changes strings only; lists stay as long */
+    CMD_FLAG_GROWS = 1u << 5,     /* adds args - 2 elements to one list (LPUSH) */
+    CMD_FLAG_GROWS_ONE = 1u << 6, /* adds one element to one list (LINSERT, LMOVE) */
+    CMD_FLAG_SHRINKS = 1u << 7,   /* removes keys or elements, or rewrites list elements
+                                     in place (DEL, LPOP, LSET, EXPIRE) */
 };
 
 /* Counters of one command, as INFO commandstats shows them. */

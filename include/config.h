@@ -49,6 +49,7 @@ struct config {
     uint32_t expire_slice;             /* table slots active expiry examines per loop turn */
     uint32_t hz;                       /* timer ticks per second while keys have expiry times */
     uint32_t watch_keys_max;           /* keys all clients may WATCH at once (the plan) */
+    int32_t slowlog_log_slower_than;   /* µs; commands slower go to the slow log; -1: none */
     bool plan_only;                    /* --plan: print the memory plan and exit */
     bool check_host;                   /* --check-host: print the host check and exit */
 };
@@ -71,6 +72,14 @@ KV_MUST_USE int config_set(struct config *config, const char *name, const char *
 /* Names of the options whose values differ (at most names_max); returns how many. */
 uint32_t config_changed(const struct config *running, const struct config *fresh,
                         const char **names, uint32_t names_max);
+
+/* Whether an option (config-file name) exists, and whether it may change while kv serves. */
+bool config_option_known(const char *name, bool *runtime);
+
+/* Copies the runtime options that differ from `fresh` into `running` (CONFIG SET, SIGHUP);
+ * returns how many changed, naming up to names_max of them. The others are left alone. */
+uint32_t config_apply_runtime(struct config *running, const struct config *fresh,
+                              const char **names, uint32_t names_max);
 
 /* Writes the usage text. */
 void config_usage(void);

@@ -40,7 +40,7 @@ struct conn_multi {
     bool overflowed;         /* the queue outgrew the receive buffer: the transaction failed */
     uint32_t queue_start;    /* offset of the first queued command in recv */
     uint32_t queued;         /* commands queued */
-    uint32_t reply_bytes;    /* sum of the queued commands' reply bounds (EXEC's bound) */
+    uint64_t reply_bytes;    /* sum of the queued commands' worst-case reply bounds */
     struct watch_list watches; /* keys this client watches */
 };
 
@@ -138,6 +138,11 @@ bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *co
 /* EXEC: replies with an array of the queued commands' replies, running each in order from
  * the receive buffer, and ends the transaction. The client is in MULTI, not failed. */
 void conn_multi_exec(struct conns *conns, struct conn *conn, struct cmd_context *context);
+
+/* The bound on EXEC's reply if it ran now: each queued command's bound from the store as it
+ * is, less what the commands queued before it may change (cmd_bound_after). Parses the queue
+ * with the shared scratch, so the caller's arguments are gone afterwards. */
+uint64_t conn_multi_bound(struct conns *conns, struct conn *conn, struct cmd_context *context);
 
 /* Ends a transaction (EXEC, DISCARD, a failed EXEC): queue dropped, watches cleared. */
 void conn_multi_reset(struct conns *conns, struct conn *conn);

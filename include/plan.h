@@ -46,8 +46,8 @@ enum plan_pool {
 /* Entries the slow log keeps (Redis's slowlog-max-len default). */
 #define PLAN_SLOWLOG_MAX_LEN 128u
 
-/* Largest INFO reply. */
-#define PLAN_REPLY_INFO_BYTES 8192u
+/* Largest INFO reply: every section, with commandstats and latencystats for every command. */
+#define PLAN_REPLY_INFO_BYTES 65536u
 
 /* A registered buffer may not exceed 1 GiB (kernel limit), nor may a connection buffer. */
 #define PLAN_BUFFER_BYTES_LIMIT (1ull << 30)

@@ -5,7 +5,12 @@
 #ifndef KV_STATS_H
 #define KV_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+/* instantaneous_ops_per_sec: one sample per interval, the mean of the last samples. */
+#define STATS_OPS_SAMPLES 16u
+#define STATS_OPS_INTERVAL_MS 100
 
 struct stats {
     uint64_t start_time_us;          /* wall clock at startup */
@@ -21,6 +26,16 @@ struct stats {
     uint64_t ring_full_submits;      /* early submissions because the submission queue was full */
     uint64_t ring_full_parks;        /* operations parked: the queue stayed full after that */
     uint32_t connected_clients;      /* open connections now */
+    uint32_t ops_sample_next;        /* next slot of ops_samples to fill */
+    int64_t ops_sample_ms;           /* Unix ms of the last sample; 0: none yet */
+    uint64_t ops_sample_commands;    /* commands_processed at the last sample */
+    uint64_t ops_samples[STATS_OPS_SAMPLES]; /* commands per second over each interval */
 };
+
+/* Takes a sample if an interval has passed since the last (each command and INFO call it). */
+void stats_ops_sample(struct stats *stats, int64_t now_ms);
+
+/* The mean rate of the last samples: INFO's instantaneous_ops_per_sec. */
+uint64_t stats_ops_per_sec(const struct stats *stats);
 
 #endif

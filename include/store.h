@@ -90,6 +90,10 @@ static inline void store_clock(struct store *store, int64_t now_ms)
  * (lazy expiry), so no command ever sees it. */
 KV_MUST_USE bool store_find(struct store *store, struct slice key, uint32_t *key_index);
 
+/* Finds a key without changing anything, whether or not its time has passed (reply bounds:
+ * an expired key only makes a bound larger). */
+KV_MUST_USE bool store_peek(const struct store *store, struct slice key, uint32_t *key_index);
+
 /* Removes the key now if its time has passed (WATCH, EXEC); nothing else. */
 void store_expire_due(struct store *store, struct slice key);
 

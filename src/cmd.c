@@ -34,6 +34,7 @@ static const struct cmd_family *const cmd_families[] = {
  * 1 + position in cmd_all, 0 when empty. Static storage, filled once by cmd_init. */
 static const struct cmd *cmd_all[CMD_MAX];
 static uint8_t cmd_name_bytes[CMD_MAX];
+static const char *cmd_group[CMD_MAX];
 static uint16_t cmd_index[CMD_INDEX_SLOTS];
 static uint32_t cmd_all_count;
 
@@ -103,6 +104,7 @@ void cmd_init(struct region *region, uint32_t slowlog_max_len)
             }
             cmd_index[slot] = (uint16_t)(cmd_all_count + 1);
             cmd_name_bytes[cmd_all_count] = (uint8_t)length;
+            cmd_group[cmd_all_count] = cmd_families[family]->group;
             cmd_all[cmd_all_count++] = cmd;
         }
     }
@@ -120,6 +122,12 @@ bool cmd_at(uint32_t index, const struct cmd **cmd)
     }
     *cmd = cmd_all[index];
     return true;
+}
+
+const char *cmd_group_at(uint32_t index)
+{
+    KV_ASSERT(index < cmd_all_count);
+    return cmd_group[index];
 }
 
 uint32_t cmd_flags(const struct cmd *cmd)
@@ -236,6 +244,26 @@ uint32_t cmd_reply_bound(const struct cmd *cmd, const struct cmd_context *contex
     return bytes < PLAN_REPLY_ERROR_BYTES ? PLAN_REPLY_ERROR_BYTES : bytes;
 }
 
+void cmd_bound_after(struct cmd_context *context, const struct cmd *cmd, uint32_t arg_count)
+{
+    uint32_t flags = cmd_flags(cmd);
+    if (!(flags & CMD_FLAG_WRITE) || (flags & CMD_FLAG_SHRINKS)) {
+        return;
+    }
+    uint64_t growth = context->bound_list_growth;
+    if (flags & CMD_FLAG_STRINGS) {
+        context->bound_strings_changed = true;
+        return;
+    }
+    if (flags & (CMD_FLAG_GROWS | CMD_FLAG_GROWS_ONE)) {
+        growth += (flags & CMD_FLAG_GROWS) ? arg_count - 2u : 1u;
+        context->bound_list_growth = growth < UINT32_MAX ? (uint32_t)growth : UINT32_MAX;
+        return;
+    }
+    context->bound_strings_changed = true;
+    context->bound_list_growth = UINT32_MAX;
+}
+
 uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct cmd_context *context,
                              const struct slice *args, uint32_t arg_count)
 {
@@ -322,6 +350,7 @@ void cmd_run(struct cmd_context *context, const struct cmd *cmd, const struct sl
     context->stats->commands_processed++;
     int64_t now_ms = unix_ms();
     store_clock(context->store, now_ms);
+    stats_ops_sample(context->stats, now_ms);
     context->conn->last_command = cmd->name;
     context->conn->last_command_ms = now_ms;
     uint32_t position = cmd_position(cmd);

@@ -1,24 +1,574 @@
 /*
- * Client commands: the connection's own state (id, name, library) and the list of clients.
+ * Connection commands: AUTH, HELLO, RESET, and CLIENT (ID, SETNAME, GETNAME, SETINFO, LIST,
+ * INFO, KILL, NO-EVICT, NO-TOUCH, HELP). Replies and errors are Redis 7.0's (SETINFO, which
+ * 7.0 lacks, answers as 7.2 does). A client's name and library live in its connection slot,
+ * bounded by CONN_NAME_BYTES_MAX and CONN_LIB_BYTES_MAX. kv speaks RESP2 only: HELLO 3 gets
+ * the answer of a Redis that cannot switch, "-NOPROTO unsupported protocol version".
  */
 #include "cmd_handlers.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conn.h"
+#include "number.h"
+
+/* The Redis version kv answers as (HELLO, INFO). */
+#define CLIENT_REDIS_VERSION "7.0.15"
+
+/* Compares a password with requirepass in time that does not depend on where they differ. */
+static bool password_matches(const struct config *config, struct slice password)
+{
+    const char *expected = config->requirepass;
+    size_t expected_length = strlen(expected);
+    uint32_t difference = (uint32_t)(expected_length ^ password.length);
+    for (uint32_t index = 0; index < CONFIG_PASSWORD_BYTES_MAX; index++) {
+        uint8_t want = index < expected_length ? (uint8_t)expected[index] : 0;
+        uint8_t got = index < password.length ? password.bytes[index] : 0;
+        difference |= (uint32_t)(want ^ got);
+    }
+    return difference == 0 && password.length <= CONFIG_PASSWORD_BYTES_MAX;
+}
+
+/* The one user kv has, "default", with requirepass as its password (none: any password). */
+static bool credentials_valid(const struct cmd_context *context, struct slice user,
+                              struct slice password)
+{
+    bool user_ok = user.length == 7 && memcmp(user.bytes, "default", 7) == 0;
+    bool open = context->config->requirepass[0] == '\0';
+    return user_ok && (open || password_matches(context->config, password));
+}
+
+static void reply_wrongpass(struct cmd_context *context)
+{
+    reply_error_text(&context->reply,
+                     "WRONGPASS invalid username-password pair or user is disabled.");
+}
+
+CMD_HANDLER(cmd_auth)
+{
+    if (arg_count > 3) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    if (arg_count == 2 && context->config->requirepass[0] == '\0') {
+        reply_error_text(&context->reply,
+                         "ERR AUTH <password> called without any password configured for the "
+                         "default user. Are you sure your configuration is correct?");
+        return;
+    }
+    static const uint8_t default_user[] = "default";
+    struct slice user = arg_count == 3 ? args[1]
+                                       : (struct slice){.bytes = default_user, .length = 7};
+    if (!credentials_valid(context, user, args[arg_count - 1])) {
+        reply_wrongpass(context);
+        return;
+    }
+    context->conn->authenticated = true;
+    reply_ok(&context->reply);
+}
+
+/* Client names and library attributes: printable ASCII without spaces, as Redis checks. */
+static bool attribute_valid(struct slice value)
+{
+    for (uint32_t index = 0; index < value.length; index++) {
+        if (value.bytes[index] < '!' || value.bytes[index] > '~') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether a client name may be set; false after answering the error. */
+static bool client_name_valid(struct cmd_context *context, struct slice name)
+{
+    if (!attribute_valid(name)) {
+        reply_error_text(&context->reply,
+                         "ERR Client names cannot contain spaces, newlines or special characters.");
+        return false;
+    }
+    if (name.length > CONN_NAME_BYTES_MAX) {
+        char text[96];
+        snprintf(text, sizeof(text), "ERR client name is longer than kv's limit of %u bytes",
+                 CONN_NAME_BYTES_MAX);
+        reply_error_text(&context->reply, text);
+        return false;
+    }
+    return true;
+}
+
+/* CLIENT SETNAME and HELLO SETNAME: false after answering the error. */
+static bool client_name_set(struct cmd_context *context, struct slice name)
+{
+    if (!client_name_valid(context, name)) {
+        return false;
+    }
+    struct conn *conn = context->conn;
+    if (name.length > 0) {
+        memcpy(conn->name, name.bytes, name.length);
+    }
+    conn->name_length = name.length;
+    return true;
+}
+
+static struct slice text_slice(const char *text)
+{
+    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)strlen(text)};
+}
+
+CMD_HANDLER(cmd_hello)
+{
+    if (arg_count >= 2) {
+        int64_t version = 0;
+        if (!number_parse_int64(args[1].bytes, args[1].length, &version)) {
+            reply_error_text(&context->reply,
+                             "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (version != 2) {
+            reply_error_text(&context->reply, "NOPROTO unsupported protocol version");
+            return;
+        }
+    }
+    /* As Redis 7.0: AUTH authenticates where it stands, before later options are read. */
+    for (uint32_t index = 2; index < arg_count; index++) {
+        uint32_t more = arg_count - 1 - index;
+        if (cmd_arg_is(args[index], "auth") && more >= 2) {
+            if (!credentials_valid(context, args[index + 1], args[index + 2])) {
+                reply_wrongpass(context);
+                return;
+            }
+            context->conn->authenticated = true;
+            index += 2;
+        } else if (cmd_arg_is(args[index], "setname") && more >= 1) {
+            /* As Redis 7.0: the name is set where it stands, whatever follows. */
+            if (!client_name_set(context, args[index + 1])) {
+                return;
+            }
+            index += 1;
+        } else {
+            char text[PLAN_REPLY_ERROR_BYTES - 8];
+            uint32_t shown = args[index].length < 128 ? args[index].length : 128;
+            snprintf(text, sizeof(text), "ERR Syntax error in HELLO option '%.*s'", (int)shown,
+                     (const char *)args[index].bytes);
+            for (char *byte = text; *byte != '\0'; byte++) {
+                *byte = (*byte == '\r' || *byte == '\n') ? ' ' : *byte;
+            }
+            reply_error_text(&context->reply, text);
+            return;
+        }
+    }
+    if (!context->conn->authenticated) {
+        reply_error_text(&context->reply,
+                         "NOAUTH HELLO must be called with the client already authenticated, "
+                         "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                         "authenticate the client and select the RESP protocol version at the "
+                         "same time");
+        return;
+    }
+    reply_array(&context->reply, 14);
+    reply_bulk(&context->reply, text_slice("server"));
+    reply_bulk(&context->reply, text_slice("redis"));
+    reply_bulk(&context->reply, text_slice("version"));
+    reply_bulk(&context->reply, text_slice(CLIENT_REDIS_VERSION));
+    reply_bulk(&context->reply, text_slice("proto"));
+    reply_integer(&context->reply, 2);
+    reply_bulk(&context->reply, text_slice("id"));
+    reply_integer(&context->reply, (int64_t)context->client_id);
+    reply_bulk(&context->reply, text_slice("mode"));
+    reply_bulk(&context->reply, text_slice("standalone"));
+    reply_bulk(&context->reply, text_slice("role"));
+    reply_bulk(&context->reply, text_slice("master"));
+    reply_bulk(&context->reply, text_slice("modules"));
+    reply_array(&context->reply, 0);
+}
+
+/* RESET: the connection as it was when it connected: no transaction, no watches, no name,
+ * and not authenticated when a password is asked. */
+CMD_HANDLER(cmd_reset)
+{
+    KV_ASSERT(arg_count == 1);
+    (void)args;
+    struct conn *conn = context->conn;
+    conn_multi_reset(context->conns, conn);
+    conn->name_length = 0;
+    conn->lib_name_length = 0;
+    conn->lib_ver_length = 0;
+    conn->authenticated = context->config->requirepass[0] == '\0';
+    reply_simple(&context->reply, "RESET");
+}
+
+/* Longest CLIENT LIST line: the fixed fields plus the name, address and library. */
+#define CLIENT_LINE_BYTES (640u + CONN_NAME_BYTES_MAX + 2u * CONN_LIB_BYTES_MAX)
+
+/* One client as CLIENT LIST and CLIENT INFO show it (Redis 7.2's fields), ending in "\n". */
+static uint32_t client_line(const struct cmd_context *context, const struct conn *conn,
+                            char *line)
+{
+    const struct conns *conns = context->conns;
+    int64_t now_ms = context->store->now_ms;
+    int64_t age_s = (now_ms - conn->created_ms) / 1000;
+    int64_t idle_s = (now_ms - conn->last_command_ms) / 1000;
+    uint32_t unparsed = conn->recv_length - conn->parser.command_start;
+    uint32_t pending = conn->send_length - conn->send_done;
+    int written = snprintf(
+        line, CLIENT_LINE_BYTES,
+        "id=%" PRIu64 " addr=%.*s laddr=%s:%u fd=%u name=%.*s age=%" PRId64 " idle=%" PRId64
+        " flags=%s db=0 sub=0 psub=0 ssub=0 multi=%d qbuf=%u qbuf-free=%u argv-mem=0"
+        " multi-mem=0 rbs=%u rbp=0 obl=%u oll=0 omem=0 tot-mem=%u events=r%s cmd=%s"
+        " user=default redir=-1 resp=2 lib-name=%.*s lib-ver=%.*s\n",
+        conn->id, (int)conn->addr_length, conn->addr, context->config->bind,
+        context->config->port, conn_slot_index(conns, conn), (int)conn->name_length, conn->name,
+        age_s < 0 ? 0 : age_s, idle_s < 0 ? 0 : idle_s, conn->multi.active ? "x" : "N",
+        conn->multi.active ? (int)conn->multi.queued : -1, unparsed,
+        conns->recv_buffer_bytes - conn->recv_length, conns->recv_buffer_bytes, pending,
+        conns->recv_buffer_bytes + conns->send_buffer_bytes, pending > 0 ? "w" : "",
+        conn->last_command != NULL ? conn->last_command : "NULL", (int)conn->lib_name_length,
+        conn->lib_name, (int)conn->lib_ver_length, conn->lib_ver);
+    KV_ASSERT(written > 0 && (uint32_t)written < CLIENT_LINE_BYTES);
+    return (uint32_t)written;
+}
+
+/* Which clients CLIENT LIST and CLIENT KILL select. */
+struct client_filter {
+    bool by_id;
+    const struct slice *ids; /* CLIENT LIST ID: any of these */
+    uint32_t id_count;
+    uint64_t id;             /* CLIENT KILL ID */
+    bool by_addr;
+    struct slice addr;
+    bool by_laddr;
+    struct slice laddr;
+    bool skip_me;
+    bool none;               /* TYPE master/replica/pubsub, USER of nobody: no client */
+};
+
+static bool client_selected(const struct cmd_context *context, const struct client_filter *filter,
+                            const struct conn *conn)
+{
+    if (filter->none || (filter->skip_me && conn == context->conn)) {
+        return false;
+    }
+    if (filter->by_id && filter->ids == NULL && conn->id != filter->id) {
+        return false;
+    }
+    if (filter->ids != NULL) {
+        bool listed = false;
+        for (uint32_t index = 0; index < filter->id_count && !listed; index++) {
+            int64_t id = 0;
+            listed = number_parse_int64(filter->ids[index].bytes, filter->ids[index].length, &id) &&
+                     (uint64_t)id == conn->id;
+        }
+        if (!listed) {
+            return false;
+        }
+    }
+    if (filter->by_addr &&
+        !slice_equal(filter->addr, (struct slice){.bytes = (const uint8_t *)conn->addr,
+                                                  .length = conn->addr_length})) {
+        return false;
+    }
+    if (filter->by_laddr) {
+        char laddr[CONFIG_BIND_BYTES_MAX + 8];
+        snprintf(laddr, sizeof(laddr), "%s:%u", context->config->bind, context->config->port);
+        if (!slice_equal(filter->laddr, text_slice(laddr))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* TYPE's argument: normal selects every kv client, the other Redis types none. */
+static bool client_type_parse(struct cmd_context *context, struct slice type, bool *none)
+{
+    static const char *const others[] = {"master", "replica", "slave", "pubsub"};
+    *none = !cmd_arg_is(type, "normal");
+    for (uint32_t index = 0; index < 4 && *none; index++) {
+        if (cmd_arg_is(type, others[index])) {
+            return true;
+        }
+    }
+    if (*none) {
+        char text[PLAN_REPLY_ERROR_BYTES - 8];
+        uint32_t shown = type.length < 128 ? type.length : 128;
+        snprintf(text, sizeof(text), "ERR Unknown client type '%.*s'", (int)shown,
+                 (const char *)type.bytes);
+        reply_error_text(&context->reply, text);
+        return false;
+    }
+    return true;
+}
+
+/* The open connections not being killed, in slot order; bounded by the slot count. */
+static const struct conn *client_next(const struct conns *conns, uint32_t *slot)
+{
+    for (; *slot < conns->slot_count; (*slot)++) {
+        const struct conn *conn = &conns->slots[*slot];
+        if (conn->state == CONN_OPEN && !conn->dead) {
+            (*slot)++;
+            return conn;
+        }
+    }
+    return NULL;
+}
+
+/* CLIENT LIST [TYPE type] [ID id ...]: one bulk of lines, measured first so that a list
+ * longer than the send buffer gets an error instead of a cut. */
+static void client_list(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
+{
+    struct client_filter filter = {0};
+    if (arg_count == 4 && cmd_arg_is(args[2], "type")) {
+        if (!client_type_parse(context, args[3], &filter.none)) {
+            return;
+        }
+    } else if (arg_count >= 4 && cmd_arg_is(args[2], "id")) {
+        for (uint32_t index = 3; index < arg_count; index++) {
+            int64_t id = 0;
+            if (!number_parse_int64(args[index].bytes, args[index].length, &id)) {
+                reply_error_text(&context->reply, "ERR Invalid client ID");
+                return;
+            }
+        }
+        filter.ids = &args[3];
+        filter.id_count = arg_count - 3;
+    } else if (arg_count != 2) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    char line[CLIENT_LINE_BYTES];
+    uint64_t total = 0;
+    uint32_t slot = 0;
+    for (const struct conn *conn; (conn = client_next(context->conns, &slot)) != NULL;) {
+        total += client_selected(context, &filter, conn) ? client_line(context, conn, line) : 0;
+    }
+    if (total + 32 > context->reply.capacity - context->reply.length) {
+        snprintf(line, sizeof(line),
+                 "ERR CLIENT LIST reply of %" PRIu64 " bytes would exceed the send buffer "
+                 "(%u bytes); use CLIENT LIST ID",
+                 total, context->reply.capacity);
+        reply_error_text(&context->reply, line);
+        return;
+    }
+    char digits[NUMBER_INT64_BYTES];
+    reply_raw(&context->reply, "$", 1);
+    reply_raw(&context->reply, digits, number_format_int64((int64_t)total, digits));
+    reply_raw(&context->reply, "\r\n", 2);
+    slot = 0;
+    for (const struct conn *conn; (conn = client_next(context->conns, &slot)) != NULL;) {
+        if (client_selected(context, &filter, conn)) {
+            reply_raw(&context->reply, line, client_line(context, conn, line));
+        }
+    }
+    reply_raw(&context->reply, "\r\n", 2);
+}
+
+/* CLIENT KILL addr:port (OK or an error), or CLIENT KILL <filter value> ... (a count). */
+static void client_kill(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
+{
+    struct client_filter filter = {0};
+    bool old_form = arg_count == 3;
+    if (old_form) {
+        filter.by_addr = true;
+        filter.addr = args[2];
+    } else if (arg_count % 2 != 0) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    } else {
+        filter.skip_me = true;
+    }
+    for (uint32_t index = 2; !old_form && index < arg_count; index += 2) {
+        struct slice name = args[index];
+        struct slice value = args[index + 1];
+        if (cmd_arg_is(name, "id")) {
+            int64_t id = 0;
+            if (!number_parse_int64(value.bytes, value.length, &id) || id <= 0) {
+                reply_error_text(&context->reply, "ERR client-id should be greater than 0");
+                return;
+            }
+            filter.by_id = true;
+            filter.id = (uint64_t)id;
+        } else if (cmd_arg_is(name, "type")) {
+            bool none = false;
+            if (!client_type_parse(context, value, &none)) {
+                return;
+            }
+            filter.none |= none;
+        } else if (cmd_arg_is(name, "addr")) {
+            filter.by_addr = true;
+            filter.addr = value;
+        } else if (cmd_arg_is(name, "laddr")) {
+            filter.by_laddr = true;
+            filter.laddr = value;
+        } else if (cmd_arg_is(name, "user")) {
+            if (!slice_equal(value, text_slice("default"))) {
+                char text[PLAN_REPLY_ERROR_BYTES - 8];
+                uint32_t shown = value.length < 128 ? value.length : 128;
+                snprintf(text, sizeof(text), "ERR No such user '%.*s'", (int)shown,
+                         (const char *)value.bytes);
+                reply_error_text(&context->reply, text);
+                return;
+            }
+        } else if (cmd_arg_is(name, "skipme")) {
+            bool yes = cmd_arg_is(value, "yes");
+            if (!yes && !cmd_arg_is(value, "no")) {
+                reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+                return;
+            }
+            filter.skip_me = yes;
+        } else {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+    }
+    int64_t killed = 0;
+    uint32_t slot = 0;
+    for (const struct conn *conn; (conn = client_next(context->conns, &slot)) != NULL;) {
+        if (!client_selected(context, &filter, conn)) {
+            continue;
+        }
+        killed++;
+        if (conn == context->conn) {
+            context->close_after_reply = true; /* Killing oneself: after this reply. */
+        } else {
+            conn_kill(context->conns, &context->conns->slots[conn_slot_index(context->conns, conn)]);
+        }
+    }
+    if (!old_form) {
+        reply_integer(&context->reply, killed);
+    } else if (killed == 0) {
+        reply_error_text(&context->reply, "ERR No such client");
+    } else {
+        reply_ok(&context->reply);
+    }
+}
+
+/* CLIENT SETINFO LIB-NAME|LIB-VER value, as Redis 7.2 answers it. */
+static void client_setinfo(struct cmd_context *context, const struct slice *args)
+{
+    struct conn *conn = context->conn;
+    bool name = cmd_arg_is(args[2], "lib-name");
+    if (!name && !cmd_arg_is(args[2], "lib-ver")) {
+        char text[PLAN_REPLY_ERROR_BYTES - 8];
+        uint32_t shown = args[2].length < 128 ? args[2].length : 128;
+        snprintf(text, sizeof(text), "ERR Unrecognized option '%.*s'", (int)shown,
+                 (const char *)args[2].bytes);
+        reply_error_text(&context->reply, text);
+        return;
+    }
+    if (!attribute_valid(args[3]) || args[3].length > CONN_LIB_BYTES_MAX) {
+        char text[PLAN_REPLY_ERROR_BYTES - 8];
+        snprintf(text, sizeof(text),
+                 args[3].length > CONN_LIB_BYTES_MAX
+                     ? "ERR %.*s is longer than kv's limit of 64 bytes"
+                     : "ERR %.*s cannot contain spaces, newlines or special characters.",
+                 (int)args[2].length, (const char *)args[2].bytes);
+        reply_error_text(&context->reply, text);
+        return;
+    }
+    char *into = name ? conn->lib_name : conn->lib_ver;
+    if (args[3].length > 0) {
+        memcpy(into, args[3].bytes, args[3].length);
+    }
+    *(name ? &conn->lib_name_length : &conn->lib_ver_length) = args[3].length;
+    reply_ok(&context->reply);
+}
+
+static const char *const client_help[] = {
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are: ID, TYPE, USER, ADDR, LADDR, SKIPME.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options: TYPE, ID.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <LIB-NAME|LIB-VER> <value>",
+    "    Set the client's library name or version.",
+    "NO-EVICT (ON|OFF)",
+    "    kv never evicts: accepted and ignored.",
+    "NO-TOUCH (ON|OFF)",
+    "    kv keeps no access times: accepted and ignored.",
+    "HELP",
+    "    Print this help.",
+};
+
+/* A subcommand with its arity (n: exactly, -n: at least), as Redis names it in errors. */
+static bool subcommand_is(struct cmd_context *context, const struct slice *args,
+                          uint32_t arg_count, const char *name, int arity, const char *full_name)
+{
+    if (!cmd_arg_is(args[1], name)) {
+        return false;
+    }
+    bool ok = arity >= 0 ? arg_count == (uint32_t)arity : arg_count >= (uint32_t)-arity;
+    if (!ok) {
+        reply_error_arity(&context->reply, full_name);
+    }
+    return ok;
+}
 
 CMD_HANDLER(cmd_client)
 {
     KV_ASSERT(arg_count >= 2);
-    if (cmd_arg_is(args[1], "id")) {
-        if (arg_count != 2) {
-            reply_error_arity(&context->reply, "client|id");
-            return;
-        }
+    struct conn *conn = context->conn;
+    uint32_t length_before = context->reply.length;
+    char line[CLIENT_LINE_BYTES];
+    if (subcommand_is(context, args, arg_count, "id", 2, "client|id")) {
         reply_integer(&context->reply, (int64_t)context->client_id);
-        return;
+    } else if (subcommand_is(context, args, arg_count, "setname", 3, "client|setname")) {
+        if (client_name_set(context, args[2])) {
+            reply_ok(&context->reply);
+        }
+    } else if (subcommand_is(context, args, arg_count, "getname", 2, "client|getname")) {
+        conn->name_length > 0
+            ? reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)conn->name,
+                                                         .length = conn->name_length})
+            : reply_null(&context->reply);
+    } else if (subcommand_is(context, args, arg_count, "setinfo", 4, "client|setinfo")) {
+        client_setinfo(context, args);
+    } else if (subcommand_is(context, args, arg_count, "list", -2, "client|list")) {
+        client_list(context, args, arg_count);
+    } else if (subcommand_is(context, args, arg_count, "info", 2, "client|info")) {
+        uint32_t length = client_line(context, conn, line);
+        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)line, .length = length});
+    } else if (subcommand_is(context, args, arg_count, "kill", -3, "client|kill")) {
+        client_kill(context, args, arg_count);
+    } else if (subcommand_is(context, args, arg_count, "no-evict", 3, "client|no-evict") ||
+               subcommand_is(context, args, arg_count, "no-touch", 3, "client|no-touch")) {
+        cmd_arg_is(args[2], "on") || cmd_arg_is(args[2], "off")
+            ? reply_ok(&context->reply)
+            : reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+    } else if (subcommand_is(context, args, arg_count, "help", 2, "client|help")) {
+        uint32_t lines = sizeof(client_help) / sizeof(client_help[0]);
+        reply_array(&context->reply, lines);
+        for (uint32_t index = 0; index < lines; index++) {
+            reply_simple(&context->reply, client_help[index]);
+        }
+    } else if (context->reply.length == length_before) {
+        reply_error_unknown_subcommand(&context->reply, args[1], "CLIENT");
     }
-    reply_error_unknown_subcommand(&context->reply, args[1], "CLIENT");
+}
+
+/* CLIENT LIST and KILL may list every client: the whole send buffer; the rest fit INFO's. */
+static uint32_t client_reply_max(const struct cmd_context *context, const struct slice *args,
+                                 uint32_t arg_count)
+{
+    bool list = arg_count >= 2 && cmd_arg_is(args[1], "list");
+    return list ? cmd_reply_all(context, args, arg_count) : cmd_reply_info(context, args, arg_count);
 }
 
 static const struct cmd client_cmds[] = {
-    {"client", -2, 0, 0, 0, 0, cmd_reply_info, cmd_client},
+    {"client", -2, 0, 0, 0, 0, client_reply_max, cmd_client},
+    {"auth", -2, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_reply_small, cmd_auth},
+    {"hello", -1, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_reply_info, cmd_hello},
+    {"reset", 1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN, cmd_reply_small, cmd_reset},
 };
 
-CMD_FAMILY(cmd_family_client, client_cmds);
+CMD_FAMILY(cmd_family_client, "connection", client_cmds);

@@ -34,12 +34,13 @@ struct cmd {
 };
 
 struct cmd_family {
+    const char *group;        /* Redis's group of the commands (COMMAND DOCS) */
     const struct cmd *cmds;
     uint32_t count;
 };
 
-#define CMD_FAMILY(name_, table_) \
-    const struct cmd_family name_ = {table_, sizeof(table_) / sizeof(table_[0])}
+#define CMD_FAMILY(name_, group_, table_) \
+    const struct cmd_family name_ = {group_, table_, sizeof(table_) / sizeof(table_[0])}
 
 extern const struct cmd_family cmd_family_string;
 extern const struct cmd_family cmd_family_keys;
@@ -63,6 +64,9 @@ uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements);
 /* Commands kv has (COMMAND COUNT), and entry `index` of all of them (false past the end). */
 uint32_t cmd_count(void);
 bool cmd_at(uint32_t index, const struct cmd **cmd);
+
+/* The group of entry `index` ("string", "generic", "list", ...). */
+const char *cmd_group_at(uint32_t index);
 
 /* Compares an argument with a lower-case word, ignoring the argument's case. */
 bool cmd_arg_is(struct slice arg, const char *word);

@@ -284,4 +284,4 @@ static const struct cmd latency_cmds[] = {
     {"slowlog", -2, 0, 0, 0, 0, latency_reply_max, cmd_slowlog_command},
 };
 
-CMD_FAMILY(cmd_family_latency, latency_cmds);
+CMD_FAMILY(cmd_family_latency, "server", latency_cmds);

@@ -20,6 +20,23 @@ static bool integer_arg(struct cmd_context *context, struct slice arg, int64_t *
     return true;
 }
 
+/* The most elements a list can hold when the command runs: its length now plus what the
+ * writes queued before it may add (EXEC), at most list_length_max. */
+static uint32_t list_length_bound(const struct cmd_context *context, struct slice key)
+{
+    uint32_t list_length_max = context->plan->list_length_max;
+    if (context->bound_list_growth == UINT32_MAX) {
+        return list_length_max;
+    }
+    uint32_t key_index = 0;
+    uint64_t length = context->bound_list_growth;
+    if (store_peek(context->store, key, &key_index) &&
+        store_key(context->store, key_index)->type == STORE_TYPE_LIST) {
+        length += store_key(context->store, key_index)->list.count;
+    }
+    return length < list_length_max ? (uint32_t)length : list_length_max;
+}
+
 static uint32_t lrange_elements_max(const struct slice *args, uint32_t arg_count,
                                     uint32_t list_length_max)
 {
@@ -54,14 +71,14 @@ static uint32_t lrange_reply_max(const struct cmd_context *context, const struct
                                  uint32_t arg_count)
 {
     return cmd_reply_elements(context->plan,
-                              lrange_elements_max(args, arg_count, context->plan->list_length_max));
+                              lrange_elements_max(args, arg_count, list_length_bound(context, args[1])));
 }
 
 static uint32_t pop_reply_max(const struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count)
 {
     return cmd_reply_elements(context->plan,
-                              pop_elements_max(args, arg_count, context->plan->list_length_max));
+                              pop_elements_max(args, arg_count, list_length_bound(context, args[1])));
 }
 
 static void list_push(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
@@ -578,22 +595,22 @@ CMD_HANDLER(cmd_rpoplpush)
 }
 
 static const struct cmd list_cmds[] = {
-    {"lpush", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_lpush},
-    {"rpush", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_rpush},
+    {"lpush", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_lpush},
+    {"rpush", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_rpush},
     {"lrange", 4, 1, 1, 1, 0, lrange_reply_max, cmd_lrange},
     {"llen", 2, 1, 1, 1, 0, cmd_reply_small, cmd_llen},
-    {"lpop", -2, 1, 1, 1, CMD_FLAG_WRITE, pop_reply_max, cmd_lpop},
-    {"rpop", -2, 1, 1, 1, CMD_FLAG_WRITE, pop_reply_max, cmd_rpop},
-    {"lpushx", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_lpushx},
-    {"rpushx", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_rpushx},
+    {"lpop", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_lpop},
+    {"rpop", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_rpop},
+    {"lpushx", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_lpushx},
+    {"rpushx", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_rpushx},
     {"lindex", 3, 1, 1, 1, 0, cmd_reply_value, cmd_lindex},
-    {"lset", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_lset},
-    {"lrem", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_lrem},
-    {"ltrim", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_ltrim},
-    {"linsert", 5, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_linsert},
+    {"lset", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_lset},
+    {"lrem", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_lrem},
+    {"ltrim", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_ltrim},
+    {"linsert", 5, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_small, cmd_linsert},
     {"lpos", -3, 1, 1, 1, 0, lpos_reply_max, cmd_lpos},
-    {"lmove", 5, 1, 2, 1, CMD_FLAG_WRITE, cmd_reply_value, cmd_lmove},
-    {"rpoplpush", 3, 1, 2, 1, CMD_FLAG_WRITE, cmd_reply_value, cmd_rpoplpush},
+    {"lmove", 5, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value, cmd_lmove},
+    {"rpoplpush", 3, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value, cmd_rpoplpush},
 };
 
-CMD_FAMILY(cmd_family_list, list_cmds);
+CMD_FAMILY(cmd_family_list, "list", list_cmds);

@@ -7,6 +7,7 @@
  */
 #include "cmd_handlers.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "conn.h"
@@ -63,18 +64,35 @@ CMD_HANDLER(cmd_exec)
         conn_multi_reset(context->conns, context->conn);
         return;
     }
+    uint32_t room = context->reply.capacity - context->reply.length;
+    if (16u + multi->reply_bytes > room) {
+        /* The worst case does not fit: bound each reply by the store as it is now. */
+        uint64_t bound = conn_multi_bound(context->conns, context->conn, context);
+        if (bound > room) {
+            char text[200];
+            snprintf(text, sizeof(text),
+                     "EXECABORT Transaction discarded: its replies could exceed the send buffer "
+                     "(%" PRIu64 " of %u bytes); send fewer or smaller reads per transaction",
+                     bound, context->reply.capacity);
+            reply_error_text(&context->reply, text);
+            conn_multi_reset(context->conns, context->conn);
+            return;
+        }
+    }
     conn_multi_exec(context->conns, context->conn, context);
 }
 
-/* EXEC answers an array of the queued replies, each within its own bound. */
+/* EXEC answers an array of the queued replies, each within its own bound: the worst case
+ * when it fits the send buffer, else the whole buffer (EXEC then bounds each reply by the
+ * store as it is, and refuses the transaction if even that does not fit). */
 static uint32_t exec_reply_max(const struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count)
 {
     (void)args;
     (void)arg_count;
-    uint64_t bytes = 16u + (uint64_t)context->conn->multi.reply_bytes;
-    KV_ASSERT(bytes <= context->plan->send_buffer_bytes);
-    return (uint32_t)bytes;
+    uint64_t bytes = 16u + context->conn->multi.reply_bytes;
+    uint32_t buffer = context->plan->send_buffer_bytes;
+    return bytes < buffer ? (uint32_t)bytes : buffer;
 }
 
 CMD_HANDLER(cmd_discard)
@@ -132,4 +150,4 @@ static const struct cmd multi_cmds[] = {
     {"unwatch", 1, 0, 0, 0, 0, cmd_reply_small, cmd_unwatch},
 };
 
-CMD_FAMILY(cmd_family_multi, multi_cmds);
+CMD_FAMILY(cmd_family_multi, "transactions", multi_cmds);

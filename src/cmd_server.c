@@ -16,6 +16,8 @@
 
 #include "alloc_stats.h"
 #include "glob.h"
+#include "latency.h"
+#include "number.h"
 #include "region.h"
 
 /* The Redis version kv answers as: clients pick features by it. */
@@ -67,13 +69,14 @@ static void text_add(struct text *text, const char *format, ...)
     text->length += (uint32_t)written;
 }
 
-/* One configuration parameter as CONFIG GET shows it. */
+/* One configuration parameter as CONFIG GET shows it: kv's options under their own names,
+ * and the Redis parameters clients and exporters ask for. */
 struct config_entry {
     const char *name;
-    char value[CONFIG_BIND_BYTES_MAX];
+    char value[CONFIG_PASSWORD_BYTES_MAX];
 };
 
-#define CONFIG_ENTRY_COUNT 14u
+#define CONFIG_ENTRY_COUNT 22u
 
 static void config_entries(const struct cmd_context *context, struct config_entry *entries)
 {
@@ -81,26 +84,35 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     static const char *const names[CONFIG_ENTRY_COUNT] = {
         "port", "bind", "maxclients", "connections_max", "key_count", "key_size_max",
         "val_size_max", "list_length_max", "hugepages", "mlock", "save", "appendonly",
-        "databases", "maxmemory",
+        "databases", "maxmemory", "maxmemory-policy", "requirepass", "hz", "expire_slice",
+        "slowlog-log-slower-than", "slowlog-max-len", "watch_keys_max", "timeout",
     };
     for (uint32_t index = 0; index < CONFIG_ENTRY_COUNT; index++) {
         entries[index].name = names[index];
     }
-    snprintf(entries[0].value, sizeof(entries[0].value), "%u", config->port);
-    snprintf(entries[1].value, sizeof(entries[1].value), "%s", config->bind);
-    snprintf(entries[2].value, sizeof(entries[2].value), "%u", config->connections_max);
-    snprintf(entries[3].value, sizeof(entries[3].value), "%u", config->connections_max);
-    snprintf(entries[4].value, sizeof(entries[4].value), "%u", config->key_count);
-    snprintf(entries[5].value, sizeof(entries[5].value), "%u", config->key_size_max);
-    snprintf(entries[6].value, sizeof(entries[6].value), "%u", config->val_size_max);
-    snprintf(entries[7].value, sizeof(entries[7].value), "%u", config->list_length_max);
-    snprintf(entries[8].value, sizeof(entries[8].value), "%s",
-             config_hugepages_name(config->hugepages));
-    snprintf(entries[9].value, sizeof(entries[9].value), "%s", config_mlock_name(config->mlock));
+    const size_t size = sizeof(entries[0].value);
+    snprintf(entries[0].value, size, "%u", config->port);
+    snprintf(entries[1].value, size, "%s", config->bind);
+    snprintf(entries[2].value, size, "%u", config->connections_max);
+    snprintf(entries[3].value, size, "%u", config->connections_max);
+    snprintf(entries[4].value, size, "%u", config->key_count);
+    snprintf(entries[5].value, size, "%u", config->key_size_max);
+    snprintf(entries[6].value, size, "%u", config->val_size_max);
+    snprintf(entries[7].value, size, "%u", config->list_length_max);
+    snprintf(entries[8].value, size, "%s", config_hugepages_name(config->hugepages));
+    snprintf(entries[9].value, size, "%s", config_mlock_name(config->mlock));
     entries[10].value[0] = '\0'; /* kv keeps no snapshots */
-    snprintf(entries[11].value, sizeof(entries[11].value), "no");
-    snprintf(entries[12].value, sizeof(entries[12].value), "1");
-    snprintf(entries[13].value, sizeof(entries[13].value), "%" PRIu64, context->region->bytes);
+    snprintf(entries[11].value, size, "no");
+    snprintf(entries[12].value, size, "1");
+    snprintf(entries[13].value, size, "%" PRIu64, context->region->bytes);
+    snprintf(entries[14].value, size, "noeviction");
+    snprintf(entries[15].value, size, "%s", config->requirepass);
+    snprintf(entries[16].value, size, "%u", config->hz);
+    snprintf(entries[17].value, size, "%u", config->expire_slice);
+    snprintf(entries[18].value, size, "%d", config->slowlog_log_slower_than);
+    snprintf(entries[19].value, size, "%u", PLAN_SLOWLOG_MAX_LEN);
+    snprintf(entries[20].value, size, "%u", config->watch_keys_max);
+    snprintf(entries[21].value, size, "0"); /* idle clients are never closed */
 }
 
 static struct slice text_slice(const char *text)
@@ -108,50 +120,135 @@ static struct slice text_slice(const char *text)
     return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)strlen(text)};
 }
 
-/* CONFIG GET pattern [pattern ...]: matching name/value pairs, each once. */
+/* Whether a CONFIG GET argument is a glob pattern rather than a name. */
+static bool config_pattern(struct slice arg)
+{
+    for (uint32_t index = 0; index < arg.length; index++) {
+        uint8_t byte = arg.bytes[index];
+        if (byte == '*' || byte == '?' || byte == '[') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* CONFIG GET pattern [pattern ...]: matching name/value pairs, each once. As Redis 7.0, a
+ * parameter asked for by name is answered under the name as given ("HZ"). */
 static void config_get(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
 {
     struct config_entry entries[CONFIG_ENTRY_COUNT];
     config_entries(context, entries);
-    bool matched[CONFIG_ENTRY_COUNT] = {false};
+    uint32_t matched_by[CONFIG_ENTRY_COUNT] = {0}; /* the argument that matched it, 0: none */
     uint32_t matched_count = 0;
     for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
-        for (uint32_t index = 2; index < arg_count && !matched[entry]; index++) {
+        for (uint32_t index = 2; index < arg_count && matched_by[entry] == 0; index++) {
             if (glob_match(args[index], text_slice(entries[entry].name), true)) {
-                matched[entry] = true;
+                matched_by[entry] = index;
                 matched_count++;
             }
         }
     }
     reply_array(&context->reply, matched_count * 2);
     for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
-        if (matched[entry]) {
-            reply_bulk(&context->reply, text_slice(entries[entry].name));
+        if (matched_by[entry] != 0) {
+            struct slice arg = args[matched_by[entry]];
+            reply_bulk(&context->reply,
+                       config_pattern(arg) ? text_slice(entries[entry].name) : arg);
             reply_bulk(&context->reply, text_slice(entries[entry].value));
         }
     }
 }
 
-/* CONFIG SET: every kv option sizes the plan or the socket, fixed at startup. */
-static void config_set_refuse(struct cmd_context *context, const struct slice *args)
+/* An argument as a C string (lower case and '_' for '-' when `option_name`); false when it
+ * does not fit or holds a NUL. */
+static bool arg_text(struct slice arg, bool option_name, char *text, uint32_t capacity)
 {
-    struct config_entry entries[CONFIG_ENTRY_COUNT];
-    config_entries(context, entries);
-    for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
-        if (cmd_arg_is(args[2], entries[entry].name)) {
-            static const char head[] = "-ERR CONFIG SET failed (possibly related to argument '";
-            static const char tail[] = "') - can't set immutable config\r\n";
-            reply_raw(&context->reply, head, sizeof(head) - 1);
-            reply_raw(&context->reply, entries[entry].name, (uint32_t)strlen(entries[entry].name));
-            reply_raw(&context->reply, tail, sizeof(tail) - 1);
+    if (arg.length >= capacity || (arg.length > 0 && memchr(arg.bytes, 0, arg.length) != NULL)) {
+        return false;
+    }
+    for (uint32_t index = 0; index < arg.length; index++) {
+        char byte = (char)arg.bytes[index];
+        if (option_name) {
+            byte = byte == '-' ? '_' : byte;
+            byte = (byte >= 'A' && byte <= 'Z') ? (char)(byte + 32) : byte;
+        }
+        text[index] = byte;
+    }
+    text[arg.length] = '\0';
+    return true;
+}
+
+static void config_set_failed(struct cmd_context *context, struct slice name, const char *reason)
+{
+    char text[PLAN_REPLY_ERROR_BYTES];
+    uint32_t shown = name.length < 64 ? name.length : 64;
+    snprintf(text, sizeof(text), "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+             (int)shown, (const char *)name.bytes, reason);
+    for (char *byte = text; *byte != '\0'; byte++) {
+        *byte = (*byte == '\r' || *byte == '\n') ? ' ' : *byte;
+    }
+    reply_error_text(&context->reply, text);
+}
+
+/* Whether a Redis parameter kv shows but does not have may be "set" to what kv does anyway
+ * (save "", appendonly no): tools send these and expect OK. */
+static bool config_set_noop(struct slice name, struct slice value)
+{
+    return (cmd_arg_is(name, "save") && value.length == 0) ||
+           (cmd_arg_is(name, "appendonly") && cmd_arg_is(value, "no"));
+}
+
+/* CONFIG SET name value [name value ...]: the runtime options (requirepass, hz,
+ * expire_slice, slowlog-log-slower-than) change at once, all or none; every other option
+ * sizes the plan or the socket and is immutable, as Redis says of its own. */
+static void config_set_command(struct cmd_context *context, const struct slice *args,
+                               uint32_t arg_count)
+{
+    struct config fresh = *context->config;
+    for (uint32_t index = 2; index + 1 < arg_count; index += 2) {
+        struct slice name = args[index];
+        char option[48];
+        char value[CONFIG_PASSWORD_BYTES_MAX + 1];
+        bool runtime = false;
+        bool known = arg_text(name, true, option, sizeof(option)) &&
+                     config_option_known(option, &runtime);
+        if (config_set_noop(name, args[index + 1])) {
+            continue;
+        }
+        static const char *const redis_only[] = {"maxclients", "save", "appendonly",
+                                                 "databases", "maxmemory", "maxmemory-policy",
+                                                 "slowlog-max-len", "timeout"};
+        bool shown = false;
+        for (uint32_t entry = 0; entry < 8; entry++) {
+            shown |= cmd_arg_is(name, redis_only[entry]);
+        }
+        if (!known && !shown) {
+            static const char unknown[] =
+                "-ERR Unknown option or number of arguments for CONFIG SET - '";
+            reply_raw(&context->reply, unknown, sizeof(unknown) - 1);
+            uint32_t length = name.length < 128 ? name.length : 128;
+            reply_raw(&context->reply, name.bytes, length);
+            reply_raw(&context->reply, "'\r\n", 3);
+            return;
+        }
+        if (!runtime) {
+            config_set_failed(context, name, "can't set immutable config");
+            return;
+        }
+        char reason[256];
+        if (!arg_text(args[index + 1], false, value, sizeof(value))) {
+            config_set_failed(context, name, "argument is too long or holds a NUL byte");
+            return;
+        }
+        if (config_set(&fresh, option, value, reason, sizeof(reason)) != 0) {
+            config_set_failed(context, name, reason);
             return;
         }
     }
-    static const char unknown[] = "-ERR Unknown option or number of arguments for CONFIG SET - '";
-    reply_raw(&context->reply, unknown, sizeof(unknown) - 1);
-    uint32_t shown = args[2].length < 128 ? args[2].length : 128;
-    reply_raw(&context->reply, args[2].bytes, shown);
-    reply_raw(&context->reply, "'\r\n", 3);
+    const char *names[8];
+    config_apply_runtime(context->config, &fresh, names, 8);
+    cmd_slowlog_threshold_set(context->config->slowlog_log_slower_than);
+    reply_ok(&context->reply);
 }
 
 CMD_HANDLER(cmd_config)
@@ -170,7 +267,7 @@ CMD_HANDLER(cmd_config)
             reply_error_arity(&context->reply, "config|set");
             return;
         }
-        config_set_refuse(context, args);
+        config_set_command(context, args, arg_count);
         return;
     }
     if (cmd_arg_is(args[1], "resetstat")) {
@@ -191,23 +288,167 @@ CMD_HANDLER(cmd_config)
     reply_error_unknown_subcommand(&context->reply, args[1], "CONFIG");
 }
 
-/* COMMAND COUNT and COMMAND DOCS; the full COMMAND and COMMAND INFO replies come with the
- * command-surface issue, until then they are empty arrays as DOCS is. */
-CMD_HANDLER(cmd_command)
+/* COMMAND's entry for one command, Redis 7.0's ten fields: name, arity, flags, first key,
+ * last key, step, ACL categories, tips, key specs, subcommands (the last three empty). */
+static void command_entry(struct reply *reply, const struct cmd *cmd, const char *group)
 {
-    if (arg_count >= 2 && cmd_arg_is(args[1], "count")) {
-        if (arg_count != 2) {
-            reply_error_arity(&context->reply, "command|count");
-            return;
+    uint32_t flags = cmd_flags(cmd);
+    bool keyed = cmd->first_key > 0;
+    reply_array(reply, 10);
+    reply_bulk(reply, text_slice(cmd->name));
+    reply_integer(reply, cmd->arity);
+    uint32_t flag_count = (keyed ? 1u : 0u) + ((flags & CMD_FLAG_NOAUTH) ? 1u : 0u) +
+                          ((flags & CMD_FLAG_NO_TXN) ? 1u : 0u);
+    reply_array(reply, flag_count);
+    if (keyed) {
+        reply_simple(reply, (flags & CMD_FLAG_WRITE) ? "write" : "readonly");
+    }
+    if (flags & CMD_FLAG_NOAUTH) {
+        reply_simple(reply, "no_auth");
+    }
+    if (flags & CMD_FLAG_NO_TXN) {
+        reply_simple(reply, "no_multi");
+    }
+    reply_integer(reply, cmd->first_key);
+    reply_integer(reply, cmd->last_key);
+    reply_integer(reply, cmd->key_step);
+    static const char *const categories[][2] = {
+        {"string", "@string"},   {"generic", "@keyspace"},        {"list", "@list"},
+        {"connection", "@connection"}, {"transactions", "@transaction"},
+    };
+    const char *category = NULL;
+    for (uint32_t index = 0; index < 5; index++) {
+        category = strcmp(group, categories[index][0]) == 0 ? categories[index][1] : category;
+    }
+    reply_array(reply, (keyed ? 1u : 0u) + (category != NULL ? 1u : 0u));
+    if (keyed) {
+        reply_simple(reply, (flags & CMD_FLAG_WRITE) ? "@write" : "@read");
+    }
+    if (category != NULL) {
+        reply_simple(reply, category);
+    }
+    reply_array(reply, 0);
+    reply_array(reply, 0);
+    reply_array(reply, 0);
+}
+
+/* COMMAND DOCS's entry: the name, then a map with the command's group. */
+static void command_docs_entry(struct reply *reply, const struct cmd *cmd, const char *group)
+{
+    reply_bulk(reply, text_slice(cmd->name));
+    reply_array(reply, 2);
+    reply_bulk(reply, text_slice("group"));
+    reply_bulk(reply, text_slice(group));
+}
+
+enum command_form { COMMAND_INFO_FORM, COMMAND_DOCS_FORM, COMMAND_LIST_FORM };
+
+/* One command in a COMMAND reply, written into `reply` (a scratch one when measuring). */
+static void command_write(struct reply *reply, enum command_form form, uint32_t index)
+{
+    const struct cmd *cmd = NULL;
+    bool found = cmd_at(index, &cmd);
+    KV_ASSERT(found);
+    if (form == COMMAND_INFO_FORM) {
+        command_entry(reply, cmd, cmd_group_at(index));
+    } else if (form == COMMAND_DOCS_FORM) {
+        command_docs_entry(reply, cmd, cmd_group_at(index));
+    } else {
+        reply_bulk(reply, text_slice(cmd->name));
+    }
+}
+
+/* The index of the command an argument names, or false. */
+static bool command_named(struct slice name, uint32_t *index)
+{
+    const struct cmd *cmd = cmd_find(&name, 1);
+    for (uint32_t at = 0; cmd != NULL && at < cmd_count(); at++) {
+        const struct cmd *candidate = NULL;
+        if (cmd_at(at, &candidate) && candidate == cmd) {
+            *index = at;
+            return true;
         }
-        reply_integer(&context->reply, cmd_count());
+    }
+    return false;
+}
+
+/* COMMAND, COMMAND INFO [name ...], COMMAND DOCS [name ...] and COMMAND LIST: with no names,
+ * every command; an unknown name gives a null in INFO and nothing in DOCS. The reply is
+ * measured first, entry by entry on the stack, and errs if the send buffer cannot hold it. */
+static void command_reply(struct cmd_context *context, enum command_form form,
+                          const struct slice *names, uint32_t name_count)
+{
+    uint8_t scratch_bytes[1024];
+    bool every = name_count == 0;
+    uint32_t total = every ? cmd_count() : name_count;
+    uint64_t bytes = 32;
+    uint32_t elements = 0;
+    for (uint32_t at = 0; at < total; at++) {
+        uint32_t index = at;
+        if (!every && !command_named(names[at], &index)) {
+            bytes += 8;
+            elements += form == COMMAND_INFO_FORM ? 1 : 0;
+            continue;
+        }
+        struct reply scratch = {.bytes = scratch_bytes, .length = 0, .capacity = sizeof(scratch_bytes)};
+        command_write(&scratch, form, index);
+        bytes += scratch.length;
+        elements += form == COMMAND_DOCS_FORM ? 2 : 1;
+    }
+    if (bytes > context->reply.capacity - context->reply.length) {
+        char text[160];
+        snprintf(text, sizeof(text), "ERR COMMAND reply would exceed the send buffer (%u bytes)",
+                 context->reply.capacity);
+        reply_error_text(&context->reply, text);
         return;
     }
-    if (arg_count == 1 || cmd_arg_is(args[1], "docs") || cmd_arg_is(args[1], "info")) {
-        reply_array(&context->reply, 0);
+    reply_array(&context->reply, elements);
+    for (uint32_t at = 0; at < total; at++) {
+        uint32_t index = at;
+        if (every || command_named(names[at], &index)) {
+            command_write(&context->reply, form, index);
+        } else if (form == COMMAND_INFO_FORM) {
+            reply_null_array(&context->reply);
+        }
+    }
+}
+
+CMD_HANDLER(cmd_command)
+{
+    if (arg_count == 1) {
+        command_reply(context, COMMAND_INFO_FORM, NULL, 0);
+        return;
+    }
+    if (cmd_arg_is(args[1], "count")) {
+        arg_count != 2 ? reply_error_arity(&context->reply, "command|count")
+                       : reply_integer(&context->reply, cmd_count());
+        return;
+    }
+    if (cmd_arg_is(args[1], "info") || cmd_arg_is(args[1], "docs")) {
+        enum command_form form = cmd_arg_is(args[1], "info") ? COMMAND_INFO_FORM : COMMAND_DOCS_FORM;
+        command_reply(context, form, args + 2, arg_count - 2);
+        return;
+    }
+    if (cmd_arg_is(args[1], "list")) {
+        arg_count != 2 ? reply_error(&context->reply, REPLY_ERROR_SYNTAX)
+                       : command_reply(context, COMMAND_LIST_FORM, NULL, 0);
         return;
     }
     reply_error_unknown_subcommand(&context->reply, args[1], "COMMAND");
+}
+
+CMD_HANDLER(cmd_time)
+{
+    KV_ASSERT(arg_count == 1);
+    (void)args;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    char digits[NUMBER_INT64_BYTES];
+    reply_array(&context->reply, 2);
+    uint32_t length = number_format_int64((int64_t)now.tv_sec, digits);
+    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)digits, .length = length});
+    length = number_format_int64((int64_t)now.tv_usec, digits);
+    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)digits, .length = length});
 }
 
 static uint64_t now_us(void)
@@ -283,16 +524,18 @@ static void info_memory(struct cmd_context *context, struct text *text)
 
 static void info_stats(struct cmd_context *context, struct text *text)
 {
+    stats_ops_sample(context->stats, context->store->now_ms);
     const struct stats *stats = context->stats;
     text_add(text,
              "# Stats\r\ntotal_connections_received:%" PRIu64
-             "\r\ntotal_commands_processed:%" PRIu64 "\r\ninstantaneous_ops_per_sec:0\r\n"
+             "\r\ntotal_commands_processed:%" PRIu64 "\r\ninstantaneous_ops_per_sec:%" PRIu64 "\r\n"
              "total_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
              "\r\nrejected_connections:%" PRIu64 "\r\nexpired_keys:%" PRIu64 "\r\nevicted_keys:0\r\n"
              "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64
              "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_refused_commands:%" PRIu64
              "\r\nkv_ring_full_submits:%" PRIu64 "\r\nkv_ring_full_parks:%" PRIu64 "\r\n",
-             stats->connections_received, stats->commands_processed, stats->bytes_received,
+             stats->connections_received, stats->commands_processed, stats_ops_per_sec(stats),
+             stats->bytes_received,
              stats->bytes_sent, stats->connections_rejected, context->store->expired_keys,
              stats->keyspace_hits,
              stats->keyspace_misses, stats->protocol_errors, stats->refused_commands,
@@ -330,6 +573,26 @@ static void info_commandstats(struct cmd_context *context, struct text *text)
     }
 }
 
+/* "latency_percentiles_usec_get:p50=1.003,p99=3.007,p99.9=10.015" for each command called
+ * (Redis 7's latencystats), from the per-command histograms. */
+static void info_latencystats(struct cmd_context *context, struct text *text)
+{
+    (void)context;
+    text_add(text, "# Latencystats\r\n");
+    const char *name = NULL;
+    struct cmd_stats stats;
+    for (uint32_t index = 0; cmd_stats_at(index, &name, &stats); index++) {
+        const struct latency_histogram *histogram = cmd_latency_at(index);
+        if (histogram->count == 0) {
+            continue;
+        }
+        text_add(text, "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n", name,
+                 (double)latency_percentile_ns(histogram, 0.50) / 1000.0,
+                 (double)latency_percentile_ns(histogram, 0.99) / 1000.0,
+                 (double)latency_percentile_ns(histogram, 0.999) / 1000.0);
+    }
+}
+
 struct info_section {
     const char *name;
     void (*write)(struct cmd_context *context, struct text *text);
@@ -339,7 +602,8 @@ struct info_section {
 static const struct info_section info_sections[] = {
     {"server", info_server, true},     {"clients", info_clients, true},
     {"memory", info_memory, true},     {"stats", info_stats, true},
-    {"commandstats", info_commandstats, false}, {"keyspace", info_keyspace, true},
+    {"commandstats", info_commandstats, false}, {"latencystats", info_latencystats, false},
+    {"keyspace", info_keyspace, true},
 };
 
 #define INFO_SECTION_COUNT (sizeof(info_sections) / sizeof(info_sections[0]))
@@ -371,12 +635,13 @@ CMD_HANDLER(cmd_info)
 }
 
 static const struct cmd server_cmds[] = {
-    {"ping", -1, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_reply_value, cmd_ping},
+    {"ping", -1, 0, 0, 0, 0, cmd_reply_value, cmd_ping},
     {"echo", 2, 0, 0, 0, 0, cmd_reply_value, cmd_echo},
     {"quit", -1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN, cmd_reply_small, cmd_quit},
     {"config", -2, 0, 0, 0, 0, cmd_reply_info, cmd_config},
-    {"command", -1, 0, 0, 0, 0, cmd_reply_info, cmd_command},
+    {"command", -1, 0, 0, 0, 0, cmd_reply_all, cmd_command},
+    {"time", 1, 0, 0, 0, 0, cmd_reply_small, cmd_time},
     {"info", -1, 0, 0, 0, 0, cmd_reply_info, cmd_info},
 };
 
-CMD_FAMILY(cmd_family_server, server_cmds);
+CMD_FAMILY(cmd_family_server, "server", server_cmds);

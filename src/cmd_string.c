@@ -328,22 +328,59 @@ CMD_HANDLER(cmd_getex)
     }
 }
 
-/* MGET: one element per key, the bound checked against the send buffer. */
+/* Bytes of the reply a key's value would get now ("$<n>\r\n...\r\n", or a null), or the
+ * most any value could take when strings may change before the command runs (EXEC). */
+static uint64_t string_reply_bytes(const struct cmd_context *context, struct slice key)
+{
+    uint32_t key_index = 0;
+    if (context->bound_strings_changed) {
+        return context->plan->reply_element_bytes;
+    }
+    if (!store_peek(context->store, key, &key_index) ||
+        store_key(context->store, key_index)->type != STORE_TYPE_STRING) {
+        return 5; /* "$-1\r\n" */
+    }
+    uint32_t length = store_value(context->store, store_key(context->store, key_index)->value_index).length;
+    return 1u + 10u + 2u + (uint64_t)length + 2u;
+}
+
+/* GET, GETDEL, GETEX: the value as it is now, or an error. */
+static uint32_t string_get_reply_max(const struct cmd_context *context, const struct slice *args,
+                                     uint32_t arg_count)
+{
+    (void)arg_count;
+    uint64_t bytes = string_reply_bytes(context, args[1]) + PLAN_REPLY_ERROR_BYTES;
+    return bytes < context->plan->reply_value_bytes ? (uint32_t)bytes
+                                                    : context->plan->reply_value_bytes;
+}
+
+/* MGET's reply: an array of the keys' values. */
+static uint64_t mget_bytes(const struct cmd_context *context, const struct slice *args,
+                           uint32_t arg_count)
+{
+    uint64_t bytes = 16u;
+    for (uint32_t index = 1; index < arg_count; index++) {
+        bytes += string_reply_bytes(context, args[index]);
+    }
+    return bytes;
+}
+
+/* MGET: the values as they are now, at most the send buffer (then MGET errs). */
 static uint32_t mget_reply_max(const struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count)
 {
-    (void)args;
-    return cmd_reply_elements(context->plan, arg_count - 1u);
+    uint64_t bytes = mget_bytes(context, args, arg_count) + PLAN_REPLY_ERROR_BYTES;
+    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                    : context->plan->send_buffer_bytes;
 }
 
 CMD_HANDLER(cmd_mget)
 {
     KV_ASSERT(arg_count >= 2);
-    uint64_t needed = 16u + (uint64_t)(arg_count - 1u) * context->plan->reply_element_bytes;
-    if (needed > context->plan->send_buffer_bytes) {
+    if (mget_bytes(context, args, arg_count) > context->reply.capacity - context->reply.length) {
         char text[160];
         snprintf(text, sizeof(text),
-                 "ERR MGET of %u keys could exceed the send buffer (%u bytes): ask for fewer keys",
+                 "ERR MGET of %u keys would exceed the send buffer (%u bytes): ask for fewer keys",
                  arg_count - 1u, context->plan->send_buffer_bytes);
         reply_error_text(&context->reply, text);
         return;
@@ -726,27 +763,27 @@ CMD_HANDLER(cmd_incrbyfloat)
 }
 
 static const struct cmd string_cmds[] = {
-    {"get", 2, 1, 1, 1, 0, cmd_reply_value, cmd_get},
-    {"set", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_value, cmd_set},
-    {"setnx", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_setnx},
-    {"setex", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_setex},
-    {"psetex", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_psetex},
-    {"getset", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_value, cmd_getset},
-    {"getdel", 2, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_value, cmd_getdel},
-    {"getex", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_value, cmd_getex},
+    {"get", 2, 1, 1, 1, 0, string_get_reply_max, cmd_get},
+    {"set", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_value, cmd_set},
+    {"setnx", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_setnx},
+    {"setex", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_setex},
+    {"psetex", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_psetex},
+    {"getset", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_value, cmd_getset},
+    {"getdel", 2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, string_get_reply_max, cmd_getdel},
+    {"getex", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, string_get_reply_max, cmd_getex},
     {"mget", -2, 1, -1, 1, 0, mget_reply_max, cmd_mget},
-    {"mset", -3, 1, -1, 2, CMD_FLAG_WRITE, cmd_reply_small, cmd_mset},
-    {"msetnx", -3, 1, -1, 2, CMD_FLAG_WRITE, cmd_reply_small, cmd_msetnx},
-    {"append", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_append},
+    {"mset", -3, 1, -1, 2, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_mset},
+    {"msetnx", -3, 1, -1, 2, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_msetnx},
+    {"append", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_append},
     {"strlen", 2, 1, 1, 1, 0, cmd_reply_small, cmd_strlen},
     {"getrange", 4, 1, 1, 1, 0, cmd_reply_value, cmd_getrange},
     {"substr", 4, 1, 1, 1, 0, cmd_reply_value, cmd_getrange},
-    {"setrange", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_setrange},
-    {"incr", 2, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_incr},
-    {"decr", 2, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_decr},
-    {"incrby", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_incrby},
-    {"decrby", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_decrby},
-    {"incrbyfloat", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_reply_value, cmd_incrbyfloat},
+    {"setrange", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_setrange},
+    {"incr", 2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_incr},
+    {"decr", 2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_decr},
+    {"incrby", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_incrby},
+    {"decrby", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_decrby},
+    {"incrbyfloat", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_value, cmd_incrbyfloat},
 };
 
-CMD_FAMILY(cmd_family_string, string_cmds);
+CMD_FAMILY(cmd_family_string, "string", string_cmds);

@@ -22,6 +22,7 @@ enum option_kind {
     OPTION_MLOCK,
     OPTION_PATH,
     OPTION_PASSWORD,
+    OPTION_INT32,   /* -1 .. INT32_MAX (slowlog_log_slower_than: -1 turns it off) */
 };
 
 struct option {
@@ -30,25 +31,28 @@ struct option {
     uint32_t min;       /* OPTION_UINT32: smallest accepted value */
     uint32_t max;       /* OPTION_UINT32: largest accepted value */
     size_t offset;      /* field in struct config */
+    bool runtime;       /* may change while kv serves (CONFIG SET, SIGHUP) */
 };
 
 /* Bounds keep every product the plan forms within 64 bits; the plan checks the sums. */
 static const struct option options[] = {
-    {"port", OPTION_UINT32, 1, 65535, offsetof(struct config, port)},
-    {"bind", OPTION_BIND, 0, 0, offsetof(struct config, bind)},
-    {"connections_max", OPTION_UINT32, 1, 1u << 20, offsetof(struct config, connections_max)},
-    {"key_count", OPTION_UINT32, 1, 1u << 30, offsetof(struct config, key_count)},
-    {"key_size_max", OPTION_UINT32, 1, 1u << 29, offsetof(struct config, key_size_max)},
-    {"val_size_max", OPTION_UINT32, 1, 1u << 29, offsetof(struct config, val_size_max)},
-    {"list_length_max", OPTION_UINT32, 1, 1u << 30, offsetof(struct config, list_length_max)},
-    {"hugepages", OPTION_HUGEPAGES, 0, 0, offsetof(struct config, hugepages)},
-    {"mlock", OPTION_MLOCK, 0, 0, offsetof(struct config, mlock)},
-    {"ring_entries", OPTION_UINT32, 0, 32768, offsetof(struct config, ring_entries)},
-    {"pidfile", OPTION_PATH, 0, 0, offsetof(struct config, pidfile)},
-    {"requirepass", OPTION_PASSWORD, 0, 0, offsetof(struct config, requirepass)},
-    {"expire_slice", OPTION_UINT32, 1, 1u << 20, offsetof(struct config, expire_slice)},
-    {"hz", OPTION_UINT32, 1, 500, offsetof(struct config, hz)},
-    {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max)},
+    {"port", OPTION_UINT32, 1, 65535, offsetof(struct config, port), false},
+    {"bind", OPTION_BIND, 0, 0, offsetof(struct config, bind), false},
+    {"connections_max", OPTION_UINT32, 1, 1u << 20, offsetof(struct config, connections_max), false},
+    {"key_count", OPTION_UINT32, 1, 1u << 30, offsetof(struct config, key_count), false},
+    {"key_size_max", OPTION_UINT32, 1, 1u << 29, offsetof(struct config, key_size_max), false},
+    {"val_size_max", OPTION_UINT32, 1, 1u << 29, offsetof(struct config, val_size_max), false},
+    {"list_length_max", OPTION_UINT32, 1, 1u << 30, offsetof(struct config, list_length_max), false},
+    {"hugepages", OPTION_HUGEPAGES, 0, 0, offsetof(struct config, hugepages), false},
+    {"mlock", OPTION_MLOCK, 0, 0, offsetof(struct config, mlock), false},
+    {"ring_entries", OPTION_UINT32, 0, 32768, offsetof(struct config, ring_entries), false},
+    {"pidfile", OPTION_PATH, 0, 0, offsetof(struct config, pidfile), false},
+    {"requirepass", OPTION_PASSWORD, 0, 0, offsetof(struct config, requirepass), true},
+    {"expire_slice", OPTION_UINT32, 1, 1u << 20, offsetof(struct config, expire_slice), true},
+    {"hz", OPTION_UINT32, 1, 500, offsetof(struct config, hz), true},
+    {"slowlog_log_slower_than", OPTION_INT32, 0, 0,
+     offsetof(struct config, slowlog_log_slower_than), true},
+    {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max), false},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -93,6 +97,7 @@ void config_defaults(struct config *config)
     config->expire_slice = 256;
     config->hz = 10;
     config->watch_keys_max = 1024;
+    config->slowlog_log_slower_than = 10000;
     config->plan_only = false;
 }
 
@@ -129,6 +134,22 @@ static int set_uint32(const struct option *option, uint32_t *field, const char *
         return -1;
     }
     *field = (uint32_t)number;
+    return 0;
+}
+
+static int set_int32(const struct option *option, int32_t *field, const char *value, char *error,
+                     size_t error_bytes)
+{
+    char *end = NULL;
+    errno = 0;
+    long long number = strtoll(value, &end, 10);
+    bool digits = (value[0] >= '0' && value[0] <= '9') || value[0] == '-';
+    if (!digits || errno != 0 || *end != '\0' || number < -1 || number > INT32_MAX) {
+        snprintf(error, error_bytes, "option %s: '%s' is not a whole number from -1 to %d",
+                 option->name, value, INT32_MAX);
+        return -1;
+    }
+    *field = (int32_t)number;
     return 0;
 }
 
@@ -174,6 +195,8 @@ int config_set(struct config *config, const char *name, const char *value, char 
     switch (option->kind) {
     case OPTION_UINT32:
         return set_uint32(option, (uint32_t *)(void *)field, value, error, error_bytes);
+    case OPTION_INT32:
+        return set_int32(option, (int32_t *)(void *)field, value, error, error_bytes);
     case OPTION_BIND:
         return set_bind(config, value, error, error_bytes);
     case OPTION_HUGEPAGES:
@@ -383,6 +406,8 @@ static size_t option_field_bytes(const struct option *option)
         return CONFIG_BIND_BYTES_MAX;
     case OPTION_PATH:
         return CONFIG_PATH_BYTES_MAX;
+    case OPTION_PASSWORD:
+        return CONFIG_PASSWORD_BYTES_MAX;
     case OPTION_HUGEPAGES:
     case OPTION_MLOCK:
         return sizeof(int);
@@ -400,6 +425,33 @@ uint32_t config_changed(const struct config *running, const struct config *fresh
         const uint8_t *before = (const uint8_t *)running + option->offset;
         const uint8_t *after = (const uint8_t *)fresh + option->offset;
         if (memcmp(before, after, option_field_bytes(option)) != 0) {
+            names[count++] = option->name;
+        }
+    }
+    return count;
+}
+
+bool config_option_known(const char *name, bool *runtime)
+{
+    const struct option *option = option_find(name);
+    *runtime = option != NULL && option->runtime;
+    return option != NULL;
+}
+
+uint32_t config_apply_runtime(struct config *running, const struct config *fresh,
+                              const char **names, uint32_t names_max)
+{
+    uint32_t count = 0;
+    for (size_t index = 0; index < OPTION_COUNT; index++) {
+        const struct option *option = &options[index];
+        uint8_t *before = (uint8_t *)running + option->offset;
+        const uint8_t *after = (const uint8_t *)fresh + option->offset;
+        size_t bytes = option_field_bytes(option);
+        if (!option->runtime || memcmp(before, after, bytes) == 0) {
+            continue;
+        }
+        memcpy(before, after, bytes);
+        if (count < names_max) {
             names[count++] = option->name;
         }
     }

@@ -246,17 +246,17 @@ static void multi_queue(struct conns *conns, struct conn *conn, struct cmd_conte
         multi->failed = true;
         return;
     }
-    uint64_t reply_bytes = (uint64_t)multi->reply_bytes +
+    /* The worst case: other clients may change anything before EXEC. */
+    context->bound_strings_changed = true;
+    context->bound_list_growth = UINT32_MAX;
+    uint64_t reply_bytes = multi->reply_bytes +
                            cmd_reply_bound(cmd, context, conns->scratch.args, arg_count);
+    context->bound_strings_changed = false;
+    context->bound_list_growth = 0;
     if (multi->overflowed) {
         multi_refuse(context, "commands", conns->recv_buffer_bytes);
         multi->overflowed = false;
         KV_ASSERT(multi->failed);
-        return;
-    }
-    if (!multi->failed && reply_bytes + MULTI_HEADER_BYTES > conns->send_buffer_bytes) {
-        multi_refuse(context, "replies", conns->send_buffer_bytes);
-        multi->failed = true;
         return;
     }
     if (!multi->failed) {
@@ -264,7 +264,7 @@ static void multi_queue(struct conns *conns, struct conn *conn, struct cmd_conte
             multi->queue_start = conn->parser.command_start;
         }
         multi->queued++;
-        multi->reply_bytes = (uint32_t)reply_bytes;
+        multi->reply_bytes = reply_bytes;
     }
     reply_simple(&context->reply, "QUEUED");
 }
@@ -276,6 +276,37 @@ void conn_multi_reset(struct conns *conns, struct conn *conn)
     memset(&conn->multi, 0, sizeof(conn->multi));
     conn->multi.watches = watches;
     KV_ASSERT(conn->multi.watches.count == 0);
+}
+
+uint64_t conn_multi_bound(struct conns *conns, struct conn *conn, struct cmd_context *context)
+{
+    struct conn_multi *multi = &conn->multi;
+    KV_ASSERT(multi->active && !multi->failed && !multi->overflowed);
+    uint32_t end = conn->parser.command_start;
+    struct resp_parser parser;
+    resp_parser_init_at(&parser, multi->queue_start);
+    uint64_t bytes = MULTI_HEADER_BYTES;
+    uint32_t counted = 0;
+    /* As conn_multi_exec walks the queue; each bound trusts the store as it is now, less
+     * what the commands before it may change. */
+    for (uint32_t steps = 0; counted < multi->queued && steps < end; steps++) {
+        struct resp_command command;
+        enum resp_status status = resp_parse(&parser, &conns->scratch, conn->recv, end,
+                                             conns->recv_buffer_bytes, &command);
+        KV_ASSERT(status == RESP_COMMAND);
+        const struct cmd *cmd = cmd_find(conns->scratch.args, command.arg_count);
+        resp_parser_consume(&parser, command.end);
+        if (cmd_flags(cmd) & CMD_FLAG_TXN) {
+            continue;
+        }
+        bytes += cmd_reply_bound(cmd, context, conns->scratch.args, command.arg_count);
+        cmd_bound_after(context, cmd, command.arg_count);
+        counted++;
+    }
+    KV_ASSERT(counted == multi->queued);
+    context->bound_strings_changed = false;
+    context->bound_list_growth = 0;
+    return bytes;
 }
 
 void conn_multi_exec(struct conns *conns, struct conn *conn, struct cmd_context *context)

@@ -54,8 +54,9 @@ static void on_reload_signal(int signal_number)
     loop_request_reload();
 }
 
-/* SIGHUP: reads the file and flags again. Every option kv has today sizes the plan or the
- * socket, so a changed one is reported as waiting for a restart; nothing is allocated. */
+/* SIGHUP: reads the file and flags again. The runtime options (requirepass, hz,
+ * expire_slice, slowlog_log_slower_than) take effect at once; a changed sizing option is
+ * reported as waiting for a restart. Nothing is allocated: the file is read onto the stack. */
 static void config_reload(void)
 {
     struct config fresh;
@@ -68,8 +69,13 @@ static void config_reload(void)
         return;
     }
     const char *names[32];
+    uint32_t applied = config_apply_runtime(&config, &fresh, names, 32);
+    for (uint32_t index = 0; index < applied; index++) {
+        log_info("SIGHUP: option %s changed and applied", names[index]);
+    }
+    cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
     uint32_t count = config_changed(&config, &fresh, names, 32);
-    if (count == 0) {
+    if (count == 0 && applied == 0) {
         log_info("SIGHUP: configuration re-read, nothing changed");
     }
     for (uint32_t index = 0; index < count; index++) {
@@ -179,6 +185,7 @@ int main(int argc, char **argv)
     store.touched = watch_touched;
     store.touched_context = &watch;
     cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
+    cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
     struct timeval now;
     gettimeofday(&now, NULL);
     stats.start_time_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;

@@ -34,6 +34,13 @@ void store_rename(struct store *store, uint32_t key_index, struct slice new_key)
     table_insert(&store->table, new_hash, key_index);
 }
 
+bool store_peek(const struct store *store, struct slice key, uint32_t *key_index)
+{
+    uint32_t table_slot = 0;
+    return key.length <= store->key_size_max &&
+           store_find_slot(store, key, store_key_hash(store, key), key_index, &table_slot);
+}
+
 bool store_key_at(const struct store *store, uint32_t table_slot, uint32_t *key_index)
 {
     KV_ASSERT(table_slot < store->table.capacity);

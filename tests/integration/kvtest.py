@@ -312,7 +312,8 @@ class Server:
         self.pid = self.process.pid
 
     def wait_ready(self, seconds=READY_SECONDS):
-        """Poll PING until +PONG; stop the server and raise if it never answers."""
+        """Poll PING until +PONG (or NOAUTH: a password is asked); stop the server and raise
+        if it never answers."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -321,7 +322,8 @@ class Server:
                                    f"before answering PING; log:\n{self.log_text()[-3000:]}")
             try:
                 with RespClient(self.port, timeout=1.0) as probe:
-                    if probe.call("PING") == b"+PONG\r\n":
+                    if probe.call("PING") in (b"+PONG\r\n",
+                                              b"-NOAUTH Authentication required.\r\n"):
                         return self
             except (OSError, ConnectionClosed, ReplyTimeout, ValueError):
                 time.sleep(0.05)

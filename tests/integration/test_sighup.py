@@ -3,7 +3,8 @@
 kv starts from a config file. The file is edited (key_count) and kv gets SIGHUP: it logs that
 key_count changed and waits for a restart (every option kv has sizes the plan or the socket),
 keeps serving, and its allocator counter does not move. With the file restored, SIGHUP logs
-that nothing changed. A broken file is reported and the running configuration stays.
+that nothing changed. A broken file is reported and the running configuration stays. The
+runtime options (requirepass, hz) apply at once: new clients need the new password.
 """
 import os
 import signal
@@ -50,6 +51,22 @@ def main():
             os.kill(kv.pid, signal.SIGHUP)
             checks.true(wait_log(kv, "not reloaded"), "a broken file is reported")
             checks.equal(client.call("SET", "still", "here"), b"+OK\r\n", "still serving")
+            # The runtime options apply at once: requirepass and hz.
+            with open(conf.name, "w") as f:
+                f.write(original + "requirepass s3cret\nhz 50\n")
+            os.kill(kv.pid, signal.SIGHUP)
+            checks.true(wait_log(kv, "option requirepass changed and applied"),
+                        "SIGHUP applies requirepass")
+            checks.true(wait_log(kv, "option hz changed and applied"), "and hz")
+            checks.equal(client.call("PING"), b"+PONG\r\n",
+                         "a client connected before stays authenticated")
+            checks.equal(client.call("CONFIG", "GET", "hz"), b"*2\r\n$2\r\nhz\r\n$2\r\n50\r\n",
+                         "CONFIG GET hz shows the new value")
+            newcomer = kv.connect()
+            checks.equal(newcomer.call("PING"), b"-NOAUTH Authentication required.\r\n",
+                         "a new client must authenticate")
+            checks.equal(newcomer.call("AUTH", "s3cret"), b"+OK\r\n", "with the new password")
+            newcomer.close()
             after = harness.info(client, "memory").get("allocator_allocations")
             if before not in (None, "-1"):
                 checks.equal(after, before, "SIGHUP allocated nothing")
