@@ -72,6 +72,9 @@ void reply_raw(struct reply *reply, const void *bytes, uint32_t length)
 {
     KV_ASSERT(reply->length <= reply->capacity);
     KV_ASSERT(length <= reply->capacity - reply->length);
+    if (length == 0) {
+        return; /* An empty slice may carry a NULL pointer, which memcpy must not see. */
+    }
     memcpy(reply->bytes + reply->length, bytes, length);
     reply->length += length;
 }
