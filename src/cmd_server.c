@@ -76,7 +76,7 @@ struct config_entry {
     char value[CONFIG_PASSWORD_BYTES_MAX];
 };
 
-#define CONFIG_ENTRY_COUNT 22u
+#define CONFIG_ENTRY_COUNT 23u
 
 static void config_entries(const struct cmd_context *context, struct config_entry *entries)
 {
@@ -86,6 +86,7 @@ static void config_entries(const struct cmd_context *context, struct config_entr
         "val_size_max", "list_length_max", "hugepages", "mlock", "save", "appendonly",
         "databases", "maxmemory", "maxmemory-policy", "requirepass", "hz", "expire_slice",
         "slowlog-log-slower-than", "slowlog-max-len", "watch_keys_max", "timeout",
+        "protected-mode",
     };
     for (uint32_t index = 0; index < CONFIG_ENTRY_COUNT; index++) {
         entries[index].name = names[index];
@@ -112,7 +113,8 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     snprintf(entries[18].value, size, "%d", config->slowlog_log_slower_than);
     snprintf(entries[19].value, size, "%u", PLAN_SLOWLOG_MAX_LEN);
     snprintf(entries[20].value, size, "%u", config->watch_keys_max);
-    snprintf(entries[21].value, size, "0"); /* idle clients are never closed */
+    snprintf(entries[21].value, size, "%u", config->timeout);
+    snprintf(entries[22].value, size, "%s", config->protected_mode ? "yes" : "no");
 }
 
 static struct slice text_slice(const char *text)
@@ -217,9 +219,9 @@ static void config_set_command(struct cmd_context *context, const struct slice *
         }
         static const char *const redis_only[] = {"maxclients", "save", "appendonly",
                                                  "databases", "maxmemory", "maxmemory-policy",
-                                                 "slowlog-max-len", "timeout"};
+                                                 "slowlog-max-len"};
         bool shown = false;
-        for (uint32_t entry = 0; entry < 8; entry++) {
+        for (uint32_t entry = 0; entry < 7; entry++) {
             shown |= cmd_arg_is(name, redis_only[entry]);
         }
         if (!known && !shown) {
@@ -532,13 +534,15 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "total_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
              "\r\nrejected_connections:%" PRIu64 "\r\nexpired_keys:%" PRIu64 "\r\nevicted_keys:0\r\n"
              "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64
-             "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_refused_commands:%" PRIu64
+             "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_protected_refusals:%" PRIu64
+             "\r\nkv_idle_disconnects:%" PRIu64 "\r\nkv_refused_commands:%" PRIu64
              "\r\nkv_ring_full_submits:%" PRIu64 "\r\nkv_ring_full_parks:%" PRIu64 "\r\n",
              stats->connections_received, stats->commands_processed, stats_ops_per_sec(stats),
              stats->bytes_received,
              stats->bytes_sent, stats->connections_rejected, context->store->expired_keys,
              stats->keyspace_hits,
-             stats->keyspace_misses, stats->protocol_errors, stats->refused_commands,
+             stats->keyspace_misses, stats->protocol_errors, stats->protected_refusals,
+             stats->idle_disconnects, stats->refused_commands,
              stats->ring_full_submits, stats->ring_full_parks);
 }
 

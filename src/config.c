@@ -23,6 +23,7 @@ enum option_kind {
     OPTION_PATH,
     OPTION_PASSWORD,
     OPTION_INT32,   /* -1 .. INT32_MAX (slowlog_log_slower_than: -1 turns it off) */
+    OPTION_YES_NO,  /* yes | no, into an int */
 };
 
 struct option {
@@ -52,6 +53,8 @@ static const struct option options[] = {
     {"hz", OPTION_UINT32, 1, 500, offsetof(struct config, hz), true},
     {"slowlog_log_slower_than", OPTION_INT32, 0, 0,
      offsetof(struct config, slowlog_log_slower_than), true},
+    {"timeout", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, timeout), true},
+    {"protected_mode", OPTION_YES_NO, 0, 0, offsetof(struct config, protected_mode), true},
     {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max), false},
 };
 
@@ -63,6 +66,8 @@ static const char *const hugepages_names[] = {
     [CONFIG_HUGEPAGES_2M] = "2m",
     [CONFIG_HUGEPAGES_OFF] = "off",
 };
+
+static const char *const yes_no_names[] = {"no", "yes"};
 
 static const char *const mlock_names[] = {
     [CONFIG_MLOCK_AUTO] = "auto",
@@ -98,6 +103,7 @@ void config_defaults(struct config *config)
     config->hz = 10;
     config->watch_keys_max = 1024;
     config->slowlog_log_slower_than = 10000;
+    config->protected_mode = 1;
     config->plan_only = false;
 }
 
@@ -204,6 +210,8 @@ int config_set(struct config *config, const char *name, const char *value, char 
                         error_bytes);
     case OPTION_MLOCK:
         return set_word(option, (int *)(void *)field, mlock_names, 3, value, error, error_bytes);
+    case OPTION_YES_NO:
+        return set_word(option, (int *)(void *)field, yes_no_names, 2, value, error, error_bytes);
     case OPTION_PATH:
         if (value[0] != '/' || strlen(value) >= CONFIG_PATH_BYTES_MAX) {
             snprintf(error, error_bytes, "option %s: '%s' is not an absolute path", option->name,
@@ -410,6 +418,7 @@ static size_t option_field_bytes(const struct option *option)
         return CONFIG_PASSWORD_BYTES_MAX;
     case OPTION_HUGEPAGES:
     case OPTION_MLOCK:
+    case OPTION_YES_NO:
         return sizeof(int);
     default:
         return sizeof(uint32_t);
@@ -474,6 +483,13 @@ void config_usage(void)
            "  --mlock WORD          auto | required | off (auto)\n"
            "  --ring-entries N      io_uring submission entries, 0 = sized from the plan (0)\n"
            "  --pidfile PATH        write kv's PID to PATH while it runs (none)\n"
+           "  --requirepass WORD    password clients give with AUTH (none)\n"
+           "  --timeout N           close clients idle for N seconds, 0 = never (0)\n"
+           "  --protected-mode W    yes: without requirepass, refuse non-loopback clients (yes)\n"
+           "  --expire-slice N      table slots active expiry examines per loop turn (256)\n"
+           "  --hz N                expiry and idle-check ticks per second (10)\n"
+           "  --watch-keys-max N    keys all clients may WATCH at once (1024)\n"
+           "  --slowlog-log-slower-than N  microseconds; -1 = none (10000)\n"
            "  --plan                print the memory plan and exit\n"
            "  --check-host          check this host against the plan (exit 1: kv cannot start)\n"
            "\n"

@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +35,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "protected.h"
 
 /* Completions handled per reap; the CQ is advanced once per batch. */
 #define LOOP_CQE_BATCH_MAX 256u
@@ -536,6 +538,16 @@ static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
     conn->created_ms = unix_ms();
     addr_format(conn, accept);
     conn->last_command_ms = conn->created_ms;
+    if (accept->addr_bytes >= sizeof(accept->addr) && accept->addr.sin_family == AF_INET &&
+        protected_refuses(loop->context.config, ntohl(accept->addr.sin_addr.s_addr))) {
+        /* Told why, as Redis tells it, then closed once the line is sent. */
+        struct slice line = protected_denied_line();
+        KV_ASSERT(line.length <= loop->conns.send_buffer_bytes);
+        memcpy(conn->send, line.bytes, line.length);
+        conn->send_length = line.length;
+        conn->close_after_send = true;
+        loop->stats->protected_refusals++;
+    }
     settle(loop, slot_index);
 }
 
@@ -717,20 +729,47 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
-/* Active expiry: each turn removes the expired keys among expire_slice table slots, so
- * memory comes back without a pause. While keys have expiry times the wait is bounded by a
- * tick of 1/hz s, so an idle server keeps reclaiming; otherwise the loop sleeps until I/O. */
+/* The `timeout` option: clients that ran no command for that long are closed, as Redis
+ * closes idle clients. At most one scan of the slots per second. */
+static void idle_scan(struct loop *loop, int64_t now_ms)
+{
+    static int64_t last_scan_ms;
+    const struct config *config = loop->context.config;
+    if (config->timeout == 0 || now_ms - last_scan_ms < 1000) {
+        return;
+    }
+    last_scan_ms = now_ms;
+    int64_t limit_ms = (int64_t)config->timeout * 1000;
+    /* Bounded by the slot count. */
+    for (uint32_t slot_index = 0; slot_index < loop->conns.slot_count; slot_index++) {
+        struct conn *conn = &loop->conns.slots[slot_index];
+        if (conn->state == CONN_OPEN && !conn->dead && !conn->close_after_send &&
+            now_ms - conn->last_command_ms > limit_ms) {
+            log_info("loop: closing client %" PRIu64 " (%.*s): idle for more than %u s",
+                     conn->id, (int)conn->addr_length, conn->addr, config->timeout);
+            loop->stats->idle_disconnects++;
+            conn_kill(&loop->conns, conn);
+        }
+    }
+}
+
+/* Timed work: active expiry removes the expired keys among expire_slice table slots each
+ * turn, so memory comes back without a pause, and idle clients are closed (`timeout`).
+ * While keys have expiry times or `timeout` is set, the wait is bounded by a tick of 1/hz s,
+ * so an idle server keeps doing both; otherwise the loop sleeps until I/O. */
 static struct __kernel_timespec *expire_turn(struct loop *loop)
 {
     static struct __kernel_timespec tick;
     struct store *store = loop->context.store;
-    if (store->expires_count == 0) {
+    const struct config *config = loop->context.config;
+    if (store->expires_count == 0 && config->timeout == 0) {
         return NULL;
     }
-    const struct config *config = loop->context.config;
     KV_ASSERT(config->hz > 0 && config->expire_slice > 0);
-    store_clock(store, unix_ms());
+    int64_t now_ms = unix_ms();
+    store_clock(store, now_ms);
     (void)store_expire_slice(store, config->expire_slice);
+    idle_scan(loop, now_ms);
     uint64_t tick_ns = 1000000000ull / config->hz;
     tick.tv_sec = (long long)(tick_ns / 1000000000ull);
     tick.tv_nsec = (long long)(tick_ns % 1000000000ull);
