@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses with clang (ASan + UBSan) and runs each for a while.
+#   tests/fuzz/run.sh [seconds per harness, default 60]
+# The corpus grows in build-fuzz/corpus-<harness>, seeded from tests/fuzz/corpus/<harness>;
+# a crash leaves crash-* in build-fuzz and fails the run (then make it a regression input in
+# tests/fuzz/regressions/<harness>/, which the run replays first).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-60}
+out=build-fuzz
+mkdir -p "$out"
+flags=(-g -O1 -std=gnu11 -Iinclude -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+clang "${flags[@]}" -o "$out/fuzz_resp" tests/fuzz/fuzz_resp.c src/resp.c src/number.c \
+    src/kv_assert.c -lm
+for harness in fuzz_resp; do
+    corpus="$out/corpus-$harness"
+    mkdir -p "$corpus"
+    if [ -d "tests/fuzz/regressions/$harness" ]; then
+        "$out/$harness" "tests/fuzz/regressions/$harness"/* >/dev/null 2>&1 ||
+            { echo "$harness: a regression input fails"; exit 1; }
+    fi
+    echo "== $harness for ${seconds}s"
+    log="$out/$harness.log"
+    status=0
+    (cd "$out" && "./$harness" -max_total_time="$seconds" -max_len=8192 -print_final_stats=1 \
+        "corpus-$harness" "../tests/fuzz/corpus/$harness") >"$log" 2>&1 || status=$?
+    # The figures: executions, coverage (cov: edges, ft: features), corpus size.
+    grep -E "^#[0-9]+[[:space:]]+DONE" "$log" || true
+    grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" "$log" || true
+    if [ "$status" -ne 0 ]; then
+        tail -40 "$log"
+        echo "$harness: FAILED (see $log and the crash-* input in $out)"
+        exit 1
+    fi
+done
