@@ -12,7 +12,11 @@ mkdir -p "$out"
 flags=(-g -O1 -std=gnu11 -Iinclude -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
 clang "${flags[@]}" -o "$out/fuzz_resp" tests/fuzz/fuzz_resp.c src/resp.c src/number.c \
     src/kv_assert.c -lm
-for harness in fuzz_resp; do
+# The command harness links every module but main, the event loop and the host check.
+core=$(ls src/*.c | grep -v -e src/main.c -e src/loop.c -e src/host.c)
+# shellcheck disable=SC2086
+clang "${flags[@]}" -o "$out/fuzz_commands" tests/fuzz/fuzz_commands.c $core -lhugetlbfs -lm
+for harness in fuzz_resp fuzz_commands; do
     corpus="$out/corpus-$harness"
     mkdir -p "$corpus"
     if [ -d "tests/fuzz/regressions/$harness" ]; then

@@ -1,0 +1,411 @@
+/*
+ * libFuzzer harness for command execution: sequences of commands run against kv's real
+ * store and command table, checked against a small reference model of Redis semantics
+ * (with kv's limits) for the commands it knows. A reply that differs from the model's, a
+ * broken store invariant (store_verify after every command), a reply past its bound (cmd.c
+ * asserts) or a bad memory access (ASan) is a failure.
+ *
+ * The configuration is tiny so that every limit is reached often: keys of at most 4 bytes,
+ * values of at most 8, lists of at most 5 elements. The input is read as a stream of
+ * commands: an opcode byte, key bytes, and values taken from the input.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "conn.h"
+#include "number.h"
+#include "plan.h"
+#include "region.h"
+#include "reply.h"
+#include "stats.h"
+#include "store.h"
+#include "watch.h"
+
+#define MODEL_KEYS 5u     /* "a", "b", "c", "" and a key past key_size_max */
+#define MODEL_VALUE_MAX 8u
+#define MODEL_LIST_MAX 5u
+#define MODEL_REPLY_BYTES 4096u
+
+enum model_type { MODEL_NONE, MODEL_STRING, MODEL_LIST };
+
+struct model_value {
+    uint8_t bytes[MODEL_VALUE_MAX];
+    uint32_t length;
+};
+
+struct model_key {
+    uint8_t type;
+    struct model_value string;
+    struct model_value list[MODEL_LIST_MAX];
+    uint32_t count;
+};
+
+static const char *const key_names[MODEL_KEYS] = {"a", "b", "c", "", "toolong"};
+static struct model_key model[MODEL_KEYS];
+
+static struct config config;
+static struct plan plan;
+static struct region region;
+static struct store store;
+static struct watch watch;
+static struct stats stats;
+static struct conn client;
+static uint8_t *send_bytes;
+
+/* The model's reply, built as RESP. */
+static uint8_t want[MODEL_REPLY_BYTES];
+static uint32_t want_length;
+
+static void want_raw(const void *bytes, uint32_t length)
+{
+    if (want_length + length > sizeof(want)) {
+        abort();
+    }
+    memcpy(want + want_length, bytes, length);
+    want_length += length;
+}
+
+static void want_text(const char *text)
+{
+    want_raw(text, (uint32_t)strlen(text));
+}
+
+static void want_number(char kind, int64_t value)
+{
+    char text[32];
+    want_raw(text, (uint32_t)snprintf(text, sizeof(text), "%c%lld\r\n", kind, (long long)value));
+}
+
+static void want_bulk(const struct model_value *value)
+{
+    want_number('$', value->length);
+    want_raw(value->bytes, value->length);
+    want_text("\r\n");
+}
+
+static void want_error(enum reply_error error)
+{
+    struct slice line = reply_error_line(error);
+    want_raw(line.bytes, line.length);
+}
+
+/* The input, read as a stream. */
+struct input {
+    const uint8_t *bytes;
+    size_t left;
+};
+
+static uint8_t take_byte(struct input *input)
+{
+    if (input->left == 0) {
+        return 0;
+    }
+    input->left--;
+    return *input->bytes++;
+}
+
+static void take_value(struct input *input, struct model_value *value, uint32_t length_max)
+{
+    uint32_t length = take_byte(input) % (length_max + 1u);
+    value->length = 0;
+    for (uint32_t index = 0; index < length && input->left > 0; index++) {
+        uint8_t byte = take_byte(input);
+        if (index < MODEL_VALUE_MAX) {
+            value->bytes[value->length++] = byte;
+        } else {
+            value->length++; /* longer than the model holds: only its length matters */
+        }
+    }
+}
+
+static bool key_fits(uint32_t key)
+{
+    return strlen(key_names[key]) <= config.key_size_max;
+}
+
+/* Model: LPUSH/RPUSH of one value. */
+static void model_push(uint32_t key, const struct model_value *value, bool head)
+{
+    struct model_key *entry = &model[key];
+    if (!key_fits(key)) {
+        want_error(REPLY_ERROR_KEY_TOO_LONG);
+    } else if (entry->type == MODEL_STRING) {
+        want_error(REPLY_ERROR_WRONGTYPE);
+    } else if (value->length > MODEL_VALUE_MAX) {
+        want_error(REPLY_ERROR_VALUE_TOO_LONG);
+    } else if (entry->count + 1 > MODEL_LIST_MAX) {
+        want_error(REPLY_ERROR_LIST_FULL);
+    } else {
+        entry->type = MODEL_LIST;
+        if (head) {
+            memmove(&entry->list[1], &entry->list[0], entry->count * sizeof(entry->list[0]));
+            entry->list[0] = *value;
+        } else {
+            entry->list[entry->count] = *value;
+        }
+        entry->count++;
+        want_number(':', entry->count);
+    }
+}
+
+static void model_pop(uint32_t key, bool head)
+{
+    struct model_key *entry = &model[key];
+    if (entry->type == MODEL_NONE) {
+        want_text("$-1\r\n");
+    } else if (entry->type != MODEL_LIST) {
+        want_error(REPLY_ERROR_WRONGTYPE);
+    } else {
+        uint32_t at = head ? 0 : entry->count - 1;
+        want_bulk(&entry->list[at]);
+        memmove(&entry->list[at], &entry->list[at + 1],
+                (entry->count - at - 1) * sizeof(entry->list[0]));
+        entry->count--;
+        entry->type = entry->count == 0 ? MODEL_NONE : MODEL_LIST;
+    }
+}
+
+/* kv checks a string's value before its key (string_write_check). */
+static void model_set(uint32_t key, const struct model_value *value)
+{
+    if (value->length > MODEL_VALUE_MAX) {
+        want_error(REPLY_ERROR_VALUE_TOO_LONG);
+    } else if (!key_fits(key)) {
+        want_error(REPLY_ERROR_KEY_TOO_LONG);
+    } else {
+        model[key].type = MODEL_STRING;
+        model[key].count = 0;
+        model[key].string = *value;
+        want_text("+OK\r\n");
+    }
+}
+
+static void model_incr(uint32_t key)
+{
+    struct model_key *entry = &model[key];
+    if (entry->type == MODEL_LIST) {
+        want_error(REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    int64_t value = 0;
+    if (entry->type == MODEL_STRING &&
+        !number_parse_int64(entry->string.bytes, entry->string.length, &value)) {
+        want_error(REPLY_ERROR_NOT_INTEGER);
+        return;
+    }
+    if (value == INT64_MAX) {
+        want_text("-ERR increment or decrement would overflow\r\n");
+        return;
+    }
+    char text[NUMBER_INT64_BYTES];
+    uint32_t length = number_format_int64(value + 1, text);
+    if (entry->type == MODEL_NONE && !key_fits(key)) {
+        want_error(REPLY_ERROR_KEY_TOO_LONG);
+    } else if (length > MODEL_VALUE_MAX) {
+        want_error(REPLY_ERROR_VALUE_TOO_LONG);
+    } else {
+        entry->type = MODEL_STRING;
+        memcpy(entry->string.bytes, text, length);
+        entry->string.length = length;
+        want_number(':', value + 1);
+    }
+}
+
+static void model_rename(uint32_t from, uint32_t to)
+{
+    if (model[from].type == MODEL_NONE) {
+        want_text("-ERR no such key\r\n");
+    } else if (from == to) {
+        want_text("+OK\r\n");
+    } else if (model[to].type == MODEL_NONE && !key_fits(to)) {
+        want_error(REPLY_ERROR_KEY_TOO_LONG);
+    } else {
+        model[to] = model[from];
+        memset(&model[from], 0, sizeof(model[from]));
+        want_text("+OK\r\n");
+    }
+}
+
+/* One command from the input into args (texts kept in `storage`) and the model's reply. */
+static uint32_t next_command(struct input *input, struct slice *args, char storage[][24],
+                             struct model_value *value)
+{
+    uint8_t op = take_byte(input) % 16u;
+    uint32_t key = take_byte(input) % MODEL_KEYS;
+    struct model_key *entry = &model[key];
+    args[1] = (struct slice){.bytes = (const uint8_t *)key_names[key],
+                             .length = (uint32_t)strlen(key_names[key])};
+    want_length = 0;
+    switch (op) {
+    case 0:
+    case 1:
+        take_value(input, value, MODEL_VALUE_MAX + 2u);
+        args[2] = (struct slice){.bytes = value->bytes, .length = value->length};
+        if (value->length > MODEL_VALUE_MAX) {
+            args[2].bytes = (const uint8_t *)"0123456789";
+        }
+        snprintf(storage[0], 24, "%s", op == 0 ? "SET" : "set");
+        model_set(key, value);
+        break;
+    case 2:
+        snprintf(storage[0], 24, "GET");
+        if (entry->type == MODEL_NONE) {
+            want_text("$-1\r\n");
+        } else if (entry->type == MODEL_LIST) {
+            want_error(REPLY_ERROR_WRONGTYPE);
+        } else {
+            want_bulk(&entry->string);
+        }
+        break;
+    case 3:
+        snprintf(storage[0], 24, "DEL");
+        want_number(':', entry->type != MODEL_NONE);
+        memset(entry, 0, sizeof(*entry));
+        break;
+    case 4:
+        snprintf(storage[0], 24, "EXISTS");
+        want_number(':', entry->type != MODEL_NONE);
+        break;
+    case 5:
+        snprintf(storage[0], 24, "TYPE");
+        want_text(entry->type == MODEL_NONE ? "+none\r\n"
+                  : entry->type == MODEL_STRING ? "+string\r\n" : "+list\r\n");
+        break;
+    case 6:
+    case 7:
+        take_value(input, value, MODEL_VALUE_MAX + 1u);
+        args[2] = (struct slice){.bytes = value->bytes, .length = value->length};
+        if (value->length > MODEL_VALUE_MAX) {
+            args[2].bytes = (const uint8_t *)"0123456789";
+        }
+        snprintf(storage[0], 24, "%s", op == 6 ? "LPUSH" : "RPUSH");
+        model_push(key, value, op == 6);
+        break;
+    case 8:
+    case 9:
+        snprintf(storage[0], 24, "%s", op == 8 ? "LPOP" : "RPOP");
+        model_pop(key, op == 8);
+        break;
+    case 10:
+        snprintf(storage[0], 24, "LLEN");
+        entry->type == MODEL_STRING ? want_error(REPLY_ERROR_WRONGTYPE)
+                                    : want_number(':', entry->count);
+        break;
+    case 11: {
+        int index = (int)(take_byte(input) % 13u) - 6;
+        snprintf(storage[0], 24, "LINDEX");
+        snprintf(storage[1], 24, "%d", index);
+        args[2] = (struct slice){.bytes = (const uint8_t *)storage[1],
+                                 .length = (uint32_t)strlen(storage[1])};
+        int position = index < 0 ? index + (int)entry->count : index;
+        if (entry->type == MODEL_STRING) {
+            want_error(REPLY_ERROR_WRONGTYPE);
+        } else if (position < 0 || position >= (int)entry->count) {
+            want_text("$-1\r\n");
+        } else {
+            want_bulk(&entry->list[position]);
+        }
+        break;
+    }
+    case 12:
+        snprintf(storage[0], 24, "LRANGE");
+        args[2] = (struct slice){.bytes = (const uint8_t *)"0", .length = 1};
+        args[3] = (struct slice){.bytes = (const uint8_t *)"-1", .length = 2};
+        if (entry->type == MODEL_STRING) {
+            want_error(REPLY_ERROR_WRONGTYPE);
+        } else {
+            want_number('*', entry->count);
+            for (uint32_t index = 0; index < entry->count; index++) {
+                want_bulk(&entry->list[index]);
+            }
+        }
+        break;
+    case 13:
+        snprintf(storage[0], 24, "INCR");
+        model_incr(key);
+        break;
+    case 14: {
+        uint32_t to = take_byte(input) % MODEL_KEYS;
+        snprintf(storage[0], 24, "RENAME");
+        args[2] = (struct slice){.bytes = (const uint8_t *)key_names[to],
+                                 .length = (uint32_t)strlen(key_names[to])};
+        model_rename(key, to);
+        break;
+    }
+    default:
+        snprintf(storage[0], 24, "STRLEN");
+        entry->type == MODEL_LIST ? want_error(REPLY_ERROR_WRONGTYPE)
+                                  : want_number(':', entry->type == MODEL_STRING
+                                                         ? entry->string.length : 0);
+        break;
+    }
+    args[0] = (struct slice){.bytes = (const uint8_t *)storage[0],
+                             .length = (uint32_t)strlen(storage[0])};
+    static const uint8_t arg_counts[16] = {3, 3, 2, 2, 2, 2, 3, 3, 2, 2, 2, 3, 4, 2, 3, 2};
+    return arg_counts[op];
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    char error[256];
+    config_defaults(&config);
+    config.connections_max = 1;
+    config.key_count = 8;
+    config.key_size_max = 4;
+    config.val_size_max = MODEL_VALUE_MAX;
+    config.list_length_max = MODEL_LIST_MAX;
+    config.watch_keys_max = 4;
+    config.slowlog_log_slower_than = -1;
+    if (plan_compute(&plan, &config, error, sizeof(error)) != 0 ||
+        region_map(&region, plan.total_bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,
+                   sizeof(error)) != 0) {
+        fprintf(stderr, "fuzz_commands: %s\n", error);
+        abort();
+    }
+    reply_errors_init(&config, plan.recv_buffer_bytes);
+    store_init(&store, &region, &config, 42);
+    watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
+    cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
+    cmd_slowlog_threshold_set(-1);
+    send_bytes = region_carve(&region, plan.send_buffer_bytes, 64);
+    client.authenticated = true;
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    store_flush(&store);
+    memset(model, 0, sizeof(model));
+    struct input input = {.bytes = data, .left = size};
+    struct cmd_context context = {.store = &store, .config = &config, .plan = &plan,
+                                  .region = &region, .stats = &stats, .watch = &watch,
+                                  .conn = &client, .client_id = 1};
+    /* Each command takes at least one input byte: bounded by the input's size. */
+    while (input.left > 0) {
+        struct slice args[4];
+        char storage[2][24];
+        struct model_value value = {0};
+        uint32_t arg_count = next_command(&input, args, storage, &value);
+        context.reply = (struct reply){.bytes = send_bytes, .length = 0,
+                                       .capacity = plan.send_buffer_bytes};
+        cmd_execute(&context, cmd_find(args, arg_count), args, arg_count);
+        store_verify(&store);
+        if (context.reply.length != want_length ||
+            memcmp(context.reply.bytes, want, want_length) != 0) {
+            fprintf(stderr, "%.*s: kv answered %u bytes \"%.*s\", the model %u bytes \"%.*s\"\n",
+                    (int)args[0].length, (const char *)args[0].bytes, context.reply.length,
+                    (int)context.reply.length, (const char *)context.reply.bytes, want_length,
+                    (int)want_length, (const char *)want);
+            abort();
+        }
+    }
+    return 0;
+}
