@@ -69,6 +69,9 @@ struct conn {
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle) */
     const char *last_command;  /* name of the last command run, NULL before the first */
+    uint32_t sends_completed;  /* sends the kernel finished (the stall check watches it) */
+    uint32_t stall_seen_sends; /* sends_completed when the stall check saw a send waiting */
+    int64_t stall_since_ms;    /* Unix ms since a send has waited with no progress; 0: none */
     uint32_t addr_length;      /* bytes of addr; 0: unknown */
     char addr[48];             /* the peer, "ip:port" (CLIENT LIST, SLOWLOG) */
     uint32_t name_length;      /* bytes of name; 0: no name */

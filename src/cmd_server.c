@@ -535,14 +535,15 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "\r\nrejected_connections:%" PRIu64 "\r\nexpired_keys:%" PRIu64 "\r\nevicted_keys:0\r\n"
              "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64
              "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_protected_refusals:%" PRIu64
-             "\r\nkv_idle_disconnects:%" PRIu64 "\r\nkv_refused_commands:%" PRIu64
+             "\r\nkv_idle_disconnects:%" PRIu64 "\r\nkv_stalled_disconnects:%" PRIu64
+             "\r\nkv_refused_commands:%" PRIu64
              "\r\nkv_ring_full_submits:%" PRIu64 "\r\nkv_ring_full_parks:%" PRIu64 "\r\n",
              stats->connections_received, stats->commands_processed, stats_ops_per_sec(stats),
              stats->bytes_received,
              stats->bytes_sent, stats->connections_rejected, context->store->expired_keys,
              stats->keyspace_hits,
              stats->keyspace_misses, stats->protocol_errors, stats->protected_refusals,
-             stats->idle_disconnects, stats->refused_commands,
+             stats->idle_disconnects, stats->stalled_disconnects, stats->refused_commands,
              stats->ring_full_submits, stats->ring_full_parks);
 }
 

@@ -54,6 +54,8 @@ static const struct option options[] = {
     {"slowlog_log_slower_than", OPTION_INT32, 0, 0,
      offsetof(struct config, slowlog_log_slower_than), true},
     {"timeout", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, timeout), true},
+    {"send_stall_seconds", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, send_stall_seconds),
+     true},
     {"protected_mode", OPTION_YES_NO, 0, 0, offsetof(struct config, protected_mode), true},
     {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max), false},
 };
@@ -104,6 +106,7 @@ void config_defaults(struct config *config)
     config->watch_keys_max = 1024;
     config->slowlog_log_slower_than = 10000;
     config->protected_mode = 1;
+    config->send_stall_seconds = 10;
     config->plan_only = false;
 }
 
@@ -486,6 +489,7 @@ void config_usage(void)
            "  --requirepass WORD    password clients give with AUTH (none)\n"
            "  --timeout N           close clients idle for N seconds, 0 = never (0)\n"
            "  --protected-mode W    yes: without requirepass, refuse non-loopback clients (yes)\n"
+           "  --send-stall-seconds N  close a client that takes no reply bytes for N s (10)\n"
            "  --expire-slice N      table slots active expiry examines per loop turn (256)\n"
            "  --hz N                expiry and idle-check ticks per second (10)\n"
            "  --watch-keys-max N    keys all clients may WATCH at once (1024)\n"

@@ -415,6 +415,10 @@ static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_i
     if (!conn->dead && conn_send_pending(conn, &from) > 0) {
         return conn->send_in_flight > 0 || send_arm(loop, conn, slot_index);
     }
+    if (conn->send_in_flight > 0 && conn->dead && !conn->shutdown_in_flight) {
+        /* A killed client that takes no bytes: shutting the socket down ends the send. */
+        return shutdown_arm(loop, conn, slot_index);
+    }
     if (conn->send_in_flight > 0 || conn->shutdown_in_flight) {
         return true;
     }
@@ -580,6 +584,7 @@ static void on_send(struct loop *loop, struct conn *conn, uint32_t slot_index, i
     }
     /* A short write leaves the rest pending; settle sends it. */
     conn_sent(conn, (uint32_t)result);
+    conn->sends_completed++;
     loop->stats->bytes_sent += (uint64_t)result;
     serve(loop, slot_index);
 }
@@ -729,13 +734,30 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
-/* The `timeout` option: clients that ran no command for that long are closed, as Redis
- * closes idle clients. At most one scan of the slots per second. */
+/* Whether a client has had a reply waiting in the kernel with no bytes taken for longer
+ * than send_stall_seconds: a client that never reads. */
+static bool send_stalled(const struct config *config, struct conn *conn, int64_t now_ms)
+{
+    if (config->send_stall_seconds == 0 || conn->send_in_flight == 0) {
+        conn->stall_since_ms = 0;
+        return false;
+    }
+    if (conn->stall_since_ms == 0 || conn->sends_completed != conn->stall_seen_sends) {
+        conn->stall_seen_sends = conn->sends_completed;
+        conn->stall_since_ms = now_ms;
+        return false;
+    }
+    return now_ms - conn->stall_since_ms > (int64_t)config->send_stall_seconds * 1000;
+}
+
+/* Once a second: clients that ran no command for `timeout` seconds are closed, as Redis
+ * closes idle clients, and so are clients that take no reply bytes for send_stall_seconds
+ * (a client that never reads would otherwise hold its slot and buffers for ever). */
 static void idle_scan(struct loop *loop, int64_t now_ms)
 {
     static int64_t last_scan_ms;
     const struct config *config = loop->context.config;
-    if (config->timeout == 0 || now_ms - last_scan_ms < 1000) {
+    if ((config->timeout == 0 && config->send_stall_seconds == 0) || now_ms - last_scan_ms < 1000) {
         return;
     }
     last_scan_ms = now_ms;
@@ -743,8 +765,16 @@ static void idle_scan(struct loop *loop, int64_t now_ms)
     /* Bounded by the slot count. */
     for (uint32_t slot_index = 0; slot_index < loop->conns.slot_count; slot_index++) {
         struct conn *conn = &loop->conns.slots[slot_index];
-        if (conn->state == CONN_OPEN && !conn->dead && !conn->close_after_send &&
-            now_ms - conn->last_command_ms > limit_ms) {
+        if (conn->state != CONN_OPEN || conn->dead || conn->close_after_send) {
+            continue;
+        }
+        if (send_stalled(config, conn, now_ms)) {
+            log_warn("loop: closing client %" PRIu64 " (%.*s): it took no reply bytes for more "
+                     "than %u s", conn->id, (int)conn->addr_length, conn->addr,
+                     config->send_stall_seconds);
+            loop->stats->stalled_disconnects++;
+            conn_kill(&loop->conns, conn);
+        } else if (config->timeout > 0 && now_ms - conn->last_command_ms > limit_ms) {
             log_info("loop: closing client %" PRIu64 " (%.*s): idle for more than %u s",
                      conn->id, (int)conn->addr_length, conn->addr, config->timeout);
             loop->stats->idle_disconnects++;
@@ -754,15 +784,18 @@ static void idle_scan(struct loop *loop, int64_t now_ms)
 }
 
 /* Timed work: active expiry removes the expired keys among expire_slice table slots each
- * turn, so memory comes back without a pause, and idle clients are closed (`timeout`).
- * While keys have expiry times or `timeout` is set, the wait is bounded by a tick of 1/hz s,
- * so an idle server keeps doing both; otherwise the loop sleeps until I/O. */
+ * turn, so memory comes back without a pause, and idle or stalled clients are closed. While
+ * keys have expiry times, or clients are connected and either check is on, the wait is bounded
+ * by a tick of 1/hz s, so an idle server keeps doing both; otherwise the loop sleeps until
+ * I/O. */
 static struct __kernel_timespec *expire_turn(struct loop *loop)
 {
     static struct __kernel_timespec tick;
     struct store *store = loop->context.store;
     const struct config *config = loop->context.config;
-    if (store->expires_count == 0 && config->timeout == 0) {
+    bool clients_watched = (config->timeout > 0 || config->send_stall_seconds > 0) &&
+                           loop->stats->connected_clients > 0;
+    if (store->expires_count == 0 && !clients_watched) {
         return NULL;
     }
     KV_ASSERT(config->hz > 0 && config->expire_slice > 0);
