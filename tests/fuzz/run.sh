@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with clang (ASan + UBSan) and runs each for a while.
 #   tests/fuzz/run.sh [seconds per harness, default 60]
-# The corpus grows in build-fuzz/corpus-<harness>, seeded from tests/fuzz/corpus/<harness>;
+# The corpus grows in build-fuzz/corpus-<harness>, seeded from tests/fuzz/corpus/<harness>
+# (fuzz_resp's seeds include traffic-* files: the bytes redis-benchmark, redis-cli and redis-py
+# sent to a real server, recorded through a proxy, after a 2-byte read-size seed);
 # a crash leaves crash-* in build-fuzz and fails the run (then make it a regression input in
 # tests/fuzz/regressions/<harness>/, which the run replays first).
 set -euo pipefail
