@@ -76,7 +76,7 @@ struct config_entry {
     char value[CONFIG_PASSWORD_BYTES_MAX];
 };
 
-#define CONFIG_ENTRY_COUNT 23u
+#define CONFIG_ENTRY_COUNT 26u
 
 static void config_entries(const struct cmd_context *context, struct config_entry *entries)
 {
@@ -86,7 +86,7 @@ static void config_entries(const struct cmd_context *context, struct config_entr
         "val_size_max", "list_length_max", "hugepages", "mlock", "save", "appendonly",
         "databases", "maxmemory", "maxmemory-policy", "requirepass", "hz", "expire_slice",
         "slowlog-log-slower-than", "slowlog-max-len", "watch_keys_max", "timeout",
-        "protected-mode",
+        "protected-mode", "send_stall_seconds", "busy_poll_us", "cpu",
     };
     for (uint32_t index = 0; index < CONFIG_ENTRY_COUNT; index++) {
         entries[index].name = names[index];
@@ -115,6 +115,9 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     snprintf(entries[20].value, size, "%u", config->watch_keys_max);
     snprintf(entries[21].value, size, "%u", config->timeout);
     snprintf(entries[22].value, size, "%s", config->protected_mode ? "yes" : "no");
+    snprintf(entries[23].value, size, "%u", config->send_stall_seconds);
+    snprintf(entries[24].value, size, "%u", config->busy_poll_us);
+    snprintf(entries[25].value, size, "%d", config->cpu);
 }
 
 static struct slice text_slice(const char *text)

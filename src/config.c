@@ -57,6 +57,8 @@ static const struct option options[] = {
     {"send_stall_seconds", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, send_stall_seconds),
      true},
     {"protected_mode", OPTION_YES_NO, 0, 0, offsetof(struct config, protected_mode), true},
+    {"cpu", OPTION_INT32, 0, 0, offsetof(struct config, cpu), false},
+    {"busy_poll_us", OPTION_UINT32, 0, 1000000, offsetof(struct config, busy_poll_us), true},
     {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max), false},
 };
 
@@ -107,6 +109,7 @@ void config_defaults(struct config *config)
     config->slowlog_log_slower_than = 10000;
     config->protected_mode = 1;
     config->send_stall_seconds = 10;
+    config->cpu = -1;
     config->plan_only = false;
 }
 
@@ -490,6 +493,8 @@ void config_usage(void)
            "  --timeout N           close clients idle for N seconds, 0 = never (0)\n"
            "  --protected-mode W    yes: without requirepass, refuse non-loopback clients (yes)\n"
            "  --send-stall-seconds N  close a client that takes no reply bytes for N s (10)\n"
+           "  --cpu N               pin the loop thread to CPU N, -1 = no pinning (-1)\n"
+           "  --busy-poll-us N      spin up to N us for completions before sleeping (0)\n"
            "  --expire-slice N      table slots active expiry examines per loop turn (256)\n"
            "  --hz N                expiry and idle-check ticks per second (10)\n"
            "  --watch-keys-max N    keys all clients may WATCH at once (1024)\n"

@@ -690,6 +690,36 @@ static void stop_begin(struct loop *loop)
 }
 
 /* One pass: submit, wait (at most `timeout` when given), handle a batch, revisit the ready. */
+static uint64_t monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* busy_poll_us: before sleeping, submit and reap completions without waiting, for up to that
+ * long, so a request arriving soon is served without the wake-up of a sleeping thread. It
+ * trades a core's time for latency; off by default. Returns whether completions arrived. */
+static bool busy_poll(struct loop *loop)
+{
+    uint32_t budget_us = loop->context.config->busy_poll_us;
+    if (budget_us == 0) {
+        return false;
+    }
+    uint64_t deadline_ns = monotonic_ns() + (uint64_t)budget_us * 1000u;
+    /* Bounded by the deadline. */
+    while (monotonic_ns() < deadline_ns) {
+        int result = io_uring_submit_and_get_events(&loop->ring);
+        if (result < 0 && result != -EINTR && result != -EAGAIN && result != -EBUSY) {
+            return false;
+        }
+        if (io_uring_cq_ready(&loop->ring) > 0 || loop_stop_requested) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int pass(struct loop *loop, struct __kernel_timespec *timeout)
 {
     static struct io_uring_cqe *cqes[LOOP_CQE_BATCH_MAX];
@@ -697,6 +727,7 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
         accept_arm(loop);
     }
     bool busy = loop->conns.ready_count > 0 || io_uring_cq_ready(&loop->ring) > 0;
+    busy = busy || busy_poll(loop);
     int result = 0;
     if (timeout != NULL && !busy) {
         struct io_uring_cqe *first = NULL;
