@@ -58,6 +58,14 @@ cmd_reply_max_fn cmd_reply_info;   /* INFO-sized text: PLAN_REPLY_INFO_BYTES */
 cmd_reply_max_fn cmd_reply_all;    /* the whole send buffer: the command itself checks that
                                       its reply fits (KEYS, COMMAND) and errs if not */
 
+/* Whether a reply's worst case fits the room left in the send buffer: then its bound needs
+ * no look at the store, which keeps that lookup off the common path. EXEC, summing bounds
+ * for its whole queue, asks for exact ones (bound_exact). */
+static inline bool cmd_worst_fits(const struct cmd_context *context, uint64_t worst)
+{
+    return !context->bound_exact && worst <= context->reply.capacity - context->reply.length;
+}
+
 /* Bytes of an array of `elements` values, plus room for one value or error instead. */
 uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements);
 

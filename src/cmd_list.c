@@ -70,6 +70,11 @@ static uint32_t pop_elements_max(const struct slice *args, uint32_t arg_count,
 static uint32_t lrange_reply_max(const struct cmd_context *context, const struct slice *args,
                                  uint32_t arg_count)
 {
+    uint32_t worst = cmd_reply_elements(
+        context->plan, lrange_elements_max(args, arg_count, context->plan->list_length_max));
+    if (cmd_worst_fits(context, worst)) {
+        return worst;
+    }
     return cmd_reply_elements(context->plan,
                               lrange_elements_max(args, arg_count, list_length_bound(context, args[1])));
 }
@@ -77,6 +82,11 @@ static uint32_t lrange_reply_max(const struct cmd_context *context, const struct
 static uint32_t pop_reply_max(const struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count)
 {
+    uint32_t worst = cmd_reply_elements(
+        context->plan, pop_elements_max(args, arg_count, context->plan->list_length_max));
+    if (cmd_worst_fits(context, worst)) {
+        return worst;
+    }
     return cmd_reply_elements(context->plan,
                               pop_elements_max(args, arg_count, list_length_bound(context, args[1])));
 }

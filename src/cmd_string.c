@@ -349,9 +349,12 @@ static uint32_t string_get_reply_max(const struct cmd_context *context, const st
                                      uint32_t arg_count)
 {
     (void)arg_count;
+    uint32_t worst = context->plan->reply_value_bytes;
+    if (cmd_worst_fits(context, worst)) {
+        return worst;
+    }
     uint64_t bytes = string_reply_bytes(context, args[1]) + PLAN_REPLY_ERROR_BYTES;
-    return bytes < context->plan->reply_value_bytes ? (uint32_t)bytes
-                                                    : context->plan->reply_value_bytes;
+    return bytes < worst ? (uint32_t)bytes : worst;
 }
 
 /* MGET's reply: an array of the keys' values. */
@@ -369,6 +372,10 @@ static uint64_t mget_bytes(const struct cmd_context *context, const struct slice
 static uint32_t mget_reply_max(const struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count)
 {
+    uint32_t worst = cmd_reply_elements(context->plan, arg_count - 1u);
+    if (cmd_worst_fits(context, worst)) {
+        return worst;
+    }
     uint64_t bytes = mget_bytes(context, args, arg_count) + PLAN_REPLY_ERROR_BYTES;
     return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
                                                     : context->plan->send_buffer_bytes;
@@ -377,7 +384,9 @@ static uint32_t mget_reply_max(const struct cmd_context *context, const struct s
 CMD_HANDLER(cmd_mget)
 {
     KV_ASSERT(arg_count >= 2);
-    if (mget_bytes(context, args, arg_count) > context->reply.capacity - context->reply.length) {
+    uint32_t room = context->reply.capacity - context->reply.length;
+    uint64_t worst = 16u + (uint64_t)(arg_count - 1u) * context->plan->reply_element_bytes;
+    if (worst > room && mget_bytes(context, args, arg_count) > room) {
         char text[160];
         snprintf(text, sizeof(text),
                  "ERR MGET of %u keys would exceed the send buffer (%u bytes): ask for fewer keys",

@@ -278,32 +278,48 @@ void conn_multi_reset(struct conns *conns, struct conn *conn)
     KV_ASSERT(conn->multi.watches.count == 0);
 }
 
+/* Walks a transaction's queue: the next queued command (skipping MULTI and WATCH, answered
+ * at once while queueing) with its arguments in the scratch; false at EXEC's own start. */
+static bool multi_next(struct conns *conns, const struct conn *conn, struct resp_parser *parser,
+                       const struct cmd **cmd, uint32_t *arg_count)
+{
+    uint32_t end = conn->parser.command_start; /* where EXEC itself begins */
+    /* Bounded: each step consumes a whole command of at least 3 bytes. */
+    for (uint32_t steps = 0; parser->command_start < end && steps < end; steps++) {
+        struct resp_command command;
+        enum resp_status status = resp_parse(parser, &conns->scratch, conn->recv, end,
+                                             conns->recv_buffer_bytes, &command);
+        KV_ASSERT(status == RESP_COMMAND);
+        *cmd = cmd_find(conns->scratch.args, command.arg_count);
+        resp_parser_consume(parser, command.end);
+        if (!(cmd_flags(*cmd) & CMD_FLAG_TXN)) {
+            KV_ASSERT(*cmd != NULL);
+            *arg_count = command.arg_count;
+            return true;
+        }
+    }
+    return false;
+}
+
 uint64_t conn_multi_bound(struct conns *conns, struct conn *conn, struct cmd_context *context)
 {
     struct conn_multi *multi = &conn->multi;
     KV_ASSERT(multi->active && !multi->failed && !multi->overflowed);
-    uint32_t end = conn->parser.command_start;
     struct resp_parser parser;
     resp_parser_init_at(&parser, multi->queue_start);
     uint64_t bytes = MULTI_HEADER_BYTES;
     uint32_t counted = 0;
-    /* As conn_multi_exec walks the queue; each bound trusts the store as it is now, less
-     * what the commands before it may change. */
-    for (uint32_t steps = 0; counted < multi->queued && steps < end; steps++) {
-        struct resp_command command;
-        enum resp_status status = resp_parse(&parser, &conns->scratch, conn->recv, end,
-                                             conns->recv_buffer_bytes, &command);
-        KV_ASSERT(status == RESP_COMMAND);
-        const struct cmd *cmd = cmd_find(conns->scratch.args, command.arg_count);
-        resp_parser_consume(&parser, command.end);
-        if (cmd_flags(cmd) & CMD_FLAG_TXN) {
-            continue;
-        }
-        bytes += cmd_reply_bound(cmd, context, conns->scratch.args, command.arg_count);
-        cmd_bound_after(context, cmd, command.arg_count);
+    const struct cmd *cmd = NULL;
+    uint32_t arg_count = 0;
+    context->bound_exact = true;
+    /* Each bound trusts the store as it is now, less what the commands before it may change. */
+    while (counted < multi->queued && multi_next(conns, conn, &parser, &cmd, &arg_count)) {
+        bytes += cmd_reply_bound(cmd, context, conns->scratch.args, arg_count);
+        cmd_bound_after(context, cmd, arg_count);
         counted++;
     }
     KV_ASSERT(counted == multi->queued);
+    context->bound_exact = false;
     context->bound_strings_changed = false;
     context->bound_list_growth = 0;
     return bytes;
@@ -313,26 +329,15 @@ void conn_multi_exec(struct conns *conns, struct conn *conn, struct cmd_context 
 {
     struct conn_multi *multi = &conn->multi;
     KV_ASSERT(multi->active && !multi->failed && !multi->overflowed);
-    uint32_t end = conn->parser.command_start; /* where EXEC itself begins */
     uint32_t queued = multi->queued;
     reply_array(&context->reply, queued);
     struct resp_parser parser;
     resp_parser_init_at(&parser, multi->queue_start);
-    /* Commands answered at once while queueing (MULTI, WATCH) sit between the queued ones and
-     * are skipped. Bounded: each step consumes a whole command of at least 3 bytes. */
     uint32_t ran = 0;
-    for (uint32_t steps = 0; ran < queued && steps < end; steps++) {
-        struct resp_command command;
-        enum resp_status status = resp_parse(&parser, &conns->scratch, conn->recv, end,
-                                             conns->recv_buffer_bytes, &command);
-        KV_ASSERT(status == RESP_COMMAND);
-        const struct cmd *cmd = cmd_find(conns->scratch.args, command.arg_count);
-        resp_parser_consume(&parser, command.end);
-        if (cmd_flags(cmd) & CMD_FLAG_TXN) {
-            continue;
-        }
-        KV_ASSERT(cmd != NULL);
-        cmd_run(context, cmd, conns->scratch.args, command.arg_count);
+    const struct cmd *cmd = NULL;
+    uint32_t arg_count = 0;
+    while (ran < queued && multi_next(conns, conn, &parser, &cmd, &arg_count)) {
+        cmd_run(context, cmd, conns->scratch.args, arg_count);
         ran++;
     }
     KV_ASSERT(ran == queued);

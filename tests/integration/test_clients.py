@@ -91,6 +91,14 @@ def client_line_fields(line):
     return dict(part.split("=", 1) for part in line.split(" ") if "=" in part)
 
 
+def closed_by_server(client):
+    """Whether the server has closed this connection: a PING gets no reply."""
+    try:
+        return client.call("PING") == b""
+    except (kvtest.ConnectionClosed, OSError):
+        return True
+
+
 def clients(check):
     with kvtest.start_kv(*OPTIONS) as kv, kv.connect() as me, kv.connect() as other:
         check.equal("CLIENT SETNAME", b"+OK\r\n", me.call("CLIENT", "SETNAME", "trader-1"))
@@ -118,11 +126,7 @@ def clients(check):
         check.equal("CLIENT LIST ID selects", str(other_id), client_line_fields(one.strip())["id"])
         check.equal("CLIENT KILL ID of the other client", b":1\r\n",
                     me.call("CLIENT", "KILL", "ID", str(other_id)))
-        try:
-            closed = other.call("PING") == b""
-        except (kvtest.ConnectionClosed, OSError):
-            closed = True
-        check.true("the other client is closed", closed)
+        check.true("the other client is closed", closed_by_server(other))
         check.equal("I am still served", b"+PONG\r\n", me.call("PING"))
         with kv.connect() as third:
             address = client_line_fields(kvtest.decode(third.call("CLIENT", "INFO")).decode().strip())["addr"]
@@ -133,11 +137,7 @@ def clients(check):
             fourth_id = kvtest.decode(fourth.call("CLIENT", "ID"))
             check.equal("CLIENT KILL ID of itself with SKIPME no: answered, then closed", b":1\r\n",
                         fourth.call("CLIENT", "KILL", "ID", str(fourth_id), "SKIPME", "no"))
-            try:
-                gone = fourth.call("PING") == b""
-            except (kvtest.ConnectionClosed, OSError):
-                gone = True
-            check.true("the killer is closed after its reply", gone)
+            check.true("the killer is closed after its reply", closed_by_server(fourth))
         check.equal("MULTI", b"+OK\r\n", me.call("MULTI"))
         check.equal("RESET inside MULTI", b"+RESET\r\n", me.call("RESET"))
         check.equal("the transaction is gone", b"-ERR EXEC without MULTI\r\n", me.call("EXEC"))
