@@ -40,6 +40,8 @@ struct cmd_context {
     /* How far reply bounds may trust the store as it is now. Zero for a command about to
      * run; EXEC, summing its queue's bounds before any of it runs, sets them from the
      * writes queued before each command (cmd_bound_after). */
+    bool bound_exact;            /* bounds must look at the store even when the worst case
+                                    fits the send buffer's room (EXEC summing its queue) */
     bool bound_strings_changed;  /* a string may have changed or appeared since */
     uint32_t bound_list_growth;  /* elements lists may have gained since; UINT32_MAX: any */
 };

@@ -24,6 +24,7 @@ struct list_node {
     uint32_t prev;         /* node index toward the head, LIST_NONE at the head */
     uint32_t next;         /* node index toward the tail, LIST_NONE at the tail */
     uint32_t value_index;  /* value slot in the store's value pool */
+    uint32_t field_index;  /* hash field slot in the store's field pool; LIST_NONE in a list */
 };
 
 /* Bytes list_nodes_init carves for node_count nodes. */

@@ -21,6 +21,7 @@ enum plan_pool {
     PLAN_POOL_KEYS,         /* key slots */
     PLAN_POOL_VALUES,       /* value slots: every key can hold a maximal list */
     PLAN_POOL_LIST_NODES,   /* list nodes, one per value slot */
+    PLAN_POOL_FIELDS,       /* hash field slots, one per value slot */
     PLAN_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
     PLAN_POOL_WATCH,        /* WATCH: watched keys, client-key links, their table */
     PLAN_POOL_STATS,        /* latency histogram per command, slow log ring */

@@ -23,6 +23,7 @@
 enum store_type {
     STORE_TYPE_STRING = 1,
     STORE_TYPE_LIST = 2,
+    STORE_TYPE_HASH = 3,
 };
 
 enum store_status {
@@ -33,6 +34,8 @@ enum store_status {
     STORE_KEY_TOO_LONG,  /* key longer than key_size_max */
     STORE_VALUE_TOO_LONG,/* value longer than val_size_max */
     STORE_LIST_FULL,     /* the push would make the list longer than list_length_max */
+    STORE_FIELD_TOO_LONG,/* a hash field longer than key_size_max */
+    STORE_HASH_FULL,     /* the hash would hold more than list_length_max fields */
 };
 
 /* The head of a key slot; key_size_max key bytes follow it. */
@@ -43,7 +46,8 @@ struct store_key {
     uint32_t value_index;  /* STORE_TYPE_STRING: its value slot */
     uint8_t type;          /* enum store_type */
     uint8_t reserved[3];   /* zero */
-    struct list list;      /* STORE_TYPE_LIST: its nodes */
+    struct list list;      /* STORE_TYPE_LIST, STORE_TYPE_HASH: its nodes (a hash's in
+                              insertion order, each with a field and a value slot) */
 };
 
 /* The head of a value slot; val_size_max bytes follow it. */
@@ -56,6 +60,8 @@ struct store {
     struct pool keys;         /* key_count slots: struct store_key + key_size_max */
     struct pool values;       /* key_count * list_length_max slots: store_value + val_size_max */
     struct pool nodes;        /* key_count * list_length_max list nodes */
+    struct pool fields;       /* key_count * list_length_max slots: hash fields
+                                 (store_value + key_size_max) */
     uint64_t seed;            /* hash seed, drawn at startup */
     uint32_t key_size_max;    /* from the config */
     uint32_t val_size_max;    /* from the config */
@@ -76,6 +82,7 @@ uint64_t store_plan_keys_bytes(const struct config *config);
 uint64_t store_plan_values_bytes(const struct config *config);
 uint64_t store_plan_nodes_bytes(const struct config *config);
 uint64_t store_plan_table_bytes(const struct config *config);
+uint64_t store_plan_fields_bytes(const struct config *config);
 
 void store_init(struct store *store, struct region *region, const struct config *config,
                 uint64_t seed);
@@ -195,6 +202,33 @@ void store_list_insert(struct store *store, uint32_t key_index, uint32_t node_in
 KV_MUST_USE enum store_status store_list_move(struct store *store, uint32_t source_index,
                                               struct slice destination, bool from_head,
                                               bool to_head, uint32_t *value_index);
+
+/* Hashes: fields in insertion order, as Redis keeps a small hash (listpack), each found by a
+ * walk bounded by list_length_max. */
+
+/* The bytes of a field slot. */
+struct slice store_field(const struct store *store, uint32_t field_index);
+
+/* Finds a hash: STORE_OK with its key slot, STORE_NOT_FOUND, or STORE_WRONGTYPE. */
+KV_MUST_USE enum store_status store_find_hash(struct store *store, struct slice key,
+                                              uint32_t *key_index);
+
+/* The node holding `field` in a hash found with store_find_hash, or false. */
+KV_MUST_USE bool store_hash_field(const struct store *store, uint32_t key_index, struct slice field,
+                                  uint32_t *node_index);
+
+/* HSET/HMSET/HSETNX: pairs[0..2*pair_count) are field, value, field, value...; a repeated field
+ * takes its last value. Checks everything first (key length, type, field and value lengths,
+ * room for the new fields and for a new key) and changes nothing when one fails. With
+ * `only_new`, existing fields keep their values. *added: fields that did not exist. */
+KV_MUST_USE enum store_status store_hash_set(struct store *store, struct slice key,
+                                             const struct slice *pairs, uint32_t pair_count,
+                                             bool only_new, uint32_t *added);
+
+/* HDEL: removes the fields present; the key goes with its last field (key_index is then no
+ * longer valid). Returns how many fields it removed. */
+uint32_t store_hash_delete(struct store *store, uint32_t key_index, const struct slice *fields,
+                           uint32_t field_count);
 
 /* Keys stored now. */
 static inline uint32_t store_key_count(const struct store *store)

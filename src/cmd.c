@@ -26,6 +26,7 @@
 static const struct cmd_family *const cmd_families[] = {
     &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_list,
     &cmd_family_server, &cmd_family_client, &cmd_family_multi,  &cmd_family_latency,
+    &cmd_family_hash,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -244,6 +245,45 @@ uint32_t cmd_reply_bound(const struct cmd *cmd, const struct cmd_context *contex
     return bytes < PLAN_REPLY_ERROR_BYTES ? PLAN_REPLY_ERROR_BYTES : bytes;
 }
 
+bool cmd_scan_cursor(struct slice text, uint64_t *cursor)
+{
+    /* Redis reads the cursor with strtoul: an optional sign, digits, nothing after them, no
+     * overflow; a '-' negates modulo 2^64 and an empty cursor is 0. As a C string, the
+     * cursor ends at its first NUL byte. */
+    const uint8_t *nul = text.length > 0 ? memchr(text.bytes, 0, text.length) : NULL;
+    text.length = nul != NULL ? (uint32_t)(nul - text.bytes) : text.length;
+    uint32_t at = 0;
+    bool negative = false;
+    if (text.length > 0 && (text.bytes[0] == '+' || text.bytes[0] == '-')) {
+        negative = text.bytes[0] == '-';
+        at = 1;
+    }
+    uint64_t value = 0;
+    bool valid = text.length == 0 || at < text.length;
+    for (; valid && at < text.length; at++) {
+        uint8_t digit = text.bytes[at];
+        valid = digit >= '0' && digit <= '9' && value <= (UINT64_MAX - (digit - '0')) / 10;
+        value = valid ? value * 10 + (digit - '0') : value;
+    }
+    *cursor = negative ? 0 - value : value;
+    return valid;
+}
+
+uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, uint8_t type)
+{
+    uint32_t length_max = context->plan->list_length_max;
+    if (context->bound_list_growth == UINT32_MAX) {
+        return length_max;
+    }
+    uint32_t key_index = 0;
+    uint64_t length = context->bound_list_growth;
+    if (store_peek(context->store, key, &key_index) &&
+        store_key(context->store, key_index)->type == type) {
+        length += store_key(context->store, key_index)->list.count;
+    }
+    return length < length_max ? (uint32_t)length : length_max;
+}
+
 void cmd_bound_after(struct cmd_context *context, const struct cmd *cmd, uint32_t arg_count)
 {
     uint32_t flags = cmd_flags(cmd);
@@ -311,6 +351,10 @@ enum reply_error cmd_store_error(enum store_status status)
         return REPLY_ERROR_VALUE_TOO_LONG;
     case STORE_LIST_FULL:
         return REPLY_ERROR_LIST_FULL;
+    case STORE_FIELD_TOO_LONG:
+        return REPLY_ERROR_FIELD_TOO_LONG;
+    case STORE_HASH_FULL:
+        return REPLY_ERROR_HASH_FULL;
     default:
         KV_ASSERT(false);
         return REPLY_ERROR_NONE;

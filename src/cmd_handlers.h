@@ -50,6 +50,7 @@ extern const struct cmd_family cmd_family_server;
 extern const struct cmd_family cmd_family_client;
 extern const struct cmd_family cmd_family_multi;
 extern const struct cmd_family cmd_family_latency;
+extern const struct cmd_family cmd_family_hash;
 
 /* Reply bounds shared by the families. */
 cmd_reply_max_fn cmd_reply_small;  /* status, integer or error: PLAN_REPLY_ERROR_BYTES */
@@ -65,6 +66,13 @@ static inline bool cmd_worst_fits(const struct cmd_context *context, uint64_t wo
 {
     return !context->bound_exact && worst <= context->reply.capacity - context->reply.length;
 }
+
+/* A SCAN/HSCAN cursor as Redis reads it (strtoul rules); false: "ERR invalid cursor". */
+bool cmd_scan_cursor(struct slice text, uint64_t *cursor);
+
+/* The most elements a list or hash (`type`) at `key` can hold when the command runs: its
+ * count now plus what the writes queued before it may add (EXEC), at most list_length_max. */
+uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, uint8_t type);
 
 /* Bytes of an array of `elements` values, plus room for one value or error instead. */
 uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements);

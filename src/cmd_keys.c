@@ -56,7 +56,10 @@ CMD_HANDLER(cmd_touch)
 
 static const char *type_name(uint8_t type)
 {
-    return type == STORE_TYPE_STRING ? "string" : "list";
+    static const char *const names[] = {
+        [STORE_TYPE_STRING] = "string", [STORE_TYPE_LIST] = "list", [STORE_TYPE_HASH] = "hash"};
+    KV_ASSERT(type >= STORE_TYPE_STRING && type <= STORE_TYPE_HASH);
+    return names[type];
 }
 
 CMD_HANDLER(cmd_type)
@@ -176,30 +179,11 @@ struct scan_options {
 static bool scan_options_parse(struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count, struct scan_options *options)
 {
-    /* Redis reads the cursor with strtoul: an optional sign, digits, nothing after them, no
-     * overflow; a '-' negates modulo 2^64 and an empty cursor is 0. As a C string, the
-     * cursor ends at its first NUL byte. */
-    struct slice text = args[1];
-    const uint8_t *nul = text.length > 0 ? memchr(text.bytes, 0, text.length) : NULL;
-    text.length = nul != NULL ? (uint32_t)(nul - text.bytes) : text.length;
-    uint32_t at = 0;
-    bool negative = false;
-    if (text.length > 0 && (text.bytes[0] == '+' || text.bytes[0] == '-')) {
-        negative = text.bytes[0] == '-';
-        at = 1;
-    }
     uint64_t cursor = 0;
-    bool valid = text.length == 0 || at < text.length;
-    for (; valid && at < text.length; at++) {
-        uint8_t digit = text.bytes[at];
-        valid = digit >= '0' && digit <= '9' && cursor <= (UINT64_MAX - (digit - '0')) / 10;
-        cursor = valid ? cursor * 10 + (digit - '0') : cursor;
-    }
-    if (!valid) {
+    if (!cmd_scan_cursor(args[1], &cursor)) {
         reply_error_text(&context->reply, "ERR invalid cursor");
         return false;
     }
-    cursor = negative ? 0 - cursor : cursor;
     *options = (struct scan_options){.cursor = cursor, .count = 10};
     for (uint32_t index = 2; index < arg_count; index += 2) {
         if (index + 1 >= arg_count) {

@@ -20,23 +20,6 @@ static bool integer_arg(struct cmd_context *context, struct slice arg, int64_t *
     return true;
 }
 
-/* The most elements a list can hold when the command runs: its length now plus what the
- * writes queued before it may add (EXEC), at most list_length_max. */
-static uint32_t list_length_bound(const struct cmd_context *context, struct slice key)
-{
-    uint32_t list_length_max = context->plan->list_length_max;
-    if (context->bound_list_growth == UINT32_MAX) {
-        return list_length_max;
-    }
-    uint32_t key_index = 0;
-    uint64_t length = context->bound_list_growth;
-    if (store_peek(context->store, key, &key_index) &&
-        store_key(context->store, key_index)->type == STORE_TYPE_LIST) {
-        length += store_key(context->store, key_index)->list.count;
-    }
-    return length < list_length_max ? (uint32_t)length : list_length_max;
-}
-
 static uint32_t lrange_elements_max(const struct slice *args, uint32_t arg_count,
                                     uint32_t list_length_max)
 {
@@ -76,7 +59,7 @@ static uint32_t lrange_reply_max(const struct cmd_context *context, const struct
         return worst;
     }
     return cmd_reply_elements(context->plan,
-                              lrange_elements_max(args, arg_count, list_length_bound(context, args[1])));
+                              lrange_elements_max(args, arg_count, cmd_length_bound(context, args[1], STORE_TYPE_LIST)));
 }
 
 static uint32_t pop_reply_max(const struct cmd_context *context, const struct slice *args,
@@ -88,7 +71,7 @@ static uint32_t pop_reply_max(const struct cmd_context *context, const struct sl
         return worst;
     }
     return cmd_reply_elements(context->plan,
-                              pop_elements_max(args, arg_count, list_length_bound(context, args[1])));
+                              pop_elements_max(args, arg_count, cmd_length_bound(context, args[1], STORE_TYPE_LIST)));
 }
 
 static void list_push(struct cmd_context *context, const struct slice *args, uint32_t arg_count,

@@ -521,10 +521,12 @@ static void info_memory(struct cmd_context *context, struct text *text)
     text_add(text,
              "kv_pool_keys_used:%u\r\nkv_pool_keys_capacity:%u\r\n"
              "kv_pool_values_used:%u\r\nkv_pool_values_capacity:%u\r\n"
-             "kv_pool_list_nodes_used:%u\r\nkv_pool_list_nodes_capacity:%u\r\n",
+             "kv_pool_list_nodes_used:%u\r\nkv_pool_list_nodes_capacity:%u\r\n"
+             "kv_pool_fields_used:%u\r\nkv_pool_fields_capacity:%u\r\n",
              pool_used_count(&store->keys), store->keys.slot_count,
              pool_used_count(&store->values), store->values.slot_count,
-             pool_used_count(&store->nodes), store->nodes.slot_count);
+             pool_used_count(&store->nodes), store->nodes.slot_count,
+             pool_used_count(&store->fields), store->fields.slot_count);
 }
 
 static void info_stats(struct cmd_context *context, struct text *text)

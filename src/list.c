@@ -9,7 +9,7 @@
  */
 #include "list.h"
 
-static_assert(sizeof(struct list_node) == 12, "a node is three 32-bit words");
+static_assert(sizeof(struct list_node) == 16, "a node is four 32-bit words");
 
 uint64_t list_nodes_plan_bytes(uint32_t node_count)
 {
@@ -43,6 +43,7 @@ static uint32_t node_take(struct pool *nodes, uint32_t value_index)
     node->prev = LIST_NONE;
     node->next = LIST_NONE;
     node->value_index = value_index;
+    node->field_index = LIST_NONE;
     return node_index;
 }
 

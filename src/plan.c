@@ -3,10 +3,10 @@
  * Pure arithmetic with no side effects; each module reports the bytes its init will carve
  * (pool_plan_bytes and friends) so the plan and the carving cannot drift apart.
  *
- * Receive buffer: the largest legal command is an RPUSH of list_length_max values of
- * val_size_max bytes onto a key of key_size_max bytes, with every RESP header; it is never
- * smaller than an inline request (64 KiB) plus room to see it is too big.
- * Send buffer: the largest legal reply is an LRANGE of a maximal list.
+ * Receive buffer: the largest legal command is an HSET of list_length_max fields of
+ * key_size_max bytes and values of val_size_max bytes onto a key of key_size_max bytes, with
+ * every RESP header; it is never smaller than an inline request (64 KiB) plus room to see it
+ * is too big. Send buffer: the largest legal reply is an HGETALL of a maximal hash.
  */
 #include "plan.h"
 
@@ -30,6 +30,7 @@ static const char *const pool_names[PLAN_POOL_COUNT] = {
     [PLAN_POOL_KEYS] = "keys",
     [PLAN_POOL_VALUES] = "values",
     [PLAN_POOL_LIST_NODES] = "list_nodes",
+    [PLAN_POOL_FIELDS] = "fields",
     [PLAN_POOL_SCRATCH] = "scratch",
     [PLAN_POOL_WATCH] = "watch",
     [PLAN_POOL_STATS] = "stats",
@@ -65,10 +66,13 @@ static uint64_t array_header_bytes(uint64_t count)
 
 static uint64_t recv_buffer_bytes(const struct config *config)
 {
-    uint64_t command = array_header_bytes(2ull + config->list_length_max) /* *<n> */
-                       + bulk_bytes(PLAN_COMMAND_NAME_BYTES_MAX)           /* RPUSH */
-                       + bulk_bytes(config->key_size_max)                  /* key */
-                       + config->list_length_max * bulk_bytes(config->val_size_max); /* values */
+    /* HSET of a maximal hash: list_length_max fields and values (RPUSH of a maximal list is
+     * the same without the fields). */
+    uint64_t command = array_header_bytes(2ull + 2ull * config->list_length_max) /* *<n> */
+                       + bulk_bytes(PLAN_COMMAND_NAME_BYTES_MAX)                 /* HSET */
+                       + bulk_bytes(config->key_size_max)                        /* key */
+                       + config->list_length_max * (bulk_bytes(config->key_size_max) +
+                                                    bulk_bytes(config->val_size_max)); /* pairs */
     /* An inline request may be RESP_INLINE_BYTES_MAX long; one more byte (and a little room
      * for the next command) lets the parser see that it is too long. */
     uint64_t inline_request = RESP_INLINE_BYTES_MAX + 512;
@@ -78,8 +82,10 @@ static uint64_t recv_buffer_bytes(const struct config *config)
 
 static uint64_t send_buffer_bytes(const struct config *config)
 {
-    uint64_t list_reply = array_header_bytes(config->list_length_max)       /* *<n> */
-                          + config->list_length_max * bulk_bytes(config->val_size_max);
+    /* HGETALL of a maximal hash (LRANGE of a maximal list is the same without the fields). */
+    uint64_t list_reply = array_header_bytes(2ull * config->list_length_max) /* *<n> */
+                          + config->list_length_max * (bulk_bytes(config->key_size_max) +
+                                                       bulk_bytes(config->val_size_max));
     /* One argument echoed back (ECHO, a key from RANDOMKEY) may be key-sized. */
     uint32_t arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max
                                                                          : config->val_size_max;
@@ -147,6 +153,7 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     bytes[PLAN_POOL_KEYS] = store_plan_keys_bytes(config);
     bytes[PLAN_POOL_VALUES] = store_plan_values_bytes(config);
     bytes[PLAN_POOL_LIST_NODES] = store_plan_nodes_bytes(config);
+    bytes[PLAN_POOL_FIELDS] = store_plan_fields_bytes(config);
     bytes[PLAN_POOL_SCRATCH] = conns_plan_scratch_bytes(plan->args_max, plan->recv_buffer_bytes);
     bytes[PLAN_POOL_WATCH] = watch_plan_bytes(config->watch_keys_max, config->key_size_max);
     bytes[PLAN_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN);

@@ -58,6 +58,16 @@ uint64_t store_plan_table_bytes(const struct config *config)
     return table_plan_bytes(config->key_count);
 }
 
+static uint32_t field_slot_bytes(const struct config *config)
+{
+    return round_up_8(sizeof(struct store_value) + (uint64_t)config->key_size_max);
+}
+
+uint64_t store_plan_fields_bytes(const struct config *config)
+{
+    return pool_plan_bytes(value_slot_count(config), field_slot_bytes(config));
+}
+
 void store_init(struct store *store, struct region *region, const struct config *config,
                 uint64_t seed)
 {
@@ -66,6 +76,7 @@ void store_init(struct store *store, struct region *region, const struct config 
     pool_init(&store->keys, region, config->key_count, store_key_slot_bytes(config));
     pool_init(&store->values, region, value_slot_count(config), store_value_slot_bytes(config));
     list_nodes_init(&store->nodes, region, value_slot_count(config));
+    pool_init(&store->fields, region, value_slot_count(config), field_slot_bytes(config));
     store->seed = seed;
     store->key_size_max = config->key_size_max;
     store->val_size_max = config->val_size_max;
@@ -177,10 +188,14 @@ void store_value_release_all(struct store *store, struct store_key *key)
         pool_release(&store->values, key->value_index);
         return;
     }
-    KV_ASSERT(key->type == STORE_TYPE_LIST);
-    /* Bounded by the list's count, at most list_length_max. */
+    KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH);
+    /* Bounded by the collection's count, at most list_length_max. */
     while (key->list.count > 0) {
+        uint32_t field_index = list_node(&store->nodes, key->list.head)->field_index;
         pool_release(&store->values, list_pop_head(&store->nodes, &key->list));
+        if (field_index != LIST_NONE) {
+            pool_release(&store->fields, field_index);
+        }
     }
 }
 
@@ -436,8 +451,10 @@ void store_verify(const struct store *store)
     pool_verify(&store->keys);
     pool_verify(&store->values);
     pool_verify(&store->nodes);
+    pool_verify(&store->fields);
     KV_ASSERT(store->table.count == pool_used_count(&store->keys));
     uint64_t values_used = 0;
+    uint64_t fields_used = 0;
     uint32_t expires = 0;
     for (uint32_t slot_index = 0; slot_index < store->table.capacity; slot_index++) {
         uint32_t key_index = 0;
@@ -452,13 +469,15 @@ void store_verify(const struct store *store)
             KV_ASSERT(pool_is_used(&store->values, key->value_index));
             values_used++;
         } else {
-            KV_ASSERT(key->type == STORE_TYPE_LIST);
+            KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH);
             KV_ASSERT(key->list.count > 0 && key->list.count <= store->list_length_max);
             list_verify(&store->nodes, &key->list);
             values_used += key->list.count;
+            fields_used += key->type == STORE_TYPE_HASH ? key->list.count : 0;
         }
     }
     KV_ASSERT(values_used == pool_used_count(&store->values));
+    KV_ASSERT(fields_used == pool_used_count(&store->fields));
     KV_ASSERT(expires == store->expires_count);
     KV_ASSERT(pool_used_count(&store->nodes) <= values_used);
 }
