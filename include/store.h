@@ -24,6 +24,7 @@ enum store_type {
     STORE_TYPE_STRING = 1,
     STORE_TYPE_LIST = 2,
     STORE_TYPE_HASH = 3,
+    STORE_TYPE_SET = 4,
 };
 
 enum store_status {
@@ -36,6 +37,8 @@ enum store_status {
     STORE_LIST_FULL,     /* the push would make the list longer than list_length_max */
     STORE_FIELD_TOO_LONG,/* a hash field longer than key_size_max */
     STORE_HASH_FULL,     /* the hash would hold more than list_length_max fields */
+    STORE_MEMBER_TOO_LONG,/* a set member longer than key_size_max */
+    STORE_SET_FULL,      /* the set would hold more than list_length_max members */
 };
 
 /* The head of a key slot; key_size_max key bytes follow it. */
@@ -229,6 +232,40 @@ KV_MUST_USE enum store_status store_hash_set(struct store *store, struct slice k
  * longer valid). Returns how many fields it removed. */
 uint32_t store_hash_delete(struct store *store, uint32_t key_index, const struct slice *fields,
                            uint32_t field_count);
+
+/* Sets: members in the field pool, one node each (no value slot), found by a walk bounded by
+ * list_length_max. */
+
+/* Finds a set: STORE_OK with its key slot, STORE_NOT_FOUND, or STORE_WRONGTYPE. */
+KV_MUST_USE enum store_status store_find_set(struct store *store, struct slice key,
+                                             uint32_t *key_index);
+
+/* The node holding `member` in a set, or false. */
+KV_MUST_USE bool store_set_member(const struct store *store, uint32_t key_index,
+                                  struct slice member, uint32_t *node_index);
+
+/* SADD: checks everything first (key length, type, member lengths, room for the new members
+ * and for a new key) and changes nothing when one fails. *added: members that were new. */
+KV_MUST_USE enum store_status store_set_add(struct store *store, struct slice key,
+                                            const struct slice *members, uint32_t count,
+                                            uint32_t *added);
+
+/* SREM, SPOP: removes the members present (or one node); the key goes with its last member. */
+uint32_t store_set_remove(struct store *store, uint32_t key_index, const struct slice *members,
+                          uint32_t count);
+void store_set_remove_node(struct store *store, uint32_t key_index, uint32_t node_index);
+
+/* SMOVE of a member present in `source` to `destination` (another key): checks the
+ * destination (type, room, a new key) first. */
+KV_MUST_USE enum store_status store_set_move(struct store *store, uint32_t source_index,
+                                             uint32_t node_index, struct slice destination);
+
+/* The STORE forms: a result built member by member in a detached list (the pools keep
+ * list_length_max spare nodes and fields for it), then put in place of `destination`. */
+void store_set_result_add(struct store *store, struct list *result, struct slice member);
+/* Replaces the destination with the result (an empty result deletes it). The caller checked
+ * the key's length and room. */
+void store_set_result_store(struct store *store, struct slice destination, struct list *result);
 
 /* Keys stored now. */
 static inline uint32_t store_key_count(const struct store *store)

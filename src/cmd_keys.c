@@ -57,8 +57,9 @@ CMD_HANDLER(cmd_touch)
 static const char *type_name(uint8_t type)
 {
     static const char *const names[] = {
-        [STORE_TYPE_STRING] = "string", [STORE_TYPE_LIST] = "list", [STORE_TYPE_HASH] = "hash"};
-    KV_ASSERT(type >= STORE_TYPE_STRING && type <= STORE_TYPE_HASH);
+        [STORE_TYPE_STRING] = "string", [STORE_TYPE_LIST] = "list", [STORE_TYPE_HASH] = "hash",
+        [STORE_TYPE_SET] = "set"};
+    KV_ASSERT(type >= STORE_TYPE_STRING && type <= STORE_TYPE_SET);
     return names[type];
 }
 

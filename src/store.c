@@ -43,6 +43,15 @@ uint64_t store_plan_keys_bytes(const struct config *config)
     return pool_plan_bytes(config->key_count, store_key_slot_bytes(config));
 }
 
+/* Nodes and fields: one per value slot, and list_length_max more for the result a set
+ * command builds before it replaces its destination (SUNIONSTORE and the like). */
+static uint32_t member_slot_count(const struct config *config)
+{
+    uint64_t count = (uint64_t)value_slot_count(config) + config->list_length_max;
+    KV_ASSERT(count < UINT32_MAX);
+    return (uint32_t)count;
+}
+
 uint64_t store_plan_values_bytes(const struct config *config)
 {
     return pool_plan_bytes(value_slot_count(config), store_value_slot_bytes(config));
@@ -50,7 +59,7 @@ uint64_t store_plan_values_bytes(const struct config *config)
 
 uint64_t store_plan_nodes_bytes(const struct config *config)
 {
-    return list_nodes_plan_bytes(value_slot_count(config));
+    return list_nodes_plan_bytes(member_slot_count(config));
 }
 
 uint64_t store_plan_table_bytes(const struct config *config)
@@ -65,7 +74,7 @@ static uint32_t field_slot_bytes(const struct config *config)
 
 uint64_t store_plan_fields_bytes(const struct config *config)
 {
-    return pool_plan_bytes(value_slot_count(config), field_slot_bytes(config));
+    return pool_plan_bytes(member_slot_count(config), field_slot_bytes(config));
 }
 
 void store_init(struct store *store, struct region *region, const struct config *config,
@@ -75,14 +84,14 @@ void store_init(struct store *store, struct region *region, const struct config 
     table_init(&store->table, region, config->key_count);
     pool_init(&store->keys, region, config->key_count, store_key_slot_bytes(config));
     pool_init(&store->values, region, value_slot_count(config), store_value_slot_bytes(config));
-    list_nodes_init(&store->nodes, region, value_slot_count(config));
-    pool_init(&store->fields, region, value_slot_count(config), field_slot_bytes(config));
+    list_nodes_init(&store->nodes, region, member_slot_count(config));
+    pool_init(&store->fields, region, member_slot_count(config), field_slot_bytes(config));
     store->seed = seed;
     store->key_size_max = config->key_size_max;
     store->val_size_max = config->val_size_max;
     store->list_length_max = config->list_length_max;
     KV_ASSERT(store->table.count_max == config->key_count);
-    KV_ASSERT(store->values.slot_count == store->nodes.slot_count);
+    KV_ASSERT(store->values.slot_count + store->list_length_max == store->nodes.slot_count);
 }
 
 uint32_t store_key_hash(const struct store *store, struct slice key)
@@ -188,11 +197,20 @@ void store_value_release_all(struct store *store, struct store_key *key)
         pool_release(&store->values, key->value_index);
         return;
     }
-    KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH);
+    KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH ||
+              key->type == STORE_TYPE_SET);
+    store_members_release(store, &key->list);
+}
+
+void store_members_release(struct store *store, struct list *list)
+{
     /* Bounded by the collection's count, at most list_length_max. */
-    while (key->list.count > 0) {
-        uint32_t field_index = list_node(&store->nodes, key->list.head)->field_index;
-        pool_release(&store->values, list_pop_head(&store->nodes, &key->list));
+    while (list->count > 0) {
+        uint32_t field_index = list_node(&store->nodes, list->head)->field_index;
+        uint32_t value_index = list_pop_head(&store->nodes, list);
+        if (value_index != LIST_NONE) {
+            pool_release(&store->values, value_index);
+        }
         if (field_index != LIST_NONE) {
             pool_release(&store->fields, field_index);
         }
@@ -469,11 +487,12 @@ void store_verify(const struct store *store)
             KV_ASSERT(pool_is_used(&store->values, key->value_index));
             values_used++;
         } else {
-            KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH);
+            KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH ||
+                      key->type == STORE_TYPE_SET);
             KV_ASSERT(key->list.count > 0 && key->list.count <= store->list_length_max);
             list_verify(&store->nodes, &key->list);
-            values_used += key->list.count;
-            fields_used += key->type == STORE_TYPE_HASH ? key->list.count : 0;
+            values_used += key->type != STORE_TYPE_SET ? key->list.count : 0;
+            fields_used += key->type != STORE_TYPE_LIST ? key->list.count : 0;
         }
     }
     KV_ASSERT(values_used == pool_used_count(&store->values));

@@ -1,0 +1,583 @@
+/*
+ * Set commands: SADD, SREM, SISMEMBER, SMISMEMBER, SMEMBERS, SCARD, SPOP, SRANDMEMBER, SMOVE,
+ * SINTER, SUNION, SDIFF and their STORE forms, SSCAN, with Redis 7.0's replies and errors
+ * (Redis orders a set's members by its own encoding, so clients treat them as unordered).
+ * A write past kv's limits (a member longer than key_size_max, more than list_length_max
+ * members, a result larger than a set may be) gets kv's error and changes nothing. The
+ * algebra needs no memory of its own: results are streamed from the sources, twice (count,
+ * then answer or build).
+ */
+#include "cmd_handlers.h"
+
+#include <stdio.h>
+
+#include "glob.h"
+#include "number.h"
+
+static uint64_t bulk_bound(uint32_t bytes)
+{
+    return 1u + 10u + 2u + (uint64_t)bytes + 2u;
+}
+
+/* An array of `members` members (plus a header, or an error instead), at most the send
+ * buffer. */
+static uint32_t members_reply_bound(const struct cmd_context *context, uint64_t members)
+{
+    uint64_t bytes = 16u + members * bulk_bound(context->config->key_size_max) +
+                     PLAN_REPLY_ERROR_BYTES;
+    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                    : context->plan->send_buffer_bytes;
+}
+
+static uint32_t smembers_reply_max(const struct cmd_context *context, const struct slice *args,
+                                   uint32_t arg_count)
+{
+    (void)arg_count;
+    uint32_t worst = members_reply_bound(context, context->plan->list_length_max);
+    if (cmd_worst_fits(context, worst)) {
+        return worst;
+    }
+    return members_reply_bound(context, cmd_length_bound(context, args[1], STORE_TYPE_SET));
+}
+
+static uint32_t smismember_reply_max(const struct cmd_context *context, const struct slice *args,
+                                     uint32_t arg_count)
+{
+    (void)args;
+    uint64_t bytes = 16u + (uint64_t)(arg_count - 2) * 4u + PLAN_REPLY_ERROR_BYTES;
+    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                    : context->plan->send_buffer_bytes;
+}
+
+/* SPOP, SRANDMEMBER: as many members as the count asks (SRANDMEMBER errs past the buffer). */
+static uint32_t random_reply_max(const struct cmd_context *context, const struct slice *args,
+                                 uint32_t arg_count)
+{
+    int64_t count = 1;
+    if (arg_count == 3 && number_parse_int64(args[2].bytes, args[2].length, &count) &&
+        count != INT64_MIN) {
+        count = count < 0 ? -count : count;
+    }
+    return members_reply_bound(context, (uint64_t)count);
+}
+
+/* SINTER, SUNION, SDIFF: the union of every source at most (they err past the buffer). */
+static uint32_t algebra_reply_max(const struct cmd_context *context, const struct slice *args,
+                                  uint32_t arg_count)
+{
+    (void)args;
+    return members_reply_bound(context,
+                               (uint64_t)(arg_count - 1) * context->plan->list_length_max);
+}
+
+/* Finds a set for a read, counting the keyspace hit or miss; answers WRONGTYPE itself. */
+static enum store_status set_read(struct cmd_context *context, struct slice key,
+                                  uint32_t *key_index)
+{
+    enum store_status status = store_find_set(context->store, key, key_index);
+    if (status == STORE_NOT_FOUND) {
+        context->stats->keyspace_misses++;
+        return status;
+    }
+    context->stats->keyspace_hits++;
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    }
+    return status;
+}
+
+static struct slice node_member(const struct cmd_context *context, uint32_t node_index)
+{
+    return store_field(context->store,
+                       list_node(&context->store->nodes, node_index)->field_index);
+}
+
+static uint32_t node_next(const struct cmd_context *context, uint32_t node_index)
+{
+    return list_node(&context->store->nodes, node_index)->next;
+}
+
+CMD_HANDLER(cmd_sadd)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint32_t added = 0;
+    enum store_status status =
+        store_set_add(context->store, args[1], args + 2, arg_count - 2, &added);
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return;
+    }
+    reply_integer(&context->reply, added);
+}
+
+CMD_HANDLER(cmd_srem)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint32_t key_index = 0;
+    enum store_status status = store_find_set(context->store, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    reply_integer(&context->reply, status == STORE_OK ? store_set_remove(context->store, key_index,
+                                                                          args + 2, arg_count - 2)
+                                                      : 0);
+}
+
+CMD_HANDLER(cmd_sismember)
+{
+    KV_ASSERT(arg_count == 3);
+    uint32_t key_index = 0;
+    uint32_t node_index = 0;
+    enum store_status status = set_read(context, args[1], &key_index);
+    if (status != STORE_WRONGTYPE) {
+        reply_integer(&context->reply, status == STORE_OK && store_set_member(context->store,
+                                                                              key_index, args[2],
+                                                                              &node_index));
+    }
+}
+
+CMD_HANDLER(cmd_smismember)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint32_t key_index = 0;
+    enum store_status status = set_read(context, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    reply_array(&context->reply, arg_count - 2);
+    for (uint32_t index = 2; index < arg_count; index++) {
+        uint32_t node_index = 0;
+        reply_integer(&context->reply, status == STORE_OK && store_set_member(context->store,
+                                                                              key_index,
+                                                                              args[index],
+                                                                              &node_index));
+    }
+}
+
+CMD_HANDLER(cmd_scard)
+{
+    KV_ASSERT(arg_count == 2);
+    uint32_t key_index = 0;
+    enum store_status status = set_read(context, args[1], &key_index);
+    if (status != STORE_WRONGTYPE) {
+        reply_integer(&context->reply,
+                      status == STORE_OK ? store_key(context->store, key_index)->list.count : 0);
+    }
+}
+
+/* Every member (or those matching `pattern`), in the set's order. */
+static void reply_members(struct cmd_context *context, uint32_t key_index,
+                          const struct slice *pattern)
+{
+    const struct store_key *key = store_key(context->store, key_index);
+    uint32_t selected = 0;
+    uint32_t node_index = key->list.head;
+    /* Two walks bounded by the set's count: count the matches, then answer them. */
+    for (uint32_t step = 0; pattern != NULL && step < key->list.count; step++) {
+        selected += glob_match(*pattern, node_member(context, node_index), false) ? 1 : 0;
+        node_index = node_next(context, node_index);
+    }
+    reply_array(&context->reply, pattern != NULL ? selected : key->list.count);
+    node_index = key->list.head;
+    for (uint32_t step = 0; step < key->list.count; step++) {
+        struct slice member = node_member(context, node_index);
+        if (pattern == NULL || glob_match(*pattern, member, false)) {
+            reply_bulk(&context->reply, member);
+        }
+        node_index = node_next(context, node_index);
+    }
+}
+
+CMD_HANDLER(cmd_smembers)
+{
+    KV_ASSERT(arg_count == 2);
+    uint32_t key_index = 0;
+    enum store_status status = set_read(context, args[1], &key_index);
+    if (status == STORE_NOT_FOUND) {
+        reply_array(&context->reply, 0);
+    } else if (status == STORE_OK) {
+        reply_members(context, key_index, NULL);
+    }
+}
+
+/* A xorshift64* generator for SPOP and SRANDMEMBER, seeded from the store's hash seed. */
+static uint64_t random_next(const struct store *store)
+{
+    static uint64_t state;
+    if (state == 0) {
+        state = (store->seed ^ 0xD1B54A32D192ED03ull) | 1;
+    }
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545F4914F6CDD1Dull;
+}
+
+/* The node at a random position of a set. */
+static uint32_t random_node(struct cmd_context *context, uint32_t key_index)
+{
+    const struct store_key *key = store_key(context->store, key_index);
+    uint32_t position = (uint32_t)(random_next(context->store) % key->list.count);
+    return list_node_at(&context->store->nodes, &key->list, position);
+}
+
+CMD_HANDLER(cmd_spop)
+{
+    if (arg_count > 3) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    int64_t count = 1;
+    bool counted = arg_count == 3;
+    /* As Redis 7.0: one error for a count that is not a number and for a negative one. */
+    if (counted && (!number_parse_int64(args[2].bytes, args[2].length, &count) || count < 0)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_POSITIVE);
+        return;
+    }
+    uint32_t key_index = 0;
+    enum store_status status = store_find_set(context->store, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    if (status == STORE_NOT_FOUND) {
+        counted ? reply_array(&context->reply, 0) : reply_null(&context->reply);
+        return;
+    }
+    uint32_t length = store_key(context->store, key_index)->list.count;
+    uint32_t popped = (uint64_t)count < length ? (uint32_t)count : length;
+    if (counted) {
+        reply_array(&context->reply, popped);
+    }
+    /* Bounded by the set's count; the key goes with its last member. */
+    for (uint32_t index = 0; index < popped; index++) {
+        uint32_t node_index = random_node(context, key_index);
+        reply_bulk(&context->reply, node_member(context, node_index));
+        store_set_remove_node(context->store, key_index, node_index);
+    }
+}
+
+CMD_HANDLER(cmd_srandmember)
+{
+    if (arg_count > 3) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    int64_t count = 1;
+    bool counted = arg_count == 3;
+    if (counted && !number_parse_int64(args[2].bytes, args[2].length, &count)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return;
+    }
+    if (counted && count == INT64_MIN) {
+        reply_error_text(&context->reply, "ERR value is out of range, value must between "
+                                          "-9223372036854775807 and 9223372036854775807");
+        return;
+    }
+    uint32_t key_index = 0;
+    enum store_status status = set_read(context, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    if (status == STORE_NOT_FOUND || count == 0) {
+        counted ? reply_array(&context->reply, 0) : reply_null(&context->reply);
+        return;
+    }
+    const struct store_key *key = store_key(context->store, key_index);
+    uint32_t length = key->list.count;
+    bool repeat = count < 0;
+    uint64_t wanted = repeat ? (uint64_t)-count : (uint64_t)count;
+    uint64_t replies = repeat ? wanted : (wanted < length ? wanted : length);
+    if (16 + replies * bulk_bound(context->config->key_size_max) >
+        context->reply.capacity - context->reply.length) {
+        char text[160];
+        snprintf(text, sizeof(text),
+                 "ERR SRANDMEMBER count would exceed the send buffer (%u bytes)",
+                 context->reply.capacity);
+        reply_error_text(&context->reply, text);
+        return;
+    }
+    if (counted) {
+        reply_array(&context->reply, (uint32_t)replies);
+    }
+    /* Distinct members: a window of consecutive nodes from a random start; repeated: a
+     * random node each time. Bounded by replies times the set's count. */
+    uint32_t start = (uint32_t)(random_next(context->store) % length);
+    for (uint64_t reply = 0; reply < replies; reply++) {
+        uint32_t position = repeat ? (uint32_t)(random_next(context->store) % length)
+                                   : (uint32_t)((start + reply) % length);
+        reply_bulk(&context->reply,
+                   node_member(context, list_node_at(&context->store->nodes, &key->list, position)));
+    }
+}
+
+CMD_HANDLER(cmd_smove)
+{
+    KV_ASSERT(arg_count == 4);
+    struct store *store = context->store;
+    uint32_t source_index = 0;
+    uint32_t target_index = 0;
+    enum store_status source = store_find_set(store, args[1], &source_index);
+    if (source == STORE_NOT_FOUND) {
+        reply_integer(&context->reply, 0);
+        return;
+    }
+    bool target_found = store_find(store, args[2], &target_index);
+    if (source == STORE_WRONGTYPE ||
+        (target_found && store_key(store, target_index)->type != STORE_TYPE_SET)) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    uint32_t node_index = 0;
+    bool member = store_set_member(store, source_index, args[3], &node_index);
+    if (target_found && target_index == source_index) {
+        reply_integer(&context->reply, member ? 1 : 0);
+        return;
+    }
+    if (!member) {
+        reply_integer(&context->reply, 0);
+        return;
+    }
+    enum store_status status = store_set_move(store, source_index, node_index, args[2]);
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return;
+    }
+    reply_integer(&context->reply, 1);
+}
+
+enum set_op { SET_INTER, SET_UNION, SET_DIFF };
+
+/* Whether a member is in the set at `key` (absent keys are empty sets). */
+static bool in_set(struct cmd_context *context, struct slice key, struct slice member)
+{
+    uint32_t key_index = 0;
+    uint32_t node_index = 0;
+    return store_find_set(context->store, key, &key_index) == STORE_OK &&
+           store_set_member(context->store, key_index, member, &node_index);
+}
+
+/* Whether a member of source `source` belongs to the result. */
+static bool in_result(struct cmd_context *context, enum set_op op, const struct slice *keys,
+                      uint32_t key_count, uint32_t source, struct slice member)
+{
+    if (op == SET_UNION) {
+        for (uint32_t earlier = 0; earlier < source; earlier++) {
+            if (in_set(context, keys[earlier], member)) {
+                return false; /* counted with the earlier source */
+            }
+        }
+        return true;
+    }
+    for (uint32_t other = 1; other < key_count; other++) {
+        bool present = in_set(context, keys[other], member);
+        if (present != (op == SET_INTER)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Walks the result of an operation: counts it, and answers (reply) or builds (result) its
+ * members. Sources are the keys; an intersection or difference walks the first only. Bounded
+ * by the sources' members times the sources. */
+static uint64_t walk_result(struct cmd_context *context, enum set_op op, const struct slice *keys,
+                            uint32_t key_count, bool reply, struct list *result)
+{
+    uint64_t count = 0;
+    uint32_t sources = op == SET_UNION ? key_count : 1;
+    for (uint32_t source = 0; source < sources; source++) {
+        uint32_t key_index = 0;
+        if (store_find_set(context->store, keys[source], &key_index) != STORE_OK) {
+            continue;
+        }
+        const struct store_key *key = store_key(context->store, key_index);
+        uint32_t node_index = key->list.head;
+        for (uint32_t step = 0; step < key->list.count; step++) {
+            struct slice member = node_member(context, node_index);
+            if (in_result(context, op, keys, key_count, source, member)) {
+                count++;
+                if (reply) {
+                    reply_bulk(&context->reply, member);
+                } else if (result != NULL) {
+                    store_set_result_add(context->store, result, member);
+                }
+            }
+            node_index = node_next(context, node_index);
+        }
+    }
+    return count;
+}
+
+/* Checks the sources' types as Redis does (every key, an absent one is empty); false after
+ * answering WRONGTYPE. */
+static bool sources_checked(struct cmd_context *context, const struct slice *keys,
+                            uint32_t key_count)
+{
+    for (uint32_t index = 0; index < key_count; index++) {
+        uint32_t key_index = 0;
+        if (set_read(context, keys[index], &key_index) == STORE_WRONGTYPE) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void set_algebra(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                        enum set_op op, const char *name)
+{
+    const struct slice *keys = args + 1;
+    uint32_t key_count = arg_count - 1;
+    if (!sources_checked(context, keys, key_count)) {
+        return;
+    }
+    uint64_t count = walk_result(context, op, keys, key_count, false, NULL);
+    /* The members' bytes: walked once more to measure them would cost as much as answering;
+     * the bound of a member of key_size_max is what the buffer is sized in. */
+    if (16 + count * bulk_bound(context->config->key_size_max) >
+        context->reply.capacity - context->reply.length) {
+        char text[160];
+        snprintf(text, sizeof(text), "ERR %s reply of %llu members would exceed the send buffer",
+                 name, (unsigned long long)count);
+        reply_error_text(&context->reply, text);
+        return;
+    }
+    reply_array(&context->reply, (uint32_t)count);
+    walk_result(context, op, keys, key_count, true, NULL);
+}
+
+CMD_HANDLER(cmd_sinter)
+{
+    set_algebra(context, args, arg_count, SET_INTER, "SINTER");
+}
+
+CMD_HANDLER(cmd_sunion)
+{
+    set_algebra(context, args, arg_count, SET_UNION, "SUNION");
+}
+
+CMD_HANDLER(cmd_sdiff)
+{
+    set_algebra(context, args, arg_count, SET_DIFF, "SDIFF");
+}
+
+/* SINTERSTORE, SUNIONSTORE, SDIFFSTORE destination key [key ...]. */
+static void set_algebra_store(struct cmd_context *context, const struct slice *args,
+                              uint32_t arg_count, enum set_op op)
+{
+    struct store *store = context->store;
+    struct slice destination = args[1];
+    const struct slice *keys = args + 2;
+    uint32_t key_count = arg_count - 2;
+    if (!sources_checked(context, keys, key_count)) {
+        return;
+    }
+    uint64_t count = walk_result(context, op, keys, key_count, false, NULL);
+    uint32_t key_index = 0;
+    bool exists = store_find(store, destination, &key_index);
+    if (count > store->list_length_max) {
+        reply_error(&context->reply, REPLY_ERROR_SET_FULL);
+        return;
+    }
+    if (count > 0 && destination.length > store->key_size_max) {
+        reply_error(&context->reply, REPLY_ERROR_KEY_TOO_LONG);
+        return;
+    }
+    if (count > 0 && !exists && store_key_count(store) >= store->table.count_max) {
+        reply_error(&context->reply, REPLY_ERROR_STORE_FULL);
+        return;
+    }
+    struct list result;
+    list_init(&result);
+    walk_result(context, op, keys, key_count, false, &result);
+    KV_ASSERT(result.count == count);
+    store_set_result_store(store, destination, &result);
+    reply_integer(&context->reply, (int64_t)count);
+}
+
+CMD_HANDLER(cmd_sinterstore)
+{
+    set_algebra_store(context, args, arg_count, SET_INTER);
+}
+
+CMD_HANDLER(cmd_sunionstore)
+{
+    set_algebra_store(context, args, arg_count, SET_UNION);
+}
+
+CMD_HANDLER(cmd_sdiffstore)
+{
+    set_algebra_store(context, args, arg_count, SET_DIFF);
+}
+
+/* SSCAN key cursor [MATCH pattern] [COUNT count]: a set is small (list_length_max members),
+ * so it answers every match at once, with cursor 0. The key is looked up before the options
+ * are read, as in Redis. */
+CMD_HANDLER(cmd_sscan)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint64_t cursor = 0;
+    if (!cmd_scan_cursor(args[2], &cursor)) {
+        reply_error_text(&context->reply, "ERR invalid cursor");
+        return;
+    }
+    uint32_t key_index = 0;
+    enum store_status status = set_read(context, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    if (status == STORE_NOT_FOUND) {
+        reply_array(&context->reply, 2);
+        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"0", .length = 1});
+        reply_array(&context->reply, 0);
+        return;
+    }
+    const struct slice *pattern = NULL;
+    for (uint32_t index = 3; index < arg_count; index += 2) {
+        int64_t count = 0;
+        if (index + 1 >= arg_count) {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+        if (cmd_arg_is(args[index], "count")) {
+            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length, &count)) {
+                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+                return;
+            }
+            if (count < 1) {
+                reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+                return;
+            }
+        } else if (cmd_arg_is(args[index], "match")) {
+            pattern = &args[index + 1];
+        } else {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+    }
+    reply_array(&context->reply, 2);
+    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"0", .length = 1});
+    reply_members(context, key_index, pattern);
+}
+
+static const struct cmd set_cmds[] = {
+    {"sadd", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_sadd},
+    {"srem", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_srem},
+    {"sismember", 3, 1, 1, 1, 0, cmd_reply_small, cmd_sismember},
+    {"smismember", -3, 1, 1, 1, 0, smismember_reply_max, cmd_smismember},
+    {"smembers", 2, 1, 1, 1, 0, smembers_reply_max, cmd_smembers},
+    {"scard", 2, 1, 1, 1, 0, cmd_reply_small, cmd_scard},
+    {"spop", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, random_reply_max, cmd_spop},
+    {"srandmember", -2, 1, 1, 1, 0, random_reply_max, cmd_srandmember},
+    {"smove", 4, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_small, cmd_smove},
+    {"sinter", -2, 1, -1, 1, 0, algebra_reply_max, cmd_sinter},
+    {"sunion", -2, 1, -1, 1, 0, algebra_reply_max, cmd_sunion},
+    {"sdiff", -2, 1, -1, 1, 0, algebra_reply_max, cmd_sdiff},
+    {"sinterstore", -3, 1, -1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_sinterstore},
+    {"sunionstore", -3, 1, -1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_sunionstore},
+    {"sdiffstore", -3, 1, -1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_sdiffstore},
+    {"sscan", -3, 1, 1, 1, 0, smembers_reply_max, cmd_sscan},
+};
+
+CMD_FAMILY(cmd_family_set, "set", set_cmds);
