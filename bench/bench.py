@@ -6,7 +6,8 @@ and the load to CPU 1 (when the host has two CPUs), and measures both with the s
 alternating kv and Redis for --rounds rounds and reporting medians:
 
 - closed loop, redis-benchmark: -c 1, -c 50 and -c 50 -P 16 for each test (PING_MBULK, SET,
-  GET, LPUSH, LPOP, LRANGE_100): requests per second, p50 and p99 latency;
+  GET, LPUSH, LPOP, LRANGE_100, SADD, HSET, SPOP, ZADD, ZPOPMIN, MSET, LRANGE_600): requests
+  per second, p50 and p99 latency;
 - open loop, bench/kv-load (a fixed offered rate, latency from each request's intended send
   time, so a server stall cannot hide behind a waiting client): GET and SET at 25%, 50% and
   80% of Redis's peak, which kv-load measures first in closed loop with 50 connections:
@@ -14,8 +15,8 @@ alternating kv and Redis for --rounds rounds and reporting medians:
 - for every measurement, the server's CPU time per request: user + system time from
   /proc/PID/stat before and after, divided by the requests served.
 
-Each closed-loop shape gets fresh servers, because LPUSH grows one list by one element per
-request; kv is started with a list_length_max that fits that growth. With --write-results the
+Each closed-loop shape gets fresh servers, because LPUSH (and the LRANGE tests' fill) grows one
+list by one element per request; kv is started with a list_length_max that fits that growth. With --write-results the
 tables, the machine and the method go to bench/RESULTS.md.
 
 Usage: bench/bench.py [--kv build/kv] [--load build/kv-load] [--rounds 3] [--quick]
@@ -37,11 +38,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TESTS = ["ping_mbulk", "set", "get", "lpush", "lpop", "lrange_100"]
+TESTS = ["ping_mbulk", "set", "get", "lpush", "lpop", "lrange_100", "sadd", "hset", "spop",
+         "zadd", "zpopmin", "mset", "lrange_600"]
 SHAPES = [("-c 1", ["-c", "1"]), ("-c 50", ["-c", "50"]), ("-c 50 -P 16", ["-c", "50", "-P", "16"])]
 CSV_NAMES = {
     "PING_MBULK": "PING_MBULK", "SET": "SET", "GET": "GET", "LPUSH": "LPUSH", "LPOP": "LPOP",
-    "LRANGE_100 (first 100 elements)": "LRANGE_100",
+    "LRANGE_100 (first 100 elements)": "LRANGE_100", "SADD": "SADD", "HSET": "HSET",
+    "SPOP": "SPOP", "ZADD": "ZADD", "ZPOPMIN": "ZPOPMIN", "MSET (10 keys)": "MSET",
+    "LRANGE_600 (first 600 elements)": "LRANGE_600",
 }
 OPEN_COMMANDS = ["get", "set"]
 OPEN_FRACTIONS = [0.25, 0.50, 0.80]
@@ -168,7 +172,7 @@ def closed_loop(options, lines):
         results = {"kv": {}, "redis": {}}
         for _ in range(options.rounds):
             for name in ("kv", "redis"):
-                server = start_kv(options.kv, 16, 2 * requests + 16) if name == "kv" else start_redis()
+                server = start_kv(options.kv, 8, 4 * requests + 1000) if name == "kv" else start_redis()
                 try:
                     for test in options.tests:
                         row = redis_benchmark(server, shape_args, test, requests)
@@ -187,7 +191,9 @@ def closed_loop(options, lines):
 
 
 CSV_NAMES_BY_TEST = {"ping_mbulk": "PING_MBULK", "set": "SET", "get": "GET", "lpush": "LPUSH",
-                     "lpop": "LPOP", "lrange_100": "LRANGE_100"}
+                     "lpop": "LPOP", "lrange_100": "LRANGE_100", "sadd": "SADD", "hset": "HSET",
+                     "spop": "SPOP", "zadd": "ZADD", "zpopmin": "ZPOPMIN", "mset": "MSET",
+                     "lrange_600": "LRANGE_600"}
 
 
 def open_loop(options, lines):

@@ -21,7 +21,8 @@ enum plan_pool {
     PLAN_POOL_KEYS,         /* key slots */
     PLAN_POOL_VALUES,       /* value slots: every key can hold a maximal list */
     PLAN_POOL_LIST_NODES,   /* list nodes, one per value slot */
-    PLAN_POOL_FIELDS,       /* hash field slots, one per value slot */
+    PLAN_POOL_FIELDS,       /* hash field, set and sorted-set member slots */
+    PLAN_POOL_ZSET,         /* sorted-set nodes and their member table */
     PLAN_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
     PLAN_POOL_WATCH,        /* WATCH: watched keys, client-key links, their table */
     PLAN_POOL_STATS,        /* latency histogram per command, slow log ring */
@@ -46,6 +47,9 @@ enum plan_pool {
 
 /* Entries the slow log keeps (Redis's slowlog-max-len default). */
 #define PLAN_SLOWLOG_MAX_LEN 128u
+
+/* Longest score a reply carries: "%.17g" of a double, or "-inf". */
+#define PLAN_SCORE_BYTES_MAX 24u
 
 /* Largest INFO reply: every section, with commandstats and latencystats for every command. */
 #define PLAN_REPLY_INFO_BYTES 65536u

@@ -19,12 +19,14 @@
 #include "region.h"
 #include "slice.h"
 #include "table.h"
+#include "zset.h"
 
 enum store_type {
     STORE_TYPE_STRING = 1,
     STORE_TYPE_LIST = 2,
     STORE_TYPE_HASH = 3,
     STORE_TYPE_SET = 4,
+    STORE_TYPE_ZSET = 5,
 };
 
 enum store_status {
@@ -39,6 +41,7 @@ enum store_status {
     STORE_HASH_FULL,     /* the hash would hold more than list_length_max fields */
     STORE_MEMBER_TOO_LONG,/* a set member longer than key_size_max */
     STORE_SET_FULL,      /* the set would hold more than list_length_max members */
+    STORE_ZSET_FULL,     /* the sorted set would hold more than list_length_max members */
 };
 
 /* The head of a key slot; key_size_max key bytes follow it. */
@@ -49,8 +52,9 @@ struct store_key {
     uint32_t value_index;  /* STORE_TYPE_STRING: its value slot */
     uint8_t type;          /* enum store_type */
     uint8_t reserved[3];   /* zero */
-    struct list list;      /* STORE_TYPE_LIST, STORE_TYPE_HASH: its nodes (a hash's in
-                              insertion order, each with a field and a value slot) */
+    struct list list;      /* STORE_TYPE_LIST, STORE_TYPE_HASH, STORE_TYPE_SET: its nodes (a
+                              hash's in insertion order, each with a field and a value slot);
+                              STORE_TYPE_ZSET: head is the treap's root, count its size */
 };
 
 /* The head of a value slot; val_size_max bytes follow it. */
@@ -63,8 +67,11 @@ struct store {
     struct pool keys;         /* key_count slots: struct store_key + key_size_max */
     struct pool values;       /* key_count * list_length_max slots: store_value + val_size_max */
     struct pool nodes;        /* key_count * list_length_max list nodes */
-    struct pool fields;       /* key_count * list_length_max slots: hash fields
-                                 (store_value + key_size_max) */
+    struct pool fields;       /* (key_count + 1) * list_length_max slots: hash fields, set
+                                 and sorted-set members (store_value + key_size_max) */
+    struct pool znodes;       /* (key_count + 1) * list_length_max sorted-set nodes */
+    struct zset_tree ztree;   /* the sorted sets' order over znodes */
+    struct table zmembers;    /* (owner key slot, member) -> znode: O(1) member lookups */
     uint64_t seed;            /* hash seed, drawn at startup */
     uint32_t key_size_max;    /* from the config */
     uint32_t val_size_max;    /* from the config */
@@ -86,6 +93,7 @@ uint64_t store_plan_values_bytes(const struct config *config);
 uint64_t store_plan_nodes_bytes(const struct config *config);
 uint64_t store_plan_table_bytes(const struct config *config);
 uint64_t store_plan_fields_bytes(const struct config *config);
+uint64_t store_plan_zset_bytes(const struct config *config);
 
 void store_init(struct store *store, struct region *region, const struct config *config,
                 uint64_t seed);
@@ -266,6 +274,38 @@ void store_set_result_add(struct store *store, struct list *result, struct slice
 /* Replaces the destination with the result (an empty result deletes it). The caller checked
  * the key's length and room. */
 void store_set_result_store(struct store *store, struct slice destination, struct list *result);
+
+/* Sorted sets: members in the field pool, ordered by (score, member) in a treap (zset.h),
+ * found through the zmembers table. */
+
+/* Finds a sorted set: STORE_OK, STORE_NOT_FOUND, or STORE_WRONGTYPE. */
+KV_MUST_USE enum store_status store_find_zset(struct store *store, struct slice key,
+                                              uint32_t *key_index);
+
+/* The set's treap view (root and count), and writing it back after a change. */
+struct zset store_zset_view(const struct store *store, uint32_t key_index);
+
+/* The znode of a member, or false. */
+KV_MUST_USE bool store_zset_member(const struct store *store, uint32_t key_index,
+                                   struct slice member, uint32_t *node_index);
+
+/* The bytes of a znode's member. */
+struct slice store_zset_member_bytes(const struct store *store, uint32_t node_index);
+
+/* Whether a ZADD may add `added` new members to the key (found or not): kv's limits. */
+KV_MUST_USE enum store_status store_zset_room(const struct store *store, struct slice key,
+                                              bool found, uint32_t key_index, uint32_t added);
+
+/* Creates an empty sorted-set key (store_zset_room checked); returns its key slot. The
+ * caller adds at least one member before the command ends. */
+uint32_t store_zset_create(struct store *store, struct slice key);
+
+/* Adds a new member (length checked, room checked) or moves an existing node to a score. */
+void store_zset_insert(struct store *store, uint32_t key_index, struct slice member, double score);
+void store_zset_rescore(struct store *store, uint32_t key_index, uint32_t node_index, double score);
+
+/* Removes a member's node; the key goes with its last member (key_index no longer valid). */
+void store_zset_remove_node(struct store *store, uint32_t key_index, uint32_t node_index);
 
 /* Keys stored now. */
 static inline uint32_t store_key_count(const struct store *store)

@@ -75,11 +75,6 @@ uint32_t zset_prev(const struct zset_tree *tree, uint32_t node_index);
 uint32_t zset_count_below(const struct zset_tree *tree, const struct zset *set, double score,
                           bool or_equal);
 
-/* How many nodes have a member below the bytes (or at most them, with or_equal): for sets
- * whose scores are all equal (the lexicographic commands). */
-uint32_t zset_count_below_member(const struct zset_tree *tree, const struct zset *set,
-                                 struct slice member, bool or_equal);
-
 /* Checks the tree: order, heap priorities, sizes, parent links; count nodes. */
 void zset_verify(const struct zset_tree *tree, const struct zset *set);
 

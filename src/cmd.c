@@ -26,7 +26,7 @@
 static const struct cmd_family *const cmd_families[] = {
     &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_list,
     &cmd_family_server, &cmd_family_client, &cmd_family_multi,  &cmd_family_latency,
-    &cmd_family_hash,   &cmd_family_set,
+    &cmd_family_hash,   &cmd_family_set,    &cmd_family_zset,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -359,6 +359,8 @@ enum reply_error cmd_store_error(enum store_status status)
         return REPLY_ERROR_MEMBER_TOO_LONG;
     case STORE_SET_FULL:
         return REPLY_ERROR_SET_FULL;
+    case STORE_ZSET_FULL:
+        return REPLY_ERROR_ZSET_FULL;
     default:
         KV_ASSERT(false);
         return REPLY_ERROR_NONE;

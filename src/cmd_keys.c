@@ -58,8 +58,8 @@ static const char *type_name(uint8_t type)
 {
     static const char *const names[] = {
         [STORE_TYPE_STRING] = "string", [STORE_TYPE_LIST] = "list", [STORE_TYPE_HASH] = "hash",
-        [STORE_TYPE_SET] = "set"};
-    KV_ASSERT(type >= STORE_TYPE_STRING && type <= STORE_TYPE_SET);
+        [STORE_TYPE_SET] = "set", [STORE_TYPE_ZSET] = "zset"};
+    KV_ASSERT(type >= STORE_TYPE_STRING && type <= STORE_TYPE_ZSET);
     return names[type];
 }
 

@@ -31,6 +31,7 @@ static const char *const pool_names[PLAN_POOL_COUNT] = {
     [PLAN_POOL_VALUES] = "values",
     [PLAN_POOL_LIST_NODES] = "list_nodes",
     [PLAN_POOL_FIELDS] = "fields",
+    [PLAN_POOL_ZSET] = "zset",
     [PLAN_POOL_SCRATCH] = "scratch",
     [PLAN_POOL_WATCH] = "watch",
     [PLAN_POOL_STATS] = "stats",
@@ -90,7 +91,11 @@ static uint64_t send_buffer_bytes(const struct config *config)
     uint32_t arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max
                                                                          : config->val_size_max;
     uint64_t value_reply = bulk_bytes(arg_bytes_max) + PLAN_REPLY_SMALL_BYTES;
-    uint64_t bytes = list_reply;
+    /* ZRANGE ... WITHSCORES of a maximal sorted set: members and scores ("%.17g"). */
+    uint64_t zset_reply = array_header_bytes(2ull * config->list_length_max) +
+                          config->list_length_max *
+                              (bulk_bytes(config->key_size_max) + bulk_bytes(PLAN_SCORE_BYTES_MAX));
+    uint64_t bytes = list_reply > zset_reply ? list_reply : zset_reply;
     if (bytes < value_reply) {
         bytes = value_reply; /* GET, ECHO: one value and a margin */
     }
@@ -154,6 +159,7 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     bytes[PLAN_POOL_VALUES] = store_plan_values_bytes(config);
     bytes[PLAN_POOL_LIST_NODES] = store_plan_nodes_bytes(config);
     bytes[PLAN_POOL_FIELDS] = store_plan_fields_bytes(config);
+    bytes[PLAN_POOL_ZSET] = store_plan_zset_bytes(config);
     bytes[PLAN_POOL_SCRATCH] = conns_plan_scratch_bytes(plan->args_max, plan->recv_buffer_bytes);
     bytes[PLAN_POOL_WATCH] = watch_plan_bytes(config->watch_keys_max, config->key_size_max);
     bytes[PLAN_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN);

@@ -59,6 +59,9 @@ void reply_errors_init(const struct config *config, uint32_t recv_buffer_bytes)
     snprintf(line, sizeof(line), "-ERR set is full (list_length_max is %u members)\r\n",
              config->list_length_max);
     error_set(REPLY_ERROR_SET_FULL, line);
+    snprintf(line, sizeof(line), "-ERR sorted set is full (list_length_max is %u members)\r\n",
+             config->list_length_max);
+    error_set(REPLY_ERROR_ZSET_FULL, line);
     snprintf(line, sizeof(line), "-ERR store is full (key_count is %u keys)\r\n",
              config->key_count);
     error_set(REPLY_ERROR_STORE_FULL, line);

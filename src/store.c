@@ -77,6 +77,18 @@ uint64_t store_plan_fields_bytes(const struct config *config)
     return pool_plan_bytes(member_slot_count(config), field_slot_bytes(config));
 }
 
+uint64_t store_plan_zset_bytes(const struct config *config)
+{
+    return pool_plan_bytes(member_slot_count(config), sizeof(struct zset_node)) +
+           table_plan_bytes(member_slot_count(config));
+}
+
+/* The sorted sets' member bytes, for the treap's order. */
+static struct slice zset_member(const void *context, uint32_t field_index)
+{
+    return store_field(context, field_index);
+}
+
 void store_init(struct store *store, struct region *region, const struct config *config,
                 uint64_t seed)
 {
@@ -86,6 +98,10 @@ void store_init(struct store *store, struct region *region, const struct config 
     pool_init(&store->values, region, value_slot_count(config), store_value_slot_bytes(config));
     list_nodes_init(&store->nodes, region, member_slot_count(config));
     pool_init(&store->fields, region, member_slot_count(config), field_slot_bytes(config));
+    pool_init(&store->znodes, region, member_slot_count(config), sizeof(struct zset_node));
+    table_init(&store->zmembers, region, member_slot_count(config));
+    store->ztree = (struct zset_tree){.nodes = &store->znodes, .member = zset_member,
+                                      .member_context = store, .random_state = seed | 1};
     store->seed = seed;
     store->key_size_max = config->key_size_max;
     store->val_size_max = config->val_size_max;
@@ -195,6 +211,10 @@ void store_value_release_all(struct store *store, struct store_key *key)
 {
     if (key->type == STORE_TYPE_STRING) {
         pool_release(&store->values, key->value_index);
+        return;
+    }
+    if (key->type == STORE_TYPE_ZSET) {
+        store_zset_release_all(store, key);
         return;
     }
     KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH ||
@@ -473,6 +493,7 @@ void store_verify(const struct store *store)
     KV_ASSERT(store->table.count == pool_used_count(&store->keys));
     uint64_t values_used = 0;
     uint64_t fields_used = 0;
+    uint64_t zset_members = 0;
     uint32_t expires = 0;
     for (uint32_t slot_index = 0; slot_index < store->table.capacity; slot_index++) {
         uint32_t key_index = 0;
@@ -486,6 +507,12 @@ void store_verify(const struct store *store)
         if (key->type == STORE_TYPE_STRING) {
             KV_ASSERT(pool_is_used(&store->values, key->value_index));
             values_used++;
+        } else if (key->type == STORE_TYPE_ZSET) {
+            struct zset set = store_zset_view(store, key_index);
+            KV_ASSERT(set.count > 0 && set.count <= store->list_length_max);
+            zset_verify(&store->ztree, &set);
+            fields_used += set.count;
+            zset_members += set.count;
         } else {
             KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH ||
                       key->type == STORE_TYPE_SET);
@@ -497,6 +524,8 @@ void store_verify(const struct store *store)
     }
     KV_ASSERT(values_used == pool_used_count(&store->values));
     KV_ASSERT(fields_used == pool_used_count(&store->fields));
+    KV_ASSERT(zset_members == pool_used_count(&store->znodes));
+    KV_ASSERT(zset_members == store->zmembers.count);
     KV_ASSERT(expires == store->expires_count);
     KV_ASSERT(pool_used_count(&store->nodes) <= values_used);
 }

@@ -51,6 +51,9 @@ void store_value_write(struct store *store, uint32_t value_index, struct slice b
  * length, which the caller may change (at most val_size_max). */
 uint8_t *store_value_bytes(struct store *store, uint32_t value_index, uint32_t **length);
 
+/* Gives back every member of a sorted set (its field slot, znode and table entry). */
+void store_zset_release_all(struct store *store, struct store_key *key);
+
 /* Gives back every node of a collection with its value and field slots. */
 void store_members_release(struct store *store, struct list *list);
 

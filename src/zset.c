@@ -250,25 +250,6 @@ uint32_t zset_count_below(const struct zset_tree *tree, const struct zset *set, 
     return count;
 }
 
-uint32_t zset_count_below_member(const struct zset_tree *tree, const struct zset *set,
-                                 struct slice member, bool or_equal)
-{
-    uint32_t count = 0;
-    uint32_t at = set->root;
-    while (at != ZSET_NONE) {
-        const struct zset_node *node = zset_node(tree, at);
-        int order = member_compare(tree->member(tree->member_context, node->field_index), member);
-        bool below = or_equal ? order <= 0 : order < 0;
-        if (below) {
-            count += size_of(tree, node->left) + 1;
-            at = node->right;
-        } else {
-            at = node->left;
-        }
-    }
-    return count;
-}
-
 /* Checks a subtree; returns its size. Recursion depth is the tree's height (O(log n)
  * expected; verify runs in tests and debug builds only). */
 static uint32_t verify_subtree(const struct zset_tree *tree, uint32_t at, uint32_t parent)

@@ -33,7 +33,8 @@ static void setup(void)
     config.val_size_max = VALUE_BYTES;
     config.list_length_max = LIST_MAX;
     uint64_t bytes = store_plan_table_bytes(&config) + store_plan_keys_bytes(&config) +
-                     store_plan_values_bytes(&config) + store_plan_nodes_bytes(&config) + 4096;
+                     store_plan_values_bytes(&config) + store_plan_nodes_bytes(&config) +
+                     store_plan_fields_bytes(&config) + store_plan_zset_bytes(&config) + 8192;
     char error[256];
     if (region_map(&region, bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,
                    sizeof(error)) != 0) {

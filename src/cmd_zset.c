@@ -1,0 +1,944 @@
+/*
+ * Sorted-set commands: ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZSCORE, ZMSCORE, ZCARD,
+ * ZCOUNT, ZRANK, ZREVRANK, ZREM, ZRANGE (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES), ZREVRANGE,
+ * ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZPOPMIN, ZPOPMAX, ZSCAN,
+ * with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). Ranks
+ * and range starts take O(log n) (zset.c); a write past kv's limits (a member longer than
+ * key_size_max, more than list_length_max members) gets kv's error and changes nothing.
+ */
+#include "cmd_handlers.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glob.h"
+#include "number.h"
+
+#define SCORE_TEXT_BYTES 32u
+
+/* A score as Redis 7.0 answers it. */
+static void reply_score(struct reply *reply, double score)
+{
+    char text[SCORE_TEXT_BYTES];
+    int length = isinf(score) ? snprintf(text, sizeof(text), "%s", score > 0 ? "inf" : "-inf")
+                              : snprintf(text, sizeof(text), "%.17g", score);
+    KV_ASSERT(length > 0 && (uint32_t)length <= PLAN_SCORE_BYTES_MAX);
+    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
+}
+
+/* An argument as a C string for strtod; false when it does not fit. */
+static bool arg_text(struct slice arg, char *text, uint32_t capacity)
+{
+    if (arg.length >= capacity) {
+        return false;
+    }
+    if (arg.length > 0) {
+        memcpy(text, arg.bytes, arg.length);
+    }
+    text[arg.length] = '\0';
+    return true;
+}
+
+/* Redis's getDoubleFromObject: the whole argument is a double, not empty, no leading space,
+ * no overflow or underflow, not NaN. */
+static bool score_parse(struct slice arg, double *score)
+{
+    char text[512];
+    if (arg.length == 0 || !arg_text(arg, text, sizeof(text)) || isspace((unsigned char)text[0]) ||
+        memchr(arg.bytes, 0, arg.length) != NULL) {
+        return false;
+    }
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if ((uint32_t)(end - text) != arg.length || isnan(value) ||
+        (errno == ERANGE && (value == HUGE_VAL || value == -HUGE_VAL || value == 0))) {
+        return false;
+    }
+    *score = value;
+    return true;
+}
+
+/* One end of a score range (zslParseRange): "(" for exclusive, then strtod over the C
+ * string, which must be consumed; not NaN. */
+static bool range_end_parse(struct slice arg, double *value, bool *exclusive)
+{
+    char text[512];
+    /* As a C string, the argument ends at its first NUL byte. */
+    const uint8_t *nul = arg.length > 0 ? memchr(arg.bytes, 0, arg.length) : NULL;
+    arg.length = nul != NULL ? (uint32_t)(nul - arg.bytes) : arg.length;
+    if (!arg_text(arg, text, sizeof(text))) {
+        return false;
+    }
+    *exclusive = text[0] == '(';
+    char *end = NULL;
+    *value = strtod(text + (*exclusive ? 1 : 0), &end);
+    return *end == '\0' && !isnan(*value);
+}
+
+struct score_range {
+    double min;
+    double max;
+    bool min_exclusive;
+    bool max_exclusive;
+};
+
+static bool score_range_parse(struct slice min, struct slice max, struct score_range *range)
+{
+    return range_end_parse(min, &range->min, &range->min_exclusive) &&
+           range_end_parse(max, &range->max, &range->max_exclusive);
+}
+
+/* One end of a lexicographic range: "[x" inclusive, "(x" exclusive, "-" and "+" the ends. */
+struct lex_end {
+    struct slice bytes;
+    bool exclusive;
+    int infinite; /* -1 for "-", 1 for "+", 0 otherwise */
+};
+
+static bool lex_end_parse(struct slice arg, struct lex_end *end)
+{
+    *end = (struct lex_end){0};
+    if (arg.length == 1 && (arg.bytes[0] == '-' || arg.bytes[0] == '+')) {
+        end->infinite = arg.bytes[0] == '-' ? -1 : 1;
+        return true;
+    }
+    if (arg.length == 0 || (arg.bytes[0] != '[' && arg.bytes[0] != '(')) {
+        return false;
+    }
+    end->exclusive = arg.bytes[0] == '(';
+    end->bytes = (struct slice){.bytes = arg.bytes + 1, .length = arg.length - 1};
+    return true;
+}
+
+/* Finds a sorted set for a read, counting the keyspace hit or miss; answers WRONGTYPE. */
+static enum store_status zset_read(struct cmd_context *context, struct slice key,
+                                   uint32_t *key_index)
+{
+    enum store_status status = store_find_zset(context->store, key, key_index);
+    if (status == STORE_NOT_FOUND) {
+        context->stats->keyspace_misses++;
+        return status;
+    }
+    context->stats->keyspace_hits++;
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    }
+    return status;
+}
+
+static double node_score(const struct cmd_context *context, uint32_t node_index)
+{
+    return zset_node(&context->store->ztree, node_index)->score;
+}
+
+/* Replies bounds: members (and scores) of a whole set at most. */
+static uint32_t members_bound(const struct cmd_context *context, uint64_t members, bool scores)
+{
+    uint64_t each = 15u + context->config->key_size_max + (scores ? 15u + PLAN_SCORE_BYTES_MAX : 0);
+    uint64_t bytes = 16u + members * each + PLAN_REPLY_ERROR_BYTES;
+    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                    : context->plan->send_buffer_bytes;
+}
+
+static uint32_t whole_reply_max(const struct cmd_context *context, const struct slice *args,
+                                uint32_t arg_count)
+{
+    (void)arg_count;
+    uint32_t worst = members_bound(context, context->plan->list_length_max, true);
+    if (cmd_worst_fits(context, worst)) {
+        return worst;
+    }
+    return members_bound(context, cmd_length_bound(context, args[1], STORE_TYPE_ZSET), true);
+}
+
+static uint32_t zmscore_reply_max(const struct cmd_context *context, const struct slice *args,
+                                  uint32_t arg_count)
+{
+    (void)args;
+    return members_bound(context, arg_count - 2u, false);
+}
+
+static uint32_t score_reply_max(const struct cmd_context *context, const struct slice *args,
+                                uint32_t arg_count)
+{
+    (void)args;
+    (void)arg_count;
+    return members_bound(context, 1, true);
+}
+
+enum zadd_flag {
+    ZADD_NX = 1u << 0,
+    ZADD_XX = 1u << 1,
+    ZADD_GT = 1u << 2,
+    ZADD_LT = 1u << 3,
+    ZADD_CH = 1u << 4,
+    ZADD_INCR = 1u << 5,
+};
+
+/* ZADD's flags, then its pairs; false after answering Redis's error. */
+static bool zadd_parse(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                       uint32_t *flags, uint32_t *first_pair)
+{
+    static const char *const names[] = {"nx", "xx", "gt", "lt", "ch", "incr"};
+    uint32_t index = 2;
+    for (; index < arg_count; index++) {
+        uint32_t flag = 0;
+        for (uint32_t name = 0; name < 6 && flag == 0; name++) {
+            flag = cmd_arg_is(args[index], names[name]) ? 1u << name : 0;
+        }
+        if (flag == 0) {
+            break;
+        }
+        *flags |= flag;
+    }
+    *first_pair = index;
+    uint32_t left = arg_count - index;
+    if (left == 0 || left % 2 != 0) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return false;
+    }
+    if ((*flags & ZADD_NX) && (*flags & ZADD_XX)) {
+        reply_error_text(&context->reply,
+                         "ERR XX and NX options at the same time are not compatible");
+        return false;
+    }
+    if (((*flags & (ZADD_GT | ZADD_LT)) && (*flags & ZADD_NX)) ||
+        ((*flags & ZADD_GT) && (*flags & ZADD_LT))) {
+        reply_error_text(&context->reply,
+                         "ERR GT, LT, and/or NX options at the same time are not compatible");
+        return false;
+    }
+    if ((*flags & ZADD_INCR) && left > 2) {
+        reply_error_text(&context->reply, "ERR INCR option supports a single increment-element pair");
+        return false;
+    }
+    for (uint32_t pair = index; pair < arg_count; pair += 2) {
+        double score = 0;
+        if (!score_parse(args[pair], &score)) {
+            reply_error_text(&context->reply, "ERR value is not a valid float");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* New members a ZADD would add (absent from the set and first in the command), for kv's
+ * room check before anything changes. */
+static uint32_t zadd_new_members(struct cmd_context *context, bool found, uint32_t key_index,
+                                 const struct slice *args, uint32_t first_pair, uint32_t arg_count)
+{
+    uint32_t added = 0;
+    for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
+        uint32_t node_index = 0;
+        bool present = found && store_zset_member(context->store, key_index, args[pair + 1],
+                                                  &node_index);
+        bool repeated = false;
+        for (uint32_t earlier = first_pair; earlier < pair && !repeated; earlier += 2) {
+            repeated = slice_equal(args[earlier + 1], args[pair + 1]);
+        }
+        added += !present && !repeated ? 1 : 0;
+    }
+    return added;
+}
+
+static void zadd_generic(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                         uint32_t flags, uint32_t first_pair)
+{
+    struct store *store = context->store;
+    uint32_t key_index = 0;
+    enum store_status status = store_find_zset(store, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    bool found = status == STORE_OK;
+    bool incr = (flags & ZADD_INCR) != 0;
+    if (!found && (flags & ZADD_XX)) {
+        incr ? reply_null(&context->reply) : reply_integer(&context->reply, 0);
+        return;
+    }
+    for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
+        if (args[pair + 1].length > store->key_size_max) {
+            reply_error(&context->reply, REPLY_ERROR_MEMBER_TOO_LONG);
+            return;
+        }
+    }
+    uint32_t added_max = (flags & ZADD_XX) ? 0
+                                           : zadd_new_members(context, found, key_index, args,
+                                                              first_pair, arg_count);
+    status = store_zset_room(store, args[1], found, key_index, added_max);
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return;
+    }
+    if (incr) {
+        /* One pair: the new score, or null when NX/XX/GT/LT kept it out. */
+        double increment = 0;
+        bool parsed = score_parse(args[first_pair], &increment);
+        KV_ASSERT(parsed);
+        uint32_t node_index = 0;
+        bool present = found && store_zset_member(store, key_index, args[first_pair + 1],
+                                                  &node_index);
+        double current = present ? node_score(context, node_index) : 0;
+        double score = present ? current + increment : increment;
+        if (isnan(score)) {
+            reply_error_text(&context->reply, "ERR resulting score is not a number (NaN)");
+            return;
+        }
+        bool blocked = (present && (flags & ZADD_NX)) || (!present && (flags & ZADD_XX)) ||
+                       (present && (flags & ZADD_GT) && score <= current) ||
+                       (present && (flags & ZADD_LT) && score >= current);
+        if (blocked) {
+            reply_null(&context->reply);
+            return;
+        }
+        if (!present) {
+            key_index = found ? key_index : store_zset_create(store, args[1]);
+            store_zset_insert(store, key_index, args[first_pair + 1], score);
+        } else if (score != current) {
+            store_zset_rescore(store, key_index, node_index, score);
+        }
+        reply_score(&context->reply, score);
+        return;
+    }
+    int64_t added = 0;
+    int64_t changed = 0;
+    for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
+        double score = 0;
+        bool parsed = score_parse(args[pair], &score);
+        KV_ASSERT(parsed);
+        struct slice member = args[pair + 1];
+        uint32_t node_index = 0;
+        bool present = found && store_zset_member(store, key_index, member, &node_index);
+        if (present) {
+            double current = node_score(context, node_index);
+            bool blocked = (flags & ZADD_NX) || ((flags & ZADD_GT) && score <= current) ||
+                           ((flags & ZADD_LT) && score >= current);
+            if (!blocked && score != current) {
+                store_zset_rescore(store, key_index, node_index, score);
+                changed++;
+            }
+        } else if (!(flags & ZADD_XX)) {
+            if (!found) {
+                key_index = store_zset_create(store, args[1]);
+                found = true;
+            }
+            store_zset_insert(store, key_index, member, score);
+            added++;
+        }
+    }
+    reply_integer(&context->reply, added + ((flags & ZADD_CH) ? changed : 0));
+}
+
+CMD_HANDLER(cmd_zadd)
+{
+    KV_ASSERT(arg_count >= 4);
+    uint32_t flags = 0;
+    uint32_t first_pair = 0;
+    if (zadd_parse(context, args, arg_count, &flags, &first_pair)) {
+        zadd_generic(context, args, arg_count, flags, first_pair);
+    }
+}
+
+CMD_HANDLER(cmd_zincrby)
+{
+    KV_ASSERT(arg_count == 4);
+    double increment = 0;
+    if (!score_parse(args[2], &increment)) {
+        reply_error_text(&context->reply, "ERR value is not a valid float");
+        return;
+    }
+    /* ZINCRBY key increment member is ZADD key INCR increment member. */
+    zadd_generic(context, args, arg_count, ZADD_INCR, 2);
+}
+
+CMD_HANDLER(cmd_zscore)
+{
+    KV_ASSERT(arg_count == 3);
+    uint32_t key_index = 0;
+    uint32_t node_index = 0;
+    enum store_status status = zset_read(context, args[1], &key_index);
+    if (status == STORE_OK && store_zset_member(context->store, key_index, args[2], &node_index)) {
+        reply_score(&context->reply, node_score(context, node_index));
+    } else if (status != STORE_WRONGTYPE) {
+        reply_null(&context->reply);
+    }
+}
+
+CMD_HANDLER(cmd_zmscore)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint32_t key_index = 0;
+    enum store_status status = zset_read(context, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    reply_array(&context->reply, arg_count - 2);
+    for (uint32_t index = 2; index < arg_count; index++) {
+        uint32_t node_index = 0;
+        if (status == STORE_OK &&
+            store_zset_member(context->store, key_index, args[index], &node_index)) {
+            reply_score(&context->reply, node_score(context, node_index));
+        } else {
+            reply_null(&context->reply);
+        }
+    }
+}
+
+CMD_HANDLER(cmd_zcard)
+{
+    KV_ASSERT(arg_count == 2);
+    uint32_t key_index = 0;
+    enum store_status status = zset_read(context, args[1], &key_index);
+    if (status != STORE_WRONGTYPE) {
+        reply_integer(&context->reply,
+                      status == STORE_OK ? store_zset_view(context->store, key_index).count : 0);
+    }
+}
+
+/* The ranks [first, end) of the members a score range selects. */
+static void score_range_ranks(const struct cmd_context *context, const struct zset *set,
+                              const struct score_range *range, uint32_t *first, uint32_t *end)
+{
+    const struct zset_tree *tree = &context->store->ztree;
+    *first = zset_count_below(tree, set, range->min, range->min_exclusive);
+    *end = zset_count_below(tree, set, range->max, !range->max_exclusive);
+    *end = *end < *first ? *first : *end;
+}
+
+/* Whether a member is at or above a lexicographic range's minimum (`above`) or at or below
+ * its maximum. */
+static bool lex_within(struct slice member, const struct lex_end *end, bool above)
+{
+    if (end->infinite != 0) {
+        return above ? end->infinite < 0 : end->infinite > 0;
+    }
+    uint32_t common = member.length < end->bytes.length ? member.length : end->bytes.length;
+    int order = common > 0 ? memcmp(member.bytes, end->bytes.bytes, common) : 0;
+    order = order != 0 ? order : (int)(member.length > end->bytes.length) -
+                                     (int)(member.length < end->bytes.length);
+    if (above) {
+        return end->exclusive ? order > 0 : order >= 0;
+    }
+    return end->exclusive ? order < 0 : order <= 0;
+}
+
+/* The ranks [first, end) a lexicographic range selects, found as Redis 7.0 finds them in a
+ * small sorted set (its scores need not be equal): the set's ends must reach the range, then
+ * from the first member at or above the minimum (the last at or below the maximum, reversed)
+ * the consecutive members within it. Bounded by the set's count. */
+static void lex_range_ranks(const struct cmd_context *context, const struct zset *set,
+                            const struct lex_end *min, const struct lex_end *max, bool reverse,
+                            uint32_t *first, uint32_t *end)
+{
+    const struct zset_tree *tree = &context->store->ztree;
+    const struct store *store = context->store;
+    *first = *end = 0;
+    if (set->count == 0) {
+        return;
+    }
+    uint32_t head = zset_select(tree, set, 0);
+    uint32_t tail = zset_select(tree, set, set->count - 1);
+    if (!lex_within(store_zset_member_bytes(store, tail), min, true) ||
+        !lex_within(store_zset_member_bytes(store, head), max, false)) {
+        return;
+    }
+    uint32_t node = reverse ? tail : head;
+    uint32_t rank = reverse ? set->count - 1 : 0;
+    /* To the first member inside the range's near end. */
+    while (node != ZSET_NONE &&
+           !lex_within(store_zset_member_bytes(store, node), reverse ? max : min, !reverse)) {
+        node = reverse ? zset_prev(tree, node) : zset_next(tree, node);
+        rank = reverse ? rank - 1 : rank + 1;
+    }
+    if (node == ZSET_NONE ||
+        !lex_within(store_zset_member_bytes(store, node), reverse ? min : max, reverse)) {
+        return;
+    }
+    uint32_t count = 0;
+    /* Then the consecutive members inside its far end. */
+    while (node != ZSET_NONE &&
+           lex_within(store_zset_member_bytes(store, node), reverse ? min : max, reverse)) {
+        count++;
+        node = reverse ? zset_prev(tree, node) : zset_next(tree, node);
+    }
+    *first = reverse ? rank + 1 - count : rank;
+    *end = *first + count;
+}
+
+CMD_HANDLER(cmd_zcount)
+{
+    KV_ASSERT(arg_count == 4);
+    struct score_range range;
+    if (!score_range_parse(args[2], args[3], &range)) {
+        reply_error_text(&context->reply, "ERR min or max is not a float");
+        return;
+    }
+    uint32_t key_index = 0;
+    enum store_status status = zset_read(context, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    uint32_t first = 0;
+    uint32_t end = 0;
+    if (status == STORE_OK) {
+        struct zset set = store_zset_view(context->store, key_index);
+        score_range_ranks(context, &set, &range, &first, &end);
+    }
+    reply_integer(&context->reply, end - first);
+}
+
+static void zrank_generic(struct cmd_context *context, const struct slice *args, bool reverse)
+{
+    uint32_t key_index = 0;
+    uint32_t node_index = 0;
+    enum store_status status = zset_read(context, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    if (status != STORE_OK || !store_zset_member(context->store, key_index, args[2], &node_index)) {
+        reply_null(&context->reply);
+        return;
+    }
+    uint32_t rank = zset_rank(&context->store->ztree, node_index);
+    uint32_t count = store_zset_view(context->store, key_index).count;
+    reply_integer(&context->reply, reverse ? count - 1 - rank : rank);
+}
+
+CMD_HANDLER(cmd_zrank)
+{
+    KV_ASSERT(arg_count == 3);
+    zrank_generic(context, args, false);
+}
+
+CMD_HANDLER(cmd_zrevrank)
+{
+    KV_ASSERT(arg_count == 3);
+    zrank_generic(context, args, true);
+}
+
+CMD_HANDLER(cmd_zrem)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint32_t key_index = 0;
+    enum store_status status = store_find_zset(context->store, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    int64_t removed = 0;
+    /* Bounded by the members named; the key goes with its last member. */
+    for (uint32_t index = 2; index < arg_count && status == STORE_OK; index++) {
+        uint32_t node_index = 0;
+        if (store_zset_member(context->store, key_index, args[index], &node_index)) {
+            bool last = store_zset_view(context->store, key_index).count == 1;
+            store_zset_remove_node(context->store, key_index, node_index);
+            removed++;
+            status = last ? STORE_NOT_FOUND : STORE_OK;
+        }
+    }
+    reply_integer(&context->reply, removed);
+}
+
+enum range_kind { RANGE_RANK, RANGE_SCORE, RANGE_LEX };
+
+struct range_request {
+    enum range_kind kind;
+    bool reverse;
+    bool with_scores;
+    bool limited;
+    int64_t offset;
+    int64_t limit; /* -1: no limit */
+};
+
+/* The rank range [first, end) of a rank request (start/stop with Redis's rules). */
+static void rank_range(int64_t start, int64_t stop, uint32_t count, bool reverse, uint32_t *first,
+                       uint32_t *end)
+{
+    int64_t length = count;
+    start = start < 0 ? start + length : start;
+    stop = stop < 0 ? stop + length : stop;
+    start = start < 0 ? 0 : start;
+    if (start > stop || start >= length) {
+        *first = *end = 0;
+        return;
+    }
+    stop = stop >= length ? length - 1 : stop;
+    /* Reverse ranks count from the end. */
+    *first = (uint32_t)(reverse ? length - 1 - stop : start);
+    *end = (uint32_t)(reverse ? length - start : stop + 1);
+}
+
+/* Answers the members of ranks [first, end) (reversed: from end - 1 down), after skipping
+ * `offset` and keeping at most `limit` (negative: all); with scores if asked. */
+static void reply_ranks(struct cmd_context *context, const struct zset *set, uint32_t first,
+                        uint32_t end, const struct range_request *request)
+{
+    uint64_t available = end - first;
+    uint64_t skip = request->offset > 0 ? (uint64_t)request->offset : 0;
+    if (request->offset < 0) {
+        skip = available; /* Redis answers nothing for a negative offset */
+    }
+    uint64_t count = skip >= available ? 0 : available - skip;
+    if (request->limit >= 0 && (uint64_t)request->limit < count) {
+        count = (uint64_t)request->limit;
+    }
+    reply_array(&context->reply, (uint32_t)(count * (request->with_scores ? 2u : 1u)));
+    if (count == 0) {
+        return;
+    }
+    const struct zset_tree *tree = &context->store->ztree;
+    uint32_t rank = request->reverse ? end - 1 - (uint32_t)skip : first + (uint32_t)skip;
+    uint32_t node_index = zset_select(tree, set, rank);
+    /* Bounded by count; each step to a neighbour. */
+    for (uint64_t index = 0; index < count; index++) {
+        reply_bulk(&context->reply, store_zset_member_bytes(context->store, node_index));
+        if (request->with_scores) {
+            reply_score(&context->reply, node_score(context, node_index));
+        }
+        node_index = request->reverse ? zset_prev(tree, node_index) : zset_next(tree, node_index);
+    }
+}
+
+/* ZRANGE and its older forms: options from args[4], then the range, then the key, with
+ * Redis 7.0's checks in its order. `preset` fixes the kind and direction of the older forms. */
+static void zrange_generic(struct cmd_context *context, const struct slice *args,
+                           uint32_t arg_count, struct range_request request, bool preset)
+{
+    for (uint32_t index = 4; index < arg_count; index++) {
+        uint32_t left = arg_count - index - 1;
+        if (cmd_arg_is(args[index], "withscores")) {
+            request.with_scores = true;
+        } else if (cmd_arg_is(args[index], "limit") && left >= 2) {
+            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length,
+                                    &request.offset) ||
+                !number_parse_int64(args[index + 2].bytes, args[index + 2].length,
+                                    &request.limit)) {
+                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+                return;
+            }
+            request.limited = true;
+            index += 2;
+        } else if (!preset && !request.reverse && cmd_arg_is(args[index], "rev")) {
+            request.reverse = true;
+        } else if (!preset && request.kind == RANGE_RANK && cmd_arg_is(args[index], "bylex")) {
+            request.kind = RANGE_LEX;
+        } else if (!preset && request.kind == RANGE_RANK && cmd_arg_is(args[index], "byscore")) {
+            request.kind = RANGE_SCORE;
+        } else {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+    }
+    /* As Redis 7.0: a LIMIT whose count is -1 passes with a rank range, and is ignored. */
+    if (request.limit != -1 && request.kind == RANGE_RANK) {
+        reply_error_text(&context->reply, "ERR syntax error, LIMIT is only supported in "
+                                          "combination with either BYSCORE or BYLEX");
+        return;
+    }
+    if (request.kind == RANGE_RANK) {
+        request.offset = 0;
+    }
+    if (request.with_scores && request.kind == RANGE_LEX) {
+        reply_error_text(&context->reply,
+                         "ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+        return;
+    }
+    /* A reversed score or lex range is given max first. */
+    bool swap = request.reverse && request.kind != RANGE_RANK;
+    struct slice min = swap ? args[3] : args[2];
+    struct slice max = swap ? args[2] : args[3];
+    int64_t start = 0;
+    int64_t stop = 0;
+    struct score_range scores;
+    struct lex_end lex_min;
+    struct lex_end lex_max;
+    if (request.kind == RANGE_RANK &&
+        (!number_parse_int64(min.bytes, min.length, &start) ||
+         !number_parse_int64(max.bytes, max.length, &stop))) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return;
+    }
+    if (request.kind == RANGE_SCORE && !score_range_parse(min, max, &scores)) {
+        reply_error_text(&context->reply, "ERR min or max is not a float");
+        return;
+    }
+    if (request.kind == RANGE_LEX && (!lex_end_parse(min, &lex_min) || !lex_end_parse(max, &lex_max))) {
+        reply_error_text(&context->reply, "ERR min or max not valid string range item");
+        return;
+    }
+    uint32_t key_index = 0;
+    enum store_status status = zset_read(context, args[1], &key_index);
+    if (status == STORE_NOT_FOUND) {
+        reply_array(&context->reply, 0);
+    }
+    if (status != STORE_OK) {
+        return;
+    }
+    struct zset set = store_zset_view(context->store, key_index);
+    uint32_t first = 0;
+    uint32_t end = 0;
+    if (request.kind == RANGE_RANK) {
+        rank_range(start, stop, set.count, request.reverse, &first, &end);
+    } else if (request.kind == RANGE_SCORE) {
+        score_range_ranks(context, &set, &scores, &first, &end);
+    } else {
+        lex_range_ranks(context, &set, &lex_min, &lex_max, request.reverse, &first, &end);
+    }
+    reply_ranks(context, &set, first, end, &request);
+}
+
+static const struct range_request range_defaults = {.kind = RANGE_RANK, .limit = -1};
+
+CMD_HANDLER(cmd_zrange)
+{
+    KV_ASSERT(arg_count >= 4);
+    zrange_generic(context, args, arg_count, range_defaults, false);
+}
+
+CMD_HANDLER(cmd_zrevrange)
+{
+    KV_ASSERT(arg_count >= 4);
+    struct range_request request = range_defaults;
+    request.reverse = true;
+    zrange_generic(context, args, arg_count, request, true);
+}
+
+CMD_HANDLER(cmd_zrangebyscore)
+{
+    KV_ASSERT(arg_count >= 4);
+    struct range_request request = range_defaults;
+    request.kind = RANGE_SCORE;
+    zrange_generic(context, args, arg_count, request, true);
+}
+
+CMD_HANDLER(cmd_zrevrangebyscore)
+{
+    KV_ASSERT(arg_count >= 4);
+    struct range_request request = range_defaults;
+    request.kind = RANGE_SCORE;
+    request.reverse = true;
+    zrange_generic(context, args, arg_count, request, true);
+}
+
+/* Removes the members of ranks [first, end) of a set: the node at `first` each time. */
+static uint32_t remove_ranks(struct cmd_context *context, uint32_t key_index, uint32_t first,
+                             uint32_t end)
+{
+    /* Bounded by end - first; the key goes with its last member. */
+    for (uint32_t removed = 0; removed < end - first; removed++) {
+        struct zset set = store_zset_view(context->store, key_index);
+        store_zset_remove_node(context->store, key_index,
+                               zset_select(&context->store->ztree, &set, first));
+    }
+    return end - first;
+}
+
+CMD_HANDLER(cmd_zremrangebyrank)
+{
+    KV_ASSERT(arg_count == 4);
+    int64_t start = 0;
+    int64_t stop = 0;
+    if (!number_parse_int64(args[2].bytes, args[2].length, &start) ||
+        !number_parse_int64(args[3].bytes, args[3].length, &stop)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return;
+    }
+    uint32_t key_index = 0;
+    enum store_status status = store_find_zset(context->store, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    uint32_t first = 0;
+    uint32_t end = 0;
+    if (status == STORE_OK) {
+        rank_range(start, stop, store_zset_view(context->store, key_index).count, false, &first,
+                   &end);
+    }
+    reply_integer(&context->reply, status == STORE_OK ? remove_ranks(context, key_index, first, end) : 0);
+}
+
+CMD_HANDLER(cmd_zremrangebyscore)
+{
+    KV_ASSERT(arg_count == 4);
+    struct score_range range;
+    if (!score_range_parse(args[2], args[3], &range)) {
+        reply_error_text(&context->reply, "ERR min or max is not a float");
+        return;
+    }
+    uint32_t key_index = 0;
+    enum store_status status = store_find_zset(context->store, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    uint32_t first = 0;
+    uint32_t end = 0;
+    if (status == STORE_OK) {
+        struct zset set = store_zset_view(context->store, key_index);
+        score_range_ranks(context, &set, &range, &first, &end);
+    }
+    reply_integer(&context->reply, status == STORE_OK ? remove_ranks(context, key_index, first, end) : 0);
+}
+
+static void zpop_generic(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                         bool max)
+{
+    if (arg_count > 3) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    int64_t count = 1;
+    /* As Redis 7.0: one error for a count that is not a number and for a negative one. */
+    if (arg_count == 3 && (!number_parse_int64(args[2].bytes, args[2].length, &count) ||
+                           count < 0)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_POSITIVE);
+        return;
+    }
+    uint32_t key_index = 0;
+    enum store_status status = store_find_zset(context->store, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    if (status == STORE_NOT_FOUND || count == 0) {
+        reply_array(&context->reply, 0);
+        return;
+    }
+    uint32_t length = store_zset_view(context->store, key_index).count;
+    uint32_t popped = (uint64_t)count < length ? (uint32_t)count : length;
+    reply_array(&context->reply, popped * 2);
+    /* Bounded by the set's count; the key goes with its last member. */
+    for (uint32_t index = 0; index < popped; index++) {
+        struct zset set = store_zset_view(context->store, key_index);
+        uint32_t node_index = zset_select(&context->store->ztree, &set, max ? set.count - 1 : 0);
+        reply_bulk(&context->reply, store_zset_member_bytes(context->store, node_index));
+        reply_score(&context->reply, node_score(context, node_index));
+        store_zset_remove_node(context->store, key_index, node_index);
+    }
+}
+
+CMD_HANDLER(cmd_zpopmin)
+{
+    KV_ASSERT(arg_count >= 2);
+    zpop_generic(context, args, arg_count, false);
+}
+
+CMD_HANDLER(cmd_zpopmax)
+{
+    KV_ASSERT(arg_count >= 2);
+    zpop_generic(context, args, arg_count, true);
+}
+
+static uint32_t zpop_reply_max(const struct cmd_context *context, const struct slice *args,
+                               uint32_t arg_count)
+{
+    int64_t count = 1;
+    if (arg_count == 3 && (!number_parse_int64(args[2].bytes, args[2].length, &count) || count < 0)) {
+        count = 0;
+    }
+    uint64_t members = (uint64_t)count < context->plan->list_length_max ? (uint64_t)count
+                                                                         : context->plan->list_length_max;
+    return members_bound(context, members, true);
+}
+
+/* ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set at once, cursor 0, the key
+ * looked up before the options are read (as HSCAN and SSCAN). */
+CMD_HANDLER(cmd_zscan)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint64_t cursor = 0;
+    if (!cmd_scan_cursor(args[2], &cursor)) {
+        reply_error_text(&context->reply, "ERR invalid cursor");
+        return;
+    }
+    uint32_t key_index = 0;
+    enum store_status status = zset_read(context, args[1], &key_index);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    if (status == STORE_NOT_FOUND) {
+        reply_array(&context->reply, 2);
+        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"0", .length = 1});
+        reply_array(&context->reply, 0);
+        return;
+    }
+    const struct slice *pattern = NULL;
+    for (uint32_t index = 3; index < arg_count; index += 2) {
+        int64_t count = 0;
+        if (index + 1 >= arg_count) {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+        if (cmd_arg_is(args[index], "count")) {
+            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length, &count)) {
+                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+                return;
+            }
+            if (count < 1) {
+                reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+                return;
+            }
+        } else if (cmd_arg_is(args[index], "match")) {
+            pattern = &args[index + 1];
+        } else {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+    }
+    reply_array(&context->reply, 2);
+    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"0", .length = 1});
+    struct zset set = store_zset_view(context->store, key_index);
+    const struct zset_tree *tree = &context->store->ztree;
+    uint32_t selected = 0;
+    uint32_t node_index = set.count > 0 ? zset_select(tree, &set, 0) : ZSET_NONE;
+    for (uint32_t step = 0; step < set.count; step++) {
+        selected += pattern == NULL ||
+                            glob_match(*pattern, store_zset_member_bytes(context->store, node_index),
+                                       false)
+                        ? 1
+                        : 0;
+        node_index = zset_next(tree, node_index);
+    }
+    reply_array(&context->reply, selected * 2);
+    node_index = set.count > 0 ? zset_select(tree, &set, 0) : ZSET_NONE;
+    for (uint32_t step = 0; step < set.count; step++) {
+        struct slice member = store_zset_member_bytes(context->store, node_index);
+        if (pattern == NULL || glob_match(*pattern, member, false)) {
+            reply_bulk(&context->reply, member);
+            reply_score(&context->reply, node_score(context, node_index));
+        }
+        node_index = zset_next(tree, node_index);
+    }
+}
+
+static const struct cmd zset_cmds[] = {
+    {"zadd", -4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, score_reply_max, cmd_zadd},
+    {"zincrby", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, score_reply_max, cmd_zincrby},
+    {"zscore", 3, 1, 1, 1, 0, score_reply_max, cmd_zscore},
+    {"zmscore", -3, 1, 1, 1, 0, zmscore_reply_max, cmd_zmscore},
+    {"zcard", 2, 1, 1, 1, 0, cmd_reply_small, cmd_zcard},
+    {"zcount", 4, 1, 1, 1, 0, cmd_reply_small, cmd_zcount},
+    {"zrank", 3, 1, 1, 1, 0, cmd_reply_small, cmd_zrank},
+    {"zrevrank", 3, 1, 1, 1, 0, cmd_reply_small, cmd_zrevrank},
+    {"zrem", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_zrem},
+    {"zrange", -4, 1, 1, 1, 0, whole_reply_max, cmd_zrange},
+    {"zrevrange", -4, 1, 1, 1, 0, whole_reply_max, cmd_zrevrange},
+    {"zrangebyscore", -4, 1, 1, 1, 0, whole_reply_max, cmd_zrangebyscore},
+    {"zrevrangebyscore", -4, 1, 1, 1, 0, whole_reply_max, cmd_zrevrangebyscore},
+    {"zremrangebyrank", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small,
+     cmd_zremrangebyrank},
+    {"zremrangebyscore", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small,
+     cmd_zremrangebyscore},
+    {"zpopmin", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, zpop_reply_max, cmd_zpopmin},
+    {"zpopmax", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, zpop_reply_max, cmd_zpopmax},
+    {"zscan", -3, 1, 1, 1, 0, whole_reply_max, cmd_zscan},
+};
+
+CMD_FAMILY(cmd_family_zset, "sorted-set", zset_cmds);
