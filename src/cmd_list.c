@@ -535,7 +535,11 @@ CMD_HANDLER(cmd_lpos)
                 }
                 first = first == -1 ? position : first;
                 emitted++;
-                if (options.count == -1 || (options.count > 0 && emitted >= options.count)) {
+                /* Redis 7.0's "matches - rank + 1 >= count" overflows for INT64_MIN: that
+                 * rank never stops at COUNT. */
+                bool counted_out = options.count > 0 && emitted >= options.count &&
+                                   options.rank != INT64_MIN;
+                if (options.count == -1 || counted_out) {
                     break;
                 }
             }
