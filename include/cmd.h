@@ -37,6 +37,12 @@ struct cmd_context {
     struct conns *conns;         /* every client (CLIENT LIST, CLIENT KILL) */
     uint64_t client_id;          /* the connection running the command */
     bool close_after_reply;      /* set by QUIT */
+    bool in_exec;                /* running EXEC's queue: a blocking command does not block */
+    bool block_retry;            /* a blocked command runs again: a key of another type makes
+                                    it wait on, as Redis leaves such a client blocked */
+    bool block_requested;        /* set by a blocking command that found nothing: no reply,
+                                    its command stays for a later retry */
+    int64_t block_deadline_ms;   /* with block_requested: Unix ms of the timeout; 0: never */
     /* How far reply bounds may trust the store as it is now. Zero for a command about to
      * run; EXEC, summing its queue's bounds before any of it runs, sets them from the
      * writes queued before each command (cmd_bound_after). */

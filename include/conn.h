@@ -69,6 +69,11 @@ struct conn {
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle) */
     const char *last_command;  /* name of the last command run, NULL before the first */
+    bool blocked;              /* in a blocking pop: its command stays unconsumed, retried
+                                  when a list or sorted set gains members or it times out */
+    int64_t block_deadline_ms; /* Unix ms of the blocked command's timeout; 0: never */
+    uint32_t block_prev;       /* the blocked FIFO (slot indexes), oldest first */
+    uint32_t block_next;
     uint32_t sends_completed;  /* sends the kernel finished (the stall check watches it) */
     uint32_t stall_seen_sends; /* sends_completed when the stall check saw a send waiting */
     int64_t stall_since_ms;    /* Unix ms since a send has waited with no progress; 0: none */
@@ -96,7 +101,12 @@ struct conns {
     uint32_t ready_head;       /* index of the oldest entry in `ready` */
     uint32_t ready_count;      /* entries queued; each slot at most once, so <= slot_count */
     uint64_t id_next;          /* next client id */
+    uint32_t blocked_head;     /* the longest-blocked connection; CONN_NONE: none */
+    uint32_t blocked_tail;
+    uint32_t blocked_count;
 };
+
+#define CONN_NONE UINT32_MAX
 
 /* Commands one connection may run per loop pass, so a deep pipeline cannot starve others. */
 #define CONN_COMMANDS_PER_PASS 1024u
@@ -149,6 +159,18 @@ uint64_t conn_multi_bound(struct conns *conns, struct conn *conn, struct cmd_con
 
 /* Ends a transaction (EXEC, DISCARD, a failed EXEC): queue dropped, watches cleared. */
 void conn_multi_reset(struct conns *conns, struct conn *conn);
+
+/* Blocked clients. After a command that gave a list or sorted set members (store->signaled),
+ * the blocked connections retry their commands oldest first, so a push serves the client that
+ * has waited longest; a retry that is served answers, consumes its command and goes on the
+ * ready queue. The context is the caller's, restored afterwards. */
+void conn_wake_blocked(struct conns *conns, struct cmd_context *context);
+
+/* Answers the blocked commands whose timeout has passed (a null array), as Redis does. */
+void conn_block_timeouts(struct conns *conns, struct cmd_context *context, int64_t now_ms);
+
+/* The earliest timeout of a blocked client (Unix ms), or 0 when none has one. */
+int64_t conn_block_next_deadline(const struct conns *conns);
 
 /* CLIENT KILL of another client: drops what it has not been sent and closes it (the loop
  * picks it up from the ready queue). */

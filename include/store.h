@@ -80,6 +80,7 @@ struct store {
     uint32_t expires_count;   /* keys with an expiry time */
     uint32_t expire_cursor;   /* next table slot the active expiry examines */
     uint64_t expired_keys;    /* keys removed because their time passed (INFO) */
+    bool signaled;            /* a list or sorted set gained members: blocked clients may go */
     /* Called with a key about to change, be created or be removed (WATCH); NULL: none. */
     void (*touched)(void *touched_context, uint32_t hash, struct slice key);
     void *touched_context;

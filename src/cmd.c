@@ -26,7 +26,7 @@
 static const struct cmd_family *const cmd_families[] = {
     &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_list,
     &cmd_family_server, &cmd_family_client, &cmd_family_multi,  &cmd_family_latency,
-    &cmd_family_hash,   &cmd_family_set,    &cmd_family_zset,
+    &cmd_family_hash,   &cmd_family_set,    &cmd_family_zset,   &cmd_family_block,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -418,9 +418,13 @@ void cmd_run(struct cmd_context *context, const struct cmd *cmd, const struct sl
                     (struct slice){.bytes = (const uint8_t *)conn->name, .length = conn->name_length});
     }
     /* An error reply from the handler counts as a failed call, as Redis counts it. */
-    stats->failed_calls += context->reply.bytes[length_before] == '-' ? 1 : 0;
-    /* Every command answers exactly once, within its own bound (EXEC relies on it). */
-    KV_ASSERT(context->reply.length > length_before);
+    stats->failed_calls += context->reply.length > length_before &&
+                                   context->reply.bytes[length_before] == '-'
+                               ? 1
+                               : 0;
+    /* Every command answers exactly once, within its own bound (EXEC relies on it), but a
+     * blocking one that found nothing answers when it is retried. */
+    KV_ASSERT(context->reply.length > length_before || context->block_requested);
     KV_ASSERT(context->reply.length - length_before <= bound);
 }
 

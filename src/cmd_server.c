@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alloc_stats.h"
+#include "conn.h"
 #include "glob.h"
 #include "latency.h"
 #include "number.h"
@@ -498,8 +499,9 @@ static void info_server(struct cmd_context *context, struct text *text)
 
 static void info_clients(struct cmd_context *context, struct text *text)
 {
-    text_add(text, "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\nblocked_clients:0\r\n",
-             context->stats->connected_clients, context->config->connections_max);
+    text_add(text, "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\nblocked_clients:%u\r\n",
+             context->stats->connected_clients, context->config->connections_max,
+             context->conns != NULL ? context->conns->blocked_count : 0);
 }
 
 static void info_memory(struct cmd_context *context, struct text *text)

@@ -49,6 +49,9 @@ void conns_init(struct conns *conns, struct region *region, const struct plan *p
     conns->recv_buffer_bytes = plan->recv_buffer_bytes;
     conns->send_buffer_bytes = plan->send_buffer_bytes;
     conns->id_next = 1;
+    conns->blocked_head = CONN_NONE;
+    conns->blocked_tail = CONN_NONE;
+    conns->blocked_count = 0;
     KV_ASSERT(conns->recv_buffers.slot_count == conns->send_buffers.slot_count);
 }
 
@@ -81,8 +84,47 @@ bool conn_open(struct conns *conns, uint32_t slot_index)
     return true;
 }
 
+/* Appends a connection to the blocked FIFO (newest last). */
+static void block_append(struct conns *conns, struct conn *conn, int64_t deadline_ms)
+{
+    KV_ASSERT(!conn->blocked);
+    uint32_t slot_index = conn_slot_index(conns, conn);
+    conn->blocked = true;
+    conn->block_deadline_ms = deadline_ms;
+    conn->block_prev = conns->blocked_tail;
+    conn->block_next = CONN_NONE;
+    if (conns->blocked_tail == CONN_NONE) {
+        conns->blocked_head = slot_index;
+    } else {
+        conns->slots[conns->blocked_tail].block_next = slot_index;
+    }
+    conns->blocked_tail = slot_index;
+    conns->blocked_count++;
+}
+
+/* Takes a connection out of the blocked FIFO. */
+static void block_unlink(struct conns *conns, struct conn *conn)
+{
+    KV_ASSERT(conn->blocked && conns->blocked_count > 0);
+    if (conn->block_prev == CONN_NONE) {
+        conns->blocked_head = conn->block_next;
+    } else {
+        conns->slots[conn->block_prev].block_next = conn->block_next;
+    }
+    if (conn->block_next == CONN_NONE) {
+        conns->blocked_tail = conn->block_prev;
+    } else {
+        conns->slots[conn->block_next].block_prev = conn->block_prev;
+    }
+    conn->blocked = false;
+    conns->blocked_count--;
+}
+
 void conn_closing(struct conns *conns, struct conn *conn)
 {
+    if (conn->blocked) {
+        block_unlink(conns, conn); /* a blocked client that leaves is forgotten */
+    }
     KV_ASSERT(conn->state == CONN_OPEN || conn->state == CONN_REFUSING);
     KV_ASSERT(!conn->recv_in_flight && conn->send_in_flight == 0 && !conn->shutdown_in_flight);
     if (conn->recv != NULL) {
@@ -336,10 +378,12 @@ void conn_multi_exec(struct conns *conns, struct conn *conn, struct cmd_context 
     uint32_t ran = 0;
     const struct cmd *cmd = NULL;
     uint32_t arg_count = 0;
+    context->in_exec = true; /* blocking commands answer at once inside a transaction */
     while (ran < queued && multi_next(conns, conn, &parser, &cmd, &arg_count)) {
         cmd_run(context, cmd, conns->scratch.args, arg_count);
         ran++;
     }
+    context->in_exec = false;
     KV_ASSERT(ran == queued);
     conn_multi_reset(conns, conn);
 }
@@ -351,7 +395,7 @@ bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *co
     context->conn = conn;
     context->conns = conns;
     for (uint32_t count = 0; count < CONN_COMMANDS_PER_PASS; count++) {
-        if (conn->close_after_send || conn->dead) {
+        if (conn->close_after_send || conn->dead || conn->blocked) {
             return false;
         }
         /* Errors and refusals fit in PLAN_REPLY_SMALL_BYTES: have that room before parsing. */
@@ -386,11 +430,124 @@ bool conn_execute(struct conns *conns, struct conn *conn, struct cmd_context *co
         }
         context->close_after_reply = false;
         cmd_execute(context, cmd, conns->scratch.args, command.arg_count);
+        if (context->block_requested) {
+            /* Nothing to pop yet: the command stays in the buffer for its retry. */
+            context->block_requested = false;
+            block_append(conns, conn, context->block_deadline_ms);
+            return false;
+        }
         resp_parser_consume(&conn->parser, command.end);
         conn->send_length = context->reply.length;
         conn->close_after_send = context->close_after_reply;
+        if (context->store->signaled) {
+            conn_wake_blocked(conns, context);
+        }
     }
     return true;
+}
+
+/* Runs a blocked connection's command again: true if it was served (answered, consumed,
+ * unblocked and queued to go on), false if it still finds nothing or has no room yet. */
+static bool block_retry(struct conns *conns, struct conn *conn, struct cmd_context *context)
+{
+    if (send_room(conns, conn) < PLAN_REPLY_SMALL_BYTES) {
+        return false;
+    }
+    struct resp_command command;
+    enum resp_status status = resp_parse(&conn->parser, &conns->scratch, conn->recv,
+                                         conn->recv_length, conns->recv_buffer_bytes, &command);
+    KV_ASSERT(status == RESP_COMMAND);
+    const struct cmd *cmd = cmd_find(conns->scratch.args, command.arg_count);
+    context->client_id = conn->id;
+    context->conn = conn;
+    context->reply = (struct reply){
+        .bytes = conn->send, .length = conn->send_length, .capacity = conns->send_buffer_bytes};
+    if (send_room(conns, conn) < cmd_reply_bytes_max(cmd, context, conns->scratch.args,
+                                                       command.arg_count)) {
+        return false;
+    }
+    context->block_requested = false;
+    context->block_retry = true;
+    cmd_execute(context, cmd, conns->scratch.args, command.arg_count);
+    context->block_retry = false;
+    if (context->block_requested) {
+        context->block_requested = false;
+        return false;
+    }
+    resp_parser_consume(&conn->parser, command.end);
+    conn->send_length = context->reply.length;
+    block_unlink(conns, conn);
+    conn_ready_push(conns, conn_slot_index(conns, conn));
+    return true;
+}
+
+void conn_wake_blocked(struct conns *conns, struct cmd_context *context)
+{
+    if (conns->blocked_count == 0) {
+        context->store->signaled = false;
+        return;
+    }
+    struct cmd_context saved = *context;
+    /* Each round walks the FIFO once, oldest first; a served command may give other lists
+     * members (BLMOVE), which takes another round. Bounded: a round that serves nobody ends
+     * it, and each serving round unblocks a connection. */
+    for (uint32_t round = 0; round <= conns->slot_count && context->store->signaled; round++) {
+        context->store->signaled = false;
+        bool served = false;
+        uint32_t at = conns->blocked_head;
+        for (uint32_t steps = conns->blocked_count; steps > 0 && at != CONN_NONE; steps--) {
+            uint32_t next = conns->slots[at].block_next;
+            served |= block_retry(conns, &conns->slots[at], context);
+            at = next;
+        }
+        if (!served) {
+            break;
+        }
+    }
+    context->store->signaled = false;
+    *context = saved;
+}
+
+void conn_block_timeouts(struct conns *conns, struct cmd_context *context, int64_t now_ms)
+{
+    uint32_t at = conns->blocked_head;
+    /* Bounded by the blocked count. */
+    for (uint32_t steps = conns->blocked_count; steps > 0 && at != CONN_NONE; steps--) {
+        struct conn *conn = &conns->slots[at];
+        uint32_t next = conn->block_next;
+        if (conn->block_deadline_ms != 0 && conn->block_deadline_ms <= now_ms &&
+            send_room(conns, conn) >= PLAN_REPLY_SMALL_BYTES) {
+            struct resp_command command;
+            enum resp_status status =
+                resp_parse(&conn->parser, &conns->scratch, conn->recv, conn->recv_length,
+                           conns->recv_buffer_bytes, &command);
+            KV_ASSERT(status == RESP_COMMAND);
+            resp_parser_consume(&conn->parser, command.end);
+            struct reply reply = {.bytes = conn->send, .length = conn->send_length,
+                                  .capacity = conns->send_buffer_bytes};
+            reply_null_array(&reply);
+            conn->send_length = reply.length;
+            block_unlink(conns, conn);
+            conn_ready_push(conns, at);
+        }
+        at = next;
+    }
+    (void)context;
+}
+
+int64_t conn_block_next_deadline(const struct conns *conns)
+{
+    int64_t earliest = 0;
+    uint32_t at = conns->blocked_head;
+    for (uint32_t steps = conns->blocked_count; steps > 0 && at != CONN_NONE; steps--) {
+        const struct conn *conn = &conns->slots[at];
+        if (conn->block_deadline_ms != 0 &&
+            (earliest == 0 || conn->block_deadline_ms < earliest)) {
+            earliest = conn->block_deadline_ms;
+        }
+        at = conn->block_next;
+    }
+    return earliest;
 }
 
 void conn_kill(struct conns *conns, struct conn *conn)

@@ -826,7 +826,8 @@ static struct __kernel_timespec *expire_turn(struct loop *loop)
     const struct config *config = loop->context.config;
     bool clients_watched = (config->timeout > 0 || config->send_stall_seconds > 0) &&
                            loop->stats->connected_clients > 0;
-    if (store->expires_count == 0 && !clients_watched) {
+    bool blocked = loop->conns.blocked_count > 0;
+    if (store->expires_count == 0 && !clients_watched && !blocked) {
         return NULL;
     }
     KV_ASSERT(config->hz > 0 && config->expire_slice > 0);
@@ -835,6 +836,16 @@ static struct __kernel_timespec *expire_turn(struct loop *loop)
     (void)store_expire_slice(store, config->expire_slice);
     idle_scan(loop, now_ms);
     uint64_t tick_ns = 1000000000ull / config->hz;
+    if (blocked) {
+        /* Blocked clients time out on time: wake at the earliest deadline, if sooner. */
+        conn_block_timeouts(&loop->conns, &loop->context, now_ms);
+        int64_t deadline_ms = conn_block_next_deadline(&loop->conns);
+        if (deadline_ms != 0) {
+            int64_t wait_ms = deadline_ms - now_ms;
+            uint64_t wait_ns = (uint64_t)(wait_ms < 1 ? 1 : wait_ms) * 1000000ull;
+            tick_ns = wait_ns < tick_ns ? wait_ns : tick_ns;
+        }
+    }
     tick.tv_sec = (long long)(tick_ns / 1000000000ull);
     tick.tv_nsec = (long long)(tick_ns % 1000000000ull);
     return &tick;

@@ -1,0 +1,228 @@
+/*
+ * Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX. With something to pop
+ * they answer at once, as the plain pops do; with nothing they ask to block
+ * (context->block_requested) and answer nothing: the command stays in the connection's
+ * receive buffer, and conn.c runs it again, oldest blocked client first, after each command
+ * that gives a list or sorted set members, or answers a null array at its timeout. The
+ * blocked state is in the connection slot, so it is bounded by connections_max. Inside a
+ * transaction they never block, as in Redis.
+ */
+#include "cmd_handlers.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "number.h"
+
+/* The timeout argument (seconds, a float), as Redis 7.0 reads it: a deadline in Unix ms, 0
+ * for none. False after answering the error. */
+static bool timeout_parse(struct cmd_context *context, struct slice arg, int64_t *deadline_ms)
+{
+    long double seconds = 0;
+    if (!number_parse_long_double(arg.bytes, arg.length, &seconds)) {
+        reply_error_text(&context->reply, "ERR timeout is not a float or out of range");
+        return false;
+    }
+    long double milliseconds = seconds * 1000.0L;
+    /* Redis 7.0 converts to a long long: past its range the timeout reads as negative. */
+    if (milliseconds < 0 || milliseconds >= 9.2e18L) {
+        reply_error_text(&context->reply, "ERR timeout is negative");
+        return false;
+    }
+    int64_t timeout_ms = (int64_t)milliseconds;
+    *deadline_ms = timeout_ms > 0 ? context->store->now_ms + timeout_ms : 0;
+    return true;
+}
+
+/* Nothing to pop: block, or inside a transaction answer the timeout's reply now. */
+static void block_or_null(struct cmd_context *context, int64_t deadline_ms, bool bulk_null)
+{
+    if (context->in_exec) {
+        bulk_null ? reply_null(&context->reply) : reply_null_array(&context->reply);
+        return;
+    }
+    context->block_requested = true;
+    context->block_deadline_ms = deadline_ms;
+}
+
+/* Whether a key holds a list or sorted set (type) with members; WRONGTYPE sets *wrong. */
+static bool key_ready(struct cmd_context *context, struct slice key, uint8_t type,
+                      uint32_t *key_index, bool *wrong)
+{
+    if (!store_find(context->store, key, key_index)) {
+        return false;
+    }
+    const struct store_key *slot = store_key(context->store, *key_index);
+    if (slot->type != type) {
+        *wrong = true;
+        return false;
+    }
+    return slot->list.count > 0;
+}
+
+/* The first of the keys (args[1 .. arg_count - 1)) ready to pop; false with *wrong for a key
+ * of another type (answered WRONGTYPE by the caller) or with nothing ready. */
+static bool first_ready(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                        uint8_t type, uint32_t *which, uint32_t *key_index, bool *wrong)
+{
+    *wrong = false;
+    for (uint32_t index = 1; index + 1 < arg_count; index++) {
+        if (key_ready(context, args[index], type, key_index, wrong)) {
+            *which = index;
+            return true;
+        }
+        if (*wrong) {
+            return false;
+        }
+    }
+    return false;
+}
+
+static void blocking_list_pop(struct cmd_context *context, const struct slice *args,
+                              uint32_t arg_count, bool at_head)
+{
+    int64_t deadline_ms = 0;
+    if (!timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
+        return;
+    }
+    uint32_t which = 0;
+    uint32_t key_index = 0;
+    bool wrong = false;
+    if (!first_ready(context, args, arg_count, STORE_TYPE_LIST, &which, &key_index, &wrong)) {
+        wrong && !context->block_retry ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
+                                       : block_or_null(context, deadline_ms, false);
+        return;
+    }
+    struct store *store = context->store;
+    const struct store_key *key = store_key(store, key_index);
+    uint32_t node_index = at_head ? key->list.head : key->list.tail;
+    reply_array(&context->reply, 2);
+    reply_bulk(&context->reply, args[which]);
+    reply_bulk(&context->reply, store_value(store, list_node(&store->nodes, node_index)->value_index));
+    store_list_pop(store, key_index, at_head);
+}
+
+CMD_HANDLER(cmd_blpop)
+{
+    KV_ASSERT(arg_count >= 3);
+    blocking_list_pop(context, args, arg_count, true);
+}
+
+CMD_HANDLER(cmd_brpop)
+{
+    KV_ASSERT(arg_count >= 3);
+    blocking_list_pop(context, args, arg_count, false);
+}
+
+static bool list_end(struct slice arg, bool *head)
+{
+    *head = cmd_arg_is(arg, "left");
+    return *head || cmd_arg_is(arg, "right");
+}
+
+/* BLMOVE and BRPOPLPUSH: LMOVE once the source has a member. */
+static void blocking_move(struct cmd_context *context, const struct slice *args, bool from_head,
+                          bool to_head, struct slice timeout)
+{
+    int64_t deadline_ms = 0;
+    if (!timeout_parse(context, timeout, &deadline_ms)) {
+        return;
+    }
+    uint32_t source_index = 0;
+    bool wrong = false;
+    if (!key_ready(context, args[1], STORE_TYPE_LIST, &source_index, &wrong)) {
+        wrong && !context->block_retry ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
+                                       : block_or_null(context, deadline_ms, true);
+        return;
+    }
+    uint32_t value_index = 0;
+    enum store_status status = store_list_move(context->store, source_index, args[2], from_head,
+                                               to_head, &value_index);
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return;
+    }
+    reply_bulk(&context->reply, store_value(context->store, value_index));
+}
+
+CMD_HANDLER(cmd_blmove)
+{
+    KV_ASSERT(arg_count == 6);
+    bool from_head = false;
+    bool to_head = false;
+    if (!list_end(args[3], &from_head) || !list_end(args[4], &to_head)) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    blocking_move(context, args, from_head, to_head, args[5]);
+}
+
+CMD_HANDLER(cmd_brpoplpush)
+{
+    KV_ASSERT(arg_count == 4);
+    blocking_move(context, args, false, true, args[3]);
+}
+
+static void blocking_zpop(struct cmd_context *context, const struct slice *args,
+                          uint32_t arg_count, bool max)
+{
+    int64_t deadline_ms = 0;
+    if (!timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
+        return;
+    }
+    uint32_t which = 0;
+    uint32_t key_index = 0;
+    bool wrong = false;
+    if (!first_ready(context, args, arg_count, STORE_TYPE_ZSET, &which, &key_index, &wrong)) {
+        wrong && !context->block_retry ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
+                                       : block_or_null(context, deadline_ms, false);
+        return;
+    }
+    struct store *store = context->store;
+    struct zset set = store_zset_view(store, key_index);
+    uint32_t node_index = zset_select(&store->ztree, &set, max ? set.count - 1 : 0);
+    double score = zset_node(&store->ztree, node_index)->score;
+    char text[32];
+    int length = isinf(score) ? snprintf(text, sizeof(text), "%s", score > 0 ? "inf" : "-inf")
+                              : snprintf(text, sizeof(text), "%.17g", score);
+    reply_array(&context->reply, 3);
+    reply_bulk(&context->reply, args[which]);
+    reply_bulk(&context->reply, store_zset_member_bytes(store, node_index));
+    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
+    store_zset_remove_node(store, key_index, node_index);
+}
+
+CMD_HANDLER(cmd_bzpopmin)
+{
+    KV_ASSERT(arg_count >= 3);
+    blocking_zpop(context, args, arg_count, false);
+}
+
+CMD_HANDLER(cmd_bzpopmax)
+{
+    KV_ASSERT(arg_count >= 3);
+    blocking_zpop(context, args, arg_count, true);
+}
+
+/* A key and a value, member or score: two or three bulks of an argument's size at most. */
+static uint32_t pop_reply_max(const struct cmd_context *context, const struct slice *args,
+                              uint32_t arg_count)
+{
+    (void)args;
+    (void)arg_count;
+    uint64_t bytes = 16u + 3u * (uint64_t)context->plan->reply_value_bytes;
+    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                    : context->plan->send_buffer_bytes;
+}
+
+static const struct cmd block_cmds[] = {
+    {"blpop", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_blpop},
+    {"brpop", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_brpop},
+    {"blmove", 6, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value, cmd_blmove},
+    {"brpoplpush", 4, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value,
+     cmd_brpoplpush},
+    {"bzpopmin", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_bzpopmin},
+    {"bzpopmax", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_bzpopmax},
+};
+
+CMD_FAMILY(cmd_family_block, "list", block_cmds);
