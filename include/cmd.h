@@ -20,6 +20,7 @@ struct region;
 struct conn;
 struct conns;
 struct watch;
+struct pubsub;
 struct latency_histogram;
 struct slowlog;
 struct cmd;
@@ -32,6 +33,7 @@ struct cmd_context {
     const struct region *region; /* for INFO: region size, page size, locked */
     struct stats *stats;         /* counters */
     struct watch *watch;         /* WATCH state of every client */
+    struct pubsub *pubsub;       /* channels, patterns and subscriptions */
     struct reply reply;          /* where this command's reply goes */
     struct conn *conn;           /* the client running the command */
     struct conns *conns;         /* every client (CLIENT LIST, CLIENT KILL) */
@@ -79,6 +81,7 @@ enum cmd_flag {
     CMD_FLAG_STRINGS = 1u << 4,   /* changes strings only; lists stay as long */
     CMD_FLAG_GROWS = 1u << 5,     /* adds args - 2 elements to one list (LPUSH) */
     CMD_FLAG_GROWS_ONE = 1u << 6, /* adds one element to one list (LINSERT, LMOVE) */
+    CMD_FLAG_PUBSUB = 1u << 8,    /* allowed while subscribed (SUBSCRIBE, PING, QUIT, RESET) */
     CMD_FLAG_SHRINKS = 1u << 7,   /* removes keys or elements, or rewrites list elements
                                      in place (DEL, LPOP, LSET, EXPIRE) */
 };

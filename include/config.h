@@ -53,6 +53,8 @@ struct config {
     uint32_t timeout;                  /* s; clients idle longer are closed; 0: never */
     int32_t cpu;                       /* pin the loop thread to this CPU; -1: no pinning */
     uint32_t busy_poll_us;             /* µs to spin for completions before sleeping; 0: never */
+    uint32_t pubsub_channels_max;      /* channels and patterns with subscribers, in all */
+    uint32_t subscriptions_max;        /* channels and patterns one connection may subscribe */
     uint32_t send_stall_seconds;       /* s; a client that takes no reply bytes for longer
                                           while one waits is closed; 0: never */
     int protected_mode;                /* 1: without requirepass, refuse non-loopback peers */

@@ -18,6 +18,7 @@
 #include "pool.h"
 #include "region.h"
 #include "resp.h"
+#include "pubsub.h"
 #include "watch.h"
 
 enum conn_state {
@@ -66,6 +67,7 @@ struct conn {
                                   slot is queued at most once whoever holds it */
     bool authenticated;        /* AUTH succeeded (or no requirepass when it connected) */
     struct conn_multi multi;   /* MULTI/EXEC/WATCH state */
+    struct pubsub_client pubsub; /* its channel and pattern subscriptions */
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle) */
     const char *last_command;  /* name of the last command run, NULL before the first */
@@ -93,6 +95,7 @@ struct conns {
     struct pool send_buffers;  /* connections_max send buffers */
     struct resp_scratch scratch; /* shared parse results, valid for one command */
     struct watch *watch;       /* a closing client's watches go back here */
+    struct pubsub *pubsub;     /* and its subscriptions here */
     uint32_t slot_count;       /* conn_slot_count */
     uint32_t open_count;       /* connections in CONN_OPEN */
     uint32_t recv_buffer_bytes;/* from the plan */
@@ -159,6 +162,13 @@ uint64_t conn_multi_bound(struct conns *conns, struct conn *conn, struct cmd_con
 
 /* Ends a transaction (EXEC, DISCARD, a failed EXEC): queue dropped, watches cleared. */
 void conn_multi_reset(struct conns *conns, struct conn *conn);
+
+/* Room in a connection's send buffer now (sent bytes compacted away when no send is in
+ * flight): PUBLISH writes messages into subscribers' buffers with it. */
+uint32_t conn_send_room(const struct conns *conns, struct conn *conn);
+
+/* Unsubscribes a connection from every channel and pattern (RESET, close). */
+void conn_unsubscribe_all(struct conns *conns, struct conn *conn);
 
 /* Blocked clients. After a command that gave a list or sorted set members (store->signaled),
  * the blocked connections retry their commands oldest first, so a push serves the client that

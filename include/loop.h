@@ -20,13 +20,14 @@
 
 struct loop;
 struct watch;
+struct pubsub;
 
 /* Listens, sets up the ring, registers files and buffers. Returns 0, or a negative errno
  * with a one-line reason in `error`. */
 KV_MUST_USE int loop_init(struct loop **loop_out, struct region *region,
                           struct config *config, const struct plan *plan,
-                          struct store *store, struct watch *watch, struct stats *stats,
-                          char *error, size_t error_bytes);
+                          struct store *store, struct watch *watch, struct pubsub *pubsub,
+                          struct stats *stats, char *error, size_t error_bytes);
 
 /* Serves until SIGINT or SIGTERM; returns 0 on a clean stop. */
 int loop_run(struct loop *loop);

@@ -23,6 +23,7 @@ enum plan_pool {
     PLAN_POOL_LIST_NODES,   /* list nodes, one per value slot */
     PLAN_POOL_FIELDS,       /* hash field, set and sorted-set member slots */
     PLAN_POOL_ZSET,         /* sorted-set nodes and their member table */
+    PLAN_POOL_PUBSUB,       /* channels, patterns and subscriptions */
     PLAN_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
     PLAN_POOL_WATCH,        /* WATCH: watched keys, client-key links, their table */
     PLAN_POOL_STATS,        /* latency histogram per command, slow log ring */

@@ -23,6 +23,7 @@ struct stats {
     uint64_t protected_refusals;     /* non-loopback clients refused by protected mode */
     uint64_t idle_disconnects;       /* clients closed after `timeout` seconds idle */
     uint64_t stalled_disconnects;    /* clients closed for taking no replies (send stall) */
+    uint64_t pubsub_disconnects;     /* subscribers closed: no room for a message */
     uint64_t refused_commands;       /* commands refused for breaking kv's limits */
     uint64_t bytes_received;         /* from clients */
     uint64_t bytes_sent;             /* to clients */

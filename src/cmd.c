@@ -7,6 +7,7 @@
  */
 #include "cmd.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,6 +28,7 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_list,
     &cmd_family_server, &cmd_family_client, &cmd_family_multi,  &cmd_family_latency,
     &cmd_family_hash,   &cmd_family_set,    &cmd_family_zset,   &cmd_family_block,
+    &cmd_family_pubsub,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -384,6 +386,17 @@ bool cmd_admit(struct cmd_context *context, const struct cmd *cmd, const struct 
     if (!context->conn->authenticated && !(cmd->flags & CMD_FLAG_NOAUTH)) {
         stats->rejected_calls++;
         reply_error(&context->reply, REPLY_ERROR_NOAUTH);
+        return false;
+    }
+    const struct pubsub_client *subscriptions = &context->conn->pubsub;
+    if (subscriptions->channels + subscriptions->patterns > 0 && !(cmd->flags & CMD_FLAG_PUBSUB)) {
+        stats->rejected_calls++;
+        char text[PLAN_REPLY_ERROR_BYTES - 8];
+        snprintf(text, sizeof(text),
+                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
+                 "/ RESET are allowed in this context",
+                 cmd->name);
+        reply_error_text(&context->reply, text);
         return false;
     }
     return true;

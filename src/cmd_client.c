@@ -192,6 +192,7 @@ CMD_HANDLER(cmd_reset)
     (void)args;
     struct conn *conn = context->conn;
     conn_multi_reset(context->conns, conn);
+    conn_unsubscribe_all(context->conns, conn);
     conn->name_length = 0;
     conn->lib_name_length = 0;
     conn->lib_ver_length = 0;
@@ -215,13 +216,14 @@ static uint32_t client_line(const struct cmd_context *context, const struct conn
     int written = snprintf(
         line, CLIENT_LINE_BYTES,
         "id=%" PRIu64 " addr=%.*s laddr=%s:%u fd=%u name=%.*s age=%" PRId64 " idle=%" PRId64
-        " flags=%s db=0 sub=0 psub=0 ssub=0 multi=%d qbuf=%u qbuf-free=%u argv-mem=0"
+        " flags=%s db=0 sub=%u psub=%u ssub=0 multi=%d qbuf=%u qbuf-free=%u argv-mem=0"
         " multi-mem=0 rbs=%u rbp=0 obl=%u oll=0 omem=0 tot-mem=%u events=r%s cmd=%s"
         " user=default redir=-1 resp=2 lib-name=%.*s lib-ver=%.*s\n",
         conn->id, (int)conn->addr_length, conn->addr, context->config->bind,
         context->config->port, conn_slot_index(conns, conn), (int)conn->name_length, conn->name,
         age_s < 0 ? 0 : age_s, idle_s < 0 ? 0 : idle_s,
-        conn->blocked ? "b" : (conn->multi.active ? "x" : "N"),
+        conn->blocked ? "b" : (conn->pubsub.channels + conn->pubsub.patterns > 0 ? "P" : (conn->multi.active ? "x" : "N")),
+        conn->pubsub.channels, conn->pubsub.patterns,
         conn->multi.active ? (int)conn->multi.queued : -1, unparsed,
         conns->recv_buffer_bytes - conn->recv_length, conns->recv_buffer_bytes, pending,
         conns->recv_buffer_bytes + conns->send_buffer_bytes, pending > 0 ? "w" : "",
@@ -569,7 +571,8 @@ static const struct cmd client_cmds[] = {
     {"client", -2, 0, 0, 0, 0, client_reply_max, cmd_client},
     {"auth", -2, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_reply_small, cmd_auth},
     {"hello", -1, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_reply_info, cmd_hello},
-    {"reset", 1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN, cmd_reply_small, cmd_reset},
+    {"reset", 1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN | CMD_FLAG_PUBSUB, cmd_reply_small,
+     cmd_reset},
 };
 
 CMD_FAMILY(cmd_family_client, "connection", client_cmds);

@@ -54,6 +54,7 @@ extern const struct cmd_family cmd_family_hash;
 extern const struct cmd_family cmd_family_set;
 extern const struct cmd_family cmd_family_zset;
 extern const struct cmd_family cmd_family_block;
+extern const struct cmd_family cmd_family_pubsub;
 
 /* Reply bounds shared by the families. */
 cmd_reply_max_fn cmd_reply_small;  /* status, integer or error: PLAN_REPLY_ERROR_BYTES */

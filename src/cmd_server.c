@@ -19,6 +19,7 @@
 #include "glob.h"
 #include "latency.h"
 #include "number.h"
+#include "pubsub.h"
 #include "region.h"
 
 /* The Redis version kv answers as: clients pick features by it. */
@@ -28,6 +29,14 @@ CMD_HANDLER(cmd_ping)
 {
     if (arg_count > 2) {
         reply_error_arity(&context->reply, "ping");
+        return;
+    }
+    const struct pubsub_client *subscriptions = &context->conn->pubsub;
+    if (subscriptions->channels + subscriptions->patterns > 0) {
+        /* Subscribed (RESP2): a pong message, as Redis answers it there. */
+        reply_array(&context->reply, 2);
+        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"pong", .length = 4});
+        reply_bulk(&context->reply, arg_count == 2 ? args[1] : (struct slice){0});
         return;
     }
     if (arg_count == 2) {
@@ -543,6 +552,7 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64
              "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_protected_refusals:%" PRIu64
              "\r\nkv_idle_disconnects:%" PRIu64 "\r\nkv_stalled_disconnects:%" PRIu64
+             "\r\nkv_pubsub_disconnects:%" PRIu64 "\r\npubsub_channels:%u\r\npubsub_patterns:%u"
              "\r\nkv_refused_commands:%" PRIu64
              "\r\nkv_ring_full_submits:%" PRIu64 "\r\nkv_ring_full_parks:%" PRIu64 "\r\n",
              stats->connections_received, stats->commands_processed, stats_ops_per_sec(stats),
@@ -550,7 +560,9 @@ static void info_stats(struct cmd_context *context, struct text *text)
              stats->bytes_sent, stats->connections_rejected, context->store->expired_keys,
              stats->keyspace_hits,
              stats->keyspace_misses, stats->protocol_errors, stats->protected_refusals,
-             stats->idle_disconnects, stats->stalled_disconnects, stats->refused_commands,
+             stats->idle_disconnects, stats->stalled_disconnects, stats->pubsub_disconnects,
+             context->pubsub != NULL ? context->pubsub->table.count - context->pubsub->patterns : 0,
+             context->pubsub != NULL ? context->pubsub->patterns : 0, stats->refused_commands,
              stats->ring_full_submits, stats->ring_full_parks);
 }
 
@@ -647,9 +659,10 @@ CMD_HANDLER(cmd_info)
 }
 
 static const struct cmd server_cmds[] = {
-    {"ping", -1, 0, 0, 0, 0, cmd_reply_value, cmd_ping},
+    {"ping", -1, 0, 0, 0, CMD_FLAG_PUBSUB, cmd_reply_value, cmd_ping},
     {"echo", 2, 0, 0, 0, 0, cmd_reply_value, cmd_echo},
-    {"quit", -1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN, cmd_reply_small, cmd_quit},
+    {"quit", -1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN | CMD_FLAG_PUBSUB, cmd_reply_small,
+     cmd_quit},
     {"config", -2, 0, 0, 0, 0, cmd_reply_info, cmd_config},
     {"command", -1, 0, 0, 0, 0, cmd_reply_all, cmd_command},
     {"time", 1, 0, 0, 0, 0, cmd_reply_small, cmd_time},

@@ -284,14 +284,17 @@ static void zadd_generic(struct cmd_context *context, const struct slice *args, 
         uint32_t node_index = 0;
         bool present = found && store_zset_member(store, key_index, args[first_pair + 1],
                                                   &node_index);
+        if ((present && (flags & ZADD_NX)) || (!present && (flags & ZADD_XX))) {
+            reply_null(&context->reply); /* checked before the sum, as Redis does */
+            return;
+        }
         double current = present ? node_score(context, node_index) : 0;
         double score = present ? current + increment : increment;
         if (isnan(score)) {
             reply_error_text(&context->reply, "ERR resulting score is not a number (NaN)");
             return;
         }
-        bool blocked = (present && (flags & ZADD_NX)) || (!present && (flags & ZADD_XX)) ||
-                       (present && (flags & ZADD_GT) && score <= current) ||
+        bool blocked = (present && (flags & ZADD_GT) && score <= current) ||
                        (present && (flags & ZADD_LT) && score >= current);
         if (blocked) {
             reply_null(&context->reply);

@@ -59,6 +59,10 @@ static const struct option options[] = {
     {"protected_mode", OPTION_YES_NO, 0, 0, offsetof(struct config, protected_mode), true},
     {"cpu", OPTION_INT32, 0, 0, offsetof(struct config, cpu), false},
     {"busy_poll_us", OPTION_UINT32, 0, 1000000, offsetof(struct config, busy_poll_us), true},
+    {"pubsub_channels_max", OPTION_UINT32, 1, 1u << 24,
+     offsetof(struct config, pubsub_channels_max), false},
+    {"subscriptions_max", OPTION_UINT32, 1, 1u << 16, offsetof(struct config, subscriptions_max),
+     false},
     {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max), false},
 };
 
@@ -110,6 +114,8 @@ void config_defaults(struct config *config)
     config->protected_mode = 1;
     config->send_stall_seconds = 10;
     config->cpu = -1;
+    config->pubsub_channels_max = 1024;
+    config->subscriptions_max = 64;
     config->plan_only = false;
 }
 
@@ -495,6 +501,8 @@ void config_usage(void)
            "  --send-stall-seconds N  close a client that takes no reply bytes for N s (10)\n"
            "  --cpu N               pin the loop thread to CPU N, -1 = no pinning (-1)\n"
            "  --busy-poll-us N      spin up to N us for completions before sleeping (0)\n"
+           "  --pubsub-channels-max N  channels and patterns subscribed in all (1024)\n"
+           "  --subscriptions-max N  channels and patterns one client may subscribe (64)\n"
            "  --expire-slice N      table slots active expiry examines per loop turn (256)\n"
            "  --hz N                expiry and idle-check ticks per second (10)\n"
            "  --watch-keys-max N    keys all clients may WATCH at once (1024)\n"

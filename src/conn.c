@@ -78,6 +78,7 @@ bool conn_open(struct conns *conns, uint32_t slot_index)
     conn->send = pool_slot(&conns->send_buffers, send_index);
     resp_parser_init(&conn->parser);
     watch_list_init(&conn->multi.watches);
+    pubsub_client_init(&conn->pubsub);
     conn->id = conns->id_next++;
     conn->state = CONN_OPEN;
     conns->open_count++;
@@ -124,6 +125,9 @@ void conn_closing(struct conns *conns, struct conn *conn)
 {
     if (conn->blocked) {
         block_unlink(conns, conn); /* a blocked client that leaves is forgotten */
+    }
+    if (conn->recv != NULL) {
+        conn_unsubscribe_all(conns, conn);
     }
     KV_ASSERT(conn->state == CONN_OPEN || conn->state == CONN_REFUSING);
     KV_ASSERT(!conn->recv_in_flight && conn->send_in_flight == 0 && !conn->shutdown_in_flight);
@@ -250,6 +254,30 @@ static uint32_t send_room(const struct conns *conns, struct conn *conn)
         conn->send_done = 0;
     }
     return conns->send_buffer_bytes - conn->send_length;
+}
+
+uint32_t conn_send_room(const struct conns *conns, struct conn *conn)
+{
+    return send_room(conns, conn);
+}
+
+void conn_unsubscribe_all(struct conns *conns, struct conn *conn)
+{
+    if (conns->pubsub == NULL) {
+        return;
+    }
+    struct slice name;
+    /* Bounded by subscriptions_max: each step removes one subscription. */
+    for (uint32_t steps = 0; steps <= conns->pubsub->subscriptions_max; steps++) {
+        bool pattern = conn->pubsub.channels == 0;
+        if (conn->pubsub.channels + conn->pubsub.patterns == 0 ||
+            !pubsub_client_first(conns->pubsub, &conn->pubsub, pattern, &name)) {
+            break;
+        }
+        bool removed = pubsub_unsubscribe(conns->pubsub, &conn->pubsub, name, pattern);
+        KV_ASSERT(removed);
+    }
+    KV_ASSERT(conn->pubsub.channels + conn->pubsub.patterns == 0);
 }
 
 /* Answers a protocol error or a refusal from the parser. */

@@ -269,19 +269,21 @@ static void files_limit_raise(uint32_t needed)
 
 int loop_init(struct loop **loop_out, struct region *region, struct config *config,
               const struct plan *plan, struct store *store, struct watch *watch,
-              struct stats *stats, char *error, size_t error_bytes)
+              struct pubsub *pubsub, struct stats *stats, char *error, size_t error_bytes)
 {
     struct loop *loop = &loop_state;
     memset(loop, 0, sizeof(*loop));
     loop->plan = plan;
     loop->stats = stats;
     conns_init(&loop->conns, region, plan, watch);
+    loop->conns.pubsub = pubsub;
     loop->context = (struct cmd_context){.store = store,
                                          .config = config,
                                          .plan = plan,
                                          .region = region,
                                          .stats = stats,
-                                         .watch = watch};
+                                         .watch = watch,
+                                         .pubsub = pubsub};
     int fd = listen_socket(config, &loop->port, error, error_bytes);
     if (fd < 0) {
         return fd;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
+#include "pubsub.h"
 #include "region.h"
 #include "reply.h"
 #include "stats.h"
@@ -40,6 +41,7 @@ static struct plan plan;
 static struct region region;
 static struct store store;
 static struct stats stats;
+static struct pubsub pubsub;
 
 static int saved_argc;
 static char **saved_argv;
@@ -203,6 +205,8 @@ int main(int argc, char **argv)
     reply_errors_init(&config, plan.recv_buffer_bytes);
     store_init(&store, &region, &config, hash_seed());
     watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
+    pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
+                config.subscriptions_max, config.key_size_max, hash_seed());
     store.touched = watch_touched;
     store.touched_context = &watch;
     cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
@@ -211,7 +215,7 @@ int main(int argc, char **argv)
     gettimeofday(&now, NULL);
     stats.start_time_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;
     struct loop *loop = NULL;
-    if (loop_init(&loop, &region, &config, &plan, &store, &watch, &stats, error,
+    if (loop_init(&loop, &region, &config, &plan, &store, &watch, &pubsub, &stats, error,
                   sizeof(error)) != 0) {
         log_error("%s", error);
         return 1;

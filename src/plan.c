@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "pubsub.h"
 #include "resp.h"
 #include "store.h"
 #include "cmd.h"
@@ -32,6 +33,7 @@ static const char *const pool_names[PLAN_POOL_COUNT] = {
     [PLAN_POOL_LIST_NODES] = "list_nodes",
     [PLAN_POOL_FIELDS] = "fields",
     [PLAN_POOL_ZSET] = "zset",
+    [PLAN_POOL_PUBSUB] = "pubsub",
     [PLAN_POOL_SCRATCH] = "scratch",
     [PLAN_POOL_WATCH] = "watch",
     [PLAN_POOL_STATS] = "stats",
@@ -160,6 +162,8 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     bytes[PLAN_POOL_LIST_NODES] = store_plan_nodes_bytes(config);
     bytes[PLAN_POOL_FIELDS] = store_plan_fields_bytes(config);
     bytes[PLAN_POOL_ZSET] = store_plan_zset_bytes(config);
+    bytes[PLAN_POOL_PUBSUB] = pubsub_plan_bytes(config->pubsub_channels_max, plan->conn_slot_count,
+                                                config->subscriptions_max, config->key_size_max);
     bytes[PLAN_POOL_SCRATCH] = conns_plan_scratch_bytes(plan->args_max, plan->recv_buffer_bytes);
     bytes[PLAN_POOL_WATCH] = watch_plan_bytes(config->watch_keys_max, config->key_size_max);
     bytes[PLAN_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN);

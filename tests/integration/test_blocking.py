@@ -13,7 +13,7 @@ import time
 
 import kvtest
 
-QUIET = 0.3
+QUIET = 0.5
 
 
 def got(client, seconds=QUIET):
@@ -26,7 +26,7 @@ def got(client, seconds=QUIET):
             if not chunk:
                 return data + b"<closed>"
             data += chunk
-            client.sock.settimeout(0.05)
+            client.sock.settimeout(0.1)
     except OSError:
         return data
 
