@@ -12,4 +12,8 @@
 
 bool glob_match(struct slice pattern, struct slice text, bool nocase);
 
+/* Whether a pattern is a lone "*", which KEYS and the SCAN family take as "everything" (the
+ * empty key included) without matching. */
+bool glob_is_all(struct slice pattern);
+
 #endif

@@ -238,7 +238,7 @@ static void reply_whole(struct cmd_context *context, uint32_t key_index, bool wi
     uint32_t node_index = key->list.head;
     /* Two walks bounded by the hash's count: count the matches, then answer them. */
     for (uint32_t step = 0; pattern != NULL && step < key->list.count; step++) {
-        selected += glob_match(*pattern, node_field(context, node_index), false) ? 1 : 0;
+        selected += (glob_is_all(*pattern) || glob_match(*pattern, node_field(context, node_index), false)) ? 1 : 0;
         node_index = node_at(context, node_index)->next;
     }
     selected = pattern != NULL ? selected : key->list.count;
@@ -246,7 +246,7 @@ static void reply_whole(struct cmd_context *context, uint32_t key_index, bool wi
     node_index = key->list.head;
     for (uint32_t step = 0; step < key->list.count; step++) {
         struct slice field = node_field(context, node_index);
-        if (pattern == NULL || glob_match(*pattern, field, false)) {
+        if (pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, field, false)) {
             if (with_fields) {
                 reply_bulk(&context->reply, field);
             }

@@ -144,7 +144,7 @@ CMD_HANDLER(cmd_keys)
     for (uint32_t slot = 0; slot < slots; slot++) {
         uint32_t key_index = 0;
         if (store_key_at(store, slot, &key_index) &&
-            glob_match(args[1], store_key_name(store, key_index), false)) {
+            (glob_is_all(args[1]) || glob_match(args[1], store_key_name(store, key_index), false))) {
             count++;
             bytes += bulk_bytes(store_key_name(store, key_index).length);
         }
@@ -161,7 +161,7 @@ CMD_HANDLER(cmd_keys)
     for (uint32_t slot = 0; slot < slots; slot++) {
         uint32_t key_index = 0;
         if (store_key_at(store, slot, &key_index) &&
-            glob_match(args[1], store_key_name(store, key_index), false)) {
+            (glob_is_all(args[1]) || glob_match(args[1], store_key_name(store, key_index), false))) {
             reply_bulk(&context->reply, store_key_name(store, key_index));
         }
     }
@@ -219,7 +219,8 @@ static bool scan_selects(const struct cmd_context *context, const struct scan_op
                          uint32_t key_index)
 {
     const struct store *store = context->store;
-    if (options->match && !glob_match(options->pattern, store_key_name(store, key_index), false)) {
+    if (options->match && !glob_is_all(options->pattern) &&
+        !glob_match(options->pattern, store_key_name(store, key_index), false)) {
         return false;
     }
     if (options->typed) {

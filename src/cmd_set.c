@@ -175,14 +175,14 @@ static void reply_members(struct cmd_context *context, uint32_t key_index,
     uint32_t node_index = key->list.head;
     /* Two walks bounded by the set's count: count the matches, then answer them. */
     for (uint32_t step = 0; pattern != NULL && step < key->list.count; step++) {
-        selected += glob_match(*pattern, node_member(context, node_index), false) ? 1 : 0;
+        selected += (glob_is_all(*pattern) || glob_match(*pattern, node_member(context, node_index), false)) ? 1 : 0;
         node_index = node_next(context, node_index);
     }
     reply_array(&context->reply, pattern != NULL ? selected : key->list.count);
     node_index = key->list.head;
     for (uint32_t step = 0; step < key->list.count; step++) {
         struct slice member = node_member(context, node_index);
-        if (pattern == NULL || glob_match(*pattern, member, false)) {
+        if (pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, member, false)) {
             reply_bulk(&context->reply, member);
         }
         node_index = node_next(context, node_index);

@@ -902,9 +902,8 @@ CMD_HANDLER(cmd_zscan)
     uint32_t selected = 0;
     uint32_t node_index = set.count > 0 ? zset_select(tree, &set, 0) : ZSET_NONE;
     for (uint32_t step = 0; step < set.count; step++) {
-        selected += pattern == NULL ||
-                            glob_match(*pattern, store_zset_member_bytes(context->store, node_index),
-                                       false)
+        struct slice member = store_zset_member_bytes(context->store, node_index);
+        selected += pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, member, false)
                         ? 1
                         : 0;
         node_index = zset_next(tree, node_index);
@@ -913,7 +912,7 @@ CMD_HANDLER(cmd_zscan)
     node_index = set.count > 0 ? zset_select(tree, &set, 0) : ZSET_NONE;
     for (uint32_t step = 0; step < set.count; step++) {
         struct slice member = store_zset_member_bytes(context->store, node_index);
-        if (pattern == NULL || glob_match(*pattern, member, false)) {
+        if (pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, member, false)) {
             reply_bulk(&context->reply, member);
             reply_score(&context->reply, node_score(context, node_index));
         }

@@ -53,8 +53,18 @@ static bool class_match(struct slice pattern, uint32_t *at, uint8_t byte, bool n
     return negate ? !matched : matched;
 }
 
+bool glob_is_all(struct slice pattern)
+{
+    return pattern.length == 1 && pattern.bytes[0] == '*';
+}
+
 bool glob_match(struct slice pattern, struct slice text, bool nocase)
 {
+    /* As Redis's stringmatchlen: an empty text matches only an empty pattern ("*" too
+     * fails; KEYS and SCAN treat a lone "*" as "everything" before matching). */
+    if (text.length == 0) {
+        return pattern.length == 0;
+    }
     uint32_t p = 0;
     uint32_t t = 0;
     uint32_t star_p = UINT32_MAX; /* pattern position after the last '*' */

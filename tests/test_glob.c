@@ -17,7 +17,8 @@ static bool match(const char *pattern, const char *text, bool nocase)
 
 int main(void)
 {
-    CHECK(match("*", "", false));
+    CHECK(!match("*", "", false)); /* Redis's stringmatchlen: only "" matches "" */
+    CHECK(match("", "", false));
     CHECK(match("*", "anything", false));
     CHECK(match("", "", false));
     CHECK(!match("", "a", false));
