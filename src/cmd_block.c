@@ -29,7 +29,9 @@ static bool timeout_parse(struct cmd_context *context, struct slice arg, int64_t
         reply_error_text(&context->reply, "ERR timeout is negative");
         return false;
     }
-    int64_t timeout_ms = (int64_t)milliseconds;
+    /* Truncated to whole ms as Redis does, after absorbing the binary representation's error
+     * (0.001 s must be 1 ms, not 0 ms, which would mean "forever"). */
+    int64_t timeout_ms = (int64_t)(milliseconds + 1e-6L);
     *deadline_ms = timeout_ms > 0 ? context->store->now_ms + timeout_ms : 0;
     return true;
 }
