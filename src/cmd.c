@@ -14,6 +14,7 @@
 #include "cmd_handlers.h"
 #include "conn.h"
 #include "latency.h"
+#include "number.h"
 #include "region.h"
 #include "slowlog.h"
 
@@ -269,6 +270,64 @@ bool cmd_scan_cursor(struct slice text, uint64_t *cursor)
     }
     *cursor = negative ? 0 - value : value;
     return valid;
+}
+
+/* The options of a collection scan; false after answering Redis's error. */
+static bool scan_options(struct cmd_context *context, const struct slice *args,
+                         uint32_t arg_count, const struct slice **pattern)
+{
+    *pattern = NULL;
+    for (uint32_t index = 3; index < arg_count; index += 2) {
+        int64_t count = 0;
+        bool ok = index + 1 < arg_count;
+        if (ok && cmd_arg_is(args[index], "count")) {
+            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length, &count)) {
+                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+                return false;
+            }
+            ok = count >= 1;
+        } else if (ok && cmd_arg_is(args[index], "match")) {
+            *pattern = &args[index + 1];
+        } else {
+            ok = false;
+        }
+        if (!ok) {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
+                         uint32_t arg_count, uint8_t type, uint32_t *key_index,
+                         const struct slice **pattern)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint64_t cursor = 0;
+    if (!cmd_scan_cursor(args[2], &cursor)) {
+        reply_error_text(&context->reply, "ERR invalid cursor");
+        return false;
+    }
+    static const struct slice cursor_zero = {.bytes = (const uint8_t *)"0", .length = 1};
+    if (!store_find(context->store, args[1], key_index)) {
+        context->stats->keyspace_misses++;
+        reply_array(&context->reply, 2);
+        reply_bulk(&context->reply, cursor_zero);
+        reply_array(&context->reply, 0);
+        return false;
+    }
+    context->stats->keyspace_hits++;
+    if (store_key(context->store, *key_index)->type != type) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return false;
+    }
+    if (!scan_options(context, args, arg_count, pattern)) {
+        return false;
+    }
+    reply_array(&context->reply, 2);
+    reply_bulk(&context->reply, cursor_zero);
+    return true;
 }
 
 uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, uint8_t type)

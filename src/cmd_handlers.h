@@ -74,6 +74,14 @@ static inline bool cmd_worst_fits(const struct cmd_context *context, uint64_t wo
 /* A SCAN/HSCAN cursor as Redis reads it (strtoul rules); false: "ERR invalid cursor". */
 bool cmd_scan_cursor(struct slice text, uint64_t *cursor);
 
+/* HSCAN, SSCAN and ZSCAN key cursor [MATCH pattern] [COUNT count] up to their elements, in
+ * Redis's order: the cursor, the key (of `type`; a missing one answers an empty scan), then
+ * the options, then the reply's head (cursor "0": a collection is answered whole). Returns
+ * true when the caller answers the elements, with *pattern NULL when there is none. */
+bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
+                         uint32_t arg_count, uint8_t type, uint32_t *key_index,
+                         const struct slice **pattern);
+
 /* The most elements a list or hash (`type`) at `key` can hold when the command runs: its
  * count now plus what the writes queued before it may add (EXEC), at most list_length_max. */
 uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, uint8_t type);

@@ -516,49 +516,11 @@ CMD_HANDLER(cmd_sdiffstore)
  * are read, as in Redis. */
 CMD_HANDLER(cmd_sscan)
 {
-    KV_ASSERT(arg_count >= 3);
-    uint64_t cursor = 0;
-    if (!cmd_scan_cursor(args[2], &cursor)) {
-        reply_error_text(&context->reply, "ERR invalid cursor");
-        return;
-    }
     uint32_t key_index = 0;
-    enum store_status status = set_read(context, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        return;
-    }
-    if (status == STORE_NOT_FOUND) {
-        reply_array(&context->reply, 2);
-        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"0", .length = 1});
-        reply_array(&context->reply, 0);
-        return;
-    }
     const struct slice *pattern = NULL;
-    for (uint32_t index = 3; index < arg_count; index += 2) {
-        int64_t count = 0;
-        if (index + 1 >= arg_count) {
-            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-            return;
-        }
-        if (cmd_arg_is(args[index], "count")) {
-            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length, &count)) {
-                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
-                return;
-            }
-            if (count < 1) {
-                reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-                return;
-            }
-        } else if (cmd_arg_is(args[index], "match")) {
-            pattern = &args[index + 1];
-        } else {
-            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-            return;
-        }
+    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_SET, &key_index, &pattern)) {
+        reply_members(context, key_index, pattern);
     }
-    reply_array(&context->reply, 2);
-    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"0", .length = 1});
-    reply_members(context, key_index, pattern);
 }
 
 static const struct cmd set_cmds[] = {

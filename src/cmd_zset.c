@@ -851,52 +851,10 @@ static uint32_t zpop_reply_max(const struct cmd_context *context, const struct s
     return members_bound(context, members, true);
 }
 
-/* ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set at once, cursor 0, the key
- * looked up before the options are read (as HSCAN and SSCAN). */
-CMD_HANDLER(cmd_zscan)
+/* The members (and scores) of a sorted set matching a pattern, in order: ZSCAN's elements. */
+static void reply_scan_members(struct cmd_context *context, uint32_t key_index,
+                               const struct slice *pattern)
 {
-    KV_ASSERT(arg_count >= 3);
-    uint64_t cursor = 0;
-    if (!cmd_scan_cursor(args[2], &cursor)) {
-        reply_error_text(&context->reply, "ERR invalid cursor");
-        return;
-    }
-    uint32_t key_index = 0;
-    enum store_status status = zset_read(context, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        return;
-    }
-    if (status == STORE_NOT_FOUND) {
-        reply_array(&context->reply, 2);
-        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"0", .length = 1});
-        reply_array(&context->reply, 0);
-        return;
-    }
-    const struct slice *pattern = NULL;
-    for (uint32_t index = 3; index < arg_count; index += 2) {
-        int64_t count = 0;
-        if (index + 1 >= arg_count) {
-            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-            return;
-        }
-        if (cmd_arg_is(args[index], "count")) {
-            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length, &count)) {
-                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
-                return;
-            }
-            if (count < 1) {
-                reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-                return;
-            }
-        } else if (cmd_arg_is(args[index], "match")) {
-            pattern = &args[index + 1];
-        } else {
-            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-            return;
-        }
-    }
-    reply_array(&context->reply, 2);
-    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"0", .length = 1});
     struct zset set = store_zset_view(context->store, key_index);
     const struct zset_tree *tree = &context->store->ztree;
     uint32_t selected = 0;
@@ -917,6 +875,16 @@ CMD_HANDLER(cmd_zscan)
             reply_score(&context->reply, node_score(context, node_index));
         }
         node_index = zset_next(tree, node_index);
+    }
+}
+
+/* ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set at once, cursor 0. */
+CMD_HANDLER(cmd_zscan)
+{
+    uint32_t key_index = 0;
+    const struct slice *pattern = NULL;
+    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_ZSET, &key_index, &pattern)) {
+        reply_scan_members(context, key_index, pattern);
     }
 }
 
