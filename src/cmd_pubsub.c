@@ -143,6 +143,9 @@ static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struc
                  "message (it stopped reading)",
                  conn->id, (int)conn->addr_length, conn->addr);
         context->stats->pubsub_disconnects++;
+        /* Its subscriptions go now, not when its socket closes: NUMSUB and the next
+         * PUBLISH no longer count it. The walks in PUBLISH saved their next link first. */
+        conn_unsubscribe_all(conns, conn);
         conn_kill(conns, conn);
         return false;
     }
