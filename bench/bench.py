@@ -110,7 +110,7 @@ class Server:
 def start_kv(kv, key_count, list_length):
     """kv sized for the load: redis-benchmark uses a handful of keys (one list grows by one
     element per LPUSH), kv-load a keyspace of 10,000 strings."""
-    return Server("kv", [kv, "--bind", "127.0.0.1", "--connections-max", "128",
+    return Server("kv", [kv, "--bind", "127.0.0.1", "--connections-max", "64",
                          "--key-count", str(key_count), "--key-size-max", "64",
                          "--val-size-max", "64", "--list-length-max", str(list_length)])
 
