@@ -107,12 +107,14 @@ class Server:
                 self.process.wait()
 
 
-def start_kv(kv, key_count, list_length):
+def start_kv(kv, key_count, list_length, key_size=64, val_size=64):
     """kv sized for the load: redis-benchmark uses a handful of keys (one list grows by one
-    element per LPUSH), kv-load a keyspace of 10,000 strings."""
-    return Server("kv", [kv, "--bind", "127.0.0.1", "--connections-max", "64",
-                         "--key-count", str(key_count), "--key-size-max", "64",
-                         "--val-size-max", "64", "--list-length-max", str(list_length)])
+    element per LPUSH; its keys and fields are at most 20 bytes, its values 3), kv-load a
+    keyspace of 10,000 strings. kv's buffers hold the largest legal reply (an HGETALL of a
+    maximal hash), so the long list is paid for in every connection's buffers: 51 slots."""
+    return Server("kv", [kv, "--bind", "127.0.0.1", "--connections-max", "51",
+                         "--key-count", str(key_count), "--key-size-max", str(key_size),
+                         "--val-size-max", str(val_size), "--list-length-max", str(list_length)])
 
 
 def start_redis():
@@ -172,7 +174,7 @@ def closed_loop(options, lines):
         results = {"kv": {}, "redis": {}}
         for _ in range(options.rounds):
             for name in ("kv", "redis"):
-                server = start_kv(options.kv, 8, 4 * requests + 1000) if name == "kv" else start_redis()
+                server = start_kv(options.kv, 8, 4 * requests + 1000, 24, 8) if name == "kv" else start_redis()
                 try:
                     for test in options.tests:
                         row = redis_benchmark(server, shape_args, test, requests)
@@ -268,7 +270,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kv", default=os.path.join(ROOT, "build", "kv"))
     parser.add_argument("--load", default=os.path.join(ROOT, "build", "kv-load"))
-    parser.add_argument("--requests", type=int, default=200000)
+    parser.add_argument("--requests", type=int, default=100000)
     parser.add_argument("--requests-c1", type=int, default=30000,
                         help="requests for the -c 1 shape (one client is slow)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians shown")
