@@ -54,6 +54,8 @@ void reply_ok(struct reply *reply);                         /* "+OK\r\n" */
 void reply_error(struct reply *reply, enum reply_error error);
 void reply_integer(struct reply *reply, int64_t value);     /* ":value\r\n" */
 void reply_bulk(struct reply *reply, struct slice bytes);   /* "$n\r\n...\r\n" */
+/* A sorted-set score as Redis 7.0 answers it in RESP2: a bulk of "%.17g", "inf" or "-inf". */
+void reply_score(struct reply *reply, double score);
 void reply_null(struct reply *reply);                       /* "$-1\r\n" */
 void reply_null_array(struct reply *reply);                 /* "*-1\r\n" */
 void reply_array(struct reply *reply, uint32_t count);      /* "*count\r\n" */

@@ -248,6 +248,21 @@ uint32_t cmd_reply_bound(const struct cmd *cmd, const struct cmd_context *contex
     return bytes < PLAN_REPLY_ERROR_BYTES ? PLAN_REPLY_ERROR_BYTES : bytes;
 }
 
+enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_t type,
+                           uint32_t *key_index)
+{
+    if (!store_find(context->store, key, key_index)) {
+        context->stats->keyspace_misses++;
+        return STORE_NOT_FOUND;
+    }
+    context->stats->keyspace_hits++;
+    if (store_key(context->store, *key_index)->type != type) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return STORE_WRONGTYPE;
+    }
+    return STORE_OK;
+}
+
 bool cmd_scan_cursor(struct slice text, uint64_t *cursor)
 {
     /* Redis reads the cursor with strtoul: an optional sign, digits, nothing after them, no
@@ -310,16 +325,13 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
         return false;
     }
     static const struct slice cursor_zero = {.bytes = (const uint8_t *)"0", .length = 1};
-    if (!store_find(context->store, args[1], key_index)) {
-        context->stats->keyspace_misses++;
+    enum store_status status = cmd_read(context, args[1], type, key_index);
+    if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 2);
         reply_bulk(&context->reply, cursor_zero);
         reply_array(&context->reply, 0);
-        return false;
     }
-    context->stats->keyspace_hits++;
-    if (store_key(context->store, *key_index)->type != type) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    if (status != STORE_OK) {
         return false;
     }
     if (!scan_options(context, args, arg_count, pattern)) {

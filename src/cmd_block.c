@@ -183,14 +183,10 @@ static void blocking_zpop(struct cmd_context *context, const struct slice *args,
     struct store *store = context->store;
     struct zset set = store_zset_view(store, key_index);
     uint32_t node_index = zset_select(&store->ztree, &set, max ? set.count - 1 : 0);
-    double score = zset_node(&store->ztree, node_index)->score;
-    char text[32];
-    int length = isinf(score) ? snprintf(text, sizeof(text), "%s", score > 0 ? "inf" : "-inf")
-                              : snprintf(text, sizeof(text), "%.17g", score);
     reply_array(&context->reply, 3);
     reply_bulk(&context->reply, args[which]);
     reply_bulk(&context->reply, store_zset_member_bytes(store, node_index));
-    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
+    reply_score(&context->reply, zset_node(&store->ztree, node_index)->score);
     store_zset_remove_node(store, key_index, node_index);
 }
 

@@ -70,22 +70,6 @@ static uint32_t hmget_reply_max(const struct cmd_context *context, const struct 
     return pairs_reply_bound(context, arg_count - 2u, false, true);
 }
 
-/* Finds a hash for a read, counting the keyspace hit or miss; answers WRONGTYPE itself. */
-static enum store_status hash_read(struct cmd_context *context, struct slice key,
-                                   uint32_t *key_index)
-{
-    enum store_status status = store_find_hash(context->store, key, key_index);
-    if (status == STORE_NOT_FOUND) {
-        context->stats->keyspace_misses++;
-        return status;
-    }
-    context->stats->keyspace_hits++;
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-    }
-    return status;
-}
-
 static const struct list_node *node_at(const struct cmd_context *context, uint32_t node_index)
 {
     return list_node(&context->store->nodes, node_index);
@@ -146,7 +130,7 @@ CMD_HANDLER(cmd_hget)
     KV_ASSERT(arg_count == 3);
     uint32_t key_index = 0;
     uint32_t node_index = 0;
-    enum store_status status = hash_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &key_index);
     if (status == STORE_NOT_FOUND ||
         (status == STORE_OK && !store_hash_field(context->store, key_index, args[2], &node_index))) {
         reply_null(&context->reply);
@@ -159,7 +143,7 @@ CMD_HANDLER(cmd_hmget)
 {
     KV_ASSERT(arg_count >= 3);
     uint32_t key_index = 0;
-    enum store_status status = hash_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &key_index);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -194,7 +178,7 @@ CMD_HANDLER(cmd_hlen)
 {
     KV_ASSERT(arg_count == 2);
     uint32_t key_index = 0;
-    enum store_status status = hash_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &key_index);
     if (status != STORE_WRONGTYPE) {
         reply_integer(&context->reply,
                       status == STORE_OK ? store_key(context->store, key_index)->list.count : 0);
@@ -206,7 +190,7 @@ CMD_HANDLER(cmd_hexists)
     KV_ASSERT(arg_count == 3);
     uint32_t key_index = 0;
     uint32_t node_index = 0;
-    enum store_status status = hash_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &key_index);
     if (status != STORE_WRONGTYPE) {
         reply_integer(&context->reply, status == STORE_OK && store_hash_field(context->store,
                                                                               key_index, args[2],
@@ -219,7 +203,7 @@ CMD_HANDLER(cmd_hstrlen)
     KV_ASSERT(arg_count == 3);
     uint32_t key_index = 0;
     uint32_t node_index = 0;
-    enum store_status status = hash_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &key_index);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -262,7 +246,7 @@ static void hash_whole(struct cmd_context *context, const struct slice *args, bo
                        bool with_values)
 {
     uint32_t key_index = 0;
-    enum store_status status = hash_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &key_index);
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 0);
     } else if (status == STORE_OK) {
@@ -442,7 +426,7 @@ CMD_HANDLER(cmd_hrandfield)
         return;
     }
     uint32_t key_index = 0;
-    enum store_status status = hash_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &key_index);
     if (status == STORE_WRONGTYPE) {
         return;
     }

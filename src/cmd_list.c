@@ -98,22 +98,6 @@ CMD_HANDLER(cmd_rpush)
     list_push(context, args, arg_count, false);
 }
 
-/* Finds a list for a read, counting the keyspace hit or miss; answers WRONGTYPE itself. */
-static enum store_status list_read(struct cmd_context *context, struct slice key,
-                                   uint32_t *key_index)
-{
-    enum store_status status = store_find_list(context->store, key, key_index);
-    if (status == STORE_NOT_FOUND) {
-        context->stats->keyspace_misses++;
-        return status;
-    }
-    context->stats->keyspace_hits++;
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-    }
-    return status;
-}
-
 /* Replies with the values of nodes [start, stop] (already clamped), walking from start. */
 static void reply_range(struct cmd_context *context, const struct store_key *key, uint32_t start,
                         uint32_t stop)
@@ -140,7 +124,7 @@ CMD_HANDLER(cmd_lrange)
         return;
     }
     uint32_t key_index = 0;
-    enum store_status status = list_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &key_index);
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 0);
     }
@@ -164,7 +148,7 @@ CMD_HANDLER(cmd_llen)
 {
     KV_ASSERT(arg_count == 2);
     uint32_t key_index = 0;
-    enum store_status status = list_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &key_index);
     if (status == STORE_NOT_FOUND) {
         reply_integer(&context->reply, 0);
     }
@@ -273,7 +257,7 @@ CMD_HANDLER(cmd_lindex)
 {
     KV_ASSERT(arg_count == 3);
     uint32_t key_index = 0;
-    enum store_status status = list_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &key_index);
     if (status == STORE_NOT_FOUND) {
         reply_null(&context->reply);
     }
@@ -494,7 +478,7 @@ CMD_HANDLER(cmd_lpos)
         return;
     }
     uint32_t key_index = 0;
-    enum store_status status = list_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &key_index);
     if (status == STORE_NOT_FOUND) {
         options.count != -1 ? reply_array(&context->reply, 0) : reply_null(&context->reply);
     }

@@ -70,22 +70,6 @@ static uint32_t algebra_reply_max(const struct cmd_context *context, const struc
                                (uint64_t)(arg_count - 1) * context->plan->list_length_max);
 }
 
-/* Finds a set for a read, counting the keyspace hit or miss; answers WRONGTYPE itself. */
-static enum store_status set_read(struct cmd_context *context, struct slice key,
-                                  uint32_t *key_index)
-{
-    enum store_status status = store_find_set(context->store, key, key_index);
-    if (status == STORE_NOT_FOUND) {
-        context->stats->keyspace_misses++;
-        return status;
-    }
-    context->stats->keyspace_hits++;
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-    }
-    return status;
-}
-
 static struct slice node_member(const struct cmd_context *context, uint32_t node_index)
 {
     return store_field(context->store,
@@ -129,7 +113,7 @@ CMD_HANDLER(cmd_sismember)
     KV_ASSERT(arg_count == 3);
     uint32_t key_index = 0;
     uint32_t node_index = 0;
-    enum store_status status = set_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
     if (status != STORE_WRONGTYPE) {
         reply_integer(&context->reply, status == STORE_OK && store_set_member(context->store,
                                                                               key_index, args[2],
@@ -141,7 +125,7 @@ CMD_HANDLER(cmd_smismember)
 {
     KV_ASSERT(arg_count >= 3);
     uint32_t key_index = 0;
-    enum store_status status = set_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -159,7 +143,7 @@ CMD_HANDLER(cmd_scard)
 {
     KV_ASSERT(arg_count == 2);
     uint32_t key_index = 0;
-    enum store_status status = set_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
     if (status != STORE_WRONGTYPE) {
         reply_integer(&context->reply,
                       status == STORE_OK ? store_key(context->store, key_index)->list.count : 0);
@@ -193,7 +177,7 @@ CMD_HANDLER(cmd_smembers)
 {
     KV_ASSERT(arg_count == 2);
     uint32_t key_index = 0;
-    enum store_status status = set_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 0);
     } else if (status == STORE_OK) {
@@ -276,7 +260,7 @@ CMD_HANDLER(cmd_srandmember)
         return;
     }
     uint32_t key_index = 0;
-    enum store_status status = set_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -417,7 +401,7 @@ static bool sources_checked(struct cmd_context *context, const struct slice *key
 {
     for (uint32_t index = 0; index < key_count; index++) {
         uint32_t key_index = 0;
-        if (set_read(context, keys[index], &key_index) == STORE_WRONGTYPE) {
+        if (cmd_read(context, keys[index], STORE_TYPE_SET, &key_index) == STORE_WRONGTYPE) {
             return false;
         }
     }

@@ -18,18 +18,6 @@
 #include "glob.h"
 #include "number.h"
 
-#define SCORE_TEXT_BYTES 32u
-
-/* A score as Redis 7.0 answers it. */
-static void reply_score(struct reply *reply, double score)
-{
-    char text[SCORE_TEXT_BYTES];
-    int length = isinf(score) ? snprintf(text, sizeof(text), "%s", score > 0 ? "inf" : "-inf")
-                              : snprintf(text, sizeof(text), "%.17g", score);
-    KV_ASSERT(length > 0 && (uint32_t)length <= PLAN_SCORE_BYTES_MAX);
-    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
-}
-
 /* An argument as a C string for strtod; false when it does not fit. */
 static bool arg_text(struct slice arg, char *text, uint32_t capacity)
 {
@@ -113,22 +101,6 @@ static bool lex_end_parse(struct slice arg, struct lex_end *end)
     end->exclusive = arg.bytes[0] == '(';
     end->bytes = (struct slice){.bytes = arg.bytes + 1, .length = arg.length - 1};
     return true;
-}
-
-/* Finds a sorted set for a read, counting the keyspace hit or miss; answers WRONGTYPE. */
-static enum store_status zset_read(struct cmd_context *context, struct slice key,
-                                   uint32_t *key_index)
-{
-    enum store_status status = store_find_zset(context->store, key, key_index);
-    if (status == STORE_NOT_FOUND) {
-        context->stats->keyspace_misses++;
-        return status;
-    }
-    context->stats->keyspace_hits++;
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-    }
-    return status;
 }
 
 static double node_score(const struct cmd_context *context, uint32_t node_index)
@@ -365,7 +337,7 @@ CMD_HANDLER(cmd_zscore)
     KV_ASSERT(arg_count == 3);
     uint32_t key_index = 0;
     uint32_t node_index = 0;
-    enum store_status status = zset_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
     if (status == STORE_OK && store_zset_member(context->store, key_index, args[2], &node_index)) {
         reply_score(&context->reply, node_score(context, node_index));
     } else if (status != STORE_WRONGTYPE) {
@@ -377,7 +349,7 @@ CMD_HANDLER(cmd_zmscore)
 {
     KV_ASSERT(arg_count >= 3);
     uint32_t key_index = 0;
-    enum store_status status = zset_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -397,7 +369,7 @@ CMD_HANDLER(cmd_zcard)
 {
     KV_ASSERT(arg_count == 2);
     uint32_t key_index = 0;
-    enum store_status status = zset_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
     if (status != STORE_WRONGTYPE) {
         reply_integer(&context->reply,
                       status == STORE_OK ? store_zset_view(context->store, key_index).count : 0);
@@ -483,7 +455,7 @@ CMD_HANDLER(cmd_zcount)
         return;
     }
     uint32_t key_index = 0;
-    enum store_status status = zset_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -500,7 +472,7 @@ static void zrank_generic(struct cmd_context *context, const struct slice *args,
 {
     uint32_t key_index = 0;
     uint32_t node_index = 0;
-    enum store_status status = zset_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -676,7 +648,7 @@ static void zrange_generic(struct cmd_context *context, const struct slice *args
         return;
     }
     uint32_t key_index = 0;
-    enum store_status status = zset_read(context, args[1], &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 0);
     }

@@ -8,6 +8,7 @@
  */
 #include "reply.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -147,6 +148,15 @@ void reply_bulk(struct reply *reply, struct slice bytes)
     reply_number_line(reply, '$', bytes.length);
     reply_raw(reply, bytes.bytes, bytes.length);
     reply_raw(reply, "\r\n", 2);
+}
+
+void reply_score(struct reply *reply, double score)
+{
+    char text[32];
+    int length = isinf(score) ? snprintf(text, sizeof(text), "%s", score > 0 ? "inf" : "-inf")
+                              : snprintf(text, sizeof(text), "%.17g", score);
+    KV_ASSERT(length > 0 && (uint32_t)length < sizeof(text));
+    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
 }
 
 void reply_null(struct reply *reply)
