@@ -394,6 +394,8 @@ void reply_errors_init(const struct config *config, uint32_t recv_buffer_bytes)
     for (uint32_t error = REPLY_ERROR_NONE + 1; error < REPLY_ERROR_COUNT; error++) {
         const struct reply_error_entry *entry = &error_table[error];
         KV_ASSERT(entry->line != NULL && entry->line[0] == '-');
+        size_t line_bytes = strlen(entry->line);
+        KV_ASSERT(line_bytes >= 3 && memcmp(entry->line + line_bytes - 2, "\r\n", 2) == 0);
         bool limit = error >= REPLY_ERROR_LIMIT_FIRST &&
                      error < REPLY_ERROR_LIMIT_FIRST + REPLY_ERROR_LIMIT_COUNT;
         KV_ASSERT(limit == (entry->kind == REPLY_ERROR_KIND_LIMIT));
