@@ -7,9 +7,6 @@
  */
 #include "cmd_handlers.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-
 #include "conn.h"
 #include "store_internal.h"
 #include "watch.h"
@@ -20,7 +17,7 @@ CMD_HANDLER(cmd_multi)
     KV_ASSERT(arg_count == 1);
     struct conn_multi *multi = &context->conn->multi;
     if (multi->active) {
-        reply_error_text(&context->reply, "ERR MULTI calls can not be nested");
+        reply_error(&context->reply, REPLY_ERROR_MULTI_NESTED);
         return;
     }
     KV_ASSERT(multi->queued == 0 && !multi->failed);
@@ -50,12 +47,11 @@ CMD_HANDLER(cmd_exec)
     KV_ASSERT(arg_count == 1);
     struct conn_multi *multi = &context->conn->multi;
     if (!multi->active) {
-        reply_error_text(&context->reply, "ERR EXEC without MULTI");
+        reply_error(&context->reply, REPLY_ERROR_EXEC_WITHOUT_MULTI);
         return;
     }
     if (multi->failed) {
-        reply_error_text(&context->reply,
-                         "EXECABORT Transaction discarded because of previous errors.");
+        reply_error(&context->reply, REPLY_ERROR_EXECABORT);
         conn_multi_reset(context->conns, context->conn);
         return;
     }
@@ -69,12 +65,8 @@ CMD_HANDLER(cmd_exec)
         /* The worst case does not fit: bound each reply by the store as it is now. */
         uint64_t bound = conn_multi_bound(context->conns, context->conn, context);
         if (bound > room) {
-            char text[200];
-            snprintf(text, sizeof(text),
-                     "EXECABORT Transaction discarded: its replies could exceed the send buffer "
-                     "(%" PRIu64 " of %u bytes); send fewer or smaller reads per transaction",
-                     bound, context->reply.capacity);
-            reply_error_text(&context->reply, text);
+            reply_error_format(&context->reply, REPLY_ERROR_EXEC_TOO_LARGE,
+                               (unsigned long long)bound, context->reply.capacity);
             conn_multi_reset(context->conns, context->conn);
             return;
         }
@@ -100,7 +92,7 @@ CMD_HANDLER(cmd_discard)
     (void)args;
     KV_ASSERT(arg_count == 1);
     if (!context->conn->multi.active) {
-        reply_error_text(&context->reply, "ERR DISCARD without MULTI");
+        reply_error(&context->reply, REPLY_ERROR_DISCARD_WITHOUT_MULTI);
         return;
     }
     conn_multi_reset(context->conns, context->conn);
@@ -112,7 +104,7 @@ CMD_HANDLER(cmd_watch)
     KV_ASSERT(arg_count >= 2);
     struct conn_multi *multi = &context->conn->multi;
     if (multi->active) {
-        reply_error_text(&context->reply, "ERR WATCH inside MULTI is not allowed");
+        reply_error(&context->reply, REPLY_ERROR_WATCH_INSIDE_MULTI);
         return;
     }
     struct store *store = context->store;
@@ -124,10 +116,7 @@ CMD_HANDLER(cmd_watch)
         /* An expired key goes now, before it is watched, so its removal is not a change. */
         store_expire_due(store, key);
         if (!watch_add(context->watch, &multi->watches, store_key_hash(store, key), key)) {
-            char text[128];
-            snprintf(text, sizeof(text), "ERR too many watched keys (watch_keys_max is %u)",
-                     context->config->watch_keys_max);
-            reply_error_text(&context->reply, text);
+            reply_error(&context->reply, REPLY_ERROR_WATCH_KEYS_FULL);
             return;
         }
     }

@@ -10,7 +10,6 @@
  */
 #include "conn.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static uint64_t round_64(uint64_t bytes)
@@ -296,15 +295,6 @@ static void answer_parse_error(struct cmd_context *context, const struct resp_co
  * that refuse a command the transaction cannot hold. */
 #define MULTI_HEADER_BYTES 16u
 
-static void multi_refuse(struct cmd_context *context, const char *what, uint32_t bytes)
-{
-    char text[160];
-    snprintf(text, sizeof(text),
-             "ERR transaction is too large: its %s would exceed %u bytes; EXEC will abort", what,
-             bytes);
-    reply_error_text(&context->reply, text);
-}
-
 /* A command arrives inside MULTI: admitted commands are answered QUEUED and their bytes stay
  * in the receive buffer for EXEC; a refused one fails the transaction, as in Redis. */
 static void multi_queue(struct conns *conns, struct conn *conn, struct cmd_context *context,
@@ -324,7 +314,8 @@ static void multi_queue(struct conns *conns, struct conn *conn, struct cmd_conte
     context->bound_strings_changed = false;
     context->bound_list_growth = 0;
     if (multi->overflowed) {
-        multi_refuse(context, "commands", conns->recv_buffer_bytes);
+        reply_error_format(&context->reply, REPLY_ERROR_TRANSACTION_TOO_LARGE,
+                           conns->recv_buffer_bytes);
         multi->overflowed = false;
         KV_ASSERT(multi->failed);
         return;

@@ -36,6 +36,7 @@
 
 #include "log.h"
 #include "protected.h"
+#include "reply.h"
 
 /* Completions handled per reap; the CQ is advanced once per batch. */
 #define LOOP_CQE_BATCH_MAX 256u
@@ -135,8 +136,6 @@ uint32_t loop_port(const struct loop *loop)
 {
     return loop->port;
 }
-
-static const char refusal_line[] = "-ERR max number of clients reached\r\n";
 
 /* One SQE: submits the queue when it is full; NULL only when the kernel takes none. */
 static struct io_uring_sqe *sqe_get(struct loop *loop)
@@ -483,10 +482,12 @@ static void refuse(struct loop *loop, struct conn *conn, uint32_t slot_index)
         }
         return;
     }
-    io_uring_prep_send(sqe, (int)slot_index, refusal_line, sizeof(refusal_line) - 1, MSG_NOSIGNAL);
+    /* The line is static storage in reply.c's table, so it outlives the send. */
+    struct slice line = reply_error_line(REPLY_ERROR_MAX_CLIENTS);
+    io_uring_prep_send(sqe, (int)slot_index, line.bytes, line.length, MSG_NOSIGNAL);
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_REFUSE, conn->generation, slot_index));
-    conn->send_in_flight = sizeof(refusal_line) - 1;
+    conn->send_in_flight = line.length;
 }
 
 static int64_t unix_ms(void)
