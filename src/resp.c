@@ -488,6 +488,7 @@ enum resp_status resp_parse(struct resp_parser *parser, const struct resp_scratc
     KV_ASSERT(length <= capacity && capacity > RESP_INLINE_BYTES_MAX);
     KV_ASSERT(parser->line_searched_bytes <= length - line_start(parser));
     command->error = RESP_ERROR_NONE;
+    command->error_byte = 0; /* Set only for RESP_ERROR_EXPECTED_DOLLAR: defined otherwise. */
     if (parser->phase != RESP_PHASE_START) {
         parser->args_fresh = false;
     }
