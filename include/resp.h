@@ -4,17 +4,18 @@
  * The caller owns a receive buffer and appends bytes to it; resp_parse() scans from where it
  * stopped and, once a whole command is in the buffer, fills `args` with slices pointing into
  * the buffer (an inline argument written with quotes is unescaped into scratch memory
- * instead, so the receive buffer is never written). The parser keeps O(1) state between calls, so
- * a command split over many reads costs O(bytes), never a rescan per read: a header or inline
- * line's search for its end resumes where the last call stopped (line_searched_bytes), a bulk
- * payload is counted rather than searched, and a multibulk whose headers spanned several reads
- * has its argument slices rebuilt once, when it completes, by a walk over its headers. (A
- * command that is complete but not consumed is parsed again in full: the caller's choice.)
- * Malformed input yields Redis 7's own protocol error
- * (the caller answers it and closes, as Redis does). A command that breaks kv's limits (an
- * argument longer than any legal key or value, more arguments than fit, a command larger than
- * the receive buffer) is scanned to its end without keeping its bytes, then refused: the
- * connection stays usable. Limits are checked on the headers, before any payload is kept.
+ * instead, so the receive buffer is never written). The parser keeps O(1) state between calls,
+ * so a command split over many reads costs O(bytes), never a rescan per read: a header or
+ * inline line's search for its end resumes where the last call stopped (line_searched_bytes)
+ * and never runs past that end into pipelined bytes, a bulk payload is counted rather than
+ * searched, and a multibulk whose headers spanned several reads has its argument slices
+ * rebuilt once, when it completes, by a walk over its headers. (A command that is complete but
+ * left unconsumed is parsed again in full: the caller's choice.) Malformed input yields Redis
+ * 7's own protocol error (the caller answers it and closes, as Redis does). A command that
+ * breaks kv's limits (an argument longer than any legal key or value, more arguments than fit,
+ * a command larger than the receive buffer) is scanned to its end without keeping its bytes,
+ * then refused: the connection stays usable. Limits are checked on the headers, before any
+ * payload is kept.
  *
  * Offsets: everything is relative to the buffer start. parser->command_start is where the
  * unconsumed input begins; bytes before it may be dropped by the caller, who then calls
