@@ -4,12 +4,18 @@
  * The caller owns a receive buffer and appends bytes to it; resp_parse() scans from where it
  * stopped and, once a whole command is in the buffer, fills `args` with slices pointing into
  * the buffer (an inline argument written with quotes is unescaped into scratch memory
- * instead, so the receive buffer is never written). The parser keeps O(1) state between calls, so a command split over many reads
- * costs O(bytes), never a rescan per read. Malformed input yields Redis 7's own protocol error
- * (the caller answers it and closes, as Redis does). A command that breaks kv's limits (an
- * argument longer than any legal key or value, more arguments than fit, a command larger than
- * the receive buffer) is scanned to its end without keeping its bytes, then refused: the
- * connection stays usable. Limits are checked on the headers, before any payload is kept.
+ * instead, so the receive buffer is never written). The parser keeps O(1) state between calls,
+ * so a command split over many reads costs O(bytes), never a rescan per read: a header or
+ * inline line's search for its end resumes where the last call stopped (line_searched_bytes)
+ * and never runs past that end into pipelined bytes, a bulk payload is counted rather than
+ * searched, and a multibulk whose headers spanned several reads has its argument slices
+ * rebuilt once, when it completes, by a walk over its headers. (A command that is complete but
+ * left unconsumed is parsed again in full: the caller's choice.) Malformed input yields Redis
+ * 7's own protocol error (the caller answers it and closes, as Redis does). A command that
+ * breaks kv's limits (an argument longer than any legal key or value, more arguments than fit,
+ * a command larger than the receive buffer) is scanned to its end without keeping its bytes,
+ * then refused: the connection stays usable. Limits are checked on the headers, before any
+ * payload is kept.
  *
  * Offsets: everything is relative to the buffer start. parser->command_start is where the
  * unconsumed input begins; bytes before it may be dropped by the caller, who then calls
@@ -93,6 +99,13 @@ struct resp_parser {
     uint32_t scan;           /* offset where scanning resumes, >= command_start */
     uint32_t arg_count;      /* arguments declared by the multibulk being scanned */
     uint32_t arg_done;       /* arguments of it fully scanned */
+    /* Bytes of the line being read (an inline line or '*' header at command_start in
+     * RESP_PHASE_START, a '$' header at scan in RESP_PHASE_BULK_HEADER) already searched for
+     * its end: they hold neither its end byte nor a NUL, so the next search starts after
+     * them. It stops on the end byte or a NUL once found (a line cut by a NUL never ends), is
+     * 0 whenever a line begins and in RESP_PHASE_BULK_PAYLOAD, and counts from the line's
+     * start, so resp_parser_shift() (which moves the line and its start alike) leaves it. */
+    uint32_t line_searched_bytes;
     uint64_t payload_left;   /* RESP_PHASE_BULK_PAYLOAD: payload + CRLF bytes still to scan */
     uint8_t phase;           /* enum resp_phase */
     uint8_t refusal;         /* enum resp_error: why the command is refused, or NONE */

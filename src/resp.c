@@ -11,6 +11,8 @@
  * Limits are applied at the headers: an argument that no command could accept, or a command
  * that cannot fit the buffer, is skipped to its end and refused, never copied.
  * The parser does no I/O and never allocates; every loop is bounded by the buffer length.
+ * A line's search for its end resumes where the previous call left it (line_searched_bytes),
+ * so a line arriving one byte per read costs O(its bytes), not O(its bytes squared).
  */
 #include "resp.h"
 
@@ -41,6 +43,9 @@ void resp_parser_consume(struct resp_parser *parser, uint32_t command_end)
 {
     KV_ASSERT(parser->phase == RESP_PHASE_START);
     KV_ASSERT(command_end > parser->command_start);
+    /* A command is handed over only once its last line was read, and finishing a line
+     * resets the search: the next line, at command_end, starts unsearched. */
+    KV_ASSERT(parser->line_searched_bytes == 0);
     parser->command_start = command_end;
     parser->scan = command_end;
 }
@@ -49,24 +54,46 @@ void resp_parser_shift(struct resp_parser *parser, uint32_t shift)
 {
     KV_ASSERT(shift <= parser->command_start);
     KV_ASSERT(parser->scan >= parser->command_start);
+    /* line_searched_bytes counts from the line's start, which is at or after command_start
+     * and moves down with it: it stays as it is. */
     parser->command_start -= shift;
     parser->scan -= shift;
 }
 
-/*
- * Offset of the first `target` in buffer[from .. length) that comes before any NUL byte
- * (Redis searches its query buffer with strchr), or UINT32_MAX.
- */
-static uint32_t find_byte(const uint8_t *buffer, uint32_t from, uint32_t length, uint8_t target)
+/* Where the line being read starts: the command's first byte, or the '$' header at scan. */
+static uint32_t line_start(const struct resp_parser *parser)
 {
-    KV_ASSERT(from <= length);
-    uint32_t span = length - from;
-    const uint8_t *nul = memchr(buffer + from, 0, span);
-    if (nul != NULL) {
-        span = (uint32_t)(nul - (buffer + from));
+    return parser->phase == RESP_PHASE_START ? parser->command_start : parser->scan;
+}
+
+/*
+ * Finds the end byte `target` of the line starting at `from`: the first `target` in
+ * buffer[from .. length) before any NUL byte (Redis searches its query buffer with strchr),
+ * or UINT32_MAX. The search resumes after the *searched_bytes bytes earlier calls searched
+ * and records how far it got, stopping on the target or on a NUL (which no later byte can get
+ * past), so each byte of a line is searched once or twice in all, however it is split.
+ */
+static uint32_t line_search(const uint8_t *buffer, uint32_t from, uint32_t length,
+                            uint8_t target, uint32_t *searched_bytes)
+{
+    KV_ASSERT(target != 0);
+    KV_ASSERT(from <= length && *searched_bytes <= length - from);
+    uint32_t resume = from + *searched_bytes;
+    if (resume == length || buffer[resume] == 0) {
+        return UINT32_MAX; /* Nothing new, or the line is cut by a NUL for good. */
     }
-    const uint8_t *found = memchr(buffer + from, target, span);
-    return found == NULL ? UINT32_MAX : (uint32_t)(found - buffer);
+    /* The target first, then a NUL only before it: neither search runs past the line's end
+     * into the commands pipelined after it. */
+    const uint8_t *found = memchr(buffer + resume, target, length - resume);
+    uint32_t end = found == NULL ? length : (uint32_t)(found - buffer);
+    const uint8_t *nul = memchr(buffer + resume, 0, end - resume);
+    if (nul != NULL) {
+        end = (uint32_t)(nul - buffer);
+        found = NULL;
+    }
+    *searched_bytes = end - from;
+    KV_ASSERT(end >= resume && end <= length);
+    return found == NULL ? UINT32_MAX : end;
 }
 
 /*
@@ -86,12 +113,13 @@ static bool line_too_big(uint32_t from, uint32_t end, uint32_t length, uint32_t 
 /*
  * Finds the end of a header line starting at `from`: the first '\r' with one more byte after
  * it. Returns the offset of the '\r', or UINT32_MAX (more input needed, or *too_big when the
- * line is too big as Redis judges it: see line_too_big).
+ * line is too big as Redis judges it: see line_too_big). The search resumes after
+ * *searched_bytes (see line_search).
  */
 static uint32_t header_end(const uint8_t *buffer, uint32_t from, uint32_t length,
-                           uint32_t seen, bool *too_big)
+                           uint32_t seen, uint32_t *searched_bytes, bool *too_big)
 {
-    uint32_t cr = find_byte(buffer, from, length, '\r');
+    uint32_t cr = line_search(buffer, from, length, '\r', searched_bytes);
     *too_big = line_too_big(from, cr, length, seen);
     if (*too_big) {
         return UINT32_MAX;
@@ -152,16 +180,18 @@ static enum resp_status scan_multibulk_header(struct resp_parser *parser,
 {
     bool too_big = false;
     uint32_t cr = header_end(buffer, parser->command_start, length, RESP_LINE_SEEN_BYTES,
-                             &too_big);
+                             &parser->line_searched_bytes, &too_big);
     if (cr == UINT32_MAX) {
         return too_big ? fail(command, RESP_ERROR_MULTIBULK_COUNT_TOO_BIG) : RESP_NEED_MORE;
     }
     int64_t count = 0;
     uint32_t start = parser->command_start + 1;
-    if (!number_parse_int64(buffer + start, cr - start, &count) || count > RESP_MULTIBULK_COUNT_LIMIT) {
+    if (!number_parse_int64(buffer + start, cr - start, &count) ||
+        count > RESP_MULTIBULK_COUNT_LIMIT) {
         return fail(command, RESP_ERROR_INVALID_MULTIBULK_LENGTH);
     }
     parser->scan = cr + 2;
+    parser->line_searched_bytes = 0; /* The next line starts at scan. */
     if (count <= 0) {
         /* Redis ignores empty and negative multibulks without a reply. */
         parser->command_start = parser->scan;
@@ -189,7 +219,7 @@ static enum resp_status scan_bulk_header(struct resp_parser *parser,
     /* Redis waits for the whole header line before it looks at its first byte. */
     bool too_big = false;
     uint32_t cr = header_end(buffer, parser->scan, length, RESP_BULK_LINE_SEEN_BYTES,
-                             &too_big);
+                             &parser->line_searched_bytes, &too_big);
     if (cr == UINT32_MAX) {
         return too_big ? fail(command, RESP_ERROR_BULK_COUNT_TOO_BIG) : RESP_NEED_MORE;
     }
@@ -204,6 +234,7 @@ static enum resp_status scan_bulk_header(struct resp_parser *parser,
         return fail(command, RESP_ERROR_INVALID_BULK_LENGTH);
     }
     parser->scan = cr + 2;
+    parser->line_searched_bytes = 0; /* A payload is counted, not searched. */
     parser->payload_left = (uint64_t)bulk_bytes + 2;
     parser->phase = RESP_PHASE_BULK_PAYLOAD;
     if ((uint64_t)bulk_bytes > scratch->arg_bytes_max || parser->refusal != RESP_ERROR_NONE) {
@@ -237,6 +268,7 @@ static enum resp_status scan_bulk_payload(struct resp_parser *parser,
         parser->scan += (uint32_t)parser->payload_left;
         parser->payload_left = 0;
     }
+    KV_ASSERT(parser->line_searched_bytes == 0); /* The next '$' line starts unsearched. */
     parser->arg_done++;
     parser->phase = RESP_PHASE_BULK_HEADER;
     return RESP_COMMAND;
@@ -362,7 +394,7 @@ static enum resp_status scan_inline(struct resp_parser *parser, const struct res
                                     struct resp_command *command)
 {
     uint32_t start = parser->command_start;
-    uint32_t newline = find_byte(buffer, start, length, '\n');
+    uint32_t newline = line_search(buffer, start, length, '\n', &parser->line_searched_bytes);
     if (line_too_big(start, newline, length, RESP_LINE_SEEN_BYTES)) {
         return fail(command, RESP_ERROR_INLINE_TOO_BIG);
     }
@@ -397,6 +429,9 @@ static enum resp_status scan_inline(struct resp_parser *parser, const struct res
     }
     KV_ASSERT(out_bytes <= line_bytes);
     parser->scan = newline + 1;
+    /* The line is read: the next one starts unsearched, and this one, if the caller leaves
+     * the command unconsumed, is searched again with the rest of its parse. */
+    parser->line_searched_bytes = 0;
     if (arg_count == 0) {
         parser->command_start = parser->scan; /* An empty line: Redis ignores it. */
         return RESP_NEED_MORE;
@@ -417,6 +452,7 @@ static enum resp_status finish_multibulk(struct resp_parser *parser,
                                          const uint8_t *buffer, struct resp_command *command)
 {
     KV_ASSERT(parser->arg_done == parser->arg_count);
+    KV_ASSERT(parser->line_searched_bytes == 0); /* No '$' line was begun past the last. */
     parser->phase = RESP_PHASE_START;
     if (parser->refusal != RESP_ERROR_NONE) {
         parser->command_start = parser->scan;
@@ -450,7 +486,9 @@ enum resp_status resp_parse(struct resp_parser *parser, const struct resp_scratc
 {
     KV_ASSERT(parser->command_start <= parser->scan && parser->scan <= length);
     KV_ASSERT(length <= capacity && capacity > RESP_INLINE_BYTES_MAX);
+    KV_ASSERT(parser->line_searched_bytes <= length - line_start(parser));
     command->error = RESP_ERROR_NONE;
+    command->error_byte = 0; /* Set only for RESP_ERROR_EXPECTED_DOLLAR: defined otherwise. */
     if (parser->phase != RESP_PHASE_START) {
         parser->args_fresh = false;
     }
