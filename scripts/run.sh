@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-cmake -S . -B build >/dev/null
+# Warnings never stop this build, even in a tree scripts/test.sh configured with KV_WERROR=ON.
+cmake -S . -B build -DKV_WERROR=OFF >/dev/null
 cmake --build build -j"$(nproc)"
 exec ./build/kv "$@"

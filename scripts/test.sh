@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${KV_BUILD_DIR:-build}
+# Warnings are errors here (KV_WERROR, off in a plain cmake build so that a newer compiler's
+# warning cannot break a user's build); KV_CMAKE_ARGS comes after and may override it.
 # shellcheck disable=SC2086
-cmake -S . -B "$build_dir" ${KV_CMAKE_ARGS:-} >/dev/null
+cmake -S . -B "$build_dir" -DKV_WERROR=ON ${KV_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build_dir" -j"$(nproc)"
 ctest --test-dir "$build_dir" --output-on-failure -j2

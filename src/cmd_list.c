@@ -423,7 +423,7 @@ static bool lpos_options_parse(struct cmd_context *context, const struct slice *
                                uint32_t arg_count, struct lpos_options *options)
 {
     *options = (struct lpos_options){.rank = 1, .count = -1, .maxlen = 0};
-    for (uint32_t index = 3; index < arg_count; index++) {
+    for (uint32_t index = 3; index < arg_count; index += 2) {
         bool more = index + 1 < arg_count;
         int64_t value = 0;
         if (!more) {
@@ -457,7 +457,6 @@ static bool lpos_options_parse(struct cmd_context *context, const struct slice *
             reply_error(&context->reply, REPLY_ERROR_SYNTAX);
             return false;
         }
-        index++;
     }
     return true;
 }

@@ -197,7 +197,7 @@ static void config_set_failed(struct cmd_context *context, struct slice name, co
 {
     char text[PLAN_REPLY_ERROR_BYTES];
     uint32_t shown = name.length < 64 ? name.length : 64;
-    snprintf(text, sizeof(text), "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+    snprintf(text, sizeof(text), "ERR CONFIG SET failed (possibly related to argument '%.*s') - %.128s",
              (int)shown, (const char *)name.bytes, reason);
     for (char *byte = text; *byte != '\0'; byte++) {
         *byte = (*byte == '\r' || *byte == '\n') ? ' ' : *byte;

@@ -102,7 +102,10 @@ static void check_same(const struct list *list)
 
 static void model_insert(uint32_t at, uint32_t value)
 {
-    CHECK(model_count < NODES);
+    CHECK(model_count < NODES && at <= model_count);
+    if (model_count >= NODES || at > model_count) {
+        return; /* reported above; the memmove would run past the model */
+    }
     memmove(model + at + 1, model + at, (model_count - at) * sizeof(uint32_t));
     model[at] = value;
     model_count++;
