@@ -7,6 +7,7 @@
 #ifndef KV_REPLY_H
 #define KV_REPLY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -19,15 +20,75 @@ struct reply {
     uint32_t capacity;  /* size of the send buffer */
 };
 
+/*
+ * Every error a client can see, by id; the text is in reply.c's table. Three kinds:
+ * fixed lines (reply_error), kv's limits, built once from the configuration by
+ * reply_errors_init (reply_error), and lines with arguments (reply_error_format), whose
+ * arguments each id lists here in order: `u` an unsigned (uint32_t), `llu` an unsigned long
+ * long, `name` a const char * of kv's own (a command name or config.c's reason), `arg` a
+ * const struct slice * of client bytes, echoed as Redis echoes them.
+ */
 enum reply_error {
     REPLY_ERROR_NONE,
+    /* Shared by many commands. */
     REPLY_ERROR_WRONGTYPE,
     REPLY_ERROR_SYNTAX,
     REPLY_ERROR_NOT_INTEGER,
     REPLY_ERROR_NOT_POSITIVE,      /* LPOP count < 0 */
+    REPLY_ERROR_NOT_FLOAT,
+    REPLY_ERROR_INT64_RANGE,       /* a count of INT64_MIN */
+    REPLY_ERROR_INCREMENT_OVERFLOW,
+    REPLY_ERROR_INCREMENT_NAN,
+    REPLY_ERROR_NO_SUCH_KEY,
+    REPLY_ERROR_INVALID_CURSOR,
+    REPLY_ERROR_MIN_MAX_NOT_FLOAT,
+    /* Connections, authentication and protected mode. */
     REPLY_ERROR_MAX_CLIENTS,
+    REPLY_ERROR_DENIED,
     REPLY_ERROR_NOAUTH,
-    /* kv's limits: the message names the option and its value. */
+    REPLY_ERROR_WRONGPASS,
+    REPLY_ERROR_AUTH_NO_PASSWORD,
+    REPLY_ERROR_HELLO_NOAUTH,
+    REPLY_ERROR_PROTOCOL_VERSION_INVALID,
+    REPLY_ERROR_NOPROTO,
+    REPLY_ERROR_CLIENT_NAME_INVALID,
+    REPLY_ERROR_CLIENT_ID_INVALID,
+    REPLY_ERROR_CLIENT_ID_NOT_POSITIVE,
+    REPLY_ERROR_NO_SUCH_CLIENT,
+    /* Transactions. */
+    REPLY_ERROR_MULTI_NESTED,
+    REPLY_ERROR_EXEC_WITHOUT_MULTI,
+    REPLY_ERROR_EXECABORT,
+    REPLY_ERROR_DISCARD_WITHOUT_MULTI,
+    REPLY_ERROR_WATCH_INSIDE_MULTI,
+    /* Keys, strings and blocking commands. */
+    REPLY_ERROR_DB_INDEX_RANGE,
+    REPLY_ERROR_INT32_RANGE,       /* SELECT */
+    REPLY_ERROR_OFFSET_RANGE,      /* SETRANGE */
+    REPLY_ERROR_STRING_TOO_LONG,   /* SETRANGE past proto-max-bulk-len */
+    REPLY_ERROR_DECREMENT_OVERFLOW,
+    REPLY_ERROR_TIMEOUT_INVALID,
+    REPLY_ERROR_TIMEOUT_NEGATIVE,
+    REPLY_ERROR_EXPIRE_NX_CONFLICT,
+    REPLY_ERROR_EXPIRE_GT_LT_CONFLICT,
+    /* Lists, hashes, sorted sets, pub/sub, the slow log. */
+    REPLY_ERROR_INDEX_RANGE,       /* LSET */
+    REPLY_ERROR_RANK_ZERO,         /* LPOS */
+    REPLY_ERROR_COUNT_NEGATIVE,    /* LPOS */
+    REPLY_ERROR_MAXLEN_NEGATIVE,   /* LPOS */
+    REPLY_ERROR_HASH_NOT_INTEGER,
+    REPLY_ERROR_HASH_NOT_FLOAT,
+    REPLY_ERROR_NAN_OR_INFINITY,
+    REPLY_ERROR_ZADD_XX_NX,
+    REPLY_ERROR_ZADD_GT_LT_NX,
+    REPLY_ERROR_ZADD_INCR_PAIR,
+    REPLY_ERROR_SCORE_NAN,
+    REPLY_ERROR_LIMIT_NEEDS_BY,
+    REPLY_ERROR_WITHSCORES_BYLEX,
+    REPLY_ERROR_MIN_MAX_NOT_LEX,
+    REPLY_ERROR_PUBSUB_CHANNELS_TOO_LARGE,
+    REPLY_ERROR_SLOWLOG_COUNT,
+    /* kv's limits: the message names the option and its value (reply_errors_init). */
     REPLY_ERROR_KEY_TOO_LONG,
     REPLY_ERROR_VALUE_TOO_LONG,
     REPLY_ERROR_LIST_FULL,
@@ -39,14 +100,53 @@ enum reply_error {
     REPLY_ERROR_STORE_FULL,
     REPLY_ERROR_ARGUMENT_TOO_LONG,
     REPLY_ERROR_COMMAND_TOO_LARGE,
+    REPLY_ERROR_WATCH_KEYS_FULL,
+    REPLY_ERROR_CHANNEL_TOO_LONG,
+    REPLY_ERROR_SUBSCRIPTIONS_FULL,
+    REPLY_ERROR_CHANNELS_FULL,
+    REPLY_ERROR_BLOCKING_KEYS_FULL,
+    /* With arguments (reply_error_format), listed after each. */
+    REPLY_ERROR_SUBSCRIBED_CONTEXT,      /* name: the refused command */
+    REPLY_ERROR_CLIENT_NAME_TOO_LONG,    /* u: kv's limit in bytes */
+    REPLY_ERROR_HELLO_OPTION,            /* arg: the option */
+    REPLY_ERROR_CLIENT_TYPE_UNKNOWN,     /* arg: the type */
+    REPLY_ERROR_CLIENT_LIST_TOO_LARGE,   /* llu: the list's bytes; u: the send buffer */
+    REPLY_ERROR_NO_SUCH_USER,            /* arg: the user */
+    REPLY_ERROR_SETINFO_OPTION_UNKNOWN,  /* arg: the option */
+    REPLY_ERROR_SETINFO_TOO_LONG,        /* arg: the attribute (LIB-NAME or LIB-VER) */
+    REPLY_ERROR_SETINFO_INVALID,         /* arg: the attribute (LIB-NAME or LIB-VER) */
+    REPLY_ERROR_EXPIRE_OPTION_UNKNOWN,   /* arg: the option */
+    REPLY_ERROR_EXPIRE_TIME_INVALID,     /* name: the command, lower case */
+    REPLY_ERROR_EXEC_TOO_LARGE,          /* llu: the replies' bound; u: the send buffer */
+    REPLY_ERROR_TRANSACTION_TOO_LARGE,   /* u: the receive buffer */
+    REPLY_ERROR_CONFIG_SET_UNKNOWN,      /* arg: the parameter */
+    REPLY_ERROR_CONFIG_SET_IMMUTABLE,    /* arg: the parameter */
+    REPLY_ERROR_CONFIG_SET_UNREADABLE,   /* arg: the parameter */
+    REPLY_ERROR_CONFIG_SET_FAILED,       /* arg: the parameter; name: config_set's reason */
+    REPLY_ERROR_COMMAND_REPLY_TOO_LARGE, /* u: the send buffer */
+    REPLY_ERROR_KEYS_TOO_LARGE,          /* u: the keys; u: the send buffer */
+    REPLY_ERROR_MGET_TOO_LARGE,          /* u: the keys; u: the send buffer */
+    REPLY_ERROR_HRANDFIELD_TOO_LARGE,    /* u: the send buffer */
+    REPLY_ERROR_SRANDMEMBER_TOO_LARGE,   /* u: the send buffer */
+    REPLY_ERROR_SET_ALGEBRA_TOO_LARGE,   /* name: the command, upper case; llu: the members */
     REPLY_ERROR_COUNT,
 };
 
-/* Builds the limit errors' text from the configuration, once, at startup. */
+/* The longest text of a formatted error line, between "-" and "\r\n": what the largest
+ * buffer a handler formatted into held before the table (256 bytes with its NUL), so lines
+ * stay as they were. Only CONFIG SET's failure, whose reason can be long, gets near it; every
+ * other line stays within PLAN_REPLY_ERROR_BYTES with its longest arguments (test_reply). */
+#define REPLY_ERROR_TEXT_BYTES_MAX 255u
+
+/* Checks the table and builds the limit errors' text from the configuration, once, at
+ * startup; fixed lines work before it. */
 void reply_errors_init(const struct config *config, uint32_t recv_buffer_bytes);
 
-/* The full error line ("-ERR ...\r\n") for an id. */
+/* The full error line ("-ERR ...\r\n") of an id without arguments. */
 struct slice reply_error_line(enum reply_error error);
+
+/* Whether an id is given with arguments (reply_error_format) rather than alone. */
+bool reply_error_has_arguments(enum reply_error error);
 
 void reply_raw(struct reply *reply, const void *bytes, uint32_t length);
 void reply_simple(struct reply *reply, const char *text);   /* "+text\r\n" */
@@ -60,9 +160,14 @@ void reply_null(struct reply *reply);                       /* "$-1\r\n" */
 void reply_null_array(struct reply *reply);                 /* "*-1\r\n" */
 void reply_array(struct reply *reply, uint32_t count);      /* "*count\r\n" */
 
-/* An error line given whole without "-" and "\r\n" ("ERR no such key"): for errors one
- * family alone gives; the shared ones are enum reply_error. */
-void reply_error_text(struct reply *reply, const char *text);
+/*
+ * The error line of an id that takes arguments, formatted straight into the reply (which
+ * must have room, as for every encoder), with the arguments the id's comment lists. As
+ * Redis's addReplyErrorFormat: CR and LF in what the arguments print become spaces, client
+ * bytes stop at a NUL byte and at the table's precision, and the text between "-" and
+ * "\r\n" is cut at REPLY_ERROR_TEXT_BYTES_MAX.
+ */
+void reply_error_format(struct reply *reply, enum reply_error error, ...);
 
 /* "-ERR wrong number of arguments for '<name>' command\r\n" (name already lower case). */
 void reply_error_arity(struct reply *reply, const char *name);

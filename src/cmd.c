@@ -7,7 +7,6 @@
  */
 #include "cmd.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -332,7 +331,7 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
     KV_ASSERT(arg_count >= 3);
     uint64_t cursor = 0;
     if (!cmd_scan_cursor(args[2], &cursor)) {
-        reply_error_text(&context->reply, "ERR invalid cursor");
+        reply_error(&context->reply, REPLY_ERROR_INVALID_CURSOR);
         return false;
     }
     static const struct slice cursor_zero = {.bytes = (const uint8_t *)"0", .length = 1};
@@ -448,12 +447,7 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
     }
     if (client_subscribed(client) && !(cmd->flags & CMD_FLAG_PUBSUB)) {
         stats->rejected_calls++;
-        char text[PLAN_REPLY_ERROR_BYTES - 8];
-        snprintf(text, sizeof(text),
-                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
-                 "/ RESET are allowed in this context",
-                 cmd->name);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_SUBSCRIBED_CONTEXT, cmd->name);
         return false;
     }
     return true;

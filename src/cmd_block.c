@@ -19,13 +19,13 @@ static bool timeout_parse(struct cmd_context *context, struct slice arg, int64_t
 {
     long double seconds = 0;
     if (!number_parse_long_double(arg.bytes, arg.length, &seconds)) {
-        reply_error_text(&context->reply, "ERR timeout is not a float or out of range");
+        reply_error(&context->reply, REPLY_ERROR_TIMEOUT_INVALID);
         return false;
     }
     long double milliseconds = seconds * 1000.0L;
     /* Redis 7.0 converts to a long long: past its range the timeout reads as negative. */
     if (milliseconds < 0 || milliseconds >= 9.2e18L) {
-        reply_error_text(&context->reply, "ERR timeout is negative");
+        reply_error(&context->reply, REPLY_ERROR_TIMEOUT_NEGATIVE);
         return false;
     }
     /* Truncated to whole ms as Redis does, after absorbing the binary representation's error

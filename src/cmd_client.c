@@ -43,12 +43,6 @@ static bool credentials_valid(const struct cmd_context *context, struct slice us
     return user_ok && (open || password_matches(context->config, password));
 }
 
-static void reply_wrongpass(struct cmd_context *context)
-{
-    reply_error_text(&context->reply,
-                     "WRONGPASS invalid username-password pair or user is disabled.");
-}
-
 CMD_HANDLER(cmd_auth)
 {
     if (arg_count > 3) {
@@ -56,16 +50,14 @@ CMD_HANDLER(cmd_auth)
         return;
     }
     if (arg_count == 2 && context->config->requirepass[0] == '\0') {
-        reply_error_text(&context->reply,
-                         "ERR AUTH <password> called without any password configured for the "
-                         "default user. Are you sure your configuration is correct?");
+        reply_error(&context->reply, REPLY_ERROR_AUTH_NO_PASSWORD);
         return;
     }
     static const uint8_t default_user[] = "default";
     struct slice user = arg_count == 3 ? args[1]
                                        : (struct slice){.bytes = default_user, .length = 7};
     if (!credentials_valid(context, user, args[arg_count - 1])) {
-        reply_wrongpass(context);
+        reply_error(&context->reply, REPLY_ERROR_WRONGPASS);
         return;
     }
     context->client->authenticated = true;
@@ -87,15 +79,11 @@ static bool attribute_valid(struct slice value)
 static bool client_name_valid(struct cmd_context *context, struct slice name)
 {
     if (!attribute_valid(name)) {
-        reply_error_text(&context->reply,
-                         "ERR Client names cannot contain spaces, newlines or special characters.");
+        reply_error(&context->reply, REPLY_ERROR_CLIENT_NAME_INVALID);
         return false;
     }
     if (name.length > CLIENT_NAME_BYTES_MAX) {
-        char text[96];
-        snprintf(text, sizeof(text), "ERR client name is longer than kv's limit of %u bytes",
-                 CLIENT_NAME_BYTES_MAX);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_CLIENT_NAME_TOO_LONG, CLIENT_NAME_BYTES_MAX);
         return false;
     }
     return true;
@@ -125,12 +113,11 @@ CMD_HANDLER(cmd_hello)
     if (arg_count >= 2) {
         int64_t version = 0;
         if (!number_parse_int64(args[1].bytes, args[1].length, &version)) {
-            reply_error_text(&context->reply,
-                             "ERR Protocol version is not an integer or out of range");
+            reply_error(&context->reply, REPLY_ERROR_PROTOCOL_VERSION_INVALID);
             return;
         }
         if (version != 2) {
-            reply_error_text(&context->reply, "NOPROTO unsupported protocol version");
+            reply_error(&context->reply, REPLY_ERROR_NOPROTO);
             return;
         }
     }
@@ -139,7 +126,7 @@ CMD_HANDLER(cmd_hello)
         uint32_t more = arg_count - 1 - index;
         if (cmd_arg_is(args[index], "auth") && more >= 2) {
             if (!credentials_valid(context, args[index + 1], args[index + 2])) {
-                reply_wrongpass(context);
+                reply_error(&context->reply, REPLY_ERROR_WRONGPASS);
                 return;
             }
             context->client->authenticated = true;
@@ -151,23 +138,12 @@ CMD_HANDLER(cmd_hello)
             }
             index += 1;
         } else {
-            char text[PLAN_REPLY_ERROR_BYTES - 8];
-            uint32_t shown = args[index].length < 128 ? args[index].length : 128;
-            snprintf(text, sizeof(text), "ERR Syntax error in HELLO option '%.*s'", (int)shown,
-                     (const char *)args[index].bytes);
-            for (char *byte = text; *byte != '\0'; byte++) {
-                *byte = (*byte == '\r' || *byte == '\n') ? ' ' : *byte;
-            }
-            reply_error_text(&context->reply, text);
+            reply_error_format(&context->reply, REPLY_ERROR_HELLO_OPTION, &args[index]);
             return;
         }
     }
     if (!context->client->authenticated) {
-        reply_error_text(&context->reply,
-                         "NOAUTH HELLO must be called with the client already authenticated, "
-                         "otherwise the HELLO AUTH <user> <pass> option can be used to "
-                         "authenticate the client and select the RESP protocol version at the "
-                         "same time");
+        reply_error(&context->reply, REPLY_ERROR_HELLO_NOAUTH);
         return;
     }
     reply_array(&context->reply, 14);
@@ -301,11 +277,7 @@ static bool client_type_parse(struct cmd_context *context, struct slice type, bo
         }
     }
     if (*none) {
-        char text[PLAN_REPLY_ERROR_BYTES - 8];
-        uint32_t shown = type.length < 128 ? type.length : 128;
-        snprintf(text, sizeof(text), "ERR Unknown client type '%.*s'", (int)shown,
-                 (const char *)type.bytes);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_CLIENT_TYPE_UNKNOWN, &type);
         return false;
     }
     return true;
@@ -339,7 +311,7 @@ static void client_list(struct cmd_context *context, const struct slice *args, u
         for (uint32_t index = 3; index < arg_count; index++) {
             int64_t id = 0;
             if (!number_parse_int64(args[index].bytes, args[index].length, &id)) {
-                reply_error_text(&context->reply, "ERR Invalid client ID");
+                reply_error(&context->reply, REPLY_ERROR_CLIENT_ID_INVALID);
                 return;
             }
         }
@@ -357,11 +329,8 @@ static void client_list(struct cmd_context *context, const struct slice *args, u
                                                            : 0;
     }
     if (total + 32 > context->reply.capacity - context->reply.length) {
-        snprintf(line, sizeof(line),
-                 "ERR CLIENT LIST reply of %" PRIu64 " bytes would exceed the send buffer "
-                 "(%u bytes); use CLIENT LIST ID",
-                 total, context->reply.capacity);
-        reply_error_text(&context->reply, line);
+        reply_error_format(&context->reply, REPLY_ERROR_CLIENT_LIST_TOO_LARGE,
+                           (unsigned long long)total, context->reply.capacity);
         return;
     }
     char digits[NUMBER_INT64_BYTES];
@@ -397,7 +366,7 @@ static void client_kill(struct cmd_context *context, const struct slice *args, u
         if (cmd_arg_is(name, "id")) {
             int64_t id = 0;
             if (!number_parse_int64(value.bytes, value.length, &id) || id <= 0) {
-                reply_error_text(&context->reply, "ERR client-id should be greater than 0");
+                reply_error(&context->reply, REPLY_ERROR_CLIENT_ID_NOT_POSITIVE);
                 return;
             }
             filter.by_id = true;
@@ -416,11 +385,7 @@ static void client_kill(struct cmd_context *context, const struct slice *args, u
             filter.laddr = value;
         } else if (cmd_arg_is(name, "user")) {
             if (!slice_equal(value, text_slice("default"))) {
-                char text[PLAN_REPLY_ERROR_BYTES - 8];
-                uint32_t shown = value.length < 128 ? value.length : 128;
-                snprintf(text, sizeof(text), "ERR No such user '%.*s'", (int)shown,
-                         (const char *)value.bytes);
-                reply_error_text(&context->reply, text);
+                reply_error_format(&context->reply, REPLY_ERROR_NO_SUCH_USER, &value);
                 return;
             }
         } else if (cmd_arg_is(name, "skipme")) {
@@ -451,7 +416,7 @@ static void client_kill(struct cmd_context *context, const struct slice *args, u
     if (!old_form) {
         reply_integer(&context->reply, killed);
     } else if (killed == 0) {
-        reply_error_text(&context->reply, "ERR No such client");
+        reply_error(&context->reply, REPLY_ERROR_NO_SUCH_CLIENT);
     } else {
         reply_ok(&context->reply);
     }
@@ -463,21 +428,14 @@ static void client_setinfo(struct cmd_context *context, const struct slice *args
     struct client *client = context->client;
     bool name = cmd_arg_is(args[2], "lib-name");
     if (!name && !cmd_arg_is(args[2], "lib-ver")) {
-        char text[PLAN_REPLY_ERROR_BYTES - 8];
-        uint32_t shown = args[2].length < 128 ? args[2].length : 128;
-        snprintf(text, sizeof(text), "ERR Unrecognized option '%.*s'", (int)shown,
-                 (const char *)args[2].bytes);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_SETINFO_OPTION_UNKNOWN, &args[2]);
         return;
     }
     if (!attribute_valid(args[3]) || args[3].length > CLIENT_LIB_BYTES_MAX) {
-        char text[PLAN_REPLY_ERROR_BYTES - 8];
-        snprintf(text, sizeof(text),
-                 args[3].length > CLIENT_LIB_BYTES_MAX
-                     ? "ERR %.*s is longer than kv's limit of 64 bytes"
-                     : "ERR %.*s cannot contain spaces, newlines or special characters.",
-                 (int)args[2].length, (const char *)args[2].bytes);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply,
+                           args[3].length > CLIENT_LIB_BYTES_MAX ? REPLY_ERROR_SETINFO_TOO_LONG
+                                                                 : REPLY_ERROR_SETINFO_INVALID,
+                           &args[2]);
         return;
     }
     char *into = name ? client->lib_name : client->lib_ver;

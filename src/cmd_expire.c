@@ -5,8 +5,6 @@
  */
 #include "cmd_handlers.h"
 
-#include <stdio.h>
-
 #include "number.h"
 
 /* TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for a key without expiry,
@@ -72,26 +70,17 @@ static bool expire_flags_parse(struct cmd_context *context, const struct slice *
             flag = cmd_arg_is(args[index], names[name]) ? 1u << name : 0;
         }
         if (flag == 0) {
-            char text[PLAN_REPLY_ERROR_BYTES - 8];
-            uint32_t shown = args[index].length < 160 ? args[index].length : 160;
-            snprintf(text, sizeof(text), "ERR Unsupported option %.*s", (int)shown,
-                     (const char *)args[index].bytes);
-            for (char *byte = text; *byte != '\0'; byte++) {
-                *byte = (*byte == '\r' || *byte == '\n') ? ' ' : *byte;
-            }
-            reply_error_text(&context->reply, text);
+            reply_error_format(&context->reply, REPLY_ERROR_EXPIRE_OPTION_UNKNOWN, &args[index]);
             return false;
         }
         *flags |= flag;
     }
     if ((*flags & EXPIRE_NX) && (*flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT))) {
-        reply_error_text(&context->reply,
-                         "ERR NX and XX, GT or LT options at the same time are not compatible");
+        reply_error(&context->reply, REPLY_ERROR_EXPIRE_NX_CONFLICT);
         return false;
     }
     if ((*flags & EXPIRE_GT) && (*flags & EXPIRE_LT)) {
-        reply_error_text(&context->reply,
-                         "ERR GT and LT options at the same time are not compatible");
+        reply_error(&context->reply, REPLY_ERROR_EXPIRE_GT_LT_CONFLICT);
         return false;
     }
     return true;
@@ -136,9 +125,7 @@ static void expire_generic(struct cmd_context *context, const struct slice *args
     when = valid ? when * unit_ms : when;
     valid = valid && when <= INT64_MAX - base;
     if (!valid) {
-        char text[80];
-        snprintf(text, sizeof(text), "ERR invalid expire time in '%s' command", command);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_EXPIRE_TIME_INVALID, command);
         return;
     }
     when += base;

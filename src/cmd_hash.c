@@ -8,7 +8,6 @@
 #include "cmd_handlers.h"
 
 #include <math.h>
-#include <stdio.h>
 
 #include "glob.h"
 #include "number.h"
@@ -318,12 +317,12 @@ CMD_HANDLER(cmd_hincrby)
         return;
     }
     if (found && !number_parse_int64(current.bytes, current.length, &value)) {
-        reply_error_text(&context->reply, "ERR hash value is not an integer");
+        reply_error(&context->reply, REPLY_ERROR_HASH_NOT_INTEGER);
         return;
     }
     if ((increment < 0 && value < 0 && increment < INT64_MIN - value) ||
         (increment > 0 && value > 0 && increment > INT64_MAX - value)) {
-        reply_error_text(&context->reply, "ERR increment or decrement would overflow");
+        reply_error(&context->reply, REPLY_ERROR_INCREMENT_OVERFLOW);
         return;
     }
     value += increment;
@@ -339,11 +338,11 @@ CMD_HANDLER(cmd_hincrbyfloat)
     KV_ASSERT(arg_count == 4);
     long double increment = 0;
     if (!number_parse_long_double(args[3].bytes, args[3].length, &increment)) {
-        reply_error_text(&context->reply, "ERR value is not a valid float");
+        reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
         return;
     }
     if (isnan(increment) || isinf(increment)) {
-        reply_error_text(&context->reply, "ERR value is NaN or Infinity");
+        reply_error(&context->reply, REPLY_ERROR_NAN_OR_INFINITY);
         return;
     }
     bool found = false;
@@ -353,12 +352,12 @@ CMD_HANDLER(cmd_hincrbyfloat)
         return;
     }
     if (found && !number_parse_long_double(current.bytes, current.length, &value)) {
-        reply_error_text(&context->reply, "ERR hash value is not a float");
+        reply_error(&context->reply, REPLY_ERROR_HASH_NOT_FLOAT);
         return;
     }
     value += increment;
     if (isnan(value) || isinf(value)) {
-        reply_error_text(&context->reply, "ERR increment would produce NaN or Infinity");
+        reply_error(&context->reply, REPLY_ERROR_INCREMENT_NAN);
         return;
     }
     char text[NUMBER_LONG_DOUBLE_BYTES];
@@ -392,8 +391,7 @@ static bool hrandfield_count(struct cmd_context *context, struct slice arg, int6
         return false;
     }
     if (*count == INT64_MIN) {
-        reply_error_text(&context->reply, "ERR value is out of range, value must between "
-                                          "-9223372036854775807 and 9223372036854775807");
+        reply_error(&context->reply, REPLY_ERROR_INT64_RANGE);
         return false;
     }
     return true;
@@ -442,11 +440,8 @@ CMD_HANDLER(cmd_hrandfield)
     uint64_t bytes = 16 + replies * (bulk_bound(context->config->key_size_max) +
                                      (with_values ? bulk_bound(context->config->val_size_max) : 0));
     if (bytes > context->reply.capacity - context->reply.length) {
-        char text[160];
-        snprintf(text, sizeof(text),
-                 "ERR HRANDFIELD count would exceed the send buffer (%u bytes)",
-                 context->reply.capacity);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_HRANDFIELD_TOO_LARGE,
+                           context->reply.capacity);
         return;
     }
     if (counted) {

@@ -10,7 +10,6 @@
  */
 #include "cmd_handlers.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "glob.h"
@@ -81,7 +80,7 @@ static void rename_generic(struct cmd_context *context, const struct slice *args
     struct store *store = context->store;
     uint32_t key_index = 0;
     if (!store_find(store, args[1], &key_index)) {
-        reply_error_text(&context->reply, "ERR no such key");
+        reply_error(&context->reply, REPLY_ERROR_NO_SUCH_KEY);
         return;
     }
     if (slice_equal(args[1], args[2])) {
@@ -150,11 +149,8 @@ CMD_HANDLER(cmd_keys)
         }
     }
     if (bytes > reply_room(context)) {
-        char text[160];
-        snprintf(text, sizeof(text),
-                 "ERR KEYS reply of %u keys would exceed the send buffer (%u bytes); use SCAN",
-                 count, context->reply.capacity);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_KEYS_TOO_LARGE, count,
+                           context->reply.capacity);
         return;
     }
     reply_array(&context->reply, count);
@@ -182,7 +178,7 @@ static bool scan_options_parse(struct cmd_context *context, const struct slice *
 {
     uint64_t cursor = 0;
     if (!cmd_scan_cursor(args[1], &cursor)) {
-        reply_error_text(&context->reply, "ERR invalid cursor");
+        reply_error(&context->reply, REPLY_ERROR_INVALID_CURSOR);
         return false;
     }
     *options = (struct scan_options){.cursor = cursor, .count = 10};
@@ -341,12 +337,11 @@ CMD_HANDLER(cmd_select)
         return;
     }
     if (index < INT32_MIN || index > INT32_MAX) {
-        reply_error_text(&context->reply, "ERR value is out of range, value must between "
-                                          "-2147483648 and 2147483647");
+        reply_error(&context->reply, REPLY_ERROR_INT32_RANGE);
         return;
     }
     if (index != 0) {
-        reply_error_text(&context->reply, "ERR DB index is out of range");
+        reply_error(&context->reply, REPLY_ERROR_DB_INDEX_RANGE);
         return;
     }
     reply_ok(&context->reply);

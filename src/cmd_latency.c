@@ -232,7 +232,7 @@ CMD_HANDLER(cmd_slowlog_command)
         int64_t count = 10;
         if (arg_count == 3 && (!number_parse_int64(args[2].bytes, args[2].length, &count) ||
                                count < -1)) {
-            reply_error_text(&context->reply, "ERR count should be greater than or equal to -1");
+            reply_error(&context->reply, REPLY_ERROR_SLOWLOG_COUNT);
             return;
         }
         uint64_t wanted = count == -1 || (uint64_t)count > slowlog->count ? slowlog->count

@@ -295,7 +295,7 @@ static bool list_write_find(struct cmd_context *context, struct slice key, uint3
 
 static void reply_no_such_key(struct cmd_context *context)
 {
-    reply_error_text(&context->reply, "ERR no such key");
+    reply_error(&context->reply, REPLY_ERROR_NO_SUCH_KEY);
 }
 
 static void reply_zero(struct cmd_context *context)
@@ -326,7 +326,7 @@ CMD_HANDLER(cmd_lset)
     const struct store_key *key = store_key(store, key_index);
     uint32_t position = 0;
     if (!list_position(index, key->list.count, &position)) {
-        reply_error_text(&context->reply, "ERR index out of range");
+        reply_error(&context->reply, REPLY_ERROR_INDEX_RANGE);
         return;
     }
     if (args[3].length > store->val_size_max) {
@@ -438,18 +438,15 @@ static bool lpos_options_parse(struct cmd_context *context, const struct slice *
                 return false;
             }
             if (value == 0) {
-                reply_error_text(&context->reply,
-                                 "ERR RANK can't be zero: use 1 to start from the first match, "
-                                 "2 from the second ... or use negative to start from the end "
-                                 "of the list");
+                reply_error(&context->reply, REPLY_ERROR_RANK_ZERO);
                 return false;
             }
             options->rank = value;
         } else if (cmd_arg_is(args[index], "count") || cmd_arg_is(args[index], "maxlen")) {
             bool count = cmd_arg_is(args[index], "count");
             if (!number || value < 0) {
-                reply_error_text(&context->reply, count ? "ERR COUNT can't be negative"
-                                                        : "ERR MAXLEN can't be negative");
+                reply_error(&context->reply, count ? REPLY_ERROR_COUNT_NEGATIVE
+                                                   : REPLY_ERROR_MAXLEN_NEGATIVE);
                 return false;
             }
             *(count ? &options->count : &options->maxlen) = value;

@@ -9,9 +9,6 @@
  */
 #include "cmd_handlers.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-
 #include "client.h"
 #include "conn.h"
 #include "resp.h"
@@ -27,7 +24,7 @@ CMD_HANDLER(cmd_multi)
     KV_ASSERT(arg_count == 1);
     struct txn *txn = &context->client->txn;
     if (txn->active) {
-        reply_error_text(&context->reply, "ERR MULTI calls can not be nested");
+        reply_error(&context->reply, REPLY_ERROR_MULTI_NESTED);
         return;
     }
     txn_begin(txn);
@@ -126,12 +123,11 @@ CMD_HANDLER(cmd_exec)
     KV_ASSERT(arg_count == 1);
     struct txn *txn = &context->client->txn;
     if (!txn->active) {
-        reply_error_text(&context->reply, "ERR EXEC without MULTI");
+        reply_error(&context->reply, REPLY_ERROR_EXEC_WITHOUT_MULTI);
         return;
     }
     if (txn->failed) {
-        reply_error_text(&context->reply,
-                         "EXECABORT Transaction discarded because of previous errors.");
+        reply_error(&context->reply, REPLY_ERROR_EXECABORT);
         txn_reset(txn, context->watch);
         return;
     }
@@ -145,12 +141,8 @@ CMD_HANDLER(cmd_exec)
         /* The worst case does not fit: bound each reply by the store as it is now. */
         uint64_t bound = exec_bound(context);
         if (bound > room) {
-            char text[200];
-            snprintf(text, sizeof(text),
-                     "EXECABORT Transaction discarded: its replies could exceed the send buffer "
-                     "(%" PRIu64 " of %u bytes); send fewer or smaller reads per transaction",
-                     bound, context->reply.capacity);
-            reply_error_text(&context->reply, text);
+            reply_error_format(&context->reply, REPLY_ERROR_EXEC_TOO_LARGE,
+                               (unsigned long long)bound, context->reply.capacity);
             txn_reset(txn, context->watch);
             return;
         }
@@ -177,7 +169,7 @@ CMD_HANDLER(cmd_discard)
     KV_ASSERT(arg_count == 1);
     struct txn *txn = &context->client->txn;
     if (!txn->active) {
-        reply_error_text(&context->reply, "ERR DISCARD without MULTI");
+        reply_error(&context->reply, REPLY_ERROR_DISCARD_WITHOUT_MULTI);
         return;
     }
     txn_reset(txn, context->watch);
@@ -189,7 +181,7 @@ CMD_HANDLER(cmd_watch)
     KV_ASSERT(arg_count >= 2);
     struct txn *txn = &context->client->txn;
     if (txn->active) {
-        reply_error_text(&context->reply, "ERR WATCH inside MULTI is not allowed");
+        reply_error(&context->reply, REPLY_ERROR_WATCH_INSIDE_MULTI);
         return;
     }
     struct store *store = context->store;
@@ -201,10 +193,7 @@ CMD_HANDLER(cmd_watch)
         /* An expired key goes now, before it is watched, so its removal is not a change. */
         store_expire_due(store, key);
         if (!watch_add(context->watch, &txn->watches, store_key_hash(store, key), key)) {
-            char text[128];
-            snprintf(text, sizeof(text), "ERR too many watched keys (watch_keys_max is %u)",
-                     context->config->watch_keys_max);
-            reply_error_text(&context->reply, text);
+            reply_error(&context->reply, REPLY_ERROR_WATCH_KEYS_FULL);
             return;
         }
     }

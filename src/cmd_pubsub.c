@@ -10,7 +10,6 @@
 #include "cmd_handlers.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 
 #include "client.h"
 #include "conn.h"
@@ -39,27 +38,21 @@ static bool subscribe_one(struct cmd_context *context, struct slice name, bool p
     struct client *client = context->client;
     enum pubsub_status status =
         pubsub_subscribe(context->pubsub, &client->pubsub, client->slot_index, name, pattern);
-    char text[160];
     switch (status) {
     case PUBSUB_ADDED:
     case PUBSUB_ALREADY:
         reply_subscription(context, pattern ? "psubscribe" : "subscribe", &name);
         return true;
     case PUBSUB_NAME_TOO_LONG:
-        snprintf(text, sizeof(text), "ERR channel name is too long (key_size_max is %u bytes)",
-                 context->config->key_size_max);
-        break;
+        reply_error(&context->reply, REPLY_ERROR_CHANNEL_TOO_LONG);
+        return false;
     case PUBSUB_CLIENT_FULL:
-        snprintf(text, sizeof(text), "ERR too many subscriptions (subscriptions_max is %u)",
-                 context->config->subscriptions_max);
-        break;
+        reply_error(&context->reply, REPLY_ERROR_SUBSCRIPTIONS_FULL);
+        return false;
     default:
-        snprintf(text, sizeof(text), "ERR too many channels (pubsub_channels_max is %u)",
-                 context->config->pubsub_channels_max);
-        break;
+        reply_error(&context->reply, REPLY_ERROR_CHANNELS_FULL);
+        return false;
     }
-    reply_error_text(&context->reply, text);
-    return false;
 }
 
 static void subscribe_generic(struct cmd_context *context, const struct slice *args,
@@ -212,8 +205,7 @@ static void pubsub_channels(struct cmd_context *context, const struct slice *pat
         }
     }
     if (bytes > context->reply.capacity - context->reply.length) {
-        reply_error_text(&context->reply,
-                         "ERR PUBSUB CHANNELS reply would exceed the send buffer; give a pattern");
+        reply_error(&context->reply, REPLY_ERROR_PUBSUB_CHANNELS_TOO_LARGE);
         return;
     }
     reply_array(&context->reply, count);

@@ -193,18 +193,6 @@ static bool arg_text(struct slice arg, bool option_name, char *text, uint32_t ca
     return true;
 }
 
-static void config_set_failed(struct cmd_context *context, struct slice name, const char *reason)
-{
-    char text[PLAN_REPLY_ERROR_BYTES];
-    uint32_t shown = name.length < 64 ? name.length : 64;
-    snprintf(text, sizeof(text), "ERR CONFIG SET failed (possibly related to argument '%.*s') - %.128s",
-             (int)shown, (const char *)name.bytes, reason);
-    for (char *byte = text; *byte != '\0'; byte++) {
-        *byte = (*byte == '\r' || *byte == '\n') ? ' ' : *byte;
-    }
-    reply_error_text(&context->reply, text);
-}
-
 /* Whether a Redis parameter kv shows but does not have may be "set" to what kv does anyway
  * (save "", appendonly no): tools send these and expect OK. */
 static bool config_set_noop(struct slice name, struct slice value)
@@ -238,25 +226,20 @@ static void config_set_command(struct cmd_context *context, const struct slice *
             shown |= cmd_arg_is(name, redis_only[entry]);
         }
         if (!known && !shown) {
-            static const char unknown[] =
-                "-ERR Unknown option or number of arguments for CONFIG SET - '";
-            reply_raw(&context->reply, unknown, sizeof(unknown) - 1);
-            uint32_t length = name.length < 128 ? name.length : 128;
-            reply_raw(&context->reply, name.bytes, length);
-            reply_raw(&context->reply, "'\r\n", 3);
+            reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_UNKNOWN, &name);
             return;
         }
         if (!runtime) {
-            config_set_failed(context, name, "can't set immutable config");
+            reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_IMMUTABLE, &name);
             return;
         }
         char reason[256];
         if (!arg_text(args[index + 1], false, value, sizeof(value))) {
-            config_set_failed(context, name, "argument is too long or holds a NUL byte");
+            reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_UNREADABLE, &name);
             return;
         }
         if (config_set(&fresh, option, value, reason, sizeof(reason)) != 0) {
-            config_set_failed(context, name, reason);
+            reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &name, reason);
             return;
         }
     }
@@ -404,10 +387,8 @@ static void command_reply(struct cmd_context *context, enum command_form form,
         elements += form == COMMAND_DOCS_FORM ? 2 : 1;
     }
     if (bytes > context->reply.capacity - context->reply.length) {
-        char text[160];
-        snprintf(text, sizeof(text), "ERR COMMAND reply would exceed the send buffer (%u bytes)",
-                 context->reply.capacity);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_COMMAND_REPLY_TOO_LARGE,
+                           context->reply.capacity);
         return;
     }
     reply_array(&context->reply, elements);

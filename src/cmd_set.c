@@ -9,8 +9,6 @@
  */
 #include "cmd_handlers.h"
 
-#include <stdio.h>
-
 #include "glob.h"
 #include "number.h"
 
@@ -255,8 +253,7 @@ CMD_HANDLER(cmd_srandmember)
         return;
     }
     if (counted && count == INT64_MIN) {
-        reply_error_text(&context->reply, "ERR value is out of range, value must between "
-                                          "-9223372036854775807 and 9223372036854775807");
+        reply_error(&context->reply, REPLY_ERROR_INT64_RANGE);
         return;
     }
     uint32_t key_index = 0;
@@ -275,11 +272,8 @@ CMD_HANDLER(cmd_srandmember)
     uint64_t replies = repeat ? wanted : (wanted < length ? wanted : length);
     if (16 + replies * bulk_bound(context->config->key_size_max) >
         context->reply.capacity - context->reply.length) {
-        char text[160];
-        snprintf(text, sizeof(text),
-                 "ERR SRANDMEMBER count would exceed the send buffer (%u bytes)",
-                 context->reply.capacity);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_SRANDMEMBER_TOO_LARGE,
+                           context->reply.capacity);
         return;
     }
     if (counted) {
@@ -421,10 +415,8 @@ static void set_algebra(struct cmd_context *context, const struct slice *args, u
      * the bound of a member of key_size_max is what the buffer is sized in. */
     if (16 + count * bulk_bound(context->config->key_size_max) >
         context->reply.capacity - context->reply.length) {
-        char text[160];
-        snprintf(text, sizeof(text), "ERR %s reply of %llu members would exceed the send buffer",
-                 name, (unsigned long long)count);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_SET_ALGEBRA_TOO_LARGE, name,
+                           (unsigned long long)count);
         return;
     }
     reply_array(&context->reply, (uint32_t)count);

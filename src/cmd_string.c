@@ -8,7 +8,6 @@
 #include "cmd_handlers.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "number.h"
@@ -146,9 +145,7 @@ static bool expire_time_parse(struct cmd_context *context, const struct set_opti
         value = relative && valid ? value + context->store->now_ms : value;
     }
     if (!valid) {
-        char text[80];
-        snprintf(text, sizeof(text), "ERR invalid expire time in '%s' command", command);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_EXPIRE_TIME_INVALID, command);
         return false;
     }
     *at_ms = value;
@@ -387,11 +384,8 @@ CMD_HANDLER(cmd_mget)
     uint32_t room = context->reply.capacity - context->reply.length;
     uint64_t worst = 16u + (uint64_t)(arg_count - 1u) * context->plan->reply_element_bytes;
     if (worst > room && mget_bytes(context, args, arg_count) > room) {
-        char text[160];
-        snprintf(text, sizeof(text),
-                 "ERR MGET of %u keys would exceed the send buffer (%u bytes): ask for fewer keys",
-                 arg_count - 1u, context->plan->send_buffer_bytes);
-        reply_error_text(&context->reply, text);
+        reply_error_format(&context->reply, REPLY_ERROR_MGET_TOO_LARGE, arg_count - 1u,
+                           context->plan->send_buffer_bytes);
         return;
     }
     reply_array(&context->reply, arg_count - 1u);
@@ -608,7 +602,7 @@ CMD_HANDLER(cmd_setrange)
         return;
     }
     if (offset < 0) {
-        reply_error_text(&context->reply, "ERR offset is out of range");
+        reply_error(&context->reply, REPLY_ERROR_OFFSET_RANGE);
         return;
     }
     struct slice bytes = args[3];
@@ -624,8 +618,7 @@ CMD_HANDLER(cmd_setrange)
         return;
     }
     if ((uint64_t)offset + bytes.length > RESP_BULK_BYTES_LIMIT) {
-        reply_error_text(&context->reply,
-                         "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        reply_error(&context->reply, REPLY_ERROR_STRING_TOO_LONG);
         return;
     }
     if ((uint64_t)offset + bytes.length > context->store->val_size_max) {
@@ -677,7 +670,7 @@ static void incr_generic(struct cmd_context *context, struct slice key, int64_t 
     }
     if ((increment < 0 && value < 0 && increment < INT64_MIN - value) ||
         (increment > 0 && value > 0 && increment > INT64_MAX - value)) {
-        reply_error_text(&context->reply, "ERR increment or decrement would overflow");
+        reply_error(&context->reply, REPLY_ERROR_INCREMENT_OVERFLOW);
         return;
     }
     value += increment;
@@ -727,7 +720,7 @@ CMD_HANDLER(cmd_decrby)
         return;
     }
     if (decrement == INT64_MIN) {
-        reply_error_text(&context->reply, "ERR decrement would overflow");
+        reply_error(&context->reply, REPLY_ERROR_DECREMENT_OVERFLOW);
         return;
     }
     incr_generic(context, args[1], -decrement);
@@ -748,12 +741,12 @@ CMD_HANDLER(cmd_incrbyfloat)
     struct slice current = exists ? string_value(context, key_index) : empty_slice;
     if ((exists && !number_parse_long_double(current.bytes, current.length, &value)) ||
         !number_parse_long_double(args[2].bytes, args[2].length, &increment)) {
-        reply_error_text(&context->reply, "ERR value is not a valid float");
+        reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
         return;
     }
     value += increment;
     if (isnan(value) || isinf(value)) {
-        reply_error_text(&context->reply, "ERR increment would produce NaN or Infinity");
+        reply_error(&context->reply, REPLY_ERROR_INCREMENT_NAN);
         return;
     }
     char text[NUMBER_LONG_DOUBLE_BYTES];

@@ -175,24 +175,22 @@ static bool zadd_parse(struct cmd_context *context, const struct slice *args, ui
         return false;
     }
     if ((*flags & ZADD_NX) && (*flags & ZADD_XX)) {
-        reply_error_text(&context->reply,
-                         "ERR XX and NX options at the same time are not compatible");
+        reply_error(&context->reply, REPLY_ERROR_ZADD_XX_NX);
         return false;
     }
     if (((*flags & (ZADD_GT | ZADD_LT)) && (*flags & ZADD_NX)) ||
         ((*flags & ZADD_GT) && (*flags & ZADD_LT))) {
-        reply_error_text(&context->reply,
-                         "ERR GT, LT, and/or NX options at the same time are not compatible");
+        reply_error(&context->reply, REPLY_ERROR_ZADD_GT_LT_NX);
         return false;
     }
     if ((*flags & ZADD_INCR) && left > 2) {
-        reply_error_text(&context->reply, "ERR INCR option supports a single increment-element pair");
+        reply_error(&context->reply, REPLY_ERROR_ZADD_INCR_PAIR);
         return false;
     }
     for (uint32_t pair = index; pair < arg_count; pair += 2) {
         double score = 0;
         if (!score_parse(args[pair], &score)) {
-            reply_error_text(&context->reply, "ERR value is not a valid float");
+            reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
             return false;
         }
     }
@@ -263,7 +261,7 @@ static void zadd_generic(struct cmd_context *context, const struct slice *args, 
         double current = present ? node_score(context, node_index) : 0;
         double score = present ? current + increment : increment;
         if (isnan(score)) {
-            reply_error_text(&context->reply, "ERR resulting score is not a number (NaN)");
+            reply_error(&context->reply, REPLY_ERROR_SCORE_NAN);
             return;
         }
         bool blocked = (present && (flags & ZADD_GT) && score <= current) ||
@@ -325,7 +323,7 @@ CMD_HANDLER(cmd_zincrby)
     KV_ASSERT(arg_count == 4);
     double increment = 0;
     if (!score_parse(args[2], &increment)) {
-        reply_error_text(&context->reply, "ERR value is not a valid float");
+        reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
         return;
     }
     /* ZINCRBY key increment member is ZADD key INCR increment member. */
@@ -451,7 +449,7 @@ CMD_HANDLER(cmd_zcount)
     KV_ASSERT(arg_count == 4);
     struct score_range range;
     if (!score_range_parse(args[2], args[3], &range)) {
-        reply_error_text(&context->reply, "ERR min or max is not a float");
+        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_FLOAT);
         return;
     }
     uint32_t key_index = 0;
@@ -612,16 +610,14 @@ static void zrange_generic(struct cmd_context *context, const struct slice *args
     }
     /* As Redis 7.0: a LIMIT whose count is -1 passes with a rank range, and is ignored. */
     if (request.limit != -1 && request.kind == RANGE_RANK) {
-        reply_error_text(&context->reply, "ERR syntax error, LIMIT is only supported in "
-                                          "combination with either BYSCORE or BYLEX");
+        reply_error(&context->reply, REPLY_ERROR_LIMIT_NEEDS_BY);
         return;
     }
     if (request.kind == RANGE_RANK) {
         request.offset = 0;
     }
     if (request.with_scores && request.kind == RANGE_LEX) {
-        reply_error_text(&context->reply,
-                         "ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+        reply_error(&context->reply, REPLY_ERROR_WITHSCORES_BYLEX);
         return;
     }
     /* A reversed score or lex range is given max first. */
@@ -640,11 +636,11 @@ static void zrange_generic(struct cmd_context *context, const struct slice *args
         return;
     }
     if (request.kind == RANGE_SCORE && !score_range_parse(min, max, &scores)) {
-        reply_error_text(&context->reply, "ERR min or max is not a float");
+        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_FLOAT);
         return;
     }
     if (request.kind == RANGE_LEX && (!lex_end_parse(min, &lex_min) || !lex_end_parse(max, &lex_max))) {
-        reply_error_text(&context->reply, "ERR min or max not valid string range item");
+        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_LEX);
         return;
     }
     uint32_t key_index = 0;
@@ -744,7 +740,7 @@ CMD_HANDLER(cmd_zremrangebyscore)
     KV_ASSERT(arg_count == 4);
     struct score_range range;
     if (!score_range_parse(args[2], args[3], &range)) {
-        reply_error_text(&context->reply, "ERR min or max is not a float");
+        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_FLOAT);
         return;
     }
     uint32_t key_index = 0;

@@ -1,24 +1,10 @@
 /*
- * Protected mode: the decision and Redis 7's refusal line, which clients and tools match on.
+ * Protected mode: the decision, and Redis 7's refusal line (from reply.c's error table),
+ * which clients and tools match on.
  */
 #include "protected.h"
 
-#include <string.h>
-
-static const char denied_line[] =
-    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
-    "password is set for the default user. In this mode connections are only accepted from the "
-    "loopback interface. If you want to connect from external computers to Redis you may adopt "
-    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
-    "SET protected-mode no' from the loopback interface by connecting to Redis from the same "
-    "host the server is running, however MAKE SURE Redis is not publicly accessible from "
-    "internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
-    "you can just disable the protected mode by editing the Redis configuration file, and "
-    "setting the protected mode option to 'no', and then restarting the server. 3) If you "
-    "started the server manually just for testing, restart it with the '--protected-mode no' "
-    "option. 4) Set up an authentication password for the default user. NOTE: You only need to "
-    "do one of the above things in order for the server to start accepting connections from the "
-    "outside.\r\n";
+#include "reply.h"
 
 bool protected_refuses(const struct config *config, uint32_t peer_address)
 {
@@ -28,6 +14,5 @@ bool protected_refuses(const struct config *config, uint32_t peer_address)
 
 struct slice protected_denied_line(void)
 {
-    return (struct slice){.bytes = (const uint8_t *)denied_line,
-                          .length = (uint32_t)(sizeof(denied_line) - 1)};
+    return reply_error_line(REPLY_ERROR_DENIED);
 }

@@ -1,87 +1,452 @@
 /*
  * Reply encoding and the error table. Encoders append to the send buffer and assert room:
- * the connection checked the command's reply bound before running it. Error lines are
- * Redis 7's, byte for byte, including how Redis bounds and sanitizes the parts it echoes
- * (at most 128 bytes of a name, C-string truncation at a NUL byte, CR and LF turned into
- * spaces). kv's own limit errors name the option and its value; their text is built once
- * at startup into static storage.
+ * the connection checked the command's reply bound before running it. Every error line a
+ * client can see is in error_table below, by id; handlers name ids and never hold error text.
+ * Lines are Redis 7's, byte for byte, including how Redis bounds and sanitizes what it
+ * echoes (at most 128 bytes of a name, C-string truncation at a NUL byte, CR and LF turned
+ * into spaces). kv's own limit errors name the option and its value; their text is built
+ * once at startup into static storage. Lines with arguments are formatted at each use
+ * straight into the reply, never longer than REPLY_ERROR_TEXT_BYTES_MAX between "-" and
+ * "\r\n". Nothing here allocates or does I/O.
  */
 #include "reply.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "plan.h"
 #include "resp.h"
 
-#define REPLY_ERROR_LINE_BYTES_MAX 160u
+/* Longest limit line: its fixed text (under 90 bytes) and a 10-digit value. */
+#define REPLY_ERROR_LIMIT_LINE_BYTES_MAX 160u
 
-static char error_lines[REPLY_ERROR_COUNT][REPLY_ERROR_LINE_BYTES_MAX];
-static uint32_t error_lengths[REPLY_ERROR_COUNT];
+/* The limit ids run from KEY_TOO_LONG to CHANNELS_FULL, in one block of static lines. */
+#define REPLY_ERROR_LIMIT_FIRST REPLY_ERROR_KEY_TOO_LONG
+#define REPLY_ERROR_LIMIT_COUNT (REPLY_ERROR_BLOCKING_KEYS_FULL - REPLY_ERROR_KEY_TOO_LONG + 1)
 
-static void error_set(enum reply_error error, const char *line)
+static_assert(REPLY_ERROR_TEXT_BYTES_MAX + 1 == PLAN_REPLY_ERROR_BYTES,
+              "formatted text is cut where a PLAN_REPLY_ERROR_BYTES buffer cut it");
+
+enum reply_error_kind {
+    REPLY_ERROR_KIND_FIXED = 1, /* the line as it is */
+    REPLY_ERROR_KIND_LIMIT,     /* one %u, a configured limit, formatted by reply_errors_init */
+    REPLY_ERROR_KIND_FORMAT,    /* conversions, formatted by each reply_error_format */
+};
+
+/*
+ * One client-visible error: the whole line from "-" to "\r\n". Conversions use printf's
+ * syntax for a subset: %u (unsigned), %llu (unsigned long long), %s (a C string of kv's
+ * own), and %.<N>s, which takes a const struct slice * of client bytes and prints what
+ * Redis's "%.<N>s" of them as a C string prints. What a conversion prints has CR and LF
+ * turned into spaces, as Redis's addReplyErrorFormat does with the whole line.
+ */
+struct reply_error_entry {
+    const char *line; /* "-" to "\r\n", NUL-terminated */
+    uint8_t kind;     /* enum reply_error_kind */
+};
+
+#define FIXED(text) {.line = (text), .kind = REPLY_ERROR_KIND_FIXED}
+#define LIMIT(text) {.line = (text), .kind = REPLY_ERROR_KIND_LIMIT}
+#define FORMAT(text) {.line = (text), .kind = REPLY_ERROR_KIND_FORMAT}
+
+static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
+    [REPLY_ERROR_WRONGTYPE] =
+        FIXED("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    [REPLY_ERROR_SYNTAX] = FIXED("-ERR syntax error\r\n"),
+    [REPLY_ERROR_NOT_INTEGER] = FIXED("-ERR value is not an integer or out of range\r\n"),
+    [REPLY_ERROR_NOT_POSITIVE] = FIXED("-ERR value is out of range, must be positive\r\n"),
+    [REPLY_ERROR_NOT_FLOAT] = FIXED("-ERR value is not a valid float\r\n"),
+    [REPLY_ERROR_INT64_RANGE] = FIXED("-ERR value is out of range, value must between "
+                                      "-9223372036854775807 and 9223372036854775807\r\n"),
+    [REPLY_ERROR_INCREMENT_OVERFLOW] = FIXED("-ERR increment or decrement would overflow\r\n"),
+    [REPLY_ERROR_INCREMENT_NAN] = FIXED("-ERR increment would produce NaN or Infinity\r\n"),
+    [REPLY_ERROR_NO_SUCH_KEY] = FIXED("-ERR no such key\r\n"),
+    [REPLY_ERROR_INVALID_CURSOR] = FIXED("-ERR invalid cursor\r\n"),
+    [REPLY_ERROR_MIN_MAX_NOT_FLOAT] = FIXED("-ERR min or max is not a float\r\n"),
+
+    [REPLY_ERROR_MAX_CLIENTS] = FIXED("-ERR max number of clients reached\r\n"),
+    [REPLY_ERROR_DENIED] = FIXED(
+        "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+        "password is set for the default user. In this mode connections are only accepted "
+        "from the loopback interface. If you want to connect from external computers to "
+        "Redis you may adopt one of the following solutions: 1) Just disable protected mode "
+        "sending the command 'CONFIG SET protected-mode no' from the loopback interface by "
+        "connecting to Redis from the same host the server is running, however MAKE SURE "
+        "Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to "
+        "make this change permanent. 2) Alternatively you can just disable the protected mode "
+        "by editing the Redis configuration file, and setting the protected mode option to "
+        "'no', and then restarting the server. 3) If you started the server manually just for "
+        "testing, restart it with the '--protected-mode no' option. 4) Set up an "
+        "authentication password for the default user. NOTE: You only need to do one of the "
+        "above things in order for the server to start accepting connections from the "
+        "outside.\r\n"),
+    [REPLY_ERROR_NOAUTH] = FIXED("-NOAUTH Authentication required.\r\n"),
+    [REPLY_ERROR_WRONGPASS] =
+        FIXED("-WRONGPASS invalid username-password pair or user is disabled.\r\n"),
+    [REPLY_ERROR_AUTH_NO_PASSWORD] =
+        FIXED("-ERR AUTH <password> called without any password configured for the default "
+              "user. Are you sure your configuration is correct?\r\n"),
+    [REPLY_ERROR_HELLO_NOAUTH] =
+        FIXED("-NOAUTH HELLO must be called with the client already authenticated, otherwise "
+              "the HELLO AUTH <user> <pass> option can be used to authenticate the client and "
+              "select the RESP protocol version at the same time\r\n"),
+    [REPLY_ERROR_PROTOCOL_VERSION_INVALID] =
+        FIXED("-ERR Protocol version is not an integer or out of range\r\n"),
+    [REPLY_ERROR_NOPROTO] = FIXED("-NOPROTO unsupported protocol version\r\n"),
+    [REPLY_ERROR_CLIENT_NAME_INVALID] =
+        FIXED("-ERR Client names cannot contain spaces, newlines or special characters.\r\n"),
+    [REPLY_ERROR_CLIENT_ID_INVALID] = FIXED("-ERR Invalid client ID\r\n"),
+    [REPLY_ERROR_CLIENT_ID_NOT_POSITIVE] = FIXED("-ERR client-id should be greater than 0\r\n"),
+    [REPLY_ERROR_NO_SUCH_CLIENT] = FIXED("-ERR No such client\r\n"),
+
+    [REPLY_ERROR_MULTI_NESTED] = FIXED("-ERR MULTI calls can not be nested\r\n"),
+    [REPLY_ERROR_EXEC_WITHOUT_MULTI] = FIXED("-ERR EXEC without MULTI\r\n"),
+    [REPLY_ERROR_EXECABORT] =
+        FIXED("-EXECABORT Transaction discarded because of previous errors.\r\n"),
+    [REPLY_ERROR_DISCARD_WITHOUT_MULTI] = FIXED("-ERR DISCARD without MULTI\r\n"),
+    [REPLY_ERROR_WATCH_INSIDE_MULTI] = FIXED("-ERR WATCH inside MULTI is not allowed\r\n"),
+
+    [REPLY_ERROR_DB_INDEX_RANGE] = FIXED("-ERR DB index is out of range\r\n"),
+    [REPLY_ERROR_INT32_RANGE] = FIXED("-ERR value is out of range, value must between "
+                                      "-2147483648 and 2147483647\r\n"),
+    [REPLY_ERROR_OFFSET_RANGE] = FIXED("-ERR offset is out of range\r\n"),
+    [REPLY_ERROR_STRING_TOO_LONG] =
+        FIXED("-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"),
+    [REPLY_ERROR_DECREMENT_OVERFLOW] = FIXED("-ERR decrement would overflow\r\n"),
+    [REPLY_ERROR_TIMEOUT_INVALID] = FIXED("-ERR timeout is not a float or out of range\r\n"),
+    [REPLY_ERROR_TIMEOUT_NEGATIVE] = FIXED("-ERR timeout is negative\r\n"),
+    [REPLY_ERROR_EXPIRE_NX_CONFLICT] =
+        FIXED("-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"),
+    [REPLY_ERROR_EXPIRE_GT_LT_CONFLICT] =
+        FIXED("-ERR GT and LT options at the same time are not compatible\r\n"),
+
+    [REPLY_ERROR_INDEX_RANGE] = FIXED("-ERR index out of range\r\n"),
+    [REPLY_ERROR_RANK_ZERO] =
+        FIXED("-ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
+              "second ... or use negative to start from the end of the list\r\n"),
+    [REPLY_ERROR_COUNT_NEGATIVE] = FIXED("-ERR COUNT can't be negative\r\n"),
+    [REPLY_ERROR_MAXLEN_NEGATIVE] = FIXED("-ERR MAXLEN can't be negative\r\n"),
+    [REPLY_ERROR_HASH_NOT_INTEGER] = FIXED("-ERR hash value is not an integer\r\n"),
+    [REPLY_ERROR_HASH_NOT_FLOAT] = FIXED("-ERR hash value is not a float\r\n"),
+    [REPLY_ERROR_NAN_OR_INFINITY] = FIXED("-ERR value is NaN or Infinity\r\n"),
+    [REPLY_ERROR_ZADD_XX_NX] =
+        FIXED("-ERR XX and NX options at the same time are not compatible\r\n"),
+    [REPLY_ERROR_ZADD_GT_LT_NX] =
+        FIXED("-ERR GT, LT, and/or NX options at the same time are not compatible\r\n"),
+    [REPLY_ERROR_ZADD_INCR_PAIR] =
+        FIXED("-ERR INCR option supports a single increment-element pair\r\n"),
+    [REPLY_ERROR_SCORE_NAN] = FIXED("-ERR resulting score is not a number (NaN)\r\n"),
+    [REPLY_ERROR_LIMIT_NEEDS_BY] = FIXED("-ERR syntax error, LIMIT is only supported in "
+                                         "combination with either BYSCORE or BYLEX\r\n"),
+    [REPLY_ERROR_WITHSCORES_BYLEX] =
+        FIXED("-ERR syntax error, WITHSCORES not supported in combination with BYLEX\r\n"),
+    [REPLY_ERROR_MIN_MAX_NOT_LEX] = FIXED("-ERR min or max not valid string range item\r\n"),
+    [REPLY_ERROR_PUBSUB_CHANNELS_TOO_LARGE] =
+        FIXED("-ERR PUBSUB CHANNELS reply would exceed the send buffer; give a pattern\r\n"),
+    [REPLY_ERROR_SLOWLOG_COUNT] = FIXED("-ERR count should be greater than or equal to -1\r\n"),
+
+    [REPLY_ERROR_KEY_TOO_LONG] = LIMIT("-ERR key is too long (key_size_max is %u bytes)\r\n"),
+    [REPLY_ERROR_VALUE_TOO_LONG] =
+        LIMIT("-ERR value is too long (val_size_max is %u bytes)\r\n"),
+    [REPLY_ERROR_LIST_FULL] = LIMIT("-ERR list is full (list_length_max is %u)\r\n"),
+    [REPLY_ERROR_FIELD_TOO_LONG] =
+        LIMIT("-ERR field is too long (key_size_max is %u bytes)\r\n"),
+    [REPLY_ERROR_HASH_FULL] = LIMIT("-ERR hash is full (list_length_max is %u fields)\r\n"),
+    [REPLY_ERROR_MEMBER_TOO_LONG] =
+        LIMIT("-ERR member is too long (key_size_max is %u bytes)\r\n"),
+    [REPLY_ERROR_SET_FULL] = LIMIT("-ERR set is full (list_length_max is %u members)\r\n"),
+    [REPLY_ERROR_ZSET_FULL] =
+        LIMIT("-ERR sorted set is full (list_length_max is %u members)\r\n"),
+    [REPLY_ERROR_STORE_FULL] = LIMIT("-ERR store is full (key_count is %u keys)\r\n"),
+    [REPLY_ERROR_ARGUMENT_TOO_LONG] =
+        LIMIT("-ERR argument is too long (the longest key or value is %u bytes)\r\n"),
+    [REPLY_ERROR_COMMAND_TOO_LARGE] =
+        LIMIT("-ERR command is too large (the receive buffer holds %u bytes)\r\n"),
+    [REPLY_ERROR_WATCH_KEYS_FULL] =
+        LIMIT("-ERR too many watched keys (watch_keys_max is %u)\r\n"),
+    [REPLY_ERROR_CHANNEL_TOO_LONG] =
+        LIMIT("-ERR channel name is too long (key_size_max is %u bytes)\r\n"),
+    [REPLY_ERROR_SUBSCRIPTIONS_FULL] =
+        LIMIT("-ERR too many subscriptions (subscriptions_max is %u)\r\n"),
+    [REPLY_ERROR_CHANNELS_FULL] =
+        LIMIT("-ERR too many channels (pubsub_channels_max is %u)\r\n"),
+    [REPLY_ERROR_BLOCKING_KEYS_FULL] =
+        LIMIT("-ERR too many blocked keys (blocking_keys_max is %u)\r\n"),
+
+    /* Redis echoes a whole argument; kv cuts it (128 bytes, as Redis cuts a command name)
+     * so that the line fits PLAN_REPLY_ERROR_BYTES. */
+    [REPLY_ERROR_SUBSCRIBED_CONTEXT] =
+        FORMAT("-ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
+               "/ RESET are allowed in this context\r\n"),
+    [REPLY_ERROR_CLIENT_NAME_TOO_LONG] =
+        FORMAT("-ERR client name is longer than kv's limit of %u bytes\r\n"),
+    [REPLY_ERROR_HELLO_OPTION] = FORMAT("-ERR Syntax error in HELLO option '%.128s'\r\n"),
+    [REPLY_ERROR_CLIENT_TYPE_UNKNOWN] = FORMAT("-ERR Unknown client type '%.128s'\r\n"),
+    [REPLY_ERROR_CLIENT_LIST_TOO_LARGE] =
+        FORMAT("-ERR CLIENT LIST reply of %llu bytes would exceed the send buffer (%u bytes); "
+               "use CLIENT LIST ID\r\n"),
+    [REPLY_ERROR_NO_SUCH_USER] = FORMAT("-ERR No such user '%.128s'\r\n"),
+    [REPLY_ERROR_SETINFO_OPTION_UNKNOWN] = FORMAT("-ERR Unrecognized option '%.128s'\r\n"),
+    [REPLY_ERROR_SETINFO_TOO_LONG] =
+        FORMAT("-ERR %.128s is longer than kv's limit of 64 bytes\r\n"),
+    [REPLY_ERROR_SETINFO_INVALID] =
+        FORMAT("-ERR %.128s cannot contain spaces, newlines or special characters.\r\n"),
+    [REPLY_ERROR_EXPIRE_OPTION_UNKNOWN] = FORMAT("-ERR Unsupported option %.160s\r\n"),
+    [REPLY_ERROR_EXPIRE_TIME_INVALID] = FORMAT("-ERR invalid expire time in '%s' command\r\n"),
+    [REPLY_ERROR_EXEC_TOO_LARGE] =
+        FORMAT("-EXECABORT Transaction discarded: its replies could exceed the send buffer "
+               "(%llu of %u bytes); send fewer or smaller reads per transaction\r\n"),
+    [REPLY_ERROR_TRANSACTION_TOO_LARGE] =
+        FORMAT("-ERR transaction is too large: its commands would exceed %u bytes; EXEC will "
+               "abort\r\n"),
+    [REPLY_ERROR_CONFIG_SET_UNKNOWN] =
+        FORMAT("-ERR Unknown option or number of arguments for CONFIG SET - '%.128s'\r\n"),
+    [REPLY_ERROR_CONFIG_SET_IMMUTABLE] =
+        FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - can't set "
+               "immutable config\r\n"),
+    [REPLY_ERROR_CONFIG_SET_UNREADABLE] =
+        FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - argument is "
+               "too long or holds a NUL byte\r\n"),
+    [REPLY_ERROR_CONFIG_SET_FAILED] =
+        FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - %s\r\n"),
+    [REPLY_ERROR_COMMAND_REPLY_TOO_LARGE] =
+        FORMAT("-ERR COMMAND reply would exceed the send buffer (%u bytes)\r\n"),
+    [REPLY_ERROR_KEYS_TOO_LARGE] =
+        FORMAT("-ERR KEYS reply of %u keys would exceed the send buffer (%u bytes); use "
+               "SCAN\r\n"),
+    [REPLY_ERROR_MGET_TOO_LARGE] =
+        FORMAT("-ERR MGET of %u keys would exceed the send buffer (%u bytes): ask for fewer "
+               "keys\r\n"),
+    [REPLY_ERROR_HRANDFIELD_TOO_LARGE] =
+        FORMAT("-ERR HRANDFIELD count would exceed the send buffer (%u bytes)\r\n"),
+    [REPLY_ERROR_SRANDMEMBER_TOO_LARGE] =
+        FORMAT("-ERR SRANDMEMBER count would exceed the send buffer (%u bytes)\r\n"),
+    [REPLY_ERROR_SET_ALGEBRA_TOO_LARGE] =
+        FORMAT("-ERR %s reply of %llu members would exceed the send buffer\r\n"),
+};
+
+/* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */
+static char limit_lines[REPLY_ERROR_LIMIT_COUNT][REPLY_ERROR_LIMIT_LINE_BYTES_MAX];
+static uint32_t limit_lengths[REPLY_ERROR_LIMIT_COUNT];
+
+/* A formatted line being written: the reply, and how much text it has so far. */
+struct error_writer {
+    struct reply *reply;
+    uint32_t text_bytes; /* bytes after "-" so far, at most REPLY_ERROR_TEXT_BYTES_MAX */
+};
+
+/* One byte of text; past REPLY_ERROR_TEXT_BYTES_MAX the rest is cut, as snprintf cut it. */
+static void writer_put(struct error_writer *writer, uint8_t byte)
 {
-    size_t length = strlen(line);
-    KV_ASSERT(length < REPLY_ERROR_LINE_BYTES_MAX);
-    memcpy(error_lines[error], line, length);
-    error_lengths[error] = (uint32_t)length;
+    KV_ASSERT(writer->text_bytes <= REPLY_ERROR_TEXT_BYTES_MAX);
+    if (writer->text_bytes == REPLY_ERROR_TEXT_BYTES_MAX) {
+        return;
+    }
+    reply_raw(writer->reply, &byte, 1);
+    writer->text_bytes++;
+}
+
+/* One byte a conversion printed: CR and LF become spaces so the error stays one line. */
+static void writer_put_printed(struct error_writer *writer, uint8_t byte)
+{
+    writer_put(writer, (byte == '\r' || byte == '\n') ? (uint8_t)' ' : byte);
+}
+
+/* How many bytes "%.<bytes_max>s" prints of client bytes read as a C string: up to the
+ * first NUL byte, the end, or bytes_max. */
+static uint32_t echo_length(struct slice text, uint32_t bytes_max)
+{
+    uint32_t limit = text.length < bytes_max ? text.length : bytes_max;
+    const uint8_t *nul = limit > 0 ? memchr(text.bytes, 0, limit) : NULL;
+    uint32_t length = nul != NULL ? (uint32_t)(nul - text.bytes) : limit;
+    KV_ASSERT(length <= bytes_max);
+    return length;
+}
+
+static void writer_number(struct error_writer *writer, uint64_t value)
+{
+    char digits[20]; /* UINT64_MAX has 20 digits */
+    uint32_t count = 0;
+    do {
+        digits[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    KV_ASSERT(count <= sizeof(digits));
+    /* Bounded by count, at most 20. */
+    while (count > 0) {
+        writer_put(writer, (uint8_t)digits[--count]);
+    }
+}
+
+/*
+ * The conversion at line[at] ('%'): prints one argument and returns the index after the
+ * conversion. Only the subset the table uses exists; anything else is a table bug.
+ */
+static size_t writer_convert(struct error_writer *writer, const char *line, size_t at,
+                             va_list *arguments)
+{
+    KV_ASSERT(line[at] == '%');
+    at++;
+    if (line[at] == '.') {
+        uint32_t precision = 0;
+        /* Bounded by the line: at most 3 digits, as no precision in the table exceeds 999. */
+        for (at++; line[at] >= '0' && line[at] <= '9'; at++) {
+            precision = precision * 10 + (uint32_t)(line[at] - '0');
+            KV_ASSERT(precision < 1000);
+        }
+        KV_ASSERT(line[at] == 's' && precision > 0);
+        const struct slice *text = va_arg(*arguments, const struct slice *);
+        KV_ASSERT(text != NULL);
+        uint32_t length = echo_length(*text, precision);
+        for (uint32_t index = 0; index < length; index++) {
+            writer_put_printed(writer, text->bytes[index]);
+        }
+        return at + 1;
+    }
+    if (line[at] == 's') {
+        const char *text = va_arg(*arguments, const char *);
+        KV_ASSERT(text != NULL);
+        /* Bounded by the text's NUL, and cut at REPLY_ERROR_TEXT_BYTES_MAX by writer_put. */
+        for (size_t index = 0; text[index] != '\0'; index++) {
+            writer_put_printed(writer, (uint8_t)text[index]);
+        }
+        return at + 1;
+    }
+    if (line[at] == 'u') {
+        writer_number(writer, va_arg(*arguments, unsigned int));
+        return at + 1;
+    }
+    KV_ASSERT(line[at] == 'l' && line[at + 1] == 'l' && line[at + 2] == 'u');
+    writer_number(writer, va_arg(*arguments, unsigned long long));
+    return at + 3;
+}
+
+/* Writes a table line, its conversions taking `arguments` in order. */
+static void error_write(struct reply *reply, const char *line, va_list *arguments)
+{
+    size_t line_bytes = strlen(line);
+    KV_ASSERT(line_bytes >= 3 && line[0] == '-');
+    KV_ASSERT(line[line_bytes - 2] == '\r' && line[line_bytes - 1] == '\n');
+    uint32_t length_before = reply->length;
+    struct error_writer writer = {.reply = reply, .text_bytes = 0};
+    reply_raw(reply, "-", 1);
+    /* Bounded by the line's length: each pass consumes at least one byte of it. */
+    for (size_t at = 1; at < line_bytes - 2;) {
+        if (line[at] == '%') {
+            at = writer_convert(&writer, line, at, arguments);
+        } else {
+            writer_put(&writer, (uint8_t)line[at]);
+            at++;
+        }
+    }
+    reply_raw(reply, "\r\n", 2);
+    KV_ASSERT(reply->length - length_before == writer.text_bytes + 3);
+}
+
+/* error_write with the arguments given here (the limit lines at startup). */
+static void error_write_values(struct reply *reply, const char *line, ...)
+{
+    va_list arguments;
+    va_start(arguments, line);
+    error_write(reply, line, &arguments);
+    va_end(arguments);
+}
+
+/* The configured value a limit line names. */
+static uint32_t limit_value(enum reply_error error, const struct config *config,
+                            uint32_t recv_buffer_bytes)
+{
+    switch (error) {
+    case REPLY_ERROR_KEY_TOO_LONG:
+    case REPLY_ERROR_FIELD_TOO_LONG:
+    case REPLY_ERROR_MEMBER_TOO_LONG:
+    case REPLY_ERROR_CHANNEL_TOO_LONG:
+        return config->key_size_max;
+    case REPLY_ERROR_VALUE_TOO_LONG:
+        return config->val_size_max;
+    case REPLY_ERROR_LIST_FULL:
+    case REPLY_ERROR_HASH_FULL:
+    case REPLY_ERROR_SET_FULL:
+    case REPLY_ERROR_ZSET_FULL:
+        return config->list_length_max;
+    case REPLY_ERROR_STORE_FULL:
+        return config->key_count;
+    case REPLY_ERROR_ARGUMENT_TOO_LONG:
+        return config->key_size_max > config->val_size_max ? config->key_size_max
+                                                           : config->val_size_max;
+    case REPLY_ERROR_COMMAND_TOO_LARGE:
+        return recv_buffer_bytes;
+    case REPLY_ERROR_WATCH_KEYS_FULL:
+        return config->watch_keys_max;
+    case REPLY_ERROR_SUBSCRIPTIONS_FULL:
+        return config->subscriptions_max;
+    case REPLY_ERROR_CHANNELS_FULL:
+        return config->pubsub_channels_max;
+    case REPLY_ERROR_BLOCKING_KEYS_FULL:
+        return config->blocking_keys_max;
+    default:
+        KV_ASSERT(false);
+        return 0;
+    }
 }
 
 void reply_errors_init(const struct config *config, uint32_t recv_buffer_bytes)
 {
-    char line[REPLY_ERROR_LINE_BYTES_MAX];
-    uint32_t arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max
-                                                                         : config->val_size_max;
-    error_set(REPLY_ERROR_WRONGTYPE,
-              "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    error_set(REPLY_ERROR_SYNTAX, "-ERR syntax error\r\n");
-    error_set(REPLY_ERROR_NOT_INTEGER, "-ERR value is not an integer or out of range\r\n");
-    error_set(REPLY_ERROR_NOT_POSITIVE, "-ERR value is out of range, must be positive\r\n");
-    error_set(REPLY_ERROR_MAX_CLIENTS, "-ERR max number of clients reached\r\n");
-    error_set(REPLY_ERROR_NOAUTH, "-NOAUTH Authentication required.\r\n");
-    snprintf(line, sizeof(line), "-ERR key is too long (key_size_max is %u bytes)\r\n",
-             config->key_size_max);
-    error_set(REPLY_ERROR_KEY_TOO_LONG, line);
-    snprintf(line, sizeof(line), "-ERR value is too long (val_size_max is %u bytes)\r\n",
-             config->val_size_max);
-    error_set(REPLY_ERROR_VALUE_TOO_LONG, line);
-    snprintf(line, sizeof(line), "-ERR list is full (list_length_max is %u)\r\n",
-             config->list_length_max);
-    error_set(REPLY_ERROR_LIST_FULL, line);
-    snprintf(line, sizeof(line), "-ERR field is too long (key_size_max is %u bytes)\r\n",
-             config->key_size_max);
-    error_set(REPLY_ERROR_FIELD_TOO_LONG, line);
-    snprintf(line, sizeof(line), "-ERR hash is full (list_length_max is %u fields)\r\n",
-             config->list_length_max);
-    error_set(REPLY_ERROR_HASH_FULL, line);
-    snprintf(line, sizeof(line), "-ERR member is too long (key_size_max is %u bytes)\r\n",
-             config->key_size_max);
-    error_set(REPLY_ERROR_MEMBER_TOO_LONG, line);
-    snprintf(line, sizeof(line), "-ERR set is full (list_length_max is %u members)\r\n",
-             config->list_length_max);
-    error_set(REPLY_ERROR_SET_FULL, line);
-    snprintf(line, sizeof(line), "-ERR sorted set is full (list_length_max is %u members)\r\n",
-             config->list_length_max);
-    error_set(REPLY_ERROR_ZSET_FULL, line);
-    snprintf(line, sizeof(line), "-ERR store is full (key_count is %u keys)\r\n",
-             config->key_count);
-    error_set(REPLY_ERROR_STORE_FULL, line);
-    snprintf(line, sizeof(line),
-             "-ERR argument is too long (the longest key or value is %u bytes)\r\n",
-             arg_bytes_max);
-    error_set(REPLY_ERROR_ARGUMENT_TOO_LONG, line);
-    snprintf(line, sizeof(line),
-             "-ERR command is too large (the receive buffer holds %u bytes)\r\n",
-             recv_buffer_bytes);
-    error_set(REPLY_ERROR_COMMAND_TOO_LARGE, line);
+    /* Bounded by the id count: every id has a line of its kind, limits in their block. */
+    for (uint32_t error = REPLY_ERROR_NONE + 1; error < REPLY_ERROR_COUNT; error++) {
+        const struct reply_error_entry *entry = &error_table[error];
+        KV_ASSERT(entry->line != NULL && entry->line[0] == '-');
+        size_t line_bytes = strlen(entry->line);
+        KV_ASSERT(line_bytes >= 3 && memcmp(entry->line + line_bytes - 2, "\r\n", 2) == 0);
+        bool limit = error >= REPLY_ERROR_LIMIT_FIRST &&
+                     error < REPLY_ERROR_LIMIT_FIRST + REPLY_ERROR_LIMIT_COUNT;
+        KV_ASSERT(limit == (entry->kind == REPLY_ERROR_KIND_LIMIT));
+        KV_ASSERT((strchr(entry->line, '%') == NULL) == (entry->kind == REPLY_ERROR_KIND_FIXED));
+        if (!limit) {
+            continue;
+        }
+        uint32_t slot = error - REPLY_ERROR_LIMIT_FIRST;
+        struct reply line = {.bytes = (uint8_t *)limit_lines[slot],
+                             .length = 0,
+                             .capacity = REPLY_ERROR_LIMIT_LINE_BYTES_MAX};
+        error_write_values(&line, entry->line,
+                           limit_value((enum reply_error)error, config, recv_buffer_bytes));
+        limit_lengths[slot] = line.length;
+    }
 }
 
 struct slice reply_error_line(enum reply_error error)
 {
     KV_ASSERT(error > REPLY_ERROR_NONE && error < REPLY_ERROR_COUNT);
-    KV_ASSERT(error_lengths[error] > 0);
-    return (struct slice){.bytes = (const uint8_t *)error_lines[error],
-                          .length = error_lengths[error]};
+    const struct reply_error_entry *entry = &error_table[error];
+    KV_ASSERT(entry->kind != REPLY_ERROR_KIND_FORMAT);
+    if (entry->kind == REPLY_ERROR_KIND_LIMIT) {
+        uint32_t slot = (uint32_t)(error - REPLY_ERROR_LIMIT_FIRST);
+        KV_ASSERT(limit_lengths[slot] > 0); /* reply_errors_init ran */
+        return (struct slice){.bytes = (const uint8_t *)limit_lines[slot],
+                              .length = limit_lengths[slot]};
+    }
+    return (struct slice){.bytes = (const uint8_t *)entry->line,
+                          .length = (uint32_t)strlen(entry->line)};
+}
+
+bool reply_error_has_arguments(enum reply_error error)
+{
+    KV_ASSERT(error > REPLY_ERROR_NONE && error < REPLY_ERROR_COUNT);
+    KV_ASSERT(error_table[error].line != NULL);
+    return error_table[error].kind == REPLY_ERROR_KIND_FORMAT;
+}
+
+void reply_error_format(struct reply *reply, enum reply_error error, ...)
+{
+    KV_ASSERT(error > REPLY_ERROR_NONE && error < REPLY_ERROR_COUNT);
+    KV_ASSERT(error_table[error].kind == REPLY_ERROR_KIND_FORMAT);
+    va_list arguments;
+    va_start(arguments, error);
+    error_write(reply, error_table[error].line, &arguments);
+    va_end(arguments);
 }
 
 void reply_raw(struct reply *reply, const void *bytes, uint32_t length)
@@ -93,13 +458,6 @@ void reply_raw(struct reply *reply, const void *bytes, uint32_t length)
     }
     memcpy(reply->bytes + reply->length, bytes, length);
     reply->length += length;
-}
-
-void reply_error_text(struct reply *reply, const char *text)
-{
-    reply_raw(reply, "-", 1);
-    reply_raw(reply, text, (uint32_t)strlen(text));
-    reply_raw(reply, "\r\n", 2);
 }
 
 void reply_simple(struct reply *reply, const char *text)
@@ -190,14 +548,11 @@ void reply_error_arity(struct reply *reply, const char *name)
  */
 static uint32_t reply_echoed(struct reply *reply, struct slice text, uint32_t bytes_max)
 {
-    uint32_t count = 0;
-    while (count < text.length && count < bytes_max && text.bytes[count] != 0) {
-        uint8_t byte = text.bytes[count];
-        if (byte == '\r' || byte == '\n') {
-            byte = ' ';
-        }
+    uint32_t count = echo_length(text, bytes_max);
+    for (uint32_t index = 0; index < count; index++) {
+        uint8_t byte = text.bytes[index];
+        byte = (byte == '\r' || byte == '\n') ? (uint8_t)' ' : byte;
         reply_raw(reply, &byte, 1);
-        count++;
     }
     return count;
 }

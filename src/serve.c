@@ -144,15 +144,6 @@ static void answer_parse_error(struct serve *serve, struct reply *reply,
     }
 }
 
-static void multi_refuse(struct cmd_context *context, const char *what, uint32_t bytes)
-{
-    char text[160];
-    snprintf(text, sizeof(text),
-             "ERR transaction is too large: its %s would exceed %u bytes; EXEC will abort", what,
-             bytes);
-    reply_error_text(&context->reply, text);
-}
-
 /* A command arrives inside MULTI: an admitted one is answered QUEUED and its bytes stay in
  * the receive buffer for EXEC; a refused one fails the transaction, as in Redis. */
 static void multi_queue(struct serve *serve, struct cmd_context *context, uint32_t position,
@@ -169,7 +160,8 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
     uint32_t reply_bytes = cmd_reply_bound(context, position, serve->scratch.args, arg_count);
     context->bound = (struct cmd_bound){0};
     if (txn->overflowed) {
-        multi_refuse(context, "commands", serve->conns->recv_buffer_bytes);
+        reply_error_format(&context->reply, REPLY_ERROR_TRANSACTION_TOO_LARGE,
+                           serve->conns->recv_buffer_bytes);
         txn->overflowed = false;
         KV_ASSERT(txn->failed);
         return;
@@ -197,10 +189,7 @@ static bool block_begin(struct serve *serve, struct cmd_context *context)
     if (status == BLOCK_OK) {
         return true;
     }
-    char text[128];
-    snprintf(text, sizeof(text), "ERR too many blocked keys (blocking_keys_max is %u)",
-             serve->block->links_max);
-    reply_error_text(&context->reply, text);
+    reply_error(&context->reply, REPLY_ERROR_BLOCKING_KEYS_FULL);
     return false;
 }
 
