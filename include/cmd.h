@@ -17,15 +17,48 @@
 #include "store.h"
 
 struct region;
-struct conn;
 struct conns;
+struct clients;
+struct client;
+struct block;
 struct watch;
 struct pubsub;
+struct resp_scratch;
 struct latency_histogram;
 struct slowlog;
 struct cmd;
 
-/* What a handler may touch: everything is owned elsewhere. */
+/* How a command came to run. */
+enum cmd_mode {
+    CMD_MODE_DIRECT,  /* sent by the client and run at once */
+    CMD_MODE_EXEC,    /* run from a transaction's queue: nothing blocks */
+    CMD_MODE_RETRY,   /* a blocked client's command run again: a key of another type keeps
+                         it waiting, as Redis leaves such a client blocked */
+};
+
+/* What a command asks of whoever ran it. */
+struct cmd_outcome {
+    bool close_after_reply;    /* QUIT: close once the reply is sent */
+    bool block;                /* a blocking command found nothing: it answered nothing, its
+                                  command stays for a retry, and the client waits on
+                                  args[block_key_first .. + block_key_count) */
+    uint32_t block_key_first;
+    uint32_t block_key_count;
+    int64_t block_deadline_ms; /* with block: Unix ms of the timeout; 0: never */
+};
+
+/* How far reply bounds may trust the store as it is now. Zero for a command about to run;
+ * EXEC, summing its queue's bounds before any of it runs, sets them from the writes queued
+ * before each command (cmd_bound_after). */
+struct cmd_bound {
+    bool exact;               /* look at the store even when the worst case fits the room */
+    bool strings_changed;     /* a string may have changed or appeared since */
+    uint32_t list_growth;     /* elements lists may have gained since; UINT32_MAX: any */
+};
+
+/* What a handler may touch. The shared part is set once by the serving layer; the call part
+ * is set for each command. A handler reaches its own client through `client`, never the
+ * connection; other clients' connections only through `conns` (CLIENT, PUBLISH). */
 struct cmd_context {
     struct store *store;         /* the data */
     struct config *config;       /* options (CONFIG SET changes the runtime ones) */
@@ -34,28 +67,19 @@ struct cmd_context {
     struct stats *stats;         /* counters */
     struct watch *watch;         /* WATCH state of every client */
     struct pubsub *pubsub;       /* channels, patterns and subscriptions */
-    struct reply reply;          /* where this command's reply goes */
-    struct conn *conn;           /* the client running the command */
-    struct conns *conns;         /* every client (CLIENT LIST, CLIENT KILL) */
-    uint64_t client_id;          /* the connection running the command */
-    bool close_after_reply;      /* set by QUIT */
-    bool in_exec;                /* running EXEC's queue: a blocking command does not block */
-    bool block_retry;            /* a blocked command runs again: a key of another type makes
-                                    it wait on, as Redis leaves such a client blocked */
-    bool block_requested;        /* set by a blocking command that found nothing: no reply,
-                                    its command stays for a later retry */
-    int64_t block_deadline_ms;   /* with block_requested: Unix ms of the timeout; 0: never */
-    /* How far reply bounds may trust the store as it is now. Zero for a command about to
-     * run; EXEC, summing its queue's bounds before any of it runs, sets them from the
-     * writes queued before each command (cmd_bound_after). */
-    bool bound_exact;            /* bounds must look at the store even when the worst case
-                                    fits the send buffer's room (EXEC summing its queue) */
-    bool bound_strings_changed;  /* a string may have changed or appeared since */
-    uint32_t bound_list_growth;  /* elements lists may have gained since; UINT32_MAX: any */
+    struct conns *conns;         /* every connection (CLIENT LIST, CLIENT KILL, PUBLISH) */
+    struct clients *clients;     /* every client's command state */
+    struct block *block;         /* blocked clients */
+    const struct resp_scratch *scratch; /* parse results: EXEC re-reads its queue into it */
+    struct client *client;       /* the client running this command */
+    struct reply reply;          /* where its reply goes */
+    uint8_t mode;                /* enum cmd_mode */
+    struct cmd_outcome outcome;  /* what it asks of its caller; zero before it runs */
+    struct cmd_bound bound;      /* reply-bound trust; zero unless EXEC sums its queue */
 };
 
 /* Updates a context's bound fields for a command queued before the next ones (EXEC). */
-void cmd_bound_after(struct cmd_context *context, const struct cmd *cmd, uint32_t arg_count);
+void cmd_bound_after(struct cmd_bound *bound, uint32_t position, uint32_t arg_count);
 
 /* Bytes cmd_init carves: a latency histogram per command and the slow log ring. */
 uint64_t cmd_plan_stats_bytes(uint32_t slowlog_max_len);
@@ -67,8 +91,6 @@ void cmd_init(struct region *region, uint32_t slowlog_max_len);
 /* Commands slower than this many µs go to the slow log; negative: none (Redis's
  * slowlog-log-slower-than). */
 void cmd_slowlog_threshold_set(int64_t threshold_us);
-
-struct cmd;
 
 enum cmd_flag {
     CMD_FLAG_WRITE = 1u << 0,     /* may change the store */
@@ -106,34 +128,35 @@ struct slowlog *cmd_slowlog(void);
 /* CONFIG RESETSTAT: command counters and latency histograms. */
 void cmd_stats_reset(void);
 
-/* Looks up args[0] (any case); NULL when kv has no such command. */
-const struct cmd *cmd_find(const struct slice *args, uint32_t arg_count);
+/* Position of a command that kv does not have. */
+#define CMD_NONE UINT32_MAX
 
-/* Bytes the command's reply can take at most, given its arguments (for the unknown command:
- * its error). A range read bounds its reply by the elements its arguments can select, so
- * pipelined small ranges and pops do not each wait for an empty send buffer. */
-uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct cmd_context *context,
-                             const struct slice *args, uint32_t arg_count);
+/* Looks up args[0] (any case): the command's position in the table, or CMD_NONE. Each
+ * command is looked up once: the position names it from then on. */
+uint32_t cmd_find(const struct slice *args, uint32_t arg_count);
 
-/* The command's flags (enum cmd_flag in cmd_handlers.h); 0 for NULL. */
+/* The command at a position (NULL for CMD_NONE). */
+const struct cmd *cmd_of(uint32_t position);
+
+/* The command's flags (enum cmd_flag); 0 for NULL. */
 uint32_t cmd_flags(const struct cmd *cmd);
 
-/* The bound on the reply of an admitted command (at least PLAN_REPLY_ERROR_BYTES); the
- * reply never exceeds it (asserted). EXEC's bound is the sum over its queued commands. */
-uint32_t cmd_reply_bound(const struct cmd *cmd, const struct cmd_context *context,
-                         const struct slice *args, uint32_t arg_count);
-
-/* Whether a command may run: known, right arity, client authenticated. If not, answers
- * Redis's error (counting the refusal) and returns false. */
-bool cmd_admit(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
+/* Whether a command may run: known, right arity, client authenticated, allowed while
+ * subscribed. If not, answers Redis's error (counting the refusal) and returns false. The
+ * caller has PLAN_REPLY_SMALL_BYTES of room for that. */
+bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
                uint32_t arg_count);
 
-/* Runs an admitted command and writes its reply. */
-void cmd_run(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
-             uint32_t arg_count);
+/* The bound on the reply of an admitted command (at least PLAN_REPLY_ERROR_BYTES). A range
+ * read bounds its reply by the elements its arguments can select, so pipelined small ranges
+ * and pops do not each wait for an empty send buffer. EXEC's bound is the sum over its
+ * queued commands. */
+uint32_t cmd_reply_bound(const struct cmd_context *context, uint32_t position,
+                         const struct slice *args, uint32_t arg_count);
 
-/* Runs one command (cmd from cmd_find, NULL for an unknown one) and writes its reply. */
-void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
-                 uint32_t arg_count);
+/* Runs an admitted command whose reply bound the caller computed (and made room for) and
+ * writes its reply; the reply never exceeds the bound (asserted). */
+void cmd_run(struct cmd_context *context, uint32_t position, const struct slice *args,
+             uint32_t arg_count, uint32_t bound);
 
 #endif

@@ -49,6 +49,7 @@ struct config {
     uint32_t expire_slice;             /* table slots active expiry examines per loop turn */
     uint32_t hz;                       /* timer ticks per second while keys have expiry times */
     uint32_t watch_keys_max;           /* keys all clients may WATCH at once (the plan) */
+    uint32_t blocking_keys_max;        /* (client, key) waits of blocked clients, in all */
     int32_t slowlog_log_slower_than;   /* µs; commands slower go to the slow log; -1: none */
     uint32_t timeout;                  /* s; clients idle longer are closed; 0: never */
     int32_t cpu;                       /* pin the loop thread to this CPU; -1: no pinning */

@@ -6,10 +6,10 @@
 #ifndef KV_HOST_H
 #define KV_HOST_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config.h"
-#include "plan.h"
 
 enum host_verdict {
     HOST_PASS,
@@ -19,7 +19,7 @@ enum host_verdict {
 
 /* Prints the table; returns the worst verdict. `io_uring_result` is what setting up a small
  * ring returned on this host (0 or a negative errno), probed by the caller. */
-enum host_verdict host_check(const struct config *config, const struct plan *plan,
+enum host_verdict host_check(const struct config *config, uint64_t region_bytes,
                              int io_uring_result, FILE *out);
 
 #endif

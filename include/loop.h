@@ -1,7 +1,7 @@
 /*
- * The event loop: one io_uring driving every socket from one thread. It owns the ring, the
- * listening socket and the connection slots' I/O; commands run in conn and cmd. Only this
- * module includes liburing.h.
+ * The event loop: one io_uring driving every socket from one thread. It owns the ring and
+ * the listening socket, and does the I/O the serving layer asks for; commands run in serve
+ * and cmd, timed work in cron. Only this module includes liburing.h.
  */
 #ifndef KV_LOOP_H
 #define KV_LOOP_H
@@ -9,25 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmd.h"
 #include "config.h"
-#include "conn.h"
+#include "cron.h"
 #include "kv_assert.h"
-#include "plan.h"
-#include "region.h"
+#include "serve.h"
 #include "stats.h"
-#include "store.h"
 
 struct loop;
-struct watch;
-struct pubsub;
 
-/* Listens, sets up the ring, registers files and buffers. Returns 0, or a negative errno
- * with a one-line reason in `error`. */
-KV_MUST_USE int loop_init(struct loop **loop_out, struct region *region,
-                          struct config *config, const struct plan *plan,
-                          struct store *store, struct watch *watch, struct pubsub *pubsub,
-                          struct stats *stats, char *error, size_t error_bytes);
+/* Listens, sets up the ring, registers files and the serving layer's buffers. Returns 0, or
+ * a negative errno with a one-line reason in `error`. */
+KV_MUST_USE int loop_init(struct loop **loop_out, const struct config *config,
+                          struct serve *serve, struct cron *cron, struct stats *stats,
+                          char *error, size_t error_bytes);
 
 /* Serves until SIGINT or SIGTERM; returns 0 on a clean stop. */
 int loop_run(struct loop *loop);

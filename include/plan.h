@@ -1,7 +1,8 @@
 /*
- * The memory plan: pure arithmetic from the configuration to the bytes of every pool, so
- * the whole region can be mapped in one piece before the first client. Each size is a sum
- * with one commented term per consumer (plan.c); `kv --plan` prints every number.
+ * The plan: pure arithmetic from the configuration to the sizes the modules are built with
+ * (connection buffers, reply bounds, argument limits). A leaf: it knows no module. The bytes
+ * of every pool, summed into the region's size, are the layout's (layout.h), which asks each
+ * module what its init will carve.
  */
 #ifndef KV_PLAN_H
 #define KV_PLAN_H
@@ -12,23 +13,6 @@
 
 #include "config.h"
 #include "kv_assert.h"
-
-enum plan_pool {
-    PLAN_POOL_CONNECTIONS,  /* connection slots */
-    PLAN_POOL_RECV_BUFFERS, /* one receive buffer per connection */
-    PLAN_POOL_SEND_BUFFERS, /* one send buffer per connection */
-    PLAN_POOL_TABLE,        /* hash table entries */
-    PLAN_POOL_KEYS,         /* key slots */
-    PLAN_POOL_VALUES,       /* value slots: every key can hold a maximal list */
-    PLAN_POOL_LIST_NODES,   /* list nodes, one per value slot */
-    PLAN_POOL_FIELDS,       /* hash field, set and sorted-set member slots */
-    PLAN_POOL_ZSET,         /* sorted-set nodes and their member table */
-    PLAN_POOL_PUBSUB,       /* channels, patterns and subscriptions */
-    PLAN_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
-    PLAN_POOL_WATCH,        /* WATCH: watched keys, client-key links, their table */
-    PLAN_POOL_STATS,        /* latency histogram per command, slow log ring */
-    PLAN_POOL_COUNT,
-};
 
 /* Accepted sockets beyond connections_max get a slot just long enough to be told
  * "max number of clients reached" and closed. */
@@ -68,8 +52,6 @@ struct plan {
     uint32_t arg_bytes_max;       /* longest argument the parser keeps */
     uint32_t args_max;            /* most arguments in one command */
     uint32_t value_count;         /* value slots and list nodes: key_count * list_length_max */
-    uint64_t pool_bytes[PLAN_POOL_COUNT]; /* bytes carved for each pool, alignment included */
-    uint64_t total_bytes;         /* the region: every pool plus carving slack */
 };
 
 /* Computes the plan; returns 0, or -1 with a message naming the options whose combination
@@ -77,9 +59,7 @@ struct plan {
 KV_MUST_USE int plan_compute(struct plan *plan, const struct config *config, char *error,
                              size_t error_bytes);
 
-const char *plan_pool_name(enum plan_pool pool);
-
-/* Prints the configuration and the plan, one line per pool and a total. */
+/* Prints the configuration and the derived sizes (`kv --plan` before the pools). */
 void plan_print(const struct plan *plan, const struct config *config, FILE *out);
 
 #endif

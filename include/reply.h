@@ -104,6 +104,7 @@ enum reply_error {
     REPLY_ERROR_CHANNEL_TOO_LONG,
     REPLY_ERROR_SUBSCRIPTIONS_FULL,
     REPLY_ERROR_CHANNELS_FULL,
+    REPLY_ERROR_BLOCKING_KEYS_FULL,
     /* With arguments (reply_error_format), listed after each. */
     REPLY_ERROR_SUBSCRIBED_CONTEXT,      /* name: the refused command */
     REPLY_ERROR_CLIENT_NAME_TOO_LONG,    /* u: kv's limit in bytes */

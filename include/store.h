@@ -80,10 +80,13 @@ struct store {
     uint32_t expires_count;   /* keys with an expiry time */
     uint32_t expire_cursor;   /* next table slot the active expiry examines */
     uint64_t expired_keys;    /* keys removed because their time passed (INFO) */
-    bool signaled;            /* a list or sorted set gained members: blocked clients may go */
     /* Called with a key about to change, be created or be removed (WATCH); NULL: none. */
     void (*touched)(void *touched_context, uint32_t hash, struct slice key);
     void *touched_context;
+    /* Called with a list or sorted set key that gained members, or a key renamed to a name
+     * clients may wait on (blocked clients); NULL: none. */
+    void (*ready)(void *ready_context, uint32_t hash, struct slice key);
+    void *ready_context;
 };
 
 /* Bytes of one key slot and one value slot, and of the whole store, for the plan. */
@@ -98,6 +101,10 @@ uint64_t store_plan_zset_bytes(const struct config *config);
 
 void store_init(struct store *store, struct region *region, const struct config *config,
                 uint64_t seed);
+
+/* The key's hash, as the table and the key slot keep it, and as the store's hooks give it
+ * (WATCH and blocked clients key their own tables by it). */
+uint32_t store_key_hash(const struct store *store, struct slice key);
 
 /* Sets the clock that expiry is judged by (Unix ms); the loop calls it before each command. */
 static inline void store_clock(struct store *store, int64_t now_ms)

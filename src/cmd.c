@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cmd_handlers.h"
+#include "client.h"
 #include "conn.h"
 #include "latency.h"
 #include "number.h"
@@ -174,27 +175,36 @@ bool cmd_arg_is(struct slice arg, const char *word)
     return arg.length == word_bytes && strncasecmp((const char *)arg.bytes, word, word_bytes) == 0;
 }
 
-const struct cmd *cmd_find(const struct slice *args, uint32_t arg_count)
+uint32_t cmd_find(const struct slice *args, uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 1);
     struct slice name = args[0];
     if (name.length == 0 || name.length > CMD_NAME_BYTES_MAX) {
-        return NULL;
+        return CMD_NONE;
     }
     uint32_t slot = name_hash(name.bytes, name.length);
     /* Bounded: the index always has empty slots, and a probe stops at the first. */
     for (uint32_t probes = 0; probes < CMD_INDEX_SLOTS; probes++, slot++) {
         slot &= CMD_INDEX_SLOTS - 1;
         if (cmd_index[slot] == 0) {
-            return NULL;
+            return CMD_NONE;
         }
         uint32_t position = cmd_index[slot] - 1u;
         if (cmd_name_bytes[position] == name.length &&
             strncasecmp(cmd_all[position]->name, (const char *)name.bytes, name.length) == 0) {
-            return cmd_all[position];
+            return position;
         }
     }
-    return NULL;
+    return CMD_NONE;
+}
+
+const struct cmd *cmd_of(uint32_t position)
+{
+    if (position == CMD_NONE) {
+        return NULL;
+    }
+    KV_ASSERT(position < cmd_all_count);
+    return cmd_all[position];
 }
 
 uint32_t cmd_reply_small(const struct cmd_context *context, const struct slice *args,
@@ -238,9 +248,10 @@ uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements)
     return bytes < plan->send_buffer_bytes ? (uint32_t)bytes : plan->send_buffer_bytes;
 }
 
-uint32_t cmd_reply_bound(const struct cmd *cmd, const struct cmd_context *context,
+uint32_t cmd_reply_bound(const struct cmd_context *context, uint32_t position,
                          const struct slice *args, uint32_t arg_count)
 {
+    const struct cmd *cmd = cmd_of(position);
     KV_ASSERT(cmd != NULL);
     uint32_t bytes = cmd->reply_max(context, args, arg_count);
     KV_ASSERT(bytes <= context->plan->send_buffer_bytes);
@@ -344,11 +355,11 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
 uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, uint8_t type)
 {
     uint32_t length_max = context->plan->list_length_max;
-    if (context->bound_list_growth == UINT32_MAX) {
+    if (context->bound.list_growth == UINT32_MAX) {
         return length_max;
     }
     uint32_t key_index = 0;
-    uint64_t length = context->bound_list_growth;
+    uint64_t length = context->bound.list_growth;
     if (store_peek(context->store, key, &key_index) &&
         store_key(context->store, key_index)->type == type) {
         length += store_key(context->store, key_index)->list.count;
@@ -356,50 +367,24 @@ uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, u
     return length < length_max ? (uint32_t)length : length_max;
 }
 
-void cmd_bound_after(struct cmd_context *context, const struct cmd *cmd, uint32_t arg_count)
+void cmd_bound_after(struct cmd_bound *bound, uint32_t position, uint32_t arg_count)
 {
-    uint32_t flags = cmd_flags(cmd);
+    uint32_t flags = cmd_flags(cmd_of(position));
     if (!(flags & CMD_FLAG_WRITE) || (flags & CMD_FLAG_SHRINKS)) {
         return;
     }
-    uint64_t growth = context->bound_list_growth;
+    uint64_t growth = bound->list_growth;
     if (flags & CMD_FLAG_STRINGS) {
-        context->bound_strings_changed = true;
+        bound->strings_changed = true;
         return;
     }
     if (flags & (CMD_FLAG_GROWS | CMD_FLAG_GROWS_ONE)) {
         growth += (flags & CMD_FLAG_GROWS) ? arg_count - 2u : 1u;
-        context->bound_list_growth = growth < UINT32_MAX ? (uint32_t)growth : UINT32_MAX;
+        bound->list_growth = growth < UINT32_MAX ? (uint32_t)growth : UINT32_MAX;
         return;
     }
-    context->bound_strings_changed = true;
-    context->bound_list_growth = UINT32_MAX;
-}
-
-uint32_t cmd_reply_bytes_max(const struct cmd *cmd, const struct cmd_context *context,
-                             const struct slice *args, uint32_t arg_count)
-{
-    if (cmd == NULL) {
-        return PLAN_REPLY_SMALL_BYTES;
-    }
-    uint32_t bytes = cmd_reply_bound(cmd, context, args, arg_count);
-    return bytes < PLAN_REPLY_SMALL_BYTES ? PLAN_REPLY_SMALL_BYTES : bytes;
-}
-
-/* The command's position in cmd_all (its counters' index). */
-static uint32_t cmd_position(const struct cmd *cmd)
-{
-    uint32_t slot = name_hash((const uint8_t *)cmd->name, (uint32_t)strlen(cmd->name));
-    /* Bounded as cmd_find is: the name is in the index. */
-    for (uint32_t probes = 0; probes < CMD_INDEX_SLOTS; probes++, slot++) {
-        slot &= CMD_INDEX_SLOTS - 1;
-        KV_ASSERT(cmd_index[slot] != 0);
-        if (cmd_all[cmd_index[slot] - 1u] == cmd) {
-            return cmd_index[slot] - 1u;
-        }
-    }
-    KV_ASSERT(false);
-    return 0;
+    bound->strings_changed = true;
+    bound->list_growth = UINT32_MAX;
 }
 
 static bool arity_ok(const struct cmd *cmd, uint32_t arg_count)
@@ -439,27 +424,28 @@ enum reply_error cmd_store_error(enum store_status status)
     }
 }
 
-bool cmd_admit(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
+bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
                uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 1);
+    const struct cmd *cmd = cmd_of(position);
     if (cmd == NULL) {
         reply_error_unknown_command(&context->reply, args, arg_count);
         return false;
     }
-    struct cmd_stats *stats = &cmd_stats[cmd_position(cmd)];
+    struct cmd_stats *stats = &cmd_stats[position];
     if (!arity_ok(cmd, arg_count)) {
         stats->rejected_calls++;
         reply_error_arity(&context->reply, cmd->name);
         return false;
     }
-    if (!context->conn->authenticated && !(cmd->flags & CMD_FLAG_NOAUTH)) {
+    const struct client *client = context->client;
+    if (!client->authenticated && !(cmd->flags & CMD_FLAG_NOAUTH)) {
         stats->rejected_calls++;
         reply_error(&context->reply, REPLY_ERROR_NOAUTH);
         return false;
     }
-    const struct pubsub_client *subscriptions = &context->conn->pubsub;
-    if (subscriptions->channels + subscriptions->patterns > 0 && !(cmd->flags & CMD_FLAG_PUBSUB)) {
+    if (client_subscribed(client) && !(cmd->flags & CMD_FLAG_PUBSUB)) {
         stats->rejected_calls++;
         reply_error_format(&context->reply, REPLY_ERROR_SUBSCRIBED_CONTEXT, cmd->name);
         return false;
@@ -467,21 +453,31 @@ bool cmd_admit(struct cmd_context *context, const struct cmd *cmd, const struct 
     return true;
 }
 
-void cmd_run(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
-             uint32_t arg_count)
+/* Adds a command to the slow log: its arguments, the client's address and name. */
+static void slowlog_note(const struct cmd_context *context, const struct slice *args,
+                         uint32_t arg_count, int64_t now_ms, uint64_t duration_us)
 {
+    const struct client *client = context->client;
+    const struct conn *conn = conn_at(context->conns, client->slot_index);
+    slowlog_add(&cmd_slowlog_ring, args, arg_count, now_ms / 1000, duration_us,
+                (struct slice){.bytes = (const uint8_t *)conn->addr, .length = conn->addr_length},
+                client_name(client));
+}
+
+void cmd_run(struct cmd_context *context, uint32_t position, const struct slice *args,
+             uint32_t arg_count, uint32_t bound)
+{
+    const struct cmd *cmd = cmd_of(position);
     KV_ASSERT(cmd != NULL && arity_ok(cmd, arg_count));
+    KV_ASSERT(bound <= context->reply.capacity - context->reply.length);
     uint32_t length_before = context->reply.length;
-    /* Taken before the handler runs: EXEC's bound is its queue, gone once it has run. */
-    uint32_t bound = cmd_reply_bound(cmd, context, args, arg_count);
-    struct cmd_stats *stats = &cmd_stats[cmd_position(cmd)];
+    struct cmd_stats *stats = &cmd_stats[position];
     context->stats->commands_processed++;
     int64_t now_ms = unix_ms();
     store_clock(context->store, now_ms);
     stats_ops_sample(context->stats, now_ms);
-    context->conn->last_command = cmd->name;
-    context->conn->last_command_ms = now_ms;
-    uint32_t position = cmd_position(cmd);
+    context->client->last_command = cmd->name;
+    context->client->last_command_ms = now_ms;
     uint64_t started_ns = monotonic_ns();
     cmd->handler(context, args, arg_count);
     uint64_t duration_ns = monotonic_ns() - started_ns;
@@ -490,10 +486,7 @@ void cmd_run(struct cmd_context *context, const struct cmd *cmd, const struct sl
     latency_record(&cmd_latency[position], duration_ns);
     if (cmd_slowlog_threshold_us >= 0 &&
         duration_ns / 1000u >= (uint64_t)cmd_slowlog_threshold_us && !(cmd->flags & CMD_FLAG_TXN)) {
-        const struct conn *conn = context->conn;
-        slowlog_add(&cmd_slowlog_ring, args, arg_count, now_ms / 1000, duration_ns / 1000u,
-                    (struct slice){.bytes = (const uint8_t *)conn->addr, .length = conn->addr_length},
-                    (struct slice){.bytes = (const uint8_t *)conn->name, .length = conn->name_length});
+        slowlog_note(context, args, arg_count, now_ms, duration_ns / 1000u);
     }
     /* An error reply from the handler counts as a failed call, as Redis counts it. */
     stats->failed_calls += context->reply.length > length_before &&
@@ -502,14 +495,6 @@ void cmd_run(struct cmd_context *context, const struct cmd *cmd, const struct sl
                                : 0;
     /* Every command answers exactly once, within its own bound (EXEC relies on it), but a
      * blocking one that found nothing answers when it is retried. */
-    KV_ASSERT(context->reply.length > length_before || context->block_requested);
+    KV_ASSERT(context->reply.length > length_before || context->outcome.block);
     KV_ASSERT(context->reply.length - length_before <= bound);
-}
-
-void cmd_execute(struct cmd_context *context, const struct cmd *cmd, const struct slice *args,
-                 uint32_t arg_count)
-{
-    if (cmd_admit(context, cmd, args, arg_count)) {
-        cmd_run(context, cmd, args, arg_count);
-    }
 }

@@ -1,11 +1,10 @@
 /*
  * Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX. With something to pop
- * they answer at once, as the plain pops do; with nothing they ask to block
- * (context->block_requested) and answer nothing: the command stays in the connection's
- * receive buffer, and conn.c runs it again, oldest blocked client first, after each command
- * that gives a list or sorted set members, or answers a null array at its timeout. The
- * blocked state is in the connection slot, so it is bounded by connections_max. Inside a
- * transaction they never block, as in Redis.
+ * they answer at once, as the plain pops do; with nothing they ask to block on their keys
+ * (context->outcome.block) and answer nothing: the command stays in the client's receive
+ * buffer, and the serving layer runs it again when one of its keys gains members (the
+ * clients waiting on that key in the order they blocked), or answers a null array at its
+ * timeout. Inside a transaction they never block, as in Redis.
  */
 #include "cmd_handlers.h"
 
@@ -36,15 +35,19 @@ static bool timeout_parse(struct cmd_context *context, struct slice arg, int64_t
     return true;
 }
 
-/* Nothing to pop: block, or inside a transaction answer the timeout's reply now. */
-static void block_or_null(struct cmd_context *context, int64_t deadline_ms, bool bulk_null)
+/* Nothing to pop: block on args[key_first .. + key_count), or inside a transaction answer
+ * the timeout's reply now. */
+static void block_or_null(struct cmd_context *context, int64_t deadline_ms, bool bulk_null,
+                          uint32_t key_first, uint32_t key_count)
 {
-    if (context->in_exec) {
+    if (context->mode == CMD_MODE_EXEC) {
         bulk_null ? reply_null(&context->reply) : reply_null_array(&context->reply);
         return;
     }
-    context->block_requested = true;
-    context->block_deadline_ms = deadline_ms;
+    context->outcome.block = true;
+    context->outcome.block_key_first = key_first;
+    context->outcome.block_key_count = key_count;
+    context->outcome.block_deadline_ms = deadline_ms;
 }
 
 /* Whether a key holds a list or sorted set (type) with members; WRONGTYPE sets *wrong. */
@@ -91,8 +94,9 @@ static void blocking_list_pop(struct cmd_context *context, const struct slice *a
     uint32_t key_index = 0;
     bool wrong = false;
     if (!first_ready(context, args, arg_count, STORE_TYPE_LIST, &which, &key_index, &wrong)) {
-        wrong && !context->block_retry ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
-                                       : block_or_null(context, deadline_ms, false);
+        wrong && context->mode != CMD_MODE_RETRY
+            ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
+            : block_or_null(context, deadline_ms, false, 1, arg_count - 2);
         return;
     }
     struct store *store = context->store;
@@ -133,8 +137,9 @@ static void blocking_move(struct cmd_context *context, const struct slice *args,
     uint32_t source_index = 0;
     bool wrong = false;
     if (!key_ready(context, args[1], STORE_TYPE_LIST, &source_index, &wrong)) {
-        wrong && !context->block_retry ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
-                                       : block_or_null(context, deadline_ms, true);
+        wrong && context->mode != CMD_MODE_RETRY
+            ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
+            : block_or_null(context, deadline_ms, true, 1, 1);
         return;
     }
     uint32_t value_index = 0;
@@ -176,8 +181,9 @@ static void blocking_zpop(struct cmd_context *context, const struct slice *args,
     uint32_t key_index = 0;
     bool wrong = false;
     if (!first_ready(context, args, arg_count, STORE_TYPE_ZSET, &which, &key_index, &wrong)) {
-        wrong && !context->block_retry ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
-                                       : block_or_null(context, deadline_ms, false);
+        wrong && context->mode != CMD_MODE_RETRY
+            ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
+            : block_or_null(context, deadline_ms, false, 1, arg_count - 2);
         return;
     }
     struct store *store = context->store;

@@ -1,8 +1,9 @@
 /*
  * Connection commands: AUTH, HELLO, RESET, and CLIENT (ID, SETNAME, GETNAME, SETINFO, LIST,
  * INFO, KILL, NO-EVICT, NO-TOUCH, HELP). Replies and errors are Redis 7.0's (SETINFO, which
- * 7.0 lacks, answers as 7.2 does). A client's name and library live in its connection slot,
- * bounded by CONN_NAME_BYTES_MAX and CONN_LIB_BYTES_MAX. kv speaks RESP2 only: HELLO 3 gets
+ * 7.0 lacks, answers as 7.2 does). A client's name and library live in its client state
+ * (client.h), bounded by CLIENT_NAME_BYTES_MAX and CLIENT_LIB_BYTES_MAX; CLIENT LIST reads
+ * the byte counts of each client's connection. kv speaks RESP2 only: HELLO 3 gets
  * the answer of a Redis that cannot switch, "-NOPROTO unsupported protocol version".
  */
 #include "cmd_handlers.h"
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "block.h"
+#include "client.h"
 #include "conn.h"
 #include "number.h"
 
@@ -57,7 +60,7 @@ CMD_HANDLER(cmd_auth)
         reply_error(&context->reply, REPLY_ERROR_WRONGPASS);
         return;
     }
-    context->conn->authenticated = true;
+    context->client->authenticated = true;
     reply_ok(&context->reply);
 }
 
@@ -79,8 +82,8 @@ static bool client_name_valid(struct cmd_context *context, struct slice name)
         reply_error(&context->reply, REPLY_ERROR_CLIENT_NAME_INVALID);
         return false;
     }
-    if (name.length > CONN_NAME_BYTES_MAX) {
-        reply_error_format(&context->reply, REPLY_ERROR_CLIENT_NAME_TOO_LONG, CONN_NAME_BYTES_MAX);
+    if (name.length > CLIENT_NAME_BYTES_MAX) {
+        reply_error_format(&context->reply, REPLY_ERROR_CLIENT_NAME_TOO_LONG, CLIENT_NAME_BYTES_MAX);
         return false;
     }
     return true;
@@ -92,11 +95,11 @@ static bool client_name_set(struct cmd_context *context, struct slice name)
     if (!client_name_valid(context, name)) {
         return false;
     }
-    struct conn *conn = context->conn;
+    struct client *client = context->client;
     if (name.length > 0) {
-        memcpy(conn->name, name.bytes, name.length);
+        memcpy(client->name, name.bytes, name.length);
     }
-    conn->name_length = name.length;
+    client->name_length = name.length;
     return true;
 }
 
@@ -126,7 +129,7 @@ CMD_HANDLER(cmd_hello)
                 reply_error(&context->reply, REPLY_ERROR_WRONGPASS);
                 return;
             }
-            context->conn->authenticated = true;
+            context->client->authenticated = true;
             index += 2;
         } else if (cmd_arg_is(args[index], "setname") && more >= 1) {
             /* As Redis 7.0: the name is set where it stands, whatever follows. */
@@ -139,7 +142,7 @@ CMD_HANDLER(cmd_hello)
             return;
         }
     }
-    if (!context->conn->authenticated) {
+    if (!context->client->authenticated) {
         reply_error(&context->reply, REPLY_ERROR_HELLO_NOAUTH);
         return;
     }
@@ -151,7 +154,7 @@ CMD_HANDLER(cmd_hello)
     reply_bulk(&context->reply, text_slice("proto"));
     reply_integer(&context->reply, 2);
     reply_bulk(&context->reply, text_slice("id"));
-    reply_integer(&context->reply, (int64_t)context->client_id);
+    reply_integer(&context->reply, (int64_t)context->client->id);
     reply_bulk(&context->reply, text_slice("mode"));
     reply_bulk(&context->reply, text_slice("standalone"));
     reply_bulk(&context->reply, text_slice("role"));
@@ -166,27 +169,31 @@ CMD_HANDLER(cmd_reset)
 {
     KV_ASSERT(arg_count == 1);
     (void)args;
-    struct conn *conn = context->conn;
-    conn_multi_reset(context->conns, conn);
-    conn_unsubscribe_all(context->conns, conn);
-    conn->name_length = 0;
-    conn->lib_name_length = 0;
-    conn->lib_ver_length = 0;
-    conn->authenticated = context->config->requirepass[0] == '\0';
+    client_reset(context->clients, context->client, context->config->requirepass[0] == '\0');
     reply_simple(&context->reply, "RESET");
 }
 
 /* Longest CLIENT LIST line: the fixed fields plus the name, address and library. */
-#define CLIENT_LINE_BYTES (640u + CONN_NAME_BYTES_MAX + 2u * CONN_LIB_BYTES_MAX)
+#define CLIENT_LINE_BYTES (640u + CLIENT_NAME_BYTES_MAX + 2u * CLIENT_LIB_BYTES_MAX)
+
+/* The flags CLIENT LIST shows: blocked, subscribed, in a transaction, or none. */
+static const char *client_flags(const struct cmd_context *context, const struct client *client)
+{
+    if (block_is_blocked(context->block, client->slot_index)) {
+        return "b";
+    }
+    return client_subscribed(client) ? "P" : (client->txn.active ? "x" : "N");
+}
 
 /* One client as CLIENT LIST and CLIENT INFO show it (Redis 7.2's fields), ending in "\n". */
-static uint32_t client_line(const struct cmd_context *context, const struct conn *conn,
+static uint32_t client_line(const struct cmd_context *context, const struct client *client,
                             char *line)
 {
     const struct conns *conns = context->conns;
+    const struct conn *conn = conn_at(conns, client->slot_index);
     int64_t now_ms = context->store->now_ms;
-    int64_t age_s = (now_ms - conn->created_ms) / 1000;
-    int64_t idle_s = (now_ms - conn->last_command_ms) / 1000;
+    int64_t age_s = (now_ms - client->created_ms) / 1000;
+    int64_t idle_s = (now_ms - client->last_command_ms) / 1000;
     uint32_t unparsed = conn->recv_length - conn->parser.command_start;
     uint32_t pending = conn->send_length - conn->send_done;
     int written = snprintf(
@@ -195,16 +202,16 @@ static uint32_t client_line(const struct cmd_context *context, const struct conn
         " flags=%s db=0 sub=%u psub=%u ssub=0 multi=%d qbuf=%u qbuf-free=%u argv-mem=0"
         " multi-mem=0 rbs=%u rbp=0 obl=%u oll=0 omem=0 tot-mem=%u events=r%s cmd=%s"
         " user=default redir=-1 resp=2 lib-name=%.*s lib-ver=%.*s\n",
-        conn->id, (int)conn->addr_length, conn->addr, context->config->bind,
-        context->config->port, conn_slot_index(conns, conn), (int)conn->name_length, conn->name,
-        age_s < 0 ? 0 : age_s, idle_s < 0 ? 0 : idle_s,
-        conn->blocked ? "b" : (conn->pubsub.channels + conn->pubsub.patterns > 0 ? "P" : (conn->multi.active ? "x" : "N")),
-        conn->pubsub.channels, conn->pubsub.patterns,
-        conn->multi.active ? (int)conn->multi.queued : -1, unparsed,
+        client->id, (int)conn->addr_length, conn->addr, context->config->bind,
+        context->config->port, client->slot_index, (int)client->name_length, client->name,
+        age_s < 0 ? 0 : age_s, idle_s < 0 ? 0 : idle_s, client_flags(context, client),
+        client->pubsub.channels, client->pubsub.patterns,
+        client->txn.active ? (int)client->txn.queued : -1, unparsed,
         conns->recv_buffer_bytes - conn->recv_length, conns->recv_buffer_bytes, pending,
         conns->recv_buffer_bytes + conns->send_buffer_bytes, pending > 0 ? "w" : "",
-        conn->last_command != NULL ? conn->last_command : "NULL", (int)conn->lib_name_length,
-        conn->lib_name, (int)conn->lib_ver_length, conn->lib_ver);
+        client->last_command != NULL ? client->last_command : "NULL",
+        (int)client->lib_name_length, client->lib_name, (int)client->lib_ver_length,
+        client->lib_ver);
     KV_ASSERT(written > 0 && (uint32_t)written < CLIENT_LINE_BYTES);
     return (uint32_t)written;
 }
@@ -224,12 +231,13 @@ struct client_filter {
 };
 
 static bool client_selected(const struct cmd_context *context, const struct client_filter *filter,
-                            const struct conn *conn)
+                            const struct client *client)
 {
-    if (filter->none || (filter->skip_me && conn == context->conn)) {
+    const struct conn *conn = conn_at(context->conns, client->slot_index);
+    if (filter->none || (filter->skip_me && client == context->client)) {
         return false;
     }
-    if (filter->by_id && filter->ids == NULL && conn->id != filter->id) {
+    if (filter->by_id && filter->ids == NULL && client->id != filter->id) {
         return false;
     }
     if (filter->ids != NULL) {
@@ -237,7 +245,7 @@ static bool client_selected(const struct cmd_context *context, const struct clie
         for (uint32_t index = 0; index < filter->id_count && !listed; index++) {
             int64_t id = 0;
             listed = number_parse_int64(filter->ids[index].bytes, filter->ids[index].length, &id) &&
-                     (uint64_t)id == conn->id;
+                     (uint64_t)id == client->id;
         }
         if (!listed) {
             return false;
@@ -275,14 +283,16 @@ static bool client_type_parse(struct cmd_context *context, struct slice type, bo
     return true;
 }
 
-/* The open connections not being killed, in slot order; bounded by the slot count. */
-static const struct conn *client_next(const struct conns *conns, uint32_t *slot)
+/* The clients of open connections not being killed, in slot order; bounded by the slot
+ * count. */
+static const struct client *client_next(const struct cmd_context *context, uint32_t *slot)
 {
-    for (; *slot < conns->slot_count; (*slot)++) {
-        const struct conn *conn = &conns->slots[*slot];
-        if (conn->state == CONN_OPEN && !conn->dead) {
+    for (; *slot < context->conns->slot_count; (*slot)++) {
+        if (conn_live(conn_at(context->conns, *slot))) {
+            const struct client *client = client_at(context->clients, *slot);
+            KV_ASSERT(client->id != 0);
             (*slot)++;
-            return conn;
+            return client;
         }
     }
     return NULL;
@@ -314,8 +324,9 @@ static void client_list(struct cmd_context *context, const struct slice *args, u
     char line[CLIENT_LINE_BYTES];
     uint64_t total = 0;
     uint32_t slot = 0;
-    for (const struct conn *conn; (conn = client_next(context->conns, &slot)) != NULL;) {
-        total += client_selected(context, &filter, conn) ? client_line(context, conn, line) : 0;
+    for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
+        total += client_selected(context, &filter, client) ? client_line(context, client, line)
+                                                           : 0;
     }
     if (total + 32 > context->reply.capacity - context->reply.length) {
         reply_error_format(&context->reply, REPLY_ERROR_CLIENT_LIST_TOO_LARGE,
@@ -327,9 +338,9 @@ static void client_list(struct cmd_context *context, const struct slice *args, u
     reply_raw(&context->reply, digits, number_format_int64((int64_t)total, digits));
     reply_raw(&context->reply, "\r\n", 2);
     slot = 0;
-    for (const struct conn *conn; (conn = client_next(context->conns, &slot)) != NULL;) {
-        if (client_selected(context, &filter, conn)) {
-            reply_raw(&context->reply, line, client_line(context, conn, line));
+    for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
+        if (client_selected(context, &filter, client)) {
+            reply_raw(&context->reply, line, client_line(context, client, line));
         }
     }
     reply_raw(&context->reply, "\r\n", 2);
@@ -391,15 +402,15 @@ static void client_kill(struct cmd_context *context, const struct slice *args, u
     }
     int64_t killed = 0;
     uint32_t slot = 0;
-    for (const struct conn *conn; (conn = client_next(context->conns, &slot)) != NULL;) {
-        if (!client_selected(context, &filter, conn)) {
+    for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
+        if (!client_selected(context, &filter, client)) {
             continue;
         }
         killed++;
-        if (conn == context->conn) {
-            context->close_after_reply = true; /* Killing oneself: after this reply. */
+        if (client == context->client) {
+            context->outcome.close_after_reply = true; /* Killing oneself: after this reply. */
         } else {
-            conn_kill(context->conns, &context->conns->slots[conn_slot_index(context->conns, conn)]);
+            conn_kill(context->conns, conn_at(context->conns, client->slot_index));
         }
     }
     if (!old_form) {
@@ -414,24 +425,24 @@ static void client_kill(struct cmd_context *context, const struct slice *args, u
 /* CLIENT SETINFO LIB-NAME|LIB-VER value, as Redis 7.2 answers it. */
 static void client_setinfo(struct cmd_context *context, const struct slice *args)
 {
-    struct conn *conn = context->conn;
+    struct client *client = context->client;
     bool name = cmd_arg_is(args[2], "lib-name");
     if (!name && !cmd_arg_is(args[2], "lib-ver")) {
         reply_error_format(&context->reply, REPLY_ERROR_SETINFO_OPTION_UNKNOWN, &args[2]);
         return;
     }
-    if (!attribute_valid(args[3]) || args[3].length > CONN_LIB_BYTES_MAX) {
+    if (!attribute_valid(args[3]) || args[3].length > CLIENT_LIB_BYTES_MAX) {
         reply_error_format(&context->reply,
-                           args[3].length > CONN_LIB_BYTES_MAX ? REPLY_ERROR_SETINFO_TOO_LONG
-                                                               : REPLY_ERROR_SETINFO_INVALID,
+                           args[3].length > CLIENT_LIB_BYTES_MAX ? REPLY_ERROR_SETINFO_TOO_LONG
+                                                                 : REPLY_ERROR_SETINFO_INVALID,
                            &args[2]);
         return;
     }
-    char *into = name ? conn->lib_name : conn->lib_ver;
+    char *into = name ? client->lib_name : client->lib_ver;
     if (args[3].length > 0) {
         memcpy(into, args[3].bytes, args[3].length);
     }
-    *(name ? &conn->lib_name_length : &conn->lib_ver_length) = args[3].length;
+    *(name ? &client->lib_name_length : &client->lib_ver_length) = args[3].length;
     reply_ok(&context->reply);
 }
 
@@ -478,26 +489,24 @@ static bool subcommand_is(struct cmd_context *context, const struct slice *args,
 CMD_HANDLER(cmd_client)
 {
     KV_ASSERT(arg_count >= 2);
-    struct conn *conn = context->conn;
+    const struct client *client = context->client;
     uint32_t length_before = context->reply.length;
     char line[CLIENT_LINE_BYTES];
     if (subcommand_is(context, args, arg_count, "id", 2, "client|id")) {
-        reply_integer(&context->reply, (int64_t)context->client_id);
+        reply_integer(&context->reply, (int64_t)context->client->id);
     } else if (subcommand_is(context, args, arg_count, "setname", 3, "client|setname")) {
         if (client_name_set(context, args[2])) {
             reply_ok(&context->reply);
         }
     } else if (subcommand_is(context, args, arg_count, "getname", 2, "client|getname")) {
-        conn->name_length > 0
-            ? reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)conn->name,
-                                                         .length = conn->name_length})
-            : reply_null(&context->reply);
+        client->name_length > 0 ? reply_bulk(&context->reply, client_name(client))
+                                : reply_null(&context->reply);
     } else if (subcommand_is(context, args, arg_count, "setinfo", 4, "client|setinfo")) {
         client_setinfo(context, args);
     } else if (subcommand_is(context, args, arg_count, "list", -2, "client|list")) {
         client_list(context, args, arg_count);
     } else if (subcommand_is(context, args, arg_count, "info", 2, "client|info")) {
-        uint32_t length = client_line(context, conn, line);
+        uint32_t length = client_line(context, client, line);
         reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)line, .length = length});
     } else if (subcommand_is(context, args, arg_count, "kill", -3, "client|kill")) {
         client_kill(context, args, arg_count);

@@ -65,10 +65,10 @@ cmd_reply_max_fn cmd_reply_all;    /* the whole send buffer: the command itself 
 
 /* Whether a reply's worst case fits the room left in the send buffer: then its bound needs
  * no look at the store, which keeps that lookup off the common path. EXEC, summing bounds
- * for its whole queue, asks for exact ones (bound_exact). */
+ * for its whole queue, asks for exact ones (bound.exact). */
 static inline bool cmd_worst_fits(const struct cmd_context *context, uint64_t worst)
 {
-    return !context->bound_exact && worst <= context->reply.capacity - context->reply.length;
+    return !context->bound.exact && worst <= context->reply.capacity - context->reply.length;
 }
 
 /* Finds a key of `type` for a read, counting the keyspace hit or miss as Redis's

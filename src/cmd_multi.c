@@ -1,27 +1,33 @@
 /*
  * Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH, with Redis's semantics. Commands
- * sent after MULTI are checked and answered QUEUED by the connection (conn.c), their bytes
- * kept in the receive buffer; a refused one fails the transaction and EXEC answers
- * EXECABORT. EXEC runs the queue in order with nothing in between (one thread), or answers
- * a null array when a watched key changed since WATCH (store writes touch watch.c).
+ * sent after MULTI are checked and answered QUEUED by the serving layer, their bytes kept in
+ * the receive buffer (txn.h); a refused one fails the transaction and EXEC answers
+ * EXECABORT. EXEC walks the queue and runs each command in order with nothing in between
+ * (one thread), or answers a null array when a watched key changed since WATCH (store writes
+ * touch watch.c). It runs the commands itself, through cmd_run: nothing calls back up into
+ * the serving layer.
  */
 #include "cmd_handlers.h"
 
+#include "client.h"
 #include "conn.h"
-#include "store_internal.h"
+#include "resp.h"
+#include "txn.h"
 #include "watch.h"
+
+/* Room for EXEC's array header. */
+#define MULTI_HEADER_BYTES 16u
 
 CMD_HANDLER(cmd_multi)
 {
     (void)args;
     KV_ASSERT(arg_count == 1);
-    struct conn_multi *multi = &context->conn->multi;
-    if (multi->active) {
+    struct txn *txn = &context->client->txn;
+    if (txn->active) {
         reply_error(&context->reply, REPLY_ERROR_MULTI_NESTED);
         return;
     }
-    KV_ASSERT(multi->queued == 0 && !multi->failed);
-    multi->active = true;
+    txn_begin(txn);
     reply_ok(&context->reply);
 }
 
@@ -29,7 +35,7 @@ CMD_HANDLER(cmd_multi)
  * passed is removed by the lookup, and the removal touches it). */
 static bool watched_changed(struct cmd_context *context)
 {
-    const struct watch_list *watches = &context->conn->multi.watches;
+    const struct watch_list *watches = &context->client->txn.watches;
     uint32_t link_index = watches->head;
     struct slice key;
     /* Bounded by the client's watch count. */
@@ -41,37 +47,107 @@ static bool watched_changed(struct cmd_context *context)
     return watch_changed(context->watch, watches);
 }
 
+/* Walks the queue of the calling client's transaction: the next queued command (skipping
+ * the ones that ran at once while queueing) with its arguments in the scratch. */
+static bool exec_next(const struct cmd_context *context, struct txn_walk *walk,
+                      uint32_t *position, uint32_t *arg_count)
+{
+    const struct conn *conn = conn_at(context->conns, context->client->slot_index);
+    /* Bounded: each step consumes a whole command of the queue region. */
+    while (txn_walk_next(walk, context->scratch, conn->recv, context->conns->recv_buffer_bytes,
+                         arg_count)) {
+        *position = cmd_find(context->scratch->args, *arg_count);
+        if (!(cmd_flags(cmd_of(*position)) & CMD_FLAG_TXN)) {
+            KV_ASSERT(*position != CMD_NONE);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Where the queue ends: EXEC's own command, not yet consumed. */
+static uint32_t exec_queue_end(const struct cmd_context *context)
+{
+    return conn_at(context->conns, context->client->slot_index)->parser.command_start;
+}
+
+/* The bound on EXEC's reply if it ran now: each queued command's bound from the store as it
+ * is, less what the commands queued before it may change (cmd_bound_after). Parses the queue
+ * with the shared scratch, so EXEC's own arguments are gone afterwards. */
+static uint64_t exec_bound(struct cmd_context *context)
+{
+    const struct txn *txn = &context->client->txn;
+    struct txn_walk walk;
+    txn_walk_start(txn, &walk, exec_queue_end(context));
+    uint64_t bytes = MULTI_HEADER_BYTES;
+    uint32_t counted = 0;
+    uint32_t position = CMD_NONE;
+    uint32_t arg_count = 0;
+    context->bound = (struct cmd_bound){.exact = true};
+    while (counted < txn->queued && exec_next(context, &walk, &position, &arg_count)) {
+        bytes += cmd_reply_bound(context, position, context->scratch->args, arg_count);
+        cmd_bound_after(&context->bound, position, arg_count);
+        counted++;
+    }
+    KV_ASSERT(counted == txn->queued);
+    context->bound = (struct cmd_bound){0};
+    return bytes;
+}
+
+/* Runs the queue, each reply within its own bound, inside one array. */
+static void exec_run(struct cmd_context *context)
+{
+    struct txn *txn = &context->client->txn;
+    uint32_t queued = txn->queued;
+    reply_array(&context->reply, queued);
+    struct txn_walk walk;
+    txn_walk_start(txn, &walk, exec_queue_end(context));
+    uint32_t ran = 0;
+    uint32_t position = CMD_NONE;
+    uint32_t arg_count = 0;
+    context->mode = CMD_MODE_EXEC; /* blocking commands answer at once inside a transaction */
+    while (ran < queued && exec_next(context, &walk, &position, &arg_count)) {
+        uint32_t bound = cmd_reply_bound(context, position, context->scratch->args, arg_count);
+        cmd_run(context, position, context->scratch->args, arg_count, bound);
+        KV_ASSERT(!context->outcome.block);
+        ran++;
+    }
+    context->mode = CMD_MODE_DIRECT;
+    KV_ASSERT(ran == queued);
+    txn_reset(txn, context->watch);
+}
+
 CMD_HANDLER(cmd_exec)
 {
     (void)args;
     KV_ASSERT(arg_count == 1);
-    struct conn_multi *multi = &context->conn->multi;
-    if (!multi->active) {
+    struct txn *txn = &context->client->txn;
+    if (!txn->active) {
         reply_error(&context->reply, REPLY_ERROR_EXEC_WITHOUT_MULTI);
         return;
     }
-    if (multi->failed) {
+    if (txn->failed) {
         reply_error(&context->reply, REPLY_ERROR_EXECABORT);
-        conn_multi_reset(context->conns, context->conn);
+        txn_reset(txn, context->watch);
         return;
     }
     if (watched_changed(context)) {
         reply_null_array(&context->reply);
-        conn_multi_reset(context->conns, context->conn);
+        txn_reset(txn, context->watch);
         return;
     }
     uint32_t room = context->reply.capacity - context->reply.length;
-    if (16u + multi->reply_bytes > room) {
+    if (MULTI_HEADER_BYTES + txn->reply_bytes > room) {
         /* The worst case does not fit: bound each reply by the store as it is now. */
-        uint64_t bound = conn_multi_bound(context->conns, context->conn, context);
+        uint64_t bound = exec_bound(context);
         if (bound > room) {
             reply_error_format(&context->reply, REPLY_ERROR_EXEC_TOO_LARGE,
                                (unsigned long long)bound, context->reply.capacity);
-            conn_multi_reset(context->conns, context->conn);
+            txn_reset(txn, context->watch);
             return;
         }
     }
-    conn_multi_exec(context->conns, context->conn, context);
+    exec_run(context);
 }
 
 /* EXEC answers an array of the queued replies, each within its own bound: the worst case
@@ -82,7 +158,7 @@ static uint32_t exec_reply_max(const struct cmd_context *context, const struct s
 {
     (void)args;
     (void)arg_count;
-    uint64_t bytes = 16u + context->conn->multi.reply_bytes;
+    uint64_t bytes = MULTI_HEADER_BYTES + context->client->txn.reply_bytes;
     uint32_t buffer = context->plan->send_buffer_bytes;
     return bytes < buffer ? (uint32_t)bytes : buffer;
 }
@@ -91,19 +167,20 @@ CMD_HANDLER(cmd_discard)
 {
     (void)args;
     KV_ASSERT(arg_count == 1);
-    if (!context->conn->multi.active) {
+    struct txn *txn = &context->client->txn;
+    if (!txn->active) {
         reply_error(&context->reply, REPLY_ERROR_DISCARD_WITHOUT_MULTI);
         return;
     }
-    conn_multi_reset(context->conns, context->conn);
+    txn_reset(txn, context->watch);
     reply_ok(&context->reply);
 }
 
 CMD_HANDLER(cmd_watch)
 {
     KV_ASSERT(arg_count >= 2);
-    struct conn_multi *multi = &context->conn->multi;
-    if (multi->active) {
+    struct txn *txn = &context->client->txn;
+    if (txn->active) {
         reply_error(&context->reply, REPLY_ERROR_WATCH_INSIDE_MULTI);
         return;
     }
@@ -115,7 +192,7 @@ CMD_HANDLER(cmd_watch)
         }
         /* An expired key goes now, before it is watched, so its removal is not a change. */
         store_expire_due(store, key);
-        if (!watch_add(context->watch, &multi->watches, store_key_hash(store, key), key)) {
+        if (!watch_add(context->watch, &txn->watches, store_key_hash(store, key), key)) {
             reply_error(&context->reply, REPLY_ERROR_WATCH_KEYS_FULL);
             return;
         }
@@ -127,7 +204,7 @@ CMD_HANDLER(cmd_unwatch)
 {
     (void)args;
     KV_ASSERT(arg_count == 1);
-    watch_clear(context->watch, &context->conn->multi.watches);
+    watch_clear(context->watch, &context->client->txn.watches);
     reply_ok(&context->reply);
 }
 

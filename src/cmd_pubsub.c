@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 
+#include "client.h"
 #include "conn.h"
 #include "glob.h"
 #include "log.h"
@@ -25,7 +26,7 @@ static struct slice text_slice(const char *text)
 static void reply_subscription(struct cmd_context *context, const char *kind,
                                const struct slice *name)
 {
-    const struct pubsub_client *client = &context->conn->pubsub;
+    const struct pubsub_client *client = &context->client->pubsub;
     reply_array(&context->reply, 3);
     reply_bulk(&context->reply, text_slice(kind));
     name != NULL ? reply_bulk(&context->reply, *name) : reply_null(&context->reply);
@@ -34,10 +35,9 @@ static void reply_subscription(struct cmd_context *context, const char *kind,
 
 static bool subscribe_one(struct cmd_context *context, struct slice name, bool pattern)
 {
-    struct conn *conn = context->conn;
+    struct client *client = context->client;
     enum pubsub_status status =
-        pubsub_subscribe(context->pubsub, &conn->pubsub, conn_slot_index(context->conns, conn),
-                         name, pattern);
+        pubsub_subscribe(context->pubsub, &client->pubsub, client->slot_index, name, pattern);
     switch (status) {
     case PUBSUB_ADDED:
     case PUBSUB_ALREADY:
@@ -81,7 +81,7 @@ static void unsubscribe_generic(struct cmd_context *context, const struct slice 
                                 uint32_t arg_count, bool pattern)
 {
     const char *kind = pattern ? "punsubscribe" : "unsubscribe";
-    struct pubsub_client *client = &context->conn->pubsub;
+    struct pubsub_client *client = &context->client->pubsub;
     if (arg_count > 1) {
         for (uint32_t index = 1; index < arg_count; index++) {
             (void)pubsub_unsubscribe(context->pubsub, client, args[index], pattern);
@@ -125,25 +125,25 @@ static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struc
                     struct slice channel, struct slice message)
 {
     struct conns *conns = context->conns;
-    struct conn *conn = &conns->slots[conn_slot];
-    if (conn->state != CONN_OPEN || conn->dead) {
+    struct conn *conn = conn_at(conns, conn_slot);
+    if (!conn_live(conn)) {
         return false;
     }
     uint64_t bytes = 64u + (pattern != NULL ? pattern->length : 0) + channel.length +
                      message.length;
     if (bytes > conn_send_room(conns, conn)) {
+        struct client *client = client_at(context->clients, conn_slot);
         log_warn("pubsub: closing client %" PRIu64 " (%.*s): its send buffer has no room for a "
                  "message (it stopped reading)",
-                 conn->id, (int)conn->addr_length, conn->addr);
+                 client->id, (int)conn->addr_length, conn->addr);
         context->stats->pubsub_disconnects++;
         /* Its subscriptions go now, not when its socket closes: NUMSUB and the next
          * PUBLISH no longer count it. The walks in PUBLISH saved their next link first. */
-        conn_unsubscribe_all(conns, conn);
+        client_unsubscribe_all(context->clients, client);
         conn_kill(conns, conn);
         return false;
     }
-    struct reply reply = {.bytes = conn->send, .length = conn->send_length,
-                          .capacity = conns->send_buffer_bytes};
+    struct reply reply = conn_reply(conns, conn);
     reply_array(&reply, pattern != NULL ? 4 : 3);
     reply_bulk(&reply, text_slice(pattern != NULL ? "pmessage" : "message"));
     if (pattern != NULL) {
@@ -151,7 +151,7 @@ static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struc
     }
     reply_bulk(&reply, channel);
     reply_bulk(&reply, message);
-    conn->send_length = reply.length;
+    conn_reply_keep(conn, &reply);
     conn_ready_push(conns, conn_slot);
     return true;
 }

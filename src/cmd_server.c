@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "alloc_stats.h"
-#include "conn.h"
+#include "block.h"
+#include "client.h"
 #include "glob.h"
 #include "latency.h"
 #include "number.h"
@@ -31,8 +32,7 @@ CMD_HANDLER(cmd_ping)
         reply_error_arity(&context->reply, "ping");
         return;
     }
-    const struct pubsub_client *subscriptions = &context->conn->pubsub;
-    if (subscriptions->channels + subscriptions->patterns > 0) {
+    if (client_subscribed(context->client)) {
         /* Subscribed (RESP2): a pong message, as Redis answers it there. */
         reply_array(&context->reply, 2);
         reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"pong", .length = 4});
@@ -57,7 +57,7 @@ CMD_HANDLER(cmd_quit)
     (void)args;
     (void)arg_count;
     reply_ok(&context->reply);
-    context->close_after_reply = true;
+    context->outcome.close_after_reply = true;
 }
 
 /* A text being built on the stack; overflow is a bug in the bound, so it asserts. */
@@ -359,15 +359,8 @@ static void command_write(struct reply *reply, enum command_form form, uint32_t 
 /* The index of the command an argument names, or false. */
 static bool command_named(struct slice name, uint32_t *index)
 {
-    const struct cmd *cmd = cmd_find(&name, 1);
-    for (uint32_t at = 0; cmd != NULL && at < cmd_count(); at++) {
-        const struct cmd *candidate = NULL;
-        if (cmd_at(at, &candidate) && candidate == cmd) {
-            *index = at;
-            return true;
-        }
-    }
-    return false;
+    *index = cmd_find(&name, 1);
+    return *index != CMD_NONE;
 }
 
 /* COMMAND, COMMAND INFO [name ...], COMMAND DOCS [name ...] and COMMAND LIST: with no names,
@@ -491,7 +484,7 @@ static void info_clients(struct cmd_context *context, struct text *text)
 {
     text_add(text, "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\nblocked_clients:%u\r\n",
              context->stats->connected_clients, context->config->connections_max,
-             context->conns != NULL ? context->conns->blocked_count : 0);
+             context->block != NULL ? context->block->blocked_count : 0);
 }
 
 static void info_memory(struct cmd_context *context, struct text *text)

@@ -330,7 +330,7 @@ CMD_HANDLER(cmd_getex)
 static uint64_t string_reply_bytes(const struct cmd_context *context, struct slice key)
 {
     uint32_t key_index = 0;
-    if (context->bound_strings_changed) {
+    if (context->bound.strings_changed) {
         return context->plan->reply_element_bytes;
     }
     if (!store_peek(context->store, key, &key_index) ||

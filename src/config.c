@@ -64,6 +64,8 @@ static const struct option options[] = {
     {"subscriptions_max", OPTION_UINT32, 1, 1u << 16, offsetof(struct config, subscriptions_max),
      false},
     {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max), false},
+    {"blocking_keys_max", OPTION_UINT32, 0, 1u << 20,
+     offsetof(struct config, blocking_keys_max), false},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -110,6 +112,7 @@ void config_defaults(struct config *config)
     config->expire_slice = 256;
     config->hz = 10;
     config->watch_keys_max = 1024;
+    config->blocking_keys_max = 4096;
     config->slowlog_log_slower_than = 10000;
     config->protected_mode = 1;
     config->send_stall_seconds = 10;

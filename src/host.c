@@ -54,7 +54,7 @@ static uint64_t read_number(const char *path)
     return read_line(path, text, sizeof(text)) ? strtoull(text, NULL, 10) : 0;
 }
 
-static void check_hugepages(struct host_report *report, const struct plan *plan)
+static void check_hugepages(struct host_report *report, uint64_t region_bytes)
 {
     static const struct {
         uint64_t page_bytes;
@@ -68,7 +68,7 @@ static void check_hugepages(struct host_report *report, const struct plan *plan)
         snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/free_hugepages",
                  sizes[index].page_bytes / 1024);
         uint64_t free_pages = read_number(path);
-        uint64_t need = (plan->total_bytes + sizes[index].page_bytes - 1) / sizes[index].page_bytes;
+        uint64_t need = (region_bytes + sizes[index].page_bytes - 1) / sizes[index].page_bytes;
         enough |= free_pages >= need;
         used += (size_t)snprintf(detail + used, sizeof(detail) - used, "%s%s: %" PRIu64
                                  " free, %" PRIu64 " needed", index ? "; " : "", sizes[index].name,
@@ -82,19 +82,19 @@ static void check_hugepages(struct host_report *report, const struct plan *plan)
 }
 
 static void check_memlock(struct host_report *report, const struct config *config,
-                          const struct plan *plan)
+                          uint64_t region_bytes)
 {
     struct rlimit limit;
     char detail[256];
     getrlimit(RLIMIT_MEMLOCK, &limit);
     bool unlimited = limit.rlim_cur == RLIM_INFINITY;
-    bool enough = unlimited || geteuid() == 0 || limit.rlim_cur >= plan->total_bytes;
+    bool enough = unlimited || geteuid() == 0 || limit.rlim_cur >= region_bytes;
     if (unlimited) {
-        snprintf(detail, sizeof(detail), "unlimited, region %" PRIu64 " bytes", plan->total_bytes);
+        snprintf(detail, sizeof(detail), "unlimited, region %" PRIu64 " bytes", region_bytes);
     } else {
         snprintf(detail, sizeof(detail), "%" PRIu64 " bytes%s, region %" PRIu64 " bytes",
                  (uint64_t)limit.rlim_cur, geteuid() == 0 ? " (root may exceed it)" : "",
-                 plan->total_bytes);
+                 region_bytes);
     }
     enum host_verdict verdict = HOST_PASS;
     if (!enough && config->mlock != CONFIG_MLOCK_OFF) {
@@ -184,14 +184,14 @@ static void check_somaxconn(struct host_report *report, const struct config *con
     row(report, somaxconn >= want ? HOST_PASS : HOST_WARN, "somaxconn", detail);
 }
 
-enum host_verdict host_check(const struct config *config, const struct plan *plan,
+enum host_verdict host_check(const struct config *config, uint64_t region_bytes,
                              int io_uring_result, FILE *out)
 {
     struct host_report report = {.out = out, .worst = HOST_PASS};
     fprintf(out, "kv host check: region %" PRIu64 " bytes for this configuration\n",
-            plan->total_bytes);
-    check_hugepages(&report, plan);
-    check_memlock(&report, config, plan);
+            region_bytes);
+    check_hugepages(&report, region_bytes);
+    check_memlock(&report, config, region_bytes);
     check_thp(&report);
     check_swap(&report);
     check_governor(&report);

@@ -14,6 +14,8 @@
  *    the ready queue and is settled next pass, so no operation is dropped.
  * user_data packs the operation, the slot's generation and the slot index; completions of a
  * slot always arrive before its close, and the generation check asserts that.
+ * This module is the ring and nothing else: what a completion means for a client is decided
+ * by serve (commands) and cron (timed work), which need no ring and are unit-tested.
  */
 #include "loop.h"
 
@@ -34,9 +36,9 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "cron.h"
 #include "log.h"
-#include "protected.h"
-#include "reply.h"
+#include "serve.h"
 
 /* Completions handled per reap; the CQ is advanced once per batch. */
 #define LOOP_CQE_BATCH_MAX 256u
@@ -65,14 +67,32 @@ enum loop_op {
 #define LOOP_STOP_DRAIN_MS 3000u
 
 /* user_data: op in bits 56..63, generation in 32..55, slot index in 0..31. */
-#define LOOP_GENERATION_MASK 0xffffffu
+#define LOOP_OP_SHIFT 56u
+#define LOOP_OP_BITS 8u
+#define LOOP_GENERATION_SHIFT 32u
+#define LOOP_GENERATION_BITS 24u
+#define LOOP_GENERATION_MASK ((1u << LOOP_GENERATION_BITS) - 1u)
+#define LOOP_SLOT_BITS 32u
 static_assert(sizeof(uint64_t) == sizeof(((struct io_uring_sqe *)0)->user_data),
               "user_data holds 64 bits");
+static_assert(LOOP_SLOT_BITS + LOOP_GENERATION_BITS + LOOP_OP_BITS == 64,
+              "the three fields fill user_data exactly");
+static_assert(LOOP_GENERATION_SHIFT == LOOP_SLOT_BITS, "the generation sits above the slot");
+static_assert(LOOP_OP_SHIFT == LOOP_GENERATION_SHIFT + LOOP_GENERATION_BITS,
+              "the op sits above the generation");
+static_assert(LOOP_OP_CANCEL < (1u << LOOP_OP_BITS), "every op fits its field");
+static_assert(sizeof(((struct conn *)0)->generation) * 8 >= LOOP_GENERATION_BITS,
+              "a connection's generation has at least the bits user_data keeps");
 
 static uint64_t user_data_pack(enum loop_op op, uint32_t generation, uint32_t slot_index)
 {
-    return ((uint64_t)op << 56) | ((uint64_t)(generation & LOOP_GENERATION_MASK) << 32) |
-           slot_index;
+    return ((uint64_t)op << LOOP_OP_SHIFT) |
+           ((uint64_t)(generation & LOOP_GENERATION_MASK) << LOOP_GENERATION_SHIFT) | slot_index;
+}
+
+static enum loop_op user_data_op(uint64_t data)
+{
+    return (enum loop_op)(data >> LOOP_OP_SHIFT);
 }
 
 /* Accepts in flight at once. Single-shot accepts, each with its own address buffer, so
@@ -88,14 +108,16 @@ struct loop_accept {
 
 struct loop {
     struct io_uring ring;          /* the ring */
-    struct conns conns;            /* connection slots, buffers, ready queue */
-    struct cmd_context context;    /* shared by every command: store, stats, reply target */
-    const struct plan *plan;       /* sizes */
+    struct serve *serve;           /* runs what a connection received */
+    struct cron *cron;             /* timed work between waits */
+    struct conns *conns;           /* connection slots, buffers, ready queue (serve's) */
+    const struct config *config;   /* busy_poll_us */
     struct stats *stats;           /* counters */
     int listen_fd;                 /* the listening socket (a plain fd) */
     uint32_t port;                 /* port listened on */
     bool buffers_registered;       /* READ_FIXED/WRITE_FIXED usable */
     uint32_t slots_per_buffer;     /* connection buffers per registered iovec */
+    uint32_t recv_buffer_count;    /* registered iovecs of the receive pool */
     uint32_t send_buffer_base;     /* registered index of the first send iovec */
     struct loop_accept accepts[LOOP_ACCEPTS]; /* accepts in flight, each with its address */
     bool accept_wanted;            /* arm the accepts not in flight when an SQE is free */
@@ -180,12 +202,23 @@ static int listen_socket(const struct config *config, uint32_t *port, char *erro
     return fd;
 }
 
-/* Sets the ring up: single issuer and deferred task work where the kernel has them (work
- * runs only when the loop waits, in its thread), else cooperative task work; a CQ sized for
- * every operation the plan allows. */
+/*
+ * Sets the ring up. Each flag, and why:
+ *  - IORING_SETUP_SINGLE_ISSUER: only the loop thread submits, which lets the kernel skip
+ *    its submission locking;
+ *  - IORING_SETUP_DEFER_TASKRUN: completion work runs only when the loop waits, in its own
+ *    thread, instead of interrupting it mid-pass (measured: the largest single saving of CPU
+ *    per request); kernels without it get IORING_SETUP_COOP_TASKRUN, which at least avoids
+ *    the interrupt that signals the thread;
+ *  - IORING_SETUP_CQSIZE: a completion queue twice the operations the plan allows (a receive,
+ *    a send and a shutdown or close per slot, plus the accepts), so it cannot overflow; the
+ *    kernel's IORING_FEAT_NODROP (required) keeps any surplus from an operator's smaller
+ *    ring_entries instead of dropping it.
+ */
 static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, size_t error_bytes)
 {
-    uint32_t ops_max = loop->conns.slot_count * 3 + 8 + LOOP_ACCEPTS; /* recv, send, shutdown|close; accepts */
+    /* recv, send, shutdown|close per slot; a cancel per accept; the accepts. */
+    uint32_t ops_max = loop->conns->slot_count * 3 + 8 + LOOP_ACCEPTS;
     uint32_t sq_entries = ops_max < LOOP_SQ_ENTRIES_MAX ? ops_max : LOOP_SQ_ENTRIES_MAX;
     if (ring_entries != 0) {
         /* An operator's smaller ring: a full SQ parks work on the ready queue, and completions
@@ -220,16 +253,18 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
     return 0;
 }
 
-/* Registers the receive and send pools as fixed buffers, in iovecs of whole slots. */
+/* Registers the receive and send pools as fixed buffers, in iovecs of whole slots (the
+ * kernel limits each to LOOP_REGISTERED_BUFFER_BYTES_MAX): READ_FIXED and WRITE_FIXED then
+ * skip pinning the pages on every operation. */
 static void buffers_register(struct loop *loop)
 {
     static struct iovec iovecs[LOOP_REGISTERED_BUFFERS_MAX];
-    const struct pool *pools[2] = {&loop->conns.recv_buffers, &loop->conns.send_buffers};
+    const struct pool *pools[2] = {&loop->conns->recv_buffers, &loop->conns->send_buffers};
     uint32_t slot_bytes = pools[0]->slot_bytes > pools[1]->slot_bytes ? pools[0]->slot_bytes
                                                                        : pools[1]->slot_bytes;
     uint32_t per_iovec = LOOP_REGISTERED_BUFFER_BYTES_MAX / slot_bytes;
     uint32_t slot_count = pools[0]->slot_count;
-    uint32_t iovecs_per_pool = (slot_count + per_iovec - 1) / per_iovec;
+    uint32_t iovecs_per_pool = per_iovec == 0 ? 0 : (slot_count + per_iovec - 1) / per_iovec;
     if (per_iovec == 0 || iovecs_per_pool * 2 > LOOP_REGISTERED_BUFFERS_MAX) {
         log_warn("loop: connection buffers too large to register; using plain receive/send");
         return;
@@ -243,6 +278,7 @@ static void buffers_register(struct loop *loop)
             count++;
         }
     }
+    KV_ASSERT(count == 2 * iovecs_per_pool);
     int result = io_uring_register_buffers(&loop->ring, iovecs, count);
     if (result != 0) {
         log_warn("loop: registering %u buffers failed (%s); using plain receive/send: raise "
@@ -252,6 +288,7 @@ static void buffers_register(struct loop *loop)
     }
     loop->buffers_registered = true;
     loop->slots_per_buffer = per_iovec;
+    loop->recv_buffer_count = iovecs_per_pool;
     loop->send_buffer_base = iovecs_per_pool;
 }
 
@@ -266,23 +303,16 @@ static void files_limit_raise(uint32_t needed)
     }
 }
 
-int loop_init(struct loop **loop_out, struct region *region, struct config *config,
-              const struct plan *plan, struct store *store, struct watch *watch,
-              struct pubsub *pubsub, struct stats *stats, char *error, size_t error_bytes)
+int loop_init(struct loop **loop_out, const struct config *config, struct serve *serve,
+              struct cron *cron, struct stats *stats, char *error, size_t error_bytes)
 {
     struct loop *loop = &loop_state;
     memset(loop, 0, sizeof(*loop));
-    loop->plan = plan;
+    loop->serve = serve;
+    loop->cron = cron;
+    loop->conns = serve->conns;
+    loop->config = config;
     loop->stats = stats;
-    conns_init(&loop->conns, region, plan, watch);
-    loop->conns.pubsub = pubsub;
-    loop->context = (struct cmd_context){.store = store,
-                                         .config = config,
-                                         .plan = plan,
-                                         .region = region,
-                                         .stats = stats,
-                                         .watch = watch,
-                                         .pubsub = pubsub};
     int fd = listen_socket(config, &loop->port, error, error_bytes);
     if (fd < 0) {
         return fd;
@@ -292,12 +322,12 @@ int loop_init(struct loop **loop_out, struct region *region, struct config *conf
     if (result != 0) {
         return result;
     }
-    files_limit_raise(loop->conns.slot_count);
-    result = io_uring_register_files_sparse(&loop->ring, loop->conns.slot_count);
+    files_limit_raise(loop->conns->slot_count);
+    result = io_uring_register_files_sparse(&loop->ring, loop->conns->slot_count);
     if (result != 0) {
         snprintf(error, error_bytes,
                  "registering %u fixed files failed: %s (raise the open-files limit, ulimit -n)",
-                 loop->conns.slot_count, strerror(-result));
+                 loop->conns->slot_count, strerror(-result));
         return result;
     }
     buffers_register(loop);
@@ -329,16 +359,19 @@ static void accept_arm(struct loop *loop)
     loop->accept_wanted = false;
 }
 
+/* The registered buffer (iovec index) holding a connection's receive or send buffer. */
 static uint32_t buffer_index(const struct loop *loop, const struct conn *conn, bool send)
 {
+    KV_ASSERT(loop->buffers_registered);
     uint32_t index = conn->buffer_index / loop->slots_per_buffer;
+    KV_ASSERT(index < loop->recv_buffer_count);
     return send ? loop->send_buffer_base + index : index;
 }
 
 static bool recv_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
     uint8_t *into = NULL;
-    uint32_t room = conn_recv_room(&loop->conns, conn, &into);
+    uint32_t room = serve_recv_room(loop->serve, slot_index, &into);
     if (room == 0) {
         return true; /* Full: the commands in it run first, then room comes back. */
     }
@@ -346,6 +379,7 @@ static bool recv_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
     if (sqe == NULL) {
         return false;
     }
+    KV_ASSERT(into >= conn->recv && into + room <= conn->recv + loop->conns->recv_buffer_bytes);
     if (loop->buffers_registered) {
         io_uring_prep_read_fixed(sqe, (int)slot_index, into, room, 0,
                                  (int)buffer_index(loop, conn, false));
@@ -362,11 +396,13 @@ static bool send_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
     const uint8_t *from = NULL;
     uint32_t pending = conn_send_pending(conn, &from);
-    KV_ASSERT(pending > 0 && conn->send_in_flight == 0);
+    KV_ASSERT(pending > 0);
+    KV_ASSERT(conn->send_in_flight == 0);
     struct io_uring_sqe *sqe = sqe_get(loop);
     if (sqe == NULL) {
         return false;
     }
+    KV_ASSERT(from >= conn->send && from + pending <= conn->send + loop->conns->send_buffer_bytes);
     if (loop->buffers_registered) {
         io_uring_prep_write_fixed(sqe, (int)slot_index, from, pending, 0,
                                   (int)buffer_index(loop, conn, true));
@@ -405,7 +441,8 @@ static bool close_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
         KV_ASSERT(loop->stats->connected_clients > 0);
         loop->stats->connected_clients--;
     }
-    conn_closing(&loop->conns, conn);
+    serve_closing(loop->serve, slot_index);
+    KV_ASSERT(conn->state == CONN_CLOSING);
     return true;
 }
 
@@ -435,7 +472,7 @@ static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_i
  */
 static void settle(struct loop *loop, uint32_t slot_index)
 {
-    struct conn *conn = &loop->conns.slots[slot_index];
+    struct conn *conn = conn_at(loop->conns, slot_index);
     if (conn->state != CONN_OPEN) {
         return;
     }
@@ -453,19 +490,18 @@ static void settle(struct loop *loop, uint32_t slot_index)
     }
     if (!ok) {
         loop->stats->ring_full_parks++;
-        conn_ready_push(&loop->conns, slot_index);
+        conn_ready_push(loop->conns, slot_index);
     }
 }
 
 /* Runs what the connection has received, then queues its next operations. */
 static void serve(struct loop *loop, uint32_t slot_index)
 {
-    struct conn *conn = &loop->conns.slots[slot_index];
-    if (conn->state != CONN_OPEN) {
+    if (conn_at(loop->conns, slot_index)->state != CONN_OPEN) {
         return;
     }
-    if (conn_execute(&loop->conns, conn, &loop->context)) {
-        conn_ready_push(&loop->conns, slot_index); /* More commands: next pass. */
+    if (serve_input(loop->serve, slot_index)) {
+        conn_ready_push(loop->conns, slot_index); /* More commands: next pass. */
     }
     settle(loop, slot_index);
 }
@@ -478,11 +514,11 @@ static void refuse(struct loop *loop, struct conn *conn, uint32_t slot_index)
         /* No SQE even for the refusal: close without a word, next pass if need be. */
         if (!close_arm(loop, conn, slot_index)) {
             loop->stats->ring_full_parks++;
-            conn_ready_push(&loop->conns, slot_index);
+            conn_ready_push(loop->conns, slot_index);
         }
         return;
     }
-    /* The line is static storage in reply.c's table, so it outlives the send. */
+    /* Redis's own line; it lives in static storage, so the send needs no buffer. */
     struct slice line = reply_error_line(REPLY_ERROR_MAX_CLIENTS);
     io_uring_prep_send(sqe, (int)slot_index, line.bytes, line.length, MSG_NOSIGNAL);
     sqe->flags |= IOSQE_FIXED_FILE;
@@ -490,38 +526,16 @@ static void refuse(struct loop *loop, struct conn *conn, uint32_t slot_index)
     conn->send_in_flight = line.length;
 }
 
-static int64_t unix_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-/* "ip:port" of the peer into the connection, as CLIENT LIST and SLOWLOG show it. */
-static void addr_format(struct conn *conn, const struct loop_accept *accept)
-{
-    conn->addr_length = 0;
-    if (accept->addr_bytes < sizeof(accept->addr) || accept->addr.sin_family != AF_INET) {
-        return;
-    }
-    char ip[INET_ADDRSTRLEN];
-    if (inet_ntop(AF_INET, &accept->addr.sin_addr, ip, sizeof(ip)) == NULL) {
-        return;
-    }
-    int length = snprintf(conn->addr, sizeof(conn->addr), "%s:%u", ip,
-                          (unsigned)ntohs(accept->addr.sin_port));
-    KV_ASSERT(length > 0 && (size_t)length < sizeof(conn->addr));
-    conn->addr_length = (uint32_t)length;
-}
-
 static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
 {
     uint32_t accept_index = (uint32_t)io_uring_cqe_get_data64(cqe);
-    KV_ASSERT(accept_index < LOOP_ACCEPTS && loop->accepts[accept_index].armed);
+    KV_ASSERT(accept_index < LOOP_ACCEPTS);
+    KV_ASSERT(loop->accepts[accept_index].armed);
     struct loop_accept *accept = &loop->accepts[accept_index];
     accept->armed = false;
     loop->accept_wanted = !loop->stopping;
     if (cqe->res < 0) {
+        KV_ASSERT(cqe->res != -EBADF && cqe->res != -EFAULT); /* our arguments were wrong */
         if (cqe->res == -ENFILE) {
             /* Every slot, refusal slots included, is taken: the kernel closed the socket. */
             loop->stats->connections_received++;
@@ -532,34 +546,21 @@ static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
         return;
     }
     uint32_t slot_index = (uint32_t)cqe->res;
-    KV_ASSERT(slot_index < loop->conns.slot_count);
+    KV_ASSERT(slot_index < loop->conns->slot_count);
     loop->stats->connections_received++;
-    if (!conn_open(&loop->conns, slot_index)) {
-        refuse(loop, &loop->conns.slots[slot_index], slot_index);
+    bool known = accept->addr_bytes >= sizeof(accept->addr) && accept->addr.sin_family == AF_INET;
+    if (!serve_open(loop->serve, slot_index, known, ntohl(accept->addr.sin_addr.s_addr),
+                    ntohs(accept->addr.sin_port), cron_unix_ms())) {
+        refuse(loop, conn_at(loop->conns, slot_index), slot_index);
         return;
     }
     loop->stats->connected_clients++;
-    struct conn *conn = &loop->conns.slots[slot_index];
-    /* As Redis: a client is authenticated from the start when no password is asked then. */
-    conn->authenticated = loop->context.config->requirepass[0] == '\0';
-    conn->created_ms = unix_ms();
-    addr_format(conn, accept);
-    conn->last_command_ms = conn->created_ms;
-    if (accept->addr_bytes >= sizeof(accept->addr) && accept->addr.sin_family == AF_INET &&
-        protected_refuses(loop->context.config, ntohl(accept->addr.sin_addr.s_addr))) {
-        /* Told why, as Redis tells it, then closed once the line is sent. */
-        struct slice line = protected_denied_line();
-        KV_ASSERT(line.length <= loop->conns.send_buffer_bytes);
-        memcpy(conn->send, line.bytes, line.length);
-        conn->send_length = line.length;
-        conn->close_after_send = true;
-        loop->stats->protected_refusals++;
-    }
     settle(loop, slot_index);
 }
 
 static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, int result)
 {
+    KV_ASSERT(result != -EBADF && result != -EFAULT); /* a bad slot or buffer is our bug */
     if (result <= 0) {
         conn->recv_in_flight = false;
         if (result == 0) {
@@ -571,12 +572,14 @@ static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, i
         return;
     }
     conn_received(conn, (uint32_t)result);
+    KV_ASSERT(conn->recv_length <= loop->conns->recv_buffer_bytes);
     loop->stats->bytes_received += (uint64_t)result;
     serve(loop, slot_index);
 }
 
 static void on_send(struct loop *loop, struct conn *conn, uint32_t slot_index, int result)
 {
+    KV_ASSERT(result != -EBADF && result != -EFAULT); /* a bad slot or buffer is our bug */
     if (result < 0) {
         conn_sent(conn, 0);
         if (result != -EINTR && result != -EAGAIN) {
@@ -597,21 +600,21 @@ static void on_refused(struct loop *loop, struct conn *conn, uint32_t slot_index
     conn->send_in_flight = 0;
     if (!close_arm(loop, conn, slot_index)) {
         loop->stats->ring_full_parks++;
-        conn_ready_push(&loop->conns, slot_index);
+        conn_ready_push(loop->conns, slot_index);
     }
 }
 
 static void on_close(struct loop *loop, uint32_t slot_index)
 {
-    KV_ASSERT(loop->conns.slots[slot_index].state == CONN_CLOSING);
+    KV_ASSERT(conn_at(loop->conns, slot_index)->state == CONN_CLOSING);
     /* Released at once: the kernel may hand this file slot to the next accept right away. */
-    conn_release(&loop->conns, slot_index);
+    conn_release(loop->conns, slot_index);
 }
 
 static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
 {
     uint64_t data = io_uring_cqe_get_data64(cqe);
-    enum loop_op op = (enum loop_op)(data >> 56);
+    enum loop_op op = user_data_op(data);
     if (op == LOOP_OP_ACCEPT) {
         on_accept(loop, cqe);
         return;
@@ -620,21 +623,26 @@ static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
         return; /* The accept's own completion reports the cancel. */
     }
     uint32_t slot_index = (uint32_t)data;
-    KV_ASSERT(slot_index < loop->conns.slot_count);
-    struct conn *conn = &loop->conns.slots[slot_index];
+    KV_ASSERT(slot_index < loop->conns->slot_count);
+    struct conn *conn = conn_at(loop->conns, slot_index);
     /* Every operation of a slot completes before its close is submitted. */
-    KV_ASSERT(((data >> 32) & LOOP_GENERATION_MASK) == (conn->generation & LOOP_GENERATION_MASK));
+    KV_ASSERT(((data >> LOOP_GENERATION_SHIFT) & LOOP_GENERATION_MASK) ==
+              (conn->generation & LOOP_GENERATION_MASK));
     switch (op) {
     case LOOP_OP_RECV:
+        KV_ASSERT(conn->recv_in_flight);
         on_recv(loop, conn, slot_index, cqe->res);
         break;
     case LOOP_OP_SEND:
+        KV_ASSERT(conn->send_in_flight > 0);
         on_send(loop, conn, slot_index, cqe->res);
         break;
     case LOOP_OP_REFUSE:
+        KV_ASSERT(conn->state == CONN_REFUSING);
         on_refused(loop, conn, slot_index);
         break;
     case LOOP_OP_SHUTDOWN:
+        KV_ASSERT(conn->shutdown_in_flight);
         conn->shutdown_in_flight = false;
         settle(loop, slot_index);
         break;
@@ -649,18 +657,18 @@ static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
 /* Revisits the connections queued last pass, each once. */
 static void ready_drain(struct loop *loop)
 {
-    uint32_t count = loop->conns.ready_count;
+    uint32_t count = loop->conns->ready_count;
     for (uint32_t index = 0; index < count; index++) {
         uint32_t slot_index = 0;
-        if (!conn_ready_pop(&loop->conns, &slot_index)) {
+        if (!conn_ready_pop(loop->conns, &slot_index)) {
             break;
         }
-        struct conn *conn = &loop->conns.slots[slot_index];
+        struct conn *conn = conn_at(loop->conns, slot_index);
         /* FREE or CLOSING: nothing left to do (a close completion releases the slot). */
         if (conn->state == CONN_REFUSING) {
             /* With its refusal in flight, the send's completion closes it instead. */
             if (conn->send_in_flight == 0 && !close_arm(loop, conn, slot_index)) {
-                conn_ready_push(&loop->conns, slot_index);
+                conn_ready_push(loop->conns, slot_index);
             }
         } else {
             serve(loop, slot_index);
@@ -682,8 +690,8 @@ static void stop_begin(struct loop *loop)
             io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_CANCEL, 0, 0));
         }
     }
-    for (uint32_t slot_index = 0; slot_index < loop->conns.slot_count; slot_index++) {
-        struct conn *conn = &loop->conns.slots[slot_index];
+    for (uint32_t slot_index = 0; slot_index < loop->conns->slot_count; slot_index++) {
+        struct conn *conn = conn_at(loop->conns, slot_index);
         if (conn->state == CONN_OPEN) {
             conn->read_closed = true;
             serve(loop, slot_index);
@@ -692,7 +700,6 @@ static void stop_begin(struct loop *loop)
     log_info("loop: stopping: finishing replies to %u clients", loop->stats->connected_clients);
 }
 
-/* One pass: submit, wait (at most `timeout` when given), handle a batch, revisit the ready. */
 static uint64_t monotonic_ns(void)
 {
     struct timespec now;
@@ -705,7 +712,7 @@ static uint64_t monotonic_ns(void)
  * trades a core's time for latency; off by default. Returns whether completions arrived. */
 static bool busy_poll(struct loop *loop)
 {
-    uint32_t budget_us = loop->context.config->busy_poll_us;
+    uint32_t budget_us = loop->config->busy_poll_us;
     if (budget_us == 0) {
         return false;
     }
@@ -723,13 +730,14 @@ static bool busy_poll(struct loop *loop)
     return false;
 }
 
+/* One pass: submit, wait (at most `timeout` when given), handle a batch, revisit the ready. */
 static int pass(struct loop *loop, struct __kernel_timespec *timeout)
 {
     static struct io_uring_cqe *cqes[LOOP_CQE_BATCH_MAX];
     if (loop->accept_wanted) {
         accept_arm(loop);
     }
-    bool busy = loop->conns.ready_count > 0 || io_uring_cq_ready(&loop->ring) > 0;
+    bool busy = loop->conns->ready_count > 0 || io_uring_cq_ready(&loop->ring) > 0;
     busy = busy || busy_poll(loop);
     int result = 0;
     if (timeout != NULL && !busy) {
@@ -744,15 +752,16 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
         return -1;
     }
     uint32_t count = io_uring_peek_batch_cqe(&loop->ring, cqes, LOOP_CQE_BATCH_MAX);
+    KV_ASSERT(count <= LOOP_CQE_BATCH_MAX);
     /* Closings first, accepts last: a client that left in this batch hands its buffers to
      * one that arrived in it, instead of the newcomer being refused. */
     for (uint32_t index = 0; index < count; index++) {
-        if (io_uring_cqe_get_data64(cqes[index]) >> 56 != LOOP_OP_ACCEPT) {
+        if (user_data_op(io_uring_cqe_get_data64(cqes[index])) != LOOP_OP_ACCEPT) {
             dispatch(loop, cqes[index]);
         }
     }
     for (uint32_t index = 0; index < count; index++) {
-        if (io_uring_cqe_get_data64(cqes[index]) >> 56 == LOOP_OP_ACCEPT) {
+        if (user_data_op(io_uring_cqe_get_data64(cqes[index])) == LOOP_OP_ACCEPT) {
             dispatch(loop, cqes[index]);
         }
     }
@@ -763,99 +772,24 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
 
 static uint64_t monotonic_ms(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+    return monotonic_ns() / 1000000u;
 }
 
-/* Whether a client has had a reply waiting in the kernel with no bytes taken for longer
- * than send_stall_seconds: a client that never reads. */
-static bool send_stalled(const struct config *config, struct conn *conn, int64_t now_ms)
+/* The wait a cron turn allows, as the ring's timeout; NULL: until I/O. */
+static struct __kernel_timespec *cron_wait(struct loop *loop, struct __kernel_timespec *tick)
 {
-    if (config->send_stall_seconds == 0 || conn->send_in_flight == 0) {
-        conn->stall_since_ms = 0;
-        return false;
-    }
-    if (conn->stall_since_ms == 0 || conn->sends_completed != conn->stall_seen_sends) {
-        conn->stall_seen_sends = conn->sends_completed;
-        conn->stall_since_ms = now_ms;
-        return false;
-    }
-    return now_ms - conn->stall_since_ms > (int64_t)config->send_stall_seconds * 1000;
-}
-
-/* Once a second: clients that ran no command for `timeout` seconds are closed, as Redis
- * closes idle clients, and so are clients that take no reply bytes for send_stall_seconds
- * (a client that never reads would otherwise hold its slot and buffers for ever). */
-static void idle_scan(struct loop *loop, int64_t now_ms)
-{
-    static int64_t last_scan_ms;
-    const struct config *config = loop->context.config;
-    if ((config->timeout == 0 && config->send_stall_seconds == 0) || now_ms - last_scan_ms < 1000) {
-        return;
-    }
-    last_scan_ms = now_ms;
-    int64_t limit_ms = (int64_t)config->timeout * 1000;
-    /* Bounded by the slot count. */
-    for (uint32_t slot_index = 0; slot_index < loop->conns.slot_count; slot_index++) {
-        struct conn *conn = &loop->conns.slots[slot_index];
-        if (conn->state != CONN_OPEN || conn->dead || conn->close_after_send) {
-            continue;
-        }
-        if (send_stalled(config, conn, now_ms)) {
-            log_warn("loop: closing client %" PRIu64 " (%.*s): it took no reply bytes for more "
-                     "than %u s", conn->id, (int)conn->addr_length, conn->addr,
-                     config->send_stall_seconds);
-            loop->stats->stalled_disconnects++;
-            conn_kill(&loop->conns, conn);
-        } else if (config->timeout > 0 && now_ms - conn->last_command_ms > limit_ms) {
-            log_info("loop: closing client %" PRIu64 " (%.*s): idle for more than %u s",
-                     conn->id, (int)conn->addr_length, conn->addr, config->timeout);
-            loop->stats->idle_disconnects++;
-            conn_kill(&loop->conns, conn);
-        }
-    }
-}
-
-/* Timed work: active expiry removes the expired keys among expire_slice table slots each
- * turn, so memory comes back without a pause, and idle or stalled clients are closed. While
- * keys have expiry times, or clients are connected and either check is on, the wait is bounded
- * by a tick of 1/hz s, so an idle server keeps doing both; otherwise the loop sleeps until
- * I/O. */
-static struct __kernel_timespec *expire_turn(struct loop *loop)
-{
-    static struct __kernel_timespec tick;
-    struct store *store = loop->context.store;
-    const struct config *config = loop->context.config;
-    bool clients_watched = (config->timeout > 0 || config->send_stall_seconds > 0) &&
-                           loop->stats->connected_clients > 0;
-    bool blocked = loop->conns.blocked_count > 0;
-    if (store->expires_count == 0 && !clients_watched && !blocked) {
+    uint64_t sleep_ns = cron_turn(loop->cron);
+    if (sleep_ns == CRON_SLEEP_UNTIL_IO) {
         return NULL;
     }
-    KV_ASSERT(config->hz > 0 && config->expire_slice > 0);
-    int64_t now_ms = unix_ms();
-    store_clock(store, now_ms);
-    (void)store_expire_slice(store, config->expire_slice);
-    idle_scan(loop, now_ms);
-    uint64_t tick_ns = 1000000000ull / config->hz;
-    if (blocked) {
-        /* Blocked clients time out on time: wake at the earliest deadline, if sooner. */
-        conn_block_timeouts(&loop->conns, &loop->context, now_ms);
-        int64_t deadline_ms = conn_block_next_deadline(&loop->conns);
-        if (deadline_ms != 0) {
-            int64_t wait_ms = deadline_ms - now_ms;
-            uint64_t wait_ns = (uint64_t)(wait_ms < 1 ? 1 : wait_ms) * 1000000ull;
-            tick_ns = wait_ns < tick_ns ? wait_ns : tick_ns;
-        }
-    }
-    tick.tv_sec = (long long)(tick_ns / 1000000000ull);
-    tick.tv_nsec = (long long)(tick_ns % 1000000000ull);
-    return &tick;
+    tick->tv_sec = (long long)(sleep_ns / 1000000000ull);
+    tick->tv_nsec = (long long)(sleep_ns % 1000000000ull);
+    return tick;
 }
 
 int loop_run(struct loop *loop)
 {
+    struct __kernel_timespec tick;
     /* The event loop: the one endless loop in kv. Each pass is bounded: at most
      * LOOP_CQE_BATCH_MAX completions, then each ready connection once. */
     for (;;) {
@@ -868,16 +802,16 @@ int loop_run(struct loop *loop)
                 loop->reload();
             }
         }
-        if (pass(loop, expire_turn(loop)) != 0) {
+        if (pass(loop, cron_wait(loop, &tick)) != 0) {
             return 1;
         }
     }
     stop_begin(loop);
     /* Bounded drain: until every connection has closed or LOOP_STOP_DRAIN_MS have passed. */
     uint64_t deadline = monotonic_ms() + LOOP_STOP_DRAIN_MS;
-    struct __kernel_timespec tick = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+    struct __kernel_timespec drain_tick = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
     while (loop->stats->connected_clients > 0 && monotonic_ms() < deadline) {
-        if (pass(loop, &tick) != 0) {
+        if (pass(loop, &drain_tick) != 0) {
             return 1;
         }
     }

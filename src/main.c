@@ -16,15 +16,21 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "block.h"
+#include "client.h"
 #include "cmd.h"
 #include "config.h"
+#include "conn.h"
+#include "cron.h"
 #include "host.h"
+#include "layout.h"
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
 #include "pubsub.h"
 #include "region.h"
 #include "reply.h"
+#include "serve.h"
 #include "stats.h"
 #include "store.h"
 #include "watch.h"
@@ -38,10 +44,16 @@
 static struct config config;
 static struct watch watch;
 static struct plan plan;
+static struct layout layout;
 static struct region region;
 static struct store store;
 static struct stats stats;
 static struct pubsub pubsub;
+static struct conns conns;
+static struct clients clients;
+static struct block block;
+static struct serve serve;
+static struct cron cron;
 
 static int saved_argc;
 static char **saved_argv;
@@ -160,12 +172,48 @@ static void plan_log(void)
              "value_slots=%u",
              plan.recv_buffer_bytes, plan.send_buffer_bytes, plan.conn_slot_count,
              plan.value_count);
-    for (int pool = 0; pool < PLAN_POOL_COUNT; pool++) {
-        log_info("plan: %-13s %15" PRIu64 " bytes", plan_pool_name((enum plan_pool)pool),
-                 plan.pool_bytes[pool]);
+    for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {
+        log_info("plan: %-13s %15" PRIu64 " bytes", layout_pool_name((enum layout_pool)pool),
+                 layout.pool_bytes[pool]);
     }
-    log_info("plan: total %23" PRIu64 " bytes (%.1f MiB)", plan.total_bytes,
-             (double)plan.total_bytes / (1024.0 * 1024.0));
+    log_info("plan: total %23" PRIu64 " bytes (%.1f MiB)", layout.total_bytes,
+             (double)layout.total_bytes / (1024.0 * 1024.0));
+}
+
+/* Every module, bottom up, each carving its part of the region; the store's hooks tell
+ * WATCH about changed keys and the blocked clients about keys that gained members. */
+static void modules_init(void)
+{
+    store_init(&store, &region, &config, hash_seed());
+    watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
+    pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
+                config.subscriptions_max, config.key_size_max, hash_seed());
+    conns_init(&conns, &region, plan.conn_slot_count, config.connections_max,
+               plan.recv_buffer_bytes, plan.send_buffer_bytes);
+    clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
+    block_init(&block, &region, plan.conn_slot_count, config.blocking_keys_max,
+               config.key_size_max);
+    store.touched = watch_touched;
+    store.touched_context = &watch;
+    store.ready = block_key_ready;
+    store.ready_context = &block;
+    cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
+    cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    stats.start_time_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;
+    const struct cmd_context shared = {.store = &store,
+                                       .config = &config,
+                                       .plan = &plan,
+                                       .region = &region,
+                                       .stats = &stats,
+                                       .watch = &watch,
+                                       .pubsub = &pubsub,
+                                       .conns = &conns,
+                                       .clients = &clients,
+                                       .block = &block};
+    serve_init(&serve, &region, &plan, &shared);
+    cron_init(&cron, &serve, &store, &config, &stats, cron_unix_ms);
 }
 
 int main(int argc, char **argv)
@@ -187,15 +235,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "kv: %s\n", error);
         return MAIN_EXIT_USAGE;
     }
+    layout_compute(&layout, &config, &plan);
     if (config.plan_only) {
-        plan_print(&plan, &config, stdout);
+        layout_print(&layout, &plan, &config, stdout);
         return 0;
     }
     if (config.check_host) {
-        return host_check(&config, &plan, loop_probe(), stdout) == HOST_FAIL ? 1 : 0;
+        return host_check(&config, layout.total_bytes, loop_probe(), stdout) == HOST_FAIL ? 1 : 0;
     }
     plan_log();
-    if (region_map(&region, plan.total_bytes, config.hugepages, config.mlock, error,
+    if (region_map(&region, layout.total_bytes, config.hugepages, config.mlock, error,
                    sizeof(error)) != 0) {
         log_error("%s", error);
         return 1;
@@ -203,20 +252,9 @@ int main(int argc, char **argv)
     log_info("region: %" PRIu64 " bytes on %s pages%s, %s", region.bytes, region_page_name(&region),
              region.hugetlb ? " (hugetlb)" : "", region.locked ? "locked" : "not locked");
     reply_errors_init(&config, plan.recv_buffer_bytes);
-    store_init(&store, &region, &config, hash_seed());
-    watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
-    pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
-                config.subscriptions_max, config.key_size_max, hash_seed());
-    store.touched = watch_touched;
-    store.touched_context = &watch;
-    cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
-    cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
-    struct timeval now;
-    gettimeofday(&now, NULL);
-    stats.start_time_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;
+    modules_init();
     struct loop *loop = NULL;
-    if (loop_init(&loop, &region, &config, &plan, &store, &watch, &pubsub, &stats, error,
-                  sizeof(error)) != 0) {
+    if (loop_init(&loop, &config, &serve, &cron, &stats, error, sizeof(error)) != 0) {
         log_error("%s", error);
         return 1;
     }

@@ -1,7 +1,8 @@
 /*
- * The plan: from the five sizing options (and connections_max) to the bytes of every pool.
- * Pure arithmetic with no side effects; each module reports the bytes its init will carve
- * (pool_plan_bytes and friends) so the plan and the carving cannot drift apart.
+ * The plan: from the five sizing options (and connections_max) to the sizes modules are
+ * built with. Pure arithmetic with no side effects, and a leaf: the pools' bytes are the
+ * layout's (layout.c), which asks each module, so the plan and the carving cannot drift
+ * apart.
  *
  * Receive buffer: the largest legal command is an HSET of list_length_max fields of
  * key_size_max bytes and values of val_size_max bytes onto a key of key_size_max bytes, with
@@ -13,37 +14,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "conn.h"
-#include "pubsub.h"
 #include "resp.h"
-#include "store.h"
-#include "cmd.h"
-#include "watch.h"
-
-/* Slack for the alignment of each carve (one cache line per carve, generously). */
-#define PLAN_CARVE_SLACK_BYTES 4096u
-
-static const char *const pool_names[PLAN_POOL_COUNT] = {
-    [PLAN_POOL_CONNECTIONS] = "connections",
-    [PLAN_POOL_RECV_BUFFERS] = "recv_buffers",
-    [PLAN_POOL_SEND_BUFFERS] = "send_buffers",
-    [PLAN_POOL_TABLE] = "table",
-    [PLAN_POOL_KEYS] = "keys",
-    [PLAN_POOL_VALUES] = "values",
-    [PLAN_POOL_LIST_NODES] = "list_nodes",
-    [PLAN_POOL_FIELDS] = "fields",
-    [PLAN_POOL_ZSET] = "zset",
-    [PLAN_POOL_PUBSUB] = "pubsub",
-    [PLAN_POOL_SCRATCH] = "scratch",
-    [PLAN_POOL_WATCH] = "watch",
-    [PLAN_POOL_STATS] = "stats",
-};
-
-const char *plan_pool_name(enum plan_pool pool)
-{
-    KV_ASSERT(pool < PLAN_POOL_COUNT);
-    return pool_names[pool];
-}
 
 static uint64_t digits(uint64_t value)
 {
@@ -152,25 +123,6 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     plan->args_max = multibulk_args > inline_args ? multibulk_args : inline_args;
     plan->value_count = config->key_count * config->list_length_max;
 
-    uint64_t *bytes = plan->pool_bytes;
-    bytes[PLAN_POOL_CONNECTIONS] = conns_plan_slots_bytes(plan->conn_slot_count);
-    bytes[PLAN_POOL_RECV_BUFFERS] = pool_plan_bytes(config->connections_max, (uint32_t)recv_bytes);
-    bytes[PLAN_POOL_SEND_BUFFERS] = pool_plan_bytes(config->connections_max, (uint32_t)send_bytes);
-    bytes[PLAN_POOL_TABLE] = store_plan_table_bytes(config);
-    bytes[PLAN_POOL_KEYS] = store_plan_keys_bytes(config);
-    bytes[PLAN_POOL_VALUES] = store_plan_values_bytes(config);
-    bytes[PLAN_POOL_LIST_NODES] = store_plan_nodes_bytes(config);
-    bytes[PLAN_POOL_FIELDS] = store_plan_fields_bytes(config);
-    bytes[PLAN_POOL_ZSET] = store_plan_zset_bytes(config);
-    bytes[PLAN_POOL_PUBSUB] = pubsub_plan_bytes(config->pubsub_channels_max, plan->conn_slot_count,
-                                                config->subscriptions_max, config->key_size_max);
-    bytes[PLAN_POOL_SCRATCH] = conns_plan_scratch_bytes(plan->args_max, plan->recv_buffer_bytes);
-    bytes[PLAN_POOL_WATCH] = watch_plan_bytes(config->watch_keys_max, config->key_size_max);
-    bytes[PLAN_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN);
-    plan->total_bytes = PLAN_CARVE_SLACK_BYTES;
-    for (int pool = 0; pool < PLAN_POOL_COUNT; pool++) {
-        plan->total_bytes += bytes[pool];
-    }
     return 0;
 }
 
@@ -192,10 +144,4 @@ void plan_print(const struct plan *plan, const struct config *config, FILE *out)
     fprintf(out, "  transaction_bytes_max = %u (MULTI queues in the receive buffer)\n",
             plan->recv_buffer_bytes);
     fprintf(out, "  watch_keys_max = %u\n", config->watch_keys_max);
-    fprintf(out, "pools (bytes)\n");
-    for (int pool = 0; pool < PLAN_POOL_COUNT; pool++) {
-        fprintf(out, "  %-13s %15" PRIu64 "\n", pool_names[pool], plan->pool_bytes[pool]);
-    }
-    fprintf(out, "total %21" PRIu64 " bytes (%.1f MiB)\n", plan->total_bytes,
-            (double)plan->total_bytes / (1024.0 * 1024.0));
 }

@@ -24,7 +24,7 @@
 
 /* The limit ids run from KEY_TOO_LONG to CHANNELS_FULL, in one block of static lines. */
 #define REPLY_ERROR_LIMIT_FIRST REPLY_ERROR_KEY_TOO_LONG
-#define REPLY_ERROR_LIMIT_COUNT (REPLY_ERROR_CHANNELS_FULL - REPLY_ERROR_KEY_TOO_LONG + 1)
+#define REPLY_ERROR_LIMIT_COUNT (REPLY_ERROR_BLOCKING_KEYS_FULL - REPLY_ERROR_KEY_TOO_LONG + 1)
 
 static_assert(REPLY_ERROR_TEXT_BYTES_MAX + 1 == PLAN_REPLY_ERROR_BYTES,
               "formatted text is cut where a PLAN_REPLY_ERROR_BYTES buffer cut it");
@@ -172,6 +172,8 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         LIMIT("-ERR too many subscriptions (subscriptions_max is %u)\r\n"),
     [REPLY_ERROR_CHANNELS_FULL] =
         LIMIT("-ERR too many channels (pubsub_channels_max is %u)\r\n"),
+    [REPLY_ERROR_BLOCKING_KEYS_FULL] =
+        LIMIT("-ERR too many blocked keys (blocking_keys_max is %u)\r\n"),
 
     /* Redis echoes a whole argument; kv cuts it (128 bytes, as Redis cuts a command name)
      * so that the line fits PLAN_REPLY_ERROR_BYTES. */
@@ -382,6 +384,8 @@ static uint32_t limit_value(enum reply_error error, const struct config *config,
         return config->subscriptions_max;
     case REPLY_ERROR_CHANNELS_FULL:
         return config->pubsub_channels_max;
+    case REPLY_ERROR_BLOCKING_KEYS_FULL:
+        return config->blocking_keys_max;
     default:
         KV_ASSERT(false);
         return 0;

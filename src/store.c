@@ -464,7 +464,7 @@ enum store_status store_list_push(struct store *store, struct slice key,
             list_push_tail(&store->nodes, &slot->list, value_index);
         }
     }
-    store->signaled = true;
+    store_ready(store, key_index);
     KV_ASSERT(slot->list.count <= store->list_length_max);
     *length_after = slot->list.count;
     return STORE_OK;

@@ -10,9 +10,6 @@
 
 #include "store.h"
 
-/* The key's hash, as the table and the key slot keep it. */
-uint32_t store_key_hash(const struct store *store, struct slice key);
-
 /* The bytes after a key slot's head. */
 static inline uint8_t *store_key_bytes(struct store_key *key)
 {
@@ -27,6 +24,15 @@ KV_MUST_USE bool store_find_slot(const struct store *store, struct slice key, ui
 static inline bool store_key_expired(const struct store *store, const struct store_key *key)
 {
     return key->expire_at_ms != 0 && key->expire_at_ms <= store->now_ms;
+}
+
+/* A list or sorted set key gained members: tells the ready hook (blocked clients). */
+static inline void store_ready(struct store *store, uint32_t key_index)
+{
+    if (store->ready != NULL) {
+        const struct store_key *key = store_key(store, key_index);
+        store->ready(store->ready_context, key->hash, store_key_name(store, key_index));
+    }
 }
 
 /* Room for one more key (a free key slot). */

@@ -32,7 +32,7 @@ void store_rename(struct store *store, uint32_t key_index, struct slice new_key)
         memmove(store_key_bytes(key), new_key.bytes, new_key.length);
     }
     table_insert(&store->table, new_hash, key_index);
-    store->signaled = true; /* the new name may be a key a client waits on */
+    store_ready(store, key_index); /* the new name may be a key a client waits on */
 }
 
 bool store_peek(const struct store *store, struct slice key, uint32_t *key_index)

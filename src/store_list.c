@@ -123,6 +123,6 @@ enum store_status store_list_move(struct store *store, uint32_t source_index,
         list_push_tail(&store->nodes, &target->list, *value_index);
     }
     KV_ASSERT(target->list.count <= store->list_length_max);
-    store->signaled = true;
+    store_ready(store, target_index);
     return STORE_OK;
 }

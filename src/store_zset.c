@@ -123,7 +123,7 @@ void store_zset_insert(struct store *store, uint32_t key_index, struct slice mem
     zset_insert(&store->ztree, &set, node_index);
     table_insert(&store->zmembers, member_hash(store, key_index, member), node_index);
     view_store(store, key_index, &set);
-    store->signaled = true;
+    store_ready(store, key_index);
 }
 
 void store_zset_rescore(struct store *store, uint32_t key_index, uint32_t node_index, double score)

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "layout.h"
 #include "plan.h"
 
 static int parse(struct config *config, char *error, size_t error_bytes, int argc, char **argv)
@@ -106,9 +107,17 @@ static void test_bad_file(void)
     unlink(path);
 }
 
+/* A plan and the layout of its pools. */
+struct sized {
+    struct plan plan;
+    struct layout layout;
+};
+
 static uint64_t plan_total(uint32_t connections_max, uint32_t key_count, uint32_t val_size_max,
-                           uint32_t list_length_max, struct plan *plan)
+                           uint32_t list_length_max, struct sized *sized)
 {
+    struct plan *plan = &sized->plan;
+    struct layout *layout = &sized->layout;
     struct config config;
     char error[256];
     config_defaults(&config);
@@ -117,38 +126,44 @@ static uint64_t plan_total(uint32_t connections_max, uint32_t key_count, uint32_
     config.val_size_max = val_size_max;
     config.list_length_max = list_length_max;
     CHECK(plan_compute(plan, &config, error, sizeof(error)) == 0);
+    layout_compute(layout, &config, plan);
     uint64_t sum = 0;
-    for (int pool = 0; pool < PLAN_POOL_COUNT; pool++) {
-        CHECK(plan->pool_bytes[pool] > 0);
-        sum += plan->pool_bytes[pool];
+    for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {
+        CHECK(layout->pool_bytes[pool] > 0);
+        sum += layout->pool_bytes[pool];
     }
-    CHECK(plan->total_bytes >= sum);
-    return plan->total_bytes;
+    CHECK(layout->total_bytes >= sum);
+    return layout->total_bytes;
 }
 
 static void test_plan(void)
 {
-    struct plan base;
-    struct plan grown;
+    struct sized base;
+    struct sized grown;
     uint64_t total = plan_total(1000, 1000, 4096, 50, &base);
     /* The seed's figures: 50 values of 4096 bytes per key, and buffers near 200 KiB. */
-    CHECK(base.value_count == 50000);
-    CHECK(base.pool_bytes[PLAN_POOL_VALUES] >= 50000ull * 4096);
+    CHECK(base.plan.value_count == 50000);
+    CHECK(base.layout.pool_bytes[LAYOUT_POOL_VALUES] >= 50000ull * 4096);
     /* HSET / HGETALL of 50 fields of 1024 bytes and values of 4096, with their headers. */
-    CHECK(base.recv_buffer_bytes >= 50u * (4096 + 1024) + 1024 && base.recv_buffer_bytes < 260000);
-    CHECK(base.send_buffer_bytes >= 50u * (4096 + 1024) && base.send_buffer_bytes < 260000);
+    CHECK(base.plan.recv_buffer_bytes >= 50u * (4096 + 1024) + 1024 &&
+          base.plan.recv_buffer_bytes < 260000);
+    CHECK(base.plan.send_buffer_bytes >= 50u * (4096 + 1024) &&
+          base.plan.send_buffer_bytes < 260000);
     CHECK(plan_total(2000, 1000, 4096, 50, &grown) > total);
-    CHECK(grown.pool_bytes[PLAN_POOL_RECV_BUFFERS] > base.pool_bytes[PLAN_POOL_RECV_BUFFERS]);
+    CHECK(grown.layout.pool_bytes[LAYOUT_POOL_RECV_BUFFERS] >
+          base.layout.pool_bytes[LAYOUT_POOL_RECV_BUFFERS]);
     CHECK(plan_total(1000, 2000, 4096, 50, &grown) > total);
-    CHECK(grown.pool_bytes[PLAN_POOL_VALUES] > base.pool_bytes[PLAN_POOL_VALUES]);
-    CHECK(grown.pool_bytes[PLAN_POOL_KEYS] > base.pool_bytes[PLAN_POOL_KEYS]);
+    CHECK(grown.layout.pool_bytes[LAYOUT_POOL_VALUES] > base.layout.pool_bytes[LAYOUT_POOL_VALUES]);
+    CHECK(grown.layout.pool_bytes[LAYOUT_POOL_KEYS] > base.layout.pool_bytes[LAYOUT_POOL_KEYS]);
     CHECK(plan_total(1000, 1000, 8192, 50, &grown) > total);
-    CHECK(grown.send_buffer_bytes > base.send_buffer_bytes);
+    CHECK(grown.plan.send_buffer_bytes > base.plan.send_buffer_bytes);
     CHECK(plan_total(1000, 1000, 4096, 100, &grown) > total);
-    CHECK(grown.pool_bytes[PLAN_POOL_LIST_NODES] > base.pool_bytes[PLAN_POOL_LIST_NODES]);
+    CHECK(grown.layout.pool_bytes[LAYOUT_POOL_LIST_NODES] >
+          base.layout.pool_bytes[LAYOUT_POOL_LIST_NODES]);
     /* A tiny plan still holds an inline request of 64 KiB. */
-    struct plan tiny;
-    plan_total(1, 1, 1, 1, &tiny);
+    struct sized tiny_sized;
+    plan_total(1, 1, 1, 1, &tiny_sized);
+    struct plan tiny = tiny_sized.plan;
     CHECK(tiny.recv_buffer_bytes > 64u * 1024);
     /* Combinations that cannot be planned are refused with the options named. */
     struct config config;

@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "conn.h"
+#include "client.h"
+#include "layout.h"
 #include "number.h"
 #include "plan.h"
 #include "region.h"
@@ -48,11 +49,12 @@ static struct model_key model[MODEL_KEYS];
 
 static struct config config;
 static struct plan plan;
+static struct layout layout;
 static struct region region;
 static struct store store;
 static struct watch watch;
 static struct stats stats;
-static struct conn client;
+static struct client client;
 static uint8_t *send_bytes;
 
 /* The model's reply, built as RESP. */
@@ -364,8 +366,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     config.list_length_max = MODEL_LIST_MAX;
     config.watch_keys_max = 4;
     config.slowlog_log_slower_than = -1;
-    if (plan_compute(&plan, &config, error, sizeof(error)) != 0 ||
-        region_map(&region, plan.total_bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,
+    if (plan_compute(&plan, &config, error, sizeof(error)) != 0) {
+        fprintf(stderr, "fuzz_commands: %s\n", error);
+        abort();
+    }
+    layout_compute(&layout, &config, &plan);
+    if (region_map(&region, layout.total_bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,
                    sizeof(error)) != 0) {
         fprintf(stderr, "fuzz_commands: %s\n", error);
         abort();
@@ -377,6 +383,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cmd_slowlog_threshold_set(-1);
     send_bytes = region_carve(&region, plan.send_buffer_bytes, 64);
     client.authenticated = true;
+    client.id = 1;
     return 0;
 }
 
@@ -387,7 +394,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct input input = {.bytes = data, .left = size};
     struct cmd_context context = {.store = &store, .config = &config, .plan = &plan,
                                   .region = &region, .stats = &stats, .watch = &watch,
-                                  .conn = &client, .client_id = 1};
+                                  .client = &client};
     /* Each command takes at least one input byte: bounded by the input's size. */
     while (input.left > 0) {
         struct slice args[4];
@@ -396,7 +403,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t arg_count = next_command(&input, args, storage, &value);
         context.reply = (struct reply){.bytes = send_bytes, .length = 0,
                                        .capacity = plan.send_buffer_bytes};
-        cmd_execute(&context, cmd_find(args, arg_count), args, arg_count);
+        uint32_t position = cmd_find(args, arg_count);
+        if (cmd_admit(&context, position, args, arg_count)) {
+            uint32_t bound = cmd_reply_bound(&context, position, args, arg_count);
+            cmd_run(&context, position, args, arg_count, bound);
+        }
         store_verify(&store);
         if (context.reply.length != want_length ||
             memcmp(context.reply.bytes, want, want_length) != 0) {

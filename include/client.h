@@ -1,0 +1,88 @@
+/*
+ * Clients: the command-level state of each connected client, in an array indexed by its
+ * connection slot: its id, whether it authenticated, its name and library (CLIENT SETNAME,
+ * SETINFO), when it connected and last ran a command, its transaction and its pub/sub
+ * subscriptions. The connection (conn) keeps the bytes; this keeps what commands know about
+ * the client. A command handler sees its own client through this struct, never the
+ * connection. No I/O, no allocation after init.
+ */
+#ifndef KV_CLIENT_H
+#define KV_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kv_assert.h"
+#include "pubsub.h"
+#include "region.h"
+#include "slice.h"
+#include "txn.h"
+#include "watch.h"
+
+/* Longest client name and library name/version (CLIENT SETNAME, CLIENT SETINFO). */
+#define CLIENT_NAME_BYTES_MAX 128u
+#define CLIENT_LIB_BYTES_MAX 64u
+
+struct client {
+    uint64_t id;               /* client id, increasing from 1 (CLIENT ID); 0: slot unused */
+    uint32_t slot_index;       /* its connection slot (and index in `clients`) */
+    bool authenticated;        /* AUTH succeeded (or no requirepass when it connected) */
+    int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
+    int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle, timeout) */
+    const char *last_command;  /* name of the last command run, NULL before the first */
+    struct txn txn;            /* MULTI/EXEC/WATCH state */
+    struct pubsub_client pubsub; /* its channel and pattern subscriptions */
+    uint32_t name_length;      /* bytes of name; 0: no name */
+    uint32_t lib_name_length;  /* bytes of lib_name */
+    uint32_t lib_ver_length;   /* bytes of lib_ver */
+    char name[CLIENT_NAME_BYTES_MAX];
+    char lib_name[CLIENT_LIB_BYTES_MAX];
+    char lib_ver[CLIENT_LIB_BYTES_MAX];
+};
+
+struct clients {
+    struct client *slots;      /* slot_count clients, by connection slot */
+    struct watch *watch;       /* a leaving client's watches go back here */
+    struct pubsub *pubsub;     /* and its subscriptions here */
+    uint32_t slot_count;       /* connection slots */
+    uint64_t id_next;          /* next client id */
+};
+
+uint64_t clients_plan_bytes(uint32_t slot_count);
+
+void clients_init(struct clients *clients, struct region *region, uint32_t slot_count,
+                  struct watch *watch, struct pubsub *pubsub);
+
+static inline struct client *client_at(const struct clients *clients, uint32_t slot_index)
+{
+    KV_ASSERT(slot_index < clients->slot_count);
+    return &clients->slots[slot_index];
+}
+
+/* A client connected in this slot at now_ms; `authenticated` when no password is asked. */
+struct client *client_open(struct clients *clients, uint32_t slot_index, int64_t now_ms,
+                           bool authenticated);
+
+/* The client left: its transaction, watches and subscriptions go. */
+void client_close(struct clients *clients, struct client *client);
+
+/* RESET: as it was when it connected (no transaction, watches, subscriptions or name). */
+void client_reset(struct clients *clients, struct client *client, bool authenticated);
+
+/* Unsubscribes from every channel and pattern (RESET, leaving, a dropped subscriber). */
+void client_unsubscribe_all(struct clients *clients, struct client *client);
+
+static inline bool client_subscribed(const struct client *client)
+{
+    return client->pubsub.channels + client->pubsub.patterns > 0;
+}
+
+static inline struct slice client_name(const struct client *client)
+{
+    return (struct slice){.bytes = (const uint8_t *)client->name, .length = client->name_length};
+}
+
+/* Checks a client's state (tests). */
+void client_verify(const struct clients *clients, const struct client *client);
+
+#endif

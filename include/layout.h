@@ -1,0 +1,47 @@
+/*
+ * The region's layout: the bytes every module's init will carve, summed into the size of
+ * the one region mapped at startup, and what `kv --plan` prints. It sits just below main:
+ * each module reports its own bytes (conns_plan_slots_bytes, pool_plan_bytes and friends)
+ * from the plan's sizes, so the layout and the carving cannot drift apart.
+ */
+#ifndef KV_LAYOUT_H
+#define KV_LAYOUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "plan.h"
+
+enum layout_pool {
+    LAYOUT_POOL_CONNECTIONS,  /* connection slots, client state, the ready queue */
+    LAYOUT_POOL_RECV_BUFFERS, /* one receive buffer per connection */
+    LAYOUT_POOL_SEND_BUFFERS, /* one send buffer per connection */
+    LAYOUT_POOL_TABLE,        /* hash table entries */
+    LAYOUT_POOL_KEYS,         /* key slots */
+    LAYOUT_POOL_VALUES,       /* value slots: every key can hold a maximal list */
+    LAYOUT_POOL_LIST_NODES,   /* list nodes, one per value slot */
+    LAYOUT_POOL_FIELDS,       /* hash field, set and sorted-set member slots */
+    LAYOUT_POOL_ZSET,         /* sorted-set nodes and their member table */
+    LAYOUT_POOL_PUBSUB,       /* channels, patterns and subscriptions */
+    LAYOUT_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
+    LAYOUT_POOL_WATCH,        /* WATCH: watched keys, client-key links, their table */
+    LAYOUT_POOL_BLOCKING,     /* blocked clients: waited-on keys, client-key links, table */
+    LAYOUT_POOL_STATS,        /* latency histogram per command, slow log ring */
+    LAYOUT_POOL_COUNT,
+};
+
+struct layout {
+    uint64_t pool_bytes[LAYOUT_POOL_COUNT]; /* bytes carved for each pool, alignment included */
+    uint64_t total_bytes;                   /* the region: every pool plus carving slack */
+};
+
+void layout_compute(struct layout *layout, const struct config *config, const struct plan *plan);
+
+const char *layout_pool_name(enum layout_pool pool);
+
+/* Prints the configuration, the plan's sizes, one line per pool and the total. */
+void layout_print(const struct layout *layout, const struct plan *plan,
+                  const struct config *config, FILE *out);
+
+#endif

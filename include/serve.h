@@ -1,0 +1,74 @@
+/*
+ * Serving: from a connection's received bytes to its replies. It parses pipelined commands
+ * from the receive buffer, admits each, runs it when the send buffer has room for its reply
+ * bound (so replies are never cut: a client that sends faster than it reads is not read
+ * from until its replies drain), queues commands inside MULTI, blocks clients whose blocking
+ * command found nothing and retries them when one of their keys gains members, and answers
+ * their timeouts. It also opens and closes a client with its connection, and decides at
+ * accept time whether protected mode refuses it. It needs no ring: the loop calls it when
+ * I/O completes and does the I/O it asks for. No allocation after init.
+ */
+#ifndef KV_SERVE_H
+#define KV_SERVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "client.h"
+#include "cmd.h"
+#include "conn.h"
+#include "kv_assert.h"
+#include "plan.h"
+#include "region.h"
+#include "resp.h"
+#include "stats.h"
+
+/* Commands one connection may run per loop pass, so a deep pipeline cannot starve others. */
+#define SERVE_COMMANDS_PER_PASS 1024u
+
+struct serve {
+    struct conns *conns;         /* connection slots and their bytes */
+    struct clients *clients;     /* client state, by the same slot */
+    struct block *block;         /* blocked clients */
+    struct stats *stats;         /* counters */
+    struct resp_scratch scratch; /* parse results, valid for one command */
+    struct cmd_context shared;   /* the shared part of every command's context */
+};
+
+/* Bytes serve_init carves: the parsed arguments and room to unescape an inline request. */
+uint64_t serve_plan_scratch_bytes(uint32_t args_max, uint32_t recv_buffer_bytes);
+
+/* `shared` holds the modules every command may reach (store, config, plan, region, stats,
+ * watch, pubsub, conns, clients, block); its call fields are ignored. */
+void serve_init(struct serve *serve, struct region *region, const struct plan *plan,
+                const struct cmd_context *shared);
+
+/* A socket was accepted into `slot_index` at now_ms from ipv4:port (host order; known is
+ * false when the kernel gave no IPv4 address). Opens the connection and its client and
+ * returns true, or returns false when every buffer is taken (the loop refuses it with
+ * Redis's max-clients line). A client that protected mode refuses is opened with Redis's
+ * DENIED line as its only reply and closes once that is sent. */
+KV_MUST_USE bool serve_open(struct serve *serve, uint32_t slot_index, bool known, uint32_t ipv4,
+                            uint16_t port, int64_t now_ms);
+
+/* Runs the complete commands received, at most SERVE_COMMANDS_PER_PASS of them. Returns true
+ * when it stopped at that bound with more input to run (the loop comes back next pass). */
+bool serve_input(struct serve *serve, uint32_t slot_index);
+
+/* Where the next receive may write: compacts consumed input, keeping a transaction's queued
+ * commands; a transaction whose queue fills the buffer fails and lets it go. 0: no room
+ * (the commands in the buffer run first). */
+uint32_t serve_recv_room(struct serve *serve, uint32_t slot_index, uint8_t **into);
+
+/* The connection is being closed (nothing of it in flight): its client goes (transaction,
+ * watches, subscriptions, blocked state), then its buffers. */
+void serve_closing(struct serve *serve, uint32_t slot_index);
+
+/* Answers the blocked commands whose timeout has passed with a null array, as Redis does. */
+void serve_block_timeouts(struct serve *serve, int64_t now_ms);
+
+/* Checks every connection, client, transaction and the blocked clients (tests). */
+void serve_verify(const struct serve *serve);
+
+#endif

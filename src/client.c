@@ -1,0 +1,98 @@
+/*
+ * Client state, one entry per connection slot. Invariants: an entry is in use exactly when
+ * its id is non-zero; ids increase; a client's subscription counts match its pub/sub links
+ * (pubsub.c keeps them); its transaction's watches are in the watch module. Opening clears
+ * the entry, closing gives back everything it held. No I/O, no allocation after init.
+ */
+#include "client.h"
+
+#include <string.h>
+
+uint64_t clients_plan_bytes(uint32_t slot_count)
+{
+    return ((uint64_t)slot_count * sizeof(struct client) + 63) & ~63ull;
+}
+
+void clients_init(struct clients *clients, struct region *region, uint32_t slot_count,
+                  struct watch *watch, struct pubsub *pubsub)
+{
+    KV_ASSERT(slot_count > 0);
+    memset(clients, 0, sizeof(*clients));
+    clients->slots = region_carve(region, (uint64_t)slot_count * sizeof(struct client), 64);
+    memset(clients->slots, 0, (uint64_t)slot_count * sizeof(struct client));
+    clients->slot_count = slot_count;
+    clients->watch = watch;
+    clients->pubsub = pubsub;
+    clients->id_next = 1;
+}
+
+struct client *client_open(struct clients *clients, uint32_t slot_index, int64_t now_ms,
+                           bool authenticated)
+{
+    struct client *client = client_at(clients, slot_index);
+    KV_ASSERT(client->id == 0);
+    memset(client, 0, sizeof(*client));
+    client->id = clients->id_next++;
+    client->slot_index = slot_index;
+    client->authenticated = authenticated;
+    client->created_ms = now_ms;
+    client->last_command_ms = now_ms;
+    txn_init(&client->txn);
+    pubsub_client_init(&client->pubsub);
+    KV_ASSERT(client->id != 0);
+    return client;
+}
+
+void client_unsubscribe_all(struct clients *clients, struct client *client)
+{
+    struct slice name;
+    /* Bounded by subscriptions_max: each step removes one subscription. */
+    for (uint32_t steps = 0; steps <= clients->pubsub->subscriptions_max; steps++) {
+        bool pattern = client->pubsub.channels == 0;
+        if (!client_subscribed(client) ||
+            !pubsub_client_first(clients->pubsub, &client->pubsub, pattern, &name)) {
+            break;
+        }
+        bool removed = pubsub_unsubscribe(clients->pubsub, &client->pubsub, name, pattern);
+        KV_ASSERT(removed);
+    }
+    KV_ASSERT(!client_subscribed(client));
+}
+
+void client_reset(struct clients *clients, struct client *client, bool authenticated)
+{
+    KV_ASSERT(client->id != 0);
+    txn_reset(&client->txn, clients->watch);
+    client_unsubscribe_all(clients, client);
+    client->name_length = 0;
+    client->lib_name_length = 0;
+    client->lib_ver_length = 0;
+    client->authenticated = authenticated;
+}
+
+void client_close(struct clients *clients, struct client *client)
+{
+    KV_ASSERT(client->id != 0);
+    txn_reset(&client->txn, clients->watch);
+    client_unsubscribe_all(clients, client);
+    uint32_t slot_index = client->slot_index;
+    memset(client, 0, sizeof(*client));
+    client->slot_index = slot_index;
+    KV_ASSERT(client->id == 0);
+}
+
+void client_verify(const struct clients *clients, const struct client *client)
+{
+    KV_ASSERT(client >= clients->slots && client < clients->slots + clients->slot_count);
+    KV_ASSERT(client->id < clients->id_next);
+    KV_ASSERT(client->name_length <= CLIENT_NAME_BYTES_MAX);
+    KV_ASSERT(client->lib_name_length <= CLIENT_LIB_BYTES_MAX);
+    KV_ASSERT(client->lib_ver_length <= CLIENT_LIB_BYTES_MAX);
+    if (client->id == 0) {
+        KV_ASSERT(!client_subscribed(client) && !client->txn.active);
+        return;
+    }
+    KV_ASSERT(client->slot_index == (uint32_t)(client - clients->slots));
+    KV_ASSERT(client->pubsub.channels + client->pubsub.patterns <=
+              clients->pubsub->subscriptions_max);
+}
