@@ -167,6 +167,44 @@ static void check_one_free_span(const struct heap *heap)
     CHECK(heap_free_bytes(heap) == heap_total_bytes(heap));
 }
 
+#ifdef KV_DEBUG
+static bool bytes_are_poison(const uint8_t *bytes, uint64_t length)
+{
+    for (uint64_t offset = 0; offset < length; offset++) {
+        if (bytes[offset] != 0xab) {
+            return false;
+        }
+    }
+    return true;
+}
+#endif
+
+/* Debug builds: every byte no allocation may reach still holds the poison (free pages, the
+ * never-used objects at the end of small spans, the tails no object fits), so writing the
+ * whole usable area of every allocation changed nothing else. Release builds: nothing. */
+static void check_untouched(const struct heap *heap)
+{
+#ifdef KV_DEBUG
+    uint32_t page = 0;
+    for (uint32_t step = 0; page < heap->page_count; step++) {
+        CHECK(step < heap->page_count);
+        const struct heap_page *head = &heap->pages[page];
+        const uint8_t *span = heap->base + (uint64_t)page * HEAP_PAGE_BYTES;
+        uint64_t span_bytes = (uint64_t)head->span_pages * HEAP_PAGE_BYTES;
+        if (head->kind == HEAP_PAGE_FREE) {
+            CHECK(bytes_are_poison(span, span_bytes));
+        } else if (head->kind == HEAP_PAGE_SMALL) {
+            const struct heap_class *class = &heap->classes[head->class_index];
+            uint64_t fresh_offset = (uint64_t)(class->objects - head->fresh) * class->object_bytes;
+            CHECK(bytes_are_poison(span + fresh_offset, span_bytes - fresh_offset));
+        }
+        page += head->span_pages;
+    }
+#else
+    (void)heap;
+#endif
+}
+
 static void fill_pattern(uint8_t *bytes, uint64_t length, uint32_t seed_byte)
 {
     for (uint64_t offset = 0; offset < length; offset++) {
@@ -249,6 +287,39 @@ static void test_classes(const struct heap *heap)
            heap->classes[largest_span_class].object_bytes, tail_fraction_max * 100);
 }
 
+/* ---- Placement ----------------------------------------------------------------------- */
+
+/* Small spans gather at the top of the heap, large spans take the lowest best fit: a small
+ * object's span is the last page, a multi-page class's span sits just below it, a large
+ * allocation starts at page 0, and a hole left by a large span is reused by the next large
+ * allocation that fits it exactly rather than split off the long free run. */
+static void test_placement(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture, 8 * MIB);
+    struct heap *heap = &fixture.heap;
+    uint8_t *top = heap->base + heap_total_bytes(heap);
+    uint8_t *small = heap_alloc(heap, 64);
+    CHECK(small == top - HEAP_PAGE_BYTES);
+    uint8_t *five_pages = heap_alloc(heap, 20000); /* class 20480: spans of 5 pages */
+    CHECK(heap_usable_bytes(heap, five_pages) == 20480);
+    CHECK(five_pages == top - 6 * HEAP_PAGE_BYTES);
+    uint8_t *large = heap_alloc(heap, 100000); /* 25 pages */
+    CHECK(large == heap->base);
+    uint8_t *second = heap_alloc(heap, 40 * HEAP_PAGE_BYTES);
+    CHECK(second == heap->base + 25 * HEAP_PAGE_BYTES);
+    heap_release(heap, large);
+    uint8_t *again = heap_alloc(heap, 25 * HEAP_PAGE_BYTES); /* the exact hole at page 0 */
+    CHECK(again == heap->base);
+    heap_verify(heap);
+    heap_release(heap, again);
+    heap_release(heap, second);
+    heap_release(heap, five_pages);
+    heap_release(heap, small);
+    check_one_free_span(heap);
+    fixture_close(&fixture);
+}
+
 /* ---- Boundaries ------------------------------------------------------------------------ */
 
 #define BOUNDARY_SIZES_MAX 512u
@@ -305,6 +376,7 @@ static void test_boundaries(void)
     CHECK(heap->allocations == count);
     heap_verify(heap);
     check_accounting(heap);
+    check_untouched(heap);
     /* Release every other one; the rest keep every byte. */
     for (uint32_t index = 0; index < count; index += 2) {
         heap_release(heap, pointers[index]);
@@ -777,7 +849,11 @@ static void test_speed(void)
     struct fixture fixture;
     fixture_open(&fixture, 64 * MIB);
     struct heap *heap = &fixture.heap;
+#ifdef KV_DEBUG
+    enum { BATCH = 1024, ROUNDS = 200 }; /* poison and checks: the figures mean little */
+#else
     enum { BATCH = 1024, ROUNDS = 2000 };
+#endif
     static void *batch[BATCH];
     static const uint64_t sizes[] = {16, 64, 200, 1000};
     for (uint32_t index = 0; index < sizeof(sizes) / sizeof(sizes[0]); index++) {
@@ -989,6 +1065,7 @@ int main(void)
     check_one_free_span(&fixture.heap);
     fixture_close(&fixture);
     test_boundaries();
+    test_placement();
     static const uint64_t fill_sizes[] = {8, 64, 1000, 4096, 20000, HEAP_SMALL_BYTES_MAX,
                                           HEAP_SMALL_BYTES_MAX + 1, 100000, MIB};
     for (uint32_t index = 0; index < sizeof(fill_sizes) / sizeof(fill_sizes[0]); index++) {
