@@ -969,7 +969,8 @@ static bool spans_fit(const struct heap *heap, uint32_t count, uint64_t needed)
     if (needed == 0) {
         return true;
     }
-    if ((uint64_t)heap->free_pages < needed * count) {
+    /* needed <= free_pages first, so that needed * count cannot overflow. */
+    if (needed > heap->free_pages || (uint64_t)heap->free_pages < needed * count) {
         return false;
     }
     if (count == 1) {
@@ -1014,7 +1015,8 @@ bool heap_would_fit(const struct heap *heap, uint64_t bytes, uint64_t count)
     if (count <= free_objects) {
         return true;
     }
-    uint64_t spans_needed = (count - free_objects + class->objects - 1) / class->objects;
+    uint64_t missing = count - free_objects;
+    uint64_t spans_needed = missing / class->objects + (missing % class->objects != 0);
     return spans_fit(heap, class->span_pages, spans_needed);
 }
 
