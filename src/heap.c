@@ -185,7 +185,8 @@ static void classes_init(struct heap *heap)
         KV_ASSERT(class->object_bytes % HEAP_ALIGN == 0);
         KV_ASSERT(index == 0 || class->object_bytes > heap->classes[index - 1].object_bytes);
         KV_ASSERT(class_index_for(class->object_bytes) == index);
-        KV_ASSERT(index == 0 || class_index_for(heap->classes[index - 1].object_bytes + 1) == index);
+        KV_ASSERT(index == 0 ||
+                  class_index_for(heap->classes[index - 1].object_bytes + 1) == index);
         KV_ASSERT(class->objects >= 1 && class->objects < UINT16_MAX);
         KV_ASSERT((class->span_pages * HEAP_PAGE_BYTES - class->objects * class->object_bytes) *
                       HEAP_TAIL_FRACTION <=
