@@ -118,8 +118,10 @@ uint64_t dict_scan(const struct dict *dict, uint64_t cursor,
                    void (*visit)(void *context, uint32_t entry_ref), void *context);
 
 /* A random entry (RANDOMKEY, SPOP, SRANDMEMBER, eviction), or HEAP_REF_NONE when empty.
- * *random_state is a xorshift state the caller keeps (never 0). Looks at a bounded number
- * of buckets; close to uniform over entries. */
+ * *random_state is a xorshift state the caller keeps (never 0). Uniform over entries in
+ * chains up to 4 + 2 * load long (rejection sampling on chain length). Looks at up to 256
+ * random buckets (4 to 8 on average at a normal load); only a table left sparse by a
+ * shrink the heap refused then walks on from a random bucket to the first non-empty one. */
 uint32_t dict_random(const struct dict *dict, uint64_t *random_state);
 
 /* Up to `wanted` entries near a random bucket (Redis's dictGetSomeKeys, for eviction
