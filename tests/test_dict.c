@@ -18,7 +18,8 @@
  * - A walk returns each entry once; dict_clear releases each once and frees the buckets.
  * - A full heap: the bucket array cannot grow, inserts still link (chains lengthen) and finds
  *   still work; once memory returns, dict_rehash grows the table back to one entry per bucket.
- * - dict_verify() catches an entry in the wrong bucket (forked child, SIGABRT).
+ * - dict_verify() catches an entry in the wrong bucket and a wrong count, and debug builds
+ *   catch a key inserted twice (forked children, SIGABRT).
  * Prints the bucket bytes per entry at several sizes and the ns per find on a 1M-entry dict.
  * The seed is printed on failure; KV_SEED replays it.
  */
@@ -1152,12 +1153,24 @@ static void verify_count(void *context)
     dict_verify(dict);
 }
 
+/* A second entry with a key already present (debug builds look before linking). */
+static void insert_twice(void *context)
+{
+    struct dict *dict = context;
+    dict_insert(dict, entry_new(dict->heap, present_ids[0]));
+}
+
 static void test_verify_catches(struct dict *dict)
 {
     uint64_t allocations_before = dict->heap->allocations;
     fill(dict, 2000);
     CHECK(dies_asserting(verify_wrong_bucket, dict, "((uint32_t)hash & mask) == index"));
     CHECK(dies_asserting(verify_count, dict, "chained == dict->count[table]"));
+#ifdef KV_DEBUG
+    CHECK(dies_asserting(insert_twice, dict, "chain_locate(dict, key, hash, &table)"));
+#else
+    (void)insert_twice;
+#endif
     clear_all(dict, allocations_before);
 }
 
