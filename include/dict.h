@@ -104,9 +104,9 @@ void dict_replace_at(struct dict *dict, struct dict_position position, uint32_t 
 /* Finds and unlinks; returns the entry's reference or HEAP_REF_NONE. */
 uint32_t dict_remove(struct dict *dict, struct slice key);
 
-/* Moves up to `buckets` buckets if rehashing (and starts a shrink that is due, or a grow
- * that an earlier failed allocation left due); returns whether more remain. The loop calls
- * it when idle, bounded per turn. */
+/* Moves up to `buckets` buckets if rehashing, and starts a resize that is due (a shrink, or
+ * a grow that an earlier refused allocation left due), also right after one finishes;
+ * returns whether more remain. The loop calls it when idle, bounded per turn. */
 bool dict_rehash(struct dict *dict, uint32_t buckets);
 
 /* SCAN: visits the entries of the bucket(s) `cursor` names and returns the next cursor (0

@@ -41,6 +41,12 @@
  * load, so an overloaded table (a grow refused by a full heap) stays close to uniform. */
 #define DICT_RANDOM_CHAIN_MIN 4u
 
+/* Past a resize threshold, inserts and removes ask the heap again once per
+ * bucket_count >> DICT_RESIZE_RETRY_SHIFT changes of count (see resize_ask): a full heap
+ * costs at most one refused allocation per 64 of them, and a due resize starts at most
+ * size / 64 entries late (a load 1/64 above the threshold). */
+#define DICT_RESIZE_RETRY_SHIFT 6u
+
 /* dict_sample looks at no more than this many buckets per entry wanted (Redis's figure). */
 #define DICT_SAMPLE_LOOKS_PER_ENTRY 10u
 
@@ -166,24 +172,44 @@ static void resize_start(struct dict *dict, uint32_t target)
     KV_ASSERT(dict_rehashing(dict));
 }
 
+/* Whether an insert or remove asks the heap for a resize that is due. At the threshold it
+ * always does: count moves by one, so in the normal case it meets the threshold and the
+ * resize starts exactly there. Past it (the heap refused, or a rehash was in progress when
+ * count met it) only when count is a multiple of size >> DICT_RESIZE_RETRY_SHIFT: a refusal
+ * can cost the heap a walk of a bin, and a full heap would otherwise pay it on every insert.
+ * dict_rehash always asks. */
+static bool resize_ask(const struct dict *dict, uint64_t threshold, bool always)
+{
+    uint64_t count = dict_count(dict);
+    uint64_t spacing = dict->bucket_count[0] >> DICT_RESIZE_RETRY_SHIFT;
+    return always || count == threshold || spacing == 0 || (count & (spacing - 1)) == 0;
+}
+
 /* Doubles a table that holds as many entries as buckets (the inline bucket goes straight to
  * DICT_BUCKETS_MIN). */
-static void grow_if_due(struct dict *dict)
+static void grow_if_due(struct dict *dict, bool always)
 {
     uint32_t size = dict->bucket_count[0];
-    if (dict_rehashing(dict) || dict_count(dict) < size || size >= DICT_BUCKETS_MAX) {
+    if (dict_rehashing(dict) || dict_count(dict) < size || size >= DICT_BUCKETS_MAX ||
+        !resize_ask(dict, size, always)) {
         return;
     }
     resize_start(dict, size * 2u < DICT_BUCKETS_MIN ? DICT_BUCKETS_MIN : size * 2u);
 }
 
 /* Below one entry per DICT_SHRINK_RATIO buckets: the smallest power of two that holds count
- * at one entry per bucket, at least DICT_BUCKETS_MIN. */
-static void shrink_if_due(struct dict *dict)
+ * at one entry per bucket, at least DICT_BUCKETS_MIN. The threshold is the largest count
+ * that is due, ceil(size / ratio) - 1. */
+static void shrink_if_due(struct dict *dict, bool always)
 {
     uint32_t size = dict->bucket_count[0];
     uint64_t count = dict_count(dict);
     if (dict_rehashing(dict) || dict->buckets[0] == NULL || count * DICT_SHRINK_RATIO >= size) {
+        return;
+    }
+    uint64_t threshold = (size + DICT_SHRINK_RATIO - 1u) / DICT_SHRINK_RATIO - 1u;
+    KV_ASSERT(count <= threshold);
+    if (!resize_ask(dict, threshold, always)) {
         return;
     }
     uint32_t target = DICT_BUCKETS_MIN;
@@ -282,14 +308,23 @@ static void rehash_step(struct dict *dict)
     }
 }
 
+/* Starts the resize that is due, if any (at most one of the two is). */
+static void resize_if_due(struct dict *dict)
+{
+    shrink_if_due(dict, true);
+    grow_if_due(dict, true);
+}
+
 bool dict_rehash(struct dict *dict, uint32_t buckets)
 {
-    shrink_if_due(dict);
-    grow_if_due(dict);
+    resize_if_due(dict);
     /* Bound: `buckets` steps; stops early when the rehash finishes. */
     for (uint32_t step = 0; step < buckets && dict_rehashing(dict); step++) {
         rehash_step(dict);
     }
+    /* A table that an earlier refused allocation left far off its size needs more than one
+     * resize: the next one starts now, so that "more remain" keeps the caller coming. */
+    resize_if_due(dict);
     return dict_rehashing(dict);
 }
 
@@ -318,7 +353,7 @@ void dict_insert(struct dict *dict, uint32_t entry_ref)
     if (dict_rehashing(dict)) {
         rehash_step(dict);
     }
-    grow_if_due(dict);
+    grow_if_due(dict, false);
     uint64_t hash = entry_hash(dict, entry_ref);
     uint32_t table = 0;
 #ifdef KV_DEBUG
@@ -342,7 +377,7 @@ void dict_remove_at(struct dict *dict, struct dict_position position)
     KV_ASSERT(dict->count[position.table] > 0);
     *position.link = *entry_link(dict, ref);
     dict->count[position.table]--;
-    shrink_if_due(dict);
+    shrink_if_due(dict, false);
 }
 
 void dict_replace_at(struct dict *dict, struct dict_position position, uint32_t entry_ref)

@@ -1,6 +1,8 @@
 /*
  * Proves the chained dict against a model (an array of the present keys and their entries),
  * on a real heap carved from a real region:
+ * - Thresholds: a grow starts at the insert that finds as many entries as buckets, a shrink
+ *   at the remove that leaves fewer than one entry per DICT_SHRINK_RATIO buckets, exactly.
  * - Churn: a seeded run of more than a million finds, inserts and removes, growing the dict
  *   past a million entries, churning it, shrinking it to a few thousand and growing it again,
  *   with dict_verify() every few thousand steps, many of them mid-rehash, and every step's
@@ -39,7 +41,11 @@
 #define HEAP_MAIN_BYTES (160ull << 20)
 
 /* The heap that the exhaustion test fills. */
-#define HEAP_SMALL_BYTES (4ull << 20)
+#define HEAP_SMALL_BYTES (8ull << 20)
+
+/* Its room for entries once the page blocks are taken: holes for about 64k entries. */
+#define HEAP_SMALL_ROOM_BYTES (3ull << 20)
+#define PAGE_BLOCK_BYTES (64u << 10)
 
 /* Keys are "k" and seven digits: every entry has the same size, 12 + 8 bytes. */
 #define KEY_BYTES 8u
@@ -293,6 +299,68 @@ static void fill(struct dict *dict, uint32_t count)
     for (uint32_t round = 0; round < 64 && dict_rehash(dict, UINT32_MAX); round++) {
     }
     CHECK(!dict_rehashing(dict));
+}
+
+/* Rehashes to the end without starting the next resize (none is due in these tests). */
+static void rehash_finish(struct dict *dict)
+{
+    /* Bound: one bucket or more per step, the table's buckets at most. */
+    for (uint64_t step = 0; dict_rehashing(dict); step++) {
+        KV_ASSERT(step <= dict->bucket_count[0]);
+        dict_rehash(dict, 1);
+    }
+}
+
+/* Resizes start exactly at the thresholds: a grow at the insert that finds count equal to
+ * the buckets, a shrink at the remove that leaves count * DICT_SHRINK_RATIO below them. */
+static void test_thresholds(struct dict *dict)
+{
+    uint64_t allocations_before = dict->heap->allocations;
+    CHECK(op_insert(dict, 0));
+    CHECK(dict->buckets[0] == NULL);
+    CHECK(!dict_rehashing(dict));
+    CHECK(op_insert(dict, 1));
+    CHECK(dict_rehashing(dict));
+    CHECK(dict->bucket_count[1] == DICT_BUCKETS_MIN);
+    uint32_t id = 2;
+    uint32_t wrong = 0;
+    for (uint32_t round = 0; round < 14; round++) {
+        rehash_finish(dict);
+        uint32_t size = dict->bucket_count[0];
+        while (present_count < size) {
+            CHECK(op_insert(dict, id));
+            id++;
+            wrong += dict_rehashing(dict);
+        }
+        CHECK(op_insert(dict, id));
+        id++;
+        CHECK(dict_rehashing(dict));
+        CHECK(dict->bucket_count[1] == size * 2);
+    }
+    uint32_t shrinks = 0;
+    /* Bound: each shrink divides the table by DICT_SHRINK_RATIO, from 2^15 to 16. */
+    for (uint32_t round = 0; round < 12; round++) {
+        rehash_finish(dict);
+        uint32_t size = dict->bucket_count[0];
+        if (size <= 16) {
+            break;
+        }
+        shrinks++;
+        while (present_count * DICT_SHRINK_RATIO > size) {
+            op_remove(dict, present_ids[prng_below(present_count)], (round & 1) != 0);
+            wrong += dict_rehashing(dict);
+        }
+        op_remove(dict, present_ids[prng_below(present_count)], (round & 1) == 0);
+        uint32_t target = DICT_BUCKETS_MIN;
+        while (target < present_count) {
+            target *= 2;
+        }
+        CHECK(dict_rehashing(dict));
+        CHECK(dict->bucket_count[1] == target);
+    }
+    CHECK(shrinks >= 4);
+    CHECK(wrong == 0);
+    clear_all(dict, allocations_before);
 }
 
 struct churn_phase {
@@ -908,9 +976,10 @@ static void test_memory(struct dict *dict)
 }
 
 /*
- * A full heap: fill it with entry-sized blocks, give back every other one (holes that only
- * entries fit: no free page remains for a larger bucket array), then insert until no entry
- * fits. Every insert must link, and every key must still be found.
+ * A full heap: take most pages in large blocks and the rest in entry-sized blocks, give back
+ * every other small one (holes that only entries fit: no free page remains for a larger
+ * bucket array), then insert until no entry fits. Every insert must link, and every key
+ * must still be found. Then the large blocks go back and dict_rehash grows the table.
  */
 static void test_exhaustion(void)
 {
@@ -928,9 +997,19 @@ static void test_exhaustion(void)
     fill(&dict, 16384);
     uint32_t bucket_count = dict.bucket_count[0];
     CHECK(bucket_count == 32768);
-    static void *fillers[HEAP_SMALL_BYTES / 16];
+    /* Pages taken in large blocks, to give back at the end; the rest in entry-sized fillers. */
+    static void *page_blocks[HEAP_SMALL_BYTES / PAGE_BLOCK_BYTES];
+    uint32_t page_block_count = 0;
+    /* Bound: the heap's bytes in blocks of PAGE_BLOCK_BYTES. */
+    while (heap_free_bytes(&heap) > HEAP_SMALL_ROOM_BYTES) {
+        KV_ASSERT(page_block_count < sizeof(page_blocks) / sizeof(page_blocks[0]));
+        page_blocks[page_block_count] = heap_alloc(&heap, PAGE_BLOCK_BYTES);
+        CHECK(page_blocks[page_block_count] != NULL);
+        page_block_count++;
+    }
+    static void *fillers[HEAP_SMALL_ROOM_BYTES / 16];
     uint32_t filler_count = 0;
-    /* Bound: the heap's bytes in blocks of at least 16. */
+    /* Bound: the room left, in blocks of at least 16 bytes. */
     while (filler_count < sizeof(fillers) / sizeof(fillers[0])) {
         void *filler = heap_alloc(&heap, sizeof(struct test_entry) + KEY_BYTES);
         if (filler == NULL) {
@@ -962,16 +1041,20 @@ static void test_exhaustion(void)
            (unsigned long long)dict_count(&dict), dict.bucket_count[0],
            (double)dict_count(&dict) / dict.bucket_count[0]);
     /* Memory back: idle rehashing grows the table to one entry per bucket again. */
-    for (uint32_t filler = 1; filler < filler_count; filler += 2) {
-        heap_release(&heap, fillers[filler]);
+    for (uint32_t block = 0; block < page_block_count; block++) {
+        heap_release(&heap, page_blocks[block]);
     }
     /* Bound: one doubling per round, at most 31. */
     for (uint32_t round = 0; round < 32 && dict_rehash(&dict, UINT32_MAX); round++) {
     }
     CHECK(dict_count(&dict) < dict.bucket_count[0]);
+    printf("  memory back: dict_rehash grew it to %u buckets\n", dict.bucket_count[0]);
     dict_verify(&dict);
     for (uint32_t check = 0; check < id; check++) {
         op_find(&dict, check);
+    }
+    for (uint32_t filler = 1; filler < filler_count; filler += 2) {
+        heap_release(&heap, fillers[filler]);
     }
     clear_all(&dict, 0);
     heap_verify(&heap);
@@ -1194,6 +1277,7 @@ int main(void)
     CHECK(dict_count(&dict) == 0);
     CHECK(dict_find(&dict, (struct slice){NULL, 0}, NULL) == HEAP_REF_NONE);
     CHECK(dict_remove(&dict, (struct slice){(const uint8_t *)"k", 1}) == HEAP_REF_NONE);
+    test_thresholds(&dict);
     test_positions(&dict);
     test_scan_static(&dict);
     scan_resizing(&dict, 5000, 60000, 24);
