@@ -7,12 +7,16 @@
  * hashes them with the seeded hash_bytes.
  *
  * Buckets are arrays of 32-bit references taken from the heap. The table doubles when it
- * holds as many entries as buckets and halves (down to DICT_BUCKETS_MIN) when it falls below
- * one entry per DICT_SHRINK_RATIO buckets, moving entries incrementally as Redis's dict does:
- * while two tables exist, every find, insert and remove moves one bucket (looking at no more
- * than DICT_REHASH_EMPTY_VISITS empty ones), and dict_rehash moves more when the loop is
- * idle. No operation ever pauses for the whole table. If the heap has no room for a bigger
- * bucket array, the table stays as it is and its chains grow longer: inserting never fails.
+ * holds as many entries as buckets and shrinks, to the smallest power of two that holds its
+ * entries one per bucket (at least DICT_BUCKETS_MIN), when it falls below one entry per
+ * DICT_SHRINK_RATIO buckets, moving entries incrementally as Redis's dict does: while two
+ * tables exist, every find, insert and remove moves one bucket (looking at no more than
+ * DICT_REHASH_EMPTY_VISITS empty ones), and dict_rehash moves more when the loop is idle.
+ * The new array is not zeroed up front (each bucket is set empty when the old buckets that
+ * feed it move), so no operation ever pauses for the whole table. If the heap has no room for
+ * a new bucket array, the table stays as it is and its chains grow longer: inserting never
+ * fails; inserts and removes ask the heap again every bucket_count / 64 of them, and
+ * dict_rehash at every call. Before its first array a dict is one bucket inside the struct.
  *
  * SCAN follows Redis's cursor (reverse-binary increments of the bucket index), so a full
  * scan returns every entry present from its start to its end at least once, across any
