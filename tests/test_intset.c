@@ -530,19 +530,28 @@ static void test_oom(uint32_t steps)
     uint64_t adds = 0;
     uint64_t refused = 0;
     uint64_t widenings_refused = 0;
+    static const uint32_t caps[] = {1, 2, 4, 8, 4, 2};
     for (uint32_t step = 0; step < steps; step++) {
         if (prng_below(32) == 0) {
             /* The newest fillers share spans: releasing them frees whole pages. */
             for (uint32_t round = prng_below(2000); round > 0 && filler_count > 0; round--) {
                 heap_release(heap, fillers[--filler_count]);
             }
-        } else if (prng_below(48) == 0) {
+        } else if (prng_below(16) == 0) {
             fill_heap(heap);
         }
+        /* Width phases as in the churn, so widening adds meet a full heap too. */
+        width_cap = caps[step / 1000 % (sizeof(caps) / sizeof(caps[0]))];
+        /* Adds lead below 200 values, removes (mostly of members) above: the set wanders
+         * around there. */
+        bool adding = prng_below(10) < (model_count < 200 ? 6u : 4u);
         int64_t value = random_value();
+        if (!adding && model_count > 0 && prng_below(4) != 0) {
+            value = model[prng_below(model_count)];
+        }
         bool present = false;
         model_position(value, &present);
-        if (prng_below(10) < 6 && model_count < MODEL_COUNT_MAX) {
+        if (adding && model_count < MODEL_COUNT_MAX) {
             struct intset *before = set;
             uint64_t bytes = intset_bytes(set);
             memcpy(snapshot, set, bytes);
@@ -572,6 +581,7 @@ static void test_oom(uint32_t steps)
         }
         CHECK(intset_count(set) == model_count);
     }
+    width_cap = 8;
     heap_verify(heap);
     printf("test_intset: OOM: %llu adds, %llu refused (%llu widening)\n",
            (unsigned long long)adds, (unsigned long long)refused,
