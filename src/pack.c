@@ -217,6 +217,7 @@ static void assert_outside(const struct pack *pack, struct slice value)
     KV_ASSERT(value.bytes + value.length <= base || value.bytes >= base + pack->bytes);
 }
 
+#ifdef KV_DEBUG
 /* Whether `offset` is an entry's start or pack_end(): walks from the first entry, so it is
  * for debug assertions only. */
 static bool offset_is_boundary(const struct pack *pack, uint32_t offset)
@@ -229,6 +230,7 @@ static bool offset_is_boundary(const struct pack *pack, uint32_t offset)
     }
     return at == offset;
 }
+#endif
 
 /* Shrinks the allocation to `bytes` when the heap can; keeps the old one when it cannot. */
 static void shrink_to(struct pack **pack_pointer, struct heap *heap)
