@@ -120,7 +120,8 @@ struct heap {
  * page table and two bitmaps of a bit per page, alignment included. plan.c sums it. */
 uint64_t heap_plan_bytes(uint64_t bytes);
 
-/* Carves the pages, the page table and the bitmaps from the region; every page starts free. `bytes` is at least one page and at most HEAP_BYTES_MAX. */
+/* Carves the pages, the page table and the bitmaps from the region; every page starts free.
+ * `bytes` is at least one page and at most HEAP_BYTES_MAX. */
 void heap_init(struct heap *heap, struct region *region, uint64_t bytes);
 
 /* Takes `bytes` (> 0) of memory aligned to HEAP_ALIGN; NULL when the heap has no room, which

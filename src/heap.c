@@ -185,7 +185,8 @@ static void classes_init(struct heap *heap)
         KV_ASSERT(class->object_bytes % HEAP_ALIGN == 0);
         KV_ASSERT(index == 0 || class->object_bytes > heap->classes[index - 1].object_bytes);
         KV_ASSERT(class_index_for(class->object_bytes) == index);
-        KV_ASSERT(index == 0 || class_index_for(heap->classes[index - 1].object_bytes + 1) == index);
+        KV_ASSERT(index == 0 ||
+                  class_index_for(heap->classes[index - 1].object_bytes + 1) == index);
         KV_ASSERT(class->objects >= 1 && class->objects < UINT16_MAX);
         KV_ASSERT((class->span_pages * HEAP_PAGE_BYTES - class->objects * class->object_bytes) *
                       HEAP_TAIL_FRACTION <=
@@ -969,7 +970,8 @@ static bool spans_fit(const struct heap *heap, uint32_t count, uint64_t needed)
     if (needed == 0) {
         return true;
     }
-    if ((uint64_t)heap->free_pages < needed * count) {
+    /* needed <= free_pages first, so that needed * count cannot overflow. */
+    if (needed > heap->free_pages || (uint64_t)heap->free_pages < needed * count) {
         return false;
     }
     if (count == 1) {
@@ -1014,7 +1016,8 @@ bool heap_would_fit(const struct heap *heap, uint64_t bytes, uint64_t count)
     if (count <= free_objects) {
         return true;
     }
-    uint64_t spans_needed = (count - free_objects + class->objects - 1) / class->objects;
+    uint64_t missing = count - free_objects;
+    uint64_t spans_needed = missing / class->objects + (missing % class->objects != 0);
     return spans_fit(heap, class->span_pages, spans_needed);
 }
 
