@@ -75,6 +75,7 @@ static uint32_t varint_encode(uint32_t value, uint8_t code[PACK_VARINT_BYTES_MAX
     /* The bytes after the first hold the low (size - 1) * 8 bits, most significant first;
      * the first byte holds the tag and what is left (nothing for the 5-byte form). */
     uint64_t rest = value;
+    /* At most PACK_VARINT_BYTES_MAX - 1 bytes after the first. */
     for (uint32_t index = size - 1; index > 0; index--) {
         code[index] = (uint8_t)(rest & 0xffu);
         rest >>= 8;
@@ -92,6 +93,7 @@ static uint32_t varint_decode(const uint8_t *code, uint32_t size)
     KV_ASSERT(varint_size_of_first(code[0]) == size);
     /* The first byte keeps its bits below the tag: 7, 6, 5, 4, then 0 for the 5-byte form. */
     uint64_t value = code[0] & (size == 5 ? 0u : 0x7fu >> (size - 1));
+    /* At most PACK_VARINT_BYTES_MAX - 1 bytes after the first. */
     for (uint32_t index = 1; index < size; index++) {
         value = (value << 8) | code[index];
     }
@@ -120,6 +122,7 @@ static uint32_t varint_write_reversed(uint8_t *end, uint32_t value)
 {
     uint8_t code[PACK_VARINT_BYTES_MAX];
     uint32_t size = varint_encode(value, code);
+    /* At most PACK_VARINT_BYTES_MAX bytes. */
     for (uint32_t index = 0; index < size; index++) {
         end[-1 - (int64_t)index] = code[index];
     }
@@ -135,6 +138,7 @@ static uint32_t varint_read_reversed(const uint8_t *end, uint32_t room, uint32_t
     uint32_t size = varint_size_of_first(end[-1]);
     KV_ASSERT(size != 0);
     KV_ASSERT(size <= room);
+    /* At most PACK_VARINT_BYTES_MAX bytes. */
     for (uint32_t index = 0; index < size; index++) {
         code[index] = end[-1 - (int64_t)index];
     }
@@ -268,6 +272,7 @@ static bool grow_to(struct pack **pack_pointer, struct heap *heap, uint64_t byte
 static uint64_t slices_bytes(const struct slice *slices, uint32_t slice_count, bool backward)
 {
     uint64_t bytes = 0;
+    /* Bounded by the caller's slice_count. */
     for (uint32_t index = 0; index < slice_count; index++) {
         bytes += pack_entry_bytes(slices[index].length, backward);
         if (bytes > PACK_BYTES_MAX) {
@@ -291,6 +296,7 @@ struct pack *pack_create(struct heap *heap, bool backward, const struct slice *s
         return NULL;
     }
     uint8_t *cursor = pack->entries;
+    /* One entry per slice; slices_bytes() sized them all. */
     for (uint32_t index = 0; index < slice_count; index++) {
         cursor += entry_write(cursor, slices[index], backward);
     }
@@ -429,6 +435,7 @@ bool pack_insert(struct pack **pack_pointer, struct heap *heap, uint32_t offset,
     if (added > PACK_BYTES_MAX - pack->bytes || count > PACK_COUNT_MAX) {
         return false;
     }
+    /* Bounded by the caller's slice_count. */
     for (uint32_t index = 0; index < slice_count; index++) {
         assert_outside(pack, slices[index]);
     }
@@ -444,6 +451,7 @@ bool pack_insert(struct pack **pack_pointer, struct heap *heap, uint32_t offset,
     uint8_t *base = pack_base(grown);
     memmove(base + offset + added, base + offset, grown->bytes - offset);
     uint8_t *cursor = base + offset;
+    /* One entry per slice, filling the gap exactly. */
     for (uint32_t index = 0; index < slice_count; index++) {
         cursor += entry_write(cursor, slices[index], backward);
     }
