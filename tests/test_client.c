@@ -286,11 +286,12 @@ static void test_random(uint64_t seed)
     run_seed = seed;
     run_active = true;
     uint64_t last_id = clients.id_next - 1;
+    int failures_before = check_failures;
     for (run_step = 0; run_step < RANDOM_STEPS; run_step++) {
         random_step(&model, prng_below(SLOTS), &last_id);
         verify_all();
         model_check(&model);
-        if (check_failures > 0) {
+        if (check_failures > failures_before) {
             fprintf(stderr, "test_client: random run failed at step %u (KV_SEED=%llu)\n",
                     run_step, (unsigned long long)seed);
             break;

@@ -639,12 +639,13 @@ static void test_churn(uint64_t seed)
     prng_state = seed;
     churn_seed = seed;
     churn_running = true;
+    int failures_before = check_failures;
     for (churn_step = 0; churn_step < CHURN_STEPS; churn_step++) {
         uint32_t slot = churn_step_run(&model);
         conns_verify(&conns);
         /* The bytes of the slot stepped on each step, of every slot now and then. */
         model_check(&model, churn_step % 1024 == 0 ? SLOTS : slot);
-        if (check_failures > 0) {
+        if (check_failures > failures_before) {
             fprintf(stderr, "test_conn: churn failed at step %u (KV_SEED=%llu)\n", churn_step,
                     (unsigned long long)seed);
             return;

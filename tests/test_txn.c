@@ -430,9 +430,10 @@ static void test_random(uint64_t seed)
     struct txn txn;
     txn_init(&txn);
     uint32_t walked = 0;
+    int failures_before = check_failures;
     for (run_round = 0; run_round < ROUNDS; run_round++) {
         walked += run_round_once(&txn) ? 1 : 0;
-        if (check_failures > 0) {
+        if (check_failures > failures_before) {
             fprintf(stderr, "test_txn: round %u failed (KV_SEED=%llu)\n", run_round,
                     (unsigned long long)seed);
             break;
