@@ -480,7 +480,10 @@ static void transaction_of(uint32_t slot, uint32_t count, uint32_t queue_bytes,
     KV_ASSERT(length == queue_bytes);
     const char *parts[3] = {between, "*1\r\n$4\r\nEXEC\r\n", after};
     for (uint32_t part = 0; part < 3; part++) {
-        uint32_t part_length = parts[part] == NULL ? 0 : (uint32_t)strlen(parts[part]);
+        if (parts[part] == NULL) {
+            continue;
+        }
+        uint32_t part_length = (uint32_t)strlen(parts[part]);
         KV_ASSERT(length + part_length <= sizeof(bytes));
         memcpy(bytes + length, parts[part], part_length);
         length += part_length;
