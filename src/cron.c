@@ -2,10 +2,11 @@
  * The loop's timed work (see cron.h). Idle clients are closed as Redis's `timeout` closes
  * them (blocked clients and subscribers are spared, as Redis spares them); a client that has
  * had a reply waiting in the kernel with no bytes taken for longer than send_stall_seconds
- * never reads, and would otherwise hold its slot and buffers for ever. Closing goes through conn_kill: the loop finds the connection on the ready queue and
- * closes it. While keys have expiry times, or clients are connected and either check is on,
- * or clients are blocked, the loop wakes at least every 1/hz s; blocked clients make it wake
- * at the earliest deadline if that comes sooner.
+ * never reads, and would otherwise hold its slot and buffers for ever. Closing goes through
+ * conn_kill: the loop finds the connection on the ready queue and closes it. While keys have
+ * expiry times, or clients are connected and either check is on, or clients are blocked, the
+ * loop wakes at least every 1/hz s; blocked clients make it wake at the earliest deadline if
+ * that comes sooner.
  */
 #include "cron.h"
 
