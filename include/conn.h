@@ -45,6 +45,8 @@ struct conn {
     bool dead;                 /* the socket failed or the client was killed: drop what is
                                   left and close */
     bool shutdown_in_flight;   /* a shutdown is waking the outstanding receive */
+    bool recv_partial;         /* the last serving pass stopped on part of a command: nothing
+                                  received can run until more arrives */
     bool queued;               /* on the ready queue; kept across release and reopen, so a
                                   slot is queued at most once whoever holds it */
     uint32_t sends_completed;  /* sends the kernel finished (the stall check watches it) */

@@ -4,7 +4,8 @@
  * link in `links`, on the key's wait list (doubly linked, oldest first) and on the client's
  * chain (singly linked). Invariants: a key's waiter count equals the links on its wait list
  * and is never 0 while the key is in the table; a client is blocked exactly when it is on the
- * FIFO, and then it has link_count >= 1 links; a key is on the ready list at most once. The
+ * FIFO, and only a blocked client has links (none when every key it named was longer than
+ * key_bytes_max: it waits for its timeout); a key is on the ready list at most once. The
  * ready list holds key slots; a key released while on it is taken off it first. Every walk is
  * bounded by a list's count; nothing allocates after block_init.
  */

@@ -1,11 +1,12 @@
 /*
  * The loop's timed work (see cron.h). Idle clients are closed as Redis's `timeout` closes
- * them; a client that has had a reply waiting in the kernel with no bytes taken for longer
- * than send_stall_seconds never reads, and would otherwise hold its slot and buffers for
- * ever. Closing goes through conn_kill: the loop finds the connection on the ready queue and
- * closes it. While keys have expiry times, or clients are connected and either check is on,
- * or clients are blocked, the loop wakes at least every 1/hz s; blocked clients make it wake
- * at the earliest deadline if that comes sooner.
+ * them (blocked clients and subscribers are spared, as Redis spares them); a client that has
+ * had a reply waiting in the kernel with no bytes taken for longer than send_stall_seconds
+ * never reads, and would otherwise hold its slot and buffers for ever. Closing goes through
+ * conn_kill: the loop finds the connection on the ready queue and closes it. While keys have
+ * expiry times, or clients are connected and either check is on, or clients are blocked, the
+ * loop wakes at least every 1/hz s; blocked clients make it wake at the earliest deadline if
+ * that comes sooner.
  */
 #include "cron.h"
 
@@ -52,6 +53,14 @@ static bool send_stalled(const struct config *config, struct conn *conn, int64_t
     return now_ms - conn->stall_since_ms > (int64_t)config->send_stall_seconds * 1000;
 }
 
+/* Whether `timeout` spares a client, as Redis spares it: a blocked client waits for its
+ * keys (its own timeout ends the wait) and a subscriber waits for messages, so neither
+ * sends commands. */
+static bool idle_exempt(const struct cron *cron, const struct client *client)
+{
+    return block_is_blocked(cron->block, client->slot_index) || client_subscribed(client);
+}
+
 /* Closes one client for a stall or for idling, or neither. */
 static void client_check(struct cron *cron, uint32_t slot_index, int64_t now_ms)
 {
@@ -65,7 +74,7 @@ static void client_check(struct cron *cron, uint32_t slot_index, int64_t now_ms)
                  client->id, (int)conn->addr_length, conn->addr, config->send_stall_seconds);
         cron->stats->stalled_disconnects++;
         conn_kill(cron->conns, conn);
-    } else if (config->timeout > 0 &&
+    } else if (config->timeout > 0 && !idle_exempt(cron, client) &&
                now_ms - client->last_command_ms > (int64_t)config->timeout * 1000) {
         log_info("cron: closing client %" PRIu64 " (%.*s): idle for more than %u s", client->id,
                  (int)conn->addr_length, conn->addr, config->timeout);

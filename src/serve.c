@@ -122,9 +122,11 @@ uint32_t serve_recv_room(struct serve *serve, uint32_t slot_index, uint8_t **int
     uint32_t droppable = txn_droppable(txn, conn->parser.command_start);
     txn_shift(txn, conn_recv_compact(conn, droppable));
     uint32_t room = conn_recv_room(serve->conns, conn, into);
-    if (room == 0 && txn_holds(txn)) {
+    if (room == 0 && txn_holds(txn) && conn->recv_partial) {
         /* Queued commands and a partial one fill the buffer: the transaction is too large
-         * to hold. It fails (EXEC will abort), its queue goes, the partial command stays. */
+         * to hold. It fails (EXEC will abort), its queue goes, the partial command stays.
+         * Not while a whole command waits (an EXEC waiting for send room, or commands past
+         * SERVE_COMMANDS_PER_PASS): it runs first, and may end the transaction. */
         txn_overflow(txn);
         (void)conn_recv_compact(conn, conn->parser.command_start);
         room = conn_recv_room(serve->conns, conn, into);
@@ -292,6 +294,7 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
                                          conn->recv_length, serve->conns->recv_buffer_bytes,
                                          &command);
     if (status == RESP_NEED_MORE) {
+        conn->recv_partial = true;
         return false;
     }
     struct client *client = client_at(serve->clients, slot_index);
@@ -321,6 +324,7 @@ bool serve_input(struct serve *serve, uint32_t slot_index)
     struct conn *conn = conn_at(serve->conns, slot_index);
     KV_ASSERT(conn->state == CONN_OPEN);
     KV_ASSERT(client_at(serve->clients, slot_index)->id != 0);
+    conn->recv_partial = false; /* until a parse finds only part of a command */
     for (uint32_t count = 0; count < SERVE_COMMANDS_PER_PASS; count++) {
         if (conn->close_after_send || conn->dead || block_is_blocked(serve->block, slot_index)) {
             return false;
