@@ -47,7 +47,7 @@ enum store_status {
 /* The head of a key slot; key_size_max key bytes follow it. */
 struct store_key {
     int64_t expire_at_ms;  /* Unix time in ms at which the key expires; 0: it does not */
-    uint32_t hash;         /* low 32 bits of hash_bytes(key) */
+    uint32_t hash;         /* low 32 bits of hashfn_bytes(key) */
     uint32_t key_bytes;    /* key length */
     uint32_t value_index;  /* STORE_TYPE_STRING: its value slot */
     uint8_t type;          /* enum store_type */

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "hash.h"
+#include "hashfn.h"
 #include "store_internal.h"
 
 static uint32_t round_up_8(uint64_t bytes)
@@ -112,7 +112,7 @@ void store_init(struct store *store, struct region *region, const struct config 
 
 uint32_t store_key_hash(const struct store *store, struct slice key)
 {
-    return (uint32_t)hash_bytes(key.bytes, key.length, store->seed);
+    return (uint32_t)hashfn_bytes(key.bytes, key.length, store->seed);
 }
 
 struct key_probe {

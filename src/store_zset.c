@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "hash.h"
+#include "hashfn.h"
 #include "store.h"
 #include "store_internal.h"
 
@@ -42,7 +42,7 @@ struct slice store_zset_member_bytes(const struct store *store, uint32_t node_in
 /* The zmembers hash of (owner, member). */
 static uint32_t member_hash(const struct store *store, uint32_t owner, struct slice member)
 {
-    return (uint32_t)hash_bytes(member.bytes, member.length, store->seed ^ (0x9E37u * owner + 1));
+    return (uint32_t)hashfn_bytes(member.bytes, member.length, store->seed ^ (0x9E37u * owner + 1));
 }
 
 struct member_probe {
