@@ -23,6 +23,11 @@
 #include "reply.h"
 #include "stats.h"
 #include "store.h"
+#include "store_hash.h"
+#include "store_list.h"
+#include "store_set.h"
+#include "store_string.h"
+#include "store_zset.h"
 #include "watch.h"
 
 #define MODEL_KEYS 5u     /* "a", "b", "c", "" and a key past key_size_max */
@@ -378,6 +383,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     reply_errors_init(&config, plan.recv_buffer_bytes);
     store_init(&store, &region, &config, 42);
+    store_string_init(&store);
+    store_list_init(&store);
+    store_hash_init(&store);
+    store_set_init(&store);
+    store_zset_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
     cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
     cmd_slowlog_threshold_set(-1);
