@@ -157,6 +157,7 @@ CMD_HANDLER(cmd_hsetnx)
     uint32_t reply_before = context->reply.length;
     uint32_t added = 0;
     if (hash_put_pairs(context, args, 1, true, &added)) {
+        KV_ASSERT(added <= 1);
         reply_integer(&context->reply, added);
     }
     KV_ASSERT(context->reply.length > reply_before);
@@ -361,6 +362,7 @@ static bool hash_current(struct cmd_context *context, const struct slice *args,
 static bool hash_put(struct cmd_context *context, const struct slice *args,
                      const struct store_found *found, struct slice value)
 {
+    KV_ASSERT(!found->exists || found->type == STORE_TYPE_HASH);
     struct slice pair[2] = {args[2], value};
     uint32_t added = 0;
     enum store_status status =
@@ -377,6 +379,7 @@ static bool hash_put(struct cmd_context *context, const struct slice *args,
 static bool hincrby_sum(struct cmd_context *context, bool present, struct slice current,
                         int64_t increment, int64_t *value)
 {
+    KV_ASSERT(present || current.length == 0);
     *value = 0;
     if (present && !number_parse_int64(current.bytes, current.length, value)) {
         reply_error(&context->reply, REPLY_ERROR_HASH_NOT_INTEGER);
@@ -420,6 +423,7 @@ CMD_HANDLER(cmd_hincrby)
 static bool hincrbyfloat_text(struct cmd_context *context, bool present, struct slice current,
                               long double increment, char *text, uint32_t *length)
 {
+    KV_ASSERT(present || current.length == 0);
     KV_ASSERT(!isnan(increment));
     long double value = 0;
     if (present && !number_parse_long_double(current.bytes, current.length, &value)) {
@@ -555,6 +559,7 @@ CMD_HANDLER(cmd_hrandfield)
     }
     const struct store_key *key = store_key(context->store, found.key_index);
     uint32_t length = key->list.count;
+    KV_ASSERT(length > 0); /* a hash is never empty */
     bool repeat = count < 0;
     uint64_t wanted = !counted ? 1 : repeat ? (uint64_t)-count : (uint64_t)count;
     uint64_t replies = repeat ? wanted : (wanted < length ? wanted : length);

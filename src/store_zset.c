@@ -37,6 +37,7 @@ static bool member_equal(const void *context, uint32_t node_index)
 static bool member_find(const struct store *store, uint32_t owner, struct slice member,
                         uint32_t *node_index, uint32_t *table_slot)
 {
+    KV_ASSERT(owner < store->keys.slot_count);
     struct member_probe probe = {.store = store, .owner = owner, .member = member};
     return table_find(&store->zmembers, member_hash(store, owner, member), member_equal, &probe,
                       node_index, table_slot);
@@ -131,6 +132,7 @@ static void view_store(struct store *store, uint32_t key_index, const struct zse
 
 struct slice store_zset_member_bytes(const struct store *store, uint32_t node_index)
 {
+    KV_ASSERT(pool_is_used(&store->znodes, node_index));
     return store_field(store, zset_node(&store->ztree, node_index)->field_index);
 }
 

@@ -373,6 +373,46 @@ struct model_key {
     uint8_t last;      /* string: its single byte value */
 };
 
+/* Churn: RENAME key `which` to another model key; the target, if any, goes. */
+static void churn_rename(struct model_key *model, uint32_t which, uint32_t *model_keys)
+{
+    char key[4] = {'k', (char)('a' + which), '\0', '\0'};
+    uint32_t to = (uint32_t)rand() % (KEYS + 4);
+    char target_key[4] = {'k', (char)('a' + to), '\0', '\0'};
+    struct store_found source;
+    struct store_found target;
+    store_find_typed(&store, text(key), STORE_TYPE_ANY, &source);
+    CHECK(source.exists == (model[which].kind != 0));
+    if (!source.exists || to == which) {
+        return;
+    }
+    store_find_typed(&store, text(target_key), STORE_TYPE_ANY, &target);
+    CHECK(target.exists == (model[to].kind != 0));
+    store_rename(&store, &source, text(target_key), &target);
+    *model_keys -= model[to].kind != 0 ? 1 : 0;
+    model[to] = model[which];
+    memset(&model[which], 0, sizeof(model[which]));
+}
+
+/* Churn: an expiry time for key `which`; one in the past removes the key. */
+static void churn_expire(struct model_key *model, uint32_t which, uint32_t *model_keys)
+{
+    char key[4] = {'k', (char)('a' + which), '\0', '\0'};
+    struct store_found found;
+    store_find_typed(&store, text(key), STORE_TYPE_ANY, &found);
+    CHECK(found.exists == (model[which].kind != 0));
+    if (!found.exists) {
+        return;
+    }
+    bool past = rand() % 2 == 0;
+    bool kept = store_expire_set(&store, &found, past ? 1 : store.now_ms + 1000);
+    CHECK(kept == !past);
+    if (past) {
+        memset(&model[which], 0, sizeof(model[which]));
+        (*model_keys)--;
+    }
+}
+
 /* One churn step on key `which` (name key); updates the model. */
 static void churn_step(struct model_key *model, uint32_t which, uint32_t *model_keys)
 {
@@ -425,34 +465,9 @@ static void churn_step(struct model_key *model, uint32_t which, uint32_t *model_
         *model_keys -= m->kind != 0 ? 1 : 0;
         memset(m, 0, sizeof(*m));
     } else if (action == 4) {
-        /* RENAME to another model key: the target, if any, goes. */
-        uint32_t to = (uint32_t)rand() % (KEYS + 4);
-        char target_key[4] = {'k', (char)('a' + to), '\0', '\0'};
-        struct store_found source;
-        struct store_found target;
-        store_find_typed(&store, text(key), STORE_TYPE_ANY, &source);
-        CHECK(source.exists == (m->kind != 0));
-        if (source.exists && to != which) {
-            store_find_typed(&store, text(target_key), STORE_TYPE_ANY, &target);
-            CHECK(target.exists == (model[to].kind != 0));
-            store_rename(&store, &source, text(target_key), &target);
-            *model_keys -= model[to].kind != 0 ? 1 : 0;
-            model[to] = *m;
-            memset(m, 0, sizeof(*m));
-        }
+        churn_rename(model, which, model_keys);
     } else {
-        /* An expiry in the past removes the key; one in the future keeps it. */
-        struct store_found found;
-        store_find_typed(&store, text(key), STORE_TYPE_ANY, &found);
-        if (found.exists) {
-            bool past = rand() % 2 == 0;
-            bool kept = store_expire_set(&store, &found, past ? 1 : store.now_ms + 1000);
-            CHECK(kept == !past);
-            if (past) {
-                memset(m, 0, sizeof(*m));
-                (*model_keys)--;
-            }
-        }
+        churn_expire(model, which, model_keys);
     }
 }
 

@@ -251,6 +251,36 @@ static void model_rename(uint32_t from, uint32_t to)
     }
 }
 
+/* The value argument: its bytes, or (past what the model keeps) a stand-in of its length. */
+static struct slice value_arg(const struct model_value *value)
+{
+    static const char stand_in[] = "0123456789ab";
+    if (value->length > MODEL_VALUE_MAX) {
+        return (struct slice){.bytes = (const uint8_t *)stand_in, .length = value->length};
+    }
+    return (struct slice){.bytes = value->bytes, .length = value->length};
+}
+
+static void model_get(uint32_t key)
+{
+    const struct model_key *entry = &model[key];
+    if (entry->type == MODEL_NONE) {
+        want_text("$-1\r\n");
+    } else if (entry->type != MODEL_STRING) {
+        want_error(REPLY_ERROR_WRONGTYPE);
+    } else {
+        want_bulk(&entry->string);
+    }
+}
+
+static void model_type(uint32_t key)
+{
+    static const char *const replies[] = {
+        [MODEL_NONE] = "+none\r\n", [MODEL_STRING] = "+string\r\n",
+        [MODEL_LIST] = "+list\r\n", [MODEL_SET] = "+set\r\n"};
+    want_text(replies[model[key].type]);
+}
+
 /* SET key value EXAT 1: a time in the past, so the key is written and goes at once. */
 static void model_set_past(uint32_t key, const struct model_value *value)
 {
@@ -360,16 +390,6 @@ static void model_srem(uint32_t key, const struct model_value *member)
     want_number(':', 1);
 }
 
-/* The value argument: its bytes, or (past what the model keeps) a stand-in of its length. */
-static struct slice value_arg(const struct model_value *value)
-{
-    static const char stand_in[] = "0123456789ab";
-    if (value->length > MODEL_VALUE_MAX) {
-        return (struct slice){.bytes = (const uint8_t *)stand_in, .length = value->length};
-    }
-    return (struct slice){.bytes = value->bytes, .length = value->length};
-}
-
 /* The commands past the first sixteen: more string writes, and sets. */
 static uint32_t next_command_more(struct input *input, uint8_t op, uint32_t key,
                                   struct slice *args, const char **name,
@@ -421,6 +441,63 @@ static uint32_t next_command_more(struct input *input, uint8_t op, uint32_t key,
     }
 }
 
+/* The list commands of next_command (LPUSH, RPUSH, LPOP, RPOP, LLEN, LINDEX, LRANGE). */
+static void next_command_list(struct input *input, uint8_t op, uint32_t key, struct slice *args,
+                              char storage[][24], struct model_value *value)
+{
+    struct model_key *entry = &model[key];
+    switch (op) {
+    case 6:
+    case 7:
+        take_value(input, value, MODEL_VALUE_MAX + 1u);
+        args[2] = value_arg(value);
+        snprintf(storage[0], 24, "%s", op == 6 ? "LPUSH" : "RPUSH");
+        model_push(key, value, op == 6);
+        return;
+    case 8:
+    case 9:
+        snprintf(storage[0], 24, "%s", op == 8 ? "LPOP" : "RPOP");
+        model_pop(key, op == 8);
+        return;
+    case 10:
+        snprintf(storage[0], 24, "LLEN");
+        wrong_type(key, MODEL_LIST) ? want_error(REPLY_ERROR_WRONGTYPE)
+                                    : want_number(':', entry->count);
+        return;
+    case 11: {
+        int index = (int)(take_byte(input) % 13u) - 6;
+        snprintf(storage[0], 24, "LINDEX");
+        snprintf(storage[1], 24, "%d", index);
+        args[2] = (struct slice){.bytes = (const uint8_t *)storage[1],
+                                 .length = (uint32_t)strlen(storage[1])};
+        int position = index < 0 ? index + (int)entry->count : index;
+        if (wrong_type(key, MODEL_LIST)) {
+            want_error(REPLY_ERROR_WRONGTYPE);
+        } else if (position < 0 || position >= (int)entry->count) {
+            want_text("$-1\r\n");
+        } else {
+            want_bulk(&entry->list[position]);
+        }
+        return;
+    }
+    case 12:
+        snprintf(storage[0], 24, "LRANGE");
+        args[2] = (struct slice){.bytes = (const uint8_t *)"0", .length = 1};
+        args[3] = (struct slice){.bytes = (const uint8_t *)"-1", .length = 2};
+        if (wrong_type(key, MODEL_LIST)) {
+            want_error(REPLY_ERROR_WRONGTYPE);
+        } else {
+            want_number('*', entry->count);
+            for (uint32_t index = 0; index < entry->count; index++) {
+                want_bulk(&entry->list[index]);
+            }
+        }
+        return;
+    default:
+        abort();
+    }
+}
+
 /* One command from the input into args (texts kept in `storage`) and the model's reply. */
 static uint32_t next_command(struct input *input, struct slice *args, char storage[][24],
                              struct model_value *value)
@@ -441,22 +518,13 @@ static uint32_t next_command(struct input *input, struct slice *args, char stora
     case 0:
     case 1:
         take_value(input, value, MODEL_VALUE_MAX + 2u);
-        args[2] = (struct slice){.bytes = value->bytes, .length = value->length};
-        if (value->length > MODEL_VALUE_MAX) {
-            args[2].bytes = (const uint8_t *)"0123456789";
-        }
+        args[2] = value_arg(value);
         snprintf(storage[0], 24, "%s", op == 0 ? "SET" : "set");
         model_set(key, value);
         break;
     case 2:
         snprintf(storage[0], 24, "GET");
-        if (entry->type == MODEL_NONE) {
-            want_text("$-1\r\n");
-        } else if (entry->type != MODEL_STRING) {
-            want_error(REPLY_ERROR_WRONGTYPE);
-        } else {
-            want_bulk(&entry->string);
-        }
+        model_get(key);
         break;
     case 3:
         snprintf(storage[0], 24, "DEL");
@@ -469,59 +537,16 @@ static uint32_t next_command(struct input *input, struct slice *args, char stora
         break;
     case 5:
         snprintf(storage[0], 24, "TYPE");
-        want_text(entry->type == MODEL_NONE     ? "+none\r\n"
-                  : entry->type == MODEL_STRING ? "+string\r\n"
-                  : entry->type == MODEL_LIST   ? "+list\r\n"
-                                                : "+set\r\n");
+        model_type(key);
         break;
     case 6:
     case 7:
-        take_value(input, value, MODEL_VALUE_MAX + 1u);
-        args[2] = (struct slice){.bytes = value->bytes, .length = value->length};
-        if (value->length > MODEL_VALUE_MAX) {
-            args[2].bytes = (const uint8_t *)"0123456789";
-        }
-        snprintf(storage[0], 24, "%s", op == 6 ? "LPUSH" : "RPUSH");
-        model_push(key, value, op == 6);
-        break;
     case 8:
     case 9:
-        snprintf(storage[0], 24, "%s", op == 8 ? "LPOP" : "RPOP");
-        model_pop(key, op == 8);
-        break;
     case 10:
-        snprintf(storage[0], 24, "LLEN");
-        wrong_type(key, MODEL_LIST) ? want_error(REPLY_ERROR_WRONGTYPE)
-                                    : want_number(':', entry->count);
-        break;
-    case 11: {
-        int index = (int)(take_byte(input) % 13u) - 6;
-        snprintf(storage[0], 24, "LINDEX");
-        snprintf(storage[1], 24, "%d", index);
-        args[2] = (struct slice){.bytes = (const uint8_t *)storage[1],
-                                 .length = (uint32_t)strlen(storage[1])};
-        int position = index < 0 ? index + (int)entry->count : index;
-        if (wrong_type(key, MODEL_LIST)) {
-            want_error(REPLY_ERROR_WRONGTYPE);
-        } else if (position < 0 || position >= (int)entry->count) {
-            want_text("$-1\r\n");
-        } else {
-            want_bulk(&entry->list[position]);
-        }
-        break;
-    }
+    case 11:
     case 12:
-        snprintf(storage[0], 24, "LRANGE");
-        args[2] = (struct slice){.bytes = (const uint8_t *)"0", .length = 1};
-        args[3] = (struct slice){.bytes = (const uint8_t *)"-1", .length = 2};
-        if (wrong_type(key, MODEL_LIST)) {
-            want_error(REPLY_ERROR_WRONGTYPE);
-        } else {
-            want_number('*', entry->count);
-            for (uint32_t index = 0; index < entry->count; index++) {
-                want_bulk(&entry->list[index]);
-            }
-        }
+        next_command_list(input, op, key, args, storage, value);
         break;
     case 13:
         snprintf(storage[0], 24, "INCR");
