@@ -259,18 +259,20 @@ uint32_t cmd_reply_bound(const struct cmd_context *context, uint32_t position,
 }
 
 enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_t type,
-                           uint32_t *key_index)
+                           struct store_found *found)
 {
-    if (!store_find(context->store, key, key_index)) {
+    KV_ASSERT(type != STORE_TYPE_ANY);
+    enum store_status status = store_find_typed(context->store, key, type, found);
+    if (status == STORE_NOT_FOUND) {
         context->stats->keyspace_misses++;
         return STORE_NOT_FOUND;
     }
     context->stats->keyspace_hits++;
-    if (store_key(context->store, *key_index)->type != type) {
+    if (status == STORE_WRONGTYPE) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-        return STORE_WRONGTYPE;
     }
-    return STORE_OK;
+    KV_ASSERT(found->exists);
+    return status;
 }
 
 bool cmd_scan_cursor(struct slice text, uint64_t *cursor)
@@ -335,7 +337,9 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
         return false;
     }
     static const struct slice cursor_zero = {.bytes = (const uint8_t *)"0", .length = 1};
-    enum store_status status = cmd_read(context, args[1], type, key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], type, &found);
+    *key_index = found.key_index;
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 2);
         reply_bulk(&context->reply, cursor_zero);
@@ -354,17 +358,21 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
 
 uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, uint8_t type)
 {
+    KV_ASSERT(type != STORE_TYPE_ANY);
     uint32_t length_max = context->plan->list_length_max;
     if (context->bound.list_growth == UINT32_MAX) {
         return length_max;
     }
     uint32_t key_index = 0;
     uint64_t length = context->bound.list_growth;
+    /* A peek, not a find: a bound changes nothing, and an expired key only enlarges it. */
     if (store_peek(context->store, key, &key_index) &&
         store_key(context->store, key_index)->type == type) {
         length += store_key(context->store, key_index)->list.count;
     }
-    return length < length_max ? (uint32_t)length : length_max;
+    uint32_t bound = length < length_max ? (uint32_t)length : length_max;
+    KV_ASSERT(bound <= length_max);
+    return bound;
 }
 
 void cmd_bound_after(struct cmd_bound *bound, uint32_t position, uint32_t arg_count)

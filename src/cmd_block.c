@@ -4,7 +4,8 @@
  * (context->outcome.block) and answer nothing: the command stays in the client's receive
  * buffer, and the serving layer runs it again when one of its keys gains members (the
  * clients waiting on that key in the order they blocked), or answers a null array at its
- * timeout. Inside a transaction they never block, as in Redis.
+ * timeout. Inside a transaction they never block, as in Redis. A key is found once and its
+ * record handed to the pop (store_list.h, store_zset.h).
  */
 #include "cmd_handlers.h"
 
@@ -12,6 +13,8 @@
 #include <stdio.h>
 
 #include "number.h"
+#include "store_list.h"
+#include "store_zset.h"
 
 /* The timeout argument (seconds, a float), as Redis 7.0 reads it: a deadline in Unix ms, 0
  * for none. False after answering the error. */
@@ -31,7 +34,9 @@ static bool timeout_parse(struct cmd_context *context, struct slice arg, int64_t
     /* Truncated to whole ms as Redis does, after absorbing the binary representation's error
      * (0.001 s must be 1 ms, not 0 ms, which would mean "forever"). */
     int64_t timeout_ms = (int64_t)(milliseconds + 1e-6L);
+    KV_ASSERT(timeout_ms >= 0);
     *deadline_ms = timeout_ms > 0 ? context->store->now_ms + timeout_ms : 0;
+    KV_ASSERT(*deadline_ms >= 0);
     return true;
 }
 
@@ -40,6 +45,9 @@ static bool timeout_parse(struct cmd_context *context, struct slice arg, int64_t
 static void block_or_null(struct cmd_context *context, int64_t deadline_ms, bool bulk_null,
                           uint32_t key_first, uint32_t key_count)
 {
+    KV_ASSERT(key_first >= 1);
+    KV_ASSERT(key_count >= 1);
+    KV_ASSERT(!context->outcome.block);
     if (context->mode == CMD_MODE_EXEC) {
         bulk_null ? reply_null(&context->reply) : reply_null_array(&context->reply);
         return;
@@ -52,28 +60,30 @@ static void block_or_null(struct cmd_context *context, int64_t deadline_ms, bool
 
 /* Whether a key holds a list or sorted set (type) with members; WRONGTYPE sets *wrong. */
 static bool key_ready(struct cmd_context *context, struct slice key, uint8_t type,
-                      uint32_t *key_index, bool *wrong)
+                      struct store_found *found, bool *wrong)
 {
-    if (!store_find(context->store, key, key_index)) {
-        return false;
-    }
-    const struct store_key *slot = store_key(context->store, *key_index);
-    if (slot->type != type) {
+    KV_ASSERT(type == STORE_TYPE_LIST || type == STORE_TYPE_ZSET);
+    enum store_status status = store_find_typed(context->store, key, type, found);
+    if (status == STORE_WRONGTYPE) {
         *wrong = true;
         return false;
     }
-    return slot->list.count > 0;
+    /* A list or sorted set is never empty: a key found has members. */
+    KV_ASSERT(status != STORE_OK || store_key(context->store, found->key_index)->list.count > 0);
+    return status == STORE_OK;
 }
 
 /* The first of the keys (args[1 .. arg_count - 1)) ready to pop; false with *wrong for a key
  * of another type (answered WRONGTYPE by the caller) or with nothing ready. */
 static bool first_ready(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
-                        uint8_t type, uint32_t *which, uint32_t *key_index, bool *wrong)
+                        uint8_t type, uint32_t *which, struct store_found *found, bool *wrong)
 {
+    KV_ASSERT(arg_count >= 3);
     *wrong = false;
     for (uint32_t index = 1; index + 1 < arg_count; index++) {
-        if (key_ready(context, args[index], type, key_index, wrong)) {
+        if (key_ready(context, args[index], type, found, wrong)) {
             *which = index;
+            KV_ASSERT(found->exists);
             return true;
         }
         if (*wrong) {
@@ -86,38 +96,47 @@ static bool first_ready(struct cmd_context *context, const struct slice *args, u
 static void blocking_list_pop(struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count, bool at_head)
 {
+    KV_ASSERT(arg_count >= 3);
     int64_t deadline_ms = 0;
     if (!timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
         return;
     }
     uint32_t which = 0;
-    uint32_t key_index = 0;
+    struct store_found found;
     bool wrong = false;
-    if (!first_ready(context, args, arg_count, STORE_TYPE_LIST, &which, &key_index, &wrong)) {
+    if (!first_ready(context, args, arg_count, STORE_TYPE_LIST, &which, &found, &wrong)) {
         wrong && context->mode != CMD_MODE_RETRY
             ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
             : block_or_null(context, deadline_ms, false, 1, arg_count - 2);
         return;
     }
     struct store *store = context->store;
-    const struct store_key *key = store_key(store, key_index);
+    const struct store_key *key = store_key(store, found.key_index);
     uint32_t node_index = at_head ? key->list.head : key->list.tail;
+    KV_ASSERT(which < arg_count - 1);
     reply_array(&context->reply, 2);
     reply_bulk(&context->reply, args[which]);
-    reply_bulk(&context->reply, store_value(store, list_node(&store->nodes, node_index)->value_index));
-    store_list_pop(store, key_index, at_head);
+    uint32_t value_index = list_node(&store->nodes, node_index)->value_index;
+    reply_bulk(&context->reply, store_value(store, value_index));
+    store_list_pop(store, &found, at_head);
 }
 
 CMD_HANDLER(cmd_blpop)
 {
     KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     blocking_list_pop(context, args, arg_count, true);
+    /* Either it answered or it blocks, never both, never neither. */
+    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
 }
 
 CMD_HANDLER(cmd_brpop)
 {
     KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     blocking_list_pop(context, args, arg_count, false);
+    /* Either it answered or it blocks, never both, never neither. */
+    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
 }
 
 static bool list_end(struct slice arg, bool *head)
@@ -134,21 +153,22 @@ static void blocking_move(struct cmd_context *context, const struct slice *args,
     if (!timeout_parse(context, timeout, &deadline_ms)) {
         return;
     }
-    uint32_t source_index = 0;
+    struct store_found source;
     bool wrong = false;
-    if (!key_ready(context, args[1], STORE_TYPE_LIST, &source_index, &wrong)) {
+    if (!key_ready(context, args[1], STORE_TYPE_LIST, &source, &wrong)) {
         wrong && context->mode != CMD_MODE_RETRY
             ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
             : block_or_null(context, deadline_ms, true, 1, 1);
         return;
     }
     uint32_t value_index = 0;
-    enum store_status status = store_list_move(context->store, source_index, args[2], from_head,
+    enum store_status status = store_list_move(context->store, &source, args[2], from_head,
                                                to_head, &value_index);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
+    KV_ASSERT(pool_is_used(&context->store->values, value_index));
     reply_bulk(&context->reply, store_value(context->store, value_index));
 }
 
@@ -161,51 +181,64 @@ CMD_HANDLER(cmd_blmove)
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
     }
+    uint32_t reply_before = context->reply.length;
     blocking_move(context, args, from_head, to_head, args[5]);
+    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
 }
 
 CMD_HANDLER(cmd_brpoplpush)
 {
     KV_ASSERT(arg_count == 4);
+    uint32_t reply_before = context->reply.length;
     blocking_move(context, args, false, true, args[3]);
+    /* Either it answered or it blocks, never both, never neither. */
+    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
 }
 
 static void blocking_zpop(struct cmd_context *context, const struct slice *args,
                           uint32_t arg_count, bool max)
 {
+    KV_ASSERT(arg_count >= 3);
     int64_t deadline_ms = 0;
     if (!timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
         return;
     }
     uint32_t which = 0;
-    uint32_t key_index = 0;
+    struct store_found found;
     bool wrong = false;
-    if (!first_ready(context, args, arg_count, STORE_TYPE_ZSET, &which, &key_index, &wrong)) {
+    if (!first_ready(context, args, arg_count, STORE_TYPE_ZSET, &which, &found, &wrong)) {
         wrong && context->mode != CMD_MODE_RETRY
             ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
             : block_or_null(context, deadline_ms, false, 1, arg_count - 2);
         return;
     }
     struct store *store = context->store;
-    struct zset set = store_zset_view(store, key_index);
+    struct zset set = store_zset_view(store, found.key_index);
+    KV_ASSERT(set.count > 0);
     uint32_t node_index = zset_select(&store->ztree, &set, max ? set.count - 1 : 0);
     reply_array(&context->reply, 3);
     reply_bulk(&context->reply, args[which]);
     reply_bulk(&context->reply, store_zset_member_bytes(store, node_index));
     reply_score(&context->reply, zset_node(&store->ztree, node_index)->score);
-    store_zset_remove_node(store, key_index, node_index);
+    store_zset_remove_node(store, &found, node_index);
 }
 
 CMD_HANDLER(cmd_bzpopmin)
 {
     KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     blocking_zpop(context, args, arg_count, false);
+    /* Either it answered or it blocks, never both, never neither. */
+    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
 }
 
 CMD_HANDLER(cmd_bzpopmax)
 {
     KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     blocking_zpop(context, args, arg_count, true);
+    /* Either it answered or it blocks, never both, never neither. */
+    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
 }
 
 /* A key and a value, member or score: two or three bulks of an argument's size at most. */
@@ -213,10 +246,12 @@ static uint32_t pop_reply_max(const struct cmd_context *context, const struct sl
                               uint32_t arg_count)
 {
     (void)args;
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 3);
     uint64_t bytes = 16u + 3u * (uint64_t)context->plan->reply_value_bytes;
-    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                    : context->plan->send_buffer_bytes;
+    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                              : context->plan->send_buffer_bytes;
+    KV_ASSERT(bound > 0);
+    return bound;
 }
 
 static const struct cmd block_cmds[] = {

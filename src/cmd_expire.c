@@ -1,7 +1,8 @@
 /*
  * Expiry commands: reading and setting a key's time to live. Times are Unix milliseconds in
  * the key slot; the store removes a key whose time has passed on access (lazy) and in
- * bounded slices per loop turn (active), so no command ever sees an expired key.
+ * bounded slices per loop turn (active), so no command ever sees an expired key. A write
+ * hands the record of its key's find to store_expire_set, so it probes the table once.
  */
 #include "cmd_handlers.h"
 
@@ -12,6 +13,7 @@
 static void ttl_reply(struct cmd_context *context, struct slice key, int64_t unit_ms,
                       bool absolute)
 {
+    KV_ASSERT(unit_ms == 1 || unit_ms == 1000);
     uint32_t key_index = 0;
     if (!store_find(context->store, key, &key_index)) {
         reply_integer(&context->reply, -2);
@@ -31,25 +33,33 @@ static void ttl_reply(struct cmd_context *context, struct slice key, int64_t uni
 CMD_HANDLER(cmd_ttl)
 {
     KV_ASSERT(arg_count == 2);
+    uint32_t reply_before = context->reply.length;
     ttl_reply(context, args[1], 1000, false);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_pttl)
 {
     KV_ASSERT(arg_count == 2);
+    uint32_t reply_before = context->reply.length;
     ttl_reply(context, args[1], 1, false);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_expiretime)
 {
     KV_ASSERT(arg_count == 2);
+    uint32_t reply_before = context->reply.length;
     ttl_reply(context, args[1], 1000, true);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_pexpiretime)
 {
     KV_ASSERT(arg_count == 2);
+    uint32_t reply_before = context->reply.length;
     ttl_reply(context, args[1], 1, true);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 enum expire_flag {
@@ -64,6 +74,8 @@ static bool expire_flags_parse(struct cmd_context *context, const struct slice *
                                uint32_t arg_count, uint32_t *flags)
 {
     static const char *const names[] = {"nx", "xx", "gt", "lt"};
+    KV_ASSERT(arg_count >= 3);
+    KV_ASSERT(*flags == 0);
     for (uint32_t index = 3; index < arg_count; index++) {
         uint32_t flag = 0;
         for (uint32_t name = 0; name < 4 && flag == 0; name++) {
@@ -90,6 +102,8 @@ static bool expire_flags_parse(struct cmd_context *context, const struct slice *
  * expiry counts as an infinite time). */
 static bool expire_flags_allow(uint32_t flags, int64_t current_ms, int64_t at_ms)
 {
+    KV_ASSERT(current_ms >= 0);
+    KV_ASSERT(!(flags & EXPIRE_GT) || !(flags & EXPIRE_LT)); /* refused when parsed */
     if ((flags & EXPIRE_NX) && current_ms != 0) {
         return false;
     }
@@ -129,55 +143,61 @@ static void expire_generic(struct cmd_context *context, const struct slice *args
         return;
     }
     when += base;
-    uint32_t key_index = 0;
-    if (!store_find(context->store, args[1], &key_index)) {
+    struct store_found found;
+    if (store_find_typed(context->store, args[1], STORE_TYPE_ANY, &found) == STORE_NOT_FOUND) {
         reply_integer(&context->reply, 0);
         return;
     }
-    int64_t current_ms = store_key(context->store, key_index)->expire_at_ms;
+    int64_t current_ms = store_key(context->store, found.key_index)->expire_at_ms;
     if (!expire_flags_allow(flags, current_ms, when)) {
         reply_integer(&context->reply, 0);
         return;
     }
-    store_modified(context->store, key_index);
+    store_modified(context->store, found.key_index);
     /* A time at or before now removes the key; 0 and below are in the past too. */
-    bool kept = store_expire_set(context->store, key_index, when > 0 ? when : 1);
-    (void)kept;
+    int64_t at_ms = when > 0 ? when : 1;
+    bool kept = store_expire_set(context->store, &found, at_ms);
+    KV_ASSERT(kept == (at_ms > context->store->now_ms));
     reply_integer(&context->reply, 1);
 }
 
 CMD_HANDLER(cmd_expire)
 {
+    KV_ASSERT(arg_count >= 3);
     expire_generic(context, args, arg_count, 1000, true, "expire");
 }
 
 CMD_HANDLER(cmd_pexpire)
 {
+    KV_ASSERT(arg_count >= 3);
     expire_generic(context, args, arg_count, 1, true, "pexpire");
 }
 
 CMD_HANDLER(cmd_expireat)
 {
+    KV_ASSERT(arg_count >= 3);
     expire_generic(context, args, arg_count, 1000, false, "expireat");
 }
 
 CMD_HANDLER(cmd_pexpireat)
 {
+    KV_ASSERT(arg_count >= 3);
     expire_generic(context, args, arg_count, 1, false, "pexpireat");
 }
 
 CMD_HANDLER(cmd_persist)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t key_index = 0;
-    if (!store_find(context->store, args[1], &key_index) ||
-        store_key(context->store, key_index)->expire_at_ms == 0) {
+    struct store_found found;
+    if (store_find_typed(context->store, args[1], STORE_TYPE_ANY, &found) == STORE_NOT_FOUND ||
+        store_key(context->store, found.key_index)->expire_at_ms == 0) {
         reply_integer(&context->reply, 0);
         return;
     }
-    store_modified(context->store, key_index);
-    bool kept = store_expire_set(context->store, key_index, 0);
+    store_modified(context->store, found.key_index);
+    bool kept = store_expire_set(context->store, &found, 0);
     KV_ASSERT(kept);
+    KV_ASSERT(store_key(context->store, found.key_index)->expire_at_ms == 0);
     reply_integer(&context->reply, 1);
 }
 

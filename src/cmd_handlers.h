@@ -71,10 +71,11 @@ static inline bool cmd_worst_fits(const struct cmd_context *context, uint64_t wo
     return !context->bound.exact && worst <= context->reply.capacity - context->reply.length;
 }
 
-/* Finds a key of `type` for a read, counting the keyspace hit or miss as Redis's
- * lookupKeyRead; answers WRONGTYPE itself for a key of another type. */
+/* Finds a key of `type` (not STORE_TYPE_ANY) in one probe (store_find_typed), counting the
+ * keyspace hit or miss as Redis's lookupKeyRead; answers WRONGTYPE itself for a key of
+ * another type. *found is the find's record, for a write that follows (SET ... GET). */
 enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_t type,
-                           uint32_t *key_index);
+                           struct store_found *found);
 
 /* A SCAN/HSCAN cursor as Redis reads it (strtoul rules); false: "ERR invalid cursor". */
 bool cmd_scan_cursor(struct slice text, uint64_t *cursor);

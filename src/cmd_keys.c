@@ -6,7 +6,9 @@
  * times COUNT slots), then goes on to the next empty slot before it stops: keys move only
  * towards their home slot and never across an empty one (store.h), so a key present for the
  * whole scan cannot slip behind the cursor. KEYS and SCAN answer in the send buffer: a reply
- * that would not fit gets kv's error (KEYS) or a shorter batch (SCAN).
+ * that would not fit gets kv's error (KEYS) or a shorter batch (SCAN). Each key is found
+ * once (store_find_typed) and its record handed to the write: DEL and RENAME probe each key
+ * once. Type names come from the store's registered types.
  */
 #include "cmd_handlers.h"
 
@@ -18,10 +20,13 @@
 CMD_HANDLER(cmd_del)
 {
     KV_ASSERT(arg_count >= 2);
+    uint32_t keys_before = store_key_count(context->store);
     int64_t deleted = 0;
     for (uint32_t index = 1; index < arg_count; index++) {
         deleted += store_delete(context->store, args[index]) ? 1 : 0;
     }
+    /* Lazy expiry may remove more keys than were deleted, never fewer. */
+    KV_ASSERT(keys_before - store_key_count(context->store) >= deleted);
     reply_integer(&context->reply, deleted);
 }
 
@@ -39,6 +44,7 @@ CMD_HANDLER(cmd_exists)
             context->stats->keyspace_misses++;
         }
     }
+    KV_ASSERT(found < arg_count);
     reply_integer(&context->reply, found);
 }
 
@@ -50,27 +56,20 @@ CMD_HANDLER(cmd_touch)
         uint32_t key_index = 0;
         found += store_find(context->store, args[index], &key_index) ? 1 : 0;
     }
+    KV_ASSERT(found < arg_count);
     reply_integer(&context->reply, found);
-}
-
-static const char *type_name(uint8_t type)
-{
-    static const char *const names[] = {
-        [STORE_TYPE_STRING] = "string", [STORE_TYPE_LIST] = "list", [STORE_TYPE_HASH] = "hash",
-        [STORE_TYPE_SET] = "set", [STORE_TYPE_ZSET] = "zset"};
-    KV_ASSERT(type >= STORE_TYPE_STRING && type <= STORE_TYPE_ZSET);
-    return names[type];
 }
 
 CMD_HANDLER(cmd_type)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t key_index = 0;
-    if (!store_find(context->store, args[1], &key_index)) {
+    struct store_found found;
+    if (store_find_typed(context->store, args[1], STORE_TYPE_ANY, &found) == STORE_NOT_FOUND) {
         reply_simple(&context->reply, "none");
         return;
     }
-    reply_simple(&context->reply, type_name(store_key(context->store, key_index)->type));
+    KV_ASSERT(found.type != STORE_TYPE_ANY);
+    reply_simple(&context->reply, store_type_name(context->store, found.type));
 }
 
 /* RENAME and RENAMENX, in Redis's order: a missing source errs, the same name is a no-op,
@@ -78,8 +77,8 @@ CMD_HANDLER(cmd_type)
 static void rename_generic(struct cmd_context *context, const struct slice *args, bool nx)
 {
     struct store *store = context->store;
-    uint32_t key_index = 0;
-    if (!store_find(store, args[1], &key_index)) {
+    struct store_found source;
+    if (store_find_typed(store, args[1], STORE_TYPE_ANY, &source) == STORE_NOT_FOUND) {
         reply_error(&context->reply, REPLY_ERROR_NO_SUCH_KEY);
         return;
     }
@@ -87,9 +86,9 @@ static void rename_generic(struct cmd_context *context, const struct slice *args
         nx ? reply_integer(&context->reply, 0) : reply_ok(&context->reply);
         return;
     }
-    uint32_t target_index = 0;
-    bool target_exists = store_find(store, args[2], &target_index);
-    if (target_exists && nx) {
+    struct store_found target;
+    store_find_typed(store, args[2], STORE_TYPE_ANY, &target);
+    if (target.exists && nx) {
         reply_integer(&context->reply, 0);
         return;
     }
@@ -97,11 +96,11 @@ static void rename_generic(struct cmd_context *context, const struct slice *args
         reply_error(&context->reply, REPLY_ERROR_KEY_TOO_LONG);
         return;
     }
-    if (target_exists) {
-        /* Removing the target frees a key slot but moves no other key's slot. */
-        store_remove(store, target_index);
-    }
-    store_rename(store, key_index, args[2]);
+    KV_ASSERT(!target.exists || target.key_index != source.key_index);
+    /* An existing target goes, its table entry reused: the name count drops by one. */
+    uint32_t keys_after = store_key_count(store) - (target.exists ? 1 : 0);
+    store_rename(store, &source, args[2], &target);
+    KV_ASSERT(store_key_count(store) == keys_after);
     nx ? reply_integer(&context->reply, 1) : reply_ok(&context->reply);
 }
 
@@ -121,16 +120,28 @@ CMD_HANDLER(cmd_renamenx)
 static uint32_t bulk_bytes(uint32_t length)
 {
     char digits[NUMBER_INT64_BYTES];
-    return 1 + number_format_int64(length, digits) + 2 + length + 2;
+    uint32_t bytes = 1 + number_format_int64(length, digits) + 2 + length + 2;
+    KV_ASSERT(bytes > length);
+    return bytes;
 }
 
 static uint32_t reply_room(const struct cmd_context *context)
 {
+    KV_ASSERT(context->reply.length <= context->reply.capacity);
     return context->reply.capacity - context->reply.length;
 }
 
 /* Room kept for the array header ("*<n>\r\n") and SCAN's cursor element. */
 #define KEYS_HEADER_BYTES 64u
+
+/* The live key at a table slot, if its name matches KEYS's pattern. */
+static bool keys_selects(const struct store *store, struct slice pattern, uint32_t slot,
+                         uint32_t *key_index)
+{
+    KV_ASSERT(slot < store_slot_count(store));
+    return store_key_at(store, slot, key_index) &&
+           (glob_is_all(pattern) || glob_match(pattern, store_key_name(store, *key_index), false));
+}
 
 CMD_HANDLER(cmd_keys)
 {
@@ -142,12 +153,12 @@ CMD_HANDLER(cmd_keys)
     /* Two walks of the table, each bounded by its capacity: measure, then answer. */
     for (uint32_t slot = 0; slot < slots; slot++) {
         uint32_t key_index = 0;
-        if (store_key_at(store, slot, &key_index) &&
-            (glob_is_all(args[1]) || glob_match(args[1], store_key_name(store, key_index), false))) {
+        if (keys_selects(store, args[1], slot, &key_index)) {
             count++;
             bytes += bulk_bytes(store_key_name(store, key_index).length);
         }
     }
+    KV_ASSERT(count <= store_key_count(store));
     if (bytes > reply_room(context)) {
         reply_error_format(&context->reply, REPLY_ERROR_KEYS_TOO_LARGE, count,
                            context->reply.capacity);
@@ -156,11 +167,11 @@ CMD_HANDLER(cmd_keys)
     reply_array(&context->reply, count);
     for (uint32_t slot = 0; slot < slots; slot++) {
         uint32_t key_index = 0;
-        if (store_key_at(store, slot, &key_index) &&
-            (glob_is_all(args[1]) || glob_match(args[1], store_key_name(store, key_index), false))) {
+        if (keys_selects(store, args[1], slot, &key_index)) {
             reply_bulk(&context->reply, store_key_name(store, key_index));
         }
     }
+    KV_ASSERT(context->reply.length <= context->reply.capacity);
 }
 
 struct scan_options {
@@ -176,6 +187,7 @@ struct scan_options {
 static bool scan_options_parse(struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count, struct scan_options *options)
 {
+    KV_ASSERT(arg_count >= 2);
     uint64_t cursor = 0;
     if (!cmd_scan_cursor(args[1], &cursor)) {
         reply_error(&context->reply, REPLY_ERROR_INVALID_CURSOR);
@@ -208,6 +220,7 @@ static bool scan_options_parse(struct cmd_context *context, const struct slice *
             return false;
         }
     }
+    KV_ASSERT(options->count >= 1);
     return true;
 }
 
@@ -215,12 +228,13 @@ static bool scan_selects(const struct cmd_context *context, const struct scan_op
                          uint32_t key_index)
 {
     const struct store *store = context->store;
+    KV_ASSERT(pool_is_used(&store->keys, key_index));
     if (options->match && !glob_is_all(options->pattern) &&
         !glob_match(options->pattern, store_key_name(store, key_index), false)) {
         return false;
     }
     if (options->typed) {
-        const char *name = type_name(store_key(store, key_index)->type);
+        const char *name = store_type_name(store, store_key(store, key_index)->type);
         struct slice type = options->type;
         return type.length == strlen(name) && cmd_arg_is(type, name);
     }
@@ -263,6 +277,8 @@ CMD_HANDLER(cmd_scan)
             selected++;
         }
     }
+    KV_ASSERT(end <= slots);
+    KV_ASSERT(selected <= seen);
     char cursor_text[NUMBER_INT64_BYTES];
     int64_t next = end >= slots ? 0 : end;
     uint32_t cursor_length = number_format_int64(next, cursor_text);
@@ -288,6 +304,7 @@ static uint64_t random_next(const struct store *store)
     state ^= state >> 12;
     state ^= state << 25;
     state ^= state >> 27;
+    KV_ASSERT(state != 0); /* xorshift never reaches 0 from a non-zero state */
     return state * 0x2545F4914F6CDD1Dull;
 }
 
@@ -297,6 +314,7 @@ CMD_HANDLER(cmd_randomkey)
     (void)args;
     const struct store *store = context->store;
     uint32_t slots = store_slot_count(store);
+    KV_ASSERT(slots > 0);
     uint32_t start = (uint32_t)(random_next(store) % slots);
     /* Bounded by the table's capacity: the first live key from a random slot on. */
     for (uint32_t step = 0; step < slots; step++) {
@@ -313,18 +331,21 @@ CMD_HANDLER(cmd_dbsize)
 {
     KV_ASSERT(arg_count == 1);
     (void)args;
+    KV_ASSERT(store_key_count(context->store) <= context->store->table.count_max);
     reply_integer(&context->reply, store_key_count(context->store));
 }
 
 /* FLUSHDB and FLUSHALL [ASYNC|SYNC]: kv has one database, and a flush is synchronous. */
 CMD_HANDLER(cmd_flush)
 {
+    KV_ASSERT(arg_count >= 1);
     if (arg_count > 2 ||
         (arg_count == 2 && !cmd_arg_is(args[1], "async") && !cmd_arg_is(args[1], "sync"))) {
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
     }
     store_flush(context->store);
+    KV_ASSERT(store_key_count(context->store) == 0);
     reply_ok(&context->reply);
 }
 

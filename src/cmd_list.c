@@ -4,19 +4,25 @@
  * from the tail, out-of-range ones are clamped), its reply shapes (a null bulk for a plain
  * pop of a missing key, a null array when a count was given) and its order of checks. A
  * write is all-or-nothing: past list_length_max or val_size_max it is refused with kv's
- * error and the list stays as it was.
+ * error and the list stays as it was. Each command finds its list once (store_find_typed,
+ * or cmd_read for a read) and hands the record to the write (store_list.h), so a push after
+ * the check of LPUSHX, or a pop that empties the list, probes the table no more.
  */
 #include "cmd_handlers.h"
 
 #include "number.h"
+#include "store_list.h"
 
 /* An integer argument as Redis's getLongFromObjectOrReply reads it; answers the error. */
 static bool integer_arg(struct cmd_context *context, struct slice arg, int64_t *value)
 {
+    uint32_t reply_before = context->reply.length;
     if (!number_parse_int64(arg.bytes, arg.length, value)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        KV_ASSERT(context->reply.length > reply_before);
         return false;
     }
+    KV_ASSERT(context->reply.length == reply_before);
     return true;
 }
 
@@ -36,6 +42,7 @@ static uint32_t lrange_elements_max(const struct slice *args, uint32_t arg_count
         return 0;
     }
     uint64_t span = (uint64_t)(stop - start) + 1;
+    KV_ASSERT(span > 0);
     return span < list_length_max ? (uint32_t)span : list_length_max;
 }
 
@@ -47,55 +54,73 @@ static uint32_t pop_elements_max(const struct slice *args, uint32_t arg_count,
         count < 0) {
         return 0; /* One value (within the bound's margin), or an error. */
     }
+    KV_ASSERT(count >= 0);
     return (uint64_t)count < list_length_max ? (uint32_t)count : list_length_max;
 }
 
 static uint32_t lrange_reply_max(const struct cmd_context *context, const struct slice *args,
                                  uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 2);
     uint32_t worst = cmd_reply_elements(
         context->plan, lrange_elements_max(args, arg_count, context->plan->list_length_max));
     if (cmd_worst_fits(context, worst)) {
         return worst;
     }
-    return cmd_reply_elements(context->plan,
-                              lrange_elements_max(args, arg_count, cmd_length_bound(context, args[1], STORE_TYPE_LIST)));
+    uint32_t length_max = cmd_length_bound(context, args[1], STORE_TYPE_LIST);
+    uint32_t bound =
+        cmd_reply_elements(context->plan, lrange_elements_max(args, arg_count, length_max));
+    KV_ASSERT(bound <= worst);
+    return bound;
 }
 
 static uint32_t pop_reply_max(const struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 2);
     uint32_t worst = cmd_reply_elements(
         context->plan, pop_elements_max(args, arg_count, context->plan->list_length_max));
     if (cmd_worst_fits(context, worst)) {
         return worst;
     }
-    return cmd_reply_elements(context->plan,
-                              pop_elements_max(args, arg_count, cmd_length_bound(context, args[1], STORE_TYPE_LIST)));
+    uint32_t length_max = cmd_length_bound(context, args[1], STORE_TYPE_LIST);
+    uint32_t bound =
+        cmd_reply_elements(context->plan, pop_elements_max(args, arg_count, length_max));
+    KV_ASSERT(bound <= worst);
+    return bound;
 }
 
+/* LPUSH, RPUSH and the push of LPUSHX, RPUSHX at the key found. */
 static void list_push(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
-                      bool at_head)
+                      bool at_head, const struct store_found *found)
 {
     KV_ASSERT(arg_count >= 3);
     uint32_t length_after = 0;
-    enum store_status status =
-        store_list_push(context->store, args[1], args + 2, arg_count - 2, at_head, &length_after);
+    enum store_status status = store_list_push(context->store, found, args[1], args + 2,
+                                               arg_count - 2, at_head, &length_after);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
+    KV_ASSERT(length_after >= arg_count - 2);
+    KV_ASSERT(length_after <= context->store->list_length_max);
     reply_integer(&context->reply, length_after);
 }
 
 CMD_HANDLER(cmd_lpush)
 {
-    list_push(context, args, arg_count, true);
+    KV_ASSERT(arg_count >= 3);
+    struct store_found found;
+    store_find_typed(context->store, args[1], STORE_TYPE_LIST, &found);
+    list_push(context, args, arg_count, true, &found);
 }
 
 CMD_HANDLER(cmd_rpush)
 {
-    list_push(context, args, arg_count, false);
+    KV_ASSERT(arg_count >= 3);
+    struct store_found found;
+    store_find_typed(context->store, args[1], STORE_TYPE_LIST, &found);
+    list_push(context, args, arg_count, false, &found);
 }
 
 /* Replies with the values of nodes [start, stop] (already clamped), walking from start. */
@@ -103,7 +128,8 @@ static void reply_range(struct cmd_context *context, const struct store_key *key
                         uint32_t stop)
 {
     const struct store *store = context->store;
-    KV_ASSERT(start <= stop && stop < key->list.count);
+    KV_ASSERT(start <= stop);
+    KV_ASSERT(stop < key->list.count);
     reply_array(&context->reply, stop - start + 1);
     uint32_t node_index = list_node_at(&store->nodes, &key->list, start);
     for (uint32_t position = start; position <= stop; position++) {
@@ -123,15 +149,16 @@ CMD_HANDLER(cmd_lrange)
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
         return;
     }
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &found);
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 0);
     }
     if (status != STORE_OK) {
         return;
     }
-    const struct store_key *key = store_key(context->store, key_index);
+    const struct store_key *key = store_key(context->store, found.key_index);
+    KV_ASSERT(key->list.count > 0);
     int64_t length = key->list.count;
     start = start < 0 ? start + length : start;
     stop = stop < 0 ? stop + length : stop;
@@ -147,25 +174,30 @@ CMD_HANDLER(cmd_lrange)
 CMD_HANDLER(cmd_llen)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &found);
     if (status == STORE_NOT_FOUND) {
         reply_integer(&context->reply, 0);
     }
     if (status != STORE_OK) {
         return;
     }
-    reply_integer(&context->reply, store_key(context->store, key_index)->list.count);
+    uint32_t length = store_key(context->store, found.key_index)->list.count;
+    KV_ASSERT(length > 0); /* a list is never empty */
+    reply_integer(&context->reply, length);
 }
 
 /* Replies with the value at one end, then pops it (the reply copies the bytes first). */
-static void pop_one(struct cmd_context *context, uint32_t key_index, bool at_head)
+static void pop_one(struct cmd_context *context, const struct store_found *found, bool at_head)
 {
     struct store *store = context->store;
-    const struct store_key *key = store_key(store, key_index);
+    const struct store_key *key = store_key(store, found->key_index);
+    KV_ASSERT(key->type == STORE_TYPE_LIST);
     uint32_t node_index = at_head ? key->list.head : key->list.tail;
-    reply_bulk(&context->reply, store_value(store, list_node(&store->nodes, node_index)->value_index));
-    store_list_pop(store, key_index, at_head);
+    KV_ASSERT(node_index != LIST_NONE);
+    uint32_t value_index = list_node(&store->nodes, node_index)->value_index;
+    reply_bulk(&context->reply, store_value(store, value_index));
+    store_list_pop(store, found, at_head);
 }
 
 static void list_pop(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
@@ -181,8 +213,8 @@ static void list_pop(struct cmd_context *context, const struct slice *args, uint
         reply_error(&context->reply, REPLY_ERROR_NOT_POSITIVE);
         return;
     }
-    uint32_t key_index = 0;
-    enum store_status status = store_find_list(context->store, args[1], &key_index);
+    struct store_found found;
+    enum store_status status = store_find_typed(context->store, args[1], STORE_TYPE_LIST, &found);
     if (status == STORE_NOT_FOUND) {
         counted ? reply_null_array(&context->reply) : reply_null(&context->reply);
         return;
@@ -192,25 +224,28 @@ static void list_pop(struct cmd_context *context, const struct slice *args, uint
         return;
     }
     if (!counted) {
-        pop_one(context, key_index, at_head);
+        pop_one(context, &found, at_head);
         return;
     }
-    uint32_t length = store_key(context->store, key_index)->list.count;
+    uint32_t length = store_key(context->store, found.key_index)->list.count;
     uint32_t popped = count < length ? (uint32_t)count : length;
+    KV_ASSERT(popped <= length);
     reply_array(&context->reply, popped);
     /* Bounded by the list length; the key goes with its last element. */
     for (uint32_t index = 0; index < popped; index++) {
-        pop_one(context, key_index, at_head);
+        pop_one(context, &found, at_head);
     }
 }
 
 CMD_HANDLER(cmd_lpop)
 {
+    KV_ASSERT(arg_count >= 2);
     list_pop(context, args, arg_count, true, "lpop");
 }
 
 CMD_HANDLER(cmd_rpop)
 {
+    KV_ASSERT(arg_count >= 2);
     list_pop(context, args, arg_count, false, "rpop");
 }
 
@@ -219,8 +254,8 @@ static void list_pushx(struct cmd_context *context, const struct slice *args, ui
                        bool at_head)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t key_index = 0;
-    enum store_status status = store_find_list(context->store, args[1], &key_index);
+    struct store_found found;
+    enum store_status status = store_find_typed(context->store, args[1], STORE_TYPE_LIST, &found);
     if (status == STORE_NOT_FOUND) {
         reply_integer(&context->reply, 0);
         return;
@@ -229,16 +264,19 @@ static void list_pushx(struct cmd_context *context, const struct slice *args, ui
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return;
     }
-    list_push(context, args, arg_count, at_head);
+    KV_ASSERT(found.exists);
+    list_push(context, args, arg_count, at_head, &found);
 }
 
 CMD_HANDLER(cmd_lpushx)
 {
+    KV_ASSERT(arg_count >= 3);
     list_pushx(context, args, arg_count, true);
 }
 
 CMD_HANDLER(cmd_rpushx)
 {
+    KV_ASSERT(arg_count >= 3);
     list_pushx(context, args, arg_count, false);
 }
 
@@ -250,14 +288,15 @@ static bool list_position(int64_t index, uint32_t length, uint32_t *position)
         return false;
     }
     *position = (uint32_t)index;
+    KV_ASSERT(*position < length);
     return true;
 }
 
 CMD_HANDLER(cmd_lindex)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &found);
     if (status == STORE_NOT_FOUND) {
         reply_null(&context->reply);
     }
@@ -266,64 +305,71 @@ CMD_HANDLER(cmd_lindex)
         return;
     }
     const struct store *store = context->store;
-    const struct store_key *key = store_key(store, key_index);
+    const struct store_key *key = store_key(store, found.key_index);
+    KV_ASSERT(key->list.count > 0);
     uint32_t position = 0;
     if (!list_position(index, key->list.count, &position)) {
         reply_null(&context->reply);
         return;
     }
     uint32_t node_index = list_node_at(&store->nodes, &key->list, position);
-    reply_bulk(&context->reply, store_value(store, list_node(&store->nodes, node_index)->value_index));
+    uint32_t value_index = list_node(&store->nodes, node_index)->value_index;
+    reply_bulk(&context->reply, store_value(store, value_index));
 }
 
-/* Finds a list for a write: answers Redis's reply for a missing key (`missing`, NULL: an
- * error text) or WRONGTYPE, and returns false then. */
-static bool list_write_find(struct cmd_context *context, struct slice key, uint32_t *key_index,
-                            void (*missing)(struct cmd_context *context))
+/* What a list write answers when its key is missing, as Redis does. */
+enum list_missing {
+    LIST_MISSING_NO_SUCH_KEY, /* LSET: "ERR no such key" */
+    LIST_MISSING_ZERO,        /* LREM, LINSERT: 0 */
+    LIST_MISSING_OK,          /* LTRIM: OK */
+    LIST_MISSING_NULL,        /* LMOVE, RPOPLPUSH: a null bulk */
+};
+
+static void reply_missing(struct cmd_context *context, enum list_missing missing)
 {
-    enum store_status status = store_find_list(context->store, key, key_index);
+    uint32_t reply_before = context->reply.length;
+    if (missing == LIST_MISSING_NO_SUCH_KEY) {
+        reply_error(&context->reply, REPLY_ERROR_NO_SUCH_KEY);
+    } else if (missing == LIST_MISSING_ZERO) {
+        reply_integer(&context->reply, 0);
+    } else if (missing == LIST_MISSING_OK) {
+        reply_ok(&context->reply);
+    } else {
+        KV_ASSERT(missing == LIST_MISSING_NULL);
+        reply_null(&context->reply);
+    }
+    KV_ASSERT(context->reply.length > reply_before);
+}
+
+/* Finds a list for a write: answers Redis's reply for a missing key or WRONGTYPE, and
+ * returns false then. */
+static bool list_write_find(struct cmd_context *context, struct slice key,
+                            struct store_found *found, enum list_missing missing)
+{
+    enum store_status status = store_find_typed(context->store, key, STORE_TYPE_LIST, found);
     if (status == STORE_NOT_FOUND) {
-        missing(context);
+        reply_missing(context, missing);
         return false;
     }
     if (status == STORE_WRONGTYPE) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return false;
     }
+    KV_ASSERT(store_key(context->store, found->key_index)->list.count > 0);
     return true;
-}
-
-static void reply_no_such_key(struct cmd_context *context)
-{
-    reply_error(&context->reply, REPLY_ERROR_NO_SUCH_KEY);
-}
-
-static void reply_zero(struct cmd_context *context)
-{
-    reply_integer(&context->reply, 0);
-}
-
-static void reply_ok_missing(struct cmd_context *context)
-{
-    reply_ok(&context->reply);
-}
-
-static void reply_null_missing(struct cmd_context *context)
-{
-    reply_null(&context->reply);
 }
 
 CMD_HANDLER(cmd_lset)
 {
     KV_ASSERT(arg_count == 4);
-    uint32_t key_index = 0;
+    struct store_found found;
     int64_t index = 0;
-    if (!list_write_find(context, args[1], &key_index, reply_no_such_key) ||
+    if (!list_write_find(context, args[1], &found, LIST_MISSING_NO_SUCH_KEY) ||
         !integer_arg(context, args[2], &index)) {
         return;
     }
     struct store *store = context->store;
-    const struct store_key *key = store_key(store, key_index);
+    const struct store_key *key = store_key(store, found.key_index);
     uint32_t position = 0;
     if (!list_position(index, key->list.count, &position)) {
         reply_error(&context->reply, REPLY_ERROR_INDEX_RANGE);
@@ -333,7 +379,9 @@ CMD_HANDLER(cmd_lset)
         reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
         return;
     }
-    store_list_set(store, key_index, list_node_at(&store->nodes, &key->list, position), args[3]);
+    uint32_t node_index = list_node_at(&store->nodes, &key->list, position);
+    store_list_set(store, found.key_index, node_index, args[3]);
+    KV_ASSERT(key->list.count > position);
     reply_ok(&context->reply);
 }
 
@@ -341,13 +389,34 @@ CMD_HANDLER(cmd_lrem)
 {
     KV_ASSERT(arg_count == 4);
     int64_t count = 0;
-    uint32_t key_index = 0;
+    struct store_found found;
     if (!integer_arg(context, args[2], &count) ||
-        !list_write_find(context, args[1], &key_index, reply_zero)) {
+        !list_write_find(context, args[1], &found, LIST_MISSING_ZERO)) {
         return;
     }
-    reply_integer(&context->reply,
-                  store_list_remove_value(context->store, key_index, count, args[3]));
+    uint32_t length = store_key(context->store, found.key_index)->list.count;
+    uint32_t removed = store_list_remove_value(context->store, &found, count, args[3]);
+    KV_ASSERT(removed <= length);
+    reply_integer(&context->reply, removed);
+}
+
+/* LTRIM's range [start, start + kept) of a list of `length` by Redis's rules (negative from
+ * the tail, clamped); kept 0 empties the list. */
+static void trim_range(int64_t start, int64_t stop, uint32_t length, uint32_t *first,
+                       uint32_t *kept)
+{
+    KV_ASSERT(length > 0);
+    start = start < 0 ? start + length : start;
+    stop = stop < 0 ? stop + length : stop;
+    start = start < 0 ? 0 : start;
+    *first = 0;
+    *kept = 0;
+    if (start <= stop && start < length) {
+        stop = stop >= length ? length - 1 : stop;
+        *first = (uint32_t)start;
+        *kept = (uint32_t)(stop - start + 1);
+    }
+    KV_ASSERT((uint64_t)*first + *kept <= length);
 }
 
 CMD_HANDLER(cmd_ltrim)
@@ -355,23 +424,16 @@ CMD_HANDLER(cmd_ltrim)
     KV_ASSERT(arg_count == 4);
     int64_t start = 0;
     int64_t stop = 0;
-    uint32_t key_index = 0;
+    struct store_found found;
     if (!integer_arg(context, args[2], &start) || !integer_arg(context, args[3], &stop) ||
-        !list_write_find(context, args[1], &key_index, reply_ok_missing)) {
+        !list_write_find(context, args[1], &found, LIST_MISSING_OK)) {
         return;
     }
-    int64_t length = store_key(context->store, key_index)->list.count;
-    start = start < 0 ? start + length : start;
-    stop = stop < 0 ? stop + length : stop;
-    start = start < 0 ? 0 : start;
+    uint32_t first = 0;
     uint32_t kept = 0;
-    if (start <= stop && start < length) {
-        stop = stop >= length ? length - 1 : stop;
-        kept = (uint32_t)(stop - start + 1);
-    } else {
-        start = 0;
-    }
-    store_list_trim(context->store, key_index, (uint32_t)start, kept);
+    trim_range(start, stop, store_key(context->store, found.key_index)->list.count, &first,
+               &kept);
+    store_list_trim(context->store, &found, first, kept);
     reply_ok(&context->reply);
 }
 
@@ -383,12 +445,12 @@ CMD_HANDLER(cmd_linsert)
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
     }
-    uint32_t key_index = 0;
-    if (!list_write_find(context, args[1], &key_index, reply_zero)) {
+    struct store_found found;
+    if (!list_write_find(context, args[1], &found, LIST_MISSING_ZERO)) {
         return;
     }
     struct store *store = context->store;
-    const struct store_key *key = store_key(store, key_index);
+    const struct store_key *key = store_key(store, found.key_index);
     uint32_t node_index = key->list.head;
     /* Bounded by the list's length. */
     while (node_index != LIST_NONE &&
@@ -408,7 +470,9 @@ CMD_HANDLER(cmd_linsert)
         reply_error(&context->reply, REPLY_ERROR_LIST_FULL);
         return;
     }
-    store_list_insert(store, key_index, node_index, before, args[4]);
+    uint32_t length = key->list.count;
+    store_list_insert(store, found.key_index, node_index, before, args[4]);
+    KV_ASSERT(key->list.count == length + 1);
     reply_integer(&context->reply, key->list.count);
 }
 
@@ -422,6 +486,7 @@ struct lpos_options {
 static bool lpos_options_parse(struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count, struct lpos_options *options)
 {
+    KV_ASSERT(arg_count >= 3);
     *options = (struct lpos_options){.rank = 1, .count = -1, .maxlen = 0};
     for (uint32_t index = 3; index < arg_count; index += 2) {
         bool more = index + 1 < arg_count;
@@ -455,6 +520,8 @@ static bool lpos_options_parse(struct cmd_context *context, const struct slice *
             return false;
         }
     }
+    KV_ASSERT(options->rank != 0);
+    KV_ASSERT(options->count >= -1);
     return true;
 }
 
@@ -462,8 +529,54 @@ static uint32_t lpos_reply_max(const struct cmd_context *context, const struct s
                                uint32_t arg_count)
 {
     (void)args;
+    KV_ASSERT(arg_count >= 3);
     /* Up to one index per element when COUNT is given; integers are smaller than values. */
     return cmd_reply_elements(context->plan, arg_count > 3 ? context->plan->list_length_max : 0);
+}
+
+/* One walk of LPOS over a list (from the tail for a negative rank), bounded by the list's
+ * length and MAXLEN: the positions of the matches from the rank on, answered when `answer`.
+ * Returns how many, with the first in *first (-1: none). */
+static uint32_t lpos_walk(struct cmd_context *context, const struct store_key *key,
+                          struct slice element, const struct lpos_options *options, bool answer,
+                          int64_t *first)
+{
+    const struct store *store = context->store;
+    KV_ASSERT(options->rank != 0);
+    bool from_tail = options->rank < 0;
+    /* Redis 7.0 negates the rank in a long: INT64_MIN stays negative, so every match from
+     * the tail counts, as with rank -1. */
+    uint64_t rank = options->rank == INT64_MIN ? 1
+                    : from_tail                ? 0 - (uint64_t)options->rank
+                                               : (uint64_t)options->rank;
+    uint32_t length = key->list.count;
+    uint64_t matches = 0;
+    uint32_t emitted = 0;
+    *first = -1;
+    uint32_t node_index = from_tail ? key->list.tail : key->list.head;
+    for (uint32_t step = 0; node_index != LIST_NONE &&
+                            (options->maxlen == 0 || step < (uint64_t)options->maxlen);
+         step++) {
+        const struct list_node *node = list_node(&store->nodes, node_index);
+        if (slice_equal(store_value(store, node->value_index), element) && ++matches >= rank) {
+            int64_t position = from_tail ? (int64_t)length - step - 1 : step;
+            if (answer) {
+                reply_integer(&context->reply, position);
+            }
+            *first = *first == -1 ? position : *first;
+            emitted++;
+            /* Redis 7.0's "matches - rank + 1 >= count" overflows for INT64_MIN: that rank
+             * never stops at COUNT. */
+            bool counted_out = options->count > 0 && emitted >= options->count &&
+                               options->rank != INT64_MIN;
+            if (options->count == -1 || counted_out) {
+                break;
+            }
+        }
+        node_index = from_tail ? node->prev : node->next;
+    }
+    KV_ASSERT(emitted <= length);
+    return emitted;
 }
 
 CMD_HANDLER(cmd_lpos)
@@ -473,60 +586,25 @@ CMD_HANDLER(cmd_lpos)
     if (!lpos_options_parse(context, args, arg_count, &options)) {
         return;
     }
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_LIST, &found);
     if (status == STORE_NOT_FOUND) {
         options.count != -1 ? reply_array(&context->reply, 0) : reply_null(&context->reply);
     }
     if (status != STORE_OK) {
         return;
     }
-    const struct store *store = context->store;
-    const struct store_key *key = store_key(store, key_index);
-    bool from_tail = options.rank < 0;
-    /* Redis 7.0 negates the rank in a long: INT64_MIN stays negative, so every match from
-     * the tail counts, as with rank -1. */
-    uint64_t rank = options.rank == INT64_MIN ? 1
-                    : from_tail               ? 0 - (uint64_t)options.rank
-                                              : (uint64_t)options.rank;
-    uint32_t length = key->list.count;
-    /* Two walks bounded by the list's length: count the indexes, then answer them. */
+    const struct store_key *key = store_key(context->store, found.key_index);
+    /* Two walks: count the indexes, then answer them (one, without COUNT). */
     int64_t first = -1;
-    uint32_t found = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) {
-            if (options.count == -1) {
-                first == -1 ? reply_null(&context->reply) : reply_integer(&context->reply, first);
-                return;
-            }
-            reply_array(&context->reply, found);
-        }
-        uint64_t matches = 0;
-        uint32_t emitted = 0;
-        uint32_t node_index = from_tail ? key->list.tail : key->list.head;
-        for (uint32_t step = 0; node_index != LIST_NONE &&
-                                (options.maxlen == 0 || step < (uint64_t)options.maxlen);
-             step++) {
-            const struct list_node *node = list_node(&store->nodes, node_index);
-            if (slice_equal(store_value(store, node->value_index), args[2]) && ++matches >= rank) {
-                int64_t position = from_tail ? (int64_t)length - step - 1 : step;
-                if (pass == 1) {
-                    reply_integer(&context->reply, position);
-                }
-                first = first == -1 ? position : first;
-                emitted++;
-                /* Redis 7.0's "matches - rank + 1 >= count" overflows for INT64_MIN: that
-                 * rank never stops at COUNT. */
-                bool counted_out = options.count > 0 && emitted >= options.count &&
-                                   options.rank != INT64_MIN;
-                if (options.count == -1 || counted_out) {
-                    break;
-                }
-            }
-            node_index = from_tail ? node->prev : node->next;
-        }
-        found = emitted;
+    uint32_t matched = lpos_walk(context, key, args[2], &options, false, &first);
+    if (options.count == -1) {
+        first == -1 ? reply_null(&context->reply) : reply_integer(&context->reply, first);
+        return;
     }
+    reply_array(&context->reply, matched);
+    uint32_t answered = lpos_walk(context, key, args[2], &options, true, &first);
+    KV_ASSERT(answered == matched);
 }
 
 /* LMOVE's and BLMOVE's LEFT or RIGHT. */
@@ -539,23 +617,25 @@ static bool list_end(struct slice arg, bool *head)
 static void list_move(struct cmd_context *context, const struct slice *args, bool from_head,
                       bool to_head)
 {
-    uint32_t source_index = 0;
-    if (!list_write_find(context, args[1], &source_index, reply_null_missing)) {
+    struct store_found source;
+    if (!list_write_find(context, args[1], &source, LIST_MISSING_NULL)) {
         return;
     }
     uint32_t value_index = 0;
-    enum store_status status = store_list_move(context->store, source_index, args[2], from_head,
+    enum store_status status = store_list_move(context->store, &source, args[2], from_head,
                                                to_head, &value_index);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
+    KV_ASSERT(pool_is_used(&context->store->values, value_index));
     reply_bulk(&context->reply, store_value(context->store, value_index));
 }
 
 CMD_HANDLER(cmd_lmove)
 {
     KV_ASSERT(arg_count == 5);
+    uint32_t reply_before = context->reply.length;
     bool from_head = false;
     bool to_head = false;
     if (!list_end(args[3], &from_head) || !list_end(args[4], &to_head)) {
@@ -563,12 +643,15 @@ CMD_HANDLER(cmd_lmove)
         return;
     }
     list_move(context, args, from_head, to_head);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_rpoplpush)
 {
     KV_ASSERT(arg_count == 3);
+    uint32_t reply_before = context->reply.length;
     list_move(context, args, false, true);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 static const struct cmd list_cmds[] = {

@@ -5,16 +5,20 @@
  * A write past kv's limits (a member longer than key_size_max, more than list_length_max
  * members, a result larger than a set may be) gets kv's error and changes nothing. The
  * algebra needs no memory of its own: results are streamed from the sources, twice (count,
- * then answer or build).
+ * then answer or build). Each command finds a key once and hands the record to the write
+ * (store_set.h).
  */
 #include "cmd_handlers.h"
 
 #include "glob.h"
 #include "number.h"
+#include "store_set.h"
 
 static uint64_t bulk_bound(uint32_t bytes)
 {
-    return 1u + 10u + 2u + (uint64_t)bytes + 2u;
+    uint64_t bound = 1u + 10u + 2u + (uint64_t)bytes + 2u;
+    KV_ASSERT(bound > bytes);
+    return bound;
 }
 
 /* An array of `members` members (plus a header, or an error instead), at most the send
@@ -23,34 +27,43 @@ static uint32_t members_reply_bound(const struct cmd_context *context, uint64_t 
 {
     uint64_t bytes = 16u + members * bulk_bound(context->config->key_size_max) +
                      PLAN_REPLY_ERROR_BYTES;
-    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                    : context->plan->send_buffer_bytes;
+    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                              : context->plan->send_buffer_bytes;
+    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
+    return bound;
 }
 
 static uint32_t smembers_reply_max(const struct cmd_context *context, const struct slice *args,
                                    uint32_t arg_count)
 {
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 2);
     uint32_t worst = members_reply_bound(context, context->plan->list_length_max);
     if (cmd_worst_fits(context, worst)) {
         return worst;
     }
-    return members_reply_bound(context, cmd_length_bound(context, args[1], STORE_TYPE_SET));
+    uint32_t bound =
+        members_reply_bound(context, cmd_length_bound(context, args[1], STORE_TYPE_SET));
+    KV_ASSERT(bound <= worst);
+    return bound;
 }
 
 static uint32_t smismember_reply_max(const struct cmd_context *context, const struct slice *args,
                                      uint32_t arg_count)
 {
     (void)args;
+    KV_ASSERT(arg_count >= 3);
     uint64_t bytes = 16u + (uint64_t)(arg_count - 2) * 4u + PLAN_REPLY_ERROR_BYTES;
-    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                    : context->plan->send_buffer_bytes;
+    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                              : context->plan->send_buffer_bytes;
+    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
+    return bound;
 }
 
 /* SPOP, SRANDMEMBER: as many members as the count asks (SRANDMEMBER errs past the buffer). */
 static uint32_t random_reply_max(const struct cmd_context *context, const struct slice *args,
                                  uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 2);
     int64_t count = 1;
     if (arg_count == 3 && number_parse_int64(args[2].bytes, args[2].length, &count) &&
         count != INT64_MIN) {
@@ -64,88 +77,110 @@ static uint32_t algebra_reply_max(const struct cmd_context *context, const struc
                                   uint32_t arg_count)
 {
     (void)args;
+    KV_ASSERT(arg_count >= 2);
     return members_reply_bound(context,
                                (uint64_t)(arg_count - 1) * context->plan->list_length_max);
 }
 
+/* A set node's member (every set node holds a field slot and no value slot). */
 static struct slice node_member(const struct cmd_context *context, uint32_t node_index)
 {
-    return store_field(context->store,
-                       list_node(&context->store->nodes, node_index)->field_index);
+    const struct list_node *node = list_node(&context->store->nodes, node_index);
+    KV_ASSERT(node->value_index == LIST_NONE);
+    return store_field(context->store, node->field_index);
 }
 
 static uint32_t node_next(const struct cmd_context *context, uint32_t node_index)
 {
+    KV_ASSERT(pool_is_used(&context->store->nodes, node_index));
     return list_node(&context->store->nodes, node_index)->next;
 }
 
 CMD_HANDLER(cmd_sadd)
 {
     KV_ASSERT(arg_count >= 3);
+    struct store_found found;
+    store_find_typed(context->store, args[1], STORE_TYPE_SET, &found);
     uint32_t added = 0;
     enum store_status status =
-        store_set_add(context->store, args[1], args + 2, arg_count - 2, &added);
+        store_set_add(context->store, &found, args[1], args + 2, arg_count - 2, &added);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
+    KV_ASSERT(added <= arg_count - 2);
     reply_integer(&context->reply, added);
 }
 
 CMD_HANDLER(cmd_srem)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t key_index = 0;
-    enum store_status status = store_find_set(context->store, args[1], &key_index);
+    struct store_found found;
+    enum store_status status = store_find_typed(context->store, args[1], STORE_TYPE_SET, &found);
     if (status == STORE_WRONGTYPE) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return;
     }
-    reply_integer(&context->reply, status == STORE_OK ? store_set_remove(context->store, key_index,
-                                                                          args + 2, arg_count - 2)
-                                                      : 0);
+    uint32_t removed =
+        status == STORE_OK ? store_set_remove(context->store, &found, args + 2, arg_count - 2) : 0;
+    KV_ASSERT(removed <= arg_count - 2);
+    reply_integer(&context->reply, removed);
+}
+
+/* Whether a member is in the set read (status from cmd_read). */
+static bool read_member(const struct cmd_context *context, enum store_status status,
+                        const struct store_found *found, struct slice member)
+{
+    KV_ASSERT(status != STORE_OK || found->type == STORE_TYPE_SET);
+    uint32_t node_index = 0;
+    return status == STORE_OK &&
+           store_set_member(context->store, found->key_index, member, &node_index);
 }
 
 CMD_HANDLER(cmd_sismember)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t key_index = 0;
-    uint32_t node_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
+    uint32_t reply_before = context->reply.length;
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &found);
     if (status != STORE_WRONGTYPE) {
-        reply_integer(&context->reply, status == STORE_OK && store_set_member(context->store,
-                                                                              key_index, args[2],
-                                                                              &node_index));
+        reply_integer(&context->reply, read_member(context, status, &found, args[2]));
     }
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_smismember)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
     reply_array(&context->reply, arg_count - 2);
     for (uint32_t index = 2; index < arg_count; index++) {
-        uint32_t node_index = 0;
-        reply_integer(&context->reply, status == STORE_OK && store_set_member(context->store,
-                                                                              key_index,
-                                                                              args[index],
-                                                                              &node_index));
+        reply_integer(&context->reply, read_member(context, status, &found, args[index]));
     }
+    KV_ASSERT(context->reply.length <= context->reply.capacity);
 }
 
 CMD_HANDLER(cmd_scard)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &found);
     if (status != STORE_WRONGTYPE) {
-        reply_integer(&context->reply,
-                      status == STORE_OK ? store_key(context->store, key_index)->list.count : 0);
+        uint32_t count = status == STORE_OK ? store_key(context->store, found.key_index)->list.count
+                                            : 0;
+        KV_ASSERT(count <= context->store->list_length_max);
+        reply_integer(&context->reply, count);
     }
+}
+
+/* Whether a member is selected: every member without a pattern (SSCAN's MATCH). */
+static bool member_selected(const struct slice *pattern, struct slice member)
+{
+    return pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, member, false);
 }
 
 /* Every member (or those matching `pattern`), in the set's order. */
@@ -153,18 +188,20 @@ static void reply_members(struct cmd_context *context, uint32_t key_index,
                           const struct slice *pattern)
 {
     const struct store_key *key = store_key(context->store, key_index);
+    KV_ASSERT(key->type == STORE_TYPE_SET);
     uint32_t selected = 0;
     uint32_t node_index = key->list.head;
     /* Two walks bounded by the set's count: count the matches, then answer them. */
     for (uint32_t step = 0; pattern != NULL && step < key->list.count; step++) {
-        selected += (glob_is_all(*pattern) || glob_match(*pattern, node_member(context, node_index), false)) ? 1 : 0;
+        selected += member_selected(pattern, node_member(context, node_index)) ? 1 : 0;
         node_index = node_next(context, node_index);
     }
+    KV_ASSERT(selected <= key->list.count);
     reply_array(&context->reply, pattern != NULL ? selected : key->list.count);
     node_index = key->list.head;
     for (uint32_t step = 0; step < key->list.count; step++) {
         struct slice member = node_member(context, node_index);
-        if (pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, member, false)) {
+        if (member_selected(pattern, member)) {
             reply_bulk(&context->reply, member);
         }
         node_index = node_next(context, node_index);
@@ -174,13 +211,15 @@ static void reply_members(struct cmd_context *context, uint32_t key_index,
 CMD_HANDLER(cmd_smembers)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
+    uint32_t reply_before = context->reply.length;
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &found);
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 0);
     } else if (status == STORE_OK) {
-        reply_members(context, key_index, NULL);
+        reply_members(context, found.key_index, NULL);
     }
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 /* A xorshift64* generator for SPOP and SRANDMEMBER, seeded from the store's hash seed. */
@@ -193,6 +232,7 @@ static uint64_t random_next(const struct store *store)
     state ^= state >> 12;
     state ^= state << 25;
     state ^= state >> 27;
+    KV_ASSERT(state != 0); /* xorshift never reaches 0 from a non-zero state */
     return state * 0x2545F4914F6CDD1Dull;
 }
 
@@ -200,12 +240,14 @@ static uint64_t random_next(const struct store *store)
 static uint32_t random_node(struct cmd_context *context, uint32_t key_index)
 {
     const struct store_key *key = store_key(context->store, key_index);
+    KV_ASSERT(key->list.count > 0);
     uint32_t position = (uint32_t)(random_next(context->store) % key->list.count);
     return list_node_at(&context->store->nodes, &key->list, position);
 }
 
 CMD_HANDLER(cmd_spop)
 {
+    KV_ASSERT(arg_count >= 2);
     if (arg_count > 3) {
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
@@ -217,8 +259,8 @@ CMD_HANDLER(cmd_spop)
         reply_error(&context->reply, REPLY_ERROR_NOT_POSITIVE);
         return;
     }
-    uint32_t key_index = 0;
-    enum store_status status = store_find_set(context->store, args[1], &key_index);
+    struct store_found found;
+    enum store_status status = store_find_typed(context->store, args[1], STORE_TYPE_SET, &found);
     if (status == STORE_WRONGTYPE) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return;
@@ -227,37 +269,66 @@ CMD_HANDLER(cmd_spop)
         counted ? reply_array(&context->reply, 0) : reply_null(&context->reply);
         return;
     }
-    uint32_t length = store_key(context->store, key_index)->list.count;
+    uint32_t length = store_key(context->store, found.key_index)->list.count;
     uint32_t popped = (uint64_t)count < length ? (uint32_t)count : length;
+    KV_ASSERT(popped <= length);
     if (counted) {
         reply_array(&context->reply, popped);
     }
     /* Bounded by the set's count; the key goes with its last member. */
     for (uint32_t index = 0; index < popped; index++) {
-        uint32_t node_index = random_node(context, key_index);
+        uint32_t node_index = random_node(context, found.key_index);
         reply_bulk(&context->reply, node_member(context, node_index));
-        store_set_remove_node(context->store, key_index, node_index);
+        store_set_remove_node(context->store, &found, node_index);
     }
+}
+
+/* SRANDMEMBER's members of a set: distinct ones, a window of consecutive nodes from a random
+ * start; repeated ones, a random node each time. Bounded by replies times the set's count. */
+static void srandmember_reply(struct cmd_context *context, const struct store_key *key,
+                              uint64_t replies, bool repeat)
+{
+    uint32_t length = key->list.count;
+    KV_ASSERT(length > 0);
+    KV_ASSERT(repeat || replies <= length);
+    uint32_t start = (uint32_t)(random_next(context->store) % length);
+    for (uint64_t reply = 0; reply < replies; reply++) {
+        uint32_t position = repeat ? (uint32_t)(random_next(context->store) % length)
+                                   : (uint32_t)((start + reply) % length);
+        uint32_t node_index = list_node_at(&context->store->nodes, &key->list, position);
+        reply_bulk(&context->reply, node_member(context, node_index));
+    }
+}
+
+/* SRANDMEMBER's count, as Redis 7.0 reads it; false after answering the error. */
+static bool srandmember_count(struct cmd_context *context, struct slice arg, int64_t *count)
+{
+    if (!number_parse_int64(arg.bytes, arg.length, count)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return false;
+    }
+    if (*count == INT64_MIN) {
+        reply_error(&context->reply, REPLY_ERROR_INT64_RANGE);
+        return false;
+    }
+    KV_ASSERT(*count > INT64_MIN); /* its magnitude fits */
+    return true;
 }
 
 CMD_HANDLER(cmd_srandmember)
 {
+    KV_ASSERT(arg_count >= 2);
     if (arg_count > 3) {
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
     }
     int64_t count = 1;
     bool counted = arg_count == 3;
-    if (counted && !number_parse_int64(args[2].bytes, args[2].length, &count)) {
-        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+    if (counted && !srandmember_count(context, args[2], &count)) {
         return;
     }
-    if (counted && count == INT64_MIN) {
-        reply_error(&context->reply, REPLY_ERROR_INT64_RANGE);
-        return;
-    }
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -265,7 +336,7 @@ CMD_HANDLER(cmd_srandmember)
         counted ? reply_array(&context->reply, 0) : reply_null(&context->reply);
         return;
     }
-    const struct store_key *key = store_key(context->store, key_index);
+    const struct store_key *key = store_key(context->store, found.key_index);
     uint32_t length = key->list.count;
     bool repeat = count < 0;
     uint64_t wanted = repeat ? (uint64_t)-count : (uint64_t)count;
@@ -279,37 +350,28 @@ CMD_HANDLER(cmd_srandmember)
     if (counted) {
         reply_array(&context->reply, (uint32_t)replies);
     }
-    /* Distinct members: a window of consecutive nodes from a random start; repeated: a
-     * random node each time. Bounded by replies times the set's count. */
-    uint32_t start = (uint32_t)(random_next(context->store) % length);
-    for (uint64_t reply = 0; reply < replies; reply++) {
-        uint32_t position = repeat ? (uint32_t)(random_next(context->store) % length)
-                                   : (uint32_t)((start + reply) % length);
-        reply_bulk(&context->reply,
-                   node_member(context, list_node_at(&context->store->nodes, &key->list, position)));
-    }
+    srandmember_reply(context, key, replies, repeat);
 }
 
 CMD_HANDLER(cmd_smove)
 {
     KV_ASSERT(arg_count == 4);
     struct store *store = context->store;
-    uint32_t source_index = 0;
-    uint32_t target_index = 0;
-    enum store_status source = store_find_set(store, args[1], &source_index);
-    if (source == STORE_NOT_FOUND) {
+    struct store_found source;
+    struct store_found target;
+    enum store_status status = store_find_typed(store, args[1], STORE_TYPE_SET, &source);
+    if (status == STORE_NOT_FOUND) {
         reply_integer(&context->reply, 0);
         return;
     }
-    bool target_found = store_find(store, args[2], &target_index);
-    if (source == STORE_WRONGTYPE ||
-        (target_found && store_key(store, target_index)->type != STORE_TYPE_SET)) {
+    store_find_typed(store, args[2], STORE_TYPE_SET, &target);
+    if (status == STORE_WRONGTYPE || (target.exists && target.type != STORE_TYPE_SET)) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return;
     }
     uint32_t node_index = 0;
-    bool member = store_set_member(store, source_index, args[3], &node_index);
-    if (target_found && target_index == source_index) {
+    bool member = store_set_member(store, source.key_index, args[3], &node_index);
+    if (target.exists && target.key_index == source.key_index) {
         reply_integer(&context->reply, member ? 1 : 0);
         return;
     }
@@ -317,7 +379,8 @@ CMD_HANDLER(cmd_smove)
         reply_integer(&context->reply, 0);
         return;
     }
-    enum store_status status = store_set_move(store, source_index, node_index, args[2]);
+    KV_ASSERT(!target.exists || target.key_index != source.key_index);
+    status = store_set_move(store, &source, node_index, args[2], &target);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
@@ -330,16 +393,18 @@ enum set_op { SET_INTER, SET_UNION, SET_DIFF };
 /* Whether a member is in the set at `key` (absent keys are empty sets). */
 static bool in_set(struct cmd_context *context, struct slice key, struct slice member)
 {
-    uint32_t key_index = 0;
+    struct store_found found;
     uint32_t node_index = 0;
-    return store_find_set(context->store, key, &key_index) == STORE_OK &&
-           store_set_member(context->store, key_index, member, &node_index);
+    return store_find_typed(context->store, key, STORE_TYPE_SET, &found) == STORE_OK &&
+           store_set_member(context->store, found.key_index, member, &node_index);
 }
 
 /* Whether a member of source `source` belongs to the result. */
 static bool in_result(struct cmd_context *context, enum set_op op, const struct slice *keys,
                       uint32_t key_count, uint32_t source, struct slice member)
 {
+    KV_ASSERT(source < key_count);
+    KV_ASSERT(op == SET_UNION || source == 0);
     if (op == SET_UNION) {
         for (uint32_t earlier = 0; earlier < source; earlier++) {
             if (in_set(context, keys[earlier], member)) {
@@ -363,14 +428,16 @@ static bool in_result(struct cmd_context *context, enum set_op op, const struct 
 static uint64_t walk_result(struct cmd_context *context, enum set_op op, const struct slice *keys,
                             uint32_t key_count, bool reply, struct list *result)
 {
+    KV_ASSERT(key_count >= 1);
+    KV_ASSERT(!reply || result == NULL);
     uint64_t count = 0;
     uint32_t sources = op == SET_UNION ? key_count : 1;
     for (uint32_t source = 0; source < sources; source++) {
-        uint32_t key_index = 0;
-        if (store_find_set(context->store, keys[source], &key_index) != STORE_OK) {
+        struct store_found found;
+        if (store_find_typed(context->store, keys[source], STORE_TYPE_SET, &found) != STORE_OK) {
             continue;
         }
-        const struct store_key *key = store_key(context->store, key_index);
+        const struct store_key *key = store_key(context->store, found.key_index);
         uint32_t node_index = key->list.head;
         for (uint32_t step = 0; step < key->list.count; step++) {
             struct slice member = node_member(context, node_index);
@@ -393,9 +460,10 @@ static uint64_t walk_result(struct cmd_context *context, enum set_op op, const s
 static bool sources_checked(struct cmd_context *context, const struct slice *keys,
                             uint32_t key_count)
 {
+    KV_ASSERT(key_count >= 1);
     for (uint32_t index = 0; index < key_count; index++) {
-        uint32_t key_index = 0;
-        if (cmd_read(context, keys[index], STORE_TYPE_SET, &key_index) == STORE_WRONGTYPE) {
+        struct store_found found;
+        if (cmd_read(context, keys[index], STORE_TYPE_SET, &found) == STORE_WRONGTYPE) {
             return false;
         }
     }
@@ -405,6 +473,7 @@ static bool sources_checked(struct cmd_context *context, const struct slice *key
 static void set_algebra(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                         enum set_op op, const char *name)
 {
+    KV_ASSERT(arg_count >= 2);
     const struct slice *keys = args + 1;
     uint32_t key_count = arg_count - 1;
     if (!sources_checked(context, keys, key_count)) {
@@ -420,28 +489,39 @@ static void set_algebra(struct cmd_context *context, const struct slice *args, u
         return;
     }
     reply_array(&context->reply, (uint32_t)count);
-    walk_result(context, op, keys, key_count, true, NULL);
+    uint64_t answered = walk_result(context, op, keys, key_count, true, NULL);
+    KV_ASSERT(answered == count);
 }
 
 CMD_HANDLER(cmd_sinter)
 {
+    KV_ASSERT(arg_count >= 2);
+    uint32_t reply_before = context->reply.length;
     set_algebra(context, args, arg_count, SET_INTER, "SINTER");
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_sunion)
 {
+    KV_ASSERT(arg_count >= 2);
+    uint32_t reply_before = context->reply.length;
     set_algebra(context, args, arg_count, SET_UNION, "SUNION");
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_sdiff)
 {
+    KV_ASSERT(arg_count >= 2);
+    uint32_t reply_before = context->reply.length;
     set_algebra(context, args, arg_count, SET_DIFF, "SDIFF");
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 /* SINTERSTORE, SUNIONSTORE, SDIFFSTORE destination key [key ...]. */
 static void set_algebra_store(struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count, enum set_op op)
 {
+    KV_ASSERT(arg_count >= 3);
     struct store *store = context->store;
     struct slice destination = args[1];
     const struct slice *keys = args + 2;
@@ -450,8 +530,9 @@ static void set_algebra_store(struct cmd_context *context, const struct slice *a
         return;
     }
     uint64_t count = walk_result(context, op, keys, key_count, false, NULL);
-    uint32_t key_index = 0;
-    bool exists = store_find(store, destination, &key_index);
+    struct store_found target;
+    store_find_typed(store, destination, STORE_TYPE_ANY, &target);
+    bool exists = target.exists;
     if (count > store->list_length_max) {
         reply_error(&context->reply, REPLY_ERROR_SET_FULL);
         return;
@@ -468,23 +549,33 @@ static void set_algebra_store(struct cmd_context *context, const struct slice *a
     list_init(&result);
     walk_result(context, op, keys, key_count, false, &result);
     KV_ASSERT(result.count == count);
-    store_set_result_store(store, destination, &result);
+    store_set_result_store(store, &target, destination, &result);
+    KV_ASSERT(result.count == 0); /* the result moved into the destination */
     reply_integer(&context->reply, (int64_t)count);
 }
 
 CMD_HANDLER(cmd_sinterstore)
 {
+    KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     set_algebra_store(context, args, arg_count, SET_INTER);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_sunionstore)
 {
+    KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     set_algebra_store(context, args, arg_count, SET_UNION);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_sdiffstore)
 {
+    KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     set_algebra_store(context, args, arg_count, SET_DIFF);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 /* SSCAN key cursor [MATCH pattern] [COUNT count]: a set is small (list_length_max members),
@@ -492,11 +583,14 @@ CMD_HANDLER(cmd_sdiffstore)
  * are read, as in Redis. */
 CMD_HANDLER(cmd_sscan)
 {
+    KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     uint32_t key_index = 0;
     const struct slice *pattern = NULL;
     if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_SET, &key_index, &pattern)) {
         reply_members(context, key_index, pattern);
     }
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 static const struct cmd set_cmds[] = {

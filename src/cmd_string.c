@@ -3,7 +3,10 @@
  * PSETEX, GETSET, GETDEL, GETEX, MGET, MSET, MSETNX, APPEND, STRLEN, GETRANGE, SETRANGE,
  * INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT. Replies, errors and the order of checks are
  * Redis 7's; a key or value past kv's limits, or a new key when key_count keys exist, gets
- * kv's error and changes nothing (every limit is checked before the first change).
+ * kv's error and changes nothing (every limit is checked before the first change). Each
+ * command finds its key once (store_find_typed, or cmd_read for a read) and hands the record
+ * to the write (store_string.h), so SET with any options probes the table once. Handlers
+ * read a string's bytes and never write them: every write is in store_string.c.
  */
 #include "cmd_handlers.h"
 
@@ -12,49 +15,22 @@
 
 #include "number.h"
 #include "resp.h"
-#include "store_internal.h"
+#include "store_string.h"
 
-/* Finds a key for a read, counting the keyspace hit or miss as Redis's lookupKeyRead. */
-static enum store_status string_read(struct cmd_context *context, struct slice key,
-                                     uint32_t *key_index)
-{
-    if (!store_find(context->store, key, key_index)) {
-        context->stats->keyspace_misses++;
-        return STORE_NOT_FOUND;
-    }
-    context->stats->keyspace_hits++;
-    return store_key(context->store, *key_index)->type == STORE_TYPE_STRING ? STORE_OK
-                                                                            : STORE_WRONGTYPE;
-}
-
-static struct slice string_value(struct cmd_context *context, uint32_t key_index)
-{
-    const struct store_key *key = store_key(context->store, key_index);
-    KV_ASSERT(key->type == STORE_TYPE_STRING);
-    return store_value(context->store, key->value_index);
-}
-
-/* Whether a new key may be created: kv's errors for a key too long or a full store. */
-static enum store_status key_check_new(const struct store *store, struct slice key)
-{
-    if (key.length > store->key_size_max) {
-        return STORE_KEY_TOO_LONG;
-    }
-    return store_key_room(store) ? STORE_OK : STORE_FULL;
-}
+static const struct slice empty_slice = {.bytes = NULL, .length = 0};
 
 CMD_HANDLER(cmd_get)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t key_index = 0;
-    enum store_status status = string_read(context, args[1], &key_index);
+    uint32_t reply_before = context->reply.length;
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_STRING, &found);
     if (status == STORE_NOT_FOUND) {
         reply_null(&context->reply);
-    } else if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-    } else {
-        reply_bulk(&context->reply, string_value(context, key_index));
+    } else if (status == STORE_OK) {
+        reply_bulk(&context->reply, store_string_value(context->store, found.key_index));
     }
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 /* SET's and GETEX's options, parsed as Redis 7 parses them (parseExtendedStringArguments). */
@@ -73,56 +49,75 @@ enum set_flag {
 #define SET_EXPIRY (SET_EX | SET_PX | SET_EXAT | SET_PXAT)
 
 struct set_options {
-    uint32_t flags;
+    uint32_t flags;      /* enum set_flag */
     struct slice expire; /* the time argument of EX/PX/EXAT/PXAT */
 };
+
+/* One option word that is not a time (NX, XX, GET, KEEPTTL, PERSIST), if it is allowed with
+ * the flags so far; 0 otherwise. */
+static uint32_t set_flag_of(struct slice option, uint32_t flags, bool is_set)
+{
+    if (is_set && cmd_arg_is(option, "nx") && !(flags & SET_XX)) {
+        return SET_NX;
+    }
+    if (is_set && cmd_arg_is(option, "xx") && !(flags & SET_NX)) {
+        return SET_XX;
+    }
+    if (is_set && cmd_arg_is(option, "get")) {
+        return SET_GET;
+    }
+    if (is_set && cmd_arg_is(option, "keepttl") && !(flags & SET_PERSIST) &&
+        !(flags & SET_EXPIRY)) {
+        return SET_KEEPTTL;
+    }
+    if (!is_set && cmd_arg_is(option, "persist") && !(flags & SET_EXPIRY) &&
+        !(flags & SET_KEEPTTL)) {
+        return SET_PERSIST;
+    }
+    return 0;
+}
+
+/* A time option's flag (EX, PX, EXAT, PXAT), or 0. */
+static uint32_t set_timed_of(struct slice option)
+{
+    static const char *const names[] = {"ex", "px", "exat", "pxat"};
+    static const uint32_t flags[] = {SET_EX, SET_PX, SET_EXAT, SET_PXAT};
+    for (uint32_t index = 0; index < 4; index++) {
+        if (cmd_arg_is(option, names[index])) {
+            KV_ASSERT((flags[index] & SET_EXPIRY) == flags[index]);
+            return flags[index];
+        }
+    }
+    return 0;
+}
 
 /* Parses args[first ..]; false after answering Redis's syntax error. */
 static bool set_options_parse(struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count, uint32_t first, bool is_set,
                               struct set_options *options)
 {
+    KV_ASSERT(first == 2 || first == 3);
+    KV_ASSERT(first <= arg_count);
     options->flags = 0;
     for (uint32_t index = first; index < arg_count; index++) {
-        struct slice option = args[index];
-        bool has_next = index + 1 < arg_count;
         uint32_t flags = options->flags;
-        uint32_t timed = 0;
-        if (is_set && cmd_arg_is(option, "nx") && !(flags & SET_XX)) {
-            options->flags |= SET_NX;
-        } else if (is_set && cmd_arg_is(option, "xx") && !(flags & SET_NX)) {
-            options->flags |= SET_XX;
-        } else if (is_set && cmd_arg_is(option, "get")) {
-            options->flags |= SET_GET;
-        } else if (is_set && cmd_arg_is(option, "keepttl") && !(flags & SET_PERSIST) &&
-                   !(flags & SET_EXPIRY)) {
-            options->flags |= SET_KEEPTTL;
-        } else if (!is_set && cmd_arg_is(option, "persist") && !(flags & SET_EXPIRY) &&
-                   !(flags & SET_KEEPTTL)) {
-            options->flags |= SET_PERSIST;
-        } else if (cmd_arg_is(option, "ex")) {
-            timed = SET_EX;
-        } else if (cmd_arg_is(option, "px")) {
-            timed = SET_PX;
-        } else if (cmd_arg_is(option, "exat")) {
-            timed = SET_EXAT;
-        } else if (cmd_arg_is(option, "pxat")) {
-            timed = SET_PXAT;
-        } else {
+        uint32_t flag = set_flag_of(args[index], flags, is_set);
+        uint32_t timed = flag == 0 ? set_timed_of(args[index]) : 0;
+        /* One expiry kind, repeatable, never with KEEPTTL or PERSIST, and with a value. */
+        bool timed_ok = timed != 0 && !(flags & (SET_KEEPTTL | SET_PERSIST)) &&
+                        !(flags & SET_EXPIRY & ~timed) && index + 1 < arg_count;
+        if (flag == 0 && !timed_ok) {
             reply_error(&context->reply, REPLY_ERROR_SYNTAX);
             return false;
         }
+        options->flags |= flag | timed;
         if (timed != 0) {
-            /* One expiry kind, repeatable, never with KEEPTTL or PERSIST, and with a value. */
-            if ((flags & (SET_KEEPTTL | SET_PERSIST)) || (flags & SET_EXPIRY & ~timed) ||
-                !has_next) {
-                reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-                return false;
-            }
-            options->flags |= timed;
             options->expire = args[++index];
         }
     }
+    uint32_t expiry = options->flags & SET_EXPIRY;
+    KV_ASSERT((expiry & (expiry - 1)) == 0); /* at most one kind of time */
+    KV_ASSERT(!(options->flags & SET_NX) || !(options->flags & SET_XX));
     return true;
 }
 
@@ -131,6 +126,7 @@ static bool set_options_parse(struct cmd_context *context, const struct slice *a
 static bool expire_time_parse(struct cmd_context *context, const struct set_options *options,
                               const char *command, int64_t *at_ms)
 {
+    KV_ASSERT((options->flags & SET_EXPIRY) != 0);
     int64_t value = 0;
     if (!number_parse_int64(options->expire.bytes, options->expire.length, &value)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
@@ -149,38 +145,22 @@ static bool expire_time_parse(struct cmd_context *context, const struct set_opti
         return false;
     }
     *at_ms = value;
+    KV_ASSERT(*at_ms > 0);
     return true;
 }
 
-/* Stores a string at a key whose limits were checked: replaces any value; the expiry time
- * becomes at_ms (0: none), or stays as it was with keep_ttl. */
-static void string_store(struct cmd_context *context, struct slice key, struct slice value,
-                         int64_t at_ms, bool keep_ttl)
+/* SET's find, in one probe: with GET it is a read (a keyspace hit or miss, WRONGTYPE for a
+ * key of another type); without, any type is overwritten. False after answering WRONGTYPE. */
+static bool set_find(struct cmd_context *context, struct slice key, uint32_t flags,
+                     struct store_found *found)
 {
-    struct store *store = context->store;
-    uint32_t key_index = 0;
-    int64_t kept_ms = 0;
-    if (keep_ttl && store_find(store, key, &key_index)) {
-        kept_ms = store_key(store, key_index)->expire_at_ms;
+    if (!(flags & SET_GET)) {
+        store_find_typed(context->store, key, STORE_TYPE_ANY, found);
+        return true;
     }
-    enum store_status status = store_set_string(store, key, value);
-    KV_ASSERT(status == STORE_OK);
-    int64_t wanted_ms = keep_ttl ? kept_ms : at_ms;
-    if (wanted_ms != 0) {
-        bool found = store_find(store, key, &key_index);
-        KV_ASSERT(found);
-        (void)store_expire_set(store, key_index, wanted_ms);
-    }
-}
-
-/* Every limit a write of `value` at `key` must meet, before anything changes. */
-static enum store_status string_write_check(struct cmd_context *context, struct slice key,
-                                           struct slice value, bool exists)
-{
-    if (value.length > context->store->val_size_max) {
-        return STORE_VALUE_TOO_LONG;
-    }
-    return exists ? STORE_OK : key_check_new(context->store, key);
+    enum store_status status = cmd_read(context, key, STORE_TYPE_STRING, found);
+    KV_ASSERT(status != STORE_WRONGTYPE || found->type != STORE_TYPE_STRING);
+    return status != STORE_WRONGTYPE;
 }
 
 /* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL], and the commands that are
@@ -188,75 +168,74 @@ static enum store_status string_write_check(struct cmd_context *context, struct 
 static void set_generic(struct cmd_context *context, struct slice key, struct slice value,
                         const struct set_options *options, const char *command)
 {
+    uint32_t reply_before = context->reply.length;
+    uint32_t flags = options->flags;
     int64_t at_ms = 0;
-    if ((options->flags & SET_EXPIRY) && !expire_time_parse(context, options, command, &at_ms)) {
+    struct store_found found;
+    if (((flags & SET_EXPIRY) && !expire_time_parse(context, options, command, &at_ms)) ||
+        !set_find(context, key, flags, &found)) {
         return;
     }
-    uint32_t key_index = 0;
-    bool exists = store_find(context->store, key, &key_index);
-    if (options->flags & SET_GET) {
-        enum store_status status = string_read(context, key, &key_index);
-        if (status == STORE_WRONGTYPE) {
-            reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-            return;
-        }
-    }
-    bool refused = ((options->flags & SET_NX) && exists) || ((options->flags & SET_XX) && !exists);
-    enum store_status status = refused ? STORE_OK : string_write_check(context, key, value, exists);
+    bool refused = ((flags & SET_NX) && found.exists) || ((flags & SET_XX) && !found.exists);
+    enum store_status status =
+        refused ? STORE_OK : store_string_check(context->store, &found, key, value);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    if (options->flags & SET_GET) {
-        if (exists) {
-            reply_bulk(&context->reply, string_value(context, key_index));
-        } else {
-            reply_null(&context->reply);
-        }
+    if (flags & SET_GET) {
+        /* The old value goes into the reply before the write replaces it. */
+        found.exists ? reply_bulk(&context->reply,
+                                  store_string_value(context->store, found.key_index))
+                     : reply_null(&context->reply);
     }
-    if (refused) {
-        if (!(options->flags & SET_GET)) {
-            reply_null(&context->reply);
-        }
-        return;
+    if (!refused) {
+        store_string_put(context->store, &found, key, value, at_ms, (flags & SET_KEEPTTL) != 0);
     }
-    string_store(context, key, value, at_ms, (options->flags & SET_KEEPTTL) != 0);
-    if (!(options->flags & SET_GET)) {
-        reply_ok(&context->reply);
+    if (!(flags & SET_GET)) {
+        refused ? reply_null(&context->reply) : reply_ok(&context->reply);
     }
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_set)
 {
     KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     struct set_options options;
     if (set_options_parse(context, args, arg_count, 3, true, &options)) {
         set_generic(context, args[1], args[2], &options, "set");
     }
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_setnx)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t key_index = 0;
-    if (store_find(context->store, args[1], &key_index)) {
+    struct store_found found;
+    store_find_typed(context->store, args[1], STORE_TYPE_ANY, &found);
+    if (found.exists) {
         reply_integer(&context->reply, 0);
         return;
     }
-    enum store_status status = string_write_check(context, args[1], args[2], false);
+    enum store_status status = store_string_check(context->store, &found, args[1], args[2]);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    string_store(context, args[1], args[2], 0, false);
+    store_string_put(context->store, &found, args[1], args[2], 0, false);
+    KV_ASSERT(store_key_count(context->store) > 0);
     reply_integer(&context->reply, 1);
 }
 
 static void setex_generic(struct cmd_context *context, const struct slice *args, uint32_t flag,
                           const char *command)
 {
+    KV_ASSERT(flag == SET_EX || flag == SET_PX);
+    uint32_t reply_before = context->reply.length;
     struct set_options options = {.flags = flag, .expire = args[2]};
     set_generic(context, args[1], args[3], &options, command);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_setex)
@@ -274,55 +253,67 @@ CMD_HANDLER(cmd_psetex)
 CMD_HANDLER(cmd_getset)
 {
     KV_ASSERT(arg_count == 3);
+    uint32_t reply_before = context->reply.length;
     struct set_options options = {.flags = SET_GET};
     set_generic(context, args[1], args[2], &options, "getset");
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_getdel)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t key_index = 0;
-    enum store_status status = string_read(context, args[1], &key_index);
+    uint32_t reply_before = context->reply.length;
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_STRING, &found);
     if (status == STORE_NOT_FOUND) {
         reply_null(&context->reply);
-    } else if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-    } else {
-        reply_bulk(&context->reply, string_value(context, key_index));
-        store_remove(context->store, key_index);
+    } else if (status == STORE_OK) {
+        /* The reply copies the bytes before the key goes. */
+        reply_bulk(&context->reply, store_string_value(context->store, found.key_index));
+        store_remove(context->store, &found);
+    }
+    KV_ASSERT(context->reply.length > reply_before);
+}
+
+/* GETEX's change to the expiry time of the live key found: a new time (a past one removes
+ * the key), or none with PERSIST. */
+static void getex_expire(struct cmd_context *context, const struct store_found *found,
+                         uint32_t flags, int64_t at_ms)
+{
+    KV_ASSERT(found->exists);
+    KV_ASSERT(!(flags & SET_EXPIRY) || at_ms > 0);
+    struct store *store = context->store;
+    if (flags & SET_EXPIRY) {
+        store_modified(store, found->key_index);
+        (void)store_expire_set(store, found, at_ms); /* a past time removes it */
+    } else if ((flags & SET_PERSIST) && store_key(store, found->key_index)->expire_at_ms != 0) {
+        store_modified(store, found->key_index);
+        (void)store_expire_set(store, found, 0);
     }
 }
 
 CMD_HANDLER(cmd_getex)
 {
     KV_ASSERT(arg_count >= 2);
+    uint32_t reply_before = context->reply.length;
     struct set_options options;
     if (!set_options_parse(context, args, arg_count, 2, false, &options)) {
         return;
     }
-    uint32_t key_index = 0;
-    enum store_status status = string_read(context, args[1], &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_STRING, &found);
     if (status == STORE_NOT_FOUND) {
         reply_null(&context->reply);
         return;
     }
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-        return;
-    }
     int64_t at_ms = 0;
-    if ((options.flags & SET_EXPIRY) && !expire_time_parse(context, &options, "getex", &at_ms)) {
+    if (status == STORE_WRONGTYPE ||
+        ((options.flags & SET_EXPIRY) && !expire_time_parse(context, &options, "getex", &at_ms))) {
         return;
     }
-    reply_bulk(&context->reply, string_value(context, key_index));
-    if (options.flags & SET_EXPIRY) {
-        store_modified(context->store, key_index);
-        (void)store_expire_set(context->store, key_index, at_ms); /* a past time removes it */
-    } else if ((options.flags & SET_PERSIST) &&
-               store_key(context->store, key_index)->expire_at_ms != 0) {
-        store_modified(context->store, key_index);
-        (void)store_expire_set(context->store, key_index, 0);
-    }
+    reply_bulk(&context->reply, store_string_value(context->store, found.key_index));
+    getex_expire(context, &found, options.flags, at_ms);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 /* Bytes of the reply a key's value would get now ("$<n>\r\n...\r\n", or a null), or the
@@ -337,7 +328,8 @@ static uint64_t string_reply_bytes(const struct cmd_context *context, struct sli
         store_key(context->store, key_index)->type != STORE_TYPE_STRING) {
         return 5; /* "$-1\r\n" */
     }
-    uint32_t length = store_value(context->store, store_key(context->store, key_index)->value_index).length;
+    uint32_t length = store_string_value(context->store, key_index).length;
+    KV_ASSERT(length <= context->store->val_size_max);
     return 1u + 10u + 2u + (uint64_t)length + 2u;
 }
 
@@ -345,23 +337,27 @@ static uint64_t string_reply_bytes(const struct cmd_context *context, struct sli
 static uint32_t string_get_reply_max(const struct cmd_context *context, const struct slice *args,
                                      uint32_t arg_count)
 {
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 2);
     uint32_t worst = context->plan->reply_value_bytes;
     if (cmd_worst_fits(context, worst)) {
         return worst;
     }
     uint64_t bytes = string_reply_bytes(context, args[1]) + PLAN_REPLY_ERROR_BYTES;
-    return bytes < worst ? (uint32_t)bytes : worst;
+    uint32_t bound = bytes < worst ? (uint32_t)bytes : worst;
+    KV_ASSERT(bound <= worst);
+    return bound;
 }
 
 /* MGET's reply: an array of the keys' values. */
 static uint64_t mget_bytes(const struct cmd_context *context, const struct slice *args,
                            uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 2);
     uint64_t bytes = 16u;
     for (uint32_t index = 1; index < arg_count; index++) {
         bytes += string_reply_bytes(context, args[index]);
     }
+    KV_ASSERT(bytes >= 16u + 5u * (uint64_t)(arg_count - 1u));
     return bytes;
 }
 
@@ -369,13 +365,16 @@ static uint64_t mget_bytes(const struct cmd_context *context, const struct slice
 static uint32_t mget_reply_max(const struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 2);
     uint32_t worst = cmd_reply_elements(context->plan, arg_count - 1u);
     if (cmd_worst_fits(context, worst)) {
         return worst;
     }
     uint64_t bytes = mget_bytes(context, args, arg_count) + PLAN_REPLY_ERROR_BYTES;
-    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                    : context->plan->send_buffer_bytes;
+    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                              : context->plan->send_buffer_bytes;
+    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
+    return bound;
 }
 
 CMD_HANDLER(cmd_mget)
@@ -390,21 +389,27 @@ CMD_HANDLER(cmd_mget)
     }
     reply_array(&context->reply, arg_count - 1u);
     for (uint32_t index = 1; index < arg_count; index++) {
-        uint32_t key_index = 0;
-        if (string_read(context, args[index], &key_index) == STORE_OK) {
-            reply_bulk(&context->reply, string_value(context, key_index));
+        /* A read as Redis's lookupKeyRead counts it; another type answers a null. */
+        struct store_found found;
+        enum store_status status =
+            store_find_typed(context->store, args[index], STORE_TYPE_STRING, &found);
+        context->stats->keyspace_hits += found.exists ? 1 : 0;
+        context->stats->keyspace_misses += found.exists ? 0 : 1;
+        if (status == STORE_OK) {
+            reply_bulk(&context->reply, store_string_value(context->store, found.key_index));
         } else {
             reply_null(&context->reply);
         }
     }
+    KV_ASSERT(context->reply.length <= context->reply.capacity);
 }
 
 /* Whether args[index] appeared as a key earlier in an MSET's pairs. */
 static bool mset_key_repeated(const struct slice *args, uint32_t index)
 {
+    KV_ASSERT(index % 2 == 1);
     for (uint32_t earlier = 1; earlier < index; earlier += 2) {
-        if (args[earlier].length == args[index].length &&
-            memcmp(args[earlier].bytes, args[index].bytes, args[index].length) == 0) {
+        if (slice_equal(args[earlier], args[index])) {
             return true;
         }
     }
@@ -415,6 +420,7 @@ static bool mset_key_repeated(const struct slice *args, uint32_t index)
 static enum store_status mset_check(struct cmd_context *context, const struct slice *args,
                                     uint32_t arg_count)
 {
+    KV_ASSERT(arg_count % 2 == 1);
     struct store *store = context->store;
     uint32_t new_keys = 0;
     for (uint32_t index = 1; index < arg_count; index += 2) {
@@ -436,24 +442,35 @@ static enum store_status mset_check(struct cmd_context *context, const struct sl
             }
         }
     }
+    KV_ASSERT(new_keys <= (arg_count - 1) / 2);
     return new_keys > store->keys.free_count ? STORE_FULL : STORE_OK;
+}
+
+/* Whether any of MSETNX's keys exists. */
+static bool mset_any_exists(struct cmd_context *context, const struct slice *args,
+                            uint32_t arg_count)
+{
+    KV_ASSERT(arg_count % 2 == 1);
+    for (uint32_t index = 1; index < arg_count; index += 2) {
+        uint32_t key_index = 0;
+        if (store_find(context->store, args[index], &key_index)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void mset_generic(struct cmd_context *context, const struct slice *args,
                          uint32_t arg_count, bool only_new, const char *command)
 {
+    KV_ASSERT(arg_count >= 3);
     if (arg_count % 2 == 0) {
         reply_error_arity(&context->reply, command);
         return;
     }
-    if (only_new) {
-        for (uint32_t index = 1; index < arg_count; index += 2) {
-            uint32_t key_index = 0;
-            if (store_find(context->store, args[index], &key_index)) {
-                reply_integer(&context->reply, 0);
-                return;
-            }
-        }
+    if (only_new && mset_any_exists(context, args, arg_count)) {
+        reply_integer(&context->reply, 0);
+        return;
     }
     enum store_status status = mset_check(context, args, arg_count);
     if (status != STORE_OK) {
@@ -461,124 +478,85 @@ static void mset_generic(struct cmd_context *context, const struct slice *args,
         return;
     }
     for (uint32_t index = 1; index < arg_count; index += 2) {
-        string_store(context, args[index], args[index + 1], 0, false);
+        status = store_string_set(context->store, args[index], args[index + 1]);
+        KV_ASSERT(status == STORE_OK); /* mset_check checked every limit */
     }
-    if (only_new) {
-        reply_integer(&context->reply, 1);
-    } else {
-        reply_ok(&context->reply);
-    }
+    only_new ? reply_integer(&context->reply, 1) : reply_ok(&context->reply);
 }
 
 CMD_HANDLER(cmd_mset)
 {
+    KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     mset_generic(context, args, arg_count, false, "mset");
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_msetnx)
 {
+    KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     mset_generic(context, args, arg_count, true, "msetnx");
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
-/* Finds a key for a write (no keyspace counting): STORE_OK, NOT_FOUND or WRONGTYPE. */
-static enum store_status string_write_find(struct cmd_context *context, struct slice key,
-                                           uint32_t *key_index)
+/* Finds a string for a write (no keyspace counting); false after answering WRONGTYPE. */
+static bool string_write_find(struct cmd_context *context, struct slice key,
+                              struct store_found *found)
 {
-    if (!store_find(context->store, key, key_index)) {
-        return STORE_NOT_FOUND;
+    enum store_status status = store_find_typed(context->store, key, STORE_TYPE_STRING, found);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return false;
     }
-    return store_key(context->store, *key_index)->type == STORE_TYPE_STRING ? STORE_OK
-                                                                            : STORE_WRONGTYPE;
-}
-
-/* Writes bytes at `offset` of a live string key, zero-filling any gap (APPEND, SETRANGE);
- * the new length was checked against val_size_max. Returns the new length. */
-static uint32_t string_splice(struct cmd_context *context, uint32_t key_index, uint64_t offset,
-                              struct slice bytes)
-{
-    struct store *store = context->store;
-    KV_ASSERT(offset + bytes.length <= store->val_size_max);
-    store_modified(store, key_index);
-    uint32_t *length = NULL;
-    uint8_t *value = store_value_bytes(store, store_key(store, key_index)->value_index, &length);
-    if (offset > *length) {
-        memset(value + *length, 0, offset - *length);
-    }
-    if (bytes.length > 0) {
-        memcpy(value + offset, bytes.bytes, bytes.length);
-    }
-    uint64_t end = offset + bytes.length;
-    *length = end > *length ? (uint32_t)end : *length;
-    return *length;
+    KV_ASSERT(!found->exists || found->type == STORE_TYPE_STRING);
+    return true;
 }
 
 CMD_HANDLER(cmd_append)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t key_index = 0;
-    enum store_status status = string_write_find(context, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    struct store *store = context->store;
+    struct store_found found;
+    if (!string_write_find(context, args[1], &found)) {
         return;
     }
-    if (status == STORE_NOT_FOUND) {
-        status = string_write_check(context, args[1], args[2], false);
-        if (status != STORE_OK) {
-            reply_error(&context->reply, cmd_store_error(status));
-            return;
-        }
-        string_store(context, args[1], args[2], 0, false);
-        reply_integer(&context->reply, args[2].length);
+    uint64_t length = found.exists ? store_string_value(store, found.key_index).length : 0;
+    enum store_status status = store_string_check(store, &found, args[1], args[2]);
+    if (status == STORE_OK && length + args[2].length > store->val_size_max) {
+        status = STORE_VALUE_TOO_LONG;
+    }
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    uint64_t length = string_value(context, key_index).length;
-    if (length + args[2].length > context->store->val_size_max) {
-        reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
-        return;
-    }
-    reply_integer(&context->reply, string_splice(context, key_index, length, args[2]));
+    uint32_t length_after = store_string_splice(store, &found, args[1], length, args[2]);
+    KV_ASSERT(length_after == length + args[2].length);
+    reply_integer(&context->reply, length_after);
 }
 
 CMD_HANDLER(cmd_strlen)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t key_index = 0;
-    enum store_status status = string_read(context, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-        return;
+    uint32_t reply_before = context->reply.length;
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_STRING, &found);
+    if (status != STORE_WRONGTYPE) {
+        reply_integer(&context->reply,
+                      status == STORE_OK
+                          ? store_string_value(context->store, found.key_index).length
+                          : 0);
     }
-    reply_integer(&context->reply,
-                  status == STORE_OK ? string_value(context, key_index).length : 0);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
-static const struct slice empty_slice = {.bytes = NULL, .length = 0};
-
-CMD_HANDLER(cmd_getrange)
+/* GETRANGE's bytes of a value: Redis's start/end rules (negative from the end, clamped);
+ * empty when the range selects nothing. */
+static struct slice string_range(struct slice value, int64_t start, int64_t end)
 {
-    KV_ASSERT(arg_count == 4);
-    int64_t start = 0;
-    int64_t end = 0;
-    if (!number_parse_int64(args[2].bytes, args[2].length, &start) ||
-        !number_parse_int64(args[3].bytes, args[3].length, &end)) {
-        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
-        return;
-    }
-    uint32_t key_index = 0;
-    enum store_status status = string_read(context, args[1], &key_index);
-    if (status == STORE_NOT_FOUND) {
-        reply_bulk(&context->reply, empty_slice);
-        return;
-    }
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-        return;
-    }
-    struct slice value = string_value(context, key_index);
     int64_t length = value.length;
     if (start < 0 && end < 0 && start > end) {
-        reply_bulk(&context->reply, empty_slice);
-        return;
+        return empty_slice;
     }
     start = start < 0 ? length + start : start;
     end = end < 0 ? length + end : end;
@@ -586,11 +564,56 @@ CMD_HANDLER(cmd_getrange)
     end = end < 0 ? 0 : end;
     end = end >= length ? length - 1 : end;
     if (start > end || length == 0) {
-        reply_bulk(&context->reply, empty_slice);
+        return empty_slice;
+    }
+    KV_ASSERT(start >= 0);
+    KV_ASSERT(end < length);
+    return (struct slice){.bytes = value.bytes + start, .length = (uint32_t)(end - start + 1)};
+}
+
+CMD_HANDLER(cmd_getrange)
+{
+    KV_ASSERT(arg_count == 4);
+    uint32_t reply_before = context->reply.length;
+    int64_t start = 0;
+    int64_t end = 0;
+    if (!number_parse_int64(args[2].bytes, args[2].length, &start) ||
+        !number_parse_int64(args[3].bytes, args[3].length, &end)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
         return;
     }
-    reply_bulk(&context->reply, (struct slice){.bytes = value.bytes + start,
-                                               .length = (uint32_t)(end - start + 1)});
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_STRING, &found);
+    if (status == STORE_NOT_FOUND) {
+        reply_bulk(&context->reply, empty_slice);
+    } else if (status == STORE_OK) {
+        struct slice value = store_string_value(context->store, found.key_index);
+        reply_bulk(&context->reply, string_range(value, start, end));
+    }
+    KV_ASSERT(context->reply.length > reply_before);
+}
+
+/* SETRANGE's limits for `bytes` at `offset` of the key found; false after the error. */
+static bool setrange_check(struct cmd_context *context, const struct store_found *found,
+                           struct slice key, int64_t offset, struct slice bytes)
+{
+    KV_ASSERT(offset >= 0);
+    KV_ASSERT(bytes.length > 0);
+    if ((uint64_t)offset + bytes.length > RESP_BULK_BYTES_LIMIT) {
+        reply_error(&context->reply, REPLY_ERROR_STRING_TOO_LONG);
+        return false;
+    }
+    if ((uint64_t)offset + bytes.length > context->store->val_size_max) {
+        reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
+        return false;
+    }
+    /* A new key gets kv's key errors (its empty value cannot be too long). */
+    enum store_status status = store_string_check(context->store, found, key, empty_slice);
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return false;
+    }
+    return true;
 }
 
 CMD_HANDLER(cmd_setrange)
@@ -606,63 +629,35 @@ CMD_HANDLER(cmd_setrange)
         return;
     }
     struct slice bytes = args[3];
-    uint32_t key_index = 0;
-    enum store_status status = string_write_find(context, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    struct store_found found;
+    if (!string_write_find(context, args[1], &found)) {
         return;
     }
-    bool exists = status == STORE_OK;
     if (bytes.length == 0) {
-        reply_integer(&context->reply, exists ? string_value(context, key_index).length : 0);
+        reply_integer(&context->reply,
+                      found.exists ? store_string_value(context->store, found.key_index).length
+                                   : 0);
         return;
     }
-    if ((uint64_t)offset + bytes.length > RESP_BULK_BYTES_LIMIT) {
-        reply_error(&context->reply, REPLY_ERROR_STRING_TOO_LONG);
+    if (!setrange_check(context, &found, args[1], offset, bytes)) {
         return;
     }
-    if ((uint64_t)offset + bytes.length > context->store->val_size_max) {
-        reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
-        return;
-    }
-    if (!exists) {
-        status = key_check_new(context->store, args[1]);
-        if (status != STORE_OK) {
-            reply_error(&context->reply, cmd_store_error(status));
-            return;
-        }
-        string_store(context, args[1], empty_slice, 0, false);
-        bool found = store_find(context->store, args[1], &key_index);
-        KV_ASSERT(found);
-    }
-    reply_integer(&context->reply, string_splice(context, key_index, (uint64_t)offset, bytes));
-}
-
-/* Replaces a live string's bytes, or creates the key (its limits checked by the caller). */
-static void string_put(struct cmd_context *context, struct slice key, bool exists,
-                       uint32_t key_index, struct slice bytes)
-{
-    if (!exists) {
-        string_store(context, key, bytes, 0, false);
-        return;
-    }
-    store_modified(context->store, key_index);
-    store_value_write(context->store, store_key(context->store, key_index)->value_index, bytes);
+    uint32_t length = store_string_splice(context->store, &found, args[1], (uint64_t)offset,
+                                          bytes);
+    KV_ASSERT(length >= (uint64_t)offset + bytes.length);
+    reply_integer(&context->reply, length);
 }
 
 /* INCR, DECR, INCRBY, DECRBY: the value as a 64-bit integer, Redis's overflow check. */
 static void incr_generic(struct cmd_context *context, struct slice key, int64_t increment)
 {
-    uint32_t key_index = 0;
-    enum store_status status = string_write_find(context, key, &key_index);
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    struct store_found found;
+    if (!string_write_find(context, key, &found)) {
         return;
     }
-    bool exists = status == STORE_OK;
     int64_t value = 0;
-    if (exists) {
-        struct slice text = string_value(context, key_index);
+    if (found.exists) {
+        struct slice text = store_string_value(context->store, found.key_index);
         if (!number_parse_int64(text.bytes, text.length, &value)) {
             reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
             return;
@@ -675,45 +670,52 @@ static void incr_generic(struct cmd_context *context, struct slice key, int64_t 
     }
     value += increment;
     char text[NUMBER_INT64_BYTES];
-    struct slice bytes = {.bytes = (const uint8_t *)text, .length = number_format_int64(value, text)};
-    status = exists ? STORE_OK : string_write_check(context, key, bytes, false);
-    if (status == STORE_OK && bytes.length > context->store->val_size_max) {
-        status = STORE_VALUE_TOO_LONG;
-    }
+    uint32_t length = number_format_int64(value, text);
+    struct slice bytes = {.bytes = (const uint8_t *)text, .length = length};
+    KV_ASSERT(bytes.length <= NUMBER_INT64_BYTES);
+    enum store_status status = store_string_check(context->store, &found, key, bytes);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    string_put(context, key, exists, key_index, bytes);
+    /* The expiry time stays, as Redis keeps it across INCR. */
+    store_string_put(context->store, &found, key, bytes, 0, true);
     reply_integer(&context->reply, value);
 }
 
 CMD_HANDLER(cmd_incr)
 {
     KV_ASSERT(arg_count == 2);
+    uint32_t reply_before = context->reply.length;
     incr_generic(context, args[1], 1);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_decr)
 {
     KV_ASSERT(arg_count == 2);
+    uint32_t reply_before = context->reply.length;
     incr_generic(context, args[1], -1);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_incrby)
 {
     KV_ASSERT(arg_count == 3);
+    uint32_t reply_before = context->reply.length;
     int64_t increment = 0;
     if (!number_parse_int64(args[2].bytes, args[2].length, &increment)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
         return;
     }
     incr_generic(context, args[1], increment);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_decrby)
 {
     KV_ASSERT(arg_count == 3);
+    uint32_t reply_before = context->reply.length;
     int64_t decrement = 0;
     if (!number_parse_int64(args[2].bytes, args[2].length, &decrement)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
@@ -724,44 +726,56 @@ CMD_HANDLER(cmd_decrby)
         return;
     }
     incr_generic(context, args[1], -decrement);
+    KV_ASSERT(context->reply.length > reply_before);
+}
+
+/* INCRBYFLOAT's new value of the string found (absent: 0) as text in `text`; false after
+ * answering the error. */
+static bool incrbyfloat_text(struct cmd_context *context, const struct store_found *found,
+                             struct slice increment_arg, char *text, uint32_t *length)
+{
+    long double value = 0;
+    long double increment = 0;
+    struct slice current =
+        found->exists ? store_string_value(context->store, found->key_index) : empty_slice;
+    if ((found->exists && !number_parse_long_double(current.bytes, current.length, &value)) ||
+        !number_parse_long_double(increment_arg.bytes, increment_arg.length, &increment)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
+        return false;
+    }
+    value += increment;
+    if (isnan(value) || isinf(value)) {
+        reply_error(&context->reply, REPLY_ERROR_INCREMENT_NAN);
+        return false;
+    }
+    *length = number_format_long_double(value, text, NUMBER_LONG_DOUBLE_BYTES);
+    KV_ASSERT(*length <= NUMBER_LONG_DOUBLE_BYTES);
+    return true;
 }
 
 CMD_HANDLER(cmd_incrbyfloat)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t key_index = 0;
-    enum store_status status = string_write_find(context, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
-        return;
-    }
-    bool exists = status == STORE_OK;
-    long double value = 0;
-    long double increment = 0;
-    struct slice current = exists ? string_value(context, key_index) : empty_slice;
-    if ((exists && !number_parse_long_double(current.bytes, current.length, &value)) ||
-        !number_parse_long_double(args[2].bytes, args[2].length, &increment)) {
-        reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
-        return;
-    }
-    value += increment;
-    if (isnan(value) || isinf(value)) {
-        reply_error(&context->reply, REPLY_ERROR_INCREMENT_NAN);
-        return;
-    }
+    uint32_t reply_before = context->reply.length;
+    struct store_found found;
     char text[NUMBER_LONG_DOUBLE_BYTES];
-    uint32_t length = number_format_long_double(value, text, sizeof(text));
+    uint32_t length = 0;
+    if (!string_write_find(context, args[1], &found) ||
+        !incrbyfloat_text(context, &found, args[2], text, &length)) {
+        return;
+    }
     struct slice bytes = {.bytes = (const uint8_t *)text, .length = length};
-    status = length == 0 ? STORE_VALUE_TOO_LONG : STORE_OK;
+    enum store_status status = length == 0 ? STORE_VALUE_TOO_LONG : STORE_OK;
     if (status == STORE_OK) {
-        status = string_write_check(context, args[1], bytes, exists);
+        status = store_string_check(context->store, &found, args[1], bytes);
     }
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    string_put(context, args[1], exists, key_index, bytes);
+    store_string_put(context->store, &found, args[1], bytes, 0, true);
     reply_bulk(&context->reply, bytes);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 static const struct cmd string_cmds[] = {
@@ -785,7 +799,8 @@ static const struct cmd string_cmds[] = {
     {"decr", 2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_decr},
     {"incrby", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_incrby},
     {"decrby", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_decrby},
-    {"incrbyfloat", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_value, cmd_incrbyfloat},
+    {"incrbyfloat", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_value,
+     cmd_incrbyfloat},
 };
 
 CMD_FAMILY(cmd_family_string, "string", string_cmds);

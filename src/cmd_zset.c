@@ -5,6 +5,7 @@
  * with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). Ranks
  * and range starts take O(log n) (zset.c); a write past kv's limits (a member longer than
  * key_size_max, more than list_length_max members) gets kv's error and changes nothing.
+ * Each command finds its key once and hands the record to the write (store_zset.h).
  */
 #include "cmd_handlers.h"
 
@@ -17,10 +18,12 @@
 
 #include "glob.h"
 #include "number.h"
+#include "store_zset.h"
 
 /* An argument as a C string for strtod; false when it does not fit. */
 static bool arg_text(struct slice arg, char *text, uint32_t capacity)
 {
+    KV_ASSERT(capacity > 0);
     if (arg.length >= capacity) {
         return false;
     }
@@ -28,6 +31,7 @@ static bool arg_text(struct slice arg, char *text, uint32_t capacity)
         memcpy(text, arg.bytes, arg.length);
     }
     text[arg.length] = '\0';
+    KV_ASSERT(strlen(text) <= arg.length);
     return true;
 }
 
@@ -48,6 +52,7 @@ static bool score_parse(struct slice arg, double *score)
         return false;
     }
     *score = value;
+    KV_ASSERT(!isnan(*score));
     return true;
 }
 
@@ -65,6 +70,7 @@ static bool range_end_parse(struct slice arg, double *value, bool *exclusive)
     *exclusive = text[0] == '(';
     char *end = NULL;
     *value = strtod(text + (*exclusive ? 1 : 0), &end);
+    KV_ASSERT(end != NULL);
     return *end == '\0' && !isnan(*value);
 }
 
@@ -77,8 +83,10 @@ struct score_range {
 
 static bool score_range_parse(struct slice min, struct slice max, struct score_range *range)
 {
-    return range_end_parse(min, &range->min, &range->min_exclusive) &&
-           range_end_parse(max, &range->max, &range->max_exclusive);
+    bool parsed = range_end_parse(min, &range->min, &range->min_exclusive) &&
+                  range_end_parse(max, &range->max, &range->max_exclusive);
+    KV_ASSERT(!parsed || !isnan(range->min));
+    return parsed;
 }
 
 /* One end of a lexicographic range: "[x" inclusive, "(x" exclusive, "-" and "+" the ends. */
@@ -100,12 +108,16 @@ static bool lex_end_parse(struct slice arg, struct lex_end *end)
     }
     end->exclusive = arg.bytes[0] == '(';
     end->bytes = (struct slice){.bytes = arg.bytes + 1, .length = arg.length - 1};
+    KV_ASSERT(end->infinite == 0);
     return true;
 }
 
 static double node_score(const struct cmd_context *context, uint32_t node_index)
 {
-    return zset_node(&context->store->ztree, node_index)->score;
+    KV_ASSERT(pool_is_used(&context->store->znodes, node_index));
+    double score = zset_node(&context->store->ztree, node_index)->score;
+    KV_ASSERT(!isnan(score)); /* ZADD and ZINCRBY refuse NaN */
+    return score;
 }
 
 /* Replies bounds: members (and scores) of a whole set at most. */
@@ -113,25 +125,31 @@ static uint32_t members_bound(const struct cmd_context *context, uint64_t member
 {
     uint64_t each = 15u + context->config->key_size_max + (scores ? 15u + PLAN_SCORE_BYTES_MAX : 0);
     uint64_t bytes = 16u + members * each + PLAN_REPLY_ERROR_BYTES;
-    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                    : context->plan->send_buffer_bytes;
+    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                              : context->plan->send_buffer_bytes;
+    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
+    return bound;
 }
 
 static uint32_t whole_reply_max(const struct cmd_context *context, const struct slice *args,
                                 uint32_t arg_count)
 {
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 2);
     uint32_t worst = members_bound(context, context->plan->list_length_max, true);
     if (cmd_worst_fits(context, worst)) {
         return worst;
     }
-    return members_bound(context, cmd_length_bound(context, args[1], STORE_TYPE_ZSET), true);
+    uint32_t bound =
+        members_bound(context, cmd_length_bound(context, args[1], STORE_TYPE_ZSET), true);
+    KV_ASSERT(bound <= worst);
+    return bound;
 }
 
 static uint32_t zmscore_reply_max(const struct cmd_context *context, const struct slice *args,
                                   uint32_t arg_count)
 {
     (void)args;
+    KV_ASSERT(arg_count >= 3);
     return members_bound(context, arg_count - 2u, false);
 }
 
@@ -139,7 +157,7 @@ static uint32_t score_reply_max(const struct cmd_context *context, const struct 
                                 uint32_t arg_count)
 {
     (void)args;
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 3);
     return members_bound(context, 1, true);
 }
 
@@ -157,6 +175,8 @@ static bool zadd_parse(struct cmd_context *context, const struct slice *args, ui
                        uint32_t *flags, uint32_t *first_pair)
 {
     static const char *const names[] = {"nx", "xx", "gt", "lt", "ch", "incr"};
+    KV_ASSERT(arg_count >= 4);
+    KV_ASSERT(*flags == 0);
     uint32_t index = 2;
     for (; index < arg_count; index++) {
         uint32_t flag = 0;
@@ -194,91 +214,80 @@ static bool zadd_parse(struct cmd_context *context, const struct slice *args, ui
             return false;
         }
     }
+    KV_ASSERT(*first_pair + 2 <= arg_count);
     return true;
 }
 
-/* New members a ZADD would add (absent from the set and first in the command), for kv's
- * room check before anything changes. */
-static uint32_t zadd_new_members(struct cmd_context *context, bool found, uint32_t key_index,
+/* New members a ZADD would add (absent from the set found and first in the command), for
+ * kv's room check before anything changes. */
+static uint32_t zadd_new_members(struct cmd_context *context, const struct store_found *found,
                                  const struct slice *args, uint32_t first_pair, uint32_t arg_count)
 {
+    KV_ASSERT(first_pair < arg_count);
     uint32_t added = 0;
     for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
         uint32_t node_index = 0;
-        bool present = found && store_zset_member(context->store, key_index, args[pair + 1],
-                                                  &node_index);
+        bool present = found->exists && store_zset_member(context->store, found->key_index,
+                                                          args[pair + 1], &node_index);
         bool repeated = false;
         for (uint32_t earlier = first_pair; earlier < pair && !repeated; earlier += 2) {
             repeated = slice_equal(args[earlier + 1], args[pair + 1]);
         }
         added += !present && !repeated ? 1 : 0;
     }
+    KV_ASSERT(added <= (arg_count - first_pair) / 2);
     return added;
 }
 
-static void zadd_generic(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
-                         uint32_t flags, uint32_t first_pair)
+/* ZADD ... INCR (and ZINCRBY), its limits checked: the one pair's new score, or null when
+ * NX/XX/GT/LT kept it out. */
+static void zadd_incr(struct cmd_context *context, const struct store_found *found,
+                      const struct slice *args, uint32_t flags, uint32_t first_pair)
 {
+    KV_ASSERT(flags & ZADD_INCR);
     struct store *store = context->store;
-    uint32_t key_index = 0;
-    enum store_status status = store_find_zset(store, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    double increment = 0;
+    bool parsed = score_parse(args[first_pair], &increment);
+    KV_ASSERT(parsed);
+    uint32_t node_index = 0;
+    bool present = found->exists && store_zset_member(store, found->key_index,
+                                                      args[first_pair + 1], &node_index);
+    if ((present && (flags & ZADD_NX)) || (!present && (flags & ZADD_XX))) {
+        reply_null(&context->reply); /* checked before the sum, as Redis does */
         return;
     }
-    bool found = status == STORE_OK;
-    bool incr = (flags & ZADD_INCR) != 0;
-    if (!found && (flags & ZADD_XX)) {
-        incr ? reply_null(&context->reply) : reply_integer(&context->reply, 0);
+    double current = present ? node_score(context, node_index) : 0;
+    double score = present ? current + increment : increment;
+    if (isnan(score)) {
+        reply_error(&context->reply, REPLY_ERROR_SCORE_NAN);
         return;
     }
-    for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
-        if (args[pair + 1].length > store->key_size_max) {
-            reply_error(&context->reply, REPLY_ERROR_MEMBER_TOO_LONG);
-            return;
-        }
-    }
-    uint32_t added_max = (flags & ZADD_XX) ? 0
-                                           : zadd_new_members(context, found, key_index, args,
-                                                              first_pair, arg_count);
-    status = store_zset_room(store, args[1], found, key_index, added_max);
-    if (status != STORE_OK) {
-        reply_error(&context->reply, cmd_store_error(status));
+    bool blocked = (present && (flags & ZADD_GT) && score <= current) ||
+                   (present && (flags & ZADD_LT) && score >= current);
+    if (blocked) {
+        reply_null(&context->reply);
         return;
     }
-    if (incr) {
-        /* One pair: the new score, or null when NX/XX/GT/LT kept it out. */
-        double increment = 0;
-        bool parsed = score_parse(args[first_pair], &increment);
-        KV_ASSERT(parsed);
-        uint32_t node_index = 0;
-        bool present = found && store_zset_member(store, key_index, args[first_pair + 1],
-                                                  &node_index);
-        if ((present && (flags & ZADD_NX)) || (!present && (flags & ZADD_XX))) {
-            reply_null(&context->reply); /* checked before the sum, as Redis does */
-            return;
-        }
-        double current = present ? node_score(context, node_index) : 0;
-        double score = present ? current + increment : increment;
-        if (isnan(score)) {
-            reply_error(&context->reply, REPLY_ERROR_SCORE_NAN);
-            return;
-        }
-        bool blocked = (present && (flags & ZADD_GT) && score <= current) ||
-                       (present && (flags & ZADD_LT) && score >= current);
-        if (blocked) {
-            reply_null(&context->reply);
-            return;
-        }
-        if (!present) {
-            key_index = found ? key_index : store_zset_create(store, args[1]);
-            store_zset_insert(store, key_index, args[first_pair + 1], score);
-        } else if (score != current) {
-            store_zset_rescore(store, key_index, node_index, score);
-        }
-        reply_score(&context->reply, score);
-        return;
+    if (!present) {
+        uint32_t key_index =
+            found->exists ? found->key_index : store_zset_create(store, found, args[1]);
+        store_zset_insert(store, key_index, args[first_pair + 1], score);
+    } else if (score != current) {
+        store_zset_rescore(store, found->key_index, node_index, score);
     }
+    reply_score(&context->reply, score);
+}
+
+/* ZADD's pairs, their limits checked: adds the new members and moves the present ones (as
+ * NX/XX/GT/LT allow); answers how many were added (and changed, with CH). */
+static void zadd_pairs(struct cmd_context *context, const struct store_found *found,
+                       const struct slice *args, uint32_t arg_count, uint32_t flags,
+                       uint32_t first_pair)
+{
+    KV_ASSERT(!(flags & ZADD_INCR));
+    struct store *store = context->store;
+    bool exists = found->exists;
+    uint32_t key_index = found->key_index;
     int64_t added = 0;
     int64_t changed = 0;
     for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
@@ -287,7 +296,7 @@ static void zadd_generic(struct cmd_context *context, const struct slice *args, 
         KV_ASSERT(parsed);
         struct slice member = args[pair + 1];
         uint32_t node_index = 0;
-        bool present = found && store_zset_member(store, key_index, member, &node_index);
+        bool present = exists && store_zset_member(store, key_index, member, &node_index);
         if (present) {
             double current = node_score(context, node_index);
             bool blocked = (flags & ZADD_NX) || ((flags & ZADD_GT) && score <= current) ||
@@ -297,30 +306,72 @@ static void zadd_generic(struct cmd_context *context, const struct slice *args, 
                 changed++;
             }
         } else if (!(flags & ZADD_XX)) {
-            if (!found) {
-                key_index = store_zset_create(store, args[1]);
-                found = true;
+            if (!exists) {
+                key_index = store_zset_create(store, found, args[1]);
+                exists = true;
             }
             store_zset_insert(store, key_index, member, score);
             added++;
         }
     }
+    KV_ASSERT(added + changed <= (arg_count - first_pair) / 2);
     reply_integer(&context->reply, added + ((flags & ZADD_CH) ? changed : 0));
+}
+
+/* ZADD and ZINCRBY after their arguments were parsed: the checks, in Redis's order and then
+ * kv's limits, before anything changes. */
+static void zadd_generic(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                         uint32_t flags, uint32_t first_pair)
+{
+    KV_ASSERT(first_pair + 2 <= arg_count);
+    struct store *store = context->store;
+    struct store_found found;
+    enum store_status status = store_find_typed(store, args[1], STORE_TYPE_ZSET, &found);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return;
+    }
+    bool incr = (flags & ZADD_INCR) != 0;
+    if (!found.exists && (flags & ZADD_XX)) {
+        incr ? reply_null(&context->reply) : reply_integer(&context->reply, 0);
+        return;
+    }
+    for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
+        if (args[pair + 1].length > store->key_size_max) {
+            reply_error(&context->reply, REPLY_ERROR_MEMBER_TOO_LONG);
+            return;
+        }
+    }
+    uint32_t added_max =
+        (flags & ZADD_XX) ? 0 : zadd_new_members(context, &found, args, first_pair, arg_count);
+    status = store_zset_room(store, &found, args[1], added_max);
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return;
+    }
+    if (incr) {
+        zadd_incr(context, &found, args, flags, first_pair);
+    } else {
+        zadd_pairs(context, &found, args, arg_count, flags, first_pair);
+    }
 }
 
 CMD_HANDLER(cmd_zadd)
 {
     KV_ASSERT(arg_count >= 4);
+    uint32_t reply_before = context->reply.length;
     uint32_t flags = 0;
     uint32_t first_pair = 0;
     if (zadd_parse(context, args, arg_count, &flags, &first_pair)) {
         zadd_generic(context, args, arg_count, flags, first_pair);
     }
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_zincrby)
 {
     KV_ASSERT(arg_count == 4);
+    uint32_t reply_before = context->reply.length;
     double increment = 0;
     if (!score_parse(args[2], &increment)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
@@ -328,49 +379,64 @@ CMD_HANDLER(cmd_zincrby)
     }
     /* ZINCRBY key increment member is ZADD key INCR increment member. */
     zadd_generic(context, args, arg_count, ZADD_INCR, 2);
+    KV_ASSERT(context->reply.length > reply_before);
+}
+
+/* The znode of a member in the sorted set read (status from cmd_read), or false. */
+static bool read_member(const struct cmd_context *context, enum store_status status,
+                        const struct store_found *found, struct slice member,
+                        uint32_t *node_index)
+{
+    KV_ASSERT(status != STORE_OK || found->type == STORE_TYPE_ZSET);
+    return status == STORE_OK &&
+           store_zset_member(context->store, found->key_index, member, node_index);
 }
 
 CMD_HANDLER(cmd_zscore)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t key_index = 0;
+    uint32_t reply_before = context->reply.length;
+    struct store_found found;
     uint32_t node_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
-    if (status == STORE_OK && store_zset_member(context->store, key_index, args[2], &node_index)) {
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
+    if (read_member(context, status, &found, args[2], &node_index)) {
         reply_score(&context->reply, node_score(context, node_index));
     } else if (status != STORE_WRONGTYPE) {
         reply_null(&context->reply);
     }
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_zmscore)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
     reply_array(&context->reply, arg_count - 2);
     for (uint32_t index = 2; index < arg_count; index++) {
         uint32_t node_index = 0;
-        if (status == STORE_OK &&
-            store_zset_member(context->store, key_index, args[index], &node_index)) {
+        if (read_member(context, status, &found, args[index], &node_index)) {
             reply_score(&context->reply, node_score(context, node_index));
         } else {
             reply_null(&context->reply);
         }
     }
+    KV_ASSERT(context->reply.length <= context->reply.capacity);
 }
 
 CMD_HANDLER(cmd_zcard)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
     if (status != STORE_WRONGTYPE) {
-        reply_integer(&context->reply,
-                      status == STORE_OK ? store_zset_view(context->store, key_index).count : 0);
+        uint32_t count = status == STORE_OK ? store_zset_view(context->store, found.key_index).count
+                                            : 0;
+        KV_ASSERT(count <= context->store->list_length_max);
+        reply_integer(&context->reply, count);
     }
 }
 
@@ -382,12 +448,16 @@ static void score_range_ranks(const struct cmd_context *context, const struct zs
     *first = zset_count_below(tree, set, range->min, range->min_exclusive);
     *end = zset_count_below(tree, set, range->max, !range->max_exclusive);
     *end = *end < *first ? *first : *end;
+    KV_ASSERT(*first <= *end);
+    KV_ASSERT(*end <= set->count);
 }
 
 /* Whether a member is at or above a lexicographic range's minimum (`above`) or at or below
  * its maximum. */
 static bool lex_within(struct slice member, const struct lex_end *end, bool above)
 {
+    KV_ASSERT(end->infinite >= -1);
+    KV_ASSERT(end->infinite <= 1);
     if (end->infinite != 0) {
         return above ? end->infinite < 0 : end->infinite > 0;
     }
@@ -442,6 +512,7 @@ static void lex_range_ranks(const struct cmd_context *context, const struct zset
     }
     *first = reverse ? rank + 1 - count : rank;
     *end = *first + count;
+    KV_ASSERT(*end <= set->count);
 }
 
 CMD_HANDLER(cmd_zcount)
@@ -452,54 +523,60 @@ CMD_HANDLER(cmd_zcount)
         reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_FLOAT);
         return;
     }
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
     uint32_t first = 0;
     uint32_t end = 0;
     if (status == STORE_OK) {
-        struct zset set = store_zset_view(context->store, key_index);
+        struct zset set = store_zset_view(context->store, found.key_index);
         score_range_ranks(context, &set, &range, &first, &end);
     }
+    KV_ASSERT(first <= end);
     reply_integer(&context->reply, end - first);
 }
 
 static void zrank_generic(struct cmd_context *context, const struct slice *args, bool reverse)
 {
-    uint32_t key_index = 0;
+    struct store_found found;
     uint32_t node_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
-    if (status != STORE_OK || !store_zset_member(context->store, key_index, args[2], &node_index)) {
+    if (!read_member(context, status, &found, args[2], &node_index)) {
         reply_null(&context->reply);
         return;
     }
     uint32_t rank = zset_rank(&context->store->ztree, node_index);
-    uint32_t count = store_zset_view(context->store, key_index).count;
+    uint32_t count = store_zset_view(context->store, found.key_index).count;
+    KV_ASSERT(rank < count);
     reply_integer(&context->reply, reverse ? count - 1 - rank : rank);
 }
 
 CMD_HANDLER(cmd_zrank)
 {
     KV_ASSERT(arg_count == 3);
+    uint32_t reply_before = context->reply.length;
     zrank_generic(context, args, false);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_zrevrank)
 {
     KV_ASSERT(arg_count == 3);
+    uint32_t reply_before = context->reply.length;
     zrank_generic(context, args, true);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_zrem)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t key_index = 0;
-    enum store_status status = store_find_zset(context->store, args[1], &key_index);
+    struct store_found found;
+    enum store_status status = store_find_typed(context->store, args[1], STORE_TYPE_ZSET, &found);
     if (status == STORE_WRONGTYPE) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return;
@@ -508,13 +585,14 @@ CMD_HANDLER(cmd_zrem)
     /* Bounded by the members named; the key goes with its last member. */
     for (uint32_t index = 2; index < arg_count && status == STORE_OK; index++) {
         uint32_t node_index = 0;
-        if (store_zset_member(context->store, key_index, args[index], &node_index)) {
-            bool last = store_zset_view(context->store, key_index).count == 1;
-            store_zset_remove_node(context->store, key_index, node_index);
+        if (store_zset_member(context->store, found.key_index, args[index], &node_index)) {
+            bool last = store_zset_view(context->store, found.key_index).count == 1;
+            store_zset_remove_node(context->store, &found, node_index);
             removed++;
             status = last ? STORE_NOT_FOUND : STORE_OK;
         }
     }
+    KV_ASSERT(removed <= arg_count - 2);
     reply_integer(&context->reply, removed);
 }
 
@@ -545,6 +623,8 @@ static void rank_range(int64_t start, int64_t stop, uint32_t count, bool reverse
     /* Reverse ranks count from the end. */
     *first = (uint32_t)(reverse ? length - 1 - stop : start);
     *end = (uint32_t)(reverse ? length - start : stop + 1);
+    KV_ASSERT(*first < *end);
+    KV_ASSERT(*end <= count);
 }
 
 /* Answers the members of ranks [first, end) (reversed: from end - 1 down), after skipping
@@ -552,6 +632,8 @@ static void rank_range(int64_t start, int64_t stop, uint32_t count, bool reverse
 static void reply_ranks(struct cmd_context *context, const struct zset *set, uint32_t first,
                         uint32_t end, const struct range_request *request)
 {
+    KV_ASSERT(first <= end);
+    KV_ASSERT(end <= set->count);
     uint64_t available = end - first;
     uint64_t skip = request->offset > 0 ? (uint64_t)request->offset : 0;
     if (request->offset < 0) {
@@ -578,89 +660,122 @@ static void reply_ranks(struct cmd_context *context, const struct zset *set, uin
     }
 }
 
+/* ZRANGE's options from args[4] (WITHSCORES, LIMIT, and for ZRANGE itself REV, BYLEX,
+ * BYSCORE), with Redis 7.0's checks in its order; false after answering the error.
+ * `preset` fixes the kind and direction of the older forms. */
+static bool zrange_options_parse(struct cmd_context *context, const struct slice *args,
+                                 uint32_t arg_count, struct range_request *request, bool preset)
+{
+    KV_ASSERT(arg_count >= 4);
+    for (uint32_t index = 4; index < arg_count; index++) {
+        uint32_t left = arg_count - index - 1;
+        if (cmd_arg_is(args[index], "withscores")) {
+            request->with_scores = true;
+        } else if (cmd_arg_is(args[index], "limit") && left >= 2) {
+            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length,
+                                    &request->offset) ||
+                !number_parse_int64(args[index + 2].bytes, args[index + 2].length,
+                                    &request->limit)) {
+                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+                return false;
+            }
+            request->limited = true;
+            index += 2;
+        } else if (!preset && !request->reverse && cmd_arg_is(args[index], "rev")) {
+            request->reverse = true;
+        } else if (!preset && request->kind == RANGE_RANK && cmd_arg_is(args[index], "bylex")) {
+            request->kind = RANGE_LEX;
+        } else if (!preset && request->kind == RANGE_RANK && cmd_arg_is(args[index], "byscore")) {
+            request->kind = RANGE_SCORE;
+        } else {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return false;
+        }
+    }
+    /* As Redis 7.0: a LIMIT whose count is -1 passes with a rank range, and is ignored. */
+    if (request->limit != -1 && request->kind == RANGE_RANK) {
+        reply_error(&context->reply, REPLY_ERROR_LIMIT_NEEDS_BY);
+        return false;
+    }
+    if (request->kind == RANGE_RANK) {
+        request->offset = 0;
+    }
+    if (request->with_scores && request->kind == RANGE_LEX) {
+        reply_error(&context->reply, REPLY_ERROR_WITHSCORES_BYLEX);
+        return false;
+    }
+    KV_ASSERT(request->kind != RANGE_RANK || request->offset == 0);
+    return true;
+}
+
+/* A range's two ends, as its kind reads them. */
+struct range_bounds {
+    int64_t start;             /* RANGE_RANK */
+    int64_t stop;
+    struct score_range scores; /* RANGE_SCORE */
+    struct lex_end lex_min;    /* RANGE_LEX */
+    struct lex_end lex_max;
+};
+
+/* The range's ends from args[2] and args[3] (a reversed score or lex range gives max
+ * first); false after answering the error. */
+static bool zrange_bounds_parse(struct cmd_context *context, const struct slice *args,
+                                const struct range_request *request, struct range_bounds *bounds)
+{
+    bool swap = request->reverse && request->kind != RANGE_RANK;
+    struct slice min = swap ? args[3] : args[2];
+    struct slice max = swap ? args[2] : args[3];
+    *bounds = (struct range_bounds){0};
+    if (request->kind == RANGE_RANK &&
+        (!number_parse_int64(min.bytes, min.length, &bounds->start) ||
+         !number_parse_int64(max.bytes, max.length, &bounds->stop))) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return false;
+    }
+    if (request->kind == RANGE_SCORE && !score_range_parse(min, max, &bounds->scores)) {
+        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_FLOAT);
+        return false;
+    }
+    if (request->kind == RANGE_LEX &&
+        (!lex_end_parse(min, &bounds->lex_min) || !lex_end_parse(max, &bounds->lex_max))) {
+        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_LEX);
+        return false;
+    }
+    KV_ASSERT(request->kind == RANGE_RANK || request->kind == RANGE_SCORE ||
+              request->kind == RANGE_LEX);
+    return true;
+}
+
 /* ZRANGE and its older forms: options from args[4], then the range, then the key, with
  * Redis 7.0's checks in its order. `preset` fixes the kind and direction of the older forms. */
 static void zrange_generic(struct cmd_context *context, const struct slice *args,
                            uint32_t arg_count, struct range_request request, bool preset)
 {
-    for (uint32_t index = 4; index < arg_count; index++) {
-        uint32_t left = arg_count - index - 1;
-        if (cmd_arg_is(args[index], "withscores")) {
-            request.with_scores = true;
-        } else if (cmd_arg_is(args[index], "limit") && left >= 2) {
-            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length,
-                                    &request.offset) ||
-                !number_parse_int64(args[index + 2].bytes, args[index + 2].length,
-                                    &request.limit)) {
-                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
-                return;
-            }
-            request.limited = true;
-            index += 2;
-        } else if (!preset && !request.reverse && cmd_arg_is(args[index], "rev")) {
-            request.reverse = true;
-        } else if (!preset && request.kind == RANGE_RANK && cmd_arg_is(args[index], "bylex")) {
-            request.kind = RANGE_LEX;
-        } else if (!preset && request.kind == RANGE_RANK && cmd_arg_is(args[index], "byscore")) {
-            request.kind = RANGE_SCORE;
-        } else {
-            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-            return;
-        }
-    }
-    /* As Redis 7.0: a LIMIT whose count is -1 passes with a rank range, and is ignored. */
-    if (request.limit != -1 && request.kind == RANGE_RANK) {
-        reply_error(&context->reply, REPLY_ERROR_LIMIT_NEEDS_BY);
+    struct range_bounds bounds;
+    if (!zrange_options_parse(context, args, arg_count, &request, preset) ||
+        !zrange_bounds_parse(context, args, &request, &bounds)) {
         return;
     }
-    if (request.kind == RANGE_RANK) {
-        request.offset = 0;
-    }
-    if (request.with_scores && request.kind == RANGE_LEX) {
-        reply_error(&context->reply, REPLY_ERROR_WITHSCORES_BYLEX);
-        return;
-    }
-    /* A reversed score or lex range is given max first. */
-    bool swap = request.reverse && request.kind != RANGE_RANK;
-    struct slice min = swap ? args[3] : args[2];
-    struct slice max = swap ? args[2] : args[3];
-    int64_t start = 0;
-    int64_t stop = 0;
-    struct score_range scores;
-    struct lex_end lex_min;
-    struct lex_end lex_max;
-    if (request.kind == RANGE_RANK &&
-        (!number_parse_int64(min.bytes, min.length, &start) ||
-         !number_parse_int64(max.bytes, max.length, &stop))) {
-        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
-        return;
-    }
-    if (request.kind == RANGE_SCORE && !score_range_parse(min, max, &scores)) {
-        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_FLOAT);
-        return;
-    }
-    if (request.kind == RANGE_LEX && (!lex_end_parse(min, &lex_min) || !lex_end_parse(max, &lex_max))) {
-        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_LEX);
-        return;
-    }
-    uint32_t key_index = 0;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &key_index);
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 0);
     }
     if (status != STORE_OK) {
         return;
     }
-    struct zset set = store_zset_view(context->store, key_index);
+    struct zset set = store_zset_view(context->store, found.key_index);
     uint32_t first = 0;
     uint32_t end = 0;
     if (request.kind == RANGE_RANK) {
-        rank_range(start, stop, set.count, request.reverse, &first, &end);
+        rank_range(bounds.start, bounds.stop, set.count, request.reverse, &first, &end);
     } else if (request.kind == RANGE_SCORE) {
-        score_range_ranks(context, &set, &scores, &first, &end);
+        score_range_ranks(context, &set, &bounds.scores, &first, &end);
     } else {
-        lex_range_ranks(context, &set, &lex_min, &lex_max, request.reverse, &first, &end);
+        lex_range_ranks(context, &set, &bounds.lex_min, &bounds.lex_max, request.reverse, &first,
+                        &end);
     }
+    KV_ASSERT(first <= end);
     reply_ranks(context, &set, first, end, &request);
 }
 
@@ -669,45 +784,70 @@ static const struct range_request range_defaults = {.kind = RANGE_RANK, .limit =
 CMD_HANDLER(cmd_zrange)
 {
     KV_ASSERT(arg_count >= 4);
+    uint32_t reply_before = context->reply.length;
     zrange_generic(context, args, arg_count, range_defaults, false);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_zrevrange)
 {
     KV_ASSERT(arg_count >= 4);
+    uint32_t reply_before = context->reply.length;
     struct range_request request = range_defaults;
     request.reverse = true;
     zrange_generic(context, args, arg_count, request, true);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_zrangebyscore)
 {
     KV_ASSERT(arg_count >= 4);
+    uint32_t reply_before = context->reply.length;
     struct range_request request = range_defaults;
     request.kind = RANGE_SCORE;
     zrange_generic(context, args, arg_count, request, true);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_zrevrangebyscore)
 {
     KV_ASSERT(arg_count >= 4);
+    uint32_t reply_before = context->reply.length;
     struct range_request request = range_defaults;
     request.kind = RANGE_SCORE;
     request.reverse = true;
     zrange_generic(context, args, arg_count, request, true);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
-/* Removes the members of ranks [first, end) of a set: the node at `first` each time. */
-static uint32_t remove_ranks(struct cmd_context *context, uint32_t key_index, uint32_t first,
-                             uint32_t end)
+/* Removes the members of ranks [first, end) of the sorted set found: the node at `first`
+ * each time. Returns how many. */
+static uint32_t remove_ranks(struct cmd_context *context, const struct store_found *found,
+                             uint32_t first, uint32_t end)
 {
+    KV_ASSERT(first <= end);
+    KV_ASSERT(end <= store_zset_view(context->store, found->key_index).count);
     /* Bounded by end - first; the key goes with its last member. */
     for (uint32_t removed = 0; removed < end - first; removed++) {
-        struct zset set = store_zset_view(context->store, key_index);
-        store_zset_remove_node(context->store, key_index,
+        struct zset set = store_zset_view(context->store, found->key_index);
+        store_zset_remove_node(context->store, found,
                                zset_select(&context->store->ztree, &set, first));
     }
     return end - first;
+}
+
+/* Finds the sorted set of a ZREMRANGEBY* (or ZPOP*) for its write; false after answering
+ * WRONGTYPE. */
+static bool zset_write_find(struct cmd_context *context, struct slice key,
+                            struct store_found *found)
+{
+    enum store_status status = store_find_typed(context->store, key, STORE_TYPE_ZSET, found);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+        return false;
+    }
+    KV_ASSERT(!found->exists || store_zset_view(context->store, found->key_index).count > 0);
+    return true;
 }
 
 CMD_HANDLER(cmd_zremrangebyrank)
@@ -720,19 +860,17 @@ CMD_HANDLER(cmd_zremrangebyrank)
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
         return;
     }
-    uint32_t key_index = 0;
-    enum store_status status = store_find_zset(context->store, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    struct store_found found;
+    if (!zset_write_find(context, args[1], &found)) {
         return;
     }
     uint32_t first = 0;
     uint32_t end = 0;
-    if (status == STORE_OK) {
-        rank_range(start, stop, store_zset_view(context->store, key_index).count, false, &first,
-                   &end);
+    if (found.exists) {
+        rank_range(start, stop, store_zset_view(context->store, found.key_index).count, false,
+                   &first, &end);
     }
-    reply_integer(&context->reply, status == STORE_OK ? remove_ranks(context, key_index, first, end) : 0);
+    reply_integer(&context->reply, found.exists ? remove_ranks(context, &found, first, end) : 0);
 }
 
 CMD_HANDLER(cmd_zremrangebyscore)
@@ -743,24 +881,23 @@ CMD_HANDLER(cmd_zremrangebyscore)
         reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_FLOAT);
         return;
     }
-    uint32_t key_index = 0;
-    enum store_status status = store_find_zset(context->store, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    struct store_found found;
+    if (!zset_write_find(context, args[1], &found)) {
         return;
     }
     uint32_t first = 0;
     uint32_t end = 0;
-    if (status == STORE_OK) {
-        struct zset set = store_zset_view(context->store, key_index);
+    if (found.exists) {
+        struct zset set = store_zset_view(context->store, found.key_index);
         score_range_ranks(context, &set, &range, &first, &end);
     }
-    reply_integer(&context->reply, status == STORE_OK ? remove_ranks(context, key_index, first, end) : 0);
+    reply_integer(&context->reply, found.exists ? remove_ranks(context, &found, first, end) : 0);
 }
 
 static void zpop_generic(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                          bool max)
 {
+    KV_ASSERT(arg_count >= 2);
     if (arg_count > 3) {
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
@@ -772,73 +909,87 @@ static void zpop_generic(struct cmd_context *context, const struct slice *args, 
         reply_error(&context->reply, REPLY_ERROR_NOT_POSITIVE);
         return;
     }
-    uint32_t key_index = 0;
-    enum store_status status = store_find_zset(context->store, args[1], &key_index);
-    if (status == STORE_WRONGTYPE) {
-        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    struct store_found found;
+    if (!zset_write_find(context, args[1], &found)) {
         return;
     }
-    if (status == STORE_NOT_FOUND || count == 0) {
+    if (!found.exists || count == 0) {
         reply_array(&context->reply, 0);
         return;
     }
-    uint32_t length = store_zset_view(context->store, key_index).count;
+    uint32_t length = store_zset_view(context->store, found.key_index).count;
     uint32_t popped = (uint64_t)count < length ? (uint32_t)count : length;
+    KV_ASSERT(popped <= length);
     reply_array(&context->reply, popped * 2);
     /* Bounded by the set's count; the key goes with its last member. */
     for (uint32_t index = 0; index < popped; index++) {
-        struct zset set = store_zset_view(context->store, key_index);
+        struct zset set = store_zset_view(context->store, found.key_index);
         uint32_t node_index = zset_select(&context->store->ztree, &set, max ? set.count - 1 : 0);
         reply_bulk(&context->reply, store_zset_member_bytes(context->store, node_index));
         reply_score(&context->reply, node_score(context, node_index));
-        store_zset_remove_node(context->store, key_index, node_index);
+        store_zset_remove_node(context->store, &found, node_index);
     }
 }
 
 CMD_HANDLER(cmd_zpopmin)
 {
     KV_ASSERT(arg_count >= 2);
+    uint32_t reply_before = context->reply.length;
     zpop_generic(context, args, arg_count, false);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 CMD_HANDLER(cmd_zpopmax)
 {
     KV_ASSERT(arg_count >= 2);
+    uint32_t reply_before = context->reply.length;
     zpop_generic(context, args, arg_count, true);
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 static uint32_t zpop_reply_max(const struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 2);
     int64_t count = 1;
-    if (arg_count == 3 && (!number_parse_int64(args[2].bytes, args[2].length, &count) || count < 0)) {
+    if (arg_count == 3 &&
+        (!number_parse_int64(args[2].bytes, args[2].length, &count) || count < 0)) {
         count = 0;
     }
-    uint64_t members = (uint64_t)count < context->plan->list_length_max ? (uint64_t)count
-                                                                         : context->plan->list_length_max;
+    uint64_t length_max = context->plan->list_length_max;
+    uint64_t members = (uint64_t)count < length_max ? (uint64_t)count : length_max;
+    KV_ASSERT(members <= context->plan->list_length_max);
     return members_bound(context, members, true);
 }
 
-/* The members (and scores) of a sorted set matching a pattern, in order: ZSCAN's elements. */
+/* Whether a member is selected: every member without a pattern (ZSCAN's MATCH). */
+static bool member_selected(const struct slice *pattern, struct slice member)
+{
+    return pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, member, false);
+}
+
+/* The members (and scores) of a sorted set matching a pattern, in order: ZSCAN's elements.
+ * Two walks bounded by the set's count: count the matches, then answer them. */
 static void reply_scan_members(struct cmd_context *context, uint32_t key_index,
                                const struct slice *pattern)
 {
     struct zset set = store_zset_view(context->store, key_index);
     const struct zset_tree *tree = &context->store->ztree;
+    KV_ASSERT(set.count > 0);
     uint32_t selected = 0;
-    uint32_t node_index = set.count > 0 ? zset_select(tree, &set, 0) : ZSET_NONE;
+    uint32_t node_index = zset_select(tree, &set, 0);
     for (uint32_t step = 0; step < set.count; step++) {
-        struct slice member = store_zset_member_bytes(context->store, node_index);
-        selected += pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, member, false)
+        selected += member_selected(pattern, store_zset_member_bytes(context->store, node_index))
                         ? 1
                         : 0;
         node_index = zset_next(tree, node_index);
     }
+    KV_ASSERT(node_index == ZSET_NONE);
     reply_array(&context->reply, selected * 2);
-    node_index = set.count > 0 ? zset_select(tree, &set, 0) : ZSET_NONE;
+    node_index = zset_select(tree, &set, 0);
     for (uint32_t step = 0; step < set.count; step++) {
         struct slice member = store_zset_member_bytes(context->store, node_index);
-        if (pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, member, false)) {
+        if (member_selected(pattern, member)) {
             reply_bulk(&context->reply, member);
             reply_score(&context->reply, node_score(context, node_index));
         }
@@ -849,11 +1000,14 @@ static void reply_scan_members(struct cmd_context *context, uint32_t key_index,
 /* ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set at once, cursor 0. */
 CMD_HANDLER(cmd_zscan)
 {
+    KV_ASSERT(arg_count >= 3);
+    uint32_t reply_before = context->reply.length;
     uint32_t key_index = 0;
     const struct slice *pattern = NULL;
     if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_ZSET, &key_index, &pattern)) {
         reply_scan_members(context, key_index, pattern);
     }
+    KV_ASSERT(context->reply.length > reply_before);
 }
 
 static const struct cmd zset_cmds[] = {

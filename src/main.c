@@ -33,6 +33,11 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
+#include "store_hash.h"
+#include "store_list.h"
+#include "store_set.h"
+#include "store_string.h"
+#include "store_zset.h"
 #include "watch.h"
 
 /* Exit status for a bad option, as the README documents. */
@@ -185,6 +190,11 @@ static void plan_log(void)
 static void modules_init(void)
 {
     store_init(&store, &region, &config, hash_seed());
+    store_string_init(&store);
+    store_list_init(&store);
+    store_hash_init(&store);
+    store_set_init(&store);
+    store_zset_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
                 config.subscriptions_max, config.key_size_max, hash_seed());

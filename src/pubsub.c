@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "hash.h"
+#include "hashfn.h"
 
 static uint32_t channel_slot_bytes(uint32_t name_bytes_max)
 {
@@ -49,7 +49,7 @@ void pubsub_client_init(struct pubsub_client *client)
 
 static uint32_t name_hash(const struct pubsub *pubsub, struct slice name, bool pattern)
 {
-    return (uint32_t)hash_bytes(name.bytes, name.length, pubsub->seed ^ (pattern ? 0x5bd1u : 0));
+    return (uint32_t)hashfn_bytes(name.bytes, name.length, pubsub->seed ^ (pattern ? 0x5bd1u : 0));
 }
 
 struct channel_probe {

@@ -1,39 +1,47 @@
 /*
- * The store: keys to strings and lists, in fixed pools. A key slot holds the key bytes and
- * its value's handle (a value slot for a string, a list of nodes for a list); the table maps
- * the key's hash to its slot. Invariants: every table entry names a used key slot whose hash
- * matches; every used key slot is in the table once; a string key owns exactly one value
- * slot, a list key one value slot per node, and a list is never empty (the key goes with its
- * last element, as in Redis). Writes validate every limit first and then cannot fail: the
- * value and node pools hold key_count * list_length_max slots, so any key within limits
- * finds its slots. No allocation, no I/O.
+ * The store's core: keys in a pool of key slots and one hash table from the key's hash to its
+ * slot; the value pools every type draws from; expiry; the operations table through which it
+ * releases and verifies a value without naming its type (store.h). Invariants: every table
+ * entry names a used key slot whose hash matches its name, and every used key slot is in the
+ * table once; every live key has a registered type, and its value holds exactly the slots
+ * its type's verify counts, so the pools' used counts equal the sums over the keys;
+ * expires_count is the number of keys with an expiry time. Writes validate every limit
+ * first and then cannot fail: the pools hold list_length_max members for every key. A find
+ * costs one probe of the table, and the record it returns (struct store_found) lets the
+ * write that follows remove or replace the key without another. No allocation after init,
+ * no I/O, and no call to a type file by name: types depend on the core, never the reverse.
  */
 #include "store.h"
 
 #include <string.h>
 
-#include "hash.h"
+#include "hashfn.h"
 #include "store_internal.h"
 
 static uint32_t round_up_8(uint64_t bytes)
 {
     KV_ASSERT(bytes < UINT32_MAX - 8);
-    return (uint32_t)((bytes + 7) & ~7ull);
+    uint32_t rounded = (uint32_t)((bytes + 7) & ~7ull);
+    KV_ASSERT(rounded % 8 == 0);
+    return rounded;
 }
 
 uint32_t store_key_slot_bytes(const struct config *config)
 {
+    KV_ASSERT(config->key_size_max > 0);
     return round_up_8(sizeof(struct store_key) + (uint64_t)config->key_size_max);
 }
 
 uint32_t store_value_slot_bytes(const struct config *config)
 {
+    KV_ASSERT(config->val_size_max > 0);
     return round_up_8(sizeof(struct store_value) + (uint64_t)config->val_size_max);
 }
 
 static uint32_t value_slot_count(const struct config *config)
 {
     uint64_t count = (uint64_t)config->key_count * config->list_length_max;
+    KV_ASSERT(count > 0);
     KV_ASSERT(count < UINT32_MAX);
     return (uint32_t)count;
 }
@@ -83,12 +91,6 @@ uint64_t store_plan_zset_bytes(const struct config *config)
            table_plan_bytes(member_slot_count(config));
 }
 
-/* The sorted sets' member bytes, for the treap's order. */
-static struct slice zset_member(const void *context, uint32_t field_index)
-{
-    return store_field(context, field_index);
-}
-
 void store_init(struct store *store, struct region *region, const struct config *config,
                 uint64_t seed)
 {
@@ -100,8 +102,6 @@ void store_init(struct store *store, struct region *region, const struct config 
     pool_init(&store->fields, region, member_slot_count(config), field_slot_bytes(config));
     pool_init(&store->znodes, region, member_slot_count(config), sizeof(struct zset_node));
     table_init(&store->zmembers, region, member_slot_count(config));
-    store->ztree = (struct zset_tree){.nodes = &store->znodes, .member = zset_member,
-                                      .member_context = store, .random_state = seed | 1};
     store->seed = seed;
     store->key_size_max = config->key_size_max;
     store->val_size_max = config->val_size_max;
@@ -110,9 +110,36 @@ void store_init(struct store *store, struct region *region, const struct config 
     KV_ASSERT(store->values.slot_count + store->list_length_max == store->nodes.slot_count);
 }
 
+void store_type_register(struct store *store, uint8_t type, const struct store_type_ops *ops)
+{
+    KV_ASSERT(type > STORE_TYPE_ANY);
+    KV_ASSERT(type < STORE_TYPE_COUNT);
+    KV_ASSERT(ops->name != NULL);
+    KV_ASSERT(ops->release != NULL);
+    KV_ASSERT(ops->verify != NULL);
+    /* Once per type; registering the same table again (a test's second setup) is harmless. */
+    KV_ASSERT(store->types[type] == NULL || store->types[type] == ops);
+    store->types[type] = ops;
+}
+
+/* The operations of a live key's type; a type nobody registered is a wiring bug. */
+static const struct store_type_ops *type_ops(const struct store *store, uint8_t type)
+{
+    KV_ASSERT(type > STORE_TYPE_ANY);
+    KV_ASSERT(type < STORE_TYPE_COUNT);
+    const struct store_type_ops *ops = store->types[type];
+    KV_ASSERT(ops != NULL); /* store_<type>_init was not called */
+    return ops;
+}
+
+const char *store_type_name(const struct store *store, uint8_t type)
+{
+    return type_ops(store, type)->name;
+}
+
 uint32_t store_key_hash(const struct store *store, struct slice key)
 {
-    return (uint32_t)hash_bytes(key.bytes, key.length, store->seed);
+    return (uint32_t)hashfn_bytes(key.bytes, key.length, store->seed);
 }
 
 struct key_probe {
@@ -128,25 +155,107 @@ static bool key_equal(const void *context, uint32_t key_index)
            memcmp(store_key_bytes(key), probe->key.bytes, probe->key.length) == 0;
 }
 
-bool store_find_slot(const struct store *store, struct slice key, uint32_t hash,
-                     uint32_t *key_index, uint32_t *table_slot)
+/* One probe: a key whether or not its time has passed, with its table slot. */
+static bool key_find_slot(const struct store *store, struct slice key, uint32_t hash,
+                          uint32_t *key_index, uint32_t *table_slot)
 {
     struct key_probe probe = {.store = store, .key = key};
-    return table_find(&store->table, hash, key_equal, &probe, key_index, table_slot);
+    bool found = table_find(&store->table, hash, key_equal, &probe, key_index, table_slot);
+    KV_ASSERT(!found || *table_slot < store->table.capacity);
+    return found;
+}
+
+bool store_peek(const struct store *store, struct slice key, uint32_t *key_index)
+{
+    uint32_t table_slot = 0;
+    return key.length <= store->key_size_max &&
+           key_find_slot(store, key, store_key_hash(store, key), key_index, &table_slot);
+}
+
+/* The table slot of a live key: the hint when its entry is still there (one compare), else a
+ * walk from the key's home slot comparing slot indexes, bounded by the table's capacity (a
+ * key removed since the hint was taken may have shifted the entry back). */
+static uint32_t table_slot_of(struct store *store, uint32_t key_index, uint32_t hint)
+{
+    KV_ASSERT(hint < store->table.capacity);
+    uint32_t value = 0;
+    if (table_value_at(&store->table, hint, &value) && value == key_index) {
+        return hint;
+    }
+    store->key_probe_count++;
+    uint32_t slot = store_key(store, key_index)->hash & store->table.mask;
+    for (uint32_t step = 0; step < store->table.capacity; step++) {
+        bool occupied = table_value_at(&store->table, slot, &value);
+        KV_ASSERT(occupied); /* no empty slot separates an entry from its home */
+        if (value == key_index) {
+            return slot;
+        }
+        slot = (slot + 1) & store->table.mask;
+    }
+    KV_ASSERT(false); /* a live key is in the table */
+    return 0;
+}
+
+/* Gives back a key's value, expiry and slot after telling watchers; its table entry stays
+ * for the caller to remove or reuse. */
+static void key_release(struct store *store, uint32_t key_index)
+{
+    struct store_key *key = store_key(store, key_index);
+    store_modified(store, key_index);
+    if (key->expire_at_ms != 0) {
+        KV_ASSERT(store->expires_count > 0);
+        store->expires_count--;
+        key->expire_at_ms = 0;
+    }
+    type_ops(store, key->type)->release(store, key);
+    pool_release(&store->keys, key_index);
+    KV_ASSERT(store->expires_count <= store->table.count);
+}
+
+/* Removes a key whose table entry is at table_slot: its value, its expiry, its slot. */
+static void key_remove(struct store *store, uint32_t key_index, uint32_t table_slot)
+{
+    uint32_t value = 0;
+    bool occupied = table_value_at(&store->table, table_slot, &value);
+    KV_ASSERT(occupied);
+    KV_ASSERT(value == key_index);
+    key_release(store, key_index);
+    table_remove_at(&store->table, table_slot);
+}
+
+enum store_status store_find_typed(struct store *store, struct slice key, uint8_t type,
+                                   struct store_found *found)
+{
+    KV_ASSERT(type < STORE_TYPE_COUNT);
+    uint32_t hash = store_key_hash(store, key);
+    *found = (struct store_found){.table_slot = hash & store->table.mask, .hash = hash};
+    store->key_probe_count++;
+    uint32_t key_index = 0;
+    uint32_t table_slot = 0;
+    if (!key_find_slot(store, key, hash, &key_index, &table_slot)) {
+        return STORE_NOT_FOUND;
+    }
+    const struct store_key *slot = store_key(store, key_index);
+    if (store_key_expired(store, slot)) {
+        key_remove(store, key_index, table_slot);
+        store->expired_keys++;
+        return STORE_NOT_FOUND;
+    }
+    KV_ASSERT(slot->type != STORE_TYPE_ANY);
+    found->key_index = key_index;
+    found->table_slot = table_slot;
+    found->type = slot->type;
+    found->exists = true;
+    return type == STORE_TYPE_ANY || type == slot->type ? STORE_OK : STORE_WRONGTYPE;
 }
 
 bool store_find(struct store *store, struct slice key, uint32_t *key_index)
 {
-    uint32_t table_slot = 0;
-    if (!store_find_slot(store, key, store_key_hash(store, key), key_index, &table_slot)) {
-        return false;
-    }
-    if (store_key_expired(store, store_key(store, *key_index))) {
-        store_key_remove(store, *key_index, table_slot);
-        store->expired_keys++;
-        return false;
-    }
-    return true;
+    struct store_found found;
+    bool exists = store_find_typed(store, key, STORE_TYPE_ANY, &found) == STORE_OK;
+    KV_ASSERT(exists == found.exists);
+    *key_index = found.key_index;
+    return exists;
 }
 
 void store_expire_due(struct store *store, struct slice key)
@@ -165,6 +274,7 @@ struct slice store_key_name(const struct store *store, uint32_t key_index)
 
 void store_modified(struct store *store, uint32_t key_index)
 {
+    KV_ASSERT(pool_is_used(&store->keys, key_index));
     if (store->touched != NULL) {
         struct store_key *key = store_key(store, key_index);
         store->touched(store->touched_context, key->hash, store_key_name(store, key_index));
@@ -182,6 +292,7 @@ struct slice store_value(const struct store *store, uint32_t value_index)
 void store_value_write(struct store *store, uint32_t value_index, struct slice bytes)
 {
     KV_ASSERT(bytes.length <= store->val_size_max);
+    KV_ASSERT(pool_is_used(&store->values, value_index));
     struct store_value *value = pool_slot(&store->values, value_index);
     value->length = bytes.length;
     if (bytes.length > 0) {
@@ -193,6 +304,7 @@ uint8_t *store_value_bytes(struct store *store, uint32_t value_index, uint32_t *
 {
     KV_ASSERT(pool_is_used(&store->values, value_index));
     struct store_value *value = pool_slot(&store->values, value_index);
+    KV_ASSERT(value->length <= store->val_size_max);
     *length = &value->length;
     return (uint8_t *)(value + 1);
 }
@@ -207,23 +319,32 @@ uint32_t store_value_acquire(struct store *store, struct slice bytes)
     return value_index;
 }
 
-void store_value_release_all(struct store *store, struct store_key *key)
+struct slice store_field(const struct store *store, uint32_t field_index)
 {
-    if (key->type == STORE_TYPE_STRING) {
-        pool_release(&store->values, key->value_index);
-        return;
-    }
-    if (key->type == STORE_TYPE_ZSET) {
-        store_zset_release_all(store, key);
-        return;
-    }
-    KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH ||
-              key->type == STORE_TYPE_SET);
-    store_members_release(store, &key->list);
+    KV_ASSERT(pool_is_used(&store->fields, field_index));
+    const struct store_value *field = pool_slot(&store->fields, field_index);
+    KV_ASSERT(field->length <= store->key_size_max);
+    return (struct slice){.bytes = (const uint8_t *)(field + 1), .length = field->length};
 }
 
-void store_members_release(struct store *store, struct list *list)
+uint32_t store_field_acquire(struct store *store, struct slice bytes)
 {
+    KV_ASSERT(bytes.length <= store->key_size_max);
+    uint32_t field_index = 0;
+    /* Sized for every key's maximal collection and one set result: cannot be empty. */
+    bool acquired = pool_acquire(&store->fields, &field_index);
+    KV_ASSERT(acquired);
+    struct store_value *field = pool_slot(&store->fields, field_index);
+    field->length = bytes.length;
+    if (bytes.length > 0) {
+        memcpy(field + 1, bytes.bytes, bytes.length);
+    }
+    return field_index;
+}
+
+void store_nodes_release(struct store *store, struct list *list)
+{
+    KV_ASSERT(list->count <= store->list_length_max);
     /* Bounded by the collection's count, at most list_length_max. */
     while (list->count > 0) {
         uint32_t field_index = list_node(&store->nodes, list->head)->field_index;
@@ -235,10 +356,20 @@ void store_members_release(struct store *store, struct list *list)
             pool_release(&store->fields, field_index);
         }
     }
+    KV_ASSERT(list->head == LIST_NONE);
+}
+
+void store_value_release_all(struct store *store, struct store_key *key)
+{
+    type_ops(store, key->type)->release(store, key);
+    list_init(&key->list);
+    KV_ASSERT(key->list.count == 0);
 }
 
 uint32_t store_key_insert(struct store *store, struct slice key, uint32_t hash, uint8_t type)
 {
+    KV_ASSERT(key.length <= store->key_size_max);
+    (void)type_ops(store, type); /* the type is registered before a key takes it */
     if (store->touched != NULL) {
         store->touched(store->touched_context, hash, key);
     }
@@ -258,104 +389,65 @@ uint32_t store_key_insert(struct store *store, struct slice key, uint32_t hash, 
     return key_index;
 }
 
-void store_key_remove(struct store *store, uint32_t key_index, uint32_t table_slot)
+void store_remove(struct store *store, const struct store_found *found)
 {
-    struct store_key *key = store_key(store, key_index);
-    store_modified(store, key_index);
-    if (key->expire_at_ms != 0) {
-        KV_ASSERT(store->expires_count > 0);
-        store->expires_count--;
-        key->expire_at_ms = 0;
-    }
-    store_value_release_all(store, key);
-    table_remove_at(&store->table, table_slot);
-    pool_release(&store->keys, key_index);
-}
-
-/* A live key becomes a string holding `value`, without an expiry time (SET). */
-static void string_replace(struct store *store, uint32_t key_index, struct slice value)
-{
-    struct store_key *slot = store_key(store, key_index);
-    store_modified(store, key_index);
-    store_expire_set(store, key_index, 0);
-    if (slot->type == STORE_TYPE_STRING) {
-        store_value_write(store, slot->value_index, value);
-        return;
-    }
-    store_value_release_all(store, slot);
-    slot->type = STORE_TYPE_STRING;
-    slot->value_index = store_value_acquire(store, value);
-}
-
-enum store_status store_set_string(struct store *store, struct slice key, struct slice value)
-{
-    if (key.length > store->key_size_max) {
-        return STORE_KEY_TOO_LONG;
-    }
-    if (value.length > store->val_size_max) {
-        return STORE_VALUE_TOO_LONG;
-    }
-    uint32_t key_index = 0;
-    if (store_find(store, key, &key_index)) {
-        string_replace(store, key_index, value);
-        return STORE_OK;
-    }
-    if (!store_key_room(store)) {
-        return STORE_FULL;
-    }
-    key_index = store_key_insert(store, key, store_key_hash(store, key), STORE_TYPE_STRING);
-    store_key(store, key_index)->value_index = store_value_acquire(store, value);
-    return STORE_OK;
-}
-
-enum store_status store_get_string(struct store *store, struct slice key,
-                                   struct slice *value)
-{
-    uint32_t key_index = 0;
-    if (!store_find(store, key, &key_index)) {
-        return STORE_NOT_FOUND;
-    }
-    const struct store_key *slot = store_key(store, key_index);
-    if (slot->type != STORE_TYPE_STRING) {
-        return STORE_WRONGTYPE;
-    }
-    *value = store_value(store, slot->value_index);
-    return STORE_OK;
-}
-
-/* The table slot of a live key found with store_find. */
-static uint32_t table_slot_of(const struct store *store, uint32_t key_index)
-{
-    struct store_key *slot = store_key(store, key_index);
-    uint32_t found_index = 0;
-    uint32_t table_slot = 0;
-    bool found = store_find_slot(store, store_key_name(store, key_index), slot->hash,
-                                 &found_index, &table_slot);
-    KV_ASSERT(found && found_index == key_index);
-    return table_slot;
-}
-
-void store_remove(struct store *store, uint32_t key_index)
-{
-    store_key_remove(store, key_index, table_slot_of(store, key_index));
+    KV_ASSERT(found->exists);
+    KV_ASSERT(pool_is_used(&store->keys, found->key_index));
+    key_remove(store, found->key_index,
+               table_slot_of(store, found->key_index, found->table_slot));
 }
 
 bool store_delete(struct store *store, struct slice key)
 {
-    uint32_t key_index = 0;
-    if (!store_find(store, key, &key_index)) {
+    struct store_found found;
+    if (store_find_typed(store, key, STORE_TYPE_ANY, &found) == STORE_NOT_FOUND) {
         return false;
     }
-    store_remove(store, key_index);
+    key_remove(store, found.key_index, found.table_slot); /* the entry is where the find saw it */
     return true;
 }
 
-bool store_expire_set(struct store *store, uint32_t key_index, int64_t at_ms)
+void store_rename(struct store *store, const struct store_found *source, struct slice new_key,
+                  const struct store_found *target)
 {
+    KV_ASSERT(source->exists);
+    KV_ASSERT(new_key.length <= store->key_size_max);
+    KV_ASSERT(!target->exists || target->key_index != source->key_index);
+    uint32_t key_index = source->key_index;
+    uint32_t source_slot = table_slot_of(store, key_index, source->table_slot);
+    if (target->exists) {
+        /* The target's entry already has the new name's hash: it takes the source's slot
+         * index, and only the source's entry goes, so nothing is probed again. */
+        uint32_t target_slot = table_slot_of(store, target->key_index, target->table_slot);
+        KV_ASSERT(store_key(store, target->key_index)->hash == target->hash);
+        key_release(store, target->key_index);
+        table_replace_at(&store->table, target_slot, key_index);
+        store_modified(store, key_index);
+        table_remove_at(&store->table, source_slot);
+    } else {
+        store_modified(store, key_index);
+        if (store->touched != NULL) {
+            store->touched(store->touched_context, target->hash, new_key);
+        }
+        table_remove_at(&store->table, source_slot);
+        table_insert(&store->table, target->hash, key_index);
+    }
     struct store_key *key = store_key(store, key_index);
+    key->hash = target->hash;
+    key->key_bytes = new_key.length;
+    if (new_key.length > 0) {
+        memmove(store_key_bytes(key), new_key.bytes, new_key.length);
+    }
+    store_ready(store, key_index); /* the new name may be a key a client waits on */
+}
+
+bool store_expire_set(struct store *store, const struct store_found *found, int64_t at_ms)
+{
+    KV_ASSERT(found->exists);
+    struct store_key *key = store_key(store, found->key_index);
     KV_ASSERT(!store_key_expired(store, key));
     if (at_ms != 0 && at_ms <= store->now_ms) {
-        store_remove(store, key_index);
+        store_remove(store, found);
         return false;
     }
     if (key->expire_at_ms == 0 && at_ms != 0) {
@@ -379,7 +471,7 @@ uint32_t store_expire_slice(struct store *store, uint32_t slots_max)
         uint32_t key_index = 0;
         if (table_value_at(&store->table, slot_index, &key_index) &&
             store_key_expired(store, store_key(store, key_index))) {
-            store_key_remove(store, key_index, slot_index);
+            key_remove(store, key_index, slot_index);
             store->expired_keys++;
             removed++;
             continue;
@@ -387,6 +479,7 @@ uint32_t store_expire_slice(struct store *store, uint32_t slots_max)
         slot_index = (slot_index + 1) & store->table.mask;
     }
     store->expire_cursor = slot_index;
+    KV_ASSERT(removed <= slots_max);
     return removed;
 }
 
@@ -397,136 +490,63 @@ void store_flush(struct store *store)
     for (uint32_t slot_index = 0; slot_index < store->table.capacity; slot_index++) {
         uint32_t key_index = 0;
         while (table_value_at(&store->table, slot_index, &key_index)) {
-            store_key_remove(store, key_index, slot_index);
+            key_remove(store, key_index, slot_index);
         }
     }
-    KV_ASSERT(store->table.count == 0 && store->expires_count == 0);
+    KV_ASSERT(store->table.count == 0);
+    KV_ASSERT(store->expires_count == 0);
 }
 
-enum store_status store_find_list(struct store *store, struct slice key,
-                                  uint32_t *key_index)
+bool store_key_at(const struct store *store, uint32_t table_slot, uint32_t *key_index)
 {
-    if (!store_find(store, key, key_index)) {
-        return STORE_NOT_FOUND;
-    }
-    return store_key(store, *key_index)->type == STORE_TYPE_LIST ? STORE_OK : STORE_WRONGTYPE;
+    KV_ASSERT(table_slot < store->table.capacity);
+    return table_value_at(&store->table, table_slot, key_index) &&
+           !store_key_expired(store, store_key(store, *key_index));
 }
 
-/* Every check a push needs, before anything changes. */
-static enum store_status push_check(const struct store *store, struct slice key,
-                                    const struct slice *values, uint32_t value_count,
-                                    bool found, const struct store_key *slot)
+bool store_slot_empty(const struct store *store, uint32_t table_slot)
 {
-    if (key.length > store->key_size_max) {
-        return STORE_KEY_TOO_LONG;
-    }
-    if (found && slot->type != STORE_TYPE_LIST) {
-        return STORE_WRONGTYPE;
-    }
-    for (uint32_t index = 0; index < value_count; index++) {
-        if (values[index].length > store->val_size_max) {
-            return STORE_VALUE_TOO_LONG;
-        }
-    }
-    uint64_t length = (found ? slot->list.count : 0) + (uint64_t)value_count;
-    if (length > store->list_length_max) {
-        return STORE_LIST_FULL;
-    }
-    if (!found && !store_key_room(store)) {
-        return STORE_FULL;
-    }
-    return STORE_OK;
-}
-
-enum store_status store_list_push(struct store *store, struct slice key,
-                                  const struct slice *values, uint32_t value_count, bool at_head,
-                                  uint32_t *length_after)
-{
-    KV_ASSERT(value_count > 0);
     uint32_t key_index = 0;
-    bool found = store_find(store, key, &key_index);
-    const struct store_key *existing = found ? store_key(store, key_index) : NULL;
-    enum store_status status = push_check(store, key, values, value_count, found, existing);
-    if (status != STORE_OK) {
-        return status;
-    }
-    if (found) {
-        store_modified(store, key_index);
-    } else {
-        key_index = store_key_insert(store, key, store_key_hash(store, key), STORE_TYPE_LIST);
-    }
-    struct store_key *slot = store_key(store, key_index);
-    for (uint32_t index = 0; index < value_count; index++) {
-        uint32_t value_index = store_value_acquire(store, values[index]);
-        if (at_head) {
-            list_push_head(&store->nodes, &slot->list, value_index);
-        } else {
-            list_push_tail(&store->nodes, &slot->list, value_index);
-        }
-    }
-    store_ready(store, key_index);
-    KV_ASSERT(slot->list.count <= store->list_length_max);
-    *length_after = slot->list.count;
-    return STORE_OK;
+    KV_ASSERT(table_slot < store->table.capacity);
+    return !table_value_at(&store->table, table_slot, &key_index);
 }
 
-void store_list_pop(struct store *store, uint32_t key_index, bool at_head)
+/* One key's share of store_verify: its slot, name, hash and value (through its type). */
+static void key_verify(const struct store *store, uint32_t key_index, struct store_usage *usage)
 {
-    struct store_key *slot = store_key(store, key_index);
-    KV_ASSERT(slot->type == STORE_TYPE_LIST && slot->list.count > 0);
-    if (slot->list.count == 1) {
-        store_remove(store, key_index); /* The key goes with its last element. */
-        return;
-    }
-    store_modified(store, key_index);
-    uint32_t value_index = at_head ? list_pop_head(&store->nodes, &slot->list)
-                                   : list_pop_tail(&store->nodes, &slot->list);
-    pool_release(&store->values, value_index);
+    KV_ASSERT(pool_is_used(&store->keys, key_index));
+    const struct store_key *key = store_key(store, key_index);
+    KV_ASSERT(key->key_bytes <= store->key_size_max);
+    KV_ASSERT(key->hash == store_key_hash(store, store_key_name(store, key_index)));
+    type_ops(store, key->type)->verify(store, key_index, usage);
 }
 
 void store_verify(const struct store *store)
 {
     table_verify(&store->table);
+    table_verify(&store->zmembers);
     pool_verify(&store->keys);
     pool_verify(&store->values);
     pool_verify(&store->nodes);
     pool_verify(&store->fields);
+    pool_verify(&store->znodes);
     KV_ASSERT(store->table.count == pool_used_count(&store->keys));
-    uint64_t values_used = 0;
-    uint64_t fields_used = 0;
-    uint64_t zset_members = 0;
+    struct store_usage usage = {0};
     uint32_t expires = 0;
+    /* Bounded by the table's capacity. */
     for (uint32_t slot_index = 0; slot_index < store->table.capacity; slot_index++) {
         uint32_t key_index = 0;
-        if (!table_value_at(&store->table, slot_index, &key_index)) {
-            continue;
-        }
-        KV_ASSERT(pool_is_used(&store->keys, key_index));
-        const struct store_key *key = store_key(store, key_index);
-        KV_ASSERT(key->key_bytes <= store->key_size_max);
-        expires += key->expire_at_ms != 0 ? 1 : 0;
-        if (key->type == STORE_TYPE_STRING) {
-            KV_ASSERT(pool_is_used(&store->values, key->value_index));
-            values_used++;
-        } else if (key->type == STORE_TYPE_ZSET) {
-            struct zset set = store_zset_view(store, key_index);
-            KV_ASSERT(set.count > 0 && set.count <= store->list_length_max);
-            zset_verify(&store->ztree, &set);
-            fields_used += set.count;
-            zset_members += set.count;
-        } else {
-            KV_ASSERT(key->type == STORE_TYPE_LIST || key->type == STORE_TYPE_HASH ||
-                      key->type == STORE_TYPE_SET);
-            KV_ASSERT(key->list.count > 0 && key->list.count <= store->list_length_max);
-            list_verify(&store->nodes, &key->list);
-            values_used += key->type != STORE_TYPE_SET ? key->list.count : 0;
-            fields_used += key->type != STORE_TYPE_LIST ? key->list.count : 0;
+        if (table_value_at(&store->table, slot_index, &key_index)) {
+            key_verify(store, key_index, &usage);
+            expires += store_key(store, key_index)->expire_at_ms != 0 ? 1 : 0;
         }
     }
-    KV_ASSERT(values_used == pool_used_count(&store->values));
-    KV_ASSERT(fields_used == pool_used_count(&store->fields));
-    KV_ASSERT(zset_members == pool_used_count(&store->znodes));
-    KV_ASSERT(zset_members == store->zmembers.count);
+    /* Every used slot belongs to exactly one key's value (no set result outlives its
+     * command, so none is detached now). */
+    KV_ASSERT(usage.values_count == pool_used_count(&store->values));
+    KV_ASSERT(usage.fields_count == pool_used_count(&store->fields));
+    KV_ASSERT(usage.nodes_count == pool_used_count(&store->nodes));
+    KV_ASSERT(usage.znodes_count == pool_used_count(&store->znodes));
+    KV_ASSERT(usage.znodes_count == store->zmembers.count);
     KV_ASSERT(expires == store->expires_count);
-    KV_ASSERT(pool_used_count(&store->nodes) <= values_used);
 }

@@ -1,29 +1,54 @@
 /*
- * Hashes: a key's fields and values as a list of nodes in insertion order (as Redis keeps a
- * small hash), each node holding a field slot (key_size_max bytes) and a value slot
- * (val_size_max bytes). A field is found by a walk bounded by the hash's count, at most
- * list_length_max. A write checks every limit before it changes anything; the pools hold
- * list_length_max fields and values for every key, so a checked write cannot run out.
+ * Hashes (the Redis hash type; the hash function is hashfn.c): a key's fields and values as a
+ * chain of nodes in insertion order (as Redis keeps a small hash), each node holding a field
+ * slot (key_size_max bytes) and a value slot (val_size_max bytes). Invariants: a hash holds
+ * 1 .. list_length_max fields, all distinct (the key goes with its last field). A field is
+ * found by a walk bounded by the hash's count. A write checks every limit before it changes
+ * anything; the pools hold list_length_max fields and values for every key, so a checked
+ * write cannot run out. Writes take the record of the key's find: creating the key reuses
+ * its hash, removing it its table slot. No allocation, no I/O.
  */
-#include <string.h>
+#include "store_hash.h"
 
-#include "store.h"
 #include "store_internal.h"
 
-struct slice store_field(const struct store *store, uint32_t field_index)
+static void hash_release(struct store *store, struct store_key *key)
 {
-    KV_ASSERT(pool_is_used(&store->fields, field_index));
-    const struct store_value *field = pool_slot(&store->fields, field_index);
-    KV_ASSERT(field->length <= store->key_size_max);
-    return (struct slice){.bytes = (const uint8_t *)(field + 1), .length = field->length};
+    KV_ASSERT(key->type == STORE_TYPE_HASH);
+    store_nodes_release(store, &key->list);
 }
 
-enum store_status store_find_hash(struct store *store, struct slice key, uint32_t *key_index)
+static void hash_verify(const struct store *store, uint32_t key_index,
+                        struct store_usage *usage)
 {
-    if (!store_find(store, key, key_index)) {
-        return STORE_NOT_FOUND;
+    const struct store_key *key = store_key(store, key_index);
+    KV_ASSERT(key->type == STORE_TYPE_HASH);
+    KV_ASSERT(key->list.count > 0);
+    KV_ASSERT(key->list.count <= store->list_length_max);
+    list_verify(&store->nodes, &key->list);
+    uint32_t node_index = key->list.head;
+    /* Bounded by the hash's count: list_verify checked the chain. */
+    for (uint32_t step = 0; step < key->list.count; step++) {
+        const struct list_node *node = list_node(&store->nodes, node_index);
+        KV_ASSERT(pool_is_used(&store->fields, node->field_index));
+        KV_ASSERT(pool_is_used(&store->values, node->value_index));
+        node_index = node->next;
     }
-    return store_key(store, *key_index)->type == STORE_TYPE_HASH ? STORE_OK : STORE_WRONGTYPE;
+    usage->values_count += key->list.count;
+    usage->fields_count += key->list.count;
+    usage->nodes_count += key->list.count;
+}
+
+static const struct store_type_ops hash_ops = {
+    .name = "hash",
+    .release = hash_release,
+    .verify = hash_verify,
+};
+
+void store_hash_init(struct store *store)
+{
+    store_type_register(store, STORE_TYPE_HASH, &hash_ops);
+    KV_ASSERT(store->types[STORE_TYPE_HASH] == &hash_ops);
 }
 
 bool store_hash_field(const struct store *store, uint32_t key_index, struct slice field,
@@ -46,11 +71,11 @@ bool store_hash_field(const struct store *store, uint32_t key_index, struct slic
 
 /* Whether pair `index`'s field is new: not in the hash (found) and not earlier in the
  * command. The walk over earlier pairs runs only for fields the hash lacks. */
-static bool pair_field_new(const struct store *store, bool found, uint32_t key_index,
+static bool pair_field_new(const struct store *store, const struct store_found *found,
                            const struct slice *pairs, uint32_t index)
 {
     uint32_t node_index = 0;
-    if (found && store_hash_field(store, key_index, pairs[2 * index], &node_index)) {
+    if (found->exists && store_hash_field(store, found->key_index, pairs[2 * index], &node_index)) {
         return false;
     }
     for (uint32_t earlier = 0; earlier < index; earlier++) {
@@ -62,14 +87,14 @@ static bool pair_field_new(const struct store *store, bool found, uint32_t key_i
 }
 
 /* Every check of a hash write, before anything changes; *added counts the new fields. */
-static enum store_status hash_set_check(const struct store *store, struct slice key, bool found,
-                                        uint32_t key_index, const struct slice *pairs,
+static enum store_status hash_set_check(const struct store *store, const struct store_found *found,
+                                        struct slice key, const struct slice *pairs,
                                         uint32_t pair_count, uint32_t *added)
 {
     if (key.length > store->key_size_max) {
         return STORE_KEY_TOO_LONG;
     }
-    if (found && store_key(store, key_index)->type != STORE_TYPE_HASH) {
+    if (found->exists && found->type != STORE_TYPE_HASH) {
         return STORE_WRONGTYPE;
     }
     for (uint32_t index = 0; index < pair_count; index++) {
@@ -80,73 +105,73 @@ static enum store_status hash_set_check(const struct store *store, struct slice 
             return STORE_VALUE_TOO_LONG;
         }
     }
-    uint64_t count = found ? store_key(store, key_index)->list.count : 0;
+    uint64_t count = found->exists ? store_key(store, found->key_index)->list.count : 0;
     *added = 0;
     for (uint32_t index = 0; index < pair_count; index++) {
-        *added += pair_field_new(store, found, key_index, pairs, index) ? 1 : 0;
+        *added += pair_field_new(store, found, pairs, index) ? 1 : 0;
     }
     if (count + *added > store->list_length_max) {
         return STORE_HASH_FULL;
     }
-    if (!found && !store_key_room(store)) {
+    if (!found->exists && !store_key_room(store)) {
         return STORE_FULL;
     }
     return STORE_OK;
 }
 
-enum store_status store_hash_set(struct store *store, struct slice key, const struct slice *pairs,
-                                 uint32_t pair_count, bool only_new, uint32_t *added)
+/* Sets one checked pair on a live hash: a new node, or the field's value in place. */
+static void hash_pair_put(struct store *store, uint32_t key_index, struct slice field,
+                          struct slice value, bool only_new)
+{
+    struct store_key *slot = store_key(store, key_index);
+    uint32_t node_index = 0;
+    if (store_hash_field(store, key_index, field, &node_index)) {
+        if (!only_new) {
+            store_value_write(store, list_node(&store->nodes, node_index)->value_index, value);
+        }
+        return;
+    }
+    KV_ASSERT(slot->list.count < store->list_length_max);
+    list_push_tail(&store->nodes, &slot->list, store_value_acquire(store, value));
+    list_node(&store->nodes, slot->list.tail)->field_index = store_field_acquire(store, field);
+}
+
+enum store_status store_hash_set(struct store *store, const struct store_found *found,
+                                 struct slice key, const struct slice *pairs, uint32_t pair_count,
+                                 bool only_new, uint32_t *added)
 {
     KV_ASSERT(pair_count > 0);
-    uint32_t key_index = 0;
-    bool found = store_find(store, key, &key_index);
-    enum store_status status =
-        hash_set_check(store, key, found, key_index, pairs, pair_count, added);
+    enum store_status status = hash_set_check(store, found, key, pairs, pair_count, added);
     if (status != STORE_OK || (only_new && *added == 0)) {
         return status;
     }
-    if (found) {
+    uint32_t key_index = found->key_index;
+    if (found->exists) {
         store_modified(store, key_index);
     } else {
-        key_index = store_key_insert(store, key, store_key_hash(store, key), STORE_TYPE_HASH);
+        key_index = store_key_insert(store, key, found->hash, STORE_TYPE_HASH);
     }
-    struct store_key *slot = store_key(store, key_index);
     /* Bounded by the pairs; each field lookup by the hash's count. */
     for (uint32_t index = 0; index < pair_count; index++) {
-        struct slice field = pairs[2 * index];
-        struct slice value = pairs[2 * index + 1];
-        uint32_t node_index = 0;
-        if (store_hash_field(store, key_index, field, &node_index)) {
-            if (!only_new) {
-                store_value_write(store, list_node(&store->nodes, node_index)->value_index, value);
-            }
-            continue;
-        }
-        list_push_tail(&store->nodes, &slot->list, store_value_acquire(store, value));
-        uint32_t field_index = 0;
-        bool acquired = pool_acquire(&store->fields, &field_index);
-        KV_ASSERT(acquired); /* sized for every key's maximal hash */
-        struct store_value *bytes = pool_slot(&store->fields, field_index);
-        bytes->length = field.length;
-        if (field.length > 0) {
-            memcpy(bytes + 1, field.bytes, field.length);
-        }
-        list_node(&store->nodes, slot->list.tail)->field_index = field_index;
+        hash_pair_put(store, key_index, pairs[2 * index], pairs[2 * index + 1], only_new);
     }
-    KV_ASSERT(slot->list.count <= store->list_length_max);
+    KV_ASSERT(store_key(store, key_index)->list.count > 0);
+    KV_ASSERT(store_key(store, key_index)->list.count <= store->list_length_max);
     return STORE_OK;
 }
 
-uint32_t store_hash_delete(struct store *store, uint32_t key_index, const struct slice *fields,
-                           uint32_t field_count)
+uint32_t store_hash_delete(struct store *store, const struct store_found *found,
+                           const struct slice *fields, uint32_t field_count)
 {
-    struct store_key *key = store_key(store, key_index);
+    KV_ASSERT(found->exists);
+    struct store_key *key = store_key(store, found->key_index);
     KV_ASSERT(key->type == STORE_TYPE_HASH);
     uint32_t removed = 0;
-    store_modified(store, key_index);
+    store_modified(store, found->key_index);
+    /* Bounded by the fields named; stops when the hash empties. */
     for (uint32_t index = 0; index < field_count && key->list.count > 0; index++) {
         uint32_t node_index = 0;
-        if (!store_hash_field(store, key_index, fields[index], &node_index)) {
+        if (!store_hash_field(store, found->key_index, fields[index], &node_index)) {
             continue;
         }
         uint32_t field_index = list_node(&store->nodes, node_index)->field_index;
@@ -155,7 +180,7 @@ uint32_t store_hash_delete(struct store *store, uint32_t key_index, const struct
         removed++;
     }
     if (key->list.count == 0) {
-        store_remove(store, key_index);
+        store_remove(store, found);
     }
     return removed;
 }

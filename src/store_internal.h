@@ -1,9 +1,11 @@
 /*
- * The store's building blocks, shared by the store_*.c files that implement one family of
- * writes each (strings, keys, lists). Not for commands: they use store.h. Every function
- * here keeps the store's invariants (store.c) given its stated preconditions; a write that
- * keeps a key calls store_modified before changing it, and key_insert/key_remove tell
- * watchers themselves.
+ * The store's building blocks, for the store_*.c files only: commands use store.h and the
+ * store_<type>.h headers, never this one. The core (store.c) implements everything declared
+ * here; the type files call it, and the core calls a type only through the operations table
+ * the type registers, so dependencies point one way: store_<type>.c -> store.c. Every
+ * function keeps the store's invariants (store.c) given its stated preconditions; a write
+ * that keeps a key calls store_modified before changing it, and store_key_insert and the
+ * removals tell watchers themselves.
  */
 #ifndef KV_STORE_INTERNAL_H
 #define KV_STORE_INTERNAL_H
@@ -15,10 +17,6 @@ static inline uint8_t *store_key_bytes(struct store_key *key)
 {
     return (uint8_t *)(key + 1);
 }
-
-/* Finds a key whether or not its time has passed, with its table slot (no expiry). */
-KV_MUST_USE bool store_find_slot(const struct store *store, struct slice key, uint32_t hash,
-                                 uint32_t *key_index, uint32_t *table_slot);
 
 /* Whether a key's time has passed by the store's clock. */
 static inline bool store_key_expired(const struct store *store, const struct store_key *key)
@@ -41,11 +39,16 @@ static inline bool store_key_room(const struct store *store)
     return store->keys.free_count > 0;
 }
 
-/* Takes a key slot for an absent key (store_key_room checked) and enters it in the table. */
+/* Registers a type's operations (once, from store_<type>_init, before any key of it). */
+void store_type_register(struct store *store, uint8_t type, const struct store_type_ops *ops);
+
+/* Takes a key slot for an absent key (store_key_room checked; `hash` from the miss's
+ * store_found) and enters it in the table, with an empty value of `type`. */
 uint32_t store_key_insert(struct store *store, struct slice key, uint32_t hash, uint8_t type);
 
-/* Removes a key at its table slot: its value, its expiry, its slot. */
-void store_key_remove(struct store *store, uint32_t key_index, uint32_t table_slot);
+/* Gives back everything a key's value holds (its type's release), leaving the key slot with
+ * an empty list and no value: the key is about to take a value of another type. */
+void store_value_release_all(struct store *store, struct store_key *key);
 
 /* Takes a value slot (cannot fail within the limits) and writes bytes into it. */
 uint32_t store_value_acquire(struct store *store, struct slice bytes);
@@ -54,16 +57,15 @@ uint32_t store_value_acquire(struct store *store, struct slice bytes);
 void store_value_write(struct store *store, uint32_t value_index, struct slice bytes);
 
 /* A value slot's bytes for writing in place: val_size_max bytes of room; *length is its
- * length, which the caller may change (at most val_size_max). */
+ * length, which the caller may change (at most val_size_max). Strings only (store_string.c). */
 uint8_t *store_value_bytes(struct store *store, uint32_t value_index, uint32_t **length);
 
-/* Gives back every member of a sorted set (its field slot, znode and table entry). */
-void store_zset_release_all(struct store *store, struct store_key *key);
+/* Takes a field slot (cannot fail within the limits) and writes bytes (at most key_size_max)
+ * into it: a hash field, a set or sorted-set member. */
+uint32_t store_field_acquire(struct store *store, struct slice bytes);
 
-/* Gives back every node of a collection with its value and field slots. */
-void store_members_release(struct store *store, struct list *list);
-
-/* Gives back everything a key's value holds, leaving the key slot itself. */
-void store_value_release_all(struct store *store, struct store_key *key);
+/* Gives back every node of a collection (list, hash, set) with the value and field slots its
+ * nodes hold, leaving the list empty. */
+void store_nodes_release(struct store *store, struct list *list);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * Proves hash_bytes() is a pure function of (bytes, length, seed) that any byte, the length
+ * Proves hashfn_bytes() is a pure function of (bytes, length, seed) that any byte, the length
  * and the seed all change: same input same hash at every alignment, bytes past the length
  * ignored, inputs that differ only in trailing zero bytes or in any one byte hash apart, and
  * another seed moves every hash. Proves its mixing is good where the table needs it: flipping
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "hash.h"
+#include "hashfn.h"
 
 #define SEED_A 0x0123456789abcdefull
 #define SEED_B 0x0123456789abcdeeull /* SEED_A with its lowest bit flipped */
@@ -63,16 +63,16 @@ static void prng_fill(uint8_t *bytes, size_t length)
 static void test_empty_and_seed(void)
 {
     uint8_t byte = 0x5a;
-    CHECK(hash_bytes(NULL, 0, SEED_A) == hash_bytes(&byte, 0, SEED_A));
-    CHECK(hash_bytes(NULL, 0, SEED_A) != hash_bytes(NULL, 0, SEED_B));
-    CHECK(hash_bytes(NULL, 0, 0) != 0);
-    CHECK(hash_bytes("abc", 3, SEED_A) == hash_bytes("abc", 3, SEED_A));
+    CHECK(hashfn_bytes(NULL, 0, SEED_A) == hashfn_bytes(&byte, 0, SEED_A));
+    CHECK(hashfn_bytes(NULL, 0, SEED_A) != hashfn_bytes(NULL, 0, SEED_B));
+    CHECK(hashfn_bytes(NULL, 0, 0) != 0);
+    CHECK(hashfn_bytes("abc", 3, SEED_A) == hashfn_bytes("abc", 3, SEED_A));
     /* Another seed moves every hash, and its low 32 bits. */
     uint8_t bytes[BYTES_MAX];
     for (uint32_t length = 0; length <= 64; length++) {
         prng_fill(bytes, length);
-        uint64_t hash_a = hash_bytes(bytes, length, SEED_A);
-        uint64_t hash_b = hash_bytes(bytes, length, SEED_B);
+        uint64_t hash_a = hashfn_bytes(bytes, length, SEED_A);
+        uint64_t hash_b = hashfn_bytes(bytes, length, SEED_B);
         CHECK(hash_a != hash_b);
         CHECK((uint32_t)hash_a != (uint32_t)hash_b);
     }
@@ -86,11 +86,11 @@ static void test_lengths(void)
     uint8_t bytes[BYTES_MAX];
     memset(bytes, 0, sizeof(bytes));
     for (uint32_t length = 0; length <= BYTES_MAX; length++) {
-        zeros[length] = hash_bytes(bytes, length, SEED_A);
+        zeros[length] = hashfn_bytes(bytes, length, SEED_A);
     }
     memset(bytes, 'a', sizeof(bytes));
     for (uint32_t length = 0; length <= BYTES_MAX; length++) {
-        repeated[length] = hash_bytes(bytes, length, SEED_A);
+        repeated[length] = hashfn_bytes(bytes, length, SEED_A);
     }
     for (uint32_t first = 0; first <= BYTES_MAX; first++) {
         for (uint32_t second = first + 1; second <= BYTES_MAX; second++) {
@@ -107,11 +107,11 @@ static void test_alignment(void)
     uint8_t shifted[BYTES_MAX + OFFSETS_MAX];
     prng_fill(source, sizeof(source));
     for (uint32_t length = 0; length <= 80; length++) {
-        uint64_t want = hash_bytes(source, length, SEED_A);
+        uint64_t want = hashfn_bytes(source, length, SEED_A);
         for (uint32_t offset = 0; offset < OFFSETS_MAX; offset++) {
             prng_fill(shifted, sizeof(shifted)); /* garbage around and past the input */
             memcpy(shifted + offset, source, length);
-            CHECK(hash_bytes(shifted + offset, length, SEED_A) == want);
+            CHECK(hashfn_bytes(shifted + offset, length, SEED_A) == want);
         }
     }
 }
@@ -122,11 +122,11 @@ static void test_every_byte(void)
     uint8_t bytes[64];
     for (uint32_t length = 1; length <= 40; length++) {
         prng_fill(bytes, length);
-        uint64_t want = hash_bytes(bytes, length, SEED_A);
+        uint64_t want = hashfn_bytes(bytes, length, SEED_A);
         for (uint32_t index = 0; index < length; index++) {
             uint8_t saved = bytes[index];
             bytes[index] = (uint8_t)(saved + 1 + prng_next() % 255);
-            uint64_t got = hash_bytes(bytes, length, SEED_A);
+            uint64_t got = hashfn_bytes(bytes, length, SEED_A);
             CHECK(got != want);
             CHECK((uint32_t)got != (uint32_t)want);
             bytes[index] = saved;
@@ -142,13 +142,13 @@ static void avalanche_count(uint32_t length, uint32_t bit, uint32_t flips[64])
     for (uint32_t sample = 0; sample < AVALANCHE_SAMPLES; sample++) {
         prng_fill(bytes, length);
         uint64_t seed = prng_next();
-        uint64_t before = hash_bytes(bytes, length, seed);
+        uint64_t before = hashfn_bytes(bytes, length, seed);
         if (bit < length * 8) {
             bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         } else {
             seed ^= 1ull << (bit - length * 8);
         }
-        uint64_t changed = before ^ hash_bytes(bytes, length, seed);
+        uint64_t changed = before ^ hashfn_bytes(bytes, length, seed);
         for (uint32_t out = 0; out < 64; out++) {
             flips[out] += (uint32_t)((changed >> out) & 1);
         }
@@ -237,7 +237,7 @@ static void test_distribution(void)
                 } else {
                     memcpy(text, &number, sizeof(number));
                 }
-                hashes[key] = (uint32_t)hash_bytes(text, (size_t)length, seed);
+                hashes[key] = (uint32_t)hashfn_bytes(text, (size_t)length, seed);
             }
             static const char *const names[] = {"key:N", "decimal", "uint64"};
             check_spread(names[family], hashes, shifts[which]);
@@ -253,5 +253,5 @@ int main(void)
     test_every_byte();
     test_avalanche();
     test_distribution();
-    return check_exit("test_hash");
+    return check_exit("test_hashfn");
 }

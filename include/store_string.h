@@ -1,0 +1,46 @@
+/*
+ * Strings in the store: a string key owns one value slot of val_size_max bytes. Every write
+ * of a string's bytes is here (SET and its forms, APPEND, SETRANGE, the results of INCR and
+ * INCRBYFLOAT): commands read a string's bytes, never write them. A write takes the record
+ * store_find_typed gave (struct store_found), so it probes the table no more; it assumes the
+ * caller checked its limits (store_string_check) and cannot fail then.
+ */
+#ifndef KV_STORE_STRING_H
+#define KV_STORE_STRING_H
+
+#include "store.h"
+
+/* Registers the string type with the store (once, after store_init). */
+void store_string_init(struct store *store);
+
+/* The bytes of a live string key (valid until the store next changes). */
+struct slice store_string_value(const struct store *store, uint32_t key_index);
+
+/* Whether `value` may be stored at the key found (of any type, or absent), in kv's order:
+ * STORE_VALUE_TOO_LONG; then, for a new key, STORE_KEY_TOO_LONG or STORE_FULL. */
+KV_MUST_USE enum store_status store_string_check(const struct store *store,
+                                                 const struct store_found *found,
+                                                 struct slice key, struct slice value);
+
+/* Stores `value` at a checked key: creates it, or replaces what it held (any type). The
+ * expiry time becomes at_ms (0: none; a time already past removes the key, as Redis does),
+ * or stays as it was with keep_ttl. Tells watchers. */
+void store_string_put(struct store *store, const struct store_found *found, struct slice key,
+                      struct slice value, int64_t at_ms, bool keep_ttl);
+
+/* Writes `bytes` at `offset` of the string found (APPEND, SETRANGE), zero-filling any gap;
+ * an absent key is created empty first (its limits checked). offset + bytes.length is at
+ * most val_size_max. Returns the string's new length. */
+uint32_t store_string_splice(struct store *store, const struct store_found *found,
+                             struct slice key, uint64_t offset, struct slice bytes);
+
+/* SET key value without options, in one probe: checks, then stores (tests, MSET). */
+KV_MUST_USE enum store_status store_string_set(struct store *store, struct slice key,
+                                               struct slice value);
+
+/* GET: STORE_OK with the string's bytes (valid until the store next changes), or
+ * STORE_NOT_FOUND, or STORE_WRONGTYPE. */
+KV_MUST_USE enum store_status store_string_get(struct store *store, struct slice key,
+                                               struct slice *value);
+
+#endif
