@@ -4,7 +4,7 @@
  * sets. An entry is a heap allocation owned by the caller whose first four bytes are the
  * dict's chain link (the reference of the next entry in its bucket, HEAP_REF_NONE at the
  * end); the dict learns an entry's key bytes from the `key` function given at init, and
- * hashes them with the seeded hash_bytes.
+ * hashes them with the seeded hashfn_bytes.
  *
  * Buckets are arrays of 32-bit references taken from the heap. The table doubles when it
  * holds as many entries as buckets and shrinks, to the smallest power of two that holds its
@@ -54,7 +54,7 @@ typedef struct slice dict_key_fn(const void *entry);
 struct dict {
     struct heap *heap;         /* entries and bucket arrays live here */
     dict_key_fn *key;          /* an entry's key bytes */
-    uint64_t seed;             /* hash_bytes seed */
+    uint64_t seed;             /* hashfn_bytes seed */
     uint32_t *buckets[2];      /* [0]: the table; [1]: the table being moved into, or NULL */
     uint32_t bucket_count[2];  /* powers of two; [0] is 1 while table 0 has no array (it
                                   is then bucket_inline); [1] is 0 when not rehashing */

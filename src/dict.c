@@ -29,7 +29,7 @@
 
 #include <string.h>
 
-#include "hash.h"
+#include "hashfn.h"
 
 /* dict_random: random buckets probed before the linear fallback. The chance that a probe
  * returns is at least load / chain_cap >= (1/8) / 4 when the table is not left sparse by a
@@ -65,7 +65,7 @@ static uint32_t *entry_link(const struct dict *dict, uint32_t entry_ref)
 
 static uint64_t key_hash(const struct dict *dict, struct slice key)
 {
-    return hash_bytes(key.bytes, key.length, dict->seed);
+    return hashfn_bytes(key.bytes, key.length, dict->seed);
 }
 
 static uint64_t entry_hash(const struct dict *dict, uint32_t entry_ref)

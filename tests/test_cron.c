@@ -40,6 +40,11 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
+#include "store_hash.h"
+#include "store_list.h"
+#include "store_set.h"
+#include "store_string.h"
+#include "store_zset.h"
 #include "watch.h"
 
 #define CONNECTIONS 4u
@@ -129,6 +134,11 @@ static void modules_build(void)
     }
     reply_errors_init(&config, plan.recv_buffer_bytes);
     store_init(&store, &region, &config, 4321);
+    store_string_init(&store);
+    store_list_init(&store);
+    store_hash_init(&store);
+    store_set_init(&store);
+    store_zset_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
                 config.subscriptions_max, config.key_size_max, 8765);
@@ -274,11 +284,11 @@ static void test_active_expiry(int64_t base_ms)
     char name[16];
     for (uint32_t index = 0; index < 40; index++) {
         key_name(name, index);
-        CHECK(store_set_string(&store, text(name), text("v")) == STORE_OK);
-        uint32_t key_index = 0;
-        CHECK(store_find(&store, text(name), &key_index));
+        CHECK(store_string_set(&store, text(name), text("v")) == STORE_OK);
+        struct store_found found;
+        CHECK(store_find_typed(&store, text(name), STORE_TYPE_ANY, &found) == STORE_OK);
         if (index < 30) {
-            CHECK(store_expire_set(&store, key_index, base_ms + (index < 20 ? 1000 : 5000)));
+            CHECK(store_expire_set(&store, &found, base_ms + (index < 20 ? 1000 : 5000)));
         }
     }
     CHECK(store.expires_count == 30 && store_key_count(&store) == 40);

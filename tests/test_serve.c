@@ -46,6 +46,11 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
+#include "store_hash.h"
+#include "store_list.h"
+#include "store_set.h"
+#include "store_string.h"
+#include "store_zset.h"
 #include "watch.h"
 
 #define CONNECTIONS 4u
@@ -134,6 +139,11 @@ static void modules_build(void)
     }
     reply_errors_init(&config, plan.recv_buffer_bytes);
     store_init(&store, &region, &config, 12345);
+    store_string_init(&store);
+    store_list_init(&store);
+    store_hash_init(&store);
+    store_set_init(&store);
+    store_zset_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
                 config.subscriptions_max, config.key_size_max, 678);
