@@ -26,9 +26,43 @@ enum config_mlock {
     CONFIG_MLOCK_OFF,      /* never lock */
 };
 
+/* Redis's maxmemory-policy values. */
+enum config_policy {
+    CONFIG_POLICY_NOEVICTION,
+    CONFIG_POLICY_ALLKEYS_LRU,
+    CONFIG_POLICY_VOLATILE_LRU,
+    CONFIG_POLICY_ALLKEYS_LFU,
+    CONFIG_POLICY_VOLATILE_LFU,
+    CONFIG_POLICY_ALLKEYS_RANDOM,
+    CONFIG_POLICY_VOLATILE_RANDOM,
+    CONFIG_POLICY_VOLATILE_TTL,
+    CONFIG_POLICY_COUNT,
+};
+
+/* The client classes of client-output-buffer-limit. */
+enum config_client_class {
+    CONFIG_CLIENT_NORMAL,
+    CONFIG_CLIENT_REPLICA,
+    CONFIG_CLIENT_PUBSUB,
+    CONFIG_CLIENT_CLASS_COUNT,
+};
+
+/* One class's output limit: past `hard_bytes`, or past `soft_bytes` for longer than
+ * soft_seconds, a client is closed (0: no limit). */
+struct config_output_limit {
+    uint64_t hard_bytes;
+    uint64_t soft_bytes;
+    uint32_t soft_seconds;
+};
+
 #define CONFIG_BIND_BYTES_MAX 64u
 #define CONFIG_PATH_BYTES_MAX 4096u
 #define CONFIG_PASSWORD_BYTES_MAX 512u
+
+/* The budget's bounds: a heap smaller than 4 MiB cannot hold its own classes usefully; 32 GiB
+ * is what 32-bit heap references address. */
+#define CONFIG_MAXMEMORY_MIN (4ull << 20)
+#define CONFIG_MAXMEMORY_MAX (32ull << 30)
 
 /* Largest config file, read whole onto the stack. */
 #define CONFIG_FILE_BYTES_MAX (32u * 1024u)
@@ -59,6 +93,20 @@ struct config {
     uint32_t send_stall_seconds;       /* s; a client that takes no reply bytes for longer
                                           while one waits is closed; 0: never */
     int protected_mode;                /* 1: without requirepass, refuse non-loopback peers */
+    uint64_t maxmemory;                /* bytes: the heap every key, value, collection and
+                                          client buffer shares (Redis's name and units) */
+    enum config_policy maxmemory_policy; /* what goes when the budget is full */
+    uint32_t maxmemory_samples;        /* keys sampled per eviction */
+    uint32_t maxmemory_eviction_tenacity; /* 0..100: how long eviction may go on per command */
+    uint32_t lfu_log_factor;           /* LFU counter's logarithm factor */
+    uint32_t lfu_decay_time;           /* minutes after which an idle key's LFU counter
+                                          drops by one */
+    uint64_t proto_max_bulk_len;       /* bytes: longest bulk argument */
+    uint64_t client_query_buffer_limit;/* bytes: a client's pending input past this is closed */
+    struct config_output_limit output_limits[CONFIG_CLIENT_CLASS_COUNT];
+    uint64_t maxmemory_clients;        /* bytes of client buffers in all; 0: no limit */
+    uint32_t maxmemory_clients_percent;/* when set (1..100): maxmemory_clients is this share
+                                          of maxmemory */
     bool plan_only;                    /* --plan: print the memory plan and exit */
     bool check_host;                   /* --check-host: print the host check and exit */
 };
@@ -92,6 +140,16 @@ uint32_t config_apply_runtime(struct config *running, const struct config *fresh
 
 /* Writes the usage text. */
 void config_usage(void);
+
+/* Parses a size as Redis's memtoull does: digits and an optional unit (b, k, kb, m, mb, g, gb,
+ * any case; k = 1000, kb = 1024). False when it is not one or overflows. */
+KV_MUST_USE bool config_memory_parse(const char *text, uint64_t *bytes);
+
+/* Redis's name of a policy ("allkeys-lru"). */
+const char *config_policy_name(enum config_policy policy);
+
+/* client-output-buffer-limit as Redis prints it: "normal 0 0 0 replica 268435456 ..." */
+void config_output_limits_format(const struct config *config, char *text, size_t text_bytes);
 
 const char *config_hugepages_name(enum config_hugepages hugepages);
 const char *config_mlock_name(enum config_mlock mlock);

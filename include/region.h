@@ -21,6 +21,7 @@ struct region {
     bool hugetlb;           /* mapped with MAP_HUGETLB (explicit hugepages) */
     bool locked;            /* mlock succeeded: the region cannot be paged out */
     bool sealed;            /* startup is over: carving is a bug from here on */
+    uint64_t prefault_ms;   /* how long locking and prefaulting took at startup */
 };
 
 /*

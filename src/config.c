@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -24,13 +25,18 @@ enum option_kind {
     OPTION_PASSWORD,
     OPTION_INT32,   /* -1 .. INT32_MAX (slowlog_log_slower_than: -1 turns it off) */
     OPTION_YES_NO,  /* yes | no, into an int */
+    OPTION_MEMORY,  /* a size with Redis's units (256mb), into a uint64_t */
+    OPTION_POLICY,  /* a maxmemory-policy word */
+    OPTION_OUTPUT_LIMIT, /* client-output-buffer-limit: <class> <hard> <soft> <seconds> ... */
+    OPTION_MEMORY_CLIENTS, /* maxmemory-clients: a size, or a share of maxmemory ("10%") */
 };
 
 struct option {
-    const char *name;   /* config-file name; the flag is "--" plus it with '-' for '_' */
+    const char *name;   /* config-file name; '-' and '_' are the same in it, and the flag is
+                           "--" plus it (with either) */
     uint8_t kind;       /* enum option_kind */
-    uint32_t min;       /* OPTION_UINT32: smallest accepted value */
-    uint32_t max;       /* OPTION_UINT32: largest accepted value */
+    uint64_t min;       /* OPTION_UINT32, OPTION_MEMORY: smallest accepted value */
+    uint64_t max;       /* OPTION_UINT32, OPTION_MEMORY: largest accepted value */
     size_t offset;      /* field in struct config */
     bool runtime;       /* may change while kv serves (CONFIG SET, SIGHUP) */
 };
@@ -66,6 +72,23 @@ static const struct option options[] = {
     {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max), false},
     {"blocking_keys_max", OPTION_UINT32, 0, 1u << 20,
      offsetof(struct config, blocking_keys_max), false},
+    /* Redis's options, with Redis's names and units. */
+    {"maxmemory", OPTION_MEMORY, CONFIG_MAXMEMORY_MIN, CONFIG_MAXMEMORY_MAX,
+     offsetof(struct config, maxmemory), false},
+    {"maxmemory-policy", OPTION_POLICY, 0, 0, offsetof(struct config, maxmemory_policy), true},
+    {"maxmemory-samples", OPTION_UINT32, 1, 64, offsetof(struct config, maxmemory_samples), true},
+    {"maxmemory-eviction-tenacity", OPTION_UINT32, 0, 100,
+     offsetof(struct config, maxmemory_eviction_tenacity), true},
+    {"lfu-log-factor", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, lfu_log_factor), true},
+    {"lfu-decay-time", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, lfu_decay_time), true},
+    {"proto-max-bulk-len", OPTION_MEMORY, 1024 * 1024, 1ull << 32,
+     offsetof(struct config, proto_max_bulk_len), true},
+    {"client-query-buffer-limit", OPTION_MEMORY, 1024 * 1024, 1ull << 32,
+     offsetof(struct config, client_query_buffer_limit), true},
+    {"client-output-buffer-limit", OPTION_OUTPUT_LIMIT, 0, 0,
+     offsetof(struct config, output_limits), true},
+    {"maxmemory-clients", OPTION_MEMORY_CLIENTS, 0, CONFIG_MAXMEMORY_MAX,
+     offsetof(struct config, maxmemory_clients), true},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -84,6 +107,76 @@ static const char *const mlock_names[] = {
     [CONFIG_MLOCK_REQUIRED] = "required",
     [CONFIG_MLOCK_OFF] = "off",
 };
+
+static const char *const policy_names[CONFIG_POLICY_COUNT] = {
+    [CONFIG_POLICY_NOEVICTION] = "noeviction",
+    [CONFIG_POLICY_ALLKEYS_LRU] = "allkeys-lru",
+    [CONFIG_POLICY_VOLATILE_LRU] = "volatile-lru",
+    [CONFIG_POLICY_ALLKEYS_LFU] = "allkeys-lfu",
+    [CONFIG_POLICY_VOLATILE_LFU] = "volatile-lfu",
+    [CONFIG_POLICY_ALLKEYS_RANDOM] = "allkeys-random",
+    [CONFIG_POLICY_VOLATILE_RANDOM] = "volatile-random",
+    [CONFIG_POLICY_VOLATILE_TTL] = "volatile-ttl",
+};
+
+static const char *const client_class_names[CONFIG_CLIENT_CLASS_COUNT] = {
+    [CONFIG_CLIENT_NORMAL] = "normal",
+    [CONFIG_CLIENT_REPLICA] = "replica",
+    [CONFIG_CLIENT_PUBSUB] = "pubsub",
+};
+
+const char *config_policy_name(enum config_policy policy)
+{
+    KV_ASSERT((size_t)policy < CONFIG_POLICY_COUNT);
+    return policy_names[policy];
+}
+
+bool config_memory_parse(const char *text, uint64_t *bytes)
+{
+    static const struct {
+        const char *unit;
+        uint64_t multiplier;
+    } units[] = {{"", 1},           {"b", 1},
+                 {"k", 1000},       {"kb", 1024},
+                 {"m", 1000000},    {"mb", 1024 * 1024},
+                 {"g", 1000000000}, {"gb", 1024ull * 1024 * 1024}};
+    size_t digits = strspn(text, "0123456789");
+    if (digits == 0 || digits > 20) {
+        return false;
+    }
+    uint64_t number = 0;
+    for (size_t index = 0; index < digits; index++) {
+        uint64_t digit = (uint64_t)(text[index] - '0');
+        if (number > (UINT64_MAX - digit) / 10) {
+            return false;
+        }
+        number = number * 10 + digit;
+    }
+    for (size_t index = 0; index < sizeof(units) / sizeof(units[0]); index++) {
+        if (strcasecmp(text + digits, units[index].unit) == 0) {
+            if (number > UINT64_MAX / units[index].multiplier) {
+                return false;
+            }
+            *bytes = number * units[index].multiplier;
+            return true;
+        }
+    }
+    return false;
+}
+
+void config_output_limits_format(const struct config *config, char *text, size_t text_bytes)
+{
+    size_t used = 0;
+    text[0] = '\0';
+    for (uint32_t class = 0; class < CONFIG_CLIENT_CLASS_COUNT && used < text_bytes; class++) {
+        const struct config_output_limit *limit = &config->output_limits[class];
+        int written = snprintf(text + used, text_bytes - used, "%s%s %llu %llu %u",
+                               class == 0 ? "" : " ", client_class_names[class],
+                               (unsigned long long)limit->hard_bytes,
+                               (unsigned long long)limit->soft_bytes, limit->soft_seconds);
+        used += written > 0 ? (size_t)written : 0;
+    }
+}
 
 const char *config_hugepages_name(enum config_hugepages hugepages)
 {
@@ -119,13 +212,58 @@ void config_defaults(struct config *config)
     config->cpu = -1;
     config->pubsub_channels_max = 1024;
     config->subscriptions_max = 64;
+    config->maxmemory = 256ull << 20;
+    config->maxmemory_policy = CONFIG_POLICY_NOEVICTION;
+    config->maxmemory_samples = 5;
+    config->maxmemory_eviction_tenacity = 10;
+    config->lfu_log_factor = 10;
+    config->lfu_decay_time = 1;
+    config->proto_max_bulk_len = 512ull << 20;
+    config->client_query_buffer_limit = 1ull << 30;
+    /* Redis's defaults: normal clients unlimited, replicas 256mb/64mb/60s, pub/sub
+     * 32mb/8mb/60s. */
+    config->output_limits[CONFIG_CLIENT_REPLICA] =
+        (struct config_output_limit){.hard_bytes = 256ull << 20, .soft_bytes = 64ull << 20,
+                                     .soft_seconds = 60};
+    config->output_limits[CONFIG_CLIENT_PUBSUB] =
+        (struct config_output_limit){.hard_bytes = 32ull << 20, .soft_bytes = 8ull << 20,
+                                     .soft_seconds = 60};
     config->plan_only = false;
 }
 
+/* Whether two option names are the same, '-' and '_' alike, letters in any case (Redis's
+ * names are case-insensitive). */
+static bool option_name_equal(const char *left, const char *right)
+{
+    /* Bounded by the shorter name: the loop stops at either's end. */
+    for (; *left != '\0' && *right != '\0'; left++, right++) {
+        char a = *left == '-' ? '_' : (char)tolower((unsigned char)*left);
+        char b = *right == '-' ? '_' : (char)tolower((unsigned char)*right);
+        if (a != b) {
+            return false;
+        }
+    }
+    return *left == *right;
+}
+
+/* Other names of options: Redis's name for one kv named first. */
+static const struct {
+    const char *alias;
+    const char *name;
+} option_aliases[] = {
+    {"maxclients", "connections_max"},
+};
+
 static const struct option *option_find(const char *name)
 {
+    for (size_t index = 0; index < sizeof(option_aliases) / sizeof(option_aliases[0]); index++) {
+        if (option_name_equal(option_aliases[index].alias, name)) {
+            name = option_aliases[index].name;
+            break;
+        }
+    }
     for (size_t index = 0; index < OPTION_COUNT; index++) {
-        if (strcmp(options[index].name, name) == 0) {
+        if (option_name_equal(options[index].name, name)) {
             return &options[index];
         }
     }
@@ -150,8 +288,9 @@ static int set_uint32(const struct option *option, uint32_t *field, const char *
     unsigned long long number = strtoull(value, &end, 10);
     bool digits = value[0] >= '0' && value[0] <= '9';
     if (!digits || errno != 0 || *end != '\0' || number < option->min || number > option->max) {
-        snprintf(error, error_bytes, "option %s: '%s' is not a whole number from %u to %u",
-                 option->name, value, option->min, option->max);
+        snprintf(error, error_bytes, "option %s: '%s' is not a whole number from %llu to %llu",
+                 option->name, value, (unsigned long long)option->min,
+                 (unsigned long long)option->max);
         return -1;
     }
     *field = (uint32_t)number;
@@ -193,6 +332,97 @@ static int set_word(const struct option *option, int *field, const char *const *
     return 0;
 }
 
+static int set_memory(const struct option *option, uint64_t *field, const char *value,
+                      char *error, size_t error_bytes)
+{
+    uint64_t bytes = 0;
+    if (!config_memory_parse(value, &bytes) || bytes < option->min || bytes > option->max) {
+        snprintf(error, error_bytes,
+                 "option %s: '%s' is not a size from %llu to %llu bytes (units: b, k, kb, m, mb, "
+                 "g, gb)",
+                 option->name, value, (unsigned long long)option->min,
+                 (unsigned long long)option->max);
+        return -1;
+    }
+    *field = bytes;
+    return 0;
+}
+
+/* maxmemory-clients: 0, a size, or a percentage of maxmemory ("5%"), as Redis takes it. */
+static int set_memory_clients(const struct option *option, struct config *config,
+                              const char *value, char *error, size_t error_bytes)
+{
+    size_t length = strlen(value);
+    if (length >= 2 && value[length - 1] == '%') {
+        char number[8];
+        uint64_t percent = 0;
+        bool ok = length - 1 < sizeof(number);
+        if (ok) {
+            memcpy(number, value, length - 1);
+            number[length - 1] = '\0';
+            ok = strspn(number, "0123456789") == length - 1 &&
+                 config_memory_parse(number, &percent) && percent >= 1 && percent <= 100;
+        }
+        if (!ok) {
+            snprintf(error, error_bytes, "option %s: '%s' is not a share from 1%% to 100%%",
+                     option->name, value);
+            return -1;
+        }
+        config->maxmemory_clients_percent = (uint32_t)percent;
+        config->maxmemory_clients = 0;
+        return 0;
+    }
+    config->maxmemory_clients_percent = 0;
+    return set_memory(option, &config->maxmemory_clients, value, error, error_bytes);
+}
+
+/* client-output-buffer-limit: one or more "<class> <hard> <soft> <soft seconds>" groups; a
+ * class not named keeps its limits, as in Redis. All groups are checked before any is set. */
+static int set_output_limits(const struct option *option, struct config *config,
+                             const char *value, char *error, size_t error_bytes)
+{
+    struct config_output_limit limits[CONFIG_CLIENT_CLASS_COUNT];
+    memcpy(limits, config->output_limits, sizeof(limits));
+    char text[256];
+    if (strlen(value) >= sizeof(text)) {
+        snprintf(error, error_bytes, "option %s: longer than %zu bytes", option->name,
+                 sizeof(text) - 1);
+        return -1;
+    }
+    snprintf(text, sizeof(text), "%s", value);
+    char *words[4 * CONFIG_CLIENT_CLASS_COUNT + 1];
+    uint32_t count = 0;
+    char *save = NULL;
+    for (char *word = strtok_r(text, " \t", &save); word != NULL && count < 13;
+         word = strtok_r(NULL, " \t", &save)) {
+        words[count++] = word;
+    }
+    bool ok = count > 0 && count % 4 == 0 && count <= 12;
+    for (uint32_t group = 0; ok && group < count; group += 4) {
+        int class = strcasecmp(words[group], "slave") == 0
+                        ? CONFIG_CLIENT_REPLICA
+                        : word_index(client_class_names, CONFIG_CLIENT_CLASS_COUNT, words[group]);
+        char *end = NULL;
+        unsigned long seconds = strtoul(words[group + 3], &end, 10);
+        ok = class >= 0 && config_memory_parse(words[group + 1], &limits[class].hard_bytes) &&
+             config_memory_parse(words[group + 2], &limits[class].soft_bytes) &&
+             words[group + 3][0] >= '0' && words[group + 3][0] <= '9' && *end == '\0' &&
+             seconds <= UINT32_MAX;
+        if (ok) {
+            limits[class].soft_seconds = (uint32_t)seconds;
+        }
+    }
+    if (!ok) {
+        snprintf(error, error_bytes,
+                 "option %s: '%s' is not groups of <normal|replica|pubsub> <hard> <soft> "
+                 "<seconds>",
+                 option->name, value);
+        return -1;
+    }
+    memcpy(config->output_limits, limits, sizeof(limits));
+    return 0;
+}
+
 static int set_bind(struct config *config, const char *value, char *error, size_t error_bytes)
 {
     struct in_addr address;
@@ -227,6 +457,15 @@ int config_set(struct config *config, const char *name, const char *value, char 
         return set_word(option, (int *)(void *)field, mlock_names, 3, value, error, error_bytes);
     case OPTION_YES_NO:
         return set_word(option, (int *)(void *)field, yes_no_names, 2, value, error, error_bytes);
+    case OPTION_POLICY:
+        return set_word(option, (int *)(void *)field, policy_names, CONFIG_POLICY_COUNT, value,
+                        error, error_bytes);
+    case OPTION_MEMORY:
+        return set_memory(option, (uint64_t *)(void *)field, value, error, error_bytes);
+    case OPTION_MEMORY_CLIENTS:
+        return set_memory_clients(option, config, value, error, error_bytes);
+    case OPTION_OUTPUT_LIMIT:
+        return set_output_limits(option, config, value, error, error_bytes);
     case OPTION_PATH:
         if (value[0] != '/' || strlen(value) >= CONFIG_PATH_BYTES_MAX) {
             snprintf(error, error_bytes, "option %s: '%s' is not an absolute path", option->name,
@@ -434,7 +673,16 @@ static size_t option_field_bytes(const struct option *option)
     case OPTION_HUGEPAGES:
     case OPTION_MLOCK:
     case OPTION_YES_NO:
+    case OPTION_POLICY:
         return sizeof(int);
+    case OPTION_MEMORY:
+        return sizeof(uint64_t);
+    case OPTION_MEMORY_CLIENTS:
+        /* maxmemory_clients and maxmemory_clients_percent, which follows it. */
+        return offsetof(struct config, maxmemory_clients_percent) -
+               offsetof(struct config, maxmemory_clients) + sizeof(uint32_t);
+    case OPTION_OUTPUT_LIMIT:
+        return sizeof(((struct config *)0)->output_limits);
     default:
         return sizeof(uint32_t);
     }
@@ -510,6 +758,21 @@ void config_usage(void)
            "  --hz N                expiry and idle-check ticks per second (10)\n"
            "  --watch-keys-max N    keys all clients may WATCH at once (1024)\n"
            "  --slowlog-log-slower-than N  microseconds; -1 = none (10000)\n"
+           "  --blocking-keys-max N  keys blocked clients may wait on, in all (4096)\n"
+           "\n"
+           "Redis's options, with Redis's names and units (256mb, 4gb):\n"
+           "  --maxmemory SIZE      the budget every key and client buffer shares (256mb)\n"
+           "  --maxmemory-policy W  noeviction | allkeys-lru | volatile-lru | allkeys-lfu |\n"
+           "                        volatile-lfu | allkeys-random | volatile-random |\n"
+           "                        volatile-ttl (noeviction)\n"
+           "  --maxmemory-samples N keys sampled per eviction (5)\n"
+           "  --maxmemory-eviction-tenacity N  0..100 (10)\n"
+           "  --lfu-log-factor N    (10)    --lfu-decay-time N  minutes (1)\n"
+           "  --maxclients N        the same as --connections-max\n"
+           "  --proto-max-bulk-len SIZE  longest bulk argument (512mb)\n"
+           "  --client-query-buffer-limit SIZE  (1gb)\n"
+           "  --client-output-buffer-limit 'CLASS HARD SOFT SECONDS ...'\n"
+           "  --maxmemory-clients SIZE|N%%  client buffers in all, 0 = no limit (0)\n"
            "  --plan                print the memory plan and exit\n"
            "  --check-host          check this host against the plan (exit 1: kv cannot start)\n"
            "\n"

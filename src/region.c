@@ -2,7 +2,8 @@
  * The region: kv's only mmap, mlock and madvise. At startup it maps one run of memory of
  * the planned size, backed by the largest page size the host offers and the policy allows
  * (1 GiB or 2 MiB explicit hugepages, else normal pages with MADV_HUGEPAGE), locks it and
- * writes one byte per page so that every page is resident before the first client. A bump
+ * writes one byte per page so that every page is resident before the first client (from up to
+ * REGION_PREFAULT_THREADS_MAX threads, which end before kv serves). A bump
  * cursor then carves every pool from it until region_seal(); from then on carving is a bug.
  * Page sizes are discovered with libhugetlbfs; free counts come from sysfs.
  */
@@ -11,6 +12,8 @@
 #include <errno.h>
 #include <hugetlbfs.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -147,37 +150,117 @@ static int map_pages(struct region *region, uint64_t bytes, enum config_hugepage
     return 0;
 }
 
-static int lock_pages(struct region *region, enum config_mlock mlock_policy, char *error,
-                      size_t error_bytes)
+/* Startup prefaults the region from this many threads at most (startup is not serving: the
+ * threads end before the first client, and page zeroing is what takes the time). */
+#define REGION_PREFAULT_THREADS_MAX 8u
+
+/* One thread's share of the region: lock it (when asked), then touch every page of it. */
+struct region_slice {
+    volatile uint8_t *bytes;  /* first byte of the share */
+    uint64_t length;          /* bytes in the share, whole pages */
+    uint64_t page_bytes;      /* the region's page size */
+    bool lock;                /* mlock the share first */
+    int lock_error;           /* errno of a refused mlock, 0 when locked or not asked */
+};
+
+static void *slice_prefault(void *argument)
 {
-    if (mlock_policy == CONFIG_MLOCK_OFF) {
-        return 0;
+    struct region_slice *slice = argument;
+    if (slice->lock && mlock((const void *)slice->bytes, slice->length) != 0) {
+        slice->lock_error = errno;
     }
-    if (mlock(region->base, region->bytes) == 0) {
-        region->locked = true;
-        return 0;
+    /* Bounded by the share's pages. mlock faulted them in already when it succeeded; the
+     * touch is what faults them when locking is off or refused. */
+    for (uint64_t offset = 0; offset < slice->length; offset += slice->page_bytes) {
+        slice->bytes[offset] = 0;
     }
-    int code = errno;
-    if (mlock_policy == CONFIG_MLOCK_REQUIRED) {
-        snprintf(error, error_bytes,
-                 "region: mlock of %" PRIu64 " bytes refused (%s) and mlock is required: raise "
-                 "the memlock limit (ulimit -l, LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK",
-                 region->bytes, strerror(code));
-        return -code;
-    }
-    log_warn("region: mlock of %" PRIu64 " bytes refused (%s); serving unlocked memory: raise "
-             "the memlock limit (ulimit -l, LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK",
-             region->bytes, strerror(code));
-    return 0;
+    return NULL;
 }
 
-/* Touches every page so that no page fault waits for the first client. */
-static void prefault(struct region *region)
+/* Threads to use: the online CPUs, at most REGION_PREFAULT_THREADS_MAX, and one per page. */
+static uint32_t prefault_threads(const struct region *region)
 {
-    volatile uint8_t *bytes = region->base;
-    for (uint64_t offset = 0; offset < region->bytes; offset += region->page_bytes) {
-        bytes[offset] = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t threads = cpus > 0 ? (uint64_t)cpus : 1;
+    threads = threads < REGION_PREFAULT_THREADS_MAX ? threads : REGION_PREFAULT_THREADS_MAX;
+    uint64_t pages = region->bytes / region->page_bytes;
+    return (uint32_t)(threads < pages ? threads : pages);
+}
+
+/* Locks (when asked) and prefaults the whole region in parallel shares; a thread that cannot
+ * be started leaves its share to this one. Returns the first mlock errno, or 0. */
+static int prefault_parallel(struct region *region, bool lock, uint32_t *threads_used)
+{
+    uint32_t threads = prefault_threads(region);
+    KV_ASSERT(threads >= 1 && threads <= REGION_PREFAULT_THREADS_MAX);
+    struct region_slice slices[REGION_PREFAULT_THREADS_MAX];
+    pthread_t ids[REGION_PREFAULT_THREADS_MAX];
+    bool started[REGION_PREFAULT_THREADS_MAX] = {false};
+    uint64_t pages = region->bytes / region->page_bytes;
+    uint64_t pages_each = pages / threads;
+    for (uint32_t index = 0; index < threads; index++) {
+        uint64_t first = index * pages_each;
+        uint64_t count = index + 1 == threads ? pages - first : pages_each;
+        slices[index] = (struct region_slice){.bytes = region->base + first * region->page_bytes,
+                                              .length = count * region->page_bytes,
+                                              .page_bytes = region->page_bytes,
+                                              .lock = lock};
     }
+    /* Slice 0 runs here, the rest on threads. */
+    *threads_used = 1;
+    for (uint32_t index = 1; index < threads; index++) {
+        started[index] = pthread_create(&ids[index], NULL, slice_prefault, &slices[index]) == 0;
+        *threads_used += started[index] ? 1 : 0;
+    }
+    slice_prefault(&slices[0]);
+    int lock_error = slices[0].lock_error;
+    for (uint32_t index = 1; index < threads; index++) {
+        if (started[index]) {
+            KV_ASSERT(pthread_join(ids[index], NULL) == 0);
+        } else {
+            slice_prefault(&slices[index]);
+        }
+        lock_error = lock_error != 0 ? lock_error : slices[index].lock_error;
+    }
+    return lock_error;
+}
+
+/* Locks and prefaults: every page resident (and locked, when the policy and the host allow)
+ * before the first client. */
+static int lock_and_prefault(struct region *region, enum config_mlock mlock_policy, char *error,
+                             size_t error_bytes)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    bool lock = mlock_policy != CONFIG_MLOCK_OFF;
+    uint32_t threads = 0;
+    int code = prefault_parallel(region, lock, &threads);
+    region->locked = lock && code == 0;
+    if (lock && code != 0) {
+        /* Some shares may be locked: unlock all, so the region is in one state. */
+        (void)munlock(region->base, region->bytes);
+        if (mlock_policy == CONFIG_MLOCK_REQUIRED) {
+            snprintf(error, error_bytes,
+                     "region: mlock of %" PRIu64 " bytes refused (%s) and mlock is required: "
+                     "raise the memlock limit (ulimit -l, LimitMEMLOCK=infinity) or grant "
+                     "CAP_IPC_LOCK",
+                     region->bytes, strerror(code));
+            return -code;
+        }
+        log_warn("region: mlock of %" PRIu64 " bytes refused (%s); serving unlocked memory: "
+                 "raise the memlock limit (ulimit -l, LimitMEMLOCK=infinity) or grant "
+                 "CAP_IPC_LOCK",
+                 region->bytes, strerror(code));
+    }
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    int64_t elapsed_ns = (int64_t)(end.tv_sec - start.tv_sec) * 1000000000 +
+                         (int64_t)(end.tv_nsec - start.tv_nsec);
+    uint64_t elapsed_ms = elapsed_ns > 0 ? (uint64_t)elapsed_ns / 1000000u : 0;
+    region->prefault_ms = elapsed_ms;
+    log_info("region: %" PRIu64 " bytes %s and prefaulted in %" PRIu64 " ms by %u threads",
+             region->bytes, region->locked ? "locked" : "not locked", elapsed_ms, threads);
+    return 0;
 }
 
 int region_map(struct region *region, uint64_t bytes, enum config_hugepages hugepages,
@@ -190,12 +273,11 @@ int region_map(struct region *region, uint64_t bytes, enum config_hugepages huge
         return result;
     }
     region->bytes = round_up(bytes, region->page_bytes);
-    result = lock_pages(region, mlock_policy, error, error_bytes);
+    result = lock_and_prefault(region, mlock_policy, error, error_bytes);
     if (result != 0) {
         region_unmap(region);
         return result;
     }
-    prefault(region);
     KV_ASSERT(region->carved_bytes == 0);
     return 0;
 }

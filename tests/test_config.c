@@ -180,8 +180,87 @@ static void test_plan(void)
     CHECK(strstr(error, "key_count") != NULL);
 }
 
+/* Redis's options: sizes with Redis's units, names with '-' or '_', the maxclients alias,
+ * policy words, output limits by class, maxmemory-clients as a size or a share. */
+static void test_redis_options(void)
+{
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+    } sizes[] = {{"0", 0},          {"1", 1},
+                 {"100b", 100},     {"1k", 1000},
+                 {"1kb", 1024},     {"1K", 1000},
+                 {"1KB", 1024},     {"2m", 2000000},
+                 {"256mb", 256ull << 20}, {"3g", 3000000000ull},
+                 {"4gb", 4ull << 30}, {"18446744073709551615", UINT64_MAX}};
+    for (size_t index = 0; index < sizeof(sizes) / sizeof(sizes[0]); index++) {
+        uint64_t bytes = 1;
+        CHECK(config_memory_parse(sizes[index].text, &bytes));
+        CHECK(bytes == sizes[index].bytes);
+    }
+    static const char *const bad_sizes[] = {"", "mb", "-1", "1.5mb", "1 mb", "1tb", "1kbb",
+                                            "99999999999999999999", "20000000000gb"};
+    for (size_t index = 0; index < sizeof(bad_sizes) / sizeof(bad_sizes[0]); index++) {
+        uint64_t bytes = 0;
+        CHECK(!config_memory_parse(bad_sizes[index], &bytes));
+    }
+    struct config config;
+    char error[256];
+    config_defaults(&config);
+    CHECK(config.maxmemory == 256ull << 20);
+    CHECK(config.maxmemory_policy == CONFIG_POLICY_NOEVICTION);
+    CHECK(config.maxmemory_samples == 5);
+    CHECK(config.proto_max_bulk_len == 512ull << 20);
+    CHECK(config_set(&config, "maxmemory", "64mb", error, sizeof(error)) == 0);
+    CHECK(config.maxmemory == 64ull << 20);
+    CHECK(config_set(&config, "maxmemory", "1mb", error, sizeof(error)) != 0);
+    CHECK(strstr(error, "maxmemory") != NULL);
+    CHECK(config_set(&config, "MAXMEMORY_POLICY", "allkeys-lru", error, sizeof(error)) == 0);
+    CHECK(config.maxmemory_policy == CONFIG_POLICY_ALLKEYS_LRU);
+    CHECK(strcmp(config_policy_name(config.maxmemory_policy), "allkeys-lru") == 0);
+    CHECK(config_set(&config, "maxmemory-policy", "volatile-ttl", error, sizeof(error)) == 0);
+    CHECK(config.maxmemory_policy == CONFIG_POLICY_VOLATILE_TTL);
+    CHECK(config_set(&config, "maxmemory-policy", "lru", error, sizeof(error)) != 0);
+    CHECK(config_set(&config, "maxclients", "10000", error, sizeof(error)) == 0);
+    CHECK(config.connections_max == 10000);
+    CHECK(config_set(&config, "key-count", "7", error, sizeof(error)) == 0);
+    CHECK(config.key_count == 7);
+    CHECK(config_set(&config, "client-output-buffer-limit", "pubsub 64mb 16mb 30 normal 1kb 0 0",
+                     error, sizeof(error)) == 0);
+    CHECK(config.output_limits[CONFIG_CLIENT_PUBSUB].hard_bytes == 64ull << 20);
+    CHECK(config.output_limits[CONFIG_CLIENT_PUBSUB].soft_bytes == 16ull << 20);
+    CHECK(config.output_limits[CONFIG_CLIENT_PUBSUB].soft_seconds == 30);
+    CHECK(config.output_limits[CONFIG_CLIENT_NORMAL].hard_bytes == 1024);
+    CHECK(config.output_limits[CONFIG_CLIENT_REPLICA].hard_bytes == 256ull << 20);
+    /* A bad group changes nothing, not even the good groups before it. */
+    CHECK(config_set(&config, "client-output-buffer-limit", "normal 5 5 5 nobody 1 1 1", error,
+                     sizeof(error)) != 0);
+    CHECK(config.output_limits[CONFIG_CLIENT_NORMAL].hard_bytes == 1024);
+    CHECK(config_set(&config, "client-output-buffer-limit", "normal 1 1", error,
+                     sizeof(error)) != 0);
+    char text[256];
+    config_output_limits_format(&config, text, sizeof(text));
+    CHECK_STR(text, "normal 1024 0 0 replica 268435456 67108864 60 pubsub 67108864 16777216 30");
+    CHECK(config_set(&config, "maxmemory-clients", "10%", error, sizeof(error)) == 0);
+    CHECK(config.maxmemory_clients_percent == 10 && config.maxmemory_clients == 0);
+    CHECK(config_set(&config, "maxmemory-clients", "32mb", error, sizeof(error)) == 0);
+    CHECK(config.maxmemory_clients_percent == 0 && config.maxmemory_clients == 32ull << 20);
+    CHECK(config_set(&config, "maxmemory-clients", "101%", error, sizeof(error)) != 0);
+    CHECK(config_set(&config, "maxmemory-clients", "%", error, sizeof(error)) != 0);
+    /* Flags take Redis's names too, as redis-server accepts them. */
+    char *argv[] = {"kv", "--maxmemory", "128mb", "--maxmemory-policy", "allkeys-lfu",
+                    "--maxclients", "12"};
+    bool help = false;
+    config_defaults(&config);
+    CHECK(config_parse_args(&config, 7, argv, &help, error, sizeof(error)) == 0);
+    CHECK(config.maxmemory == 128ull << 20);
+    CHECK(config.maxmemory_policy == CONFIG_POLICY_ALLKEYS_LFU);
+    CHECK(config.connections_max == 12);
+}
+
 int main(void)
 {
+    test_redis_options();
     test_defaults();
     test_file_and_flags();
     test_bad_values();
