@@ -49,7 +49,7 @@
 #define DICT_SCAN_EXPANSION_MAX 128u
 
 /* The key bytes of an entry (a heap pointer whose first 4 bytes are the link). */
-typedef struct slice dict_key_fn(const void *entry);
+typedef struct slice dict_key_fn(const struct heap *heap, const void *entry);
 
 struct dict {
     struct heap *heap;         /* entries and bucket arrays live here */
@@ -94,6 +94,9 @@ static inline bool dict_rehashing(const struct dict *dict)
 /* Finds the entry with these key bytes: its reference, or HEAP_REF_NONE. With `position`
  * non-NULL, also where it is linked from, for dict_remove_at / dict_replace_at. */
 uint32_t dict_find(struct dict *dict, struct slice key, struct dict_position *position);
+
+/* Finds without changing anything (no rehash step): for reads through a const dict. */
+uint32_t dict_lookup(const struct dict *dict, struct slice key);
 
 /* Links an entry whose key is absent (the caller found it so). Never fails. */
 void dict_insert(struct dict *dict, uint32_t entry_ref);
@@ -143,6 +146,12 @@ bool dict_walk_next(const struct dict *dict, struct dict_walk *walk, uint32_t *e
  * bucket arrays back to the heap. O(entries + buckets). */
 void dict_clear(struct dict *dict, void (*release)(void *context, uint32_t entry_ref),
                 void *context);
+
+/* Heap allocations the dict holds itself: its bucket arrays (0, 1 or 2). */
+static inline uint32_t dict_allocations(const struct dict *dict)
+{
+    return (dict->buckets[0] != NULL ? 1u : 0u) + (dict->buckets[1] != NULL ? 1u : 0u);
+}
 
 /* Bytes of the bucket arrays (INFO, MEMORY USAGE). */
 uint64_t dict_bucket_bytes(const struct dict *dict);

@@ -17,12 +17,7 @@ enum layout_pool {
     LAYOUT_POOL_CONNECTIONS,  /* connection slots, client state, the ready queue */
     LAYOUT_POOL_RECV_BUFFERS, /* one receive buffer per connection */
     LAYOUT_POOL_SEND_BUFFERS, /* one send buffer per connection */
-    LAYOUT_POOL_TABLE,        /* hash table entries */
-    LAYOUT_POOL_KEYS,         /* key slots */
-    LAYOUT_POOL_VALUES,       /* value slots: every key can hold a maximal list */
-    LAYOUT_POOL_LIST_NODES,   /* list nodes, one per value slot */
-    LAYOUT_POOL_FIELDS,       /* hash field, set and sorted-set member slots */
-    LAYOUT_POOL_ZSET,         /* sorted-set nodes and their member table */
+    LAYOUT_POOL_HEAP,         /* the budget (maxmemory): keys, values, collections */
     LAYOUT_POOL_PUBSUB,       /* channels, patterns and subscriptions */
     LAYOUT_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
     LAYOUT_POOL_WATCH,        /* WATCH: watched keys, client-key links, their table */

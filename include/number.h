@@ -16,6 +16,7 @@ KV_MUST_USE bool number_parse_int64(const uint8_t *bytes, uint32_t length, int64
 /* Decimal text of a value into `text` (at least NUMBER_INT64_BYTES); returns its length. */
 #define NUMBER_INT64_BYTES 21u
 uint32_t number_format_int64(int64_t value, char *text);
+uint32_t number_format_uint64(uint64_t value, char *text);
 
 /* Redis's string2ld: the whole text is a long double (strtold), no leading space, not NaN,
  * not an overflow; at most NUMBER_LONG_DOUBLE_BYTES - 1 bytes. */

@@ -1,17 +1,19 @@
 /*
- * The store's core: keys in fixed pools and one hash table, each key holding a value of one
- * type (string, list, hash, set, sorted set). The core owns the keys (find, insert, remove,
- * rename, walk), their expiry times, the pools every value type draws from, and the hooks
- * that tell WATCH and blocked clients about changes. It knows a value type only through the
- * operations table the type registers (struct store_type_ops): each store_<type>.c fills one
- * in, its include/store_<type>.h holds that type's reads and writes, and commands include
- * this header and the type headers they need. The core never names a type's functions.
+ * The store's core: the keyspace. Every key is one object in the heap (the memory budget),
+ * found through a dict: the object holds the key's type and encoding, its access clock (LRU or
+ * LFU, as Redis keeps 24 bits), its expiry time when it has one, the key's bytes, and either
+ * a small value embedded after the key or the heap reference of a larger one. Keys with an
+ * expiry time are also in a second dict, for active expiry and volatile eviction. The core
+ * owns keys (find, create, resize, remove, rename, walk, expiry); it knows a value type only
+ * through the operations table the type registers (struct store_type_ops), so it never names
+ * a type's functions. Each store_<type>.c fills one in, and include/store_<type>.h holds that
+ * type's reads and writes.
  *
- * Sizes: every key can hold a collection of list_length_max members of maximal size, so the
- * value, node and field pools hold key_count * list_length_max slots (and list_length_max
- * more nodes and fields for a result a set command builds). Once a command has checked its
- * limits, no pool acquisition can fail. Nothing stored points into a connection's buffer:
- * writes copy into slots.
+ * Memory: everything comes from the heap, and any write may find it full: it then answers
+ * STORE_OOM having changed nothing (a write takes all the memory it needs before it changes
+ * anything). The per-key caps of the seed (key_size_max, val_size_max, list_length_max,
+ * key_count) apply when set; 0 means Redis's own limits. Nothing stored points into a
+ * connection's buffer: writes copy. No I/O; nothing is allocated but from the heap.
  */
 #ifndef KV_STORE_H
 #define KV_STORE_H
@@ -20,13 +22,10 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "dict.h"
+#include "heap.h"
 #include "kv_assert.h"
-#include "list.h"
-#include "pool.h"
-#include "region.h"
 #include "slice.h"
-#include "table.h"
-#include "zset.h"
 
 enum store_type {
     STORE_TYPE_ANY = 0,    /* store_find_typed: whatever the key holds; never a key's type */
@@ -42,7 +41,8 @@ enum store_status {
     STORE_OK,
     STORE_NOT_FOUND,
     STORE_WRONGTYPE,     /* the key holds another type */
-    STORE_FULL,          /* key_count keys exist: no slot for a new one */
+    STORE_OOM,           /* the heap has no room for what the write needs: nothing changed */
+    STORE_FULL,          /* key_count keys exist (a cap that is set) */
     STORE_KEY_TOO_LONG,  /* key longer than key_size_max */
     STORE_VALUE_TOO_LONG,/* value longer than val_size_max */
     STORE_LIST_FULL,     /* the push would make the list longer than list_length_max */
@@ -53,70 +53,89 @@ enum store_status {
     STORE_ZSET_FULL,     /* the sorted set would hold more than list_length_max members */
 };
 
-/* The head of a key slot; key_size_max key bytes follow it. */
+/* The meta word of a key object. */
+#define STORE_META_TYPE_MASK 0xfu        /* enum store_type */
+#define STORE_META_ENCODING_SHIFT 4u     /* the type's encoding, 3 bits */
+#define STORE_META_ENCODING_MASK 0x7u
+#define STORE_META_EXPIRES 0x80u         /* an int64 expiry time follows the head */
+#define STORE_META_CLOCK_SHIFT 8u        /* 24 bits: LRU seconds, or LFU time and counter */
+#define STORE_META_CLOCK_MASK 0xffffffu
+
+/* Encodings of a value. EMBEDDED ones live after the key in the key object (value is their
+ * byte count); the others are a separate heap allocation (value is its reference), whose
+ * meaning each type gives (a string's blob; a collection's pack, intset, dict, quicklist or
+ * tree). */
+enum store_encoding {
+    STORE_ENCODING_EMBEDDED = 0,  /* bytes after the key (strings) */
+    STORE_ENCODING_RAW = 1,       /* a string's blob; a type's first separate form */
+    STORE_ENCODING_ROOT = 2,      /* a type's second separate form */
+    STORE_ENCODING_ROOT2 = 3,     /* a type's third */
+    STORE_ENCODING_ROOT3 = 4,     /* a type's fourth */
+};
+
+/* The head of a key object: then [int64 expire_at_ms when STORE_META_EXPIRES], the key's
+ * bytes, and an embedded value's bytes. */
 struct store_key {
-    int64_t expire_at_ms;  /* Unix time in ms at which the key expires; 0: it does not */
-    uint32_t hash;         /* low 32 bits of hashfn_bytes(key) */
-    uint32_t key_bytes;    /* key length */
-    uint32_t value_index;  /* STORE_TYPE_STRING: its value slot */
-    uint8_t type;          /* enum store_type, never STORE_TYPE_ANY */
-    uint8_t reserved[3];   /* zero */
-    struct list list;      /* STORE_TYPE_LIST, STORE_TYPE_HASH, STORE_TYPE_SET: its nodes (a
-                              hash's in insertion order, each with a field and a value slot);
-                              STORE_TYPE_ZSET: head is the treap's root, count its size */
+    uint32_t link;       /* the keyspace dict's chain; first, as the dict requires */
+    uint32_t meta;       /* STORE_META_*: type, encoding, expires, clock */
+    uint32_t key_bytes;  /* key length */
+    uint32_t value;      /* embedded: the value's bytes after the key; else the heap reference
+                            of the value's allocation */
 };
 
-/* The head of a value slot (and of a field slot); val_size_max (key_size_max) bytes follow. */
-struct store_value {
-    uint32_t length;       /* bytes used */
+/* A string or value too large to embed: its length, then its bytes. */
+struct store_blob {
+    uint64_t bytes;      /* length of data */
+    uint8_t data[];
 };
 
-/* What the keys' values hold, tallied by store_verify through each type's verify; each
- * total must equal its pool's used count. */
+/* What the keys' values hold, tallied by store_verify through each type's verify. */
 struct store_usage {
-    uint64_t values_count; /* value slots */
-    uint64_t fields_count; /* field slots (hash fields, set and sorted-set members) */
-    uint64_t nodes_count;  /* list nodes (lists, hashes, sets) */
-    uint64_t znodes_count; /* sorted-set nodes, each also one entry of the zmembers table */
+    uint64_t allocations; /* heap allocations the values hold, key objects excluded */
 };
 
 struct store;
 
 /* What the core needs from a value type. Each store_<type>.c fills one in and registers it
- * from store_<type>_init, so that the core removes, replaces, flushes, expires and verifies
- * keys without naming a type. A rename needs nothing from a type: the key keeps its slot,
- * and a sorted set's members are keyed by that slot, not by the name. */
+ * from store_<type>_init. */
 struct store_type_ops {
     const char *name;  /* TYPE's answer and SCAN's TYPE filter: "string", "list", ... */
-    /* Gives back every slot the key's value holds (value slot, nodes, fields, znodes and
-     * their table entries), leaving the key slot: the key is being removed or replaced. */
+    /* Gives back what the key's value holds outside the key object (its allocations); the
+     * key is being removed or replaced. */
     void (*release)(struct store *store, struct store_key *key);
-    /* Asserts the invariants of the value of the live key at key_index and adds the slots
-     * it holds to *usage. */
-    void (*verify)(const struct store *store, uint32_t key_index, struct store_usage *usage);
+    /* Asserts the invariants of a live key's value and counts its allocations. */
+    void (*verify)(const struct store *store, const struct store_key *key,
+                   struct store_usage *usage);
+    /* Elements the value holds (a string's bytes, a collection's members). */
+    uint64_t (*length)(const struct store *store, const struct store_key *key);
+    /* Heap bytes the value holds outside the key object (usable sizes of its allocations):
+     * MEMORY USAGE, and what evicting the key gives back. */
+    uint64_t (*memory)(const struct store *store, const struct store_key *key);
+};
+
+/* The caps of the seed, 0 meaning none (Redis's limits). */
+struct store_limits {
+    uint64_t key_bytes_max;   /* key_size_max, else 512 MiB */
+    uint64_t value_bytes_max; /* val_size_max, else proto-max-bulk-len */
+    uint64_t length_max;      /* list_length_max, else 2^32 - 1 */
+    uint64_t key_count_max;   /* key_count, else 2^32 - 1 */
 };
 
 struct store {
-    struct table table;       /* hash -> key slot index */
-    struct pool keys;         /* key_count slots: struct store_key + key_size_max */
-    struct pool values;       /* key_count * list_length_max slots: store_value + val_size_max */
-    struct pool nodes;        /* (key_count + 1) * list_length_max list nodes */
-    struct pool fields;       /* (key_count + 1) * list_length_max slots: hash fields, set
-                                 and sorted-set members (store_value + key_size_max) */
-    struct pool znodes;       /* (key_count + 1) * list_length_max sorted-set nodes */
-    struct zset_tree ztree;   /* the sorted sets' order over znodes (set by store_zset_init) */
-    struct table zmembers;    /* (owner key slot, member) -> znode: O(1) member lookups */
+    struct heap *heap;        /* every key, value and collection */
+    struct dict keys;         /* key name -> key object */
+    struct dict expires;      /* key name -> struct store_expire, keys with an expiry time */
     const struct store_type_ops *types[STORE_TYPE_COUNT]; /* by enum store_type; each set by
                                                              its store_<type>_init */
+    struct store_limits limits; /* the seed's caps */
     uint64_t seed;            /* hash seed, drawn at startup */
-    uint32_t key_size_max;    /* from the config */
-    uint32_t val_size_max;    /* from the config */
-    uint32_t list_length_max; /* from the config */
     int64_t now_ms;           /* the clock commands see: Unix ms, set by store_clock */
-    uint32_t expires_count;   /* keys with an expiry time */
-    uint32_t expire_cursor;   /* next table slot the active expiry examines */
+    uint64_t expire_cursor;   /* the expires dict's SCAN cursor, for active expiry */
     uint64_t expired_keys;    /* keys removed because their time passed (INFO) */
-    uint64_t key_probe_count; /* probes of the key table for a key (tests count a command's) */
+    uint64_t key_probe_count; /* finds of a key by name (tests count a command's) */
+    uint64_t keys_calls;      /* calls into the keys dict so far: a position taken at call n
+                                 is good while this is still n */
+    uint64_t random_state;    /* xorshift state for RANDOMKEY and sampling; never 0 */
     /* Called with a key about to change, be created or be removed (WATCH); NULL: none. */
     void (*touched)(void *touched_context, uint32_t hash, struct slice key);
     void *touched_context;
@@ -126,40 +145,29 @@ struct store {
     void *ready_context;
 };
 
-/* A key as store_find_typed found it, for the write that follows: the key slot, its table
- * entry (so that removing the key needs no second probe) and the key's hash (so that
- * creating it after a miss needs no second hash). table_slot is a hint: a key inserted or
- * removed since may have moved the entry, so the core checks it (one compare) before use and
- * walks from the key's home slot only when it moved. */
+/* A key as store_find_typed found it, for the write that follows: the key object and where
+ * the dict links it from (so that removing or moving it needs no second probe). The
+ * position is good only until the keyspace changes; the core refreshes it when a write that
+ * moved the key object needs it again. */
 struct store_found {
-    uint32_t key_index;  /* the key slot, when exists */
-    uint32_t table_slot; /* its table entry when exists; the key's home slot otherwise */
-    uint32_t hash;       /* store_key_hash(key), found or not */
-    uint8_t type;        /* the key's enum store_type when exists; STORE_TYPE_ANY otherwise */
-    bool exists;         /* a live key of any type has the name */
+    uint32_t key_ref;             /* the key object, when exists */
+    struct dict_position position;/* where the keyspace linked it at keys_call */
+    uint64_t keys_call;           /* store.keys_calls when position was taken; 0: never */
+    uint8_t type;                 /* the key's enum store_type when exists; ANY otherwise */
+    bool exists;                  /* a live key of any type has the name */
 };
 
-/* Bytes of one key slot and one value slot, and of the whole store, for the plan. */
-uint32_t store_key_slot_bytes(const struct config *config);
-uint32_t store_value_slot_bytes(const struct config *config);
-uint64_t store_plan_keys_bytes(const struct config *config);
-uint64_t store_plan_values_bytes(const struct config *config);
-uint64_t store_plan_nodes_bytes(const struct config *config);
-uint64_t store_plan_table_bytes(const struct config *config);
-uint64_t store_plan_fields_bytes(const struct config *config);
-uint64_t store_plan_zset_bytes(const struct config *config);
-
-/* Carves every pool and table. No type is registered yet: the caller then calls
+/* Sets the store up over the heap. No type is registered yet: the caller then calls
  * store_string_init, store_list_init, store_hash_init, store_set_init and store_zset_init
  * (a key of an unregistered type asserts when it is created). */
-void store_init(struct store *store, struct region *region, const struct config *config,
+void store_init(struct store *store, struct heap *heap, const struct config *config,
                 uint64_t seed);
 
-/* The key's hash, as the table and the key slot keep it, and as the store's hooks give it
- * (WATCH and blocked clients key their own tables by it). */
+/* The key's hash, as the store's hooks give it (WATCH and blocked clients key their own
+ * tables by it). */
 uint32_t store_key_hash(const struct store *store, struct slice key);
 
-/* Sets the clock that expiry is judged by (Unix ms); the loop calls it before each command. */
+/* Sets the clock that expiry is judged by (Unix ms); commands set it before they run. */
 static inline void store_clock(struct store *store, int64_t now_ms)
 {
     store->now_ms = now_ms;
@@ -173,84 +181,114 @@ static inline void store_clock(struct store *store, int64_t now_ms)
 enum store_status store_find_typed(struct store *store, struct slice key, uint8_t type,
                                    struct store_found *found);
 
-/* Finds a live key of any type: its slot index, or false (store_find_typed without the
- * record, for a command that only reads the key). */
-KV_MUST_USE bool store_find(struct store *store, struct slice key, uint32_t *key_index);
+/* Finds a live key of any type: its key object's reference, or false. */
+KV_MUST_USE bool store_find(struct store *store, struct slice key, uint32_t *key_ref);
 
 /* Finds a key without changing anything, whether or not its time has passed (reply bounds:
  * an expired key only makes a bound larger). */
-KV_MUST_USE bool store_peek(const struct store *store, struct slice key, uint32_t *key_index);
+KV_MUST_USE bool store_peek(const struct store *store, struct slice key, uint32_t *key_ref);
+
+/* Elements a live key's value holds (its type's length). */
+uint64_t store_length(const struct store *store, uint32_t key_ref);
+
+/* Heap bytes a live key takes: its object and its value's allocations. */
+uint64_t store_memory(const struct store *store, uint32_t key_ref);
 
 /* Removes the key now if its time has passed (WATCH, EXEC); nothing else. */
 void store_expire_due(struct store *store, struct slice key);
 
+static inline struct store_key *store_key(const struct store *store, uint32_t key_ref)
+{
+    return (struct store_key *)heap_pointer(store->heap, key_ref);
+}
+
+static inline uint8_t store_key_type(const struct store_key *key)
+{
+    return (uint8_t)(key->meta & STORE_META_TYPE_MASK);
+}
+
+static inline uint8_t store_key_encoding(const struct store_key *key)
+{
+    return (uint8_t)((key->meta >> STORE_META_ENCODING_SHIFT) & STORE_META_ENCODING_MASK);
+}
+
 /* The key's bytes. */
-struct slice store_key_name(const struct store *store, uint32_t key_index);
+struct slice store_key_name(const struct store_key *key);
+
+/* The key's expiry time (Unix ms), 0 when it has none. */
+int64_t store_key_expire(const struct store_key *key);
+
+/* The bytes of an embedded value (read only; writers use store_internal.h). */
+struct slice store_key_embedded(const struct store_key *key);
 
 /* The name a type registered ("string", "list", ...), for TYPE and SCAN's TYPE filter. */
 const char *store_type_name(const struct store *store, uint8_t type);
 
 /* Tells watchers a live key is about to change (every write that keeps the key calls it). */
-void store_modified(struct store *store, uint32_t key_index);
+void store_modified(struct store *store, const struct store_key *key);
 
-/* Sets (at_ms > 0) or clears (0) the expiry time of a live key found with store_find_typed;
- * at_ms <= now removes the key and returns false (as Redis does with a time in the past).
- * The caller tells watchers (store_modified) when the key stays. */
-bool store_expire_set(struct store *store, const struct store_found *found, int64_t at_ms);
+/* Sets (at_ms > 0) or clears (0) the expiry time of a live key found with store_find_typed.
+ * STORE_OK; STORE_NOT_FOUND when at_ms is already past, which removes the key (as Redis does
+ * with a time in the past); STORE_OOM when the key object cannot grow by the time it keeps,
+ * and then nothing changed. The caller tells watchers (store_modified) when the key stays.
+ * The key object may move: *found follows it. */
+KV_MUST_USE enum store_status store_expire_set(struct store *store, struct store_found *found,
+                                               int64_t at_ms);
 
-/* Removes up to `slots_max` table slots' worth of expired keys, starting where the last call
- * stopped (active expiry). Returns how many keys it removed. */
-uint32_t store_expire_slice(struct store *store, uint32_t slots_max);
+/* Active expiry: removes at most `keys_max` expired keys, looking at no more than that many
+ * buckets of the expires dict, going on from where the last call stopped (Redis's SCAN
+ * cursor, so every key with a time is met in a full sweep). Returns how many it removed. */
+uint32_t store_expire_slice(struct store *store, uint32_t keys_max);
 
-/* Removes a key found with store_find_typed (its table slot spares a probe). */
-void store_remove(struct store *store, const struct store_found *found);
+/* Keys with an expiry time. */
+static inline uint64_t store_expires_count(const struct store *store)
+{
+    return dict_count(&store->expires);
+}
+
+/* Removes a key found with store_find_typed. */
+void store_remove(struct store *store, struct store_found *found);
 
 /* DEL one key in one probe; false if it was absent. */
 bool store_delete(struct store *store, struct slice key);
 
-/* Renames the key `source` (found) to new_key, at most key_size_max bytes; `target` is what
- * store_find_typed found for new_key, another key than source. An existing target is
- * removed, its table entry reused for the new name. The value and expiry time stay. */
-void store_rename(struct store *store, const struct store_found *source, struct slice new_key,
-                  const struct store_found *target);
+/* Renames the key `source` (found) to new_key; `target` is what store_find_typed found for
+ * new_key, another key than source (removed when it exists). The value and expiry time stay.
+ * STORE_OOM (nothing changed) when the renamed object cannot be had. */
+KV_MUST_USE enum store_status store_rename(struct store *store, struct store_found *source,
+                                           struct slice new_key, struct store_found *target);
 
-/* FLUSHALL: every key goes; watchers of any key are told. */
+/* FLUSHALL: every key goes; watchers of any key are told. O(keys). */
 void store_flush(struct store *store);
 
-static inline struct store_key *store_key(const struct store *store, uint32_t key_index)
-{
-    return (struct store_key *)pool_slot(&store->keys, key_index);
-}
+/* SCAN: visits the keys of the bucket(s) `cursor` names (live or not: the visitor checks
+ * expiry with store_key_live) and returns the next cursor, 0 when done. Redis's cursor: every
+ * key present for a whole scan is visited at least once, whatever changes between calls. */
+uint64_t store_scan(const struct store *store, uint64_t cursor,
+                    void (*visit)(void *context, uint32_t key_ref), void *context);
 
-/* The bytes of a value slot (a string's value, a list element, a hash value). */
-struct slice store_value(const struct store *store, uint32_t value_index);
+/* Whether a key object found by a walk or scan is live (its time has not passed). */
+bool store_key_live(const struct store *store, const struct store_key *key);
 
-/* The bytes of a field slot (a hash field, a set or sorted-set member). */
-struct slice store_field(const struct store *store, uint32_t field_index);
+/* A random live key for RANDOMKEY, or false when there is none; expired ones met on the way
+ * are removed (bounded tries). */
+KV_MUST_USE bool store_random_key(struct store *store, uint32_t *key_ref);
 
-/* Walking the table by slot (SCAN, KEYS, RANDOMKEY): slots 0 .. table.capacity - 1. A key
- * only moves towards its home slot when another is removed, never past an empty slot, so a
- * walk that pauses only at empty slots meets every key present for the whole walk. */
-static inline uint32_t store_slot_count(const struct store *store)
-{
-    return store->table.capacity;
-}
-
-/* The live key at a table slot (false for an empty slot or a key whose time has passed). */
-KV_MUST_USE bool store_key_at(const struct store *store, uint32_t table_slot,
-                              uint32_t *key_index);
-
-/* Whether a table slot is empty (a walk may pause there). */
-bool store_slot_empty(const struct store *store, uint32_t table_slot);
+/* Walks every key (KEYS): start with walk zeroed by store_walk_start. The store must not
+ * change during the walk. */
+void store_walk_start(const struct store *store, struct dict_walk *walk);
+KV_MUST_USE bool store_walk_next(const struct store *store, struct dict_walk *walk,
+                                 uint32_t *key_ref);
 
 /* Keys stored now. */
-static inline uint32_t store_key_count(const struct store *store)
+static inline uint64_t store_key_count(const struct store *store)
 {
-    return store->table.count;
+    return dict_count(&store->keys);
 }
 
-/* Checks every invariant of the table, the pools and each key's value (through its type's
- * verify), and that the values hold exactly the pools' used slots (debug and tests). */
-void store_verify(const struct store *store);
+/* Checks every invariant of both dicts and each key (through its type's verify). Returns
+ * the heap allocations the store holds (key objects, expires entries, bucket arrays and the
+ * values'), which a test whose heap only the store uses compares with the heap's count. */
+uint64_t store_verify(const struct store *store);
 
 #endif

@@ -1,9 +1,11 @@
 /*
- * Strings in the store: a string key owns one value slot of val_size_max bytes. Every write
- * of a string's bytes is here (SET and its forms, APPEND, SETRANGE, the results of INCR and
+ * Strings in the store. A string's bytes live in its key object (embedded) while the object
+ * fits a small heap class, else in an allocation of their own (a blob). Every write of a
+ * string's bytes is here (SET and its forms, APPEND, SETRANGE, the results of INCR and
  * INCRBYFLOAT): commands read a string's bytes, never write them. A write takes the record
- * store_find_typed gave (struct store_found), so it probes the table no more; it assumes the
- * caller checked its limits (store_string_check) and cannot fail then.
+ * store_find_typed gave (struct store_found), so it probes the keyspace no more; it assumes
+ * the caller checked its caps (store_string_check), and answers STORE_OOM, having changed
+ * nothing, when the heap has no room.
  */
 #ifndef KV_STORE_STRING_H
 #define KV_STORE_STRING_H
@@ -14,7 +16,7 @@
 void store_string_init(struct store *store);
 
 /* The bytes of a live string key (valid until the store next changes). */
-struct slice store_string_value(const struct store *store, uint32_t key_index);
+struct slice store_string_value(const struct store *store, uint32_t key_ref);
 
 /* Whether `value` may be stored at the key found (of any type, or absent), in kv's order:
  * STORE_VALUE_TOO_LONG; then, for a new key, STORE_KEY_TOO_LONG or STORE_FULL. */
@@ -24,15 +26,17 @@ KV_MUST_USE enum store_status store_string_check(const struct store *store,
 
 /* Stores `value` at a checked key: creates it, or replaces what it held (any type). The
  * expiry time becomes at_ms (0: none; a time already past removes the key, as Redis does),
- * or stays as it was with keep_ttl. Tells watchers. */
-void store_string_put(struct store *store, const struct store_found *found, struct slice key,
-                      struct slice value, int64_t at_ms, bool keep_ttl);
+ * or stays as it was with keep_ttl. Tells watchers. STORE_OOM changes nothing. */
+KV_MUST_USE enum store_status store_string_put(struct store *store, struct store_found *found,
+                                               struct slice key, struct slice value,
+                                               int64_t at_ms, bool keep_ttl);
 
 /* Writes `bytes` at `offset` of the string found (APPEND, SETRANGE), zero-filling any gap;
- * an absent key is created empty first (its limits checked). offset + bytes.length is at
- * most val_size_max. Returns the string's new length. */
-uint32_t store_string_splice(struct store *store, const struct store_found *found,
-                             struct slice key, uint64_t offset, struct slice bytes);
+ * an absent key is created (its caps checked). offset + bytes.length is at most the value
+ * cap. *length is the string's new length. STORE_OOM changes nothing. */
+KV_MUST_USE enum store_status store_string_splice(struct store *store, struct store_found *found,
+                                                  struct slice key, uint64_t offset,
+                                                  struct slice bytes, uint64_t *length);
 
 /* SET key value without options, in one probe: checks, then stores (tests, MSET). */
 KV_MUST_USE enum store_status store_string_set(struct store *store, struct slice key,
@@ -42,5 +46,9 @@ KV_MUST_USE enum store_status store_string_set(struct store *store, struct slice
  * STORE_NOT_FOUND, or STORE_WRONGTYPE. */
 KV_MUST_USE enum store_status store_string_get(struct store *store, struct slice key,
                                                struct slice *value);
+
+/* The heap bytes a string of `value_bytes` at a key of `key_bytes` takes (MSET's room check
+ * and MEMORY USAGE). */
+uint64_t store_string_bytes(uint64_t key_bytes, uint64_t value_bytes);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * Expiry commands: reading and setting a key's time to live. Times are Unix milliseconds in
- * the key slot; the store removes a key whose time has passed on access (lazy) and in
+ * the key object; the store removes a key whose time has passed on access (lazy) and in
  * bounded slices per loop turn (active), so no command ever sees an expired key. A write
  * hands the record of its key's find to store_expire_set, so it probes the table once.
  */
@@ -14,12 +14,12 @@ static void ttl_reply(struct cmd_context *context, struct slice key, int64_t uni
                       bool absolute)
 {
     KV_ASSERT(unit_ms == 1 || unit_ms == 1000);
-    uint32_t key_index = 0;
-    if (!store_find(context->store, key, &key_index)) {
+    uint32_t key_ref = HEAP_REF_NONE;
+    if (!store_find(context->store, key, &key_ref)) {
         reply_integer(&context->reply, -2);
         return;
     }
-    int64_t at_ms = store_key(context->store, key_index)->expire_at_ms;
+    int64_t at_ms = store_key_expire(store_key(context->store, key_ref));
     if (at_ms == 0) {
         reply_integer(&context->reply, -1);
         return;
@@ -148,16 +148,20 @@ static void expire_generic(struct cmd_context *context, const struct slice *args
         reply_integer(&context->reply, 0);
         return;
     }
-    int64_t current_ms = store_key(context->store, found.key_index)->expire_at_ms;
+    int64_t current_ms = store_key_expire(store_key(context->store, found.key_ref));
     if (!expire_flags_allow(flags, current_ms, when)) {
         reply_integer(&context->reply, 0);
         return;
     }
-    store_modified(context->store, found.key_index);
+    store_modified(context->store, store_key(context->store, found.key_ref));
     /* A time at or before now removes the key; 0 and below are in the past too. */
     int64_t at_ms = when > 0 ? when : 1;
-    bool kept = store_expire_set(context->store, &found, at_ms);
-    KV_ASSERT(kept == (at_ms > context->store->now_ms));
+    enum store_status status = store_expire_set(context->store, &found, at_ms);
+    if (status == STORE_OOM) {
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+        return;
+    }
+    KV_ASSERT((status == STORE_OK) == (at_ms > context->store->now_ms));
     reply_integer(&context->reply, 1);
 }
 
@@ -190,14 +194,14 @@ CMD_HANDLER(cmd_persist)
     KV_ASSERT(arg_count == 2);
     struct store_found found;
     if (store_find_typed(context->store, args[1], STORE_TYPE_ANY, &found) == STORE_NOT_FOUND ||
-        store_key(context->store, found.key_index)->expire_at_ms == 0) {
+        store_key_expire(store_key(context->store, found.key_ref)) == 0) {
         reply_integer(&context->reply, 0);
         return;
     }
-    store_modified(context->store, found.key_index);
-    bool kept = store_expire_set(context->store, &found, 0);
-    KV_ASSERT(kept);
-    KV_ASSERT(store_key(context->store, found.key_index)->expire_at_ms == 0);
+    store_modified(context->store, store_key(context->store, found.key_ref));
+    enum store_status status = store_expire_set(context->store, &found, 0);
+    KV_ASSERT(status == STORE_OK); /* clearing gives memory back, never takes it */
+    KV_ASSERT(store_key_expire(store_key(context->store, found.key_ref)) == 0);
     reply_integer(&context->reply, 1);
 }
 

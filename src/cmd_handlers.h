@@ -85,7 +85,7 @@ bool cmd_scan_cursor(struct slice text, uint64_t *cursor);
  * the options, then the reply's head (cursor "0": a collection is answered whole). Returns
  * true when the caller answers the elements, with *pattern NULL when there is none. */
 bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
-                         uint32_t arg_count, uint8_t type, uint32_t *key_index,
+                         uint32_t arg_count, uint8_t type, uint32_t *key_ref,
                          const struct slice **pattern);
 
 /* The most elements a list or hash (`type`) at `key` can hold when the command runs: its

@@ -2,11 +2,13 @@
  * Key commands: the keyspace as a whole, whatever the value types. DEL, UNLINK, EXISTS,
  * TOUCH, TYPE, RENAME, RENAMENX, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL, SELECT.
  *
- * SCAN's cursor is a table slot. A batch visits slots until COUNT keys were seen (or ten
- * times COUNT slots), then goes on to the next empty slot before it stops: keys move only
- * towards their home slot and never across an empty one (store.h), so a key present for the
- * whole scan cannot slip behind the cursor. KEYS and SCAN answer in the send buffer: a reply
- * that would not fit gets kv's error (KEYS) or a shorter batch (SCAN). Each key is found
+ * SCAN's cursor is Redis's: the keyspace dict's reverse-binary bucket cursor (store_scan),
+ * so a key present for the whole scan is returned at least once, whatever is inserted or
+ * deleted and however the dict resizes between batches. A batch takes buckets until COUNT
+ * keys were seen or ten times COUNT buckets were looked at, as Redis does. It is measured in
+ * one pass and written in a second over the same buckets (nothing changes in between), so
+ * it needs no memory of its own. KEYS and SCAN answer in the send buffer: a reply that would
+ * not fit gets kv's error (KEYS) or a shorter batch (SCAN). Each key is found
  * once (store_find_typed) and its record handed to the write: DEL and RENAME probe each key
  * once. Type names come from the store's registered types.
  */
@@ -20,13 +22,13 @@
 CMD_HANDLER(cmd_del)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t keys_before = store_key_count(context->store);
+    uint64_t keys_before = store_key_count(context->store);
     int64_t deleted = 0;
     for (uint32_t index = 1; index < arg_count; index++) {
         deleted += store_delete(context->store, args[index]) ? 1 : 0;
     }
     /* Lazy expiry may remove more keys than were deleted, never fewer. */
-    KV_ASSERT(keys_before - store_key_count(context->store) >= deleted);
+    KV_ASSERT(keys_before - store_key_count(context->store) >= (uint64_t)deleted);
     reply_integer(&context->reply, deleted);
 }
 
@@ -36,8 +38,8 @@ CMD_HANDLER(cmd_exists)
     KV_ASSERT(arg_count >= 2);
     int64_t found = 0;
     for (uint32_t index = 1; index < arg_count; index++) {
-        uint32_t key_index = 0;
-        if (store_find(context->store, args[index], &key_index)) {
+        uint32_t key_ref = HEAP_REF_NONE;
+        if (store_find(context->store, args[index], &key_ref)) {
             context->stats->keyspace_hits++;
             found++;
         } else {
@@ -53,8 +55,8 @@ CMD_HANDLER(cmd_touch)
     KV_ASSERT(arg_count >= 2);
     int64_t found = 0;
     for (uint32_t index = 1; index < arg_count; index++) {
-        uint32_t key_index = 0;
-        found += store_find(context->store, args[index], &key_index) ? 1 : 0;
+        uint32_t key_ref = HEAP_REF_NONE;
+        found += store_find(context->store, args[index], &key_ref) ? 1 : 0;
     }
     KV_ASSERT(found < arg_count);
     reply_integer(&context->reply, found);
@@ -92,14 +94,17 @@ static void rename_generic(struct cmd_context *context, const struct slice *args
         reply_integer(&context->reply, 0);
         return;
     }
-    if (args[2].length > store->key_size_max) {
+    if (args[2].length > store->limits.key_bytes_max) {
         reply_error(&context->reply, REPLY_ERROR_KEY_TOO_LONG);
         return;
     }
-    KV_ASSERT(!target.exists || target.key_index != source.key_index);
-    /* An existing target goes, its table entry reused: the name count drops by one. */
-    uint32_t keys_after = store_key_count(store) - (target.exists ? 1 : 0);
-    store_rename(store, &source, args[2], &target);
+    KV_ASSERT(!target.exists || target.key_ref != source.key_ref);
+    /* An existing target goes: the name count drops by one. */
+    uint64_t keys_after = store_key_count(store) - (target.exists ? 1 : 0);
+    if (store_rename(store, &source, args[2], &target) != STORE_OK) {
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+        return;
+    }
     KV_ASSERT(store_key_count(store) == keys_after);
     nx ? reply_integer(&context->reply, 1) : reply_ok(&context->reply);
 }
@@ -134,28 +139,28 @@ static uint32_t reply_room(const struct cmd_context *context)
 /* Room kept for the array header ("*<n>\r\n") and SCAN's cursor element. */
 #define KEYS_HEADER_BYTES 64u
 
-/* The live key at a table slot, if its name matches KEYS's pattern. */
-static bool keys_selects(const struct store *store, struct slice pattern, uint32_t slot,
-                         uint32_t *key_index)
+/* Whether a key object a walk met is live and its name matches KEYS's pattern. */
+static bool keys_selects(const struct store *store, struct slice pattern, uint32_t key_ref)
 {
-    KV_ASSERT(slot < store_slot_count(store));
-    return store_key_at(store, slot, key_index) &&
-           (glob_is_all(pattern) || glob_match(pattern, store_key_name(store, *key_index), false));
+    const struct store_key *key = store_key(store, key_ref);
+    return store_key_live(store, key) &&
+           (glob_is_all(pattern) || glob_match(pattern, store_key_name(key), false));
 }
 
 CMD_HANDLER(cmd_keys)
 {
     KV_ASSERT(arg_count == 2);
     const struct store *store = context->store;
-    uint32_t slots = store_slot_count(store);
     uint32_t count = 0;
     uint64_t bytes = KEYS_HEADER_BYTES;
-    /* Two walks of the table, each bounded by its capacity: measure, then answer. */
-    for (uint32_t slot = 0; slot < slots; slot++) {
-        uint32_t key_index = 0;
-        if (keys_selects(store, args[1], slot, &key_index)) {
+    struct dict_walk walk;
+    uint32_t key_ref = HEAP_REF_NONE;
+    /* Two walks of the keyspace, each bounded by its key count: measure, then answer. */
+    store_walk_start(store, &walk);
+    while (store_walk_next(store, &walk, &key_ref)) {
+        if (keys_selects(store, args[1], key_ref)) {
             count++;
-            bytes += bulk_bytes(store_key_name(store, key_index).length);
+            bytes += bulk_bytes(store_key(store, key_ref)->key_bytes);
         }
     }
     KV_ASSERT(count <= store_key_count(store));
@@ -165,10 +170,10 @@ CMD_HANDLER(cmd_keys)
         return;
     }
     reply_array(&context->reply, count);
-    for (uint32_t slot = 0; slot < slots; slot++) {
-        uint32_t key_index = 0;
-        if (keys_selects(store, args[1], slot, &key_index)) {
-            reply_bulk(&context->reply, store_key_name(store, key_index));
+    store_walk_start(store, &walk);
+    while (store_walk_next(store, &walk, &key_ref)) {
+        if (keys_selects(store, args[1], key_ref)) {
+            reply_bulk(&context->reply, store_key_name(store_key(store, key_ref)));
         }
     }
     KV_ASSERT(context->reply.length <= context->reply.capacity);
@@ -225,20 +230,48 @@ static bool scan_options_parse(struct cmd_context *context, const struct slice *
 }
 
 static bool scan_selects(const struct cmd_context *context, const struct scan_options *options,
-                         uint32_t key_index)
+                         uint32_t key_ref)
 {
     const struct store *store = context->store;
-    KV_ASSERT(pool_is_used(&store->keys, key_index));
+    const struct store_key *key = store_key(store, key_ref);
+    if (!store_key_live(store, key)) {
+        return false;
+    }
     if (options->match && !glob_is_all(options->pattern) &&
-        !glob_match(options->pattern, store_key_name(store, key_index), false)) {
+        !glob_match(options->pattern, store_key_name(key), false)) {
         return false;
     }
     if (options->typed) {
-        const char *name = store_type_name(store, store_key(store, key_index)->type);
+        const char *name = store_type_name(store, store_key_type(key));
         struct slice type = options->type;
         return type.length == strlen(name) && cmd_arg_is(type, name);
     }
     return true;
+}
+
+/* One SCAN batch, measured (reply == NULL) or written: the keys of the buckets it takes. */
+struct scan_batch {
+    const struct cmd_context *context;
+    const struct scan_options *options;
+    struct reply *reply;      /* NULL while measuring */
+    uint64_t seen;            /* keys met */
+    uint32_t selected;        /* keys the options select */
+    uint64_t bytes;           /* their replies' bytes */
+};
+
+static void scan_visit(void *batch_pointer, uint32_t key_ref)
+{
+    struct scan_batch *batch = batch_pointer;
+    batch->seen++;
+    if (!scan_selects(batch->context, batch->options, key_ref)) {
+        return;
+    }
+    struct slice name = store_key_name(store_key(batch->context->store, key_ref));
+    batch->selected++;
+    batch->bytes += bulk_bytes(name.length);
+    if (batch->reply != NULL) {
+        reply_bulk(batch->reply, name);
+    }
 }
 
 CMD_HANDLER(cmd_scan)
@@ -249,90 +282,57 @@ CMD_HANDLER(cmd_scan)
         return;
     }
     const struct store *store = context->store;
-    uint32_t slots = store_slot_count(store);
-    uint64_t visit_max = (uint64_t)options.count * 10;
-    uint64_t seen = 0;
-    uint32_t selected = 0;
-    uint64_t bytes = KEYS_HEADER_BYTES;
+    uint64_t steps_max = (uint64_t)options.count * 10;
     uint32_t room = reply_room(context);
-    uint32_t start = options.cursor < slots ? (uint32_t)options.cursor : slots;
-    uint32_t end = start;
-    /* Bounded by the table's capacity. Past the quota, stop at the first empty slot. */
-    for (; end < slots; end++) {
-        bool quota_met = seen >= (uint64_t)options.count || end - start >= visit_max;
-        if (quota_met && store_slot_empty(store, end)) {
-            break;
+    struct scan_batch batch = {.context = context, .options = &options, .bytes = KEYS_HEADER_BYTES};
+    uint64_t cursor = options.cursor;
+    uint64_t steps = 0;
+    /* Pass 1: take buckets until COUNT keys were seen or steps_max buckets (Redis's bound),
+     * or until one more bucket could overflow the send buffer. */
+    do {
+        struct scan_batch probe = batch;
+        uint64_t next = store_scan(store, cursor, scan_visit, &probe);
+        if (probe.bytes > room && steps > 0) {
+            break; /* the send buffer is full: the rest comes in the next batch */
         }
-        uint32_t key_index = 0;
-        if (!store_key_at(store, end, &key_index)) {
-            continue;
-        }
-        seen++;
-        if (scan_selects(context, &options, key_index)) {
-            uint32_t key_bytes = bulk_bytes(store_key_name(store, key_index).length);
-            if (bytes + key_bytes > room) {
-                break; /* The send buffer is full: the rest comes in the next batch. */
-            }
-            bytes += key_bytes;
-            selected++;
-        }
-    }
-    KV_ASSERT(end <= slots);
-    KV_ASSERT(selected <= seen);
+        batch = probe;
+        cursor = next;
+        steps++;
+    } while (cursor != 0 && steps < steps_max && batch.seen < (uint64_t)options.count);
+    KV_ASSERT(batch.selected <= batch.seen);
     char cursor_text[NUMBER_INT64_BYTES];
-    int64_t next = end >= slots ? 0 : end;
-    uint32_t cursor_length = number_format_int64(next, cursor_text);
+    uint32_t cursor_length = number_format_uint64(cursor, cursor_text);
     reply_array(&context->reply, 2);
     reply_bulk(&context->reply,
                (struct slice){.bytes = (const uint8_t *)cursor_text, .length = cursor_length});
-    reply_array(&context->reply, selected);
-    for (uint32_t slot = start; slot < end; slot++) {
-        uint32_t key_index = 0;
-        if (store_key_at(store, slot, &key_index) && scan_selects(context, &options, key_index)) {
-            reply_bulk(&context->reply, store_key_name(store, key_index));
-        }
+    reply_array(&context->reply, batch.selected);
+    /* Pass 2: the same buckets again, writing. */
+    struct scan_batch write = {.context = context, .options = &options, .reply = &context->reply};
+    uint64_t again = options.cursor;
+    for (uint64_t step = 0; step < steps; step++) {
+        again = store_scan(store, again, scan_visit, &write);
     }
-}
-
-/* A xorshift64* generator for RANDOMKEY, seeded from the store's hash seed. */
-static uint64_t random_next(const struct store *store)
-{
-    static uint64_t state;
-    if (state == 0) {
-        state = store->seed | 1;
-    }
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    KV_ASSERT(state != 0); /* xorshift never reaches 0 from a non-zero state */
-    return state * 0x2545F4914F6CDD1Dull;
+    KV_ASSERT(again == cursor && write.selected == batch.selected);
 }
 
 CMD_HANDLER(cmd_randomkey)
 {
     KV_ASSERT(arg_count == 1);
     (void)args;
-    const struct store *store = context->store;
-    uint32_t slots = store_slot_count(store);
-    KV_ASSERT(slots > 0);
-    uint32_t start = (uint32_t)(random_next(store) % slots);
-    /* Bounded by the table's capacity: the first live key from a random slot on. */
-    for (uint32_t step = 0; step < slots; step++) {
-        uint32_t key_index = 0;
-        if (store_key_at(store, (start + step) % slots, &key_index)) {
-            reply_bulk(&context->reply, store_key_name(store, key_index));
-            return;
-        }
+    uint32_t key_ref = HEAP_REF_NONE;
+    if (!store_random_key(context->store, &key_ref)) {
+        reply_null(&context->reply);
+        return;
     }
-    reply_null(&context->reply);
+    reply_bulk(&context->reply, store_key_name(store_key(context->store, key_ref)));
 }
 
 CMD_HANDLER(cmd_dbsize)
 {
     KV_ASSERT(arg_count == 1);
     (void)args;
-    KV_ASSERT(store_key_count(context->store) <= context->store->table.count_max);
-    reply_integer(&context->reply, store_key_count(context->store));
+    KV_ASSERT(store_key_count(context->store) <= context->store->limits.key_count_max);
+    reply_integer(&context->reply, (int64_t)store_key_count(context->store));
 }
 
 /* FLUSHDB and FLUSHALL [ASYNC|SYNC]: kv has one database, and a flush is synchronous. */

@@ -187,7 +187,7 @@ CMD_HANDLER(cmd_watch)
     struct store *store = context->store;
     for (uint32_t index = 1; index < arg_count; index++) {
         struct slice key = args[index];
-        if (key.length > store->key_size_max) {
+        if (key.length > store->limits.key_bytes_max) {
             continue; /* Such a key can never exist, so it can never change. */
         }
         /* An expired key goes now, before it is watched, so its removal is not a change. */

@@ -503,15 +503,14 @@ static void info_memory(struct cmd_context *context, struct text *text)
              alloc.available ? (int64_t)alloc.allocations : -1,
              alloc.available ? (int64_t)alloc.allocated_bytes : -1, region->bytes,
              region->page_bytes, region->hugetlb ? 1 : 0, region->locked ? 1 : 0);
+    const struct heap *heap = store->heap;
     text_add(text,
-             "kv_pool_keys_used:%u\r\nkv_pool_keys_capacity:%u\r\n"
-             "kv_pool_values_used:%u\r\nkv_pool_values_capacity:%u\r\n"
-             "kv_pool_list_nodes_used:%u\r\nkv_pool_list_nodes_capacity:%u\r\n"
-             "kv_pool_fields_used:%u\r\nkv_pool_fields_capacity:%u\r\n",
-             pool_used_count(&store->keys), store->keys.slot_count,
-             pool_used_count(&store->values), store->values.slot_count,
-             pool_used_count(&store->nodes), store->nodes.slot_count,
-             pool_used_count(&store->fields), store->fields.slot_count);
+             "kv_heap_bytes:%" PRIu64 "\r\nkv_heap_used_bytes:%" PRIu64
+             "\r\nkv_heap_peak_bytes:%" PRIu64 "\r\nkv_heap_allocations:%" PRIu64
+             "\r\nkv_heap_free_pages:%u\r\nkv_heap_small_pages:%u\r\nkv_heap_large_pages:%u\r\n",
+             (uint64_t)heap->page_count * HEAP_PAGE_BYTES, heap->used_bytes,
+             heap->peak_used_bytes, heap->allocations, heap->free_pages, heap->small_pages,
+             heap->large_pages);
 }
 
 static void info_stats(struct cmd_context *context, struct text *text)
@@ -543,10 +542,10 @@ static void info_stats(struct cmd_context *context, struct text *text)
 static void info_keyspace(struct cmd_context *context, struct text *text)
 {
     text_add(text, "# Keyspace\r\n");
-    uint32_t keys = store_key_count(context->store);
+    uint64_t keys = store_key_count(context->store);
     if (keys > 0) {
-        text_add(text, "db0:keys=%u,expires=%u,avg_ttl=0\r\n", keys,
-                 context->store->expires_count);
+        text_add(text, "db0:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=0\r\n", keys,
+                 store_expires_count(context->store));
     }
 }
 

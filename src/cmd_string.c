@@ -28,7 +28,7 @@ CMD_HANDLER(cmd_get)
     if (status == STORE_NOT_FOUND) {
         reply_null(&context->reply);
     } else if (status == STORE_OK) {
-        reply_bulk(&context->reply, store_string_value(context->store, found.key_index));
+        reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
     }
     KV_ASSERT(context->reply.length > reply_before);
 }
@@ -186,11 +186,16 @@ static void set_generic(struct cmd_context *context, struct slice key, struct sl
     if (flags & SET_GET) {
         /* The old value goes into the reply before the write replaces it. */
         found.exists ? reply_bulk(&context->reply,
-                                  store_string_value(context->store, found.key_index))
+                                  store_string_value(context->store, found.key_ref))
                      : reply_null(&context->reply);
     }
-    if (!refused) {
-        store_string_put(context->store, &found, key, value, at_ms, (flags & SET_KEEPTTL) != 0);
+    if (!refused &&
+        store_string_put(context->store, &found, key, value, at_ms, (flags & SET_KEEPTTL) != 0) !=
+            STORE_OK) {
+        /* Only SET ... GET wrote before the write: then the OOM comes instead of its reply. */
+        context->reply.length = reply_before;
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+        return;
     }
     if (!(flags & SET_GET)) {
         refused ? reply_null(&context->reply) : reply_ok(&context->reply);
@@ -223,7 +228,10 @@ CMD_HANDLER(cmd_setnx)
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    store_string_put(context->store, &found, args[1], args[2], 0, false);
+    if (store_string_put(context->store, &found, args[1], args[2], 0, false) != STORE_OK) {
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+        return;
+    }
     KV_ASSERT(store_key_count(context->store) > 0);
     reply_integer(&context->reply, 1);
 }
@@ -269,7 +277,7 @@ CMD_HANDLER(cmd_getdel)
         reply_null(&context->reply);
     } else if (status == STORE_OK) {
         /* The reply copies the bytes before the key goes. */
-        reply_bulk(&context->reply, store_string_value(context->store, found.key_index));
+        reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
         store_remove(context->store, &found);
     }
     KV_ASSERT(context->reply.length > reply_before);
@@ -277,18 +285,23 @@ CMD_HANDLER(cmd_getdel)
 
 /* GETEX's change to the expiry time of the live key found: a new time (a past one removes
  * the key), or none with PERSIST. */
-static void getex_expire(struct cmd_context *context, const struct store_found *found,
+static void getex_expire(struct cmd_context *context, struct store_found *found,
                          uint32_t flags, int64_t at_ms)
 {
     KV_ASSERT(found->exists);
     KV_ASSERT(!(flags & SET_EXPIRY) || at_ms > 0);
     struct store *store = context->store;
+    struct store_key *key = store_key(store, found->key_ref);
     if (flags & SET_EXPIRY) {
-        store_modified(store, found->key_index);
-        (void)store_expire_set(store, found, at_ms); /* a past time removes it */
-    } else if ((flags & SET_PERSIST) && store_key(store, found->key_index)->expire_at_ms != 0) {
-        store_modified(store, found->key_index);
-        (void)store_expire_set(store, found, 0);
+        store_modified(store, key);
+        /* A past time removes the key; no room for the time leaves it without (Redis's
+         * GETEX has answered the value by then). */
+        enum store_status status = store_expire_set(store, found, at_ms);
+        KV_ASSERT(status != STORE_WRONGTYPE);
+    } else if ((flags & SET_PERSIST) && store_key_expire(key) != 0) {
+        store_modified(store, key);
+        enum store_status status = store_expire_set(store, found, 0);
+        KV_ASSERT(status == STORE_OK); /* clearing never needs memory */
     }
 }
 
@@ -311,7 +324,7 @@ CMD_HANDLER(cmd_getex)
         ((options.flags & SET_EXPIRY) && !expire_time_parse(context, &options, "getex", &at_ms))) {
         return;
     }
-    reply_bulk(&context->reply, store_string_value(context->store, found.key_index));
+    reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
     getex_expire(context, &found, options.flags, at_ms);
     KV_ASSERT(context->reply.length > reply_before);
 }
@@ -320,16 +333,16 @@ CMD_HANDLER(cmd_getex)
  * most any value could take when strings may change before the command runs (EXEC). */
 static uint64_t string_reply_bytes(const struct cmd_context *context, struct slice key)
 {
-    uint32_t key_index = 0;
+    uint32_t key_ref = HEAP_REF_NONE;
     if (context->bound.strings_changed) {
         return context->plan->reply_element_bytes;
     }
-    if (!store_peek(context->store, key, &key_index) ||
-        store_key(context->store, key_index)->type != STORE_TYPE_STRING) {
+    if (!store_peek(context->store, key, &key_ref) ||
+        store_key_type(store_key(context->store, key_ref)) != STORE_TYPE_STRING) {
         return 5; /* "$-1\r\n" */
     }
-    uint32_t length = store_string_value(context->store, key_index).length;
-    KV_ASSERT(length <= context->store->val_size_max);
+    uint32_t length = store_string_value(context->store, key_ref).length;
+    KV_ASSERT(length <= context->store->limits.value_bytes_max);
     return 1u + 10u + 2u + (uint64_t)length + 2u;
 }
 
@@ -396,7 +409,7 @@ CMD_HANDLER(cmd_mget)
         context->stats->keyspace_hits += found.exists ? 1 : 0;
         context->stats->keyspace_misses += found.exists ? 0 : 1;
         if (status == STORE_OK) {
-            reply_bulk(&context->reply, store_string_value(context->store, found.key_index));
+            reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
         } else {
             reply_null(&context->reply);
         }
@@ -416,34 +429,42 @@ static bool mset_key_repeated(const struct slice *args, uint32_t index)
     return false;
 }
 
-/* MSET's limits: every key and value within its size, and room for all the new keys. */
+/* MSET's limits: every key and value within its size, room for all the new keys under a
+ * key_count cap, and the heap's room for every pair (so that MSET is all or nothing: the
+ * check counts each pair's objects at their heap class, which the writes then take). */
 static enum store_status mset_check(struct cmd_context *context, const struct slice *args,
                                     uint32_t arg_count)
 {
     KV_ASSERT(arg_count % 2 == 1);
     struct store *store = context->store;
-    uint32_t new_keys = 0;
+    uint64_t new_keys = 0;
+    uint64_t bytes = 0;
     for (uint32_t index = 1; index < arg_count; index += 2) {
-        if (args[index].length > store->key_size_max) {
+        if (args[index].length > store->limits.key_bytes_max) {
             return STORE_KEY_TOO_LONG;
         }
-        if (args[index + 1].length > store->val_size_max) {
+        if (args[index + 1].length > store->limits.value_bytes_max) {
             return STORE_VALUE_TOO_LONG;
         }
-        uint32_t key_index = 0;
-        new_keys += store_find(store, args[index], &key_index) ? 0 : 1;
+        uint32_t key_ref = HEAP_REF_NONE;
+        new_keys += store_find(store, args[index], &key_ref) ? 0 : 1;
+        bytes += store_string_bytes(args[index].length, args[index + 1].length);
     }
-    if (new_keys > store->keys.free_count) {
+    uint64_t room = store->limits.key_count_max - store_key_count(store);
+    if (new_keys > room) {
         /* Repeated keys count once: only worth the quadratic look when near full. */
         for (uint32_t index = 3; index < arg_count; index += 2) {
-            uint32_t key_index = 0;
-            if (!store_find(store, args[index], &key_index) && mset_key_repeated(args, index)) {
+            uint32_t key_ref = HEAP_REF_NONE;
+            if (!store_find(store, args[index], &key_ref) && mset_key_repeated(args, index)) {
                 new_keys--;
             }
         }
     }
     KV_ASSERT(new_keys <= (arg_count - 1) / 2);
-    return new_keys > store->keys.free_count ? STORE_FULL : STORE_OK;
+    if (new_keys > room) {
+        return STORE_FULL;
+    }
+    return bytes <= heap_free_bytes(store->heap) ? STORE_OK : STORE_OOM;
 }
 
 /* Whether any of MSETNX's keys exists. */
@@ -452,8 +473,8 @@ static bool mset_any_exists(struct cmd_context *context, const struct slice *arg
 {
     KV_ASSERT(arg_count % 2 == 1);
     for (uint32_t index = 1; index < arg_count; index += 2) {
-        uint32_t key_index = 0;
-        if (store_find(context->store, args[index], &key_index)) {
+        uint32_t key_ref = HEAP_REF_NONE;
+        if (store_find(context->store, args[index], &key_ref)) {
             return true;
         }
     }
@@ -478,8 +499,14 @@ static void mset_generic(struct cmd_context *context, const struct slice *args,
         return;
     }
     for (uint32_t index = 1; index < arg_count; index += 2) {
+        /* mset_check checked every limit and the heap's room; a heap fragmented past what
+         * free bytes tell could still refuse one, and then the rest are not written. */
         status = store_string_set(context->store, args[index], args[index + 1]);
-        KV_ASSERT(status == STORE_OK); /* mset_check checked every limit */
+        if (status != STORE_OK) {
+            KV_ASSERT(status == STORE_OOM);
+            reply_error(&context->reply, REPLY_ERROR_OOM);
+            return;
+        }
     }
     only_new ? reply_integer(&context->reply, 1) : reply_ok(&context->reply);
 }
@@ -521,18 +548,21 @@ CMD_HANDLER(cmd_append)
     if (!string_write_find(context, args[1], &found)) {
         return;
     }
-    uint64_t length = found.exists ? store_string_value(store, found.key_index).length : 0;
+    uint64_t length = found.exists ? store_string_value(store, found.key_ref).length : 0;
     enum store_status status = store_string_check(store, &found, args[1], args[2]);
-    if (status == STORE_OK && length + args[2].length > store->val_size_max) {
+    if (status == STORE_OK && length + args[2].length > store->limits.value_bytes_max) {
         status = STORE_VALUE_TOO_LONG;
+    }
+    uint64_t length_after = 0;
+    if (status == STORE_OK) {
+        status = store_string_splice(store, &found, args[1], length, args[2], &length_after);
     }
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    uint32_t length_after = store_string_splice(store, &found, args[1], length, args[2]);
     KV_ASSERT(length_after == length + args[2].length);
-    reply_integer(&context->reply, length_after);
+    reply_integer(&context->reply, (int64_t)length_after);
 }
 
 CMD_HANDLER(cmd_strlen)
@@ -544,7 +574,7 @@ CMD_HANDLER(cmd_strlen)
     if (status != STORE_WRONGTYPE) {
         reply_integer(&context->reply,
                       status == STORE_OK
-                          ? store_string_value(context->store, found.key_index).length
+                          ? store_string_value(context->store, found.key_ref).length
                           : 0);
     }
     KV_ASSERT(context->reply.length > reply_before);
@@ -587,7 +617,7 @@ CMD_HANDLER(cmd_getrange)
     if (status == STORE_NOT_FOUND) {
         reply_bulk(&context->reply, empty_slice);
     } else if (status == STORE_OK) {
-        struct slice value = store_string_value(context->store, found.key_index);
+        struct slice value = store_string_value(context->store, found.key_ref);
         reply_bulk(&context->reply, string_range(value, start, end));
     }
     KV_ASSERT(context->reply.length > reply_before);
@@ -603,7 +633,7 @@ static bool setrange_check(struct cmd_context *context, const struct store_found
         reply_error(&context->reply, REPLY_ERROR_STRING_TOO_LONG);
         return false;
     }
-    if ((uint64_t)offset + bytes.length > context->store->val_size_max) {
+    if ((uint64_t)offset + bytes.length > context->store->limits.value_bytes_max) {
         reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
         return false;
     }
@@ -635,17 +665,21 @@ CMD_HANDLER(cmd_setrange)
     }
     if (bytes.length == 0) {
         reply_integer(&context->reply,
-                      found.exists ? store_string_value(context->store, found.key_index).length
+                      found.exists ? store_string_value(context->store, found.key_ref).length
                                    : 0);
         return;
     }
     if (!setrange_check(context, &found, args[1], offset, bytes)) {
         return;
     }
-    uint32_t length = store_string_splice(context->store, &found, args[1], (uint64_t)offset,
-                                          bytes);
+    uint64_t length = 0;
+    if (store_string_splice(context->store, &found, args[1], (uint64_t)offset, bytes, &length) !=
+        STORE_OK) {
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+        return;
+    }
     KV_ASSERT(length >= (uint64_t)offset + bytes.length);
-    reply_integer(&context->reply, length);
+    reply_integer(&context->reply, (int64_t)length);
 }
 
 /* INCR, DECR, INCRBY, DECRBY: the value as a 64-bit integer, Redis's overflow check. */
@@ -657,7 +691,7 @@ static void incr_generic(struct cmd_context *context, struct slice key, int64_t 
     }
     int64_t value = 0;
     if (found.exists) {
-        struct slice text = store_string_value(context->store, found.key_index);
+        struct slice text = store_string_value(context->store, found.key_ref);
         if (!number_parse_int64(text.bytes, text.length, &value)) {
             reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
             return;
@@ -679,7 +713,10 @@ static void incr_generic(struct cmd_context *context, struct slice key, int64_t 
         return;
     }
     /* The expiry time stays, as Redis keeps it across INCR. */
-    store_string_put(context->store, &found, key, bytes, 0, true);
+    if (store_string_put(context->store, &found, key, bytes, 0, true) != STORE_OK) {
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+        return;
+    }
     reply_integer(&context->reply, value);
 }
 
@@ -737,7 +774,7 @@ static bool incrbyfloat_text(struct cmd_context *context, const struct store_fou
     long double value = 0;
     long double increment = 0;
     struct slice current =
-        found->exists ? store_string_value(context->store, found->key_index) : empty_slice;
+        found->exists ? store_string_value(context->store, found->key_ref) : empty_slice;
     if ((found->exists && !number_parse_long_double(current.bytes, current.length, &value)) ||
         !number_parse_long_double(increment_arg.bytes, increment_arg.length, &increment)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
@@ -773,7 +810,10 @@ CMD_HANDLER(cmd_incrbyfloat)
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    store_string_put(context->store, &found, args[1], bytes, 0, true);
+    if (store_string_put(context->store, &found, args[1], bytes, 0, true) != STORE_OK) {
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+        return;
+    }
     reply_bulk(&context->reply, bytes);
     KV_ASSERT(context->reply.length > reply_before);
 }

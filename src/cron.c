@@ -107,7 +107,7 @@ uint64_t cron_turn(struct cron *cron)
     bool clients_watched = (config->timeout > 0 || config->send_stall_seconds > 0) &&
                            cron->stats->connected_clients > 0;
     bool blocked = cron->block->blocked_count > 0;
-    if (cron->store->expires_count == 0 && !clients_watched && !blocked) {
+    if (store_expires_count(cron->store) == 0 && !clients_watched && !blocked) {
         return CRON_SLEEP_UNTIL_IO;
     }
     KV_ASSERT(config->hz > 0 && config->expire_slice > 0);

@@ -70,7 +70,7 @@ static uint64_t key_hash(const struct dict *dict, struct slice key)
 
 static uint64_t entry_hash(const struct dict *dict, uint32_t entry_ref)
 {
-    return key_hash(dict, dict->key(heap_pointer(dict->heap, entry_ref)));
+    return key_hash(dict, dict->key(dict->heap, heap_pointer(dict->heap, entry_ref)));
 }
 
 static uint32_t table_mask(const struct dict *dict, uint32_t table)
@@ -133,7 +133,7 @@ static uint32_t *chain_locate(struct dict *dict, struct slice key, uint64_t hash
     for (uint64_t step = 0; *link != HEAP_REF_NONE; step++) {
         KV_ASSERT(step < chain_max);
         void *entry = heap_pointer(dict->heap, *link);
-        if (slice_equal(dict->key(entry), key)) {
+        if (slice_equal(dict->key(dict->heap, entry), key)) {
             return link;
         }
         link = entry;
@@ -347,6 +347,15 @@ uint32_t dict_find(struct dict *dict, struct slice key, struct dict_position *po
     return *link;
 }
 
+uint32_t dict_lookup(const struct dict *dict, struct slice key)
+{
+    KV_ASSERT(key.bytes != NULL || key.length == 0);
+    uint32_t table = 0;
+    /* chain_locate only reads; it takes a mutable dict for the links it returns. */
+    uint32_t *link = chain_locate((struct dict *)dict, key, key_hash(dict, key), &table);
+    return *link;
+}
+
 void dict_insert(struct dict *dict, uint32_t entry_ref)
 {
     KV_ASSERT(entry_ref != HEAP_REF_NONE);
@@ -358,7 +367,7 @@ void dict_insert(struct dict *dict, uint32_t entry_ref)
     uint32_t table = 0;
 #ifdef KV_DEBUG
     /* The caller found the key absent: the chain ends without it (nor this very entry). */
-    struct slice key = dict->key(heap_pointer(dict->heap, entry_ref));
+    struct slice key = dict->key(dict->heap, heap_pointer(dict->heap, entry_ref));
     KV_DEBUG_ASSERT(*chain_locate(dict, key, hash, &table) == HEAP_REF_NONE);
 #endif
     uint32_t *slot = home_slot(dict, hash, &table);

@@ -13,7 +13,7 @@
 #include "pool.h"
 #include "pubsub.h"
 #include "serve.h"
-#include "store.h"
+#include "heap.h"
 #include "watch.h"
 
 /* Slack for the alignment of each carve (one cache line per carve, generously). */
@@ -23,12 +23,7 @@ static const char *const pool_names[LAYOUT_POOL_COUNT] = {
     [LAYOUT_POOL_CONNECTIONS] = "connections",
     [LAYOUT_POOL_RECV_BUFFERS] = "recv_buffers",
     [LAYOUT_POOL_SEND_BUFFERS] = "send_buffers",
-    [LAYOUT_POOL_TABLE] = "table",
-    [LAYOUT_POOL_KEYS] = "keys",
-    [LAYOUT_POOL_VALUES] = "values",
-    [LAYOUT_POOL_LIST_NODES] = "list_nodes",
-    [LAYOUT_POOL_FIELDS] = "fields",
-    [LAYOUT_POOL_ZSET] = "zset",
+    [LAYOUT_POOL_HEAP] = "heap",
     [LAYOUT_POOL_PUBSUB] = "pubsub",
     [LAYOUT_POOL_SCRATCH] = "scratch",
     [LAYOUT_POOL_WATCH] = "watch",
@@ -51,12 +46,7 @@ void layout_compute(struct layout *layout, const struct config *config, const st
                                                       plan->recv_buffer_bytes);
     bytes[LAYOUT_POOL_SEND_BUFFERS] = pool_plan_bytes(config->connections_max,
                                                       plan->send_buffer_bytes);
-    bytes[LAYOUT_POOL_TABLE] = store_plan_table_bytes(config);
-    bytes[LAYOUT_POOL_KEYS] = store_plan_keys_bytes(config);
-    bytes[LAYOUT_POOL_VALUES] = store_plan_values_bytes(config);
-    bytes[LAYOUT_POOL_LIST_NODES] = store_plan_nodes_bytes(config);
-    bytes[LAYOUT_POOL_FIELDS] = store_plan_fields_bytes(config);
-    bytes[LAYOUT_POOL_ZSET] = store_plan_zset_bytes(config);
+    bytes[LAYOUT_POOL_HEAP] = heap_plan_bytes(config->maxmemory);
     bytes[LAYOUT_POOL_PUBSUB] = pubsub_plan_bytes(config->pubsub_channels_max, slots,
                                                   config->subscriptions_max, config->key_size_max);
     bytes[LAYOUT_POOL_SCRATCH] = serve_plan_scratch_bytes(plan->args_max, plan->recv_buffer_bytes);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "conn.h"
 #include "cron.h"
+#include "heap.h"
 #include "host.h"
 #include "layout.h"
 #include "log.h"
@@ -33,11 +34,7 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
-#include "store_hash.h"
-#include "store_list.h"
-#include "store_set.h"
 #include "store_string.h"
-#include "store_zset.h"
 #include "watch.h"
 
 /* Exit status for a bad option, as the README documents. */
@@ -51,6 +48,7 @@ static struct watch watch;
 static struct plan plan;
 static struct layout layout;
 static struct region region;
+static struct heap heap;
 static struct store store;
 static struct stats stats;
 static struct pubsub pubsub;
@@ -189,12 +187,9 @@ static void plan_log(void)
  * WATCH about changed keys and the blocked clients about keys that gained members. */
 static void modules_init(void)
 {
-    store_init(&store, &region, &config, hash_seed());
+    heap_init(&heap, &region, config.maxmemory);
+    store_init(&store, &heap, &config, hash_seed());
     store_string_init(&store);
-    store_list_init(&store);
-    store_hash_init(&store);
-    store_set_init(&store);
-    store_zset_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
                 config.subscriptions_max, config.key_size_max, hash_seed());

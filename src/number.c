@@ -47,10 +47,10 @@ bool number_parse_int64(const uint8_t *bytes, uint32_t length, int64_t *value)
     return true;
 }
 
-uint32_t number_format_int64(int64_t value, char *text)
+/* The decimal digits of a magnitude after an optional '-'. */
+static uint32_t format_magnitude(uint64_t magnitude, bool negative, char *text)
 {
     char digits[NUMBER_INT64_BYTES];
-    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
     uint32_t count = 0;
     /* Bounded: at most 20 decimal digits. */
     do {
@@ -58,7 +58,7 @@ uint32_t number_format_int64(int64_t value, char *text)
         magnitude /= 10;
     } while (magnitude > 0);
     uint32_t length = 0;
-    if (value < 0) {
+    if (negative) {
         text[length++] = '-';
     }
     while (count > 0) {
@@ -66,6 +66,17 @@ uint32_t number_format_int64(int64_t value, char *text)
     }
     KV_ASSERT(length < NUMBER_INT64_BYTES);
     return length;
+}
+
+uint32_t number_format_int64(int64_t value, char *text)
+{
+    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    return format_magnitude(magnitude, value < 0, text);
+}
+
+uint32_t number_format_uint64(uint64_t value, char *text)
+{
+    return format_magnitude(value, false, text);
 }
 
 bool number_parse_long_double(const uint8_t *bytes, uint32_t length, long double *value)

@@ -83,6 +83,7 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         "above things in order for the server to start accepting connections from the "
         "outside.\r\n"),
     [REPLY_ERROR_NOAUTH] = FIXED("-NOAUTH Authentication required.\r\n"),
+    [REPLY_ERROR_OOM] = FIXED("-OOM command not allowed when used memory > 'maxmemory'.\r\n"),
     [REPLY_ERROR_WRONGPASS] =
         FIXED("-WRONGPASS invalid username-password pair or user is disabled.\r\n"),
     [REPLY_ERROR_AUTH_NO_PASSWORD] =

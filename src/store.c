@@ -1,113 +1,64 @@
 /*
- * The store's core: keys in a pool of key slots and one hash table from the key's hash to its
- * slot; the value pools every type draws from; expiry; the operations table through which it
- * releases and verifies a value without naming its type (store.h). Invariants: every table
- * entry names a used key slot whose hash matches its name, and every used key slot is in the
- * table once; every live key has a registered type, and its value holds exactly the slots
- * its type's verify counts, so the pools' used counts equal the sums over the keys;
- * expires_count is the number of keys with an expiry time. Writes validate every limit
- * first and then cannot fail: the pools hold list_length_max members for every key. A find
- * costs one probe of the table, and the record it returns (struct store_found) lets the
- * write that follows remove or replace the key without another. No allocation after init,
- * no I/O, and no call to a type file by name: types depend on the core, never the reverse.
+ * The store's core: the keyspace as a dict of key objects in the heap (store.h). A key
+ * object is its head, then its expiry time when it has one, then the key's bytes, then an
+ * embedded value. Invariants: every key object is in the keys dict once, under its name;
+ * a key has STORE_META_EXPIRES exactly when the expires dict holds an entry naming it; every
+ * live key's type is registered, and its value is what its type's verify accepts. A find
+ * costs one probe, and the record it returns (struct store_found) lets the write that
+ * follows remove or move the key without another while nothing else touched the keyspace
+ * (the record notes the keyspace's call count, and a stale position is found again). Every
+ * write takes the memory it needs before it changes anything, so STORE_OOM means nothing
+ * changed. No I/O, and no call to a type file by name: types depend on the core, never the
+ * reverse.
  */
 #include "store.h"
-
-#include <string.h>
 
 #include "hashfn.h"
 #include "store_internal.h"
 
-static uint32_t round_up_8(uint64_t bytes)
+/* Redis's limit on a key (and, without caps, on a list's length: 2^32 - 1 elements). */
+#define STORE_KEY_BYTES_LIMIT (512ull << 20)
+#define STORE_COUNT_LIMIT 0xffffffffull
+
+/* Tries RANDOMKEY gives to finding a live key among expired ones before giving up. */
+#define STORE_RANDOM_TRIES 100u
+
+/* Expired keys collected per expires bucket in one active-expiry step; a longer chain is
+ * finished in the next step (the cursor stays). */
+#define STORE_EXPIRE_BATCH 64u
+
+/* A key's name as the keys dict reads it. */
+static struct slice key_entry_name(const struct heap *heap, const void *entry)
 {
-    KV_ASSERT(bytes < UINT32_MAX - 8);
-    uint32_t rounded = (uint32_t)((bytes + 7) & ~7ull);
-    KV_ASSERT(rounded % 8 == 0);
-    return rounded;
+    (void)heap;
+    return store_key_name(entry);
 }
 
-uint32_t store_key_slot_bytes(const struct config *config)
+/* An expires entry's name: the name of the key object it points at. */
+static struct slice expire_entry_name(const struct heap *heap, const void *entry)
 {
-    KV_ASSERT(config->key_size_max > 0);
-    return round_up_8(sizeof(struct store_key) + (uint64_t)config->key_size_max);
+    const struct store_expire *expire = entry;
+    return store_key_name(heap_pointer(heap, expire->key_ref));
 }
 
-uint32_t store_value_slot_bytes(const struct config *config)
-{
-    KV_ASSERT(config->val_size_max > 0);
-    return round_up_8(sizeof(struct store_value) + (uint64_t)config->val_size_max);
-}
-
-static uint32_t value_slot_count(const struct config *config)
-{
-    uint64_t count = (uint64_t)config->key_count * config->list_length_max;
-    KV_ASSERT(count > 0);
-    KV_ASSERT(count < UINT32_MAX);
-    return (uint32_t)count;
-}
-
-uint64_t store_plan_keys_bytes(const struct config *config)
-{
-    return pool_plan_bytes(config->key_count, store_key_slot_bytes(config));
-}
-
-/* Nodes and fields: one per value slot, and list_length_max more for the result a set
- * command builds before it replaces its destination (SUNIONSTORE and the like). */
-static uint32_t member_slot_count(const struct config *config)
-{
-    uint64_t count = (uint64_t)value_slot_count(config) + config->list_length_max;
-    KV_ASSERT(count < UINT32_MAX);
-    return (uint32_t)count;
-}
-
-uint64_t store_plan_values_bytes(const struct config *config)
-{
-    return pool_plan_bytes(value_slot_count(config), store_value_slot_bytes(config));
-}
-
-uint64_t store_plan_nodes_bytes(const struct config *config)
-{
-    return list_nodes_plan_bytes(member_slot_count(config));
-}
-
-uint64_t store_plan_table_bytes(const struct config *config)
-{
-    return table_plan_bytes(config->key_count);
-}
-
-static uint32_t field_slot_bytes(const struct config *config)
-{
-    return round_up_8(sizeof(struct store_value) + (uint64_t)config->key_size_max);
-}
-
-uint64_t store_plan_fields_bytes(const struct config *config)
-{
-    return pool_plan_bytes(member_slot_count(config), field_slot_bytes(config));
-}
-
-uint64_t store_plan_zset_bytes(const struct config *config)
-{
-    return pool_plan_bytes(member_slot_count(config), sizeof(struct zset_node)) +
-           table_plan_bytes(member_slot_count(config));
-}
-
-void store_init(struct store *store, struct region *region, const struct config *config,
+void store_init(struct store *store, struct heap *heap, const struct config *config,
                 uint64_t seed)
 {
     memset(store, 0, sizeof(*store));
-    table_init(&store->table, region, config->key_count);
-    pool_init(&store->keys, region, config->key_count, store_key_slot_bytes(config));
-    pool_init(&store->values, region, value_slot_count(config), store_value_slot_bytes(config));
-    list_nodes_init(&store->nodes, region, member_slot_count(config));
-    pool_init(&store->fields, region, member_slot_count(config), field_slot_bytes(config));
-    pool_init(&store->znodes, region, member_slot_count(config), sizeof(struct zset_node));
-    table_init(&store->zmembers, region, member_slot_count(config));
+    store->heap = heap;
+    dict_init(&store->keys, heap, key_entry_name, seed);
+    dict_init(&store->expires, heap, expire_entry_name, seed ^ 0x9e3779b97f4a7c15ull);
     store->seed = seed;
-    store->key_size_max = config->key_size_max;
-    store->val_size_max = config->val_size_max;
-    store->list_length_max = config->list_length_max;
-    KV_ASSERT(store->table.count_max == config->key_count);
-    KV_ASSERT(store->values.slot_count + store->list_length_max == store->nodes.slot_count);
+    store->random_state = seed | 1;
+    store->limits.key_bytes_max = config->key_size_max != 0 ? config->key_size_max
+                                                            : STORE_KEY_BYTES_LIMIT;
+    store->limits.value_bytes_max = config->val_size_max != 0 ? config->val_size_max
+                                                              : config->proto_max_bulk_len;
+    store->limits.length_max = config->list_length_max != 0 ? config->list_length_max
+                                                            : STORE_COUNT_LIMIT;
+    store->limits.key_count_max = config->key_count != 0 ? config->key_count : STORE_COUNT_LIMIT;
+    KV_ASSERT(store->limits.value_bytes_max > 0);
+    KV_ASSERT(store_key_count(store) == 0);
 }
 
 void store_type_register(struct store *store, uint8_t type, const struct store_type_ops *ops)
@@ -117,6 +68,8 @@ void store_type_register(struct store *store, uint8_t type, const struct store_t
     KV_ASSERT(ops->name != NULL);
     KV_ASSERT(ops->release != NULL);
     KV_ASSERT(ops->verify != NULL);
+    KV_ASSERT(ops->length != NULL);
+    KV_ASSERT(ops->memory != NULL);
     /* Once per type; registering the same table again (a test's second setup) is harmless. */
     KV_ASSERT(store->types[type] == NULL || store->types[type] == ops);
     store->types[type] = ops;
@@ -142,411 +95,694 @@ uint32_t store_key_hash(const struct store *store, struct slice key)
     return (uint32_t)hashfn_bytes(key.bytes, key.length, store->seed);
 }
 
-struct key_probe {
-    const struct store *store;
-    struct slice key;
-};
-
-static bool key_equal(const void *context, uint32_t key_index)
+/* Where the key's bytes start in its object. */
+static uint8_t *key_name_bytes(const struct store_key *key)
 {
-    const struct key_probe *probe = context;
-    struct store_key *key = store_key(probe->store, key_index);
-    return key->key_bytes == probe->key.length &&
-           memcmp(store_key_bytes(key), probe->key.bytes, probe->key.length) == 0;
+    uint32_t expire_bytes = (key->meta & STORE_META_EXPIRES) ? (uint32_t)sizeof(int64_t) : 0;
+    return (uint8_t *)(key + 1) + expire_bytes;
 }
 
-/* One probe: a key whether or not its time has passed, with its table slot. */
-static bool key_find_slot(const struct store *store, struct slice key, uint32_t hash,
-                          uint32_t *key_index, uint32_t *table_slot)
+struct slice store_key_name(const struct store_key *key)
 {
-    struct key_probe probe = {.store = store, .key = key};
-    bool found = table_find(&store->table, hash, key_equal, &probe, key_index, table_slot);
-    KV_ASSERT(!found || *table_slot < store->table.capacity);
-    return found;
+    return (struct slice){.bytes = key_name_bytes(key), .length = key->key_bytes};
 }
 
-bool store_peek(const struct store *store, struct slice key, uint32_t *key_index)
+int64_t store_key_expire(const struct store_key *key)
 {
-    uint32_t table_slot = 0;
-    return key.length <= store->key_size_max &&
-           key_find_slot(store, key, store_key_hash(store, key), key_index, &table_slot);
-}
-
-/* The table slot of a live key: the hint when its entry is still there (one compare), else a
- * walk from the key's home slot comparing slot indexes, bounded by the table's capacity (a
- * key removed since the hint was taken may have shifted the entry back). */
-static uint32_t table_slot_of(struct store *store, uint32_t key_index, uint32_t hint)
-{
-    KV_ASSERT(hint < store->table.capacity);
-    uint32_t value = 0;
-    if (table_value_at(&store->table, hint, &value) && value == key_index) {
-        return hint;
+    if (!(key->meta & STORE_META_EXPIRES)) {
+        return 0;
     }
-    store->key_probe_count++;
-    uint32_t slot = store_key(store, key_index)->hash & store->table.mask;
-    for (uint32_t step = 0; step < store->table.capacity; step++) {
-        bool occupied = table_value_at(&store->table, slot, &value);
-        KV_ASSERT(occupied); /* no empty slot separates an entry from its home */
-        if (value == key_index) {
-            return slot;
+    int64_t at_ms = 0;
+    memcpy(&at_ms, key + 1, sizeof(at_ms));
+    KV_ASSERT(at_ms > 0);
+    return at_ms;
+}
+
+struct slice store_key_embedded(const struct store_key *key)
+{
+    KV_ASSERT(store_key_encoding(key) == STORE_ENCODING_EMBEDDED);
+    return (struct slice){.bytes = key_name_bytes(key) + key->key_bytes, .length = key->value};
+}
+
+uint64_t store_key_object_bytes(uint64_t key_bytes, uint64_t value_bytes, bool expires)
+{
+    return sizeof(struct store_key) + (expires ? sizeof(int64_t) : 0) + key_bytes + value_bytes;
+}
+
+/* The object's current size in bytes (not its heap class). */
+static uint64_t object_bytes(const struct store_key *key)
+{
+    bool embedded = store_key_encoding(key) == STORE_ENCODING_EMBEDDED;
+    return store_key_object_bytes(key->key_bytes, embedded ? key->value : 0,
+                                  (key->meta & STORE_META_EXPIRES) != 0);
+}
+
+bool store_key_live(const struct store *store, const struct store_key *key)
+{
+    int64_t at_ms = store_key_expire(key);
+    return at_ms == 0 || at_ms > store->now_ms;
+}
+
+void store_modified(struct store *store, const struct store_key *key)
+{
+    if (store->touched != NULL) {
+        struct slice name = store_key_name(key);
+        store->touched(store->touched_context, store_key_hash(store, name), name);
+    }
+}
+
+void store_ready(struct store *store, const struct store_key *key)
+{
+    if (store->ready != NULL) {
+        struct slice name = store_key_name(key);
+        store->ready(store->ready_context, store_key_hash(store, name), name);
+    }
+}
+
+/* Counts a call into the keys dict: any of them (a find's rehash step too) may move the
+ * links that positions point at. Returns the new count. */
+static uint64_t keys_call(struct store *store)
+{
+    return ++store->keys_calls;
+}
+
+/* The keyspace position of a live key: the record's when nothing called the keys dict
+ * since it was taken, else one probe by name (before the key object moves: the probe reads
+ * the object). */
+static struct dict_position key_position(struct store *store, struct store_found *found)
+{
+    KV_ASSERT(found->exists);
+    if (found->keys_call != store->keys_calls) {
+        struct store_key *key = store_key(store, found->key_ref);
+        uint32_t ref = dict_find(&store->keys, store_key_name(key), &found->position);
+        KV_ASSERT(ref == found->key_ref);
+        found->keys_call = keys_call(store);
+    }
+    KV_ASSERT(*found->position.link == found->key_ref);
+    return found->position;
+}
+
+/* The expires entry of a key that has one, and where it is linked from. */
+static struct store_expire *expire_entry(struct store *store, const struct store_key *key,
+                                         struct dict_position *position)
+{
+    KV_ASSERT(key->meta & STORE_META_EXPIRES);
+    uint32_t ref = dict_find(&store->expires, store_key_name(key), position);
+    KV_ASSERT(ref != HEAP_REF_NONE);
+    struct store_expire *expire = heap_pointer(store->heap, ref);
+    KV_ASSERT(store_key(store, expire->key_ref) == key);
+    return expire;
+}
+
+/* A key object moved (heap_resize) from `old_ref` to `new_ref`: the keyspace link at the
+ * position taken before the move, and its expires entry, follow it. */
+static void key_moved(struct store *store, struct store_found *found,
+                      struct dict_position position, struct store_expire *expire,
+                      uint32_t new_ref)
+{
+    if (new_ref != found->key_ref) {
+        /* Later links of the chain lived in the old object: every position is stale. */
+        (void)keys_call(store);
+        dict_replace_at(&store->keys, position, new_ref);
+        if (expire != NULL) {
+            expire->key_ref = new_ref;
         }
-        slot = (slot + 1) & store->table.mask;
+        found->key_ref = new_ref;
     }
-    KV_ASSERT(false); /* a live key is in the table */
-    return 0;
 }
 
-/* Gives back a key's value, expiry and slot after telling watchers; its table entry stays
- * for the caller to remove or reuse. */
-static void key_release(struct store *store, uint32_t key_index)
+/* Resizes a key object to `bytes` (the caller moves bytes inside it); false when the heap
+ * has no room, and then nothing changed. */
+static bool object_resize(struct store *store, struct store_found *found, uint64_t bytes)
 {
-    struct store_key *key = store_key(store, key_index);
-    store_modified(store, key_index);
-    if (key->expire_at_ms != 0) {
-        KV_ASSERT(store->expires_count > 0);
-        store->expires_count--;
-        key->expire_at_ms = 0;
+    struct store_key *key = store_key(store, found->key_ref);
+    struct dict_position position = key_position(store, found);
+    struct dict_position expire_position;
+    struct store_expire *expire = (key->meta & STORE_META_EXPIRES)
+                                      ? expire_entry(store, key, &expire_position)
+                                      : NULL;
+    void *moved = heap_resize(store->heap, key, bytes);
+    if (moved == NULL) {
+        return false;
     }
-    type_ops(store, key->type)->release(store, key);
-    pool_release(&store->keys, key_index);
-    KV_ASSERT(store->expires_count <= store->table.count);
+    key_moved(store, found, position, expire, heap_ref(store->heap, moved));
+    return true;
 }
 
-/* Removes a key whose table entry is at table_slot: its value, its expiry, its slot. */
-static void key_remove(struct store *store, uint32_t key_index, uint32_t table_slot)
+/* Removes a key whose record says where it is: hooks first, then its expiry, value and
+ * object. */
+static void key_remove(struct store *store, struct store_found *found)
 {
-    uint32_t value = 0;
-    bool occupied = table_value_at(&store->table, table_slot, &value);
-    KV_ASSERT(occupied);
-    KV_ASSERT(value == key_index);
-    key_release(store, key_index);
-    table_remove_at(&store->table, table_slot);
+    struct store_key *key = store_key(store, found->key_ref);
+    store_modified(store, key);
+    struct dict_position position = key_position(store, found);
+    if (key->meta & STORE_META_EXPIRES) {
+        struct dict_position expire_position;
+        struct store_expire *expire = expire_entry(store, key, &expire_position);
+        dict_remove_at(&store->expires, expire_position);
+        heap_release(store->heap, expire);
+    }
+    type_ops(store, store_key_type(key))->release(store, key);
+    (void)keys_call(store);
+    dict_remove_at(&store->keys, position);
+    heap_release(store->heap, key);
+    found->exists = false;
+    found->keys_call = 0;
+    found->type = STORE_TYPE_ANY;
+}
+
+/* The key's LRU clock: seconds, 24 bits, as Redis's LRU_CLOCK. */
+static uint32_t lru_clock(const struct store *store)
+{
+    return (uint32_t)(store->now_ms / 1000) & STORE_META_CLOCK_MASK;
 }
 
 enum store_status store_find_typed(struct store *store, struct slice key, uint8_t type,
                                    struct store_found *found)
 {
     KV_ASSERT(type < STORE_TYPE_COUNT);
-    uint32_t hash = store_key_hash(store, key);
-    *found = (struct store_found){.table_slot = hash & store->table.mask, .hash = hash};
     store->key_probe_count++;
-    uint32_t key_index = 0;
-    uint32_t table_slot = 0;
-    if (!key_find_slot(store, key, hash, &key_index, &table_slot)) {
+    *found = (struct store_found){.type = STORE_TYPE_ANY};
+    uint32_t ref = dict_find(&store->keys, key, &found->position);
+    uint64_t call = keys_call(store);
+    if (ref == HEAP_REF_NONE) {
         return STORE_NOT_FOUND;
     }
-    const struct store_key *slot = store_key(store, key_index);
-    if (store_key_expired(store, slot)) {
-        key_remove(store, key_index, table_slot);
-        store->expired_keys++;
-        return STORE_NOT_FOUND;
-    }
-    KV_ASSERT(slot->type != STORE_TYPE_ANY);
-    found->key_index = key_index;
-    found->table_slot = table_slot;
-    found->type = slot->type;
+    struct store_key *object = store_key(store, ref);
+    found->key_ref = ref;
     found->exists = true;
-    return type == STORE_TYPE_ANY || type == slot->type ? STORE_OK : STORE_WRONGTYPE;
+    found->keys_call = call;
+    if (!store_key_live(store, object)) {
+        key_remove(store, found); /* lazy expiry: no command sees a key past its time */
+        store->expired_keys++;
+        KV_ASSERT(!found->exists);
+        return STORE_NOT_FOUND;
+    }
+    found->type = store_key_type(object);
+    object->meta = (object->meta & ~(STORE_META_CLOCK_MASK << STORE_META_CLOCK_SHIFT)) |
+                   (lru_clock(store) << STORE_META_CLOCK_SHIFT);
+    if (type != STORE_TYPE_ANY && found->type != type) {
+        return STORE_WRONGTYPE;
+    }
+    return STORE_OK;
 }
 
-bool store_find(struct store *store, struct slice key, uint32_t *key_index)
+bool store_find(struct store *store, struct slice key, uint32_t *key_ref)
 {
     struct store_found found;
-    bool exists = store_find_typed(store, key, STORE_TYPE_ANY, &found) == STORE_OK;
-    KV_ASSERT(exists == found.exists);
-    *key_index = found.key_index;
-    return exists;
+    (void)store_find_typed(store, key, STORE_TYPE_ANY, &found);
+    *key_ref = found.key_ref;
+    return found.exists;
+}
+
+bool store_peek(const struct store *store, struct slice key, uint32_t *key_ref)
+{
+    *key_ref = dict_lookup(&store->keys, key);
+    return *key_ref != HEAP_REF_NONE;
+}
+
+uint64_t store_length(const struct store *store, uint32_t key_ref)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    return type_ops(store, store_key_type(key))->length(store, key);
+}
+
+uint64_t store_memory(const struct store *store, uint32_t key_ref)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    return heap_usable_bytes(store->heap, key) +
+           type_ops(store, store_key_type(key))->memory(store, key);
 }
 
 void store_expire_due(struct store *store, struct slice key)
 {
-    uint32_t key_index = 0;
-    bool live = store_find(store, key, &key_index);
-    KV_ASSERT(!live || !store_key_expired(store, store_key(store, key_index)));
+    struct store_found found;
+    (void)store_find_typed(store, key, STORE_TYPE_ANY, &found);
+    KV_ASSERT(!found.exists || store_key_live(store, store_key(store, found.key_ref)));
 }
 
-struct slice store_key_name(const struct store *store, uint32_t key_index)
+enum store_status store_key_check(const struct store *store, struct slice key)
 {
-    struct store_key *key = store_key(store, key_index);
-    KV_ASSERT(key->key_bytes <= store->key_size_max);
-    return (struct slice){.bytes = store_key_bytes(key), .length = key->key_bytes};
-}
-
-void store_modified(struct store *store, uint32_t key_index)
-{
-    KV_ASSERT(pool_is_used(&store->keys, key_index));
-    if (store->touched != NULL) {
-        struct store_key *key = store_key(store, key_index);
-        store->touched(store->touched_context, key->hash, store_key_name(store, key_index));
+    if (key.length > store->limits.key_bytes_max) {
+        return STORE_KEY_TOO_LONG;
     }
-}
-
-struct slice store_value(const struct store *store, uint32_t value_index)
-{
-    KV_ASSERT(pool_is_used(&store->values, value_index));
-    const struct store_value *value = pool_slot(&store->values, value_index);
-    KV_ASSERT(value->length <= store->val_size_max);
-    return (struct slice){.bytes = (const uint8_t *)(value + 1), .length = value->length};
-}
-
-void store_value_write(struct store *store, uint32_t value_index, struct slice bytes)
-{
-    KV_ASSERT(bytes.length <= store->val_size_max);
-    KV_ASSERT(pool_is_used(&store->values, value_index));
-    struct store_value *value = pool_slot(&store->values, value_index);
-    value->length = bytes.length;
-    if (bytes.length > 0) {
-        memcpy(value + 1, bytes.bytes, bytes.length);
+    if (store_key_count(store) >= store->limits.key_count_max) {
+        return STORE_FULL;
     }
+    return STORE_OK;
 }
 
-uint8_t *store_value_bytes(struct store *store, uint32_t value_index, uint32_t **length)
+struct store_key *store_key_build(struct store *store, struct slice key, uint8_t type,
+                                  uint32_t value_bytes, int64_t at_ms)
 {
-    KV_ASSERT(pool_is_used(&store->values, value_index));
-    struct store_value *value = pool_slot(&store->values, value_index);
-    KV_ASSERT(value->length <= store->val_size_max);
-    *length = &value->length;
-    return (uint8_t *)(value + 1);
-}
-
-uint32_t store_value_acquire(struct store *store, struct slice bytes)
-{
-    uint32_t value_index = 0;
-    /* Sized for every key to hold a maximal list: cannot be empty within the limits. */
-    bool acquired = pool_acquire(&store->values, &value_index);
-    KV_ASSERT(acquired);
-    store_value_write(store, value_index, bytes);
-    return value_index;
-}
-
-struct slice store_field(const struct store *store, uint32_t field_index)
-{
-    KV_ASSERT(pool_is_used(&store->fields, field_index));
-    const struct store_value *field = pool_slot(&store->fields, field_index);
-    KV_ASSERT(field->length <= store->key_size_max);
-    return (struct slice){.bytes = (const uint8_t *)(field + 1), .length = field->length};
-}
-
-uint32_t store_field_acquire(struct store *store, struct slice bytes)
-{
-    KV_ASSERT(bytes.length <= store->key_size_max);
-    uint32_t field_index = 0;
-    /* Sized for every key's maximal collection and one set result: cannot be empty. */
-    bool acquired = pool_acquire(&store->fields, &field_index);
-    KV_ASSERT(acquired);
-    struct store_value *field = pool_slot(&store->fields, field_index);
-    field->length = bytes.length;
-    if (bytes.length > 0) {
-        memcpy(field + 1, bytes.bytes, bytes.length);
+    KV_ASSERT(at_ms >= 0);
+    (void)type_ops(store, type);
+    bool expires = at_ms > 0;
+    struct store_key *object =
+        heap_alloc(store->heap, store_key_object_bytes(key.length, value_bytes, expires));
+    if (object == NULL) {
+        return NULL;
     }
-    return field_index;
-}
-
-void store_nodes_release(struct store *store, struct list *list)
-{
-    KV_ASSERT(list->count <= store->list_length_max);
-    /* Bounded by the collection's count, at most list_length_max. */
-    while (list->count > 0) {
-        uint32_t field_index = list_node(&store->nodes, list->head)->field_index;
-        uint32_t value_index = list_pop_head(&store->nodes, list);
-        if (value_index != LIST_NONE) {
-            pool_release(&store->values, value_index);
-        }
-        if (field_index != LIST_NONE) {
-            pool_release(&store->fields, field_index);
-        }
+    object->link = HEAP_REF_NONE;
+    object->meta = type | ((uint32_t)STORE_ENCODING_EMBEDDED << STORE_META_ENCODING_SHIFT) |
+                   (lru_clock(store) << STORE_META_CLOCK_SHIFT) | (expires ? STORE_META_EXPIRES : 0);
+    object->key_bytes = key.length;
+    object->value = value_bytes;
+    if (expires) {
+        memcpy(object + 1, &at_ms, sizeof(at_ms));
     }
-    KV_ASSERT(list->head == LIST_NONE);
-}
-
-void store_value_release_all(struct store *store, struct store_key *key)
-{
-    type_ops(store, key->type)->release(store, key);
-    list_init(&key->list);
-    KV_ASSERT(key->list.count == 0);
-}
-
-uint32_t store_key_insert(struct store *store, struct slice key, uint32_t hash, uint8_t type)
-{
-    KV_ASSERT(key.length <= store->key_size_max);
-    (void)type_ops(store, type); /* the type is registered before a key takes it */
-    if (store->touched != NULL) {
-        store->touched(store->touched_context, hash, key);
-    }
-    uint32_t key_index = 0;
-    bool acquired = pool_acquire(&store->keys, &key_index);
-    KV_ASSERT(acquired);
-    struct store_key *slot = store_key(store, key_index);
-    memset(slot, 0, sizeof(*slot));
-    slot->hash = hash;
-    slot->key_bytes = key.length;
-    slot->type = type;
-    list_init(&slot->list);
     if (key.length > 0) {
-        memcpy(store_key_bytes(slot), key.bytes, key.length);
+        memcpy(key_name_bytes(object), key.bytes, key.length);
     }
-    table_insert(&store->table, hash, key_index);
-    return key_index;
+    KV_ASSERT(store_key_type(object) == type);
+    KV_ASSERT(store_key_expire(object) == at_ms);
+    return object;
 }
 
-void store_remove(struct store *store, const struct store_found *found)
+/* Enters the expires entry of a new object that has an expiry time, from the spare. */
+static void expire_enter(struct store *store, uint32_t key_ref, struct store_expire *spare)
+{
+    KV_ASSERT(spare != NULL); /* the caller took it before building */
+    *spare = (struct store_expire){.link = HEAP_REF_NONE, .key_ref = key_ref};
+    dict_insert(&store->expires, heap_ref(store->heap, spare));
+}
+
+void store_key_insert(struct store *store, struct store_found *found, struct store_key *object,
+                      struct store_expire *expire_spare)
+{
+    KV_ASSERT(!found->exists);
+    struct slice name = store_key_name(object);
+    if (store->touched != NULL) {
+        store->touched(store->touched_context, store_key_hash(store, name), name);
+    }
+    uint32_t ref = heap_ref(store->heap, object);
+    (void)keys_call(store);
+    dict_insert(&store->keys, ref);
+    if (object->meta & STORE_META_EXPIRES) {
+        expire_enter(store, ref, expire_spare);
+    } else if (expire_spare != NULL) {
+        heap_release(store->heap, expire_spare);
+    }
+    *found = (struct store_found){.key_ref = ref, .type = store_key_type(object), .exists = true};
+}
+
+void store_key_swap(struct store *store, struct store_found *found, struct store_key *object,
+                    struct store_expire *expire_spare)
+{
+    struct store_key *old = store_key(store, found->key_ref);
+    KV_ASSERT(slice_equal(store_key_name(old), store_key_name(object)));
+    store_modified(store, old);
+    struct dict_position position = key_position(store, found);
+    uint32_t ref = heap_ref(store->heap, object);
+    bool old_expires = (old->meta & STORE_META_EXPIRES) != 0;
+    bool new_expires = (object->meta & STORE_META_EXPIRES) != 0;
+    if (old_expires) {
+        struct dict_position expire_position;
+        struct store_expire *expire = expire_entry(store, old, &expire_position);
+        if (new_expires) {
+            expire->key_ref = ref; /* the same name: it stays where it is */
+        } else {
+            dict_remove_at(&store->expires, expire_position);
+            heap_release(store->heap, expire);
+        }
+    } else if (new_expires) {
+        expire_enter(store, ref, expire_spare);
+        expire_spare = NULL;
+    }
+    if (expire_spare != NULL) {
+        heap_release(store->heap, expire_spare);
+    }
+    type_ops(store, store_key_type(old))->release(store, old);
+    object->link = old->link; /* the chain goes on through the new object */
+    (void)keys_call(store);
+    dict_replace_at(&store->keys, position, ref);
+    heap_release(store->heap, old);
+    *found = (struct store_found){.key_ref = ref, .type = store_key_type(object), .exists = true};
+}
+
+enum store_status store_key_create(struct store *store, struct store_found *found,
+                                   struct slice key, uint8_t type, uint32_t value_bytes)
+{
+    KV_ASSERT(!found->exists);
+    KV_ASSERT(store_key_check(store, key) == STORE_OK);
+    struct store_key *object = store_key_build(store, key, type, value_bytes, 0);
+    if (object == NULL) {
+        return STORE_OOM;
+    }
+    store_key_insert(store, found, object, NULL);
+    KV_ASSERT(found->exists && store_key(store, found->key_ref) == object);
+    return STORE_OK;
+}
+
+enum store_status store_key_resize(struct store *store, struct store_found *found,
+                                   uint32_t value_bytes)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    KV_ASSERT(store_key_encoding(key) == STORE_ENCODING_EMBEDDED);
+    uint64_t bytes = store_key_object_bytes(key->key_bytes, value_bytes,
+                                            (key->meta & STORE_META_EXPIRES) != 0);
+    if (!object_resize(store, found, bytes)) {
+        return STORE_OOM;
+    }
+    key = store_key(store, found->key_ref);
+    key->value = value_bytes;
+    KV_ASSERT(object_bytes(key) == bytes);
+    return STORE_OK;
+}
+
+void store_key_set_root(struct store *store, struct store_found *found, uint8_t encoding,
+                        uint32_t value_ref)
+{
+    KV_ASSERT(encoding != STORE_ENCODING_EMBEDDED && encoding <= STORE_META_ENCODING_MASK);
+    KV_ASSERT(value_ref != HEAP_REF_NONE);
+    struct store_key *key = store_key(store, found->key_ref);
+    if (store_key_encoding(key) == STORE_ENCODING_EMBEDDED && key->value > 0) {
+        bool shrunk = object_resize(store, found,
+                                    store_key_object_bytes(key->key_bytes, 0,
+                                                           (key->meta & STORE_META_EXPIRES) != 0));
+        KV_ASSERT(shrunk); /* a shrinking resize never fails */
+        key = store_key(store, found->key_ref);
+    }
+    key->meta = (key->meta & ~(STORE_META_ENCODING_MASK << STORE_META_ENCODING_SHIFT)) |
+                ((uint32_t)encoding << STORE_META_ENCODING_SHIFT);
+    key->value = value_ref;
+    KV_ASSERT(store_key_encoding(key) == encoding);
+}
+
+enum store_status store_key_set_embedded(struct store *store, struct store_found *found,
+                                         uint32_t value_bytes)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    KV_ASSERT(store_key_encoding(key) != STORE_ENCODING_EMBEDDED);
+    uint64_t bytes = store_key_object_bytes(key->key_bytes, value_bytes,
+                                            (key->meta & STORE_META_EXPIRES) != 0);
+    if (!object_resize(store, found, bytes)) {
+        return STORE_OOM;
+    }
+    key = store_key(store, found->key_ref);
+    key->meta &= ~(STORE_META_ENCODING_MASK << STORE_META_ENCODING_SHIFT);
+    key->value = value_bytes;
+    KV_ASSERT(store_key_encoding(key) == STORE_ENCODING_EMBEDDED);
+    return STORE_OK;
+}
+
+void store_key_retype(struct store_key *key, uint8_t type)
+{
+    KV_ASSERT(type > STORE_TYPE_ANY && type < STORE_TYPE_COUNT);
+    key->meta = (key->meta & ~STORE_META_TYPE_MASK) | type;
+    KV_ASSERT(store_key_type(key) == type);
+}
+
+void store_value_release(struct store *store, struct store_found *found)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    type_ops(store, store_key_type(key))->release(store, key);
+    if (store_key_encoding(key) != STORE_ENCODING_EMBEDDED) {
+        key->meta &= ~(STORE_META_ENCODING_MASK << STORE_META_ENCODING_SHIFT);
+        key->value = 0;
+        return;
+    }
+    if (key->value > 0) {
+        enum store_status status = store_key_resize(store, found, 0);
+        KV_ASSERT(status == STORE_OK); /* shrinking */
+    }
+}
+
+/* Gives the key object room for an expiry time (or takes it away), moving the key and
+ * embedded value bytes along. */
+static bool expire_field(struct store *store, struct store_found *found, bool wanted)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    bool has = (key->meta & STORE_META_EXPIRES) != 0;
+    KV_ASSERT(has != wanted);
+    uint64_t tail_bytes = object_bytes(key) - sizeof(struct store_key) -
+                          (has ? sizeof(int64_t) : 0); /* key and embedded value */
+    uint64_t bytes = object_bytes(key) + (wanted ? sizeof(int64_t) : 0) -
+                     (wanted ? 0 : sizeof(int64_t));
+    if (wanted) {
+        if (!object_resize(store, found, bytes)) {
+            return false;
+        }
+        key = store_key(store, found->key_ref);
+        memmove((uint8_t *)(key + 1) + sizeof(int64_t), key + 1, tail_bytes);
+        key->meta |= STORE_META_EXPIRES;
+        return true;
+    }
+    memmove(key + 1, (uint8_t *)(key + 1) + sizeof(int64_t), tail_bytes);
+    key->meta &= ~STORE_META_EXPIRES;
+    bool shrunk = object_resize(store, found, bytes);
+    KV_ASSERT(shrunk);
+    return true;
+}
+
+enum store_status store_expire_set(struct store *store, struct store_found *found, int64_t at_ms)
 {
     KV_ASSERT(found->exists);
-    KV_ASSERT(pool_is_used(&store->keys, found->key_index));
-    key_remove(store, found->key_index,
-               table_slot_of(store, found->key_index, found->table_slot));
+    KV_ASSERT(at_ms >= 0);
+    struct store_key *key = store_key(store, found->key_ref);
+    KV_ASSERT(store_key_live(store, key));
+    if (at_ms != 0 && at_ms <= store->now_ms) {
+        key_remove(store, found);
+        return STORE_NOT_FOUND;
+    }
+    bool has = (key->meta & STORE_META_EXPIRES) != 0;
+    if (at_ms == 0 && has) {
+        struct dict_position position;
+        struct store_expire *expire = expire_entry(store, key, &position);
+        dict_remove_at(&store->expires, position);
+        heap_release(store->heap, expire);
+        (void)expire_field(store, found, false);
+    } else if (at_ms != 0 && !has) {
+        /* The entry first, then the room: either failing changes nothing. */
+        struct store_expire *expire = heap_alloc(store->heap, sizeof(*expire));
+        if (expire == NULL) {
+            return STORE_OOM;
+        }
+        if (!expire_field(store, found, true)) {
+            heap_release(store->heap, expire);
+            return STORE_OOM;
+        }
+        *expire = (struct store_expire){.link = HEAP_REF_NONE, .key_ref = found->key_ref};
+        dict_insert(&store->expires, heap_ref(store->heap, expire));
+    }
+    key = store_key(store, found->key_ref);
+    if (at_ms != 0) {
+        memcpy(key + 1, &at_ms, sizeof(at_ms));
+    }
+    KV_ASSERT(store_key_expire(key) == at_ms);
+    return STORE_OK;
+}
+
+/* Active expiry's visitor: collects expired keys of one bucket (names cannot be removed
+ * while the scan looks at them), at most `room` of them. */
+struct expire_batch {
+    const struct store *store;
+    uint32_t key_refs[STORE_EXPIRE_BATCH];
+    uint32_t count;
+    uint32_t room;            /* keys it may still collect, at most STORE_EXPIRE_BATCH */
+    bool overflowed;          /* the bucket held more: the cursor stays for the rest */
+};
+
+static void expire_visit(void *context, uint32_t entry_ref)
+{
+    struct expire_batch *batch = context;
+    const struct store_expire *expire = heap_pointer(batch->store->heap, entry_ref);
+    const struct store_key *key = store_key(batch->store, expire->key_ref);
+    if (store_key_live(batch->store, key)) {
+        return;
+    }
+    if (batch->count == batch->room) {
+        batch->overflowed = true;
+        return;
+    }
+    batch->key_refs[batch->count++] = expire->key_ref;
+}
+
+uint32_t store_expire_slice(struct store *store, uint32_t keys_max)
+{
+    uint32_t removed = 0;
+    /* Bounded by keys_max scan steps and keys_max removals. */
+    for (uint32_t step = 0; step < keys_max && removed < keys_max && store_expires_count(store) > 0;
+         step++) {
+        uint32_t room = keys_max - removed;
+        struct expire_batch batch = {
+            .store = store, .room = room < STORE_EXPIRE_BATCH ? room : STORE_EXPIRE_BATCH};
+        uint64_t next = dict_scan(&store->expires, store->expire_cursor, expire_visit, &batch);
+        for (uint32_t index = 0; index < batch.count; index++) {
+            struct store_found found = {.key_ref = batch.key_refs[index], .exists = true};
+            found.type = store_key_type(store_key(store, found.key_ref));
+            key_remove(store, &found);
+            store->expired_keys++;
+            removed++;
+        }
+        if (!batch.overflowed) {
+            store->expire_cursor = next;
+        }
+    }
+    KV_ASSERT(removed <= keys_max);
+    return removed;
+}
+
+void store_remove(struct store *store, struct store_found *found)
+{
+    KV_ASSERT(found->exists);
+    key_remove(store, found);
+    KV_ASSERT(!found->exists);
 }
 
 bool store_delete(struct store *store, struct slice key)
 {
     struct store_found found;
-    if (store_find_typed(store, key, STORE_TYPE_ANY, &found) == STORE_NOT_FOUND) {
+    (void)store_find_typed(store, key, STORE_TYPE_ANY, &found);
+    if (!found.exists) {
         return false;
     }
-    key_remove(store, found.key_index, found.table_slot); /* the entry is where the find saw it */
+    key_remove(store, &found);
     return true;
 }
 
-void store_rename(struct store *store, const struct store_found *source, struct slice new_key,
-                  const struct store_found *target)
+enum store_status store_rename(struct store *store, struct store_found *source,
+                               struct slice new_key, struct store_found *target)
 {
     KV_ASSERT(source->exists);
-    KV_ASSERT(new_key.length <= store->key_size_max);
-    KV_ASSERT(!target->exists || target->key_index != source->key_index);
-    uint32_t key_index = source->key_index;
-    uint32_t source_slot = table_slot_of(store, key_index, source->table_slot);
+    struct store_key *key = store_key(store, source->key_ref);
+    bool expires = (key->meta & STORE_META_EXPIRES) != 0;
+    bool embedded = store_key_encoding(key) == STORE_ENCODING_EMBEDDED;
+    uint64_t value_bytes = embedded ? key->value : 0;
+    struct store_key *renamed =
+        heap_alloc(store->heap, store_key_object_bytes(new_key.length, value_bytes, expires));
+    struct store_expire *expire = NULL;
+    if (renamed == NULL) {
+        return STORE_OOM;
+    }
     if (target->exists) {
-        /* The target's entry already has the new name's hash: it takes the source's slot
-         * index, and only the source's entry goes, so nothing is probed again. */
-        uint32_t target_slot = table_slot_of(store, target->key_index, target->table_slot);
-        KV_ASSERT(store_key(store, target->key_index)->hash == target->hash);
-        key_release(store, target->key_index);
-        table_replace_at(&store->table, target_slot, key_index);
-        store_modified(store, key_index);
-        table_remove_at(&store->table, source_slot);
-    } else {
-        store_modified(store, key_index);
-        if (store->touched != NULL) {
-            store->touched(store->touched_context, target->hash, new_key);
-        }
-        table_remove_at(&store->table, source_slot);
-        table_insert(&store->table, target->hash, key_index);
+        key_remove(store, target);
+        key = store_key(store, source->key_ref);
     }
-    struct store_key *key = store_key(store, key_index);
-    key->hash = target->hash;
-    key->key_bytes = new_key.length;
+    store_modified(store, key);
+    if (store->touched != NULL) {
+        store->touched(store->touched_context, store_key_hash(store, new_key), new_key);
+    }
+    /* The new object: the same head, expiry and value, the new name. */
+    *renamed = *key;
+    renamed->link = HEAP_REF_NONE;
+    renamed->key_bytes = new_key.length;
+    uint8_t *at = (uint8_t *)(renamed + 1);
+    if (expires) {
+        int64_t at_ms = store_key_expire(key);
+        memcpy(at, &at_ms, sizeof(at_ms));
+        at += sizeof(at_ms);
+        struct dict_position expire_position;
+        expire = expire_entry(store, key, &expire_position);
+        dict_remove_at(&store->expires, expire_position);
+    }
     if (new_key.length > 0) {
-        memmove(store_key_bytes(key), new_key.bytes, new_key.length);
+        memcpy(at, new_key.bytes, new_key.length);
     }
-    store_ready(store, key_index); /* the new name may be a key a client waits on */
+    if (value_bytes > 0) {
+        memcpy(at + new_key.length, store_key_embedded(key).bytes, value_bytes);
+    }
+    struct dict_position position = key_position(store, source);
+    (void)keys_call(store);
+    dict_remove_at(&store->keys, position);
+    heap_release(store->heap, key);
+    uint32_t ref = heap_ref(store->heap, renamed);
+    (void)keys_call(store);
+    dict_insert(&store->keys, ref);
+    if (expire != NULL) {
+        expire->key_ref = ref;
+        expire->link = HEAP_REF_NONE;
+        dict_insert(&store->expires, heap_ref(store->heap, expire));
+    }
+    *source = (struct store_found){.key_ref = ref, .type = store_key_type(renamed),
+                                   .exists = true};
+    store_ready(store, renamed); /* the new name may be a key a client waits on */
+    return STORE_OK;
 }
 
-bool store_expire_set(struct store *store, const struct store_found *found, int64_t at_ms)
+/* FLUSHALL's release of each key: watchers told, value and object given back. */
+static void flush_key(void *context, uint32_t key_ref)
 {
-    KV_ASSERT(found->exists);
-    struct store_key *key = store_key(store, found->key_index);
-    KV_ASSERT(!store_key_expired(store, key));
-    if (at_ms != 0 && at_ms <= store->now_ms) {
-        store_remove(store, found);
-        return false;
-    }
-    if (key->expire_at_ms == 0 && at_ms != 0) {
-        store->expires_count++;
-    } else if (key->expire_at_ms != 0 && at_ms == 0) {
-        KV_ASSERT(store->expires_count > 0);
-        store->expires_count--;
-    }
-    key->expire_at_ms = at_ms;
-    KV_ASSERT(store->expires_count <= store->table.count);
-    return true;
+    struct store *store = context;
+    struct store_key *key = store_key(store, key_ref);
+    store_modified(store, key);
+    type_ops(store, store_key_type(key))->release(store, key);
+    heap_release(store->heap, key);
 }
 
-uint32_t store_expire_slice(struct store *store, uint32_t slots_max)
+static void flush_expire(void *context, uint32_t entry_ref)
 {
-    uint32_t removed = 0;
-    uint32_t slot_index = store->expire_cursor & store->table.mask;
-    /* Bounded by slots_max examinations. A removal shifts the next entries back by one, so
-     * the same slot is examined again rather than skipping the entry moved into it. */
-    for (uint32_t examined = 0; examined < slots_max && store->expires_count > 0; examined++) {
-        uint32_t key_index = 0;
-        if (table_value_at(&store->table, slot_index, &key_index) &&
-            store_key_expired(store, store_key(store, key_index))) {
-            key_remove(store, key_index, slot_index);
-            store->expired_keys++;
-            removed++;
-            continue;
-        }
-        slot_index = (slot_index + 1) & store->table.mask;
-    }
-    store->expire_cursor = slot_index;
-    KV_ASSERT(removed <= slots_max);
-    return removed;
+    struct store *store = context;
+    heap_release(store->heap, heap_pointer(store->heap, entry_ref));
 }
 
 void store_flush(struct store *store)
 {
-    /* Bounded by the table's capacity; each removal may shift entries into this slot, so a
-     * slot is left only once it is empty. */
-    for (uint32_t slot_index = 0; slot_index < store->table.capacity; slot_index++) {
-        uint32_t key_index = 0;
-        while (table_value_at(&store->table, slot_index, &key_index)) {
-            key_remove(store, key_index, slot_index);
+    dict_clear(&store->expires, flush_expire, store);
+    (void)keys_call(store);
+    dict_clear(&store->keys, flush_key, store);
+    store->expire_cursor = 0;
+    KV_ASSERT(store_key_count(store) == 0);
+    KV_ASSERT(store_expires_count(store) == 0);
+}
+
+uint64_t store_scan(const struct store *store, uint64_t cursor,
+                    void (*visit)(void *context, uint32_t key_ref), void *context)
+{
+    return dict_scan(&store->keys, cursor, visit, context);
+}
+
+bool store_random_key(struct store *store, uint32_t *key_ref)
+{
+    /* Bounded tries: expired keys met are removed, so the next draw is among fewer. */
+    for (uint32_t tries = 0; tries < STORE_RANDOM_TRIES && store_key_count(store) > 0; tries++) {
+        uint32_t ref = dict_random(&store->keys, &store->random_state); /* changes nothing */
+        KV_ASSERT(ref != HEAP_REF_NONE);
+        struct store_key *key = store_key(store, ref);
+        if (store_key_live(store, key)) {
+            *key_ref = ref;
+            return true;
         }
+        struct store_found found = {.key_ref = ref, .type = store_key_type(key), .exists = true};
+        key_remove(store, &found);
+        store->expired_keys++;
     }
-    KV_ASSERT(store->table.count == 0);
-    KV_ASSERT(store->expires_count == 0);
+    return false;
 }
 
-bool store_key_at(const struct store *store, uint32_t table_slot, uint32_t *key_index)
+void store_walk_start(const struct store *store, struct dict_walk *walk)
 {
-    KV_ASSERT(table_slot < store->table.capacity);
-    return table_value_at(&store->table, table_slot, key_index) &&
-           !store_key_expired(store, store_key(store, *key_index));
+    dict_walk_start(&store->keys, walk);
 }
 
-bool store_slot_empty(const struct store *store, uint32_t table_slot)
+bool store_walk_next(const struct store *store, struct dict_walk *walk, uint32_t *key_ref)
 {
-    uint32_t key_index = 0;
-    KV_ASSERT(table_slot < store->table.capacity);
-    return !table_value_at(&store->table, table_slot, &key_index);
+    return dict_walk_next(&store->keys, walk, key_ref);
 }
 
-/* One key's share of store_verify: its slot, name, hash and value (through its type). */
-static void key_verify(const struct store *store, uint32_t key_index, struct store_usage *usage)
+uint64_t store_verify(const struct store *store)
 {
-    KV_ASSERT(pool_is_used(&store->keys, key_index));
-    const struct store_key *key = store_key(store, key_index);
-    KV_ASSERT(key->key_bytes <= store->key_size_max);
-    KV_ASSERT(key->hash == store_key_hash(store, store_key_name(store, key_index)));
-    type_ops(store, key->type)->verify(store, key_index, usage);
-}
-
-void store_verify(const struct store *store)
-{
-    table_verify(&store->table);
-    table_verify(&store->zmembers);
-    pool_verify(&store->keys);
-    pool_verify(&store->values);
-    pool_verify(&store->nodes);
-    pool_verify(&store->fields);
-    pool_verify(&store->znodes);
-    KV_ASSERT(store->table.count == pool_used_count(&store->keys));
+    dict_verify(&store->keys);
+    dict_verify(&store->expires);
     struct store_usage usage = {0};
-    uint32_t expires = 0;
-    /* Bounded by the table's capacity. */
-    for (uint32_t slot_index = 0; slot_index < store->table.capacity; slot_index++) {
-        uint32_t key_index = 0;
-        if (table_value_at(&store->table, slot_index, &key_index)) {
-            key_verify(store, key_index, &usage);
-            expires += store_key(store, key_index)->expire_at_ms != 0 ? 1 : 0;
+    uint64_t expiring = 0;
+    struct dict_walk walk;
+    dict_walk_start(&store->keys, &walk);
+    uint32_t ref = HEAP_REF_NONE;
+    /* Bounded by the key count: a walk meets each entry once. */
+    while (dict_walk_next(&store->keys, &walk, &ref)) {
+        const struct store_key *key = store_key(store, ref);
+        uint8_t type = store_key_type(key);
+        KV_ASSERT(type > STORE_TYPE_ANY && type < STORE_TYPE_COUNT);
+        KV_ASSERT(key->key_bytes <= store->limits.key_bytes_max);
+        KV_ASSERT(heap_usable_bytes(store->heap, key) >= object_bytes(key));
+        if (key->meta & STORE_META_EXPIRES) {
+            expiring++;
+            KV_ASSERT(store_key_expire(key) > 0);
         }
+        type_ops(store, type)->verify(store, key, &usage);
     }
-    /* Every used slot belongs to exactly one key's value (no set result outlives its
-     * command, so none is detached now). */
-    KV_ASSERT(usage.values_count == pool_used_count(&store->values));
-    KV_ASSERT(usage.fields_count == pool_used_count(&store->fields));
-    KV_ASSERT(usage.nodes_count == pool_used_count(&store->nodes));
-    KV_ASSERT(usage.znodes_count == pool_used_count(&store->znodes));
-    KV_ASSERT(usage.znodes_count == store->zmembers.count);
-    KV_ASSERT(expires == store->expires_count);
+    KV_ASSERT(expiring == store_expires_count(store));
+    return store_key_count(store) + store_expires_count(store) + usage.allocations +
+           dict_allocations(&store->keys) + dict_allocations(&store->expires);
 }

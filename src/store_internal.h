@@ -1,71 +1,104 @@
 /*
- * The store's building blocks, for the store_*.c files only: commands use store.h and the
- * store_<type>.h headers, never this one. The core (store.c) implements everything declared
- * here; the type files call it, and the core calls a type only through the operations table
- * the type registers, so dependencies point one way: store_<type>.c -> store.c. Every
- * function keeps the store's invariants (store.c) given its stated preconditions; a write
- * that keeps a key calls store_modified before changing it, and store_key_insert and the
- * removals tell watchers themselves.
+ * The store's core as its type files see it (store_<type>.c only: commands use store.h and
+ * the type headers). Every function here keeps the core's invariants given its stated
+ * preconditions. A write that keeps a key calls store_modified before changing it;
+ * store_key_create and store_remove tell watchers themselves. Any function that may move a
+ * key object takes the found record and updates it.
  */
 #ifndef KV_STORE_INTERNAL_H
 #define KV_STORE_INTERNAL_H
 
+#include <string.h>
+
 #include "store.h"
 
-/* The bytes after a key slot's head. */
-static inline uint8_t *store_key_bytes(struct store_key *key)
-{
-    return (uint8_t *)(key + 1);
-}
-
-/* Whether a key's time has passed by the store's clock. */
-static inline bool store_key_expired(const struct store *store, const struct store_key *key)
-{
-    return key->expire_at_ms != 0 && key->expire_at_ms <= store->now_ms;
-}
-
-/* A list or sorted set key gained members: tells the ready hook (blocked clients). */
-static inline void store_ready(struct store *store, uint32_t key_index)
-{
-    if (store->ready != NULL) {
-        const struct store_key *key = store_key(store, key_index);
-        store->ready(store->ready_context, key->hash, store_key_name(store, key_index));
-    }
-}
-
-/* Room for one more key (a free key slot). */
-static inline bool store_key_room(const struct store *store)
-{
-    return store->keys.free_count > 0;
-}
+/* The entry of the expires dict: the key it names (the name is read from the key object). */
+struct store_expire {
+    uint32_t link;       /* the expires dict's chain */
+    uint32_t key_ref;    /* the key object */
+};
 
 /* Registers a type's operations (once, from store_<type>_init, before any key of it). */
 void store_type_register(struct store *store, uint8_t type, const struct store_type_ops *ops);
 
-/* Takes a key slot for an absent key (store_key_room checked; `hash` from the miss's
- * store_found) and enters it in the table, with an empty value of `type`. */
-uint32_t store_key_insert(struct store *store, struct slice key, uint32_t hash, uint8_t type);
+/* The embedded value's bytes, for writing in place (the key is live, of the caller's type,
+ * and store_modified was called). */
+static inline uint8_t *store_key_value_bytes(struct store_key *key)
+{
+    KV_ASSERT(store_key_encoding(key) == STORE_ENCODING_EMBEDDED);
+    uint32_t expire_bytes = (key->meta & STORE_META_EXPIRES) ? (uint32_t)sizeof(int64_t) : 0;
+    return (uint8_t *)(key + 1) + expire_bytes + key->key_bytes;
+}
 
-/* Gives back everything a key's value holds (its type's release), leaving the key slot with
- * an empty list and no value: the key is about to take a value of another type. */
-void store_value_release_all(struct store *store, struct store_key *key);
+/* Bytes of a key object holding `key_bytes` of key and `value_bytes` embedded. */
+uint64_t store_key_object_bytes(uint64_t key_bytes, uint64_t value_bytes, bool expires);
 
-/* Takes a value slot (cannot fail within the limits) and writes bytes into it. */
-uint32_t store_value_acquire(struct store *store, struct slice bytes);
+/* Whether a new key of this name may be created: STORE_KEY_TOO_LONG or STORE_FULL (caps). */
+KV_MUST_USE enum store_status store_key_check(const struct store *store, struct slice key);
 
-/* Overwrites a value slot's bytes (at most val_size_max). */
-void store_value_write(struct store *store, uint32_t value_index, struct slice bytes);
+/* Creates the absent key `found` names (its find was a miss, its caps checked) with an
+ * embedded value of `value_bytes` (uninitialised: the caller writes it). STORE_OOM leaves
+ * nothing changed. On STORE_OK *found names the new key. */
+KV_MUST_USE enum store_status store_key_create(struct store *store, struct store_found *found,
+                                               struct slice key, uint8_t type,
+                                               uint32_t value_bytes);
 
-/* A value slot's bytes for writing in place: val_size_max bytes of room; *length is its
- * length, which the caller may change (at most val_size_max). Strings only (store_string.c). */
-uint8_t *store_value_bytes(struct store *store, uint32_t value_index, uint32_t **length);
+/* A key object for `key` of `type`, with `value_bytes` embedded (uninitialised) and, when
+ * at_ms > 0, that expiry time; not in the keyspace yet. NULL when the heap has no room. */
+struct store_key *store_key_build(struct store *store, struct slice key, uint8_t type,
+                                  uint32_t value_bytes, int64_t at_ms);
 
-/* Takes a field slot (cannot fail within the limits) and writes bytes (at most key_size_max)
- * into it: a hash field, a set or sorted-set member. */
-uint32_t store_field_acquire(struct store *store, struct slice bytes);
+/* Gives a built object (not in the keyspace yet) a separate value `value_ref` in `encoding`;
+ * it was built with no embedded bytes. */
+static inline void store_object_set_root(struct store_key *object, uint8_t encoding,
+                                         uint32_t value_ref)
+{
+    KV_ASSERT(object->link == HEAP_REF_NONE);
+    KV_ASSERT(store_key_encoding(object) == STORE_ENCODING_EMBEDDED && object->value == 0);
+    KV_ASSERT(encoding != STORE_ENCODING_EMBEDDED && encoding <= STORE_META_ENCODING_MASK);
+    object->meta |= (uint32_t)encoding << STORE_META_ENCODING_SHIFT;
+    object->value = value_ref;
+}
 
-/* Gives back every node of a collection (list, hash, set) with the value and field slots its
- * nodes hold, leaving the list empty. */
-void store_nodes_release(struct store *store, struct list *list);
+/* Puts a built object (same name) in place of the live key found: the old value goes (its
+ * type's release) and so does the old object; the expires dict follows the new object's
+ * expiry. `expire_spare` is an allocation of sizeof(struct store_expire) the caller took for
+ * a new object that expires where the old did not (else NULL, or given back here unused).
+ * *found then names the new object. Cannot fail. */
+void store_key_swap(struct store *store, struct store_found *found, struct store_key *object,
+                    struct store_expire *expire_spare);
+
+/* Enters a built object for an absent key (its find was a miss): the same rules for
+ * expire_spare. *found then names it. Cannot fail. */
+void store_key_insert(struct store *store, struct store_found *found, struct store_key *object,
+                      struct store_expire *expire_spare);
+
+/* Grows or shrinks the embedded value of a live key to `value_bytes`, keeping its first
+ * min(old, new) bytes; the object may move (*found follows it). STORE_OOM leaves it as it
+ * was. Shrinking never fails. */
+KV_MUST_USE enum store_status store_key_resize(struct store *store, struct store_found *found,
+                                               uint32_t value_bytes);
+
+/* Makes a live key's value a separate allocation `value_ref` in `encoding` (RAW, ROOT,
+ * ROOT2), shrinking away any embedded bytes (which never fails). The caller released or
+ * moved what the value was. */
+void store_key_set_root(struct store *store, struct store_found *found, uint8_t encoding,
+                        uint32_t value_ref);
+
+/* Makes a live key's value embedded again (from a root), `value_bytes` long: STORE_OOM when
+ * the object cannot grow. The caller releases the old root after success. */
+KV_MUST_USE enum store_status store_key_set_embedded(struct store *store,
+                                                     struct store_found *found,
+                                                     uint32_t value_bytes);
+
+/* Changes a live key's type (SET over a list): its type's release has run already. */
+void store_key_retype(struct store_key *key, uint8_t type);
+
+/* Gives back what a key's value holds outside the key object (its type's release), and
+ * leaves an empty embedded value. */
+void store_value_release(struct store *store, struct store_found *found);
+
+/* A list or sorted set key gained members: tells the ready hook (blocked clients). */
+void store_ready(struct store *store, const struct store_key *key);
 
 #endif

@@ -1,40 +1,60 @@
 /*
- * Strings: a string key owns exactly one value slot (val_size_max bytes) and an empty list.
- * This file holds every write of a string's bytes (SET and its forms, APPEND, SETRANGE, the
- * results of INCR and INCRBYFLOAT) and the type's operations for the core. Each write takes
- * the record of the find that preceded it, so the key is probed once per command: creating
- * reuses its hash, replacing and removing its slot and table entry. Writes change nothing
- * until the caller has checked every limit, and then cannot fail (a value slot is always
- * free for a key within the limits). No allocation, no I/O.
+ * Strings. A string's bytes are embedded in its key object while the whole object fits a
+ * small heap class (HEAP_SMALL_BYTES_MAX), so a typical key and value take one allocation;
+ * a larger value is a blob of its own (STORE_ENCODING_RAW). This file holds every write of a
+ * string's bytes (SET and its forms, APPEND, SETRANGE, the results of INCR and INCRBYFLOAT)
+ * and the type's operations for the core. Each write takes the record of the find before
+ * it, so the key is probed once per command. A write takes all the memory it needs first
+ * (a new object or blob, an expires entry) and only then changes anything, so STORE_OOM
+ * means nothing changed. An overwrite whose object stays in its heap class is done in place.
+ * No I/O.
  */
 #include "store_string.h"
-
-#include <string.h>
 
 #include "store_internal.h"
 
 static void string_release(struct store *store, struct store_key *key)
 {
-    KV_ASSERT(key->type == STORE_TYPE_STRING);
-    KV_ASSERT(key->list.count == 0);
-    pool_release(&store->values, key->value_index);
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_STRING);
+    if (store_key_encoding(key) == STORE_ENCODING_RAW) {
+        heap_release(store->heap, heap_pointer(store->heap, key->value));
+    }
 }
 
-static void string_verify(const struct store *store, uint32_t key_index,
+static void string_verify(const struct store *store, const struct store_key *key,
                           struct store_usage *usage)
 {
-    const struct store_key *key = store_key(store, key_index);
-    KV_ASSERT(key->type == STORE_TYPE_STRING);
-    KV_ASSERT(key->list.count == 0);
-    KV_ASSERT(pool_is_used(&store->values, key->value_index));
-    KV_ASSERT(store_value(store, key->value_index).length <= store->val_size_max);
-    usage->values_count++;
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_STRING);
+    uint8_t encoding = store_key_encoding(key);
+    KV_ASSERT(encoding == STORE_ENCODING_EMBEDDED || encoding == STORE_ENCODING_RAW);
+    uint32_t key_ref = heap_ref(store->heap, key);
+    KV_ASSERT(store_string_value(store, key_ref).length <= store->limits.value_bytes_max);
+    if (encoding == STORE_ENCODING_RAW) {
+        const struct store_blob *blob = heap_pointer(store->heap, key->value);
+        KV_ASSERT(heap_usable_bytes(store->heap, blob) >= sizeof(*blob) + blob->bytes);
+        usage->allocations++;
+    }
+}
+
+static uint64_t string_length(const struct store *store, const struct store_key *key)
+{
+    return store_string_value(store, heap_ref(store->heap, key)).length;
+}
+
+static uint64_t string_memory(const struct store *store, const struct store_key *key)
+{
+    if (store_key_encoding(key) != STORE_ENCODING_RAW) {
+        return 0;
+    }
+    return heap_usable_bytes(store->heap, heap_pointer(store->heap, key->value));
 }
 
 static const struct store_type_ops string_ops = {
     .name = "string",
     .release = string_release,
     .verify = string_verify,
+    .length = string_length,
+    .memory = string_memory,
 };
 
 void store_string_init(struct store *store)
@@ -43,110 +63,267 @@ void store_string_init(struct store *store)
     KV_ASSERT(store->types[STORE_TYPE_STRING] == &string_ops);
 }
 
-struct slice store_string_value(const struct store *store, uint32_t key_index)
+struct slice store_string_value(const struct store *store, uint32_t key_ref)
 {
-    const struct store_key *key = store_key(store, key_index);
-    KV_ASSERT(key->type == STORE_TYPE_STRING);
-    return store_value(store, key->value_index);
+    const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_STRING);
+    if (store_key_encoding(key) == STORE_ENCODING_EMBEDDED) {
+        return store_key_embedded(key);
+    }
+    const struct store_blob *blob = heap_pointer(store->heap, key->value);
+    KV_ASSERT(blob->bytes <= UINT32_MAX);
+    return (struct slice){.bytes = blob->data, .length = (uint32_t)blob->bytes};
+}
+
+/* Whether a value embeds at this key: the object then fits a small class. */
+static bool embeds(uint64_t key_bytes, uint64_t value_bytes, bool expires)
+{
+    return store_key_object_bytes(key_bytes, value_bytes, expires) <= HEAP_SMALL_BYTES_MAX;
+}
+
+uint64_t store_string_bytes(uint64_t key_bytes, uint64_t value_bytes)
+{
+    if (embeds(key_bytes, value_bytes, false)) {
+        return heap_rounded_bytes(store_key_object_bytes(key_bytes, value_bytes, false));
+    }
+    return heap_rounded_bytes(store_key_object_bytes(key_bytes, 0, false)) +
+           heap_rounded_bytes(sizeof(struct store_blob) + value_bytes);
 }
 
 enum store_status store_string_check(const struct store *store, const struct store_found *found,
                                      struct slice key, struct slice value)
 {
-    if (value.length > store->val_size_max) {
+    if (value.length > store->limits.value_bytes_max) {
         return STORE_VALUE_TOO_LONG;
     }
-    if (found->exists) {
+    return found->exists ? STORE_OK : store_key_check(store, key);
+}
+
+/* The memory a new string needs, all taken before anything changes: the object, a blob for
+ * a value too large to embed, an expires entry when it expires and the old key did not. */
+struct string_parts {
+    struct store_key *object;
+    struct store_blob *blob;
+    struct store_expire *expire;
+};
+
+static void parts_release(struct store *store, struct string_parts *parts)
+{
+    if (parts->object != NULL) {
+        heap_release(store->heap, parts->object);
+    }
+    if (parts->blob != NULL) {
+        heap_release(store->heap, parts->blob);
+    }
+    if (parts->expire != NULL) {
+        heap_release(store->heap, parts->expire);
+    }
+}
+
+static bool parts_take(struct store *store, struct slice key, uint64_t value_bytes,
+                       int64_t at_ms, bool expire_needed, struct string_parts *parts)
+{
+    *parts = (struct string_parts){0};
+    bool embedded = embeds(key.length, value_bytes, at_ms > 0);
+    parts->object = store_key_build(store, key, STORE_TYPE_STRING,
+                                    embedded ? (uint32_t)value_bytes : 0, at_ms);
+    if (!embedded && parts->object != NULL) {
+        parts->blob = heap_alloc(store->heap, sizeof(struct store_blob) + value_bytes);
+    }
+    if (expire_needed && parts->object != NULL) {
+        parts->expire = heap_alloc(store->heap, sizeof(struct store_expire));
+    }
+    if (parts->object == NULL || (!embedded && parts->blob == NULL) ||
+        (expire_needed && parts->expire == NULL)) {
+        parts_release(store, parts);
+        return false;
+    }
+    if (!embedded) {
+        parts->blob->bytes = value_bytes;
+        parts->object->meta |= (uint32_t)STORE_ENCODING_RAW << STORE_META_ENCODING_SHIFT;
+        parts->object->value = heap_ref(store->heap, parts->blob);
+    }
+    return true;
+}
+
+/* Where a string's bytes go in a new object from parts_take. */
+static uint8_t *parts_bytes(struct store *store, const struct string_parts *parts)
+{
+    if (parts->blob != NULL) {
+        return parts->blob->data;
+    }
+    (void)store;
+    return store_key_value_bytes(parts->object);
+}
+
+/* Overwrites an embedded string in place when the new bytes keep the object in its heap
+ * class (the common SET of a same-sized value); false when it cannot. */
+static bool put_in_place(struct store *store, struct store_found *found, struct slice value,
+                         int64_t at_ms, bool keep_ttl)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    if (store_key_type(key) != STORE_TYPE_STRING ||
+        store_key_encoding(key) != STORE_ENCODING_EMBEDDED) {
+        return false;
+    }
+    int64_t old_ms = store_key_expire(key);
+    int64_t new_ms = keep_ttl ? old_ms : at_ms;
+    if ((old_ms != 0) != (new_ms != 0)) {
+        return false; /* the object changes shape: built anew */
+    }
+    uint64_t bytes = store_key_object_bytes(key->key_bytes, value.length, old_ms != 0);
+    if (!embeds(key->key_bytes, value.length, old_ms != 0) ||
+        heap_rounded_bytes(bytes) != heap_usable_bytes(store->heap, key)) {
+        return false;
+    }
+    store_modified(store, key);
+    enum store_status status = store_key_resize(store, found, value.length);
+    KV_ASSERT(status == STORE_OK); /* the same class: it stays where it is */
+    key = store_key(store, found->key_ref);
+    if (value.length > 0) {
+        memcpy(store_key_value_bytes(key), value.bytes, value.length);
+    }
+    if (new_ms != old_ms) {
+        memcpy(key + 1, &new_ms, sizeof(new_ms));
+    }
+    KV_ASSERT(store_key_expire(key) == new_ms);
+    return true;
+}
+
+enum store_status store_string_put(struct store *store, struct store_found *found,
+                                   struct slice key, struct slice value, int64_t at_ms,
+                                   bool keep_ttl)
+{
+    KV_ASSERT(value.length <= store->limits.value_bytes_max);
+    KV_ASSERT(at_ms >= 0);
+    if (at_ms != 0 && at_ms <= store->now_ms && !keep_ttl) {
+        /* A time already past: the key goes (as Redis's SET ... PXAT in the past). */
+        if (found->exists) {
+            store_remove(store, found);
+        }
         return STORE_OK;
     }
-    if (key.length > store->key_size_max) {
-        return STORE_KEY_TOO_LONG;
+    if (found->exists && put_in_place(store, found, value, at_ms, keep_ttl)) {
+        return STORE_OK;
     }
-    return store_key_room(store) ? STORE_OK : STORE_FULL;
-}
-
-/* Creates an absent key (its limits checked) holding `value`; returns its key slot. */
-static uint32_t string_create(struct store *store, const struct store_found *found,
-                              struct slice key, struct slice value)
-{
-    KV_ASSERT(!found->exists);
-    KV_ASSERT(store_key_room(store));
-    uint32_t key_index = store_key_insert(store, key, found->hash, STORE_TYPE_STRING);
-    store_key(store, key_index)->value_index = store_value_acquire(store, value);
-    return key_index;
-}
-
-/* A live key of any type becomes a string holding `value`; its expiry time stays. */
-static void string_replace(struct store *store, uint32_t key_index, struct slice value)
-{
-    struct store_key *slot = store_key(store, key_index);
-    store_modified(store, key_index);
-    if (slot->type == STORE_TYPE_STRING) {
-        store_value_write(store, slot->value_index, value);
-        return;
+    int64_t old_ms = found->exists ? store_key_expire(store_key(store, found->key_ref)) : 0;
+    int64_t new_ms = keep_ttl ? old_ms : at_ms;
+    struct string_parts parts;
+    if (!parts_take(store, key, value.length, new_ms, new_ms != 0 && old_ms == 0, &parts)) {
+        return STORE_OOM;
     }
-    store_value_release_all(store, slot);
-    slot->type = STORE_TYPE_STRING;
-    slot->value_index = store_value_acquire(store, value);
-    KV_ASSERT(slot->list.count == 0);
-}
-
-void store_string_put(struct store *store, const struct store_found *found, struct slice key,
-                      struct slice value, int64_t at_ms, bool keep_ttl)
-{
-    KV_ASSERT(value.length <= store->val_size_max);
-    KV_ASSERT(at_ms >= 0);
+    if (value.length > 0) {
+        memcpy(parts_bytes(store, &parts), value.bytes, value.length);
+    }
     if (found->exists) {
-        string_replace(store, found->key_index, value);
-        if (!keep_ttl) {
-            (void)store_expire_set(store, found, at_ms); /* a past time removes the key */
-        }
-        return;
+        store_key_swap(store, found, parts.object, parts.expire);
+    } else {
+        store_key_insert(store, found, parts.object, parts.expire);
     }
-    /* The key is new: where the find's probe ended is where its entry now is, unless the
-     * find removed an expired key on the way (the core checks the hint). */
-    struct store_found created = *found;
-    created.key_index = string_create(store, found, key, value);
-    created.type = STORE_TYPE_STRING;
-    created.exists = true;
-    if (!keep_ttl && at_ms != 0) {
-        (void)store_expire_set(store, &created, at_ms);
-    }
+    KV_ASSERT(found->exists && found->type == STORE_TYPE_STRING);
+    return STORE_OK;
 }
 
-uint32_t store_string_splice(struct store *store, const struct store_found *found,
-                             struct slice key, uint64_t offset, struct slice bytes)
+/* Writes the splice into bytes that already hold the old value (room checked). */
+static void splice_write(uint8_t *into, uint64_t old_length, uint64_t offset, struct slice bytes)
 {
-    KV_ASSERT(offset + bytes.length <= store->val_size_max);
-    KV_ASSERT(!found->exists || found->type == STORE_TYPE_STRING);
-    static const struct slice empty = {.bytes = NULL, .length = 0};
-    uint32_t key_index = found->exists ? found->key_index : string_create(store, found, key, empty);
-    store_modified(store, key_index);
-    uint32_t *length = NULL;
-    uint8_t *value = store_value_bytes(store, store_key(store, key_index)->value_index, &length);
-    if (offset > *length) {
-        memset(value + *length, 0, offset - *length);
+    if (offset > old_length) {
+        memset(into + old_length, 0, offset - old_length);
     }
     if (bytes.length > 0) {
-        memcpy(value + offset, bytes.bytes, bytes.length);
+        memcpy(into + offset, bytes.bytes, bytes.length);
     }
+}
+
+/* A splice done where the string is: an embedded one that stays in its heap class, or a blob
+ * that has (or can get, growing by an eighth more, at most 1 MiB, so that appends are
+ * amortized) the room. False when it must be built anew; *status STORE_OOM when a blob could
+ * not grow. */
+static bool splice_in_place(struct store *store, struct store_found *found, uint64_t offset,
+                            struct slice bytes, uint64_t new_length, enum store_status *status)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    uint64_t old_length = store_string_value(store, found->key_ref).length;
+    bool expires = (key->meta & STORE_META_EXPIRES) != 0;
+    *status = STORE_OK;
+    if (store_key_encoding(key) == STORE_ENCODING_EMBEDDED) {
+        uint64_t object = store_key_object_bytes(key->key_bytes, new_length, expires);
+        if (!embeds(key->key_bytes, new_length, expires) ||
+            heap_rounded_bytes(object) != heap_usable_bytes(store->heap, key)) {
+            return false;
+        }
+        store_modified(store, key);
+        enum store_status resized = store_key_resize(store, found, (uint32_t)new_length);
+        KV_ASSERT(resized == STORE_OK); /* the same class: it stays where it is */
+        splice_write(store_key_value_bytes(store_key(store, found->key_ref)), old_length, offset,
+                     bytes);
+        return true;
+    }
+    struct store_blob *blob = heap_pointer(store->heap, key->value);
+    uint64_t need = sizeof(*blob) + new_length;
+    if (heap_usable_bytes(store->heap, blob) < need) {
+        uint64_t headroom = new_length / 8 < (1u << 20) ? new_length / 8 : (1u << 20);
+        struct store_blob *grown = heap_resize(store->heap, blob, need + headroom);
+        grown = grown != NULL ? grown : heap_resize(store->heap, blob, need);
+        if (grown == NULL) {
+            *status = STORE_OOM;
+            return true;
+        }
+        blob = grown;
+        key->value = heap_ref(store->heap, blob);
+    }
+    store_modified(store, key);
+    splice_write(blob->data, old_length, offset, bytes);
+    blob->bytes = new_length;
+    return true;
+}
+
+enum store_status store_string_splice(struct store *store, struct store_found *found,
+                                      struct slice key, uint64_t offset, struct slice bytes,
+                                      uint64_t *length)
+{
+    KV_ASSERT(offset + bytes.length <= store->limits.value_bytes_max);
+    KV_ASSERT(!found->exists || found->type == STORE_TYPE_STRING);
+    struct slice old = found->exists ? store_string_value(store, found->key_ref)
+                                     : (struct slice){.bytes = NULL, .length = 0};
     uint64_t end = offset + bytes.length;
-    *length = end > *length ? (uint32_t)end : *length;
-    KV_ASSERT(*length <= store->val_size_max);
-    return *length;
+    uint64_t new_length = end > old.length ? end : old.length;
+    *length = new_length;
+    enum store_status status = STORE_OK;
+    if (found->exists && splice_in_place(store, found, offset, bytes, new_length, &status)) {
+        return status;
+    }
+    int64_t at_ms = found->exists ? store_key_expire(store_key(store, found->key_ref)) : 0;
+    /* Room for the result first, then the bytes: the old value is read while it is whole. */
+    struct string_parts parts;
+    if (!parts_take(store, key, new_length, at_ms, false, &parts)) {
+        return STORE_OOM;
+    }
+    uint8_t *into = parts_bytes(store, &parts);
+    if (old.length > 0) {
+        memcpy(into, old.bytes, old.length);
+    }
+    splice_write(into, old.length, offset, bytes);
+    if (found->exists) {
+        store_key_swap(store, found, parts.object, NULL);
+    } else {
+        store_key_insert(store, found, parts.object, NULL);
+    }
+    KV_ASSERT(store_string_value(store, found->key_ref).length == new_length);
+    return STORE_OK;
 }
 
 enum store_status store_string_set(struct store *store, struct slice key, struct slice value)
 {
     struct store_found found;
-    store_find_typed(store, key, STORE_TYPE_ANY, &found);
+    (void)store_find_typed(store, key, STORE_TYPE_ANY, &found);
     enum store_status status = store_string_check(store, &found, key, value);
     if (status != STORE_OK) {
         return status;
     }
-    store_string_put(store, &found, key, value, 0, false);
-    KV_ASSERT(store_key_count(store) > 0);
-    return STORE_OK;
+    status = store_string_put(store, &found, key, value, 0, false);
+    KV_ASSERT(status != STORE_OK || store_key_count(store) > 0);
+    return status;
 }
 
 enum store_status store_string_get(struct store *store, struct slice key, struct slice *value)
@@ -154,7 +331,7 @@ enum store_status store_string_get(struct store *store, struct slice key, struct
     struct store_found found;
     enum store_status status = store_find_typed(store, key, STORE_TYPE_STRING, &found);
     if (status == STORE_OK) {
-        *value = store_string_value(store, found.key_index);
+        *value = store_string_value(store, found.key_ref);
     }
     return status;
 }

@@ -103,8 +103,9 @@ static uint32_t prng_below(uint32_t bound)
     return (uint32_t)(prng_next() % bound);
 }
 
-static struct slice entry_key(const void *entry)
+static struct slice entry_key(const struct heap *heap, const void *entry)
 {
+    (void)heap;
     const struct test_entry *test_entry = entry;
     return (struct slice){test_entry->key, test_entry->key_length};
 }

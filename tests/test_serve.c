@@ -46,11 +46,7 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
-#include "store_hash.h"
-#include "store_list.h"
-#include "store_set.h"
 #include "store_string.h"
-#include "store_zset.h"
 #include "watch.h"
 
 #define CONNECTIONS 4u
@@ -66,6 +62,7 @@ static struct config config;
 static struct plan plan;
 static struct layout layout;
 static struct region region;
+static struct heap heap;
 static struct store store;
 static struct watch watch;
 static struct pubsub pubsub;
@@ -138,12 +135,9 @@ static void modules_build(void)
         exit(1);
     }
     reply_errors_init(&config, plan.recv_buffer_bytes);
-    store_init(&store, &region, &config, 12345);
+    heap_init(&heap, &region, config.maxmemory);
+    store_init(&store, &heap, &config, 12345);
     store_string_init(&store);
-    store_list_init(&store);
-    store_hash_init(&store);
-    store_set_init(&store);
-    store_zset_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
                 config.subscriptions_max, config.key_size_max, 678);
