@@ -245,7 +245,8 @@ static void reply_entry(struct cmd_context *context, const struct slowlog_entry 
             continue;
         }
         uint8_t text[SLOWLOG_ARG_BYTES_MAX + 48];
-        KV_ASSERT(entry->arg_bytes[index] <= SLOWLOG_ARG_BYTES_MAX); /* a cut argument's kept part */
+        /* The kept part of a cut argument fits before the note. */
+        KV_ASSERT(entry->arg_bytes[index] <= SLOWLOG_ARG_BYTES_MAX);
         memcpy(text, entry->args[index], entry->arg_bytes[index]);
         int more = snprintf((char *)text + entry->arg_bytes[index], 48, "... (%u more bytes)",
                             entry->arg_more[index]);

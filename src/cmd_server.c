@@ -96,9 +96,10 @@ struct config_entry {
 #define CONFIG_ENTRY_COUNT 26u
 
 /* The longest value an entry shows: the password, kv's longest text option. */
-static_assert(sizeof(((struct config_entry *)0)->value) >= sizeof(((struct config *)0)->requirepass),
+#define CONFIG_ENTRY_VALUE_BYTES sizeof(((struct config_entry *)0)->value)
+static_assert(CONFIG_ENTRY_VALUE_BYTES >= sizeof(((struct config *)0)->requirepass),
               "a CONFIG GET value holds the password");
-static_assert(sizeof(((struct config_entry *)0)->value) >= sizeof(((struct config *)0)->bind),
+static_assert(CONFIG_ENTRY_VALUE_BYTES >= sizeof(((struct config *)0)->bind),
               "a CONFIG GET value holds the bind address");
 
 static void config_entries(const struct cmd_context *context, struct config_entry *entries)
@@ -190,7 +191,8 @@ static void config_get(struct cmd_context *context, const struct slice *args, ui
     uint32_t written_count = 0;
     for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
         if (matched_by[entry] != 0) {
-            KV_ASSERT(matched_by[entry] >= 2 && matched_by[entry] < arg_count);
+            KV_ASSERT(matched_by[entry] >= 2); /* a pattern argument, past CONFIG GET */
+            KV_ASSERT(matched_by[entry] < arg_count);
             struct slice arg = args[matched_by[entry]];
             reply_bulk(&context->reply,
                        config_pattern(arg) ? text_slice(entries[entry].name) : arg);
@@ -496,7 +498,8 @@ CMD_HANDLER(cmd_time)
     struct timeval now;
     int result = gettimeofday(&now, NULL);
     KV_ASSERT(result == 0); /* fails only for a bad pointer */
-    KV_ASSERT(now.tv_usec >= 0 && now.tv_usec < 1000000);
+    KV_ASSERT(now.tv_usec >= 0);
+    KV_ASSERT(now.tv_usec < 1000000);
     char digits[NUMBER_INT64_BYTES];
     reply_array(&context->reply, 2);
     uint32_t length = number_format_int64((int64_t)now.tv_sec, digits);
@@ -510,7 +513,8 @@ static uint64_t now_us(void)
     struct timeval now;
     int result = gettimeofday(&now, NULL);
     KV_ASSERT(result == 0); /* fails only for a bad pointer */
-    KV_ASSERT(now.tv_usec >= 0 && now.tv_usec < 1000000);
+    KV_ASSERT(now.tv_usec >= 0);
+    KV_ASSERT(now.tv_usec < 1000000);
     return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;
 }
 

@@ -605,7 +605,9 @@ static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
     accept->armed = false;
     loop->accept_wanted = !loop->stopping;
     if (cqe->res < 0) {
-        KV_ASSERT(cqe->res != -EBADF && cqe->res != -EFAULT); /* our arguments were wrong */
+        /* Our arguments were wrong. */
+        KV_ASSERT(cqe->res != -EBADF);
+        KV_ASSERT(cqe->res != -EFAULT);
         if (cqe->res == -ENFILE) {
             /* Every slot, refusal slots included, is taken: the kernel closed the socket. */
             loop->stats->connections_received++;
@@ -790,7 +792,8 @@ static uint64_t monotonic_ns(void)
     struct timespec now;
     int result = clock_gettime(CLOCK_MONOTONIC, &now);
     KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
-    KV_ASSERT(now.tv_nsec >= 0 && now.tv_nsec < 1000000000);
+    KV_ASSERT(now.tv_nsec >= 0);
+    KV_ASSERT(now.tv_nsec < 1000000000);
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
