@@ -21,9 +21,24 @@
 /* Most commands kv can have; the index has four times as many slots, so probes stay short. */
 #define CMD_MAX 256u
 #define CMD_INDEX_SLOTS 1024u
+static_assert((CMD_INDEX_SLOTS & (CMD_INDEX_SLOTS - 1)) == 0, "the index masks a hash");
+static_assert(CMD_INDEX_SLOTS >= 4 * CMD_MAX, "the index stays at most a quarter full");
+static_assert(CMD_MAX < UINT16_MAX, "an index slot holds 1 + a position in 16 bits");
 
 /* Longest command name; a longer args[0] cannot match. */
 #define CMD_NAME_BYTES_MAX 32u
+static_assert(CMD_NAME_BYTES_MAX <= PLAN_COMMAND_NAME_BYTES_MAX,
+              "the receive buffer holds the longest name");
+static_assert(CMD_NAME_BYTES_MAX <= UINT8_MAX, "cmd_name_bytes holds a name's length");
+
+/* Every flag a table entry may carry. */
+#define CMD_FLAGS_KNOWN                                                                   \
+    (CMD_FLAG_WRITE | CMD_FLAG_NOAUTH | CMD_FLAG_TXN | CMD_FLAG_NO_TXN | CMD_FLAG_STRINGS | \
+     CMD_FLAG_GROWS | CMD_FLAG_GROWS_ONE | CMD_FLAG_PUBSUB | CMD_FLAG_SHRINKS)
+
+/* What a write does to later replies' bounds: cmd_bound_after reads these. */
+#define CMD_FLAGS_BOUND                                                                   \
+    (CMD_FLAG_STRINGS | CMD_FLAG_GROWS | CMD_FLAG_GROWS_ONE | CMD_FLAG_SHRINKS)
 
 /* TODO(issue 13): the list, hash, set, sorted-set and blocking families come back as each
  * moves to the heap (src/pending/ holds them until then). */
@@ -52,6 +67,8 @@ static int64_t cmd_slowlog_threshold_us = 10000; /* Redis's default */
 
 static uint32_t name_hash(const uint8_t *name, uint32_t length)
 {
+    KV_ASSERT(length > 0);
+    KV_ASSERT(length <= CMD_NAME_BYTES_MAX);
     uint32_t hash = 2166136261u; /* FNV-1a over the lower-cased name */
     for (uint32_t index = 0; index < length; index++) {
         uint8_t byte = name[index];
@@ -63,24 +80,56 @@ static uint32_t name_hash(const uint8_t *name, uint32_t length)
 
 uint64_t cmd_plan_stats_bytes(uint32_t slowlog_max_len)
 {
-    return (((uint64_t)CMD_MAX * sizeof(struct latency_histogram) + 63) & ~63ull) +
-           slowlog_plan_bytes(slowlog_max_len);
+    KV_ASSERT(slowlog_max_len <= PLAN_SLOWLOG_MAX_LEN);
+    uint64_t histogram_bytes = ((uint64_t)CMD_MAX * sizeof(struct latency_histogram) + 63) & ~63ull;
+    KV_ASSERT(histogram_bytes >= (uint64_t)CMD_MAX * sizeof(struct latency_histogram));
+    return histogram_bytes + slowlog_plan_bytes(slowlog_max_len);
 }
 
 void cmd_slowlog_threshold_set(int64_t threshold_us)
 {
+    /* The option's range (config.c): -1 turns the slow log off. */
+    KV_ASSERT(threshold_us >= -1);
+    KV_ASSERT(threshold_us <= INT32_MAX);
     cmd_slowlog_threshold_us = threshold_us;
 }
 
 const struct latency_histogram *cmd_latency_at(uint32_t index)
 {
-    KV_ASSERT(index < cmd_all_count && cmd_latency != NULL);
+    KV_ASSERT(index < cmd_all_count);
+    KV_ASSERT(cmd_latency != NULL);
     return &cmd_latency[index];
 }
 
 struct slowlog *cmd_slowlog(void)
 {
+    KV_ASSERT(cmd_latency != NULL); /* cmd_init ran, and carved the ring with the histograms */
+    KV_ASSERT(cmd_slowlog_ring.count <= cmd_slowlog_ring.entry_max);
     return &cmd_slowlog_ring;
+}
+
+/* What cmd_init trusts of a table entry; a failure is a bug in a family's table. */
+static void cmd_init_check(const struct cmd *cmd, size_t name_bytes)
+{
+    KV_ASSERT(name_bytes > 0);
+    KV_ASSERT(name_bytes <= CMD_NAME_BYTES_MAX);
+    /* Bounded by CMD_NAME_BYTES_MAX. Errors print the name as it is: lower case. */
+    for (size_t index = 0; index < name_bytes; index++) {
+        KV_ASSERT(!(cmd->name[index] >= 'A' && cmd->name[index] <= 'Z'));
+    }
+    KV_ASSERT(cmd->reply_max != NULL);
+    KV_ASSERT(cmd->handler != NULL);
+    KV_ASSERT(cmd->arity != 0); /* Redis's arity counts the name: at least 1 either way */
+    KV_ASSERT((cmd->flags & ~(uint32_t)CMD_FLAGS_KNOWN) == 0);
+    /* Only a write changes what later replies may hold. */
+    KV_ASSERT(!(cmd->flags & CMD_FLAGS_BOUND) || (cmd->flags & CMD_FLAG_WRITE));
+    KV_ASSERT(!((cmd->flags & CMD_FLAG_GROWS) && (cmd->flags & CMD_FLAG_GROWS_ONE)));
+    /* GROWS adds args - 2 elements (cmd_bound_after): a key and at least one element. */
+    KV_ASSERT(!(cmd->flags & CMD_FLAG_GROWS) || cmd->arity >= 3 || cmd->arity <= -3);
+    /* COMMAND INFO's key positions: all zero for a command without keys. */
+    KV_ASSERT(cmd->first_key >= 0);
+    KV_ASSERT(cmd->key_step >= 0);
+    KV_ASSERT((cmd->first_key == 0) == (cmd->key_step == 0));
 }
 
 void cmd_init(struct region *region, uint32_t slowlog_max_len)
@@ -95,8 +144,7 @@ void cmd_init(struct region *region, uint32_t slowlog_max_len)
             const struct cmd *cmd = &cmd_families[family]->cmds[entry];
             size_t length = strlen(cmd->name);
             KV_ASSERT(cmd_all_count < CMD_MAX);
-            KV_ASSERT(length > 0 && length <= CMD_NAME_BYTES_MAX);
-            KV_ASSERT(cmd->reply_max != NULL && cmd->handler != NULL);
+            cmd_init_check(cmd, length);
             uint32_t slot = name_hash((const uint8_t *)cmd->name, (uint32_t)length);
             /* Bounded: the index is never more than a quarter full. */
             for (;; slot++) {
@@ -112,31 +160,45 @@ void cmd_init(struct region *region, uint32_t slowlog_max_len)
             cmd_all[cmd_all_count++] = cmd;
         }
     }
+    KV_ASSERT(cmd_all_count > 0);
+    /* The index finds every name at its position: bounded by the command count. */
+    for (uint32_t position = 0; position < cmd_all_count; position++) {
+        struct slice name = {.bytes = (const uint8_t *)cmd_all[position]->name,
+                             .length = cmd_name_bytes[position]};
+        KV_ASSERT(cmd_find(&name, 1) == position);
+    }
 }
 
 uint32_t cmd_count(void)
 {
+    KV_ASSERT(cmd_all_count > 0); /* cmd_init ran */
+    KV_ASSERT(cmd_all_count <= CMD_MAX);
     return cmd_all_count;
 }
 
 bool cmd_at(uint32_t index, const struct cmd **cmd)
 {
+    KV_ASSERT(cmd_all_count <= CMD_MAX);
     if (index >= cmd_all_count) {
         return false;
     }
     *cmd = cmd_all[index];
+    KV_ASSERT(*cmd != NULL);
     return true;
 }
 
 const char *cmd_group_at(uint32_t index)
 {
     KV_ASSERT(index < cmd_all_count);
+    KV_ASSERT(cmd_group[index] != NULL);
     return cmd_group[index];
 }
 
 uint32_t cmd_flags(const struct cmd *cmd)
 {
-    return cmd == NULL ? 0 : cmd->flags;
+    uint32_t flags = cmd == NULL ? 0 : cmd->flags;
+    KV_ASSERT((flags & ~(uint32_t)CMD_FLAGS_KNOWN) == 0);
+    return flags;
 }
 
 bool cmd_stats_at(uint32_t index, const char **name, struct cmd_stats *stats)
@@ -146,38 +208,52 @@ bool cmd_stats_at(uint32_t index, const char **name, struct cmd_stats *stats)
     }
     *name = cmd_all[index]->name;
     *stats = cmd_stats[index];
+    /* A failed call is one that ran (cmd_run counts both). */
+    KV_ASSERT(stats->failed_calls <= stats->calls);
+    KV_ASSERT(*name != NULL);
     return true;
 }
 
 void cmd_stats_reset(void)
 {
+    KV_ASSERT(cmd_latency != NULL); /* cmd_init ran */
     memset(cmd_stats, 0, sizeof(cmd_stats));
     memset(cmd_latency, 0, (uint64_t)CMD_MAX * sizeof(struct latency_histogram));
+    KV_ASSERT(cmd_latency[0].count == 0);
 }
 
 static int64_t unix_ms(void)
 {
     struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    int result = clock_gettime(CLOCK_REALTIME, &now);
+    KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
+    KV_ASSERT(now.tv_nsec >= 0);
+    KV_ASSERT(now.tv_nsec < 1000000000);
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 static uint64_t monotonic_ns(void)
 {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    int result = clock_gettime(CLOCK_MONOTONIC, &now);
+    KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
+    KV_ASSERT(now.tv_nsec >= 0);
+    KV_ASSERT(now.tv_nsec < 1000000000);
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
 bool cmd_arg_is(struct slice arg, const char *word)
 {
     size_t word_bytes = strlen(word);
+    KV_ASSERT(word_bytes > 0); /* callers compare with a keyword of their own */
+    KV_ASSERT(arg.bytes != NULL || arg.length == 0);
     return arg.length == word_bytes && strncasecmp((const char *)arg.bytes, word, word_bytes) == 0;
 }
 
 uint32_t cmd_find(const struct slice *args, uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 1);
+    KV_ASSERT(cmd_all_count > 0); /* cmd_init ran */
     struct slice name = args[0];
     if (name.length == 0 || name.length > CMD_NAME_BYTES_MAX) {
         return CMD_NONE;
@@ -190,6 +266,7 @@ uint32_t cmd_find(const struct slice *args, uint32_t arg_count)
             return CMD_NONE;
         }
         uint32_t position = cmd_index[slot] - 1u;
+        KV_ASSERT(position < cmd_all_count);
         if (cmd_name_bytes[position] == name.length &&
             strncasecmp(cmd_all[position]->name, (const char *)name.bytes, name.length) == 0) {
             return position;
@@ -204,15 +281,17 @@ const struct cmd *cmd_of(uint32_t position)
         return NULL;
     }
     KV_ASSERT(position < cmd_all_count);
+    KV_ASSERT(cmd_all[position] != NULL);
     return cmd_all[position];
 }
 
+/* The reply bounds below serve admitted commands only: the name is always there. */
 uint32_t cmd_reply_small(const struct cmd_context *context, const struct slice *args,
                          uint32_t arg_count)
 {
-    (void)context;
     (void)args;
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 1);
+    KV_ASSERT(PLAN_REPLY_ERROR_BYTES <= context->plan->send_buffer_bytes);
     return PLAN_REPLY_ERROR_BYTES;
 }
 
@@ -220,16 +299,19 @@ uint32_t cmd_reply_value(const struct cmd_context *context, const struct slice *
                          uint32_t arg_count)
 {
     (void)args;
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 1);
+    /* The plan sizes the send buffer for one value and a margin (plan.c). */
+    KV_ASSERT(context->plan->reply_value_bytes <= context->plan->send_buffer_bytes);
     return context->plan->reply_value_bytes;
 }
 
 uint32_t cmd_reply_info(const struct cmd_context *context, const struct slice *args,
                         uint32_t arg_count)
 {
-    (void)context;
     (void)args;
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 1);
+    /* The plan's send buffer is never smaller than INFO's reply (plan.c). */
+    KV_ASSERT(PLAN_REPLY_INFO_BYTES <= context->plan->send_buffer_bytes);
     return PLAN_REPLY_INFO_BYTES;
 }
 
@@ -237,15 +319,29 @@ uint32_t cmd_reply_all(const struct cmd_context *context, const struct slice *ar
                        uint32_t arg_count)
 {
     (void)args;
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 1);
+    KV_ASSERT(context->plan->send_buffer_bytes >= PLAN_REPLY_INFO_BYTES);
     return context->plan->send_buffer_bytes;
 }
 
 uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements)
 {
+    KV_ASSERT(plan->reply_element_bytes > 0);
     /* Header, elements, and room for a single value or an error instead. */
     uint64_t bytes = 16 + elements * plan->reply_element_bytes + plan->reply_value_bytes;
-    return bytes < plan->send_buffer_bytes ? (uint32_t)bytes : plan->send_buffer_bytes;
+    uint32_t bound = bytes < plan->send_buffer_bytes ? (uint32_t)bytes : plan->send_buffer_bytes;
+    KV_ASSERT(bound <= plan->send_buffer_bytes); /* what cmd_reply_bound demands */
+    return bound;
+}
+
+static bool arity_ok(const struct cmd *cmd, uint32_t arg_count)
+{
+    KV_ASSERT(cmd->arity != 0); /* cmd_init checked every entry */
+    KV_ASSERT(arg_count >= 1);  /* the name, as parsed */
+    if (cmd->arity >= 0) {
+        return arg_count == (uint32_t)cmd->arity;
+    }
+    return arg_count >= (uint32_t)-cmd->arity;
 }
 
 uint32_t cmd_reply_bound(const struct cmd_context *context, uint32_t position,
@@ -253,9 +349,12 @@ uint32_t cmd_reply_bound(const struct cmd_context *context, uint32_t position,
 {
     const struct cmd *cmd = cmd_of(position);
     KV_ASSERT(cmd != NULL);
+    KV_ASSERT(arity_ok(cmd, arg_count)); /* only admitted commands are bounded */
     uint32_t bytes = cmd->reply_max(context, args, arg_count);
     KV_ASSERT(bytes <= context->plan->send_buffer_bytes);
-    return bytes < PLAN_REPLY_ERROR_BYTES ? PLAN_REPLY_ERROR_BYTES : bytes;
+    uint32_t bound = bytes < PLAN_REPLY_ERROR_BYTES ? PLAN_REPLY_ERROR_BYTES : bytes;
+    KV_ASSERT(bound >= PLAN_REPLY_ERROR_BYTES);
+    return bound;
 }
 
 enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_t type,
@@ -277,6 +376,7 @@ enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_
 
 bool cmd_scan_cursor(struct slice text, uint64_t *cursor)
 {
+    KV_ASSERT(text.bytes != NULL || text.length == 0);
     /* Redis reads the cursor with strtoul: an optional sign, digits, nothing after them, no
      * overflow; a '-' negates modulo 2^64 and an empty cursor is 0. As a C string, the
      * cursor ends at its first NUL byte. */
@@ -295,6 +395,7 @@ bool cmd_scan_cursor(struct slice text, uint64_t *cursor)
         valid = digit >= '0' && digit <= '9' && value <= (UINT64_MAX - (digit - '0')) / 10;
         value = valid ? value * 10 + (digit - '0') : value;
     }
+    KV_ASSERT(!valid || at == text.length); /* a valid cursor was read to its end */
     *cursor = negative ? 0 - value : value;
     return valid;
 }
@@ -303,6 +404,7 @@ bool cmd_scan_cursor(struct slice text, uint64_t *cursor)
 static bool scan_options(struct cmd_context *context, const struct slice *args,
                          uint32_t arg_count, const struct slice **pattern)
 {
+    KV_ASSERT(arg_count >= 3); /* the command, the key and the cursor come first */
     *pattern = NULL;
     for (uint32_t index = 3; index < arg_count; index += 2) {
         int64_t count = 0;
@@ -323,6 +425,9 @@ static bool scan_options(struct cmd_context *context, const struct slice *args,
             return false;
         }
     }
+    /* A pattern is an option's value: past the cursor, within the arguments. */
+    KV_ASSERT(*pattern == NULL || *pattern >= args + 4);
+    KV_ASSERT(*pattern == NULL || *pattern < args + arg_count);
     return true;
 }
 
@@ -331,6 +436,7 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
                          const struct slice **pattern)
 {
     KV_ASSERT(arg_count >= 3);
+    uint32_t length_before = context->reply.length;
     uint64_t cursor = 0;
     if (!cmd_scan_cursor(args[2], &cursor)) {
         reply_error(&context->reply, REPLY_ERROR_INVALID_CURSOR);
@@ -346,6 +452,7 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
         reply_array(&context->reply, 0);
     }
     if (status != STORE_OK) {
+        KV_ASSERT(context->reply.length > length_before); /* empty scan or WRONGTYPE */
         return false;
     }
     if (!scan_options(context, args, arg_count, pattern)) {
@@ -353,6 +460,7 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
     }
     reply_array(&context->reply, 2);
     reply_bulk(&context->reply, cursor_zero);
+    KV_ASSERT(context->reply.length > length_before);
     return true;
 }
 
@@ -377,6 +485,8 @@ uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, u
 
 void cmd_bound_after(struct cmd_bound *bound, uint32_t position, uint32_t arg_count)
 {
+    KV_ASSERT(position < cmd_all_count); /* a queued command was known */
+    KV_ASSERT(arg_count >= 1);
     uint32_t flags = cmd_flags(cmd_of(position));
     if (!(flags & CMD_FLAG_WRITE) || (flags & CMD_FLAG_SHRINKS)) {
         return;
@@ -387,6 +497,7 @@ void cmd_bound_after(struct cmd_bound *bound, uint32_t position, uint32_t arg_co
         return;
     }
     if (flags & (CMD_FLAG_GROWS | CMD_FLAG_GROWS_ONE)) {
+        KV_ASSERT(!(flags & CMD_FLAG_GROWS) || arg_count >= 3); /* cmd_init_check: arity */
         growth += (flags & CMD_FLAG_GROWS) ? arg_count - 2u : 1u;
         bound->list_growth = growth < UINT32_MAX ? (uint32_t)growth : UINT32_MAX;
         return;
@@ -395,49 +506,57 @@ void cmd_bound_after(struct cmd_bound *bound, uint32_t position, uint32_t arg_co
     bound->list_growth = UINT32_MAX;
 }
 
-static bool arity_ok(const struct cmd *cmd, uint32_t arg_count)
-{
-    if (cmd->arity >= 0) {
-        return arg_count == (uint32_t)cmd->arity;
-    }
-    return arg_count >= (uint32_t)-cmd->arity;
-}
-
 enum reply_error cmd_store_error(enum store_status status)
 {
+    KV_ASSERT(status != STORE_OK); /* only a failed write has an error */
+    enum reply_error error = REPLY_ERROR_NONE;
     switch (status) {
     case STORE_WRONGTYPE:
-        return REPLY_ERROR_WRONGTYPE;
+        error = REPLY_ERROR_WRONGTYPE;
+        break;
     case STORE_OOM:
-        return REPLY_ERROR_OOM;
+        error = REPLY_ERROR_OOM;
+        break;
     case STORE_FULL:
-        return REPLY_ERROR_STORE_FULL;
+        error = REPLY_ERROR_STORE_FULL;
+        break;
     case STORE_KEY_TOO_LONG:
-        return REPLY_ERROR_KEY_TOO_LONG;
+        error = REPLY_ERROR_KEY_TOO_LONG;
+        break;
     case STORE_VALUE_TOO_LONG:
-        return REPLY_ERROR_VALUE_TOO_LONG;
+        error = REPLY_ERROR_VALUE_TOO_LONG;
+        break;
     case STORE_LIST_FULL:
-        return REPLY_ERROR_LIST_FULL;
+        error = REPLY_ERROR_LIST_FULL;
+        break;
     case STORE_FIELD_TOO_LONG:
-        return REPLY_ERROR_FIELD_TOO_LONG;
+        error = REPLY_ERROR_FIELD_TOO_LONG;
+        break;
     case STORE_HASH_FULL:
-        return REPLY_ERROR_HASH_FULL;
+        error = REPLY_ERROR_HASH_FULL;
+        break;
     case STORE_MEMBER_TOO_LONG:
-        return REPLY_ERROR_MEMBER_TOO_LONG;
+        error = REPLY_ERROR_MEMBER_TOO_LONG;
+        break;
     case STORE_SET_FULL:
-        return REPLY_ERROR_SET_FULL;
+        error = REPLY_ERROR_SET_FULL;
+        break;
     case STORE_ZSET_FULL:
-        return REPLY_ERROR_ZSET_FULL;
+        error = REPLY_ERROR_ZSET_FULL;
+        break;
     default:
-        KV_ASSERT(false);
-        return REPLY_ERROR_NONE;
+        break;
     }
+    KV_ASSERT(error != REPLY_ERROR_NONE); /* every failure of a write has its error */
+    return error;
 }
 
 bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
                uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 1);
+    KV_ASSERT(context->client->id != 0); /* an open client sent it */
+    uint32_t length_before = context->reply.length;
     const struct cmd *cmd = cmd_of(position);
     if (cmd == NULL) {
         reply_error_unknown_command(&context->reply, args, arg_count);
@@ -460,6 +579,7 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
         reply_error_format(&context->reply, REPLY_ERROR_SUBSCRIBED_CONTEXT, cmd->name);
         return false;
     }
+    KV_ASSERT(context->reply.length == length_before); /* admitting answers nothing */
     return true;
 }
 
@@ -467,8 +587,11 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
 static void slowlog_note(const struct cmd_context *context, const struct slice *args,
                          uint32_t arg_count, int64_t now_ms, uint64_t duration_us)
 {
+    KV_ASSERT(arg_count >= 1);
+    KV_ASSERT(cmd_slowlog_threshold_us >= 0); /* the slow log is on */
     const struct client *client = context->client;
     const struct conn *conn = conn_at(context->conns, client->slot_index);
+    KV_ASSERT(conn->state == CONN_OPEN); /* its client is running a command */
     slowlog_add(&cmd_slowlog_ring, args, arg_count, now_ms / 1000, duration_us,
                 (struct slice){.bytes = (const uint8_t *)conn->addr, .length = conn->addr_length},
                 client_name(client));
@@ -478,7 +601,9 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
              uint32_t arg_count, uint32_t bound)
 {
     const struct cmd *cmd = cmd_of(position);
-    KV_ASSERT(cmd != NULL && arity_ok(cmd, arg_count));
+    KV_ASSERT(cmd != NULL);
+    KV_ASSERT(arity_ok(cmd, arg_count));
+    KV_ASSERT(bound >= PLAN_REPLY_ERROR_BYTES); /* as cmd_reply_bound gives it */
     KV_ASSERT(bound <= context->reply.capacity - context->reply.length);
     uint32_t length_before = context->reply.length;
     struct cmd_stats *stats = &cmd_stats[position];
@@ -507,4 +632,6 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
      * blocking one that found nothing answers when it is retried. */
     KV_ASSERT(context->reply.length > length_before || context->outcome.block);
     KV_ASSERT(context->reply.length - length_before <= bound);
+    KV_ASSERT(!context->outcome.block || context->reply.length == length_before);
+    KV_ASSERT(stats->failed_calls <= stats->calls);
 }

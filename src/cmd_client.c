@@ -25,6 +25,8 @@ static bool password_matches(const struct config *config, struct slice password)
 {
     const char *expected = config->requirepass;
     size_t expected_length = strlen(expected);
+    KV_ASSERT(expected_length < CONFIG_PASSWORD_BYTES_MAX); /* NUL-terminated in its array */
+    KV_ASSERT(password.bytes != NULL || password.length == 0);
     uint32_t difference = (uint32_t)(expected_length ^ password.length);
     for (uint32_t index = 0; index < CONFIG_PASSWORD_BYTES_MAX; index++) {
         uint8_t want = index < expected_length ? (uint8_t)expected[index] : 0;
@@ -38,6 +40,8 @@ static bool password_matches(const struct config *config, struct slice password)
 static bool credentials_valid(const struct cmd_context *context, struct slice user,
                               struct slice password)
 {
+    KV_ASSERT(user.bytes != NULL || user.length == 0);
+    KV_ASSERT(password.bytes != NULL || password.length == 0);
     bool user_ok = user.length == 7 && memcmp(user.bytes, "default", 7) == 0;
     bool open = context->config->requirepass[0] == '\0';
     return user_ok && (open || password_matches(context->config, password));
@@ -45,6 +49,7 @@ static bool credentials_valid(const struct cmd_context *context, struct slice us
 
 CMD_HANDLER(cmd_auth)
 {
+    KV_ASSERT(arg_count >= 2); /* arity -2 */
     if (arg_count > 3) {
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
@@ -62,11 +67,13 @@ CMD_HANDLER(cmd_auth)
     }
     context->client->authenticated = true;
     reply_ok(&context->reply);
+    KV_ASSERT(context->client->authenticated);
 }
 
 /* Client names and library attributes: printable ASCII without spaces, as Redis checks. */
 static bool attribute_valid(struct slice value)
 {
+    KV_ASSERT(value.bytes != NULL || value.length == 0);
     for (uint32_t index = 0; index < value.length; index++) {
         if (value.bytes[index] < '!' || value.bytes[index] > '~') {
             return false;
@@ -86,6 +93,7 @@ static bool client_name_valid(struct cmd_context *context, struct slice name)
         reply_error_format(&context->reply, REPLY_ERROR_CLIENT_NAME_TOO_LONG, CLIENT_NAME_BYTES_MAX);
         return false;
     }
+    KV_ASSERT(name.length <= CLIENT_NAME_BYTES_MAX);
     return true;
 }
 
@@ -96,20 +104,26 @@ static bool client_name_set(struct cmd_context *context, struct slice name)
         return false;
     }
     struct client *client = context->client;
+    KV_ASSERT(name.length <= sizeof(client->name)); /* client_name_valid checked it */
     if (name.length > 0) {
         memcpy(client->name, name.bytes, name.length);
     }
     client->name_length = name.length;
+    KV_ASSERT(client_name(client).length == name.length);
     return true;
 }
 
 static struct slice text_slice(const char *text)
 {
-    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)strlen(text)};
+    KV_ASSERT(text != NULL);
+    size_t length = strlen(text);
+    KV_ASSERT(length <= UINT32_MAX); /* kv's own text, narrowed to a slice length */
+    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length};
 }
 
 CMD_HANDLER(cmd_hello)
 {
+    KV_ASSERT(arg_count >= 1); /* arity -1 */
     if (arg_count >= 2) {
         int64_t version = 0;
         if (!number_parse_int64(args[1].bytes, args[1].length, &version)) {
@@ -125,6 +139,7 @@ CMD_HANDLER(cmd_hello)
     for (uint32_t index = 2; index < arg_count; index++) {
         uint32_t more = arg_count - 1 - index;
         if (cmd_arg_is(args[index], "auth") && more >= 2) {
+            KV_ASSERT(index + 2 < arg_count);
             if (!credentials_valid(context, args[index + 1], args[index + 2])) {
                 reply_error(&context->reply, REPLY_ERROR_WRONGPASS);
                 return;
@@ -132,6 +147,7 @@ CMD_HANDLER(cmd_hello)
             context->client->authenticated = true;
             index += 2;
         } else if (cmd_arg_is(args[index], "setname") && more >= 1) {
+            KV_ASSERT(index + 1 < arg_count);
             /* As Redis 7.0: the name is set where it stands, whatever follows. */
             if (!client_name_set(context, args[index + 1])) {
                 return;
@@ -171,6 +187,10 @@ CMD_HANDLER(cmd_reset)
     (void)args;
     client_reset(context->clients, context->client, context->config->requirepass[0] == '\0');
     reply_simple(&context->reply, "RESET");
+    /* As it was when it connected. */
+    KV_ASSERT(!context->client->txn.active);
+    KV_ASSERT(!client_subscribed(context->client));
+    KV_ASSERT(context->client->name_length == 0);
 }
 
 /* Longest CLIENT LIST line: the fixed fields plus the name, address and library. */
@@ -179,7 +199,10 @@ CMD_HANDLER(cmd_reset)
 /* The flags CLIENT LIST shows: blocked, subscribed, in a transaction, or none. */
 static const char *client_flags(const struct cmd_context *context, const struct client *client)
 {
+    KV_ASSERT(client->id != 0);
     if (block_is_blocked(context->block, client->slot_index)) {
+        /* It blocked running a command at once, which MULTI would have queued instead. */
+        KV_ASSERT(!client->txn.active);
         return "b";
     }
     return client_subscribed(client) ? "P" : (client->txn.active ? "x" : "N");
@@ -191,6 +214,9 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
 {
     const struct conns *conns = context->conns;
     const struct conn *conn = conn_at(conns, client->slot_index);
+    /* The cursors the line subtracts. */
+    KV_ASSERT(conn->parser.command_start <= conn->recv_length);
+    KV_ASSERT(conn->send_done <= conn->send_length);
     int64_t now_ms = context->store->now_ms;
     int64_t age_s = (now_ms - client->created_ms) / 1000;
     int64_t idle_s = (now_ms - client->last_command_ms) / 1000;
@@ -212,7 +238,8 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
         client->last_command != NULL ? client->last_command : "NULL",
         (int)client->lib_name_length, client->lib_name, (int)client->lib_ver_length,
         client->lib_ver);
-    KV_ASSERT(written > 0 && (uint32_t)written < CLIENT_LINE_BYTES);
+    KV_ASSERT(written > 0);
+    KV_ASSERT((uint32_t)written < CLIENT_LINE_BYTES);
     return (uint32_t)written;
 }
 
@@ -233,6 +260,10 @@ struct client_filter {
 static bool client_selected(const struct cmd_context *context, const struct client_filter *filter,
                             const struct client *client)
 {
+    KV_ASSERT(client->id != 0);
+    /* CLIENT LIST selects by a list of ids, CLIENT KILL by one id: never both. */
+    KV_ASSERT(filter->ids == NULL || !filter->by_id);
+    KV_ASSERT(filter->ids == NULL || filter->id_count > 0);
     const struct conn *conn = conn_at(context->conns, client->slot_index);
     if (filter->none || (filter->skip_me && client == context->client)) {
         return false;
@@ -273,6 +304,7 @@ static bool client_type_parse(struct cmd_context *context, struct slice type, bo
     *none = !cmd_arg_is(type, "normal");
     for (uint32_t index = 0; index < 4 && *none; index++) {
         if (cmd_arg_is(type, others[index])) {
+            KV_ASSERT(*none); /* a Redis type kv has no clients of */
             return true;
         }
     }
@@ -280,6 +312,7 @@ static bool client_type_parse(struct cmd_context *context, struct slice type, bo
         reply_error_format(&context->reply, REPLY_ERROR_CLIENT_TYPE_UNKNOWN, &type);
         return false;
     }
+    KV_ASSERT(cmd_arg_is(type, "normal"));
     return true;
 }
 
@@ -287,10 +320,12 @@ static bool client_type_parse(struct cmd_context *context, struct slice type, bo
  * count. */
 static const struct client *client_next(const struct cmd_context *context, uint32_t *slot)
 {
+    KV_ASSERT(*slot <= context->conns->slot_count);
     for (; *slot < context->conns->slot_count; (*slot)++) {
         if (conn_live(conn_at(context->conns, *slot))) {
             const struct client *client = client_at(context->clients, *slot);
             KV_ASSERT(client->id != 0);
+            KV_ASSERT(client->slot_index == *slot);
             (*slot)++;
             return client;
         }
@@ -302,6 +337,7 @@ static const struct client *client_next(const struct cmd_context *context, uint3
  * longer than the send buffer gets an error instead of a cut. */
 static void client_list(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 2); /* CLIENT LIST */
     struct client_filter filter = {0};
     if (arg_count == 4 && cmd_arg_is(args[2], "type")) {
         if (!client_type_parse(context, args[3], &filter.none)) {
@@ -337,18 +373,93 @@ static void client_list(struct cmd_context *context, const struct slice *args, u
     reply_raw(&context->reply, "$", 1);
     reply_raw(&context->reply, digits, number_format_int64((int64_t)total, digits));
     reply_raw(&context->reply, "\r\n", 2);
+    uint32_t lines_start = context->reply.length;
     slot = 0;
     for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
         if (client_selected(context, &filter, client)) {
             reply_raw(&context->reply, line, client_line(context, client, line));
         }
     }
+    /* The lines are the ones measured: the bulk's length header is right. */
+    KV_ASSERT(context->reply.length - lines_start == total);
     reply_raw(&context->reply, "\r\n", 2);
+}
+
+/* One <filter value> pair of CLIENT KILL's new form into the filter; false after answering
+ * the error. */
+static bool client_kill_option(struct cmd_context *context, struct slice name, struct slice value,
+                               struct client_filter *filter)
+{
+    KV_ASSERT(filter->ids == NULL); /* KILL selects by one id, never by a list */
+    KV_ASSERT(filter->id_count == 0);
+    if (cmd_arg_is(name, "id")) {
+        int64_t id = 0;
+        if (!number_parse_int64(value.bytes, value.length, &id) || id <= 0) {
+            reply_error(&context->reply, REPLY_ERROR_CLIENT_ID_NOT_POSITIVE);
+            return false;
+        }
+        filter->by_id = true;
+        filter->id = (uint64_t)id;
+        KV_ASSERT(filter->id > 0);
+    } else if (cmd_arg_is(name, "type")) {
+        bool none = false;
+        if (!client_type_parse(context, value, &none)) {
+            return false;
+        }
+        filter->none |= none;
+    } else if (cmd_arg_is(name, "addr")) {
+        filter->by_addr = true;
+        filter->addr = value;
+    } else if (cmd_arg_is(name, "laddr")) {
+        filter->by_laddr = true;
+        filter->laddr = value;
+    } else if (cmd_arg_is(name, "user")) {
+        if (!slice_equal(value, text_slice("default"))) {
+            reply_error_format(&context->reply, REPLY_ERROR_NO_SUCH_USER, &value);
+            return false;
+        }
+    } else if (cmd_arg_is(name, "skipme")) {
+        bool yes = cmd_arg_is(value, "yes");
+        if (!yes && !cmd_arg_is(value, "no")) {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return false;
+        }
+        filter->skip_me = yes;
+    } else {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return false;
+    }
+    return true;
+}
+
+/* Kills the clients a filter selects, the caller last (after its reply); returns how many,
+ * bounded by the slot count. */
+static int64_t client_kill_selected(struct cmd_context *context,
+                                    const struct client_filter *filter)
+{
+    int64_t killed = 0;
+    uint32_t slot = 0;
+    for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
+        if (!client_selected(context, filter, client)) {
+            continue;
+        }
+        killed++;
+        if (client == context->client) {
+            context->outcome.close_after_reply = true; /* Killing oneself: after this reply. */
+        } else {
+            struct conn *conn = conn_at(context->conns, client->slot_index);
+            conn_kill(context->conns, conn);
+            KV_ASSERT(!conn_live(conn)); /* client_next passes it by from now on */
+        }
+    }
+    KV_ASSERT(killed <= context->conns->open_count); /* each a live client, once */
+    return killed;
 }
 
 /* CLIENT KILL addr:port (OK or an error), or CLIENT KILL <filter value> ... (a count). */
 static void client_kill(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 3); /* CLIENT KILL and at least one argument */
     struct client_filter filter = {0};
     bool old_form = arg_count == 3;
     if (old_form) {
@@ -361,58 +472,12 @@ static void client_kill(struct cmd_context *context, const struct slice *args, u
         filter.skip_me = true;
     }
     for (uint32_t index = 2; !old_form && index < arg_count; index += 2) {
-        struct slice name = args[index];
-        struct slice value = args[index + 1];
-        if (cmd_arg_is(name, "id")) {
-            int64_t id = 0;
-            if (!number_parse_int64(value.bytes, value.length, &id) || id <= 0) {
-                reply_error(&context->reply, REPLY_ERROR_CLIENT_ID_NOT_POSITIVE);
-                return;
-            }
-            filter.by_id = true;
-            filter.id = (uint64_t)id;
-        } else if (cmd_arg_is(name, "type")) {
-            bool none = false;
-            if (!client_type_parse(context, value, &none)) {
-                return;
-            }
-            filter.none |= none;
-        } else if (cmd_arg_is(name, "addr")) {
-            filter.by_addr = true;
-            filter.addr = value;
-        } else if (cmd_arg_is(name, "laddr")) {
-            filter.by_laddr = true;
-            filter.laddr = value;
-        } else if (cmd_arg_is(name, "user")) {
-            if (!slice_equal(value, text_slice("default"))) {
-                reply_error_format(&context->reply, REPLY_ERROR_NO_SUCH_USER, &value);
-                return;
-            }
-        } else if (cmd_arg_is(name, "skipme")) {
-            bool yes = cmd_arg_is(value, "yes");
-            if (!yes && !cmd_arg_is(value, "no")) {
-                reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-                return;
-            }
-            filter.skip_me = yes;
-        } else {
-            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        KV_ASSERT(index + 1 < arg_count); /* the count is even: each name has its value */
+        if (!client_kill_option(context, args[index], args[index + 1], &filter)) {
             return;
         }
     }
-    int64_t killed = 0;
-    uint32_t slot = 0;
-    for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
-        if (!client_selected(context, &filter, client)) {
-            continue;
-        }
-        killed++;
-        if (client == context->client) {
-            context->outcome.close_after_reply = true; /* Killing oneself: after this reply. */
-        } else {
-            conn_kill(context->conns, conn_at(context->conns, client->slot_index));
-        }
-    }
+    int64_t killed = client_kill_selected(context, &filter);
     if (!old_form) {
         reply_integer(&context->reply, killed);
     } else if (killed == 0) {
@@ -439,10 +504,12 @@ static void client_setinfo(struct cmd_context *context, const struct slice *args
         return;
     }
     char *into = name ? client->lib_name : client->lib_ver;
+    KV_ASSERT(args[3].length <= CLIENT_LIB_BYTES_MAX); /* the size of either field */
     if (args[3].length > 0) {
         memcpy(into, args[3].bytes, args[3].length);
     }
     *(name ? &client->lib_name_length : &client->lib_ver_length) = args[3].length;
+    KV_ASSERT((name ? client->lib_name_length : client->lib_ver_length) == args[3].length);
     reply_ok(&context->reply);
 }
 
@@ -476,6 +543,8 @@ static const char *const client_help[] = {
 static bool subcommand_is(struct cmd_context *context, const struct slice *args,
                           uint32_t arg_count, const char *name, int arity, const char *full_name)
 {
+    KV_ASSERT(arg_count >= 2); /* CLIENT and its subcommand */
+    KV_ASSERT(arity >= 2 || arity <= -2);
     if (!cmd_arg_is(args[1], name)) {
         return false;
     }
@@ -524,14 +593,20 @@ CMD_HANDLER(cmd_client)
     } else if (context->reply.length == length_before) {
         reply_error_unknown_subcommand(&context->reply, args[1], "CLIENT");
     }
+    /* Every subcommand, known or not, with the right arity or not, answers once. */
+    KV_ASSERT(context->reply.length > length_before);
 }
 
 /* CLIENT LIST and KILL may list every client: the whole send buffer; the rest fit INFO's. */
 static uint32_t client_reply_max(const struct cmd_context *context, const struct slice *args,
                                  uint32_t arg_count)
 {
-    bool list = arg_count >= 2 && cmd_arg_is(args[1], "list");
-    return list ? cmd_reply_all(context, args, arg_count) : cmd_reply_info(context, args, arg_count);
+    KV_ASSERT(arg_count >= 2); /* arity -2 */
+    bool list = cmd_arg_is(args[1], "list");
+    uint32_t bytes = list ? cmd_reply_all(context, args, arg_count)
+                          : cmd_reply_info(context, args, arg_count);
+    KV_ASSERT(bytes <= context->plan->send_buffer_bytes);
+    return bytes;
 }
 
 static const struct cmd client_cmds[] = {

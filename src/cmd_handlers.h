@@ -1,8 +1,9 @@
 /*
  * What command families share: the shape of a command table entry, the reply bounds, and
  * each family's table. A family (cmd_string.c, cmd_keys.c, cmd_expire.c, cmd_list.c,
- * cmd_server.c, cmd_client.c, cmd_multi.c) defines its handlers as static functions and
- * exports one `struct cmd_family`; cmd.c indexes every family at startup and is the only
+ * cmd_hash.c, cmd_set.c, cmd_zset.c, cmd_block.c, cmd_multi.c, cmd_pubsub.c, cmd_client.c,
+ * cmd_server.c, cmd_latency.c) defines its handlers as static functions and exports one
+ * `struct cmd_family`; cmd.c indexes every family at startup and is the only
  * caller of handlers. Each handler is called with the arity already checked and the send
  * buffer holding at least reply_max(...) free bytes.
  */

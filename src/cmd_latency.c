@@ -19,12 +19,16 @@ static uint32_t latency_reply_max(const struct cmd_context *context, const struc
 
 static void reply_text(struct reply *reply, const char *text)
 {
-    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)strlen(text)});
+    KV_ASSERT(text != NULL);
+    size_t length = strlen(text);
+    KV_ASSERT(length <= UINT32_MAX); /* kv's own text, narrowed to a slice length */
+    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
 }
 
 /* Bounds Redis's iteration uses: 1024 ns doubling; the key shown is the bucket's highest
  * equivalent value in µs, as hdr_histogram with two significant digits reports it. */
 #define HISTOGRAM_BOUNDS 32u
+static_assert(HISTOGRAM_BOUNDS < 54, "1024 << bound stays within 64 bits");
 
 static uint32_t histogram_entries(const struct latency_histogram *histogram, int64_t *keys,
                                   int64_t *counts)
@@ -38,21 +42,26 @@ static uint32_t histogram_entries(const struct latency_histogram *histogram, int
             cumulative = histogram->count; /* the rest, however slow */
         }
         if (cumulative > previous) {
+            KV_ASSERT(entries < HISTOGRAM_BOUNDS); /* at most one entry per bound */
             keys[entries] = (int64_t)((bound_ns + bound_ns / 128u - 1u) / 1000u);
             counts[entries] = (int64_t)cumulative;
             entries++;
         }
         previous = cumulative;
     }
+    /* Cumulative: the last entry counts every sample. */
+    KV_ASSERT(entries == 0 || counts[entries - 1] == (int64_t)histogram->count);
     return entries;
 }
 
 static void reply_histogram(struct cmd_context *context, const char *name,
                             const struct latency_histogram *histogram)
 {
+    KV_ASSERT(histogram->count > 0); /* only called commands are shown */
     int64_t keys[HISTOGRAM_BOUNDS];
     int64_t counts[HISTOGRAM_BOUNDS];
     uint32_t entries = histogram_entries(histogram, keys, counts);
+    KV_ASSERT(entries > 0);
     reply_text(&context->reply, name);
     reply_array(&context->reply, 4);
     reply_text(&context->reply, "calls");
@@ -68,11 +77,13 @@ static void reply_histogram(struct cmd_context *context, const char *name,
 /* The position of a called command named `name`, or false (unknown or never called). */
 static bool called_command(struct slice name, uint32_t *position)
 {
+    KV_ASSERT(name.bytes != NULL || name.length == 0);
     const char *command_name = NULL;
     struct cmd_stats stats;
     for (uint32_t index = 0; cmd_stats_at(index, &command_name, &stats); index++) {
         if (cmd_arg_is(name, command_name)) {
             *position = index;
+            KV_ASSERT(*position < cmd_count());
             return cmd_latency_at(index)->count > 0;
         }
     }
@@ -85,9 +96,11 @@ static bool called_command(struct slice name, uint32_t *position)
 static void latency_histogram(struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 2); /* LATENCY HISTOGRAM */
     const char *name = NULL;
     struct cmd_stats stats;
     uint32_t shown = 0;
+    uint32_t written_count = 0;
     for (uint32_t pass = 0; pass < 2; pass++) {
         if (pass == 1) {
             reply_array(&context->reply, shown * 2);
@@ -103,6 +116,7 @@ static void latency_histogram(struct cmd_context *context, const struct slice *a
                 shown += pass == 0 ? 1 : 0;
                 if (pass == 1) {
                     reply_histogram(context, name, cmd_latency_at(position));
+                    written_count++;
                 }
             }
             continue;
@@ -114,9 +128,11 @@ static void latency_histogram(struct cmd_context *context, const struct slice *a
             shown += pass == 0 ? 1 : 0;
             if (pass == 1) {
                 reply_histogram(context, name, cmd_latency_at(index));
+                written_count++;
             }
         }
     }
+    KV_ASSERT(written_count == shown); /* the write pass showed what the count pass counted */
 }
 
 static const char *const latency_help[] = {
@@ -156,15 +172,38 @@ static const char *const slowlog_help[] = {
 
 static void reply_help(struct reply *reply, const char *const *lines, uint32_t count)
 {
+    KV_ASSERT(count > 0);
+    uint32_t length_before = reply->length;
     reply_array(reply, count);
     for (uint32_t index = 0; index < count; index++) {
+        KV_ASSERT(lines[index] != NULL);
         reply_simple(reply, lines[index]);
     }
+    KV_ASSERT(reply->length > length_before);
+}
+
+/* The arity error of a known subcommand ("latency|help"): `command` in lower case and the
+ * subcommand, one kv knows, lowered. */
+static void reply_subcommand_arity(struct reply *reply, const char *command, struct slice sub)
+{
+    /* A subcommand cmd_arg_is matched: one of kv's few short words. */
+    KV_ASSERT(sub.length > 0);
+    KV_ASSERT(sub.length <= 16);
+    char name[32];
+    int written = snprintf(name, sizeof(name), "%s|%.*s", command, (int)sub.length,
+                           (const char *)sub.bytes);
+    KV_ASSERT(written > 0);
+    KV_ASSERT((size_t)written < sizeof(name)); /* nothing was cut */
+    for (char *at = name; *at != '\0'; at++) {
+        *at = (char)(*at >= 'A' && *at <= 'Z' ? *at + 32 : *at);
+    }
+    reply_error_arity(reply, name);
 }
 
 CMD_HANDLER(cmd_latency)
 {
     KV_ASSERT(arg_count >= 2);
+    uint32_t length_before = context->reply.length;
     if (cmd_arg_is(args[1], "histogram")) {
         latency_histogram(context, args, arg_count);
     } else if (cmd_arg_is(args[1], "help") && arg_count == 2) {
@@ -177,15 +216,11 @@ CMD_HANDLER(cmd_latency)
         reply_integer(&context->reply, 0);
     } else if (cmd_arg_is(args[1], "latest") || cmd_arg_is(args[1], "history") ||
                cmd_arg_is(args[1], "help")) {
-        char name[32];
-        snprintf(name, sizeof(name), "latency|%.*s", (int)args[1].length, (const char *)args[1].bytes);
-        for (char *at = name; *at != '\0'; at++) {
-            *at = (char)(*at >= 'A' && *at <= 'Z' ? *at + 32 : *at);
-        }
-        reply_error_arity(&context->reply, name);
+        reply_subcommand_arity(&context->reply, "latency", args[1]);
     } else {
         reply_error_unknown_subcommand(&context->reply, args[1], "LATENCY");
     }
+    KV_ASSERT(context->reply.length > length_before); /* every subcommand answers once */
 }
 
 /* Reply bytes of one slow log entry at most. */
@@ -195,6 +230,9 @@ CMD_HANDLER(cmd_latency)
 
 static void reply_entry(struct cmd_context *context, const struct slowlog_entry *entry)
 {
+    KV_ASSERT(entry->arg_count <= SLOWLOG_ARGS_MAX);
+    KV_ASSERT(entry->addr_bytes <= sizeof(entry->addr));
+    KV_ASSERT(entry->name_bytes <= sizeof(entry->name));
     reply_array(&context->reply, 6);
     reply_integer(&context->reply, (int64_t)entry->id);
     reply_integer(&context->reply, entry->time_s);
@@ -207,9 +245,13 @@ static void reply_entry(struct cmd_context *context, const struct slowlog_entry 
             continue;
         }
         uint8_t text[SLOWLOG_ARG_BYTES_MAX + 48];
+        /* The kept part of a cut argument fits before the note. */
+        KV_ASSERT(entry->arg_bytes[index] <= SLOWLOG_ARG_BYTES_MAX);
         memcpy(text, entry->args[index], entry->arg_bytes[index]);
         int more = snprintf((char *)text + entry->arg_bytes[index], 48, "... (%u more bytes)",
                             entry->arg_more[index]);
+        KV_ASSERT(more > 0);
+        KV_ASSERT(more < 48); /* "... (4294967295 more bytes)" fits */
         reply_bulk(&context->reply, (struct slice){.bytes = text,
                                                    .length = entry->arg_bytes[index] + (uint32_t)more});
     }
@@ -224,28 +266,40 @@ static void reply_entry(struct cmd_context *context, const struct slowlog_entry 
                                                .length = entry->name_bytes});
 }
 
+/* SLOWLOG GET [count]: newest first, as many as the reply bound holds (each entry at most
+ * SLOWLOG_ENTRY_REPLY_BYTES): with small send buffers the oldest are left out. */
+static void slowlog_get(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                        const struct slowlog *slowlog)
+{
+    KV_ASSERT(arg_count == 2 || arg_count == 3);
+    int64_t count = 10;
+    if (arg_count == 3 &&
+        (!number_parse_int64(args[2].bytes, args[2].length, &count) || count < -1)) {
+        reply_error(&context->reply, REPLY_ERROR_SLOWLOG_COUNT);
+        return;
+    }
+    uint64_t wanted = count == -1 || (uint64_t)count > slowlog->count ? slowlog->count
+                                                                        : (uint64_t)count;
+    uint32_t bound = latency_reply_max(context, args, arg_count);
+    KV_ASSERT(bound > 16u); /* room for the array header */
+    uint64_t fit = (bound - 16u) / SLOWLOG_ENTRY_REPLY_BYTES;
+    uint32_t shown = (uint32_t)(wanted < fit ? wanted : fit);
+    KV_ASSERT(shown <= slowlog->count);
+    reply_array(&context->reply, shown);
+    for (uint32_t age = 0; age < shown; age++) {
+        const struct slowlog_entry *entry = slowlog_at(slowlog, age);
+        KV_ASSERT(entry != NULL); /* age < count: a held entry */
+        reply_entry(context, entry);
+    }
+}
+
 CMD_HANDLER(cmd_slowlog_command)
 {
     KV_ASSERT(arg_count >= 2);
+    uint32_t length_before = context->reply.length;
     struct slowlog *slowlog = cmd_slowlog();
     if (cmd_arg_is(args[1], "get") && arg_count <= 3) {
-        int64_t count = 10;
-        if (arg_count == 3 && (!number_parse_int64(args[2].bytes, args[2].length, &count) ||
-                               count < -1)) {
-            reply_error(&context->reply, REPLY_ERROR_SLOWLOG_COUNT);
-            return;
-        }
-        uint64_t wanted = count == -1 || (uint64_t)count > slowlog->count ? slowlog->count
-                                                                            : (uint64_t)count;
-        /* Newest first, as many as the reply bound holds (each entry at most
-         * SLOWLOG_ENTRY_REPLY_BYTES): with small send buffers the oldest are left out. */
-        uint64_t room = latency_reply_max(context, args, arg_count) - 16u;
-        uint64_t fit = room / SLOWLOG_ENTRY_REPLY_BYTES;
-        uint32_t shown = (uint32_t)(wanted < fit ? wanted : fit);
-        reply_array(&context->reply, shown);
-        for (uint32_t age = 0; age < shown; age++) {
-            reply_entry(context, slowlog_at(slowlog, age));
-        }
+        slowlog_get(context, args, arg_count, slowlog);
     } else if (cmd_arg_is(args[1], "len") && arg_count == 2) {
         reply_integer(&context->reply, slowlog->count);
     } else if (cmd_arg_is(args[1], "reset") && arg_count == 2) {
@@ -255,15 +309,11 @@ CMD_HANDLER(cmd_slowlog_command)
         reply_help(&context->reply, slowlog_help, sizeof(slowlog_help) / sizeof(slowlog_help[0]));
     } else if (cmd_arg_is(args[1], "get") || cmd_arg_is(args[1], "len") ||
                cmd_arg_is(args[1], "reset") || cmd_arg_is(args[1], "help")) {
-        char name[32];
-        snprintf(name, sizeof(name), "slowlog|%.*s", (int)args[1].length, (const char *)args[1].bytes);
-        for (char *at = name; *at != '\0'; at++) {
-            *at = (char)(*at >= 'A' && *at <= 'Z' ? *at + 32 : *at);
-        }
-        reply_error_arity(&context->reply, name);
+        reply_subcommand_arity(&context->reply, "slowlog", args[1]);
     } else {
         reply_error_unknown_subcommand(&context->reply, args[1], "SLOWLOG");
     }
+    KV_ASSERT(context->reply.length > length_before); /* every subcommand answers once */
 }
 
 /* SLOWLOG GET answers up to the whole ring; LATENCY HISTOGRAM one histogram per command. */
@@ -271,12 +321,14 @@ static uint32_t latency_reply_max(const struct cmd_context *context, const struc
                                   uint32_t arg_count)
 {
     (void)args;
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 2); /* arity -2 */
     uint64_t bytes = 64u + 256u * (64u + 4u * 24u + HISTOGRAM_BOUNDS * 48u);
     uint64_t ring = 16u + (uint64_t)PLAN_SLOWLOG_MAX_LEN * SLOWLOG_ENTRY_REPLY_BYTES;
     bytes = bytes > ring ? bytes : ring;
-    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                    : context->plan->send_buffer_bytes;
+    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                              : context->plan->send_buffer_bytes;
+    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
+    return bound;
 }
 
 static const struct cmd latency_cmds[] = {

@@ -29,12 +29,15 @@ CMD_HANDLER(cmd_multi)
     }
     txn_begin(txn);
     reply_ok(&context->reply);
+    KV_ASSERT(txn->active);
+    KV_ASSERT(txn->queued == 0);
 }
 
 /* Whether a watched key changed: touched since WATCH, or expired by now (a key whose time
  * passed is removed by the lookup, and the removal touches it). */
 static bool watched_changed(struct cmd_context *context)
 {
+    KV_ASSERT(context->client->txn.active); /* EXEC checks before it runs the queue */
     const struct watch_list *watches = &context->client->txn.watches;
     uint32_t link_index = watches->head;
     struct slice key;
@@ -52,13 +55,15 @@ static bool watched_changed(struct cmd_context *context)
 static bool exec_next(const struct cmd_context *context, struct txn_walk *walk,
                       uint32_t *position, uint32_t *arg_count)
 {
+    KV_ASSERT(context->client->txn.active);
     const struct conn *conn = conn_at(context->conns, context->client->slot_index);
     /* Bounded: each step consumes a whole command of the queue region. */
     while (txn_walk_next(walk, context->scratch, conn->recv, context->conns->recv_buffer_bytes,
                          arg_count)) {
+        KV_ASSERT(*arg_count >= 1);
         *position = cmd_find(context->scratch->args, *arg_count);
         if (!(cmd_flags(cmd_of(*position)) & CMD_FLAG_TXN)) {
-            KV_ASSERT(*position != CMD_NONE);
+            KV_ASSERT(*position != CMD_NONE); /* it was admitted when queued */
             return true;
         }
     }
@@ -68,7 +73,11 @@ static bool exec_next(const struct cmd_context *context, struct txn_walk *walk,
 /* Where the queue ends: EXEC's own command, not yet consumed. */
 static uint32_t exec_queue_end(const struct cmd_context *context)
 {
-    return conn_at(context->conns, context->client->slot_index)->parser.command_start;
+    const struct conn *conn = conn_at(context->conns, context->client->slot_index);
+    KV_ASSERT(conn->parser.command_start < conn->recv_length); /* EXEC itself is there */
+    KV_ASSERT(!txn_holds(&context->client->txn) ||
+              context->client->txn.queue_start < conn->parser.command_start);
+    return conn->parser.command_start;
 }
 
 /* The bound on EXEC's reply if it ran now: each queued command's bound from the store as it
@@ -77,6 +86,7 @@ static uint32_t exec_queue_end(const struct cmd_context *context)
 static uint64_t exec_bound(struct cmd_context *context)
 {
     const struct txn *txn = &context->client->txn;
+    KV_ASSERT(!txn->failed); /* an aborted transaction is never bounded */
     struct txn_walk walk;
     txn_walk_start(txn, &walk, exec_queue_end(context));
     uint64_t bytes = MULTI_HEADER_BYTES;
@@ -91,6 +101,8 @@ static uint64_t exec_bound(struct cmd_context *context)
     }
     KV_ASSERT(counted == txn->queued);
     context->bound = (struct cmd_bound){0};
+    /* Each queued command's bound is at least an error's. */
+    KV_ASSERT(bytes >= MULTI_HEADER_BYTES + (uint64_t)counted * PLAN_REPLY_ERROR_BYTES);
     return bytes;
 }
 
@@ -98,6 +110,8 @@ static uint64_t exec_bound(struct cmd_context *context)
 static void exec_run(struct cmd_context *context)
 {
     struct txn *txn = &context->client->txn;
+    KV_ASSERT(txn->active);
+    KV_ASSERT(!txn->failed);
     uint32_t queued = txn->queued;
     reply_array(&context->reply, queued);
     struct txn_walk walk;
@@ -115,6 +129,7 @@ static void exec_run(struct cmd_context *context)
     context->mode = CMD_MODE_DIRECT;
     KV_ASSERT(ran == queued);
     txn_reset(txn, context->watch);
+    KV_ASSERT(!txn->active);
 }
 
 CMD_HANDLER(cmd_exec)
@@ -148,6 +163,7 @@ CMD_HANDLER(cmd_exec)
         }
     }
     exec_run(context);
+    KV_ASSERT(!txn->active); /* EXEC ends the transaction, whatever it answered */
 }
 
 /* EXEC answers an array of the queued replies, each within its own bound: the worst case
@@ -157,10 +173,12 @@ static uint32_t exec_reply_max(const struct cmd_context *context, const struct s
                                uint32_t arg_count)
 {
     (void)args;
-    (void)arg_count;
+    KV_ASSERT(arg_count == 1);
     uint64_t bytes = MULTI_HEADER_BYTES + context->client->txn.reply_bytes;
     uint32_t buffer = context->plan->send_buffer_bytes;
-    return bytes < buffer ? (uint32_t)bytes : buffer;
+    uint32_t bound = bytes < buffer ? (uint32_t)bytes : buffer;
+    KV_ASSERT(bound >= MULTI_HEADER_BYTES);
+    return bound;
 }
 
 CMD_HANDLER(cmd_discard)
@@ -174,6 +192,8 @@ CMD_HANDLER(cmd_discard)
     }
     txn_reset(txn, context->watch);
     reply_ok(&context->reply);
+    KV_ASSERT(!txn->active);
+    KV_ASSERT(txn->watches.count == 0); /* DISCARD unwatches too, as in Redis */
 }
 
 CMD_HANDLER(cmd_watch)
@@ -196,6 +216,7 @@ CMD_HANDLER(cmd_watch)
             reply_error(&context->reply, REPLY_ERROR_WATCH_KEYS_FULL);
             return;
         }
+        KV_ASSERT(txn->watches.count > 0);
     }
     reply_ok(&context->reply);
 }
@@ -205,6 +226,7 @@ CMD_HANDLER(cmd_unwatch)
     (void)args;
     KV_ASSERT(arg_count == 1);
     watch_clear(context->watch, &context->client->txn.watches);
+    KV_ASSERT(context->client->txn.watches.count == 0);
     reply_ok(&context->reply);
 }
 

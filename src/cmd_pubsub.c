@@ -19,7 +19,10 @@
 
 static struct slice text_slice(const char *text)
 {
-    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)strlen(text)};
+    KV_ASSERT(text != NULL);
+    size_t length = strlen(text);
+    KV_ASSERT(length <= UINT32_MAX); /* kv's own text, narrowed to a slice length */
+    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length};
 }
 
 /* "*3 $<kind> $<name or null> :<count>" */
@@ -27,10 +30,13 @@ static void reply_subscription(struct cmd_context *context, const char *kind,
                                const struct slice *name)
 {
     const struct pubsub_client *client = &context->client->pubsub;
+    KV_ASSERT(client->channels + client->patterns <= context->pubsub->subscriptions_max);
+    uint32_t length_before = context->reply.length;
     reply_array(&context->reply, 3);
     reply_bulk(&context->reply, text_slice(kind));
     name != NULL ? reply_bulk(&context->reply, *name) : reply_null(&context->reply);
     reply_integer(&context->reply, client->channels + client->patterns);
+    KV_ASSERT(context->reply.length > length_before);
 }
 
 static bool subscribe_one(struct cmd_context *context, struct slice name, bool pattern)
@@ -41,6 +47,7 @@ static bool subscribe_one(struct cmd_context *context, struct slice name, bool p
     switch (status) {
     case PUBSUB_ADDED:
     case PUBSUB_ALREADY:
+        KV_ASSERT(client_subscribed(client));
         reply_subscription(context, pattern ? "psubscribe" : "subscribe", &name);
         return true;
     case PUBSUB_NAME_TOO_LONG:
@@ -50,6 +57,7 @@ static bool subscribe_one(struct cmd_context *context, struct slice name, bool p
         reply_error(&context->reply, REPLY_ERROR_SUBSCRIPTIONS_FULL);
         return false;
     default:
+        KV_ASSERT(status == PUBSUB_CHANNELS_FULL);
         reply_error(&context->reply, REPLY_ERROR_CHANNELS_FULL);
         return false;
     }
@@ -58,11 +66,15 @@ static bool subscribe_one(struct cmd_context *context, struct slice name, bool p
 static void subscribe_generic(struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count, bool pattern)
 {
+    KV_ASSERT(arg_count >= 2); /* arity -2: at least one name */
+    uint32_t length_before = context->reply.length;
     for (uint32_t index = 1; index < arg_count; index++) {
         if (!subscribe_one(context, args[index], pattern)) {
             return;
         }
     }
+    KV_ASSERT(client_subscribed(context->client)); /* to the last name, at least */
+    KV_ASSERT(context->reply.length > length_before);
 }
 
 CMD_HANDLER(cmd_subscribe)
@@ -80,6 +92,7 @@ CMD_HANDLER(cmd_psubscribe)
 static void unsubscribe_generic(struct cmd_context *context, const struct slice *args,
                                 uint32_t arg_count, bool pattern)
 {
+    KV_ASSERT(arg_count >= 1); /* arity -1 */
     const char *kind = pattern ? "punsubscribe" : "unsubscribe";
     struct pubsub_client *client = &context->client->pubsub;
     if (arg_count > 1) {
@@ -107,16 +120,21 @@ static void unsubscribe_generic(struct cmd_context *context, const struct slice 
         bool removed = pubsub_unsubscribe(context->pubsub, client, name, pattern);
         KV_ASSERT(removed);
     }
+    KV_ASSERT((pattern ? client->patterns : client->channels) == 0); /* all of the kind went */
 }
 
 CMD_HANDLER(cmd_unsubscribe)
 {
+    KV_ASSERT(arg_count >= 1);
     unsubscribe_generic(context, args, arg_count, false);
+    KV_ASSERT(arg_count > 1 || context->client->pubsub.channels == 0);
 }
 
 CMD_HANDLER(cmd_punsubscribe)
 {
+    KV_ASSERT(arg_count >= 1);
     unsubscribe_generic(context, args, arg_count, true);
+    KV_ASSERT(arg_count > 1 || context->client->pubsub.patterns == 0);
 }
 
 /* Writes a message into a subscriber's send buffer, or disconnects a subscriber whose buffer
@@ -131,6 +149,9 @@ static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struc
     }
     uint64_t bytes = 64u + (pattern != NULL ? pattern->length : 0) + channel.length +
                      message.length;
+    /* A live subscriber's client is open and holds the subscription being walked. */
+    KV_ASSERT(client_at(context->clients, conn_slot)->id != 0);
+    KV_ASSERT(client_subscribed(client_at(context->clients, conn_slot)));
     if (bytes > conn_send_room(conns, conn)) {
         struct client *client = client_at(context->clients, conn_slot);
         log_warn("pubsub: closing client %" PRIu64 " (%.*s): its send buffer has no room for a "
@@ -144,6 +165,7 @@ static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struc
         return false;
     }
     struct reply reply = conn_reply(conns, conn);
+    uint32_t length_before = reply.length;
     reply_array(&reply, pattern != NULL ? 4 : 3);
     reply_bulk(&reply, text_slice(pattern != NULL ? "pmessage" : "message"));
     if (pattern != NULL) {
@@ -151,9 +173,34 @@ static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struc
     }
     reply_bulk(&reply, channel);
     reply_bulk(&reply, message);
+    /* The room asked for covers the headers: 33 bytes and at most 10 digits per length. */
+    KV_ASSERT(reply.length - length_before <= bytes);
     conn_reply_keep(conn, &reply);
     conn_ready_push(conns, conn_slot);
     return true;
+}
+
+/* Delivers a message to the subscribers of a channel or pattern slot, in subscription
+ * order; returns how many received it. Bounded by the subscribers when it starts: a
+ * subscriber dropped on the way only shortens the list, and none joins. */
+static int64_t cmd_publish_walk(struct cmd_context *context, uint32_t channel_slot,
+                                const struct slice *pattern, struct slice channel,
+                                struct slice message)
+{
+    const struct pubsub *pubsub = context->pubsub;
+    uint32_t subscribers = pubsub_channel(pubsub, channel_slot)->subscribers;
+    KV_ASSERT(subscribers > 0); /* a channel lives while it has subscribers */
+    int64_t receivers = 0;
+    uint32_t at = pubsub_channel(pubsub, channel_slot)->head;
+    for (uint32_t step = 0; at != PUBSUB_NONE; step++) {
+        KV_ASSERT(step < subscribers);
+        const struct pubsub_link *link = pubsub_link(pubsub, at);
+        KV_ASSERT(link->channel == channel_slot);
+        uint32_t next = link->channel_next;
+        receivers += deliver(context, link->conn_slot, pattern, channel, message) ? 1 : 0;
+        at = next;
+    }
+    return receivers;
 }
 
 CMD_HANDLER(cmd_publish)
@@ -163,14 +210,8 @@ CMD_HANDLER(cmd_publish)
     int64_t receivers = 0;
     uint32_t channel = 0;
     if (pubsub_channel_find(pubsub, args[1], &channel)) {
-        /* Subscribers in subscription order: bounded by the channel's count. */
-        uint32_t at = pubsub_channel(pubsub, channel)->head;
-        while (at != PUBSUB_NONE) {
-            const struct pubsub_link *link = pubsub_link(pubsub, at);
-            uint32_t next = link->channel_next;
-            receivers += deliver(context, link->conn_slot, NULL, args[1], args[2]) ? 1 : 0;
-            at = next;
-        }
+        KV_ASSERT(!pubsub_channel(pubsub, channel)->pattern);
+        receivers += cmd_publish_walk(context, channel, NULL, args[1], args[2]);
     }
     /* Then every pattern that matches: bounded by pubsub_channels_max. */
     for (uint32_t index = 0; pubsub->patterns > 0 && index < pubsub->channels.slot_count; index++) {
@@ -181,19 +222,15 @@ CMD_HANDLER(cmd_publish)
         if (!glob_match(pattern, args[1], false)) {
             continue;
         }
-        uint32_t at = pubsub_channel(pubsub, index)->head;
-        while (at != PUBSUB_NONE) {
-            const struct pubsub_link *link = pubsub_link(pubsub, at);
-            uint32_t next = link->channel_next;
-            receivers += deliver(context, link->conn_slot, &pattern, args[1], args[2]) ? 1 : 0;
-            at = next;
-        }
+        receivers += cmd_publish_walk(context, index, &pattern, args[1], args[2]);
     }
+    KV_ASSERT(receivers >= 0);
     reply_integer(&context->reply, receivers);
 }
 
 static void pubsub_channels(struct cmd_context *context, const struct slice *pattern)
 {
+    KV_ASSERT(pattern == NULL || pattern->bytes != NULL || pattern->length == 0);
     const struct pubsub *pubsub = context->pubsub;
     uint32_t count = 0;
     uint64_t bytes = 16;
@@ -208,18 +245,25 @@ static void pubsub_channels(struct cmd_context *context, const struct slice *pat
         reply_error(&context->reply, REPLY_ERROR_PUBSUB_CHANNELS_TOO_LARGE);
         return;
     }
+    uint32_t length_before = context->reply.length;
     reply_array(&context->reply, count);
+    uint32_t written_count = 0;
     for (uint32_t index = 0; index < pubsub->channels.slot_count; index++) {
         if (pool_is_used(&pubsub->channels, index) && !pubsub_channel(pubsub, index)->pattern &&
             (pattern == NULL || glob_match(*pattern, pubsub_channel_name(pubsub, index), false))) {
             reply_bulk(&context->reply, pubsub_channel_name(pubsub, index));
+            written_count++;
         }
     }
+    /* As many names as the header says, within the bytes measured for them. */
+    KV_ASSERT(written_count == count);
+    KV_ASSERT(context->reply.length - length_before <= bytes);
 }
 
 CMD_HANDLER(cmd_pubsub)
 {
     KV_ASSERT(arg_count >= 2);
+    uint32_t length_before = context->reply.length;
     if (cmd_arg_is(args[1], "channels")) {
         if (arg_count > 3) {
             reply_error_arity(&context->reply, "pubsub|channels");
@@ -231,6 +275,7 @@ CMD_HANDLER(cmd_pubsub)
         for (uint32_t index = 2; index < arg_count; index++) {
             uint32_t channel = 0;
             bool found = pubsub_channel_find(context->pubsub, args[index], &channel);
+            KV_ASSERT(!found || pubsub_channel(context->pubsub, channel)->subscribers > 0);
             reply_bulk(&context->reply, args[index]);
             reply_integer(&context->reply,
                           found ? pubsub_channel(context->pubsub, channel)->subscribers : 0);
@@ -251,6 +296,7 @@ CMD_HANDLER(cmd_pubsub)
             "HELP",
             "    Print this help.",
         };
+        static_assert(sizeof(help) / sizeof(help[0]) == 10, "the help's line count");
         reply_array(&context->reply, 10);
         for (uint32_t index = 0; index < 10; index++) {
             reply_simple(&context->reply, help[index]);
@@ -258,6 +304,7 @@ CMD_HANDLER(cmd_pubsub)
     } else {
         reply_error_unknown_subcommand(&context->reply, args[1], "PUBSUB");
     }
+    KV_ASSERT(context->reply.length > length_before); /* every subcommand answers once */
 }
 
 /* SUBSCRIBE-like replies: one per channel (or per subscription, unsubscribing them all). */
@@ -265,11 +312,14 @@ static uint32_t subscription_reply_max(const struct cmd_context *context, const 
                                        uint32_t arg_count)
 {
     (void)args;
+    KV_ASSERT(arg_count >= 1);
     uint64_t each = 48u + context->config->key_size_max;
     uint64_t count = arg_count > 1 ? arg_count - 1u : context->config->subscriptions_max;
     uint64_t bytes = count * each + PLAN_REPLY_ERROR_BYTES;
-    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                    : context->plan->send_buffer_bytes;
+    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                              : context->plan->send_buffer_bytes;
+    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
+    return bound;
 }
 
 /* PUBSUB CHANNELS may list every channel (it errs past the send buffer); NUMSUB a name and a
@@ -280,10 +330,13 @@ static uint32_t pubsub_reply_max(const struct cmd_context *context, const struct
     if (arg_count >= 2 && cmd_arg_is(args[1], "channels")) {
         return cmd_reply_all(context, args, arg_count);
     }
+    KV_ASSERT(arg_count >= 2); /* arity -2 */
     uint64_t each = 48u + context->config->key_size_max;
     uint64_t bytes = (arg_count > 2 ? arg_count - 2u : 0) * each + PLAN_REPLY_SMALL_BYTES;
-    return bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                    : context->plan->send_buffer_bytes;
+    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
+                                                              : context->plan->send_buffer_bytes;
+    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
+    return bound;
 }
 
 static const struct cmd pubsub_cmds[] = {

@@ -28,10 +28,12 @@
 
 CMD_HANDLER(cmd_ping)
 {
+    KV_ASSERT(arg_count >= 1); /* arity -1 */
     if (arg_count > 2) {
         reply_error_arity(&context->reply, "ping");
         return;
     }
+    KV_ASSERT(arg_count <= 2);
     if (client_subscribed(context->client)) {
         /* Subscribed (RESP2): a pong message, as Redis answers it there. */
         reply_array(&context->reply, 2);
@@ -49,15 +51,18 @@ CMD_HANDLER(cmd_ping)
 CMD_HANDLER(cmd_echo)
 {
     KV_ASSERT(arg_count == 2);
+    uint32_t length_before = context->reply.length;
     reply_bulk(&context->reply, args[1]);
+    KV_ASSERT(context->reply.length - length_before >= args[1].length); /* echoed whole */
 }
 
 CMD_HANDLER(cmd_quit)
 {
     (void)args;
-    (void)arg_count;
+    KV_ASSERT(arg_count >= 1); /* arity -1: QUIT ignores what follows, as Redis does */
     reply_ok(&context->reply);
     context->outcome.close_after_reply = true;
+    KV_ASSERT(!context->outcome.block);
 }
 
 /* A text being built on the stack; overflow is a bug in the bound, so it asserts. */
@@ -71,11 +76,13 @@ static void text_add(struct text *text, const char *format, ...) __attribute__((
 
 static void text_add(struct text *text, const char *format, ...)
 {
+    KV_ASSERT(text->length < text->capacity); /* room for at least the NUL */
     va_list list;
     va_start(list, format);
     int written = vsnprintf(text->bytes + text->length, text->capacity - text->length, format, list);
     va_end(list);
-    KV_ASSERT(written >= 0 && (uint32_t)written < text->capacity - text->length);
+    KV_ASSERT(written >= 0);
+    KV_ASSERT((uint32_t)written < text->capacity - text->length);
     text->length += (uint32_t)written;
 }
 
@@ -88,16 +95,24 @@ struct config_entry {
 
 #define CONFIG_ENTRY_COUNT 26u
 
+/* The longest value an entry shows: the password, kv's longest text option. */
+#define CONFIG_ENTRY_VALUE_BYTES sizeof(((struct config_entry *)0)->value)
+static_assert(CONFIG_ENTRY_VALUE_BYTES >= sizeof(((struct config *)0)->requirepass),
+              "a CONFIG GET value holds the password");
+static_assert(CONFIG_ENTRY_VALUE_BYTES >= sizeof(((struct config *)0)->bind),
+              "a CONFIG GET value holds the bind address");
+
 static void config_entries(const struct cmd_context *context, struct config_entry *entries)
 {
     const struct config *config = context->config;
-    static const char *const names[CONFIG_ENTRY_COUNT] = {
+    static const char *const names[] = {
         "port", "bind", "maxclients", "connections_max", "key_count", "key_size_max",
         "val_size_max", "list_length_max", "hugepages", "mlock", "save", "appendonly",
         "databases", "maxmemory", "maxmemory-policy", "requirepass", "hz", "expire_slice",
         "slowlog-log-slower-than", "slowlog-max-len", "watch_keys_max", "timeout",
         "protected-mode", "send_stall_seconds", "busy_poll_us", "cpu",
     };
+    static_assert(sizeof(names) / sizeof(names[0]) == CONFIG_ENTRY_COUNT, "a name per entry");
     for (uint32_t index = 0; index < CONFIG_ENTRY_COUNT; index++) {
         entries[index].name = names[index];
     }
@@ -128,16 +143,23 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     snprintf(entries[23].value, size, "%u", config->send_stall_seconds);
     snprintf(entries[24].value, size, "%u", config->busy_poll_us);
     snprintf(entries[25].value, size, "%d", config->cpu);
+    /* Every value fits (the static_asserts above), so none was cut: the password shows whole. */
+    KV_ASSERT(strlen(entries[15].value) == strlen(config->requirepass));
+    KV_ASSERT(strlen(entries[1].value) == strlen(config->bind));
 }
 
 static struct slice text_slice(const char *text)
 {
-    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)strlen(text)};
+    KV_ASSERT(text != NULL);
+    size_t length = strlen(text);
+    KV_ASSERT(length <= UINT32_MAX); /* kv's own text, narrowed to a slice length */
+    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length};
 }
 
 /* Whether a CONFIG GET argument is a glob pattern rather than a name. */
 static bool config_pattern(struct slice arg)
 {
+    KV_ASSERT(arg.bytes != NULL || arg.length == 0);
     for (uint32_t index = 0; index < arg.length; index++) {
         uint8_t byte = arg.bytes[index];
         if (byte == '*' || byte == '?' || byte == '[') {
@@ -151,6 +173,7 @@ static bool config_pattern(struct slice arg)
  * parameter asked for by name is answered under the name as given ("HZ"). */
 static void config_get(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 3); /* CONFIG GET and a pattern: cmd_config checked */
     struct config_entry entries[CONFIG_ENTRY_COUNT];
     config_entries(context, entries);
     uint32_t matched_by[CONFIG_ENTRY_COUNT] = {0}; /* the argument that matched it, 0: none */
@@ -163,21 +186,28 @@ static void config_get(struct cmd_context *context, const struct slice *args, ui
             }
         }
     }
+    KV_ASSERT(matched_count <= CONFIG_ENTRY_COUNT);
     reply_array(&context->reply, matched_count * 2);
+    uint32_t written_count = 0;
     for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
         if (matched_by[entry] != 0) {
+            KV_ASSERT(matched_by[entry] >= 2); /* a pattern argument, past CONFIG GET */
+            KV_ASSERT(matched_by[entry] < arg_count);
             struct slice arg = args[matched_by[entry]];
             reply_bulk(&context->reply,
                        config_pattern(arg) ? text_slice(entries[entry].name) : arg);
             reply_bulk(&context->reply, text_slice(entries[entry].value));
+            written_count++;
         }
     }
+    KV_ASSERT(written_count == matched_count); /* as many pairs as the header says */
 }
 
 /* An argument as a C string (lower case and '_' for '-' when `option_name`); false when it
  * does not fit or holds a NUL. */
 static bool arg_text(struct slice arg, bool option_name, char *text, uint32_t capacity)
 {
+    KV_ASSERT(capacity > 0);
     if (arg.length >= capacity || (arg.length > 0 && memchr(arg.bytes, 0, arg.length) != NULL)) {
         return false;
     }
@@ -189,6 +219,7 @@ static bool arg_text(struct slice arg, bool option_name, char *text, uint32_t ca
         }
         text[index] = byte;
     }
+    KV_ASSERT(arg.length < capacity); /* the NUL fits */
     text[arg.length] = '\0';
     return true;
 }
@@ -197,6 +228,8 @@ static bool arg_text(struct slice arg, bool option_name, char *text, uint32_t ca
  * (save "", appendonly no): tools send these and expect OK. */
 static bool config_set_noop(struct slice name, struct slice value)
 {
+    KV_ASSERT(name.bytes != NULL || name.length == 0);
+    KV_ASSERT(value.bytes != NULL || value.length == 0);
     return (cmd_arg_is(name, "save") && value.length == 0) ||
            (cmd_arg_is(name, "appendonly") && cmd_arg_is(value, "no"));
 }
@@ -207,6 +240,9 @@ static bool config_set_noop(struct slice name, struct slice value)
 static void config_set_command(struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count)
 {
+    /* CONFIG SET and name/value pairs: cmd_config checked. */
+    KV_ASSERT(arg_count >= 4);
+    KV_ASSERT(arg_count % 2 == 0);
     struct config fresh = *context->config;
     for (uint32_t index = 2; index + 1 < arg_count; index += 2) {
         struct slice name = args[index];
@@ -221,6 +257,7 @@ static void config_set_command(struct cmd_context *context, const struct slice *
         static const char *const redis_only[] = {"maxclients", "save", "appendonly",
                                                  "databases", "maxmemory", "maxmemory-policy",
                                                  "slowlog-max-len"};
+        static_assert(sizeof(redis_only) / sizeof(redis_only[0]) == 7, "the loop's bound");
         bool shown = false;
         for (uint32_t entry = 0; entry < 7; entry++) {
             shown |= cmd_arg_is(name, redis_only[entry]);
@@ -233,6 +270,7 @@ static void config_set_command(struct cmd_context *context, const struct slice *
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_IMMUTABLE, &name);
             return;
         }
+        KV_ASSERT(known); /* only a known option is runtime */
         char reason[256];
         if (!arg_text(args[index + 1], false, value, sizeof(value))) {
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_UNREADABLE, &name);
@@ -245,7 +283,25 @@ static void config_set_command(struct cmd_context *context, const struct slice *
     }
     const char *names[8];
     config_apply_runtime(context->config, &fresh, names, 8);
+    /* All or none: every value was checked before any applies. */
+    KV_ASSERT(context->config->slowlog_log_slower_than == fresh.slowlog_log_slower_than);
+    KV_ASSERT(context->config->hz == fresh.hz);
     cmd_slowlog_threshold_set(context->config->slowlog_log_slower_than);
+    reply_ok(&context->reply);
+}
+
+/* CONFIG RESETSTAT: the counters start again; the start time and the clients stay. */
+static void config_resetstat(struct cmd_context *context)
+{
+    struct stats *stats = context->stats;
+    uint64_t start_time_us = stats->start_time_us;
+    uint32_t connected_clients = stats->connected_clients;
+    memset(stats, 0, sizeof(*stats));
+    cmd_stats_reset();
+    stats->start_time_us = start_time_us;
+    stats->connected_clients = connected_clients;
+    KV_ASSERT(stats->commands_processed == 0);
+    KV_ASSERT(stats->connected_clients == connected_clients);
     reply_ok(&context->reply);
 }
 
@@ -273,14 +329,7 @@ CMD_HANDLER(cmd_config)
             reply_error_arity(&context->reply, "config|resetstat");
             return;
         }
-        struct stats *stats = context->stats;
-        uint64_t start_time_us = stats->start_time_us;
-        uint32_t connected_clients = stats->connected_clients;
-        memset(stats, 0, sizeof(*stats));
-        cmd_stats_reset();
-        stats->start_time_us = start_time_us;
-        stats->connected_clients = connected_clients;
-        reply_ok(&context->reply);
+        config_resetstat(context);
         return;
     }
     reply_error_unknown_subcommand(&context->reply, args[1], "CONFIG");
@@ -290,6 +339,9 @@ CMD_HANDLER(cmd_config)
  * last key, step, ACL categories, tips, key specs, subcommands (the last three empty). */
 static void command_entry(struct reply *reply, const struct cmd *cmd, const char *group)
 {
+    KV_ASSERT(cmd != NULL);
+    KV_ASSERT(group != NULL);
+    uint32_t length_before = reply->length;
     uint32_t flags = cmd_flags(cmd);
     bool keyed = cmd->first_key > 0;
     reply_array(reply, 10);
@@ -328,11 +380,14 @@ static void command_entry(struct reply *reply, const struct cmd *cmd, const char
     reply_array(reply, 0);
     reply_array(reply, 0);
     reply_array(reply, 0);
+    KV_ASSERT(reply->length > length_before);
 }
 
 /* COMMAND DOCS's entry: the name, then a map with the command's group. */
 static void command_docs_entry(struct reply *reply, const struct cmd *cmd, const char *group)
 {
+    KV_ASSERT(cmd != NULL);
+    KV_ASSERT(group != NULL);
     reply_bulk(reply, text_slice(cmd->name));
     reply_array(reply, 2);
     reply_bulk(reply, text_slice("group"));
@@ -347,6 +402,8 @@ static void command_write(struct reply *reply, enum command_form form, uint32_t 
     const struct cmd *cmd = NULL;
     bool found = cmd_at(index, &cmd);
     KV_ASSERT(found);
+    KV_ASSERT(cmd != NULL);
+    uint32_t length_before = reply->length;
     if (form == COMMAND_INFO_FORM) {
         command_entry(reply, cmd, cmd_group_at(index));
     } else if (form == COMMAND_DOCS_FORM) {
@@ -354,12 +411,15 @@ static void command_write(struct reply *reply, enum command_form form, uint32_t 
     } else {
         reply_bulk(reply, text_slice(cmd->name));
     }
+    KV_ASSERT(reply->length > length_before);
 }
 
 /* The index of the command an argument names, or false. */
 static bool command_named(struct slice name, uint32_t *index)
 {
+    KV_ASSERT(name.bytes != NULL || name.length == 0);
     *index = cmd_find(&name, 1);
+    KV_ASSERT(*index == CMD_NONE || *index < cmd_count());
     return *index != CMD_NONE;
 }
 
@@ -369,6 +429,7 @@ static bool command_named(struct slice name, uint32_t *index)
 static void command_reply(struct cmd_context *context, enum command_form form,
                           const struct slice *names, uint32_t name_count)
 {
+    KV_ASSERT(name_count == 0 || names != NULL);
     uint8_t scratch_bytes[1024];
     bool every = name_count == 0;
     uint32_t total = every ? cmd_count() : name_count;
@@ -391,6 +452,7 @@ static void command_reply(struct cmd_context *context, enum command_form form,
                            context->reply.capacity);
         return;
     }
+    uint32_t length_before = context->reply.length;
     reply_array(&context->reply, elements);
     for (uint32_t at = 0; at < total; at++) {
         uint32_t index = at;
@@ -400,14 +462,17 @@ static void command_reply(struct cmd_context *context, enum command_form form,
             reply_null_array(&context->reply);
         }
     }
+    KV_ASSERT(context->reply.length - length_before <= bytes); /* within what was measured */
 }
 
 CMD_HANDLER(cmd_command)
 {
+    KV_ASSERT(arg_count >= 1); /* arity -1 */
     if (arg_count == 1) {
         command_reply(context, COMMAND_INFO_FORM, NULL, 0);
         return;
     }
+    KV_ASSERT(arg_count >= 2);
     if (cmd_arg_is(args[1], "count")) {
         arg_count != 2 ? reply_error_arity(&context->reply, "command|count")
                        : reply_integer(&context->reply, cmd_count());
@@ -431,7 +496,10 @@ CMD_HANDLER(cmd_time)
     KV_ASSERT(arg_count == 1);
     (void)args;
     struct timeval now;
-    gettimeofday(&now, NULL);
+    int result = gettimeofday(&now, NULL);
+    KV_ASSERT(result == 0); /* fails only for a bad pointer */
+    KV_ASSERT(now.tv_usec >= 0);
+    KV_ASSERT(now.tv_usec < 1000000);
     char digits[NUMBER_INT64_BYTES];
     reply_array(&context->reply, 2);
     uint32_t length = number_format_int64((int64_t)now.tv_sec, digits);
@@ -443,7 +511,10 @@ CMD_HANDLER(cmd_time)
 static uint64_t now_us(void)
 {
     struct timeval now;
-    gettimeofday(&now, NULL);
+    int result = gettimeofday(&now, NULL);
+    KV_ASSERT(result == 0); /* fails only for a bad pointer */
+    KV_ASSERT(now.tv_usec >= 0);
+    KV_ASSERT(now.tv_usec < 1000000);
     return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;
 }
 
@@ -460,17 +531,22 @@ static uint64_t rss_bytes(void)
     if (length <= 0) {
         return 0;
     }
+    KV_ASSERT((size_t)length < sizeof(text)); /* read no more than it was asked */
     text[length] = '\0';
     unsigned long long size_pages = 0;
     unsigned long long resident_pages = 0;
     if (sscanf(text, "%llu %llu", &size_pages, &resident_pages) != 2) {
         return 0;
     }
-    return resident_pages * (uint64_t)sysconf(_SC_PAGESIZE);
+    long page_bytes = sysconf(_SC_PAGESIZE);
+    KV_ASSERT(page_bytes > 0); /* fails only for a name the system lacks */
+    return resident_pages * (uint64_t)page_bytes;
 }
 
 static void info_server(struct cmd_context *context, struct text *text)
 {
+    KV_ASSERT(text->length < text->capacity);
+    uint32_t length_before = text->length;
     uint64_t uptime_s = (now_us() - context->stats->start_time_us) / 1000000u;
     text_add(text,
              "# Server\r\nredis_version:" CMD_REDIS_VERSION "\r\nredis_mode:standalone\r\n"
@@ -478,17 +554,23 @@ static void info_server(struct cmd_context *context, struct text *text)
              "process_id:%d\r\ntcp_port:%u\r\nuptime_in_seconds:%" PRIu64
              "\r\nuptime_in_days:%" PRIu64 "\r\n",
              (int)getpid(), context->config->port, uptime_s, uptime_s / 86400u);
+    KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
 static void info_clients(struct cmd_context *context, struct text *text)
 {
+    KV_ASSERT(text->length < text->capacity);
+    uint32_t length_before = text->length;
     text_add(text, "# Clients\r\nconnected_clients:%u\r\nmaxclients:%u\r\nblocked_clients:%u\r\n",
              context->stats->connected_clients, context->config->connections_max,
              context->block != NULL ? context->block->blocked_count : 0);
+    KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
 static void info_memory(struct cmd_context *context, struct text *text)
 {
+    KV_ASSERT(text->length < text->capacity);
+    uint32_t length_before = text->length;
     const struct region *region = context->region;
     const struct store *store = context->store;
     struct alloc_stats alloc;
@@ -511,10 +593,13 @@ static void info_memory(struct cmd_context *context, struct text *text)
              (uint64_t)heap->page_count * HEAP_PAGE_BYTES, heap->used_bytes,
              heap->peak_used_bytes, heap->allocations, heap->free_pages, heap->small_pages,
              heap->large_pages);
+    KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
 static void info_stats(struct cmd_context *context, struct text *text)
 {
+    KV_ASSERT(text->length < text->capacity);
+    uint32_t length_before = text->length;
     stats_ops_sample(context->stats, context->store->now_ms);
     const struct stats *stats = context->stats;
     text_add(text,
@@ -537,22 +622,28 @@ static void info_stats(struct cmd_context *context, struct text *text)
              context->pubsub != NULL ? context->pubsub->table.count - context->pubsub->patterns : 0,
              context->pubsub != NULL ? context->pubsub->patterns : 0, stats->refused_commands,
              stats->ring_full_submits, stats->ring_full_parks);
+    KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
 static void info_keyspace(struct cmd_context *context, struct text *text)
 {
+    KV_ASSERT(text->length < text->capacity);
+    uint32_t length_before = text->length;
     text_add(text, "# Keyspace\r\n");
     uint64_t keys = store_key_count(context->store);
     if (keys > 0) {
         text_add(text, "db0:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=0\r\n", keys,
                  store_expires_count(context->store));
     }
+    KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
 /* "cmdstat_get:calls=2,usec=15,usec_per_call=7.50,rejected_calls=0,failed_calls=0", for the
  * commands called, refused or failed at least once (Redis 7's format). */
 static void info_commandstats(struct cmd_context *context, struct text *text)
 {
+    KV_ASSERT(text->length < text->capacity);
+    uint32_t length_before = text->length;
     (void)context;
     text_add(text, "# Commandstats\r\n");
     const char *name = NULL;
@@ -561,6 +652,7 @@ static void info_commandstats(struct cmd_context *context, struct text *text)
         if (stats.calls == 0 && stats.rejected_calls == 0 && stats.failed_calls == 0) {
             continue;
         }
+        KV_ASSERT(stats.failed_calls <= stats.calls);
         uint64_t usec = stats.duration_ns / 1000u;
         double per_call = stats.calls == 0 ? 0.0 : (double)usec / (double)stats.calls;
         text_add(text,
@@ -568,12 +660,15 @@ static void info_commandstats(struct cmd_context *context, struct text *text)
                  "rejected_calls=%" PRIu64 ",failed_calls=%" PRIu64 "\r\n",
                  name, stats.calls, usec, per_call, stats.rejected_calls, stats.failed_calls);
     }
+    KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
 /* "latency_percentiles_usec_get:p50=1.003,p99=3.007,p99.9=10.015" for each command called
  * (Redis 7's latencystats), from the per-command histograms. */
 static void info_latencystats(struct cmd_context *context, struct text *text)
 {
+    KV_ASSERT(text->length < text->capacity);
+    uint32_t length_before = text->length;
     (void)context;
     text_add(text, "# Latencystats\r\n");
     const char *name = NULL;
@@ -588,6 +683,7 @@ static void info_latencystats(struct cmd_context *context, struct text *text)
                  (double)latency_percentile_ns(histogram, 0.99) / 1000.0,
                  (double)latency_percentile_ns(histogram, 0.999) / 1000.0);
     }
+    KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
 struct info_section {
@@ -608,6 +704,7 @@ static const struct info_section info_sections[] = {
 /* INFO [section ...]: no section, "default", "all" or "everything" give every section. */
 CMD_HANDLER(cmd_info)
 {
+    KV_ASSERT(arg_count >= 1); /* arity -1 */
     char bytes[PLAN_REPLY_INFO_BYTES - 32];
     struct text text = {.bytes = bytes, .length = 0, .capacity = sizeof(bytes)};
     bool defaults = arg_count == 1;
@@ -628,6 +725,7 @@ CMD_HANDLER(cmd_info)
             info_sections[section].write(context, &text);
         }
     }
+    KV_ASSERT(text.length < sizeof(bytes)); /* text_add kept room for its NUL */
     reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)bytes, .length = text.length});
 }
 

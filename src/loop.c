@@ -84,15 +84,33 @@ static_assert(LOOP_OP_CANCEL < (1u << LOOP_OP_BITS), "every op fits its field");
 static_assert(sizeof(((struct conn *)0)->generation) * 8 >= LOOP_GENERATION_BITS,
               "a connection's generation has at least the bits user_data keeps");
 
-static uint64_t user_data_pack(enum loop_op op, uint32_t generation, uint32_t slot_index)
-{
-    return ((uint64_t)op << LOOP_OP_SHIFT) |
-           ((uint64_t)(generation & LOOP_GENERATION_MASK) << LOOP_GENERATION_SHIFT) | slot_index;
-}
-
 static enum loop_op user_data_op(uint64_t data)
 {
     return (enum loop_op)(data >> LOOP_OP_SHIFT);
+}
+
+static uint32_t user_data_generation(uint64_t data)
+{
+    return (uint32_t)(data >> LOOP_GENERATION_SHIFT) & LOOP_GENERATION_MASK;
+}
+
+static uint32_t user_data_slot_index(uint64_t data)
+{
+    return (uint32_t)data;
+}
+
+static uint64_t user_data_pack(enum loop_op op, uint32_t generation, uint32_t slot_index)
+{
+    KV_ASSERT(op >= LOOP_OP_ACCEPT);
+    KV_ASSERT(op <= LOOP_OP_CANCEL);
+    uint64_t data = ((uint64_t)op << LOOP_OP_SHIFT) |
+                    ((uint64_t)(generation & LOOP_GENERATION_MASK) << LOOP_GENERATION_SHIFT) |
+                    slot_index;
+    /* What the completion will unpack (dispatch). */
+    KV_ASSERT(user_data_op(data) == op);
+    KV_ASSERT(user_data_generation(data) == (generation & LOOP_GENERATION_MASK));
+    KV_ASSERT(user_data_slot_index(data) == slot_index);
+    return data;
 }
 
 /* Accepts in flight at once. Single-shot accepts, each with its own address buffer, so
@@ -141,6 +159,8 @@ void loop_request_reload(void)
 
 void loop_on_reload(struct loop *loop, void (*reload)(void))
 {
+    KV_ASSERT(loop == &loop_state); /* the one loop, from loop_init */
+    KV_ASSERT(reload != NULL);
     loop->reload = reload;
 }
 
@@ -151,11 +171,14 @@ int loop_probe(void)
     if (result == 0) {
         io_uring_queue_exit(&ring);
     }
+    KV_ASSERT(result <= 0); /* 0 or a negative errno */
     return result;
 }
 
 uint32_t loop_port(const struct loop *loop)
 {
+    KV_ASSERT(loop->port > 0); /* the port bound, even when any free port was asked for */
+    KV_ASSERT(loop->port <= UINT16_MAX);
     return loop->port;
 }
 
@@ -166,6 +189,7 @@ static struct io_uring_sqe *sqe_get(struct loop *loop)
     if (sqe == NULL) {
         loop->stats->ring_full_submits++;
         int submitted = io_uring_submit(&loop->ring);
+        KV_ASSERT(submitted != -EBADF); /* the ring's own fd */
         if (submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN && submitted != -EINTR) {
             log_error("loop: io_uring_submit failed: %s", strerror(-submitted));
         }
@@ -199,6 +223,8 @@ static int listen_socket(const struct config *config, uint32_t *port, char *erro
     socklen_t length = sizeof(address);
     KV_ASSERT(getsockname(fd, (struct sockaddr *)&address, &length) == 0);
     *port = ntohs(address.sin_port);
+    KV_ASSERT(*port > 0); /* a bound socket has its port, whichever was asked for */
+    KV_ASSERT(config->port == 0 || *port == config->port);
     return fd;
 }
 
@@ -217,6 +243,8 @@ static int listen_socket(const struct config *config, uint32_t *port, char *erro
  */
 static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, size_t error_bytes)
 {
+    KV_ASSERT(loop->conns->slot_count > 0);
+    KV_ASSERT(loop->conns->slot_count < UINT32_MAX / 8); /* ops_max * 2 cannot wrap */
     /* recv, send, shutdown|close per slot; a cancel per accept; the accepts. */
     uint32_t ops_max = loop->conns->slot_count * 3 + 8 + LOOP_ACCEPTS;
     uint32_t sq_entries = ops_max < LOOP_SQ_ENTRIES_MAX ? ops_max : LOOP_SQ_ENTRIES_MAX;
@@ -243,6 +271,7 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
                  strerror(-result));
         return result;
     }
+    KV_ASSERT(params.sq_entries >= (ring_entries != 0 ? ring_entries : 1u));
     if (!(params.features & IORING_FEAT_NODROP)) {
         snprintf(error, error_bytes, "io_uring lacks IORING_FEAT_NODROP: kernel too old");
         return -ENOTSUP;
@@ -260,8 +289,11 @@ static void buffers_register(struct loop *loop)
 {
     static struct iovec iovecs[LOOP_REGISTERED_BUFFERS_MAX];
     const struct pool *pools[2] = {&loop->conns->recv_buffers, &loop->conns->send_buffers};
+    /* Both pools hand out the same index for a connection (conn.c): equal counts. */
+    KV_ASSERT(pools[0]->slot_count == pools[1]->slot_count);
     uint32_t slot_bytes = pools[0]->slot_bytes > pools[1]->slot_bytes ? pools[0]->slot_bytes
                                                                        : pools[1]->slot_bytes;
+    KV_ASSERT(slot_bytes > 0);
     uint32_t per_iovec = LOOP_REGISTERED_BUFFER_BYTES_MAX / slot_bytes;
     uint32_t slot_count = pools[0]->slot_count;
     uint32_t iovecs_per_pool = per_iovec == 0 ? 0 : (slot_count + per_iovec - 1) / per_iovec;
@@ -273,6 +305,7 @@ static void buffers_register(struct loop *loop)
     for (uint32_t pool = 0; pool < 2; pool++) {
         for (uint32_t first = 0; first < slot_count; first += per_iovec) {
             uint32_t slots = slot_count - first < per_iovec ? slot_count - first : per_iovec;
+            KV_ASSERT(count < LOOP_REGISTERED_BUFFERS_MAX); /* checked above: 2 per pool fit */
             iovecs[count].iov_base = pool_slot(pools[pool], first);
             iovecs[count].iov_len = (size_t)slots * pools[pool]->slot_bytes;
             count++;
@@ -295,6 +328,7 @@ static void buffers_register(struct loop *loop)
 /* The fixed-file table must fit under RLIMIT_NOFILE: raise the soft limit to the hard one. */
 static void files_limit_raise(uint32_t needed)
 {
+    KV_ASSERT(needed > 0);
     struct rlimit limit;
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max &&
         limit.rlim_cur < needed + 64) {
@@ -306,6 +340,7 @@ static void files_limit_raise(uint32_t needed)
 int loop_init(struct loop **loop_out, const struct config *config, struct serve *serve,
               struct cron *cron, struct stats *stats, char *error, size_t error_bytes)
 {
+    KV_ASSERT(serve->conns != NULL);
     struct loop *loop = &loop_state;
     memset(loop, 0, sizeof(*loop));
     loop->serve = serve;
@@ -331,6 +366,7 @@ int loop_init(struct loop **loop_out, const struct config *config, struct serve 
         return result;
     }
     buffers_register(loop);
+    KV_ASSERT(loop->listen_fd >= 0);
     loop->accept_wanted = true;
     *loop_out = loop;
     return 0;
@@ -338,6 +374,8 @@ int loop_init(struct loop **loop_out, const struct config *config, struct serve 
 
 static void accept_arm(struct loop *loop)
 {
+    KV_ASSERT(loop->accept_wanted);
+    KV_ASSERT(!loop->stopping); /* a stop turns accept_wanted off for good */
     for (uint32_t index = 0; index < LOOP_ACCEPTS; index++) {
         struct loop_accept *accept = &loop->accepts[index];
         if (accept->armed) {
@@ -356,6 +394,7 @@ static void accept_arm(struct loop *loop)
         io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_ACCEPT, 0, index));
         accept->armed = true;
     }
+    KV_ASSERT(loop->accepts[LOOP_ACCEPTS - 1].armed);
     loop->accept_wanted = false;
 }
 
@@ -363,6 +402,7 @@ static void accept_arm(struct loop *loop)
 static uint32_t buffer_index(const struct loop *loop, const struct conn *conn, bool send)
 {
     KV_ASSERT(loop->buffers_registered);
+    KV_ASSERT(loop->slots_per_buffer > 0);
     uint32_t index = conn->buffer_index / loop->slots_per_buffer;
     KV_ASSERT(index < loop->recv_buffer_count);
     return send ? loop->send_buffer_base + index : index;
@@ -370,6 +410,8 @@ static uint32_t buffer_index(const struct loop *loop, const struct conn *conn, b
 
 static bool recv_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
+    KV_ASSERT(conn->state == CONN_OPEN);
+    KV_ASSERT(!conn->recv_in_flight); /* one receive at a time */
     uint8_t *into = NULL;
     uint32_t room = serve_recv_room(loop->serve, slot_index, &into);
     if (room == 0) {
@@ -379,7 +421,9 @@ static bool recv_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
     if (sqe == NULL) {
         return false;
     }
-    KV_ASSERT(into >= conn->recv && into + room <= conn->recv + loop->conns->recv_buffer_bytes);
+    /* Paired with on_recv: what arrives lands within the buffer, after what waits there. */
+    KV_ASSERT(into == conn->recv + conn->recv_length);
+    KV_ASSERT(into + room <= conn->recv + loop->conns->recv_buffer_bytes);
     if (loop->buffers_registered) {
         io_uring_prep_read_fixed(sqe, (int)slot_index, into, room, 0,
                                  (int)buffer_index(loop, conn, false));
@@ -389,11 +433,13 @@ static bool recv_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_RECV, conn->generation, slot_index));
     conn->recv_in_flight = true;
+    KV_ASSERT(!conn->shutdown_in_flight); /* a shutdown comes only after the last receive */
     return true;
 }
 
 static bool send_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
+    KV_ASSERT(conn->state == CONN_OPEN);
     const uint8_t *from = NULL;
     uint32_t pending = conn_send_pending(conn, &from);
     KV_ASSERT(pending > 0);
@@ -402,7 +448,9 @@ static bool send_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
     if (sqe == NULL) {
         return false;
     }
-    KV_ASSERT(from >= conn->send && from + pending <= conn->send + loop->conns->send_buffer_bytes);
+    /* Paired with on_send: the kernel takes at most these bytes, from within the buffer. */
+    KV_ASSERT(from == conn->send + conn->send_done);
+    KV_ASSERT(from + pending <= conn->send + loop->conns->send_buffer_bytes);
     if (loop->buffers_registered) {
         io_uring_prep_write_fixed(sqe, (int)slot_index, from, pending, 0,
                                   (int)buffer_index(loop, conn, true));
@@ -412,12 +460,17 @@ static bool send_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_SEND, conn->generation, slot_index));
     conn->send_in_flight = pending;
+    KV_ASSERT(conn->send_in_flight == conn->send_length - conn->send_done);
     return true;
 }
 
 /* Shutdown wakes an outstanding receive (it completes with 0) so the slot can close. */
 static bool shutdown_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
+    KV_ASSERT(conn->state == CONN_OPEN);
+    KV_ASSERT(!conn->shutdown_in_flight);
+    /* It ends an operation that would otherwise wait on the peer. */
+    KV_ASSERT(conn->recv_in_flight || conn->send_in_flight > 0);
     struct io_uring_sqe *sqe = sqe_get(loop);
     if (sqe == NULL) {
         return false;
@@ -431,6 +484,10 @@ static bool shutdown_arm(struct loop *loop, struct conn *conn, uint32_t slot_ind
 
 static bool close_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
+    /* Nothing of the slot is in flight: its close is the last completion it gets. */
+    KV_ASSERT(!conn->recv_in_flight);
+    KV_ASSERT(conn->send_in_flight == 0);
+    KV_ASSERT(!conn->shutdown_in_flight);
     struct io_uring_sqe *sqe = sqe_get(loop);
     if (sqe == NULL) {
         return false;
@@ -449,6 +506,8 @@ static bool close_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 /* A closing connection: replies drained (unless dead), every operation back, then close. */
 static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
+    KV_ASSERT(conn->state == CONN_OPEN);
+    KV_ASSERT(conn->close_after_send || conn->read_closed || conn->dead);
     const uint8_t *from = NULL;
     if (!conn->dead && conn_send_pending(conn, &from) > 0) {
         return conn->send_in_flight > 0 || send_arm(loop, conn, slot_index);
@@ -489,25 +548,35 @@ static void settle(struct loop *loop, uint32_t slot_index)
         }
     }
     if (!ok) {
+        /* Parked with nothing lost: no step was taken, so the slot is still open. */
+        KV_ASSERT(conn->state == CONN_OPEN);
         loop->stats->ring_full_parks++;
         conn_ready_push(loop->conns, slot_index);
     }
+    KV_ASSERT(conn->state == CONN_OPEN || conn->state == CONN_CLOSING);
 }
 
 /* Runs what the connection has received, then queues its next operations. */
 static void serve(struct loop *loop, uint32_t slot_index)
 {
-    if (conn_at(loop->conns, slot_index)->state != CONN_OPEN) {
+    const struct conn *conn = conn_at(loop->conns, slot_index);
+    if (conn->state != CONN_OPEN) {
         return;
     }
+    /* A receive may be in flight (a send completed): it writes past recv_length, into room
+     * that recv_arm found and that nothing takes until it completes. */
+    KV_ASSERT(!conn->recv_in_flight || conn->recv_length < loop->conns->recv_buffer_bytes);
     if (serve_input(loop->serve, slot_index)) {
         conn_ready_push(loop->conns, slot_index); /* More commands: next pass. */
     }
+    KV_ASSERT(conn->state == CONN_OPEN); /* serving decides; only settle closes */
     settle(loop, slot_index);
 }
 
 static void refuse(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
+    KV_ASSERT(conn->state == CONN_REFUSING);
+    KV_ASSERT(conn->send_in_flight == 0);
     loop->stats->connections_rejected++;
     struct io_uring_sqe *sqe = sqe_get(loop);
     if (sqe == NULL) {
@@ -524,6 +593,7 @@ static void refuse(struct loop *loop, struct conn *conn, uint32_t slot_index)
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_REFUSE, conn->generation, slot_index));
     conn->send_in_flight = line.length;
+    KV_ASSERT(conn->send_in_flight > 0); /* on_refused closes it when the line is sent */
 }
 
 static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
@@ -535,7 +605,9 @@ static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
     accept->armed = false;
     loop->accept_wanted = !loop->stopping;
     if (cqe->res < 0) {
-        KV_ASSERT(cqe->res != -EBADF && cqe->res != -EFAULT); /* our arguments were wrong */
+        /* Our arguments were wrong. */
+        KV_ASSERT(cqe->res != -EBADF);
+        KV_ASSERT(cqe->res != -EFAULT);
         if (cqe->res == -ENFILE) {
             /* Every slot, refusal slots included, is taken: the kernel closed the socket. */
             loop->stats->connections_received++;
@@ -560,7 +632,9 @@ static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
 
 static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, int result)
 {
-    KV_ASSERT(result != -EBADF && result != -EFAULT); /* a bad slot or buffer is our bug */
+    KV_ASSERT(result != -EBADF); /* a bad slot is our bug */
+    KV_ASSERT(result != -EFAULT); /* a bad buffer too */
+    KV_ASSERT(conn->state == CONN_OPEN); /* a slot closes only once nothing is in flight */
     if (result <= 0) {
         conn->recv_in_flight = false;
         if (result == 0) {
@@ -571,6 +645,8 @@ static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, i
         settle(loop, slot_index);
         return;
     }
+    /* Paired with recv_arm: no more than the room it was given. */
+    KV_ASSERT((uint32_t)result <= loop->conns->recv_buffer_bytes - conn->recv_length);
     conn_received(conn, (uint32_t)result);
     KV_ASSERT(conn->recv_length <= loop->conns->recv_buffer_bytes);
     loop->stats->bytes_received += (uint64_t)result;
@@ -579,7 +655,9 @@ static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, i
 
 static void on_send(struct loop *loop, struct conn *conn, uint32_t slot_index, int result)
 {
-    KV_ASSERT(result != -EBADF && result != -EFAULT); /* a bad slot or buffer is our bug */
+    KV_ASSERT(result != -EBADF); /* a bad slot is our bug */
+    KV_ASSERT(result != -EFAULT); /* a bad buffer too */
+    KV_ASSERT(conn->state == CONN_OPEN); /* a slot closes only once nothing is in flight */
     if (result < 0) {
         conn_sent(conn, 0);
         if (result != -EINTR && result != -EAGAIN) {
@@ -588,7 +666,9 @@ static void on_send(struct loop *loop, struct conn *conn, uint32_t slot_index, i
         settle(loop, slot_index);
         return;
     }
-    /* A short write leaves the rest pending; settle sends it. */
+    /* Paired with send_arm: no more than was armed. A short write leaves the rest pending;
+     * settle sends it. */
+    KV_ASSERT((uint32_t)result <= conn->send_in_flight);
     conn_sent(conn, (uint32_t)result);
     conn->sends_completed++;
     loop->stats->bytes_sent += (uint64_t)result;
@@ -597,6 +677,8 @@ static void on_send(struct loop *loop, struct conn *conn, uint32_t slot_index, i
 
 static void on_refused(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
+    KV_ASSERT(conn->send_in_flight > 0); /* refuse armed the line */
+    KV_ASSERT(conn->recv == NULL);       /* a refused socket never had buffers */
     conn->send_in_flight = 0;
     if (!close_arm(loop, conn, slot_index)) {
         loop->stats->ring_full_parks++;
@@ -606,9 +688,11 @@ static void on_refused(struct loop *loop, struct conn *conn, uint32_t slot_index
 
 static void on_close(struct loop *loop, uint32_t slot_index)
 {
-    KV_ASSERT(conn_at(loop->conns, slot_index)->state == CONN_CLOSING);
+    const struct conn *conn = conn_at(loop->conns, slot_index);
+    KV_ASSERT(conn->state == CONN_CLOSING);
     /* Released at once: the kernel may hand this file slot to the next accept right away. */
     conn_release(loop->conns, slot_index);
+    KV_ASSERT(conn->state == CONN_FREE);
 }
 
 static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
@@ -622,12 +706,11 @@ static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
     if (op == LOOP_OP_CANCEL) {
         return; /* The accept's own completion reports the cancel. */
     }
-    uint32_t slot_index = (uint32_t)data;
+    uint32_t slot_index = user_data_slot_index(data);
     KV_ASSERT(slot_index < loop->conns->slot_count);
     struct conn *conn = conn_at(loop->conns, slot_index);
     /* Every operation of a slot completes before its close is submitted. */
-    KV_ASSERT(((data >> LOOP_GENERATION_SHIFT) & LOOP_GENERATION_MASK) ==
-              (conn->generation & LOOP_GENERATION_MASK));
+    KV_ASSERT(user_data_generation(data) == (conn->generation & LOOP_GENERATION_MASK));
     switch (op) {
     case LOOP_OP_RECV:
         KV_ASSERT(conn->recv_in_flight);
@@ -658,6 +741,7 @@ static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
 static void ready_drain(struct loop *loop)
 {
     uint32_t count = loop->conns->ready_count;
+    KV_ASSERT(count <= loop->conns->slot_count); /* each slot queued at most once */
     for (uint32_t index = 0; index < count; index++) {
         uint32_t slot_index = 0;
         if (!conn_ready_pop(loop->conns, &slot_index)) {
@@ -674,6 +758,7 @@ static void ready_drain(struct loop *loop)
             serve(loop, slot_index);
         }
     }
+    KV_ASSERT(loop->conns->ready_count <= loop->conns->slot_count);
 }
 
 /* Stop: no more accepts; every connection runs what it has received, sends the replies
@@ -697,13 +782,18 @@ static void stop_begin(struct loop *loop)
             serve(loop, slot_index);
         }
     }
+    KV_ASSERT(loop->stopping);
+    KV_ASSERT(!loop->accept_wanted); /* serving the clients armed no accept */
     log_info("loop: stopping: finishing replies to %u clients", loop->stats->connected_clients);
 }
 
 static uint64_t monotonic_ns(void)
 {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    int result = clock_gettime(CLOCK_MONOTONIC, &now);
+    KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
+    KV_ASSERT(now.tv_nsec >= 0);
+    KV_ASSERT(now.tv_nsec < 1000000000);
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
@@ -716,10 +806,12 @@ static bool busy_poll(struct loop *loop)
     if (budget_us == 0) {
         return false;
     }
+    KV_ASSERT(budget_us <= 1000000); /* the option's range (config.c): a second at most */
     uint64_t deadline_ns = monotonic_ns() + (uint64_t)budget_us * 1000u;
     /* Bounded by the deadline. */
     while (monotonic_ns() < deadline_ns) {
         int result = io_uring_submit_and_get_events(&loop->ring);
+        KV_ASSERT(result != -EBADF); /* the ring's own fd */
         if (result < 0 && result != -EINTR && result != -EAGAIN && result != -EBUSY) {
             return false;
         }
@@ -755,16 +847,20 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     KV_ASSERT(count <= LOOP_CQE_BATCH_MAX);
     /* Closings first, accepts last: a client that left in this batch hands its buffers to
      * one that arrived in it, instead of the newcomer being refused. */
+    uint32_t dispatched = 0;
     for (uint32_t index = 0; index < count; index++) {
         if (user_data_op(io_uring_cqe_get_data64(cqes[index])) != LOOP_OP_ACCEPT) {
             dispatch(loop, cqes[index]);
+            dispatched++;
         }
     }
     for (uint32_t index = 0; index < count; index++) {
         if (user_data_op(io_uring_cqe_get_data64(cqes[index])) == LOOP_OP_ACCEPT) {
             dispatch(loop, cqes[index]);
+            dispatched++;
         }
     }
+    KV_ASSERT(dispatched == count); /* each completion handled once before the CQ moves */
     io_uring_cq_advance(&loop->ring, count);
     ready_drain(loop);
     return 0;
@@ -784,6 +880,8 @@ static struct __kernel_timespec *cron_wait(struct loop *loop, struct __kernel_ti
     }
     tick->tv_sec = (long long)(sleep_ns / 1000000000ull);
     tick->tv_nsec = (long long)(sleep_ns % 1000000000ull);
+    KV_ASSERT(tick->tv_sec >= 0);
+    KV_ASSERT(tick->tv_nsec < 1000000000);
     return tick;
 }
 
@@ -806,6 +904,7 @@ int loop_run(struct loop *loop)
             return 1;
         }
     }
+    KV_ASSERT(loop_stop_requested);
     stop_begin(loop);
     /* Bounded drain: until every connection has closed or LOOP_STOP_DRAIN_MS have passed. */
     uint64_t deadline = monotonic_ms() + LOOP_STOP_DRAIN_MS;
@@ -815,6 +914,7 @@ int loop_run(struct loop *loop)
             return 1;
         }
     }
+    KV_ASSERT(loop->stopping);
     log_info("loop: stopped with %u clients still connected", loop->stats->connected_clients);
     close(loop->listen_fd);
     io_uring_queue_exit(&loop->ring);

@@ -22,11 +22,16 @@
 
 static uint64_t round_64(uint64_t bytes)
 {
-    return (bytes + 63) & ~63ull;
+    uint64_t rounded = (bytes + 63) & ~63ull;
+    KV_ASSERT(rounded >= bytes);
+    KV_ASSERT(rounded % 64 == 0);
+    return rounded;
 }
 
 uint64_t serve_plan_scratch_bytes(uint32_t args_max, uint32_t recv_buffer_bytes)
 {
+    KV_ASSERT(args_max > 0);
+    KV_ASSERT(recv_buffer_bytes > 0);
     return round_64((uint64_t)args_max * sizeof(struct slice)) + /* parsed arguments */
            round_64(recv_buffer_bytes);                          /* unescaped inline args */
 }
@@ -34,7 +39,9 @@ uint64_t serve_plan_scratch_bytes(uint32_t args_max, uint32_t recv_buffer_bytes)
 void serve_init(struct serve *serve, struct region *region, const struct plan *plan,
                 const struct cmd_context *shared)
 {
-    KV_ASSERT(shared->conns != NULL && shared->clients != NULL && shared->block != NULL);
+    KV_ASSERT(shared->conns != NULL);
+    KV_ASSERT(shared->clients != NULL);
+    KV_ASSERT(shared->block != NULL);
     memset(serve, 0, sizeof(*serve));
     serve->conns = shared->conns;
     serve->clients = shared->clients;
@@ -61,6 +68,9 @@ static struct cmd_context context_for(const struct serve *serve, uint32_t slot_i
     context.client = client_at(serve->clients, slot_index);
     context.reply = conn_reply(serve->conns, conn_at(serve->conns, slot_index));
     KV_ASSERT(context.client->id != 0);
+    KV_ASSERT(context.client->slot_index == slot_index);
+    /* Fresh for each command: nothing of the last one carries over. */
+    KV_ASSERT(!context.outcome.block);
     return context;
 }
 
@@ -74,7 +84,8 @@ static void addr_format(struct conn *conn, uint32_t ipv4, uint16_t port)
         return;
     }
     int length = snprintf(conn->addr, sizeof(conn->addr), "%s:%u", ip, (unsigned)port);
-    KV_ASSERT(length > 0 && (size_t)length < sizeof(conn->addr));
+    KV_ASSERT(length > 0);
+    KV_ASSERT((size_t)length < sizeof(conn->addr)); /* "255.255.255.255:65535" fits */
     conn->addr_length = (uint32_t)length;
 }
 
@@ -86,8 +97,12 @@ bool serve_open(struct serve *serve, uint32_t slot_index, bool known, uint32_t i
     }
     const struct config *config = serve->shared.config;
     /* As Redis: a client is authenticated from the start when no password is asked then. */
-    (void)client_open(serve->clients, slot_index, now_ms, config->requirepass[0] == '\0');
+    const struct client *client =
+        client_open(serve->clients, slot_index, now_ms, config->requirepass[0] == '\0');
+    KV_ASSERT(client->slot_index == slot_index);
     struct conn *conn = conn_at(serve->conns, slot_index);
+    KV_ASSERT(conn->state == CONN_OPEN);
+    KV_ASSERT(conn->send_length == 0); /* a new client has been told nothing yet */
     if (known) {
         addr_format(conn, ipv4, port);
     }
@@ -113,11 +128,15 @@ void serve_closing(struct serve *serve, uint32_t slot_index)
         client_close(serve->clients, client_at(serve->clients, slot_index));
     }
     conn_closing(serve->conns, conn);
+    /* Its client is gone (a refused socket never had one) and waits on nothing. */
+    KV_ASSERT(client_at(serve->clients, slot_index)->id == 0);
+    KV_ASSERT(!block_is_blocked(serve->block, slot_index));
 }
 
 uint32_t serve_recv_room(struct serve *serve, uint32_t slot_index, uint8_t **into)
 {
     struct conn *conn = conn_at(serve->conns, slot_index);
+    KV_ASSERT(conn->state == CONN_OPEN);
     struct txn *txn = &client_at(serve->clients, slot_index)->txn;
     uint32_t droppable = txn_droppable(txn, conn->parser.command_start);
     txn_shift(txn, conn_recv_compact(conn, droppable));
@@ -131,6 +150,7 @@ uint32_t serve_recv_room(struct serve *serve, uint32_t slot_index, uint8_t **int
         (void)conn_recv_compact(conn, conn->parser.command_start);
         room = conn_recv_room(serve->conns, conn, into);
     }
+    KV_ASSERT(room <= serve->conns->recv_buffer_bytes - conn->recv_length);
     return room;
 }
 
@@ -138,7 +158,11 @@ uint32_t serve_recv_room(struct serve *serve, uint32_t slot_index, uint8_t **int
 static void answer_parse_error(struct serve *serve, struct reply *reply,
                                const struct resp_command *command, enum resp_status status)
 {
+    KV_ASSERT(status != RESP_COMMAND);
+    KV_ASSERT(status != RESP_NEED_MORE);
+    uint32_t length_before = reply->length;
     reply_resp_error(reply, command->error, command->error_byte);
+    KV_ASSERT(reply->length > length_before);
     if (status == RESP_PROTOCOL_ERROR) {
         serve->stats->protocol_errors++;
     } else {
@@ -169,12 +193,15 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
         return;
     }
     txn_queue(txn, command_start, reply_bytes);
+    KV_ASSERT(txn->failed || txn->queued > 0);
     reply_simple(&context->reply, "QUEUED");
 }
 
 /* The store's hash of a key, for the blocked keys' table. */
 static uint32_t key_hash(const void *store, struct slice key)
 {
+    KV_ASSERT(store != NULL);
+    KV_ASSERT(key.bytes != NULL || key.length == 0);
     return store_key_hash(store, key);
 }
 
@@ -183,12 +210,15 @@ static uint32_t key_hash(const void *store, struct slice key)
 static bool block_begin(struct serve *serve, struct cmd_context *context)
 {
     const struct cmd_outcome *outcome = &context->outcome;
-    KV_ASSERT(outcome->block && outcome->block_key_count > 0);
+    KV_ASSERT(outcome->block);
+    KV_ASSERT(outcome->block_key_count > 0);
+    KV_ASSERT(!block_is_blocked(serve->block, context->client->slot_index));
     enum block_status status =
         block_add(serve->block, context->client->slot_index,
                   &serve->scratch.args[outcome->block_key_first], outcome->block_key_count,
                   outcome->block_deadline_ms, key_hash, serve->shared.store);
     if (status == BLOCK_OK) {
+        KV_ASSERT(block_is_blocked(serve->block, context->client->slot_index));
         return true;
     }
     reply_error(&context->reply, REPLY_ERROR_BLOCKING_KEYS_FULL);
@@ -199,7 +229,9 @@ static bool block_begin(struct serve *serve, struct cmd_context *context)
  * unblocked and queued to go on), false if it still finds nothing or has no room yet. */
 static bool block_retry(struct serve *serve, uint32_t slot_index)
 {
+    KV_ASSERT(block_is_blocked(serve->block, slot_index));
     struct conn *conn = conn_at(serve->conns, slot_index);
+    KV_ASSERT(conn->state == CONN_OPEN); /* a client that leaves is unblocked first */
     if (conn_send_room(serve->conns, conn) < PLAN_REPLY_SMALL_BYTES) {
         return false;
     }
@@ -211,6 +243,7 @@ static bool block_retry(struct serve *serve, uint32_t slot_index)
     struct cmd_context context = context_for(serve, slot_index);
     context.mode = CMD_MODE_RETRY;
     uint32_t position = cmd_find(serve->scratch.args, command.arg_count);
+    KV_ASSERT(position != CMD_NONE); /* it was admitted when it blocked */
     uint32_t bound = cmd_reply_bound(&context, position, serve->scratch.args, command.arg_count);
     if (conn_send_room(serve->conns, conn) < bound) {
         return false;
@@ -223,6 +256,7 @@ static bool block_retry(struct serve *serve, uint32_t slot_index)
     conn_reply_keep(conn, &context.reply);
     block_remove(serve->block, slot_index);
     conn_ready_push(serve->conns, slot_index);
+    KV_ASSERT(!block_is_blocked(serve->block, slot_index));
     return true;
 }
 
@@ -263,6 +297,8 @@ static void wake_ready(struct serve *serve)
 static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_index,
                         const struct resp_command *command, uint32_t room)
 {
+    KV_ASSERT(command->arg_count >= 1);
+    KV_ASSERT(room >= PLAN_REPLY_SMALL_BYTES); /* a refusal fits, whatever it is */
     struct cmd_context context = context_for(serve, slot_index);
     uint32_t position = cmd_find(serve->scratch.args, command->arg_count);
     if (cmd_admit(&context, position, serve->scratch.args, command->arg_count)) {
@@ -278,6 +314,8 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     }
     resp_parser_consume(&conn->parser, command->end);
     conn_reply_keep(conn, &context.reply);
+    KV_ASSERT(conn->send_length <= serve->conns->send_buffer_bytes);
+    KV_ASSERT(!conn->close_after_send); /* serve_input stops once it is set */
     conn->close_after_send = context.outcome.close_after_reply;
     if (block_ready_pending(serve->block)) {
         wake_ready(serve);
@@ -288,6 +326,8 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
 /* Parses and answers or queues one command; false when the connection must wait. */
 static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_index, uint32_t room)
 {
+    KV_ASSERT(room >= PLAN_REPLY_SMALL_BYTES); /* serve_input checked it before parsing */
+    KV_ASSERT(!conn->close_after_send);
     struct resp_command command;
     uint32_t command_start = conn->parser.command_start;
     enum resp_status status = resp_parse(&conn->parser, &serve->scratch, conn->recv,
@@ -308,6 +348,7 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
         conn->close_after_send = status == RESP_PROTOCOL_ERROR;
         return true;
     }
+    KV_ASSERT(command.arg_count >= 1);
     uint32_t position = cmd_find(serve->scratch.args, command.arg_count);
     if (client->txn.active && !(cmd_flags(cmd_of(position)) & CMD_FLAG_TXN)) {
         struct cmd_context context = context_for(serve, slot_index);
@@ -341,31 +382,44 @@ bool serve_input(struct serve *serve, uint32_t slot_index)
     return true;
 }
 
+/* A blocked client's timeout passed: its command is consumed and answered with a null
+ * array, and it is unblocked and queued to go on. */
+static void serve_block_timeouts_answer(struct serve *serve, struct conn *conn,
+                                        uint32_t slot_index)
+{
+    KV_ASSERT(block_is_blocked(serve->block, slot_index));
+    KV_ASSERT(conn->state == CONN_OPEN);
+    struct resp_command command;
+    enum resp_status status = resp_parse(&conn->parser, &serve->scratch, conn->recv,
+                                         conn->recv_length, serve->conns->recv_buffer_bytes,
+                                         &command);
+    KV_ASSERT(status == RESP_COMMAND); /* it was parsed whole when it blocked */
+    resp_parser_consume(&conn->parser, command.end);
+    struct reply reply = conn_reply(serve->conns, conn);
+    reply_null_array(&reply);
+    conn_reply_keep(conn, &reply);
+    block_remove(serve->block, slot_index);
+    conn_ready_push(serve->conns, slot_index);
+    KV_ASSERT(!block_is_blocked(serve->block, slot_index));
+}
+
 void serve_block_timeouts(struct serve *serve, int64_t now_ms)
 {
     struct block *block = serve->block;
     uint32_t slot_index = block_fifo_first(block);
+    uint32_t blocked_count = block->blocked_count;
     /* Bounded by the blocked count. */
-    for (uint32_t steps = block->blocked_count; steps > 0 && slot_index != BLOCK_NONE; steps--) {
+    for (uint32_t steps = blocked_count; steps > 0 && slot_index != BLOCK_NONE; steps--) {
         uint32_t next = block_fifo_next(block, slot_index);
         int64_t deadline_ms = block->clients[slot_index].deadline_ms;
         struct conn *conn = conn_at(serve->conns, slot_index);
         if (deadline_ms != 0 && deadline_ms <= now_ms &&
             conn_send_room(serve->conns, conn) >= PLAN_REPLY_SMALL_BYTES) {
-            struct resp_command command;
-            enum resp_status status =
-                resp_parse(&conn->parser, &serve->scratch, conn->recv, conn->recv_length,
-                           serve->conns->recv_buffer_bytes, &command);
-            KV_ASSERT(status == RESP_COMMAND);
-            resp_parser_consume(&conn->parser, command.end);
-            struct reply reply = conn_reply(serve->conns, conn);
-            reply_null_array(&reply);
-            conn_reply_keep(conn, &reply);
-            block_remove(block, slot_index);
-            conn_ready_push(serve->conns, slot_index);
+            serve_block_timeouts_answer(serve, conn, slot_index);
         }
         slot_index = next;
     }
+    KV_ASSERT(block->blocked_count <= blocked_count); /* timeouts only unblock */
 }
 
 void serve_verify(const struct serve *serve)
