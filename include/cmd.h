@@ -154,9 +154,8 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
 uint32_t cmd_reply_bound(const struct cmd_context *context, uint32_t position,
                          const struct slice *args, uint32_t arg_count);
 
-/* Runs an admitted command whose reply bound the caller computed (and made room for) and
- * writes its reply; the reply never exceeds the bound (asserted). */
+/* Runs an admitted command and writes its reply (of any size: the reply grows). */
 void cmd_run(struct cmd_context *context, uint32_t position, const struct slice *args,
-             uint32_t arg_count, uint32_t bound);
+             uint32_t arg_count);
 
 #endif

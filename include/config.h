@@ -64,6 +64,9 @@ struct config_output_limit {
 #define CONFIG_MAXMEMORY_MIN (4ull << 20)
 #define CONFIG_MAXMEMORY_MAX (32ull << 30)
 
+/* Longest watched key, blocking key or channel name when key_size_max is 0 (no cap). */
+#define CONFIG_NAME_BYTES_DEFAULT 1024u
+
 /* Largest config file, read whole onto the stack. */
 #define CONFIG_FILE_BYTES_MAX (32u * 1024u)
 
@@ -112,6 +115,10 @@ struct config {
 };
 
 void config_defaults(struct config *config);
+
+/* Longest key a client may WATCH or wait on, and longest channel name: key_size_max when
+ * that cap is set, else CONFIG_NAME_BYTES_DEFAULT (those pools are still sized per name). */
+uint32_t config_name_bytes_max(const struct config *config);
 
 /*
  * Reads argv: `--config FILE` first (wherever it stands), then every other flag over it.

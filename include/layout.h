@@ -15,8 +15,6 @@
 
 enum layout_pool {
     LAYOUT_POOL_CONNECTIONS,  /* connection slots, client state, the ready queue */
-    LAYOUT_POOL_RECV_BUFFERS, /* one receive buffer per connection */
-    LAYOUT_POOL_SEND_BUFFERS, /* one send buffer per connection */
     LAYOUT_POOL_HEAP,         /* the budget (maxmemory): keys, values, collections */
     LAYOUT_POOL_PUBSUB,       /* channels, patterns and subscriptions */
     LAYOUT_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */

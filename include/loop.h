@@ -12,6 +12,7 @@
 #include "config.h"
 #include "cron.h"
 #include "kv_assert.h"
+#include "region.h"
 #include "serve.h"
 #include "stats.h"
 
@@ -20,8 +21,8 @@ struct loop;
 /* Listens, sets up the ring, registers files and the serving layer's buffers. Returns 0, or
  * a negative errno with a one-line reason in `error`. */
 KV_MUST_USE int loop_init(struct loop **loop_out, const struct config *config,
-                          struct serve *serve, struct cron *cron, struct stats *stats,
-                          char *error, size_t error_bytes);
+                          const struct region *region, struct serve *serve, struct cron *cron,
+                          struct stats *stats, char *error, size_t error_bytes);
 
 /* Serves until SIGINT or SIGTERM; returns 0 on a clean stop. */
 int loop_run(struct loop *loop);

@@ -44,14 +44,17 @@
 
 struct plan {
     uint32_t conn_slot_count;     /* connections_max + PLAN_REFUSAL_SLOTS: fixed-file table */
-    uint32_t recv_buffer_bytes;   /* largest legal command, at least an inline request */
+    uint32_t recv_limit;          /* client-query-buffer-limit, at most 4 GiB - 1: the most
+                                     bytes a receive buffer grows to */
     uint32_t send_buffer_bytes;   /* largest legal reply */
     uint32_t reply_value_bytes;   /* bound on a reply carrying one value (GET, ECHO, LPOP) */
     uint32_t reply_element_bytes; /* one value inside an array reply: "$<n>\r\n...\r\n" */
     uint32_t list_length_max;     /* from the config: most elements in an array reply */
     uint32_t arg_bytes_max;       /* longest argument the parser keeps */
-    uint32_t args_max;            /* most arguments in one command */
-    uint32_t value_count;         /* value slots and list nodes: key_count * list_length_max */
+    uint64_t bulk_bytes_limit;    /* proto-max-bulk-len: longest bulk the protocol allows */
+    uint32_t args_max;            /* arguments the parse scratch holds (an inline request's
+                                     most); a larger command borrows from the heap */
+    uint32_t inline_bytes;        /* room to unescape the longest inline request */
 };
 
 /* Computes the plan; returns 0, or -1 with a message naming the options whose combination

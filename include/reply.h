@@ -1,8 +1,11 @@
 /*
- * RESP2 reply encoders writing into a connection's send buffer, and the table of error
- * replies, byte-identical to Redis 7 where Redis defines them. The caller guarantees room
- * before a command runs (conn checks the command's reply bound), so every encoder asserts
- * room instead of failing. Handlers return error ids; only this module holds error text.
+ * RESP2 reply encoders, and the table of error replies, byte-identical to Redis 7 where Redis
+ * defines them. A reply writes into a buffer that can grow: when it is full the writer asks
+ * its owner (a connection's output chain, through `grow`) for another, so a reply of any size
+ * fits; a writer with no owner is a fixed buffer whose room the caller guaranteed (tests, the
+ * measuring of text). When the owner has no memory to give, the writer drops the rest of the
+ * reply and says so (`failed`): the owner closes that client, never cuts a reply silently.
+ * Handlers return error ids; only this module holds error text.
  */
 #ifndef KV_REPLY_H
 #define KV_REPLY_H
@@ -14,11 +17,50 @@
 #include "kv_assert.h"
 #include "slice.h"
 
+struct reply;
+
+/* The owner's growth: gives the writer another buffer of at least `wanted` bytes (or a
+ * smaller one: the writer comes back for more), setting bytes, length and capacity; false
+ * when it has none. */
+typedef bool reply_grow_fn(struct reply *reply, uint64_t wanted);
+
 struct reply {
-    uint8_t *bytes;     /* the send buffer */
-    uint32_t length;    /* bytes written so far */
-    uint32_t capacity;  /* size of the send buffer */
+    uint8_t *bytes;       /* the buffer being written */
+    uint32_t length;      /* bytes of it written */
+    uint32_t capacity;    /* its size */
+    reply_grow_fn *grow;  /* the owner's growth; NULL: a fixed buffer (room guaranteed) */
+    void (*truncate)(struct reply *reply); /* the owner's reply_truncate */
+    void *owner;          /* the grow function's state */
+    uint32_t owner_index; /* and which of the owner's buffers (a connection's slot) */
+    uint64_t total;       /* bytes written through this writer, all buffers (once failed,
+                             the bytes dropped too, so every write still counts) */
+    uint64_t mark;        /* `total` at reply_mark */
+    uint8_t first;        /* the first byte written since the mark */
+    bool failed;          /* the owner had no more memory: the rest was dropped */
 };
+
+/* A writer over a fixed buffer (room guaranteed by the caller). */
+static inline struct reply reply_fixed(uint8_t *bytes, uint32_t capacity)
+{
+    return (struct reply){.bytes = bytes, .capacity = capacity};
+}
+
+/* Marks where a command's reply starts: reply_first_byte then tells its first byte. */
+static inline void reply_mark(struct reply *reply)
+{
+    reply->mark = reply->total;
+    reply->first = 0;
+}
+
+/* Drops what was written since the mark (a reply replaced by an error); the writer goes on
+ * from the mark. */
+void reply_truncate(struct reply *reply);
+
+/* Bytes written since the mark. */
+static inline uint64_t reply_since_mark(const struct reply *reply)
+{
+    return reply->total - reply->mark;
+}
 
 /*
  * Every error a client can see, by id; the text is in reply.c's table. Three kinds:
@@ -141,7 +183,7 @@ enum reply_error {
 
 /* Checks the table and builds the limit errors' text from the configuration, once, at
  * startup; fixed lines work before it. */
-void reply_errors_init(const struct config *config, uint32_t recv_buffer_bytes);
+void reply_errors_init(const struct config *config, uint32_t recv_limit);
 
 /* The full error line ("-ERR ...\r\n") of an id without arguments. */
 struct slice reply_error_line(enum reply_error error);

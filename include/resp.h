@@ -43,7 +43,7 @@
 #define RESP_LINE_SEEN_BYTES (80u * 1024u - 10u)
 #define RESP_BULK_LINE_SEEN_BYTES (160u * 1024u - 10u)
 
-/* Redis's proto-max-bulk-len default: a larger declared bulk is a protocol error. */
+/* Redis's proto-max-bulk-len default (the scratch carries the configured one). */
 #define RESP_BULK_BYTES_LIMIT (512ull * 1024ull * 1024ull)
 
 /* Redis rejects a multibulk count above INT_MAX as a protocol error. */
@@ -54,6 +54,8 @@ enum resp_status {
     RESP_NEED_MORE,      /* no whole command in the buffer: read more and call again */
     RESP_REFUSED,        /* a whole command that breaks a limit was consumed: answer `error` */
     RESP_PROTOCOL_ERROR, /* malformed input: answer `error` and close the connection */
+    RESP_NEED_ARGS,      /* a whole command has more arguments (command->arg_count) than the
+                            scratch holds: give it a larger args array and call again */
 };
 
 enum resp_error {
@@ -68,7 +70,8 @@ enum resp_error {
     RESP_ERROR_BULK_COUNT_TOO_BIG,
     /* Refusals: kv's limits, connection kept. */
     RESP_ERROR_ARGUMENT_TOO_LONG,      /* a bulk longer than arg_bytes_max */
-    RESP_ERROR_COMMAND_TOO_LARGE,      /* more args than args_max, or bigger than the buffer */
+    RESP_ERROR_COMMAND_TOO_LARGE,      /* more inline args than args_max, or bigger than the
+                                          buffer's limit */
 };
 
 /* Memory the parser writes its results into: carved once, shared by all connections, valid
@@ -77,7 +80,10 @@ struct resp_scratch {
     struct slice *args;      /* args_max slices */
     uint8_t *inline_bytes;   /* receive-buffer-capacity bytes: unescaped quoted inline args */
     uint32_t args_max;       /* most arguments in one command */
-    uint32_t arg_bytes_max;  /* longest argument kept: max(key_size_max, val_size_max) */
+    uint32_t arg_bytes_max;  /* longest argument kept: max(key_size_max, val_size_max) when
+                                those caps are set; longer ones are refused, not kept */
+    uint64_t bulk_bytes_limit; /* proto-max-bulk-len: a longer declared bulk is a protocol
+                                  error, as in Redis */
 };
 
 /* What resp_parse() found. */
@@ -137,6 +143,11 @@ void resp_parser_consume(struct resp_parser *parser, uint32_t command_end);
 
 /* The caller moved buffer[shift ..] down to buffer[0 ..]; shift <= command_start. */
 void resp_parser_shift(struct resp_parser *parser, uint32_t shift);
+
+/* Bytes from command_start that the buffer must hold for the command being read to go on,
+ * when the parser knows (inside a bulk payload it keeps); 0 when it does not (a header or
+ * an inline line: the caller doubles its buffer). */
+uint64_t resp_parser_wanted(const struct resp_parser *parser);
 
 /* True when no command is partly scanned (the connection is at a command boundary). */
 bool resp_parser_idle(const struct resp_parser *parser);

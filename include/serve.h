@@ -18,6 +18,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "conn.h"
+#include "heap.h"
 #include "kv_assert.h"
 #include "plan.h"
 #include "region.h"
@@ -27,22 +28,29 @@
 /* Commands one connection may run per loop pass, so a deep pipeline cannot starve others. */
 #define SERVE_COMMANDS_PER_PASS 1024u
 
+/* A client with this much output not yet sent runs no more commands until it reads: a
+ * pipeline that never reads cannot grow its output without bound. */
+#define SERVE_OUTPUT_PAUSE_BYTES (1024u * 1024u)
+
 struct serve {
     struct conns *conns;         /* connection slots and their bytes */
     struct clients *clients;     /* client state, by the same slot */
     struct block *block;         /* blocked clients */
     struct stats *stats;         /* counters */
+    struct heap *heap;           /* a command with many arguments borrows their array here */
     struct resp_scratch scratch; /* parse results, valid for one command */
+    struct slice *args_fixed;    /* the scratch's own arguments (carved) */
+    uint32_t args_fixed_max;     /* how many: an inline request's most */
     struct cmd_context shared;   /* the shared part of every command's context */
 };
 
 /* Bytes serve_init carves: the parsed arguments and room to unescape an inline request. */
-uint64_t serve_plan_scratch_bytes(uint32_t args_max, uint32_t recv_buffer_bytes);
+uint64_t serve_plan_scratch_bytes(uint32_t args_max, uint32_t inline_bytes);
 
 /* `shared` holds the modules every command may reach (store, config, plan, region, stats,
  * watch, pubsub, conns, clients, block); its call fields are ignored. */
 void serve_init(struct serve *serve, struct region *region, const struct plan *plan,
-                const struct cmd_context *shared);
+                const struct cmd_context *shared, struct heap *heap);
 
 /* A socket was accepted into `slot_index` at now_ms from ipv4:port (host order; known is
  * false when the kernel gave no IPv4 address). Opens the connection and its client and

@@ -23,7 +23,9 @@ struct stats {
     uint64_t protected_refusals;     /* non-loopback clients refused by protected mode */
     uint64_t idle_disconnects;       /* clients closed after `timeout` seconds idle */
     uint64_t stalled_disconnects;    /* clients closed for taking no replies (send stall) */
-    uint64_t pubsub_disconnects;     /* subscribers closed: no room for a message */
+    uint64_t pubsub_disconnects;     /* subscribers closed: past the pub/sub output limit */
+    uint64_t output_limit_disconnects; /* clients closed past client-output-buffer-limit */
+    uint64_t memory_disconnects;     /* clients closed: no memory for their command or reply */
     uint64_t refused_commands;       /* commands refused for breaking kv's limits */
     uint64_t bytes_received;         /* from clients */
     uint64_t bytes_sent;             /* to clients */

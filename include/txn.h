@@ -25,7 +25,8 @@ struct txn {
     bool overflowed;         /* the queue outgrew the receive buffer: the transaction failed */
     uint32_t queue_start;    /* receive-buffer offset of the first queued command */
     uint32_t queued;         /* commands queued */
-    uint64_t reply_bytes;    /* sum of the queued commands' worst-case reply bounds */
+    uint32_t args_max;       /* most arguments of a queued command (EXEC re-reads the queue
+                                into the parse scratch, which must hold that many) */
     struct watch_list watches; /* keys this client watches */
 };
 
@@ -40,9 +41,9 @@ void txn_init(struct txn *txn);
 /* MULTI: the client starts queueing. */
 void txn_begin(struct txn *txn);
 
-/* A command was queued: it starts at `command_start`, and its reply is at most `reply_bytes`.
- * A failed transaction counts nothing more (EXEC will abort). */
-void txn_queue(struct txn *txn, uint32_t command_start, uint64_t reply_bytes);
+/* A command of `arg_count` arguments was queued: it starts at `command_start`. A failed
+ * transaction counts nothing more (EXEC will abort). */
+void txn_queue(struct txn *txn, uint32_t command_start, uint32_t arg_count);
 
 /* A command was refused while queueing: EXEC will answer EXECABORT. */
 void txn_fail(struct txn *txn);

@@ -436,7 +436,7 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
                          const struct slice **pattern)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t length_before = context->reply.length;
+    uint64_t length_before = context->reply.total;
     uint64_t cursor = 0;
     if (!cmd_scan_cursor(args[2], &cursor)) {
         reply_error(&context->reply, REPLY_ERROR_INVALID_CURSOR);
@@ -452,7 +452,7 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
         reply_array(&context->reply, 0);
     }
     if (status != STORE_OK) {
-        KV_ASSERT(context->reply.length > length_before); /* empty scan or WRONGTYPE */
+        KV_ASSERT(context->reply.total > length_before); /* empty scan or WRONGTYPE */
         return false;
     }
     if (!scan_options(context, args, arg_count, pattern)) {
@@ -460,7 +460,7 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
     }
     reply_array(&context->reply, 2);
     reply_bulk(&context->reply, cursor_zero);
-    KV_ASSERT(context->reply.length > length_before);
+    KV_ASSERT(context->reply.total > length_before);
     return true;
 }
 
@@ -556,7 +556,7 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
 {
     KV_ASSERT(arg_count >= 1);
     KV_ASSERT(context->client->id != 0); /* an open client sent it */
-    uint32_t length_before = context->reply.length;
+    uint64_t length_before = context->reply.total;
     const struct cmd *cmd = cmd_of(position);
     if (cmd == NULL) {
         reply_error_unknown_command(&context->reply, args, arg_count);
@@ -579,7 +579,7 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
         reply_error_format(&context->reply, REPLY_ERROR_SUBSCRIBED_CONTEXT, cmd->name);
         return false;
     }
-    KV_ASSERT(context->reply.length == length_before); /* admitting answers nothing */
+    KV_ASSERT(context->reply.total == length_before); /* admitting answers nothing */
     return true;
 }
 
@@ -598,14 +598,17 @@ static void slowlog_note(const struct cmd_context *context, const struct slice *
 }
 
 void cmd_run(struct cmd_context *context, uint32_t position, const struct slice *args,
-             uint32_t arg_count, uint32_t bound)
+             uint32_t arg_count)
 {
     const struct cmd *cmd = cmd_of(position);
     KV_ASSERT(cmd != NULL);
     KV_ASSERT(arity_ok(cmd, arg_count));
-    KV_ASSERT(bound >= PLAN_REPLY_ERROR_BYTES); /* as cmd_reply_bound gives it */
-    KV_ASSERT(bound <= context->reply.capacity - context->reply.length);
-    uint32_t length_before = context->reply.length;
+    /* The reply's mark tells this command's first byte; an outer command's (EXEC running
+     * its queue) comes back afterwards. */
+    uint64_t outer_mark = context->reply.mark;
+    uint8_t outer_first = context->reply.first;
+    bool outer_wrote = context->reply.total > outer_mark;
+    reply_mark(&context->reply);
     struct cmd_stats *stats = &cmd_stats[position];
     context->stats->commands_processed++;
     int64_t now_ms = unix_ms();
@@ -624,14 +627,13 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
         slowlog_note(context, args, arg_count, now_ms, duration_ns / 1000u);
     }
     /* An error reply from the handler counts as a failed call, as Redis counts it. */
-    stats->failed_calls += context->reply.length > length_before &&
-                                   context->reply.bytes[length_before] == '-'
-                               ? 1
-                               : 0;
-    /* Every command answers exactly once, within its own bound (EXEC relies on it), but a
-     * blocking one that found nothing answers when it is retried. */
-    KV_ASSERT(context->reply.length > length_before || context->outcome.block);
-    KV_ASSERT(context->reply.length - length_before <= bound);
-    KV_ASSERT(!context->outcome.block || context->reply.length == length_before);
+    uint64_t written = reply_since_mark(&context->reply);
+    stats->failed_calls += written > 0 && context->reply.first == '-' ? 1 : 0;
+    /* Every command answers exactly once, but a blocking one that found nothing answers
+     * when it is retried (and a reply that found no memory was dropped: its client goes). */
+    KV_ASSERT(written > 0 || context->outcome.block || context->reply.failed);
+    KV_ASSERT(!context->outcome.block || written == 0);
     KV_ASSERT(stats->failed_calls <= stats->calls);
+    context->reply.mark = outer_mark;
+    context->reply.first = outer_wrote ? outer_first : context->reply.first;
 }

@@ -216,25 +216,27 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
     const struct conn *conn = conn_at(conns, client->slot_index);
     /* The cursors the line subtracts. */
     KV_ASSERT(conn->parser.command_start <= conn->recv_length);
-    KV_ASSERT(conn->send_done <= conn->send_length);
+    KV_ASSERT(conn->recv_length <= conn->recv_capacity);
     int64_t now_ms = context->store->now_ms;
     int64_t age_s = (now_ms - client->created_ms) / 1000;
     int64_t idle_s = (now_ms - client->last_command_ms) / 1000;
     uint32_t unparsed = conn->recv_length - conn->parser.command_start;
-    uint32_t pending = conn->send_length - conn->send_done;
+    uint64_t pending = conn->out_bytes;
+    uint64_t memory = conn_memory(conns, conn);
     int written = snprintf(
         line, CLIENT_LINE_BYTES,
         "id=%" PRIu64 " addr=%.*s laddr=%s:%u fd=%u name=%.*s age=%" PRId64 " idle=%" PRId64
         " flags=%s db=0 sub=%u psub=%u ssub=0 multi=%d qbuf=%u qbuf-free=%u argv-mem=0"
-        " multi-mem=0 rbs=%u rbp=0 obl=%u oll=0 omem=0 tot-mem=%u events=r%s cmd=%s"
+        " multi-mem=0 rbs=%u rbp=0 obl=%" PRIu64 " oll=0 omem=%" PRIu64 " tot-mem=%" PRIu64
+        " events=r%s cmd=%s"
         " user=default redir=-1 resp=2 lib-name=%.*s lib-ver=%.*s\n",
         client->id, (int)conn->addr_length, conn->addr, context->config->bind,
         context->config->port, client->slot_index, (int)client->name_length, client->name,
         age_s < 0 ? 0 : age_s, idle_s < 0 ? 0 : idle_s, client_flags(context, client),
         client->pubsub.channels, client->pubsub.patterns,
         client->txn.active ? (int)client->txn.queued : -1, unparsed,
-        conns->recv_buffer_bytes - conn->recv_length, conns->recv_buffer_bytes, pending,
-        conns->recv_buffer_bytes + conns->send_buffer_bytes, pending > 0 ? "w" : "",
+        conn->recv_capacity - conn->recv_length, conn->recv_capacity, pending,
+        memory - heap_usable_bytes(conns->heap, conn->recv), memory, pending > 0 ? "w" : "",
         client->last_command != NULL ? client->last_command : "NULL",
         (int)client->lib_name_length, client->lib_name, (int)client->lib_ver_length,
         client->lib_ver);
@@ -358,30 +360,41 @@ static void client_list(struct cmd_context *context, const struct slice *args, u
         return;
     }
     char line[CLIENT_LINE_BYTES];
+    /* The calling client's own line changes as its reply is written (its output memory):
+     * it is taken once, while measuring, and written as taken. */
+    char own_line[CLIENT_LINE_BYTES];
+    uint32_t own_length = 0;
     uint64_t total = 0;
     uint32_t slot = 0;
     for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
-        total += client_selected(context, &filter, client) ? client_line(context, client, line)
-                                                           : 0;
-    }
-    if (total + 32 > context->reply.capacity - context->reply.length) {
-        reply_error_format(&context->reply, REPLY_ERROR_CLIENT_LIST_TOO_LARGE,
-                           (unsigned long long)total, context->reply.capacity);
-        return;
+        if (!client_selected(context, &filter, client)) {
+            continue;
+        }
+        if (client == context->client) {
+            own_length = client_line(context, client, own_line);
+            total += own_length;
+        } else {
+            total += client_line(context, client, line);
+        }
     }
     char digits[NUMBER_INT64_BYTES];
     reply_raw(&context->reply, "$", 1);
     reply_raw(&context->reply, digits, number_format_int64((int64_t)total, digits));
     reply_raw(&context->reply, "\r\n", 2);
-    uint32_t lines_start = context->reply.length;
+    uint64_t lines_start = context->reply.total;
     slot = 0;
     for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
-        if (client_selected(context, &filter, client)) {
+        if (!client_selected(context, &filter, client)) {
+            continue;
+        }
+        if (client == context->client) {
+            reply_raw(&context->reply, own_line, own_length);
+        } else {
             reply_raw(&context->reply, line, client_line(context, client, line));
         }
     }
     /* The lines are the ones measured: the bulk's length header is right. */
-    KV_ASSERT(context->reply.length - lines_start == total);
+    KV_ASSERT(context->reply.failed || context->reply.total - lines_start == total);
     reply_raw(&context->reply, "\r\n", 2);
 }
 
@@ -559,7 +572,7 @@ CMD_HANDLER(cmd_client)
 {
     KV_ASSERT(arg_count >= 2);
     const struct client *client = context->client;
-    uint32_t length_before = context->reply.length;
+    uint64_t length_before = context->reply.total;
     char line[CLIENT_LINE_BYTES];
     if (subcommand_is(context, args, arg_count, "id", 2, "client|id")) {
         reply_integer(&context->reply, (int64_t)context->client->id);
@@ -590,11 +603,11 @@ CMD_HANDLER(cmd_client)
         for (uint32_t index = 0; index < lines; index++) {
             reply_simple(&context->reply, client_help[index]);
         }
-    } else if (context->reply.length == length_before) {
+    } else if (context->reply.total == length_before) {
         reply_error_unknown_subcommand(&context->reply, args[1], "CLIENT");
     }
     /* Every subcommand, known or not, with the right arity or not, answers once. */
-    KV_ASSERT(context->reply.length > length_before);
+    KV_ASSERT(context->reply.total > length_before);
 }
 
 /* CLIENT LIST and KILL may list every client: the whole send buffer; the rest fit INFO's. */

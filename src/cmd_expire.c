@@ -33,33 +33,33 @@ static void ttl_reply(struct cmd_context *context, struct slice key, int64_t uni
 CMD_HANDLER(cmd_ttl)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     ttl_reply(context, args[1], 1000, false);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_pttl)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     ttl_reply(context, args[1], 1, false);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_expiretime)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     ttl_reply(context, args[1], 1000, true);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_pexpiretime)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     ttl_reply(context, args[1], 1, true);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 enum expire_flag {

@@ -7,8 +7,7 @@
  * deleted and however the dict resizes between batches. A batch takes buckets until COUNT
  * keys were seen or ten times COUNT buckets were looked at, as Redis does. It is measured in
  * one pass and written in a second over the same buckets (nothing changes in between), so
- * it needs no memory of its own. KEYS and SCAN answer in the send buffer: a reply that would
- * not fit gets kv's error (KEYS) or a shorter batch (SCAN). Each key is found
+ * it needs no memory of its own. Each key is found
  * once (store_find_typed) and its record handed to the write: DEL and RENAME probe each key
  * once. Type names come from the store's registered types.
  */
@@ -130,13 +129,7 @@ static uint32_t bulk_bytes(uint32_t length)
     return bytes;
 }
 
-static uint32_t reply_room(const struct cmd_context *context)
-{
-    KV_ASSERT(context->reply.length <= context->reply.capacity);
-    return context->reply.capacity - context->reply.length;
-}
-
-/* Room kept for the array header ("*<n>\r\n") and SCAN's cursor element. */
+/* Room kept for SCAN's array header and cursor element. */
 #define KEYS_HEADER_BYTES 64u
 
 /* Whether a key object a walk met is live and its name matches KEYS's pattern. */
@@ -152,31 +145,25 @@ CMD_HANDLER(cmd_keys)
     KV_ASSERT(arg_count == 2);
     const struct store *store = context->store;
     uint32_t count = 0;
-    uint64_t bytes = KEYS_HEADER_BYTES;
     struct dict_walk walk;
     uint32_t key_ref = HEAP_REF_NONE;
-    /* Two walks of the keyspace, each bounded by its key count: measure, then answer. */
+    /* Two walks of the keyspace, each bounded by its key count: count, then answer (the
+     * array's header comes first). */
     store_walk_start(store, &walk);
     while (store_walk_next(store, &walk, &key_ref)) {
-        if (keys_selects(store, args[1], key_ref)) {
-            count++;
-            bytes += bulk_bytes(store_key(store, key_ref)->key_bytes);
-        }
+        count += keys_selects(store, args[1], key_ref) ? 1 : 0;
     }
     KV_ASSERT(count <= store_key_count(store));
-    if (bytes > reply_room(context)) {
-        reply_error_format(&context->reply, REPLY_ERROR_KEYS_TOO_LARGE, count,
-                           context->reply.capacity);
-        return;
-    }
     reply_array(&context->reply, count);
+    uint32_t written = 0;
     store_walk_start(store, &walk);
     while (store_walk_next(store, &walk, &key_ref)) {
         if (keys_selects(store, args[1], key_ref)) {
             reply_bulk(&context->reply, store_key_name(store_key(store, key_ref)));
+            written++;
         }
     }
-    KV_ASSERT(context->reply.length <= context->reply.capacity);
+    KV_ASSERT(written == count);
 }
 
 struct scan_options {
@@ -283,20 +270,12 @@ CMD_HANDLER(cmd_scan)
     }
     const struct store *store = context->store;
     uint64_t steps_max = (uint64_t)options.count * 10;
-    uint32_t room = reply_room(context);
     struct scan_batch batch = {.context = context, .options = &options, .bytes = KEYS_HEADER_BYTES};
     uint64_t cursor = options.cursor;
     uint64_t steps = 0;
-    /* Pass 1: take buckets until COUNT keys were seen or steps_max buckets (Redis's bound),
-     * or until one more bucket could overflow the send buffer. */
+    /* Pass 1: take buckets until COUNT keys were seen or steps_max buckets (Redis's bound). */
     do {
-        struct scan_batch probe = batch;
-        uint64_t next = store_scan(store, cursor, scan_visit, &probe);
-        if (probe.bytes > room && steps > 0) {
-            break; /* the send buffer is full: the rest comes in the next batch */
-        }
-        batch = probe;
-        cursor = next;
+        cursor = store_scan(store, cursor, scan_visit, &batch);
         steps++;
     } while (cursor != 0 && steps < steps_max && batch.seen < (uint64_t)options.count);
     KV_ASSERT(batch.selected <= batch.seen);

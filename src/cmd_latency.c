@@ -173,13 +173,13 @@ static const char *const slowlog_help[] = {
 static void reply_help(struct reply *reply, const char *const *lines, uint32_t count)
 {
     KV_ASSERT(count > 0);
-    uint32_t length_before = reply->length;
+    uint64_t length_before = reply->total;
     reply_array(reply, count);
     for (uint32_t index = 0; index < count; index++) {
         KV_ASSERT(lines[index] != NULL);
         reply_simple(reply, lines[index]);
     }
-    KV_ASSERT(reply->length > length_before);
+    KV_ASSERT(reply->total > length_before);
 }
 
 /* The arity error of a known subcommand ("latency|help"): `command` in lower case and the
@@ -203,7 +203,7 @@ static void reply_subcommand_arity(struct reply *reply, const char *command, str
 CMD_HANDLER(cmd_latency)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t length_before = context->reply.length;
+    uint64_t length_before = context->reply.total;
     if (cmd_arg_is(args[1], "histogram")) {
         latency_histogram(context, args, arg_count);
     } else if (cmd_arg_is(args[1], "help") && arg_count == 2) {
@@ -220,7 +220,7 @@ CMD_HANDLER(cmd_latency)
     } else {
         reply_error_unknown_subcommand(&context->reply, args[1], "LATENCY");
     }
-    KV_ASSERT(context->reply.length > length_before); /* every subcommand answers once */
+    KV_ASSERT(context->reply.total > length_before); /* every subcommand answers once */
 }
 
 /* Reply bytes of one slow log entry at most. */
@@ -296,7 +296,7 @@ static void slowlog_get(struct cmd_context *context, const struct slice *args, u
 CMD_HANDLER(cmd_slowlog_command)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t length_before = context->reply.length;
+    uint64_t length_before = context->reply.total;
     struct slowlog *slowlog = cmd_slowlog();
     if (cmd_arg_is(args[1], "get") && arg_count <= 3) {
         slowlog_get(context, args, arg_count, slowlog);
@@ -313,7 +313,7 @@ CMD_HANDLER(cmd_slowlog_command)
     } else {
         reply_error_unknown_subcommand(&context->reply, args[1], "SLOWLOG");
     }
-    KV_ASSERT(context->reply.length > length_before); /* every subcommand answers once */
+    KV_ASSERT(context->reply.total > length_before); /* every subcommand answers once */
 }
 
 /* SLOWLOG GET answers up to the whole ring; LATENCY HISTOGRAM one histogram per command. */

@@ -15,8 +15,6 @@
 #include "txn.h"
 #include "watch.h"
 
-/* Room for EXEC's array header. */
-#define MULTI_HEADER_BYTES 16u
 
 CMD_HANDLER(cmd_multi)
 {
@@ -58,7 +56,7 @@ static bool exec_next(const struct cmd_context *context, struct txn_walk *walk,
     KV_ASSERT(context->client->txn.active);
     const struct conn *conn = conn_at(context->conns, context->client->slot_index);
     /* Bounded: each step consumes a whole command of the queue region. */
-    while (txn_walk_next(walk, context->scratch, conn->recv, context->conns->recv_buffer_bytes,
+    while (txn_walk_next(walk, context->scratch, conn->recv, context->conns->recv_limit,
                          arg_count)) {
         KV_ASSERT(*arg_count >= 1);
         *position = cmd_find(context->scratch->args, *arg_count);
@@ -80,33 +78,7 @@ static uint32_t exec_queue_end(const struct cmd_context *context)
     return conn->parser.command_start;
 }
 
-/* The bound on EXEC's reply if it ran now: each queued command's bound from the store as it
- * is, less what the commands queued before it may change (cmd_bound_after). Parses the queue
- * with the shared scratch, so EXEC's own arguments are gone afterwards. */
-static uint64_t exec_bound(struct cmd_context *context)
-{
-    const struct txn *txn = &context->client->txn;
-    KV_ASSERT(!txn->failed); /* an aborted transaction is never bounded */
-    struct txn_walk walk;
-    txn_walk_start(txn, &walk, exec_queue_end(context));
-    uint64_t bytes = MULTI_HEADER_BYTES;
-    uint32_t counted = 0;
-    uint32_t position = CMD_NONE;
-    uint32_t arg_count = 0;
-    context->bound = (struct cmd_bound){.exact = true};
-    while (counted < txn->queued && exec_next(context, &walk, &position, &arg_count)) {
-        bytes += cmd_reply_bound(context, position, context->scratch->args, arg_count);
-        cmd_bound_after(&context->bound, position, arg_count);
-        counted++;
-    }
-    KV_ASSERT(counted == txn->queued);
-    context->bound = (struct cmd_bound){0};
-    /* Each queued command's bound is at least an error's. */
-    KV_ASSERT(bytes >= MULTI_HEADER_BYTES + (uint64_t)counted * PLAN_REPLY_ERROR_BYTES);
-    return bytes;
-}
-
-/* Runs the queue, each reply within its own bound, inside one array. */
+/* Runs the queue inside one array; the replies are as large as they come (the output grows). */
 static void exec_run(struct cmd_context *context)
 {
     struct txn *txn = &context->client->txn;
@@ -121,8 +93,7 @@ static void exec_run(struct cmd_context *context)
     uint32_t arg_count = 0;
     context->mode = CMD_MODE_EXEC; /* blocking commands answer at once inside a transaction */
     while (ran < queued && exec_next(context, &walk, &position, &arg_count)) {
-        uint32_t bound = cmd_reply_bound(context, position, context->scratch->args, arg_count);
-        cmd_run(context, position, context->scratch->args, arg_count, bound);
+        cmd_run(context, position, context->scratch->args, arg_count);
         KV_ASSERT(!context->outcome.block);
         ran++;
     }
@@ -151,34 +122,8 @@ CMD_HANDLER(cmd_exec)
         txn_reset(txn, context->watch);
         return;
     }
-    uint32_t room = context->reply.capacity - context->reply.length;
-    if (MULTI_HEADER_BYTES + txn->reply_bytes > room) {
-        /* The worst case does not fit: bound each reply by the store as it is now. */
-        uint64_t bound = exec_bound(context);
-        if (bound > room) {
-            reply_error_format(&context->reply, REPLY_ERROR_EXEC_TOO_LARGE,
-                               (unsigned long long)bound, context->reply.capacity);
-            txn_reset(txn, context->watch);
-            return;
-        }
-    }
     exec_run(context);
     KV_ASSERT(!txn->active); /* EXEC ends the transaction, whatever it answered */
-}
-
-/* EXEC answers an array of the queued replies, each within its own bound: the worst case
- * when it fits the send buffer, else the whole buffer (EXEC then bounds each reply by the
- * store as it is, and refuses the transaction if even that does not fit). */
-static uint32_t exec_reply_max(const struct cmd_context *context, const struct slice *args,
-                               uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count == 1);
-    uint64_t bytes = MULTI_HEADER_BYTES + context->client->txn.reply_bytes;
-    uint32_t buffer = context->plan->send_buffer_bytes;
-    uint32_t bound = bytes < buffer ? (uint32_t)bytes : buffer;
-    KV_ASSERT(bound >= MULTI_HEADER_BYTES);
-    return bound;
 }
 
 CMD_HANDLER(cmd_discard)
@@ -210,6 +155,10 @@ CMD_HANDLER(cmd_watch)
         if (key.length > store->limits.key_bytes_max) {
             continue; /* Such a key can never exist, so it can never change. */
         }
+        if (key.length > context->watch->key_size_max) {
+            reply_error(&context->reply, REPLY_ERROR_WATCH_KEYS_FULL);
+            return;
+        }
         /* An expired key goes now, before it is watched, so its removal is not a change. */
         store_expire_due(store, key);
         if (!watch_add(context->watch, &txn->watches, store_key_hash(store, key), key)) {
@@ -232,7 +181,7 @@ CMD_HANDLER(cmd_unwatch)
 
 static const struct cmd multi_cmds[] = {
     {"multi", 1, 0, 0, 0, CMD_FLAG_TXN, cmd_reply_small, cmd_multi},
-    {"exec", 1, 0, 0, 0, CMD_FLAG_TXN, exec_reply_max, cmd_exec},
+    {"exec", 1, 0, 0, 0, CMD_FLAG_TXN, cmd_reply_all, cmd_exec},
     {"discard", 1, 0, 0, 0, CMD_FLAG_TXN, cmd_reply_small, cmd_discard},
     {"watch", -2, 1, -1, 1, CMD_FLAG_TXN, cmd_reply_small, cmd_watch},
     {"unwatch", 1, 0, 0, 0, 0, cmd_reply_small, cmd_unwatch},

@@ -4,7 +4,7 @@
  * commands while a client is subscribed). PUBLISH writes each message straight into the
  * subscribers' send buffers and queues them to send; a subscriber with no room for it has
  * stopped reading and is disconnected (as Redis's pubsub output limit does), counted and
- * logged, so a publisher never waits. kv's limits: channel names up to key_size_max,
+ * logged, so a publisher never waits. kv's limits: channel names up to config_name_bytes_max,
  * subscriptions_max per client, pubsub_channels_max channels and patterns in all.
  */
 #include "cmd_handlers.h"
@@ -31,12 +31,12 @@ static void reply_subscription(struct cmd_context *context, const char *kind,
 {
     const struct pubsub_client *client = &context->client->pubsub;
     KV_ASSERT(client->channels + client->patterns <= context->pubsub->subscriptions_max);
-    uint32_t length_before = context->reply.length;
+    uint64_t length_before = context->reply.total;
     reply_array(&context->reply, 3);
     reply_bulk(&context->reply, text_slice(kind));
     name != NULL ? reply_bulk(&context->reply, *name) : reply_null(&context->reply);
     reply_integer(&context->reply, client->channels + client->patterns);
-    KV_ASSERT(context->reply.length > length_before);
+    KV_ASSERT(context->reply.total > length_before);
 }
 
 static bool subscribe_one(struct cmd_context *context, struct slice name, bool pattern)
@@ -67,14 +67,14 @@ static void subscribe_generic(struct cmd_context *context, const struct slice *a
                               uint32_t arg_count, bool pattern)
 {
     KV_ASSERT(arg_count >= 2); /* arity -2: at least one name */
-    uint32_t length_before = context->reply.length;
+    uint64_t length_before = context->reply.total;
     for (uint32_t index = 1; index < arg_count; index++) {
         if (!subscribe_one(context, args[index], pattern)) {
             return;
         }
     }
     KV_ASSERT(client_subscribed(context->client)); /* to the last name, at least */
-    KV_ASSERT(context->reply.length > length_before);
+    KV_ASSERT(context->reply.total > length_before);
 }
 
 CMD_HANDLER(cmd_subscribe)
@@ -137,8 +137,25 @@ CMD_HANDLER(cmd_punsubscribe)
     KV_ASSERT(arg_count > 1 || context->client->pubsub.patterns == 0);
 }
 
-/* Writes a message into a subscriber's send buffer, or disconnects a subscriber whose buffer
- * has no room for it. Returns whether it was delivered. */
+/* Drops a subscriber that cannot take more: its subscriptions go now, not when its socket
+ * closes, so NUMSUB and the next PUBLISH no longer count it (the walks in PUBLISH saved
+ * their next link first). */
+static void subscriber_drop(struct cmd_context *context, struct conn *conn, uint32_t conn_slot,
+                            const char *why)
+{
+    struct client *client = client_at(context->clients, conn_slot);
+    log_warn("pubsub: closing client %" PRIu64 " (%.*s): %s", client->id, (int)conn->addr_length,
+             conn->addr, why);
+    context->stats->pubsub_disconnects++;
+    client_unsubscribe_all(context->clients, client);
+    conn_kill(context->conns, conn);
+    KV_ASSERT(!client_subscribed(client));
+}
+
+/* Writes a message into a subscriber's output. A subscriber past the pub/sub class's
+ * client-output-buffer-limit (hard at once, soft after its seconds) has stopped reading and
+ * is disconnected, as Redis's pubsub limit does, and so is one whose message found no
+ * memory; a publisher never waits. Returns whether it was delivered. */
 static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struct slice *pattern,
                     struct slice channel, struct slice message)
 {
@@ -147,25 +164,11 @@ static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struc
     if (!conn_live(conn)) {
         return false;
     }
-    uint64_t bytes = 64u + (pattern != NULL ? pattern->length : 0) + channel.length +
-                     message.length;
     /* A live subscriber's client is open and holds the subscription being walked. */
     KV_ASSERT(client_at(context->clients, conn_slot)->id != 0);
     KV_ASSERT(client_subscribed(client_at(context->clients, conn_slot)));
-    if (bytes > conn_send_room(conns, conn)) {
-        struct client *client = client_at(context->clients, conn_slot);
-        log_warn("pubsub: closing client %" PRIu64 " (%.*s): its send buffer has no room for a "
-                 "message (it stopped reading)",
-                 client->id, (int)conn->addr_length, conn->addr);
-        context->stats->pubsub_disconnects++;
-        /* Its subscriptions go now, not when its socket closes: NUMSUB and the next
-         * PUBLISH no longer count it. The walks in PUBLISH saved their next link first. */
-        client_unsubscribe_all(context->clients, client);
-        conn_kill(conns, conn);
-        return false;
-    }
     struct reply reply = conn_reply(conns, conn);
-    uint32_t length_before = reply.length;
+    uint64_t total_before = reply.total;
     reply_array(&reply, pattern != NULL ? 4 : 3);
     reply_bulk(&reply, text_slice(pattern != NULL ? "pmessage" : "message"));
     if (pattern != NULL) {
@@ -173,9 +176,27 @@ static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struc
     }
     reply_bulk(&reply, channel);
     reply_bulk(&reply, message);
-    /* The room asked for covers the headers: 33 bytes and at most 10 digits per length. */
-    KV_ASSERT(reply.length - length_before <= bytes);
-    conn_reply_keep(conn, &reply);
+    conn_reply_keep(conns, conn, &reply);
+    if (reply.failed) {
+        subscriber_drop(context, conn, conn_slot, "no memory for a message");
+        return false;
+    }
+    KV_ASSERT(reply.total > total_before);
+    const struct config_output_limit *limit =
+        &context->config->output_limits[CONFIG_CLIENT_PUBSUB];
+    int64_t now_ms = context->store->now_ms;
+    bool soft = limit->soft_bytes != 0 && conn->out_bytes > limit->soft_bytes;
+    if (!soft) {
+        conn->output_soft_since_ms = 0;
+    } else if (conn->output_soft_since_ms == 0) {
+        conn->output_soft_since_ms = now_ms;
+    }
+    if ((limit->hard_bytes != 0 && conn->out_bytes > limit->hard_bytes) ||
+        (soft && now_ms - conn->output_soft_since_ms > (int64_t)limit->soft_seconds * 1000)) {
+        subscriber_drop(context, conn, conn_slot, "past the pubsub output limit (it stopped "
+                                                  "reading)");
+        return false;
+    }
     conn_ready_push(conns, conn_slot);
     return true;
 }
@@ -241,11 +262,7 @@ static void pubsub_channels(struct cmd_context *context, const struct slice *pat
             bytes += 16u + pubsub_channel(pubsub, index)->name_length;
         }
     }
-    if (bytes > context->reply.capacity - context->reply.length) {
-        reply_error(&context->reply, REPLY_ERROR_PUBSUB_CHANNELS_TOO_LARGE);
-        return;
-    }
-    uint32_t length_before = context->reply.length;
+    uint64_t length_before = context->reply.total;
     reply_array(&context->reply, count);
     uint32_t written_count = 0;
     for (uint32_t index = 0; index < pubsub->channels.slot_count; index++) {
@@ -257,13 +274,13 @@ static void pubsub_channels(struct cmd_context *context, const struct slice *pat
     }
     /* As many names as the header says, within the bytes measured for them. */
     KV_ASSERT(written_count == count);
-    KV_ASSERT(context->reply.length - length_before <= bytes);
+    KV_ASSERT(context->reply.total - length_before <= bytes);
 }
 
 CMD_HANDLER(cmd_pubsub)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t length_before = context->reply.length;
+    uint64_t length_before = context->reply.total;
     if (cmd_arg_is(args[1], "channels")) {
         if (arg_count > 3) {
             reply_error_arity(&context->reply, "pubsub|channels");
@@ -304,7 +321,7 @@ CMD_HANDLER(cmd_pubsub)
     } else {
         reply_error_unknown_subcommand(&context->reply, args[1], "PUBSUB");
     }
-    KV_ASSERT(context->reply.length > length_before); /* every subcommand answers once */
+    KV_ASSERT(context->reply.total > length_before); /* every subcommand answers once */
 }
 
 /* SUBSCRIBE-like replies: one per channel (or per subscription, unsubscribing them all). */
@@ -313,7 +330,7 @@ static uint32_t subscription_reply_max(const struct cmd_context *context, const 
 {
     (void)args;
     KV_ASSERT(arg_count >= 1);
-    uint64_t each = 48u + context->config->key_size_max;
+    uint64_t each = 48u + config_name_bytes_max(context->config);
     uint64_t count = arg_count > 1 ? arg_count - 1u : context->config->subscriptions_max;
     uint64_t bytes = count * each + PLAN_REPLY_ERROR_BYTES;
     uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
@@ -331,7 +348,7 @@ static uint32_t pubsub_reply_max(const struct cmd_context *context, const struct
         return cmd_reply_all(context, args, arg_count);
     }
     KV_ASSERT(arg_count >= 2); /* arity -2 */
-    uint64_t each = 48u + context->config->key_size_max;
+    uint64_t each = 48u + config_name_bytes_max(context->config);
     uint64_t bytes = (arg_count > 2 ? arg_count - 2u : 0) * each + PLAN_REPLY_SMALL_BYTES;
     uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
                                                               : context->plan->send_buffer_bytes;

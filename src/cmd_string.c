@@ -22,7 +22,7 @@ static const struct slice empty_slice = {.bytes = NULL, .length = 0};
 CMD_HANDLER(cmd_get)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_STRING, &found);
     if (status == STORE_NOT_FOUND) {
@@ -30,7 +30,7 @@ CMD_HANDLER(cmd_get)
     } else if (status == STORE_OK) {
         reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* SET's and GETEX's options, parsed as Redis 7 parses them (parseExtendedStringArguments). */
@@ -168,7 +168,7 @@ static bool set_find(struct cmd_context *context, struct slice key, uint32_t fla
 static void set_generic(struct cmd_context *context, struct slice key, struct slice value,
                         const struct set_options *options, const char *command)
 {
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     uint32_t flags = options->flags;
     int64_t at_ms = 0;
     struct store_found found;
@@ -193,25 +193,25 @@ static void set_generic(struct cmd_context *context, struct slice key, struct sl
         store_string_put(context->store, &found, key, value, at_ms, (flags & SET_KEEPTTL) != 0) !=
             STORE_OK) {
         /* Only SET ... GET wrote before the write: then the OOM comes instead of its reply. */
-        context->reply.length = reply_before;
+        reply_truncate(&context->reply);
         reply_error(&context->reply, REPLY_ERROR_OOM);
         return;
     }
     if (!(flags & SET_GET)) {
         refused ? reply_null(&context->reply) : reply_ok(&context->reply);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_set)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct set_options options;
     if (set_options_parse(context, args, arg_count, 3, true, &options)) {
         set_generic(context, args[1], args[2], &options, "set");
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_setnx)
@@ -240,10 +240,10 @@ static void setex_generic(struct cmd_context *context, const struct slice *args,
                           const char *command)
 {
     KV_ASSERT(flag == SET_EX || flag == SET_PX);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct set_options options = {.flags = flag, .expire = args[2]};
     set_generic(context, args[1], args[3], &options, command);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_setex)
@@ -261,16 +261,16 @@ CMD_HANDLER(cmd_psetex)
 CMD_HANDLER(cmd_getset)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct set_options options = {.flags = SET_GET};
     set_generic(context, args[1], args[2], &options, "getset");
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_getdel)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_STRING, &found);
     if (status == STORE_NOT_FOUND) {
@@ -280,7 +280,7 @@ CMD_HANDLER(cmd_getdel)
         reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
         store_remove(context->store, &found);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* GETEX's change to the expiry time of the live key found: a new time (a past one removes
@@ -308,7 +308,7 @@ static void getex_expire(struct cmd_context *context, struct store_found *found,
 CMD_HANDLER(cmd_getex)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct set_options options;
     if (!set_options_parse(context, args, arg_count, 2, false, &options)) {
         return;
@@ -326,7 +326,7 @@ CMD_HANDLER(cmd_getex)
     }
     reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
     getex_expire(context, &found, options.flags, at_ms);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* Bytes of the reply a key's value would get now ("$<n>\r\n...\r\n", or a null), or the
@@ -393,13 +393,6 @@ static uint32_t mget_reply_max(const struct cmd_context *context, const struct s
 CMD_HANDLER(cmd_mget)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t room = context->reply.capacity - context->reply.length;
-    uint64_t worst = 16u + (uint64_t)(arg_count - 1u) * context->plan->reply_element_bytes;
-    if (worst > room && mget_bytes(context, args, arg_count) > room) {
-        reply_error_format(&context->reply, REPLY_ERROR_MGET_TOO_LARGE, arg_count - 1u,
-                           context->plan->send_buffer_bytes);
-        return;
-    }
     reply_array(&context->reply, arg_count - 1u);
     for (uint32_t index = 1; index < arg_count; index++) {
         /* A read as Redis's lookupKeyRead counts it; another type answers a null. */
@@ -514,17 +507,17 @@ static void mset_generic(struct cmd_context *context, const struct slice *args,
 CMD_HANDLER(cmd_mset)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     mset_generic(context, args, arg_count, false, "mset");
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_msetnx)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     mset_generic(context, args, arg_count, true, "msetnx");
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* Finds a string for a write (no keyspace counting); false after answering WRONGTYPE. */
@@ -568,7 +561,7 @@ CMD_HANDLER(cmd_append)
 CMD_HANDLER(cmd_strlen)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_STRING, &found);
     if (status != STORE_WRONGTYPE) {
@@ -577,7 +570,7 @@ CMD_HANDLER(cmd_strlen)
                           ? store_string_value(context->store, found.key_ref).length
                           : 0);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* GETRANGE's bytes of a value: Redis's start/end rules (negative from the end, clamped);
@@ -604,7 +597,7 @@ static struct slice string_range(struct slice value, int64_t start, int64_t end)
 CMD_HANDLER(cmd_getrange)
 {
     KV_ASSERT(arg_count == 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     int64_t start = 0;
     int64_t end = 0;
     if (!number_parse_int64(args[2].bytes, args[2].length, &start) ||
@@ -620,7 +613,7 @@ CMD_HANDLER(cmd_getrange)
         struct slice value = store_string_value(context->store, found.key_ref);
         reply_bulk(&context->reply, string_range(value, start, end));
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* SETRANGE's limits for `bytes` at `offset` of the key found; false after the error. */
@@ -723,36 +716,36 @@ static void incr_generic(struct cmd_context *context, struct slice key, int64_t 
 CMD_HANDLER(cmd_incr)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     incr_generic(context, args[1], 1);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_decr)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     incr_generic(context, args[1], -1);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_incrby)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     int64_t increment = 0;
     if (!number_parse_int64(args[2].bytes, args[2].length, &increment)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
         return;
     }
     incr_generic(context, args[1], increment);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_decrby)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     int64_t decrement = 0;
     if (!number_parse_int64(args[2].bytes, args[2].length, &decrement)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
@@ -763,7 +756,7 @@ CMD_HANDLER(cmd_decrby)
         return;
     }
     incr_generic(context, args[1], -decrement);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* INCRBYFLOAT's new value of the string found (absent: 0) as text in `text`; false after
@@ -793,7 +786,7 @@ static bool incrbyfloat_text(struct cmd_context *context, const struct store_fou
 CMD_HANDLER(cmd_incrbyfloat)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     char text[NUMBER_LONG_DOUBLE_BYTES];
     uint32_t length = 0;
@@ -815,7 +808,7 @@ CMD_HANDLER(cmd_incrbyfloat)
         return;
     }
     reply_bulk(&context->reply, bytes);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 static const struct cmd string_cmds[] = {

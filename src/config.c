@@ -46,10 +46,10 @@ static const struct option options[] = {
     {"port", OPTION_UINT32, 1, 65535, offsetof(struct config, port), false},
     {"bind", OPTION_BIND, 0, 0, offsetof(struct config, bind), false},
     {"connections_max", OPTION_UINT32, 1, 1u << 20, offsetof(struct config, connections_max), false},
-    {"key_count", OPTION_UINT32, 1, 1u << 30, offsetof(struct config, key_count), false},
-    {"key_size_max", OPTION_UINT32, 1, 1u << 29, offsetof(struct config, key_size_max), false},
-    {"val_size_max", OPTION_UINT32, 1, 1u << 29, offsetof(struct config, val_size_max), false},
-    {"list_length_max", OPTION_UINT32, 1, 1u << 30, offsetof(struct config, list_length_max), false},
+    {"key_count", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, key_count), false},
+    {"key_size_max", OPTION_UINT32, 0, 1u << 29, offsetof(struct config, key_size_max), false},
+    {"val_size_max", OPTION_UINT32, 0, 1u << 29, offsetof(struct config, val_size_max), false},
+    {"list_length_max", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, list_length_max), false},
     {"hugepages", OPTION_HUGEPAGES, 0, 0, offsetof(struct config, hugepages), false},
     {"mlock", OPTION_MLOCK, 0, 0, offsetof(struct config, mlock), false},
     {"ring_entries", OPTION_UINT32, 0, 32768, offsetof(struct config, ring_entries), false},
@@ -190,16 +190,18 @@ const char *config_mlock_name(enum config_mlock mlock)
     return mlock_names[mlock];
 }
 
+uint32_t config_name_bytes_max(const struct config *config)
+{
+    return config->key_size_max != 0 ? config->key_size_max : CONFIG_NAME_BYTES_DEFAULT;
+}
+
 void config_defaults(struct config *config)
 {
     memset(config, 0, sizeof(*config));
     config->port = 6379;
     snprintf(config->bind, sizeof(config->bind), "127.0.0.1");
     config->connections_max = 1000;
-    config->key_count = 1000;
-    config->key_size_max = 1024;
-    config->val_size_max = 4096;
-    config->list_length_max = 50;
+    /* The seed's per-key caps are off (0): maxmemory is the limit, as in Redis. */
     config->hugepages = CONFIG_HUGEPAGES_AUTO;
     config->mlock = CONFIG_MLOCK_AUTO;
     config->expire_slice = 256;

@@ -1,12 +1,13 @@
 /*
- * Connection slots and their byte cursors. Receive buffer: recv[0 .. parser.command_start)
+ * Connection slots and their bytes. Receive buffer (heap): recv[0 .. parser.command_start)
  * is consumed and may be dropped at the next compaction (except what a transaction keeps),
- * recv[command_start .. recv_length) waits to be parsed. Send buffer: send[send_done ..
- * send_length) waits to be sent, of which the first send_in_flight bytes are with the
- * kernel. Receive and send buffers are acquired and released together, so both pools hand
- * out the same index (asserted), which the loop uses to find the registered buffer.
- * Invariants (conn_verify): every cursor within its buffer; at most one receive and one send
- * in flight; a slot is on the ready queue at most once (`queued`). No I/O, no allocation.
+ * recv[command_start .. recv_length) waits to be parsed. Output: a chain of heap blocks from
+ * out_head to out_tail; a block's [sent, length) waits to be sent, and the first
+ * send_in_flight bytes of the head's are with the kernel. Replies are written at the tail;
+ * sends take from the head; a block the kernel has taken whole goes back to the heap at once.
+ * Invariants (conn_verify): cursors within their buffers; out_bytes is the sum of the blocks'
+ * unsent bytes; memory_bytes is the heap bytes of every buffer and block; at most one receive
+ * and one send in flight; a slot is on the ready queue at most once. No I/O.
  */
 #include "conn.h"
 
@@ -23,20 +24,25 @@ uint64_t conns_plan_slots_bytes(uint32_t slot_count)
            round_64((uint64_t)slot_count * sizeof(uint32_t));    /* ready queue */
 }
 
-void conns_init(struct conns *conns, struct region *region, uint32_t slot_count,
-                uint32_t buffer_count, uint32_t recv_buffer_bytes, uint32_t send_buffer_bytes)
+void conns_init(struct conns *conns, struct region *region, struct heap *heap,
+                uint32_t slot_count, uint32_t open_max, uint32_t recv_limit)
 {
-    KV_ASSERT(buffer_count > 0 && buffer_count <= slot_count);
+    KV_ASSERT(open_max > 0 && open_max <= slot_count);
+    KV_ASSERT(recv_limit >= CONN_RECV_INITIAL_BYTES);
     memset(conns, 0, sizeof(*conns));
     conns->slot_count = slot_count;
     conns->slots = region_carve(region, (uint64_t)slot_count * sizeof(struct conn), 64);
     memset(conns->slots, 0, (uint64_t)slot_count * sizeof(struct conn));
     conns->ready = region_carve(region, (uint64_t)slot_count * sizeof(uint32_t), 64);
-    pool_init(&conns->recv_buffers, region, buffer_count, recv_buffer_bytes);
-    pool_init(&conns->send_buffers, region, buffer_count, send_buffer_bytes);
-    conns->recv_buffer_bytes = recv_buffer_bytes;
-    conns->send_buffer_bytes = send_buffer_bytes;
-    KV_ASSERT(conns->recv_buffers.slot_count == conns->send_buffers.slot_count);
+    conns->heap = heap;
+    conns->open_max = open_max;
+    conns->recv_limit = recv_limit;
+    KV_ASSERT(conns->open_count == 0 && conns->memory_bytes == 0);
+}
+
+static struct conn_block *block_at(const struct conns *conns, uint32_t ref)
+{
+    return heap_pointer(conns->heap, ref);
 }
 
 bool conn_open(struct conns *conns, uint32_t slot_index)
@@ -48,22 +54,36 @@ bool conn_open(struct conns *conns, uint32_t slot_index)
     memset(conn, 0, sizeof(*conn));
     conn->generation = generation;
     conn->queued = queued;
-    uint32_t recv_index = 0;
-    if (!pool_acquire(&conns->recv_buffers, &recv_index)) {
+    conn->out_head = HEAP_REF_NONE;
+    conn->out_tail = HEAP_REF_NONE;
+    conn->recv = conns->open_count < conns->open_max
+                     ? heap_alloc(conns->heap, CONN_RECV_INITIAL_BYTES)
+                     : NULL;
+    if (conn->recv == NULL) {
         conn->state = CONN_REFUSING;
         return false;
     }
-    uint32_t send_index = 0;
-    bool acquired = pool_acquire(&conns->send_buffers, &send_index);
-    KV_ASSERT(acquired);
-    KV_ASSERT(send_index == recv_index);
-    conn->buffer_index = recv_index;
-    conn->recv = pool_slot(&conns->recv_buffers, recv_index);
-    conn->send = pool_slot(&conns->send_buffers, send_index);
+    conn->recv_capacity = CONN_RECV_INITIAL_BYTES;
+    conns->memory_bytes += heap_usable_bytes(conns->heap, conn->recv);
     resp_parser_init(&conn->parser);
     conn->state = CONN_OPEN;
     conns->open_count++;
+    KV_ASSERT(conns->open_count <= conns->open_max);
     return true;
+}
+
+/* Gives back every output block (sent or not). */
+static void output_release(struct conns *conns, struct conn *conn)
+{
+    /* Bounded by the blocks in the chain: each step releases one. */
+    while (conn->out_head != HEAP_REF_NONE) {
+        struct conn_block *block = block_at(conns, conn->out_head);
+        conn->out_head = block->next;
+        conns->memory_bytes -= heap_usable_bytes(conns->heap, block);
+        heap_release(conns->heap, block);
+    }
+    conn->out_tail = HEAP_REF_NONE;
+    conn->out_bytes = 0;
 }
 
 void conn_closing(struct conns *conns, struct conn *conn)
@@ -71,13 +91,15 @@ void conn_closing(struct conns *conns, struct conn *conn)
     KV_ASSERT(conn->state == CONN_OPEN || conn->state == CONN_REFUSING);
     KV_ASSERT(!conn->recv_in_flight && conn->send_in_flight == 0 && !conn->shutdown_in_flight);
     if (conn->recv != NULL) {
-        pool_release(&conns->recv_buffers, conn->buffer_index);
-        pool_release(&conns->send_buffers, conn->buffer_index);
+        conns->memory_bytes -= heap_usable_bytes(conns->heap, conn->recv);
+        heap_release(conns->heap, conn->recv);
         conn->recv = NULL;
-        conn->send = NULL;
+        conn->recv_capacity = 0;
+        output_release(conns, conn);
         KV_ASSERT(conns->open_count > 0);
         conns->open_count--;
     }
+    KV_ASSERT(conn->out_head == HEAP_REF_NONE);
     conn->state = CONN_CLOSING;
 }
 
@@ -90,6 +112,8 @@ void conn_release(struct conns *conns, uint32_t slot_index)
     memset(conn, 0, sizeof(*conn));
     conn->generation = generation;
     conn->queued = queued;
+    conn->out_head = HEAP_REF_NONE;
+    conn->out_tail = HEAP_REF_NONE;
     conn->state = CONN_FREE;
 }
 
@@ -108,50 +132,202 @@ uint32_t conn_recv_compact(struct conn *conn, uint32_t droppable)
     return droppable;
 }
 
-uint32_t conn_recv_room(const struct conns *conns, struct conn *conn, uint8_t **into)
+uint32_t conn_recv_room(struct conn *conn, uint8_t **into)
 {
     KV_ASSERT(conn->state == CONN_OPEN && !conn->recv_in_flight);
-    KV_ASSERT(conn->recv_length <= conns->recv_buffer_bytes);
+    KV_ASSERT(conn->recv_length <= conn->recv_capacity);
     *into = conn->recv + conn->recv_length;
-    return conns->recv_buffer_bytes - conn->recv_length;
+    return conn->recv_capacity - conn->recv_length;
+}
+
+bool conn_recv_grow(struct conns *conns, struct conn *conn, uint64_t wanted)
+{
+    KV_ASSERT(conn->state == CONN_OPEN && !conn->recv_in_flight);
+    if (conn->recv_capacity >= conns->recv_limit) {
+        return false;
+    }
+    uint64_t bytes = (uint64_t)conn->recv_capacity * 2;
+    bytes = bytes > wanted ? bytes : wanted;
+    bytes = bytes < conns->recv_limit ? bytes : conns->recv_limit;
+    uint64_t before = heap_usable_bytes(conns->heap, conn->recv);
+    uint8_t *grown = heap_resize(conns->heap, conn->recv, bytes);
+    if (grown == NULL) {
+        return false;
+    }
+    conns->memory_bytes += heap_usable_bytes(conns->heap, grown) - before;
+    conn->recv = grown;
+    conn->recv_capacity = (uint32_t)bytes;
+    KV_ASSERT(conn->recv_length < conn->recv_capacity);
+    return true;
+}
+
+void conn_recv_shrink(struct conns *conns, struct conn *conn)
+{
+    KV_ASSERT(conn->state == CONN_OPEN && !conn->recv_in_flight);
+    if (conn->recv_length != 0 || conn->recv_capacity <= CONN_RECV_INITIAL_BYTES ||
+        conn->recv_last > conn->recv_capacity / 8) {
+        return;
+    }
+    uint32_t bytes = conn->recv_capacity / 2;
+    bytes = bytes > CONN_RECV_INITIAL_BYTES ? bytes : CONN_RECV_INITIAL_BYTES;
+    uint64_t before = heap_usable_bytes(conns->heap, conn->recv);
+    uint8_t *shrunk = heap_resize(conns->heap, conn->recv, bytes);
+    KV_ASSERT(shrunk != NULL); /* a shrinking resize never fails */
+    conns->memory_bytes -= before - heap_usable_bytes(conns->heap, shrunk);
+    conn->recv = shrunk;
+    conn->recv_capacity = bytes;
 }
 
 void conn_received(struct conn *conn, uint32_t bytes)
 {
     KV_ASSERT(conn->recv_in_flight);
+    KV_ASSERT(bytes <= conn->recv_capacity - conn->recv_length);
     conn->recv_in_flight = false;
     conn->recv_length += bytes;
+    conn->recv_last = bytes;
 }
 
-void conn_sent(struct conn *conn, uint32_t bytes)
+void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)
 {
     KV_ASSERT(conn->send_in_flight > 0);
     KV_ASSERT(bytes <= conn->send_in_flight);
+    KV_ASSERT(conn->out_head != HEAP_REF_NONE);
     conn->send_in_flight = 0;
-    conn->send_done += bytes;
-    KV_ASSERT(conn->send_done <= conn->send_length);
-    if (conn->send_done == conn->send_length) {
-        conn->send_done = 0;
-        conn->send_length = 0;
+    struct conn_block *head = block_at(conns, conn->out_head);
+    head->sent += bytes;
+    conn->out_bytes -= bytes;
+    KV_ASSERT(head->sent <= head->length);
+    if (head->sent == head->length && (conn->out_head != conn->out_tail || bytes > 0)) {
+        /* Taken whole: the block goes back (the tail too: an idle client holds none). */
+        uint32_t next = head->next;
+        conns->memory_bytes -= heap_usable_bytes(conns->heap, head);
+        heap_release(conns->heap, head);
+        if (conn->out_tail == conn->out_head) {
+            conn->out_tail = HEAP_REF_NONE;
+        }
+        conn->out_head = next;
     }
 }
 
-uint32_t conn_send_pending(const struct conn *conn, const uint8_t **from)
+uint32_t conn_send_pending(const struct conns *conns, const struct conn *conn,
+                           const uint8_t **from)
 {
-    KV_ASSERT(conn->send_done <= conn->send_length);
-    *from = conn->send + conn->send_done;
-    return conn->send_length - conn->send_done;
+    *from = NULL;
+    if (conn->out_head == HEAP_REF_NONE) {
+        KV_ASSERT(conn->out_bytes == 0);
+        return 0;
+    }
+    const struct conn_block *head = block_at(conns, conn->out_head);
+    KV_ASSERT(head->sent <= head->length);
+    *from = (const uint8_t *)(head + 1) + head->sent;
+    return head->length - head->sent;
 }
 
-uint32_t conn_send_room(const struct conns *conns, struct conn *conn)
+/* The size of the next block for a write of `wanted` more bytes. */
+static uint64_t block_bytes_for(const struct conn *conn, uint64_t wanted)
 {
-    KV_ASSERT(conn->send_length <= conns->send_buffer_bytes);
-    if (conn->send_in_flight == 0 && conn->send_done > 0) {
-        memmove(conn->send, conn->send + conn->send_done, conn->send_length - conn->send_done);
-        conn->send_length -= conn->send_done;
-        conn->send_done = 0;
+    uint64_t bytes = conn->out_head == HEAP_REF_NONE ? CONN_BLOCK_FIRST_BYTES : CONN_BLOCK_BYTES;
+    bytes = wanted > bytes ? wanted : bytes;
+    return bytes < CONN_BLOCK_BYTES_MAX ? bytes : CONN_BLOCK_BYTES_MAX;
+}
+
+/* reply_grow_fn of a connection: commits what the writer wrote in the tail block, then
+ * appends a new block and points the writer at it. */
+static bool conn_reply_grow(struct reply *reply, uint64_t wanted)
+{
+    struct conns *conns = reply->owner;
+    struct conn *conn = conn_at(conns, reply->owner_index);
+    conn_reply_keep(conns, conn, reply);
+    uint64_t bytes = block_bytes_for(conn, wanted);
+    struct conn_block *block = heap_alloc(conns->heap, sizeof(*block) + bytes);
+    if (block == NULL) {
+        return false;
     }
-    return conns->send_buffer_bytes - conn->send_length;
+    conns->memory_bytes += heap_usable_bytes(conns->heap, block);
+    *block = (struct conn_block){.next = HEAP_REF_NONE,
+                                 .capacity = (uint32_t)(heap_usable_bytes(conns->heap, block) -
+                                                        sizeof(*block))};
+    uint32_t ref = heap_ref(conns->heap, block);
+    if (conn->out_tail == HEAP_REF_NONE) {
+        conn->out_head = ref;
+    } else {
+        block_at(conns, conn->out_tail)->next = ref;
+    }
+    conn->out_tail = ref;
+    reply->bytes = (uint8_t *)(block + 1);
+    reply->length = 0;
+    reply->capacity = block->capacity;
+    KV_ASSERT(reply->capacity >= (wanted < CONN_BLOCK_FIRST_BYTES ? wanted : 1));
+    return true;
+}
+
+/* The writer's reply_truncate: drops the bytes since its mark, releasing blocks taken since
+ * (the writer's bytes since the mark were never sent: nothing waits between writing a reply
+ * and keeping it). */
+static void conn_reply_truncate(struct reply *reply)
+{
+    struct conns *conns = reply->owner;
+    struct conn *conn = conn_at(conns, reply->owner_index);
+    conn_reply_keep(conns, conn, reply);
+    uint64_t drop = reply_since_mark(reply);
+    KV_ASSERT(drop <= conn->out_bytes);
+    /* Bounded by the chain's blocks: blocks written since the mark go whole from the tail;
+     * the chain is walked from the head to find each new tail. */
+    while (drop > 0) {
+        struct conn_block *tail = block_at(conns, conn->out_tail);
+        uint32_t unsent = tail->length - tail->sent;
+        uint32_t cut = drop < unsent ? (uint32_t)drop : unsent;
+        tail->length -= cut;
+        conn->out_bytes -= cut;
+        drop -= cut;
+        if (drop == 0) {
+            break;
+        }
+        /* This whole block came after the mark: drop it. */
+        KV_ASSERT(tail->length == tail->sent && conn->out_tail != conn->out_head);
+        uint32_t previous = conn->out_head;
+        while (block_at(conns, previous)->next != conn->out_tail) {
+            previous = block_at(conns, previous)->next;
+        }
+        conns->memory_bytes -= heap_usable_bytes(conns->heap, tail);
+        heap_release(conns->heap, tail);
+        block_at(conns, previous)->next = HEAP_REF_NONE;
+        conn->out_tail = previous;
+    }
+    uint64_t mark = reply->mark;
+    *reply = conn_reply(conns, conn);
+    reply->total = mark;
+    reply->mark = mark;
+}
+
+struct reply conn_reply(struct conns *conns, struct conn *conn)
+{
+    KV_ASSERT(conn->state == CONN_OPEN);
+    struct reply reply = {.grow = conn_reply_grow,
+                          .truncate = conn_reply_truncate,
+                          .owner = conns,
+                          .owner_index = conn_slot_index(conns, conn)};
+    if (conn->out_tail != HEAP_REF_NONE) {
+        struct conn_block *tail = block_at(conns, conn->out_tail);
+        reply.bytes = (uint8_t *)(tail + 1);
+        reply.length = tail->length;
+        reply.capacity = tail->capacity;
+    }
+    return reply;
+}
+
+void conn_reply_keep(struct conns *conns, struct conn *conn, const struct reply *reply)
+{
+    KV_ASSERT(reply->owner == conns && reply->owner_index == conn_slot_index(conns, conn));
+    if (conn->out_tail == HEAP_REF_NONE) {
+        KV_ASSERT(reply->length == 0);
+        return;
+    }
+    struct conn_block *tail = block_at(conns, conn->out_tail);
+    KV_ASSERT(reply->bytes == (uint8_t *)(tail + 1));
+    KV_ASSERT(reply->length >= tail->length);
+    conn->out_bytes += reply->length - tail->length;
+    tail->length = reply->length;
 }
 
 void conn_ready_push(struct conns *conns, uint32_t slot_index)
@@ -187,39 +363,65 @@ void conn_kill(struct conns *conns, struct conn *conn)
     conn_ready_push(conns, conn_slot_index(conns, conn));
 }
 
+uint64_t conn_memory(const struct conns *conns, const struct conn *conn)
+{
+    uint64_t bytes = conn->recv != NULL ? heap_usable_bytes(conns->heap, conn->recv) : 0;
+    uint32_t ref = conn->out_head;
+    /* Bounded by the chain's blocks. */
+    while (ref != HEAP_REF_NONE) {
+        const struct conn_block *block = block_at(conns, ref);
+        bytes += heap_usable_bytes(conns->heap, block);
+        ref = block->next;
+    }
+    return bytes;
+}
+
 void conn_verify(const struct conns *conns, const struct conn *conn)
 {
     KV_ASSERT(conn->state <= CONN_CLOSING);
-    KV_ASSERT((conn->recv == NULL) == (conn->send == NULL));
     if (conn->recv == NULL) {
         KV_ASSERT(conn->state != CONN_OPEN);
+        KV_ASSERT(conn->out_head == HEAP_REF_NONE && conn->out_bytes == 0);
         return;
     }
     KV_ASSERT(conn->state == CONN_OPEN);
-    KV_ASSERT(conn->recv_length <= conns->recv_buffer_bytes);
+    KV_ASSERT(conn->recv_capacity <= conns->recv_limit);
+    KV_ASSERT(heap_usable_bytes(conns->heap, conn->recv) >= conn->recv_capacity);
+    KV_ASSERT(conn->recv_length <= conn->recv_capacity);
     KV_ASSERT(conn->parser.command_start <= conn->parser.scan);
     KV_ASSERT(conn->parser.scan <= conn->recv_length);
-    KV_ASSERT(conn->send_done <= conn->send_length);
-    KV_ASSERT(conn->send_length <= conns->send_buffer_bytes);
-    KV_ASSERT(conn->send_in_flight <= conn->send_length - conn->send_done);
     KV_ASSERT(conn->addr_length < CONN_ADDR_BYTES_MAX);
-    KV_ASSERT(conn->buffer_index < conns->recv_buffers.slot_count);
+    uint64_t unsent = 0;
+    uint32_t ref = conn->out_head;
+    uint32_t last = HEAP_REF_NONE;
+    for (uint64_t steps = 0; ref != HEAP_REF_NONE; steps++) {
+        KV_ASSERT(steps < conns->heap->allocations);
+        const struct conn_block *block = block_at(conns, ref);
+        KV_ASSERT(block->sent <= block->length && block->length <= block->capacity);
+        unsent += block->length - block->sent;
+        last = ref;
+        ref = block->next;
+    }
+    KV_ASSERT(last == conn->out_tail);
+    KV_ASSERT(unsent == conn->out_bytes);
+    KV_ASSERT(conn->send_in_flight <= conn->out_bytes);
 }
 
 void conns_verify(const struct conns *conns)
 {
-    pool_verify(&conns->recv_buffers);
-    pool_verify(&conns->send_buffers);
     uint32_t open = 0;
     uint32_t queued = 0;
+    uint64_t memory = 0;
     for (uint32_t slot_index = 0; slot_index < conns->slot_count; slot_index++) {
         const struct conn *conn = &conns->slots[slot_index];
         conn_verify(conns, conn);
         open += conn->state == CONN_OPEN ? 1 : 0;
         queued += conn->queued ? 1 : 0;
+        memory += conn_memory(conns, conn);
     }
     KV_ASSERT(open == conns->open_count);
-    KV_ASSERT(open == pool_used_count(&conns->recv_buffers));
+    KV_ASSERT(open <= conns->open_max);
+    KV_ASSERT(memory == conns->memory_bytes);
     KV_ASSERT(queued == conns->ready_count);
     for (uint32_t step = 0; step < conns->ready_count; step++) {
         uint32_t slot_index = conns->ready[(conns->ready_head + step) % conns->slot_count];

@@ -21,8 +21,6 @@
 
 static const char *const pool_names[LAYOUT_POOL_COUNT] = {
     [LAYOUT_POOL_CONNECTIONS] = "connections",
-    [LAYOUT_POOL_RECV_BUFFERS] = "recv_buffers",
-    [LAYOUT_POOL_SEND_BUFFERS] = "send_buffers",
     [LAYOUT_POOL_HEAP] = "heap",
     [LAYOUT_POOL_PUBSUB] = "pubsub",
     [LAYOUT_POOL_SCRATCH] = "scratch",
@@ -42,17 +40,13 @@ void layout_compute(struct layout *layout, const struct config *config, const st
     uint64_t *bytes = layout->pool_bytes;
     uint32_t slots = plan->conn_slot_count;
     bytes[LAYOUT_POOL_CONNECTIONS] = conns_plan_slots_bytes(slots) + clients_plan_bytes(slots);
-    bytes[LAYOUT_POOL_RECV_BUFFERS] = pool_plan_bytes(config->connections_max,
-                                                      plan->recv_buffer_bytes);
-    bytes[LAYOUT_POOL_SEND_BUFFERS] = pool_plan_bytes(config->connections_max,
-                                                      plan->send_buffer_bytes);
     bytes[LAYOUT_POOL_HEAP] = heap_plan_bytes(config->maxmemory);
     bytes[LAYOUT_POOL_PUBSUB] = pubsub_plan_bytes(config->pubsub_channels_max, slots,
-                                                  config->subscriptions_max, config->key_size_max);
-    bytes[LAYOUT_POOL_SCRATCH] = serve_plan_scratch_bytes(plan->args_max, plan->recv_buffer_bytes);
-    bytes[LAYOUT_POOL_WATCH] = watch_plan_bytes(config->watch_keys_max, config->key_size_max);
+                                                  config->subscriptions_max, config_name_bytes_max(config));
+    bytes[LAYOUT_POOL_SCRATCH] = serve_plan_scratch_bytes(plan->args_max, plan->inline_bytes);
+    bytes[LAYOUT_POOL_WATCH] = watch_plan_bytes(config->watch_keys_max, config_name_bytes_max(config));
     bytes[LAYOUT_POOL_BLOCKING] = block_plan_bytes(slots, config->blocking_keys_max,
-                                                   config->key_size_max);
+                                                   config_name_bytes_max(config));
     bytes[LAYOUT_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN);
     layout->total_bytes = LAYOUT_CARVE_SLACK_BYTES;
     for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {

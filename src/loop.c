@@ -134,9 +134,8 @@ struct loop {
     int listen_fd;                 /* the listening socket (a plain fd) */
     uint32_t port;                 /* port listened on */
     bool buffers_registered;       /* READ_FIXED/WRITE_FIXED usable */
-    uint32_t slots_per_buffer;     /* connection buffers per registered iovec */
-    uint32_t recv_buffer_count;    /* registered iovecs of the receive pool */
-    uint32_t send_buffer_base;     /* registered index of the first send iovec */
+    const uint8_t *region_base;    /* the region: registered as iovecs of ... */
+    uint64_t region_bytes;         /* ... LOOP_REGISTERED_BUFFER_BYTES_MAX each, in order */
     struct loop_accept accepts[LOOP_ACCEPTS]; /* accepts in flight, each with its address */
     bool accept_wanted;            /* arm the accepts not in flight when an SQE is free */
     bool stopping;                 /* a stop was requested */
@@ -282,47 +281,53 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
     return 0;
 }
 
-/* Registers the receive and send pools as fixed buffers, in iovecs of whole slots (the
- * kernel limits each to LOOP_REGISTERED_BUFFER_BYTES_MAX): READ_FIXED and WRITE_FIXED then
- * skip pinning the pages on every operation. */
-static void buffers_register(struct loop *loop)
+/* Registers the whole region as fixed buffers, in iovecs of LOOP_REGISTERED_BUFFER_BYTES_MAX
+ * (the kernel's limit for one): every receive buffer and output block lives in the heap
+ * inside it, so READ_FIXED and WRITE_FIXED skip pinning pages on every operation, whatever
+ * the budget's size. An operation never crosses from one iovec into the next (ring_span). */
+static void buffers_register(struct loop *loop, const struct region *region)
 {
     static struct iovec iovecs[LOOP_REGISTERED_BUFFERS_MAX];
-    const struct pool *pools[2] = {&loop->conns->recv_buffers, &loop->conns->send_buffers};
-    /* Both pools hand out the same index for a connection (conn.c): equal counts. */
-    KV_ASSERT(pools[0]->slot_count == pools[1]->slot_count);
-    uint32_t slot_bytes = pools[0]->slot_bytes > pools[1]->slot_bytes ? pools[0]->slot_bytes
-                                                                       : pools[1]->slot_bytes;
-    KV_ASSERT(slot_bytes > 0);
-    uint32_t per_iovec = LOOP_REGISTERED_BUFFER_BYTES_MAX / slot_bytes;
-    uint32_t slot_count = pools[0]->slot_count;
-    uint32_t iovecs_per_pool = per_iovec == 0 ? 0 : (slot_count + per_iovec - 1) / per_iovec;
-    if (per_iovec == 0 || iovecs_per_pool * 2 > LOOP_REGISTERED_BUFFERS_MAX) {
-        log_warn("loop: connection buffers too large to register; using plain receive/send");
+    uint64_t count = (region->bytes + LOOP_REGISTERED_BUFFER_BYTES_MAX - 1) /
+                     LOOP_REGISTERED_BUFFER_BYTES_MAX;
+    if (count > LOOP_REGISTERED_BUFFERS_MAX) {
+        log_warn("loop: the region is too large to register; using plain receive/send");
         return;
     }
-    uint32_t count = 0;
-    for (uint32_t pool = 0; pool < 2; pool++) {
-        for (uint32_t first = 0; first < slot_count; first += per_iovec) {
-            uint32_t slots = slot_count - first < per_iovec ? slot_count - first : per_iovec;
-            KV_ASSERT(count < LOOP_REGISTERED_BUFFERS_MAX); /* checked above: 2 per pool fit */
-            iovecs[count].iov_base = pool_slot(pools[pool], first);
-            iovecs[count].iov_len = (size_t)slots * pools[pool]->slot_bytes;
-            count++;
-        }
+    for (uint64_t index = 0; index < count; index++) {
+        uint64_t offset = index * LOOP_REGISTERED_BUFFER_BYTES_MAX;
+        uint64_t left = region->bytes - offset;
+        iovecs[index].iov_base = region->base + offset;
+        iovecs[index].iov_len = left < LOOP_REGISTERED_BUFFER_BYTES_MAX
+                                    ? left
+                                    : LOOP_REGISTERED_BUFFER_BYTES_MAX;
     }
-    KV_ASSERT(count == 2 * iovecs_per_pool);
-    int result = io_uring_register_buffers(&loop->ring, iovecs, count);
+    int result = io_uring_register_buffers(&loop->ring, iovecs, (unsigned)count);
     if (result != 0) {
-        log_warn("loop: registering %u buffers failed (%s); using plain receive/send: raise "
-                 "the memlock limit or grant CAP_IPC_LOCK",
-                 count, strerror(-result));
+        log_warn("loop: registering the region as %u buffers failed (%s); using plain "
+                 "receive/send: raise the memlock limit or grant CAP_IPC_LOCK",
+                 (unsigned)count, strerror(-result));
         return;
     }
     loop->buffers_registered = true;
-    loop->slots_per_buffer = per_iovec;
-    loop->recv_buffer_count = iovecs_per_pool;
-    loop->send_buffer_base = iovecs_per_pool;
+    loop->region_base = region->base;
+    loop->region_bytes = region->bytes;
+}
+
+/* The registered buffer holding [bytes, bytes + length), and how much of that range lies in
+ * it: an operation that would cross into the next iovec is cut at the boundary (the rest goes
+ * as a short read or write does). */
+static uint32_t ring_span(const struct loop *loop, const uint8_t *bytes, uint32_t length,
+                          uint32_t *buffer_index)
+{
+    KV_ASSERT(loop->buffers_registered);
+    KV_ASSERT(bytes >= loop->region_base);
+    uint64_t offset = (uint64_t)(bytes - loop->region_base);
+    KV_ASSERT(offset + length <= loop->region_bytes);
+    *buffer_index = (uint32_t)(offset / LOOP_REGISTERED_BUFFER_BYTES_MAX);
+    uint64_t end = ((uint64_t)*buffer_index + 1) * LOOP_REGISTERED_BUFFER_BYTES_MAX;
+    uint64_t room = end - offset;
+    return length < room ? length : (uint32_t)room;
 }
 
 /* The fixed-file table must fit under RLIMIT_NOFILE: raise the soft limit to the hard one. */
@@ -337,8 +342,9 @@ static void files_limit_raise(uint32_t needed)
     }
 }
 
-int loop_init(struct loop **loop_out, const struct config *config, struct serve *serve,
-              struct cron *cron, struct stats *stats, char *error, size_t error_bytes)
+int loop_init(struct loop **loop_out, const struct config *config, const struct region *region,
+              struct serve *serve, struct cron *cron, struct stats *stats, char *error,
+              size_t error_bytes)
 {
     KV_ASSERT(serve->conns != NULL);
     struct loop *loop = &loop_state;
@@ -365,7 +371,7 @@ int loop_init(struct loop **loop_out, const struct config *config, struct serve 
                  loop->conns->slot_count, strerror(-result));
         return result;
     }
-    buffers_register(loop);
+    buffers_register(loop, region);
     KV_ASSERT(loop->listen_fd >= 0);
     loop->accept_wanted = true;
     *loop_out = loop;
@@ -398,16 +404,6 @@ static void accept_arm(struct loop *loop)
     loop->accept_wanted = false;
 }
 
-/* The registered buffer (iovec index) holding a connection's receive or send buffer. */
-static uint32_t buffer_index(const struct loop *loop, const struct conn *conn, bool send)
-{
-    KV_ASSERT(loop->buffers_registered);
-    KV_ASSERT(loop->slots_per_buffer > 0);
-    uint32_t index = conn->buffer_index / loop->slots_per_buffer;
-    KV_ASSERT(index < loop->recv_buffer_count);
-    return send ? loop->send_buffer_base + index : index;
-}
-
 static bool recv_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
     KV_ASSERT(conn->state == CONN_OPEN);
@@ -423,10 +419,11 @@ static bool recv_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
     }
     /* Paired with on_recv: what arrives lands within the buffer, after what waits there. */
     KV_ASSERT(into == conn->recv + conn->recv_length);
-    KV_ASSERT(into + room <= conn->recv + loop->conns->recv_buffer_bytes);
+    KV_ASSERT(into + room <= conn->recv + conn->recv_capacity);
     if (loop->buffers_registered) {
-        io_uring_prep_read_fixed(sqe, (int)slot_index, into, room, 0,
-                                 (int)buffer_index(loop, conn, false));
+        uint32_t buffer_index = 0;
+        room = ring_span(loop, into, room, &buffer_index);
+        io_uring_prep_read_fixed(sqe, (int)slot_index, into, room, 0, (int)buffer_index);
     } else {
         io_uring_prep_recv(sqe, (int)slot_index, into, room, 0);
     }
@@ -441,26 +438,26 @@ static bool send_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
     KV_ASSERT(conn->state == CONN_OPEN);
     const uint8_t *from = NULL;
-    uint32_t pending = conn_send_pending(conn, &from);
+    uint32_t pending = conn_send_pending(loop->conns, conn, &from);
     KV_ASSERT(pending > 0);
     KV_ASSERT(conn->send_in_flight == 0);
     struct io_uring_sqe *sqe = sqe_get(loop);
     if (sqe == NULL) {
         return false;
     }
-    /* Paired with on_send: the kernel takes at most these bytes, from within the buffer. */
-    KV_ASSERT(from == conn->send + conn->send_done);
-    KV_ASSERT(from + pending <= conn->send + loop->conns->send_buffer_bytes);
+    /* Paired with on_send: the kernel takes at most these bytes, the head block's unsent. */
+    KV_ASSERT(pending <= conn->out_bytes);
     if (loop->buffers_registered) {
-        io_uring_prep_write_fixed(sqe, (int)slot_index, from, pending, 0,
-                                  (int)buffer_index(loop, conn, true));
+        uint32_t buffer_index = 0;
+        pending = ring_span(loop, from, pending, &buffer_index);
+        io_uring_prep_write_fixed(sqe, (int)slot_index, from, pending, 0, (int)buffer_index);
     } else {
         io_uring_prep_send(sqe, (int)slot_index, from, pending, MSG_NOSIGNAL);
     }
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_SEND, conn->generation, slot_index));
     conn->send_in_flight = pending;
-    KV_ASSERT(conn->send_in_flight == conn->send_length - conn->send_done);
+    KV_ASSERT(conn->send_in_flight > 0);
     return true;
 }
 
@@ -509,7 +506,7 @@ static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_i
     KV_ASSERT(conn->state == CONN_OPEN);
     KV_ASSERT(conn->close_after_send || conn->read_closed || conn->dead);
     const uint8_t *from = NULL;
-    if (!conn->dead && conn_send_pending(conn, &from) > 0) {
+    if (!conn->dead && conn_send_pending(loop->conns, conn, &from) > 0) {
         return conn->send_in_flight > 0 || send_arm(loop, conn, slot_index);
     }
     if (conn->send_in_flight > 0 && conn->dead && !conn->shutdown_in_flight) {
@@ -540,7 +537,7 @@ static void settle(struct loop *loop, uint32_t slot_index)
         ok = settle_closing(loop, conn, slot_index);
     } else {
         const uint8_t *from = NULL;
-        if (conn->send_in_flight == 0 && conn_send_pending(conn, &from) > 0) {
+        if (conn->send_in_flight == 0 && conn_send_pending(loop->conns, conn, &from) > 0) {
             ok = send_arm(loop, conn, slot_index);
         }
         if (ok && !conn->recv_in_flight) {
@@ -565,7 +562,7 @@ static void serve(struct loop *loop, uint32_t slot_index)
     }
     /* A receive may be in flight (a send completed): it writes past recv_length, into room
      * that recv_arm found and that nothing takes until it completes. */
-    KV_ASSERT(!conn->recv_in_flight || conn->recv_length < loop->conns->recv_buffer_bytes);
+    KV_ASSERT(!conn->recv_in_flight || conn->recv_length < conn->recv_capacity);
     if (serve_input(loop->serve, slot_index)) {
         conn_ready_push(loop->conns, slot_index); /* More commands: next pass. */
     }
@@ -646,9 +643,9 @@ static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, i
         return;
     }
     /* Paired with recv_arm: no more than the room it was given. */
-    KV_ASSERT((uint32_t)result <= loop->conns->recv_buffer_bytes - conn->recv_length);
+    KV_ASSERT((uint32_t)result <= conn->recv_capacity - conn->recv_length);
     conn_received(conn, (uint32_t)result);
-    KV_ASSERT(conn->recv_length <= loop->conns->recv_buffer_bytes);
+    KV_ASSERT(conn->recv_length <= conn->recv_capacity);
     loop->stats->bytes_received += (uint64_t)result;
     serve(loop, slot_index);
 }
@@ -659,7 +656,7 @@ static void on_send(struct loop *loop, struct conn *conn, uint32_t slot_index, i
     KV_ASSERT(result != -EFAULT); /* a bad buffer too */
     KV_ASSERT(conn->state == CONN_OPEN); /* a slot closes only once nothing is in flight */
     if (result < 0) {
-        conn_sent(conn, 0);
+        conn_sent(loop->conns, conn, 0);
         if (result != -EINTR && result != -EAGAIN) {
             conn->dead = true;
         }
@@ -669,7 +666,7 @@ static void on_send(struct loop *loop, struct conn *conn, uint32_t slot_index, i
     /* Paired with send_arm: no more than was armed. A short write leaves the rest pending;
      * settle sends it. */
     KV_ASSERT((uint32_t)result <= conn->send_in_flight);
-    conn_sent(conn, (uint32_t)result);
+    conn_sent(loop->conns, conn, (uint32_t)result);
     conn->sends_completed++;
     loop->stats->bytes_sent += (uint64_t)result;
     serve(loop, slot_index);

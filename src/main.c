@@ -171,10 +171,8 @@ static int pidfile_write(const char *path)
 
 static void plan_log(void)
 {
-    log_info("plan: recv_buffer_bytes=%u send_buffer_bytes=%u connection_slots=%u "
-             "value_slots=%u",
-             plan.recv_buffer_bytes, plan.send_buffer_bytes, plan.conn_slot_count,
-             plan.value_count);
+    log_info("plan: recv_limit=%u args_max=%u connection_slots=%u", plan.recv_limit,
+             plan.args_max, plan.conn_slot_count);
     for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {
         log_info("plan: %-13s %15" PRIu64 " bytes", layout_pool_name((enum layout_pool)pool),
                  layout.pool_bytes[pool]);
@@ -190,14 +188,14 @@ static void modules_init(void)
     heap_init(&heap, &region, config.maxmemory);
     store_init(&store, &heap, &config, hash_seed());
     store_string_init(&store);
-    watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
+    watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
-                config.subscriptions_max, config.key_size_max, hash_seed());
-    conns_init(&conns, &region, plan.conn_slot_count, config.connections_max,
-               plan.recv_buffer_bytes, plan.send_buffer_bytes);
+                config.subscriptions_max, config_name_bytes_max(&config), hash_seed());
+    conns_init(&conns, &region, &heap, plan.conn_slot_count, config.connections_max,
+               plan.recv_limit);
     clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
     block_init(&block, &region, plan.conn_slot_count, config.blocking_keys_max,
-               config.key_size_max);
+               config_name_bytes_max(&config));
     store.touched = watch_touched;
     store.touched_context = &watch;
     store.ready = block_key_ready;
@@ -217,7 +215,7 @@ static void modules_init(void)
                                        .conns = &conns,
                                        .clients = &clients,
                                        .block = &block};
-    serve_init(&serve, &region, &plan, &shared);
+    serve_init(&serve, &region, &plan, &shared, &heap);
     cron_init(&cron, &serve, &store, &config, &stats, cron_unix_ms);
 }
 
@@ -256,10 +254,10 @@ int main(int argc, char **argv)
     }
     log_info("region: %" PRIu64 " bytes on %s pages%s, %s", region.bytes, region_page_name(&region),
              region.hugetlb ? " (hugetlb)" : "", region.locked ? "locked" : "not locked");
-    reply_errors_init(&config, plan.recv_buffer_bytes);
+    reply_errors_init(&config, plan.recv_limit);
     modules_init();
     struct loop *loop = NULL;
-    if (loop_init(&loop, &config, &serve, &cron, &stats, error, sizeof(error)) != 0) {
+    if (loop_init(&loop, &config, &region, &serve, &cron, &stats, error, sizeof(error)) != 0) {
         log_error("%s", error);
         return 1;
     }

@@ -38,91 +38,68 @@ static uint64_t array_header_bytes(uint64_t count)
     return 1 + digits(count) + 2;
 }
 
-static uint64_t recv_buffer_bytes(const struct config *config)
+/* The reply bounds the command table still computes (the output now grows, so they only
+ * bound what a command may write): with every cap set, the seed's largest legal reply (an
+ * HGETALL of a maximal hash, a ZRANGE WITHSCORES of a maximal sorted set); without, 1 GiB. */
+static uint64_t reply_bytes_max(const struct config *config)
 {
-    /* HSET of a maximal hash: list_length_max fields and values (RPUSH of a maximal list is
-     * the same without the fields). */
-    uint64_t command = array_header_bytes(2ull + 2ull * config->list_length_max) /* *<n> */
-                       + bulk_bytes(PLAN_COMMAND_NAME_BYTES_MAX)                 /* HSET */
-                       + bulk_bytes(config->key_size_max)                        /* key */
-                       + config->list_length_max * (bulk_bytes(config->key_size_max) +
-                                                    bulk_bytes(config->val_size_max)); /* pairs */
-    /* An inline request may be RESP_INLINE_BYTES_MAX long; one more byte (and a little room
-     * for the next command) lets the parser see that it is too long. */
-    uint64_t inline_request = RESP_INLINE_BYTES_MAX + 512;
-    uint64_t bytes = command > inline_request ? command : inline_request;
-    return (bytes + 7) & ~7ull;
-}
-
-static uint64_t send_buffer_bytes(const struct config *config)
-{
-    /* HGETALL of a maximal hash (LRANGE of a maximal list is the same without the fields). */
+    bool capped = config->key_size_max != 0 && config->val_size_max != 0 &&
+                  config->list_length_max != 0;
+    if (!capped) {
+        return PLAN_BUFFER_BYTES_LIMIT;
+    }
     uint64_t list_reply = array_header_bytes(2ull * config->list_length_max) /* *<n> */
                           + config->list_length_max * (bulk_bytes(config->key_size_max) +
                                                        bulk_bytes(config->val_size_max));
-    /* One argument echoed back (ECHO, a key from RANDOMKEY) may be key-sized. */
-    uint32_t arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max
-                                                                         : config->val_size_max;
-    uint64_t value_reply = bulk_bytes(arg_bytes_max) + PLAN_REPLY_SMALL_BYTES;
-    /* ZRANGE ... WITHSCORES of a maximal sorted set: members and scores ("%.17g"). */
     uint64_t zset_reply = array_header_bytes(2ull * config->list_length_max) +
                           config->list_length_max *
                               (bulk_bytes(config->key_size_max) + bulk_bytes(PLAN_SCORE_BYTES_MAX));
     uint64_t bytes = list_reply > zset_reply ? list_reply : zset_reply;
-    if (bytes < value_reply) {
-        bytes = value_reply; /* GET, ECHO: one value and a margin */
-    }
-    if (bytes < PLAN_REPLY_INFO_BYTES) {
-        bytes = PLAN_REPLY_INFO_BYTES; /* INFO, CONFIG GET * */
-    }
-    return (bytes + 7) & ~7ull;
+    uint64_t value_reply = bulk_bytes(config->key_size_max > config->val_size_max
+                                          ? config->key_size_max
+                                          : config->val_size_max) +
+                           PLAN_REPLY_SMALL_BYTES;
+    bytes = bytes > value_reply ? bytes : value_reply;
+    bytes = bytes > PLAN_REPLY_INFO_BYTES ? bytes : PLAN_REPLY_INFO_BYTES;
+    return bytes < PLAN_BUFFER_BYTES_LIMIT ? bytes : PLAN_BUFFER_BYTES_LIMIT;
 }
 
-static int plan_check(const struct config *config, uint64_t recv_bytes, uint64_t send_bytes,
-                      char *error, size_t error_bytes)
+/* The longest argument the parser keeps: the key or value cap when both are set, else
+ * proto-max-bulk-len (Redis's limit on a bulk). */
+static uint32_t arg_bytes_max(const struct config *config)
 {
-    if ((uint64_t)config->key_count * config->list_length_max >= UINT32_MAX) {
-        snprintf(error, error_bytes,
-                 "options key_count x list_length_max (%" PRIu64 ") must stay below 2^32 values",
-                 (uint64_t)config->key_count * config->list_length_max);
-        return -1;
+    if (config->key_size_max != 0 && config->val_size_max != 0) {
+        return config->key_size_max > config->val_size_max ? config->key_size_max
+                                                           : config->val_size_max;
     }
-    if (recv_bytes > PLAN_BUFFER_BYTES_LIMIT || send_bytes > PLAN_BUFFER_BYTES_LIMIT) {
-        snprintf(error, error_bytes,
-                 "options list_length_max x val_size_max need a %" PRIu64 "-byte connection "
-                 "buffer; the limit is 1 GiB",
-                 recv_bytes > send_bytes ? recv_bytes : send_bytes);
-        return -1;
-    }
-    return 0;
+    uint64_t limit = config->proto_max_bulk_len;
+    return limit < UINT32_MAX ? (uint32_t)limit : UINT32_MAX;
 }
 
 int plan_compute(struct plan *plan, const struct config *config, char *error, size_t error_bytes)
 {
     memset(plan, 0, sizeof(*plan));
-    uint64_t recv_bytes = recv_buffer_bytes(config);
-    uint64_t send_bytes = send_buffer_bytes(config);
-    if (plan_check(config, recv_bytes, send_bytes, error, error_bytes) != 0) {
-        return -1;
-    }
+    (void)error;
+    (void)error_bytes;
     plan->conn_slot_count = config->connections_max + PLAN_REFUSAL_SLOTS;
-    plan->recv_buffer_bytes = (uint32_t)recv_bytes;
-    plan->send_buffer_bytes = (uint32_t)send_bytes;
-    plan->arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max
-                                                                      : config->val_size_max;
-    /* One value or one argument echoed back, or an error instead. */
-    plan->reply_value_bytes = (uint32_t)(bulk_bytes(plan->arg_bytes_max) + PLAN_REPLY_ERROR_BYTES);
-    plan->reply_element_bytes = (uint32_t)bulk_bytes(config->val_size_max);
-    plan->list_length_max = config->list_length_max;
-    plan->arg_bytes_max = config->key_size_max > config->val_size_max ? config->key_size_max
-                                                                      : config->val_size_max;
-    /* A multibulk argument takes at least 6 bytes ("$0\r\n\r\n"); an inline request at least
-     * 2 per argument: args_max covers anything that fits the receive buffer. */
-    uint32_t multibulk_args = plan->recv_buffer_bytes / 6 + 1;
-    uint32_t inline_args = RESP_LINE_SEEN_BYTES / 2 + 1;
-    plan->args_max = multibulk_args > inline_args ? multibulk_args : inline_args;
-    plan->value_count = config->key_count * config->list_length_max;
-
+    plan->arg_bytes_max = arg_bytes_max(config);
+    plan->bulk_bytes_limit = config->proto_max_bulk_len;
+    uint64_t reply_max = reply_bytes_max(config);
+    plan->send_buffer_bytes = (uint32_t)reply_max;
+    plan->recv_limit = config->client_query_buffer_limit < UINT32_MAX
+                           ? (uint32_t)config->client_query_buffer_limit
+                           : UINT32_MAX;
+    uint64_t value_bytes = bulk_bytes(plan->arg_bytes_max) + PLAN_REPLY_ERROR_BYTES;
+    plan->reply_value_bytes = (uint32_t)(value_bytes < reply_max ? value_bytes : reply_max);
+    uint64_t element_bytes = bulk_bytes(config->val_size_max != 0 ? config->val_size_max
+                                                                  : plan->arg_bytes_max);
+    plan->reply_element_bytes = (uint32_t)(element_bytes < reply_max ? element_bytes : reply_max);
+    plan->list_length_max = config->list_length_max != 0 ? config->list_length_max : UINT32_MAX;
+    /* An inline request takes at least 2 bytes per argument: the scratch holds any; a
+     * multibulk command with more borrows an array from the heap for its run. */
+    plan->args_max = RESP_LINE_SEEN_BYTES / 2 + 1;
+    plan->inline_bytes = RESP_LINE_SEEN_BYTES + 16;
+    KV_ASSERT(plan->reply_value_bytes <= plan->send_buffer_bytes);
     return 0;
 }
 
@@ -135,13 +112,9 @@ void plan_print(const struct plan *plan, const struct config *config, FILE *out)
     fprintf(out, "  val_size_max = %u\n", config->val_size_max);
     fprintf(out, "  list_length_max = %u\n", config->list_length_max);
     fprintf(out, "derived\n");
-    fprintf(out, "  recv_buffer_bytes = %u (largest legal command)\n", plan->recv_buffer_bytes);
-    fprintf(out, "  send_buffer_bytes = %u (largest legal reply)\n", plan->send_buffer_bytes);
+    fprintf(out, "  arg_bytes_max = %u (longest argument)\n", plan->arg_bytes_max);
     fprintf(out, "  connection_slots = %u (connections_max + %u refusal slots)\n",
             plan->conn_slot_count, PLAN_REFUSAL_SLOTS);
-    fprintf(out, "  value_slots = %u (key_count x list_length_max)\n", plan->value_count);
     fprintf(out, "  args_max = %u\n", plan->args_max);
-    fprintf(out, "  transaction_bytes_max = %u (MULTI queues in the receive buffer)\n",
-            plan->recv_buffer_bytes);
     fprintf(out, "  watch_keys_max = %u\n", config->watch_keys_max);
 }

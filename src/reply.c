@@ -164,7 +164,7 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_ARGUMENT_TOO_LONG] =
         LIMIT("-ERR argument is too long (the longest key or value is %u bytes)\r\n"),
     [REPLY_ERROR_COMMAND_TOO_LARGE] =
-        LIMIT("-ERR command is too large (the receive buffer holds %u bytes)\r\n"),
+        LIMIT("-ERR command is too large (client-query-buffer-limit is %u bytes)\r\n"),
     [REPLY_ERROR_WATCH_KEYS_FULL] =
         LIMIT("-ERR too many watched keys (watch_keys_max is %u)\r\n"),
     [REPLY_ERROR_CHANNEL_TOO_LONG] =
@@ -330,7 +330,7 @@ static void error_write(struct reply *reply, const char *line, va_list *argument
     size_t line_bytes = strlen(line);
     KV_ASSERT(line_bytes >= 3 && line[0] == '-');
     KV_ASSERT(line[line_bytes - 2] == '\r' && line[line_bytes - 1] == '\n');
-    uint32_t length_before = reply->length;
+    uint64_t total_before = reply->total;
     struct error_writer writer = {.reply = reply, .text_bytes = 0};
     reply_raw(reply, "-", 1);
     /* Bounded by the line's length: each pass consumes at least one byte of it. */
@@ -343,7 +343,7 @@ static void error_write(struct reply *reply, const char *line, va_list *argument
         }
     }
     reply_raw(reply, "\r\n", 2);
-    KV_ASSERT(reply->length - length_before == writer.text_bytes + 3);
+    KV_ASSERT(reply->failed || reply->total - total_before == writer.text_bytes + 3);
 }
 
 /* error_write with the arguments given here (the limit lines at startup). */
@@ -357,7 +357,7 @@ static void error_write_values(struct reply *reply, const char *line, ...)
 
 /* The configured value a limit line names. */
 static uint32_t limit_value(enum reply_error error, const struct config *config,
-                            uint32_t recv_buffer_bytes)
+                            uint32_t recv_limit)
 {
     switch (error) {
     case REPLY_ERROR_KEY_TOO_LONG:
@@ -378,7 +378,7 @@ static uint32_t limit_value(enum reply_error error, const struct config *config,
         return config->key_size_max > config->val_size_max ? config->key_size_max
                                                            : config->val_size_max;
     case REPLY_ERROR_COMMAND_TOO_LARGE:
-        return recv_buffer_bytes;
+        return recv_limit;
     case REPLY_ERROR_WATCH_KEYS_FULL:
         return config->watch_keys_max;
     case REPLY_ERROR_SUBSCRIPTIONS_FULL:
@@ -393,7 +393,7 @@ static uint32_t limit_value(enum reply_error error, const struct config *config,
     }
 }
 
-void reply_errors_init(const struct config *config, uint32_t recv_buffer_bytes)
+void reply_errors_init(const struct config *config, uint32_t recv_limit)
 {
     /* Bounded by the id count: every id has a line of its kind, limits in their block. */
     for (uint32_t error = REPLY_ERROR_NONE + 1; error < REPLY_ERROR_COUNT; error++) {
@@ -413,7 +413,7 @@ void reply_errors_init(const struct config *config, uint32_t recv_buffer_bytes)
                              .length = 0,
                              .capacity = REPLY_ERROR_LIMIT_LINE_BYTES_MAX};
         error_write_values(&line, entry->line,
-                           limit_value((enum reply_error)error, config, recv_buffer_bytes));
+                           limit_value((enum reply_error)error, config, recv_limit));
         limit_lengths[slot] = line.length;
     }
 }
@@ -453,12 +453,56 @@ void reply_error_format(struct reply *reply, enum reply_error error, ...)
 void reply_raw(struct reply *reply, const void *bytes, uint32_t length)
 {
     KV_ASSERT(reply->length <= reply->capacity);
-    KV_ASSERT(length <= reply->capacity - reply->length);
     if (length == 0) {
         return; /* An empty slice may carry a NULL pointer, which memcpy must not see. */
     }
-    memcpy(reply->bytes + reply->length, bytes, length);
-    reply->length += length;
+    if (reply->total == reply->mark) {
+        reply->first = *(const uint8_t *)bytes;
+    }
+    if (reply->failed) {
+        reply->total += length; /* counted, dropped: the client is closed after the command */
+        return;
+    }
+    const uint8_t *from = bytes;
+    uint32_t left = length;
+    /* Bounded: each pass copies into a buffer with room, or the owner fails it. */
+    while (left > 0) {
+        uint32_t room = reply->capacity - reply->length;
+        if (room == 0) {
+            KV_ASSERT(reply->grow != NULL); /* a fixed buffer's room was guaranteed */
+            if (!reply->grow(reply, left)) {
+                reply->failed = true;
+                reply->total += left;
+                return;
+            }
+            KV_ASSERT(reply->length < reply->capacity);
+            continue;
+        }
+        uint32_t chunk = left < room ? left : room;
+        memcpy(reply->bytes + reply->length, from, chunk);
+        reply->length += chunk;
+        reply->total += chunk;
+        from += chunk;
+        left -= chunk;
+    }
+}
+
+void reply_truncate(struct reply *reply)
+{
+    uint64_t drop = reply->total - reply->mark;
+    if (reply->failed) {
+        reply->total = reply->mark; /* what was kept no longer matters: the client goes */
+        return;
+    }
+    if (reply->grow != NULL) {
+        reply->truncate(reply);
+        KV_ASSERT(reply->total == reply->mark);
+        return;
+    }
+    KV_ASSERT(drop <= reply->length); /* a fixed buffer holds the whole reply */
+    reply->length -= (uint32_t)drop;
+    reply->total = reply->mark;
+    reply->failed = false;
 }
 
 void reply_simple(struct reply *reply, const char *text)

@@ -34,6 +34,15 @@ void resp_parser_init_at(struct resp_parser *parser, uint32_t offset)
     parser->scan = offset;
 }
 
+uint64_t resp_parser_wanted(const struct resp_parser *parser)
+{
+    if (parser->phase != RESP_PHASE_BULK_PAYLOAD || parser->refusal != RESP_ERROR_NONE) {
+        return 0;
+    }
+    KV_ASSERT(parser->scan >= parser->command_start);
+    return (uint64_t)(parser->scan - parser->command_start) + parser->payload_left;
+}
+
 bool resp_parser_idle(const struct resp_parser *parser)
 {
     return parser->phase == RESP_PHASE_START;
@@ -202,7 +211,9 @@ static enum resp_status scan_multibulk_header(struct resp_parser *parser,
     parser->refusal = RESP_ERROR_NONE;
     parser->phase = RESP_PHASE_BULK_HEADER;
     if (parser->arg_count > scratch->args_max) {
-        refuse(parser, RESP_ERROR_COMMAND_TOO_LARGE);
+        /* More than the scratch holds: scanned without keeping slices, and once whole the
+         * caller is asked for a larger scratch (RESP_NEED_ARGS). */
+        parser->args_fresh = false;
     }
     return RESP_COMMAND; /* Not final: tells the caller to keep scanning. */
 }
@@ -230,7 +241,7 @@ static enum resp_status scan_bulk_header(struct resp_parser *parser,
     int64_t bulk_bytes = 0;
     uint32_t start = parser->scan + 1;
     if (!number_parse_int64(buffer + start, cr - start, &bulk_bytes) || bulk_bytes < 0 ||
-        (uint64_t)bulk_bytes > RESP_BULK_BYTES_LIMIT) {
+        (uint64_t)bulk_bytes > scratch->bulk_bytes_limit) {
         return fail(command, RESP_ERROR_INVALID_BULK_LENGTH);
     }
     parser->scan = cr + 2;
@@ -453,6 +464,10 @@ static enum resp_status finish_multibulk(struct resp_parser *parser,
 {
     KV_ASSERT(parser->arg_done == parser->arg_count);
     KV_ASSERT(parser->line_searched_bytes == 0); /* No '$' line was begun past the last. */
+    if (parser->refusal == RESP_ERROR_NONE && parser->arg_count > scratch->args_max) {
+        command->arg_count = parser->arg_count; /* whole: the caller grows the scratch */
+        return RESP_NEED_ARGS;
+    }
     parser->phase = RESP_PHASE_START;
     if (parser->refusal != RESP_ERROR_NONE) {
         parser->command_start = parser->scan;

@@ -2,14 +2,19 @@
  * Serving a connection's input. For each complete command in the receive buffer, in order:
  * a parse error is answered (and a protocol error closes the connection, as Redis does);
  * inside MULTI an admitted command is answered QUEUED and its bytes stay for EXEC; otherwise
- * the command is admitted, its reply bound computed once, and it runs only when the send
- * buffer has that much room, so a reply is never cut. A blocking command that found nothing
- * leaves its bytes unconsumed and its client waits on its keys (block.h); after each command
- * that gave a waited-on key members, the waiters of that key retry, oldest first. Every
- * command runs with a context built fresh from the shared part and its own client and reply,
- * so nothing is saved and restored around a retry. Bounds: SERVE_COMMANDS_PER_PASS commands
- * per connection per call; ready keys and retries bounded by the blocked clients (each retry
- * that serves unblocks one). No I/O, no allocation.
+ * the command is admitted and run, its reply appended to the connection's output chain,
+ * which grows as a reply needs (replies of any size, never cut). A client whose unsent
+ * output passes SERVE_OUTPUT_PAUSE_BYTES runs no more commands until it reads; one past its
+ * client-output-buffer-limit, or whose reply found no memory, is closed (counted), as Redis
+ * closes it. A blocking command that found nothing leaves its bytes unconsumed and its
+ * client waits on its keys (block.h); after each command that gave a waited-on key members,
+ * the waiters of that key retry, oldest first. Every command runs with a context built fresh
+ * from the shared part and its own client and reply, so nothing is saved and restored
+ * around a retry. The receive buffer grows to hold the command being read (up to
+ * client-query-buffer-limit) and shrinks back when reads stay small; a command with more
+ * arguments than the fixed scratch holds borrows a larger array from the heap for its run.
+ * Bounds: SERVE_COMMANDS_PER_PASS commands per connection per call; ready keys and retries
+ * bounded by the blocked clients (each retry that serves unblocks one). No I/O.
  */
 #include "serve.h"
 
@@ -28,16 +33,16 @@ static uint64_t round_64(uint64_t bytes)
     return rounded;
 }
 
-uint64_t serve_plan_scratch_bytes(uint32_t args_max, uint32_t recv_buffer_bytes)
+uint64_t serve_plan_scratch_bytes(uint32_t args_max, uint32_t inline_bytes)
 {
     KV_ASSERT(args_max > 0);
-    KV_ASSERT(recv_buffer_bytes > 0);
+    KV_ASSERT(inline_bytes > 0);
     return round_64((uint64_t)args_max * sizeof(struct slice)) + /* parsed arguments */
-           round_64(recv_buffer_bytes);                          /* unescaped inline args */
+           round_64(inline_bytes);                               /* unescaped inline args */
 }
 
 void serve_init(struct serve *serve, struct region *region, const struct plan *plan,
-                const struct cmd_context *shared)
+                const struct cmd_context *shared, struct heap *heap)
 {
     KV_ASSERT(shared->conns != NULL);
     KV_ASSERT(shared->clients != NULL);
@@ -47,10 +52,14 @@ void serve_init(struct serve *serve, struct region *region, const struct plan *p
     serve->clients = shared->clients;
     serve->block = shared->block;
     serve->stats = shared->stats;
+    serve->heap = heap;
+    serve->args_fixed_max = plan->args_max;
+    serve->args_fixed = region_carve(region, (uint64_t)plan->args_max * sizeof(struct slice), 64);
+    serve->scratch.args = serve->args_fixed;
     serve->scratch.args_max = plan->args_max;
     serve->scratch.arg_bytes_max = plan->arg_bytes_max;
-    serve->scratch.args = region_carve(region, (uint64_t)plan->args_max * sizeof(struct slice), 64);
-    serve->scratch.inline_bytes = region_carve(region, plan->recv_buffer_bytes, 64);
+    serve->scratch.bulk_bytes_limit = plan->bulk_bytes_limit;
+    serve->scratch.inline_bytes = region_carve(region, plan->inline_bytes, 64);
     serve->shared = *shared;
     serve->shared.scratch = &serve->scratch;
     serve->shared.client = NULL;
@@ -61,7 +70,7 @@ void serve_init(struct serve *serve, struct region *region, const struct plan *p
     KV_ASSERT(serve->clients->slot_count == serve->conns->slot_count);
 }
 
-/* A command's context: the shared part, this client, its send buffer as the reply. */
+/* A command's context: the shared part, this client, its output as the reply. */
 static struct cmd_context context_for(const struct serve *serve, uint32_t slot_index)
 {
     struct cmd_context context = serve->shared;
@@ -72,6 +81,49 @@ static struct cmd_context context_for(const struct serve *serve, uint32_t slot_i
     /* Fresh for each command: nothing of the last one carries over. */
     KV_ASSERT(!context.outcome.block);
     return context;
+}
+
+/* A command with more arguments than the fixed scratch holds borrows an array from the heap
+ * until it has run (args_restore); false when the heap has none. */
+static bool args_reserve(struct serve *serve, uint32_t arg_count)
+{
+    if (arg_count <= serve->scratch.args_max) {
+        return true;
+    }
+    KV_ASSERT(serve->scratch.args == serve->args_fixed); /* one command borrows at a time */
+    struct slice *args = heap_alloc(serve->heap, (uint64_t)arg_count * sizeof(struct slice));
+    if (args == NULL) {
+        return false;
+    }
+    serve->scratch.args = args;
+    serve->scratch.args_max = arg_count;
+    return true;
+}
+
+/* Gives a borrowed array back once its command has run. */
+static void args_restore(struct serve *serve)
+{
+    if (serve->scratch.args != serve->args_fixed) {
+        heap_release(serve->heap, serve->scratch.args);
+        serve->scratch.args = serve->args_fixed;
+        serve->scratch.args_max = serve->args_fixed_max;
+    }
+    KV_ASSERT(serve->scratch.args_max == serve->args_fixed_max);
+}
+
+/* resp_parse over a connection's bytes, giving the scratch the arguments a whole command
+ * needs. RESP_NEED_ARGS comes back only when the heap had no room for them. */
+static enum resp_status parse(struct serve *serve, struct conn *conn,
+                              struct resp_command *command)
+{
+    enum resp_status status = resp_parse(&conn->parser, &serve->scratch, conn->recv,
+                                         conn->recv_length, serve->conns->recv_limit, command);
+    if (status == RESP_NEED_ARGS && args_reserve(serve, command->arg_count)) {
+        status = resp_parse(&conn->parser, &serve->scratch, conn->recv, conn->recv_length,
+                            serve->conns->recv_limit, command);
+        KV_ASSERT(status == RESP_COMMAND); /* the same whole command, now with room */
+    }
+    return status;
 }
 
 /* "ip:port" of the peer, as CLIENT LIST and SLOWLOG show it. */
@@ -102,7 +154,7 @@ bool serve_open(struct serve *serve, uint32_t slot_index, bool known, uint32_t i
     KV_ASSERT(client->slot_index == slot_index);
     struct conn *conn = conn_at(serve->conns, slot_index);
     KV_ASSERT(conn->state == CONN_OPEN);
-    KV_ASSERT(conn->send_length == 0); /* a new client has been told nothing yet */
+    KV_ASSERT(conn->out_bytes == 0); /* a new client has been told nothing yet */
     if (known) {
         addr_format(conn, ipv4, port);
     }
@@ -111,8 +163,9 @@ bool serve_open(struct serve *serve, uint32_t slot_index, bool known, uint32_t i
         struct reply reply = conn_reply(serve->conns, conn);
         struct slice line = protected_denied_line();
         reply_raw(&reply, line.bytes, line.length);
-        conn_reply_keep(conn, &reply);
+        conn_reply_keep(serve->conns, conn, &reply);
         conn->close_after_send = true;
+        conn->dead = reply.failed; /* no memory even for the line: closed without a word */
         serve->stats->protected_refusals++;
     }
     return true;
@@ -133,6 +186,18 @@ void serve_closing(struct serve *serve, uint32_t slot_index)
     KV_ASSERT(!block_is_blocked(serve->block, slot_index));
 }
 
+/* A client that cannot go on for lack of memory (its command cannot be held, its reply
+ * cannot be written): closed, counted, logged once; nothing stored is touched. */
+static void out_of_memory(struct serve *serve, struct conn *conn)
+{
+    KV_ASSERT(conn->state == CONN_OPEN);
+    if (!conn->dead) {
+        serve->stats->memory_disconnects++;
+        conn_kill(serve->conns, conn);
+    }
+    KV_ASSERT(conn->dead);
+}
+
 uint32_t serve_recv_room(struct serve *serve, uint32_t slot_index, uint8_t **into)
 {
     struct conn *conn = conn_at(serve->conns, slot_index);
@@ -140,18 +205,60 @@ uint32_t serve_recv_room(struct serve *serve, uint32_t slot_index, uint8_t **int
     struct txn *txn = &client_at(serve->clients, slot_index)->txn;
     uint32_t droppable = txn_droppable(txn, conn->parser.command_start);
     txn_shift(txn, conn_recv_compact(conn, droppable));
-    uint32_t room = conn_recv_room(serve->conns, conn, into);
-    if (room == 0 && txn_holds(txn) && conn->recv_partial) {
-        /* Queued commands and a partial one fill the buffer: the transaction is too large
-         * to hold. It fails (EXEC will abort), its queue goes, the partial command stays.
-         * Not while a whole command waits (an EXEC waiting for send room, or commands past
-         * SERVE_COMMANDS_PER_PASS): it runs first, and may end the transaction. */
-        txn_overflow(txn);
-        (void)conn_recv_compact(conn, conn->parser.command_start);
-        room = conn_recv_room(serve->conns, conn, into);
+    if (conn->recv_length == 0) {
+        conn_recv_shrink(serve->conns, conn);
     }
-    KV_ASSERT(room <= serve->conns->recv_buffer_bytes - conn->recv_length);
+    uint32_t room = conn_recv_room(conn, into);
+    /* Full, and the parser waits for the rest of a command: the buffer grows to hold it.
+     * Whole commands waiting (the pause, SERVE_COMMANDS_PER_PASS) run first instead. */
+    if (room == 0 && conn->recv_partial) {
+        uint64_t wanted = conn->parser.command_start + resp_parser_wanted(&conn->parser);
+        if (conn_recv_grow(serve->conns, conn, wanted)) {
+            room = conn_recv_room(conn, into);
+        } else if (conn->recv_capacity < serve->conns->recv_limit) {
+            out_of_memory(serve, conn); /* below the limit, the heap had no room */
+        } else if (txn_holds(txn)) {
+            /* Queued commands and a partial one fill the largest buffer: the transaction
+             * is too large to hold. It fails (EXEC will abort), its queue goes, and the
+             * partial command stays. */
+            txn_overflow(txn);
+            (void)conn_recv_compact(conn, conn->parser.command_start);
+            room = conn_recv_room(conn, into);
+        }
+    }
+    KV_ASSERT(room <= conn->recv_capacity - conn->recv_length);
     return room;
+}
+
+/* After a reply was written: closes a client whose reply found no memory, or whose output
+ * passed its class's client-output-buffer-limit (hard at once, soft after its seconds), as
+ * Redis closes it. False when it was closed. */
+static bool output_check(struct serve *serve, struct conn *conn, const struct client *client,
+                         bool failed)
+{
+    if (failed) {
+        out_of_memory(serve, conn);
+        return false;
+    }
+    const struct config *config = serve->shared.config;
+    const struct config_output_limit *limit =
+        &config->output_limits[client_subscribed(client) ? CONFIG_CLIENT_PUBSUB
+                                                         : CONFIG_CLIENT_NORMAL];
+    int64_t now_ms = serve->shared.store->now_ms;
+    bool soft = limit->soft_bytes != 0 && conn->out_bytes > limit->soft_bytes;
+    if (!soft) {
+        conn->output_soft_since_ms = 0;
+    } else if (conn->output_soft_since_ms == 0) {
+        conn->output_soft_since_ms = now_ms;
+    }
+    bool over = (limit->hard_bytes != 0 && conn->out_bytes > limit->hard_bytes) ||
+                (soft && now_ms - conn->output_soft_since_ms >
+                             (int64_t)limit->soft_seconds * 1000);
+    if (over && !conn->dead) {
+        serve->stats->output_limit_disconnects++;
+        conn_kill(serve->conns, conn);
+    }
+    return !over;
 }
 
 /* Answers a protocol error or a refusal from the parser. */
@@ -160,9 +267,9 @@ static void answer_parse_error(struct serve *serve, struct reply *reply,
 {
     KV_ASSERT(status != RESP_COMMAND);
     KV_ASSERT(status != RESP_NEED_MORE);
-    uint32_t length_before = reply->length;
+    uint64_t total_before = reply->total;
     reply_resp_error(reply, command->error, command->error_byte);
-    KV_ASSERT(reply->length > length_before);
+    KV_ASSERT(reply->failed || reply->total > total_before);
     if (status == RESP_PROTOCOL_ERROR) {
         serve->stats->protocol_errors++;
     } else {
@@ -181,18 +288,14 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
         txn_fail(txn);
         return;
     }
-    /* The worst case: other clients may change anything before EXEC. */
-    context->bound = (struct cmd_bound){.strings_changed = true, .list_growth = UINT32_MAX};
-    uint32_t reply_bytes = cmd_reply_bound(context, position, serve->scratch.args, arg_count);
-    context->bound = (struct cmd_bound){0};
     if (txn->overflowed) {
         reply_error_format(&context->reply, REPLY_ERROR_TRANSACTION_TOO_LARGE,
-                           serve->conns->recv_buffer_bytes);
+                           serve->conns->recv_limit);
         txn->overflowed = false;
         KV_ASSERT(txn->failed);
         return;
     }
-    txn_queue(txn, command_start, reply_bytes);
+    txn_queue(txn, command_start, arg_count);
     KV_ASSERT(txn->failed || txn->queued > 0);
     reply_simple(&context->reply, "QUEUED");
 }
@@ -226,36 +329,32 @@ static bool block_begin(struct serve *serve, struct cmd_context *context)
 }
 
 /* Runs a blocked client's command again: true if it was served (answered, consumed,
- * unblocked and queued to go on), false if it still finds nothing or has no room yet. */
+ * unblocked and queued to go on), false if it still finds nothing. */
 static bool block_retry(struct serve *serve, uint32_t slot_index)
 {
     KV_ASSERT(block_is_blocked(serve->block, slot_index));
     struct conn *conn = conn_at(serve->conns, slot_index);
     KV_ASSERT(conn->state == CONN_OPEN); /* a client that leaves is unblocked first */
-    if (conn_send_room(serve->conns, conn) < PLAN_REPLY_SMALL_BYTES) {
-        return false;
-    }
     struct resp_command command;
-    enum resp_status status = resp_parse(&conn->parser, &serve->scratch, conn->recv,
-                                         conn->recv_length, serve->conns->recv_buffer_bytes,
-                                         &command);
-    KV_ASSERT(status == RESP_COMMAND); /* it was parsed whole when it blocked */
+    enum resp_status status = parse(serve, conn, &command);
+    if (status != RESP_COMMAND) {
+        KV_ASSERT(status == RESP_NEED_ARGS); /* it was parsed whole when it blocked */
+        return false; /* no memory for its arguments now: it waits for the next chance */
+    }
     struct cmd_context context = context_for(serve, slot_index);
     context.mode = CMD_MODE_RETRY;
     uint32_t position = cmd_find(serve->scratch.args, command.arg_count);
     KV_ASSERT(position != CMD_NONE); /* it was admitted when it blocked */
-    uint32_t bound = cmd_reply_bound(&context, position, serve->scratch.args, command.arg_count);
-    if (conn_send_room(serve->conns, conn) < bound) {
-        return false;
-    }
-    cmd_run(&context, position, serve->scratch.args, command.arg_count, bound);
+    cmd_run(&context, position, serve->scratch.args, command.arg_count);
+    args_restore(serve);
     if (context.outcome.block) {
         return false; /* still nothing: it keeps waiting on the same keys */
     }
     resp_parser_consume(&conn->parser, command.end);
-    conn_reply_keep(conn, &context.reply);
+    conn_reply_keep(serve->conns, conn, &context.reply);
     block_remove(serve->block, slot_index);
     conn_ready_push(serve->conns, slot_index);
+    (void)output_check(serve, conn, context.client, context.reply.failed);
     KV_ASSERT(!block_is_blocked(serve->block, slot_index));
     return true;
 }
@@ -292,31 +391,30 @@ static void wake_ready(struct serve *serve)
     KV_ASSERT(!block_ready_pending(block));
 }
 
-/* Runs one parsed command that is not queued: admit, bound, room, run. Returns false when it
- * must wait (no room yet, or its client blocked); the command then stays unconsumed. */
+/* Runs one parsed command that is not queued: admit, then run. Returns false when its
+ * client blocked (the command stays unconsumed for its retry). */
 static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_index,
-                        const struct resp_command *command, uint32_t room)
+                        const struct resp_command *command)
 {
     KV_ASSERT(command->arg_count >= 1);
-    KV_ASSERT(room >= PLAN_REPLY_SMALL_BYTES); /* a refusal fits, whatever it is */
     struct cmd_context context = context_for(serve, slot_index);
     uint32_t position = cmd_find(serve->scratch.args, command->arg_count);
-    if (cmd_admit(&context, position, serve->scratch.args, command->arg_count)) {
-        uint32_t bound =
-            cmd_reply_bound(&context, position, serve->scratch.args, command->arg_count);
-        if (room < bound) {
-            return false; /* parsed and admitted again once the send buffer drains */
-        }
-        cmd_run(&context, position, serve->scratch.args, command->arg_count, bound);
+    const struct txn *txn = &context.client->txn;
+    if (cmd_admit(&context, position, serve->scratch.args, command->arg_count) &&
+        (!txn->active || args_reserve(serve, txn->args_max))) {
+        /* EXEC re-reads its queue into the scratch: it has room for the largest command. */
+        cmd_run(&context, position, serve->scratch.args, command->arg_count);
         if (context.outcome.block && block_begin(serve, &context)) {
             return false; /* nothing to pop yet: the command stays for its retry */
         }
+    } else if (txn->active && !context.reply.failed && reply_since_mark(&context.reply) == 0) {
+        reply_error(&context.reply, REPLY_ERROR_OOM); /* no room for EXEC's arguments */
     }
     resp_parser_consume(&conn->parser, command->end);
-    conn_reply_keep(conn, &context.reply);
-    KV_ASSERT(conn->send_length <= serve->conns->send_buffer_bytes);
+    conn_reply_keep(serve->conns, conn, &context.reply);
     KV_ASSERT(!conn->close_after_send); /* serve_input stops once it is set */
     conn->close_after_send = context.outcome.close_after_reply;
+    (void)output_check(serve, conn, context.client, context.reply.failed);
     if (block_ready_pending(serve->block)) {
         wake_ready(serve);
     }
@@ -324,17 +422,18 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
 }
 
 /* Parses and answers or queues one command; false when the connection must wait. */
-static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_index, uint32_t room)
+static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_index)
 {
-    KV_ASSERT(room >= PLAN_REPLY_SMALL_BYTES); /* serve_input checked it before parsing */
     KV_ASSERT(!conn->close_after_send);
     struct resp_command command;
     uint32_t command_start = conn->parser.command_start;
-    enum resp_status status = resp_parse(&conn->parser, &serve->scratch, conn->recv,
-                                         conn->recv_length, serve->conns->recv_buffer_bytes,
-                                         &command);
+    enum resp_status status = parse(serve, conn, &command);
     if (status == RESP_NEED_MORE) {
         conn->recv_partial = true;
+        return false;
+    }
+    if (status == RESP_NEED_ARGS) {
+        out_of_memory(serve, conn); /* no room for its arguments: it cannot be run */
         return false;
     }
     struct client *client = client_at(serve->clients, slot_index);
@@ -344,20 +443,25 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
         if (client->txn.active) {
             txn_fail(&client->txn);
         }
-        conn_reply_keep(conn, &reply);
+        conn_reply_keep(serve->conns, conn, &reply);
         conn->close_after_send = status == RESP_PROTOCOL_ERROR;
+        (void)output_check(serve, conn, client, reply.failed);
         return true;
     }
     KV_ASSERT(command.arg_count >= 1);
     uint32_t position = cmd_find(serve->scratch.args, command.arg_count);
+    bool ran = true;
     if (client->txn.active && !(cmd_flags(cmd_of(position)) & CMD_FLAG_TXN)) {
         struct cmd_context context = context_for(serve, slot_index);
         multi_queue(serve, &context, position, command_start, command.arg_count);
         resp_parser_consume(&conn->parser, command.end);
-        conn_reply_keep(conn, &context.reply);
-        return true;
+        conn_reply_keep(serve->conns, conn, &context.reply);
+        (void)output_check(serve, conn, client, context.reply.failed);
+    } else {
+        ran = run_command(serve, conn, slot_index, &command);
     }
-    return run_command(serve, conn, slot_index, &command, room);
+    args_restore(serve);
+    return ran;
 }
 
 bool serve_input(struct serve *serve, uint32_t slot_index)
@@ -370,12 +474,11 @@ bool serve_input(struct serve *serve, uint32_t slot_index)
         if (conn->close_after_send || conn->dead || block_is_blocked(serve->block, slot_index)) {
             return false;
         }
-        /* Errors and refusals fit in PLAN_REPLY_SMALL_BYTES: have that room before parsing. */
-        uint32_t room = conn_send_room(serve->conns, conn);
-        if (room < PLAN_REPLY_SMALL_BYTES) {
+        /* A client that does not read its replies waits until it does. */
+        if (conn->out_bytes > SERVE_OUTPUT_PAUSE_BYTES) {
             return false;
         }
-        if (!serve_one(serve, conn, slot_index, room)) {
+        if (!serve_one(serve, conn, slot_index)) {
             return false;
         }
     }
@@ -390,16 +493,21 @@ static void serve_block_timeouts_answer(struct serve *serve, struct conn *conn,
     KV_ASSERT(block_is_blocked(serve->block, slot_index));
     KV_ASSERT(conn->state == CONN_OPEN);
     struct resp_command command;
-    enum resp_status status = resp_parse(&conn->parser, &serve->scratch, conn->recv,
-                                         conn->recv_length, serve->conns->recv_buffer_bytes,
-                                         &command);
+    enum resp_status status = parse(serve, conn, &command);
+    args_restore(serve);
+    if (status == RESP_NEED_ARGS) {
+        out_of_memory(serve, conn); /* it cannot be told: closed instead */
+        block_remove(serve->block, slot_index);
+        return;
+    }
     KV_ASSERT(status == RESP_COMMAND); /* it was parsed whole when it blocked */
     resp_parser_consume(&conn->parser, command.end);
     struct reply reply = conn_reply(serve->conns, conn);
     reply_null_array(&reply);
-    conn_reply_keep(conn, &reply);
+    conn_reply_keep(serve->conns, conn, &reply);
     block_remove(serve->block, slot_index);
     conn_ready_push(serve->conns, slot_index);
+    (void)output_check(serve, conn, client_at(serve->clients, slot_index), reply.failed);
     KV_ASSERT(!block_is_blocked(serve->block, slot_index));
 }
 
@@ -412,10 +520,8 @@ void serve_block_timeouts(struct serve *serve, int64_t now_ms)
     for (uint32_t steps = blocked_count; steps > 0 && slot_index != BLOCK_NONE; steps--) {
         uint32_t next = block_fifo_next(block, slot_index);
         int64_t deadline_ms = block->clients[slot_index].deadline_ms;
-        struct conn *conn = conn_at(serve->conns, slot_index);
-        if (deadline_ms != 0 && deadline_ms <= now_ms &&
-            conn_send_room(serve->conns, conn) >= PLAN_REPLY_SMALL_BYTES) {
-            serve_block_timeouts_answer(serve, conn, slot_index);
+        if (deadline_ms != 0 && deadline_ms <= now_ms) {
+            serve_block_timeouts_answer(serve, conn_at(serve->conns, slot_index), slot_index);
         }
         slot_index = next;
     }
@@ -426,6 +532,7 @@ void serve_verify(const struct serve *serve)
 {
     conns_verify(serve->conns);
     block_verify(serve->block);
+    KV_ASSERT(serve->scratch.args == serve->args_fixed); /* borrowed only during a command */
     for (uint32_t slot_index = 0; slot_index < serve->conns->slot_count; slot_index++) {
         const struct conn *conn = conn_at(serve->conns, slot_index);
         const struct client *client = client_at(serve->clients, slot_index);

@@ -23,8 +23,9 @@ void txn_begin(struct txn *txn)
     txn->active = true;
 }
 
-void txn_queue(struct txn *txn, uint32_t command_start, uint64_t reply_bytes)
+void txn_queue(struct txn *txn, uint32_t command_start, uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 1);
     KV_ASSERT(txn->active);
     if (txn->failed) {
         return;
@@ -34,7 +35,7 @@ void txn_queue(struct txn *txn, uint32_t command_start, uint64_t reply_bytes)
     }
     KV_ASSERT(txn->queue_start <= command_start);
     txn->queued++;
-    txn->reply_bytes += reply_bytes;
+    txn->args_max = arg_count > txn->args_max ? arg_count : txn->args_max;
 }
 
 void txn_fail(struct txn *txn)
@@ -101,5 +102,5 @@ void txn_verify(const struct txn *txn, uint32_t parse_start)
     KV_ASSERT(txn->active || (!txn->failed && !txn->overflowed));
     KV_ASSERT(!txn->overflowed || txn->failed);
     KV_ASSERT(!txn_holds(txn) || txn->queue_start <= parse_start);
-    KV_ASSERT(txn->queued > 0 || txn->reply_bytes == 0);
+    KV_ASSERT(txn->queued > 0 || txn->args_max == 0);
 }

@@ -29,10 +29,11 @@ static void test_defaults(void)
     CHECK(config.port == 6379);
     CHECK_STR(config.bind, "127.0.0.1");
     CHECK(config.connections_max == 1000);
-    CHECK(config.key_count == 1000);
-    CHECK(config.key_size_max == 1024);
-    CHECK(config.val_size_max == 4096);
-    CHECK(config.list_length_max == 50);
+    /* The seed's caps are off: the budget (maxmemory, 256mb by default) is the limit. */
+    CHECK(config.key_count == 0 && config.key_size_max == 0);
+    CHECK(config.val_size_max == 0 && config.list_length_max == 0);
+    CHECK(config.maxmemory == 256ull << 20);
+    CHECK(config_name_bytes_max(&config) == CONFIG_NAME_BYTES_DEFAULT);
     CHECK(config.hugepages == CONFIG_HUGEPAGES_AUTO);
     CHECK(config.mlock == CONFIG_MLOCK_AUTO);
     CHECK(!config.plan_only);
@@ -76,7 +77,7 @@ static void check_refused(const char *option, int argc, char **argv)
 
 static void test_bad_values(void)
 {
-    check_refused("key_count", 3, (char *[]){"kv", "--key-count", "0"});
+    check_refused("key_count", 3, (char *[]){"kv", "--key-count", "2000000000"});
     check_refused("key_count", 3, (char *[]){"kv", "--key-count", "abc"});
     check_refused("key_count", 3, (char *[]){"kv", "--key-count", "-5"});
     check_refused("key_count", 3, (char *[]){"kv", "--key-count", "12x"});
@@ -84,7 +85,7 @@ static void test_bad_values(void)
     check_refused("port", 3, (char *[]){"kv", "--port", "65536"});
     check_refused("port", 3, (char *[]){"kv", "--port", ""});
     check_refused("connections_max", 3, (char *[]){"kv", "--connections-max", "99999999999"});
-    check_refused("val_size_max", 3, (char *[]){"kv", "--val-size-max", "0"});
+    check_refused("val_size_max", 3, (char *[]){"kv", "--val-size-max", "0x10"});
     check_refused("key_size_max", 3, (char *[]){"kv", "--key-size-max", "1e3"});
     check_refused("list_length_max", 3, (char *[]){"kv", "--list-length-max", " 5"});
     check_refused("hugepages", 3, (char *[]){"kv", "--hugepages", "4k"});
@@ -140,44 +141,25 @@ static void test_plan(void)
 {
     struct sized base;
     struct sized grown;
-    uint64_t total = plan_total(1000, 1000, 4096, 50, &base);
-    /* The seed's figures: 50 values of 4096 bytes per key, and buffers near 200 KiB. */
-    CHECK(base.plan.value_count == 50000);
-    /* Keys and values share the heap: maxmemory, whatever the caps. */
+    uint64_t total = plan_total(1000, 0, 0, 0, &base);
+    /* Keys, values and client buffers share the heap: maxmemory, whatever the caps. */
     CHECK(base.layout.pool_bytes[LAYOUT_POOL_HEAP] >= 256ull << 20);
-    /* HSET / HGETALL of 50 fields of 1024 bytes and values of 4096, with their headers. */
-    CHECK(base.plan.recv_buffer_bytes >= 50u * (4096 + 1024) + 1024 &&
-          base.plan.recv_buffer_bytes < 260000);
-    CHECK(base.plan.send_buffer_bytes >= 50u * (4096 + 1024) &&
-          base.plan.send_buffer_bytes < 260000);
-    CHECK(plan_total(2000, 1000, 4096, 50, &grown) > total);
-    CHECK(grown.layout.pool_bytes[LAYOUT_POOL_RECV_BUFFERS] >
-          base.layout.pool_bytes[LAYOUT_POOL_RECV_BUFFERS]);
-    CHECK(plan_total(1000, 2000, 4096, 50, &grown) == total);
+    CHECK(base.layout.pool_bytes[LAYOUT_POOL_HEAP] < (256ull << 20) + (8ull << 20));
+    /* Without caps an argument may be as long as proto-max-bulk-len, and a receive buffer
+     * may grow to client-query-buffer-limit. */
+    CHECK(base.plan.arg_bytes_max == 512u << 20 && base.plan.bulk_bytes_limit == 512ull << 20);
+    CHECK(base.plan.recv_limit == 1u << 30);
+    /* Connections cost slots outside the heap; the caps cost nothing up front. */
+    CHECK(plan_total(2000, 0, 0, 0, &grown) > total);
+    CHECK(grown.layout.pool_bytes[LAYOUT_POOL_CONNECTIONS] >
+          base.layout.pool_bytes[LAYOUT_POOL_CONNECTIONS]);
+    CHECK(plan_total(1000, 1000, 4096, 50, &grown) == total);
     CHECK(grown.layout.pool_bytes[LAYOUT_POOL_HEAP] == base.layout.pool_bytes[LAYOUT_POOL_HEAP]);
-    CHECK(plan_total(1000, 1000, 8192, 50, &grown) > total);
-    CHECK(grown.plan.send_buffer_bytes > base.plan.send_buffer_bytes);
-    CHECK(plan_total(1000, 1000, 4096, 100, &grown) > total);
-    CHECK(grown.layout.pool_bytes[LAYOUT_POOL_RECV_BUFFERS] >
-          base.layout.pool_bytes[LAYOUT_POOL_RECV_BUFFERS]);
-    /* A tiny plan still holds an inline request of 64 KiB. */
-    struct sized tiny_sized;
-    plan_total(1, 1, 1, 1, &tiny_sized);
-    struct plan tiny = tiny_sized.plan;
-    CHECK(tiny.recv_buffer_bytes > 64u * 1024);
-    /* Combinations that cannot be planned are refused with the options named. */
-    struct config config;
-    char error[256] = "";
-    config_defaults(&config);
-    config.list_length_max = 1u << 20;
-    config.val_size_max = 4096;
-    CHECK(plan_compute(&tiny, &config, error, sizeof(error)) != 0);
-    CHECK(strstr(error, "list_length_max") != NULL);
-    config_defaults(&config);
-    config.key_count = 1u << 30;
-    config.list_length_max = 1u << 10;
-    CHECK(plan_compute(&tiny, &config, error, sizeof(error)) != 0);
-    CHECK(strstr(error, "key_count") != NULL);
+    /* With only the value cap set a key may still be long: arguments are kept up to
+     * proto-max-bulk-len (the store refuses the long value). */
+    CHECK(grown.plan.arg_bytes_max == 512u << 20);
+    /* Every plan holds an inline request of 64 KiB in its scratch. */
+    CHECK(base.plan.inline_bytes > 64u * 1024 && base.plan.args_max > 32u * 1024);
 }
 
 /* Redis's options: sizes with Redis's units, names with '-' or '_', the maxclients alias,

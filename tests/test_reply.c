@@ -206,7 +206,7 @@ static void check_fixed_and_limits(void)
     check_line(REPLY_ERROR_ARGUMENT_TOO_LONG,
                "-ERR argument is too long (the longest key or value is 4096 bytes)\r\n");
     check_line(REPLY_ERROR_COMMAND_TOO_LARGE,
-               "-ERR command is too large (the receive buffer holds 4294967295 bytes)\r\n");
+               "-ERR command is too large (client-query-buffer-limit is 4294967295 bytes)\r\n");
     check_line(REPLY_ERROR_STORE_FULL, "-ERR store is full (key_count is 0 keys)\r\n");
     check_line(REPLY_ERROR_WATCH_KEYS_FULL, "-ERR too many watched keys (watch_keys_max is 5)\r\n");
     check_line(REPLY_ERROR_CHANNELS_FULL,
@@ -411,7 +411,7 @@ static void check_room(void)
     struct slice arg = slice_text("x");
     reply_error_format(&exact, REPLY_ERROR_HELLO_OPTION, &arg);
     CHECK_BYTES(exact.bytes, exact.length, hello_x_line, sizeof(hello_x_line) - 1);
-    CHECK(dies_asserting(format_one_byte_short, "length <= reply->capacity - reply->length"));
+    CHECK(dies_asserting(format_one_byte_short, "reply->grow != NULL"));
     CHECK(dies_asserting(fixed_given_arguments, "REPLY_ERROR_KIND_FORMAT"));
     CHECK(dies_asserting(format_given_alone, "REPLY_ERROR_KIND_FORMAT"));
 }

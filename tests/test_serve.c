@@ -8,12 +8,17 @@
  * - pipelined commands answered in order; SERVE_COMMANDS_PER_PASS commands per call, and
  *   exactly that many (serve_input says there is more);
  * - a command split across reads at every byte, answered once whole;
- * - a command that waits for send-buffer room: nothing is cut, the input stays, reading
- *   goes on, and the rest runs as the kernel takes the replies (short writes included);
+ * - a client that does not read: once its unsent output passes SERVE_OUTPUT_PAUSE_BYTES no
+ *   more of its commands run (nothing is cut, the input stays, reading goes on), and the
+ *   rest runs as the kernel takes the replies (short writes included);
+ * - client-output-buffer-limit: a client past its hard limit is closed and counted, as in
+ *   Redis; a reply that finds the heap full closes its client, counted, and the stored data
+ *   stay; a command of more arguments than the scratch holds borrows them from the heap;
  * - MULTI/EXEC with queued commands split across reads and compactions, EXECABORT after a
  *   refused command, DISCARD, WATCH broken by another client; a transaction whose queue and
- *   EXEC fill the receive buffer to the byte runs, one byte more overflows it (EXECABORT),
- *   and a command queued after the overflow is told the transaction is too large;
+ *   EXEC fill the receive buffer at client-query-buffer-limit to the byte runs, one byte
+ *   more overflows it (EXECABORT), and a command queued after the overflow is told the
+ *   transaction is too large;
  * - BLPOP blocking, served by an LPUSH from another client oldest waiter first, only the
  *   waiters of that key retried (the blpop call counter shows it), the served client's
  *   pipelined command running after it; a BLMOVE chain served by one LPUSH; a blocked
@@ -50,12 +55,18 @@
 #include "watch.h"
 
 #define CONNECTIONS 4u
-#define VALUE_BYTES 1024u
+/* The replay's values: large enough that its replies pass the output pause. */
+#define VALUE_BYTES 16384u
+/* The pause test's value. */
+#define BIG_VALUE_BYTES 100000u
+/* A small heap and receive limit, so that their edges are quick to reach. */
+#define HEAP_BYTES (32ull << 20)
+#define RECV_LIMIT (512u * 1024u)
 #define BLOCKING_KEYS 8u
 #define LOOPBACK 0x7f000001u
 /* The slots the tests use (0 .. CONNECTIONS, the last to be refused): replies kept per slot. */
 #define SLOTS_USED (CONNECTIONS + 2u)
-#define CAPTURE_BYTES (512u * 1024u)
+#define CAPTURE_BYTES (8u * 1024u * 1024u)
 #define REPLAY_ROUNDS 40u
 
 static struct config config;
@@ -113,10 +124,8 @@ static void modules_build(void)
 {
     config_defaults(&config);
     config.connections_max = CONNECTIONS;
-    config.key_count = 64;
-    config.key_size_max = 32;
-    config.val_size_max = VALUE_BYTES;
-    config.list_length_max = 8;
+    config.maxmemory = HEAP_BYTES;
+    config.client_query_buffer_limit = RECV_LIMIT;
     config.hugepages = CONFIG_HUGEPAGES_OFF;
     config.mlock = CONFIG_MLOCK_OFF;
     config.watch_keys_max = 16;
@@ -134,18 +143,18 @@ static void modules_build(void)
         fprintf(stderr, "test_serve: %s\n", error);
         exit(1);
     }
-    reply_errors_init(&config, plan.recv_buffer_bytes);
+    reply_errors_init(&config, plan.recv_limit);
     heap_init(&heap, &region, config.maxmemory);
     store_init(&store, &heap, &config, 12345);
     store_string_init(&store);
-    watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
+    watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
-                config.subscriptions_max, config.key_size_max, 678);
-    conns_init(&conns, &region, plan.conn_slot_count, config.connections_max,
-               plan.recv_buffer_bytes, plan.send_buffer_bytes);
+                config.subscriptions_max, config_name_bytes_max(&config), 678);
+    conns_init(&conns, &region, &heap, plan.conn_slot_count, config.connections_max,
+               plan.recv_limit);
     clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
     block_init(&block, &region, plan.conn_slot_count, config.blocking_keys_max,
-               config.key_size_max);
+               config_name_bytes_max(&config));
     store.touched = watch_touched;
     store.touched_context = &watch;
     store.ready = block_key_ready;
@@ -162,35 +171,42 @@ static void modules_build(void)
                                        .conns = &conns,
                                        .clients = &clients,
                                        .block = &block};
-    serve_init(&serve, &region, &plan, &shared);
+    serve_init(&serve, &region, &plan, &shared, &heap);
     region_seal(&region);
     CHECK(region.carved_bytes <= layout.total_bytes);
 }
 
-/* Sends up to `bytes_max` of what is pending, as one send the kernel takes that much of;
- * returns how many bytes went. */
+/* Sends up to `bytes_max` of what the first output block holds, as one send the kernel
+ * takes that much of; returns how many bytes went. */
 static uint32_t send_part(uint32_t slot, uint32_t bytes_max)
 {
     struct conn *conn = conn_at(&conns, slot);
     const uint8_t *from = NULL;
-    if (conn->state != CONN_OPEN || conn_send_pending(conn, &from) == 0) {
+    if (conn->state != CONN_OPEN || conn_send_pending(&conns, conn, &from) == 0) {
         return 0;
     }
-    uint32_t pending = conn_send_pending(conn, &from);
+    uint32_t pending = conn_send_pending(&conns, conn, &from);
     KV_ASSERT(slot < SLOTS_USED && conn->send_in_flight == 0);
     conn->send_in_flight = pending;
     uint32_t taken = pending < bytes_max ? pending : bytes_max;
     KV_ASSERT(captured_length[slot] + taken <= CAPTURE_BYTES);
     memcpy(captured[slot] + captured_length[slot], from, taken);
     captured_length[slot] += taken;
-    conn_sent(conn, taken);
+    conn_sent(&conns, conn, taken);
     conn->sends_completed++;
     return taken;
 }
 
-static uint32_t send_all(uint32_t slot)
+/* Sends every block waiting; returns the bytes sent. */
+static uint64_t send_all(uint32_t slot)
 {
-    return send_part(slot, UINT32_MAX);
+    uint64_t sent = 0;
+    /* Bounded by the output chain: each pass sends one block whole. */
+    for (uint32_t taken = send_part(slot, UINT32_MAX); taken > 0;
+         taken = send_part(slot, UINT32_MAX)) {
+        sent += taken;
+    }
+    return sent;
 }
 
 /* Runs a connection as the loop does: serve_input (the loop's serve), then, as its settle
@@ -210,7 +226,7 @@ static void run(uint32_t slot)
             (void)serve_recv_room(&serve, slot, &into);
             serve_verify(&serve);
         }
-        uint32_t sent = auto_send ? send_all(slot) : 0;
+        uint64_t sent = auto_send ? send_all(slot) : 0;
         if (!more && sent == 0) {
             break;
         }
@@ -320,15 +336,17 @@ static void test_pipeline(void)
     }
     struct conn *conn = conn_at(&conns, 0);
     uint8_t *into = NULL;
-    CHECK(serve_recv_room(&serve, 0, &into) >= sizeof(pings));
+    (void)serve_recv_room(&serve, 0, &into);
+    CHECK(conn_recv_grow(&conns, conn, sizeof(pings)));
+    CHECK(conn_recv_room(conn, &into) >= sizeof(pings));
     memcpy(into, pings, sizeof(pings));
     conn->recv_in_flight = true;
     conn_received(conn, sizeof(pings));
     CHECK(serve_input(&serve, 0));
-    CHECK(conn->send_length == SERVE_COMMANDS_PER_PASS * 7);
+    CHECK(conn->out_bytes == SERVE_COMMANDS_PER_PASS * 7);
     serve_verify(&serve);
     CHECK(!serve_input(&serve, 0));
-    CHECK(conn->send_length == 2000 * 7 && conn->parser.command_start == conn->recv_length);
+    CHECK(conn->out_bytes == 2000 * 7 && conn->parser.command_start == conn->recv_length);
     static char pongs[2000 * 7];
     for (uint32_t index = 0; index < 2000; index++) {
         memcpy(pongs + index * 7, "+PONG\r\n", 7);
@@ -344,7 +362,7 @@ static void test_split(void)
     uint32_t length = (uint32_t)strlen(command);
     for (uint32_t cut = 1; cut < length; cut++) {
         feed(1, command, cut);
-        CHECK(captured_length[1] == 0 && conn_at(&conns, 1)->send_length == 0);
+        CHECK(captured_length[1] == 0 && conn_at(&conns, 1)->out_bytes == 0);
         feed(1, command + cut, length - cut);
         expect(1, "+OK\r\n");
     }
@@ -357,62 +375,144 @@ static void test_split(void)
     close_slot(1);
 }
 
-static void test_send_room(void)
+/* Sets key `v` to BIG_VALUE_BYTES of 'v'; returns GET v's reply in `reply`. */
+static uint32_t big_value_set(char *reply, uint32_t reply_bytes)
 {
-    open_from(0, LOOPBACK);
-    static char value[VALUE_BYTES + 1];
-    memset(value, 'v', VALUE_BYTES);
-    char set[VALUE_BYTES + 64];
-    snprintf(set, sizeof(set), "*3\r\n$3\r\nSET\r\n$1\r\nv\r\n$%u\r\n%s\r\n", VALUE_BYTES, value);
+    static char value[BIG_VALUE_BYTES + 1];
+    memset(value, 'v', BIG_VALUE_BYTES);
+    static char set[BIG_VALUE_BYTES + 64];
+    snprintf(set, sizeof(set), "*3\r\n$3\r\nSET\r\n$1\r\nv\r\n$%u\r\n%s\r\n", BIG_VALUE_BYTES,
+             value);
     feed_text(0, set);
     expect(0, "+OK\r\n");
-    /* 200 GETs of the largest value with nothing sent: the send buffer holds some of the
-     * replies, whole; the rest of the commands wait in the receive buffer. */
-    auto_send = false;
-    static const char get[] = "*2\r\n$3\r\nGET\r\n$1\r\nv\r\n";
-    const uint32_t get_bytes = sizeof(get) - 1;
-    static char gets[200 * (sizeof(get) - 1)];
-    for (uint32_t index = 0; index < 200; index++) {
-        memcpy(gets + index * get_bytes, get, get_bytes);
+    return (uint32_t)snprintf(reply, reply_bytes, "$%u\r\n%s\r\n", BIG_VALUE_BYTES, value);
+}
+
+static const char get_v[] = "*2\r\n$3\r\nGET\r\n$1\r\nv\r\n";
+#define GET_V_BYTES ((uint32_t)sizeof(get_v) - 1u)
+
+/* `count` GET v commands, pipelined. */
+static void gets_feed(uint32_t slot, uint32_t count)
+{
+    static char gets[64 * GET_V_BYTES];
+    KV_ASSERT(count <= 64);
+    for (uint32_t index = 0; index < count; index++) {
+        memcpy(gets + index * GET_V_BYTES, get_v, GET_V_BYTES);
     }
-    feed(0, gets, sizeof(gets));
+    feed(slot, gets, count * GET_V_BYTES);
+}
+
+static void test_output_pause(void)
+{
+    open_from(0, LOOPBACK);
+    static char reply[BIG_VALUE_BYTES + 16];
+    uint32_t one = big_value_set(reply, sizeof(reply));
+    /* 40 GETs of the value with nothing sent: commands run until the unsent output passes
+     * the pause, whole replies; the rest of the commands wait in the receive buffer. */
+    auto_send = false;
+    gets_feed(0, 40);
     struct conn *conn = conn_at(&conns, 0);
-    char reply[VALUE_BYTES + 16];
-    int reply_length = snprintf(reply, sizeof(reply), "$%u\r\n%s\r\n", VALUE_BYTES, value);
-    uint32_t one = (uint32_t)reply_length;
-    uint32_t held = conn->send_length / one;
-    CHECK(conn->send_length % one == 0 && held > 0 && held < 200);
-    CHECK(plan.send_buffer_bytes - conn->send_length < plan.reply_value_bytes);
-    CHECK(conn->recv_length - conn->parser.command_start == (200 - held) * get_bytes);
-    /* Waiting for room does not stop reading. */
+    uint32_t held = SERVE_OUTPUT_PAUSE_BYTES / one + 1;
+    CHECK(conn->out_bytes == (uint64_t)held * one);
+    CHECK(conn->recv_length - conn->parser.command_start == (40 - held) * GET_V_BYTES);
+    /* Waiting for the client to read does not stop reading. */
     uint8_t *into = NULL;
     CHECK(serve_recv_room(&serve, 0, &into) > 0);
-    /* Nothing runs until room comes back. */
+    /* Nothing runs until the output drains below the pause. */
     CHECK(!serve_input(&serve, 0));
-    CHECK(conn->send_length == held * one);
-    /* A short write with the send still in flight makes no room; once it completes, the
-     * next commands run. */
+    CHECK(conn->out_bytes == (uint64_t)held * one);
     send_part(0, 100);
-    CHECK(conn->send_done == 100);
     run(0);
+    CHECK(conn->out_bytes == (uint64_t)held * one - 100);
     uint32_t ran = 0;
     /* Bounded: each pass sends part of the replies and runs what then fits. */
-    for (uint32_t pass = 0; pass < 2000 && conn->parser.command_start < conn->recv_length;
+    for (uint32_t pass = 0; pass < 20000 && conn->parser.command_start < conn->recv_length;
          pass++) {
-        send_part(0, 1 + prng_below(3 * one));
+        send_part(0, 1 + prng_below(one));
         run(0);
+        CHECK(conn->out_bytes <= SERVE_OUTPUT_PAUSE_BYTES + one);
         ran++;
     }
     auto_send = true;
     send_all(0);
     CHECK(conn->parser.command_start == conn->recv_length && ran > 0);
-    CHECK(captured_length[0] == 200 * one);
+    CHECK(captured_length[0] == 40 * one);
     bool same = true;
-    for (uint32_t index = 0; index < 200 && captured_length[0] == 200 * one; index++) {
+    for (uint32_t index = 0; index < 40 && captured_length[0] == 40 * one; index++) {
         same = same && memcmp(captured[0] + index * one, reply, one) == 0;
     }
     CHECK(same);
     captured_length[0] = 0;
+    /* An idle client holds its receive buffer and no output block. */
+    CHECK(conn->out_head == HEAP_REF_NONE && conn_memory(&conns, conn) <= 2 * RECV_LIMIT);
+    close_slot(0);
+}
+
+static void test_output_limits(void)
+{
+    open_from(0, LOOPBACK);
+    static char reply[BIG_VALUE_BYTES + 16];
+    uint32_t one = big_value_set(reply, sizeof(reply));
+    /* A normal client's hard limit of 512 KiB: the sixth unsent reply passes it, and the
+     * client is closed, counted; the key stays. */
+    config.output_limits[CONFIG_CLIENT_NORMAL].hard_bytes = 512u * 1024u;
+    uint64_t limit_disconnects = stats.output_limit_disconnects;
+    auto_send = false;
+    gets_feed(0, 8);
+    struct conn *conn = conn_at(&conns, 0);
+    CHECK(conn->dead && stats.output_limit_disconnects == limit_disconnects + 1);
+    CHECK(conn->out_bytes == 6ull * one);
+    auto_send = true;
+    config.output_limits[CONFIG_CLIENT_NORMAL].hard_bytes = 0;
+    captured_length[0] = 0;
+    serve_closing(&serve, 0);
+    conn_release(&conns, 0);
+    serve_verify(&serve);
+    open_from(0, LOOPBACK);
+    feed_text(0, "STRLEN v\r\n");
+    char strlen_reply[32];
+    snprintf(strlen_reply, sizeof(strlen_reply), ":%u\r\n", BIG_VALUE_BYTES);
+    expect(0, strlen_reply);
+    /* The heap full (every page taken by someone else): a reply that needs a new block
+     * closes its client, counted; nothing stored is lost. */
+    static void *fillers[HEAP_BYTES / 4096];
+    uint32_t filled = 0;
+    while (filled < HEAP_BYTES / 4096 && (fillers[filled] = heap_alloc(&heap, 4096)) != NULL) {
+        filled++;
+    }
+    uint64_t memory_disconnects = stats.memory_disconnects;
+    auto_send = false;
+    gets_feed(0, 1);
+    CHECK(conn->dead && stats.memory_disconnects == memory_disconnects + 1);
+    for (uint32_t index = 0; index < filled; index++) {
+        heap_release(&heap, fillers[index]);
+    }
+    auto_send = true;
+    captured_length[0] = 0;
+    send_all(0);
+    serve_closing(&serve, 0);
+    conn_release(&conns, 0);
+    serve_verify(&serve);
+    open_from(0, LOOPBACK);
+    feed_text(0, "STRLEN v\r\nDEL v\r\n");
+    snprintf(strlen_reply, sizeof(strlen_reply), ":%u\r\n:1\r\n", BIG_VALUE_BYTES);
+    expect(0, strlen_reply);
+    /* 45,000 arguments, more than the scratch holds (an inline request's most): borrowed
+     * from the heap for the command, given back after it. */
+    KV_ASSERT(45000u > plan.args_max);
+    static char del[45000u * 7u + 32u];
+    uint32_t length = (uint32_t)snprintf(del, sizeof(del), "*45000\r\n$3\r\nDEL\r\n");
+    for (uint32_t index = 1; index < 45000; index++) {
+        memcpy(del + length, "$1\r\nx\r\n", 7);
+        length += 7;
+    }
+    feed_text(0, "SET x 1\r\n");
+    expect(0, "+OK\r\n");
+    uint64_t allocations = heap.allocations;
+    feed(0, del, length);
+    expect(0, ":1\r\n");
+    CHECK(heap.allocations < allocations); /* the key went; no arguments were kept */
+    CHECK(serve.scratch.args_max == plan.args_max);
     close_slot(0);
 }
 
@@ -457,12 +557,11 @@ static void publish_exact(char *out, uint32_t length)
     memcpy(out + written + message_length, "\r\n", 2);
 }
 
-/* Commands a transaction may queue so that EXEC's bound (its header and PLAN_REPLY_ERROR_BYTES
- * a command) just fits the send buffer: with their QUEUED replies still waiting to be sent,
- * EXEC does not fit, so it waits for the sends, as a large transaction does. */
+/* Commands the overflow test's transactions queue: enough to fill RECV_LIMIT with
+ * PUBLISHes of 100 to 999 bytes. */
 static uint32_t transaction_count_max(void)
 {
-    return (plan.send_buffer_bytes - 16u) / PLAN_REPLY_ERROR_BYTES;
+    return 600;
 }
 
 /* MULTI, then INCR tx and count - 1 PUBLISHes, `queue_bytes` in all, then `between`, EXEC
@@ -470,7 +569,7 @@ static uint32_t transaction_count_max(void)
 static void transaction_of(uint32_t slot, uint32_t count, uint32_t queue_bytes,
                            const char *between, const char *after)
 {
-    static char bytes[4 * 70000];
+    static char bytes[RECV_LIMIT + 64 * 1024];
     const char *incr = "*2\r\n$4\r\nINCR\r\n$2\r\ntx\r\n";
     uint32_t length = (uint32_t)strlen(incr);
     memcpy(bytes, incr, length);
@@ -530,18 +629,17 @@ static void test_transaction_overflow(void)
     const char *exec = "*1\r\n$4\r\nEXEC\r\n";
     const char *abort_line = "-EXECABORT Transaction discarded because of previous errors.\r\n";
     uint32_t count = transaction_count_max();
-    uint32_t fill_bytes = plan.recv_buffer_bytes - (uint32_t)strlen(exec);
+    uint32_t fill_bytes = plan.recv_limit - (uint32_t)strlen(exec);
     open_from(2, LOOPBACK);
-    /* The queue and EXEC fill the receive buffer to the byte: it runs. EXEC waits for the
-     * QUEUED replies to be sent, and the full buffer must not fail it meanwhile. */
+    /* The queue and EXEC fill the receive buffer, grown to its limit, to the byte: it runs. */
     transaction_of(2, count, fill_bytes, NULL, NULL);
     uint32_t want_length = queued_then(want, count, "");
     want_length += exec_reply(want + want_length, count, 1);
     expect_bytes(2, want, want_length);
     feed_text(2, "GET tx\r\n");
     expect(2, "$1\r\n1\r\n");
-    /* A smaller queue, then EXEC with 3000 pipelined PINGs: the buffer fills while EXEC
-     * waits; the transaction runs, then the PINGs. */
+    /* A smaller queue, then EXEC with 3000 pipelined PINGs behind it in the same stream: the
+     * transaction runs, then the PINGs. */
     transaction_of(2, count, count * 150, NULL, pings);
     want_length = queued_then(want, count, "");
     want_length += exec_reply(want + want_length, count, 2);
@@ -566,7 +664,7 @@ static void test_transaction_overflow(void)
     snprintf(tail, sizeof(tail),
              "-ERR transaction is too large: its commands would exceed %u bytes; EXEC will "
              "abort\r\n+QUEUED\r\n%s$1\r\n2\r\n",
-             plan.recv_buffer_bytes, abort_line);
+             plan.recv_limit, abort_line);
     want_length = queued_then(want, count, tail);
     expect_bytes(2, want, want_length);
     close_slot(2);
@@ -774,7 +872,7 @@ static uint32_t script_build(char *out, uint32_t out_bytes)
     return length;
 }
 
-/* Passes of the chunked replay that found the send buffer too full for a large reply. */
+/* Passes of the chunked replay that found the client's output paused. */
 static uint32_t replay_send_full;
 
 /* Sends the script in random chunks with random short writes; returns how many reply bytes
@@ -809,8 +907,7 @@ static uint32_t replay(uint32_t slot, const char *script, uint32_t length, bool 
             send_part(slot, 1 + prng_below(2048));
         }
         run(slot);
-        uint32_t waiting = conn->send_length - conn->send_done;
-        replay_send_full += waiting > plan.send_buffer_bytes - plan.reply_value_bytes ? 1 : 0;
+        replay_send_full += conn->out_bytes > SERVE_OUTPUT_PAUSE_BYTES ? 1 : 0;
     }
     auto_send = true;
     /* Bounded: every pass sends everything pending and runs what is left. */
@@ -828,7 +925,7 @@ static uint32_t replay(uint32_t slot, const char *script, uint32_t length, bool 
 
 static void test_replay(uint64_t seed)
 {
-    static char script[256 * 1024];
+    static char script[1024 * 1024];
     uint32_t length = script_build(script, sizeof(script));
     replay_seed = seed;
     replay_active = true;
@@ -837,8 +934,8 @@ static void test_replay(uint64_t seed)
     static uint8_t want[CAPTURE_BYTES];
     memcpy(want, captured[0], want_length);
     captured_length[0] = 0;
-    /* The big values came back: more than the send buffer holds, so commands waited. */
-    CHECK(want_length > plan.send_buffer_bytes);
+    /* The big values came back: more than the pause, so commands waited. */
+    CHECK(want_length > SERVE_OUTPUT_PAUSE_BYTES);
     int failures_before = check_failures;
     for (uint32_t round = 0; round < REPLAY_ROUNDS; round++) {
         uint32_t got_length = replay(1, script, length, true, 2 + round % 8);
@@ -852,7 +949,7 @@ static void test_replay(uint64_t seed)
     }
     replay_active = false;
     printf("test_serve: script of %u bytes replayed %u times in random chunks, %u reply "
-           "bytes each, %u passes with the send buffer full (KV_SEED=%llu)\n",
+           "bytes each, %u passes with the output paused (KV_SEED=%llu)\n",
            length, REPLAY_ROUNDS, want_length, replay_send_full, (unsigned long long)seed);
     CHECK(replay_send_full > REPLAY_ROUNDS);
 }
@@ -868,7 +965,8 @@ int main(void)
     serve_verify(&serve);
     test_pipeline();
     test_split();
-    test_send_room();
+    test_output_pause();
+    test_output_limits();
     test_multi();
     test_transaction_overflow();
     test_blocking();

@@ -1,9 +1,10 @@
 /*
  * Proves a transaction's state and the walk over its queue, with txn_verify() after every
  * step:
- * - begin, queue, fail, overflow, reset: the queue starts at the first queued command, its
- *   reply bounds add up, a failed transaction counts nothing more and holds no bytes, an
- *   overflow fails it, reset ends it and gives its watches back to the watch pools;
+ * - begin, queue, fail, overflow, reset: the queue starts at the first queued command, the
+ *   most arguments of a queued command is kept (EXEC's parse needs room for them), a failed
+ *   transaction counts nothing more and holds no bytes, an overflow fails it, reset ends it
+ *   and gives its watches back to the watch pools;
  * - txn_droppable keeps the queue (only the bytes before queue_start may go) exactly while
  *   txn_holds, and txn_shift moves queue_start with a compaction only then;
  * - a walk over a receive buffer holding queued commands mixed with commands that ran at once
@@ -41,7 +42,8 @@ static uint8_t scratch_inline[BUFFER_BYTES];
 static const struct resp_scratch scratch = {.args = scratch_args,
                                             .inline_bytes = scratch_inline,
                                             .args_max = ARGS_MAX,
-                                            .arg_bytes_max = KEY_BYTES};
+                                            .arg_bytes_max = KEY_BYTES,
+                                            .bulk_bytes_limit = RESP_BULK_BYTES_LIMIT};
 
 static uint64_t prng_state;
 static uint64_t run_seed;
@@ -139,11 +141,11 @@ static void test_state(void)
     CHECK(txn.active && !txn_holds(&txn) && txn_droppable(&txn, 40) == 40);
     txn_verify(&txn, 40);
     txn_queue(&txn, 40, 5);
-    CHECK(txn.queue_start == 40 && txn.queued == 1 && txn.reply_bytes == 5);
+    CHECK(txn.queue_start == 40 && txn.queued == 1 && txn.args_max == 5);
     CHECK(txn_holds(&txn) && txn_droppable(&txn, 60) == 40 && txn_droppable(&txn, 40) == 40);
     txn_verify(&txn, 60);
     txn_queue(&txn, 60, 1000);
-    CHECK(txn.queue_start == 40 && txn.queued == 2 && txn.reply_bytes == 1005);
+    CHECK(txn.queue_start == 40 && txn.queued == 2 && txn.args_max == 1000);
     txn_verify(&txn, 80);
     /* A compaction that dropped 30 bytes before the queue: the queue moves with it. */
     txn_shift(&txn, 30);
@@ -158,12 +160,12 @@ static void test_state(void)
     CHECK(txn.failed && !txn.overflowed && !txn_holds(&txn));
     CHECK(txn_droppable(&txn, 40) == 40);
     txn_queue(&txn, 45, 77);
-    CHECK(txn.queued == 2 && txn.reply_bytes == 1005);
+    CHECK(txn.queued == 2 && txn.args_max == 1000);
     txn_shift(&txn, 40); /* a failed transaction holds nothing: the shift leaves it */
     CHECK(txn.queue_start == 0);
     txn_verify(&txn, 0);
     txn_reset(&txn, &watch);
-    CHECK(!txn.active && !txn.failed && txn.queued == 0 && txn.reply_bytes == 0);
+    CHECK(!txn.active && !txn.failed && txn.queued == 0 && txn.args_max == 0);
     txn_verify(&txn, 0);
     /* Overflow: a holding transaction fails and lets its queue go. */
     txn_begin(&txn);
@@ -239,8 +241,9 @@ static void test_walk(void)
         resp_parser_consume(&parser, command.end);
         txn_verify(&txn, parser.command_start);
     }
-    /* Bounds 10, 12, 13 and 15 for the four queued (sent[0], [2], [3], [5]). */
-    CHECK(txn.queue_start == multi_end && txn.queued == 4 && txn.reply_bytes == 50);
+    /* Argument counts 10, 12, 13 and 15 for the four queued (sent[0], [2], [3], [5]): EXEC
+     * needs room for the most. */
+    CHECK(txn.queue_start == multi_end && txn.queued == 4 && txn.args_max == 15);
     /* EXEC and the start of a command after it, which the walk must not reach. */
     append("*1\r\n$4\r\nEXEC\r\n*2\r\n$3\r\nGET");
     CHECK(parse_next(&start, &command) && command.arg_count == 1);

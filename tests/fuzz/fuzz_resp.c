@@ -65,7 +65,8 @@ static void parse_stream(const uint8_t *data, size_t size, uint32_t seed, struct
 {
     const struct resp_scratch scratch = {.args = args, .inline_bytes = inline_bytes,
                                          .args_max = FUZZ_ARGS_MAX,
-                                         .arg_bytes_max = FUZZ_ARG_BYTES_MAX};
+                                         .arg_bytes_max = FUZZ_ARG_BYTES_MAX,
+                                         .bulk_bytes_limit = RESP_BULK_BYTES_LIMIT};
     struct resp_parser parser;
     resp_parser_init(&parser);
     uint32_t length = 0;
