@@ -70,6 +70,7 @@ struct cmd_context {
     struct conns *conns;         /* every connection (CLIENT LIST, CLIENT KILL, PUBLISH) */
     struct clients *clients;     /* every client's command state */
     struct block *block;         /* blocked clients */
+    struct evict *evict;         /* the budget's room (NULL: no eviction, tests) */
     const struct resp_scratch *scratch; /* parse results: EXEC re-reads its queue into it */
     struct client *client;       /* the client running this command */
     struct reply reply;          /* where its reply goes */
@@ -144,6 +145,20 @@ uint32_t cmd_flags(const struct cmd *cmd);
 /* Whether a command may run: known, right arity, client authenticated, allowed while
  * subscribed. If not, answers Redis's error (counting the refusal) and returns false. The
  * caller has PLAN_REPLY_SMALL_BYTES of room for that. */
+/* Whether Redis flags the command DENYOOM: a write that may take memory, refused when the
+ * budget is full and nothing can be evicted. */
+bool cmd_denyoom(uint32_t position);
+
+/*
+ * The budget's check before a command runs, as Redis's processCommand makes it: eviction
+ * runs first (by maxmemory-policy), then a command that may take memory (DENYOOM, or an EXEC
+ * whose queue holds one; inside MULTI, any queued command) is refused with Redis's OOM error
+ * (counted as rejected) when the data are still past their limit. `queueing`: the command is
+ * being queued inside MULTI. True when it may go on.
+ */
+KV_MUST_USE bool cmd_memory_admit(struct cmd_context *context, uint32_t position,
+                                  const struct slice *args, uint32_t arg_count, bool queueing);
+
 bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
                uint32_t arg_count);
 

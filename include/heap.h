@@ -114,6 +114,8 @@ struct heap {
     uint32_t large_pages;       /* pages in large spans */
     uint32_t small_pages;       /* pages in small spans */
     uint64_t peak_used_bytes;   /* highest used_bytes seen */
+    uint64_t failed_allocations;/* allocations (and moving resizes) refused for lack of room:
+                                   a command that saw one may retry after eviction */
 };
 
 /* Bytes heap_init carves for a heap of `bytes` (rounded down to whole pages): the pages, the

@@ -60,6 +60,9 @@ enum store_status {
 #define STORE_META_EXPIRES 0x80u         /* an int64 expiry time follows the head */
 #define STORE_META_CLOCK_SHIFT 8u        /* 24 bits: LRU seconds, or LFU time and counter */
 #define STORE_META_CLOCK_MASK 0xffffffu
+/* Under an LFU policy the clock is 16 bits of minutes (when the counter last decayed) and an
+ * 8-bit logarithmic counter, which a new key starts at (Redis's LFU_INIT_VAL). */
+#define STORE_LFU_INIT 5u
 
 /* Encodings of a value. EMBEDDED ones live after the key in the key object (value is their
  * byte count); the others are a separate heap allocation (value is its reference), whose
@@ -111,6 +114,9 @@ struct store_type_ops {
     /* Heap bytes the value holds outside the key object (usable sizes of its allocations):
      * MEMORY USAGE, and what evicting the key gives back. */
     uint64_t (*memory)(const struct store *store, const struct store_key *key);
+    /* Redis's OBJECT ENCODING name for a value of this shape ("embstr", "listpack",
+     * "hashtable", ...); NULL: "unknown". */
+    const char *(*encoding_name)(const struct store *store, const struct store_key *key);
 };
 
 /* The caps of the seed, 0 meaning none (Redis's limits). */
@@ -128,6 +134,7 @@ struct store {
     const struct store_type_ops *types[STORE_TYPE_COUNT]; /* by enum store_type; each set by
                                                              its store_<type>_init */
     struct store_limits limits; /* the seed's caps */
+    const struct config *config; /* maxmemory-policy and the LFU options, read as they change */
     uint64_t seed;            /* hash seed, drawn at startup */
     int64_t now_ms;           /* the clock commands see: Unix ms, set by store_clock */
     uint64_t expire_cursor;   /* the expires dict's SCAN cursor, for active expiry */
@@ -157,7 +164,8 @@ struct store_found {
     bool exists;                  /* a live key of any type has the name */
 };
 
-/* Sets the store up over the heap. No type is registered yet: the caller then calls
+/* Sets the store up over the heap; it keeps `config` (which must outlive it) to read the
+ * eviction policy as CONFIG SET changes it. No type is registered yet: the caller then calls
  * store_string_init, store_list_init, store_hash_init, store_set_init and store_zset_init
  * (a key of an unregistered type asserts when it is created). */
 void store_init(struct store *store, struct heap *heap, const struct config *config,
@@ -221,6 +229,9 @@ int64_t store_key_expire(const struct store_key *key);
 /* The bytes of an embedded value (read only; writers use store_internal.h). */
 struct slice store_key_embedded(const struct store_key *key);
 
+/* OBJECT ENCODING's answer for a live key (its type's encoding_name). */
+const char *store_encoding_name(const struct store *store, const struct store_key *key);
+
 /* The name a type registered ("string", "list", ...), for TYPE and SCAN's TYPE filter. */
 const char *store_type_name(const struct store *store, uint8_t type);
 
@@ -279,6 +290,20 @@ KV_MUST_USE bool store_random_key(struct store *store, uint32_t *key_ref);
 void store_walk_start(const struct store *store, struct dict_walk *walk);
 KV_MUST_USE bool store_walk_next(const struct store *store, struct dict_walk *walk,
                                  uint32_t *key_ref);
+
+/* Up to `wanted` keys near a random spot of the keyspace, or of the keys with an expiry time
+ * (volatile_only): their key objects in key_refs (eviction's sample, Redis's
+ * dictGetSomeKeys). Changes nothing. */
+uint32_t store_sample(struct store *store, bool volatile_only, uint32_t *key_refs,
+                      uint32_t wanted);
+
+/* Milliseconds since the key was last accessed, at the LRU clock's one-second resolution
+ * (OBJECT IDLETIME, LRU eviction). Meaningful while the policy is not LFU. */
+uint64_t store_key_idle_ms(const struct store *store, const struct store_key *key);
+
+/* The key's LFU counter after the decay for the minutes it sat idle (OBJECT FREQ, LFU
+ * eviction). Meaningful under an LFU policy. */
+uint32_t store_key_lfu(const struct store *store, const struct store_key *key);
 
 /* Keys stored now. */
 static inline uint64_t store_key_count(const struct store *store)

@@ -23,6 +23,7 @@ struct txn {
     bool active;             /* between MULTI and EXEC/DISCARD */
     bool failed;             /* a command was refused while queueing: EXEC answers EXECABORT */
     bool overflowed;         /* the queue outgrew the receive buffer: the transaction failed */
+    bool denyoom;            /* a queued command may take memory: EXEC is checked as one */
     uint32_t queue_start;    /* receive-buffer offset of the first queued command */
     uint32_t queued;         /* commands queued */
     uint32_t args_max;       /* most arguments of a queued command (EXEC re-reads the queue

@@ -13,6 +13,7 @@
 #include "cmd_handlers.h"
 #include "client.h"
 #include "conn.h"
+#include "evict.h"
 #include "latency.h"
 #include "number.h"
 #include "region.h"
@@ -45,6 +46,7 @@ static_assert(CMD_NAME_BYTES_MAX <= UINT8_MAX, "cmd_name_bytes holds a name's le
 static const struct cmd_family *const cmd_families[] = {
     &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_server,
     &cmd_family_client, &cmd_family_multi,  &cmd_family_latency, &cmd_family_pubsub,
+    &cmd_family_object, &cmd_family_memory,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -132,6 +134,91 @@ static void cmd_init_check(const struct cmd *cmd, size_t name_bytes)
     KV_ASSERT((cmd->first_key == 0) == (cmd->key_step == 0));
 }
 
+/* Redis 7.0's DENYOOM commands (the flag in its command table), those kv may have. */
+static const char *const cmd_denyoom_names[] = {
+    "append",      "bitfield",   "bitop",       "blmove",      "brpoplpush", "copy",
+    "decr",        "decrby",     "geoadd",      "georadius",   "georadiusbymember",
+    "geosearchstore", "getset",  "hincrby",     "hincrbyfloat", "hmset",     "hset",
+    "hsetnx",      "incr",       "incrby",      "incrbyfloat", "linsert",    "lmove",
+    "lpush",       "lpushx",     "lset",        "mset",        "msetnx",     "pfadd",
+    "pfmerge",     "psetex",     "restore",     "rpoplpush",   "rpush",      "rpushx",
+    "sadd",        "sdiffstore", "set",         "setbit",      "setex",      "setnx",
+    "setrange",    "sinterstore", "sort",       "sunionstore", "xadd",       "zadd",
+    "zdiffstore",  "zincrby",    "zinterstore", "zrangestore", "zunionstore",
+};
+#define CMD_DENYOOM_NAME_COUNT (sizeof(cmd_denyoom_names) / sizeof(cmd_denyoom_names[0]))
+
+/* By position: whether the command is DENYOOM; and where EXEC is. */
+static bool cmd_denyoom_at[CMD_MAX];
+static uint32_t cmd_exec_position = UINT32_MAX;
+
+/* Marks the DENYOOM commands the table has; a name kv lacks is skipped. */
+static void denyoom_mark(void)
+{
+    memset(cmd_denyoom_at, 0, sizeof(cmd_denyoom_at));
+    /* Bounded by the list. */
+    for (uint32_t index = 0; index < CMD_DENYOOM_NAME_COUNT; index++) {
+        struct slice name = {.bytes = (const uint8_t *)cmd_denyoom_names[index],
+                             .length = (uint32_t)strlen(cmd_denyoom_names[index])};
+        uint32_t position = cmd_find(&name, 1);
+        if (position < cmd_all_count) {
+            KV_ASSERT(cmd_all[position]->flags & CMD_FLAG_WRITE); /* only writes take memory */
+            cmd_denyoom_at[position] = true;
+        }
+    }
+    struct slice exec = {.bytes = (const uint8_t *)"exec", .length = 4};
+    cmd_exec_position = cmd_find(&exec, 1);
+    KV_ASSERT(cmd_exec_position < cmd_all_count);
+}
+
+bool cmd_denyoom(uint32_t position)
+{
+    KV_ASSERT(cmd_all_count > 0); /* cmd_init ran */
+    return position < cmd_all_count && cmd_denyoom_at[position];
+}
+
+/* What a write takes beyond its arguments' bytes, roughly: a key object's head, a dict
+ * link and an allocation's rounding. */
+#define CMD_WRITE_OVERHEAD_BYTES 64u
+
+/* Bytes of a command's arguments: what a write may at most copy into the store (a rough
+ * need; a write that takes more and finds no room evicts again and retries, cmd_run). */
+static uint64_t args_bytes(const struct slice *args, uint32_t arg_count)
+{
+    uint64_t bytes = 0;
+    /* Bounded by the argument count. */
+    for (uint32_t index = 0; index < arg_count; index++) {
+        bytes += args[index].length;
+    }
+    return bytes;
+}
+
+bool cmd_memory_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
+                      uint32_t arg_count, bool queueing)
+{
+    KV_ASSERT(position < cmd_all_count); /* admitted: a known command */
+    if (context->evict == NULL) {
+        return true;
+    }
+    bool denyoom = cmd_denyoom_at[position] ||
+                   (position == cmd_exec_position && context->client->txn.denyoom);
+    uint64_t need = denyoom ? args_bytes(args, arg_count) + CMD_WRITE_OVERHEAD_BYTES : 0;
+    enum evict_result result = evict_room(context->evict, need);
+    if (result != EVICT_FAIL || !(denyoom || queueing)) {
+        return true;
+    }
+    cmd_stats[position].rejected_calls++;
+    if (position == cmd_exec_position) {
+        /* Redis's execCommandAbort: the transaction is discarded, and says why. */
+        txn_reset(&context->client->txn, context->watch);
+        reply_error(&context->reply, REPLY_ERROR_EXECABORT_OOM);
+    } else {
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+    }
+    KV_ASSERT(reply_since_mark(&context->reply) > 0 || context->reply.failed);
+    return false;
+}
+
 void cmd_init(struct region *region, uint32_t slowlog_max_len)
 {
     cmd_latency = region_carve(region, (uint64_t)CMD_MAX * sizeof(struct latency_histogram), 64);
@@ -167,6 +254,7 @@ void cmd_init(struct region *region, uint32_t slowlog_max_len)
                              .length = cmd_name_bytes[position]};
         KV_ASSERT(cmd_find(&name, 1) == position);
     }
+    denyoom_mark();
 }
 
 uint32_t cmd_count(void)
@@ -240,6 +328,34 @@ static uint64_t monotonic_ns(void)
     KV_ASSERT(now.tv_nsec >= 0);
     KV_ASSERT(now.tv_nsec < 1000000000);
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+bool cmd_subcommand_is(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                       const char *name, int arity, const char *full_name)
+{
+    KV_ASSERT(arg_count >= 2); /* the command and its subcommand */
+    KV_ASSERT(arity >= 2 || arity <= -2);
+    if (!cmd_arg_is(args[1], name)) {
+        return false;
+    }
+    bool ok = arity >= 0 ? arg_count == (uint32_t)arity : arg_count >= (uint32_t)-arity;
+    if (!ok) {
+        reply_error_arity(&context->reply, full_name);
+    }
+    return ok;
+}
+
+void cmd_reply_help(struct reply *reply, const char *const *lines, uint32_t count)
+{
+    KV_ASSERT(count > 0);
+    uint64_t length_before = reply->total;
+    reply_array(reply, count);
+    /* Bounded by the lines given. */
+    for (uint32_t index = 0; index < count; index++) {
+        KV_ASSERT(lines[index] != NULL);
+        reply_simple(reply, lines[index]);
+    }
+    KV_ASSERT(reply->total > length_before);
 }
 
 bool cmd_arg_is(struct slice arg, const char *word)
@@ -597,6 +713,29 @@ static void slowlog_note(const struct cmd_context *context, const struct slice *
                 client_name(client));
 }
 
+/* A write found the heap without room and answered an error (an OOM), having changed
+ * nothing (every write takes its memory before it changes anything): under an evicting
+ * policy, keys go until the data are a reserve's worth below their limit, and the command
+ * runs once more. At most once, so bounded. */
+static void oom_retry(struct cmd_context *context, const struct cmd *cmd,
+                      const struct slice *args, uint32_t arg_count)
+{
+    struct evict *evict = context->evict;
+    if (evict == NULL || !evict_enabled(evict) || !(cmd->flags & CMD_FLAG_WRITE) ||
+        context->reply.failed || reply_since_mark(&context->reply) == 0 ||
+        context->reply.first != '-' || context->outcome.block) {
+        return;
+    }
+    uint64_t need = args_bytes(args, arg_count) + evict->reserve_bytes;
+    if (evict_room(evict, need) == EVICT_FAIL) {
+        return; /* nothing more may go: the OOM answer stands */
+    }
+    reply_truncate(&context->reply);
+    KV_ASSERT(reply_since_mark(&context->reply) == 0);
+    context->outcome = (struct cmd_outcome){0};
+    cmd->handler(context, args, arg_count);
+}
+
 void cmd_run(struct cmd_context *context, uint32_t position, const struct slice *args,
              uint32_t arg_count)
 {
@@ -617,7 +756,11 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     context->client->last_command = cmd->name;
     context->client->last_command_ms = now_ms;
     uint64_t started_ns = monotonic_ns();
+    uint64_t failures_before = context->store->heap->failed_allocations;
     cmd->handler(context, args, arg_count);
+    if (context->store->heap->failed_allocations != failures_before) {
+        oom_retry(context, cmd, args, arg_count);
+    }
     uint64_t duration_ns = monotonic_ns() - started_ns;
     stats->calls++;
     stats->duration_ns += duration_ns;

@@ -552,21 +552,6 @@ static const char *const client_help[] = {
     "    Print this help.",
 };
 
-/* A subcommand with its arity (n: exactly, -n: at least), as Redis names it in errors. */
-static bool subcommand_is(struct cmd_context *context, const struct slice *args,
-                          uint32_t arg_count, const char *name, int arity, const char *full_name)
-{
-    KV_ASSERT(arg_count >= 2); /* CLIENT and its subcommand */
-    KV_ASSERT(arity >= 2 || arity <= -2);
-    if (!cmd_arg_is(args[1], name)) {
-        return false;
-    }
-    bool ok = arity >= 0 ? arg_count == (uint32_t)arity : arg_count >= (uint32_t)-arity;
-    if (!ok) {
-        reply_error_arity(&context->reply, full_name);
-    }
-    return ok;
-}
 
 CMD_HANDLER(cmd_client)
 {
@@ -574,35 +559,31 @@ CMD_HANDLER(cmd_client)
     const struct client *client = context->client;
     uint64_t length_before = context->reply.total;
     char line[CLIENT_LINE_BYTES];
-    if (subcommand_is(context, args, arg_count, "id", 2, "client|id")) {
+    if (cmd_subcommand_is(context, args, arg_count, "id", 2, "client|id")) {
         reply_integer(&context->reply, (int64_t)context->client->id);
-    } else if (subcommand_is(context, args, arg_count, "setname", 3, "client|setname")) {
+    } else if (cmd_subcommand_is(context, args, arg_count, "setname", 3, "client|setname")) {
         if (client_name_set(context, args[2])) {
             reply_ok(&context->reply);
         }
-    } else if (subcommand_is(context, args, arg_count, "getname", 2, "client|getname")) {
+    } else if (cmd_subcommand_is(context, args, arg_count, "getname", 2, "client|getname")) {
         client->name_length > 0 ? reply_bulk(&context->reply, client_name(client))
                                 : reply_null(&context->reply);
-    } else if (subcommand_is(context, args, arg_count, "setinfo", 4, "client|setinfo")) {
+    } else if (cmd_subcommand_is(context, args, arg_count, "setinfo", 4, "client|setinfo")) {
         client_setinfo(context, args);
-    } else if (subcommand_is(context, args, arg_count, "list", -2, "client|list")) {
+    } else if (cmd_subcommand_is(context, args, arg_count, "list", -2, "client|list")) {
         client_list(context, args, arg_count);
-    } else if (subcommand_is(context, args, arg_count, "info", 2, "client|info")) {
+    } else if (cmd_subcommand_is(context, args, arg_count, "info", 2, "client|info")) {
         uint32_t length = client_line(context, client, line);
         reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)line, .length = length});
-    } else if (subcommand_is(context, args, arg_count, "kill", -3, "client|kill")) {
+    } else if (cmd_subcommand_is(context, args, arg_count, "kill", -3, "client|kill")) {
         client_kill(context, args, arg_count);
-    } else if (subcommand_is(context, args, arg_count, "no-evict", 3, "client|no-evict") ||
-               subcommand_is(context, args, arg_count, "no-touch", 3, "client|no-touch")) {
+    } else if (cmd_subcommand_is(context, args, arg_count, "no-evict", 3, "client|no-evict") ||
+               cmd_subcommand_is(context, args, arg_count, "no-touch", 3, "client|no-touch")) {
         cmd_arg_is(args[2], "on") || cmd_arg_is(args[2], "off")
             ? reply_ok(&context->reply)
             : reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-    } else if (subcommand_is(context, args, arg_count, "help", 2, "client|help")) {
-        uint32_t lines = sizeof(client_help) / sizeof(client_help[0]);
-        reply_array(&context->reply, lines);
-        for (uint32_t index = 0; index < lines; index++) {
-            reply_simple(&context->reply, client_help[index]);
-        }
+    } else if (cmd_subcommand_is(context, args, arg_count, "help", 2, "client|help")) {
+        cmd_reply_help(&context->reply, client_help, sizeof(client_help) / sizeof(client_help[0]));
     } else if (context->reply.total == length_before) {
         reply_error_unknown_subcommand(&context->reply, args[1], "CLIENT");
     }

@@ -56,6 +56,8 @@ extern const struct cmd_family cmd_family_set;
 extern const struct cmd_family cmd_family_zset;
 extern const struct cmd_family cmd_family_block;
 extern const struct cmd_family cmd_family_pubsub;
+extern const struct cmd_family cmd_family_object;
+extern const struct cmd_family cmd_family_memory;
 
 /* Reply bounds shared by the families. */
 cmd_reply_max_fn cmd_reply_small;  /* status, integer or error: PLAN_REPLY_ERROR_BYTES */
@@ -105,6 +107,15 @@ const char *cmd_group_at(uint32_t index);
 
 /* Compares an argument with a lower-case word, ignoring the argument's case. */
 bool cmd_arg_is(struct slice arg, const char *word);
+
+/* Whether args[1] is the subcommand `name` (case-insensitive); when it is but the count is
+ * not its arity (Redis's arity, the command and subcommand included), answers Redis's
+ * arity error for `full_name` ("client|id") and returns false. */
+bool cmd_subcommand_is(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                       const char *name, int arity, const char *full_name);
+
+/* A HELP reply: the lines as an array of status replies, as Redis's addReplyHelp. */
+void cmd_reply_help(struct reply *reply, const char *const *lines, uint32_t count);
 
 /* The store status of a failed write, as its Redis or kv error. */
 enum reply_error cmd_store_error(enum store_status status);

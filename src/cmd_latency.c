@@ -170,18 +170,6 @@ static const char *const slowlog_help[] = {
     "    Prints this help.",
 };
 
-static void reply_help(struct reply *reply, const char *const *lines, uint32_t count)
-{
-    KV_ASSERT(count > 0);
-    uint64_t length_before = reply->total;
-    reply_array(reply, count);
-    for (uint32_t index = 0; index < count; index++) {
-        KV_ASSERT(lines[index] != NULL);
-        reply_simple(reply, lines[index]);
-    }
-    KV_ASSERT(reply->total > length_before);
-}
-
 /* The arity error of a known subcommand ("latency|help"): `command` in lower case and the
  * subcommand, one kv knows, lowered. */
 static void reply_subcommand_arity(struct reply *reply, const char *command, struct slice sub)
@@ -207,7 +195,7 @@ CMD_HANDLER(cmd_latency)
     if (cmd_arg_is(args[1], "histogram")) {
         latency_histogram(context, args, arg_count);
     } else if (cmd_arg_is(args[1], "help") && arg_count == 2) {
-        reply_help(&context->reply, latency_help, sizeof(latency_help) / sizeof(latency_help[0]));
+        cmd_reply_help(&context->reply, latency_help, sizeof(latency_help) / sizeof(latency_help[0]));
     } else if (cmd_arg_is(args[1], "latest") && arg_count == 2) {
         reply_array(&context->reply, 0); /* no latency events: the monitor is off */
     } else if (cmd_arg_is(args[1], "history") && arg_count == 3) {
@@ -306,7 +294,7 @@ CMD_HANDLER(cmd_slowlog_command)
         slowlog_reset(slowlog);
         reply_ok(&context->reply);
     } else if (cmd_arg_is(args[1], "help") && arg_count == 2) {
-        reply_help(&context->reply, slowlog_help, sizeof(slowlog_help) / sizeof(slowlog_help[0]));
+        cmd_reply_help(&context->reply, slowlog_help, sizeof(slowlog_help) / sizeof(slowlog_help[0]));
     } else if (cmd_arg_is(args[1], "get") || cmd_arg_is(args[1], "len") ||
                cmd_arg_is(args[1], "reset") || cmd_arg_is(args[1], "help")) {
         reply_subcommand_arity(&context->reply, "slowlog", args[1]);

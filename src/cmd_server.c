@@ -17,6 +17,8 @@
 #include "alloc_stats.h"
 #include "block.h"
 #include "client.h"
+#include "conn.h"
+#include "evict.h"
 #include "glob.h"
 #include "latency.h"
 #include "number.h"
@@ -93,7 +95,7 @@ struct config_entry {
     char value[CONFIG_PASSWORD_BYTES_MAX];
 };
 
-#define CONFIG_ENTRY_COUNT 26u
+#define CONFIG_ENTRY_COUNT 36u
 
 /* The longest value an entry shows: the password, kv's longest text option. */
 #define CONFIG_ENTRY_VALUE_BYTES sizeof(((struct config_entry *)0)->value)
@@ -111,6 +113,9 @@ static void config_entries(const struct cmd_context *context, struct config_entr
         "databases", "maxmemory", "maxmemory-policy", "requirepass", "hz", "expire_slice",
         "slowlog-log-slower-than", "slowlog-max-len", "watch_keys_max", "timeout",
         "protected-mode", "send_stall_seconds", "busy_poll_us", "cpu",
+        "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
+        "proto-max-bulk-len", "client-query-buffer-limit", "client-output-buffer-limit",
+        "maxmemory-clients", "blocking_keys_max", "pubsub_channels_max",
     };
     static_assert(sizeof(names) / sizeof(names[0]) == CONFIG_ENTRY_COUNT, "a name per entry");
     for (uint32_t index = 0; index < CONFIG_ENTRY_COUNT; index++) {
@@ -130,8 +135,8 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     entries[10].value[0] = '\0'; /* kv keeps no snapshots */
     snprintf(entries[11].value, size, "no");
     snprintf(entries[12].value, size, "1");
-    snprintf(entries[13].value, size, "%" PRIu64, context->region->bytes);
-    snprintf(entries[14].value, size, "noeviction");
+    snprintf(entries[13].value, size, "%" PRIu64, config->maxmemory);
+    snprintf(entries[14].value, size, "%s", config_policy_name(config->maxmemory_policy));
     snprintf(entries[15].value, size, "%s", config->requirepass);
     snprintf(entries[16].value, size, "%u", config->hz);
     snprintf(entries[17].value, size, "%u", config->expire_slice);
@@ -143,6 +148,20 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     snprintf(entries[23].value, size, "%u", config->send_stall_seconds);
     snprintf(entries[24].value, size, "%u", config->busy_poll_us);
     snprintf(entries[25].value, size, "%d", config->cpu);
+    snprintf(entries[26].value, size, "%u", config->maxmemory_samples);
+    snprintf(entries[27].value, size, "%u", config->maxmemory_eviction_tenacity);
+    snprintf(entries[28].value, size, "%u", config->lfu_log_factor);
+    snprintf(entries[29].value, size, "%u", config->lfu_decay_time);
+    snprintf(entries[30].value, size, "%" PRIu64, config->proto_max_bulk_len);
+    snprintf(entries[31].value, size, "%" PRIu64, config->client_query_buffer_limit);
+    config_output_limits_format(config, entries[32].value, size);
+    if (config->maxmemory_clients_percent != 0) {
+        snprintf(entries[33].value, size, "%u%%", config->maxmemory_clients_percent);
+    } else {
+        snprintf(entries[33].value, size, "%" PRIu64, config->maxmemory_clients);
+    }
+    snprintf(entries[34].value, size, "%u", config->blocking_keys_max);
+    snprintf(entries[35].value, size, "%u", config->pubsub_channels_max);
     /* Every value fits (the static_asserts above), so none was cut: the password shows whole. */
     KV_ASSERT(strlen(entries[15].value) == strlen(config->requirepass));
     KV_ASSERT(strlen(entries[1].value) == strlen(config->bind));
@@ -234,9 +253,26 @@ static bool config_set_noop(struct slice name, struct slice value)
            (cmd_arg_is(name, "appendonly") && cmd_arg_is(value, "no"));
 }
 
+/* maxmemory may be lowered (down to 1: every write refused, as in Redis) or raised back up
+ * to the heap the region holds; 0 means the whole heap. Raising it past needs a restart. */
+static bool maxmemory_fits(const struct cmd_context *context, const struct config *fresh,
+                           char *reason, size_t reason_bytes)
+{
+    const struct heap *heap = context->store->heap;
+    uint64_t heap_bytes = (uint64_t)heap->page_count * HEAP_PAGE_BYTES;
+    if (fresh->maxmemory <= heap_bytes || fresh->maxmemory == context->config->maxmemory) {
+        return true;
+    }
+    snprintf(reason, reason_bytes,
+             "kv's heap holds %" PRIu64 " bytes; start kv with a larger maxmemory to raise it",
+             heap_bytes);
+    return false;
+}
+
 /* CONFIG SET name value [name value ...]: the runtime options (requirepass, hz,
- * expire_slice, slowlog-log-slower-than) change at once, all or none; every other option
- * sizes the plan or the socket and is immutable, as Redis says of its own. */
+ * expire_slice, slowlog-log-slower-than, maxmemory-policy and the eviction and LFU options,
+ * the client buffer limits) change at once, all or none; every other option sizes the region
+ * or the socket (maxmemory among them) and is immutable, as Redis says of its own. */
 static void config_set_command(struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count)
 {
@@ -255,11 +291,10 @@ static void config_set_command(struct cmd_context *context, const struct slice *
             continue;
         }
         static const char *const redis_only[] = {"maxclients", "save", "appendonly",
-                                                 "databases", "maxmemory", "maxmemory-policy",
-                                                 "slowlog-max-len"};
-        static_assert(sizeof(redis_only) / sizeof(redis_only[0]) == 7, "the loop's bound");
+                                                 "databases", "slowlog-max-len"};
+        static_assert(sizeof(redis_only) / sizeof(redis_only[0]) == 5, "the loop's bound");
         bool shown = false;
-        for (uint32_t entry = 0; entry < 7; entry++) {
+        for (uint32_t entry = 0; entry < 5; entry++) {
             shown |= cmd_arg_is(name, redis_only[entry]);
         }
         if (!known && !shown) {
@@ -276,7 +311,8 @@ static void config_set_command(struct cmd_context *context, const struct slice *
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_UNREADABLE, &name);
             return;
         }
-        if (config_set(&fresh, option, value, reason, sizeof(reason)) != 0) {
+        if (config_set(&fresh, option, value, reason, sizeof(reason)) != 0 ||
+            !maxmemory_fits(context, &fresh, reason, sizeof(reason))) {
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &name, reason);
             return;
         }
@@ -563,32 +599,85 @@ static void info_clients(struct cmd_context *context, struct text *text)
     KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
+/* Redis's bytesToHuman: "1023B", "1.50K", "256.00M", ... */
+static void bytes_human(char *out, size_t out_bytes, uint64_t bytes)
+{
+    static const char units[] = "KMGTP";
+    if (bytes < 1024) {
+        snprintf(out, out_bytes, "%" PRIu64 "B", bytes);
+        return;
+    }
+    double value = (double)bytes / 1024.0;
+    uint32_t unit = 0;
+    /* Bounded by the units there are. */
+    while (value >= 1024.0 && unit + 1 < sizeof(units) - 1) {
+        value /= 1024.0;
+        unit++;
+    }
+    snprintf(out, out_bytes, "%.2f%c", value, units[unit]);
+}
+
+/*
+ * Redis's memory fields, over kv's budget: used_memory is the heap's used bytes (every key,
+ * value, collection and client buffer: what maxmemory bounds); used_memory_rss is the
+ * process's resident set (the whole region is locked and prefaulted, so it is the region
+ * and then some); mem_fragmentation_ratio is the heap's pages taken by spans over the bytes
+ * used in them: how much of the budget that is in use holds data (1.00 is none wasted).
+ */
 static void info_memory(struct cmd_context *context, struct text *text)
 {
     KV_ASSERT(text->length < text->capacity);
     uint32_t length_before = text->length;
     const struct region *region = context->region;
-    const struct store *store = context->store;
+    const struct heap *heap = context->store->heap;
+    const struct config *config = context->config;
+    uint64_t rss = rss_bytes();
+    char used_human[32];
+    char rss_human[32];
+    char peak_human[32];
+    char max_human[32];
+    bytes_human(used_human, sizeof(used_human), heap->used_bytes);
+    bytes_human(rss_human, sizeof(rss_human), rss);
+    bytes_human(peak_human, sizeof(peak_human), heap->peak_used_bytes);
+    bytes_human(max_human, sizeof(max_human), config->maxmemory);
+    uint64_t span_bytes = (uint64_t)(heap->small_pages + heap->large_pages) * HEAP_PAGE_BYTES;
+    double fragmentation = heap->used_bytes > 0 ? (double)span_bytes / (double)heap->used_bytes
+                                                : 1.0;
+    double peak_perc = heap->peak_used_bytes > 0
+                           ? 100.0 * (double)heap->used_bytes / (double)heap->peak_used_bytes
+                           : 100.0;
+    text_add(text,
+             "# Memory\r\nused_memory:%" PRIu64 "\r\nused_memory_human:%s\r\n"
+             "used_memory_rss:%" PRIu64 "\r\nused_memory_rss_human:%s\r\n"
+             "used_memory_peak:%" PRIu64 "\r\nused_memory_peak_human:%s\r\n"
+             "used_memory_peak_perc:%.2f%%\r\n"
+             "maxmemory:%" PRIu64 "\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
+             "mem_fragmentation_ratio:%.2f\r\nmem_fragmentation_bytes:%" PRId64 "\r\n"
+             "mem_clients_normal:%" PRIu64 "\r\n",
+             heap->used_bytes, used_human, rss, rss_human, heap->peak_used_bytes, peak_human,
+             peak_perc, config->maxmemory, max_human,
+             config_policy_name(config->maxmemory_policy), fragmentation,
+             (int64_t)span_bytes - (int64_t)heap->used_bytes, context->conns->memory_bytes);
     struct alloc_stats alloc;
     alloc_stats_read(&alloc);
     text_add(text,
-             "# Memory\r\nused_memory:%" PRIu64 "\r\nused_memory_rss:%" PRIu64
-             "\r\nmaxmemory:%" PRIu64 "\r\nmaxmemory_policy:noeviction\r\n"
              "allocator_allocations:%" PRId64 "\r\nallocator_allocated_bytes:%" PRId64 "\r\n"
              "kv_region_bytes:%" PRIu64 "\r\nkv_region_page_bytes:%" PRIu64
              "\r\nkv_region_hugetlb:%d\r\nkv_region_locked:%d\r\n",
-             region->carved_bytes, rss_bytes(), region->bytes,
              alloc.available ? (int64_t)alloc.allocations : -1,
              alloc.available ? (int64_t)alloc.allocated_bytes : -1, region->bytes,
              region->page_bytes, region->hugetlb ? 1 : 0, region->locked ? 1 : 0);
-    const struct heap *heap = store->heap;
     text_add(text,
              "kv_heap_bytes:%" PRIu64 "\r\nkv_heap_used_bytes:%" PRIu64
              "\r\nkv_heap_peak_bytes:%" PRIu64 "\r\nkv_heap_allocations:%" PRIu64
-             "\r\nkv_heap_free_pages:%u\r\nkv_heap_small_pages:%u\r\nkv_heap_large_pages:%u\r\n",
+             "\r\nkv_heap_free_pages:%u\r\nkv_heap_small_pages:%u\r\nkv_heap_large_pages:%u"
+             "\r\nkv_heap_failed_allocations:%" PRIu64 "\r\nkv_data_limit_bytes:%" PRIu64
+             "\r\nkv_client_reserve_bytes:%" PRIu64 "\r\n",
              (uint64_t)heap->page_count * HEAP_PAGE_BYTES, heap->used_bytes,
              heap->peak_used_bytes, heap->allocations, heap->free_pages, heap->small_pages,
-             heap->large_pages);
+             heap->large_pages, heap->failed_allocations,
+             context->evict != NULL ? evict_limit(context->evict) : 0,
+             context->evict != NULL ? context->evict->reserve_bytes : 0);
     KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
@@ -602,7 +691,8 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "# Stats\r\ntotal_connections_received:%" PRIu64
              "\r\ntotal_commands_processed:%" PRIu64 "\r\ninstantaneous_ops_per_sec:%" PRIu64 "\r\n"
              "total_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
-             "\r\nrejected_connections:%" PRIu64 "\r\nexpired_keys:%" PRIu64 "\r\nevicted_keys:0\r\n"
+             "\r\nrejected_connections:%" PRIu64 "\r\nexpired_keys:%" PRIu64
+             "\r\nevicted_keys:%" PRIu64 "\r\n"
              "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64
              "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_protected_refusals:%" PRIu64
              "\r\nkv_idle_disconnects:%" PRIu64 "\r\nkv_stalled_disconnects:%" PRIu64
@@ -612,7 +702,7 @@ static void info_stats(struct cmd_context *context, struct text *text)
              stats->connections_received, stats->commands_processed, stats_ops_per_sec(stats),
              stats->bytes_received,
              stats->bytes_sent, stats->connections_rejected, context->store->expired_keys,
-             stats->keyspace_hits,
+             context->evict != NULL ? context->evict->evicted_keys : 0, stats->keyspace_hits,
              stats->keyspace_misses, stats->protocol_errors, stats->protected_refusals,
              stats->idle_disconnects, stats->stalled_disconnects, stats->pubsub_disconnects,
              context->pubsub != NULL ? context->pubsub->table.count - context->pubsub->patterns : 0,

@@ -73,8 +73,8 @@ static const struct option options[] = {
     {"blocking_keys_max", OPTION_UINT32, 0, 1u << 20,
      offsetof(struct config, blocking_keys_max), false},
     /* Redis's options, with Redis's names and units. */
-    {"maxmemory", OPTION_MEMORY, CONFIG_MAXMEMORY_MIN, CONFIG_MAXMEMORY_MAX,
-     offsetof(struct config, maxmemory), false},
+    {"maxmemory", OPTION_MEMORY, 0, CONFIG_MAXMEMORY_MAX,
+     offsetof(struct config, maxmemory), true},
     {"maxmemory-policy", OPTION_POLICY, 0, 0, offsetof(struct config, maxmemory_policy), true},
     {"maxmemory-samples", OPTION_UINT32, 1, 64, offsetof(struct config, maxmemory_samples), true},
     {"maxmemory-eviction-tenacity", OPTION_UINT32, 0, 100,

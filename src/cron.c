@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <time.h>
 
+#include "evict.h"
 #include "log.h"
 
 int64_t cron_unix_ms(void)
@@ -107,13 +108,18 @@ uint64_t cron_turn(struct cron *cron)
     bool clients_watched = (config->timeout > 0 || config->send_stall_seconds > 0) &&
                            cron->stats->connected_clients > 0;
     bool blocked = cron->block->blocked_count > 0;
-    if (store_expires_count(cron->store) == 0 && !clients_watched && !blocked) {
+    struct evict *evict = cron->serve->shared.evict;
+    bool evicting = evict != NULL && evict_pending(evict);
+    if (store_expires_count(cron->store) == 0 && !clients_watched && !blocked && !evicting) {
         return CRON_SLEEP_UNTIL_IO;
     }
     KV_ASSERT(config->hz > 0 && config->expire_slice > 0);
     int64_t now_ms = cron->clock_ms();
     store_clock(cron->store, now_ms);
     (void)store_expire_slice(cron->store, config->expire_slice);
+    if (evicting) {
+        evict_cycle(evict); /* where a command's time limit stopped it */
+    }
     clients_scan(cron, now_ms);
     uint64_t sleep_ns = 1000000000ull / config->hz;
     if (blocked) {

@@ -863,6 +863,7 @@ void *heap_alloc(struct heap *heap, uint64_t bytes)
         pointer = large_alloc(heap, (uint32_t)pages_for(bytes));
     }
     if (pointer == NULL) {
+        heap->failed_allocations++;
         return NULL;
     }
     heap->allocations++;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "config.h"
 #include "conn.h"
 #include "cron.h"
+#include "evict.h"
 #include "heap.h"
 #include "host.h"
 #include "layout.h"
@@ -55,6 +57,7 @@ static struct pubsub pubsub;
 static struct conns conns;
 static struct clients clients;
 static struct block block;
+static struct evict evict;
 static struct serve serve;
 static struct cron cron;
 
@@ -157,6 +160,14 @@ static uint64_t hash_seed(void)
     return seed;
 }
 
+/* Monotonic µs: eviction's time limit. */
+static uint64_t monotonic_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+}
+
 /* Writes the PID file; a failure to write it is a startup failure (a service manager or
  * script relies on it). */
 static int pidfile_write(const char *path)
@@ -200,6 +211,7 @@ static void modules_init(void)
     store.touched_context = &watch;
     store.ready = block_key_ready;
     store.ready_context = &block;
+    evict_init(&evict, &store, &heap, &config, monotonic_us, &conns.memory_bytes);
     cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
     cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
     struct timeval now;
@@ -214,7 +226,8 @@ static void modules_init(void)
                                        .pubsub = &pubsub,
                                        .conns = &conns,
                                        .clients = &clients,
-                                       .block = &block};
+                                       .block = &block,
+                                       .evict = &evict};
     serve_init(&serve, &region, &plan, &shared, &heap);
     cron_init(&cron, &serve, &store, &config, &stats, cron_unix_ms);
 }

@@ -79,8 +79,13 @@ static uint32_t arg_bytes_max(const struct config *config)
 int plan_compute(struct plan *plan, const struct config *config, char *error, size_t error_bytes)
 {
     memset(plan, 0, sizeof(*plan));
-    (void)error;
-    (void)error_bytes;
+    if (config->maxmemory < CONFIG_MAXMEMORY_MIN) {
+        snprintf(error, error_bytes,
+                 "option maxmemory: %" PRIu64 " bytes cannot size the heap at startup "
+                 "(at least %llu; CONFIG SET may lower it later)",
+                 config->maxmemory, (unsigned long long)CONFIG_MAXMEMORY_MIN);
+        return -1;
+    }
     plan->conn_slot_count = config->connections_max + PLAN_REFUSAL_SLOTS;
     plan->arg_bytes_max = arg_bytes_max(config);
     plan->bulk_bytes_limit = config->proto_max_bulk_len;

@@ -106,6 +106,17 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_EXEC_WITHOUT_MULTI] = FIXED("-ERR EXEC without MULTI\r\n"),
     [REPLY_ERROR_EXECABORT] =
         FIXED("-EXECABORT Transaction discarded because of previous errors.\r\n"),
+    [REPLY_ERROR_EXECABORT_OOM] =
+        FIXED("-EXECABORT Transaction discarded because of: OOM command not allowed when used "
+              "memory > 'maxmemory'.\r\n"),
+    [REPLY_ERROR_OBJECT_IDLETIME_LFU] =
+        FIXED("-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that "
+              "when switching between policies at runtime LRU and LFU data will take some time "
+              "to adjust.\r\n"),
+    [REPLY_ERROR_OBJECT_FREQ_NOT_LFU] =
+        FIXED("-ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
+              "Please note that when switching between policies at runtime LRU and LFU data "
+              "will take some time to adjust.\r\n"),
     [REPLY_ERROR_DISCARD_WITHOUT_MULTI] = FIXED("-ERR DISCARD without MULTI\r\n"),
     [REPLY_ERROR_WATCH_INSIDE_MULTI] = FIXED("-ERR WATCH inside MULTI is not allowed\r\n"),
 

@@ -284,7 +284,8 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
 {
     struct txn *txn = &context->client->txn;
     KV_ASSERT(txn->active);
-    if (!cmd_admit(context, position, serve->scratch.args, arg_count)) {
+    if (!cmd_admit(context, position, serve->scratch.args, arg_count) ||
+        !cmd_memory_admit(context, position, serve->scratch.args, arg_count, true)) {
         txn_fail(txn);
         return;
     }
@@ -296,6 +297,7 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
         return;
     }
     txn_queue(txn, command_start, arg_count);
+    txn->denyoom = txn->denyoom || cmd_denyoom(position);
     KV_ASSERT(txn->failed || txn->queued > 0);
     reply_simple(&context->reply, "QUEUED");
 }
@@ -401,6 +403,7 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     uint32_t position = cmd_find(serve->scratch.args, command->arg_count);
     const struct txn *txn = &context.client->txn;
     if (cmd_admit(&context, position, serve->scratch.args, command->arg_count) &&
+        cmd_memory_admit(&context, position, serve->scratch.args, command->arg_count, false) &&
         (!txn->active || args_reserve(serve, txn->args_max))) {
         /* EXEC re-reads its queue into the scratch: it has room for the largest command. */
         cmd_run(&context, position, serve->scratch.args, command->arg_count);

@@ -46,6 +46,7 @@ void store_init(struct store *store, struct heap *heap, const struct config *con
 {
     memset(store, 0, sizeof(*store));
     store->heap = heap;
+    store->config = config;
     dict_init(&store->keys, heap, key_entry_name, seed);
     dict_init(&store->expires, heap, expire_entry_name, seed ^ 0x9e3779b97f4a7c15ull);
     store->seed = seed;
@@ -83,6 +84,12 @@ static const struct store_type_ops *type_ops(const struct store *store, uint8_t 
     const struct store_type_ops *ops = store->types[type];
     KV_ASSERT(ops != NULL); /* store_<type>_init was not called */
     return ops;
+}
+
+const char *store_encoding_name(const struct store *store, const struct store_key *key)
+{
+    const struct store_type_ops *ops = type_ops(store, store_key_type(key));
+    return ops->encoding_name != NULL ? ops->encoding_name(store, key) : "unknown";
 }
 
 const char *store_type_name(const struct store *store, uint8_t type)
@@ -251,10 +258,91 @@ static void key_remove(struct store *store, struct store_found *found)
     found->type = STORE_TYPE_ANY;
 }
 
-/* The key's LRU clock: seconds, 24 bits, as Redis's LRU_CLOCK. */
+/* The LRU clock: seconds, 24 bits, as Redis's LRU_CLOCK. */
 static uint32_t lru_clock(const struct store *store)
 {
     return (uint32_t)(store->now_ms / 1000) & STORE_META_CLOCK_MASK;
+}
+
+/* The LFU clock's time: minutes, 16 bits, as Redis's LFUGetTimeInMinutes. */
+static uint32_t lfu_minutes(const struct store *store)
+{
+    return (uint32_t)(store->now_ms / 60000) & 0xffffu;
+}
+
+/* Whether keys keep LFU counters (an LFU policy) rather than LRU times. */
+static bool clock_lfu(const struct store *store)
+{
+    enum config_policy policy = store->config->maxmemory_policy;
+    return policy == CONFIG_POLICY_ALLKEYS_LFU || policy == CONFIG_POLICY_VOLATILE_LFU;
+}
+
+static uint32_t key_clock(const struct store_key *key)
+{
+    return (key->meta >> STORE_META_CLOCK_SHIFT) & STORE_META_CLOCK_MASK;
+}
+
+static void key_clock_set(struct store_key *key, uint32_t clock)
+{
+    KV_ASSERT(clock <= STORE_META_CLOCK_MASK);
+    key->meta = (key->meta & ~(STORE_META_CLOCK_MASK << STORE_META_CLOCK_SHIFT)) |
+                (clock << STORE_META_CLOCK_SHIFT);
+}
+
+/* A new key's clock: now, or a fresh LFU counter (Redis's LFU_INIT_VAL) stamped now. */
+static uint32_t clock_new(const struct store *store)
+{
+    return clock_lfu(store) ? lfu_minutes(store) << 8 | STORE_LFU_INIT : lru_clock(store);
+}
+
+uint32_t store_key_lfu(const struct store *store, const struct store_key *key)
+{
+    uint32_t clock = key_clock(key);
+    uint32_t stamped = clock >> 8;
+    uint32_t counter = clock & 0xffu;
+    uint32_t now = lfu_minutes(store);
+    uint32_t elapsed = now >= stamped ? now - stamped : 0xffffu - stamped + now;
+    uint32_t decay = store->config->lfu_decay_time;
+    uint32_t periods = decay != 0 ? elapsed / decay : 0;
+    KV_ASSERT(counter <= 255);
+    return periods >= counter ? 0 : counter - periods;
+}
+
+uint64_t store_key_idle_ms(const struct store *store, const struct store_key *key)
+{
+    uint32_t now = lru_clock(store);
+    uint32_t then = key_clock(key);
+    uint64_t seconds = now >= then ? now - then : (uint64_t)STORE_META_CLOCK_MASK - then + now;
+    return seconds * 1000u;
+}
+
+/* A uniform draw in [0, 1) from the store's xorshift state. */
+static double random_unit(struct store *store)
+{
+    uint64_t state = store->random_state;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    store->random_state = state;
+    return (double)(state >> 11) / 9007199254740992.0; /* 2^53 */
+}
+
+/* An access: the LRU time becomes now; an LFU counter decays for the time it sat, then grows
+ * by one with probability 1 / ((counter - LFU_INIT) * lfu-log-factor + 1), as Redis's
+ * LFULogIncr, so it counts logarithmically up to 255. */
+static void clock_access(struct store *store, struct store_key *key)
+{
+    if (!clock_lfu(store)) {
+        key_clock_set(key, lru_clock(store));
+        return;
+    }
+    uint32_t counter = store_key_lfu(store, key);
+    if (counter < 255) {
+        double base = counter > STORE_LFU_INIT ? (double)(counter - STORE_LFU_INIT) : 0.0;
+        double chance = 1.0 / (base * (double)store->config->lfu_log_factor + 1.0);
+        counter += random_unit(store) < chance ? 1 : 0;
+    }
+    key_clock_set(key, lfu_minutes(store) << 8 | counter);
 }
 
 enum store_status store_find_typed(struct store *store, struct slice key, uint8_t type,
@@ -279,8 +367,7 @@ enum store_status store_find_typed(struct store *store, struct slice key, uint8_
         return STORE_NOT_FOUND;
     }
     found->type = store_key_type(object);
-    object->meta = (object->meta & ~(STORE_META_CLOCK_MASK << STORE_META_CLOCK_SHIFT)) |
-                   (lru_clock(store) << STORE_META_CLOCK_SHIFT);
+    clock_access(store, object);
     if (type != STORE_TYPE_ANY && found->type != type) {
         return STORE_WRONGTYPE;
     }
@@ -345,7 +432,7 @@ struct store_key *store_key_build(struct store *store, struct slice key, uint8_t
     }
     object->link = HEAP_REF_NONE;
     object->meta = type | ((uint32_t)STORE_ENCODING_EMBEDDED << STORE_META_ENCODING_SHIFT) |
-                   (lru_clock(store) << STORE_META_CLOCK_SHIFT) | (expires ? STORE_META_EXPIRES : 0);
+                   (clock_new(store) << STORE_META_CLOCK_SHIFT) | (expires ? STORE_META_EXPIRES : 0);
     object->key_bytes = key.length;
     object->value = value_bytes;
     if (expires) {
@@ -413,6 +500,9 @@ void store_key_swap(struct store *store, struct store_found *found, struct store
         heap_release(store->heap, expire_spare);
     }
     type_ops(store, store_key_type(old))->release(store, old);
+    if (clock_lfu(store)) {
+        key_clock_set(object, key_clock(old)); /* an overwrite keeps the key's frequency */
+    }
     object->link = old->link; /* the chain goes on through the new object */
     (void)keys_call(store);
     dict_replace_at(&store->keys, position, ref);
@@ -730,6 +820,21 @@ uint64_t store_scan(const struct store *store, uint64_t cursor,
                     void (*visit)(void *context, uint32_t key_ref), void *context)
 {
     return dict_scan(&store->keys, cursor, visit, context);
+}
+
+uint32_t store_sample(struct store *store, bool volatile_only, uint32_t *key_refs,
+                      uint32_t wanted)
+{
+    KV_ASSERT(wanted > 0);
+    const struct dict *dict = volatile_only ? &store->expires : &store->keys;
+    uint32_t count = dict_sample(dict, key_refs, wanted, &store->random_state);
+    KV_ASSERT(count <= wanted);
+    /* Bounded by count: an expires entry names its key object. */
+    for (uint32_t index = 0; volatile_only && index < count; index++) {
+        const struct store_expire *expire = heap_pointer(store->heap, key_refs[index]);
+        key_refs[index] = expire->key_ref;
+    }
+    return count;
 }
 
 bool store_random_key(struct store *store, uint32_t *key_ref)

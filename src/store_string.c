@@ -11,6 +11,7 @@
  */
 #include "store_string.h"
 
+#include "number.h"
 #include "store_internal.h"
 
 static void string_release(struct store *store, struct store_key *key)
@@ -49,12 +50,28 @@ static uint64_t string_memory(const struct store *store, const struct store_key 
     return heap_usable_bytes(store->heap, heap_pointer(store->heap, key->value));
 }
 
+/* Redis's encoding for a string of these bytes as SET stores it: "int" when it is an
+ * integer's canonical text (Redis keeps those as a number), "embstr" up to 44 bytes (its
+ * embedded-string limit), "raw" past that. kv keeps all three the same way; the name is the
+ * one a Redis client expects. */
+static const char *string_encoding_name(const struct store *store, const struct store_key *key)
+{
+    struct slice value = store_string_value(store, heap_ref(store->heap, key));
+    int64_t number = 0;
+    if (value.length > 0 && value.length <= 20 &&
+        number_parse_int64(value.bytes, value.length, &number)) {
+        return "int";
+    }
+    return value.length <= 44 ? "embstr" : "raw";
+}
+
 static const struct store_type_ops string_ops = {
     .name = "string",
     .release = string_release,
     .verify = string_verify,
     .length = string_length,
     .memory = string_memory,
+    .encoding_name = string_encoding_name,
 };
 
 void store_string_init(struct store *store)

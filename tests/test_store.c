@@ -51,7 +51,9 @@ static void setup(uint64_t heap_bytes, const struct config *caps)
         exit(1);
     }
     heap_init(&heap, &region, heap_bytes);
-    store_init(&store, &heap, caps, 12345);
+    static struct config kept; /* the store reads its config for as long as it lives */
+    kept = *caps;
+    store_init(&store, &heap, &kept, 12345);
     store_string_init(&store);
     store_clock(&store, 1000000);
 }
