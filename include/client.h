@@ -27,6 +27,7 @@ struct client {
     uint64_t id;               /* client id, increasing from 1 (CLIENT ID); 0: slot unused */
     uint32_t slot_index;       /* its connection slot (and index in `clients`) */
     bool authenticated;        /* AUTH succeeded (or no requirepass when it connected) */
+    bool no_evict;             /* CLIENT NO-EVICT on: maxmemory-clients never closes it */
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle, timeout) */
     const char *last_command;  /* name of the last command run, NULL before the first */

@@ -76,6 +76,11 @@ void serve_closing(struct serve *serve, uint32_t slot_index);
 /* Answers the blocked commands whose timeout has passed with a null array, as Redis does. */
 void serve_block_timeouts(struct serve *serve, int64_t now_ms);
 
+/* maxmemory-clients, as Redis 7 applies it: while the client buffers together hold more
+ * than the limit (bytes, or a share of maxmemory), the client holding the most is closed
+ * (counted as evicted_clients), skipping CLIENT NO-EVICT ones. Bounded by the slots. */
+void serve_clients_evict(struct serve *serve);
+
 /* Checks every connection, client, transaction and the blocked clients (tests). */
 void serve_verify(const struct serve *serve);
 

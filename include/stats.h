@@ -26,6 +26,7 @@ struct stats {
     uint64_t pubsub_disconnects;     /* subscribers closed: past the pub/sub output limit */
     uint64_t output_limit_disconnects; /* clients closed past client-output-buffer-limit */
     uint64_t memory_disconnects;     /* clients closed: no memory for their command or reply */
+    uint64_t evicted_clients;        /* clients closed past maxmemory-clients (Redis's name) */
     uint64_t refused_commands;       /* commands refused for breaking kv's limits */
     uint64_t bytes_received;         /* from clients */
     uint64_t bytes_sent;             /* to clients */

@@ -205,7 +205,13 @@ static const char *client_flags(const struct cmd_context *context, const struct 
         KV_ASSERT(!client->txn.active);
         return "b";
     }
-    return client_subscribed(client) ? "P" : (client->txn.active ? "x" : "N");
+    if (client_subscribed(client)) {
+        return client->no_evict ? "Pe" : "P";
+    }
+    if (client->txn.active) {
+        return client->no_evict ? "xe" : "x";
+    }
+    return client->no_evict ? "e" : "N";
 }
 
 /* One client as CLIENT LIST and CLIENT INFO show it (Redis 7.2's fields), ending in "\n". */
@@ -577,8 +583,15 @@ CMD_HANDLER(cmd_client)
         reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)line, .length = length});
     } else if (cmd_subcommand_is(context, args, arg_count, "kill", -3, "client|kill")) {
         client_kill(context, args, arg_count);
-    } else if (cmd_subcommand_is(context, args, arg_count, "no-evict", 3, "client|no-evict") ||
-               cmd_subcommand_is(context, args, arg_count, "no-touch", 3, "client|no-touch")) {
+    } else if (cmd_subcommand_is(context, args, arg_count, "no-evict", 3, "client|no-evict")) {
+        bool on = cmd_arg_is(args[2], "on");
+        if (on || cmd_arg_is(args[2], "off")) {
+            context->client->no_evict = on;
+            reply_ok(&context->reply);
+        } else {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        }
+    } else if (cmd_subcommand_is(context, args, arg_count, "no-touch", 3, "client|no-touch")) {
         cmd_arg_is(args[2], "on") || cmd_arg_is(args[2], "off")
             ? reply_ok(&context->reply)
             : reply_error(&context->reply, REPLY_ERROR_SYNTAX);

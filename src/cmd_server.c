@@ -692,22 +692,26 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "\r\ntotal_commands_processed:%" PRIu64 "\r\ninstantaneous_ops_per_sec:%" PRIu64 "\r\n"
              "total_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
              "\r\nrejected_connections:%" PRIu64 "\r\nexpired_keys:%" PRIu64
-             "\r\nevicted_keys:%" PRIu64 "\r\n"
+             "\r\nevicted_keys:%" PRIu64 "\r\nevicted_clients:%" PRIu64 "\r\n"
              "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64
              "\r\nkv_protocol_errors:%" PRIu64 "\r\nkv_protected_refusals:%" PRIu64
              "\r\nkv_idle_disconnects:%" PRIu64 "\r\nkv_stalled_disconnects:%" PRIu64
              "\r\nkv_pubsub_disconnects:%" PRIu64 "\r\npubsub_channels:%u\r\npubsub_patterns:%u"
              "\r\nkv_refused_commands:%" PRIu64
-             "\r\nkv_ring_full_submits:%" PRIu64 "\r\nkv_ring_full_parks:%" PRIu64 "\r\n",
+             "\r\nkv_ring_full_submits:%" PRIu64 "\r\nkv_ring_full_parks:%" PRIu64
+             "\r\nclient_output_buffer_limit_disconnections:%" PRIu64
+             "\r\nkv_memory_disconnects:%" PRIu64 "\r\n",
              stats->connections_received, stats->commands_processed, stats_ops_per_sec(stats),
              stats->bytes_received,
              stats->bytes_sent, stats->connections_rejected, context->store->expired_keys,
-             context->evict != NULL ? context->evict->evicted_keys : 0, stats->keyspace_hits,
+             context->evict != NULL ? context->evict->evicted_keys : 0, stats->evicted_clients,
+             stats->keyspace_hits,
              stats->keyspace_misses, stats->protocol_errors, stats->protected_refusals,
              stats->idle_disconnects, stats->stalled_disconnects, stats->pubsub_disconnects,
              context->pubsub != NULL ? context->pubsub->table.count - context->pubsub->patterns : 0,
              context->pubsub != NULL ? context->pubsub->patterns : 0, stats->refused_commands,
-             stats->ring_full_submits, stats->ring_full_parks);
+             stats->ring_full_submits, stats->ring_full_parks, stats->output_limit_disconnects,
+             stats->memory_disconnects);
     KV_ASSERT(text->length > length_before); /* at least its header */
 }
 

@@ -467,6 +467,8 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     return ran;
 }
 
+static void clients_check(struct serve *serve);
+
 bool serve_input(struct serve *serve, uint32_t slot_index)
 {
     struct conn *conn = conn_at(serve->conns, slot_index);
@@ -482,9 +484,11 @@ bool serve_input(struct serve *serve, uint32_t slot_index)
             return false;
         }
         if (!serve_one(serve, conn, slot_index)) {
+            clients_check(serve);
             return false;
         }
     }
+    clients_check(serve);
     return true;
 }
 
@@ -529,6 +533,66 @@ void serve_block_timeouts(struct serve *serve, int64_t now_ms)
         slot_index = next;
     }
     KV_ASSERT(block->blocked_count <= blocked_count); /* timeouts only unblock */
+}
+
+/* maxmemory-clients in bytes: the option's bytes, or its share of maxmemory; 0: none. */
+static uint64_t clients_limit(const struct config *config)
+{
+    if (config->maxmemory_clients_percent != 0) {
+        return config->maxmemory / 100u * config->maxmemory_clients_percent;
+    }
+    return config->maxmemory_clients;
+}
+
+/* The live client holding the most buffer memory that may be evicted, or UINT32_MAX. */
+static uint32_t clients_largest(const struct serve *serve, uint64_t *bytes)
+{
+    uint32_t largest = UINT32_MAX;
+    *bytes = 0;
+    /* Bounded by the slot count. */
+    for (uint32_t slot_index = 0; slot_index < serve->conns->slot_count; slot_index++) {
+        const struct conn *conn = conn_at(serve->conns, slot_index);
+        if (!conn_live(conn) || client_at(serve->clients, slot_index)->no_evict) {
+            continue;
+        }
+        uint64_t memory = conn_memory(serve->conns, conn);
+        if (memory > *bytes) {
+            *bytes = memory;
+            largest = slot_index;
+        }
+    }
+    return largest;
+}
+
+void serve_clients_evict(struct serve *serve)
+{
+    uint64_t limit = clients_limit(serve->shared.config);
+    if (limit == 0) {
+        return;
+    }
+    /* A killed client's bytes go back when the loop closes it: count them gone now. */
+    uint64_t held = serve->conns->memory_bytes;
+    /* Bounded by the slots: each pass kills one live client or stops. */
+    for (uint32_t pass = 0; pass < serve->conns->slot_count && held > limit; pass++) {
+        uint64_t bytes = 0;
+        uint32_t slot_index = clients_largest(serve, &bytes);
+        if (slot_index == UINT32_MAX) {
+            return;
+        }
+        conn_kill(serve->conns, conn_at(serve->conns, slot_index));
+        serve->stats->evicted_clients++;
+        KV_ASSERT(bytes <= held);
+        held -= bytes;
+    }
+}
+
+/* After serving a connection: the cheap test first, the walk only when over. */
+static void clients_check(struct serve *serve)
+{
+    uint64_t limit = clients_limit(serve->shared.config);
+    if (limit != 0 && serve->conns->memory_bytes > limit) {
+        serve_clients_evict(serve);
+    }
 }
 
 void serve_verify(const struct serve *serve)

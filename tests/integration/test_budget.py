@@ -18,6 +18,9 @@
    equal Redis's; MEMORY USAGE answers an integer that grows with the value.
 5. CONFIG SET maxmemory-policy and the eviction options change at once and CONFIG GET shows
    them as Redis names them; maxmemory may be lowered and raised back, not past the region.
+6. maxmemory-clients, as Redis 7: a client that sends 40 GETs of a 100 KB value and reads
+   nothing holds more than the limit (1mb) and is closed, counted in evicted_clients; a
+   CLIENT NO-EVICT client and the data stay.
 """
 import sys
 
@@ -202,6 +205,35 @@ def object_memory(check, kv, redis):
                     kvtest.decode(kv_client.call("CONFIG", "GET", "maxmemory")))
 
 
+def client_eviction(check, kv, redis):
+    value = b"z" * 100_000
+    for name, server in (("kv", kv), ("redis", redis)):
+        with server.connect() as keeper, server.connect() as greedy:
+            check.equal(f"{name}: CLIENT NO-EVICT on", b"+OK\r\n",
+                        keeper.call("CLIENT", "NO-EVICT", "on"))
+            check.equal(f"{name}: SET the value", b"+OK\r\n", keeper.call("SET", "big", value))
+            before = int(kvtest.info(keeper, "stats")["evicted_clients"])
+            check.equal(f"{name}: CONFIG SET maxmemory-clients 1mb", b"+OK\r\n",
+                        keeper.call("CONFIG", "SET", "maxmemory-clients", "1mb"))
+            greedy.send(b"".join(kvtest.encode("GET", "big") for _ in range(40)))
+            closed = False
+            try:
+                got = 0
+                while got < 40:  # reading slowly: the server closes it first
+                    greedy.reply()
+                    got += 1
+            except (kvtest.ConnectionClosed, kvtest.ReplyTimeout, OSError):
+                closed = True
+            after = int(kvtest.info(keeper, "stats")["evicted_clients"])
+            print(f"  {name}: greedy client closed: {closed}, evicted_clients {before} -> {after}")
+            check.true(f"{name}: the client past maxmemory-clients was evicted",
+                       after > before, (before, after))
+            check.equal(f"{name}: the NO-EVICT client and the data stay", b":100000\r\n",
+                        keeper.call("STRLEN", "big"))
+            keeper.call("CONFIG", "SET", "maxmemory-clients", "0")
+            keeper.call("DEL", "big")
+
+
 def main():
     check = kvtest.Checker("test_budget")
     with kvtest.start_kv("--maxmemory", BUDGET, "--hugepages", "off") as kv, \
@@ -212,6 +244,7 @@ def main():
         multi_full(check, kv, redis)
         lru(check, kv, redis)
         object_memory(check, kv, redis)
+        client_eviction(check, kv, redis)
     return check.finish()
 
 
