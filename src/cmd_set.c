@@ -91,6 +91,7 @@ static uint32_t algebra_reply_max(const struct cmd_context *context, const struc
  * room left in the send buffer (without overflow, whatever the count). */
 static bool members_fit(const struct cmd_context *context, uint64_t replies)
 {
+    KV_ASSERT(context->reply.length <= context->reply.capacity);
     uint64_t room = context->reply.capacity - context->reply.length;
     uint64_t each = bulk_bound(context->config->key_size_max);
     return room >= 16u && replies <= (room - 16u) / each;
@@ -204,6 +205,7 @@ static void reply_members(struct cmd_context *context, uint32_t key_ref,
     KV_ASSERT(selected <= count);
     reply_array(&context->reply, (uint32_t)(pattern != NULL ? selected : count));
     store_set_cursor_start(store, key_ref, &cursor);
+    /* Bounded by the set's count. */
     while (store_set_cursor_next(store, &cursor, &member)) {
         if (member_selected(pattern, member)) {
             reply_bulk(&context->reply, member);
@@ -393,6 +395,7 @@ static bool in_result(const struct algebra *pass, uint32_t source, struct slice 
     KV_ASSERT(pass->op != SET_DIFF || source == 0);
     uint32_t end = pass->op == SET_UNION ? source : pass->key_count;
     uint32_t first = pass->op == SET_DIFF ? 1u : 0u;
+    /* Bounded by the sources. */
     for (uint32_t other = first; other < end; other++) {
         if (other == source) {
             continue;
@@ -407,6 +410,8 @@ static bool in_result(const struct algebra *pass, uint32_t source, struct slice 
 /* Takes one member of the result, as the pass's mode says. */
 static void algebra_take(struct algebra *pass, struct slice member)
 {
+    KV_ASSERT(pass->status == STORE_OK); /* a failed build stops its pass */
+    KV_ASSERT(pass->mode != ALGEBRA_BUILD || pass->count < pass->result->count_max);
     pass->count++;
     if (pass->mode == ALGEBRA_MEASURE) {
         int64_t integer = 0;
@@ -457,6 +462,7 @@ static uint64_t algebra_pass(struct algebra *pass, enum algebra_mode mode)
     uint32_t first = 0;
     uint32_t end = 0;
     walked_sources(pass, &first, &end);
+    /* Bounded by the sources walked, each by its count (the cursor meets each member once). */
     for (uint32_t source = first; source < end && pass->status == STORE_OK; source++) {
         uint32_t key_ref = source_ref(pass->context, pass->keys[source]);
         if (key_ref == HEAP_REF_NONE) {

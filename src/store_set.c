@@ -50,6 +50,13 @@ static_assert(STORE_SET_PACK_ENTRIES_MAX <= STORE_SET_INTSET_ENTRIES_MAX,
 static_assert(NUMBER_INT64_BYTES - 1u <= STORE_SET_PACK_MEMBER_BYTES_MAX,
               "an intset's members fit a pack");
 static_assert(STORE_SET_INTSET_ENTRIES_MAX <= INTSET_COUNT_MAX, "the intset holds them");
+static_assert(INTSET_HEADER_BYTES + STORE_SET_INTSET_ENTRIES_MAX * sizeof(int64_t) <=
+                  HEAP_SMALL_BYTES_MAX,
+              "a set's intset is a small allocation (resize_fits)");
+static_assert(PACK_HEADER_BYTES + STORE_SET_PACK_ENTRIES_MAX *
+                                      (1u + STORE_SET_PACK_MEMBER_BYTES_MAX) <=
+                  HEAP_SMALL_BYTES_MAX,
+              "a set's pack is a small allocation (resize_fits)");
 
 /* A table's member: the dict's link, then the member's bytes. */
 struct set_entry {
@@ -95,6 +102,7 @@ static struct set_entry *entry_take(struct store *store, struct slice member)
 static void entry_give_back(void *context, uint32_t entry_ref)
 {
     struct heap *heap = context;
+    KV_ASSERT(entry_ref != HEAP_REF_NONE);
     heap_release(heap, heap_pointer(heap, entry_ref));
 }
 
@@ -113,6 +121,7 @@ static struct set_table *table_create(struct store *store)
     }
     table_dict_init(store, &table->dict);
     table->entry_bytes = 0;
+    KV_ASSERT(table->dict.heap == store->heap);
     return table;
 }
 
@@ -166,6 +175,7 @@ static const struct store_key *set_key(const struct store *store, uint32_t key_r
 
 static void *key_value(const struct store *store, const struct store_key *key)
 {
+    KV_ASSERT(store_key_encoding(key) != SET_ENCODING_NONE); /* a set is never embedded */
     return heap_pointer(store->heap, key->value);
 }
 
@@ -230,7 +240,8 @@ static void pack_members_verify(const struct store *store, const struct pack *pa
         KV_ASSERT(member.length <= STORE_SET_PACK_MEMBER_BYTES_MAX);
         KV_ASSERT(member.length <= store->limits.key_bytes_max);
         offset = pack_next(pack, offset);
-        KV_ASSERT(offset == PACK_OFFSET_NONE || pack_find(pack, offset, member) == PACK_OFFSET_NONE);
+        KV_ASSERT(offset == PACK_OFFSET_NONE ||
+                  pack_find(pack, offset, member) == PACK_OFFSET_NONE); /* no repeat */
     }
 }
 
@@ -331,13 +342,16 @@ uint64_t store_set_count(const struct store *store, uint32_t key_ref)
 
 bool store_set_contains(const struct store *store, uint32_t key_ref, struct slice member)
 {
+    KV_ASSERT(member.bytes != NULL || member.length == 0);
     const struct store_key *key = set_key(store, key_ref);
     return value_contains(store_key_encoding(key), key_value(store, key), member);
 }
 
 uint8_t store_set_encoding(const struct store *store, uint32_t key_ref)
 {
-    return store_key_encoding(set_key(store, key_ref));
+    uint8_t encoding = store_key_encoding(set_key(store, key_ref));
+    KV_ASSERT(encoding >= SET_ENCODING_INTSET && encoding <= SET_ENCODING_TABLE);
+    return encoding;
 }
 
 void store_set_cursor_start(const struct store *store, uint32_t key_ref,
@@ -454,6 +468,7 @@ static bool stage_take(struct store *store, uint8_t encoding, const void *value,
     stage->members = members;
     stage->member_count = count;
     stage->taken_count = 0;
+    /* Bounded by the command's members. */
     for (uint32_t index = 0; index < count; index++) {
         struct slice member = members[index];
         if ((value != NULL && value_contains(encoding, value, member)) ||
@@ -496,13 +511,14 @@ static uint8_t encoding_for(uint8_t from, uint64_t total, bool all_integer,
     return SET_ENCODING_TABLE;
 }
 
-/* Whether heap_resize(pointer, bytes) would succeed now: the same class, or room for the
- * allocation it moves to. */
+/* Whether growing an allocation to `bytes` (heap_resize, or pack's grow_to) would succeed
+ * now: it already holds them (heap_resize then stays, or shrinks, which never fails), or the
+ * heap has room for the allocation it moves to. */
 static bool resize_fits(const struct heap *heap, const void *pointer, uint64_t bytes)
 {
     KV_ASSERT(bytes > 0);
-    return heap_rounded_bytes(bytes) == heap_usable_bytes(heap, pointer) ||
-           heap_would_fit(heap, bytes, 1);
+    KV_ASSERT(bytes <= HEAP_SMALL_BYTES_MAX); /* intsets and packs of sets are small */
+    return heap_usable_bytes(heap, pointer) >= bytes || heap_would_fit(heap, bytes, 1);
 }
 
 /* The staged members as slices into their entries, in the command's order (so that a pack
@@ -557,6 +573,7 @@ static struct intset *intset_build(struct store *store, const struct intset *old
     struct intset *set = intset_create(store->heap);
     bool added = false;
     bool ok = set != NULL;
+    /* Bounded by the old intset's count. */
     for (uint32_t index = 0; ok && old != NULL && index < intset_count(old); index++) {
         ok = intset_add(&set, store->heap, intset_get(old, index), &added);
     }
@@ -674,6 +691,7 @@ static bool table_fill(struct store *store, struct set_table *table, uint8_t enc
     char digits[STORE_SET_DIGITS_BYTES];
     uint32_t count = (uint32_t)value_count(encoding, value);
     uint32_t offset = encoding == SET_ENCODING_PACK ? pack_first(value) : PACK_OFFSET_NONE;
+    /* Bounded by the value's count. */
     for (uint32_t index = 0; index < count; index++) {
         struct slice member;
         if (encoding == SET_ENCODING_INTSET) {
@@ -877,6 +895,7 @@ static bool member_remove(struct store *store, struct store_found *found, struct
 /* Whether the set found has no member left (a remove emptied it). */
 static bool set_empty(const struct store *store, const struct store_found *found)
 {
+    KV_ASSERT(found->exists && found->type == STORE_TYPE_SET);
     const struct store_key *key = store_key(store, found->key_ref);
     return value_count(store_key_encoding(key), key_value(store, key)) == 0;
 }
@@ -950,6 +969,7 @@ static void sample_walk(struct store *store, uint32_t key_ref, uint64_t wanted,
     store_set_cursor_start(store, key_ref, &cursor);
     uint64_t chosen = 0;
     struct slice member;
+    /* Bounded by the set's count: the cursor meets each member once. */
     for (uint64_t index = 0; chosen < wanted && store_set_cursor_next(store, &cursor, &member);
          index++) {
         uint64_t needed = wanted - chosen;
@@ -1082,6 +1102,8 @@ enum store_status store_set_result_check(const struct store *store,
                                          const struct store_found *target,
                                          struct slice destination, uint64_t count)
 {
+    KV_ASSERT(!target->exists || slice_equal(store_key_name(store_key(store, target->key_ref)),
+                                             destination));
     if (count == 0) {
         return STORE_OK;
     }
