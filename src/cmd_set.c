@@ -1,12 +1,14 @@
 /*
  * Set commands: SADD, SREM, SISMEMBER, SMISMEMBER, SMEMBERS, SCARD, SPOP, SRANDMEMBER, SMOVE,
  * SINTER, SUNION, SDIFF and their STORE forms, SSCAN, with Redis 7.0's replies and errors
- * (Redis orders a set's members by its own encoding, so clients treat them as unordered).
- * A write past kv's limits (a member longer than key_size_max, more than list_length_max
- * members, a result larger than a set may be) gets kv's error and changes nothing. The
- * algebra needs no memory of its own: results are streamed from the sources, twice (count,
- * then answer or build). Each command finds a key once and hands the record to the write
- * (store_set.h).
+ * (Redis orders a set's members by its own encoding, so clients treat them as unordered; an
+ * intset answers in ascending order, as Redis's does). A write past kv's limits (a member
+ * longer than key_size_max, more than list_length_max members, a result larger than a set
+ * may be) gets kv's error, and a full heap Redis's OOM error; either changes nothing. The
+ * algebra streams its result from the sources twice: once to measure it (count, and the
+ * shape its encoding follows from), then to answer it or to build it apart from the keyspace
+ * (store_set.h), which then takes the destination's place. An intersection walks its
+ * smallest source. Each command finds a key once and hands the record to the write.
  */
 #include "cmd_handlers.h"
 
@@ -25,6 +27,9 @@ static uint64_t bulk_bound(uint32_t bytes)
  * buffer. */
 static uint32_t members_reply_bound(const struct cmd_context *context, uint64_t members)
 {
+    /* More members than the buffer has bytes cannot fit: no need to multiply further. */
+    members = members < context->plan->send_buffer_bytes ? members
+                                                         : context->plan->send_buffer_bytes;
     uint64_t bytes = 16u + members * bulk_bound(context->config->key_size_max) +
                      PLAN_REPLY_ERROR_BYTES;
     uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
@@ -82,25 +87,27 @@ static uint32_t algebra_reply_max(const struct cmd_context *context, const struc
                                (uint64_t)(arg_count - 1) * context->plan->list_length_max);
 }
 
-/* A set node's member (every set node holds a field slot and no value slot). */
-static struct slice node_member(const struct cmd_context *context, uint32_t node_index)
+/* Whether `replies` members of up to key_size_max bytes, behind an array header, fit the
+ * room left in the send buffer (without overflow, whatever the count). */
+static bool members_fit(const struct cmd_context *context, uint64_t replies)
 {
-    const struct list_node *node = list_node(&context->store->nodes, node_index);
-    KV_ASSERT(node->value_index == LIST_NONE);
-    return store_field(context->store, node->field_index);
+    KV_ASSERT(context->reply.length <= context->reply.capacity);
+    uint64_t room = context->reply.capacity - context->reply.length;
+    uint64_t each = bulk_bound(context->config->key_size_max);
+    return room >= 16u && replies <= (room - 16u) / each;
 }
 
-static uint32_t node_next(const struct cmd_context *context, uint32_t node_index)
+/* store_set_visit_fn: answers one member. */
+static void reply_member(void *context, struct slice member)
 {
-    KV_ASSERT(pool_is_used(&context->store->nodes, node_index));
-    return list_node(&context->store->nodes, node_index)->next;
+    reply_bulk(context, member);
 }
 
 CMD_HANDLER(cmd_sadd)
 {
     KV_ASSERT(arg_count >= 3);
     struct store_found found;
-    store_find_typed(context->store, args[1], STORE_TYPE_SET, &found);
+    (void)store_find_typed(context->store, args[1], STORE_TYPE_SET, &found);
     uint32_t added = 0;
     enum store_status status =
         store_set_add(context->store, &found, args[1], args + 2, arg_count - 2, &added);
@@ -132,9 +139,7 @@ static bool read_member(const struct cmd_context *context, enum store_status sta
                         const struct store_found *found, struct slice member)
 {
     KV_ASSERT(status != STORE_OK || found->type == STORE_TYPE_SET);
-    uint32_t node_index = 0;
-    return status == STORE_OK &&
-           store_set_member(context->store, found->key_index, member, &node_index);
+    return status == STORE_OK && store_set_contains(context->store, found->key_ref, member);
 }
 
 CMD_HANDLER(cmd_sismember)
@@ -158,6 +163,7 @@ CMD_HANDLER(cmd_smismember)
         return;
     }
     reply_array(&context->reply, arg_count - 2);
+    /* Bounded by the arguments. */
     for (uint32_t index = 2; index < arg_count; index++) {
         reply_integer(&context->reply, read_member(context, status, &found, args[index]));
     }
@@ -170,10 +176,9 @@ CMD_HANDLER(cmd_scard)
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &found);
     if (status != STORE_WRONGTYPE) {
-        uint32_t count = status == STORE_OK ? store_key(context->store, found.key_index)->list.count
-                                            : 0;
-        KV_ASSERT(count <= context->store->list_length_max);
-        reply_integer(&context->reply, count);
+        uint64_t count = status == STORE_OK ? store_set_count(context->store, found.key_ref) : 0;
+        KV_ASSERT(count <= context->store->limits.length_max);
+        reply_integer(&context->reply, (int64_t)count);
     }
 }
 
@@ -184,28 +189,29 @@ static bool member_selected(const struct slice *pattern, struct slice member)
 }
 
 /* Every member (or those matching `pattern`), in the set's order. */
-static void reply_members(struct cmd_context *context, uint32_t key_index,
+static void reply_members(struct cmd_context *context, uint32_t key_ref,
                           const struct slice *pattern)
 {
-    const struct store_key *key = store_key(context->store, key_index);
-    KV_ASSERT(key->type == STORE_TYPE_SET);
-    uint32_t selected = 0;
-    uint32_t node_index = key->list.head;
+    const struct store *store = context->store;
+    uint64_t count = store_set_count(store, key_ref);
+    uint64_t selected = 0;
+    struct store_set_cursor cursor;
+    struct slice member;
+    store_set_cursor_start(store, key_ref, &cursor);
     /* Two walks bounded by the set's count: count the matches, then answer them. */
-    for (uint32_t step = 0; pattern != NULL && step < key->list.count; step++) {
-        selected += member_selected(pattern, node_member(context, node_index)) ? 1 : 0;
-        node_index = node_next(context, node_index);
+    while (pattern != NULL && store_set_cursor_next(store, &cursor, &member)) {
+        selected += member_selected(pattern, member) ? 1u : 0u;
     }
-    KV_ASSERT(selected <= key->list.count);
-    reply_array(&context->reply, pattern != NULL ? selected : key->list.count);
-    node_index = key->list.head;
-    for (uint32_t step = 0; step < key->list.count; step++) {
-        struct slice member = node_member(context, node_index);
+    KV_ASSERT(selected <= count);
+    reply_array(&context->reply, (uint32_t)(pattern != NULL ? selected : count));
+    store_set_cursor_start(store, key_ref, &cursor);
+    /* Bounded by the set's count. */
+    while (store_set_cursor_next(store, &cursor, &member)) {
         if (member_selected(pattern, member)) {
             reply_bulk(&context->reply, member);
         }
-        node_index = node_next(context, node_index);
     }
+    KV_ASSERT(cursor.index == count);
 }
 
 CMD_HANDLER(cmd_smembers)
@@ -217,32 +223,9 @@ CMD_HANDLER(cmd_smembers)
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 0);
     } else if (status == STORE_OK) {
-        reply_members(context, found.key_index, NULL);
+        reply_members(context, found.key_ref, NULL);
     }
     KV_ASSERT(context->reply.length > reply_before);
-}
-
-/* A xorshift64* generator for SPOP and SRANDMEMBER, seeded from the store's hash seed. */
-static uint64_t random_next(const struct store *store)
-{
-    static uint64_t state;
-    if (state == 0) {
-        state = (store->seed ^ 0xD1B54A32D192ED03ull) | 1;
-    }
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    KV_ASSERT(state != 0); /* xorshift never reaches 0 from a non-zero state */
-    return state * 0x2545F4914F6CDD1Dull;
-}
-
-/* The node at a random position of a set. */
-static uint32_t random_node(struct cmd_context *context, uint32_t key_index)
-{
-    const struct store_key *key = store_key(context->store, key_index);
-    KV_ASSERT(key->list.count > 0);
-    uint32_t position = (uint32_t)(random_next(context->store) % key->list.count);
-    return list_node_at(&context->store->nodes, &key->list, position);
 }
 
 CMD_HANDLER(cmd_spop)
@@ -269,34 +252,14 @@ CMD_HANDLER(cmd_spop)
         counted ? reply_array(&context->reply, 0) : reply_null(&context->reply);
         return;
     }
-    uint32_t length = store_key(context->store, found.key_index)->list.count;
-    uint32_t popped = (uint64_t)count < length ? (uint32_t)count : length;
+    uint64_t length = store_set_count(context->store, found.key_ref);
+    uint64_t popped = (uint64_t)count < length ? (uint64_t)count : length;
     KV_ASSERT(popped <= length);
     if (counted) {
-        reply_array(&context->reply, popped);
+        reply_array(&context->reply, (uint32_t)popped);
     }
-    /* Bounded by the set's count; the key goes with its last member. */
-    for (uint32_t index = 0; index < popped; index++) {
-        uint32_t node_index = random_node(context, found.key_index);
-        reply_bulk(&context->reply, node_member(context, node_index));
-        store_set_remove_node(context->store, &found, node_index);
-    }
-}
-
-/* SRANDMEMBER's members of a set: distinct ones, a window of consecutive nodes from a random
- * start; repeated ones, a random node each time. Bounded by replies times the set's count. */
-static void srandmember_reply(struct cmd_context *context, const struct store_key *key,
-                              uint64_t replies, bool repeat)
-{
-    uint32_t length = key->list.count;
-    KV_ASSERT(length > 0);
-    KV_ASSERT(repeat || replies <= length);
-    uint32_t start = (uint32_t)(random_next(context->store) % length);
-    for (uint64_t reply = 0; reply < replies; reply++) {
-        uint32_t position = repeat ? (uint32_t)(random_next(context->store) % length)
-                                   : (uint32_t)((start + reply) % length);
-        uint32_t node_index = list_node_at(&context->store->nodes, &key->list, position);
-        reply_bulk(&context->reply, node_member(context, node_index));
+    if (popped > 0) {
+        store_set_pop(context->store, &found, popped, reply_member, &context->reply);
     }
 }
 
@@ -336,13 +299,11 @@ CMD_HANDLER(cmd_srandmember)
         counted ? reply_array(&context->reply, 0) : reply_null(&context->reply);
         return;
     }
-    const struct store_key *key = store_key(context->store, found.key_index);
-    uint32_t length = key->list.count;
+    uint64_t length = store_set_count(context->store, found.key_ref);
     bool repeat = count < 0;
     uint64_t wanted = repeat ? (uint64_t)-count : (uint64_t)count;
     uint64_t replies = repeat ? wanted : (wanted < length ? wanted : length);
-    if (16 + replies * bulk_bound(context->config->key_size_max) >
-        context->reply.capacity - context->reply.length) {
+    if (!members_fit(context, replies)) {
         reply_error_format(&context->reply, REPLY_ERROR_SRANDMEMBER_TOO_LARGE,
                            context->reply.capacity);
         return;
@@ -350,7 +311,8 @@ CMD_HANDLER(cmd_srandmember)
     if (counted) {
         reply_array(&context->reply, (uint32_t)replies);
     }
-    srandmember_reply(context, key, replies, repeat);
+    store_set_sample(context->store, found.key_ref, replies, repeat, reply_member,
+                     &context->reply);
 }
 
 CMD_HANDLER(cmd_smove)
@@ -364,14 +326,13 @@ CMD_HANDLER(cmd_smove)
         reply_integer(&context->reply, 0);
         return;
     }
-    store_find_typed(store, args[2], STORE_TYPE_SET, &target);
+    (void)store_find_typed(store, args[2], STORE_TYPE_SET, &target);
     if (status == STORE_WRONGTYPE || (target.exists && target.type != STORE_TYPE_SET)) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return;
     }
-    uint32_t node_index = 0;
-    bool member = store_set_member(store, source.key_index, args[3], &node_index);
-    if (target.exists && target.key_index == source.key_index) {
+    bool member = store_set_contains(store, source.key_ref, args[3]);
+    if (target.exists && target.key_ref == source.key_ref) {
         reply_integer(&context->reply, member ? 1 : 0);
         return;
     }
@@ -379,8 +340,7 @@ CMD_HANDLER(cmd_smove)
         reply_integer(&context->reply, 0);
         return;
     }
-    KV_ASSERT(!target.exists || target.key_index != source.key_index);
-    status = store_set_move(store, &source, node_index, args[2], &target);
+    status = store_set_move(store, &source, &target, args[2], args[3]);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
@@ -390,80 +350,154 @@ CMD_HANDLER(cmd_smove)
 
 enum set_op { SET_INTER, SET_UNION, SET_DIFF };
 
-/* Whether a member is in the set at `key` (absent keys are empty sets). */
-static bool in_set(struct cmd_context *context, struct slice key, struct slice member)
+/* What a pass over an operation's result does with each member. */
+enum algebra_mode { ALGEBRA_MEASURE, ALGEBRA_REPLY, ALGEBRA_BUILD };
+
+/* One pass over the result of an operation on the sets at `keys` (their types checked). */
+struct algebra {
+    struct cmd_context *context;
+    enum set_op op;
+    const struct slice *keys;
+    uint32_t key_count;
+    enum algebra_mode mode;
+    uint64_t count;                   /* members met so far */
+    bool all_integer;                 /* measure: every member an integer (an intset's) */
+    uint32_t member_bytes_max;        /* measure: the longest member */
+    struct store_set_result *result;  /* build: where members go */
+    enum store_status status;         /* build: STORE_OOM stops the pass */
+};
+
+/* The set at a source key, or HEAP_REF_NONE for an absent one (an empty set). The types
+ * were checked and expired keys removed by the pass's first finds, and nothing changes the
+ * keyspace during a pass, so a peek finds what a find would. */
+static uint32_t source_ref(const struct cmd_context *context, struct slice key)
 {
-    struct store_found found;
-    uint32_t node_index = 0;
-    return store_find_typed(context->store, key, STORE_TYPE_SET, &found) == STORE_OK &&
-           store_set_member(context->store, found.key_index, member, &node_index);
+    uint32_t key_ref = HEAP_REF_NONE;
+    if (!store_peek(context->store, key, &key_ref)) {
+        return HEAP_REF_NONE;
+    }
+    KV_ASSERT(store_key_type(store_key(context->store, key_ref)) == STORE_TYPE_SET);
+    return key_ref;
 }
 
-/* Whether a member of source `source` belongs to the result. */
-static bool in_result(struct cmd_context *context, enum set_op op, const struct slice *keys,
-                      uint32_t key_count, uint32_t source, struct slice member)
+static bool in_set(const struct cmd_context *context, struct slice key, struct slice member)
 {
-    KV_ASSERT(source < key_count);
-    KV_ASSERT(op == SET_UNION || source == 0);
-    if (op == SET_UNION) {
-        for (uint32_t earlier = 0; earlier < source; earlier++) {
-            if (in_set(context, keys[earlier], member)) {
-                return false; /* counted with the earlier source */
-            }
+    uint32_t key_ref = source_ref(context, key);
+    return key_ref != HEAP_REF_NONE && store_set_contains(context->store, key_ref, member);
+}
+
+/* Whether a member of source `source` belongs to the result: a union's if no earlier source
+ * has it (counted there); an intersection's if every other source has it; a difference's
+ * (source 0) if no other source has it. Bounded by the sources. */
+static bool in_result(const struct algebra *pass, uint32_t source, struct slice member)
+{
+    KV_ASSERT(source < pass->key_count);
+    KV_ASSERT(pass->op != SET_DIFF || source == 0);
+    uint32_t end = pass->op == SET_UNION ? source : pass->key_count;
+    uint32_t first = pass->op == SET_DIFF ? 1u : 0u;
+    /* Bounded by the sources. */
+    for (uint32_t other = first; other < end; other++) {
+        if (other == source) {
+            continue;
         }
-        return true;
-    }
-    for (uint32_t other = 1; other < key_count; other++) {
-        bool present = in_set(context, keys[other], member);
-        if (present != (op == SET_INTER)) {
+        if (in_set(pass->context, pass->keys[other], member) != (pass->op == SET_INTER)) {
             return false;
         }
     }
     return true;
 }
 
-/* Walks the result of an operation: counts it, and answers (reply) or builds (result) its
- * members. Sources are the keys; an intersection or difference walks the first only. Bounded
- * by the sources' members times the sources. */
-static uint64_t walk_result(struct cmd_context *context, enum set_op op, const struct slice *keys,
-                            uint32_t key_count, bool reply, struct list *result)
+/* Takes one member of the result, as the pass's mode says. */
+static void algebra_take(struct algebra *pass, struct slice member)
 {
-    KV_ASSERT(key_count >= 1);
-    KV_ASSERT(!reply || result == NULL);
-    uint64_t count = 0;
-    uint32_t sources = op == SET_UNION ? key_count : 1;
-    for (uint32_t source = 0; source < sources; source++) {
-        struct store_found found;
-        if (store_find_typed(context->store, keys[source], STORE_TYPE_SET, &found) != STORE_OK) {
-            continue;
+    KV_ASSERT(pass->status == STORE_OK); /* a failed build stops its pass */
+    KV_ASSERT(pass->mode != ALGEBRA_BUILD || pass->count < pass->result->count_max);
+    pass->count++;
+    if (pass->mode == ALGEBRA_MEASURE) {
+        int64_t integer = 0;
+        pass->all_integer = pass->all_integer && number_parse_int64(member.bytes, member.length,
+                                                                    &integer);
+        if (member.length > pass->member_bytes_max) {
+            pass->member_bytes_max = member.length;
         }
-        const struct store_key *key = store_key(context->store, found.key_index);
-        uint32_t node_index = key->list.head;
-        for (uint32_t step = 0; step < key->list.count; step++) {
-            struct slice member = node_member(context, node_index);
-            if (in_result(context, op, keys, key_count, source, member)) {
-                count++;
-                if (reply) {
-                    reply_bulk(&context->reply, member);
-                } else if (result != NULL) {
-                    store_set_result_add(context->store, result, member);
-                }
-            }
-            node_index = node_next(context, node_index);
-        }
+    } else if (pass->mode == ALGEBRA_REPLY) {
+        reply_bulk(&pass->context->reply, member);
+    } else {
+        pass->status = store_set_result_add(pass->context->store, pass->result, member);
     }
-    return count;
 }
 
-/* Checks the sources' types as Redis does (every key, an absent one is empty); false after
- * answering WRONGTYPE. */
+/* The sources a pass walks: every one for a union; for an intersection the smallest (none
+ * when a source is absent: the result is empty); for a difference the first. */
+static void walked_sources(const struct algebra *pass, uint32_t *first, uint32_t *end)
+{
+    *first = 0;
+    *end = pass->op == SET_UNION ? pass->key_count : 1u;
+    uint64_t smallest = UINT64_MAX;
+    /* Bounded by the sources. */
+    for (uint32_t index = 0; pass->op == SET_INTER && index < pass->key_count; index++) {
+        uint32_t key_ref = source_ref(pass->context, pass->keys[index]);
+        uint64_t count = key_ref != HEAP_REF_NONE ? store_set_count(pass->context->store,
+                                                                    key_ref)
+                                                  : 0;
+        if (count < smallest) {
+            smallest = count;
+            *first = index;
+            *end = count == 0 ? index : index + 1u;
+        }
+    }
+    KV_ASSERT(*first <= *end && *end <= pass->key_count);
+}
+
+/* Walks the result once, giving each member to algebra_take; returns how many. Bounded by
+ * the walked sources' members, each tested against the other sources. */
+static uint64_t algebra_pass(struct algebra *pass, enum algebra_mode mode)
+{
+    KV_ASSERT(pass->key_count >= 1);
+    pass->mode = mode;
+    pass->count = 0;
+    pass->all_integer = true;
+    pass->member_bytes_max = 0;
+    pass->status = STORE_OK;
+    uint32_t first = 0;
+    uint32_t end = 0;
+    walked_sources(pass, &first, &end);
+    /* Bounded by the sources walked, each by its count (the cursor meets each member once). */
+    for (uint32_t source = first; source < end && pass->status == STORE_OK; source++) {
+        uint32_t key_ref = source_ref(pass->context, pass->keys[source]);
+        if (key_ref == HEAP_REF_NONE) {
+            continue;
+        }
+        struct store_set_cursor cursor;
+        struct slice member;
+        store_set_cursor_start(pass->context->store, key_ref, &cursor);
+        while (pass->status == STORE_OK &&
+               store_set_cursor_next(pass->context->store, &cursor, &member)) {
+            if (in_result(pass, source, member)) {
+                algebra_take(pass, member);
+            }
+        }
+    }
+    return pass->count;
+}
+
+/* Checks the sources' types as Redis 7.0 does (every key before any member; an absent one
+ * is empty); false after answering WRONGTYPE. A read counts hits and misses; the STORE
+ * forms look their sources up for writing, which counts neither. */
 static bool sources_checked(struct cmd_context *context, const struct slice *keys,
-                            uint32_t key_count)
+                            uint32_t key_count, bool read)
 {
     KV_ASSERT(key_count >= 1);
+    /* Bounded by the sources. */
     for (uint32_t index = 0; index < key_count; index++) {
         struct store_found found;
-        if (cmd_read(context, keys[index], STORE_TYPE_SET, &found) == STORE_WRONGTYPE) {
+        enum store_status status =
+            read ? cmd_read(context, keys[index], STORE_TYPE_SET, &found)
+                 : store_find_typed(context->store, keys[index], STORE_TYPE_SET, &found);
+        if (status == STORE_WRONGTYPE) {
+            if (!read) {
+                reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+            }
             return false;
         }
     }
@@ -474,22 +508,21 @@ static void set_algebra(struct cmd_context *context, const struct slice *args, u
                         enum set_op op, const char *name)
 {
     KV_ASSERT(arg_count >= 2);
-    const struct slice *keys = args + 1;
-    uint32_t key_count = arg_count - 1;
-    if (!sources_checked(context, keys, key_count)) {
+    struct algebra pass = {.context = context, .op = op, .keys = args + 1,
+                           .key_count = arg_count - 1};
+    if (!sources_checked(context, pass.keys, pass.key_count, true)) {
         return;
     }
-    uint64_t count = walk_result(context, op, keys, key_count, false, NULL);
-    /* The members' bytes: walked once more to measure them would cost as much as answering;
-     * the bound of a member of key_size_max is what the buffer is sized in. */
-    if (16 + count * bulk_bound(context->config->key_size_max) >
-        context->reply.capacity - context->reply.length) {
+    uint64_t count = algebra_pass(&pass, ALGEBRA_MEASURE);
+    /* The members' bytes: the bound of a member of key_size_max is what the buffer is
+     * sized in. */
+    if (!members_fit(context, count)) {
         reply_error_format(&context->reply, REPLY_ERROR_SET_ALGEBRA_TOO_LARGE, name,
                            (unsigned long long)count);
         return;
     }
     reply_array(&context->reply, (uint32_t)count);
-    uint64_t answered = walk_result(context, op, keys, key_count, true, NULL);
+    uint64_t answered = algebra_pass(&pass, ALGEBRA_REPLY);
     KV_ASSERT(answered == count);
 }
 
@@ -517,40 +550,50 @@ CMD_HANDLER(cmd_sdiff)
     KV_ASSERT(context->reply.length > reply_before);
 }
 
+/* Builds the measured result apart from the keyspace and puts it in the destination's
+ * place; a failure (a cap, a full heap) changes nothing. */
+static enum store_status algebra_store(struct algebra *pass, struct slice destination)
+{
+    struct store *store = pass->context->store;
+    uint64_t count = pass->count;
+    struct store_found target;
+    (void)store_find_typed(store, destination, STORE_TYPE_ANY, &target);
+    enum store_status status = store_set_result_check(store, &target, destination, count);
+    if (status != STORE_OK) {
+        return status;
+    }
+    struct store_set_result result;
+    status = store_set_result_start(store, &result, count, pass->all_integer,
+                                    pass->member_bytes_max);
+    if (status != STORE_OK) {
+        return status;
+    }
+    pass->result = &result;
+    uint64_t built = algebra_pass(pass, ALGEBRA_BUILD);
+    if (pass->status != STORE_OK) {
+        store_set_result_abandon(store, &result);
+        return pass->status;
+    }
+    KV_ASSERT(built == count);
+    return store_set_result_store(store, &target, destination, &result);
+}
+
 /* SINTERSTORE, SUNIONSTORE, SDIFFSTORE destination key [key ...]. */
 static void set_algebra_store(struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count, enum set_op op)
 {
     KV_ASSERT(arg_count >= 3);
-    struct store *store = context->store;
-    struct slice destination = args[1];
-    const struct slice *keys = args + 2;
-    uint32_t key_count = arg_count - 2;
-    if (!sources_checked(context, keys, key_count)) {
+    struct algebra pass = {.context = context, .op = op, .keys = args + 2,
+                           .key_count = arg_count - 2};
+    if (!sources_checked(context, pass.keys, pass.key_count, false)) {
         return;
     }
-    uint64_t count = walk_result(context, op, keys, key_count, false, NULL);
-    struct store_found target;
-    store_find_typed(store, destination, STORE_TYPE_ANY, &target);
-    bool exists = target.exists;
-    if (count > store->list_length_max) {
-        reply_error(&context->reply, REPLY_ERROR_SET_FULL);
+    uint64_t count = algebra_pass(&pass, ALGEBRA_MEASURE);
+    enum store_status status = algebra_store(&pass, args[1]);
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    if (count > 0 && destination.length > store->key_size_max) {
-        reply_error(&context->reply, REPLY_ERROR_KEY_TOO_LONG);
-        return;
-    }
-    if (count > 0 && !exists && store_key_count(store) >= store->table.count_max) {
-        reply_error(&context->reply, REPLY_ERROR_STORE_FULL);
-        return;
-    }
-    struct list result;
-    list_init(&result);
-    walk_result(context, op, keys, key_count, false, &result);
-    KV_ASSERT(result.count == count);
-    store_set_result_store(store, &target, destination, &result);
-    KV_ASSERT(result.count == 0); /* the result moved into the destination */
     reply_integer(&context->reply, (int64_t)count);
 }
 
@@ -578,17 +621,17 @@ CMD_HANDLER(cmd_sdiffstore)
     KV_ASSERT(context->reply.length > reply_before);
 }
 
-/* SSCAN key cursor [MATCH pattern] [COUNT count]: a set is small (list_length_max members),
- * so it answers every match at once, with cursor 0. The key is looked up before the options
- * are read, as in Redis. */
+/* SSCAN key cursor [MATCH pattern] [COUNT count]: it answers every match at once, with
+ * cursor 0 (as Redis does for a cursor-0 scan with a COUNT above the set's size). The key is
+ * looked up before the options are read, as in Redis. */
 CMD_HANDLER(cmd_sscan)
 {
     KV_ASSERT(arg_count >= 3);
     uint32_t reply_before = context->reply.length;
-    uint32_t key_index = 0;
+    uint32_t key_ref = HEAP_REF_NONE;
     const struct slice *pattern = NULL;
-    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_SET, &key_index, &pattern)) {
-        reply_members(context, key_index, pattern);
+    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_SET, &key_ref, &pattern)) {
+        reply_members(context, key_ref, pattern);
     }
     KV_ASSERT(context->reply.length > reply_before);
 }
