@@ -405,8 +405,12 @@ static struct list_root *list_convert(struct store *store, struct store_found *f
     return root;
 }
 
+static bool node_merge(struct store *store, struct list_root *root, uint32_t node_ref);
+
 /* After a delete: a big list down to one node of at most STORE_LIST_PACK_BYTES_LOW becomes
- * small again, that node's pack becoming the list's (no memory needed). */
+ * small again, that node's pack becoming the list's (no memory needed). Two nodes that small
+ * together are merged first when the heap lets the first grow (a delete never fails: else
+ * the list stays big until a later delete). */
 static void list_settle(struct store *store, struct store_found *found)
 {
     struct store_key *key = list_key(store, found);
@@ -415,6 +419,14 @@ static void list_settle(struct store *store, struct store_found *found)
     }
     struct list_root *root = root_of(store, key);
     KV_ASSERT(root->count > 0);
+    if (root->node_count == 2) {
+        uint64_t bytes = pack_bytes(pack_at(store, node_at(store, root->head)->pack)) +
+                         pack_bytes(pack_at(store, node_at(store, root->tail)->pack)) -
+                         PACK_HEADER_BYTES;
+        if (bytes <= STORE_LIST_PACK_BYTES_LOW) {
+            (void)node_merge(store, root, root->head);
+        }
+    }
     if (root->node_count != 1) {
         return;
     }
