@@ -155,15 +155,45 @@ static bool pack_reserve(struct heap *heap, uint32_t *pack_ref, uint64_t bytes)
     return true;
 }
 
-/* Writes a value at one end of a pack reserved for it: pack_insert grows within the
- * allocation it has, so this cannot fail and does not move the pack. */
-static void pack_put(struct heap *heap, uint32_t pack_ref, struct slice value, bool at_head)
+/* Values a run pushed at the head is reversed in, a chunk at a time, on the stack. */
+#define LIST_RUN_CHUNK 32u
+
+/* Pushes a run of values at one end of a pack, one pack_insert per chunk: at the tail in
+ * order, at the head each before the last (reversed, as LPUSH leaves them). False when the
+ * heap has no room: a pack reserved for the run cannot fail; a new node's (in a chain, off
+ * the list) may, after some chunks went in. */
+static bool pack_push_run(struct heap *heap, uint32_t *pack_ref, const struct slice *values,
+                          uint32_t value_count, bool at_head)
 {
-    struct pack *pack = heap_pointer(heap, pack_ref);
-    struct pack *before = pack;
-    bool written = at_head ? pack_prepend(&pack, heap, value) : pack_append(&pack, heap, value);
+    struct pack *pack = heap_pointer(heap, *pack_ref);
+    bool written = true;
+    if (!at_head) {
+        written = pack_insert(&pack, heap, pack_end(pack), values, value_count);
+    }
+    struct slice reversed[LIST_RUN_CHUNK];
+    /* Bounded by value_count: each pass inserts a chunk of at least one value. */
+    for (uint32_t done = 0; at_head && written && done < value_count;) {
+        uint32_t chunk = value_count - done < LIST_RUN_CHUNK ? value_count - done : LIST_RUN_CHUNK;
+        for (uint32_t index = 0; index < chunk; index++) {
+            reversed[index] = values[done + chunk - 1 - index];
+        }
+        written = pack_insert(&pack, heap, PACK_HEADER_BYTES, reversed, chunk);
+        done += chunk;
+    }
+    *pack_ref = heap_ref(heap, pack);
+    KV_ASSERT(pack_backward(pack));
+    return written;
+}
+
+/* Pushes a run into a pack reserved for it: pack_insert grows within the allocation it has,
+ * so this cannot fail and does not move the pack. */
+static void pack_put_run(struct heap *heap, uint32_t pack_ref, const struct slice *values,
+                         uint32_t value_count, bool at_head)
+{
+    uint32_t moved_ref = pack_ref;
+    bool written = pack_push_run(heap, &moved_ref, values, value_count, at_head);
     KV_ASSERT(written);
-    KV_ASSERT(pack == before);
+    KV_ASSERT(moved_ref == pack_ref);
 }
 
 /* Bytes an element of `length` takes in a list's (backward) pack. */
@@ -172,16 +202,15 @@ static uint64_t entry_bytes(uint32_t length)
     return pack_entry_bytes(length, true);
 }
 
-/* How many of the values, in order, fit after a pack of `bytes` within the limit, and the
+/* How many of the values, in order, fit after a pack of `bytes` within `bytes_max`, and the
  * bytes they add (*fit_bytes). */
-static uint32_t fit_count(uint64_t bytes, const struct slice *values, uint32_t value_count,
-                          uint64_t *fit_bytes)
+static uint32_t fit_count(uint64_t bytes, uint64_t bytes_max, const struct slice *values,
+                          uint32_t value_count, uint64_t *fit_bytes)
 {
     uint64_t added = 0;
     uint32_t fit = 0;
     /* Bounded by value_count. */
-    while (fit < value_count &&
-           bytes + added + entry_bytes(values[fit].length) <= STORE_LIST_PACK_BYTES_MAX) {
+    while (fit < value_count && bytes + added + entry_bytes(values[fit].length) <= bytes_max) {
         added += entry_bytes(values[fit].length);
         fit++;
     }
@@ -231,21 +260,30 @@ static void chain_release(struct store *store, struct list_chain *chain)
     *chain = chain_start(chain->node_bytes_max);
 }
 
-/* A new node holding one value, unlinked; HEAP_REF_NONE when the heap has no room. */
-static uint32_t node_create(struct store *store, struct slice value)
+/* A new node holding a run of values (pushed at the head or the tail of an empty pack),
+ * unlinked; HEAP_REF_NONE when the heap has no room. */
+static uint32_t node_create(struct store *store, const struct slice *values, uint32_t value_count,
+                            bool at_head)
 {
+    KV_ASSERT(value_count > 0);
     struct list_node *node = heap_alloc(store->heap, sizeof(*node));
     if (node == NULL) {
         return HEAP_REF_NONE;
     }
-    struct pack *pack = pack_create(store->heap, true, &value, 1);
-    if (pack == NULL) {
+    struct pack *pack = pack_create(store->heap, true, at_head ? NULL : values,
+                                    at_head ? 0 : value_count);
+    uint32_t pack_ref = pack == NULL ? HEAP_REF_NONE : heap_ref(store->heap, pack);
+    if (pack != NULL && at_head && !pack_push_run(store->heap, &pack_ref, values, value_count, true)) {
+        pack_release(store->heap, pack_at(store, pack_ref));
+        pack_ref = HEAP_REF_NONE;
+    }
+    if (pack_ref == HEAP_REF_NONE) {
         heap_release(store->heap, node);
         return HEAP_REF_NONE;
     }
-    *node = (struct list_node){.prev = HEAP_REF_NONE, .next = HEAP_REF_NONE,
-                               .pack = heap_ref(store->heap, pack), .count = 1};
-    KV_ASSERT(pack_count(pack) == 1);
+    *node = (struct list_node){.prev = HEAP_REF_NONE, .next = HEAP_REF_NONE, .pack = pack_ref,
+                               .count = value_count};
+    KV_ASSERT(pack_count(pack_at(store, pack_ref)) == value_count);
     return heap_ref(store->heap, node);
 }
 
@@ -272,33 +310,39 @@ static void chain_link(struct store *store, struct list_chain *chain, uint32_t n
     KV_ASSERT(chain->node_count <= chain->count);
 }
 
-/* Adds a value at one end of the chain: into the end node when it stays within the chain's
- * node size, else in a new node. False when the heap has no room (the chain is as it was). */
-static bool chain_add(struct store *store, struct list_chain *chain, struct slice value,
-                      bool at_head)
+/* Adds values, pushed one by one, at one end of the chain: into the end node while it stays
+ * within the chain's node size, then into new nodes (an element too big for any alone). False
+ * when the heap has no room; the chain may then hold some of them, and the caller gives it
+ * all back. */
+static bool chain_add(struct store *store, struct list_chain *chain, const struct slice *values,
+                      uint32_t value_count, bool at_head)
 {
-    uint32_t end = at_head ? chain->head : chain->tail;
-    if (end != HEAP_REF_NONE) {
-        struct list_node *node = node_at(store, end);
-        struct pack *pack = pack_at(store, node->pack);
-        if (pack_bytes(pack) + entry_bytes(value.length) <= chain->node_bytes_max) {
-            bool added = at_head ? pack_prepend(&pack, store->heap, value)
-                                 : pack_append(&pack, store->heap, value);
-            if (!added) {
+    uint32_t done = 0;
+    /* Bounded by value_count: each pass adds at least one value. */
+    while (done < value_count) {
+        uint32_t end = at_head ? chain->head : chain->tail;
+        struct list_node *node = end == HEAP_REF_NONE ? NULL : node_at(store, end);
+        uint64_t bytes = node == NULL ? PACK_HEADER_BYTES : pack_bytes(pack_at(store, node->pack));
+        uint64_t run_bytes = 0;
+        uint32_t run = fit_count(bytes, chain->node_bytes_max, values + done, value_count - done,
+                                 &run_bytes);
+        if (node != NULL && run > 0) {
+            if (!pack_push_run(store->heap, &node->pack, values + done, run, at_head)) {
                 return false;
             }
-            node->pack = heap_ref(store->heap, pack);
-            node->count++;
-            chain->count++;
-            KV_ASSERT(node->count == pack_count(pack));
-            return true;
+            node->count += run;
+            chain->count += run;
+        } else {
+            run = run > 0 ? run : 1; /* alone in its node */
+            uint32_t node_ref = node_create(store, values + done, run, at_head);
+            if (node_ref == HEAP_REF_NONE) {
+                return false;
+            }
+            chain_link(store, chain, node_ref, at_head);
         }
+        done += run;
     }
-    uint32_t node_ref = node_create(store, value);
-    if (node_ref == HEAP_REF_NONE) {
-        return false;
-    }
-    chain_link(store, chain, node_ref, at_head);
+    KV_ASSERT(done == value_count);
     return true;
 }
 
@@ -737,10 +781,7 @@ static uint32_t pack_build(struct store *store, const struct slice *values, uint
         pack_release(store->heap, pack);
         return HEAP_REF_NONE;
     }
-    /* Bounded by value_count: each prepends one value into the reserved room. */
-    for (uint32_t index = 0; index < value_count; index++) {
-        pack_put(store->heap, pack_ref, values[index], true);
-    }
+    pack_put_run(store->heap, pack_ref, values, value_count, true);
     KV_ASSERT(pack_count(pack_at(store, pack_ref)) == value_count);
     return pack_ref;
 }
@@ -751,12 +792,9 @@ static uint32_t root_build(struct store *store, const struct slice *values, uint
                            bool at_head)
 {
     struct list_chain chain = chain_start(STORE_LIST_PACK_BYTES_MAX);
-    /* Bounded by value_count. */
-    for (uint32_t index = 0; index < value_count; index++) {
-        if (!chain_add(store, &chain, values[index], at_head)) {
-            chain_release(store, &chain);
-            return HEAP_REF_NONE;
-        }
+    if (!chain_add(store, &chain, values, value_count, at_head)) {
+        chain_release(store, &chain);
+        return HEAP_REF_NONE;
     }
     struct list_root *root = heap_alloc(store->heap, sizeof(*root));
     if (root == NULL) {
@@ -777,7 +815,8 @@ static enum store_status push_new(struct store *store, struct store_found *found
 {
     KV_ASSERT(!found->exists);
     uint64_t fit_bytes = 0;
-    bool small = fit_count(PACK_HEADER_BYTES, values, value_count, &fit_bytes) == value_count;
+    bool small = fit_count(PACK_HEADER_BYTES, STORE_LIST_PACK_BYTES_MAX, values, value_count,
+                           &fit_bytes) == value_count;
     uint8_t encoding = small ? STORE_ENCODING_RAW : STORE_ENCODING_ROOT;
     uint32_t value_ref = small ? pack_build(store, values, value_count, fit_bytes, at_head)
                                : root_build(store, values, value_count, at_head);
@@ -819,12 +858,9 @@ static bool parts_take(struct store *store, bool big, const struct slice *values
                        uint32_t value_count, bool at_head, struct push_parts *parts)
 {
     *parts = (struct push_parts){.chain = chain_start(STORE_LIST_PACK_BYTES_MAX)};
-    /* Bounded by value_count. */
-    for (uint32_t index = fit; index < value_count; index++) {
-        if (!chain_add(store, &parts->chain, values[index], at_head)) {
-            parts_release(store, parts);
-            return false;
-        }
+    if (!chain_add(store, &parts->chain, values + fit, value_count - fit, at_head)) {
+        parts_release(store, parts);
+        return false;
     }
     if (!big && parts->chain.node_count > 0) {
         parts->root = heap_alloc(store->heap, sizeof(*parts->root));
@@ -851,7 +887,7 @@ static enum store_status push_existing(struct store *store, struct store_found *
     struct list_place place = place_of(store, key, node_ref);
     uint64_t fit_bytes = 0;
     uint32_t bytes = pack_bytes(place_pack(store, &place));
-    uint32_t fit = fit_count(bytes, values, value_count, &fit_bytes);
+    uint32_t fit = fit_count(bytes, STORE_LIST_PACK_BYTES_MAX, values, value_count, &fit_bytes);
     struct push_parts parts;
     if (!parts_take(store, big, values, fit, value_count, at_head, &parts)) {
         return STORE_OOM;
@@ -862,9 +898,8 @@ static enum store_status push_existing(struct store *store, struct store_found *
     }
     /* Everything is taken: nothing below can fail. */
     store_modified(store, key);
-    /* Bounded by value_count. */
-    for (uint32_t index = 0; index < fit; index++) {
-        pack_put(store->heap, *place.pack_ref, values[index], at_head);
+    if (fit > 0) {
+        pack_put_run(store->heap, *place.pack_ref, values, fit, at_head);
     }
     place_counted(&place, fit);
     if (parts.chain.node_count == 0) {
@@ -950,14 +985,14 @@ static bool chain_fill(struct store *store, struct list_chain *chain, const stru
     for (uint32_t step = 0; step < pack_count(pack) && added; step++) {
         bool here = offset == edit_offset;
         if (here && edit == LIST_EDIT_INSERT) {
-            added = chain_add(store, chain, value, false);
+            added = chain_add(store, chain, &value, 1, false);
         }
         struct slice element = here && edit == LIST_EDIT_REPLACE ? value : pack_get(pack, offset);
-        added = added && chain_add(store, chain, element, false);
+        added = added && chain_add(store, chain, &element, 1, false);
         offset = pack_next(pack, offset);
     }
     if (added && edit == LIST_EDIT_INSERT && edit_offset == pack_end(pack)) {
-        added = chain_add(store, chain, value, false);
+        added = chain_add(store, chain, &value, 1, false);
     }
     if (!added) {
         chain_release(store, chain);
@@ -1110,7 +1145,8 @@ static bool node_merge(struct store *store, struct list_root *root, uint32_t nod
     uint32_t offset = pack_first(from);
     /* Bounded by the next node's count. */
     for (uint32_t step = 0; step < next->count; step++) {
-        pack_put(store->heap, node->pack, pack_get(from, offset), false);
+        struct slice element = pack_get(from, offset);
+        pack_put_run(store->heap, node->pack, &element, 1, false);
         offset = pack_next(from, offset);
     }
     KV_ASSERT(offset == PACK_OFFSET_NONE);

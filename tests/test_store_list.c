@@ -48,7 +48,6 @@ static uint32_t random_below(uint32_t bound)
     return (uint32_t)(random_next() % bound);
 }
 
-static double now_us(void) __attribute__((unused));
 static double now_us(void)
 {
     struct timespec now;
@@ -585,6 +584,330 @@ static void test_rotate(void)
     CHECK(heap.allocations == 0);
 }
 
+/* ---- 1M elements ------------------------------------------------------------------------- */
+
+#define MILLION 1000000u
+#define SET_COUNT 2000u
+
+/* Element `index` as built: "e%07u"; or, once LSET changed it, its set value. */
+static uint16_t million_set[MILLION]; /* 0: as built; else 1 + which set value */
+
+static uint32_t million_expected(uint32_t index, char *out)
+{
+    if (million_set[index] == 0) {
+        return (uint32_t)snprintf(out, 32, "e%07u", index);
+    }
+    uint32_t which = million_set[index] - 1u;
+    /* Longer than the original on odd sets: some nodes overflow and split. */
+    return (uint32_t)snprintf(out, 32, which % 2 ? "set-%u-padding-padding" : "s%07u", which);
+}
+
+static bool million_at(uint32_t key_ref, uint32_t index)
+{
+    char want[32];
+    uint32_t length = million_expected(index, want);
+    struct store_list_cursor cursor;
+    store_list_seek(&store, key_ref, index, &cursor);
+    return slice_equal(store_list_value(&store, &cursor),
+                       (struct slice){.bytes = (const uint8_t *)want, .length = length});
+}
+
+static void million_build(void)
+{
+    static char storage[1000][16];
+    struct slice values[1000];
+    double started = now_us();
+    for (uint32_t batch = 0; batch < MILLION / 1000; batch++) {
+        for (uint32_t at = 0; at < 1000; at++) {
+            values[at].length = (uint32_t)snprintf(storage[at], sizeof(storage[at]), "e%07u",
+                                                   batch * 1000 + at);
+            values[at].bytes = (const uint8_t *)storage[at];
+        }
+        struct store_found found;
+        (void)store_find_typed(&store, text("million"), STORE_TYPE_ANY, &found);
+        uint32_t length = 0;
+        CHECK(store_list_push(&store, &found, text("million"), values, 1000, false, &length) ==
+              STORE_OK);
+    }
+    double elapsed = now_us() - started;
+    printf("test_store_list: RPUSH of 1M elements (1000 per call): %.0f ms, %.3f us each\n",
+           elapsed / 1e3, elapsed / MILLION);
+}
+
+static void test_million(void)
+{
+    setup_default(256u << 20);
+    memset(million_set, 0, sizeof(million_set));
+    million_build();
+    struct store_found found = find_list("million");
+    CHECK(store_list_length(&store, found.key_ref) == MILLION);
+    uint32_t nodes = store_list_node_count(&store, found.key_ref);
+    double started = now_us();
+    verify();
+    printf("test_store_list: 1M elements in %u nodes, %.1f bytes each on the heap; verify %.0f "
+           "ms\n", nodes, (double)store_memory(&store, found.key_ref) / MILLION,
+           (now_us() - started) / 1e3);
+    /* LINDEX at random positions, and in the middle (the longest walk). */
+    uint32_t right = 0;
+    started = now_us();
+    for (uint32_t probe = 0; probe < 10000; probe++) {
+        right += million_at(found.key_ref, random_below(MILLION)) ? 1 : 0;
+    }
+    double random_us = (now_us() - started) / 10000;
+    CHECK(right == 10000);
+    started = now_us();
+    for (uint32_t probe = 0; probe < 1000; probe++) {
+        right += million_at(found.key_ref, MILLION / 2 - 1 + probe % 2) ? 1 : 0;
+    }
+    double middle_us = (now_us() - started) / 1000;
+    CHECK(right == 11000);
+    printf("test_store_list: LINDEX at 1M: %.2f us at random, %.2f us in the middle\n",
+           random_us, middle_us);
+    /* LSET at distinct random positions, then every one of them and a sample read back. */
+    uint32_t base = random_below(MILLION);
+    started = now_us();
+    for (uint32_t which = 0; which < SET_COUNT; which++) {
+        uint32_t index = (base + which * 999983u) % MILLION;
+        million_set[index] = (uint16_t)(which + 1);
+        char value[32];
+        uint32_t length = million_expected(index, value);
+        CHECK(store_list_set(&store, &found, index,
+                             (struct slice){(const uint8_t *)value, length}) == STORE_OK);
+    }
+    printf("test_store_list: LSET at 1M: %.2f us each\n", (now_us() - started) / SET_COUNT);
+    right = 0;
+    for (uint32_t which = 0; which < SET_COUNT; which++) {
+        right += million_at(found.key_ref, (base + which * 999983u) % MILLION) ? 1 : 0;
+    }
+    for (uint32_t index = 0; index < MILLION; index += 997) {
+        right += million_at(found.key_ref, index) ? 0 : 1000000;
+    }
+    CHECK(right == SET_COUNT);
+    CHECK(store_list_length(&store, found.key_ref) == MILLION);
+    verify();
+}
+
+/* The 1M list's ranges, pops and inserts, timed. */
+static void test_million_ops(void)
+{
+    struct store_found found = find_list("million");
+    struct store_list_cursor cursor;
+    double started = now_us();
+    uint32_t right = 0;
+    for (uint32_t round = 0; round < 1000; round++) {
+        uint32_t start = MILLION / 2 - 50 + round % 7;
+        store_list_seek(&store, found.key_ref, start, &cursor);
+        for (uint32_t at = start; at < start + 100; at++) {
+            char want[32];
+            uint32_t length = million_expected(at, want);
+            right += slice_equal(store_list_value(&store, &cursor),
+                                 (struct slice){(const uint8_t *)want, length}) ? 1 : 0;
+            (void)store_list_next(&store, &cursor);
+        }
+    }
+    CHECK(right == 100000);
+    printf("test_store_list: LRANGE of 100 in the middle at 1M: %.2f us\n",
+           (now_us() - started) / 1000);
+    /* LINSERT before the middle element (a walk of half the list to find it). */
+    char pivot[32];
+    uint32_t pivot_length = million_expected(MILLION / 2, pivot);
+    started = now_us();
+    CHECK(store_list_find(&store, found.key_ref,
+                          (struct slice){(const uint8_t *)pivot, pivot_length}, &cursor));
+    CHECK(store_list_insert(&store, &found, &cursor, true, text("inserted")) == STORE_OK);
+    printf("test_store_list: LINSERT in the middle at 1M: %.0f us\n", now_us() - started);
+    store_list_seek(&store, found.key_ref, MILLION / 2, &cursor);
+    CHECK(slice_equal(store_list_value(&store, &cursor), text("inserted")));
+    CHECK(million_at(found.key_ref, MILLION / 2 - 1));
+    started = now_us();
+    for (uint32_t pop = 0; pop < 100000; pop++) {
+        store_list_pop(&store, &found, pop % 2 == 0);
+    }
+    printf("test_store_list: LPOP/RPOP at 1M: %.3f us each\n", (now_us() - started) / 100000);
+    CHECK(store_list_length(&store, found.key_ref) == MILLION + 1 - 100000);
+    CHECK(million_at(found.key_ref, 0) == false); /* shifted: element 50000 is first now */
+    store_list_seek(&store, found.key_ref, 0, &cursor);
+    char first[32];
+    uint32_t first_length = million_expected(50000, first);
+    CHECK(slice_equal(store_list_value(&store, &cursor),
+                      (struct slice){(const uint8_t *)first, first_length}));
+    verify();
+    store_flush(&store);
+    CHECK(heap.allocations == 0);
+}
+
+/* ---- OOM ------------------------------------------------------------------------------- */
+
+static void *fillers[1u << 20];
+
+/* Takes every byte the heap has left, every size down to the smallest. */
+static void heap_fill(void)
+{
+    for (uint64_t bytes = 1u << 20; bytes >= HEAP_ALIGN; bytes -= bytes > 65536 ? bytes / 2 : 8) {
+        void *taken = NULL;
+        while (filler_allocations < sizeof(fillers) / sizeof(fillers[0]) &&
+               (taken = heap_alloc(&heap, bytes)) != NULL) {
+            fillers[filler_allocations++] = taken;
+        }
+    }
+    CHECK(heap_alloc(&heap, HEAP_ALIGN) == NULL);
+}
+
+static void heap_unfill(void)
+{
+    while (filler_allocations > 0) {
+        heap_release(&heap, fillers[--filler_allocations]);
+    }
+}
+
+/* Builds model lists 0..3: small, a small one near 8 KiB, big (full nodes), one huge. */
+static void oom_lists(void)
+{
+    memset(model, 0, sizeof(model));
+    char name[32];
+    uint32_t counts[4] = {5, 370, 2000, 1};
+    for (uint32_t index = 0; index < 4; index++) {
+        key_name(index, name, sizeof(name));
+        for (uint32_t at = 0; at < counts[index]; at++) {
+            struct element element = {.id = at % 7, .length = index == 3 ? 10000 : 20};
+            push_one(name, element_slice(element, 0), false);
+            model_insert(&model[index], model[index].count, element);
+        }
+    }
+    CHECK(node_count_of("list:0") == 0 && node_count_of("list:1") == 0);
+    CHECK(node_count_of("list:2") > 2 && node_count_of("list:3") == 1);
+}
+
+/* Every write that needs memory, on a full heap: STORE_OOM, nothing changed. */
+static void oom_refusals(void)
+{
+    uint64_t allocations = heap.allocations;
+    uint64_t used = heap.used_bytes;
+    struct element large = {.id = 1, .length = 9000};
+    struct element small = {.id = 2, .length = 20};
+    struct slice values[3] = {element_slice(small, 0), element_slice(small, 1),
+                              element_slice(large, 2)};
+    uint32_t length = 0;
+    for (uint32_t index = 0; index < 4; index++) {
+        char name[32];
+        key_name(index, name, sizeof(name));
+        struct store_found found = find_list(name);
+        /* The small values fit the end pack's room; the last one needs a node: none go. */
+        CHECK(store_list_push(&store, &found, text(name), values, 3, index % 2 == 0, &length) ==
+              STORE_OOM);
+        /* Larger than any element here, the lone 10000-byte one too: it must grow. */
+        struct element larger = {.id = 3, .length = 12000};
+        CHECK(store_list_set(&store, &found, 0, element_slice(larger, 0)) == STORE_OOM);
+        struct store_list_cursor cursor;
+        store_list_seek(&store, found.key_ref, model[index].count / 2, &cursor);
+        CHECK(store_list_insert(&store, &found, &cursor, index % 2 == 0,
+                                element_slice(large, 2)) == STORE_OOM);
+        struct slice moved;
+        CHECK(store_list_move(&store, &found, text("new"), true, false, &moved) == STORE_OOM);
+    }
+    struct store_found found;
+    CHECK(store_find_typed(&store, text("new"), STORE_TYPE_LIST, &found) == STORE_NOT_FOUND);
+    CHECK(store_list_push(&store, &found, text("new"), values, 1, true, &length) == STORE_OOM);
+    /* Within one big list: the head node is full, so the tail element needs a new node. */
+    found = find_list("list:2");
+    struct slice moved;
+    CHECK(store_list_move(&store, &found, text("list:2"), false, true, &moved) == STORE_OOM);
+    CHECK(heap.allocations == allocations && heap.used_bytes == used);
+    model_check();
+    verify();
+}
+
+static void test_oom(void)
+{
+    setup_default(4u << 20);
+    oom_lists();
+    heap_fill();
+    printf("test_store_list: the 4 MiB heap is full after %llu more allocations\n",
+           (unsigned long long)filler_allocations);
+    oom_refusals();
+    /* Deletes still work on the full heap. */
+    struct store_found found = find_list("list:2");
+    store_list_pop(&store, &found, true);
+    model_erase(&model[2], 0);
+    CHECK(store_list_remove_value(&store, &found, 0, element_slice(model[2].elements[0], 0)) > 0);
+    struct element gone = model[2].elements[0];
+    for (uint32_t at = 0; at < model[2].count;) {
+        element_equal(model[2].elements[at], gone) ? model_erase(&model[2], at) : (void)at++;
+    }
+    found = find_list("list:1");
+    store_list_trim(&store, &found, 10, 100);
+    memmove(&model[1].elements[0], &model[1].elements[10], 100 * sizeof(struct element));
+    model[1].count = 100;
+    model_check();
+    verify();
+    /* With the memory back, what was refused fits. */
+    heap_unfill();
+    struct slice value = element_slice((struct element){.id = 1, .length = 9000}, 0);
+    CHECK(push_one("list:0", value, true) == model[0].count + 1);
+    verify();
+    store_flush(&store);
+    CHECK(heap.allocations == 0);
+}
+
+/* ---- Caps ------------------------------------------------------------------------------ */
+
+static enum store_status push_values(const char *name, const char *const *words,
+                                     uint32_t word_count)
+{
+    struct slice values[8];
+    KV_ASSERT(word_count <= 8);
+    for (uint32_t index = 0; index < word_count; index++) {
+        values[index] = text(words[index]);
+    }
+    struct store_found found;
+    (void)store_find_typed(&store, text(name), STORE_TYPE_ANY, &found);
+    uint32_t length = 0;
+    return store_list_push(&store, &found, text(name), values, word_count, false, &length);
+}
+
+static void test_caps(void)
+{
+    struct config config;
+    config_defaults(&config);
+    config.key_count = 3;
+    config.key_size_max = 8;
+    config.val_size_max = 16;
+    config.list_length_max = 5;
+    setup(4u << 20, &config);
+    const char *words[] = {"1", "2", "3", "4", "5", "6"};
+    const char *long_value[] = {"12345678901234567"};
+    CHECK(push_values("123456789", words, 1) == STORE_KEY_TOO_LONG);
+    CHECK(push_values("a", long_value, 1) == STORE_VALUE_TOO_LONG);
+    CHECK(push_values("a", words, 6) == STORE_LIST_FULL);
+    CHECK(push_values("a", words, 4) == STORE_OK);
+    CHECK(push_values("a", words, 2) == STORE_LIST_FULL); /* all or nothing */
+    CHECK(store_list_length(&store, find_list("a").key_ref) == 4);
+    CHECK(push_values("a", words, 1) == STORE_OK);
+    CHECK(push_values("a", words, 1) == STORE_LIST_FULL);
+    CHECK(push_values("b", words, 1) == STORE_OK);
+    CHECK(store_string_set(&store, text("s"), text("v")) == STORE_OK);
+    CHECK(push_values("s", words, 1) == STORE_WRONGTYPE);
+    CHECK(push_values("c", words, 1) == STORE_FULL);
+    struct store_found found = find_list("b");
+    struct slice moved;
+    CHECK(store_list_move(&store, &found, text("a"), true, true, &moved) == STORE_LIST_FULL);
+    CHECK(store_list_move(&store, &found, text("s"), true, true, &moved) == STORE_WRONGTYPE);
+    CHECK(store_list_move(&store, &found, text("123456789"), true, true, &moved) ==
+          STORE_KEY_TOO_LONG);
+    found = find_list("a");
+    CHECK(store_list_move(&store, &found, text("c"), true, true, &moved) == STORE_FULL);
+    CHECK(store_list_move(&store, &found, text("a"), true, false, &moved) == STORE_OK);
+    /* A source that goes with its last element frees its key for the new one. */
+    found = find_list("b");
+    CHECK(store_list_move(&store, &found, text("c"), true, true, &moved) == STORE_OK);
+    CHECK(!found.exists && store_key_count(&store) == 3);
+    CHECK(slice_equal(moved, text("1")));
+    char got[16];
+    list_text("a", got, sizeof(got));
+    CHECK_STR(got, "23411");
+    verify();
+}
+
 int main(void)
 {
     const char *replay = getenv("KV_SEED");
@@ -593,6 +916,10 @@ int main(void)
     test_thresholds();
     test_edits_convert();
     test_rotate();
+    test_caps();
+    test_oom();
     test_churn(seed);
+    test_million();
+    test_million_ops();
     return check_exit("test_store_list");
 }
