@@ -48,7 +48,9 @@ static_assert(STORE_LIST_PACK_BYTES_MAX < PACK_COUNT_MAX, "a full pack's count f
 static struct list_node *node_at(const struct store *store, uint32_t node_ref)
 {
     KV_ASSERT(node_ref != HEAP_REF_NONE);
-    return heap_pointer(store->heap, node_ref);
+    struct list_node *node = heap_pointer(store->heap, node_ref);
+    KV_ASSERT(node->pack != HEAP_REF_NONE); /* every node has its pack */
+    return node;
 }
 
 static struct pack *pack_at(const struct store *store, uint32_t pack_ref)
@@ -108,6 +110,7 @@ static struct list_place place_of(const struct store *store, struct store_key *k
 
 static struct pack *place_pack(const struct store *store, const struct list_place *place)
 {
+    KV_ASSERT((place->node == NULL) == (place->root == NULL));
     struct pack *pack = pack_at(store, *place->pack_ref);
     KV_ASSERT(place->node == NULL || place->node->count == pack_count(pack));
     return pack;
@@ -166,6 +169,7 @@ static bool pack_push_run(struct heap *heap, uint32_t *pack_ref, const struct sl
                           uint32_t value_count, bool at_head)
 {
     struct pack *pack = heap_pointer(heap, *pack_ref);
+    KV_ASSERT(value_count > 0);
     bool written = true;
     if (!at_head) {
         written = pack_insert(&pack, heap, pack_end(pack), values, value_count);
@@ -199,7 +203,9 @@ static void pack_put_run(struct heap *heap, uint32_t pack_ref, const struct slic
 /* Bytes an element of `length` takes in a list's (backward) pack. */
 static uint64_t entry_bytes(uint32_t length)
 {
-    return pack_entry_bytes(length, true);
+    uint64_t bytes = pack_entry_bytes(length, true);
+    KV_ASSERT(bytes >= (uint64_t)length + 2); /* a varint at each end */
+    return bytes;
 }
 
 /* How many of the values, in order, fit after a pack of `bytes` within `bytes_max`, and the
@@ -216,6 +222,7 @@ static uint32_t fit_count(uint64_t bytes, uint64_t bytes_max, const struct slice
     }
     *fit_bytes = added;
     KV_ASSERT(fit <= value_count);
+    KV_ASSERT(fit == 0 || bytes + added <= bytes_max);
     return fit;
 }
 
@@ -242,7 +249,10 @@ static struct list_chain chain_start(uint64_t node_bytes_max)
 static void node_release(struct store *store, uint32_t node_ref)
 {
     struct list_node *node = node_at(store, node_ref);
-    pack_release(store->heap, pack_at(store, node->pack));
+    struct pack *pack = pack_at(store, node->pack);
+    /* A merged-away node's count is 0 while its pack still holds what was copied out. */
+    KV_ASSERT(node->count <= pack_count(pack));
+    pack_release(store->heap, pack);
     heap_release(store->heap, node);
 }
 
@@ -258,6 +268,7 @@ static void chain_release(struct store *store, struct list_chain *chain)
     }
     KV_ASSERT(node_ref == HEAP_REF_NONE);
     *chain = chain_start(chain->node_bytes_max);
+    KV_ASSERT(chain->count == 0);
 }
 
 /* A new node holding a run of values (pushed at the head or the tail of an empty pack),
@@ -292,6 +303,7 @@ static void chain_link(struct store *store, struct list_chain *chain, uint32_t n
                        bool at_head)
 {
     struct list_node *node = node_at(store, node_ref);
+    KV_ASSERT(node->prev == HEAP_REF_NONE && node->next == HEAP_REF_NONE);
     uint32_t end = at_head ? chain->head : chain->tail;
     if (end == HEAP_REF_NONE) {
         chain->head = node_ref;
@@ -317,6 +329,7 @@ static void chain_link(struct store *store, struct list_chain *chain, uint32_t n
 static bool chain_add(struct store *store, struct list_chain *chain, const struct slice *values,
                       uint32_t value_count, bool at_head)
 {
+    KV_ASSERT(value_count > 0);
     uint32_t done = 0;
     /* Bounded by value_count: each pass adds at least one value. */
     while (done < value_count) {
@@ -490,6 +503,7 @@ static void list_settle(struct store *store, struct store_found *found)
 static void list_release(struct store *store, struct store_key *key)
 {
     KV_ASSERT(store_key_type(key) == STORE_TYPE_LIST);
+    KV_ASSERT(key->value != HEAP_REF_NONE);
     value_release(store, store_key_encoding(key), key->value);
 }
 
@@ -540,11 +554,13 @@ static void list_verify(const struct store *store, const struct store_key *key,
 
 static uint64_t list_length_op(const struct store *store, const struct store_key *key)
 {
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_LIST);
     return store_list_length(store, heap_ref(store->heap, key));
 }
 
 static uint64_t list_memory(const struct store *store, const struct store_key *key)
 {
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_LIST);
     if (!list_big(key)) {
         return heap_usable_bytes(store->heap, pack_at(store, key->value));
     }
@@ -581,6 +597,7 @@ void store_list_init(struct store *store)
 uint32_t store_list_length(const struct store *store, uint32_t key_ref)
 {
     const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_LIST);
     uint32_t count = list_big(key) ? root_of(store, key)->count
                                    : pack_count(pack_at(store, key->value));
     KV_ASSERT(count <= store->limits.length_max);
@@ -590,7 +607,9 @@ uint32_t store_list_length(const struct store *store, uint32_t key_ref)
 uint32_t store_list_node_count(const struct store *store, uint32_t key_ref)
 {
     const struct store_key *key = store_key(store, key_ref);
-    return list_big(key) ? root_of(store, key)->node_count : 0;
+    uint32_t node_count = list_big(key) ? root_of(store, key)->node_count : 0;
+    KV_ASSERT(node_count <= store_list_length(store, key_ref));
+    return node_count;
 }
 
 /* The pack at one end of a list, and its node (HEAP_REF_NONE in a small list). */
@@ -602,8 +621,11 @@ static uint32_t end_pack(const struct store *store, const struct store_key *key,
         return key->value;
     }
     const struct list_root *root = root_of(store, key);
+    KV_ASSERT(root->node_count > 0);
     *node_ref = at_head ? root->head : root->tail;
-    return node_at(store, *node_ref)->pack;
+    const struct list_node *node = node_at(store, *node_ref);
+    KV_ASSERT((at_head ? node->prev : node->next) == HEAP_REF_NONE);
+    return node->pack;
 }
 
 struct slice store_list_end(const struct store *store, uint32_t key_ref, bool at_head)
@@ -612,7 +634,9 @@ struct slice store_list_end(const struct store *store, uint32_t key_ref, bool at
     const struct pack *pack = pack_at(store, end_pack(store, store_key(store, key_ref), at_head,
                                                       &node_ref));
     KV_ASSERT(pack_count(pack) > 0);
-    return pack_get(pack, at_head ? pack_first(pack) : pack_last(pack));
+    struct slice value = pack_get(pack, at_head ? pack_first(pack) : pack_last(pack));
+    KV_ASSERT(value.length <= store->limits.value_bytes_max);
+    return value;
 }
 
 /* The node holding element `index` of a big list, walking from the nearer end and skipping
@@ -656,6 +680,7 @@ void store_list_seek(const struct store *store, uint32_t key_ref, uint32_t index
                      struct store_list_cursor *cursor)
 {
     const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(index < store_list_length(store, key_ref));
     uint32_t local = index;
     cursor->node_ref = HEAP_REF_NONE;
     cursor->pack_ref = key->value;
@@ -706,13 +731,16 @@ bool store_list_prev(const struct store *store, struct store_list_cursor *cursor
 struct slice store_list_value(const struct store *store, const struct store_list_cursor *cursor)
 {
     KV_ASSERT(cursor->offset != PACK_OFFSET_NONE);
-    return pack_get(pack_at(store, cursor->pack_ref), cursor->offset);
+    struct slice value = pack_get(pack_at(store, cursor->pack_ref), cursor->offset);
+    KV_ASSERT(value.length <= store->limits.value_bytes_max);
+    return value;
 }
 
 bool store_list_find(const struct store *store, uint32_t key_ref, struct slice value,
                      struct store_list_cursor *cursor)
 {
     const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_LIST);
     if (!list_big(key)) {
         const struct pack *pack = pack_at(store, key->value);
         *cursor = (struct store_list_cursor){.node_ref = HEAP_REF_NONE, .pack_ref = key->value,
@@ -744,6 +772,8 @@ static enum store_status push_check(const struct store *store, const struct stor
                                     struct slice key, const struct slice *values,
                                     uint32_t value_count)
 {
+    KV_ASSERT(value_count > 0);
+    KV_ASSERT(!found->exists || found->type != STORE_TYPE_ANY);
     if (!found->exists && key.length > store->limits.key_bytes_max) {
         return STORE_KEY_TOO_LONG;
     }
@@ -791,6 +821,7 @@ static uint32_t pack_build(struct store *store, const struct slice *values, uint
 static uint32_t root_build(struct store *store, const struct slice *values, uint32_t value_count,
                            bool at_head)
 {
+    KV_ASSERT(value_count > 0);
     struct list_chain chain = chain_start(STORE_LIST_PACK_BYTES_MAX);
     if (!chain_add(store, &chain, values, value_count, at_head)) {
         chain_release(store, &chain);
@@ -850,6 +881,7 @@ static void parts_release(struct store *store, struct push_parts *parts)
     if (parts->node != NULL) {
         heap_release(store->heap, parts->node);
     }
+    KV_ASSERT(parts->chain.node_count == 0);
 }
 
 /* Takes the parts: a chain of values[fit ..), and a root and node when a small list must
@@ -857,8 +889,9 @@ static void parts_release(struct store *store, struct push_parts *parts)
 static bool parts_take(struct store *store, bool big, const struct slice *values, uint32_t fit,
                        uint32_t value_count, bool at_head, struct push_parts *parts)
 {
+    KV_ASSERT(fit <= value_count);
     *parts = (struct push_parts){.chain = chain_start(STORE_LIST_PACK_BYTES_MAX)};
-    if (!chain_add(store, &parts->chain, values + fit, value_count - fit, at_head)) {
+    if (fit < value_count && !chain_add(store, &parts->chain, values + fit, value_count - fit, at_head)) {
         parts_release(store, parts);
         return false;
     }
@@ -888,6 +921,7 @@ static enum store_status push_existing(struct store *store, struct store_found *
     uint64_t fit_bytes = 0;
     uint32_t bytes = pack_bytes(place_pack(store, &place));
     uint32_t fit = fit_count(bytes, STORE_LIST_PACK_BYTES_MAX, values, value_count, &fit_bytes);
+    KV_ASSERT(big || fit > 0 || bytes + entry_bytes(values[0].length) > STORE_LIST_PACK_BYTES_MAX);
     struct push_parts parts;
     if (!parts_take(store, big, values, fit, value_count, at_head, &parts)) {
         return STORE_OOM;
@@ -979,6 +1013,7 @@ static uint64_t edit_bytes(const struct pack *pack, uint32_t offset, enum list_e
 static bool chain_fill(struct store *store, struct list_chain *chain, const struct pack *pack,
                        uint32_t edit_offset, enum list_edit edit, struct slice value)
 {
+    KV_ASSERT(chain->node_count == 0);
     uint32_t offset = pack_first(pack);
     bool added = true;
     /* Bounded by the pack's count: one element (and perhaps the new one) per step. */
@@ -1013,6 +1048,7 @@ static enum store_status list_rebuild(struct store *store, struct store_found *f
     struct list_place place = place_of(store, key, node_ref);
     struct pack *pack = place_pack(store, &place);
     uint64_t entries = edit_bytes(pack, offset, edit, value) - PACK_HEADER_BYTES;
+    KV_ASSERT(entries > STORE_LIST_PACK_BYTES_MAX - PACK_HEADER_BYTES);
     uint64_t node_bytes = PACK_HEADER_BYTES + entries / 2 + entries / 8;
     struct list_chain chain = chain_start(node_bytes < STORE_LIST_PACK_BYTES_MAX
                                               ? node_bytes : STORE_LIST_PACK_BYTES_MAX);
@@ -1063,6 +1099,7 @@ static enum store_status list_edit(struct store *store, struct store_found *foun
     KV_ASSERT(written); /* the room was reserved */
     *place.pack_ref = heap_ref(store->heap, pack);
     place_counted(&place, edit == LIST_EDIT_INSERT ? 1 : 0);
+    KV_ASSERT(pack_bytes(pack) == bytes);
     return STORE_OK;
 }
 
@@ -1098,6 +1135,7 @@ enum store_status store_list_insert(struct store *store, struct store_found *fou
 static uint64_t place_remove(struct store *store, struct store_key *key, struct list_place *place,
                              struct slice value, bool from_tail, uint64_t limit, bool *touched)
 {
+    KV_ASSERT(limit > 0);
     struct pack *pack = place_pack(store, place);
     uint32_t count = pack_count(pack);
     uint32_t offset = from_tail ? pack_last(pack) : pack_first(pack);
@@ -1159,6 +1197,7 @@ static bool node_merge(struct store *store, struct list_root *root, uint32_t nod
 /* Merges neighbouring nodes that fit one pack together (after LREM thinned them). */
 static void list_compact(struct store *store, struct list_root *root)
 {
+    KV_ASSERT(root->count > 0);
     uint32_t node_ref = root->head;
     uint32_t steps_max = 2 * root->node_count;
     /* Bounded by twice the node count: each step merges away a node or moves on. */
@@ -1177,6 +1216,7 @@ uint32_t store_list_remove_value(struct store *store, struct store_found *found,
     struct store_key *key = list_key(store, found);
     bool from_tail = count < 0;
     uint64_t limit = count == 0 ? UINT64_MAX : (from_tail ? 0 - (uint64_t)count : (uint64_t)count);
+    KV_ASSERT(limit > 0);
     uint64_t removed = 0;
     bool touched = false;
     if (!list_big(key)) {
@@ -1203,6 +1243,7 @@ uint32_t store_list_remove_value(struct store *store, struct store_found *found,
         }
     }
     KV_ASSERT(removed <= UINT32_MAX);
+    KV_ASSERT(touched == (removed > 0));
     if (store_list_length(store, found->key_ref) == 0) {
         store_remove(store, found); /* releases the empty pack, or the empty root */
     } else {
@@ -1269,6 +1310,8 @@ void store_list_trim(struct store *store, struct store_found *found, uint32_t st
 static enum store_status move_check(struct store *store, const struct store_found *source,
                                     const struct store_found *target, struct slice destination)
 {
+    KV_ASSERT(source->exists);
+    KV_ASSERT(!target->exists || target->type != STORE_TYPE_ANY);
     bool same = target->exists && target->key_ref == source->key_ref;
     bool source_goes = store_list_length(store, source->key_ref) == 1 && !same;
     if (target->exists && target->type != STORE_TYPE_LIST) {
@@ -1322,6 +1365,7 @@ static enum store_status move_within(struct store *store, struct store_found *fo
                                      bool from_head, bool to_head)
 {
     struct store_key *key = list_key(store, found);
+    KV_ASSERT(store_list_length(store, found->key_ref) > 0);
     if (from_head != to_head && store_list_node_count(store, found->key_ref) >= 2) {
         struct slice value = store_list_end(store, found->key_ref, from_head);
         enum store_status status = push_existing(store, found, &value, 1, !from_head);
@@ -1367,6 +1411,7 @@ enum store_status store_list_move(struct store *store, struct store_found *sourc
     if (status != STORE_OK) {
         return status;
     }
+    KV_ASSERT(target.exists);
     store_ready(store, store_key(store, target.key_ref));
     *moved = store_list_end(store, target.key_ref, to_head);
     return STORE_OK;
