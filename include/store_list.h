@@ -11,10 +11,16 @@
  *                        element of any size.
  *
  * A small list becomes big when a write would take its pack past STORE_LIST_PACK_BYTES_MAX
- * (Redis's list-max-listpack-size -2: 8 KiB); a big list becomes small again when it is down
- * to one node of at most STORE_LIST_PACK_BYTES_LOW bytes, half the limit, so that a push and
- * a pop at the boundary do not convert every time. A list is never empty: the key goes with
- * its last element, as in Redis.
+ * (Redis's list-max-listpack-size -2: 8 KiB); a big list becomes small again when a delete
+ * leaves it in one node of at most STORE_LIST_PACK_BYTES_LOW bytes, half the limit (two such
+ * nodes are merged first), so that a push and a pop at the boundary do not convert every
+ * time. LREM merges neighbouring nodes that fit one pack. A list is never empty: the key goes
+ * with its last element, as in Redis.
+ *
+ * Memory: an element of up to 127 bytes takes its bytes plus 2 (a length varint at each end
+ * of its entry), up to 16383 bytes plus 4; a small list adds its pack's 8-byte header and
+ * its heap class's rounding; a big list adds a 16-byte root, and per node a 16-byte header
+ * and a pack header.
  *
  * Reads go through a cursor (an element's place: node, pack, offset), valid until the store
  * next changes. Writes take the record store_find_typed gave (struct store_found), so a write

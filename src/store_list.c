@@ -284,7 +284,8 @@ static uint32_t node_create(struct store *store, const struct slice *values, uin
     struct pack *pack = pack_create(store->heap, true, at_head ? NULL : values,
                                     at_head ? 0 : value_count);
     uint32_t pack_ref = pack == NULL ? HEAP_REF_NONE : heap_ref(store->heap, pack);
-    if (pack != NULL && at_head && !pack_push_run(store->heap, &pack_ref, values, value_count, true)) {
+    if (pack != NULL && at_head &&
+        !pack_push_run(store->heap, &pack_ref, values, value_count, true)) {
         pack_release(store->heap, pack_at(store, pack_ref));
         pack_ref = HEAP_REF_NONE;
     }
@@ -891,7 +892,8 @@ static bool parts_take(struct store *store, bool big, const struct slice *values
 {
     KV_ASSERT(fit <= value_count);
     *parts = (struct push_parts){.chain = chain_start(STORE_LIST_PACK_BYTES_MAX)};
-    if (fit < value_count && !chain_add(store, &parts->chain, values + fit, value_count - fit, at_head)) {
+    if (fit < value_count &&
+        !chain_add(store, &parts->chain, values + fit, value_count - fit, at_head)) {
         parts_release(store, parts);
         return false;
     }
