@@ -36,6 +36,7 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
+#include "store_list.h"
 #include "store_set.h"
 #include "store_string.h"
 #include "watch.h"
@@ -200,6 +201,7 @@ static void modules_init(void)
     heap_init(&heap, &region, config.maxmemory);
     store_init(&store, &heap, &config, hash_seed());
     store_string_init(&store);
+    store_list_init(&store);
     store_set_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,

@@ -40,6 +40,7 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
+#include "store_list.h"
 #include "store_string.h"
 #include "watch.h"
 
@@ -134,6 +135,7 @@ static void modules_build(void)
     heap_init(&heap, &region, config.maxmemory);
     store_init(&store, &heap, &config, 4321);
     store_string_init(&store);
+    store_list_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
                 config.subscriptions_max, config_name_bytes_max(&config), 8765);

@@ -1,11 +1,12 @@
 /*
- * Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX. With something to pop
+ * Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH (BZPOPMIN and BZPOPMAX come back with the
+ * sorted sets: TODO(issue 13), see the table below). With something to pop
  * they answer at once, as the plain pops do; with nothing they ask to block on their keys
  * (context->outcome.block) and answer nothing: the command stays in the client's receive
  * buffer, and the serving layer runs it again when one of its keys gains members (the
  * clients waiting on that key in the order they blocked), or answers a null array at its
  * timeout. Inside a transaction they never block, as in Redis. A key is found once and its
- * record handed to the pop (store_list.h, store_zset.h).
+ * record handed to the pop (store_list.h).
  */
 #include "cmd_handlers.h"
 
@@ -14,7 +15,6 @@
 
 #include "number.h"
 #include "store_list.h"
-#include "store_zset.h"
 
 /* The timeout argument (seconds, a float), as Redis 7.0 reads it: a deadline in Unix ms, 0
  * for none. False after answering the error. */
@@ -69,7 +69,7 @@ static bool key_ready(struct cmd_context *context, struct slice key, uint8_t typ
         return false;
     }
     /* A list or sorted set is never empty: a key found has members. */
-    KV_ASSERT(status != STORE_OK || store_key(context->store, found->key_index)->list.count > 0);
+    KV_ASSERT(status != STORE_OK || store_length(context->store, found->key_ref) > 0);
     return status == STORE_OK;
 }
 
@@ -111,13 +111,10 @@ static void blocking_list_pop(struct cmd_context *context, const struct slice *a
         return;
     }
     struct store *store = context->store;
-    const struct store_key *key = store_key(store, found.key_index);
-    uint32_t node_index = at_head ? key->list.head : key->list.tail;
     KV_ASSERT(which < arg_count - 1);
     reply_array(&context->reply, 2);
     reply_bulk(&context->reply, args[which]);
-    uint32_t value_index = list_node(&store->nodes, node_index)->value_index;
-    reply_bulk(&context->reply, store_value(store, value_index));
+    reply_bulk(&context->reply, store_list_end(store, found.key_ref, at_head));
     store_list_pop(store, &found, at_head);
 }
 
@@ -161,15 +158,15 @@ static void blocking_move(struct cmd_context *context, const struct slice *args,
             : block_or_null(context, deadline_ms, true, 1, 1);
         return;
     }
-    uint32_t value_index = 0;
+    struct slice moved = {.bytes = NULL, .length = 0};
     enum store_status status = store_list_move(context->store, &source, args[2], from_head,
-                                               to_head, &value_index);
+                                               to_head, &moved);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    KV_ASSERT(pool_is_used(&context->store->values, value_index));
-    reply_bulk(&context->reply, store_value(context->store, value_index));
+    KV_ASSERT(moved.length <= context->store->limits.value_bytes_max);
+    reply_bulk(&context->reply, moved);
 }
 
 CMD_HANDLER(cmd_blmove)
@@ -195,52 +192,6 @@ CMD_HANDLER(cmd_brpoplpush)
     KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
 }
 
-static void blocking_zpop(struct cmd_context *context, const struct slice *args,
-                          uint32_t arg_count, bool max)
-{
-    KV_ASSERT(arg_count >= 3);
-    int64_t deadline_ms = 0;
-    if (!timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
-        return;
-    }
-    uint32_t which = 0;
-    struct store_found found;
-    bool wrong = false;
-    if (!first_ready(context, args, arg_count, STORE_TYPE_ZSET, &which, &found, &wrong)) {
-        wrong && context->mode != CMD_MODE_RETRY
-            ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
-            : block_or_null(context, deadline_ms, false, 1, arg_count - 2);
-        return;
-    }
-    struct store *store = context->store;
-    struct zset set = store_zset_view(store, found.key_index);
-    KV_ASSERT(set.count > 0);
-    uint32_t node_index = zset_select(&store->ztree, &set, max ? set.count - 1 : 0);
-    reply_array(&context->reply, 3);
-    reply_bulk(&context->reply, args[which]);
-    reply_bulk(&context->reply, store_zset_member_bytes(store, node_index));
-    reply_score(&context->reply, zset_node(&store->ztree, node_index)->score);
-    store_zset_remove_node(store, &found, node_index);
-}
-
-CMD_HANDLER(cmd_bzpopmin)
-{
-    KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
-    blocking_zpop(context, args, arg_count, false);
-    /* Either it answered or it blocks, never both, never neither. */
-    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
-}
-
-CMD_HANDLER(cmd_bzpopmax)
-{
-    KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
-    blocking_zpop(context, args, arg_count, true);
-    /* Either it answered or it blocks, never both, never neither. */
-    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
-}
-
 /* A key and a value, member or score: two or three bulks of an argument's size at most. */
 static uint32_t pop_reply_max(const struct cmd_context *context, const struct slice *args,
                               uint32_t arg_count)
@@ -260,8 +211,9 @@ static const struct cmd block_cmds[] = {
     {"blmove", 6, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value, cmd_blmove},
     {"brpoplpush", 4, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value,
      cmd_brpoplpush},
-    {"bzpopmin", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_bzpopmin},
-    {"bzpopmax", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_bzpopmax},
+    /* TODO(issue 13): BZPOPMIN and BZPOPMAX (-3, 1, -2, 1, WRITE | SHRINKS, pop_reply_max)
+     * come back with the sorted sets on the heap: a handler that finds the first ready key
+     * with first_ready(..., STORE_TYPE_ZSET, ...), answers key, member and score, and pops. */
 };
 
 CMD_FAMILY(cmd_family_block, "list", block_cmds);

@@ -4,9 +4,10 @@
  * from the tail, out-of-range ones are clamped), its reply shapes (a null bulk for a plain
  * pop of a missing key, a null array when a count was given) and its order of checks. A
  * write is all-or-nothing: past list_length_max or val_size_max it is refused with kv's
- * error and the list stays as it was. Each command finds its list once (store_find_typed,
- * or cmd_read for a read) and hands the record to the write (store_list.h), so a push after
- * the check of LPUSHX, or a pop that empties the list, probes the table no more.
+ * error, and when the heap has no room with Redis's OOM error, and the list stays as it was.
+ * Each command finds its list once (store_find_typed, or cmd_read for a read) and hands the
+ * record to the write (store_list.h), so a push after the check of LPUSHX, or a pop that
+ * empties the list, probes the keyspace no more. Reads walk the list with a cursor.
  */
 #include "cmd_handlers.h"
 
@@ -92,7 +93,7 @@ static uint32_t pop_reply_max(const struct cmd_context *context, const struct sl
 
 /* LPUSH, RPUSH and the push of LPUSHX, RPUSHX at the key found. */
 static void list_push(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
-                      bool at_head, const struct store_found *found)
+                      bool at_head, struct store_found *found)
 {
     KV_ASSERT(arg_count >= 3);
     uint32_t length_after = 0;
@@ -103,7 +104,7 @@ static void list_push(struct cmd_context *context, const struct slice *args, uin
         return;
     }
     KV_ASSERT(length_after >= arg_count - 2);
-    KV_ASSERT(length_after <= context->store->list_length_max);
+    KV_ASSERT(length_after <= context->store->limits.length_max);
     reply_integer(&context->reply, length_after);
 }
 
@@ -123,19 +124,21 @@ CMD_HANDLER(cmd_rpush)
     list_push(context, args, arg_count, false, &found);
 }
 
-/* Replies with the values of nodes [start, stop] (already clamped), walking from start. */
-static void reply_range(struct cmd_context *context, const struct store_key *key, uint32_t start,
+/* Replies with the elements [start, stop] (already clamped), walking from start. */
+static void reply_range(struct cmd_context *context, uint32_t key_ref, uint32_t start,
                         uint32_t stop)
 {
     const struct store *store = context->store;
     KV_ASSERT(start <= stop);
-    KV_ASSERT(stop < key->list.count);
+    KV_ASSERT(stop < store_list_length(store, key_ref));
     reply_array(&context->reply, stop - start + 1);
-    uint32_t node_index = list_node_at(&store->nodes, &key->list, start);
+    struct store_list_cursor cursor;
+    store_list_seek(store, key_ref, start, &cursor);
+    /* Bounded by stop - start + 1 elements, all inside the list. */
     for (uint32_t position = start; position <= stop; position++) {
-        const struct list_node *node = list_node(&store->nodes, node_index);
-        reply_bulk(&context->reply, store_value(store, node->value_index));
-        node_index = node->next;
+        reply_bulk(&context->reply, store_list_value(store, &cursor));
+        bool more = store_list_next(store, &cursor);
+        KV_ASSERT(more || position == stop);
     }
 }
 
@@ -157,9 +160,8 @@ CMD_HANDLER(cmd_lrange)
     if (status != STORE_OK) {
         return;
     }
-    const struct store_key *key = store_key(context->store, found.key_index);
-    KV_ASSERT(key->list.count > 0);
-    int64_t length = key->list.count;
+    int64_t length = store_list_length(context->store, found.key_ref);
+    KV_ASSERT(length > 0);
     start = start < 0 ? start + length : start;
     stop = stop < 0 ? stop + length : stop;
     start = start < 0 ? 0 : start;
@@ -168,7 +170,7 @@ CMD_HANDLER(cmd_lrange)
         return;
     }
     stop = stop >= length ? length - 1 : stop;
-    reply_range(context, key, (uint32_t)start, (uint32_t)stop);
+    reply_range(context, found.key_ref, (uint32_t)start, (uint32_t)stop);
 }
 
 CMD_HANDLER(cmd_llen)
@@ -182,21 +184,18 @@ CMD_HANDLER(cmd_llen)
     if (status != STORE_OK) {
         return;
     }
-    uint32_t length = store_key(context->store, found.key_index)->list.count;
+    uint32_t length = store_list_length(context->store, found.key_ref);
     KV_ASSERT(length > 0); /* a list is never empty */
     reply_integer(&context->reply, length);
 }
 
 /* Replies with the value at one end, then pops it (the reply copies the bytes first). */
-static void pop_one(struct cmd_context *context, const struct store_found *found, bool at_head)
+static void pop_one(struct cmd_context *context, struct store_found *found, bool at_head)
 {
     struct store *store = context->store;
-    const struct store_key *key = store_key(store, found->key_index);
-    KV_ASSERT(key->type == STORE_TYPE_LIST);
-    uint32_t node_index = at_head ? key->list.head : key->list.tail;
-    KV_ASSERT(node_index != LIST_NONE);
-    uint32_t value_index = list_node(&store->nodes, node_index)->value_index;
-    reply_bulk(&context->reply, store_value(store, value_index));
+    KV_ASSERT(found->exists);
+    KV_ASSERT(found->type == STORE_TYPE_LIST);
+    reply_bulk(&context->reply, store_list_end(store, found->key_ref, at_head));
     store_list_pop(store, found, at_head);
 }
 
@@ -227,7 +226,7 @@ static void list_pop(struct cmd_context *context, const struct slice *args, uint
         pop_one(context, &found, at_head);
         return;
     }
-    uint32_t length = store_key(context->store, found.key_index)->list.count;
+    uint32_t length = store_list_length(context->store, found.key_ref);
     uint32_t popped = count < length ? (uint32_t)count : length;
     KV_ASSERT(popped <= length);
     reply_array(&context->reply, popped);
@@ -305,16 +304,14 @@ CMD_HANDLER(cmd_lindex)
         return;
     }
     const struct store *store = context->store;
-    const struct store_key *key = store_key(store, found.key_index);
-    KV_ASSERT(key->list.count > 0);
     uint32_t position = 0;
-    if (!list_position(index, key->list.count, &position)) {
+    if (!list_position(index, store_list_length(store, found.key_ref), &position)) {
         reply_null(&context->reply);
         return;
     }
-    uint32_t node_index = list_node_at(&store->nodes, &key->list, position);
-    uint32_t value_index = list_node(&store->nodes, node_index)->value_index;
-    reply_bulk(&context->reply, store_value(store, value_index));
+    struct store_list_cursor cursor;
+    store_list_seek(store, found.key_ref, position, &cursor);
+    reply_bulk(&context->reply, store_list_value(store, &cursor));
 }
 
 /* What a list write answers when its key is missing, as Redis does. */
@@ -355,7 +352,7 @@ static bool list_write_find(struct cmd_context *context, struct slice key,
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return false;
     }
-    KV_ASSERT(store_key(context->store, found->key_index)->list.count > 0);
+    KV_ASSERT(store_list_length(context->store, found->key_ref) > 0);
     return true;
 }
 
@@ -369,19 +366,21 @@ CMD_HANDLER(cmd_lset)
         return;
     }
     struct store *store = context->store;
-    const struct store_key *key = store_key(store, found.key_index);
     uint32_t position = 0;
-    if (!list_position(index, key->list.count, &position)) {
+    if (!list_position(index, store_list_length(store, found.key_ref), &position)) {
         reply_error(&context->reply, REPLY_ERROR_INDEX_RANGE);
         return;
     }
-    if (args[3].length > store->val_size_max) {
+    if (args[3].length > store->limits.value_bytes_max) {
         reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
         return;
     }
-    uint32_t node_index = list_node_at(&store->nodes, &key->list, position);
-    store_list_set(store, found.key_index, node_index, args[3]);
-    KV_ASSERT(key->list.count > position);
+    enum store_status status = store_list_set(store, &found, position, args[3]);
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return;
+    }
+    KV_ASSERT(store_list_length(store, found.key_ref) > position);
     reply_ok(&context->reply);
 }
 
@@ -394,7 +393,7 @@ CMD_HANDLER(cmd_lrem)
         !list_write_find(context, args[1], &found, LIST_MISSING_ZERO)) {
         return;
     }
-    uint32_t length = store_key(context->store, found.key_index)->list.count;
+    uint32_t length = store_list_length(context->store, found.key_ref);
     uint32_t removed = store_list_remove_value(context->store, &found, count, args[3]);
     KV_ASSERT(removed <= length);
     reply_integer(&context->reply, removed);
@@ -431,8 +430,7 @@ CMD_HANDLER(cmd_ltrim)
     }
     uint32_t first = 0;
     uint32_t kept = 0;
-    trim_range(start, stop, store_key(context->store, found.key_index)->list.count, &first,
-               &kept);
+    trim_range(start, stop, store_list_length(context->store, found.key_ref), &first, &kept);
     store_list_trim(context->store, &found, first, kept);
     reply_ok(&context->reply);
 }
@@ -450,30 +448,27 @@ CMD_HANDLER(cmd_linsert)
         return;
     }
     struct store *store = context->store;
-    const struct store_key *key = store_key(store, found.key_index);
-    uint32_t node_index = key->list.head;
-    /* Bounded by the list's length. */
-    while (node_index != LIST_NONE &&
-           !slice_equal(store_value(store, list_node(&store->nodes, node_index)->value_index),
-                        args[3])) {
-        node_index = list_node(&store->nodes, node_index)->next;
-    }
-    if (node_index == LIST_NONE) {
+    struct store_list_cursor pivot;
+    if (!store_list_find(store, found.key_ref, args[3], &pivot)) {
         reply_integer(&context->reply, -1);
         return;
     }
-    if (args[4].length > store->val_size_max) {
+    if (args[4].length > store->limits.value_bytes_max) {
         reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
         return;
     }
-    if (key->list.count >= store->list_length_max) {
+    uint32_t length = store_list_length(store, found.key_ref);
+    if (length >= store->limits.length_max) {
         reply_error(&context->reply, REPLY_ERROR_LIST_FULL);
         return;
     }
-    uint32_t length = key->list.count;
-    store_list_insert(store, found.key_index, node_index, before, args[4]);
-    KV_ASSERT(key->list.count == length + 1);
-    reply_integer(&context->reply, key->list.count);
+    enum store_status status = store_list_insert(store, &found, &pivot, before, args[4]);
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return;
+    }
+    KV_ASSERT(store_list_length(store, found.key_ref) == length + 1);
+    reply_integer(&context->reply, length + 1);
 }
 
 struct lpos_options {
@@ -537,9 +532,8 @@ static uint32_t lpos_reply_max(const struct cmd_context *context, const struct s
 /* One walk of LPOS over a list (from the tail for a negative rank), bounded by the list's
  * length and MAXLEN: the positions of the matches from the rank on, answered when `answer`.
  * Returns how many, with the first in *first (-1: none). */
-static uint32_t lpos_walk(struct cmd_context *context, const struct store_key *key,
-                          struct slice element, const struct lpos_options *options, bool answer,
-                          int64_t *first)
+static uint32_t lpos_walk(struct cmd_context *context, uint32_t key_ref, struct slice element,
+                          const struct lpos_options *options, bool answer, int64_t *first)
 {
     const struct store *store = context->store;
     KV_ASSERT(options->rank != 0);
@@ -549,16 +543,18 @@ static uint32_t lpos_walk(struct cmd_context *context, const struct store_key *k
     uint64_t rank = options->rank == INT64_MIN ? 1
                     : from_tail                ? 0 - (uint64_t)options->rank
                                                : (uint64_t)options->rank;
-    uint32_t length = key->list.count;
+    uint32_t length = store_list_length(store, key_ref);
     uint64_t matches = 0;
     uint32_t emitted = 0;
     *first = -1;
-    uint32_t node_index = from_tail ? key->list.tail : key->list.head;
-    for (uint32_t step = 0; node_index != LIST_NONE &&
-                            (options->maxlen == 0 || step < (uint64_t)options->maxlen);
+    struct store_list_cursor cursor;
+    store_list_seek(store, key_ref, from_tail ? length - 1 : 0, &cursor);
+    bool more = true;
+    /* Bounded by the list's length (the cursor runs off an end) and MAXLEN. */
+    for (uint32_t step = 0;
+         more && step < length && (options->maxlen == 0 || step < (uint64_t)options->maxlen);
          step++) {
-        const struct list_node *node = list_node(&store->nodes, node_index);
-        if (slice_equal(store_value(store, node->value_index), element) && ++matches >= rank) {
+        if (slice_equal(store_list_value(store, &cursor), element) && ++matches >= rank) {
             int64_t position = from_tail ? (int64_t)length - step - 1 : step;
             if (answer) {
                 reply_integer(&context->reply, position);
@@ -573,7 +569,7 @@ static uint32_t lpos_walk(struct cmd_context *context, const struct store_key *k
                 break;
             }
         }
-        node_index = from_tail ? node->prev : node->next;
+        more = from_tail ? store_list_prev(store, &cursor) : store_list_next(store, &cursor);
     }
     KV_ASSERT(emitted <= length);
     return emitted;
@@ -594,16 +590,15 @@ CMD_HANDLER(cmd_lpos)
     if (status != STORE_OK) {
         return;
     }
-    const struct store_key *key = store_key(context->store, found.key_index);
     /* Two walks: count the indexes, then answer them (one, without COUNT). */
     int64_t first = -1;
-    uint32_t matched = lpos_walk(context, key, args[2], &options, false, &first);
+    uint32_t matched = lpos_walk(context, found.key_ref, args[2], &options, false, &first);
     if (options.count == -1) {
         first == -1 ? reply_null(&context->reply) : reply_integer(&context->reply, first);
         return;
     }
     reply_array(&context->reply, matched);
-    uint32_t answered = lpos_walk(context, key, args[2], &options, true, &first);
+    uint32_t answered = lpos_walk(context, found.key_ref, args[2], &options, true, &first);
     KV_ASSERT(answered == matched);
 }
 
@@ -621,15 +616,15 @@ static void list_move(struct cmd_context *context, const struct slice *args, boo
     if (!list_write_find(context, args[1], &source, LIST_MISSING_NULL)) {
         return;
     }
-    uint32_t value_index = 0;
+    struct slice moved = {.bytes = NULL, .length = 0};
     enum store_status status = store_list_move(context->store, &source, args[2], from_head,
-                                               to_head, &value_index);
+                                               to_head, &moved);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
-    KV_ASSERT(pool_is_used(&context->store->values, value_index));
-    reply_bulk(&context->reply, store_value(context->store, value_index));
+    KV_ASSERT(moved.length <= context->store->limits.value_bytes_max);
+    reply_bulk(&context->reply, moved);
 }
 
 CMD_HANDLER(cmd_lmove)
