@@ -66,6 +66,8 @@ static uint32_t pair_after(const struct pack *pack, uint32_t offset)
 static int pair_compare(double score, struct slice member, const struct pack *pack,
                         uint32_t offset)
 {
+    KV_ASSERT(!isnan(score));
+    KV_ASSERT(offset != PACK_OFFSET_NONE);
     double pair = pair_score(pack, offset);
     if (score != pair) {
         return score < pair ? -1 : 1;
@@ -101,6 +103,7 @@ static uint32_t pack_pair_find(const struct pack *pack, struct slice member, uin
         }
         offset = pair_after(pack, offset);
     }
+    KV_ASSERT(count == 0 || offset == pack_end(pack));
     return PACK_OFFSET_NONE;
 }
 
@@ -109,6 +112,7 @@ static uint32_t pack_pair_find(const struct pack *pack, struct slice member, uin
 static uint32_t pack_place(const struct pack *pack, double score, struct slice member,
                            uint32_t skip)
 {
+    KV_ASSERT(!isnan(score));
     uint32_t count = pack_count(pack) / 2;
     uint32_t offset = pack_first(pack);
     /* Bounded by the pair count. */
@@ -127,6 +131,7 @@ static bool pack_pair_insert(struct pack **pack, struct heap *heap, uint32_t pla
                              struct slice member, double score)
 {
     KV_ASSERT(!isnan(score));
+    KV_ASSERT(member.length <= STORE_ZSET_PACK_MEMBER_BYTES_MAX);
     double stored = score + 0.0; /* -0 is 0, as Redis's listpack keeps it */
     struct slice pair[2] = {member,
                             {.bytes = (const uint8_t *)&stored, .length = ZSET_SCORE_BYTES}};
@@ -160,6 +165,7 @@ static bool pack_pair_rescore(struct pack **pack, struct heap *heap, uint32_t of
 /* An exact copy of a pack, for a write of several pairs. NULL: no room. */
 static struct pack *pack_copy(struct heap *heap, const struct pack *pack)
 {
+    KV_ASSERT(pack_bytes(pack) >= PACK_HEADER_BYTES);
     struct pack *copy = heap_alloc(heap, pack_bytes(pack));
     if (copy != NULL) {
         memcpy(copy, pack, pack_bytes(pack));
@@ -215,6 +221,7 @@ static struct zset_big *big_create(struct store *store, const struct pack *pack)
     if (big == NULL) {
         return NULL;
     }
+    KV_ASSERT(pack == NULL || pack_count(pack) / 2 <= STORE_ZSET_PACK_COUNT_MAX);
     dict_init(&big->members, store->heap, node_key, big_seed(store));
     big->root = HEAP_REF_NONE;
     big->reserved = 0;
@@ -276,6 +283,7 @@ static bool key_small(const struct store_key *key)
 
 static void zset_release(struct store *store, struct store_key *key)
 {
+    KV_ASSERT(key->value != HEAP_REF_NONE);
     if (key_small(key)) {
         pack_release(store->heap, key_pack(store, key));
     } else {
@@ -344,6 +352,7 @@ static void verify_big(const struct store *store, const struct zset_big *big,
 static void zset_verify(const struct store *store, const struct store_key *key,
                         struct store_usage *usage)
 {
+    KV_ASSERT(key->value != HEAP_REF_NONE);
     if (key_small(key)) {
         verify_pack(store, key_pack(store, key), usage);
     } else {
@@ -422,7 +431,9 @@ bool store_zset_score(const struct store *store, uint32_t key_ref, struct slice 
     }
     uint32_t node_ref = big_find(key_big(store, key), member);
     if (node_ref != HEAP_REF_NONE) {
-        *score = ztree_node(store->heap, node_ref)->score;
+        const struct ztree_node *node = ztree_node(store->heap, node_ref);
+        KV_ASSERT(node->size > 0); /* a node in the dict is in the tree between commands */
+        *score = node->score;
     }
     return node_ref != HEAP_REF_NONE;
 }
@@ -438,6 +449,7 @@ bool store_zset_rank(const struct store *store, uint32_t key_ref, struct slice m
     uint32_t node_ref = big_find(big, member);
     if (node_ref != HEAP_REF_NONE) {
         *rank = ztree_rank(store->heap, big->root, node_ref);
+        KV_ASSERT(*rank < ztree_count(store->heap, big->root));
     }
     return node_ref != HEAP_REF_NONE;
 }
@@ -576,6 +588,7 @@ bool store_zset_walk_next(struct store_zset_walk *walk, struct slice *member, do
             return false;
         }
         const struct ztree_node *node = ztree_node(walk->heap, node_ref);
+        KV_ASSERT(node->size > 0);
         *member = ztree_member(node);
         *score = node->score;
         return true;
@@ -583,6 +596,7 @@ bool store_zset_walk_next(struct store_zset_walk *walk, struct slice *member, do
     if (walk->left == 0) {
         return false;
     }
+    KV_ASSERT(walk->rank < STORE_ZSET_PACK_COUNT_MAX);
     uint32_t offset = walk->at.offsets[walk->rank];
     *member = pack_get(walk->pack, offset);
     *score = pair_score(walk->pack, offset);
@@ -691,6 +705,7 @@ static void add_scan(const struct store *store, const struct store_found *found,
 static enum store_status add_check(const struct store *store, const struct store_found *found,
                                    struct slice key, const struct store_zset_pairs *pairs)
 {
+    KV_ASSERT(pairs->count >= 1);
     /* Bounded by the pairs. */
     for (uint32_t index = 0; index < pairs->count; index++) {
         if (pair_member(pairs, index).length > store->limits.key_bytes_max) {
@@ -796,6 +811,7 @@ static enum store_status add_small(struct store *store, struct store_found *foun
                                    const struct store_zset_pairs *pairs,
                                    struct store_zset_result *result)
 {
+    KV_ASSERT(!found->exists || key_small(store_key(store, found->key_ref)));
     if (found->exists && pairs->count == 1) {
         return add_small_one(store, found, flags, pairs, result);
     }
@@ -833,6 +849,7 @@ static enum store_status add_small(struct store *store, struct store_found *foun
     if (result->added > 0) {
         store_ready(store, store_key(store, found->key_ref));
     }
+    KV_ASSERT(found->exists);
     return STORE_OK;
 }
 
@@ -931,6 +948,7 @@ static enum store_status big_take(struct store *store, const struct store_found 
     if (status != STORE_OK) {
         big_undo(store, write);
     }
+    KV_ASSERT(status != STORE_OK || write->big != NULL);
     return status;
 }
 
@@ -941,6 +959,7 @@ static enum store_status big_take(struct store *store, const struct store_found 
  * `small` and *count (members so far). */
 static bool pair_small(bool small, uint32_t *count, enum pair_action action, struct slice member)
 {
+    KV_ASSERT(*count < UINT32_MAX);
     if (action != PAIR_INSERT) {
         return small;
     }
@@ -1172,5 +1191,6 @@ uint32_t store_zset_pop(struct store *store, struct store_found *found, bool max
         pop_one(store, found, max, visit, context);
     }
     remove_if_empty(store, found);
+    KV_ASSERT(found->exists == (popped < length));
     return popped;
 }

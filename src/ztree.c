@@ -140,6 +140,7 @@ static uint32_t balance(const struct heap *heap, uint32_t ref)
     struct ztree_node *node = ztree_node(heap, ref);
     uint32_t left_size = size_of(heap, node->left);
     uint32_t right_size = size_of(heap, node->right);
+    KV_ASSERT((uint64_t)node->size == 1ull + left_size + right_size);
     if (!weight_fits(left_size, right_size)) {
         const struct ztree_node *right = ztree_node(heap, node->right);
         uint64_t inner = (uint64_t)size_of(heap, right->left) + 1;
@@ -411,6 +412,7 @@ void ztree_walk_start(const struct heap *heap, uint32_t root, uint32_t rank, boo
 
 uint32_t ztree_walk_next(const struct heap *heap, struct ztree_walk *walk)
 {
+    KV_ASSERT(walk->depth < ZTREE_DEPTH_MAX);
     uint32_t result = walk->next;
     if (result == HEAP_REF_NONE) {
         return HEAP_REF_NONE;
