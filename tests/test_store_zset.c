@@ -831,6 +831,26 @@ static void test_million(void)
     CHECK(heap.allocations == 0);
 }
 
+/* A small set's cost per member: a pair in the pack (1 + member + 9 bytes), plus the pack's
+ * header and its size class's rounding, and the key object. */
+static void test_small_memory(void)
+{
+    setup_default(4u << 20);
+    char name[32];
+    for (uint32_t player = 0; player < STORE_ZSET_PACK_COUNT_MAX; player++) {
+        struct store_zset_result result;
+        CHECK(zadd_one("small", 0, player_name(player, name), player, &result) == STORE_OK);
+    }
+    uint32_t key_ref = 0;
+    CHECK(zset_find("small", &key_ref));
+    CHECK(store_key_encoding(store_key(&store, key_ref)) == STORE_ENCODING_RAW);
+    uint64_t bytes = store_memory(&store, key_ref);
+    fprintf(stderr, "test_store_zset: %u members of player:N in a pack: %.1f bytes each\n",
+            STORE_ZSET_PACK_COUNT_MAX, (double)bytes / STORE_ZSET_PACK_COUNT_MAX);
+    CHECK(bytes < 24u * STORE_ZSET_PACK_COUNT_MAX);
+    verify();
+}
+
 int main(void)
 {
     const char *replay = getenv("KV_SEED");
@@ -847,6 +867,7 @@ int main(void)
         }
     }
     test_caps();
+    test_small_memory();
     test_lex();
     test_churn(seed);
     test_oom();

@@ -178,7 +178,7 @@ class LargeGenerator:
                                          for part in (b"0", self.member())]
         if roll == 3:
             return [b"ZREM", LEX_KEY, self.member()]
-        ends = [b"-", b"+"] + [b"%s%s" % (rnd.choice([b"[", b"("]), self.member()[:rnd.randint(1, 4)])
+        ends = [b"-", b"+"] + [rnd.choice([b"[", b"("]) + self.member()[:rnd.randint(1, 4)]
                                for _ in range(4)]
         command = [b"ZRANGE", LEX_KEY, rnd.choice(ends), rnd.choice(ends), b"BYLEX"]
         if rnd.random() < 0.4:
@@ -210,7 +210,8 @@ class LargeGenerator:
         if roll < 8:
             flags = [rnd.choice([b"NX", b"XX", b"GT", b"LT", b"CH"])
                      for _ in range(rnd.choice([0, 0, 1]))]
-            pairs = [part for _ in range(rnd.randint(1, 4)) for part in (self.score(), self.member())]
+            pairs = [part for _ in range(rnd.randint(1, 4))
+                     for part in (self.score(), self.member())]
             return [b"ZADD", key] + flags + pairs
         if roll == 8:
             return [b"ZINCRBY", key, self.score(), self.member()]
