@@ -39,6 +39,7 @@
 #include "store_list.h"
 #include "store_set.h"
 #include "store_string.h"
+#include "store_zset.h"
 #include "watch.h"
 
 /* Exit status for a bad option, as the README documents. */
@@ -203,6 +204,7 @@ static void modules_init(void)
     store_string_init(&store);
     store_list_init(&store);
     store_set_init(&store);
+    store_zset_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
                 config.subscriptions_max, config_name_bytes_max(&config), hash_seed());

@@ -2,10 +2,12 @@
  * Sorted-set commands: ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZSCORE, ZMSCORE, ZCARD,
  * ZCOUNT, ZRANK, ZREVRANK, ZREM, ZRANGE (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES), ZREVRANGE,
  * ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZPOPMIN, ZPOPMAX, ZSCAN,
- * with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). Ranks
- * and range starts take O(log n) (zset.c); a write past kv's limits (a member longer than
- * key_size_max, more than list_length_max members) gets kv's error and changes nothing.
- * Each command finds its key once and hands the record to the write (store_zset.h).
+ * with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). This
+ * file parses and answers; the store (store_zset.h) keeps the set, in either encoding, and
+ * does every write whole: a write past kv's caps (a member longer than key_size_max, more
+ * than list_length_max members) or past the memory budget gets its error and changes nothing.
+ * Ranks and range starts take O(log n) in a large set. Each command finds its key once and
+ * hands the record to the write.
  */
 #include "cmd_handlers.h"
 
@@ -90,15 +92,9 @@ static bool score_range_parse(struct slice min, struct slice max, struct score_r
 }
 
 /* One end of a lexicographic range: "[x" inclusive, "(x" exclusive, "-" and "+" the ends. */
-struct lex_end {
-    struct slice bytes;
-    bool exclusive;
-    int infinite; /* -1 for "-", 1 for "+", 0 otherwise */
-};
-
-static bool lex_end_parse(struct slice arg, struct lex_end *end)
+static bool lex_end_parse(struct slice arg, struct store_zset_lex *end)
 {
-    *end = (struct lex_end){0};
+    *end = (struct store_zset_lex){0};
     if (arg.length == 1 && (arg.bytes[0] == '-' || arg.bytes[0] == '+')) {
         end->infinite = arg.bytes[0] == '-' ? -1 : 1;
         return true;
@@ -110,14 +106,6 @@ static bool lex_end_parse(struct slice arg, struct lex_end *end)
     end->bytes = (struct slice){.bytes = arg.bytes + 1, .length = arg.length - 1};
     KV_ASSERT(end->infinite == 0);
     return true;
-}
-
-static double node_score(const struct cmd_context *context, uint32_t node_index)
-{
-    KV_ASSERT(pool_is_used(&context->store->znodes, node_index));
-    double score = zset_node(&context->store->ztree, node_index)->score;
-    KV_ASSERT(!isnan(score)); /* ZADD and ZINCRBY refuse NaN */
-    return score;
 }
 
 /* Replies bounds: members (and scores) of a whole set at most. */
@@ -161,27 +149,38 @@ static uint32_t score_reply_max(const struct cmd_context *context, const struct 
     return members_bound(context, 1, true);
 }
 
+/* ZADD's options as written; the store reads NX, XX, GT, LT and INCR from the same bits. */
 enum zadd_flag {
-    ZADD_NX = 1u << 0,
-    ZADD_XX = 1u << 1,
-    ZADD_GT = 1u << 2,
-    ZADD_LT = 1u << 3,
-    ZADD_CH = 1u << 4,
-    ZADD_INCR = 1u << 5,
+    ZADD_NX = STORE_ZSET_NX,
+    ZADD_XX = STORE_ZSET_XX,
+    ZADD_GT = STORE_ZSET_GT,
+    ZADD_LT = STORE_ZSET_LT,
+    ZADD_INCR = STORE_ZSET_INCR,
+    ZADD_CH = 1u << 5,
 };
+
+/* The names of ZADD's options and their bits. */
+static const struct {
+    const char *name;
+    uint32_t flag;
+} zadd_options[] = {{"nx", ZADD_NX}, {"xx", ZADD_XX},     {"gt", ZADD_GT},
+                    {"lt", ZADD_LT}, {"ch", ZADD_CH},     {"incr", ZADD_INCR}};
+
+#define ZADD_OPTION_COUNT (sizeof(zadd_options) / sizeof(zadd_options[0]))
 
 /* ZADD's flags, then its pairs; false after answering Redis's error. */
 static bool zadd_parse(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                        uint32_t *flags, uint32_t *first_pair)
 {
-    static const char *const names[] = {"nx", "xx", "gt", "lt", "ch", "incr"};
     KV_ASSERT(arg_count >= 4);
     KV_ASSERT(*flags == 0);
     uint32_t index = 2;
+    /* Bounded by the arguments; the inner loop by the option names. */
     for (; index < arg_count; index++) {
         uint32_t flag = 0;
-        for (uint32_t name = 0; name < 6 && flag == 0; name++) {
-            flag = cmd_arg_is(args[index], names[name]) ? 1u << name : 0;
+        for (uint32_t option = 0; option < ZADD_OPTION_COUNT && flag == 0; option++) {
+            flag = cmd_arg_is(args[index], zadd_options[option].name) ? zadd_options[option].flag
+                                                                      : 0;
         }
         if (flag == 0) {
             break;
@@ -207,6 +206,7 @@ static bool zadd_parse(struct cmd_context *context, const struct slice *args, ui
         reply_error(&context->reply, REPLY_ERROR_ZADD_INCR_PAIR);
         return false;
     }
+    /* Bounded by the arguments: every score before anything is looked up, as Redis does. */
     for (uint32_t pair = index; pair < arg_count; pair += 2) {
         double score = 0;
         if (!score_parse(args[pair], &score)) {
@@ -218,141 +218,44 @@ static bool zadd_parse(struct cmd_context *context, const struct slice *args, ui
     return true;
 }
 
-/* New members a ZADD would add (absent from the set found and first in the command), for
- * kv's room check before anything changes. */
-static uint32_t zadd_new_members(struct cmd_context *context, const struct store_found *found,
-                                 const struct slice *args, uint32_t first_pair, uint32_t arg_count)
+/* A score zadd_parse validated, as the store reads the pairs. */
+static double score_value(struct slice text)
 {
-    KV_ASSERT(first_pair < arg_count);
-    uint32_t added = 0;
-    for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
-        uint32_t node_index = 0;
-        bool present = found->exists && store_zset_member(context->store, found->key_index,
-                                                          args[pair + 1], &node_index);
-        bool repeated = false;
-        for (uint32_t earlier = first_pair; earlier < pair && !repeated; earlier += 2) {
-            repeated = slice_equal(args[earlier + 1], args[pair + 1]);
-        }
-        added += !present && !repeated ? 1 : 0;
-    }
-    KV_ASSERT(added <= (arg_count - first_pair) / 2);
-    return added;
-}
-
-/* ZADD ... INCR (and ZINCRBY), its limits checked: the one pair's new score, or null when
- * NX/XX/GT/LT kept it out. */
-static void zadd_incr(struct cmd_context *context, const struct store_found *found,
-                      const struct slice *args, uint32_t flags, uint32_t first_pair)
-{
-    KV_ASSERT(flags & ZADD_INCR);
-    struct store *store = context->store;
-    double increment = 0;
-    bool parsed = score_parse(args[first_pair], &increment);
+    double score = 0;
+    bool parsed = score_parse(text, &score);
     KV_ASSERT(parsed);
-    uint32_t node_index = 0;
-    bool present = found->exists && store_zset_member(store, found->key_index,
-                                                      args[first_pair + 1], &node_index);
-    if ((present && (flags & ZADD_NX)) || (!present && (flags & ZADD_XX))) {
-        reply_null(&context->reply); /* checked before the sum, as Redis does */
-        return;
-    }
-    double current = present ? node_score(context, node_index) : 0;
-    double score = present ? current + increment : increment;
-    if (isnan(score)) {
-        reply_error(&context->reply, REPLY_ERROR_SCORE_NAN);
-        return;
-    }
-    bool blocked = (present && (flags & ZADD_GT) && score <= current) ||
-                   (present && (flags & ZADD_LT) && score >= current);
-    if (blocked) {
-        reply_null(&context->reply);
-        return;
-    }
-    if (!present) {
-        uint32_t key_index =
-            found->exists ? found->key_index : store_zset_create(store, found, args[1]);
-        store_zset_insert(store, key_index, args[first_pair + 1], score);
-    } else if (score != current) {
-        store_zset_rescore(store, found->key_index, node_index, score);
-    }
-    reply_score(&context->reply, score);
+    return score;
 }
 
-/* ZADD's pairs, their limits checked: adds the new members and moves the present ones (as
- * NX/XX/GT/LT allow); answers how many were added (and changed, with CH). */
-static void zadd_pairs(struct cmd_context *context, const struct store_found *found,
-                       const struct slice *args, uint32_t arg_count, uint32_t flags,
-                       uint32_t first_pair)
-{
-    KV_ASSERT(!(flags & ZADD_INCR));
-    struct store *store = context->store;
-    bool exists = found->exists;
-    uint32_t key_index = found->key_index;
-    int64_t added = 0;
-    int64_t changed = 0;
-    for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
-        double score = 0;
-        bool parsed = score_parse(args[pair], &score);
-        KV_ASSERT(parsed);
-        struct slice member = args[pair + 1];
-        uint32_t node_index = 0;
-        bool present = exists && store_zset_member(store, key_index, member, &node_index);
-        if (present) {
-            double current = node_score(context, node_index);
-            bool blocked = (flags & ZADD_NX) || ((flags & ZADD_GT) && score <= current) ||
-                           ((flags & ZADD_LT) && score >= current);
-            if (!blocked && score != current) {
-                store_zset_rescore(store, key_index, node_index, score);
-                changed++;
-            }
-        } else if (!(flags & ZADD_XX)) {
-            if (!exists) {
-                key_index = store_zset_create(store, found, args[1]);
-                exists = true;
-            }
-            store_zset_insert(store, key_index, member, score);
-            added++;
-        }
-    }
-    KV_ASSERT(added + changed <= (arg_count - first_pair) / 2);
-    reply_integer(&context->reply, added + ((flags & ZADD_CH) ? changed : 0));
-}
-
-/* ZADD and ZINCRBY after their arguments were parsed: the checks, in Redis's order and then
- * kv's limits, before anything changes. */
+/* ZADD and ZINCRBY after their arguments were parsed: the key, then the store's write, which
+ * checks kv's caps and the budget before it changes anything. */
 static void zadd_generic(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                          uint32_t flags, uint32_t first_pair)
 {
     KV_ASSERT(first_pair + 2 <= arg_count);
-    struct store *store = context->store;
+    KV_ASSERT((arg_count - first_pair) % 2 == 0);
     struct store_found found;
-    enum store_status status = store_find_typed(store, args[1], STORE_TYPE_ZSET, &found);
+    enum store_status status = store_find_typed(context->store, args[1], STORE_TYPE_ZSET, &found);
     if (status == STORE_WRONGTYPE) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return;
     }
-    bool incr = (flags & ZADD_INCR) != 0;
-    if (!found.exists && (flags & ZADD_XX)) {
-        incr ? reply_null(&context->reply) : reply_integer(&context->reply, 0);
-        return;
-    }
-    for (uint32_t pair = first_pair; pair < arg_count; pair += 2) {
-        if (args[pair + 1].length > store->key_size_max) {
-            reply_error(&context->reply, REPLY_ERROR_MEMBER_TOO_LONG);
-            return;
-        }
-    }
-    uint32_t added_max =
-        (flags & ZADD_XX) ? 0 : zadd_new_members(context, &found, args, first_pair, arg_count);
-    status = store_zset_room(store, &found, args[1], added_max);
+    const struct store_zset_pairs pairs = {
+        .args = args + first_pair, .count = (arg_count - first_pair) / 2, .score = score_value};
+    struct store_zset_result result;
+    status = store_zset_add(context->store, &found, args[1], flags & ~(uint32_t)ZADD_CH, &pairs,
+                            &result);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
-        return;
-    }
-    if (incr) {
-        zadd_incr(context, &found, args, flags, first_pair);
+    } else if (!(flags & ZADD_INCR)) {
+        reply_integer(&context->reply, (int64_t)result.added +
+                                           ((flags & ZADD_CH) ? (int64_t)result.changed : 0));
+    } else if (result.incr_nan) {
+        reply_error(&context->reply, REPLY_ERROR_SCORE_NAN);
+    } else if (result.incr_null) {
+        reply_null(&context->reply);
     } else {
-        zadd_pairs(context, &found, args, arg_count, flags, first_pair);
+        reply_score(&context->reply, result.score);
     }
 }
 
@@ -382,14 +285,12 @@ CMD_HANDLER(cmd_zincrby)
     KV_ASSERT(context->reply.length > reply_before);
 }
 
-/* The znode of a member in the sorted set read (status from cmd_read), or false. */
-static bool read_member(const struct cmd_context *context, enum store_status status,
-                        const struct store_found *found, struct slice member,
-                        uint32_t *node_index)
+/* A member's score in the sorted set read (status from cmd_read), or false. */
+static bool read_score(const struct cmd_context *context, enum store_status status,
+                       const struct store_found *found, struct slice member, double *score)
 {
     KV_ASSERT(status != STORE_OK || found->type == STORE_TYPE_ZSET);
-    return status == STORE_OK &&
-           store_zset_member(context->store, found->key_index, member, node_index);
+    return status == STORE_OK && store_zset_score(context->store, found->key_ref, member, score);
 }
 
 CMD_HANDLER(cmd_zscore)
@@ -397,10 +298,10 @@ CMD_HANDLER(cmd_zscore)
     KV_ASSERT(arg_count == 3);
     uint32_t reply_before = context->reply.length;
     struct store_found found;
-    uint32_t node_index = 0;
+    double score = 0;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
-    if (read_member(context, status, &found, args[2], &node_index)) {
-        reply_score(&context->reply, node_score(context, node_index));
+    if (read_score(context, status, &found, args[2], &score)) {
+        reply_score(&context->reply, score);
     } else if (status != STORE_WRONGTYPE) {
         reply_null(&context->reply);
     }
@@ -416,10 +317,11 @@ CMD_HANDLER(cmd_zmscore)
         return;
     }
     reply_array(&context->reply, arg_count - 2);
+    /* Bounded by the members named. */
     for (uint32_t index = 2; index < arg_count; index++) {
-        uint32_t node_index = 0;
-        if (read_member(context, status, &found, args[index], &node_index)) {
-            reply_score(&context->reply, node_score(context, node_index));
+        double score = 0;
+        if (read_score(context, status, &found, args[index], &score)) {
+            reply_score(&context->reply, score);
         } else {
             reply_null(&context->reply);
         }
@@ -433,86 +335,22 @@ CMD_HANDLER(cmd_zcard)
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
     if (status != STORE_WRONGTYPE) {
-        uint32_t count = status == STORE_OK ? store_zset_view(context->store, found.key_index).count
-                                            : 0;
-        KV_ASSERT(count <= context->store->list_length_max);
+        uint32_t count = status == STORE_OK ? store_zset_count(context->store, found.key_ref) : 0;
+        KV_ASSERT(count <= context->store->limits.length_max);
         reply_integer(&context->reply, count);
     }
 }
 
 /* The ranks [first, end) of the members a score range selects. */
-static void score_range_ranks(const struct cmd_context *context, const struct zset *set,
+static void score_range_ranks(const struct cmd_context *context, uint32_t key_ref,
                               const struct score_range *range, uint32_t *first, uint32_t *end)
 {
-    const struct zset_tree *tree = &context->store->ztree;
-    *first = zset_count_below(tree, set, range->min, range->min_exclusive);
-    *end = zset_count_below(tree, set, range->max, !range->max_exclusive);
+    const struct store *store = context->store;
+    *first = store_zset_count_below(store, key_ref, range->min, range->min_exclusive);
+    *end = store_zset_count_below(store, key_ref, range->max, !range->max_exclusive);
     *end = *end < *first ? *first : *end;
     KV_ASSERT(*first <= *end);
-    KV_ASSERT(*end <= set->count);
-}
-
-/* Whether a member is at or above a lexicographic range's minimum (`above`) or at or below
- * its maximum. */
-static bool lex_within(struct slice member, const struct lex_end *end, bool above)
-{
-    KV_ASSERT(end->infinite >= -1);
-    KV_ASSERT(end->infinite <= 1);
-    if (end->infinite != 0) {
-        return above ? end->infinite < 0 : end->infinite > 0;
-    }
-    uint32_t common = member.length < end->bytes.length ? member.length : end->bytes.length;
-    int order = common > 0 ? memcmp(member.bytes, end->bytes.bytes, common) : 0;
-    order = order != 0 ? order : (int)(member.length > end->bytes.length) -
-                                     (int)(member.length < end->bytes.length);
-    if (above) {
-        return end->exclusive ? order > 0 : order >= 0;
-    }
-    return end->exclusive ? order < 0 : order <= 0;
-}
-
-/* The ranks [first, end) a lexicographic range selects, found as Redis 7.0 finds them in a
- * small sorted set (its scores need not be equal): the set's ends must reach the range, then
- * from the first member at or above the minimum (the last at or below the maximum, reversed)
- * the consecutive members within it. Bounded by the set's count. */
-static void lex_range_ranks(const struct cmd_context *context, const struct zset *set,
-                            const struct lex_end *min, const struct lex_end *max, bool reverse,
-                            uint32_t *first, uint32_t *end)
-{
-    const struct zset_tree *tree = &context->store->ztree;
-    const struct store *store = context->store;
-    *first = *end = 0;
-    if (set->count == 0) {
-        return;
-    }
-    uint32_t head = zset_select(tree, set, 0);
-    uint32_t tail = zset_select(tree, set, set->count - 1);
-    if (!lex_within(store_zset_member_bytes(store, tail), min, true) ||
-        !lex_within(store_zset_member_bytes(store, head), max, false)) {
-        return;
-    }
-    uint32_t node = reverse ? tail : head;
-    uint32_t rank = reverse ? set->count - 1 : 0;
-    /* To the first member inside the range's near end. */
-    while (node != ZSET_NONE &&
-           !lex_within(store_zset_member_bytes(store, node), reverse ? max : min, !reverse)) {
-        node = reverse ? zset_prev(tree, node) : zset_next(tree, node);
-        rank = reverse ? rank - 1 : rank + 1;
-    }
-    if (node == ZSET_NONE ||
-        !lex_within(store_zset_member_bytes(store, node), reverse ? min : max, reverse)) {
-        return;
-    }
-    uint32_t count = 0;
-    /* Then the consecutive members inside its far end. */
-    while (node != ZSET_NONE &&
-           lex_within(store_zset_member_bytes(store, node), reverse ? min : max, reverse)) {
-        count++;
-        node = reverse ? zset_prev(tree, node) : zset_next(tree, node);
-    }
-    *first = reverse ? rank + 1 - count : rank;
-    *end = *first + count;
-    KV_ASSERT(*end <= set->count);
+    KV_ASSERT(*end <= store_zset_count(store, key_ref));
 }
 
 CMD_HANDLER(cmd_zcount)
@@ -531,8 +369,7 @@ CMD_HANDLER(cmd_zcount)
     uint32_t first = 0;
     uint32_t end = 0;
     if (status == STORE_OK) {
-        struct zset set = store_zset_view(context->store, found.key_index);
-        score_range_ranks(context, &set, &range, &first, &end);
+        score_range_ranks(context, found.key_ref, &range, &first, &end);
     }
     KV_ASSERT(first <= end);
     reply_integer(&context->reply, end - first);
@@ -541,17 +378,16 @@ CMD_HANDLER(cmd_zcount)
 static void zrank_generic(struct cmd_context *context, const struct slice *args, bool reverse)
 {
     struct store_found found;
-    uint32_t node_index = 0;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
-    if (!read_member(context, status, &found, args[2], &node_index)) {
+    uint32_t rank = 0;
+    if (status != STORE_OK || !store_zset_rank(context->store, found.key_ref, args[2], &rank)) {
         reply_null(&context->reply);
         return;
     }
-    uint32_t rank = zset_rank(&context->store->ztree, node_index);
-    uint32_t count = store_zset_view(context->store, found.key_index).count;
+    uint32_t count = store_zset_count(context->store, found.key_ref);
     KV_ASSERT(rank < count);
     reply_integer(&context->reply, reverse ? count - 1 - rank : rank);
 }
@@ -581,17 +417,9 @@ CMD_HANDLER(cmd_zrem)
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return;
     }
-    int64_t removed = 0;
-    /* Bounded by the members named; the key goes with its last member. */
-    for (uint32_t index = 2; index < arg_count && status == STORE_OK; index++) {
-        uint32_t node_index = 0;
-        if (store_zset_member(context->store, found.key_index, args[index], &node_index)) {
-            bool last = store_zset_view(context->store, found.key_index).count == 1;
-            store_zset_remove_node(context->store, &found, node_index);
-            removed++;
-            status = last ? STORE_NOT_FOUND : STORE_OK;
-        }
-    }
+    uint32_t removed =
+        status == STORE_OK ? store_zset_remove(context->store, &found, args + 2, arg_count - 2)
+                           : 0;
     KV_ASSERT(removed <= arg_count - 2);
     reply_integer(&context->reply, removed);
 }
@@ -629,11 +457,11 @@ static void rank_range(int64_t start, int64_t stop, uint32_t count, bool reverse
 
 /* Answers the members of ranks [first, end) (reversed: from end - 1 down), after skipping
  * `offset` and keeping at most `limit` (negative: all); with scores if asked. */
-static void reply_ranks(struct cmd_context *context, const struct zset *set, uint32_t first,
+static void reply_ranks(struct cmd_context *context, uint32_t key_ref, uint32_t first,
                         uint32_t end, const struct range_request *request)
 {
     KV_ASSERT(first <= end);
-    KV_ASSERT(end <= set->count);
+    KV_ASSERT(end <= store_zset_count(context->store, key_ref));
     uint64_t available = end - first;
     uint64_t skip = request->offset > 0 ? (uint64_t)request->offset : 0;
     if (request->offset < 0) {
@@ -647,19 +475,21 @@ static void reply_ranks(struct cmd_context *context, const struct zset *set, uin
     if (count == 0) {
         return;
     }
-    const struct zset_tree *tree = &context->store->ztree;
     uint32_t rank = request->reverse ? end - 1 - (uint32_t)skip : first + (uint32_t)skip;
-    uint32_t node_index = zset_select(tree, set, rank);
-    /* Bounded by count; each step to a neighbour. */
+    struct store_zset_walk walk;
+    store_zset_walk_start(context->store, key_ref, rank, request->reverse, &walk);
+    /* Bounded by count, which the range holds: each step to a neighbour. */
     for (uint64_t index = 0; index < count; index++) {
-        reply_bulk(&context->reply, store_zset_member_bytes(context->store, node_index));
+        struct slice member;
+        double score = 0;
+        bool more = store_zset_walk_next(&walk, &member, &score);
+        KV_ASSERT(more);
+        reply_bulk(&context->reply, member);
         if (request->with_scores) {
-            reply_score(&context->reply, node_score(context, node_index));
+            reply_score(&context->reply, score);
         }
-        node_index = request->reverse ? zset_prev(tree, node_index) : zset_next(tree, node_index);
     }
 }
-
 /* ZRANGE's options from args[4] (WITHSCORES, LIMIT, and for ZRANGE itself REV, BYLEX,
  * BYSCORE), with Redis 7.0's checks in its order; false after answering the error.
  * `preset` fixes the kind and direction of the older forms. */
@@ -713,8 +543,8 @@ struct range_bounds {
     int64_t start;             /* RANGE_RANK */
     int64_t stop;
     struct score_range scores; /* RANGE_SCORE */
-    struct lex_end lex_min;    /* RANGE_LEX */
-    struct lex_end lex_max;
+    struct store_zset_lex lex_min; /* RANGE_LEX */
+    struct store_zset_lex lex_max;
 };
 
 /* The range's ends from args[2] and args[3] (a reversed score or lex range gives max
@@ -764,19 +594,19 @@ static void zrange_generic(struct cmd_context *context, const struct slice *args
     if (status != STORE_OK) {
         return;
     }
-    struct zset set = store_zset_view(context->store, found.key_index);
     uint32_t first = 0;
     uint32_t end = 0;
     if (request.kind == RANGE_RANK) {
-        rank_range(bounds.start, bounds.stop, set.count, request.reverse, &first, &end);
+        rank_range(bounds.start, bounds.stop, store_zset_count(context->store, found.key_ref),
+                   request.reverse, &first, &end);
     } else if (request.kind == RANGE_SCORE) {
-        score_range_ranks(context, &set, &bounds.scores, &first, &end);
+        score_range_ranks(context, found.key_ref, &bounds.scores, &first, &end);
     } else {
-        lex_range_ranks(context, &set, &bounds.lex_min, &bounds.lex_max, request.reverse, &first,
-                        &end);
+        store_zset_lex_ranks(context->store, found.key_ref, &bounds.lex_min, &bounds.lex_max,
+                             request.reverse, &first, &end);
     }
     KV_ASSERT(first <= end);
-    reply_ranks(context, &set, first, end, &request);
+    reply_ranks(context, found.key_ref, first, end, &request);
 }
 
 static const struct range_request range_defaults = {.kind = RANGE_RANK, .limit = -1};
@@ -820,21 +650,6 @@ CMD_HANDLER(cmd_zrevrangebyscore)
     KV_ASSERT(context->reply.length > reply_before);
 }
 
-/* Removes the members of ranks [first, end) of the sorted set found: the node at `first`
- * each time. Returns how many. */
-static uint32_t remove_ranks(struct cmd_context *context, const struct store_found *found,
-                             uint32_t first, uint32_t end)
-{
-    KV_ASSERT(first <= end);
-    KV_ASSERT(end <= store_zset_view(context->store, found->key_index).count);
-    /* Bounded by end - first; the key goes with its last member. */
-    for (uint32_t removed = 0; removed < end - first; removed++) {
-        struct zset set = store_zset_view(context->store, found->key_index);
-        store_zset_remove_node(context->store, found,
-                               zset_select(&context->store->ztree, &set, first));
-    }
-    return end - first;
-}
 
 /* Finds the sorted set of a ZREMRANGEBY* (or ZPOP*) for its write; false after answering
  * WRONGTYPE. */
@@ -846,7 +661,7 @@ static bool zset_write_find(struct cmd_context *context, struct slice key,
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return false;
     }
-    KV_ASSERT(!found->exists || store_zset_view(context->store, found->key_index).count > 0);
+    KV_ASSERT(!found->exists || store_zset_count(context->store, found->key_ref) > 0);
     return true;
 }
 
@@ -867,10 +682,12 @@ CMD_HANDLER(cmd_zremrangebyrank)
     uint32_t first = 0;
     uint32_t end = 0;
     if (found.exists) {
-        rank_range(start, stop, store_zset_view(context->store, found.key_index).count, false,
-                   &first, &end);
+        rank_range(start, stop, store_zset_count(context->store, found.key_ref), false, &first,
+                   &end);
     }
-    reply_integer(&context->reply, found.exists ? remove_ranks(context, &found, first, end) : 0);
+    reply_integer(&context->reply, found.exists ? store_zset_remove_ranks(context->store, &found,
+                                                                          first, end)
+                                                : 0);
 }
 
 CMD_HANDLER(cmd_zremrangebyscore)
@@ -888,10 +705,19 @@ CMD_HANDLER(cmd_zremrangebyscore)
     uint32_t first = 0;
     uint32_t end = 0;
     if (found.exists) {
-        struct zset set = store_zset_view(context->store, found.key_index);
-        score_range_ranks(context, &set, &range, &first, &end);
+        score_range_ranks(context, found.key_ref, &range, &first, &end);
     }
-    reply_integer(&context->reply, found.exists ? remove_ranks(context, &found, first, end) : 0);
+    reply_integer(&context->reply, found.exists ? store_zset_remove_ranks(context->store, &found,
+                                                                          first, end)
+                                                : 0);
+}
+
+/* ZPOP*'s answer of each member the store pops: the member, then its score. */
+static void pop_reply(void *context, struct slice member, double score)
+{
+    struct reply *reply = context;
+    reply_bulk(reply, member);
+    reply_score(reply, score);
 }
 
 static void zpop_generic(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
@@ -917,18 +743,12 @@ static void zpop_generic(struct cmd_context *context, const struct slice *args, 
         reply_array(&context->reply, 0);
         return;
     }
-    uint32_t length = store_zset_view(context->store, found.key_index).count;
-    uint32_t popped = (uint64_t)count < length ? (uint32_t)count : length;
-    KV_ASSERT(popped <= length);
-    reply_array(&context->reply, popped * 2);
-    /* Bounded by the set's count; the key goes with its last member. */
-    for (uint32_t index = 0; index < popped; index++) {
-        struct zset set = store_zset_view(context->store, found.key_index);
-        uint32_t node_index = zset_select(&context->store->ztree, &set, max ? set.count - 1 : 0);
-        reply_bulk(&context->reply, store_zset_member_bytes(context->store, node_index));
-        reply_score(&context->reply, node_score(context, node_index));
-        store_zset_remove_node(context->store, &found, node_index);
-    }
+    uint32_t length = store_zset_count(context->store, found.key_ref);
+    uint32_t wanted = (uint64_t)count < length ? (uint32_t)count : length;
+    reply_array(&context->reply, wanted * 2);
+    uint32_t popped = store_zset_pop(context->store, &found, max, wanted, pop_reply,
+                                     &context->reply);
+    KV_ASSERT(popped == wanted);
 }
 
 CMD_HANDLER(cmd_zpopmin)
@@ -970,30 +790,29 @@ static bool member_selected(const struct slice *pattern, struct slice member)
 
 /* The members (and scores) of a sorted set matching a pattern, in order: ZSCAN's elements.
  * Two walks bounded by the set's count: count the matches, then answer them. */
-static void reply_scan_members(struct cmd_context *context, uint32_t key_index,
+static void reply_scan_members(struct cmd_context *context, uint32_t key_ref,
                                const struct slice *pattern)
 {
-    struct zset set = store_zset_view(context->store, key_index);
-    const struct zset_tree *tree = &context->store->ztree;
-    KV_ASSERT(set.count > 0);
+    uint32_t count = store_zset_count(context->store, key_ref);
+    KV_ASSERT(count > 0);
+    struct store_zset_walk walk;
+    struct slice member;
+    double score = 0;
     uint32_t selected = 0;
-    uint32_t node_index = zset_select(tree, &set, 0);
-    for (uint32_t step = 0; step < set.count; step++) {
-        selected += member_selected(pattern, store_zset_member_bytes(context->store, node_index))
-                        ? 1
-                        : 0;
-        node_index = zset_next(tree, node_index);
+    store_zset_walk_start(context->store, key_ref, 0, false, &walk);
+    /* Bounded by the set's count: the walk ends after its last member. */
+    while (store_zset_walk_next(&walk, &member, &score)) {
+        selected += member_selected(pattern, member) ? 1 : 0;
     }
-    KV_ASSERT(node_index == ZSET_NONE);
+    KV_ASSERT(selected <= count);
     reply_array(&context->reply, selected * 2);
-    node_index = zset_select(tree, &set, 0);
-    for (uint32_t step = 0; step < set.count; step++) {
-        struct slice member = store_zset_member_bytes(context->store, node_index);
+    store_zset_walk_start(context->store, key_ref, 0, false, &walk);
+    /* Bounded by the set's count, as above. */
+    while (store_zset_walk_next(&walk, &member, &score)) {
         if (member_selected(pattern, member)) {
             reply_bulk(&context->reply, member);
-            reply_score(&context->reply, node_score(context, node_index));
+            reply_score(&context->reply, score);
         }
-        node_index = zset_next(tree, node_index);
     }
 }
 
@@ -1002,14 +821,13 @@ CMD_HANDLER(cmd_zscan)
 {
     KV_ASSERT(arg_count >= 3);
     uint32_t reply_before = context->reply.length;
-    uint32_t key_index = 0;
+    uint32_t key_ref = 0;
     const struct slice *pattern = NULL;
-    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_ZSET, &key_index, &pattern)) {
-        reply_scan_members(context, key_index, pattern);
+    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_ZSET, &key_ref, &pattern)) {
+        reply_scan_members(context, key_ref, pattern);
     }
     KV_ASSERT(context->reply.length > reply_before);
 }
-
 static const struct cmd zset_cmds[] = {
     {"zadd", -4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, score_reply_max, cmd_zadd},
     {"zincrby", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, score_reply_max, cmd_zincrby},
