@@ -1,12 +1,11 @@
 /*
- * Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH (BZPOPMIN and BZPOPMAX come back with the
- * sorted sets: TODO(issue 13), see the table below). With something to pop
- * they answer at once, as the plain pops do; with nothing they ask to block on their keys
+ * Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN and BZPOPMAX. With something to
+ * pop they answer at once, as the plain pops do; with nothing they ask to block on their keys
  * (context->outcome.block) and answer nothing: the command stays in the client's receive
  * buffer, and the serving layer runs it again when one of its keys gains members (the
  * clients waiting on that key in the order they blocked), or answers a null array at its
  * timeout. Inside a transaction they never block, as in Redis. A key is found once and its
- * record handed to the pop (store_list.h).
+ * record handed to the pop (store_list.h, store_zset.h).
  */
 #include "cmd_handlers.h"
 
@@ -15,6 +14,7 @@
 
 #include "number.h"
 #include "store_list.h"
+#include "store_zset.h"
 
 /* The timeout argument (seconds, a float), as Redis 7.0 reads it: a deadline in Unix ms, 0
  * for none. False after answering the error. */
@@ -121,19 +121,19 @@ static void blocking_list_pop(struct cmd_context *context, const struct slice *a
 CMD_HANDLER(cmd_blpop)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     blocking_list_pop(context, args, arg_count, true);
     /* Either it answered or it blocks, never both, never neither. */
-    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
+    KV_ASSERT((context->reply.total > reply_before) != context->outcome.block);
 }
 
 CMD_HANDLER(cmd_brpop)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     blocking_list_pop(context, args, arg_count, false);
     /* Either it answered or it blocks, never both, never neither. */
-    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
+    KV_ASSERT((context->reply.total > reply_before) != context->outcome.block);
 }
 
 static bool list_end(struct slice arg, bool *head)
@@ -178,18 +178,67 @@ CMD_HANDLER(cmd_blmove)
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
     }
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     blocking_move(context, args, from_head, to_head, args[5]);
-    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
+    KV_ASSERT((context->reply.total > reply_before) != context->outcome.block);
 }
 
 CMD_HANDLER(cmd_brpoplpush)
 {
     KV_ASSERT(arg_count == 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     blocking_move(context, args, false, true, args[3]);
     /* Either it answered or it blocks, never both, never neither. */
-    KV_ASSERT((context->reply.length > reply_before) != context->outcome.block);
+    KV_ASSERT((context->reply.total > reply_before) != context->outcome.block);
+}
+
+/* The popped member and its score go out as store_zset_pop hands them over. */
+static void zpop_reply(void *context, struct slice member, double score)
+{
+    struct reply *reply = context;
+    reply_bulk(reply, member);
+    reply_score(reply, score);
+}
+
+static void blocking_zpop(struct cmd_context *context, const struct slice *args,
+                          uint32_t arg_count, bool max)
+{
+    KV_ASSERT(arg_count >= 3);
+    int64_t deadline_ms = 0;
+    if (!timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
+        return;
+    }
+    uint32_t which = 0;
+    struct store_found found;
+    bool wrong = false;
+    if (!first_ready(context, args, arg_count, STORE_TYPE_ZSET, &which, &found, &wrong)) {
+        wrong && context->mode != CMD_MODE_RETRY
+            ? reply_error(&context->reply, REPLY_ERROR_WRONGTYPE)
+            : block_or_null(context, deadline_ms, false, 1, arg_count - 2);
+        return;
+    }
+    reply_array(&context->reply, 3);
+    reply_bulk(&context->reply, args[which]);
+    uint32_t popped = store_zset_pop(context->store, &found, max, 1, zpop_reply, &context->reply);
+    KV_ASSERT(popped == 1); /* a sorted set found is never empty */
+}
+
+CMD_HANDLER(cmd_bzpopmin)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint64_t reply_before = context->reply.total;
+    blocking_zpop(context, args, arg_count, false);
+    /* Either it answered or it blocks, never both, never neither. */
+    KV_ASSERT((context->reply.total > reply_before) != context->outcome.block);
+}
+
+CMD_HANDLER(cmd_bzpopmax)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint64_t reply_before = context->reply.total;
+    blocking_zpop(context, args, arg_count, true);
+    /* Either it answered or it blocks, never both, never neither. */
+    KV_ASSERT((context->reply.total > reply_before) != context->outcome.block);
 }
 
 /* A key and a value, member or score: two or three bulks of an argument's size at most. */
@@ -211,9 +260,8 @@ static const struct cmd block_cmds[] = {
     {"blmove", 6, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value, cmd_blmove},
     {"brpoplpush", 4, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value,
      cmd_brpoplpush},
-    /* TODO(issue 13): BZPOPMIN and BZPOPMAX (-3, 1, -2, 1, WRITE | SHRINKS, pop_reply_max)
-     * come back with the sorted sets on the heap: a handler that finds the first ready key
-     * with first_ready(..., STORE_TYPE_ZSET, ...), answers key, member and score, and pops. */
+    {"bzpopmin", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_bzpopmin},
+    {"bzpopmax", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_bzpopmax},
 };
 
 CMD_FAMILY(cmd_family_block, "list", block_cmds);

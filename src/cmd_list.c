@@ -17,13 +17,13 @@
 /* An integer argument as Redis's getLongFromObjectOrReply reads it; answers the error. */
 static bool integer_arg(struct cmd_context *context, struct slice arg, int64_t *value)
 {
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     if (!number_parse_int64(arg.bytes, arg.length, value)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
-        KV_ASSERT(context->reply.length > reply_before);
+        KV_ASSERT(context->reply.total > reply_before);
         return false;
     }
-    KV_ASSERT(context->reply.length == reply_before);
+    KV_ASSERT(context->reply.total == reply_before);
     return true;
 }
 
@@ -324,7 +324,7 @@ enum list_missing {
 
 static void reply_missing(struct cmd_context *context, enum list_missing missing)
 {
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     if (missing == LIST_MISSING_NO_SUCH_KEY) {
         reply_error(&context->reply, REPLY_ERROR_NO_SUCH_KEY);
     } else if (missing == LIST_MISSING_ZERO) {
@@ -335,7 +335,7 @@ static void reply_missing(struct cmd_context *context, enum list_missing missing
         KV_ASSERT(missing == LIST_MISSING_NULL);
         reply_null(&context->reply);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* Finds a list for a write: answers Redis's reply for a missing key or WRONGTYPE, and
@@ -630,7 +630,7 @@ static void list_move(struct cmd_context *context, const struct slice *args, boo
 CMD_HANDLER(cmd_lmove)
 {
     KV_ASSERT(arg_count == 5);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     bool from_head = false;
     bool to_head = false;
     if (!list_end(args[3], &from_head) || !list_end(args[4], &to_head)) {
@@ -638,15 +638,15 @@ CMD_HANDLER(cmd_lmove)
         return;
     }
     list_move(context, args, from_head, to_head);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_rpoplpush)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     list_move(context, args, false, true);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 static const struct cmd list_cmds[] = {

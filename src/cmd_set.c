@@ -145,13 +145,13 @@ static bool read_member(const struct cmd_context *context, enum store_status sta
 CMD_HANDLER(cmd_sismember)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &found);
     if (status != STORE_WRONGTYPE) {
         reply_integer(&context->reply, read_member(context, status, &found, args[2]));
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_smismember)
@@ -217,7 +217,7 @@ static void reply_members(struct cmd_context *context, uint32_t key_ref,
 CMD_HANDLER(cmd_smembers)
 {
     KV_ASSERT(arg_count == 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &found);
     if (status == STORE_NOT_FOUND) {
@@ -225,7 +225,7 @@ CMD_HANDLER(cmd_smembers)
     } else if (status == STORE_OK) {
         reply_members(context, found.key_ref, NULL);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_spop)
@@ -529,25 +529,25 @@ static void set_algebra(struct cmd_context *context, const struct slice *args, u
 CMD_HANDLER(cmd_sinter)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     set_algebra(context, args, arg_count, SET_INTER, "SINTER");
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_sunion)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     set_algebra(context, args, arg_count, SET_UNION, "SUNION");
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_sdiff)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     set_algebra(context, args, arg_count, SET_DIFF, "SDIFF");
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* Builds the measured result apart from the keyspace and puts it in the destination's
@@ -600,25 +600,25 @@ static void set_algebra_store(struct cmd_context *context, const struct slice *a
 CMD_HANDLER(cmd_sinterstore)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     set_algebra_store(context, args, arg_count, SET_INTER);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_sunionstore)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     set_algebra_store(context, args, arg_count, SET_UNION);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_sdiffstore)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     set_algebra_store(context, args, arg_count, SET_DIFF);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* SSCAN key cursor [MATCH pattern] [COUNT count]: it answers every match at once, with
@@ -627,13 +627,13 @@ CMD_HANDLER(cmd_sdiffstore)
 CMD_HANDLER(cmd_sscan)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     uint32_t key_ref = HEAP_REF_NONE;
     const struct slice *pattern = NULL;
     if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_SET, &key_ref, &pattern)) {
         reply_members(context, key_ref, pattern);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 static const struct cmd set_cmds[] = {

@@ -262,19 +262,19 @@ static void zadd_generic(struct cmd_context *context, const struct slice *args, 
 CMD_HANDLER(cmd_zadd)
 {
     KV_ASSERT(arg_count >= 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     uint32_t flags = 0;
     uint32_t first_pair = 0;
     if (zadd_parse(context, args, arg_count, &flags, &first_pair)) {
         zadd_generic(context, args, arg_count, flags, first_pair);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_zincrby)
 {
     KV_ASSERT(arg_count == 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     double increment = 0;
     if (!score_parse(args[2], &increment)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
@@ -282,7 +282,7 @@ CMD_HANDLER(cmd_zincrby)
     }
     /* ZINCRBY key increment member is ZADD key INCR increment member. */
     zadd_generic(context, args, arg_count, ZADD_INCR, 2);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* A member's score in the sorted set read (status from cmd_read), or false. */
@@ -296,7 +296,7 @@ static bool read_score(const struct cmd_context *context, enum store_status stat
 CMD_HANDLER(cmd_zscore)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     double score = 0;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
@@ -305,7 +305,7 @@ CMD_HANDLER(cmd_zscore)
     } else if (status != STORE_WRONGTYPE) {
         reply_null(&context->reply);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_zmscore)
@@ -395,17 +395,17 @@ static void zrank_generic(struct cmd_context *context, const struct slice *args,
 CMD_HANDLER(cmd_zrank)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     zrank_generic(context, args, false);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_zrevrank)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     zrank_generic(context, args, true);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_zrem)
@@ -614,40 +614,40 @@ static const struct range_request range_defaults = {.kind = RANGE_RANK, .limit =
 CMD_HANDLER(cmd_zrange)
 {
     KV_ASSERT(arg_count >= 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     zrange_generic(context, args, arg_count, range_defaults, false);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_zrevrange)
 {
     KV_ASSERT(arg_count >= 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct range_request request = range_defaults;
     request.reverse = true;
     zrange_generic(context, args, arg_count, request, true);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_zrangebyscore)
 {
     KV_ASSERT(arg_count >= 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct range_request request = range_defaults;
     request.kind = RANGE_SCORE;
     zrange_generic(context, args, arg_count, request, true);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_zrevrangebyscore)
 {
     KV_ASSERT(arg_count >= 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct range_request request = range_defaults;
     request.kind = RANGE_SCORE;
     request.reverse = true;
     zrange_generic(context, args, arg_count, request, true);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 
@@ -754,17 +754,17 @@ static void zpop_generic(struct cmd_context *context, const struct slice *args, 
 CMD_HANDLER(cmd_zpopmin)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     zpop_generic(context, args, arg_count, false);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_zpopmax)
 {
     KV_ASSERT(arg_count >= 2);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     zpop_generic(context, args, arg_count, true);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 static uint32_t zpop_reply_max(const struct cmd_context *context, const struct slice *args,
@@ -820,13 +820,13 @@ static void reply_scan_members(struct cmd_context *context, uint32_t key_ref,
 CMD_HANDLER(cmd_zscan)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     uint32_t key_ref = 0;
     const struct slice *pattern = NULL;
     if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_ZSET, &key_ref, &pattern)) {
         reply_scan_members(context, key_ref, pattern);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 static const struct cmd zset_cmds[] = {
     {"zadd", -4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, score_reply_max, cmd_zadd},
