@@ -45,6 +45,7 @@ static_assert(CMD_NAME_BYTES_MAX <= UINT8_MAX, "cmd_name_bytes holds a name's le
 static const struct cmd_family *const cmd_families[] = {
     &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_server,
     &cmd_family_client, &cmd_family_multi,  &cmd_family_latency, &cmd_family_pubsub,
+    &cmd_family_hash,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))

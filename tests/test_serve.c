@@ -46,6 +46,7 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
+#include "store_hash.h"
 #include "store_string.h"
 #include "watch.h"
 
@@ -138,6 +139,7 @@ static void modules_build(void)
     heap_init(&heap, &region, config.maxmemory);
     store_init(&store, &heap, &config, 12345);
     store_string_init(&store);
+    store_hash_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
                 config.subscriptions_max, config.key_size_max, 678);
