@@ -269,6 +269,7 @@ struct whole_reply {
 static void whole_visit(void *context, struct slice field, struct slice value)
 {
     struct whole_reply *whole = context;
+    KV_ASSERT(whole->with_fields || whole->with_values);
     if (!field_selected(whole->pattern, field)) {
         return;
     }
@@ -515,6 +516,7 @@ struct random_reply {
 static void random_visit(void *context, struct slice field, struct slice value)
 {
     struct random_reply *random = context;
+    KV_ASSERT(random->reply->length < random->reply->capacity);
     reply_bulk(random->reply, field);
     if (random->with_values) {
         reply_bulk(random->reply, value);
@@ -647,6 +649,7 @@ struct hscan_step {
 static void hscan_visit(void *context, struct slice field, struct slice value)
 {
     struct hscan_step *step = context;
+    KV_ASSERT(step->elements % 2 == 0); /* a field and its value each time */
     step->elements += 2;
     whole_visit(&step->whole, field, value);
 }

@@ -65,6 +65,7 @@ static struct entry_view entry_view(const struct hash_entry *entry)
     uint32_t at = pack_varint_read(entry->data, &field_length);
     at += pack_varint_read(entry->data + at, &value_length);
     KV_ASSERT(at <= 2u * PACK_VARINT_BYTES_MAX);
+    KV_ASSERT((uint64_t)field_length + value_length <= UINT32_MAX);
     struct entry_view view = {
         .field = {.bytes = entry->data + at, .length = field_length},
         .value = {.bytes = entry->data + at + field_length, .length = value_length},
@@ -112,6 +113,9 @@ static struct hash_entry *entry_build(struct heap *heap, struct slice field, str
 static bool entry_fits(const struct heap *heap, const struct hash_entry *entry,
                        struct slice field, struct slice value)
 {
+    struct entry_view view = entry_view(entry);
+    KV_ASSERT(slice_equal(view.field, field));
+    KV_ASSERT(heap_usable_bytes(heap, entry) >= entry_size(view.field.length, view.value.length));
     uint64_t bytes = entry_size(field.length, value.length);
     return heap_rounded_bytes(bytes) == heap_usable_bytes(heap, entry);
 }
@@ -138,6 +142,7 @@ static void entry_rewrite(struct hash_entry *entry, struct slice value)
 static void entry_release(void *context, uint32_t entry_ref)
 {
     struct heap *heap = context;
+    KV_ASSERT(entry_ref != HEAP_REF_NONE);
     heap_release(heap, heap_pointer(heap, entry_ref));
 }
 
@@ -163,10 +168,12 @@ static void table_link(struct heap *heap, struct hash_table *table, struct hash_
     KV_ASSERT(entry->link == HEAP_REF_NONE);
     dict_insert(&table->dict, heap_ref(heap, entry));
     table->entry_bytes += heap_usable_bytes(heap, entry);
+    KV_ASSERT(table->entry_bytes >= dict_count(&table->dict) * sizeof(struct hash_entry));
 }
 
 static void table_release(struct heap *heap, struct hash_table *table)
 {
+    KV_ASSERT(dict_count(&table->dict) > 0 || table->entry_bytes == 0);
     dict_clear(&table->dict, entry_release, heap);
     KV_ASSERT(dict_count(&table->dict) == 0);
     heap_release(heap, table);
@@ -198,6 +205,7 @@ static struct hash_table *table_create(struct store *store, const struct pack *p
         offset = pack_next(pack, value_offset);
     }
     KV_ASSERT(dict_count(&table->dict) == pair_count);
+    KV_ASSERT(table->entry_bytes >= (uint64_t)pair_count * sizeof(struct hash_entry));
     return table;
 }
 
@@ -213,6 +221,7 @@ struct pair_filter {
 
 static uint32_t filter_bit(const struct pair_filter *filter, struct slice field)
 {
+    KV_ASSERT(filter->active);
     return (uint32_t)(hashfn_bytes(field.bytes, field.length, filter->seed) % HASH_FILTER_BITS);
 }
 
@@ -240,6 +249,7 @@ static bool filter_repeated(const struct pair_filter *filter, struct slice field
         return false;
     }
     uint32_t bit = filter_bit(filter, field);
+    KV_ASSERT(filter->seen[bit / 64u] & (1ull << (bit % 64u))); /* a field of the command */
     return (filter->twice[bit / 64u] & (1ull << (bit % 64u))) != 0;
 }
 
@@ -251,6 +261,7 @@ static bool pair_needs_entry(const struct heap *heap, const struct pair_filter *
                              const struct hash_entry *entry, struct slice field,
                              struct slice value)
 {
+    KV_ASSERT(entry == NULL || slice_equal(entry_view(entry).field, field));
     return filter_repeated(filter, field) || entry == NULL ||
            !entry_fits(heap, entry, field, value);
 }
@@ -275,6 +286,7 @@ static void spares_push(struct heap *heap, struct spares *spares, struct hash_en
     spares->tail = ref;
     spares->count++;
     KV_ASSERT(spares->count > 0);
+    KV_ASSERT(spares->head != HEAP_REF_NONE);
 }
 
 static struct hash_entry *spares_pop(struct heap *heap, struct spares *spares)
@@ -298,6 +310,7 @@ static void spares_release(struct heap *heap, struct spares *spares)
         heap_release(heap, spares_pop(heap, spares));
     }
     KV_ASSERT(spares->head == HEAP_REF_NONE);
+    KV_ASSERT(spares->tail == HEAP_REF_NONE);
 }
 
 /* Takes an entry for every pair that needs one; false (none kept) when the heap has no room.
@@ -451,11 +464,13 @@ static void hash_verify(const struct store *store, const struct store_key *key,
 
 static uint64_t hash_length(const struct store *store, const struct store_key *key)
 {
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
     return store_hash_length(store, heap_ref(store->heap, key));
 }
 
 static uint64_t hash_memory(const struct store *store, const struct store_key *key)
 {
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
     if (store_key_encoding(key) == STORE_HASH_PACK) {
         return heap_usable_bytes(store->heap, pack_of(store, key));
     }
@@ -483,6 +498,7 @@ void store_hash_init(struct store *store)
 uint64_t store_hash_length(const struct store *store, uint32_t key_ref)
 {
     const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
     if (store_key_encoding(key) == STORE_HASH_PACK) {
         return pack_count(pack_of(store, key)) / 2u;
     }
@@ -500,6 +516,7 @@ bool store_hash_get(const struct store *store, uint32_t key_ref, struct slice fi
                     struct slice *value)
 {
     const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(value != NULL);
     if (store_key_encoding(key) == STORE_HASH_PACK) {
         const struct pack *pack = pack_of(store, key);
         uint32_t value_offset = pack_pairs_find(pack, field, NULL);
@@ -514,6 +531,7 @@ bool store_hash_get(const struct store *store, uint32_t key_ref, struct slice fi
         return false;
     }
     *value = entry_view(heap_pointer(store->heap, ref)).value;
+    KV_ASSERT(value->length <= store->limits.value_bytes_max);
     return true;
 }
 
@@ -542,6 +560,7 @@ void store_hash_each(const struct store *store, uint32_t key_ref, store_hash_vis
         struct entry_view view = entry_view(heap_pointer(store->heap, ref));
         visit(context, view.field, view.value);
     }
+    KV_ASSERT(walk.next_ref == HEAP_REF_NONE);
 }
 
 /* dict_scan's visitor over a table: each entry as (field, value), at most `left` of them. */
@@ -559,6 +578,7 @@ static void scan_visit_entry(void *context, uint32_t entry_ref)
         return;
     }
     scan->left--;
+    KV_ASSERT(entry_ref != HEAP_REF_NONE);
     struct entry_view view = entry_view(heap_pointer(scan->heap, entry_ref));
     scan->visit(scan->context, view.field, view.value);
 }
@@ -601,6 +621,7 @@ void store_hash_random(struct store *store, uint32_t key_ref, struct slice *fiel
         return;
     }
     const struct hash_table *table = table_of(store, key);
+    KV_ASSERT(dict_count(&table->dict) > 0);
     uint32_t ref = dict_random(&table->dict, &store->random_state);
     KV_ASSERT(ref != HEAP_REF_NONE); /* a hash is never empty */
     struct entry_view view = entry_view(heap_pointer(store->heap, ref));
@@ -613,6 +634,7 @@ static void pack_window(struct store *store, const struct pack *pack, uint64_t c
                         store_hash_visit_fn *visit, void *context)
 {
     uint32_t pair_count = pack_count(pack) / 2u;
+    KV_ASSERT(count > 0);
     KV_ASSERT(count < pair_count);
     uint32_t offset = pack_index(pack, 2u * (uint32_t)(random_draw(store) % pair_count));
     /* Bounded by count, below the pairs: no pair twice. */
@@ -684,6 +706,7 @@ void store_hash_window(struct store *store, uint32_t key_ref, uint64_t count,
 static uint64_t fields_new(const struct store *store, const struct store_found *found,
                            const struct slice *pairs, uint32_t pair_count)
 {
+    KV_ASSERT(pair_count > 0);
     uint64_t count = 0;
     /* Bounded by the pairs, and each inner walk by the pairs before. */
     for (uint32_t index = 0; index < pair_count; index++) {
@@ -706,6 +729,8 @@ static enum store_status set_check(const struct store *store, const struct store
                                    struct slice key, const struct slice *pairs,
                                    uint32_t pair_count)
 {
+    KV_ASSERT(pair_count > 0);
+    KV_ASSERT(!found->exists || found->type != STORE_TYPE_ANY);
     if (found->exists && found->type != STORE_TYPE_HASH) {
         return STORE_WRONGTYPE;
     }
@@ -799,6 +824,7 @@ static enum store_status pack_set_one(struct store *store, struct store_found *f
     store_modified(store, key);
     store_key_set_root(store, found, STORE_HASH_PACK, heap_ref(store->heap, pack));
     *added = is_new ? 1u : 0u;
+    KV_ASSERT(pack_count(pack) % 2 == 0);
     KV_ASSERT(pack_count(pack) <= 2u * STORE_HASH_PACK_FIELDS_MAX);
     return STORE_OK;
 }
@@ -806,6 +832,7 @@ static enum store_status pack_set_one(struct store *store, struct store_found *f
 /* Whether one pair keeps a pack small: short enough, and a field it has or room for one. */
 static bool pack_takes_one(const struct pack *pack, struct slice field, struct slice value)
 {
+    KV_ASSERT(pack_count(pack) <= 2u * STORE_HASH_PACK_FIELDS_MAX);
     if (!pair_small(field, value)) {
         return false;
     }
@@ -864,6 +891,7 @@ static void table_write_release(struct heap *heap, struct table_write *write)
     if (write->object != NULL) {
         heap_release(heap, write->object);
     }
+    KV_ASSERT(write->spares.count == 0);
 }
 
 /* Takes all a table write needs: a new key's object, the table of a conversion (or of a new
@@ -970,6 +998,7 @@ static bool pack_field_delete(struct store *store, struct store_found *found, st
     if (pack_pairs_find(pack, field, &field_offset) == PACK_OFFSET_NONE) {
         return false;
     }
+    KV_ASSERT(field_offset != PACK_OFFSET_NONE);
     if (first) {
         store_modified(store, key);
     }
@@ -994,6 +1023,7 @@ static bool table_field_delete(struct store *store, struct store_found *found,
         store_modified(store, key);
     }
     struct hash_entry *entry = heap_pointer(store->heap, ref);
+    KV_ASSERT(slice_equal(entry_view(entry).field, field));
     dict_remove_at(&table->dict, position);
     KV_ASSERT(table->entry_bytes >= heap_usable_bytes(store->heap, entry));
     table->entry_bytes -= heap_usable_bytes(store->heap, entry);
