@@ -106,6 +106,7 @@ static bool hash_put_pairs(struct cmd_context *context, const struct slice *args
     return true;
 }
 
+/* HSET and HMSET: an odd number of field/value arguments is an arity error, as in Redis. */
 static void hash_set(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                      const char *name, bool count_reply)
 {
