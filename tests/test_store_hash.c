@@ -603,7 +603,8 @@ static void test_million(void)
         struct slice field = big_field(name, index);
         char value[16];
         int length = snprintf(value, sizeof(value), "%u", index);
-        struct slice pair[] = {field, {.bytes = (const uint8_t *)value, .length = (uint32_t)length}};
+        struct slice number = {.bytes = (const uint8_t *)value, .length = (uint32_t)length};
+        struct slice pair[] = {field, number};
         uint32_t added = 0;
         failures += hset(text("big"), pair, 1, false, &added) == STORE_OK && added == 1 ? 0u : 1u;
     }
