@@ -36,6 +36,7 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
+#include "store_hash.h"
 #include "store_list.h"
 #include "store_set.h"
 #include "store_string.h"
@@ -203,6 +204,7 @@ static void modules_init(void)
     store_init(&store, &heap, &config, hash_seed());
     store_string_init(&store);
     store_list_init(&store);
+    store_hash_init(&store);
     store_set_init(&store);
     store_zset_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));

@@ -51,6 +51,7 @@
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
+#include "store_hash.h"
 #include "store_list.h"
 #include "store_string.h"
 #include "watch.h"
@@ -149,6 +150,7 @@ static void modules_build(void)
     store_init(&store, &heap, &config, 12345);
     store_string_init(&store);
     store_list_init(&store);
+    store_hash_init(&store);
     watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
     pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
                 config.subscriptions_max, config_name_bytes_max(&config), 678);

@@ -7,8 +7,14 @@ and mixed-case names, go to kv and to a real redis-server. Hashes stay small (va
 64 bytes, fewer than 128 fields), where Redis keeps fields in insertion order as kv does, so
 HGETALL/HKEYS/HVALS/HSCAN are compared byte for byte; HRANDFIELD is random, so only its shape
 and membership are compared. Then kv's limits: a maximal hash fills every key, one field more
-gets kv's error and changes nothing.
+gets kv's error and changes nothing. Then large hashes (past 128 fields, fields and values past
+64 bytes), which both servers keep in hash tables whose order neither defines: every reply
+that names no order is compared byte for byte, HGETALL/HKEYS/HVALS as multisets, a whole HSCAN
+walk (COUNT-sized steps with cursors) as the set of pairs, HRANDFIELD by shape and membership.
 """
+import os
+import random
+
 import difftools
 import kvtest
 
@@ -136,9 +142,8 @@ def limits(check):
         check.equal("HGETALL of a maximal hash", 10, len(reply))
         check.equal("HDEL frees a field", b":1\r\n", client.call("HDEL", "k1", "field0xx"))
         check.equal("then one more fits", b":1\r\n", client.call("HSET", "k1", "new", "v"))
-        fields = kvtest.info(client, "memory")
-        check.equal("every hash field is in the fields pool", "15",
-                    fields.get("kv_pool_fields_used"))
+        lengths = [kvtest.decode(client.call("HLEN", key)) for key in ("k1", "k2", "k3")]
+        check.equal("three maximal hashes hold 15 fields", 15, sum(lengths))
     options = ["--connections-max", "4", "--key-count", "2", "--key-size-max", "32",
                "--val-size-max", "8", "--list-length-max", "4", "--hugepages", "off"]
     with kvtest.start_kv(*options) as kv, kv.connect() as client:
@@ -148,9 +153,128 @@ def limits(check):
         check.equal("nothing was created", b":0\r\n", client.call("EXISTS", "k"))
 
 
+LARGE_KV_OPTIONS = ["--connections-max", "4", "--key-count", "16", "--key-size-max", "128",
+                    "--val-size-max", "256", "--list-length-max", "2000", "--hugepages", "off"]
+LARGE_STEPS = 4000
+
+
+def large_pairs(rnd, key_number, count):
+    """Field/value pairs for large key `key_number`: key 0 grows past 128 short fields, key 1
+    holds values past 64 bytes, key 2 fields past 64 bytes; some fields hold numbers."""
+    pairs = []
+    for _ in range(count):
+        index = rnd.randrange(400)
+        field = f"f{index}".encode()
+        if key_number == 2 and index % 3 == 0:
+            field = field + b"-" * 70
+        if index % 5 == 0:
+            value = str(rnd.randrange(-1000, 1000)).encode()
+        elif key_number == 1 and rnd.random() < 0.3:
+            value = bytes(rnd.randrange(256) for _ in range(rnd.randrange(65, 250)))
+        else:
+            value = rnd.choice(VALUES)
+        pairs += [field, value]
+    return pairs
+
+
+def scan_all(client, key, count):
+    """Every pair a whole HSCAN walk meets, as a dict, and the number of steps."""
+    cursor, pairs, steps = b"0", {}, 0
+    while True:
+        reply = kvtest.decode(client.call(b"HSCAN", key, cursor, b"COUNT", str(count)))
+        cursor, elements = reply
+        pairs.update(zip(elements[0::2], elements[1::2]))
+        steps += 1
+        if cursor == b"0" or steps > 100000:
+            return pairs, steps
+
+
+def large_command(rnd, key_number):
+    key = f"big{key_number}".encode()
+    field = large_pairs(rnd, key_number, 1)[0]
+    roll = rnd.randrange(20)
+    if roll < 6:
+        return [b"HSET", key] + large_pairs(rnd, key_number, rnd.randint(1, 6))
+    if roll == 6:
+        return [b"HSETNX", key] + large_pairs(rnd, key_number, 1)
+    if roll < 10:
+        return [rnd.choice([b"HGET", b"HEXISTS", b"HSTRLEN"]), key, field]
+    if roll == 10:
+        return [b"HMGET", key] + [large_pairs(rnd, key_number, 1)[0] for _ in range(4)]
+    if roll < 13:
+        return [b"HDEL", key] + [large_pairs(rnd, key_number, 1)[0] for _ in range(3)]
+    if roll == 13:
+        return [b"HLEN", key]
+    if roll < 16:
+        return [b"HINCRBY", key, field, str(rnd.randrange(-50, 50)).encode()]
+    if roll == 16:
+        return [b"HINCRBYFLOAT", key, field, rnd.choice([b"1.5", b"-0.25", b"3"])]
+    return [rnd.choice([b"HGETALL", b"HKEYS", b"HVALS"]), key]
+
+
+def large_equal(command, want, got):
+    if want == got:
+        return True
+    if command[0] in (b"HGETALL", b"HKEYS", b"HVALS"):
+        want_value, got_value = kvtest.decode(want), kvtest.decode(got)
+        if command[0] == b"HGETALL":
+            return (isinstance(got_value, list) and
+                    sorted(zip(want_value[0::2], want_value[1::2])) ==
+                    sorted(zip(got_value[0::2], got_value[1::2])))
+        return isinstance(got_value, list) and sorted(want_value) == sorted(got_value)
+    return False
+
+
+def large(check):
+    seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
+    rnd = random.Random(seed)
+    with kvtest.start_kv(*LARGE_KV_OPTIONS) as kv, kvtest.start_redis() as redis:
+        with kv.connect() as kv_client, redis.connect() as redis_client:
+            for key_number in range(3):
+                for _ in range(6):
+                    command = [b"HSET", f"big{key_number}".encode()] + large_pairs(
+                        rnd, key_number, 50)
+                    check.equal(f"large: {kvtest.shorten(command, 60)}",
+                                redis_client.call(*command), kv_client.call(*command))
+            mismatches = 0
+            for step in range(LARGE_STEPS):
+                command = large_command(rnd, rnd.randrange(3))
+                want, got = redis_client.call(*command), kv_client.call(*command)
+                if not large_equal(command, want, got):
+                    mismatches += 1
+                    if mismatches <= 5:
+                        check.true(f"large step {step}: {kvtest.shorten(command, 200)}", False,
+                                   f"{want[:200]!r} != {got[:200]!r} (KV_SEED={seed})")
+            check.true(f"large: {LARGE_STEPS} replies equal", mismatches == 0, f"seed {seed}")
+            for key_number in range(3):
+                key = f"big{key_number}".encode()
+                whole = kvtest.decode(redis_client.call(b"HGETALL", key))
+                whole = dict(zip(whole[0::2], whole[1::2]))
+                check.true(f"large: big{key_number} holds {len(whole)} fields", len(whole) > 128)
+                for count in (1, 10, 1000):
+                    pairs, steps = scan_all(kv_client, key, count)
+                    check.true(f"large: HSCAN COUNT {count} of big{key_number} meets every pair "
+                               f"in {steps} steps", pairs == whole,
+                               f"{len(pairs)} of {len(whole)}")
+                    check.true(f"large: HSCAN COUNT {count} walks in steps",
+                               count == 1000 or steps > 1)
+                for arguments in ([b"5"], [b"-40", b"WITHVALUES"], [b"100000"]):
+                    reply = kvtest.decode(kv_client.call(b"HRANDFIELD", key, *arguments))
+                    count = int(arguments[0])
+                    fields = reply[0::2] if len(arguments) > 1 else reply
+                    check.true(f"large: HRANDFIELD {arguments} of big{key_number}",
+                               len(fields) == min(abs(count), len(whole)) if count > 0 else
+                               len(fields) == -count, f"{len(fields)} fields")
+                    check.true(f"large: HRANDFIELD {arguments} fields are members",
+                               all(field in whole for field in fields))
+                    check.true(f"large: HRANDFIELD {arguments} distinct for a positive count",
+                               count < 0 or len(set(fields)) == len(fields))
+
+
 def main():
     check = kvtest.Checker("test_diff_hashes", verbose=False)
     limits(check)
+    large(check)
     probes = [[b"HGETALL", key] for key in KEYS] + [[b"TYPE", key] for key in KEYS]
     kvtest.differential("test_diff_hashes", Generator, COMMAND_COUNT, KV_OPTIONS, probes,
                         replies_equal, check)

@@ -1,11 +1,14 @@
 /*
  * Hash commands: HSET, HSETNX, HMSET, HGET, HMGET, HDEL, HLEN, HEXISTS, HSTRLEN, HGETALL,
  * HKEYS, HVALS, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN, with Redis 7.0's replies and errors.
- * Fields come back in insertion order, as Redis returns a small hash's. A write past kv's
- * limits (a field longer than key_size_max, a value longer than val_size_max, more than
- * list_length_max fields) gets kv's error and changes nothing. Each command finds its key
- * once and hands the record to the write (store_hash.h): HINCRBY reads and writes a field
- * with one probe of the key table.
+ * A small hash (a pack) answers in insertion order, as Redis answers a listpack hash; a large
+ * one (a table) in its bucket order, which Redis does not define either. HSCAN answers a
+ * small hash whole with cursor 0, as Redis does a listpack, and walks a large one with
+ * SCAN cursors, COUNT elements at a time, as Redis does a dict. A write past kv's caps, when
+ * set (a field longer than key_size_max, a value longer than val_size_max, more than
+ * list_length_max fields), gets kv's error, and one the heap has no room for gets Redis's
+ * OOM error; either changes nothing. Each command finds its key once and hands the record to
+ * the write (store_hash.h).
  */
 #include "cmd_handlers.h"
 
@@ -14,6 +17,9 @@
 #include "glob.h"
 #include "number.h"
 #include "store_hash.h"
+
+/* HSCAN's COUNT when none is given (Redis's). */
+#define HSCAN_COUNT_DEFAULT 10u
 
 /* "$<length>\r\n...\r\n" of an argument of `bytes` at most. */
 static uint64_t bulk_bound(uint32_t bytes)
@@ -83,36 +89,13 @@ static uint32_t hmget_reply_max(const struct cmd_context *context, const struct 
     return pairs_reply_bound(context, arg_count - 2u, false, true);
 }
 
-static const struct list_node *node_at(const struct cmd_context *context, uint32_t node_index)
-{
-    KV_ASSERT(pool_is_used(&context->store->nodes, node_index));
-    return list_node(&context->store->nodes, node_index);
-}
-
-/* A hash node's field (every hash node holds one). */
-static struct slice node_field(const struct cmd_context *context, uint32_t node_index)
-{
-    const struct list_node *node = node_at(context, node_index);
-    KV_ASSERT(node->field_index != LIST_NONE);
-    return store_field(context->store, node->field_index);
-}
-
-/* A hash node's value (every hash node holds one). */
-static struct slice node_value(const struct cmd_context *context, uint32_t node_index)
-{
-    const struct list_node *node = node_at(context, node_index);
-    KV_ASSERT(node->value_index != LIST_NONE);
-    return store_value(context->store, node->value_index);
-}
-
-/* HSET and HMSET: an odd number of field/value arguments is an arity error, as in Redis. */
 /* HSET, HMSET, HSETNX: `pair_count` pairs from args[2] at the key; false after the error. */
 static bool hash_put_pairs(struct cmd_context *context, const struct slice *args,
                            uint32_t pair_count, bool only_new, uint32_t *added)
 {
     KV_ASSERT(pair_count > 0);
     struct store_found found;
-    store_find_typed(context->store, args[1], STORE_TYPE_HASH, &found);
+    (void)store_find_typed(context->store, args[1], STORE_TYPE_HASH, &found);
     enum store_status status =
         store_hash_set(context->store, &found, args[1], args + 2, pair_count, only_new, added);
     if (status != STORE_OK) {
@@ -123,6 +106,7 @@ static bool hash_put_pairs(struct cmd_context *context, const struct slice *args
     return true;
 }
 
+/* HSET and HMSET: an odd number of field/value arguments is an arity error, as in Redis. */
 static void hash_set(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                      const char *name, bool count_reply)
 {
@@ -163,13 +147,12 @@ CMD_HANDLER(cmd_hsetnx)
     KV_ASSERT(context->reply.length > reply_before);
 }
 
-/* The node of a field in the hash read (status from cmd_read), or false. */
+/* The value of a field in the hash read (status from cmd_read), or false. */
 static bool read_field(const struct cmd_context *context, enum store_status status,
-                       const struct store_found *found, struct slice field, uint32_t *node_index)
+                       const struct store_found *found, struct slice field, struct slice *value)
 {
     KV_ASSERT(status != STORE_OK || found->type == STORE_TYPE_HASH);
-    return status == STORE_OK &&
-           store_hash_field(context->store, found->key_index, field, node_index);
+    return status == STORE_OK && store_hash_get(context->store, found->key_ref, field, value);
 }
 
 CMD_HANDLER(cmd_hget)
@@ -177,13 +160,13 @@ CMD_HANDLER(cmd_hget)
     KV_ASSERT(arg_count == 3);
     uint32_t reply_before = context->reply.length;
     struct store_found found;
-    uint32_t node_index = 0;
+    struct slice value;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
-    if (read_field(context, status, &found, args[2], &node_index)) {
-        reply_bulk(&context->reply, node_value(context, node_index));
+    if (read_field(context, status, &found, args[2], &value)) {
+        reply_bulk(&context->reply, value);
     } else {
         reply_null(&context->reply);
     }
@@ -200,9 +183,9 @@ CMD_HANDLER(cmd_hmget)
     }
     reply_array(&context->reply, arg_count - 2);
     for (uint32_t index = 2; index < arg_count; index++) {
-        uint32_t node_index = 0;
-        if (read_field(context, status, &found, args[index], &node_index)) {
-            reply_bulk(&context->reply, node_value(context, node_index));
+        struct slice value;
+        if (read_field(context, status, &found, args[index], &value)) {
+            reply_bulk(&context->reply, value);
         } else {
             reply_null(&context->reply);
         }
@@ -232,10 +215,9 @@ CMD_HANDLER(cmd_hlen)
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
     if (status != STORE_WRONGTYPE) {
-        uint32_t length =
-            status == STORE_OK ? store_key(context->store, found.key_index)->list.count : 0;
-        KV_ASSERT(length <= context->store->list_length_max);
-        reply_integer(&context->reply, length);
+        uint64_t length = status == STORE_OK ? store_hash_length(context->store, found.key_ref) : 0;
+        KV_ASSERT(length <= context->store->limits.length_max);
+        reply_integer(&context->reply, (int64_t)length);
     }
 }
 
@@ -244,10 +226,10 @@ CMD_HANDLER(cmd_hexists)
     KV_ASSERT(arg_count == 3);
     uint32_t reply_before = context->reply.length;
     struct store_found found;
-    uint32_t node_index = 0;
+    struct slice value;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
     if (status != STORE_WRONGTYPE) {
-        reply_integer(&context->reply, read_field(context, status, &found, args[2], &node_index));
+        reply_integer(&context->reply, read_field(context, status, &found, args[2], &value));
     }
     KV_ASSERT(context->reply.length > reply_before);
 }
@@ -257,13 +239,13 @@ CMD_HANDLER(cmd_hstrlen)
     KV_ASSERT(arg_count == 3);
     uint32_t reply_before = context->reply.length;
     struct store_found found;
-    uint32_t node_index = 0;
+    struct slice value = {0};
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
-    bool present = read_field(context, status, &found, args[2], &node_index);
-    reply_integer(&context->reply, present ? node_value(context, node_index).length : 0);
+    bool present = read_field(context, status, &found, args[2], &value);
+    reply_integer(&context->reply, present ? value.length : 0);
     KV_ASSERT(context->reply.length > reply_before);
 }
 
@@ -273,36 +255,63 @@ static bool field_selected(const struct slice *pattern, struct slice field)
     return pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, field, false);
 }
 
-/* HGETALL, HKEYS and HVALS: every field and/or value, in insertion order, optionally only the
- * fields matching a pattern (HSCAN, whose cursor the caller answered). */
-static void reply_whole(struct cmd_context *context, uint32_t key_index, bool with_fields,
+/* What HGETALL, HKEYS, HVALS and HSCAN answer: fields and/or values, only those matching a
+ * pattern (HSCAN's MATCH) when there is one. A first pass counts the matches (the array's
+ * length comes first), a second answers them. */
+struct whole_reply {
+    struct reply *reply;
+    const struct slice *pattern; /* MATCH, or NULL */
+    bool with_fields;
+    bool with_values;
+    bool answering;              /* the second pass */
+    uint64_t selected;           /* fields matching, counted by the first pass */
+};
+
+static void whole_visit(void *context, struct slice field, struct slice value)
+{
+    struct whole_reply *whole = context;
+    KV_ASSERT(whole->with_fields || whole->with_values);
+    if (!field_selected(whole->pattern, field)) {
+        return;
+    }
+    if (!whole->answering) {
+        whole->selected++;
+        return;
+    }
+    if (whole->with_fields) {
+        reply_bulk(whole->reply, field);
+    }
+    if (whole->with_values) {
+        reply_bulk(whole->reply, value);
+    }
+}
+
+/* The array head of `selected` fields and/or values. */
+static void whole_head(struct whole_reply *whole)
+{
+    uint64_t elements = whole->selected * ((whole->with_fields ? 1u : 0u) +
+                                           (whole->with_values ? 1u : 0u));
+    KV_ASSERT(elements <= UINT32_MAX); /* the reply bound held every element */
+    reply_array(whole->reply, (uint32_t)elements);
+    whole->answering = true;
+}
+
+/* HGETALL, HKEYS and HVALS: every field and/or value, in the hash's order, optionally only
+ * the fields matching a pattern (HSCAN of a pack, whose cursor the caller answered). */
+static void reply_whole(struct cmd_context *context, uint32_t key_ref, bool with_fields,
                         bool with_values, const struct slice *pattern)
 {
-    const struct store_key *key = store_key(context->store, key_index);
-    KV_ASSERT(key->type == STORE_TYPE_HASH);
-    uint32_t selected = 0;
-    uint32_t node_index = key->list.head;
-    /* Two walks bounded by the hash's count: count the matches, then answer them. */
-    for (uint32_t step = 0; pattern != NULL && step < key->list.count; step++) {
-        selected += field_selected(pattern, node_field(context, node_index)) ? 1 : 0;
-        node_index = node_at(context, node_index)->next;
+    struct whole_reply whole = {.reply = &context->reply, .pattern = pattern,
+                                .with_fields = with_fields, .with_values = with_values};
+    uint64_t length = store_hash_length(context->store, key_ref);
+    if (pattern != NULL && !glob_is_all(*pattern)) {
+        store_hash_each(context->store, key_ref, whole_visit, &whole);
+    } else {
+        whole.selected = length;
     }
-    selected = pattern != NULL ? selected : key->list.count;
-    KV_ASSERT(selected <= key->list.count);
-    reply_array(&context->reply, selected * ((with_fields ? 1u : 0u) + (with_values ? 1u : 0u)));
-    node_index = key->list.head;
-    for (uint32_t step = 0; step < key->list.count; step++) {
-        struct slice field = node_field(context, node_index);
-        if (field_selected(pattern, field)) {
-            if (with_fields) {
-                reply_bulk(&context->reply, field);
-            }
-            if (with_values) {
-                reply_bulk(&context->reply, node_value(context, node_index));
-            }
-        }
-        node_index = node_at(context, node_index)->next;
-    }
+    KV_ASSERT(whole.selected <= length);
+    whole_head(&whole);
+    store_hash_each(context->store, key_ref, whole_visit, &whole);
 }
 
 static void hash_whole(struct cmd_context *context, const struct slice *args, bool with_fields,
@@ -315,7 +324,7 @@ static void hash_whole(struct cmd_context *context, const struct slice *args, bo
     if (status == STORE_NOT_FOUND) {
         reply_array(&context->reply, 0);
     } else if (status == STORE_OK) {
-        reply_whole(context, found.key_index, with_fields, with_values, NULL);
+        reply_whole(context, found.key_ref, with_fields, with_values, NULL);
     }
     KV_ASSERT(context->reply.length > reply_before);
 }
@@ -344,15 +353,14 @@ CMD_HANDLER(cmd_hvals)
 static bool hash_current(struct cmd_context *context, const struct slice *args,
                          struct store_found *found, bool *present, struct slice *current)
 {
-    uint32_t node_index = 0;
     enum store_status status = store_find_typed(context->store, args[1], STORE_TYPE_HASH, found);
     if (status == STORE_WRONGTYPE) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return false;
     }
+    *current = (struct slice){0};
     *present = status == STORE_OK &&
-               store_hash_field(context->store, found->key_index, args[2], &node_index);
-    *current = *present ? node_value(context, node_index) : (struct slice){0};
+               store_hash_get(context->store, found->key_ref, args[2], current);
     KV_ASSERT(*present || current->length == 0);
     return true;
 }
@@ -360,7 +368,7 @@ static bool hash_current(struct cmd_context *context, const struct slice *args,
 /* Stores a computed value at one field of the hash found (HINCRBY, HINCRBYFLOAT); false
  * after an error. */
 static bool hash_put(struct cmd_context *context, const struct slice *args,
-                     const struct store_found *found, struct slice value)
+                     struct store_found *found, struct slice value)
 {
     KV_ASSERT(!found->exists || found->type == STORE_TYPE_HASH);
     struct slice pair[2] = {args[2], value};
@@ -471,20 +479,6 @@ CMD_HANDLER(cmd_hincrbyfloat)
     KV_ASSERT(context->reply.length > reply_before);
 }
 
-/* A xorshift64* generator for HRANDFIELD, seeded from the store's hash seed. */
-static uint64_t random_next(const struct store *store)
-{
-    static uint64_t state;
-    if (state == 0) {
-        state = (store->seed ^ 0x9E3779B97F4A7C15ull) | 1;
-    }
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    KV_ASSERT(state != 0); /* xorshift never reaches 0 from a non-zero state */
-    return state * 0x2545F4914F6CDD1Dull;
-}
-
 /* HRANDFIELD's count, as Redis 7.0 reads it (-LONG_MAX .. LONG_MAX). */
 static bool hrandfield_count(struct cmd_context *context, struct slice arg, int64_t *count)
 {
@@ -514,25 +508,65 @@ static uint32_t hrandfield_reply_max(const struct cmd_context *context, const st
     return pairs_reply_bound(context, magnitude, true, with_values);
 }
 
-/* HRANDFIELD's fields (and values): distinct ones, a window of `replies` consecutive nodes
- * from a random start (each node at most once); repeated ones, an independent random node
- * each time. Bounded by replies times the hash's count. */
-static void hrandfield_reply(struct cmd_context *context, const struct store_key *key,
-                             uint64_t replies, bool repeat, bool with_values)
+/* HRANDFIELD's answers: each field, and its value when asked. */
+struct random_reply {
+    struct reply *reply;
+    bool with_values;
+};
+
+static void random_visit(void *context, struct slice field, struct slice value)
 {
-    uint32_t length = key->list.count;
+    struct random_reply *random = context;
+    KV_ASSERT(random->reply->length < random->reply->capacity);
+    reply_bulk(random->reply, field);
+    if (random->with_values) {
+        reply_bulk(random->reply, value);
+    }
+}
+
+/* HRANDFIELD's fields (and values), as Redis 7.0 picks them: a count of at least the hash's
+ * length answers the whole hash in its order; a smaller positive one distinct fields, a
+ * window of consecutive ones from a random place; a negative one independent random fields,
+ * repeats allowed. */
+static void hrandfield_reply(struct cmd_context *context, uint32_t key_ref, uint64_t replies,
+                             bool repeat, bool with_values)
+{
+    uint64_t length = store_hash_length(context->store, key_ref);
     KV_ASSERT(length > 0);
     KV_ASSERT(repeat || replies <= length);
-    uint32_t start = (uint32_t)(random_next(context->store) % length);
-    for (uint64_t reply = 0; reply < replies; reply++) {
-        uint32_t position = repeat ? (uint32_t)(random_next(context->store) % length)
-                                   : (uint32_t)((start + reply) % length);
-        uint32_t node_index = list_node_at(&context->store->nodes, &key->list, position);
-        reply_bulk(&context->reply, node_field(context, node_index));
-        if (with_values) {
-            reply_bulk(&context->reply, node_value(context, node_index));
-        }
+    struct random_reply random = {.reply = &context->reply, .with_values = with_values};
+    if (!repeat && replies == length) {
+        store_hash_each(context->store, key_ref, random_visit, &random);
+        return;
     }
+    if (!repeat) {
+        store_hash_window(context->store, key_ref, replies, random_visit, &random);
+        return;
+    }
+    /* Bounded by replies, which the reply's room bounded. */
+    for (uint64_t reply = 0; reply < replies; reply++) {
+        struct slice field;
+        struct slice value;
+        store_hash_random(context->store, key_ref, &field, &value);
+        random_visit(&random, field, value);
+    }
+}
+
+/* HRANDFIELD's arguments after the key, in Redis's order: the count, then WITHVALUES; false
+ * after answering the error. */
+static bool hrandfield_args(struct cmd_context *context, const struct slice *args,
+                            uint32_t arg_count, int64_t *count, bool *with_values)
+{
+    KV_ASSERT(arg_count >= 3);
+    if (!hrandfield_count(context, args[2], count)) {
+        return false;
+    }
+    *with_values = arg_count == 4 && cmd_arg_is(args[3], "withvalues");
+    if (arg_count > 4 || (arg_count == 4 && !*with_values)) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return false;
+    }
+    return true;
 }
 
 CMD_HANDLER(cmd_hrandfield)
@@ -540,12 +574,8 @@ CMD_HANDLER(cmd_hrandfield)
     KV_ASSERT(arg_count >= 2);
     int64_t count = 0;
     bool counted = arg_count >= 3;
-    bool with_values = arg_count == 4 && cmd_arg_is(args[3], "withvalues");
-    if (arg_count > 4 || (arg_count == 4 && !with_values)) {
-        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
-        return;
-    }
-    if (counted && !hrandfield_count(context, args[2], &count)) {
+    bool with_values = false;
+    if (counted && !hrandfield_args(context, args, arg_count, &count, &with_values)) {
         return;
     }
     struct store_found found;
@@ -557,8 +587,7 @@ CMD_HANDLER(cmd_hrandfield)
         counted ? reply_array(&context->reply, 0) : reply_null(&context->reply);
         return;
     }
-    const struct store_key *key = store_key(context->store, found.key_index);
-    uint32_t length = key->list.count;
+    uint64_t length = store_hash_length(context->store, found.key_ref);
     KV_ASSERT(length > 0); /* a hash is never empty */
     bool repeat = count < 0;
     uint64_t wanted = !counted ? 1 : repeat ? (uint64_t)-count : (uint64_t)count;
@@ -573,19 +602,113 @@ CMD_HANDLER(cmd_hrandfield)
     if (counted) {
         reply_array(&context->reply, (uint32_t)(replies * (with_values ? 2u : 1u)));
     }
-    hrandfield_reply(context, key, replies, repeat, with_values);
+    hrandfield_reply(context, found.key_ref, replies, repeat, with_values);
 }
 
-/* HSCAN key cursor [MATCH pattern] [COUNT count]: a hash is small (list_length_max fields),
- * so like Redis with a listpack hash it answers every match at once, with cursor 0. */
+/* HSCAN's options: MATCH pattern, COUNT count (at least 1; Redis's default 10), each
+ * checked as Redis checks them; false after answering the error. */
+static bool hscan_options(struct cmd_context *context, const struct slice *args,
+                          uint32_t arg_count, const struct slice **pattern, uint64_t *count)
+{
+    KV_ASSERT(arg_count >= 3); /* the command, the key and the cursor come first */
+    *pattern = NULL;
+    *count = HSCAN_COUNT_DEFAULT;
+    /* Bounded by the arguments, two at a time. */
+    for (uint32_t index = 3; index < arg_count; index += 2) {
+        int64_t value = 0;
+        bool ok = index + 1 < arg_count;
+        if (ok && cmd_arg_is(args[index], "count")) {
+            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length, &value)) {
+                reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+                return false;
+            }
+            ok = value >= 1;
+            *count = ok ? (uint64_t)value : *count;
+        } else if (ok && cmd_arg_is(args[index], "match")) {
+            *pattern = &args[index + 1];
+        } else {
+            ok = false;
+        }
+        if (!ok) {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return false;
+        }
+    }
+    KV_ASSERT(*count >= 1);
+    return true;
+}
+
+/* A table's HSCAN step, as Redis's scanGenericCommand loops over a dict: SCAN calls until
+ * the cursor is 0, COUNT elements (a field and its value count two) were met, or 1 + 10 *
+ * COUNT calls were made. The first pass counts the matches and finds where the step ends,
+ * the second answers them: the table does not change in between. */
+struct hscan_step {
+    struct whole_reply whole; /* the matches, counted then answered */
+    uint64_t elements;        /* fields and values met, matching or not */
+};
+
+static void hscan_visit(void *context, struct slice field, struct slice value)
+{
+    struct hscan_step *step = context;
+    KV_ASSERT(step->elements % 2 == 0); /* a field and its value each time */
+    step->elements += 2;
+    whole_visit(&step->whole, field, value);
+}
+
+static void hscan_table(struct cmd_context *context, uint32_t key_ref, uint64_t cursor,
+                        const struct slice *pattern, uint64_t count)
+{
+    struct hscan_step step = {.whole = {.reply = &context->reply, .pattern = pattern,
+                                        .with_fields = true, .with_values = true}};
+    uint64_t calls_max = count < (UINT64_MAX - 1) / 10 ? 1 + 10 * count : UINT64_MAX;
+    uint64_t next = cursor;
+    uint64_t calls = 0;
+    /* Bounded by calls_max, and by a full cycle of cursors (which ends at 0). */
+    do {
+        next = store_hash_scan(context->store, key_ref, next, hscan_visit, &step);
+        calls++;
+    } while (next != 0 && calls < calls_max && step.elements < count);
+    char text[NUMBER_INT64_BYTES];
+    uint32_t length = number_format_uint64(next, text);
+    reply_array(&context->reply, 2);
+    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)text, .length = length});
+    whole_head(&step.whole);
+    uint64_t again = cursor;
+    /* The same calls again: the table has not changed. */
+    for (uint64_t call = 0; call < calls; call++) {
+        again = store_hash_scan(context->store, key_ref, again, hscan_visit, &step);
+    }
+    KV_ASSERT(again == next);
+}
+
+/* HSCAN key cursor [MATCH pattern] [COUNT count]: a pack whole with cursor 0, as Redis
+ * answers a listpack; a table from the cursor, as Redis scans a dict. */
 CMD_HANDLER(cmd_hscan)
 {
     KV_ASSERT(arg_count >= 3);
     uint32_t reply_before = context->reply.length;
-    uint32_t key_index = 0;
+    uint64_t cursor = 0;
+    if (!cmd_scan_cursor(args[2], &cursor)) {
+        reply_error(&context->reply, REPLY_ERROR_INVALID_CURSOR);
+        return;
+    }
+    static const struct slice cursor_zero = {.bytes = (const uint8_t *)"0", .length = 1};
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
     const struct slice *pattern = NULL;
-    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_HASH, &key_index, &pattern)) {
-        reply_whole(context, key_index, true, true, pattern);
+    uint64_t count = 0;
+    if (status == STORE_NOT_FOUND) {
+        reply_array(&context->reply, 2);
+        reply_bulk(&context->reply, cursor_zero);
+        reply_array(&context->reply, 0);
+    } else if (status == STORE_OK && hscan_options(context, args, arg_count, &pattern, &count)) {
+        if (store_hash_packed(context->store, found.key_ref)) {
+            reply_array(&context->reply, 2);
+            reply_bulk(&context->reply, cursor_zero);
+            reply_whole(context, found.key_ref, true, true, pattern);
+        } else {
+            hscan_table(context, found.key_ref, cursor, pattern, count);
+        }
     }
     KV_ASSERT(context->reply.length > reply_before);
 }

@@ -1,0 +1,1055 @@
+/*
+ * Hashes (store_hash.h): a small hash is a forward pack of field, value pairs in insertion
+ * order; a large one is a table, a root allocation holding a dict whose entries are one heap
+ * allocation per field: {link, varint field length, varint value length, field, value}.
+ *
+ * Invariants (hash_verify checks each): a hash holds at least one field and its fields are
+ * distinct. A pack holds 1 .. STORE_HASH_PACK_FIELDS_MAX pairs, none of whose fields or
+ * values is longer than STORE_HASH_PACK_BYTES_MAX. A table's entry_bytes is the sum of its
+ * entries' usable bytes, and every entry's allocation holds its bytes. A set cap bounds every
+ * field, value and field count.
+ *
+ * Writes take all their memory first. A pack write builds the pack the hash will be (one
+ * heap_resize for a single pair, pack_pairs_set, which leaves the pack as it was when it
+ * fails); a table write takes an entry for each pair that needs one (a new field, a value
+ * whose entry changes size class, a field the command may name twice) and only then links
+ * them, rewriting the others in place; a conversion builds the whole table, its entries and
+ * the new pairs' entries before the pack goes. Nothing stored points outside the heap but a
+ * table's dict (the heap and the key function, fixed for the process). No I/O.
+ */
+#include "store_hash.h"
+
+#include "hashfn.h"
+#include "pack.h"
+#include "store_internal.h"
+
+/* A table's entry: one heap allocation per field. */
+struct hash_entry {
+    uint32_t link;   /* the table's chain: first, as dict.h requires */
+    uint8_t data[];  /* varint(field length), varint(value length), field bytes, value bytes */
+};
+
+static_assert(sizeof(struct hash_entry) == sizeof(uint32_t), "an entry's head is its link");
+
+/* A table's root allocation. */
+struct hash_table {
+    struct dict dict;      /* field -> struct hash_entry */
+    uint64_t entry_bytes;  /* usable bytes of every entry: MEMORY USAGE without a walk */
+};
+
+/* Mixed into the store's seed for tables' dicts and the repeated-field filter, so that their
+ * bucket orders owe nothing to the keyspace's. */
+#define HASH_TABLE_SEED_MIX 0x6a09e667f3bcc909ull
+#define HASH_FILTER_SEED_MIX 0xbb67ae8584caa73bull
+
+/* The repeated-field filter of a multi-pair table write: a bit per hash class. A field that
+ * shares its class with another pair is treated as repeated (it gets an entry of its own,
+ * given back if unused), so false positives cost memory for the command only. */
+#define HASH_FILTER_BITS 4096u
+#define HASH_FILTER_WORDS (HASH_FILTER_BITS / 64u)
+
+static_assert(STORE_HASH_PACK_FIELDS_MAX * 2u < PACK_COUNT_MAX, "a small hash fits a pack");
+static_assert(STORE_HASH_PACK_BYTES_MAX < 128u, "a small hash's lengths take one varint byte");
+
+/* ---- Entries -------------------------------------------------------------------------- */
+
+struct entry_view {
+    struct slice field;
+    struct slice value;
+};
+
+static struct entry_view entry_view(const struct hash_entry *entry)
+{
+    uint32_t field_length = 0;
+    uint32_t value_length = 0;
+    uint32_t at = pack_varint_read(entry->data, &field_length);
+    at += pack_varint_read(entry->data + at, &value_length);
+    KV_ASSERT(at <= 2u * PACK_VARINT_BYTES_MAX);
+    KV_ASSERT((uint64_t)field_length + value_length <= UINT32_MAX);
+    struct entry_view view = {
+        .field = {.bytes = entry->data + at, .length = field_length},
+        .value = {.bytes = entry->data + at + field_length, .length = value_length},
+    };
+    return view;
+}
+
+/* Bytes of an entry holding a field and a value of these lengths. */
+static uint64_t entry_size(uint32_t field_length, uint32_t value_length)
+{
+    uint64_t bytes = sizeof(struct hash_entry) + pack_varint_bytes(field_length) +
+                     pack_varint_bytes(value_length) + (uint64_t)field_length + value_length;
+    KV_ASSERT(bytes > sizeof(struct hash_entry));
+    return bytes;
+}
+
+/* The field as the table's dict reads it. */
+static struct slice entry_key(const struct heap *heap, const void *entry)
+{
+    (void)heap;
+    return entry_view(entry).field;
+}
+
+/* A new entry, not linked; NULL when the heap has no room. */
+static struct hash_entry *entry_build(struct heap *heap, struct slice field, struct slice value)
+{
+    struct hash_entry *entry = heap_alloc(heap, entry_size(field.length, value.length));
+    if (entry == NULL) {
+        return NULL;
+    }
+    entry->link = HEAP_REF_NONE;
+    uint32_t at = pack_varint_write(entry->data, field.length);
+    at += pack_varint_write(entry->data + at, value.length);
+    if (field.length > 0) {
+        memcpy(entry->data + at, field.bytes, field.length);
+    }
+    if (value.length > 0) {
+        memcpy(entry->data + at + field.length, value.bytes, value.length);
+    }
+    KV_ASSERT(slice_equal(entry_view(entry).field, field));
+    return entry;
+}
+
+/* Whether the entry can take `value` where it is: the new size keeps its size class. */
+static bool entry_fits(const struct heap *heap, const struct hash_entry *entry,
+                       struct slice field, struct slice value)
+{
+    struct entry_view view = entry_view(entry);
+    KV_ASSERT(slice_equal(view.field, field));
+    KV_ASSERT(heap_usable_bytes(heap, entry) >= entry_size(view.field.length, view.value.length));
+    uint64_t bytes = entry_size(field.length, value.length);
+    return heap_rounded_bytes(bytes) == heap_usable_bytes(heap, entry);
+}
+
+/* Rewrites the value of an entry that fits it (entry_fits): the field moves when the value's
+ * varint changes size. `value` never points into the entry (it is an argument or a number
+ * formatted on the stack). */
+static void entry_rewrite(struct hash_entry *entry, struct slice value)
+{
+    struct entry_view view = entry_view(entry);
+    uint32_t varint_at = pack_varint_bytes(view.field.length);
+    uint32_t field_at = (uint32_t)(view.field.bytes - entry->data);
+    uint32_t new_field_at = varint_at + pack_varint_bytes(value.length);
+    if (view.field.length > 0 && new_field_at != field_at) {
+        memmove(entry->data + new_field_at, entry->data + field_at, view.field.length);
+    }
+    (void)pack_varint_write(entry->data + varint_at, value.length);
+    if (value.length > 0) {
+        memcpy(entry->data + new_field_at + view.field.length, value.bytes, value.length);
+    }
+    KV_ASSERT(entry_view(entry).value.length == value.length);
+}
+
+static void entry_release(void *context, uint32_t entry_ref)
+{
+    struct heap *heap = context;
+    KV_ASSERT(entry_ref != HEAP_REF_NONE);
+    heap_release(heap, heap_pointer(heap, entry_ref));
+}
+
+/* ---- Tables --------------------------------------------------------------------------- */
+
+static struct hash_table *table_of(const struct store *store, const struct store_key *key)
+{
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    KV_ASSERT(store_key_encoding(key) == STORE_HASH_TABLE);
+    return heap_pointer(store->heap, key->value);
+}
+
+static struct pack *pack_of(const struct store *store, const struct store_key *key)
+{
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    KV_ASSERT(store_key_encoding(key) == STORE_HASH_PACK);
+    return heap_pointer(store->heap, key->value);
+}
+
+/* Links an entry whose field the table lacks. */
+static void table_link(struct heap *heap, struct hash_table *table, struct hash_entry *entry)
+{
+    KV_ASSERT(entry->link == HEAP_REF_NONE);
+    dict_insert(&table->dict, heap_ref(heap, entry));
+    table->entry_bytes += heap_usable_bytes(heap, entry);
+    KV_ASSERT(table->entry_bytes >= dict_count(&table->dict) * sizeof(struct hash_entry));
+}
+
+static void table_release(struct heap *heap, struct hash_table *table)
+{
+    KV_ASSERT(dict_count(&table->dict) > 0 || table->entry_bytes == 0);
+    dict_clear(&table->dict, entry_release, heap);
+    KV_ASSERT(dict_count(&table->dict) == 0);
+    heap_release(heap, table);
+}
+
+/* A new table holding the pack's pairs (none when pack is NULL); NULL when the heap has no
+ * room, and then nothing is left taken. */
+static struct hash_table *table_create(struct store *store, const struct pack *pack)
+{
+    struct heap *heap = store->heap;
+    struct hash_table *table = heap_alloc(heap, sizeof(*table));
+    if (table == NULL) {
+        return NULL;
+    }
+    dict_init(&table->dict, heap, entry_key, store->seed ^ HASH_TABLE_SEED_MIX);
+    table->entry_bytes = 0;
+    uint32_t pair_count = pack != NULL ? pack_count(pack) / 2u : 0;
+    uint32_t offset = pack != NULL ? pack_first(pack) : PACK_OFFSET_NONE;
+    /* Bounded by the pack's pairs. */
+    for (uint32_t pair = 0; pair < pair_count; pair++) {
+        uint32_t value_offset = pack_next(pack, offset);
+        struct hash_entry *entry =
+            entry_build(heap, pack_get(pack, offset), pack_get(pack, value_offset));
+        if (entry == NULL) {
+            table_release(heap, table);
+            return NULL;
+        }
+        table_link(heap, table, entry);
+        offset = pack_next(pack, value_offset);
+    }
+    KV_ASSERT(dict_count(&table->dict) == pair_count);
+    KV_ASSERT(table->entry_bytes >= (uint64_t)pair_count * sizeof(struct hash_entry));
+    return table;
+}
+
+/* ---- Multi-pair table writes ------------------------------------------------------------ */
+
+/* Which fields of a command may repeat (see HASH_FILTER_BITS). Inactive for one pair. */
+struct pair_filter {
+    uint64_t seen[HASH_FILTER_WORDS];  /* a field of the command has this class */
+    uint64_t twice[HASH_FILTER_WORDS]; /* two or more have */
+    uint64_t seed;
+    bool active;
+};
+
+static uint32_t filter_bit(const struct pair_filter *filter, struct slice field)
+{
+    KV_ASSERT(filter->active);
+    return (uint32_t)(hashfn_bytes(field.bytes, field.length, filter->seed) % HASH_FILTER_BITS);
+}
+
+static void filter_fill(struct pair_filter *filter, const struct store *store,
+                        const struct slice *pairs, uint32_t pair_count)
+{
+    memset(filter, 0, sizeof(*filter));
+    filter->seed = store->seed ^ HASH_FILTER_SEED_MIX;
+    filter->active = pair_count > 1;
+    /* Bounded by the pairs (none for one pair). */
+    for (uint32_t index = 0; filter->active && index < pair_count; index++) {
+        uint32_t bit = filter_bit(filter, pairs[2 * index]);
+        uint64_t mask = 1ull << (bit % 64u);
+        if (filter->seen[bit / 64u] & mask) {
+            filter->twice[bit / 64u] |= mask;
+        }
+        filter->seen[bit / 64u] |= mask;
+    }
+    KV_ASSERT(filter->active || pair_count == 1);
+}
+
+static bool filter_repeated(const struct pair_filter *filter, struct slice field)
+{
+    if (!filter->active) {
+        return false;
+    }
+    uint32_t bit = filter_bit(filter, field);
+    KV_ASSERT(filter->seen[bit / 64u] & (1ull << (bit % 64u))); /* a field of the command */
+    return (filter->twice[bit / 64u] & (1ull << (bit % 64u))) != 0;
+}
+
+/* Whether a pair needs an entry of its own: its field is absent, or its entry would change
+ * size class, or the field may repeat (an earlier pair could change its entry first). For a
+ * field that does not repeat, nothing else in the command touches its entry, so the answer
+ * is the same before the write (spares_take) and during it (table_apply). */
+static bool pair_needs_entry(const struct heap *heap, const struct pair_filter *filter,
+                             const struct hash_entry *entry, struct slice field,
+                             struct slice value)
+{
+    KV_ASSERT(entry == NULL || slice_equal(entry_view(entry).field, field));
+    return filter_repeated(filter, field) || entry == NULL ||
+           !entry_fits(heap, entry, field, value);
+}
+
+/* Entries taken for a table write before it changes anything, chained through their links
+ * in the order of the pairs that will use them. */
+struct spares {
+    uint32_t head;   /* first entry, or HEAP_REF_NONE */
+    uint32_t tail;   /* last entry, or HEAP_REF_NONE */
+    uint32_t count;
+};
+
+static void spares_push(struct heap *heap, struct spares *spares, struct hash_entry *entry)
+{
+    uint32_t ref = heap_ref(heap, entry);
+    entry->link = HEAP_REF_NONE;
+    if (spares->tail != HEAP_REF_NONE) {
+        ((struct hash_entry *)heap_pointer(heap, spares->tail))->link = ref;
+    } else {
+        spares->head = ref;
+    }
+    spares->tail = ref;
+    spares->count++;
+    KV_ASSERT(spares->count > 0);
+    KV_ASSERT(spares->head != HEAP_REF_NONE);
+}
+
+static struct hash_entry *spares_pop(struct heap *heap, struct spares *spares)
+{
+    KV_ASSERT(spares->count > 0);
+    KV_ASSERT(spares->head != HEAP_REF_NONE);
+    struct hash_entry *entry = heap_pointer(heap, spares->head);
+    spares->head = entry->link;
+    spares->count--;
+    if (spares->head == HEAP_REF_NONE) {
+        spares->tail = HEAP_REF_NONE;
+    }
+    entry->link = HEAP_REF_NONE;
+    return entry;
+}
+
+static void spares_release(struct heap *heap, struct spares *spares)
+{
+    /* Bounded by the count: each step releases one. */
+    while (spares->count > 0) {
+        heap_release(heap, spares_pop(heap, spares));
+    }
+    KV_ASSERT(spares->head == HEAP_REF_NONE);
+    KV_ASSERT(spares->tail == HEAP_REF_NONE);
+}
+
+/* Takes an entry for every pair that needs one; false (none kept) when the heap has no room.
+ * Looks only (dict_lookup): the table does not change. */
+static bool spares_take(struct heap *heap, const struct hash_table *table,
+                        const struct pair_filter *filter, const struct slice *pairs,
+                        uint32_t pair_count, struct spares *spares)
+{
+    KV_ASSERT(spares->count == 0);
+    /* Bounded by the pairs. */
+    for (uint32_t index = 0; index < pair_count; index++) {
+        struct slice field = pairs[2 * index];
+        struct slice value = pairs[2 * index + 1];
+        uint32_t ref = dict_lookup(&table->dict, field);
+        const struct hash_entry *entry = ref != HEAP_REF_NONE ? heap_pointer(heap, ref) : NULL;
+        if (!pair_needs_entry(heap, filter, entry, field, value)) {
+            continue;
+        }
+        struct hash_entry *spare = entry_build(heap, field, value);
+        if (spare == NULL) {
+            spares_release(heap, spares);
+            return false;
+        }
+        spares_push(heap, spares, spare);
+    }
+    KV_ASSERT(spares->count <= pair_count);
+    return true;
+}
+
+/* Sets the pairs, in order, with the entries spares_take took (each used or given back);
+ * cannot fail. Returns the fields added. */
+static uint32_t table_apply(struct heap *heap, struct hash_table *table,
+                            const struct pair_filter *filter, const struct slice *pairs,
+                            uint32_t pair_count, struct spares *spares)
+{
+    uint32_t added = 0;
+    /* Bounded by the pairs. */
+    for (uint32_t index = 0; index < pair_count; index++) {
+        struct slice field = pairs[2 * index];
+        struct slice value = pairs[2 * index + 1];
+        struct dict_position position;
+        uint32_t ref = dict_find(&table->dict, field, &position);
+        struct hash_entry *entry = ref != HEAP_REF_NONE ? heap_pointer(heap, ref) : NULL;
+        bool needs = pair_needs_entry(heap, filter, entry, field, value);
+        struct hash_entry *spare = needs ? spares_pop(heap, spares) : NULL;
+        if (entry == NULL) {
+            table_link(heap, table, spare);
+            added++;
+        } else if (entry_fits(heap, entry, field, value)) {
+            entry_rewrite(entry, value);
+            if (spare != NULL) {
+                heap_release(heap, spare);
+            }
+        } else {
+            KV_ASSERT(spare != NULL);
+            spare->link = entry->link; /* dict_replace_at: the chain goes on through it */
+            dict_replace_at(&table->dict, position, heap_ref(heap, spare));
+            table->entry_bytes += heap_usable_bytes(heap, spare);
+            table->entry_bytes -= heap_usable_bytes(heap, entry);
+            heap_release(heap, entry);
+        }
+    }
+    KV_ASSERT(spares->count == 0);
+    return added;
+}
+
+/* ---- The type's operations ------------------------------------------------------------ */
+
+static void hash_release(struct store *store, struct store_key *key)
+{
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    if (store_key_encoding(key) == STORE_HASH_PACK) {
+        pack_release(store->heap, pack_of(store, key));
+    } else {
+        table_release(store->heap, table_of(store, key));
+    }
+}
+
+/* A field or value within the caps. */
+static void verify_pair(const struct store *store, struct slice field, struct slice value)
+{
+    KV_ASSERT(field.length <= store->limits.key_bytes_max);
+    KV_ASSERT(value.length <= store->limits.value_bytes_max);
+}
+
+/* A pack's pairs: within the thresholds and the caps, fields distinct (compared only when
+ * their hashes agree, so checking costs O(pairs^2) integer compares, not byte compares). */
+static void pack_pairs_verify(const struct store *store, const struct pack *pack)
+{
+    pack_verify(pack, store->heap);
+    uint32_t count = pack_count(pack);
+    KV_ASSERT(count % 2 == 0);
+    KV_ASSERT(count >= 2);
+    KV_ASSERT(count <= 2u * STORE_HASH_PACK_FIELDS_MAX);
+    struct slice fields[STORE_HASH_PACK_FIELDS_MAX];
+    uint64_t hashes[STORE_HASH_PACK_FIELDS_MAX];
+    uint32_t offset = pack_first(pack);
+    /* Bounded by the pairs; each inner walk by the pairs before. */
+    for (uint32_t pair = 0; pair < count / 2; pair++) {
+        fields[pair] = pack_get(pack, offset);
+        hashes[pair] = hashfn_bytes(fields[pair].bytes, fields[pair].length, 0);
+        uint32_t value_offset = pack_next(pack, offset);
+        struct slice value = pack_get(pack, value_offset);
+        KV_ASSERT(fields[pair].length <= STORE_HASH_PACK_BYTES_MAX);
+        KV_ASSERT(value.length <= STORE_HASH_PACK_BYTES_MAX);
+        verify_pair(store, fields[pair], value);
+        for (uint32_t before = 0; before < pair; before++) {
+            KV_ASSERT(hashes[before] != hashes[pair] || !slice_equal(fields[before], fields[pair]));
+        }
+        offset = pack_next(pack, value_offset);
+    }
+    KV_ASSERT(offset == PACK_OFFSET_NONE);
+}
+
+static void table_verify(const struct store *store, const struct hash_table *table)
+{
+    dict_verify(&table->dict);
+    KV_ASSERT(dict_count(&table->dict) > 0);
+    uint64_t entry_bytes = 0;
+    struct dict_walk walk;
+    dict_walk_start(&table->dict, &walk);
+    uint32_t ref = HEAP_REF_NONE;
+    /* Bounded by the count: a walk meets each entry once. */
+    while (dict_walk_next(&table->dict, &walk, &ref)) {
+        const struct hash_entry *entry = heap_pointer(store->heap, ref);
+        struct entry_view view = entry_view(entry);
+        uint64_t usable = heap_usable_bytes(store->heap, entry);
+        KV_ASSERT(usable >= entry_size(view.field.length, view.value.length));
+        verify_pair(store, view.field, view.value);
+        entry_bytes += usable;
+    }
+    KV_ASSERT(entry_bytes == table->entry_bytes);
+}
+
+static void hash_verify(const struct store *store, const struct store_key *key,
+                        struct store_usage *usage)
+{
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    uint64_t length = store_hash_length(store, heap_ref(store->heap, key));
+    KV_ASSERT(length > 0);
+    KV_ASSERT(length <= store->limits.length_max);
+    if (store_key_encoding(key) == STORE_HASH_PACK) {
+        pack_pairs_verify(store, pack_of(store, key));
+        usage->allocations++;
+        return;
+    }
+    const struct hash_table *table = table_of(store, key);
+    table_verify(store, table);
+    usage->allocations += 1u + dict_allocations(&table->dict) + dict_count(&table->dict);
+}
+
+static uint64_t hash_length(const struct store *store, const struct store_key *key)
+{
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    return store_hash_length(store, heap_ref(store->heap, key));
+}
+
+static uint64_t hash_memory(const struct store *store, const struct store_key *key)
+{
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    if (store_key_encoding(key) == STORE_HASH_PACK) {
+        return heap_usable_bytes(store->heap, pack_of(store, key));
+    }
+    const struct hash_table *table = table_of(store, key);
+    return heap_usable_bytes(store->heap, table) + dict_bucket_bytes(&table->dict) +
+           table->entry_bytes;
+}
+
+static const struct store_type_ops hash_ops = {
+    .name = "hash",
+    .release = hash_release,
+    .verify = hash_verify,
+    .length = hash_length,
+    .memory = hash_memory,
+};
+
+void store_hash_init(struct store *store)
+{
+    store_type_register(store, STORE_TYPE_HASH, &hash_ops);
+    KV_ASSERT(store->types[STORE_TYPE_HASH] == &hash_ops);
+}
+
+/* ---- Reads ---------------------------------------------------------------------------- */
+
+uint64_t store_hash_length(const struct store *store, uint32_t key_ref)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    if (store_key_encoding(key) == STORE_HASH_PACK) {
+        return pack_count(pack_of(store, key)) / 2u;
+    }
+    return dict_count(&table_of(store, key)->dict);
+}
+
+bool store_hash_packed(const struct store *store, uint32_t key_ref)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    return store_key_encoding(key) == STORE_HASH_PACK;
+}
+
+bool store_hash_get(const struct store *store, uint32_t key_ref, struct slice field,
+                    struct slice *value)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(value != NULL);
+    if (store_key_encoding(key) == STORE_HASH_PACK) {
+        const struct pack *pack = pack_of(store, key);
+        uint32_t value_offset = pack_pairs_find(pack, field, NULL);
+        if (value_offset == PACK_OFFSET_NONE) {
+            return false;
+        }
+        *value = pack_get(pack, value_offset);
+        return true;
+    }
+    uint32_t ref = dict_lookup(&table_of(store, key)->dict, field);
+    if (ref == HEAP_REF_NONE) {
+        return false;
+    }
+    *value = entry_view(heap_pointer(store->heap, ref)).value;
+    KV_ASSERT(value->length <= store->limits.value_bytes_max);
+    return true;
+}
+
+void store_hash_each(const struct store *store, uint32_t key_ref, store_hash_visit_fn *visit,
+                     void *context)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    if (store_key_encoding(key) == STORE_HASH_PACK) {
+        const struct pack *pack = pack_of(store, key);
+        uint32_t offset = pack_first(pack);
+        /* Bounded by the pairs. */
+        for (uint32_t pair = 0; pair < pack_count(pack) / 2u; pair++) {
+            uint32_t value_offset = pack_next(pack, offset);
+            visit(context, pack_get(pack, offset), pack_get(pack, value_offset));
+            offset = pack_next(pack, value_offset);
+        }
+        KV_ASSERT(offset == PACK_OFFSET_NONE);
+        return;
+    }
+    const struct hash_table *table = table_of(store, key);
+    struct dict_walk walk;
+    dict_walk_start(&table->dict, &walk);
+    uint32_t ref = HEAP_REF_NONE;
+    /* Bounded by the count: a walk meets each entry once. */
+    while (dict_walk_next(&table->dict, &walk, &ref)) {
+        struct entry_view view = entry_view(heap_pointer(store->heap, ref));
+        visit(context, view.field, view.value);
+    }
+    KV_ASSERT(walk.next_ref == HEAP_REF_NONE);
+}
+
+/* dict_scan's visitor over a table: each entry as (field, value), at most `left` of them. */
+struct scan_visit {
+    const struct heap *heap;
+    store_hash_visit_fn *visit;
+    void *context;
+    uint64_t left;            /* entries still to hand on; the rest are passed over */
+};
+
+static void scan_visit_entry(void *context, uint32_t entry_ref)
+{
+    struct scan_visit *scan = context;
+    if (scan->left == 0) {
+        return;
+    }
+    scan->left--;
+    KV_ASSERT(entry_ref != HEAP_REF_NONE);
+    struct entry_view view = entry_view(heap_pointer(scan->heap, entry_ref));
+    scan->visit(scan->context, view.field, view.value);
+}
+
+uint64_t store_hash_scan(const struct store *store, uint32_t key_ref, uint64_t cursor,
+                         store_hash_visit_fn *visit, void *context)
+{
+    const struct hash_table *table = table_of(store, store_key(store, key_ref));
+    struct scan_visit scan = {
+        .heap = store->heap, .visit = visit, .context = context, .left = UINT64_MAX};
+    uint64_t next = dict_scan(&table->dict, cursor, scan_visit_entry, &scan);
+    KV_ASSERT(scan.left <= UINT64_MAX);
+    return next;
+}
+
+/* ---- Random fields (HRANDFIELD) ------------------------------------------------------- */
+
+/* xorshift64 on the store's random state (dict_random steps the same state). */
+static uint64_t random_draw(struct store *store)
+{
+    uint64_t state = store->random_state;
+    KV_ASSERT(state != 0);
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    store->random_state = state;
+    return state * 0x2545f4914f6cdd1dull;
+}
+
+void store_hash_random(struct store *store, uint32_t key_ref, struct slice *field,
+                       struct slice *value)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    if (store_key_encoding(key) == STORE_HASH_PACK) {
+        const struct pack *pack = pack_of(store, key);
+        uint32_t pair = (uint32_t)(random_draw(store) % (pack_count(pack) / 2u));
+        uint32_t offset = pack_index(pack, 2u * pair);
+        *field = pack_get(pack, offset);
+        *value = pack_get(pack, pack_next(pack, offset));
+        return;
+    }
+    const struct hash_table *table = table_of(store, key);
+    KV_ASSERT(dict_count(&table->dict) > 0);
+    uint32_t ref = dict_random(&table->dict, &store->random_state);
+    KV_ASSERT(ref != HEAP_REF_NONE); /* a hash is never empty */
+    struct entry_view view = entry_view(heap_pointer(store->heap, ref));
+    *field = view.field;
+    *value = view.value;
+}
+
+/* A pack's window: `count` consecutive pairs from a random one, wrapping around. */
+static void pack_window(struct store *store, const struct pack *pack, uint64_t count,
+                        store_hash_visit_fn *visit, void *context)
+{
+    uint32_t pair_count = pack_count(pack) / 2u;
+    KV_ASSERT(count > 0);
+    KV_ASSERT(count < pair_count);
+    uint32_t offset = pack_index(pack, 2u * (uint32_t)(random_draw(store) % pair_count));
+    /* Bounded by count, below the pairs: no pair twice. */
+    for (uint64_t step = 0; step < count; step++) {
+        uint32_t value_offset = pack_next(pack, offset);
+        visit(context, pack_get(pack, offset), pack_get(pack, value_offset));
+        offset = pack_next(pack, value_offset);
+        offset = offset != PACK_OFFSET_NONE ? offset : pack_first(pack);
+    }
+}
+
+/*
+ * A table's window: the entries of consecutive SCAN cursors from a random bucket of the
+ * smaller table, until `count` are met. A cursor cycle visits every entry once while the
+ * dict does not change, so count < length entries come without a repeat, provided no call
+ * stops inside an expansion (which makes the next call look at the small bucket again):
+ * a rehash whose size ratio passes DICT_SCAN_EXPANSION_MAX (a shrink the heap held back) is
+ * finished first, a rare O(buckets) step.
+ */
+static void table_window(struct store *store, struct hash_table *table, uint64_t count,
+                         store_hash_visit_fn *visit, void *context)
+{
+    struct dict *dict = &table->dict;
+    KV_ASSERT(count < dict_count(dict));
+    uint64_t steps_max = (uint64_t)dict->bucket_count[0] + dict->bucket_count[1];
+    /* Bounded: each step moves 1024 buckets of a table that exists now, plus the resizes
+     * that a finished one may start. */
+    for (uint64_t step = 0; step <= steps_max && dict_rehashing(dict); step++) {
+        uint32_t low = dict->bucket_count[0] < dict->bucket_count[1] ? dict->bucket_count[0]
+                                                                     : dict->bucket_count[1];
+        uint32_t high = dict->bucket_count[0] ^ dict->bucket_count[1] ^ low;
+        if (high / low <= DICT_SCAN_EXPANSION_MAX) {
+            break;
+        }
+        (void)dict_rehash(dict, 1024);
+    }
+    uint32_t small = dict->bucket_count[0];
+    if (dict_rehashing(dict) && dict->bucket_count[1] < small) {
+        small = dict->bucket_count[1];
+    }
+    struct scan_visit scan = {
+        .heap = store->heap, .visit = visit, .context = context, .left = count};
+    uint64_t cursor = random_draw(store) & (small - 1u);
+    uint64_t calls_max = (uint64_t)dict->bucket_count[0] + dict->bucket_count[1] + 1u;
+    /* Bounded: each call covers at least one bucket of a cycle that holds every entry. */
+    for (uint64_t call = 0; call < calls_max && scan.left > 0; call++) {
+        cursor = dict_scan(dict, cursor, scan_visit_entry, &scan);
+    }
+    KV_ASSERT(scan.left == 0);
+}
+
+void store_hash_window(struct store *store, uint32_t key_ref, uint64_t count,
+                       store_hash_visit_fn *visit, void *context)
+{
+    KV_ASSERT(count > 0);
+    const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(count < store_hash_length(store, key_ref));
+    if (store_key_encoding(key) == STORE_HASH_PACK) {
+        pack_window(store, pack_of(store, key), count, visit, context);
+    } else {
+        table_window(store, table_of(store, key), count, visit, context);
+    }
+}
+
+/* ---- Writes --------------------------------------------------------------------------- */
+
+/* Fields among the pairs that the hash found (or an absent one) lacks, each counted once.
+ * O(pairs^2): asked only when a set cap is near. */
+static uint64_t fields_new(const struct store *store, const struct store_found *found,
+                           const struct slice *pairs, uint32_t pair_count)
+{
+    KV_ASSERT(pair_count > 0);
+    uint64_t count = 0;
+    /* Bounded by the pairs, and each inner walk by the pairs before. */
+    for (uint32_t index = 0; index < pair_count; index++) {
+        struct slice value;
+        if (found->exists && store_hash_get(store, found->key_ref, pairs[2 * index], &value)) {
+            continue;
+        }
+        bool earlier = false;
+        for (uint32_t before = 0; before < index && !earlier; before++) {
+            earlier = slice_equal(pairs[2 * before], pairs[2 * index]);
+        }
+        count += earlier ? 0u : 1u;
+    }
+    KV_ASSERT(count <= pair_count);
+    return count;
+}
+
+/* Every check of a hash write, in kv's order, before anything changes. */
+static enum store_status set_check(const struct store *store, const struct store_found *found,
+                                   struct slice key, const struct slice *pairs,
+                                   uint32_t pair_count)
+{
+    KV_ASSERT(pair_count > 0);
+    KV_ASSERT(!found->exists || found->type != STORE_TYPE_ANY);
+    if (found->exists && found->type != STORE_TYPE_HASH) {
+        return STORE_WRONGTYPE;
+    }
+    if (!found->exists && key.length > store->limits.key_bytes_max) {
+        return STORE_KEY_TOO_LONG;
+    }
+    /* Bounded by the pairs. */
+    for (uint32_t index = 0; index < pair_count; index++) {
+        if (pairs[2 * index].length > store->limits.key_bytes_max) {
+            return STORE_FIELD_TOO_LONG;
+        }
+        if (pairs[2 * index + 1].length > store->limits.value_bytes_max) {
+            return STORE_VALUE_TOO_LONG;
+        }
+    }
+    uint64_t length = found->exists ? store_hash_length(store, found->key_ref) : 0;
+    if (length + pair_count > store->limits.length_max &&
+        length + fields_new(store, found, pairs, pair_count) > store->limits.length_max) {
+        return STORE_HASH_FULL;
+    }
+    return found->exists ? STORE_OK : store_key_check(store, key);
+}
+
+/* The pairs a pack will hold after a write: field, value, ... (slices into the old pack or
+ * the command's arguments). */
+struct pack_plan {
+    struct slice slices[2u * STORE_HASH_PACK_FIELDS_MAX];
+    uint32_t pair_count;
+    uint32_t added;           /* fields the write adds */
+};
+
+/* Whether a pair keeps a hash small (Redis converts on any longer argument). */
+static bool pair_small(struct slice field, struct slice value)
+{
+    return field.length <= STORE_HASH_PACK_BYTES_MAX && value.length <= STORE_HASH_PACK_BYTES_MAX;
+}
+
+/* Plans a write into a pack (NULL: a new key); false when the hash must become a table: an
+ * argument longer than STORE_HASH_PACK_BYTES_MAX, or a field past STORE_HASH_PACK_FIELDS_MAX.
+ * A repeated field keeps its first place and takes its last value, as sequential sets do. */
+static bool plan_pack(struct pack_plan *plan, const struct pack *pack, const struct slice *pairs,
+                      uint32_t pair_count)
+{
+    plan->pair_count = pack != NULL ? pack_count(pack) / 2u : 0;
+    plan->added = 0;
+    KV_ASSERT(plan->pair_count <= STORE_HASH_PACK_FIELDS_MAX);
+    uint32_t offset = pack != NULL ? pack_first(pack) : PACK_OFFSET_NONE;
+    /* Bounded by the pack's entries. */
+    for (uint32_t index = 0; index < 2u * plan->pair_count; index++) {
+        plan->slices[index] = pack_get(pack, offset);
+        offset = pack_next(pack, offset);
+    }
+    /* Bounded by the pairs; each find by the plan's pairs, at most the pack's maximum. */
+    for (uint32_t index = 0; index < pair_count; index++) {
+        struct slice field = pairs[2 * index];
+        if (!pair_small(field, pairs[2 * index + 1])) {
+            return false;
+        }
+        uint32_t at = 0;
+        /* Bounded by the plan's pairs. */
+        while (at < plan->pair_count && !slice_equal(plan->slices[2u * at], field)) {
+            at++;
+        }
+        if (at == plan->pair_count) {
+            if (at == STORE_HASH_PACK_FIELDS_MAX) {
+                return false;
+            }
+            plan->slices[2u * at] = field;
+            plan->pair_count++;
+            plan->added++;
+        }
+        plan->slices[2u * at + 1u] = pairs[2 * index + 1];
+    }
+    KV_ASSERT(plan->added <= pair_count);
+    return true;
+}
+
+/* One pair on a pack that stays one (HSET f v, HINCRBY), in place: pack_pairs_set leaves the
+ * pack as it was when it fails. */
+static enum store_status pack_set_one(struct store *store, struct store_found *found,
+                                      struct slice field, struct slice value, uint32_t *added)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    struct pack *pack = pack_of(store, key);
+    bool is_new = false;
+    if (!pack_pairs_set(&pack, store->heap, field, value, &is_new)) {
+        return STORE_OOM;
+    }
+    /* Watchers are told after the one call that can fail (the hook reads only the key's
+     * name, which stays), so a refused write touches no one. */
+    store_modified(store, key);
+    store_key_set_root(store, found, STORE_HASH_PACK, heap_ref(store->heap, pack));
+    *added = is_new ? 1u : 0u;
+    KV_ASSERT(pack_count(pack) % 2 == 0);
+    KV_ASSERT(pack_count(pack) <= 2u * STORE_HASH_PACK_FIELDS_MAX);
+    return STORE_OK;
+}
+
+/* Whether one pair keeps a pack small: short enough, and a field it has or room for one. */
+static bool pack_takes_one(const struct pack *pack, struct slice field, struct slice value)
+{
+    KV_ASSERT(pack_count(pack) <= 2u * STORE_HASH_PACK_FIELDS_MAX);
+    if (!pair_small(field, value)) {
+        return false;
+    }
+    return pack_count(pack) / 2u < STORE_HASH_PACK_FIELDS_MAX ||
+           pack_pairs_find(pack, field, NULL) != PACK_OFFSET_NONE;
+}
+
+/* A planned pack write: the new pack first (and a new key's object), then the swap. */
+static enum store_status pack_write(struct store *store, struct store_found *found,
+                                    struct slice key, const struct pack_plan *plan,
+                                    uint32_t *added)
+{
+    struct heap *heap = store->heap;
+    KV_ASSERT(plan->pair_count > 0);
+    struct pack *pack = pack_create(heap, false, plan->slices, 2u * plan->pair_count);
+    struct store_key *object = NULL;
+    if (pack != NULL && !found->exists) {
+        object = store_key_build(store, key, STORE_TYPE_HASH, 0, 0);
+    }
+    if (pack == NULL || (!found->exists && object == NULL)) {
+        if (pack != NULL) {
+            pack_release(heap, pack);
+        }
+        return STORE_OOM;
+    }
+    if (object != NULL) {
+        store_object_set_root(object, STORE_HASH_PACK, heap_ref(heap, pack));
+        store_key_insert(store, found, object, NULL);
+    } else {
+        struct store_key *current = store_key(store, found->key_ref);
+        struct pack *old = pack_of(store, current);
+        store_modified(store, current);
+        store_key_set_root(store, found, STORE_HASH_PACK, heap_ref(heap, pack));
+        pack_release(heap, old);
+    }
+    *added = plan->added;
+    KV_ASSERT(found->exists && found->type == STORE_TYPE_HASH);
+    return STORE_OK;
+}
+
+/* What a table write takes before it changes anything. */
+struct table_write {
+    struct store_key *object;  /* a new key's object, or NULL */
+    struct hash_table *table;  /* the table written */
+    bool fresh;                /* the table is new: a new key's, or the conversion's */
+    struct pair_filter filter; /* which fields may repeat */
+    struct spares spares;      /* the entries the pairs need */
+};
+
+static void table_write_release(struct heap *heap, struct table_write *write)
+{
+    spares_release(heap, &write->spares);
+    if (write->fresh && write->table != NULL) {
+        table_release(heap, write->table);
+    }
+    if (write->object != NULL) {
+        heap_release(heap, write->object);
+    }
+    KV_ASSERT(write->spares.count == 0);
+}
+
+/* Takes all a table write needs: a new key's object, the table of a conversion (or of a new
+ * key), the pairs' entries. False, with nothing kept, when the heap has no room. */
+static bool table_write_take(struct store *store, const struct store_found *found,
+                             struct slice key, const struct slice *pairs, uint32_t pair_count,
+                             struct table_write *write)
+{
+    *write = (struct table_write){
+        .spares = {.head = HEAP_REF_NONE, .tail = HEAP_REF_NONE, .count = 0}};
+    const struct store_key *current = found->exists ? store_key(store, found->key_ref) : NULL;
+    write->fresh = current == NULL || store_key_encoding(current) == STORE_HASH_PACK;
+    if (current == NULL) {
+        write->object = store_key_build(store, key, STORE_TYPE_HASH, 0, 0);
+        if (write->object == NULL) {
+            return false;
+        }
+    }
+    if (write->fresh) {
+        write->table = table_create(store, current != NULL ? pack_of(store, current) : NULL);
+    } else {
+        write->table = table_of(store, current);
+    }
+    filter_fill(&write->filter, store, pairs, pair_count);
+    if (write->table == NULL || !spares_take(store->heap, write->table, &write->filter, pairs,
+                                             pair_count, &write->spares)) {
+        table_write_release(store->heap, write);
+        return false;
+    }
+    KV_ASSERT(write->spares.count <= pair_count);
+    return true;
+}
+
+/* A write into a table: an existing one, or one built for a new key or a pack that passes
+ * the thresholds. */
+static enum store_status table_set(struct store *store, struct store_found *found,
+                                   struct slice key, const struct slice *pairs,
+                                   uint32_t pair_count, uint32_t *added)
+{
+    struct heap *heap = store->heap;
+    struct table_write write;
+    if (!table_write_take(store, found, key, pairs, pair_count, &write)) {
+        return STORE_OOM;
+    }
+    /* From here nothing can fail. */
+    if (found->exists) {
+        struct store_key *current = store_key(store, found->key_ref);
+        store_modified(store, current);
+        if (write.fresh) {
+            struct pack *old = pack_of(store, current);
+            store_key_set_root(store, found, STORE_HASH_TABLE, heap_ref(heap, write.table));
+            pack_release(heap, old);
+        }
+    }
+    *added = table_apply(heap, write.table, &write.filter, pairs, pair_count, &write.spares);
+    if (write.object != NULL) {
+        store_object_set_root(write.object, STORE_HASH_TABLE, heap_ref(heap, write.table));
+        store_key_insert(store, found, write.object, NULL);
+    }
+    KV_ASSERT(found->exists);
+    KV_ASSERT(store_key_encoding(store_key(store, found->key_ref)) == STORE_HASH_TABLE);
+    return STORE_OK;
+}
+
+enum store_status store_hash_set(struct store *store, struct store_found *found,
+                                 struct slice key, const struct slice *pairs, uint32_t pair_count,
+                                 bool only_new, uint32_t *added)
+{
+    KV_ASSERT(pair_count > 0);
+    KV_ASSERT(!only_new || pair_count == 1); /* HSETNX: one pair */
+    *added = 0;
+    enum store_status status = set_check(store, found, key, pairs, pair_count);
+    if (status != STORE_OK) {
+        return status;
+    }
+    struct slice value;
+    if (only_new && found->exists && store_hash_get(store, found->key_ref, pairs[0], &value)) {
+        return STORE_OK; /* HSETNX of a field present: nothing changes, nothing converts */
+    }
+    const struct store_key *current = found->exists ? store_key(store, found->key_ref) : NULL;
+    bool packed = current == NULL || store_key_encoding(current) == STORE_HASH_PACK;
+    const struct pack *pack = current != NULL && packed ? pack_of(store, current) : NULL;
+    if (pack != NULL && pair_count == 1 && pack_takes_one(pack, pairs[0], pairs[1])) {
+        return pack_set_one(store, found, pairs[0], pairs[1], added);
+    }
+    if (packed) {
+        struct pack_plan plan;
+        if (plan_pack(&plan, pack, pairs, pair_count)) {
+            return pack_write(store, found, key, &plan, added);
+        }
+    }
+    status = table_set(store, found, key, pairs, pair_count, added);
+    KV_ASSERT(status != STORE_OK || *added <= pair_count);
+    return status;
+}
+
+/* HDEL of one field of a pack; tells watchers before the first removal. */
+static bool pack_field_delete(struct store *store, struct store_found *found, struct slice field,
+                              bool first)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    struct pack *pack = pack_of(store, key);
+    uint32_t field_offset = PACK_OFFSET_NONE;
+    if (pack_pairs_find(pack, field, &field_offset) == PACK_OFFSET_NONE) {
+        return false;
+    }
+    KV_ASSERT(field_offset != PACK_OFFSET_NONE);
+    if (first) {
+        store_modified(store, key);
+    }
+    pack_delete(&pack, store->heap, field_offset, 2);
+    store_key_set_root(store, found, STORE_HASH_PACK, heap_ref(store->heap, pack));
+    KV_ASSERT(pack_count(pack) % 2 == 0);
+    return true;
+}
+
+/* HDEL of one field of a table; tells watchers before the first removal. */
+static bool table_field_delete(struct store *store, struct store_found *found,
+                               struct slice field, bool first)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    struct hash_table *table = table_of(store, key);
+    struct dict_position position;
+    uint32_t ref = dict_find(&table->dict, field, &position);
+    if (ref == HEAP_REF_NONE) {
+        return false;
+    }
+    if (first) {
+        store_modified(store, key);
+    }
+    struct hash_entry *entry = heap_pointer(store->heap, ref);
+    KV_ASSERT(slice_equal(entry_view(entry).field, field));
+    dict_remove_at(&table->dict, position);
+    KV_ASSERT(table->entry_bytes >= heap_usable_bytes(store->heap, entry));
+    table->entry_bytes -= heap_usable_bytes(store->heap, entry);
+    heap_release(store->heap, entry);
+    return true;
+}
+
+uint32_t store_hash_delete(struct store *store, struct store_found *found,
+                           const struct slice *fields, uint32_t field_count)
+{
+    KV_ASSERT(found->exists);
+    KV_ASSERT(found->type == STORE_TYPE_HASH);
+    bool packed = store_hash_packed(store, found->key_ref);
+    uint32_t removed = 0;
+    uint64_t length = store_hash_length(store, found->key_ref);
+    /* Bounded by the fields named; stops when the hash empties. */
+    for (uint32_t index = 0; index < field_count && length > 0; index++) {
+        bool first = removed == 0;
+        bool gone = packed ? pack_field_delete(store, found, fields[index], first)
+                           : table_field_delete(store, found, fields[index], first);
+        removed += gone ? 1u : 0u;
+        length -= gone ? 1u : 0u;
+    }
+    KV_ASSERT(length == store_hash_length(store, found->key_ref));
+    if (length == 0) {
+        store_remove(store, found); /* a hash is never empty: the key goes with its last field */
+    }
+    return removed;
+}
