@@ -41,8 +41,7 @@ static_assert(CMD_NAME_BYTES_MAX <= UINT8_MAX, "cmd_name_bytes holds a name's le
 #define CMD_FLAGS_BOUND                                                                   \
     (CMD_FLAG_STRINGS | CMD_FLAG_GROWS | CMD_FLAG_GROWS_ONE | CMD_FLAG_SHRINKS)
 
-/* TODO(issue 13): the list, hash, set, sorted-set and blocking families come back as each
- * moves to the heap (src/pending/ holds them until then). */
+/* Every family; cmd_init indexes their commands by name. */
 static const struct cmd_family *const cmd_families[] = {
     &cmd_family_string, &cmd_family_keys,   &cmd_family_expire, &cmd_family_server,
     &cmd_family_client, &cmd_family_multi,  &cmd_family_latency, &cmd_family_pubsub,

@@ -111,7 +111,7 @@ static void hash_set(struct cmd_context *context, const struct slice *args, uint
                      const char *name, bool count_reply)
 {
     KV_ASSERT(arg_count >= 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     if (arg_count % 2 != 0) {
         reply_error_arity(&context->reply, name);
         return;
@@ -120,7 +120,7 @@ static void hash_set(struct cmd_context *context, const struct slice *args, uint
     if (hash_put_pairs(context, args, (arg_count - 2) / 2, false, &added)) {
         count_reply ? reply_integer(&context->reply, added) : reply_ok(&context->reply);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_hset)
@@ -138,13 +138,13 @@ CMD_HANDLER(cmd_hmset)
 CMD_HANDLER(cmd_hsetnx)
 {
     KV_ASSERT(arg_count == 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     uint32_t added = 0;
     if (hash_put_pairs(context, args, 1, true, &added)) {
         KV_ASSERT(added <= 1);
         reply_integer(&context->reply, added);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* The value of a field in the hash read (status from cmd_read), or false. */
@@ -158,7 +158,7 @@ static bool read_field(const struct cmd_context *context, enum store_status stat
 CMD_HANDLER(cmd_hget)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     struct slice value;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
@@ -170,7 +170,7 @@ CMD_HANDLER(cmd_hget)
     } else {
         reply_null(&context->reply);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_hmget)
@@ -224,20 +224,20 @@ CMD_HANDLER(cmd_hlen)
 CMD_HANDLER(cmd_hexists)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     struct slice value;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
     if (status != STORE_WRONGTYPE) {
         reply_integer(&context->reply, read_field(context, status, &found, args[2], &value));
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_hstrlen)
 {
     KV_ASSERT(arg_count == 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     struct slice value = {0};
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
@@ -246,7 +246,7 @@ CMD_HANDLER(cmd_hstrlen)
     }
     bool present = read_field(context, status, &found, args[2], &value);
     reply_integer(&context->reply, present ? value.length : 0);
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* Whether a field is selected: every field without a pattern (HSCAN's MATCH). */
@@ -318,7 +318,7 @@ static void hash_whole(struct cmd_context *context, const struct slice *args, bo
                        bool with_values)
 {
     KV_ASSERT(with_fields || with_values);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
     if (status == STORE_NOT_FOUND) {
@@ -326,7 +326,7 @@ static void hash_whole(struct cmd_context *context, const struct slice *args, bo
     } else if (status == STORE_OK) {
         reply_whole(context, found.key_ref, with_fields, with_values, NULL);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 CMD_HANDLER(cmd_hgetall)
@@ -451,7 +451,7 @@ static bool hincrbyfloat_text(struct cmd_context *context, bool present, struct 
 CMD_HANDLER(cmd_hincrbyfloat)
 {
     KV_ASSERT(arg_count == 4);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     long double increment = 0;
     if (!number_parse_long_double(args[3].bytes, args[3].length, &increment)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_FLOAT);
@@ -476,7 +476,7 @@ CMD_HANDLER(cmd_hincrbyfloat)
     } else if (hash_put(context, args, &found, bytes)) {
         reply_bulk(&context->reply, bytes);
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 /* HRANDFIELD's count, as Redis 7.0 reads it (-LONG_MAX .. LONG_MAX). */
@@ -686,7 +686,7 @@ static void hscan_table(struct cmd_context *context, uint32_t key_ref, uint64_t 
 CMD_HANDLER(cmd_hscan)
 {
     KV_ASSERT(arg_count >= 3);
-    uint32_t reply_before = context->reply.length;
+    uint64_t reply_before = context->reply.total;
     uint64_t cursor = 0;
     if (!cmd_scan_cursor(args[2], &cursor)) {
         reply_error(&context->reply, REPLY_ERROR_INVALID_CURSOR);
@@ -710,7 +710,7 @@ CMD_HANDLER(cmd_hscan)
             hscan_table(context, found.key_ref, cursor, pattern, count);
         }
     }
-    KV_ASSERT(context->reply.length > reply_before);
+    KV_ASSERT(context->reply.total > reply_before);
 }
 
 static uint32_t hscan_reply_max(const struct cmd_context *context, const struct slice *args,
