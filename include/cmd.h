@@ -1,5 +1,5 @@
 /*
- * Commands: the table (name, arity, reply bound, handler) and dispatch. A handler reads its
+ * Commands: the table (name, arity, key positions, flags, handler) and dispatch. A handler reads its
  * arguments, checks every limit, then changes the store and writes one reply. Arity and
  * unknown commands are answered here exactly as Redis answers them.
  */
@@ -47,22 +47,13 @@ struct cmd_outcome {
     int64_t block_deadline_ms; /* with block: Unix ms of the timeout; 0: never */
 };
 
-/* How far reply bounds may trust the store as it is now. Zero for a command about to run;
- * EXEC, summing its queue's bounds before any of it runs, sets them from the writes queued
- * before each command (cmd_bound_after). */
-struct cmd_bound {
-    bool exact;               /* look at the store even when the worst case fits the room */
-    bool strings_changed;     /* a string may have changed or appeared since */
-    uint32_t list_growth;     /* elements lists may have gained since; UINT32_MAX: any */
-};
-
 /* What a handler may touch. The shared part is set once by the serving layer; the call part
  * is set for each command. A handler reaches its own client through `client`, never the
  * connection; other clients' connections only through `conns` (CLIENT, PUBLISH). */
 struct cmd_context {
     struct store *store;         /* the data */
     struct config *config;       /* options (CONFIG SET changes the runtime ones) */
-    const struct plan *plan;     /* sizes, for reply bounds and INFO */
+    const struct plan *plan;     /* sizes, for INFO */
     const struct region *region; /* for INFO: region size, page size, locked */
     struct stats *stats;         /* counters */
     struct watch *watch;         /* WATCH state of every client */
@@ -76,11 +67,7 @@ struct cmd_context {
     struct reply reply;          /* where its reply goes */
     uint8_t mode;                /* enum cmd_mode */
     struct cmd_outcome outcome;  /* what it asks of its caller; zero before it runs */
-    struct cmd_bound bound;      /* reply-bound trust; zero unless EXEC sums its queue */
 };
-
-/* Updates a context's bound fields for a command queued before the next ones (EXEC). */
-void cmd_bound_after(struct cmd_bound *bound, uint32_t position, uint32_t arg_count);
 
 /* Bytes cmd_init carves: a latency histogram per command and the slow log ring. */
 uint64_t cmd_plan_stats_bytes(uint32_t slowlog_max_len);
@@ -99,14 +86,7 @@ enum cmd_flag {
     CMD_FLAG_TXN = 1u << 2,       /* runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH,
                                      UNWATCH, QUIT, RESET) instead of being queued */
     CMD_FLAG_NO_TXN = 1u << 3,    /* refused inside MULTI (WATCH: "not allowed") */
-    /* What a write can do to later replies' bounds (EXEC sums them before its queue runs); a
-     * write with none of these may do anything (RENAME): later bounds assume the worst. */
-    CMD_FLAG_STRINGS = 1u << 4,   /* changes strings only; lists stay as long */
-    CMD_FLAG_GROWS = 1u << 5,     /* adds args - 2 elements to one list (LPUSH) */
-    CMD_FLAG_GROWS_ONE = 1u << 6, /* adds one element to one list (LINSERT, LMOVE) */
-    CMD_FLAG_PUBSUB = 1u << 8,    /* allowed while subscribed (SUBSCRIBE, PING, QUIT, RESET) */
-    CMD_FLAG_SHRINKS = 1u << 7,   /* removes keys or elements, or rewrites list elements
-                                     in place (DEL, LPOP, LSET, EXPIRE) */
+    CMD_FLAG_PUBSUB = 1u << 4,    /* allowed while subscribed (SUBSCRIBE, PING, QUIT, RESET) */
 };
 
 /* Counters of one command, as INFO commandstats shows them. */
@@ -143,8 +123,7 @@ const struct cmd *cmd_of(uint32_t position);
 uint32_t cmd_flags(const struct cmd *cmd);
 
 /* Whether a command may run: known, right arity, client authenticated, allowed while
- * subscribed. If not, answers Redis's error (counting the refusal) and returns false. The
- * caller has PLAN_REPLY_SMALL_BYTES of room for that. */
+ * subscribed. If not, answers Redis's error (counting the refusal) and returns false. */
 /* Whether Redis flags the command DENYOOM: a write that may take memory, refused when the
  * budget is full and nothing can be evicted. */
 bool cmd_denyoom(uint32_t position);
@@ -161,13 +140,6 @@ KV_MUST_USE bool cmd_memory_admit(struct cmd_context *context, uint32_t position
 
 bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
                uint32_t arg_count);
-
-/* The bound on the reply of an admitted command (at least PLAN_REPLY_ERROR_BYTES). A range
- * read bounds its reply by the elements its arguments can select, so pipelined small ranges
- * and pops do not each wait for an empty send buffer. EXEC's bound is the sum over its
- * queued commands. */
-uint32_t cmd_reply_bound(const struct cmd_context *context, uint32_t position,
-                         const struct slice *args, uint32_t arg_count);
 
 /* Runs an admitted command and writes its reply (of any size: the reply grows). */
 void cmd_run(struct cmd_context *context, uint32_t position, const struct slice *args,

@@ -132,7 +132,6 @@ enum reply_error {
     REPLY_ERROR_LIMIT_NEEDS_BY,
     REPLY_ERROR_WITHSCORES_BYLEX,
     REPLY_ERROR_MIN_MAX_NOT_LEX,
-    REPLY_ERROR_PUBSUB_CHANNELS_TOO_LARGE,
     REPLY_ERROR_SLOWLOG_COUNT,
     /* kv's limits: the message names the option and its value (reply_errors_init). */
     REPLY_ERROR_KEY_TOO_LONG,
@@ -156,25 +155,17 @@ enum reply_error {
     REPLY_ERROR_CLIENT_NAME_TOO_LONG,    /* u: kv's limit in bytes */
     REPLY_ERROR_HELLO_OPTION,            /* arg: the option */
     REPLY_ERROR_CLIENT_TYPE_UNKNOWN,     /* arg: the type */
-    REPLY_ERROR_CLIENT_LIST_TOO_LARGE,   /* llu: the list's bytes; u: the send buffer */
     REPLY_ERROR_NO_SUCH_USER,            /* arg: the user */
     REPLY_ERROR_SETINFO_OPTION_UNKNOWN,  /* arg: the option */
     REPLY_ERROR_SETINFO_TOO_LONG,        /* arg: the attribute (LIB-NAME or LIB-VER) */
     REPLY_ERROR_SETINFO_INVALID,         /* arg: the attribute (LIB-NAME or LIB-VER) */
     REPLY_ERROR_EXPIRE_OPTION_UNKNOWN,   /* arg: the option */
     REPLY_ERROR_EXPIRE_TIME_INVALID,     /* name: the command, lower case */
-    REPLY_ERROR_EXEC_TOO_LARGE,          /* llu: the replies' bound; u: the send buffer */
     REPLY_ERROR_TRANSACTION_TOO_LARGE,   /* u: the receive buffer */
     REPLY_ERROR_CONFIG_SET_UNKNOWN,      /* arg: the parameter */
     REPLY_ERROR_CONFIG_SET_IMMUTABLE,    /* arg: the parameter */
     REPLY_ERROR_CONFIG_SET_UNREADABLE,   /* arg: the parameter */
     REPLY_ERROR_CONFIG_SET_FAILED,       /* arg: the parameter; name: config_set's reason */
-    REPLY_ERROR_COMMAND_REPLY_TOO_LARGE, /* u: the send buffer */
-    REPLY_ERROR_KEYS_TOO_LARGE,          /* u: the keys; u: the send buffer */
-    REPLY_ERROR_MGET_TOO_LARGE,          /* u: the keys; u: the send buffer */
-    REPLY_ERROR_HRANDFIELD_TOO_LARGE,    /* u: the send buffer */
-    REPLY_ERROR_SRANDMEMBER_TOO_LARGE,   /* u: the send buffer */
-    REPLY_ERROR_SET_ALGEBRA_TOO_LARGE,   /* name: the command, upper case; llu: the members */
     REPLY_ERROR_COUNT,
 };
 
@@ -204,7 +195,7 @@ void reply_bulk(struct reply *reply, struct slice bytes);   /* "$n\r\n...\r\n" *
 void reply_score(struct reply *reply, double score);
 void reply_null(struct reply *reply);                       /* "$-1\r\n" */
 void reply_null_array(struct reply *reply);                 /* "*-1\r\n" */
-void reply_array(struct reply *reply, uint32_t count);      /* "*count\r\n" */
+void reply_array(struct reply *reply, uint64_t count);      /* "*count\r\n" */
 
 /*
  * The error line of an id that takes arguments, formatted straight into the reply (which

@@ -1,12 +1,12 @@
 /*
  * Serving: from a connection's received bytes to its replies. It parses pipelined commands
- * from the receive buffer, admits each, runs it when the send buffer has room for its reply
- * bound (so replies are never cut: a client that sends faster than it reads is not read
- * from until its replies drain), queues commands inside MULTI, blocks clients whose blocking
+ * from the receive buffer, admits each (the budget's check among them), runs it with its
+ * reply growing into the connection's output (a client whose unsent output passes
+ * SERVE_OUTPUT_PAUSE_BYTES runs nothing more until it reads), queues commands inside MULTI, blocks clients whose blocking
  * command found nothing and retries them when one of their keys gains members, and answers
  * their timeouts. It also opens and closes a client with its connection, and decides at
  * accept time whether protected mode refuses it. It needs no ring: the loop calls it when
- * I/O completes and does the I/O it asks for. No allocation after init.
+ * I/O completes and does the I/O it asks for. Its memory is the heap's (the budget).
  */
 #ifndef KV_SERVE_H
 #define KV_SERVE_H

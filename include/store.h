@@ -192,8 +192,8 @@ enum store_status store_find_typed(struct store *store, struct slice key, uint8_
 /* Finds a live key of any type: its key object's reference, or false. */
 KV_MUST_USE bool store_find(struct store *store, struct slice key, uint32_t *key_ref);
 
-/* Finds a key without changing anything, whether or not its time has passed (reply bounds:
- * an expired key only makes a bound larger). */
+/* Finds a key without changing anything, whether or not its time has passed (eviction and
+ * OBJECT look without touching the key's clock). */
 KV_MUST_USE bool store_peek(const struct store *store, struct slice key, uint32_t *key_ref);
 
 /* Elements a live key's value holds (its type's length). */

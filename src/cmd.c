@@ -2,8 +2,8 @@
  * The command index and dispatch. Each family file holds a constant table of its commands;
  * cmd_init indexes them all by name (case-insensitive, open addressing in static storage).
  * Arity follows Redis's convention (n: exactly n arguments with the name, -n: at least n).
- * Each entry bounds its reply so the connection can check room in its send buffer before
- * running the command. Arity errors and unknown commands are answered here as Redis does.
+ * A reply may be of any size (its writer grows into the connection's output). Arity errors
+ * and unknown commands are answered here as Redis does.
  */
 #include "cmd.h"
 
@@ -33,13 +33,8 @@ static_assert(CMD_NAME_BYTES_MAX <= PLAN_COMMAND_NAME_BYTES_MAX,
 static_assert(CMD_NAME_BYTES_MAX <= UINT8_MAX, "cmd_name_bytes holds a name's length");
 
 /* Every flag a table entry may carry. */
-#define CMD_FLAGS_KNOWN                                                                   \
-    (CMD_FLAG_WRITE | CMD_FLAG_NOAUTH | CMD_FLAG_TXN | CMD_FLAG_NO_TXN | CMD_FLAG_STRINGS | \
-     CMD_FLAG_GROWS | CMD_FLAG_GROWS_ONE | CMD_FLAG_PUBSUB | CMD_FLAG_SHRINKS)
-
-/* What a write does to later replies' bounds: cmd_bound_after reads these. */
-#define CMD_FLAGS_BOUND                                                                   \
-    (CMD_FLAG_STRINGS | CMD_FLAG_GROWS | CMD_FLAG_GROWS_ONE | CMD_FLAG_SHRINKS)
+#define CMD_FLAGS_KNOWN \
+    (CMD_FLAG_WRITE | CMD_FLAG_NOAUTH | CMD_FLAG_TXN | CMD_FLAG_NO_TXN | CMD_FLAG_PUBSUB)
 
 /* Every family; cmd_init indexes their commands by name. */
 static const struct cmd_family *const cmd_families[] = {
@@ -119,15 +114,9 @@ static void cmd_init_check(const struct cmd *cmd, size_t name_bytes)
     for (size_t index = 0; index < name_bytes; index++) {
         KV_ASSERT(!(cmd->name[index] >= 'A' && cmd->name[index] <= 'Z'));
     }
-    KV_ASSERT(cmd->reply_max != NULL);
     KV_ASSERT(cmd->handler != NULL);
     KV_ASSERT(cmd->arity != 0); /* Redis's arity counts the name: at least 1 either way */
     KV_ASSERT((cmd->flags & ~(uint32_t)CMD_FLAGS_KNOWN) == 0);
-    /* Only a write changes what later replies may hold. */
-    KV_ASSERT(!(cmd->flags & CMD_FLAGS_BOUND) || (cmd->flags & CMD_FLAG_WRITE));
-    KV_ASSERT(!((cmd->flags & CMD_FLAG_GROWS) && (cmd->flags & CMD_FLAG_GROWS_ONE)));
-    /* GROWS adds args - 2 elements (cmd_bound_after): a key and at least one element. */
-    KV_ASSERT(!(cmd->flags & CMD_FLAG_GROWS) || cmd->arity >= 3 || cmd->arity <= -3);
     /* COMMAND INFO's key positions: all zero for a command without keys. */
     KV_ASSERT(cmd->first_key >= 0);
     KV_ASSERT(cmd->key_step >= 0);
@@ -401,55 +390,6 @@ const struct cmd *cmd_of(uint32_t position)
     return cmd_all[position];
 }
 
-/* The reply bounds below serve admitted commands only: the name is always there. */
-uint32_t cmd_reply_small(const struct cmd_context *context, const struct slice *args,
-                         uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 1);
-    KV_ASSERT(PLAN_REPLY_ERROR_BYTES <= context->plan->send_buffer_bytes);
-    return PLAN_REPLY_ERROR_BYTES;
-}
-
-uint32_t cmd_reply_value(const struct cmd_context *context, const struct slice *args,
-                         uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 1);
-    /* The plan sizes the send buffer for one value and a margin (plan.c). */
-    KV_ASSERT(context->plan->reply_value_bytes <= context->plan->send_buffer_bytes);
-    return context->plan->reply_value_bytes;
-}
-
-uint32_t cmd_reply_info(const struct cmd_context *context, const struct slice *args,
-                        uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 1);
-    /* The plan's send buffer is never smaller than INFO's reply (plan.c). */
-    KV_ASSERT(PLAN_REPLY_INFO_BYTES <= context->plan->send_buffer_bytes);
-    return PLAN_REPLY_INFO_BYTES;
-}
-
-uint32_t cmd_reply_all(const struct cmd_context *context, const struct slice *args,
-                       uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 1);
-    KV_ASSERT(context->plan->send_buffer_bytes >= PLAN_REPLY_INFO_BYTES);
-    return context->plan->send_buffer_bytes;
-}
-
-uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements)
-{
-    KV_ASSERT(plan->reply_element_bytes > 0);
-    /* Header, elements, and room for a single value or an error instead. */
-    uint64_t bytes = 16 + elements * plan->reply_element_bytes + plan->reply_value_bytes;
-    uint32_t bound = bytes < plan->send_buffer_bytes ? (uint32_t)bytes : plan->send_buffer_bytes;
-    KV_ASSERT(bound <= plan->send_buffer_bytes); /* what cmd_reply_bound demands */
-    return bound;
-}
-
 static bool arity_ok(const struct cmd *cmd, uint32_t arg_count)
 {
     KV_ASSERT(cmd->arity != 0); /* cmd_init checked every entry */
@@ -458,19 +398,6 @@ static bool arity_ok(const struct cmd *cmd, uint32_t arg_count)
         return arg_count == (uint32_t)cmd->arity;
     }
     return arg_count >= (uint32_t)-cmd->arity;
-}
-
-uint32_t cmd_reply_bound(const struct cmd_context *context, uint32_t position,
-                         const struct slice *args, uint32_t arg_count)
-{
-    const struct cmd *cmd = cmd_of(position);
-    KV_ASSERT(cmd != NULL);
-    KV_ASSERT(arity_ok(cmd, arg_count)); /* only admitted commands are bounded */
-    uint32_t bytes = cmd->reply_max(context, args, arg_count);
-    KV_ASSERT(bytes <= context->plan->send_buffer_bytes);
-    uint32_t bound = bytes < PLAN_REPLY_ERROR_BYTES ? PLAN_REPLY_ERROR_BYTES : bytes;
-    KV_ASSERT(bound >= PLAN_REPLY_ERROR_BYTES);
-    return bound;
 }
 
 enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_t type,
@@ -578,48 +505,6 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
     reply_bulk(&context->reply, cursor_zero);
     KV_ASSERT(context->reply.total > length_before);
     return true;
-}
-
-uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, uint8_t type)
-{
-    KV_ASSERT(type != STORE_TYPE_ANY);
-    uint32_t length_max = context->plan->list_length_max;
-    if (context->bound.list_growth == UINT32_MAX) {
-        return length_max;
-    }
-    uint32_t key_ref = HEAP_REF_NONE;
-    uint64_t length = context->bound.list_growth;
-    /* A peek, not a find: a bound changes nothing, and an expired key only enlarges it. */
-    if (store_peek(context->store, key, &key_ref) &&
-        store_key_type(store_key(context->store, key_ref)) == type) {
-        length += store_length(context->store, key_ref);
-    }
-    uint32_t bound = length < length_max ? (uint32_t)length : length_max;
-    KV_ASSERT(bound <= length_max);
-    return bound;
-}
-
-void cmd_bound_after(struct cmd_bound *bound, uint32_t position, uint32_t arg_count)
-{
-    KV_ASSERT(position < cmd_all_count); /* a queued command was known */
-    KV_ASSERT(arg_count >= 1);
-    uint32_t flags = cmd_flags(cmd_of(position));
-    if (!(flags & CMD_FLAG_WRITE) || (flags & CMD_FLAG_SHRINKS)) {
-        return;
-    }
-    uint64_t growth = bound->list_growth;
-    if (flags & CMD_FLAG_STRINGS) {
-        bound->strings_changed = true;
-        return;
-    }
-    if (flags & (CMD_FLAG_GROWS | CMD_FLAG_GROWS_ONE)) {
-        KV_ASSERT(!(flags & CMD_FLAG_GROWS) || arg_count >= 3); /* cmd_init_check: arity */
-        growth += (flags & CMD_FLAG_GROWS) ? arg_count - 2u : 1u;
-        bound->list_growth = growth < UINT32_MAX ? (uint32_t)growth : UINT32_MAX;
-        return;
-    }
-    bound->strings_changed = true;
-    bound->list_growth = UINT32_MAX;
 }
 
 enum reply_error cmd_store_error(enum store_status status)

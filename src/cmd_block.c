@@ -241,27 +241,13 @@ CMD_HANDLER(cmd_bzpopmax)
     KV_ASSERT((context->reply.total > reply_before) != context->outcome.block);
 }
 
-/* A key and a value, member or score: two or three bulks of an argument's size at most. */
-static uint32_t pop_reply_max(const struct cmd_context *context, const struct slice *args,
-                              uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 3);
-    uint64_t bytes = 16u + 3u * (uint64_t)context->plan->reply_value_bytes;
-    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                              : context->plan->send_buffer_bytes;
-    KV_ASSERT(bound > 0);
-    return bound;
-}
-
 static const struct cmd block_cmds[] = {
-    {"blpop", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_blpop},
-    {"brpop", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_brpop},
-    {"blmove", 6, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value, cmd_blmove},
-    {"brpoplpush", 4, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value,
-     cmd_brpoplpush},
-    {"bzpopmin", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_bzpopmin},
-    {"bzpopmax", -3, 1, -2, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_bzpopmax},
+    {"blpop", -3, 1, -2, 1, CMD_FLAG_WRITE, cmd_blpop},
+    {"brpop", -3, 1, -2, 1, CMD_FLAG_WRITE, cmd_brpop},
+    {"blmove", 6, 1, 2, 1, CMD_FLAG_WRITE, cmd_blmove},
+    {"brpoplpush", 4, 1, 2, 1, CMD_FLAG_WRITE, cmd_brpoplpush},
+    {"bzpopmin", -3, 1, -2, 1, CMD_FLAG_WRITE, cmd_bzpopmin},
+    {"bzpopmax", -3, 1, -2, 1, CMD_FLAG_WRITE, cmd_bzpopmax},
 };
 
 CMD_FAMILY(cmd_family_block, "list", block_cmds);

@@ -341,8 +341,8 @@ static const struct client *client_next(const struct cmd_context *context, uint3
     return NULL;
 }
 
-/* CLIENT LIST [TYPE type] [ID id ...]: one bulk of lines, measured first so that a list
- * longer than the send buffer gets an error instead of a cut. */
+/* CLIENT LIST [TYPE type] [ID id ...]: one bulk of lines, measured first (the bulk's header
+ * is its length), then written line by line. */
 static void client_list(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 2); /* CLIENT LIST */
@@ -604,24 +604,11 @@ CMD_HANDLER(cmd_client)
     KV_ASSERT(context->reply.total > length_before);
 }
 
-/* CLIENT LIST and KILL may list every client: the whole send buffer; the rest fit INFO's. */
-static uint32_t client_reply_max(const struct cmd_context *context, const struct slice *args,
-                                 uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2); /* arity -2 */
-    bool list = cmd_arg_is(args[1], "list");
-    uint32_t bytes = list ? cmd_reply_all(context, args, arg_count)
-                          : cmd_reply_info(context, args, arg_count);
-    KV_ASSERT(bytes <= context->plan->send_buffer_bytes);
-    return bytes;
-}
-
 static const struct cmd client_cmds[] = {
-    {"client", -2, 0, 0, 0, 0, client_reply_max, cmd_client},
-    {"auth", -2, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_reply_small, cmd_auth},
-    {"hello", -1, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_reply_info, cmd_hello},
-    {"reset", 1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN | CMD_FLAG_PUBSUB, cmd_reply_small,
-     cmd_reset},
+    {"client", -2, 0, 0, 0, 0, cmd_client},
+    {"auth", -2, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_auth},
+    {"hello", -1, 0, 0, 0, CMD_FLAG_NOAUTH, cmd_hello},
+    {"reset", 1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN | CMD_FLAG_PUBSUB, cmd_reset},
 };
 
 CMD_FAMILY(cmd_family_client, "connection", client_cmds);

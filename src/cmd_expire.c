@@ -206,15 +206,15 @@ CMD_HANDLER(cmd_persist)
 }
 
 static const struct cmd expire_cmds[] = {
-    {"ttl", 2, 1, 1, 1, 0, cmd_reply_small, cmd_ttl},
-    {"pttl", 2, 1, 1, 1, 0, cmd_reply_small, cmd_pttl},
-    {"expiretime", 2, 1, 1, 1, 0, cmd_reply_small, cmd_expiretime},
-    {"pexpiretime", 2, 1, 1, 1, 0, cmd_reply_small, cmd_pexpiretime},
-    {"expire", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_expire},
-    {"pexpire", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_pexpire},
-    {"expireat", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_expireat},
-    {"pexpireat", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_pexpireat},
-    {"persist", 2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_persist},
+    {"ttl", 2, 1, 1, 1, 0, cmd_ttl},
+    {"pttl", 2, 1, 1, 1, 0, cmd_pttl},
+    {"expiretime", 2, 1, 1, 1, 0, cmd_expiretime},
+    {"pexpiretime", 2, 1, 1, 1, 0, cmd_pexpiretime},
+    {"expire", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_expire},
+    {"pexpire", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_pexpire},
+    {"expireat", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_expireat},
+    {"pexpireat", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_pexpireat},
+    {"persist", 2, 1, 1, 1, CMD_FLAG_WRITE, cmd_persist},
 };
 
 CMD_FAMILY(cmd_family_expire, "generic", expire_cmds);

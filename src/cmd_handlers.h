@@ -1,11 +1,11 @@
 /*
- * What command families share: the shape of a command table entry, the reply bounds, and
- * each family's table. A family (cmd_string.c, cmd_keys.c, cmd_expire.c, cmd_list.c,
- * cmd_hash.c, cmd_set.c, cmd_zset.c, cmd_block.c, cmd_multi.c, cmd_pubsub.c, cmd_client.c,
- * cmd_server.c, cmd_latency.c) defines its handlers as static functions and exports one
- * `struct cmd_family`; cmd.c indexes every family at startup and is the only
- * caller of handlers. Each handler is called with the arity already checked and the send
- * buffer holding at least reply_max(...) free bytes.
+ * What command families share: the shape of a command table entry and each family's table.
+ * A family (cmd_string.c, cmd_keys.c, cmd_expire.c, cmd_list.c, cmd_hash.c, cmd_set.c,
+ * cmd_zset.c, cmd_block.c, cmd_multi.c, cmd_pubsub.c, cmd_client.c, cmd_server.c,
+ * cmd_latency.c, cmd_object.c) defines its handlers as static functions and exports one
+ * `struct cmd_family`; cmd.c indexes every family at startup and is the only caller of
+ * handlers. Each handler is called with the arity already checked; its reply may be of any
+ * size (the writer grows into the connection's output, cmd.h).
  */
 #ifndef KV_CMD_HANDLERS_H
 #define KV_CMD_HANDLERS_H
@@ -18,11 +18,6 @@
 typedef void cmd_handler_fn(struct cmd_context *context, const struct slice *args,
                             uint32_t arg_count);
 
-/* Largest reply the command can write, from its arguments and the client's state. */
-typedef uint32_t cmd_reply_max_fn(const struct cmd_context *context, const struct slice *args,
-                                  uint32_t arg_count);
-
-
 struct cmd {
     const char *name;         /* lower case, as Redis names it in errors */
     int8_t arity;             /* n: exactly n args with the name; -n: at least n */
@@ -30,7 +25,6 @@ struct cmd {
     int8_t last_key;          /* -1: the last argument */
     int8_t key_step;
     uint32_t flags;           /* enum cmd_flag */
-    cmd_reply_max_fn *reply_max;
     cmd_handler_fn *handler;
 };
 
@@ -59,21 +53,6 @@ extern const struct cmd_family cmd_family_pubsub;
 extern const struct cmd_family cmd_family_object;
 extern const struct cmd_family cmd_family_memory;
 
-/* Reply bounds shared by the families. */
-cmd_reply_max_fn cmd_reply_small;  /* status, integer or error: PLAN_REPLY_ERROR_BYTES */
-cmd_reply_max_fn cmd_reply_value;  /* one value (or a small reply) */
-cmd_reply_max_fn cmd_reply_info;   /* INFO-sized text: PLAN_REPLY_INFO_BYTES */
-cmd_reply_max_fn cmd_reply_all;    /* the whole send buffer: the command itself checks that
-                                      its reply fits (KEYS, COMMAND) and errs if not */
-
-/* Whether a reply's worst case fits the room left in the send buffer: then its bound needs
- * no look at the store, which keeps that lookup off the common path. EXEC, summing bounds
- * for its whole queue, asks for exact ones (bound.exact). */
-static inline bool cmd_worst_fits(const struct cmd_context *context, uint64_t worst)
-{
-    return !context->bound.exact && worst <= context->reply.capacity - context->reply.length;
-}
-
 /* Finds a key of `type` (not STORE_TYPE_ANY) in one probe (store_find_typed), counting the
  * keyspace hit or miss as Redis's lookupKeyRead; answers WRONGTYPE itself for a key of
  * another type. *found is the find's record, for a write that follows (SET ... GET). */
@@ -90,13 +69,6 @@ bool cmd_scan_cursor(struct slice text, uint64_t *cursor);
 bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
                          uint32_t arg_count, uint8_t type, uint32_t *key_ref,
                          const struct slice **pattern);
-
-/* The most elements a list or hash (`type`) at `key` can hold when the command runs: its
- * count now plus what the writes queued before it may add (EXEC), at most list_length_max. */
-uint32_t cmd_length_bound(const struct cmd_context *context, struct slice key, uint8_t type);
-
-/* Bytes of an array of `elements` values, plus room for one value or error instead. */
-uint32_t cmd_reply_elements(const struct plan *plan, uint64_t elements);
 
 /* Commands kv has (COMMAND COUNT), and entry `index` of all of them (false past the end). */
 uint32_t cmd_count(void);

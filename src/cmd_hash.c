@@ -21,74 +21,6 @@
 /* HSCAN's COUNT when none is given (Redis's). */
 #define HSCAN_COUNT_DEFAULT 10u
 
-/* "$<length>\r\n...\r\n" of an argument of `bytes` at most. */
-static uint64_t bulk_bound(uint32_t bytes)
-{
-    uint64_t bound = 1u + 10u + 2u + (uint64_t)bytes + 2u;
-    KV_ASSERT(bound > bytes);
-    return bound;
-}
-
-/* An array of `pairs` fields and/or values (which ones: with_fields, with_values), plus room
- * for an error instead; at most the send buffer (sized for a maximal HGETALL). */
-static uint32_t pairs_reply_bound(const struct cmd_context *context, uint64_t pairs,
-                                  bool with_fields, bool with_values)
-{
-    KV_ASSERT(with_fields || with_values);
-    uint64_t each = (with_fields ? bulk_bound(context->config->key_size_max) : 0) +
-                    (with_values ? bulk_bound(context->config->val_size_max) : 0);
-    uint64_t bytes = 16u + pairs * each + PLAN_REPLY_ERROR_BYTES;
-    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                              : context->plan->send_buffer_bytes;
-    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
-    return bound;
-}
-
-/* HGETALL, HKEYS, HVALS, HSCAN: the whole hash, as long as it can be when the command runs. */
-static uint32_t whole_reply_max(const struct cmd_context *context, const struct slice *args,
-                                uint32_t arg_count, bool with_fields, bool with_values)
-{
-    KV_ASSERT(arg_count >= 2);
-    uint32_t worst = pairs_reply_bound(context, context->plan->list_length_max, with_fields,
-                                       with_values);
-    if (cmd_worst_fits(context, worst)) {
-        return worst;
-    }
-    uint32_t bound = pairs_reply_bound(context, cmd_length_bound(context, args[1], STORE_TYPE_HASH),
-                                       with_fields, with_values);
-    KV_ASSERT(bound <= worst);
-    return bound;
-}
-
-static uint32_t hgetall_reply_max(const struct cmd_context *context, const struct slice *args,
-                                  uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    return whole_reply_max(context, args, arg_count, true, true);
-}
-
-static uint32_t hkeys_reply_max(const struct cmd_context *context, const struct slice *args,
-                                uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    return whole_reply_max(context, args, arg_count, true, false);
-}
-
-static uint32_t hvals_reply_max(const struct cmd_context *context, const struct slice *args,
-                                uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    return whole_reply_max(context, args, arg_count, false, true);
-}
-
-static uint32_t hmget_reply_max(const struct cmd_context *context, const struct slice *args,
-                                uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 3);
-    return pairs_reply_bound(context, arg_count - 2u, false, true);
-}
-
 /* HSET, HMSET, HSETNX: `pair_count` pairs from args[2] at the key; false after the error. */
 static bool hash_put_pairs(struct cmd_context *context, const struct slice *args,
                            uint32_t pair_count, bool only_new, uint32_t *added)
@@ -291,8 +223,7 @@ static void whole_head(struct whole_reply *whole)
 {
     uint64_t elements = whole->selected * ((whole->with_fields ? 1u : 0u) +
                                            (whole->with_values ? 1u : 0u));
-    KV_ASSERT(elements <= UINT32_MAX); /* the reply bound held every element */
-    reply_array(whole->reply, (uint32_t)elements);
+    reply_array(whole->reply, elements);
     whole->answering = true;
 }
 
@@ -494,20 +425,6 @@ static bool hrandfield_count(struct cmd_context *context, struct slice arg, int6
     return true;
 }
 
-static uint32_t hrandfield_reply_max(const struct cmd_context *context, const struct slice *args,
-                                     uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    int64_t count = 0;
-    if (arg_count < 3 || !number_parse_int64(args[2].bytes, args[2].length, &count) ||
-        count == INT64_MIN) {
-        return pairs_reply_bound(context, 1, true, false);
-    }
-    uint64_t magnitude = count < 0 ? (uint64_t)-count : (uint64_t)count;
-    bool with_values = arg_count == 4;
-    return pairs_reply_bound(context, magnitude, true, with_values);
-}
-
 /* HRANDFIELD's answers: each field, and its value when asked. */
 struct random_reply {
     struct reply *reply;
@@ -517,7 +434,6 @@ struct random_reply {
 static void random_visit(void *context, struct slice field, struct slice value)
 {
     struct random_reply *random = context;
-    KV_ASSERT(random->reply->length < random->reply->capacity);
     reply_bulk(random->reply, field);
     if (random->with_values) {
         reply_bulk(random->reply, value);
@@ -543,8 +459,9 @@ static void hrandfield_reply(struct cmd_context *context, uint32_t key_ref, uint
         store_hash_window(context->store, key_ref, replies, random_visit, &random);
         return;
     }
-    /* Bounded by replies, which the reply's room bounded. */
-    for (uint64_t reply = 0; reply < replies; reply++) {
+    /* Bounded by replies (the count asked for), and stops once the reply found no memory:
+     * its client is closed after the command, so the rest would only be dropped. */
+    for (uint64_t reply = 0; reply < replies && !context->reply.failed; reply++) {
         struct slice field;
         struct slice value;
         store_hash_random(context->store, key_ref, &field, &value);
@@ -592,15 +509,8 @@ CMD_HANDLER(cmd_hrandfield)
     bool repeat = count < 0;
     uint64_t wanted = !counted ? 1 : repeat ? (uint64_t)-count : (uint64_t)count;
     uint64_t replies = repeat ? wanted : (wanted < length ? wanted : length);
-    uint64_t bytes = 16 + replies * (bulk_bound(context->config->key_size_max) +
-                                     (with_values ? bulk_bound(context->config->val_size_max) : 0));
-    if (bytes > context->reply.capacity - context->reply.length) {
-        reply_error_format(&context->reply, REPLY_ERROR_HRANDFIELD_TOO_LARGE,
-                           context->reply.capacity);
-        return;
-    }
     if (counted) {
-        reply_array(&context->reply, (uint32_t)(replies * (with_values ? 2u : 1u)));
+        reply_array(&context->reply, replies * (with_values ? 2u : 1u));
     }
     hrandfield_reply(context, found.key_ref, replies, repeat, with_values);
 }
@@ -713,31 +623,23 @@ CMD_HANDLER(cmd_hscan)
     KV_ASSERT(context->reply.total > reply_before);
 }
 
-static uint32_t hscan_reply_max(const struct cmd_context *context, const struct slice *args,
-                                uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 3);
-    return whole_reply_max(context, args, arg_count, true, true);
-}
-
 static const struct cmd hash_cmds[] = {
-    {"hset", -4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_hset},
-    {"hmset", -4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_hmset},
-    {"hsetnx", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_hsetnx},
-    {"hget", 3, 1, 1, 1, 0, cmd_reply_value, cmd_hget},
-    {"hmget", -3, 1, 1, 1, 0, hmget_reply_max, cmd_hmget},
-    {"hdel", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_hdel},
-    {"hlen", 2, 1, 1, 1, 0, cmd_reply_small, cmd_hlen},
-    {"hexists", 3, 1, 1, 1, 0, cmd_reply_small, cmd_hexists},
-    {"hstrlen", 3, 1, 1, 1, 0, cmd_reply_small, cmd_hstrlen},
-    {"hgetall", 2, 1, 1, 1, 0, hgetall_reply_max, cmd_hgetall},
-    {"hkeys", 2, 1, 1, 1, 0, hkeys_reply_max, cmd_hkeys},
-    {"hvals", 2, 1, 1, 1, 0, hvals_reply_max, cmd_hvals},
-    {"hincrby", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_hincrby},
-    {"hincrbyfloat", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_value,
-     cmd_hincrbyfloat},
-    {"hrandfield", -2, 1, 1, 1, 0, hrandfield_reply_max, cmd_hrandfield},
-    {"hscan", -3, 1, 1, 1, 0, hscan_reply_max, cmd_hscan},
+    {"hset", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_hset},
+    {"hmset", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_hmset},
+    {"hsetnx", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_hsetnx},
+    {"hget", 3, 1, 1, 1, 0, cmd_hget},
+    {"hmget", -3, 1, 1, 1, 0, cmd_hmget},
+    {"hdel", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_hdel},
+    {"hlen", 2, 1, 1, 1, 0, cmd_hlen},
+    {"hexists", 3, 1, 1, 1, 0, cmd_hexists},
+    {"hstrlen", 3, 1, 1, 1, 0, cmd_hstrlen},
+    {"hgetall", 2, 1, 1, 1, 0, cmd_hgetall},
+    {"hkeys", 2, 1, 1, 1, 0, cmd_hkeys},
+    {"hvals", 2, 1, 1, 1, 0, cmd_hvals},
+    {"hincrby", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_hincrby},
+    {"hincrbyfloat", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_hincrbyfloat},
+    {"hrandfield", -2, 1, 1, 1, 0, cmd_hrandfield},
+    {"hscan", -3, 1, 1, 1, 0, cmd_hscan},
 };
 
 CMD_FAMILY(cmd_family_hash, "hash", hash_cmds);

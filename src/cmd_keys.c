@@ -348,20 +348,20 @@ CMD_HANDLER(cmd_select)
 }
 
 static const struct cmd keys_cmds[] = {
-    {"del", -2, 1, -1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_del},
-    {"unlink", -2, 1, -1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_del},
-    {"exists", -2, 1, -1, 1, 0, cmd_reply_small, cmd_exists},
-    {"touch", -2, 1, -1, 1, 0, cmd_reply_small, cmd_touch},
-    {"type", 2, 1, 1, 1, 0, cmd_reply_small, cmd_type},
-    {"rename", 3, 1, 2, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_rename},
-    {"renamenx", 3, 1, 2, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_renamenx},
-    {"keys", 2, 0, 0, 0, 0, cmd_reply_all, cmd_keys},
-    {"scan", -2, 0, 0, 0, 0, cmd_reply_all, cmd_scan},
-    {"randomkey", 1, 0, 0, 0, 0, cmd_reply_value, cmd_randomkey},
-    {"dbsize", 1, 0, 0, 0, 0, cmd_reply_small, cmd_dbsize},
-    {"flushdb", -1, 0, 0, 0, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_flush},
-    {"flushall", -1, 0, 0, 0, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_flush},
-    {"select", 2, 0, 0, 0, 0, cmd_reply_small, cmd_select},
+    {"del", -2, 1, -1, 1, CMD_FLAG_WRITE, cmd_del},
+    {"unlink", -2, 1, -1, 1, CMD_FLAG_WRITE, cmd_del},
+    {"exists", -2, 1, -1, 1, 0, cmd_exists},
+    {"touch", -2, 1, -1, 1, 0, cmd_touch},
+    {"type", 2, 1, 1, 1, 0, cmd_type},
+    {"rename", 3, 1, 2, 1, CMD_FLAG_WRITE, cmd_rename},
+    {"renamenx", 3, 1, 2, 1, CMD_FLAG_WRITE, cmd_renamenx},
+    {"keys", 2, 0, 0, 0, 0, cmd_keys},
+    {"scan", -2, 0, 0, 0, 0, cmd_scan},
+    {"randomkey", 1, 0, 0, 0, 0, cmd_randomkey},
+    {"dbsize", 1, 0, 0, 0, 0, cmd_dbsize},
+    {"flushdb", -1, 0, 0, 0, CMD_FLAG_WRITE, cmd_flush},
+    {"flushall", -1, 0, 0, 0, CMD_FLAG_WRITE, cmd_flush},
+    {"select", 2, 0, 0, 0, 0, cmd_select},
 };
 
 CMD_FAMILY(cmd_family_keys, "generic", keys_cmds);

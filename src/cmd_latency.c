@@ -14,8 +14,6 @@
 #include "number.h"
 #include "slowlog.h"
 
-static uint32_t latency_reply_max(const struct cmd_context *context, const struct slice *args,
-                                  uint32_t arg_count);
 
 static void reply_text(struct reply *reply, const char *text)
 {
@@ -211,11 +209,6 @@ CMD_HANDLER(cmd_latency)
     KV_ASSERT(context->reply.total > length_before); /* every subcommand answers once */
 }
 
-/* Reply bytes of one slow log entry at most. */
-#define SLOWLOG_ENTRY_REPLY_BYTES                                                            \
-    (64u + 3u * 24u + SLOWLOG_ARGS_MAX * (SLOWLOG_ARG_BYTES_MAX + 48u) + 64u +                  \
-     SLOWLOG_CLIENT_BYTES_MAX + 32u)
-
 static void reply_entry(struct cmd_context *context, const struct slowlog_entry *entry)
 {
     KV_ASSERT(entry->arg_count <= SLOWLOG_ARGS_MAX);
@@ -254,8 +247,7 @@ static void reply_entry(struct cmd_context *context, const struct slowlog_entry 
                                                .length = entry->name_bytes});
 }
 
-/* SLOWLOG GET [count]: newest first, as many as the reply bound holds (each entry at most
- * SLOWLOG_ENTRY_REPLY_BYTES): with small send buffers the oldest are left out. */
+/* SLOWLOG GET [count]: newest first, `count` of them (default 10, -1 all), as Redis. */
 static void slowlog_get(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                         const struct slowlog *slowlog)
 {
@@ -268,10 +260,7 @@ static void slowlog_get(struct cmd_context *context, const struct slice *args, u
     }
     uint64_t wanted = count == -1 || (uint64_t)count > slowlog->count ? slowlog->count
                                                                         : (uint64_t)count;
-    uint32_t bound = latency_reply_max(context, args, arg_count);
-    KV_ASSERT(bound > 16u); /* room for the array header */
-    uint64_t fit = (bound - 16u) / SLOWLOG_ENTRY_REPLY_BYTES;
-    uint32_t shown = (uint32_t)(wanted < fit ? wanted : fit);
+    uint32_t shown = (uint32_t)wanted;
     KV_ASSERT(shown <= slowlog->count);
     reply_array(&context->reply, shown);
     for (uint32_t age = 0; age < shown; age++) {
@@ -304,24 +293,9 @@ CMD_HANDLER(cmd_slowlog_command)
     KV_ASSERT(context->reply.total > length_before); /* every subcommand answers once */
 }
 
-/* SLOWLOG GET answers up to the whole ring; LATENCY HISTOGRAM one histogram per command. */
-static uint32_t latency_reply_max(const struct cmd_context *context, const struct slice *args,
-                                  uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 2); /* arity -2 */
-    uint64_t bytes = 64u + 256u * (64u + 4u * 24u + HISTOGRAM_BOUNDS * 48u);
-    uint64_t ring = 16u + (uint64_t)PLAN_SLOWLOG_MAX_LEN * SLOWLOG_ENTRY_REPLY_BYTES;
-    bytes = bytes > ring ? bytes : ring;
-    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                              : context->plan->send_buffer_bytes;
-    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
-    return bound;
-}
-
 static const struct cmd latency_cmds[] = {
-    {"latency", -2, 0, 0, 0, 0, latency_reply_max, cmd_latency},
-    {"slowlog", -2, 0, 0, 0, 0, latency_reply_max, cmd_slowlog_command},
+    {"latency", -2, 0, 0, 0, 0, cmd_latency},
+    {"slowlog", -2, 0, 0, 0, 0, cmd_slowlog_command},
 };
 
 CMD_FAMILY(cmd_family_latency, "server", latency_cmds);

@@ -27,70 +27,6 @@ static bool integer_arg(struct cmd_context *context, struct slice arg, int64_t *
     return true;
 }
 
-static uint32_t lrange_elements_max(const struct slice *args, uint32_t arg_count,
-                                    uint32_t list_length_max)
-{
-    int64_t start = 0;
-    int64_t stop = 0;
-    if (arg_count != 4 || !number_parse_int64(args[2].bytes, args[2].length, &start) ||
-        !number_parse_int64(args[3].bytes, args[3].length, &stop)) {
-        return 0; /* An error reply. */
-    }
-    if (start < 0 || stop < 0) {
-        return list_length_max; /* Counted from the tail: depends on the length. */
-    }
-    if (stop < start) {
-        return 0;
-    }
-    uint64_t span = (uint64_t)(stop - start) + 1;
-    KV_ASSERT(span > 0);
-    return span < list_length_max ? (uint32_t)span : list_length_max;
-}
-
-static uint32_t pop_elements_max(const struct slice *args, uint32_t arg_count,
-                                 uint32_t list_length_max)
-{
-    int64_t count = 0;
-    if (arg_count != 3 || !number_parse_int64(args[2].bytes, args[2].length, &count) ||
-        count < 0) {
-        return 0; /* One value (within the bound's margin), or an error. */
-    }
-    KV_ASSERT(count >= 0);
-    return (uint64_t)count < list_length_max ? (uint32_t)count : list_length_max;
-}
-
-static uint32_t lrange_reply_max(const struct cmd_context *context, const struct slice *args,
-                                 uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    uint32_t worst = cmd_reply_elements(
-        context->plan, lrange_elements_max(args, arg_count, context->plan->list_length_max));
-    if (cmd_worst_fits(context, worst)) {
-        return worst;
-    }
-    uint32_t length_max = cmd_length_bound(context, args[1], STORE_TYPE_LIST);
-    uint32_t bound =
-        cmd_reply_elements(context->plan, lrange_elements_max(args, arg_count, length_max));
-    KV_ASSERT(bound <= worst);
-    return bound;
-}
-
-static uint32_t pop_reply_max(const struct cmd_context *context, const struct slice *args,
-                              uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    uint32_t worst = cmd_reply_elements(
-        context->plan, pop_elements_max(args, arg_count, context->plan->list_length_max));
-    if (cmd_worst_fits(context, worst)) {
-        return worst;
-    }
-    uint32_t length_max = cmd_length_bound(context, args[1], STORE_TYPE_LIST);
-    uint32_t bound =
-        cmd_reply_elements(context->plan, pop_elements_max(args, arg_count, length_max));
-    KV_ASSERT(bound <= worst);
-    return bound;
-}
-
 /* LPUSH, RPUSH and the push of LPUSHX, RPUSHX at the key found. */
 static void list_push(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                       bool at_head, struct store_found *found)
@@ -520,15 +456,6 @@ static bool lpos_options_parse(struct cmd_context *context, const struct slice *
     return true;
 }
 
-static uint32_t lpos_reply_max(const struct cmd_context *context, const struct slice *args,
-                               uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 3);
-    /* Up to one index per element when COUNT is given; integers are smaller than values. */
-    return cmd_reply_elements(context->plan, arg_count > 3 ? context->plan->list_length_max : 0);
-}
-
 /* One walk of LPOS over a list (from the tail for a negative rank), bounded by the list's
  * length and MAXLEN: the positions of the matches from the rank on, answered when `answer`.
  * Returns how many, with the first in *first (-1: none). */
@@ -650,22 +577,22 @@ CMD_HANDLER(cmd_rpoplpush)
 }
 
 static const struct cmd list_cmds[] = {
-    {"lpush", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_lpush},
-    {"rpush", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_rpush},
-    {"lrange", 4, 1, 1, 1, 0, lrange_reply_max, cmd_lrange},
-    {"llen", 2, 1, 1, 1, 0, cmd_reply_small, cmd_llen},
-    {"lpop", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_lpop},
-    {"rpop", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, pop_reply_max, cmd_rpop},
-    {"lpushx", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_lpushx},
-    {"rpushx", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_rpushx},
-    {"lindex", 3, 1, 1, 1, 0, cmd_reply_value, cmd_lindex},
-    {"lset", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_lset},
-    {"lrem", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_lrem},
-    {"ltrim", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_ltrim},
-    {"linsert", 5, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_small, cmd_linsert},
-    {"lpos", -3, 1, 1, 1, 0, lpos_reply_max, cmd_lpos},
-    {"lmove", 5, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value, cmd_lmove},
-    {"rpoplpush", 3, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_value, cmd_rpoplpush},
+    {"lpush", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_lpush},
+    {"rpush", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_rpush},
+    {"lrange", 4, 1, 1, 1, 0, cmd_lrange},
+    {"llen", 2, 1, 1, 1, 0, cmd_llen},
+    {"lpop", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_lpop},
+    {"rpop", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_rpop},
+    {"lpushx", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_lpushx},
+    {"rpushx", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_rpushx},
+    {"lindex", 3, 1, 1, 1, 0, cmd_lindex},
+    {"lset", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_lset},
+    {"lrem", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_lrem},
+    {"ltrim", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_ltrim},
+    {"linsert", 5, 1, 1, 1, CMD_FLAG_WRITE, cmd_linsert},
+    {"lpos", -3, 1, 1, 1, 0, cmd_lpos},
+    {"lmove", 5, 1, 2, 1, CMD_FLAG_WRITE, cmd_lmove},
+    {"rpoplpush", 3, 1, 2, 1, CMD_FLAG_WRITE, cmd_rpoplpush},
 };
 
 CMD_FAMILY(cmd_family_list, "list", list_cmds);

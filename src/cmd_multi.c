@@ -180,11 +180,11 @@ CMD_HANDLER(cmd_unwatch)
 }
 
 static const struct cmd multi_cmds[] = {
-    {"multi", 1, 0, 0, 0, CMD_FLAG_TXN, cmd_reply_small, cmd_multi},
-    {"exec", 1, 0, 0, 0, CMD_FLAG_TXN, cmd_reply_all, cmd_exec},
-    {"discard", 1, 0, 0, 0, CMD_FLAG_TXN, cmd_reply_small, cmd_discard},
-    {"watch", -2, 1, -1, 1, CMD_FLAG_TXN, cmd_reply_small, cmd_watch},
-    {"unwatch", 1, 0, 0, 0, 0, cmd_reply_small, cmd_unwatch},
+    {"multi", 1, 0, 0, 0, CMD_FLAG_TXN, cmd_multi},
+    {"exec", 1, 0, 0, 0, CMD_FLAG_TXN, cmd_exec},
+    {"discard", 1, 0, 0, 0, CMD_FLAG_TXN, cmd_discard},
+    {"watch", -2, 1, -1, 1, CMD_FLAG_TXN, cmd_watch},
+    {"unwatch", 1, 0, 0, 0, 0, cmd_unwatch},
 };
 
 CMD_FAMILY(cmd_family_multi, "transactions", multi_cmds);

@@ -138,11 +138,11 @@ CMD_HANDLER(cmd_memory)
 }
 
 static const struct cmd object_cmds[] = {
-    {"object", -2, 2, 2, 1, 0, cmd_reply_value, cmd_object},
+    {"object", -2, 2, 2, 1, 0, cmd_object},
 };
 
 static const struct cmd memory_cmds[] = {
-    {"memory", -2, 0, 0, 0, 0, cmd_reply_value, cmd_memory},
+    {"memory", -2, 0, 0, 0, 0, cmd_memory},
 };
 
 CMD_FAMILY(cmd_family_object, "generic", object_cmds);

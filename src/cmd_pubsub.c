@@ -2,8 +2,8 @@
  * Pub/Sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB
  * CHANNELS/NUMSUB/NUMPAT/HELP, with RESP2's subscribed-mode replies (cmd.c refuses other
  * commands while a client is subscribed). PUBLISH writes each message straight into the
- * subscribers' send buffers and queues them to send; a subscriber with no room for it has
- * stopped reading and is disconnected (as Redis's pubsub output limit does), counted and
+ * subscribers' output and queues them to send; a subscriber past client-output-buffer-limit's
+ * pubsub class (or whose output found no memory) is disconnected, as Redis does, counted and
  * logged, so a publisher never waits. kv's limits: channel names up to config_name_bytes_max,
  * subscriptions_max per client, pubsub_channels_max channels and patterns in all.
  */
@@ -324,45 +324,13 @@ CMD_HANDLER(cmd_pubsub)
     KV_ASSERT(context->reply.total > length_before); /* every subcommand answers once */
 }
 
-/* SUBSCRIBE-like replies: one per channel (or per subscription, unsubscribing them all). */
-static uint32_t subscription_reply_max(const struct cmd_context *context, const struct slice *args,
-                                       uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 1);
-    uint64_t each = 48u + config_name_bytes_max(context->config);
-    uint64_t count = arg_count > 1 ? arg_count - 1u : context->config->subscriptions_max;
-    uint64_t bytes = count * each + PLAN_REPLY_ERROR_BYTES;
-    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                              : context->plan->send_buffer_bytes;
-    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
-    return bound;
-}
-
-/* PUBSUB CHANNELS may list every channel (it errs past the send buffer); NUMSUB a name and a
- * count per channel; NUMPAT and HELP are small. */
-static uint32_t pubsub_reply_max(const struct cmd_context *context, const struct slice *args,
-                                 uint32_t arg_count)
-{
-    if (arg_count >= 2 && cmd_arg_is(args[1], "channels")) {
-        return cmd_reply_all(context, args, arg_count);
-    }
-    KV_ASSERT(arg_count >= 2); /* arity -2 */
-    uint64_t each = 48u + config_name_bytes_max(context->config);
-    uint64_t bytes = (arg_count > 2 ? arg_count - 2u : 0) * each + PLAN_REPLY_SMALL_BYTES;
-    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                              : context->plan->send_buffer_bytes;
-    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
-    return bound;
-}
-
 static const struct cmd pubsub_cmds[] = {
-    {"subscribe", -2, 0, 0, 0, CMD_FLAG_PUBSUB, subscription_reply_max, cmd_subscribe},
-    {"psubscribe", -2, 0, 0, 0, CMD_FLAG_PUBSUB, subscription_reply_max, cmd_psubscribe},
-    {"unsubscribe", -1, 0, 0, 0, CMD_FLAG_PUBSUB, subscription_reply_max, cmd_unsubscribe},
-    {"punsubscribe", -1, 0, 0, 0, CMD_FLAG_PUBSUB, subscription_reply_max, cmd_punsubscribe},
-    {"publish", 3, 0, 0, 0, 0, cmd_reply_small, cmd_publish},
-    {"pubsub", -2, 0, 0, 0, 0, pubsub_reply_max, cmd_pubsub},
+    {"subscribe", -2, 0, 0, 0, CMD_FLAG_PUBSUB, cmd_subscribe},
+    {"psubscribe", -2, 0, 0, 0, CMD_FLAG_PUBSUB, cmd_psubscribe},
+    {"unsubscribe", -1, 0, 0, 0, CMD_FLAG_PUBSUB, cmd_unsubscribe},
+    {"punsubscribe", -1, 0, 0, 0, CMD_FLAG_PUBSUB, cmd_punsubscribe},
+    {"publish", 3, 0, 0, 0, 0, cmd_publish},
+    {"pubsub", -2, 0, 0, 0, 0, cmd_pubsub},
 };
 
 CMD_FAMILY(cmd_family_pubsub, "pubsub", pubsub_cmds);

@@ -461,7 +461,7 @@ static bool command_named(struct slice name, uint32_t *index)
 
 /* COMMAND, COMMAND INFO [name ...], COMMAND DOCS [name ...] and COMMAND LIST: with no names,
  * every command; an unknown name gives a null in INFO and nothing in DOCS. The reply is
- * measured first, entry by entry on the stack, and errs if the send buffer cannot hold it. */
+ * counted first, entry by entry on the stack, so its array header is exact. */
 static void command_reply(struct cmd_context *context, enum command_form form,
                           const struct slice *names, uint32_t name_count)
 {
@@ -820,14 +820,13 @@ CMD_HANDLER(cmd_info)
 }
 
 static const struct cmd server_cmds[] = {
-    {"ping", -1, 0, 0, 0, CMD_FLAG_PUBSUB, cmd_reply_value, cmd_ping},
-    {"echo", 2, 0, 0, 0, 0, cmd_reply_value, cmd_echo},
-    {"quit", -1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN | CMD_FLAG_PUBSUB, cmd_reply_small,
-     cmd_quit},
-    {"config", -2, 0, 0, 0, 0, cmd_reply_info, cmd_config},
-    {"command", -1, 0, 0, 0, 0, cmd_reply_all, cmd_command},
-    {"time", 1, 0, 0, 0, 0, cmd_reply_small, cmd_time},
-    {"info", -1, 0, 0, 0, 0, cmd_reply_info, cmd_info},
+    {"ping", -1, 0, 0, 0, CMD_FLAG_PUBSUB, cmd_ping},
+    {"echo", 2, 0, 0, 0, 0, cmd_echo},
+    {"quit", -1, 0, 0, 0, CMD_FLAG_NOAUTH | CMD_FLAG_TXN | CMD_FLAG_PUBSUB, cmd_quit},
+    {"config", -2, 0, 0, 0, 0, cmd_config},
+    {"command", -1, 0, 0, 0, 0, cmd_command},
+    {"time", 1, 0, 0, 0, 0, cmd_time},
+    {"info", -1, 0, 0, 0, 0, cmd_info},
 };
 
 CMD_FAMILY(cmd_family_server, "server", server_cmds);

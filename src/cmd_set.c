@@ -16,87 +16,6 @@
 #include "number.h"
 #include "store_set.h"
 
-static uint64_t bulk_bound(uint32_t bytes)
-{
-    uint64_t bound = 1u + 10u + 2u + (uint64_t)bytes + 2u;
-    KV_ASSERT(bound > bytes);
-    return bound;
-}
-
-/* An array of `members` members (plus a header, or an error instead), at most the send
- * buffer. */
-static uint32_t members_reply_bound(const struct cmd_context *context, uint64_t members)
-{
-    /* More members than the buffer has bytes cannot fit: no need to multiply further. */
-    members = members < context->plan->send_buffer_bytes ? members
-                                                         : context->plan->send_buffer_bytes;
-    uint64_t bytes = 16u + members * bulk_bound(context->config->key_size_max) +
-                     PLAN_REPLY_ERROR_BYTES;
-    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                              : context->plan->send_buffer_bytes;
-    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
-    return bound;
-}
-
-static uint32_t smembers_reply_max(const struct cmd_context *context, const struct slice *args,
-                                   uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    uint32_t worst = members_reply_bound(context, context->plan->list_length_max);
-    if (cmd_worst_fits(context, worst)) {
-        return worst;
-    }
-    uint32_t bound =
-        members_reply_bound(context, cmd_length_bound(context, args[1], STORE_TYPE_SET));
-    KV_ASSERT(bound <= worst);
-    return bound;
-}
-
-static uint32_t smismember_reply_max(const struct cmd_context *context, const struct slice *args,
-                                     uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 3);
-    uint64_t bytes = 16u + (uint64_t)(arg_count - 2) * 4u + PLAN_REPLY_ERROR_BYTES;
-    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                              : context->plan->send_buffer_bytes;
-    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
-    return bound;
-}
-
-/* SPOP, SRANDMEMBER: as many members as the count asks (SRANDMEMBER errs past the buffer). */
-static uint32_t random_reply_max(const struct cmd_context *context, const struct slice *args,
-                                 uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    int64_t count = 1;
-    if (arg_count == 3 && number_parse_int64(args[2].bytes, args[2].length, &count) &&
-        count != INT64_MIN) {
-        count = count < 0 ? -count : count;
-    }
-    return members_reply_bound(context, (uint64_t)count);
-}
-
-/* SINTER, SUNION, SDIFF: the union of every source at most (they err past the buffer). */
-static uint32_t algebra_reply_max(const struct cmd_context *context, const struct slice *args,
-                                  uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 2);
-    return members_reply_bound(context,
-                               (uint64_t)(arg_count - 1) * context->plan->list_length_max);
-}
-
-/* Whether `replies` members of up to key_size_max bytes, behind an array header, fit the
- * room left in the send buffer (without overflow, whatever the count). */
-static bool members_fit(const struct cmd_context *context, uint64_t replies)
-{
-    KV_ASSERT(context->reply.length <= context->reply.capacity);
-    uint64_t room = context->reply.capacity - context->reply.length;
-    uint64_t each = bulk_bound(context->config->key_size_max);
-    return room >= 16u && replies <= (room - 16u) / each;
-}
-
 /* store_set_visit_fn: answers one member. */
 static void reply_member(void *context, struct slice member)
 {
@@ -303,13 +222,8 @@ CMD_HANDLER(cmd_srandmember)
     bool repeat = count < 0;
     uint64_t wanted = repeat ? (uint64_t)-count : (uint64_t)count;
     uint64_t replies = repeat ? wanted : (wanted < length ? wanted : length);
-    if (!members_fit(context, replies)) {
-        reply_error_format(&context->reply, REPLY_ERROR_SRANDMEMBER_TOO_LARGE,
-                           context->reply.capacity);
-        return;
-    }
     if (counted) {
-        reply_array(&context->reply, (uint32_t)replies);
+        reply_array(&context->reply, replies);
     }
     store_set_sample(context->store, found.key_ref, replies, repeat, reply_member,
                      &context->reply);
@@ -505,7 +419,7 @@ static bool sources_checked(struct cmd_context *context, const struct slice *key
 }
 
 static void set_algebra(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
-                        enum set_op op, const char *name)
+                        enum set_op op)
 {
     KV_ASSERT(arg_count >= 2);
     struct algebra pass = {.context = context, .op = op, .keys = args + 1,
@@ -514,14 +428,7 @@ static void set_algebra(struct cmd_context *context, const struct slice *args, u
         return;
     }
     uint64_t count = algebra_pass(&pass, ALGEBRA_MEASURE);
-    /* The members' bytes: the bound of a member of key_size_max is what the buffer is
-     * sized in. */
-    if (!members_fit(context, count)) {
-        reply_error_format(&context->reply, REPLY_ERROR_SET_ALGEBRA_TOO_LARGE, name,
-                           (unsigned long long)count);
-        return;
-    }
-    reply_array(&context->reply, (uint32_t)count);
+    reply_array(&context->reply, count);
     uint64_t answered = algebra_pass(&pass, ALGEBRA_REPLY);
     KV_ASSERT(answered == count);
 }
@@ -530,7 +437,7 @@ CMD_HANDLER(cmd_sinter)
 {
     KV_ASSERT(arg_count >= 2);
     uint64_t reply_before = context->reply.total;
-    set_algebra(context, args, arg_count, SET_INTER, "SINTER");
+    set_algebra(context, args, arg_count, SET_INTER);
     KV_ASSERT(context->reply.total > reply_before);
 }
 
@@ -538,7 +445,7 @@ CMD_HANDLER(cmd_sunion)
 {
     KV_ASSERT(arg_count >= 2);
     uint64_t reply_before = context->reply.total;
-    set_algebra(context, args, arg_count, SET_UNION, "SUNION");
+    set_algebra(context, args, arg_count, SET_UNION);
     KV_ASSERT(context->reply.total > reply_before);
 }
 
@@ -546,7 +453,7 @@ CMD_HANDLER(cmd_sdiff)
 {
     KV_ASSERT(arg_count >= 2);
     uint64_t reply_before = context->reply.total;
-    set_algebra(context, args, arg_count, SET_DIFF, "SDIFF");
+    set_algebra(context, args, arg_count, SET_DIFF);
     KV_ASSERT(context->reply.total > reply_before);
 }
 
@@ -637,22 +544,22 @@ CMD_HANDLER(cmd_sscan)
 }
 
 static const struct cmd set_cmds[] = {
-    {"sadd", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, cmd_reply_small, cmd_sadd},
-    {"srem", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_srem},
-    {"sismember", 3, 1, 1, 1, 0, cmd_reply_small, cmd_sismember},
-    {"smismember", -3, 1, 1, 1, 0, smismember_reply_max, cmd_smismember},
-    {"smembers", 2, 1, 1, 1, 0, smembers_reply_max, cmd_smembers},
-    {"scard", 2, 1, 1, 1, 0, cmd_reply_small, cmd_scard},
-    {"spop", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, random_reply_max, cmd_spop},
-    {"srandmember", -2, 1, 1, 1, 0, random_reply_max, cmd_srandmember},
-    {"smove", 4, 1, 2, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS_ONE, cmd_reply_small, cmd_smove},
-    {"sinter", -2, 1, -1, 1, 0, algebra_reply_max, cmd_sinter},
-    {"sunion", -2, 1, -1, 1, 0, algebra_reply_max, cmd_sunion},
-    {"sdiff", -2, 1, -1, 1, 0, algebra_reply_max, cmd_sdiff},
-    {"sinterstore", -3, 1, -1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_sinterstore},
-    {"sunionstore", -3, 1, -1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_sunionstore},
-    {"sdiffstore", -3, 1, -1, 1, CMD_FLAG_WRITE, cmd_reply_small, cmd_sdiffstore},
-    {"sscan", -3, 1, 1, 1, 0, smembers_reply_max, cmd_sscan},
+    {"sadd", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_sadd},
+    {"srem", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_srem},
+    {"sismember", 3, 1, 1, 1, 0, cmd_sismember},
+    {"smismember", -3, 1, 1, 1, 0, cmd_smismember},
+    {"smembers", 2, 1, 1, 1, 0, cmd_smembers},
+    {"scard", 2, 1, 1, 1, 0, cmd_scard},
+    {"spop", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_spop},
+    {"srandmember", -2, 1, 1, 1, 0, cmd_srandmember},
+    {"smove", 4, 1, 2, 1, CMD_FLAG_WRITE, cmd_smove},
+    {"sinter", -2, 1, -1, 1, 0, cmd_sinter},
+    {"sunion", -2, 1, -1, 1, 0, cmd_sunion},
+    {"sdiff", -2, 1, -1, 1, 0, cmd_sdiff},
+    {"sinterstore", -3, 1, -1, 1, CMD_FLAG_WRITE, cmd_sinterstore},
+    {"sunionstore", -3, 1, -1, 1, CMD_FLAG_WRITE, cmd_sunionstore},
+    {"sdiffstore", -3, 1, -1, 1, CMD_FLAG_WRITE, cmd_sdiffstore},
+    {"sscan", -3, 1, 1, 1, 0, cmd_sscan},
 };
 
 CMD_FAMILY(cmd_family_set, "set", set_cmds);

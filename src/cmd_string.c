@@ -329,67 +329,6 @@ CMD_HANDLER(cmd_getex)
     KV_ASSERT(context->reply.total > reply_before);
 }
 
-/* Bytes of the reply a key's value would get now ("$<n>\r\n...\r\n", or a null), or the
- * most any value could take when strings may change before the command runs (EXEC). */
-static uint64_t string_reply_bytes(const struct cmd_context *context, struct slice key)
-{
-    uint32_t key_ref = HEAP_REF_NONE;
-    if (context->bound.strings_changed) {
-        return context->plan->reply_element_bytes;
-    }
-    if (!store_peek(context->store, key, &key_ref) ||
-        store_key_type(store_key(context->store, key_ref)) != STORE_TYPE_STRING) {
-        return 5; /* "$-1\r\n" */
-    }
-    uint32_t length = store_string_value(context->store, key_ref).length;
-    KV_ASSERT(length <= context->store->limits.value_bytes_max);
-    return 1u + 10u + 2u + (uint64_t)length + 2u;
-}
-
-/* GET, GETDEL, GETEX: the value as it is now, or an error. */
-static uint32_t string_get_reply_max(const struct cmd_context *context, const struct slice *args,
-                                     uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    uint32_t worst = context->plan->reply_value_bytes;
-    if (cmd_worst_fits(context, worst)) {
-        return worst;
-    }
-    uint64_t bytes = string_reply_bytes(context, args[1]) + PLAN_REPLY_ERROR_BYTES;
-    uint32_t bound = bytes < worst ? (uint32_t)bytes : worst;
-    KV_ASSERT(bound <= worst);
-    return bound;
-}
-
-/* MGET's reply: an array of the keys' values. */
-static uint64_t mget_bytes(const struct cmd_context *context, const struct slice *args,
-                           uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    uint64_t bytes = 16u;
-    for (uint32_t index = 1; index < arg_count; index++) {
-        bytes += string_reply_bytes(context, args[index]);
-    }
-    KV_ASSERT(bytes >= 16u + 5u * (uint64_t)(arg_count - 1u));
-    return bytes;
-}
-
-/* MGET: the values as they are now, at most the send buffer (then MGET errs). */
-static uint32_t mget_reply_max(const struct cmd_context *context, const struct slice *args,
-                               uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    uint32_t worst = cmd_reply_elements(context->plan, arg_count - 1u);
-    if (cmd_worst_fits(context, worst)) {
-        return worst;
-    }
-    uint64_t bytes = mget_bytes(context, args, arg_count) + PLAN_REPLY_ERROR_BYTES;
-    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                              : context->plan->send_buffer_bytes;
-    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
-    return bound;
-}
-
 CMD_HANDLER(cmd_mget)
 {
     KV_ASSERT(arg_count >= 2);
@@ -812,28 +751,27 @@ CMD_HANDLER(cmd_incrbyfloat)
 }
 
 static const struct cmd string_cmds[] = {
-    {"get", 2, 1, 1, 1, 0, string_get_reply_max, cmd_get},
-    {"set", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_value, cmd_set},
-    {"setnx", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_setnx},
-    {"setex", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_setex},
-    {"psetex", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_psetex},
-    {"getset", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_value, cmd_getset},
-    {"getdel", 2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, string_get_reply_max, cmd_getdel},
-    {"getex", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, string_get_reply_max, cmd_getex},
-    {"mget", -2, 1, -1, 1, 0, mget_reply_max, cmd_mget},
-    {"mset", -3, 1, -1, 2, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_mset},
-    {"msetnx", -3, 1, -1, 2, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_msetnx},
-    {"append", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_append},
-    {"strlen", 2, 1, 1, 1, 0, cmd_reply_small, cmd_strlen},
-    {"getrange", 4, 1, 1, 1, 0, cmd_reply_value, cmd_getrange},
-    {"substr", 4, 1, 1, 1, 0, cmd_reply_value, cmd_getrange},
-    {"setrange", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_setrange},
-    {"incr", 2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_incr},
-    {"decr", 2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_decr},
-    {"incrby", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_incrby},
-    {"decrby", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_small, cmd_decrby},
-    {"incrbyfloat", 3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_STRINGS, cmd_reply_value,
-     cmd_incrbyfloat},
+    {"get", 2, 1, 1, 1, 0, cmd_get},
+    {"set", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_set},
+    {"setnx", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_setnx},
+    {"setex", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_setex},
+    {"psetex", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_psetex},
+    {"getset", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_getset},
+    {"getdel", 2, 1, 1, 1, CMD_FLAG_WRITE, cmd_getdel},
+    {"getex", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_getex},
+    {"mget", -2, 1, -1, 1, 0, cmd_mget},
+    {"mset", -3, 1, -1, 2, CMD_FLAG_WRITE, cmd_mset},
+    {"msetnx", -3, 1, -1, 2, CMD_FLAG_WRITE, cmd_msetnx},
+    {"append", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_append},
+    {"strlen", 2, 1, 1, 1, 0, cmd_strlen},
+    {"getrange", 4, 1, 1, 1, 0, cmd_getrange},
+    {"substr", 4, 1, 1, 1, 0, cmd_getrange},
+    {"setrange", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_setrange},
+    {"incr", 2, 1, 1, 1, CMD_FLAG_WRITE, cmd_incr},
+    {"decr", 2, 1, 1, 1, CMD_FLAG_WRITE, cmd_decr},
+    {"incrby", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_incrby},
+    {"decrby", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_decrby},
+    {"incrbyfloat", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_incrbyfloat},
 };
 
 CMD_FAMILY(cmd_family_string, "string", string_cmds);

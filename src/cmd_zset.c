@@ -108,47 +108,6 @@ static bool lex_end_parse(struct slice arg, struct store_zset_lex *end)
     return true;
 }
 
-/* Replies bounds: members (and scores) of a whole set at most. */
-static uint32_t members_bound(const struct cmd_context *context, uint64_t members, bool scores)
-{
-    uint64_t each = 15u + context->config->key_size_max + (scores ? 15u + PLAN_SCORE_BYTES_MAX : 0);
-    uint64_t bytes = 16u + members * each + PLAN_REPLY_ERROR_BYTES;
-    uint32_t bound = bytes < context->plan->send_buffer_bytes ? (uint32_t)bytes
-                                                              : context->plan->send_buffer_bytes;
-    KV_ASSERT(bound <= context->plan->send_buffer_bytes);
-    return bound;
-}
-
-static uint32_t whole_reply_max(const struct cmd_context *context, const struct slice *args,
-                                uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    uint32_t worst = members_bound(context, context->plan->list_length_max, true);
-    if (cmd_worst_fits(context, worst)) {
-        return worst;
-    }
-    uint32_t bound =
-        members_bound(context, cmd_length_bound(context, args[1], STORE_TYPE_ZSET), true);
-    KV_ASSERT(bound <= worst);
-    return bound;
-}
-
-static uint32_t zmscore_reply_max(const struct cmd_context *context, const struct slice *args,
-                                  uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 3);
-    return members_bound(context, arg_count - 2u, false);
-}
-
-static uint32_t score_reply_max(const struct cmd_context *context, const struct slice *args,
-                                uint32_t arg_count)
-{
-    (void)args;
-    KV_ASSERT(arg_count >= 3);
-    return members_bound(context, 1, true);
-}
-
 /* ZADD's options as written; the store reads NX, XX, GT, LT and INCR from the same bits. */
 enum zadd_flag {
     ZADD_NX = STORE_ZSET_NX,
@@ -767,21 +726,6 @@ CMD_HANDLER(cmd_zpopmax)
     KV_ASSERT(context->reply.total > reply_before);
 }
 
-static uint32_t zpop_reply_max(const struct cmd_context *context, const struct slice *args,
-                               uint32_t arg_count)
-{
-    KV_ASSERT(arg_count >= 2);
-    int64_t count = 1;
-    if (arg_count == 3 &&
-        (!number_parse_int64(args[2].bytes, args[2].length, &count) || count < 0)) {
-        count = 0;
-    }
-    uint64_t length_max = context->plan->list_length_max;
-    uint64_t members = (uint64_t)count < length_max ? (uint64_t)count : length_max;
-    KV_ASSERT(members <= context->plan->list_length_max);
-    return members_bound(context, members, true);
-}
-
 /* Whether a member is selected: every member without a pattern (ZSCAN's MATCH). */
 static bool member_selected(const struct slice *pattern, struct slice member)
 {
@@ -829,26 +773,24 @@ CMD_HANDLER(cmd_zscan)
     KV_ASSERT(context->reply.total > reply_before);
 }
 static const struct cmd zset_cmds[] = {
-    {"zadd", -4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, score_reply_max, cmd_zadd},
-    {"zincrby", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_GROWS, score_reply_max, cmd_zincrby},
-    {"zscore", 3, 1, 1, 1, 0, score_reply_max, cmd_zscore},
-    {"zmscore", -3, 1, 1, 1, 0, zmscore_reply_max, cmd_zmscore},
-    {"zcard", 2, 1, 1, 1, 0, cmd_reply_small, cmd_zcard},
-    {"zcount", 4, 1, 1, 1, 0, cmd_reply_small, cmd_zcount},
-    {"zrank", 3, 1, 1, 1, 0, cmd_reply_small, cmd_zrank},
-    {"zrevrank", 3, 1, 1, 1, 0, cmd_reply_small, cmd_zrevrank},
-    {"zrem", -3, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small, cmd_zrem},
-    {"zrange", -4, 1, 1, 1, 0, whole_reply_max, cmd_zrange},
-    {"zrevrange", -4, 1, 1, 1, 0, whole_reply_max, cmd_zrevrange},
-    {"zrangebyscore", -4, 1, 1, 1, 0, whole_reply_max, cmd_zrangebyscore},
-    {"zrevrangebyscore", -4, 1, 1, 1, 0, whole_reply_max, cmd_zrevrangebyscore},
-    {"zremrangebyrank", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small,
-     cmd_zremrangebyrank},
-    {"zremrangebyscore", 4, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, cmd_reply_small,
-     cmd_zremrangebyscore},
-    {"zpopmin", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, zpop_reply_max, cmd_zpopmin},
-    {"zpopmax", -2, 1, 1, 1, CMD_FLAG_WRITE | CMD_FLAG_SHRINKS, zpop_reply_max, cmd_zpopmax},
-    {"zscan", -3, 1, 1, 1, 0, whole_reply_max, cmd_zscan},
+    {"zadd", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zadd},
+    {"zincrby", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zincrby},
+    {"zscore", 3, 1, 1, 1, 0, cmd_zscore},
+    {"zmscore", -3, 1, 1, 1, 0, cmd_zmscore},
+    {"zcard", 2, 1, 1, 1, 0, cmd_zcard},
+    {"zcount", 4, 1, 1, 1, 0, cmd_zcount},
+    {"zrank", 3, 1, 1, 1, 0, cmd_zrank},
+    {"zrevrank", 3, 1, 1, 1, 0, cmd_zrevrank},
+    {"zrem", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_zrem},
+    {"zrange", -4, 1, 1, 1, 0, cmd_zrange},
+    {"zrevrange", -4, 1, 1, 1, 0, cmd_zrevrange},
+    {"zrangebyscore", -4, 1, 1, 1, 0, cmd_zrangebyscore},
+    {"zrevrangebyscore", -4, 1, 1, 1, 0, cmd_zrevrangebyscore},
+    {"zremrangebyrank", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebyrank},
+    {"zremrangebyscore", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebyscore},
+    {"zpopmin", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_zpopmin},
+    {"zpopmax", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_zpopmax},
+    {"zscan", -3, 1, 1, 1, 0, cmd_zscan},
 };
 
 CMD_FAMILY(cmd_family_zset, "sorted-set", zset_cmds);

@@ -1,6 +1,7 @@
 /*
- * Reply encoding and the error table. Encoders append to the send buffer and assert room:
- * the connection checked the command's reply bound before running it. Every error line a
+ * Reply encoding and the error table. Encoders append through the writer (reply.h), which
+ * grows into its owner's buffers (a connection's output chain) or, for a fixed buffer, asserts
+ * the room its caller guaranteed. Every error line a
  * client can see is in error_table below, by id; handlers name ids and never hold error text.
  * Lines are Redis 7's, byte for byte, including how Redis bounds and sanitizes what it
  * echoes (at most 128 bytes of a name, C-string truncation at a NUL byte, CR and LF turned
@@ -155,8 +156,6 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_WITHSCORES_BYLEX] =
         FIXED("-ERR syntax error, WITHSCORES not supported in combination with BYLEX\r\n"),
     [REPLY_ERROR_MIN_MAX_NOT_LEX] = FIXED("-ERR min or max not valid string range item\r\n"),
-    [REPLY_ERROR_PUBSUB_CHANNELS_TOO_LARGE] =
-        FIXED("-ERR PUBSUB CHANNELS reply would exceed the send buffer; give a pattern\r\n"),
     [REPLY_ERROR_SLOWLOG_COUNT] = FIXED("-ERR count should be greater than or equal to -1\r\n"),
 
     [REPLY_ERROR_KEY_TOO_LONG] = LIMIT("-ERR key is too long (key_size_max is %u bytes)\r\n"),
@@ -196,9 +195,6 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         FORMAT("-ERR client name is longer than kv's limit of %u bytes\r\n"),
     [REPLY_ERROR_HELLO_OPTION] = FORMAT("-ERR Syntax error in HELLO option '%.128s'\r\n"),
     [REPLY_ERROR_CLIENT_TYPE_UNKNOWN] = FORMAT("-ERR Unknown client type '%.128s'\r\n"),
-    [REPLY_ERROR_CLIENT_LIST_TOO_LARGE] =
-        FORMAT("-ERR CLIENT LIST reply of %llu bytes would exceed the send buffer (%u bytes); "
-               "use CLIENT LIST ID\r\n"),
     [REPLY_ERROR_NO_SUCH_USER] = FORMAT("-ERR No such user '%.128s'\r\n"),
     [REPLY_ERROR_SETINFO_OPTION_UNKNOWN] = FORMAT("-ERR Unrecognized option '%.128s'\r\n"),
     [REPLY_ERROR_SETINFO_TOO_LONG] =
@@ -207,9 +203,6 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         FORMAT("-ERR %.128s cannot contain spaces, newlines or special characters.\r\n"),
     [REPLY_ERROR_EXPIRE_OPTION_UNKNOWN] = FORMAT("-ERR Unsupported option %.160s\r\n"),
     [REPLY_ERROR_EXPIRE_TIME_INVALID] = FORMAT("-ERR invalid expire time in '%s' command\r\n"),
-    [REPLY_ERROR_EXEC_TOO_LARGE] =
-        FORMAT("-EXECABORT Transaction discarded: its replies could exceed the send buffer "
-               "(%llu of %u bytes); send fewer or smaller reads per transaction\r\n"),
     [REPLY_ERROR_TRANSACTION_TOO_LARGE] =
         FORMAT("-ERR transaction is too large: its commands would exceed %u bytes; EXEC will "
                "abort\r\n"),
@@ -223,20 +216,6 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
                "too long or holds a NUL byte\r\n"),
     [REPLY_ERROR_CONFIG_SET_FAILED] =
         FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - %s\r\n"),
-    [REPLY_ERROR_COMMAND_REPLY_TOO_LARGE] =
-        FORMAT("-ERR COMMAND reply would exceed the send buffer (%u bytes)\r\n"),
-    [REPLY_ERROR_KEYS_TOO_LARGE] =
-        FORMAT("-ERR KEYS reply of %u keys would exceed the send buffer (%u bytes); use "
-               "SCAN\r\n"),
-    [REPLY_ERROR_MGET_TOO_LARGE] =
-        FORMAT("-ERR MGET of %u keys would exceed the send buffer (%u bytes): ask for fewer "
-               "keys\r\n"),
-    [REPLY_ERROR_HRANDFIELD_TOO_LARGE] =
-        FORMAT("-ERR HRANDFIELD count would exceed the send buffer (%u bytes)\r\n"),
-    [REPLY_ERROR_SRANDMEMBER_TOO_LARGE] =
-        FORMAT("-ERR SRANDMEMBER count would exceed the send buffer (%u bytes)\r\n"),
-    [REPLY_ERROR_SET_ALGEBRA_TOO_LARGE] =
-        FORMAT("-ERR %s reply of %llu members would exceed the send buffer\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */
@@ -583,7 +562,7 @@ void reply_null_array(struct reply *reply)
     reply_raw(reply, "*-1\r\n", 5);
 }
 
-void reply_array(struct reply *reply, uint32_t count)
+void reply_array(struct reply *reply, uint64_t count)
 {
     reply_number_line(reply, '*', count);
 }

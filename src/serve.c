@@ -66,7 +66,6 @@ void serve_init(struct serve *serve, struct region *region, const struct plan *p
     serve->shared.reply = (struct reply){0};
     serve->shared.mode = CMD_MODE_DIRECT;
     serve->shared.outcome = (struct cmd_outcome){0};
-    serve->shared.bound = (struct cmd_bound){0};
     KV_ASSERT(serve->clients->slot_count == serve->conns->slot_count);
 }
 

@@ -73,7 +73,6 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     const char *name = longest ? "zrangebyscore|withscores-longest" : "get";
     const char *reason = longest ? long_reason : "option hz: 'x' is not a whole number";
     unsigned int u = longest ? UINT32_MAX : 7u;
-    unsigned long long llu = longest ? UINT64_MAX : 9ull;
     switch (error) {
     case REPLY_ERROR_SUBSCRIBED_CONTEXT:
     case REPLY_ERROR_EXPIRE_TIME_INVALID:
@@ -81,9 +80,6 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
         return true;
     case REPLY_ERROR_CLIENT_NAME_TOO_LONG:
     case REPLY_ERROR_TRANSACTION_TOO_LARGE:
-    case REPLY_ERROR_COMMAND_REPLY_TOO_LARGE:
-    case REPLY_ERROR_HRANDFIELD_TOO_LARGE:
-    case REPLY_ERROR_SRANDMEMBER_TOO_LARGE:
         reply_error_format(reply, error, u);
         return true;
     case REPLY_ERROR_HELLO_OPTION:
@@ -100,17 +96,6 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
         return true;
     case REPLY_ERROR_CONFIG_SET_FAILED:
         reply_error_format(reply, error, &arg, reason);
-        return true;
-    case REPLY_ERROR_CLIENT_LIST_TOO_LARGE:
-    case REPLY_ERROR_EXEC_TOO_LARGE:
-        reply_error_format(reply, error, llu, u);
-        return true;
-    case REPLY_ERROR_KEYS_TOO_LARGE:
-    case REPLY_ERROR_MGET_TOO_LARGE:
-        reply_error_format(reply, error, u, u);
-        return true;
-    case REPLY_ERROR_SET_ALGEBRA_TOO_LARGE:
-        reply_error_format(reply, error, name, llu);
         return true;
     default:
         return false;
@@ -252,13 +237,6 @@ static void check_formatted(void)
         CHECK_BYTES(reply.bytes, reply.length, echoes[index].want, strlen(echoes[index].want));
     }
     struct reply reply = reply_empty();
-    reply_error_format(&reply, REPLY_ERROR_CLIENT_LIST_TOO_LARGE, 18446744073709551615ull, 0u);
-    CHECK_STR_REPLY(reply, "-ERR CLIENT LIST reply of 18446744073709551615 bytes would exceed "
-                           "the send buffer (0 bytes); use CLIENT LIST ID\r\n");
-    reply = reply_empty();
-    reply_error_format(&reply, REPLY_ERROR_SET_ALGEBRA_TOO_LARGE, "SUNION", 0ull);
-    CHECK_STR_REPLY(reply, "-ERR SUNION reply of 0 members would exceed the send buffer\r\n");
-    reply = reply_empty();
     reply_error_format(&reply, REPLY_ERROR_EXPIRE_TIME_INVALID, "pexpireat");
     CHECK_STR_REPLY(reply, "-ERR invalid expire time in 'pexpireat' command\r\n");
     reply = reply_empty();

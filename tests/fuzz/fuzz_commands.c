@@ -2,8 +2,8 @@
  * libFuzzer harness for command execution: sequences of commands run against kv's real
  * store and command table, checked against a small reference model of Redis semantics
  * (with kv's limits) for the commands it knows. A reply that differs from the model's, a
- * broken store invariant (store_verify after every command), a reply past its bound (cmd.c
- * asserts) or a bad memory access (ASan) is a failure.
+ * broken store invariant (store_verify after every command, its tally against the heap's
+ * count) or a bad memory access (ASan) is a failure.
  *
  * The configuration is tiny so that every limit is reached often: keys of at most 4 bytes,
  * values of at most 8, lists and sets of at most 5 elements. The input is read as a stream
@@ -18,6 +18,7 @@
 
 #include "cmd.h"
 #include "client.h"
+#include "heap.h"
 #include "layout.h"
 #include "number.h"
 #include "plan.h"
@@ -38,6 +39,9 @@
 #define MODEL_MEMBER_MAX 4u /* key_size_max: a set member's limit */
 #define MODEL_REPLY_BYTES 4096u
 #define MODEL_OPS 24u
+/* The reply buffer: a fixed writer; the model's replies are far smaller (a few values of
+ * MODEL_VALUE_MAX bytes). */
+#define FUZZ_REPLY_BYTES 65536u
 
 enum model_type { MODEL_NONE, MODEL_STRING, MODEL_LIST, MODEL_SET };
 
@@ -58,6 +62,7 @@ static struct model_key model[MODEL_KEYS];
 
 static struct config config;
 static struct plan plan;
+static struct heap heap;
 static struct layout layout;
 static struct region region;
 static struct store store;
@@ -588,6 +593,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     config.val_size_max = MODEL_VALUE_MAX;
     config.list_length_max = MODEL_LIST_MAX;
     config.watch_keys_max = 4;
+    config.maxmemory = 16ull << 20;
     config.slowlog_log_slower_than = -1;
     if (plan_compute(&plan, &config, error, sizeof(error)) != 0) {
         fprintf(stderr, "fuzz_commands: %s\n", error);
@@ -599,17 +605,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_commands: %s\n", error);
         abort();
     }
-    reply_errors_init(&config, plan.recv_buffer_bytes);
-    store_init(&store, &region, &config, 42);
+    reply_errors_init(&config, plan.recv_limit);
+    heap_init(&heap, &region, config.maxmemory);
+    store_init(&store, &heap, &config, 42);
     store_string_init(&store);
     store_list_init(&store);
     store_hash_init(&store);
     store_set_init(&store);
     store_zset_init(&store);
-    watch_init(&watch, &region, config.watch_keys_max, config.key_size_max);
+    watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
     cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
     cmd_slowlog_threshold_set(-1);
-    send_bytes = region_carve(&region, plan.send_buffer_bytes, 64);
+    send_bytes = region_carve(&region, FUZZ_REPLY_BYTES, 64);
     client.authenticated = true;
     client.id = 1;
     return 0;
@@ -629,14 +636,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char storage[2][24];
         struct model_value value = {0};
         uint32_t arg_count = next_command(&input, args, storage, &value);
-        context.reply = (struct reply){.bytes = send_bytes, .length = 0,
-                                       .capacity = plan.send_buffer_bytes};
+        context.reply = reply_fixed(send_bytes, FUZZ_REPLY_BYTES);
         uint32_t position = cmd_find(args, arg_count);
         if (cmd_admit(&context, position, args, arg_count)) {
-            uint32_t bound = cmd_reply_bound(&context, position, args, arg_count);
-            cmd_run(&context, position, args, arg_count, bound);
+            cmd_run(&context, position, args, arg_count);
         }
-        store_verify(&store);
+        if (store_verify(&store) != heap.allocations) {
+            fprintf(stderr, "the store accounts for %llu heap allocations, the heap has %llu\n",
+                    (unsigned long long)store_verify(&store),
+                    (unsigned long long)heap.allocations);
+            abort();
+        }
         if (context.reply.length != want_length ||
             memcmp(context.reply.bytes, want, want_length) != 0) {
             fprintf(stderr, "%.*s: kv answered %u bytes \"%.*s\", the model %u bytes \"%.*s\"\n",
