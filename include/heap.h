@@ -122,6 +122,9 @@ struct heap {
  * page table and two bitmaps of a bit per page, alignment included. plan.c sums it. */
 uint64_t heap_plan_bytes(uint64_t bytes);
 
+/* The bytes a heap of `bytes` can hand out: its whole pages. */
+uint64_t heap_capacity_bytes(uint64_t bytes);
+
 /* Carves the pages, the page table and the bitmaps from the region; every page starts free.
  * `bytes` is at least one page and at most HEAP_BYTES_MAX. */
 void heap_init(struct heap *heap, struct region *region, uint64_t bytes);

@@ -7,6 +7,7 @@
 #ifndef KV_LAYOUT_H
 #define KV_LAYOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -33,7 +34,25 @@ void layout_compute(struct layout *layout, const struct config *config, const st
 
 const char *layout_pool_name(enum layout_pool pool);
 
-/* Prints the configuration, the plan's sizes, one line per pool and the total. */
+/* The heap's worst usable fraction under random churn, as test_heap and the fragmentation
+ * bench measure it: the budget that guarantees the caps allows for it. */
+#define LAYOUT_USABLE_PERCENT 85u
+
+/* The seed's caps as a budget (kv --plan). */
+struct layout_caps {
+    bool set;                 /* all four caps are set (else nothing below is) */
+    const char *key_type;     /* the type whose maximal value takes the most */
+    uint64_t key_bytes;       /* most heap bytes one key takes: object, value, keyspace share */
+    uint64_t data_bytes;      /* key_count keys at that */
+    uint64_t reserve_bytes;   /* the client reserve of the budget below */
+    uint64_t maxmemory_bytes; /* data / LAYOUT_USABLE_PERCENT + the client reserve */
+};
+
+/* The maxmemory under which every key can hold a maximal value of any type at once. */
+void layout_caps(const struct config *config, struct layout_caps *caps);
+
+/* Prints the configuration, the plan's sizes, the budget's split, the caps' guarantee, one
+ * line per pool and the total. */
 void layout_print(const struct layout *layout, const struct plan *plan,
                   const struct config *config, FILE *out);
 

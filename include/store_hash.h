@@ -87,4 +87,11 @@ void store_hash_random(struct store *store, uint32_t key_ref, struct slice *fiel
 void store_hash_window(struct store *store, uint32_t key_ref, uint64_t count,
                        store_hash_visit_fn *visit, void *context);
 
+
+/* The most heap bytes (usable sizes, so class rounding included) a value of `count`
+ * elements of up to `element_bytes` each (and `field_bytes`, for a field or member) can take
+ * in its worst encoding and fill, its share of table buckets included; `kv --plan` sums it
+ * into the budget that guarantees the caps. */
+uint64_t store_hash_bound_bytes(uint64_t count, uint64_t field_bytes, uint64_t value_bytes);
+
 #endif

@@ -126,4 +126,11 @@ KV_MUST_USE enum store_status store_list_move(struct store *store, struct store_
                                               struct slice destination, bool from_head,
                                               bool to_head, struct slice *moved);
 
+
+/* The most heap bytes (usable sizes, so class rounding included) a value of `count`
+ * elements of up to `element_bytes` each (and `field_bytes`, for a field or member) can take
+ * in its worst encoding and fill, its share of table buckets included; `kv --plan` sums it
+ * into the budget that guarantees the caps. */
+uint64_t store_list_bound_bytes(uint64_t count, uint64_t element_bytes);
+
 #endif

@@ -145,4 +145,11 @@ KV_MUST_USE enum store_status store_set_result_store(struct store *store,
 /* The encoding of a live set key (tests, OBJECT ENCODING): RAW, ROOT or ROOT2. */
 uint8_t store_set_encoding(const struct store *store, uint32_t key_ref);
 
+
+/* The most heap bytes (usable sizes, so class rounding included) a value of `count`
+ * elements of up to `element_bytes` each (and `field_bytes`, for a field or member) can take
+ * in its worst encoding and fill, its share of table buckets included; `kv --plan` sums it
+ * into the budget that guarantees the caps. */
+uint64_t store_set_bound_bytes(uint64_t count, uint64_t member_bytes);
+
 #endif

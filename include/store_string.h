@@ -51,4 +51,11 @@ KV_MUST_USE enum store_status store_string_get(struct store *store, struct slice
  * and MEMORY USAGE). */
 uint64_t store_string_bytes(uint64_t key_bytes, uint64_t value_bytes);
 
+
+/* The most heap bytes (usable sizes, so class rounding included) a value of `count`
+ * elements of up to `element_bytes` each (and `field_bytes`, for a field or member) can take
+ * in its worst encoding and fill, its share of table buckets included; `kv --plan` sums it
+ * into the budget that guarantees the caps. */
+uint64_t store_string_bound_bytes(uint64_t key_bytes, uint64_t value_bytes);
+
 #endif

@@ -144,4 +144,11 @@ typedef void store_zset_visit_fn(void *context, struct slice member, double scor
 uint32_t store_zset_pop(struct store *store, struct store_found *found, bool max, uint32_t count,
                         store_zset_visit_fn *visit, void *context);
 
+
+/* The most heap bytes (usable sizes, so class rounding included) a value of `count`
+ * elements of up to `element_bytes` each (and `field_bytes`, for a field or member) can take
+ * in its worst encoding and fill, its share of table buckets included; `kv --plan` sums it
+ * into the budget that guarantees the caps. */
+uint64_t store_zset_bound_bytes(uint64_t count, uint64_t member_bytes);
+
 #endif

@@ -798,6 +798,13 @@ static void large_shrink(struct heap *heap, uint32_t first, uint32_t count)
 
 /* ---- Public interface ------------------------------------------------------------------ */
 
+uint64_t heap_capacity_bytes(uint64_t bytes)
+{
+    uint64_t capacity = bytes / HEAP_PAGE_BYTES * HEAP_PAGE_BYTES;
+    KV_ASSERT(capacity <= bytes);
+    return capacity;
+}
+
 uint64_t heap_plan_bytes(uint64_t bytes)
 {
     uint64_t page_count = bytes / HEAP_PAGE_BYTES;

@@ -1053,3 +1053,15 @@ uint32_t store_hash_delete(struct store *store, struct store_found *found,
     }
     return removed;
 }
+
+uint64_t store_hash_bound_bytes(uint64_t count, uint64_t field_bytes, uint64_t value_bytes)
+{
+    /* The table: an entry per field (link, two length varints of up to 5 bytes, the bytes)
+     * and at most 16 bytes of buckets per entry (4-byte buckets, a table at least half full,
+     * two tables while it rehashes). A small hash's pack is below that. */
+    uint64_t each = heap_rounded_bytes(sizeof(struct hash_entry) + 10u + field_bytes +
+                                       value_bytes) + 16u;
+    uint64_t bytes = heap_rounded_bytes(sizeof(struct hash_table)) + count * each;
+    KV_ASSERT(bytes >= count * (field_bytes + value_bytes));
+    return bytes;
+}

@@ -1418,3 +1418,15 @@ enum store_status store_list_move(struct store *store, struct store_found *sourc
     *moved = store_list_end(store, target.key_ref, to_head);
     return STORE_OK;
 }
+
+uint64_t store_list_bound_bytes(uint64_t count, uint64_t element_bytes)
+{
+    /* Worst fill: every element alone in a node (its header and a pack holding one entry:
+     * the pack's header, a length varint of up to 5 bytes at each end, the bytes). A small
+     * list's one pack is below that. */
+    uint64_t each = heap_rounded_bytes(sizeof(struct list_node)) +
+                    heap_rounded_bytes(PACK_HEADER_BYTES + 10u + element_bytes);
+    uint64_t bytes = heap_rounded_bytes(sizeof(struct list_root)) + count * each;
+    KV_ASSERT(bytes >= count * element_bytes);
+    return bytes;
+}

@@ -1206,3 +1206,13 @@ enum store_status store_set_result_store(struct store *store, struct store_found
     KV_ASSERT(target->exists && target->type == STORE_TYPE_SET);
     return STORE_OK;
 }
+
+uint64_t store_set_bound_bytes(uint64_t count, uint64_t member_bytes)
+{
+    /* The table: an entry per member and at most 16 bytes of buckets per entry (as a hash's);
+     * an intset or a pack is below that. */
+    uint64_t each = heap_rounded_bytes(sizeof(struct set_entry) + member_bytes) + 16u;
+    uint64_t bytes = heap_rounded_bytes(sizeof(struct set_table)) + count * each;
+    KV_ASSERT(bytes >= count * member_bytes);
+    return bytes;
+}

@@ -352,3 +352,13 @@ enum store_status store_string_get(struct store *store, struct slice key, struct
     }
     return status;
 }
+
+uint64_t store_string_bound_bytes(uint64_t key_bytes, uint64_t value_bytes)
+{
+    /* Embedded in the key object, or a blob of its own beside a key object without it:
+     * either is below both together. */
+    uint64_t bytes = heap_rounded_bytes(sizeof(struct store_blob) + value_bytes) +
+                     heap_rounded_bytes(store_key_object_bytes(key_bytes, value_bytes, true));
+    KV_ASSERT(bytes >= key_bytes + value_bytes);
+    return bytes;
+}

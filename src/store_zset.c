@@ -1194,3 +1194,14 @@ uint32_t store_zset_pop(struct store *store, struct store_found *found, bool max
     KV_ASSERT(found->exists == (popped < length));
     return popped;
 }
+
+uint64_t store_zset_bound_bytes(uint64_t count, uint64_t member_bytes)
+{
+    /* The tree: a node per member (its head, a length varint of up to 5 bytes, the bytes)
+     * and at most 16 bytes of buckets per node in the member dict; the root holds the dict
+     * and the tree's root (at most 128 bytes). A pack is below that. */
+    uint64_t each = heap_rounded_bytes(sizeof(struct ztree_node) + 5u + member_bytes) + 16u;
+    uint64_t bytes = heap_rounded_bytes(128u) + count * each;
+    KV_ASSERT(bytes >= count * member_bytes);
+    return bytes;
+}
