@@ -740,10 +740,10 @@ void config_usage(void)
            "  --port N              TCP port (6379)\n"
            "  --bind ADDR           IPv4 address to listen on (127.0.0.1)\n"
            "  --connections-max N   clients served at once (1000)\n"
-           "  --key-count N         keys stored at once (1000)\n"
-           "  --key-size-max N      bytes in the longest key (1024)\n"
-           "  --val-size-max N      bytes in the longest value or list element (4096)\n"
-           "  --list-length-max N   elements in the longest list (50)\n"
+           "  --key-count N         optional cap: keys stored at once, 0 = none (0)\n"
+           "  --key-size-max N      optional cap: bytes in a key, field or member, 0 = none (0)\n"
+           "  --val-size-max N      optional cap: bytes in a value or element, 0 = none (0)\n"
+           "  --list-length-max N   optional cap: elements in a collection, 0 = none (0)\n"
            "  --hugepages WORD      auto | 1g | 2m | off (auto)\n"
            "  --mlock WORD          auto | required | off (auto)\n"
            "  --ring-entries N      io_uring submission entries, 0 = sized from the plan (0)\n"
@@ -778,5 +778,6 @@ void config_usage(void)
            "  --plan                print the memory plan and exit\n"
            "  --check-host          check this host against the plan (exit 1: kv cannot start)\n"
            "\n"
-           "Every byte kv uses is planned from these options, mapped and locked at startup.\n");
+           "Every byte kv uses is planned from these options, mapped and locked at startup:\n"
+           "maxmemory sizes the heap that keys, values and client buffers share (kv --plan).\n");
 }

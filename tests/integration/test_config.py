@@ -1,14 +1,17 @@
 """kv's options: bad values are refused by name, --plan reports a plan that grows with the
 sizing options, a config file is read and flags override it, and --help prints usage.
 
-1. Every bad value (not a number, zero, negative, out of range, unknown option, unknown enum
-   word, missing value, unreadable config file, a bad line inside a config file) makes kv exit
-   with status 2 and a message on stderr naming the option (as `key_count` or `--key-count`).
-   kv is run with a timeout, so one that starts serving by mistake is killed and reported.
-2. `kv --plan` exits 0 and prints one line with bytes per pool (connections, recv_buffers,
-   send_buffers, table, keys, values, list_nodes, scratch) and a total line; the total covers
-   the pools, the values pool holds a maximal list for every key, and doubling key_count,
-   val_size_max, list_length_max or connections_max grows the pools they size and the total.
+1. Every bad value (not a number, negative, out of range, unknown option, unknown enum
+   word, missing value, unreadable config file, a bad line inside a config file, a maxmemory
+   too small to size the heap) makes kv exit with status 2 and a message on stderr naming the
+   option (as `key_count` or `--key-count`). kv is run with a timeout, so one that starts
+   serving by mistake is killed and reported.
+2. `kv --plan` exits 0 and prints one line with bytes per pool and a total line; the total
+   covers the pools; the heap pool holds maxmemory; the budget's split (data limit + client
+   reserve = the heap) is printed; doubling maxmemory grows the heap and the total, doubling
+   maxclients grows the connections pool, and the caps change nothing up front. With the
+   four caps set it prints the maxmemory that guarantees them: it grows with each cap, covers
+   key_count maximal values, and says whether the configured maxmemory holds them.
 3. A config file (comments, blank lines, `name value` lines) is used: its key_count gives the
    same plan as the flag; a flag overrides one line and keeps the others; a server started
    from the file listens on the file's port and refuses key key_count + 1; --port overrides the
@@ -21,10 +24,8 @@ import tempfile
 
 import kvtest
 
-POOLS = ("connections", "recv_buffers", "send_buffers", "table", "keys", "values",
-         "list_nodes", "scratch")
-DEFAULTS = {"key_count": 1000, "val_size_max": 4096, "list_length_max": 50,
-            "connections_max": 1000, "key_size_max": 1024}
+POOLS = ("connections", "heap", "pubsub", "scratch", "watch", "blocking", "stats")
+CAPS = {"key_count": 1000, "val_size_max": 4096, "list_length_max": 50, "key_size_max": 1024}
 
 
 def flag(option):
@@ -41,7 +42,9 @@ def bad_values(check, config_dir):
     quiet = ["--port", port, "--hugepages", "off"]
     unreadable = os.path.join(config_dir, "missing.conf")
     cases = [
-        (["--key-count", "0"] + quiet, "key_count"),
+        (["--maxmemory", "1mb"] + quiet, "maxmemory"),
+        (["--maxmemory", "lots"] + quiet, "maxmemory"),
+        (["--maxmemory-policy", "lru"] + quiet, "maxmemory-policy"),
         (["--key-count", "abc"] + quiet, "key_count"),
         (["--key-count", "-5"] + quiet, "key_count"),
         (["--key-count", "1.5"] + quiet, "key_count"),
@@ -51,11 +54,9 @@ def bad_values(check, config_dir):
         (quiet + ["--key-count"], "key_count"),                   # missing value
         (["--connections-max", "0"] + quiet, "connections_max"),
         (["--connections-max", "-1"] + quiet, "connections_max"),
-        (["--key-size-max", "0"] + quiet, "key_size_max"),
-        (["--val-size-max", "0"] + quiet, "val_size_max"),
+        (["--key-size-max", "-1"] + quiet, "key_size_max"),
         (["--val-size-max", "x"] + quiet, "val_size_max"),
-        (["--list-length-max", "0"] + quiet, "list_length_max"),
-        (["--list-length-max", "1000000", "--val-size-max", "4096"] + quiet, "list_length_max"),
+        (["--list-length-max", "9999999999"] + quiet, "list_length_max"),
         (["--port", "0", "--hugepages", "off"], "port"),
         (["--port", "70000", "--hugepages", "off"], "port"),
         (["--port", "http", "--hugepages", "off"], "port"),
@@ -67,7 +68,7 @@ def bad_values(check, config_dir):
         (["--config", unreadable] + quiet, "config"),
         (["--config"], "config"),
     ]
-    bad_files = (("key_count abc\n", "key_count"), ("# ok\n\nval_size_max 0\n", "val_size_max"),
+    bad_files = (("key_count abc\n", "key_count"), ("# ok\n\nval_size_max -3\n", "val_size_max"),
                  ("key_count\n", "key_count"), ("no_such_option 3\n", "no_such_option"),
                  ("hugepages sometimes\n", "hugepages"))
     for lines, option in bad_files:
@@ -90,12 +91,26 @@ def plan(*args):
     """(result, {pool: bytes}, total bytes) of kv --plan with args."""
     result = kvtest.run_kv("--plan", *args, timeout=20)
     pools = {}
+    section = result.stdout.split("pools (bytes)", 1)[-1]
     for name in POOLS:
-        match = re.search(rf"^\s*{name}\b\D*?(\d+)", result.stdout, re.M)
+        match = re.search(rf"^\s*{name}\s+(\d+)\s*$", section, re.M)
         if match:
             pools[name] = int(match.group(1))
     total = re.search(r"^\s*total\b\D*?(\d+)", result.stdout, re.M)
     return result, pools, int(total.group(1)) if total else None
+
+
+def number_after(text, label):
+    match = re.search(rf"{label}\D*?(\d+) bytes", text)
+    return int(match.group(1)) if match else None
+
+
+def caps_needed(**caps):
+    args = []
+    for option, value in caps.items():
+        args += [flag(option), value]
+    result = kvtest.run_kv("--plan", *args, timeout=20)
+    return number_after(result.stdout, "maxmemory needed"), result.stdout
 
 
 def plan_output(check):
@@ -109,24 +124,41 @@ def plan_output(check):
         return
     check.true(f"the total ({total}) covers the pools ({sum(pools.values())})",
                total >= sum(pools.values()))
-    d = DEFAULTS
-    check.true("values hold a maximal list for every key",
-               pools["values"] >= d["key_count"] * d["list_length_max"] * d["val_size_max"])
-    check.true("recv_buffers hold a maximal RPUSH per connection",
-               pools["recv_buffers"] >= d["connections_max"] * d["list_length_max"]
-               * d["val_size_max"])
-    growth = (("key_count", ("values", "list_nodes", "keys")), ("val_size_max", ("values",)),
-              ("list_length_max", ("values", "list_nodes")),
-              ("connections_max", ("connections", "recv_buffers", "send_buffers")))
-    for option, grown_pools in growth:
-        doubled = DEFAULTS[option] * 2
-        result, bigger, bigger_total = plan(flag(option), doubled)
-        check.equal(f"kv --plan {flag(option)} {doubled}: exit status", 0, result.returncode)
-        for pool in grown_pools:
-            check.true(f"doubling {option} grows {pool}: {pools[pool]} -> {bigger.get(pool)}",
-                       bigger.get(pool, 0) > pools[pool])
-        check.true(f"doubling {option} grows the total: {total} -> {bigger_total}",
-                   (bigger_total or 0) > total)
+    check.true("the heap pool holds maxmemory (256mb)", pools["heap"] >= 256 << 20,
+               pools["heap"])
+    heap = number_after(result.stdout, "heap =")
+    limit = number_after(result.stdout, "data limit =")
+    reserve = number_after(result.stdout, "client reserve =")
+    check.equal("the budget's split: data limit + client reserve = the heap", heap,
+                (limit or 0) + (reserve or 0))
+    check.true("without caps, no guarantee is claimed", "caps guarantee\n  none" in result.stdout,
+               result.stdout)
+    _, bigger, bigger_total = plan("--maxmemory", "512mb")
+    check.true("doubling maxmemory doubles the heap",
+               bigger.get("heap", 0) >= 2 * pools["heap"] - 8192, (pools["heap"], bigger))
+    check.true("doubling maxmemory grows the total", (bigger_total or 0) > total)
+    _, bigger, _ = plan("--maxclients", 2000)
+    check.true("doubling maxclients grows the connections pool",
+               bigger.get("connections", 0) > pools["connections"])
+    _, capped, capped_total = plan(*sum(([flag(o), v] for o, v in CAPS.items()), []))
+    check.equal("the caps change nothing up front (the budget is the limit)", total, capped_total)
+    needed, text = caps_needed(**CAPS)
+    check.true("with the four caps set, the maxmemory that guarantees them is printed",
+               needed is not None, text)
+    if needed is None:
+        return
+    worst = CAPS["key_count"] * CAPS["list_length_max"] * CAPS["val_size_max"]
+    check.true(f"it covers key_count maximal lists of val_size_max values ({needed} >= {worst})",
+               needed >= worst)
+    check.true("it says whether maxmemory holds them", "is short by" in text, text)
+    for option in CAPS:
+        doubled = dict(CAPS)
+        doubled[option] *= 2
+        grown, _ = caps_needed(**doubled)
+        check.true(f"doubling {option} grows the guarantee: {needed} -> {grown}",
+                   (grown or 0) > needed)
+    held, text = caps_needed(maxmemory="2gb", **CAPS)
+    check.true("a maxmemory past the guarantee holds the caps", "holds the caps" in text, text)
 
 
 def config_file(check, config_dir):
@@ -141,17 +173,17 @@ def config_file(check, config_dir):
                 "list_length_max 4\n"
                 "connections_max 8\n"
                 "hugepages off\n")
-    _, from_file, file_total = plan("--config", path)
-    _, from_flags, flags_total = plan("--key-count", 5, "--val-size-max", 100,
-                                      "--list-length-max", 4, "--connections-max", 8)
+    from_file = kvtest.run_kv("--config", path, "--plan").stdout
+    from_flags = kvtest.run_kv("--key-count", 5, "--val-size-max", 100, "--list-length-max", 4,
+                               "--connections-max", 8, "--plan").stdout
     check.equal("kv --config FILE --plan equals the plan of the same values as flags",
-                (from_flags, flags_total), (from_file, file_total))
+                from_flags, from_file)
     result = kvtest.run_kv("--config", path, "--plan")
     check.true("kv --config FILE --plan shows the file's key_count",
                re.search(r"key_count\D{1,5}5\b", result.stdout) is not None, result.stdout[:300])
-    _, overridden, _ = plan("--config", path, "--key-count", 10)
-    _, wanted, _ = plan("--key-count", 10, "--val-size-max", 100, "--list-length-max", 4,
-                        "--connections-max", 8)
+    overridden = kvtest.run_kv("--config", path, "--key-count", 10, "--plan").stdout
+    wanted = kvtest.run_kv("--key-count", 10, "--val-size-max", 100, "--list-length-max", 4,
+                           "--connections-max", 8, "--plan").stdout
     check.equal("a flag overrides the file's key_count and keeps its other lines", wanted,
                 overridden)
     result = kvtest.run_kv("--config", path, "--key-count", 10, "--plan")
@@ -167,7 +199,7 @@ def config_file(check, config_dir):
         check.starts("a 101-byte value is refused (val_size_max 100)", b"-ERR",
                      client.call("SET", "key0", b"v" * 101))
         log = kv.log_text()
-        check.true("the startup log shows the plan", "total" in log and "values" in log, log[-800:])
+        check.true("the startup log shows the plan", "total" in log and "heap" in log, log[-800:])
         check.true("the startup log has a line with 'ready' and the port",
                    any("ready" in line and str(port) in line for line in log.splitlines()),
                    log[-800:])
