@@ -200,7 +200,7 @@ void config_defaults(struct config *config)
     memset(config, 0, sizeof(*config));
     config->port = 6379;
     snprintf(config->bind, sizeof(config->bind), "127.0.0.1");
-    config->connections_max = 1000;
+    config->connections_max = 10000; /* Redis's maxclients default */
     /* The seed's per-key caps are off (0): maxmemory is the limit, as in Redis. */
     config->hugepages = CONFIG_HUGEPAGES_AUTO;
     config->mlock = CONFIG_MLOCK_AUTO;
@@ -739,7 +739,7 @@ void config_usage(void)
            "Options (flags override the config file; file lines are `name value`):\n"
            "  --port N              TCP port (6379)\n"
            "  --bind ADDR           IPv4 address to listen on (127.0.0.1)\n"
-           "  --connections-max N   clients served at once (1000)\n"
+           "  --connections-max N   clients served at once (10000)\n"
            "  --key-count N         optional cap: keys stored at once, 0 = none (0)\n"
            "  --key-size-max N      optional cap: bytes in a key, field or member, 0 = none (0)\n"
            "  --val-size-max N      optional cap: bytes in a value or element, 0 = none (0)\n"
