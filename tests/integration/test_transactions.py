@@ -12,6 +12,9 @@ transaction are clear errors that leave the data and the connection intact.
    clear error and EXEC aborts; so is one whose queued commands outgrow the receive buffer;
    WATCH past watch_keys_max is refused. After each, the data are unchanged and the same
    connection still works.
+3. Long keys, against redis-server: WATCH of a 10 KB key (and of 200 of them at once), then
+   EXEC after no change, after another client's SET or DEL, after UNWATCH, after DISCARD:
+   every reply identical. kv's watched keys have no length cap (they live on the heap).
 """
 import os
 import random
@@ -169,12 +172,69 @@ def bounds(check):
         check.equal("the queued SET did not run", b"$1\r\nx\r\n", client.call("GET", "w4"))
 
 
+def long_keys_run(server):
+    big = b"k" * 10240
+    others = [b"%05d" % index + b"x" * 10235 for index in range(200)]
+    out = []
+    with server.connect() as mine, server.connect() as other:
+        out.append(mine.call("WATCH", big))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("SET", big, "v1"))
+        out.append(mine.call("EXEC"))
+        # Changed by another client: EXEC answers a null array, nothing runs.
+        out.append(mine.call("WATCH", big))
+        out.append(other.call("SET", big, "other"))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("SET", big, "mine"))
+        out.append(mine.call("EXEC"))
+        out.append(mine.call("GET", big))
+        # UNWATCH: a change no longer matters.
+        out.append(mine.call("WATCH", big, others[0]))
+        out.append(mine.call("UNWATCH"))
+        out.append(other.call("SET", big, "z"))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("GET", big))
+        out.append(mine.call("EXEC"))
+        # 200 long keys watched at once (and one again); one deleted by the other client.
+        out.append(other.call("MSET", *[part for key in others for part in (key, "1")]))
+        out.append(mine.call("WATCH", *others, others[7]))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("INCR", others[3]))
+        out.append(mine.call("EXEC"))
+        out.append(mine.call("WATCH", *others))
+        out.append(other.call("DEL", others[199]))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("INCR", others[3]))
+        out.append(mine.call("EXEC"))
+        out.append(mine.call("GET", others[3]))
+        # DISCARD unwatches too.
+        out.append(mine.call("WATCH", big))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("DISCARD"))
+        out.append(other.call("DEL", big))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("EXISTS", big))
+        out.append(mine.call("EXEC"))
+    return out
+
+
+def long_keys(check):
+    with kvtest.start_kv("--connections-max", "8", "--hugepages", "off") as kv, \
+            kvtest.start_redis() as redis:
+        want = long_keys_run(redis)
+        have = long_keys_run(kv)
+    check.equal("10 KB watched keys: as many replies", len(want), len(have))
+    for index, (expected, actual) in enumerate(zip(want, have)):
+        check.equal(f"10 KB watched keys: step {index}", expected, actual)
+
+
 def main():
     seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
     print(f"seed {seed} (KV_SEED={seed} replays this run)")
     check = kvtest.Checker("test_transactions")
     differential(check, seed)
     bounds(check)
+    long_keys(check)
     check.finish()
 
 
