@@ -16,6 +16,10 @@
    each subscriber's messages in order) and an UNSUBSCRIBE of all (as a multiset: Redis
    goes in its hash table's order, kv oldest first; the counts the same) are identical. On
    kv, once the subscribers leave, the heap's used bytes are back where they were.
+4. A full heap (kv, maxmemory 4mb): SUBSCRIBE of 100 KB names in batches of 4 until one is
+   refused; the refusal is Redis's OOM line alone, none of that batch's channels exists, the
+   next SUBSCRIBE counts only what was subscribed before, and once the subscriber leaves the
+   heap is back where it was.
 """
 import hashlib
 import random
@@ -277,6 +281,40 @@ def long_channels(check):
                 kvtest.decode(have["channels left"]))
 
 
+OOM_LINE = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+
+
+def heap_full(check):
+    with kvtest.start_kv("--maxmemory", "4mb", "--connections-max", "8",
+                         "--hugepages", "off") as kv:
+        used_before = heap_used_alone(kv)
+        with kv.connect() as sub, kv.connect() as other:
+            subscribed = 0
+            refused = None
+            # Bounded: 4 MiB of heap holds fewer than 40 names of 100 KB.
+            for batch in range(60):
+                names = [b"%03d-%d-" % (batch, index) + b"x" * 100000 for index in range(4)]
+                sub.send(kvtest.encode("SUBSCRIBE", *names))
+                first = sub.reply()
+                if first.startswith(b"-"):
+                    refused = (batch, first)
+                    break
+                sub.replies(3)
+                subscribed += 4
+            check.true("a SUBSCRIBE ran out of memory", refused is not None)
+            if refused is None:
+                return
+            batch, line = refused
+            check.equal("it is answered with the OOM line alone", OOM_LINE, line)
+            check.equal("none of its channels exists", [],
+                        kvtest.decode(other.call("PUBSUB", "CHANNELS", b"%03d-*" % batch)))
+            sub.send(kvtest.encode("SUBSCRIBE", "small"))
+            check.equal("the next SUBSCRIBE counts what was subscribed before",
+                        [b"subscribe", b"small", subscribed + 1], kvtest.decode(sub.reply()))
+        check.equal("the heap is back once the subscriber left", used_before,
+                    heap_used_alone(kv))
+
+
 def main():
     check = kvtest.Checker("test_pubsub")
     options = ["--connections-max", "16", "--key-count", "64", "--val-size-max", "64",
@@ -290,6 +328,7 @@ def main():
         check.true("messages were delivered", b"message" in want[3] and b"pmessage" in want[4])
     limits(check)
     long_channels(check)
+    heap_full(check)
     check.finish()
 
 

@@ -15,6 +15,10 @@ transaction are clear errors that leave the data and the connection intact.
 3. Long keys, against redis-server: WATCH of a 10 KB key (and of 200 of them at once), then
    EXEC after no change, after another client's SET or DEL, after UNWATCH, after DISCARD:
    every reply identical. kv's watched keys have no length cap (they live on the heap).
+4. A full heap (kv, maxmemory 4mb, filled with values, a little freed): a WATCH of thousands
+   of keys that runs out of memory is answered with Redis's OOM line and watches none of
+   them (a change to one does not abort EXEC), while what the client watched before stays
+   watched (a change to it does).
 """
 import os
 import random
@@ -228,6 +232,52 @@ def long_keys(check):
         check.equal(f"10 KB watched keys: step {index}", expected, actual)
 
 
+OOM_LINE = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+
+
+def heap_full_watch(server, count):
+    """WATCH small, then WATCH `count` keys on a nearly full heap: the second reply, and what
+    EXEC says after a change to one of the keys, then after a change to small."""
+    with server.connect() as mine, server.connect() as other:
+        index = 0
+        # Bounded: 4 MiB of heap holds fewer than 40 values of 100 KB.
+        while index < 60 and other.call("SET", b"fill%d" % index, b"v" * 100000) == b"+OK\r\n":
+            index += 1
+        other.call("DEL", *[b"fill%d" % i for i in range(4)])
+        keys = [b"%05d" % i + b"w" * 27 for i in range(count)]
+        mine.call("WATCH", b"small")
+        reply = mine.call("WATCH", *keys)
+        if reply != OOM_LINE:
+            return reply, None, None
+        other.call("SET", keys[0], "x")
+        mine.call("MULTI")
+        after_key = mine.call("EXEC")
+        mine.call("WATCH", b"small")
+        other.call("SET", b"small", "y")
+        mine.call("MULTI")
+        after_small = mine.call("EXEC")
+        return reply, after_key, after_small
+
+
+def heap_full(check):
+    # How many keys overflow the heap depends on how the receive buffer grows: the first
+    # count that runs out of memory (and fits the receive buffer) is the case.
+    for count in (5000, 6000, 4500, 7000, 4000):
+        with kvtest.start_kv("--maxmemory", "4mb", "--connections-max", "8",
+                             "--hugepages", "off") as kv:
+            try:
+                reply, after_key, after_small = heap_full_watch(kv, count)
+            except kvtest.ConnectionClosed:
+                continue
+        if reply == OOM_LINE:
+            print(f"heap full: a WATCH of {count} keys ran out of memory")
+            check.equal("the WATCH that ran out is answered with the OOM line", OOM_LINE, reply)
+            check.equal("none of its keys is watched", b"*0\r\n", after_key)
+            check.equal("what was watched before stays watched", b"*-1\r\n", after_small)
+            return
+    check.true("a WATCH ran out of memory", False)
+
+
 def main():
     seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
     print(f"seed {seed} (KV_SEED={seed} replays this run)")
@@ -235,6 +285,7 @@ def main():
     differential(check, seed)
     bounds(check)
     long_keys(check)
+    heap_full(check)
     check.finish()
 
 
