@@ -16,7 +16,11 @@
    each subscriber's messages in order) and an UNSUBSCRIBE of all (as a multiset: Redis
    goes in its hash table's order, kv oldest first; the counts the same) are identical. On
    kv, once the subscribers leave, the heap's used bytes are back where they were.
-4. A full heap (kv, maxmemory 4mb): SUBSCRIBE of 100 KB names in batches of 4 until one is
+4. A subscriber dropped in the middle of a PUBLISH (past a 256kb pubsub output limit, on a
+   channel and two patterns that match it): counted, and right after that PUBLISH its channel
+   and patterns are gone (NUMSUB 0, NUMPAT counts only the other client's), while the other
+   client, on one of those patterns, received every message.
+5. A full heap (kv, maxmemory 4mb): SUBSCRIBE of 100 KB names in batches of 4 until one is
    refused; the refusal is Redis's OOM line alone, none of that batch's channels exists, the
    next SUBSCRIBE counts only what was subscribed before, and once the subscriber leaves the
    heap is back where it was.
@@ -284,6 +288,39 @@ def long_channels(check):
 OOM_LINE = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
 
 
+def dropped_mid_publish(check):
+    with kvtest.start_kv("--connections-max", "8", "--hugepages", "off",
+                         "--client-output-buffer-limit", "pubsub 256kb 0 0") as kv:
+        with kv.connect() as publisher, kv.connect() as keen:
+            lazy = socket.create_connection(("127.0.0.1", kv.port))
+            lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            lazy.sendall(kvtest.encode("SUBSCRIBE", "fire") +
+                         kvtest.encode("PSUBSCRIBE", "f*", "fi*"))
+            keen.send(kvtest.encode("PSUBSCRIBE", "f*"))
+            keen.reply()
+            time.sleep(0.2)
+            check.equal("two patterns live (f* shared)", 2,
+                        kvtest.decode(publisher.call("PUBSUB", "NUMPAT")))
+            receivers = []
+            # Bounded: 256 KB of output past the kernel's buffers drops the lazy one.
+            for _ in range(20000):
+                receivers.append(kvtest.decode(publisher.call("PUBLISH", "fire", "m" * 1000)))
+                if receivers[-1] == 1:
+                    break
+            check.equal("in the end only the keen subscriber receives", 1, receivers[-1])
+            check.equal("the drop is counted", "1",
+                        kvtest.info(publisher, "stats").get("kv_pubsub_disconnects"))
+            check.equal("its channel went with it", [b"fire", 0],
+                        kvtest.decode(publisher.call("PUBSUB", "NUMSUB", "fire")))
+            check.equal("and its patterns (f* stays for the keen one)", 1,
+                        kvtest.decode(publisher.call("PUBSUB", "NUMPAT")))
+            messages = keen.replies(len(receivers))
+            check.true("the keen subscriber received every message",
+                       all(m.startswith(b"*4\r\n$8\r\npmessage\r\n$2\r\nf*\r\n")
+                           for m in messages), kvtest.shorten(messages[-1]))
+            lazy.close()
+
+
 def heap_full(check):
     with kvtest.start_kv("--maxmemory", "4mb", "--connections-max", "8",
                          "--hugepages", "off") as kv:
@@ -328,6 +365,7 @@ def main():
         check.true("messages were delivered", b"message" in want[3] and b"pmessage" in want[4])
     limits(check)
     long_channels(check)
+    dropped_mid_publish(check)
     heap_full(check)
     check.finish()
 
