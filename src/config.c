@@ -747,7 +747,7 @@ void config_usage(void)
            "  --send-stall-seconds N  close a client that takes no reply bytes for N s (10)\n"
            "  --cpu N               pin the loop thread to CPU N, -1 = no pinning (-1)\n"
            "  --busy-poll-us N      spin up to N us for completions before sleeping (0)\n"
-           "  --pubsub-channels-max N  cap on channels and patterns subscribed in all, 0 = none (0)\n"
+           "  --pubsub-channels-max N  cap on channels and patterns in all, 0 = none (0)\n"
            "  --subscriptions-max N  cap on channels and patterns per client, 0 = none (0)\n"
            "  --expire-slice N      table slots active expiry examines per loop turn (256)\n"
            "  --hz N                expiry and idle-check ticks per second (10)\n"
