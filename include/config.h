@@ -64,9 +64,6 @@ struct config_output_limit {
 #define CONFIG_MAXMEMORY_MIN (4ull << 20)
 #define CONFIG_MAXMEMORY_MAX (32ull << 30)
 
-/* Longest watched key, blocking key or channel name when key_size_max is 0 (no cap). */
-#define CONFIG_NAME_BYTES_DEFAULT 1024u
-
 /* Largest config file, read whole onto the stack. */
 #define CONFIG_FILE_BYTES_MAX (32u * 1024u)
 
@@ -85,14 +82,17 @@ struct config {
     char requirepass[CONFIG_PASSWORD_BYTES_MAX]; /* AUTH password; empty: no AUTH needed */
     uint32_t expire_slice;             /* table slots active expiry examines per loop turn */
     uint32_t hz;                       /* timer ticks per second while keys have expiry times */
-    uint32_t watch_keys_max;           /* keys all clients may WATCH at once (the plan) */
-    uint32_t blocking_keys_max;        /* (client, key) waits of blocked clients, in all */
+    uint32_t watch_keys_max;           /* (client, key) watches in all; 0: no cap */
+    uint32_t blocking_keys_max;        /* (client, key) waits of blocked clients, in all;
+                                          0: no cap */
     int32_t slowlog_log_slower_than;   /* µs; commands slower go to the slow log; -1: none */
     uint32_t timeout;                  /* s; clients idle longer are closed; 0: never */
     int32_t cpu;                       /* pin the loop thread to this CPU; -1: no pinning */
     uint32_t busy_poll_us;             /* µs to spin for completions before sleeping; 0: never */
-    uint32_t pubsub_channels_max;      /* channels and patterns with subscribers, in all */
-    uint32_t subscriptions_max;        /* channels and patterns one connection may subscribe */
+    uint32_t pubsub_channels_max;      /* channels and patterns with subscribers, in all;
+                                          0: no cap */
+    uint32_t subscriptions_max;        /* channels and patterns one connection may subscribe;
+                                          0: no cap */
     uint32_t send_stall_seconds;       /* s; a client that takes no reply bytes for longer
                                           while one waits is closed; 0: never */
     int protected_mode;                /* 1: without requirepass, refuse non-loopback peers */
@@ -115,10 +115,6 @@ struct config {
 };
 
 void config_defaults(struct config *config);
-
-/* Longest key a client may WATCH or wait on, and longest channel name: key_size_max when
- * that cap is set, else CONFIG_NAME_BYTES_DEFAULT (those pools are still sized per name). */
-uint32_t config_name_bytes_max(const struct config *config);
 
 /*
  * Reads argv: `--config FILE` first (wherever it stands), then every other flag over it.

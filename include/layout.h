@@ -16,11 +16,10 @@
 
 enum layout_pool {
     LAYOUT_POOL_CONNECTIONS,  /* connection slots, client state, the ready queue */
-    LAYOUT_POOL_HEAP,         /* the budget (maxmemory): keys, values, collections */
-    LAYOUT_POOL_PUBSUB,       /* channels, patterns and subscriptions */
+    LAYOUT_POOL_HEAP,         /* the budget (maxmemory): keys, values, collections, client
+                                 buffers, watched keys, channels, blocked keys */
     LAYOUT_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
-    LAYOUT_POOL_WATCH,        /* WATCH: watched keys, client-key links, their table */
-    LAYOUT_POOL_BLOCKING,     /* blocked clients: waited-on keys, client-key links, table */
+    LAYOUT_POOL_BLOCKING,     /* blocked clients: the per-connection-slot state */
     LAYOUT_POOL_STATS,        /* latency histogram per command, slow log ring */
     LAYOUT_POOL_COUNT,
 };

@@ -1,169 +1,183 @@
 /*
- * Blocked clients and the keys they wait on. A key with waiters lives once in `keys` (its
- * bytes, its wait list and whether it is on the ready list); each (client, key) pair is a
- * link in `links`, on the key's wait list (doubly linked, oldest first) and on the client's
- * chain (singly linked). Invariants: a key's waiter count equals the links on its wait list
- * and is never 0 while the key is in the table; a client is blocked exactly when it is on the
- * FIFO, and only a blocked client has links (none when every key it named was longer than
- * key_bytes_max: it waits for its timeout); a key is on the ready list at most once. The
- * ready list holds key slots; a key released while on it is taken off it first. Every walk is
- * bounded by a list's count; nothing allocates after block_init.
+ * Blocked clients and the keys they wait on. A key with waiters is one heap entry in the
+ * `keys` dict (its bytes, its wait list and whether it is on the ready list); each (client,
+ * key) pair is a heap entry (a link) on the key's wait list (doubly linked, oldest first) and
+ * on the client's chain (singly linked, newest first).
+ *
+ * Invariants: a key's waiter count equals the links on its wait list and is never 0 while
+ * the key is in the dict; a client is blocked exactly when it is on the FIFO, and only a
+ * blocked client has links; a client waits on a key at most once (while it blocks, its links
+ * are appended to the keys' tails, so a key it named already has its link at the tail); a
+ * key is on the ready list exactly when its `ready` is set, at most once; link_count is the
+ * links in all and entry_bytes the usable bytes of every key and link entry; the dict holds
+ * no bucket array while no key has waiters. A key released while on the ready list is taken
+ * off it first. Every walk is bounded by a list's count; memory comes only from the heap,
+ * and a block_add that finds no room undoes what it did.
  */
 #include "block.h"
 
+#include <stddef.h>
 #include <string.h>
 
 struct block_key {
-    uint32_t hash;        /* the store's hash of the key */
-    uint32_t key_bytes;   /* key length; the bytes follow this head */
+    uint32_t next;        /* the dict's chain link (dict.h: first four bytes) */
+    uint32_t key_bytes;   /* key length; the bytes follow the head */
     uint32_t head;        /* oldest waiter's link */
     uint32_t tail;        /* newest waiter's link */
     uint32_t waiters;     /* links on the wait list */
     uint32_t ready_prev;  /* the ready list, when `ready` */
     uint32_t ready_next;
-    bool ready;           /* on the ready list */
+    uint32_t ready;       /* 1: on the ready list */
+    uint8_t bytes[];      /* key_bytes bytes */
 };
 
 struct block_link {
-    uint32_t key;         /* slot in `keys` */
+    uint32_t key;         /* the key entry */
     uint32_t client;      /* the waiting client's slot */
     uint32_t key_prev;    /* the key's wait list */
     uint32_t key_next;
-    uint32_t client_next; /* the client's other links */
+    uint32_t client_next; /* the client's next older link */
 };
 
-static uint32_t key_slot_bytes(uint32_t key_bytes_max)
+static_assert(offsetof(struct block_key, bytes) == 32, "a key entry's head is 32 bytes");
+static_assert(sizeof(struct block_link) == 20, "a link is one 24-byte heap object");
+
+uint64_t block_plan_bytes(uint32_t client_count)
 {
-    return (uint32_t)((sizeof(struct block_key) + (uint64_t)key_bytes_max + 7) & ~7ull);
+    return ((uint64_t)client_count * sizeof(struct block_client) + 63) & ~63ull;
 }
 
-static uint32_t links_for(uint32_t links_max)
+static struct block_key *key_at(const struct block *block, uint32_t key_ref)
 {
-    return links_max == 0 ? 1 : links_max; /* one slot keeps the pools non-empty */
+    return heap_pointer(block->heap, key_ref);
 }
 
-uint64_t block_plan_bytes(uint32_t client_count, uint32_t links_max, uint32_t key_bytes_max)
+static struct block_link *link_at(const struct block *block, uint32_t link_ref)
 {
-    uint32_t slots = links_for(links_max);
-    return (((uint64_t)client_count * sizeof(struct block_client) + 63) & ~63ull) + /* clients */
-           table_plan_bytes(slots) +                                 /* key table */
-           pool_plan_bytes(slots, key_slot_bytes(key_bytes_max)) +   /* keys */
-           pool_plan_bytes(slots, sizeof(struct block_link));        /* links */
-}
-
-void block_init(struct block *block, struct region *region, uint32_t client_count,
-                uint32_t links_max, uint32_t key_bytes_max)
-{
-    KV_ASSERT(client_count > 0 && client_count < BLOCK_NONE);
-    memset(block, 0, sizeof(*block));
-    uint32_t slots = links_for(links_max);
-    block->clients = region_carve(region, (uint64_t)client_count * sizeof(struct block_client), 64);
-    for (uint32_t client = 0; client < client_count; client++) {
-        block->clients[client] = (struct block_client){
-            .links = BLOCK_NONE, .fifo_prev = BLOCK_NONE, .fifo_next = BLOCK_NONE};
-    }
-    table_init(&block->table, region, slots);
-    pool_init(&block->keys, region, slots, key_slot_bytes(key_bytes_max));
-    pool_init(&block->links, region, slots, sizeof(struct block_link));
-    block->client_count = client_count;
-    block->key_bytes_max = key_bytes_max;
-    block->fifo_head = BLOCK_NONE;
-    block->fifo_tail = BLOCK_NONE;
-    block->ready_head = BLOCK_NONE;
-    block->ready_tail = BLOCK_NONE;
-    block->links_max = links_max;
-}
-
-static struct block_key *key_at(const struct block *block, uint32_t key_slot)
-{
-    return (struct block_key *)pool_slot(&block->keys, key_slot);
-}
-
-static struct block_link *link_at(const struct block *block, uint32_t link)
-{
-    return (struct block_link *)pool_slot(&block->links, link);
+    return heap_pointer(block->heap, link_ref);
 }
 
 static struct slice key_name(const struct block_key *key)
 {
-    return (struct slice){.bytes = (const uint8_t *)(key + 1), .length = key->key_bytes};
+    return (struct slice){.bytes = key->bytes, .length = key->key_bytes};
 }
 
-struct key_probe {
-    const struct block *block;
-    struct slice key;
-};
-
-static bool key_equal(const void *context, uint32_t key_slot)
+static struct slice keys_dict_key(const struct heap *heap, const void *entry)
 {
-    const struct key_probe *probe = context;
-    const struct block_key *key = key_at(probe->block, key_slot);
-    return key->key_bytes == probe->key.length &&
-           memcmp(key + 1, probe->key.bytes, probe->key.length) == 0;
+    (void)heap;
+    return key_name(entry);
 }
 
-static bool key_find(const struct block *block, uint32_t hash, struct slice key,
-                     uint32_t *key_slot, uint32_t *table_slot)
+static struct block_client client_idle(void)
 {
-    struct key_probe probe = {.block = block, .key = key};
-    return table_find(&block->table, hash, key_equal, &probe, key_slot, table_slot);
+    return (struct block_client){
+        .links = HEAP_REF_NONE, .fifo_prev = BLOCK_NONE, .fifo_next = BLOCK_NONE};
 }
 
-/* Whether the client already waits on this key slot (a key named twice). */
-static bool client_waits_on(const struct block *block, uint32_t client, uint32_t key_slot)
+void block_init(struct block *block, struct region *region, struct heap *heap,
+                uint32_t client_count, uint32_t links_max, uint64_t seed)
 {
-    const struct block_client *state = &block->clients[client];
-    uint32_t link = state->links;
-    /* Bounded by the client's link count. */
-    for (uint32_t step = 0; step < state->link_count; step++) {
-        if (link_at(block, link)->key == key_slot) {
-            return true;
-        }
-        link = link_at(block, link)->client_next;
+    KV_ASSERT(client_count > 0 && client_count < BLOCK_NONE);
+    KV_ASSERT(heap != NULL);
+    memset(block, 0, sizeof(*block));
+    block->clients = region_carve(region, block_plan_bytes(client_count), 64);
+    /* Bounded by the connection slots. */
+    for (uint32_t client = 0; client < client_count; client++) {
+        block->clients[client] = client_idle();
     }
-    return false;
+    block->heap = heap;
+    dict_init(&block->keys, heap, keys_dict_key, seed);
+    block->client_count = client_count;
+    block->links_max = links_max;
+    block->fifo_head = BLOCK_NONE;
+    block->fifo_tail = BLOCK_NONE;
+    block->ready_head = HEAP_REF_NONE;
+    block->ready_tail = HEAP_REF_NONE;
+    KV_ASSERT(block_memory_bytes(block) == 0);
 }
 
-/* The key slot for a key, created (with no waiters yet) when absent; room was checked. */
-static uint32_t key_acquire(struct block *block, uint32_t hash, struct slice key)
+static void *entry_alloc(struct block *block, uint64_t bytes)
 {
-    uint32_t key_slot = 0;
-    uint32_t table_slot = 0;
-    if (key_find(block, hash, key, &key_slot, &table_slot)) {
-        return key_slot;
+    KV_ASSERT(bytes >= sizeof(uint32_t)); /* at least the dict's chain link */
+    void *entry = heap_alloc(block->heap, bytes);
+    if (entry != NULL) {
+        block->entry_bytes += heap_usable_bytes(block->heap, entry);
+        KV_ASSERT(heap_usable_bytes(block->heap, entry) >= bytes);
     }
-    bool acquired = pool_acquire(&block->keys, &key_slot);
-    KV_ASSERT(acquired);
-    struct block_key *slot = key_at(block, key_slot);
-    *slot = (struct block_key){.hash = hash, .key_bytes = key.length, .head = BLOCK_NONE,
-                               .tail = BLOCK_NONE, .ready_prev = BLOCK_NONE,
-                               .ready_next = BLOCK_NONE};
-    if (key.length > 0) {
-        memcpy(slot + 1, key.bytes, key.length);
-    }
-    table_insert(&block->table, hash, key_slot);
-    return key_slot;
+    return entry;
 }
 
-static void link_append(struct block *block, uint32_t client, uint32_t key_slot)
+static void entry_release(struct block *block, void *entry)
 {
-    uint32_t link = 0;
-    bool acquired = pool_acquire(&block->links, &link);
-    KV_ASSERT(acquired);
-    struct block_key *key = key_at(block, key_slot);
+    uint64_t bytes = heap_usable_bytes(block->heap, entry);
+    KV_ASSERT(block->entry_bytes >= bytes);
+    block->entry_bytes -= bytes;
+    heap_release(block->heap, entry);
+}
+
+static void release_none(void *context, uint32_t entry_ref)
+{
+    (void)context;
+    (void)entry_ref;
+    KV_ASSERT(false); /* only an empty dict is cleared */
+}
+
+/* Appends a new link for this client to a key's wait list and to the client's chain. */
+static void link_append(struct block *block, uint32_t client, uint32_t key_ref,
+                        struct block_link *link)
+{
+    struct block_key *key = key_at(block, key_ref);
     struct block_client *state = &block->clients[client];
-    *link_at(block, link) = (struct block_link){.key = key_slot, .client = client,
-                                                .key_prev = key->tail, .key_next = BLOCK_NONE,
-                                                .client_next = state->links};
-    if (key->tail == BLOCK_NONE) {
-        key->head = link;
+    uint32_t link_ref = heap_ref(block->heap, link);
+    *link = (struct block_link){.key = key_ref, .client = client, .key_prev = key->tail,
+                                .key_next = HEAP_REF_NONE, .client_next = state->links};
+    if (key->tail == HEAP_REF_NONE) {
+        key->head = link_ref;
     } else {
-        link_at(block, key->tail)->key_next = link;
+        link_at(block, key->tail)->key_next = link_ref;
     }
-    key->tail = link;
+    key->tail = link_ref;
     key->waiters++;
-    state->links = link;
+    state->links = link_ref;
     state->link_count++;
+    block->link_count++;
+    KV_ASSERT(key->waiters > 0);
+}
+
+/* Makes the client wait on one key (once); false when the heap has no room, with nothing
+ * changed. */
+static bool key_wait(struct block *block, uint32_t client, struct slice key)
+{
+    uint32_t key_ref = dict_find(&block->keys, key, NULL);
+    if (key_ref != HEAP_REF_NONE) {
+        uint32_t tail = key_at(block, key_ref)->tail;
+        KV_ASSERT(tail != HEAP_REF_NONE);
+        if (link_at(block, tail)->client == client) {
+            return true; /* named twice: it waits once */
+        }
+    }
+    struct block_link *link = entry_alloc(block, sizeof(*link));
+    if (link == NULL) {
+        return false;
+    }
+    if (key_ref == HEAP_REF_NONE) {
+        struct block_key *fresh =
+            entry_alloc(block, offsetof(struct block_key, bytes) + (uint64_t)key.length);
+        if (fresh == NULL) {
+            entry_release(block, link);
+            return false;
+        }
+        *fresh = (struct block_key){.key_bytes = key.length, .head = HEAP_REF_NONE,
+                                    .tail = HEAP_REF_NONE, .ready_prev = HEAP_REF_NONE,
+                                    .ready_next = HEAP_REF_NONE};
+        if (key.length > 0) {
+            memcpy(fresh->bytes, key.bytes, key.length);
+        }
+        key_ref = heap_ref(block->heap, fresh);
+        dict_insert(&block->keys, key_ref);
+    }
+    link_append(block, client, key_ref, link);
+    return true;
 }
 
 static void fifo_append(struct block *block, uint32_t client)
@@ -180,81 +194,98 @@ static void fifo_append(struct block *block, uint32_t client)
     block->blocked_count++;
 }
 
-enum block_status block_add(struct block *block, uint32_t client, const struct slice *keys,
-                            uint32_t key_count, int64_t deadline_ms, block_hash_fn *hash,
-                            const void *hash_context)
+static void ready_unlink(struct block *block, uint32_t key_ref)
 {
-    KV_ASSERT(client < block->client_count);
-    KV_ASSERT(!block->clients[client].blocked);
-    /* Each key may need a link and a key slot: check room for all before changing anything. */
-    if (key_count > block->links_max || block->links.free_count < key_count ||
-        block->keys.free_count < key_count) {
-        return BLOCK_FULL;
-    }
-    struct block_client *state = &block->clients[client];
-    state->blocked = true;
-    state->deadline_ms = deadline_ms;
-    for (uint32_t index = 0; index < key_count; index++) {
-        if (keys[index].length > block->key_bytes_max) {
-            continue; /* No such key can ever exist, so it can never wake the client. */
-        }
-        uint32_t key_slot = key_acquire(block, hash(hash_context, keys[index]), keys[index]);
-        if (!client_waits_on(block, client, key_slot)) {
-            link_append(block, client, key_slot);
-        }
-    }
-    fifo_append(block, client);
-    KV_ASSERT(state->link_count <= key_count);
-    return BLOCK_OK;
-}
-
-static void ready_unlink(struct block *block, uint32_t key_slot)
-{
-    struct block_key *key = key_at(block, key_slot);
+    struct block_key *key = key_at(block, key_ref);
     KV_ASSERT(key->ready);
-    if (key->ready_prev == BLOCK_NONE) {
+    if (key->ready_prev == HEAP_REF_NONE) {
         block->ready_head = key->ready_next;
     } else {
         key_at(block, key->ready_prev)->ready_next = key->ready_next;
     }
-    if (key->ready_next == BLOCK_NONE) {
+    if (key->ready_next == HEAP_REF_NONE) {
         block->ready_tail = key->ready_prev;
     } else {
         key_at(block, key->ready_next)->ready_prev = key->ready_prev;
     }
-    key->ready = false;
+    key->ready = 0;
 }
 
-/* Takes one link off its key's wait list; the key goes when its last waiter does. */
-static void link_release(struct block *block, uint32_t link)
+/* Takes one link off its key's wait list and gives it back; the key goes when its last
+ * waiter does. */
+static void link_release(struct block *block, uint32_t link_ref)
 {
-    struct block_link *entry = link_at(block, link);
-    struct block_key *key = key_at(block, entry->key);
-    if (entry->key_prev == BLOCK_NONE) {
-        key->head = entry->key_next;
+    struct block_link *link = link_at(block, link_ref);
+    struct block_key *key = key_at(block, link->key);
+    if (link->key_prev == HEAP_REF_NONE) {
+        key->head = link->key_next;
     } else {
-        link_at(block, entry->key_prev)->key_next = entry->key_next;
+        link_at(block, link->key_prev)->key_next = link->key_next;
     }
-    if (entry->key_next == BLOCK_NONE) {
-        key->tail = entry->key_prev;
+    if (link->key_next == HEAP_REF_NONE) {
+        key->tail = link->key_prev;
     } else {
-        link_at(block, entry->key_next)->key_prev = entry->key_prev;
+        link_at(block, link->key_next)->key_prev = link->key_prev;
     }
     KV_ASSERT(key->waiters > 0);
     key->waiters--;
     if (key->waiters == 0) {
-        KV_ASSERT(key->head == BLOCK_NONE && key->tail == BLOCK_NONE);
+        KV_ASSERT(key->head == HEAP_REF_NONE && key->tail == HEAP_REF_NONE);
         if (key->ready) {
-            ready_unlink(block, entry->key);
+            ready_unlink(block, link->key);
         }
-        uint32_t key_slot = 0;
-        uint32_t table_slot = 0;
-        bool found = key_find(block, key->hash, key_name(key), &key_slot, &table_slot);
-        KV_ASSERT(found && key_slot == entry->key);
-        table_remove_at(&block->table, table_slot);
-        pool_release(&block->keys, key_slot);
+        uint32_t removed = dict_remove(&block->keys, key_name(key));
+        KV_ASSERT(removed == link->key);
+        entry_release(block, key);
     }
-    pool_release(&block->links, link);
+    KV_ASSERT(block->link_count > 0);
+    block->link_count--;
+    entry_release(block, link);
+}
+
+/* Gives back every link of a client (blocked, or rolling back a block_add). */
+static void links_release(struct block *block, uint32_t client)
+{
+    struct block_client *state = &block->clients[client];
+    /* Bounded by the client's link count. */
+    for (uint32_t step = state->link_count; step > 0; step--) {
+        uint32_t link_ref = state->links;
+        KV_ASSERT(link_ref != HEAP_REF_NONE);
+        state->links = link_at(block, link_ref)->client_next;
+        link_release(block, link_ref);
+    }
+    KV_ASSERT(state->links == HEAP_REF_NONE);
+    state->link_count = 0;
+    /* No key waited on: the dict gives its buckets back, and blocking holds no memory. */
+    if (dict_count(&block->keys) == 0 && dict_allocations(&block->keys) > 0) {
+        dict_clear(&block->keys, release_none, NULL);
+    }
+}
+
+enum block_status block_add(struct block *block, uint32_t client, const struct slice *keys,
+                            uint32_t key_count, int64_t deadline_ms)
+{
+    KV_ASSERT(client < block->client_count);
+    KV_ASSERT(!block->clients[client].blocked);
+    KV_ASSERT(block->clients[client].link_count == 0);
+    /* The cap counts a key named twice twice: it is checked before any key is looked at. */
+    KV_ASSERT(block->links_max == 0 || block->link_count <= block->links_max);
+    if (block->links_max != 0 && key_count > block->links_max - block->link_count) {
+        return BLOCK_FULL;
+    }
+    /* Bounded by the keys named. */
+    for (uint32_t index = 0; index < key_count; index++) {
+        if (!key_wait(block, client, keys[index])) {
+            links_release(block, client);
+            return BLOCK_OOM;
+        }
+    }
+    struct block_client *state = &block->clients[client];
+    state->blocked = true;
+    state->deadline_ms = deadline_ms;
+    fifo_append(block, client);
+    KV_ASSERT(state->link_count <= key_count);
+    return BLOCK_OK;
 }
 
 void block_remove(struct block *block, uint32_t client)
@@ -262,14 +293,7 @@ void block_remove(struct block *block, uint32_t client)
     KV_ASSERT(client < block->client_count);
     struct block_client *state = &block->clients[client];
     KV_ASSERT(state->blocked && block->blocked_count > 0);
-    /* Bounded by the client's link count. */
-    for (uint32_t step = state->link_count; step > 0; step--) {
-        uint32_t link = state->links;
-        KV_ASSERT(link != BLOCK_NONE);
-        state->links = link_at(block, link)->client_next;
-        link_release(block, link);
-    }
-    KV_ASSERT(state->links == BLOCK_NONE);
+    links_release(block, client);
     if (state->fifo_prev == BLOCK_NONE) {
         block->fifo_head = state->fifo_next;
     } else {
@@ -281,68 +305,63 @@ void block_remove(struct block *block, uint32_t client)
         block->clients[state->fifo_next].fifo_prev = state->fifo_prev;
     }
     block->blocked_count--;
-    *state = (struct block_client){
-        .links = BLOCK_NONE, .fifo_prev = BLOCK_NONE, .fifo_next = BLOCK_NONE};
+    *state = client_idle();
+    KV_ASSERT(!block_is_blocked(block, client));
 }
 
 void block_key_ready(void *context, uint32_t hash, struct slice key)
 {
+    (void)hash;
     struct block *block = context;
-    if (block->table.count == 0) {
+    if (dict_count(&block->keys) == 0) {
         return; /* Nobody waits: the common case costs one compare. */
     }
-    uint32_t key_slot = 0;
-    uint32_t table_slot = 0;
-    if (!key_find(block, hash, key, &key_slot, &table_slot)) {
+    uint32_t key_ref = dict_find(&block->keys, key, NULL);
+    if (key_ref == HEAP_REF_NONE) {
         return;
     }
-    struct block_key *slot = key_at(block, key_slot);
-    if (slot->ready) {
+    struct block_key *entry = key_at(block, key_ref);
+    if (entry->ready) {
         return;
     }
-    slot->ready = true;
-    slot->ready_prev = block->ready_tail;
-    slot->ready_next = BLOCK_NONE;
-    if (block->ready_tail == BLOCK_NONE) {
-        block->ready_head = key_slot;
+    entry->ready = 1;
+    entry->ready_prev = block->ready_tail;
+    entry->ready_next = HEAP_REF_NONE;
+    if (block->ready_tail == HEAP_REF_NONE) {
+        block->ready_head = key_ref;
     } else {
-        key_at(block, block->ready_tail)->ready_next = key_slot;
+        key_at(block, block->ready_tail)->ready_next = key_ref;
     }
-    block->ready_tail = key_slot;
+    block->ready_tail = key_ref;
 }
 
-bool block_ready_pop(struct block *block, uint32_t *key_slot)
+bool block_ready_pop(struct block *block, uint32_t *key_ref)
 {
-    if (block->ready_head == BLOCK_NONE) {
+    if (block->ready_head == HEAP_REF_NONE) {
         return false;
     }
-    *key_slot = block->ready_head;
-    KV_ASSERT(block_key_live(block, *key_slot));
-    ready_unlink(block, *key_slot);
+    *key_ref = block->ready_head;
+    KV_ASSERT(key_at(block, *key_ref)->waiters > 0); /* a key leaves the list with its last */
+    ready_unlink(block, *key_ref);
     return true;
 }
 
-bool block_key_live(const struct block *block, uint32_t key_slot)
-{
-    return key_slot < block->keys.slot_count && pool_is_used(&block->keys, key_slot) &&
-           key_at(block, key_slot)->waiters > 0;
-}
-
-bool block_waiter_first(const struct block *block, uint32_t key_slot, uint32_t *link,
+bool block_waiter_first(const struct block *block, uint32_t key_ref, uint32_t *link,
                         uint32_t *client)
 {
-    KV_ASSERT(block_key_live(block, key_slot));
-    *link = key_at(block, key_slot)->head;
-    KV_ASSERT(*link != BLOCK_NONE);
+    const struct block_key *key = key_at(block, key_ref);
+    KV_ASSERT(key->waiters > 0);
+    *link = key->head;
+    KV_ASSERT(*link != HEAP_REF_NONE);
     *client = link_at(block, *link)->client;
     return true;
 }
 
 bool block_waiter_next(const struct block *block, uint32_t *link, uint32_t *client)
 {
-    KV_ASSERT(*link != BLOCK_NONE);
+    KV_ASSERT(*link != HEAP_REF_NONE);
     uint32_t next = link_at(block, *link)->key_next;
-    if (next == BLOCK_NONE) {
+    if (next == HEAP_REF_NONE) {
         return false;
     }
     *link = next;
@@ -352,8 +371,8 @@ bool block_waiter_next(const struct block *block, uint32_t *link, uint32_t *clie
 
 bool block_link_is(const struct block *block, uint32_t link, uint32_t client)
 {
-    return link < block->links.slot_count && pool_is_used(&block->links, link) &&
-           link_at(block, link)->client == client;
+    return link != HEAP_REF_NONE && client < block->client_count &&
+           block->clients[client].blocked && link_at(block, link)->client == client;
 }
 
 int64_t block_next_deadline(const struct block *block)
@@ -371,78 +390,119 @@ int64_t block_next_deadline(const struct block *block)
     return earliest;
 }
 
-/* Checks one client's links against the keys they name. */
-static void verify_client(const struct block *block, uint32_t client)
+uint64_t block_memory_bytes(const struct block *block)
+{
+    KV_ASSERT(block->link_count > 0 || block->entry_bytes == 0);
+    return block->entry_bytes + dict_bucket_bytes(&block->keys);
+}
+
+/* Checks one client's links against the keys they name; returns their usable bytes. */
+static uint64_t verify_client(const struct block *block, uint32_t client)
 {
     const struct block_client *state = &block->clients[client];
+    KV_ASSERT(state->blocked);
+    uint64_t bytes = 0;
     uint32_t link = state->links;
+    /* Bounded by the client's link count. */
     for (uint32_t step = 0; step < state->link_count; step++) {
-        KV_ASSERT(link != BLOCK_NONE && pool_is_used(&block->links, link));
+        KV_ASSERT(link != HEAP_REF_NONE);
         const struct block_link *entry = link_at(block, link);
         KV_ASSERT(entry->client == client);
-        KV_ASSERT(block_key_live(block, entry->key));
+        const struct block_key *key = key_at(block, entry->key);
+        KV_ASSERT(key->waiters > 0);
+        KV_ASSERT(dict_lookup(&block->keys, key_name(key)) == entry->key);
+        bytes += heap_usable_bytes(block->heap, entry);
         link = entry->client_next;
     }
-    KV_ASSERT(link == BLOCK_NONE);
-    KV_ASSERT(state->blocked || state->link_count == 0);
+    KV_ASSERT(link == HEAP_REF_NONE);
+    return bytes;
+}
+
+/* Checks one key's wait list; returns the key's usable bytes. */
+static uint64_t verify_key(const struct block *block, uint32_t key_ref)
+{
+    const struct block_key *key = key_at(block, key_ref);
+    KV_ASSERT(key->waiters > 0);
+    uint32_t link = key->head;
+    uint32_t prev = HEAP_REF_NONE;
+    /* Bounded by the key's waiter count. */
+    for (uint32_t step = 0; step < key->waiters; step++) {
+        KV_ASSERT(link != HEAP_REF_NONE);
+        KV_ASSERT(link_at(block, link)->key == key_ref);
+        KV_ASSERT(link_at(block, link)->key_prev == prev);
+        KV_ASSERT(block->clients[link_at(block, link)->client].blocked);
+        prev = link;
+        link = link_at(block, link)->key_next;
+    }
+    KV_ASSERT(link == HEAP_REF_NONE && prev == key->tail);
+    uint64_t bytes = heap_usable_bytes(block->heap, key);
+    KV_ASSERT(bytes >= offsetof(struct block_key, bytes) + (uint64_t)key->key_bytes);
+    return bytes;
+}
+
+/* Checks the ready list (live keys, each marked and once); returns its length. */
+static uint64_t verify_ready(const struct block *block)
+{
+    uint32_t key_ref = block->ready_head;
+    uint32_t prev = HEAP_REF_NONE;
+    uint64_t count = 0;
+    /* Bounded by the keys: a repeat needs a cycle, which the bound catches. */
+    for (; key_ref != HEAP_REF_NONE; count++) {
+        KV_ASSERT(count < dict_count(&block->keys));
+        const struct block_key *key = key_at(block, key_ref);
+        KV_ASSERT(key->waiters > 0 && key->ready);
+        KV_ASSERT(key->ready_prev == prev);
+        prev = key_ref;
+        key_ref = key->ready_next;
+    }
+    KV_ASSERT(prev == block->ready_tail);
+    return count;
 }
 
 void block_verify(const struct block *block)
 {
-    table_verify(&block->table);
-    pool_verify(&block->keys);
-    pool_verify(&block->links);
-    KV_ASSERT(block->table.count == pool_used_count(&block->keys));
+    dict_verify(&block->keys);
+    KV_ASSERT(block->links_max == 0 || block->link_count <= block->links_max);
     uint64_t links = 0;
+    uint64_t bytes = 0;
     uint32_t blocked = 0;
     uint32_t client = block->fifo_head;
     uint32_t previous = BLOCK_NONE;
+    /* Bounded by the connection slots. */
     for (uint32_t steps = 0; client != BLOCK_NONE; steps++) {
         KV_ASSERT(steps < block->client_count);
         const struct block_client *state = &block->clients[client];
-        KV_ASSERT(state->blocked && state->fifo_prev == previous);
-        verify_client(block, client);
+        KV_ASSERT(state->fifo_prev == previous);
+        bytes += verify_client(block, client);
         links += state->link_count;
         blocked++;
         previous = client;
         client = state->fifo_next;
     }
     KV_ASSERT(previous == block->fifo_tail && blocked == block->blocked_count);
+    KV_ASSERT(links == block->link_count);
+    uint32_t flagged = 0;
+    /* Bounded by the connection slots. */
     for (uint32_t index = 0; index < block->client_count; index++) {
-        KV_ASSERT(block->clients[index].blocked || block->clients[index].links == BLOCK_NONE);
+        flagged += block->clients[index].blocked ? 1u : 0u;
+        KV_ASSERT(block->clients[index].blocked || block->clients[index].link_count == 0);
+        KV_ASSERT(block->clients[index].blocked || block->clients[index].links == HEAP_REF_NONE);
     }
-    /* Each live key's wait list agrees with its count; links add up. */
+    KV_ASSERT(flagged == blocked); /* every blocked client is on the FIFO */
+    /* Each live key's wait list agrees with its count; the waiters add up to the links. */
     uint64_t waiters = 0;
-    for (uint32_t slot = 0; slot < block->table.capacity; slot++) {
-        uint32_t key_slot = 0;
-        if (!table_value_at(&block->table, slot, &key_slot)) {
-            continue;
-        }
-        const struct block_key *key = key_at(block, key_slot);
-        KV_ASSERT(key->waiters > 0);
-        uint32_t link = key->head;
-        uint32_t prev = BLOCK_NONE;
-        for (uint32_t step = 0; step < key->waiters; step++) {
-            KV_ASSERT(link != BLOCK_NONE && link_at(block, link)->key == key_slot);
-            KV_ASSERT(link_at(block, link)->key_prev == prev);
-            prev = link;
-            link = link_at(block, link)->key_next;
-        }
-        KV_ASSERT(link == BLOCK_NONE && prev == key->tail);
-        waiters += key->waiters;
+    uint64_t ready = 0;
+    struct dict_walk walk;
+    uint32_t key_ref = HEAP_REF_NONE;
+    dict_walk_start(&block->keys, &walk);
+    /* Bounded by the dict's entries. */
+    while (dict_walk_next(&block->keys, &walk, &key_ref)) {
+        bytes += verify_key(block, key_ref);
+        waiters += key_at(block, key_ref)->waiters;
+        ready += key_at(block, key_ref)->ready;
     }
     KV_ASSERT(waiters == links);
-    KV_ASSERT(links == pool_used_count(&block->links));
-    /* The ready list: live keys, each once (a ready key is marked, so a repeat would need a
-     * cycle, which the step bound catches). */
-    uint32_t key_slot = block->ready_head;
-    uint32_t prev = BLOCK_NONE;
-    for (uint32_t steps = 0; key_slot != BLOCK_NONE; steps++) {
-        KV_ASSERT(steps < block->keys.slot_count);
-        KV_ASSERT(block_key_live(block, key_slot) && key_at(block, key_slot)->ready);
-        KV_ASSERT(key_at(block, key_slot)->ready_prev == prev);
-        prev = key_slot;
-        key_slot = key_at(block, key_slot)->ready_next;
-    }
-    KV_ASSERT(prev == block->ready_tail);
+    KV_ASSERT(bytes == block->entry_bytes);
+    KV_ASSERT(ready == verify_ready(block));
+    KV_ASSERT(dict_count(&block->keys) > 0 || dict_allocations(&block->keys) == 0);
 }

@@ -38,7 +38,7 @@ struct client *client_open(struct clients *clients, uint32_t slot_index, int64_t
     client->created_ms = now_ms;
     client->last_command_ms = now_ms;
     txn_init(&client->txn);
-    pubsub_client_init(&client->pubsub);
+    pubsub_client_init(&client->pubsub, slot_index);
     KV_ASSERT(client->id != 0);
     return client;
 }
@@ -46,8 +46,9 @@ struct client *client_open(struct clients *clients, uint32_t slot_index, int64_t
 void client_unsubscribe_all(struct clients *clients, struct client *client)
 {
     struct slice name;
-    /* Bounded by subscriptions_max: each step removes one subscription. */
-    for (uint32_t steps = 0; steps <= clients->pubsub->subscriptions_max; steps++) {
+    uint64_t subscriptions = (uint64_t)client->pubsub.channels + client->pubsub.patterns;
+    /* Bounded by its subscriptions: each step removes one. */
+    for (uint64_t steps = 0; steps <= subscriptions; steps++) {
         bool pattern = client->pubsub.channels == 0;
         if (!client_subscribed(client) ||
             !pubsub_client_first(clients->pubsub, &client->pubsub, pattern, &name)) {
@@ -93,6 +94,6 @@ void client_verify(const struct clients *clients, const struct client *client)
         return;
     }
     KV_ASSERT(client->slot_index == (uint32_t)(client - clients->slots));
-    KV_ASSERT(client->pubsub.channels + client->pubsub.patterns <=
-              clients->pubsub->subscriptions_max);
+    KV_ASSERT(client->pubsub.conn_slot == client->slot_index);
+    pubsub_client_verify(clients->pubsub, &client->pubsub);
 }

@@ -37,11 +37,11 @@ static bool watched_changed(struct cmd_context *context)
 {
     KV_ASSERT(context->client->txn.active); /* EXEC checks before it runs the queue */
     const struct watch_list *watches = &context->client->txn.watches;
-    uint32_t link_index = watches->head;
+    uint32_t link_ref = watches->head;
     struct slice key;
     /* Bounded by the client's watch count. */
     for (uint32_t step = 0; step < watches->count; step++) {
-        bool more = watch_next(context->watch, &link_index, &key);
+        bool more = watch_next(context->watch, &link_ref, &key);
         KV_ASSERT(more);
         store_expire_due(context->store, key);
     }
@@ -150,19 +150,26 @@ CMD_HANDLER(cmd_watch)
         return;
     }
     struct store *store = context->store;
+    uint32_t count_before = txn->watches.count;
     for (uint32_t index = 1; index < arg_count; index++) {
         struct slice key = args[index];
         if (key.length > store->limits.key_bytes_max) {
             continue; /* Such a key can never exist, so it can never change. */
         }
-        if (key.length > context->watch->key_size_max) {
+        /* An expired key goes now, before it is watched, so its removal is not a change. */
+        store_expire_due(store, key);
+        enum watch_status status =
+            watch_add(context->watch, &txn->watches, context->client->slot_index, key);
+        if (status == WATCH_FULL) {
+            /* kv's cap: the keys before it stay watched, as they did with the fixed pool. */
             reply_error(&context->reply, REPLY_ERROR_WATCH_KEYS_FULL);
             return;
         }
-        /* An expired key goes now, before it is watched, so its removal is not a change. */
-        store_expire_due(store, key);
-        if (!watch_add(context->watch, &txn->watches, store_key_hash(store, key), key)) {
-            reply_error(&context->reply, REPLY_ERROR_WATCH_KEYS_FULL);
+        if (status == WATCH_OOM) {
+            /* The budget is full: as a command Redis refuses for memory, this WATCH does
+             * nothing, so the keys it watched already go again. */
+            watch_truncate(context->watch, &txn->watches, count_before);
+            reply_error(&context->reply, REPLY_ERROR_OOM);
             return;
         }
         KV_ASSERT(txn->watches.count > 0);

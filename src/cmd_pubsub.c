@@ -4,8 +4,13 @@
  * commands while a client is subscribed). PUBLISH writes each message straight into the
  * subscribers' output and queues them to send; a subscriber past client-output-buffer-limit's
  * pubsub class (or whose output found no memory) is disconnected, as Redis does, counted and
- * logged, so a publisher never waits. kv's limits: channel names up to config_name_bytes_max,
- * subscriptions_max per client, pubsub_channels_max channels and patterns in all.
+ * logged, so a publisher never waits; its subscriptions go once the message has been
+ * delivered to everyone else (so the walks never see a channel change under them). Names of
+ * any length. Memory: channels and subscriptions take heap memory; a SUBSCRIBE that finds
+ * the budget full undoes the subscriptions it made and answers only the OOM error, as a
+ * command Redis refuses for memory does nothing. kv's optional caps (subscriptions_max per
+ * client, pubsub_channels_max channels and patterns in all) keep their old behaviour: the
+ * names before the refused one stay subscribed, with their replies, then the error.
  */
 #include "cmd_handlers.h"
 
@@ -30,7 +35,8 @@ static void reply_subscription(struct cmd_context *context, const char *kind,
                                const struct slice *name)
 {
     const struct pubsub_client *client = &context->client->pubsub;
-    KV_ASSERT(client->channels + client->patterns <= context->pubsub->subscriptions_max);
+    KV_ASSERT(context->pubsub->subscriptions_max == 0 ||
+              client->channels + client->patterns <= context->pubsub->subscriptions_max);
     uint64_t length_before = context->reply.total;
     reply_array(&context->reply, 3);
     reply_bulk(&context->reply, text_slice(kind));
@@ -39,26 +45,42 @@ static void reply_subscription(struct cmd_context *context, const char *kind,
     KV_ASSERT(context->reply.total > length_before);
 }
 
-static bool subscribe_one(struct cmd_context *context, struct slice name, bool pattern)
+/* The budget ran out on a name: the subscriptions this command made go again (they are
+ * the newest of the kind), its replies are dropped, and only the OOM error is answered. */
+static void subscribe_undo(struct cmd_context *context, bool pattern, uint32_t count_before)
+{
+    struct pubsub_client *client = &context->client->pubsub;
+    uint32_t *count = pattern ? &client->patterns : &client->channels;
+    KV_ASSERT(*count >= count_before);
+    /* Bounded by the subscriptions this command added. */
+    while (*count > count_before) {
+        pubsub_unsubscribe_newest(context->pubsub, client, pattern);
+    }
+    reply_truncate(&context->reply);
+    reply_error(&context->reply, REPLY_ERROR_OOM);
+    KV_ASSERT(*count == count_before);
+}
+
+static bool subscribe_one(struct cmd_context *context, struct slice name, bool pattern,
+                          uint32_t count_before)
 {
     struct client *client = context->client;
-    enum pubsub_status status =
-        pubsub_subscribe(context->pubsub, &client->pubsub, client->slot_index, name, pattern);
+    enum pubsub_status status = pubsub_subscribe(context->pubsub, &client->pubsub, name, pattern);
     switch (status) {
     case PUBSUB_ADDED:
     case PUBSUB_ALREADY:
         KV_ASSERT(client_subscribed(client));
         reply_subscription(context, pattern ? "psubscribe" : "subscribe", &name);
         return true;
-    case PUBSUB_NAME_TOO_LONG:
-        reply_error(&context->reply, REPLY_ERROR_CHANNEL_TOO_LONG);
-        return false;
     case PUBSUB_CLIENT_FULL:
         reply_error(&context->reply, REPLY_ERROR_SUBSCRIPTIONS_FULL);
         return false;
-    default:
-        KV_ASSERT(status == PUBSUB_CHANNELS_FULL);
+    case PUBSUB_CHANNELS_FULL:
         reply_error(&context->reply, REPLY_ERROR_CHANNELS_FULL);
+        return false;
+    default:
+        KV_ASSERT(status == PUBSUB_OOM);
+        subscribe_undo(context, pattern, count_before);
         return false;
     }
 }
@@ -68,8 +90,10 @@ static void subscribe_generic(struct cmd_context *context, const struct slice *a
 {
     KV_ASSERT(arg_count >= 2); /* arity -2: at least one name */
     uint64_t length_before = context->reply.total;
+    const struct pubsub_client *client = &context->client->pubsub;
+    uint32_t count_before = pattern ? client->patterns : client->channels;
     for (uint32_t index = 1; index < arg_count; index++) {
-        if (!subscribe_one(context, args[index], pattern)) {
+        if (!subscribe_one(context, args[index], pattern, count_before)) {
             return;
         }
     }
@@ -108,7 +132,7 @@ static void unsubscribe_generic(struct cmd_context *context, const struct slice 
         return;
     }
     /* Every subscription of the kind, one reply each (with the count after it goes, as
-     * Redis answers): bounded by subscriptions_max. */
+     * Redis answers), oldest first: bounded by the count taken before. */
     for (uint32_t step = 0; step < count; step++) {
         struct slice name;
         bool found = pubsub_client_first(context->pubsub, client, pattern, &name);
@@ -137,19 +161,38 @@ CMD_HANDLER(cmd_punsubscribe)
     KV_ASSERT(arg_count > 1 || context->client->pubsub.patterns == 0);
 }
 
-/* Drops a subscriber that cannot take more: its subscriptions go now, not when its socket
- * closes, so NUMSUB and the next PUBLISH no longer count it (the walks in PUBLISH saved
- * their next link first). */
+/* Drops a subscriber that cannot take more: its connection is killed at once (so the rest
+ * of this PUBLISH skips it), and its subscriptions go when the PUBLISH has delivered to
+ * everyone else (publish_settle), not when its socket closes, so NUMSUB and the next
+ * PUBLISH no longer count it. Not now: the walks in PUBLISH must not see a channel, a
+ * pattern or the patterns dict change under them. */
 static void subscriber_drop(struct cmd_context *context, struct conn *conn, uint32_t conn_slot,
                             const char *why)
 {
-    struct client *client = client_at(context->clients, conn_slot);
+    const struct client *client = client_at(context->clients, conn_slot);
     log_warn("pubsub: closing client %" PRIu64 " (%.*s): %s", client->id, (int)conn->addr_length,
              conn->addr, why);
     context->stats->pubsub_disconnects++;
-    client_unsubscribe_all(context->clients, client);
     conn_kill(context->conns, conn);
-    KV_ASSERT(!client_subscribed(client));
+    KV_ASSERT(!conn_live(conn));
+}
+
+/* After a PUBLISH that dropped subscribers: every subscribed client whose connection is no
+ * longer live unsubscribes from everything. Bounded by the connection slots; runs only when
+ * a subscriber was dropped. */
+static void publish_settle(struct cmd_context *context)
+{
+    struct clients *clients = context->clients;
+    /* Bounded by the connection slots. */
+    for (uint32_t slot = 0; slot < clients->slot_count; slot++) {
+        struct client *client = client_at(clients, slot);
+        if (client->id != 0 && client_subscribed(client) &&
+            !conn_live(conn_at(context->conns, slot))) {
+            client_unsubscribe_all(clients, client);
+        }
+        KV_ASSERT(client->id == 0 || !client_subscribed(client) ||
+                  conn_live(conn_at(context->conns, slot)));
+    }
 }
 
 /* Writes a message into a subscriber's output. A subscriber past the pub/sub class's
@@ -228,25 +271,38 @@ CMD_HANDLER(cmd_publish)
 {
     KV_ASSERT(arg_count == 3);
     const struct pubsub *pubsub = context->pubsub;
+    uint64_t drops_before = context->stats->pubsub_disconnects;
     int64_t receivers = 0;
     uint32_t channel = 0;
     if (pubsub_channel_find(pubsub, args[1], &channel)) {
         KV_ASSERT(!pubsub_channel(pubsub, channel)->pattern);
         receivers += cmd_publish_walk(context, channel, NULL, args[1], args[2]);
     }
-    /* Then every pattern that matches: bounded by pubsub_channels_max. */
-    for (uint32_t index = 0; pubsub->patterns > 0 && index < pubsub->channels.slot_count; index++) {
-        if (!pool_is_used(&pubsub->channels, index) || !pubsub_channel(pubsub, index)->pattern) {
-            continue;
+    /* Then every pattern that matches, in the dict's order (Redis's is its hash table's
+     * too). Nothing changes the patterns while the walk runs (drops settle after it). */
+    struct dict_walk walk;
+    uint32_t pattern_ref = PUBSUB_NONE;
+    dict_walk_start(&pubsub->patterns, &walk);
+    /* Bounded by the patterns dict's entries. */
+    while (dict_walk_next(&pubsub->patterns, &walk, &pattern_ref)) {
+        struct slice pattern = pubsub_channel_name(pubsub, pattern_ref);
+        if (glob_match(pattern, args[1], false)) {
+            receivers += cmd_publish_walk(context, pattern_ref, &pattern, args[1], args[2]);
         }
-        struct slice pattern = pubsub_channel_name(pubsub, index);
-        if (!glob_match(pattern, args[1], false)) {
-            continue;
-        }
-        receivers += cmd_publish_walk(context, index, &pattern, args[1], args[2]);
+    }
+    if (context->stats->pubsub_disconnects != drops_before) {
+        publish_settle(context);
     }
     KV_ASSERT(receivers >= 0);
     reply_integer(&context->reply, receivers);
+}
+
+/* Whether PUBSUB CHANNELS lists a channel. */
+static bool channel_listed(const struct pubsub *pubsub, uint32_t channel_ref,
+                           const struct slice *pattern)
+{
+    KV_ASSERT(!pubsub_channel(pubsub, channel_ref)->pattern);
+    return pattern == NULL || glob_match(*pattern, pubsub_channel_name(pubsub, channel_ref), false);
 }
 
 static void pubsub_channels(struct cmd_context *context, const struct slice *pattern)
@@ -255,20 +311,23 @@ static void pubsub_channels(struct cmd_context *context, const struct slice *pat
     const struct pubsub *pubsub = context->pubsub;
     uint32_t count = 0;
     uint64_t bytes = 16;
-    for (uint32_t index = 0; index < pubsub->channels.slot_count; index++) {
-        if (pool_is_used(&pubsub->channels, index) && !pubsub_channel(pubsub, index)->pattern &&
-            (pattern == NULL || glob_match(*pattern, pubsub_channel_name(pubsub, index), false))) {
+    struct dict_walk walk;
+    uint32_t ref = PUBSUB_NONE;
+    dict_walk_start(&pubsub->channels, &walk);
+    /* Bounded by the channels dict's entries (twice: count, then write). */
+    while (dict_walk_next(&pubsub->channels, &walk, &ref)) {
+        if (channel_listed(pubsub, ref, pattern)) {
             count++;
-            bytes += 16u + pubsub_channel(pubsub, index)->name_length;
+            bytes += 16u + pubsub_channel(pubsub, ref)->name_length;
         }
     }
     uint64_t length_before = context->reply.total;
     reply_array(&context->reply, count);
     uint32_t written_count = 0;
-    for (uint32_t index = 0; index < pubsub->channels.slot_count; index++) {
-        if (pool_is_used(&pubsub->channels, index) && !pubsub_channel(pubsub, index)->pattern &&
-            (pattern == NULL || glob_match(*pattern, pubsub_channel_name(pubsub, index), false))) {
-            reply_bulk(&context->reply, pubsub_channel_name(pubsub, index));
+    dict_walk_start(&pubsub->channels, &walk);
+    while (dict_walk_next(&pubsub->channels, &walk, &ref)) {
+        if (channel_listed(pubsub, ref, pattern)) {
+            reply_bulk(&context->reply, pubsub_channel_name(pubsub, ref));
             written_count++;
         }
     }
@@ -299,7 +358,8 @@ CMD_HANDLER(cmd_pubsub)
         }
     } else if (cmd_arg_is(args[1], "numpat")) {
         arg_count != 2 ? reply_error_arity(&context->reply, "pubsub|numpat")
-                       : reply_integer(&context->reply, context->pubsub->patterns);
+                       : reply_integer(&context->reply,
+                                       (int64_t)pubsub_pattern_count(context->pubsub));
     } else if (cmd_arg_is(args[1], "help") && arg_count == 2) {
         static const char *const help[] = {
             "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

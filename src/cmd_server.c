@@ -708,10 +708,10 @@ static void info_stats(struct cmd_context *context, struct text *text)
              stats->keyspace_hits,
              stats->keyspace_misses, stats->protocol_errors, stats->protected_refusals,
              stats->idle_disconnects, stats->stalled_disconnects, stats->pubsub_disconnects,
-             context->pubsub != NULL ? context->pubsub->table.count - context->pubsub->patterns : 0,
-             context->pubsub != NULL ? context->pubsub->patterns : 0, stats->refused_commands,
-             stats->ring_full_submits, stats->ring_full_parks, stats->output_limit_disconnects,
-             stats->memory_disconnects);
+             context->pubsub != NULL ? (uint32_t)dict_count(&context->pubsub->channels) : 0,
+             context->pubsub != NULL ? (uint32_t)pubsub_pattern_count(context->pubsub) : 0,
+             stats->refused_commands, stats->ring_full_submits, stats->ring_full_parks,
+             stats->output_limit_disconnects, stats->memory_disconnects);
     KV_ASSERT(text->length > length_before); /* at least its header */
 }
 

@@ -65,12 +65,13 @@ static const struct option options[] = {
     {"protected_mode", OPTION_YES_NO, 0, 0, offsetof(struct config, protected_mode), true},
     {"cpu", OPTION_INT32, 0, 0, offsetof(struct config, cpu), false},
     {"busy_poll_us", OPTION_UINT32, 0, 1000000, offsetof(struct config, busy_poll_us), true},
-    {"pubsub_channels_max", OPTION_UINT32, 1, 1u << 24,
+    /* Optional caps on memory the budget already bounds (0: none); nothing is sized by them. */
+    {"pubsub_channels_max", OPTION_UINT32, 0, 1u << 31,
      offsetof(struct config, pubsub_channels_max), false},
-    {"subscriptions_max", OPTION_UINT32, 1, 1u << 16, offsetof(struct config, subscriptions_max),
+    {"subscriptions_max", OPTION_UINT32, 0, 1u << 31, offsetof(struct config, subscriptions_max),
      false},
-    {"watch_keys_max", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, watch_keys_max), false},
-    {"blocking_keys_max", OPTION_UINT32, 0, 1u << 20,
+    {"watch_keys_max", OPTION_UINT32, 0, 1u << 31, offsetof(struct config, watch_keys_max), false},
+    {"blocking_keys_max", OPTION_UINT32, 0, 1u << 31,
      offsetof(struct config, blocking_keys_max), false},
     /* Redis's options, with Redis's names and units. */
     {"maxmemory", OPTION_MEMORY, 0, CONFIG_MAXMEMORY_MAX,
@@ -190,30 +191,22 @@ const char *config_mlock_name(enum config_mlock mlock)
     return mlock_names[mlock];
 }
 
-uint32_t config_name_bytes_max(const struct config *config)
-{
-    return config->key_size_max != 0 ? config->key_size_max : CONFIG_NAME_BYTES_DEFAULT;
-}
-
 void config_defaults(struct config *config)
 {
     memset(config, 0, sizeof(*config));
     config->port = 6379;
     snprintf(config->bind, sizeof(config->bind), "127.0.0.1");
     config->connections_max = 10000; /* Redis's maxclients default */
-    /* The seed's per-key caps are off (0): maxmemory is the limit, as in Redis. */
+    /* The seed's per-key caps are off (0), and so are the caps on watched keys, blocked
+     * keys, channels and subscriptions: maxmemory is the limit, as in Redis. */
     config->hugepages = CONFIG_HUGEPAGES_AUTO;
     config->mlock = CONFIG_MLOCK_AUTO;
     config->expire_slice = 256;
     config->hz = 10;
-    config->watch_keys_max = 1024;
-    config->blocking_keys_max = 4096;
     config->slowlog_log_slower_than = 10000;
     config->protected_mode = 1;
     config->send_stall_seconds = 10;
     config->cpu = -1;
-    config->pubsub_channels_max = 1024;
-    config->subscriptions_max = 64;
     config->maxmemory = 256ull << 20;
     config->maxmemory_policy = CONFIG_POLICY_NOEVICTION;
     config->maxmemory_samples = 5;
@@ -754,13 +747,13 @@ void config_usage(void)
            "  --send-stall-seconds N  close a client that takes no reply bytes for N s (10)\n"
            "  --cpu N               pin the loop thread to CPU N, -1 = no pinning (-1)\n"
            "  --busy-poll-us N      spin up to N us for completions before sleeping (0)\n"
-           "  --pubsub-channels-max N  channels and patterns subscribed in all (1024)\n"
-           "  --subscriptions-max N  channels and patterns one client may subscribe (64)\n"
+           "  --pubsub-channels-max N  cap on channels and patterns in all, 0 = none (0)\n"
+           "  --subscriptions-max N  cap on channels and patterns per client, 0 = none (0)\n"
            "  --expire-slice N      table slots active expiry examines per loop turn (256)\n"
            "  --hz N                expiry and idle-check ticks per second (10)\n"
-           "  --watch-keys-max N    keys all clients may WATCH at once (1024)\n"
+           "  --watch-keys-max N    cap on keys all clients WATCH at once, 0 = none (0)\n"
            "  --slowlog-log-slower-than N  microseconds; -1 = none (10000)\n"
-           "  --blocking-keys-max N  keys blocked clients may wait on, in all (4096)\n"
+           "  --blocking-keys-max N  cap on keys blocked clients wait on in all, 0 = none (0)\n"
            "\n"
            "Redis's options, with Redis's names and units (256mb, 4gb):\n"
            "  --maxmemory SIZE      the budget every key and client buffer shares (256mb)\n"

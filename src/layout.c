@@ -12,7 +12,6 @@
 #include "cmd.h"
 #include "conn.h"
 #include "pool.h"
-#include "pubsub.h"
 #include "evict.h"
 #include "heap.h"
 #include "serve.h"
@@ -30,9 +29,7 @@
 static const char *const pool_names[LAYOUT_POOL_COUNT] = {
     [LAYOUT_POOL_CONNECTIONS] = "connections",
     [LAYOUT_POOL_HEAP] = "heap",
-    [LAYOUT_POOL_PUBSUB] = "pubsub",
     [LAYOUT_POOL_SCRATCH] = "scratch",
-    [LAYOUT_POOL_WATCH] = "watch",
     [LAYOUT_POOL_BLOCKING] = "blocking",
     [LAYOUT_POOL_STATS] = "stats",
 };
@@ -49,12 +46,8 @@ void layout_compute(struct layout *layout, const struct config *config, const st
     uint32_t slots = plan->conn_slot_count;
     bytes[LAYOUT_POOL_CONNECTIONS] = conns_plan_slots_bytes(slots) + clients_plan_bytes(slots);
     bytes[LAYOUT_POOL_HEAP] = heap_plan_bytes(config->maxmemory);
-    bytes[LAYOUT_POOL_PUBSUB] = pubsub_plan_bytes(config->pubsub_channels_max, slots,
-                                                  config->subscriptions_max, config_name_bytes_max(config));
     bytes[LAYOUT_POOL_SCRATCH] = serve_plan_scratch_bytes(plan->args_max, plan->inline_bytes);
-    bytes[LAYOUT_POOL_WATCH] = watch_plan_bytes(config->watch_keys_max, config_name_bytes_max(config));
-    bytes[LAYOUT_POOL_BLOCKING] = block_plan_bytes(slots, config->blocking_keys_max,
-                                                   config_name_bytes_max(config));
+    bytes[LAYOUT_POOL_BLOCKING] = block_plan_bytes(slots);
     bytes[LAYOUT_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN);
     layout->total_bytes = LAYOUT_CARVE_SLACK_BYTES;
     for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {

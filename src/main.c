@@ -207,14 +207,14 @@ static void modules_init(void)
     store_hash_init(&store);
     store_set_init(&store);
     store_zset_init(&store);
-    watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
-    pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
-                config.subscriptions_max, config_name_bytes_max(&config), hash_seed());
+    watch_init(&watch, &heap, config.watch_keys_max, hash_seed());
+    pubsub_init(&pubsub, &heap, config.pubsub_channels_max, config.subscriptions_max,
+                hash_seed());
     conns_init(&conns, &region, &heap, plan.conn_slot_count, config.connections_max,
                plan.recv_limit);
     clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
-    block_init(&block, &region, plan.conn_slot_count, config.blocking_keys_max,
-               config_name_bytes_max(&config));
+    block_init(&block, &region, &heap, plan.conn_slot_count, config.blocking_keys_max,
+               hash_seed());
     store.touched = watch_touched;
     store.touched_context = &watch;
     store.ready = block_key_ready;

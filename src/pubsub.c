@@ -1,246 +1,394 @@
 /*
- * Pub/sub bookkeeping. Invariants: every live channel slot is in the table once and has at
- * least one subscriber; its links form a doubly linked chain of `subscribers` links, each
- * naming it; each link is also in its connection's chain; a client's counts equal its links
- * of each kind; `patterns` counts the live pattern slots. Walks are bounded by a channel's
- * subscribers or a client's subscriptions_max.
+ * Pub/sub bookkeeping on the heap. A channel (or pattern) is an entry in `channels` (or
+ * `patterns`) with its name after the head; a subscription is an entry in `links` keyed by
+ * its channel entry's reference and the connection slot, on two doubly linked chains: the
+ * channel's subscribers and the client's subscriptions of that kind, both oldest first.
+ *
+ * Invariants: every channel entry has at least one subscriber, and its chain holds exactly
+ * `subscribers` links, each naming it; each link is on its client's chain of the channel's
+ * kind; a client's counts equal its chains' lengths; the links dict holds every link once;
+ * entry_bytes is the sum of the usable bytes of every entry; a dict left empty holds no
+ * bucket array, so pub/sub with no subscribers holds no heap memory. Walks are bounded by a
+ * channel's subscribers, a client's counts or a dict's entries; a subscribe that finds no
+ * room changes nothing.
  */
 #include "pubsub.h"
 
+#include <stddef.h>
 #include <string.h>
 
-#include "hashfn.h"
+/* A link's dict key is its channel reference and connection slot, read as 8 bytes. */
+#define PUBSUB_LINK_KEY_BYTES 8u
 
-static uint32_t channel_slot_bytes(uint32_t name_bytes_max)
+static_assert(offsetof(struct pubsub_link, conn_slot) ==
+                  offsetof(struct pubsub_link, channel) + sizeof(uint32_t),
+              "a link's two key numbers are adjacent");
+static_assert(sizeof(struct pubsub_link) == 28, "a link is one 32-byte heap object");
+static_assert(offsetof(struct pubsub_channel, name) == 24, "a channel's head is 24 bytes");
+
+static struct slice names_dict_key(const struct heap *heap, const void *entry)
 {
-    return (uint32_t)((sizeof(struct pubsub_channel) + (uint64_t)name_bytes_max + 7) & ~7ull);
+    (void)heap;
+    const struct pubsub_channel *channel = entry;
+    return (struct slice){.bytes = channel->name, .length = channel->name_length};
 }
 
-uint64_t pubsub_plan_bytes(uint32_t channels_max, uint32_t conn_slots, uint32_t subscriptions_max,
-                           uint32_t name_bytes_max)
+static struct slice links_dict_key(const struct heap *heap, const void *entry)
 {
-    uint64_t links = (uint64_t)conn_slots * subscriptions_max;
-    KV_ASSERT(links < UINT32_MAX);
-    return table_plan_bytes(channels_max) +
-           pool_plan_bytes(channels_max, channel_slot_bytes(name_bytes_max)) +
-           pool_plan_bytes((uint32_t)(links > 0 ? links : 1), sizeof(struct pubsub_link));
+    (void)heap;
+    const struct pubsub_link *link = entry;
+    return (struct slice){.bytes = (const uint8_t *)&link->channel,
+                          .length = PUBSUB_LINK_KEY_BYTES};
 }
 
-void pubsub_init(struct pubsub *pubsub, struct region *region, uint32_t channels_max,
-                 uint32_t conn_slots, uint32_t subscriptions_max, uint32_t name_bytes_max,
-                 uint64_t seed)
+void pubsub_init(struct pubsub *pubsub, struct heap *heap, uint32_t channels_max,
+                 uint32_t subscriptions_max, uint64_t seed)
 {
+    KV_ASSERT(heap != NULL);
     memset(pubsub, 0, sizeof(*pubsub));
-    uint64_t links = (uint64_t)conn_slots * subscriptions_max;
-    table_init(&pubsub->table, region, channels_max);
-    pool_init(&pubsub->channels, region, channels_max, channel_slot_bytes(name_bytes_max));
-    pool_init(&pubsub->links, region, (uint32_t)(links > 0 ? links : 1), sizeof(struct pubsub_link));
-    pubsub->seed = seed;
-    pubsub->name_bytes_max = name_bytes_max;
+    pubsub->heap = heap;
+    dict_init(&pubsub->channels, heap, names_dict_key, seed);
+    dict_init(&pubsub->patterns, heap, names_dict_key, seed ^ 0x5bd1e995u);
+    dict_init(&pubsub->links, heap, links_dict_key, seed ^ 0x9e3779b97f4a7c15ull);
+    pubsub->channels_max = channels_max;
     pubsub->subscriptions_max = subscriptions_max;
+    KV_ASSERT(pubsub_memory_bytes(pubsub) == 0);
 }
 
-void pubsub_client_init(struct pubsub_client *client)
+void pubsub_client_init(struct pubsub_client *client, uint32_t conn_slot)
 {
-    client->head = PUBSUB_NONE;
-    client->channels = 0;
-    client->patterns = 0;
+    *client = (struct pubsub_client){.head = {PUBSUB_NONE, PUBSUB_NONE},
+                                     .tail = {PUBSUB_NONE, PUBSUB_NONE},
+                                     .conn_slot = conn_slot};
+    KV_ASSERT(client->channels + client->patterns == 0);
 }
 
-static uint32_t name_hash(const struct pubsub *pubsub, struct slice name, bool pattern)
+static uint32_t kind_of(bool pattern)
 {
-    return (uint32_t)hashfn_bytes(name.bytes, name.length, pubsub->seed ^ (pattern ? 0x5bd1u : 0));
+    return pattern ? PUBSUB_KIND_PATTERN : PUBSUB_KIND_CHANNEL;
 }
 
-struct channel_probe {
-    const struct pubsub *pubsub;
-    struct slice name;
-    bool pattern;
-};
-
-static bool channel_equal(const void *context, uint32_t index)
+static struct dict *names_of(struct pubsub *pubsub, bool pattern)
 {
-    const struct channel_probe *probe = context;
-    const struct pubsub_channel *channel = pubsub_channel(probe->pubsub, index);
-    return (channel->pattern != 0) == probe->pattern &&
-           slice_equal(pubsub_channel_name(probe->pubsub, index), probe->name);
+    return pattern ? &pubsub->patterns : &pubsub->channels;
 }
 
-static bool channel_find(const struct pubsub *pubsub, struct slice name, bool pattern,
-                         uint32_t *index, uint32_t *table_slot)
+static uint32_t *count_of(struct pubsub_client *client, bool pattern)
 {
-    struct channel_probe probe = {.pubsub = pubsub, .name = name, .pattern = pattern};
-    return table_find(&pubsub->table, name_hash(pubsub, name, pattern), channel_equal, &probe,
-                      index, table_slot);
+    return pattern ? &client->patterns : &client->channels;
 }
 
-bool pubsub_channel_find(const struct pubsub *pubsub, struct slice name, uint32_t *channel)
+static void *entry_alloc(struct pubsub *pubsub, uint64_t bytes)
 {
-    uint32_t table_slot = 0;
-    return name.length <= pubsub->name_bytes_max &&
-           channel_find(pubsub, name, false, channel, &table_slot);
-}
-
-/* The client's link to a channel, or PUBSUB_NONE. Bounded by subscriptions_max. */
-static uint32_t client_link(const struct pubsub *pubsub, const struct pubsub_client *client,
-                            uint32_t channel)
-{
-    uint32_t at = client->head;
-    for (uint32_t steps = 0; at != PUBSUB_NONE && steps < pubsub->subscriptions_max; steps++) {
-        if (pubsub_link(pubsub, at)->channel == channel) {
-            return at;
-        }
-        at = pubsub_link(pubsub, at)->client_next;
+    KV_ASSERT(bytes >= sizeof(uint32_t)); /* at least the dict's chain link */
+    void *entry = heap_alloc(pubsub->heap, bytes);
+    if (entry != NULL) {
+        pubsub->entry_bytes += heap_usable_bytes(pubsub->heap, entry);
+        KV_ASSERT(heap_usable_bytes(pubsub->heap, entry) >= bytes);
     }
-    return PUBSUB_NONE;
+    return entry;
+}
+
+static void entry_release(struct pubsub *pubsub, void *entry)
+{
+    uint64_t bytes = heap_usable_bytes(pubsub->heap, entry);
+    KV_ASSERT(pubsub->entry_bytes >= bytes);
+    pubsub->entry_bytes -= bytes;
+    heap_release(pubsub->heap, entry);
+}
+
+static void release_none(void *context, uint32_t entry_ref)
+{
+    (void)context;
+    (void)entry_ref;
+    KV_ASSERT(false); /* only empty dicts are cleared */
+}
+
+/* A dict left empty gives its bucket arrays back. */
+static void dict_settle(struct dict *dict)
+{
+    if (dict_count(dict) == 0 && dict_allocations(dict) > 0) {
+        dict_clear(dict, release_none, NULL);
+    }
+    KV_ASSERT(dict_count(dict) > 0 || dict_allocations(dict) == 0);
+}
+
+/* The client's link to a channel entry, or PUBSUB_NONE. */
+static uint32_t link_find(const struct pubsub *pubsub, uint32_t channel_ref, uint32_t conn_slot)
+{
+    KV_ASSERT(channel_ref != PUBSUB_NONE);
+    uint32_t numbers[2] = {channel_ref, conn_slot};
+    struct slice probe = {.bytes = (const uint8_t *)numbers, .length = PUBSUB_LINK_KEY_BYTES};
+    return dict_lookup(&pubsub->links, probe);
+}
+
+/* Whether the caps refuse a new subscription (to a new channel when `fresh`). */
+static enum pubsub_status caps_check(const struct pubsub *pubsub,
+                                     const struct pubsub_client *client, bool fresh)
+{
+    uint64_t subscriptions = (uint64_t)client->channels + client->patterns;
+    if (pubsub->subscriptions_max != 0 && subscriptions >= pubsub->subscriptions_max) {
+        return PUBSUB_CLIENT_FULL;
+    }
+    uint64_t names = dict_count(&pubsub->channels) + dict_count(&pubsub->patterns);
+    if (fresh && pubsub->channels_max != 0 && names >= pubsub->channels_max) {
+        return PUBSUB_CHANNELS_FULL;
+    }
+    return PUBSUB_ADDED;
+}
+
+/* Links a new subscription at the tails of its channel's and its client's chains. */
+static void link_chain(struct pubsub *pubsub, struct pubsub_client *client,
+                       struct pubsub_link *link, bool pattern)
+{
+    uint32_t link_ref = heap_ref(pubsub->heap, link);
+    struct pubsub_channel *channel = pubsub_channel(pubsub, link->channel);
+    uint32_t kind = kind_of(pattern);
+    link->channel_prev = channel->tail;
+    link->channel_next = PUBSUB_NONE;
+    link->client_prev = client->tail[kind];
+    link->client_next = PUBSUB_NONE;
+    if (channel->tail == PUBSUB_NONE) {
+        channel->head = link_ref;
+    } else {
+        pubsub_link(pubsub, channel->tail)->channel_next = link_ref;
+    }
+    channel->tail = link_ref;
+    channel->subscribers++;
+    if (client->tail[kind] == PUBSUB_NONE) {
+        client->head[kind] = link_ref;
+    } else {
+        pubsub_link(pubsub, client->tail[kind])->client_next = link_ref;
+    }
+    client->tail[kind] = link_ref;
+    *count_of(client, pattern) += 1;
+    KV_ASSERT(channel->subscribers > 0);
 }
 
 enum pubsub_status pubsub_subscribe(struct pubsub *pubsub, struct pubsub_client *client,
-                                    uint32_t conn_slot, struct slice name, bool pattern)
+                                    struct slice name, bool pattern)
 {
-    if (name.length > pubsub->name_bytes_max) {
-        return PUBSUB_NAME_TOO_LONG;
-    }
-    uint32_t channel = 0;
-    uint32_t table_slot = 0;
-    bool exists = channel_find(pubsub, name, pattern, &channel, &table_slot);
-    if (exists && client_link(pubsub, client, channel) != PUBSUB_NONE) {
+    KV_ASSERT(name.bytes != NULL || name.length == 0);
+    struct dict *names = names_of(pubsub, pattern);
+    uint32_t channel_ref = dict_find(names, name, NULL);
+    if (channel_ref != PUBSUB_NONE &&
+        link_find(pubsub, channel_ref, client->conn_slot) != PUBSUB_NONE) {
         return PUBSUB_ALREADY;
     }
-    if (client->channels + client->patterns >= pubsub->subscriptions_max) {
-        return PUBSUB_CLIENT_FULL;
+    enum pubsub_status status = caps_check(pubsub, client, channel_ref == PUBSUB_NONE);
+    if (status != PUBSUB_ADDED) {
+        return status;
     }
-    if (!exists && pubsub->channels.free_count == 0) {
-        return PUBSUB_CHANNELS_FULL;
-    }
-    if (!exists) {
-        bool acquired = pool_acquire(&pubsub->channels, &channel);
-        KV_ASSERT(acquired);
-        struct pubsub_channel *slot = pubsub_channel(pubsub, channel);
-        memset(slot, 0, sizeof(*slot));
-        slot->hash = name_hash(pubsub, name, pattern);
-        slot->name_length = name.length;
-        slot->head = PUBSUB_NONE;
-        slot->tail = PUBSUB_NONE;
-        slot->pattern = pattern ? 1 : 0;
-        if (name.length > 0) {
-            memcpy(slot + 1, name.bytes, name.length);
+    /* Take both entries before changing anything: a refusal leaves no trace. */
+    struct pubsub_channel *fresh = NULL;
+    if (channel_ref == PUBSUB_NONE) {
+        fresh = entry_alloc(pubsub, offsetof(struct pubsub_channel, name) + (uint64_t)name.length);
+        if (fresh == NULL) {
+            return PUBSUB_OOM;
         }
-        table_insert(&pubsub->table, slot->hash, channel);
-        pubsub->patterns += pattern ? 1 : 0;
     }
-    uint32_t link_index = 0;
-    bool acquired = pool_acquire(&pubsub->links, &link_index);
-    KV_ASSERT(acquired); /* every slot can hold subscriptions_max links */
-    struct pubsub_link *link = pubsub_link(pubsub, link_index);
-    struct pubsub_channel *slot = pubsub_channel(pubsub, channel);
-    *link = (struct pubsub_link){.channel = channel, .conn_slot = conn_slot,
-                                 .channel_prev = slot->tail, .channel_next = PUBSUB_NONE,
-                                 .client_prev = PUBSUB_NONE, .client_next = client->head};
-    if (slot->tail == PUBSUB_NONE) {
-        slot->head = link_index;
-    } else {
-        pubsub_link(pubsub, slot->tail)->channel_next = link_index;
+    struct pubsub_link *link = entry_alloc(pubsub, sizeof(*link));
+    if (link == NULL) {
+        if (fresh != NULL) {
+            entry_release(pubsub, fresh);
+        }
+        return PUBSUB_OOM;
     }
-    slot->tail = link_index;
-    slot->subscribers++;
-    if (client->head != PUBSUB_NONE) {
-        pubsub_link(pubsub, client->head)->client_prev = link_index;
+    if (fresh != NULL) {
+        *fresh = (struct pubsub_channel){.name_length = name.length, .head = PUBSUB_NONE,
+                                         .tail = PUBSUB_NONE, .pattern = pattern ? 1u : 0u};
+        if (name.length > 0) {
+            memcpy(fresh->name, name.bytes, name.length);
+        }
+        channel_ref = heap_ref(pubsub->heap, fresh);
+        dict_insert(names, channel_ref);
     }
-    client->head = link_index;
-    *(pattern ? &client->patterns : &client->channels) += 1;
+    *link = (struct pubsub_link){.channel = channel_ref, .conn_slot = client->conn_slot};
+    dict_insert(&pubsub->links, heap_ref(pubsub->heap, link));
+    link_chain(pubsub, client, link, pattern);
     return PUBSUB_ADDED;
+}
+
+/* Takes a link off both chains and out of the dict; its channel goes with its last
+ * subscriber. */
+static void link_remove(struct pubsub *pubsub, struct pubsub_client *client, uint32_t link_ref)
+{
+    struct pubsub_link *link = pubsub_link(pubsub, link_ref);
+    KV_ASSERT(link->conn_slot == client->conn_slot);
+    struct pubsub_channel *channel = pubsub_channel(pubsub, link->channel);
+    bool pattern = channel->pattern != 0;
+    uint32_t kind = kind_of(pattern);
+    uint32_t removed = dict_remove(&pubsub->links, links_dict_key(pubsub->heap, link));
+    KV_ASSERT(removed == link_ref);
+    if (link->channel_prev == PUBSUB_NONE) {
+        channel->head = link->channel_next;
+    } else {
+        pubsub_link(pubsub, link->channel_prev)->channel_next = link->channel_next;
+    }
+    if (link->channel_next == PUBSUB_NONE) {
+        channel->tail = link->channel_prev;
+    } else {
+        pubsub_link(pubsub, link->channel_next)->channel_prev = link->channel_prev;
+    }
+    if (link->client_prev == PUBSUB_NONE) {
+        client->head[kind] = link->client_next;
+    } else {
+        pubsub_link(pubsub, link->client_prev)->client_next = link->client_next;
+    }
+    if (link->client_next == PUBSUB_NONE) {
+        client->tail[kind] = link->client_prev;
+    } else {
+        pubsub_link(pubsub, link->client_next)->client_prev = link->client_prev;
+    }
+    KV_ASSERT(*count_of(client, pattern) > 0);
+    *count_of(client, pattern) -= 1;
+    KV_ASSERT(channel->subscribers > 0);
+    channel->subscribers--;
+    if (channel->subscribers == 0) {
+        KV_ASSERT(channel->head == PUBSUB_NONE);
+        removed = dict_remove(names_of(pubsub, pattern), names_dict_key(pubsub->heap, channel));
+        KV_ASSERT(removed == link->channel);
+        entry_release(pubsub, channel);
+        dict_settle(names_of(pubsub, pattern));
+    }
+    entry_release(pubsub, link);
+    dict_settle(&pubsub->links);
 }
 
 bool pubsub_unsubscribe(struct pubsub *pubsub, struct pubsub_client *client, struct slice name,
                         bool pattern)
 {
-    uint32_t channel = 0;
-    uint32_t table_slot = 0;
-    if (name.length > pubsub->name_bytes_max ||
-        !channel_find(pubsub, name, pattern, &channel, &table_slot)) {
+    KV_ASSERT(name.bytes != NULL || name.length == 0);
+    uint32_t channel_ref = dict_find(names_of(pubsub, pattern), name, NULL);
+    if (channel_ref == PUBSUB_NONE) {
         return false;
     }
-    uint32_t link_index = client_link(pubsub, client, channel);
-    if (link_index == PUBSUB_NONE) {
+    uint32_t link_ref = link_find(pubsub, channel_ref, client->conn_slot);
+    if (link_ref == PUBSUB_NONE) {
         return false;
     }
-    struct pubsub_link *link = pubsub_link(pubsub, link_index);
-    struct pubsub_channel *slot = pubsub_channel(pubsub, channel);
-    if (link->channel_prev == PUBSUB_NONE) {
-        slot->head = link->channel_next;
-    } else {
-        pubsub_link(pubsub, link->channel_prev)->channel_next = link->channel_next;
-    }
-    if (link->channel_next == PUBSUB_NONE) {
-        slot->tail = link->channel_prev;
-    } else {
-        pubsub_link(pubsub, link->channel_next)->channel_prev = link->channel_prev;
-    }
-    if (link->client_prev == PUBSUB_NONE) {
-        client->head = link->client_next;
-    } else {
-        pubsub_link(pubsub, link->client_prev)->client_next = link->client_next;
-    }
-    if (link->client_next != PUBSUB_NONE) {
-        pubsub_link(pubsub, link->client_next)->client_prev = link->client_prev;
-    }
-    pool_release(&pubsub->links, link_index);
-    *(pattern ? &client->patterns : &client->channels) -= 1;
-    slot->subscribers--;
-    if (slot->subscribers == 0) {
-        table_remove_at(&pubsub->table, table_slot);
-        pool_release(&pubsub->channels, channel);
-        pubsub->patterns -= pattern ? 1 : 0;
-    }
+    uint64_t before = (uint64_t)client->channels + client->patterns;
+    link_remove(pubsub, client, link_ref);
+    KV_ASSERT((uint64_t)client->channels + client->patterns + 1u == before);
     return true;
+}
+
+void pubsub_unsubscribe_newest(struct pubsub *pubsub, struct pubsub_client *client,
+                               bool pattern)
+{
+    uint32_t link_ref = client->tail[kind_of(pattern)];
+    KV_ASSERT(link_ref != PUBSUB_NONE);
+    KV_ASSERT(*count_of(client, pattern) > 0);
+    KV_ASSERT(pubsub_link(pubsub, link_ref)->client_next == PUBSUB_NONE);
+    link_remove(pubsub, client, link_ref);
 }
 
 bool pubsub_client_first(const struct pubsub *pubsub, const struct pubsub_client *client,
                          bool pattern, struct slice *name)
 {
-    /* The chain starts at the newest subscription: the last match is the oldest, which
-     * Redis unsubscribes first (its patterns are a list in subscription order). */
-    bool found = false;
-    uint32_t at = client->head;
-    for (uint32_t steps = 0; at != PUBSUB_NONE && steps < pubsub->subscriptions_max; steps++) {
-        const struct pubsub_link *link = pubsub_link(pubsub, at);
-        if ((pubsub_channel(pubsub, link->channel)->pattern != 0) == pattern) {
-            *name = pubsub_channel_name(pubsub, link->channel);
-            found = true;
-        }
-        at = link->client_next;
+    uint32_t link_ref = client->head[kind_of(pattern)];
+    if (link_ref == PUBSUB_NONE) {
+        KV_ASSERT((pattern ? client->patterns : client->channels) == 0);
+        return false;
     }
-    return found;
+    const struct pubsub_link *link = pubsub_link(pubsub, link_ref);
+    KV_ASSERT(link->client_prev == PUBSUB_NONE); /* the head of its chain */
+    KV_ASSERT(pubsub_channel(pubsub, link->channel)->pattern == (pattern ? 1u : 0u));
+    *name = pubsub_channel_name(pubsub, link->channel);
+    return true;
+}
+
+bool pubsub_channel_find(const struct pubsub *pubsub, struct slice name, uint32_t *channel)
+{
+    KV_ASSERT(name.bytes != NULL || name.length == 0);
+    *channel = dict_lookup(&pubsub->channels, name);
+    return *channel != PUBSUB_NONE;
+}
+
+uint64_t pubsub_memory_bytes(const struct pubsub *pubsub)
+{
+    /* No subscription, no channel: a channel goes with its last subscriber. */
+    KV_ASSERT(dict_count(&pubsub->links) > 0 || pubsub->entry_bytes == 0);
+    return pubsub->entry_bytes + dict_bucket_bytes(&pubsub->channels) +
+           dict_bucket_bytes(&pubsub->patterns) + dict_bucket_bytes(&pubsub->links);
+}
+
+/* Checks one channel's subscriber chain; returns its usable bytes plus its links'. */
+static uint64_t verify_channel(const struct pubsub *pubsub, uint32_t channel_ref, bool pattern)
+{
+    const struct pubsub_channel *channel = pubsub_channel(pubsub, channel_ref);
+    KV_ASSERT(channel->subscribers > 0);
+    KV_ASSERT((channel->pattern != 0) == pattern);
+    uint64_t bytes = heap_usable_bytes(pubsub->heap, channel);
+    KV_ASSERT(bytes >= offsetof(struct pubsub_channel, name) + (uint64_t)channel->name_length);
+    uint32_t at = channel->head;
+    uint32_t previous = PUBSUB_NONE;
+    /* Bounded by the channel's subscriber count. */
+    for (uint32_t count = 0; count < channel->subscribers; count++) {
+        KV_ASSERT(at != PUBSUB_NONE);
+        const struct pubsub_link *link = pubsub_link(pubsub, at);
+        KV_ASSERT(link->channel == channel_ref);
+        KV_ASSERT(link->channel_prev == previous);
+        KV_ASSERT(link_find(pubsub, channel_ref, link->conn_slot) == at);
+        bytes += heap_usable_bytes(pubsub->heap, link);
+        previous = at;
+        at = link->channel_next;
+    }
+    KV_ASSERT(at == PUBSUB_NONE);
+    KV_ASSERT(channel->tail == previous);
+    return bytes;
 }
 
 void pubsub_verify(const struct pubsub *pubsub)
 {
-    table_verify(&pubsub->table);
-    pool_verify(&pubsub->channels);
-    pool_verify(&pubsub->links);
-    KV_ASSERT(pubsub->table.count == pool_used_count(&pubsub->channels));
+    dict_verify(&pubsub->channels);
+    dict_verify(&pubsub->patterns);
+    dict_verify(&pubsub->links);
+    uint64_t names = dict_count(&pubsub->channels) + dict_count(&pubsub->patterns);
+    KV_ASSERT(pubsub->channels_max == 0 || names <= pubsub->channels_max);
+    uint64_t bytes = 0;
     uint64_t links = 0;
-    uint32_t patterns = 0;
-    for (uint32_t index = 0; index < pubsub->channels.slot_count; index++) {
-        if (!pool_is_used(&pubsub->channels, index)) {
-            continue;
+    /* Bound: the two dicts of names. */
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        const struct dict *dict = kind == PUBSUB_KIND_PATTERN ? &pubsub->patterns
+                                                              : &pubsub->channels;
+        struct dict_walk walk;
+        uint32_t ref = PUBSUB_NONE;
+        dict_walk_start(dict, &walk);
+        /* Bounded by the dict's entries. */
+        while (dict_walk_next(dict, &walk, &ref)) {
+            bytes += verify_channel(pubsub, ref, kind == PUBSUB_KIND_PATTERN);
+            links += pubsub_channel(pubsub, ref)->subscribers;
         }
-        const struct pubsub_channel *channel = pubsub_channel(pubsub, index);
-        KV_ASSERT(channel->subscribers > 0);
-        patterns += channel->pattern;
-        uint32_t at = channel->head;
-        uint32_t previous = PUBSUB_NONE;
-        for (uint32_t count = 0; count < channel->subscribers; count++) {
-            KV_ASSERT(at != PUBSUB_NONE && pool_is_used(&pubsub->links, at));
-            const struct pubsub_link *link = pubsub_link(pubsub, at);
-            KV_ASSERT(link->channel == index && link->channel_prev == previous);
-            previous = at;
-            at = link->channel_next;
-        }
-        KV_ASSERT(at == PUBSUB_NONE && channel->tail == previous);
-        links += channel->subscribers;
+        KV_ASSERT(dict_count(dict) > 0 || dict_allocations(dict) == 0);
     }
-    KV_ASSERT(links == pool_used_count(&pubsub->links));
-    KV_ASSERT(patterns == pubsub->patterns);
+    /* Every link hangs off a live channel (and was counted there). */
+    KV_ASSERT(links == dict_count(&pubsub->links));
+    KV_ASSERT(bytes == pubsub->entry_bytes);
+    KV_ASSERT(dict_count(&pubsub->links) > 0 || dict_allocations(&pubsub->links) == 0);
+}
+
+void pubsub_client_verify(const struct pubsub *pubsub, const struct pubsub_client *client)
+{
+    uint64_t subscriptions = (uint64_t)client->channels + client->patterns;
+    KV_ASSERT(pubsub->subscriptions_max == 0 || subscriptions <= pubsub->subscriptions_max);
+    /* Bound: the two kinds. */
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        uint32_t count = kind == PUBSUB_KIND_PATTERN ? client->patterns : client->channels;
+        uint32_t at = client->head[kind];
+        uint32_t previous = PUBSUB_NONE;
+        /* Bounded by the client's count of the kind. */
+        for (uint32_t step = 0; step < count; step++) {
+            KV_ASSERT(at != PUBSUB_NONE);
+            const struct pubsub_link *link = pubsub_link(pubsub, at);
+            KV_ASSERT(link->conn_slot == client->conn_slot);
+            KV_ASSERT(link->client_prev == previous);
+            KV_ASSERT(pubsub_channel(pubsub, link->channel)->pattern == kind);
+            KV_ASSERT(link_find(pubsub, link->channel, client->conn_slot) == at);
+            previous = at;
+            at = link->client_next;
+        }
+        KV_ASSERT(at == PUBSUB_NONE);
+        KV_ASSERT(client->tail[kind] == previous);
+    }
 }

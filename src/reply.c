@@ -177,8 +177,6 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         LIMIT("-ERR command is too large (client-query-buffer-limit is %u bytes)\r\n"),
     [REPLY_ERROR_WATCH_KEYS_FULL] =
         LIMIT("-ERR too many watched keys (watch_keys_max is %u)\r\n"),
-    [REPLY_ERROR_CHANNEL_TOO_LONG] =
-        LIMIT("-ERR channel name is too long (key_size_max is %u bytes)\r\n"),
     [REPLY_ERROR_SUBSCRIPTIONS_FULL] =
         LIMIT("-ERR too many subscriptions (subscriptions_max is %u)\r\n"),
     [REPLY_ERROR_CHANNELS_FULL] =
@@ -353,7 +351,6 @@ static uint32_t limit_value(enum reply_error error, const struct config *config,
     case REPLY_ERROR_KEY_TOO_LONG:
     case REPLY_ERROR_FIELD_TOO_LONG:
     case REPLY_ERROR_MEMBER_TOO_LONG:
-    case REPLY_ERROR_CHANNEL_TOO_LONG:
         return config->key_size_max;
     case REPLY_ERROR_VALUE_TOO_LONG:
         return config->val_size_max;

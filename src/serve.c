@@ -301,16 +301,8 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
     reply_simple(&context->reply, "QUEUED");
 }
 
-/* The store's hash of a key, for the blocked keys' table. */
-static uint32_t key_hash(const void *store, struct slice key)
-{
-    KV_ASSERT(store != NULL);
-    KV_ASSERT(key.bytes != NULL || key.length == 0);
-    return store_key_hash(store, key);
-}
-
-/* A blocking command found nothing: its client waits on the keys it named. False when the
- * wait lists are full: the command was answered with an error instead. */
+/* A blocking command found nothing: its client waits on the keys it named. False when
+ * blocking_keys_max or the heap refuses: the command was answered with an error instead. */
 static bool block_begin(struct serve *serve, struct cmd_context *context)
 {
     const struct cmd_outcome *outcome = &context->outcome;
@@ -320,12 +312,13 @@ static bool block_begin(struct serve *serve, struct cmd_context *context)
     enum block_status status =
         block_add(serve->block, context->client->slot_index,
                   &serve->scratch.args[outcome->block_key_first], outcome->block_key_count,
-                  outcome->block_deadline_ms, key_hash, serve->shared.store);
+                  outcome->block_deadline_ms);
     if (status == BLOCK_OK) {
         KV_ASSERT(block_is_blocked(serve->block, context->client->slot_index));
         return true;
     }
-    reply_error(&context->reply, REPLY_ERROR_BLOCKING_KEYS_FULL);
+    reply_error(&context->reply,
+                status == BLOCK_OOM ? REPLY_ERROR_OOM : REPLY_ERROR_BLOCKING_KEYS_FULL);
     return false;
 }
 
@@ -368,9 +361,9 @@ static bool block_retry(struct serve *serve, uint32_t slot_index)
 static void wake_ready(struct serve *serve)
 {
     struct block *block = serve->block;
-    uint32_t rounds_max = block->keys.slot_count + block->client_count + 1u;
+    uint64_t rounds_max = block_key_count(block) + block->client_count + 1u;
     uint32_t key_slot = 0;
-    for (uint32_t round = 0; round < rounds_max && block_ready_pop(block, &key_slot); round++) {
+    for (uint64_t round = 0; round < rounds_max && block_ready_pop(block, &key_slot); round++) {
         uint32_t link = 0;
         uint32_t client = 0;
         bool more = block_waiter_first(block, key_slot, &link, &client);
@@ -379,10 +372,9 @@ static void wake_ready(struct serve *serve)
             uint32_t next_link = link;
             uint32_t next_client = 0;
             bool has_next = block_waiter_next(block, &next_link, &next_client);
-            bool served = block_retry(serve, client);
-            if (served && !block_key_live(block, key_slot)) {
-                break; /* its last waiter was served: the key slot is gone */
-            }
+            /* Serving removes this client's links only: the next link stays, and with it
+             * the key; without a next one the key may be gone, and the walk ends. */
+            (void)block_retry(serve, client);
             KV_ASSERT(!has_next || block_link_is(block, next_link, next_client));
             link = next_link;
             client = next_client;

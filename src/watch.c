@@ -1,216 +1,316 @@
 /*
- * Watched keys. A watched key lives once in `keys` however many clients watch it; each
- * (client, key) pair is a link in `links`, chained per client through `next` and recording
- * the epoch when the client watched. Invariants: a key's refs equals the links naming it;
- * a key with refs > 0 is in the table exactly once; touched_epoch <= epoch. Nothing here
- * allocates; every walk is bounded by a client's link count.
+ * Watched keys on the heap. A watched key is one entry in `keys` (struct watch_key, its
+ * bytes after the head) however many clients watch it; each (client, key) pair is one entry
+ * in `links` (struct watch_link), keyed by the key entry's reference and the client's index,
+ * chained per client through client_next (newest first) and recording the epoch when the
+ * client watched.
+ *
+ * Invariants: a key's refs equals the links naming it, and is never 0 (a key goes with its
+ * last link); the sum of refs is the link count; touched_epoch <= epoch; entry_bytes is the
+ * sum of the usable bytes of every entry in both dicts; a dict left empty holds no bucket
+ * array, so an idle WATCH holds no heap memory at all. Every walk is bounded by a client's
+ * link count or a dict's entry count; memory comes only from the heap, and an add that finds
+ * no room changes nothing.
  */
 #include "watch.h"
 
+#include <stddef.h>
 #include <string.h>
 
 struct watch_key {
+    uint32_t next;          /* the keys dict's chain link (dict.h: first four bytes) */
+    uint32_t key_bytes;     /* key length; the bytes follow the head */
     uint64_t touched_epoch; /* epoch of the last touch, 0 if none since it was first watched */
-    uint32_t hash;          /* the store's hash of the key */
-    uint32_t key_bytes;     /* key length */
     uint32_t refs;          /* links naming this key */
-    uint32_t reserved;      /* zero */
+    uint8_t bytes[];        /* key_bytes bytes */
 };
 
 struct watch_link {
+    uint32_t next;          /* the links dict's chain link */
+    uint32_t key_ref;       /* the key entry; with client_index, the dict's key (8 bytes) */
+    uint32_t client_index;  /* the watching client (its connection slot) */
+    uint32_t client_next;   /* the client's next older link, WATCH_NONE at the end */
     uint64_t watched_epoch; /* epoch when the client watched the key */
-    uint32_t key_index;     /* slot in watch->keys */
-    uint32_t next;          /* next link of the same client, WATCH_NONE at the end */
 };
 
-static uint32_t key_slot_bytes(uint32_t key_size_max)
+/* A link's dict key is its two numbers side by side, read as 8 bytes. */
+#define WATCH_LINK_KEY_BYTES 8u
+
+static_assert(offsetof(struct watch_key, bytes) == 20, "a key entry's head is 20 bytes");
+static_assert(offsetof(struct watch_link, client_index) ==
+                  offsetof(struct watch_link, key_ref) + sizeof(uint32_t),
+              "a link's two key numbers are adjacent");
+static_assert(sizeof(struct watch_link) == 24, "a link is one 24-byte heap object");
+
+static struct watch_key *key_at(const struct watch *watch, uint32_t key_ref)
 {
-    return (uint32_t)((sizeof(struct watch_key) + (uint64_t)key_size_max + 7) & ~7ull);
+    return heap_pointer(watch->heap, key_ref);
 }
 
-static uint32_t slots_for(uint32_t watch_keys_max)
+static struct watch_link *link_at(const struct watch *watch, uint32_t link_ref)
 {
-    return watch_keys_max == 0 ? 1 : watch_keys_max; /* one slot keeps the pools non-empty */
+    return heap_pointer(watch->heap, link_ref);
 }
 
-uint64_t watch_plan_bytes(uint32_t watch_keys_max, uint32_t key_size_max)
+static struct slice key_name(const struct watch_key *key)
 {
-    uint32_t slots = slots_for(watch_keys_max);
-    return table_plan_bytes(slots) + pool_plan_bytes(slots, key_slot_bytes(key_size_max)) +
-           pool_plan_bytes(slots, sizeof(struct watch_link));
+    return (struct slice){.bytes = key->bytes, .length = key->key_bytes};
 }
 
-void watch_init(struct watch *watch, struct region *region, uint32_t watch_keys_max,
-                uint32_t key_size_max)
+static struct slice keys_dict_key(const struct heap *heap, const void *entry)
 {
+    (void)heap;
+    return key_name(entry);
+}
+
+static struct slice links_dict_key(const struct heap *heap, const void *entry)
+{
+    (void)heap;
+    const struct watch_link *link = entry;
+    return (struct slice){.bytes = (const uint8_t *)&link->key_ref,
+                          .length = WATCH_LINK_KEY_BYTES};
+}
+
+void watch_init(struct watch *watch, struct heap *heap, uint32_t links_max, uint64_t seed)
+{
+    KV_ASSERT(heap != NULL);
     memset(watch, 0, sizeof(*watch));
-    uint32_t slots = slots_for(watch_keys_max);
-    table_init(&watch->table, region, slots);
-    pool_init(&watch->keys, region, slots, key_slot_bytes(key_size_max));
-    pool_init(&watch->links, region, slots, sizeof(struct watch_link));
-    watch->key_size_max = key_size_max;
-    if (watch_keys_max == 0) {
-        /* WATCH disabled: hold the only slot so every watch_add fails. */
-        uint32_t held = 0;
-        bool acquired = pool_acquire(&watch->links, &held);
-        KV_ASSERT(acquired);
+    watch->heap = heap;
+    dict_init(&watch->keys, heap, keys_dict_key, seed);
+    dict_init(&watch->links, heap, links_dict_key, seed ^ 0x9e3779b97f4a7c15ull);
+    watch->links_max = links_max;
+    KV_ASSERT(watch_memory_bytes(watch) == 0);
+}
+
+static void *entry_alloc(struct watch *watch, uint64_t bytes)
+{
+    KV_ASSERT(bytes >= sizeof(uint32_t)); /* at least the dict's chain link */
+    void *entry = heap_alloc(watch->heap, bytes);
+    if (entry != NULL) {
+        watch->entry_bytes += heap_usable_bytes(watch->heap, entry);
+        KV_ASSERT(heap_usable_bytes(watch->heap, entry) >= bytes);
     }
+    return entry;
 }
 
-static struct watch_key *key_at(const struct watch *watch, uint32_t key_index)
+static void entry_release(struct watch *watch, void *entry)
 {
-    return (struct watch_key *)pool_slot(&watch->keys, key_index);
+    uint64_t bytes = heap_usable_bytes(watch->heap, entry);
+    KV_ASSERT(watch->entry_bytes >= bytes);
+    watch->entry_bytes -= bytes;
+    heap_release(watch->heap, entry);
 }
 
-static struct watch_link *link_at(const struct watch *watch, uint32_t link_index)
+static void release_none(void *context, uint32_t entry_ref)
 {
-    return (struct watch_link *)pool_slot(&watch->links, link_index);
+    (void)context;
+    (void)entry_ref;
+    KV_ASSERT(false); /* only empty dicts are cleared */
 }
 
-struct key_probe {
-    const struct watch *watch;
-    struct slice key;
-};
-
-static bool key_equal(const void *context, uint32_t key_index)
+/* A dict left empty gives its bucket arrays back: WATCH then holds no memory. */
+static void dict_settle(struct dict *dict)
 {
-    const struct key_probe *probe = context;
-    const struct watch_key *key = key_at(probe->watch, key_index);
-    return key->key_bytes == probe->key.length &&
-           memcmp(key + 1, probe->key.bytes, probe->key.length) == 0;
+    if (dict_count(dict) == 0 && dict_allocations(dict) > 0) {
+        dict_clear(dict, release_none, NULL);
+    }
+    KV_ASSERT(dict_count(dict) > 0 || dict_allocations(dict) == 0);
 }
 
-static bool key_find(const struct watch *watch, uint32_t hash, struct slice key,
-                     uint32_t *key_index, uint32_t *table_slot)
+/* The link of this client to this key, or WATCH_NONE. */
+static uint32_t link_find(struct watch *watch, uint32_t key_ref, uint32_t client_index)
 {
-    struct key_probe probe = {.watch = watch, .key = key};
-    return table_find(&watch->table, hash, key_equal, &probe, key_index, table_slot);
+    KV_ASSERT(key_ref != WATCH_NONE);
+    uint32_t numbers[2] = {key_ref, client_index};
+    struct slice probe = {.bytes = (const uint8_t *)numbers, .length = WATCH_LINK_KEY_BYTES};
+    return dict_find(&watch->links, probe, NULL);
 }
 
-bool watch_add(struct watch *watch, struct watch_list *list, uint32_t hash, struct slice key)
+enum watch_status watch_add(struct watch *watch, struct watch_list *list, uint32_t client_index,
+                            struct slice key)
 {
-    KV_ASSERT(key.length <= watch->key_size_max);
-    uint32_t key_index = 0;
-    uint32_t table_slot = 0;
-    bool found = key_find(watch, hash, key, &key_index, &table_slot);
-    if (found) {
-        /* Bounded by the client's link count. */
-        uint32_t link_index = list->head;
-        for (uint32_t step = 0; step < list->count; step++) {
-            if (link_at(watch, link_index)->key_index == key_index) {
-                return true;
-            }
-            link_index = link_at(watch, link_index)->next;
+    KV_ASSERT(key.bytes != NULL || key.length == 0);
+    KV_ASSERT(list->count < UINT32_MAX);
+    uint32_t key_ref = dict_find(&watch->keys, key, NULL);
+    if (key_ref != WATCH_NONE && link_find(watch, key_ref, client_index) != WATCH_NONE) {
+        return WATCH_OK;
+    }
+    if (watch->links_max != 0 && dict_count(&watch->links) >= watch->links_max) {
+        return WATCH_FULL;
+    }
+    /* Take both entries before changing anything: a refusal leaves no trace. */
+    struct watch_key *fresh = NULL;
+    if (key_ref == WATCH_NONE) {
+        fresh = entry_alloc(watch, offsetof(struct watch_key, bytes) + (uint64_t)key.length);
+        if (fresh == NULL) {
+            return WATCH_OOM;
         }
-        KV_ASSERT(link_index == WATCH_NONE);
     }
-    if (watch->links.free_count == 0 || (!found && watch->keys.free_count == 0)) {
-        return false;
+    struct watch_link *link = entry_alloc(watch, sizeof(*link));
+    if (link == NULL) {
+        if (fresh != NULL) {
+            entry_release(watch, fresh);
+        }
+        return WATCH_OOM;
     }
-    if (!found) {
-        bool acquired = pool_acquire(&watch->keys, &key_index);
-        KV_ASSERT(acquired);
-        struct watch_key *slot = key_at(watch, key_index);
-        memset(slot, 0, sizeof(*slot));
-        slot->hash = hash;
-        slot->key_bytes = key.length;
+    if (fresh != NULL) {
+        *fresh = (struct watch_key){.key_bytes = key.length};
         if (key.length > 0) {
-            memcpy(slot + 1, key.bytes, key.length);
+            memcpy(fresh->bytes, key.bytes, key.length);
         }
-        table_insert(&watch->table, hash, key_index);
+        key_ref = heap_ref(watch->heap, fresh);
+        dict_insert(&watch->keys, key_ref);
     }
-    uint32_t link_index = 0;
-    bool acquired = pool_acquire(&watch->links, &link_index);
-    KV_ASSERT(acquired);
-    struct watch_link *link = link_at(watch, link_index);
-    link->watched_epoch = watch->epoch;
-    link->key_index = key_index;
-    link->next = list->head;
-    list->head = link_index;
+    *link = (struct watch_link){.key_ref = key_ref, .client_index = client_index,
+                                .client_next = list->head, .watched_epoch = watch->epoch};
+    uint32_t link_ref = heap_ref(watch->heap, link);
+    dict_insert(&watch->links, link_ref);
+    list->head = link_ref;
     list->count++;
-    key_at(watch, key_index)->refs++;
-    return true;
+    key_at(watch, key_ref)->refs++;
+    KV_ASSERT(key_at(watch, key_ref)->refs > 0);
+    return WATCH_OK;
+}
+
+/* Drops the client's newest link, and its key when no other link names it. */
+static void link_drop(struct watch *watch, struct watch_list *list)
+{
+    uint32_t link_ref = list->head;
+    KV_ASSERT(link_ref != WATCH_NONE);
+    KV_ASSERT(list->count > 0);
+    struct watch_link *link = link_at(watch, link_ref);
+    uint32_t removed = dict_remove(&watch->links, links_dict_key(watch->heap, link));
+    KV_ASSERT(removed == link_ref);
+    struct watch_key *key = key_at(watch, link->key_ref);
+    KV_ASSERT(key->refs > 0);
+    key->refs--;
+    if (key->refs == 0) {
+        removed = dict_remove(&watch->keys, key_name(key));
+        KV_ASSERT(removed == link->key_ref);
+        entry_release(watch, key);
+    }
+    list->head = link->client_next;
+    list->count--;
+    entry_release(watch, link);
+}
+
+void watch_truncate(struct watch *watch, struct watch_list *list, uint32_t count)
+{
+    KV_ASSERT(count <= list->count);
+    /* Bounded by the client's link count: each step drops one. */
+    while (list->count > count) {
+        link_drop(watch, list);
+    }
+    dict_settle(&watch->links);
+    dict_settle(&watch->keys);
+    KV_ASSERT(list->count == count);
+    KV_ASSERT(count > 0 || list->head == WATCH_NONE);
 }
 
 void watch_clear(struct watch *watch, struct watch_list *list)
 {
-    /* Bounded by the client's link count. */
-    for (uint32_t step = 0; step < list->count; step++) {
-        uint32_t link_index = list->head;
-        KV_ASSERT(link_index != WATCH_NONE);
-        struct watch_link *link = link_at(watch, link_index);
-        struct watch_key *key = key_at(watch, link->key_index);
-        KV_ASSERT(key->refs > 0);
-        key->refs--;
-        if (key->refs == 0) {
-            struct slice bytes = {.bytes = (const uint8_t *)(key + 1), .length = key->key_bytes};
-            uint32_t found_index = 0;
-            uint32_t table_slot = 0;
-            bool found = key_find(watch, key->hash, bytes, &found_index, &table_slot);
-            KV_ASSERT(found && found_index == link->key_index);
-            table_remove_at(&watch->table, table_slot);
-            pool_release(&watch->keys, link->key_index);
-        }
-        list->head = link->next;
-        pool_release(&watch->links, link_index);
-    }
+    watch_truncate(watch, list, 0);
     KV_ASSERT(list->head == WATCH_NONE);
-    list->count = 0;
 }
 
 bool watch_changed(const struct watch *watch, const struct watch_list *list)
 {
-    uint32_t link_index = list->head;
+    uint32_t link_ref = list->head;
     /* Bounded by the client's link count. */
     for (uint32_t step = 0; step < list->count; step++) {
-        const struct watch_link *link = link_at(watch, link_index);
-        if (key_at(watch, link->key_index)->touched_epoch > link->watched_epoch) {
+        KV_ASSERT(link_ref != WATCH_NONE);
+        const struct watch_link *link = link_at(watch, link_ref);
+        if (key_at(watch, link->key_ref)->touched_epoch > link->watched_epoch) {
             return true;
         }
-        link_index = link->next;
+        link_ref = link->client_next;
     }
-    KV_ASSERT(link_index == WATCH_NONE);
+    KV_ASSERT(link_ref == WATCH_NONE);
     return false;
 }
 
-bool watch_next(const struct watch *watch, uint32_t *link_index, struct slice *key)
+bool watch_next(const struct watch *watch, uint32_t *link_ref, struct slice *key)
 {
-    if (*link_index == WATCH_NONE) {
+    if (*link_ref == WATCH_NONE) {
         return false;
     }
-    const struct watch_link *link = link_at(watch, *link_index);
-    const struct watch_key *slot = key_at(watch, link->key_index);
-    *key = (struct slice){.bytes = (const uint8_t *)(slot + 1), .length = slot->key_bytes};
-    *link_index = link->next;
+    const struct watch_link *link = link_at(watch, *link_ref);
+    KV_ASSERT(link->key_ref != WATCH_NONE);
+    *key = key_name(key_at(watch, link->key_ref));
+    KV_ASSERT(key_at(watch, link->key_ref)->refs > 0);
+    *link_ref = link->client_next;
     return true;
 }
 
 void watch_touched(void *context, uint32_t hash, struct slice key)
 {
+    (void)hash;
     struct watch *watch = context;
-    if (watch->table.count == 0) {
+    if (dict_count(&watch->keys) == 0) {
         return; /* Nothing watched: the common case costs one compare. */
     }
-    uint32_t key_index = 0;
-    uint32_t table_slot = 0;
-    if (key_find(watch, hash, key, &key_index, &table_slot)) {
+    uint32_t key_ref = dict_find(&watch->keys, key, NULL);
+    if (key_ref != WATCH_NONE) {
         watch->epoch++;
-        key_at(watch, key_index)->touched_epoch = watch->epoch;
+        key_at(watch, key_ref)->touched_epoch = watch->epoch;
+        KV_ASSERT(key_at(watch, key_ref)->refs > 0); /* a watched key has a watcher */
     }
+}
+
+uint64_t watch_memory_bytes(const struct watch *watch)
+{
+    /* No link, no key: a key goes with its last link. */
+    KV_ASSERT(dict_count(&watch->links) > 0 || watch->entry_bytes == 0);
+    return watch->entry_bytes + dict_bucket_bytes(&watch->keys) +
+           dict_bucket_bytes(&watch->links);
 }
 
 void watch_verify(const struct watch *watch)
 {
-    table_verify(&watch->table);
-    pool_verify(&watch->keys);
-    pool_verify(&watch->links);
-    KV_ASSERT(watch->table.count == pool_used_count(&watch->keys));
-    for (uint32_t slot_index = 0; slot_index < watch->table.capacity; slot_index++) {
-        uint32_t key_index = 0;
-        if (table_value_at(&watch->table, slot_index, &key_index)) {
-            const struct watch_key *key = key_at(watch, key_index);
-            KV_ASSERT(key->refs > 0);
-            KV_ASSERT(key->touched_epoch <= watch->epoch);
-        }
+    dict_verify(&watch->keys);
+    dict_verify(&watch->links);
+    KV_ASSERT(watch->links_max == 0 || dict_count(&watch->links) <= watch->links_max);
+    uint64_t bytes = 0;
+    uint64_t refs = 0;
+    struct dict_walk walk;
+    uint32_t ref = WATCH_NONE;
+    dict_walk_start(&watch->keys, &walk);
+    /* Bounded by the keys dict's entries. */
+    while (dict_walk_next(&watch->keys, &walk, &ref)) {
+        const struct watch_key *key = key_at(watch, ref);
+        KV_ASSERT(key->refs > 0);
+        KV_ASSERT(key->touched_epoch <= watch->epoch);
+        refs += key->refs;
+        bytes += heap_usable_bytes(watch->heap, key);
+        KV_ASSERT(heap_usable_bytes(watch->heap, key) >=
+                  offsetof(struct watch_key, bytes) + (uint64_t)key->key_bytes);
     }
+    KV_ASSERT(refs == dict_count(&watch->links));
+    dict_walk_start(&watch->links, &walk);
+    /* Bounded by the links dict's entries. */
+    while (dict_walk_next(&watch->links, &walk, &ref)) {
+        const struct watch_link *link = link_at(watch, ref);
+        KV_ASSERT(link->watched_epoch <= watch->epoch);
+        const struct watch_key *key = key_at(watch, link->key_ref);
+        KV_ASSERT(dict_lookup(&watch->keys, key_name(key)) == link->key_ref);
+        bytes += heap_usable_bytes(watch->heap, link);
+    }
+    KV_ASSERT(bytes == watch->entry_bytes);
+    KV_ASSERT(dict_count(&watch->keys) > 0 || dict_allocations(&watch->keys) == 0);
+    KV_ASSERT(dict_count(&watch->links) > 0 || dict_allocations(&watch->links) == 0);
+}
+
+void watch_list_verify(const struct watch *watch, const struct watch_list *list,
+                       uint32_t client_index)
+{
+    uint32_t link_ref = list->head;
+    /* Bounded by the client's link count. */
+    for (uint32_t step = 0; step < list->count; step++) {
+        KV_ASSERT(link_ref != WATCH_NONE);
+        const struct watch_link *link = link_at(watch, link_ref);
+        KV_ASSERT(link->client_index == client_index);
+        KV_ASSERT(dict_lookup(&watch->links, links_dict_key(watch->heap, link)) == link_ref);
+        link_ref = link->client_next;
+    }
+    KV_ASSERT(link_ref == WATCH_NONE);
 }

@@ -5,13 +5,14 @@
  *   (a reopened slot gets a new id), times and authentication as given;
  * - reset (RESET): name, library and transaction cleared, watches and subscriptions given
  *   back, id, creation time and slot kept, authentication as given;
- * - close: everything given back to the watch and pub/sub pools: a channel other clients
- *   still subscribe to stays with one subscriber fewer, one left without subscribers goes,
- *   patterns too, at subscriptions_max subscriptions (the bound of the unsubscribe loop);
+ * - close: everything given back to the heap (its used bytes as before): a channel other
+ *   clients still subscribe to stays with one subscriber fewer, one left without subscribers
+ *   goes, patterns too, at the subscriptions_max cap;
  * - a seeded random run of opens, closes, resets, subscriptions and watches over every slot
  *   against a model of ids and subscription counts, with pubsub_verify() and watch_verify().
  *   The seed is printed on failure (also on an abort); KV_SEED replays it.
- * The modules are built from a real region as main.c's modules_init builds them.
+ * The modules are built on a real heap from a real region as main.c's modules_init builds
+ * them, with the optional caps set.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -24,11 +25,11 @@
 #define SLOTS 10u
 #define CHANNELS_MAX 12u
 #define SUBSCRIPTIONS_MAX 4u
-#define NAME_BYTES 16u
 #define WATCH_KEYS 16u
 #define RANDOM_STEPS 50000u
 
 static struct region region;
+static struct heap heap;
 static struct watch watch;
 static struct pubsub pubsub;
 static struct clients clients;
@@ -71,7 +72,11 @@ static struct slice text(const char *bytes)
 static void verify_all(void)
 {
     for (uint32_t slot = 0; slot < SLOTS; slot++) {
-        client_verify(&clients, client_at(&clients, slot));
+        const struct client *client = client_at(&clients, slot);
+        client_verify(&clients, client);
+        if (client->id != 0) {
+            watch_list_verify(&watch, &client->txn.watches, slot);
+        }
     }
     pubsub_verify(&pubsub);
     watch_verify(&watch);
@@ -79,8 +84,7 @@ static void verify_all(void)
 
 static void subscribe(struct client *client, const char *name, bool pattern)
 {
-    CHECK(pubsub_subscribe(&pubsub, &client->pubsub, client->slot_index, text(name), pattern) ==
-          PUBSUB_ADDED);
+    CHECK(pubsub_subscribe(&pubsub, &client->pubsub, text(name), pattern) == PUBSUB_ADDED);
 }
 
 static void set_name(struct client *client, const char *name)
@@ -102,7 +106,9 @@ static void test_open_close(void)
     CHECK(first->authenticated && first->created_ms == 1000 && first->last_command_ms == 1000);
     CHECK(first->last_command == NULL && first->name_length == 0);
     CHECK(!first->txn.active && !client_subscribed(first));
-    CHECK(first->pubsub.head == PUBSUB_NONE && first->txn.watches.head == WATCH_NONE);
+    CHECK(first->pubsub.head[PUBSUB_KIND_CHANNEL] == PUBSUB_NONE);
+    CHECK(first->pubsub.head[PUBSUB_KIND_PATTERN] == PUBSUB_NONE);
+    CHECK(first->pubsub.conn_slot == 3 && first->txn.watches.head == WATCH_NONE);
     struct client *second = client_open(&clients, 0, 1500, false);
     CHECK(second->id == 2 && !second->authenticated && second->slot_index == 0);
     verify_all();
@@ -122,6 +128,7 @@ static void test_open_close(void)
 
 static void test_reset(void)
 {
+    uint64_t used_before = heap.used_bytes;
     struct client *client = client_open(&clients, 5, 3000, false);
     uint64_t id = client->id;
     set_name(client, "worker");
@@ -130,8 +137,8 @@ static void test_reset(void)
     subscribe(client, "news", false);
     subscribe(client, "n*", true);
     CHECK(client_subscribed(client) && client->pubsub.channels == 1);
-    CHECK(client->pubsub.patterns == 1 && pubsub.patterns == 1);
-    CHECK(watch_add(&watch, &client->txn.watches, 77, text("w")));
+    CHECK(client->pubsub.patterns == 1 && pubsub_pattern_count(&pubsub) == 1);
+    CHECK(watch_add(&watch, &client->txn.watches, client->slot_index, text("w")) == WATCH_OK);
     txn_begin(&client->txn);
     txn_queue(&client->txn, 10, 5);
     verify_all();
@@ -140,9 +147,10 @@ static void test_reset(void)
     CHECK(client->authenticated && client->name_length == 0);
     CHECK(client->lib_name_length == 0 && client->lib_ver_length == 0);
     CHECK(!client->txn.active && client->txn.queued == 0 && client->txn.watches.count == 0);
-    CHECK(!client_subscribed(client) && pubsub.patterns == 0);
-    CHECK(pool_used_count(&pubsub.channels) == 0 && pool_used_count(&pubsub.links) == 0);
-    CHECK(pool_used_count(&watch.links) == 0 && pool_used_count(&watch.keys) == 0);
+    CHECK(!client_subscribed(client) && pubsub_pattern_count(&pubsub) == 0);
+    CHECK(dict_count(&pubsub.channels) == 0 && dict_count(&pubsub.links) == 0);
+    CHECK(watch_link_count(&watch) == 0 && watch_key_count(&watch) == 0);
+    CHECK(heap.used_bytes == used_before);
     verify_all();
     client_reset(&clients, client, false);
     CHECK(!client->authenticated && client->id == id);
@@ -152,6 +160,7 @@ static void test_reset(void)
 
 static void test_close_releases(void)
 {
+    uint64_t used_before = heap.used_bytes;
     struct client *one = client_open(&clients, 1, 0, true);
     struct client *two = client_open(&clients, 2, 0, true);
     /* one: subscriptions_max of them, two channels shared with two, one pattern shared. */
@@ -159,18 +168,20 @@ static void test_close_releases(void)
     subscribe(one, "shared-b", false);
     subscribe(one, "own", false);
     subscribe(one, "s*", true);
-    CHECK(pubsub_subscribe(&pubsub, &one->pubsub, 1, text("fifth"), false) == PUBSUB_CLIENT_FULL);
+    CHECK(pubsub_subscribe(&pubsub, &one->pubsub, text("fifth"), false) == PUBSUB_CLIENT_FULL);
     subscribe(two, "shared-a", false);
     subscribe(two, "shared-b", false);
     subscribe(two, "s*", true);
-    CHECK(watch_add(&watch, &one->txn.watches, 5, text("k")));
-    CHECK(watch_add(&watch, &two->txn.watches, 5, text("k")));
-    CHECK(pool_used_count(&pubsub.channels) == 4 && pool_used_count(&pubsub.links) == 7);
+    CHECK(watch_add(&watch, &one->txn.watches, 1, text("k")) == WATCH_OK);
+    CHECK(watch_add(&watch, &two->txn.watches, 2, text("k")) == WATCH_OK);
+    CHECK(watch_key_count(&watch) == 1 && watch_link_count(&watch) == 2);
+    CHECK(dict_count(&pubsub.channels) + pubsub_pattern_count(&pubsub) == 4);
+    CHECK(dict_count(&pubsub.links) == 7);
     verify_all();
     client_close(&clients, one);
     /* "own" went; the shared ones stay with two alone; two's watch stays. */
-    CHECK(pool_used_count(&pubsub.channels) == 3 && pool_used_count(&pubsub.links) == 3);
-    CHECK(pubsub.patterns == 1 && pool_used_count(&watch.links) == 1);
+    CHECK(dict_count(&pubsub.channels) == 2 && dict_count(&pubsub.links) == 3);
+    CHECK(pubsub_pattern_count(&pubsub) == 1 && watch_link_count(&watch) == 1);
     uint32_t channel = 0;
     CHECK(!pubsub_channel_find(&pubsub, text("own"), &channel));
     CHECK(pubsub_channel_find(&pubsub, text("shared-a"), &channel));
@@ -179,8 +190,8 @@ static void test_close_releases(void)
     verify_all();
     /* Unsubscribing from everything leaves the client open. */
     client_unsubscribe_all(&clients, two);
-    CHECK(!client_subscribed(two) && two->id != 0 && pubsub.patterns == 0);
-    CHECK(pool_used_count(&pubsub.channels) == 0 && pool_used_count(&pubsub.links) == 0);
+    CHECK(!client_subscribed(two) && two->id != 0 && pubsub_pattern_count(&pubsub) == 0);
+    CHECK(dict_count(&pubsub.channels) == 0 && dict_count(&pubsub.links) == 0);
     client_unsubscribe_all(&clients, two); /* nothing to do */
     verify_all();
     /* Only patterns, at the limit. */
@@ -188,10 +199,13 @@ static void test_close_releases(void)
     for (uint32_t index = 0; index < SUBSCRIPTIONS_MAX; index++) {
         subscribe(two, patterns[index], true);
     }
-    CHECK(two->pubsub.patterns == SUBSCRIPTIONS_MAX && pubsub.patterns == SUBSCRIPTIONS_MAX);
+    CHECK(two->pubsub.patterns == SUBSCRIPTIONS_MAX);
+    CHECK(pubsub_pattern_count(&pubsub) == SUBSCRIPTIONS_MAX);
     client_close(&clients, two);
-    CHECK(pubsub.patterns == 0 && pool_used_count(&pubsub.links) == 0);
-    CHECK(pool_used_count(&watch.links) == 0 && pool_used_count(&watch.keys) == 0);
+    CHECK(pubsub_pattern_count(&pubsub) == 0 && dict_count(&pubsub.links) == 0);
+    CHECK(watch_link_count(&watch) == 0 && watch_key_count(&watch) == 0);
+    CHECK(heap.used_bytes == used_before);
+    CHECK(pubsub_memory_bytes(&pubsub) == 0 && watch_memory_bytes(&watch) == 0);
     verify_all();
 }
 
@@ -226,7 +240,8 @@ static void model_check(const struct model *model)
     for (uint32_t name = 0; name < 8; name++) {
         live += channels_live[name] > 0 ? 1 : 0;
     }
-    CHECK(pool_used_count(&pubsub.links) == links && pool_used_count(&pubsub.channels) == live);
+    CHECK(dict_count(&pubsub.links) == links);
+    CHECK(dict_count(&pubsub.channels) + pubsub_pattern_count(&pubsub) == live);
 }
 
 static void random_step(struct model *model, uint32_t slot, uint64_t *last_id)
@@ -250,20 +265,20 @@ static void random_step(struct model *model, uint32_t slot, uint64_t *last_id)
         memset(model->subscribed[slot], 0, sizeof(model->subscribed[slot]));
         model->watches[slot] = 0;
     } else if (action == 2) {
-        /* A watch on one of 3 keys, if the pools have room for it. */
+        /* A watch on one of 3 keys: refused only at the watch_keys_max cap. */
         uint32_t key = prng_below(3);
         char name[2] = {(char)('x' + key), '\0'};
         uint32_t before = client->txn.watches.count;
-        if (pool_used_count(&watch.links) < WATCH_KEYS) {
-            CHECK(watch_add(&watch, &client->txn.watches, key, text(name)));
-            model->watches[slot] += client->txn.watches.count > before ? 1 : 0;
-        }
+        bool full = watch_link_count(&watch) >= WATCH_KEYS;
+        enum watch_status status = watch_add(&watch, &client->txn.watches, slot, text(name));
+        CHECK(status == WATCH_OK || (full && status == WATCH_FULL));
+        model->watches[slot] += client->txn.watches.count > before ? 1 : 0;
     } else {
         uint32_t name = prng_below(8);
         bool pattern = name >= 4;
         uint32_t count = client->pubsub.channels + client->pubsub.patterns;
-        enum pubsub_status status = pubsub_subscribe(&pubsub, &client->pubsub, slot,
-                                                     text(model_names[name]), pattern);
+        enum pubsub_status status =
+            pubsub_subscribe(&pubsub, &client->pubsub, text(model_names[name]), pattern);
         if (model->subscribed[slot][name]) {
             CHECK(status == PUBSUB_ALREADY);
             CHECK(pubsub_unsubscribe(&pubsub, &client->pubsub, text(model_names[name]),
@@ -306,8 +321,10 @@ static void test_random(uint64_t seed)
         }
     }
     verify_all();
-    CHECK(pool_used_count(&pubsub.links) == 0 && pool_used_count(&pubsub.channels) == 0);
-    CHECK(pool_used_count(&watch.links) == 0 && pool_used_count(&watch.keys) == 0);
+    CHECK(dict_count(&pubsub.links) == 0 && dict_count(&pubsub.channels) == 0);
+    CHECK(watch_link_count(&watch) == 0 && watch_key_count(&watch) == 0);
+    CHECK(heap.used_bytes == 0);
+    heap_verify(&heap);
 }
 
 int main(void)
@@ -316,9 +333,7 @@ int main(void)
     uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
                                       : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     signal(SIGABRT, on_abort);
-    uint64_t bytes = watch_plan_bytes(WATCH_KEYS, NAME_BYTES) +
-                     pubsub_plan_bytes(CHANNELS_MAX, SLOTS, SUBSCRIPTIONS_MAX, NAME_BYTES) +
-                     clients_plan_bytes(SLOTS);
+    uint64_t bytes = heap_plan_bytes(CONFIG_MAXMEMORY_MIN) + clients_plan_bytes(SLOTS) + 4096;
     char error[256];
     if (region_map(&region, bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,
                    sizeof(error)) != 0) {
@@ -326,8 +341,9 @@ int main(void)
         return 1;
     }
     /* In modules_init's order. */
-    watch_init(&watch, &region, WATCH_KEYS, NAME_BYTES);
-    pubsub_init(&pubsub, &region, CHANNELS_MAX, SLOTS, SUBSCRIPTIONS_MAX, NAME_BYTES, 99);
+    heap_init(&heap, &region, CONFIG_MAXMEMORY_MIN);
+    watch_init(&watch, &heap, WATCH_KEYS, 98);
+    pubsub_init(&pubsub, &heap, CHANNELS_MAX, SUBSCRIPTIONS_MAX, 99);
     clients_init(&clients, &region, SLOTS, &watch, &pubsub);
     CHECK(region.carved_bytes <= bytes);
     test_open_close();

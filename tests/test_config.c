@@ -33,7 +33,9 @@ static void test_defaults(void)
     CHECK(config.key_count == 0 && config.key_size_max == 0);
     CHECK(config.val_size_max == 0 && config.list_length_max == 0);
     CHECK(config.maxmemory == 256ull << 20);
-    CHECK(config_name_bytes_max(&config) == CONFIG_NAME_BYTES_DEFAULT);
+    /* The registries' caps are off: the budget bounds watched keys, channels and waits. */
+    CHECK(config.watch_keys_max == 0 && config.blocking_keys_max == 0);
+    CHECK(config.pubsub_channels_max == 0 && config.subscriptions_max == 0);
     CHECK(config.hugepages == CONFIG_HUGEPAGES_AUTO);
     CHECK(config.mlock == CONFIG_MLOCK_AUTO);
     CHECK(!config.plan_only);

@@ -136,14 +136,12 @@ static void modules_build(void)
     store_init(&store, &heap, &config, 4321);
     store_string_init(&store);
     store_list_init(&store);
-    watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
-    pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
-                config.subscriptions_max, config_name_bytes_max(&config), 8765);
+    watch_init(&watch, &heap, config.watch_keys_max, 8764);
+    pubsub_init(&pubsub, &heap, config.pubsub_channels_max, config.subscriptions_max, 8765);
     conns_init(&conns, &region, &heap, plan.conn_slot_count, config.connections_max,
                plan.recv_limit);
     clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
-    block_init(&block, &region, plan.conn_slot_count, config.blocking_keys_max,
-               config_name_bytes_max(&config));
+    block_init(&block, &region, &heap, plan.conn_slot_count, config.blocking_keys_max, 8766);
     store.touched = watch_touched;
     store.touched_context = &watch;
     store.ready = block_key_ready;

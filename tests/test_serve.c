@@ -151,14 +151,12 @@ static void modules_build(void)
     store_string_init(&store);
     store_list_init(&store);
     store_hash_init(&store);
-    watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
-    pubsub_init(&pubsub, &region, config.pubsub_channels_max, plan.conn_slot_count,
-                config.subscriptions_max, config_name_bytes_max(&config), 678);
+    watch_init(&watch, &heap, config.watch_keys_max, 677);
+    pubsub_init(&pubsub, &heap, config.pubsub_channels_max, config.subscriptions_max, 678);
     conns_init(&conns, &region, &heap, plan.conn_slot_count, config.connections_max,
                plan.recv_limit);
     clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
-    block_init(&block, &region, plan.conn_slot_count, config.blocking_keys_max,
-               config_name_bytes_max(&config));
+    block_init(&block, &region, &heap, plan.conn_slot_count, config.blocking_keys_max, 679);
     store.touched = watch_touched;
     store.touched_context = &watch;
     store.ready = block_key_ready;
@@ -707,7 +705,7 @@ static void test_blocking(void)
     feed_text(3, "RPUSH qq w\r\n");
     expect(3, ":1\r\n");
     expect(2, "*2\r\n$2\r\nqq\r\n$1\r\nw\r\n");
-    CHECK(block.blocked_count == 0 && block.table.count == 0);
+    CHECK(block.blocked_count == 0 && block_key_count(&block) == 0);
     /* Serving happens in push order: BRPOP answers from the tail. */
     feed_text(0, "BRPOP q 0\r\n");
     expect(0, "*2\r\n$1\r\nq\r\n$1\r\nz\r\n");
@@ -728,7 +726,7 @@ static void test_blocking(void)
     feed_text(1, "BLPOP gone 0\r\n");
     CHECK(block_is_blocked(&block, 1));
     close_slot(1);
-    CHECK(block.blocked_count == 0 && block.table.count == 0);
+    CHECK(block.blocked_count == 0 && block_key_count(&block) == 0);
     feed_text(3, "LPUSH gone a\r\nLLEN gone\r\n");
     expect(3, ":1\r\n:1\r\n");
     /* blocking_keys_max: BLOCKING_KEYS keys block, one more is refused with kv's error. */
@@ -739,13 +737,13 @@ static void test_blocking(void)
     expect(0, full);
     CHECK(!block_is_blocked(&block, 0));
     feed_text(0, "BLPOP k1 k2 k3 k4 k5 k6 k7 k8 0\r\n");
-    CHECK(block_is_blocked(&block, 0) && pool_used_count(&block.links) == BLOCKING_KEYS);
+    CHECK(block_is_blocked(&block, 0) && block.link_count == BLOCKING_KEYS);
     feed_text(2, "BLPOP k1 0\r\n");
     expect(2, full);
     feed_text(3, "RPUSH k8 last\r\n");
     expect(3, ":1\r\n");
     expect(0, "*2\r\n$2\r\nk8\r\n$4\r\nlast\r\n");
-    CHECK(block.blocked_count == 0 && pool_used_count(&block.links) == 0);
+    CHECK(block.blocked_count == 0 && block.link_count == 0);
     for (uint32_t slot = 0; slot < CONNECTIONS; slot++) {
         if (slot != 1) {
             close_slot(slot);

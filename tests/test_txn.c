@@ -4,7 +4,7 @@
  * - begin, queue, fail, overflow, reset: the queue starts at the first queued command, the
  *   most arguments of a queued command is kept (EXEC's parse needs room for them), a failed
  *   transaction counts nothing more and holds no bytes, an overflow fails it, reset ends it
- *   and gives its watches back to the watch pools;
+ *   and gives its watches back to the heap;
  * - txn_droppable keeps the queue (only the bytes before queue_start may go) exactly while
  *   txn_holds, and txn_shift moves queue_start with a compaction only then;
  * - a walk over a receive buffer holding queued commands mixed with commands that ran at once
@@ -32,6 +32,7 @@
 #define ROUNDS 3000u
 
 static struct region region;
+static struct heap heap;
 static struct watch watch;
 static uint8_t buffer[BUFFER_BYTES];
 static uint32_t buffer_length;
@@ -178,20 +179,21 @@ static void test_state(void)
     txn_reset(&txn, &watch);
     CHECK(!txn.overflowed && !txn.failed);
     txn_verify(&txn, 0);
-    /* Reset gives the watches back: the pools are whole again. */
-    /* "beta" twice (with its one hash): watched once. */
+    /* Reset gives the watches back: the heap holds what it held before. */
+    /* "beta" twice: watched once. */
+    uint64_t used_before = heap.used_bytes;
     const char *keys[] = {"alpha", "beta", "gamma", "beta"};
-    const uint32_t hashes[] = {1001, 1002, 1003, 1002};
     for (uint32_t index = 0; index < 4; index++) {
-        CHECK(watch_add(&watch, &txn.watches, hashes[index], text(keys[index])));
+        CHECK(watch_add(&watch, &txn.watches, 7, text(keys[index])) == WATCH_OK);
     }
     CHECK(txn.watches.count == 3);
-    CHECK(pool_used_count(&watch.keys) == 3 && pool_used_count(&watch.links) == 3);
+    CHECK(watch_key_count(&watch) == 3 && watch_link_count(&watch) == 3);
     txn_begin(&txn);
     txn_queue(&txn, 0, 1);
     txn_reset(&txn, &watch);
     CHECK(txn.watches.count == 0 && txn.watches.head == WATCH_NONE);
-    CHECK(pool_used_count(&watch.keys) == 0 && pool_used_count(&watch.links) == 0);
+    CHECK(watch_key_count(&watch) == 0 && watch_link_count(&watch) == 0);
+    CHECK(heap.used_bytes == used_before && watch_memory_bytes(&watch) == 0);
     watch_verify(&watch);
     txn_verify(&txn, 0);
     /* A fresh transaction after a reset. */
@@ -454,14 +456,15 @@ int main(void)
     uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
                                       : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     signal(SIGABRT, on_abort);
-    uint64_t bytes = watch_plan_bytes(8, KEY_BYTES);
+    uint64_t bytes = heap_plan_bytes(CONFIG_MAXMEMORY_MIN);
     char error[256];
     if (region_map(&region, bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,
                    sizeof(error)) != 0) {
         fprintf(stderr, "test_txn: %s\n", error);
         return 1;
     }
-    watch_init(&watch, &region, 8, KEY_BYTES);
+    heap_init(&heap, &region, CONFIG_MAXMEMORY_MIN);
+    watch_init(&watch, &heap, 8, seed);
     test_state();
     test_walk();
     test_random(seed);

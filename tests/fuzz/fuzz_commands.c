@@ -613,7 +613,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     store_hash_init(&store);
     store_set_init(&store);
     store_zset_init(&store);
-    watch_init(&watch, &region, config.watch_keys_max, config_name_bytes_max(&config));
+    watch_init(&watch, &heap, config.watch_keys_max, 43);
     cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
     cmd_slowlog_threshold_set(-1);
     send_bytes = region_carve(&region, FUZZ_REPLY_BYTES, 64);

@@ -12,6 +12,13 @@ transaction are clear errors that leave the data and the connection intact.
    clear error and EXEC aborts; so is one whose queued commands outgrow the receive buffer;
    WATCH past watch_keys_max is refused. After each, the data are unchanged and the same
    connection still works.
+3. Long keys, against redis-server: WATCH of a 10 KB key (and of 200 of them at once), then
+   EXEC after no change, after another client's SET or DEL, after UNWATCH, after DISCARD:
+   every reply identical. kv's watched keys have no length cap (they live on the heap).
+4. A full heap (kv, maxmemory 4mb, filled with values, a little freed): a WATCH of thousands
+   of keys that runs out of memory is answered with Redis's OOM line and watches none of
+   them (a change to one does not abort EXEC), while what the client watched before stays
+   watched (a change to it does).
 """
 import os
 import random
@@ -169,12 +176,116 @@ def bounds(check):
         check.equal("the queued SET did not run", b"$1\r\nx\r\n", client.call("GET", "w4"))
 
 
+def long_keys_run(server):
+    big = b"k" * 10240
+    others = [b"%05d" % index + b"x" * 10235 for index in range(200)]
+    out = []
+    with server.connect() as mine, server.connect() as other:
+        out.append(mine.call("WATCH", big))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("SET", big, "v1"))
+        out.append(mine.call("EXEC"))
+        # Changed by another client: EXEC answers a null array, nothing runs.
+        out.append(mine.call("WATCH", big))
+        out.append(other.call("SET", big, "other"))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("SET", big, "mine"))
+        out.append(mine.call("EXEC"))
+        out.append(mine.call("GET", big))
+        # UNWATCH: a change no longer matters.
+        out.append(mine.call("WATCH", big, others[0]))
+        out.append(mine.call("UNWATCH"))
+        out.append(other.call("SET", big, "z"))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("GET", big))
+        out.append(mine.call("EXEC"))
+        # 200 long keys watched at once (and one again); one deleted by the other client.
+        out.append(other.call("MSET", *[part for key in others for part in (key, "1")]))
+        out.append(mine.call("WATCH", *others, others[7]))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("INCR", others[3]))
+        out.append(mine.call("EXEC"))
+        out.append(mine.call("WATCH", *others))
+        out.append(other.call("DEL", others[199]))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("INCR", others[3]))
+        out.append(mine.call("EXEC"))
+        out.append(mine.call("GET", others[3]))
+        # DISCARD unwatches too.
+        out.append(mine.call("WATCH", big))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("DISCARD"))
+        out.append(other.call("DEL", big))
+        out.append(mine.call("MULTI"))
+        out.append(mine.call("EXISTS", big))
+        out.append(mine.call("EXEC"))
+    return out
+
+
+def long_keys(check):
+    with kvtest.start_kv("--connections-max", "8", "--hugepages", "off") as kv, \
+            kvtest.start_redis() as redis:
+        want = long_keys_run(redis)
+        have = long_keys_run(kv)
+    check.equal("10 KB watched keys: as many replies", len(want), len(have))
+    for index, (expected, actual) in enumerate(zip(want, have)):
+        check.equal(f"10 KB watched keys: step {index}", expected, actual)
+
+
+OOM_LINE = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+
+
+def heap_full_watch(server, count):
+    """WATCH small, then WATCH `count` keys on a nearly full heap: the second reply, and what
+    EXEC says after a change to one of the keys, then after a change to small."""
+    with server.connect() as mine, server.connect() as other:
+        index = 0
+        # Bounded: 4 MiB of heap holds fewer than 40 values of 100 KB.
+        while index < 60 and other.call("SET", b"fill%d" % index, b"v" * 100000) == b"+OK\r\n":
+            index += 1
+        other.call("DEL", *[b"fill%d" % i for i in range(4)])
+        keys = [b"%05d" % i + b"w" * 27 for i in range(count)]
+        mine.call("WATCH", b"small")
+        reply = mine.call("WATCH", *keys)
+        if reply != OOM_LINE:
+            return reply, None, None
+        other.call("SET", keys[0], "x")
+        mine.call("MULTI")
+        after_key = mine.call("EXEC")
+        mine.call("WATCH", b"small")
+        other.call("SET", b"small", "y")
+        mine.call("MULTI")
+        after_small = mine.call("EXEC")
+        return reply, after_key, after_small
+
+
+def heap_full(check):
+    # How many keys overflow the heap depends on how the receive buffer grows: the first
+    # count that runs out of memory (and fits the receive buffer) is the case.
+    for count in (5000, 6000, 4500, 7000, 4000):
+        with kvtest.start_kv("--maxmemory", "4mb", "--connections-max", "8",
+                             "--hugepages", "off") as kv:
+            try:
+                reply, after_key, after_small = heap_full_watch(kv, count)
+            except kvtest.ConnectionClosed:
+                continue
+        if reply == OOM_LINE:
+            print(f"heap full: a WATCH of {count} keys ran out of memory")
+            check.equal("the WATCH that ran out is answered with the OOM line", OOM_LINE, reply)
+            check.equal("none of its keys is watched", b"*0\r\n", after_key)
+            check.equal("what was watched before stays watched", b"*-1\r\n", after_small)
+            return
+    check.true("a WATCH ran out of memory", False)
+
+
 def main():
     seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
     print(f"seed {seed} (KV_SEED={seed} replays this run)")
     check = kvtest.Checker("test_transactions")
     differential(check, seed)
     bounds(check)
+    long_keys(check)
+    heap_full(check)
     check.finish()
 
 
