@@ -305,6 +305,10 @@ uint64_t store_key_idle_ms(const struct store *store, const struct store_key *ke
  * eviction). Meaningful under an LFU policy. */
 uint32_t store_key_lfu(const struct store *store, const struct store_key *key);
 
+/* The heap bytes of a key object for a collection (no value bytes in it) with an expiry
+ * time, its class rounding included: kv --plan's share of a key beyond its value. */
+uint64_t store_key_object_bound_bytes(uint64_t key_bytes);
+
 /* Keys stored now. */
 static inline uint64_t store_key_count(const struct store *store)
 {

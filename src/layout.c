@@ -16,7 +16,6 @@
 #include "heap.h"
 #include "serve.h"
 #include "store_hash.h"
-#include "store_internal.h"
 #include "store_list.h"
 #include "store_set.h"
 #include "store_string.h"
@@ -60,7 +59,7 @@ void layout_compute(struct layout *layout, const struct config *config, const st
  * at least half full at the keys' most). */
 static uint64_t key_share_bytes(void)
 {
-    return heap_rounded_bytes(sizeof(struct store_expire)) + 2u * 16u;
+    return heap_rounded_bytes(2u * sizeof(uint32_t)) + 2u * 16u; /* {link, key_ref} */
 }
 
 void layout_caps(const struct config *config, struct layout_caps *caps)
@@ -76,7 +75,7 @@ void layout_caps(const struct config *config, struct layout_caps *caps)
     uint64_t count = config->list_length_max;
     /* A collection's key object holds no value bytes; fields and members are capped by
      * key_size_max (kv's member and field errors), elements and values by val_size_max. */
-    uint64_t object = heap_rounded_bytes(store_key_object_bytes(key, 0, true));
+    uint64_t object = store_key_object_bound_bytes(key);
     const struct {
         const char *type;
         uint64_t bytes;

@@ -822,6 +822,13 @@ uint64_t store_scan(const struct store *store, uint64_t cursor,
     return dict_scan(&store->keys, cursor, visit, context);
 }
 
+uint64_t store_key_object_bound_bytes(uint64_t key_bytes)
+{
+    uint64_t bytes = heap_rounded_bytes(store_key_object_bytes(key_bytes, 0, true));
+    KV_ASSERT(bytes > key_bytes);
+    return bytes;
+}
+
 uint32_t store_sample(struct store *store, bool volatile_only, uint32_t *key_refs,
                       uint32_t wanted)
 {
