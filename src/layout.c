@@ -11,7 +11,6 @@
 #include "client.h"
 #include "cmd.h"
 #include "conn.h"
-#include "pool.h"
 #include "evict.h"
 #include "heap.h"
 #include "serve.h"
