@@ -80,9 +80,10 @@ static void on_reload_signal(int signal_number)
     loop_request_reload();
 }
 
-/* SIGHUP: reads the file and flags again. The runtime options (requirepass, hz,
- * expire_slice, slowlog_log_slower_than) take effect at once; a changed sizing option is
- * reported as waiting for a restart. Nothing is allocated: the file is read onto the stack. */
+/* SIGHUP: reads the file and flags again. The runtime options (those CONFIG SET changes:
+ * requirepass, hz, maxmemory up to the heap, ...) take effect at once; a changed startup
+ * option is reported as waiting for a restart. Nothing is allocated: the file is read onto
+ * the stack. */
 static void config_reload(void)
 {
     struct config fresh;
@@ -94,6 +95,18 @@ static void config_reload(void)
         log_warn("SIGHUP: configuration not reloaded: %s", error);
         return;
     }
+    /* CONFIG SET's rule for maxmemory: raised past the heap the region holds, it waits for a
+     * restart. Applied, INFO and CONFIG GET would show a budget kv cannot give, and CONFIG SET
+     * would then accept that value as unchanged. */
+    uint64_t heap_bytes = (uint64_t)heap.page_count * HEAP_PAGE_BYTES;
+    bool maxmemory_kept = fresh.maxmemory > heap_bytes && fresh.maxmemory != config.maxmemory;
+    if (maxmemory_kept) {
+        log_warn("SIGHUP: option maxmemory %" PRIu64 " is past the heap's %" PRIu64
+                 " bytes: not applied; restart kv to raise it",
+                 fresh.maxmemory, heap_bytes);
+        fresh.maxmemory = config.maxmemory;
+    }
+    KV_ASSERT(fresh.maxmemory <= heap_bytes || fresh.maxmemory == config.maxmemory);
     const char *names[32];
     uint32_t applied = config_apply_runtime(&config, &fresh, names, 32);
     for (uint32_t index = 0; index < applied; index++) {
@@ -101,7 +114,7 @@ static void config_reload(void)
     }
     cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
     uint32_t count = config_changed(&config, &fresh, names, 32);
-    if (count == 0 && applied == 0) {
+    if (count == 0 && applied == 0 && !maxmemory_kept) {
         log_info("SIGHUP: configuration re-read, nothing changed");
     }
     for (uint32_t index = 0; index < count; index++) {

@@ -159,8 +159,16 @@ def info_and_command(check):
                      "maxmemory", "total_commands_processed", "instantaneous_ops_per_sec",
                      "keyspace_hits", "keyspace_misses", "expired_keys", "rejected_connections",
                      "db0", "kv_region_bytes", "kv_region_page_bytes", "kv_region_locked",
-                     "allocator_allocations", "kv_pool_keys_used"):
+                     "allocator_allocations", "maxmemory_policy", "evicted_keys",
+                     "kv_heap_used_bytes", "kv_heap_allocations", "kv_data_limit_bytes"):
             check.true(f"INFO has {name}", name in fields)
+        # The key and the connections live in the heap: its use shows in used_memory.
+        check.true(f"used_memory counts the heap's use ({fields.get('used_memory')}, "
+                   f"{fields.get('kv_heap_used_bytes')} heap bytes in "
+                   f"{fields.get('kv_heap_allocations')} allocations)",
+                   int(fields.get("used_memory", 0)) > 0
+                   and fields.get("used_memory") == fields.get("kv_heap_used_bytes")
+                   and int(fields.get("kv_heap_allocations", 0)) >= 2)
         check.true(f"instantaneous_ops_per_sec is live ({fields.get('instantaneous_ops_per_sec')})",
                    int(fields.get("instantaneous_ops_per_sec", 0)) > 0)
         check.equal("keyspace_hits", "1", fields.get("keyspace_hits"))

@@ -1,17 +1,23 @@
-"""kv's guarantee at its edges: every configured key holds a maximal list, and one more key,
-byte, element or client is refused with kv's error while nothing stored changes.
+"""kv's guarantee at its edges: with the optional caps set and maxmemory at least what
+`kv --plan` prints as their guarantee, every configured key holds a maximal list, and one more
+key, byte, element or client is refused with kv's error while nothing stored changes.
 
 kv runs with key_count 50, key_size_max 32, val_size_max 64, list_length_max 20 and
-connections_max 16. The test fills all 50 keys (32-byte keys) with 20 distinct 64-byte values
-and reads every list back exactly; then a 51st key (SET, RPUSH, LPUSH) gets "-ERR store is
-full" and does not appear, SET over an existing key still works, and after a DEL a new key
-fits. A 33-byte key, a 65-byte value and a push onto a full list each get their error, and a
-push of 3 values onto a list with room for 2 adds none of them. All 50 lists are compared
-again afterwards. A second kv whose keys may be longer than values shows "-ERR value is too
-long". Connections: 16 clients are served, each of 10 more reads exactly
-"-ERR max number of clients reached\r\n" and then EOF, the 16 keep working, INFO stats counts
-10 rejected connections, and after 4 clients leave, new clients are served again.
+connections_max 16, and its budget is lowered (CONFIG SET maxmemory, below the 4 MiB a heap
+needs at startup) to the "maxmemory needed" that `kv --plan` prints for those caps: the
+guarantee is tested at its edge, not with 256 MiB to spare. The test fills all 50 keys
+(32-byte keys) with 20 distinct 64-byte values and reads every list back exactly; then a 51st
+key (SET, RPUSH, LPUSH) gets "-ERR store is full" and does not appear, SET over an existing key
+still works, and after a DEL a new key fits. A 33-byte key, a 65-byte value and a push onto a
+full list each get their error, and a push of 3 values onto a list with room for 2 adds none
+of them. All 50 lists are compared again afterwards, and INFO memory shows the 50 keys in the
+heap: used_memory at least their bytes and within that maxmemory. A second kv whose keys may
+be longer than values shows "-ERR value is too long". Connections: 16 clients are served, each
+of 10 more reads exactly "-ERR max number of clients reached\r\n" and then EOF, the 16 keep
+working, INFO stats counts 10 rejected connections, and after 4 clients leave, new clients are
+served again.
 """
+import re
 import time
 
 import kvtest
@@ -104,8 +110,12 @@ def too_long_and_too_many(client, check, lists):
     lists[3] = lists[3] + [b"x", b"y"]
     check.equal("PING after the refusals", b"+PONG\r\n", client.call("PING"))
     all_lists_intact(client, check, lists, "after every refusal")
+    check.equal("every key is there", b":%d\r\n" % KEYS, client.call("DBSIZE"))
     memory = kvtest.info(client, "memory")
-    check.equal("INFO memory: every key slot in use", str(KEYS), memory.get("kv_pool_keys_used"))
+    used, maxmemory = int(memory["used_memory"]), int(memory["maxmemory"])
+    data = sum(KEY_BYTES + sum(len(v) for v in values) for values in lists.values())
+    check.true(f"INFO memory: the heap holds the keys ({data} bytes of data <= used_memory "
+               f"{used} <= maxmemory {maxmemory})", data <= used <= maxmemory)
 
 
 def value_too_long(check):
@@ -164,11 +174,22 @@ def connections(kv, first, check):
         client.close()
 
 
+def caps_guarantee(check):
+    """The maxmemory that `kv --plan` says guarantees OPTIONS's caps."""
+    result = kvtest.run_kv("--plan", *OPTIONS)
+    match = re.search(r"maxmemory needed = (\d+) bytes", result.stdout)
+    check.true("kv --plan prints the maxmemory the caps need", match is not None, result.stdout)
+    return int(match.group(1)) if match else 4 << 20
+
+
 def main():
     kvtest.need_kv_binary()
     check = kvtest.Checker("test_limits")
-    with kvtest.start_kv(*OPTIONS) as kv:
+    needed = caps_guarantee(check)
+    with kvtest.start_kv(*OPTIONS, "--maxmemory", "4mb") as kv:
         client = kv.connect()
+        check.equal(f"CONFIG SET maxmemory {needed}, the caps' guarantee", b"+OK\r\n",
+                    client.call("CONFIG", "SET", "maxmemory", needed))
         lists = fill(client, check)
         store_full(client, check, lists)
         too_long_and_too_many(client, check, lists)

@@ -8,8 +8,10 @@
    lists channels in its hash table's order), RESET, a subscriber that leaves.
 2. kv's optional caps: subscriptions_max per client, pubsub_channels_max in all, each with
    kv's error (the names before the refused one stay subscribed); channel names have no cap
-   of their own (a 1000-byte name with key_size_max 16); a subscriber that stops reading is disconnected once a
-   message does not fit its send buffer (counted, logged), while the publisher never waits.
+   of their own (a 1000-byte name with key_size_max 16); a subscriber that stops reading is
+   disconnected once its unsent messages pass the pubsub class's client-output-buffer-limit
+   (1mb here, so the drop comes well before the 10 s send stall would close it: counted as a
+   pub/sub drop, logged), while the publisher never waits.
 3. Scale, against redis-server: 4 clients subscribe 20,000 channels with 2 KB names in
    batches (and 100 shared by all, and a 2 KB pattern); every subscription reply, PUBSUB
    NUMSUB of a sample, NUMPAT, CHANNELS (as a set), 300 publications (receiver counts, and
@@ -108,7 +110,8 @@ def scenario(server):
 def limits(check):
     options = ["--connections-max", "8", "--key-count", "16", "--key-size-max", "16",
                "--val-size-max", "1024", "--list-length-max", "4", "--hugepages", "off",
-               "--subscriptions-max", "3", "--pubsub-channels-max", "4"]
+               "--subscriptions-max", "3", "--pubsub-channels-max", "4",
+               "--client-output-buffer-limit", "pubsub 1mb 0 0"]
     with kvtest.start_kv(*options) as kv:
         with kv.connect() as a, kv.connect() as b, kv.connect() as publisher:
             send(a, ("SUBSCRIBE", "c1", "c2", "c3", "c4"))
@@ -134,7 +137,9 @@ def limits(check):
                         b"\r\n:3\r\n", got(b))
             check.equal("and counted", [long_name.encode(), 1],
                         kvtest.decode(publisher.call("PUBSUB", "NUMSUB", long_name)))
-        # A subscriber that never reads: messages fill its send buffer, then it is dropped.
+        # A subscriber that never reads: messages pile up in its output until the pubsub limit
+        # (1mb) drops it. Redis's default (32mb) would take longer to reach than the send
+        # stall (10 s) with one PUBLISH per round trip on a debug build.
         with kv.connect() as publisher:
             lazy = socket.create_connection(("127.0.0.1", kv.port))
             lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -151,8 +156,11 @@ def limits(check):
             check.true(f"the publisher never waited ({time.monotonic() - started:.2f} s)",
                        time.monotonic() - started < 20)
             check.equal("the silent subscriber was dropped", 0, receivers[-1])
+            check.true(f"not before 1mb of messages were held for it ({len(receivers) - 1} "
+                       "messages of 1 KB delivered)", len(receivers) - 1 > 1024)
             stats = kvtest.info(publisher, "stats")
-            check.equal("counted", "1", stats.get("kv_pubsub_disconnects"))
+            check.equal("counted as a pub/sub drop", "1", stats.get("kv_pubsub_disconnects"))
+            check.equal("not as a stalled client", "0", stats.get("kv_stalled_disconnects"))
             check.true("logged", "stopped reading" in kv.log_text())
             check.equal("no subscriber is left", [b"firehose", 0],
                         kvtest.decode(publisher.call("PUBSUB", "NUMSUB", "firehose")))

@@ -6,12 +6,11 @@ transaction are clear errors that leave the data and the connection intact.
    (unknown commands, wrong arities: EXECABORT), nested MULTI, WATCH inside MULTI, EXEC and
    DISCARD without MULTI, WATCH of keys the other client then changes, deletes or creates
    (EXEC answers a null array), UNWATCH. At least 20,000 commands; every reply identical.
-   Reads in transactions are short (LRANGE 0 2), so kv's bound on a transaction's replies
-   (their worst case must fit the send buffer) is not what is compared here: part 2 is.
-2. kv's bounds: a transaction whose replies could exceed the send buffer is refused with a
-   clear error and EXEC aborts; so is one whose queued commands outgrow the receive buffer;
-   WATCH past watch_keys_max is refused. After each, the data are unchanged and the same
-   connection still works.
+2. Sizes and kv's bounds: EXEC's replies have no size bound (they grow in the heap): a SET of
+   a 4096-byte value and 200 GETs of it (an 800 KB reply) answer as redis-server does, byte
+   for byte. A transaction whose queued commands outgrow client-query-buffer-limit (1mb here)
+   is refused with kv's error and EXEC aborts; WATCH past watch_keys_max is refused. After
+   each, the data are unchanged and the same connection still works.
 3. Long keys, against redis-server: WATCH of a 10 KB key (and of 200 of them at once), then
    EXEC after no change, after another client's SET or DEL, after UNWATCH, after DISCARD:
    every reply identical. kv's watched keys have no length cap (they live on the heap).
@@ -26,8 +25,6 @@ import random
 import kvtest
 
 COMMAND_COUNT = 20000
-# A transaction's queued replies must fit the send buffer by their worst case (kv's bound):
-# lists may be long here (so the send buffer is large) while LRANGE reads a few elements.
 KV_OPTIONS = ["--connections-max", "16", "--key-count", "64", "--key-size-max", "64",
               "--val-size-max", "64", "--list-length-max", "1024", "--hugepages", "off"]
 KEYS = [b"a", b"b", b"l", b"", b"\x00k"]
@@ -116,31 +113,36 @@ def differential(check, seed):
             client.close()
 
 
+def large_exec(check, client, reference):
+    """A transaction whose replies make 800 KB: every one, as Redis sends it."""
+    value = b"".join(b"%04d" % index for index in range(1024))   # 4096 bytes
+    replies = []
+    for server in (reference, client):
+        check.equal("MULTI", b"+OK\r\n", server.call("MULTI"))
+        server.call("SET", "keep", value)
+        queued = [server.call("GET", "keep") for _ in range(200)]
+        check.true("a SET and 200 GETs queued", all(reply == b"+QUEUED\r\n" for reply in queued))
+        replies.append(server.call("EXEC"))
+    check.starts("EXEC answers the SET and all 200 GETs", b"*201\r\n+OK\r\n$4096\r\n",
+                 replies[1])
+    check.equal(f"the {len(replies[0])}-byte EXEC reply is Redis's", replies[0], replies[1])
+    check.equal("SET back", b"+OK\r\n", client.call("SET", "keep", "v1"))
+
+
 def bounds(check):
     options = ["--connections-max", "4", "--key-count", "2000", "--key-size-max", "16",
                "--val-size-max", "4096", "--list-length-max", "4", "--watch-keys-max", "3",
-               "--hugepages", "off"]
-    with kvtest.start_kv(*options) as kv, kv.connect() as client:
+               "--client-query-buffer-limit", "1mb", "--hugepages", "off"]
+    with kvtest.start_kv(*options) as kv, kv.connect() as client, \
+            kvtest.start_redis() as redis, redis.connect() as reference:
         check.equal("SET before", b"+OK\r\n", client.call("SET", "keep", "v1"))
-        # Replies: a GET may answer a 4096-byte value, so in the worst case a few dozen fill the
-        # send buffer; EXEC then bounds each reply by the value as it is, and 200 GETs of a
-        # 2-byte value fit.
         check.equal("MULTI", b"+OK\r\n", client.call("MULTI"))
         replies = [client.call("GET", "keep") for _ in range(200)]
         check.true("200 GETs are queued", all(reply == b"+QUEUED\r\n" for reply in replies))
         reply = client.call("EXEC")
         check.true("EXEC answers them all", reply.startswith(b"*200\r\n$2\r\nv1\r\n")
                    and reply.count(b"v1") == 200, kvtest.shorten(reply))
-        # A SET queued before the GETs may make the value 4096 bytes: the worst case counts.
-        check.equal("MULTI", b"+OK\r\n", client.call("MULTI"))
-        client.call("SET", "keep", "v2")
-        replies = [client.call("GET", "keep") for _ in range(200)]
-        check.true("queued", all(reply == b"+QUEUED\r\n" for reply in replies))
-        check.starts("EXEC refuses replies that could exceed the send buffer",
-                     b"-EXECABORT Transaction discarded: its replies could exceed the send buffer",
-                     client.call("EXEC"))
-        check.equal("data intact: the queued SET did not run", b"$2\r\nv1\r\n",
-                    client.call("GET", "keep"))
+        large_exec(check, client, reference)
         # A list read after pushes: bounded by the list's length plus the pushes.
         check.equal("MULTI", b"+OK\r\n", client.call("MULTI"))
         client.call("RPUSH", "events", "a", "b")
@@ -148,15 +150,19 @@ def bounds(check):
         client.call("INCR", "hits")
         check.equal("EXEC of pushes and a whole-list read",
                     b"*3\r\n:2\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n:1\r\n", client.call("EXEC"))
-        # Commands: pushes of 4000-byte values (small replies) outgrow the receive buffer.
+        # Commands: 300 pushes of 4000-byte values (small replies, 1.2 MB queued) outgrow
+        # client-query-buffer-limit.
         check.equal("MULTI again", b"+OK\r\n", client.call("MULTI"))
         big = b"z" * 4000
-        replies = [client.call("LPUSH", f"k{index}", big) for index in range(40)]
+        replies = [client.call("LPUSH", f"k{index}", big) for index in range(300)]
         refused = [reply for reply in replies if reply.startswith(b"-")]
-        check.true("a queue larger than the receive buffer is refused", len(refused) > 0,
+        check.true("a queue past client-query-buffer-limit is refused", len(refused) > 0,
                    repr(replies[-1]))
-        check.starts("the refusal says why", b"-ERR transaction is too large: its commands",
-                     refused[0] if refused else b"")
+        check.true(f"not before 1 MB was queued ({replies.index(refused[0]) if refused else 0}"
+                   " pushes)", refused and replies.index(refused[0]) >= 250)
+        check.equal("the refusal says why",
+                    b"-ERR transaction is too large: its commands would exceed 1048576 bytes; "
+                    b"EXEC will abort\r\n", refused[0] if refused else b"")
         check.equal("EXEC aborts", b"-EXECABORT Transaction discarded because of previous "
                     b"errors.\r\n", client.call("EXEC"))
         check.equal("none of the queued pushes ran", b":0\r\n", client.call("EXISTS", "k0"))
