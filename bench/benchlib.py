@@ -11,6 +11,7 @@ this module; redis-py is not needed).
 import datetime
 import os
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -260,8 +261,9 @@ class Server:
         try:
             wait_ping(self.port, self.process, start_seconds)
         except ServerError as error:
+            tail = self.log_tail()
             self.stop()
-            raise ServerError(f"{name} did not start ({error}): {self.log_tail()}")
+            raise ServerError(f"{name} did not start ({error}): {tail}")
         self.started_s = time.monotonic() - began
 
     @property
@@ -327,9 +329,13 @@ def start_redis(redis, maxmemory, policy="noeviction", extra=(), **kwargs):
 
 
 def start(name, options, maxmemory, policy="noeviction", extra_kv=(), extra_redis=(), **kwargs):
+    """Start kv or Redis for a script: options.kv_args and options.redis_args (--kv-args,
+    --redis-args) are appended to the script's own arguments."""
     if name == "kv":
-        return start_kv(options.kv, maxmemory, policy, extra_kv, **kwargs)
-    return start_redis(options.redis, maxmemory, policy, extra_redis, **kwargs)
+        extra = list(extra_kv) + shlex.split(getattr(options, "kv_args", "") or "")
+        return start_kv(options.kv, maxmemory, policy, extra, **kwargs)
+    extra = list(extra_redis) + shlex.split(getattr(options, "redis_args", "") or "")
+    return start_redis(options.redis, maxmemory, policy, extra, **kwargs)
 
 
 # ---------------------------------------------------------------- reporting
@@ -437,6 +443,9 @@ def report(options, heading, method, tables, notes=()):
 def add_common_arguments(parser):
     parser.add_argument("--kv", default=DEFAULT_KV, help="kv binary (default build/kv)")
     parser.add_argument("--redis", default="redis-server", help="redis-server binary")
+    parser.add_argument("--kv-args", default="",
+                        help="more arguments for kv, e.g. '--hugepages off'")
+    parser.add_argument("--redis-args", default="", help="more arguments for redis-server")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--markdown", action="store_true",
                         help="print the tables as Markdown for bench/RESULTS.md")

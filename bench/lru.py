@@ -15,10 +15,13 @@ discarded, then --cycles (10) measured cycles; then redis-cli is stopped by its 
 per server: the miss rate over the measured cycles (misses / GETs), the lowest and highest
 cycle, GETs per second, keys held and keys evicted at the end, the cycle where eviction began.
 Pass: kv's miss rate <= Redis's. Error replies redis-cli printed (stderr) are counted.
+kv, holding more keys in the same budget, misses less for that reason alone; --equal-keys adds
+a run of kv in the smaller budget where it holds about as many keys as Redis held (started with
+--maxmemory, then lowered with CONFIG SET maxmemory), which compares the policies themselves.
 
 Usage: /usr/bin/python3 bench/lru.py [--kv build/kv] [--redis redis-server] [--keys 3000000]
        [--maxmemory 16mb] [--settle 5] [--cycles 10] [--warmup-max 90]
-       [--policies allkeys-lru,allkeys-lfu] [--per-cycle] [--quick] [--markdown]
+       [--policies allkeys-lru,allkeys-lfu] [--equal-keys] [--per-cycle] [--quick] [--markdown]
 --quick: maxmemory 8mb, 3 settle and 5 measured cycles. A full run takes about two to three
 minutes (kv, holding more keys, takes longer to fill its budget).
 """
@@ -102,12 +105,22 @@ def lru_test(options, server):
                     for cycle in cycles]}
 
 
-def run(options, name, policy):
+def run(options, name, policy, maxmemory, lowered=None):
+    """One lru-test run on a fresh server; lowered: a smaller maxmemory set with CONFIG SET
+    after startup (kv sizes its heap at startup and has a minimum there)."""
     try:
-        server = benchlib.start(name, options, options.maxmemory, policy, start_seconds=300)
+        server = benchlib.start(name, options, maxmemory, policy, start_seconds=300)
     except ServerError as error:
         return {"failed": str(error)}
     try:
+        if lowered:
+            connection = server.connect()
+            try:
+                reply = connection.call("CONFIG", "SET", "maxmemory", lowered)
+            finally:
+                connection.close()
+            if isinstance(reply, benchlib.ReplyError):
+                return {"failed": f"CONFIG SET maxmemory {lowered}: {reply}"}
         result = lru_test(options, server)
         connection = server.connect()
         try:
@@ -146,6 +159,9 @@ def main():
                         help="measure anyway after this many cycles without an eviction")
     parser.add_argument("--cycles", type=int, default=10, help="measured cycles")
     parser.add_argument("--policies", default="allkeys-lru,allkeys-lfu")
+    parser.add_argument("--equal-keys", action="store_true",
+                        help="also run kv in the smaller budget that holds as many keys as "
+                             "Redis held, to compare the policies alone")
     parser.add_argument("--per-cycle", action="store_true",
                         help="also print every cycle's miss rate")
     options = parser.parse_args()
@@ -164,25 +180,24 @@ def main():
         [False, True, True, False, True, True] + [True] * 10)
     notes = []
     per_cycle = []
-    for policy in options.policies.split(","):
-        results = {}
-        for name in ("kv", "redis"):
-            benchlib.progress(f"{policy}: {name} ...")
-            results[name] = run(options, name, policy)
-            result = results[name]
-            if "failed" in result:
-                notes.append(f"- {policy}, {name}: FAILED: {result['failed']}")
-                benchlib.progress(notes[-1])
-            else:
-                benchlib.progress(f"{policy}: {name} miss {result['miss']:.2f}% "
-                                  f"(cycles {', '.join(f'{r:.1f}' for r in result['all'])})")
-                if result["full_at"] is None:
-                    notes.append(f"- {policy}, {name}: no eviction in {result['warmup']} "
-                                 f"cycles (the budget never filled); measured anyway")
-                if result["errors"]:
-                    notes.append(f"- {policy}, {name}: {result['errors']} error replies, the "
-                                 f"first: {result['first_error']}")
-        k, r = results["kv"], results["redis"]
+    def measure(policy, name, maxmemory, label, lowered=None):
+        benchlib.progress(f"{label}: {name} in {lowered or maxmemory} ...")
+        result = run(options, name, policy, maxmemory, lowered)
+        if "failed" in result:
+            notes.append(f"- {label}, {name}: FAILED: {result['failed']}")
+            benchlib.progress(notes[-1])
+            return result
+        benchlib.progress(f"{label}: {name} miss {result['miss']:.2f}% "
+                          f"(cycles {', '.join(f'{r:.1f}' for r in result['all'])})")
+        if result["full_at"] is None:
+            notes.append(f"- {label}, {name}: no eviction in {result['warmup']} "
+                         f"cycles (the budget never filled); measured anyway")
+        if result["errors"]:
+            notes.append(f"- {label}, {name}: {result['errors']} error replies, the "
+                         f"first: {result['first_error']}")
+        return result
+
+    def add_row(label, k, r):
         ok = "failed" not in k and "failed" not in r
         verdict = ("pass" if k["miss"] <= r["miss"] else "MISS") if ok else "-"
 
@@ -190,7 +205,7 @@ def main():
             if "failed" in result:
                 return "failed"
             return form.format(result[field])
-        table.add([policy, get(k, "miss"), get(r, "miss"), verdict,
+        table.add([label, get(k, "miss"), get(r, "miss"), verdict,
                    "failed" if "failed" in k else f"{k['low']:.1f}-{k['high']:.1f}",
                    "failed" if "failed" in r else f"{r['low']:.1f}-{r['high']:.1f}",
                    get(k, "gets_per_s", "{:.0f}"), get(r, "gets_per_s", "{:.0f}"),
@@ -200,7 +215,23 @@ def main():
                    get(k, "errors", "{}"), get(r, "errors", "{}")])
         benchlib.progress("  " + " | ".join(table.rows[-1]))
         if ok:
-            per_cycle.append((policy, k, r))
+            per_cycle.append((label, k, r))
+
+    for policy in options.policies.split(","):
+        k = measure(policy, "kv", options.maxmemory, policy)
+        r = measure(policy, "redis", options.maxmemory, policy)
+        add_row(policy, k, r)
+        if options.equal_keys and "failed" not in k and "failed" not in r \
+                and isinstance(k["keys_held"], int) and isinstance(r["keys_held"], int) \
+                and k["keys_held"] > 0:
+            # kv in the budget that holds about as many keys as Redis held: the policy alone
+            # (the part of the budget kv's keys used, scaled to Redis's key count; the rest,
+            # which kv keeps for its clients and headroom, unchanged)
+            budget = benchlib.size_bytes(options.maxmemory)
+            used = min(k["used_memory"], budget)
+            kb = max(1024, int(budget - used * (1 - r["keys_held"] / k["keys_held"])) // 1024)
+            label = f"{policy}, kv in {kb}kb"
+            add_row(label, measure(policy, "kv", options.maxmemory, label, f"{kb}kb"), r)
     tables = [table]
     if options.per_cycle and per_cycle:
         cycles = benchlib.Table("Miss % per cycle (* = measured; the ones before fill the "

@@ -231,6 +231,8 @@ def main():
         def cell(result, field, convert=lambda value: value):
             if "failed" in result and field == "items":
                 return "failed"
+            if "failed" in result and field == "per_item":
+                return "-"
             return convert(result[field]) if field in result else "-"
 
         payload = r.get("payload", k.get("payload", float("nan")))
