@@ -119,14 +119,15 @@ def measure(options, name):
 
 
 METHOD = """Method: one server at a time (maxmemory 1gb, maxclients 10001: the clients and one
-connection that reads INFO, its fd limit raised to 20000); the clients are opened from one process in steps of 200, each sends PING and reads
-PONG, and all stay connected while the server's RSS (VmRSS + HugetlbPages) and INFO used_memory
-are read, a second after the last PONG. Per-client figures divide the growth by the clients.
-kv's region is locked and prefaulted at startup, so its client slots are in its RSS before any
-client connects; their size is the difference of kv's plan totals (`kv --plan`) with
---maxclients 10001 and --maxclients 1, and kv's cost is that plus its used_memory growth (the
-heap its clients drew). Redis's cost is its RSS growth; its used_memory growth also counts
-allocator memory not yet touched. Kernel socket buffers are in neither figure."""
+connection that reads INFO, its fd limit raised to 20000); the clients are opened from one
+process in steps of 200, each sends PING and reads PONG, and all stay connected while the
+server's RSS (VmRSS + HugetlbPages) and INFO used_memory are read, a second after the last PONG.
+Per-client figures divide the growth by the clients. kv's region is locked and prefaulted at
+startup, so its client slots are in its RSS before any client connects; their size is the
+difference of kv's plan totals (`kv --plan`) with --maxclients 10001 and --maxclients 1, and
+kv's cost is that plus its used_memory growth (the heap its clients drew). Redis's cost is its
+RSS growth; its used_memory growth also counts allocator memory not yet touched. Kernel socket
+buffers are in neither figure."""
 
 
 def main():

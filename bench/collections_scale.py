@@ -57,7 +57,8 @@ def builders(rnd):
         return array([b"HSET", b"bighash"], items)
 
     def bigset(start, count):
-        return array([b"SADD", b"bigset"], [b"member:%07d" % i for i in range(start, start + count)])
+        members = [b"member:%07d" % i for i in range(start, start + count)]
+        return array([b"SADD", b"bigset"], members)
 
     def bigzset(start, count):
         items = []

@@ -14,7 +14,8 @@ server's INFO evicted_keys is above 0 (its budget is full), then --settle (5) mo
 discarded, then --cycles (10) measured cycles; then redis-cli is stopped by its PID. Reported
 per server: the miss rate over the measured cycles (misses / GETs), the lowest and highest
 cycle, GETs per second, keys held and keys evicted at the end, the cycle where eviction began.
-Pass: kv's miss rate <= Redis's. Error replies redis-cli printed (stderr) are counted.
+Pass: kv's miss rate <= Redis's. Error replies to GETs (redis-cli prints them on stderr; it
+reads the SETs' replies without looking at them) are counted.
 kv, holding more keys in the same budget, misses less for that reason alone; --equal-keys adds
 a run of kv in the smaller budget where it holds about as many keys as Redis held (started with
 --maxmemory, then lowered with CONFIG SET maxmemory), which compares the policies themselves.
