@@ -10,9 +10,11 @@ blocks, with kv's limit errors expected where the model says a limit is hit. Wor
 reopen their connection every few hundred commands, sometimes with an RST in the middle of a
 command. A monitor pings every 100 ms and records the slowest answer.
 
-At the end: every key each model says exists is read back and compared; every pool's in-use
-count (INFO memory) equals what the remaining data explain; the allocator counter did not move
-while kv served; kv answered every ping throughout. Exit status 0 only if all hold.
+At the end: every key each model says exists is read back and compared; DBSIZE equals the keys
+the models hold; FLUSHALL returns the heap (INFO memory's kv_heap_used_bytes and
+kv_heap_allocations) to what it held before the workers started, so nothing leaked; the
+allocator counter did not move while kv served; kv answered every ping throughout. Exit status
+0 only if all hold.
 
 Usage: bench/soak.py [--kv build/kv] [--seconds 600] [--clients 8] [--seed N]
 """
@@ -278,6 +280,19 @@ def monitor(port, deadline, record):
             time.sleep(0.1)
 
 
+def heap_at_rest(admin, before):
+    """FLUSHALL, then the heap's (used bytes, allocations) once the workers' connections are
+    gone: polled for up to 5 s (40 tries), as kv closes them when it reads their FIN."""
+    admin.call("FLUSHALL")
+    for _ in range(40):
+        memory = kvtest.info(admin, "memory")
+        now = (memory.get("kv_heap_used_bytes"), memory.get("kv_heap_allocations"))
+        if now == before:
+            break
+        time.sleep(0.125)
+    return now
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kv", default=os.path.join(HERE, "..", "build", "kv"))
@@ -295,7 +310,9 @@ def main():
     failures = []
     with kvtest.start_kv(*kv_options) as kv:
         with kv.connect() as admin:
-            allocations_before = kvtest.info(admin, "memory").get("allocator_allocations")
+            memory = kvtest.info(admin, "memory")
+            allocations_before = memory.get("allocator_allocations")
+            heap_before = (memory.get("kv_heap_used_bytes"), memory.get("kv_heap_allocations"))
         deadline = time.monotonic() + options.seconds
         workers = [Worker(index, kv.port, options.seed, deadline, failures)
                    for index in range(options.clients)]
@@ -311,17 +328,19 @@ def main():
             # final comparison means something only when every reply matched.
             for worker in workers if not failures else []:
                 worker.verify(admin)
+            keys_held = int(kvtest.decode(admin.call("DBSIZE")))
+            heap_after = heap_at_rest(admin, heap_before)
             memory = kvtest.info(admin, "memory")
         strings = sum(1 for worker in workers for held in worker.model.values()
                       if not isinstance(held, list))
         elements = sum(len(held) for worker in workers for held in worker.model.values()
                        if isinstance(held, list))
         keys = sum(len(worker.model) for worker in workers)
-        expected = {"kv_pool_keys_used": keys, "kv_pool_values_used": strings + elements,
-                    "kv_pool_list_nodes_used": elements}
-        for name, want in expected.items() if not failures else []:
-            if int(memory.get(name, -1)) != want:
-                failures.append(f"{name} is {memory.get(name)}, the data explain {want}")
+        if not failures and keys_held != keys:
+            failures.append(f"DBSIZE is {keys_held}, the models hold {keys}")
+        if heap_after != heap_before:
+            failures.append(f"after FLUSHALL the heap holds (bytes, allocations) {heap_after}, "
+                            f"before the workers {heap_before}")
         if allocations_before not in (None, "-1") and \
                 memory.get("allocator_allocations") != allocations_before:
             failures.append(f"allocator_allocations moved: {allocations_before} -> "
