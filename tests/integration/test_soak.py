@@ -3,8 +3,8 @@
 Many clients mix every command family, with connects, disconnects and resets mid-command;
 every reply is checked against each client's model, every key is read back at the end,
 DBSIZE must equal the models, FLUSHALL must return the heap to where it started, the allocator
-counter must not move, and kv must answer a ping every 100 ms throughout. bench/soak.py runs the long form
-(10 minutes by default).
+counter must not move, and kv must answer a ping every 100 ms throughout. bench/soak.py runs
+the long form (10 minutes by default).
 """
 import os
 import subprocess
