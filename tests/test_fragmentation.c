@@ -164,7 +164,9 @@ static bool churn_write(uint32_t id)
     struct slice key = key_of(name, "c", id);
     uint32_t type = 1 + prng_below(5);
     uint32_t count = 1 + prng_below(prng_below(4) == 0 ? 300 : 20);
-    uint32_t bytes = value_size() / (type == STORE_TYPE_STRING ? 1 : 8) + 1;
+    /* value_size() is 8 .. VALUE_BYTES_MAX: a collection's elements are an eighth of it. */
+    uint32_t bytes = value_size() / (type == STORE_TYPE_STRING ? 1 : 8);
+    KV_ASSERT(bytes >= 1 && bytes <= VALUE_BYTES_MAX);
     struct store_found found;
     (void)store_find_typed(&store, key, STORE_TYPE_ANY, &found);
     if (found.exists) {
