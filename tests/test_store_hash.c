@@ -28,6 +28,7 @@
 static struct region region;
 static struct heap heap;
 static struct store store;
+static struct config store_config;
 static uint64_t seed_state;
 
 static struct slice text(const char *bytes)
@@ -63,7 +64,8 @@ static void setup(uint64_t heap_bytes, const struct config *caps)
         exit(1);
     }
     heap_init(&heap, &region, heap_bytes);
-    store_init(&store, &heap, caps, 12345);
+    store_config = *caps; /* the store keeps the pointer: it must outlive the caller's */
+    store_init(&store, &heap, &store_config, 12345);
     store_string_init(&store);
     store_hash_init(&store);
     store_clock(&store, 1000000);

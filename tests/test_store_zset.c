@@ -28,6 +28,7 @@
 static struct region region;
 static struct heap heap;
 static struct store store;
+static struct config store_config;
 static uint64_t seed_state;
 
 /* Allocations the test holds itself (a full heap's ballast), outside the store's tally. */
@@ -65,7 +66,8 @@ static void setup(uint64_t heap_bytes, const struct config *caps)
         exit(1);
     }
     heap_init(&heap, &region, heap_bytes);
-    store_init(&store, &heap, caps, 12345);
+    store_config = *caps; /* the store keeps the pointer: it must outlive the caller's */
+    store_init(&store, &heap, &store_config, 12345);
     store_string_init(&store);
     store_zset_init(&store);
     store_clock(&store, 1000000);
