@@ -169,13 +169,12 @@ def lru(check, kv, redis):
             client.call("FLUSHALL")
     # The LRU clock ticks in seconds, as Redis's does (OBJECT IDLETIME's unit), and the whole
     # keyspace here is written in one or two seconds: a hot key ties with the newest writes, so
-    # sampling may take some (kv kept 29 to 50 of 50 in repeated runs, Redis 6 to 12; both all
-    # 50 when slowed by ASan, as the keyspace then spans more seconds). The
-    # ordering itself is tested at a controlled clock in test_evict.
+    # sampling may take some: kv kept 29 to 50 of 50 in repeated runs, Redis 6 to 12, and both
+    # all 50 on a loaded machine, where the keyspace spans more seconds. Eviction quality
+    # against Redis's is bench/lru.py's measure; the ordering itself is tested at a controlled
+    # clock in test_evict.
     check.true("kv: at least 40% of the keys read all along are kept",
                kept_by["kv"] * 5 >= len(hot) * 2, f"{kept_by['kv']} of {len(hot)}")
-    check.true("kv keeps at least as many of them as redis-server",
-               kept_by["kv"] >= kept_by["redis"], f"{kept_by['kv']} vs {kept_by['redis']}")
 
 
 def object_memory(check, kv, redis):
