@@ -30,7 +30,7 @@
 #define STORE_HASH_TABLE STORE_ENCODING_ROOT
 
 /* Redis 7.0's defaults: hash-max-listpack-entries and hash-max-listpack-value. */
-#define STORE_HASH_PACK_FIELDS_MAX 128u
+#define STORE_HASH_PACK_FIELDS_MAX 512u
 #define STORE_HASH_PACK_BYTES_MAX 64u
 
 /* Registers the hash type with the store (once, after store_init). */

@@ -479,12 +479,22 @@ static uint64_t hash_memory(const struct store *store, const struct store_key *k
            table->entry_bytes;
 }
 
+/* OBJECT ENCODING: Redis 7.0's names, "listpack" for the pack (kept by the same bounds as
+ * Redis's hash-max-listpack-entries and -value) and "hashtable" for the table. */
+static const char *hash_encoding_name(const struct store *store, const struct store_key *key)
+{
+    (void)store;
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    return store_key_encoding(key) == STORE_HASH_PACK ? "listpack" : "hashtable";
+}
+
 static const struct store_type_ops hash_ops = {
     .name = "hash",
     .release = hash_release,
     .verify = hash_verify,
     .length = hash_length,
     .memory = hash_memory,
+    .encoding_name = hash_encoding_name,
 };
 
 void store_hash_init(struct store *store)

@@ -579,12 +579,22 @@ static uint64_t list_memory(const struct store *store, const struct store_key *k
     return bytes;
 }
 
+/* OBJECT ENCODING: Redis 7.0 keeps every list in a quicklist and answers "quicklist" whatever
+ * its size; kv's one pack is a quicklist of one node, so it answers the same. */
+static const char *list_encoding_name(const struct store *store, const struct store_key *key)
+{
+    (void)store;
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_LIST);
+    return "quicklist";
+}
+
 static const struct store_type_ops list_ops = {
     .name = "list",
     .release = list_release,
     .verify = list_verify,
     .length = list_length_op,
     .memory = list_memory,
+    .encoding_name = list_encoding_name,
 };
 
 void store_list_init(struct store *store)

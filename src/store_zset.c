@@ -376,12 +376,23 @@ static uint64_t zset_memory(const struct store *store, const struct store_key *k
            big->node_bytes;
 }
 
+/* OBJECT ENCODING: Redis 7.0's names, "listpack" for the pack (kept by the bounds of Redis's
+ * zset-max-listpack-entries and -value) and "skiplist" for the tree, which stands where
+ * Redis's skiplist does. */
+static const char *zset_encoding_name(const struct store *store, const struct store_key *key)
+{
+    (void)store;
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_ZSET);
+    return key_small(key) ? "listpack" : "skiplist";
+}
+
 static const struct store_type_ops zset_ops = {
     .name = "zset",
     .release = zset_release,
     .verify = zset_verify,
     .length = zset_length,
     .memory = zset_memory,
+    .encoding_name = zset_encoding_name,
 };
 
 void store_zset_init(struct store *store)

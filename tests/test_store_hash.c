@@ -1,7 +1,7 @@
 /*
  * Proves hashes on the heap: a small hash is a pack in insertion order (a repeated field in
  * one write keeps its first place and takes its last value; HDEL keeps the others' order);
- * it becomes a table at Redis 7.0's thresholds (a 129th field, a field or value argument
+ * it becomes a table at Redis 7.0's thresholds (a 513th field, a field or value argument
  * longer than 64 bytes, also inside a multi-pair write) and never goes back; reads, writes,
  * deletes, HSCAN cursors and random fields agree with a model in both encodings. A seeded
  * churn (KV_SEED replays it) checks everything against the model, with store_verify's tally
@@ -275,35 +275,39 @@ static struct slice filled(uint8_t *buffer, uint32_t length, uint8_t fill)
     return (struct slice){.bytes = buffer, .length = length};
 }
 
+/* Fields test_conversions writes: past the pack's bound by a margin. */
+#define CONVERT_FIELDS (STORE_HASH_PACK_FIELDS_MAX + 88u)
+
 static void test_conversions(void)
 {
     setup_default(16u << 20);
-    char names[200][16];
-    struct slice pairs[400];
-    for (uint32_t index = 0; index < 200; index++) {
+    char names[CONVERT_FIELDS][16];
+    struct slice pairs[2u * CONVERT_FIELDS];
+    for (uint32_t index = 0; index < CONVERT_FIELDS; index++) {
         snprintf(names[index], sizeof(names[index]), "field%u", index);
         pairs[2 * index] = text(names[index]);
         pairs[2 * index + 1] = text(names[index]);
     }
     uint32_t added = 0;
-    /* 128 fields stay a pack, the 129th converts, and the content stays. */
-    CHECK(hset(text("count"), pairs, 128, false, &added) == STORE_OK && added == 128);
+    /* 512 fields stay a pack, the 513th converts, and the content stays. */
+    const uint32_t most = STORE_HASH_PACK_FIELDS_MAX;
+    CHECK(hset(text("count"), pairs, most, false, &added) == STORE_OK && added == most);
     CHECK(packed(text("count")));
-    CHECK(hset(text("count"), pairs, 128, false, &added) == STORE_OK && added == 0);
+    CHECK(hset(text("count"), pairs, most, false, &added) == STORE_OK && added == 0);
     CHECK(packed(text("count")));
-    CHECK(hset(text("count"), pairs + 256, 1, false, &added) == STORE_OK && added == 1);
-    CHECK(!packed(text("count")) && hlen(text("count")) == 129);
-    for (uint32_t index = 0; index < 129; index++) {
+    CHECK(hset(text("count"), pairs + 2u * most, 1, false, &added) == STORE_OK && added == 1);
+    CHECK(!packed(text("count")) && hlen(text("count")) == most + 1);
+    for (uint32_t index = 0; index < most + 1; index++) {
         CHECK(value_is(text("count"), pairs[2 * index], pairs[2 * index + 1]));
     }
     verify();
     /* It never goes back, even with one short field left. */
     CHECK(hdel(text("count"), pairs + 2, 1) == 1);
-    struct slice fields[200];
-    for (uint32_t index = 0; index < 200; index++) {
+    struct slice fields[CONVERT_FIELDS];
+    for (uint32_t index = 0; index < CONVERT_FIELDS; index++) {
         fields[index] = pairs[2 * index];
     }
-    CHECK(hdel(text("count"), fields, 128) == 127);
+    CHECK(hdel(text("count"), fields, most) == most - 1);
     CHECK(hlen(text("count")) == 1 && !packed(text("count")));
     verify();
     /* A 64-byte value stays, a 65-byte one converts; so does a long field. */
@@ -331,8 +335,9 @@ static void test_conversions(void)
     CHECK(!packed(text("nx")) && hlen(text("nx")) == 3);
     CHECK(value_is(text("nx"), text("a"), text("4")) && value_is(text("nx"), text("b"), text("3")));
     /* A new key past the count converts at once. */
-    CHECK(hset(text("new"), pairs, 200, false, &added) == STORE_OK && added == 200);
-    CHECK(!packed(text("new")) && hlen(text("new")) == 200);
+    CHECK(hset(text("new"), pairs, CONVERT_FIELDS, false, &added) == STORE_OK &&
+          added == CONVERT_FIELDS);
+    CHECK(!packed(text("new")) && hlen(text("new")) == CONVERT_FIELDS);
     verify();
     store_flush(&store);
     CHECK(heap.allocations == 0);
@@ -656,13 +661,14 @@ static void test_million(void)
 static uint8_t oom_bytes[100000];
 
 /* Pairs "<prefix><n>" = value of `value_bytes` bytes, for n in [first, first + count). */
-static struct slice oom_names[600];
-static char oom_name_bytes[600][24];
+#define OOM_TABLE_FIELDS (STORE_HASH_PACK_FIELDS_MAX + 88u)
+static struct slice oom_names[OOM_TABLE_FIELDS];
+static char oom_name_bytes[OOM_TABLE_FIELDS][24];
 
 static uint32_t oom_pairs(struct slice *pairs, const char *prefix, uint32_t first,
                           uint32_t count, uint32_t value_bytes)
 {
-    KV_ASSERT(count <= 300);
+    KV_ASSERT(count <= OOM_TABLE_FIELDS);
     for (uint32_t index = 0; index < count; index++) {
         snprintf(oom_name_bytes[index], sizeof(oom_name_bytes[index]), "%s%u", prefix,
                  first + index);
@@ -673,16 +679,17 @@ static uint32_t oom_pairs(struct slice *pairs, const char *prefix, uint32_t firs
     return count;
 }
 
-/* The hashes every case starts from: a pack of 20, a pack of 128, a table of 300. */
+/* The hashes every case starts from: a pack of 20, a full pack (STORE_HASH_PACK_FIELDS_MAX
+ * fields) and a table of OOM_TABLE_FIELDS. */
 static void oom_prepare(void)
 {
-    static struct slice pairs[600];
+    static struct slice pairs[2u * OOM_TABLE_FIELDS];
     uint32_t added = 0;
     uint32_t count = oom_pairs(pairs, "p", 0, 20, 10);
     CHECK(hset(text("pack"), pairs, count, false, &added) == STORE_OK);
-    count = oom_pairs(pairs, "c", 0, 128, 12);
+    count = oom_pairs(pairs, "c", 0, STORE_HASH_PACK_FIELDS_MAX, 12);
     CHECK(hset(text("full"), pairs, count, false, &added) == STORE_OK);
-    count = oom_pairs(pairs, "t", 0, 300, 20);
+    count = oom_pairs(pairs, "t", 0, OOM_TABLE_FIELDS, 20);
     CHECK(hset(text("table"), pairs, count, false, &added) == STORE_OK);
     CHECK(packed(text("pack")) && packed(text("full")) && !packed(text("table")));
 }
@@ -690,7 +697,7 @@ static void oom_prepare(void)
 /* One write of each kind; its key. */
 static enum store_status oom_write(uint32_t kind, struct slice *key)
 {
-    static struct slice pairs[600];
+    static struct slice pairs[2u * OOM_TABLE_FIELDS];
     uint32_t added = 0;
     uint32_t count = 0;
     switch (kind) {
@@ -702,9 +709,9 @@ static enum store_status oom_write(uint32_t kind, struct slice *key)
         *key = text("pack");
         count = oom_pairs(pairs, "p", 20, 1, 50);
         break;
-    case 2: /* a pack past 128 fields: the conversion */
+    case 2: /* a pack past its fields' bound: the conversion */
         *key = text("full");
-        count = oom_pairs(pairs, "c", 127, 3, 12);
+        count = oom_pairs(pairs, "c", STORE_HASH_PACK_FIELDS_MAX - 1, 3, 12);
         break;
     case 3: /* a pack given a long value: the conversion */
         *key = text("pack");
@@ -712,7 +719,7 @@ static enum store_status oom_write(uint32_t kind, struct slice *key)
         break;
     case 4: /* a table: new fields, a resized value, a same-size value, a repeated field */
         *key = text("table");
-        count = oom_pairs(pairs, "t", 298, 4, 2000);
+        count = oom_pairs(pairs, "t", OOM_TABLE_FIELDS - 2, 4, 2000);
         pairs[3].length = 20;
         pairs[8] = pairs[0];
         pairs[9] = (struct slice){.bytes = oom_bytes, .length = 7};
@@ -726,7 +733,7 @@ static enum store_status oom_write(uint32_t kind, struct slice *key)
         break;
     case 6: /* a new large key */
         *key = text("new table");
-        count = oom_pairs(pairs, "m", 0, 200, 8);
+        count = oom_pairs(pairs, "m", 0, CONVERT_FIELDS, 8);
         break;
     default: /* HSETNX of a new field on a table */
         *key = text("table");

@@ -191,6 +191,18 @@ def object_memory(check, kv, redis):
               ("CONFIG", "SET", "maxmemory-samples", "10", "lfu-log-factor", "20"),
               ("CONFIG", "GET", "maxmemory-samples"), ("CONFIG", "GET", "lfu-log-factor"),
               ("CONFIG", "SET", "maxmemory-policy", "noeviction")]
+    # Every collection's encodings, at and past Redis 7.0's listpack and intset bounds.
+    many = [str(i) for i in range(600)]
+    script += [("HSET", "h-small", "f", "v"), ("HSET", "h-long", "f", "v" * 65),
+               ("HSET", "h-many", *[x for i in range(513) for x in (f"f{i}", "v")]),
+               ("SADD", "s-int", "1", "2"), ("SADD", "s-str", "a", "b"),
+               ("SADD", "s-many", *many), ("SADD", "s-grown", "1"), ("SADD", "s-grown", "x"),
+               ("ZADD", "z-small", "1", "a"), ("ZADD", "z-long", "1", "m" * 65),
+               ("ZADD", "z-many", *[x for i in range(129) for x in (str(i), f"m{i}")]),
+               ("RPUSH", "l-small", "a"), ("RPUSH", "l-many", *many * 20)]
+    script += [("OBJECT", "ENCODING", key) for key in
+               ("h-small", "h-long", "h-many", "s-int", "s-str", "s-many", "s-grown",
+                "z-small", "z-long", "z-many", "l-small", "l-many")]
     with kv.connect() as kv_client, redis.connect() as redis_client:
         redis_client.call("FLUSHALL")
         kv_client.call("FLUSHALL")
