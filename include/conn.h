@@ -36,9 +36,11 @@ enum conn_state {
 
 /* Output blocks: the first of a reply is small (most replies are), later ones larger, and a
  * large write gets a block of its size up to CONN_BLOCK_BYTES_MAX (a 100 MB value goes out
- * in blocks of 1 MiB). */
-#define CONN_BLOCK_FIRST_BYTES 4096u
-#define CONN_BLOCK_BYTES 16384u
+ * in blocks of 1 MiB). With its 16-byte head the first is one heap page, a size class whose
+ * spans are single pages, and any block the heap cannot give comes as such a page instead:
+ * near a full heap the free pages may lie in short runs, and one page still answers. */
+#define CONN_BLOCK_FIRST_BYTES (4096u - 16u)
+#define CONN_BLOCK_BYTES (16384u - 16u)
 #define CONN_BLOCK_BYTES_MAX (1024u * 1024u)
 
 /* One block of a connection's output chain: this head, then `capacity` bytes. */
@@ -48,6 +50,9 @@ struct conn_block {
     uint32_t sent;       /* bytes of them the kernel has taken */
     uint32_t capacity;   /* bytes after the head */
 };
+
+static_assert(sizeof(struct conn_block) + CONN_BLOCK_FIRST_BYTES == 4096u,
+              "a first block and its head fill one heap page");
 
 struct conn {
     struct resp_parser parser; /* parse state over recv[0 .. recv_length) */

@@ -116,6 +116,9 @@ struct heap {
     uint64_t peak_used_bytes;   /* highest used_bytes seen */
     uint64_t failed_allocations;/* allocations (and moving resizes) refused for lack of room:
                                    a command that saw one may retry after eviction */
+    uint32_t keep_free_pages;   /* free pages only heap_alloc_reserve and
+                                   heap_resize_reserve may take (the client reserve) */
+    bool reserve_open;          /* inside one of those two: the kept pages may go */
 };
 
 /* Bytes heap_init carves for a heap of `bytes` (rounded down to whole pages): the pages, the
@@ -128,6 +131,12 @@ uint64_t heap_capacity_bytes(uint64_t bytes);
 /* Carves the pages, the page table and the bitmaps from the region; every page starts free.
  * `bytes` is at least one page and at most HEAP_BYTES_MAX. */
 void heap_init(struct heap *heap, struct region *region, uint64_t bytes);
+
+/* Keeps `bytes` of free pages (rounded up to pages) for heap_alloc_reserve and
+ * heap_resize_reserve: every other allocation that needs new pages fails rather than leave
+ * fewer free. The client reserve: data and tables that fill the budget, or partly filled
+ * spans of many size classes, can then never take the pages replies need. 0 keeps none. */
+void heap_keep_free(struct heap *heap, uint64_t bytes);
 
 /* Takes `bytes` (> 0) of memory aligned to HEAP_ALIGN; NULL when the heap has no room, which
  * the caller turns into Redis's OOM error. The contents are not zeroed. */
@@ -150,6 +159,16 @@ uint64_t heap_rounded_bytes(uint64_t bytes);
 /* Whether `count` allocations of `bytes` each would succeed now (without taking them), so a
  * command can validate before it commits. */
 bool heap_would_fit(const struct heap *heap, uint64_t bytes, uint64_t count);
+
+/* Opens (true) or closes the kept free pages to every allocation until set back; returns
+ * what was set before, for the caller to restore. A command that is not DENYOOM (EXPIRE, a
+ * write that frees memory) runs with them open, as Redis lets it past maxmemory. */
+bool heap_reserve_set(struct heap *heap, bool open);
+
+/* heap_alloc and heap_resize that may take the kept free pages (heap_keep_free): client
+ * buffers. */
+KV_MUST_USE void *heap_alloc_reserve(struct heap *heap, uint64_t bytes);
+KV_MUST_USE void *heap_resize_reserve(struct heap *heap, void *pointer, uint64_t bytes);
 
 /* Bytes not handed out: free pages, plus free objects in small spans. */
 uint64_t heap_free_bytes(const struct heap *heap);

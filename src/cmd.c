@@ -641,11 +641,14 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     context->client->last_command = cmd->name;
     context->client->last_command_ms = now_ms;
     uint64_t started_ns = monotonic_ns();
-    uint64_t failures_before = context->store->heap->failed_allocations;
+    struct heap *heap = context->store->heap;
+    uint64_t failures_before = heap->failed_allocations;
+    bool reserve_before = heap_reserve_set(heap, !cmd_denyoom_at[position]);
     cmd->handler(context, args, arg_count);
-    if (context->store->heap->failed_allocations != failures_before) {
+    if (heap->failed_allocations != failures_before) {
         oom_retry(context, cmd, args, arg_count);
     }
+    (void)heap_reserve_set(heap, reserve_before);
     uint64_t duration_ns = monotonic_ns() - started_ns;
     stats->calls++;
     stats->duration_ns += duration_ns;

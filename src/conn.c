@@ -57,7 +57,7 @@ bool conn_open(struct conns *conns, uint32_t slot_index)
     conn->out_head = HEAP_REF_NONE;
     conn->out_tail = HEAP_REF_NONE;
     conn->recv = conns->open_count < conns->open_max
-                     ? heap_alloc(conns->heap, CONN_RECV_INITIAL_BYTES)
+                     ? heap_alloc_reserve(conns->heap, CONN_RECV_INITIAL_BYTES)
                      : NULL;
     if (conn->recv == NULL) {
         conn->state = CONN_REFUSING;
@@ -150,7 +150,7 @@ bool conn_recv_grow(struct conns *conns, struct conn *conn, uint64_t wanted)
     bytes = bytes > wanted ? bytes : wanted;
     bytes = bytes < conns->recv_limit ? bytes : conns->recv_limit;
     uint64_t before = heap_usable_bytes(conns->heap, conn->recv);
-    uint8_t *grown = heap_resize(conns->heap, conn->recv, bytes);
+    uint8_t *grown = heap_resize_reserve(conns->heap, conn->recv, bytes);
     if (grown == NULL) {
         return false;
     }
@@ -171,7 +171,7 @@ void conn_recv_shrink(struct conns *conns, struct conn *conn)
     uint32_t bytes = conn->recv_capacity / 2;
     bytes = bytes > CONN_RECV_INITIAL_BYTES ? bytes : CONN_RECV_INITIAL_BYTES;
     uint64_t before = heap_usable_bytes(conns->heap, conn->recv);
-    uint8_t *shrunk = heap_resize(conns->heap, conn->recv, bytes);
+    uint8_t *shrunk = heap_resize_reserve(conns->heap, conn->recv, bytes);
     KV_ASSERT(shrunk != NULL); /* a shrinking resize never fails */
     conns->memory_bytes -= before - heap_usable_bytes(conns->heap, shrunk);
     conn->recv = shrunk;
@@ -239,7 +239,10 @@ static bool conn_reply_grow(struct reply *reply, uint64_t wanted)
     struct conn *conn = conn_at(conns, reply->owner_index);
     conn_reply_keep(conns, conn, reply);
     uint64_t bytes = block_bytes_for(conn, wanted);
-    struct conn_block *block = heap_alloc(conns->heap, sizeof(*block) + bytes);
+    struct conn_block *block = heap_alloc_reserve(conns->heap, sizeof(*block) + bytes);
+    if (block == NULL && bytes > CONN_BLOCK_FIRST_BYTES) {
+        block = heap_alloc_reserve(conns->heap, sizeof(*block) + CONN_BLOCK_FIRST_BYTES);
+    }
     if (block == NULL) {
         return false;
     }

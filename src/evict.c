@@ -34,6 +34,7 @@ void evict_init(struct evict *evict, struct store *store, struct heap *heap,
     reserve = reserve < capacity / 2 ? reserve : capacity / 2; /* a tiny test heap */
     evict->reserve_bytes = reserve;
     evict->capacity_bytes = capacity;
+    heap_keep_free(heap, reserve);
     evict->client_bytes = client_bytes;
     KV_ASSERT(evict->reserve_bytes < evict->capacity_bytes);
     KV_ASSERT(evict->pool_count == 0);
@@ -211,6 +212,10 @@ static uint32_t victim_pick(struct evict *evict)
     return HEAP_REF_NONE;
 }
 
+/* The reserve is also kept as free pages by the heap itself (heap_keep_free): the data's
+ * bytes may be under the limit while partly filled spans of many size classes hold the
+ * pages, and then a write that needs a new page fails as OOM (changing nothing), and under
+ * an evicting policy evicts and tries once more (cmd's oom_retry). */
 static bool over_limit(const struct evict *evict, uint64_t need_bytes)
 {
     return evict_data_bytes(evict) + need_bytes > evict_limit(evict);

@@ -438,6 +438,13 @@ static uint32_t span_cut(struct heap *heap, uint32_t first, uint32_t count, bool
     return taken;
 }
 
+/* Whether `count` more pages may leave the free ones: always inside heap_alloc_reserve and
+ * heap_resize_reserve, else only while keep_free_pages stay. */
+static bool pages_allowed(const struct heap *heap, uint64_t count)
+{
+    return heap->reserve_open || (uint64_t)heap->free_pages >= count + heap->keep_free_pages;
+}
+
 /* First fit in a whole range bin, when the best fit among its first spans found none and
  * no later bin holds a span: its spans have at least 2^k pages each, so there are at most
  * page_count / 2^k of them (k >= 7). */
@@ -463,6 +470,9 @@ static uint32_t bin_scan(const struct heap *heap, uint32_t bin, uint32_t count)
 static uint32_t span_take(struct heap *heap, uint32_t count)
 {
     KV_ASSERT(count > 0);
+    if (!pages_allowed(heap, count)) {
+        return HEAP_SPAN_NONE;
+    }
     uint32_t bin = bin_index_for(count);
     uint32_t first = HEAP_SPAN_NONE;
     if (bin >= HEAP_BIN_EXACT) {
@@ -495,6 +505,9 @@ static uint32_t span_take(struct heap *heap, uint32_t count)
 static uint32_t span_take_top(struct heap *heap, uint32_t count)
 {
     KV_ASSERT(count > 0 && count <= HEAP_SMALL_SPAN_PAGES_MAX);
+    if (!pages_allowed(heap, count)) {
+        return HEAP_SPAN_NONE;
+    }
     uint32_t map = log2_floor(count);
     uint32_t limit = heap->page_count;
     for (uint32_t step = 0; step < HEAP_TOP_SCAN_MAX; step++) {
@@ -770,7 +783,7 @@ static bool large_grow(struct heap *heap, uint32_t first, uint32_t count)
     }
     uint32_t right_pages = heap->pages[right].span_pages;
     uint32_t extra = count - old_count;
-    if (right_pages < extra) {
+    if (right_pages < extra || !pages_allowed(heap, extra)) {
         return false;
     }
     free_span_remove(heap, right);
@@ -1017,7 +1030,8 @@ bool heap_would_fit(const struct heap *heap, uint64_t bytes, uint64_t count)
         if (bytes > (uint64_t)heap->page_count * HEAP_PAGE_BYTES) {
             return false;
         }
-        return spans_fit(heap, (uint32_t)pages_for(bytes), count);
+        return pages_allowed(heap, pages_for(bytes) * count) &&
+               spans_fit(heap, (uint32_t)pages_for(bytes), count);
     }
     const struct heap_class *class = &heap->classes[class_index_for(bytes)];
     uint64_t free_objects = class->spans * class->objects - class->objects_used;
@@ -1026,7 +1040,38 @@ bool heap_would_fit(const struct heap *heap, uint64_t bytes, uint64_t count)
     }
     uint64_t missing = count - free_objects;
     uint64_t spans_needed = missing / class->objects + (missing % class->objects != 0);
-    return spans_fit(heap, class->span_pages, spans_needed);
+    return pages_allowed(heap, spans_needed * class->span_pages) &&
+           spans_fit(heap, class->span_pages, spans_needed);
+}
+
+void heap_keep_free(struct heap *heap, uint64_t bytes)
+{
+    uint64_t pages = bytes / HEAP_PAGE_BYTES + (bytes % HEAP_PAGE_BYTES != 0);
+    KV_ASSERT(pages <= heap->page_count);
+    heap->keep_free_pages = (uint32_t)pages;
+}
+
+bool heap_reserve_set(struct heap *heap, bool open)
+{
+    bool before = heap->reserve_open;
+    heap->reserve_open = open;
+    return before;
+}
+
+void *heap_alloc_reserve(struct heap *heap, uint64_t bytes)
+{
+    bool before = heap_reserve_set(heap, true);
+    void *pointer = heap_alloc(heap, bytes);
+    (void)heap_reserve_set(heap, before);
+    return pointer;
+}
+
+void *heap_resize_reserve(struct heap *heap, void *pointer, uint64_t bytes)
+{
+    bool before = heap_reserve_set(heap, true);
+    void *resized = heap_resize(heap, pointer, bytes);
+    (void)heap_reserve_set(heap, before);
+    return resized;
 }
 
 uint64_t heap_free_bytes(const struct heap *heap)

@@ -90,7 +90,8 @@ static bool args_reserve(struct serve *serve, uint32_t arg_count)
         return true;
     }
     KV_ASSERT(serve->scratch.args == serve->args_fixed); /* one command borrows at a time */
-    struct slice *args = heap_alloc(serve->heap, (uint64_t)arg_count * sizeof(struct slice));
+    struct slice *args =
+        heap_alloc_reserve(serve->heap, (uint64_t)arg_count * sizeof(struct slice));
     if (args == NULL) {
         return false;
     }
