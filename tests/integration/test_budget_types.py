@@ -421,8 +421,10 @@ def eviction(check, rnd, kv, redis):
                    for name, server in (("kv", kv), ("redis", redis))}
         check.equal(f"{policy} without TTLs: kv's first refusal equals Redis's",
                     results["redis"][0], results["kv"][0])
-        check.equal(f"{policy} without TTLs: kv's next refusal equals Redis's",
-                    results["redis"][1], results["kv"][1])
+        # Redis's used_memory moves with its client buffers, so its next write may fit;
+        # kv's data are still at their limit: refused again.
+        check.equal(f"kv {policy} without TTLs: the next write is refused too", OOM,
+                    results["kv"][1])
         print(f"  {policy} without TTLs: refused after {results['kv'][2]} keys on kv, "
               f"{results['redis'][2]} on redis; reply {results['kv'][0]!r}")
     # Random eviction ignores the TTL; kv's volatile-ttl must do clearly better than that.
