@@ -406,6 +406,7 @@ def main():
     seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
     print(f"seed {seed} (KV_SEED={seed} replays this run)")
     rnd = random.Random(seed)
+    kvtest.need_kv_binary()   # kv's own INFO fields and limits are checked
     check = kvtest.Checker("test_budget_big", verbose=False)
     # Millions of small objects and no cycles: the cyclic collector would only walk them
     # again and again (seconds of this test's minute).

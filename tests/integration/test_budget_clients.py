@@ -173,6 +173,7 @@ def measure(check, name, server):
 
 
 def main():
+    kvtest.need_kv_binary()   # kv's own INFO fields and limits are checked
     check = kvtest.Checker("test_budget_clients")
     limit = raise_fd_limit()
     if limit < CLIENT_COUNT + 100:

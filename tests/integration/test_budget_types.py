@@ -481,6 +481,7 @@ def main():
     seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
     print(f"seed {seed} (KV_SEED={seed} replays this run)")
     rnd = random.Random(seed)
+    kvtest.need_kv_binary()   # kv's own INFO fields and limits are checked
     check = kvtest.Checker("test_budget_types", verbose=False)
     started = time.monotonic()
     with kvtest.start_kv("--maxmemory", BUDGET, "--hugepages", "off",
