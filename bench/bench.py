@@ -16,8 +16,10 @@ alternating kv and Redis for --rounds rounds and reporting medians:
   /proc/PID/stat before and after, divided by the requests served.
 
 Each closed-loop shape gets fresh servers, because LPUSH (and the LRANGE tests' fill) grows one
-list by one element per request; kv is started with a list_length_max that fits that growth. With --write-results the
-tables, the machine and the method go to bench/RESULTS.md.
+list by one element per request; kv is started with a list_length_max that fits that growth. With
+--write-results the tables, the machine and the method replace the part of bench/RESULTS.md
+between the markers <!-- bench.py begin --> and <!-- bench.py end --> (the other scripts'
+sections stay).
 
 Usage: bench/bench.py [--kv build/kv] [--load build/kv-load] [--rounds 3] [--quick]
        [--write-results]
@@ -237,7 +239,7 @@ def open_loop(options, lines):
     lines.append("")
 
 
-def machine():
+def machine(kv):
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as cpuinfo:
@@ -249,7 +251,10 @@ def machine():
         pass
     redis_version = subprocess.run(["redis-server", "--version"], capture_output=True,
                                    text=True).stdout.split()[2]
-    revision = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+    # The revision of the tree kv was built in (a binary built elsewhere, such as an older
+    # commit's worktree, is named by its own commit, not by this script's).
+    kv_dir = os.path.dirname(os.path.abspath(kv))
+    revision = subprocess.run(["git", "-C", kv_dir, "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True).stdout.strip() or "unknown"
     return (f"{model}, {os.cpu_count()} CPUs, Linux {os.uname().release}; "
             f"redis-server {redis_version[2:] if redis_version.startswith('v=') else redis_version}; "
@@ -284,7 +289,7 @@ def main():
     options.tests = options.tests.split(",")
     if options.quick:
         options.rounds, options.requests, options.requests_c1, options.seconds = 1, 50000, 5000, 2.0
-    lines = ["# kv vs redis-server", "", f"Run {datetime.date.today()}: {machine()}.", "", METHOD, ""]
+    lines = ["# kv vs redis-server", "", f"Run {datetime.date.today()}: {machine(options.kv)}.", "", METHOD, ""]
     print("\n".join(lines), flush=True)
     closed_loop(options, lines)
     if os.access(options.load, os.X_OK):
@@ -292,8 +297,22 @@ def main():
     else:
         print(f"(no {options.load}: build it with cmake --build build; open loop skipped)")
     if options.write_results:
-        with open(os.path.join(HERE, "RESULTS.md"), "w") as results:
-            results.write("\n".join(lines) + "\n")
+        # RESULTS.md holds the other scripts' sections too: replace only this script's part,
+        # between its two markers (appended at the end when the markers are not there yet).
+        path = os.path.join(HERE, "RESULTS.md")
+        begin, end = "<!-- bench.py begin -->", "<!-- bench.py end -->"
+        section = begin + "\n## Throughput and latency (bench.py)\n" + "\n".join(lines[2:]) + "\n" + end
+        try:
+            with open(path) as results:
+                text = results.read()
+        except FileNotFoundError:
+            text = "# kv vs redis-server\n\n"
+        if begin in text and end in text:
+            text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+        else:
+            text = text.rstrip("\n") + "\n\n" + section + "\n"
+        with open(path, "w") as results:
+            results.write(text)
         print(f"wrote {os.path.join(HERE, 'RESULTS.md')}")
 
 
