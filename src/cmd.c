@@ -602,6 +602,10 @@ static void slowlog_note(const struct cmd_context *context, const struct slice *
  * nothing (every write takes its memory before it changes anything): under an evicting
  * policy, keys go until the data are a reserve's worth below their limit, and the command
  * runs once more. At most once, so bounded. */
+/* oom_retry's tries, and the bytes past the arguments its first one frees. */
+#define OOM_RETRY_TRIES 2u
+#define OOM_RETRY_FIRST_BYTES (16u * 1024u)
+
 static void oom_retry(struct cmd_context *context, const struct cmd *cmd,
                       const struct slice *args, uint32_t arg_count)
 {
@@ -611,14 +615,23 @@ static void oom_retry(struct cmd_context *context, const struct cmd *cmd,
         context->reply.first != '-' || context->outcome.block) {
         return;
     }
-    uint64_t need = args_bytes(args, arg_count) + evict->reserve_bytes;
-    if (evict_room(evict, need) == EVICT_FAIL) {
-        return; /* nothing more may go: the OOM answer stands */
+    /* Room for the arguments and a little more first, as Redis evicts just enough; then, if
+     * the write still found no page (the free pages lie in short runs), the reserve's bytes
+     * more. Two tries at most: each evicts, and a refused write changed nothing. */
+    uint64_t extra[OOM_RETRY_TRIES] = {OOM_RETRY_FIRST_BYTES, evict->reserve_bytes};
+    for (uint32_t attempt = 0; attempt < OOM_RETRY_TRIES; attempt++) {
+        if (evict_room(evict, args_bytes(args, arg_count) + extra[attempt]) == EVICT_FAIL) {
+            return; /* nothing more may go: the OOM answer stands */
+        }
+        reply_truncate(&context->reply);
+        KV_ASSERT(reply_since_mark(&context->reply) == 0);
+        context->outcome = (struct cmd_outcome){0};
+        cmd->handler(context, args, arg_count);
+        if (context->reply.failed || reply_since_mark(&context->reply) == 0 ||
+            context->reply.first != '-' || context->outcome.block) {
+            return;
+        }
     }
-    reply_truncate(&context->reply);
-    KV_ASSERT(reply_since_mark(&context->reply) == 0);
-    context->outcome = (struct cmd_outcome){0};
-    cmd->handler(context, args, arg_count);
 }
 
 void cmd_run(struct cmd_context *context, uint32_t position, const struct slice *args,
