@@ -118,7 +118,7 @@ struct heap {
                                    a command that saw one may retry after eviction */
     uint32_t keep_free_pages;   /* free pages only heap_alloc_reserve and
                                    heap_resize_reserve may take (the client reserve) */
-    bool reserve_open;          /* inside one of those two: the kept pages may go */
+    uint8_t reserve_open;       /* enum heap_reserve: how much of them may go now */
 };
 
 /* Bytes heap_init carves for a heap of `bytes` (rounded down to whole pages): the pages, the
@@ -160,10 +160,19 @@ uint64_t heap_rounded_bytes(uint64_t bytes);
  * command can validate before it commits. */
 bool heap_would_fit(const struct heap *heap, uint64_t bytes, uint64_t count);
 
-/* Opens (true) or closes the kept free pages to every allocation until set back; returns
- * what was set before, for the caller to restore. A command that is not DENYOOM (EXPIRE, a
- * write that frees memory) runs with them open, as Redis lets it past maxmemory. */
-bool heap_reserve_set(struct heap *heap, bool open);
+/* How much of the kept free pages an allocation may take: none (data), half (a command that
+ * is not DENYOOM: EXPIRE, WATCH, a write that frees memory, as Redis lets those past
+ * maxmemory, with half kept so that their replies still find pages), or all (client
+ * buffers). */
+enum heap_reserve {
+    HEAP_RESERVE_CLOSED = 0,
+    HEAP_RESERVE_HALF = 1,
+    HEAP_RESERVE_ALL = 2,
+};
+
+/* Sets how much of the kept free pages every allocation may take until set back; returns
+ * what was set before, for the caller to restore. */
+enum heap_reserve heap_reserve_set(struct heap *heap, enum heap_reserve open);
 
 /* heap_alloc and heap_resize that may take the kept free pages (heap_keep_free): client
  * buffers. */

@@ -656,7 +656,8 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     uint64_t started_ns = monotonic_ns();
     struct heap *heap = context->store->heap;
     uint64_t failures_before = heap->failed_allocations;
-    bool reserve_before = heap_reserve_set(heap, !cmd_denyoom_at[position]);
+    enum heap_reserve reserve_before = heap_reserve_set(
+        heap, cmd_denyoom_at[position] ? HEAP_RESERVE_CLOSED : HEAP_RESERVE_HALF);
     cmd->handler(context, args, arg_count);
     if (heap->failed_allocations != failures_before) {
         oom_retry(context, cmd, args, arg_count);

@@ -442,7 +442,10 @@ static uint32_t span_cut(struct heap *heap, uint32_t first, uint32_t count, bool
  * heap_resize_reserve, else only while keep_free_pages stay. */
 static bool pages_allowed(const struct heap *heap, uint64_t count)
 {
-    return heap->reserve_open || (uint64_t)heap->free_pages >= count + heap->keep_free_pages;
+    uint64_t floor = heap->reserve_open == HEAP_RESERVE_ALL    ? 0
+                     : heap->reserve_open == HEAP_RESERVE_HALF ? heap->keep_free_pages / 2u
+                                                               : heap->keep_free_pages;
+    return (uint64_t)heap->free_pages >= count + floor;
 }
 
 /* First fit in a whole range bin, when the best fit among its first spans found none and
@@ -1051,16 +1054,17 @@ void heap_keep_free(struct heap *heap, uint64_t bytes)
     heap->keep_free_pages = (uint32_t)pages;
 }
 
-bool heap_reserve_set(struct heap *heap, bool open)
+enum heap_reserve heap_reserve_set(struct heap *heap, enum heap_reserve open)
 {
-    bool before = heap->reserve_open;
-    heap->reserve_open = open;
+    KV_ASSERT(open <= HEAP_RESERVE_ALL);
+    enum heap_reserve before = (enum heap_reserve)heap->reserve_open;
+    heap->reserve_open = (uint8_t)open;
     return before;
 }
 
 void *heap_alloc_reserve(struct heap *heap, uint64_t bytes)
 {
-    bool before = heap_reserve_set(heap, true);
+    enum heap_reserve before = heap_reserve_set(heap, HEAP_RESERVE_ALL);
     void *pointer = heap_alloc(heap, bytes);
     (void)heap_reserve_set(heap, before);
     return pointer;
@@ -1068,7 +1072,7 @@ void *heap_alloc_reserve(struct heap *heap, uint64_t bytes)
 
 void *heap_resize_reserve(struct heap *heap, void *pointer, uint64_t bytes)
 {
-    bool before = heap_reserve_set(heap, true);
+    enum heap_reserve before = heap_reserve_set(heap, HEAP_RESERVE_ALL);
     void *resized = heap_resize(heap, pointer, bytes);
     (void)heap_reserve_set(heap, before);
     return resized;

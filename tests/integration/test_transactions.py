@@ -266,8 +266,9 @@ def heap_full_watch(server, count):
 
 
 def heap_full(check):
-    # How many keys overflow the heap depends on how the receive buffer grows: the first
-    # count that runs out of memory (and fits the receive buffer) is the case.
+    # How many keys overflow the heap depends on how the receive buffer grows, and WATCH (not
+    # DENYOOM, as in Redis) may also use half the client reserve's pages: the first count that
+    # runs out of memory (and fits the receive buffer) is the case.
     for count in (5000, 6000, 4500, 7000, 4000):
         with kvtest.start_kv("--maxmemory", "4mb", "--connections-max", "8",
                              "--hugepages", "off") as kv:
