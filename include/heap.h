@@ -50,7 +50,7 @@
 
 /* Size classes: HEAP_ALIGN steps up to 256 bytes, then 8 classes per doubling up to
  * HEAP_SMALL_BYTES_MAX, so an object wastes at most 1/8 of its size past 256 bytes. */
-#define HEAP_CLASS_COUNT_MAX 96u
+#define HEAP_CLASS_COUNT_MAX 144u
 
 enum heap_page_kind {
     HEAP_PAGE_FREE = 0,  /* in a free span */

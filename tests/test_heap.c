@@ -281,7 +281,7 @@ static void test_classes(const struct heap *heap)
             largest_span_class = index;
         }
     }
-    CHECK(heap->class_count == 32 + 7 * 8);
+    CHECK(heap->class_count == 32 + 7 * 16);
     CHECK(heap->classes[heap->class_count - 1].object_bytes == HEAP_SMALL_BYTES_MAX);
     CHECK(heap_rounded_bytes(HEAP_SMALL_BYTES_MAX + 1) == HEAP_SMALL_BYTES_MAX + HEAP_PAGE_BYTES);
     CHECK(heap_rounded_bytes(MIB + 1) == MIB + HEAP_PAGE_BYTES);
