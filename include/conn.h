@@ -34,6 +34,12 @@ enum conn_state {
  * it doubles when a command needs more and halves back when reads stay small. */
 #define CONN_RECV_INITIAL_BYTES 1024u
 
+/* An empty receive buffer larger than this goes back to CONN_RECV_INITIAL_BYTES at once, not
+ * by halves: after a 120 MB SET, its 128 MiB buffer would otherwise still be held when the
+ * GET's reply needs the room. Smaller ones halve, so a stream of large commands does not
+ * regrow its buffer every time. */
+#define CONN_RECV_KEEP_BYTES (16u * 1024u * 1024u)
+
 /* Output blocks: the first of a reply is small (most replies are), later ones larger, and a
  * large write gets a block of its size up to CONN_BLOCK_BYTES_MAX (a 100 MB value goes out
  * in blocks of 1 MiB). With its 16-byte head the first is one heap page, a size class whose

@@ -48,8 +48,8 @@
 /* Ends a span list (a free bin or a class's partial list): no page has this index. */
 #define HEAP_SPAN_NONE UINT32_MAX
 
-/* Size classes: HEAP_ALIGN steps up to 256 bytes, then 8 classes per doubling up to
- * HEAP_SMALL_BYTES_MAX, so an object wastes at most 1/8 of its size past 256 bytes. */
+/* Size classes: HEAP_ALIGN steps up to 256 bytes, then 16 classes per doubling up to
+ * HEAP_SMALL_BYTES_MAX, so an object wastes at most 1/16 of its size past 256 bytes. */
 #define HEAP_CLASS_COUNT_MAX 144u
 
 enum heap_page_kind {

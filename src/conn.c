@@ -164,11 +164,12 @@ bool conn_recv_grow(struct conns *conns, struct conn *conn, uint64_t wanted)
 void conn_recv_shrink(struct conns *conns, struct conn *conn)
 {
     KV_ASSERT(conn->state == CONN_OPEN && !conn->recv_in_flight);
+    bool large = conn->recv_capacity > CONN_RECV_KEEP_BYTES;
     if (conn->recv_length != 0 || conn->recv_capacity <= CONN_RECV_INITIAL_BYTES ||
-        conn->recv_last > conn->recv_capacity / 8) {
+        (!large && conn->recv_last > conn->recv_capacity / 8)) {
         return;
     }
-    uint32_t bytes = conn->recv_capacity / 2;
+    uint32_t bytes = large ? CONN_RECV_INITIAL_BYTES : conn->recv_capacity / 2;
     bytes = bytes > CONN_RECV_INITIAL_BYTES ? bytes : CONN_RECV_INITIAL_BYTES;
     uint64_t before = heap_usable_bytes(conns->heap, conn->recv);
     uint8_t *shrunk = heap_resize_reserve(conns->heap, conn->recv, bytes);

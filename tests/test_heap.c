@@ -1,6 +1,6 @@
 /*
  * Proves the heap: heap_init carves no more than heap_plan_bytes(); the class table keeps
- * its promises (sizes step by HEAP_ALIGN to 256 then 8 per doubling, span tails at most 1/16,
+ * its promises (sizes step by HEAP_ALIGN to 256 then 16 per doubling, span tails at most 1/16,
  * objects fit 16 bits); at every class boundary and for multi-page sizes an allocation is
  * aligned, usable bytes equal heap_rounded_bytes() and cover the request, references round
  * trip, and filling every usable byte of every allocation disturbs no other (nor, in debug
@@ -262,8 +262,8 @@ static void test_classes(const struct heap *heap)
         uint64_t previous = index == 0 ? 0 : heap->classes[index - 1].object_bytes;
         CHECK(size % HEAP_ALIGN == 0);
         CHECK(size > previous);
-        /* HEAP_ALIGN steps to 256, then a step of 1/8 of the doubling's start. */
-        CHECK(size <= 256 ? size - previous == HEAP_ALIGN : (size - previous) * 8 <= previous);
+        /* HEAP_ALIGN steps to 256, then a step of 1/16 of the doubling's start. */
+        CHECK(size <= 256 ? size - previous == HEAP_ALIGN : (size - previous) * 16 <= previous);
         CHECK(heap_rounded_bytes(size) == size);
         CHECK(heap_rounded_bytes(previous + 1) == size);
         uint64_t span_bytes = (uint64_t)class->span_pages * HEAP_PAGE_BYTES;
