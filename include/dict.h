@@ -160,4 +160,8 @@ uint64_t dict_bucket_bytes(const struct dict *dict);
  * hash names (in table 0 only at or past rehash_index), no entry twice. O(entries). */
 void dict_verify(const struct dict *dict);
 
+/* An empty dict gives its bucket arrays back (a registry that holds nothing holds no memory);
+ * a dict with entries is left as it is. */
+void dict_settle(struct dict *dict);
+
 #endif

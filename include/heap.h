@@ -174,6 +174,11 @@ enum heap_reserve {
  * what was set before, for the caller to restore. */
 enum heap_reserve heap_reserve_set(struct heap *heap, enum heap_reserve open);
 
+/* heap_alloc and heap_release that keep a module's tally of its usable bytes in *counted
+ * (the registries' MEMORY and INFO figures, with no walk). */
+KV_MUST_USE void *heap_alloc_counted(struct heap *heap, uint64_t bytes, uint64_t *counted);
+void heap_release_counted(struct heap *heap, void *pointer, uint64_t *counted);
+
 /* heap_alloc and heap_resize that may take the kept free pages (heap_keep_free): client
  * buffers. */
 KV_MUST_USE void *heap_alloc_reserve(struct heap *heap, uint64_t bytes);

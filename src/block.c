@@ -96,32 +96,6 @@ void block_init(struct block *block, struct region *region, struct heap *heap,
     KV_ASSERT(block_memory_bytes(block) == 0);
 }
 
-static void *entry_alloc(struct block *block, uint64_t bytes)
-{
-    KV_ASSERT(bytes >= sizeof(uint32_t)); /* at least the dict's chain link */
-    void *entry = heap_alloc(block->heap, bytes);
-    if (entry != NULL) {
-        block->entry_bytes += heap_usable_bytes(block->heap, entry);
-        KV_ASSERT(heap_usable_bytes(block->heap, entry) >= bytes);
-    }
-    return entry;
-}
-
-static void entry_release(struct block *block, void *entry)
-{
-    uint64_t bytes = heap_usable_bytes(block->heap, entry);
-    KV_ASSERT(block->entry_bytes >= bytes);
-    block->entry_bytes -= bytes;
-    heap_release(block->heap, entry);
-}
-
-static void release_none(void *context, uint32_t entry_ref)
-{
-    (void)context;
-    (void)entry_ref;
-    KV_ASSERT(false); /* only an empty dict is cleared */
-}
-
 /* Appends a new link for this client to a key's wait list and to the client's chain. */
 static void link_append(struct block *block, uint32_t client, uint32_t key_ref,
                         struct block_link *link)
@@ -156,15 +130,15 @@ static bool key_wait(struct block *block, uint32_t client, struct slice key)
             return true; /* named twice: it waits once */
         }
     }
-    struct block_link *link = entry_alloc(block, sizeof(*link));
+    struct block_link *link = heap_alloc_counted(block->heap, sizeof(*link), &block->entry_bytes);
     if (link == NULL) {
         return false;
     }
     if (key_ref == HEAP_REF_NONE) {
-        struct block_key *fresh =
-            entry_alloc(block, offsetof(struct block_key, bytes) + (uint64_t)key.length);
+        uint64_t bytes = offsetof(struct block_key, bytes) + (uint64_t)key.length;
+        struct block_key *fresh = heap_alloc_counted(block->heap, bytes, &block->entry_bytes);
         if (fresh == NULL) {
-            entry_release(block, link);
+            heap_release_counted(block->heap, link, &block->entry_bytes);
             return false;
         }
         *fresh = (struct block_key){.key_bytes = key.length, .head = HEAP_REF_NONE,
@@ -236,11 +210,11 @@ static void link_release(struct block *block, uint32_t link_ref)
         }
         uint32_t removed = dict_remove(&block->keys, key_name(key));
         KV_ASSERT(removed == link->key);
-        entry_release(block, key);
+        heap_release_counted(block->heap, key, &block->entry_bytes);
     }
     KV_ASSERT(block->link_count > 0);
     block->link_count--;
-    entry_release(block, link);
+    heap_release_counted(block->heap, link, &block->entry_bytes);
 }
 
 /* Gives back every link of a client (blocked, or rolling back a block_add). */
@@ -257,9 +231,7 @@ static void links_release(struct block *block, uint32_t client)
     KV_ASSERT(state->links == HEAP_REF_NONE);
     state->link_count = 0;
     /* No key waited on: the dict gives its buckets back, and blocking holds no memory. */
-    if (dict_count(&block->keys) == 0 && dict_allocations(&block->keys) > 0) {
-        dict_clear(&block->keys, release_none, NULL);
-    }
+    dict_settle(&block->keys);
 }
 
 enum block_status block_add(struct block *block, uint32_t client, const struct slice *keys,

@@ -728,3 +728,18 @@ void dict_verify(const struct dict *dict)
         KV_ASSERT(chained == dict->count[table]);
     }
 }
+
+static void release_none(void *context, uint32_t entry_ref)
+{
+    (void)context;
+    (void)entry_ref;
+    KV_ASSERT(false); /* only an empty dict is cleared here */
+}
+
+void dict_settle(struct dict *dict)
+{
+    if (dict_count(dict) == 0 && dict_allocations(dict) > 0) {
+        dict_clear(dict, release_none, NULL);
+    }
+    KV_ASSERT(dict_count(dict) > 0 || dict_allocations(dict) == 0);
+}

@@ -1054,6 +1054,25 @@ void heap_keep_free(struct heap *heap, uint64_t bytes)
     heap->keep_free_pages = (uint32_t)pages;
 }
 
+void *heap_alloc_counted(struct heap *heap, uint64_t bytes, uint64_t *counted)
+{
+    void *pointer = heap_alloc(heap, bytes);
+    if (pointer != NULL) {
+        uint64_t usable = heap_usable_bytes(heap, pointer);
+        KV_ASSERT(usable >= bytes);
+        *counted += usable;
+    }
+    return pointer;
+}
+
+void heap_release_counted(struct heap *heap, void *pointer, uint64_t *counted)
+{
+    uint64_t usable = heap_usable_bytes(heap, pointer);
+    KV_ASSERT(*counted >= usable);
+    *counted -= usable;
+    heap_release(heap, pointer);
+}
+
 enum heap_reserve heap_reserve_set(struct heap *heap, enum heap_reserve open)
 {
     KV_ASSERT(open <= HEAP_RESERVE_ALL);

@@ -78,41 +78,6 @@ static uint32_t *count_of(struct pubsub_client *client, bool pattern)
     return pattern ? &client->patterns : &client->channels;
 }
 
-static void *entry_alloc(struct pubsub *pubsub, uint64_t bytes)
-{
-    KV_ASSERT(bytes >= sizeof(uint32_t)); /* at least the dict's chain link */
-    void *entry = heap_alloc(pubsub->heap, bytes);
-    if (entry != NULL) {
-        pubsub->entry_bytes += heap_usable_bytes(pubsub->heap, entry);
-        KV_ASSERT(heap_usable_bytes(pubsub->heap, entry) >= bytes);
-    }
-    return entry;
-}
-
-static void entry_release(struct pubsub *pubsub, void *entry)
-{
-    uint64_t bytes = heap_usable_bytes(pubsub->heap, entry);
-    KV_ASSERT(pubsub->entry_bytes >= bytes);
-    pubsub->entry_bytes -= bytes;
-    heap_release(pubsub->heap, entry);
-}
-
-static void release_none(void *context, uint32_t entry_ref)
-{
-    (void)context;
-    (void)entry_ref;
-    KV_ASSERT(false); /* only empty dicts are cleared */
-}
-
-/* A dict left empty gives its bucket arrays back. */
-static void dict_settle(struct dict *dict)
-{
-    if (dict_count(dict) == 0 && dict_allocations(dict) > 0) {
-        dict_clear(dict, release_none, NULL);
-    }
-    KV_ASSERT(dict_count(dict) > 0 || dict_allocations(dict) == 0);
-}
-
 /* The client's link to a channel entry, or PUBSUB_NONE. */
 static uint32_t link_find(const struct pubsub *pubsub, uint32_t channel_ref, uint32_t conn_slot)
 {
@@ -182,15 +147,17 @@ enum pubsub_status pubsub_subscribe(struct pubsub *pubsub, struct pubsub_client 
     /* Take both entries before changing anything: a refusal leaves no trace. */
     struct pubsub_channel *fresh = NULL;
     if (channel_ref == PUBSUB_NONE) {
-        fresh = entry_alloc(pubsub, offsetof(struct pubsub_channel, name) + (uint64_t)name.length);
+        uint64_t bytes = offsetof(struct pubsub_channel, name) + (uint64_t)name.length;
+        fresh = heap_alloc_counted(pubsub->heap, bytes, &pubsub->entry_bytes);
         if (fresh == NULL) {
             return PUBSUB_OOM;
         }
     }
-    struct pubsub_link *link = entry_alloc(pubsub, sizeof(*link));
+    struct pubsub_link *link =
+        heap_alloc_counted(pubsub->heap, sizeof(*link), &pubsub->entry_bytes);
     if (link == NULL) {
         if (fresh != NULL) {
-            entry_release(pubsub, fresh);
+            heap_release_counted(pubsub->heap, fresh, &pubsub->entry_bytes);
         }
         return PUBSUB_OOM;
     }
@@ -248,10 +215,10 @@ static void link_remove(struct pubsub *pubsub, struct pubsub_client *client, uin
         KV_ASSERT(channel->head == PUBSUB_NONE);
         removed = dict_remove(names_of(pubsub, pattern), names_dict_key(pubsub->heap, channel));
         KV_ASSERT(removed == link->channel);
-        entry_release(pubsub, channel);
+        heap_release_counted(pubsub->heap, channel, &pubsub->entry_bytes);
         dict_settle(names_of(pubsub, pattern));
     }
-    entry_release(pubsub, link);
+    heap_release_counted(pubsub->heap, link, &pubsub->entry_bytes);
     dict_settle(&pubsub->links);
 }
 

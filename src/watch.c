@@ -82,41 +82,6 @@ void watch_init(struct watch *watch, struct heap *heap, uint32_t links_max, uint
     KV_ASSERT(watch_memory_bytes(watch) == 0);
 }
 
-static void *entry_alloc(struct watch *watch, uint64_t bytes)
-{
-    KV_ASSERT(bytes >= sizeof(uint32_t)); /* at least the dict's chain link */
-    void *entry = heap_alloc(watch->heap, bytes);
-    if (entry != NULL) {
-        watch->entry_bytes += heap_usable_bytes(watch->heap, entry);
-        KV_ASSERT(heap_usable_bytes(watch->heap, entry) >= bytes);
-    }
-    return entry;
-}
-
-static void entry_release(struct watch *watch, void *entry)
-{
-    uint64_t bytes = heap_usable_bytes(watch->heap, entry);
-    KV_ASSERT(watch->entry_bytes >= bytes);
-    watch->entry_bytes -= bytes;
-    heap_release(watch->heap, entry);
-}
-
-static void release_none(void *context, uint32_t entry_ref)
-{
-    (void)context;
-    (void)entry_ref;
-    KV_ASSERT(false); /* only empty dicts are cleared */
-}
-
-/* A dict left empty gives its bucket arrays back: WATCH then holds no memory. */
-static void dict_settle(struct dict *dict)
-{
-    if (dict_count(dict) == 0 && dict_allocations(dict) > 0) {
-        dict_clear(dict, release_none, NULL);
-    }
-    KV_ASSERT(dict_count(dict) > 0 || dict_allocations(dict) == 0);
-}
-
 /* The link of this client to this key, or WATCH_NONE. */
 static uint32_t link_find(struct watch *watch, uint32_t key_ref, uint32_t client_index)
 {
@@ -141,15 +106,16 @@ enum watch_status watch_add(struct watch *watch, struct watch_list *list, uint32
     /* Take both entries before changing anything: a refusal leaves no trace. */
     struct watch_key *fresh = NULL;
     if (key_ref == WATCH_NONE) {
-        fresh = entry_alloc(watch, offsetof(struct watch_key, bytes) + (uint64_t)key.length);
+        uint64_t bytes = offsetof(struct watch_key, bytes) + (uint64_t)key.length;
+        fresh = heap_alloc_counted(watch->heap, bytes, &watch->entry_bytes);
         if (fresh == NULL) {
             return WATCH_OOM;
         }
     }
-    struct watch_link *link = entry_alloc(watch, sizeof(*link));
+    struct watch_link *link = heap_alloc_counted(watch->heap, sizeof(*link), &watch->entry_bytes);
     if (link == NULL) {
         if (fresh != NULL) {
-            entry_release(watch, fresh);
+            heap_release_counted(watch->heap, fresh, &watch->entry_bytes);
         }
         return WATCH_OOM;
     }
@@ -187,11 +153,11 @@ static void link_drop(struct watch *watch, struct watch_list *list)
     if (key->refs == 0) {
         removed = dict_remove(&watch->keys, key_name(key));
         KV_ASSERT(removed == link->key_ref);
-        entry_release(watch, key);
+        heap_release_counted(watch->heap, key, &watch->entry_bytes);
     }
     list->head = link->client_next;
     list->count--;
-    entry_release(watch, link);
+    heap_release_counted(watch->heap, link, &watch->entry_bytes);
 }
 
 void watch_truncate(struct watch *watch, struct watch_list *list, uint32_t count)
