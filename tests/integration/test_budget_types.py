@@ -362,8 +362,13 @@ def eviction_policy(check, rnd, name, server, policy, figures):
         evicted = evicted_after - evicted_before
         keys = kvtest.decode(client.call("DBSIZE"))
         check.true(f"{name} {policy}: keys were evicted", evicted > 0, evicted)
-        check.equal(f"{name} {policy}: DBSIZE + evicted_keys is the keys written", written,
-                    keys + evicted)
+        # kv's count is exact; Redis's has been seen one key short (26,164 of 26,165 under
+        # volatile-random, TTLs of 1,000 s and more): printed for Redis, asserted for kv.
+        if name == "kv":
+            check.equal(f"{name} {policy}: DBSIZE + evicted_keys is the keys written", written,
+                        keys + evicted)
+        elif keys + evicted != written:
+            print(f"  redis {policy}: DBSIZE + evicted_keys = {keys + evicted} of {written}")
         if name == "kv":
             check.true(f"{name} {policy}: used_memory within maxmemory", used <= BUDGET_BYTES,
                        used)
