@@ -95,6 +95,8 @@ struct store_blob {
 /* What the keys' values hold, tallied by store_verify through each type's verify. */
 struct store_usage {
     uint64_t allocations; /* heap allocations the values hold, key objects excluded */
+    uint64_t shared_refs; /* references the values hold to what a type shares between keys
+                             (hash shapes), for the type's verify_state */
 };
 
 struct store;
@@ -117,6 +119,10 @@ struct store_type_ops {
     /* Redis's OBJECT ENCODING name for a value of this shape ("embstr", "listpack",
      * "hashtable", ...); NULL: "unknown". */
     const char *(*encoding_name)(const struct store *store, const struct store_key *key);
+    /* Optional: asserts the invariants of what the type keeps beside its keys (its
+     * type_state), given what the keys' verify tallied; returns the heap allocations it
+     * holds. */
+    uint64_t (*verify_state)(const struct store *store, const struct store_usage *usage);
 };
 
 /* The caps of the seed, 0 meaning none (Redis's limits). */
@@ -133,6 +139,8 @@ struct store {
     struct dict expires;      /* key name -> struct store_expire, keys with an expiry time */
     const struct store_type_ops *types[STORE_TYPE_COUNT]; /* by enum store_type; each set by
                                                              its store_<type>_init */
+    void *type_state[STORE_TYPE_COUNT]; /* what a type keeps beside its keys, in the heap
+                                           (the hash type's shapes); NULL: nothing */
     struct store_limits limits; /* the seed's caps */
     const struct config *config; /* maxmemory-policy and the LFU options, read as they change */
     uint64_t seed;            /* hash seed, drawn at startup */

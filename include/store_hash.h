@@ -7,6 +7,13 @@
  *     while the hash has at most STORE_HASH_PACK_FIELDS_MAX fields and every field and value
  *     is at most STORE_HASH_PACK_BYTES_MAX bytes (Redis's hash-max-listpack-entries and
  *     hash-max-listpack-value). A field is found by a walk of at most that many fields.
+ *   STORE_HASH_SHAPED (STORE_ENCODING_ROOT2): a small hash whose field list other hashes
+ *     share (shape.h): a forward pack of its shape's reference and its values only, in the
+ *     shape's field order. A write that leaves a pack makes it a record when the list is
+ *     interned (met before) and the record takes a smaller allocation; a write into a
+ *     record makes it a pack first (which takes a pack's memory: an HDEL of a present field
+ *     in a record can then answer STORE_OOM, with the heap full even past the command's
+ *     reserve). Reads walk the record beside the shape's fields, as they walk a pack.
  *   STORE_HASH_TABLE (STORE_ENCODING_ROOT): a root allocation holding a dict (dict.h) of
  *     entries, one heap allocation per field: its chain link, the field's and the value's
  *     lengths as pack varints, then the field's bytes and the value's. Every field operation
@@ -16,9 +23,10 @@
  * STORE_HASH_PACK_BYTES_MAX, or a field past STORE_HASH_PACK_FIELDS_MAX) converts the whole
  * hash to a table first; a table never goes back to a pack (as in Redis). Every write takes
  * all the memory it needs (a new pack, or every new entry, the table of a conversion) before
- * it changes anything, so STORE_OOM means nothing changed; deletes never fail. A hash holds
- * at least one field: the key goes with its last one. kv's caps apply when set: a field
- * longer than key_bytes_max, a value longer than value_bytes_max, more than length_max fields.
+ * it changes anything, so STORE_OOM means nothing changed; deletes fail only as
+ * STORE_HASH_SHAPED says. A hash holds at least one field: the key goes with its last one.
+ * kv's caps apply when set: a field longer than key_bytes_max, a value longer than
+ * value_bytes_max, more than length_max fields.
  */
 #ifndef KV_STORE_HASH_H
 #define KV_STORE_HASH_H
@@ -28,6 +36,7 @@
 /* The encodings of a hash key's value (enum store_encoding values). */
 #define STORE_HASH_PACK STORE_ENCODING_RAW
 #define STORE_HASH_TABLE STORE_ENCODING_ROOT
+#define STORE_HASH_SHAPED STORE_ENCODING_ROOT2
 
 /* Redis 7.0's defaults: hash-max-listpack-entries and hash-max-listpack-value. */
 #define STORE_HASH_PACK_FIELDS_MAX 512u
@@ -39,7 +48,8 @@ void store_hash_init(struct store *store);
 /* Fields in a live hash key. */
 uint64_t store_hash_length(const struct store *store, uint32_t key_ref);
 
-/* Whether a live hash key is a pack (else a table). */
+/* Whether a live hash key is compact, a pack or a record (else a table): its order is its
+ * fields' insertion order. */
 bool store_hash_packed(const struct store *store, uint32_t key_ref);
 
 /* The value of `field` in a live hash key (valid until the store next changes), or false. */
@@ -58,9 +68,11 @@ KV_MUST_USE enum store_status store_hash_set(struct store *store, struct store_f
                                              uint32_t *added);
 
 /* HDEL on the hash found: removes the fields present; the key goes with its last field.
- * Returns how many fields it removed. Never fails. */
-uint32_t store_hash_delete(struct store *store, struct store_found *found,
-                           const struct slice *fields, uint32_t field_count);
+ * *removed_count: how many it removed. STORE_OOM only when the hash is a record that must
+ * become a pack first and the heap has no room (see STORE_HASH_SHAPED); nothing changed. */
+KV_MUST_USE enum store_status store_hash_delete(struct store *store, struct store_found *found,
+                                                const struct slice *fields,
+                                                uint32_t field_count, uint32_t *removed_count);
 
 /* Called with each field and its value (the slices are valid during the call only). */
 typedef void store_hash_visit_fn(void *context, struct slice field, struct slice value);

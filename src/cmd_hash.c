@@ -134,9 +134,14 @@ CMD_HANDLER(cmd_hdel)
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         return;
     }
-    uint32_t removed =
-        status == STORE_OK ? store_hash_delete(context->store, &found, args + 2, arg_count - 2)
-                           : 0;
+    uint32_t removed = 0;
+    if (status == STORE_OK) {
+        status = store_hash_delete(context->store, &found, args + 2, arg_count - 2, &removed);
+    }
+    if (status == STORE_OOM) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return;
+    }
     KV_ASSERT(removed <= arg_count - 2);
     reply_integer(&context->reply, removed);
 }

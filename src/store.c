@@ -895,6 +895,13 @@ uint64_t store_verify(const struct store *store)
         type_ops(store, type)->verify(store, key, &usage);
     }
     KV_ASSERT(expiring == store_expires_count(store));
+    /* Bounded by the types. */
+    for (uint8_t type = STORE_TYPE_ANY + 1; type < STORE_TYPE_COUNT; type++) {
+        const struct store_type_ops *ops = store->types[type];
+        if (ops != NULL && ops->verify_state != NULL) {
+            usage.allocations += ops->verify_state(store, &usage);
+        }
+    }
     return store_key_count(store) + store_expires_count(store) + usage.allocations +
            dict_allocations(&store->keys) + dict_allocations(&store->expires);
 }

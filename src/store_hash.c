@@ -21,6 +21,7 @@
 
 #include "hashfn.h"
 #include "pack.h"
+#include "shape.h"
 #include "store_internal.h"
 
 /* A table's entry: one heap allocation per field. */
@@ -41,6 +42,7 @@ struct hash_table {
  * bucket orders owe nothing to the keyspace's. */
 #define HASH_TABLE_SEED_MIX 0x6a09e667f3bcc909ull
 #define HASH_FILTER_SEED_MIX 0xbb67ae8584caa73bull
+#define HASH_SHAPE_SEED_MIX 0xa54ff53a5f1d36f1ull
 
 /* The repeated-field filter of a multi-pair table write: a bit per hash class. A field that
  * shares its class with another pair is treated as repeated (it gets an entry of its own,
@@ -160,6 +162,167 @@ static struct pack *pack_of(const struct store *store, const struct store_key *k
     KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
     KV_ASSERT(store_key_encoding(key) == STORE_HASH_PACK);
     return heap_pointer(store->heap, key->value);
+}
+
+/* ---- Shaped hashes ---------------------------------------------------------------------- */
+
+/* A shaped hash's record is a forward pack: first its shape's heap reference (4 bytes, host
+ * order), then the values in the shape's field order. */
+#define RECORD_HEAD_ENTRIES 1u
+
+static struct shape_registry *shapes_of(const struct store *store)
+{
+    struct shape_registry *registry = store->type_state[STORE_TYPE_HASH];
+    KV_ASSERT(registry != NULL); /* store_hash_init made it */
+    return registry;
+}
+
+static struct pack *record_of(const struct store *store, const struct store_key *key)
+{
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    KV_ASSERT(store_key_encoding(key) == STORE_HASH_SHAPED);
+    return heap_pointer(store->heap, key->value);
+}
+
+static struct shape *record_shape(const struct store *store, const struct pack *record)
+{
+    struct slice head = pack_get(record, pack_first(record));
+    KV_ASSERT(head.length == sizeof(uint32_t));
+    uint32_t ref = HEAP_REF_NONE;
+    memcpy(&ref, head.bytes, sizeof(ref));
+    struct shape *shape = heap_pointer(store->heap, ref);
+    KV_ASSERT(shape->field_count + RECORD_HEAD_ENTRIES == pack_count(record));
+    return shape;
+}
+
+/* Whether a hash is one allocation walked in order (a pack or a record), not a table. */
+static bool compact(const struct store_key *key)
+{
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
+    return store_key_encoding(key) != STORE_HASH_TABLE;
+}
+
+/* A walk over a compact hash's pairs in order. */
+struct pairs_walk {
+    const struct pack *pack;   /* the pack, or the record */
+    const struct shape *shape; /* a record's shape; NULL for a pack */
+    uint32_t offset;           /* the next pair's field entry (pack) or value entry (record) */
+    uint32_t field_at;         /* a record: the next field's first byte in the shape */
+    uint32_t left;             /* pairs not walked yet */
+};
+
+/* Starts a walk; returns the hash's pairs (at least one). */
+static uint32_t pairs_start(const struct store *store, const struct store_key *key,
+                            struct pairs_walk *walk)
+{
+    KV_ASSERT(compact(key));
+    walk->field_at = 0;
+    if (store_key_encoding(key) == STORE_HASH_SHAPED) {
+        walk->pack = record_of(store, key);
+        walk->shape = record_shape(store, walk->pack);
+        walk->offset = pack_next(walk->pack, pack_first(walk->pack));
+        walk->left = walk->shape->field_count;
+    } else {
+        walk->pack = pack_of(store, key);
+        walk->shape = NULL;
+        walk->offset = pack_first(walk->pack);
+        walk->left = pack_count(walk->pack) / 2u;
+    }
+    KV_ASSERT(walk->left > 0);
+    return walk->left;
+}
+
+static void pairs_next(struct pairs_walk *walk, struct slice *field, struct slice *value)
+{
+    KV_ASSERT(walk->left > 0);
+    KV_ASSERT(walk->offset != PACK_OFFSET_NONE);
+    if (walk->shape != NULL) {
+        *field = shape_field_next(walk->shape, &walk->field_at);
+    } else {
+        *field = pack_get(walk->pack, walk->offset);
+        walk->offset = pack_next(walk->pack, walk->offset);
+    }
+    *value = pack_get(walk->pack, walk->offset);
+    walk->offset = pack_next(walk->pack, walk->offset);
+    walk->left--;
+}
+
+/* Makes a shaped hash a pack again before a write (writes know packs and tables): STORE_OOM
+ * when the heap has no room for the pack, and then nothing changed. */
+static enum store_status hash_unshape(struct store *store, struct store_found *found)
+{
+    const struct store_key *key = store_key(store, found->key_ref);
+    struct pack *record = record_of(store, key);
+    struct shape *shape = record_shape(store, record);
+    struct slice slices[2u * STORE_HASH_PACK_FIELDS_MAX];
+    struct pairs_walk walk;
+    uint32_t pair_count = pairs_start(store, key, &walk);
+    KV_ASSERT(pair_count <= STORE_HASH_PACK_FIELDS_MAX);
+    /* Bounded by the pairs. */
+    for (uint32_t pair = 0; pair < pair_count; pair++) {
+        pairs_next(&walk, &slices[2u * pair], &slices[2u * pair + 1u]);
+    }
+    struct pack *pack = pack_create(store->heap, false, slices, 2u * pair_count);
+    if (pack == NULL) {
+        return STORE_OOM;
+    }
+    store_key_set_root(store, found, STORE_HASH_PACK, heap_ref(store->heap, pack));
+    pack_release(store->heap, record);
+    shape_drop(shapes_of(store), shape);
+    return STORE_OK;
+}
+
+/* After a write that leaves a pack: makes it a record when its field list is one that other
+ * hashes have too (shape_intern) and the record takes a smaller allocation than the pack.
+ * Otherwise, or without room, it stays a pack. The content does not change (the write told
+ * watchers). */
+static void hash_try_shape(struct store *store, struct store_found *found)
+{
+    const struct store_key *key = store_key(store, found->key_ref);
+    if (store_key_encoding(key) != STORE_HASH_PACK) {
+        return;
+    }
+    struct pack *pack = pack_of(store, key);
+    uint32_t pair_count = pack_count(pack) / 2u;
+    KV_ASSERT(pair_count > 0 && pair_count <= STORE_HASH_PACK_FIELDS_MAX);
+    uint8_t fields[SHAPE_FIELDS_BYTES_MAX];
+    struct slice values[RECORD_HEAD_ENTRIES + STORE_HASH_PACK_FIELDS_MAX];
+    uint32_t fields_bytes = 0;
+    uint64_t record_bytes = PACK_HEADER_BYTES + pack_entry_bytes(sizeof(uint32_t), false);
+    uint32_t offset = pack_first(pack);
+    /* Bounded by the pairs. A field entry's bytes (its varint and name) are the shape's. */
+    for (uint32_t pair = 0; pair < pair_count; pair++) {
+        uint32_t value_offset = pack_next(pack, offset);
+        uint32_t entry_bytes = value_offset - offset;
+        if (fields_bytes + entry_bytes > SHAPE_FIELDS_BYTES_MAX) {
+            return;
+        }
+        memcpy(fields + fields_bytes, (const uint8_t *)pack + offset, entry_bytes);
+        fields_bytes += entry_bytes;
+        values[RECORD_HEAD_ENTRIES + pair] = pack_get(pack, value_offset);
+        record_bytes += pack_entry_bytes(values[RECORD_HEAD_ENTRIES + pair].length, false);
+        offset = pack_next(pack, value_offset);
+    }
+    KV_ASSERT(offset == PACK_OFFSET_NONE);
+    if (heap_rounded_bytes(record_bytes) >= heap_usable_bytes(store->heap, pack)) {
+        return;
+    }
+    struct slice list = {.bytes = fields, .length = fields_bytes};
+    struct shape *shape = shape_intern(shapes_of(store), list, pair_count);
+    if (shape == NULL) {
+        return;
+    }
+    uint32_t shape_ref = heap_ref(store->heap, shape);
+    values[0] = (struct slice){.bytes = (const uint8_t *)&shape_ref, .length = sizeof(shape_ref)};
+    struct pack *record = pack_create(store->heap, false, values,
+                                      RECORD_HEAD_ENTRIES + pair_count);
+    if (record == NULL) {
+        shape_drop(shapes_of(store), shape);
+        return;
+    }
+    store_key_set_root(store, found, STORE_HASH_SHAPED, heap_ref(store->heap, record));
+    pack_release(store->heap, pack);
+    KV_ASSERT(store_hash_length(store, found->key_ref) == pair_count);
 }
 
 /* Links an entry whose field the table lacks. */
@@ -384,6 +547,10 @@ static void hash_release(struct store *store, struct store_key *key)
     KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
     if (store_key_encoding(key) == STORE_HASH_PACK) {
         pack_release(store->heap, pack_of(store, key));
+    } else if (store_key_encoding(key) == STORE_HASH_SHAPED) {
+        struct pack *record = record_of(store, key);
+        shape_drop(shapes_of(store), record_shape(store, record));
+        pack_release(store->heap, record);
     } else {
         table_release(store->heap, table_of(store, key));
     }
@@ -425,6 +592,29 @@ static void pack_pairs_verify(const struct store *store, const struct pack *pack
     KV_ASSERT(offset == PACK_OFFSET_NONE);
 }
 
+/* A record: a pack of its shape's reference and a value per field, each within the
+ * thresholds and the caps (the registry's verify checks the shape's fields are distinct). */
+static void record_verify(const struct store *store, const struct store_key *key)
+{
+    const struct pack *record = record_of(store, key);
+    pack_verify(record, store->heap);
+    KV_ASSERT(pack_count(record) > RECORD_HEAD_ENTRIES);
+    KV_ASSERT(pack_count(record) <= RECORD_HEAD_ENTRIES + STORE_HASH_PACK_FIELDS_MAX);
+    KV_ASSERT(record_shape(store, record)->refs > 0);
+    struct pairs_walk walk;
+    uint32_t pair_count = pairs_start(store, key, &walk);
+    /* Bounded by the pairs. */
+    for (uint32_t pair = 0; pair < pair_count; pair++) {
+        struct slice field;
+        struct slice value;
+        pairs_next(&walk, &field, &value);
+        KV_ASSERT(field.length <= STORE_HASH_PACK_BYTES_MAX);
+        KV_ASSERT(value.length <= STORE_HASH_PACK_BYTES_MAX);
+        verify_pair(store, field, value);
+    }
+    KV_ASSERT(walk.offset == PACK_OFFSET_NONE);
+}
+
 static void table_verify(const struct store *store, const struct hash_table *table)
 {
     dict_verify(&table->dict);
@@ -457,6 +647,12 @@ static void hash_verify(const struct store *store, const struct store_key *key,
         usage->allocations++;
         return;
     }
+    if (store_key_encoding(key) == STORE_HASH_SHAPED) {
+        record_verify(store, key);
+        usage->allocations++;
+        usage->shared_refs++;
+        return;
+    }
     const struct hash_table *table = table_of(store, key);
     table_verify(store, table);
     usage->allocations += 1u + dict_allocations(&table->dict) + dict_count(&table->dict);
@@ -474,18 +670,34 @@ static uint64_t hash_memory(const struct store *store, const struct store_key *k
     if (store_key_encoding(key) == STORE_HASH_PACK) {
         return heap_usable_bytes(store->heap, pack_of(store, key));
     }
+    if (store_key_encoding(key) == STORE_HASH_SHAPED) {
+        /* The record, and the key's share of its shape (rounded up). */
+        const struct pack *record = record_of(store, key);
+        const struct shape *shape = record_shape(store, record);
+        uint64_t shape_bytes = heap_usable_bytes(store->heap, shape);
+        return heap_usable_bytes(store->heap, record) + (shape_bytes + shape->refs - 1u) /
+                                                            shape->refs;
+    }
     const struct hash_table *table = table_of(store, key);
     return heap_usable_bytes(store->heap, table) + dict_bucket_bytes(&table->dict) +
            table->entry_bytes;
 }
 
-/* OBJECT ENCODING: Redis 7.0's names, "listpack" for the pack (kept by the same bounds as
- * Redis's hash-max-listpack-entries and -value) and "hashtable" for the table. */
+/* OBJECT ENCODING: Redis 7.0's names, "listpack" for the pack and the record (kept by the
+ * same bounds as Redis's hash-max-listpack-entries and -value) and "hashtable" for the
+ * table. */
 static const char *hash_encoding_name(const struct store *store, const struct store_key *key)
 {
     (void)store;
     KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
-    return store_key_encoding(key) == STORE_HASH_PACK ? "listpack" : "hashtable";
+    return compact(key) ? "listpack" : "hashtable";
+}
+
+/* The shape registry (one allocation, with its shapes and buckets) against the references
+ * the keys' verify counted. */
+static uint64_t hash_verify_state(const struct store *store, const struct store_usage *usage)
+{
+    return 1u + shape_registry_verify(shapes_of(store), usage->shared_refs);
 }
 
 static const struct store_type_ops hash_ops = {
@@ -495,11 +707,18 @@ static const struct store_type_ops hash_ops = {
     .length = hash_length,
     .memory = hash_memory,
     .encoding_name = hash_encoding_name,
+    .verify_state = hash_verify_state,
 };
 
 void store_hash_init(struct store *store)
 {
     store_type_register(store, STORE_TYPE_HASH, &hash_ops);
+    if (store->type_state[STORE_TYPE_HASH] == NULL) {
+        struct shape_registry *registry = heap_alloc(store->heap, sizeof(*registry));
+        KV_ASSERT(registry != NULL); /* at startup, in an empty heap */
+        shape_registry_init(registry, store->heap, store->seed ^ HASH_SHAPE_SEED_MIX);
+        store->type_state[STORE_TYPE_HASH] = registry;
+    }
     KV_ASSERT(store->types[STORE_TYPE_HASH] == &hash_ops);
 }
 
@@ -512,6 +731,9 @@ uint64_t store_hash_length(const struct store *store, uint32_t key_ref)
     if (store_key_encoding(key) == STORE_HASH_PACK) {
         return pack_count(pack_of(store, key)) / 2u;
     }
+    if (store_key_encoding(key) == STORE_HASH_SHAPED) {
+        return pack_count(record_of(store, key)) - RECORD_HEAD_ENTRIES;
+    }
     return dict_count(&table_of(store, key)->dict);
 }
 
@@ -519,7 +741,7 @@ bool store_hash_packed(const struct store *store, uint32_t key_ref)
 {
     const struct store_key *key = store_key(store, key_ref);
     KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
-    return store_key_encoding(key) == STORE_HASH_PACK;
+    return compact(key);
 }
 
 bool store_hash_get(const struct store *store, uint32_t key_ref, struct slice field,
@@ -536,6 +758,21 @@ bool store_hash_get(const struct store *store, uint32_t key_ref, struct slice fi
         *value = pack_get(pack, value_offset);
         return true;
     }
+    if (store_key_encoding(key) == STORE_HASH_SHAPED) {
+        struct pairs_walk walk;
+        uint32_t pair_count = pairs_start(store, key, &walk);
+        /* Bounded by the pairs. */
+        for (uint32_t pair = 0; pair < pair_count; pair++) {
+            struct slice name;
+            struct slice found;
+            pairs_next(&walk, &name, &found);
+            if (slice_equal(name, field)) {
+                *value = found;
+                return true;
+            }
+        }
+        return false; /* *value untouched, as for a pack */
+    }
     uint32_t ref = dict_lookup(&table_of(store, key)->dict, field);
     if (ref == HEAP_REF_NONE) {
         return false;
@@ -549,16 +786,17 @@ void store_hash_each(const struct store *store, uint32_t key_ref, store_hash_vis
                      void *context)
 {
     const struct store_key *key = store_key(store, key_ref);
-    if (store_key_encoding(key) == STORE_HASH_PACK) {
-        const struct pack *pack = pack_of(store, key);
-        uint32_t offset = pack_first(pack);
+    if (compact(key)) {
+        struct pairs_walk walk;
+        uint32_t pair_count = pairs_start(store, key, &walk);
         /* Bounded by the pairs. */
-        for (uint32_t pair = 0; pair < pack_count(pack) / 2u; pair++) {
-            uint32_t value_offset = pack_next(pack, offset);
-            visit(context, pack_get(pack, offset), pack_get(pack, value_offset));
-            offset = pack_next(pack, value_offset);
+        for (uint32_t pair = 0; pair < pair_count; pair++) {
+            struct slice field;
+            struct slice value;
+            pairs_next(&walk, &field, &value);
+            visit(context, field, value);
         }
-        KV_ASSERT(offset == PACK_OFFSET_NONE);
+        KV_ASSERT(walk.offset == PACK_OFFSET_NONE);
         return;
     }
     const struct hash_table *table = table_of(store, key);
@@ -622,12 +860,14 @@ void store_hash_random(struct store *store, uint32_t key_ref, struct slice *fiel
                        struct slice *value)
 {
     const struct store_key *key = store_key(store, key_ref);
-    if (store_key_encoding(key) == STORE_HASH_PACK) {
-        const struct pack *pack = pack_of(store, key);
-        uint32_t pair = (uint32_t)(random_draw(store) % (pack_count(pack) / 2u));
-        uint32_t offset = pack_index(pack, 2u * pair);
-        *field = pack_get(pack, offset);
-        *value = pack_get(pack, pack_next(pack, offset));
+    if (compact(key)) {
+        struct pairs_walk walk;
+        uint32_t pair_count = pairs_start(store, key, &walk);
+        uint32_t pair = (uint32_t)(random_draw(store) % pair_count);
+        /* Bounded by the pairs: up to the one drawn. */
+        for (uint32_t step = 0; step <= pair; step++) {
+            pairs_next(&walk, field, value);
+        }
         return;
     }
     const struct hash_table *table = table_of(store, key);
@@ -639,20 +879,28 @@ void store_hash_random(struct store *store, uint32_t key_ref, struct slice *fiel
     *value = view.value;
 }
 
-/* A pack's window: `count` consecutive pairs from a random one, wrapping around. */
-static void pack_window(struct store *store, const struct pack *pack, uint64_t count,
-                        store_hash_visit_fn *visit, void *context)
+/* A compact hash's window: `count` consecutive pairs from a random one, wrapping around. */
+static void compact_window(struct store *store, const struct store_key *key, uint64_t count,
+                           store_hash_visit_fn *visit, void *context)
 {
-    uint32_t pair_count = pack_count(pack) / 2u;
+    struct pairs_walk walk;
+    uint32_t pair_count = pairs_start(store, key, &walk);
     KV_ASSERT(count > 0);
     KV_ASSERT(count < pair_count);
-    uint32_t offset = pack_index(pack, 2u * (uint32_t)(random_draw(store) % pair_count));
+    uint32_t first = (uint32_t)(random_draw(store) % pair_count);
+    struct slice field;
+    struct slice value;
+    /* Bounded by the pairs before the first one drawn. */
+    for (uint32_t step = 0; step < first; step++) {
+        pairs_next(&walk, &field, &value);
+    }
     /* Bounded by count, below the pairs: no pair twice. */
     for (uint64_t step = 0; step < count; step++) {
-        uint32_t value_offset = pack_next(pack, offset);
-        visit(context, pack_get(pack, offset), pack_get(pack, value_offset));
-        offset = pack_next(pack, value_offset);
-        offset = offset != PACK_OFFSET_NONE ? offset : pack_first(pack);
+        if (walk.left == 0) {
+            (void)pairs_start(store, key, &walk);
+        }
+        pairs_next(&walk, &field, &value);
+        visit(context, field, value);
     }
 }
 
@@ -702,8 +950,8 @@ void store_hash_window(struct store *store, uint32_t key_ref, uint64_t count,
     KV_ASSERT(count > 0);
     const struct store_key *key = store_key(store, key_ref);
     KV_ASSERT(count < store_hash_length(store, key_ref));
-    if (store_key_encoding(key) == STORE_HASH_PACK) {
-        pack_window(store, pack_of(store, key), count, visit, context);
+    if (compact(key)) {
+        compact_window(store, key, count, visit, context);
     } else {
         table_window(store, table_of(store, key), count, visit, context);
     }
@@ -966,6 +1214,29 @@ static enum store_status table_set(struct store *store, struct store_found *foun
     return STORE_OK;
 }
 
+/* A checked write into a hash that is not shaped (or absent). */
+static enum store_status hash_set_unshaped(struct store *store, struct store_found *found,
+                                           struct slice key, const struct slice *pairs,
+                                           uint32_t pair_count, uint32_t *added)
+{
+    enum store_status status = STORE_OK;
+    const struct store_key *current = found->exists ? store_key(store, found->key_ref) : NULL;
+    bool packed = current == NULL || store_key_encoding(current) == STORE_HASH_PACK;
+    const struct pack *pack = current != NULL && packed ? pack_of(store, current) : NULL;
+    if (pack != NULL && pair_count == 1 && pack_takes_one(pack, pairs[0], pairs[1])) {
+        return pack_set_one(store, found, pairs[0], pairs[1], added);
+    }
+    if (packed) {
+        struct pack_plan plan;
+        if (plan_pack(&plan, pack, pairs, pair_count)) {
+            return pack_write(store, found, key, &plan, added);
+        }
+    }
+    status = table_set(store, found, key, pairs, pair_count, added);
+    KV_ASSERT(status != STORE_OK || *added <= pair_count);
+    return status;
+}
+
 enum store_status store_hash_set(struct store *store, struct store_found *found,
                                  struct slice key, const struct slice *pairs, uint32_t pair_count,
                                  bool only_new, uint32_t *added)
@@ -981,20 +1252,18 @@ enum store_status store_hash_set(struct store *store, struct store_found *found,
     if (only_new && found->exists && store_hash_get(store, found->key_ref, pairs[0], &value)) {
         return STORE_OK; /* HSETNX of a field present: nothing changes, nothing converts */
     }
-    const struct store_key *current = found->exists ? store_key(store, found->key_ref) : NULL;
-    bool packed = current == NULL || store_key_encoding(current) == STORE_HASH_PACK;
-    const struct pack *pack = current != NULL && packed ? pack_of(store, current) : NULL;
-    if (pack != NULL && pair_count == 1 && pack_takes_one(pack, pairs[0], pairs[1])) {
-        return pack_set_one(store, found, pairs[0], pairs[1], added);
-    }
-    if (packed) {
-        struct pack_plan plan;
-        if (plan_pack(&plan, pack, pairs, pair_count)) {
-            return pack_write(store, found, key, &plan, added);
+    if (found->exists && store_key_encoding(store_key(store, found->key_ref)) ==
+                             STORE_HASH_SHAPED) {
+        status = hash_unshape(store, found);
+        if (status != STORE_OK) {
+            return status;
         }
     }
-    status = table_set(store, found, key, pairs, pair_count, added);
-    KV_ASSERT(status != STORE_OK || *added <= pair_count);
+    status = hash_set_unshaped(store, found, key, pairs, pair_count, added);
+    /* A refused write left the hash (if any) as it was, unshaped: it may shape again. */
+    if (found->exists) {
+        hash_try_shape(store, found);
+    }
     return status;
 }
 
@@ -1041,11 +1310,36 @@ static bool table_field_delete(struct store *store, struct store_found *found,
     return true;
 }
 
-uint32_t store_hash_delete(struct store *store, struct store_found *found,
-                           const struct slice *fields, uint32_t field_count)
+/* Whether the hash has one of the fields (HDEL that would remove nothing changes nothing). */
+static bool hash_has_any(const struct store *store, uint32_t key_ref, const struct slice *fields,
+                         uint32_t field_count)
+{
+    struct slice value;
+    /* Bounded by the fields named. */
+    for (uint32_t index = 0; index < field_count; index++) {
+        if (store_hash_get(store, key_ref, fields[index], &value)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+enum store_status store_hash_delete(struct store *store, struct store_found *found,
+                                    const struct slice *fields, uint32_t field_count,
+                                    uint32_t *removed_count)
 {
     KV_ASSERT(found->exists);
     KV_ASSERT(found->type == STORE_TYPE_HASH);
+    *removed_count = 0;
+    if (store_key_encoding(store_key(store, found->key_ref)) == STORE_HASH_SHAPED) {
+        if (!hash_has_any(store, found->key_ref, fields, field_count)) {
+            return STORE_OK;
+        }
+        enum store_status status = hash_unshape(store, found);
+        if (status != STORE_OK) {
+            return status;
+        }
+    }
     bool packed = store_hash_packed(store, found->key_ref);
     uint32_t removed = 0;
     uint64_t length = store_hash_length(store, found->key_ref);
@@ -1060,8 +1354,11 @@ uint32_t store_hash_delete(struct store *store, struct store_found *found,
     KV_ASSERT(length == store_hash_length(store, found->key_ref));
     if (length == 0) {
         store_remove(store, found); /* a hash is never empty: the key goes with its last field */
+    } else {
+        hash_try_shape(store, found);
     }
-    return removed;
+    *removed_count = removed;
+    return STORE_OK;
 }
 
 uint64_t store_hash_bound_bytes(uint64_t count, uint64_t field_bytes, uint64_t value_bytes)

@@ -11,8 +11,11 @@
  * both conversions, a table write with new, resized and repeated fields, new keys) answers
  * STORE_OOM until enough memory is given back, each time changing nothing (every field and
  * value read back, the heap's counts unchanged), and then gives the same hash as on a large
- * heap. The caps of the seed are kv's errors, changing nothing. Memory per small hash is
- * printed for the report's comparison with Redis.
+ * heap. The caps of the seed are kv's errors, changing nothing. Shapes: hashes that share a
+ * field list become records on its second sighting and go back to packs for a write that
+ * changes the list; a seeded model run over shared and unshared lists checks every read,
+ * the fields' order and the shape count after every step. Memory per small hash is printed
+ * for the report's comparison with Redis.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 
 #include "check.h"
 #include "heap.h"
+#include "shape.h"
 #include "number.h"
 #include "store.h"
 #include "store_hash.h"
@@ -30,6 +34,8 @@ static struct heap heap;
 static struct store store;
 static struct config store_config;
 static uint64_t seed_state;
+static uint64_t setup_allocations; /* the heap's allocations right after setup (the type's
+                                      own state: the shape registry) */
 
 static struct slice text(const char *bytes)
 {
@@ -69,6 +75,16 @@ static void setup(uint64_t heap_bytes, const struct config *caps)
     store_string_init(&store);
     store_hash_init(&store);
     store_clock(&store, 1000000);
+    setup_allocations = heap.allocations;
+}
+
+/* What an empty store holds: its setup's allocations, and the shape registry's buckets
+ * (which a dict keeps once it had entries). */
+static uint64_t allocations_empty(void)
+{
+    const struct shape_registry *registry = store.type_state[STORE_TYPE_HASH];
+    CHECK(shape_count(registry) == 0);
+    return setup_allocations + dict_allocations(&registry->dict);
 }
 
 /* No caps: Redis's limits. */
@@ -113,7 +129,9 @@ static uint32_t hdel(struct slice key, const struct slice *fields, uint32_t fiel
     if (store_find_typed(&store, key, STORE_TYPE_HASH, &found) != STORE_OK) {
         return 0;
     }
-    return store_hash_delete(&store, &found, fields, field_count);
+    uint32_t removed = 0;
+    CHECK(store_hash_delete(&store, &found, fields, field_count, &removed) == STORE_OK);
+    return removed;
 }
 
 /* The hash at `key`: its key object's reference, or 0 when absent. */
@@ -340,7 +358,7 @@ static void test_conversions(void)
     CHECK(!packed(text("new")) && hlen(text("new")) == CONVERT_FIELDS);
     verify();
     store_flush(&store);
-    CHECK(heap.allocations == 0);
+    CHECK(heap.allocations == allocations_empty());
 }
 
 /* ---- Random fields and HSCAN ---------------------------------------------------------- */
@@ -650,7 +668,7 @@ static void test_million(void)
     CHECK(heap.used_bytes == used_before);
     verify();
     store_flush(&store);
-    CHECK(heap.allocations == 0);
+    CHECK(heap.allocations == allocations_empty());
 }
 
 /* ---- OOM on a full heap ------------------------------------------------------------- */
@@ -1126,7 +1144,260 @@ static void test_churn(void)
             churn_conversions);
     CHECK(churn_conversions > 10);
     store_flush(&store);
-    CHECK(heap.allocations == 0);
+    CHECK(heap.allocations == allocations_empty());
+}
+
+/* ---- Shapes ----------------------------------------------------------------------------- */
+
+#define SHAPE_KEYS 200u
+#define SHAPE_NAMES 5u
+
+/* A model hash: its fields (indexes into shape_names) in insertion order, and their values. */
+struct shape_model {
+    uint32_t count;
+    uint32_t names[SHAPE_NAMES];
+    uint32_t values[SHAPE_NAMES];
+};
+
+static const char *const shape_names[SHAPE_NAMES] = {"name", "email", "level", "x", "y"};
+static struct shape_model shape_model[SHAPE_KEYS];
+
+static struct slice shape_key(uint32_t key, char *buffer, size_t size)
+{
+    snprintf(buffer, size, "user:%u", key);
+    return text(buffer);
+}
+
+static struct slice shape_value(uint32_t value, char *buffer, size_t size)
+{
+    snprintf(buffer, size, "value-%08u", value);
+    return text(buffer);
+}
+
+/* The visit of store_hash_each: the model's next pair, in order. */
+struct shape_check {
+    const struct shape_model *hash;
+    uint32_t at;
+};
+
+static void shape_check_visit(void *context, struct slice field, struct slice value)
+{
+    struct shape_check *check = context;
+    CHECK(check->at < check->hash->count);
+    if (check->at >= check->hash->count) {
+        return;
+    }
+    char buffer[32];
+    CHECK(slice_equal(field, text(shape_names[check->hash->names[check->at]])));
+    CHECK(slice_equal(value, shape_value(check->hash->values[check->at], buffer,
+                                         sizeof(buffer))));
+    check->at++;
+}
+
+static void shape_model_check(uint32_t key)
+{
+    char key_buffer[32];
+    struct slice name = shape_key(key, key_buffer, sizeof(key_buffer));
+    const struct shape_model *hash = &shape_model[key];
+    uint32_t ref = hash_ref(name);
+    CHECK((ref != 0) == (hash->count > 0));
+    if (ref == 0) {
+        return;
+    }
+    CHECK(store_hash_length(&store, ref) == hash->count);
+    struct shape_check check = {.hash = hash, .at = 0};
+    store_hash_each(&store, ref, shape_check_visit, &check);
+    CHECK(check.at == hash->count);
+    for (uint32_t index = 0; index < hash->count; index++) {
+        struct slice value;
+        char buffer[32];
+        CHECK(hget(name, text(shape_names[hash->names[index]]), &value));
+        CHECK(slice_equal(value, shape_value(hash->values[index], buffer, sizeof(buffer))));
+    }
+}
+
+/* Sets field `id` of the model (appended when new). */
+static void shape_model_set(struct shape_model *hash, uint32_t id, uint32_t value)
+{
+    for (uint32_t index = 0; index < hash->count; index++) {
+        if (hash->names[index] == id) {
+            hash->values[index] = value;
+            return;
+        }
+    }
+    hash->names[hash->count] = id;
+    hash->values[hash->count] = value;
+    hash->count++;
+}
+
+static void shape_model_delete(struct shape_model *hash, uint32_t id)
+{
+    for (uint32_t index = 0; index < hash->count; index++) {
+        if (hash->names[index] == id) {
+            memmove(&hash->names[index], &hash->names[index + 1],
+                    (hash->count - index - 1) * sizeof(uint32_t));
+            memmove(&hash->values[index], &hash->values[index + 1],
+                    (hash->count - index - 1) * sizeof(uint32_t));
+            hash->count--;
+            return;
+        }
+    }
+}
+
+static uint8_t shaped_encoding(uint32_t key)
+{
+    char buffer[32];
+    uint32_t ref = hash_ref(shape_key(key, buffer, sizeof(buffer)));
+    return ref != 0 ? store_key_encoding(store_key(&store, ref)) : 0xff;
+}
+
+/* The second hash with a field list is shaped, the first only at its next write; a write
+ * that changes the list makes a pack (a list met once) or a record (met before). */
+static void test_shapes_rules(void)
+{
+    setup_default(16u << 20);
+    const struct shape_registry *registry = store.type_state[STORE_TYPE_HASH];
+    char key_buffer[32];
+    char value_buffers[SHAPE_NAMES][32];
+    struct slice pairs[2u * SHAPE_NAMES];
+    for (uint32_t index = 0; index < SHAPE_NAMES; index++) {
+        pairs[2 * index] = text(shape_names[index]);
+        pairs[2 * index + 1] = shape_value(index, value_buffers[index], sizeof(value_buffers[0]));
+    }
+    uint32_t added = 0;
+    for (uint32_t key = 0; key < 3; key++) {
+        CHECK(hset(shape_key(key, key_buffer, sizeof(key_buffer)), pairs, SHAPE_NAMES, false,
+                   &added) == STORE_OK);
+        CHECK(added == SHAPE_NAMES);
+        shape_model[key].count = 0;
+        for (uint32_t index = 0; index < SHAPE_NAMES; index++) {
+            shape_model_set(&shape_model[key], index, index);
+        }
+    }
+    CHECK(shaped_encoding(0) == STORE_HASH_PACK);
+    CHECK(shaped_encoding(1) == STORE_HASH_SHAPED);
+    CHECK(shaped_encoding(2) == STORE_HASH_SHAPED);
+    CHECK(shape_count(registry) == 1);
+    char buffer[32];
+    /* Ten more share the shape: a record's share of it is a tenth or less. */
+    for (uint32_t key = 3; key < 13; key++) {
+        CHECK(hset(shape_key(key, key_buffer, sizeof(key_buffer)), pairs, SHAPE_NAMES, false,
+                   &added) == STORE_OK);
+        CHECK(shaped_encoding(key) == STORE_HASH_SHAPED);
+    }
+    CHECK(shape_count(registry) == 1);
+    uint64_t pack_bytes = store_memory(&store, hash_ref(shape_key(0, key_buffer, 32)));
+    uint64_t record_bytes = store_memory(&store, hash_ref(shape_key(1, key_buffer, 32)));
+    fprintf(stderr, "test_store_hash: a 5-field hash as a pack: %llu bytes, shaped: %llu "
+            "(its share of the shape included)\n", (unsigned long long)pack_bytes,
+            (unsigned long long)record_bytes);
+    CHECK(record_bytes < pack_bytes);
+    /* A value rewritten keeps the list: the record stays one. */
+    struct slice update[2] = {text("level"), shape_value(77, buffer, sizeof(buffer))};
+    CHECK(hset(shape_key(1, key_buffer, 32), update, 1, false, &added) == STORE_OK);
+    CHECK(added == 0);
+    shape_model_set(&shape_model[1], 2, 77);
+    CHECK(shaped_encoding(1) == STORE_HASH_SHAPED);
+    /* The first hash's write makes it a record too. */
+    CHECK(hset(shape_key(0, key_buffer, 32), update, 1, false, &added) == STORE_OK);
+    shape_model_set(&shape_model[0], 2, 77);
+    CHECK(shaped_encoding(0) == STORE_HASH_SHAPED);
+    /* HDEL of a field makes a new list: met once, a pack; met twice, a record. */
+    struct slice gone = text("email");
+    uint32_t removed = 0;
+    struct store_found found;
+    CHECK(store_find_typed(&store, shape_key(1, key_buffer, 32), STORE_TYPE_HASH, &found) ==
+          STORE_OK);
+    CHECK(store_hash_delete(&store, &found, &gone, 1, &removed) == STORE_OK && removed == 1);
+    shape_model_delete(&shape_model[1], 1);
+    CHECK(shaped_encoding(1) == STORE_HASH_PACK);
+    CHECK(store_find_typed(&store, shape_key(2, key_buffer, 32), STORE_TYPE_HASH, &found) ==
+          STORE_OK);
+    CHECK(store_hash_delete(&store, &found, &gone, 1, &removed) == STORE_OK && removed == 1);
+    shape_model_delete(&shape_model[2], 1);
+    CHECK(shaped_encoding(2) == STORE_HASH_SHAPED);
+    CHECK(shape_count(registry) == 2);
+    /* An HDEL of absent fields changes nothing, not even the encoding. */
+    struct slice absent = text("nope");
+    CHECK(store_find_typed(&store, shape_key(0, key_buffer, 32), STORE_TYPE_HASH, &found) ==
+          STORE_OK);
+    CHECK(store_hash_delete(&store, &found, &absent, 1, &removed) == STORE_OK && removed == 0);
+    CHECK(shaped_encoding(0) == STORE_HASH_SHAPED);
+    for (uint32_t key = 0; key < 3; key++) {
+        shape_model_check(key);
+    }
+    verify();
+    /* Each shape goes with its last hash. */
+    CHECK(store_delete(&store, shape_key(2, key_buffer, 32)));
+    CHECK(shape_count(registry) == 1);
+    for (uint32_t key = 3; key < 13; key++) {
+        CHECK(store_delete(&store, shape_key(key, key_buffer, 32)));
+    }
+    CHECK(shape_count(registry) == 1); /* hash 0 still names it */
+    store_flush(&store);
+    CHECK(heap.allocations == allocations_empty());
+}
+
+/* Seeded random writes over hashes of five names, most in one order (shared lists), checked
+ * against the model after every step. */
+static void test_shapes_model(void)
+{
+    setup_default(16u << 20);
+    memset(shape_model, 0, sizeof(shape_model));
+    const struct shape_registry *registry = store.type_state[STORE_TYPE_HASH];
+    uint32_t shaped_seen = 0;
+    uint64_t shapes_max = 0;
+    char key_buffer[32];
+    char value_buffers[SHAPE_NAMES][32];
+    /* Bounded: 20,000 steps. */
+    for (uint32_t step = 0; step < 20000; step++) {
+        uint32_t key = (uint32_t)(random_next() % SHAPE_KEYS);
+        struct slice name = shape_key(key, key_buffer, sizeof(key_buffer));
+        uint32_t roll = (uint32_t)(random_next() % 10);
+        if (roll < 4) { /* the whole object, in the usual order */
+            struct slice pairs[2u * SHAPE_NAMES];
+            uint32_t count = 3u + (uint32_t)(random_next() % 3);
+            for (uint32_t index = 0; index < count; index++) {
+                uint32_t value = (uint32_t)(random_next() % 1000);
+                pairs[2 * index] = text(shape_names[index]);
+                pairs[2 * index + 1] = shape_value(value, value_buffers[index], 32);
+                shape_model_set(&shape_model[key], index, value);
+            }
+            uint32_t added = 0;
+            CHECK(hset(name, pairs, count, false, &added) == STORE_OK);
+        } else if (roll < 8) { /* one field, any */
+            uint32_t id = (uint32_t)(random_next() % SHAPE_NAMES);
+            uint32_t value = (uint32_t)(random_next() % 1000);
+            struct slice pair[2] = {text(shape_names[id]),
+                                    shape_value(value, value_buffers[0], 32)};
+            uint32_t added = 0;
+            CHECK(hset(name, pair, 1, false, &added) == STORE_OK);
+            shape_model_set(&shape_model[key], id, value);
+        } else { /* HDEL of one or two fields */
+            struct slice fields[2];
+            uint32_t ids[2] = {(uint32_t)(random_next() % SHAPE_NAMES),
+                               (uint32_t)(random_next() % SHAPE_NAMES)};
+            fields[0] = text(shape_names[ids[0]]);
+            fields[1] = text(shape_names[ids[1]]);
+            uint32_t before = shape_model[key].count;
+            shape_model_delete(&shape_model[key], ids[0]);
+            shape_model_delete(&shape_model[key], ids[1]);
+            CHECK(hdel(name, fields, 2) == before - shape_model[key].count);
+        }
+        shaped_seen += shaped_encoding(key) == STORE_HASH_SHAPED ? 1u : 0u;
+        shapes_max = shape_count(registry) > shapes_max ? shape_count(registry) : shapes_max;
+        shape_model_check(key);
+        CHECK(store_verify(&store) == heap.allocations);
+    }
+    for (uint32_t key = 0; key < SHAPE_KEYS; key++) {
+        shape_model_check(key);
+    }
+    fprintf(stderr, "test_store_hash: shapes: 20000 steps, shaped after %u, at most %llu "
+            "shapes\n", shaped_seen, (unsigned long long)shapes_max);
+    CHECK(shaped_seen > 5000);
+    CHECK(shapes_max > 3);
+    store_flush(&store);
+    CHECK(heap.allocations == allocations_empty());
 }
 
 /* ---- Memory per small hash (the report's comparison with Redis) ------------------------ */
@@ -1155,7 +1426,7 @@ static void test_memory(void)
     uint32_t ref = hash_ref(text("hash:000000"));
     uint64_t object_bytes = heap_usable_bytes(&heap, store_key(&store, ref));
     fprintf(stderr, "test_store_hash: 100k hashes of 10 fields (6-byte names, 20-byte values, "
-            "11-byte keys): %.1f heap bytes each (key object %llu + pack %llu + keyspace "
+            "11-byte keys): %.1f heap bytes each (key object %llu + value %llu + keyspace "
             "buckets)\n", (double)(heap.used_bytes - used_before) / 100000.0,
             (unsigned long long)object_bytes,
             (unsigned long long)(store_memory(&store, ref) - object_bytes));
@@ -1171,6 +1442,8 @@ int main(void)
     test_small();
     test_conversions();
     test_random_and_scan();
+    test_shapes_rules();
+    test_shapes_model();
     test_million();
     test_oom();
     test_caps();

@@ -3,7 +3,9 @@
 At least 20,000 commands of HSET, HMSET, HSETNX, HGET, HMGET, HDEL, HLEN, HEXISTS, HSTRLEN,
 HGETALL, HKEYS, HVALS, HINCRBY, HINCRBYFLOAT, HRANDFIELD and HSCAN (MATCH, COUNT), with SET
 and RPUSH so hashes collide with strings and lists (WRONGTYPE), DEL/TYPE/EXISTS, wrong arities
-and mixed-case names, go to kv and to a real redis-server. Hashes stay small (values under
+and mixed-case names, go to kv and to a real redis-server. A third of them go to six "object"
+keys written with the same fields in the same order, which kv keeps as records of a shared
+shape, and changed by single-field writes and HDELs that make them packs again. Hashes stay small (values under
 64 bytes, fewer than 512 fields), where Redis keeps fields in insertion order as kv does, so
 HGETALL/HKEYS/HVALS/HSCAN are compared byte for byte; HRANDFIELD is random, so only its shape
 and membership are compared. Then kv's limits: a maximal hash fills every key, one field more
@@ -22,6 +24,10 @@ COMMAND_COUNT = 22000
 KV_OPTIONS = ["--connections-max", "16", "--key-count", "32", "--key-size-max", "64",
               "--val-size-max", "64", "--list-length-max", "200", "--hugepages", "off"]
 KEYS = [b"h0", b"h1", b"h2", b"s", b"l", b"", b"\x00h\xff"]
+# Objects: hashes written with the same fields in the same order, which kv keeps as records
+# of a shared shape (OBJECT ENCODING listpack either way); other writes change their lists.
+USER_KEYS = [b"u0", b"u1", b"u2", b"u3", b"u4", b"u5"]
+USER_FIELDS = [b"name", b"email", b"level", b"score"]
 FIELDS = [b"f0", b"f1", b"f2", b"f3", b"", b"n", b"x y", b"\x00\xff", b"F0"]
 VALUES = [b"", b"v", b"12", b"-3", b"1.5", b"abc", b"9223372036854775807", b"\x00\r\n", b"0"]
 INCREMENTS = [b"1", b"-1", b"10", b"abc", b"", b"1.5", b"9223372036854775807",
@@ -34,17 +40,22 @@ class Generator:
     def __init__(self, rnd):
         self.rnd = rnd
 
-    def pairs(self, count):
+    def pairs(self, count, fields=FIELDS):
         return [part for _ in range(count)
-                for part in (self.rnd.choice(FIELDS), self.rnd.choice(VALUES))]
+                for part in (self.rnd.choice(fields), self.rnd.choice(VALUES))]
 
     def command(self):
         rnd = self.rnd
-        key = rnd.choice(KEYS)
-        field = rnd.choice(FIELDS)
+        user = rnd.random() < 0.3
+        key = rnd.choice(USER_KEYS if user else KEYS)
+        fields = USER_FIELDS if user else FIELDS
+        field = rnd.choice(fields)
         roll = rnd.randrange(30)
-        if roll < 5:
-            command = [b"HSET", key] + self.pairs(rnd.randint(1, 4))
+        if user and roll < 4:
+            command = [b"HSET", key] + [part for name in USER_FIELDS[:rnd.randint(2, 4)]
+                                        for part in (name, rnd.choice(VALUES))]
+        elif roll < 5:
+            command = [b"HSET", key] + self.pairs(rnd.randint(1, 4), fields)
             if rnd.random() < 0.05:
                 command = command[:-1]  # odd: an arity error
         elif roll == 5:
@@ -54,9 +65,9 @@ class Generator:
         elif roll < 10:
             command = [b"HGET", key, field]
         elif roll == 10:
-            command = [b"HMGET", key] + [rnd.choice(FIELDS) for _ in range(rnd.randint(1, 4))]
+            command = [b"HMGET", key] + [rnd.choice(fields) for _ in range(rnd.randint(1, 4))]
         elif roll < 13:
-            command = [b"HDEL", key] + [rnd.choice(FIELDS) for _ in range(rnd.randint(1, 3))]
+            command = [b"HDEL", key] + [rnd.choice(fields) for _ in range(rnd.randint(1, 3))]
         elif roll == 13:
             command = [rnd.choice([b"HLEN", b"HGETALL", b"HKEYS", b"HVALS"]), key]
         elif roll == 14:
@@ -278,7 +289,9 @@ def main():
     check = kvtest.Checker("test_diff_hashes", verbose=False)
     limits(check)
     large(check)
-    probes = [[b"HGETALL", key] for key in KEYS] + [[b"TYPE", key] for key in KEYS]
+    probes = ([[b"HGETALL", key] for key in KEYS + USER_KEYS] +
+              [[b"TYPE", key] for key in KEYS + USER_KEYS] +
+              [[b"OBJECT", b"ENCODING", key] for key in USER_KEYS])
     kvtest.differential("test_diff_hashes", Generator, COMMAND_COUNT, KV_OPTIONS, probes,
                         replies_equal, check)
 
