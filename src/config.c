@@ -39,57 +39,75 @@ struct option {
     uint64_t max;       /* OPTION_UINT32, OPTION_MEMORY: largest accepted value */
     size_t offset;      /* field in struct config */
     bool runtime;       /* may change while kv serves (CONFIG SET, SIGHUP) */
+    bool redis_words;   /* errors in Redis 7.0's words (the budget's options so far) */
 };
+
+#define REDIS_WORDS true
+#define KV_WORDS false
 
 /* Bounds keep every product the plan forms within 64 bits; the plan checks the sums. */
 static const struct option options[] = {
-    {"port", OPTION_UINT32, 1, 65535, offsetof(struct config, port), false},
-    {"bind", OPTION_BIND, 0, 0, offsetof(struct config, bind), false},
-    {"connections_max", OPTION_UINT32, 1, 1u << 20, offsetof(struct config, connections_max), false},
-    {"key_count", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, key_count), false},
-    {"key_size_max", OPTION_UINT32, 0, 1u << 29, offsetof(struct config, key_size_max), false},
-    {"val_size_max", OPTION_UINT32, 0, 1u << 29, offsetof(struct config, val_size_max), false},
-    {"list_length_max", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, list_length_max), false},
-    {"hugepages", OPTION_HUGEPAGES, 0, 0, offsetof(struct config, hugepages), false},
-    {"mlock", OPTION_MLOCK, 0, 0, offsetof(struct config, mlock), false},
-    {"ring_entries", OPTION_UINT32, 0, 32768, offsetof(struct config, ring_entries), false},
-    {"pidfile", OPTION_PATH, 0, 0, offsetof(struct config, pidfile), false},
-    {"requirepass", OPTION_PASSWORD, 0, 0, offsetof(struct config, requirepass), true},
-    {"expire_slice", OPTION_UINT32, 1, 1u << 20, offsetof(struct config, expire_slice), true},
-    {"hz", OPTION_UINT32, 1, 500, offsetof(struct config, hz), true},
+    {"port", OPTION_UINT32, 1, 65535, offsetof(struct config, port), false, KV_WORDS},
+    {"bind", OPTION_BIND, 0, 0, offsetof(struct config, bind), false, KV_WORDS},
+    {"connections_max", OPTION_UINT32, 1, 1u << 20,
+     offsetof(struct config, connections_max), false, KV_WORDS},
+    {"key_count", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, key_count), false, KV_WORDS},
+    {"key_size_max", OPTION_UINT32, 0, 1u << 29,
+     offsetof(struct config, key_size_max), false, KV_WORDS},
+    {"val_size_max", OPTION_UINT32, 0, 1u << 29,
+     offsetof(struct config, val_size_max), false, KV_WORDS},
+    {"list_length_max", OPTION_UINT32, 0, 1u << 30,
+     offsetof(struct config, list_length_max), false, KV_WORDS},
+    {"hugepages", OPTION_HUGEPAGES, 0, 0, offsetof(struct config, hugepages), false, KV_WORDS},
+    {"mlock", OPTION_MLOCK, 0, 0, offsetof(struct config, mlock), false, KV_WORDS},
+    {"ring_entries", OPTION_UINT32, 0, 32768,
+     offsetof(struct config, ring_entries), false, KV_WORDS},
+    {"pidfile", OPTION_PATH, 0, 0, offsetof(struct config, pidfile), false, KV_WORDS},
+    {"requirepass", OPTION_PASSWORD, 0, 0, offsetof(struct config, requirepass), true, KV_WORDS},
+    {"expire_slice", OPTION_UINT32, 1, 1u << 20,
+     offsetof(struct config, expire_slice), true, KV_WORDS},
+    {"hz", OPTION_UINT32, 1, 500, offsetof(struct config, hz), true, KV_WORDS},
     {"slowlog_log_slower_than", OPTION_INT32, 0, 0,
-     offsetof(struct config, slowlog_log_slower_than), true},
-    {"timeout", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, timeout), true},
+     offsetof(struct config, slowlog_log_slower_than), true, KV_WORDS},
+    {"timeout", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, timeout), true, KV_WORDS},
     {"send_stall_seconds", OPTION_UINT32, 0, 1u << 20, offsetof(struct config, send_stall_seconds),
-     true},
-    {"protected_mode", OPTION_YES_NO, 0, 0, offsetof(struct config, protected_mode), true},
-    {"cpu", OPTION_INT32, 0, 0, offsetof(struct config, cpu), false},
-    {"busy_poll_us", OPTION_UINT32, 0, 1000000, offsetof(struct config, busy_poll_us), true},
+     true, KV_WORDS},
+    {"protected_mode", OPTION_YES_NO, 0, 0,
+     offsetof(struct config, protected_mode), true, KV_WORDS},
+    {"cpu", OPTION_INT32, 0, 0, offsetof(struct config, cpu), false, KV_WORDS},
+    {"busy_poll_us", OPTION_UINT32, 0, 1000000,
+     offsetof(struct config, busy_poll_us), true, KV_WORDS},
     /* Optional caps on memory the budget already bounds (0: none); nothing is sized by them. */
     {"pubsub_channels_max", OPTION_UINT32, 0, 1u << 31,
-     offsetof(struct config, pubsub_channels_max), false},
+     offsetof(struct config, pubsub_channels_max), false, KV_WORDS},
     {"subscriptions_max", OPTION_UINT32, 0, 1u << 31, offsetof(struct config, subscriptions_max),
-     false},
-    {"watch_keys_max", OPTION_UINT32, 0, 1u << 31, offsetof(struct config, watch_keys_max), false},
+     false, KV_WORDS},
+    {"watch_keys_max", OPTION_UINT32, 0, 1u << 31,
+     offsetof(struct config, watch_keys_max), false, KV_WORDS},
     {"blocking_keys_max", OPTION_UINT32, 0, 1u << 31,
-     offsetof(struct config, blocking_keys_max), false},
+     offsetof(struct config, blocking_keys_max), false, KV_WORDS},
     /* Redis's options, with Redis's names and units. */
     {"maxmemory", OPTION_MEMORY, 0, CONFIG_MAXMEMORY_MAX,
-     offsetof(struct config, maxmemory), true},
-    {"maxmemory-policy", OPTION_POLICY, 0, 0, offsetof(struct config, maxmemory_policy), true},
-    {"maxmemory-samples", OPTION_UINT32, 1, 64, offsetof(struct config, maxmemory_samples), true},
+     offsetof(struct config, maxmemory), true, REDIS_WORDS},
+    {"maxmemory-policy", OPTION_POLICY, 0, 0,
+     offsetof(struct config, maxmemory_policy), true, REDIS_WORDS},
+    /* Redis's bounds; eviction samples at most EVICT_SAMPLES_MAX keys, whatever is set. */
+    {"maxmemory-samples", OPTION_UINT32, 1, INT32_MAX, offsetof(struct config, maxmemory_samples),
+     true, REDIS_WORDS},
     {"maxmemory-eviction-tenacity", OPTION_UINT32, 0, 100,
-     offsetof(struct config, maxmemory_eviction_tenacity), true},
-    {"lfu-log-factor", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, lfu_log_factor), true},
-    {"lfu-decay-time", OPTION_UINT32, 0, 1u << 30, offsetof(struct config, lfu_decay_time), true},
+     offsetof(struct config, maxmemory_eviction_tenacity), true, REDIS_WORDS},
+    {"lfu-log-factor", OPTION_UINT32, 0, INT32_MAX,
+     offsetof(struct config, lfu_log_factor), true, REDIS_WORDS},
+    {"lfu-decay-time", OPTION_UINT32, 0, INT32_MAX,
+     offsetof(struct config, lfu_decay_time), true, REDIS_WORDS},
     {"proto-max-bulk-len", OPTION_MEMORY, 1024 * 1024, 1ull << 32,
-     offsetof(struct config, proto_max_bulk_len), true},
+     offsetof(struct config, proto_max_bulk_len), true, REDIS_WORDS},
     {"client-query-buffer-limit", OPTION_MEMORY, 1024 * 1024, 1ull << 32,
-     offsetof(struct config, client_query_buffer_limit), true},
+     offsetof(struct config, client_query_buffer_limit), true, REDIS_WORDS},
     {"client-output-buffer-limit", OPTION_OUTPUT_LIMIT, 0, 0,
-     offsetof(struct config, output_limits), true},
+     offsetof(struct config, output_limits), true, KV_WORDS},
     {"maxmemory-clients", OPTION_MEMORY_CLIENTS, 0, CONFIG_MAXMEMORY_MAX,
-     offsetof(struct config, maxmemory_clients), true},
+     offsetof(struct config, maxmemory_clients), true, REDIS_WORDS},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -125,6 +143,18 @@ static const char *const client_class_names[CONFIG_CLIENT_CLASS_COUNT] = {
     [CONFIG_CLIENT_REPLICA] = "replica",
     [CONFIG_CLIENT_PUBSUB] = "pubsub",
 };
+
+/* Redis's list of the policies in its errors (its enum's order, not kv's). */
+#define REDIS_POLICY_CHOICES                                                                   \
+    "volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, "    \
+    "allkeys-random, noeviction"
+
+/* Whether an option's errors take Redis 7.0's words, which CONFIG SET puts after Redis's
+ * prefix (the file and the flags name the option first). */
+static bool redis_named(const struct option *option)
+{
+    return option->redis_words;
+}
 
 const char *config_policy_name(enum config_policy policy)
 {
@@ -275,9 +305,42 @@ static int word_index(const char *const *words, size_t word_count, const char *v
     return -1;
 }
 
+/* Redis's integer syntax (string2ll): an optional '-', then digits without a leading zero
+ * (but "0"), within long long. */
+static bool redis_integer_parse(const char *value, long long *number)
+{
+    const char *digits = value[0] == '-' ? value + 1 : value;
+    size_t length = strlen(digits);
+    if (length == 0 || strspn(digits, "0123456789") != length ||
+        (digits[0] == '0' && (length > 1 || value[0] == '-'))) {
+        return false;
+    }
+    errno = 0;
+    char *end = NULL;
+    *number = strtoll(value, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+/* A uint32 option: kv's own words for kv's options, Redis's for Redis's (a negative number
+ * is Redis's range error there, not a parse error). */
 static int set_uint32(const struct option *option, uint32_t *field, const char *value, char *error,
                       size_t error_bytes)
 {
+    KV_ASSERT(option->max <= UINT32_MAX);
+    if (redis_named(option)) {
+        long long number = 0;
+        if (!redis_integer_parse(value, &number)) {
+            snprintf(error, error_bytes, "argument couldn't be parsed into an integer");
+            return -1;
+        }
+        if (number < (long long)option->min || number > (long long)option->max) {
+            snprintf(error, error_bytes, "argument must be between %llu and %llu inclusive",
+                     (unsigned long long)option->min, (unsigned long long)option->max);
+            return -1;
+        }
+        *field = (uint32_t)number;
+        return 0;
+    }
     char *end = NULL;
     errno = 0;
     unsigned long long number = strtoull(value, &end, 10);
@@ -312,6 +375,12 @@ static int set_word(const struct option *option, int *field, const char *const *
                     size_t word_count, const char *value, char *error, size_t error_bytes)
 {
     int index = word_index(words, word_count, value);
+    if (index < 0 && option->kind == OPTION_POLICY) {
+        KV_ASSERT(redis_named(option));
+        snprintf(error, error_bytes, "argument(s) must be one of the following: %s",
+                 REDIS_POLICY_CHOICES);
+        return -1;
+    }
     if (index < 0) {
         char choices[128] = "";
         size_t used = 0;
@@ -331,7 +400,19 @@ static int set_memory(const struct option *option, uint64_t *field, const char *
                       char *error, size_t error_bytes)
 {
     uint64_t bytes = 0;
-    if (!config_memory_parse(value, &bytes) || bytes < option->min || bytes > option->max) {
+    bool parsed = config_memory_parse(value, &bytes);
+    if (redis_named(option) && !parsed) {
+        snprintf(error, error_bytes, "%s", option->kind == OPTION_MEMORY_CLIENTS
+                                               ? "argument must be a memory or percent value"
+                                               : "argument must be a memory value");
+        return -1;
+    }
+    if (redis_named(option) && (bytes < option->min || bytes > option->max)) {
+        snprintf(error, error_bytes, "argument must be between %llu and %llu inclusive",
+                 (unsigned long long)option->min, (unsigned long long)option->max);
+        return -1;
+    }
+    if (!parsed || bytes < option->min || bytes > option->max) {
         snprintf(error, error_bytes,
                  "option %s: '%s' is not a size from %llu to %llu bytes (units: b, k, kb, m, mb, "
                  "g, gb)",
@@ -343,24 +424,29 @@ static int set_memory(const struct option *option, uint64_t *field, const char *
     return 0;
 }
 
-/* maxmemory-clients: 0, a size, or a percentage of maxmemory ("5%"), as Redis takes it. */
+/* maxmemory-clients: 0, a size, or a percentage of maxmemory ("5%"), as Redis takes it and
+ * with its errors ("0%" turns the limit off, as 0 does). */
 static int set_memory_clients(const struct option *option, struct config *config,
                               const char *value, char *error, size_t error_bytes)
 {
+    KV_ASSERT(redis_named(option));
     size_t length = strlen(value);
     if (length >= 2 && value[length - 1] == '%') {
-        char number[8];
+        char number[16];
         uint64_t percent = 0;
         bool ok = length - 1 < sizeof(number);
         if (ok) {
             memcpy(number, value, length - 1);
             number[length - 1] = '\0';
             ok = strspn(number, "0123456789") == length - 1 &&
-                 config_memory_parse(number, &percent) && percent >= 1 && percent <= 100;
+                 config_memory_parse(number, &percent);
         }
         if (!ok) {
-            snprintf(error, error_bytes, "option %s: '%s' is not a share from 1%% to 100%%",
-                     option->name, value);
+            snprintf(error, error_bytes, "argument must be a memory or percent value");
+            return -1;
+        }
+        if (percent > 100) {
+            snprintf(error, error_bytes, "percentage argument must be less or equal to 100");
             return -1;
         }
         config->maxmemory_clients_percent = (uint32_t)percent;
@@ -483,6 +569,24 @@ int config_set(struct config *config, const char *name, const char *value, char 
     }
 }
 
+/* config_set for the file and the flags: a Redis option's error in Redis's words (which
+ * CONFIG SET sends as they are) gets the option's name and value in front. */
+static int config_set_named(struct config *config, const char *name, const char *value,
+                            char *error, size_t error_bytes)
+{
+    char reason[256];
+    if (config_set(config, name, value, reason, sizeof(reason)) == 0) {
+        return 0;
+    }
+    const struct option *option = option_find(name);
+    if (option != NULL && redis_named(option)) {
+        snprintf(error, error_bytes, "option %s: '%s': %s", option->name, value, reason);
+    } else {
+        snprintf(error, error_bytes, "%s", reason);
+    }
+    return -1;
+}
+
 static char *trim(char *text)
 {
     while (*text == ' ' || *text == '\t') {
@@ -517,8 +621,8 @@ static int config_line(struct config *config, const char *path, unsigned line_nu
         value[value_length - 1] = '\0';
         value++;
     }
-    char reason[256];
-    if (config_set(config, text, value, reason, sizeof(reason)) != 0) {
+    char reason[384];
+    if (config_set_named(config, text, value, reason, sizeof(reason)) != 0) {
         snprintf(error, error_bytes, "%s:%u: %s", path, line_number, reason);
         return -1;
     }
@@ -649,7 +753,7 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
         if (strcmp(name, "config") == 0) {
             continue; /* Already read, before every other flag. */
         }
-        if (config_set(config, name, value, error, error_bytes) != 0) {
+        if (config_set_named(config, name, value, error, error_bytes) != 0) {
             return -1;
         }
     }

@@ -193,7 +193,24 @@ def object_memory(check, kv, redis):
               ("CONFIG", "GET", "maxmemory-policy"),
               ("CONFIG", "SET", "maxmemory-samples", "10", "lfu-log-factor", "20"),
               ("CONFIG", "GET", "maxmemory-samples"), ("CONFIG", "GET", "lfu-log-factor"),
-              ("CONFIG", "SET", "maxmemory-policy", "noeviction")]
+              ("CONFIG", "SET", "maxmemory-policy", "noeviction"),
+              # Redis's errors for its own options, word for word.
+              ("CONFIG", "SET", "maxmemory-policy", "bogus"),
+              ("CONFIG", "SET", "maxmemory", "bogus"),
+              ("CONFIG", "SET", "maxmemory-samples", "0"),
+              ("CONFIG", "SET", "maxmemory-samples", "x"),
+              ("CONFIG", "SET", "maxmemory-samples", "05"),
+              ("CONFIG", "SET", "maxmemory-samples", "1000"),
+              ("CONFIG", "GET", "maxmemory-samples"),
+              ("CONFIG", "SET", "maxmemory-samples", "5"),
+              ("CONFIG", "SET", "lfu-log-factor", "-1"),
+              ("CONFIG", "SET", "lfu-decay-time", "2147483648"),
+              ("CONFIG", "SET", "maxmemory-eviction-tenacity", "101"),
+              ("CONFIG", "SET", "maxmemory-clients", "abc%"),
+              ("CONFIG", "SET", "maxmemory-clients", "120%"),
+              ("CONFIG", "SET", "maxmemory-clients", "x"),
+              ("CONFIG", "SET", "maxmemory-clients", "0%"),
+              ("CONFIG", "GET", "maxmemory-clients")]
     # Every collection's encodings, at and past Redis 7.0's listpack and intset bounds.
     many = [str(i) for i in range(600)]
     script += [("HSET", "h-small", "f", "v"), ("HSET", "h-long", "f", "v" * 65),
