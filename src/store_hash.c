@@ -1214,6 +1214,78 @@ static enum store_status table_set(struct store *store, struct store_found *foun
     return STORE_OK;
 }
 
+/* Pairs a write may set in a record in place (values of fields its shape has); a longer
+ * write goes through a pack, as a write that adds fields does. */
+#define RECORD_SET_PAIRS_MAX 16u
+
+/* The index of `field` in the shape, or the field count when it has none. */
+static uint32_t shape_index(const struct shape *shape, struct slice field)
+{
+    uint32_t at = 0;
+    /* Bounded by the shape's fields. */
+    for (uint32_t index = 0; index < shape->field_count; index++) {
+        if (slice_equal(shape_field_next(shape, &at), field)) {
+            return index;
+        }
+    }
+    return shape->field_count;
+}
+
+/* A write of values only, to fields the record's shape has: the record keeps its shape and
+ * takes the new values (one in place, several in a new record). STORE_NOT_FOUND, changing
+ * nothing, when a field is not in the shape, a value is too long for a small hash, or there
+ * are more than RECORD_SET_PAIRS_MAX pairs: the write then goes through a pack. */
+static enum store_status record_set_values(struct store *store, struct store_found *found,
+                                           const struct slice *pairs, uint32_t pair_count)
+{
+    struct store_key *key = store_key(store, found->key_ref);
+    struct pack *record = record_of(store, key);
+    const struct shape *shape = record_shape(store, record);
+    uint32_t indexes[RECORD_SET_PAIRS_MAX];
+    if (pair_count > RECORD_SET_PAIRS_MAX) {
+        return STORE_NOT_FOUND;
+    }
+    /* Bounded by the pairs. */
+    for (uint32_t pair = 0; pair < pair_count; pair++) {
+        indexes[pair] = shape_index(shape, pairs[2u * pair]);
+        if (indexes[pair] == shape->field_count ||
+            !pair_small(pairs[2u * pair], pairs[2u * pair + 1u])) {
+            return STORE_NOT_FOUND;
+        }
+    }
+    struct heap *heap = store->heap;
+    if (pair_count == 1) {
+        uint32_t offset = pack_index(record, RECORD_HEAD_ENTRIES + indexes[0]);
+        if (!pack_replace(&record, heap, offset, pairs[1])) {
+            return STORE_OOM;
+        }
+    } else {
+        struct slice values[RECORD_HEAD_ENTRIES + STORE_HASH_PACK_FIELDS_MAX];
+        uint32_t count = pack_count(record);
+        uint32_t offset = pack_first(record);
+        /* Bounded by the record's entries. */
+        for (uint32_t index = 0; index < count; index++) {
+            values[index] = pack_get(record, offset);
+            offset = pack_next(record, offset);
+        }
+        /* Bounded by the pairs; a repeated field takes its last value. */
+        for (uint32_t pair = 0; pair < pair_count; pair++) {
+            values[RECORD_HEAD_ENTRIES + indexes[pair]] = pairs[2u * pair + 1u];
+        }
+        struct pack *fresh = pack_create(heap, false, values, count);
+        if (fresh == NULL) {
+            return STORE_OOM;
+        }
+        pack_release(heap, record);
+        record = fresh;
+    }
+    /* Watchers are told after the one call that could fail; the key object did not move. */
+    store_modified(store, key);
+    store_key_set_root(store, found, STORE_HASH_SHAPED, heap_ref(heap, record));
+    KV_ASSERT(record_shape(store, record) == shape);
+    return STORE_OK;
+}
+
 /* A checked write into a hash that is not shaped (or absent). */
 static enum store_status hash_set_unshaped(struct store *store, struct store_found *found,
                                            struct slice key, const struct slice *pairs,
@@ -1254,6 +1326,10 @@ enum store_status store_hash_set(struct store *store, struct store_found *found,
     }
     if (found->exists && store_key_encoding(store_key(store, found->key_ref)) ==
                              STORE_HASH_SHAPED) {
+        status = record_set_values(store, found, pairs, pair_count);
+        if (status != STORE_NOT_FOUND) {
+            return status; /* *added stays 0: every field was there */
+        }
         status = hash_unshape(store, found);
         if (status != STORE_OK) {
             return status;
