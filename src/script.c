@@ -1458,6 +1458,10 @@ void script_eval(struct script *script, struct cmd_context *context, const struc
 {
     KV_ASSERT(arg_count >= 3);
     KV_ASSERT(script->run == NULL); /* EVAL is refused inside a script */
+    if (by_sha && args[1].length != SHA1_HEX_BYTES) {
+        reply_text(&context->reply, script_noscript_line); /* before numkeys, as Redis */
+        return;
+    }
     int64_t key_count = 0;
     if (!number_parse_int64(args[2].bytes, args[2].length, &key_count)) {
         reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
@@ -1483,10 +1487,6 @@ void script_eval(struct script *script, struct cmd_context *context, const struc
                              .by_sha = by_sha,
                              .read_only_form = read_only};
     if (by_sha) {
-        if (args[1].length != SHA1_HEX_BYTES) {
-            reply_text(&context->reply, script_noscript_line);
-            return;
-        }
         sha_lower(run.sha, args[1]);
     } else {
         sha1_hex(args[1].bytes, args[1].length, run.sha);
