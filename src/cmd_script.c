@@ -64,8 +64,7 @@ static void script_flush_command(struct cmd_context *context, const struct slice
     bool mode_ok = arg_count == 2 ||
                    (arg_count == 3 && (cmd_arg_is(args[2], "sync") || cmd_arg_is(args[2], "async")));
     if (!mode_ok) {
-        static const char line[] = "-ERR SCRIPT FLUSH only support SYNC|ASYNC option\r\n";
-        reply_raw(&context->reply, line, sizeof(line) - 1);
+        reply_error(&context->reply, REPLY_ERROR_SCRIPT_FLUSH_MODE);
         return;
     }
     script_flush(context->script);
@@ -91,8 +90,7 @@ CMD_HANDLER(cmd_script)
         script_load(script, &context->reply, args[2]);
     } else if (cmd_subcommand_is(context, args, arg_count, "kill", 2, "script|kill")) {
         /* One thread: when a client's SCRIPT KILL is read, no script is running. */
-        static const char line[] = "-NOTBUSY No scripts in execution right now.\r\n";
-        reply_raw(&context->reply, line, sizeof(line) - 1);
+        reply_error(&context->reply, REPLY_ERROR_NOTBUSY);
     } else if (context->reply.total == length_before) {
         reply_error_unknown_subcommand(&context->reply, args[1], "SCRIPT");
     }

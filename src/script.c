@@ -81,7 +81,8 @@ struct script_run {
     char sha[SHA1_HEX_BYTES + 1];
 };
 
-static const char script_noscript_line[] = "-NOSCRIPT No matching script. Please use EVAL.\r\n";
+/* The code Redis gives an error without one of its own. */
+#define SCRIPT_ERROR_CODE "ERR"
 
 /* ---- The allocator ---------------------------------------------------------------------- */
 
@@ -128,8 +129,8 @@ static int script_panic(lua_State *lua)
 static void error_table_push(lua_State *lua, const char *text)
 {
     KV_ASSERT(text != NULL);
-    const char *code = "ERR";
-    size_t code_bytes = 3;
+    const char *code = SCRIPT_ERROR_CODE;
+    size_t code_bytes = sizeof(SCRIPT_ERROR_CODE) - 1;
     const char *message = text;
     if (text[0] == '-') {
         const char *space = strchr(text, ' ');
@@ -191,9 +192,11 @@ static int script_error_handler(lua_State *lua)
         lua_getfield(lua, LUA_REGISTRYINDEX, "kv_tostring");
         lua_pushvalue(lua, 1);
         lua_call(lua, 1, 1);
-        lua_pushliteral(lua, "ERR ");
-        lua_insert(lua, -2);
-        lua_concat(lua, 2);
+        lua_pushstring(lua, SCRIPT_ERROR_CODE);
+        lua_pushliteral(lua, " ");
+        lua_pushvalue(lua, -3);
+        lua_concat(lua, 3);
+        lua_remove(lua, -2);
         lua_newtable(lua);
         lua_insert(lua, -2);
         lua_setfield(lua, -2, "err");
@@ -555,7 +558,7 @@ static int call_generic(lua_State *lua, bool raise)
     struct reply reply = call_execute(run, position, args, arg_count);
     if (reply.failed) {
         call_grown_release(script);
-        call_error_push(lua, "-ERR the command's reply does not fit the Lua heap (lua_heap_bytes)");
+        call_error_push(lua, "the command's reply does not fit the Lua heap (lua_heap_bytes)");
         return raise ? lua_error(lua) : 1;
     }
     bool error = reply.bytes[0] == '-';
@@ -962,15 +965,15 @@ static void reply_text(struct reply *reply, const char *text)
     reply_raw(reply, text, (uint32_t)strlen(text));
 }
 
-/* "-ERR <head><text>\r\n", as addReplyErrorFormat words it: the text trimmed of trailing
- * CR and LF, and kept on one line. */
-static void reply_error_text(struct reply *reply, const char *head, const char *text,
+/* An error line of reply.c's table with one argument of our text, as addReplyErrorFormat
+ * words it: the text trimmed of trailing CR and LF (the table keeps it on one line). */
+static void reply_error_text(struct reply *reply, enum reply_error error, const char *text,
                              size_t length)
 {
-    reply_text(reply, "-ERR ");
-    reply_text(reply, head);
-    reply_mapped(reply, text, trailing_trimmed(text, length));
-    reply_text(reply, "\r\n");
+    KV_ASSERT(reply_error_has_arguments(error));
+    struct slice argument = {.bytes = (const uint8_t *)text,
+                             .length = (uint32_t)trailing_trimmed(text, length)};
+    reply_error_format(reply, error, &argument);
 }
 
 static void reply_integer_number(struct reply *reply, lua_Number number)
@@ -1041,7 +1044,7 @@ static void result_table(lua_State *lua, struct reply *reply, struct result_fram
         count++;
     }
     if (count > 0 && *depth == SCRIPT_RESULT_DEPTH_MAX) {
-        reply_text(reply, "-ERR reached lua stack limit\r\n");
+        reply_error(reply, REPLY_ERROR_LUA_STACK_LIMIT);
         lua_pop(lua, 1);
         return;
     }
@@ -1060,7 +1063,7 @@ static void result_value(lua_State *lua, struct reply *reply, struct result_fram
                          uint32_t *depth)
 {
     if (!lua_checkstack(lua, 4)) {
-        reply_text(reply, "-ERR reached lua stack limit\r\n");
+        reply_error(reply, REPLY_ERROR_LUA_STACK_LIMIT);
         lua_pop(lua, 1);
         return;
     }
@@ -1129,13 +1132,9 @@ static void failure_reply(lua_State *lua, const struct script_run *run)
     struct reply *reply = run->reply;
     if (!lua_istable(lua, -1)) {
         const char *message = lua_isstring(lua, -1) ? lua_tostring(lua, -1) : "execution failure";
-        size_t length = strlen(message);
-        reply_text(reply, "-ERR Error running script ");
-        reply_text(reply, run->sha);
-        reply_text(reply, ", ");
-        length = length < 100 ? length : 100; /* Redis's %.100s */
-        reply_mapped(reply, message, trailing_trimmed(message, length));
-        reply_text(reply, "\r\n");
+        struct slice argument = {.bytes = (const uint8_t *)message,
+                                 .length = (uint32_t)trailing_trimmed(message, strlen(message))};
+        reply_error_format(reply, REPLY_ERROR_SCRIPT_RUNNING, run->sha, &argument);
         lua_pop(lua, 1);
         return;
     }
@@ -1183,9 +1182,7 @@ static const struct {
 static bool shebang_word(struct reply *reply, const char *word, size_t length, uint32_t *flags)
 {
     if (length < 6 || memcmp(word, "flags=", 6) != 0) {
-        reply_text(reply, "-ERR Unknown lua shebang option: ");
-        reply_mapped(reply, word, length);
-        reply_text(reply, "\r\n");
+        reply_error_text(reply, REPLY_ERROR_SHEBANG_OPTION, word, length);
         return false;
     }
     size_t at = 6;
@@ -1202,15 +1199,13 @@ static bool shebang_word(struct reply *reply, const char *word, size_t length, u
             }
         }
         if (found == 0) {
-            reply_text(reply, "-ERR Unexpected flag in script shebang: ");
-            reply_mapped(reply, word + at, flag_bytes);
-            reply_text(reply, "\r\n");
+            reply_error_text(reply, REPLY_ERROR_SHEBANG_FLAG, word + at, flag_bytes);
             return false;
         }
         *flags |= found;
         at += flag_bytes + (comma != NULL ? 1u : 0u);
         if (comma != NULL && at == length) {
-            reply_text(reply, "-ERR Unexpected flag in script shebang: \r\n"); /* "a," */
+            reply_error_text(reply, REPLY_ERROR_SHEBANG_FLAG, "", 0); /* "a," */
             return false;
         }
     }
@@ -1229,7 +1224,7 @@ static bool shebang_parse(struct reply *reply, struct slice body, uint32_t *flag
     }
     const uint8_t *newline = memchr(body.bytes, '\n', body.length);
     if (newline == NULL) {
-        reply_text(reply, "-ERR Invalid script shebang\r\n");
+        reply_error(reply, REPLY_ERROR_SHEBANG_INVALID);
         return false;
     }
     const char *line = (const char *)body.bytes;
@@ -1248,9 +1243,7 @@ static bool shebang_parse(struct reply *reply, struct slice body, uint32_t *flag
             at++;
         }
         if (word_index == 0 && !(at - start == 5 && memcmp(line + start, "#!lua", 5) == 0)) {
-            reply_text(reply, "-ERR Unexpected engine in script shebang: ");
-            reply_mapped(reply, line + start, at - start);
-            reply_text(reply, "\r\n");
+            reply_error_text(reply, REPLY_ERROR_SHEBANG_ENGINE, line + start, at - start);
             return false;
         }
         if (word_index > 0 && !shebang_word(reply, line + start, at - start, flags)) {
@@ -1276,8 +1269,7 @@ static bool cache_compile(lua_State *lua, struct script_run *run)
     if (luaL_loadbuffer(lua, body + shebang_bytes, run->body.length - shebang_bytes,
                         "@user_script") != 0) {
         const char *message = lua_tostring(lua, -1);
-        reply_error_text(run->reply, "Error compiling script (new function): ", message,
-                         strlen(message));
+        reply_error_text(run->reply, REPLY_ERROR_SCRIPT_COMPILE, message, strlen(message));
         lua_pop(lua, 1);
         return false;
     }
@@ -1334,8 +1326,7 @@ static bool run_prepare(lua_State *lua, struct script_run *run)
     uint32_t flags = cache_flags(lua, run);
     bool compat = (flags & SCRIPT_FLAG_COMPAT) != 0;
     if (!compat && !(flags & SCRIPT_FLAG_NO_WRITES) && run->read_only_form) {
-        reply_text(run->reply,
-                   "-ERR Can not execute a script with write flag using *_ro command.\r\n");
+        reply_error(run->reply, REPLY_ERROR_SCRIPT_WRITE_FLAG_RO);
         return false;
     }
     run->refuse_writes = run->read_only_form || (!compat && (flags & SCRIPT_FLAG_NO_WRITES));
@@ -1355,7 +1346,7 @@ static int eval_protected(lua_State *lua)
     if (lua_isnil(lua, -1)) {
         lua_pop(lua, 1);
         if (run->by_sha) {
-            reply_text(run->reply, script_noscript_line);
+            reply_error(run->reply, REPLY_ERROR_NOSCRIPT);
             return 0;
         }
         if (!cache_compile(lua, run)) {
@@ -1428,11 +1419,9 @@ static void run_protected(struct script *script, struct script_run *run, lua_CFu
         script->memory_errors++;
         reply_truncate(run->reply);
         const char *message = lua_isstring(lua, -1) ? lua_tostring(lua, -1) : "execution failure";
-        reply_text(run->reply, "-ERR Error running script ");
-        reply_text(run->reply, run->sha);
-        reply_text(run->reply, ", ");
-        reply_mapped(run->reply, message, strnlen(message, 100));
-        reply_text(run->reply, "\r\n");
+        struct slice argument = {.bytes = (const uint8_t *)message,
+                                 .length = (uint32_t)strlen(message)};
+        reply_error_format(run->reply, REPLY_ERROR_SCRIPT_RUNNING, run->sha, &argument);
         lua_settop(lua, 0);
         (void)lua_cpcall(lua, collect_protected, NULL);
         lua_settop(lua, 0);
@@ -1459,7 +1448,7 @@ void script_eval(struct script *script, struct cmd_context *context, const struc
     KV_ASSERT(arg_count >= 3);
     KV_ASSERT(script->run == NULL); /* EVAL is refused inside a script */
     if (by_sha && args[1].length != SHA1_HEX_BYTES) {
-        reply_text(&context->reply, script_noscript_line); /* before numkeys, as Redis */
+        reply_error(&context->reply, REPLY_ERROR_NOSCRIPT); /* before numkeys, as Redis */
         return;
     }
     int64_t key_count = 0;
@@ -1468,12 +1457,11 @@ void script_eval(struct script *script, struct cmd_context *context, const struc
         return;
     }
     if (key_count > (int64_t)arg_count - 3) {
-        reply_text(&context->reply,
-                   "-ERR Number of keys can't be greater than number of args\r\n");
+        reply_error(&context->reply, REPLY_ERROR_NUMKEYS_TOO_MANY);
         return;
     }
     if (key_count < 0) {
-        reply_text(&context->reply, "-ERR Number of keys can't be negative\r\n");
+        reply_error(&context->reply, REPLY_ERROR_NUMKEYS_NEGATIVE);
         return;
     }
     struct script_run run = {.script = script,
