@@ -166,14 +166,18 @@ static void error_table_push(lua_State *lua, const char *text)
 /* An error table from redis.call's checks, marked as Redis marks it. */
 static void call_error_push(lua_State *lua, const char *text)
 {
+    int top = lua_gettop(lua);
     error_table_push(lua, text);
     lua_pushboolean(lua, 1);
     lua_setfield(lua, -2, "ignore_error_stats_update");
+    KV_ASSERT(lua_gettop(lua) == top + 1);
+    KV_ASSERT(lua_istable(lua, -1));
 }
 
 /* Raises Redis's error table for `text` (never returns). */
 static int error_raise(lua_State *lua, const char *text)
 {
+    KV_ASSERT(text != NULL && text[0] != '\0');
     error_table_push(lua, text);
     return lua_error(lua);
 }
@@ -202,7 +206,9 @@ static int script_error_handler(lua_State *lua)
         lua_setfield(lua, -2, "err");
         lua_replace(lua, 1);
     }
+    KV_ASSERT(lua_istable(lua, 1)); /* every error leaves as a table */
     if (known) {
+        KV_ASSERT(where.source != NULL);
         lua_pushstring(lua, where.source);
         lua_setfield(lua, 1, "source");
         lua_pushnumber(lua, where.currentline);
@@ -315,6 +321,7 @@ static bool call_denied(const struct slice *args, uint32_t arg_count)
 /* Redis's MAY_REPLICATE commands kv may have: refused, as writes, in read-only scripts. */
 static bool call_may_replicate(struct slice name)
 {
+    KV_ASSERT(name.bytes != NULL || name.length == 0);
     return cmd_arg_is(name, "publish") || cmd_arg_is(name, "spublish") ||
            cmd_arg_is(name, "pfcount");
 }
@@ -481,6 +488,8 @@ static void reply_to_lua(lua_State *lua, const uint8_t *bytes, uint32_t length)
 static bool call_admit(lua_State *lua, struct script_run *run, uint32_t position,
                        const struct slice *args, uint32_t arg_count)
 {
+    KV_ASSERT(arg_count >= 1);
+    KV_ASSERT(run->context != NULL);
     const struct cmd *cmd = cmd_of(position);
     if (cmd == NULL) {
         call_error_push(lua, "Unknown Redis command called from script");
@@ -551,6 +560,7 @@ static int call_generic(lua_State *lua, bool raise)
     }
     struct slice *args = args_slices(lua, count);
     uint32_t arg_count = (uint32_t)count;
+    KV_ASSERT(lua_gettop(lua) == count + 1); /* the strings, then their slices */
     uint32_t position = cmd_find(args, arg_count);
     if (!call_admit(lua, run, position, args, arg_count)) {
         return raise ? lua_error(lua) : 1;
@@ -564,6 +574,7 @@ static int call_generic(lua_State *lua, bool raise)
     bool error = reply.bytes[0] == '-';
     reply_to_lua(lua, reply.bytes, reply.length);
     call_grown_release(script);
+    KV_ASSERT(lua_gettop(lua) == count + 2); /* the converted reply on top */
     if (raise && error) {
         return lua_error(lua);
     }
@@ -572,11 +583,13 @@ static int call_generic(lua_State *lua, bool raise)
 
 static int redis_call(lua_State *lua)
 {
+    KV_ASSERT(script_of(lua)->lua != NULL);
     return call_generic(lua, true);
 }
 
 static int redis_pcall(lua_State *lua)
 {
+    KV_ASSERT(script_of(lua)->lua != NULL);
     return call_generic(lua, false);
 }
 
@@ -589,6 +602,7 @@ static int redis_sha1hex(lua_State *lua)
     const char *bytes = lua_tolstring(lua, 1, &length);
     char hex[SHA1_HEX_BYTES + 1];
     sha1_hex((const uint8_t *)bytes, bytes != NULL ? length : 0, hex);
+    KV_ASSERT(strlen(hex) == SHA1_HEX_BYTES);
     lua_pushstring(lua, hex);
     return 1;
 }
@@ -607,6 +621,7 @@ static int redis_error_reply(lua_State *lua)
         text = lua_tostring(lua, -1);
     }
     error_table_push(lua, text);
+    KV_ASSERT(lua_istable(lua, -1));
     return 1;
 }
 
@@ -619,6 +634,7 @@ static int redis_status_reply(lua_State *lua)
     lua_newtable(lua);
     lua_pushvalue(lua, -2);
     lua_setfield(lua, -2, "ok");
+    KV_ASSERT(lua_gettop(lua) == 2);
     return 1;
 }
 
@@ -685,6 +701,7 @@ static int redis_set_repl(lua_State *lua)
         return error_raise(lua, "redis.set_repl() requires two arguments.");
     }
     int flags = (int)lua_tonumber(lua, -1);
+    KV_ASSERT(script_of(lua)->run != NULL);
     if ((flags & ~3) != 0) {
         return error_raise(lua, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, "
                                 "REPL_ALL or REPL_NONE.");
@@ -725,6 +742,7 @@ static int redis_acl_check_cmd(lua_State *lua)
         return lua_error(lua);
     }
     struct slice *args = args_slices(lua, count);
+    KV_ASSERT(lua_gettop(lua) == count + 1);
     if (cmd_find(args, (uint32_t)count) == CMD_NONE) {
         return error_raise(lua, "Invalid command passed to redis.acl_check_cmd()");
     }
@@ -750,6 +768,7 @@ static int script_pcall(lua_State *lua)
         lua_pushboolean(lua, 0);
         lua_insert(lua, 1);
     }
+    KV_ASSERT(lua_isboolean(lua, 1)); /* the verdict first, then the results or the error */
     return lua_gettop(lua);
 }
 
@@ -774,6 +793,7 @@ static int math_random(lua_State *lua)
     }
     lua_Number fraction = (lua_Number)(rand48_next(script) % SCRIPT_RAND48_MAX) /
                           (lua_Number)SCRIPT_RAND48_MAX;
+    KV_ASSERT(fraction >= 0 && fraction < 1);
     int count = lua_gettop(lua);
     if (count == 0) {
         lua_pushnumber(lua, fraction);
@@ -800,6 +820,7 @@ static int math_randomseed(lua_State *lua)
     }
     uint32_t seed = (uint32_t)luaL_checkint(lua, 1);
     script->random_state = ((uint64_t)seed << 16) | 0x330eu;
+    KV_ASSERT(script->random_state <= SCRIPT_RAND48_MASK);
     return 0;
 }
 
@@ -807,6 +828,7 @@ static int math_randomseed(lua_State *lua)
 
 static void library_open(lua_State *lua, lua_CFunction open, const char *name)
 {
+    KV_ASSERT(open != NULL && name != NULL);
     lua_pushcfunction(lua, open);
     lua_pushstring(lua, name);
     lua_call(lua, 1, 0);
@@ -814,12 +836,14 @@ static void library_open(lua_State *lua, lua_CFunction open, const char *name)
 
 static void field_function(lua_State *lua, const char *name, lua_CFunction function)
 {
+    KV_ASSERT(lua_istable(lua, -1));
     lua_pushcfunction(lua, function);
     lua_setfield(lua, -2, name);
 }
 
 static void field_number(lua_State *lua, const char *name, lua_Number number)
 {
+    KV_ASSERT(lua_istable(lua, -1));
     lua_pushnumber(lua, number);
     lua_setfield(lua, -2, name);
 }
@@ -852,6 +876,7 @@ static void redis_table_push(lua_State *lua)
     field_function(lua, "replicate_commands", redis_replicate_commands);
     field_function(lua, "breakpoint", redis_breakpoint);
     field_function(lua, "debug", redis_debug);
+    KV_ASSERT(lua_istable(lua, -1));
 }
 
 /* The libraries whose tables become read-only proxies. */
@@ -912,6 +937,7 @@ static int state_open_protected(lua_State *lua)
     lua_setfield(lua, LUA_REGISTRYINDEX, "kv_error_handler");
     lua_settop(lua, 0);
     sandbox_lock(lua);
+    KV_ASSERT(lua_gettop(lua) == 0);
     return 0;
 }
 
@@ -953,6 +979,7 @@ static void reply_mapped(struct reply *reply, const char *bytes, size_t length)
 /* The length of `text` less its trailing CR and LF (Redis's sdstrim on a formatted error). */
 static size_t trailing_trimmed(const char *text, size_t length)
 {
+    KV_ASSERT(text != NULL || length == 0);
     /* Bounded by the length. */
     while (length > 0 && (text[length - 1] == '\r' || text[length - 1] == '\n')) {
         length--;
@@ -962,6 +989,7 @@ static size_t trailing_trimmed(const char *text, size_t length)
 
 static void reply_text(struct reply *reply, const char *text)
 {
+    KV_ASSERT(text != NULL);
     reply_raw(reply, text, (uint32_t)strlen(text));
 }
 
@@ -982,6 +1010,7 @@ static void reply_integer_number(struct reply *reply, lua_Number number)
     int64_t value = INT64_MIN;
     if (number >= -9223372036854775808.0 && number < 9223372036854775808.0) {
         value = (int64_t)number;
+        KV_ASSERT(value != INT64_MIN || number == -9223372036854775808.0);
     }
     reply_integer(reply, value);
 }
@@ -1156,6 +1185,7 @@ static void failure_reply(lua_State *lua, const struct script_run *run)
         reply_text(reply, ".");
     }
     reply_text(reply, "\r\n");
+    KV_ASSERT(lua_istable(lua, -4));
     lua_pop(lua, 4);
 }
 
@@ -1185,6 +1215,7 @@ static bool shebang_word(struct reply *reply, const char *word, size_t length, u
         reply_error_text(reply, REPLY_ERROR_SHEBANG_OPTION, word, length);
         return false;
     }
+    KV_ASSERT(length >= 6);
     size_t at = 6;
     /* Bounded by the word: each pass takes one comma-separated flag. */
     while (at < length) {
@@ -1273,6 +1304,7 @@ static bool cache_compile(lua_State *lua, struct script_run *run)
         lua_pop(lua, 1);
         return false;
     }
+    KV_ASSERT(lua_isfunction(lua, -1));
     char key[SCRIPT_KEY_BYTES];
     cache_key(key, 'f', run->sha);
     lua_setfield(lua, LUA_REGISTRYINDEX, key);
@@ -1280,6 +1312,7 @@ static bool cache_compile(lua_State *lua, struct script_run *run)
     lua_pushnumber(lua, flags);
     lua_setfield(lua, LUA_REGISTRYINDEX, key);
     run->script->script_count++;
+    KV_ASSERT(run->script->script_count > 0);
     return true;
 }
 
@@ -1289,6 +1322,7 @@ static void cache_find(lua_State *lua, const struct script_run *run)
     char key[SCRIPT_KEY_BYTES];
     cache_key(key, 'f', run->sha);
     lua_getfield(lua, LUA_REGISTRYINDEX, key);
+    KV_ASSERT(lua_isnil(lua, -1) || lua_isfunction(lua, -1));
 }
 
 static uint32_t cache_flags(lua_State *lua, const struct script_run *run)
@@ -1317,6 +1351,7 @@ static void global_array_set(lua_State *lua, const char *name, const struct slic
         lua_rawseti(lua, -2, (int)index + 1);
     }
     lua_rawset(lua, -3);
+    KV_ASSERT(lua_istable(lua, -1)); /* the real globals */
     lua_pop(lua, 1);
 }
 
@@ -1330,6 +1365,7 @@ static bool run_prepare(lua_State *lua, struct script_run *run)
         return false;
     }
     run->refuse_writes = run->read_only_form || (!compat && (flags & SCRIPT_FLAG_NO_WRITES));
+    KV_ASSERT(!run->wrote); /* nothing ran yet */
     return true;
 }
 
@@ -1383,6 +1419,7 @@ static int load_protected(lua_State *lua)
     cache_find(lua, run);
     bool cached = !lua_isnil(lua, -1);
     lua_pop(lua, 1);
+    KV_ASSERT(run->context == NULL); /* SCRIPT LOAD runs nothing */
     if (cached || cache_compile(lua, run)) {
         reply_bulk(run->reply, (struct slice){.bytes = (const uint8_t *)run->sha,
                                               .length = SHA1_HEX_BYTES});
@@ -1397,6 +1434,7 @@ static int exists_protected(lua_State *lua)
     cache_find(lua, run);
     run->found = lua_isfunction(lua, -1);
     lua_pop(lua, 1);
+    KV_ASSERT(lua_gettop(lua) == 0);
     return 0;
 }
 
@@ -1484,6 +1522,7 @@ void script_eval(struct script *script, struct cmd_context *context, const struc
 
 void script_load(struct script *script, struct reply *reply, struct slice body)
 {
+    KV_ASSERT(script->run == NULL);
     struct script_run run = {.script = script, .reply = reply, .body = body};
     sha1_hex(body.bytes, body.length, run.sha);
     run_protected(script, &run, load_protected);
@@ -1499,6 +1538,7 @@ bool script_exists(struct script *script, struct slice sha)
     struct script_run run = {.script = script, .reply = &reply};
     sha_lower(run.sha, sha);
     run_protected(script, &run, exists_protected);
+    KV_ASSERT(script->run == NULL);
     return run.found;
 }
 
