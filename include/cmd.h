@@ -27,6 +27,7 @@ struct resp_scratch;
 struct latency_histogram;
 struct slowlog;
 struct cmd;
+struct script;
 
 /* How a command came to run. */
 enum cmd_mode {
@@ -62,6 +63,7 @@ struct cmd_context {
     struct clients *clients;     /* every client's command state */
     struct block *block;         /* blocked clients */
     struct evict *evict;         /* the budget's room (NULL: no eviction, tests) */
+    struct script *script;       /* the Lua state and script cache (NULL: none, tests) */
     const struct resp_scratch *scratch; /* parse results: EXEC re-reads its queue into it */
     struct client *client;       /* the client running this command */
     struct reply reply;          /* where its reply goes */

@@ -99,6 +99,8 @@ struct config {
     uint64_t maxmemory;                /* bytes: the heap every key, value, collection and
                                           client buffer shares (Redis's name and units) */
     enum config_policy maxmemory_policy; /* what goes when the budget is full */
+    uint64_t lua_heap_bytes;           /* bytes: the Lua heap scripts run in (a part of the
+                                          region apart from the budget) */
     uint32_t maxmemory_samples;        /* keys sampled per eviction */
     uint32_t maxmemory_eviction_tenacity; /* 0..100: how long eviction may go on per command */
     uint32_t lfu_log_factor;           /* LFU counter's logarithm factor */

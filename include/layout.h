@@ -21,6 +21,7 @@ enum layout_pool {
     LAYOUT_POOL_SCRATCH,      /* per-request scratch: parsed arguments, inline unescaping */
     LAYOUT_POOL_BLOCKING,     /* blocked clients: the per-connection-slot state */
     LAYOUT_POOL_STATS,        /* latency histogram per command, slow log ring */
+    LAYOUT_POOL_LUA,          /* the Lua heap (lua_heap_bytes) and redis.call's reply buffer */
     LAYOUT_POOL_COUNT,
 };
 

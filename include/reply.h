@@ -133,6 +133,15 @@ enum reply_error {
     REPLY_ERROR_WITHSCORES_BYLEX,
     REPLY_ERROR_MIN_MAX_NOT_LEX,
     REPLY_ERROR_SLOWLOG_COUNT,
+    /* Scripting. */
+    REPLY_ERROR_NOSCRIPT,
+    REPLY_ERROR_NUMKEYS_TOO_MANY,
+    REPLY_ERROR_NUMKEYS_NEGATIVE,
+    REPLY_ERROR_SCRIPT_WRITE_FLAG_RO,
+    REPLY_ERROR_SCRIPT_FLUSH_MODE,
+    REPLY_ERROR_NOTBUSY,
+    REPLY_ERROR_LUA_STACK_LIMIT,
+    REPLY_ERROR_SHEBANG_INVALID,
     /* kv's limits: the message names the option and its value (reply_errors_init). */
     REPLY_ERROR_KEY_TOO_LONG,
     REPLY_ERROR_VALUE_TOO_LONG,
@@ -165,6 +174,11 @@ enum reply_error {
     REPLY_ERROR_CONFIG_SET_IMMUTABLE,    /* arg: the parameter */
     REPLY_ERROR_CONFIG_SET_UNREADABLE,   /* arg: the parameter */
     REPLY_ERROR_CONFIG_SET_FAILED,       /* arg: the parameter; name: config_set's reason */
+    REPLY_ERROR_SCRIPT_COMPILE,          /* arg: Lua's message */
+    REPLY_ERROR_SCRIPT_RUNNING,          /* name: the script's SHA-1; arg: Lua's message */
+    REPLY_ERROR_SHEBANG_ENGINE,          /* arg: the engine word */
+    REPLY_ERROR_SHEBANG_FLAG,            /* arg: the flag */
+    REPLY_ERROR_SHEBANG_OPTION,          /* arg: the option */
     REPLY_ERROR_COUNT,
 };
 

@@ -2,7 +2,7 @@
 # Installs the Debian packages kv builds, tests and benchmarks with (root, or sudo).
 set -euo pipefail
 packages=(build-essential cmake pkg-config clang liburing-dev libhugetlbfs-dev libhugetlbfs-bin
-          libjemalloc-dev libsystemd-dev systemd redis-server redis-tools python3 python3-redis
+          libjemalloc-dev libsystemd-dev liblua5.1-0-dev systemd redis-server redis-tools python3 python3-redis
           python3-seccomp valgrind strace)
 missing=()
 for package in "${packages[@]}"; do

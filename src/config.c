@@ -108,6 +108,9 @@ static const struct option options[] = {
      offsetof(struct config, output_limits), true, KV_WORDS},
     {"maxmemory-clients", OPTION_MEMORY_CLIENTS, 0, CONFIG_MAXMEMORY_MAX,
      offsetof(struct config, maxmemory_clients), true, REDIS_WORDS},
+    /* The Lua heap (script.h's bounds: 1 MiB to 4 GiB); it sizes the region. */
+    {"lua_heap_bytes", OPTION_MEMORY, 1ull << 20, 4ull << 30,
+     offsetof(struct config, lua_heap_bytes), false, KV_WORDS},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -238,6 +241,7 @@ void config_defaults(struct config *config)
     config->send_stall_seconds = 10;
     config->cpu = -1;
     config->maxmemory = 256ull << 20;
+    config->lua_heap_bytes = 32ull << 20;
     config->maxmemory_policy = CONFIG_POLICY_NOEVICTION;
     config->maxmemory_samples = 5;
     config->maxmemory_eviction_tenacity = 10;
@@ -872,6 +876,7 @@ void config_usage(void)
            "  --client-query-buffer-limit SIZE  (1gb)\n"
            "  --client-output-buffer-limit 'CLASS HARD SOFT SECONDS ...'\n"
            "  --maxmemory-clients SIZE|N%%  client buffers in all, 0 = no limit (0)\n"
+           "  --lua-heap-bytes SIZE the Lua heap EVAL's scripts run in (32mb)\n"
            "  --plan                print the memory plan and exit\n"
            "  --check-host          check this host against the plan (exit 1: kv cannot start)\n"
            "\n"

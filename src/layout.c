@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "evict.h"
 #include "heap.h"
+#include "script.h"
 #include "serve.h"
 #include "store_hash.h"
 #include "store_list.h"
@@ -30,6 +31,7 @@ static const char *const pool_names[LAYOUT_POOL_COUNT] = {
     [LAYOUT_POOL_SCRATCH] = "scratch",
     [LAYOUT_POOL_BLOCKING] = "blocking",
     [LAYOUT_POOL_STATS] = "stats",
+    [LAYOUT_POOL_LUA] = "lua",
 };
 
 const char *layout_pool_name(enum layout_pool pool)
@@ -47,6 +49,7 @@ void layout_compute(struct layout *layout, const struct config *config, const st
     bytes[LAYOUT_POOL_SCRATCH] = serve_plan_scratch_bytes(plan->args_max, plan->inline_bytes);
     bytes[LAYOUT_POOL_BLOCKING] = block_plan_bytes(slots);
     bytes[LAYOUT_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN);
+    bytes[LAYOUT_POOL_LUA] = script_plan_bytes(config->lua_heap_bytes);
     layout->total_bytes = LAYOUT_CARVE_SLACK_BYTES;
     for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {
         layout->total_bytes += bytes[pool];

@@ -33,6 +33,7 @@
 #include "pubsub.h"
 #include "region.h"
 #include "reply.h"
+#include "script.h"
 #include "serve.h"
 #include "stats.h"
 #include "store.h"
@@ -64,6 +65,7 @@ static struct block block;
 static struct evict evict;
 static struct serve serve;
 static struct cron cron;
+static struct script script;
 
 static int saved_argc;
 static char **saved_argv;
@@ -234,6 +236,7 @@ static void modules_init(void)
     store.ready_context = &block;
     evict_init(&evict, &store, &heap, &config, monotonic_us, &conns.memory_bytes);
     cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
+    script_init(&script, &region, config.lua_heap_bytes);
     cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
     struct timeval now;
     gettimeofday(&now, NULL);
@@ -248,7 +251,8 @@ static void modules_init(void)
                                        .conns = &conns,
                                        .clients = &clients,
                                        .block = &block,
-                                       .evict = &evict};
+                                       .evict = &evict,
+                                       .script = &script};
     serve_init(&serve, &region, &plan, &shared, &heap);
     cron_init(&cron, &serve, &store, &config, &stats, cron_unix_ms);
 }

@@ -157,6 +157,16 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         FIXED("-ERR syntax error, WITHSCORES not supported in combination with BYLEX\r\n"),
     [REPLY_ERROR_MIN_MAX_NOT_LEX] = FIXED("-ERR min or max not valid string range item\r\n"),
     [REPLY_ERROR_SLOWLOG_COUNT] = FIXED("-ERR count should be greater than or equal to -1\r\n"),
+    [REPLY_ERROR_NOSCRIPT] = FIXED("-NOSCRIPT No matching script. Please use EVAL.\r\n"),
+    [REPLY_ERROR_NUMKEYS_TOO_MANY] =
+        FIXED("-ERR Number of keys can't be greater than number of args\r\n"),
+    [REPLY_ERROR_NUMKEYS_NEGATIVE] = FIXED("-ERR Number of keys can't be negative\r\n"),
+    [REPLY_ERROR_SCRIPT_WRITE_FLAG_RO] =
+        FIXED("-ERR Can not execute a script with write flag using *_ro command.\r\n"),
+    [REPLY_ERROR_SCRIPT_FLUSH_MODE] = FIXED("-ERR SCRIPT FLUSH only support SYNC|ASYNC option\r\n"),
+    [REPLY_ERROR_NOTBUSY] = FIXED("-NOTBUSY No scripts in execution right now.\r\n"),
+    [REPLY_ERROR_LUA_STACK_LIMIT] = FIXED("-ERR reached lua stack limit\r\n"),
+    [REPLY_ERROR_SHEBANG_INVALID] = FIXED("-ERR Invalid script shebang\r\n"),
 
     [REPLY_ERROR_KEY_TOO_LONG] = LIMIT("-ERR key is too long (key_size_max is %u bytes)\r\n"),
     [REPLY_ERROR_VALUE_TOO_LONG] =
@@ -212,6 +222,12 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_CONFIG_SET_UNREADABLE] =
         FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - argument is "
                "too long or holds a NUL byte\r\n"),
+    /* Scripting (script.c): Lua's messages and the shebang's words are cut to fit. */
+    [REPLY_ERROR_SCRIPT_COMPILE] = FORMAT("-ERR Error compiling script (new function): %.200s\r\n"),
+    [REPLY_ERROR_SCRIPT_RUNNING] = FORMAT("-ERR Error running script %s, %.100s\r\n"),
+    [REPLY_ERROR_SHEBANG_ENGINE] = FORMAT("-ERR Unexpected engine in script shebang: %.200s\r\n"),
+    [REPLY_ERROR_SHEBANG_FLAG] = FORMAT("-ERR Unexpected flag in script shebang: %.200s\r\n"),
+    [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
     [REPLY_ERROR_CONFIG_SET_FAILED] =
         FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - %s\r\n"),
 };

@@ -92,10 +92,17 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_CONFIG_SET_UNKNOWN:
     case REPLY_ERROR_CONFIG_SET_IMMUTABLE:
     case REPLY_ERROR_CONFIG_SET_UNREADABLE:
+    case REPLY_ERROR_SCRIPT_COMPILE:
+    case REPLY_ERROR_SHEBANG_ENGINE:
+    case REPLY_ERROR_SHEBANG_FLAG:
+    case REPLY_ERROR_SHEBANG_OPTION:
         reply_error_format(reply, error, &arg);
         return true;
     case REPLY_ERROR_CONFIG_SET_FAILED:
         reply_error_format(reply, error, &arg, reason);
+        return true;
+    case REPLY_ERROR_SCRIPT_RUNNING:
+        reply_error_format(reply, error, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", &arg);
         return true;
     default:
         return false;

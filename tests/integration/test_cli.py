@@ -29,7 +29,7 @@ def plan_numbers(*args):
     return result, {name: int(value) for name, value in pools.items()}, total
 
 
-POOLS = ("connections", "heap", "scratch", "blocking", "stats")
+POOLS = ("connections", "heap", "scratch", "blocking", "stats", "lua")
 CAPPED = ("--key-count", "1000", "--val-size-max", "4096", "--list-length-max", "50",
           "--key-size-max", "1024")
 
@@ -112,7 +112,8 @@ def main():
                 f"budget: data limit + client reserve = heap = maxmemory: {result.stdout!r}")
     for flags, pool in ((["--maxmemory", "512mb"], "heap"),
                         (["--maxclients", "20000"], "connections"),
-                        (["--connections-max", "20000"], "connections")):
+                        (["--connections-max", "20000"], "connections"),
+                        (["--lua-heap-bytes", "64mb"], "lua")):
         _, grown, grown_total = plan_numbers(*flags)
         checks.true(grown[pool] > pools[pool] and grown_total > total,
                     f"doubling {flags[0]} grows {pool} and the total")

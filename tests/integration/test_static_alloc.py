@@ -102,7 +102,46 @@ def main():
         check.true(f"VmRSS grew by {rss_after - rss_before} kB <= {RSS_SLACK_KB} kB",
                    rss_after - rss_before <= RSS_SLACK_KB)
         check.equal("the benchmark's list is empty again", b":0\r\n", client.call("LLEN", "mylist"))
+    with kvtest.start_kv("--hugepages", "off", "--maxmemory", "32mb",
+                         "--lua-heap-bytes", "8mb") as kv, kv.connect() as client:
+        scripts(check, client)
     check.finish()
+
+
+SCRIPT_RUNS = 2000
+
+
+def scripts(check, client):
+    """Scripts allocate only from the Lua heap: loads, EVAL/EVALSHA with redis.call on strings,
+    lists and hashes, errors, compile errors, SCRIPT FLUSH and a script that fills the Lua
+    heap leave the process allocator's counter where it was."""
+    body = ("redis.call('SET', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[1]) "
+            "redis.call('HSET', KEYS[3], ARGV[1], ARGV[1]) "
+            "local t = redis.call('LRANGE', KEYS[2], 0, -1) "
+            "return {#t, redis.call('GET', KEYS[1]), redis.call('HGETALL', KEYS[3])}")
+    sha = client.call("SCRIPT", "LOAD", body)[5:-2]  # warm: the state holds it
+    client.call("EVALSHA", sha, 3, "sk", "sl", "sh", "w")
+    before = allocations(client)
+    for run in range(SCRIPT_RUNS):
+        reply = client.call("EVALSHA", sha, 3, "sk", "sl", "sh", f"v{run % 50}")
+        if not reply.startswith(b"*3\r\n"):
+            check.true("EVALSHA answered its array", False, reply[:200])
+            break
+        client.call("EVAL", f"return {{{run}, 'x', redis.pcall('INCR', 'sl')}}", 0)
+        client.call("EVAL", "return redis.call('LPOP', KEYS[1])", 1, "sl")
+    client.call("EVAL", "error('boom')", 0)
+    client.call("EVAL", "return (", 0)
+    client.call("SCRIPT", "FLUSH")
+    full = client.call("EVAL", "local s = 'x' for i = 1, 40 do s = s .. s end return #s", 0)
+    check.starts("a script that fills the Lua heap gets Lua's memory error",
+                 b"-ERR Error running script", full)
+    check.true("... naming it", b"not enough memory" in full, full)
+    check.equal("kv serves on", b"+PONG\r\n", client.call("PING"))
+    check.equal("and runs the next script", b":3\r\n", client.call("EVAL", "return 3", 0))
+    after = allocations(client)
+    print(f"scripts: allocator_allocations {before} -> {after} over {3 * SCRIPT_RUNS} runs")
+    check.equal(f"allocator_allocations unchanged across {3 * SCRIPT_RUNS} script runs",
+                before, after)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,80 @@
+/*
+ * Lua scripting as Redis 7.0 embeds it: one Lua 5.1 state whose every allocation comes from
+ * a heap of its own (lua_heap_bytes, carved from the region at startup), the script cache
+ * (compiled functions named by the SHA-1 of their body, kept in that state), Redis's sandbox
+ * (protected globals, no os/io/loadfile/dofile/print), the `redis` library, and the two
+ * conversions (a command's RESP reply to Lua values, a script's result to a RESP reply).
+ *
+ * redis.call runs a command through kv's own path (cmd_find, cmd_run) with the calling
+ * client's context, its reply going to a buffer that starts in the region and grows into the
+ * Lua heap; the reply is parsed back into Lua values. One thread: a script runs whole,
+ * nothing else in between.
+ *
+ * Every entry into Lua goes through lua_cpcall, so a memory error anywhere (the Lua heap is
+ * full) becomes an error reply, never a panic. After startup nothing is allocated outside
+ * the Lua heap.
+ */
+#ifndef KV_SCRIPT_H
+#define KV_SCRIPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heap.h"
+#include "reply.h"
+#include "slice.h"
+
+struct lua_State;
+struct region;
+struct cmd_context;
+struct script_run;
+
+/* The smallest and largest Lua heap: a fresh state with its libraries takes about 40 KiB. */
+#define SCRIPT_HEAP_BYTES_MIN (1ull << 20)
+#define SCRIPT_HEAP_BYTES_MAX (4ull << 30)
+
+/* redis.call's first reply buffer, carved from the region; a larger reply grows into the
+ * Lua heap for the length of the call. */
+#define SCRIPT_CALL_REPLY_BYTES (16u * 1024u)
+
+struct script {
+    struct heap heap;            /* the Lua heap: every byte the Lua state uses */
+    struct lua_State *lua;       /* the state; rebuilt by SCRIPT FLUSH */
+    uint8_t *call_fixed;         /* SCRIPT_CALL_REPLY_BYTES carved: redis.call's reply */
+    uint8_t *call_grown;         /* a larger reply buffer in the Lua heap, or NULL */
+    struct script_run *run;      /* the script running now, or NULL */
+    uint32_t script_count;       /* scripts in the cache */
+    uint32_t runs_since_gc;      /* runs since the last GC step (a step every 50, as Redis) */
+    uint64_t random_state;       /* math.random's 48-bit state (Redis's rand48) */
+    uint64_t memory_errors;      /* runs and loads that found the Lua heap full */
+};
+
+/* Bytes script_init carves for a Lua heap of `heap_bytes`. */
+uint64_t script_plan_bytes(uint64_t heap_bytes);
+
+/* Carves the Lua heap and the call buffer, opens the state and its sandbox; once, at
+ * startup. */
+void script_init(struct script *script, struct region *region, uint64_t heap_bytes);
+
+/* EVAL, EVALSHA and their _RO forms, whole: args[1] is the body (or its SHA-1 with by_sha),
+ * args[2] numkeys, then the keys and the arguments. Answers into context->reply. */
+void script_eval(struct script *script, struct cmd_context *context, const struct slice *args,
+                 uint32_t arg_count, bool by_sha, bool read_only);
+
+/* SCRIPT LOAD: compiles and caches the body; answers its SHA-1 or the compile error. */
+void script_load(struct script *script, struct reply *reply, struct slice body);
+
+/* SCRIPT EXISTS for one SHA-1 (any case). */
+bool script_exists(struct script *script, struct slice sha);
+
+/* SCRIPT FLUSH: the state is closed (every byte of the Lua heap comes back) and opened
+ * afresh, as Redis resets its interpreter. */
+void script_flush(struct script *script);
+
+/* Bytes the Lua state holds (INFO's used_memory_lua). */
+uint64_t script_memory_bytes(const struct script *script);
+
+/* Checks the Lua heap, and that no run is in progress and no call buffer is held. */
+void script_verify(const struct script *script);
+
+#endif

@@ -1,0 +1,1587 @@
+/*
+ * Lua scripting, Redis 7.0's way, over a heap of its own. The Lua state allocates only
+ * through script_alloc, which draws from `script->heap` (carved at startup): a full heap is
+ * a NULL to Lua, which raises its memory error, caught by the protected call around every
+ * entry (lua_cpcall) and answered as an error. Nothing here calls malloc.
+ *
+ * The sandbox, with stock Lua 5.1 (Redis patches its Lua with read-only tables; we get the
+ * same answers with proxies): the globals the script sees are an empty table whose
+ * metatable reads from the real globals and refuses every write ("Attempt to modify a
+ * readonly table"); the real globals' own metatable refuses reading a name that is not
+ * there ("Script attempted to access nonexistent global variable"). The library tables
+ * (string, math, table, coroutine, redis) are proxies the same way. dofile, loadfile and
+ * print are removed; os, io, package and debug are never opened. KEYS and ARGV are set in
+ * the real globals before each run, so a script can read but not replace them.
+ *
+ * The script cache: registry["f_<sha>"] is the compiled function, registry["F_<sha>"] its
+ * shebang flags; SCRIPT FLUSH closes the state (every byte of the heap comes back, which
+ * script_flush asserts) and opens a fresh one.
+ *
+ * Bounds: a command's reply is parsed back at most SCRIPT_CALL_DEPTH_MAX arrays deep; a
+ * script's result is answered at most SCRIPT_RESULT_DEPTH_MAX tables deep (deeper, Redis's
+ * "reached lua stack limit" error element); array walks stop at the first nil, which lies
+ * within the table's length plus one. No recursion.
+ */
+#include "script.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "cmd_handlers.h"
+#include "log.h"
+#include "number.h"
+#include "region.h"
+#include "sha1.h"
+
+/* Nesting of a command's reply that redis.call converts (kv's replies nest a few deep). */
+#define SCRIPT_CALL_DEPTH_MAX 32u
+/* Nesting of a script's result that is answered; deeper tables answer an error element. */
+#define SCRIPT_RESULT_DEPTH_MAX 256u
+/* A GC step every this many runs, of this many steps, as Redis's LUA_GC_CYCLE_PERIOD. */
+#define SCRIPT_GC_PERIOD 50
+/* "%.17g" of a double fits in 32 bytes with its sign, point, exponent and NUL. */
+#define SCRIPT_NUMBER_BYTES 32u
+/* Registry keys: "f_" or "F_" and 40 hex digits. */
+#define SCRIPT_KEY_BYTES (2u + SHA1_HEX_BYTES + 1u)
+
+/* Shebang flags, as Redis's SCRIPT_FLAG_*; a body without a shebang runs in EVAL's
+ * compatibility mode. */
+enum script_flag {
+    SCRIPT_FLAG_NO_WRITES = 1u << 0,
+    SCRIPT_FLAG_ALLOW_OOM = 1u << 1,
+    SCRIPT_FLAG_ALLOW_STALE = 1u << 2,
+    SCRIPT_FLAG_NO_CLUSTER = 1u << 3,
+    SCRIPT_FLAG_COMPAT = 1u << 4,
+    SCRIPT_FLAG_ALLOW_CROSS_SLOT = 1u << 5,
+};
+
+/* Redis's log levels (redis.LOG_*), and the level below which it logs nothing (notice). */
+enum { SCRIPT_LOG_DEBUG, SCRIPT_LOG_VERBOSE, SCRIPT_LOG_NOTICE, SCRIPT_LOG_WARNING };
+
+/* One EVAL (or SCRIPT LOAD, or SCRIPT EXISTS) in progress. */
+struct script_run {
+    struct script *script;
+    struct cmd_context *context; /* the EVAL's; NULL for SCRIPT LOAD and EXISTS */
+    struct reply *reply;         /* where the answer goes */
+    struct slice body;           /* EVAL, SCRIPT LOAD: the script */
+    const struct slice *keys;    /* EVAL: KEYS */
+    const struct slice *argv;    /* EVAL: ARGV */
+    uint32_t key_count;
+    uint32_t argv_count;
+    bool by_sha;                 /* EVALSHA: no body to compile */
+    bool read_only_form;         /* EVAL_RO, EVALSHA_RO */
+    bool refuse_writes;          /* this run refuses write commands */
+    bool wrote;                  /* a write command ran (Redis's SCRIPT_WRITE_DIRTY) */
+    bool found;                  /* SCRIPT EXISTS: the answer */
+    char sha[SHA1_HEX_BYTES + 1];
+};
+
+/* The code Redis gives an error without one of its own. */
+#define SCRIPT_ERROR_CODE "ERR"
+
+/* ---- The allocator ---------------------------------------------------------------------- */
+
+static void *script_alloc(void *owner, void *pointer, size_t old_bytes, size_t new_bytes)
+{
+    (void)old_bytes;
+    struct script *script = owner;
+    KV_ASSERT(script != NULL);
+    if (new_bytes == 0) {
+        if (pointer != NULL) {
+            heap_release(&script->heap, pointer);
+        }
+        return NULL;
+    }
+    /* NULL tells Lua the heap is full: it raises its memory error. */
+    if (pointer == NULL) {
+        return heap_alloc(&script->heap, new_bytes);
+    }
+    return heap_resize(&script->heap, pointer, new_bytes);
+}
+
+static struct script *script_of(lua_State *lua)
+{
+    void *owner = NULL;
+    lua_Alloc alloc = lua_getallocf(lua, &owner);
+    KV_ASSERT(alloc == script_alloc);
+    KV_ASSERT(owner != NULL);
+    return owner;
+}
+
+static int script_panic(lua_State *lua)
+{
+    /* Every entry is protected (lua_cpcall), so an unprotected error is our bug. */
+    log_error("lua: unprotected error: %s", lua_tostring(lua, -1));
+    KV_ASSERT(false);
+    return 0;
+}
+
+/* ---- Error tables ----------------------------------------------------------------------- */
+
+/* Pushes Redis's error table {err = "<CODE> <message>"} for `text`, as luaPushErrorBuff:
+ * "-CODE message" keeps its code, anything else gets "ERR"; the message loses CR and LF at
+ * both ends. */
+static void error_table_push(lua_State *lua, const char *text)
+{
+    KV_ASSERT(text != NULL);
+    const char *code = SCRIPT_ERROR_CODE;
+    size_t code_bytes = sizeof(SCRIPT_ERROR_CODE) - 1;
+    const char *message = text;
+    if (text[0] == '-') {
+        const char *space = strchr(text, ' ');
+        if (space == NULL) {
+            message = text + 1;
+        } else {
+            code = text + 1;
+            code_bytes = (size_t)(space - code);
+            message = space + 1;
+        }
+    }
+    size_t message_bytes = strlen(message);
+    /* Bounded by the message's bytes. */
+    while (message_bytes > 0 && (message[0] == '\r' || message[0] == '\n')) {
+        message++;
+        message_bytes--;
+    }
+    while (message_bytes > 0 &&
+           (message[message_bytes - 1] == '\r' || message[message_bytes - 1] == '\n')) {
+        message_bytes--;
+    }
+    lua_newtable(lua);
+    luaL_Buffer buffer;
+    luaL_buffinit(lua, &buffer);
+    luaL_addlstring(&buffer, code, code_bytes);
+    luaL_addchar(&buffer, ' ');
+    luaL_addlstring(&buffer, message, message_bytes);
+    luaL_pushresult(&buffer);
+    lua_setfield(lua, -2, "err");
+    KV_ASSERT(lua_istable(lua, -1));
+}
+
+/* An error table from redis.call's checks, marked as Redis marks it. */
+static void call_error_push(lua_State *lua, const char *text)
+{
+    int top = lua_gettop(lua);
+    error_table_push(lua, text);
+    lua_pushboolean(lua, 1);
+    lua_setfield(lua, -2, "ignore_error_stats_update");
+    KV_ASSERT(lua_gettop(lua) == top + 1);
+    KV_ASSERT(lua_istable(lua, -1));
+}
+
+/* Raises Redis's error table for `text` (never returns). */
+static int error_raise(lua_State *lua, const char *text)
+{
+    KV_ASSERT(text != NULL && text[0] != '\0');
+    error_table_push(lua, text);
+    return lua_error(lua);
+}
+
+/* The error handler of every run, as Redis's __redis__err__handler: a string becomes
+ * {err = "ERR " .. tostring(err)}, and the table gets the source and line of the Lua code
+ * that raised it (the caller's, when a C function such as redis.call raised it). */
+static int script_error_handler(lua_State *lua)
+{
+    lua_Debug where;
+    bool known = lua_getstack(lua, 1, &where) && lua_getinfo(lua, "nSl", &where);
+    if (known && strcmp(where.what, "C") == 0) {
+        known = lua_getstack(lua, 2, &where) && lua_getinfo(lua, "nSl", &where);
+    }
+    if (!lua_istable(lua, 1)) {
+        lua_getfield(lua, LUA_REGISTRYINDEX, "kv_tostring");
+        lua_pushvalue(lua, 1);
+        lua_call(lua, 1, 1);
+        lua_pushstring(lua, SCRIPT_ERROR_CODE);
+        lua_pushliteral(lua, " ");
+        lua_pushvalue(lua, -3);
+        lua_concat(lua, 3);
+        lua_remove(lua, -2);
+        lua_newtable(lua);
+        lua_insert(lua, -2);
+        lua_setfield(lua, -2, "err");
+        lua_replace(lua, 1);
+    }
+    KV_ASSERT(lua_istable(lua, 1)); /* every error leaves as a table */
+    if (known) {
+        KV_ASSERT(where.source != NULL);
+        lua_pushstring(lua, where.source);
+        lua_setfield(lua, 1, "source");
+        lua_pushnumber(lua, where.currentline);
+        lua_setfield(lua, 1, "line");
+    }
+    lua_settop(lua, 1);
+    return 1;
+}
+
+/* ---- The sandbox's metamethods ---------------------------------------------------------- */
+
+static int script_readonly_error(lua_State *lua)
+{
+    return luaL_error(lua, "Attempt to modify a readonly table");
+}
+
+static int script_missing_global(lua_State *lua)
+{
+    const char *name = lua_tostring(lua, 2);
+    return luaL_error(lua, "Script attempted to access nonexistent global variable '%s'",
+                      name != NULL ? name : "?");
+}
+
+/* Replaces the table at the top of the stack with a proxy that reads it and refuses writes. */
+static void proxy_make(lua_State *lua)
+{
+    KV_ASSERT(lua_istable(lua, -1));
+    lua_newtable(lua);             /* the proxy */
+    lua_newtable(lua);             /* its metatable */
+    lua_pushvalue(lua, -3);
+    lua_setfield(lua, -2, "__index");
+    lua_pushcfunction(lua, script_readonly_error);
+    lua_setfield(lua, -2, "__newindex");
+    lua_setmetatable(lua, -2);
+    lua_replace(lua, -2);
+    KV_ASSERT(lua_istable(lua, -1));
+}
+
+/* ---- redis.* ---------------------------------------------------------------------------- */
+
+/* Converts the arguments at 1..count to strings in place (numbers as "%.17g", as Redis);
+ * false when one is neither, with Redis's error table pushed. */
+static bool args_to_strings(lua_State *lua, int count)
+{
+    KV_ASSERT(count >= 1);
+    /* Bounded by the argument count. */
+    for (int index = 1; index <= count; index++) {
+        int type = lua_type(lua, index);
+        if (type == LUA_TNUMBER) {
+            char number[SCRIPT_NUMBER_BYTES];
+            int length = snprintf(number, sizeof(number), "%.17g", lua_tonumber(lua, index));
+            KV_ASSERT(length > 0 && (size_t)length < sizeof(number));
+            lua_pushlstring(lua, number, (size_t)length);
+            lua_replace(lua, index);
+        } else if (type != LUA_TSTRING) {
+            error_table_push(lua, "Lua redis lib command arguments must be strings or integers");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The arguments at 1..count (strings) as slices, in a userdata the stack keeps alive. */
+static struct slice *args_slices(lua_State *lua, int count)
+{
+    struct slice *args = lua_newuserdata(lua, (size_t)count * sizeof(struct slice));
+    /* Bounded by the argument count. */
+    for (int index = 0; index < count; index++) {
+        size_t length = 0;
+        const char *bytes = lua_tolstring(lua, index + 1, &length);
+        KV_ASSERT(bytes != NULL);
+        KV_ASSERT(length <= UINT32_MAX);
+        args[index] = (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)length};
+    }
+    return args;
+}
+
+/* Redis 7.0's NOSCRIPT commands kv may have; the containers (CLIENT, CONFIG, ...) are
+ * NOSCRIPT in every subcommand but HELP. */
+static const char *const script_denied_names[] = {
+    "auth",      "bgrewriteaof", "bgsave",    "blmove",     "blpop",      "brpop",
+    "brpoplpush", "bzpopmax",    "bzpopmin",  "debug",      "discard",    "eval",
+    "eval_ro",   "evalsha",      "evalsha_ro", "exec",      "failover",   "fcall",
+    "fcall_ro",  "hello",        "monitor",   "multi",      "psubscribe", "psync",
+    "punsubscribe", "quit",      "replconf",  "replicaof",  "reset",      "role",
+    "save",      "shutdown",     "slaveof",   "ssubscribe", "subscribe",  "sunsubscribe",
+    "sync",      "unsubscribe",  "unwatch",   "wait",       "watch",
+};
+static const char *const script_denied_containers[] = {
+    "client", "config", "latency", "script", "function", "acl", "module",
+};
+
+static bool call_denied(const struct slice *args, uint32_t arg_count)
+{
+    KV_ASSERT(arg_count >= 1);
+    /* Bounded by the two lists. */
+    for (size_t index = 0; index < sizeof(script_denied_names) / sizeof(char *); index++) {
+        if (cmd_arg_is(args[0], script_denied_names[index])) {
+            return true;
+        }
+    }
+    for (size_t index = 0; index < sizeof(script_denied_containers) / sizeof(char *); index++) {
+        if (cmd_arg_is(args[0], script_denied_containers[index])) {
+            return arg_count >= 2 && !cmd_arg_is(args[1], "help");
+        }
+    }
+    return false;
+}
+
+/* Redis's MAY_REPLICATE commands kv may have: refused, as writes, in read-only scripts. */
+static bool call_may_replicate(struct slice name)
+{
+    KV_ASSERT(name.bytes != NULL || name.length == 0);
+    return cmd_arg_is(name, "publish") || cmd_arg_is(name, "spublish") ||
+           cmd_arg_is(name, "pfcount");
+}
+
+/* redis.call's reply buffer: the carved one, grown into the Lua heap when a reply needs more.
+ * Growing never raises a Lua error (it runs inside a command handler); no room fails the
+ * reply instead. */
+static bool call_grow(struct reply *reply, uint64_t wanted)
+{
+    struct script *script = reply->owner;
+    uint64_t capacity = (uint64_t)reply->capacity * 2u;
+    capacity = capacity > reply->length + wanted ? capacity : reply->length + wanted;
+    if (capacity > UINT32_MAX) {
+        return false;
+    }
+    uint8_t *bytes = NULL;
+    if (reply->bytes == script->call_fixed) {
+        bytes = heap_alloc(&script->heap, capacity);
+        if (bytes != NULL) {
+            memcpy(bytes, reply->bytes, reply->length);
+        }
+    } else {
+        KV_ASSERT(reply->bytes == script->call_grown);
+        bytes = heap_resize(&script->heap, reply->bytes, capacity);
+    }
+    if (bytes == NULL) {
+        return false;
+    }
+    script->call_grown = bytes;
+    reply->bytes = bytes;
+    reply->capacity = (uint32_t)capacity;
+    KV_ASSERT(reply->length < reply->capacity);
+    return true;
+}
+
+static void call_truncate(struct reply *reply)
+{
+    uint64_t drop = reply->total - reply->mark;
+    KV_ASSERT(drop <= reply->length);
+    reply->length -= (uint32_t)drop;
+    reply->total = reply->mark;
+}
+
+static void call_grown_release(struct script *script)
+{
+    if (script->call_grown != NULL) {
+        heap_release(&script->heap, script->call_grown);
+        script->call_grown = NULL;
+    }
+    KV_ASSERT(script->call_grown == NULL);
+}
+
+/* Where a reply line ends: the offset of its "\r". */
+static uint32_t line_end(const uint8_t *bytes, uint32_t length, uint32_t start)
+{
+    KV_ASSERT(start <= length);
+    const uint8_t *found = memchr(bytes + start, '\r', length - start);
+    KV_ASSERT(found != NULL); /* kv wrote the reply: every line ends */
+    uint32_t end = (uint32_t)(found - bytes);
+    KV_ASSERT(end + 1 < length && bytes[end + 1] == '\n');
+    return end;
+}
+
+static int64_t line_integer(const uint8_t *bytes, uint32_t start, uint32_t end)
+{
+    int64_t value = 0;
+    bool ok = number_parse_int64(bytes + start, end - start, &value);
+    KV_ASSERT(ok); /* kv wrote the reply */
+    return value;
+}
+
+/* Pushes one RESP reply element that is not an array; returns the offset after it. */
+static uint32_t reply_scalar_push(lua_State *lua, const uint8_t *bytes, uint32_t length,
+                                  uint32_t at)
+{
+    uint8_t type = bytes[at];
+    uint32_t end = line_end(bytes, length, at + 1);
+    const char *text = (const char *)bytes + at + 1;
+    size_t text_bytes = end - at - 1;
+    if (type == '+') {
+        lua_newtable(lua);
+        lua_pushlstring(lua, text, text_bytes);
+        lua_setfield(lua, -2, "ok");
+    } else if (type == '-') {
+        lua_pushliteral(lua, "-");
+        lua_pushlstring(lua, text, text_bytes);
+        lua_concat(lua, 2);
+        call_error_push(lua, lua_tostring(lua, -1));
+        lua_remove(lua, -2);
+    } else if (type == ':') {
+        lua_pushnumber(lua, (lua_Number)line_integer(bytes, at + 1, end));
+    } else {
+        KV_ASSERT(type == '$');
+        int64_t bulk_bytes = line_integer(bytes, at + 1, end);
+        if (bulk_bytes < 0) {
+            lua_pushboolean(lua, 0);
+            return end + 2;
+        }
+        KV_ASSERT((uint64_t)end + 2 + (uint64_t)bulk_bytes + 2 <= length);
+        lua_pushlstring(lua, (const char *)bytes + end + 2, (size_t)bulk_bytes);
+        return end + 2 + (uint32_t)bulk_bytes + 2;
+    }
+    return end + 2;
+}
+
+/* Converts a command's whole RESP reply into one Lua value on the stack, as Redis's
+ * redisProtocolToLuaType: integer -> number, bulk -> string, nil -> false, array -> table,
+ * status -> {ok=...}, error -> {err=...}. Iterative, with a frame per open array. */
+static void reply_to_lua(lua_State *lua, const uint8_t *bytes, uint32_t length)
+{
+    struct {
+        uint32_t next_index; /* the next element's index in the table (1-based) */
+        uint32_t count;      /* elements in the array */
+    } frames[SCRIPT_CALL_DEPTH_MAX];
+    uint32_t depth = 0;
+    uint32_t at = 0;
+    KV_ASSERT(length >= 3);
+    /* Bounded by the reply's bytes: each pass consumes one element's header. */
+    while (at < length) {
+        if (!lua_checkstack(lua, 4)) {
+            luaL_error(lua, "reached lua stack limit");
+        }
+        if (bytes[at] == '*') {
+            uint32_t end = line_end(bytes, length, at + 1);
+            int64_t count = line_integer(bytes, at + 1, end);
+            at = end + 2;
+            if (count < 0) {
+                lua_pushboolean(lua, 0);
+            } else {
+                lua_createtable(lua, count < INT32_MAX ? (int)count : 0, 0);
+                if (count > 0) {
+                    if (depth == SCRIPT_CALL_DEPTH_MAX) {
+                        luaL_error(lua, "reached lua stack limit");
+                    }
+                    frames[depth].next_index = 1;
+                    frames[depth].count = (uint32_t)count;
+                    depth++;
+                    continue;
+                }
+            }
+        } else {
+            at = reply_scalar_push(lua, bytes, length, at);
+        }
+        /* A whole value is on top: it goes into the open arrays it completes. Bounded by
+         * the depth. */
+        while (depth > 0) {
+            lua_rawseti(lua, -2, (int)frames[depth - 1].next_index);
+            frames[depth - 1].next_index++;
+            if (frames[depth - 1].next_index <= frames[depth - 1].count) {
+                break;
+            }
+            depth--;
+        }
+        if (depth == 0) {
+            break;
+        }
+    }
+    KV_ASSERT(depth == 0);
+    KV_ASSERT(at == length); /* one reply, read whole */
+}
+
+/* The checks Redis's scriptCall makes before a command runs; false with the error table
+ * pushed. */
+static bool call_admit(lua_State *lua, struct script_run *run, uint32_t position,
+                       const struct slice *args, uint32_t arg_count)
+{
+    KV_ASSERT(arg_count >= 1);
+    KV_ASSERT(run->context != NULL);
+    const struct cmd *cmd = cmd_of(position);
+    if (cmd == NULL) {
+        call_error_push(lua, "Unknown Redis command called from script");
+        return false;
+    }
+    int arity = cmd->arity;
+    if ((arity > 0 && (uint32_t)arity != arg_count) ||
+        (arity < 0 && arg_count < (uint32_t)-arity)) {
+        call_error_push(lua, "Wrong number of args calling Redis command from script");
+        return false;
+    }
+    if (call_denied(args, arg_count)) {
+        call_error_push(lua, "This Redis command is not allowed from script");
+        return false;
+    }
+    if (run->refuse_writes &&
+        ((cmd_flags(cmd) & CMD_FLAG_WRITE) || call_may_replicate(args[0]))) {
+        call_error_push(lua, "Write commands are not allowed from read-only scripts.");
+        return false;
+    }
+    return true;
+}
+
+/* Runs an admitted command into the call buffer (or answers the budget's OOM there, as
+ * Redis's scriptVerifyOOM before the script's first write). */
+static struct reply call_execute(struct script_run *run, uint32_t position,
+                                 const struct slice *args, uint32_t arg_count)
+{
+    struct script *script = run->script;
+    KV_ASSERT(script->call_grown == NULL);
+    struct cmd_context call = *run->context;
+    call.reply = (struct reply){.bytes = script->call_fixed,
+                                .capacity = SCRIPT_CALL_REPLY_BYTES,
+                                .grow = call_grow,
+                                .truncate = call_truncate,
+                                .owner = script};
+    call.mode = CMD_MODE_EXEC; /* blocking forms answer at once, as in a script */
+    call.outcome = (struct cmd_outcome){0};
+    struct client *client = run->context->client;
+    const char *last_command = client->last_command;
+    bool admitted = run->wrote || !cmd_denyoom(position) ||
+                    cmd_memory_admit(&call, position, args, arg_count, false);
+    if (admitted) {
+        run->wrote = run->wrote || (cmd_flags(cmd_of(position)) & CMD_FLAG_WRITE);
+        cmd_run(&call, position, args, arg_count);
+    }
+    client->last_command = last_command; /* the client's last command stays the EVAL */
+    KV_ASSERT(!call.outcome.block);
+    KV_ASSERT(call.reply.length > 0 || call.reply.failed);
+    return call.reply;
+}
+
+/* redis.call (raise) and redis.pcall. */
+static int call_generic(lua_State *lua, bool raise)
+{
+    struct script *script = script_of(lua);
+    struct script_run *run = script->run;
+    if (run == NULL || run->context == NULL) {
+        return error_raise(lua, "redis.call/pcall can only be called inside a script invocation");
+    }
+    int count = lua_gettop(lua);
+    if (count == 0) {
+        error_table_push(lua, "Please specify at least one argument for this redis lib call");
+        return raise ? lua_error(lua) : 1;
+    }
+    if (!args_to_strings(lua, count)) {
+        return raise ? lua_error(lua) : 1;
+    }
+    struct slice *args = args_slices(lua, count);
+    uint32_t arg_count = (uint32_t)count;
+    KV_ASSERT(lua_gettop(lua) == count + 1); /* the strings, then their slices */
+    uint32_t position = cmd_find(args, arg_count);
+    if (!call_admit(lua, run, position, args, arg_count)) {
+        return raise ? lua_error(lua) : 1;
+    }
+    struct reply reply = call_execute(run, position, args, arg_count);
+    if (reply.failed) {
+        call_grown_release(script);
+        call_error_push(lua, "the command's reply does not fit the Lua heap (lua_heap_bytes)");
+        return raise ? lua_error(lua) : 1;
+    }
+    bool error = reply.bytes[0] == '-';
+    reply_to_lua(lua, reply.bytes, reply.length);
+    call_grown_release(script);
+    KV_ASSERT(lua_gettop(lua) == count + 2); /* the converted reply on top */
+    if (raise && error) {
+        return lua_error(lua);
+    }
+    return 1;
+}
+
+static int redis_call(lua_State *lua)
+{
+    KV_ASSERT(script_of(lua)->lua != NULL);
+    return call_generic(lua, true);
+}
+
+static int redis_pcall(lua_State *lua)
+{
+    KV_ASSERT(script_of(lua)->lua != NULL);
+    return call_generic(lua, false);
+}
+
+static int redis_sha1hex(lua_State *lua)
+{
+    if (lua_gettop(lua) != 1) {
+        return error_raise(lua, "wrong number of arguments");
+    }
+    size_t length = 0;
+    const char *bytes = lua_tolstring(lua, 1, &length);
+    char hex[SHA1_HEX_BYTES + 1];
+    sha1_hex((const uint8_t *)bytes, bytes != NULL ? length : 0, hex);
+    KV_ASSERT(strlen(hex) == SHA1_HEX_BYTES);
+    lua_pushstring(lua, hex);
+    return 1;
+}
+
+static int redis_error_reply(lua_State *lua)
+{
+    if (lua_gettop(lua) != 1 || lua_type(lua, -1) != LUA_TSTRING) {
+        error_table_push(lua, "wrong number or type of arguments");
+        return 1;
+    }
+    const char *text = lua_tostring(lua, -1);
+    if (text[0] != '-') {
+        lua_pushliteral(lua, "-");
+        lua_insert(lua, -2);
+        lua_concat(lua, 2);
+        text = lua_tostring(lua, -1);
+    }
+    error_table_push(lua, text);
+    KV_ASSERT(lua_istable(lua, -1));
+    return 1;
+}
+
+static int redis_status_reply(lua_State *lua)
+{
+    if (lua_gettop(lua) != 1 || lua_type(lua, -1) != LUA_TSTRING) {
+        error_table_push(lua, "wrong number or type of arguments");
+        return 1;
+    }
+    lua_newtable(lua);
+    lua_pushvalue(lua, -2);
+    lua_setfield(lua, -2, "ok");
+    KV_ASSERT(lua_gettop(lua) == 2);
+    return 1;
+}
+
+static int redis_log(lua_State *lua)
+{
+    int count = lua_gettop(lua);
+    if (count < 2) {
+        return error_raise(lua, "redis.log() requires two arguments or more.");
+    }
+    if (!lua_isnumber(lua, 1)) {
+        return error_raise(lua, "First argument must be a number (log level).");
+    }
+    int level = (int)lua_tonumber(lua, 1);
+    if (level < SCRIPT_LOG_DEBUG || level > SCRIPT_LOG_WARNING) {
+        return error_raise(lua, "Invalid debug level.");
+    }
+    if (level < SCRIPT_LOG_NOTICE) {
+        return 0; /* below Redis's default verbosity */
+    }
+    char line[LOG_LINE_BYTES_MAX];
+    size_t used = 0;
+    /* Bounded by the arguments, and the line's bytes. */
+    for (int index = 2; index <= count; index++) {
+        size_t length = 0;
+        const char *text = lua_tolstring(lua, index, &length);
+        if (text == NULL) {
+            continue;
+        }
+        if (index != 2 && used < sizeof(line) - 1) {
+            line[used++] = ' ';
+        }
+        size_t room = sizeof(line) - 1 - used;
+        length = length < room ? length : room;
+        memcpy(line + used, text, length);
+        used += length;
+    }
+    KV_ASSERT(used < sizeof(line));
+    log_line(level == SCRIPT_LOG_WARNING ? LOG_WARN : LOG_INFO, "lua: %.*s", (int)used, line);
+    return 0;
+}
+
+static int redis_setresp(lua_State *lua)
+{
+    if (script_of(lua)->run == NULL) {
+        return error_raise(lua, "redis.setresp can only be called inside a script invocation");
+    }
+    if (lua_gettop(lua) != 1) {
+        return error_raise(lua, "redis.setresp() requires one argument.");
+    }
+    int resp = (int)lua_tonumber(lua, 1);
+    if (resp != 2 && resp != 3) {
+        return error_raise(lua, "RESP version must be 2 or 3.");
+    }
+    /* kv's commands answer RESP2 only: RESP3 is accepted and changes nothing. */
+    return 0;
+}
+
+static int redis_set_repl(lua_State *lua)
+{
+    if (script_of(lua)->run == NULL) {
+        return error_raise(lua, "redis.set_repl can only be called inside a script invocation");
+    }
+    if (lua_gettop(lua) != 1) {
+        return error_raise(lua, "redis.set_repl() requires two arguments.");
+    }
+    int flags = (int)lua_tonumber(lua, -1);
+    KV_ASSERT(script_of(lua)->run != NULL);
+    if ((flags & ~3) != 0) {
+        return error_raise(lua, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, "
+                                "REPL_ALL or REPL_NONE.");
+    }
+    return 0; /* kv does not replicate: accepted, no effect */
+}
+
+static int redis_replicate_commands(lua_State *lua)
+{
+    lua_pushboolean(lua, 1); /* Redis 7.0 always replicates effects */
+    return 1;
+}
+
+static int redis_breakpoint(lua_State *lua)
+{
+    lua_pushboolean(lua, 0); /* no debugger */
+    return 1;
+}
+
+static int redis_debug(lua_State *lua)
+{
+    (void)lua;
+    return 0;
+}
+
+static int redis_acl_check_cmd(lua_State *lua)
+{
+    if (script_of(lua)->run == NULL) {
+        return error_raise(lua,
+                           "redis.acl_check_cmd can only be called inside a script invocation");
+    }
+    int count = lua_gettop(lua);
+    if (count == 0) {
+        error_table_push(lua, "Please specify at least one argument for this redis lib call");
+        return lua_error(lua);
+    }
+    if (!args_to_strings(lua, count)) {
+        return lua_error(lua);
+    }
+    struct slice *args = args_slices(lua, count);
+    KV_ASSERT(lua_gettop(lua) == count + 1);
+    if (cmd_find(args, (uint32_t)count) == CMD_NONE) {
+        return error_raise(lua, "Invalid command passed to redis.acl_check_cmd()");
+    }
+    lua_pushboolean(lua, 1); /* kv has one user, allowed everything */
+    return 1;
+}
+
+/* pcall as Redis 7.0 replaces it: an error table caught is returned as its message. */
+static int script_pcall(lua_State *lua)
+{
+    int count = lua_gettop(lua);
+    luaL_checkany(lua, 1);
+    lua_pushboolean(lua, 1);
+    lua_insert(lua, 1);
+    if (lua_pcall(lua, count - 1, LUA_MULTRET, 0) != 0) {
+        lua_remove(lua, 1);
+        if (lua_istable(lua, -1)) {
+            lua_getfield(lua, -1, "err");
+            if (lua_isstring(lua, -1)) {
+                lua_replace(lua, -2);
+            }
+        }
+        lua_pushboolean(lua, 0);
+        lua_insert(lua, 1);
+    }
+    KV_ASSERT(lua_isboolean(lua, 1)); /* the verdict first, then the results or the error */
+    return lua_gettop(lua);
+}
+
+/* ---- math.random: Redis's rand48, the same sequence on every host ----------------------- */
+
+#define SCRIPT_RAND48_MASK ((1ull << 48) - 1u)
+#define SCRIPT_RAND48_MAX INT32_MAX
+
+static int32_t rand48_next(struct script *script)
+{
+    script->random_state = (0x5deece66dull * script->random_state + 0xbu) & SCRIPT_RAND48_MASK;
+    int32_t value = (int32_t)(script->random_state >> 17);
+    KV_ASSERT(value >= 0);
+    return value;
+}
+
+static int math_random(lua_State *lua)
+{
+    struct script *script = script_of(lua);
+    if (script->run == NULL) {
+        return luaL_error(lua, "math.random can only be called inside a script invocation");
+    }
+    lua_Number fraction = (lua_Number)(rand48_next(script) % SCRIPT_RAND48_MAX) /
+                          (lua_Number)SCRIPT_RAND48_MAX;
+    KV_ASSERT(fraction >= 0 && fraction < 1);
+    int count = lua_gettop(lua);
+    if (count == 0) {
+        lua_pushnumber(lua, fraction);
+    } else if (count == 1) {
+        int upper = luaL_checkint(lua, 1);
+        luaL_argcheck(lua, 1 <= upper, 1, "interval is empty");
+        lua_pushnumber(lua, floor(fraction * upper) + 1);
+    } else if (count == 2) {
+        int lower = luaL_checkint(lua, 1);
+        int upper = luaL_checkint(lua, 2);
+        luaL_argcheck(lua, lower <= upper, 2, "interval is empty");
+        lua_pushnumber(lua, floor(fraction * (upper - lower + 1)) + lower);
+    } else {
+        return luaL_error(lua, "wrong number of arguments");
+    }
+    return 1;
+}
+
+static int math_randomseed(lua_State *lua)
+{
+    struct script *script = script_of(lua);
+    if (script->run == NULL) {
+        return luaL_error(lua, "math.randomseed can only be called inside a script invocation");
+    }
+    uint32_t seed = (uint32_t)luaL_checkint(lua, 1);
+    script->random_state = ((uint64_t)seed << 16) | 0x330eu;
+    KV_ASSERT(script->random_state <= SCRIPT_RAND48_MASK);
+    return 0;
+}
+
+/* ---- Opening the state ------------------------------------------------------------------ */
+
+static void library_open(lua_State *lua, lua_CFunction open, const char *name)
+{
+    KV_ASSERT(open != NULL && name != NULL);
+    lua_pushcfunction(lua, open);
+    lua_pushstring(lua, name);
+    lua_call(lua, 1, 0);
+}
+
+static void field_function(lua_State *lua, const char *name, lua_CFunction function)
+{
+    KV_ASSERT(lua_istable(lua, -1));
+    lua_pushcfunction(lua, function);
+    lua_setfield(lua, -2, name);
+}
+
+static void field_number(lua_State *lua, const char *name, lua_Number number)
+{
+    KV_ASSERT(lua_istable(lua, -1));
+    lua_pushnumber(lua, number);
+    lua_setfield(lua, -2, name);
+}
+
+/* The redis table, left on the stack. */
+static void redis_table_push(lua_State *lua)
+{
+    lua_newtable(lua);
+    field_function(lua, "call", redis_call);
+    field_function(lua, "pcall", redis_pcall);
+    field_function(lua, "log", redis_log);
+    field_number(lua, "LOG_DEBUG", SCRIPT_LOG_DEBUG);
+    field_number(lua, "LOG_VERBOSE", SCRIPT_LOG_VERBOSE);
+    field_number(lua, "LOG_NOTICE", SCRIPT_LOG_NOTICE);
+    field_number(lua, "LOG_WARNING", SCRIPT_LOG_WARNING);
+    field_number(lua, "REDIS_VERSION_NUM", 0x0007000f); /* 7.0.15, as INFO says */
+    lua_pushliteral(lua, "7.0.15");
+    lua_setfield(lua, -2, "REDIS_VERSION");
+    field_function(lua, "setresp", redis_setresp);
+    field_function(lua, "sha1hex", redis_sha1hex);
+    field_function(lua, "error_reply", redis_error_reply);
+    field_function(lua, "status_reply", redis_status_reply);
+    field_function(lua, "set_repl", redis_set_repl);
+    field_number(lua, "REPL_NONE", 0);
+    field_number(lua, "REPL_AOF", 1);
+    field_number(lua, "REPL_SLAVE", 2);
+    field_number(lua, "REPL_REPLICA", 2);
+    field_number(lua, "REPL_ALL", 3);
+    field_function(lua, "acl_check_cmd", redis_acl_check_cmd);
+    field_function(lua, "replicate_commands", redis_replicate_commands);
+    field_function(lua, "breakpoint", redis_breakpoint);
+    field_function(lua, "debug", redis_debug);
+    KV_ASSERT(lua_istable(lua, -1));
+}
+
+/* The libraries whose tables become read-only proxies. */
+static const char *const script_library_names[] = {"string", "math", "table", "coroutine",
+                                                   "redis"};
+
+/* Locks the globals (see the file's comment): the real table stays in the registry as
+ * "kv_globals", the thread's globals become its read-only proxy. */
+static void sandbox_lock(lua_State *lua)
+{
+    KV_ASSERT(lua_gettop(lua) == 0);
+    lua_pushvalue(lua, LUA_GLOBALSINDEX); /* 1: the real globals */
+    /* Bounded by the library list. */
+    for (size_t index = 0; index < sizeof(script_library_names) / sizeof(char *); index++) {
+        lua_getfield(lua, 1, script_library_names[index]);
+        proxy_make(lua);
+        lua_setfield(lua, 1, script_library_names[index]);
+    }
+    lua_newtable(lua); /* the real globals' metatable: a missing name is an error */
+    lua_pushcfunction(lua, script_missing_global);
+    lua_setfield(lua, -2, "__index");
+    lua_setmetatable(lua, 1);
+    lua_pushvalue(lua, 1);
+    lua_setfield(lua, LUA_REGISTRYINDEX, "kv_globals");
+    lua_pushvalue(lua, 1);
+    proxy_make(lua); /* 2: the globals scripts see */
+    lua_pushliteral(lua, "_G");
+    lua_pushvalue(lua, 2);
+    lua_rawset(lua, 1);
+    lua_replace(lua, LUA_GLOBALSINDEX);
+    lua_settop(lua, 0);
+}
+
+static int state_open_protected(lua_State *lua)
+{
+    library_open(lua, luaopen_base, "");
+    library_open(lua, luaopen_table, LUA_TABLIBNAME);
+    library_open(lua, luaopen_string, LUA_STRLIBNAME);
+    library_open(lua, luaopen_math, LUA_MATHLIBNAME);
+    /* Redis's deny list: opened with the base library, never given to scripts. */
+    lua_pushnil(lua);
+    lua_setglobal(lua, "dofile");
+    lua_pushnil(lua);
+    lua_setglobal(lua, "loadfile");
+    lua_pushnil(lua);
+    lua_setglobal(lua, "print");
+    lua_getglobal(lua, "tostring");
+    lua_setfield(lua, LUA_REGISTRYINDEX, "kv_tostring");
+    lua_pushcfunction(lua, script_pcall);
+    lua_setglobal(lua, "pcall");
+    lua_getglobal(lua, "math");
+    field_function(lua, "random", math_random);
+    field_function(lua, "randomseed", math_randomseed);
+    lua_pop(lua, 1);
+    redis_table_push(lua);
+    lua_setglobal(lua, "redis");
+    lua_pushcfunction(lua, script_error_handler);
+    lua_setfield(lua, LUA_REGISTRYINDEX, "kv_error_handler");
+    lua_settop(lua, 0);
+    sandbox_lock(lua);
+    KV_ASSERT(lua_gettop(lua) == 0);
+    return 0;
+}
+
+static void state_open(struct script *script)
+{
+    KV_ASSERT(script->lua == NULL);
+    KV_ASSERT(script->heap.allocations == 0);
+    lua_State *lua = lua_newstate(script_alloc, script);
+    KV_ASSERT(lua != NULL); /* the heap is at least SCRIPT_HEAP_BYTES_MIN */
+    lua_atpanic(lua, script_panic);
+    int status = lua_cpcall(lua, state_open_protected, NULL);
+    KV_ASSERT(status == 0); /* the libraries fit SCRIPT_HEAP_BYTES_MIN */
+    script->lua = lua;
+    script->script_count = 0;
+    /* Redis's rand48 starts from the same state in every process. */
+    script->random_state = 0x1234abcd330eull;
+}
+
+/* ---- Answers ---------------------------------------------------------------------------- */
+
+/* Writes bytes with CR and LF as spaces, as Redis's sdsmapchars keeps a line whole. */
+static void reply_mapped(struct reply *reply, const char *bytes, size_t length)
+{
+    char chunk[256];
+    size_t done = 0;
+    /* Bounded by the bytes, a chunk at a time. */
+    while (done < length) {
+        size_t take = length - done < sizeof(chunk) ? length - done : sizeof(chunk);
+        for (size_t index = 0; index < take; index++) {
+            char byte = bytes[done + index];
+            chunk[index] = (byte == '\r' || byte == '\n') ? ' ' : byte;
+        }
+        reply_raw(reply, chunk, (uint32_t)take);
+        done += take;
+    }
+    KV_ASSERT(done == length);
+}
+
+/* The length of `text` less its trailing CR and LF (Redis's sdstrim on a formatted error). */
+static size_t trailing_trimmed(const char *text, size_t length)
+{
+    KV_ASSERT(text != NULL || length == 0);
+    /* Bounded by the length. */
+    while (length > 0 && (text[length - 1] == '\r' || text[length - 1] == '\n')) {
+        length--;
+    }
+    return length;
+}
+
+static void reply_text(struct reply *reply, const char *text)
+{
+    KV_ASSERT(text != NULL);
+    reply_raw(reply, text, (uint32_t)strlen(text));
+}
+
+/* An error line of reply.c's table with one argument of our text, as addReplyErrorFormat
+ * words it: the text trimmed of trailing CR and LF (the table keeps it on one line). */
+static void reply_error_text(struct reply *reply, enum reply_error error, const char *text,
+                             size_t length)
+{
+    KV_ASSERT(reply_error_has_arguments(error));
+    struct slice argument = {.bytes = (const uint8_t *)text,
+                             .length = (uint32_t)trailing_trimmed(text, length)};
+    reply_error_format(reply, error, &argument);
+}
+
+static void reply_integer_number(struct reply *reply, lua_Number number)
+{
+    /* As the C cast on x86-64: a number out of range (or NaN) becomes INT64_MIN. */
+    int64_t value = INT64_MIN;
+    if (number >= -9223372036854775808.0 && number < 9223372036854775808.0) {
+        value = (int64_t)number;
+        KV_ASSERT(value != INT64_MIN || number == -9223372036854775808.0);
+    }
+    reply_integer(reply, value);
+}
+
+/* An open array of the script's result being answered. */
+struct result_frame {
+    int table_index;     /* the table's stack index */
+    uint32_t next_index; /* the next element (1-based) */
+    uint32_t count;      /* elements: up to the first nil */
+};
+
+/* A table answered as Redis's luaReplyToRedisReply: {err=...}, {ok=...}, {double=...},
+ * {big_number=...}, else an array up to the first nil. Pops it unless it opened a frame. */
+static void result_table(lua_State *lua, struct reply *reply, struct result_frame *frames,
+                         uint32_t *depth)
+{
+    KV_ASSERT(lua_istable(lua, -1));
+    lua_getfield(lua, -1, "err");
+    if (lua_type(lua, -1) == LUA_TSTRING) {
+        const char *message = lua_tostring(lua, -1);
+        reply_text(reply, "-");
+        reply_mapped(reply, message, trailing_trimmed(message, strlen(message)));
+        reply_text(reply, "\r\n");
+        lua_pop(lua, 2);
+        return;
+    }
+    lua_pop(lua, 1);
+    lua_getfield(lua, -1, "ok");
+    if (lua_type(lua, -1) == LUA_TSTRING) {
+        const char *status = lua_tostring(lua, -1);
+        reply_text(reply, "+");
+        reply_mapped(reply, status, strlen(status));
+        reply_text(reply, "\r\n");
+        lua_pop(lua, 2);
+        return;
+    }
+    lua_pop(lua, 1);
+    lua_getfield(lua, -1, "double");
+    if (lua_type(lua, -1) == LUA_TNUMBER) {
+        double number = lua_tonumber(lua, -1);
+        char text[SCRIPT_NUMBER_BYTES];
+        int length = isinf(number) ? snprintf(text, sizeof(text), number > 0 ? "inf" : "-inf")
+                                   : snprintf(text, sizeof(text), "%.17g", number);
+        KV_ASSERT(length > 0 && (size_t)length < sizeof(text));
+        reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
+        lua_pop(lua, 2);
+        return;
+    }
+    lua_pop(lua, 1);
+    size_t length = lua_objlen(lua, -1);
+    uint32_t count = 0;
+    /* The first nil lies at most one past the table's length (a border). */
+    for (size_t index = 1; index <= length + 1; index++) {
+        lua_rawgeti(lua, -1, (int)index);
+        bool end = lua_isnil(lua, -1);
+        lua_pop(lua, 1);
+        if (end) {
+            break;
+        }
+        count++;
+    }
+    if (count > 0 && *depth == SCRIPT_RESULT_DEPTH_MAX) {
+        reply_error(reply, REPLY_ERROR_LUA_STACK_LIMIT);
+        lua_pop(lua, 1);
+        return;
+    }
+    reply_array(reply, count);
+    if (count == 0) {
+        lua_pop(lua, 1);
+        return;
+    }
+    frames[*depth] = (struct result_frame){.table_index = lua_gettop(lua), .next_index = 1,
+                                           .count = count};
+    (*depth)++;
+}
+
+/* Answers the value on top of the stack and pops it (a table with elements stays open). */
+static void result_value(lua_State *lua, struct reply *reply, struct result_frame *frames,
+                         uint32_t *depth)
+{
+    if (!lua_checkstack(lua, 4)) {
+        reply_error(reply, REPLY_ERROR_LUA_STACK_LIMIT);
+        lua_pop(lua, 1);
+        return;
+    }
+    switch (lua_type(lua, -1)) {
+    case LUA_TSTRING: {
+        size_t length = 0;
+        const char *bytes = lua_tolstring(lua, -1, &length);
+        KV_ASSERT(length <= UINT32_MAX);
+        reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)bytes,
+                                         .length = (uint32_t)length});
+        break;
+    }
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(lua, -1)) {
+            reply_integer(reply, 1);
+        } else {
+            reply_null(reply);
+        }
+        break;
+    case LUA_TNUMBER:
+        reply_integer_number(reply, lua_tonumber(lua, -1));
+        break;
+    case LUA_TTABLE:
+        result_table(lua, reply, frames, depth);
+        return;
+    default:
+        reply_null(reply);
+        break;
+    }
+    lua_pop(lua, 1);
+}
+
+/* Answers the script's result (on top of the stack) and pops it. Iterative: a frame per
+ * open array, each element fetched when its turn comes. */
+static void result_reply(lua_State *lua, struct reply *reply)
+{
+    struct result_frame frames[SCRIPT_RESULT_DEPTH_MAX];
+    uint32_t depth = 0;
+    int base = lua_gettop(lua) - 1;
+    bool more = true;
+    /* Bounded by the values reachable from the result, each answered once. */
+    while (more) {
+        result_value(lua, reply, frames, &depth);
+        more = false;
+        while (depth > 0) {
+            struct result_frame *frame = &frames[depth - 1];
+            if (frame->next_index <= frame->count) {
+                lua_rawgeti(lua, frame->table_index, (int)frame->next_index);
+                frame->next_index++;
+                more = true;
+                break;
+            }
+            KV_ASSERT(lua_gettop(lua) == frame->table_index);
+            lua_pop(lua, 1);
+            depth--;
+        }
+    }
+    KV_ASSERT(depth == 0);
+    KV_ASSERT(lua_gettop(lua) == base);
+}
+
+/* Answers a failed run, as Redis's luaCallFunction: an error table with its source and line
+ * ("-<err> script: <sha>, on <source>:<line>."), anything else "Error running script". */
+static void failure_reply(lua_State *lua, const struct script_run *run)
+{
+    struct reply *reply = run->reply;
+    if (!lua_istable(lua, -1)) {
+        const char *message = lua_isstring(lua, -1) ? lua_tostring(lua, -1) : "execution failure";
+        struct slice argument = {.bytes = (const uint8_t *)message,
+                                 .length = (uint32_t)trailing_trimmed(message, strlen(message))};
+        reply_error_format(reply, REPLY_ERROR_SCRIPT_RUNNING, run->sha, &argument);
+        lua_pop(lua, 1);
+        return;
+    }
+    lua_getfield(lua, -1, "err");
+    lua_getfield(lua, -2, "source");
+    lua_getfield(lua, -3, "line");
+    const char *message = lua_isstring(lua, -3) ? lua_tostring(lua, -3) : "";
+    const char *source = lua_isstring(lua, -2) ? lua_tostring(lua, -2) : NULL;
+    const char *line = lua_isstring(lua, -1) ? lua_tostring(lua, -1) : NULL;
+    reply_text(reply, "-");
+    reply_mapped(reply, message, strlen(message));
+    if (source != NULL && line != NULL) {
+        reply_text(reply, " script: ");
+        reply_text(reply, run->sha);
+        reply_text(reply, ", on ");
+        reply_mapped(reply, source, strlen(source));
+        reply_text(reply, ":");
+        reply_text(reply, line);
+        reply_text(reply, ".");
+    }
+    reply_text(reply, "\r\n");
+    KV_ASSERT(lua_istable(lua, -4));
+    lua_pop(lua, 4);
+}
+
+/* ---- The cache -------------------------------------------------------------------------- */
+
+static void cache_key(char key[SCRIPT_KEY_BYTES], char kind, const char *sha)
+{
+    KV_ASSERT(strlen(sha) == SHA1_HEX_BYTES);
+    key[0] = kind;
+    key[1] = '_';
+    memcpy(key + 2, sha, SHA1_HEX_BYTES + 1);
+}
+
+static const struct {
+    const char *name;
+    uint32_t flag;
+} script_flag_names[] = {
+    {"no-writes", SCRIPT_FLAG_NO_WRITES},       {"allow-oom", SCRIPT_FLAG_ALLOW_OOM},
+    {"allow-stale", SCRIPT_FLAG_ALLOW_STALE},   {"no-cluster", SCRIPT_FLAG_NO_CLUSTER},
+    {"allow-cross-slot-keys", SCRIPT_FLAG_ALLOW_CROSS_SLOT},
+};
+
+/* One word of the shebang: "flags=a,b" adds its flags; false after answering the error. */
+static bool shebang_word(struct reply *reply, const char *word, size_t length, uint32_t *flags)
+{
+    if (length < 6 || memcmp(word, "flags=", 6) != 0) {
+        reply_error_text(reply, REPLY_ERROR_SHEBANG_OPTION, word, length);
+        return false;
+    }
+    KV_ASSERT(length >= 6);
+    size_t at = 6;
+    /* Bounded by the word: each pass takes one comma-separated flag. */
+    while (at < length) {
+        const char *comma = memchr(word + at, ',', length - at);
+        size_t flag_bytes = comma != NULL ? (size_t)(comma - word) - at : length - at;
+        uint32_t found = 0;
+        for (size_t index = 0; index < sizeof(script_flag_names) / sizeof(script_flag_names[0]);
+             index++) {
+            const char *name = script_flag_names[index].name;
+            if (strlen(name) == flag_bytes && memcmp(name, word + at, flag_bytes) == 0) {
+                found = script_flag_names[index].flag;
+            }
+        }
+        if (found == 0) {
+            reply_error_text(reply, REPLY_ERROR_SHEBANG_FLAG, word + at, flag_bytes);
+            return false;
+        }
+        *flags |= found;
+        at += flag_bytes + (comma != NULL ? 1u : 0u);
+        if (comma != NULL && at == length) {
+            reply_error_text(reply, REPLY_ERROR_SHEBANG_FLAG, "", 0); /* "a," */
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Redis's evalExtractShebangFlags: "#!lua [flags=...]" on the first line; none is EVAL's
+ * compatibility mode. False after answering the error. */
+static bool shebang_parse(struct reply *reply, struct slice body, uint32_t *flags,
+                          uint32_t *shebang_bytes)
+{
+    *flags = SCRIPT_FLAG_COMPAT;
+    *shebang_bytes = 0;
+    if (body.length < 2 || memcmp(body.bytes, "#!", 2) != 0) {
+        return true;
+    }
+    const uint8_t *newline = memchr(body.bytes, '\n', body.length);
+    if (newline == NULL) {
+        reply_error(reply, REPLY_ERROR_SHEBANG_INVALID);
+        return false;
+    }
+    const char *line = (const char *)body.bytes;
+    size_t length = (size_t)(newline - body.bytes);
+    *flags = 0;
+    size_t at = 0;
+    uint32_t word_index = 0;
+    /* Bounded by the line: each pass takes one word. */
+    while (at < length) {
+        if (line[at] == ' ' || line[at] == '\t' || line[at] == '\r') {
+            at++;
+            continue;
+        }
+        size_t start = at;
+        while (at < length && line[at] != ' ' && line[at] != '\t' && line[at] != '\r') {
+            at++;
+        }
+        if (word_index == 0 && !(at - start == 5 && memcmp(line + start, "#!lua", 5) == 0)) {
+            reply_error_text(reply, REPLY_ERROR_SHEBANG_ENGINE, line + start, at - start);
+            return false;
+        }
+        if (word_index > 0 && !shebang_word(reply, line + start, at - start, flags)) {
+            return false;
+        }
+        word_index++;
+    }
+    *shebang_bytes = (uint32_t)length;
+    KV_ASSERT(!(*flags & SCRIPT_FLAG_COMPAT));
+    return true;
+}
+
+/* Compiles the run's body into the cache (registry["f_<sha>"], its flags in "F_<sha>");
+ * false after answering the error. */
+static bool cache_compile(lua_State *lua, struct script_run *run)
+{
+    uint32_t flags = 0;
+    uint32_t shebang_bytes = 0;
+    if (!shebang_parse(run->reply, run->body, &flags, &shebang_bytes)) {
+        return false;
+    }
+    const char *body = (const char *)run->body.bytes;
+    if (luaL_loadbuffer(lua, body + shebang_bytes, run->body.length - shebang_bytes,
+                        "@user_script") != 0) {
+        const char *message = lua_tostring(lua, -1);
+        reply_error_text(run->reply, REPLY_ERROR_SCRIPT_COMPILE, message, strlen(message));
+        lua_pop(lua, 1);
+        return false;
+    }
+    KV_ASSERT(lua_isfunction(lua, -1));
+    char key[SCRIPT_KEY_BYTES];
+    cache_key(key, 'f', run->sha);
+    lua_setfield(lua, LUA_REGISTRYINDEX, key);
+    cache_key(key, 'F', run->sha);
+    lua_pushnumber(lua, flags);
+    lua_setfield(lua, LUA_REGISTRYINDEX, key);
+    run->script->script_count++;
+    KV_ASSERT(run->script->script_count > 0);
+    return true;
+}
+
+/* Pushes the cached function of the run's SHA-1 (nil when there is none). */
+static void cache_find(lua_State *lua, const struct script_run *run)
+{
+    char key[SCRIPT_KEY_BYTES];
+    cache_key(key, 'f', run->sha);
+    lua_getfield(lua, LUA_REGISTRYINDEX, key);
+    KV_ASSERT(lua_isnil(lua, -1) || lua_isfunction(lua, -1));
+}
+
+static uint32_t cache_flags(lua_State *lua, const struct script_run *run)
+{
+    char key[SCRIPT_KEY_BYTES];
+    cache_key(key, 'F', run->sha);
+    lua_getfield(lua, LUA_REGISTRYINDEX, key);
+    KV_ASSERT(lua_isnumber(lua, -1)); /* set with the function */
+    uint32_t flags = (uint32_t)lua_tonumber(lua, -1);
+    lua_pop(lua, 1);
+    return flags;
+}
+
+/* ---- Runs ------------------------------------------------------------------------------- */
+
+/* Sets KEYS or ARGV in the real globals (the proxy refuses scripts, not us). */
+static void global_array_set(lua_State *lua, const char *name, const struct slice *items,
+                             uint32_t count)
+{
+    lua_getfield(lua, LUA_REGISTRYINDEX, "kv_globals");
+    lua_pushstring(lua, name);
+    lua_createtable(lua, count < INT32_MAX ? (int)count : 0, 0);
+    /* Bounded by the count. */
+    for (uint32_t index = 0; index < count; index++) {
+        lua_pushlstring(lua, (const char *)items[index].bytes, items[index].length);
+        lua_rawseti(lua, -2, (int)index + 1);
+    }
+    lua_rawset(lua, -3);
+    KV_ASSERT(lua_istable(lua, -1)); /* the real globals */
+    lua_pop(lua, 1);
+}
+
+/* Redis 7.0's checks on a script's flags before it runs; false after answering. */
+static bool run_prepare(lua_State *lua, struct script_run *run)
+{
+    uint32_t flags = cache_flags(lua, run);
+    bool compat = (flags & SCRIPT_FLAG_COMPAT) != 0;
+    if (!compat && !(flags & SCRIPT_FLAG_NO_WRITES) && run->read_only_form) {
+        reply_error(run->reply, REPLY_ERROR_SCRIPT_WRITE_FLAG_RO);
+        return false;
+    }
+    run->refuse_writes = run->read_only_form || (!compat && (flags & SCRIPT_FLAG_NO_WRITES));
+    KV_ASSERT(!run->wrote); /* nothing ran yet */
+    return true;
+}
+
+static int eval_protected(lua_State *lua)
+{
+    struct script_run *run = lua_touserdata(lua, 1);
+    struct script *script = run->script;
+    lua_settop(lua, 0);
+    if (script->heap.used_bytes > (uint64_t)script->heap.page_count * HEAP_PAGE_BYTES / 2u) {
+        lua_gc(lua, LUA_GCCOLLECT, 0); /* Lua 5.1 does not collect when an allocation fails */
+    }
+    lua_getfield(lua, LUA_REGISTRYINDEX, "kv_error_handler"); /* 1 */
+    cache_find(lua, run);                                      /* 2 */
+    if (lua_isnil(lua, -1)) {
+        lua_pop(lua, 1);
+        if (run->by_sha) {
+            reply_error(run->reply, REPLY_ERROR_NOSCRIPT);
+            return 0;
+        }
+        if (!cache_compile(lua, run)) {
+            return 0;
+        }
+        cache_find(lua, run);
+        KV_ASSERT(lua_isfunction(lua, -1));
+    }
+    if (!run_prepare(lua, run)) {
+        return 0;
+    }
+    global_array_set(lua, "KEYS", run->keys, run->key_count);
+    global_array_set(lua, "ARGV", run->argv, run->argv_count);
+    script->run = run;
+    int status = lua_pcall(lua, 0, 1, 1);
+    script->run = NULL;
+    call_grown_release(script);
+    if (status != 0) {
+        failure_reply(lua, run);
+    } else {
+        result_reply(lua, run->reply);
+    }
+    if (++script->runs_since_gc >= SCRIPT_GC_PERIOD) {
+        script->runs_since_gc = 0;
+        lua_gc(lua, LUA_GCSTEP, SCRIPT_GC_PERIOD);
+    }
+    return 0;
+}
+
+static int load_protected(lua_State *lua)
+{
+    struct script_run *run = lua_touserdata(lua, 1);
+    lua_settop(lua, 0);
+    cache_find(lua, run);
+    bool cached = !lua_isnil(lua, -1);
+    lua_pop(lua, 1);
+    KV_ASSERT(run->context == NULL); /* SCRIPT LOAD runs nothing */
+    if (cached || cache_compile(lua, run)) {
+        reply_bulk(run->reply, (struct slice){.bytes = (const uint8_t *)run->sha,
+                                              .length = SHA1_HEX_BYTES});
+    }
+    return 0;
+}
+
+static int exists_protected(lua_State *lua)
+{
+    struct script_run *run = lua_touserdata(lua, 1);
+    lua_settop(lua, 0);
+    cache_find(lua, run);
+    run->found = lua_isfunction(lua, -1);
+    lua_pop(lua, 1);
+    KV_ASSERT(lua_gettop(lua) == 0);
+    return 0;
+}
+
+static int collect_protected(lua_State *lua)
+{
+    lua_gc(lua, LUA_GCCOLLECT, 0);
+    return 0;
+}
+
+/* Runs `body` protected: an error that escapes it (the Lua heap is full outside the
+ * script's own call) replaces whatever it answered with Redis's "Error running script". */
+static void run_protected(struct script *script, struct script_run *run, lua_CFunction body)
+{
+    KV_ASSERT(script->run == NULL);
+    lua_State *lua = script->lua;
+    int status = lua_cpcall(lua, body, run);
+    script->run = NULL;
+    call_grown_release(script);
+    if (status != 0) {
+        script->memory_errors++;
+        reply_truncate(run->reply);
+        const char *message = lua_isstring(lua, -1) ? lua_tostring(lua, -1) : "execution failure";
+        struct slice argument = {.bytes = (const uint8_t *)message,
+                                 .length = (uint32_t)strlen(message)};
+        reply_error_format(run->reply, REPLY_ERROR_SCRIPT_RUNNING, run->sha, &argument);
+        lua_settop(lua, 0);
+        (void)lua_cpcall(lua, collect_protected, NULL);
+        lua_settop(lua, 0);
+    }
+    KV_ASSERT(lua_gettop(lua) == 0);
+    KV_ASSERT(script->call_grown == NULL);
+}
+
+/* The run's SHA-1: the body's, or EVALSHA's argument in lower case (Redis lowers it). */
+static void sha_lower(char sha[SHA1_HEX_BYTES + 1], struct slice given)
+{
+    KV_ASSERT(given.length == SHA1_HEX_BYTES);
+    /* Bounded by the 40 digits. */
+    for (uint32_t index = 0; index < SHA1_HEX_BYTES; index++) {
+        uint8_t byte = given.bytes[index];
+        sha[index] = (char)((byte >= 'A' && byte <= 'Z') ? byte + ('a' - 'A') : byte);
+    }
+    sha[SHA1_HEX_BYTES] = '\0';
+}
+
+void script_eval(struct script *script, struct cmd_context *context, const struct slice *args,
+                 uint32_t arg_count, bool by_sha, bool read_only)
+{
+    KV_ASSERT(arg_count >= 3);
+    KV_ASSERT(script->run == NULL); /* EVAL is refused inside a script */
+    if (by_sha && args[1].length != SHA1_HEX_BYTES) {
+        reply_error(&context->reply, REPLY_ERROR_NOSCRIPT); /* before numkeys, as Redis */
+        return;
+    }
+    int64_t key_count = 0;
+    if (!number_parse_int64(args[2].bytes, args[2].length, &key_count)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return;
+    }
+    if (key_count > (int64_t)arg_count - 3) {
+        reply_error(&context->reply, REPLY_ERROR_NUMKEYS_TOO_MANY);
+        return;
+    }
+    if (key_count < 0) {
+        reply_error(&context->reply, REPLY_ERROR_NUMKEYS_NEGATIVE);
+        return;
+    }
+    struct script_run run = {.script = script,
+                             .context = context,
+                             .reply = &context->reply,
+                             .body = args[1],
+                             .keys = args + 3,
+                             .key_count = (uint32_t)key_count,
+                             .argv = args + 3 + key_count,
+                             .argv_count = arg_count - 3 - (uint32_t)key_count,
+                             .by_sha = by_sha,
+                             .read_only_form = read_only};
+    if (by_sha) {
+        sha_lower(run.sha, args[1]);
+    } else {
+        sha1_hex(args[1].bytes, args[1].length, run.sha);
+    }
+    run_protected(script, &run, eval_protected);
+}
+
+void script_load(struct script *script, struct reply *reply, struct slice body)
+{
+    KV_ASSERT(script->run == NULL);
+    struct script_run run = {.script = script, .reply = reply, .body = body};
+    sha1_hex(body.bytes, body.length, run.sha);
+    run_protected(script, &run, load_protected);
+}
+
+bool script_exists(struct script *script, struct slice sha)
+{
+    if (sha.length != SHA1_HEX_BYTES) {
+        return false;
+    }
+    uint8_t unused[64];
+    struct reply reply = reply_fixed(unused, sizeof(unused)); /* room for the memory error */
+    struct script_run run = {.script = script, .reply = &reply};
+    sha_lower(run.sha, sha);
+    run_protected(script, &run, exists_protected);
+    KV_ASSERT(script->run == NULL);
+    return run.found;
+}
+
+void script_flush(struct script *script)
+{
+    KV_ASSERT(script->run == NULL);
+    KV_ASSERT(script->call_grown == NULL);
+    lua_close(script->lua);
+    script->lua = NULL;
+    /* Every byte the state held came back: nothing of the Lua heap is lost. */
+    KV_ASSERT(script->heap.allocations == 0);
+    state_open(script);
+}
+
+uint64_t script_memory_bytes(const struct script *script)
+{
+    KV_ASSERT(script->lua != NULL);
+    return script->heap.used_bytes;
+}
+
+uint64_t script_plan_bytes(uint64_t heap_bytes)
+{
+    KV_ASSERT(heap_bytes >= SCRIPT_HEAP_BYTES_MIN);
+    KV_ASSERT(heap_bytes <= SCRIPT_HEAP_BYTES_MAX);
+    return heap_plan_bytes(heap_bytes) + /* the Lua heap */
+           SCRIPT_CALL_REPLY_BYTES + 64u; /* redis.call's reply buffer, on a cache line */
+}
+
+void script_init(struct script *script, struct region *region, uint64_t heap_bytes)
+{
+    KV_ASSERT(heap_bytes >= SCRIPT_HEAP_BYTES_MIN);
+    KV_ASSERT(heap_bytes <= SCRIPT_HEAP_BYTES_MAX);
+    memset(script, 0, sizeof(*script));
+    heap_init(&script->heap, region, heap_bytes);
+    script->call_fixed = region_carve(region, SCRIPT_CALL_REPLY_BYTES, 64);
+    state_open(script);
+    KV_ASSERT(script->lua != NULL);
+}
+
+void script_verify(const struct script *script)
+{
+    KV_ASSERT(script->run == NULL);
+    KV_ASSERT(script->call_grown == NULL);
+    KV_ASSERT(script->lua != NULL);
+    heap_verify(&script->heap);
+}
