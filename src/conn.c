@@ -4,9 +4,7 @@
  * recv[command_start .. recv_length) waits to be parsed. Output: a chain of heap blocks from
  * out_head to out_tail; a block's [sent, length) waits to be sent, and the first
  * send_in_flight bytes of the head's are with the kernel. Replies are written at the tail;
- * sends take from the head; a block the kernel has taken whole goes back to the heap at once,
- * except the only block when it has the first size: it stays, emptied, for the next reply
- * (a client that has been answered holds one first block, as a Redis client its buffer).
+ * sends take from the head; a block the kernel has taken whole goes back to the heap at once.
  * Invariants (conn_verify): cursors within their buffers; out_bytes is the sum of the blocks'
  * unsent bytes; memory_bytes is the heap bytes of every buffer and block; at most one receive
  * and one send in flight; a slot is on the ready queue at most once. No I/O.
@@ -201,17 +199,7 @@ void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)
     conn->out_bytes -= bytes;
     KV_ASSERT(head->sent <= head->length);
     if (head->sent == head->length && (conn->out_head != conn->out_tail || bytes > 0)) {
-        if (conn->out_head == conn->out_tail && head->capacity == CONN_BLOCK_FIRST_BYTES) {
-            /* The only block, of the first size: emptied and kept for the next reply, as
-             * Redis keeps a client's reply buffer. Giving it back and taking it again cost a
-             * single-page span released and cut per request (a quarter of a GET's
-             * instructions); larger blocks still go back at once. */
-            head->sent = 0;
-            head->length = 0;
-            KV_ASSERT(conn->out_bytes == 0);
-            return;
-        }
-        /* Taken whole: the block goes back. */
+        /* Taken whole: the block goes back (the tail too: an idle client holds none). */
         uint32_t next = head->next;
         conns->memory_bytes -= heap_usable_bytes(conns->heap, head);
         heap_release(conns->heap, head);
