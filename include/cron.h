@@ -1,6 +1,7 @@
 /*
  * Timed work, on the clock rather than on I/O: active expiry of keys (expire_slice table
- * slots a turn, so memory comes back without a pause), closing clients that stayed idle past
+ * slots a slice, so memory comes back without a pause; a slice each 1/hz s, and on every
+ * turn between while the last slice removed keys), closing clients that stayed idle past
  * `timeout` or took no reply bytes for send_stall_seconds (once a second), and answering
  * blocked commands whose timeout passed. The loop runs a turn before each wait and sleeps at
  * most as long as the turn says. It needs no ring, so it is unit-tested with a fake clock.
@@ -37,6 +38,8 @@ struct cron {
     struct stats *stats;        /* disconnect counters */
     int64_t (*clock_ms)(void);  /* Unix ms now (tests give a fake) */
     int64_t scan_last_ms;       /* when the client checks last ran */
+    int64_t expire_last_ms;     /* when the last expiry slice ran */
+    bool expire_removed_last;   /* whether it removed a key (then the next turn slices too) */
 };
 
 void cron_init(struct cron *cron, struct serve *serve, struct store *store,

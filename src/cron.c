@@ -102,6 +102,20 @@ static void clients_scan(struct cron *cron, int64_t now_ms)
     }
 }
 
+/* Whether this turn runs an expiry slice: one is due every 1/hz s (and after the clock
+ * stepped back), as Redis's cron samples keys hz times a second; between ticks a turn slices
+ * again only while the last slice removed keys, as Redis's fast cycle runs while the keys it
+ * samples are stale, so expired keys still go at the loop's pace. A slice on every turn cost
+ * a loaded server expire_slice slots per pass of the loop: with 100,000 keys under EX and
+ * none due, about 19 keys examined per request and twice a plain SET's instructions. */
+static bool expire_due(const struct cron *cron, int64_t now_ms)
+{
+    KV_ASSERT(cron->config->hz > 0);
+    int64_t interval_ms = 1000 / (int64_t)cron->config->hz;
+    return cron->expire_removed_last || now_ms < cron->expire_last_ms ||
+           now_ms - cron->expire_last_ms >= interval_ms;
+}
+
 uint64_t cron_turn(struct cron *cron)
 {
     const struct config *config = cron->config;
@@ -116,7 +130,12 @@ uint64_t cron_turn(struct cron *cron)
     KV_ASSERT(config->hz > 0 && config->expire_slice > 0);
     int64_t now_ms = cron->clock_ms();
     store_clock(cron->store, now_ms);
-    (void)store_expire_slice(cron->store, config->expire_slice);
+    if (expire_due(cron, now_ms)) {
+        uint32_t removed = store_expire_slice(cron->store, config->expire_slice);
+        KV_ASSERT(removed <= config->expire_slice);
+        cron->expire_last_ms = now_ms;
+        cron->expire_removed_last = removed > 0;
+    }
     if (evicting) {
         evict_cycle(evict); /* where a command's time limit stopped it */
     }

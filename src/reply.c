@@ -527,10 +527,17 @@ void reply_error(struct reply *reply, enum reply_error error)
 }
 
 /* Writes `prefix`, the decimal value, and CRLF. */
-static void reply_number_line(struct reply *reply, char prefix, int64_t value)
+/* The longest "<prefix><int64>\r\n": a prefix, a sign, 19 digits and CRLF. */
+#define REPLY_NUMBER_LINE_BYTES_MAX 23u
+
+/* Writes "<prefix><value>\r\n" so that it ends at text[REPLY_NUMBER_LINE_BYTES_MAX]; returns
+ * where it starts. Bounded: at most 20 digits. */
+static uint32_t number_line_format(char text[REPLY_NUMBER_LINE_BYTES_MAX], char prefix,
+                                   int64_t value)
 {
-    char text[24];
-    uint32_t at = sizeof(text);
+    uint32_t at = REPLY_NUMBER_LINE_BYTES_MAX;
+    text[--at] = '\n';
+    text[--at] = '\r';
     uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
     do {
         text[--at] = (char)('0' + magnitude % 10);
@@ -540,8 +547,15 @@ static void reply_number_line(struct reply *reply, char prefix, int64_t value)
         text[--at] = '-';
     }
     text[--at] = prefix;
-    reply_raw(reply, text + at, (uint32_t)(sizeof(text) - at));
-    reply_raw(reply, "\r\n", 2);
+    KV_ASSERT(at < REPLY_NUMBER_LINE_BYTES_MAX - 3u); /* a prefix, a digit, CRLF at least */
+    return at;
+}
+
+static void reply_number_line(struct reply *reply, char prefix, int64_t value)
+{
+    char text[REPLY_NUMBER_LINE_BYTES_MAX];
+    uint32_t at = number_line_format(text, prefix, value);
+    reply_raw(reply, text + at, REPLY_NUMBER_LINE_BYTES_MAX - at);
 }
 
 void reply_integer(struct reply *reply, int64_t value)
@@ -549,11 +563,29 @@ void reply_integer(struct reply *reply, int64_t value)
     reply_number_line(reply, ':', value);
 }
 
+/* A bulk string up to this long is composed whole and written at once (a GET of a small
+ * value: one write instead of three). */
+#define REPLY_BULK_SHORT_BYTES 64u
+
 void reply_bulk(struct reply *reply, struct slice bytes)
 {
-    reply_number_line(reply, '$', bytes.length);
-    reply_raw(reply, bytes.bytes, bytes.length);
-    reply_raw(reply, "\r\n", 2);
+    if (bytes.length > REPLY_BULK_SHORT_BYTES) {
+        reply_number_line(reply, '$', bytes.length);
+        reply_raw(reply, bytes.bytes, bytes.length);
+        reply_raw(reply, "\r\n", 2);
+        return;
+    }
+    char text[REPLY_NUMBER_LINE_BYTES_MAX + REPLY_BULK_SHORT_BYTES + 2u];
+    uint32_t at = number_line_format(text, '$', bytes.length);
+    uint32_t header_bytes = REPLY_NUMBER_LINE_BYTES_MAX - at;
+    memmove(text, text + at, header_bytes);
+    if (bytes.length > 0) {
+        memcpy(text + header_bytes, bytes.bytes, bytes.length); /* never from NULL */
+    }
+    text[header_bytes + bytes.length] = '\r';
+    text[header_bytes + bytes.length + 1] = '\n';
+    KV_ASSERT(header_bytes + bytes.length + 2u <= sizeof(text));
+    reply_raw(reply, text, header_bytes + bytes.length + 2u);
 }
 
 void reply_score(struct reply *reply, double score)

@@ -385,14 +385,15 @@ static void wake_ready(struct serve *serve)
     KV_ASSERT(!block_ready_pending(block));
 }
 
-/* Runs one parsed command that is not queued: admit, then run. Returns false when its
- * client blocked (the command stays unconsumed for its retry). */
+/* Runs one parsed command that is not queued: admit, then run. `position` is cmd_find's
+ * answer for it (serve_one looked it up already). Returns false when its client blocked
+ * (the command stays unconsumed for its retry). */
 static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_index,
-                        const struct resp_command *command)
+                        const struct resp_command *command, uint32_t position)
 {
     KV_ASSERT(command->arg_count >= 1);
+    KV_ASSERT(position == CMD_NONE || cmd_of(position) != NULL);
     struct cmd_context context = context_for(serve, slot_index);
-    uint32_t position = cmd_find(serve->scratch.args, command->arg_count);
     const struct txn *txn = &context.client->txn;
     if (cmd_admit(&context, position, serve->scratch.args, command->arg_count) &&
         cmd_memory_admit(&context, position, serve->scratch.args, command->arg_count, false) &&
@@ -453,7 +454,7 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
         conn_reply_keep(serve->conns, conn, &context.reply);
         (void)output_check(serve, conn, client, context.reply.failed);
     } else {
-        ran = run_command(serve, conn, slot_index, &command);
+        ran = run_command(serve, conn, slot_index, &command, position);
     }
     args_restore(serve);
     return ran;

@@ -4,8 +4,9 @@
  * - nothing timed (no keys with expiry times, no watched clients, no blocked clients):
  *   CRON_SLEEP_UNTIL_IO, and the clock is not even read; with both client checks off,
  *   connected clients do not count;
- * - active expiry: keys whose time passed go, at most expire_slice table slots a turn (so
- *   over several turns), keys whose time has not come and keys without one stay;
+ * - active expiry: keys whose time passed go, at most expire_slice table slots a slice (so
+ *   over several turns), keys whose time has not come and keys without one stay; a turn
+ *   less than 1/hz after a slice that removed nothing runs none;
  * - idle clients (`timeout`): killed (conn->dead, on the ready queue, counted) only once
  *   idle for more than `timeout` seconds and only when a CRON_CLIENT_SCAN_MS scan is due;
  *   a client that ran a command recently stays; blocked and subscribed clients are never
@@ -299,13 +300,19 @@ static void test_active_expiry(int64_t base_ms)
         CHECK(turn_at(base_ms + 999) == hz_ns());
     }
     CHECK(store_key_count(&store) == 40);
-    /* Their time passed: at most expire_slice slots a turn, so over several turns. */
+    /* Their time passed, but the last slice (at +999) removed nothing and a tick (1/hz) has
+     * not passed since: this turn runs no slice. */
+    CHECK(turn_at(base_ms + 1001) == hz_ns());
+    CHECK(store_key_count(&store) == 40);
+    /* A tick later, at most expire_slice slots a slice, so over several turns. */
+    int64_t tick_ms = (int64_t)(hz_ns() / 1000000u);
     uint32_t turns = 0;
     uint32_t most = 0;
-    /* Bounded: a sweep of the expires dict takes its buckets / expire_slice turns. */
+    /* Bounded: a sweep of the expires dict takes its buckets / expire_slice turns. Each turn
+     * a tick later, so each slices whether or not the one before removed keys. */
     for (turns = 0; turns < 1000 && store_key_count(&store) > 20; turns++) {
         uint64_t before = store_key_count(&store);
-        CHECK(turn_at(base_ms + 1001) == hz_ns());
+        CHECK(turn_at(base_ms + 999 + tick_ms * (turns + 1)) == hz_ns());
         uint32_t removed = (uint32_t)(before - store_key_count(&store));
         most = removed > most ? removed : most;
     }
@@ -320,7 +327,7 @@ static void test_active_expiry(int64_t base_ms)
     }
     /* The later ones, then nothing timed is left. */
     for (uint32_t turn = 0; turn < 1000 && store_expires_count(&store) > 0; turn++) {
-        (void)turn_at(base_ms + 5000);
+        (void)turn_at(base_ms + 5000 + tick_ms * turn);
     }
     CHECK(store_key_count(&store) == 10 && store_expires_count(&store) == 0);
     CHECK(turn_at(base_ms + 5000) == CRON_SLEEP_UNTIL_IO);

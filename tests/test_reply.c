@@ -401,6 +401,36 @@ static void check_room(void)
     CHECK(dies_asserting(format_given_alone, "REPLY_ERROR_KIND_FORMAT"));
 }
 
+/* Bulk strings on both sides of the length composed whole (64 bytes), the empty one, and
+ * integers at the int64 limits: the bytes Redis sends. */
+static void check_bulk_and_numbers(void)
+{
+    static const uint32_t lengths[] = {0, 1, 3, 63, 64, 65, 300};
+    char value[300];
+    char want[400];
+    /* Bounded by the table. */
+    for (uint32_t index = 0; index < sizeof(lengths) / sizeof(lengths[0]); index++) {
+        uint32_t length = lengths[index];
+        for (uint32_t at = 0; at < length; at++) {
+            value[at] = (char)('a' + (at * 7 + index) % 26);
+        }
+        int header = snprintf(want, sizeof(want), "$%u\r\n", length);
+        CHECK(header > 0);
+        memcpy(want + header, value, length);
+        memcpy(want + header + length, "\r\n", 2);
+        struct reply reply = reply_empty();
+        reply_bulk(&reply, (struct slice){.bytes = (const uint8_t *)value, .length = length});
+        CHECK_BYTES(reply.bytes, reply.length, want, (uint32_t)header + length + 2u);
+        CHECK(reply.total == reply.length && reply.first == '$');
+    }
+    struct reply reply = reply_empty();
+    reply_integer(&reply, INT64_MIN);
+    reply_integer(&reply, INT64_MAX);
+    reply_integer(&reply, 0);
+    reply_array(&reply, 12);
+    CHECK_STR_REPLY(reply, ":-9223372036854775808\r\n:9223372036854775807\r\n:0\r\n*12\r\n");
+}
+
 int main(void)
 {
     const char *seed_text = getenv("KV_SEED");
@@ -424,6 +454,7 @@ int main(void)
     check_formatted();
     check_cuts();
     check_room();
+    check_bulk_and_numbers();
     check_random_echoes(seed);
     return check_exit("test_reply");
 }
