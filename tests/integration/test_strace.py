@@ -5,12 +5,14 @@ mprotect) and write (so that kv's own "ready" log line marks where serving start
 family exercised (redis-benchmark's default suite at -n 20000 with 50 clients, pipelined with
 -P 16 for part of it; a 4 MB value set and read; 2,000 clients connected at once; keys that
 expire; eviction under allkeys-lru past the budget), the trace must hold no memory system call
-after the ready line, from any thread. The region's prefault threads have exited by then: their
-calls come before it. Skips (77) without strace or in the sanitizer build (the sanitizer maps
+between the ready line and kv's "stopping" line (kv is stopped by its PID, not through strace),
+from any thread. The region's prefault threads have exited by then: their calls come before
+it. Skips (77) without strace or in the sanitizer build (the sanitizer maps
 on its own).
 """
 import os
 import re
+import signal
 import socket
 import subprocess
 import tempfile
@@ -61,12 +63,22 @@ def main():
     port = kvtest.free_port()
     with tempfile.TemporaryDirectory(prefix="kv-strace-") as directory:
         trace = os.path.join(directory, "trace")
+        pidfile = os.path.join(directory, "kv.pid")
         argv = ["strace", "-f", "-qq", "-o", trace, "-e",
                 "trace=" + ",".join(MEMORY_CALLS + ("write",)), "-s", "64",
                 kvtest.KV_BIN, "--port", str(port), "--bind", "127.0.0.1", "--hugepages", "off",
-                "--maxmemory", "16mb", "--maxclients", "4000"]
+                "--maxmemory", "16mb", "--maxclients", "4000", "--pidfile", pidfile]
         with kvtest.Server("kv-under-strace", argv, port).wait_ready(seconds=60):
             load(port)
+            # Stop kv itself by its PID (SIGTERM to strace would only detach it and leave it
+            # running); the trace is read up to its "stopping" line.
+            with open(pidfile) as f:
+                kv_pid = int(f.read().strip())
+            os.kill(kv_pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while os.path.exists(f"/proc/{kv_pid}") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            check.true("kv exited on SIGTERM", not os.path.exists(f"/proc/{kv_pid}"))
         with open(trace) as f:
             lines = f.read().splitlines()
     ready = next((i for i, line in enumerate(lines)
@@ -76,9 +88,13 @@ def main():
         return check.finish()
     before = [line for line in lines[:ready] if re.search(r"\b(mmap|madvise)\(", line)]
     check.true(f"the region was mapped before ready ({len(before)} calls)", len(before) > 0)
-    after = [line for line in lines[ready:]
+    stopping = next((i for i, line in enumerate(lines)
+                     if i > ready and re.search(r"write\(\d+, \".*loop: stopping", line)),
+                    len(lines))
+    check.true("the trace shows kv's stopping line", stopping < len(lines))
+    after = [line for line in lines[ready:stopping]
              if re.search(r"\b(" + "|".join(MEMORY_CALLS) + r")\(", line)]
-    writes = sum(1 for line in lines[ready:] if "write(" in line)
+    writes = sum(1 for line in lines[ready:stopping] if "write(" in line)
     print(f"  {len(lines)} traced calls, {writes} writes after ready")
     check.equal("no memory system call after ready, under load", [], after[:10])
     return check.finish()
