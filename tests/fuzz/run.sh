@@ -17,7 +17,9 @@ clang "${flags[@]}" -o "$out/fuzz_resp" tests/fuzz/fuzz_resp.c src/resp.c src/nu
 # The command harness links every module but main, the event loop and the host check.
 core=$(ls src/*.c | grep -v -e src/main.c -e src/loop.c -e src/host.c)
 # shellcheck disable=SC2086
-clang "${flags[@]}" -o "$out/fuzz_commands" tests/fuzz/fuzz_commands.c $core -lhugetlbfs -lm
+# shellcheck disable=SC2046 # pkg-config's flags are words
+clang "${flags[@]}" $(pkg-config --cflags lua5.1) -o "$out/fuzz_commands" \
+    tests/fuzz/fuzz_commands.c $core -lhugetlbfs $(pkg-config --libs lua5.1) -lm
 for harness in fuzz_resp fuzz_commands; do
     corpus="$out/corpus-$harness"
     mkdir -p "$corpus"
