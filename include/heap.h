@@ -4,11 +4,16 @@
  * divided into pages of HEAP_PAGE_BYTES. A span is a run of whole pages: a small allocation
  * (at most HEAP_SMALL_BYTES_MAX) takes an object of its size class inside a span kept for
  * that class; a large one takes a span of its own. A span whose last object goes back
- * returns to the free spans at once and merges with free neighbours, so memory that one size
- * held serves any other size: the budget does not calcify.
+ * returns to the free spans and merges with free neighbours, so memory that one size held
+ * serves any other size: the budget does not calcify. The last HEAP_CACHE_SPANS small spans
+ * that emptied wait first in a cache (their pages counted free, but in no bin), so that an
+ * object taken and given back at every request (a reply's first block, alone in its one-page
+ * span) does not cut a free span and merge it back each time: a new span of the same class
+ * takes a cached one, and any request the free spans cannot serve flushes the cache into them
+ * and tries again (so does the last release: an empty heap is one free span).
  *
- * Invariants: every page belongs to exactly one span (free, small or large); free spans
- * never touch one another (they merge); a small span's objects in use plus its free objects
+ * Invariants: every page belongs to exactly one span (free, cached, small or large); free
+ * spans never touch one another (they merge); a small span's objects in use plus its free objects
  * plus its never-used tail equal its capacity; used_bytes is the sum of the usable sizes
  * handed out. Every loop is bounded by the page count or a span's object count.
  *
@@ -56,7 +61,12 @@ enum heap_page_kind {
     HEAP_PAGE_FREE = 0,  /* in a free span */
     HEAP_PAGE_SMALL = 1, /* in a span of one size class */
     HEAP_PAGE_LARGE = 2, /* in a span holding one large allocation */
+    HEAP_PAGE_CACHED = 3,/* in an empty small span kept in the cache: free, in no bin */
 };
+
+/* Empty small spans the cache keeps (at most 8 x HEAP_SMALL_SPAN_PAGES_MAX pages out of the
+ * bins). */
+#define HEAP_CACHE_SPANS 8u
 
 /* One page's entry in the page table. Fields marked (head) are meaningful on a span's first
  * page; span_first is kept on every page of a small or large span so that any address finds
@@ -119,6 +129,8 @@ struct heap {
     uint32_t keep_free_pages;   /* free pages only heap_alloc_reserve and
                                    heap_resize_reserve may take (the client reserve) */
     uint8_t reserve_open;       /* enum heap_reserve: how much of them may go now */
+    uint32_t cache[HEAP_CACHE_SPANS]; /* first pages of the cached empty small spans */
+    uint32_t cache_count;       /* spans in the cache; their pages are in free_pages */
 };
 
 /* Bytes heap_init carves for a heap of `bytes` (rounded down to whole pages): the pages, the
@@ -157,8 +169,9 @@ uint64_t heap_usable_bytes(const struct heap *heap, const void *pointer);
 uint64_t heap_rounded_bytes(uint64_t bytes);
 
 /* Whether `count` allocations of `bytes` each would succeed now (without taking them), so a
- * command can validate before it commits. */
-bool heap_would_fit(const struct heap *heap, uint64_t bytes, uint64_t count);
+ * command can validate before it commits. Gives the cache back to the free spans first (the
+ * contents of the heap do not change), so that the answer is exact. */
+bool heap_would_fit(struct heap *heap, uint64_t bytes, uint64_t count);
 
 /* How much of the kept free pages an allocation may take: none (data), half (a command that
  * is not DENYOOM: EXPIRE, WATCH, a write that frees memory, as Redis lets those past

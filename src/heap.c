@@ -598,7 +598,63 @@ static uint32_t span_of(const struct heap *heap, const void *pointer)
     KV_ASSERT(offset < (uint64_t)heap->page_count * HEAP_PAGE_BYTES);
     const struct heap_page *page = &heap->pages[offset >> HEAP_PAGE_SHIFT];
     KV_ASSERT(page->kind != HEAP_PAGE_FREE);
+    KV_ASSERT(page->kind != HEAP_PAGE_CACHED);
     return page->span_first;
+}
+
+/* ---- The empty-span cache --------------------------------------------------------------- */
+
+/* Gives every cached span back to the free spans, merged with free neighbours. */
+static void cache_flush(struct heap *heap)
+{
+    /* Bounded by HEAP_CACHE_SPANS: each step takes one out. */
+    while (heap->cache_count > 0) {
+        uint32_t first = heap->cache[--heap->cache_count];
+        uint32_t count = heap->pages[first].span_pages;
+        KV_ASSERT(heap->pages[first].kind == HEAP_PAGE_CACHED);
+        KV_ASSERT(heap->free_pages >= count);
+        heap->free_pages -= count; /* span_give counts them free again */
+        span_give(heap, first, count);
+    }
+}
+
+/* Keeps an emptied small span (its class and page counts already given back) in the cache,
+ * its pages counted free; false when the cache is full. */
+static bool cache_keep(struct heap *heap, uint32_t first, uint32_t count)
+{
+    KV_ASSERT(count > 0 && count <= HEAP_SMALL_SPAN_PAGES_MAX);
+    if (heap->cache_count == HEAP_CACHE_SPANS) {
+        return false;
+    }
+    span_mark(heap, first, count, HEAP_PAGE_CACHED);
+#ifdef KV_DEBUG
+    memset(span_base(heap, first), HEAP_POISON_BYTE, (uint64_t)count * HEAP_PAGE_BYTES);
+#endif
+    heap->free_pages += count;
+    heap->cache[heap->cache_count++] = first;
+    KV_ASSERT(heap->cache_count <= HEAP_CACHE_SPANS);
+    return true;
+}
+
+/* A cached span of `count` pages, the newest, out of the cache and out of the free pages (as
+ * the reserve allows); HEAP_SPAN_NONE when there is none. Its head is reset (span_mark). */
+static uint32_t cache_take(struct heap *heap, uint32_t count)
+{
+    /* Bounded by HEAP_CACHE_SPANS. */
+    for (uint32_t index = heap->cache_count; index-- > 0;) {
+        uint32_t first = heap->cache[index];
+        KV_ASSERT(heap->pages[first].kind == HEAP_PAGE_CACHED);
+        if (heap->pages[first].span_pages != count) {
+            continue;
+        }
+        if (!pages_allowed(heap, count)) {
+            return HEAP_SPAN_NONE;
+        }
+        heap->cache[index] = heap->cache[--heap->cache_count];
+        heap->free_pages -= count;
+        return first;
+    }
+    return HEAP_SPAN_NONE;
 }
 
 /* ---- Small objects --------------------------------------------------------------------- */
@@ -644,7 +700,14 @@ static bool poison_intact(const uint8_t *object, uint32_t object_bytes)
 static uint32_t small_span_new(struct heap *heap, uint32_t class_index)
 {
     struct heap_class *class = &heap->classes[class_index];
-    uint32_t first = span_take_top(heap, class->span_pages);
+    uint32_t first = cache_take(heap, class->span_pages);
+    if (first == HEAP_SPAN_NONE) {
+        first = span_take_top(heap, class->span_pages);
+    }
+    if (first == HEAP_SPAN_NONE && heap->cache_count > 0) {
+        cache_flush(heap);
+        first = span_take_top(heap, class->span_pages);
+    }
     if (first == HEAP_SPAN_NONE) {
         return HEAP_SPAN_NONE;
     }
@@ -738,7 +801,9 @@ static void small_release(struct heap *heap, uint32_t first, uint8_t *object)
         KV_ASSERT(class->spans > 0 && heap->small_pages >= class->span_pages);
         class->spans--;
         heap->small_pages -= class->span_pages;
-        span_give(heap, first, class->span_pages);
+        if (!cache_keep(heap, first, class->span_pages)) {
+            span_give(heap, first, class->span_pages);
+        }
     } else if (was_full) {
         list_push(heap, &class->partial, first);
     }
@@ -756,6 +821,10 @@ static void *large_alloc(struct heap *heap, uint32_t count)
 {
     KV_ASSERT(count > 0);
     uint32_t first = span_take(heap, count);
+    if (first == HEAP_SPAN_NONE && heap->cache_count > 0) {
+        cache_flush(heap);
+        first = span_take(heap, count);
+    }
     if (first == HEAP_SPAN_NONE) {
         return NULL;
     }
@@ -781,6 +850,9 @@ static bool large_grow(struct heap *heap, uint32_t first, uint32_t count)
     uint32_t old_count = heap->pages[first].span_pages;
     KV_ASSERT(count > old_count);
     uint32_t right = first + old_count;
+    if (right < heap->page_count && heap->pages[right].kind == HEAP_PAGE_CACHED) {
+        cache_flush(heap); /* the neighbour may be a cached span: merge it first */
+    }
     if (right >= heap->page_count || heap->pages[right].kind != HEAP_PAGE_FREE) {
         return false;
     }
@@ -909,6 +981,9 @@ void heap_release(struct heap *heap, void *pointer)
         large_release(heap, first);
     }
     heap->allocations--;
+    if (heap->allocations == 0) {
+        cache_flush(heap); /* an empty heap is one free span again */
+    }
 }
 
 uint64_t heap_usable_bytes(const struct heap *heap, const void *pointer)
@@ -1023,9 +1098,10 @@ static bool spans_fit(const struct heap *heap, uint32_t count, uint64_t needed)
     return false;
 }
 
-bool heap_would_fit(const struct heap *heap, uint64_t bytes, uint64_t count)
+bool heap_would_fit(struct heap *heap, uint64_t bytes, uint64_t count)
 {
     KV_ASSERT(bytes > 0);
+    cache_flush(heap); /* the free spans then say exactly what heap_alloc can give */
     if (count == 0) {
         return true;
     }
@@ -1118,6 +1194,7 @@ struct heap_tally {
     uint64_t small_pages;
     uint64_t large_pages;
     uint64_t free_spans;
+    uint64_t cached_spans;
     uint64_t partial_spans;     /* small spans with a free object */
     uint64_t small_spans;
     uint64_t used_bytes;
@@ -1188,6 +1265,10 @@ static void verify_pages(const struct heap *heap, struct heap_tally *tally)
             KV_ASSERT(!previous_free); /* free neighbours always merge */
             tally->free_pages += count;
             tally->free_spans++;
+        } else if (head->kind == HEAP_PAGE_CACHED) {
+            KV_ASSERT(count <= HEAP_SMALL_SPAN_PAGES_MAX);
+            tally->free_pages += count;
+            tally->cached_spans++;
         } else if (head->kind == HEAP_PAGE_SMALL) {
             tally->small_pages += count;
             verify_small_span(heap, page, tally);
@@ -1318,6 +1399,17 @@ void heap_verify(const struct heap *heap)
     KV_ASSERT(tally.used_bytes == heap->used_bytes);
     KV_ASSERT(tally.allocations == heap->allocations);
     KV_ASSERT(heap->used_bytes <= heap->peak_used_bytes);
+    KV_ASSERT(tally.cached_spans == heap->cache_count);
+    /* The cache names heads of cached spans, each once (the walk counted as many). */
+    for (uint32_t index = 0; index < heap->cache_count; index++) {
+        uint32_t first = heap->cache[index];
+        KV_ASSERT(first < heap->page_count);
+        KV_ASSERT(heap->pages[first].kind == HEAP_PAGE_CACHED);
+        KV_ASSERT(heap->pages[first].span_first == first);
+        for (uint32_t before = 0; before < index; before++) {
+            KV_ASSERT(heap->cache[before] != first);
+        }
+    }
     verify_bins(heap, &tally);
     verify_classes(heap, &tally);
     verify_bits(heap);

@@ -525,7 +525,7 @@ static uint8_t encoding_for(uint8_t from, uint64_t total, bool all_integer,
 /* Whether growing an allocation to `bytes` (heap_resize, or pack's grow_to) would succeed
  * now: it already holds them (heap_resize then stays, or shrinks, which never fails), or the
  * heap has room for the allocation it moves to. */
-static bool resize_fits(const struct heap *heap, const void *pointer, uint64_t bytes)
+static bool resize_fits(struct heap *heap, const void *pointer, uint64_t bytes)
 {
     KV_ASSERT(bytes > 0);
     KV_ASSERT(bytes <= HEAP_SMALL_BYTES_MAX); /* intsets and packs of sets are small */

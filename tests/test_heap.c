@@ -11,7 +11,8 @@
  * objects fill and leave, 16 KiB objects fill as many bytes as on a fresh heap, and the
  * reverse. heap_resize keeps contents, stays in place when it can, and a NULL leaves the old
  * allocation valid. heap_would_fit(bytes, k) holds for exactly the k that heap_alloc then
- * gives, on fragmented heaps. Seeded churns of 2 million operations (mixed sizes up to
+ * gives, on fragmented heaps. A one-page span emptied and taken again at every request comes
+ * back from the empty-span cache; requests that need the cached pages get them. Seeded churns of 2 million operations (mixed sizes up to
  * 1 MiB and resizes; fill until NULL, release to 90%, repeat) keep every allocation's tags
  * intact and heap_verify() passing (every step at first, then periodically), and record the
  * share of the heap in use at each NULL: at least 85% every time on 1 GiB; on 64 MiB, where
@@ -596,7 +597,7 @@ static void test_resize_full(struct heap *heap)
 /* ---- heap_would_fit -------------------------------------------------------------------- */
 
 /* The largest k with heap_would_fit(size, k), found by bisection (it is monotone). */
-static uint64_t would_fit_max(const struct heap *heap, uint64_t size)
+static uint64_t would_fit_max(struct heap *heap, uint64_t size)
 {
     uint64_t low = 0;
     uint64_t high = heap_total_bytes(heap) / size + 1;
@@ -1053,6 +1054,53 @@ static void test_mark_and_poison(void)
     fixture_close(&fixture);
 }
 
+/* The empty-span cache: a one-object span taken and given back at every request comes back
+ * from the cache (the same span, no free span cut); the cache holds at most HEAP_CACHE_SPANS
+ * spans, counted free; a request the free spans cannot serve without them gets them (flushed);
+ * the last release leaves one free span. */
+static void test_cache(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture, 2 * MIB);
+    struct heap *heap = &fixture.heap;
+    void *keep = heap_alloc(heap, 64);
+    uint32_t free_before = heap->free_pages;
+    void *block = heap_alloc(heap, HEAP_PAGE_BYTES); /* one object per one-page span */
+    CHECK(block != NULL && heap->free_pages == free_before - 1);
+    heap_release(heap, block);
+    CHECK(heap->cache_count == 1 && heap->free_pages == free_before);
+    heap_verify(heap);
+    /* Bounded: 1,000 requests, each one span out of the cache and back. */
+    for (uint32_t request = 0; request < 1000; request++) {
+        void *again = heap_alloc(heap, HEAP_PAGE_BYTES);
+        CHECK(again == block);
+        CHECK(heap->cache_count == 0);
+        heap_release(heap, again);
+    }
+    CHECK(heap->cache_count == 1);
+    /* Fill with one-page objects, give them all back: the cache keeps its maximum. */
+    uint32_t count = 0;
+    void *pages[1024];
+    while (count < 1024 && (pages[count] = heap_alloc(heap, HEAP_PAGE_BYTES)) != NULL) {
+        count++;
+    }
+    CHECK(count > HEAP_CACHE_SPANS && heap->free_pages == 0);
+    for (uint32_t index = 0; index < count; index++) {
+        heap_release(heap, pages[index]);
+    }
+    CHECK(heap->cache_count == HEAP_CACHE_SPANS);
+    CHECK(heap->free_pages == free_before);
+    heap_verify(heap);
+    check_accounting(heap);
+    /* One large allocation of every free page needs the cached ones: they are flushed. */
+    void *all = heap_alloc(heap, (uint64_t)heap->free_pages * HEAP_PAGE_BYTES);
+    CHECK(all != NULL && heap->cache_count == 0 && heap->free_pages == 0);
+    heap_release(heap, all);
+    heap_release(heap, keep);
+    check_one_free_span(heap);
+    fixture_close(&fixture);
+}
+
 int main(void)
 {
     const char *seed_text = getenv("KV_SEED");
@@ -1079,6 +1127,7 @@ int main(void)
     calcify_pair(64, 16 * 1024);
     calcify_pair(16 * 1024, 64);
     test_would_fit();
+    test_cache();
     test_mark_and_poison();
     test_deaths();
 
