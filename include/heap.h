@@ -5,13 +5,12 @@
  * (at most HEAP_SMALL_BYTES_MAX) takes an object of its size class inside a span kept for
  * that class; a large one takes a span of its own. A span whose last object goes back
  * returns to the free spans and merges with free neighbours, so memory that one size held
- * serves any other size: the budget does not calcify. The last HEAP_CACHE_SPANS one-page
- * small spans that emptied wait first in a cache (their pages counted free, but in no bin),
- * so that an object taken and given back at every request (a reply's first block, alone in
- * its one-page span, one per busy client) does not cut a free span and merge it back each
- * time: a new one-page span takes a cached one, and any request the free spans cannot serve
- * flushes the cache into them and tries again (so does the last release: an empty heap is
- * one free span).
+ * serves any other size: the budget does not calcify. The last HEAP_CACHE_SPANS small spans
+ * that emptied wait first in a cache (their pages counted free, but in no bin), so that an
+ * object taken and given back at every request (a reply's first block, alone in its one-page
+ * span) does not cut a free span and merge it back each time: a new span of the same class
+ * takes a cached one, and any request the free spans cannot serve flushes the cache into them
+ * and tries again (so does the last release: an empty heap is one free span).
  *
  * Invariants: every page belongs to exactly one span (free, cached, small or large); free
  * spans never touch one another (they merge); a small span's objects in use plus its free objects
@@ -65,9 +64,9 @@ enum heap_page_kind {
     HEAP_PAGE_CACHED = 3,/* in an empty small span kept in the cache: free, in no bin */
 };
 
-/* One-page empty spans the cache keeps: 256 KiB out of the bins at most, enough for the
- * replies of 64 clients served in one loop turn. */
-#define HEAP_CACHE_SPANS 64u
+/* Empty small spans the cache keeps (at most 8 x HEAP_SMALL_SPAN_PAGES_MAX pages out of the
+ * bins). */
+#define HEAP_CACHE_SPANS 8u
 
 /* One page's entry in the page table. Fields marked (head) are meaningful on a span's first
  * page; span_first is kept on every page of a small or large span so that any address finds

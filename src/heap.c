@@ -618,12 +618,12 @@ static void cache_flush(struct heap *heap)
     }
 }
 
-/* Keeps an emptied one-page small span (its class and page counts already given back) in
- * the cache, counted free; false for a longer span or when the cache is full. */
+/* Keeps an emptied small span (its class and page counts already given back) in the cache,
+ * its pages counted free; false when the cache is full. */
 static bool cache_keep(struct heap *heap, uint32_t first, uint32_t count)
 {
     KV_ASSERT(count > 0 && count <= HEAP_SMALL_SPAN_PAGES_MAX);
-    if (count != 1 || heap->cache_count == HEAP_CACHE_SPANS) {
+    if (heap->cache_count == HEAP_CACHE_SPANS) {
         return false;
     }
     span_mark(heap, first, count, HEAP_PAGE_CACHED);
@@ -636,18 +636,25 @@ static bool cache_keep(struct heap *heap, uint32_t first, uint32_t count)
     return true;
 }
 
-/* The newest cached span for a new one-page span, out of the cache and out of the free pages
- * (as the reserve allows); HEAP_SPAN_NONE when there is none or `count` is not one page. */
+/* A cached span of `count` pages, the newest, out of the cache and out of the free pages (as
+ * the reserve allows); HEAP_SPAN_NONE when there is none. Its head is reset (span_mark). */
 static uint32_t cache_take(struct heap *heap, uint32_t count)
 {
-    if (count != 1 || heap->cache_count == 0 || !pages_allowed(heap, count)) {
-        return HEAP_SPAN_NONE;
+    /* Bounded by HEAP_CACHE_SPANS. */
+    for (uint32_t index = heap->cache_count; index-- > 0;) {
+        uint32_t first = heap->cache[index];
+        KV_ASSERT(heap->pages[first].kind == HEAP_PAGE_CACHED);
+        if (heap->pages[first].span_pages != count) {
+            continue;
+        }
+        if (!pages_allowed(heap, count)) {
+            return HEAP_SPAN_NONE;
+        }
+        heap->cache[index] = heap->cache[--heap->cache_count];
+        heap->free_pages -= count;
+        return first;
     }
-    uint32_t first = heap->cache[--heap->cache_count];
-    KV_ASSERT(heap->pages[first].kind == HEAP_PAGE_CACHED);
-    KV_ASSERT(heap->pages[first].span_pages == 1);
-    heap->free_pages -= count;
-    return first;
+    return HEAP_SPAN_NONE;
 }
 
 /* ---- Small objects --------------------------------------------------------------------- */
@@ -1259,7 +1266,7 @@ static void verify_pages(const struct heap *heap, struct heap_tally *tally)
             tally->free_pages += count;
             tally->free_spans++;
         } else if (head->kind == HEAP_PAGE_CACHED) {
-            KV_ASSERT(count == 1);
+            KV_ASSERT(count <= HEAP_SMALL_SPAN_PAGES_MAX);
             tally->free_pages += count;
             tally->cached_spans++;
         } else if (head->kind == HEAP_PAGE_SMALL) {

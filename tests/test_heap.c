@@ -12,9 +12,8 @@
  * reverse. heap_resize keeps contents, stays in place when it can, and a NULL leaves the old
  * allocation valid. heap_would_fit(bytes, k) holds for exactly the k that heap_alloc then
  * gives, on fragmented heaps. A one-page span emptied and taken again at every request comes
- * back from the empty-span cache; requests that need the cached pages get them. Seeded
- * churns of 2 million operations (mixed sizes up to 1 MiB and resizes; fill until NULL,
- * release to 90%, repeat) keep every allocation's tags
+ * back from the empty-span cache; requests that need the cached pages get them. Seeded churns of 2 million operations (mixed sizes up to
+ * 1 MiB and resizes; fill until NULL, release to 90%, repeat) keep every allocation's tags
  * intact and heap_verify() passing (every step at first, then periodically), and record the
  * share of the heap in use at each NULL: at least 85% every time on 1 GiB; on 64 MiB, where
  * one request is 1/64 of the heap, floors that guard the figures measured. Forked children show the
