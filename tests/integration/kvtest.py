@@ -76,6 +76,19 @@ def need_program(name):
         sys.exit(SKIP)
 
 
+def need_pyredis():
+    """Debian's python3-redis, imported: a python3 earlier on PATH may lack it, so the test
+    runs again under /usr/bin/python3; SKIP when that has none either."""
+    try:
+        import redis
+    except ImportError:
+        if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3":
+            os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+        print("SKIP: python3-redis is not installed")
+        sys.exit(SKIP)
+    return redis
+
+
 def need_kv_binary():
     """Exit with SKIP in KV_BIN_IS_REDIS mode, FAIL when the kv binary is missing."""
     if KV_IS_REDIS:

@@ -7,20 +7,11 @@ redis.ResponseError with Redis's message (WRONGTYPE, an integer that is not one,
 command), one pool reused across thousands of calls without opening a connection per call,
 and eight threads at once, each with its own keys, checked when all have finished.
 """
-import os
-import sys
 import threading
 
 import kvtest
 
-try:
-    import redis
-except ImportError:
-    # python3-redis installs into Debian's python3; a python3 earlier on PATH may lack it.
-    if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3":
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: python3-redis is not installed")
-    sys.exit(kvtest.SKIP)
+redis = kvtest.need_pyredis()
 
 THREADS = 8
 THREAD_STEPS = 200

@@ -8,20 +8,12 @@ that waits for a short lock to expire, then register_script: a sliding-window ra
 sorted set) and a script whose SHA-1 was flushed from the cache (redis-py loads it again).
 Every observation must be the same on both servers (TTLs within a tolerance).
 """
-import os
-import sys
 import time
 
 import kvtest
 
-try:
-    import redis
-    from redis.exceptions import LockError, LockNotOwnedError
-except ImportError:
-    if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3":
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: python3-redis is not installed")
-    sys.exit(kvtest.SKIP)
+redis = kvtest.need_pyredis()
+from redis.exceptions import LockError, LockNotOwnedError
 
 RATE_LIMIT = """
 local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])

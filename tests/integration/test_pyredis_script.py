@@ -9,20 +9,12 @@ retries), walks the keyspace with scan_iter(match, count), and cleans up. Every 
 script records must be the same on both servers (TTLs within a second), and a few must hold
 outright (the WATCH retry happened; scan_iter found every session once).
 """
-import os
-import sys
 
 import time
 
 import kvtest
 
-try:
-    import redis
-except ImportError:
-    if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3":
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: python3-redis is not installed")
-    sys.exit(kvtest.SKIP)
+redis = kvtest.need_pyredis()
 
 SESSIONS = 300
 
