@@ -7,6 +7,7 @@ a non-loopback host with exit status 2.
 """
 import csv
 import io
+import math
 import os
 import subprocess
 
@@ -33,8 +34,10 @@ def measure(check, name, server):
     check.true(f"{name}: achieved the offered 4000 req/s ({row['achieved_rps']})",
                3800 <= row["achieved_rps"] <= 4200)
     check.equal(f"{name}: no errors", 0.0, row["errors"])
+    # Percentiles are whole microseconds clamped to the maximum rounded up (kv-load's
+    # histogram_percentile_us); the maximum itself is printed to a tenth.
     check.true(f"{name}: percentiles ordered ({row})",
-               0 < row["p50_us"] <= row["p99_us"] <= row["p999_us"] <= row["max_us"])
+               0 < row["p50_us"] <= row["p99_us"] <= row["p999_us"] <= math.ceil(row["max_us"]))
     row, _ = load(server.port, "--rate", 2000, "--keys", 10, "--command", "set",
                   "--value-size", 16)
     check.equal(f"{name}: SET run without errors", 0.0, row["errors"] if row else None)
