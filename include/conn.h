@@ -42,9 +42,16 @@ enum conn_state {
 
 /* Output blocks: the first of a reply is small (most replies are), later ones larger, and a
  * large write gets a block of its size up to CONN_BLOCK_BYTES_MAX (a 100 MB value goes out
- * in blocks of 1 MiB). With its 16-byte head the first is one heap page, a size class whose
- * spans are single pages, and any block the heap cannot give comes as such a page instead:
- * near a full heap the free pages may lie in short runs, and one page still answers. */
+ * in blocks of 1 MiB). A connection whose last output fitted CONN_BLOCK_SMALL_BYTES starts
+ * its next with such a block: a size class of several objects per page, so the block of a
+ * reply taken and given back at every request comes from and goes to a partly used span
+ * (a free-list push and pop), where a page of its own would cut a free span and merge it back
+ * each time. One whose output needed more starts with CONN_BLOCK_FIRST_BYTES, so that a
+ * reply of a few kilobytes still goes out in one send. With its 16-byte head that block is
+ * one heap page, a size class whose spans are single pages, and any block the heap cannot
+ * give comes as such a page instead: near a full heap the free pages may lie in short runs,
+ * and one page still answers. */
+#define CONN_BLOCK_SMALL_BYTES (512u - 16u)
 #define CONN_BLOCK_FIRST_BYTES (4096u - 16u)
 #define CONN_BLOCK_BYTES (16384u - 16u)
 #define CONN_BLOCK_BYTES_MAX (1024u * 1024u)
@@ -59,6 +66,8 @@ struct conn_block {
 
 static_assert(sizeof(struct conn_block) + CONN_BLOCK_FIRST_BYTES == 4096u,
               "a first block and its head fill one heap page");
+static_assert((sizeof(struct conn_block) + CONN_BLOCK_SMALL_BYTES) * 8 == 4096u,
+              "eight small first blocks share one heap page");
 
 struct conn {
     struct resp_parser parser; /* parse state over recv[0 .. recv_length) */
@@ -82,6 +91,8 @@ struct conn {
     bool shutdown_in_flight;   /* a shutdown is waking the outstanding receive */
     bool queued;               /* on the ready queue; kept across release and reopen, so a
                                   slot is queued at most once whoever holds it */
+    bool out_large;            /* the last output outgrew a CONN_BLOCK_SMALL_BYTES block: the
+                                  next starts with CONN_BLOCK_FIRST_BYTES */
     uint32_t sends_completed;  /* sends the kernel finished (the stall check watches it) */
     uint32_t stall_seen_sends; /* sends_completed when the stall check saw a send waiting */
     int64_t stall_since_ms;    /* Unix ms since a send has waited with no progress; 0: none */

@@ -45,6 +45,13 @@ static struct conn_block *block_at(const struct conns *conns, uint32_t ref)
     return heap_pointer(conns->heap, ref);
 }
 
+/* A block's heap bytes, known without asking the heap: its capacity is all the usable room
+ * after its head (conn_reply_grow sets it so, conn_verify checks it). */
+static uint64_t block_heap_bytes(const struct conn_block *block)
+{
+    return sizeof(*block) + block->capacity;
+}
+
 bool conn_open(struct conns *conns, uint32_t slot_index)
 {
     struct conn *conn = conn_at(conns, slot_index);
@@ -79,7 +86,7 @@ static void output_release(struct conns *conns, struct conn *conn)
     while (conn->out_head != HEAP_REF_NONE) {
         struct conn_block *block = block_at(conns, conn->out_head);
         conn->out_head = block->next;
-        conns->memory_bytes -= heap_usable_bytes(conns->heap, block);
+        conns->memory_bytes -= block_heap_bytes(block);
         heap_release(conns->heap, block);
     }
     conn->out_tail = HEAP_REF_NONE;
@@ -201,7 +208,10 @@ void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)
     if (head->sent == head->length && (conn->out_head != conn->out_tail || bytes > 0)) {
         /* Taken whole: the block goes back (the tail too: an idle client holds none). */
         uint32_t next = head->next;
-        conns->memory_bytes -= heap_usable_bytes(conns->heap, head);
+        if (next == HEAP_REF_NONE && head->length <= CONN_BLOCK_SMALL_BYTES) {
+            conn->out_large = false; /* the output fitted a small block again */
+        }
+        conns->memory_bytes -= block_heap_bytes(head);
         heap_release(conns->heap, head);
         if (conn->out_tail == conn->out_head) {
             conn->out_tail = HEAP_REF_NONE;
@@ -227,7 +237,9 @@ uint32_t conn_send_pending(const struct conns *conns, const struct conn *conn,
 /* The size of the next block for a write of `wanted` more bytes. */
 static uint64_t block_bytes_for(const struct conn *conn, uint64_t wanted)
 {
-    uint64_t bytes = conn->out_head == HEAP_REF_NONE ? CONN_BLOCK_FIRST_BYTES : CONN_BLOCK_BYTES;
+    uint64_t bytes = conn->out_head != HEAP_REF_NONE ? CONN_BLOCK_BYTES
+                     : conn->out_large               ? CONN_BLOCK_FIRST_BYTES
+                                                     : CONN_BLOCK_SMALL_BYTES;
     bytes = wanted > bytes ? wanted : bytes;
     return bytes < CONN_BLOCK_BYTES_MAX ? bytes : CONN_BLOCK_BYTES_MAX;
 }
@@ -239,6 +251,9 @@ static bool conn_reply_grow(struct reply *reply, uint64_t wanted)
     struct conns *conns = reply->owner;
     struct conn *conn = conn_at(conns, reply->owner_index);
     conn_reply_keep(conns, conn, reply);
+    if (conn->out_tail != HEAP_REF_NONE) {
+        conn->out_large = true; /* one block did not hold this output */
+    }
     uint64_t bytes = block_bytes_for(conn, wanted);
     struct conn_block *block = heap_alloc_reserve(conns->heap, sizeof(*block) + bytes);
     if (block == NULL && bytes > CONN_BLOCK_FIRST_BYTES) {
@@ -247,10 +262,10 @@ static bool conn_reply_grow(struct reply *reply, uint64_t wanted)
     if (block == NULL) {
         return false;
     }
-    conns->memory_bytes += heap_usable_bytes(conns->heap, block);
+    uint64_t usable = heap_usable_bytes(conns->heap, block);
+    conns->memory_bytes += usable;
     *block = (struct conn_block){.next = HEAP_REF_NONE,
-                                 .capacity = (uint32_t)(heap_usable_bytes(conns->heap, block) -
-                                                        sizeof(*block))};
+                                 .capacity = (uint32_t)(usable - sizeof(*block))};
     uint32_t ref = heap_ref(conns->heap, block);
     if (conn->out_tail == HEAP_REF_NONE) {
         conn->out_head = ref;
@@ -293,7 +308,7 @@ static void conn_reply_truncate(struct reply *reply)
         while (block_at(conns, previous)->next != conn->out_tail) {
             previous = block_at(conns, previous)->next;
         }
-        conns->memory_bytes -= heap_usable_bytes(conns->heap, tail);
+        conns->memory_bytes -= block_heap_bytes(tail);
         heap_release(conns->heap, tail);
         block_at(conns, previous)->next = HEAP_REF_NONE;
         conn->out_tail = previous;
@@ -374,7 +389,7 @@ uint64_t conn_memory(const struct conns *conns, const struct conn *conn)
     /* Bounded by the chain's blocks. */
     while (ref != HEAP_REF_NONE) {
         const struct conn_block *block = block_at(conns, ref);
-        bytes += heap_usable_bytes(conns->heap, block);
+        bytes += block_heap_bytes(block);
         ref = block->next;
     }
     return bytes;
@@ -402,6 +417,7 @@ void conn_verify(const struct conns *conns, const struct conn *conn)
         KV_ASSERT(steps < conns->heap->allocations);
         const struct conn_block *block = block_at(conns, ref);
         KV_ASSERT(block->sent <= block->length && block->length <= block->capacity);
+        KV_ASSERT(block_heap_bytes(block) == heap_usable_bytes(conns->heap, block));
         unsent += block->length - block->sent;
         last = ref;
         ref = block->next;

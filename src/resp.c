@@ -483,6 +483,77 @@ static enum resp_status finish_multibulk(struct resp_parser *parser,
     return RESP_COMMAND;
 }
 
+/*
+ * The decimal of a header line as the usual request writes it: 1 to 9 digits, no leading zero
+ * (a lone "0" is a number), then "\r\n", at buffer[*at ..). Returns false for anything else,
+ * having moved nothing: the general path then judges the line as Redis does.
+ */
+static bool fast_number(const uint8_t *buffer, uint32_t length, uint32_t *at, uint32_t *value)
+{
+    uint32_t first = *at;
+    KV_ASSERT(first <= length);
+    /* Bounded: at most 10 bytes are looked at, one past the longest number taken. */
+    uint32_t end = length - first > 10 ? first + 10 : length;
+    uint32_t index = first;
+    uint32_t number = 0;
+    for (; index < end && buffer[index] >= '0' && buffer[index] <= '9'; index++) {
+        number = number * 10 + (uint32_t)(buffer[index] - '0');
+    }
+    uint32_t digits = index - first;
+    if (digits == 0 || digits > 9 || (digits > 1 && buffer[first] == '0') ||
+        length - index < 2 || buffer[index] != '\r' || buffer[index + 1] != '\n') {
+        return false;
+    }
+    *at = index + 2;
+    *value = number;
+    return true;
+}
+
+/*
+ * The usual request, whole in the buffer: "*<n>\r\n" then n times "$<len>\r\n<payload>" and
+ * two bytes, every number short and plain, n within the scratch and every length within the
+ * limits. Read in one pass, without the general path's resumable line searches; anything else
+ * (a command not all here, an odd or long header, a limit reached) returns false having
+ * changed nothing, and the general path reads it as Redis would. What this accepts, the general
+ * path accepts with the same arguments and end (fuzz_resp compares whole buffers, read here,
+ * with the same bytes in chunks, read there).
+ */
+static bool parse_whole(struct resp_parser *parser, const struct resp_scratch *scratch,
+                        const uint8_t *buffer, uint32_t length, struct resp_command *command)
+{
+    KV_ASSERT(parser->phase == RESP_PHASE_START && buffer[parser->command_start] == '*');
+    uint32_t at = parser->command_start + 1;
+    uint32_t count = 0;
+    if (!fast_number(buffer, length, &at, &count) || count == 0 || count > scratch->args_max) {
+        return false;
+    }
+    /* Bounded by count <= args_max; each pass moves `at` forward within the buffer. */
+    for (uint32_t index = 0; index < count; index++) {
+        uint32_t bulk = 0;
+        if (at >= length || buffer[at] != '$') {
+            return false;
+        }
+        at++;
+        if (!fast_number(buffer, length, &at, &bulk) || bulk > scratch->arg_bytes_max ||
+            bulk > scratch->bulk_bytes_limit || length - at < bulk + 2u) {
+            return false;
+        }
+        scratch->args[index] = (struct slice){.bytes = buffer + at, .length = bulk};
+        at += bulk + 2u; /* the payload, and the two bytes Redis skips unchecked after it */
+    }
+    KV_ASSERT(at <= length);
+    parser->scan = at;
+    parser->arg_count = count;
+    parser->arg_done = count;
+    parser->args_fresh = true;
+    command->arg_count = count;
+    command->end = at;
+    parser->line_searched_bytes = 0; /* the next line, at `at`, starts unsearched */
+    parser->refusal = RESP_ERROR_NONE;
+    KV_ASSERT(parser->phase == RESP_PHASE_START);
+    return true;
+}
+
 /* One step of multibulk scanning; RESP_COMMAND means "progress made, go on". */
 static enum resp_status scan_step(struct resp_parser *parser, const struct resp_scratch *scratch,
                                   const uint8_t *buffer, uint32_t length,
@@ -522,6 +593,9 @@ enum resp_status resp_parse(struct resp_parser *parser, const struct resp_scratc
                     return status;
                 }
                 continue; /* An empty line was skipped. */
+            }
+            if (parse_whole(parser, scratch, buffer, length, command)) {
+                return RESP_COMMAND;
             }
             uint32_t before = parser->command_start;
             enum resp_status status =

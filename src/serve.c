@@ -423,6 +423,11 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     KV_ASSERT(!conn->close_after_send);
     struct resp_command command;
     uint32_t command_start = conn->parser.command_start;
+    if (command_start == conn->recv_length && resp_parser_idle(&conn->parser)) {
+        /* Everything received has run (the usual end of a turn): nothing to parse. */
+        conn->recv_partial = true; /* as resp_parse's RESP_NEED_MORE would leave it */
+        return false;
+    }
     enum resp_status status = parse(serve, conn, &command);
     if (status == RESP_NEED_MORE) {
         conn->recv_partial = true;

@@ -370,6 +370,13 @@ static void test_recv_growth(void)
     CHECK(heap.allocations == 0);
 }
 
+/* The first block of a connection's output chain. */
+static const struct conn_block *heap_pointer_block(const struct conn *conn)
+{
+    CHECK(conn->out_head != HEAP_REF_NONE);
+    return heap_pointer(&heap, conn->out_head);
+}
+
 static void test_output_chain(void)
 {
     CHECK(conn_open(&conns, 1));
@@ -379,7 +386,8 @@ static void test_output_chain(void)
     CHECK(reply_append(conn, replies, 24));
     CHECK(chain_blocks(conn) == 1 && conn->out_bytes == 24);
     const struct conn_block *first = heap_pointer(&heap, conn->out_head);
-    CHECK(first->capacity >= CONN_BLOCK_FIRST_BYTES && first->capacity < CONN_BLOCK_BYTES);
+    /* Its first output block is a small one: eight share a heap page. */
+    CHECK(first->capacity >= CONN_BLOCK_SMALL_BYTES && first->capacity < CONN_BLOCK_FIRST_BYTES);
     const uint8_t *from = NULL;
     CHECK(send_start(conn) == 24);
     /* The kernel takes 7 bytes: the rest waits from byte 7. */
@@ -451,6 +459,16 @@ static void test_output_chain(void)
     CHECK(offset == 10 + sizeof(large) && releases == blocks);
     CHECK(conn_memory(&conns, conn) == idle_memory);
     verify_all();
+    /* That output outgrew a small block: the next starts with a page, so a reply of a few
+     * kilobytes goes out in one send; once an output fits a small block again, so does the
+     * next first block. */
+    CHECK(reply_append(conn, "+OK\r\n", 5));
+    CHECK(heap_pointer_block(conn)->capacity >= CONN_BLOCK_FIRST_BYTES);
+    CHECK(send_all(conn) == 5);
+    CHECK(reply_append(conn, "+OK\r\n", 5));
+    CHECK(heap_pointer_block(conn)->capacity < CONN_BLOCK_FIRST_BYTES);
+    CHECK(send_all(conn) == 5);
+    CHECK(conn_memory(&conns, conn) == idle_memory);
     /* Truncation since a mark (SET ... GET replaced by an error): the bytes and the blocks
      * written after the mark go, the ones before stay. */
     struct reply reply = conn_reply(&conns, conn);
