@@ -127,7 +127,6 @@ def run(check, sides):
 
 
 def main():
-    kvtest.need_kv_binary()
     check = kvtest.Checker("test_app_limits")
     with kvtest.start_redis() as redis_server, kvtest.start_kv(*apptest.KV_OPTIONS) as kv:
         sides = [Side("redis-server", redis_server.port), Side("kv", kv.port)]

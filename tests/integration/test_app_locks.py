@@ -180,7 +180,6 @@ def run(check, label, port):
 
 
 def main():
-    kvtest.need_kv_binary()
     check = kvtest.Checker("test_app_locks")
     for label, port in apptest.servers():
         run(check, label, port)
