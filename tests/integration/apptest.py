@@ -9,8 +9,10 @@ failure on either. What they need beyond kvtest:
   stopped (SIGTERM, then SIGKILL after a bound) by its process group id when the `with` block
   ends, so no worker outlives its test, even one that failed.
 - servers(): (name, port) of a redis-server and then a kv, each stopped when the test is done
-  with it; in KV_BIN_IS_REDIS mode both are redis-servers.
+  with it; both_servers(): the two at once (so two workers can start side by side). In
+  KV_BIN_IS_REDIS mode both are redis-servers.
 """
+import contextlib
 import importlib
 import os
 import signal
@@ -115,6 +117,13 @@ def servers():
         yield "redis-server", server.port
     with kvtest.start_kv(*KV_OPTIONS) as server:
         yield "kv", server.port
+
+
+@contextlib.contextmanager
+def both_servers():
+    """[("redis-server", port), ("kv", port)], both running until the block ends."""
+    with kvtest.start_redis() as redis_server, kvtest.start_kv(*KV_OPTIONS) as kv:
+        yield [("redis-server", redis_server.port), ("kv", kv.port)]
 
 
 def deadline(seconds):

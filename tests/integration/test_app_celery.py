@@ -5,14 +5,16 @@ Debian's python3-celery (kombu's Redis transport, Celery's Redis result backend)
 real redis-server 7.0 and then against kv, the same scenario: a worker subprocess (solo pool,
 its own process group, killed by group id when the scenario ends) consumes from redis://
 127.0.0.1:PORT/0 and stores results there; the test sends single tasks, a task that raises,
-a group of 12 and a chord of 8 whose callback sums the header's results, and checks every
-result. The worker must still be running at the end (kombu takes a redis-py Lock, whose
-extend and release are Lua, and a worker that meets an error from the broker exits). On a
-failure the worker's log is printed.
+a group of 12, a chord of 8 whose callback sums the header's results and a chain, and
+checks every result. Both servers and both workers start together; the scenarios then run
+one server after the other. The worker must still be running at the end (kombu takes a
+redis-py Lock, whose extend and release are Lua, and a worker that meets an error from the
+broker exits). On a failure the worker's log is printed.
 
 This file is also the Celery app the worker imports (-A test_app_celery): the broker URL
 comes from KV_CELERY_URL, set by the test for its worker.
 """
+import contextlib
 import gc
 import os
 import sys
@@ -91,23 +93,26 @@ def scenario(client, check, label):
                 .get(timeout=TASK_SECONDS))
 
 
-def run(check, label, port):
+def start_worker(label, port):
     url = f"redis://127.0.0.1:{port}/0"
-    client = make_app(url)
     argv = [sys.executable, "-m", "celery", "-A", "test_app_celery", "worker", "--pool=solo",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
             "-n", f"kvtest-{label}@localhost"]
+    return apptest.Worker(f"celery-{label}", argv, {"KV_CELERY_URL": url})
+
+
+def run(check, label, port, worker):
+    client = make_app(f"redis://127.0.0.1:{port}/0")
     started = time.monotonic()
-    with apptest.Worker(f"celery-{label}", argv, {"KV_CELERY_URL": url}) as worker:
-        failures = check.failures
-        try:
-            scenario(client, check, label)
-        except Exception as error:   # a timeout or a broker error: counted, log printed
-            check.true(f"{label}: scenario ran", False, f"{type(error).__name__}: {error}")
-        check.true(f"{label}: the worker is still running", worker.alive(),
-                   f"exit status {worker.process.returncode}")
-        if check.failures != failures:
-            worker.print_log()
+    failures = check.failures
+    try:
+        scenario(client, check, label)
+    except Exception as error:   # a timeout or a broker error: counted, log printed
+        check.true(f"{label}: scenario ran", False, f"{type(error).__name__}: {error}")
+    check.true(f"{label}: the worker is still running", worker.alive(),
+               f"exit status {worker.process.returncode}")
+    if check.failures != failures:
+        worker.print_log()
     print(f"{label}: {time.monotonic() - started:.1f} s")
     # AsyncResults unsubscribe from their result channels when collected: collect them now,
     # while the server runs, not at exit (where each would retry a stopped server's port).
@@ -117,8 +122,12 @@ def run(check, label, port):
 
 def main():
     check = kvtest.Checker("test_app_celery")
-    for label, port in apptest.servers():
-        run(check, label, port)
+    # Both servers and both workers at once: the workers' start-up (a second or two of
+    # imports and connecting) overlaps, then the scenarios run one after the other.
+    with apptest.both_servers() as sides, contextlib.ExitStack() as stack:
+        workers = [stack.enter_context(start_worker(label, port)) for label, port in sides]
+        for (label, port), worker in zip(sides, workers):
+            run(check, label, port, worker)
     check.finish()
 
 

@@ -57,7 +57,8 @@ def at_t0(check, side):
                 [side.fixed.hit(THREE, "user") for _ in range(4)])
     check.equal(f"{label}: fixed window test() after the limit", False,
                 side.fixed.test(THREE, "user"))
-    check.equal(f"{label}: fixed window remaining", 0, side.fixed.get_window_stats(THREE, "user")[1])
+    check.equal(f"{label}: fixed window remaining", 0,
+                side.fixed.get_window_stats(THREE, "user")[1])
     check.equal(f"{label}: fixed window counter", b"4", side.client.get(THREE.key_for("user")))
     ttl = side.client.pttl(THREE.key_for("user"))
     check.true(f"{label}: fixed window key expires within its second", 0 < ttl <= 1000, ttl)
