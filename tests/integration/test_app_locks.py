@@ -49,7 +49,9 @@ return {0, count}
 
 def lock_worker(port, rounds):
     client = redis.Redis(host="127.0.0.1", port=port)
-    lock = client.lock("counter:lock", timeout=5, sleep=0.001, blocking_timeout=20)
+    # A long lock timeout: a holder starved of CPU on a loaded machine must not lose the lock
+    # mid-increment (that would be a test artefact, not a server's fault).
+    lock = client.lock("counter:lock", timeout=30, sleep=0.001, blocking_timeout=20)
     for _ in range(rounds):
         with lock:
             if client.incr("inside") != 1:
