@@ -1,6 +1,6 @@
 """An RQ 1.13 worker runs jobs and stores their results on kv, as it does on redis-server.
 
-Debian's python3-rq against a real redis-server 7.0 and then against kv, the same scenario:
+Debian's python3-rq against a real redis-server 7.0 and against kv, the same scenario:
 the test enqueues jobs (sums, a job returning nested data, a job that raises, a job that
 depends on another, one on a second queue) on both servers, then runs `rq worker --burst`
 for each as a subprocess (side by side; each in its own process group, killed by group id
@@ -8,9 +8,11 @@ if it outlives its bound) until the queues are empty. Then every job's status an
 checked, as the application reads them, each check on its own.
 
 RQ 1.13 reads INFO's redis_version; from 5.0 up it stores each result as a stream entry
-(XADD rq:results:<id> MAXLEN 10 * type .. return_value ..; EXPIRE) and reads it back with
-XREVRANGE rq:results:<id> + - [COUNT 1] (XLEN for Result.count). So this test needs streams
-in kv: without them the worker logs `unknown command 'XADD'` and stops after its first job.
+(in the job's MULTI/EXEC: XADD rq:results:<id> MAXLEN ~ 10 * type 1 return_value <base64>,
+or type 2 exc_string <base64>; then EXPIRE) and reads it back with XREVRANGE rq:results:<id>
++ - [COUNT 1] (Result.count is XLEN). So this test needs streams in kv: without them the
+worker logs `unknown command 'XADD'` after its first job and its burst ends (status 0) with
+the other jobs still queued.
 
 This file is also the module the worker imports the job functions from (test_app_rq.add...).
 """
