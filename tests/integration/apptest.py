@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import kvtest
 
@@ -125,7 +124,3 @@ def both_servers():
     with kvtest.start_redis() as redis_server, kvtest.start_kv(*KV_OPTIONS) as kv:
         yield [("redis-server", redis_server.port), ("kv", kv.port)]
 
-
-def deadline(seconds):
-    """A monotonic deadline `seconds` from now (for loops that poll)."""
-    return time.monotonic() + seconds
