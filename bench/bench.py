@@ -6,8 +6,9 @@ and the load to CPU 1 (when the host has two CPUs), and measures both with the s
 alternating kv and Redis for --rounds rounds and reporting medians:
 
 - closed loop, redis-benchmark: -c 1, -c 50 and -c 50 -P 16 for each test (PING_MBULK, SET,
-  GET, LPUSH, LPOP, LRANGE_100, SADD, HSET, SPOP, ZADD, ZPOPMIN, MSET, LRANGE_600): requests
-  per second, p50 and p99 latency;
+  GET, LPUSH, LPOP, LRANGE_100, SADD, HSET, SPOP, ZADD, ZPOPMIN, MSET, LRANGE_600, and two
+  command lines of their own: EVALSHA of a small rate-limiter script, XADD): requests per
+  second, p50 and p99 latency;
 - open loop, bench/kv-load (a fixed offered rate, latency from each request's intended send
   time, so a server stall cannot hide behind a waiting client): GET and SET at 25%, 50% and
   80% of Redis's peak, which kv-load measures first in closed loop with 50 connections:
@@ -41,7 +42,17 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TESTS = ["ping_mbulk", "set", "get", "lpush", "lpop", "lrange_100", "sadd", "hset", "spop",
-         "zadd", "zpopmin", "mset", "lrange_600"]
+         "zadd", "zpopmin", "mset", "lrange_600", "evalsha", "xadd"]
+# Tests redis-benchmark 7.0 has no -t name for: a command line of its own, after an optional
+# setup command whose reply (a script's SHA-1) fills in "{reply}". EVALSHA runs the usual small
+# script, a per-key counter with a window (a fixed-window rate limiter); XADD is the issue's
+# `redis-benchmark XADD bench '*' f v`.
+RATE_SCRIPT = ("local n = redis.call('INCR', KEYS[1]) "
+               "if n == 1 then redis.call('EXPIRE', KEYS[1], 60) end return n")
+CUSTOM_TESTS = {
+    "evalsha": (["SCRIPT", "LOAD", RATE_SCRIPT], ["EVALSHA", "{reply}", "1", "bench:rate"]),
+    "xadd": (None, ["XADD", "bench", "*", "f", "v"]),
+}
 SHAPES = [("-c 1", ["-c", "1"]), ("-c 50", ["-c", "50"]), ("-c 50 -P 16", ["-c", "50", "-P", "16"])]
 CSV_NAMES = {
     "PING_MBULK": "PING_MBULK", "SET": "SET", "GET": "GET", "LPUSH": "LPUSH", "LPOP": "LPOP",
@@ -126,13 +137,24 @@ def start_redis():
 
 def redis_benchmark(server, shape_args, test, requests):
     """One redis-benchmark test: (rps, p50 ms, p99 ms, server CPU µs per request)."""
-    args = pinned(1) + ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-t", test,
+    args = pinned(1) + ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
                         "-n", str(requests), "--csv"] + shape_args
+    custom = CUSTOM_TESTS.get(test)
+    if custom is None:
+        args += ["-t", test]
+    else:
+        setup, command = custom
+        reply = ""
+        if setup is not None:
+            reply = subprocess.run(["redis-cli", "-p", str(server.port)] + setup, check=True,
+                                   capture_output=True, text=True, timeout=30).stdout.strip()
+        args += [word.replace("{reply}", reply) for word in command]
     before = server.cpu()
     output = subprocess.run(args, check=True, capture_output=True, text=True, timeout=900).stdout
     cpu_us = (server.cpu() - before) * 1e6 / requests
     for row in csv.DictReader(io.StringIO(output)):
-        if CSV_NAMES.get(row["test"]) is not None:
+        # A custom command line's row is named by the line itself: its only row is the one.
+        if custom is not None or CSV_NAMES.get(row["test"]) is not None:
             return (float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"]),
                     cpu_us)
     raise RuntimeError(f"redis-benchmark printed no result for {test}: {output!r}")
@@ -176,7 +198,7 @@ def closed_loop(options, lines):
         results = {"kv": {}, "redis": {}}
         for _ in range(options.rounds):
             for name in ("kv", "redis"):
-                server = start_kv(options.kv, 8, 4 * requests + 1000, 24, 8) if name == "kv" else start_redis()
+                server = start_kv(options.kv, 8, 4 * requests + 1000, 24, 256) if name == "kv" else start_redis()
                 try:
                     for test in options.tests:
                         row = redis_benchmark(server, shape_args, test, requests)
@@ -197,7 +219,8 @@ def closed_loop(options, lines):
 CSV_NAMES_BY_TEST = {"ping_mbulk": "PING_MBULK", "set": "SET", "get": "GET", "lpush": "LPUSH",
                      "lpop": "LPOP", "lrange_100": "LRANGE_100", "sadd": "SADD", "hset": "HSET",
                      "spop": "SPOP", "zadd": "ZADD", "zpopmin": "ZPOPMIN", "mset": "MSET",
-                     "lrange_600": "LRANGE_600"}
+                     "lrange_600": "LRANGE_600", "evalsha": "EVALSHA (rate script)",
+                     "xadd": "XADD bench * f v"}
 
 
 def open_loop(options, lines):
