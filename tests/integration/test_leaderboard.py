@@ -7,7 +7,6 @@ LIMIT) must equal what a plain Python model computes. Scores are integers and ha
 doubles are exact, and ties are broken by member name, as Redis orders them.
 """
 import random
-import sys
 
 import kvtest
 
@@ -21,11 +20,7 @@ def ordered(model):
 
 def main():
     check = kvtest.Checker("test_leaderboard", verbose=False)
-    try:
-        import redis
-    except ImportError:
-        print("SKIP: python3-redis is not installed")
-        sys.exit(kvtest.SKIP)
+    redis = kvtest.need_pyredis()
     options = ["--connections-max", "8", "--key-count", "16", "--key-size-max", "32",
                "--val-size-max", "32", "--list-length-max", "1024", "--hugepages", "off"]
     rnd = random.Random(20261126)
