@@ -40,6 +40,8 @@ enum cmd_mode {
 /* What a command asks of whoever ran it. */
 struct cmd_outcome {
     bool close_after_reply;    /* QUIT: close once the reply is sent */
+    bool shutdown;             /* SHUTDOWN: stop the server as SIGTERM does (no reply: the
+                                  client sees its connection close, as with Redis) */
     bool block;                /* a blocking command found nothing: it answered nothing, its
                                   command stays for a retry, and the client waits on
                                   args[block_key_first .. + block_key_count) */

@@ -107,6 +107,9 @@ enum reply_error {
     REPLY_ERROR_OBJECT_FREQ_NOT_LFU,
     REPLY_ERROR_DISCARD_WITHOUT_MULTI,
     REPLY_ERROR_WATCH_INSIDE_MULTI,
+    REPLY_ERROR_NOT_IN_TRANSACTION, /* a no-multi command queued (SHUTDOWN) */
+    REPLY_ERROR_NO_SHUTDOWN,        /* SHUTDOWN ABORT with none under way */
+    REPLY_ERROR_SHUTDOWN_SAVE,      /* SHUTDOWN SAVE: kv has no persistence to save to */
     /* Keys, strings and blocking commands. */
     REPLY_ERROR_DB_INDEX_RANGE,
     REPLY_ERROR_INT32_RANGE,       /* SELECT */

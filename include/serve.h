@@ -42,6 +42,7 @@ struct serve {
     struct slice *args_fixed;    /* the scratch's own arguments (carved) */
     uint32_t args_fixed_max;     /* how many: an inline request's most */
     struct cmd_context shared;   /* the shared part of every command's context */
+    bool shutdown_requested;     /* a client ran SHUTDOWN: the loop stops after this pass */
 };
 
 /* Bytes serve_init carves: the parsed arguments and room to unescape an inline request. */

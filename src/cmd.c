@@ -676,7 +676,8 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     stats->failed_calls += written > 0 && context->reply.first == '-' ? 1 : 0;
     /* Every command answers exactly once, but a blocking one that found nothing answers
      * when it is retried (and a reply that found no memory was dropped: its client goes). */
-    KV_ASSERT(written > 0 || context->outcome.block || context->reply.failed);
+    KV_ASSERT(written > 0 || context->outcome.block || context->outcome.shutdown ||
+              context->reply.failed);
     KV_ASSERT(!context->outcome.block || written == 0);
     KV_ASSERT(stats->failed_calls <= stats->calls);
     context->reply.mark = outer_mark;

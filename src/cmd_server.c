@@ -21,6 +21,7 @@
 #include "evict.h"
 #include "glob.h"
 #include "latency.h"
+#include "log.h"
 #include "number.h"
 #include "pubsub.h"
 #include "region.h"
@@ -819,6 +820,52 @@ CMD_HANDLER(cmd_info)
     reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)bytes, .length = text.length});
 }
 
+/*
+ * SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], as Redis 7.0 reads its flags. kv keeps no
+ * data on disk yet, so there is nothing to save unless SAVE asks for it: then the shutdown
+ * fails as Redis's does when its save fails. Otherwise the server stops as on SIGTERM (every
+ * other client's replies are finished, then kv exits 0) and this client gets no reply: its
+ * connection closes, which redis-cli and the libraries take as the success. ABORT finds no
+ * shutdown under way (kv's stop does not wait on replicas or a save).
+ */
+CMD_HANDLER(cmd_shutdown)
+{
+    bool nosave = false;
+    bool save = false;
+    bool abort_asked = false;
+    bool other = false; /* NOW or FORCE: accepted, nothing to wait for or force */
+    /* Bounded by the arguments. */
+    for (uint32_t index = 1; index < arg_count; index++) {
+        if (cmd_arg_is(args[index], "nosave")) {
+            nosave = true;
+        } else if (cmd_arg_is(args[index], "save")) {
+            save = true;
+        } else if (cmd_arg_is(args[index], "now") || cmd_arg_is(args[index], "force")) {
+            other = true;
+        } else if (cmd_arg_is(args[index], "abort")) {
+            abort_asked = true;
+        } else {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+    }
+    if ((abort_asked && (nosave || save || other)) || (nosave && save)) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    if (abort_asked) {
+        reply_error(&context->reply, REPLY_ERROR_NO_SHUTDOWN);
+        return;
+    }
+    if (save) {
+        log_warn("SHUTDOWN SAVE refused: kv has no persistence to save the data to");
+        reply_error(&context->reply, REPLY_ERROR_SHUTDOWN_SAVE);
+        return;
+    }
+    context->outcome.shutdown = true;
+    KV_ASSERT(reply_since_mark(&context->reply) == 0); /* no reply: the connection closes */
+}
+
 static const struct cmd server_cmds[] = {
     {"ping", -1, 0, 0, 0, CMD_FLAG_PUBSUB, cmd_ping},
     {"echo", 2, 0, 0, 0, 0, cmd_echo},
@@ -827,6 +874,7 @@ static const struct cmd server_cmds[] = {
     {"command", -1, 0, 0, 0, 0, cmd_command},
     {"time", 1, 0, 0, 0, 0, cmd_time},
     {"info", -1, 0, 0, 0, 0, cmd_info},
+    {"shutdown", -1, 0, 0, 0, CMD_FLAG_NO_TXN, cmd_shutdown},
 };
 
 CMD_FAMILY(cmd_family_server, "server", server_cmds);

@@ -888,6 +888,10 @@ int loop_run(struct loop *loop)
     /* The event loop: the one endless loop in kv. Each pass is bounded: at most
      * LOOP_CQE_BATCH_MAX completions, then each ready connection once. */
     for (;;) {
+        if (loop->serve->shutdown_requested) {
+            log_warn("loop: user requested shutdown (SHUTDOWN)");
+            loop_stop_requested = 1;
+        }
         if (loop_stop_requested) {
             break;
         }

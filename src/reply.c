@@ -120,6 +120,10 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
               "will take some time to adjust.\r\n"),
     [REPLY_ERROR_DISCARD_WITHOUT_MULTI] = FIXED("-ERR DISCARD without MULTI\r\n"),
     [REPLY_ERROR_WATCH_INSIDE_MULTI] = FIXED("-ERR WATCH inside MULTI is not allowed\r\n"),
+    [REPLY_ERROR_NOT_IN_TRANSACTION] =
+        FIXED("-ERR Command not allowed inside a transaction\r\n"),
+    [REPLY_ERROR_NO_SHUTDOWN] = FIXED("-ERR No shutdown in progress.\r\n"),
+    [REPLY_ERROR_SHUTDOWN_SAVE] = FIXED("-ERR Errors trying to SHUTDOWN. Check logs.\r\n"),
 
     [REPLY_ERROR_DB_INDEX_RANGE] = FIXED("-ERR DB index is out of range\r\n"),
     [REPLY_ERROR_INT32_RANGE] = FIXED("-ERR value is out of range, value must between "

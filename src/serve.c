@@ -289,6 +289,13 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
         txn_fail(txn);
         return;
     }
+    if (cmd_flags(cmd_of(position)) & CMD_FLAG_NO_TXN) {
+        /* SHUTDOWN and its like are refused inside MULTI, and EXEC then aborts (WATCH,
+         * which runs at once, refuses itself in its own words). */
+        reply_error(&context->reply, REPLY_ERROR_NOT_IN_TRANSACTION);
+        txn_fail(txn);
+        return;
+    }
     if (txn->overflowed) {
         reply_error_format(&context->reply, REPLY_ERROR_TRANSACTION_TOO_LARGE,
                            serve->conns->recv_limit);
@@ -410,6 +417,7 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     conn_reply_keep(serve->conns, conn, &context.reply);
     KV_ASSERT(!conn->close_after_send); /* serve_input stops once it is set */
     conn->close_after_send = context.outcome.close_after_reply;
+    serve->shutdown_requested = serve->shutdown_requested || context.outcome.shutdown;
     (void)output_check(serve, conn, context.client, context.reply.failed);
     if (block_ready_pending(serve->block)) {
         wake_ready(serve);
