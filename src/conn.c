@@ -52,6 +52,31 @@ static uint64_t block_heap_bytes(const struct conn_block *block)
     return sizeof(*block) + block->capacity;
 }
 
+/* A block no connection holds any more: kept as a spare when it is a small first block and
+ * there is room, else back to the heap. Either way it leaves memory_bytes only in the second
+ * case (a spare is still client memory). */
+static void block_give_back(struct conns *conns, struct conn_block *block)
+{
+    if (block->capacity == CONN_BLOCK_SMALL_BYTES && conns->spare_count < CONN_SPARE_BLOCKS) {
+        conns->spare_refs[conns->spare_count++] = heap_ref(conns->heap, block);
+        return;
+    }
+    conns->memory_bytes -= block_heap_bytes(block);
+    heap_release(conns->heap, block);
+}
+
+/* Every spare back to the heap (the last connection closed). */
+static void spares_release(struct conns *conns)
+{
+    /* Bounded by CONN_SPARE_BLOCKS. */
+    while (conns->spare_count > 0) {
+        struct conn_block *block = block_at(conns, conns->spare_refs[--conns->spare_count]);
+        conns->memory_bytes -= block_heap_bytes(block);
+        heap_release(conns->heap, block);
+    }
+    KV_ASSERT(conns->spare_count == 0);
+}
+
 bool conn_open(struct conns *conns, uint32_t slot_index)
 {
     struct conn *conn = conn_at(conns, slot_index);
@@ -86,8 +111,7 @@ static void output_release(struct conns *conns, struct conn *conn)
     while (conn->out_head != HEAP_REF_NONE) {
         struct conn_block *block = block_at(conns, conn->out_head);
         conn->out_head = block->next;
-        conns->memory_bytes -= block_heap_bytes(block);
-        heap_release(conns->heap, block);
+        block_give_back(conns, block);
     }
     conn->out_tail = HEAP_REF_NONE;
     conn->out_bytes = 0;
@@ -105,6 +129,9 @@ void conn_closing(struct conns *conns, struct conn *conn)
         output_release(conns, conn);
         KV_ASSERT(conns->open_count > 0);
         conns->open_count--;
+        if (conns->open_count == 0) {
+            spares_release(conns);
+        }
     }
     KV_ASSERT(conn->out_head == HEAP_REF_NONE);
     conn->state = CONN_CLOSING;
@@ -211,8 +238,7 @@ void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)
         if (next == HEAP_REF_NONE && head->length <= CONN_BLOCK_SMALL_BYTES) {
             conn->out_large = false; /* the output fitted a small block again */
         }
-        conns->memory_bytes -= block_heap_bytes(head);
-        heap_release(conns->heap, head);
+        block_give_back(conns, head);
         if (conn->out_tail == conn->out_head) {
             conn->out_tail = HEAP_REF_NONE;
         }
@@ -244,6 +270,9 @@ static uint64_t block_bytes_for(const struct conn *conn, uint64_t wanted)
     return bytes < CONN_BLOCK_BYTES_MAX ? bytes : CONN_BLOCK_BYTES_MAX;
 }
 
+static void block_append(struct conns *conns, struct conn *conn, struct reply *reply,
+                         struct conn_block *block);
+
 /* reply_grow_fn of a connection: commits what the writer wrote in the tail block, then
  * appends a new block and points the writer at it. */
 static bool conn_reply_grow(struct reply *reply, uint64_t wanted)
@@ -255,6 +284,12 @@ static bool conn_reply_grow(struct reply *reply, uint64_t wanted)
         conn->out_large = true; /* one block did not hold this output */
     }
     uint64_t bytes = block_bytes_for(conn, wanted);
+    if (bytes == CONN_BLOCK_SMALL_BYTES && conns->spare_count > 0) {
+        struct conn_block *spare = block_at(conns, conns->spare_refs[--conns->spare_count]);
+        KV_ASSERT(spare->capacity == CONN_BLOCK_SMALL_BYTES);
+        block_append(conns, conn, reply, spare);
+        return true;
+    }
     struct conn_block *block = heap_alloc_reserve(conns->heap, sizeof(*block) + bytes);
     if (block == NULL && bytes > CONN_BLOCK_FIRST_BYTES) {
         block = heap_alloc_reserve(conns->heap, sizeof(*block) + CONN_BLOCK_FIRST_BYTES);
@@ -264,8 +299,20 @@ static bool conn_reply_grow(struct reply *reply, uint64_t wanted)
     }
     uint64_t usable = heap_usable_bytes(conns->heap, block);
     conns->memory_bytes += usable;
-    *block = (struct conn_block){.next = HEAP_REF_NONE,
-                                 .capacity = (uint32_t)(usable - sizeof(*block))};
+    block->capacity = (uint32_t)(usable - sizeof(*block));
+    block_append(conns, conn, reply, block);
+    KV_ASSERT(reply->capacity >= (wanted < CONN_BLOCK_FIRST_BYTES ? wanted : 1));
+    return true;
+}
+
+/* Puts a block (its capacity set, its heap bytes in memory_bytes) at the tail of the chain,
+ * empty, and points the writer at it. */
+static void block_append(struct conns *conns, struct conn *conn, struct reply *reply,
+                         struct conn_block *block)
+{
+    block->next = HEAP_REF_NONE;
+    block->length = 0;
+    block->sent = 0;
     uint32_t ref = heap_ref(conns->heap, block);
     if (conn->out_tail == HEAP_REF_NONE) {
         conn->out_head = ref;
@@ -276,8 +323,7 @@ static bool conn_reply_grow(struct reply *reply, uint64_t wanted)
     reply->bytes = (uint8_t *)(block + 1);
     reply->length = 0;
     reply->capacity = block->capacity;
-    KV_ASSERT(reply->capacity >= (wanted < CONN_BLOCK_FIRST_BYTES ? wanted : 1));
-    return true;
+    KV_ASSERT(conn->out_tail == ref);
 }
 
 /* The writer's reply_truncate: drops the bytes since its mark, releasing blocks taken since
@@ -308,8 +354,7 @@ static void conn_reply_truncate(struct reply *reply)
         while (block_at(conns, previous)->next != conn->out_tail) {
             previous = block_at(conns, previous)->next;
         }
-        conns->memory_bytes -= block_heap_bytes(tail);
-        heap_release(conns->heap, tail);
+        block_give_back(conns, tail);
         block_at(conns, previous)->next = HEAP_REF_NONE;
         conn->out_tail = previous;
     }
@@ -441,6 +486,14 @@ void conns_verify(const struct conns *conns)
     }
     KV_ASSERT(open == conns->open_count);
     KV_ASSERT(open <= conns->open_max);
+    KV_ASSERT(conns->spare_count <= CONN_SPARE_BLOCKS);
+    KV_ASSERT(open > 0 || conns->spare_count == 0); /* the last close gave them back */
+    for (uint32_t index = 0; index < conns->spare_count; index++) {
+        const struct conn_block *spare = block_at(conns, conns->spare_refs[index]);
+        KV_ASSERT(spare->capacity == CONN_BLOCK_SMALL_BYTES);
+        KV_ASSERT(block_heap_bytes(spare) == heap_usable_bytes(conns->heap, spare));
+        memory += block_heap_bytes(spare);
+    }
     KV_ASSERT(memory == conns->memory_bytes);
     KV_ASSERT(queued == conns->ready_count);
     for (uint32_t step = 0; step < conns->ready_count; step++) {
