@@ -53,11 +53,12 @@ enum conn_state {
  * and one page still answers. */
 #define CONN_BLOCK_SMALL_BYTES (512u - 16u)
 
-/* Small first blocks a connection's output gave back wait here for the next reply, up to this
- * many (32 KiB), so that a request's reply block is neither taken from nor given back to the
- * heap: at -c 50 that allocation and release were a tenth of kv's instructions per GET. They
- * count in memory_bytes (client memory, not data), and go back to the heap when the last
- * connection closes: an idle server holds no output. */
+/* Small first blocks a connection's output gave back wait here for the next reply, so that a
+ * request's reply block is neither taken from nor given back to the heap: at -c 50 that
+ * allocation and release were a tenth of kv's instructions per GET. At most this many (32 KiB)
+ * and at most one for two open connections (so 256 bytes a connection, and none with one
+ * client left): a close gives back what passes that. They count in memory_bytes (client
+ * memory, not data). */
 #define CONN_SPARE_BLOCKS 64u
 #define CONN_BLOCK_FIRST_BYTES (4096u - 16u)
 #define CONN_BLOCK_BYTES (16384u - 16u)

@@ -52,12 +52,19 @@ static uint64_t block_heap_bytes(const struct conn_block *block)
     return sizeof(*block) + block->capacity;
 }
 
+/* How many spares may wait: one for two open connections, at most CONN_SPARE_BLOCKS. */
+static uint32_t spares_max(const struct conns *conns)
+{
+    uint32_t half = conns->open_count / 2;
+    return half < CONN_SPARE_BLOCKS ? half : CONN_SPARE_BLOCKS;
+}
+
 /* A block no connection holds any more: kept as a spare when it is a small first block and
- * there is room, else back to the heap. Either way it leaves memory_bytes only in the second
- * case (a spare is still client memory). */
+ * there is room, else back to the heap (a spare is still client memory: it stays in
+ * memory_bytes). */
 static void block_give_back(struct conns *conns, struct conn_block *block)
 {
-    if (block->capacity == CONN_BLOCK_SMALL_BYTES && conns->spare_count < CONN_SPARE_BLOCKS) {
+    if (block->capacity == CONN_BLOCK_SMALL_BYTES && conns->spare_count < spares_max(conns)) {
         conns->spare_refs[conns->spare_count++] = heap_ref(conns->heap, block);
         return;
     }
@@ -65,16 +72,16 @@ static void block_give_back(struct conns *conns, struct conn_block *block)
     heap_release(conns->heap, block);
 }
 
-/* Every spare back to the heap (the last connection closed). */
-static void spares_release(struct conns *conns)
+/* The spares past spares_max back to the heap (a connection closed). */
+static void spares_trim(struct conns *conns)
 {
     /* Bounded by CONN_SPARE_BLOCKS. */
-    while (conns->spare_count > 0) {
+    while (conns->spare_count > spares_max(conns)) {
         struct conn_block *block = block_at(conns, conns->spare_refs[--conns->spare_count]);
         conns->memory_bytes -= block_heap_bytes(block);
         heap_release(conns->heap, block);
     }
-    KV_ASSERT(conns->spare_count == 0);
+    KV_ASSERT(conns->spare_count <= conns->open_count / 2);
 }
 
 bool conn_open(struct conns *conns, uint32_t slot_index)
@@ -129,9 +136,7 @@ void conn_closing(struct conns *conns, struct conn *conn)
         output_release(conns, conn);
         KV_ASSERT(conns->open_count > 0);
         conns->open_count--;
-        if (conns->open_count == 0) {
-            spares_release(conns);
-        }
+        spares_trim(conns);
     }
     KV_ASSERT(conn->out_head == HEAP_REF_NONE);
     conn->state = CONN_CLOSING;
@@ -487,7 +492,7 @@ void conns_verify(const struct conns *conns)
     KV_ASSERT(open == conns->open_count);
     KV_ASSERT(open <= conns->open_max);
     KV_ASSERT(conns->spare_count <= CONN_SPARE_BLOCKS);
-    KV_ASSERT(open > 0 || conns->spare_count == 0); /* the last close gave them back */
+    KV_ASSERT(conns->spare_count <= spares_max(conns));
     for (uint32_t index = 0; index < conns->spare_count; index++) {
         const struct conn_block *spare = block_at(conns, conns->spare_refs[index]);
         KV_ASSERT(spare->capacity == CONN_BLOCK_SMALL_BYTES);
