@@ -369,6 +369,8 @@ struct json_encode_frame {
     int32_t length;     /* array: its length; 0: an object */
     int32_t next_index; /* array: the next element; object: entries written */
 };
+/* JSON_DEPTH_MAX frames live on the C stack during an encode: keep them small. */
+static_assert(sizeof(struct json_encode_frame) == 8, "an encode frame is 8 bytes");
 
 /* Encodes the value on top and pops it; a table is opened instead (its bracket written,
  * a frame pushed, the table left on the stack). */
@@ -812,6 +814,7 @@ static void json_descend(struct json_parse *parse, int slots)
 struct json_decode_frame {
     int32_t next_index; /* array: the next element's index; 0: an object */
 };
+static_assert(sizeof(struct json_decode_frame) == 4, "a decode frame is 4 bytes");
 
 /* An object's key and colon, leaving the key pushed and the value's first token read. */
 static void json_object_key(struct json_parse *parse, struct json_token *token)

@@ -347,6 +347,8 @@ struct unpack_frame {
     bool is_map;
     bool key_read;       /* map: the pair's key is on the stack, its value comes next */
 };
+/* UNPACK_DEPTH_MAX frames live on the C stack during an unpack: keep them small. */
+static_assert(sizeof(struct unpack_frame) <= 12, "an unpack frame fits 12 bytes");
 
 /* Big-endian unsigned field of `width` bytes at `bytes`. */
 static uint64_t unpack_field(const unsigned char *bytes, unsigned width)
@@ -525,9 +527,9 @@ static enum unpack_status unpack_item(lua_State *L, struct unpack_cursor *cursor
 
 /* Unpacks one top-level value onto the stack, without recursion: each pass reads one item
  * (advancing the cursor) or closes one container. */
-static enum unpack_status unpack_one(lua_State *L, struct unpack_cursor *cursor)
+static enum unpack_status unpack_one(lua_State *L, struct unpack_cursor *cursor,
+                                     struct unpack_frame *frames)
 {
-    struct unpack_frame frames[UNPACK_DEPTH_MAX];
     uint32_t depth = 0;
     /* Bounded by the input: every item read consumes at least one byte, and a container
      * is closed once its counted entries are read. */
@@ -594,9 +596,10 @@ static int msgpack_unpack_from(lua_State *L, lua_Integer limit, lua_Integer offs
     struct unpack_cursor cursor = {
         .bytes = (const unsigned char *)text + offset, .left_bytes = length - (size_t)offset};
     int count = 0;
+    struct unpack_frame frames[UNPACK_DEPTH_MAX]; /* 96 KiB of C stack, once per call */
     /* Bounded by the input's bytes (each value takes one at least) and by limit. */
     while (cursor.left_bytes > 0 && count < limit) {
-        enum unpack_status status = unpack_one(L, &cursor);
+        enum unpack_status status = unpack_one(L, &cursor, frames);
         if (status == UNPACK_MISSING) {
             return luaL_error(L, "Missing bytes in input.");
         }
