@@ -34,6 +34,7 @@
 #include "client.h"
 #include "cmd_handlers.h"
 #include "log.h"
+#include "lua_libs.h"
 #include "number.h"
 #include "region.h"
 #include "sha1.h"
@@ -881,7 +882,8 @@ static void redis_table_push(lua_State *lua)
 
 /* The libraries whose tables become read-only proxies. */
 static const char *const script_library_names[] = {"string", "math", "table", "coroutine",
-                                                   "redis"};
+                                                   "redis", "cjson", "struct", "cmsgpack",
+                                                   "bit"};
 
 /* Locks the globals (see the file's comment): the real table stays in the registry as
  * "kv_globals", the thread's globals become its read-only proxy. */
@@ -916,6 +918,10 @@ static int state_open_protected(lua_State *lua)
     library_open(lua, luaopen_table, LUA_TABLIBNAME);
     library_open(lua, luaopen_string, LUA_STRLIBNAME);
     library_open(lua, luaopen_math, LUA_MATHLIBNAME);
+    library_open(lua, kv_luaopen_cjson, "cjson");
+    library_open(lua, kv_luaopen_struct, "struct");
+    library_open(lua, kv_luaopen_cmsgpack, "cmsgpack");
+    library_open(lua, kv_luaopen_bit, "bit");
     /* Redis's deny list: opened with the base library, never given to scripts. */
     lua_pushnil(lua);
     lua_setglobal(lua, "dofile");
