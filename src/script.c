@@ -9,8 +9,9 @@
  * metatable reads from the real globals and refuses every write ("Attempt to modify a
  * readonly table"); the real globals' own metatable refuses reading a name that is not
  * there ("Script attempted to access nonexistent global variable"). The library tables
- * (string, math, table, coroutine, redis) are proxies the same way. dofile, loadfile and
- * print are removed; os, io, package and debug are never opened. KEYS and ARGV are set in
+ * (string, math, table, coroutine, redis, and lua_libs.h's cjson, struct, cmsgpack and bit)
+ * are proxies the same way. dofile, loadfile and print are removed; os, io, package and debug
+ * are never opened. KEYS and ARGV are set in
  * the real globals before each run, so a script can read but not replace them.
  *
  * The script cache: registry["f_<sha>"] is the compiled function, registry["F_<sha>"] its
