@@ -488,7 +488,8 @@ static enum resp_status finish_multibulk(struct resp_parser *parser,
  * (a lone "0" is a number), then "\r\n", at buffer[*at ..). Returns false for anything else,
  * having moved nothing: the general path then judges the line as Redis does.
  */
-static bool fast_number(const uint8_t *buffer, uint32_t length, uint32_t *at, uint32_t *value)
+static inline bool fast_number(const uint8_t *buffer, uint32_t length, uint32_t *at,
+                               uint32_t *value)
 {
     uint32_t first = *at;
     KV_ASSERT(first <= length);
