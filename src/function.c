@@ -14,10 +14,10 @@
  * same way, then joins them as Redis's libraryJoin does (or swaps them in for FLUSH).
  *
  * The DUMP payload is Redis's: per library the RDB_OPCODE_FUNCTION2 byte and the code as an
- * RDB string (length-prefixed; not LZF-compressed, which Redis reads as well), then the RDB
- * version in two little-endian bytes and the CRC-64 of all before it, little-endian.
- * RESTORE reads plain, integer-encoded and LZF-compressed strings, as redis-server writes
- * code longer than 20 bytes compressed.
+ * RDB string (LZF-compressed exactly as Redis's rdbSaveRawString compresses it, else plain),
+ * then the RDB version in two little-endian bytes and the CRC-64 of all before it,
+ * little-endian: for the same library, the same bytes as redis-server's. RESTORE reads
+ * plain, integer-encoded and LZF-compressed strings.
  *
  * Bounds: table walks stop at the counts the links keep (asserted); the shebang line and the
  * payload are read byte by byte to their ends. No recursion, no allocation outside the heap.
@@ -138,6 +138,16 @@ static void globals_index_set(lua_State *lua, const char *registry_key)
     KV_ASSERT(lua_istable(lua, -1));
     lua_setfield(lua, -2, "__index");
     lua_pop(lua, 1);
+}
+
+/* Back to the real globals with no library being loaded. Allocates nothing (a memory error
+ * may have cut a load short): every key it sets is always present, the load key holding
+ * false between loads rather than nil so that it stays. */
+static void load_settle(lua_State *lua)
+{
+    globals_index_set(lua, FUNCTION_GLOBALS_KEY);
+    lua_pushboolean(lua, 0);
+    lua_setfield(lua, LUA_REGISTRYINDEX, FUNCTION_LOAD_LIBRARY_KEY);
 }
 
 /* ---- redis.register_function ------------------------------------------------------------ */
@@ -355,6 +365,8 @@ static void library_api_redis_push(lua_State *lua)
 
 static int state_prepare_protected(lua_State *lua)
 {
+    lua_pushboolean(lua, 0); /* no library is being loaded (load_settle) */
+    lua_setfield(lua, LUA_REGISTRYINDEX, FUNCTION_LOAD_LIBRARY_KEY);
     lua_newtable(lua);
     lua_setfield(lua, LUA_REGISTRYINDEX, SCRIPT_LIBRARIES_KEY);
     lua_newtable(lua);
@@ -698,9 +710,7 @@ static bool library_run(lua_State *lua, const struct function_load *load, int li
     int status = lua_pcall(lua, 0, 0, 0);
     lua_sethook(lua, NULL, 0, 0);
     script->load_running = false;
-    globals_index_set(lua, FUNCTION_GLOBALS_KEY);
-    lua_pushnil(lua);
-    lua_setfield(lua, LUA_REGISTRYINDEX, FUNCTION_LOAD_LIBRARY_KEY);
+    load_settle(lua);
     if (status != 0) {
         register_error_reply(lua, load);
         lua_pop(lua, 1);
@@ -831,7 +841,7 @@ static void function_protected(struct script *script, struct reply *reply, lua_C
         struct slice text = slice_of(message, strlen(message));
         reply_error_format(reply, REPLY_ERROR_SCRIPT_RUNNING, "function", &text);
         lua_settop(lua, 0);
-        globals_index_set(lua, FUNCTION_GLOBALS_KEY); /* cannot fail: it allocates nothing */
+        load_settle(lua);
         counts_update(script, lua);
     }
     lua_settop(lua, 0);

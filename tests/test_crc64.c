@@ -1,8 +1,9 @@
 /*
  * Proves crc64.c is Redis's CRC-64/Jones: the check value of "123456789" (0xe9c6d914c4b8d9ca,
- * as Redis's own crc64 test asserts), the empty input, the table form equal to the bitwise definition over random buffers of every length up to 300 (seeded,
- * the seed printed on failure), and continuation (a CRC over a split equals the CRC of the
- * whole), which DUMP payload checks rely on.
+ * as Redis's own crc64 test asserts), the empty input, the table form equal to the bitwise
+ * definition over random buffers of every length up to 300 (seeded, the seed printed on
+ * failure), one flipped bit changing the CRC, and continuation (a CRC over a split equals the
+ * CRC of the whole), which DUMP payload checks rely on.
  */
 #include <inttypes.h>
 #include <stdint.h>
