@@ -32,6 +32,7 @@
 #include "cmd.h"
 #include "crc64.h"
 #include "glob.h"
+#include "lzf.h"
 #include "script_internal.h"
 
 #define FUNCTION_LOAD_LIBRARY_KEY "kv_load_library"
@@ -1011,7 +1012,7 @@ void function_stats(struct script *script, struct reply *reply)
         KV_ASSERT(run->command_count >= 2);
         reply_array(reply, 6);
         reply_word(reply, "name");
-        reply_bulk(reply, run->command[1]);
+        reply_word(reply, run->name); /* as registered, whatever case FCALL gave it in */
         reply_word(reply, "command");
         reply_array(reply, run->command_count);
         /* Bounded by the command's arguments. */
@@ -1054,135 +1055,17 @@ static uint32_t rdb_length_encode(uint64_t length, uint8_t out[9])
     return 1 + bytes;
 }
 
-/* LZF compression exactly as Redis's lzf_compress (liblzf 3.6 with Redis's settings: a
- * 2^16-slot hash table of positions, VERY_FAST, literal runs of up to 32 bytes, references
- * up to 8192 back and 264 long), so a dump's bytes equal redis-server's. Redis leaves the
- * table uninitialized on its stack; a fresh process reads zeros there, which this does
- * always. Returns the compressed length, 0 when it does not fit `output_bytes`. */
-#define FUNCTION_LZF_HASH_LOG 16u
-#define FUNCTION_LZF_HASH_SLOTS (1u << FUNCTION_LZF_HASH_LOG)
-#define FUNCTION_LZF_LITERAL_MAX 32u
-#define FUNCTION_LZF_OFFSET_MAX 8192u
-#define FUNCTION_LZF_REFERENCE_MAX 264u
-
-static uint32_t lzf_slot(uint32_t hash)
-{
-    return ((hash >> (24u - FUNCTION_LZF_HASH_LOG)) - hash * 5u) & (FUNCTION_LZF_HASH_SLOTS - 1u);
-}
-
-/* How far the match at `ip` against `ref` runs, as liblzf measures it (16 unchecked steps
- * first when there is room, then byte by byte up to maxlen). */
-static uint32_t lzf_match_length(const uint8_t *input, uint32_t ip, uint32_t ref,
-                                 uint32_t maxlen)
-{
-    uint32_t length = 2;
-    bool mismatch = false;
-    if (maxlen > 16) {
-        /* Bounded by 16 steps. */
-        for (uint32_t step = 0; step < 16 && !mismatch; step++) {
-            length++;
-            mismatch = input[ref + length] != input[ip + length];
-        }
-    }
-    if (!mismatch) {
-        /* Bounded by maxlen. */
-        do {
-            length++;
-        } while (length < maxlen && input[ref + length] == input[ip + length]);
-    }
-    return length;
-}
-
-static uint32_t lzf_pack(const uint8_t *input, uint32_t input_bytes, uint8_t *output,
-                         uint32_t output_bytes, uint32_t *table)
-{
-    KV_ASSERT(input_bytes > 20); /* Redis compresses only longer strings */
-    memset(table, 0, FUNCTION_LZF_HASH_SLOTS * sizeof(uint32_t));
-    uint32_t ip = 0;
-    uint32_t op = 1; /* a literal run's count byte goes at op - lit - 1 */
-    uint32_t lit = 0;
-    uint32_t hash = ((uint32_t)input[0] << 8) | input[1];
-    /* Bounded by the input: every pass moves ip forward. */
-    while (ip < input_bytes - 2) {
-        hash = (hash << 8) | input[ip + 2];
-        uint32_t slot = lzf_slot(hash);
-        uint32_t ref = table[slot];
-        table[slot] = ip;
-        if (ref != 0 && ref < ip && ip - ref - 1 < FUNCTION_LZF_OFFSET_MAX &&
-            input[ref + 2] == input[ip + 2] && input[ref] == input[ip] &&
-            input[ref + 1] == input[ip + 1]) {
-            uint32_t offset = ip - ref - 1;
-            uint32_t maxlen = input_bytes - ip - 2;
-            maxlen = maxlen > FUNCTION_LZF_REFERENCE_MAX ? FUNCTION_LZF_REFERENCE_MAX : maxlen;
-            if (op + 3 + 1 >= output_bytes && op - (lit == 0 ? 1u : 0u) + 3 + 1 >= output_bytes) {
-                return 0;
-            }
-            output[op - lit - 1] = (uint8_t)(lit - 1); /* stop the run */
-            op -= lit == 0 ? 1u : 0u;                  /* or undo an empty one */
-            uint32_t length = lzf_match_length(input, ip, ref, maxlen) - 2;
-            ip++;
-            if (length < 7) {
-                output[op++] = (uint8_t)((offset >> 8) + (length << 5));
-            } else {
-                output[op++] = (uint8_t)((offset >> 8) + (7u << 5));
-                output[op++] = (uint8_t)(length - 7);
-            }
-            output[op++] = (uint8_t)offset;
-            lit = 0;
-            op++;
-            ip += length + 1;
-            if (ip >= input_bytes - 2) {
-                break;
-            }
-            ip -= 2; /* VERY_FAST: the match's last two positions go into the table */
-            hash = ((uint32_t)input[ip] << 8) | input[ip + 1];
-            hash = (hash << 8) | input[ip + 2];
-            table[lzf_slot(hash)] = ip;
-            ip++;
-            hash = (hash << 8) | input[ip + 2];
-            table[lzf_slot(hash)] = ip;
-            ip++;
-            continue;
-        }
-        if (op >= output_bytes) {
-            return 0;
-        }
-        lit++;
-        output[op++] = input[ip++];
-        if (lit == FUNCTION_LZF_LITERAL_MAX) {
-            output[op - lit - 1] = (uint8_t)(lit - 1);
-            lit = 0;
-            op++;
-        }
-    }
-    if (op + 3 > output_bytes) {
-        return 0;
-    }
-    /* Bounded by the input's last bytes. */
-    while (ip < input_bytes) {
-        lit++;
-        output[op++] = input[ip++];
-        if (lit == FUNCTION_LZF_LITERAL_MAX) {
-            output[op - lit - 1] = (uint8_t)(lit - 1);
-            lit = 0;
-            op++;
-        }
-    }
-    output[op - lit - 1] = (uint8_t)(lit - 1);
-    op -= lit == 0 ? 1u : 0u;
-    return op;
-}
-
 /* Adds one library's code as Redis's rdbSaveRawString writes it: LZF when that saves at
  * least four bytes of a string over 20, else plain. `work` holds the hash table and room
  * for the compressed bytes. */
 static void dump_string_add(luaL_Buffer *payload, struct slice code, uint8_t *work)
 {
     uint8_t header[9];
-    if (code.length > 20) {
+    if (code.length > LZF_REDIS_BYTES_MIN) {
         uint32_t *table = (uint32_t *)(void *)work;
-        uint8_t *packed = work + FUNCTION_LZF_HASH_SLOTS * sizeof(uint32_t);
-        uint32_t packed_bytes = lzf_pack(code.bytes, code.length, packed, code.length - 4, table);
+        uint8_t *packed = work + LZF_TABLE_BYTES;
+        uint32_t packed_bytes = lzf_compress(code.bytes, code.length, packed,
+                                             code.length - LZF_REDIS_SAVING_MIN, table);
         if (packed_bytes > 0) {
             luaL_addchar(payload, (char)(0xc0u | FUNCTION_RDB_ENC_LZF));
             uint32_t header_bytes = rdb_length_encode(packed_bytes, header);
@@ -1215,7 +1098,7 @@ static int dump_protected(lua_State *lua)
         lua_pop(lua, 1);
     }
     KV_ASSERT(count == script_of(lua)->library_count);
-    uint8_t *work = lua_newuserdata(lua, FUNCTION_LZF_HASH_SLOTS * sizeof(uint32_t) + longest +
+    uint8_t *work = lua_newuserdata(lua, LZF_TABLE_BYTES + longest +
                                              1); /* 3 */
     luaL_Buffer payload;
     luaL_buffinit(lua, &payload);
@@ -1306,52 +1189,6 @@ static bool rdb_length_read(struct slice data, uint32_t *at, uint64_t *length, b
     return true;
 }
 
-/* LZF decompression (liblzf's format, as Redis stores strings): literal runs (a control byte
- * below 32: that many plus one bytes follow) and back references (length in the top three
- * bits, extended by a byte when 7; offset in the low five bits and the next byte). Returns
- * the bytes written, 0 for a corrupt input. */
-static uint32_t lzf_expand(const uint8_t *input, uint32_t input_bytes, uint8_t *output,
-                           uint32_t output_bytes)
-{
-    uint32_t in = 0;
-    uint32_t out = 0;
-    /* Bounded by the input: every step takes at least one byte of it. */
-    while (in < input_bytes) {
-        uint32_t control = input[in++];
-        if (control < 32) {
-            uint32_t run = control + 1;
-            if (input_bytes - in < run || output_bytes - out < run) {
-                return 0;
-            }
-            memcpy(output + out, input + in, run);
-            in += run;
-            out += run;
-            continue;
-        }
-        uint32_t length = control >> 5;
-        if (length == 7) {
-            if (in >= input_bytes) {
-                return 0;
-            }
-            length += input[in++];
-        }
-        if (in >= input_bytes) {
-            return 0;
-        }
-        uint32_t back = ((control & 0x1fu) << 8) + input[in++] + 1u;
-        length += 2;
-        if (back > out || output_bytes - out < length) {
-            return 0;
-        }
-        /* Bounded by the length; byte by byte, as a reference may overlap its output. */
-        for (uint32_t index = 0; index < length; index++) {
-            output[out] = output[out - back];
-            out++;
-        }
-    }
-    return out;
-}
-
 /* Pushes one RDB string at *at (rdbGenericLoadStringObject): plain, integer or LZF. */
 static bool rdb_string_push(lua_State *lua, struct slice data, uint32_t *at)
 {
@@ -1393,7 +1230,7 @@ static bool rdb_string_push(lua_State *lua, struct slice data, uint32_t *at)
         return false;
     }
     uint8_t *output = lua_newuserdata(lua, (size_t)plain);
-    uint32_t made = lzf_expand(data.bytes + *at, (uint32_t)packed, output, (uint32_t)plain);
+    uint32_t made = lzf_decompress(data.bytes + *at, (uint32_t)packed, output, (uint32_t)plain);
     if (made != plain) {
         lua_pop(lua, 1);
         return false;

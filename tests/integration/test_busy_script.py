@@ -77,7 +77,7 @@ def scenario(server):
                             [b"SCRIPT", b"KILL"])
         got.append(b.call(b"SCRIPT", b"KILL"))
         got.append(a.call(b"PING"))
-        fcall_seconds = slow([b"FCALL", b"spin", b"0", b"1500"],
+        fcall_seconds = slow([b"FCALL", b"SPIN", b"0", b"1500"],
                              [[b"GET", b"x"], [b"FUNCTION", b"STATS"], [b"SCRIPT", b"KILL"]],
                              [b"FUNCTION", b"KILL"])
         got.append(b.call(b"FUNCTION", b"KILL"))
