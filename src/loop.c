@@ -12,6 +12,10 @@
  *    completions are reaped in batches of LOOP_CQE_BATCH_MAX and the CQ advanced once;
  *  - a full submission queue is submitted and retried; if still full the connection goes on
  *    the ready queue and is settled next pass, so no operation is dropped.
+ * A script past busy-reply-threshold calls loop_busy_pass from inside its command: one
+ * batch of completions and the ready connections, without waiting, the running connection's
+ * own completions held for the next pass (each pass copies its batch and advances the CQ
+ * before dispatching, so a busy pass never sees them twice).
  * user_data packs the operation, the slot's generation and the slot index; completions of a
  * slot always arrive before its close, and the generation check asserts that.
  * This module is the ring and nothing else: what a completion means for a client is decided

@@ -13,6 +13,9 @@
  * around a retry. The receive buffer grows to hold the command being read (up to
  * client-query-buffer-limit) and shrinks back when reads stay small; a command with more
  * arguments than the fixed scratch holds borrows a larger array from the heap for its run.
+ * While a slow script runs (a busy pass, serve_busy_begin) other clients' commands are read
+ * into a small scratch of their own and answered -BUSY, but for SCRIPT KILL, FUNCTION KILL
+ * and FUNCTION STATS, so the running command's arguments and state stay untouched.
  * Bounds: SERVE_COMMANDS_PER_PASS commands per connection per call; ready keys and retries
  * bounded by the blocked clients (each retry that serves unblocks one). No I/O.
  */
