@@ -670,9 +670,10 @@ static void register_error_reply(lua_State *lua, const struct function_load *loa
 {
     int error = lua_gettop(lua);
     if (lua_isstring(lua, error)) {
-        lua_pushliteral(lua, "ERR ");
+        lua_pushliteral(lua, "ERR"); /* Redis's code for a string error */
+        lua_pushliteral(lua, " ");
         lua_pushvalue(lua, error);
-        lua_concat(lua, 2);
+        lua_concat(lua, 3);
     } else if (lua_istable(lua, error)) {
         lua_getfield(lua, error, "err");
         if (!lua_isstring(lua, -1)) {

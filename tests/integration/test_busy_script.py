@@ -1,8 +1,9 @@
 """A slow script lets other clients in as Redis 7.0 does, with Redis's bytes.
 
 On kv and on a real redis-server alike, with busy-reply-threshold set to 100 ms (CONFIG SET,
-and its alias lua-time-limit read back), client A runs a script that loops on redis.call('TIME')
-for up to 1.5 s. Client B, once the threshold has passed:
+and its alias lua-time-limit read back), client A runs a script that loops on
+redis.call('TIME') (for up to 10 s when it is to be killed, 1.5 s when it cannot be). Client
+B, once the threshold has passed:
 1. EVAL: gets -BUSY for GET, for a pipeline of three commands (three -BUSY), for FUNCTION
    STATS and FUNCTION KILL (an EVAL takes SCRIPT KILL), an unknown command's own error; then
    SCRIPT KILL answers +OK, A gets Redis's "Script killed by user with SCRIPT KILL..." error
@@ -13,8 +14,9 @@ for up to 1.5 s. Client B, once the threshold has passed:
 3. A script that wrote before looping: SCRIPT KILL answers -UNKILLABLE and the script runs to
    its end, whose result A gets; the key it wrote is there.
 Every reply B and A get is compared between the servers (FUNCTION STATS with its duration
-masked, and the line a function was killed at: wherever the count hook fired), and each kill is checked to end the script well before its 1.5 s. Then kv serves on:
-SET/GET, and the static-allocation counters have not moved.
+masked, and the line a function was killed at: wherever the count hook fired), and each
+kill is checked to end its script well before its 10 s. Then kv serves on (PING), and the
+process allocator's counter has not moved.
 """
 import re
 import time
@@ -33,7 +35,11 @@ LIBRARY = (b"#!lua name=slow\nredis.register_function('spin', function(keys, arg
            b"while true do local n = redis.call('TIME')\n"
            b"if n[1] * 1000000 + n[2] - start > tonumber(args[1]) * 1000 then break end end\n"
            b"return 'done' end)")
-BUSY_WAIT_SECONDS = 0.35  # past the 100 ms threshold, well before the 1500 ms script ends
+BUSY_WAIT_SECONDS = 0.35  # past the 100 ms threshold, so the server has read A's script first
+# Scripts that get killed loop for up to 10 s: the kill, not the clock, ends them, however
+# slowly a loaded host lets the probes through. The writer cannot be killed and runs 1.5 s.
+KILLED_LOOP_MS = 10000
+WRITER_LOOP_MS = 1500
 
 
 def masked(reply):
@@ -71,17 +77,18 @@ def scenario(server):
                               a.reply()))
             return time.monotonic() - started
 
-        eval_seconds = slow([b"EVAL", LOOP, b"0", b"1500"],
+        eval_seconds = slow([b"EVAL", LOOP, b"0", b"%d" % KILLED_LOOP_MS],
                             [[b"GET", b"x"], "pipeline", [b"FUNCTION", b"STATS"],
                              [b"FUNCTION", b"KILL"], [b"NOSUCHCOMMAND"]],
                             [b"SCRIPT", b"KILL"])
         got.append(b.call(b"SCRIPT", b"KILL"))
         got.append(a.call(b"PING"))
-        fcall_seconds = slow([b"FCALL", b"SPIN", b"0", b"1500"],
+        fcall_seconds = slow([b"FCALL", b"SPIN", b"0", b"%d" % KILLED_LOOP_MS],
                              [[b"GET", b"x"], [b"FUNCTION", b"STATS"], [b"SCRIPT", b"KILL"]],
                              [b"FUNCTION", b"KILL"])
         got.append(b.call(b"FUNCTION", b"KILL"))
-        writer_seconds = slow([b"EVAL", WRITER, b"1", b"w", b"600"], [[b"GET", b"x"]],
+        writer_seconds = slow([b"EVAL", WRITER, b"1", b"w", b"%d" % WRITER_LOOP_MS],
+                              [[b"GET", b"x"]],
                               [b"SCRIPT", b"KILL"])
         got.append(b.call(b"GET", b"w"))
         got.append(a.call(b"SET", b"after", b"1"))
@@ -99,10 +106,10 @@ def main():
         check.equal("replies count", len(want), len(got))
         for index, (expected, actual) in enumerate(zip(want, got)):
             check.equal(f"reply {index}", expected, actual)
-        check.true("SCRIPT KILL ended the EVAL early", eval_seconds < 1.2, f"{eval_seconds:.2f} s")
-        check.true("FUNCTION KILL ended the FCALL early", fcall_seconds < 1.2,
+        check.true("SCRIPT KILL ended the EVAL early", eval_seconds < 5, f"{eval_seconds:.2f} s")
+        check.true("FUNCTION KILL ended the FCALL early", fcall_seconds < 5,
                    f"{fcall_seconds:.2f} s")
-        check.true("the writing script ran to its end", writer_seconds >= 0.6,
+        check.true("the writing script ran to its end", writer_seconds >= 1.5,
                    f"{writer_seconds:.2f} s")
         check.true("a BUSY reply was seen", any(isinstance(r, bytes) and r.startswith(b"-BUSY")
                                                 for r in got))
