@@ -1,7 +1,8 @@
 /*
- * Lua scripting, Redis 7.0's way, over a heap of its own. The Lua state allocates only
- * through script_alloc, which draws from `script->heap` (carved at startup): a full heap is
- * a NULL to Lua, which raises its memory error, caught by the protected call around every
+ * Lua scripting, Redis 7.0's way, over a heap of its own. Two Lua states, EVAL's and the
+ * functions' (function.c keeps its libraries), allocate only through script_alloc, which
+ * draws from `script->heap` (carved at startup) and counts each state's blocks: a full heap
+ * is a NULL to Lua, which raises its memory error, caught by the protected call around every
  * entry (lua_cpcall) and answered as an error. Nothing here calls malloc.
  *
  * The sandbox, with stock Lua 5.1 (Redis patches its Lua with read-only tables; we get the
@@ -16,6 +17,12 @@
  * The script cache: registry["f_<sha>"] is the compiled function, registry["F_<sha>"] its
  * shebang flags; SCRIPT FLUSH closes the state (every byte of the heap comes back, which
  * script_flush asserts) and opens a fresh one.
+ *
+ * Runs (EVAL and FCALL alike, run_call) carry a count hook when busy-reply-threshold is set:
+ * every SCRIPT_HOOK_INSTRUCTIONS instructions it reads the clock, and past the threshold it
+ * marks the run timed out (other clients now get -BUSY) and calls the busy pass (the loop's,
+ * script.h) each time; once SCRIPT KILL or FUNCTION KILL marks it killed, it raises Redis's
+ * "Script killed by user" error at every line, which pcall cannot swallow for good.
  *
  * Bounds: a command's reply is parsed back at most SCRIPT_CALL_DEPTH_MAX arrays deep; a
  * script's result is answered at most SCRIPT_RESULT_DEPTH_MAX tables deep (deeper, Redis's
