@@ -101,6 +101,9 @@ struct config {
     enum config_policy maxmemory_policy; /* what goes when the budget is full */
     uint64_t lua_heap_bytes;           /* bytes: the Lua heap scripts run in (a part of the
                                           region apart from the budget) */
+    uint32_t busy_reply_threshold;     /* ms a script runs before other clients get -BUSY
+                                          and may kill it (Redis's busy-reply-threshold, alias
+                                          lua-time-limit); 0: never */
     uint32_t maxmemory_samples;        /* keys sampled per eviction */
     uint32_t maxmemory_eviction_tenacity; /* 0..100: how long eviction may go on per command */
     uint32_t lfu_log_factor;           /* LFU counter's logarithm factor */

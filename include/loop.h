@@ -33,6 +33,10 @@ uint32_t loop_port(const struct loop *loop);
 /* Sets up and tears down a tiny ring: 0 when io_uring works here, else a negative errno. */
 int loop_probe(void);
 
+/* A slow script's busy pass (script_busy_pass_fn, script.h; `owner` is the loop): answers the
+ * other clients once without waiting, never the one whose script runs. */
+void loop_busy_pass(void *owner);
+
 /* Asks the loop to stop (from a signal handler). */
 void loop_request_stop(void);
 

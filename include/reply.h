@@ -145,6 +145,27 @@ enum reply_error {
     REPLY_ERROR_NOTBUSY,
     REPLY_ERROR_LUA_STACK_LIMIT,
     REPLY_ERROR_SHEBANG_INVALID,
+    REPLY_ERROR_BUSY_SCRIPT,               /* an EVAL is past busy-reply-threshold */
+    REPLY_ERROR_BUSY_FUNCTION,             /* an FCALL is */
+    REPLY_ERROR_UNKILLABLE,
+    /* Functions (function.c). */
+    REPLY_ERROR_FUNCTION_NOT_FOUND,
+    REPLY_ERROR_FUNCTION_NUMKEYS,
+    REPLY_ERROR_LIBRARY_NOT_FOUND,
+    REPLY_ERROR_FUNCTION_CODE_MISSING,
+    REPLY_ERROR_FUNCTION_LIBRARYNAME_MISSING,
+    REPLY_ERROR_FUNCTION_FLUSH_MODE,
+    REPLY_ERROR_FUNCTION_RESTORE_POLICY,
+    REPLY_ERROR_FUNCTION_PAYLOAD_BAD,
+    REPLY_ERROR_FUNCTION_PAYLOAD_TYPE_UNREADABLE,
+    REPLY_ERROR_FUNCTION_PAYLOAD_NOT_FUNCTION,
+    REPLY_ERROR_FUNCTION_PAYLOAD_LIBRARY,
+    REPLY_ERROR_LIBRARY_METADATA_MISSING,
+    REPLY_ERROR_LIBRARY_METADATA_INVALID,
+    REPLY_ERROR_LIBRARY_NAME_TWICE,
+    REPLY_ERROR_LIBRARY_NAME_MISSING,
+    REPLY_ERROR_LIBRARY_NAME_INVALID,
+    REPLY_ERROR_FUNCTION_NONE_REGISTERED,
     /* kv's limits: the message names the option and its value (reply_errors_init). */
     REPLY_ERROR_KEY_TOO_LONG,
     REPLY_ERROR_VALUE_TOO_LONG,
@@ -182,6 +203,16 @@ enum reply_error {
     REPLY_ERROR_SHEBANG_ENGINE,          /* arg: the engine word */
     REPLY_ERROR_SHEBANG_FLAG,            /* arg: the flag */
     REPLY_ERROR_SHEBANG_OPTION,          /* arg: the option */
+    REPLY_ERROR_FUNCTION_COMPILE,        /* arg: Lua's message */
+    REPLY_ERROR_FUNCTION_REGISTER,       /* arg: the error the library's code raised */
+    REPLY_ERROR_LIBRARY_EXISTS,          /* arg: the library (FUNCTION LOAD) */
+    REPLY_ERROR_LIBRARY_EXISTS_RESTORE,  /* arg: the library (FUNCTION RESTORE) */
+    REPLY_ERROR_FUNCTION_EXISTS,         /* arg: the function */
+    REPLY_ERROR_ENGINE_NOT_FOUND,        /* arg: the engine */
+    REPLY_ERROR_LIBRARY_METADATA_VALUE,  /* arg: the shebang's word */
+    REPLY_ERROR_FUNCTION_LOAD_OPTION,    /* arg: the option */
+    REPLY_ERROR_FUNCTION_LIST_ARGUMENT,  /* arg: the argument */
+    REPLY_ERROR_SUBCOMMAND_SYNTAX,       /* arg: the subcommand; name: the command, upper */
     REPLY_ERROR_COUNT,
 };
 

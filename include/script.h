@@ -37,9 +37,39 @@ struct script_run;
  * Lua heap for the length of the call. */
 #define SCRIPT_CALL_REPLY_BYTES (16u * 1024u)
 
+/* Every this many Lua instructions a running script's hook looks at the clock (Redis's
+ * count hook uses the same period). */
+#define SCRIPT_HOOK_INSTRUCTIONS 100000
+
+/* The Lua allocator's owner: one per state, so closing one state can check that every byte
+ * it held came back while the other state keeps its own. */
+struct script_owner {
+    struct script *script;       /* the module both states belong to */
+    uint64_t allocations;        /* blocks this state holds in the Lua heap */
+};
+
+/* Called by a script's hook once it has run past busy-reply-threshold: serves the other
+ * clients a bounded pass (they get -BUSY, or run SCRIPT KILL, FUNCTION KILL, FUNCTION
+ * STATS), never the running client (main.c wires the loop in; tests leave it NULL). */
+typedef void script_busy_pass_fn(void *owner);
+
 struct script {
-    struct heap heap;            /* the Lua heap: every byte the Lua state uses */
-    struct lua_State *lua;       /* the state; rebuilt by SCRIPT FLUSH */
+    struct heap heap;            /* the Lua heap: every byte both Lua states use */
+    struct lua_State *lua;       /* EVAL's state; rebuilt by SCRIPT FLUSH */
+    struct lua_State *function_lua; /* the functions' state (function.c); rebuilt by
+                                       FUNCTION FLUSH */
+    struct script_owner eval_owner;     /* allocations of `lua` */
+    struct script_owner function_owner; /* allocations of `function_lua` */
+    uint32_t library_count;      /* FUNCTION LOAD's libraries */
+    uint32_t function_count;     /* the functions they registered */
+    script_busy_pass_fn *busy_pass; /* see the type; NULL: a slow script just runs on */
+    void *busy_pass_owner;
+    uint32_t busy_reply_threshold_ms; /* the running script's threshold (0: no hook) */
+    uint64_t run_start_ms;       /* when the running script began (monotonic) */
+    bool timed_out;              /* the running script passed its threshold: others BUSY */
+    bool killed;                 /* SCRIPT KILL or FUNCTION KILL asked it to stop */
+    bool load_running;           /* FUNCTION LOAD is running a library's code */
+    uint64_t load_start_ms;      /* when it began (FUNCTION LOAD's 500 ms limit) */
     uint8_t *call_fixed;         /* SCRIPT_CALL_REPLY_BYTES carved: redis.call's reply */
     uint8_t *call_grown;         /* a larger reply buffer in the Lua heap, or NULL */
     struct script_run *run;      /* the script running now, or NULL */
@@ -71,7 +101,33 @@ bool script_exists(struct script *script, struct slice sha);
  * afresh, as Redis resets its interpreter. */
 void script_flush(struct script *script);
 
-/* Bytes the Lua state holds (INFO's used_memory_lua). */
+/* FCALL and FCALL_RO, whole: args[1] the function's name, args[2] numkeys, then the keys
+ * and the arguments (function.c keeps the libraries). */
+void script_fcall(struct script *script, struct cmd_context *context, const struct slice *args,
+                  uint32_t arg_count, bool read_only);
+
+/* Whether a script is running and has passed busy-reply-threshold (others get -BUSY). */
+bool script_busy(const struct script *script);
+
+/* The -BUSY error other clients get: the running script's EVAL or FUNCTION words. */
+enum reply_error script_busy_error(const struct script *script);
+
+/* Whether a command may run while a script is busy (SCRIPT KILL, FUNCTION KILL, FUNCTION
+ * STATS, SHUTDOWN); others are answered script_busy_error. */
+bool script_busy_allows(const struct slice *args, uint32_t arg_count);
+
+/* SHUTDOWN NOSAVE while a script is busy: the script stops at its next hook, written or not
+ * (Redis exits in the middle of it), with the killed script's error. */
+void script_stop_for_shutdown(struct script *script);
+
+/* SCRIPT KILL (is_eval) and FUNCTION KILL: stops the running script when it has not written,
+ * answering as Redis's scriptKill. */
+void script_kill(struct script *script, struct reply *reply, bool is_eval);
+
+/* Sets the busy pass the hook runs (main.c: the loop's). */
+void script_busy_pass_set(struct script *script, script_busy_pass_fn *pass, void *owner);
+
+/* Bytes the Lua states hold (INFO's used_memory_lua). */
 uint64_t script_memory_bytes(const struct script *script);
 
 /* Checks the Lua heap, and that no run is in progress and no call buffer is held. */

@@ -43,7 +43,14 @@ struct serve {
     uint32_t args_fixed_max;     /* how many: an inline request's most */
     struct cmd_context shared;   /* the shared part of every command's context */
     bool shutdown_requested;     /* a client ran SHUTDOWN: the loop stops after this pass */
+    struct resp_scratch saved_scratch; /* a busy pass: the running command's scratch */
+    bool busy;                   /* inside a slow script's busy pass (serve_busy_begin) */
 };
+
+/* Arguments a command may have to be read during a slow script's busy pass: the commands
+ * that run then have two (SCRIPT KILL, FUNCTION KILL, FUNCTION STATS); a longer one is
+ * answered once the script ends. */
+#define SERVE_BUSY_ARGS_MAX 8u
 
 /* Bytes serve_init carves: the parsed arguments and room to unescape an inline request. */
 uint64_t serve_plan_scratch_bytes(uint32_t args_max, uint32_t inline_bytes);
@@ -81,6 +88,14 @@ void serve_block_timeouts(struct serve *serve, int64_t now_ms);
  * than the limit (bytes, or a share of maxmemory), the client holding the most is closed
  * (counted as evicted_clients), skipping CLIENT NO-EVICT ones. Bounded by the slots. */
 void serve_clients_evict(struct serve *serve);
+
+/* A slow script's busy pass begins (loop_busy_pass): until serve_busy_end, commands are read
+ * into a scratch of their own (the running command's arguments stay as they are), every
+ * command but SCRIPT KILL, FUNCTION KILL and FUNCTION STATS is answered -BUSY, inline
+ * requests and commands of more than SERVE_BUSY_ARGS_MAX arguments wait for the script's
+ * end, and nothing else (blocked clients' wake-ups, client eviction) happens. */
+void serve_busy_begin(struct serve *serve);
+void serve_busy_end(struct serve *serve);
 
 /* Checks every connection, client, transaction and the blocked clients (tests). */
 void serve_verify(const struct serve *serve);

@@ -25,6 +25,7 @@
 #include "number.h"
 #include "pubsub.h"
 #include "region.h"
+#include "script.h"
 
 /* The Redis version kv answers as: clients pick features by it. */
 #define CMD_REDIS_VERSION "7.0.15"
@@ -96,7 +97,7 @@ struct config_entry {
     char value[CONFIG_PASSWORD_BYTES_MAX];
 };
 
-#define CONFIG_ENTRY_COUNT 36u
+#define CONFIG_ENTRY_COUNT 38u
 
 /* The longest value an entry shows: the password, kv's longest text option. */
 #define CONFIG_ENTRY_VALUE_BYTES sizeof(((struct config_entry *)0)->value)
@@ -117,6 +118,7 @@ static void config_entries(const struct cmd_context *context, struct config_entr
         "maxmemory-samples", "maxmemory-eviction-tenacity", "lfu-log-factor", "lfu-decay-time",
         "proto-max-bulk-len", "client-query-buffer-limit", "client-output-buffer-limit",
         "maxmemory-clients", "blocking_keys_max", "pubsub_channels_max",
+        "busy-reply-threshold", "lua-time-limit",
     };
     static_assert(sizeof(names) / sizeof(names[0]) == CONFIG_ENTRY_COUNT, "a name per entry");
     for (uint32_t index = 0; index < CONFIG_ENTRY_COUNT; index++) {
@@ -163,6 +165,8 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     }
     snprintf(entries[34].value, size, "%u", config->blocking_keys_max);
     snprintf(entries[35].value, size, "%u", config->pubsub_channels_max);
+    snprintf(entries[36].value, size, "%u", config->busy_reply_threshold);
+    snprintf(entries[37].value, size, "%u", config->busy_reply_threshold);
     /* Every value fits (the static_asserts above), so none was cut: the password shows whole. */
     KV_ASSERT(strlen(entries[15].value) == strlen(config->requirepass));
     KV_ASSERT(strlen(entries[1].value) == strlen(config->bind));
@@ -856,6 +860,14 @@ CMD_HANDLER(cmd_shutdown)
     if (abort_asked) {
         reply_error(&context->reply, REPLY_ERROR_NO_SHUTDOWN);
         return;
+    }
+    if (context->script != NULL && script_busy(context->script)) {
+        /* Only NOSAVE ends a slow script's server, as in Redis; it stops the script. */
+        if (!nosave) {
+            reply_error(&context->reply, script_busy_error(context->script));
+            return;
+        }
+        script_stop_for_shutdown(context->script);
     }
     if (save) {
         log_warn("SHUTDOWN SAVE refused: kv has no persistence to save the data to");

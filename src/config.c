@@ -111,6 +111,11 @@ static const struct option options[] = {
     /* The Lua heap (script.h's bounds: 1 MiB to 4 GiB); it sizes the region. */
     {"lua_heap_bytes", OPTION_MEMORY, 1ull << 20, 4ull << 30,
      offsetof(struct config, lua_heap_bytes), false, KV_WORDS},
+    /* Redis's name and its 7.0 alias for the same option. */
+    {"busy-reply-threshold", OPTION_UINT32, 0, INT32_MAX,
+     offsetof(struct config, busy_reply_threshold), true, REDIS_WORDS},
+    {"lua-time-limit", OPTION_UINT32, 0, INT32_MAX,
+     offsetof(struct config, busy_reply_threshold), true, REDIS_WORDS},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -242,6 +247,7 @@ void config_defaults(struct config *config)
     config->cpu = -1;
     config->maxmemory = 256ull << 20;
     config->lua_heap_bytes = 32ull << 20;
+    config->busy_reply_threshold = 5000; /* Redis's default */
     config->maxmemory_policy = CONFIG_POLICY_NOEVICTION;
     config->maxmemory_samples = 5;
     config->maxmemory_eviction_tenacity = 10;
@@ -877,6 +883,7 @@ void config_usage(void)
            "  --client-output-buffer-limit 'CLASS HARD SOFT SECONDS ...'\n"
            "  --maxmemory-clients SIZE|N%%  client buffers in all, 0 = no limit (0)\n"
            "  --lua-heap-bytes SIZE the Lua heap EVAL's scripts run in (32mb)\n"
+           "  --busy-reply-threshold MS  a script's run before others get -BUSY (5000)\n"
            "  --plan                print the memory plan and exit\n"
            "  --check-host          check this host against the plan (exit 1: kv cannot start)\n"
            "\n"

@@ -12,6 +12,10 @@
  *    completions are reaped in batches of LOOP_CQE_BATCH_MAX and the CQ advanced once;
  *  - a full submission queue is submitted and retried; if still full the connection goes on
  *    the ready queue and is settled next pass, so no operation is dropped.
+ * A script past busy-reply-threshold calls loop_busy_pass from inside its command: one
+ * batch of completions and the ready connections, without waiting, the running connection's
+ * own completions held for the next pass (each pass copies its batch and advances the CQ
+ * before dispatching, so a busy pass never sees them twice).
  * user_data packs the operation, the slot's generation and the slot index; completions of a
  * slot always arrive before its close, and the generation check asserts that.
  * This module is the ring and nothing else: what a completion means for a client is decided
@@ -118,6 +122,13 @@ static uint64_t user_data_pack(enum loop_op op, uint32_t generation, uint32_t sl
  * does not wait for one accept to be re-armed per client. */
 #define LOOP_ACCEPTS 4u
 
+/* No connection is being served. */
+#define LOOP_SLOT_NONE UINT32_MAX
+
+/* Completions a busy pass may hold for the serving connection: it has at most one receive
+ * and one send in flight while its command runs (closing only starts after serving). */
+#define LOOP_DEFERRED_MAX 2u
+
 struct loop_accept {
     struct sockaddr_in addr;       /* the peer, written by the kernel */
     socklen_t addr_bytes;          /* in: sizeof(addr); out: its length */
@@ -140,6 +151,11 @@ struct loop {
     bool accept_wanted;            /* arm the accepts not in flight when an SQE is free */
     bool stopping;                 /* a stop was requested */
     void (*reload)(void);          /* SIGHUP's work, run between passes; NULL: none */
+    uint32_t serving_slot_index;   /* the connection whose commands run now, or
+                                      LOOP_SLOT_NONE: a slow script's busy pass leaves it be */
+    bool busy_passing;             /* inside loop_busy_pass (never nested) */
+    uint32_t deferred_count;       /* completions of the serving slot held by a busy pass */
+    struct io_uring_cqe deferred[LOOP_DEFERRED_MAX]; /* ... dispatched at the next pass */
 };
 
 static struct loop loop_state;
@@ -374,6 +390,7 @@ int loop_init(struct loop **loop_out, const struct config *config, const struct 
     buffers_register(loop, region);
     KV_ASSERT(loop->listen_fd >= 0);
     loop->accept_wanted = true;
+    loop->serving_slot_index = LOOP_SLOT_NONE;
     *loop_out = loop;
     return 0;
 }
@@ -563,7 +580,12 @@ static void serve(struct loop *loop, uint32_t slot_index)
     /* A receive may be in flight (a send completed): it writes past recv_length, into room
      * that recv_arm found and that nothing takes until it completes. */
     KV_ASSERT(!conn->recv_in_flight || conn->recv_length < conn->recv_capacity);
-    if (serve_input(loop->serve, slot_index)) {
+    uint32_t outer_slot_index = loop->serving_slot_index; /* a busy pass serves inside one */
+    KV_ASSERT(outer_slot_index != slot_index);
+    loop->serving_slot_index = slot_index;
+    bool more = serve_input(loop->serve, slot_index);
+    loop->serving_slot_index = outer_slot_index;
+    if (more) {
         conn_ready_push(loop->conns, slot_index); /* More commands: next pass. */
     }
     KV_ASSERT(conn->state == CONN_OPEN); /* serving decides; only settle closes */
@@ -819,10 +841,85 @@ static bool busy_poll(struct loop *loop)
     return false;
 }
 
+/* Dispatches the completions a busy pass held back, now that their connection's command has
+ * finished. */
+static void deferred_drain(struct loop *loop)
+{
+    KV_ASSERT(!loop->busy_passing);
+    KV_ASSERT(loop->deferred_count <= LOOP_DEFERRED_MAX);
+    uint32_t count = loop->deferred_count;
+    loop->deferred_count = 0;
+    /* Bounded by LOOP_DEFERRED_MAX. */
+    for (uint32_t index = 0; index < count; index++) {
+        dispatch(loop, &loop->deferred[index]);
+    }
+}
+
+/*
+ * A slow script's busy pass (script.h; Redis's processEventsWhileBlocked), run from the
+ * script's hook while its command is still inside serve(): submits what is queued, handles
+ * the completions already there without waiting, and serves the ready connections, in busy
+ * mode (serve_busy_begin: other clients get -BUSY or run SCRIPT KILL, FUNCTION KILL or
+ * FUNCTION STATS, and nothing else runs). The running connection's own completions are held
+ * (at most a receive and a send) and dispatched at the start of the next pass, so nothing of
+ * its state changes under its command; accepts and other connections go on as usual. Never
+ * nested: the commands a busy pass runs run no Lua. Bounded: one batch of completions and
+ * each ready connection once.
+ */
+void loop_busy_pass(void *owner)
+{
+    static struct io_uring_cqe *cqes[LOOP_CQE_BATCH_MAX];
+    struct loop *loop = owner;
+    KV_ASSERT(!loop->busy_passing);
+    KV_ASSERT(loop->serving_slot_index != LOOP_SLOT_NONE); /* a script runs in a command */
+    loop->busy_passing = true;
+    serve_busy_begin(loop->serve);
+    /* With deferred task work, completions are posted only when the ring is entered to get
+     * events: submit and get them, without waiting. */
+    int result = io_uring_submit_and_get_events(&loop->ring);
+    KV_ASSERT(result != -EBADF); /* the ring's own fd */
+    uint32_t count = io_uring_peek_batch_cqe(&loop->ring, cqes, LOOP_CQE_BATCH_MAX);
+    KV_ASSERT(count <= LOOP_CQE_BATCH_MAX);
+    /* Bounded by the batch. */
+    for (uint32_t index = 0; index < count; index++) {
+        uint64_t data = io_uring_cqe_get_data64(cqes[index]);
+        bool own = user_data_op(data) != LOOP_OP_ACCEPT && user_data_op(data) != LOOP_OP_CANCEL &&
+                   user_data_slot_index(data) == loop->serving_slot_index;
+        if (own) {
+            KV_ASSERT(loop->deferred_count < LOOP_DEFERRED_MAX);
+            loop->deferred[loop->deferred_count++] = *cqes[index];
+        } else {
+            dispatch(loop, cqes[index]);
+        }
+    }
+    io_uring_cq_advance(&loop->ring, count);
+    uint32_t ready = loop->conns->ready_count;
+    /* Bounded by the connections queued when the pass began, each once. */
+    for (uint32_t index = 0; index < ready; index++) {
+        uint32_t slot_index = 0;
+        if (!conn_ready_pop(loop->conns, &slot_index)) {
+            break;
+        }
+        if (slot_index == loop->serving_slot_index ||
+            conn_at(loop->conns, slot_index)->state == CONN_REFUSING) {
+            conn_ready_push(loop->conns, slot_index); /* after the script */
+        } else {
+            serve(loop, slot_index);
+        }
+    }
+    result = io_uring_submit(&loop->ring); /* the answers go out now */
+    KV_ASSERT(result != -EBADF);
+    serve_busy_end(loop->serve);
+    loop->busy_passing = false;
+}
+
 /* One pass: submit, wait (at most `timeout` when given), handle a batch, revisit the ready. */
 static int pass(struct loop *loop, struct __kernel_timespec *timeout)
 {
     static struct io_uring_cqe *cqes[LOOP_CQE_BATCH_MAX];
+    static struct io_uring_cqe batch[LOOP_CQE_BATCH_MAX];
+    KV_ASSERT(loop->serving_slot_index == LOOP_SLOT_NONE);
+    deferred_drain(loop);
     if (loop->accept_wanted) {
         accept_arm(loop);
     }
@@ -842,23 +939,29 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     }
     uint32_t count = io_uring_peek_batch_cqe(&loop->ring, cqes, LOOP_CQE_BATCH_MAX);
     KV_ASSERT(count <= LOOP_CQE_BATCH_MAX);
+    /* The batch is copied and the CQ advanced before anything is dispatched: a slow script's
+     * busy pass (loop_busy_pass) reaps from the CQ in the middle of this batch and must find
+     * only completions that are not in it. */
+    for (uint32_t index = 0; index < count; index++) {
+        batch[index] = *cqes[index];
+    }
+    io_uring_cq_advance(&loop->ring, count);
     /* Closings first, accepts last: a client that left in this batch hands its buffers to
      * one that arrived in it, instead of the newcomer being refused. */
     uint32_t dispatched = 0;
     for (uint32_t index = 0; index < count; index++) {
-        if (user_data_op(io_uring_cqe_get_data64(cqes[index])) != LOOP_OP_ACCEPT) {
-            dispatch(loop, cqes[index]);
+        if (user_data_op(io_uring_cqe_get_data64(&batch[index])) != LOOP_OP_ACCEPT) {
+            dispatch(loop, &batch[index]);
             dispatched++;
         }
     }
     for (uint32_t index = 0; index < count; index++) {
-        if (user_data_op(io_uring_cqe_get_data64(cqes[index])) == LOOP_OP_ACCEPT) {
-            dispatch(loop, cqes[index]);
+        if (user_data_op(io_uring_cqe_get_data64(&batch[index])) == LOOP_OP_ACCEPT) {
+            dispatch(loop, &batch[index]);
             dispatched++;
         }
     }
-    KV_ASSERT(dispatched == count); /* each completion handled once before the CQ moves */
-    io_uring_cq_advance(&loop->ring, count);
+    KV_ASSERT(dispatched == count); /* each completion handled once */
     ready_drain(loop);
     return 0;
 }

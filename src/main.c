@@ -300,6 +300,7 @@ int main(int argc, char **argv)
         return 1;
     }
     loop_on_reload(loop, config_reload);
+    script_busy_pass_set(&script, loop_busy_pass, loop); /* slow scripts let others in */
     cpu_pin(&config);
     region_seal(&region);
     log_info("region: %" PRIu64 " of %" PRIu64 " bytes carved; sealed", region.carved_bytes,

@@ -171,6 +171,40 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_NOTBUSY] = FIXED("-NOTBUSY No scripts in execution right now.\r\n"),
     [REPLY_ERROR_LUA_STACK_LIMIT] = FIXED("-ERR reached lua stack limit\r\n"),
     [REPLY_ERROR_SHEBANG_INVALID] = FIXED("-ERR Invalid script shebang\r\n"),
+    [REPLY_ERROR_BUSY_SCRIPT] = FIXED("-BUSY Redis is busy running a script. You can only call "
+                                      "SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"),
+    [REPLY_ERROR_BUSY_FUNCTION] = FIXED("-BUSY Redis is busy running a script. You can only "
+                                        "call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"),
+    [REPLY_ERROR_UNKILLABLE] =
+        FIXED("-UNKILLABLE Sorry the script already executed write commands against the "
+              "dataset. You can either wait the script termination or kill the server in a "
+              "hard way using the SHUTDOWN NOSAVE command.\r\n"),
+    [REPLY_ERROR_FUNCTION_NOT_FOUND] = FIXED("-ERR Function not found\r\n"),
+    [REPLY_ERROR_FUNCTION_NUMKEYS] = FIXED("-ERR Bad number of keys provided\r\n"),
+    [REPLY_ERROR_LIBRARY_NOT_FOUND] = FIXED("-ERR Library not found\r\n"),
+    [REPLY_ERROR_FUNCTION_CODE_MISSING] = FIXED("-ERR Function code is missing\r\n"),
+    [REPLY_ERROR_FUNCTION_LIBRARYNAME_MISSING] =
+        FIXED("-ERR library name argument was not given\r\n"),
+    [REPLY_ERROR_FUNCTION_FLUSH_MODE] =
+        FIXED("-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n"),
+    [REPLY_ERROR_FUNCTION_RESTORE_POLICY] =
+        FIXED("-ERR Wrong restore policy given, value should be either FLUSH, APPEND or "
+              "REPLACE.\r\n"),
+    [REPLY_ERROR_FUNCTION_PAYLOAD_BAD] =
+        FIXED("-ERR DUMP payload version or checksum are wrong\r\n"),
+    [REPLY_ERROR_FUNCTION_PAYLOAD_TYPE_UNREADABLE] = FIXED("-ERR can not read data type\r\n"),
+    [REPLY_ERROR_FUNCTION_PAYLOAD_NOT_FUNCTION] =
+        FIXED("-ERR given type is not a function\r\n"),
+    [REPLY_ERROR_FUNCTION_PAYLOAD_LIBRARY] = FIXED("-ERR Failed loading library payload\r\n"),
+    [REPLY_ERROR_LIBRARY_METADATA_MISSING] = FIXED("-ERR Missing library metadata\r\n"),
+    [REPLY_ERROR_LIBRARY_METADATA_INVALID] = FIXED("-ERR Invalid library metadata\r\n"),
+    [REPLY_ERROR_LIBRARY_NAME_TWICE] =
+        FIXED("-ERR Invalid metadata value, name argument was given multiple times\r\n"),
+    [REPLY_ERROR_LIBRARY_NAME_MISSING] = FIXED("-ERR Library name was not given\r\n"),
+    [REPLY_ERROR_LIBRARY_NAME_INVALID] =
+        FIXED("-ERR Library names can only contain letters, numbers, or underscores(_) and "
+              "must be at least one character long\r\n"),
+    [REPLY_ERROR_FUNCTION_NONE_REGISTERED] = FIXED("-ERR No functions registered\r\n"),
 
     [REPLY_ERROR_KEY_TOO_LONG] = LIMIT("-ERR key is too long (key_size_max is %u bytes)\r\n"),
     [REPLY_ERROR_VALUE_TOO_LONG] =
@@ -234,6 +268,20 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
     [REPLY_ERROR_CONFIG_SET_FAILED] =
         FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - %s\r\n"),
+    /* Functions (function.c): Lua's messages and names are cut to fit. */
+    [REPLY_ERROR_FUNCTION_COMPILE] = FORMAT("-ERR Error compiling function: %.200s\r\n"),
+    [REPLY_ERROR_FUNCTION_REGISTER] = FORMAT("-ERR Error registering functions: %.200s\r\n"),
+    [REPLY_ERROR_LIBRARY_EXISTS] = FORMAT("-ERR Library '%.128s' already exists\r\n"),
+    [REPLY_ERROR_LIBRARY_EXISTS_RESTORE] = FORMAT("-ERR Library %.128s already exists\r\n"),
+    [REPLY_ERROR_FUNCTION_EXISTS] = FORMAT("-ERR Function %.128s already exists\r\n"),
+    [REPLY_ERROR_ENGINE_NOT_FOUND] = FORMAT("-ERR Engine '%.128s' not found\r\n"),
+    [REPLY_ERROR_LIBRARY_METADATA_VALUE] =
+        FORMAT("-ERR Invalid metadata value given: %.128s\r\n"),
+    [REPLY_ERROR_FUNCTION_LOAD_OPTION] = FORMAT("-ERR Unknown option given: %.128s\r\n"),
+    [REPLY_ERROR_FUNCTION_LIST_ARGUMENT] = FORMAT("-ERR Unknown argument %.128s\r\n"),
+    [REPLY_ERROR_SUBCOMMAND_SYNTAX] =
+        FORMAT("-ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s "
+               "HELP.\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

@@ -1,7 +1,8 @@
 /*
- * Lua scripting, Redis 7.0's way, over a heap of its own. The Lua state allocates only
- * through script_alloc, which draws from `script->heap` (carved at startup): a full heap is
- * a NULL to Lua, which raises its memory error, caught by the protected call around every
+ * Lua scripting, Redis 7.0's way, over a heap of its own. Two Lua states, EVAL's and the
+ * functions' (function.c keeps its libraries), allocate only through script_alloc, which
+ * draws from `script->heap` (carved at startup) and counts each state's blocks: a full heap
+ * is a NULL to Lua, which raises its memory error, caught by the protected call around every
  * entry (lua_cpcall) and answered as an error. Nothing here calls malloc.
  *
  * The sandbox, with stock Lua 5.1 (Redis patches its Lua with read-only tables; we get the
@@ -18,6 +19,12 @@
  * shebang flags; SCRIPT FLUSH closes the state (every byte of the heap comes back, which
  * script_flush asserts) and opens a fresh one.
  *
+ * Runs (EVAL and FCALL alike, run_call) carry a count hook when busy-reply-threshold is set:
+ * every SCRIPT_HOOK_INSTRUCTIONS instructions it reads the clock, and past the threshold it
+ * marks the run timed out (other clients now get -BUSY) and calls the busy pass (the loop's,
+ * script.h) each time; once SCRIPT KILL or FUNCTION KILL marks it killed, it raises Redis's
+ * "Script killed by user" error at every line, which pcall cannot swallow for good.
+ *
  * Bounds: a command's reply is parsed back at most SCRIPT_CALL_DEPTH_MAX arrays deep; a
  * script's result is answered at most SCRIPT_RESULT_DEPTH_MAX tables deep (deeper, Redis's
  * "reached lua stack limit" error element); array walks stop at the first nil, which lies
@@ -31,6 +38,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "client.h"
 #include "cmd_handlers.h"
@@ -38,6 +46,7 @@
 #include "lua_libs.h"
 #include "number.h"
 #include "region.h"
+#include "script_internal.h"
 #include "sha1.h"
 
 /* Nesting of a command's reply that redis.call converts (kv's replies nest a few deep). */
@@ -51,68 +60,54 @@
 /* Registry keys: "f_" or "F_" and 40 hex digits. */
 #define SCRIPT_KEY_BYTES (2u + SHA1_HEX_BYTES + 1u)
 
-/* Shebang flags, as Redis's SCRIPT_FLAG_*; a body without a shebang runs in EVAL's
- * compatibility mode. */
-enum script_flag {
-    SCRIPT_FLAG_NO_WRITES = 1u << 0,
-    SCRIPT_FLAG_ALLOW_OOM = 1u << 1,
-    SCRIPT_FLAG_ALLOW_STALE = 1u << 2,
-    SCRIPT_FLAG_NO_CLUSTER = 1u << 3,
-    SCRIPT_FLAG_COMPAT = 1u << 4,
-    SCRIPT_FLAG_ALLOW_CROSS_SLOT = 1u << 5,
-};
-
 /* Redis's log levels (redis.LOG_*), and the level below which it logs nothing (notice). */
 enum { SCRIPT_LOG_DEBUG, SCRIPT_LOG_VERBOSE, SCRIPT_LOG_NOTICE, SCRIPT_LOG_WARNING };
-
-/* One EVAL (or SCRIPT LOAD, or SCRIPT EXISTS) in progress. */
-struct script_run {
-    struct script *script;
-    struct cmd_context *context; /* the EVAL's; NULL for SCRIPT LOAD and EXISTS */
-    struct reply *reply;         /* where the answer goes */
-    struct slice body;           /* EVAL, SCRIPT LOAD: the script */
-    const struct slice *keys;    /* EVAL: KEYS */
-    const struct slice *argv;    /* EVAL: ARGV */
-    uint32_t key_count;
-    uint32_t argv_count;
-    bool by_sha;                 /* EVALSHA: no body to compile */
-    bool read_only_form;         /* EVAL_RO, EVALSHA_RO */
-    bool refuse_writes;          /* this run refuses write commands */
-    bool wrote;                  /* a write command ran (Redis's SCRIPT_WRITE_DIRTY) */
-    bool found;                  /* SCRIPT EXISTS: the answer */
-    char sha[SHA1_HEX_BYTES + 1];
-};
 
 /* The code Redis gives an error without one of its own. */
 #define SCRIPT_ERROR_CODE "ERR"
 
 /* ---- The allocator ---------------------------------------------------------------------- */
 
-static void *script_alloc(void *owner, void *pointer, size_t old_bytes, size_t new_bytes)
+static void *script_alloc(void *owner_pointer, void *pointer, size_t old_bytes,
+                          size_t new_bytes)
 {
     (void)old_bytes;
-    struct script *script = owner;
-    KV_ASSERT(script != NULL);
+    struct script_owner *owner = owner_pointer;
+    KV_ASSERT(owner != NULL && owner->script != NULL);
+    struct heap *heap = &owner->script->heap;
     if (new_bytes == 0) {
         if (pointer != NULL) {
-            heap_release(&script->heap, pointer);
+            KV_ASSERT(owner->allocations > 0);
+            owner->allocations--;
+            heap_release(heap, pointer);
         }
         return NULL;
     }
     /* NULL tells Lua the heap is full: it raises its memory error. */
     if (pointer == NULL) {
-        return heap_alloc(&script->heap, new_bytes);
+        void *taken = heap_alloc(heap, new_bytes);
+        owner->allocations += taken != NULL ? 1u : 0u;
+        return taken;
     }
-    return heap_resize(&script->heap, pointer, new_bytes);
+    return heap_resize(heap, pointer, new_bytes);
 }
 
-static struct script *script_of(lua_State *lua)
+struct script *script_of(lua_State *lua)
 {
     void *owner = NULL;
     lua_Alloc alloc = lua_getallocf(lua, &owner);
     KV_ASSERT(alloc == script_alloc);
     KV_ASSERT(owner != NULL);
-    return owner;
+    return ((struct script_owner *)owner)->script;
+}
+
+uint64_t script_now_ms(void)
+{
+    struct timespec now;
+    int result = clock_gettime(CLOCK_MONOTONIC, &now);
+    KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
+    KV_ASSERT(now.tv_nsec >= 0);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
 static int script_panic(lua_State *lua)
@@ -128,7 +123,7 @@ static int script_panic(lua_State *lua)
 /* Pushes Redis's error table {err = "<CODE> <message>"} for `text`, as luaPushErrorBuff:
  * "-CODE message" keeps its code, anything else gets "ERR"; the message loses CR and LF at
  * both ends. */
-static void error_table_push(lua_State *lua, const char *text)
+void script_error_push(lua_State *lua, const char *text)
 {
     KV_ASSERT(text != NULL);
     const char *code = SCRIPT_ERROR_CODE;
@@ -163,6 +158,11 @@ static void error_table_push(lua_State *lua, const char *text)
     luaL_pushresult(&buffer);
     lua_setfield(lua, -2, "err");
     KV_ASSERT(lua_istable(lua, -1));
+}
+
+static void error_table_push(lua_State *lua, const char *text)
+{
+    script_error_push(lua, text);
 }
 
 /* An error table from redis.call's checks, marked as Redis marks it. */
@@ -227,7 +227,7 @@ static int script_readonly_error(lua_State *lua)
     return luaL_error(lua, "Attempt to modify a readonly table");
 }
 
-static int script_missing_global(lua_State *lua)
+int script_missing_global(lua_State *lua)
 {
     const char *name = lua_tostring(lua, 2);
     return luaL_error(lua, "Script attempted to access nonexistent global variable '%s'",
@@ -235,7 +235,7 @@ static int script_missing_global(lua_State *lua)
 }
 
 /* Replaces the table at the top of the stack with a proxy that reads it and refuses writes. */
-static void proxy_make(lua_State *lua)
+void script_proxy_make(lua_State *lua)
 {
     KV_ASSERT(lua_istable(lua, -1));
     lua_newtable(lua);             /* the proxy */
@@ -895,7 +895,7 @@ static void sandbox_lock(lua_State *lua)
     /* Bounded by the library list. */
     for (size_t index = 0; index < sizeof(script_library_names) / sizeof(char *); index++) {
         lua_getfield(lua, 1, script_library_names[index]);
-        proxy_make(lua);
+        script_proxy_make(lua);
         lua_setfield(lua, 1, script_library_names[index]);
     }
     lua_newtable(lua); /* the real globals' metatable: a missing name is an error */
@@ -905,7 +905,7 @@ static void sandbox_lock(lua_State *lua)
     lua_pushvalue(lua, 1);
     lua_setfield(lua, LUA_REGISTRYINDEX, "kv_globals");
     lua_pushvalue(lua, 1);
-    proxy_make(lua); /* 2: the globals scripts see */
+    script_proxy_make(lua); /* 2: the globals scripts see */
     lua_pushliteral(lua, "_G");
     lua_pushvalue(lua, 2);
     lua_rawset(lua, 1);
@@ -948,16 +948,31 @@ static int state_open_protected(lua_State *lua)
     return 0;
 }
 
-static void state_open(struct script *script)
+lua_State *script_state_open(struct script *script, struct script_owner *owner)
 {
-    KV_ASSERT(script->lua == NULL);
-    KV_ASSERT(script->heap.allocations == 0);
-    lua_State *lua = lua_newstate(script_alloc, script);
+    KV_ASSERT(owner->allocations == 0);
+    owner->script = script;
+    lua_State *lua = lua_newstate(script_alloc, owner);
     KV_ASSERT(lua != NULL); /* the heap is at least SCRIPT_HEAP_BYTES_MIN */
     lua_atpanic(lua, script_panic);
     int status = lua_cpcall(lua, state_open_protected, NULL);
     KV_ASSERT(status == 0); /* the libraries fit SCRIPT_HEAP_BYTES_MIN */
-    script->lua = lua;
+    KV_ASSERT(owner->allocations > 0);
+    return lua;
+}
+
+void script_state_close(struct script_owner *owner, lua_State *lua)
+{
+    KV_ASSERT(lua != NULL);
+    lua_close(lua);
+    /* Every byte the state held came back: nothing of the Lua heap is lost. */
+    KV_ASSERT(owner->allocations == 0);
+}
+
+static void state_open(struct script *script)
+{
+    KV_ASSERT(script->lua == NULL);
+    script->lua = script_state_open(script, &script->eval_owner);
     script->script_count = 0;
     /* Redis's rand48 starts from the same state in every process. */
     script->random_state = 0x1234abcd330eull;
@@ -1170,7 +1185,7 @@ static void failure_reply(lua_State *lua, const struct script_run *run)
         const char *message = lua_isstring(lua, -1) ? lua_tostring(lua, -1) : "execution failure";
         struct slice argument = {.bytes = (const uint8_t *)message,
                                  .length = (uint32_t)trailing_trimmed(message, strlen(message))};
-        reply_error_format(reply, REPLY_ERROR_SCRIPT_RUNNING, run->sha, &argument);
+        reply_error_format(reply, REPLY_ERROR_SCRIPT_RUNNING, run->name, &argument);
         lua_pop(lua, 1);
         return;
     }
@@ -1184,7 +1199,7 @@ static void failure_reply(lua_State *lua, const struct script_run *run)
     reply_mapped(reply, message, strlen(message));
     if (source != NULL && line != NULL) {
         reply_text(reply, " script: ");
-        reply_text(reply, run->sha);
+        reply_text(reply, run->name);
         reply_text(reply, ", on ");
         reply_mapped(reply, source, strlen(source));
         reply_text(reply, ":");
@@ -1206,10 +1221,7 @@ static void cache_key(char key[SCRIPT_KEY_BYTES], char kind, const char *sha)
     memcpy(key + 2, sha, SHA1_HEX_BYTES + 1);
 }
 
-static const struct {
-    const char *name;
-    uint32_t flag;
-} script_flag_names[] = {
+const struct script_flag_name script_flag_names[SCRIPT_FLAG_NAME_COUNT] = {
     {"no-writes", SCRIPT_FLAG_NO_WRITES},       {"allow-oom", SCRIPT_FLAG_ALLOW_OOM},
     {"allow-stale", SCRIPT_FLAG_ALLOW_STALE},   {"no-cluster", SCRIPT_FLAG_NO_CLUSTER},
     {"allow-cross-slot-keys", SCRIPT_FLAG_ALLOW_CROSS_SLOT},
@@ -1229,8 +1241,7 @@ static bool shebang_word(struct reply *reply, const char *word, size_t length, u
         const char *comma = memchr(word + at, ',', length - at);
         size_t flag_bytes = comma != NULL ? (size_t)(comma - word) - at : length - at;
         uint32_t found = 0;
-        for (size_t index = 0; index < sizeof(script_flag_names) / sizeof(script_flag_names[0]);
-             index++) {
+        for (size_t index = 0; index < SCRIPT_FLAG_NAME_COUNT; index++) {
             const char *name = script_flag_names[index].name;
             if (strlen(name) == flag_bytes && memcmp(name, word + at, flag_bytes) == 0) {
                 found = script_flag_names[index].flag;
@@ -1363,9 +1374,8 @@ static void global_array_set(lua_State *lua, const char *name, const struct slic
 }
 
 /* Redis 7.0's checks on a script's flags before it runs; false after answering. */
-static bool run_prepare(lua_State *lua, struct script_run *run)
+static bool run_prepare(struct script_run *run, uint32_t flags)
 {
-    uint32_t flags = cache_flags(lua, run);
     bool compat = (flags & SCRIPT_FLAG_COMPAT) != 0;
     if (!compat && !(flags & SCRIPT_FLAG_NO_WRITES) && run->read_only_form) {
         reply_error(run->reply, REPLY_ERROR_SCRIPT_WRITE_FLAG_RO);
@@ -1376,14 +1386,88 @@ static bool run_prepare(lua_State *lua, struct script_run *run)
     return true;
 }
 
+/* The count hook of a running script (Redis's luaMaskCountHook): past the threshold, the
+ * other clients are served a bounded pass each time (they get -BUSY or kill it); once
+ * killed, the error is raised at every line so that pcall cannot swallow it for good. */
+static void run_hook(lua_State *lua, lua_Debug *where)
+{
+    (void)where;
+    struct script *script = script_of(lua);
+    KV_ASSERT(script->run != NULL);
+    if (!script->timed_out) {
+        uint64_t elapsed_ms = script_now_ms() - script->run_start_ms;
+        if (elapsed_ms < script->busy_reply_threshold_ms) {
+            return;
+        }
+        script->timed_out = true;
+        log_warn("Slow script detected: still in execution after %llu milliseconds. You can "
+                 "try killing the script using the %s command. Script name is: %s.",
+                 (unsigned long long)elapsed_ms,
+                 script->run->function ? "FUNCTION KILL" : "SCRIPT KILL", script->run->name);
+    }
+    if (script->busy_pass != NULL && !script->killed) {
+        script->busy_pass(script->busy_pass_owner);
+    }
+    if (script->killed) {
+        lua_sethook(lua, run_hook, LUA_MASKLINE, 0);
+        error_raise(lua, "Script killed by user with SCRIPT KILL...");
+    }
+    KV_ASSERT(script->timed_out);
+}
+
+/* Calls the function below `arg_count` arguments on top of the stack, the error handler at
+ * `handler_index`, with the busy hook when busy-reply-threshold is set, and answers. */
+static void run_call(lua_State *lua, struct script_run *run, int arg_count, int handler_index)
+{
+    struct script *script = run->script;
+    KV_ASSERT(script->run == NULL);
+    KV_ASSERT(lua_isfunction(lua, -arg_count - 1));
+    const struct config *config = run->context != NULL ? run->context->config : NULL;
+    script->busy_reply_threshold_ms = config != NULL ? config->busy_reply_threshold : 0;
+    script->run_start_ms = script_now_ms();
+    script->timed_out = false;
+    script->killed = false;
+    if (script->busy_reply_threshold_ms > 0) {
+        lua_sethook(lua, run_hook, LUA_MASKCOUNT, SCRIPT_HOOK_INSTRUCTIONS);
+    }
+    script->run = run;
+    int status = lua_pcall(lua, arg_count, 1, handler_index);
+    script->run = NULL;
+    lua_sethook(lua, NULL, 0, 0);
+    if (script->killed) {
+        log_warn("Lua script killed by user with %s.",
+                 run->function ? "FUNCTION KILL" : "SCRIPT KILL");
+    } else if (script->timed_out) {
+        log_warn("Slow script finished: %s", run->name);
+    }
+    script->timed_out = false;
+    script->killed = false;
+    call_grown_release(script);
+    if (status != 0) {
+        failure_reply(lua, run);
+    } else {
+        result_reply(lua, run->reply);
+    }
+    if (++script->runs_since_gc >= SCRIPT_GC_PERIOD) {
+        script->runs_since_gc = 0;
+        lua_gc(lua, LUA_GCSTEP, SCRIPT_GC_PERIOD);
+    }
+}
+
+/* Lua 5.1 does not collect when an allocation fails: past half the heap, collect first. */
+static void run_collect(lua_State *lua, const struct script *script)
+{
+    if (script->heap.used_bytes > (uint64_t)script->heap.page_count * HEAP_PAGE_BYTES / 2u) {
+        lua_gc(lua, LUA_GCCOLLECT, 0);
+    }
+}
+
 static int eval_protected(lua_State *lua)
 {
     struct script_run *run = lua_touserdata(lua, 1);
     struct script *script = run->script;
     lua_settop(lua, 0);
-    if (script->heap.used_bytes > (uint64_t)script->heap.page_count * HEAP_PAGE_BYTES / 2u) {
-        lua_gc(lua, LUA_GCCOLLECT, 0); /* Lua 5.1 does not collect when an allocation fails */
-    }
+    run_collect(lua, script);
     lua_getfield(lua, LUA_REGISTRYINDEX, "kv_error_handler"); /* 1 */
     cache_find(lua, run);                                      /* 2 */
     if (lua_isnil(lua, -1)) {
@@ -1398,24 +1482,73 @@ static int eval_protected(lua_State *lua)
         cache_find(lua, run);
         KV_ASSERT(lua_isfunction(lua, -1));
     }
-    if (!run_prepare(lua, run)) {
+    if (!run_prepare(run, cache_flags(lua, run))) {
         return 0;
     }
     global_array_set(lua, "KEYS", run->keys, run->key_count);
     global_array_set(lua, "ARGV", run->argv, run->argv_count);
-    script->run = run;
-    int status = lua_pcall(lua, 0, 1, 1);
-    script->run = NULL;
-    call_grown_release(script);
-    if (status != 0) {
-        failure_reply(lua, run);
-    } else {
-        result_reply(lua, run->reply);
+    run_call(lua, run, 0, 1);
+    return 0;
+}
+
+/* Pushes a new array of the slices (a function's keys or arguments). */
+static void array_push(lua_State *lua, const struct slice *items, uint32_t count)
+{
+    lua_createtable(lua, count < INT32_MAX ? (int)count : 0, 0);
+    /* Bounded by the count. */
+    for (uint32_t index = 0; index < count; index++) {
+        lua_pushlstring(lua, (const char *)items[index].bytes, items[index].length);
+        lua_rawseti(lua, -2, (int)index + 1);
     }
-    if (++script->runs_since_gc >= SCRIPT_GC_PERIOD) {
-        script->runs_since_gc = 0;
-        lua_gc(lua, LUA_GCSTEP, SCRIPT_GC_PERIOD);
+    KV_ASSERT(lua_istable(lua, -1));
+}
+
+/* Pushes the function record named by the run (any case), or nil. */
+static void function_find(lua_State *lua, const struct script_run *run)
+{
+    lua_getfield(lua, LUA_REGISTRYINDEX, SCRIPT_FUNCTIONS_KEY);
+    KV_ASSERT(lua_istable(lua, -1));
+    luaL_Buffer buffer;
+    luaL_buffinit(lua, &buffer);
+    /* Bounded by the name's bytes. */
+    for (uint32_t index = 0; index < run->body.length; index++) {
+        uint8_t byte = run->body.bytes[index];
+        luaL_addchar(&buffer, (char)((byte >= 'A' && byte <= 'Z') ? byte + ('a' - 'A') : byte));
     }
+    luaL_pushresult(&buffer);
+    lua_rawget(lua, -2);
+    lua_remove(lua, -2);
+    KV_ASSERT(lua_isnil(lua, -1) || lua_istable(lua, -1));
+}
+
+static int fcall_protected(lua_State *lua)
+{
+    struct script_run *run = lua_touserdata(lua, 1);
+    lua_settop(lua, 0);
+    run_collect(lua, run->script);
+    lua_getfield(lua, LUA_REGISTRYINDEX, "kv_error_handler"); /* 1 */
+    function_find(lua, run);                                   /* 2 */
+    if (lua_isnil(lua, 2)) {
+        reply_error(run->reply, REPLY_ERROR_FUNCTION_NOT_FOUND);
+        return 0;
+    }
+    if (run->numkeys_error != REPLY_ERROR_NONE) {
+        reply_error(run->reply, run->numkeys_error);
+        return 0;
+    }
+    lua_getfield(lua, 2, "name"); /* 3: kept on the stack while errors may name it */
+    run->name = lua_tostring(lua, 3);
+    lua_getfield(lua, 2, "flags");
+    uint32_t flags = (uint32_t)lua_tonumber(lua, -1);
+    lua_pop(lua, 1);
+    KV_ASSERT(run->name != NULL);
+    if (!run_prepare(run, flags)) {
+        return 0;
+    }
+    lua_getfield(lua, 2, "callback"); /* 4 */
+    array_push(lua, run->keys, run->key_count);
+    array_push(lua, run->argv, run->argv_count);
+    run_call(lua, run, 2, 1);
     return 0;
 }
 
@@ -1453,12 +1586,16 @@ static int collect_protected(lua_State *lua)
 
 /* Runs `body` protected: an error that escapes it (the Lua heap is full outside the
  * script's own call) replaces whatever it answered with Redis's "Error running script". */
-static void run_protected(struct script *script, struct script_run *run, lua_CFunction body)
+static void run_protected_in(struct script *script, lua_State *lua, struct script_run *run,
+                             lua_CFunction body)
 {
     KV_ASSERT(script->run == NULL);
-    lua_State *lua = script->lua;
+    KV_ASSERT(lua == script->lua || lua == script->function_lua);
     int status = lua_cpcall(lua, body, run);
     script->run = NULL;
+    script->timed_out = false;
+    script->killed = false;
+    lua_sethook(lua, NULL, 0, 0);
     call_grown_release(script);
     if (status != 0) {
         script->memory_errors++;
@@ -1466,13 +1603,19 @@ static void run_protected(struct script *script, struct script_run *run, lua_CFu
         const char *message = lua_isstring(lua, -1) ? lua_tostring(lua, -1) : "execution failure";
         struct slice argument = {.bytes = (const uint8_t *)message,
                                  .length = (uint32_t)strlen(message)};
-        reply_error_format(run->reply, REPLY_ERROR_SCRIPT_RUNNING, run->sha, &argument);
+        reply_error_format(run->reply, REPLY_ERROR_SCRIPT_RUNNING,
+                           run->sha, &argument);
         lua_settop(lua, 0);
         (void)lua_cpcall(lua, collect_protected, NULL);
         lua_settop(lua, 0);
     }
     KV_ASSERT(lua_gettop(lua) == 0);
     KV_ASSERT(script->call_grown == NULL);
+}
+
+static void run_protected(struct script *script, struct script_run *run, lua_CFunction body)
+{
+    run_protected_in(script, script->lua, run, body);
 }
 
 /* The run's SHA-1: the body's, or EVALSHA's argument in lower case (Redis lowers it). */
@@ -1517,6 +1660,8 @@ void script_eval(struct script *script, struct cmd_context *context, const struc
                              .key_count = (uint32_t)key_count,
                              .argv = args + 3 + key_count,
                              .argv_count = arg_count - 3 - (uint32_t)key_count,
+                             .command = args,
+                             .command_count = arg_count,
                              .by_sha = by_sha,
                              .read_only_form = read_only};
     if (by_sha) {
@@ -1524,7 +1669,108 @@ void script_eval(struct script *script, struct cmd_context *context, const struc
     } else {
         sha1_hex(args[1].bytes, args[1].length, run.sha);
     }
+    run.name = run.sha;
     run_protected(script, &run, eval_protected);
+}
+
+void script_fcall(struct script *script, struct cmd_context *context, const struct slice *args,
+                  uint32_t arg_count, bool read_only)
+{
+    KV_ASSERT(arg_count >= 3);
+    KV_ASSERT(script->run == NULL); /* FCALL is refused inside a script */
+    struct script_run run = {.script = script,
+                             .context = context,
+                             .reply = &context->reply,
+                             .body = args[1],
+                             .command = args,
+                             .command_count = arg_count,
+                             .function = true,
+                             .read_only_form = read_only,
+                             .numkeys_error = REPLY_ERROR_NONE,
+                             .name = "function"};
+    /* Redis finds the function first, then reads numkeys: its errors wait for the find. */
+    int64_t key_count = 0;
+    if (!number_parse_int64(args[2].bytes, args[2].length, &key_count)) {
+        run.numkeys_error = REPLY_ERROR_FUNCTION_NUMKEYS;
+    } else if (key_count > (int64_t)arg_count - 3) {
+        run.numkeys_error = REPLY_ERROR_NUMKEYS_TOO_MANY;
+    } else if (key_count < 0) {
+        run.numkeys_error = REPLY_ERROR_NUMKEYS_NEGATIVE;
+    } else {
+        run.keys = args + 3;
+        run.key_count = (uint32_t)key_count;
+        run.argv = args + 3 + key_count;
+        run.argv_count = arg_count - 3 - (uint32_t)key_count;
+    }
+    memcpy(run.sha, "function", sizeof("function"));
+    run_protected_in(script, script->function_lua, &run, fcall_protected);
+    KV_ASSERT(script->run == NULL);
+}
+
+bool script_busy(const struct script *script)
+{
+    KV_ASSERT(!script->timed_out || script->run != NULL);
+    return script->timed_out;
+}
+
+enum reply_error script_busy_error(const struct script *script)
+{
+    KV_ASSERT(script->run != NULL);
+    return script->run->function ? REPLY_ERROR_BUSY_FUNCTION : REPLY_ERROR_BUSY_SCRIPT;
+}
+
+bool script_busy_allows(const struct slice *args, uint32_t arg_count)
+{
+    KV_ASSERT(arg_count >= 1);
+    if (cmd_arg_is(args[0], "shutdown")) {
+        return true; /* it answers BUSY itself unless NOSAVE (cmd_shutdown) */
+    }
+    if (arg_count != 2) {
+        return false;
+    }
+    if (cmd_arg_is(args[0], "script")) {
+        return cmd_arg_is(args[1], "kill");
+    }
+    return cmd_arg_is(args[0], "function") &&
+           (cmd_arg_is(args[1], "kill") || cmd_arg_is(args[1], "stats"));
+}
+
+void script_kill(struct script *script, struct reply *reply, bool is_eval)
+{
+    const struct script_run *run = script->run;
+    if (run == NULL || !script->timed_out) {
+        /* One thread: only a script past its threshold lets anyone else be served. */
+        reply_error(reply, REPLY_ERROR_NOTBUSY);
+        return;
+    }
+    if (run->wrote) {
+        reply_error(reply, REPLY_ERROR_UNKILLABLE);
+        return;
+    }
+    if (is_eval && run->function) {
+        reply_error(reply, REPLY_ERROR_BUSY_FUNCTION); /* a function takes FUNCTION KILL */
+        return;
+    }
+    if (!is_eval && !run->function) {
+        reply_error(reply, REPLY_ERROR_BUSY_SCRIPT); /* an EVAL takes SCRIPT KILL */
+        return;
+    }
+    script->killed = true;
+    reply_ok(reply);
+    KV_ASSERT(script->killed);
+}
+
+void script_stop_for_shutdown(struct script *script)
+{
+    KV_ASSERT(script->run != NULL && script->timed_out);
+    script->killed = true; /* whatever it wrote: the server stops, as Redis exits */
+}
+
+void script_busy_pass_set(struct script *script, script_busy_pass_fn *pass, void *owner)
+{
+    KV_ASSERT(script->run == NULL);
+    script->busy_pass = pass;
+    script->busy_pass_owner = owner;
 }
 
 void script_load(struct script *script, struct reply *reply, struct slice body)
@@ -1532,6 +1778,7 @@ void script_load(struct script *script, struct reply *reply, struct slice body)
     KV_ASSERT(script->run == NULL);
     struct script_run run = {.script = script, .reply = reply, .body = body};
     sha1_hex(body.bytes, body.length, run.sha);
+    run.name = run.sha;
     run_protected(script, &run, load_protected);
 }
 
@@ -1544,6 +1791,7 @@ bool script_exists(struct script *script, struct slice sha)
     struct reply reply = reply_fixed(unused, sizeof(unused)); /* room for the memory error */
     struct script_run run = {.script = script, .reply = &reply};
     sha_lower(run.sha, sha);
+    run.name = run.sha;
     run_protected(script, &run, exists_protected);
     KV_ASSERT(script->run == NULL);
     return run.found;
@@ -1553,16 +1801,15 @@ void script_flush(struct script *script)
 {
     KV_ASSERT(script->run == NULL);
     KV_ASSERT(script->call_grown == NULL);
-    lua_close(script->lua);
+    script_state_close(&script->eval_owner, script->lua);
     script->lua = NULL;
-    /* Every byte the state held came back: nothing of the Lua heap is lost. */
-    KV_ASSERT(script->heap.allocations == 0);
     state_open(script);
 }
 
 uint64_t script_memory_bytes(const struct script *script)
 {
     KV_ASSERT(script->lua != NULL);
+    KV_ASSERT(script->function_lua != NULL);
     return script->heap.used_bytes;
 }
 
@@ -1582,12 +1829,18 @@ void script_init(struct script *script, struct region *region, uint64_t heap_byt
     heap_init(&script->heap, region, heap_bytes);
     script->call_fixed = region_carve(region, SCRIPT_CALL_REPLY_BYTES, 64);
     state_open(script);
+    function_state_open(script);
     KV_ASSERT(script->lua != NULL);
+    KV_ASSERT(script->function_lua != NULL);
 }
 
 void script_verify(const struct script *script)
 {
     KV_ASSERT(script->run == NULL);
+    KV_ASSERT(!script->timed_out && !script->killed);
+    KV_ASSERT(script->function_lua != NULL);
+    KV_ASSERT(script->eval_owner.allocations + script->function_owner.allocations ==
+              script->heap.allocations);
     KV_ASSERT(script->call_grown == NULL);
     KV_ASSERT(script->lua != NULL);
     heap_verify(&script->heap);

@@ -13,6 +13,9 @@
  * around a retry. The receive buffer grows to hold the command being read (up to
  * client-query-buffer-limit) and shrinks back when reads stay small; a command with more
  * arguments than the fixed scratch holds borrows a larger array from the heap for its run.
+ * While a slow script runs (a busy pass, serve_busy_begin) other clients' commands are read
+ * into a small scratch of their own and answered -BUSY, but for SCRIPT KILL, FUNCTION KILL
+ * and FUNCTION STATS, so the running command's arguments and state stay untouched.
  * Bounds: SERVE_COMMANDS_PER_PASS commands per connection per call; ready keys and retries
  * bounded by the blocked clients (each retry that serves unblocks one). No I/O.
  */
@@ -23,7 +26,11 @@
 #include <string.h>
 
 #include "protected.h"
+#include "script.h"
 #include "store.h"
+
+/* The busy pass's scratch arguments (static: a few slices, used only inside a busy pass). */
+static struct slice serve_busy_args[SERVE_BUSY_ARGS_MAX];
 
 static uint64_t round_64(uint64_t bytes)
 {
@@ -118,7 +125,7 @@ static enum resp_status parse(struct serve *serve, struct conn *conn,
 {
     enum resp_status status = resp_parse(&conn->parser, &serve->scratch, conn->recv,
                                          conn->recv_length, serve->conns->recv_limit, command);
-    if (status == RESP_NEED_ARGS && args_reserve(serve, command->arg_count)) {
+    if (status == RESP_NEED_ARGS && !serve->busy && args_reserve(serve, command->arg_count)) {
         status = resp_parse(&conn->parser, &serve->scratch, conn->recv, conn->recv_length,
                             serve->conns->recv_limit, command);
         KV_ASSERT(status == RESP_COMMAND); /* the same whole command, now with room */
@@ -425,6 +432,63 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     return true;
 }
 
+/* One command read during a busy pass: Redis's checks before its BUSY one (unknown command,
+ * arity, authentication), then -BUSY unless it is one that may run now. A refused command
+ * fails a transaction, as Redis's rejectCommand flags it. */
+static void busy_one(struct serve *serve, struct conn *conn, uint32_t slot_index,
+                     const struct resp_command *command, uint32_t position)
+{
+    KV_ASSERT(serve->busy);
+    struct cmd_context context = context_for(serve, slot_index);
+    struct txn *txn = &context.client->txn;
+    const struct slice *args = serve->scratch.args;
+    bool admitted = cmd_admit(&context, position, args, command->arg_count);
+    if (admitted && script_busy_allows(args, command->arg_count)) {
+        cmd_run(&context, position, args, command->arg_count);
+    } else {
+        if (admitted) {
+            reply_error(&context.reply, script_busy_error(serve->shared.script));
+        }
+        if (txn->active) {
+            txn_fail(txn);
+        }
+    }
+    KV_ASSERT(!context.outcome.block); /* nothing that runs now blocks */
+    serve->shutdown_requested = serve->shutdown_requested || context.outcome.shutdown;
+    resp_parser_consume(&conn->parser, command->end);
+    conn_reply_keep(serve->conns, conn, &context.reply);
+    conn->close_after_send = context.outcome.close_after_reply;
+    (void)output_check(serve, conn, context.client, context.reply.failed);
+}
+
+/* Whether a busy pass may read the connection's next command: a multibulk one (an inline
+ * request may need the running command's unescaping room, so it waits). */
+static bool busy_readable(const struct conn *conn)
+{
+    const struct resp_parser *parser = &conn->parser;
+    return parser->phase != RESP_PHASE_START || parser->command_start >= conn->recv_length ||
+           conn->recv[parser->command_start] == '*';
+}
+
+void serve_busy_begin(struct serve *serve)
+{
+    KV_ASSERT(!serve->busy);
+    KV_ASSERT(serve->shared.script != NULL && script_busy(serve->shared.script));
+    serve->saved_scratch = serve->scratch;
+    serve->scratch.args = serve_busy_args;
+    serve->scratch.args_max = SERVE_BUSY_ARGS_MAX;
+    serve->scratch.inline_bytes = NULL; /* no inline request is read in a busy pass */
+    serve->busy = true;
+}
+
+void serve_busy_end(struct serve *serve)
+{
+    KV_ASSERT(serve->busy);
+    KV_ASSERT(serve->scratch.args == serve_busy_args);
+    serve->scratch = serve->saved_scratch;
+    serve->busy = false;
+}
+
 /* Parses and answers or queues one command; false when the connection must wait. */
 static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_index)
 {
@@ -439,6 +503,10 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     enum resp_status status = parse(serve, conn, &command);
     if (status == RESP_NEED_MORE) {
         conn->recv_partial = true;
+        return false;
+    }
+    if (status == RESP_NEED_ARGS && serve->busy) {
+        conn_ready_push(serve->conns, slot_index); /* read once the script has ended */
         return false;
     }
     if (status == RESP_NEED_ARGS) {
@@ -459,6 +527,10 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     }
     KV_ASSERT(command.arg_count >= 1);
     uint32_t position = cmd_find(serve->scratch.args, command.arg_count);
+    if (serve->busy) {
+        busy_one(serve, conn, slot_index, &command, position);
+        return true;
+    }
     bool ran = true;
     if (client->txn.active && !(cmd_flags(cmd_of(position)) & CMD_FLAG_TXN)) {
         struct cmd_context context = context_for(serve, slot_index);
@@ -487,6 +559,10 @@ bool serve_input(struct serve *serve, uint32_t slot_index)
         }
         /* A client that does not read its replies waits until it does. */
         if (conn->out_bytes > SERVE_OUTPUT_PAUSE_BYTES) {
+            return false;
+        }
+        if (serve->busy && !busy_readable(conn)) {
+            conn_ready_push(serve->conns, slot_index); /* read once the script has ended */
             return false;
         }
         if (!serve_one(serve, conn, slot_index)) {
@@ -595,6 +671,9 @@ void serve_clients_evict(struct serve *serve)
 /* After serving a connection: the cheap test first, the walk only when over. */
 static void clients_check(struct serve *serve)
 {
+    if (serve->busy) {
+        return; /* eviction could pick the client whose script runs: after the script */
+    }
     uint64_t limit = clients_limit(serve->shared.config);
     if (limit != 0 && serve->conns->memory_bytes > limit) {
         serve_clients_evict(serve);

@@ -96,7 +96,19 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_SHEBANG_ENGINE:
     case REPLY_ERROR_SHEBANG_FLAG:
     case REPLY_ERROR_SHEBANG_OPTION:
+    case REPLY_ERROR_FUNCTION_COMPILE:
+    case REPLY_ERROR_FUNCTION_REGISTER:
+    case REPLY_ERROR_LIBRARY_EXISTS:
+    case REPLY_ERROR_LIBRARY_EXISTS_RESTORE:
+    case REPLY_ERROR_FUNCTION_EXISTS:
+    case REPLY_ERROR_ENGINE_NOT_FOUND:
+    case REPLY_ERROR_LIBRARY_METADATA_VALUE:
+    case REPLY_ERROR_FUNCTION_LOAD_OPTION:
+    case REPLY_ERROR_FUNCTION_LIST_ARGUMENT:
         reply_error_format(reply, error, &arg);
+        return true;
+    case REPLY_ERROR_SUBCOMMAND_SYNTAX:
+        reply_error_format(reply, error, &arg, "FUNCTION");
         return true;
     case REPLY_ERROR_CONFIG_SET_FAILED:
         reply_error_format(reply, error, &arg, reason);

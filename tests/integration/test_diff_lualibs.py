@@ -555,7 +555,7 @@ HUGE_SCRIPTS = [
     b"for i = 1, 30 do u[i] = t end return {'built', select(2, pcall(cjson.encode, u))}",
     b"local s = string.rep('y', 200) local t = {} for i = 1, 10000 do t[i] = s end "
     b"return {'built', select(2, pcall(cmsgpack.pack, t))}",
-    b"local s = '[' .. string.rep('[],', 60000) .. '1]' "
+    b"local s = '[' .. string.rep('[],', 40000) .. '1]' "
     b"return {'built', select(2, pcall(cjson.decode, s))}",
     b"local s = '\\221\\0\\1\\0\\0' .. string.rep('\\144', 65536) "
     b"return {'built', select(2, pcall(cmsgpack.unpack, s))}",

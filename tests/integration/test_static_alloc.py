@@ -113,8 +113,8 @@ SCRIPT_RUNS = 2000
 
 def scripts(check, client):
     """Scripts allocate only from the Lua heap: loads, EVAL/EVALSHA with redis.call on strings,
-    lists and hashes, errors, compile errors, SCRIPT FLUSH and a script that fills the Lua
-    heap leave the process allocator's counter where it was."""
+    lists and hashes, errors, compile errors, SCRIPT FLUSH, a script that fills the Lua heap,
+    and functions (functions()) leave the process allocator's counter where it was."""
     body = ("redis.call('SET', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[1]) "
             "redis.call('HSET', KEYS[3], ARGV[1], ARGV[1]) "
             "local t = redis.call('LRANGE', KEYS[2], 0, -1) "
@@ -138,10 +138,38 @@ def scripts(check, client):
     check.true("... naming it", b"not enough memory" in full, full)
     check.equal("kv serves on", b"+PONG\r\n", client.call("PING"))
     check.equal("and runs the next script", b":3\r\n", client.call("EVAL", "return 3", 0))
+    functions(check, client)
     after = allocations(client)
     print(f"scripts: allocator_allocations {before} -> {after} over {3 * SCRIPT_RUNS} runs")
     check.equal(f"allocator_allocations unchanged across {3 * SCRIPT_RUNS} script runs",
                 before, after)
+
+
+FUNCTION_RUNS = 500
+
+
+def functions(check, client):
+    """Functions live in the same Lua heap: loads, FCALL and FCALL_RO, DUMP and RESTORE, LIST
+    and FLUSH (the functions' state rebuilt) allocate nothing outside it."""
+    library = ("#!lua name=staticlib\n"
+               "redis.register_function('bump', function(keys, args) "
+               "return redis.call('INCRBY', keys[1], args[1]) end)\n"
+               "redis.register_function{function_name='look', flags={'no-writes'}, "
+               "callback=function(keys) return redis.call('GET', keys[1]) end}")
+    check.equal("FUNCTION LOAD", b"$9\r\nstaticlib\r\n", client.call("FUNCTION", "LOAD", library))
+    for run in range(FUNCTION_RUNS):
+        if not client.call("FCALL", "bump", 1, "fk", run % 7).startswith(b":"):
+            check.true("FCALL answered its integer", False)
+            break
+        client.call("FCALL_RO", "look", 1, "fk")
+    payload = kvtest.decode(client.call("FUNCTION", "DUMP"))
+    check.equal("FUNCTION RESTORE REPLACE", b"+OK\r\n",
+                client.call("FUNCTION", "RESTORE", payload, "REPLACE"))
+    client.call("FUNCTION", "LIST", "WITHCODE")
+    client.call("FUNCTION", "LOAD", "#!lua name=broken\nerror('no')")
+    check.equal("FUNCTION FLUSH", b"+OK\r\n", client.call("FUNCTION", "FLUSH"))
+    check.equal("FCALL after the flush", b"-ERR Function not found\r\n",
+                client.call("FCALL", "bump", 1, "fk", 1))
 
 
 if __name__ == "__main__":
