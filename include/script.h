@@ -127,8 +127,20 @@ void script_kill(struct script *script, struct reply *reply, bool is_eval);
 /* Sets the busy pass the hook runs (main.c: the loop's). */
 void script_busy_pass_set(struct script *script, script_busy_pass_fn *pass, void *owner);
 
-/* Bytes the Lua states hold (INFO's used_memory_lua). */
+/* Bytes the Lua states hold together (the Lua heap's used bytes). */
 uint64_t script_memory_bytes(const struct script *script);
+
+/* What INFO's memory section shows of scripting, as Redis 7.0 counts it: each Lua state's
+ * bytes as Lua counts them (its used_memory_vm_eval and used_memory_vm_functions: whole KiB,
+ * Redis's LUA_GCCOUNT * 1024), the cached scripts, libraries and functions. */
+struct script_info {
+    uint64_t eval_vm_bytes;
+    uint64_t function_vm_bytes;
+    uint32_t cached_scripts;
+    uint32_t libraries;
+    uint32_t functions;
+};
+void script_info_read(const struct script *script, struct script_info *info);
 
 /* Checks the Lua heap, and that no run is in progress and no call buffer is held. */
 void script_verify(const struct script *script);

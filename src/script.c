@@ -1806,6 +1806,20 @@ void script_flush(struct script *script)
     state_open(script);
 }
 
+void script_info_read(const struct script *script, struct script_info *info)
+{
+    KV_ASSERT(script->lua != NULL && script->function_lua != NULL);
+    *info = (struct script_info){
+        .eval_vm_bytes = (uint64_t)lua_gc(script->lua, LUA_GCCOUNT, 0) * 1024u,
+        .function_vm_bytes = (uint64_t)lua_gc(script->function_lua, LUA_GCCOUNT, 0) * 1024u,
+        .cached_scripts = script->script_count,
+        .libraries = script->library_count,
+        .functions = script->function_count,
+    };
+    KV_ASSERT(info->eval_vm_bytes + info->function_vm_bytes <=
+              script->heap.used_bytes + 2048u); /* whole KiB each, rounded down */
+}
+
 uint64_t script_memory_bytes(const struct script *script)
 {
     KV_ASSERT(script->lua != NULL);

@@ -54,6 +54,26 @@ def main():
             checks.true(name in fields, f"INFO has {name}")
         checks.true(re.search(r"db0:keys=\d+,expires=0,avg_ttl=0", default) is not None or
                     "db0:" not in default, "keyspace line in Redis's format")
+        # Scripting's memory lines: the same names and order as Redis's, and counts that
+        # follow the same commands on both servers.
+        library = "#!lua name=info_lib\nredis.register_function('f1', function() return 1 end)"
+        for client in (a, b):
+            client.call("EVAL", "return 1", "0")
+            client.call("EVAL", "return 2", "0")
+            client.call("FUNCTION", "LOAD", library)
+        lua_names = re.compile(r"^(used_memory_(lua|vm_|scripts|functions)\w*|number_of_\w+):",
+                               re.M)
+        got_lua = [m.group(1) for m in lua_names.finditer(a.call("INFO", "memory").decode())]
+        want_lua = [m.group(1) for m in lua_names.finditer(b.call("INFO", "memory").decode())]
+        checks.equal(got_lua, want_lua, "INFO memory's scripting fields, in Redis's order")
+        memory = harness.info(a, "memory")
+        for name, expected in (("number_of_cached_scripts", "2"), ("number_of_functions", "1"),
+                               ("number_of_libraries", "1")):
+            checks.equal(memory.get(name), expected, f"INFO {name}")
+        checks.true(int(memory["used_memory_lua"]) > 0 and
+                    int(memory["used_memory_vm_total"]) ==
+                    int(memory["used_memory_vm_eval"]) + int(memory["used_memory_vm_functions"]),
+                    "the Lua states' bytes add up")
         checks.equal(a.call("CONFIG", "RESETSTAT"), b"+OK\r\n", "CONFIG RESETSTAT")
         checks.equal(set(commandstats(a)) - {"info", "config"}, set(), "commandstats cleared")
         a.close()
