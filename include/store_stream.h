@@ -113,8 +113,10 @@ KV_MUST_USE bool store_stream_walk_next(struct store_stream_walk *walk,
 KV_MUST_USE bool store_stream_find_entry(const struct store *store, uint32_t key_ref,
                                          struct stream_id id, struct store_stream_entry *entry);
 
-/* Nodes of the stream (XINFO's radix-tree-keys). */
+/* Nodes of the stream (XINFO's radix-tree-keys), and the first ID of node `index`. */
 uint32_t store_stream_node_count(const struct store *store, uint32_t key_ref);
+struct stream_id store_stream_node_first(const struct store *store, uint32_t key_ref,
+                                         uint32_t index);
 
 /* ---- Writes ---- */
 

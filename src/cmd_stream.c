@@ -1143,6 +1143,1013 @@ CMD_HANDLER(cmd_xreadgroup)
     read_command(context, args, arg_count, true);
 }
 
+/* ---- XGROUP ------------------------------------------------------------------------------------ */
+
+static const char *const xgroup_help[] = {
+    "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CREATE <key> <groupname> <id|$> [option]",
+    "    Create a new consumer group. Options are:",
+    "    * MKSTREAM",
+    "      Create the empty stream if it does not exist.",
+    "    * ENTRIESREAD entries_read",
+    "      Set the group's entries_read counter (internal use).",
+    "CREATECONSUMER <key> <groupname> <consumer>",
+    "    Create a new consumer in the specified group.",
+    "DELCONSUMER <key> <groupname> <consumer>",
+    "    Remove the specified consumer.",
+    "DESTROY <key> <groupname>",
+    "    Remove the specified group.",
+    "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+    "    Set the current group ID and entries_read counter.",
+    "HELP",
+    "    Prints this help.",
+};
+
+static const char *const xinfo_help[] = {
+    "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CONSUMERS <key> <groupname>",
+    "    Show consumers of <groupname>.",
+    "GROUPS <key>",
+    "    Show the stream consumer groups.",
+    "STREAM <key> [FULL [COUNT <count>]",
+    "    Show information about the stream.",
+    "HELP",
+    "    Prints this help.",
+};
+
+static void subcommand_syntax(struct cmd_context *context, struct slice subcommand,
+                              const char *command_upper)
+{
+    reply_error_format(&context->reply, REPLY_ERROR_SUBCOMMAND_SYNTAX, &subcommand,
+                       command_upper);
+}
+
+/* Whether args[1] is one of a container command's subcommands with its arity (Redis checks
+ * both before the command runs); if not, the error was answered. */
+static bool subcommand_known(struct cmd_context *context, const struct slice *args,
+                             uint32_t arg_count, const char *const *names, const int *arities,
+                             const char *const *full_names, uint32_t count, const char *upper)
+{
+    uint64_t before = context->reply.total;
+    /* Bounded by the subcommands. */
+    for (uint32_t index = 0; index < count; index++) {
+        if (cmd_subcommand_is(context, args, arg_count, names[index], arities[index],
+                              full_names[index])) {
+            return true;
+        }
+    }
+    if (context->reply.total == before) {
+        reply_error_unknown_subcommand(&context->reply, args[1], upper);
+    }
+    return false;
+}
+
+CMD_HANDLER(cmd_xgroup)
+{
+    KV_ASSERT(arg_count >= 2);
+    static const char *const names[] = {"help", "create", "setid", "destroy", "createconsumer",
+                                        "delconsumer"};
+    static const int arities[] = {2, -5, -5, 4, 5, 5};
+    static const char *const full_names[] = {"xgroup|help", "xgroup|create", "xgroup|setid",
+                                             "xgroup|destroy", "xgroup|createconsumer",
+                                             "xgroup|delconsumer"};
+    if (!subcommand_known(context, args, arg_count, names, arities, full_names, 6, "XGROUP")) {
+        return;
+    }
+    struct store *store = context->store;
+    struct slice sub = args[1];
+    bool create = cmd_arg_is(sub, "create");
+    bool setid = cmd_arg_is(sub, "setid");
+    bool mkstream = false;
+    int64_t entries_read = -1;
+    struct store_found found = {0};
+    bool exists = false;
+    struct store_stream_group *group = NULL;
+    if (arg_count >= 4) {
+        /* Bounded by the arguments. */
+        for (uint32_t index = 5; index < arg_count;) {
+            if (create && cmd_arg_is(args[index], "mkstream")) {
+                mkstream = true;
+                index++;
+            } else if ((create || setid) && cmd_arg_is(args[index], "entriesread") &&
+                       index + 1 < arg_count) {
+                if (!parse_int64(context, args[index + 1], &entries_read)) {
+                    return;
+                }
+                if (entries_read < 0 && entries_read != -1) {
+                    reply_error(&context->reply, REPLY_ERROR_STREAM_ENTRIES_READ);
+                    return;
+                }
+                index += 2;
+            } else {
+                subcommand_syntax(context, sub, "XGROUP");
+                return;
+            }
+        }
+        enum store_status status = store_find_typed(store, args[2], STORE_TYPE_STREAM, &found);
+        if (status == STORE_WRONGTYPE) {
+            reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+            return;
+        }
+        exists = status == STORE_OK;
+        if (!mkstream) {
+            if (!exists) {
+                reply_error(&context->reply, REPLY_ERROR_STREAM_XGROUP_NO_KEY);
+                return;
+            }
+            group = store_stream_group_find(store, found.key_ref, args[3]);
+            if (group == NULL && (setid || cmd_arg_is(sub, "createconsumer") ||
+                                  cmd_arg_is(sub, "delconsumer"))) {
+                reply_error_format(&context->reply, REPLY_ERROR_STREAM_NOGROUP_FOR_KEY, &args[3],
+                                   &args[2]);
+                return;
+            }
+        }
+    }
+    if (arg_count == 2 && cmd_arg_is(sub, "help")) {
+        cmd_reply_help(&context->reply, xgroup_help,
+                       sizeof(xgroup_help) / sizeof(xgroup_help[0]));
+    } else if (create && arg_count >= 5 && arg_count <= 8) {
+        struct stream_id id = {0, 0};
+        if (args[4].length == 1 && args[4].bytes[0] == '$') {
+            if (exists) {
+                id = store_stream_of(store, found.key_ref)->last_id;
+            }
+        } else if (!id_parse_reply(context, args[4], 0, true, NULL, &id)) {
+            return;
+        }
+        if (exists && store_stream_group_find(store, found.key_ref, args[3]) != NULL) {
+            reply_error(&context->reply, REPLY_ERROR_STREAM_BUSYGROUP);
+            return;
+        }
+        if (!exists) {
+            enum store_status status = store_stream_create(store, &found, args[2]);
+            if (status != STORE_OK) {
+                reply_error(&context->reply, cmd_store_error(status));
+                return;
+            }
+        }
+        enum store_status status =
+            store_stream_group_create(store, &found, args[3], id, entries_read);
+        if (status != STORE_OK) {
+            reply_error(&context->reply, cmd_store_error(status));
+            return;
+        }
+        reply_ok(&context->reply);
+    } else if (setid && (arg_count == 5 || arg_count == 7)) {
+        struct stream_id id;
+        if (args[4].length == 1 && args[4].bytes[0] == '$') {
+            id = store_stream_of(store, found.key_ref)->last_id;
+        } else if (!id_parse_reply(context, args[4], 0, false, NULL, &id)) {
+            return;
+        }
+        store_modified(store, store_key(store, found.key_ref));
+        group->last_id = id;
+        group->entries_read = entries_read;
+        reply_ok(&context->reply);
+    } else if (cmd_arg_is(sub, "destroy") && arg_count == 4) {
+        if (group != NULL) {
+            store_stream_group_destroy(store, &found, group);
+        }
+        reply_integer(&context->reply, group != NULL ? 1 : 0);
+    } else if (cmd_arg_is(sub, "createconsumer") && arg_count == 5) {
+        if (store_stream_consumer_find(store, group, args[4]) != NULL) {
+            reply_integer(&context->reply, 0);
+            return;
+        }
+        store_modified(store, store_key(store, found.key_ref));
+        if (store_stream_consumer_create(store, group, args[4], store->now_ms) == NULL) {
+            reply_error(&context->reply, REPLY_ERROR_OOM);
+            return;
+        }
+        reply_integer(&context->reply, 1);
+    } else if (cmd_arg_is(sub, "delconsumer") && arg_count == 5) {
+        struct store_stream_consumer *consumer = store_stream_consumer_find(store, group, args[4]);
+        uint32_t pending = 0;
+        if (consumer != NULL) {
+            store_modified(store, store_key(store, found.key_ref));
+            pending = store_stream_consumer_delete(store, group, consumer);
+        }
+        reply_integer(&context->reply, pending);
+    } else {
+        subcommand_syntax(context, sub, "XGROUP");
+    }
+}
+
+/* The stream and group of XACK, XPENDING, XCLAIM, XAUTOCLAIM: NULL after answering. */
+static struct store_stream_group *group_lookup(struct cmd_context *context, struct slice key,
+                                               struct slice name, struct store_found *found,
+                                               bool nogroup_error)
+{
+    enum store_status status = cmd_read(context, key, STORE_TYPE_STREAM, found);
+    if (status == STORE_WRONGTYPE) {
+        return NULL;
+    }
+    struct store_stream_group *group =
+        status == STORE_OK ? store_stream_group_find(context->store, found->key_ref, name) : NULL;
+    if (group == NULL) {
+        if (nogroup_error) {
+            reply_error_format(&context->reply, REPLY_ERROR_STREAM_NOGROUP, &key, &name);
+        } else {
+            reply_integer(&context->reply, 0);
+        }
+    }
+    return group;
+}
+
+CMD_HANDLER(cmd_xack)
+{
+    KV_ASSERT(arg_count >= 4);
+    struct store_found found;
+    struct store_stream_group *group = group_lookup(context, args[1], args[2], &found, false);
+    if (group == NULL) {
+        return;
+    }
+    struct stream_id id;
+    /* Bounded by the arguments: all are checked before any is acknowledged. */
+    for (uint32_t index = 3; index < arg_count; index++) {
+        if (!id_parse_reply(context, args[index], 0, true, NULL, &id)) {
+            return;
+        }
+    }
+    int64_t acknowledged = 0;
+    for (uint32_t index = 3; index < arg_count; index++) {
+        bool valid = id_parse(args[index], 0, true, NULL, &id);
+        KV_ASSERT(valid);
+        if (store_stream_pel_find(context->store, group, id) != NULL) {
+            store_modified(context->store, store_key(context->store, found.key_ref));
+            acknowledged += store_stream_ack(context->store, group, id) ? 1 : 0;
+        }
+    }
+    reply_integer(&context->reply, acknowledged);
+}
+
+/* ---- XPENDING ----------------------------------------------------------------------------------- */
+
+static int64_t idle_of(const struct store *store, int64_t delivery_ms)
+{
+    int64_t idle = store->now_ms - delivery_ms;
+    return idle < 0 ? 0 : idle;
+}
+
+static void pending_summary(struct cmd_context *context, const struct store_stream_group *group)
+{
+    const struct store *store = context->store;
+    reply_array(&context->reply, 4);
+    reply_integer(&context->reply, group->pel_count);
+    if (group->pel_count == 0) {
+        reply_null(&context->reply);
+        reply_null(&context->reply);
+        reply_null_array(&context->reply);
+        return;
+    }
+    const struct store_stream_nack *pel = store_stream_pel(store, group);
+    reply_id(&context->reply, pel[0].id);
+    reply_id(&context->reply, pel[group->pel_count - 1].id);
+    uint32_t with_pending = 0;
+    const struct store_stream_consumer *consumer = store_stream_consumer_first(store, group);
+    /* Bounded by the consumers, twice: counted, then listed. */
+    for (; consumer != NULL; consumer = store_stream_consumer_next(store, consumer)) {
+        with_pending += consumer->pending_count > 0 ? 1u : 0u;
+    }
+    reply_array(&context->reply, with_pending);
+    consumer = store_stream_consumer_first(store, group);
+    for (; consumer != NULL; consumer = store_stream_consumer_next(store, consumer)) {
+        if (consumer->pending_count == 0) {
+            continue;
+        }
+        char text[NUMBER_INT64_BYTES];
+        uint32_t length = number_format_uint64(consumer->pending_count, text);
+        reply_array(&context->reply, 2);
+        reply_bulk(&context->reply, store_stream_consumer_name(consumer));
+        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)text,
+                                                   .length = length});
+    }
+}
+
+CMD_HANDLER(cmd_xpending)
+{
+    KV_ASSERT(arg_count >= 3);
+    if (arg_count != 3 && (arg_count < 6 || arg_count > 9)) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    struct stream_id start = {0, 0};
+    struct stream_id end = {0, 0};
+    int64_t count = 0;
+    int64_t min_idle = 0;
+    const struct slice *consumer_name = NULL;
+    if (arg_count >= 6) {
+        uint32_t start_index = 3;
+        if (cmd_arg_is(args[3], "idle")) {
+            if (!parse_int64(context, args[4], &min_idle)) {
+                return;
+            }
+            if (arg_count < 8) {
+                reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+                return;
+            }
+            start_index += 2;
+        }
+        if (!parse_int64(context, args[start_index + 2], &count)) {
+            return;
+        }
+        count = count < 0 ? 0 : count;
+        if (!range_parse(context, args[start_index], args[start_index + 1], &start, &end)) {
+            return;
+        }
+        if (start_index + 3 < arg_count) {
+            consumer_name = &args[start_index + 3];
+        }
+    }
+    struct store_found found;
+    struct store_stream_group *group = group_lookup(context, args[1], args[2], &found, true);
+    if (group == NULL) {
+        return;
+    }
+    const struct store *store = context->store;
+    if (arg_count == 3) {
+        pending_summary(context, group);
+        return;
+    }
+    const struct store_stream_consumer *consumer = NULL;
+    if (consumer_name != NULL) {
+        consumer = store_stream_consumer_find(store, group, *consumer_name);
+        if (consumer == NULL) {
+            reply_array(&context->reply, 0);
+            return;
+        }
+    }
+    const struct store_stream_nack *pel = store_stream_pel(store, group);
+    uint32_t consumer_ref = consumer != NULL ? heap_ref(store->heap, consumer) : HEAP_REF_NONE;
+    uint32_t first = store_stream_pel_seek(store, group, start);
+    /* Two passes over the PEL from start: counted, then listed (bounded by the PEL). */
+    uint64_t total = 0;
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            reply_array(&context->reply, total);
+        }
+        uint64_t left = (uint64_t)count;
+        for (uint32_t at = first; left > 0 && at < group->pel_count; at++) {
+            const struct store_stream_nack *nack = &pel[at];
+            if (stream_id_compare(nack->id, end) > 0) {
+                break;
+            }
+            if (consumer != NULL && nack->consumer_ref != consumer_ref) {
+                continue;
+            }
+            if (min_idle != 0 && store->now_ms - nack->delivery_ms < min_idle) {
+                continue;
+            }
+            left--;
+            if (pass == 0) {
+                total++;
+                continue;
+            }
+            const struct store_stream_consumer *owner =
+                heap_pointer(store->heap, nack->consumer_ref);
+            reply_array(&context->reply, 4);
+            reply_id(&context->reply, nack->id);
+            reply_bulk(&context->reply, store_stream_consumer_name(owner));
+            reply_integer(&context->reply, idle_of(store, nack->delivery_ms));
+            reply_integer(&context->reply, (int64_t)nack->delivery_count);
+        }
+    }
+}
+
+/* ---- XCLAIM and XAUTOCLAIM ----------------------------------------------------------------------- */
+
+/* Whether the stream holds a live entry with this ID. */
+static bool entry_exists(const struct store *store, uint32_t key_ref, struct stream_id id)
+{
+    struct store_stream_entry entry;
+    return store_stream_find_entry(store, key_ref, id, &entry);
+}
+
+/* A claimed entry: its ID (JUSTID) or the entry itself. */
+static void reply_claimed(struct cmd_context *context, uint32_t key_ref, struct stream_id id,
+                          bool justid)
+{
+    if (justid) {
+        reply_id(&context->reply, id);
+        return;
+    }
+    struct store_stream_entry entry;
+    bool found = store_stream_find_entry(context->store, key_ref, id, &entry);
+    KV_ASSERT(found);
+    reply_entry(&context->reply, &entry);
+}
+
+struct claim_args {
+    int64_t min_idle;
+    int64_t delivery_ms;   /* -1: now */
+    int64_t retry_count;   /* -1: none */
+    struct stream_id last_id;
+    uint32_t id_end;       /* the IDs are args[5 .. id_end) */
+    bool force;
+    bool justid;
+};
+
+/* XCLAIM's options after its IDs; false after the error. */
+static bool claim_parse(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                        struct claim_args *parsed)
+{
+    int64_t now = context->store->now_ms;
+    struct stream_id id;
+    uint32_t index = 5;
+    /* Bounded by the arguments: the IDs, then the options. */
+    while (index < arg_count && id_parse(args[index], 0, true, NULL, &id)) {
+        index++;
+    }
+    parsed->id_end = index;
+    for (; index < arg_count; index++) {
+        bool more = index + 1 < arg_count;
+        struct slice opt = args[index];
+        int64_t value = 0;
+        if (cmd_arg_is(opt, "force")) {
+            parsed->force = true;
+        } else if (cmd_arg_is(opt, "justid")) {
+            parsed->justid = true;
+        } else if (cmd_arg_is(opt, "idle") && more) {
+            index++;
+            if (!number_parse_int64(args[index].bytes, args[index].length, &value)) {
+                reply_error(&context->reply, REPLY_ERROR_STREAM_XCLAIM_IDLE);
+                return false;
+            }
+            parsed->delivery_ms = now - value;
+        } else if (cmd_arg_is(opt, "time") && more) {
+            index++;
+            if (!number_parse_int64(args[index].bytes, args[index].length, &value)) {
+                reply_error(&context->reply, REPLY_ERROR_STREAM_XCLAIM_TIME);
+                return false;
+            }
+            parsed->delivery_ms = value;
+        } else if (cmd_arg_is(opt, "retrycount") && more) {
+            index++;
+            if (!number_parse_int64(args[index].bytes, args[index].length, &value)) {
+                reply_error(&context->reply, REPLY_ERROR_STREAM_XCLAIM_RETRYCOUNT);
+                return false;
+            }
+            parsed->retry_count = value;
+        } else if (cmd_arg_is(opt, "lastid") && more) {
+            index++;
+            if (!id_parse_reply(context, args[index], 0, true, NULL, &parsed->last_id)) {
+                return false;
+            }
+        } else {
+            reply_error_format(&context->reply, REPLY_ERROR_STREAM_XCLAIM_OPTION, &opt);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Marks XCLAIM's first pass leaves on a nack it looked at (nack.reserved), so that an ID
+ * named twice is judged as the second pass will see it after the first claim. */
+#define CLAIM_MARK_TAKEN 1u
+#define CLAIM_MARK_SKIPPED 2u
+
+/* XCLAIM's first pass: how many IDs it claims and how many nacks FORCE creates, as the
+ * second pass will find them, with no change left behind. */
+static uint32_t claim_plan(const struct store *store, uint32_t key_ref,
+                           struct store_stream_group *group, const struct slice *args,
+                           const struct claim_args *parsed, int64_t delivery_ms,
+                           uint32_t *created)
+{
+    int64_t now = store->now_ms;
+    bool again = parsed->min_idle == 0 || now - delivery_ms >= parsed->min_idle;
+    uint32_t claimed = 0;
+    struct stream_id id;
+    /* Bounded by the IDs (and, for a FORCE-created one, the IDs before it). */
+    for (uint32_t index = 5; index < parsed->id_end; index++) {
+        bool valid = id_parse(args[index], 0, true, NULL, &id);
+        KV_ASSERT(valid);
+        if (!entry_exists(store, key_ref, id)) {
+            continue;
+        }
+        struct store_stream_nack *nack = store_stream_pel_find(store, group, id);
+        if (nack != NULL) {
+            if (nack->reserved != 0) {
+                claimed += nack->reserved == CLAIM_MARK_TAKEN && again ? 1u : 0u;
+                continue;
+            }
+            bool take = parsed->min_idle == 0 || now - nack->delivery_ms >= parsed->min_idle;
+            nack->reserved = take ? CLAIM_MARK_TAKEN : CLAIM_MARK_SKIPPED;
+            claimed += take ? 1u : 0u;
+            continue;
+        }
+        if (!parsed->force) {
+            continue;
+        }
+        bool seen = false;
+        struct stream_id earlier;
+        for (uint32_t before = 5; before < index && !seen; before++) {
+            valid = id_parse(args[before], 0, true, NULL, &earlier);
+            seen = valid && stream_id_compare(earlier, id) == 0;
+        }
+        claimed += !seen || again ? 1u : 0u;
+        *created += seen ? 0u : 1u;
+    }
+    for (uint32_t index = 5; index < parsed->id_end; index++) {
+        bool valid = id_parse(args[index], 0, true, NULL, &id);
+        KV_ASSERT(valid);
+        struct store_stream_nack *nack = store_stream_pel_find(store, group, id);
+        if (nack != NULL) {
+            nack->reserved = 0;
+        }
+    }
+    return claimed;
+}
+
+CMD_HANDLER(cmd_xclaim)
+{
+    KV_ASSERT(arg_count >= 6);
+    struct store *store = context->store;
+    struct store_found found;
+    struct store_stream_group *group = group_lookup(context, args[1], args[2], &found, true);
+    if (group == NULL) {
+        return;
+    }
+    struct claim_args parsed = {.delivery_ms = -1, .retry_count = -1};
+    if (!number_parse_int64(args[4].bytes, args[4].length, &parsed.min_idle)) {
+        reply_error(&context->reply, REPLY_ERROR_STREAM_XCLAIM_MIN_IDLE);
+        return;
+    }
+    parsed.min_idle = parsed.min_idle < 0 ? 0 : parsed.min_idle;
+    if (!claim_parse(context, args, arg_count, &parsed)) {
+        return;
+    }
+    int64_t now = store->now_ms;
+    int64_t delivery_ms = parsed.delivery_ms;
+    if (delivery_ms < 0 || delivery_ms > now) {
+        delivery_ms = now;
+    }
+    /* First what it will claim, so that its memory is taken before anything changes. */
+    uint32_t created = 0;
+    uint32_t claimed = claim_plan(store, found.key_ref, group, args, &parsed, delivery_ms,
+                                  &created);
+    store_modified(store, store_key(store, found.key_ref));
+    struct store_stream_consumer *consumer = NULL;
+    if (claimed > 0) {
+        consumer = consumer_get(context, group, args[3]);
+        if (consumer == NULL ||
+            store_stream_pel_reserve(store, group, consumer, claimed) != STORE_OK) {
+            reply_error(&context->reply, REPLY_ERROR_OOM);
+            return;
+        }
+    }
+    if (stream_id_compare(parsed.last_id, group->last_id) > 0) {
+        group->last_id = parsed.last_id;
+    }
+    reply_array(&context->reply, claimed);
+    uint32_t written = 0;
+    struct stream_id id;
+    /* Bounded by the IDs. */
+    for (uint32_t index = 5; index < parsed.id_end; index++) {
+        bool valid = id_parse(args[index], 0, true, NULL, &id);
+        KV_ASSERT(valid);
+        struct store_stream_nack *nack = store_stream_pel_find(store, group, id);
+        if (!entry_exists(store, found.key_ref, id)) {
+            if (nack != NULL) {
+                (void)store_stream_ack(store, group, id);
+            }
+            continue;
+        }
+        bool fresh = false;
+        if (nack == NULL) {
+            if (!parsed.force) {
+                continue;
+            }
+            KV_ASSERT(consumer != NULL);
+            store_stream_pel_deliver(store, group, consumer, id, delivery_ms, false);
+            nack = store_stream_pel_find(store, group, id);
+            fresh = true;
+        }
+        if (!fresh && parsed.min_idle != 0 && now - nack->delivery_ms < parsed.min_idle) {
+            continue;
+        }
+        KV_ASSERT(consumer != NULL);
+        store_stream_nack_move(store, group, nack, consumer);
+        nack->delivery_ms = delivery_ms;
+        if (parsed.retry_count >= 0) {
+            nack->delivery_count = (uint64_t)parsed.retry_count;
+        } else if (!parsed.justid) {
+            nack->delivery_count++;
+        }
+        reply_claimed(context, found.key_ref, id, parsed.justid);
+        written++;
+    }
+    KV_ASSERT(written == claimed);
+    (void)created;
+}
+
+CMD_HANDLER(cmd_xautoclaim)
+{
+    KV_ASSERT(arg_count >= 6);
+    struct store *store = context->store;
+    int64_t min_idle = 0;
+    if (!number_parse_int64(args[4].bytes, args[4].length, &min_idle)) {
+        reply_error(&context->reply, REPLY_ERROR_STREAM_XAUTOCLAIM_MIN_IDLE);
+        return;
+    }
+    min_idle = min_idle < 0 ? 0 : min_idle;
+    struct stream_id start;
+    bool exclusive = false;
+    if (!interval_parse(context, args[5], 0, &start, &exclusive)) {
+        return;
+    }
+    if (exclusive && !id_increment(&start)) {
+        reply_error(&context->reply, REPLY_ERROR_STREAM_START_INVALID);
+        return;
+    }
+    int64_t count = 100;
+    bool justid = false;
+    /* Bounded by the arguments. */
+    for (uint32_t index = 6; index < arg_count; index++) {
+        if (cmd_arg_is(args[index], "count") && index + 1 < arg_count) {
+            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length, &count) ||
+                count < 1 || count > INT64_MAX / 16) {
+                reply_error(&context->reply, REPLY_ERROR_STREAM_COUNT_POSITIVE);
+                return;
+            }
+            index++;
+        } else if (cmd_arg_is(args[index], "justid")) {
+            justid = true;
+        } else {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+    }
+    struct store_found found;
+    struct store_stream_group *group = group_lookup(context, args[1], args[2], &found, true);
+    if (group == NULL) {
+        return;
+    }
+    int64_t now = store->now_ms;
+    /* First pass: what it visits (attempts, count), claims and drops, without changing. */
+    uint32_t first = store_stream_pel_seek(store, group, start);
+    uint64_t attempts = (uint64_t)count * 10u;
+    uint64_t left = (uint64_t)count;
+    uint32_t end = first;  /* one past the last PEL entry visited */
+    uint32_t claimed = 0;
+    uint32_t dropped = 0;
+    const struct store_stream_nack *pel = store_stream_pel(store, group);
+    /* Bounded by the PEL and the attempts. */
+    while (attempts > 0 && left > 0 && end < group->pel_count) {
+        attempts--;
+        const struct store_stream_nack *nack = &pel[end];
+        end++;
+        if (!entry_exists(store, found.key_ref, nack->id)) {
+            dropped++;
+            left--;
+            continue;
+        }
+        if (min_idle != 0 && now - nack->delivery_ms < min_idle) {
+            continue;
+        }
+        claimed++;
+        left--;
+    }
+    struct stream_id cursor = end < group->pel_count ? pel[end].id : (struct stream_id){0, 0};
+    struct store_stream_consumer *consumer = NULL;
+    store_modified(store, store_key(store, found.key_ref));
+    if (claimed > 0) {
+        consumer = consumer_get(context, group, args[3]);
+        if (consumer == NULL ||
+            store_stream_pel_reserve(store, group, consumer, claimed) != STORE_OK) {
+            reply_error(&context->reply, REPLY_ERROR_OOM);
+            return;
+        }
+    }
+    struct store_stream_nack *pel_write = store_stream_pel(store, group);
+    reply_array(&context->reply, 3);
+    reply_id(&context->reply, cursor);
+    reply_array(&context->reply, claimed);
+    /* Claims change owners and times, never the PEL's order: the same entries again. */
+    for (uint32_t at = first; at < end; at++) {
+        struct store_stream_nack *nack = &pel_write[at];
+        if (!entry_exists(store, found.key_ref, nack->id) ||
+            (min_idle != 0 && now - nack->delivery_ms < min_idle)) {
+            continue;
+        }
+        store_stream_nack_move(store, group, nack, consumer);
+        nack->delivery_ms = now;
+        nack->delivery_count += justid ? 0u : 1u;
+        reply_claimed(context, found.key_ref, nack->id, justid);
+    }
+    reply_array(&context->reply, dropped);
+    for (uint32_t at = first; at < end; at++) {
+        if (!entry_exists(store, found.key_ref, pel_write[at].id)) {
+            reply_id(&context->reply, pel_write[at].id);
+        }
+    }
+    /* Then the dropped ones go, from the last so that the earlier indexes hold. */
+    for (uint32_t at = end; at > first; at--) {
+        struct stream_id id = store_stream_pel(store, group)[at - 1].id;
+        if (!entry_exists(store, found.key_ref, id)) {
+            (void)store_stream_ack(store, group, id);
+        }
+    }
+}
+
+/* ---- XINFO ---------------------------------------------------------------------------------------- */
+
+static void reply_text(struct reply *reply, const char *text)
+{
+    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text,
+                                     .length = (uint32_t)strlen(text)});
+}
+
+/* A group's lag (Redis's streamReplyWithCGLag): an integer, or null when unknown. */
+static void reply_lag(struct reply *reply, const struct store_stream *stream,
+                      const struct store_stream_group *group)
+{
+    if (stream->entries_added == 0) {
+        reply_integer(reply, 0);
+        return;
+    }
+    if (group->entries_read != -1 && !range_has_tombstones(stream, group->last_id)) {
+        reply_integer(reply, (int64_t)stream->entries_added - group->entries_read);
+        return;
+    }
+    int64_t entries_read = distance_estimate(stream, group->last_id);
+    if (entries_read != -1) {
+        reply_integer(reply, (int64_t)stream->entries_added - entries_read);
+    } else {
+        reply_null(reply);
+    }
+}
+
+static void reply_entries_read(struct reply *reply, const struct store_stream_group *group)
+{
+    if (group->entries_read != -1) {
+        reply_integer(reply, group->entries_read);
+    } else {
+        reply_null(reply);
+    }
+}
+
+/* The nodes of Redis's radix tree over the nodes' first IDs (big-endian, 16 bytes), as rax
+ * builds it: one per key, per branching prefix and the root, and a compressed node on each
+ * edge of two or more bytes out of a branching node. */
+static uint64_t rax_node_count(const struct store *store, uint32_t key_ref)
+{
+    uint32_t nodes = store_stream_node_count(store, key_ref);
+    if (nodes == 0) {
+        return 1;
+    }
+    /* The rightmost path's depths: at most one per byte, the root and a key. */
+    uint8_t stack[20];
+    uint32_t depth_count = 0;
+    uint64_t edges = 0;
+    uint64_t long_edges_root = 0;  /* edges of 2+ bytes out of the root */
+    uint64_t long_edges = 0;       /* edges of 2+ bytes out of other nodes */
+    uint64_t root_children = 0;
+    stack[depth_count++] = 0;
+    stack[depth_count++] = 16;
+    uint8_t previous[16];
+    uint8_t current[16];
+    bool has_previous = false;
+    /* Bounded by the nodes. */
+    for (uint32_t index = 0; index < nodes; index++) {
+        struct stream_id id = store_stream_node_first(store, key_ref, index);
+        for (uint32_t byte = 0; byte < 8; byte++) {
+            current[byte] = (uint8_t)(id.ms >> (56 - 8 * byte));
+            current[8 + byte] = (uint8_t)(id.seq >> (56 - 8 * byte));
+        }
+        if (has_previous) {
+            uint8_t common = 0;
+            while (common < 16 && previous[common] == current[common]) {
+                common++;
+            }
+            KV_ASSERT(common < 16);
+            uint8_t last = 0;
+            bool popped = false;
+            while (stack[depth_count - 1] > common) {
+                last = stack[--depth_count];
+                popped = true;
+                uint8_t parent = stack[depth_count - 1];
+                if (parent < common) {
+                    parent = common;
+                    stack[depth_count++] = common;
+                }
+                edges++;
+                root_children += parent == 0 ? 1u : 0u;
+                if (last - parent >= 2) {
+                    parent == 0 ? long_edges_root++ : long_edges++;
+                }
+                if (parent == common) {
+                    break;
+                }
+            }
+            KV_ASSERT(popped);
+            KV_ASSERT(depth_count < sizeof(stack));
+            stack[depth_count++] = 16;
+        }
+        memcpy(previous, current, sizeof(current));
+        has_previous = true;
+    }
+    /* Bounded by the stack. */
+    while (depth_count > 1) {
+        uint8_t last = stack[--depth_count];
+        uint8_t parent = stack[depth_count - 1];
+        edges++;
+        root_children += parent == 0 ? 1u : 0u;
+        if (last - parent >= 2) {
+            parent == 0 ? long_edges_root++ : long_edges++;
+        }
+    }
+    uint64_t count = 1 + edges + long_edges + (root_children >= 2 ? long_edges_root : 0);
+    return count;
+}
+
+static void info_stream(struct cmd_context *context, const struct slice *args,
+                        uint32_t arg_count, uint32_t key_ref)
+{
+    const struct store *store = context->store;
+    const struct store_stream *stream = store_stream_of(store, key_ref);
+    bool full = arg_count > 3;
+    int64_t count = 10;
+    if (full) {
+        if ((arg_count != 4 && arg_count != 6) || !cmd_arg_is(args[3], "full") ||
+            (arg_count == 6 && !cmd_arg_is(args[4], "count"))) {
+            subcommand_syntax(context, args[1], "XINFO");
+            return;
+        }
+        if (arg_count == 6) {
+            if (!parse_int64(context, args[5], &count)) {
+                return;
+            }
+            count = count < 0 ? 10 : count;
+        }
+    }
+    struct reply *reply = &context->reply;
+    reply_array(reply, full ? 18 : 20);
+    reply_text(reply, "length");
+    reply_integer(reply, (int64_t)stream->length);
+    reply_text(reply, "radix-tree-keys");
+    reply_integer(reply, store_stream_node_count(store, key_ref));
+    reply_text(reply, "radix-tree-nodes");
+    reply_integer(reply, (int64_t)rax_node_count(store, key_ref));
+    reply_text(reply, "last-generated-id");
+    reply_id(reply, stream->last_id);
+    reply_text(reply, "max-deleted-entry-id");
+    reply_id(reply, stream->max_deleted_id);
+    reply_text(reply, "entries-added");
+    reply_integer(reply, (int64_t)stream->entries_added);
+    reply_text(reply, "recorded-first-entry-id");
+    reply_id(reply, stream->first_id);
+    struct stream_id zero = {0, 0};
+    if (!full) {
+        reply_text(reply, "groups");
+        reply_integer(reply, stream->group_count);
+        for (uint32_t side = 0; side < 2; side++) {
+            reply_text(reply, side == 0 ? "first-entry" : "last-entry");
+            struct store_stream_walk walk;
+            struct store_stream_entry entry;
+            store_stream_walk_start(&walk, store, key_ref, zero, stream_id_max, side == 1);
+            if (store_stream_walk_next(&walk, &entry)) {
+                reply_entry(reply, &entry);
+            } else {
+                reply_null(reply);
+            }
+        }
+        return;
+    }
+    uint64_t limit = (uint64_t)count;
+    reply_text(reply, "entries");
+    reply_range(context, key_ref, zero, stream_id_max, false, limit);
+    reply_text(reply, "groups");
+    reply_array(reply, stream->group_count);
+    const struct store_stream_group *group = store_stream_group_first(store, key_ref);
+    /* Bounded by the groups, their PELs (to count) and consumers. */
+    for (; group != NULL; group = store_stream_group_next(store, group)) {
+        reply_array(reply, 14);
+        reply_text(reply, "name");
+        reply_bulk(reply, store_stream_group_name(group));
+        reply_text(reply, "last-delivered-id");
+        reply_id(reply, group->last_id);
+        reply_text(reply, "entries-read");
+        reply_entries_read(reply, group);
+        reply_text(reply, "lag");
+        reply_lag(reply, stream, group);
+        reply_text(reply, "pel-count");
+        reply_integer(reply, group->pel_count);
+        reply_text(reply, "pending");
+        uint32_t shown = limit != 0 && group->pel_count > limit ? (uint32_t)limit
+                                                                : group->pel_count;
+        reply_array(reply, shown);
+        const struct store_stream_nack *pel = store_stream_pel(store, group);
+        for (uint32_t at = 0; at < shown; at++) {
+            const struct store_stream_consumer *owner =
+                heap_pointer(store->heap, pel[at].consumer_ref);
+            reply_array(reply, 4);
+            reply_id(reply, pel[at].id);
+            reply_bulk(reply, store_stream_consumer_name(owner));
+            reply_integer(reply, pel[at].delivery_ms);
+            reply_integer(reply, (int64_t)pel[at].delivery_count);
+        }
+        reply_text(reply, "consumers");
+        reply_array(reply, group->consumer_count);
+        const struct store_stream_consumer *consumer = store_stream_consumer_first(store, group);
+        for (; consumer != NULL; consumer = store_stream_consumer_next(store, consumer)) {
+            reply_array(reply, 8);
+            reply_text(reply, "name");
+            reply_bulk(reply, store_stream_consumer_name(consumer));
+            reply_text(reply, "seen-time");
+            reply_integer(reply, consumer->seen_ms);
+            reply_text(reply, "pel-count");
+            reply_integer(reply, consumer->pending_count);
+            reply_text(reply, "pending");
+            uint32_t own = limit != 0 && consumer->pending_count > limit
+                               ? (uint32_t)limit
+                               : consumer->pending_count;
+            reply_array(reply, own);
+            const struct stream_id *ids = store_stream_consumer_ids(store, consumer);
+            for (uint32_t at = 0; at < own; at++) {
+                const struct store_stream_nack *nack = store_stream_pel_find(store, group,
+                                                                             ids[at]);
+                KV_ASSERT(nack != NULL);
+                reply_array(reply, 3);
+                reply_id(reply, ids[at]);
+                reply_integer(reply, nack->delivery_ms);
+                reply_integer(reply, (int64_t)nack->delivery_count);
+            }
+        }
+    }
+}
+
+CMD_HANDLER(cmd_xinfo)
+{
+    KV_ASSERT(arg_count >= 2);
+    static const char *const names[] = {"help", "consumers", "groups", "stream"};
+    static const int arities[] = {2, 4, 3, -3};
+    static const char *const full_names[] = {"xinfo|help", "xinfo|consumers", "xinfo|groups",
+                                             "xinfo|stream"};
+    if (!subcommand_known(context, args, arg_count, names, arities, full_names, 4, "XINFO")) {
+        return;
+    }
+    const struct store *store = context->store;
+    if (cmd_arg_is(args[1], "help")) {
+        cmd_reply_help(&context->reply, xinfo_help, sizeof(xinfo_help) / sizeof(xinfo_help[0]));
+        return;
+    }
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[2], STORE_TYPE_STREAM, &found);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    if (status == STORE_NOT_FOUND) {
+        reply_error(&context->reply, REPLY_ERROR_NO_SUCH_KEY);
+        return;
+    }
+    const struct store_stream *stream = store_stream_of(store, found.key_ref);
+    if (cmd_arg_is(args[1], "consumers") && arg_count == 4) {
+        const struct store_stream_group *group =
+            store_stream_group_find(store, found.key_ref, args[3]);
+        if (group == NULL) {
+            reply_error_format(&context->reply, REPLY_ERROR_STREAM_NOGROUP_FOR_KEY, &args[3],
+                               &args[2]);
+            return;
+        }
+        reply_array(&context->reply, group->consumer_count);
+        const struct store_stream_consumer *consumer = store_stream_consumer_first(store, group);
+        /* Bounded by the consumers. */
+        for (; consumer != NULL; consumer = store_stream_consumer_next(store, consumer)) {
+            reply_array(&context->reply, 6);
+            reply_text(&context->reply, "name");
+            reply_bulk(&context->reply, store_stream_consumer_name(consumer));
+            reply_text(&context->reply, "pending");
+            reply_integer(&context->reply, consumer->pending_count);
+            reply_text(&context->reply, "idle");
+            reply_integer(&context->reply, idle_of(store, consumer->seen_ms));
+        }
+    } else if (cmd_arg_is(args[1], "groups") && arg_count == 3) {
+        reply_array(&context->reply, stream->group_count);
+        const struct store_stream_group *group = store_stream_group_first(store, found.key_ref);
+        /* Bounded by the groups. */
+        for (; group != NULL; group = store_stream_group_next(store, group)) {
+            reply_array(&context->reply, 12);
+            reply_text(&context->reply, "name");
+            reply_bulk(&context->reply, store_stream_group_name(group));
+            reply_text(&context->reply, "consumers");
+            reply_integer(&context->reply, group->consumer_count);
+            reply_text(&context->reply, "pending");
+            reply_integer(&context->reply, group->pel_count);
+            reply_text(&context->reply, "last-delivered-id");
+            reply_id(&context->reply, group->last_id);
+            reply_text(&context->reply, "entries-read");
+            reply_entries_read(&context->reply, group);
+            reply_text(&context->reply, "lag");
+            reply_lag(&context->reply, stream, group);
+        }
+    } else if (cmd_arg_is(args[1], "stream")) {
+        info_stream(context, args, arg_count, found.key_ref);
+    } else {
+        subcommand_syntax(context, args[1], "XINFO");
+    }
+}
+
 static const struct cmd stream_cmds[] = {
     {"xadd", -5, 1, 1, 1, CMD_FLAG_WRITE, cmd_xadd},
     {"xlen", 2, 1, 1, 1, 0, cmd_xlen},
@@ -1153,6 +2160,12 @@ static const struct cmd stream_cmds[] = {
     {"xsetid", -3, 1, 1, 1, CMD_FLAG_WRITE, cmd_xsetid},
     {"xread", -4, 0, 0, 0, 0, cmd_xread},
     {"xreadgroup", -7, 0, 0, 0, CMD_FLAG_WRITE, cmd_xreadgroup},
+    {"xgroup", -2, 0, 0, 0, CMD_FLAG_WRITE, cmd_xgroup},
+    {"xack", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_xack},
+    {"xpending", -3, 1, 1, 1, 0, cmd_xpending},
+    {"xclaim", -6, 1, 1, 1, CMD_FLAG_WRITE, cmd_xclaim},
+    {"xautoclaim", -6, 1, 1, 1, CMD_FLAG_WRITE, cmd_xautoclaim},
+    {"xinfo", -2, 0, 0, 0, 0, cmd_xinfo},
 };
 
 CMD_FAMILY(cmd_family_stream, "stream", stream_cmds);

@@ -300,6 +300,14 @@ uint32_t store_stream_node_count(const struct store *store, uint32_t key_ref)
     return store_stream_of(store, key_ref)->node_count;
 }
 
+struct stream_id store_stream_node_first(const struct store *store, uint32_t key_ref,
+                                         uint32_t index)
+{
+    const struct store_stream *root = store_stream_of(store, key_ref);
+    KV_ASSERT(index < root->node_count);
+    return slots_of(store, root)[index].first;
+}
+
 /* The last node whose first ID is at most `id`; node_count when none (id before them all). */
 static uint32_t node_seek(const struct store *store, const struct store_stream *root,
                           struct stream_id id)
@@ -1059,6 +1067,7 @@ void store_stream_group_destroy(struct store *store, struct store_found *found,
     KV_ASSERT(root->group_count > 0);
     root->group_count--;
     group_release(store, group);
+    store_ready(store, object); /* readers blocked on the group hear it went */
 }
 
 struct store_stream_consumer *store_stream_consumer_create(struct store *store,
