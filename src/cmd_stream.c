@@ -1029,6 +1029,44 @@ static void read_retry(struct cmd_context *context, const struct slice *args,
     context->outcome.block = true; /* still nothing: it waits on */
 }
 
+/* The last ID of stream `index`'s group as serving the streams before it will leave it: a
+ * key named twice in one XREADGROUP is served the second time from where the first left
+ * (Redis serves them one after the other). */
+static struct stream_id group_after_earlier(const struct cmd_context *context,
+                                            const struct slice *args,
+                                            const struct read_args *parsed, uint32_t index,
+                                            const struct read_stream *stream)
+{
+    const struct store *store = context->store;
+    struct stream_id last = stream->group->last_id;
+    struct slice key = args[parsed->streams_index + index];
+    /* Bounded by the streams before this one, and `count` entries for each. */
+    for (uint32_t earlier = 0; earlier < index; earlier++) {
+        struct slice id_arg = args[parsed->streams_index + parsed->stream_count + earlier];
+        if (!slice_equal(args[parsed->streams_index + earlier], key) || id_arg.length != 1 ||
+            id_arg.bytes[0] != '>') {
+            continue;
+        }
+        if (store_stream_of(store, stream->key_ref)->length == 0 ||
+            stream_id_compare(last_valid_id(store, stream->key_ref), last) <= 0) {
+            continue;
+        }
+        struct stream_id start = last;
+        bool has_start = id_increment(&start);
+        KV_ASSERT(has_start);
+        struct store_stream_walk walk;
+        struct store_stream_entry entry;
+        store_stream_walk_start(&walk, store, stream->key_ref, start, stream_id_max, false);
+        uint64_t taken = 0;
+        while ((parsed->count == 0 || taken < parsed->count) &&
+               store_stream_walk_next(&walk, &entry)) {
+            last = entry.id;
+            taken++;
+        }
+    }
+    return last;
+}
+
 static void read_command(struct cmd_context *context, const struct slice *args,
                          uint32_t arg_count, bool xreadgroup)
 {
@@ -1071,14 +1109,18 @@ static void read_command(struct cmd_context *context, const struct slice *args,
             bool history = false;
             bool serve = false;
             if (xreadgroup) {
+                /* The second pass sees the group as the streams before left it. */
+                struct stream_id group_last =
+                    pass == 0 ? group_after_earlier(context, args, &parsed, index, &stream)
+                              : stream.group->last_id;
                 if (stream_id_compare(stream.after, stream_id_max) != 0) {
                     serve = true;
                     history = true;
                 } else if (root->length > 0 &&
-                           stream_id_compare(last_valid_id(store, stream.key_ref),
-                                             stream.group->last_id) > 0) {
+                           stream_id_compare(last_valid_id(store, stream.key_ref), group_last) >
+                               0) {
                     serve = true;
-                    stream.after = stream.group->last_id;
+                    stream.after = group_last;
                 }
             } else if (root->length > 0) {
                 serve = stream_id_compare(last_valid_id(store, stream.key_ref), stream.after) > 0;
