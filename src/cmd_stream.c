@@ -39,7 +39,7 @@
 
 static const struct stream_id stream_id_max = {UINT64_MAX, UINT64_MAX};
 
-/* ---- IDs ------------------------------------------------------------------------------------ */
+/* ---- IDs ------------------------------------------------------------------------------------- */
 
 static bool is_space(uint8_t byte)
 {
@@ -505,7 +505,7 @@ CMD_HANDLER(cmd_xtrim)
     reply_integer(&context->reply, (int64_t)deleted);
 }
 
-/* ---- XLEN, XRANGE, XREVRANGE, XDEL, XSETID ---------------------------------------------------- */
+/* ---- XLEN, XRANGE, XREVRANGE, XDEL, XSETID --------------------------------------------------- */
 
 CMD_HANDLER(cmd_xlen)
 {
@@ -657,7 +657,7 @@ CMD_HANDLER(cmd_xsetid)
     reply_ok(&context->reply);
 }
 
-/* ---- Consumer groups' reads and counters ------------------------------------------------------ */
+/* ---- Consumer groups' reads and counters ----------------------------------------------------- */
 
 /* Redis's streamRangeHasTombstones from `start` to the end. */
 static bool range_has_tombstones(const struct store_stream *stream, struct stream_id start)
@@ -730,7 +730,7 @@ static struct store_stream_consumer *consumer_get(struct cmd_context *context,
     return store_stream_consumer_create(context->store, group, name, context->store->now_ms);
 }
 
-/* ---- XREAD and XREADGROUP ----------------------------------------------------------------------- */
+/* ---- XREAD and XREADGROUP -------------------------------------------------------------------- */
 
 struct read_args {
     int64_t timeout_ms;        /* -1: no BLOCK */
@@ -1185,7 +1185,7 @@ CMD_HANDLER(cmd_xreadgroup)
     read_command(context, args, arg_count, true);
 }
 
-/* ---- XGROUP ------------------------------------------------------------------------------------ */
+/* ---- XGROUP ---------------------------------------------------------------------------------- */
 
 static const char *const xgroup_help[] = {
     "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -1426,7 +1426,7 @@ CMD_HANDLER(cmd_xack)
     reply_integer(&context->reply, acknowledged);
 }
 
-/* ---- XPENDING ----------------------------------------------------------------------------------- */
+/* ---- XPENDING -------------------------------------------------------------------------------- */
 
 static int64_t idle_of(const struct store *store, int64_t delivery_ms)
 {
@@ -1559,7 +1559,7 @@ CMD_HANDLER(cmd_xpending)
     }
 }
 
-/* ---- XCLAIM and XAUTOCLAIM ----------------------------------------------------------------------- */
+/* ---- XCLAIM and XAUTOCLAIM ------------------------------------------------------------------- */
 
 /* Whether the stream holds a live entry with this ID. */
 static bool entry_exists(const struct store *store, uint32_t key_ref, struct stream_id id)
@@ -1894,7 +1894,7 @@ CMD_HANDLER(cmd_xautoclaim)
     }
 }
 
-/* ---- XINFO ---------------------------------------------------------------------------------------- */
+/* ---- XINFO ----------------------------------------------------------------------------------- */
 
 static void reply_text(struct reply *reply, const char *text)
 {

@@ -171,7 +171,8 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_STREAM_ID_INVALID] =
         FIXED("-ERR Invalid stream ID specified as stream command argument\r\n"),
     [REPLY_ERROR_STREAM_TRIM_BOTH] =
-        FIXED("-ERR syntax error, MAXLEN and MINID options at the same time are not compatible\r\n"),
+        FIXED("-ERR syntax error, MAXLEN and MINID options at the same time are not "
+              "compatible\r\n"),
     [REPLY_ERROR_STREAM_MAXLEN_NEGATIVE] =
         FIXED("-ERR The MAXLEN argument must be >= 0.\r\n"),
     [REPLY_ERROR_STREAM_LIMIT_NEGATIVE] =
@@ -187,7 +188,8 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_STREAM_EXHAUSTED] =
         FIXED("-ERR The stream has exhausted the last possible ID, unable to add more items\r\n"),
     [REPLY_ERROR_STREAM_XADD_ID_SMALL] =
-        FIXED("-ERR The ID specified in XADD is equal or smaller than the target stream top item\r\n"),
+        FIXED("-ERR The ID specified in XADD is equal or smaller than the target stream top "
+              "item\r\n"),
     [REPLY_ERROR_STREAM_TOO_LARGE] =
         FIXED("-ERR Elements are too large to be stored\r\n"),
     [REPLY_ERROR_STREAM_START_INVALID] =
@@ -195,31 +197,40 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_STREAM_END_INVALID] =
         FIXED("-ERR invalid end ID for the interval\r\n"),
     [REPLY_ERROR_STREAM_UNBALANCED] =
-        FIXED("-ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.\r\n"),
+        FIXED("-ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
+              "specified.\r\n"),
     [REPLY_ERROR_STREAM_GROUP_XREAD] =
-        FIXED("-ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.\r\n"),
+        FIXED("-ERR The GROUP option is only supported by XREADGROUP. You called XREAD "
+              "instead.\r\n"),
     [REPLY_ERROR_STREAM_NOACK_XREAD] =
-        FIXED("-ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.\r\n"),
+        FIXED("-ERR The NOACK option is only supported by XREADGROUP. You called XREAD "
+              "instead.\r\n"),
     [REPLY_ERROR_STREAM_GROUP_MISSING] =
         FIXED("-ERR Missing GROUP option for XREADGROUP\r\n"),
     [REPLY_ERROR_STREAM_DOLLAR_GROUP] =
-        FIXED("-ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.\r\n"),
+        FIXED("-ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the "
+              "history of this consumer by specifying a proper ID, or use the > ID to get new "
+              "messages. The $ ID would just return an empty result set.\r\n"),
     [REPLY_ERROR_STREAM_GT_XREAD] =
-        FIXED("-ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.\r\n"),
+        FIXED("-ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
+              "<consumer> option.\r\n"),
     [REPLY_ERROR_STREAM_TIMEOUT_INVALID] =
         FIXED("-ERR timeout is not an integer or out of range\r\n"),
     [REPLY_ERROR_STREAM_ENTRIES_ADDED] =
         FIXED("-ERR entries_added must be positive\r\n"),
     [REPLY_ERROR_STREAM_XSETID_MAXDEL] =
-        FIXED("-ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id\r\n"),
+        FIXED("-ERR The ID specified in XSETID is smaller than the provided "
+              "max_deleted_entry_id\r\n"),
     [REPLY_ERROR_STREAM_XSETID_SMALL] =
         FIXED("-ERR The ID specified in XSETID is smaller than the target stream top item\r\n"),
     [REPLY_ERROR_STREAM_XSETID_LENGTH] =
-        FIXED("-ERR The entries_added specified in XSETID is smaller than the target stream length\r\n"),
+        FIXED("-ERR The entries_added specified in XSETID is smaller than the target stream "
+              "length\r\n"),
     [REPLY_ERROR_STREAM_ENTRIES_READ] =
         FIXED("-ERR value for ENTRIESREAD must be positive or -1\r\n"),
     [REPLY_ERROR_STREAM_XGROUP_NO_KEY] =
-        FIXED("-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.\r\n"),
+        FIXED("-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may "
+              "want to use the MKSTREAM option to create an empty stream automatically.\r\n"),
     [REPLY_ERROR_STREAM_BUSYGROUP] =
         FIXED("-BUSYGROUP Consumer Group name already exists\r\n"),
     [REPLY_ERROR_STREAM_NOGROUP_BLOCKED] =
@@ -298,15 +309,17 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_SHEBANG_FLAG] = FORMAT("-ERR Unexpected flag in script shebang: %.200s\r\n"),
     [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
     [REPLY_ERROR_STREAM_NOGROUP_XREADGROUP] =
-        FORMAT("-NOGROUP No such key '%.128s' or consumer group '%.128s' in XREADGROUP with GROUP option\r\n"),
+        FORMAT("-NOGROUP No such key '%.64s' or consumer group '%.64s' in XREADGROUP with GROUP "
+              "option\r\n"),
     [REPLY_ERROR_STREAM_NOGROUP] =
-        FORMAT("-NOGROUP No such key '%.128s' or consumer group '%.128s'\r\n"),
+        FORMAT("-NOGROUP No such key '%.64s' or consumer group '%.64s'\r\n"),
     [REPLY_ERROR_STREAM_NOGROUP_FOR_KEY] =
-        FORMAT("-NOGROUP No such consumer group '%.128s' for key name '%.128s'\r\n"),
+        FORMAT("-NOGROUP No such consumer group '%.64s' for key name '%.64s'\r\n"),
     [REPLY_ERROR_STREAM_XCLAIM_OPTION] =
         FORMAT("-ERR Unrecognized XCLAIM option '%.128s'\r\n"),
     [REPLY_ERROR_SUBCOMMAND_SYNTAX] =
-        FORMAT("-ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s HELP.\r\n"),
+        FORMAT("-ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s "
+              "HELP.\r\n"),
     [REPLY_ERROR_CONFIG_SET_FAILED] =
         FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - %s\r\n"),
 };

@@ -52,7 +52,7 @@ static_assert(sizeof(struct stream_node) == 16, "a node's head is 16 bytes");
 static_assert(sizeof(struct stream_slot) == 24, "a slot is 24 bytes");
 static_assert(STORE_STREAM_NODE_ENTRIES_MAX <= UINT16_MAX, "entry counts fit 16 bits");
 
-/* ---- Redis's listpack sizes (for where nodes split) ----------------------------------- */
+/* ---- Redis's listpack sizes (for where nodes split) ------------------------------------------ */
 
 static uint64_t lp_backlen_bytes(uint64_t bytes)
 {
@@ -139,7 +139,7 @@ static uint64_t lp_string_bytes(struct slice text)
     return bytes + lp_backlen_bytes(bytes);
 }
 
-/* ---- Entries in a node ------------------------------------------------------------------ */
+/* ---- Entries in a node ----------------------------------------------------------------------- */
 
 struct entry_view {
     struct stream_id id;
@@ -268,7 +268,7 @@ static uint64_t lp_master_bytes(const struct slice *pairs, uint32_t pair_count)
     return bytes;
 }
 
-/* ---- The root and the index -------------------------------------------------------------- */
+/* ---- The root and the index ------------------------------------------------------------------ */
 
 static struct store_stream *root_of(const struct store *store, const struct store_key *key)
 {
@@ -566,7 +566,7 @@ bool store_stream_find_entry(const struct store *store, uint32_t key_ref, struct
     return store_stream_walk_next(&walk, entry);
 }
 
-/* ---- Writes ----------------------------------------------------------------------------------- */
+/* ---- Writes ---------------------------------------------------------------------------------- */
 
 /* Makes room in the index for one more slot. */
 static bool index_grow(struct store *store, struct store_stream *root)
@@ -676,7 +676,8 @@ static bool append(struct store *store, struct store_stream *root, struct stream
                         lp_entry_bytes(id, id, true, pairs, pair_count);
     node->lp_bytes = lp_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)lp_bytes;
     struct stream_slot *slots = slots_of(store, root);
-    slots[root->node_count] = (struct stream_slot){.first = id, .node_ref = heap_ref(store->heap, node)};
+    slots[root->node_count] =
+        (struct stream_slot){.first = id, .node_ref = heap_ref(store->heap, node)};
     root->node_count++;
     root->node_bytes += heap_usable_bytes(store->heap, node);
     return true;
@@ -899,7 +900,7 @@ void store_stream_set_id(struct store *store, struct store_found *found, struct 
     }
 }
 
-/* ---- Consumer groups ------------------------------------------------------------------------ */
+/* ---- Consumer groups ------------------------------------------------------------------------- */
 
 static struct store_stream_group *group_at(const struct store *store, uint32_t ref)
 {

@@ -276,8 +276,8 @@ static void state_check(void)
     }
     CHECK(stream_id_compare(stream->first_id, first) == 0);
     /* Nodes hold at most 100 entries, so there are at least that many of them. */
-    CHECK((uint64_t)store_stream_node_count(&store, found.key_ref) * STORE_STREAM_NODE_ENTRIES_MAX >=
-          model_length);
+    uint64_t nodes = store_stream_node_count(&store, found.key_ref);
+    CHECK(nodes * STORE_STREAM_NODE_ENTRIES_MAX >= model_length);
     struct stream_id low = {0, 0};
     struct stream_id high = {UINT64_MAX, UINT64_MAX};
     if (model_count > 0 && random_below(2) == 0) {
