@@ -11,6 +11,9 @@
  * its ID, alone, and at most COUNT (1000 without COUNT) of them; with nothing it waits on.
  * Inside MULTI (or a script) a read that would block answers the timeout's null array.
  *
+ * Only XADD, XDEL and XTRIM (and a key XGROUP CREATE MKSTREAM makes) touch WATCH, as in Redis:
+ * group state changes do not.
+ *
  * Writes take all the memory they need first (the store's rule): a read of a group reserves
  * its PEL room before the reply lists the first entry. Replies whose length Redis defers are
  * counted with a first walk, then written. Entry and ID texts never point into the reply.
@@ -965,7 +968,6 @@ static bool read_serve(struct cmd_context *context, const struct read_args *pars
     if (consumer == NULL) {
         return false;
     }
-    store_modified(store, store_key(store, stream->key_ref));
     if (history) {
         reply_array(&context->reply, 2);
         reply_bulk(&context->reply, key);
@@ -1345,7 +1347,6 @@ CMD_HANDLER(cmd_xgroup)
         } else if (!id_parse_reply(context, args[4], 0, false, NULL, &id)) {
             return;
         }
-        store_modified(store, store_key(store, found.key_ref));
         group->last_id = id;
         group->entries_read = entries_read;
         reply_ok(&context->reply);
@@ -1359,7 +1360,6 @@ CMD_HANDLER(cmd_xgroup)
             reply_integer(&context->reply, 0);
             return;
         }
-        store_modified(store, store_key(store, found.key_ref));
         if (store_stream_consumer_create(store, group, args[4], store->now_ms) == NULL) {
             reply_error(&context->reply, REPLY_ERROR_OOM);
             return;
@@ -1369,7 +1369,6 @@ CMD_HANDLER(cmd_xgroup)
         struct store_stream_consumer *consumer = store_stream_consumer_find(store, group, args[4]);
         uint32_t pending = 0;
         if (consumer != NULL) {
-            store_modified(store, store_key(store, found.key_ref));
             pending = store_stream_consumer_delete(store, group, consumer);
         }
         reply_integer(&context->reply, pending);
@@ -1419,7 +1418,6 @@ CMD_HANDLER(cmd_xack)
         bool valid = id_parse(args[index], 0, true, NULL, &id);
         KV_ASSERT(valid);
         if (store_stream_pel_find(context->store, group, id) != NULL) {
-            store_modified(context->store, store_key(context->store, found.key_ref));
             acknowledged += store_stream_ack(context->store, group, id) ? 1 : 0;
         }
     }
@@ -1730,7 +1728,6 @@ CMD_HANDLER(cmd_xclaim)
     uint32_t created = 0;
     uint32_t claimed = claim_plan(store, found.key_ref, group, args, &parsed, delivery_ms,
                                   &created);
-    store_modified(store, store_key(store, found.key_ref));
     struct store_stream_consumer *consumer = NULL;
     if (claimed > 0) {
         consumer = consumer_get(context, group, args[3]);
@@ -1854,7 +1851,6 @@ CMD_HANDLER(cmd_xautoclaim)
     }
     struct stream_id cursor = end < group->pel_count ? pel[end].id : (struct stream_id){0, 0};
     struct store_stream_consumer *consumer = NULL;
-    store_modified(store, store_key(store, found.key_ref));
     if (claimed > 0) {
         consumer = consumer_get(context, group, args[3]);
         if (consumer == NULL ||

@@ -789,7 +789,7 @@ uint64_t store_stream_trim(struct store *store, struct store_found *found,
     if (trim->strategy == STORE_STREAM_TRIM_NONE) {
         return 0;
     }
-    store_modified(store, object);
+    bool touched = false; /* watchers hear of a trim that deletes, as in Redis */
     uint64_t deleted = 0;
     uint32_t offsets[STORE_STREAM_NODE_ENTRIES_MAX];
     /* Bounded by the node count: each pass removes the first node or ends. */
@@ -810,6 +810,10 @@ uint64_t store_stream_trim(struct store *store, struct store_found *found,
             struct entry_view last = entry_at(node, offsets[count - 1]);
             remove_node = stream_id_compare(last.id, trim->minid) < 0;
         }
+        if (!touched && remove_node) {
+            store_modified(store, object);
+            touched = true;
+        }
         if (remove_node) {
             root->length -= entries;
             deleted += entries;
@@ -829,6 +833,10 @@ uint64_t store_stream_trim(struct store *store, struct store_found *found,
                 break;
             }
             if ((view.flags & ENTRY_FLAG_DELETED) == 0) {
+                if (!touched) {
+                    store_modified(store, object);
+                    touched = true;
+                }
                 bool removed = entry_delete(store, root, 0, offsets[at]);
                 KV_ASSERT(!removed);
                 deleted++;
@@ -889,8 +897,7 @@ void store_stream_set_id(struct store *store, struct store_found *found, struct 
     KV_ASSERT(found->exists);
     struct store_key *object = store_key(store, found->key_ref);
     struct store_stream *root = root_of(store, object);
-    store_modified(store, object);
-    root->last_id = last_id;
+    root->last_id = last_id; /* watchers are not told, as Redis's XSETID does not */
     if (entries_added != NULL) {
         KV_ASSERT(*entries_added >= root->length);
         root->entries_added = *entries_added;
@@ -996,7 +1003,6 @@ enum store_status store_stream_group_create(struct store *store, struct store_fo
     if (group == NULL) {
         return STORE_OOM;
     }
-    store_modified(store, object);
     *group = (struct store_stream_group){.last_id = id, .entries_read = entries_read,
                                          .name_bytes = name.length};
     if (name.length > 0) {
@@ -1056,7 +1062,6 @@ void store_stream_group_destroy(struct store *store, struct store_found *found,
     KV_ASSERT(found->exists);
     struct store_key *object = store_key(store, found->key_ref);
     struct store_stream *root = root_of(store, object);
-    store_modified(store, object);
     uint32_t target = heap_ref(store->heap, group);
     uint32_t *link = &root->groups_ref;
     /* Bounded by the group count. */

@@ -16,6 +16,7 @@
 3. Blocking: several clients in XREAD BLOCK (with $, explicit IDs, several keys) and
    XREADGROUP BLOCK woken in the order they blocked, by XADD and by a MULTI, the timeout's
    null array, XGROUP DESTROY waking a group reader with NOGROUP; replies compared with Redis.
+   WATCH: group commands leave a watched stream untouched, XADD/XDEL/XTRIM touch it.
 4. `redis-benchmark -n 100000 XADD bench * f v` runs without error against kv and XLEN is
    100000.
 """
@@ -338,6 +339,20 @@ def blocking(check, kv, redis):
         check.equal(f"blocking reply {index}", expected, reply)
 
 
+def watch(check, kv, redis):
+    """Group changes leave a WATCH alone; XADD, XDEL and XTRIM that delete touch it."""
+    steps = [["XADD", "w", "1-1", "a", "1"], ["XGROUP", "CREATE", "w", "g", "0"],
+             ["WATCH", "w"], ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "w", ">"],
+             ["XACK", "w", "g", "1-1"], ["XGROUP", "CREATECONSUMER", "w", "g", "d"],
+             ["XCLAIM", "w", "g", "d", "0", "1-1"], ["XTRIM", "w", "MAXLEN", "5"],
+             ["XSETID", "w", "9-9"], ["XDEL", "w", "5-5"], ["MULTI"], ["XLEN", "w"], ["EXEC"],
+             ["WATCH", "w"], ["XTRIM", "w", "MAXLEN", "0"], ["MULTI"], ["XLEN", "w"], ["EXEC"],
+             ["WATCH", "w"], ["XADD", "w", "10-1", "a", "1"], ["MULTI"], ["XLEN", "w"], ["EXEC"]]
+    with kv.connect() as kv_client, redis.connect() as redis_client:
+        for step in steps:
+            compare(check, "watch", kv_client, redis_client, *step)
+
+
 def benchmark(check, kv):
     """redis-benchmark's XADD test against kv: no error, and every entry is there."""
     if shutil.which("redis-benchmark") is None:
@@ -361,6 +376,7 @@ def main():
     with kvtest.start_kv(*KV_OPTIONS) as kv, kvtest.start_redis() as redis:
         long_streams(check, kv, redis)
         blocking(check, kv, redis)
+        watch(check, kv, redis)
         benchmark(check, kv)
     probes = ([[b"XRANGE", key, b"-", b"+"] for key in KEYS] +
               [[b"XINFO", b"STREAM", key] for key in KEYS] +
