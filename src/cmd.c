@@ -133,8 +133,8 @@ static const char *const cmd_denyoom_names[] = {
     "lpush",       "lpushx",     "lset",        "mset",        "msetnx",     "pfadd",
     "pfmerge",     "psetex",     "restore",     "rpoplpush",   "rpush",      "rpushx",
     "sadd",        "sdiffstore", "set",         "setbit",      "setex",      "setnx",
-    "setrange",    "sinterstore", "sort",       "sunionstore", "xadd",       "zadd",
-    "zdiffstore",  "zincrby",    "zinterstore", "zrangestore", "zunionstore",
+    "setrange",    "sinterstore", "sort",       "sunionstore", "xadd",       "xsetid",
+    "zadd",        "zdiffstore",  "zincrby",    "zinterstore", "zrangestore", "zunionstore",
 };
 #define CMD_DENYOOM_NAME_COUNT (sizeof(cmd_denyoom_names) / sizeof(cmd_denyoom_names[0]))
 
