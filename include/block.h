@@ -37,6 +37,8 @@ struct block_client {
     uint32_t link_count;   /* keys it waits on */
     uint32_t fifo_prev;    /* the blocked FIFO (client slots), oldest first */
     uint32_t fifo_next;
+    uint32_t stash;        /* the command's own state while it waits (XREAD's resolved `$`
+                              IDs): a heap allocation, HEAP_REF_NONE when none */
     bool blocked;          /* waiting */
 };
 
@@ -46,6 +48,7 @@ struct block {
     struct dict keys;             /* keys with waiters (struct block_key), by their bytes */
     uint64_t link_count;          /* (client, key) links in all */
     uint64_t entry_bytes;         /* usable bytes of every key and link entry held */
+    uint64_t stash_bytes;         /* usable bytes of the clients' stashes */
     uint32_t client_count;        /* connection slots */
     uint32_t links_max;           /* blocking_keys_max: links in all; 0: no cap */
     uint32_t blocked_count;       /* clients on the FIFO */
@@ -84,6 +87,15 @@ static inline uint64_t block_key_count(const struct block *block)
 KV_MUST_USE enum block_status block_add(struct block *block, uint32_t client,
                                         const struct slice *keys, uint32_t key_count,
                                         int64_t deadline_ms);
+
+/* Takes `bytes` of room for what a client about to block keeps (its command's handler calls
+ * it just before it asks to block, and writes the bytes), replacing any it kept; block_add
+ * keeps it with the client, block_remove and a refused block_add give it back. NULL when
+ * the heap has no room (nothing kept). */
+KV_MUST_USE uint8_t *block_stash_take(struct block *block, uint32_t client, uint32_t bytes);
+
+/* What a client kept (empty when nothing). */
+struct slice block_stash(const struct block *block, uint32_t client);
 
 /* Unblocks a client: served, timed out, or gone. Its links and any key left without
  * waiters go back to the heap. */

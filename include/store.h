@@ -34,7 +34,8 @@ enum store_type {
     STORE_TYPE_HASH = 3,
     STORE_TYPE_SET = 4,
     STORE_TYPE_ZSET = 5,
-    STORE_TYPE_COUNT = 6,  /* entries of store.types, indexed by type */
+    STORE_TYPE_STREAM = 6,
+    STORE_TYPE_COUNT = 7,  /* entries of store.types, indexed by type */
 };
 
 enum store_status {

@@ -71,7 +71,8 @@ static struct slice keys_dict_key(const struct heap *heap, const void *entry)
 static struct block_client client_idle(void)
 {
     return (struct block_client){
-        .links = HEAP_REF_NONE, .fifo_prev = BLOCK_NONE, .fifo_next = BLOCK_NONE};
+        .links = HEAP_REF_NONE, .fifo_prev = BLOCK_NONE, .fifo_next = BLOCK_NONE,
+        .stash = HEAP_REF_NONE};
 }
 
 void block_init(struct block *block, struct region *region, struct heap *heap,
@@ -218,6 +219,50 @@ static void link_release(struct block *block, uint32_t link_ref)
 }
 
 /* Gives back every link of a client (blocked, or rolling back a block_add). */
+/* A stash: its length, then its bytes. */
+struct block_stash_head {
+    uint32_t length;
+    uint8_t bytes[];
+};
+
+static void stash_release(struct block *block, uint32_t client)
+{
+    struct block_client *state = &block->clients[client];
+    if (state->stash != HEAP_REF_NONE) {
+        heap_release_counted(block->heap, heap_pointer(block->heap, state->stash),
+                             &block->stash_bytes);
+        state->stash = HEAP_REF_NONE;
+    }
+    KV_ASSERT(state->stash == HEAP_REF_NONE);
+}
+
+uint8_t *block_stash_take(struct block *block, uint32_t client, uint32_t bytes)
+{
+    KV_ASSERT(client < block->client_count);
+    KV_ASSERT(!block->clients[client].blocked);
+    stash_release(block, client);
+    struct block_stash_head *head = heap_alloc_counted(
+        block->heap, sizeof(struct block_stash_head) + (uint64_t)bytes, &block->stash_bytes);
+    if (head == NULL) {
+        return NULL;
+    }
+    head->length = bytes;
+    block->clients[client].stash = heap_ref(block->heap, head);
+    KV_ASSERT(heap_usable_bytes(block->heap, head) >= sizeof(*head) + (uint64_t)bytes);
+    return head->bytes;
+}
+
+struct slice block_stash(const struct block *block, uint32_t client)
+{
+    KV_ASSERT(client < block->client_count);
+    uint32_t ref = block->clients[client].stash;
+    if (ref == HEAP_REF_NONE) {
+        return (struct slice){.bytes = NULL, .length = 0};
+    }
+    const struct block_stash_head *head = heap_pointer(block->heap, ref);
+    return (struct slice){.bytes = head->bytes, .length = head->length};
+}
+
 static void links_release(struct block *block, uint32_t client)
 {
     struct block_client *state = &block->clients[client];
@@ -243,12 +288,14 @@ enum block_status block_add(struct block *block, uint32_t client, const struct s
     /* The cap counts a key named twice twice: it is checked before any key is looked at. */
     KV_ASSERT(block->links_max == 0 || block->link_count <= block->links_max);
     if (block->links_max != 0 && key_count > block->links_max - block->link_count) {
+        stash_release(block, client);
         return BLOCK_FULL;
     }
     /* Bounded by the keys named. */
     for (uint32_t index = 0; index < key_count; index++) {
         if (!key_wait(block, client, keys[index])) {
             links_release(block, client);
+            stash_release(block, client);
             return BLOCK_OOM;
         }
     }
@@ -277,6 +324,7 @@ void block_remove(struct block *block, uint32_t client)
         block->clients[state->fifo_next].fifo_prev = state->fifo_prev;
     }
     block->blocked_count--;
+    stash_release(block, client);
     *state = client_idle();
     KV_ASSERT(!block_is_blocked(block, client));
 }
@@ -365,7 +413,7 @@ int64_t block_next_deadline(const struct block *block)
 uint64_t block_memory_bytes(const struct block *block)
 {
     KV_ASSERT(block->link_count > 0 || block->entry_bytes == 0);
-    return block->entry_bytes + dict_bucket_bytes(&block->keys);
+    return block->entry_bytes + block->stash_bytes + dict_bucket_bytes(&block->keys);
 }
 
 /* Checks one client's links against the keys they name; returns their usable bytes. */
@@ -461,6 +509,16 @@ void block_verify(const struct block *block)
         KV_ASSERT(block->clients[index].blocked || block->clients[index].links == HEAP_REF_NONE);
     }
     KV_ASSERT(flagged == blocked); /* every blocked client is on the FIFO */
+    uint64_t stash_bytes = 0;
+    /* Bounded by the connection slots: only a blocked client keeps a stash. */
+    for (uint32_t index = 0; index < block->client_count; index++) {
+        uint32_t stash = block->clients[index].stash;
+        KV_ASSERT(stash == HEAP_REF_NONE || block->clients[index].blocked);
+        stash_bytes += stash == HEAP_REF_NONE
+                           ? 0
+                           : heap_usable_bytes(block->heap, heap_pointer(block->heap, stash));
+    }
+    KV_ASSERT(stash_bytes == block->stash_bytes);
     /* Each live key's wait list agrees with its count; the waiters add up to the links. */
     uint64_t waiters = 0;
     uint64_t ready = 0;

@@ -42,6 +42,7 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_client, &cmd_family_multi,  &cmd_family_latency, &cmd_family_pubsub,
     &cmd_family_object, &cmd_family_memory, &cmd_family_list,   &cmd_family_block,
     &cmd_family_hash,   &cmd_family_set,    &cmd_family_zset,   &cmd_family_script,
+    &cmd_family_stream,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -132,8 +133,8 @@ static const char *const cmd_denyoom_names[] = {
     "lpush",       "lpushx",     "lset",        "mset",        "msetnx",     "pfadd",
     "pfmerge",     "psetex",     "restore",     "rpoplpush",   "rpush",      "rpushx",
     "sadd",        "sdiffstore", "set",         "setbit",      "setex",      "setnx",
-    "setrange",    "sinterstore", "sort",       "sunionstore", "xadd",       "zadd",
-    "zdiffstore",  "zincrby",    "zinterstore", "zrangestore", "zunionstore",
+    "setrange",    "sinterstore", "sort",       "sunionstore", "xadd",       "xsetid",
+    "zadd",        "zdiffstore",  "zincrby",    "zinterstore", "zrangestore", "zunionstore",
 };
 #define CMD_DENYOOM_NAME_COUNT (sizeof(cmd_denyoom_names) / sizeof(cmd_denyoom_names[0]))
 

@@ -2,7 +2,7 @@
  * What command families share: the shape of a command table entry and each family's table.
  * A family (cmd_string.c, cmd_keys.c, cmd_expire.c, cmd_list.c, cmd_hash.c, cmd_set.c,
  * cmd_zset.c, cmd_block.c, cmd_multi.c, cmd_pubsub.c, cmd_client.c, cmd_server.c,
- * cmd_latency.c, cmd_object.c) defines its handlers as static functions and exports one
+ * cmd_latency.c, cmd_object.c, cmd_stream.c) defines its handlers as static functions and exports one
  * `struct cmd_family`; cmd.c indexes every family at startup and is the only caller of
  * handlers. Each handler is called with the arity already checked; its reply may be of any
  * size (the writer grows into the connection's output, cmd.h).
@@ -53,6 +53,7 @@ extern const struct cmd_family cmd_family_pubsub;
 extern const struct cmd_family cmd_family_object;
 extern const struct cmd_family cmd_family_memory;
 extern const struct cmd_family cmd_family_script;
+extern const struct cmd_family cmd_family_stream;
 
 /* Finds a key of `type` (not STORE_TYPE_ANY) in one probe (store_find_typed), counting the
  * keyspace hit or miss as Redis's lookupKeyRead; answers WRONGTYPE itself for a key of

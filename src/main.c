@@ -42,6 +42,7 @@
 #include "store_set.h"
 #include "store_string.h"
 #include "store_zset.h"
+#include "store_stream.h"
 #include "watch.h"
 
 /* Exit status for a bad option, as the README documents. */
@@ -222,6 +223,7 @@ static void modules_init(void)
     store_hash_init(&store);
     store_set_init(&store);
     store_zset_init(&store);
+    store_stream_init(&store);
     watch_init(&watch, &heap, config.watch_keys_max, hash_seed());
     pubsub_init(&pubsub, &heap, config.pubsub_channels_max, config.subscriptions_max,
                 hash_seed());

@@ -206,6 +206,86 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
               "must be at least one character long\r\n"),
     [REPLY_ERROR_FUNCTION_NONE_REGISTERED] = FIXED("-ERR No functions registered\r\n"),
 
+    [REPLY_ERROR_STREAM_ID_INVALID] =
+        FIXED("-ERR Invalid stream ID specified as stream command argument\r\n"),
+    [REPLY_ERROR_STREAM_TRIM_BOTH] =
+        FIXED("-ERR syntax error, MAXLEN and MINID options at the same time are not "
+              "compatible\r\n"),
+    [REPLY_ERROR_STREAM_MAXLEN_NEGATIVE] =
+        FIXED("-ERR The MAXLEN argument must be >= 0.\r\n"),
+    [REPLY_ERROR_STREAM_LIMIT_NEGATIVE] =
+        FIXED("-ERR The LIMIT argument must be >= 0.\r\n"),
+    [REPLY_ERROR_STREAM_LIMIT_NO_STRATEGY] =
+        FIXED("-ERR syntax error, LIMIT cannot be used without specifying a trimming strategy\r\n"),
+    [REPLY_ERROR_STREAM_XTRIM_NO_STRATEGY] =
+        FIXED("-ERR syntax error, XTRIM must be called with a trimming strategy\r\n"),
+    [REPLY_ERROR_STREAM_LIMIT_NO_APPROX] =
+        FIXED("-ERR syntax error, LIMIT cannot be used without the special ~ option\r\n"),
+    [REPLY_ERROR_STREAM_XADD_ZERO_ID] =
+        FIXED("-ERR The ID specified in XADD must be greater than 0-0\r\n"),
+    [REPLY_ERROR_STREAM_EXHAUSTED] =
+        FIXED("-ERR The stream has exhausted the last possible ID, unable to add more items\r\n"),
+    [REPLY_ERROR_STREAM_XADD_ID_SMALL] =
+        FIXED("-ERR The ID specified in XADD is equal or smaller than the target stream top "
+              "item\r\n"),
+    [REPLY_ERROR_STREAM_TOO_LARGE] =
+        FIXED("-ERR Elements are too large to be stored\r\n"),
+    [REPLY_ERROR_STREAM_START_INVALID] =
+        FIXED("-ERR invalid start ID for the interval\r\n"),
+    [REPLY_ERROR_STREAM_END_INVALID] =
+        FIXED("-ERR invalid end ID for the interval\r\n"),
+    [REPLY_ERROR_STREAM_UNBALANCED] =
+        FIXED("-ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
+              "specified.\r\n"),
+    [REPLY_ERROR_STREAM_GROUP_XREAD] =
+        FIXED("-ERR The GROUP option is only supported by XREADGROUP. You called XREAD "
+              "instead.\r\n"),
+    [REPLY_ERROR_STREAM_NOACK_XREAD] =
+        FIXED("-ERR The NOACK option is only supported by XREADGROUP. You called XREAD "
+              "instead.\r\n"),
+    [REPLY_ERROR_STREAM_GROUP_MISSING] =
+        FIXED("-ERR Missing GROUP option for XREADGROUP\r\n"),
+    [REPLY_ERROR_STREAM_DOLLAR_GROUP] =
+        FIXED("-ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the "
+              "history of this consumer by specifying a proper ID, or use the > ID to get new "
+              "messages. The $ ID would just return an empty result set.\r\n"),
+    [REPLY_ERROR_STREAM_GT_XREAD] =
+        FIXED("-ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
+              "<consumer> option.\r\n"),
+    [REPLY_ERROR_STREAM_TIMEOUT_INVALID] =
+        FIXED("-ERR timeout is not an integer or out of range\r\n"),
+    [REPLY_ERROR_STREAM_ENTRIES_ADDED] =
+        FIXED("-ERR entries_added must be positive\r\n"),
+    [REPLY_ERROR_STREAM_XSETID_MAXDEL] =
+        FIXED("-ERR The ID specified in XSETID is smaller than the provided "
+              "max_deleted_entry_id\r\n"),
+    [REPLY_ERROR_STREAM_XSETID_SMALL] =
+        FIXED("-ERR The ID specified in XSETID is smaller than the target stream top item\r\n"),
+    [REPLY_ERROR_STREAM_XSETID_LENGTH] =
+        FIXED("-ERR The entries_added specified in XSETID is smaller than the target stream "
+              "length\r\n"),
+    [REPLY_ERROR_STREAM_ENTRIES_READ] =
+        FIXED("-ERR value for ENTRIESREAD must be positive or -1\r\n"),
+    [REPLY_ERROR_STREAM_XGROUP_NO_KEY] =
+        FIXED("-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may "
+              "want to use the MKSTREAM option to create an empty stream automatically.\r\n"),
+    [REPLY_ERROR_STREAM_BUSYGROUP] =
+        FIXED("-BUSYGROUP Consumer Group name already exists\r\n"),
+    [REPLY_ERROR_STREAM_NOGROUP_BLOCKED] =
+        FIXED("-NOGROUP the consumer group this client was blocked on no longer exists\r\n"),
+    [REPLY_ERROR_STREAM_XCLAIM_MIN_IDLE] =
+        FIXED("-ERR Invalid min-idle-time argument for XCLAIM\r\n"),
+    [REPLY_ERROR_STREAM_XCLAIM_IDLE] =
+        FIXED("-ERR Invalid IDLE option argument for XCLAIM\r\n"),
+    [REPLY_ERROR_STREAM_XCLAIM_TIME] =
+        FIXED("-ERR Invalid TIME option argument for XCLAIM\r\n"),
+    [REPLY_ERROR_STREAM_XCLAIM_RETRYCOUNT] =
+        FIXED("-ERR Invalid RETRYCOUNT option argument for XCLAIM\r\n"),
+    [REPLY_ERROR_STREAM_XAUTOCLAIM_MIN_IDLE] =
+        FIXED("-ERR Invalid min-idle-time argument for XAUTOCLAIM\r\n"),
+    [REPLY_ERROR_STREAM_COUNT_POSITIVE] =
+        FIXED("-ERR COUNT must be > 0\r\n"),
+
     [REPLY_ERROR_KEY_TOO_LONG] = LIMIT("-ERR key is too long (key_size_max is %u bytes)\r\n"),
     [REPLY_ERROR_VALUE_TOO_LONG] =
         LIMIT("-ERR value is too long (val_size_max is %u bytes)\r\n"),
@@ -266,6 +346,18 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_SHEBANG_ENGINE] = FORMAT("-ERR Unexpected engine in script shebang: %.200s\r\n"),
     [REPLY_ERROR_SHEBANG_FLAG] = FORMAT("-ERR Unexpected flag in script shebang: %.200s\r\n"),
     [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
+    [REPLY_ERROR_STREAM_NOGROUP_XREADGROUP] =
+        FORMAT("-NOGROUP No such key '%.64s' or consumer group '%.64s' in XREADGROUP with GROUP "
+              "option\r\n"),
+    [REPLY_ERROR_STREAM_NOGROUP] =
+        FORMAT("-NOGROUP No such key '%.64s' or consumer group '%.64s'\r\n"),
+    [REPLY_ERROR_STREAM_NOGROUP_FOR_KEY] =
+        FORMAT("-NOGROUP No such consumer group '%.64s' for key name '%.64s'\r\n"),
+    [REPLY_ERROR_STREAM_XCLAIM_OPTION] =
+        FORMAT("-ERR Unrecognized XCLAIM option '%.128s'\r\n"),
+    [REPLY_ERROR_SUBCOMMAND_SYNTAX] =
+        FORMAT("-ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s "
+              "HELP.\r\n"),
     [REPLY_ERROR_CONFIG_SET_FAILED] =
         FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - %s\r\n"),
     /* Functions (function.c): Lua's messages and names are cut to fit. */
@@ -279,9 +371,6 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         FORMAT("-ERR Invalid metadata value given: %.128s\r\n"),
     [REPLY_ERROR_FUNCTION_LOAD_OPTION] = FORMAT("-ERR Unknown option given: %.128s\r\n"),
     [REPLY_ERROR_FUNCTION_LIST_ARGUMENT] = FORMAT("-ERR Unknown argument %.128s\r\n"),
-    [REPLY_ERROR_SUBCOMMAND_SYNTAX] =
-        FORMAT("-ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s "
-               "HELP.\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

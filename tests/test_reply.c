@@ -110,6 +110,14 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_SUBCOMMAND_SYNTAX:
         reply_error_format(reply, error, &arg, "FUNCTION");
         return true;
+    case REPLY_ERROR_STREAM_XCLAIM_OPTION:
+        reply_error_format(reply, error, &arg);
+        return true;
+    case REPLY_ERROR_STREAM_NOGROUP_XREADGROUP:
+    case REPLY_ERROR_STREAM_NOGROUP:
+    case REPLY_ERROR_STREAM_NOGROUP_FOR_KEY:
+        reply_error_format(reply, error, &arg, &arg);
+        return true;
     case REPLY_ERROR_CONFIG_SET_FAILED:
         reply_error_format(reply, error, &arg, reason);
         return true;
