@@ -28,6 +28,7 @@ struct client {
     uint32_t slot_index;       /* its connection slot (and index in `clients`) */
     bool authenticated;        /* AUTH succeeded (or no requirepass when it connected) */
     bool no_evict;             /* CLIENT NO-EVICT on: maxmemory-clients never closes it */
+    uint8_t resp;              /* protocol of its replies: 2, or 3 after HELLO 3 */
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle, timeout) */
     const char *last_command;  /* name of the last command run, NULL before the first */
@@ -81,6 +82,13 @@ static inline bool client_subscribed(const struct client *client)
 static inline struct slice client_name(const struct client *client)
 {
     return (struct slice){.bytes = (const uint8_t *)client->name, .length = client->name_length};
+}
+
+/* Whether its replies are RESP3: every writer of its output copies this (reply.resp3). */
+static inline bool client_resp3(const struct client *client)
+{
+    KV_ASSERT(client->resp == 2 || client->resp == 3);
+    return client->resp == 3;
 }
 
 /* Checks a client's state (tests). */

@@ -575,7 +575,8 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
         reply_error(&context->reply, REPLY_ERROR_NOAUTH);
         return false;
     }
-    if (client_subscribed(client) && !(cmd->flags & CMD_FLAG_PUBSUB)) {
+    /* As Redis 7.0: only RESP2 limits a subscribed client (RESP3 tells pushes apart). */
+    if (client_subscribed(client) && !client_resp3(client) && !(cmd->flags & CMD_FLAG_PUBSUB)) {
         stats->rejected_calls++;
         reply_error_format(&context->reply, REPLY_ERROR_SUBSCRIBED_CONTEXT, cmd->name);
         return false;

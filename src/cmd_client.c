@@ -3,8 +3,8 @@
  * INFO, KILL, NO-EVICT, NO-TOUCH, HELP). Replies and errors are Redis 7.0's (SETINFO, which
  * 7.0 lacks, answers as 7.2 does). A client's name and library live in its client state
  * (client.h), bounded by CLIENT_NAME_BYTES_MAX and CLIENT_LIB_BYTES_MAX; CLIENT LIST reads
- * the byte counts of each client's connection. kv speaks RESP2 only: HELLO 3 gets
- * the answer of a Redis that cannot switch, "-NOPROTO unsupported protocol version".
+ * the byte counts of each client's connection. HELLO switches the client between RESP2 and
+ * RESP3 (client.resp); every later writer of its output takes that protocol.
  */
 #include "cmd_handlers.h"
 
@@ -124,13 +124,13 @@ static struct slice text_slice(const char *text)
 CMD_HANDLER(cmd_hello)
 {
     KV_ASSERT(arg_count >= 1); /* arity -1 */
+    int64_t version = 0; /* 0: the protocol stays */
     if (arg_count >= 2) {
-        int64_t version = 0;
         if (!number_parse_int64(args[1].bytes, args[1].length, &version)) {
             reply_error(&context->reply, REPLY_ERROR_PROTOCOL_VERSION_INVALID);
             return;
         }
-        if (version != 2) {
+        if (version != 2 && version != 3) {
             reply_error(&context->reply, REPLY_ERROR_NOPROTO);
             return;
         }
@@ -162,13 +162,19 @@ CMD_HANDLER(cmd_hello)
         reply_error(&context->reply, REPLY_ERROR_HELLO_NOAUTH);
         return;
     }
-    reply_array(&context->reply, 14);
+    /* As Redis: the switch comes first, so the answer is in the new protocol. */
+    if (version != 0) {
+        context->client->resp = (uint8_t)version;
+        context->reply.resp3 = client_resp3(context->client);
+    }
+    KV_ASSERT(reply_protocol(&context->reply) == context->client->resp);
+    reply_map(&context->reply, 7);
     reply_bulk(&context->reply, text_slice("server"));
     reply_bulk(&context->reply, text_slice("redis"));
     reply_bulk(&context->reply, text_slice("version"));
     reply_bulk(&context->reply, text_slice(CLIENT_REDIS_VERSION));
     reply_bulk(&context->reply, text_slice("proto"));
-    reply_integer(&context->reply, 2);
+    reply_integer(&context->reply, context->client->resp);
     reply_bulk(&context->reply, text_slice("id"));
     reply_integer(&context->reply, (int64_t)context->client->id);
     reply_bulk(&context->reply, text_slice("mode"));
@@ -186,6 +192,7 @@ CMD_HANDLER(cmd_reset)
     KV_ASSERT(arg_count == 1);
     (void)args;
     client_reset(context->clients, context->client, context->config->requirepass[0] == '\0');
+    context->reply.resp3 = client_resp3(context->client); /* RESP2 again */
     reply_simple(&context->reply, "RESET");
     /* As it was when it connected. */
     KV_ASSERT(!context->client->txn.active);
@@ -235,7 +242,7 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
         " flags=%s db=0 sub=%u psub=%u ssub=0 multi=%d qbuf=%u qbuf-free=%u argv-mem=0"
         " multi-mem=0 rbs=%u rbp=0 obl=%" PRIu64 " oll=0 omem=%" PRIu64 " tot-mem=%" PRIu64
         " events=r%s cmd=%s"
-        " user=default redir=-1 resp=2 lib-name=%.*s lib-ver=%.*s\n",
+        " user=default redir=%" PRId64 " resp=%u lib-name=%.*s lib-ver=%.*s\n",
         client->id, (int)conn->addr_length, conn->addr, context->config->bind,
         context->config->port, client->slot_index, (int)client->name_length, client->name,
         age_s < 0 ? 0 : age_s, idle_s < 0 ? 0 : idle_s, client_flags(context, client),
@@ -243,7 +250,8 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
         client->txn.active ? (int)client->txn.queued : -1, unparsed,
         conn->recv_capacity - conn->recv_length, conn->recv_capacity, pending,
         memory - heap_usable_bytes(conns->heap, conn->recv), memory, pending > 0 ? "w" : "",
-        client->last_command != NULL ? client->last_command : "NULL",
+        client->last_command != NULL ? client->last_command : "NULL", (int64_t)-1,
+        (unsigned)client->resp,
         (int)client->lib_name_length, client->lib_name, (int)client->lib_ver_length,
         client->lib_ver);
     KV_ASSERT(written > 0);
@@ -383,10 +391,7 @@ static void client_list(struct cmd_context *context, const struct slice *args, u
             total += client_line(context, client, line);
         }
     }
-    char digits[NUMBER_INT64_BYTES];
-    reply_raw(&context->reply, "$", 1);
-    reply_raw(&context->reply, digits, number_format_int64((int64_t)total, digits));
-    reply_raw(&context->reply, "\r\n", 2);
+    reply_verbatim_header(&context->reply, total, "txt");
     uint64_t lines_start = context->reply.total;
     slot = 0;
     for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
@@ -580,7 +585,8 @@ CMD_HANDLER(cmd_client)
         client_list(context, args, arg_count);
     } else if (cmd_subcommand_is(context, args, arg_count, "info", 2, "client|info")) {
         uint32_t length = client_line(context, client, line);
-        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)line, .length = length});
+        reply_verbatim(&context->reply, (struct slice){.bytes = (const uint8_t *)line, .length = length},
+                       "txt");
     } else if (cmd_subcommand_is(context, args, arg_count, "kill", -3, "client|kill")) {
         client_kill(context, args, arg_count);
     } else if (cmd_subcommand_is(context, args, arg_count, "no-evict", 3, "client|no-evict")) {

@@ -36,8 +36,9 @@ CMD_HANDLER(cmd_ping)
         return;
     }
     KV_ASSERT(arg_count <= 2);
-    if (client_subscribed(context->client)) {
-        /* Subscribed (RESP2): a pong message, as Redis answers it there. */
+    if (client_subscribed(context->client) && !client_resp3(context->client)) {
+        /* Subscribed in RESP2: a pong message, as Redis answers it there (RESP3 can tell a
+         * reply from a message, so it answers as usual). */
         reply_array(&context->reply, 2);
         reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"pong", .length = 4});
         reply_bulk(&context->reply, arg_count == 2 ? args[1] : (struct slice){0});
@@ -206,7 +207,7 @@ static void config_get(struct cmd_context *context, const struct slice *args, ui
         }
     }
     KV_ASSERT(matched_count <= CONFIG_ENTRY_COUNT);
-    reply_array(&context->reply, matched_count * 2);
+    reply_map(&context->reply, matched_count);
     uint32_t written_count = 0;
     for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
         if (matched_by[entry] != 0) {
@@ -816,7 +817,8 @@ CMD_HANDLER(cmd_info)
         }
     }
     KV_ASSERT(text.length < sizeof(bytes)); /* text_add kept room for its NUL */
-    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)bytes, .length = text.length});
+    reply_verbatim(&context->reply,
+                   (struct slice){.bytes = (const uint8_t *)bytes, .length = text.length}, "txt");
 }
 
 static const struct cmd server_cmds[] = {

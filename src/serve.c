@@ -75,6 +75,7 @@ static struct cmd_context context_for(const struct serve *serve, uint32_t slot_i
     struct cmd_context context = serve->shared;
     context.client = client_at(serve->clients, slot_index);
     context.reply = conn_reply(serve->conns, conn_at(serve->conns, slot_index));
+    context.reply.resp3 = client_resp3(context.client);
     KV_ASSERT(context.client->id != 0);
     KV_ASSERT(context.client->slot_index == slot_index);
     /* Fresh for each command: nothing of the last one carries over. */
@@ -503,6 +504,7 @@ static void serve_block_timeouts_answer(struct serve *serve, struct conn *conn,
     KV_ASSERT(status == RESP_COMMAND); /* it was parsed whole when it blocked */
     resp_parser_consume(&conn->parser, command.end);
     struct reply reply = conn_reply(serve->conns, conn);
+    reply.resp3 = client_resp3(client_at(serve->clients, slot_index));
     reply_null_array(&reply);
     conn_reply_keep(serve->conns, conn, &reply);
     block_remove(serve->block, slot_index);
