@@ -16,6 +16,7 @@
 #include "pubsub.h"
 #include "region.h"
 #include "slice.h"
+#include "tracking.h"
 #include "txn.h"
 #include "watch.h"
 
@@ -34,6 +35,7 @@ struct client {
     const char *last_command;  /* name of the last command run, NULL before the first */
     struct txn txn;            /* MULTI/EXEC/WATCH state */
     struct pubsub_client pubsub; /* its channel and pattern subscriptions */
+    struct tracking_client tracking; /* CLIENT TRACKING: its mode, redirect and prefixes */
     uint32_t name_length;      /* bytes of name; 0: no name */
     uint32_t lib_name_length;  /* bytes of lib_name */
     uint32_t lib_ver_length;   /* bytes of lib_ver */

@@ -185,6 +185,20 @@ enum reply_error {
     REPLY_ERROR_SHEBANG_ENGINE,          /* arg: the engine word */
     REPLY_ERROR_SHEBANG_FLAG,            /* arg: the flag */
     REPLY_ERROR_SHEBANG_OPTION,          /* arg: the option */
+    /* Client-side caching (CLIENT TRACKING and CACHING), kept together. */
+    REPLY_ERROR_TRACKING_REDIRECT_TWICE,
+    REPLY_ERROR_TRACKING_REDIRECT_MISSING,
+    REPLY_ERROR_TRACKING_PREFIX_NEEDS_BCAST,
+    REPLY_ERROR_TRACKING_BCAST_SWITCH,
+    REPLY_ERROR_TRACKING_BCAST_OPTIN,
+    REPLY_ERROR_TRACKING_OPTIN_OPTOUT,
+    REPLY_ERROR_TRACKING_OPT_SWITCH,
+    REPLY_ERROR_TRACKING_CACHING_OFF,
+    REPLY_ERROR_TRACKING_CACHING_YES,
+    REPLY_ERROR_TRACKING_CACHING_NO,
+    REPLY_ERROR_TRACKING_PREFIXES_FULL,    /* kv's bound on a client's prefixes */
+    REPLY_ERROR_TRACKING_PREFIX_OVERLAP,   /* arg: the new prefix; arg: the client's one */
+    REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW, /* arg: the new prefix; arg: another new one */
     REPLY_ERROR_COUNT,
 };
 

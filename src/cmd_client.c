@@ -16,6 +16,7 @@
 #include "client.h"
 #include "conn.h"
 #include "number.h"
+#include "tracking.h"
 
 /* The Redis version kv answers as (HELLO, INFO). */
 #define CLIENT_REDIS_VERSION "7.0.15"
@@ -191,6 +192,9 @@ CMD_HANDLER(cmd_reset)
 {
     KV_ASSERT(arg_count == 1);
     (void)args;
+    if (context->tracking != NULL) {
+        tracking_disable(context->tracking, &context->client->tracking); /* as Redis's RESET */
+    }
     client_reset(context->clients, context->client, context->config->requirepass[0] == '\0');
     context->reply.resp3 = client_resp3(context->client); /* RESP2 again */
     reply_simple(&context->reply, "RESET");
@@ -250,7 +254,8 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
         client->txn.active ? (int)client->txn.queued : -1, unparsed,
         conn->recv_capacity - conn->recv_length, conn->recv_capacity, pending,
         memory - heap_usable_bytes(conns->heap, conn->recv), memory, pending > 0 ? "w" : "",
-        client->last_command != NULL ? client->last_command : "NULL", (int64_t)-1,
+        client->last_command != NULL ? client->last_command : "NULL",
+        (client->tracking.flags & TRACKING_ON) ? (int64_t)client->tracking.redirect_id : -1,
         (unsigned)client->resp,
         (int)client->lib_name_length, client->lib_name, (int)client->lib_ver_length,
         client->lib_ver);
@@ -557,6 +562,15 @@ static const char *const client_help[] = {
     "    Set the client's library name or version.",
     "NO-EVICT (ON|OFF)",
     "    kv never evicts: accepted and ignored.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "NO-TOUCH (ON|OFF)",
     "    kv keeps no access times: accepted and ignored.",
     "HELP",
@@ -603,6 +617,10 @@ CMD_HANDLER(cmd_client)
             : reply_error(&context->reply, REPLY_ERROR_SYNTAX);
     } else if (cmd_subcommand_is(context, args, arg_count, "help", 2, "client|help")) {
         cmd_reply_help(&context->reply, client_help, sizeof(client_help) / sizeof(client_help[0]));
+    } else if (context->reply.total == length_before &&
+               context->tracking != NULL &&
+               cmd_client_tracking_subcommand(context, args, arg_count)) {
+        KV_ASSERT(context->reply.total > length_before);
     } else if (context->reply.total == length_before) {
         reply_error_unknown_subcommand(&context->reply, args[1], "CLIENT");
     }

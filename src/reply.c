@@ -227,6 +227,40 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_SCRIPT_RUNNING] = FORMAT("-ERR Error running script %s, %.100s\r\n"),
     [REPLY_ERROR_SHEBANG_ENGINE] = FORMAT("-ERR Unexpected engine in script shebang: %.200s\r\n"),
     [REPLY_ERROR_SHEBANG_FLAG] = FORMAT("-ERR Unexpected flag in script shebang: %.200s\r\n"),
+    [REPLY_ERROR_TRACKING_REDIRECT_TWICE] =
+        FIXED("-ERR A client can only redirect to a single other client\r\n"),
+    [REPLY_ERROR_TRACKING_REDIRECT_MISSING] =
+        FIXED("-ERR The client ID you want redirect to does not exist\r\n"),
+    [REPLY_ERROR_TRACKING_PREFIX_NEEDS_BCAST] =
+        FIXED("-ERR PREFIX option requires BCAST mode to be enabled\r\n"),
+    [REPLY_ERROR_TRACKING_BCAST_SWITCH] =
+        FIXED("-ERR You can't switch BCAST mode on/off before disabling tracking for this "
+              "client, and then re-enabling it with a different mode.\r\n"),
+    [REPLY_ERROR_TRACKING_BCAST_OPTIN] =
+        FIXED("-ERR OPTIN and OPTOUT are not compatible with BCAST\r\n"),
+    [REPLY_ERROR_TRACKING_OPTIN_OPTOUT] =
+        FIXED("-ERR You can't specify both OPTIN mode and OPTOUT mode\r\n"),
+    [REPLY_ERROR_TRACKING_OPT_SWITCH] =
+        FIXED("-ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this "
+              "client, and then re-enabling it with a different mode.\r\n"),
+    [REPLY_ERROR_TRACKING_CACHING_OFF] =
+        FIXED("-ERR CLIENT CACHING can be called only when the client is in tracking mode "
+              "with OPTIN or OPTOUT mode enabled\r\n"),
+    [REPLY_ERROR_TRACKING_CACHING_YES] =
+        FIXED("-ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN "
+              "mode.\r\n"),
+    [REPLY_ERROR_TRACKING_CACHING_NO] =
+        FIXED("-ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT "
+              "mode.\r\n"),
+    [REPLY_ERROR_TRACKING_PREFIXES_FULL] =
+        FIXED("-ERR too many tracking prefixes (kv keeps 8 per client, of at most 32 "
+              "bytes)\r\n"),
+    [REPLY_ERROR_TRACKING_PREFIX_OVERLAP] =
+        FORMAT("-ERR Prefix '%.64s' overlaps with an existing prefix '%.64s'. Prefixes for a "
+               "single client must not overlap.\r\n"),
+    [REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW] =
+        FORMAT("-ERR Prefix '%.64s' overlaps with another provided prefix '%.64s'. Prefixes "
+               "for a single client must not overlap.\r\n"),
     [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
     [REPLY_ERROR_CONFIG_SET_FAILED] =
         FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - %s\r\n"),

@@ -24,6 +24,7 @@
 
 #include "protected.h"
 #include "store.h"
+#include "tracking.h"
 
 static uint64_t round_64(uint64_t bytes)
 {
@@ -66,7 +67,19 @@ void serve_init(struct serve *serve, struct region *region, const struct plan *p
     serve->shared.reply = (struct reply){0};
     serve->shared.mode = CMD_MODE_DIRECT;
     serve->shared.outcome = (struct cmd_outcome){0};
+    if (serve->shared.tracking != NULL) {
+        /* Invalidations reach clients through the shared context's conns and clients. */
+        tracking_sender_set(serve->shared.tracking, cmd_tracking_send, cmd_tracking_client,
+                            &serve->shared);
+    }
     KV_ASSERT(serve->clients->slot_count == serve->conns->slot_count);
+}
+
+void serve_tracking_deliver(struct serve *serve)
+{
+    if (serve->shared.tracking != NULL) {
+        tracking_deliver(serve->shared.tracking);
+    }
 }
 
 /* A command's context: the shared part, this client, its output as the reply. */
@@ -179,7 +192,11 @@ void serve_closing(struct serve *serve, uint32_t slot_index)
         if (block_is_blocked(serve->block, slot_index)) {
             block_remove(serve->block, slot_index); /* a blocked client that leaves is forgotten */
         }
-        client_close(serve->clients, client_at(serve->clients, slot_index));
+        struct client *client = client_at(serve->clients, slot_index);
+        if (serve->shared.tracking != NULL) {
+            tracking_disable(serve->shared.tracking, &client->tracking); /* its counts go */
+        }
+        client_close(serve->clients, client);
     }
     conn_closing(serve->conns, conn);
     /* Its client is gone (a refused socket never had one) and waits on nothing. */
@@ -415,6 +432,8 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     if (block_ready_pending(serve->block)) {
         wake_ready(serve);
     }
+    /* The reply is in its client's output: the invalidations it caused follow it. */
+    serve_tracking_deliver(serve);
     return true;
 }
 

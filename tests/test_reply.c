@@ -102,6 +102,10 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_CONFIG_SET_FAILED:
         reply_error_format(reply, error, &arg, reason);
         return true;
+    case REPLY_ERROR_TRACKING_PREFIX_OVERLAP:
+    case REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW:
+        reply_error_format(reply, error, &arg, &arg);
+        return true;
     case REPLY_ERROR_SCRIPT_RUNNING:
         reply_error_format(reply, error, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", &arg);
         return true;

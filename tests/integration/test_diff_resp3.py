@@ -24,7 +24,7 @@ import kvtest
 KV_OPTIONS = ["--connections-max", "16", "--key-count", "64", "--key-size-max", "64",
               "--val-size-max", "128", "--list-length-max", "200", "--hugepages", "off"]
 RANDOM_COMMANDS = 3000
-TRACKING = False  # client-side caching: not yet
+TRACKING = True
 
 
 def reply_end(buffer, start=0):
