@@ -150,10 +150,13 @@ void tracking_enable(struct tracking *tracking, struct tracking_client *state, u
                      uint64_t redirect_id, const struct slice *prefixes, uint32_t prefix_count);
 void tracking_disable(struct tracking *tracking, struct tracking_client *state);
 
-/* Whether `prefix` overlaps one of the client's or of the others given (Redis's check);
- * `overlapped` names the one it overlaps. */
+/* Whether a new prefix overlaps one of the client's or one of the new ones after it (one a
+ * prefix of the other, equal ones too: Redis's check); `index` names the new one and
+ * `overlapped` the one it overlaps. (Redis 7.0 answers an overlap between two new prefixes
+ * past the first with the error and then +OK, enabling them; kv answers the error alone.) */
 bool tracking_prefix_collides(const struct tracking_client *state, const struct slice *prefixes,
-                              uint32_t prefix_count, uint32_t *index, struct slice *overlapped);
+                              uint32_t prefix_count, uint32_t *index, struct slice *overlapped,
+                              bool *among_new);
 
 /* A command starts for a client (the one NOLOOP names); tracking_command_end after it
  * (also after a command inside EXEC: nothing is sent there). */

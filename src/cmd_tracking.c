@@ -178,9 +178,8 @@ static bool tracking_on_valid(struct cmd_context *context, uint32_t flags,
     }
     uint32_t index = 0;
     struct slice overlapped;
-    if (tracking_prefix_collides(state, prefixes, prefix_count, &index, &overlapped)) {
-        bool new_one = overlapped.bytes >= prefixes[0].bytes &&
-                       overlapped.bytes <= prefixes[prefix_count - 1].bytes;
+    bool new_one = false;
+    if (tracking_prefix_collides(state, prefixes, prefix_count, &index, &overlapped, &new_one)) {
         reply_error_format(&context->reply,
                            new_one ? REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW
                                    : REPLY_ERROR_TRACKING_PREFIX_OVERLAP,

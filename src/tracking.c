@@ -69,6 +69,13 @@ static int name_compare(struct slice left, struct slice right)
     return left.length < right.length ? -1 : left.length > right.length ? 1 : 0;
 }
 
+/* Redis's overlap: one is a prefix of the other (equal ones too). */
+static bool overlap(struct slice left, struct slice right)
+{
+    uint32_t common = left.length < right.length ? left.length : right.length;
+    return common == 0 || memcmp(left.bytes, right.bytes, common) == 0;
+}
+
 static bool has_prefix(struct slice text, struct slice prefix)
 {
     return text.length >= prefix.length &&
@@ -147,25 +154,26 @@ void tracking_disable(struct tracking *tracking, struct tracking_client *state)
 }
 
 bool tracking_prefix_collides(const struct tracking_client *state, const struct slice *prefixes,
-                              uint32_t prefix_count, uint32_t *index, struct slice *overlapped)
+                              uint32_t prefix_count, uint32_t *index, struct slice *overlapped,
+                              bool *among_new)
 {
-    /* As Redis's checkPrefixCollisionsOrReply: each new prefix against the client's (other
-     * than an equal one) and against the new ones after it. Bounded by the counts. */
+    /* As Redis's checkPrefixCollisionsOrReply: each new prefix against the client's (in
+     * their sorted order) and against the new ones after it. Bounded by the counts. */
     for (uint32_t at = 0; at < prefix_count; at++) {
         for (uint32_t old = 0; old < state->prefix_count; old++) {
             struct slice other = client_prefix(state, old);
-            if (name_compare(other, prefixes[at]) != 0 &&
-                (has_prefix(other, prefixes[at]) || has_prefix(prefixes[at], other))) {
+            if (overlap(other, prefixes[at])) {
                 *index = at;
                 *overlapped = other;
+                *among_new = false;
                 return true;
             }
         }
         for (uint32_t later = at + 1; later < prefix_count; later++) {
-            if (has_prefix(prefixes[later], prefixes[at]) ||
-                has_prefix(prefixes[at], prefixes[later])) {
+            if (overlap(prefixes[later], prefixes[at])) {
                 *index = at;
                 *overlapped = prefixes[later];
+                *among_new = true;
                 return true;
             }
         }

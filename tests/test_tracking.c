@@ -229,13 +229,20 @@ static void check_bcast_and_flush(void)
     /* Collisions, as Redis checks them. */
     uint32_t index = 0;
     struct slice overlapped;
+    bool among_new = false;
     struct slice one[] = {text("user:x")};
-    CHECK(tracking_prefix_collides(&states[0], one, 1, &index, &overlapped));
+    CHECK(tracking_prefix_collides(&states[0], one, 1, &index, &overlapped, &among_new));
     CHECK(index == 0 && overlapped.length == 5);
     struct slice same[] = {text("user:")};
-    CHECK(!tracking_prefix_collides(&states[0], same, 1, &index, &overlapped));
+    CHECK(tracking_prefix_collides(&states[0], same, 1, &index, &overlapped, &among_new)); /* equal too */
+    struct slice apart[] = {text("usr"), text("ob")};
+    CHECK(tracking_prefix_collides(&states[0], apart, 2, &index, &overlapped, &among_new));
+    CHECK(index == 1 && overlapped.length == 3 && !among_new); /* "ob" and "obj" */
+    struct slice clear[] = {text("usr"), text("x")};
+    CHECK(!tracking_prefix_collides(&states[0], clear, 2, &index, &overlapped, &among_new));
     struct slice two[] = {text("ab"), text("abc")};
-    CHECK(tracking_prefix_collides(&states[2], two, 2, &index, &overlapped));
+    CHECK(tracking_prefix_collides(&states[2], two, 2, &index, &overlapped, &among_new));
+    CHECK(among_new && index == 0);
     /* Flush: a null to each tracking client, no per-key message, an empty table. */
     message_count = 0;
     tracking_enable(&tracking, &states[2], 0, 0, NULL, 0);

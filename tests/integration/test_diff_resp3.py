@@ -60,6 +60,39 @@ def reply_end(buffer, start=0):
     return position
 
 
+def parse(reply):
+    """A whole RESP3 reply as (kind, value): kind is its first byte; aggregates hold a list
+    of parsed children (a map's keys and values in turn). Iterative."""
+    root = []
+    stack = [(root, 1)]
+    position = 0
+    while stack:
+        children, owed = stack[-1]
+        if owed == 0:
+            stack.pop()
+            continue
+        stack[-1] = (children, owed - 1)
+        line_end = reply.index(b"\r\n", position)
+        kind, text = reply[position:position + 1], reply[position + 1:line_end]
+        position = line_end + 2
+        if kind in (b"*", b"~", b">", b"%") and int(text) >= 0:
+            node = (kind, [])
+            children.append(node)
+            stack.append((node[1], int(text) * (2 if kind == b"%" else 1)))
+        elif kind in (b"$", b"=") and int(text) >= 0:
+            children.append((kind, reply[position:position + int(text)]))
+            position += int(text) + 2
+        else:
+            children.append((kind, text))
+    return root[0]
+
+
+def kinds(node):
+    """The kinds of a node's children (its own kind first)."""
+    kind, value = node
+    return [kind] + ([child[0] for child in value] if isinstance(value, list) else [])
+
+
 class Client(kvtest.RespClient):
     """A raw connection that reads RESP3 replies."""
 
@@ -241,6 +274,29 @@ def conversions(kv, redis, check):
     pair.close()
 
 
+def structures(kv, redis, check):
+    """Replies whose contents kv answers its own way (COMMAND INFO and DOCS, LATENCY
+    HISTOGRAM) still use Redis's RESP3 types, position by position."""
+    pair = Pair(kv, redis, check)
+    pair.both("GET", "x")
+    pair.send("COMMAND", "INFO", "get")
+    want, got = parse(pair.redis.reply()), parse(pair.kv.reply())
+    check.equal("COMMAND INFO: an array of one entry", kinds(want), kinds(got))
+    check.equal("COMMAND INFO's entry: flags, categories, tips, specs, subcommands are sets",
+                kinds(want[1][0]), kinds(got[1][0]))
+    pair.send("COMMAND", "DOCS", "get")
+    want, got = parse(pair.redis.reply()), parse(pair.kv.reply())
+    check.equal("COMMAND DOCS: a map of name to a map", [want[0], want[1][0][0], want[1][1][0]],
+                [got[0], got[1][0][0], got[1][1][0]])
+    pair.send("LATENCY", "HISTOGRAM", "get")
+    want, got = parse(pair.redis.reply()), parse(pair.kv.reply())
+    check.equal("LATENCY HISTOGRAM: maps inside a map", [kinds(want), kinds(want[1][1])],
+                [kinds(got), kinds(got[1][1])])
+    check.equal("LATENCY HISTOGRAM's buckets: a map", want[1][1][1][3][0], got[1][1][1][3][0])
+    pair.both("LATENCY", "HISTOGRAM", "nosuchcommand")
+    pair.close()
+
+
 def pubsub(kv, redis, check):
     subscriber = Pair(kv, redis, check)
     publisher = Pair(kv, redis, check)
@@ -296,7 +352,32 @@ def tracking(kv, redis, check):
     writer.both("SET", "other", "a")
     writer.both("HSET", "object", "f", "v")
     reader.received("BCAST: keys under a prefix, read or not")
+    writer.both("MSET", "user:b", "1", "user:a", "2", "objx", "3", "user:b", "4")
+    reader.received("BCAST: one message per prefix, keys sorted, each once")
     reader.both("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user")
+    reader.both("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:", "PREFIX", "users")
+    reader.both("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "more")
+    reader.both("CLIENT", "TRACKINGINFO")
+    reader.both("CLIENT", "TRACKING", "ON")
+    reader.both("CLIENT", "TRACKING", "OFF")
+    reader.both("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a", "PREFIX", "ab")
+    reader.both("CLIENT", "TRACKING", "ON", "BCAST")
+    reader.both("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "x")
+    reader.both("CLIENT", "TRACKING", "OFF")
+    reader.both("CLIENT", "TRACKING", "ON", "OPTOUT")
+    reader.both("GET", "p1")
+    reader.both("CLIENT", "CACHING", "NO")
+    reader.both("CLIENT", "TRACKINGINFO")
+    reader.both("GET", "p2")
+    reader.both("CLIENT", "CACHING", "YES")
+    reader.both("CLIENT", "TRACKING", "ON", "OPTIN")
+    writer.both("MSET", "p1", "x", "p2", "y")
+    reader.received("OPTOUT: only the key read without CACHING NO")
+    reader.both("MULTI")
+    reader.both("GET", "p3")
+    reader.both("EXEC")
+    writer.both("SET", "p3", "x")
+    reader.received("a read inside EXEC is tracked")
     reader.both("CLIENT", "TRACKING", "OFF")
     reader.both("CLIENT", "TRACKING", "ON", "OPTIN")
     reader.both("GET", "o1")
@@ -339,6 +420,26 @@ def tracking(kv, redis, check):
     old.both("GET", "r2")
     old.both("FLUSHDB")
     sink.received("RESP2 redirect: FLUSHDB's null")
+    # A RESP3 client whose redirect target leaves is told so, and shows broken_redirect.
+    gone = Pair(kv, redis, check)
+    gone_ids = (gone.redis.value("CLIENT", "ID"), gone.kv.value("CLIENT", "ID"))
+    lost = Pair(kv, redis, check)
+    for side, gone_id in ((lost.redis, gone_ids[0]), (lost.kv, gone_ids[1])):
+        side.send(kvtest.encode("CLIENT", "TRACKING", "ON", "REDIRECT", gone_id))
+    check.equal("REDIRECT to a RESP3 client", lost.redis.reply(), lost.kv.reply())
+    lost.both("GET", "b1")
+    gone.close()
+    time.sleep(0.2)
+    writer.both("SET", "b1", "x")
+    broken = [re.sub(rb":\d+\r\n$", b":?\r\n", reply) for reply in lost.redis.pending()]
+    check.equal("the redirect target left: tracking-redir-broken",
+                broken, [re.sub(rb":\d+\r\n$", b":?\r\n", reply) for reply in lost.kv.pending()])
+    check.true("and Redis sent one", len(broken) == 1, repr(broken))
+    lost.send("CLIENT", "TRACKINGINFO")
+    check.equal("TRACKINGINFO shows broken_redirect",
+                re.sub(rb"redirect\r\n:\d+", b"redirect\r\n:?", lost.redis.reply()),
+                re.sub(rb"redirect\r\n:\d+", b"redirect\r\n:?", lost.kv.reply()))
+    lost.close()
     for client in (reader, writer, sink, old):
         client.close()
 
@@ -390,6 +491,7 @@ def main():
     with kvtest.start_kv(*KV_OPTIONS) as kv, kvtest.start_redis() as redis:
         hello(kv, redis, check)
         conversions(kv, redis, check)
+        structures(kv, redis, check)
         pubsub(kv, redis, check)
         if TRACKING:
             tracking(kv, redis, check)
