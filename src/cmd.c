@@ -647,6 +647,10 @@ static void cmd_tracking_after(struct cmd_context *context, const struct cmd *cm
 {
     struct client *client = context->client;
     struct tracking_client *state = &client->tracking;
+    if (state->flags == 0) {
+        tracking_command_end(context->tracking); /* the common case: not tracking */
+        return;
+    }
     if ((state->flags & TRACKING_ON) && !(state->flags & TRACKING_BCAST) &&
         cmd->first_key > 0 && !(cmd->flags & (CMD_FLAG_WRITE | CMD_FLAG_TXN | CMD_FLAG_NO_TXN))) {
         int32_t last = cmd->last_key >= 0 ? cmd->last_key : (int32_t)arg_count + cmd->last_key;
@@ -658,7 +662,8 @@ static void cmd_tracking_after(struct cmd_context *context, const struct cmd *cm
                               args[index]);
         }
     }
-    if (context->mode != CMD_MODE_EXEC && !client->txn.active && strcmp(cmd->name, "client") != 0) {
+    if ((state->flags & TRACKING_CACHING) && context->mode != CMD_MODE_EXEC &&
+        !client->txn.active && strcmp(cmd->name, "client") != 0) {
         state->flags &= ~(uint32_t)TRACKING_CACHING;
     }
     tracking_command_end(context->tracking);

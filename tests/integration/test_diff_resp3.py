@@ -268,6 +268,13 @@ def conversions(kv, redis, check):
         ["PING", "x"], ["ECHO", "hi"], ["SCAN", "0", "MATCH", "nokey*"],
         ["PUBSUB", "NUMSUB", "a"], ["PUBSUB", "CHANNELS"], ["PUBSUB", "NUMPAT"],
         ["SLOWLOG", "LEN"],
+        # Scripts speak RESP2 inside (until redis.setresp), their results the client's.
+        ["EVAL", "return nil", "0"], ["EVAL", "return false", "0"], ["EVAL", "return true", "0"],
+        ["EVAL", "return {1, 'a', false, {2}}", "0"],
+        ["EVAL", "return redis.call('get', 'nokey')", "0"],
+        ["EVAL", "return redis.call('hgetall', 'h')", "0"],
+        ["EVAL", "return redis.call('zscore', 'z', 'b')", "0"],
+        ["EVAL", "return redis.call('smembers', 'nokey')", "0"],
     ]
     for command in commands:
         pair.both(*command)
