@@ -22,7 +22,8 @@ import time
 import kvtest
 
 KV_OPTIONS = ["--connections-max", "16", "--key-count", "64", "--key-size-max", "64",
-              "--val-size-max", "128", "--list-length-max", "200", "--hugepages", "off"]
+              "--val-size-max", "128", "--list-length-max", "200", "--hugepages", "off",
+              "--maxmemory", "32mb"]
 RANDOM_COMMANDS = 3000
 TRACKING = True
 
@@ -304,6 +305,22 @@ def structures(kv, redis, check):
     pair.close()
 
 
+def blocked(kv, redis, check):
+    """A client blocked over RESP3 is answered in RESP3 when served: BZPOPMIN's double."""
+    waiter = Pair(kv, redis, check)
+    pusher = Pair(kv, redis, check)
+    for command in (["BZPOPMIN", "bz", "0"], ["BLPOP", "bl", "0"]):
+        waiter.send(*command)
+        time.sleep(0.1)
+        if command[0] == "BZPOPMIN":
+            pusher.both("ZADD", "bz", "2.5", "m")
+        else:
+            pusher.both("RPUSH", "bl", "x")
+        check.equal(f"served {command[0]}", waiter.redis.reply(), waiter.kv.reply())
+    waiter.close()
+    pusher.close()
+
+
 def pubsub(kv, redis, check):
     subscriber = Pair(kv, redis, check)
     publisher = Pair(kv, redis, check)
@@ -499,6 +516,7 @@ def main():
         hello(kv, redis, check)
         conversions(kv, redis, check)
         structures(kv, redis, check)
+        blocked(kv, redis, check)
         pubsub(kv, redis, check)
         if TRACKING:
             tracking(kv, redis, check)
