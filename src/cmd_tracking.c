@@ -123,8 +123,8 @@ void cmd_tracking_send(void *context, uint32_t slot_index, uint64_t id, const st
             return;
         }
     }
-    /* RESP2 hears only through a redirect to a subscribed client. */
-    if (!client_resp3(target) && (target == client || !client_subscribed(target))) {
+    /* RESP2 hears only through a redirect (to itself too) to a subscribed client. */
+    if (!client_resp3(target) && (state->redirect_id == 0 || !client_subscribed(target))) {
         return;
     }
     output_write(shared, target, keys, key_count, client_resp3(client));

@@ -445,6 +445,16 @@ def tracking(kv, redis, check):
     old.both("GET", "r2")
     old.both("FLUSHDB")
     sink.received("RESP2 redirect: FLUSHDB's null")
+    # A RESP2 client redirecting to itself, subscribed: BCAST messages on the channel.
+    selfish = Pair(kv, redis, check, resp3=False)
+    for side in (selfish.redis, selfish.kv):
+        side.send(kvtest.encode("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "s:",
+                                "REDIRECT", side.value("CLIENT", "ID")))
+    check.equal("REDIRECT to itself", selfish.redis.reply(), selfish.kv.reply())
+    selfish.both("SUBSCRIBE", "__redis__:invalidate")
+    writer.both("SET", "s:1", "x")
+    selfish.received("RESP2 redirect to itself: the BCAST message")
+    selfish.close()
     # A RESP3 client whose redirect target leaves is told so, and shows broken_redirect.
     gone = Pair(kv, redis, check)
     gone_ids = (gone.redis.value("CLIENT", "ID"), gone.kv.value("CLIENT", "ID"))
