@@ -172,10 +172,13 @@ class Pair:
                          normalized(command, got))
         return want
 
-    def received(self, what):
-        """What arrived unasked (pushes, messages) on each side, compared."""
+    def received(self, what, some=True):
+        """What arrived unasked (pushes, messages) on each side, compared; `some`: Redis sent
+        something (so that the comparison is not of two empty lists)."""
         want, got = self.redis.pending(), self.kv.pending()
         self.check.equal(what, want, got)
+        self.check.true(f"{what}: Redis sent {'something' if some else 'nothing'}",
+                        bool(want) == some, repr(want))
         return want
 
     def close(self):
@@ -345,7 +348,7 @@ def pubsub(kv, redis, check):
     subscriber.both("UNSUBSCRIBE")
     subscriber.both("PING")
     publisher.both("PUBLISH", "ch", "again")
-    subscriber.received("nothing after unsubscribing")
+    subscriber.received("nothing after unsubscribing", some=False)
     old.received("the RESP2 subscriber's message")
     for client in (subscriber, publisher, old):
         client.close()
@@ -362,7 +365,7 @@ def tracking(kv, redis, check):
     writer.both("SET", "t1", "x")
     reader.received("default mode: the read key's invalidation")
     writer.both("SET", "t1", "y")
-    reader.received("once: reading again is needed for another")
+    reader.received("once: reading again is needed for another", some=False)
     writer.both("MSET", "t2", "a", "t3", "b")
     reader.received("two keys invalidated")
     reader.both("GET", "t1")
@@ -417,7 +420,7 @@ def tracking(kv, redis, check):
     reader.both("CLIENT", "TRACKING", "ON", "NOLOOP")
     reader.both("GET", "n1")
     reader.both("SET", "n1", "mine")
-    reader.received("NOLOOP: not its own write")
+    reader.received("NOLOOP: not its own write", some=False)
     writer.both("SET", "n1", "theirs")
     reader.both("GET", "n1")
     writer.both("DEL", "n1")
