@@ -186,7 +186,8 @@ static bool tracking_on_valid(struct cmd_context *context, uint32_t flags,
                            &prefixes[index], &overlapped);
         return false;
     }
-    /* kv's bound: the prefixes it keeps (the client's and the new ones, repeats aside). */
+    /* kv's bound: the prefixes it keeps (the client's and the new ones: no repeats, they
+     * would have collided). Bounded by the new prefixes. */
     uint32_t total = state->prefix_count + (prefix_count == 0 ? 1u : prefix_count);
     for (uint32_t at = 0; at < prefix_count; at++) {
         if (prefixes[at].length > TRACKING_PREFIX_BYTES_MAX) {
@@ -294,7 +295,8 @@ static void client_trackinginfo(struct cmd_context *context)
         (flags & TRACKING_OPTIN) && caching, (flags & TRACKING_OPTOUT) != 0,
         (flags & TRACKING_OPTOUT) && caching, (flags & TRACKING_NOLOOP) != 0,
         (flags & TRACKING_BROKEN_REDIR) != 0};
-    uint32_t count = 1;
+    uint32_t count = 1; /* "on" or "off" */
+    /* Both loops bounded by the seven optional flags. */
     for (uint32_t index = 0; index < 7; index++) {
         count += shown[index] ? 1u : 0u;
     }
@@ -311,6 +313,7 @@ static void client_trackinginfo(struct cmd_context *context)
     reply_integer(&context->reply, (flags & TRACKING_ON) ? (int64_t)state->redirect_id : -1);
     reply_bulk(&context->reply, slice_from_text("prefixes"));
     reply_array(&context->reply, state->prefix_count);
+    /* Bounded by TRACKING_PREFIXES_MAX. */
     for (uint32_t index = 0; index < state->prefix_count; index++) {
         reply_bulk(&context->reply, (struct slice){.bytes = state->prefixes[index],
                                                    .length = state->prefix_lengths[index]});

@@ -31,7 +31,7 @@ void tracking_init(struct tracking *tracking, struct region *region, uint32_t sl
     tracking->seed = seed;
     tracking->slot_count = slot_count;
     tracking->current_slot = TRACKING_NONE;
-    /* Free stacks: slot 0 on top. Bounded by the capacities. */
+    /* Free stacks, slot 0 on top; the buckets empty. Each loop bounded by its capacity. */
     for (uint32_t index = 0; index < TRACKING_KEYS_MAX; index++) {
         tracking->keys[index] = (struct tracking_key){
             .next = index + 1 < TRACKING_KEYS_MAX ? index + 1 : TRACKING_NONE,
@@ -93,7 +93,7 @@ static void prefix_add(struct tracking_client *state, struct slice prefix)
 {
     KV_ASSERT(prefix.length <= TRACKING_PREFIX_BYTES_MAX);
     uint32_t at = 0;
-    /* Bounded by the client's prefixes. */
+    /* Both loops bounded by the client's prefixes (TRACKING_PREFIXES_MAX). */
     while (at < state->prefix_count && name_compare(client_prefix(state, at), prefix) < 0) {
         at++;
     }
@@ -421,6 +421,8 @@ static void broadcast_client(struct tracking *tracking, uint32_t slot_index, uin
                              const struct tracking_client *state)
 {
     struct slice keys[TRACKING_PENDING_MAX];
+    /* Bounded by TRACKING_PREFIXES_MAX times the pending list (each key placed among at most
+     * TRACKING_PENDING_MAX). */
     for (uint32_t prefix = 0; prefix < state->prefix_count; prefix++) {
         uint32_t count = 0;
         for (uint32_t index = 0; index < tracking->pending_count; index++) {
@@ -519,7 +521,7 @@ void tracking_flush_end(struct tracking *tracking)
     }
     /* The table empties. Bounded by the capacity. */
     for (uint32_t bucket = 0; bucket < TRACKING_BUCKET_COUNT; bucket++) {
-        while (tracking->buckets[bucket] != TRACKING_NONE) {
+        while (tracking->buckets[bucket] != TRACKING_NONE) { /* each pass removes one key */
             key_remove(tracking, tracking->buckets[bucket], TRACKING_NONE);
         }
     }
@@ -528,6 +530,7 @@ void tracking_flush_end(struct tracking *tracking)
 
 void tracking_verify(const struct tracking *tracking)
 {
+    /* Every walk below is bounded by the capacities, asserted as it goes. */
     uint32_t keys = 0;
     uint32_t links = 0;
     for (uint32_t bucket = 0; bucket < TRACKING_BUCKET_COUNT; bucket++) {
