@@ -16,6 +16,7 @@
 #include "pubsub.h"
 #include "region.h"
 #include "slice.h"
+#include "tracking.h"
 #include "txn.h"
 #include "watch.h"
 
@@ -28,11 +29,13 @@ struct client {
     uint32_t slot_index;       /* its connection slot (and index in `clients`) */
     bool authenticated;        /* AUTH succeeded (or no requirepass when it connected) */
     bool no_evict;             /* CLIENT NO-EVICT on: maxmemory-clients never closes it */
+    uint8_t resp;              /* protocol of its replies: 2, or 3 after HELLO 3 */
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle, timeout) */
     const char *last_command;  /* name of the last command run, NULL before the first */
     struct txn txn;            /* MULTI/EXEC/WATCH state */
     struct pubsub_client pubsub; /* its channel and pattern subscriptions */
+    struct tracking_client tracking; /* CLIENT TRACKING: its mode, redirect and prefixes */
     uint32_t name_length;      /* bytes of name; 0: no name */
     uint32_t lib_name_length;  /* bytes of lib_name */
     uint32_t lib_ver_length;   /* bytes of lib_ver */
@@ -81,6 +84,13 @@ static inline bool client_subscribed(const struct client *client)
 static inline struct slice client_name(const struct client *client)
 {
     return (struct slice){.bytes = (const uint8_t *)client->name, .length = client->name_length};
+}
+
+/* Whether its replies are RESP3: every writer of its output copies this (reply.resp3). */
+static inline bool client_resp3(const struct client *client)
+{
+    KV_ASSERT(client->resp == 2 || client->resp == 3);
+    return client->resp == 3;
 }
 
 /* Checks a client's state (tests). */

@@ -28,6 +28,7 @@ struct latency_histogram;
 struct slowlog;
 struct cmd;
 struct script;
+struct tracking;
 
 /* How a command came to run. */
 enum cmd_mode {
@@ -66,6 +67,7 @@ struct cmd_context {
     struct block *block;         /* blocked clients */
     struct evict *evict;         /* the budget's room (NULL: no eviction, tests) */
     struct script *script;       /* the Lua state and script cache (NULL: none, tests) */
+    struct tracking *tracking;   /* client-side caching (NULL: none, tests) */
     const struct resp_scratch *scratch; /* parse results: EXEC re-reads its queue into it */
     struct client *client;       /* the client running this command */
     struct reply reply;          /* where its reply goes */
@@ -144,6 +146,16 @@ KV_MUST_USE bool cmd_memory_admit(struct cmd_context *context, uint32_t position
 
 bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
                uint32_t arg_count);
+
+/*
+ * Client-side caching's delivery (tracking.h's tracking_send_fn and tracking_client_fn),
+ * with `context` the serving layer's shared struct cmd_context: writes an invalidation into
+ * a client's output, or its redirect target's (a RESP3 push, or a RESP2 subscriber's
+ * __redis__:invalidate message), as Redis's sendTrackingMessage.
+ */
+void cmd_tracking_send(void *context, uint32_t slot_index, uint64_t id, const struct slice *keys,
+                       uint32_t key_count);
+struct tracking_client *cmd_tracking_client(void *context, uint32_t slot_index, uint64_t *id);
 
 /* Runs an admitted command and writes its reply (of any size: the reply grows). */
 void cmd_run(struct cmd_context *context, uint32_t position, const struct slice *args,

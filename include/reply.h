@@ -1,11 +1,16 @@
 /*
- * RESP2 reply encoders, and the table of error replies, byte-identical to Redis 7 where Redis
+ * RESP2 and RESP3 reply encoders, and the table of error replies, byte-identical to Redis 7 where Redis
  * defines them. A reply writes into a buffer that can grow: when it is full the writer asks
  * its owner (a connection's output chain, through `grow`) for another, so a reply of any size
  * fits; a writer with no owner is a fixed buffer whose room the caller guaranteed (tests, the
  * measuring of text). When the owner has no memory to give, the writer drops the rest of the
  * reply and says so (`failed`): the owner closes that client, never cuts a reply silently.
  * Handlers return error ids; only this module holds error text.
+ *
+ * The protocol is the writer's (`resp3`, copied from the client by whoever makes the writer;
+ * a zeroed writer speaks RESP2): the encoders of RESP3's types (map, set, push, double, null,
+ * boolean, big number, verbatim) write their RESP2 form to a RESP2 writer, as Redis 7.0's
+ * addReply* do, so a handler writes one reply for both.
  */
 #ifndef KV_REPLY_H
 #define KV_REPLY_H
@@ -36,6 +41,7 @@ struct reply {
                              the bytes dropped too, so every write still counts) */
     uint64_t mark;        /* `total` at reply_mark */
     uint8_t first;        /* the first byte written since the mark */
+    bool resp3;           /* the client speaks RESP3 (HELLO 3); false: RESP2 */
     bool failed;          /* the owner had no more memory: the rest was dropped */
 };
 
@@ -252,6 +258,20 @@ enum reply_error {
     REPLY_ERROR_STREAM_NOGROUP, /* arg: the key; arg: the group */
     REPLY_ERROR_STREAM_NOGROUP_FOR_KEY, /* arg: the group; arg: the key */
     REPLY_ERROR_STREAM_XCLAIM_OPTION, /* arg: the option */
+    /* Client-side caching (CLIENT TRACKING and CACHING), kept together. */
+    REPLY_ERROR_TRACKING_REDIRECT_TWICE,
+    REPLY_ERROR_TRACKING_REDIRECT_MISSING,
+    REPLY_ERROR_TRACKING_PREFIX_NEEDS_BCAST,
+    REPLY_ERROR_TRACKING_BCAST_SWITCH,
+    REPLY_ERROR_TRACKING_BCAST_OPTIN,
+    REPLY_ERROR_TRACKING_OPTIN_OPTOUT,
+    REPLY_ERROR_TRACKING_OPT_SWITCH,
+    REPLY_ERROR_TRACKING_CACHING_OFF,
+    REPLY_ERROR_TRACKING_CACHING_YES,
+    REPLY_ERROR_TRACKING_CACHING_NO,
+    REPLY_ERROR_TRACKING_PREFIXES_FULL,    /* kv's bound on a client's prefixes */
+    REPLY_ERROR_TRACKING_PREFIX_OVERLAP,   /* arg: the new prefix; arg: the client's one */
+    REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW, /* arg: the new prefix; arg: another new one */
     REPLY_ERROR_COUNT,
 };
 
@@ -277,11 +297,40 @@ void reply_ok(struct reply *reply);                         /* "+OK\r\n" */
 void reply_error(struct reply *reply, enum reply_error error);
 void reply_integer(struct reply *reply, int64_t value);     /* ":value\r\n" */
 void reply_bulk(struct reply *reply, struct slice bytes);   /* "$n\r\n...\r\n" */
-/* A sorted-set score as Redis 7.0 answers it in RESP2: a bulk of "%.17g", "inf" or "-inf". */
+/* A sorted-set score as Redis 7.0's addReplyDouble: "%.17g", "inf" or "-inf", a bulk in
+ * RESP2, a double (",1.5\r\n") in RESP3. */
 void reply_score(struct reply *reply, double score);
-void reply_null(struct reply *reply);                       /* "$-1\r\n" */
-void reply_null_array(struct reply *reply);                 /* "*-1\r\n" */
+/* A score in a reply whose pairs are flat arrays in both protocols (ZSCAN): always a bulk. */
+void reply_score_bulk(struct reply *reply, double score);
+void reply_null(struct reply *reply);                       /* "$-1\r\n"; RESP3 "_\r\n" */
+void reply_null_array(struct reply *reply);                 /* "*-1\r\n"; RESP3 "_\r\n" */
 void reply_array(struct reply *reply, uint64_t count);      /* "*count\r\n" */
+
+/* RESP3's aggregates; in RESP2 a map of n pairs is an array of 2n, a set and a push an
+ * array of n. */
+void reply_map(struct reply *reply, uint64_t pair_count);   /* "%n\r\n" */
+void reply_set(struct reply *reply, uint64_t count);        /* "~n\r\n" */
+void reply_push(struct reply *reply, uint64_t count);       /* ">n\r\n" */
+/* The header of a (member, score)-like pair inside an array of them: RESP3 nests each pair
+ * in an array of 2 (ZRANGE WITHSCORES, HRANDFIELD WITHVALUES); RESP2 writes the pairs flat,
+ * so this writes nothing. The array around holds `pair_count` elements in RESP3 and twice as
+ * many in RESP2: reply_pairs writes that header. */
+void reply_pair(struct reply *reply);
+void reply_pairs(struct reply *reply, uint64_t pair_count);
+void reply_bool(struct reply *reply, bool value);           /* "#t"/"#f"; RESP2 ":1"/":0" */
+/* A number too big for an integer, as its decimal text: "(text"; RESP2 a bulk. */
+void reply_bignum(struct reply *reply, struct slice digits);
+/* Text for humans (INFO, CLIENT LIST): "=len\r\n<ext>:text"; RESP2 a bulk of the text.
+ * `ext` is three characters ("txt"). */
+void reply_verbatim(struct reply *reply, struct slice text, const char *ext);
+/* Its head alone, for text written in pieces after it (then "\r\n"): "=<n+4>\r\n<ext>:" in
+ * RESP3, "$<n>\r\n" in RESP2. */
+void reply_verbatim_header(struct reply *reply, uint64_t text_bytes, const char *ext);
+/* The protocol a writer speaks (2 or 3). */
+static inline uint32_t reply_protocol(const struct reply *reply)
+{
+    return reply->resp3 ? 3u : 2u;
+}
 
 /*
  * The error line of an id that takes arguments, formatted straight into the reply (which

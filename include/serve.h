@@ -81,6 +81,10 @@ uint32_t serve_recv_room(struct serve *serve, uint32_t slot_index, uint8_t **int
  * watches, subscriptions, blocked state), then its buffers. */
 void serve_closing(struct serve *serve, uint32_t slot_index);
 
+/* Sends the client-side caching invalidations that changes owe (after a command, and after
+ * keys changed outside commands: expiry, eviction). */
+void serve_tracking_deliver(struct serve *serve);
+
 /* Answers the blocked commands whose timeout has passed with a null array, as Redis does. */
 void serve_block_timeouts(struct serve *serve, int64_t now_ms);
 

@@ -35,6 +35,7 @@ struct client *client_open(struct clients *clients, uint32_t slot_index, int64_t
     client->id = clients->id_next++;
     client->slot_index = slot_index;
     client->authenticated = authenticated;
+    client->resp = 2; /* until HELLO 3 */
     client->created_ms = now_ms;
     client->last_command_ms = now_ms;
     txn_init(&client->txn);
@@ -69,6 +70,7 @@ void client_reset(struct clients *clients, struct client *client, bool authentic
     client->lib_name_length = 0;
     client->lib_ver_length = 0;
     client->authenticated = authenticated;
+    client->resp = 2; /* as Redis's RESET: back to RESP2 */
 }
 
 void client_close(struct clients *clients, struct client *client)
@@ -89,6 +91,7 @@ void client_verify(const struct clients *clients, const struct client *client)
     KV_ASSERT(client->name_length <= CLIENT_NAME_BYTES_MAX);
     KV_ASSERT(client->lib_name_length <= CLIENT_LIB_BYTES_MAX);
     KV_ASSERT(client->lib_ver_length <= CLIENT_LIB_BYTES_MAX);
+    KV_ASSERT(client->id == 0 || client->resp == 2 || client->resp == 3);
     if (client->id == 0) {
         KV_ASSERT(!client_subscribed(client) && !client->txn.active);
         return;

@@ -18,6 +18,7 @@
 #include "number.h"
 #include "region.h"
 #include "slowlog.h"
+#include "tracking.h"
 
 /* Most commands kv can have; the index has four times as many slots, so probes stay short. */
 #define CMD_MAX 256u
@@ -576,7 +577,8 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
         reply_error(&context->reply, REPLY_ERROR_NOAUTH);
         return false;
     }
-    if (client_subscribed(client) && !(cmd->flags & CMD_FLAG_PUBSUB)) {
+    /* As Redis 7.0: only RESP2 limits a subscribed client (RESP3 tells pushes apart). */
+    if (client_subscribed(client) && !client_resp3(client) && !(cmd->flags & CMD_FLAG_PUBSUB)) {
         stats->rejected_calls++;
         reply_error_format(&context->reply, REPLY_ERROR_SUBSCRIBED_CONTEXT, cmd->name);
         return false;
@@ -635,6 +637,40 @@ static void oom_retry(struct cmd_context *context, const struct cmd *cmd,
     }
 }
 
+/*
+ * Client-side caching after a command ran: a tracking client in normal mode is told later
+ * about the keys a read-only command named (Redis's CMD_READONLY: kv's commands with keys
+ * and without the write flag, WATCH aside); CLIENT CACHING's one-command flag goes after any
+ * command but CLIENT itself, outside a transaction (Redis's resetClient).
+ */
+static void cmd_tracking_after(struct cmd_context *context, const struct cmd *cmd,
+                               const struct slice *args, uint32_t arg_count)
+{
+    struct client *client = context->client;
+    struct tracking_client *state = &client->tracking;
+    if (state->flags == 0) {
+        tracking_command_end(context->tracking); /* the common case: not tracking */
+        return;
+    }
+    if ((state->flags & TRACKING_ON) && !(state->flags & TRACKING_BCAST) &&
+        cmd->first_key > 0 && !(cmd->flags & (CMD_FLAG_WRITE | CMD_FLAG_TXN | CMD_FLAG_NO_TXN))) {
+        int32_t last = cmd->last_key >= 0 ? cmd->last_key : (int32_t)arg_count + cmd->last_key;
+        KV_ASSERT(cmd->key_step > 0);
+        /* Bounded by the arguments. */
+        for (int32_t index = cmd->first_key; index <= last && index < (int32_t)arg_count;
+             index += cmd->key_step) {
+            tracking_remember(context->tracking, state, client->slot_index, client->id,
+                              args[index]);
+        }
+    }
+    if ((state->flags & TRACKING_CACHING) && context->mode != CMD_MODE_EXEC &&
+        !client->txn.active && strcmp(cmd->name, "client") != 0) {
+        state->flags &= ~(uint32_t)TRACKING_CACHING;
+    }
+    tracking_command_end(context->tracking);
+    KV_ASSERT(context->tracking->current_id == 0);
+}
+
 void cmd_run(struct cmd_context *context, uint32_t position, const struct slice *args,
              uint32_t arg_count)
 {
@@ -659,9 +695,16 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     uint64_t failures_before = heap->failed_allocations;
     enum heap_reserve reserve_before = heap_reserve_set(
         heap, cmd_denyoom_at[position] ? HEAP_RESERVE_CLOSED : HEAP_RESERVE_HALF);
+    if (context->tracking != NULL) {
+        tracking_command_begin(context->tracking, context->client->slot_index,
+                               context->client->id);
+    }
     cmd->handler(context, args, arg_count);
     if (heap->failed_allocations != failures_before) {
         oom_retry(context, cmd, args, arg_count);
+    }
+    if (context->tracking != NULL) {
+        cmd_tracking_after(context, cmd, args, arg_count);
     }
     (void)heap_reserve_set(heap, reserve_before);
     uint64_t duration_ns = monotonic_ns() - started_ns;

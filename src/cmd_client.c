@@ -3,8 +3,8 @@
  * INFO, KILL, NO-EVICT, NO-TOUCH, HELP). Replies and errors are Redis 7.0's (SETINFO, which
  * 7.0 lacks, answers as 7.2 does). A client's name and library live in its client state
  * (client.h), bounded by CLIENT_NAME_BYTES_MAX and CLIENT_LIB_BYTES_MAX; CLIENT LIST reads
- * the byte counts of each client's connection. kv speaks RESP2 only: HELLO 3 gets
- * the answer of a Redis that cannot switch, "-NOPROTO unsupported protocol version".
+ * the byte counts of each client's connection. HELLO switches the client between RESP2 and
+ * RESP3 (client.resp); every later writer of its output takes that protocol.
  */
 #include "cmd_handlers.h"
 
@@ -16,6 +16,7 @@
 #include "client.h"
 #include "conn.h"
 #include "number.h"
+#include "tracking.h"
 
 /* The Redis version kv answers as (HELLO, INFO). */
 #define CLIENT_REDIS_VERSION "7.0.15"
@@ -124,13 +125,13 @@ static struct slice text_slice(const char *text)
 CMD_HANDLER(cmd_hello)
 {
     KV_ASSERT(arg_count >= 1); /* arity -1 */
+    int64_t version = 0; /* 0: the protocol stays */
     if (arg_count >= 2) {
-        int64_t version = 0;
         if (!number_parse_int64(args[1].bytes, args[1].length, &version)) {
             reply_error(&context->reply, REPLY_ERROR_PROTOCOL_VERSION_INVALID);
             return;
         }
-        if (version != 2) {
+        if (version != 2 && version != 3) {
             reply_error(&context->reply, REPLY_ERROR_NOPROTO);
             return;
         }
@@ -162,13 +163,19 @@ CMD_HANDLER(cmd_hello)
         reply_error(&context->reply, REPLY_ERROR_HELLO_NOAUTH);
         return;
     }
-    reply_array(&context->reply, 14);
+    /* As Redis: the switch comes first, so the answer is in the new protocol. */
+    if (version != 0) {
+        context->client->resp = (uint8_t)version;
+        context->reply.resp3 = client_resp3(context->client);
+    }
+    KV_ASSERT(reply_protocol(&context->reply) == context->client->resp);
+    reply_map(&context->reply, 7);
     reply_bulk(&context->reply, text_slice("server"));
     reply_bulk(&context->reply, text_slice("redis"));
     reply_bulk(&context->reply, text_slice("version"));
     reply_bulk(&context->reply, text_slice(CLIENT_REDIS_VERSION));
     reply_bulk(&context->reply, text_slice("proto"));
-    reply_integer(&context->reply, 2);
+    reply_integer(&context->reply, context->client->resp);
     reply_bulk(&context->reply, text_slice("id"));
     reply_integer(&context->reply, (int64_t)context->client->id);
     reply_bulk(&context->reply, text_slice("mode"));
@@ -185,7 +192,11 @@ CMD_HANDLER(cmd_reset)
 {
     KV_ASSERT(arg_count == 1);
     (void)args;
+    if (context->tracking != NULL) {
+        tracking_disable(context->tracking, &context->client->tracking); /* as Redis's RESET */
+    }
     client_reset(context->clients, context->client, context->config->requirepass[0] == '\0');
+    context->reply.resp3 = client_resp3(context->client); /* RESP2 again */
     reply_simple(&context->reply, "RESET");
     /* As it was when it connected. */
     KV_ASSERT(!context->client->txn.active);
@@ -235,7 +246,7 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
         " flags=%s db=0 sub=%u psub=%u ssub=0 multi=%d qbuf=%u qbuf-free=%u argv-mem=0"
         " multi-mem=0 rbs=%u rbp=0 obl=%" PRIu64 " oll=0 omem=%" PRIu64 " tot-mem=%" PRIu64
         " events=r%s cmd=%s"
-        " user=default redir=-1 resp=2 lib-name=%.*s lib-ver=%.*s\n",
+        " user=default redir=%" PRId64 " resp=%u lib-name=%.*s lib-ver=%.*s\n",
         client->id, (int)conn->addr_length, conn->addr, context->config->bind,
         context->config->port, client->slot_index, (int)client->name_length, client->name,
         age_s < 0 ? 0 : age_s, idle_s < 0 ? 0 : idle_s, client_flags(context, client),
@@ -244,6 +255,8 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
         conn->recv_capacity - conn->recv_length, conn->recv_capacity, pending,
         memory - heap_usable_bytes(conns->heap, conn->recv), memory, pending > 0 ? "w" : "",
         client->last_command != NULL ? client->last_command : "NULL",
+        (client->tracking.flags & TRACKING_ON) ? (int64_t)client->tracking.redirect_id : -1,
+        (unsigned)client->resp,
         (int)client->lib_name_length, client->lib_name, (int)client->lib_ver_length,
         client->lib_ver);
     KV_ASSERT(written > 0);
@@ -383,10 +396,7 @@ static void client_list(struct cmd_context *context, const struct slice *args, u
             total += client_line(context, client, line);
         }
     }
-    char digits[NUMBER_INT64_BYTES];
-    reply_raw(&context->reply, "$", 1);
-    reply_raw(&context->reply, digits, number_format_int64((int64_t)total, digits));
-    reply_raw(&context->reply, "\r\n", 2);
+    reply_verbatim_header(&context->reply, total, "txt");
     uint64_t lines_start = context->reply.total;
     slot = 0;
     for (const struct client *client; (client = client_next(context, &slot)) != NULL;) {
@@ -552,6 +562,15 @@ static const char *const client_help[] = {
     "    Set the client's library name or version.",
     "NO-EVICT (ON|OFF)",
     "    kv never evicts: accepted and ignored.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "NO-TOUCH (ON|OFF)",
     "    kv keeps no access times: accepted and ignored.",
     "HELP",
@@ -580,7 +599,8 @@ CMD_HANDLER(cmd_client)
         client_list(context, args, arg_count);
     } else if (cmd_subcommand_is(context, args, arg_count, "info", 2, "client|info")) {
         uint32_t length = client_line(context, client, line);
-        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)line, .length = length});
+        reply_verbatim(&context->reply, (struct slice){.bytes = (const uint8_t *)line, .length = length},
+                       "txt");
     } else if (cmd_subcommand_is(context, args, arg_count, "kill", -3, "client|kill")) {
         client_kill(context, args, arg_count);
     } else if (cmd_subcommand_is(context, args, arg_count, "no-evict", 3, "client|no-evict")) {
@@ -597,6 +617,10 @@ CMD_HANDLER(cmd_client)
             : reply_error(&context->reply, REPLY_ERROR_SYNTAX);
     } else if (cmd_subcommand_is(context, args, arg_count, "help", 2, "client|help")) {
         cmd_reply_help(&context->reply, client_help, sizeof(client_help) / sizeof(client_help[0]));
+    } else if (context->reply.total == length_before &&
+               context->tracking != NULL &&
+               cmd_client_tracking_subcommand(context, args, arg_count)) {
+        KV_ASSERT(context->reply.total > length_before);
     } else if (context->reply.total == length_before) {
         reply_error_unknown_subcommand(&context->reply, args[1], "CLIENT");
     }

@@ -88,6 +88,11 @@ bool cmd_arg_is(struct slice arg, const char *word);
 bool cmd_subcommand_is(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                        const char *name, int arity, const char *full_name);
 
+/* CLIENT TRACKING, CACHING, GETREDIR and TRACKINGINFO (cmd_tracking.c): whether args[1]
+ * was one of them (then it answered). */
+bool cmd_client_tracking_subcommand(struct cmd_context *context, const struct slice *args,
+                                    uint32_t arg_count);
+
 /* A HELP reply: the lines as an array of status replies, as Redis's addReplyHelp. */
 void cmd_reply_help(struct reply *reply, const char *const *lines, uint32_t count);
 

@@ -200,6 +200,7 @@ struct whole_reply {
     const struct slice *pattern; /* MATCH, or NULL */
     bool with_fields;
     bool with_values;
+    bool map;                    /* HGETALL: a map of field to value (RESP3) */
     bool answering;              /* the second pass */
     uint64_t selected;           /* fields matching, counted by the first pass */
 };
@@ -228,17 +229,23 @@ static void whole_head(struct whole_reply *whole)
 {
     uint64_t elements = whole->selected * ((whole->with_fields ? 1u : 0u) +
                                            (whole->with_values ? 1u : 0u));
-    reply_array(whole->reply, elements);
+    KV_ASSERT(!whole->map || (whole->with_fields && whole->with_values));
+    if (whole->map) {
+        reply_map(whole->reply, whole->selected);
+    } else {
+        reply_array(whole->reply, elements);
+    }
     whole->answering = true;
 }
 
 /* HGETALL, HKEYS and HVALS: every field and/or value, in the hash's order, optionally only
  * the fields matching a pattern (HSCAN of a pack, whose cursor the caller answered). */
 static void reply_whole(struct cmd_context *context, uint32_t key_ref, bool with_fields,
-                        bool with_values, const struct slice *pattern)
+                        bool with_values, const struct slice *pattern, bool map)
 {
     struct whole_reply whole = {.reply = &context->reply, .pattern = pattern,
-                                .with_fields = with_fields, .with_values = with_values};
+                                .with_fields = with_fields, .with_values = with_values,
+                                .map = map};
     uint64_t length = store_hash_length(context->store, key_ref);
     if (pattern != NULL && !glob_is_all(*pattern)) {
         store_hash_each(context->store, key_ref, whole_visit, &whole);
@@ -258,9 +265,11 @@ static void hash_whole(struct cmd_context *context, const struct slice *args, bo
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_HASH, &found);
     if (status == STORE_NOT_FOUND) {
-        reply_array(&context->reply, 0);
+        with_fields && with_values ? reply_map(&context->reply, 0) : reply_array(&context->reply, 0);
     } else if (status == STORE_OK) {
-        reply_whole(context, found.key_ref, with_fields, with_values, NULL);
+        /* HGETALL (fields and values) is a map; HSCAN's pairs stay a flat array. */
+        reply_whole(context, found.key_ref, with_fields, with_values, NULL,
+                    with_fields && with_values);
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
@@ -439,6 +448,9 @@ struct random_reply {
 static void random_visit(void *context, struct slice field, struct slice value)
 {
     struct random_reply *random = context;
+    if (random->with_values) {
+        reply_pair(random->reply); /* RESP3: each field and value an array of 2 */
+    }
     reply_bulk(random->reply, field);
     if (random->with_values) {
         reply_bulk(random->reply, value);
@@ -515,7 +527,7 @@ CMD_HANDLER(cmd_hrandfield)
     uint64_t wanted = !counted ? 1 : repeat ? (uint64_t)-count : (uint64_t)count;
     uint64_t replies = repeat ? wanted : (wanted < length ? wanted : length);
     if (counted) {
-        reply_array(&context->reply, replies * (with_values ? 2u : 1u));
+        with_values ? reply_pairs(&context->reply, replies) : reply_array(&context->reply, replies);
     }
     hrandfield_reply(context, found.key_ref, replies, repeat, with_values);
 }
@@ -620,7 +632,7 @@ CMD_HANDLER(cmd_hscan)
         if (store_hash_packed(context->store, found.key_ref)) {
             reply_array(&context->reply, 2);
             reply_bulk(&context->reply, cursor_zero);
-            reply_whole(context, found.key_ref, true, true, pattern);
+            reply_whole(context, found.key_ref, true, true, pattern, false);
         } else {
             hscan_table(context, found.key_ref, cursor, pattern, count);
         }

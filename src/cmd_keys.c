@@ -17,6 +17,7 @@
 
 #include "glob.h"
 #include "number.h"
+#include "tracking.h"
 
 CMD_HANDLER(cmd_del)
 {
@@ -323,7 +324,14 @@ CMD_HANDLER(cmd_flush)
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
     }
+    /* Tracking clients get one null each, not an invalidation per key. */
+    if (context->tracking != NULL) {
+        tracking_flush_begin(context->tracking);
+    }
     store_flush(context->store);
+    if (context->tracking != NULL) {
+        tracking_flush_end(context->tracking);
+    }
     KV_ASSERT(store_key_count(context->store) == 0);
     reply_ok(&context->reply);
 }

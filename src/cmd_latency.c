@@ -61,11 +61,11 @@ static void reply_histogram(struct cmd_context *context, const char *name,
     uint32_t entries = histogram_entries(histogram, keys, counts);
     KV_ASSERT(entries > 0);
     reply_text(&context->reply, name);
-    reply_array(&context->reply, 4);
+    reply_map(&context->reply, 2);
     reply_text(&context->reply, "calls");
     reply_integer(&context->reply, (int64_t)histogram->count);
     reply_text(&context->reply, "histogram_usec");
-    reply_array(&context->reply, entries * 2);
+    reply_map(&context->reply, entries);
     for (uint32_t index = 0; index < entries; index++) {
         reply_integer(&context->reply, keys[index]);
         reply_integer(&context->reply, counts[index]);
@@ -101,7 +101,7 @@ static void latency_histogram(struct cmd_context *context, const struct slice *a
     uint32_t written_count = 0;
     for (uint32_t pass = 0; pass < 2; pass++) {
         if (pass == 1) {
-            reply_array(&context->reply, shown * 2);
+            reply_map(&context->reply, shown);
         }
         if (arg_count > 2) {
             for (uint32_t arg = 2; arg < arg_count; arg++) {

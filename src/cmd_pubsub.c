@@ -1,7 +1,8 @@
 /*
  * Pub/Sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB
- * CHANNELS/NUMSUB/NUMPAT/HELP, with RESP2's subscribed-mode replies (cmd.c refuses other
- * commands while a client is subscribed). PUBLISH writes each message straight into the
+ * CHANNELS/NUMSUB/NUMPAT/HELP. Confirmations and messages are arrays in RESP2 (where cmd.c
+ * refuses other commands while a client is subscribed) and pushes in RESP3 (where every
+ * command runs while subscribed, as Redis 7.0 allows). PUBLISH writes each message straight into the
  * subscribers' output and queues them to send; a subscriber past client-output-buffer-limit's
  * pubsub class (or whose output found no memory) is disconnected, as Redis does, counted and
  * logged, so a publisher never waits; its subscriptions go once the message has been
@@ -30,7 +31,7 @@ static struct slice text_slice(const char *text)
     return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length};
 }
 
-/* "*3 $<kind> $<name or null> :<count>" */
+/* "*3 $<kind> $<name or null> :<count>", a push (">3") in RESP3 */
 static void reply_subscription(struct cmd_context *context, const char *kind,
                                const struct slice *name)
 {
@@ -38,7 +39,7 @@ static void reply_subscription(struct cmd_context *context, const char *kind,
     KV_ASSERT(context->pubsub->subscriptions_max == 0 ||
               client->channels + client->patterns <= context->pubsub->subscriptions_max);
     uint64_t length_before = context->reply.total;
-    reply_array(&context->reply, 3);
+    reply_push(&context->reply, 3);
     reply_bulk(&context->reply, text_slice(kind));
     name != NULL ? reply_bulk(&context->reply, *name) : reply_null(&context->reply);
     reply_integer(&context->reply, client->channels + client->patterns);
@@ -137,7 +138,7 @@ static void unsubscribe_generic(struct cmd_context *context, const struct slice 
         struct slice name;
         bool found = pubsub_client_first(context->pubsub, client, pattern, &name);
         KV_ASSERT(found);
-        reply_array(&context->reply, 3);
+        reply_push(&context->reply, 3);
         reply_bulk(&context->reply, text_slice(kind));
         reply_bulk(&context->reply, name);
         reply_integer(&context->reply, client->channels + client->patterns - 1);
@@ -211,8 +212,9 @@ static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struc
     KV_ASSERT(client_at(context->clients, conn_slot)->id != 0);
     KV_ASSERT(client_subscribed(client_at(context->clients, conn_slot)));
     struct reply reply = conn_reply(conns, conn);
+    reply.resp3 = client_resp3(client_at(context->clients, conn_slot));
     uint64_t total_before = reply.total;
-    reply_array(&reply, pattern != NULL ? 4 : 3);
+    reply_push(&reply, pattern != NULL ? 4 : 3);
     reply_bulk(&reply, text_slice(pattern != NULL ? "pmessage" : "message"));
     if (pattern != NULL) {
         reply_bulk(&reply, *pattern);

@@ -38,8 +38,9 @@ CMD_HANDLER(cmd_ping)
         return;
     }
     KV_ASSERT(arg_count <= 2);
-    if (client_subscribed(context->client)) {
-        /* Subscribed (RESP2): a pong message, as Redis answers it there. */
+    if (client_subscribed(context->client) && !client_resp3(context->client)) {
+        /* Subscribed in RESP2: a pong message, as Redis answers it there (RESP3 can tell a
+         * reply from a message, so it answers as usual). */
         reply_array(&context->reply, 2);
         reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)"pong", .length = 4});
         reply_bulk(&context->reply, arg_count == 2 ? args[1] : (struct slice){0});
@@ -211,7 +212,7 @@ static void config_get(struct cmd_context *context, const struct slice *args, ui
         }
     }
     KV_ASSERT(matched_count <= CONFIG_ENTRY_COUNT);
-    reply_array(&context->reply, matched_count * 2);
+    reply_map(&context->reply, matched_count);
     uint32_t written_count = 0;
     for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
         if (matched_by[entry] != 0) {
@@ -390,7 +391,7 @@ static void command_entry(struct reply *reply, const struct cmd *cmd, const char
     reply_integer(reply, cmd->arity);
     uint32_t flag_count = (keyed ? 1u : 0u) + ((flags & CMD_FLAG_NOAUTH) ? 1u : 0u) +
                           ((flags & CMD_FLAG_NO_TXN) ? 1u : 0u);
-    reply_array(reply, flag_count);
+    reply_set(reply, flag_count); /* RESP3: flags, categories, tips, specs, subcommands: sets */
     if (keyed) {
         reply_simple(reply, (flags & CMD_FLAG_WRITE) ? "write" : "readonly");
     }
@@ -411,16 +412,16 @@ static void command_entry(struct reply *reply, const struct cmd *cmd, const char
     for (uint32_t index = 0; index < 5; index++) {
         category = strcmp(group, categories[index][0]) == 0 ? categories[index][1] : category;
     }
-    reply_array(reply, (keyed ? 1u : 0u) + (category != NULL ? 1u : 0u));
+    reply_set(reply, (keyed ? 1u : 0u) + (category != NULL ? 1u : 0u));
     if (keyed) {
         reply_simple(reply, (flags & CMD_FLAG_WRITE) ? "@write" : "@read");
     }
     if (category != NULL) {
         reply_simple(reply, category);
     }
-    reply_array(reply, 0);
-    reply_array(reply, 0);
-    reply_array(reply, 0);
+    reply_set(reply, 0);
+    reply_set(reply, 0);
+    reply_set(reply, 0);
     KV_ASSERT(reply->total > length_before);
 }
 
@@ -430,7 +431,7 @@ static void command_docs_entry(struct reply *reply, const struct cmd *cmd, const
     KV_ASSERT(cmd != NULL);
     KV_ASSERT(group != NULL);
     reply_bulk(reply, text_slice(cmd->name));
-    reply_array(reply, 2);
+    reply_map(reply, 1);
     reply_bulk(reply, text_slice("group"));
     reply_bulk(reply, text_slice(group));
 }
@@ -483,13 +484,16 @@ static void command_reply(struct cmd_context *context, enum command_form form,
             elements += form == COMMAND_INFO_FORM ? 1 : 0;
             continue;
         }
-        struct reply scratch = {.bytes = scratch_bytes, .length = 0, .capacity = sizeof(scratch_bytes)};
+        struct reply scratch = {.bytes = scratch_bytes, .length = 0, .capacity = sizeof(scratch_bytes),
+                                .resp3 = context->reply.resp3};
         command_write(&scratch, form, index);
         bytes += scratch.length;
         elements += form == COMMAND_DOCS_FORM ? 2 : 1;
     }
     uint64_t length_before = context->reply.total;
-    reply_array(&context->reply, elements);
+    /* DOCS: a map of name to docs (RESP3), a flat array of both in RESP2. */
+    form == COMMAND_DOCS_FORM ? reply_map(&context->reply, elements / 2)
+                              : reply_array(&context->reply, elements);
     for (uint32_t at = 0; at < total; at++) {
         uint32_t index = at;
         if (every || command_named(names[at], &index)) {
@@ -858,7 +862,8 @@ CMD_HANDLER(cmd_info)
         }
     }
     KV_ASSERT(text.length < sizeof(bytes)); /* text_add kept room for its NUL */
-    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)bytes, .length = text.length});
+    reply_verbatim(&context->reply,
+                   (struct slice){.bytes = (const uint8_t *)bytes, .length = text.length}, "txt");
 }
 
 /*

@@ -107,9 +107,10 @@ static bool member_selected(const struct slice *pattern, struct slice member)
     return pattern == NULL || glob_is_all(*pattern) || glob_match(*pattern, member, false);
 }
 
-/* Every member (or those matching `pattern`), in the set's order. */
+/* Every member (or those matching `pattern`), in the set's order: SMEMBERS's set (RESP3 "~",
+ * `set`), SSCAN's array. */
 static void reply_members(struct cmd_context *context, uint32_t key_ref,
-                          const struct slice *pattern)
+                          const struct slice *pattern, bool set)
 {
     const struct store *store = context->store;
     uint64_t count = store_set_count(store, key_ref);
@@ -122,7 +123,8 @@ static void reply_members(struct cmd_context *context, uint32_t key_ref,
         selected += member_selected(pattern, member) ? 1u : 0u;
     }
     KV_ASSERT(selected <= count);
-    reply_array(&context->reply, (uint32_t)(pattern != NULL ? selected : count));
+    uint64_t answered = pattern != NULL ? selected : count;
+    set ? reply_set(&context->reply, answered) : reply_array(&context->reply, answered);
     store_set_cursor_start(store, key_ref, &cursor);
     /* Bounded by the set's count. */
     while (store_set_cursor_next(store, &cursor, &member)) {
@@ -140,9 +142,9 @@ CMD_HANDLER(cmd_smembers)
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_SET, &found);
     if (status == STORE_NOT_FOUND) {
-        reply_array(&context->reply, 0);
+        reply_set(&context->reply, 0);
     } else if (status == STORE_OK) {
-        reply_members(context, found.key_ref, NULL);
+        reply_members(context, found.key_ref, NULL, true);
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
@@ -168,14 +170,14 @@ CMD_HANDLER(cmd_spop)
         return;
     }
     if (status == STORE_NOT_FOUND) {
-        counted ? reply_array(&context->reply, 0) : reply_null(&context->reply);
+        counted ? reply_set(&context->reply, 0) : reply_null(&context->reply);
         return;
     }
     uint64_t length = store_set_count(context->store, found.key_ref);
     uint64_t popped = (uint64_t)count < length ? (uint64_t)count : length;
     KV_ASSERT(popped <= length);
     if (counted) {
-        reply_array(&context->reply, (uint32_t)popped);
+        reply_set(&context->reply, popped); /* as Redis 7.0: a set in RESP3 */
     }
     if (popped > 0) {
         store_set_pop(context->store, &found, popped, reply_member, &context->reply);
@@ -428,7 +430,7 @@ static void set_algebra(struct cmd_context *context, const struct slice *args, u
         return;
     }
     uint64_t count = algebra_pass(&pass, ALGEBRA_MEASURE);
-    reply_array(&context->reply, count);
+    reply_set(&context->reply, count);
     uint64_t answered = algebra_pass(&pass, ALGEBRA_REPLY);
     KV_ASSERT(answered == count);
 }
@@ -538,7 +540,7 @@ CMD_HANDLER(cmd_sscan)
     uint32_t key_ref = HEAP_REF_NONE;
     const struct slice *pattern = NULL;
     if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_SET, &key_ref, &pattern)) {
-        reply_members(context, key_ref, pattern);
+        reply_members(context, key_ref, pattern, false);
     }
     KV_ASSERT(context->reply.total > reply_before);
 }

@@ -948,6 +948,26 @@ static void reply_group_new(struct cmd_context *context, const struct read_strea
     }
 }
 
+/* XREAD's and XREADGROUP's answer is, as Redis 7.0 writes it, an array of (key, entries)
+ * arrays in RESP2 and a map of key to entries in RESP3: its header for `count` streams, */
+static void reply_streams(struct reply *reply, uint64_t count)
+{
+    if (reply->resp3) {
+        reply_map(reply, count);
+    } else {
+        reply_array(reply, count);
+    }
+}
+
+/* and each stream's key, wrapped with its entries in an array of two in RESP2 only. */
+static void reply_stream_key(struct reply *reply, struct slice key)
+{
+    if (!reply->resp3) {
+        reply_array(reply, 2);
+    }
+    reply_bulk(reply, key);
+}
+
 /* Serves one stream: [key, entries]. False (nothing written) when the heap has no room for
  * the consumer or its PEL. */
 static bool read_serve(struct cmd_context *context, const struct read_args *parsed,
@@ -958,8 +978,7 @@ static bool read_serve(struct cmd_context *context, const struct read_args *pars
         struct stream_id start = stream->after;
         bool has_start = id_increment(&start);
         KV_ASSERT(has_start);
-        reply_array(&context->reply, 2);
-        reply_bulk(&context->reply, key);
+        reply_stream_key(&context->reply, key);
         reply_range(context, stream->key_ref, start, stream_id_max, false, count);
         return true;
     }
@@ -969,8 +988,7 @@ static bool read_serve(struct cmd_context *context, const struct read_args *pars
         return false;
     }
     if (history) {
-        reply_array(&context->reply, 2);
-        reply_bulk(&context->reply, key);
+        reply_stream_key(&context->reply, key);
         reply_history(context, stream, consumer, count);
         return true;
     }
@@ -985,8 +1003,7 @@ static bool read_serve(struct cmd_context *context, const struct read_args *pars
             return false;
         }
     }
-    reply_array(&context->reply, 2);
-    reply_bulk(&context->reply, key);
+    reply_stream_key(&context->reply, key);
     reply_group_new(context, stream, consumer, total, parsed->noack);
     return true;
 }
@@ -1020,7 +1037,7 @@ static void read_retry(struct cmd_context *context, const struct slice *args,
         if (stream_id_compare(store_stream_of(store, stream.key_ref)->last_id, stream.after) <= 0) {
             continue;
         }
-        reply_array(&context->reply, 1);
+        reply_streams(&context->reply, 1);
         if (!read_serve(context, parsed, args[parsed->streams_index + index], &stream, count,
                         false)) {
             reply_truncate(&context->reply);
@@ -1096,7 +1113,7 @@ static void read_command(struct cmd_context *context, const struct slice *args,
             if (served == 0) {
                 break;
             }
-            reply_array(&context->reply, served);
+            reply_streams(&context->reply, served);
         }
         for (uint32_t index = 0; index < parsed.stream_count; index++) {
             struct read_stream stream;
@@ -2022,7 +2039,7 @@ static void info_stream(struct cmd_context *context, const struct slice *args,
         }
     }
     struct reply *reply = &context->reply;
-    reply_array(reply, full ? 18 : 20);
+    reply_map(reply, full ? 9 : 10);
     reply_text(reply, "length");
     reply_integer(reply, (int64_t)stream->length);
     reply_text(reply, "radix-tree-keys");
@@ -2062,7 +2079,7 @@ static void info_stream(struct cmd_context *context, const struct slice *args,
     const struct store_stream_group *group = store_stream_group_first(store, key_ref);
     /* Bounded by the groups, their PELs (to count) and consumers. */
     for (; group != NULL; group = store_stream_group_next(store, group)) {
-        reply_array(reply, 14);
+        reply_map(reply, 7);
         reply_text(reply, "name");
         reply_bulk(reply, store_stream_group_name(group));
         reply_text(reply, "last-delivered-id");
@@ -2091,7 +2108,7 @@ static void info_stream(struct cmd_context *context, const struct slice *args,
         reply_array(reply, group->consumer_count);
         const struct store_stream_consumer *consumer = store_stream_consumer_first(store, group);
         for (; consumer != NULL; consumer = store_stream_consumer_next(store, consumer)) {
-            reply_array(reply, 8);
+            reply_map(reply, 4);
             reply_text(reply, "name");
             reply_bulk(reply, store_stream_consumer_name(consumer));
             reply_text(reply, "seen-time");
@@ -2154,7 +2171,7 @@ CMD_HANDLER(cmd_xinfo)
         const struct store_stream_consumer *consumer = store_stream_consumer_first(store, group);
         /* Bounded by the consumers. */
         for (; consumer != NULL; consumer = store_stream_consumer_next(store, consumer)) {
-            reply_array(&context->reply, 6);
+            reply_map(&context->reply, 3);
             reply_text(&context->reply, "name");
             reply_bulk(&context->reply, store_stream_consumer_name(consumer));
             reply_text(&context->reply, "pending");
@@ -2167,7 +2184,7 @@ CMD_HANDLER(cmd_xinfo)
         const struct store_stream_group *group = store_stream_group_first(store, found.key_ref);
         /* Bounded by the groups. */
         for (; group != NULL; group = store_stream_group_next(store, group)) {
-            reply_array(&context->reply, 12);
+            reply_map(&context->reply, 6);
             reply_text(&context->reply, "name");
             reply_bulk(&context->reply, store_stream_group_name(group));
             reply_text(&context->reply, "consumers");

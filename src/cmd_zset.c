@@ -430,7 +430,8 @@ static void reply_ranks(struct cmd_context *context, uint32_t key_ref, uint32_t 
     if (request->limit >= 0 && (uint64_t)request->limit < count) {
         count = (uint64_t)request->limit;
     }
-    reply_array(&context->reply, (uint32_t)(count * (request->with_scores ? 2u : 1u)));
+    /* WITHSCORES: in RESP3 each member and score an array of 2, as Redis 7.0 answers. */
+    request->with_scores ? reply_pairs(&context->reply, count) : reply_array(&context->reply, count);
     if (count == 0) {
         return;
     }
@@ -443,6 +444,9 @@ static void reply_ranks(struct cmd_context *context, uint32_t key_ref, uint32_t 
         double score = 0;
         bool more = store_zset_walk_next(&walk, &member, &score);
         KV_ASSERT(more);
+        if (request->with_scores) {
+            reply_pair(&context->reply);
+        }
         reply_bulk(&context->reply, member);
         if (request->with_scores) {
             reply_score(&context->reply, score);
@@ -671,12 +675,21 @@ CMD_HANDLER(cmd_zremrangebyscore)
                                                 : 0);
 }
 
+/* Where ZPOP* answers the members the store pops. */
+struct pop_answer {
+    struct reply *reply;
+    bool pairs; /* a count was given: in RESP3 each member and score an array of 2 */
+};
+
 /* ZPOP*'s answer of each member the store pops: the member, then its score. */
 static void pop_reply(void *context, struct slice member, double score)
 {
-    struct reply *reply = context;
-    reply_bulk(reply, member);
-    reply_score(reply, score);
+    struct pop_answer *answer = context;
+    if (answer->pairs) {
+        reply_pair(answer->reply);
+    }
+    reply_bulk(answer->reply, member);
+    reply_score(answer->reply, score);
 }
 
 static void zpop_generic(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
@@ -704,9 +717,10 @@ static void zpop_generic(struct cmd_context *context, const struct slice *args, 
     }
     uint32_t length = store_zset_count(context->store, found.key_ref);
     uint32_t wanted = (uint64_t)count < length ? (uint32_t)count : length;
-    reply_array(&context->reply, wanted * 2);
-    uint32_t popped = store_zset_pop(context->store, &found, max, wanted, pop_reply,
-                                     &context->reply);
+    /* As Redis 7.0: without a count a flat member and score; with one, pairs. */
+    struct pop_answer answer = {.reply = &context->reply, .pairs = arg_count == 3};
+    answer.pairs ? reply_pairs(&context->reply, wanted) : reply_array(&context->reply, wanted * 2);
+    uint32_t popped = store_zset_pop(context->store, &found, max, wanted, pop_reply, &answer);
     KV_ASSERT(popped == wanted);
 }
 
@@ -755,7 +769,7 @@ static void reply_scan_members(struct cmd_context *context, uint32_t key_ref,
     while (store_zset_walk_next(&walk, &member, &score)) {
         if (member_selected(pattern, member)) {
             reply_bulk(&context->reply, member);
-            reply_score(&context->reply, score);
+            reply_score_bulk(&context->reply, score); /* ZSCAN's scores stay bulks in RESP3 */
         }
     }
 }

@@ -364,9 +364,11 @@ static void conn_reply_truncate(struct reply *reply)
         conn->out_tail = previous;
     }
     uint64_t mark = reply->mark;
+    bool resp3 = reply->resp3;
     *reply = conn_reply(conns, conn);
     reply->total = mark;
     reply->mark = mark;
+    reply->resp3 = resp3; /* the writer's protocol is its client's, which conn does not know */
 }
 
 struct reply conn_reply(struct conns *conns, struct conn *conn)

@@ -139,6 +139,7 @@ uint64_t cron_turn(struct cron *cron)
     if (evicting) {
         evict_cycle(evict); /* where a command's time limit stopped it */
     }
+    serve_tracking_deliver(cron->serve); /* keys expired or evicted: their invalidations */
     serve_clients_evict(cron->serve);
     clients_scan(cron, now_ms);
     uint64_t sleep_ns = 1000000000ull / config->hz;

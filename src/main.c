@@ -43,6 +43,7 @@
 #include "store_string.h"
 #include "store_zset.h"
 #include "store_stream.h"
+#include "tracking.h"
 #include "watch.h"
 
 /* Exit status for a bad option, as the README documents. */
@@ -53,6 +54,7 @@
 
 static struct config config;
 static struct watch watch;
+static struct tracking tracking;
 static struct plan plan;
 static struct layout layout;
 static struct region region;
@@ -212,8 +214,17 @@ static void plan_log(void)
              (double)layout.total_bytes / (1024.0 * 1024.0));
 }
 
+/* The store's hook for a key about to change: WATCH and client-side caching hear of it. */
+static void keys_touched(void *context, uint32_t hash, struct slice key)
+{
+    KV_ASSERT(context == &watch);
+    watch_touched(context, hash, key);
+    tracking_touched(&tracking, key);
+}
+
 /* Every module, bottom up, each carving its part of the region; the store's hooks tell
- * WATCH about changed keys and the blocked clients about keys that gained members. */
+ * WATCH and tracking about changed keys and the blocked clients about keys that gained
+ * members. */
 static void modules_init(void)
 {
     heap_init(&heap, &region, config.maxmemory);
@@ -232,7 +243,8 @@ static void modules_init(void)
     clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
     block_init(&block, &region, &heap, plan.conn_slot_count, config.blocking_keys_max,
                hash_seed());
-    store.touched = watch_touched;
+    tracking_init(&tracking, &region, plan.conn_slot_count, hash_seed());
+    store.touched = keys_touched;
     store.touched_context = &watch;
     store.ready = block_key_ready;
     store.ready_context = &block;
@@ -254,7 +266,8 @@ static void modules_init(void)
                                        .clients = &clients,
                                        .block = &block,
                                        .evict = &evict,
-                                       .script = &script};
+                                       .script = &script,
+                                       .tracking = &tracking};
     serve_init(&serve, &region, &plan, &shared, &heap);
     cron_init(&cron, &serve, &store, &config, &stats, cron_unix_ms);
 }

@@ -345,6 +345,40 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_SCRIPT_RUNNING] = FORMAT("-ERR Error running script %s, %.100s\r\n"),
     [REPLY_ERROR_SHEBANG_ENGINE] = FORMAT("-ERR Unexpected engine in script shebang: %.200s\r\n"),
     [REPLY_ERROR_SHEBANG_FLAG] = FORMAT("-ERR Unexpected flag in script shebang: %.200s\r\n"),
+    [REPLY_ERROR_TRACKING_REDIRECT_TWICE] =
+        FIXED("-ERR A client can only redirect to a single other client\r\n"),
+    [REPLY_ERROR_TRACKING_REDIRECT_MISSING] =
+        FIXED("-ERR The client ID you want redirect to does not exist\r\n"),
+    [REPLY_ERROR_TRACKING_PREFIX_NEEDS_BCAST] =
+        FIXED("-ERR PREFIX option requires BCAST mode to be enabled\r\n"),
+    [REPLY_ERROR_TRACKING_BCAST_SWITCH] =
+        FIXED("-ERR You can't switch BCAST mode on/off before disabling tracking for this "
+              "client, and then re-enabling it with a different mode.\r\n"),
+    [REPLY_ERROR_TRACKING_BCAST_OPTIN] =
+        FIXED("-ERR OPTIN and OPTOUT are not compatible with BCAST\r\n"),
+    [REPLY_ERROR_TRACKING_OPTIN_OPTOUT] =
+        FIXED("-ERR You can't specify both OPTIN mode and OPTOUT mode\r\n"),
+    [REPLY_ERROR_TRACKING_OPT_SWITCH] =
+        FIXED("-ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this "
+              "client, and then re-enabling it with a different mode.\r\n"),
+    [REPLY_ERROR_TRACKING_CACHING_OFF] =
+        FIXED("-ERR CLIENT CACHING can be called only when the client is in tracking mode "
+              "with OPTIN or OPTOUT mode enabled\r\n"),
+    [REPLY_ERROR_TRACKING_CACHING_YES] =
+        FIXED("-ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN "
+              "mode.\r\n"),
+    [REPLY_ERROR_TRACKING_CACHING_NO] =
+        FIXED("-ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT "
+              "mode.\r\n"),
+    [REPLY_ERROR_TRACKING_PREFIXES_FULL] =
+        FIXED("-ERR too many tracking prefixes (kv keeps 8 per client, of at most 32 "
+              "bytes)\r\n"),
+    [REPLY_ERROR_TRACKING_PREFIX_OVERLAP] =
+        FORMAT("-ERR Prefix '%.64s' overlaps with an existing prefix '%.64s'. Prefixes for a "
+               "single client must not overlap.\r\n"),
+    [REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW] =
+        FORMAT("-ERR Prefix '%.64s' overlaps with another provided prefix '%.64s'. Prefixes "
+               "for a single client must not overlap.\r\n"),
     [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
     [REPLY_ERROR_STREAM_NOGROUP_XREADGROUP] =
         FORMAT("-NOGROUP No such key '%.64s' or consumer group '%.64s' in XREADGROUP with GROUP "
@@ -667,9 +701,12 @@ void reply_error(struct reply *reply, enum reply_error error)
     reply_raw(reply, line.bytes, line.length);
 }
 
-/* Writes `prefix`, the decimal value, and CRLF. */
 /* The longest "<prefix><int64>\r\n": a prefix, a sign, 19 digits and CRLF. */
 #define REPLY_NUMBER_LINE_BYTES_MAX 23u
+
+/* The longest score text and its NUL: "%.17g" prints at most 24 characters
+ * ("-1.2345678901234567e-308"). */
+#define REPLY_SCORE_TEXT_BYTES 32u
 
 /* Writes "<prefix><value>\r\n" so that it ends at text[REPLY_NUMBER_LINE_BYTES_MAX]; returns
  * where it starts. Bounded: at most 20 digits. */
@@ -729,28 +766,135 @@ void reply_bulk(struct reply *reply, struct slice bytes)
     reply_raw(reply, text, header_bytes + bytes.length + 2u);
 }
 
+/* The text of a score as Redis prints it: "inf", "-inf" or "%.17g"; returns its length. */
+static uint32_t score_format(char text[REPLY_SCORE_TEXT_BYTES], double score)
+{
+    int length = isinf(score) ? snprintf(text, REPLY_SCORE_TEXT_BYTES, "%s",
+                                         score > 0 ? "inf" : "-inf")
+                              : snprintf(text, REPLY_SCORE_TEXT_BYTES, "%.17g", score);
+    KV_ASSERT(length > 0);
+    KV_ASSERT((uint32_t)length < REPLY_SCORE_TEXT_BYTES); /* %.17g: at most 24 characters */
+    return (uint32_t)length;
+}
+
+void reply_score_bulk(struct reply *reply, double score)
+{
+    char text[REPLY_SCORE_TEXT_BYTES];
+    uint32_t length = score_format(text, score);
+    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = length});
+}
+
 void reply_score(struct reply *reply, double score)
 {
-    char text[32];
-    int length = isinf(score) ? snprintf(text, sizeof(text), "%s", score > 0 ? "inf" : "-inf")
-                              : snprintf(text, sizeof(text), "%.17g", score);
-    KV_ASSERT(length > 0 && (uint32_t)length < sizeof(text));
-    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
+    if (!reply->resp3) {
+        reply_score_bulk(reply, score);
+        return;
+    }
+    /* ",<text>\r\n" composed whole: one write. */
+    char text[REPLY_SCORE_TEXT_BYTES + 3];
+    text[0] = ',';
+    uint32_t length = score_format(text + 1, score);
+    text[length + 1] = '\r';
+    text[length + 2] = '\n';
+    reply_raw(reply, text, length + 3);
 }
 
 void reply_null(struct reply *reply)
 {
-    reply_raw(reply, "$-1\r\n", 5);
+    reply_raw(reply, reply->resp3 ? "_\r\n" : "$-1\r\n", reply->resp3 ? 3 : 5);
 }
 
 void reply_null_array(struct reply *reply)
 {
-    reply_raw(reply, "*-1\r\n", 5);
+    /* RESP3 has one null for every type. */
+    reply_raw(reply, reply->resp3 ? "_\r\n" : "*-1\r\n", reply->resp3 ? 3 : 5);
 }
 
 void reply_array(struct reply *reply, uint64_t count)
 {
     reply_number_line(reply, '*', count);
+}
+
+/*
+ * RESP3's types, each falling back to its RESP2 form on a RESP2 writer as Redis 7.0's
+ * addReplyMapLen, addReplySetLen, addReplyPushLen, addReplyBool, addReplyBigNum and
+ * addReplyVerbatim do. Kept apart from the error table above.
+ */
+
+void reply_map(struct reply *reply, uint64_t pair_count)
+{
+    KV_ASSERT(pair_count <= INT64_MAX / 2); /* the RESP2 count fits the line */
+    if (reply->resp3) {
+        reply_number_line(reply, '%', (int64_t)pair_count);
+    } else {
+        reply_number_line(reply, '*', (int64_t)(pair_count * 2));
+    }
+}
+
+void reply_set(struct reply *reply, uint64_t count)
+{
+    KV_ASSERT(count <= INT64_MAX);
+    reply_number_line(reply, reply->resp3 ? '~' : '*', (int64_t)count);
+}
+
+void reply_push(struct reply *reply, uint64_t count)
+{
+    KV_ASSERT(count <= INT64_MAX);
+    reply_number_line(reply, reply->resp3 ? '>' : '*', (int64_t)count);
+}
+
+void reply_pair(struct reply *reply)
+{
+    if (reply->resp3) {
+        reply_raw(reply, "*2\r\n", 4);
+    }
+}
+
+void reply_pairs(struct reply *reply, uint64_t pair_count)
+{
+    KV_ASSERT(pair_count <= INT64_MAX / 2);
+    reply_number_line(reply, '*', (int64_t)(reply->resp3 ? pair_count : pair_count * 2));
+}
+
+void reply_bool(struct reply *reply, bool value)
+{
+    if (reply->resp3) {
+        reply_raw(reply, value ? "#t\r\n" : "#f\r\n", 4);
+    } else {
+        reply_raw(reply, value ? ":1\r\n" : ":0\r\n", 4);
+    }
+}
+
+void reply_bignum(struct reply *reply, struct slice digits)
+{
+    KV_ASSERT(digits.length > 0);
+    if (!reply->resp3) {
+        reply_bulk(reply, digits);
+        return;
+    }
+    reply_raw(reply, "(", 1);
+    reply_raw(reply, digits.bytes, digits.length);
+    reply_raw(reply, "\r\n", 2);
+}
+
+void reply_verbatim_header(struct reply *reply, uint64_t text_bytes, const char *ext)
+{
+    KV_ASSERT(strlen(ext) == 3); /* RESP3's format names are three characters */
+    KV_ASSERT(text_bytes <= INT64_MAX - 4);
+    if (!reply->resp3) {
+        reply_number_line(reply, '$', (int64_t)text_bytes);
+        return;
+    }
+    reply_number_line(reply, '=', (int64_t)(text_bytes + 4)); /* "txt:" counts */
+    reply_raw(reply, ext, 3);
+    reply_raw(reply, ":", 1);
+}
+
+void reply_verbatim(struct reply *reply, struct slice text, const char *ext)
+{
+    reply_verbatim_header(reply, text.length, ext);
+    reply_raw(reply, text.bytes, text.length);
+    reply_raw(reply, "\r\n", 2);
 }
 
 void reply_error_arity(struct reply *reply, const char *name)

@@ -28,6 +28,7 @@
 #include "protected.h"
 #include "script.h"
 #include "store.h"
+#include "tracking.h"
 
 /* The busy pass's scratch arguments (static: a few slices, used only inside a busy pass). */
 static struct slice serve_busy_args[SERVE_BUSY_ARGS_MAX];
@@ -73,7 +74,19 @@ void serve_init(struct serve *serve, struct region *region, const struct plan *p
     serve->shared.reply = (struct reply){0};
     serve->shared.mode = CMD_MODE_DIRECT;
     serve->shared.outcome = (struct cmd_outcome){0};
+    if (serve->shared.tracking != NULL) {
+        /* Invalidations reach clients through the shared context's conns and clients. */
+        tracking_sender_set(serve->shared.tracking, cmd_tracking_send, cmd_tracking_client,
+                            &serve->shared);
+    }
     KV_ASSERT(serve->clients->slot_count == serve->conns->slot_count);
+}
+
+void serve_tracking_deliver(struct serve *serve)
+{
+    if (serve->shared.tracking != NULL) {
+        tracking_deliver(serve->shared.tracking);
+    }
 }
 
 /* A command's context: the shared part, this client, its output as the reply. */
@@ -82,6 +95,7 @@ static struct cmd_context context_for(const struct serve *serve, uint32_t slot_i
     struct cmd_context context = serve->shared;
     context.client = client_at(serve->clients, slot_index);
     context.reply = conn_reply(serve->conns, conn_at(serve->conns, slot_index));
+    context.reply.resp3 = client_resp3(context.client);
     KV_ASSERT(context.client->id != 0);
     KV_ASSERT(context.client->slot_index == slot_index);
     /* Fresh for each command: nothing of the last one carries over. */
@@ -185,7 +199,11 @@ void serve_closing(struct serve *serve, uint32_t slot_index)
         if (block_is_blocked(serve->block, slot_index)) {
             block_remove(serve->block, slot_index); /* a blocked client that leaves is forgotten */
         }
-        client_close(serve->clients, client_at(serve->clients, slot_index));
+        struct client *client = client_at(serve->clients, slot_index);
+        if (serve->shared.tracking != NULL) {
+            tracking_disable(serve->shared.tracking, &client->tracking); /* its counts go */
+        }
+        client_close(serve->clients, client);
     }
     conn_closing(serve->conns, conn);
     /* Its client is gone (a refused socket never had one) and waits on nothing. */
@@ -429,6 +447,8 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     if (block_ready_pending(serve->block)) {
         wake_ready(serve);
     }
+    /* The reply is in its client's output: the invalidations it caused follow it. */
+    serve_tracking_deliver(serve);
     return true;
 }
 
@@ -592,6 +612,7 @@ static void serve_block_timeouts_answer(struct serve *serve, struct conn *conn,
     KV_ASSERT(status == RESP_COMMAND); /* it was parsed whole when it blocked */
     resp_parser_consume(&conn->parser, command.end);
     struct reply reply = conn_reply(serve->conns, conn);
+    reply.resp3 = client_resp3(client_at(serve->clients, slot_index));
     reply_null_array(&reply);
     conn_reply_keep(serve->conns, conn, &reply);
     block_remove(serve->block, slot_index);

@@ -12,6 +12,7 @@
  * to the wrong function. Echoes of random client bytes (seeded PRNG; the seed is printed on
  * failure and KV_SEED replays it) match a model of Redis's "%.128s" and sanitizing.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -120,6 +121,10 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
         return true;
     case REPLY_ERROR_CONFIG_SET_FAILED:
         reply_error_format(reply, error, &arg, reason);
+        return true;
+    case REPLY_ERROR_TRACKING_PREFIX_OVERLAP:
+    case REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW:
+        reply_error_format(reply, error, &arg, &arg);
         return true;
     case REPLY_ERROR_SCRIPT_RUNNING:
         reply_error_format(reply, error, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", &arg);
@@ -451,6 +456,48 @@ static void check_bulk_and_numbers(void)
     CHECK_STR_REPLY(reply, ":-9223372036854775808\r\n:9223372036854775807\r\n:0\r\n*12\r\n");
 }
 
+/* Every RESP3 encoder on a RESP3 writer and a RESP2 one: the bytes Redis 7.0.15 sends for
+ * each (HELLO 3 and HELLO 2 to redis-server, its addReply* in networking.c). */
+static void check_resp3_types(void)
+{
+    static const char *const wanted[2] = {
+        /* RESP2 */
+        "*4\r\n*3\r\n*2\r\n*4\r\n$3\r\n2.5\r\n$3\r\ninf\r\n$4\r\n-inf\r\n$4\r\n0.25\r\n"
+        "$-1\r\n*-1\r\n:1\r\n:0\r\n$20\r\n12345678901234567890\r\n$2\r\nhi\r\n"
+        "$5\r\na\nb\r\n\r\n$0\r\n\r\n*6\r\n$4\r\n-0.5\r\n",
+        /* RESP3 */
+        "%2\r\n~3\r\n>2\r\n*2\r\n*2\r\n,2.5\r\n,inf\r\n,-inf\r\n$4\r\n0.25\r\n"
+        "_\r\n_\r\n#t\r\n#f\r\n(12345678901234567890\r\n=6\r\ntxt:hi\r\n"
+        "=9\r\ntxt:a\nb\r\n\r\n=4\r\nmkd:\r\n*3\r\n,-0.5\r\n",
+    };
+    /* Bounded: two protocols. */
+    for (uint32_t resp3 = 0; resp3 < 2; resp3++) {
+        struct reply reply = reply_empty();
+        reply.resp3 = resp3 == 1;
+        CHECK(reply_protocol(&reply) == (resp3 == 1 ? 3u : 2u));
+        reply_map(&reply, 2);
+        reply_set(&reply, 3);
+        reply_push(&reply, 2);
+        reply_pairs(&reply, 2);
+        reply_pair(&reply);
+        reply_score(&reply, 2.5);
+        reply_score(&reply, INFINITY);
+        reply_score(&reply, -INFINITY);
+        reply_score_bulk(&reply, 0.25);
+        reply_null(&reply);
+        reply_null_array(&reply);
+        reply_bool(&reply, true);
+        reply_bool(&reply, false);
+        reply_bignum(&reply, slice_text("12345678901234567890"));
+        reply_verbatim(&reply, slice_text("hi"), "txt");
+        reply_verbatim(&reply, slice_text("a\nb\r\n"), "txt");
+        reply_verbatim(&reply, slice_text(""), "mkd");
+        reply_pairs(&reply, 3);
+        reply_score(&reply, -0.5);
+        CHECK_STR_REPLY(reply, wanted[resp3]);
+    }
+}
+
 int main(void)
 {
     const char *seed_text = getenv("KV_SEED");
@@ -475,6 +522,7 @@ int main(void)
     check_cuts();
     check_room();
     check_bulk_and_numbers();
+    check_resp3_types();
     check_random_echoes(seed);
     return check_exit("test_reply");
 }

@@ -3,7 +3,7 @@ Redis defines the answer.
 
 - requirepass: every command but AUTH/HELLO/QUIT/RESET is refused with Redis's NOAUTH error
   (compared with a redis-server given the same password); AUTH and HELLO AUTH succeed with
-  it and answer WRONGPASS otherwise; HELLO 3 gets -NOPROTO (kv speaks RESP2 only).
+  it and answer WRONGPASS otherwise; HELLO 4 gets -NOPROTO (RESP3: test_diff_resp3.py).
 - CONFIG SET changes requirepass, hz and slowlog-log-slower-than at once, refuses the sizing
   options as immutable, and keeps the connections already authenticated.
 - CLIENT SETNAME/GETNAME/SETINFO/LIST/INFO/KILL (by id, by address, of itself), RESET.
@@ -33,8 +33,8 @@ def passwords(check):
                             kv_client.call(*probe))
             check.equal("AUTH with the password", b"+OK\r\n", kv_client.call("AUTH", "pw"))
             check.equal("then commands run", b"+PONG\r\n", kv_client.call("PING"))
-            check.equal("HELLO 3: kv speaks RESP2 only",
-                        b"-NOPROTO unsupported protocol version\r\n", kv_client.call("HELLO", "3"))
+            check.equal("HELLO 4: no such protocol",
+                        b"-NOPROTO unsupported protocol version\r\n", kv_client.call("HELLO", "4"))
             check.equal("RESET", b"+RESET\r\n", kv_client.call("RESET"))
             check.equal("RESET forgets the authentication", redis_client.call("PING"),
                         kv_client.call("PING"))

@@ -7,7 +7,7 @@ CONFIG SET of the runtime ones and of unknown ones, RESET, SELECT, DBSIZE, TIME,
 commands and wrong arities go to kv and to a real redis-server; replies must be identical,
 except the client id inside HELLO and CLIENT ID, TIME's digits (compared by shape) and the
 order of CONFIG GET's pairs.
-HELLO 3 is left out: Redis switches to RESP3 where kv answers -NOPROTO (test_clients.py).
+HELLO 3 is left out: RESP3 has its own differential test (test_diff_resp3.py).
 """
 import difftools
 import kvtest
