@@ -145,6 +145,14 @@ enum reply_error {
     REPLY_ERROR_NOTBUSY,
     REPLY_ERROR_LUA_STACK_LIMIT,
     REPLY_ERROR_SHEBANG_INVALID,
+    /* Bit commands (cmd_bit.c). */
+    REPLY_ERROR_BIT_OFFSET,
+    REPLY_ERROR_BIT_VALUE,
+    REPLY_ERROR_BITPOS_BIT,
+    REPLY_ERROR_BITOP_NOT,
+    REPLY_ERROR_BITFIELD_TYPE,
+    REPLY_ERROR_BITFIELD_OVERFLOW,
+    REPLY_ERROR_BITFIELD_RO,
     /* kv's limits: the message names the option and its value (reply_errors_init). */
     REPLY_ERROR_KEY_TOO_LONG,
     REPLY_ERROR_VALUE_TOO_LONG,
