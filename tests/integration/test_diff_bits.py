@@ -18,7 +18,7 @@ COMMAND_COUNT = 8000
 VAL_SIZE_MAX = 65536
 KV_OPTIONS = ["--connections-max", "16", "--key-count", "64", "--key-size-max", "64",
               "--val-size-max", str(VAL_SIZE_MAX), "--list-length-max", "1024",
-              "--hugepages", "off"]
+              "--maxmemory", "32mb", "--hugepages", "off"]
 KEYS = [b"k0", b"k1", b"k2", b"l", b"", b"\x00b\xff"]
 TYPES = [b"i1", b"u1", b"i3", b"u5", b"i8", b"u8", b"i13", b"u16", b"i32", b"u32", b"i63",
          b"u63", b"i64", b"u64", b"i0", b"u0", b"I8", b"x8", b"i65", b"i", b"u-1", b"i08",
@@ -149,7 +149,8 @@ class Generator:
 def limits(check):
     """kv's own answers: a string past val_size_max, a key past key_count, and no memory."""
     options = ["--connections-max", "4", "--key-count", "4", "--key-size-max", "8",
-               "--val-size-max", "16", "--list-length-max", "4", "--hugepages", "off"]
+               "--val-size-max", "16", "--list-length-max", "4", "--maxmemory", "16mb",
+               "--hugepages", "off"]
     with kvtest.start_kv(*options) as kv, kv.connect() as client:
         check.equal("SETBIT in the cap", b":0\r\n", client.call("SETBIT", "k", 127, 1))
         check.starts("SETBIT past val_size_max", b"-ERR value is too long",
