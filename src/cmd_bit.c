@@ -374,8 +374,9 @@ CMD_HANDLER(cmd_bitpos)
 
 enum bitop_kind { BITOP_AND, BITOP_OR, BITOP_XOR, BITOP_NOT };
 
-/* Byte `index` of the string at `key` as BITOP reads a source (zero past its end or when
- * absent) is in chunk; this fills `out` with the result's bytes [offset, offset + bytes). */
+/* Fills `out` with the result's bytes [offset, offset + bytes), reading each source (zero
+ * past its end, or when absent) afresh: the previous chunk's write may have moved nothing,
+ * but a find per chunk is cheap and never trusts a stale pointer. */
 static void bitop_chunk(struct cmd_context *context, const struct slice *args,
                         uint32_t arg_count, enum bitop_kind kind, uint64_t offset,
                         uint32_t bytes, uint8_t *out)
