@@ -44,6 +44,7 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_object, &cmd_family_memory, &cmd_family_list,   &cmd_family_block,
     &cmd_family_hash,   &cmd_family_set,    &cmd_family_zset,   &cmd_family_script,
     &cmd_family_stream,
+    &cmd_family_bit,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))

@@ -286,6 +286,17 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_STREAM_COUNT_POSITIVE] =
         FIXED("-ERR COUNT must be > 0\r\n"),
 
+    [REPLY_ERROR_BIT_OFFSET] = FIXED("-ERR bit offset is not an integer or out of range\r\n"),
+    [REPLY_ERROR_BIT_VALUE] = FIXED("-ERR bit is not an integer or out of range\r\n"),
+    [REPLY_ERROR_BITPOS_BIT] = FIXED("-ERR The bit argument must be 1 or 0.\r\n"),
+    [REPLY_ERROR_BITOP_NOT] =
+        FIXED("-ERR BITOP NOT must be called with a single source key.\r\n"),
+    [REPLY_ERROR_BITFIELD_TYPE] =
+        FIXED("-ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not "
+              "supported but i64 is.\r\n"),
+    [REPLY_ERROR_BITFIELD_OVERFLOW] = FIXED("-ERR Invalid OVERFLOW type specified\r\n"),
+    [REPLY_ERROR_BITFIELD_RO] = FIXED("-ERR BITFIELD_RO only supports the GET subcommand\r\n"),
+
     [REPLY_ERROR_KEY_TOO_LONG] = LIMIT("-ERR key is too long (key_size_max is %u bytes)\r\n"),
     [REPLY_ERROR_VALUE_TOO_LONG] =
         LIMIT("-ERR value is too long (val_size_max is %u bytes)\r\n"),
