@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "number.h"
 #include "pubsub.h"
 #include "region.h"
+#include "redis_param.h"
 
 /* The Redis version kv answers as: clients pick features by it. */
 #define CMD_REDIS_VERSION "7.0.15"
@@ -189,40 +191,105 @@ static bool config_pattern(struct slice arg)
     return false;
 }
 
-/* CONFIG GET pattern [pattern ...]: matching name/value pairs, each once. As Redis 7.0, a
- * parameter asked for by name is answered under the name as given ("HZ"). */
+/* The parameters CONFIG GET and SET name: kv's entries (index < CONFIG_ENTRY_COUNT), then
+ * Redis's rows (redis_param.h) that no kv entry shadows, at CONFIG_ENTRY_COUNT + row. */
+#define CONFIG_PARAM_COUNT_MAX (CONFIG_ENTRY_COUNT + REDIS_PARAM_COUNT_MAX)
+
+static bool config_name_is(const char *name, struct slice arg)
+{
+    size_t length = strlen(name);
+    return length == arg.length && strncasecmp(name, (const char *)arg.bytes, length) == 0;
+}
+
+/* Whether Redis's row is answered by a kv entry of the same name instead. */
+static bool config_param_shadowed(const struct config_entry *entries, uint32_t row)
+{
+    const char *name = redis_param_at(row)->name;
+    for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
+        if (strcasecmp(entries[entry].name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The parameter `arg` names exactly (any case), or -1; kv's entries first. */
+static int32_t config_param_find(const struct config_entry *entries, struct slice arg)
+{
+    for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
+        if (config_name_is(entries[entry].name, arg)) {
+            return (int32_t)entry;
+        }
+    }
+    int32_t row = redis_param_find((const char *)arg.bytes, arg.length);
+    if (row < 0 || config_param_shadowed(entries, (uint32_t)row)) {
+        return -1;
+    }
+    return (int32_t)CONFIG_ENTRY_COUNT + row;
+}
+
+static const char *config_param_name(const struct config_entry *entries, uint32_t param)
+{
+    return param < CONFIG_ENTRY_COUNT ? entries[param].name
+                                      : redis_param_at(param - CONFIG_ENTRY_COUNT)->name;
+}
+
+/*
+ * CONFIG GET pattern [pattern ...], as Redis 7.0 answers it: a name without glob characters
+ * is looked up (hidden parameters included) and answered under the name as given; a pattern
+ * matches every parameter and alias (hidden ones aside) without case. A parameter already
+ * answered, under any spelling, is not answered again. Redis's order is its dict's (random
+ * per process); kv answers in the order the arguments found them.
+ */
 static void config_get(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 3); /* CONFIG GET and a pattern: cmd_config checked */
     struct config_entry entries[CONFIG_ENTRY_COUNT];
     config_entries(context, entries);
-    uint32_t matched_by[CONFIG_ENTRY_COUNT] = {0}; /* the argument that matched it, 0: none */
-    uint32_t matched_count = 0;
-    for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
-        for (uint32_t index = 2; index < arg_count && matched_by[entry] == 0; index++) {
-            if (glob_match(args[index], text_slice(entries[entry].name), true)) {
-                matched_by[entry] = index;
-                matched_count++;
+    uint32_t param_count = CONFIG_ENTRY_COUNT + redis_param_count();
+    KV_ASSERT(param_count <= CONFIG_PARAM_COUNT_MAX);
+    bool taken[CONFIG_PARAM_COUNT_MAX] = {false};
+    uint32_t found[CONFIG_PARAM_COUNT_MAX];   /* parameters, in the order they were found */
+    uint32_t found_by[CONFIG_PARAM_COUNT_MAX]; /* the argument: its spelling for a name */
+    uint32_t found_count = 0;
+    for (uint32_t index = 2; index < arg_count; index++) {
+        struct slice arg = args[index];
+        if (!config_pattern(arg)) {
+            int32_t param = config_param_find(entries, arg);
+            if (param >= 0 && !taken[param]) {
+                taken[param] = true;
+                found_by[found_count] = index;
+                found[found_count++] = (uint32_t)param;
             }
+            continue;
+        }
+        /* Every parameter once per pattern: bounded by param_count. */
+        for (uint32_t param = 0; param < param_count; param++) {
+            bool hidden = param >= CONFIG_ENTRY_COUNT &&
+                          ((redis_param_at(param - CONFIG_ENTRY_COUNT)->flags & RP_HIDDEN) != 0 ||
+                           config_param_shadowed(entries, param - CONFIG_ENTRY_COUNT));
+            if (taken[param] || hidden ||
+                !glob_match(arg, text_slice(config_param_name(entries, param)), true)) {
+                continue;
+            }
+            taken[param] = true;
+            found_by[found_count] = 0; /* answered under its own name */
+            found[found_count++] = param;
         }
     }
-    KV_ASSERT(matched_count <= CONFIG_ENTRY_COUNT);
-    reply_array(&context->reply, matched_count * 2);
-    uint32_t written_count = 0;
-    for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
-        if (matched_by[entry] != 0) {
-            KV_ASSERT(matched_by[entry] >= 2); /* a pattern argument, past CONFIG GET */
-            KV_ASSERT(matched_by[entry] < arg_count);
-            struct slice arg = args[matched_by[entry]];
-            reply_bulk(&context->reply,
-                       config_pattern(arg) ? text_slice(entries[entry].name) : arg);
-            reply_bulk(&context->reply, text_slice(entries[entry].value));
-            written_count++;
-        }
+    KV_ASSERT(found_count <= param_count); /* each parameter at most once */
+    reply_array(&context->reply, (uint64_t)found_count * 2);
+    for (uint32_t index = 0; index < found_count; index++) {
+        uint32_t param = found[index];
+        reply_bulk(&context->reply, found_by[index] != 0
+                                        ? args[found_by[index]]
+                                        : text_slice(config_param_name(entries, param)));
+        reply_bulk(&context->reply,
+                   text_slice(param < CONFIG_ENTRY_COUNT
+                                  ? entries[param].value
+                                  : redis_param_value(param - CONFIG_ENTRY_COUNT)));
     }
-    KV_ASSERT(written_count == matched_count); /* as many pairs as the header says */
 }
-
 /* An argument as a C string (lower case and '_' for '-' when `option_name`); false when it
  * does not fit or holds a NUL. */
 static bool arg_text(struct slice arg, bool option_name, char *text, uint32_t capacity)
@@ -270,63 +337,174 @@ static bool maxmemory_fits(const struct cmd_context *context, const struct confi
     return false;
 }
 
-/* CONFIG SET name value [name value ...]: the runtime options (requirepass, hz,
- * expire_slice, slowlog-log-slower-than, maxmemory-policy and the eviction and LFU options,
- * the client buffer limits) change at once, all or none; every other option sizes the region
- * or the socket (maxmemory among them) and is immutable, as Redis says of its own. */
+/* What one CONFIG SET name resolved to. */
+enum config_target_kind {
+    CONFIG_TARGET_UNKNOWN,
+    CONFIG_TARGET_NOOP,      /* save "" / appendonly no: what kv does anyway */
+    CONFIG_TARGET_KV,        /* one of kv's options (struct config) */
+    CONFIG_TARGET_IMMUTABLE, /* kv's option fixed at startup, or a Redis name kv shows as such */
+    CONFIG_TARGET_PARAM,     /* a Redis parameter kv stores without acting on it */
+};
+
+struct config_target {
+    enum config_target_kind kind;
+    int32_t row;      /* CONFIG_TARGET_PARAM: the redis_param row */
+    char option[48];  /* CONFIG_TARGET_KV, _NOOP, _IMMUTABLE: kv's option name ("hz") */
+};
+
+static void config_target_resolve(const struct config_entry *entries, struct slice name,
+                                  struct slice value, struct config_target *target)
+{
+    target->row = -1;
+    target->option[0] = '\0';
+    bool runtime = false;
+    bool named = arg_text(name, true, target->option, sizeof(target->option));
+    bool known = named && config_option_known(target->option, &runtime);
+    if (config_set_noop(name, value)) {
+        target->kind = CONFIG_TARGET_NOOP;
+        return;
+    }
+    static const char *const redis_only[] = {"maxclients", "save", "appendonly", "databases",
+                                             "slowlog-max-len"};
+    static_assert(sizeof(redis_only) / sizeof(redis_only[0]) == 5, "the loop's bound");
+    bool shown = false;
+    for (uint32_t entry = 0; entry < 5; entry++) {
+        shown |= cmd_arg_is(name, redis_only[entry]);
+    }
+    if (known || shown) {
+        target->kind = runtime ? CONFIG_TARGET_KV : CONFIG_TARGET_IMMUTABLE;
+        return;
+    }
+    int32_t param = config_param_find(entries, name);
+    if (param >= (int32_t)CONFIG_ENTRY_COUNT) {
+        target->kind = CONFIG_TARGET_PARAM;
+        target->row = param - (int32_t)CONFIG_ENTRY_COUNT;
+        return;
+    }
+    /* A kv entry that is not an option (none today) or no parameter at all. */
+    target->kind = CONFIG_TARGET_UNKNOWN;
+}
+
+static bool config_target_same(const struct config_target *one, const struct config_target *two)
+{
+    if (one->kind == CONFIG_TARGET_PARAM || two->kind == CONFIG_TARGET_PARAM) {
+        return one->kind == two->kind && one->row == two->row;
+    }
+    return one->option[0] != '\0' && strcmp(one->option, two->option) == 0;
+}
+
+/*
+ * CONFIG SET name value [name value ...], in Redis 7.0's order and words: first every name
+ * (the first unknown, immutable, protected or repeated one fails the command), then every
+ * value (the first bad one fails it), and only then is anything applied: all or none. kv's
+ * runtime options (requirepass, hz, expire_slice, slowlog-log-slower-than, maxmemory and its
+ * policy, the eviction and LFU options, the client buffer limits) take effect at once; the
+ * options that size the region or the socket are immutable, as Redis says of its own; Redis's
+ * other parameters are checked and stored (redis_param.h) without effect on kv.
+ */
 static void config_set_command(struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count)
 {
     /* CONFIG SET and name/value pairs: cmd_config checked. */
     KV_ASSERT(arg_count >= 4);
     KV_ASSERT(arg_count % 2 == 0);
-    struct config fresh = *context->config;
+    struct config_entry entries[CONFIG_ENTRY_COUNT];
+    config_entries(context, entries);
+    /* The names: one pass, each against the earlier ones for repeats (O(pairs²): an admin
+     * command, and nothing to store per pair). */
     for (uint32_t index = 2; index + 1 < arg_count; index += 2) {
         struct slice name = args[index];
-        char option[48];
-        char value[CONFIG_PASSWORD_BYTES_MAX + 1];
-        bool runtime = false;
-        bool known = arg_text(name, true, option, sizeof(option)) &&
-                     config_option_known(option, &runtime);
-        if (config_set_noop(name, args[index + 1])) {
-            continue;
-        }
-        static const char *const redis_only[] = {"maxclients", "save", "appendonly",
-                                                 "databases", "slowlog-max-len"};
-        static_assert(sizeof(redis_only) / sizeof(redis_only[0]) == 5, "the loop's bound");
-        bool shown = false;
-        for (uint32_t entry = 0; entry < 5; entry++) {
-            shown |= cmd_arg_is(name, redis_only[entry]);
-        }
-        if (!known && !shown) {
+        struct config_target target;
+        config_target_resolve(entries, name, args[index + 1], &target);
+        if (target.kind == CONFIG_TARGET_UNKNOWN) {
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_UNKNOWN, &name);
             return;
         }
-        if (!runtime) {
+        const struct redis_param *param =
+            target.kind == CONFIG_TARGET_PARAM ? redis_param_at((uint32_t)target.row) : NULL;
+        if (target.kind == CONFIG_TARGET_IMMUTABLE ||
+            (param != NULL && (param->flags & RP_IMMUTABLE) != 0)) {
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_IMMUTABLE, &name);
             return;
         }
-        KV_ASSERT(known); /* only a known option is runtime */
+        if (param != NULL && (param->flags & RP_PROTECTED) != 0) {
+            /* enable-protected-configs is "no" (immutable), so these are never settable. */
+            reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &name,
+                               "can't set protected config");
+            return;
+        }
+        for (uint32_t earlier = 2; earlier < index; earlier += 2) {
+            struct config_target before;
+            config_target_resolve(entries, args[earlier], args[earlier + 1], &before);
+            if (config_target_same(&before, &target)) {
+                reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &name,
+                                   "duplicate parameter");
+                return;
+            }
+        }
+    }
+    /* The values, into a copy of kv's options and checked only for Redis's parameters. */
+    struct config fresh = *context->config;
+    for (uint32_t index = 2; index + 1 < arg_count; index += 2) {
+        struct slice name = args[index];
+        struct config_target target;
+        config_target_resolve(entries, name, args[index + 1], &target);
+        KV_ASSERT(target.kind != CONFIG_TARGET_UNKNOWN && target.kind != CONFIG_TARGET_IMMUTABLE);
+        char value[REDIS_PARAM_VALUE_BYTES > CONFIG_PASSWORD_BYTES_MAX + 1
+                       ? REDIS_PARAM_VALUE_BYTES
+                       : CONFIG_PASSWORD_BYTES_MAX + 1];
         char reason[256];
-        if (!arg_text(args[index + 1], false, value, sizeof(value))) {
+        if (target.kind == CONFIG_TARGET_PARAM) {
+            const struct redis_param *param = redis_param_at((uint32_t)target.row);
+            struct slice param_name = text_slice(param->name);
+            /* Redis names the parameter's own spelling when a value fails. */
+            const char *failure = "argument is too long or holds a NUL byte";
+            if (arg_text(args[index + 1], false, value, REDIS_PARAM_VALUE_BYTES)) {
+                failure = redis_param_check((uint32_t)target.row, value, strlen(value), reason);
+            }
+            if (failure != NULL) {
+                reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &param_name,
+                                   failure);
+                return;
+            }
+            continue;
+        }
+        if (target.kind == CONFIG_TARGET_NOOP) {
+            continue;
+        }
+        if (!arg_text(args[index + 1], false, value, CONFIG_PASSWORD_BYTES_MAX + 1)) {
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_UNREADABLE, &name);
             return;
         }
-        if (config_set(&fresh, option, value, reason, sizeof(reason)) != 0 ||
+        if (config_set(&fresh, target.option, value, reason, sizeof(reason)) != 0 ||
             !maxmemory_fits(context, &fresh, reason, sizeof(reason))) {
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &name, reason);
             return;
         }
     }
+    /* Every value passed: apply them all. */
     const char *names[8];
     config_apply_runtime(context->config, &fresh, names, 8);
-    /* All or none: every value was checked before any applies. */
     KV_ASSERT(context->config->slowlog_log_slower_than == fresh.slowlog_log_slower_than);
     KV_ASSERT(context->config->hz == fresh.hz);
     cmd_slowlog_threshold_set(context->config->slowlog_log_slower_than);
+    for (uint32_t index = 2; index + 1 < arg_count; index += 2) {
+        struct config_target target;
+        config_target_resolve(entries, args[index], args[index + 1], &target);
+        if (target.kind != CONFIG_TARGET_PARAM) {
+            continue;
+        }
+        char value[REDIS_PARAM_VALUE_BYTES];
+        char canonical[REDIS_PARAM_VALUE_BYTES];
+        bool readable = arg_text(args[index + 1], false, value, sizeof(value));
+        KV_ASSERT(readable); /* checked above */
+        const char *failure =
+            redis_param_check((uint32_t)target.row, value, strlen(value), canonical);
+        KV_ASSERT(failure == NULL); /* the same check passed above */
+        redis_param_store((uint32_t)target.row, canonical);
+    }
     reply_ok(&context->reply);
 }
-
 /* CONFIG RESETSTAT: the counters start again; the start time and the clients stay. */
 static void config_resetstat(struct cmd_context *context)
 {
