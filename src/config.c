@@ -204,8 +204,11 @@ void config_output_limits_format(const struct config *config, char *text, size_t
     text[0] = '\0';
     for (uint32_t class = 0; class < CONFIG_CLIENT_CLASS_COUNT && used < text_bytes; class++) {
         const struct config_output_limit *limit = &config->output_limits[class];
+        /* Redis 7.0 prints the replica class under its old name (getClientTypeName). */
+        const char *class_name =
+            class == CONFIG_CLIENT_REPLICA ? "slave" : client_class_names[class];
         int written = snprintf(text + used, text_bytes - used, "%s%s %llu %llu %u",
-                               class == 0 ? "" : " ", client_class_names[class],
+                               class == 0 ? "" : " ", class_name,
                                (unsigned long long)limit->hard_bytes,
                                (unsigned long long)limit->soft_bytes, limit->soft_seconds);
         used += written > 0 ? (size_t)written : 0;
