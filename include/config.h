@@ -112,6 +112,8 @@ struct config {
     uint64_t maxmemory_clients;        /* bytes of client buffers in all; 0: no limit */
     uint32_t maxmemory_clients_percent;/* when set (1..100): maxmemory_clients is this share
                                           of maxmemory */
+    char config_file[CONFIG_PATH_BYTES_MAX]; /* --config's file (CONFIG REWRITE writes it);
+                                          empty: none */
     bool plan_only;                    /* --plan: print the memory plan and exit */
     bool check_host;                   /* --check-host: print the host check and exit */
 };

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include "redis_param.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -629,6 +631,22 @@ static int config_line(struct config *config, const char *path, unsigned line_nu
         value++;
     }
     char reason[384];
+    /* A Redis parameter kv does not act on (hash-max-listpack-entries, ...): stored for
+     * CONFIG GET, as Redis's own file would set it (immutable ones included). */
+    bool runtime = false;
+    int32_t row = config_option_known(text, &runtime) ? -1 : redis_param_find(text, strlen(text));
+    if (row >= 0) {
+        char canonical[REDIS_PARAM_VALUE_BYTES];
+        const char *failure =
+            redis_param_check((uint32_t)row, value, strlen(value), canonical);
+        if (failure != NULL) {
+            snprintf(error, error_bytes, "%s:%u: option %s: '%s': %s", path, line_number, text,
+                     value, failure);
+            return -1;
+        }
+        redis_param_store((uint32_t)row, canonical);
+        return 0;
+    }
     if (config_set_named(config, text, value, reason, sizeof(reason)) != 0) {
         snprintf(error, error_bytes, "%s:%u: %s", path, line_number, reason);
         return -1;
@@ -728,6 +746,9 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
     const char *path = config_path(argc, argv);
     if (path != NULL && config_file(config, path, error, error_bytes) != 0) {
         return -1;
+    }
+    if (path != NULL && strlen(path) < sizeof(config->config_file)) {
+        snprintf(config->config_file, sizeof(config->config_file), "%s", path);
     }
     for (int index = 1; index < argc; index++) {
         const char *flag = argv[index];

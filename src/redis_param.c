@@ -50,8 +50,13 @@ int32_t redis_param_find(const char *name, size_t length)
     return -1;
 }
 
+/* Whether redis_param_init ran: main runs it at startup; a unit test that reads a config file
+ * without it gets it on first use. */
+static bool redis_param_ready;
+
 void redis_param_init(void)
 {
+    redis_param_ready = true;
     /* Bounded by the table: each row finds its slot, an alias its primary's. */
     for (uint32_t index = 0; index < REDIS_PARAM_COUNT; index++) {
         const struct redis_param *param = &redis_params[index];
@@ -81,6 +86,9 @@ void redis_param_init(void)
 const char *redis_param_value(uint32_t index)
 {
     KV_ASSERT(index < REDIS_PARAM_COUNT);
+    if (!redis_param_ready) {
+        redis_param_init();
+    }
     uint32_t slot = redis_param_slot[index];
     KV_ASSERT(slot < REDIS_PARAM_COUNT);
     return redis_param_values[slot];
@@ -89,6 +97,9 @@ const char *redis_param_value(uint32_t index)
 void redis_param_store(uint32_t index, const char *canonical)
 {
     KV_ASSERT(index < REDIS_PARAM_COUNT);
+    if (!redis_param_ready) {
+        redis_param_init();
+    }
     KV_ASSERT(strlen(canonical) < REDIS_PARAM_VALUE_BYTES);
     snprintf(redis_param_values[redis_param_slot[index]], REDIS_PARAM_VALUE_BYTES, "%s",
              canonical);
