@@ -609,6 +609,32 @@ static char *trim(char *text)
     return text;
 }
 
+/* A quoted value's escapes as Redis's sdssplitargs reads them (and CONFIG REWRITE writes
+ * them): \\ \" \n \r \t \a \b and \xHH; in place, the text only shrinks. */
+static void config_unescape(char *text)
+{
+    static const char from[] = "\\\"nrtab";
+    static const char to[] = "\\\"\n\r\t\a\b";
+    static_assert(sizeof(from) == sizeof(to), "an escape per character");
+    char *write = text;
+    /* One pass: bounded by the text's length. */
+    for (const char *read = text; *read != '\0'; read++) {
+        const char *escape = read[0] == '\\' && read[1] != '\0' ? strchr(from, read[1]) : NULL;
+        if (escape != NULL) {
+            *write++ = to[escape - from];
+            read++;
+        } else if (read[0] == '\\' && read[1] == 'x' && isxdigit((unsigned char)read[2]) &&
+                   isxdigit((unsigned char)read[3])) {
+            char hex[3] = {read[2], read[3], '\0'};
+            *write++ = (char)strtoul(hex, NULL, 16);
+            read += 3;
+        } else {
+            *write++ = *read;
+        }
+    }
+    *write = '\0';
+}
+
 /* One line of the file: blank, a comment, or "name value". */
 static int config_line(struct config *config, const char *path, unsigned line_number, char *line,
                        char *error, size_t error_bytes)
@@ -629,6 +655,7 @@ static int config_line(struct config *config, const char *path, unsigned line_nu
     if (value_length >= 2 && value[0] == '"' && value[value_length - 1] == '"') {
         value[value_length - 1] = '\0';
         value++;
+        config_unescape(value);
     }
     char reason[384];
     /* A Redis parameter kv does not act on (hash-max-listpack-entries, ...): stored for

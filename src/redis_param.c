@@ -133,7 +133,8 @@ static const char *param_number(const struct redis_param *param, const char *val
     bool percent = false;
     if ((param->number_flags & RP_NUM_MEMORY) != 0) {
         uint64_t bytes = 0;
-        parsed = config_memory_parse(value, &bytes);
+        /* memtoull reads "" as 0. */
+        parsed = value[0] == '\0' || config_memory_parse(value, &bytes);
         number = (long long)bytes;
     }
     size_t length = strlen(value);
@@ -188,6 +189,9 @@ static const char *param_number(const struct redis_param *param, const char *val
                  "argument must be between %lld and %lld inclusive", param->lower,
                  (long long)param->upper);
         return param_error;
+    }
+    if (strcmp(param->name, "repl-backlog-size") == 0 && number < 16384) {
+        number = 16384; /* Redis's apply step raises it to its smallest backlog */
     }
     if (percent) {
         snprintf(canonical, REDIS_PARAM_VALUE_BYTES, "%lld%%", -number);
