@@ -19,7 +19,7 @@
 
 #include "kv_assert.h"
 
-/* More rows than Redis 7.0 has (254), for arrays sized at compile time. */
+/* More rows than Redis 7.0 has (197), for arrays sized at compile time. */
 #define REDIS_PARAM_COUNT_MAX 320u
 
 /* The longest value stored, NUL included. */
