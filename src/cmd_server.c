@@ -207,6 +207,7 @@ static bool config_name_is(const char *name, struct slice arg)
 static bool config_param_shadowed(const struct config_entry *entries, uint32_t row)
 {
     const char *name = redis_param_at(row)->name;
+    /* Bounded by kv's entries. */
     for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
         if (strcasecmp(entries[entry].name, name) == 0) {
             return true;
@@ -218,6 +219,8 @@ static bool config_param_shadowed(const struct config_entry *entries, uint32_t r
 /* The parameter `arg` names exactly (any case), or -1; kv's entries first. */
 static int32_t config_param_find(const struct config_entry *entries, struct slice arg)
 {
+    KV_ASSERT(arg.bytes != NULL || arg.length == 0);
+    /* Bounded by kv's entries. */
     for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
         if (config_name_is(entries[entry].name, arg)) {
             return (int32_t)entry;

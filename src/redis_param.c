@@ -222,6 +222,8 @@ static const char *param_enum_error(const struct redis_param *param)
 
 static int param_word(const struct redis_param *param, const char *word, size_t length)
 {
+    KV_ASSERT(param->words != NULL);
+    /* Bounded by the word list's NULL end. */
     for (int index = 0; param->words[index].word != NULL; index++) {
         const char *candidate = param->words[index].word;
         if (strlen(candidate) == length && strncasecmp(candidate, word, length) == 0) {
@@ -267,6 +269,7 @@ static const char *param_enum(const struct redis_param *param, const char *value
     }
     size_t used = 0;
     canonical[0] = '\0';
+    /* Bounded by the word list's NULL end. */
     for (int word = 1; param->words[word].word != NULL; word++) {
         if ((bits & (1u << (word - 1))) != 0) {
             used += (size_t)snprintf(canonical + used, REDIS_PARAM_VALUE_BYTES - used, "%s%s",
@@ -285,6 +288,7 @@ static const char *param_notify(const char *value, char *canonical)
     static const char classes[] = "KEg$lshzxetmdn"; /* bit N: classes[N], as Redis numbers them */
     const uint32_t all = 0x27fcu;                   /* g $ l s h z x e t d */
     uint32_t bits = 0;
+    /* One pass over the value's bytes (at most REDIS_PARAM_VALUE_BYTES). */
     for (const char *at = value; *at != '\0'; at++) {
         if (*at == 'A') {
             bits |= all;
