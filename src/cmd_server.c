@@ -613,18 +613,15 @@ static void rewrite_line(struct config_rewrite *out, const char *name, const cha
 
 static void config_rewrite_error(struct reply *reply, const char *what)
 {
-    char line[256];
-    int length = snprintf(line, sizeof(line), "-ERR Rewriting config file: %s\r\n", what);
-    KV_ASSERT(length > 0 && (size_t)length < sizeof(line));
-    reply_raw(reply, line, (uint32_t)length);
+    KV_ASSERT(what != NULL);
+    reply_error_format(reply, REPLY_ERROR_CONFIG_REWRITE_FAILED, what);
 }
 
 static void config_rewrite_command(struct cmd_context *context)
 {
     const char *path = context->config->config_file;
     if (path[0] == '\0') {
-        static const char line[] = "-ERR The server is running without a config file\r\n";
-        reply_raw(&context->reply, line, sizeof(line) - 1);
+        reply_error(&context->reply, REPLY_ERROR_CONFIG_NO_FILE);
         return;
     }
     struct config_entry entries[CONFIG_ENTRY_COUNT];

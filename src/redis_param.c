@@ -14,8 +14,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "config.h"
-
 #include "redis_param_table.h" /* the rows: redis_params[] */
 
 #define REDIS_PARAM_COUNT (sizeof(redis_params) / sizeof(redis_params[0]))
@@ -120,6 +118,37 @@ static bool param_integer(const char *text, long long *number)
     return errno == 0 && *end == '\0';
 }
 
+/* Redis's memtoull: digits and an optional unit (b, k, kb, m, mb, g, gb, any case; k = 1000,
+ * kb = 1024). Its own copy of config.c's rule: config sits above this module. */
+static bool param_memory(const char *text, uint64_t *bytes)
+{
+    static const struct {
+        const char *unit;
+        uint64_t multiplier;
+    } units[] = {{"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000000},
+                 {"mb", 1024 * 1024}, {"g", 1000000000}, {"gb", 1024ull * 1024 * 1024}};
+    size_t digits = strspn(text, "0123456789");
+    if (digits == 0 || digits > 20) {
+        return false;
+    }
+    errno = 0;
+    unsigned long long number = strtoull(text, NULL, 10);
+    if (errno != 0) {
+        return false;
+    }
+    /* Bounded by the unit table. */
+    for (size_t index = 0; index < sizeof(units) / sizeof(units[0]); index++) {
+        if (strcasecmp(text + digits, units[index].unit) == 0) {
+            if (number > UINT64_MAX / units[index].multiplier) {
+                return false;
+            }
+            *bytes = number * units[index].multiplier;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The error buffer for texts with numbers in them: CONFIG SET copies it into the reply
  * before anything else runs (one thread). */
 static char param_error[160];
@@ -134,7 +163,7 @@ static const char *param_number(const struct redis_param *param, const char *val
     if ((param->number_flags & RP_NUM_MEMORY) != 0) {
         uint64_t bytes = 0;
         /* memtoull reads "" as 0. */
-        parsed = value[0] == '\0' || config_memory_parse(value, &bytes);
+        parsed = value[0] == '\0' || param_memory(value, &bytes);
         number = (long long)bytes;
     }
     size_t length = strlen(value);

@@ -197,6 +197,7 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         LIMIT("-ERR too many channels (pubsub_channels_max is %u)\r\n"),
     [REPLY_ERROR_BLOCKING_KEYS_FULL] =
         LIMIT("-ERR too many blocked keys (blocking_keys_max is %u)\r\n"),
+    [REPLY_ERROR_CONFIG_NO_FILE] = FIXED("-ERR The server is running without a config file\r\n"),
 
     /* Redis echoes a whole argument; kv cuts it (128 bytes, as Redis cuts a command name)
      * so that the line fits PLAN_REPLY_ERROR_BYTES. */
@@ -234,6 +235,7 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
     [REPLY_ERROR_CONFIG_SET_FAILED] =
         FORMAT("-ERR CONFIG SET failed (possibly related to argument '%.64s') - %s\r\n"),
+    [REPLY_ERROR_CONFIG_REWRITE_FAILED] = FORMAT("-ERR Rewriting config file: %s\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */
