@@ -101,7 +101,7 @@ struct config {
     enum config_policy maxmemory_policy; /* what goes when the budget is full */
     uint64_t lua_heap_bytes;           /* bytes: the Lua heap scripts run in (a part of the
                                           region apart from the budget) */
-    uint32_t busy_reply_threshold;     /* ms a script runs before other clients get -BUSY
+    uint64_t busy_reply_threshold;     /* ms a script runs before other clients get -BUSY
                                           and may kill it (Redis's busy-reply-threshold, alias
                                           lua-time-limit); 0: never */
     uint32_t maxmemory_samples;        /* keys sampled per eviction */
@@ -115,6 +115,8 @@ struct config {
     uint64_t maxmemory_clients;        /* bytes of client buffers in all; 0: no limit */
     uint32_t maxmemory_clients_percent;/* when set (1..100): maxmemory_clients is this share
                                           of maxmemory */
+    char config_file[CONFIG_PATH_BYTES_MAX]; /* --config's file (CONFIG REWRITE writes it);
+                                          empty: none */
     bool plan_only;                    /* --plan: print the memory plan and exit */
     bool check_host;                   /* --check-host: print the host check and exit */
 };

@@ -231,6 +231,7 @@ enum reply_error {
     REPLY_ERROR_SUBSCRIPTIONS_FULL,
     REPLY_ERROR_CHANNELS_FULL,
     REPLY_ERROR_BLOCKING_KEYS_FULL,
+    REPLY_ERROR_CONFIG_NO_FILE,
     /* With arguments (reply_error_format), listed after each. */
     REPLY_ERROR_SUBSCRIBED_CONTEXT,      /* name: the refused command */
     REPLY_ERROR_CLIENT_NAME_TOO_LONG,    /* u: kv's limit in bytes */
@@ -247,6 +248,7 @@ enum reply_error {
     REPLY_ERROR_CONFIG_SET_IMMUTABLE,    /* arg: the parameter */
     REPLY_ERROR_CONFIG_SET_UNREADABLE,   /* arg: the parameter */
     REPLY_ERROR_CONFIG_SET_FAILED,       /* arg: the parameter; name: config_set's reason */
+    REPLY_ERROR_CONFIG_REWRITE_FAILED,   /* name: the reason (strerror) */
     REPLY_ERROR_SCRIPT_COMPILE,          /* arg: Lua's message */
     REPLY_ERROR_SCRIPT_RUNNING,          /* name: the script's SHA-1; arg: Lua's message */
     REPLY_ERROR_SHEBANG_ENGINE,          /* arg: the engine word */

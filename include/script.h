@@ -64,7 +64,7 @@ struct script {
     uint32_t function_count;     /* the functions they registered */
     script_busy_pass_fn *busy_pass; /* see the type; NULL: a slow script just runs on */
     void *busy_pass_owner;
-    uint32_t busy_reply_threshold_ms; /* the running script's threshold (0: no hook) */
+    uint64_t busy_reply_threshold_ms; /* the running script's threshold (0: no hook) */
     uint64_t run_start_ms;       /* when the running script began (monotonic) */
     bool timed_out;              /* the running script passed its threshold: others BUSY */
     bool killed;                 /* SCRIPT KILL or FUNCTION KILL asked it to stop */

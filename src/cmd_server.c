@@ -6,11 +6,14 @@
  */
 #include "cmd_handlers.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -26,6 +29,7 @@
 #include "pubsub.h"
 #include "region.h"
 #include "script.h"
+#include "redis_param.h"
 
 /* The Redis version kv answers as: clients pick features by it. */
 #define CMD_REDIS_VERSION "7.0.15"
@@ -166,8 +170,8 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     }
     snprintf(entries[34].value, size, "%u", config->blocking_keys_max);
     snprintf(entries[35].value, size, "%u", config->pubsub_channels_max);
-    snprintf(entries[36].value, size, "%u", config->busy_reply_threshold);
-    snprintf(entries[37].value, size, "%u", config->busy_reply_threshold);
+    snprintf(entries[36].value, size, "%" PRIu64, config->busy_reply_threshold);
+    snprintf(entries[37].value, size, "%" PRIu64, config->busy_reply_threshold);
     /* Every value fits (the static_asserts above), so none was cut: the password shows whole. */
     KV_ASSERT(strlen(entries[15].value) == strlen(config->requirepass));
     KV_ASSERT(strlen(entries[1].value) == strlen(config->bind));
@@ -194,40 +198,108 @@ static bool config_pattern(struct slice arg)
     return false;
 }
 
-/* CONFIG GET pattern [pattern ...]: matching name/value pairs, each once. As Redis 7.0, a
- * parameter asked for by name is answered under the name as given ("HZ"). */
+/* The parameters CONFIG GET and SET name: kv's entries (index < CONFIG_ENTRY_COUNT), then
+ * Redis's rows (redis_param.h) that no kv entry shadows, at CONFIG_ENTRY_COUNT + row. */
+#define CONFIG_PARAM_COUNT_MAX (CONFIG_ENTRY_COUNT + REDIS_PARAM_COUNT_MAX)
+
+static bool config_name_is(const char *name, struct slice arg)
+{
+    size_t length = strlen(name);
+    return length == arg.length && strncasecmp(name, (const char *)arg.bytes, length) == 0;
+}
+
+/* Whether Redis's row is answered by a kv entry of the same name instead. */
+static bool config_param_shadowed(const struct config_entry *entries, uint32_t row)
+{
+    const char *name = redis_param_at(row)->name;
+    /* Bounded by kv's entries. */
+    for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
+        if (strcasecmp(entries[entry].name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The parameter `arg` names exactly (any case), or -1; kv's entries first. */
+static int32_t config_param_find(const struct config_entry *entries, struct slice arg)
+{
+    KV_ASSERT(arg.bytes != NULL || arg.length == 0);
+    /* Bounded by kv's entries. */
+    for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
+        if (config_name_is(entries[entry].name, arg)) {
+            return (int32_t)entry;
+        }
+    }
+    int32_t row = redis_param_find((const char *)arg.bytes, arg.length);
+    if (row < 0 || config_param_shadowed(entries, (uint32_t)row)) {
+        return -1;
+    }
+    return (int32_t)CONFIG_ENTRY_COUNT + row;
+}
+
+static const char *config_param_name(const struct config_entry *entries, uint32_t param)
+{
+    return param < CONFIG_ENTRY_COUNT ? entries[param].name
+                                      : redis_param_at(param - CONFIG_ENTRY_COUNT)->name;
+}
+
+/*
+ * CONFIG GET pattern [pattern ...], as Redis 7.0 answers it: a name without glob characters
+ * is looked up (hidden parameters included) and answered under the name as given; a pattern
+ * matches every parameter and alias (hidden ones aside) without case. A parameter already
+ * answered, under any spelling, is not answered again. Redis's order is its dict's (random
+ * per process); kv answers in the order the arguments found them.
+ */
 static void config_get(struct cmd_context *context, const struct slice *args, uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 3); /* CONFIG GET and a pattern: cmd_config checked */
     struct config_entry entries[CONFIG_ENTRY_COUNT];
     config_entries(context, entries);
-    uint32_t matched_by[CONFIG_ENTRY_COUNT] = {0}; /* the argument that matched it, 0: none */
-    uint32_t matched_count = 0;
-    for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
-        for (uint32_t index = 2; index < arg_count && matched_by[entry] == 0; index++) {
-            if (glob_match(args[index], text_slice(entries[entry].name), true)) {
-                matched_by[entry] = index;
-                matched_count++;
+    uint32_t param_count = CONFIG_ENTRY_COUNT + redis_param_count();
+    KV_ASSERT(param_count <= CONFIG_PARAM_COUNT_MAX);
+    bool taken[CONFIG_PARAM_COUNT_MAX] = {false};
+    uint32_t found[CONFIG_PARAM_COUNT_MAX];   /* parameters, in the order they were found */
+    uint32_t found_by[CONFIG_PARAM_COUNT_MAX]; /* the argument: its spelling for a name */
+    uint32_t found_count = 0;
+    for (uint32_t index = 2; index < arg_count; index++) {
+        struct slice arg = args[index];
+        if (!config_pattern(arg)) {
+            int32_t param = config_param_find(entries, arg);
+            if (param >= 0 && !taken[param]) {
+                taken[param] = true;
+                found_by[found_count] = index;
+                found[found_count++] = (uint32_t)param;
             }
+            continue;
+        }
+        /* Every parameter once per pattern: bounded by param_count. */
+        for (uint32_t param = 0; param < param_count; param++) {
+            bool hidden = param >= CONFIG_ENTRY_COUNT &&
+                          ((redis_param_at(param - CONFIG_ENTRY_COUNT)->flags & RP_HIDDEN) != 0 ||
+                           config_param_shadowed(entries, param - CONFIG_ENTRY_COUNT));
+            if (taken[param] || hidden ||
+                !glob_match(arg, text_slice(config_param_name(entries, param)), true)) {
+                continue;
+            }
+            taken[param] = true;
+            found_by[found_count] = 0; /* answered under its own name */
+            found[found_count++] = param;
         }
     }
-    KV_ASSERT(matched_count <= CONFIG_ENTRY_COUNT);
-    reply_map(&context->reply, matched_count);
-    uint32_t written_count = 0;
-    for (uint32_t entry = 0; entry < CONFIG_ENTRY_COUNT; entry++) {
-        if (matched_by[entry] != 0) {
-            KV_ASSERT(matched_by[entry] >= 2); /* a pattern argument, past CONFIG GET */
-            KV_ASSERT(matched_by[entry] < arg_count);
-            struct slice arg = args[matched_by[entry]];
-            reply_bulk(&context->reply,
-                       config_pattern(arg) ? text_slice(entries[entry].name) : arg);
-            reply_bulk(&context->reply, text_slice(entries[entry].value));
-            written_count++;
-        }
+    KV_ASSERT(found_count <= param_count); /* each parameter at most once */
+    reply_map(&context->reply, found_count); /* RESP2: an array of 2n */
+    for (uint32_t index = 0; index < found_count; index++) {
+        uint32_t param = found[index];
+        reply_bulk(&context->reply, found_by[index] != 0
+                                        ? args[found_by[index]]
+                                        : text_slice(config_param_name(entries, param)));
+        reply_bulk(&context->reply,
+                   text_slice(param < CONFIG_ENTRY_COUNT
+                                  ? entries[param].value
+                                  : redis_param_value(param - CONFIG_ENTRY_COUNT)));
     }
-    KV_ASSERT(written_count == matched_count); /* as many pairs as the header says */
 }
-
 /* An argument as a C string (lower case and '_' for '-' when `option_name`); false when it
  * does not fit or holds a NUL. */
 static bool arg_text(struct slice arg, bool option_name, char *text, uint32_t capacity)
@@ -275,60 +347,437 @@ static bool maxmemory_fits(const struct cmd_context *context, const struct confi
     return false;
 }
 
-/* CONFIG SET name value [name value ...]: the runtime options (requirepass, hz,
- * expire_slice, slowlog-log-slower-than, maxmemory-policy and the eviction and LFU options,
- * the client buffer limits) change at once, all or none; every other option sizes the region
- * or the socket (maxmemory among them) and is immutable, as Redis says of its own. */
+/* What one CONFIG SET name resolved to. */
+enum config_target_kind {
+    CONFIG_TARGET_UNKNOWN,
+    CONFIG_TARGET_NOOP,      /* save "" / appendonly no: what kv does anyway */
+    CONFIG_TARGET_KV,        /* one of kv's options (struct config) */
+    CONFIG_TARGET_IMMUTABLE, /* kv's option fixed at startup, or a Redis name kv shows as such */
+    CONFIG_TARGET_PARAM,     /* a Redis parameter kv stores without acting on it */
+};
+
+struct config_target {
+    enum config_target_kind kind;
+    int32_t row;      /* CONFIG_TARGET_PARAM: the redis_param row */
+    char option[48];  /* CONFIG_TARGET_KV, _NOOP, _IMMUTABLE: kv's option name ("hz") */
+};
+
+static void config_target_resolve(const struct config_entry *entries, struct slice name,
+                                  struct slice value, struct config_target *target)
+{
+    target->row = -1;
+    target->option[0] = '\0';
+    bool runtime = false;
+    bool named = arg_text(name, true, target->option, sizeof(target->option));
+    bool known = named && config_option_known(target->option, &runtime);
+    if (config_set_noop(name, value)) {
+        target->kind = CONFIG_TARGET_NOOP;
+        return;
+    }
+    static const char *const redis_only[] = {"maxclients", "save", "appendonly", "databases",
+                                             "slowlog-max-len"};
+    static_assert(sizeof(redis_only) / sizeof(redis_only[0]) == 5, "the loop's bound");
+    bool shown = false;
+    for (uint32_t entry = 0; entry < 5; entry++) {
+        shown |= cmd_arg_is(name, redis_only[entry]);
+    }
+    if (known || shown) {
+        target->kind = runtime ? CONFIG_TARGET_KV : CONFIG_TARGET_IMMUTABLE;
+        return;
+    }
+    int32_t param = config_param_find(entries, name);
+    if (param >= (int32_t)CONFIG_ENTRY_COUNT) {
+        target->kind = CONFIG_TARGET_PARAM;
+        target->row = param - (int32_t)CONFIG_ENTRY_COUNT;
+        return;
+    }
+    /* A kv entry that is not an option (none today) or no parameter at all. */
+    target->kind = CONFIG_TARGET_UNKNOWN;
+}
+
+static bool config_target_same(const struct config_target *one, const struct config_target *two)
+{
+    if (one->kind == CONFIG_TARGET_PARAM || two->kind == CONFIG_TARGET_PARAM) {
+        return one->kind == two->kind && one->row == two->row;
+    }
+    return one->option[0] != '\0' && strcmp(one->option, two->option) == 0;
+}
+
+/*
+ * CONFIG SET name value [name value ...], in Redis 7.0's order and words: first every name
+ * (the first unknown, immutable, protected or repeated one fails the command), then every
+ * value (the first bad one fails it), and only then is anything applied: all or none. kv's
+ * runtime options (requirepass, hz, expire_slice, slowlog-log-slower-than, maxmemory and its
+ * policy, the eviction and LFU options, the client buffer limits) take effect at once; the
+ * options that size the region or the socket are immutable, as Redis says of its own; Redis's
+ * other parameters are checked and stored (redis_param.h) without effect on kv.
+ */
 static void config_set_command(struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count)
 {
     /* CONFIG SET and name/value pairs: cmd_config checked. */
     KV_ASSERT(arg_count >= 4);
     KV_ASSERT(arg_count % 2 == 0);
-    struct config fresh = *context->config;
+    struct config_entry entries[CONFIG_ENTRY_COUNT];
+    config_entries(context, entries);
+    /* The names: one pass, each against the earlier ones for repeats (O(pairs²): an admin
+     * command, and nothing to store per pair). */
     for (uint32_t index = 2; index + 1 < arg_count; index += 2) {
         struct slice name = args[index];
-        char option[48];
-        char value[CONFIG_PASSWORD_BYTES_MAX + 1];
-        bool runtime = false;
-        bool known = arg_text(name, true, option, sizeof(option)) &&
-                     config_option_known(option, &runtime);
-        if (config_set_noop(name, args[index + 1])) {
-            continue;
-        }
-        static const char *const redis_only[] = {"maxclients", "save", "appendonly",
-                                                 "databases", "slowlog-max-len"};
-        static_assert(sizeof(redis_only) / sizeof(redis_only[0]) == 5, "the loop's bound");
-        bool shown = false;
-        for (uint32_t entry = 0; entry < 5; entry++) {
-            shown |= cmd_arg_is(name, redis_only[entry]);
-        }
-        if (!known && !shown) {
+        struct config_target target;
+        config_target_resolve(entries, name, args[index + 1], &target);
+        if (target.kind == CONFIG_TARGET_UNKNOWN) {
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_UNKNOWN, &name);
             return;
         }
-        if (!runtime) {
+        const struct redis_param *param =
+            target.kind == CONFIG_TARGET_PARAM ? redis_param_at((uint32_t)target.row) : NULL;
+        if (target.kind == CONFIG_TARGET_IMMUTABLE ||
+            (param != NULL && (param->flags & RP_IMMUTABLE) != 0)) {
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_IMMUTABLE, &name);
             return;
         }
-        KV_ASSERT(known); /* only a known option is runtime */
+        if (param != NULL && (param->flags & RP_PROTECTED) != 0) {
+            /* enable-protected-configs is "no" (immutable), so these are never settable. */
+            reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &name,
+                               "can't set protected config");
+            return;
+        }
+        for (uint32_t earlier = 2; earlier < index; earlier += 2) {
+            struct config_target before;
+            config_target_resolve(entries, args[earlier], args[earlier + 1], &before);
+            if (config_target_same(&before, &target)) {
+                reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &name,
+                                   "duplicate parameter");
+                return;
+            }
+        }
+    }
+    /* The values, into a copy of kv's options and checked only for Redis's parameters. */
+    struct config fresh = *context->config;
+    for (uint32_t index = 2; index + 1 < arg_count; index += 2) {
+        struct slice name = args[index];
+        struct config_target target;
+        config_target_resolve(entries, name, args[index + 1], &target);
+        KV_ASSERT(target.kind != CONFIG_TARGET_UNKNOWN && target.kind != CONFIG_TARGET_IMMUTABLE);
+        char value[REDIS_PARAM_VALUE_BYTES > CONFIG_PASSWORD_BYTES_MAX + 1
+                       ? REDIS_PARAM_VALUE_BYTES
+                       : CONFIG_PASSWORD_BYTES_MAX + 1];
         char reason[256];
-        if (!arg_text(args[index + 1], false, value, sizeof(value))) {
+        if (target.kind == CONFIG_TARGET_PARAM) {
+            const struct redis_param *param = redis_param_at((uint32_t)target.row);
+            struct slice param_name = text_slice(param->name);
+            /* Redis names the parameter's own spelling when a value fails. */
+            const char *failure = "argument is too long or holds a NUL byte";
+            if (arg_text(args[index + 1], false, value, REDIS_PARAM_VALUE_BYTES)) {
+                failure = redis_param_check((uint32_t)target.row, value, strlen(value), reason);
+            }
+            if (failure != NULL) {
+                reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &param_name,
+                                   failure);
+                return;
+            }
+            continue;
+        }
+        if (target.kind == CONFIG_TARGET_NOOP) {
+            continue;
+        }
+        if (!arg_text(args[index + 1], false, value, CONFIG_PASSWORD_BYTES_MAX + 1)) {
             reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_UNREADABLE, &name);
             return;
         }
-        if (config_set(&fresh, option, value, reason, sizeof(reason)) != 0 ||
+        if (config_set(&fresh, target.option, value, reason, sizeof(reason)) != 0 ||
             !maxmemory_fits(context, &fresh, reason, sizeof(reason))) {
-            reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &name, reason);
+            /* Redis names the parameter as its table spells it: lower case. */
+            char lower[48];
+            struct slice spelled = name;
+            if (name.length < sizeof(lower)) {
+                /* Bounded by the name's length. */
+                for (uint32_t at = 0; at < name.length; at++) {
+                    uint8_t byte = name.bytes[at];
+                    lower[at] = (char)(byte >= 'A' && byte <= 'Z' ? byte + ('a' - 'A') : byte);
+                }
+                spelled = (struct slice){.bytes = (const uint8_t *)lower, .length = name.length};
+            }
+            reply_error_format(&context->reply, REPLY_ERROR_CONFIG_SET_FAILED, &spelled, reason);
             return;
         }
     }
+    /* Every value passed: apply them all. */
     const char *names[8];
     config_apply_runtime(context->config, &fresh, names, 8);
-    /* All or none: every value was checked before any applies. */
     KV_ASSERT(context->config->slowlog_log_slower_than == fresh.slowlog_log_slower_than);
     KV_ASSERT(context->config->hz == fresh.hz);
     cmd_slowlog_threshold_set(context->config->slowlog_log_slower_than);
+    for (uint32_t index = 2; index + 1 < arg_count; index += 2) {
+        struct config_target target;
+        config_target_resolve(entries, args[index], args[index + 1], &target);
+        if (target.kind != CONFIG_TARGET_PARAM) {
+            continue;
+        }
+        char value[REDIS_PARAM_VALUE_BYTES];
+        char canonical[REDIS_PARAM_VALUE_BYTES];
+        bool readable = arg_text(args[index + 1], false, value, sizeof(value));
+        KV_ASSERT(readable); /* checked above */
+        const char *failure =
+            redis_param_check((uint32_t)target.row, value, strlen(value), canonical);
+        KV_ASSERT(failure == NULL); /* the same check passed above */
+        redis_param_store((uint32_t)target.row, canonical);
+    }
+    reply_ok(&context->reply);
+}
+/*
+ * CONFIG REWRITE, as Redis 7.0 rewrites its file: comments and blank lines stay; a line
+ * naming a parameter becomes "name value" with the value now in force (an alias line takes
+ * its primary's name; a parameter's later lines go); a line kv does not know becomes
+ * "# ??? line"; then every parameter that differs from its default and had no line is
+ * appended after "# Generated by CONFIG REWRITE". Values are written as Redis writes them:
+ * sizes with units (64mb), strings quoted. kv's options that CONFIG GET does not show
+ * (ring_entries, pidfile, ...) keep their lines as they are.
+ *
+ * This is the one place kv does file I/O while serving: a synchronous read and write of a
+ * file of at most CONFIG_FILE_BYTES_MAX bytes on an admin command, which blocks the loop for
+ * that long (a few hundred microseconds on a local disk). The file is written whole to
+ * "<file>.rewrite-tmp" and renamed over the old one, so a crash leaves one or the other.
+ */
+#define CONFIG_REWRITE_BYTES_MAX (CONFIG_FILE_BYTES_MAX * 2u)
+
+/* Static, not on the stack: two files' worth is more than a handler's frame should hold. */
+static char config_rewrite_in[CONFIG_FILE_BYTES_MAX];
+static char config_rewrite_out[CONFIG_REWRITE_BYTES_MAX];
+
+struct config_rewrite {
+    uint32_t length;
+    bool overflow; /* the new file would pass CONFIG_REWRITE_BYTES_MAX */
+};
+
+static void rewrite_add(struct config_rewrite *out, const char *bytes, size_t length)
+{
+    if (out->overflow || length > CONFIG_REWRITE_BYTES_MAX - out->length) {
+        out->overflow = true;
+        return;
+    }
+    memcpy(config_rewrite_out + out->length, bytes, length);
+    out->length += (uint32_t)length;
+    KV_ASSERT(out->length <= CONFIG_REWRITE_BYTES_MAX);
+}
+
+/* Whether a parameter's value is a size Redis writes with units. */
+static bool rewrite_is_size(const char *name, int32_t row)
+{
+    if (row >= 0) {
+        const struct redis_param *param = redis_param_at((uint32_t)row);
+        return param->kind == RP_KIND_NUMBER && (param->number_flags & RP_NUM_MEMORY) != 0;
+    }
+    return strcmp(name, "maxmemory") == 0 || strcmp(name, "proto-max-bulk-len") == 0 ||
+           strcmp(name, "client-query-buffer-limit") == 0 ||
+           strcmp(name, "maxmemory-clients") == 0;
+}
+
+/* "name value\n" as Redis's rewrite writes it. */
+static void rewrite_line(struct config_rewrite *out, const char *name, const char *value,
+                         int32_t row)
+{
+    char text[REDIS_PARAM_VALUE_BYTES * 4 + 128];
+    size_t used = (size_t)snprintf(text, sizeof(text), "%s ", name);
+    bool quoted = (row >= 0 && redis_param_at((uint32_t)row)->kind == RP_KIND_STRING) ||
+                  strcmp(name, "requirepass") == 0 || value[0] == '\0';
+    size_t value_length = strlen(value);
+    bool digits = value_length > 0 && strspn(value, "0123456789") == value_length;
+    if (rewrite_is_size(name, row) && digits && value_length < 20) {
+        /* rewriteConfigFormatMemory: the largest unit that divides the size. */
+        unsigned long long bytes = strtoull(value, NULL, 10);
+        const unsigned long long gb = 1024ull * 1024 * 1024, mb = 1024ull * 1024, kb = 1024;
+        if (bytes != 0 && bytes % gb == 0) {
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "%llugb", bytes / gb);
+        } else if (bytes != 0 && bytes % mb == 0) {
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "%llumb", bytes / mb);
+        } else if (bytes != 0 && bytes % kb == 0) {
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "%llukb", bytes / kb);
+        } else {
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "%llu", bytes);
+        }
+    } else if (quoted) {
+        /* sdscatrepr: quotes, with \\ \" \n \r \t \a \b escaped and other bytes as \xHH. */
+        text[used++] = '"';
+        for (size_t index = 0; index < value_length; index++) {
+            unsigned char byte = (unsigned char)value[index];
+            const char *escape = byte == '\\'   ? "\\\\"
+                                 : byte == '"'  ? "\\\""
+                                 : byte == '\n' ? "\\n"
+                                 : byte == '\r' ? "\\r"
+                                 : byte == '\t' ? "\\t"
+                                 : byte == '\a' ? "\\a"
+                                 : byte == '\b' ? "\\b"
+                                                : NULL;
+            if (escape != NULL) {
+                used += (size_t)snprintf(text + used, sizeof(text) - used, "%s", escape);
+            } else if (byte < 32 || byte >= 127) {
+                used += (size_t)snprintf(text + used, sizeof(text) - used, "\\x%02x", byte);
+            } else {
+                text[used++] = (char)byte;
+            }
+        }
+        text[used++] = '"';
+    } else {
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "%s", value);
+    }
+    KV_ASSERT(used + 1 < sizeof(text)); /* 4 bytes per value byte at most, and the name */
+    text[used++] = '\n';
+    rewrite_add(out, text, used);
+}
+
+static void config_rewrite_error(struct reply *reply, const char *what)
+{
+    KV_ASSERT(what != NULL);
+    reply_error_format(reply, REPLY_ERROR_CONFIG_REWRITE_FAILED, what);
+}
+
+static void config_rewrite_command(struct cmd_context *context)
+{
+    const char *path = context->config->config_file;
+    if (path[0] == '\0') {
+        reply_error(&context->reply, REPLY_ERROR_CONFIG_NO_FILE);
+        return;
+    }
+    struct config_entry entries[CONFIG_ENTRY_COUNT];
+    struct config_entry defaults[CONFIG_ENTRY_COUNT];
+    config_entries(context, entries);
+    struct config default_config;
+    config_defaults(&default_config);
+    struct cmd_context default_context = *context;
+    default_context.config = &default_config;
+    config_entries(&default_context, defaults);
+    /* Read the old file (a missing one is empty, as in Redis). */
+    size_t in_length = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) {
+        config_rewrite_error(&context->reply, strerror(errno));
+        return;
+    }
+    /* Bounded by the buffer: each read adds a byte or ends the loop. */
+    while (fd >= 0 && in_length < sizeof(config_rewrite_in) - 1) {
+        ssize_t got = read(fd, config_rewrite_in + in_length,
+                           sizeof(config_rewrite_in) - 1 - in_length);
+        if (got <= 0) {
+            break;
+        }
+        in_length += (size_t)got;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    config_rewrite_in[in_length] = '\0';
+    uint32_t param_count = CONFIG_ENTRY_COUNT + redis_param_count();
+    bool written[CONFIG_PARAM_COUNT_MAX] = {false};
+    struct config_rewrite out = {0};
+    static const char signature[] = "# Generated by CONFIG REWRITE\n";
+    /* Redis signs the appended part once: a file that holds the line already keeps it. */
+    bool signed_tail = false;
+    char *line = config_rewrite_in;
+    /* One pass per line, bounded by the file's length. */
+    while (*line != '\0') {
+        char *end = strchr(line, '\n');
+        if (end != NULL) {
+            *end = '\0';
+        }
+        /* Trimmed of "\r\n\t " at both ends, as Redis trims. */
+        while (*line == ' ' || *line == '\t' || *line == '\r') {
+            line++;
+        }
+        size_t length = strlen(line);
+        while (length > 0 && (line[length - 1] == ' ' || line[length - 1] == '\t' ||
+                              line[length - 1] == '\r')) {
+            line[--length] = '\0';
+        }
+        size_t name_length = strcspn(line, " \t");
+        struct slice name = {.bytes = (const uint8_t *)line, .length = (uint32_t)name_length};
+        int32_t param = line[0] == '#' || length == 0 ? -1 : config_param_find(entries, name);
+        char option[48];
+        bool runtime = false;
+        bool kv_only = param < 0 && arg_text(name, true, option, sizeof(option)) &&
+                       config_option_known(option, &runtime);
+        signed_tail |= length == sizeof(signature) - 2 &&
+                       memcmp(line, signature, sizeof(signature) - 2) == 0;
+        if (line[0] == '#' || length == 0 || kv_only) {
+            rewrite_add(&out, line, length);
+            rewrite_add(&out, "\n", 1);
+        } else if (param < 0) {
+            rewrite_add(&out, "# ??? ", 6);
+            rewrite_add(&out, line, length);
+            rewrite_add(&out, "\n", 1);
+        } else {
+            int32_t row = param >= (int32_t)CONFIG_ENTRY_COUNT
+                              ? param - (int32_t)CONFIG_ENTRY_COUNT
+                              : -1;
+            const struct redis_param *redis = row >= 0 ? redis_param_at((uint32_t)row) : NULL;
+            if (redis != NULL && redis->other != NULL && row > 0 &&
+                strcmp(redis_param_at((uint32_t)row - 1)->name, redis->other) == 0) {
+                row--; /* an alias line: its primary's name */
+                param--;
+            }
+            if (!written[param]) {
+                written[param] = true;
+                const char *value =
+                    row >= 0 ? redis_param_value((uint32_t)row) : entries[param].value;
+                rewrite_line(&out, config_param_name(entries, (uint32_t)param), value, row);
+            }
+        }
+        if (end == NULL) {
+            break;
+        }
+        line = end + 1;
+    }
+
+    /* Every parameter once: the ones changed from their defaults and not in the file. */
+    for (uint32_t param = 0; param < param_count; param++) {
+        int32_t row = param >= CONFIG_ENTRY_COUNT ? (int32_t)(param - CONFIG_ENTRY_COUNT) : -1;
+        const struct redis_param *redis = row >= 0 ? redis_param_at((uint32_t)row) : NULL;
+        bool alias = redis != NULL && redis->other != NULL && row > 0 &&
+                     strcmp(redis_param_at((uint32_t)row - 1)->name, redis->other) == 0;
+        if (written[param] || alias ||
+            (redis != NULL && config_param_shadowed(entries, (uint32_t)row))) {
+            continue;
+        }
+        const char *value = redis != NULL ? redis_param_value((uint32_t)row) : entries[param].value;
+        const char *fresh = redis != NULL ? redis->default_value : defaults[param].value;
+        if (strcmp(value, fresh) == 0 || (redis != NULL && strcmp(redis->name, "dir") == 0)) {
+            continue;
+        }
+        if (!signed_tail) {
+            rewrite_add(&out, signature, sizeof(signature) - 1);
+            signed_tail = true;
+        }
+        rewrite_line(&out, config_param_name(entries, param), value, row);
+    }
+    if (out.overflow) {
+        config_rewrite_error(&context->reply, "File too large");
+        return;
+    }
+    char temporary[CONFIG_PATH_BYTES_MAX + 16];
+    int temporary_length = snprintf(temporary, sizeof(temporary), "%s.rewrite-tmp", path);
+    KV_ASSERT(temporary_length > 0 && (size_t)temporary_length < sizeof(temporary));
+    fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    bool ok = fd >= 0;
+    size_t done = 0;
+    /* Bounded by the text: each write adds a byte or fails. */
+    while (ok && done < out.length) {
+        ssize_t wrote = write(fd, config_rewrite_out + done, out.length - done);
+        ok = wrote > 0;
+        done += ok ? (size_t)wrote : 0;
+    }
+    ok = ok && fsync(fd) == 0;
+    int saved_errno = errno;
+    if (fd >= 0) {
+        close(fd);
+    }
+    ok = ok && rename(temporary, path) == 0;
+    saved_errno = ok ? 0 : (errno != 0 ? errno : saved_errno);
+    if (!ok) {
+        unlink(temporary);
+        config_rewrite_error(&context->reply, strerror(saved_errno));
+        return;
+    }
     reply_ok(&context->reply);
 }
 
@@ -364,6 +813,14 @@ CMD_HANDLER(cmd_config)
             return;
         }
         config_set_command(context, args, arg_count);
+        return;
+    }
+    if (cmd_arg_is(args[1], "rewrite")) {
+        if (arg_count != 2) {
+            reply_error_arity(&context->reply, "config|rewrite");
+            return;
+        }
+        config_rewrite_command(context);
         return;
     }
     if (cmd_arg_is(args[1], "resetstat")) {

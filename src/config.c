@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include "redis_param.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 
 enum option_kind {
     OPTION_UINT32,
+    OPTION_UINT64,  /* 0 .. INT64_MAX, as Redis's long long options (busy-reply-threshold) */
     OPTION_BIND,
     OPTION_HUGEPAGES,
     OPTION_MLOCK,
@@ -112,9 +115,9 @@ static const struct option options[] = {
     {"lua_heap_bytes", OPTION_MEMORY, 1ull << 20, 4ull << 30,
      offsetof(struct config, lua_heap_bytes), false, KV_WORDS},
     /* Redis's name and its 7.0 alias for the same option. */
-    {"busy-reply-threshold", OPTION_UINT32, 0, INT32_MAX,
+    {"busy-reply-threshold", OPTION_UINT64, 0, INT64_MAX,
      offsetof(struct config, busy_reply_threshold), true, REDIS_WORDS},
-    {"lua-time-limit", OPTION_UINT32, 0, INT32_MAX,
+    {"lua-time-limit", OPTION_UINT64, 0, INT64_MAX,
      offsetof(struct config, busy_reply_threshold), true, REDIS_WORDS},
 };
 
@@ -209,8 +212,11 @@ void config_output_limits_format(const struct config *config, char *text, size_t
     text[0] = '\0';
     for (uint32_t class = 0; class < CONFIG_CLIENT_CLASS_COUNT && used < text_bytes; class++) {
         const struct config_output_limit *limit = &config->output_limits[class];
+        /* Redis 7.0 prints the replica class under its old name (getClientTypeName). */
+        const char *class_name =
+            class == CONFIG_CLIENT_REPLICA ? "slave" : client_class_names[class];
         int written = snprintf(text + used, text_bytes - used, "%s%s %llu %llu %u",
-                               class == 0 ? "" : " ", client_class_names[class],
+                               class == 0 ? "" : " ", class_name,
                                (unsigned long long)limit->hard_bytes,
                                (unsigned long long)limit->soft_bytes, limit->soft_seconds);
         used += written > 0 ? (size_t)written : 0;
@@ -333,10 +339,12 @@ static bool redis_integer_parse(const char *value, long long *number)
 
 /* A uint32 option: kv's own words for kv's options, Redis's for Redis's (a negative number
  * is Redis's range error there, not a parse error). */
-static int set_uint32(const struct option *option, uint32_t *field, const char *value, char *error,
-                      size_t error_bytes)
+/* An unsigned option's number into *number, within its bounds: 0, or -1 with the error in
+ * Redis's words (a Redis name) or kv's. */
+static int parse_unsigned(const struct option *option, const char *value, uint64_t *number_out,
+                          char *error, size_t error_bytes)
 {
-    KV_ASSERT(option->max <= UINT32_MAX);
+    KV_ASSERT(option->min <= option->max && option->max <= INT64_MAX);
     if (redis_named(option)) {
         long long number = 0;
         if (!redis_integer_parse(value, &number)) {
@@ -348,7 +356,7 @@ static int set_uint32(const struct option *option, uint32_t *field, const char *
                      (unsigned long long)option->min, (unsigned long long)option->max);
             return -1;
         }
-        *field = (uint32_t)number;
+        *number_out = (uint64_t)number;
         return 0;
     }
     char *end = NULL;
@@ -361,7 +369,30 @@ static int set_uint32(const struct option *option, uint32_t *field, const char *
                  (unsigned long long)option->max);
         return -1;
     }
+    *number_out = number;
+    return 0;
+}
+
+static int set_uint32(const struct option *option, uint32_t *field, const char *value, char *error,
+                      size_t error_bytes)
+{
+    KV_ASSERT(option->max <= UINT32_MAX);
+    uint64_t number = 0;
+    if (parse_unsigned(option, value, &number, error, error_bytes) != 0) {
+        return -1;
+    }
     *field = (uint32_t)number;
+    return 0;
+}
+
+static int set_uint64(const struct option *option, uint64_t *field, const char *value, char *error,
+                      size_t error_bytes)
+{
+    uint64_t number = 0;
+    if (parse_unsigned(option, value, &number, error, error_bytes) != 0) {
+        return -1;
+    }
+    *field = number;
     return 0;
 }
 
@@ -537,6 +568,8 @@ int config_set(struct config *config, const char *name, const char *value, char 
     switch (option->kind) {
     case OPTION_UINT32:
         return set_uint32(option, (uint32_t *)(void *)field, value, error, error_bytes);
+    case OPTION_UINT64:
+        return set_uint64(option, (uint64_t *)(void *)field, value, error, error_bytes);
     case OPTION_INT32:
         return set_int32(option, (int32_t *)(void *)field, value, error, error_bytes);
     case OPTION_BIND:
@@ -610,6 +643,32 @@ static char *trim(char *text)
     return text;
 }
 
+/* A quoted value's escapes as Redis's sdssplitargs reads them (and CONFIG REWRITE writes
+ * them): \\ \" \n \r \t \a \b and \xHH; in place, the text only shrinks. */
+static void config_unescape(char *text)
+{
+    static const char from[] = "\\\"nrtab";
+    static const char to[] = "\\\"\n\r\t\a\b";
+    static_assert(sizeof(from) == sizeof(to), "an escape per character");
+    char *write = text;
+    /* One pass: bounded by the text's length. */
+    for (const char *read = text; *read != '\0'; read++) {
+        const char *escape = read[0] == '\\' && read[1] != '\0' ? strchr(from, read[1]) : NULL;
+        if (escape != NULL) {
+            *write++ = to[escape - from];
+            read++;
+        } else if (read[0] == '\\' && read[1] == 'x' && isxdigit((unsigned char)read[2]) &&
+                   isxdigit((unsigned char)read[3])) {
+            char hex[3] = {read[2], read[3], '\0'};
+            *write++ = (char)strtoul(hex, NULL, 16);
+            read += 3;
+        } else {
+            *write++ = *read;
+        }
+    }
+    *write = '\0';
+}
+
 /* One line of the file: blank, a comment, or "name value". */
 static int config_line(struct config *config, const char *path, unsigned line_number, char *line,
                        char *error, size_t error_bytes)
@@ -630,8 +689,25 @@ static int config_line(struct config *config, const char *path, unsigned line_nu
     if (value_length >= 2 && value[0] == '"' && value[value_length - 1] == '"') {
         value[value_length - 1] = '\0';
         value++;
+        config_unescape(value);
     }
     char reason[384];
+    /* A Redis parameter kv does not act on (hash-max-listpack-entries, ...): stored for
+     * CONFIG GET, as Redis's own file would set it (immutable ones included). */
+    bool runtime = false;
+    int32_t row = config_option_known(text, &runtime) ? -1 : redis_param_find(text, strlen(text));
+    if (row >= 0) {
+        char canonical[REDIS_PARAM_VALUE_BYTES];
+        const char *failure =
+            redis_param_check((uint32_t)row, value, strlen(value), canonical);
+        if (failure != NULL) {
+            snprintf(error, error_bytes, "%s:%u: option %s: '%s': %s", path, line_number, text,
+                     value, failure);
+            return -1;
+        }
+        redis_param_store((uint32_t)row, canonical);
+        return 0;
+    }
     if (config_set_named(config, text, value, reason, sizeof(reason)) != 0) {
         snprintf(error, error_bytes, "%s:%u: %s", path, line_number, reason);
         return -1;
@@ -731,6 +807,9 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
     const char *path = config_path(argc, argv);
     if (path != NULL && config_file(config, path, error, error_bytes) != 0) {
         return -1;
+    }
+    if (path != NULL && strlen(path) < sizeof(config->config_file)) {
+        snprintf(config->config_file, sizeof(config->config_file), "%s", path);
     }
     for (int index = 1; index < argc; index++) {
         const char *flag = argv[index];

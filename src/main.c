@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "plan.h"
 #include "pubsub.h"
+#include "redis_param.h"
 #include "region.h"
 #include "reply.h"
 #include "script.h"
@@ -278,6 +279,7 @@ int main(int argc, char **argv)
     bool help_wanted = false;
     saved_argc = argc;
     saved_argv = argv;
+    redis_param_init(); /* before the file, whose lines may set Redis's parameters */
     config_defaults(&config);
     if (config_parse_args(&config, argc, argv, &help_wanted, error, sizeof(error)) != 0) {
         fprintf(stderr, "kv: %s\n", error);

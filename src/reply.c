@@ -322,6 +322,7 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         LIMIT("-ERR too many channels (pubsub_channels_max is %u)\r\n"),
     [REPLY_ERROR_BLOCKING_KEYS_FULL] =
         LIMIT("-ERR too many blocked keys (blocking_keys_max is %u)\r\n"),
+    [REPLY_ERROR_CONFIG_NO_FILE] = FIXED("-ERR The server is running without a config file\r\n"),
 
     /* Redis echoes a whole argument; kv cuts it (128 bytes, as Redis cuts a command name)
      * so that the line fits PLAN_REPLY_ERROR_BYTES. */
@@ -416,6 +417,7 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         FORMAT("-ERR Invalid metadata value given: %.128s\r\n"),
     [REPLY_ERROR_FUNCTION_LOAD_OPTION] = FORMAT("-ERR Unknown option given: %.128s\r\n"),
     [REPLY_ERROR_FUNCTION_LIST_ARGUMENT] = FORMAT("-ERR Unknown argument %.128s\r\n"),
+    [REPLY_ERROR_CONFIG_REWRITE_FAILED] = FORMAT("-ERR Rewriting config file: %s\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

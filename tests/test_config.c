@@ -241,7 +241,7 @@ static void test_redis_options(void)
                      sizeof(error)) != 0);
     char text[256];
     config_output_limits_format(&config, text, sizeof(text));
-    CHECK_STR(text, "normal 1024 0 0 replica 268435456 67108864 60 pubsub 67108864 16777216 30");
+    CHECK_STR(text, "normal 1024 0 0 slave 268435456 67108864 60 pubsub 67108864 16777216 30");
     CHECK(config_set(&config, "maxmemory-clients", "10%", error, sizeof(error)) == 0);
     CHECK(config.maxmemory_clients_percent == 10 && config.maxmemory_clients == 0);
     CHECK(config_set(&config, "maxmemory-clients", "32mb", error, sizeof(error)) == 0);
