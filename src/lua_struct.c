@@ -187,6 +187,81 @@ static void struct_integer_put(lua_State *L, luaL_Buffer *buffer, int argument,
     luaL_addlstring(buffer, (const char *)data, bytes);
 }
 
+/* Packs a float ("f") or a double ("d") from `argument` in the header's order. */
+static void struct_float_put(lua_State *L, luaL_Buffer *buffer, int argument,
+                             enum struct_endian endian, bool is_double)
+{
+    lua_Number value = luaL_checknumber(L, argument);
+    unsigned char data[sizeof(double)];
+    static_assert(sizeof(float) <= sizeof(double), "a float's bytes fit a double's");
+    size_t data_bytes = is_double ? sizeof(double) : sizeof(float);
+    if (is_double) {
+        double number = value;
+        memcpy(data, &number, sizeof(number));
+    } else {
+        float single = (float)value;
+        memcpy(data, &single, sizeof(single));
+    }
+    struct_order(data, data_bytes, endian);
+    luaL_addlstring(buffer, (const char *)data, data_bytes);
+}
+
+/* Packs "c[n]" or "s" from `argument`; returns the bytes it added. */
+static size_t struct_string_put(lua_State *L, luaL_Buffer *buffer, int argument, char option,
+                                size_t bytes)
+{
+    KV_ASSERT(option == 'c' || option == 's');
+    size_t length = 0;
+    const char *text = luaL_checklstring(L, argument, &length);
+    if (bytes == 0) {
+        bytes = length;
+    }
+    /* The original names the argument after the string; so do we. */
+    luaL_argcheck(L, length >= bytes, argument + 1, "string too short");
+    luaL_addlstring(buffer, text, bytes);
+    if (option == 's') {
+        luaL_addchar(buffer, '\0');
+        bytes++;
+    }
+    return bytes;
+}
+
+/* Packs one option's field from *argument (advancing it when the option takes a value);
+ * returns the field's bytes. */
+static size_t struct_field_put(lua_State *L, luaL_Buffer *buffer, char option,
+                               const char **format, struct struct_header *header,
+                               int *argument, size_t bytes)
+{
+    KV_ASSERT(*argument >= 2);
+    switch (option) {
+    case 'b':
+    case 'B':
+    case 'h':
+    case 'H':
+    case 'l':
+    case 'L':
+    case 'T':
+    case 'i':
+    case 'I':
+        struct_integer_put(L, buffer, (*argument)++, header->endian, bytes);
+        break;
+    case 'x':
+        luaL_addchar(buffer, '\0');
+        break;
+    case 'f':
+    case 'd':
+        struct_float_put(L, buffer, (*argument)++, header->endian, option == 'd');
+        break;
+    case 'c':
+    case 's':
+        bytes = struct_string_put(L, buffer, (*argument)++, option, bytes);
+        break;
+    default:
+        struct_control(L, option, format, header);
+    }
+    return bytes;
+}
+
 static int struct_pack(lua_State *L)
 {
     const char *format = luaL_checkstring(L, 1);
@@ -207,58 +282,9 @@ static int struct_pack(lua_State *L)
         for (size_t index = 0; index < padding; index++) {
             luaL_addchar(&buffer, '\0');
         }
-        switch (option) {
-        case 'b':
-        case 'B':
-        case 'h':
-        case 'H':
-        case 'l':
-        case 'L':
-        case 'T':
-        case 'i':
-        case 'I':
-            struct_integer_put(L, &buffer, argument++, header.endian, bytes);
-            break;
-        case 'x':
-            luaL_addchar(&buffer, '\0');
-            break;
-        case 'f': {
-            float single = (float)luaL_checknumber(L, argument++);
-            unsigned char data[sizeof(single)];
-            memcpy(data, &single, sizeof(single));
-            struct_order(data, sizeof(data), header.endian);
-            luaL_addlstring(&buffer, (const char *)data, sizeof(data));
-            break;
-        }
-        case 'd': {
-            double number = luaL_checknumber(L, argument++);
-            unsigned char data[sizeof(number)];
-            memcpy(data, &number, sizeof(number));
-            struct_order(data, sizeof(data), header.endian);
-            luaL_addlstring(&buffer, (const char *)data, sizeof(data));
-            break;
-        }
-        case 'c':
-        case 's': {
-            size_t length = 0;
-            const char *text = luaL_checklstring(L, argument++, &length);
-            if (bytes == 0) {
-                bytes = length;
-            }
-            /* The original names the argument after the string; so do we. */
-            luaL_argcheck(L, length >= bytes, argument, "string too short");
-            luaL_addlstring(&buffer, text, bytes);
-            if (option == 's') {
-                luaL_addchar(&buffer, '\0');
-                bytes++;
-            }
-            break;
-        }
-        default:
-            struct_control(L, option, &format, &header);
-        }
-        total_bytes += bytes;
+        total_bytes += struct_field_put(L, &buffer, option, &format, &header, &argument, bytes);
     }
+    KV_ASSERT(argument >= 2);
     luaL_pushresult(&buffer);
     return 1;
 }
