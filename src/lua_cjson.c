@@ -830,6 +830,98 @@ static void json_object_key(struct json_parse *parse, struct json_token *token)
     json_next_token(parse, token);
 }
 
+/* Opens the array or object whose first token is `token`: pushes its table and, unless it is
+ * empty, a frame, leaving the first value's (or key's) token read. Returns whether the table
+ * is already complete (empty). */
+static bool json_table_open(struct json_parse *parse, struct json_token *token,
+                            struct json_decode_frame *frames)
+{
+    KV_ASSERT(token->type == JSON_OBJECT_BEGIN || token->type == JSON_ARRAY_BEGIN);
+    bool is_object = token->type == JSON_OBJECT_BEGIN;
+    json_descend(parse, is_object ? 3 : 2);
+    lua_newtable(parse->L);
+    json_next_token(parse, token);
+    if (token->type == (is_object ? JSON_OBJECT_END : JSON_ARRAY_END)) {
+        parse->depth--;
+        return true; /* an empty table: complete */
+    }
+    KV_ASSERT(parse->depth <= JSON_DEPTH_MAX); /* each open table holds a slot */
+    frames[parse->depth - 1].next_index = is_object ? 0 : 1;
+    if (is_object) {
+        json_object_key(parse, token);
+    }
+    return false; /* its first value starts with `token` */
+}
+
+/* Starts the value whose first token is `token`: pushes a scalar or opens a table. Returns
+ * whether the value is complete on top of the stack. */
+static bool json_value_start(struct json_parse *parse, struct json_token *token,
+                             struct json_decode_frame *frames)
+{
+    lua_State *L = parse->L;
+    switch (token->type) {
+    case JSON_STRING:
+        lua_pushlstring(L, token->string, token->string_bytes);
+        return true;
+    case JSON_NUMBER:
+        lua_pushnumber(L, token->number);
+        return true;
+    case JSON_BOOLEAN:
+        lua_pushboolean(L, token->boolean);
+        return true;
+    case JSON_NULL:
+        lua_pushlightuserdata(L, NULL);
+        return true;
+    case JSON_OBJECT_BEGIN:
+    case JSON_ARRAY_BEGIN:
+        return json_table_open(parse, token, frames);
+    default:
+        json_parse_error(parse, "value", token);
+        return false; /* not reached: json_parse_error raises */
+    }
+}
+
+/* With a complete value on top, stores it into its table, closing each table it completes.
+ * Returns true when the document is complete (and at its end), false when the next value
+ * starts with `token`. */
+static bool json_value_finish(struct json_parse *parse, struct json_token *token,
+                              struct json_decode_frame *frames)
+{
+    lua_State *L = parse->L;
+    /* Bounded by the open tables: each pass closes one or starts a value. */
+    for (;;) {
+        json_next_token(parse, token);
+        if (parse->depth == 0) {
+            if (token->type != JSON_END) {
+                json_parse_error(parse, "the end", token);
+            }
+            return true;
+        }
+        KV_ASSERT(parse->depth <= JSON_DEPTH_MAX);
+        struct json_decode_frame *frame = &frames[parse->depth - 1];
+        bool is_object = frame->next_index == 0;
+        if (is_object) {
+            lua_rawset(L, -3);
+        } else {
+            lua_rawseti(L, -2, frame->next_index);
+            frame->next_index++;
+        }
+        if (token->type == (is_object ? JSON_OBJECT_END : JSON_ARRAY_END)) {
+            parse->depth--; /* the table on top is the completed value */
+            continue;
+        }
+        if (token->type != JSON_COMMA) {
+            json_parse_error(parse, is_object ? "comma or object end" : "comma or array end",
+                             token);
+        }
+        json_next_token(parse, token);
+        if (is_object) {
+            json_object_key(parse, token);
+        }
+        return false;
+    }
+}
+
 static int json_decode(lua_State *L)
 {
     luaL_argcheck(L, lua_gettop(L) == 1, 1, "expected 1 argument");
@@ -849,72 +941,10 @@ static int json_decode(lua_State *L)
      * or closes an open table. */
     for (;;) {
         /* A value starts with `token`. */
-        bool complete = true;
-        switch (token.type) {
-        case JSON_STRING:
-            lua_pushlstring(L, token.string, token.string_bytes);
-            break;
-        case JSON_NUMBER:
-            lua_pushnumber(L, token.number);
-            break;
-        case JSON_BOOLEAN:
-            lua_pushboolean(L, token.boolean);
-            break;
-        case JSON_NULL:
-            lua_pushlightuserdata(L, NULL);
-            break;
-        case JSON_OBJECT_BEGIN:
-        case JSON_ARRAY_BEGIN: {
-            bool is_object = token.type == JSON_OBJECT_BEGIN;
-            json_descend(&parse, is_object ? 3 : 2);
-            lua_newtable(L);
-            json_next_token(&parse, &token);
-            if (token.type == (is_object ? JSON_OBJECT_END : JSON_ARRAY_END)) {
-                parse.depth--;
-                break; /* an empty table: complete */
-            }
-            KV_ASSERT(parse.depth <= JSON_DEPTH_MAX); /* each open table holds a slot */
-            frames[parse.depth - 1].next_index = is_object ? 0 : 1;
-            if (is_object) {
-                json_object_key(&parse, &token);
-            }
-            complete = false; /* its first value starts with `token` */
-            break;
-        }
-        default:
-            json_parse_error(&parse, "value", &token);
-        }
-        /* Bounded by the open tables: each pass closes one or starts a value. */
-        while (complete) {
-            json_next_token(&parse, &token);
-            if (parse.depth == 0) {
-                if (token.type != JSON_END) {
-                    json_parse_error(&parse, "the end", &token);
-                }
-                KV_ASSERT(lua_gettop(L) == 3);
-                return 1;
-            }
-            struct json_decode_frame *frame = &frames[parse.depth - 1];
-            bool is_object = frame->next_index == 0;
-            if (is_object) {
-                lua_rawset(L, -3);
-            } else {
-                lua_rawseti(L, -2, frame->next_index);
-                frame->next_index++;
-            }
-            if (token.type == (is_object ? JSON_OBJECT_END : JSON_ARRAY_END)) {
-                parse.depth--; /* the table on top is the completed value */
-                continue;
-            }
-            if (token.type != JSON_COMMA) {
-                json_parse_error(&parse, is_object ? "comma or object end" : "comma or array end",
-                                 &token);
-            }
-            json_next_token(&parse, &token);
-            if (is_object) {
-                json_object_key(&parse, &token);
-            }
-            complete = false;
+        if (json_value_start(&parse, &token, frames) &&
+            json_value_finish(&parse, &token, frames)) {
+            KV_ASSERT(lua_gettop(L) == 3);
+            return 1;
         }
     }
 }

@@ -376,6 +376,158 @@ static enum unpack_status unpack_string(lua_State *L, struct unpack_cursor *curs
     return UNPACK_OK;
 }
 
+/* Bytes after the type byte of a fixed-size item (the sized integers and the floats); 0 for
+ * every other type. */
+static unsigned unpack_fixed_width(unsigned char type)
+{
+    switch (type) {
+    case 0xcc:
+    case 0xd0:
+        return 1;
+    case 0xcd:
+    case 0xd1:
+        return 2;
+    case 0xce:
+    case 0xd2:
+    case 0xca:
+        return 4;
+    case 0xcf:
+    case 0xd3:
+    case 0xcb:
+        return 8;
+    default:
+        return 0;
+    }
+}
+
+/* Pushes the fixed-size item of `type` whose bytes after the type byte read as `field`. */
+static void unpack_fixed_push(lua_State *L, unsigned char type, uint64_t field)
+{
+    KV_ASSERT(unpack_fixed_width(type) > 0);
+    switch (type) {
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+        lua_pushinteger(L, (lua_Integer)field);
+        break;
+    case 0xcf: /* as the original: read as a signed integer */
+        lua_pushinteger(L, (lua_Integer)(int64_t)field);
+        break;
+    case 0xd0:
+        lua_pushinteger(L, (int8_t)field);
+        break;
+    case 0xd1:
+        lua_pushinteger(L, (int16_t)field);
+        break;
+    case 0xd2:
+        lua_pushinteger(L, (int32_t)field);
+        break;
+    case 0xd3:
+        lua_pushnumber(L, (lua_Number)(int64_t)field);
+        break;
+    case 0xca: {
+        uint32_t bits = (uint32_t)field;
+        float single = 0;
+        memcpy(&single, &bits, sizeof(single));
+        lua_pushnumber(L, single);
+        break;
+    }
+    default: {
+        KV_ASSERT(type == 0xcb);
+        double number = 0;
+        memcpy(&number, &field, sizeof(number));
+        lua_pushnumber(L, number);
+        break;
+    }
+    }
+}
+
+/* Reads a fixed-size item of `width` bytes after its type byte. */
+static enum unpack_status unpack_fixed(lua_State *L, struct unpack_cursor *cursor,
+                                       unsigned width)
+{
+    KV_ASSERT(width >= 1 && width <= 8);
+    KV_ASSERT(cursor->left_bytes >= 1);
+    if (cursor->left_bytes < 1u + width) {
+        return UNPACK_MISSING;
+    }
+    unpack_fixed_push(L, cursor->bytes[0], unpack_field(cursor->bytes + 1, width));
+    cursor->bytes += 1u + width;
+    cursor->left_bytes -= 1u + width;
+    return UNPACK_OK;
+}
+
+/* Reads a one-byte item (nil, false, true, a fixnum); false, reading nothing, when `type`
+ * is none of these. */
+static bool unpack_single_byte(lua_State *L, struct unpack_cursor *cursor, unsigned char type)
+{
+    KV_ASSERT(cursor->left_bytes >= 1 && cursor->bytes[0] == type);
+    if (type == 0xc0) {
+        lua_pushnil(L);
+    } else if (type == 0xc2 || type == 0xc3) {
+        lua_pushboolean(L, type == 0xc3);
+    } else if ((type & 0x80u) == 0) { /* positive fixnum */
+        lua_pushinteger(L, type);
+    } else if ((type & 0xe0u) == 0xe0u) { /* negative fixnum */
+        lua_pushinteger(L, (int8_t)type);
+    } else {
+        return false;
+    }
+    cursor->bytes++;
+    cursor->left_bytes--;
+    return true;
+}
+
+/* A string's or container's header: what it is, and where its length is. */
+struct unpack_header {
+    bool is_string;
+    bool is_map;
+    unsigned length_width; /* bytes of length after the type byte; 0: length is set */
+    size_t length;
+};
+
+/* Classifies a string or container type byte; false when `type` is no known format. */
+static bool unpack_header_read(unsigned char type, struct unpack_header *header)
+{
+    KV_ASSERT(unpack_fixed_width(type) == 0);
+    *header = (struct unpack_header){0};
+    if (type == 0xd9 || type == 0xda || type == 0xdb) {
+        header->is_string = true;
+        header->length_width = type == 0xd9 ? 1u : type == 0xda ? 2u : 4u;
+    } else if (type == 0xdc || type == 0xdd) {
+        header->length_width = type == 0xdc ? 2u : 4u;
+    } else if (type == 0xde || type == 0xdf) {
+        header->is_map = true;
+        header->length_width = type == 0xde ? 2u : 4u;
+    } else if ((type & 0xe0u) == 0xa0u) {
+        header->is_string = true;
+        header->length = type & 0x1fu;
+    } else if ((type & 0xf0u) == 0x90u) {
+        header->length = type & 0x0fu;
+    } else if ((type & 0xf0u) == 0x80u) {
+        header->is_map = true;
+        header->length = type & 0x0fu;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Opens a container of `length` entries: pushes its table and a frame. */
+static void unpack_open(lua_State *L, struct unpack_frame *frames, uint32_t *depth,
+                        bool is_map, size_t length)
+{
+    KV_ASSERT(*depth < UNPACK_DEPTH_MAX); /* each open container holds a stack slot */
+    KV_ASSERT(length <= UINT32_MAX);
+    lua_newtable(L);
+    if (!is_map) {
+        luaL_checkstack(L, 1, "in function mp_decode_to_lua_array");
+    }
+    frames[*depth] = (struct unpack_frame){
+        .left_count = (uint32_t)length, .next_index = 1, .is_map = is_map};
+    (*depth)++;
+}
+
 /* Reads one item: pushes a scalar, or opens a container (pushes its table and a frame,
  * setting *opened). */
 static enum unpack_status unpack_item(lua_State *L, struct unpack_cursor *cursor,
@@ -388,139 +540,31 @@ static enum unpack_status unpack_item(lua_State *L, struct unpack_cursor *cursor
     }
     luaL_checkstack(L, 1,
                     "too many return values at once; use unpack_one or unpack_limit instead.");
-    const unsigned char *bytes = cursor->bytes;
-    unsigned char type = bytes[0];
-    /* Fixed-size items: (type, bytes after the type byte). */
-    unsigned width = 0;
-    switch (type) {
-    case 0xcc:
-    case 0xd0:
-        width = 1;
-        break;
-    case 0xcd:
-    case 0xd1:
-        width = 2;
-        break;
-    case 0xce:
-    case 0xd2:
-    case 0xca:
-        width = 4;
-        break;
-    case 0xcf:
-    case 0xd3:
-    case 0xcb:
-        width = 8;
-        break;
-    default:
-        break;
-    }
+    unsigned char type = cursor->bytes[0];
+    unsigned width = unpack_fixed_width(type);
     if (width > 0) {
-        if (cursor->left_bytes < 1u + width) {
-            return UNPACK_MISSING;
-        }
-        uint64_t field = unpack_field(bytes + 1, width);
-        switch (type) {
-        case 0xcc:
-        case 0xcd:
-        case 0xce:
-            lua_pushinteger(L, (lua_Integer)field);
-            break;
-        case 0xcf: /* as the original: read as a signed integer */
-            lua_pushinteger(L, (lua_Integer)(int64_t)field);
-            break;
-        case 0xd0:
-            lua_pushinteger(L, (int8_t)field);
-            break;
-        case 0xd1:
-            lua_pushinteger(L, (int16_t)field);
-            break;
-        case 0xd2:
-            lua_pushinteger(L, (int32_t)field);
-            break;
-        case 0xd3:
-            lua_pushnumber(L, (lua_Number)(int64_t)field);
-            break;
-        case 0xca: {
-            uint32_t bits = (uint32_t)field;
-            float single = 0;
-            memcpy(&single, &bits, sizeof(single));
-            lua_pushnumber(L, single);
-            break;
-        }
-        default: {
-            KV_ASSERT(type == 0xcb);
-            double number = 0;
-            memcpy(&number, &field, sizeof(number));
-            lua_pushnumber(L, number);
-            break;
-        }
-        }
-        cursor->bytes += 1u + width;
-        cursor->left_bytes -= 1u + width;
+        return unpack_fixed(L, cursor, width);
+    }
+    if (unpack_single_byte(L, cursor, type)) {
         return UNPACK_OK;
     }
     /* Strings and containers: a length in the type byte or in the 1, 2 or 4 after it. */
-    bool is_string = false;
-    bool is_map = false;
-    unsigned length_width = 0;
-    size_t length = 0;
-    if (type == 0xc0 || type == 0xc2 || type == 0xc3) {
-        if (type == 0xc0) {
-            lua_pushnil(L);
-        } else {
-            lua_pushboolean(L, type == 0xc3);
-        }
-        cursor->bytes++;
-        cursor->left_bytes--;
-        return UNPACK_OK;
-    } else if (type == 0xd9 || type == 0xda || type == 0xdb) {
-        is_string = true;
-        length_width = type == 0xd9 ? 1u : type == 0xda ? 2u : 4u;
-    } else if (type == 0xdc || type == 0xdd) {
-        length_width = type == 0xdc ? 2u : 4u;
-    } else if (type == 0xde || type == 0xdf) {
-        is_map = true;
-        length_width = type == 0xde ? 2u : 4u;
-    } else if ((type & 0x80u) == 0) { /* positive fixnum */
-        lua_pushinteger(L, type);
-        cursor->bytes++;
-        cursor->left_bytes--;
-        return UNPACK_OK;
-    } else if ((type & 0xe0u) == 0xe0u) { /* negative fixnum */
-        lua_pushinteger(L, (int8_t)type);
-        cursor->bytes++;
-        cursor->left_bytes--;
-        return UNPACK_OK;
-    } else if ((type & 0xe0u) == 0xa0u) {
-        return unpack_string(L, cursor, 1, type & 0x1fu);
-    } else if ((type & 0xf0u) == 0x90u) {
-        length = type & 0x0fu;
-    } else if ((type & 0xf0u) == 0x80u) {
-        is_map = true;
-        length = type & 0x0fu;
-    } else {
+    struct unpack_header header;
+    if (!unpack_header_read(type, &header)) {
         return UNPACK_BAD_FORMAT;
     }
-    if (cursor->left_bytes < 1u + length_width) {
+    if (cursor->left_bytes < 1u + header.length_width) {
         return UNPACK_MISSING;
     }
-    if (length_width > 0) {
-        length = (size_t)unpack_field(bytes + 1, length_width);
+    if (header.length_width > 0) {
+        header.length = (size_t)unpack_field(cursor->bytes + 1, header.length_width);
     }
-    if (is_string) {
-        return unpack_string(L, cursor, 1u + length_width, length);
+    if (header.is_string) {
+        return unpack_string(L, cursor, 1u + header.length_width, header.length);
     }
-    cursor->bytes += 1u + length_width;
-    cursor->left_bytes -= 1u + length_width;
-    KV_ASSERT(*depth < UNPACK_DEPTH_MAX); /* each open container holds a stack slot */
-    KV_ASSERT(length <= UINT32_MAX);
-    lua_newtable(L);
-    if (!is_map) {
-        luaL_checkstack(L, 1, "in function mp_decode_to_lua_array");
-    }
-    frames[*depth] = (struct unpack_frame){
-        .left_count = (uint32_t)length, .next_index = 1, .is_map = is_map};
-    (*depth)++;
+    cursor->bytes += 1u + header.length_width;
+    cursor->left_bytes -= 1u + header.length_width;
+    unpack_open(L, frames, depth, header.is_map, header.length);
     *opened = true;
     return UNPACK_OK;
 }

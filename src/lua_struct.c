@@ -187,6 +187,81 @@ static void struct_integer_put(lua_State *L, luaL_Buffer *buffer, int argument,
     luaL_addlstring(buffer, (const char *)data, bytes);
 }
 
+/* Packs a float ("f") or a double ("d") from `argument` in the header's order. */
+static void struct_float_put(lua_State *L, luaL_Buffer *buffer, int argument,
+                             enum struct_endian endian, bool is_double)
+{
+    lua_Number value = luaL_checknumber(L, argument);
+    unsigned char data[sizeof(double)];
+    static_assert(sizeof(float) <= sizeof(double), "a float's bytes fit a double's");
+    size_t data_bytes = is_double ? sizeof(double) : sizeof(float);
+    if (is_double) {
+        double number = value;
+        memcpy(data, &number, sizeof(number));
+    } else {
+        float single = (float)value;
+        memcpy(data, &single, sizeof(single));
+    }
+    struct_order(data, data_bytes, endian);
+    luaL_addlstring(buffer, (const char *)data, data_bytes);
+}
+
+/* Packs "c[n]" or "s" from `argument`; returns the bytes it added. */
+static size_t struct_string_put(lua_State *L, luaL_Buffer *buffer, int argument, char option,
+                                size_t bytes)
+{
+    KV_ASSERT(option == 'c' || option == 's');
+    size_t length = 0;
+    const char *text = luaL_checklstring(L, argument, &length);
+    if (bytes == 0) {
+        bytes = length;
+    }
+    /* The original names the argument after the string; so do we. */
+    luaL_argcheck(L, length >= bytes, argument + 1, "string too short");
+    luaL_addlstring(buffer, text, bytes);
+    if (option == 's') {
+        luaL_addchar(buffer, '\0');
+        bytes++;
+    }
+    return bytes;
+}
+
+/* Packs one option's field from *argument (advancing it when the option takes a value);
+ * returns the field's bytes. */
+static size_t struct_field_put(lua_State *L, luaL_Buffer *buffer, char option,
+                               const char **format, struct struct_header *header,
+                               int *argument, size_t bytes)
+{
+    KV_ASSERT(*argument >= 2);
+    switch (option) {
+    case 'b':
+    case 'B':
+    case 'h':
+    case 'H':
+    case 'l':
+    case 'L':
+    case 'T':
+    case 'i':
+    case 'I':
+        struct_integer_put(L, buffer, (*argument)++, header->endian, bytes);
+        break;
+    case 'x':
+        luaL_addchar(buffer, '\0');
+        break;
+    case 'f':
+    case 'd':
+        struct_float_put(L, buffer, (*argument)++, header->endian, option == 'd');
+        break;
+    case 'c':
+    case 's':
+        bytes = struct_string_put(L, buffer, (*argument)++, option, bytes);
+        break;
+    default:
+        struct_control(L, option, format, header);
+    }
+    return bytes;
+}
+
 static int struct_pack(lua_State *L)
 {
     const char *format = luaL_checkstring(L, 1);
@@ -207,58 +282,9 @@ static int struct_pack(lua_State *L)
         for (size_t index = 0; index < padding; index++) {
             luaL_addchar(&buffer, '\0');
         }
-        switch (option) {
-        case 'b':
-        case 'B':
-        case 'h':
-        case 'H':
-        case 'l':
-        case 'L':
-        case 'T':
-        case 'i':
-        case 'I':
-            struct_integer_put(L, &buffer, argument++, header.endian, bytes);
-            break;
-        case 'x':
-            luaL_addchar(&buffer, '\0');
-            break;
-        case 'f': {
-            float single = (float)luaL_checknumber(L, argument++);
-            unsigned char data[sizeof(single)];
-            memcpy(data, &single, sizeof(single));
-            struct_order(data, sizeof(data), header.endian);
-            luaL_addlstring(&buffer, (const char *)data, sizeof(data));
-            break;
-        }
-        case 'd': {
-            double number = luaL_checknumber(L, argument++);
-            unsigned char data[sizeof(number)];
-            memcpy(data, &number, sizeof(number));
-            struct_order(data, sizeof(data), header.endian);
-            luaL_addlstring(&buffer, (const char *)data, sizeof(data));
-            break;
-        }
-        case 'c':
-        case 's': {
-            size_t length = 0;
-            const char *text = luaL_checklstring(L, argument++, &length);
-            if (bytes == 0) {
-                bytes = length;
-            }
-            /* The original names the argument after the string; so do we. */
-            luaL_argcheck(L, length >= bytes, argument, "string too short");
-            luaL_addlstring(&buffer, text, bytes);
-            if (option == 's') {
-                luaL_addchar(&buffer, '\0');
-                bytes++;
-            }
-            break;
-        }
-        default:
-            struct_control(L, option, &format, &header);
-        }
-        total_bytes += bytes;
+        total_bytes += struct_field_put(L, &buffer, option, &format, &header, &argument, bytes);
     }
+    KV_ASSERT(argument >= 2);
     luaL_pushresult(&buffer);
     return 1;
 }
@@ -292,15 +318,117 @@ static size_t struct_count_bits(lua_Number number)
     return (size_t)struct_number_bits(number);
 }
 
+/* The data being unpacked, and how many results are pushed so far. */
+struct struct_input {
+    const char *data;
+    size_t data_bytes;
+    int result_count;
+};
+
+/* Unpacks a float ("f") or a double ("d") at `field` in the header's order. */
+static void struct_float_get(lua_State *L, const unsigned char *field,
+                             enum struct_endian endian, bool is_double)
+{
+    unsigned char copy[sizeof(double)];
+    size_t copy_bytes = is_double ? sizeof(double) : sizeof(float);
+    memcpy(copy, field, copy_bytes);
+    struct_order(copy, copy_bytes, endian);
+    if (is_double) {
+        double number = 0;
+        memcpy(&number, copy, sizeof(number));
+        lua_pushnumber(L, number);
+    } else {
+        float single = 0;
+        memcpy(&single, copy, sizeof(single));
+        lua_pushnumber(L, single);
+    }
+}
+
+/* Unpacks "c[n]" at `position`; "c0" takes its count from the result before it. Returns
+ * the field's bytes. */
+static size_t struct_chars_get(lua_State *L, struct struct_input *input, size_t position,
+                               size_t bytes)
+{
+    KV_ASSERT(position <= input->data_bytes);
+    if (bytes == 0) {
+        if (input->result_count == 0 || !lua_isnumber(L, -1)) {
+            luaL_error(L, "format 'c0' needs a previous size");
+        }
+        bytes = struct_count_bits(lua_tonumber(L, -1));
+        lua_pop(L, 1);
+        input->result_count--;
+        luaL_argcheck(L, bytes <= input->data_bytes && position <= input->data_bytes - bytes,
+                      2, "data string too short");
+    }
+    lua_pushlstring(L, input->data + position, bytes);
+    input->result_count++;
+    return bytes;
+}
+
+/* Unpacks the zero-terminated "s" at `position`; returns its bytes with the NUL. */
+static size_t struct_zstring_get(lua_State *L, struct struct_input *input, size_t position)
+{
+    KV_ASSERT(position <= input->data_bytes);
+    const char *field = input->data + position;
+    const char *end = memchr(field, '\0', input->data_bytes - position);
+    if (end == NULL) {
+        luaL_error(L, "unfinished string in data");
+    }
+    size_t bytes = (size_t)(end - field) + 1;
+    lua_pushlstring(L, field, bytes - 1);
+    input->result_count++;
+    return bytes;
+}
+
+/* Unpacks one option's field at `position` (checked to hold `bytes`); returns the bytes it
+ * took. */
+static size_t struct_field_get(lua_State *L, struct struct_input *input, char option,
+                               const char **format, struct struct_header *header,
+                               size_t position, size_t bytes)
+{
+    KV_ASSERT(bytes <= input->data_bytes && position <= input->data_bytes - bytes);
+    const unsigned char *field = (const unsigned char *)input->data + position;
+    switch (option) {
+    case 'b':
+    case 'B':
+    case 'h':
+    case 'H':
+    case 'l':
+    case 'L':
+    case 'T':
+    case 'i':
+    case 'I':
+        lua_pushnumber(L, struct_integer_get(field, header->endian, islower(option) != 0,
+                                             bytes));
+        input->result_count++;
+        break;
+    case 'x':
+        break;
+    case 'f':
+    case 'd':
+        struct_float_get(L, field, header->endian, option == 'd');
+        input->result_count++;
+        break;
+    case 'c':
+        bytes = struct_chars_get(L, input, position, bytes);
+        break;
+    case 's':
+        bytes = struct_zstring_get(L, input, position);
+        break;
+    default:
+        struct_control(L, option, format, header);
+    }
+    return bytes;
+}
+
 static int struct_unpack(lua_State *L)
 {
     const char *format = luaL_checkstring(L, 1);
-    size_t data_bytes = 0;
-    const char *data = luaL_checklstring(L, 2, &data_bytes);
+    struct struct_input input = {.result_count = 0};
+    input.data = luaL_checklstring(L, 2, &input.data_bytes);
     size_t position = (size_t)luaL_optinteger(L, 3, 1);
     luaL_argcheck(L, position > 0, 3, "offset must be 1 or greater");
     position--; /* 0-based from here */
-    int result_count = 0;
     struct struct_header header;
     struct_header_init(&header);
     /* Bounded by the format's length: each pass consumes its option character. */
@@ -308,78 +436,14 @@ static int struct_unpack(lua_State *L)
         char option = *format++;
         size_t bytes = struct_option_bytes(L, option, &format);
         position += struct_padding(position, &header, option, bytes);
-        luaL_argcheck(L, bytes <= data_bytes && position <= data_bytes - bytes, 2,
+        luaL_argcheck(L, bytes <= input.data_bytes && position <= input.data_bytes - bytes, 2,
                       "data string too short");
         luaL_checkstack(L, 2, "too many results");
-        const unsigned char *field = (const unsigned char *)data + position;
-        switch (option) {
-        case 'b':
-        case 'B':
-        case 'h':
-        case 'H':
-        case 'l':
-        case 'L':
-        case 'T':
-        case 'i':
-        case 'I':
-            lua_pushnumber(L, struct_integer_get(field, header.endian, islower(option) != 0,
-                                                 bytes));
-            result_count++;
-            break;
-        case 'x':
-            break;
-        case 'f': {
-            unsigned char copy[sizeof(float)];
-            memcpy(copy, field, sizeof(copy));
-            struct_order(copy, sizeof(copy), header.endian);
-            float single = 0;
-            memcpy(&single, copy, sizeof(single));
-            lua_pushnumber(L, single);
-            result_count++;
-            break;
-        }
-        case 'd': {
-            unsigned char copy[sizeof(double)];
-            memcpy(copy, field, sizeof(copy));
-            struct_order(copy, sizeof(copy), header.endian);
-            double number = 0;
-            memcpy(&number, copy, sizeof(number));
-            lua_pushnumber(L, number);
-            result_count++;
-            break;
-        }
-        case 'c':
-            if (bytes == 0) {
-                if (result_count == 0 || !lua_isnumber(L, -1)) {
-                    luaL_error(L, "format 'c0' needs a previous size");
-                }
-                bytes = struct_count_bits(lua_tonumber(L, -1));
-                lua_pop(L, 1);
-                result_count--;
-                luaL_argcheck(L, bytes <= data_bytes && position <= data_bytes - bytes, 2,
-                              "data string too short");
-            }
-            lua_pushlstring(L, (const char *)field, bytes);
-            result_count++;
-            break;
-        case 's': {
-            const char *end = memchr(field, '\0', data_bytes - position);
-            if (end == NULL) {
-                luaL_error(L, "unfinished string in data");
-            }
-            bytes = (size_t)(end - (const char *)field) + 1;
-            lua_pushlstring(L, (const char *)field, bytes - 1);
-            result_count++;
-            break;
-        }
-        default:
-            struct_control(L, option, &format, &header);
-        }
-        position += bytes;
+        position += struct_field_get(L, &input, option, &format, &header, position, bytes);
     }
-    KV_ASSERT(result_count >= 0);
+    KV_ASSERT(input.result_count >= 0);
     lua_pushinteger(L, (lua_Integer)(position + 1)); /* where the next read would start */
-    return result_count + 1;
+    return input.result_count + 1;
 }
 
 static int struct_size(lua_State *L)

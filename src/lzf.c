@@ -45,85 +45,142 @@ static uint32_t lzf_match_length(const uint8_t *input, uint32_t ip, uint32_t ref
     return length;
 }
 
+/* The compressor's state: the buffers, and where it stands in them. */
+struct lzf_state {
+    const uint8_t *input;
+    uint32_t input_bytes;
+    uint8_t *output;
+    uint32_t output_bytes;
+    uint32_t *table;
+    uint32_t ip;   /* the next input byte */
+    uint32_t op;   /* the next output byte; a literal run's count byte is at op - lit - 1 */
+    uint32_t lit;  /* bytes in the open literal run */
+    uint32_t hash; /* the last three input bytes seen, as liblzf keeps them */
+};
+
+/* Copies one input byte into the open literal run, closing the run when it is full. The
+ * caller has checked the room. */
+static void lzf_literal(struct lzf_state *state)
+{
+    KV_ASSERT(state->ip < state->input_bytes);
+    KV_ASSERT(state->op < state->output_bytes);
+    state->lit++;
+    state->output[state->op++] = state->input[state->ip++];
+    if (state->lit == LZF_LITERAL_MAX) {
+        state->output[state->op - state->lit - 1] = (uint8_t)(state->lit - 1);
+        state->lit = 0;
+        state->op++;
+    }
+}
+
+/* Whether the three bytes at `ref` (a position from the table) make a match for `ip`. */
+static bool lzf_is_match(const struct lzf_state *state, uint32_t ref)
+{
+    const uint8_t *input = state->input;
+    uint32_t ip = state->ip;
+    return ref != 0 && ref < ip && ip - ref - 1 < LZF_OFFSET_MAX &&
+           input[ref + 2] == input[ip + 2] && input[ref] == input[ip] &&
+           input[ref + 1] == input[ip + 1];
+}
+
+/* Writes a back reference for the match at `ref`, closing the literal run before it, and
+ * (VERY_FAST) puts the match's last two positions into the table. False when the output
+ * has no room. */
+static bool lzf_reference(struct lzf_state *state, uint32_t ref)
+{
+    KV_ASSERT(ref < state->ip);
+    const uint8_t *input = state->input;
+    uint8_t *output = state->output;
+    uint32_t offset = state->ip - ref - 1;
+    uint32_t maxlen = state->input_bytes - state->ip - 2;
+    maxlen = maxlen > LZF_REFERENCE_MAX ? LZF_REFERENCE_MAX : maxlen;
+    uint32_t empty_run = state->lit == 0 ? 1u : 0u;
+    if (state->op + 3 + 1 >= state->output_bytes &&
+        state->op - empty_run + 3 + 1 >= state->output_bytes) {
+        return false;
+    }
+    output[state->op - state->lit - 1] = (uint8_t)(state->lit - 1); /* stop the run */
+    state->op -= empty_run;                                          /* or undo an empty one */
+    uint32_t length = lzf_match_length(input, state->ip, ref, maxlen) - 2;
+    KV_ASSERT(length <= LZF_REFERENCE_MAX - 2);
+    state->ip++;
+    if (length < 7) {
+        output[state->op++] = (uint8_t)((offset >> 8) + (length << 5));
+    } else {
+        output[state->op++] = (uint8_t)((offset >> 8) + (7u << 5));
+        output[state->op++] = (uint8_t)(length - 7);
+    }
+    output[state->op++] = (uint8_t)offset;
+    state->lit = 0;
+    state->op++;
+    state->ip += length + 1;
+    if (state->ip >= state->input_bytes - 2) {
+        return true; /* the main loop ends here */
+    }
+    state->ip -= 2; /* VERY_FAST: the match's last two positions go into the table */
+    uint32_t hash = ((uint32_t)input[state->ip] << 8) | input[state->ip + 1];
+    hash = (hash << 8) | input[state->ip + 2];
+    state->table[lzf_slot(hash)] = state->ip;
+    state->ip++;
+    hash = (hash << 8) | input[state->ip + 2];
+    state->table[lzf_slot(hash)] = state->ip;
+    state->ip++;
+    state->hash = hash;
+    return true;
+}
+
+/* The last bytes, too few to hash, as literals; then the last run's count. 0 when the
+ * output has no room, else the compressed length. */
+static uint32_t lzf_finish(struct lzf_state *state)
+{
+    if (state->op + 3 > state->output_bytes) {
+        return 0;
+    }
+    KV_ASSERT(state->input_bytes - state->ip <= 2);
+    /* Bounded by the input's last bytes. */
+    while (state->ip < state->input_bytes) {
+        lzf_literal(state);
+    }
+    state->output[state->op - state->lit - 1] = (uint8_t)(state->lit - 1);
+    state->op -= state->lit == 0 ? 1u : 0u;
+    return state->op;
+}
+
 uint32_t lzf_compress(const uint8_t *input, uint32_t input_bytes, uint8_t *output,
                       uint32_t output_bytes, uint32_t *table)
 {
     KV_ASSERT(input_bytes >= 3); /* a first hash needs two bytes, a match three */
     KV_ASSERT(table != NULL);
     memset(table, 0, LZF_TABLE_BYTES);
-    uint32_t ip = 0;
-    uint32_t op = 1; /* a literal run's count byte goes at op - lit - 1 */
-    uint32_t lit = 0;
-    uint32_t hash = ((uint32_t)input[0] << 8) | input[1];
+    struct lzf_state state = {
+        .input = input,
+        .input_bytes = input_bytes,
+        .output = output,
+        .output_bytes = output_bytes,
+        .table = table,
+        .ip = 0,
+        .op = 1,
+        .lit = 0,
+        .hash = ((uint32_t)input[0] << 8) | input[1],
+    };
     /* Bounded by the input: every pass moves ip forward. */
-    while (ip < input_bytes - 2) {
-        hash = (hash << 8) | input[ip + 2];
-        uint32_t slot = lzf_slot(hash);
+    while (state.ip < input_bytes - 2) {
+        state.hash = (state.hash << 8) | input[state.ip + 2];
+        uint32_t slot = lzf_slot(state.hash);
         uint32_t ref = table[slot];
-        table[slot] = ip;
-        if (ref != 0 && ref < ip && ip - ref - 1 < LZF_OFFSET_MAX &&
-            input[ref + 2] == input[ip + 2] && input[ref] == input[ip] &&
-            input[ref + 1] == input[ip + 1]) {
-            uint32_t offset = ip - ref - 1;
-            uint32_t maxlen = input_bytes - ip - 2;
-            maxlen = maxlen > LZF_REFERENCE_MAX ? LZF_REFERENCE_MAX : maxlen;
-            if (op + 3 + 1 >= output_bytes && op - (lit == 0 ? 1u : 0u) + 3 + 1 >= output_bytes) {
+        table[slot] = state.ip;
+        if (lzf_is_match(&state, ref)) {
+            if (!lzf_reference(&state, ref)) {
                 return 0;
             }
-            output[op - lit - 1] = (uint8_t)(lit - 1); /* stop the run */
-            op -= lit == 0 ? 1u : 0u;                  /* or undo an empty one */
-            uint32_t length = lzf_match_length(input, ip, ref, maxlen) - 2;
-            ip++;
-            if (length < 7) {
-                output[op++] = (uint8_t)((offset >> 8) + (length << 5));
-            } else {
-                output[op++] = (uint8_t)((offset >> 8) + (7u << 5));
-                output[op++] = (uint8_t)(length - 7);
-            }
-            output[op++] = (uint8_t)offset;
-            lit = 0;
-            op++;
-            ip += length + 1;
-            if (ip >= input_bytes - 2) {
-                break;
-            }
-            ip -= 2; /* VERY_FAST: the match's last two positions go into the table */
-            hash = ((uint32_t)input[ip] << 8) | input[ip + 1];
-            hash = (hash << 8) | input[ip + 2];
-            table[lzf_slot(hash)] = ip;
-            ip++;
-            hash = (hash << 8) | input[ip + 2];
-            table[lzf_slot(hash)] = ip;
-            ip++;
             continue;
         }
-        if (op >= output_bytes) {
+        if (state.op >= output_bytes) {
             return 0;
         }
-        lit++;
-        output[op++] = input[ip++];
-        if (lit == LZF_LITERAL_MAX) {
-            output[op - lit - 1] = (uint8_t)(lit - 1);
-            lit = 0;
-            op++;
-        }
+        lzf_literal(&state);
     }
-    if (op + 3 > output_bytes) {
-        return 0;
-    }
-    /* Bounded by the input's last bytes. */
-    while (ip < input_bytes) {
-        lit++;
-        output[op++] = input[ip++];
-        if (lit == LZF_LITERAL_MAX) {
-            output[op - lit - 1] = (uint8_t)(lit - 1);
-            lit = 0;
-            op++;
-        }
-    }
-    output[op - lit - 1] = (uint8_t)(lit - 1);
-    op -= lit == 0 ? 1u : 0u;
-    return op;
+    return lzf_finish(&state);
 }
 
 uint32_t lzf_decompress(const uint8_t *input, uint32_t input_bytes, uint8_t *output,
