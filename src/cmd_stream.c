@@ -712,7 +712,9 @@ static void group_advance(const struct store_stream *stream, struct store_stream
         return;
     }
     if (group->entries_read != -1 && !range_has_tombstones(stream, id)) {
-        group->entries_read++;
+        /* XGROUP SETID ... ENTRIESREAD may set it to LLONG_MAX: it wraps, as Redis's does,
+         * without C's signed overflow. */
+        group->entries_read = (int64_t)((uint64_t)group->entries_read + 1u);
     } else if (stream->entries_added != 0) {
         group->entries_read = distance_estimate(stream, id);
     }
@@ -1924,12 +1926,13 @@ static void reply_lag(struct reply *reply, const struct store_stream *stream,
         return;
     }
     if (group->entries_read != -1 && !range_has_tombstones(stream, group->last_id)) {
-        reply_integer(reply, (int64_t)stream->entries_added - group->entries_read);
+        /* Wrapping, as Redis's long long arithmetic does at ENTRIESREAD's extremes. */
+        reply_integer(reply, (int64_t)(stream->entries_added - (uint64_t)group->entries_read));
         return;
     }
     int64_t entries_read = distance_estimate(stream, group->last_id);
     if (entries_read != -1) {
-        reply_integer(reply, (int64_t)stream->entries_added - entries_read);
+        reply_integer(reply, (int64_t)(stream->entries_added - (uint64_t)entries_read));
     } else {
         reply_null(reply);
     }
