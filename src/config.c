@@ -864,6 +864,7 @@ static size_t option_field_bytes(const struct option *option)
     case OPTION_POLICY:
         return sizeof(int);
     case OPTION_MEMORY:
+    case OPTION_UINT64:
         return sizeof(uint64_t);
     case OPTION_MEMORY_CLIENTS:
         /* maxmemory_clients and maxmemory_clients_percent, which follows it. */
@@ -871,8 +872,12 @@ static size_t option_field_bytes(const struct option *option)
                offsetof(struct config, maxmemory_clients) + sizeof(uint32_t);
     case OPTION_OUTPUT_LIMIT:
         return sizeof(((struct config *)0)->output_limits);
-    default:
+    case OPTION_UINT32:
+    case OPTION_INT32:
         return sizeof(uint32_t);
+    default:
+        KV_ASSERT(false);
+        return 0;
     }
 }
 
