@@ -138,6 +138,23 @@ KV_MUST_USE enum resp_status resp_parse(struct resp_parser *parser,
 /* A fresh parser that starts at `offset` of a buffer (EXEC re-reads its queued commands). */
 void resp_parser_init_at(struct resp_parser *parser, uint32_t offset);
 
+/* What resp_split_word found. */
+enum resp_split {
+    RESP_SPLIT_END,        /* only spaces were left */
+    RESP_SPLIT_WORD,       /* *word is the next word */
+    RESP_SPLIT_UNBALANCED, /* a quote without its end, or one followed by a non-space */
+};
+
+/*
+ * The next word of `line` from *index, as Redis's sdssplitargs() splits a line (inline
+ * requests, FUNCTION's shebang): spaces skipped first, "..." with its escapes (\xHH \n \r
+ * \t \b \a), '...' with \' only. A word without quotes points into the line; one with quotes
+ * is unescaped into out + *out_bytes (never more bytes than the line holds, so `out` of
+ * line_bytes is enough for every word of it). The line's end acts as sdssplitargs's NUL.
+ */
+enum resp_split resp_split_word(const uint8_t *line, uint32_t line_bytes, uint32_t *index,
+                                uint8_t *out, uint32_t *out_bytes, struct slice *word);
+
 /* Marks everything before `command_end` (from RESP_COMMAND) as consumed. */
 void resp_parser_consume(struct resp_parser *parser, uint32_t command_end);
 

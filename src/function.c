@@ -33,6 +33,7 @@
 #include "crc64.h"
 #include "glob.h"
 #include "lzf.h"
+#include "resp.h"
 #include "script_internal.h"
 
 #define FUNCTION_LOAD_LIBRARY_KEY "kv_load_library"
@@ -477,125 +478,20 @@ static int counts_protected(lua_State *lua)
 
 /* ---- The shebang ------------------------------------------------------------------------ */
 
-static bool split_space(uint8_t byte)
-{
-    return byte == ' ' || byte == '\n' || byte == '\r' || byte == '\t' || byte == '\v' ||
-           byte == '\f';
-}
-
-static int hex_value(uint8_t byte)
-{
-    if (byte >= '0' && byte <= '9') {
-        return byte - '0';
-    }
-    if (byte >= 'a' && byte <= 'f') {
-        return byte - 'a' + 10;
-    }
-    if (byte >= 'A' && byte <= 'F') {
-        return byte - 'A' + 10;
-    }
-    return -1;
-}
-
-/* One double-quoted character at line[*at] (sdssplitargs's escapes); false at a closing
- * quote not followed by a space or the end, or at the end (unbalanced). */
-static bool split_quoted(const uint8_t *line, uint32_t length, uint32_t *at, luaL_Buffer *out,
-                         bool *done)
-{
-    uint32_t here = *at;
-    uint8_t next = here + 1 < length ? line[here + 1] : 0;
-    if (here >= length) {
-        return false;
-    }
-    if (line[here] == '\\' && next == 'x' && here + 3 < length &&
-        hex_value(line[here + 2]) >= 0 && hex_value(line[here + 3]) >= 0) {
-        luaL_addchar(out, (char)(hex_value(line[here + 2]) * 16 + hex_value(line[here + 3])));
-        *at = here + 4;
-    } else if (line[here] == '\\' && here + 1 < length) {
-        static const char from[] = "nrtba";
-        static const char into[] = "\n\r\t\b\a";
-        const char *found = memchr(from, next, sizeof(from) - 1);
-        luaL_addchar(out, found != NULL ? into[found - from] : (char)next);
-        *at = here + 2;
-    } else if (line[here] == '"') {
-        if (here + 1 < length && !split_space(line[here + 1])) {
-            return false;
-        }
-        *done = true;
-        *at = here + 1;
-    } else {
-        luaL_addchar(out, (char)line[here]);
-        *at = here + 1;
-    }
-    return true;
-}
-
-/* One single-quoted character, as split_quoted. */
-static bool split_single(const uint8_t *line, uint32_t length, uint32_t *at, luaL_Buffer *out,
-                         bool *done)
-{
-    uint32_t here = *at;
-    if (here >= length) {
-        return false;
-    }
-    if (line[here] == '\\' && here + 1 < length && line[here + 1] == '\'') {
-        luaL_addchar(out, '\'');
-        *at = here + 2;
-    } else if (line[here] == '\'') {
-        if (here + 1 < length && !split_space(line[here + 1])) {
-            return false;
-        }
-        *done = true;
-        *at = here + 1;
-    } else {
-        luaL_addchar(out, (char)line[here]);
-        *at = here + 1;
-    }
-    return true;
-}
-
-/* Pushes the next word of the line from *at, as sdssplitargs reads it. Returns 1 with the
+/* Pushes the next word of the shebang line from *at, split by resp_split_word as Redis's
+ * sdssplitargs splits it (`out` holds the line's unescaped quoted words). Returns 1 with the
  * word pushed, 0 at the end, -1 for unbalanced quotes. */
-static int split_next(lua_State *lua, const uint8_t *line, uint32_t length, uint32_t *at)
+static int split_next(lua_State *lua, const uint8_t *line, uint32_t length, uint32_t *at,
+                      uint8_t *out)
 {
-    /* Bounded by the line. */
-    while (*at < length && split_space(line[*at])) {
-        (*at)++;
+    uint32_t out_bytes = 0; /* each word may reuse `out`: it is pushed before the next */
+    struct slice word;
+    enum resp_split split = resp_split_word(line, length, at, out, &out_bytes, &word);
+    KV_ASSERT(out_bytes <= length);
+    if (split != RESP_SPLIT_WORD) {
+        return split == RESP_SPLIT_END ? 0 : -1;
     }
-    if (*at >= length) {
-        return 0;
-    }
-    luaL_Buffer out;
-    luaL_buffinit(lua, &out);
-    bool double_quoted = false;
-    bool single_quoted = false;
-    bool done = false;
-    /* Bounded by the line: every step takes at least one byte. */
-    while (!done) {
-        uint32_t before = *at;
-        if (double_quoted) {
-            if (!split_quoted(line, length, at, &out, &done)) {
-                return -1;
-            }
-        } else if (single_quoted) {
-            if (!split_single(line, length, at, &out, &done)) {
-                return -1;
-            }
-        } else if (*at >= length || split_space(line[*at])) {
-            done = true;
-        } else if (line[*at] == '"') {
-            double_quoted = true;
-            (*at)++;
-        } else if (line[*at] == '\'') {
-            single_quoted = true;
-            (*at)++;
-        } else {
-            luaL_addchar(&out, (char)line[*at]);
-            (*at)++;
-        }
-        KV_ASSERT(*at > before || done);
-    }
-    luaL_pushresult(&out);
+    lua_pushlstring(lua, (const char *)word.bytes, word.length);
     return 1;
 }
 
@@ -619,16 +515,20 @@ static bool metadata_read(lua_State *lua, const struct function_load *load,
     uint32_t length = (uint32_t)(newline - code.bytes);
     uint32_t at = 0;
     int top = lua_gettop(lua);
-    int status = split_next(lua, code.bytes, length, &at);
+    /* The words' scratch, on the functions' heap (a memory error is the caller's, protected),
+     * held on the stack below the words so that no collection takes it while they are read. */
+    uint8_t *out = lua_newuserdata(lua, length > 0 ? length : 1);
+    int status = split_next(lua, code.bytes, length, &at, out);
     if (status != 1) {
         reply_error(load->reply, REPLY_ERROR_LIBRARY_METADATA_INVALID);
+        lua_settop(lua, top);
         return false;
     }
     int engine = lua_gettop(lua);
     lua_pushnil(lua); /* the name, once found */
     int name = lua_gettop(lua);
     /* Bounded by the line: each pass takes a word. */
-    while ((status = split_next(lua, code.bytes, length, &at)) == 1) {
+    while ((status = split_next(lua, code.bytes, length, &at, out)) == 1) {
         struct slice word = lua_slice(lua, -1);
         if (word.length >= 5 && strncasecmp((const char *)word.bytes, "name=", 5) == 0) {
             if (!lua_isnil(lua, name)) {
@@ -657,6 +557,7 @@ static bool metadata_read(lua_State *lua, const struct function_load *load,
     }
     lua_pushvalue(lua, engine);
     lua_remove(lua, engine); /* name, engine on top */
+    lua_remove(lua, top + 1); /* the scratch */
     *shebang_bytes = length;
     KV_ASSERT(lua_gettop(lua) == top + 2);
     return true;

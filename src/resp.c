@@ -331,15 +331,18 @@ static uint8_t unescape(const uint8_t *line, uint32_t line_bytes, uint32_t *inde
     }
 }
 
-/*
- * One token of an inline line, as sdssplitargs() reads it, starting at a non-space byte.
- * A token without quotes points into the line; one with quotes is unescaped into `out`.
- * Returns false on unbalanced quotes. The line's end acts as sdssplitargs's NUL.
- */
-static bool split_token(const uint8_t *line, uint32_t line_bytes, uint32_t *index, uint8_t *out,
-                        uint32_t *out_bytes, struct slice *token)
+enum resp_split resp_split_word(const uint8_t *line, uint32_t line_bytes, uint32_t *index,
+                                uint8_t *out, uint32_t *out_bytes, struct slice *word)
 {
     uint32_t at = *index;
+    /* Bounded by the line. */
+    while (at < line_bytes && is_space(line[at])) {
+        at++;
+    }
+    if (at == line_bytes) {
+        *index = at;
+        return RESP_SPLIT_END;
+    }
     uint32_t start = at;
     uint32_t out_start = *out_bytes;
     bool quoted = false;
@@ -351,7 +354,7 @@ static bool split_token(const uint8_t *line, uint32_t line_bytes, uint32_t *inde
                 byte = unescape(line, line_bytes, &at);
             } else if (byte == '"') {
                 if (at + 1 < line_bytes && !is_space(line[at + 1])) {
-                    return false;
+                    return RESP_SPLIT_UNBALANCED;
                 }
                 quote = 0;
                 at++;
@@ -363,7 +366,7 @@ static bool split_token(const uint8_t *line, uint32_t line_bytes, uint32_t *inde
                 byte = '\'';
             } else if (byte == '\'') {
                 if (at + 1 < line_bytes && !is_space(line[at + 1])) {
-                    return false;
+                    return RESP_SPLIT_UNBALANCED;
                 }
                 quote = 0;
                 at++;
@@ -386,17 +389,18 @@ static bool split_token(const uint8_t *line, uint32_t line_bytes, uint32_t *inde
         }
     }
     if (quote != 0) {
-        return false;
+        return RESP_SPLIT_UNBALANCED;
     }
     *index = at;
     if (quoted) {
-        token->bytes = out + out_start;
-        token->length = *out_bytes - out_start;
+        word->bytes = out + out_start;
+        word->length = *out_bytes - out_start;
     } else {
-        token->bytes = line + start;
-        token->length = at - start;
+        word->bytes = line + start;
+        word->length = at - start;
     }
-    return true;
+    KV_ASSERT(*out_bytes <= at);
+    return RESP_SPLIT_WORD;
 }
 
 /* An inline request: one line, split into arguments. */
@@ -419,14 +423,12 @@ static enum resp_status scan_inline(struct resp_parser *parser, const struct res
     uint32_t out_bytes = 0;
     uint32_t arg_count = 0;
     enum resp_error refusal = RESP_ERROR_NONE;
-    /* Bounded by line_bytes: every pass consumes at least one byte. */
-    while (index < line_bytes) {
-        if (is_space(line[index])) {
-            index++;
-            continue;
-        }
-        struct slice token;
-        if (!split_token(line, line_bytes, &index, scratch->inline_bytes, &out_bytes, &token)) {
+    struct slice token;
+    enum resp_split split;
+    /* Bounded by line_bytes: every word consumes at least one byte. */
+    while ((split = resp_split_word(line, line_bytes, &index, scratch->inline_bytes, &out_bytes,
+                                    &token)) != RESP_SPLIT_END) {
+        if (split == RESP_SPLIT_UNBALANCED) {
             return fail(command, RESP_ERROR_UNBALANCED_QUOTES);
         }
         if (arg_count == scratch->args_max) {
