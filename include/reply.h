@@ -282,6 +282,10 @@ enum reply_error {
     REPLY_ERROR_TRACKING_PREFIXES_FULL,    /* kv's bound on a client's prefixes */
     REPLY_ERROR_TRACKING_PREFIX_OVERLAP,   /* arg: the new prefix; arg: the client's one */
     REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW, /* arg: the new prefix; arg: another new one */
+    REPLY_ERROR_GETKEYS_COMMAND,   /* COMMAND GETKEYS: not a command */
+    REPLY_ERROR_GETKEYS_NO_KEYS,   /* ... one without keys */
+    REPLY_ERROR_GETKEYS_ARITY,     /* ... with the wrong count of arguments */
+    REPLY_ERROR_GETKEYS_ARGUMENTS, /* ... whose arguments hold no keys */
     REPLY_ERROR_COUNT,
 };
 

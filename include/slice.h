@@ -21,4 +21,16 @@ static inline bool slice_equal(struct slice a, struct slice b)
     return a.length == b.length && (a.length == 0 || memcmp(a.bytes, b.bytes, a.length) == 0);
 }
 
+/* A slice over `length` bytes at `bytes`. */
+static inline struct slice slice_bytes(const void *bytes, uint32_t length)
+{
+    return (struct slice){.bytes = (const uint8_t *)bytes, .length = length};
+}
+
+/* A slice over a C string's bytes (without its NUL). */
+static inline struct slice slice_text(const char *text)
+{
+    return slice_bytes(text, (uint32_t)strlen(text));
+}
+
 #endif

@@ -391,6 +391,11 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW] =
         FORMAT("-ERR Prefix '%.64s' overlaps with another provided prefix '%.64s'. Prefixes "
                "for a single client must not overlap.\r\n"),
+    [REPLY_ERROR_GETKEYS_COMMAND] = FIXED("-ERR Invalid command specified\r\n"),
+    [REPLY_ERROR_GETKEYS_NO_KEYS] = FIXED("-ERR The command has no key arguments\r\n"),
+    [REPLY_ERROR_GETKEYS_ARITY] =
+        FIXED("-ERR Invalid number of arguments specified for command\r\n"),
+    [REPLY_ERROR_GETKEYS_ARGUMENTS] = FIXED("-ERR Invalid arguments specified for command\r\n"),
     [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
     [REPLY_ERROR_STREAM_NOGROUP_XREADGROUP] =
         FORMAT("-NOGROUP No such key '%.64s' or consumer group '%.64s' in XREADGROUP with GROUP "

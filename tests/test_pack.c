@@ -130,11 +130,6 @@ static struct slice slice_of(const void *bytes, uint32_t length)
     return value;
 }
 
-static struct slice slice_text(const char *text)
-{
-    return slice_of(text, (uint32_t)strlen(text));
-}
-
 /* ---- The varint ----------------------------------------------------------------------- */
 
 struct varint_case {

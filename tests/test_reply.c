@@ -53,11 +53,6 @@ static struct reply reply_empty(void)
     return (struct reply){.bytes = buffer_bytes, .length = 0, .capacity = BUFFER_BYTES};
 }
 
-static struct slice slice_text(const char *text)
-{
-    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)strlen(text)};
-}
-
 /* Client bytes of the longest kind: 300 bytes, past every precision in the table. */
 static uint8_t long_arg_bytes[300];
 

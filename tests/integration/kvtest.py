@@ -111,11 +111,17 @@ def encode(*args):
     return b"".join(parts)
 
 
-def reply_end(buffer, start=0):
-    """End offset of the whole RESP2 reply at buffer[start:], None if more bytes are needed.
+LINE_TYPES = (b"+", b"-", b":", b"_", b",", b"#", b"(")
+BLOB_TYPES = (b"$", b"!", b"=")
+AGGREGATE_TYPES = {b"*": None, b"%": "map", b"~": "set", b">": "push"}
 
-    Iterative (a count of elements still owed), so nested arrays need no recursion.
-    Raises ValueError on bytes that are not RESP2.
+
+def reply_end(buffer, start=0):
+    """End offset of the whole RESP2 or RESP3 reply at buffer[start:], None if more bytes are
+    needed.
+
+    Iterative (a count of elements still owed), so nested aggregates need no recursion.
+    Raises ValueError on bytes that are not RESP.
     """
     position = start
     owed = 1
@@ -125,15 +131,15 @@ def reply_end(buffer, start=0):
             return None
         kind = buffer[position:position + 1]
         owed -= 1
-        if kind in (b"+", b"-", b":"):
+        if kind in LINE_TYPES:
             position = line_end + 2
             continue
-        if kind not in (b"$", b"*"):
-            raise ValueError(f"not a RESP2 reply at {position}: {buffer[position:position + 40]!r}")
+        if kind not in AGGREGATE_TYPES and kind not in BLOB_TYPES:
+            raise ValueError(f"not a RESP reply at {position}: {buffer[position:position + 40]!r}")
         length = int(buffer[position + 1:line_end])
         position = line_end + 2
-        if kind == b"*":
-            owed += max(length, 0)   # *-1 is a null array, *0 an empty one
+        if kind in AGGREGATE_TYPES:
+            owed += max(length, 0) * (2 if kind == b"%" else 1)  # *-1: a null array
         elif length >= 0:
             if len(buffer) < position + length + 2:
                 return None
@@ -144,26 +150,31 @@ def reply_end(buffer, start=0):
 
 
 def decode(reply):
-    """A whole reply's bytes as Python values: str for +, ('error', str) for -, int, bytes,
-    None for null bulk/array, list for arrays (nested). For readable assertions."""
+    """A whole reply's bytes as Python values: str for +, ('error', str) for - (and RESP3's
+    blob error), int, bytes, None for null bulk/array (and RESP3's null), list for arrays
+    (nested). RESP3's other types come tagged: ('map', [k, v, ...]), ('set', [...]),
+    ('push', [...]), ('double', str), ('bool', bool), ('bignum', str), ('verbatim', bytes).
+    For readable assertions."""
     stack = [[]]
     owed = [1]
+    tags = [None]
     position = 0
     while owed:
         if owed[-1] == 0:
             owed.pop()
-            done = stack.pop()
+            done, tag = stack.pop(), tags.pop()
             if not owed:
                 return done[0]
-            stack[-1].append(done)
+            stack[-1].append(done if tag is None else (tag, done))
             owed[-1] -= 1
             continue
         line_end = reply.index(b"\r\n", position)
         kind, text = reply[position:position + 1], reply[position + 1:line_end]
         position = line_end + 2
-        if kind == b"*" and int(text) >= 0:
+        if kind in AGGREGATE_TYPES and int(text) >= 0:
             stack.append([])
-            owed.append(int(text))
+            owed.append(int(text) * (2 if kind == b"%" else 1))
+            tags.append(AGGREGATE_TYPES[kind])
             continue
         if kind == b"+":
             value = text.decode()
@@ -171,11 +182,21 @@ def decode(reply):
             value = ("error", text.decode(errors="replace"))
         elif kind == b":":
             value = int(text)
+        elif kind == b"_":
+            value = None
+        elif kind in (b",", b"("):
+            value = ("double" if kind == b"," else "bignum", text.decode())
+        elif kind == b"#":
+            value = ("bool", text == b"t")
         elif int(text) < 0:
             value = None
         else:
             value = reply[position:position + int(text)]
             position += int(text) + 2
+            if kind == b"!":
+                value = ("error", value.decode(errors="replace"))
+            elif kind == b"=":
+                value = ("verbatim", value)
         stack[-1].append(value)
         owed[-1] -= 1
     return stack[0][0]
