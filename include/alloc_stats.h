@@ -16,4 +16,7 @@ struct alloc_stats {
 
 void alloc_stats_read(struct alloc_stats *stats);
 
+/* The process's resident set in bytes (hugetlb pages not among them); 0 when unreadable. */
+uint64_t alloc_stats_rss_bytes(void);
+
 #endif

@@ -2,10 +2,16 @@
  * jemalloc's statistics through mallctl: "epoch" refreshes them, then the all-arenas
  * counters give how many allocations were ever made and how many bytes are live. The
  * sanitizer build runs on the sanitizer's allocator and reports the counters unavailable.
+ * The process's resident set comes from /proc/self/statm (a read of a few bytes).
  */
 #include "alloc_stats.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "kv_assert.h"
 
 #ifdef KV_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -45,3 +51,27 @@ void alloc_stats_read(struct alloc_stats *stats)
     stats->available = false;
 }
 #endif
+
+uint64_t alloc_stats_rss_bytes(void)
+{
+    char text[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    ssize_t length = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (length <= 0) {
+        return 0;
+    }
+    KV_ASSERT((size_t)length < sizeof(text)); /* read no more than it was asked */
+    text[length] = '\0';
+    unsigned long long size_pages = 0;
+    unsigned long long resident_pages = 0;
+    if (sscanf(text, "%llu %llu", &size_pages, &resident_pages) != 2) {
+        return 0;
+    }
+    long page_bytes = sysconf(_SC_PAGESIZE);
+    KV_ASSERT(page_bytes > 0); /* fails only for a name the system lacks */
+    return resident_pages * (uint64_t)page_bytes;
+}
