@@ -124,9 +124,13 @@ static const struct redis_command_row *row_find(struct slice name)
     return NULL;
 }
 
-/* Redis's row for a command kv has: by the name kv's table gives it. */
-static const struct redis_command_row *row_of(const struct cmd *cmd)
+/* Redis's row for kv's command at `index` (cmd.c's table), or NULL for a command Redis does
+ * not know (none today). */
+static const struct redis_command_row *row_at(uint32_t index)
 {
+    const struct cmd *cmd = NULL;
+    bool present = cmd_at(index, &cmd);
+    KV_ASSERT(present);
     KV_ASSERT(cmd != NULL);
     return row_find(slice_text(cmd->name));
 }
@@ -289,10 +293,7 @@ static uint32_t every_row(struct reply *reply, bool docs)
     uint32_t found = 0;
     /* Bounded by kv's command count. */
     for (uint32_t index = 0; index < cmd_count(); index++) {
-        const struct cmd *cmd = NULL;
-        bool present = cmd_at(index, &cmd);
-        KV_ASSERT(present);
-        const struct redis_command_row *row = row_of(cmd);
+        const struct redis_command_row *row = row_at(index);
         if (row == NULL) {
             continue;
         }
@@ -373,10 +374,7 @@ static uint32_t list_write(struct reply *reply, enum list_filter filter, struct 
     uint32_t count = 0;
     /* Bounded by kv's commands and their subcommands. */
     for (uint32_t index = 0; index < cmd_count(); index++) {
-        const struct cmd *cmd = NULL;
-        bool present = cmd_at(index, &cmd);
-        KV_ASSERT(present);
-        const struct redis_command_row *row = row_of(cmd);
+        const struct redis_command_row *row = row_at(index);
         if (row == NULL) {
             continue;
         }
