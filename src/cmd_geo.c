@@ -9,11 +9,12 @@
  * A search walks the nine geohash cells Redis walks (the centre's and its neighbours, as
  * score ranges of the set, in the same order, skipping a cell equal to the one walked just
  * before), keeps the members inside the shape in a temporary array on the heap (grown by
- * doubling: at most nine entries per member of the set), sorts it stably by distance when
- * asked (glibc's qsort, which Redis calls, is a stable merge sort), and answers or stores
- * the first COUNT. The array, the sort's scratch and a STORE's copies of the members are
- * released before the command ends; a heap that has no room for them answers OOM. STORE
- * copies the members first, because the destination may be the source.
+ * doubling: at most nine entries per member of the set), sorts it by distance when asked
+ * (stably, as glibc's qsort that Redis calls is a merge sort), and answers or stores the
+ * first COUNT (a COUNT below the points found takes Redis's partial quicksort, so equal
+ * distances come out in its order). The array, the sort's scratch and a STORE's copies of
+ * the members are released before the command ends; a heap that has no room for them
+ * answers OOM. STORE copies the members first, because the destination may be the source.
  *
  * This file does not emit keyspace notifications (see the report of this change for the
  * events Redis sends).
@@ -521,19 +522,20 @@ static void geo_collect(const struct store *store, uint32_t key_ref,
     KV_ASSERT(found->failed || found->count <= found->capacity);
 }
 
-/* Whether `right` goes before `left` in a stable sort (glibc's merge takes the left one
- * while compare(left, right) <= 0, with Redis's comparators). */
-static bool geo_right_first(const struct geo_point *left, const struct geo_point *right,
-                            bool descending)
+/* Redis's comparators (sort_gp_asc, sort_gp_desc): 1, 0 or -1 by distance. */
+static int geo_compare(const struct geo_point *left, const struct geo_point *right,
+                       bool descending)
 {
-    if (!descending) {
-        return left->distance > right->distance;
-    }
-    return !(left->distance > right->distance || left->distance == right->distance);
+    int order = left->distance > right->distance ? 1
+                : left->distance == right->distance ? 0
+                                                    : -1;
+    return descending ? -order : order;
 }
 
-/* Sorts the points by distance, stably, with a scratch array of as many; false when the
- * heap has no room for it. A bottom-up merge sort: log2(count) passes of count moves. */
+/* Sorts all the points by distance as Redis's qsort does: glibc's qsort is a stable merge
+ * sort (it takes the left run's point while compare(left, right) <= 0). A bottom-up merge
+ * with a scratch array of as many points: log2(count) passes of count moves. False when the
+ * heap has no room for the scratch. */
 static bool geo_points_sort(struct geo_points *found, bool descending)
 {
     uint64_t count = found->count;
@@ -558,7 +560,7 @@ static bool geo_points_sort(struct geo_points *found, bool descending)
             for (uint64_t out = start; out < end; out++) {
                 bool take_right =
                     left >= middle ||
-                    (right < end && geo_right_first(&from[left], &from[right], descending));
+                    (right < end && geo_compare(&from[left], &from[right], descending) > 0);
                 to[out] = take_right ? from[right++] : from[left++];
             }
         }
@@ -571,6 +573,163 @@ static bool geo_points_sort(struct geo_points *found, bool descending)
     }
     heap_release(found->heap, scratch);
     return true;
+}
+
+/* ---- Redis's pqsort (Bentley and McIlroy's quicksort that skips the partitions wholly
+ * past the ranks wanted), for a COUNT below the points found: equal distances end up in its
+ * order, which no stable sort gives. Indexes instead of pointers, a stack instead of its
+ * recursion. ---- */
+
+struct geo_sorter {
+    struct geo_point *points;
+    bool descending;
+};
+
+static int sorter_compare(const struct geo_sorter *sorter, int64_t left, int64_t right)
+{
+    return geo_compare(&sorter->points[left], &sorter->points[right], sorter->descending);
+}
+
+static void sorter_swap(const struct geo_sorter *sorter, int64_t left, int64_t right)
+{
+    struct geo_point point = sorter->points[left];
+    sorter->points[left] = sorter->points[right];
+    sorter->points[right] = point;
+}
+
+/* Swaps the runs of `count` points at left and right, point by point. */
+static void sorter_swap_runs(const struct geo_sorter *sorter, int64_t left, int64_t right,
+                             int64_t count)
+{
+    /* Bounded by count. */
+    for (int64_t index = 0; index < count; index++) {
+        sorter_swap(sorter, left + index, right + index);
+    }
+}
+
+/* The median of three points, as pqsort's med3 picks it. */
+static int64_t sorter_median(const struct geo_sorter *sorter, int64_t a, int64_t b, int64_t c)
+{
+    if (sorter_compare(sorter, a, b) < 0) {
+        return sorter_compare(sorter, b, c) < 0 ? b : (sorter_compare(sorter, a, c) < 0 ? c : a);
+    }
+    return sorter_compare(sorter, b, c) > 0 ? b : (sorter_compare(sorter, a, c) < 0 ? a : c);
+}
+
+/* Insertion sort of a run under 7 points. */
+static void sorter_insertion(const struct geo_sorter *sorter, int64_t first, int64_t count)
+{
+    /* Bounded by count squared, count under 7. */
+    for (int64_t middle = first + 1; middle < first + count; middle++) {
+        for (int64_t at = middle; at > first && sorter_compare(sorter, at - 1, at) > 0; at--) {
+            sorter_swap(sorter, at, at - 1);
+        }
+    }
+}
+
+/* The pivot pqsort picks for a run of 7 or more: the middle, the median of three, or the
+ * median of three medians past 40. */
+static int64_t sorter_pivot(const struct geo_sorter *sorter, int64_t first, int64_t count)
+{
+    int64_t middle = first + count / 2;
+    if (count > 7) {
+        int64_t low = first;
+        int64_t high = first + count - 1;
+        if (count > 40) {
+            int64_t step = count / 8;
+            low = sorter_median(sorter, low, low + step, low + 2 * step);
+            middle = sorter_median(sorter, middle - step, middle, middle + step);
+            high = sorter_median(sorter, high - 2 * step, high - step, high);
+        }
+        middle = sorter_median(sorter, low, middle, high);
+    }
+    return middle;
+}
+
+/* One partition of a run of 7 or more around its pivot, equal points gathered at both ends
+ * first and then swapped to the middle: the runs below and above the pivot's, as
+ * (first, count) pairs. */
+static void sorter_partition(const struct geo_sorter *sorter, int64_t first, int64_t count,
+                             int64_t below[2], int64_t above[2])
+{
+    sorter_swap(sorter, first, sorter_pivot(sorter, first, count));
+    int64_t pa = first + 1;
+    int64_t pb = first + 1;
+    int64_t pc = first + count - 1;
+    int64_t pd = first + count - 1;
+    /* Bounded: pb rises and pc falls every pass until they cross. */
+    for (;;) {
+        int result = 0;
+        while (pb <= pc && (result = sorter_compare(sorter, pb, first)) <= 0) {
+            if (result == 0) {
+                sorter_swap(sorter, pa++, pb);
+            }
+            pb++;
+        }
+        while (pb <= pc && (result = sorter_compare(sorter, pc, first)) >= 0) {
+            if (result == 0) {
+                sorter_swap(sorter, pc, pd--);
+            }
+            pc--;
+        }
+        if (pb > pc) {
+            break;
+        }
+        sorter_swap(sorter, pb++, pc--);
+    }
+    int64_t end = first + count;
+    int64_t run = pa - first < pb - pa ? pa - first : pb - pa;
+    sorter_swap_runs(sorter, first, pb - run, run);
+    run = pd - pc < end - pd - 1 ? pd - pc : end - pd - 1;
+    sorter_swap_runs(sorter, pb, end - run, run);
+    below[0] = first;
+    below[1] = pb - pa;
+    above[0] = end - (pd - pc);
+    above[1] = pd - pc;
+    KV_ASSERT(below[1] + above[1] < count);
+}
+
+/* Sorts so that ranks 0..last hold what a full sort puts there, as pqsort(0, last) does. */
+static void geo_points_partial_sort(struct geo_points *found, uint64_t last, bool descending)
+{
+    KV_ASSERT(last < found->count);
+    const struct geo_sorter sorter = {.points = found->points, .descending = descending};
+    /* Runs still to sort: the larger part of each split waits here while the smaller goes
+     * on, so there are at most log2(count) of them. */
+    int64_t stack[64][2];
+    uint32_t depth = 0;
+    int64_t first = 0;
+    int64_t count = (int64_t)found->count;
+    /* Bounded: every pass sorts a run or splits it into smaller ones. */
+    for (;;) {
+        int64_t parts[2][2] = {{0, 0}, {0, 0}};
+        if (count < 7) {
+            sorter_insertion(&sorter, first, count);
+        } else {
+            sorter_partition(&sorter, first, count, parts[0], parts[1]);
+        }
+        /* pqsort's test: a run of 2 or more starting at or before `last`. */
+        bool keep_below = parts[0][1] > 1 && parts[0][0] <= (int64_t)last;
+        bool keep_above = parts[1][1] > 1 && parts[1][0] <= (int64_t)last;
+        if (keep_below && keep_above) {
+            uint32_t larger = parts[0][1] >= parts[1][1] ? 0 : 1;
+            KV_ASSERT(depth < 64);
+            stack[depth][0] = parts[larger][0];
+            stack[depth][1] = parts[larger][1];
+            depth++;
+            first = parts[1 - larger][0];
+            count = parts[1 - larger][1];
+        } else if (keep_below || keep_above) {
+            first = parts[keep_below ? 0 : 1][0];
+            count = parts[keep_below ? 0 : 1][1];
+        } else if (depth > 0) {
+            depth--;
+            first = stack[depth][0];
+            count = stack[depth][1];
+        } else {
+            break;
+        }
+    }
 }
 
 /* Answers the first `returned` points with the fields asked for. */
@@ -853,11 +1012,17 @@ static void geo_search_run(struct cmd_context *context, uint32_t key_ref,
     struct geo_points found = {.heap = context->store->heap};
     geo_collect(context->store, key_ref, &request->shape,
                 request->any ? (uint64_t)request->count : 0, &found);
-    bool sorted = !found.failed && (request->sort == GEO_SORT_NONE ||
-                                    geo_points_sort(&found, request->sort == GEO_SORT_DESC));
     uint64_t returned = (request->count == 0 || found.count < (uint64_t)request->count)
                             ? found.count
                             : (uint64_t)request->count;
+    bool descending = request->sort == GEO_SORT_DESC;
+    bool sorted = !found.failed;
+    /* As Redis: qsort when every point is answered, pqsort of the first COUNT otherwise. */
+    if (sorted && request->sort != GEO_SORT_NONE && returned == found.count) {
+        sorted = geo_points_sort(&found, descending);
+    } else if (sorted && request->sort != GEO_SORT_NONE) {
+        geo_points_partial_sort(&found, returned - 1, descending);
+    }
     if (!sorted) {
         reply_error(&context->reply, REPLY_ERROR_OOM);
     } else if (request->store == NULL) {

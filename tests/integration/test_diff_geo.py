@@ -15,12 +15,14 @@ over RESP3 (coordinates are doubles there): 20,000 commands in all. Redis's docu
 answers (GEODIST, GEOHASH, GEOPOS, GEOSEARCH WITHDIST of Palermo and Catania) are checked as
 constants. A set of 3,000 members is searched whole (every field, both orders, COUNT, ANY) and
 stored (STOREDIST, and STORE onto the source itself), with kv's heap allocation count equal
-before and after the read-only searches: the temporary arrays go back. The seed is printed; KV_SEED=<n> replays it.
+before and after the read-only searches: the temporary arrays go back. The seed is printed;
+KV_SEED=<n> replays it.
 
-Ties: Redis sorts a COUNT-limited result with its own partial quicksort, which orders equal
-distances its own way, so sorted COUNT searches (without ANY) run only on the sets whose
-random coordinates make equal distances practically impossible; the set holding the limit
-coordinates (where symmetric points tie) gets sorted searches without COUNT, or with ANY.
+Ties: the set of limit coordinates (g2) holds many members at equal distances from a centre
+(the same point, or points mirrored across it), searched with and without COUNT: a COUNT below
+the points found takes Redis's partial quicksort, which orders equal distances its own way, and
+kv must order them the same; without it, glibc's stable merge sort. 160 players on three
+spawn points are searched with every kind of COUNT as a fixed check of the same.
 """
 import os
 import random
@@ -38,7 +40,7 @@ LARGE_COUNT = 3000
 # g0: many members (past 128: a skiplist); g1: few; g2: the limit coordinates (ties).
 RANDOM_KEYS = [b"g0", b"g1"]
 TIE_KEY = b"g2"
-DESTINATIONS = [b"d0", b"d1", b"s"]
+DESTINATIONS = [b"d0", b"d1", b"g1", b"s"]
 STRING_KEY = b"s"
 MISSING_KEY = b"nokey"
 MEMBERS = {b"g0": [b"m%d" % index for index in range(220)],
@@ -111,6 +113,10 @@ class Generator:
             return [rnd.choice(LIMIT_LONGITUDES), rnd.choice(LIMIT_LATITUDES)]
         if roll < 0.2:
             return [b"%.6f" % rnd.uniform(-180, 180), b"%.8f" % rnd.uniform(-85.05, 85.05)]
+        if roll < 0.26:
+            # A spawn point many players share: equal distances inside a cluster.
+            lon, lat, _ = rnd.choice(CENTRES)
+            return [repr(lon + 0.01).encode(), repr(lat - 0.01).encode()]
         lon, lat, spread = rnd.choice(CENTRES)
         lon = clamp(lon + rnd.uniform(-spread, spread), -180, 180)
         lat = clamp(lat + rnd.uniform(-spread, spread), -85.05112878, 85.05112878)
@@ -164,17 +170,13 @@ class Generator:
         height, _ = self.radius()
         return [width, height, unit]
 
-    def count_options(self, key):
-        """COUNT (with ANY sometimes; always off the sets with random coordinates, where
-        ties are impossible, since a partial sort orders ties its own way)."""
+    def count_options(self):
         rnd = self.rnd
         if rnd.random() < 0.03:
             return [b"COUNT", rnd.choice(BAD_COUNTS)]
         if rnd.random() < 0.5:
             return []
-        if key not in RANDOM_KEYS or rnd.random() < 0.3:
-            return [b"COUNT", rnd.choice(COUNTS), b"ANY"]
-        return [b"COUNT", rnd.choice(COUNTS)]
+        return [b"COUNT", rnd.choice(COUNTS)] + ([b"ANY"] if rnd.random() < 0.3 else [])
 
     def options(self, key, with_fields, store_words):
         """The shared options in random order: fields, order, COUNT, STORE words."""
@@ -188,7 +190,7 @@ class Generator:
         if rnd.random() < 0.6:
             sort = [rnd.choice([b"ASC", b"DESC", b"asc", b"desc"])]
             groups.append(sort)
-        counted = self.count_options(key)
+        counted = self.count_options()
         if counted:
             groups.append(counted)
         groups += store_words
@@ -202,8 +204,7 @@ class Generator:
         roll = rnd.random()
         if roll < 0.5 and not (read_only and rnd.random() < 0.9):
             word = rnd.choice([b"STORE", b"STOREDIST", b"store"])
-            # The source itself as the destination (geohash scores only: see the top).
-            same = word != b"STOREDIST" and rnd.random() < 0.03
+            same = rnd.random() < 0.03  # the source itself as the destination
             return [[word, self.key if same else rnd.choice(DESTINATIONS)]]
         return []
 
@@ -243,7 +244,7 @@ class Generator:
         options = self.options(key, not store or rnd.random() < 0.05, extra)
         rnd.shuffle(groups)
         if store:
-            same = not extra and rnd.random() < 0.03
+            same = rnd.random() < 0.03
             destination = key if same else rnd.choice(DESTINATIONS)
             if rnd.random() < 0.5:
                 self.pending = [b"ZRANGE", destination, b"0", b"-1", b"WITHSCORES"]
@@ -287,10 +288,10 @@ class Generator:
         elif roll < 33:
             command = self.geosearch(key)
         elif roll == 33:
-            command = [b"ZADD", TIE_KEY, rnd.choice([b"-1", b"1.5", b"4503599627370496",
+            command = [b"ZADD", key, rnd.choice([b"-1", b"1.5", b"4503599627370496",
                                                  b"4503599627370495", b"1e20", b"-1e20",
                                                  b"9007199254740992", b"123456789"]),
-                       self.member(TIE_KEY)]
+                       self.member(key)]
         elif roll == 34:
             command = [b"ZREM", key, self.member(key)]
         elif roll == 35:
@@ -360,6 +361,25 @@ def large(check, seed, kv_client, redis_client):
         redis_client.call(b"DEL", key)
 
 
+def ties(check, kv_client, redis_client):
+    """160 players on three spots (60 at the centre, 60 and 40 mirrored 0.5 degrees east and
+    west): COUNT below the points found takes Redis's partial quicksort, whose order of equal
+    distances differs from a stable sort's; kv must give Redis's."""
+    command = [b"GEOADD", b"spawn"]
+    for spot, longitude, players in ((b"s", b"10", 60), (b"t", b"10.5", 60), (b"u", b"9.5", 40)):
+        for index in range(players):
+            command += [longitude, b"10", spot + b"%d" % index]
+    check.equal("spawn points", redis_client.call(*command), kv_client.call(*command))
+    for count in (1, 2, 6, 7, 8, 41, 59, 61, 100, 159, 160, 161):
+        for order in (b"ASC", b"DESC"):
+            search = [b"GEOSEARCH", b"spawn", b"FROMLONLAT", b"10", b"10", b"BYRADIUS", b"100",
+                      b"km", order, b"COUNT", b"%d" % count, b"WITHDIST"]
+            check.equal(f"ties: {order.decode()} COUNT {count}", redis_client.call(*search),
+                        kv_client.call(*search))
+    kv_client.call(b"DEL", b"spawn")
+    redis_client.call(b"DEL", b"spawn")
+
+
 def resp3(check, seed):
     """Redis's documented answers, then the same kind of stream over RESP3: coordinates are
     doubles there, distances still bulks."""
@@ -368,6 +388,7 @@ def resp3(check, seed):
         with kv.connect() as client, redis.connect() as redis_client:
             known_answers(check, client)
             large(check, seed, client, redis_client)
+            ties(check, client, redis_client)
         with test_diff_resp3.Client(kv.port) as kv_client, \
                 test_diff_resp3.Client(redis.port) as redis_client:
             kv_client.call("HELLO", "3")
