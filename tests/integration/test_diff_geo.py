@@ -380,6 +380,42 @@ def ties(check, kv_client, redis_client):
     redis_client.call(b"DEL", b"spawn")
 
 
+EDGES = [
+    [b"GEOADD", b"edge", b"180", b"85.05112878", b"a", b"-180", b"-85.05112878", b"b", b"0",
+     b"0", b"c", b"-0", b"-0", b"d", b"179.9999999", b"85.05", b"e", b"1e-300", b"1e-300", b"f"],
+    [b"ZADD", b"edge", b"-1", b"neg", b"1.5", b"frac", b"4503599627370495.5", b"big"],
+    [b"GEOSEARCH", b"edge", b"FROMLONLAT", b"0", b"0", b"BYRADIUS", b"inf", b"km", b"ASC",
+     b"WITHDIST", b"WITHCOORD", b"WITHHASH"],
+    [b"GEOSEARCH", b"edge", b"FROMLONLAT", b"0", b"0", b"BYRADIUS", b"1e308", b"km", b"DESC"],
+    [b"GEOSEARCH", b"edge", b"FROMLONLAT", b"0", b"0", b"BYBOX", b"inf", b"inf", b"km", b"ASC"],
+    [b"GEOSEARCH", b"edge", b"FROMLONLAT", b"0", b"0", b"BYBOX", b"0", b"0", b"m", b"WITHDIST"],
+    [b"GEOSEARCH", b"edge", b"FROMLONLAT", b"180", b"85.05112878", b"BYRADIUS", b"1", b"m",
+     b"WITHDIST", b"WITHHASH"],
+    [b"GEOSEARCH", b"edge", b"FROMMEMBER", b"neg", b"BYRADIUS", b"5000", b"km", b"WITHCOORD"],
+    [b"GEOSEARCH", b"edge", b"FROMMEMBER", b"frac", b"BYRADIUS", b"5000", b"km", b"COUNT",
+     b"9223372036854775807", b"WITHDIST"],
+    [b"GEOSEARCH", b"edge", b"FROMMEMBER", b"big", b"BYBOX", b"40000", b"40000", b"km", b"COUNT",
+     b"2", b"DESC"],
+    [b"GEOSEARCH", b"edge", b"FROMLONLAT", b"0", b"0", b"BYRADIUS", b"0.0000001", b"m"],
+    [b"GEOPOS", b"edge", b"a", b"d", b"f", b"nope"], [b"GEOHASH", b"edge", b"a", b"d", b"f"],
+    [b"GEOADD", b"edge", b"1e-320", b"1e-320", b"tiny"], [b"GEOPOS", b"edge", b"tiny"],
+    [b"GEOSEARCH", b"edge", b"frommember\x00x", b"c", b"BYRADIUS", b"1", b"km"],
+    [b"GEOSEARCH", b"edge", b"FROMMEMBER", b"c", b"BYRADIUS", b"1", b"m\x00"],
+    [b"GEORADIUS", b"edge", b"0", b"0", b"inf", b"km", b"STORE", b"edge"],
+    [b"ZRANGE", b"edge", b"0", b"-1", b"WITHSCORES"],
+    [b"DEL", b"edge"],
+]
+
+
+def edges(check, kv_client, redis_client):
+    """Fixed edge cases: the limit corners, scores no GEOADD gives, infinite and zero radii and
+    boxes, denormal coordinates, a NUL inside an option or a unit (Redis compares C strings),
+    and STORE onto the source."""
+    for command in EDGES:
+        check.equal(f"edge: {kvtest.shorten(command, 100)}", redis_client.call(*command),
+                    kv_client.call(*command))
+
+
 def resp3(check, seed):
     """Redis's documented answers, then the same kind of stream over RESP3: coordinates are
     doubles there, distances still bulks."""
@@ -389,6 +425,7 @@ def resp3(check, seed):
             known_answers(check, client)
             large(check, seed, client, redis_client)
             ties(check, client, redis_client)
+            edges(check, client, redis_client)
         with test_diff_resp3.Client(kv.port) as kv_client, \
                 test_diff_resp3.Client(redis.port) as redis_client:
             kv_client.call("HELLO", "3")
