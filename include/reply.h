@@ -286,6 +286,20 @@ enum reply_error {
     REPLY_ERROR_GETKEYS_NO_KEYS,   /* ... one without keys */
     REPLY_ERROR_GETKEYS_ARITY,     /* ... with the wrong count of arguments */
     REPLY_ERROR_GETKEYS_ARGUMENTS, /* ... whose arguments hold no keys */
+    /* Geo commands (cmd_geo.c), kept together. */
+    REPLY_ERROR_GEO_LONLAT_INVALID,   /* arg: the pair as Redis's "%f,%f" prints it */
+    REPLY_ERROR_GEO_UNIT,
+    REPLY_ERROR_GEO_RADIUS_NOT_NUMBER,
+    REPLY_ERROR_GEO_RADIUS_NEGATIVE,
+    REPLY_ERROR_GEO_WIDTH_NOT_NUMBER,
+    REPLY_ERROR_GEO_HEIGHT_NOT_NUMBER,
+    REPLY_ERROR_GEO_BOX_NEGATIVE,
+    REPLY_ERROR_GEO_MEMBER_MISSING,
+    REPLY_ERROR_GEO_STORE_WITH,       /* GEORADIUS and GEORADIUSBYMEMBER */
+    REPLY_ERROR_GEO_SEARCHSTORE_WITH,
+    REPLY_ERROR_GEO_FROM_ONE,         /* arg: the command as the client wrote it */
+    REPLY_ERROR_GEO_BY_ONE,           /* arg: the command as the client wrote it */
+    REPLY_ERROR_GEO_ANY_COUNT,
     REPLY_ERROR_COUNT,
 };
 

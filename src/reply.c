@@ -423,6 +423,28 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_FUNCTION_LOAD_OPTION] = FORMAT("-ERR Unknown option given: %.128s\r\n"),
     [REPLY_ERROR_FUNCTION_LIST_ARGUMENT] = FORMAT("-ERR Unknown argument %.128s\r\n"),
     [REPLY_ERROR_CONFIG_REWRITE_FAILED] = FORMAT("-ERR Rewriting config file: %s\r\n"),
+    /* Geo commands (cmd_geo.c). A coordinate pair past 200 bytes of "%f" text (a number
+     * beyond about 1e95) is cut, where Redis prints it whole. */
+    [REPLY_ERROR_GEO_LONLAT_INVALID] = FORMAT("-ERR invalid longitude,latitude pair %.200s\r\n"),
+    [REPLY_ERROR_GEO_UNIT] =
+        FIXED("-ERR unsupported unit provided. please use M, KM, FT, MI\r\n"),
+    [REPLY_ERROR_GEO_RADIUS_NOT_NUMBER] = FIXED("-ERR need numeric radius\r\n"),
+    [REPLY_ERROR_GEO_RADIUS_NEGATIVE] = FIXED("-ERR radius cannot be negative\r\n"),
+    [REPLY_ERROR_GEO_WIDTH_NOT_NUMBER] = FIXED("-ERR need numeric width\r\n"),
+    [REPLY_ERROR_GEO_HEIGHT_NOT_NUMBER] = FIXED("-ERR need numeric height\r\n"),
+    [REPLY_ERROR_GEO_BOX_NEGATIVE] = FIXED("-ERR height or width cannot be negative\r\n"),
+    [REPLY_ERROR_GEO_MEMBER_MISSING] = FIXED("-ERR could not decode requested zset member\r\n"),
+    [REPLY_ERROR_GEO_STORE_WITH] =
+        FIXED("-ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and "
+              "WITHCOORD options\r\n"),
+    [REPLY_ERROR_GEO_SEARCHSTORE_WITH] =
+        FIXED("-ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD "
+              "options\r\n"),
+    [REPLY_ERROR_GEO_FROM_ONE] =
+        FORMAT("-ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %.32s\r\n"),
+    [REPLY_ERROR_GEO_BY_ONE] =
+        FORMAT("-ERR exactly one of BYRADIUS and BYBOX can be specified for %.32s\r\n"),
+    [REPLY_ERROR_GEO_ANY_COUNT] = FIXED("-ERR the ANY argument requires COUNT argument\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

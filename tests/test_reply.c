@@ -102,6 +102,9 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_LIBRARY_METADATA_VALUE:
     case REPLY_ERROR_FUNCTION_LOAD_OPTION:
     case REPLY_ERROR_FUNCTION_LIST_ARGUMENT:
+    case REPLY_ERROR_GEO_LONLAT_INVALID:
+    case REPLY_ERROR_GEO_FROM_ONE:
+    case REPLY_ERROR_GEO_BY_ONE:
         reply_error_format(reply, error, &arg);
         return true;
     case REPLY_ERROR_SUBCOMMAND_SYNTAX:
