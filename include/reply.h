@@ -282,6 +282,14 @@ enum reply_error {
     REPLY_ERROR_TRACKING_PREFIXES_FULL,    /* kv's bound on a client's prefixes */
     REPLY_ERROR_TRACKING_PREFIX_OVERLAP,   /* arg: the new prefix; arg: the client's one */
     REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW, /* arg: the new prefix; arg: another new one */
+    /* SORT, COPY and LCS (cmd_sort.c, cmd_copy.c, cmd_lcs.c). */
+    REPLY_ERROR_SORT_SCORE,
+    REPLY_ERROR_COPY_SAME,
+    REPLY_ERROR_LCS_NOT_STRING,
+    REPLY_ERROR_LCS_LEN_IDX,
+    REPLY_ERROR_LCS_TOO_LONG,
+    REPLY_ERROR_LCS_PROTO_MAX,
+    REPLY_ERROR_LCS_NO_MEMORY,
     REPLY_ERROR_COUNT,
 };
 

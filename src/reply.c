@@ -391,6 +391,17 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW] =
         FORMAT("-ERR Prefix '%.64s' overlaps with another provided prefix '%.64s'. Prefixes "
                "for a single client must not overlap.\r\n"),
+    [REPLY_ERROR_SORT_SCORE] = FIXED("-ERR One or more scores can't be converted into double\r\n"),
+    [REPLY_ERROR_COPY_SAME] = FIXED("-ERR source and destination objects are the same\r\n"),
+    [REPLY_ERROR_LCS_NOT_STRING] =
+        FIXED("-ERR The specified keys must contain string values\r\n"),
+    [REPLY_ERROR_LCS_LEN_IDX] =
+        FIXED("-ERR If you want both the length and indexes, please just use IDX.\r\n"),
+    [REPLY_ERROR_LCS_TOO_LONG] = FIXED("-ERR String too long for LCS\r\n"),
+    [REPLY_ERROR_LCS_PROTO_MAX] = FIXED("-ERR Insufficient memory, transient memory for LCS "
+                                        "exceeds proto-max-bulk-len\r\n"),
+    [REPLY_ERROR_LCS_NO_MEMORY] =
+        FIXED("-ERR Insufficient memory, failed allocating transient memory for LCS\r\n"),
     [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
     [REPLY_ERROR_STREAM_NOGROUP_XREADGROUP] =
         FORMAT("-NOGROUP No such key '%.64s' or consumer group '%.64s' in XREADGROUP with GROUP "
