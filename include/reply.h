@@ -359,6 +359,11 @@ static inline uint32_t reply_protocol(const struct reply *reply)
  */
 void reply_error_format(struct reply *reply, enum reply_error error, ...);
 
+/* Called with the head of each error line a client's writer sends (reply_error and the
+ * writers of error lines; not a fixed buffer's): its first 32 bytes at least, or all. */
+typedef void reply_error_observer_fn(void *context, const uint8_t *line, uint32_t length);
+void reply_error_observe(reply_error_observer_fn *observer, void *context);
+
 /* "-ERR wrong number of arguments for '<name>' command\r\n" (name already lower case). */
 void reply_error_arity(struct reply *reply, const char *name);
 

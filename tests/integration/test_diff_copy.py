@@ -83,7 +83,7 @@ class Generator:
         if rnd.random() < 0.5:
             options.append([rnd.choice([b"REPLACE", b"replace"])])
         if rnd.random() < 0.3:
-            options.append([b"DB", rnd.choice([b"0", b"0", b"16", b"-1", b"x", b"4294967296",
+            options.append([b"DB", rnd.choice([b"0", b"0", b"1", b"16", b"-1", b"x", b"4294967296",
                                                b"9223372036854775808"])])
         if rnd.random() < 0.03:
             options.append([rnd.choice([b"BOGUS", b"DB"])])
