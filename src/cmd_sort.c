@@ -19,9 +19,7 @@
  * is empty. Its caps are checked before anything changes.
  *
  * Differences left: Redis converts a listpack sorted set to a skiplist for good when SORTing
- * it (OBJECT ENCODING then says skiplist); kv leaves the set as it was. A set sorted with a
- * constant BY inside a script is not forced to ALPHA (Redis forces it, for replication).
- * Ties between ALPHA BY weights with a partial LIMIT follow a stable order, where Redis's
+ * it (OBJECT ENCODING then says skiplist); kv leaves the set as it was. Ties between ALPHA BY weights with a partial LIMIT follow a stable order, where Redis's
  * pqsort has its own.
  */
 #include "cmd_handlers.h"
@@ -32,6 +30,7 @@
 #include <string.h>
 
 #include "number.h"
+#include "script.h"
 #include "store_hash.h"
 #include "store_list.h"
 #include "store_set.h"
@@ -696,8 +695,10 @@ static void sort_generic(struct cmd_context *context, const struct slice *args,
     if (!sort_source_read(context, args[1], &source)) {
         return;
     }
-    /* A set is unordered: stored (or scripted) without sorting, Redis sorts it ALPHA. */
-    if (options.dontsort && source.type == STORE_TYPE_SET && options.store) {
+    /* A set is unordered: stored, or read by a script, without sorting, Redis sorts it ALPHA
+     * (so that replicas and the AOF see one order). */
+    bool scripted = context->script != NULL && context->script->run != NULL;
+    if (options.dontsort && source.type == STORE_TYPE_SET && (options.store || scripted)) {
         options.dontsort = false;
         options.alpha = true;
         options.has_by = false;

@@ -6,7 +6,8 @@ sets (intsets and hashtables) and sorted sets, with BY (weight strings, hash fie
 (several, "#", missing keys, hash fields), ASC/DESC, ALPHA, STORE (over the source itself, a
 GET key, a key of another type), weights that are not numbers, NaN, out of range or empty,
 elements with NUL bytes, wrong types, wrong arities and syntax errors; between them the
-writes that change sources and weights, and reads of the STORE destinations (LRANGE, TYPE,
+writes that change sources and weights, SORT from a script (a set is then sorted ALPHA even
+with a constant BY, as Redis does for replication), and reads of the STORE destinations (LRANGE, TYPE,
 TTL: STORE drops an expiry).
 
 Where Redis's order is its hashtable's (a set of strings answered without sorting, or a set
@@ -18,11 +19,13 @@ clearing it first, so after one ERANGE its later SORTs fail on good weights too 
 something else sets errno); kv clears it.
 """
 import collections
+import os
+import random
 
 import difftools
 import kvtest
 
-COMMAND_COUNT = 21000
+COMMAND_COUNT = 20000
 KV_OPTIONS = ["--connections-max", "16", "--hugepages", "off"]
 LISTS = [b"l0", b"l1", b"l2"]
 INT_SETS = [b"i0"]
@@ -133,6 +136,13 @@ class Generator:
                 [b"HSET", b"hash", b"f", b"1"]
         if roll == 38:
             return [rnd.choice([b"SORT", b"SORT_RO"])]
+        if rnd.random() < 0.5:
+            # From a script Redis sorts an unsorted set ALPHA (one order for replicas).
+            inner = [rnd.choice([b"SORT", b"SORT_RO"]), rnd.choice(STR_SETS + INT_SETS + LISTS),
+                     b"BY", b"nosort"]
+            inner += rnd.choice([[], [b"DESC"], [b"LIMIT", b"1", b"3"], [b"GET", b"#"],
+                                 [b"GET", b"w:*", b"DESC"]])
+            return [b"EVAL", b"return redis.call(unpack(ARGV))", b"0"] + inner
         return [b"SORT", b"l0", b"STORE", rnd.choice([b"d0", b"d1"])]
 
     def wire(self, command):
@@ -179,8 +189,85 @@ def replies_equal(command, want, got):
     return difftools.replies_equal(command, want, got)
 
 
+BIG_LIST, BIG_ZSET, BIG_SET, BIG_INTS = b"bl", b"bz", b"bs", b"bi"
+LARGE_COUNT = 200
+
+
+def large(check):
+    """Sources past their compact forms (a list of many nodes, a sorted-set tree, a set table,
+    an intset grown to a table), sorted by themselves, by weights and with GET, LIMIT and
+    STORE; LARGE_COUNT commands compared (no set sorted in Redis's own order)."""
+    seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
+    print(f"large sources: seed {seed}")
+    rnd = random.Random(seed)
+    fill = [[b"RPUSH", BIG_LIST] + [b"%d" % rnd.randint(-500, 500) for _ in range(800)],
+            [b"ZADD", BIG_ZSET] + [part for index in range(400)
+                                   for part in (b"%d" % rnd.randint(0, 50), b"m%d" % index)],
+            [b"SADD", BIG_SET] + [b"s%d" % rnd.randint(0, 2000) for _ in range(600)],
+            [b"SADD", BIG_INTS] + [b"%d" % rnd.randint(0, 5000) for _ in range(700)]]
+    fill += [[b"SET", b"w:m%d" % index, b"%d" % rnd.randint(0, 100000)] for index in range(0, 400, 3)]
+    fill += [[b"SET", b"w:%d" % value, b"%d" % rnd.randint(0, 99)] for value in range(-500, 500, 7)]
+    with kvtest.start_kv(*KV_OPTIONS) as kv, kvtest.start_redis() as redis:
+        with kv.connect() as kv_client, redis.connect() as redis_client:
+            for command in fill:
+                check.equal(f"fill {command[:2]}", redis_client.call(*command),
+                            kv_client.call(*command))
+            compared = 0
+            for _ in range(LARGE_COUNT):
+                key = rnd.choice([BIG_LIST, BIG_ZSET, BIG_SET, BIG_INTS])
+                command = [b"SORT", key]
+                if rnd.random() < 0.5:
+                    command += [b"BY", b"w:*"]
+                elif key in (BIG_LIST, BIG_ZSET) and rnd.random() < 0.3:
+                    command += [b"BY", b"nosort"]
+                if key in (BIG_SET, BIG_ZSET) or rnd.random() < 0.3:
+                    if b"BY" not in command:
+                        command.append(b"ALPHA")
+                if rnd.random() < 0.7 and not (b"ALPHA" in command and b"w:*" in command):
+                    command += [b"LIMIT", b"%d" % rnd.randint(-5, 700), b"%d" % rnd.randint(-2, 300)]
+                if rnd.random() < 0.3:
+                    command += [b"GET", rnd.choice([b"#", b"w:*"])]
+                if rnd.random() < 0.3:
+                    command.append(b"DESC")
+                if rnd.random() < 0.2:
+                    command += [b"STORE", b"dst"]
+                want, got = redis_client.call(*command), kv_client.call(*command)
+                if want != got:
+                    check.equal(f"reply to {kvtest.shorten(command, 200)}", want, got)
+                    break
+                compared += 1
+            check.true(f"large sources: {compared} of {LARGE_COUNT} replies equal", compared == LARGE_COUNT,
+                       f"seed {seed}")
+            probe = [b"LRANGE", b"dst", b"0", b"-1"]
+            check.equal("the last STORE", redis_client.call(*probe), kv_client.call(*probe))
+
+
+def bounded(check):
+    """A sort whose work does not fit the heap answers Redis's OOM error and changes
+    nothing: the heap holds the list but not a vector of its elements."""
+    with kvtest.start_kv("--hugepages", "off", "--maxmemory", "8mb") as kv, \
+            kv.connect() as client:
+        for _ in range(40):
+            client.call("RPUSH", "big", *([b"7", b"3", b"5", b"1"] * 2500))
+        check.equal("the list fits", b":400000\r\n", client.call("LLEN", "big"))
+        before = kvtest.info(client, "memory").get("kv_heap_allocations")
+        check.starts("SORT past the heap", b"-OOM", client.call("SORT", "big"))
+        check.starts("SORT ... STORE past the heap", b"-OOM",
+                     client.call("SORT", "big", "STORE", "dst"))
+        check.equal("no destination", b":0\r\n", client.call("EXISTS", "dst"))
+        check.equal("every byte of the work went back", before,
+                    kvtest.info(client, "memory").get("kv_heap_allocations"))
+        check.equal("a window still sorts (LIMIT loads it all, as Redis does)",
+                    b"-OOM", client.call("SORT", "big", "LIMIT", "0", "2")[:4])
+        check.equal("BY nosort LIMIT loads only the window",
+                    b"*2\r\n$1\r\n7\r\n$1\r\n3\r\n",
+                    client.call("SORT", "big", "BY", "nosort", "LIMIT", "0", "2"))
+
+
 def main():
     check = kvtest.Checker("test_diff_sort", verbose=False)
+    large(check)
+    bounded(check)
     probes = [[b"LRANGE", key, b"0", b"-1"] for key in DESTINATIONS + LISTS] + \
         [[b"TYPE", key] for key in DESTINATIONS] + \
         [[b"SORT", key, b"ALPHA"] for key in STR_SETS + INT_SETS + ZSETS] + \
