@@ -5,7 +5,8 @@
  * exporters (redis_exporter) read it unchanged; kv's own fields (region, heap, limits) follow
  * Redis's in their sections, under kv_ names. Values are what kv has: a server that never
  * saved and keeps no AOF (Redis's values for one), a master without replicas, no modules, no
- * forks; features kv lacks read 0. Sections are chosen as Redis chooses them: none or
+ * forks; what kv does not count reads 0 (rdb_changes_since_last_save, the reads and writes
+ * processed, the kbps rates). Sections are chosen as Redis chooses them: none or
  * "default" the default ones, "all" every one, "everything" too (kv has no module sections),
  * names in any case, "modules" or "module_list" the Modules header.
  *
@@ -382,14 +383,13 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "tracking_total_keys:%u\r\ntracking_total_items:%u\r\n"
              "tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\n"
              "total_error_replies:%" PRIu64 "\r\ndump_payload_sanitizations:0\r\n"
-             "total_reads_processed:%" PRIu64 "\r\ntotal_writes_processed:0\r\n"
+             "total_reads_processed:0\r\ntotal_writes_processed:0\r\n"
              "io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n"
              "reply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
              context->pubsub != NULL ? (uint32_t)dict_count(&context->pubsub->channels) : 0,
              context->pubsub != NULL ? (uint32_t)pubsub_pattern_count(context->pubsub) : 0,
              tracking != NULL ? tracking->key_count : 0,
-             tracking != NULL ? tracking->link_count : 0, stats->error_replies,
-             stats->commands_processed);
+             tracking != NULL ? tracking->link_count : 0, stats->error_replies);
     text_add(text,
              "kv_protocol_errors:%" PRIu64 "\r\nkv_protected_refusals:%" PRIu64
              "\r\nkv_idle_disconnects:%" PRIu64 "\r\nkv_stalled_disconnects:%" PRIu64

@@ -200,7 +200,7 @@ static bool sort_lookup(struct cmd_context *context, struct sort_work *work,
 {
     KV_ASSERT(pattern.bytes != NULL || pattern.length == 0);
     uint32_t text_bytes = text_length(pattern);
-    if (text_bytes >= 1 && pattern.bytes[0] == '#' && text_bytes == 1) {
+    if (text_bytes == 1 && pattern.bytes[0] == '#') {
         *value = element;
         return true;
     }
@@ -440,7 +440,8 @@ static void sort_load_take(void *context, struct slice element)
     }
     struct sort_work *work = load->work;
     KV_ASSERT(load->loaded < work->entry_count);
-    uint8_t *bytes = work->arena + load->arena_used;
+    /* The arena is absent when every element is empty. */
+    uint8_t *bytes = element.length > 0 ? work->arena + load->arena_used : NULL;
     if (element.length > 0) {
         memcpy(bytes, element.bytes, element.length);
     }
@@ -599,7 +600,7 @@ static void sort_output(struct cmd_context *context, struct sort_work *work,
                     bytes += value.length;
                     longest = value.length > longest ? value.length : longest;
                 } else {
-                    uint8_t *copy = work->value_arena + used;
+                    uint8_t *copy = value.length > 0 ? work->value_arena + used : NULL;
                     if (value.length > 0) {
                         memcpy(copy, value.bytes, value.length);
                     }
