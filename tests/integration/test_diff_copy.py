@@ -9,7 +9,8 @@ grown to trees, streams with consumer groups, consumers and pending entries), ex
 ZRANGE WITHSCORES, XRANGE, XINFO GROUPS, XPENDING's summary, TTL), so each copy is compared
 whole, then its source and copy changed apart. Hashes and sets past their compact forms are
 compared as multisets (a hashtable's order is Redis's own). kv has one database: COPY ... DB 1
-answers Redis's out-of-range error there (checked on kv alone).
+answers Redis's out-of-range error there (checked on kv alone). A copy past the memory
+budget answers Redis's OOM error and leaves no partial destination.
 """
 import collections
 
@@ -142,9 +143,32 @@ def kv_alone(check):
                     kvtest.info(client, "memory").get("kv_heap_allocations"))
 
 
+def out_of_memory(check):
+    """A copy the heap cannot hold stops mid-way: Redis's OOM error, no destination left,
+    the source whole, every byte of the partial copy given back."""
+    with kvtest.start_kv("--hugepages", "off", "--maxmemory", "16mb") as kv, \
+            kv.connect() as client:
+        limit = int(kvtest.info(client, "memory").get("kv_data_limit_bytes"))
+        value = b"v" * 200
+        pushed = 0
+        while int(kvtest.info(client, "memory").get("used_memory")) < limit * 0.6:
+            client.call("RPUSH", "src", *([value] * 2000))
+            pushed += 2000
+        # A key made and deleted first: the keyspace keeps the bucket array it then takes.
+        client.call("SET", "dst", "x")
+        client.call("DEL", "dst")
+        before = kvtest.info(client, "memory").get("kv_heap_allocations")
+        check.starts("COPY past the budget", b"-OOM", client.call("COPY", "src", "dst"))
+        check.equal("no destination", b":0\r\n", client.call("EXISTS", "dst"))
+        check.equal("the source is whole", b":%d\r\n" % pushed, client.call("LLEN", "src"))
+        check.equal("the partial copy went back", before,
+                    kvtest.info(client, "memory").get("kv_heap_allocations"))
+
+
 def main():
     check = kvtest.Checker("test_diff_copy", verbose=False)
     kv_alone(check)
+    out_of_memory(check)
     probes = []
     for key in KEYS:
         probes += [[b"TYPE", key], [b"LRANGE", key, b"0", b"-1"], [b"HGETALL", key],
