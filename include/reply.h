@@ -300,6 +300,14 @@ enum reply_error {
     REPLY_ERROR_GEO_FROM_ONE,         /* arg: the command as the client wrote it */
     REPLY_ERROR_GEO_BY_ONE,           /* arg: the command as the client wrote it */
     REPLY_ERROR_GEO_ANY_COUNT,
+    /* SORT, COPY and LCS (cmd_sort.c, cmd_copy.c, cmd_lcs.c). */
+    REPLY_ERROR_SORT_SCORE,
+    REPLY_ERROR_COPY_SAME,
+    REPLY_ERROR_LCS_NOT_STRING,
+    REPLY_ERROR_LCS_LEN_IDX,
+    REPLY_ERROR_LCS_TOO_LONG,
+    REPLY_ERROR_LCS_PROTO_MAX,
+    REPLY_ERROR_LCS_NO_MEMORY,
     REPLY_ERROR_COUNT,
 };
 
@@ -368,6 +376,11 @@ static inline uint32_t reply_protocol(const struct reply *reply)
  * "\r\n" is cut at REPLY_ERROR_TEXT_BYTES_MAX.
  */
 void reply_error_format(struct reply *reply, enum reply_error error, ...);
+
+/* Called with the head of each error line a client's writer sends (reply_error and the
+ * writers of error lines; not a fixed buffer's): its first 32 bytes at least, or all. */
+typedef void reply_error_observer_fn(void *context, const uint8_t *line, uint32_t length);
+void reply_error_observe(reply_error_observer_fn *observer, void *context);
 
 /* "-ERR wrong number of arguments for '<name>' command\r\n" (name already lower case). */
 void reply_error_arity(struct reply *reply, const char *name);

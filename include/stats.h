@@ -12,6 +12,17 @@
 #define STATS_OPS_SAMPLES 16u
 #define STATS_OPS_INTERVAL_MS 100
 
+/* INFO errorstats: error codes counted (Redis's ERROR_STATS_NUMBER; later ones are not), each
+ * the first word of an error line, as Redis takes it from at most its first 32 bytes. */
+#define STATS_ERROR_CODES_MAX 128u
+#define STATS_ERROR_CODE_BYTES_MAX 32u
+
+struct stats_error {
+    uint64_t count;                          /* error replies with this code */
+    uint32_t length;                         /* bytes of code */
+    char code[STATS_ERROR_CODE_BYTES_MAX];   /* "ERR", "WRONGTYPE", ... */
+};
+
 struct stats {
     uint64_t start_time_us;          /* wall clock at startup */
     uint64_t connections_received;   /* accepted sockets, refused ones included */
@@ -37,6 +48,9 @@ struct stats {
     int64_t ops_sample_ms;           /* Unix ms of the last sample; 0: none yet */
     uint64_t ops_sample_commands;    /* commands_processed at the last sample */
     uint64_t ops_samples[STATS_OPS_SAMPLES]; /* commands per second over each interval */
+    uint64_t error_replies;          /* error replies sent (INFO total_error_replies) */
+    uint32_t error_code_count;       /* codes in errors */
+    struct stats_error errors[STATS_ERROR_CODES_MAX]; /* by code, in byte order (Redis's rax) */
 };
 
 /* Takes a sample if an interval has passed since the last (each command and INFO call it). */
@@ -44,5 +58,9 @@ void stats_ops_sample(struct stats *stats, int64_t now_ms);
 
 /* The mean rate of the last samples: INFO's instantaneous_ops_per_sec. */
 uint64_t stats_ops_per_sec(const struct stats *stats);
+
+/* Counts one error reply: `line` is its text from the "-" (at least its first 32 bytes, or
+ * all of it), as reply.h's error observer gives it (`context` is the struct stats). */
+void stats_error_reply(void *context, const uint8_t *line, uint32_t length);
 
 #endif

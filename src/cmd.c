@@ -47,6 +47,10 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_bit,
     &cmd_family_command,
     &cmd_family_geo,
+    &cmd_family_sort,
+    &cmd_family_lcs,
+    &cmd_family_copy,
+    &cmd_family_info,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))

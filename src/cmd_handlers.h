@@ -57,6 +57,10 @@ extern const struct cmd_family cmd_family_stream;
 extern const struct cmd_family cmd_family_bit;
 extern const struct cmd_family cmd_family_command;
 extern const struct cmd_family cmd_family_geo;
+extern const struct cmd_family cmd_family_sort;
+extern const struct cmd_family cmd_family_lcs;
+extern const struct cmd_family cmd_family_copy;
+extern const struct cmd_family cmd_family_info;
 
 /* Finds a key of `type` (not STORE_TYPE_ANY) in one probe (store_find_typed), counting the
  * keyspace hit or miss as Redis's lookupKeyRead; answers WRONGTYPE itself for a key of

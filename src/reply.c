@@ -396,6 +396,17 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_GETKEYS_ARITY] =
         FIXED("-ERR Invalid number of arguments specified for command\r\n"),
     [REPLY_ERROR_GETKEYS_ARGUMENTS] = FIXED("-ERR Invalid arguments specified for command\r\n"),
+    [REPLY_ERROR_SORT_SCORE] = FIXED("-ERR One or more scores can't be converted into double\r\n"),
+    [REPLY_ERROR_COPY_SAME] = FIXED("-ERR source and destination objects are the same\r\n"),
+    [REPLY_ERROR_LCS_NOT_STRING] =
+        FIXED("-ERR The specified keys must contain string values\r\n"),
+    [REPLY_ERROR_LCS_LEN_IDX] =
+        FIXED("-ERR If you want both the length and indexes, please just use IDX.\r\n"),
+    [REPLY_ERROR_LCS_TOO_LONG] = FIXED("-ERR String too long for LCS\r\n"),
+    [REPLY_ERROR_LCS_PROTO_MAX] = FIXED("-ERR Insufficient memory, transient memory for LCS "
+                                        "exceeds proto-max-bulk-len\r\n"),
+    [REPLY_ERROR_LCS_NO_MEMORY] =
+        FIXED("-ERR Insufficient memory, failed allocating transient memory for LCS\r\n"),
     [REPLY_ERROR_SHEBANG_OPTION] = FORMAT("-ERR Unknown lua shebang option: %.200s\r\n"),
     [REPLY_ERROR_STREAM_NOGROUP_XREADGROUP] =
         FORMAT("-NOGROUP No such key '%.64s' or consumer group '%.64s' in XREADGROUP with GROUP "
@@ -651,6 +662,26 @@ struct slice reply_error_line(enum reply_error error)
                           .length = (uint32_t)strlen(entry->line)};
 }
 
+/* Who is told of each error line a client's writer sends (INFO errorstats). */
+static reply_error_observer_fn *error_observer;
+static void *error_observer_context;
+
+void reply_error_observe(reply_error_observer_fn *observer, void *context)
+{
+    error_observer = observer;
+    error_observer_context = context;
+}
+
+/* Tells the observer of an error line (its head: the code is in its first 32 bytes) sent
+ * through a client's writer (a fixed buffer measures text, and is no reply). */
+static void error_observed(const struct reply *reply, const char *line, uint32_t length)
+{
+    KV_ASSERT(length >= 1 && line[0] == '-');
+    if (error_observer != NULL && reply->grow != NULL) {
+        error_observer(error_observer_context, (const uint8_t *)line, length);
+    }
+}
+
 bool reply_error_has_arguments(enum reply_error error)
 {
     KV_ASSERT(error > REPLY_ERROR_NONE && error < REPLY_ERROR_COUNT);
@@ -662,6 +693,11 @@ void reply_error_format(struct reply *reply, enum reply_error error, ...)
 {
     KV_ASSERT(error > REPLY_ERROR_NONE && error < REPLY_ERROR_COUNT);
     KV_ASSERT(error_table[error].kind == REPLY_ERROR_KIND_FORMAT);
+    const char *line = error_table[error].line;
+    const char *percent = strchr(line, '%');
+    /* The code is the line's first word, before any argument. */
+    error_observed(reply, line, percent != NULL ? (uint32_t)(percent - line)
+                                                : (uint32_t)strlen(line));
     va_list arguments;
     va_start(arguments, error);
     error_write(reply, error_table[error].line, &arguments);
@@ -738,6 +774,7 @@ void reply_ok(struct reply *reply)
 void reply_error(struct reply *reply, enum reply_error error)
 {
     struct slice line = reply_error_line(error);
+    error_observed(reply, (const char *)line.bytes, line.length);
     reply_raw(reply, line.bytes, line.length);
 }
 
@@ -939,6 +976,7 @@ void reply_verbatim(struct reply *reply, struct slice text, const char *ext)
 
 void reply_error_arity(struct reply *reply, const char *name)
 {
+    error_observed(reply, "-ERR ", 5);
     static const char head[] = "-ERR wrong number of arguments for '";
     static const char tail[] = "' command\r\n";
     reply_raw(reply, head, sizeof(head) - 1);
@@ -965,6 +1003,7 @@ static uint32_t reply_echoed(struct reply *reply, struct slice text, uint32_t by
 void reply_error_unknown_command(struct reply *reply, const struct slice *args,
                                  uint32_t arg_count)
 {
+    error_observed(reply, "-ERR ", 5);
     static const char head[] = "-ERR unknown command '";
     static const char middle[] = "', with args beginning with: ";
     KV_ASSERT(arg_count >= 1);
@@ -984,6 +1023,7 @@ void reply_error_unknown_command(struct reply *reply, const struct slice *args,
 void reply_error_unknown_subcommand(struct reply *reply, struct slice subcommand,
                                     const char *command_upper)
 {
+    error_observed(reply, "-ERR ", 5);
     static const char head[] = "-ERR unknown subcommand '";
     reply_raw(reply, head, sizeof(head) - 1);
     reply_echoed(reply, subcommand, 128);

@@ -60,6 +60,7 @@ void serve_init(struct serve *serve, struct region *region, const struct plan *p
     serve->clients = shared->clients;
     serve->block = shared->block;
     serve->stats = shared->stats;
+    reply_error_observe(stats_error_reply, shared->stats); /* INFO errorstats */
     serve->heap = heap;
     serve->args_fixed_max = plan->args_max;
     serve->args_fixed = region_carve(region, (uint64_t)plan->args_max * sizeof(struct slice), 64);
