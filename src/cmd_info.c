@@ -82,31 +82,6 @@ static uint64_t now_us(void)
     return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_usec;
 }
 
-/* Resident set size from /proc/self/statm (pages), read without stdio. */
-static uint64_t rss_bytes(void)
-{
-    char text[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return 0;
-    }
-    ssize_t length = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    if (length <= 0) {
-        return 0;
-    }
-    KV_ASSERT((size_t)length < sizeof(text)); /* read no more than it was asked */
-    text[length] = '\0';
-    unsigned long long size_pages = 0;
-    unsigned long long resident_pages = 0;
-    if (sscanf(text, "%llu %llu", &size_pages, &resident_pages) != 2) {
-        return 0;
-    }
-    long page_bytes = sysconf(_SC_PAGESIZE);
-    KV_ASSERT(page_bytes > 0); /* fails only for a name the system lacks */
-    return resident_pages * (uint64_t)page_bytes;
-}
-
 /* 40 hex digits that name this run (Redis's run_id and master_replid), drawn from the
  * store's startup seed: the same for the whole run, new at each start. */
 static void run_id(const struct cmd_context *context, uint64_t salt, char *out)
@@ -243,7 +218,7 @@ static void info_memory(struct cmd_context *context, struct text *text)
     const struct region *region = context->region;
     const struct heap *heap = context->store->heap;
     const struct config *config = context->config;
-    uint64_t rss = rss_bytes();
+    uint64_t rss = alloc_stats_rss_bytes();
     char used_human[32];
     char rss_human[32];
     char peak_human[32];
