@@ -282,6 +282,12 @@ enum reply_error {
     REPLY_ERROR_TRACKING_PREFIXES_FULL,    /* kv's bound on a client's prefixes */
     REPLY_ERROR_TRACKING_PREFIX_OVERLAP,   /* arg: the new prefix; arg: the client's one */
     REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW, /* arg: the new prefix; arg: another new one */
+    REPLY_ERROR_ZSET_KEYS_NEEDED,          /* arg: the command (ZUNION, ZINTERSTORE, ...) */
+    REPLY_ERROR_WEIGHT_NOT_FLOAT,
+    REPLY_ERROR_LIMIT_NEGATIVE,
+    REPLY_ERROR_NUMKEYS_NOT_POSITIVE,
+    REPLY_ERROR_COUNT_NOT_POSITIVE,
+    REPLY_ERROR_VALUE_RANGE,
     REPLY_ERROR_COUNT,
 };
 

@@ -2,6 +2,8 @@
  * Sorted-set commands: ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZSCORE, ZMSCORE, ZCARD,
  * ZCOUNT, ZRANK, ZREVRANK, ZREM, ZRANGE (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES), ZREVRANGE,
  * ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZPOPMIN, ZPOPMAX, ZSCAN,
+ * ZRANGEBYLEX, ZREVRANGEBYLEX, ZLEXCOUNT, ZREMRANGEBYLEX, ZRANGESTORE (through ZRANGE's parse;
+ * its result is built apart from the keyspace and then put in place of the destination),
  * with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). This
  * file parses and answers; the store (store_zset.h) keeps the set, in either encoding, and
  * does every write whole: a write past kv's caps (a member longer than key_size_max, more
@@ -392,6 +394,7 @@ struct range_request {
     bool limited;
     int64_t offset;
     int64_t limit; /* -1: no limit */
+    bool store;    /* ZRANGESTORE: args[0] is the destination, args[1] the source */
 };
 
 /* The rank range [first, end) of a rank request (start/stop with Redis's rules). */
@@ -453,6 +456,51 @@ static void reply_ranks(struct cmd_context *context, uint32_t key_ref, uint32_t 
         }
     }
 }
+/* ZRANGESTORE's result: the members reply_ranks would answer, put in place of the
+ * destination (args[0]) through a result built apart from the keyspace; an empty one (or a
+ * missing source, key_ref HEAP_REF_NONE) deletes it. Answers the count or the error. */
+static void store_ranks(struct cmd_context *context, const struct slice *args, uint32_t key_ref,
+                        uint32_t first, uint32_t end, const struct range_request *request)
+{
+    KV_ASSERT(request->store);
+    struct store *store = context->store;
+    struct store_zset_temp temp;
+    if (!store_zset_temp_start(store, &temp)) {
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+        return;
+    }
+    uint64_t available = end - first;
+    uint64_t skip = request->offset > 0 ? (uint64_t)request->offset : 0;
+    skip = request->offset < 0 ? available : skip; /* as reply_ranks */
+    uint64_t count = skip >= available ? 0 : available - skip;
+    if (request->limit >= 0 && (uint64_t)request->limit < count) {
+        count = (uint64_t)request->limit;
+    }
+    if (count > 0) {
+        KV_ASSERT(key_ref != HEAP_REF_NONE);
+        uint32_t rank = request->reverse ? end - 1 - (uint32_t)skip : first + (uint32_t)skip;
+        struct store_zset_walk walk;
+        store_zset_walk_start(store, key_ref, rank, request->reverse, &walk);
+        /* Bounded by count, which the range holds. */
+        for (uint64_t index = 0; index < count; index++) {
+            struct slice member;
+            double score = 0;
+            bool more = store_zset_walk_next(&walk, &member, &score);
+            KV_ASSERT(more);
+            if (!store_zset_temp_put(store, &temp, member, score)) {
+                store_zset_temp_abandon(store, &temp);
+                reply_error(&context->reply, REPLY_ERROR_OOM);
+                return;
+            }
+        }
+    }
+    struct store_found target;
+    (void)store_find_typed(store, args[0], STORE_TYPE_ANY, &target);
+    enum store_status status = store_zset_temp_store(store, &target, args[0], &temp);
+    status == STORE_OK ? reply_integer(&context->reply, (int64_t)count)
+                       : reply_error(&context->reply, cmd_store_error(status));
+}
+
 /* ZRANGE's options from args[4] (WITHSCORES, LIMIT, and for ZRANGE itself REV, BYLEX,
  * BYSCORE), with Redis 7.0's checks in its order; false after answering the error.
  * `preset` fixes the kind and direction of the older forms. */
@@ -462,7 +510,7 @@ static bool zrange_options_parse(struct cmd_context *context, const struct slice
     KV_ASSERT(arg_count >= 4);
     for (uint32_t index = 4; index < arg_count; index++) {
         uint32_t left = arg_count - index - 1;
-        if (cmd_arg_is(args[index], "withscores")) {
+        if (!request->store && cmd_arg_is(args[index], "withscores")) {
             request->with_scores = true;
         } else if (cmd_arg_is(args[index], "limit") && left >= 2) {
             if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length,
@@ -552,7 +600,8 @@ static void zrange_generic(struct cmd_context *context, const struct slice *args
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
     if (status == STORE_NOT_FOUND) {
-        reply_array(&context->reply, 0);
+        request.store ? store_ranks(context, args, HEAP_REF_NONE, 0, 0, &request)
+                      : reply_array(&context->reply, 0);
     }
     if (status != STORE_OK) {
         return;
@@ -569,7 +618,8 @@ static void zrange_generic(struct cmd_context *context, const struct slice *args
                              request.reverse, &first, &end);
     }
     KV_ASSERT(first <= end);
-    reply_ranks(context, found.key_ref, first, end, &request);
+    request.store ? store_ranks(context, args, found.key_ref, first, end, &request)
+                  : reply_ranks(context, found.key_ref, first, end, &request);
 }
 
 static const struct range_request range_defaults = {.kind = RANGE_RANK, .limit = -1};
@@ -613,6 +663,38 @@ CMD_HANDLER(cmd_zrevrangebyscore)
     KV_ASSERT(context->reply.total > reply_before);
 }
 
+CMD_HANDLER(cmd_zrangebylex)
+{
+    KV_ASSERT(arg_count >= 4);
+    uint64_t reply_before = context->reply.total;
+    struct range_request request = range_defaults;
+    request.kind = RANGE_LEX;
+    zrange_generic(context, args, arg_count, request, true);
+    KV_ASSERT(context->reply.total > reply_before);
+}
+
+CMD_HANDLER(cmd_zrevrangebylex)
+{
+    KV_ASSERT(arg_count >= 4);
+    uint64_t reply_before = context->reply.total;
+    struct range_request request = range_defaults;
+    request.kind = RANGE_LEX;
+    request.reverse = true;
+    zrange_generic(context, args, arg_count, request, true);
+    KV_ASSERT(context->reply.total > reply_before);
+}
+
+/* ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]: ZRANGE's parse
+ * and range over the arguments from the source on, the destination before them. */
+CMD_HANDLER(cmd_zrangestore)
+{
+    KV_ASSERT(arg_count >= 5);
+    uint64_t reply_before = context->reply.total;
+    struct range_request request = range_defaults;
+    request.store = true;
+    zrange_generic(context, args + 1, arg_count - 1, request, false);
+    KV_ASSERT(context->reply.total > reply_before);
+}
 
 /* Finds the sorted set of a ZREMRANGEBY* (or ZPOP*) for its write; false after answering
  * WRONGTYPE. */
@@ -669,6 +751,64 @@ CMD_HANDLER(cmd_zremrangebyscore)
     uint32_t end = 0;
     if (found.exists) {
         score_range_ranks(context, found.key_ref, &range, &first, &end);
+    }
+    reply_integer(&context->reply, found.exists ? store_zset_remove_ranks(context->store, &found,
+                                                                          first, end)
+                                                : 0);
+}
+
+/* A lexicographic range's two ends; false after answering Redis's error. */
+static bool lex_range_parse(struct cmd_context *context, struct slice min, struct slice max,
+                            struct store_zset_lex *lex_min, struct store_zset_lex *lex_max)
+{
+    if (!lex_end_parse(min, lex_min) || !lex_end_parse(max, lex_max)) {
+        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_LEX);
+        return false;
+    }
+    KV_ASSERT(lex_min->infinite >= -1 && lex_min->infinite <= 1);
+    return true;
+}
+
+CMD_HANDLER(cmd_zlexcount)
+{
+    KV_ASSERT(arg_count == 4);
+    struct store_zset_lex lex_min;
+    struct store_zset_lex lex_max;
+    if (!lex_range_parse(context, args[2], args[3], &lex_min, &lex_max)) {
+        return;
+    }
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    uint32_t first = 0;
+    uint32_t end = 0;
+    if (status == STORE_OK) {
+        store_zset_lex_ranks(context->store, found.key_ref, &lex_min, &lex_max, false, &first,
+                             &end);
+    }
+    KV_ASSERT(first <= end);
+    reply_integer(&context->reply, end - first);
+}
+
+CMD_HANDLER(cmd_zremrangebylex)
+{
+    KV_ASSERT(arg_count == 4);
+    struct store_zset_lex lex_min;
+    struct store_zset_lex lex_max;
+    if (!lex_range_parse(context, args[2], args[3], &lex_min, &lex_max)) {
+        return;
+    }
+    struct store_found found;
+    if (!zset_write_find(context, args[1], &found)) {
+        return;
+    }
+    uint32_t first = 0;
+    uint32_t end = 0;
+    if (found.exists) {
+        store_zset_lex_ranks(context->store, found.key_ref, &lex_min, &lex_max, false, &first,
+                             &end);
     }
     reply_integer(&context->reply, found.exists ? store_zset_remove_ranks(context->store, &found,
                                                                           first, end)
@@ -800,6 +940,11 @@ static const struct cmd zset_cmds[] = {
     {"zrevrange", -4, 1, 1, 1, 0, cmd_zrevrange},
     {"zrangebyscore", -4, 1, 1, 1, 0, cmd_zrangebyscore},
     {"zrevrangebyscore", -4, 1, 1, 1, 0, cmd_zrevrangebyscore},
+    {"zrangebylex", -4, 1, 1, 1, 0, cmd_zrangebylex},
+    {"zrevrangebylex", -4, 1, 1, 1, 0, cmd_zrevrangebylex},
+    {"zrangestore", -5, 1, 2, 1, CMD_FLAG_WRITE, cmd_zrangestore},
+    {"zlexcount", 4, 1, 1, 1, 0, cmd_zlexcount},
+    {"zremrangebylex", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebylex},
     {"zremrangebyrank", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebyrank},
     {"zremrangebyscore", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebyscore},
     {"zpopmin", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_zpopmin},

@@ -418,6 +418,14 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_FUNCTION_LOAD_OPTION] = FORMAT("-ERR Unknown option given: %.128s\r\n"),
     [REPLY_ERROR_FUNCTION_LIST_ARGUMENT] = FORMAT("-ERR Unknown argument %.128s\r\n"),
     [REPLY_ERROR_CONFIG_REWRITE_FAILED] = FORMAT("-ERR Rewriting config file: %s\r\n"),
+    /* Sorted-set algebra and the multi-key pops (cmd_zalgebra.c, cmd_mpop.c). */
+    [REPLY_ERROR_ZSET_KEYS_NEEDED] =
+        FORMAT("-ERR at least 1 input key is needed for '%s' command\r\n"),
+    [REPLY_ERROR_WEIGHT_NOT_FLOAT] = FIXED("-ERR weight value is not a float\r\n"),
+    [REPLY_ERROR_LIMIT_NEGATIVE] = FIXED("-ERR LIMIT can't be negative\r\n"),
+    [REPLY_ERROR_NUMKEYS_NOT_POSITIVE] = FIXED("-ERR numkeys should be greater than 0\r\n"),
+    [REPLY_ERROR_COUNT_NOT_POSITIVE] = FIXED("-ERR count should be greater than 0\r\n"),
+    [REPLY_ERROR_VALUE_RANGE] = FIXED("-ERR value is out of range\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */
