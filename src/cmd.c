@@ -46,6 +46,7 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_stream,
     &cmd_family_bit,
     &cmd_family_zalgebra,
+    &cmd_family_mpop,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
