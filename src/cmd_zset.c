@@ -2,9 +2,8 @@
  * Sorted-set commands: ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZSCORE, ZMSCORE, ZCARD,
  * ZCOUNT, ZRANK, ZREVRANK, ZREM, ZRANGE (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES), ZREVRANGE,
  * ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZPOPMIN, ZPOPMAX, ZSCAN,
- * ZRANGEBYLEX, ZREVRANGEBYLEX, ZLEXCOUNT, ZREMRANGEBYLEX, ZRANGESTORE (through ZRANGE's parse;
- * its result is built apart from the keyspace and then put in place of the destination),
- * with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). This
+ * ZRANGEBYLEX, ZREVRANGEBYLEX, ZLEXCOUNT, ZREMRANGEBYLEX, ZRANDMEMBER and ZRANGESTORE
+ * (ZRANGE's parse; its result is built apart from the keyspace, then put in place), with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). This
  * file parses and answers; the store (store_zset.h) keeps the set, in either encoding, and
  * does every write whole: a write past kv's caps (a member longer than key_size_max, more
  * than list_length_max members) or past the memory budget gets its error and changes nothing.
@@ -926,6 +925,153 @@ CMD_HANDLER(cmd_zscan)
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
+/* A random number below `bound` (> 0) from the store's xorshift state. */
+static uint64_t random_below(struct store *store, uint64_t bound)
+{
+    KV_ASSERT(bound > 0);
+    KV_ASSERT(store->random_state != 0);
+    uint64_t state = store->random_state;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    store->random_state = state;
+    return state % bound;
+}
+
+/* The member (and score) at a rank. */
+static struct slice member_at(const struct store *store, uint32_t key_ref, uint32_t rank,
+                              double *score)
+{
+    struct store_zset_walk walk;
+    struct slice member;
+    store_zset_walk_start(store, key_ref, rank, false, &walk);
+    bool found = store_zset_walk_next(&walk, &member, score);
+    KV_ASSERT(found);
+    return member;
+}
+
+/* One ZRANDMEMBER element: the member, with its score as a pair when asked. */
+static void reply_random_member(struct cmd_context *context, struct slice member, double score,
+                                bool with_scores)
+{
+    if (with_scores) {
+        reply_pair(&context->reply);
+    }
+    reply_bulk(&context->reply, member);
+    if (with_scores) {
+        reply_score(&context->reply, score);
+    }
+}
+
+/* `count` distinct members (count < the set's size) by Floyd's sampling: for each rank j
+ * from size - count up, a random rank up to j, or j itself when that one was taken. Exactly
+ * count draws; the taken members are kept in a result apart from the keyspace (count heap
+ * nodes), given back before the end. False (the reply dropped) when the heap has no room. */
+static bool reply_random_distinct(struct cmd_context *context, uint32_t key_ref, uint32_t size,
+                                  uint32_t count, bool with_scores)
+{
+    KV_ASSERT(count < size);
+    struct store *store = context->store;
+    struct store_zset_temp taken;
+    if (!store_zset_temp_start(store, &taken)) {
+        return false;
+    }
+    with_scores ? reply_pairs(&context->reply, count) : reply_array(&context->reply, count);
+    /* Bounded by count: one member per step. */
+    for (uint32_t rank_max = size - count; rank_max < size; rank_max++) {
+        double score = 0;
+        double seen = 0;
+        struct slice member =
+            member_at(store, key_ref, (uint32_t)random_below(store, rank_max + 1ull), &score);
+        if (store_zset_temp_score(store, &taken, member, &seen)) {
+            member = member_at(store, key_ref, rank_max, &score);
+        }
+        if (!store_zset_temp_put(store, &taken, member, 0)) {
+            store_zset_temp_abandon(store, &taken);
+            return false;
+        }
+        reply_random_member(context, member, score, with_scores);
+    }
+    KV_ASSERT(store_zset_temp_count(store, &taken) == count);
+    store_zset_temp_abandon(store, &taken);
+    return true;
+}
+
+/* ZRANDMEMBER key count [WITHSCORES] once the key is found: Redis 7.0's cases. */
+static void zrandmember_count(struct cmd_context *context, uint32_t key_ref, int64_t wanted,
+                              bool with_scores)
+{
+    struct store *store = context->store;
+    uint32_t size = store_zset_count(store, key_ref);
+    KV_ASSERT(size > 0);
+    uint64_t count = wanted < 0 ? (uint64_t)(-wanted) : (uint64_t)wanted;
+    if (count == 0) {
+        reply_array(&context->reply, 0);
+    } else if (wanted < 0 || count == 1) {
+        /* Drawn with repeats, in the order drawn. Bounded by count, as Redis's reply is. */
+        with_scores ? reply_pairs(&context->reply, count) : reply_array(&context->reply, count);
+        for (uint64_t index = 0; index < count; index++) {
+            double score = 0;
+            struct slice member =
+                member_at(store, key_ref, (uint32_t)random_below(store, size), &score);
+            reply_random_member(context, member, score, with_scores);
+        }
+    } else if (count >= size) {
+        /* The whole set from its highest member down, as Redis's iterator walks it. */
+        with_scores ? reply_pairs(&context->reply, size) : reply_array(&context->reply, size);
+        struct store_zset_walk walk;
+        struct slice member;
+        double score = 0;
+        store_zset_walk_start(store, key_ref, size - 1, true, &walk);
+        /* Bounded by the set's count. */
+        while (store_zset_walk_next(&walk, &member, &score)) {
+            reply_random_member(context, member, score, with_scores);
+        }
+    } else if (!reply_random_distinct(context, key_ref, size, (uint32_t)count, with_scores)) {
+        reply_truncate(&context->reply);
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+    }
+}
+
+/* ZRANDMEMBER key [count [WITHSCORES]], with Redis 7.0's checks in its order. */
+CMD_HANDLER(cmd_zrandmember)
+{
+    KV_ASSERT(arg_count >= 2);
+    uint64_t reply_before = context->reply.total;
+    int64_t wanted = 0;
+    if (arg_count >= 3) {
+        if (!number_parse_int64(args[2].bytes, args[2].length, &wanted)) {
+            reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+            return;
+        }
+        if (wanted == INT64_MIN) {
+            reply_error(&context->reply, REPLY_ERROR_INT64_RANGE);
+            return;
+        }
+        if (arg_count > 4 || (arg_count == 4 && !cmd_arg_is(args[3], "withscores"))) {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+        if (arg_count == 4 && (wanted < -(INT64_MAX / 2) || wanted > INT64_MAX / 2)) {
+            reply_error(&context->reply, REPLY_ERROR_VALUE_RANGE);
+            return;
+        }
+    }
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
+    if (status == STORE_NOT_FOUND) {
+        arg_count >= 3 ? reply_array(&context->reply, 0) : reply_null(&context->reply);
+    } else if (status == STORE_OK && arg_count >= 3) {
+        zrandmember_count(context, found.key_ref, wanted, arg_count == 4);
+    } else if (status == STORE_OK) {
+        uint32_t size = store_zset_count(context->store, found.key_ref);
+        double score = 0;
+        uint32_t rank = (uint32_t)random_below(context->store, size);
+        reply_bulk(&context->reply, member_at(context->store, found.key_ref, rank, &score));
+    }
+    KV_ASSERT(context->reply.total > reply_before);
+}
+
 static const struct cmd zset_cmds[] = {
     {"zadd", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zadd},
     {"zincrby", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zincrby},
@@ -945,6 +1091,7 @@ static const struct cmd zset_cmds[] = {
     {"zrangestore", -5, 1, 2, 1, CMD_FLAG_WRITE, cmd_zrangestore},
     {"zlexcount", 4, 1, 1, 1, 0, cmd_zlexcount},
     {"zremrangebylex", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebylex},
+    {"zrandmember", -2, 1, 1, 1, 0, cmd_zrandmember},
     {"zremrangebyrank", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebyrank},
     {"zremrangebyscore", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebyscore},
     {"zpopmin", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_zpopmin},
