@@ -480,12 +480,19 @@ static void store_ranks(struct cmd_context *context, const struct slice *args, u
         uint32_t rank = request->reverse ? end - 1 - (uint32_t)skip : first + (uint32_t)skip;
         struct store_zset_walk walk;
         store_zset_walk_start(store, key_ref, rank, request->reverse, &walk);
+        /* Redis builds the result by adding the members in the order they come: in a
+         * listpack (whose scores lose the sign of zero) until the 129th or a member past 64
+         * bytes converts it, or a skiplist from the start for a rank range past 128. */
+        bool small = request->kind != RANGE_RANK || count <= STORE_ZSET_PACK_COUNT_MAX;
         /* Bounded by count, which the range holds. */
         for (uint64_t index = 0; index < count; index++) {
             struct slice member;
             double score = 0;
             bool more = store_zset_walk_next(&walk, &member, &score);
             KV_ASSERT(more);
+            small = small && index < STORE_ZSET_PACK_COUNT_MAX &&
+                    member.length <= STORE_ZSET_PACK_MEMBER_BYTES_MAX;
+            score = small ? score + 0.0 : score;
             if (!store_zset_temp_put(store, &temp, member, score)) {
                 store_zset_temp_abandon(store, &temp);
                 reply_error(&context->reply, REPLY_ERROR_OOM);
