@@ -240,11 +240,16 @@ CMD_HANDLER(cmd_bzmpop)
     KV_ASSERT((context->reply.total > reply_before) != context->outcome.block);
 }
 
-static const struct cmd mpop_cmds[] = {
+/* Two tables, so that COMMAND DOCS names each command's group as Redis does. */
+static const struct cmd lmpop_cmds[] = {
     {"lmpop", -4, 0, 0, 0, CMD_FLAG_WRITE, cmd_lmpop},
     {"blmpop", -5, 0, 0, 0, CMD_FLAG_WRITE, cmd_blmpop},
+};
+
+static const struct cmd zmpop_cmds[] = {
     {"zmpop", -4, 0, 0, 0, CMD_FLAG_WRITE, cmd_zmpop},
     {"bzmpop", -5, 0, 0, 0, CMD_FLAG_WRITE, cmd_bzmpop},
 };
 
-CMD_FAMILY(cmd_family_mpop, "list", mpop_cmds);
+CMD_FAMILY(cmd_family_mpop, "list", lmpop_cmds);
+CMD_FAMILY(cmd_family_zmpop, "sorted-set", zmpop_cmds);

@@ -658,7 +658,12 @@ static const struct cmd zalgebra_cmds[] = {
     {"zunionstore", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zunionstore},
     {"zinterstore", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zinterstore},
     {"zdiffstore", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zdiffstore},
+};
+
+/* SINTERCARD apart, so that COMMAND DOCS names its group as Redis does. */
+static const struct cmd sintercard_cmds[] = {
     {"sintercard", -3, 0, 0, 0, 0, cmd_sintercard},
 };
 
 CMD_FAMILY(cmd_family_zalgebra, "sorted-set", zalgebra_cmds);
+CMD_FAMILY(cmd_family_sintercard, "set", sintercard_cmds);

@@ -342,7 +342,7 @@ def main():
     seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
     run(check, False, seed, COMMAND_COUNT)
     if not check.failures:
-        run(check, True, seed + 1, COMMAND_COUNT // 5)
+        run(check, True, seed + 1, COMMAND_COUNT // 8)
     check.finish()
 
 
