@@ -145,6 +145,48 @@ uint32_t store_zset_pop(struct store *store, struct store_found *found, bool max
                         store_zset_visit_fn *visit, void *context);
 
 
+/* ---- Results built apart from the keyspace (ZUNION, ZINTER, ZDIFF, their STORE forms and
+ * ZRANGESTORE): a large-encoding root on the heap, not a key, that the command fills, reads
+ * in (score, member) order, and then either stores or gives back before it answers. ---- */
+
+struct store_zset_temp {
+    uint32_t big_ref;          /* the root; HEAP_REF_NONE once stored or abandoned */
+    uint32_t member_bytes_max; /* the longest member put (the pack's bound on storing) */
+};
+
+/* An empty result; false (nothing held) when the heap has no room. */
+KV_MUST_USE bool store_zset_temp_start(struct store *store, struct store_zset_temp *temp);
+
+/* Members in the result. */
+uint32_t store_zset_temp_count(const struct store *store, const struct store_zset_temp *temp);
+
+/* A member's score in the result; false when it is not there. */
+KV_MUST_USE bool store_zset_temp_score(const struct store *store,
+                                       const struct store_zset_temp *temp, struct slice member,
+                                       double *score);
+
+/* Adds a member (or gives a present one a new score), never NaN. False: the heap has no room
+ * for a new member, and the result is as it was. */
+KV_MUST_USE bool store_zset_temp_put(struct store *store, struct store_zset_temp *temp,
+                                     struct slice member, double score);
+
+/* A walk over the result from its lowest (score, member), for a reply. */
+void store_zset_temp_walk_start(const struct store *store, const struct store_zset_temp *temp,
+                                struct store_zset_walk *walk);
+
+/* Gives back everything the result holds. */
+void store_zset_temp_abandon(struct store *store, struct store_zset_temp *temp);
+
+/* Puts the result in place of the destination (any type, or absent; it loses any expiry, as
+ * Redis's setKey does), as a pack when it is small enough (Redis's
+ * zsetConvertToListpackIfNeeded), else the root itself; an empty result removes the
+ * destination. Checks first: STORE_ZSET_FULL, STORE_KEY_TOO_LONG, STORE_FULL; then STORE_OOM.
+ * The result is given back in every case; any status but STORE_OK changed nothing. */
+KV_MUST_USE enum store_status store_zset_temp_store(struct store *store,
+                                                    struct store_found *target,
+                                                    struct slice destination,
+                                                    struct store_zset_temp *temp);
+
 /* The most heap bytes (usable sizes, so class rounding included) a value of `count`
  * elements of up to `element_bytes` each (and `field_bytes`, for a field or member) can take
  * in its worst encoding and fill, its share of table buckets included; `kv --plan` sums it

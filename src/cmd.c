@@ -51,6 +51,10 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_lcs,
     &cmd_family_copy,
     &cmd_family_info,
+    &cmd_family_zalgebra,
+    &cmd_family_mpop,
+    &cmd_family_zmpop,
+    &cmd_family_sintercard,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))

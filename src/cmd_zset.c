@@ -2,7 +2,8 @@
  * Sorted-set commands: ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZSCORE, ZMSCORE, ZCARD,
  * ZCOUNT, ZRANK, ZREVRANK, ZREM, ZRANGE (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES), ZREVRANGE,
  * ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZPOPMIN, ZPOPMAX, ZSCAN,
- * with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). This
+ * ZRANGEBYLEX, ZREVRANGEBYLEX, ZLEXCOUNT, ZREMRANGEBYLEX, ZRANDMEMBER and ZRANGESTORE
+ * (ZRANGE's parse; its result is built apart from the keyspace, then put in place), with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). This
  * file parses and answers; the store (store_zset.h) keeps the set, in either encoding, and
  * does every write whole: a write past kv's caps (a member longer than key_size_max, more
  * than list_length_max members) or past the memory budget gets its error and changes nothing.
@@ -392,6 +393,7 @@ struct range_request {
     bool limited;
     int64_t offset;
     int64_t limit; /* -1: no limit */
+    bool store;    /* ZRANGESTORE: args[0] is the destination, args[1] the source */
 };
 
 /* The rank range [first, end) of a rank request (start/stop with Redis's rules). */
@@ -453,6 +455,58 @@ static void reply_ranks(struct cmd_context *context, uint32_t key_ref, uint32_t 
         }
     }
 }
+/* ZRANGESTORE's result: the members reply_ranks would answer, put in place of the
+ * destination (args[0]) through a result built apart from the keyspace; an empty one (or a
+ * missing source, key_ref HEAP_REF_NONE) deletes it. Answers the count or the error. */
+static void store_ranks(struct cmd_context *context, const struct slice *args, uint32_t key_ref,
+                        uint32_t first, uint32_t end, const struct range_request *request)
+{
+    KV_ASSERT(request->store);
+    struct store *store = context->store;
+    struct store_zset_temp temp;
+    if (!store_zset_temp_start(store, &temp)) {
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+        return;
+    }
+    uint64_t available = end - first;
+    uint64_t skip = request->offset > 0 ? (uint64_t)request->offset : 0;
+    skip = request->offset < 0 ? available : skip; /* as reply_ranks */
+    uint64_t count = skip >= available ? 0 : available - skip;
+    if (request->limit >= 0 && (uint64_t)request->limit < count) {
+        count = (uint64_t)request->limit;
+    }
+    if (count > 0) {
+        KV_ASSERT(key_ref != HEAP_REF_NONE);
+        uint32_t rank = request->reverse ? end - 1 - (uint32_t)skip : first + (uint32_t)skip;
+        struct store_zset_walk walk;
+        store_zset_walk_start(store, key_ref, rank, request->reverse, &walk);
+        /* Redis builds the result by adding the members in the order they come: in a
+         * listpack (whose scores lose the sign of zero) until the 129th or a member past 64
+         * bytes converts it, or a skiplist from the start for a rank range past 128. */
+        bool small = request->kind != RANGE_RANK || count <= STORE_ZSET_PACK_COUNT_MAX;
+        /* Bounded by count, which the range holds. */
+        for (uint64_t index = 0; index < count; index++) {
+            struct slice member;
+            double score = 0;
+            bool more = store_zset_walk_next(&walk, &member, &score);
+            KV_ASSERT(more);
+            small = small && index < STORE_ZSET_PACK_COUNT_MAX &&
+                    member.length <= STORE_ZSET_PACK_MEMBER_BYTES_MAX;
+            score = small ? score + 0.0 : score;
+            if (!store_zset_temp_put(store, &temp, member, score)) {
+                store_zset_temp_abandon(store, &temp);
+                reply_error(&context->reply, REPLY_ERROR_OOM);
+                return;
+            }
+        }
+    }
+    struct store_found target;
+    (void)store_find_typed(store, args[0], STORE_TYPE_ANY, &target);
+    enum store_status status = store_zset_temp_store(store, &target, args[0], &temp);
+    status == STORE_OK ? reply_integer(&context->reply, (int64_t)count)
+                       : reply_error(&context->reply, cmd_store_error(status));
+}
+
 /* ZRANGE's options from args[4] (WITHSCORES, LIMIT, and for ZRANGE itself REV, BYLEX,
  * BYSCORE), with Redis 7.0's checks in its order; false after answering the error.
  * `preset` fixes the kind and direction of the older forms. */
@@ -462,7 +516,7 @@ static bool zrange_options_parse(struct cmd_context *context, const struct slice
     KV_ASSERT(arg_count >= 4);
     for (uint32_t index = 4; index < arg_count; index++) {
         uint32_t left = arg_count - index - 1;
-        if (cmd_arg_is(args[index], "withscores")) {
+        if (!request->store && cmd_arg_is(args[index], "withscores")) {
             request->with_scores = true;
         } else if (cmd_arg_is(args[index], "limit") && left >= 2) {
             if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length,
@@ -552,7 +606,8 @@ static void zrange_generic(struct cmd_context *context, const struct slice *args
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
     if (status == STORE_NOT_FOUND) {
-        reply_array(&context->reply, 0);
+        request.store ? store_ranks(context, args, HEAP_REF_NONE, 0, 0, &request)
+                      : reply_array(&context->reply, 0);
     }
     if (status != STORE_OK) {
         return;
@@ -569,7 +624,8 @@ static void zrange_generic(struct cmd_context *context, const struct slice *args
                              request.reverse, &first, &end);
     }
     KV_ASSERT(first <= end);
-    reply_ranks(context, found.key_ref, first, end, &request);
+    request.store ? store_ranks(context, args, found.key_ref, first, end, &request)
+                  : reply_ranks(context, found.key_ref, first, end, &request);
 }
 
 static const struct range_request range_defaults = {.kind = RANGE_RANK, .limit = -1};
@@ -613,6 +669,38 @@ CMD_HANDLER(cmd_zrevrangebyscore)
     KV_ASSERT(context->reply.total > reply_before);
 }
 
+CMD_HANDLER(cmd_zrangebylex)
+{
+    KV_ASSERT(arg_count >= 4);
+    uint64_t reply_before = context->reply.total;
+    struct range_request request = range_defaults;
+    request.kind = RANGE_LEX;
+    zrange_generic(context, args, arg_count, request, true);
+    KV_ASSERT(context->reply.total > reply_before);
+}
+
+CMD_HANDLER(cmd_zrevrangebylex)
+{
+    KV_ASSERT(arg_count >= 4);
+    uint64_t reply_before = context->reply.total;
+    struct range_request request = range_defaults;
+    request.kind = RANGE_LEX;
+    request.reverse = true;
+    zrange_generic(context, args, arg_count, request, true);
+    KV_ASSERT(context->reply.total > reply_before);
+}
+
+/* ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]: ZRANGE's parse
+ * and range over the arguments from the source on, the destination before them. */
+CMD_HANDLER(cmd_zrangestore)
+{
+    KV_ASSERT(arg_count >= 5);
+    uint64_t reply_before = context->reply.total;
+    struct range_request request = range_defaults;
+    request.store = true;
+    zrange_generic(context, args + 1, arg_count - 1, request, false);
+    KV_ASSERT(context->reply.total > reply_before);
+}
 
 /* Finds the sorted set of a ZREMRANGEBY* (or ZPOP*) for its write; false after answering
  * WRONGTYPE. */
@@ -669,6 +757,64 @@ CMD_HANDLER(cmd_zremrangebyscore)
     uint32_t end = 0;
     if (found.exists) {
         score_range_ranks(context, found.key_ref, &range, &first, &end);
+    }
+    reply_integer(&context->reply, found.exists ? store_zset_remove_ranks(context->store, &found,
+                                                                          first, end)
+                                                : 0);
+}
+
+/* A lexicographic range's two ends; false after answering Redis's error. */
+static bool lex_range_parse(struct cmd_context *context, struct slice min, struct slice max,
+                            struct store_zset_lex *lex_min, struct store_zset_lex *lex_max)
+{
+    if (!lex_end_parse(min, lex_min) || !lex_end_parse(max, lex_max)) {
+        reply_error(&context->reply, REPLY_ERROR_MIN_MAX_NOT_LEX);
+        return false;
+    }
+    KV_ASSERT(lex_min->infinite >= -1 && lex_min->infinite <= 1);
+    return true;
+}
+
+CMD_HANDLER(cmd_zlexcount)
+{
+    KV_ASSERT(arg_count == 4);
+    struct store_zset_lex lex_min;
+    struct store_zset_lex lex_max;
+    if (!lex_range_parse(context, args[2], args[3], &lex_min, &lex_max)) {
+        return;
+    }
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
+    if (status == STORE_WRONGTYPE) {
+        return;
+    }
+    uint32_t first = 0;
+    uint32_t end = 0;
+    if (status == STORE_OK) {
+        store_zset_lex_ranks(context->store, found.key_ref, &lex_min, &lex_max, false, &first,
+                             &end);
+    }
+    KV_ASSERT(first <= end);
+    reply_integer(&context->reply, end - first);
+}
+
+CMD_HANDLER(cmd_zremrangebylex)
+{
+    KV_ASSERT(arg_count == 4);
+    struct store_zset_lex lex_min;
+    struct store_zset_lex lex_max;
+    if (!lex_range_parse(context, args[2], args[3], &lex_min, &lex_max)) {
+        return;
+    }
+    struct store_found found;
+    if (!zset_write_find(context, args[1], &found)) {
+        return;
+    }
+    uint32_t first = 0;
+    uint32_t end = 0;
+    if (found.exists) {
+        store_zset_lex_ranks(context->store, found.key_ref, &lex_min, &lex_max, false, &first,
+                             &end);
     }
     reply_integer(&context->reply, found.exists ? store_zset_remove_ranks(context->store, &found,
                                                                           first, end)
@@ -786,6 +932,153 @@ CMD_HANDLER(cmd_zscan)
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
+/* A random number below `bound` (> 0) from the store's xorshift state. */
+static uint64_t random_below(struct store *store, uint64_t bound)
+{
+    KV_ASSERT(bound > 0);
+    KV_ASSERT(store->random_state != 0);
+    uint64_t state = store->random_state;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    store->random_state = state;
+    return state % bound;
+}
+
+/* The member (and score) at a rank. */
+static struct slice member_at(const struct store *store, uint32_t key_ref, uint32_t rank,
+                              double *score)
+{
+    struct store_zset_walk walk;
+    struct slice member;
+    store_zset_walk_start(store, key_ref, rank, false, &walk);
+    bool found = store_zset_walk_next(&walk, &member, score);
+    KV_ASSERT(found);
+    return member;
+}
+
+/* One ZRANDMEMBER element: the member, with its score as a pair when asked. */
+static void reply_random_member(struct cmd_context *context, struct slice member, double score,
+                                bool with_scores)
+{
+    if (with_scores) {
+        reply_pair(&context->reply);
+    }
+    reply_bulk(&context->reply, member);
+    if (with_scores) {
+        reply_score(&context->reply, score);
+    }
+}
+
+/* `count` distinct members (count < the set's size) by Floyd's sampling: for each rank j
+ * from size - count up, a random rank up to j, or j itself when that one was taken. Exactly
+ * count draws; the taken members are kept in a result apart from the keyspace (count heap
+ * nodes), given back before the end. False (the reply dropped) when the heap has no room. */
+static bool reply_random_distinct(struct cmd_context *context, uint32_t key_ref, uint32_t size,
+                                  uint32_t count, bool with_scores)
+{
+    KV_ASSERT(count < size);
+    struct store *store = context->store;
+    struct store_zset_temp taken;
+    if (!store_zset_temp_start(store, &taken)) {
+        return false;
+    }
+    with_scores ? reply_pairs(&context->reply, count) : reply_array(&context->reply, count);
+    /* Bounded by count: one member per step. */
+    for (uint32_t rank_max = size - count; rank_max < size; rank_max++) {
+        double score = 0;
+        double seen = 0;
+        struct slice member =
+            member_at(store, key_ref, (uint32_t)random_below(store, rank_max + 1ull), &score);
+        if (store_zset_temp_score(store, &taken, member, &seen)) {
+            member = member_at(store, key_ref, rank_max, &score);
+        }
+        if (!store_zset_temp_put(store, &taken, member, 0)) {
+            store_zset_temp_abandon(store, &taken);
+            return false;
+        }
+        reply_random_member(context, member, score, with_scores);
+    }
+    KV_ASSERT(store_zset_temp_count(store, &taken) == count);
+    store_zset_temp_abandon(store, &taken);
+    return true;
+}
+
+/* ZRANDMEMBER key count [WITHSCORES] once the key is found: Redis 7.0's cases. */
+static void zrandmember_count(struct cmd_context *context, uint32_t key_ref, int64_t wanted,
+                              bool with_scores)
+{
+    struct store *store = context->store;
+    uint32_t size = store_zset_count(store, key_ref);
+    KV_ASSERT(size > 0);
+    uint64_t count = wanted < 0 ? (uint64_t)(-wanted) : (uint64_t)wanted;
+    if (count == 0) {
+        reply_array(&context->reply, 0);
+    } else if (wanted < 0 || count == 1) {
+        /* Drawn with repeats, in the order drawn. Bounded by count, as Redis's reply is. */
+        with_scores ? reply_pairs(&context->reply, count) : reply_array(&context->reply, count);
+        for (uint64_t index = 0; index < count; index++) {
+            double score = 0;
+            struct slice member =
+                member_at(store, key_ref, (uint32_t)random_below(store, size), &score);
+            reply_random_member(context, member, score, with_scores);
+        }
+    } else if (count >= size) {
+        /* The whole set from its highest member down, as Redis's iterator walks it. */
+        with_scores ? reply_pairs(&context->reply, size) : reply_array(&context->reply, size);
+        struct store_zset_walk walk;
+        struct slice member;
+        double score = 0;
+        store_zset_walk_start(store, key_ref, size - 1, true, &walk);
+        /* Bounded by the set's count. */
+        while (store_zset_walk_next(&walk, &member, &score)) {
+            reply_random_member(context, member, score, with_scores);
+        }
+    } else if (!reply_random_distinct(context, key_ref, size, (uint32_t)count, with_scores)) {
+        reply_truncate(&context->reply);
+        reply_error(&context->reply, REPLY_ERROR_OOM);
+    }
+}
+
+/* ZRANDMEMBER key [count [WITHSCORES]], with Redis 7.0's checks in its order. */
+CMD_HANDLER(cmd_zrandmember)
+{
+    KV_ASSERT(arg_count >= 2);
+    uint64_t reply_before = context->reply.total;
+    int64_t wanted = 0;
+    if (arg_count >= 3) {
+        if (!number_parse_int64(args[2].bytes, args[2].length, &wanted)) {
+            reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+            return;
+        }
+        if (wanted == INT64_MIN) {
+            reply_error(&context->reply, REPLY_ERROR_INT64_RANGE);
+            return;
+        }
+        if (arg_count > 4 || (arg_count == 4 && !cmd_arg_is(args[3], "withscores"))) {
+            reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+            return;
+        }
+        if (arg_count == 4 && (wanted < -(INT64_MAX / 2) || wanted > INT64_MAX / 2)) {
+            reply_error(&context->reply, REPLY_ERROR_VALUE_RANGE);
+            return;
+        }
+    }
+    struct store_found found;
+    enum store_status status = cmd_read(context, args[1], STORE_TYPE_ZSET, &found);
+    if (status == STORE_NOT_FOUND) {
+        arg_count >= 3 ? reply_array(&context->reply, 0) : reply_null(&context->reply);
+    } else if (status == STORE_OK && arg_count >= 3) {
+        zrandmember_count(context, found.key_ref, wanted, arg_count == 4);
+    } else if (status == STORE_OK) {
+        uint32_t size = store_zset_count(context->store, found.key_ref);
+        double score = 0;
+        uint32_t rank = (uint32_t)random_below(context->store, size);
+        reply_bulk(&context->reply, member_at(context->store, found.key_ref, rank, &score));
+    }
+    KV_ASSERT(context->reply.total > reply_before);
+}
+
 static const struct cmd zset_cmds[] = {
     {"zadd", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zadd},
     {"zincrby", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zincrby},
@@ -800,6 +1093,12 @@ static const struct cmd zset_cmds[] = {
     {"zrevrange", -4, 1, 1, 1, 0, cmd_zrevrange},
     {"zrangebyscore", -4, 1, 1, 1, 0, cmd_zrangebyscore},
     {"zrevrangebyscore", -4, 1, 1, 1, 0, cmd_zrevrangebyscore},
+    {"zrangebylex", -4, 1, 1, 1, 0, cmd_zrangebylex},
+    {"zrevrangebylex", -4, 1, 1, 1, 0, cmd_zrevrangebylex},
+    {"zrangestore", -5, 1, 2, 1, CMD_FLAG_WRITE, cmd_zrangestore},
+    {"zlexcount", 4, 1, 1, 1, 0, cmd_zlexcount},
+    {"zremrangebylex", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebylex},
+    {"zrandmember", -2, 1, 1, 1, 0, cmd_zrandmember},
     {"zremrangebyrank", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebyrank},
     {"zremrangebyscore", 4, 1, 1, 1, CMD_FLAG_WRITE, cmd_zremrangebyscore},
     {"zpopmin", -2, 1, 1, 1, CMD_FLAG_WRITE, cmd_zpopmin},

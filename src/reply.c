@@ -456,6 +456,14 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_GEO_BY_ONE] =
         FORMAT("-ERR exactly one of BYRADIUS and BYBOX can be specified for %.32s\r\n"),
     [REPLY_ERROR_GEO_ANY_COUNT] = FIXED("-ERR the ANY argument requires COUNT argument\r\n"),
+    /* Sorted-set algebra and the multi-key pops (cmd_zalgebra.c, cmd_mpop.c). */
+    [REPLY_ERROR_ZSET_KEYS_NEEDED] =
+        FORMAT("-ERR at least 1 input key is needed for '%s' command\r\n"),
+    [REPLY_ERROR_WEIGHT_NOT_FLOAT] = FIXED("-ERR weight value is not a float\r\n"),
+    [REPLY_ERROR_LIMIT_NEGATIVE] = FIXED("-ERR LIMIT can't be negative\r\n"),
+    [REPLY_ERROR_NUMKEYS_NOT_POSITIVE] = FIXED("-ERR numkeys should be greater than 0\r\n"),
+    [REPLY_ERROR_COUNT_NOT_POSITIVE] = FIXED("-ERR count should be greater than 0\r\n"),
+    [REPLY_ERROR_VALUE_RANGE] = FIXED("-ERR value is out of range\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

@@ -1206,6 +1206,167 @@ uint32_t store_zset_pop(struct store *store, struct store_found *found, bool max
     return popped;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * Results built apart from the keyspace: a root like a large set's, owned by the command.
+ * --------------------------------------------------------------------------------------- */
+
+static struct zset_big *temp_big(const struct store *store, const struct store_zset_temp *temp)
+{
+    KV_ASSERT(temp->big_ref != HEAP_REF_NONE);
+    return heap_pointer(store->heap, temp->big_ref);
+}
+
+bool store_zset_temp_start(struct store *store, struct store_zset_temp *temp)
+{
+    struct zset_big *big = big_create(store, NULL);
+    *temp = (struct store_zset_temp){.big_ref = HEAP_REF_NONE, .member_bytes_max = 0};
+    if (big == NULL) {
+        return false;
+    }
+    temp->big_ref = heap_ref(store->heap, big);
+    KV_ASSERT(store_zset_temp_count(store, temp) == 0);
+    return true;
+}
+
+uint32_t store_zset_temp_count(const struct store *store, const struct store_zset_temp *temp)
+{
+    const struct zset_big *big = temp_big(store, temp);
+    uint32_t count = ztree_count(store->heap, big->root);
+    KV_ASSERT(count == dict_count(&big->members)); /* every node put is in the tree */
+    return count;
+}
+
+bool store_zset_temp_score(const struct store *store, const struct store_zset_temp *temp,
+                           struct slice member, double *score)
+{
+    uint32_t node_ref = big_find(temp_big(store, temp), member);
+    if (node_ref != HEAP_REF_NONE) {
+        *score = ztree_node(store->heap, node_ref)->score;
+        KV_ASSERT(!isnan(*score));
+    }
+    return node_ref != HEAP_REF_NONE;
+}
+
+bool store_zset_temp_put(struct store *store, struct store_zset_temp *temp, struct slice member,
+                         double score)
+{
+    KV_ASSERT(!isnan(score));
+    struct zset_big *big = temp_big(store, temp);
+    uint32_t node_ref = big_find(big, member);
+    if (node_ref != HEAP_REF_NONE) {
+        /* Out of the tree by its old score, back in by its new one. */
+        ztree_remove(store->heap, &big->root, node_ref);
+        ztree_node(store->heap, node_ref)->score = score;
+        ztree_insert(store->heap, &big->root, node_ref);
+        return true;
+    }
+    struct ztree_node *node = ztree_node_create(store->heap, member, score);
+    if (node == NULL) {
+        return false;
+    }
+    node_ref = heap_ref(store->heap, node);
+    dict_insert(&big->members, node_ref);
+    big_link(store, big, node_ref);
+    temp->member_bytes_max =
+        member.length > temp->member_bytes_max ? member.length : temp->member_bytes_max;
+    KV_ASSERT(big_find(big, member) == node_ref);
+    return true;
+}
+
+void store_zset_temp_walk_start(const struct store *store, const struct store_zset_temp *temp,
+                                struct store_zset_walk *walk)
+{
+    const struct zset_big *big = temp_big(store, temp);
+    KV_ASSERT(big->root != HEAP_REF_NONE);
+    walk->heap = store->heap;
+    walk->pack = NULL;
+    walk->rank = 0;
+    walk->left = 0;
+    walk->reverse = false;
+    ztree_walk_start(store->heap, big->root, 0, false, &walk->at.tree);
+}
+
+void store_zset_temp_abandon(struct store *store, struct store_zset_temp *temp)
+{
+    if (temp->big_ref != HEAP_REF_NONE) {
+        big_release(store, temp_big(store, temp));
+    }
+    temp->big_ref = HEAP_REF_NONE;
+    KV_ASSERT(temp->big_ref == HEAP_REF_NONE);
+}
+
+/* A small result as a pack of its pairs in order (scores lose the sign of zero, as a
+ * listpack's do); NULL when the heap has no room, holding nothing. */
+static struct pack *temp_pack(struct store *store, const struct store_zset_temp *temp)
+{
+    struct pack *pack = pack_create(store->heap, false, NULL, 0);
+    struct store_zset_walk walk;
+    struct slice member;
+    double score = 0;
+    store_zset_temp_walk_start(store, temp, &walk);
+    /* Bounded by the result's count (at most STORE_ZSET_PACK_COUNT_MAX). */
+    while (pack != NULL && store_zset_walk_next(&walk, &member, &score)) {
+        if (!pack_pair_insert(&pack, store->heap, pack_end(pack), member, score)) {
+            pack_release(store->heap, pack);
+            pack = NULL;
+        }
+    }
+    KV_ASSERT(pack == NULL || pack_count(pack) / 2 == store_zset_temp_count(store, temp));
+    return pack;
+}
+
+enum store_status store_zset_temp_store(struct store *store, struct store_found *target,
+                                        struct slice destination, struct store_zset_temp *temp)
+{
+    KV_ASSERT(!target->exists ||
+              slice_equal(store_key_name(store_key(store, target->key_ref)), destination));
+    uint32_t count = store_zset_temp_count(store, temp);
+    enum store_status status = STORE_OK;
+    if (count > store->limits.length_max) {
+        status = STORE_ZSET_FULL;
+    } else if (count > 0 && !target->exists) {
+        status = store_key_check(store, destination);
+    } else if (count > 0 && destination.length > store->limits.key_bytes_max) {
+        status = STORE_KEY_TOO_LONG;
+    }
+    if (status != STORE_OK || count == 0) {
+        store_zset_temp_abandon(store, temp);
+        if (status == STORE_OK && target->exists) {
+            store_remove(store, target); /* an empty result deletes the destination */
+        }
+        return status;
+    }
+    bool small = count <= STORE_ZSET_PACK_COUNT_MAX &&
+                 temp->member_bytes_max <= STORE_ZSET_PACK_MEMBER_BYTES_MAX;
+    struct pack *pack = small ? temp_pack(store, temp) : NULL;
+    struct store_key *object = small && pack == NULL
+                                   ? NULL
+                                   : store_key_build(store, destination, STORE_TYPE_ZSET, 0, 0);
+    if (object == NULL) {
+        if (pack != NULL) {
+            pack_release(store->heap, pack);
+        }
+        store_zset_temp_abandon(store, temp);
+        return STORE_OOM;
+    }
+    if (small) {
+        store_object_set_root(object, STORE_ENCODING_RAW, heap_ref(store->heap, pack));
+        store_zset_temp_abandon(store, temp);
+    } else {
+        store_object_set_root(object, STORE_ENCODING_ROOT, temp->big_ref);
+        temp->big_ref = HEAP_REF_NONE;
+    }
+    if (target->exists) {
+        store_key_swap(store, target, object, NULL);
+    } else {
+        store_key_insert(store, target, object, NULL);
+    }
+    store_ready(store, store_key(store, target->key_ref));
+    KV_ASSERT(temp->big_ref == HEAP_REF_NONE);
+    KV_ASSERT(target->exists && target->type == STORE_TYPE_ZSET);
+    return STORE_OK;
+}
+
 uint64_t store_zset_bound_bytes(uint64_t count, uint64_t member_bytes)
 {
     /* The tree: a node per member (its head, a length varint of up to 5 bytes, the bytes)

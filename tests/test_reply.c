@@ -72,6 +72,7 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     switch (error) {
     case REPLY_ERROR_SUBSCRIBED_CONTEXT:
     case REPLY_ERROR_EXPIRE_TIME_INVALID:
+    case REPLY_ERROR_ZSET_KEYS_NEEDED:
     case REPLY_ERROR_CONFIG_REWRITE_FAILED:
         reply_error_format(reply, error, name);
         return true;
