@@ -45,6 +45,7 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_hash,   &cmd_family_set,    &cmd_family_zset,   &cmd_family_script,
     &cmd_family_stream,
     &cmd_family_bit,
+    &cmd_family_hll,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))

@@ -55,6 +55,7 @@ extern const struct cmd_family cmd_family_memory;
 extern const struct cmd_family cmd_family_script;
 extern const struct cmd_family cmd_family_stream;
 extern const struct cmd_family cmd_family_bit;
+extern const struct cmd_family cmd_family_hll;
 
 /* Finds a key of `type` (not STORE_TYPE_ANY) in one probe (store_find_typed), counting the
  * keyspace hit or miss as Redis's lookupKeyRead; answers WRONGTYPE itself for a key of

@@ -107,6 +107,7 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_LIBRARY_METADATA_VALUE:
     case REPLY_ERROR_FUNCTION_LOAD_OPTION:
     case REPLY_ERROR_FUNCTION_LIST_ARGUMENT:
+    case REPLY_ERROR_PFDEBUG_SUBCOMMAND:
         reply_error_format(reply, error, &arg);
         return true;
     case REPLY_ERROR_SUBCOMMAND_SYNTAX:
