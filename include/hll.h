@@ -58,7 +58,8 @@ enum hll_result {
 
 /* A value being changed, in a buffer of the caller's (bytes[0 .. capacity)). */
 struct hll_work {
-    uint8_t *bytes;             /* the value; length + HLL_SPARSE_GROWTH_MAX + 1 <= capacity */
+    uint8_t *bytes;             /* the value and, at bytes[length], the byte past its end
+                                   (0 when loaded); length + GROWTH_MAX + 1 <= capacity */
     uint32_t length;            /* its bytes now */
     uint32_t capacity;          /* the buffer's size */
     uint8_t *dense;             /* HLL_DENSE_BYTES of scratch for a promotion */
@@ -75,7 +76,7 @@ uint8_t hll_pattern(struct slice element, uint32_t *register_index);
  * "HYLL", a known encoding, and a dense one exactly HLL_DENSE_BYTES long. */
 bool hll_is_valid(struct slice value);
 
-/* Writes the empty sparse value into `bytes` (HLL_EMPTY_BYTES). */
+/* Writes the empty sparse value into `bytes` (HLL_EMPTY_BYTES, and a 0 past them). */
 uint32_t hll_create(uint8_t *bytes);
 
 /* One register of a dense value's register bytes (after the header). */
@@ -95,7 +96,8 @@ enum hll_result hll_add(struct hll_work *work, struct slice element);
 bool hll_to_dense(struct hll_work *work);
 
 /* Raises each of `registers` (16384 bytes, one per register) to the value's; false for a
- * sparse value whose registers do not add up to 16384 (the ones read are merged). */
+ * sparse value whose registers do not add up to 16384, or whose opcodes run past register
+ * 16383 (the ones read before are merged). */
 bool hll_merge(uint8_t *registers, struct slice value);
 
 /* The estimate of a valid value's registers; false for a corrupt sparse value. */

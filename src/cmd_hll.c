@@ -67,6 +67,7 @@ static bool hll_load(struct cmd_context *context, struct slice value, struct hll
     }
     memcpy(work->bytes, value.bytes, value.length);
     work->length = value.length;
+    work->bytes[work->length] = 0; /* Redis's string's terminator */
     KV_ASSERT(work->length >= HLL_HEADER_BYTES);
     return true;
 }

@@ -5,7 +5,10 @@
  * equal VAL opcodes near it are merged, scanning at most 5 opcodes from the one before.
  * Invariants of a work buffer: length + HLL_SPARSE_GROWTH_MAX + 1 <= capacity while sparse
  * (the split writes up to 5 bytes where a 1-byte opcode at the end stood), exactly
- * HLL_DENSE_BYTES while dense. No allocation, no I/O; every loop is bounded by the value's
+ * HLL_DENSE_BYTES while dense; bytes[length] is what Redis's string holds past its end (its
+ * NUL terminator, or what a split of a cut-off last XZERO wrote there), because such an
+ * XZERO reads it. A stored value has no such byte: a read of one takes 0, which differs
+ * from Redis only for a value that an earlier command left with that garbage. No allocation, no I/O; every loop is bounded by the value's
  * bytes or the register count (the estimator's series by a fixed cap they never reach).
  */
 #include "hll.h"
@@ -99,6 +102,7 @@ uint32_t hll_create(uint8_t *bytes)
     uint32_t run = HLL_REGISTER_COUNT - 1u;
     bytes[HLL_HEADER_BYTES] = (uint8_t)(0x40u | (run >> 8));
     bytes[HLL_HEADER_BYTES + 1] = (uint8_t)(run & 0xffu);
+    bytes[HLL_EMPTY_BYTES] = 0; /* the terminator a work buffer keeps past the end */
     KV_ASSERT(hll_is_valid((struct slice){.bytes = bytes, .length = HLL_EMPTY_BYTES}));
     return HLL_EMPTY_BYTES;
 }
@@ -131,17 +135,15 @@ void hll_dense_set(uint8_t *registers, uint32_t index, uint8_t value)
     }
 }
 
-/* Byte `offset` of a value, 0 past its end (where Redis reads its string's NUL). */
-static uint8_t hll_byte(const uint8_t *bytes, uint32_t length, uint32_t offset)
+/* One opcode of a sparse value's bytes[0 .. length), `tail` standing for the byte past its
+ * end: an XZERO whose first byte is the last one takes it as its second (Redis reads its
+ * string's next byte: the NUL of a stored value, or what a change left in the work buffer). */
+static uint32_t hll_opcode_read(const uint8_t *bytes, uint32_t length, uint8_t tail,
+                                uint32_t offset, enum hll_opcode *kind, uint32_t *run,
+                                uint32_t *count)
 {
-    return offset < length ? bytes[offset] : 0;
-}
-
-uint32_t hll_sparse_opcode(struct slice value, uint32_t offset, enum hll_opcode *kind,
-                           uint32_t *run, uint32_t *count)
-{
-    KV_ASSERT(offset < value.length);
-    uint8_t byte = value.bytes[offset];
+    KV_ASSERT(offset < length);
+    uint8_t byte = bytes[offset];
     if ((byte & 0xc0u) == 0) {
         *kind = HLL_OPCODE_ZERO;
         *run = (byte & 0x3fu) + 1u;
@@ -149,9 +151,9 @@ uint32_t hll_sparse_opcode(struct slice value, uint32_t offset, enum hll_opcode 
         return offset + 1;
     }
     if ((byte & 0xc0u) == 0x40u) {
+        uint8_t low = offset + 1 < length ? bytes[offset + 1] : tail;
         *kind = HLL_OPCODE_XZERO;
-        *run = ((((uint32_t)byte & 0x3fu) << 8) | hll_byte(value.bytes, value.length, offset + 1)) +
-               1u;
+        *run = ((((uint32_t)byte & 0x3fu) << 8) | low) + 1u;
         *count = 0;
         return offset + 2;
     }
@@ -160,6 +162,12 @@ uint32_t hll_sparse_opcode(struct slice value, uint32_t offset, enum hll_opcode 
     *count = ((byte >> 2) & 0x1fu) + 1u;
     KV_ASSERT(*count <= HLL_SPARSE_VALUE_MAX);
     return offset + 1;
+}
+
+uint32_t hll_sparse_opcode(struct slice value, uint32_t offset, enum hll_opcode *kind,
+                           uint32_t *run, uint32_t *count)
+{
+    return hll_opcode_read(value.bytes, value.length, 0, offset, kind, run, count);
 }
 
 static uint8_t hll_val_opcode(uint32_t count, uint32_t run)
@@ -183,8 +191,10 @@ static uint32_t hll_zero_opcode(uint8_t *into, uint32_t run)
 }
 
 /* Decodes a sparse value into dense registers (zeroed first); false when the registers do
- * not add up to 16384 (Redis's hllSparseToDense stops at a VAL that runs past the end). */
-static bool hll_sparse_decode(struct slice value, uint8_t *registers)
+ * not add up to 16384. An opcode running past register 16383 makes the value corrupt at
+ * once, as in redis-server 7.0.15 with the CVE-2025-32023 fix (Debian's 7.0.15-1~deb12u10,
+ * what the tests compare with; hllSparseToDense, hllMerge and hllSparseRegHisto alike). */
+static bool hll_sparse_decode(struct slice value, uint8_t tail, uint8_t *registers)
 {
     memset(registers, 0, HLL_DENSE_BYTES - HLL_HEADER_BYTES);
     uint64_t index = 0;
@@ -194,14 +204,12 @@ static bool hll_sparse_decode(struct slice value, uint8_t *registers)
         enum hll_opcode kind;
         uint32_t run = 0;
         uint32_t count = 0;
-        offset = hll_sparse_opcode(value, offset, &kind, &run, &count);
-        if (kind == HLL_OPCODE_VAL) {
-            if (index + run > HLL_REGISTER_COUNT) {
-                break;
-            }
-            for (uint32_t step = 0; step < run; step++) {
-                hll_dense_set(registers, (uint32_t)index + step, (uint8_t)count);
-            }
+        offset = hll_opcode_read(value.bytes, value.length, tail, offset, &kind, &run, &count);
+        if (index + run > HLL_REGISTER_COUNT) {
+            return false;
+        }
+        for (uint32_t step = 0; kind == HLL_OPCODE_VAL && step < run; step++) {
+            hll_dense_set(registers, (uint32_t)index + step, (uint8_t)count);
         }
         index += run;
     }
@@ -215,7 +223,7 @@ bool hll_to_dense(struct hll_work *work)
         return true;
     }
     struct slice sparse = {.bytes = work->bytes, .length = work->length};
-    if (!hll_sparse_decode(sparse, work->dense + HLL_HEADER_BYTES)) {
+    if (!hll_sparse_decode(sparse, work->bytes[work->length], work->dense + HLL_HEADER_BYTES)) {
         return false;
     }
     /* The header is copied whole (magic, reserved bytes, cache), as Redis does. */
@@ -247,8 +255,8 @@ static bool hll_sparse_find(const struct hll_work *work, uint32_t index, struct 
     cover->run = 0;
     /* Bounded by the value's bytes: each opcode takes at least one. */
     while (offset < value.length) {
-        uint32_t next = hll_sparse_opcode(value, offset, &cover->kind, &cover->run,
-                                          &cover->count);
+        uint32_t next = hll_opcode_read(value.bytes, value.length, work->bytes[work->length],
+                                        offset, &cover->kind, &cover->run, &cover->count);
         if (index <= first + cover->run - 1u) {
             cover->offset = offset;
             cover->next = next >= value.length ? HLL_OFFSET_NONE : next;
@@ -314,8 +322,10 @@ static void hll_sparse_merge(struct hll_work *work, uint32_t from)
             uint32_t run = (byte & 3u) + 1u + (bytes[offset + 1] & 3u) + 1u;
             if (count == next_count && run <= 4) {
                 bytes[offset + 1] = hll_val_opcode(count, run);
-                memmove(bytes + offset, bytes + offset + 1, work->length - offset - 1);
+                /* The byte past the end moves down too, then the terminator replaces it. */
+                memmove(bytes + offset, bytes + offset + 1, work->length - offset);
                 work->length--;
+                bytes[work->length] = 0;
                 continue; /* the merged one may merge with the next */
             }
         }
@@ -368,8 +378,10 @@ static enum hll_result hll_sparse_set(struct hll_work *work, uint32_t index, uin
                     work->length - cover.next);
         }
         work->length = (uint32_t)((int64_t)work->length + delta);
+        work->bytes[work->length] = 0; /* sdsIncrLen's terminator */
         /* Where the opcode was the last one and half cut off, Redis writes the sequence past
-         * its new end the same way; the capacity invariant leaves room for it. */
+         * its new end (over the terminator), and a later change in the same command reads
+         * that byte; the capacity invariant leaves room for it. */
         memcpy(at, sequence, sequence_bytes);
     }
     hll_sparse_merge(work, cover.previous != HLL_OFFSET_NONE ? cover.previous
@@ -421,14 +433,12 @@ bool hll_merge(uint8_t *registers, struct slice value)
         uint32_t run = 0;
         uint32_t count = 0;
         offset = hll_sparse_opcode(value, offset, &kind, &run, &count);
-        if (kind == HLL_OPCODE_VAL) {
-            if (index + run > HLL_REGISTER_COUNT) {
-                break;
-            }
-            for (uint32_t step = 0; step < run; step++) {
-                uint8_t *at = &registers[index + step];
-                *at = count > *at ? (uint8_t)count : *at;
-            }
+        if (index + run > HLL_REGISTER_COUNT) {
+            return false;
+        }
+        for (uint32_t step = 0; kind == HLL_OPCODE_VAL && step < run; step++) {
+            uint8_t *at = &registers[index + step];
+            *at = count > *at ? (uint8_t)count : *at;
         }
         index += run;
     }
@@ -510,6 +520,9 @@ bool hll_count(struct slice value, uint64_t *cardinality)
             uint32_t run = 0;
             uint32_t count = 0;
             offset = hll_sparse_opcode(value, offset, &kind, &run, &count);
+            if (index + run > HLL_REGISTER_COUNT) {
+                return false;
+            }
             histogram[count] += run;
             index += run;
         }
