@@ -5,7 +5,8 @@
  * (decode, merge and promotion give the same registers), promotion at hll-sparse-max-bytes
  * (never longer while sparse) and past the VAL maximum 32, dense registers 0..63 without
  * disturbing neighbours, equal estimates from sparse, dense and raw registers, the cache
- * bits, and the corrupt values Redis refuses. Seeded PRNG; the seed is printed on failure.
+ * bits, the corrupt values Redis refuses, and a cut-off last XZERO read and split as Redis does
+ * it (the byte past the end). Seeded PRNG; the seed is printed on failure.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -217,6 +218,27 @@ static void test_validity_and_cache(void)
     CHECK(!hll_cache_valid(work.bytes));
 }
 
+/* A cut-off XZERO at the end (its second byte missing) reads the byte past the end, as
+ * Redis reads its string's NUL; splitting it writes past the new end as Redis does. */
+static void test_cut_off_xzero(void)
+{
+    struct hll_work work = work_new(3000);
+    /* XZERO of 16383 registers, then a lone XZERO byte covering (0 << 8 | 0) + 1 = 1. */
+    work.bytes[HLL_HEADER_BYTES] = 0x7f;
+    work.bytes[HLL_HEADER_BYTES + 1] = 0xfe;
+    work.bytes[HLL_HEADER_BYTES + 2] = 0x40;
+    work.length = HLL_HEADER_BYTES + 3;
+    work.bytes[work.length] = 0;
+    uint64_t count = 0;
+    CHECK(hll_count(work_value(&work), &count) && count == 0);
+    CHECK(hll_set(&work, HLL_REGISTER_COUNT - 1, 5) == HLL_UPDATED);
+    /* The 2-byte opcode became a 1-byte VAL written where the string now ends. */
+    CHECK(work.length == HLL_HEADER_BYTES + 2);
+    CHECK(work.bytes[work.length] == 0x90);
+    CHECK(!hll_count(work_value(&work), &count));
+    CHECK(hll_set(&work, HLL_REGISTER_COUNT - 1, 6) == HLL_INVALID);
+}
+
 int main(void)
 {
     uint64_t seed = 0x2545f4914f6cdd1dull;
@@ -227,6 +249,7 @@ int main(void)
     test_promotion();
     test_dense_registers();
     test_validity_and_cache();
+    test_cut_off_xzero();
     if (check_failures != 0) {
         fprintf(stderr, "test_hll: seed 0x%" PRIx64 "\n", seed);
     }
