@@ -314,6 +314,13 @@ enum reply_error {
     REPLY_ERROR_NUMKEYS_NOT_POSITIVE,
     REPLY_ERROR_COUNT_NOT_POSITIVE,
     REPLY_ERROR_VALUE_RANGE,
+    /* HyperLogLog (cmd_hll.c). */
+    REPLY_ERROR_HLL_WRONGTYPE,             /* a string that is not an HLL */
+    REPLY_ERROR_HLL_INVALID,               /* INVALIDOBJ: a corrupt sparse HLL */
+    REPLY_ERROR_HLL_NO_KEY,                /* PFDEBUG of a missing key */
+    REPLY_ERROR_HLL_NOT_SPARSE,            /* PFDEBUG DECODE of a dense HLL */
+    REPLY_ERROR_HLL_SELFTEST,              /* PFSELFTEST found a fault */
+    REPLY_ERROR_PFDEBUG_SUBCOMMAND,        /* arg: the subcommand */
     REPLY_ERROR_COUNT,
 };
 

@@ -38,6 +38,11 @@ KV_MUST_USE enum store_status store_string_splice(struct store *store, struct st
                                                   struct slice key, uint64_t offset,
                                                   struct slice bytes, uint64_t *length);
 
+/* Cuts the string found to its first `length` bytes (at most its length), in place: a
+ * shrink never needs memory (a sparse HyperLogLog shrinks when PFADD merges its opcodes).
+ * Tells watchers. */
+void store_string_truncate(struct store *store, struct store_found *found, uint32_t length);
+
 /* SET key value without options, in one probe: checks, then stores (tests, MSET). */
 KV_MUST_USE enum store_status store_string_set(struct store *store, struct slice key,
                                                struct slice value);

@@ -464,6 +464,13 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_NUMKEYS_NOT_POSITIVE] = FIXED("-ERR numkeys should be greater than 0\r\n"),
     [REPLY_ERROR_COUNT_NOT_POSITIVE] = FIXED("-ERR count should be greater than 0\r\n"),
     [REPLY_ERROR_VALUE_RANGE] = FIXED("-ERR value is out of range\r\n"),
+    [REPLY_ERROR_HLL_WRONGTYPE] =
+        FIXED("-WRONGTYPE Key is not a valid HyperLogLog string value.\r\n"),
+    [REPLY_ERROR_HLL_INVALID] = FIXED("-INVALIDOBJ Corrupted HLL object detected\r\n"),
+    [REPLY_ERROR_HLL_NO_KEY] = FIXED("-ERR The specified key does not exist\r\n"),
+    [REPLY_ERROR_HLL_NOT_SPARSE] = FIXED("-ERR HLL encoding is not sparse\r\n"),
+    [REPLY_ERROR_HLL_SELFTEST] = FIXED("-ERR TESTFAILED HyperLogLog self-test\r\n"),
+    [REPLY_ERROR_PFDEBUG_SUBCOMMAND] = FORMAT("-ERR Unknown PFDEBUG subcommand '%.200s'\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

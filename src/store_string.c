@@ -330,6 +330,22 @@ enum store_status store_string_splice(struct store *store, struct store_found *f
     return STORE_OK;
 }
 
+void store_string_truncate(struct store *store, struct store_found *found, uint32_t length)
+{
+    KV_ASSERT(found->exists && found->type == STORE_TYPE_STRING);
+    KV_ASSERT(length <= store_string_value(store, found->key_ref).length);
+    struct store_key *key = store_key(store, found->key_ref);
+    store_modified(store, key);
+    if (store_key_encoding(key) == STORE_ENCODING_EMBEDDED) {
+        enum store_status status = store_key_resize(store, found, length);
+        KV_ASSERT(status == STORE_OK); /* shrinking */
+    } else {
+        struct store_blob *blob = heap_pointer(store->heap, key->value);
+        blob->bytes = length; /* the blob keeps its room, as a splice's growth does */
+    }
+    KV_ASSERT(store_string_value(store, found->key_ref).length == length);
+}
+
 enum store_status store_string_set(struct store *store, struct slice key, struct slice value)
 {
     struct store_found found;

@@ -106,6 +106,7 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_GEO_LONLAT_INVALID:
     case REPLY_ERROR_GEO_FROM_ONE:
     case REPLY_ERROR_GEO_BY_ONE:
+    case REPLY_ERROR_PFDEBUG_SUBCOMMAND:
         reply_error_format(reply, error, &arg);
         return true;
     case REPLY_ERROR_SUBCOMMAND_SYNTAX:
