@@ -282,6 +282,9 @@ enum reply_error {
     REPLY_ERROR_TRACKING_PREFIXES_FULL,    /* kv's bound on a client's prefixes */
     REPLY_ERROR_TRACKING_PREFIX_OVERLAP,   /* arg: the new prefix; arg: the client's one */
     REPLY_ERROR_TRACKING_PREFIX_OVERLAP_NEW, /* arg: the new prefix; arg: another new one */
+    /* EXEC refused while a script is busy (Redis's execCommandAbort with the BUSY reason). */
+    REPLY_ERROR_EXECABORT_BUSY_SCRIPT,
+    REPLY_ERROR_EXECABORT_BUSY_FUNCTION,
     REPLY_ERROR_COUNT,
 };
 

@@ -418,6 +418,12 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_FUNCTION_LOAD_OPTION] = FORMAT("-ERR Unknown option given: %.128s\r\n"),
     [REPLY_ERROR_FUNCTION_LIST_ARGUMENT] = FORMAT("-ERR Unknown argument %.128s\r\n"),
     [REPLY_ERROR_CONFIG_REWRITE_FAILED] = FORMAT("-ERR Rewriting config file: %s\r\n"),
+    [REPLY_ERROR_EXECABORT_BUSY_SCRIPT] =
+        FIXED("-EXECABORT Transaction discarded because of: BUSY Redis is busy running a "
+              "script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"),
+    [REPLY_ERROR_EXECABORT_BUSY_FUNCTION] =
+        FIXED("-EXECABORT Transaction discarded because of: BUSY Redis is busy running a "
+              "script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

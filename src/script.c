@@ -1996,13 +1996,169 @@ enum reply_error script_busy_error(const struct script *script)
     return script->run->function ? REPLY_ERROR_BUSY_FUNCTION : REPLY_ERROR_BUSY_SCRIPT;
 }
 
+/* ---- What runs while a script is busy ---------------------------------------------------
+ *
+ * As Redis 7.0's processCommand decides it: the commands flagged ALLOW_BUSY in its
+ * commands/<name>.json (AUTH, HELLO, MULTI, DISCARD, WATCH, UNWATCH, QUIT, RESET, SHUTDOWN,
+ * SCRIPT KILL, FUNCTION KILL, FUNCTION STATS) run; every other command is answered -BUSY.
+ * Before that check Redis looks the command up with its subcommand, so a container command's
+ * unknown subcommand or wrong arity gets its own error, not -BUSY: the table holds Redis
+ * 7.0's subcommands and their arities (from its command metadata) for that lookup. Only the
+ * busy pass uses it (kv's handlers answer these errors themselves otherwise). */
+
+/* A subcommand of a Redis 7.0 container command, and its arity (Redis's: negative is a
+ * minimum, the container and the subcommand counted). */
+struct busy_subcommand {
+    const char *container;
+    const char *name;
+    int arity;
+};
+
+#define BUSY_SUBCOMMAND_COUNT 126u
+static const struct busy_subcommand busy_subcommands[BUSY_SUBCOMMAND_COUNT] = {
+{"acl", "cat", -2},
+    {"acl", "deluser", -3},
+    {"acl", "dryrun", -4},
+    {"acl", "genpass", -2},
+    {"acl", "getuser", 3},
+    {"acl", "help", 2},
+    {"acl", "list", 2},
+    {"acl", "load", 2},
+    {"acl", "log", -2},
+    {"acl", "save", 2},
+    {"acl", "setuser", -3},
+    {"acl", "users", 2},
+    {"acl", "whoami", 2},
+    {"client", "caching", 3},
+    {"client", "getname", 2},
+    {"client", "getredir", 2},
+    {"client", "help", 2},
+    {"client", "id", 2},
+    {"client", "info", 2},
+    {"client", "kill", -3},
+    {"client", "list", -2},
+    {"client", "no-evict", 3},
+    {"client", "pause", -3},
+    {"client", "reply", 3},
+    {"client", "setname", 3},
+    {"client", "tracking", -3},
+    {"client", "trackinginfo", 2},
+    {"client", "unblock", -3},
+    {"client", "unpause", 2},
+    {"cluster", "addslots", -3},
+    {"cluster", "addslotsrange", -4},
+    {"cluster", "bumpepoch", 2},
+    {"cluster", "count-failure-reports", 3},
+    {"cluster", "countkeysinslot", 3},
+    {"cluster", "delslots", -3},
+    {"cluster", "delslotsrange", -4},
+    {"cluster", "failover", -2},
+    {"cluster", "flushslots", 2},
+    {"cluster", "forget", 3},
+    {"cluster", "getkeysinslot", 4},
+    {"cluster", "help", 2},
+    {"cluster", "info", 2},
+    {"cluster", "keyslot", 3},
+    {"cluster", "links", 2},
+    {"cluster", "meet", -4},
+    {"cluster", "myid", 2},
+    {"cluster", "nodes", 2},
+    {"cluster", "replicas", 3},
+    {"cluster", "replicate", 3},
+    {"cluster", "reset", -2},
+    {"cluster", "saveconfig", 2},
+    {"cluster", "set-config-epoch", 3},
+    {"cluster", "setslot", -4},
+    {"cluster", "shards", 2},
+    {"cluster", "slaves", 3},
+    {"cluster", "slots", 2},
+    {"command", "count", 2},
+    {"command", "docs", -2},
+    {"command", "getkeys", -4},
+    {"command", "getkeysandflags", -4},
+    {"command", "help", 2},
+    {"command", "info", -2},
+    {"command", "list", -2},
+    {"config", "get", -3},
+    {"config", "help", 2},
+    {"config", "resetstat", 2},
+    {"config", "rewrite", 2},
+    {"config", "set", -4},
+    {"function", "delete", 3},
+    {"function", "dump", 2},
+    {"function", "flush", -2},
+    {"function", "help", 2},
+    {"function", "kill", 2},
+    {"function", "list", -2},
+    {"function", "load", -3},
+    {"function", "restore", -3},
+    {"function", "stats", 2},
+    {"latency", "doctor", 2},
+    {"latency", "graph", 3},
+    {"latency", "help", 2},
+    {"latency", "histogram", -2},
+    {"latency", "history", 3},
+    {"latency", "latest", 2},
+    {"latency", "reset", -2},
+    {"memory", "doctor", 2},
+    {"memory", "help", 2},
+    {"memory", "malloc-stats", 2},
+    {"memory", "purge", 2},
+    {"memory", "stats", 2},
+    {"memory", "usage", -3},
+    {"module", "help", 2},
+    {"module", "list", 2},
+    {"module", "load", -3},
+    {"module", "loadex", -3},
+    {"module", "unload", 3},
+    {"object", "encoding", 3},
+    {"object", "freq", 3},
+    {"object", "help", 2},
+    {"object", "idletime", 3},
+    {"object", "refcount", 3},
+    {"pubsub", "channels", -2},
+    {"pubsub", "help", 2},
+    {"pubsub", "numpat", 2},
+    {"pubsub", "numsub", -2},
+    {"pubsub", "shardchannels", -2},
+    {"pubsub", "shardnumsub", -2},
+    {"script", "debug", 3},
+    {"script", "exists", -3},
+    {"script", "flush", -2},
+    {"script", "help", 2},
+    {"script", "kill", 2},
+    {"script", "load", 3},
+    {"slowlog", "get", -2},
+    {"slowlog", "help", 2},
+    {"slowlog", "len", 2},
+    {"slowlog", "reset", 2},
+    {"xgroup", "create", -5},
+    {"xgroup", "createconsumer", 5},
+    {"xgroup", "delconsumer", 5},
+    {"xgroup", "destroy", 4},
+    {"xgroup", "help", 2},
+    {"xgroup", "setid", -5},
+    {"xinfo", "consumers", 4},
+    {"xinfo", "groups", 3},
+    {"xinfo", "help", 2},
+    {"xinfo", "stream", -3},
+};
+
+/* The longest container name ("function", "cluster", "command"), for its upper case. */
+#define BUSY_CONTAINER_BYTES_MAX 16u
+
 bool script_busy_allows(const struct slice *args, uint32_t arg_count)
 {
+    static const char *const allowed[] = {"auth",  "hello", "multi", "discard", "watch",
+                                          "unwatch", "quit", "reset", "shutdown"};
     KV_ASSERT(arg_count >= 1);
-    if (cmd_arg_is(args[0], "shutdown")) {
-        return true; /* it answers BUSY itself unless NOSAVE (cmd_shutdown) */
+    /* Bounded by the names. */
+    for (size_t index = 0; index < sizeof(allowed) / sizeof(allowed[0]); index++) {
+        if (cmd_arg_is(args[0], allowed[index])) {
+            return true; /* SHUTDOWN answers BUSY itself unless NOSAVE (cmd_shutdown) */
+        }
     }
-    if (arg_count != 2) {
+    if (arg_count < 2) {
         return false;
     }
     if (cmd_arg_is(args[0], "script")) {
@@ -2010,6 +2166,51 @@ bool script_busy_allows(const struct slice *args, uint32_t arg_count)
     }
     return cmd_arg_is(args[0], "function") &&
            (cmd_arg_is(args[1], "kill") || cmd_arg_is(args[1], "stats"));
+}
+
+bool script_busy_subcommand_refused(struct reply *reply, const struct slice *args,
+                                    uint32_t arg_count)
+{
+    KV_ASSERT(arg_count >= 1);
+    KV_ASSERT(reply != NULL);
+    if (arg_count < 2) {
+        return false; /* the container alone: its own arity (cmd_admit) */
+    }
+    const char *container = NULL;
+    /* Bounded by the table. */
+    for (uint32_t index = 0; index < BUSY_SUBCOMMAND_COUNT; index++) {
+        const struct busy_subcommand *entry = &busy_subcommands[index];
+        if (!cmd_arg_is(args[0], entry->container)) {
+            continue;
+        }
+        container = entry->container;
+        if (!cmd_arg_is(args[1], entry->name)) {
+            continue;
+        }
+        int arity = entry->arity;
+        if ((arity > 0 && (uint32_t)arity == arg_count) ||
+            (arity < 0 && arg_count >= (uint32_t)-arity)) {
+            return false;
+        }
+        char full[2u * BUSY_CONTAINER_BYTES_MAX + 2u];
+        int length = snprintf(full, sizeof(full), "%s|%s", entry->container, entry->name);
+        KV_ASSERT(length > 0 && (size_t)length < sizeof(full));
+        reply_error_arity(reply, full);
+        return true;
+    }
+    if (container == NULL) {
+        return false; /* not a container */
+    }
+    char upper[BUSY_CONTAINER_BYTES_MAX];
+    size_t length = strlen(container);
+    KV_ASSERT(length < sizeof(upper));
+    /* Bounded by the name. */
+    for (size_t index = 0; index <= length; index++) {
+        char byte = container[index];
+        upper[index] = (byte >= 'a' && byte <= 'z') ? (char)(byte - 'a' + 'A') : byte;
+    }
+    reply_error_unknown_subcommand(reply, args[1], upper);
+    return true;
 }
 
 void script_kill(struct script *script, struct reply *reply, bool is_eval)

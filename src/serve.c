@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "protected.h"
 #include "script.h"
@@ -304,6 +305,27 @@ static void answer_parse_error(struct serve *serve, struct reply *reply,
 
 /* A command arrives inside MULTI: an admitted one is answered QUEUED and its bytes stay in
  * the receive buffer for EXEC; a refused one fails the transaction, as in Redis. */
+/* Queues an admitted command (MULTI is on, the command is not one that runs at once):
+ * "+QUEUED", or the "too large" error once the queue outgrew the receive buffer. */
+static void multi_queue_admitted(struct serve *serve, struct cmd_context *context,
+                                 uint32_t position, uint32_t command_start, uint32_t arg_count)
+{
+    struct txn *txn = &context->client->txn;
+    KV_ASSERT(txn->active);
+    KV_ASSERT(cmd_of(position) != NULL);
+    if (txn->overflowed) {
+        reply_error_format(&context->reply, REPLY_ERROR_TRANSACTION_TOO_LARGE,
+                           serve->conns->recv_limit);
+        txn->overflowed = false;
+        KV_ASSERT(txn->failed);
+        return;
+    }
+    txn_queue(txn, command_start, arg_count);
+    txn->denyoom = txn->denyoom || cmd_denyoom(position);
+    KV_ASSERT(txn->failed || txn->queued > 0);
+    reply_simple(&context->reply, "QUEUED");
+}
+
 static void multi_queue(struct serve *serve, struct cmd_context *context, uint32_t position,
                         uint32_t command_start, uint32_t arg_count)
 {
@@ -321,17 +343,7 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
         txn_fail(txn);
         return;
     }
-    if (txn->overflowed) {
-        reply_error_format(&context->reply, REPLY_ERROR_TRANSACTION_TOO_LARGE,
-                           serve->conns->recv_limit);
-        txn->overflowed = false;
-        KV_ASSERT(txn->failed);
-        return;
-    }
-    txn_queue(txn, command_start, arg_count);
-    txn->denyoom = txn->denyoom || cmd_denyoom(position);
-    KV_ASSERT(txn->failed || txn->queued > 0);
-    reply_simple(&context->reply, "QUEUED");
+    multi_queue_admitted(serve, context, position, command_start, arg_count);
 }
 
 /* A blocking command found nothing: its client waits on the keys it named. False when
@@ -452,19 +464,43 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     return true;
 }
 
-/* One command read during a busy pass: Redis's checks before its BUSY one (unknown command,
- * arity, authentication), then -BUSY unless it is one that may run now. A refused command
- * fails a transaction, as Redis's rejectCommand flags it. */
+/* One command read during a busy pass, as Redis 7.0's processCommand orders its checks:
+ * the command and its subcommand looked up, arity, authentication, MULTI's refusal of
+ * SHUTDOWN and its like, the subscribed context; then -BUSY unless the command is one of
+ * the ALLOW_BUSY ones (script_busy_allows), which runs, or is queued inside MULTI (all but
+ * MULTI, EXEC, DISCARD, WATCH, QUIT and RESET). A refused command fails a transaction, as
+ * Redis's rejectCommand flags it; a refused EXEC aborts the transaction with the BUSY
+ * reason, as its execCommandAbort does (MULTI or not: the watches go too). */
 static void busy_one(struct serve *serve, struct conn *conn, uint32_t slot_index,
-                     const struct resp_command *command, uint32_t position)
+                     const struct resp_command *command, uint32_t position,
+                     uint32_t command_start)
 {
     KV_ASSERT(serve->busy);
     struct cmd_context context = context_for(serve, slot_index);
     struct txn *txn = &context.client->txn;
     const struct slice *args = serve->scratch.args;
-    bool admitted = cmd_admit(&context, position, args, command->arg_count);
-    if (admitted && script_busy_allows(args, command->arg_count)) {
-        cmd_run(&context, position, args, command->arg_count);
+    uint32_t arg_count = command->arg_count;
+    const struct cmd *cmd = cmd_of(position);
+    bool admitted = (cmd == NULL || !script_busy_subcommand_refused(&context.reply, args,
+                                                                    arg_count)) &&
+                    cmd_admit(&context, position, args, arg_count);
+    uint32_t flags = admitted ? cmd_flags(cmd) : 0;
+    if (admitted && txn->active && (flags & CMD_FLAG_NO_TXN)) {
+        reply_error(&context.reply, REPLY_ERROR_NOT_IN_TRANSACTION);
+        admitted = false;
+    }
+    if (admitted && script_busy_allows(args, arg_count)) {
+        if (txn->active && !(flags & CMD_FLAG_TXN)) {
+            multi_queue_admitted(serve, &context, position, command_start, arg_count);
+        } else {
+            cmd_run(&context, position, args, arg_count);
+        }
+    } else if (admitted && args[0].length == 4 &&
+               strncasecmp((const char *)args[0].bytes, "exec", 4) == 0) {
+        bool eval = script_busy_error(serve->shared.script) == REPLY_ERROR_BUSY_SCRIPT;
+        reply_error(&context.reply, eval ? REPLY_ERROR_EXECABORT_BUSY_SCRIPT
+                                         : REPLY_ERROR_EXECABORT_BUSY_FUNCTION);
+        txn_reset(txn, context.watch);
     } else {
         if (admitted) {
             reply_error(&context.reply, script_busy_error(serve->shared.script));
@@ -548,7 +584,7 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     KV_ASSERT(command.arg_count >= 1);
     uint32_t position = cmd_find(serve->scratch.args, command.arg_count);
     if (serve->busy) {
-        busy_one(serve, conn, slot_index, &command, position);
+        busy_one(serve, conn, slot_index, &command, position, command_start);
         return true;
     }
     bool ran = true;
