@@ -437,6 +437,13 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
 {
     KV_ASSERT(command->arg_count >= 1);
     KV_ASSERT(position == CMD_NONE || cmd_of(position) != NULL);
+    struct tracking *tracking = serve->shared.tracking;
+    if (tracking != NULL && tracking->tracking_count > 0) {
+        /* tracking-table-max-keys, before the command as Redis's processCommand checks it
+         * (and before this command's writer exists: the invalidations go out first). */
+        const struct client *client = client_at(serve->clients, slot_index);
+        tracking_limit(tracking, slot_index, client->id);
+    }
     struct cmd_context context = context_for(serve, slot_index);
     const struct txn *txn = &context.client->txn;
     if (cmd_admit(&context, position, serve->scratch.args, command->arg_count) &&
