@@ -24,12 +24,23 @@
 #define CLIENT_NAME_BYTES_MAX 128u
 #define CLIENT_LIB_BYTES_MAX 64u
 
+/* CLIENT REPLY: whether a client's command replies are sent (Redis's CLIENT_REPLY_OFF,
+ * _SKIP_NEXT and _SKIP flags as one state: SKIP_NEXT is set by CLIENT REPLY SKIP and becomes
+ * SKIP, the next command's, once that command is done). Pushes and messages always go. */
+enum client_reply_mode {
+    CLIENT_REPLY_ON = 0,
+    CLIENT_REPLY_OFF,
+    CLIENT_REPLY_SKIP_NEXT,
+    CLIENT_REPLY_SKIP,
+};
+
 struct client {
     uint64_t id;               /* client id, increasing from 1 (CLIENT ID); 0: slot unused */
     uint32_t slot_index;       /* its connection slot (and index in `clients`) */
     bool authenticated;        /* AUTH succeeded (or no requirepass when it connected) */
     bool no_evict;             /* CLIENT NO-EVICT on: maxmemory-clients never closes it */
     uint8_t resp;              /* protocol of its replies: 2, or 3 after HELLO 3 */
+    uint8_t reply_mode;        /* enum client_reply_mode (CLIENT REPLY) */
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle, timeout) */
     const char *last_command;  /* name of the last command run, NULL before the first */

@@ -116,10 +116,10 @@ enum reply_error script_busy_error(const struct script *script);
  * commands); others are answered script_busy_error. */
 bool script_busy_allows(const struct slice *args, uint32_t arg_count);
 
-/* While a script is busy: answers Redis's error for a container command's unknown
- * subcommand or wrong subcommand arity (which Redis checks before -BUSY) and returns true;
- * false when the command is not refused so. */
-bool script_busy_subcommand_refused(struct reply *reply, const struct slice *args,
+/* Redis 7.0's subcommand lookup, for where kv must answer it before a handler runs (a busy
+ * script's other clients, MULTI's queueing): answers Redis's error for a container command's
+ * unknown subcommand or wrong subcommand arity and returns true; false otherwise. */
+bool script_subcommand_refused(struct reply *reply, const struct slice *args,
                                     uint32_t arg_count);
 
 /* SHUTDOWN NOSAVE while a script is busy: the script stops at its next hook, written or not

@@ -542,6 +542,28 @@ static void client_setinfo(struct cmd_context *context, const struct slice *args
     reply_ok(&context->reply);
 }
 
+/* CLIENT REPLY ON|OFF|SKIP, as Redis 7.0: OFF and SKIP answer nothing (their "+OK" here is
+ * dropped by the serving layer with every reply of a client whose mode is not ON); SKIP while
+ * OFF changes nothing. */
+static void client_reply_mode(struct cmd_context *context, struct slice mode)
+{
+    struct client *client = context->client;
+    if (cmd_arg_is(mode, "on")) {
+        client->reply_mode = CLIENT_REPLY_ON;
+    } else if (cmd_arg_is(mode, "off")) {
+        client->reply_mode = CLIENT_REPLY_OFF;
+    } else if (cmd_arg_is(mode, "skip")) {
+        if (client->reply_mode != CLIENT_REPLY_OFF) {
+            client->reply_mode = CLIENT_REPLY_SKIP_NEXT;
+        }
+    } else {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    KV_ASSERT(client->reply_mode <= CLIENT_REPLY_SKIP);
+    reply_ok(&context->reply);
+}
+
 static const char *const client_help[] = {
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GETNAME",
@@ -560,6 +582,8 @@ static const char *const client_help[] = {
     "    Assign the name <name> to the current connection.",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Set the client's library name or version.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
     "NO-EVICT (ON|OFF)",
     "    kv never evicts: accepted and ignored.",
     "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
@@ -611,6 +635,8 @@ CMD_HANDLER(cmd_client)
         } else {
             reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         }
+    } else if (cmd_subcommand_is(context, args, arg_count, "reply", 3, "client|reply")) {
+        client_reply_mode(context, args[2]);
     } else if (cmd_subcommand_is(context, args, arg_count, "no-touch", 3, "client|no-touch")) {
         cmd_arg_is(args[2], "on") || cmd_arg_is(args[2], "off")
             ? reply_ok(&context->reply)

@@ -2003,8 +2003,8 @@ enum reply_error script_busy_error(const struct script *script)
  * SCRIPT KILL, FUNCTION KILL, FUNCTION STATS) run; every other command is answered -BUSY.
  * Before that check Redis looks the command up with its subcommand, so a container command's
  * unknown subcommand or wrong arity gets its own error, not -BUSY: the table holds Redis
- * 7.0's subcommands and their arities (from its command metadata) for that lookup. Only the
- * busy pass uses it (kv's handlers answer these errors themselves otherwise). */
+ * 7.0's subcommands and their arities (from its command metadata) for that lookup. The busy
+ * pass and MULTI's queueing use it (kv's handlers answer these errors themselves otherwise). */
 
 /* A subcommand of a Redis 7.0 container command, and its arity (Redis's: negative is a
  * minimum, the container and the subcommand counted). */
@@ -2168,7 +2168,7 @@ bool script_busy_allows(const struct slice *args, uint32_t arg_count)
            (cmd_arg_is(args[1], "kill") || cmd_arg_is(args[1], "stats"));
 }
 
-bool script_busy_subcommand_refused(struct reply *reply, const struct slice *args,
+bool script_subcommand_refused(struct reply *reply, const struct slice *args,
                                     uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 1);

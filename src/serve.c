@@ -331,7 +331,10 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
 {
     struct txn *txn = &context->client->txn;
     KV_ASSERT(txn->active);
-    if (!cmd_admit(context, position, serve->scratch.args, arg_count) ||
+    /* Redis looks the subcommand up before it queues (an unknown one fails the MULTI). */
+    if ((cmd_of(position) != NULL &&
+         script_subcommand_refused(&context->reply, serve->scratch.args, arg_count)) ||
+        !cmd_admit(context, position, serve->scratch.args, arg_count) ||
         !cmd_memory_admit(context, position, serve->scratch.args, arg_count, true)) {
         txn_fail(txn);
         return;
@@ -429,6 +432,45 @@ static void wake_ready(struct serve *serve)
     KV_ASSERT(!block_ready_pending(block));
 }
 
+/* Whether a command's whole reply is pushes that CLIENT REPLY never silences (Redis 7.0 sends
+ * the (un)subscribe confirmations as pushes). */
+static bool reply_is_push_only(const struct slice *args)
+{
+    static const char *const names[] = {"subscribe",  "unsubscribe",  "psubscribe",
+                                        "punsubscribe", "ssubscribe", "sunsubscribe"};
+    /* Bounded by the names. */
+    for (size_t index = 0; index < sizeof(names) / sizeof(names[0]); index++) {
+        size_t length = strlen(names[index]);
+        if (args[0].length == length &&
+            strncasecmp((const char *)args[0].bytes, names[index], length) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* CLIENT REPLY after a command is done (answered, queued or refused): its reply, written
+ * since `start`, is dropped unless the client's replies are on, and SKIP moves on (SKIP_NEXT,
+ * set by this command, skips the next one; SKIP, this one's, is over). */
+static void reply_mode_after(struct client *client, struct reply *reply, uint64_t start,
+                             const struct slice *args)
+{
+    KV_ASSERT(reply->total >= start);
+    if (client->reply_mode == CLIENT_REPLY_ON) {
+        return;
+    }
+    if (!reply->failed && reply->total > start && (args == NULL || !reply_is_push_only(args))) {
+        reply->mark = start;
+        reply_truncate(reply);
+        KV_ASSERT(reply->total == start);
+    }
+    if (client->reply_mode == CLIENT_REPLY_SKIP) {
+        client->reply_mode = CLIENT_REPLY_ON;
+    } else if (client->reply_mode == CLIENT_REPLY_SKIP_NEXT) {
+        client->reply_mode = CLIENT_REPLY_SKIP;
+    }
+}
+
 /* Runs one parsed command that is not queued: admit, then run. `position` is cmd_find's
  * answer for it (serve_one looked it up already). Returns false when its client blocked
  * (the command stays unconsumed for its retry). */
@@ -446,6 +488,7 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     }
     struct cmd_context context = context_for(serve, slot_index);
     const struct txn *txn = &context.client->txn;
+    uint64_t reply_start = context.reply.total;
     if (cmd_admit(&context, position, serve->scratch.args, command->arg_count) &&
         cmd_memory_admit(&context, position, serve->scratch.args, command->arg_count, false) &&
         (!txn->active || args_reserve(serve, txn->args_max))) {
@@ -458,6 +501,7 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
         reply_error(&context.reply, REPLY_ERROR_OOM); /* no room for EXEC's arguments */
     }
     resp_parser_consume(&conn->parser, command->end);
+    reply_mode_after(context.client, &context.reply, reply_start, serve->scratch.args);
     conn_reply_keep(serve->conns, conn, &context.reply);
     KV_ASSERT(!conn->close_after_send); /* serve_input stops once it is set */
     conn->close_after_send = context.outcome.close_after_reply;
@@ -488,7 +532,8 @@ static void busy_one(struct serve *serve, struct conn *conn, uint32_t slot_index
     const struct slice *args = serve->scratch.args;
     uint32_t arg_count = command->arg_count;
     const struct cmd *cmd = cmd_of(position);
-    bool admitted = (cmd == NULL || !script_busy_subcommand_refused(&context.reply, args,
+    uint64_t reply_start = context.reply.total;
+    bool admitted = (cmd == NULL || !script_subcommand_refused(&context.reply, args,
                                                                     arg_count)) &&
                     cmd_admit(&context, position, args, arg_count);
     uint32_t flags = admitted ? cmd_flags(cmd) : 0;
@@ -519,6 +564,7 @@ static void busy_one(struct serve *serve, struct conn *conn, uint32_t slot_index
     KV_ASSERT(!context.outcome.block); /* nothing that runs now blocks */
     serve->shutdown_requested = serve->shutdown_requested || context.outcome.shutdown;
     resp_parser_consume(&conn->parser, command->end);
+    reply_mode_after(context.client, &context.reply, reply_start, args);
     conn_reply_keep(serve->conns, conn, &context.reply);
     conn->close_after_send = context.outcome.close_after_reply;
     (void)output_check(serve, conn, context.client, context.reply.failed);
@@ -579,10 +625,12 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     struct client *client = client_at(serve->clients, slot_index);
     if (status != RESP_COMMAND) {
         struct reply reply = conn_reply(serve->conns, conn);
+        uint64_t reply_start = reply.total;
         answer_parse_error(serve, &reply, &command, status);
         if (client->txn.active) {
             txn_fail(&client->txn);
         }
+        reply_mode_after(client, &reply, reply_start, NULL);
         conn_reply_keep(serve->conns, conn, &reply);
         conn->close_after_send = status == RESP_PROTOCOL_ERROR;
         (void)output_check(serve, conn, client, reply.failed);
@@ -597,8 +645,10 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     bool ran = true;
     if (client->txn.active && !(cmd_flags(cmd_of(position)) & CMD_FLAG_TXN)) {
         struct cmd_context context = context_for(serve, slot_index);
+        uint64_t reply_start = context.reply.total;
         multi_queue(serve, &context, position, command_start, command.arg_count);
         resp_parser_consume(&conn->parser, command.end);
+        reply_mode_after(client, &context.reply, reply_start, serve->scratch.args);
         conn_reply_keep(serve->conns, conn, &context.reply);
         (void)output_check(serve, conn, client, context.reply.failed);
     } else {
