@@ -34,6 +34,9 @@ enum client_reply_mode {
     CLIENT_REPLY_SKIP,
 };
 
+/* The timeout CLIENT UNBLOCK gives a blocked client: long past, and no real one is this. */
+#define CLIENT_UNBLOCK_DEADLINE_MS 1
+
 struct client {
     uint64_t id;               /* client id, increasing from 1 (CLIENT ID); 0: slot unused */
     uint32_t slot_index;       /* its connection slot (and index in `clients`) */
@@ -41,6 +44,7 @@ struct client {
     bool no_evict;             /* CLIENT NO-EVICT on: maxmemory-clients never closes it */
     uint8_t resp;              /* protocol of its replies: 2, or 3 after HELLO 3 */
     uint8_t reply_mode;        /* enum client_reply_mode (CLIENT REPLY) */
+    bool unblock_error;        /* CLIENT UNBLOCK ERROR: its blocked command answers -UNBLOCKED */
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle, timeout) */
     const char *last_command;  /* name of the last command run, NULL before the first */
@@ -61,6 +65,9 @@ struct clients {
     struct pubsub *pubsub;     /* and its subscriptions here */
     uint32_t slot_count;       /* connection slots */
     uint64_t id_next;          /* next client id */
+    uint32_t unblock_count;    /* clients CLIENT UNBLOCK marked (their deadlines set to
+                                  CLIENT_UNBLOCK_DEADLINE_MS): the serving layer answers them
+                                  once the command is done */
 };
 
 uint64_t clients_plan_bytes(uint32_t slot_count);

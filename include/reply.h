@@ -285,6 +285,9 @@ enum reply_error {
     /* EXEC refused while a script is busy (Redis's execCommandAbort with the BUSY reason). */
     REPLY_ERROR_EXECABORT_BUSY_SCRIPT,
     REPLY_ERROR_EXECABORT_BUSY_FUNCTION,
+    /* CLIENT UNBLOCK: its bad reason, and what an ERROR unblock answers the blocked client. */
+    REPLY_ERROR_UNBLOCK_REASON,
+    REPLY_ERROR_UNBLOCKED,
     REPLY_ERROR_COUNT,
 };
 

@@ -542,6 +542,47 @@ static void client_setinfo(struct cmd_context *context, const struct slice *args
     reply_ok(&context->reply);
 }
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR], as Redis 7.0: a blocked client's timeout is made due
+ * at once (the serving layer answers it after this command, with its timeout reply or
+ * -UNBLOCKED); 1 when it was blocked, else 0. */
+static void client_unblock(struct cmd_context *context, const struct slice *args,
+                           uint32_t arg_count)
+{
+    KV_ASSERT(arg_count == 3 || arg_count == 4);
+    bool error = false;
+    if (arg_count == 4) {
+        error = cmd_arg_is(args[3], "error");
+        if (!error && !cmd_arg_is(args[3], "timeout")) {
+            reply_error(&context->reply, REPLY_ERROR_UNBLOCK_REASON);
+            return;
+        }
+    }
+    int64_t id = 0;
+    if (!number_parse_int64(args[2].bytes, args[2].length, &id)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return;
+    }
+    struct block *block = context->block;
+    /* Bounded by the connection slots. */
+    for (uint32_t slot = 0; id > 0 && block != NULL && slot < context->clients->slot_count;
+         slot++) {
+        struct client *target = client_at(context->clients, slot);
+        if (target->id != (uint64_t)id) {
+            continue;
+        }
+        if (!block_is_blocked(block, slot) ||
+            block->clients[slot].deadline_ms == CLIENT_UNBLOCK_DEADLINE_MS) {
+            break; /* not blocked, or already unblocked by an earlier one */
+        }
+        block->clients[slot].deadline_ms = CLIENT_UNBLOCK_DEADLINE_MS;
+        target->unblock_error = error;
+        context->clients->unblock_count++;
+        reply_integer(&context->reply, 1);
+        return;
+    }
+    reply_integer(&context->reply, 0);
+}
+
 /* CLIENT REPLY ON|OFF|SKIP, as Redis 7.0: OFF and SKIP answer nothing (their "+OK" here is
  * dropped by the serving layer with every reply of a client whose mode is not ON); SKIP while
  * OFF changes nothing. */
@@ -582,6 +623,8 @@ static const char *const client_help[] = {
     "    Assign the name <name> to the current connection.",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Set the client's library name or version.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "NO-EVICT (ON|OFF)",
@@ -634,6 +677,13 @@ CMD_HANDLER(cmd_client)
             reply_ok(&context->reply);
         } else {
             reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        }
+    } else if (cmd_subcommand_is(context, args, arg_count, "unblock", -3, "client|unblock")) {
+        if (arg_count <= 4) {
+            client_unblock(context, args, arg_count);
+        } else {
+            reply_error_format(&context->reply, REPLY_ERROR_SUBCOMMAND_SYNTAX, &args[1],
+                               "CLIENT");
         }
     } else if (cmd_subcommand_is(context, args, arg_count, "reply", 3, "client|reply")) {
         client_reply_mode(context, args[2]);

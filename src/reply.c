@@ -424,6 +424,9 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_EXECABORT_BUSY_FUNCTION] =
         FIXED("-EXECABORT Transaction discarded because of: BUSY Redis is busy running a "
               "script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"),
+    [REPLY_ERROR_UNBLOCK_REASON] =
+        FIXED("-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"),
+    [REPLY_ERROR_UNBLOCKED] = FIXED("-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

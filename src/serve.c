@@ -363,6 +363,7 @@ static bool block_begin(struct serve *serve, struct cmd_context *context)
                   outcome->block_deadline_ms);
     if (status == BLOCK_OK) {
         KV_ASSERT(block_is_blocked(serve->block, context->client->slot_index));
+        context->client->unblock_error = false; /* only a CLIENT UNBLOCK of this wait sets it */
         return true;
     }
     reply_error(&context->reply,
@@ -507,6 +508,12 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     conn->close_after_send = context.outcome.close_after_reply;
     serve->shutdown_requested = serve->shutdown_requested || context.outcome.shutdown;
     (void)output_check(serve, conn, context.client, context.reply.failed);
+    if (serve->clients->unblock_count > 0) {
+        /* CLIENT UNBLOCK made their timeouts due: answered now, as Redis unblocks them at
+         * once (before keys this command filled could serve them). */
+        serve->clients->unblock_count = 0;
+        serve_block_timeouts(serve, CLIENT_UNBLOCK_DEADLINE_MS);
+    }
     if (block_ready_pending(serve->block)) {
         wake_ready(serve);
     }
@@ -705,8 +712,14 @@ static void serve_block_timeouts_answer(struct serve *serve, struct conn *conn,
     KV_ASSERT(status == RESP_COMMAND); /* it was parsed whole when it blocked */
     resp_parser_consume(&conn->parser, command.end);
     struct reply reply = conn_reply(serve->conns, conn);
-    reply.resp3 = client_resp3(client_at(serve->clients, slot_index));
-    reply_null_array(&reply);
+    struct client *client = client_at(serve->clients, slot_index);
+    reply.resp3 = client_resp3(client);
+    if (client->unblock_error) {
+        reply_error(&reply, REPLY_ERROR_UNBLOCKED); /* CLIENT UNBLOCK ... ERROR */
+        client->unblock_error = false;
+    } else {
+        reply_null_array(&reply);
+    }
     conn_reply_keep(serve->conns, conn, &reply);
     block_remove(serve->block, slot_index);
     conn_ready_push(serve->conns, slot_index);
