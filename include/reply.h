@@ -288,6 +288,7 @@ enum reply_error {
     /* CLIENT UNBLOCK: its bad reason, and what an ERROR unblock answers the blocked client. */
     REPLY_ERROR_UNBLOCK_REASON,
     REPLY_ERROR_UNBLOCKED,
+    REPLY_ERROR_PAUSE_MODE, /* CLIENT PAUSE's mode neither WRITE nor ALL */
     REPLY_ERROR_COUNT,
 };
 

@@ -542,6 +542,45 @@ static void client_setinfo(struct cmd_context *context, const struct slice *args
     reply_ok(&context->reply);
 }
 
+/* CLIENT PAUSE timeout [WRITE|ALL], as Redis 7.0's pauseClients: the mode checked first,
+ * then the timeout (ms, not negative); a pause in effect keeps the later end and the
+ * stronger kind. The end wraps past INT64_MAX as Redis's does (then it is already over). */
+static void client_pause(struct cmd_context *context, const struct slice *args,
+                         uint32_t arg_count)
+{
+    KV_ASSERT(arg_count == 3 || arg_count == 4);
+    enum clients_pause kind = CLIENTS_PAUSE_ALL;
+    if (arg_count == 4) {
+        if (cmd_arg_is(args[3], "write")) {
+            kind = CLIENTS_PAUSE_WRITE;
+        } else if (!cmd_arg_is(args[3], "all")) {
+            reply_error(&context->reply, REPLY_ERROR_PAUSE_MODE);
+            return;
+        }
+    }
+    int64_t timeout_ms = 0;
+    if (!number_parse_int64(args[2].bytes, args[2].length, &timeout_ms)) {
+        reply_error(&context->reply, REPLY_ERROR_STREAM_TIMEOUT_INVALID);
+        return;
+    }
+    if (timeout_ms < 0) {
+        reply_error(&context->reply, REPLY_ERROR_TIMEOUT_NEGATIVE);
+        return;
+    }
+    int64_t end_ms = timeout_ms == 0
+                         ? 0
+                         : (int64_t)((uint64_t)timeout_ms + (uint64_t)clients_clock_ms());
+    struct clients *clients = context->clients;
+    if (clients->pause == CLIENTS_PAUSE_OFF) {
+        clients->pause_end_ms = end_ms;
+    } else if (end_ms > clients->pause_end_ms) {
+        clients->pause_end_ms = end_ms;
+    }
+    clients->pause = kind > clients->pause ? (uint8_t)kind : clients->pause;
+    KV_ASSERT(clients->pause != CLIENTS_PAUSE_OFF);
+    reply_ok(&context->reply);
+}
+
 /* CLIENT UNBLOCK id [TIMEOUT|ERROR], as Redis 7.0: a blocked client's timeout is made due
  * at once (the serving layer answers it after this command, with its timeout reply or
  * -UNBLOCKED); 1 when it was blocked, else 0. */
@@ -623,6 +662,10 @@ static const char *const client_help[] = {
     "    Assign the name <name> to the current connection.",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Set the client's library name or version.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
     "REPLY (ON|OFF|SKIP)",
@@ -678,6 +721,17 @@ CMD_HANDLER(cmd_client)
         } else {
             reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         }
+    } else if (cmd_subcommand_is(context, args, arg_count, "pause", -3, "client|pause")) {
+        if (arg_count <= 4) {
+            client_pause(context, args, arg_count);
+        } else {
+            reply_error_format(&context->reply, REPLY_ERROR_SUBCOMMAND_SYNTAX, &args[1],
+                               "CLIENT");
+        }
+    } else if (cmd_subcommand_is(context, args, arg_count, "unpause", 2, "client|unpause")) {
+        context->clients->pause = CLIENTS_PAUSE_OFF;
+        context->clients->pause_ended = true; /* the serving layer resumes the held */
+        reply_ok(&context->reply);
     } else if (cmd_subcommand_is(context, args, arg_count, "unblock", -3, "client|unblock")) {
         if (arg_count <= 4) {
             client_unblock(context, args, arg_count);

@@ -305,6 +305,85 @@ static void answer_parse_error(struct serve *serve, struct reply *reply,
 
 /* A command arrives inside MULTI: an admitted one is answered QUEUED and its bytes stay in
  * the receive buffer for EXEC; a refused one fails the transaction, as in Redis. */
+/* Whether a slice is `word`, in any case. */
+static bool serve_arg_is(struct slice arg, const char *word)
+{
+    size_t length = strlen(word);
+    return arg.length == length && strncasecmp((const char *)arg.bytes, word, length) == 0;
+}
+
+/* Whether a command may write or replicate, as Redis 7.0's is_may_replicate_command decides
+ * what CLIENT PAUSE WRITE holds: a write, one of the MAY_REPLICATE commands (EVAL but one
+ * whose shebang says no-writes, EVALSHA, FCALL, PFCOUNT, PUBLISH, SPUBLISH: kv does not look
+ * up an EVALSHA's or FCALL's flags), or an EXEC whose queue holds one. */
+static bool pause_may_write(const struct client *client, const struct slice *args,
+                            uint32_t arg_count, uint32_t position)
+{
+    static const char *const may_replicate[] = {"evalsha", "fcall", "pfcount", "publish",
+                                                "spublish"};
+    KV_ASSERT(arg_count >= 1);
+    if (cmd_flags(cmd_of(position)) & CMD_FLAG_WRITE) {
+        return true;
+    }
+    if (serve_arg_is(args[0], "exec")) {
+        return client->txn.active && client->txn_writes;
+    }
+    if (serve_arg_is(args[0], "eval")) {
+        if (arg_count < 2 || args[1].length < 2 || memcmp(args[1].bytes, "#!", 2) != 0) {
+            return true;
+        }
+        const uint8_t *line_end = memchr(args[1].bytes, '\n', args[1].length);
+        uint32_t line_bytes = line_end != NULL ? (uint32_t)(line_end - args[1].bytes)
+                                               : args[1].length;
+        /* Bounded by the shebang line. */
+        for (uint32_t at = 0; at + 9 <= line_bytes; at++) {
+            if (memcmp(args[1].bytes + at, "no-writes", 9) == 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+    /* Bounded by the names. */
+    for (size_t index = 0; index < sizeof(may_replicate) / sizeof(may_replicate[0]); index++) {
+        if (serve_arg_is(args[0], may_replicate[index])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The pause is over (CLIENT UNPAUSE, or its end passed): every connection with a command
+ * left in its input is read again. Bounded by the connection slots, once per pause. */
+static void pause_resume(struct serve *serve)
+{
+    serve->clients->pause = CLIENTS_PAUSE_OFF;
+    serve->clients->pause_ended = false;
+    for (uint32_t slot = 0; slot < serve->conns->slot_count; slot++) {
+        const struct conn *conn = conn_at(serve->conns, slot);
+        if (conn->state == CONN_OPEN && client_at(serve->clients, slot)->id != 0 &&
+            conn->parser.command_start < conn->recv_length) {
+            conn_ready_push(serve->conns, slot);
+        }
+    }
+}
+
+/* Whether CLIENT PAUSE holds this admitted command: it stays in its client's input, not
+ * read again until the pause ends (pause_resume), as Redis postpones its client. */
+static bool pause_holds(struct serve *serve, const struct client *client,
+                        const struct slice *args, uint32_t arg_count, uint32_t position)
+{
+    struct clients *clients = serve->clients;
+    if (clients->pause == CLIENTS_PAUSE_OFF) {
+        return false;
+    }
+    if (clients->pause_end_ms < clients_clock_ms()) {
+        pause_resume(serve);
+        return false;
+    }
+    return clients->pause == CLIENTS_PAUSE_ALL ||
+           pause_may_write(client, args, arg_count, position);
+}
+
 /* Queues an admitted command (MULTI is on, the command is not one that runs at once):
  * "+QUEUED", or the "too large" error once the queue outgrew the receive buffer. */
 static void multi_queue_admitted(struct serve *serve, struct cmd_context *context,
@@ -320,13 +399,21 @@ static void multi_queue_admitted(struct serve *serve, struct cmd_context *contex
         KV_ASSERT(txn->failed);
         return;
     }
+    struct client *client = context->client;
+    if (txn->queued == 0) {
+        client->txn_writes = false; /* a new queue */
+    }
+    client->txn_writes = client->txn_writes ||
+                         pause_may_write(client, serve->scratch.args, arg_count, position);
     txn_queue(txn, command_start, arg_count);
     txn->denyoom = txn->denyoom || cmd_denyoom(position);
     KV_ASSERT(txn->failed || txn->queued > 0);
     reply_simple(&context->reply, "QUEUED");
 }
 
-static void multi_queue(struct serve *serve, struct cmd_context *context, uint32_t position,
+/* Queues a command inside MULTI (after Redis's checks); true when CLIENT PAUSE holds it
+ * instead (nothing answered, nothing consumed). */
+static bool multi_queue(struct serve *serve, struct cmd_context *context, uint32_t position,
                         uint32_t command_start, uint32_t arg_count)
 {
     struct txn *txn = &context->client->txn;
@@ -337,16 +424,20 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
         !cmd_admit(context, position, serve->scratch.args, arg_count) ||
         !cmd_memory_admit(context, position, serve->scratch.args, arg_count, true)) {
         txn_fail(txn);
-        return;
+        return false;
     }
     if (cmd_flags(cmd_of(position)) & CMD_FLAG_NO_TXN) {
         /* SHUTDOWN and its like are refused inside MULTI, and EXEC then aborts (WATCH,
          * which runs at once, refuses itself in its own words). */
         reply_error(&context->reply, REPLY_ERROR_NOT_IN_TRANSACTION);
         txn_fail(txn);
-        return;
+        return false;
+    }
+    if (pause_holds(serve, context->client, serve->scratch.args, arg_count, position)) {
+        return true;
     }
     multi_queue_admitted(serve, context, position, command_start, arg_count);
+    return false;
 }
 
 /* A blocking command found nothing: its client waits on the keys it named. False when
@@ -490,9 +581,15 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     struct cmd_context context = context_for(serve, slot_index);
     const struct txn *txn = &context.client->txn;
     uint64_t reply_start = context.reply.total;
-    if (cmd_admit(&context, position, serve->scratch.args, command->arg_count) &&
+    bool admitted =
+        cmd_admit(&context, position, serve->scratch.args, command->arg_count) &&
         cmd_memory_admit(&context, position, serve->scratch.args, command->arg_count, false) &&
-        (!txn->active || args_reserve(serve, txn->args_max))) {
+        (!txn->active || args_reserve(serve, txn->args_max));
+    if (admitted &&
+        pause_holds(serve, context.client, serve->scratch.args, command->arg_count, position)) {
+        return false; /* held by CLIENT PAUSE: the command stays until the pause ends */
+    }
+    if (admitted) {
         /* EXEC re-reads its queue into the scratch: it has room for the largest command. */
         cmd_run(&context, position, serve->scratch.args, command->arg_count);
         if (context.outcome.block && block_begin(serve, &context)) {
@@ -508,6 +605,9 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     conn->close_after_send = context.outcome.close_after_reply;
     serve->shutdown_requested = serve->shutdown_requested || context.outcome.shutdown;
     (void)output_check(serve, conn, context.client, context.reply.failed);
+    if (serve->clients->pause_ended) {
+        pause_resume(serve); /* CLIENT UNPAUSE */
+    }
     if (serve->clients->unblock_count > 0) {
         /* CLIENT UNBLOCK made their timeouts due: answered now, as Redis unblocks them at
          * once (before keys this command filled could serve them). */
@@ -653,7 +753,10 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     if (client->txn.active && !(cmd_flags(cmd_of(position)) & CMD_FLAG_TXN)) {
         struct cmd_context context = context_for(serve, slot_index);
         uint64_t reply_start = context.reply.total;
-        multi_queue(serve, &context, position, command_start, command.arg_count);
+        if (multi_queue(serve, &context, position, command_start, command.arg_count)) {
+            args_restore(serve);
+            return false; /* held by CLIENT PAUSE: read again when it ends */
+        }
         resp_parser_consume(&conn->parser, command.end);
         reply_mode_after(client, &context.reply, reply_start, serve->scratch.args);
         conn_reply_keep(serve->conns, conn, &context.reply);
@@ -775,6 +878,10 @@ static uint32_t clients_largest(const struct serve *serve, uint64_t *bytes)
 
 void serve_clients_evict(struct serve *serve)
 {
+    struct clients *clients = serve->clients;
+    if (clients->pause != CLIENTS_PAUSE_OFF && clients->pause_end_ms < clients_clock_ms()) {
+        pause_resume(serve); /* CLIENT PAUSE's end passed: its held clients go on */
+    }
     uint64_t limit = clients_limit(serve->shared.config);
     if (limit == 0) {
         return;
