@@ -10,6 +10,7 @@
 #define KV_CLIENT_H
 
 #include <stdbool.h>
+#include <time.h>
 #include <stdint.h>
 
 #include "kv_assert.h"
@@ -24,12 +25,46 @@
 #define CLIENT_NAME_BYTES_MAX 128u
 #define CLIENT_LIB_BYTES_MAX 64u
 
+/* CLIENT REPLY: whether a client's command replies are sent (Redis's CLIENT_REPLY_OFF,
+ * _SKIP_NEXT and _SKIP flags as one state: SKIP_NEXT is set by CLIENT REPLY SKIP and becomes
+ * SKIP, the next command's, once that command is done). Pushes and messages always go. */
+enum client_reply_mode {
+    CLIENT_REPLY_ON = 0,
+    CLIENT_REPLY_OFF,
+    CLIENT_REPLY_SKIP_NEXT,
+    CLIENT_REPLY_SKIP,
+};
+
+/* CLIENT PAUSE's kinds, as Redis's client_pause_type (ALL holds every command, WRITE those
+ * that may write or replicate). */
+enum clients_pause {
+    CLIENTS_PAUSE_OFF = 0,
+    CLIENTS_PAUSE_WRITE,
+    CLIENTS_PAUSE_ALL,
+};
+
+/* The clock of CLIENT PAUSE's end: Unix ms, as Redis's mstime. */
+static inline int64_t clients_clock_ms(void)
+{
+    struct timespec now;
+    int result = clock_gettime(CLOCK_REALTIME, &now);
+    KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* The timeout CLIENT UNBLOCK gives a blocked client: long past, and no real one is this. */
+#define CLIENT_UNBLOCK_DEADLINE_MS 1
+
 struct client {
     uint64_t id;               /* client id, increasing from 1 (CLIENT ID); 0: slot unused */
     uint32_t slot_index;       /* its connection slot (and index in `clients`) */
     bool authenticated;        /* AUTH succeeded (or no requirepass when it connected) */
     bool no_evict;             /* CLIENT NO-EVICT on: maxmemory-clients never closes it */
     uint8_t resp;              /* protocol of its replies: 2, or 3 after HELLO 3 */
+    uint8_t reply_mode;        /* enum client_reply_mode (CLIENT REPLY) */
+    bool unblock_error;        /* CLIENT UNBLOCK ERROR: its blocked command answers -UNBLOCKED */
+    bool txn_writes;           /* its MULTI queued a command that may write (CLIENT PAUSE WRITE
+                                  holds the EXEC); meaningful while txn.active */
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle, timeout) */
     const char *last_command;  /* name of the last command run, NULL before the first */
@@ -50,6 +85,12 @@ struct clients {
     struct pubsub *pubsub;     /* and its subscriptions here */
     uint32_t slot_count;       /* connection slots */
     uint64_t id_next;          /* next client id */
+    uint8_t pause;             /* enum clients_pause: CLIENT PAUSE in effect */
+    bool pause_ended;          /* CLIENT UNPAUSE: the serving layer resumes the held clients */
+    int64_t pause_end_ms;      /* Unix ms the pause ends (past it, it is over) */
+    uint32_t unblock_count;    /* clients CLIENT UNBLOCK marked (their deadlines set to
+                                  CLIENT_UNBLOCK_DEADLINE_MS): the serving layer answers them
+                                  once the command is done */
 };
 
 uint64_t clients_plan_bytes(uint32_t slot_count);

@@ -321,6 +321,13 @@ enum reply_error {
     REPLY_ERROR_HLL_NOT_SPARSE,            /* PFDEBUG DECODE of a dense HLL */
     REPLY_ERROR_HLL_SELFTEST,              /* PFSELFTEST found a fault */
     REPLY_ERROR_PFDEBUG_SUBCOMMAND,        /* arg: the subcommand */
+    /* EXEC refused while a script is busy (Redis's execCommandAbort with the BUSY reason). */
+    REPLY_ERROR_EXECABORT_BUSY_SCRIPT,
+    REPLY_ERROR_EXECABORT_BUSY_FUNCTION,
+    /* CLIENT UNBLOCK: its bad reason, and what an ERROR unblock answers the blocked client. */
+    REPLY_ERROR_UNBLOCK_REASON,
+    REPLY_ERROR_UNBLOCKED,
+    REPLY_ERROR_PAUSE_MODE, /* CLIENT PAUSE's mode neither WRITE nor ALL */
     REPLY_ERROR_COUNT,
 };
 

@@ -112,9 +112,15 @@ bool script_busy(const struct script *script);
 /* The -BUSY error other clients get: the running script's EVAL or FUNCTION words. */
 enum reply_error script_busy_error(const struct script *script);
 
-/* Whether a command may run while a script is busy (SCRIPT KILL, FUNCTION KILL, FUNCTION
- * STATS, SHUTDOWN); others are answered script_busy_error. */
+/* Whether a command may run while a script is busy (script.c: Redis 7.0's ALLOW_BUSY
+ * commands); others are answered script_busy_error. */
 bool script_busy_allows(const struct slice *args, uint32_t arg_count);
+
+/* Redis 7.0's subcommand lookup, for where kv must answer it before a handler runs (a busy
+ * script's other clients, MULTI's queueing): answers Redis's error for a container command's
+ * unknown subcommand or wrong subcommand arity and returns true; false otherwise. */
+bool script_subcommand_refused(struct reply *reply, const struct slice *args,
+                                    uint32_t arg_count);
 
 /* SHUTDOWN NOSAVE while a script is busy: the script stops at its next hook, written or not
  * (Redis exits in the middle of it), with the killed script's error. */

@@ -88,9 +88,11 @@ void serve_tracking_deliver(struct serve *serve);
 /* Answers the blocked commands whose timeout has passed with a null array, as Redis does. */
 void serve_block_timeouts(struct serve *serve, int64_t now_ms);
 
-/* maxmemory-clients, as Redis 7 applies it: while the client buffers together hold more
- * than the limit (bytes, or a share of maxmemory), the client holding the most is closed
- * (counted as evicted_clients), skipping CLIENT NO-EVICT ones. Bounded by the slots. */
+/* The cron's pass over the clients. A CLIENT PAUSE whose end passed is over: the clients it
+ * held are read again. maxmemory-clients, as Redis 7 applies it: while the client buffers
+ * together hold more than the limit (bytes, or a share of maxmemory), the client holding the
+ * most is closed (counted as evicted_clients), skipping CLIENT NO-EVICT ones. Bounded by the
+ * slots. */
 void serve_clients_evict(struct serve *serve);
 
 /* A slow script's busy pass begins (loop_busy_pass): until serve_busy_end, commands are read

@@ -29,8 +29,11 @@
 #include "region.h"
 #include "slice.h"
 
-/* The table's bounds (Redis's tracking-table-max-keys is 1M by default; kv keeps a fixed,
- * smaller table and evicts sooner, which only sends invalidations earlier). */
+/* The table's bounds. tracking-table-max-keys (Redis's parameter, 1M by default, 0: no limit)
+ * is enforced before each command as Redis's trackingLimitUsedSlots does (tracking_limit);
+ * the table itself holds TRACKING_KEYS_MAX keys, and a key read while it is full evicts
+ * another at once (so a limit above the capacity acts as the capacity, and only sends
+ * invalidations earlier). */
 #define TRACKING_KEYS_MAX 4096u
 #define TRACKING_LINKS_MAX 8192u
 #define TRACKING_BUCKET_COUNT 4096u
@@ -123,6 +126,9 @@ struct tracking {
     uint32_t bcast_count;         /* of them, broadcasting */
     uint32_t slot_count;          /* connection slots, for the BCAST walk */
     bool muted;                   /* a flush is removing keys: they are not told one by one */
+    int32_t max_keys_param;       /* tracking-table-max-keys's row (redis_param.h); -1: none */
+    uint32_t limit_effort_runs;   /* commands in a row that found the table over the limit */
+    uint64_t random_state;        /* tracking_limit's choice of keys (xorshift64) */
     /* The running command's client (NOLOOP, and whose invalidations wait for its reply). */
     uint64_t current_id;
     uint32_t current_slot;
@@ -162,6 +168,11 @@ bool tracking_prefix_collides(const struct tracking_client *state, const struct 
  * (also after a command inside EXEC: nothing is sent there). */
 void tracking_command_begin(struct tracking *tracking, uint32_t slot_index, uint64_t id);
 void tracking_command_end(struct tracking *tracking);
+
+/* Before a command runs for client `id` (in `slot_index`): while the table holds more keys
+ * than tracking-table-max-keys, invalidates random keys (their clients told at once) with
+ * Redis's effort, 100 keys times the commands in a row that found it over the limit. */
+void tracking_limit(struct tracking *tracking, uint32_t slot_index, uint64_t id);
 
 /* A read-only command read `key`: the client is told when it changes (normal mode, and with
  * OPTIN/OPTOUT as CLIENT CACHING says). */

@@ -542,6 +542,108 @@ static void client_setinfo(struct cmd_context *context, const struct slice *args
     reply_ok(&context->reply);
 }
 
+/* CLIENT PAUSE timeout [WRITE|ALL], as Redis 7.0's pauseClients: the mode checked first,
+ * then the timeout (ms, not negative); a pause in effect keeps the later end and the
+ * stronger kind. The end wraps past INT64_MAX as Redis's does (then it is already over). */
+static void client_pause(struct cmd_context *context, const struct slice *args,
+                         uint32_t arg_count)
+{
+    KV_ASSERT(arg_count == 3 || arg_count == 4);
+    enum clients_pause kind = CLIENTS_PAUSE_ALL;
+    if (arg_count == 4) {
+        if (cmd_arg_is(args[3], "write")) {
+            kind = CLIENTS_PAUSE_WRITE;
+        } else if (!cmd_arg_is(args[3], "all")) {
+            reply_error(&context->reply, REPLY_ERROR_PAUSE_MODE);
+            return;
+        }
+    }
+    int64_t timeout_ms = 0;
+    if (!number_parse_int64(args[2].bytes, args[2].length, &timeout_ms)) {
+        reply_error(&context->reply, REPLY_ERROR_STREAM_TIMEOUT_INVALID);
+        return;
+    }
+    if (timeout_ms < 0) {
+        reply_error(&context->reply, REPLY_ERROR_TIMEOUT_NEGATIVE);
+        return;
+    }
+    int64_t end_ms = timeout_ms == 0
+                         ? 0
+                         : (int64_t)((uint64_t)timeout_ms + (uint64_t)clients_clock_ms());
+    struct clients *clients = context->clients;
+    if (clients->pause == CLIENTS_PAUSE_OFF) {
+        clients->pause_end_ms = end_ms;
+    } else if (end_ms > clients->pause_end_ms) {
+        clients->pause_end_ms = end_ms;
+    }
+    clients->pause = kind > clients->pause ? (uint8_t)kind : clients->pause;
+    KV_ASSERT(clients->pause != CLIENTS_PAUSE_OFF);
+    reply_ok(&context->reply);
+}
+
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR], as Redis 7.0: a blocked client's timeout is made due
+ * at once (the serving layer answers it after this command, with its timeout reply or
+ * -UNBLOCKED); 1 when it was blocked, else 0. */
+static void client_unblock(struct cmd_context *context, const struct slice *args,
+                           uint32_t arg_count)
+{
+    KV_ASSERT(arg_count == 3 || arg_count == 4);
+    bool error = false;
+    if (arg_count == 4) {
+        error = cmd_arg_is(args[3], "error");
+        if (!error && !cmd_arg_is(args[3], "timeout")) {
+            reply_error(&context->reply, REPLY_ERROR_UNBLOCK_REASON);
+            return;
+        }
+    }
+    int64_t id = 0;
+    if (!number_parse_int64(args[2].bytes, args[2].length, &id)) {
+        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+        return;
+    }
+    struct block *block = context->block;
+    /* Bounded by the connection slots. */
+    for (uint32_t slot = 0; id > 0 && block != NULL && slot < context->clients->slot_count;
+         slot++) {
+        struct client *target = client_at(context->clients, slot);
+        if (target->id != (uint64_t)id) {
+            continue;
+        }
+        if (!block_is_blocked(block, slot) ||
+            block->clients[slot].deadline_ms == CLIENT_UNBLOCK_DEADLINE_MS) {
+            break; /* not blocked, or already unblocked by an earlier one */
+        }
+        block->clients[slot].deadline_ms = CLIENT_UNBLOCK_DEADLINE_MS;
+        target->unblock_error = error;
+        context->clients->unblock_count++;
+        reply_integer(&context->reply, 1);
+        return;
+    }
+    reply_integer(&context->reply, 0);
+}
+
+/* CLIENT REPLY ON|OFF|SKIP, as Redis 7.0: OFF and SKIP answer nothing (their "+OK" here is
+ * dropped by the serving layer with every reply of a client whose mode is not ON); SKIP while
+ * OFF changes nothing. */
+static void client_reply_mode(struct cmd_context *context, struct slice mode)
+{
+    struct client *client = context->client;
+    if (cmd_arg_is(mode, "on")) {
+        client->reply_mode = CLIENT_REPLY_ON;
+    } else if (cmd_arg_is(mode, "off")) {
+        client->reply_mode = CLIENT_REPLY_OFF;
+    } else if (cmd_arg_is(mode, "skip")) {
+        if (client->reply_mode != CLIENT_REPLY_OFF) {
+            client->reply_mode = CLIENT_REPLY_SKIP_NEXT;
+        }
+    } else {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    KV_ASSERT(client->reply_mode <= CLIENT_REPLY_SKIP);
+    reply_ok(&context->reply);
+}
+
 static const char *const client_help[] = {
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GETNAME",
@@ -560,6 +662,14 @@ static const char *const client_help[] = {
     "    Assign the name <name> to the current connection.",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Set the client's library name or version.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
     "NO-EVICT (ON|OFF)",
     "    kv never evicts: accepted and ignored.",
     "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
@@ -611,6 +721,26 @@ CMD_HANDLER(cmd_client)
         } else {
             reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         }
+    } else if (cmd_subcommand_is(context, args, arg_count, "pause", -3, "client|pause")) {
+        if (arg_count <= 4) {
+            client_pause(context, args, arg_count);
+        } else {
+            reply_error_format(&context->reply, REPLY_ERROR_SUBCOMMAND_SYNTAX, &args[1],
+                               "CLIENT");
+        }
+    } else if (cmd_subcommand_is(context, args, arg_count, "unpause", 2, "client|unpause")) {
+        context->clients->pause = CLIENTS_PAUSE_OFF;
+        context->clients->pause_ended = true; /* the serving layer resumes the held */
+        reply_ok(&context->reply);
+    } else if (cmd_subcommand_is(context, args, arg_count, "unblock", -3, "client|unblock")) {
+        if (arg_count <= 4) {
+            client_unblock(context, args, arg_count);
+        } else {
+            reply_error_format(&context->reply, REPLY_ERROR_SUBCOMMAND_SYNTAX, &args[1],
+                               "CLIENT");
+        }
+    } else if (cmd_subcommand_is(context, args, arg_count, "reply", 3, "client|reply")) {
+        client_reply_mode(context, args[2]);
     } else if (cmd_subcommand_is(context, args, arg_count, "no-touch", 3, "client|no-touch")) {
         cmd_arg_is(args[2], "on") || cmd_arg_is(args[2], "off")
             ? reply_ok(&context->reply)

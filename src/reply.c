@@ -471,6 +471,16 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_HLL_NOT_SPARSE] = FIXED("-ERR HLL encoding is not sparse\r\n"),
     [REPLY_ERROR_HLL_SELFTEST] = FIXED("-ERR TESTFAILED HyperLogLog self-test\r\n"),
     [REPLY_ERROR_PFDEBUG_SUBCOMMAND] = FORMAT("-ERR Unknown PFDEBUG subcommand '%.200s'\r\n"),
+    [REPLY_ERROR_EXECABORT_BUSY_SCRIPT] =
+        FIXED("-EXECABORT Transaction discarded because of: BUSY Redis is busy running a "
+              "script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"),
+    [REPLY_ERROR_EXECABORT_BUSY_FUNCTION] =
+        FIXED("-EXECABORT Transaction discarded because of: BUSY Redis is busy running a "
+              "script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"),
+    [REPLY_ERROR_UNBLOCK_REASON] =
+        FIXED("-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"),
+    [REPLY_ERROR_UNBLOCKED] = FIXED("-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"),
+    [REPLY_ERROR_PAUSE_MODE] = FIXED("-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

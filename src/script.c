@@ -37,6 +37,7 @@
 #include <lualib.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -57,6 +58,8 @@
 #define SCRIPT_GC_PERIOD 50
 /* "%.17g" of a double fits in 32 bytes with its sign, point, exponent and NUL. */
 #define SCRIPT_NUMBER_BYTES 32u
+/* Free pages of the Lua heap kept for a run that ran out of it (script_alloc). */
+#define SCRIPT_HEAP_RESERVE_BYTES (4u * HEAP_PAGE_BYTES)
 /* Registry keys: "f_" or "F_" and 40 hex digits. */
 #define SCRIPT_KEY_BYTES (2u + SHA1_HEX_BYTES + 1u)
 
@@ -84,12 +87,15 @@ static void *script_alloc(void *owner_pointer, void *pointer, size_t old_bytes,
         return NULL;
     }
     /* NULL tells Lua the heap is full: it raises its memory error. */
-    if (pointer == NULL) {
-        void *taken = heap_alloc(heap, new_bytes);
-        owner->allocations += taken != NULL ? 1u : 0u;
-        return taken;
+    void *taken = pointer == NULL ? heap_alloc(heap, new_bytes)
+                                  : heap_resize(heap, pointer, new_bytes);
+    if (taken == NULL) {
+        /* The kept pages open for the rest of the run: the script that catches the error
+         * (pcall) still builds its small result, and the error is answered. */
+        (void)heap_reserve_set(heap, HEAP_RESERVE_ALL);
     }
-    return heap_resize(heap, pointer, new_bytes);
+    owner->allocations += pointer == NULL && taken != NULL ? 1u : 0u;
+    return taken;
 }
 
 struct script *script_of(lua_State *lua)
@@ -395,7 +401,30 @@ static int64_t line_integer(const uint8_t *bytes, uint32_t start, uint32_t end)
     return value;
 }
 
-/* Pushes one RESP reply element that is not an array; returns the offset after it. */
+/* A table {<field> = <value on top>} in place of the value on top (Redis's RESP3 shapes). */
+static void field_table_wrap(lua_State *lua, const char *field)
+{
+    KV_ASSERT(lua_gettop(lua) >= 1);
+    lua_newtable(lua);
+    lua_insert(lua, -2);
+    lua_setfield(lua, -2, field);
+    KV_ASSERT(lua_istable(lua, -1));
+}
+
+/* The bytes of a bulk-like element ("$n", "=n") starting at `end` + 2; returns its length. */
+static uint32_t bulk_bytes_checked(const uint8_t *bytes, uint32_t length, uint32_t at,
+                                   uint32_t end)
+{
+    int64_t bulk_bytes = line_integer(bytes, at + 1, end);
+    KV_ASSERT(bulk_bytes >= 0);
+    KV_ASSERT((uint64_t)end + 2 + (uint64_t)bulk_bytes + 2 <= length);
+    return (uint32_t)bulk_bytes;
+}
+
+/* Pushes one RESP2 or RESP3 reply element that is not an aggregate, as Redis's
+ * redisProtocolToLuaType callbacks: RESP3's null is nil, a double {double=n}, a boolean
+ * true or false, a big number {big_number=s}, a verbatim string {verbatim_string=
+ * {format=..., string=...}}. Returns the offset after it. */
 static uint32_t reply_scalar_push(lua_State *lua, const uint8_t *bytes, uint32_t length,
                                   uint32_t at)
 {
@@ -403,40 +432,84 @@ static uint32_t reply_scalar_push(lua_State *lua, const uint8_t *bytes, uint32_t
     uint32_t end = line_end(bytes, length, at + 1);
     const char *text = (const char *)bytes + at + 1;
     size_t text_bytes = end - at - 1;
-    if (type == '+') {
+    switch (type) {
+    case '+':
         lua_newtable(lua);
         lua_pushlstring(lua, text, text_bytes);
         lua_setfield(lua, -2, "ok");
-    } else if (type == '-') {
+        break;
+    case '-':
         lua_pushliteral(lua, "-");
         lua_pushlstring(lua, text, text_bytes);
         lua_concat(lua, 2);
         call_error_push(lua, lua_tostring(lua, -1));
         lua_remove(lua, -2);
-    } else if (type == ':') {
+        break;
+    case ':':
         lua_pushnumber(lua, (lua_Number)line_integer(bytes, at + 1, end));
-    } else {
+        break;
+    case '_':
+        lua_pushnil(lua);
+        break;
+    case '#':
+        lua_pushboolean(lua, text_bytes > 0 && text[0] == 't');
+        break;
+    case ',': {
+        /* kv wrote "%.17g", "inf" or "-inf": strtod reads each back. */
+        char number[SCRIPT_NUMBER_BYTES];
+        KV_ASSERT(text_bytes < sizeof(number));
+        memcpy(number, text, text_bytes);
+        number[text_bytes] = '\0';
+        lua_pushnumber(lua, strtod(number, NULL));
+        field_table_wrap(lua, "double");
+        break;
+    }
+    case '(':
+        lua_pushlstring(lua, text, text_bytes);
+        field_table_wrap(lua, "big_number");
+        break;
+    case '=': {
+        uint32_t bulk_bytes = bulk_bytes_checked(bytes, length, at, end);
+        KV_ASSERT(bulk_bytes >= 4); /* "txt:" at least */
+        const char *format = (const char *)bytes + end + 2;
+        lua_newtable(lua);
+        lua_pushlstring(lua, format + 4, bulk_bytes - 4);
+        lua_setfield(lua, -2, "string");
+        lua_pushlstring(lua, format, 3);
+        lua_setfield(lua, -2, "format");
+        field_table_wrap(lua, "verbatim_string");
+        return end + 2 + bulk_bytes + 2;
+    }
+    default: {
         KV_ASSERT(type == '$');
-        int64_t bulk_bytes = line_integer(bytes, at + 1, end);
-        if (bulk_bytes < 0) {
+        if (text_bytes == 2 && text[0] == '-' && text[1] == '1') {
             lua_pushboolean(lua, 0);
-            return end + 2;
+            break;
         }
-        KV_ASSERT((uint64_t)end + 2 + (uint64_t)bulk_bytes + 2 <= length);
-        lua_pushlstring(lua, (const char *)bytes + end + 2, (size_t)bulk_bytes);
-        return end + 2 + (uint32_t)bulk_bytes + 2;
+        uint32_t bulk_bytes = bulk_bytes_checked(bytes, length, at, end);
+        lua_pushlstring(lua, (const char *)bytes + end + 2, bulk_bytes);
+        return end + 2 + bulk_bytes + 2;
+    }
     }
     return end + 2;
 }
 
+/* An aggregate of a command's reply being converted. */
+enum call_frame_kind { CALL_FRAME_ARRAY, CALL_FRAME_MAP, CALL_FRAME_SET };
+
 /* Converts a command's whole RESP reply into one Lua value on the stack, as Redis's
  * redisProtocolToLuaType: integer -> number, bulk -> string, nil -> false, array -> table,
- * status -> {ok=...}, error -> {err=...}. Iterative, with a frame per open array. */
+ * status -> {ok=...}, error -> {err=...}; and RESP3's (the run's protocol after
+ * redis.setresp(3)): map -> {map={k=v...}}, set -> {set={member=true...}}, and the scalars
+ * of reply_scalar_push. Iterative, with a frame per open aggregate: an array's table, or a
+ * map's or set's {map=...}/{set=...} with its inner table above it. */
 static void reply_to_lua(lua_State *lua, const uint8_t *bytes, uint32_t length)
 {
     struct {
-        uint32_t next_index; /* the next element's index in the table (1-based) */
-        uint32_t count;      /* elements in the array */
+        enum call_frame_kind kind;
+        uint32_t next_index; /* the next element's index (1-based); a map's keys and
+                                values count one each */
+        uint32_t count;      /* elements to read (a map: twice its pairs) */
     } frames[SCRIPT_CALL_DEPTH_MAX];
     uint32_t depth = 0;
     uint32_t at = 0;
@@ -446,34 +519,61 @@ static void reply_to_lua(lua_State *lua, const uint8_t *bytes, uint32_t length)
         if (!lua_checkstack(lua, 4)) {
             luaL_error(lua, "reached lua stack limit");
         }
-        if (bytes[at] == '*') {
+        uint8_t type = bytes[at];
+        if (type == '*' || type == '%' || type == '~') {
             uint32_t end = line_end(bytes, length, at + 1);
             int64_t count = line_integer(bytes, at + 1, end);
             at = end + 2;
             if (count < 0) {
-                lua_pushboolean(lua, 0);
+                lua_pushboolean(lua, 0); /* "*-1": RESP2's null array */
             } else {
-                lua_createtable(lua, count < INT32_MAX ? (int)count : 0, 0);
-                if (count > 0) {
+                enum call_frame_kind kind = type == '*'   ? CALL_FRAME_ARRAY
+                                            : type == '%' ? CALL_FRAME_MAP
+                                                          : CALL_FRAME_SET;
+                if (kind != CALL_FRAME_ARRAY) {
+                    lua_newtable(lua); /* the {map=...} or {set=...} around */
+                }
+                lua_createtable(lua, kind == CALL_FRAME_ARRAY && count < INT32_MAX
+                                         ? (int)count : 0, 0);
+                uint64_t elements = kind == CALL_FRAME_MAP ? (uint64_t)count * 2u
+                                                           : (uint64_t)count;
+                KV_ASSERT(elements <= UINT32_MAX); /* kv's replies fit its output */
+                if (elements > 0) {
                     if (depth == SCRIPT_CALL_DEPTH_MAX) {
                         luaL_error(lua, "reached lua stack limit");
                     }
+                    frames[depth].kind = kind;
                     frames[depth].next_index = 1;
-                    frames[depth].count = (uint32_t)count;
+                    frames[depth].count = (uint32_t)elements;
                     depth++;
                     continue;
+                }
+                if (kind != CALL_FRAME_ARRAY) {
+                    lua_setfield(lua, -2, kind == CALL_FRAME_MAP ? "map" : "set");
                 }
             }
         } else {
             at = reply_scalar_push(lua, bytes, length, at);
         }
-        /* A whole value is on top: it goes into the open arrays it completes. Bounded by
-         * the depth. */
+        /* A whole value is on top: it goes into the open aggregates it completes. Bounded
+         * by the depth. */
         while (depth > 0) {
-            lua_rawseti(lua, -2, (int)frames[depth - 1].next_index);
+            uint32_t index = frames[depth - 1].next_index;
+            enum call_frame_kind kind = frames[depth - 1].kind;
+            if (kind == CALL_FRAME_ARRAY) {
+                lua_rawseti(lua, -2, (int)index);
+            } else if (kind == CALL_FRAME_SET) {
+                lua_pushboolean(lua, 1);
+                lua_settable(lua, -3);
+            } else if (index % 2u == 0) {
+                lua_settable(lua, -3); /* the key below the value */
+            }
             frames[depth - 1].next_index++;
-            if (frames[depth - 1].next_index <= frames[depth - 1].count) {
+            if (index < frames[depth - 1].count) {
                 break;
+            }
+            if (kind != CALL_FRAME_ARRAY) {
+                lua_setfield(lua, -2, kind == CALL_FRAME_MAP ? "map" : "set");
             }
             depth--;
         }
@@ -528,6 +628,7 @@ static struct reply call_execute(struct script_run *run, uint32_t position,
                                 .grow = call_grow,
                                 .truncate = call_truncate,
                                 .owner = script};
+    call.reply.resp3 = run->resp3; /* the run's protocol (redis.setresp), not the caller's */
     call.mode = CMD_MODE_EXEC; /* blocking forms answer at once, as in a script */
     call.outcome = (struct cmd_outcome){0};
     struct client *client = run->context->client;
@@ -690,7 +791,9 @@ static int redis_setresp(lua_State *lua)
     if (resp != 2 && resp != 3) {
         return error_raise(lua, "RESP version must be 2 or 3.");
     }
-    /* kv's commands answer RESP2 only: RESP3 is accepted and changes nothing. */
+    /* redis.call's commands answer in this protocol from now on, and the result's booleans
+     * follow it (result_value). */
+    script_of(lua)->run->resp3 = resp == 3;
     return 0;
 }
 
@@ -942,6 +1045,19 @@ static int state_open_protected(lua_State *lua)
     lua_setglobal(lua, "redis");
     lua_pushcfunction(lua, script_error_handler);
     lua_setfield(lua, LUA_REGISTRYINDEX, "kv_error_handler");
+    /* The field names result_table looks up, kept alive here: pushing them then finds the
+     * interned strings and allocates nothing, so a script that filled the heap still gets
+     * its result answered. */
+    static const char *const result_fields[] = {"err", "ok", "double", "big_number",
+                                                "verbatim_string", "format", "string", "map",
+                                                "set"};
+    lua_createtable(lua, (int)(sizeof(result_fields) / sizeof(result_fields[0])), 0);
+    /* Bounded by the names. */
+    for (size_t index = 0; index < sizeof(result_fields) / sizeof(result_fields[0]); index++) {
+        lua_pushstring(lua, result_fields[index]);
+        lua_rawseti(lua, -2, (int)index + 1);
+    }
+    lua_setfield(lua, LUA_REGISTRYINDEX, "kv_result_fields");
     lua_settop(lua, 0);
     sandbox_lock(lua);
     KV_ASSERT(lua_gettop(lua) == 0);
@@ -1037,21 +1153,112 @@ static void reply_integer_number(struct reply *reply, lua_Number number)
     reply_integer(reply, value);
 }
 
-/* An open array of the script's result being answered. */
+/* A bulk of bytes with CR and LF as spaces (a big number to a RESP2 caller). */
+static void reply_mapped_bulk(struct reply *reply, const char *bytes, size_t length)
+{
+    char header[SCRIPT_NUMBER_BYTES];
+    int header_bytes = snprintf(header, sizeof(header), "$%zu\r\n", length);
+    KV_ASSERT(header_bytes > 0 && (size_t)header_bytes < sizeof(header));
+    reply_raw(reply, header, (uint32_t)header_bytes);
+    reply_mapped(reply, bytes, length);
+    reply_text(reply, "\r\n");
+}
+
+/* A verbatim string as Redis's addReplyVerbatim: RESP3 "=<n+4>\r\n<fmt>:<text>\r\n" with
+ * the format's first three characters (spaces past its end), RESP2 a bulk of the text. */
+static void reply_verbatim_text(struct reply *reply, const char *format, const char *text,
+                                size_t length)
+{
+    KV_ASSERT(format != NULL && text != NULL);
+    if (!reply->resp3) {
+        reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text,
+                                         .length = (uint32_t)length});
+        return;
+    }
+    char header[SCRIPT_NUMBER_BYTES + 4];
+    int header_bytes = snprintf(header, sizeof(header), "=%zu\r\nxxx:", length + 4);
+    KV_ASSERT(header_bytes > 4 && (size_t)header_bytes < sizeof(header));
+    bool ended = false;
+    /* Three characters, as Redis copies them: a NUL ends the format. */
+    for (int index = 0; index < 3; index++) {
+        ended = ended || format[index] == '\0';
+        header[header_bytes - 4 + index] = ended ? ' ' : format[index];
+    }
+    reply_raw(reply, header, (uint32_t)header_bytes);
+    reply_raw(reply, text, (uint32_t)length);
+    reply_text(reply, "\r\n");
+}
+
+/* An open table of the script's result being answered: an array walked by index, or the
+ * inner table of {map=...} or {set=...} walked with lua_next (its key on top between
+ * steps, the outer table below it). */
+enum result_frame_kind { RESULT_FRAME_ARRAY, RESULT_FRAME_MAP, RESULT_FRAME_SET };
+
 struct result_frame {
-    int table_index;     /* the table's stack index */
-    uint32_t next_index; /* the next element (1-based) */
-    uint32_t count;      /* elements: up to the first nil */
+    int table_index;     /* the walked table's stack index */
+    uint32_t next_index; /* an array's next element (1-based) */
+    uint32_t count;      /* an array's elements: up to the first nil */
+    enum result_frame_kind kind;
+    bool value_next;     /* a map: its value is on top, to answer after its key */
 };
 
+/* Pushes t[name] of the table on top without metamethods, as Redis's lua_rawget. */
+static int field_raw_push(lua_State *lua, const char *name)
+{
+    KV_ASSERT(lua_istable(lua, -1));
+    lua_pushstring(lua, name);
+    lua_rawget(lua, -2);
+    return lua_type(lua, -1);
+}
+
+/* The entries of the table on top (a map's pairs, a set's members), walked once. */
+static uint32_t table_entry_count(lua_State *lua)
+{
+    uint32_t count = 0;
+    KV_ASSERT(lua_istable(lua, -1));
+    lua_pushnil(lua);
+    /* Bounded by the table's entries. */
+    while (lua_next(lua, -2) != 0) {
+        lua_pop(lua, 1);
+        count++;
+    }
+    return count;
+}
+
+/* Opens a map's or set's frame over the inner table on top (the outer below it), or
+ * answers it whole when it is empty, or Redis's stack-limit error when too deep (then both
+ * tables are popped). */
+static void result_walk_open(lua_State *lua, struct reply *reply, struct result_frame *frames,
+                             uint32_t *depth, enum result_frame_kind kind)
+{
+    uint32_t count = table_entry_count(lua);
+    if (count > 0 && *depth == SCRIPT_RESULT_DEPTH_MAX) {
+        reply_error(reply, REPLY_ERROR_LUA_STACK_LIMIT);
+        lua_pop(lua, 2);
+        return;
+    }
+    if (kind == RESULT_FRAME_MAP) {
+        reply_map(reply, count);
+    } else {
+        reply_set(reply, count);
+    }
+    if (count == 0) {
+        lua_pop(lua, 2);
+        return;
+    }
+    frames[*depth] = (struct result_frame){.table_index = lua_gettop(lua), .kind = kind};
+    (*depth)++;
+    lua_pushnil(lua); /* lua_next's first key */
+}
+
 /* A table answered as Redis's luaReplyToRedisReply: {err=...}, {ok=...}, {double=...},
- * {big_number=...}, else an array up to the first nil. Pops it unless it opened a frame. */
+ * {big_number=...}, {verbatim_string={format=..., string=...}}, {map=...}, {set=...}, else
+ * an array up to the first nil. Pops it unless it opened a frame. */
 static void result_table(lua_State *lua, struct reply *reply, struct result_frame *frames,
                          uint32_t *depth)
 {
     KV_ASSERT(lua_istable(lua, -1));
-    lua_getfield(lua, -1, "err");
-    if (lua_type(lua, -1) == LUA_TSTRING) {
+    if (field_raw_push(lua, "err") == LUA_TSTRING) {
         const char *message = lua_tostring(lua, -1);
         reply_text(reply, "-");
         reply_mapped(reply, message, trailing_trimmed(message, strlen(message)));
@@ -1060,8 +1267,7 @@ static void result_table(lua_State *lua, struct reply *reply, struct result_fram
         return;
     }
     lua_pop(lua, 1);
-    lua_getfield(lua, -1, "ok");
-    if (lua_type(lua, -1) == LUA_TSTRING) {
+    if (field_raw_push(lua, "ok") == LUA_TSTRING) {
         const char *status = lua_tostring(lua, -1);
         reply_text(reply, "+");
         reply_mapped(reply, status, strlen(status));
@@ -1070,15 +1276,49 @@ static void result_table(lua_State *lua, struct reply *reply, struct result_fram
         return;
     }
     lua_pop(lua, 1);
-    lua_getfield(lua, -1, "double");
-    if (lua_type(lua, -1) == LUA_TNUMBER) {
-        double number = lua_tonumber(lua, -1);
-        char text[SCRIPT_NUMBER_BYTES];
-        int length = isinf(number) ? snprintf(text, sizeof(text), number > 0 ? "inf" : "-inf")
-                                   : snprintf(text, sizeof(text), "%.17g", number);
-        KV_ASSERT(length > 0 && (size_t)length < sizeof(text));
-        reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
+    if (field_raw_push(lua, "double") == LUA_TNUMBER) {
+        reply_score(reply, lua_tonumber(lua, -1)); /* addReplyDouble's forms */
         lua_pop(lua, 2);
+        return;
+    }
+    lua_pop(lua, 1);
+    if (field_raw_push(lua, "big_number") == LUA_TSTRING) {
+        size_t length = 0;
+        const char *digits = lua_tolstring(lua, -1, &length);
+        if (reply->resp3) {
+            reply_text(reply, "(");
+            reply_mapped(reply, digits, length);
+            reply_text(reply, "\r\n");
+        } else {
+            reply_mapped_bulk(reply, digits, length);
+        }
+        lua_pop(lua, 2);
+        return;
+    }
+    lua_pop(lua, 1);
+    if (field_raw_push(lua, "verbatim_string") == LUA_TTABLE) {
+        if (field_raw_push(lua, "format") == LUA_TSTRING) {
+            const char *format = lua_tostring(lua, -1);
+            lua_pushvalue(lua, -2);
+            if (field_raw_push(lua, "string") == LUA_TSTRING) {
+                size_t length = 0;
+                const char *text = lua_tolstring(lua, -1, &length);
+                reply_verbatim_text(reply, format, text, length);
+                lua_pop(lua, 5);
+                return;
+            }
+            lua_pop(lua, 2);
+        }
+        lua_pop(lua, 1);
+    }
+    lua_pop(lua, 1);
+    if (field_raw_push(lua, "map") == LUA_TTABLE) {
+        result_walk_open(lua, reply, frames, depth, RESULT_FRAME_MAP);
+        return;
+    }
+    lua_pop(lua, 1);
+    if (field_raw_push(lua, "set") == LUA_TTABLE) {
+        result_walk_open(lua, reply, frames, depth, RESULT_FRAME_SET);
         return;
     }
     lua_pop(lua, 1);
@@ -1105,13 +1345,15 @@ static void result_table(lua_State *lua, struct reply *reply, struct result_fram
         return;
     }
     frames[*depth] = (struct result_frame){.table_index = lua_gettop(lua), .next_index = 1,
-                                           .count = count};
+                                           .count = count, .kind = RESULT_FRAME_ARRAY};
     (*depth)++;
 }
 
-/* Answers the value on top of the stack and pops it (a table with elements stays open). */
+/* Answers the value on top of the stack and pops it (a table with elements stays open).
+ * Booleans follow the script's protocol (redis.setresp): RESP2 true is 1 and false the
+ * caller's null, RESP3 a boolean (1 and 0 to a RESP2 caller). */
 static void result_value(lua_State *lua, struct reply *reply, struct result_frame *frames,
-                         uint32_t *depth)
+                         uint32_t *depth, bool script_resp3)
 {
     if (!lua_checkstack(lua, 4)) {
         reply_error(reply, REPLY_ERROR_LUA_STACK_LIMIT);
@@ -1128,7 +1370,9 @@ static void result_value(lua_State *lua, struct reply *reply, struct result_fram
         break;
     }
     case LUA_TBOOLEAN:
-        if (lua_toboolean(lua, -1)) {
+        if (script_resp3) {
+            reply_bool(reply, lua_toboolean(lua, -1));
+        } else if (lua_toboolean(lua, -1)) {
             reply_integer(reply, 1);
         } else {
             reply_null(reply);
@@ -1147,28 +1391,58 @@ static void result_value(lua_State *lua, struct reply *reply, struct result_fram
     lua_pop(lua, 1);
 }
 
+/* Pushes the next value of the open frame on top to answer; false when the frame is done
+ * (its tables popped). */
+static bool result_frame_next(lua_State *lua, struct result_frame *frame)
+{
+    if (frame->kind == RESULT_FRAME_ARRAY) {
+        if (frame->next_index <= frame->count) {
+            lua_rawgeti(lua, frame->table_index, (int)frame->next_index);
+            frame->next_index++;
+            return true;
+        }
+        KV_ASSERT(lua_gettop(lua) == frame->table_index);
+        lua_pop(lua, 1);
+        return false;
+    }
+    if (frame->value_next) {
+        frame->value_next = false; /* the map's value, left below its answered key */
+        return true;
+    }
+    KV_ASSERT(lua_gettop(lua) == frame->table_index + 1); /* the last key */
+    if (lua_next(lua, frame->table_index) == 0) {
+        KV_ASSERT(lua_gettop(lua) == frame->table_index);
+        lua_pop(lua, 2); /* the inner table and the {map=...} or {set=...} around */
+        return false;
+    }
+    if (frame->kind == RESULT_FRAME_MAP) {
+        lua_pushvalue(lua, -2); /* the key answered first, the value next */
+        frame->value_next = true;
+    } else {
+        lua_pop(lua, 1);        /* a set's value is not answered */
+        lua_pushvalue(lua, -1); /* the member, answered; the key stays for lua_next */
+    }
+    return true;
+}
+
 /* Answers the script's result (on top of the stack) and pops it. Iterative: a frame per
- * open array, each element fetched when its turn comes. */
-static void result_reply(lua_State *lua, struct reply *reply)
+ * open table, each element fetched when its turn comes. */
+static void result_reply(lua_State *lua, struct reply *reply, bool script_resp3)
 {
     struct result_frame frames[SCRIPT_RESULT_DEPTH_MAX];
     uint32_t depth = 0;
     int base = lua_gettop(lua) - 1;
     bool more = true;
-    /* Bounded by the values reachable from the result, each answered once. */
+    /* Bounded by the values reachable from the result, each answered once (a map's
+     * values once as values, its keys once as keys). */
     while (more) {
-        result_value(lua, reply, frames, &depth);
+        result_value(lua, reply, frames, &depth, script_resp3);
         more = false;
         while (depth > 0) {
-            struct result_frame *frame = &frames[depth - 1];
-            if (frame->next_index <= frame->count) {
-                lua_rawgeti(lua, frame->table_index, (int)frame->next_index);
-                frame->next_index++;
+            if (result_frame_next(lua, &frames[depth - 1])) {
                 more = true;
                 break;
             }
-            KV_ASSERT(lua_gettop(lua) == frame->table_index);
-            lua_pop(lua, 1);
             depth--;
         }
     }
@@ -1427,6 +1701,7 @@ static void run_call(lua_State *lua, struct script_run *run, int arg_count, int 
     script->run_start_ms = script_now_ms();
     script->timed_out = false;
     script->killed = false;
+    (void)heap_reserve_set(&script->heap, HEAP_RESERVE_CLOSED); /* kept again (script_alloc) */
     if (script->busy_reply_threshold_ms > 0) {
         lua_sethook(lua, run_hook, LUA_MASKCOUNT, SCRIPT_HOOK_INSTRUCTIONS);
     }
@@ -1446,7 +1721,7 @@ static void run_call(lua_State *lua, struct script_run *run, int arg_count, int 
     if (status != 0) {
         failure_reply(lua, run);
     } else {
-        result_reply(lua, run->reply);
+        result_reply(lua, run->reply, run->resp3);
     }
     if (++script->runs_since_gc >= SCRIPT_GC_PERIOD) {
         script->runs_since_gc = 0;
@@ -1454,10 +1729,12 @@ static void run_call(lua_State *lua, struct script_run *run, int arg_count, int 
     }
 }
 
-/* Lua 5.1 does not collect when an allocation fails: past half the heap, collect first. */
+/* Lua 5.1 does not collect when an allocation fails: past a quarter of the heap (a last run's
+ * garbage can be most of it), collect first, so the run starts with the room it would have
+ * after a collection. */
 static void run_collect(lua_State *lua, const struct script *script)
 {
-    if (script->heap.used_bytes > (uint64_t)script->heap.page_count * HEAP_PAGE_BYTES / 2u) {
+    if (script->heap.used_bytes > (uint64_t)script->heap.page_count * HEAP_PAGE_BYTES / 4u) {
         lua_gc(lua, LUA_GCCOLLECT, 0);
     }
 }
@@ -1719,13 +1996,169 @@ enum reply_error script_busy_error(const struct script *script)
     return script->run->function ? REPLY_ERROR_BUSY_FUNCTION : REPLY_ERROR_BUSY_SCRIPT;
 }
 
+/* ---- What runs while a script is busy ---------------------------------------------------
+ *
+ * As Redis 7.0's processCommand decides it: the commands flagged ALLOW_BUSY in its
+ * commands/<name>.json (AUTH, HELLO, MULTI, DISCARD, WATCH, UNWATCH, QUIT, RESET, SHUTDOWN,
+ * SCRIPT KILL, FUNCTION KILL, FUNCTION STATS) run; every other command is answered -BUSY.
+ * Before that check Redis looks the command up with its subcommand, so a container command's
+ * unknown subcommand or wrong arity gets its own error, not -BUSY: the table holds Redis
+ * 7.0's subcommands and their arities (from its command metadata) for that lookup. The busy
+ * pass and MULTI's queueing use it (kv's handlers answer these errors themselves otherwise). */
+
+/* A subcommand of a Redis 7.0 container command, and its arity (Redis's: negative is a
+ * minimum, the container and the subcommand counted). */
+struct busy_subcommand {
+    const char *container;
+    const char *name;
+    int arity;
+};
+
+#define BUSY_SUBCOMMAND_COUNT 126u
+static const struct busy_subcommand busy_subcommands[BUSY_SUBCOMMAND_COUNT] = {
+{"acl", "cat", -2},
+    {"acl", "deluser", -3},
+    {"acl", "dryrun", -4},
+    {"acl", "genpass", -2},
+    {"acl", "getuser", 3},
+    {"acl", "help", 2},
+    {"acl", "list", 2},
+    {"acl", "load", 2},
+    {"acl", "log", -2},
+    {"acl", "save", 2},
+    {"acl", "setuser", -3},
+    {"acl", "users", 2},
+    {"acl", "whoami", 2},
+    {"client", "caching", 3},
+    {"client", "getname", 2},
+    {"client", "getredir", 2},
+    {"client", "help", 2},
+    {"client", "id", 2},
+    {"client", "info", 2},
+    {"client", "kill", -3},
+    {"client", "list", -2},
+    {"client", "no-evict", 3},
+    {"client", "pause", -3},
+    {"client", "reply", 3},
+    {"client", "setname", 3},
+    {"client", "tracking", -3},
+    {"client", "trackinginfo", 2},
+    {"client", "unblock", -3},
+    {"client", "unpause", 2},
+    {"cluster", "addslots", -3},
+    {"cluster", "addslotsrange", -4},
+    {"cluster", "bumpepoch", 2},
+    {"cluster", "count-failure-reports", 3},
+    {"cluster", "countkeysinslot", 3},
+    {"cluster", "delslots", -3},
+    {"cluster", "delslotsrange", -4},
+    {"cluster", "failover", -2},
+    {"cluster", "flushslots", 2},
+    {"cluster", "forget", 3},
+    {"cluster", "getkeysinslot", 4},
+    {"cluster", "help", 2},
+    {"cluster", "info", 2},
+    {"cluster", "keyslot", 3},
+    {"cluster", "links", 2},
+    {"cluster", "meet", -4},
+    {"cluster", "myid", 2},
+    {"cluster", "nodes", 2},
+    {"cluster", "replicas", 3},
+    {"cluster", "replicate", 3},
+    {"cluster", "reset", -2},
+    {"cluster", "saveconfig", 2},
+    {"cluster", "set-config-epoch", 3},
+    {"cluster", "setslot", -4},
+    {"cluster", "shards", 2},
+    {"cluster", "slaves", 3},
+    {"cluster", "slots", 2},
+    {"command", "count", 2},
+    {"command", "docs", -2},
+    {"command", "getkeys", -4},
+    {"command", "getkeysandflags", -4},
+    {"command", "help", 2},
+    {"command", "info", -2},
+    {"command", "list", -2},
+    {"config", "get", -3},
+    {"config", "help", 2},
+    {"config", "resetstat", 2},
+    {"config", "rewrite", 2},
+    {"config", "set", -4},
+    {"function", "delete", 3},
+    {"function", "dump", 2},
+    {"function", "flush", -2},
+    {"function", "help", 2},
+    {"function", "kill", 2},
+    {"function", "list", -2},
+    {"function", "load", -3},
+    {"function", "restore", -3},
+    {"function", "stats", 2},
+    {"latency", "doctor", 2},
+    {"latency", "graph", 3},
+    {"latency", "help", 2},
+    {"latency", "histogram", -2},
+    {"latency", "history", 3},
+    {"latency", "latest", 2},
+    {"latency", "reset", -2},
+    {"memory", "doctor", 2},
+    {"memory", "help", 2},
+    {"memory", "malloc-stats", 2},
+    {"memory", "purge", 2},
+    {"memory", "stats", 2},
+    {"memory", "usage", -3},
+    {"module", "help", 2},
+    {"module", "list", 2},
+    {"module", "load", -3},
+    {"module", "loadex", -3},
+    {"module", "unload", 3},
+    {"object", "encoding", 3},
+    {"object", "freq", 3},
+    {"object", "help", 2},
+    {"object", "idletime", 3},
+    {"object", "refcount", 3},
+    {"pubsub", "channels", -2},
+    {"pubsub", "help", 2},
+    {"pubsub", "numpat", 2},
+    {"pubsub", "numsub", -2},
+    {"pubsub", "shardchannels", -2},
+    {"pubsub", "shardnumsub", -2},
+    {"script", "debug", 3},
+    {"script", "exists", -3},
+    {"script", "flush", -2},
+    {"script", "help", 2},
+    {"script", "kill", 2},
+    {"script", "load", 3},
+    {"slowlog", "get", -2},
+    {"slowlog", "help", 2},
+    {"slowlog", "len", 2},
+    {"slowlog", "reset", 2},
+    {"xgroup", "create", -5},
+    {"xgroup", "createconsumer", 5},
+    {"xgroup", "delconsumer", 5},
+    {"xgroup", "destroy", 4},
+    {"xgroup", "help", 2},
+    {"xgroup", "setid", -5},
+    {"xinfo", "consumers", 4},
+    {"xinfo", "groups", 3},
+    {"xinfo", "help", 2},
+    {"xinfo", "stream", -3},
+};
+
+/* The longest container name ("function", "cluster", "command"), for its upper case. */
+#define BUSY_CONTAINER_BYTES_MAX 16u
+
 bool script_busy_allows(const struct slice *args, uint32_t arg_count)
 {
+    static const char *const allowed[] = {"auth",  "hello", "multi", "discard", "watch",
+                                          "unwatch", "quit", "reset", "shutdown"};
     KV_ASSERT(arg_count >= 1);
-    if (cmd_arg_is(args[0], "shutdown")) {
-        return true; /* it answers BUSY itself unless NOSAVE (cmd_shutdown) */
+    /* Bounded by the names. */
+    for (size_t index = 0; index < sizeof(allowed) / sizeof(allowed[0]); index++) {
+        if (cmd_arg_is(args[0], allowed[index])) {
+            return true; /* SHUTDOWN answers BUSY itself unless NOSAVE (cmd_shutdown) */
+        }
     }
-    if (arg_count != 2) {
+    if (arg_count < 2) {
         return false;
     }
     if (cmd_arg_is(args[0], "script")) {
@@ -1733,6 +2166,51 @@ bool script_busy_allows(const struct slice *args, uint32_t arg_count)
     }
     return cmd_arg_is(args[0], "function") &&
            (cmd_arg_is(args[1], "kill") || cmd_arg_is(args[1], "stats"));
+}
+
+bool script_subcommand_refused(struct reply *reply, const struct slice *args,
+                                    uint32_t arg_count)
+{
+    KV_ASSERT(arg_count >= 1);
+    KV_ASSERT(reply != NULL);
+    if (arg_count < 2) {
+        return false; /* the container alone: its own arity (cmd_admit) */
+    }
+    const char *container = NULL;
+    /* Bounded by the table. */
+    for (uint32_t index = 0; index < BUSY_SUBCOMMAND_COUNT; index++) {
+        const struct busy_subcommand *entry = &busy_subcommands[index];
+        if (!cmd_arg_is(args[0], entry->container)) {
+            continue;
+        }
+        container = entry->container;
+        if (!cmd_arg_is(args[1], entry->name)) {
+            continue;
+        }
+        int arity = entry->arity;
+        if ((arity > 0 && (uint32_t)arity == arg_count) ||
+            (arity < 0 && arg_count >= (uint32_t)-arity)) {
+            return false;
+        }
+        char full[2u * BUSY_CONTAINER_BYTES_MAX + 2u];
+        int length = snprintf(full, sizeof(full), "%s|%s", entry->container, entry->name);
+        KV_ASSERT(length > 0 && (size_t)length < sizeof(full));
+        reply_error_arity(reply, full);
+        return true;
+    }
+    if (container == NULL) {
+        return false; /* not a container */
+    }
+    char upper[BUSY_CONTAINER_BYTES_MAX];
+    size_t length = strlen(container);
+    KV_ASSERT(length < sizeof(upper));
+    /* Bounded by the name. */
+    for (size_t index = 0; index <= length; index++) {
+        char byte = container[index];
+        upper[index] = (byte >= 'a' && byte <= 'z') ? (char)(byte - 'a' + 'A') : byte;
+    }
+    reply_error_unknown_subcommand(reply, args[1], upper);
+    return true;
 }
 
 void script_kill(struct script *script, struct reply *reply, bool is_eval)
@@ -1841,6 +2319,7 @@ void script_init(struct script *script, struct region *region, uint64_t heap_byt
     KV_ASSERT(heap_bytes <= SCRIPT_HEAP_BYTES_MAX);
     memset(script, 0, sizeof(*script));
     heap_init(&script->heap, region, heap_bytes);
+    heap_keep_free(&script->heap, SCRIPT_HEAP_RESERVE_BYTES);
     script->call_fixed = region_carve(region, SCRIPT_CALL_REPLY_BYTES, 64);
     state_open(script);
     function_state_open(script);

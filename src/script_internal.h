@@ -61,6 +61,7 @@ struct script_run {
     bool refuse_writes;          /* this run refuses write commands */
     bool wrote;                  /* a write command ran (Redis's SCRIPT_WRITE_DIRTY) */
     bool found;                  /* SCRIPT EXISTS: the answer */
+    bool resp3;                  /* redis.setresp(3) was called: every run starts in RESP2 */
     enum reply_error numkeys_error; /* FCALL: numkeys was bad (answered once found) */
     const char *name;            /* errors name the run: the SHA-1, or the function's name */
     char sha[SHA1_HEX_BYTES + 1];

@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "protected.h"
 #include "script.h"
@@ -305,23 +306,93 @@ static void answer_parse_error(struct serve *serve, struct reply *reply,
 
 /* A command arrives inside MULTI: an admitted one is answered QUEUED and its bytes stay in
  * the receive buffer for EXEC; a refused one fails the transaction, as in Redis. */
-static void multi_queue(struct serve *serve, struct cmd_context *context, uint32_t position,
-                        uint32_t command_start, uint32_t arg_count)
+/* Whether a slice is `word`, in any case. */
+static bool serve_arg_is(struct slice arg, const char *word)
+{
+    size_t length = strlen(word);
+    return arg.length == length && strncasecmp((const char *)arg.bytes, word, length) == 0;
+}
+
+/* Whether a command may write or replicate, as Redis 7.0's is_may_replicate_command decides
+ * what CLIENT PAUSE WRITE holds: a write, one of the MAY_REPLICATE commands (EVAL but one
+ * whose shebang says no-writes, EVALSHA, FCALL, PFCOUNT, PUBLISH, SPUBLISH: kv does not look
+ * up an EVALSHA's or FCALL's flags), or an EXEC whose queue holds one. */
+static bool pause_may_write(const struct client *client, const struct slice *args,
+                            uint32_t arg_count, uint32_t position)
+{
+    static const char *const may_replicate[] = {"evalsha", "fcall", "pfcount", "publish",
+                                                "spublish"};
+    KV_ASSERT(arg_count >= 1);
+    if (cmd_flags(cmd_of(position)) & CMD_FLAG_WRITE) {
+        return true;
+    }
+    if (serve_arg_is(args[0], "exec")) {
+        return client->txn.active && client->txn_writes;
+    }
+    if (serve_arg_is(args[0], "eval")) {
+        if (arg_count < 2 || args[1].length < 2 || memcmp(args[1].bytes, "#!", 2) != 0) {
+            return true;
+        }
+        const uint8_t *line_end = memchr(args[1].bytes, '\n', args[1].length);
+        uint32_t line_bytes = line_end != NULL ? (uint32_t)(line_end - args[1].bytes)
+                                               : args[1].length;
+        /* Bounded by the shebang line. */
+        for (uint32_t at = 0; at + 9 <= line_bytes; at++) {
+            if (memcmp(args[1].bytes + at, "no-writes", 9) == 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+    /* Bounded by the names. */
+    for (size_t index = 0; index < sizeof(may_replicate) / sizeof(may_replicate[0]); index++) {
+        if (serve_arg_is(args[0], may_replicate[index])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The pause is over (CLIENT UNPAUSE, or its end passed): every connection with a command
+ * left in its input is read again. Bounded by the connection slots, once per pause. */
+static void pause_resume(struct serve *serve)
+{
+    serve->clients->pause = CLIENTS_PAUSE_OFF;
+    serve->clients->pause_ended = false;
+    for (uint32_t slot = 0; slot < serve->conns->slot_count; slot++) {
+        const struct conn *conn = conn_at(serve->conns, slot);
+        if (conn->state == CONN_OPEN && client_at(serve->clients, slot)->id != 0 &&
+            conn->parser.command_start < conn->recv_length) {
+            conn_ready_push(serve->conns, slot);
+        }
+    }
+}
+
+/* Whether CLIENT PAUSE holds this admitted command: it stays in its client's input, not
+ * read again until the pause ends (pause_resume), as Redis postpones its client. */
+static bool pause_holds(struct serve *serve, const struct client *client,
+                        const struct slice *args, uint32_t arg_count, uint32_t position)
+{
+    struct clients *clients = serve->clients;
+    if (clients->pause == CLIENTS_PAUSE_OFF) {
+        return false;
+    }
+    if (clients->pause_end_ms < clients_clock_ms()) {
+        pause_resume(serve);
+        return false;
+    }
+    return clients->pause == CLIENTS_PAUSE_ALL ||
+           pause_may_write(client, args, arg_count, position);
+}
+
+/* Queues an admitted command (MULTI is on, the command is not one that runs at once):
+ * "+QUEUED", or the "too large" error once the queue outgrew the receive buffer. */
+static void multi_queue_admitted(struct serve *serve, struct cmd_context *context,
+                                 uint32_t position, uint32_t command_start, uint32_t arg_count)
 {
     struct txn *txn = &context->client->txn;
     KV_ASSERT(txn->active);
-    if (!cmd_admit(context, position, serve->scratch.args, arg_count) ||
-        !cmd_memory_admit(context, position, serve->scratch.args, arg_count, true)) {
-        txn_fail(txn);
-        return;
-    }
-    if (cmd_flags(cmd_of(position)) & CMD_FLAG_NO_TXN) {
-        /* SHUTDOWN and its like are refused inside MULTI, and EXEC then aborts (WATCH,
-         * which runs at once, refuses itself in its own words). */
-        reply_error(&context->reply, REPLY_ERROR_NOT_IN_TRANSACTION);
-        txn_fail(txn);
-        return;
-    }
+    KV_ASSERT(cmd_of(position) != NULL);
     if (txn->overflowed) {
         reply_error_format(&context->reply, REPLY_ERROR_TRANSACTION_TOO_LARGE,
                            serve->conns->recv_limit);
@@ -329,10 +400,45 @@ static void multi_queue(struct serve *serve, struct cmd_context *context, uint32
         KV_ASSERT(txn->failed);
         return;
     }
+    struct client *client = context->client;
+    if (txn->queued == 0) {
+        client->txn_writes = false; /* a new queue */
+    }
+    client->txn_writes = client->txn_writes ||
+                         pause_may_write(client, serve->scratch.args, arg_count, position);
     txn_queue(txn, command_start, arg_count);
     txn->denyoom = txn->denyoom || cmd_denyoom(position);
     KV_ASSERT(txn->failed || txn->queued > 0);
     reply_simple(&context->reply, "QUEUED");
+}
+
+/* Queues a command inside MULTI (after Redis's checks); true when CLIENT PAUSE holds it
+ * instead (nothing answered, nothing consumed). */
+static bool multi_queue(struct serve *serve, struct cmd_context *context, uint32_t position,
+                        uint32_t command_start, uint32_t arg_count)
+{
+    struct txn *txn = &context->client->txn;
+    KV_ASSERT(txn->active);
+    /* Redis looks the subcommand up before it queues (an unknown one fails the MULTI). */
+    if ((cmd_of(position) != NULL &&
+         script_subcommand_refused(&context->reply, serve->scratch.args, arg_count)) ||
+        !cmd_admit(context, position, serve->scratch.args, arg_count) ||
+        !cmd_memory_admit(context, position, serve->scratch.args, arg_count, true)) {
+        txn_fail(txn);
+        return false;
+    }
+    if (cmd_flags(cmd_of(position)) & CMD_FLAG_NO_TXN) {
+        /* SHUTDOWN and its like are refused inside MULTI, and EXEC then aborts (WATCH,
+         * which runs at once, refuses itself in its own words). */
+        reply_error(&context->reply, REPLY_ERROR_NOT_IN_TRANSACTION);
+        txn_fail(txn);
+        return false;
+    }
+    if (pause_holds(serve, context->client, serve->scratch.args, arg_count, position)) {
+        return true;
+    }
+    multi_queue_admitted(serve, context, position, command_start, arg_count);
+    return false;
 }
 
 /* A blocking command found nothing: its client waits on the keys it named. False when
@@ -349,6 +455,7 @@ static bool block_begin(struct serve *serve, struct cmd_context *context)
                   outcome->block_deadline_ms);
     if (status == BLOCK_OK) {
         KV_ASSERT(block_is_blocked(serve->block, context->client->slot_index));
+        context->client->unblock_error = false; /* only a CLIENT UNBLOCK of this wait sets it */
         return true;
     }
     reply_error(&context->reply,
@@ -418,6 +525,45 @@ static void wake_ready(struct serve *serve)
     KV_ASSERT(!block_ready_pending(block));
 }
 
+/* Whether a command's whole reply is pushes that CLIENT REPLY never silences (Redis 7.0 sends
+ * the (un)subscribe confirmations as pushes). */
+static bool reply_is_push_only(const struct slice *args)
+{
+    static const char *const names[] = {"subscribe",  "unsubscribe",  "psubscribe",
+                                        "punsubscribe", "ssubscribe", "sunsubscribe"};
+    /* Bounded by the names. */
+    for (size_t index = 0; index < sizeof(names) / sizeof(names[0]); index++) {
+        size_t length = strlen(names[index]);
+        if (args[0].length == length &&
+            strncasecmp((const char *)args[0].bytes, names[index], length) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* CLIENT REPLY after a command is done (answered, queued or refused): its reply, written
+ * since `start`, is dropped unless the client's replies are on, and SKIP moves on (SKIP_NEXT,
+ * set by this command, skips the next one; SKIP, this one's, is over). */
+static void reply_mode_after(struct client *client, struct reply *reply, uint64_t start,
+                             const struct slice *args)
+{
+    KV_ASSERT(reply->total >= start);
+    if (client->reply_mode == CLIENT_REPLY_ON) {
+        return;
+    }
+    if (!reply->failed && reply->total > start && (args == NULL || !reply_is_push_only(args))) {
+        reply->mark = start;
+        reply_truncate(reply);
+        KV_ASSERT(reply->total == start);
+    }
+    if (client->reply_mode == CLIENT_REPLY_SKIP) {
+        client->reply_mode = CLIENT_REPLY_ON;
+    } else if (client->reply_mode == CLIENT_REPLY_SKIP_NEXT) {
+        client->reply_mode = CLIENT_REPLY_SKIP;
+    }
+}
+
 /* Runs one parsed command that is not queued: admit, then run. `position` is cmd_find's
  * answer for it (serve_one looked it up already). Returns false when its client blocked
  * (the command stays unconsumed for its retry). */
@@ -426,11 +572,25 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
 {
     KV_ASSERT(command->arg_count >= 1);
     KV_ASSERT(position == CMD_NONE || cmd_of(position) != NULL);
+    struct tracking *tracking = serve->shared.tracking;
+    if (tracking != NULL && tracking->tracking_count > 0) {
+        /* tracking-table-max-keys, before the command as Redis's processCommand checks it
+         * (and before this command's writer exists: the invalidations go out first). */
+        const struct client *client = client_at(serve->clients, slot_index);
+        tracking_limit(tracking, slot_index, client->id);
+    }
     struct cmd_context context = context_for(serve, slot_index);
     const struct txn *txn = &context.client->txn;
-    if (cmd_admit(&context, position, serve->scratch.args, command->arg_count) &&
+    uint64_t reply_start = context.reply.total;
+    bool admitted =
+        cmd_admit(&context, position, serve->scratch.args, command->arg_count) &&
         cmd_memory_admit(&context, position, serve->scratch.args, command->arg_count, false) &&
-        (!txn->active || args_reserve(serve, txn->args_max))) {
+        (!txn->active || args_reserve(serve, txn->args_max));
+    if (admitted &&
+        pause_holds(serve, context.client, serve->scratch.args, command->arg_count, position)) {
+        return false; /* held by CLIENT PAUSE: the command stays until the pause ends */
+    }
+    if (admitted) {
         /* EXEC re-reads its queue into the scratch: it has room for the largest command. */
         cmd_run(&context, position, serve->scratch.args, command->arg_count);
         if (context.outcome.block && block_begin(serve, &context)) {
@@ -440,11 +600,21 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
         reply_error(&context.reply, REPLY_ERROR_OOM); /* no room for EXEC's arguments */
     }
     resp_parser_consume(&conn->parser, command->end);
+    reply_mode_after(context.client, &context.reply, reply_start, serve->scratch.args);
     conn_reply_keep(serve->conns, conn, &context.reply);
     KV_ASSERT(!conn->close_after_send); /* serve_input stops once it is set */
     conn->close_after_send = context.outcome.close_after_reply;
     serve->shutdown_requested = serve->shutdown_requested || context.outcome.shutdown;
     (void)output_check(serve, conn, context.client, context.reply.failed);
+    if (serve->clients->pause_ended) {
+        pause_resume(serve); /* CLIENT UNPAUSE */
+    }
+    if (serve->clients->unblock_count > 0) {
+        /* CLIENT UNBLOCK made their timeouts due: answered now, as Redis unblocks them at
+         * once (before keys this command filled could serve them). */
+        serve->clients->unblock_count = 0;
+        serve_block_timeouts(serve, CLIENT_UNBLOCK_DEADLINE_MS);
+    }
     if (block_ready_pending(serve->block)) {
         wake_ready(serve);
     }
@@ -453,19 +623,44 @@ static bool run_command(struct serve *serve, struct conn *conn, uint32_t slot_in
     return true;
 }
 
-/* One command read during a busy pass: Redis's checks before its BUSY one (unknown command,
- * arity, authentication), then -BUSY unless it is one that may run now. A refused command
- * fails a transaction, as Redis's rejectCommand flags it. */
+/* One command read during a busy pass, as Redis 7.0's processCommand orders its checks:
+ * the command and its subcommand looked up, arity, authentication, MULTI's refusal of
+ * SHUTDOWN and its like, the subscribed context; then -BUSY unless the command is one of
+ * the ALLOW_BUSY ones (script_busy_allows), which runs, or is queued inside MULTI (all but
+ * MULTI, EXEC, DISCARD, WATCH, QUIT and RESET). A refused command fails a transaction, as
+ * Redis's rejectCommand flags it; a refused EXEC aborts the transaction with the BUSY
+ * reason, as its execCommandAbort does (MULTI or not: the watches go too). */
 static void busy_one(struct serve *serve, struct conn *conn, uint32_t slot_index,
-                     const struct resp_command *command, uint32_t position)
+                     const struct resp_command *command, uint32_t position,
+                     uint32_t command_start)
 {
     KV_ASSERT(serve->busy);
     struct cmd_context context = context_for(serve, slot_index);
     struct txn *txn = &context.client->txn;
     const struct slice *args = serve->scratch.args;
-    bool admitted = cmd_admit(&context, position, args, command->arg_count);
-    if (admitted && script_busy_allows(args, command->arg_count)) {
-        cmd_run(&context, position, args, command->arg_count);
+    uint32_t arg_count = command->arg_count;
+    const struct cmd *cmd = cmd_of(position);
+    uint64_t reply_start = context.reply.total;
+    bool admitted = (cmd == NULL || !script_subcommand_refused(&context.reply, args,
+                                                                    arg_count)) &&
+                    cmd_admit(&context, position, args, arg_count);
+    uint32_t flags = admitted ? cmd_flags(cmd) : 0;
+    if (admitted && txn->active && (flags & CMD_FLAG_NO_TXN)) {
+        reply_error(&context.reply, REPLY_ERROR_NOT_IN_TRANSACTION);
+        admitted = false;
+    }
+    if (admitted && script_busy_allows(args, arg_count)) {
+        if (txn->active && !(flags & CMD_FLAG_TXN)) {
+            multi_queue_admitted(serve, &context, position, command_start, arg_count);
+        } else {
+            cmd_run(&context, position, args, arg_count);
+        }
+    } else if (admitted && args[0].length == 4 &&
+               strncasecmp((const char *)args[0].bytes, "exec", 4) == 0) {
+        bool eval = script_busy_error(serve->shared.script) == REPLY_ERROR_BUSY_SCRIPT;
+        reply_error(&context.reply, eval ? REPLY_ERROR_EXECABORT_BUSY_SCRIPT
+                                         : REPLY_ERROR_EXECABORT_BUSY_FUNCTION);
+        txn_reset(txn, context.watch);
     } else {
         if (admitted) {
             reply_error(&context.reply, script_busy_error(serve->shared.script));
@@ -477,6 +672,7 @@ static void busy_one(struct serve *serve, struct conn *conn, uint32_t slot_index
     KV_ASSERT(!context.outcome.block); /* nothing that runs now blocks */
     serve->shutdown_requested = serve->shutdown_requested || context.outcome.shutdown;
     resp_parser_consume(&conn->parser, command->end);
+    reply_mode_after(context.client, &context.reply, reply_start, args);
     conn_reply_keep(serve->conns, conn, &context.reply);
     conn->close_after_send = context.outcome.close_after_reply;
     (void)output_check(serve, conn, context.client, context.reply.failed);
@@ -537,10 +733,12 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     struct client *client = client_at(serve->clients, slot_index);
     if (status != RESP_COMMAND) {
         struct reply reply = conn_reply(serve->conns, conn);
+        uint64_t reply_start = reply.total;
         answer_parse_error(serve, &reply, &command, status);
         if (client->txn.active) {
             txn_fail(&client->txn);
         }
+        reply_mode_after(client, &reply, reply_start, NULL);
         conn_reply_keep(serve->conns, conn, &reply);
         conn->close_after_send = status == RESP_PROTOCOL_ERROR;
         (void)output_check(serve, conn, client, reply.failed);
@@ -549,14 +747,19 @@ static bool serve_one(struct serve *serve, struct conn *conn, uint32_t slot_inde
     KV_ASSERT(command.arg_count >= 1);
     uint32_t position = cmd_find(serve->scratch.args, command.arg_count);
     if (serve->busy) {
-        busy_one(serve, conn, slot_index, &command, position);
+        busy_one(serve, conn, slot_index, &command, position, command_start);
         return true;
     }
     bool ran = true;
     if (client->txn.active && !(cmd_flags(cmd_of(position)) & CMD_FLAG_TXN)) {
         struct cmd_context context = context_for(serve, slot_index);
-        multi_queue(serve, &context, position, command_start, command.arg_count);
+        uint64_t reply_start = context.reply.total;
+        if (multi_queue(serve, &context, position, command_start, command.arg_count)) {
+            args_restore(serve);
+            return false; /* held by CLIENT PAUSE: read again when it ends */
+        }
         resp_parser_consume(&conn->parser, command.end);
+        reply_mode_after(client, &context.reply, reply_start, serve->scratch.args);
         conn_reply_keep(serve->conns, conn, &context.reply);
         (void)output_check(serve, conn, client, context.reply.failed);
     } else {
@@ -613,8 +816,14 @@ static void serve_block_timeouts_answer(struct serve *serve, struct conn *conn,
     KV_ASSERT(status == RESP_COMMAND); /* it was parsed whole when it blocked */
     resp_parser_consume(&conn->parser, command.end);
     struct reply reply = conn_reply(serve->conns, conn);
-    reply.resp3 = client_resp3(client_at(serve->clients, slot_index));
-    reply_null_array(&reply);
+    struct client *client = client_at(serve->clients, slot_index);
+    reply.resp3 = client_resp3(client);
+    if (client->unblock_error) {
+        reply_error(&reply, REPLY_ERROR_UNBLOCKED); /* CLIENT UNBLOCK ... ERROR */
+        client->unblock_error = false;
+    } else {
+        reply_null_array(&reply);
+    }
     conn_reply_keep(serve->conns, conn, &reply);
     block_remove(serve->block, slot_index);
     conn_ready_push(serve->conns, slot_index);
@@ -670,6 +879,10 @@ static uint32_t clients_largest(const struct serve *serve, uint64_t *bytes)
 
 void serve_clients_evict(struct serve *serve)
 {
+    struct clients *clients = serve->clients;
+    if (clients->pause != CLIENTS_PAUSE_OFF && clients->pause_end_ms < clients_clock_ms()) {
+        pause_resume(serve); /* CLIENT PAUSE's end passed: its held clients go on */
+    }
     uint64_t limit = clients_limit(serve->shared.config);
     if (limit == 0) {
         return;

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "hashfn.h"
+#include "number.h"
+#include "redis_param.h"
 
 uint64_t tracking_plan_bytes(void)
 {
@@ -46,6 +48,9 @@ void tracking_init(struct tracking *tracking, struct region *region, uint32_t sl
     }
     tracking->key_free = 0;
     tracking->link_free = 0;
+    tracking->random_state = seed | 1u; /* xorshift never leaves a non-zero state */
+    tracking->max_keys_param = redis_param_find("tracking-table-max-keys",
+                                                sizeof("tracking-table-max-keys") - 1);
     KV_ASSERT(tracking->key_count == 0 && tracking->link_count == 0);
 }
 
@@ -316,6 +321,80 @@ static void evict_one(struct tracking *tracking)
         return;
     }
     KV_ASSERT(false); /* key_count > 0 */
+}
+
+/* tracking-table-max-keys as CONFIG SET left it (0: no limit but the table's capacity). */
+static uint64_t limit_configured(const struct tracking *tracking)
+{
+    if (tracking->max_keys_param < 0) {
+        return 0; /* a table without the row (tests): no limit */
+    }
+    const char *text = redis_param_value((uint32_t)tracking->max_keys_param);
+    int64_t value = 0;
+    bool ok = number_parse_int64((const uint8_t *)text, (uint32_t)strlen(text), &value);
+    KV_ASSERT(ok && value >= 0); /* the row's canonical form: a non-negative integer */
+    return (uint64_t)value;
+}
+
+/* A random used slot: the first used one from a random place (xorshift64). */
+static uint32_t random_used_slot(struct tracking *tracking)
+{
+    KV_ASSERT(tracking->key_count > 0);
+    uint64_t state = tracking->random_state;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    tracking->random_state = state;
+    uint32_t start = (uint32_t)(state % TRACKING_KEYS_MAX);
+    /* Bounded by the capacity: some slot is used. */
+    for (uint32_t steps = 0; steps < TRACKING_KEYS_MAX; steps++) {
+        uint32_t slot = (start + steps) % TRACKING_KEYS_MAX;
+        if (tracking->keys[slot].used) {
+            return slot;
+        }
+    }
+    KV_ASSERT(false); /* key_count > 0 */
+    return TRACKING_NONE;
+}
+
+void tracking_limit(struct tracking *tracking, uint32_t slot_index, uint64_t id)
+{
+    KV_ASSERT(id != 0);
+    KV_ASSERT(tracking->current_id == 0); /* between commands */
+    if (tracking->key_count == 0) {
+        tracking->limit_effort_runs = 0;
+        return;
+    }
+    uint64_t max_keys = limit_configured(tracking);
+    if (max_keys == 0 || tracking->key_count <= max_keys) {
+        tracking->limit_effort_runs = 0;
+        return;
+    }
+    /* As Redis's trackingLimitUsedSlots: an effort that grows with each command that found
+     * the table still over the limit; the command's client is the current one (NOLOOP). */
+    uint64_t effort = 100u * ((uint64_t)tracking->limit_effort_runs + 1u);
+    tracking_command_begin(tracking, slot_index, id);
+    /* Bounded by the effort (and the keys: each pass removes one). */
+    for (uint64_t pass = 0; pass < effort && tracking->key_count > max_keys; pass++) {
+        uint32_t slot = random_used_slot(tracking);
+        struct tracking_key *key = &tracking->keys[slot];
+        uint32_t previous = TRACKING_NONE;
+        uint32_t found = key_find(tracking, key->hash, &previous);
+        KV_ASSERT(found == slot);
+        struct slice name = {.bytes = key->name, .length = key->name_length};
+        key_invalidate(tracking, slot, previous, key->long_name ? NULL : &name);
+        if (tracking->pending_count >= TRACKING_PENDING_MAX / 2u) {
+            tracking_deliver(tracking); /* in pieces: the list never overflows for this */
+        }
+    }
+    tracking_command_end(tracking);
+    /* Sent now, before the command runs, as Redis sends them. */
+    tracking_deliver(tracking);
+    if (tracking->key_count <= max_keys) {
+        tracking->limit_effort_runs = 0;
+    } else if (tracking->limit_effort_runs < UINT32_MAX / 200u) {
+        tracking->limit_effort_runs++;
+    }
 }
 
 void tracking_command_begin(struct tracking *tracking, uint32_t slot_index, uint64_t id)

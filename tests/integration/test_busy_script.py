@@ -17,6 +17,14 @@ Every reply B and A get is compared between the servers (FUNCTION STATS with its
 masked, and the line a function was killed at: wherever the count hook fired), and each
 kill is checked to end its script well before its 10 s; SHUTDOWN and SHUTDOWN SAVE get -BUSY
 meanwhile. Then kv serves on (PING), and the process allocator's counter has not moved.
+Then which commands run while a script is busy, as Redis 7.0's ALLOW_BUSY flags and its
+processCommand order decide (allowed_while_busy), during an EVAL and during an FCALL: AUTH,
+HELLO, MULTI, DISCARD, WATCH, UNWATCH, RESET and QUIT run; subcommand errors (unknown, wrong
+arity) come before -BUSY; inside MULTI the allowed ones are queued (SCRIPT KILL too: it does
+not kill), SHUTDOWN is refused as in any transaction, WATCH and MULTI refuse themselves, other
+commands get -BUSY and fail the transaction, and EXEC aborts with the BUSY reason (inside
+MULTI or not); a pipelined MULTI/SET/EXEC; a transaction failed during the busy time aborts
+after it. Every reply is compared with Redis's (HELLO's id masked).
 Last, on each server, SHUTDOWN NOSAVE while a script is busy stops the server (exit 0).
 """
 import re
@@ -99,6 +107,49 @@ def scenario(server):
     return got, eval_seconds, fcall_seconds, writer_seconds
 
 
+BUSY_PROBES = [
+    [b"PING"], [b"SCRIPT", b"BOGUS"], [b"SCRIPT", b"LOAD"], [b"SCRIPT", b"KILL", b"x"],
+    [b"FUNCTION", b"STATS", b"x"], [b"FUNCTION", b"NOPE"], [b"CLIENT", b"NOPE"],
+    [b"CONFIG", b"GET"], [b"SCRIPT"], [b"AUTH", b"x"], [b"AUTH", b"default", b"x"],
+    [b"AUTH", b"a", b"b", b"c"], [b"HELLO", b"2"], [b"HELLO", b"4"], [b"WATCH", b"k"],
+    [b"UNWATCH"], [b"EXEC"], [b"WATCH", b"k"], [b"MULTI"], [b"GET", b"k"],
+    [b"FUNCTION", b"STATS"], [b"SHUTDOWN"], [b"WATCH", b"k"], [b"MULTI"], [b"UNWATCH"],
+    [b"SCRIPT", b"KILL"], [b"FUNCTION", b"KILL"], [b"HELLO", b"3"], [b"AUTH", b"x"],
+    [b"EXEC"], [b"DISCARD"], [b"MULTI"], [b"DISCARD"], [b"DISCARD"], [b"MULTI"],
+    [b"GET"], [b"NOSUCH"], [b"RESET"], [b"EXEC"], [b"SUBSCRIBE", b"ch"], [b"CLIENT", b"ID"],
+    [b"HELLO", b"2", b"SETNAME", b"n"], [b"GET", b"k"], [b"HELLO", b"2"], "pipeline", [b"QUIT"],
+]
+
+
+def allowed_while_busy(server):
+    """The probes above while an EVAL, then an FCALL, is busy; what the clients got."""
+    got = []
+    with server.connect() as a:
+        a.call(b"CONFIG", b"SET", b"busy-reply-threshold", b"100")
+        a.call(b"FUNCTION", b"LOAD", b"REPLACE", LIBRARY)
+        for slow, kill in (([b"EVAL", LOOP, b"0", b"%d" % KILLED_LOOP_MS], b"SCRIPT"),
+                           ([b"FCALL", b"SPIN", b"0", b"%d" % KILLED_LOOP_MS], b"FUNCTION")):
+            with server.connect() as b, server.connect() as c, server.connect() as d:
+                got.append(c.call(b"MULTI"))
+                a.send(kvtest.encode(*slow))
+                time.sleep(BUSY_WAIT_SECONDS)
+                got.append(c.call(b"INCR", b"x"))
+                got.append(c.call(b"QUIT", b"x"))
+                # Pipelined (the replies come in order either way): fewer busy passes to wait for.
+                commands = []
+                for probe in BUSY_PROBES:
+                    commands += ([[b"MULTI"], [b"SET", b"k", b"v"], [b"EXEC"]]
+                                 if probe == "pipeline" else [probe])
+                b.send(b"".join(kvtest.encode(*command) for command in commands))
+                for reply in b.replies(len(commands)):
+                    got.append(re.sub(rb"\$2\r\nid\r\n:\d+\r\n", b"$2\r\nid\r\n:?\r\n",
+                                      reply))
+                got.append(d.call(kill, b"KILL"))
+                got.append(re.sub(rb"on @user_function:[0-9]+\.", b"on @user_function:N.",
+                                  a.reply()))
+    return got
+
+
 def shutdown_nosave(server):
     """SHUTDOWN NOSAVE while a script is busy: the server exits 0 (True), and the script's
     client sees its connection close or the killed script's error."""
@@ -137,6 +188,11 @@ def main():
                    f"{writer_seconds:.2f} s")
         check.true("a BUSY reply was seen", any(isinstance(r, bytes) and r.startswith(b"-BUSY")
                                                 for r in got))
+        want = allowed_while_busy(redis)
+        got = allowed_while_busy(kv)
+        check.equal("allowed while busy: replies count", len(want), len(got))
+        for index, (expected, actual) in enumerate(zip(want, got)):
+            check.equal(f"allowed while busy: reply {index}", expected, actual)
         with kv.connect() as probe:
             check.equal("kv serves on", b"+PONG\r\n", probe.call(b"PING"))
             allocations_after = kvtest.info(probe, "memory").get("allocator_allocations")
