@@ -11,6 +11,7 @@
  * the write (store_hash.h).
  */
 #include "cmd_handlers.h"
+#include "notify.h"
 
 #include <math.h>
 
@@ -50,6 +51,7 @@ static void hash_set(struct cmd_context *context, const struct slice *args, uint
     }
     uint32_t added = 0;
     if (hash_put_pairs(context, args, (arg_count - 2) / 2, false, &added)) {
+        notify_event(NOTIFY_HASH, "hset", args[1]);
         count_reply ? reply_integer(&context->reply, added) : reply_ok(&context->reply);
     }
     KV_ASSERT(context->reply.total > reply_before);
@@ -74,6 +76,9 @@ CMD_HANDLER(cmd_hsetnx)
     uint32_t added = 0;
     if (hash_put_pairs(context, args, 1, true, &added)) {
         KV_ASSERT(added <= 1);
+        if (added > 0) {
+            notify_event(NOTIFY_HASH, "hset", args[1]);
+        }
         reply_integer(&context->reply, added);
     }
     KV_ASSERT(context->reply.total > reply_before);
@@ -143,6 +148,13 @@ CMD_HANDLER(cmd_hdel)
         return;
     }
     KV_ASSERT(removed <= arg_count - 2);
+    if (removed > 0) {
+        notify_event(NOTIFY_HASH, "hdel", args[1]);
+        uint32_t key_ref = HEAP_REF_NONE;
+        if (!store_peek(context->store, args[1], &key_ref)) {
+            notify_event(NOTIFY_GENERIC, "del", args[1]);
+        }
+    }
     reply_integer(&context->reply, removed);
 }
 
@@ -368,6 +380,7 @@ CMD_HANDLER(cmd_hincrby)
     struct slice bytes = {.bytes = (const uint8_t *)text, .length = length};
     KV_ASSERT(bytes.length <= NUMBER_INT64_BYTES);
     if (hash_put(context, args, &found, bytes)) {
+        notify_event(NOTIFY_HASH, "hincrby", args[1]);
         reply_integer(&context->reply, value);
     }
 }
@@ -419,6 +432,7 @@ CMD_HANDLER(cmd_hincrbyfloat)
     if (length == 0) {
         reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
     } else if (hash_put(context, args, &found, bytes)) {
+        notify_event(NOTIFY_HASH, "hincrbyfloat", args[1]);
         reply_bulk(&context->reply, bytes);
     }
     KV_ASSERT(context->reply.total > reply_before);
