@@ -433,6 +433,9 @@ static bool sources_checked(struct cmd_context *context, const struct slice *key
         enum store_status status =
             read ? cmd_read(context, keys[index], STORE_TYPE_SET, &found)
                  : store_find_typed(context->store, keys[index], STORE_TYPE_SET, &found);
+        if (!read && status == STORE_NOT_FOUND) {
+            notify_event(NOTIFY_KEY_MISS, "keymiss", keys[index]); /* Redis reads them */
+        }
         if (status == STORE_WRONGTYPE) {
             if (!read) {
                 reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);

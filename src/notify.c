@@ -74,7 +74,10 @@ void notify_configure(void)
 {
     int32_t row = redis_param_find("notify-keyspace-events", 22);
     KV_ASSERT(row >= 0);
-    notify_classes = notify_classes_parse(redis_param_value((uint32_t)row));
+    notify_classes = redis_param_notify_classes();
+    /* What CONFIG GET shows names the same classes but "n" beside "A". */
+    KV_ASSERT((notify_classes & ~NOTIFY_NEW) ==
+              (notify_classes_parse(redis_param_value((uint32_t)row)) & ~NOTIFY_NEW));
     notify_hook_update();
     KV_ASSERT(notify_classes == 0 || (notify_classes & ~(NOTIFY_ALL | NOTIFY_KEYSPACE |
                                                          NOTIFY_KEYEVENT | NOTIFY_KEY_MISS |
