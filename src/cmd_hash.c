@@ -51,8 +51,9 @@ static void hash_set(struct cmd_context *context, const struct slice *args, uint
     }
     uint32_t added = 0;
     if (hash_put_pairs(context, args, (arg_count - 2) / 2, false, &added)) {
-        notify_event(NOTIFY_HASH, "hset", args[1]);
+        /* The reply, then the event (Redis's order, which a RESP3 subscriber sees). */
         count_reply ? reply_integer(&context->reply, added) : reply_ok(&context->reply);
+        notify_event(NOTIFY_HASH, "hset", args[1]);
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
@@ -76,10 +77,10 @@ CMD_HANDLER(cmd_hsetnx)
     uint32_t added = 0;
     if (hash_put_pairs(context, args, 1, true, &added)) {
         KV_ASSERT(added <= 1);
+        reply_integer(&context->reply, added);
         if (added > 0) {
             notify_event(NOTIFY_HASH, "hset", args[1]);
         }
-        reply_integer(&context->reply, added);
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
@@ -380,8 +381,8 @@ CMD_HANDLER(cmd_hincrby)
     struct slice bytes = {.bytes = (const uint8_t *)text, .length = length};
     KV_ASSERT(bytes.length <= NUMBER_INT64_BYTES);
     if (hash_put(context, args, &found, bytes)) {
-        notify_event(NOTIFY_HASH, "hincrby", args[1]);
         reply_integer(&context->reply, value);
+        notify_event(NOTIFY_HASH, "hincrby", args[1]);
     }
 }
 
@@ -432,8 +433,8 @@ CMD_HANDLER(cmd_hincrbyfloat)
     if (length == 0) {
         reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
     } else if (hash_put(context, args, &found, bytes)) {
-        notify_event(NOTIFY_HASH, "hincrbyfloat", args[1]);
         reply_bulk(&context->reply, bytes);
+        notify_event(NOTIFY_HASH, "hincrbyfloat", args[1]);
     }
     KV_ASSERT(context->reply.total > reply_before);
 }

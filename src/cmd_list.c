@@ -42,8 +42,9 @@ static void list_push(struct cmd_context *context, const struct slice *args, uin
     }
     KV_ASSERT(length_after >= arg_count - 2);
     KV_ASSERT(length_after <= context->store->limits.length_max);
-    notify_event(NOTIFY_LIST, at_head ? "lpush" : "rpush", args[1]);
+    /* The reply, then the event (Redis's order, which a RESP3 subscriber sees). */
     reply_integer(&context->reply, length_after);
+    notify_event(NOTIFY_LIST, at_head ? "lpush" : "rpush", args[1]);
 }
 
 CMD_HANDLER(cmd_lpush)

@@ -205,9 +205,6 @@ static void zadd_generic(struct cmd_context *context, const struct slice *args, 
     struct store_zset_result result;
     status = store_zset_add(context->store, &found, args[1], flags & ~(uint32_t)ZADD_CH, &pairs,
                             &result);
-    if (status == STORE_OK && result.added + result.changed > 0) {
-        notify_event(NOTIFY_ZSET, (flags & ZADD_INCR) ? "zincr" : "zadd", args[1]);
-    }
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
     } else if (!(flags & ZADD_INCR)) {
@@ -219,6 +216,10 @@ static void zadd_generic(struct cmd_context *context, const struct slice *args, 
         reply_null(&context->reply);
     } else {
         reply_score(&context->reply, result.score);
+    }
+    /* After the reply, as Redis's zaddGenericCommand (a RESP3 subscriber sees the order). */
+    if (status == STORE_OK && result.added + result.changed > 0) {
+        notify_event(NOTIFY_ZSET, (flags & ZADD_INCR) ? "zincr" : "zadd", args[1]);
     }
 }
 
