@@ -275,12 +275,19 @@ CMD_HANDLER(cmd_smove)
         return;
     }
     bool in_target = target.exists && store_set_contains(store, target.key_ref, args[3]);
+    bool target_new = !target.exists;
+    /* Redis creates the destination after the source's events: its "new" comes then. */
+    notify_new_mute(true);
     status = store_set_move(store, &source, &target, args[2], args[3]);
+    notify_new_mute(false);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
     set_removed_notify(store, "srem", args[1]);
+    if (target_new) {
+        notify_event(NOTIFY_NEW, "new", args[2]);
+    }
     if (!in_target) {
         notify_event(NOTIFY_SET, "sadd", args[2]);
     }

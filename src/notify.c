@@ -48,6 +48,7 @@ static struct store *notify_store;
 static struct notify_running notify_stack[NOTIFY_DEPTH_MAX];
 static uint32_t notify_depth;
 static uint64_t notify_dropped;
+static bool notify_new_muted;
 
 uint32_t notify_classes_parse(const char *value)
 {
@@ -92,6 +93,9 @@ static void notify_store_event(void *context, uint8_t event, struct slice key)
     static_assert(STORE_EVENT_NEW == 0 && STORE_EVENT_EXPIRED == 1 && STORE_EVENT_EVICTED == 2,
                   "the tables follow enum store_event");
     KV_ASSERT(event <= STORE_EVENT_EVICTED);
+    if (event == STORE_EVENT_NEW && notify_new_muted) {
+        return;
+    }
     notify_event(classes[event], names[event], key);
 }
 
@@ -130,6 +134,12 @@ void notify_command_end(void)
 {
     KV_ASSERT(notify_depth > 0);
     notify_depth--;
+}
+
+void notify_new_mute(bool muted)
+{
+    KV_ASSERT(notify_new_muted != muted); /* no nesting */
+    notify_new_muted = muted;
 }
 
 uint64_t notify_dropped_count(void)
