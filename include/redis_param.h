@@ -89,6 +89,10 @@ const char *redis_param_value(uint32_t index);
 KV_MUST_USE const char *redis_param_check(uint32_t index, const char *value, size_t length,
                                           char *canonical);
 
+/* The classes notify-keyspace-events holds now, as Redis's NOTIFY_* bits (K is bit 0, n bit
+ * 14): what its last stored value named, "n" beside "A" included. */
+uint32_t redis_param_notify_classes(void);
+
 /* Stores a canonical value redis_param_check produced. */
 void redis_param_store(uint32_t index, const char *canonical);
 

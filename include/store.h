@@ -159,7 +159,27 @@ struct store {
      * clients may wait on (blocked clients); NULL: none. */
     void (*ready)(void *ready_context, uint32_t hash, struct slice key);
     void *ready_context;
+    /* Called with a key just created (STORE_EVENT_NEW, as Redis's dbAdd), or about to be
+     * removed because its time passed (lazy or active expiry) or eviction chose it (keyspace
+     * notifications); NULL: none, the common case. */
+    void (*event)(void *event_context, uint8_t event, struct slice key);
+    void *event_context;
 };
+
+/* What the event hook is told (enum for store.event). */
+enum store_event {
+    STORE_EVENT_NEW = 0,
+    STORE_EVENT_EXPIRED = 1,
+    STORE_EVENT_EVICTED = 2,
+};
+
+/* Tells the event hook, when there is one. */
+static inline void store_event_emit(struct store *store, uint8_t event, struct slice key)
+{
+    if (store->event != NULL) {
+        store->event(store->event_context, event, key);
+    }
+}
 
 /* A key as store_find_typed found it, for the write that follows: the key object and where
  * the dict links it from (so that removing or moving it needs no second probe). The

@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "evict.h"
 #include "latency.h"
+#include "notify.h"
 #include "number.h"
 #include "region.h"
 #include "slowlog.h"
@@ -421,6 +422,7 @@ enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_
     enum store_status status = store_find_typed(context->store, key, type, found);
     if (status == STORE_NOT_FOUND) {
         context->stats->keyspace_misses++;
+        notify_event(NOTIFY_KEY_MISS, "keymiss", key);
         return STORE_NOT_FOUND;
     }
     context->stats->keyspace_hits++;
@@ -711,10 +713,12 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
         tracking_command_begin(context->tracking, context->client->slot_index,
                                context->client->id);
     }
+    notify_command_begin(context->client, &context->reply);
     cmd->handler(context, args, arg_count);
     if (heap->failed_allocations != failures_before) {
         oom_retry(context, cmd, args, arg_count);
     }
+    notify_command_end();
     if (context->tracking != NULL) {
         cmd_tracking_after(context, cmd, args, arg_count);
     }

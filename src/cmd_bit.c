@@ -15,6 +15,7 @@
  * them all before any reply, then to run them) instead of keeping a list.
  */
 #include "cmd_handlers.h"
+#include "notify.h"
 
 #include <string.h>
 
@@ -140,11 +141,18 @@ CMD_HANDLER(cmd_setbit)
         return;
     }
     struct store_found found;
-    if (!bit_write_find(context, args[1], &found) ||
-        !bit_grow(context, &found, args[1], (offset >> 3) + 1)) {
+    if (!bit_write_find(context, args[1], &found)) {
+        return;
+    }
+    /* Redis's event comes when the key is new, grew, or the bit changed. */
+    uint64_t length_before =
+        found.exists ? store_string_value(context->store, found.key_ref).length : 0;
+    bool created = !found.exists;
+    if (!bit_grow(context, &found, args[1], (offset >> 3) + 1)) {
         return;
     }
     struct slice value = store_string_value(context->store, found.key_ref);
+    bool grew = created || value.length > length_before;
     uint64_t byte_index = offset >> 3;
     uint8_t mask = (uint8_t)(1u << (7u - (offset & 7u)));
     uint8_t old_byte = value.bytes[byte_index];
@@ -152,6 +160,9 @@ CMD_HANDLER(cmd_setbit)
     if (new_byte != old_byte) {
         bit_write(context, &found, args[1], byte_index,
                   (struct slice){.bytes = &new_byte, .length = 1});
+    }
+    if (grew || new_byte != old_byte) {
+        notify_event(NOTIFY_STRING, "setbit", args[1]);
     }
     reply_integer(&context->reply, (old_byte & mask) ? 1 : 0);
 }
@@ -488,6 +499,7 @@ CMD_HANDLER(cmd_bitop)
         store_find_typed(context->store, target, STORE_TYPE_ANY, &found);
         if (found.exists) {
             store_remove(context->store, &found);
+            notify_event(NOTIFY_GENERIC, "del", target);
         }
         reply_integer(&context->reply, 0);
         return;
@@ -508,6 +520,7 @@ CMD_HANDLER(cmd_bitop)
         bit_write(context, &found, target, offset,
                   (struct slice){.bytes = chunk, .length = bytes});
     }
+    notify_event(NOTIFY_STRING, "set", target);
     reply_integer(&context->reply, (int64_t)length);
 }
 
@@ -689,7 +702,7 @@ static void bitfield_load(struct slice value, const struct bitfield_op *op, uint
 }
 
 /* SET or INCRBY on the grown string found: its reply, and the write unless FAIL refuses. */
-static void bitfield_write(struct cmd_context *context, struct store_found *found,
+static bool bitfield_write(struct cmd_context *context, struct store_found *found,
                            struct slice key, const struct bitfield_op *op)
 {
     KV_ASSERT(op->opcode != BITFIELD_GET);
@@ -720,7 +733,7 @@ static void bitfield_write(struct cmd_context *context, struct store_found *foun
     }
     if (result != 0 && op->overflow == BITFIELD_FAIL) {
         reply_null(&context->reply);
-        return;
+        return false;
     }
     reply_integer(&context->reply, reply_value);
     if (op->bits < 64) {
@@ -733,6 +746,7 @@ static void bitfield_write(struct cmd_context *context, struct store_found *foun
         bit_write(context, found, key, op->offset >> 3,
                   (struct slice){.bytes = buffer, .length = bytes});
     }
+    return true;
 }
 
 static void bitfield_generic(struct cmd_context *context, const struct slice *args,
@@ -774,6 +788,7 @@ static void bitfield_generic(struct cmd_context *context, const struct slice *ar
     }
     reply_array(&context->reply, op_count);
     overflow = BITFIELD_WRAP;
+    uint32_t changes = 0; /* writes that were not refused by OVERFLOW FAIL (Redis's count) */
     /* Second pass: run them, bounded by the arguments. */
     for (uint32_t index = 2; index < arg_count; index++) {
         enum bitfield_parsed parsed =
@@ -783,7 +798,7 @@ static void bitfield_generic(struct cmd_context *context, const struct slice *ar
             continue;
         }
         if (op.opcode != BITFIELD_GET) {
-            bitfield_write(context, &found, args[1], &op);
+            changes += bitfield_write(context, &found, args[1], &op) ? 1u : 0u;
             continue;
         }
         uint8_t buffer[BIT_FIELD_BYTES_MAX];
@@ -793,6 +808,9 @@ static void bitfield_generic(struct cmd_context *context, const struct slice *ar
         uint64_t raw = bitfield_get_raw(buffer, op.offset & 7u, op.bits);
         reply_integer(&context->reply,
                       op.is_signed ? bitfield_signed(raw, op.bits) : (int64_t)raw);
+    }
+    if (changes > 0) {
+        notify_event(NOTIFY_STRING, "setbit", args[1]);
     }
 }
 

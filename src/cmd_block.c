@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "notify.h"
 #include "number.h"
 #include "store_list.h"
 #include "store_zset.h"
@@ -56,6 +57,18 @@ static void block_or_null(struct cmd_context *context, int64_t deadline_ms, bool
     context->outcome.block_key_first = key_first;
     context->outcome.block_key_count = key_count;
     context->outcome.block_deadline_ms = deadline_ms;
+}
+
+/* A pop's events, as Redis's listElementsRemoved and genericZpopCommand: the pop, then "del"
+ * when the key went with its last member. */
+static void popped_notify(struct store *store, uint32_t class, const char *event,
+                          struct slice key)
+{
+    notify_event(class, event, key);
+    uint32_t key_ref = HEAP_REF_NONE;
+    if (!store_peek(store, key, &key_ref)) {
+        notify_event(NOTIFY_GENERIC, "del", key);
+    }
 }
 
 /* Whether a key holds a list or sorted set (type) with members; WRONGTYPE sets *wrong. */
@@ -116,6 +129,7 @@ static void blocking_list_pop(struct cmd_context *context, const struct slice *a
     reply_bulk(&context->reply, args[which]);
     reply_bulk(&context->reply, store_list_end(store, found.key_ref, at_head));
     store_list_pop(store, &found, at_head);
+    popped_notify(store, NOTIFY_LIST, at_head ? "lpop" : "rpop", args[which]);
 }
 
 CMD_HANDLER(cmd_blpop)
@@ -166,6 +180,9 @@ static void blocking_move(struct cmd_context *context, const struct slice *args,
         return;
     }
     KV_ASSERT(moved.length <= context->store->limits.value_bytes_max);
+    /* The push on the destination, then the pop on the source (Redis's lmove order). */
+    notify_event(NOTIFY_LIST, to_head ? "lpush" : "rpush", args[2]);
+    popped_notify(context->store, NOTIFY_LIST, from_head ? "lpop" : "rpop", args[1]);
     reply_bulk(&context->reply, moved);
 }
 
@@ -221,6 +238,7 @@ static void blocking_zpop(struct cmd_context *context, const struct slice *args,
     reply_bulk(&context->reply, args[which]);
     uint32_t popped = store_zset_pop(context->store, &found, max, 1, zpop_reply, &context->reply);
     KV_ASSERT(popped == 1); /* a sorted set found is never empty */
+    popped_notify(context->store, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", args[which]);
 }
 
 CMD_HANDLER(cmd_bzpopmin)

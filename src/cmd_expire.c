@@ -5,6 +5,7 @@
  * hands the record of its key's find to store_expire_set, so it probes the table once.
  */
 #include "cmd_handlers.h"
+#include "notify.h"
 
 #include "number.h"
 
@@ -16,6 +17,7 @@ static void ttl_reply(struct cmd_context *context, struct slice key, int64_t uni
     KV_ASSERT(unit_ms == 1 || unit_ms == 1000);
     uint32_t key_ref = HEAP_REF_NONE;
     if (!store_find(context->store, key, &key_ref)) {
+        notify_event(NOTIFY_KEY_MISS, "keymiss", key);
         reply_integer(&context->reply, -2);
         return;
     }
@@ -162,6 +164,7 @@ static void expire_generic(struct cmd_context *context, const struct slice *args
         return;
     }
     KV_ASSERT((status == STORE_OK) == (at_ms > context->store->now_ms));
+    notify_event(NOTIFY_GENERIC, status == STORE_OK ? "expire" : "del", args[1]);
     reply_integer(&context->reply, 1);
 }
 
@@ -202,6 +205,7 @@ CMD_HANDLER(cmd_persist)
     enum store_status status = store_expire_set(context->store, &found, 0);
     KV_ASSERT(status == STORE_OK); /* clearing gives memory back, never takes it */
     KV_ASSERT(store_key_expire(store_key(context->store, found.key_ref)) == 0);
+    notify_event(NOTIFY_GENERIC, "persist", args[1]);
     reply_integer(&context->reply, 1);
 }
 

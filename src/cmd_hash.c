@@ -11,6 +11,7 @@
  * the write (store_hash.h).
  */
 #include "cmd_handlers.h"
+#include "notify.h"
 
 #include <math.h>
 
@@ -50,7 +51,9 @@ static void hash_set(struct cmd_context *context, const struct slice *args, uint
     }
     uint32_t added = 0;
     if (hash_put_pairs(context, args, (arg_count - 2) / 2, false, &added)) {
+        /* The reply, then the event (Redis's order, which a RESP3 subscriber sees). */
         count_reply ? reply_integer(&context->reply, added) : reply_ok(&context->reply);
+        notify_event(NOTIFY_HASH, "hset", args[1]);
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
@@ -75,6 +78,9 @@ CMD_HANDLER(cmd_hsetnx)
     if (hash_put_pairs(context, args, 1, true, &added)) {
         KV_ASSERT(added <= 1);
         reply_integer(&context->reply, added);
+        if (added > 0) {
+            notify_event(NOTIFY_HASH, "hset", args[1]);
+        }
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
@@ -143,6 +149,13 @@ CMD_HANDLER(cmd_hdel)
         return;
     }
     KV_ASSERT(removed <= arg_count - 2);
+    if (removed > 0) {
+        notify_event(NOTIFY_HASH, "hdel", args[1]);
+        uint32_t key_ref = HEAP_REF_NONE;
+        if (!store_peek(context->store, args[1], &key_ref)) {
+            notify_event(NOTIFY_GENERIC, "del", args[1]);
+        }
+    }
     reply_integer(&context->reply, removed);
 }
 
@@ -369,6 +382,7 @@ CMD_HANDLER(cmd_hincrby)
     KV_ASSERT(bytes.length <= NUMBER_INT64_BYTES);
     if (hash_put(context, args, &found, bytes)) {
         reply_integer(&context->reply, value);
+        notify_event(NOTIFY_HASH, "hincrby", args[1]);
     }
 }
 
@@ -420,6 +434,7 @@ CMD_HANDLER(cmd_hincrbyfloat)
         reply_error(&context->reply, REPLY_ERROR_VALUE_TOO_LONG);
     } else if (hash_put(context, args, &found, bytes)) {
         reply_bulk(&context->reply, bytes);
+        notify_event(NOTIFY_HASH, "hincrbyfloat", args[1]);
     }
     KV_ASSERT(context->reply.total > reply_before);
 }

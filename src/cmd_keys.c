@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "glob.h"
+#include "notify.h"
 #include "number.h"
 #include "tracking.h"
 
@@ -25,7 +26,10 @@ CMD_HANDLER(cmd_del)
     uint64_t keys_before = store_key_count(context->store);
     int64_t deleted = 0;
     for (uint32_t index = 1; index < arg_count; index++) {
-        deleted += store_delete(context->store, args[index]) ? 1 : 0;
+        if (store_delete(context->store, args[index])) {
+            deleted++;
+            notify_event(NOTIFY_GENERIC, "del", args[index]);
+        }
     }
     /* Lazy expiry may remove more keys than were deleted, never fewer. */
     KV_ASSERT(keys_before - store_key_count(context->store) >= (uint64_t)deleted);
@@ -44,6 +48,7 @@ CMD_HANDLER(cmd_exists)
             found++;
         } else {
             context->stats->keyspace_misses++;
+            notify_event(NOTIFY_KEY_MISS, "keymiss", args[index]);
         }
     }
     KV_ASSERT(found < arg_count);
@@ -56,7 +61,11 @@ CMD_HANDLER(cmd_touch)
     int64_t found = 0;
     for (uint32_t index = 1; index < arg_count; index++) {
         uint32_t key_ref = HEAP_REF_NONE;
-        found += store_find(context->store, args[index], &key_ref) ? 1 : 0;
+        if (store_find(context->store, args[index], &key_ref)) {
+            found++;
+        } else {
+            notify_event(NOTIFY_KEY_MISS, "keymiss", args[index]);
+        }
     }
     KV_ASSERT(found < arg_count);
     reply_integer(&context->reply, found);
@@ -67,6 +76,7 @@ CMD_HANDLER(cmd_type)
     KV_ASSERT(arg_count == 2);
     struct store_found found;
     if (store_find_typed(context->store, args[1], STORE_TYPE_ANY, &found) == STORE_NOT_FOUND) {
+        notify_event(NOTIFY_KEY_MISS, "keymiss", args[1]);
         reply_simple(&context->reply, "none");
         return;
     }
@@ -106,6 +116,8 @@ static void rename_generic(struct cmd_context *context, const struct slice *args
         return;
     }
     KV_ASSERT(store_key_count(store) == keys_after);
+    notify_event(NOTIFY_GENERIC, "rename_from", args[1]);
+    notify_event(NOTIFY_GENERIC, "rename_to", args[2]);
     nx ? reply_integer(&context->reply, 1) : reply_ok(&context->reply);
 }
 

@@ -10,6 +10,7 @@
  * empties the list, probes the keyspace no more. Reads walk the list with a cursor.
  */
 #include "cmd_handlers.h"
+#include "notify.h"
 
 #include "number.h"
 #include "store_list.h"
@@ -41,7 +42,9 @@ static void list_push(struct cmd_context *context, const struct slice *args, uin
     }
     KV_ASSERT(length_after >= arg_count - 2);
     KV_ASSERT(length_after <= context->store->limits.length_max);
+    /* The reply, then the event (Redis's order, which a RESP3 subscriber sees). */
     reply_integer(&context->reply, length_after);
+    notify_event(NOTIFY_LIST, at_head ? "lpush" : "rpush", args[1]);
 }
 
 CMD_HANDLER(cmd_lpush)
@@ -135,6 +138,16 @@ static void pop_one(struct cmd_context *context, struct store_found *found, bool
     store_list_pop(store, found, at_head);
 }
 
+/* The events of elements popped: the pop, then "del" when the list went with its last
+ * element (Redis's listElementsRemoved). */
+static void list_popped(struct slice key, bool at_head, const struct store_found *found)
+{
+    notify_event(NOTIFY_LIST, at_head ? "lpop" : "rpop", key);
+    if (!found->exists) {
+        notify_event(NOTIFY_GENERIC, "del", key);
+    }
+}
+
 static void list_pop(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                      bool at_head, const char *name)
 {
@@ -160,6 +173,7 @@ static void list_pop(struct cmd_context *context, const struct slice *args, uint
     }
     if (!counted) {
         pop_one(context, &found, at_head);
+        list_popped(args[1], at_head, &found);
         return;
     }
     uint32_t length = store_list_length(context->store, found.key_ref);
@@ -169,6 +183,9 @@ static void list_pop(struct cmd_context *context, const struct slice *args, uint
     /* Bounded by the list length; the key goes with its last element. */
     for (uint32_t index = 0; index < popped; index++) {
         pop_one(context, &found, at_head);
+    }
+    if (popped > 0) {
+        list_popped(args[1], at_head, &found);
     }
 }
 
@@ -317,6 +334,7 @@ CMD_HANDLER(cmd_lset)
         return;
     }
     KV_ASSERT(store_list_length(store, found.key_ref) > position);
+    notify_event(NOTIFY_LIST, "lset", args[1]);
     reply_ok(&context->reply);
 }
 
@@ -332,6 +350,12 @@ CMD_HANDLER(cmd_lrem)
     uint32_t length = store_list_length(context->store, found.key_ref);
     uint32_t removed = store_list_remove_value(context->store, &found, count, args[3]);
     KV_ASSERT(removed <= length);
+    if (removed > 0) {
+        notify_event(NOTIFY_LIST, "lrem", args[1]);
+        if (!found.exists) {
+            notify_event(NOTIFY_GENERIC, "del", args[1]);
+        }
+    }
     reply_integer(&context->reply, removed);
 }
 
@@ -368,6 +392,10 @@ CMD_HANDLER(cmd_ltrim)
     uint32_t kept = 0;
     trim_range(start, stop, store_list_length(context->store, found.key_ref), &first, &kept);
     store_list_trim(context->store, &found, first, kept);
+    notify_event(NOTIFY_LIST, "ltrim", args[1]);
+    if (!found.exists) {
+        notify_event(NOTIFY_GENERIC, "del", args[1]);
+    }
     reply_ok(&context->reply);
 }
 
@@ -404,6 +432,7 @@ CMD_HANDLER(cmd_linsert)
         return;
     }
     KV_ASSERT(store_list_length(store, found.key_ref) == length + 1);
+    notify_event(NOTIFY_LIST, "linsert", args[1]);
     reply_integer(&context->reply, length + 1);
 }
 
@@ -536,6 +565,19 @@ static bool list_end(struct slice arg, bool *head)
     return *head || cmd_arg_is(arg, "right");
 }
 
+/* LMOVE's events as Redis's lmoveGenericCommand: the push on the destination, the pop on
+ * the source, then "del" when the source went with its last element. */
+static void list_moved_notify(struct store *store, struct slice source, struct slice target,
+                              bool from_head, bool to_head)
+{
+    notify_event(NOTIFY_LIST, to_head ? "lpush" : "rpush", target);
+    notify_event(NOTIFY_LIST, from_head ? "lpop" : "rpop", source);
+    uint32_t key_ref = HEAP_REF_NONE;
+    if (!store_peek(store, source, &key_ref)) {
+        notify_event(NOTIFY_GENERIC, "del", source);
+    }
+}
+
 static void list_move(struct cmd_context *context, const struct slice *args, bool from_head,
                       bool to_head)
 {
@@ -551,6 +593,7 @@ static void list_move(struct cmd_context *context, const struct slice *args, boo
         return;
     }
     KV_ASSERT(moved.length <= context->store->limits.value_bytes_max);
+    list_moved_notify(context->store, args[1], args[2], from_head, to_head);
     reply_bulk(&context->reply, moved);
 }
 

@@ -2,9 +2,9 @@
  * Pub/Sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB
  * CHANNELS/NUMSUB/NUMPAT/HELP. Confirmations and messages are arrays in RESP2 (where cmd.c
  * refuses other commands while a client is subscribed) and pushes in RESP3 (where every
- * command runs while subscribed, as Redis 7.0 allows). PUBLISH writes each message straight into the
- * subscribers' output and queues them to send; a subscriber past client-output-buffer-limit's
- * pubsub class (or whose output found no memory) is disconnected, as Redis does, counted and
+ * command runs while subscribed, as Redis 7.0 allows). PUBLISH delivers through notify.c
+ * (keyspace events share it) straight into the subscribers' output; a subscriber past
+ * client-output-buffer-limit's pubsub class (or whose output found no memory) is disconnected, as Redis does, counted and
  * logged, so a publisher never waits; its subscriptions go once the message has been
  * delivered to everyone else (so the walks never see a channel change under them). Names of
  * any length. Memory: channels and subscriptions take heap memory; a SUBSCRIBE that finds
@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "glob.h"
 #include "log.h"
+#include "notify.h"
 #include "pubsub.h"
 
 static struct slice text_slice(const char *text)
@@ -162,139 +163,16 @@ CMD_HANDLER(cmd_punsubscribe)
     KV_ASSERT(arg_count > 1 || context->client->pubsub.patterns == 0);
 }
 
-/* Drops a subscriber that cannot take more: its connection is killed at once (so the rest
- * of this PUBLISH skips it), and its subscriptions go when the PUBLISH has delivered to
- * everyone else (publish_settle), not when its socket closes, so NUMSUB and the next
- * PUBLISH no longer count it. Not now: the walks in PUBLISH must not see a channel, a
- * pattern or the patterns dict change under them. */
-static void subscriber_drop(struct cmd_context *context, struct conn *conn, uint32_t conn_slot,
-                            const char *why)
-{
-    const struct client *client = client_at(context->clients, conn_slot);
-    log_warn("pubsub: closing client %" PRIu64 " (%.*s): %s", client->id, (int)conn->addr_length,
-             conn->addr, why);
-    context->stats->pubsub_disconnects++;
-    conn_kill(context->conns, conn);
-    KV_ASSERT(!conn_live(conn));
-}
-
-/* After a PUBLISH that dropped subscribers: every subscribed client whose connection is no
- * longer live unsubscribes from everything. Bounded by the connection slots; runs only when
- * a subscriber was dropped. */
-static void publish_settle(struct cmd_context *context)
-{
-    struct clients *clients = context->clients;
-    /* Bounded by the connection slots. */
-    for (uint32_t slot = 0; slot < clients->slot_count; slot++) {
-        struct client *client = client_at(clients, slot);
-        if (client->id != 0 && client_subscribed(client) &&
-            !conn_live(conn_at(context->conns, slot))) {
-            client_unsubscribe_all(clients, client);
-        }
-        KV_ASSERT(client->id == 0 || !client_subscribed(client) ||
-                  conn_live(conn_at(context->conns, slot)));
-    }
-}
-
-/* Writes a message into a subscriber's output. A subscriber past the pub/sub class's
- * client-output-buffer-limit (hard at once, soft after its seconds) has stopped reading and
- * is disconnected, as Redis's pubsub limit does, and so is one whose message found no
- * memory; a publisher never waits. Returns whether it was delivered. */
-static bool deliver(struct cmd_context *context, uint32_t conn_slot, const struct slice *pattern,
-                    struct slice channel, struct slice message)
-{
-    struct conns *conns = context->conns;
-    struct conn *conn = conn_at(conns, conn_slot);
-    if (!conn_live(conn)) {
-        return false;
-    }
-    /* A live subscriber's client is open and holds the subscription being walked. */
-    KV_ASSERT(client_at(context->clients, conn_slot)->id != 0);
-    KV_ASSERT(client_subscribed(client_at(context->clients, conn_slot)));
-    struct reply reply = conn_reply(conns, conn);
-    reply.resp3 = client_resp3(client_at(context->clients, conn_slot));
-    uint64_t total_before = reply.total;
-    reply_push(&reply, pattern != NULL ? 4 : 3);
-    reply_bulk(&reply, text_slice(pattern != NULL ? "pmessage" : "message"));
-    if (pattern != NULL) {
-        reply_bulk(&reply, *pattern);
-    }
-    reply_bulk(&reply, channel);
-    reply_bulk(&reply, message);
-    conn_reply_keep(conns, conn, &reply);
-    if (reply.failed) {
-        subscriber_drop(context, conn, conn_slot, "no memory for a message");
-        return false;
-    }
-    KV_ASSERT(reply.total > total_before);
-    const struct config_output_limit *limit =
-        &context->config->output_limits[CONFIG_CLIENT_PUBSUB];
-    int64_t now_ms = context->store->now_ms;
-    bool soft = limit->soft_bytes != 0 && conn->out_bytes > limit->soft_bytes;
-    if (!soft) {
-        conn->output_soft_since_ms = 0;
-    } else if (conn->output_soft_since_ms == 0) {
-        conn->output_soft_since_ms = now_ms;
-    }
-    if ((limit->hard_bytes != 0 && conn->out_bytes > limit->hard_bytes) ||
-        (soft && now_ms - conn->output_soft_since_ms > (int64_t)limit->soft_seconds * 1000)) {
-        subscriber_drop(context, conn, conn_slot, "past the pubsub output limit (it stopped "
-                                                  "reading)");
-        return false;
-    }
-    conn_ready_push(conns, conn_slot);
-    return true;
-}
-
-/* Delivers a message to the subscribers of a channel or pattern slot, in subscription
- * order; returns how many received it. Bounded by the subscribers when it starts: a
- * subscriber dropped on the way only shortens the list, and none joins. */
-static int64_t cmd_publish_walk(struct cmd_context *context, uint32_t channel_slot,
-                                const struct slice *pattern, struct slice channel,
-                                struct slice message)
-{
-    const struct pubsub *pubsub = context->pubsub;
-    uint32_t subscribers = pubsub_channel(pubsub, channel_slot)->subscribers;
-    KV_ASSERT(subscribers > 0); /* a channel lives while it has subscribers */
-    int64_t receivers = 0;
-    uint32_t at = pubsub_channel(pubsub, channel_slot)->head;
-    for (uint32_t step = 0; at != PUBSUB_NONE; step++) {
-        KV_ASSERT(step < subscribers);
-        const struct pubsub_link *link = pubsub_link(pubsub, at);
-        KV_ASSERT(link->channel == channel_slot);
-        uint32_t next = link->channel_next;
-        receivers += deliver(context, link->conn_slot, pattern, channel, message) ? 1 : 0;
-        at = next;
-    }
-    return receivers;
-}
-
 CMD_HANDLER(cmd_publish)
 {
     KV_ASSERT(arg_count == 3);
-    const struct pubsub *pubsub = context->pubsub;
-    uint64_t drops_before = context->stats->pubsub_disconnects;
-    int64_t receivers = 0;
-    uint32_t channel = 0;
-    if (pubsub_channel_find(pubsub, args[1], &channel)) {
-        KV_ASSERT(!pubsub_channel(pubsub, channel)->pattern);
-        receivers += cmd_publish_walk(context, channel, NULL, args[1], args[2]);
-    }
-    /* Then every pattern that matches, in the dict's order (Redis's is its hash table's
-     * too). Nothing changes the patterns while the walk runs (drops settle after it). */
-    struct dict_walk walk;
-    uint32_t pattern_ref = PUBSUB_NONE;
-    dict_walk_start(&pubsub->patterns, &walk);
-    /* Bounded by the patterns dict's entries. */
-    while (dict_walk_next(&pubsub->patterns, &walk, &pattern_ref)) {
-        struct slice pattern = pubsub_channel_name(pubsub, pattern_ref);
-        if (glob_match(pattern, args[1], false)) {
-            receivers += cmd_publish_walk(context, pattern_ref, &pattern, args[1], args[2]);
-        }
-    }
-    if (context->stats->pubsub_disconnects != drops_before) {
-        publish_settle(context);
-    }
+    struct notify_sinks sinks = {.pubsub = context->pubsub,
+                                 .conns = context->conns,
+                                 .clients = context->clients,
+                                 .config = context->config,
+                                 .stats = context->stats,
+                                 .now_ms = context->store->now_ms};
+    int64_t receivers = notify_publish(&sinks, args[1], args[2]);
     KV_ASSERT(receivers >= 0);
     reply_integer(&context->reply, receivers);
 }

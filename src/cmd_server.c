@@ -22,6 +22,7 @@
 #include "evict.h"
 #include "glob.h"
 #include "latency.h"
+#include "notify.h"
 #include "log.h"
 #include "number.h"
 #include "pubsub.h"
@@ -501,6 +502,7 @@ static void config_set_command(struct cmd_context *context, const struct slice *
         KV_ASSERT(failure == NULL); /* the same check passed above */
         redis_param_store((uint32_t)target.row, canonical);
     }
+    notify_configure(); /* notify-keyspace-events takes effect at once, parsed here */
     reply_ok(&context->reply);
 }
 /*

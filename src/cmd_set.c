@@ -11,6 +11,7 @@
  * smallest source. Each command finds a key once and hands the record to the write.
  */
 #include "cmd_handlers.h"
+#include "notify.h"
 
 #include "glob.h"
 #include "number.h"
@@ -35,7 +36,20 @@ CMD_HANDLER(cmd_sadd)
         return;
     }
     KV_ASSERT(added <= arg_count - 2);
+    if (added > 0) {
+        notify_event(NOTIFY_SET, "sadd", args[1]);
+    }
     reply_integer(&context->reply, added);
+}
+
+/* A removal's events: the command's, then "del" when the set went with its last member. */
+static void set_removed_notify(struct store *store, const char *event, struct slice key)
+{
+    notify_event(NOTIFY_SET, event, key);
+    uint32_t key_ref = HEAP_REF_NONE;
+    if (!store_peek(store, key, &key_ref)) {
+        notify_event(NOTIFY_GENERIC, "del", key);
+    }
 }
 
 CMD_HANDLER(cmd_srem)
@@ -50,6 +64,9 @@ CMD_HANDLER(cmd_srem)
     uint32_t removed =
         status == STORE_OK ? store_set_remove(context->store, &found, args + 2, arg_count - 2) : 0;
     KV_ASSERT(removed <= arg_count - 2);
+    if (removed > 0) {
+        set_removed_notify(context->store, "srem", args[1]);
+    }
     reply_integer(&context->reply, removed);
 }
 
@@ -181,6 +198,7 @@ CMD_HANDLER(cmd_spop)
     }
     if (popped > 0) {
         store_set_pop(context->store, &found, popped, reply_member, &context->reply);
+        set_removed_notify(context->store, "spop", args[1]);
     }
 }
 
@@ -256,10 +274,22 @@ CMD_HANDLER(cmd_smove)
         reply_integer(&context->reply, 0);
         return;
     }
+    bool in_target = target.exists && store_set_contains(store, target.key_ref, args[3]);
+    bool target_new = !target.exists;
+    /* Redis creates the destination after the source's events: its "new" comes then. */
+    notify_new_mute(true);
     status = store_set_move(store, &source, &target, args[2], args[3]);
+    notify_new_mute(false);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
+    }
+    set_removed_notify(store, "srem", args[1]);
+    if (target_new) {
+        notify_event(NOTIFY_NEW, "new", args[2]);
+    }
+    if (!in_target) {
+        notify_event(NOTIFY_SET, "sadd", args[2]);
     }
     reply_integer(&context->reply, 1);
 }
@@ -410,6 +440,9 @@ static bool sources_checked(struct cmd_context *context, const struct slice *key
         enum store_status status =
             read ? cmd_read(context, keys[index], STORE_TYPE_SET, &found)
                  : store_find_typed(context->store, keys[index], STORE_TYPE_SET, &found);
+        if (!read && status == STORE_NOT_FOUND) {
+            notify_event(NOTIFY_KEY_MISS, "keymiss", keys[index]); /* Redis reads them */
+        }
         if (status == STORE_WRONGTYPE) {
             if (!read) {
                 reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
@@ -498,10 +531,18 @@ static void set_algebra_store(struct cmd_context *context, const struct slice *a
         return;
     }
     uint64_t count = algebra_pass(&pass, ALGEBRA_MEASURE);
+    uint32_t key_ref = HEAP_REF_NONE;
+    bool existed = store_peek(context->store, args[1], &key_ref);
     enum store_status status = algebra_store(&pass, args[1]);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
+    }
+    static const char *const events[] = {"sinterstore", "sunionstore", "sdiffstore"};
+    if (count > 0) {
+        notify_event(NOTIFY_SET, events[op], args[1]);
+    } else if (existed) {
+        notify_event(NOTIFY_GENERIC, "del", args[1]);
     }
     reply_integer(&context->reply, (int64_t)count);
 }

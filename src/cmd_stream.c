@@ -19,6 +19,7 @@
  * counted with a first walk, then written. Entry and ID texts never point into the reply.
  */
 #include "cmd_handlers.h"
+#include "notify.h"
 
 #include <stdio.h>
 
@@ -485,10 +486,25 @@ CMD_HANDLER(cmd_xadd)
         return;
     }
     reply_id(&context->reply, id);
-    if (parsed.trim.strategy != STORE_STREAM_TRIM_NONE) {
-        (void)store_stream_trim(store, &found, &parsed.trim);
+    notify_event(NOTIFY_STREAM, "xadd", args[1]);
+    if (parsed.trim.strategy != STORE_STREAM_TRIM_NONE &&
+        store_stream_trim(store, &found, &parsed.trim) > 0) {
+        notify_event(NOTIFY_STREAM, "xtrim", args[1]);
     }
     KV_ASSERT(context->reply.total > reply_before);
+}
+
+/* A stream looked up for writing, as Redis's lookupKeyWrite: no keyspace hit or miss (nor
+ * "keymiss" event); answers WRONGTYPE itself. */
+static enum store_status stream_write_find(struct cmd_context *context, struct slice key,
+                                           struct store_found *found)
+{
+    enum store_status status = store_find_typed(context->store, key, STORE_TYPE_STREAM, found);
+    if (status == STORE_WRONGTYPE) {
+        reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
+    }
+    KV_ASSERT(status != STORE_OK || found->exists);
+    return status;
 }
 
 CMD_HANDLER(cmd_xtrim)
@@ -499,12 +515,15 @@ CMD_HANDLER(cmd_xtrim)
         return;
     }
     struct store_found found;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_STREAM, &found);
+    enum store_status status = stream_write_find(context, args[1], &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
     uint64_t deleted = status == STORE_OK ? store_stream_trim(context->store, &found, &parsed.trim)
                                           : 0;
+    if (deleted > 0) {
+        notify_event(NOTIFY_STREAM, "xtrim", args[1]);
+    }
     reply_integer(&context->reply, (int64_t)deleted);
 }
 
@@ -577,7 +596,7 @@ CMD_HANDLER(cmd_xdel)
 {
     KV_ASSERT(arg_count >= 3);
     struct store_found found;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_STREAM, &found);
+    enum store_status status = stream_write_find(context, args[1], &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -597,6 +616,9 @@ CMD_HANDLER(cmd_xdel)
         bool valid = id_parse(args[index], 0, true, NULL, &id);
         KV_ASSERT(valid);
         deleted += store_stream_delete(context->store, &found, id) ? 1 : 0;
+    }
+    if (deleted > 0) {
+        notify_event(NOTIFY_STREAM, "xdel", args[1]);
     }
     reply_integer(&context->reply, deleted);
 }
@@ -635,7 +657,7 @@ CMD_HANDLER(cmd_xsetid)
         }
     }
     struct store_found found;
-    enum store_status status = cmd_read(context, args[1], STORE_TYPE_STREAM, &found);
+    enum store_status status = stream_write_find(context, args[1], &found);
     if (status == STORE_WRONGTYPE) {
         return;
     }
@@ -657,6 +679,7 @@ CMD_HANDLER(cmd_xsetid)
     uint64_t added = (uint64_t)entries_added;
     store_stream_set_id(context->store, &found, id, entries_added != -1 ? &added : NULL,
                         stream_id_is_zero(max_deleted) ? NULL : &max_deleted);
+    notify_event(NOTIFY_STREAM, "xsetid", args[1]);
     reply_ok(&context->reply);
 }
 
@@ -724,7 +747,7 @@ static void group_advance(const struct store_stream *stream, struct store_stream
 /* Finds or creates the consumer (Redis's lookup refreshes its seen time); NULL: no room. */
 static struct store_stream_consumer *consumer_get(struct cmd_context *context,
                                                   struct store_stream_group *group,
-                                                  struct slice name)
+                                                  struct slice name, struct slice key)
 {
     struct store_stream_consumer *consumer =
         store_stream_consumer_find(context->store, group, name);
@@ -732,7 +755,11 @@ static struct store_stream_consumer *consumer_get(struct cmd_context *context,
         consumer->seen_ms = context->store->now_ms;
         return consumer;
     }
-    return store_stream_consumer_create(context->store, group, name, context->store->now_ms);
+    consumer = store_stream_consumer_create(context->store, group, name, context->store->now_ms);
+    if (consumer != NULL) {
+        notify_event(NOTIFY_STREAM, "xgroup-createconsumer", key);
+    }
+    return consumer;
 }
 
 /* ---- XREAD and XREADGROUP -------------------------------------------------------------------- */
@@ -843,6 +870,10 @@ static bool read_resolve(struct cmd_context *context, const struct slice *args,
         return false;
     }
     stream->key_ref = status == STORE_OK ? found.key_ref : HEAP_REF_NONE;
+    if (xreadgroup && status == STORE_NOT_FOUND && context->mode != CMD_MODE_RETRY) {
+        /* Redis reads the key (lookupKeyRead), then answers NOGROUP: this is the only pass. */
+        notify_event(NOTIFY_KEY_MISS, "keymiss", key);
+    }
     if (xreadgroup) {
         stream->group = status == STORE_OK
                             ? store_stream_group_find(store, found.key_ref, *parsed->group)
@@ -985,7 +1016,7 @@ static bool read_serve(struct cmd_context *context, const struct read_args *pars
         return true;
     }
     struct store_stream_consumer *consumer = consumer_get(context, stream->group,
-                                                          *parsed->consumer);
+                                                          *parsed->consumer, key);
     if (consumer == NULL) {
         return false;
     }
@@ -1358,6 +1389,7 @@ CMD_HANDLER(cmd_xgroup)
             reply_error(&context->reply, cmd_store_error(status));
             return;
         }
+        notify_event(NOTIFY_STREAM, "xgroup-create", args[2]);
         reply_ok(&context->reply);
     } else if (setid && (arg_count == 5 || arg_count == 7)) {
         struct stream_id id;
@@ -1368,10 +1400,12 @@ CMD_HANDLER(cmd_xgroup)
         }
         group->last_id = id;
         group->entries_read = entries_read;
+        notify_event(NOTIFY_STREAM, "xgroup-setid", args[2]);
         reply_ok(&context->reply);
     } else if (cmd_arg_is(sub, "destroy") && arg_count == 4) {
         if (group != NULL) {
             store_stream_group_destroy(store, &found, group);
+            notify_event(NOTIFY_STREAM, "xgroup-destroy", args[2]);
         }
         reply_integer(&context->reply, group != NULL ? 1 : 0);
     } else if (cmd_arg_is(sub, "createconsumer") && arg_count == 5) {
@@ -1383,12 +1417,14 @@ CMD_HANDLER(cmd_xgroup)
             reply_error(&context->reply, REPLY_ERROR_OOM);
             return;
         }
+        notify_event(NOTIFY_STREAM, "xgroup-createconsumer", args[2]);
         reply_integer(&context->reply, 1);
     } else if (cmd_arg_is(sub, "delconsumer") && arg_count == 5) {
         struct store_stream_consumer *consumer = store_stream_consumer_find(store, group, args[4]);
         uint32_t pending = 0;
         if (consumer != NULL) {
             pending = store_stream_consumer_delete(store, group, consumer);
+            notify_event(NOTIFY_STREAM, "xgroup-delconsumer", args[2]);
         }
         reply_integer(&context->reply, pending);
     } else {
@@ -1749,7 +1785,7 @@ CMD_HANDLER(cmd_xclaim)
                                   &created);
     struct store_stream_consumer *consumer = NULL;
     if (claimed > 0) {
-        consumer = consumer_get(context, group, args[3]);
+        consumer = consumer_get(context, group, args[3], args[1]);
         if (consumer == NULL ||
             store_stream_pel_reserve(store, group, consumer, claimed) != STORE_OK) {
             reply_error(&context->reply, REPLY_ERROR_OOM);
@@ -1871,7 +1907,7 @@ CMD_HANDLER(cmd_xautoclaim)
     struct stream_id cursor = end < group->pel_count ? pel[end].id : (struct stream_id){0, 0};
     struct store_stream_consumer *consumer = NULL;
     if (claimed > 0) {
-        consumer = consumer_get(context, group, args[3]);
+        consumer = consumer_get(context, group, args[3], args[1]);
         if (consumer == NULL ||
             store_stream_pel_reserve(store, group, consumer, claimed) != STORE_OK) {
             reply_error(&context->reply, REPLY_ERROR_OOM);

@@ -9,6 +9,7 @@
  * read a string's bytes and never write them: every write is in store_string.c.
  */
 #include "cmd_handlers.h"
+#include "notify.h"
 
 #include <math.h>
 #include <string.h>
@@ -197,6 +198,12 @@ static void set_generic(struct cmd_context *context, struct slice key, struct sl
         reply_error(&context->reply, REPLY_ERROR_OOM);
         return;
     }
+    if (!refused) {
+        notify_event(NOTIFY_STRING, "set", key);
+        if (flags & SET_EXPIRY) {
+            notify_event(NOTIFY_GENERIC, "expire", key);
+        }
+    }
     if (!(flags & SET_GET)) {
         refused ? reply_null(&context->reply) : reply_ok(&context->reply);
     }
@@ -233,6 +240,7 @@ CMD_HANDLER(cmd_setnx)
         return;
     }
     KV_ASSERT(store_key_count(context->store) > 0);
+    notify_event(NOTIFY_STRING, "set", args[1]);
     reply_integer(&context->reply, 1);
 }
 
@@ -279,6 +287,7 @@ CMD_HANDLER(cmd_getdel)
         /* The reply copies the bytes before the key goes. */
         reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
         store_remove(context->store, &found);
+        notify_event(NOTIFY_GENERIC, "del", args[1]);
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
@@ -286,7 +295,7 @@ CMD_HANDLER(cmd_getdel)
 /* GETEX's change to the expiry time of the live key found: a new time (a past one removes
  * the key), or none with PERSIST. */
 static void getex_expire(struct cmd_context *context, struct store_found *found,
-                         uint32_t flags, int64_t at_ms)
+                         uint32_t flags, int64_t at_ms, struct slice name)
 {
     KV_ASSERT(found->exists);
     KV_ASSERT(!(flags & SET_EXPIRY) || at_ms > 0);
@@ -298,10 +307,16 @@ static void getex_expire(struct cmd_context *context, struct store_found *found,
          * GETEX has answered the value by then). */
         enum store_status status = store_expire_set(store, found, at_ms);
         KV_ASSERT(status != STORE_WRONGTYPE);
+        if (status == STORE_NOT_FOUND) {
+            notify_event(NOTIFY_GENERIC, "del", name);
+        } else if (status == STORE_OK) {
+            notify_event(NOTIFY_GENERIC, "expire", name);
+        }
     } else if ((flags & SET_PERSIST) && store_key_expire(key) != 0) {
         store_modified(store, key);
         enum store_status status = store_expire_set(store, found, 0);
         KV_ASSERT(status == STORE_OK); /* clearing never needs memory */
+        notify_event(NOTIFY_GENERIC, "persist", name);
     }
 }
 
@@ -325,7 +340,7 @@ CMD_HANDLER(cmd_getex)
         return;
     }
     reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
-    getex_expire(context, &found, options.flags, at_ms);
+    getex_expire(context, &found, options.flags, at_ms, args[1]);
     KV_ASSERT(context->reply.total > reply_before);
 }
 
@@ -340,6 +355,9 @@ CMD_HANDLER(cmd_mget)
             store_find_typed(context->store, args[index], STORE_TYPE_STRING, &found);
         context->stats->keyspace_hits += found.exists ? 1 : 0;
         context->stats->keyspace_misses += found.exists ? 0 : 1;
+        if (!found.exists) {
+            notify_event(NOTIFY_KEY_MISS, "keymiss", args[index]);
+        }
         if (status == STORE_OK) {
             reply_bulk(&context->reply, store_string_value(context->store, found.key_ref));
         } else {
@@ -439,6 +457,7 @@ static void mset_generic(struct cmd_context *context, const struct slice *args,
             reply_error(&context->reply, REPLY_ERROR_OOM);
             return;
         }
+        notify_event(NOTIFY_STRING, "set", args[index]);
     }
     only_new ? reply_integer(&context->reply, 1) : reply_ok(&context->reply);
 }
@@ -494,6 +513,7 @@ CMD_HANDLER(cmd_append)
         return;
     }
     KV_ASSERT(length_after == length + args[2].length);
+    notify_event(NOTIFY_STRING, "append", args[1]);
     reply_integer(&context->reply, (int64_t)length_after);
 }
 
@@ -611,6 +631,7 @@ CMD_HANDLER(cmd_setrange)
         return;
     }
     KV_ASSERT(length >= (uint64_t)offset + bytes.length);
+    notify_event(NOTIFY_STRING, "setrange", args[1]);
     reply_integer(&context->reply, (int64_t)length);
 }
 
@@ -649,6 +670,7 @@ static void incr_generic(struct cmd_context *context, struct slice key, int64_t 
         reply_error(&context->reply, REPLY_ERROR_OOM);
         return;
     }
+    notify_event(NOTIFY_STRING, "incrby", key);
     reply_integer(&context->reply, value);
 }
 
@@ -746,6 +768,7 @@ CMD_HANDLER(cmd_incrbyfloat)
         reply_error(&context->reply, REPLY_ERROR_OOM);
         return;
     }
+    notify_event(NOTIFY_STRING, "incrbyfloat", args[1]);
     reply_bulk(&context->reply, bytes);
     KV_ASSERT(context->reply.total > reply_before);
 }

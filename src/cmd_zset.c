@@ -11,6 +11,7 @@
  * hands the record to the write.
  */
 #include "cmd_handlers.h"
+#include "notify.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -217,6 +218,10 @@ static void zadd_generic(struct cmd_context *context, const struct slice *args, 
     } else {
         reply_score(&context->reply, result.score);
     }
+    /* After the reply, as Redis's zaddGenericCommand (a RESP3 subscriber sees the order). */
+    if (status == STORE_OK && result.added + result.changed > 0) {
+        notify_event(NOTIFY_ZSET, (flags & ZADD_INCR) ? "zincr" : "zadd", args[1]);
+    }
 }
 
 CMD_HANDLER(cmd_zadd)
@@ -368,6 +373,16 @@ CMD_HANDLER(cmd_zrevrank)
     KV_ASSERT(context->reply.total > reply_before);
 }
 
+/* A removal's events: the command's, then "del" when the set went with its last member. */
+static void zset_removed_notify(struct store *store, const char *event, struct slice key)
+{
+    notify_event(NOTIFY_ZSET, event, key);
+    uint32_t key_ref = HEAP_REF_NONE;
+    if (!store_peek(store, key, &key_ref)) {
+        notify_event(NOTIFY_GENERIC, "del", key);
+    }
+}
+
 CMD_HANDLER(cmd_zrem)
 {
     KV_ASSERT(arg_count >= 3);
@@ -381,6 +396,9 @@ CMD_HANDLER(cmd_zrem)
         status == STORE_OK ? store_zset_remove(context->store, &found, args + 2, arg_count - 2)
                            : 0;
     KV_ASSERT(removed <= arg_count - 2);
+    if (removed > 0) {
+        zset_removed_notify(context->store, "zrem", args[1]);
+    }
     reply_integer(&context->reply, removed);
 }
 
@@ -736,9 +754,12 @@ CMD_HANDLER(cmd_zremrangebyrank)
         rank_range(start, stop, store_zset_count(context->store, found.key_ref), false, &first,
                    &end);
     }
-    reply_integer(&context->reply, found.exists ? store_zset_remove_ranks(context->store, &found,
-                                                                          first, end)
-                                                : 0);
+    uint32_t removed = found.exists ? store_zset_remove_ranks(context->store, &found, first, end)
+                                    : 0;
+    if (removed > 0) {
+        zset_removed_notify(context->store, "zremrangebyrank", args[1]);
+    }
+    reply_integer(&context->reply, removed);
 }
 
 CMD_HANDLER(cmd_zremrangebyscore)
@@ -758,9 +779,12 @@ CMD_HANDLER(cmd_zremrangebyscore)
     if (found.exists) {
         score_range_ranks(context, found.key_ref, &range, &first, &end);
     }
-    reply_integer(&context->reply, found.exists ? store_zset_remove_ranks(context->store, &found,
-                                                                          first, end)
-                                                : 0);
+    uint32_t removed = found.exists ? store_zset_remove_ranks(context->store, &found, first, end)
+                                    : 0;
+    if (removed > 0) {
+        zset_removed_notify(context->store, "zremrangebyscore", args[1]);
+    }
+    reply_integer(&context->reply, removed);
 }
 
 /* A lexicographic range's two ends; false after answering Redis's error. */
@@ -868,6 +892,9 @@ static void zpop_generic(struct cmd_context *context, const struct slice *args, 
     answer.pairs ? reply_pairs(&context->reply, wanted) : reply_array(&context->reply, wanted * 2);
     uint32_t popped = store_zset_pop(context->store, &found, max, wanted, pop_reply, &answer);
     KV_ASSERT(popped == wanted);
+    if (popped > 0) {
+        zset_removed_notify(context->store, max ? "zpopmax" : "zpopmin", args[1]);
+    }
 }
 
 CMD_HANDLER(cmd_zpopmin)

@@ -15,6 +15,7 @@
 
 #include "evict.h"
 #include "log.h"
+#include "notify.h"
 
 int64_t cron_unix_ms(void)
 {
@@ -36,6 +37,15 @@ void cron_init(struct cron *cron, struct serve *serve, struct store *store,
                           .stats = stats,
                           .clock_ms = clock_ms};
     KV_ASSERT(cron->conns->slot_count == cron->clients->slot_count);
+    /* Keyspace events from below the commands (expiry, eviction, new keys) publish through
+     * the modules every command reaches. */
+    const struct cmd_context *shared = &serve->shared;
+    struct notify_sinks sinks = {.pubsub = shared->pubsub,
+                                 .conns = shared->conns,
+                                 .clients = shared->clients,
+                                 .config = shared->config,
+                                 .stats = shared->stats};
+    notify_attach(&sinks, store);
 }
 
 /* Whether a client has had a reply waiting in the kernel with no bytes taken for longer

@@ -239,6 +239,10 @@ enum evict_result evict_room(struct evict *evict, uint64_t need_bytes)
         if (ref == HEAP_REF_NONE) {
             return EVICT_FAIL;
         }
+        /* The event first (its delivery grows subscribers' output, which is not data), so
+         * that the key is still there to name and the figure below is the data's alone. */
+        store_event_emit(evict->store, STORE_EVENT_EVICTED,
+                         store_key_name(store_key(evict->store, ref)));
         uint64_t used_before = evict_data_bytes(evict);
         struct store_found found = {
             .key_ref = ref, .type = store_key_type(store_key(evict->store, ref)), .exists = true};

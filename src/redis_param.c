@@ -92,6 +92,17 @@ const char *redis_param_value(uint32_t index)
     return redis_param_values[slot];
 }
 
+/* notify-keyspace-events' classes: the canonical text drops "n" beside "A" (as Redis's
+ * CONFIG GET does) while Redis keeps it in force, so the bits are kept apart: the last
+ * check's, taken when its value is stored (every caller checks, then stores). */
+static uint32_t redis_param_notify_checked;
+static uint32_t redis_param_notify_bits;
+
+uint32_t redis_param_notify_classes(void)
+{
+    return redis_param_notify_bits;
+}
+
 void redis_param_store(uint32_t index, const char *canonical)
 {
     KV_ASSERT(index < REDIS_PARAM_COUNT);
@@ -101,6 +112,9 @@ void redis_param_store(uint32_t index, const char *canonical)
     KV_ASSERT(strlen(canonical) < REDIS_PARAM_VALUE_BYTES);
     snprintf(redis_param_values[redis_param_slot[index]], REDIS_PARAM_VALUE_BYTES, "%s",
              canonical);
+    if (strcmp(redis_params[index].name, "notify-keyspace-events") == 0) {
+        redis_param_notify_bits = redis_param_notify_checked;
+    }
 }
 
 /* Redis's string2ll: an optional '-', digits without a leading zero (but "0"), in range. */
@@ -352,6 +366,7 @@ static const char *param_notify(const char *value, char *canonical)
     if ((bits & 2u) != 0) {
         canonical[used++] = 'E';
     }
+    redis_param_notify_checked = bits;
     if ((bits & (1u << 11)) != 0) {
         canonical[used++] = 'm';
     }

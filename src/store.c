@@ -361,6 +361,7 @@ enum store_status store_find_typed(struct store *store, struct slice key, uint8_
     found->exists = true;
     found->keys_call = call;
     if (!store_key_live(store, object)) {
+        store_event_emit(store, STORE_EVENT_EXPIRED, store_key_name(object));
         key_remove(store, found); /* lazy expiry: no command sees a key past its time */
         store->expired_keys++;
         KV_ASSERT(!found->exists);
@@ -471,6 +472,7 @@ void store_key_insert(struct store *store, struct store_found *found, struct sto
         heap_release(store->heap, expire_spare);
     }
     *found = (struct store_found){.key_ref = ref, .type = store_key_type(object), .exists = true};
+    store_event_emit(store, STORE_EVENT_NEW, name);
 }
 
 void store_key_swap(struct store *store, struct store_found *found, struct store_key *object,
@@ -701,6 +703,8 @@ uint32_t store_expire_slice(struct store *store, uint32_t keys_max)
         for (uint32_t index = 0; index < batch.count; index++) {
             struct store_found found = {.key_ref = batch.key_refs[index], .exists = true};
             found.type = store_key_type(store_key(store, found.key_ref));
+            store_event_emit(store, STORE_EVENT_EXPIRED,
+                             store_key_name(store_key(store, found.key_ref)));
             key_remove(store, &found);
             store->expired_keys++;
             removed++;
@@ -786,6 +790,7 @@ enum store_status store_rename(struct store *store, struct store_found *source,
     }
     *source = (struct store_found){.key_ref = ref, .type = store_key_type(renamed),
                                    .exists = true};
+    store_event_emit(store, STORE_EVENT_NEW, new_key); /* Redis's rename adds the new name */
     store_ready(store, renamed); /* the new name may be a key a client waits on */
     return STORE_OK;
 }
@@ -856,6 +861,7 @@ bool store_random_key(struct store *store, uint32_t *key_ref)
             return true;
         }
         struct store_found found = {.key_ref = ref, .type = store_key_type(key), .exists = true};
+        store_event_emit(store, STORE_EVENT_EXPIRED, store_key_name(key));
         key_remove(store, &found);
         store->expired_keys++;
     }
