@@ -415,6 +415,18 @@ static bool arity_ok(const struct cmd *cmd, uint32_t arg_count)
     return arg_count >= (uint32_t)-cmd->arity;
 }
 
+bool cmd_read_any(struct cmd_context *context, struct slice key, struct store_found *found)
+{
+    (void)store_find_typed(context->store, key, STORE_TYPE_ANY, found);
+    if (!found->exists) {
+        context->stats->keyspace_misses++;
+        notify_event(NOTIFY_KEY_MISS, "keymiss", key);
+        return false;
+    }
+    context->stats->keyspace_hits++;
+    return true;
+}
+
 enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_t type,
                            struct store_found *found)
 {

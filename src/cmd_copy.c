@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include "notify.h"
 #include "number.h"
 #include "store_hash.h"
 #include "store_list.h"
@@ -371,10 +372,7 @@ CMD_HANDLER(cmd_copy)
     }
     struct store *store = context->store;
     struct store_found source;
-    (void)store_find_typed(store, args[1], STORE_TYPE_ANY, &source);
-    context->stats->keyspace_hits += source.exists ? 1u : 0u;
-    context->stats->keyspace_misses += source.exists ? 0u : 1u;
-    if (!source.exists) {
+    if (!cmd_read_any(context, args[1], &source)) {
         reply_integer(&context->reply, 0);
         return;
     }
@@ -402,6 +400,9 @@ CMD_HANDLER(cmd_copy)
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
+    /* Redis's events: "new" from the add (the store's hook, even over a replaced key, as
+     * Redis's dbDelete then dbAdd), then "copy_to". */
+    notify_event(NOTIFY_GENERIC, "copy_to", args[2]);
     reply_integer(&context->reply, 1);
     KV_ASSERT(context->reply.total > reply_before);
 }

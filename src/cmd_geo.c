@@ -31,6 +31,7 @@
 
 #include "geohash.h"
 #include "heap.h"
+#include "notify.h"
 #include "number.h"
 #include "store_zset.h"
 
@@ -313,6 +314,9 @@ CMD_HANDLER(cmd_geoadd)
     }
     KV_ASSERT(result.added <= count);
     reply_integer(&context->reply, (int64_t)result.added + (changed ? result.changed : 0));
+    if (result.added + result.changed > 0) {
+        notify_event(NOTIFY_ZSET, "zadd", args[1]); /* Redis's GEOADD is its ZADD */
+    }
 }
 
 CMD_HANDLER(cmd_geodist)
@@ -762,15 +766,22 @@ static void geo_reply_points(struct cmd_context *context, const struct geo_reque
     }
 }
 
-/* Removes the destination of a STORE when it exists (an empty result, or no source). */
-static void geo_store_clear(struct cmd_context *context, struct slice key)
+/* Removes the destination of a STORE when it exists; returns whether it did. `deleted`: the
+ * removal is the command's outcome (an empty result, or no source), which Redis announces
+ * as "del"; a replacement is not announced. */
+static bool geo_store_clear(struct cmd_context *context, struct slice key, bool deleted)
 {
     struct store_found target;
     (void)store_find_typed(context->store, key, STORE_TYPE_ANY, &target);
-    if (target.exists) {
+    bool existed = target.exists;
+    if (existed) {
         store_remove(context->store, &target);
     }
     KV_ASSERT(!store_peek(context->store, key, &(uint32_t){0}));
+    if (existed && deleted) {
+        notify_event(NOTIFY_GENERIC, "del", key);
+    }
+    return existed;
 }
 
 /* The first `returned` points as a new sorted set at the destination, replacing what was
@@ -809,20 +820,31 @@ static void geo_store_points(struct cmd_context *context, const struct geo_reque
         pairs[2 * index + 1] = (struct slice){.bytes = copies, .length = point->member.length};
         copies += point->member.length;
     }
-    geo_store_clear(context, *request->store);
+    /* Redis's setKey replaces a destination without a "new" event; the add here after the
+     * removal would announce one. */
+    bool replaced = geo_store_clear(context, *request->store, false);
     struct store_found target;
     (void)store_find_typed(context->store, *request->store, STORE_TYPE_ZSET, &target);
     KV_ASSERT(!target.exists);
     const struct store_zset_pairs zset_pairs = {
         .args = pairs, .count = (uint32_t)returned, .score = geo_score_value};
     struct store_zset_result result;
+    if (replaced) {
+        notify_new_mute(true);
+    }
     enum store_status status =
         store_zset_add(context->store, &target, *request->store, 0, &zset_pairs, &result);
+    if (replaced) {
+        notify_new_mute(false);
+    }
     heap_release(found->heap, block);
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
+    notify_event(NOTIFY_ZSET,
+                 (request->variant & GEO_SEARCH) ? "geosearchstore" : "georadiusstore",
+                 *request->store);
     reply_integer(&context->reply, (int64_t)returned);
 }
 
@@ -1028,7 +1050,7 @@ static void geo_search_run(struct cmd_context *context, uint32_t key_ref,
     } else if (request->store == NULL) {
         geo_reply_points(context, request, &found, returned);
     } else if (returned == 0) {
-        geo_store_clear(context, *request->store);
+        (void)geo_store_clear(context, *request->store, true);
         reply_integer(&context->reply, 0);
     } else {
         geo_store_points(context, request, &found, returned);
@@ -1055,7 +1077,7 @@ static void geo_search(struct cmd_context *context, const struct slice *args, ui
     }
     if (!exists) {
         if (request.store != NULL) {
-            geo_store_clear(context, *request.store);
+            (void)geo_store_clear(context, *request.store, true);
             reply_integer(&context->reply, 0);
         } else {
             reply_array(&context->reply, 0);

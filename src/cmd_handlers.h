@@ -73,6 +73,10 @@ extern const struct cmd_family cmd_family_hll;
 enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_t type,
                            struct store_found *found);
 
+/* Finds a key of any type as Redis's lookupKeyRead: counts the keyspace hit or miss and
+ * announces a miss ("keymiss"); whether it exists. */
+bool cmd_read_any(struct cmd_context *context, struct slice key, struct store_found *found);
+
 /* A SCAN/HSCAN cursor as Redis reads it (strtoul rules); false: "ERR invalid cursor". */
 bool cmd_scan_cursor(struct slice text, uint64_t *cursor);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "hll.h"
+#include "notify.h"
 #include "number.h"
 #include "redis_param.h"
 #include "store_string.h"
@@ -170,6 +171,7 @@ CMD_HANDLER(cmd_pfadd)
         if (!hll_store(context, &found, args[1], &work)) {
             return;
         }
+        notify_event(NOTIFY_STRING, "pfadd", args[1]);
     }
     reply_integer(&context->reply, updated_count > 0 ? 1 : 0);
 }
@@ -287,6 +289,7 @@ CMD_HANDLER(cmd_pfmerge)
     if (!hll_store(context, &found, args[1], &work)) {
         return;
     }
+    notify_event(NOTIFY_STRING, "pfadd", args[1]); /* Redis names a merge so too */
     reply_ok(&context->reply);
 }
 

@@ -134,11 +134,8 @@ static void lcs_walk_back(struct lcs_walk *walk)
 static bool lcs_read(struct cmd_context *context, struct slice key, struct slice *value)
 {
     struct store_found found;
-    (void)store_find_typed(context->store, key, STORE_TYPE_ANY, &found);
-    context->stats->keyspace_hits += found.exists ? 1u : 0u;
-    context->stats->keyspace_misses += found.exists ? 0u : 1u;
     *value = (struct slice){.bytes = NULL, .length = 0};
-    if (!found.exists) {
+    if (!cmd_read_any(context, key, &found)) {
         return true;
     }
     if (found.type != STORE_TYPE_STRING) {

@@ -13,6 +13,7 @@
  */
 #include "cmd_handlers.h"
 
+#include "notify.h"
 #include "number.h"
 #include "store_list.h"
 #include "store_zset.h"
@@ -147,16 +148,21 @@ static void mpop_answer(struct cmd_context *context, struct slice key, struct st
         uint32_t done = store_zset_pop(store, found, request->from_high, popped, mpop_zset_reply,
                                        &context->reply);
         KV_ASSERT(done == popped);
-        return;
+        notify_event(NOTIFY_ZSET, request->from_high ? "zpopmax" : "zpopmin", key);
+    } else {
+        bool at_head = !request->from_high;
+        /* Bounded by popped, at most the list's length: the key goes with its last element. */
+        for (uint32_t index = 0; index < popped; index++) {
+            KV_ASSERT(found->exists);
+            reply_bulk(&context->reply, store_list_end(store, found->key_ref, at_head));
+            store_list_pop(store, found, at_head);
+        }
+        notify_event(NOTIFY_LIST, at_head ? "lpop" : "rpop", key);
     }
-    bool at_head = !request->from_high;
-    /* Bounded by popped, at most the list's length: the key goes with its last element. */
-    for (uint32_t index = 0; index < popped; index++) {
-        KV_ASSERT(found->exists);
-        reply_bulk(&context->reply, store_list_end(store, found->key_ref, at_head));
-        store_list_pop(store, found, at_head);
+    /* Redis's events: one for the pop, then "del" when the key went with its last member. */
+    if (popped == length) {
+        notify_event(NOTIFY_GENERIC, "del", key);
     }
-    KV_ASSERT(found->exists == (popped < length));
 }
 
 /* LMPOP and ZMPOP: numkeys at args[1]. */

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "notify.h"
 #include "number.h"
 #include "script.h"
 #include "store_hash.h"
@@ -233,10 +234,10 @@ static bool sort_lookup(struct cmd_context *context, struct sort_work *work,
     memcpy(key + prefix_bytes + element.length, star + 1, postfix_bytes);
     struct slice name = {.bytes = key, .length = (uint32_t)key_bytes};
     struct store_found found;
-    (void)store_find_typed(context->store, name, STORE_TYPE_ANY, &found);
-    if (!work->uncounted) {
-        context->stats->keyspace_hits += found.exists ? 1u : 0u;
-        context->stats->keyspace_misses += found.exists ? 0u : 1u;
+    if (work->uncounted) {
+        (void)store_find_typed(context->store, name, STORE_TYPE_ANY, &found);
+    } else {
+        (void)cmd_read_any(context, name, &found);
     }
     if (!found.exists) {
         return false;
@@ -634,6 +635,7 @@ static void sort_output(struct cmd_context *context, struct sort_work *work,
             if (output_count == 0) {
                 if (target.exists) {
                     store_remove(context->store, &target);
+                    notify_event(NOTIFY_GENERIC, "del", options->destination);
                 }
                 reply_integer(&context->reply, 0);
                 return;
@@ -642,20 +644,30 @@ static void sort_output(struct cmd_context *context, struct sort_work *work,
     }
     struct store_found target;
     (void)store_find_typed(context->store, options->destination, STORE_TYPE_ANY, &target);
-    if (target.exists) {
+    bool replaced = target.exists;
+    if (replaced) {
         store_remove(context->store, &target);
         (void)store_find_typed(context->store, options->destination, STORE_TYPE_ANY, &target);
     }
     KV_ASSERT(!target.exists);
     KV_ASSERT(output_count <= UINT32_MAX);
     uint32_t length_after = 0;
+    /* Redis's setKey replaces a destination without a "new" event; the push after the
+     * removal would announce one. */
+    if (replaced) {
+        notify_new_mute(true);
+    }
     enum store_status status = store_list_push(context->store, &target, options->destination,
                                                work->values, (uint32_t)output_count, false,
                                                &length_after);
+    if (replaced) {
+        notify_new_mute(false);
+    }
     if (status != STORE_OK) {
         reply_error(&context->reply, cmd_store_error(status));
         return;
     }
+    notify_event(NOTIFY_LIST, "sortstore", options->destination);
     reply_integer(&context->reply, (int64_t)output_count);
 }
 
@@ -665,13 +677,10 @@ static bool sort_source_read(struct cmd_context *context, struct slice key,
                              struct sort_source *source)
 {
     struct store_found found;
-    (void)store_find_typed(context->store, key, STORE_TYPE_ANY, &found);
     *source = (struct sort_source){.type = STORE_TYPE_LIST, .key_ref = HEAP_REF_NONE};
-    if (!found.exists) {
-        context->stats->keyspace_misses++;
+    if (!cmd_read_any(context, key, &found)) {
         return true;
     }
-    context->stats->keyspace_hits++;
     if (found.type != STORE_TYPE_LIST && found.type != STORE_TYPE_SET &&
         found.type != STORE_TYPE_ZSET) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);

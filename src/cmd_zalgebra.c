@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "notify.h"
 #include "number.h"
 #include "store_set.h"
 #include "store_zset.h"
@@ -305,14 +306,10 @@ static bool zalg_find(struct cmd_context *context, const struct slice *keys, uin
     /* Bounded by the keys named. */
     for (uint32_t index = 0; index < key_count; index++) {
         struct store_found found;
-        enum store_status status =
-            store_find_typed(context->store, keys[index], STORE_TYPE_ANY, &found);
         sources[index] = (struct zalg_source){.weight = 1.0, .type = STORE_TYPE_ANY};
-        if (status == STORE_NOT_FOUND) {
-            context->stats->keyspace_misses++;
+        if (!cmd_read_any(context, keys[index], &found)) {
             continue;
         }
-        context->stats->keyspace_hits++;
         if (found.type != STORE_TYPE_ZSET && found.type != STORE_TYPE_SET) {
             reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
             return false;
@@ -456,6 +453,7 @@ static void zalg_run(struct cmd_context *context, const struct slice *args,
     uint32_t count = store_zset_temp_count(store, &temp);
     struct store_found target;
     (void)store_find_typed(store, args[1], STORE_TYPE_ANY, &target);
+    bool existed = target.exists; /* the store's call rewrites the record */
     enum store_status status = store_zset_temp_store(store, &target, args[1], &temp);
     KV_ASSERT(temp.big_ref == HEAP_REF_NONE);
     if (status != STORE_OK) {
@@ -463,6 +461,14 @@ static void zalg_run(struct cmd_context *context, const struct slice *args,
         return;
     }
     reply_integer(&context->reply, count);
+    /* Redis's events: the store's, or "del" when an empty result removed the destination. */
+    static const char *const events[] = {"zunionstore", "zinterstore", "zdiffstore"};
+    KV_ASSERT(request->op < sizeof(events) / sizeof(events[0]));
+    if (count > 0) {
+        notify_event(NOTIFY_ZSET, events[request->op], args[1]);
+    } else if (existed) {
+        notify_event(NOTIFY_GENERIC, "del", args[1]);
+    }
 }
 
 /* The whole family: numkeys, the keys, the options, then the work. */

@@ -3,7 +3,8 @@
  * ZCOUNT, ZRANK, ZREVRANK, ZREM, ZRANGE (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES), ZREVRANGE,
  * ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZPOPMIN, ZPOPMAX, ZSCAN,
  * ZRANGEBYLEX, ZREVRANGEBYLEX, ZLEXCOUNT, ZREMRANGEBYLEX, ZRANDMEMBER and ZRANGESTORE
- * (ZRANGE's parse; its result is built apart from the keyspace, then put in place), with Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). This
+ * (ZRANGE's parse; its result is built apart from the keyspace, then put in place), with
+ * Redis 7.0's replies, errors and number formats (scores "%.17g", "inf", "-inf"). This
  * file parses and answers; the store (store_zset.h) keeps the set, in either encoding, and
  * does every write whole: a write past kv's caps (a member longer than key_size_max, more
  * than list_length_max members) or past the memory budget gets its error and changes nothing.
@@ -451,7 +452,8 @@ static void reply_ranks(struct cmd_context *context, uint32_t key_ref, uint32_t 
         count = (uint64_t)request->limit;
     }
     /* WITHSCORES: in RESP3 each member and score an array of 2, as Redis 7.0 answers. */
-    request->with_scores ? reply_pairs(&context->reply, count) : reply_array(&context->reply, count);
+    request->with_scores ? reply_pairs(&context->reply, count)
+                         : reply_array(&context->reply, count);
     if (count == 0) {
         return;
     }
@@ -520,9 +522,18 @@ static void store_ranks(struct cmd_context *context, const struct slice *args, u
     }
     struct store_found target;
     (void)store_find_typed(store, args[0], STORE_TYPE_ANY, &target);
+    bool existed = target.exists; /* the store's call rewrites the record */
     enum store_status status = store_zset_temp_store(store, &target, args[0], &temp);
-    status == STORE_OK ? reply_integer(&context->reply, (int64_t)count)
-                       : reply_error(&context->reply, cmd_store_error(status));
+    if (status != STORE_OK) {
+        reply_error(&context->reply, cmd_store_error(status));
+        return;
+    }
+    reply_integer(&context->reply, (int64_t)count);
+    if (count > 0) {
+        notify_event(NOTIFY_ZSET, "zrangestore", args[0]);
+    } else if (existed) {
+        notify_event(NOTIFY_GENERIC, "del", args[0]); /* the empty result removed it */
+    }
 }
 
 /* ZRANGE's options from args[4] (WITHSCORES, LIMIT, and for ZRANGE itself REV, BYLEX,
@@ -840,9 +851,12 @@ CMD_HANDLER(cmd_zremrangebylex)
         store_zset_lex_ranks(context->store, found.key_ref, &lex_min, &lex_max, false, &first,
                              &end);
     }
-    reply_integer(&context->reply, found.exists ? store_zset_remove_ranks(context->store, &found,
-                                                                          first, end)
-                                                : 0);
+    uint32_t removed =
+        found.exists ? store_zset_remove_ranks(context->store, &found, first, end) : 0;
+    reply_integer(&context->reply, removed);
+    if (removed > 0) {
+        zset_removed_notify(context->store, "zremrangebylex", args[1]);
+    }
 }
 
 /* Where ZPOP* answers the members the store pops. */

@@ -87,6 +87,27 @@ def command(rnd):
         [b"BITFIELD", key, b"OVERFLOW", rnd.choice([b"FAIL", b"WRAP"]), b"INCRBY", b"u4", b"0",
          rnd.choice([b"1", b"20"])] + ([b"GET", b"u8", b"0"] if rnd.random() < 0.5 else []),
     ]
+    # The commands this session's other branches added.
+    lon, lat = rnd.choice([b"13.36", b"15.08", b"2.35"]), rnd.choice([b"38.11", b"37.50", b"48.85"])
+    choices += [
+        [rnd.choice([b"ZUNIONSTORE", b"ZINTERSTORE", b"ZDIFFSTORE"]), key, b"2", other, b"z1"],
+        [b"ZRANGESTORE", key, other, b"0", rnd.choice([b"-1", b"0"])] +
+        rnd.choice([[], [b"BYSCORE", b"(5", b"+inf"] and [b"REV"]]),
+        [b"ZREMRANGEBYLEX", key, rnd.choice([b"-", b"[a"]), rnd.choice([b"+", b"[v"])],
+        [b"ZMPOP", b"2", key, other, rnd.choice([b"MIN", b"MAX"])] +
+        rnd.choice([[], [b"COUNT", b"5"]]),
+        [b"LMPOP", b"2", key, other, rnd.choice([b"LEFT", b"RIGHT"])] +
+        rnd.choice([[], [b"COUNT", b"5"]]),
+        [b"PFADD", key] + rnd.choice([[], [value], [b"a", b"b"]]),
+        [b"PFMERGE", key, other], [b"PFCOUNT", key],
+        [b"GEOADD", key] + rnd.choice([[], [b"NX"], [b"XX"], [b"CH"]]) + [lon, lat, value],
+        [rnd.choice([b"GEORADIUS", b"GEORADIUS_RO"]), other, b"15", b"37", b"300", b"km"] +
+        rnd.choice([[], [b"STORE", key], [b"STOREDIST", key]]),
+        [b"GEOSEARCHSTORE", key, other, b"FROMLONLAT", b"15", b"37", b"BYRADIUS", b"300",
+         b"km"] + rnd.choice([[], [b"STOREDIST"]]),
+        [b"SORT", other] + rnd.choice([[], [b"ALPHA"]]) + rnd.choice([[], [b"STORE", key]]),
+        [b"COPY", other, key] + rnd.choice([[], [b"REPLACE"]]),
+    ]
     roll = rnd.random()
     if roll < 0.04:
         # Blocking pops, each after a push to its key so that it is served at once (a timeout
@@ -97,7 +118,12 @@ def command(rnd):
         if roll < 0.03:
             return [[b"LPUSH", key, value],
                     [b"BLMOVE", key, other, rnd.choice([b"LEFT", b"RIGHT"]), b"RIGHT", b"1"]]
-        return [[b"ZADD", key, b"1", value], [rnd.choice([b"BZPOPMIN", b"BZPOPMAX"]), key, b"1"]]
+        if roll < 0.035:
+            return [[b"ZADD", key, b"1", value], [rnd.choice([b"BZPOPMIN", b"BZPOPMAX"]), key,
+                                                  b"1"]]
+        if roll < 0.0375:
+            return [[b"ZADD", key, b"1", value], [b"BZMPOP", b"1", b"2", key, other, b"MIN"]]
+        return [[b"RPUSH", key, value], [b"BLMPOP", b"1", b"2", key, other, b"LEFT"]]
     choices.append([b"SMOVE", key, other, value])
     return [rnd.choice(choices)]
 
