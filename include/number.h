@@ -24,6 +24,12 @@ uint32_t number_format_uint64(uint64_t value, char *text);
 KV_MUST_USE bool number_parse_long_double(const uint8_t *bytes, uint32_t length,
                                           long double *value);
 
+/* Redis's getDoubleFromObject: the whole text is a double (strtod), not empty, no leading
+ * space, no NUL, no overflow or underflow to 0, not NaN ("inf" passes); at most
+ * NUMBER_DOUBLE_BYTES - 1 bytes (Redis would read a longer run of digits). */
+#define NUMBER_DOUBLE_BYTES 512u
+KV_MUST_USE bool number_parse_double(const uint8_t *bytes, uint32_t length, double *value);
+
 /* Redis's human-friendly long double text ("%.17Lf" without trailing zeros): returns its
  * length, 0 when it does not fit `capacity` bytes. */
 uint32_t number_format_long_double(long double value, char *text, uint32_t capacity);

@@ -17,9 +17,7 @@
 #include "store_list.h"
 #include "store_zset.h"
 
-/* The timeout argument (seconds, a float), as Redis 7.0 reads it: a deadline in Unix ms, 0
- * for none. False after answering the error. */
-static bool timeout_parse(struct cmd_context *context, struct slice arg, int64_t *deadline_ms)
+bool cmd_block_timeout_parse(struct cmd_context *context, struct slice arg, int64_t *deadline_ms)
 {
     long double seconds = 0;
     if (!number_parse_long_double(arg.bytes, arg.length, &seconds)) {
@@ -111,7 +109,7 @@ static void blocking_list_pop(struct cmd_context *context, const struct slice *a
 {
     KV_ASSERT(arg_count >= 3);
     int64_t deadline_ms = 0;
-    if (!timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
+    if (!cmd_block_timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
         return;
     }
     uint32_t which = 0;
@@ -161,7 +159,7 @@ static void blocking_move(struct cmd_context *context, const struct slice *args,
                           bool to_head, struct slice timeout)
 {
     int64_t deadline_ms = 0;
-    if (!timeout_parse(context, timeout, &deadline_ms)) {
+    if (!cmd_block_timeout_parse(context, timeout, &deadline_ms)) {
         return;
     }
     struct store_found source;
@@ -222,7 +220,7 @@ static void blocking_zpop(struct cmd_context *context, const struct slice *args,
 {
     KV_ASSERT(arg_count >= 3);
     int64_t deadline_ms = 0;
-    if (!timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
+    if (!cmd_block_timeout_parse(context, args[arg_count - 1], &deadline_ms)) {
         return;
     }
     uint32_t which = 0;

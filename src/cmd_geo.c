@@ -46,28 +46,10 @@ static bool geo_word_is(struct slice arg, const char *word)
     return length == word_bytes && strncasecmp((const char *)arg.bytes, word, word_bytes) == 0;
 }
 
-/* Redis's getDoubleFromObject: the whole argument is a double (strtod), not empty, no
- * leading space, no overflow or underflow to 0, not NaN ("inf" passes). Arguments longer
- * than the buffer are refused (Redis would read a 600-digit number). */
+/* Redis's getDoubleFromObject (number.h). */
 static bool geo_double_parse(struct slice arg, double *value)
 {
-    char text[512];
-    if (arg.length == 0 || arg.length >= sizeof(text) || isspace(arg.bytes[0]) ||
-        memchr(arg.bytes, 0, arg.length) != NULL) {
-        return false;
-    }
-    memcpy(text, arg.bytes, arg.length);
-    text[arg.length] = '\0';
-    char *end = NULL;
-    errno = 0;
-    double parsed = strtod(text, &end);
-    if ((uint32_t)(end - text) != arg.length || isnan(parsed) ||
-        (errno == ERANGE && (parsed == HUGE_VAL || parsed == -HUGE_VAL || parsed == 0))) {
-        return false;
-    }
-    *value = parsed;
-    KV_ASSERT(!isnan(*value));
-    return true;
+    return number_parse_double(arg.bytes, arg.length, value);
 }
 
 /* A longitude and latitude from args[0] and args[1] (extractLongLatOrReply); false after

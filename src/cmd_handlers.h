@@ -77,6 +77,10 @@ enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_
  * announces a miss ("keymiss"); whether it exists. */
 bool cmd_read_any(struct cmd_context *context, struct slice key, struct store_found *found);
 
+/* A blocking command's timeout argument (seconds, a float), as Redis 7.0 reads it: a
+ * deadline in Unix ms, 0 for none (cmd_block.c). False after answering the error. */
+bool cmd_block_timeout_parse(struct cmd_context *context, struct slice arg, int64_t *deadline_ms);
+
 /* A SCAN/HSCAN cursor as Redis reads it (strtoul rules); false: "ERR invalid cursor". */
 bool cmd_scan_cursor(struct slice text, uint64_t *cursor);
 

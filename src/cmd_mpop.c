@@ -28,29 +28,6 @@ struct mpop_request {
     int64_t deadline_ms;    /* blocking forms: Unix ms of the timeout; 0: never */
 };
 
-/* The timeout argument (seconds, a float), as Redis 7.0 reads it (cmd_block.c reads BLPOP's
- * the same way): a deadline in Unix ms, 0 for none. False after answering the error. */
-static bool mpop_timeout_parse(struct cmd_context *context, struct slice arg,
-                               int64_t *deadline_ms)
-{
-    long double seconds = 0;
-    if (!number_parse_long_double(arg.bytes, arg.length, &seconds)) {
-        reply_error(&context->reply, REPLY_ERROR_TIMEOUT_INVALID);
-        return false;
-    }
-    long double milliseconds = seconds * 1000.0L;
-    if (milliseconds < 0 || milliseconds >= 9.2e18L) {
-        reply_error(&context->reply, REPLY_ERROR_TIMEOUT_NEGATIVE);
-        return false;
-    }
-    /* Whole ms, after absorbing the binary representation's error (0.001 s is 1 ms). */
-    int64_t timeout_ms = (int64_t)(milliseconds + 1e-6L);
-    KV_ASSERT(timeout_ms >= 0);
-    *deadline_ms = timeout_ms > 0 ? context->store->now_ms + timeout_ms : 0;
-    KV_ASSERT(*deadline_ms >= 0);
-    return true;
-}
-
 /* numkeys, the end and COUNT from args[numkeys_index]; false after answering the error. */
 static bool mpop_parse(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
                        uint32_t numkeys_index, struct mpop_request *request)
@@ -191,7 +168,7 @@ static void bmpop_generic(struct cmd_context *context, const struct slice *args,
 {
     struct mpop_request request = {.type = type};
     if (!mpop_parse(context, args, arg_count, 2, &request) ||
-        !mpop_timeout_parse(context, args[1], &request.deadline_ms)) {
+        !cmd_block_timeout_parse(context, args[1], &request.deadline_ms)) {
         return;
     }
     uint32_t which = 0;

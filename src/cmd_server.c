@@ -810,6 +810,26 @@ CMD_HANDLER(cmd_config)
         config_resetstat(context);
         return;
     }
+    if (cmd_arg_is(args[1], "help")) {
+        if (!cmd_subcommand_is(context, args, arg_count, "help", 2, "config|help")) {
+            return; /* it answered the arity error */
+        }
+        static const char *const help[] = {
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        };
+        cmd_reply_help(&context->reply, help, sizeof(help) / sizeof(help[0]));
+        return;
+    }
     reply_error_unknown_subcommand(&context->reply, args[1], "CONFIG");
 }
 

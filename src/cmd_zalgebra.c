@@ -60,27 +60,10 @@ struct zalg_request {
     bool store;               /* args[1] is the destination */
 };
 
-/* Redis's getDoubleFromObject: the whole argument is a double (strtod), not empty, no
- * leading space, no overflow, not NaN. */
+/* A weight, as Redis's getDoubleFromObject reads it (number.h). */
 static bool weight_parse(struct slice arg, double *value)
 {
-    char text[256];
-    if (arg.length == 0 || arg.length >= sizeof(text) || isspace(arg.bytes[0]) ||
-        memchr(arg.bytes, 0, arg.length) != NULL) {
-        return false;
-    }
-    memcpy(text, arg.bytes, arg.length);
-    text[arg.length] = '\0';
-    char *end = NULL;
-    errno = 0;
-    double parsed = strtod(text, &end);
-    if ((uint32_t)(end - text) != arg.length || isnan(parsed) ||
-        (errno == ERANGE && (parsed == HUGE_VAL || parsed == -HUGE_VAL || parsed == 0))) {
-        return false;
-    }
-    *value = parsed;
-    KV_ASSERT(!isnan(*value));
-    return true;
+    return number_parse_double(arg.bytes, arg.length, value);
 }
 
 /* Redis's zunionInterAggregate: a sum that is NaN counts as 0; MIN and MAX keep the target

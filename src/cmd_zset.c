@@ -40,25 +40,10 @@ static bool arg_text(struct slice arg, char *text, uint32_t capacity)
     return true;
 }
 
-/* Redis's getDoubleFromObject: the whole argument is a double, not empty, no leading space,
- * no overflow or underflow, not NaN. */
+/* A score, as Redis's getDoubleFromObject reads it (number.h). */
 static bool score_parse(struct slice arg, double *score)
 {
-    char text[512];
-    if (arg.length == 0 || !arg_text(arg, text, sizeof(text)) || isspace((unsigned char)text[0]) ||
-        memchr(arg.bytes, 0, arg.length) != NULL) {
-        return false;
-    }
-    char *end = NULL;
-    errno = 0;
-    double value = strtod(text, &end);
-    if ((uint32_t)(end - text) != arg.length || isnan(value) ||
-        (errno == ERANGE && (value == HUGE_VAL || value == -HUGE_VAL || value == 0))) {
-        return false;
-    }
-    *score = value;
-    KV_ASSERT(!isnan(*score));
-    return true;
+    return number_parse_double(arg.bytes, arg.length, score);
 }
 
 /* One end of a score range (zslParseRange): "(" for exclusive, then strtod over the C

@@ -133,3 +133,24 @@ uint32_t number_format_long_double(long double value, char *text, uint32_t capac
     text[length] = '\0';
     return length;
 }
+
+bool number_parse_double(const uint8_t *bytes, uint32_t length, double *value)
+{
+    char text[NUMBER_DOUBLE_BYTES];
+    if (length == 0 || length >= sizeof(text) || isspace(bytes[0]) ||
+        memchr(bytes, 0, length) != NULL) {
+        return false;
+    }
+    memcpy(text, bytes, length);
+    text[length] = '\0';
+    char *end = NULL;
+    errno = 0;
+    double parsed = strtod(text, &end);
+    if ((uint32_t)(end - text) != length || isnan(parsed) ||
+        (errno == ERANGE && (parsed == HUGE_VAL || parsed == -HUGE_VAL || parsed == 0))) {
+        return false;
+    }
+    *value = parsed;
+    KV_ASSERT(!isnan(*value));
+    return true;
+}

@@ -168,6 +168,10 @@ def main():
                 for name in HOST_DEPENDENT & set(want) & set(got):
                     want[name] = got[name] = b"(host)"
                 check.equal(f"{command!r}", want, got)
+            for command in ([b"CONFIG", b"HELP"], [b"CONFIG", b"help", b"x"],
+                            [b"CONFIG", b"NOSUCH"], [b"CONFIG"]):
+                check.equal(f"{command!r}", redis_client.call(*command),
+                            kv_client.call(*command))
             # All or nothing: a good pair and a bad one change nothing.
             for command in ([b"CONFIG", b"SET", b"list-compress-depth", b"3",
                              b"hash-max-ziplist-entries", b"abc"],
