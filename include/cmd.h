@@ -122,6 +122,9 @@ void cmd_stats_reset(void);
  * command is looked up once: the position names it from then on. */
 uint32_t cmd_find(const struct slice *args, uint32_t arg_count);
 
+/* Compares an argument with a lower-case word, ignoring the argument's case. */
+bool cmd_arg_is(struct slice arg, const char *word);
+
 /* The command at a position (NULL for CMD_NONE). */
 const struct cmd *cmd_of(uint32_t position);
 

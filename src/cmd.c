@@ -415,16 +415,21 @@ static bool arity_ok(const struct cmd *cmd, uint32_t arg_count)
     return arg_count >= (uint32_t)-cmd->arity;
 }
 
+/* A read lookup's keyspace hit or miss, and a miss's "keymiss" event (lookupKeyRead). */
+static void read_counted(struct cmd_context *context, struct slice key, bool hit)
+{
+    context->stats->keyspace_hits += hit ? 1u : 0u;
+    context->stats->keyspace_misses += hit ? 0u : 1u;
+    if (!hit) {
+        notify_event(NOTIFY_KEY_MISS, "keymiss", key);
+    }
+}
+
 bool cmd_read_any(struct cmd_context *context, struct slice key, struct store_found *found)
 {
     (void)store_find_typed(context->store, key, STORE_TYPE_ANY, found);
-    if (!found->exists) {
-        context->stats->keyspace_misses++;
-        notify_event(NOTIFY_KEY_MISS, "keymiss", key);
-        return false;
-    }
-    context->stats->keyspace_hits++;
-    return true;
+    read_counted(context, key, found->exists);
+    return found->exists;
 }
 
 enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_t type,
@@ -432,12 +437,10 @@ enum store_status cmd_read(struct cmd_context *context, struct slice key, uint8_
 {
     KV_ASSERT(type != STORE_TYPE_ANY);
     enum store_status status = store_find_typed(context->store, key, type, found);
+    read_counted(context, key, status != STORE_NOT_FOUND);
     if (status == STORE_NOT_FOUND) {
-        context->stats->keyspace_misses++;
-        notify_event(NOTIFY_KEY_MISS, "keymiss", key);
         return STORE_NOT_FOUND;
     }
-    context->stats->keyspace_hits++;
     if (status == STORE_WRONGTYPE) {
         reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
     }

@@ -99,9 +99,6 @@ bool cmd_at(uint32_t index, const struct cmd **cmd);
 /* The group of entry `index` ("string", "generic", "list", ...). */
 const char *cmd_group_at(uint32_t index);
 
-/* Compares an argument with a lower-case word, ignoring the argument's case. */
-bool cmd_arg_is(struct slice arg, const char *word);
-
 /* Whether args[1] is the subcommand `name` (case-insensitive); when it is but the count is
  * not its arity (Redis's arity, the command and subcommand included), answers Redis's
  * arity error for `full_name` ("client|id") and returns false. */

@@ -24,7 +24,6 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "protected.h"
 #include "script.h"
@@ -306,13 +305,6 @@ static void answer_parse_error(struct serve *serve, struct reply *reply,
 
 /* A command arrives inside MULTI: an admitted one is answered QUEUED and its bytes stay in
  * the receive buffer for EXEC; a refused one fails the transaction, as in Redis. */
-/* Whether a slice is `word`, in any case. */
-static bool serve_arg_is(struct slice arg, const char *word)
-{
-    size_t length = strlen(word);
-    return arg.length == length && strncasecmp((const char *)arg.bytes, word, length) == 0;
-}
-
 /* Whether a command may write or replicate, as Redis 7.0's is_may_replicate_command decides
  * what CLIENT PAUSE WRITE holds: a write, one of the MAY_REPLICATE commands (EVAL but one
  * whose shebang says no-writes, EVALSHA, FCALL, PFCOUNT, PUBLISH, SPUBLISH: kv does not look
@@ -326,10 +318,10 @@ static bool pause_may_write(const struct client *client, const struct slice *arg
     if (cmd_flags(cmd_of(position)) & CMD_FLAG_WRITE) {
         return true;
     }
-    if (serve_arg_is(args[0], "exec")) {
+    if (cmd_arg_is(args[0], "exec")) {
         return client->txn.active && client->txn_writes;
     }
-    if (serve_arg_is(args[0], "eval")) {
+    if (cmd_arg_is(args[0], "eval")) {
         if (arg_count < 2 || args[1].length < 2 || memcmp(args[1].bytes, "#!", 2) != 0) {
             return true;
         }
@@ -346,7 +338,7 @@ static bool pause_may_write(const struct client *client, const struct slice *arg
     }
     /* Bounded by the names. */
     for (size_t index = 0; index < sizeof(may_replicate) / sizeof(may_replicate[0]); index++) {
-        if (serve_arg_is(args[0], may_replicate[index])) {
+        if (cmd_arg_is(args[0], may_replicate[index])) {
             return true;
         }
     }
@@ -533,9 +525,7 @@ static bool reply_is_push_only(const struct slice *args)
                                         "punsubscribe", "ssubscribe", "sunsubscribe"};
     /* Bounded by the names. */
     for (size_t index = 0; index < sizeof(names) / sizeof(names[0]); index++) {
-        size_t length = strlen(names[index]);
-        if (args[0].length == length &&
-            strncasecmp((const char *)args[0].bytes, names[index], length) == 0) {
+        if (cmd_arg_is(args[0], names[index])) {
             return true;
         }
     }
@@ -655,8 +645,7 @@ static void busy_one(struct serve *serve, struct conn *conn, uint32_t slot_index
         } else {
             cmd_run(&context, position, args, arg_count);
         }
-    } else if (admitted && args[0].length == 4 &&
-               strncasecmp((const char *)args[0].bytes, "exec", 4) == 0) {
+    } else if (admitted && cmd_arg_is(args[0], "exec")) {
         bool eval = script_busy_error(serve->shared.script) == REPLY_ERROR_BUSY_SCRIPT;
         reply_error(&context.reply, eval ? REPLY_ERROR_EXECABORT_BUSY_SCRIPT
                                          : REPLY_ERROR_EXECABORT_BUSY_FUNCTION);
