@@ -9,4 +9,6 @@ build_dir=${KV_BUILD_DIR:-build}
 # shellcheck disable=SC2086
 cmake -S . -B "$build_dir" -DKV_WERROR=ON ${KV_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build_dir" -j"$(nproc)"
-ctest --test-dir "$build_dir" --output-on-failure -j2
+# KV_CTEST_ARGS: extra ctest arguments (the sanitizer pass in .ci/run leaves out -LE load).
+# shellcheck disable=SC2086
+ctest --test-dir "$build_dir" --output-on-failure -j2 ${KV_CTEST_ARGS:-}
