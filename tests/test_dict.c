@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "check_abort.h"
 #include "dict.h"
 #include "heap.h"
 #include "region.h"
@@ -1181,45 +1182,6 @@ static void test_shrink_refused(void)
     region_unmap(&region);
 }
 
-/* Runs action(context) in a forked child. True when the child dies of SIGABRT after printing
- * an assertion failure that names `expression`; the child's stderr comes back on a pipe. */
-static bool dies_asserting(void (*action)(void *), void *context, const char *expression)
-{
-    int fds[2];
-    if (pipe(fds) != 0) {
-        return false;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t child = fork();
-    if (child == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        action(context);
-        _exit(0);
-    }
-    close(fds[1]);
-    char message[1024];
-    size_t length = 0;
-    ssize_t got = 0;
-    while (length < sizeof(message) - 1 &&
-           (got = read(fds[0], message + length, sizeof(message) - 1 - length)) > 0) {
-        length += (size_t)got;
-    }
-    message[length] = '\0';
-    close(fds[0]);
-    int status = 0;
-    waitpid(child, &status, 0);
-    bool aborted = child > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-    bool named = strstr(message, expression) != NULL;
-    if (!aborted || !named) {
-        fprintf(stderr, "expected an abort on '%s'; the child said: %s\n", expression, message);
-    }
-    return aborted && named;
-}
-
 /* An entry whose key changed under the dict sits in the wrong bucket. */
 static void verify_wrong_bucket(void *context)
 {
@@ -1248,10 +1210,10 @@ static void test_verify_catches(struct dict *dict)
 {
     uint64_t allocations_before = dict->heap->allocations;
     fill(dict, 2000);
-    CHECK(dies_asserting(verify_wrong_bucket, dict, "((uint32_t)hash & mask) == index"));
-    CHECK(dies_asserting(verify_count, dict, "chained == dict->count[table]"));
+    CHECK(check_dies_asserting(verify_wrong_bucket, dict, "((uint32_t)hash & mask) == index"));
+    CHECK(check_dies_asserting(verify_count, dict, "chained == dict->count[table]"));
 #ifdef KV_DEBUG
-    CHECK(dies_asserting(insert_twice, dict, "chain_locate(dict, key, hash, &table)"));
+    CHECK(check_dies_asserting(insert_twice, dict, "chain_locate(dict, key, hash, &table)"));
 #else
     (void)insert_twice;
 #endif

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "check_abort.h"
 #include "heap.h"
 
 #define MIB (1024ull * 1024ull)
@@ -68,45 +69,6 @@ static double now_seconds(void)
     struct timespec time_now;
     clock_gettime(CLOCK_MONOTONIC, &time_now);
     return (double)time_now.tv_sec + (double)time_now.tv_nsec * 1e-9;
-}
-
-/* Runs action(context) in a forked child. True when the child dies of SIGABRT after printing
- * an assertion failure that names `expression`; the child's stderr comes back on a pipe. */
-static bool dies_asserting(void (*action)(void *), void *context, const char *expression)
-{
-    int fds[2];
-    if (pipe(fds) != 0) {
-        return false;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t child = fork();
-    if (child == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        action(context);
-        _exit(0);
-    }
-    close(fds[1]);
-    char message[1024];
-    size_t length = 0;
-    ssize_t got = 0;
-    while (length < sizeof(message) - 1 &&
-           (got = read(fds[0], message + length, sizeof(message) - 1 - length)) > 0) {
-        length += (size_t)got;
-    }
-    message[length] = '\0';
-    close(fds[0]);
-    int status = 0;
-    waitpid(child, &status, 0);
-    bool aborted = child > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-    bool named = strstr(message, expression) != NULL;
-    if (!aborted || !named) {
-        fprintf(stderr, "expected an abort on '%s'; the child said: %s\n", expression, message);
-    }
-    return aborted && named;
 }
 
 /* A heap in a region of its own, sized by heap_plan_bytes(). */
@@ -1001,18 +963,18 @@ static void test_deaths(void)
     struct fixture fixture;
     fixture_open(&fixture, MIB);
     struct heap *heap = &fixture.heap;
-    CHECK(dies_asserting(release_small_twice, heap, "!free_list_holds(heap, first, index)"));
-    CHECK(dies_asserting(release_large_twice, heap, "page->kind != HEAP_PAGE_FREE"));
-    CHECK(dies_asserting(release_interior_small, heap, "index * class->object_bytes == offset"));
-    CHECK(dies_asserting(release_interior_large, heap, "pointer == span_base(heap, first)"));
-    CHECK(dies_asserting(release_never_handed_out, heap,
+    CHECK(check_dies_asserting(release_small_twice, heap, "!free_list_holds(heap, first, index)"));
+    CHECK(check_dies_asserting(release_large_twice, heap, "page->kind != HEAP_PAGE_FREE"));
+    CHECK(check_dies_asserting(release_interior_small, heap, "index * class->object_bytes == offset"));
+    CHECK(check_dies_asserting(release_interior_large, heap, "pointer == span_base(heap, first)"));
+    CHECK(check_dies_asserting(release_never_handed_out, heap,
                          "index < class->objects - head->fresh"));
-    CHECK(dies_asserting(verify_broken_used, heap, "head->used + free_count + head->fresh"));
-    CHECK(dies_asserting(verify_broken_bin, heap, "head->prev == previous"));
-    CHECK(dies_asserting(verify_free_neighbours, heap, "!previous_free"));
-    CHECK(dies_asserting(write_mark_after_release, heap, "link.mark == free_mark(heap, object)"));
+    CHECK(check_dies_asserting(verify_broken_used, heap, "head->used + free_count + head->fresh"));
+    CHECK(check_dies_asserting(verify_broken_bin, heap, "head->prev == previous"));
+    CHECK(check_dies_asserting(verify_free_neighbours, heap, "!previous_free"));
+    CHECK(check_dies_asserting(write_mark_after_release, heap, "link.mark == free_mark(heap, object)"));
 #ifdef KV_DEBUG
-    CHECK(dies_asserting(write_after_release, heap, "poison_intact"));
+    CHECK(check_dies_asserting(write_after_release, heap, "poison_intact"));
 #else
     (void)write_after_release;
 #endif

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "check_abort.h"
 #include "pack.h"
 
 #define MIB (1024ull * 1024ull)
@@ -59,45 +60,6 @@ static uint64_t prng_next(void)
 static uint32_t prng_below(uint32_t bound)
 {
     return (uint32_t)(prng_next() % bound);
-}
-
-/* Runs action(context) in a forked child. True when the child dies of SIGABRT after printing
- * an assertion failure that names `expression`; the child's stderr comes back on a pipe. */
-static bool dies_asserting(void (*action)(void *), void *context, const char *expression)
-{
-    int fds[2];
-    if (pipe(fds) != 0) {
-        return false;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t child = fork();
-    if (child == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        action(context);
-        _exit(0);
-    }
-    close(fds[1]);
-    char message[1024];
-    size_t length = 0;
-    ssize_t got = 0;
-    while (length < sizeof(message) - 1 &&
-           (got = read(fds[0], message + length, sizeof(message) - 1 - length)) > 0) {
-        length += (size_t)got;
-    }
-    message[length] = '\0';
-    close(fds[0]);
-    int status = 0;
-    waitpid(child, &status, 0);
-    bool aborted = child > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-    bool named = strstr(message, expression) != NULL;
-    if (!aborted || !named) {
-        fprintf(stderr, "expected an abort on '%s'; the child said: %s\n", expression, message);
-    }
-    return aborted && named;
 }
 
 /* A heap in a region of its own, sized by heap_plan_bytes(). */
@@ -908,7 +870,7 @@ static void test_verify_catches(struct heap *heap)
     const char *expressions[] = {"seen == count", "seen < count", "entry_bytes <= room",
                                  "size != 0", "back_length == length"};
     for (uint32_t index = 0; index < sizeof(cases) / sizeof(cases[0]); index++) {
-        CHECK(dies_asserting(corrupt_and_verify, &cases[index], expressions[index]));
+        CHECK(check_dies_asserting(corrupt_and_verify, &cases[index], expressions[index]));
     }
 }
 
@@ -942,7 +904,7 @@ int main(void)
     test_pairs(heap, true);
     report_memory(heap);
     test_verify_catches(heap);
-    CHECK(dies_asserting(long_form_and_verify, heap, "pack_varint_bytes(length) == size"));
+    CHECK(check_dies_asserting(long_form_and_verify, heap, "pack_varint_bytes(length) == size"));
     churn_run(heap, false, 20000, 20);
     churn_run(heap, true, 20000, 20);
     heap_verify(heap);

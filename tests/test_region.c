@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "check_abort.h"
 #include "region.h"
 
 /* AddressSanitizer intercepts mlock and reports success without locking, so under it the
@@ -35,45 +36,6 @@
 
 #define SMALL_BYTES 10000u
 #define LOCKED_BYTES (1u << 20)
-
-/* Runs action(context) in a forked child. True when the child dies of SIGABRT after printing
- * an assertion failure that names `expression`; the child's stderr comes back on a pipe. */
-static bool dies_asserting(void (*action)(void *), void *context, const char *expression)
-{
-    int fds[2];
-    if (pipe(fds) != 0) {
-        return false;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t child = fork();
-    if (child == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        action(context);
-        _exit(0);
-    }
-    close(fds[1]);
-    char message[1024];
-    size_t length = 0;
-    ssize_t got = 0;
-    while (length < sizeof(message) - 1 &&
-           (got = read(fds[0], message + length, sizeof(message) - 1 - length)) > 0) {
-        length += (size_t)got;
-    }
-    message[length] = '\0';
-    close(fds[0]);
-    int status = 0;
-    waitpid(child, &status, 0);
-    bool aborted = child > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-    bool named = strstr(message, expression) != NULL;
-    if (!aborted || !named) {
-        fprintf(stderr, "expected an abort on '%s'; the child said: %s\n", expression, message);
-    }
-    return aborted && named;
-}
 
 static uint64_t base_page_bytes(void)
 {
@@ -131,15 +93,15 @@ static void test_carving(struct region *region)
     CHECK(region->carved_bytes == region->bytes);
     memset(first, 1, (size_t)region->bytes); /* every carved byte is writable */
     CHECK(region_carve(region, 0, 1) == region->base + region->bytes);
-    CHECK(dies_asserting(carve_one_byte, region, "bytes <= region->bytes - start"));
+    CHECK(check_dies_asserting(carve_one_byte, region, "bytes <= region->bytes - start"));
 }
 
 static void test_seal(struct region *region)
 {
     region_seal(region);
     CHECK(region->sealed);
-    CHECK(dies_asserting(carve_one_byte, region, "!region->sealed"));
-    CHECK(dies_asserting(seal_again, region, "!region->sealed"));
+    CHECK(check_dies_asserting(carve_one_byte, region, "!region->sealed"));
+    CHECK(check_dies_asserting(seal_again, region, "!region->sealed"));
     region_unmap(region);
     CHECK(region->base == NULL);
     /* A fresh region with room left still refuses a carve once sealed. */
@@ -147,7 +109,7 @@ static void test_seal(struct region *region)
     CHECK(region_map(region, SMALL_BYTES, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,
                      sizeof(error)) == 0);
     region_seal(region);
-    CHECK(dies_asserting(carve_one_byte, region, "!region->sealed"));
+    CHECK(check_dies_asserting(carve_one_byte, region, "!region->sealed"));
     region_unmap(region);
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "check_abort.h"
 #include "plan.h"
 #include "reply.h"
 
@@ -350,57 +351,22 @@ static void check_random_echoes(uint64_t seed)
     }
 }
 
-/* Runs action in a forked child. True when it dies of SIGABRT after naming `expression`. */
-static bool dies_asserting(void (*action)(void), const char *expression)
+static void limit_before_init(void *unused)
 {
-    int fds[2];
-    if (pipe(fds) != 0) {
-        return false;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t child = fork();
-    if (child == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        action();
-        _exit(0);
-    }
-    close(fds[1]);
-    char message[1024];
-    size_t length = 0;
-    ssize_t got = 0;
-    while (length < sizeof(message) - 1 &&
-           (got = read(fds[0], message + length, sizeof(message) - 1 - length)) > 0) {
-        length += (size_t)got;
-    }
-    message[length] = '\0';
-    close(fds[0]);
-    int status = 0;
-    waitpid(child, &status, 0);
-    bool aborted = child > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-    bool named = strstr(message, expression) != NULL;
-    if (!aborted || !named) {
-        fprintf(stderr, "expected an abort on '%s'; the child said: %s\n", expression, message);
-    }
-    return aborted && named;
-}
-
-static void limit_before_init(void)
-{
+    (void)unused;
     (void)reply_error_line(REPLY_ERROR_KEY_TOO_LONG);
 }
 
-static void fixed_given_arguments(void)
+static void fixed_given_arguments(void *unused)
 {
+    (void)unused;
     struct reply reply = reply_empty();
     reply_error_format(&reply, REPLY_ERROR_SYNTAX, 1u);
 }
 
-static void format_given_alone(void)
+static void format_given_alone(void *unused)
 {
+    (void)unused;
     struct reply reply = reply_empty();
     reply_error(&reply, REPLY_ERROR_HELLO_OPTION);
 }
@@ -409,8 +375,9 @@ static void format_given_alone(void)
 static const char hello_x_line[] = "-ERR Syntax error in HELLO option 'x'\r\n";
 
 /* A reply with one byte less room than the line needs must not take it. */
-static void format_one_byte_short(void)
+static void format_one_byte_short(void *unused)
 {
+    (void)unused;
     struct reply reply = {.bytes = buffer_bytes, .length = 0, .capacity = sizeof(hello_x_line) - 2};
     struct slice arg = slice_text("x");
     reply_error_format(&reply, REPLY_ERROR_HELLO_OPTION, &arg);
@@ -422,9 +389,9 @@ static void check_room(void)
     struct slice arg = slice_text("x");
     reply_error_format(&exact, REPLY_ERROR_HELLO_OPTION, &arg);
     CHECK_BYTES(exact.bytes, exact.length, hello_x_line, sizeof(hello_x_line) - 1);
-    CHECK(dies_asserting(format_one_byte_short, "reply->grow != NULL"));
-    CHECK(dies_asserting(fixed_given_arguments, "REPLY_ERROR_KIND_FORMAT"));
-    CHECK(dies_asserting(format_given_alone, "REPLY_ERROR_KIND_FORMAT"));
+    CHECK(check_dies_asserting(format_one_byte_short, NULL, "reply->grow != NULL"));
+    CHECK(check_dies_asserting(fixed_given_arguments, NULL, "REPLY_ERROR_KIND_FORMAT"));
+    CHECK(check_dies_asserting(format_given_alone, NULL, "REPLY_ERROR_KIND_FORMAT"));
 }
 
 /* Bulk strings on both sides of the length composed whole (64 bytes), the empty one, and
@@ -508,7 +475,7 @@ int main(void)
     /* Fixed lines work before reply_errors_init (protected mode needs its line first); a
      * limit line does not exist yet. */
     check_line(REPLY_ERROR_NOAUTH, "-NOAUTH Authentication required.\r\n");
-    CHECK(dies_asserting(limit_before_init, "limit_lengths[slot] > 0"));
+    CHECK(check_dies_asserting(limit_before_init, NULL, "limit_lengths[slot] > 0"));
     struct config config;
     config_defaults(&config);
     config.key_size_max = 777;
