@@ -18,7 +18,6 @@ COMMAND_COUNT = 20000
 CHANNELS = [b"a", b"b", b"news.1", b"news.2", b"", b"x y"]
 PATTERNS = [b"news.*", b"*", b"n?ws.1", b"[ab]", b"a"]
 MESSAGES = [b"", b"hello", b"\x00\r\n", b"m" * 50]
-PONGS = (b"+PONG\r\n", b"*2\r\n$4\r\npong\r\n$0\r\n\r\n")
 
 
 def split(data):
@@ -31,13 +30,23 @@ def split(data):
     return out
 
 
+SYNC_PINGS = [0]    # the number of the next synchronising PING
+
+
 def synced(client):
-    """Everything the client received before the answer to a PING sent now."""
-    client.send(kvtest.encode("PING"))
+    """Everything the client received before the answer to a PING sent now. The PING carries
+    a token of its own (a bare PING's answer, or PING ""'s while subscribed, looks like any
+    other PONG: taken for the synchronising one, every later read of the client would stop an
+    answer early and race with the next step's messages)."""
+    SYNC_PINGS[0] += 1
+    token = b"sync-%d" % SYNC_PINGS[0]
+    client.send(kvtest.encode(b"PING", token))
+    answers = (b"$%d\r\n%s\r\n" % (len(token), token),
+               b"*2\r\n$4\r\npong\r\n$%d\r\n%s\r\n" % (len(token), token))
     received = []
     for _ in range(1000):
         reply = client.reply()
-        if reply in PONGS:
+        if reply in answers:
             return received
         received.append(reply)
     raise AssertionError("no PING answer")
