@@ -90,6 +90,13 @@ void serve_tracking_deliver(struct serve *serve)
     }
 }
 
+void serve_pass_end(struct serve *serve)
+{
+    if (serve->shared.tracking != NULL) {
+        tracking_broadcast(serve->shared.tracking); /* BCAST: once per pass, as Redis */
+    }
+}
+
 /* A command's context: the shared part, this client, its output as the reply. */
 static struct cmd_context context_for(const struct serve *serve, uint32_t slot_index)
 {
