@@ -56,13 +56,15 @@ enum tracking_flag {
 /* One client's tracking state (in struct client). */
 struct tracking_client {
     uint32_t flags;               /* enum tracking_flag */
-    uint64_t redirect_id;         /* REDIRECT's client id; 0: none */
     uint32_t prefix_count;        /* BCAST prefixes, sorted by their bytes */
+    uint64_t redirect_id;         /* REDIRECT's client id; 0: none */
     uint8_t prefix_lengths[TRACKING_PREFIXES_MAX];
     uint8_t prefixes[TRACKING_PREFIXES_MAX][TRACKING_PREFIX_BYTES_MAX];
     uint32_t link_head;           /* its newest link in the table (heap ref), TRACKING_NONE */
     uint32_t link_count;          /* keys it tracks in normal mode */
 };
+
+static_assert(sizeof(struct tracking_client) == 288, "a client's tracking state: 36 words");
 
 /*
  * The serving layer's delivery: tell client `id` (in connection slot `slot_index`) to
