@@ -463,20 +463,21 @@ void tracking_remember(struct tracking *tracking, const struct tracking_client *
      * its reply) to drop what it read, so its cache never outlives a change kv could not
      * promise to tell it about. */
     struct tracking_key *fresh = NULL;
+    /* Like data, the table never takes the client reserve (replies need it more). */
+    enum heap_reserve reserve_before = heap_reserve_set(tracking->heap, HEAP_RESERVE_CLOSED);
     if (key_ref == TRACKING_NONE) {
         uint64_t bytes = offsetof(struct tracking_key, bytes) + (uint64_t)key.length;
         fresh = heap_alloc_counted(tracking->heap, bytes, &tracking->entry_bytes);
-        if (fresh == NULL) {
-            pending_add(tracking, id, slot_index, &key);
-            return;
-        }
     }
-    struct tracking_link *link =
-        heap_alloc_counted(tracking->heap, sizeof(*link), &tracking->entry_bytes);
+    struct tracking_link *link = NULL;
+    if (key_ref != TRACKING_NONE || fresh != NULL) {
+        link = heap_alloc_counted(tracking->heap, sizeof(*link), &tracking->entry_bytes);
+    }
     if (link == NULL) {
         if (fresh != NULL) {
             heap_release_counted(tracking->heap, fresh, &tracking->entry_bytes);
         }
+        (void)heap_reserve_set(tracking->heap, reserve_before);
         pending_add(tracking, id, slot_index, &key);
         return;
     }
@@ -486,8 +487,9 @@ void tracking_remember(struct tracking *tracking, const struct tracking_client *
             memcpy(fresh->bytes, key.bytes, key.length);
         }
         key_ref = heap_ref(tracking->heap, fresh);
-        dict_insert(&tracking->keys, key_ref);
+        dict_insert(&tracking->keys, key_ref); /* its buckets closed to the reserve too */
     }
+    (void)heap_reserve_set(tracking->heap, reserve_before);
     struct tracking_key *entry = key_at(tracking, key_ref);
     uint32_t link_ref = heap_ref(tracking->heap, link);
     *link = (struct tracking_link){.key_next = entry->link_head,
@@ -521,9 +523,11 @@ static void changed_add(struct tracking *tracking, struct slice key)
         return; /* everything will be dropped anyway */
     }
     uint64_t bytes = offsetof(struct tracking_changed, bytes) + (uint64_t)key.length;
+    enum heap_reserve reserve_before = heap_reserve_set(tracking->heap, HEAP_RESERVE_CLOSED);
     struct tracking_changed *changed =
         heap_alloc_counted(tracking->heap, bytes, &tracking->entry_bytes);
     if (changed == NULL) {
+        (void)heap_reserve_set(tracking->heap, reserve_before);
         tracking->changed_overflow = true;
         return;
     }
@@ -533,6 +537,7 @@ static void changed_add(struct tracking *tracking, struct slice key)
         memcpy(changed->bytes, key.bytes, key.length);
     }
     dict_insert(&tracking->changed, heap_ref(tracking->heap, changed));
+    (void)heap_reserve_set(tracking->heap, reserve_before);
     KV_ASSERT(dict_count(&tracking->changed) > 0);
 }
 

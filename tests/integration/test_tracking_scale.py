@@ -18,6 +18,9 @@ kv's tracking table lives in the heap, bounded only by tracking-table-max-keys (
    tracker's among its own, are compared; then writing every key invalidates exactly the
    1,000 still tracked, and each tracker's evicted and written keys are all it read.
 
+3. kv only: with the data at maxmemory, a tracked read finds no room in the heap and its
+   reader gets the key's invalidation right after the reply.
+
 The seed is printed (KV_SEED replays it). Replies of the writer are compared in full too.
 """
 import os
@@ -220,6 +223,34 @@ def limited(server, seed):
     return out
 
 
+def budget(check):
+    """kv only: with the data at maxmemory the heap has no room for a tracked key, and the
+    reader is told to drop each key at once, right after its reply (never a stale cache)."""
+    with kvtest.start_kv("--connections-max", "16", "--hugepages", "off",
+                         "--maxmemory", "4mb") as kv:
+        with kv.connect() as writer:
+            payload = b"".join(kvtest.encode(b"SET", b"fill:%d" % index, b"x" * 200)
+                               for index in range(30000))
+            replies = split_replies(read_through(writer, payload + kvtest.encode(b"ECHO",
+                                                                               b"done"), MARKER))
+            stored = sum(1 for reply in replies if reply == b"+OK\r\n")
+            check.true("the data filled the budget", 0 < stored < 30000, f"{stored}")
+            client = tracker(kv)
+            keys = [b"fill:%d" % index for index in range(2000)]
+            payload = b"".join(kvtest.encode(b"GET", key) for key in keys)
+            replies = split_replies(read_through(client, payload + kvtest.encode(b"PING"),
+                                                 b"+PONG\r\n"))
+            # Each reply, then its key's invalidation.
+            told = sum(1 for index, key in enumerate(keys)
+                       if 2 * index + 1 < len(replies) and
+                       replies[2 * index].startswith(b"$200\r\n") and
+                       push_keys([replies[2 * index + 1]]) == [key])
+            check.equal("each read key told at once", 2000, told)
+            keys = info_fields(writer, (b"tracking_total_keys",))[0]
+            check.true("few keys tracked", int(keys) < 2000, repr(keys))
+            client.close()
+
+
 def main():
     seed = int(os.environ.get("KV_SEED", random.randrange(1 << 32)))
     print(f"seed {seed} (KV_SEED replays it)")
@@ -241,6 +272,8 @@ def main():
             else:
                 check.true("the limit evicted keys", got[1][1] == LIMIT_KEYS - LIMIT,
                            repr(got[1]))
+    if not kvtest.KV_IS_REDIS:
+        budget(check)
     print(f"seed {seed}; {time.monotonic() - started:.1f} s")
     check.finish()
 
