@@ -12,8 +12,8 @@ redirected to a subscribed RESP2 client, and a RESP3 normal-mode tracker that re
 between rounds (its direct invalidations, per command). Seeded rounds: a random pipeline of
 1 to 12 writes (SET, DEL, MSET, INCR, HSET, EXPIRE, UNLINK, SETs of keys under no prefix),
 sent in one piece by the writer or by the NOLOOP broadcaster; then every client's stream up
-to a PING's answer (the writer's replies too) is compared byte for byte. The seed is printed
-(KV_SEED replays it).
+to a PING's answer (the writer's replies too) is compared byte for byte; INFO's
+tracking_total_keys, _items and _prefixes too. The seed is printed (KV_SEED replays it).
 """
 import os
 import random
@@ -92,6 +92,7 @@ def scenario(server, seed):
             legacy.call(b"CLIENT", b"TRACKING", b"ON", b"BCAST", b"PREFIX", b"o",
                         b"REDIRECT", listener_id),
         ]
+        setup.append(tracking_info(writer))
         streams["setup"] = setup
         names = ("writer", "prefixed", "everything", "normal", "listener")
         for name in names:
@@ -115,9 +116,18 @@ def scenario(server, seed):
                 streams[name].append(read_until(client, marker))
             listener.send(kvtest.encode(b"PING"))
             streams["listener"].append(read_until(listener, b"$4\r\npong\r\n$0\r\n\r\n"))
+        streams["info"] = [tracking_info(writer)]
+        prefixed.call(b"CLIENT", b"TRACKING", b"OFF")
+        streams["info"].append(tracking_info(writer))
         for client in (prefixed, everything, normal, legacy):
             client.close()
     return streams
+
+
+def tracking_info(client):
+    """INFO's tracking_total_keys, _items and _prefixes."""
+    text = client.call(b"INFO", b"stats")
+    return [line for line in text.split(b"\r\n") if line.startswith(b"tracking_total_")]
 
 
 def main():
@@ -128,7 +138,9 @@ def main():
     with kvtest.start_kv(*KV_OPTIONS) as kv, kvtest.start_redis() as redis:
         want = scenario(redis, seed)
         got = scenario(kv, seed)
-    check.equal("setup replies", want["setup"], got["setup"])
+    check.equal("setup replies and INFO", want["setup"], got["setup"])
+    check.equal("INFO after the rounds, and after a broadcaster's OFF", want["info"],
+                got["info"])
     for name in ("writer", "prefixed", "everything", "normal", "listener"):
         check.equal(f"{name}: rounds", len(want[name]), len(got[name]))
         mismatched = [index for index, (expected, actual)
