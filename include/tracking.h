@@ -30,9 +30,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kv_assert.h"
 #include "dict.h"
 #include "heap.h"
+#include "kv_assert.h"
 #include "slice.h"
 
 /* A client's BCAST prefixes: how many and how long (kv's bounds; Redis has none). */
@@ -68,8 +68,9 @@ static_assert(sizeof(struct tracking_client) == 288, "a client's tracking state:
 
 /*
  * The serving layer's delivery: tell client `id` (in connection slot `slot_index`) to
- * invalidate `keys` (key_count of them), or everything when keys is NULL (a flush, or an
- * evicted key whose name was not kept). It resolves REDIRECT and the protocol.
+ * invalidate `keys` (key_count of them), or everything when keys is NULL (a flush, a pending
+ * list that overflowed, a broadcast pass the heap had no room for). It resolves REDIRECT and
+ * the protocol.
  */
 typedef void tracking_send_fn(void *context, uint32_t slot_index, uint64_t id,
                               const struct slice *keys, uint32_t key_count);
