@@ -56,6 +56,8 @@ struct block {
     uint32_t fifo_tail;
     uint32_t ready_head;          /* keys that gained members, oldest first, HEAP_REF_NONE */
     uint32_t ready_tail;
+    struct slice serving_key;     /* the ready key whose waiters retry now (a woken XREAD is
+                                     served that key, as Redis serves it); bytes NULL: none */
 };
 
 enum block_status {
@@ -114,6 +116,9 @@ static inline bool block_ready_pending(const struct block *block)
 /* Takes the oldest ready key off the ready list: its entry, or false when none. The entry
  * stays valid while it has waiters. */
 KV_MUST_USE bool block_ready_pop(struct block *block, uint32_t *key_ref);
+
+/* A waited-on key's bytes (a ref from block_ready_pop), valid while it has waiters. */
+struct slice block_key_name(const struct block *block, uint32_t key_ref);
 
 /* The waiters of a ready key, oldest first: block_waiter_first gives the first link, then
  * block_waiter_next; each gives the waiting client's slot. Take the next link before

@@ -85,6 +85,10 @@ void serve_closing(struct serve *serve, uint32_t slot_index);
  * keys changed outside commands: expiry, eviction). */
 void serve_tracking_deliver(struct serve *serve);
 
+/* The event loop's pass ends (Redis's beforeSleep): the keys changed during it go to the
+ * broadcasting tracking clients, one message per prefix. */
+void serve_pass_end(struct serve *serve);
+
 /* Answers the blocked commands whose timeout has passed with a null array, as Redis does. */
 void serve_block_timeouts(struct serve *serve, int64_t now_ms);
 

@@ -2,22 +2,27 @@
  * Client-side caching (CLIENT TRACKING): which clients read which keys, and the
  * invalidations owed when keys change, as Redis 7.0's tracking.c decides them.
  *
- * The table is carved from the region at startup and never grows: TRACKING_KEYS_MAX keys,
- * each with a chain of (client id, slot) links from a pool of TRACKING_LINKS_MAX. A key is
- * found by a 64-bit hash of its name (seeded); its name is kept when it is at most
- * TRACKING_NAME_BYTES_MAX bytes. When the table or the link pool is full, the oldest slot
- * of a round-robin cursor is evicted as Redis evicts past tracking-table-max-keys: its
- * clients are told to invalidate it (by name, or with a null, "everything", for a longer
- * name). A link to a client that left or turned tracking off is skipped by its id.
+ * The table lives in the heap (the memory budget), only while used, as WATCH's does: a
+ * tracked key once, with its whole name, in a dict of keys; each (key, client) pair as a
+ * link chained from its key and, doubly, from its client (struct tracking_client), so that
+ * CLIENT TRACKING OFF, RESET and a leaving client free their own links (and the keys no one
+ * tracks any more) without a walk of the table. The only bounds are tracking-table-max-keys
+ * (enforced before each command as Redis's trackingLimitUsedSlots does: tracking_limit; 0 is
+ * no limit) and the budget. When the heap has no room for a new key or link, the reader is
+ * told to invalidate the key at once (after its reply), as if it had changed: its cache can
+ * never keep a value kv could not promise to invalidate (Redis never refuses the read).
  *
- * Broadcasting clients (BCAST) hold their prefixes in their own state (client.h). Every
- * invalidation a change owes is noted in a bounded pending list and sent by tracking_deliver
- * once the command's reply is written (so the running client's own invalidations follow its
- * reply, as Redis's pending keys do): the direct ones in the order they came, then for each
- * broadcasting client one message per matching prefix with its keys, sorted and without
- * repeats (as Redis sends them before it sleeps). A list that overflows sends a null
- * ("everything") to every tracking client instead. No I/O: messages go through the sender
- * the serving layer installs.
+ * Broadcasting clients (BCAST) hold their prefixes in their own state (client.h). A change
+ * owes its direct invalidations (to the clients that read the key) at once: they wait in a
+ * bounded pending list and tracking_deliver sends them once the command's reply is written
+ * (so the running client's own follow its reply, as Redis's pending keys do); a list that
+ * overflows sends a null ("everything") to every tracking client instead. The keys changed
+ * for the broadcasters gather over a whole event-loop pass in a heap dict (each once, with
+ * its last changer for NOLOOP) and tracking_broadcast sends them when the pass ends, as
+ * Redis's trackingBroadcastInvalidationMessages does before it sleeps: to each broadcasting
+ * client, one message per matching prefix with every key under it, sorted. If the heap
+ * cannot hold a changed key, or the sort's scratch, every broadcasting client gets a null
+ * instead. No I/O: messages go through the sender the serving layer installs.
  */
 #ifndef KV_TRACKING_H
 #define KV_TRACKING_H
@@ -25,28 +30,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dict.h"
+#include "heap.h"
 #include "kv_assert.h"
-#include "region.h"
 #include "slice.h"
 
-/* The table's bounds. tracking-table-max-keys (Redis's parameter, 1M by default, 0: no limit)
- * is enforced before each command as Redis's trackingLimitUsedSlots does (tracking_limit);
- * the table itself holds TRACKING_KEYS_MAX keys, and a key read while it is full evicts
- * another at once (so a limit above the capacity acts as the capacity, and only sends
- * invalidations earlier). */
-#define TRACKING_KEYS_MAX 4096u
-#define TRACKING_LINKS_MAX 8192u
-#define TRACKING_BUCKET_COUNT 4096u
-#define TRACKING_NAME_BYTES_MAX 44u
 /* A client's BCAST prefixes: how many and how long (kv's bounds; Redis has none). */
 #define TRACKING_PREFIXES_MAX 8u
 #define TRACKING_PREFIX_BYTES_MAX 32u
 /* Invalidations kept to send after a command (more send a null, "everything", instead). */
 #define TRACKING_PENDING_MAX 256u
 #define TRACKING_PENDING_BYTES 16384u
-
-static_assert((TRACKING_BUCKET_COUNT & (TRACKING_BUCKET_COUNT - 1)) == 0,
-              "the bucket count is a power of two");
 
 /* A client's tracking flags (as Redis's CLIENT_TRACKING_*). */
 enum tracking_flag {
@@ -62,16 +56,21 @@ enum tracking_flag {
 /* One client's tracking state (in struct client). */
 struct tracking_client {
     uint32_t flags;               /* enum tracking_flag */
-    uint64_t redirect_id;         /* REDIRECT's client id; 0: none */
     uint32_t prefix_count;        /* BCAST prefixes, sorted by their bytes */
+    uint64_t redirect_id;         /* REDIRECT's client id; 0: none */
     uint8_t prefix_lengths[TRACKING_PREFIXES_MAX];
     uint8_t prefixes[TRACKING_PREFIXES_MAX][TRACKING_PREFIX_BYTES_MAX];
+    uint32_t link_head;           /* its newest link in the table (heap ref), TRACKING_NONE */
+    uint32_t link_count;          /* keys it tracks in normal mode */
 };
+
+static_assert(sizeof(struct tracking_client) == 288, "a client's tracking state: 36 words");
 
 /*
  * The serving layer's delivery: tell client `id` (in connection slot `slot_index`) to
- * invalidate `keys` (key_count of them), or everything when keys is NULL (a flush, or an
- * evicted key whose name was not kept). It resolves REDIRECT and the protocol.
+ * invalidate `keys` (key_count of them), or everything when keys is NULL (a flush, a pending
+ * list that overflowed, a broadcast pass the heap had no room for). It resolves REDIRECT and
+ * the protocol.
  */
 typedef void tracking_send_fn(void *context, uint32_t slot_index, uint64_t id,
                               const struct slice *keys, uint32_t key_count);
@@ -82,25 +81,9 @@ typedef void tracking_send_fn(void *context, uint32_t slot_index, uint64_t id,
 typedef struct tracking_client *tracking_client_fn(void *context, uint32_t slot_index,
                                                    uint64_t *id);
 
-struct tracking_key {
-    uint64_t hash;        /* of the name, with the table's seed */
-    uint32_t next;        /* next key in the bucket, TRACKING_NONE at the end */
-    uint32_t link_head;   /* first link, TRACKING_NONE: none */
-    uint8_t used;         /* this slot holds a key */
-    uint8_t name_length;  /* bytes of name; 0 with long_name: not kept */
-    uint8_t long_name;    /* the name was longer than TRACKING_NAME_BYTES_MAX */
-    uint8_t name[TRACKING_NAME_BYTES_MAX];
-};
-
-static_assert(sizeof(struct tracking_key) == 64, "a key entry fills a cache line");
-
-struct tracking_link {
-    uint64_t id;          /* the client's id */
-    uint32_t slot_index;  /* and its connection slot */
-    uint32_t next;        /* next link of the key, or of the free list */
-};
-
-#define TRACKING_NONE UINT32_MAX
+/* No link or key (heap references start at 1); also "no slot" where a slot is meant. */
+#define TRACKING_NONE HEAP_REF_NONE
+#define TRACKING_SLOT_NONE UINT32_MAX
 
 /* One invalidation owed, to send after the command. */
 struct tracking_pending {
@@ -113,15 +96,12 @@ struct tracking_pending {
 };
 
 struct tracking {
-    struct tracking_key *keys;    /* TRACKING_KEYS_MAX */
-    struct tracking_link *links;  /* TRACKING_LINKS_MAX */
-    uint32_t *buckets;            /* TRACKING_BUCKET_COUNT heads */
-    uint32_t key_free;            /* free key slots: a stack through `next` */
-    uint32_t link_free;           /* free links: a stack through `next` */
-    uint32_t key_count;
-    uint32_t link_count;
-    uint32_t evict_cursor;        /* the next slot eviction looks at */
-    uint64_t seed;
+    struct heap *heap;            /* keys, links, pending broadcast keys, the dicts' buckets */
+    struct dict keys;             /* tracked keys (tracking.c's struct tracking_key) by name */
+    struct dict changed;          /* keys changed this pass, for the broadcasters, by name */
+    uint64_t link_count;          /* (key, client) links: INFO's tracking_total_items */
+    uint64_t entry_bytes;         /* usable heap bytes of every key, link and changed entry */
+    bool changed_overflow;        /* a changed key found no room: a null to each broadcaster */
     uint32_t tracking_count;      /* clients with tracking on */
     uint32_t bcast_count;         /* of them, broadcasting */
     uint32_t slot_count;          /* connection slots, for the BCAST walk */
@@ -142,11 +122,9 @@ struct tracking {
     void *context;                /* for both */
 };
 
-uint64_t tracking_plan_bytes(void);
-
-void tracking_init(struct tracking *tracking, struct region *region, uint32_t slot_count,
+/* Nothing is carved: the table lives in `heap`. */
+void tracking_init(struct tracking *tracking, struct heap *heap, uint32_t slot_count,
                    uint64_t seed);
-
 /* The serving layer's delivery and client lookup. */
 void tracking_sender_set(struct tracking *tracking, tracking_send_fn *send,
                          tracking_client_fn *client, void *context);
@@ -154,6 +132,8 @@ void tracking_sender_set(struct tracking *tracking, tracking_send_fn *send,
 /* CLIENT TRACKING ON / OFF for a client (the options already checked). */
 void tracking_enable(struct tracking *tracking, struct tracking_client *state, uint32_t flags,
                      uint64_t redirect_id, const struct slice *prefixes, uint32_t prefix_count);
+/* CLIENT TRACKING OFF, RESET, a leaving client: its links (and keys no one else tracks) are
+ * freed, its state cleared. */
 void tracking_disable(struct tracking *tracking, struct tracking_client *state);
 
 /* Whether a new prefix overlaps one of the client's or one of the new ones after it (one a
@@ -179,9 +159,24 @@ void tracking_limit(struct tracking *tracking, uint32_t slot_index, uint64_t id)
 void tracking_remember(struct tracking *tracking, const struct tracking_client *state,
                        uint32_t slot_index, uint64_t id, struct slice key);
 
-/* Sends every pending invalidation: after a command's reply is in its client's output, and
- * after keys changed outside commands (expiry, eviction, blocked clients served). */
+/* Sends every pending direct invalidation: after a command's reply is in its client's
+ * output, and after keys changed outside commands (expiry, eviction, blocked clients served). */
 void tracking_deliver(struct tracking *tracking);
+
+/* The event loop's pass ends: sends the broadcasters the keys changed during it (after
+ * tracking_deliver's direct ones, which it sends first) and forgets them. */
+void tracking_broadcast(struct tracking *tracking);
+
+/* Heap bytes the table holds: its entries and its dicts' bucket arrays (INFO, MEMORY). */
+uint64_t tracking_memory_bytes(const struct tracking *tracking);
+
+/* Tracked keys, (key, client) links, and distinct BCAST prefixes (INFO's tracking_total_*). */
+static inline uint64_t tracking_key_count(const struct tracking *tracking)
+{
+    return dict_count(&tracking->keys);
+}
+
+uint64_t tracking_prefix_count(const struct tracking *tracking);
 
 /* The store's hook: a key is about to change. */
 void tracking_touched(struct tracking *tracking, struct slice key);
@@ -191,7 +186,8 @@ void tracking_touched(struct tracking *tracking, struct slice key);
 void tracking_flush_begin(struct tracking *tracking);
 void tracking_flush_end(struct tracking *tracking);
 
-/* Checks counts, chains and the free lists (tests). */
+/* Checks the dicts, every key's chain against its link count, every link against its
+ * client's chain, and entry_bytes against a walk (tests). O(keys + links). */
 void tracking_verify(const struct tracking *tracking);
 
 #endif

@@ -355,6 +355,14 @@ void block_key_ready(void *context, uint32_t hash, struct slice key)
     block->ready_tail = key_ref;
 }
 
+struct slice block_key_name(const struct block *block, uint32_t key_ref)
+{
+    KV_ASSERT(key_ref != HEAP_REF_NONE);
+    const struct block_key *key = heap_pointer(block->heap, key_ref);
+    KV_ASSERT(key->waiters > 0);
+    return (struct slice){.bytes = key->bytes, .length = key->key_bytes};
+}
+
 bool block_ready_pop(struct block *block, uint32_t *key_ref)
 {
     if (block->ready_head == HEAP_REF_NONE) {

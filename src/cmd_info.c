@@ -355,16 +355,17 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0"
              "\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\n"
              "total_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\n"
-             "tracking_total_keys:%u\r\ntracking_total_items:%u\r\n"
-             "tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\n"
+             "tracking_total_keys:%" PRIu64 "\r\ntracking_total_items:%" PRIu64 "\r\n"
+             "tracking_total_prefixes:%" PRIu64 "\r\nunexpected_error_replies:0\r\n"
              "total_error_replies:%" PRIu64 "\r\ndump_payload_sanitizations:0\r\n"
              "total_reads_processed:0\r\ntotal_writes_processed:0\r\n"
              "io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n"
              "reply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
              context->pubsub != NULL ? (uint32_t)dict_count(&context->pubsub->channels) : 0,
              context->pubsub != NULL ? (uint32_t)pubsub_pattern_count(context->pubsub) : 0,
-             tracking != NULL ? tracking->key_count : 0,
-             tracking != NULL ? tracking->link_count : 0, stats->error_replies);
+             tracking != NULL ? tracking_key_count(tracking) : 0,
+             tracking != NULL ? tracking->link_count : 0,
+             tracking != NULL ? tracking_prefix_count(tracking) : 0, stats->error_replies);
     text_add(text,
              "kv_protocol_errors:%" PRIu64 "\r\nkv_protected_refusals:%" PRIu64
              "\r\nkv_idle_disconnects:%" PRIu64 "\r\nkv_stalled_disconnects:%" PRIu64

@@ -851,29 +851,30 @@ struct read_stream {
 };
 
 /* Resolves stream `index`'s key and ID (Redis's loop: type, group, then the ID); false
- * after the error. `wrong` tells a WRONGTYPE (answered, unless retrying). */
+ * after the error. `wrong` tells a WRONGTYPE (answered, unless retrying). `counted`: the
+ * lookup is one of Redis's lookupKeyRead (a keyspace hit or miss, "keymiss"): its resolving
+ * loop and its serving loop each look every key up once; a woken reader's retry does not. */
 static bool read_resolve(struct cmd_context *context, const struct slice *args,
                          const struct read_args *parsed, uint32_t index, bool xreadgroup,
-                         struct read_stream *stream, bool *wrong)
+                         bool counted, struct read_stream *stream, bool *wrong)
 {
     struct store *store = context->store;
     struct slice key = args[parsed->streams_index + index];
     struct slice id_arg = args[parsed->streams_index + parsed->stream_count + index];
     struct store_found found;
-    enum store_status status = store_find_typed(store, key, STORE_TYPE_STREAM, &found);
+    bool read_counted = counted && context->mode != CMD_MODE_RETRY; /* cmd_read answers */
+    enum store_status status = read_counted
+                                   ? cmd_read(context, key, STORE_TYPE_STREAM, &found)
+                                   : store_find_typed(store, key, STORE_TYPE_STREAM, &found);
     *stream = (struct read_stream){.key_ref = HEAP_REF_NONE};
     if (status == STORE_WRONGTYPE) {
         *wrong = true;
-        if (context->mode != CMD_MODE_RETRY) {
+        if (context->mode != CMD_MODE_RETRY && !read_counted) {
             reply_error(&context->reply, REPLY_ERROR_WRONGTYPE);
         }
         return false;
     }
     stream->key_ref = status == STORE_OK ? found.key_ref : HEAP_REF_NONE;
-    if (xreadgroup && status == STORE_NOT_FOUND && context->mode != CMD_MODE_RETRY) {
-        /* Redis reads the key (lookupKeyRead), then answers NOGROUP: this is the only pass. */
-        notify_event(NOTIFY_KEY_MISS, "keymiss", key);
-    }
     if (xreadgroup) {
         stream->group = status == STORE_OK
                             ? store_stream_group_find(store, found.key_ref, *parsed->group)
@@ -1041,18 +1042,28 @@ static bool read_serve(struct cmd_context *context, const struct read_args *pars
     return true;
 }
 
-/* A woken reader (CMD_MODE_RETRY): the first stream with entries past its ID, alone. */
+/* A woken reader (CMD_MODE_RETRY): the key that woke it (its first mention), alone, if it
+ * has entries past the ID, as Redis's serveClientsBlockedOnStreamKey serves the signalled
+ * key; retried otherwise (no key named), the first stream with entries past its ID. */
 static void read_retry(struct cmd_context *context, const struct slice *args,
                        const struct read_args *parsed, bool xreadgroup)
 {
     struct store *store = context->store;
     struct slice stash = block_stash(context->block, context->client->slot_index);
+    struct slice signalled = context->block->serving_key;
     uint64_t count = parsed->count != 0 ? parsed->count : STREAM_BLOCKED_COUNT_DEFAULT;
+    bool seen = false;
     /* Bounded by the streams named. */
-    for (uint32_t index = 0; index < parsed->stream_count; index++) {
+    for (uint32_t index = 0; index < parsed->stream_count && !seen; index++) {
         struct read_stream stream;
         bool wrong = false;
-        if (!read_resolve(context, args, parsed, index, xreadgroup, &stream, &wrong)) {
+        if (signalled.bytes != NULL) {
+            if (!slice_equal(args[parsed->streams_index + index], signalled)) {
+                continue;
+            }
+            seen = true; /* this mention only: a later one of the same key is not Redis's */
+        }
+        if (!read_resolve(context, args, parsed, index, xreadgroup, false, &stream, &wrong)) {
             if (wrong) {
                 continue; /* a key of another type (or gone): it waits on */
             }
@@ -1136,7 +1147,7 @@ static void read_command(struct cmd_context *context, const struct slice *args,
     for (uint32_t index = 0; index < parsed.stream_count; index++) {
         struct read_stream stream;
         bool wrong = false;
-        if (!read_resolve(context, args, &parsed, index, xreadgroup, &stream, &wrong)) {
+        if (!read_resolve(context, args, &parsed, index, xreadgroup, true, &stream, &wrong)) {
             return;
         }
     }
@@ -1151,8 +1162,8 @@ static void read_command(struct cmd_context *context, const struct slice *args,
         for (uint32_t index = 0; index < parsed.stream_count; index++) {
             struct read_stream stream;
             bool wrong = false;
-            bool resolved = read_resolve(context, args, &parsed, index, xreadgroup, &stream,
-                                         &wrong);
+            bool resolved = read_resolve(context, args, &parsed, index, xreadgroup, pass == 0,
+                                         &stream, &wrong);
             KV_ASSERT(resolved);
             if (stream.key_ref == HEAP_REF_NONE) {
                 continue;
@@ -1212,7 +1223,8 @@ static void read_command(struct cmd_context *context, const struct slice *args,
         for (uint32_t index = 0; index < parsed.stream_count; index++) {
             struct read_stream stream;
             bool wrong = false;
-            bool resolved = read_resolve(context, args, &parsed, index, false, &stream, &wrong);
+            bool resolved =
+                read_resolve(context, args, &parsed, index, false, false, &stream, &wrong);
             KV_ASSERT(resolved);
             memcpy(stash + (uint64_t)index * sizeof(struct stream_id), &stream.after,
                    sizeof(struct stream_id));

@@ -20,7 +20,6 @@
 #include "store_set.h"
 #include "store_string.h"
 #include "store_zset.h"
-#include "tracking.h"
 #include "watch.h"
 
 /* Slack for the alignment of each carve (one cache line per carve, generously). */
@@ -49,8 +48,7 @@ void layout_compute(struct layout *layout, const struct config *config, const st
     bytes[LAYOUT_POOL_HEAP] = heap_plan_bytes(config->maxmemory);
     bytes[LAYOUT_POOL_SCRATCH] = serve_plan_scratch_bytes(plan->args_max, plan->inline_bytes);
     bytes[LAYOUT_POOL_BLOCKING] = block_plan_bytes(slots);
-    bytes[LAYOUT_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN) +
-                               tracking_plan_bytes(); /* client-side caching's table */
+    bytes[LAYOUT_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN);
     bytes[LAYOUT_POOL_LUA] = script_plan_bytes(config->lua_heap_bytes);
     layout->total_bytes = LAYOUT_CARVE_SLACK_BYTES;
     for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {

@@ -963,6 +963,7 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     }
     KV_ASSERT(dispatched == count); /* each completion handled once */
     ready_drain(loop);
+    serve_pass_end(loop->serve); /* what is owed once per pass (BCAST), sent next pass */
     return 0;
 }
 

@@ -244,7 +244,7 @@ static void modules_init(void)
     clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
     block_init(&block, &region, &heap, plan.conn_slot_count, config.blocking_keys_max,
                hash_seed());
-    tracking_init(&tracking, &region, plan.conn_slot_count, hash_seed());
+    tracking_init(&tracking, &heap, plan.conn_slot_count, hash_seed());
     store.touched = keys_touched;
     store.touched_context = &watch;
     store.ready = block_key_ready;

@@ -90,6 +90,13 @@ void serve_tracking_deliver(struct serve *serve)
     }
 }
 
+void serve_pass_end(struct serve *serve)
+{
+    if (serve->shared.tracking != NULL) {
+        tracking_broadcast(serve->shared.tracking); /* BCAST: once per pass, as Redis */
+    }
+}
+
 /* A command's context: the shared part, this client, its output as the reply. */
 static struct cmd_context context_for(const struct serve *serve, uint32_t slot_index)
 {
@@ -500,6 +507,7 @@ static void wake_ready(struct serve *serve)
         uint32_t link = 0;
         uint32_t client = 0;
         bool more = block_waiter_first(block, key_slot, &link, &client);
+        block->serving_key = more ? block_key_name(block, key_slot) : (struct slice){0};
         /* Bounded by the key's waiters: each step moves one link along its wait list. */
         while (more) {
             uint32_t next_link = link;
@@ -513,6 +521,7 @@ static void wake_ready(struct serve *serve)
             client = next_client;
             more = has_next;
         }
+        block->serving_key = (struct slice){0}; /* the key may be gone with its last waiter */
     }
     KV_ASSERT(!block_ready_pending(block));
 }

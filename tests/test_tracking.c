@@ -1,17 +1,19 @@
 /*
  * Proves the tracking table and the invalidations it owes, without a server: a fake
- * serving layer (four client slots, a recorded list of messages) stands in for cmd_tracking.c.
- * Normal mode: a remembered key is told once to each client that read it, then forgotten;
- * NOLOOP skips the changer; OPTIN remembers only with CACHING, OPTOUT all but with it; a
- * client that left or turned tracking off is skipped by its id; nothing is sent before
- * tracking_deliver. BCAST: one message per prefix with the keys sorted and without repeats,
- * NOLOOP filtering the changer's keys. Flush: a null to every tracking client and an empty
- * table, no per-key message. Limits: filling past TRACKING_KEYS_MAX and TRACKING_LINKS_MAX
- * evicts (each eviction an invalidation, by name or a null for a long name) and keeps every
- * count within bounds; a pending list past its bound turns into nulls; prefixes collide as
- * Redis checks. A seeded random run (KV_SEED replays it; the seed is printed on failure)
- * checks against a model that each key a client read is told exactly once on its change,
- * with tracking_verify every 500 steps.
+ * serving layer (four client slots, a recorded list of messages) stands in for cmd_tracking.c,
+ * over a real heap. Normal mode: a remembered key is told once to each client that read it,
+ * then forgotten; NOLOOP skips the changer; OPTIN remembers only with CACHING, OPTOUT all but
+ * with it; a client that left or turned tracking off has its links freed (and the keys only
+ * it tracked); nothing is sent before tracking_deliver. BCAST: the keys changed over a pass
+ * (thousands, over many commands) go out at tracking_broadcast, one message per prefix,
+ * sorted, each once, NOLOOP filtering the keys whose last changer the client was. Flush: a
+ * null to every tracking client and an empty table, no per-key message. Scale: 60,000 keys
+ * read by three clients stay tracked (no capacity but the heap) and free their heap bytes
+ * when the clients leave; a heap with no room for a key tells its reader at once; a pending
+ * list past its bound turns into nulls; prefixes collide as Redis checks. A seeded random
+ * run (KV_SEED replays it; the seed is printed on failure) checks against a model that each
+ * key a client read is told exactly once on its change, with clients switching tracking off
+ * and on, and tracking_verify every 500 steps.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +28,10 @@
 #define SLOTS 4u
 #define MESSAGES_MAX 20000u
 
+#define HEAP_BYTES (32u << 20)
+
 static struct region region;
+static struct heap heap;
 static struct tracking tracking;
 static struct tracking_client states[SLOTS];
 static uint64_t ids[SLOTS];
@@ -37,7 +42,9 @@ static uint64_t seed_used;
 struct message {
     uint32_t slot;
     bool null;
-    char keys[256];
+    uint32_t key_count;
+    bool sorted;          /* each key above the one before */
+    char keys[256];       /* as many as fit */
 };
 
 static struct message messages[MESSAGES_MAX];
@@ -54,13 +61,26 @@ static void fake_send(void *context, uint32_t slot_index, uint64_t id, const str
     struct message *message = &messages[message_count++];
     message->slot = slot_index;
     message->null = keys == NULL;
+    message->key_count = key_count;
+    message->sorted = true;
     message->keys[0] = '\0';
     size_t used = 0;
     for (uint32_t index = 0; index < key_count; index++) {
+        if (index > 0) {
+            struct slice before = keys[index - 1];
+            struct slice now = keys[index];
+            uint32_t common = before.length < now.length ? before.length : now.length;
+            int order = memcmp(before.bytes, now.bytes, common);
+            message->sorted = message->sorted &&
+                              (order < 0 || (order == 0 && before.length < now.length));
+        }
         int written = snprintf(message->keys + used, sizeof(message->keys) - used, "%s%.*s",
                                index > 0 ? "," : "", (int)keys[index].length,
                                (const char *)keys[index].bytes);
-        CHECK(written > 0 && used + (size_t)written < sizeof(message->keys));
+        if (written < 0 || used + (size_t)written >= sizeof(message->keys)) {
+            message->keys[used] = '\0'; /* the rest does not fit: counted, not kept */
+            continue;
+        }
         used += (size_t)written;
     }
 }
@@ -107,7 +127,10 @@ static void reset_all(void)
     tracking_flush_end(&tracking); /* no one tracks: an empty table, no message */
     tracking_deliver(&tracking);
     message_count = 0;
-    CHECK(tracking.key_count == 0 && tracking.tracking_count == 0);
+    tracking_broadcast(&tracking);
+    message_count = 0;
+    CHECK(tracking_key_count(&tracking) == 0 && tracking.tracking_count == 0);
+    CHECK(tracking_memory_bytes(&tracking) == 0);
 }
 
 /* Client `slot` runs a command that reads `key`. */
@@ -162,13 +185,13 @@ static void check_normal(void)
     read_key(0, "a");
     read_key(1, "a");
     read_key(0, "a"); /* twice: one link */
-    CHECK(tracking.key_count == 1 && tracking.link_count == 2);
+    CHECK(tracking_key_count(&tracking) == 1 && tracking.link_count == 2);
     write_key(2, "b"); /* nobody read it */
     CHECK(message_count == 0);
     write_key(1, "a"); /* NOLOOP: only client 0 */
     CHECK(message_count == 1);
     expect(0, 0, "a");
-    CHECK(tracking.key_count == 0 && tracking.link_count == 0);
+    CHECK(tracking_key_count(&tracking) == 0 && tracking.link_count == 0);
     write_key(2, "a"); /* forgotten: read it again to hear again */
     CHECK(message_count == 1);
     read_key(0, "k");
@@ -198,11 +221,18 @@ static void check_normal(void)
     tracking_enable(&tracking, &states[1], 0, 0, NULL, 0);
     read_key(0, "a");
     read_key(1, "a");
+    read_key(1, "b");
+    CHECK(tracking_key_count(&tracking) == 2 && tracking.link_count == 3);
     client_leave(0);
+    CHECK(tracking_key_count(&tracking) == 2 && tracking.link_count == 2); /* its link went */
     client_open(0);
     tracking_enable(&tracking, &states[0], 0, 0, NULL, 0); /* a new client in slot 0 */
     tracking_disable(&tracking, &states[1]);
+    CHECK(tracking_key_count(&tracking) == 0 && tracking.link_count == 0); /* all freed */
+    CHECK(tracking_memory_bytes(&tracking) == 0);
+    tracking_enable(&tracking, &states[1], 0, 0, NULL, 0); /* on again: told nothing old */
     write_key(2, "a");
+    write_key(2, "b");
     CHECK(message_count == 0);
     tracking_verify(&tracking);
 }
@@ -218,14 +248,41 @@ static void check_bcast_and_flush(void)
     const char *keys[] = {"user:2", "other", "user:1", "user:2", "object", NULL};
     write_keys(1, keys);
     tracking_deliver(&tracking);
+    CHECK(message_count == 0); /* broadcasts wait for the pass to end */
+    tracking_broadcast(&tracking);
     /* Client 0: "obj" then "user:"; client 1 changed them itself (NOLOOP): nothing. */
     CHECK(message_count == 2);
     expect(0, 0, "object");
     expect(1, 0, "user:1,user:2");
     write_keys(2, keys);
-    tracking_deliver(&tracking);
+    tracking_broadcast(&tracking);
     CHECK(message_count == 5);
     expect(4, 1, "object,other,user:1,user:2");
+    /* NOLOOP goes by the last changer in the pass, as Redis keeps it. */
+    message_count = 0;
+    const char *first[] = {"user:7", "user:8", NULL};
+    const char *second[] = {"user:7", NULL};
+    write_keys(2, first);
+    write_keys(1, second);
+    tracking_broadcast(&tracking);
+    CHECK(message_count == 2);
+    expect(0, 0, "user:7,user:8");
+    expect(1, 1, "user:8");
+    /* A pass of many commands: every key once, sorted, in one message per prefix. */
+    message_count = 0;
+    char name[32];
+    for (uint32_t number = 0; number < 3000; number++) {
+        snprintf(name, sizeof(name), "user:%05u", (number * 7919u) % 2000u);
+        const char *one[] = {name, NULL};
+        write_keys(2, one);
+    }
+    tracking_broadcast(&tracking);
+    CHECK(message_count == 2); /* "obj" and "user:" for client 0, "" for client 1 */
+    CHECK(messages[0].slot == 0 && messages[0].key_count == 2000 && messages[0].sorted);
+    CHECK(messages[1].slot == 1 && messages[1].key_count == 2000 && messages[1].sorted);
+    CHECK(strncmp(messages[0].keys, "user:00000,user:00001,", 22) == 0);
+    tracking_verify(&tracking);
+    CHECK(tracking_memory_bytes(&tracking) == 0); /* the pass's keys are given back */
     /* Collisions, as Redis checks them. */
     uint32_t index = 0;
     struct slice overlapped;
@@ -258,43 +315,40 @@ static void check_bcast_and_flush(void)
     for (uint32_t at = 0; at < message_count; at++) {
         CHECK(messages[at].null);
     }
-    CHECK(tracking.key_count == 0);
+    CHECK(tracking_key_count(&tracking) == 0);
     tracking_verify(&tracking);
 }
 
-static void check_limits(void)
+static void check_scale(void)
 {
     reset_all();
     tracking_enable(&tracking, &states[0], 0, 0, NULL, 0);
     tracking_enable(&tracking, &states[1], 0, 0, NULL, 0);
     tracking_enable(&tracking, &states[2], 0, 0, NULL, 0);
     char key[96];
-    /* More keys than the table holds, each read by three clients: more links than the
-     * pool holds too. Every eviction is an invalidation. */
-    uint32_t reads = 0;
-    for (uint32_t number = 0; number < TRACKING_KEYS_MAX + 500; number++) {
-        bool long_name = number % 97 == 0;
-        snprintf(key, sizeof(key), long_name ? "%060u-a-long-name" : "k%u", number);
+    /* Far more keys than the old fixed table held, each read by three clients: all kept. */
+    enum { SCALE_KEYS = 60000 };
+    for (uint32_t number = 0; number < SCALE_KEYS; number++) {
+        snprintf(key, sizeof(key), number % 97 == 0 ? "%060u-a-long-name" : "k%u", number);
         for (uint32_t slot = 0; slot < 3; slot++) {
             read_key(slot, key);
-            reads++;
         }
-        CHECK(tracking.key_count <= TRACKING_KEYS_MAX);
-        CHECK(tracking.link_count <= TRACKING_LINKS_MAX);
     }
+    CHECK(message_count == 0);
+    CHECK(tracking_key_count(&tracking) == SCALE_KEYS);
+    CHECK(tracking.link_count == 3u * SCALE_KEYS);
+    CHECK(tracking_memory_bytes(&tracking) > 3u * SCALE_KEYS * 32u);
     tracking_verify(&tracking);
-    CHECK(message_count > 0);
-    CHECK(reads == tracking.link_count + message_count);
-    uint32_t nulls = 0;
-    for (uint32_t at = 0; at < message_count; at++) {
-        nulls += messages[at].null ? 1u : 0u;
-    }
-    CHECK(nulls > 0 && nulls < message_count); /* long names evicted as nulls */
+    /* A change tells each reader by name, long names too. */
+    snprintf(key, sizeof(key), "%060u-a-long-name", 97u * 3u);
+    write_key(3, key);
+    CHECK(message_count == 3);
+    expect(0, 2, key);
     /* A pending list past its bound: one null per tracking client instead. */
     message_count = 0;
     tracking_command_begin(&tracking, 3, ids[3]);
     for (uint32_t number = 0; number < TRACKING_PENDING_MAX * 2; number++) {
-        snprintf(key, sizeof(key), "k%u", TRACKING_KEYS_MAX + 499 - number);
+        snprintf(key, sizeof(key), "k%u", number + 1);
         tracking_touched(&tracking, text(key));
     }
     tracking_command_end(&tracking);
@@ -303,6 +357,57 @@ static void check_limits(void)
     for (uint32_t at = 0; at < message_count; at++) {
         CHECK(messages[at].null);
     }
+    tracking_verify(&tracking);
+    /* Leaving clients give every byte back. */
+    uint64_t used_before = heap.used_bytes;
+    client_leave(0);
+    client_leave(1);
+    CHECK(tracking.link_count == tracking_key_count(&tracking)); /* one reader left */
+    client_leave(2);
+    CHECK(tracking_key_count(&tracking) == 0 && tracking.link_count == 0);
+    CHECK(tracking_memory_bytes(&tracking) == 0 && heap.used_bytes < used_before);
+    tracking_verify(&tracking);
+}
+
+/* No room in the heap: the reader is told at once, the table unchanged. */
+static void check_out_of_memory(void)
+{
+    reset_all();
+    tracking_enable(&tracking, &states[0], 0, 0, NULL, 0);
+    read_key(0, "kept");
+    enum { FILLERS_MAX = 200000 };
+    static void *fillers[FILLERS_MAX];
+    uint32_t filler_count = 0;
+    /* Bounded by FILLERS_MAX: fill the heap with big pieces, then every small class. */
+    for (uint64_t size = HEAP_PAGE_BYTES * 16u; size >= HEAP_ALIGN;
+         size = size > 256 ? size / 2u : size - HEAP_ALIGN) {
+        while (filler_count < FILLERS_MAX) {
+            void *piece = heap_alloc(&heap, size);
+            if (piece == NULL) {
+                break;
+            }
+            fillers[filler_count++] = piece;
+        }
+    }
+    CHECK(filler_count < FILLERS_MAX);
+    uint64_t links = tracking.link_count;
+    read_key(0, "not-kept");
+    CHECK(message_count == 1); /* told at once (after its reply) */
+    expect(0, 0, "not-kept");
+    CHECK(tracking.link_count == links && tracking_key_count(&tracking) == 1);
+    /* A broadcast pass with no room: a null to the broadcaster. */
+    tracking_enable(&tracking, &states[1], TRACKING_BCAST, 0, NULL, 0);
+    const char *changed[] = {"x", NULL};
+    write_keys(2, changed);
+    tracking_broadcast(&tracking);
+    CHECK(message_count == 2 && messages[1].slot == 1 && messages[1].null);
+    CHECK(tracking_memory_bytes(&tracking) > 0); /* "kept" alone */
+    for (uint32_t index = 0; index < filler_count; index++) {
+        heap_release(&heap, fillers[index]);
+    }
+    write_key(2, "kept");
+    CHECK(message_count == 3);
+    expect(2, 0, "kept");
     tracking_verify(&tracking);
 }
 
@@ -322,7 +427,12 @@ static void check_random(uint64_t seed)
         uint32_t slot = (uint32_t)rand() % SLOTS;
         uint32_t number = (uint32_t)rand() % KEYS;
         snprintf(key, sizeof(key), "key%u", number);
-        if (rand() % 2 == 0) {
+        if (rand() % 200 == 0) {
+            /* Off and on again: what it read is forgotten, nothing is owed. */
+            tracking_disable(&tracking, &states[slot]);
+            tracking_enable(&tracking, &states[slot], 0, 0, NULL, 0);
+            memset(model[slot], 0, sizeof(model[slot]));
+        } else if (rand() % 2 == 0) {
             read_key(slot, key);
             model[slot][number] = true;
         } else {
@@ -354,17 +464,19 @@ int main(void)
     const char *seed_text = getenv("KV_SEED");
     seed_used = seed_text != NULL ? strtoull(seed_text, NULL, 10) : (uint64_t)time(NULL);
     char error[256];
-    if (region_map(&region, tracking_plan_bytes(), CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,
-                   sizeof(error)) != 0) {
+    if (region_map(&region, heap_plan_bytes(HEAP_BYTES), CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF,
+                   error, sizeof(error)) != 0) {
         fprintf(stderr, "test_tracking: %s\n", error);
         return 1;
     }
-    tracking_init(&tracking, &region, SLOTS, 12345);
+    heap_init(&heap, &region, HEAP_BYTES);
+    tracking_init(&tracking, &heap, SLOTS, seed_used);
     tracking_sender_set(&tracking, fake_send, fake_client, &tracking);
     tracking_verify(&tracking);
     check_normal();
     check_bcast_and_flush();
-    check_limits();
+    check_scale();
+    check_out_of_memory();
     check_random(seed_used);
     int status = check_exit("test_tracking");
     if (status != 0) {
