@@ -24,3 +24,16 @@ if printf '%s\n' "${missing[@]}" | grep -qx redis-server; then
         /etc/init.d/redis-server stop >/dev/null 2>&1 || true
     fi
 fi
+# node-redis 5 (npm `redis`, version pinned by tests/integration/node/package-lock.json) for
+# the RESP3 client test: Debian's nodejs and npm when no node is installed, then npm ci
+# (from the npm registry) when its modules are missing.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nodejs npm
+fi
+node_dir="$(dirname "$0")/../tests/integration/node"
+if [ ! -f "$node_dir/node_modules/redis/package.json" ]; then
+    npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error
+fi
