@@ -99,6 +99,69 @@ static uint32_t heap_fill(struct heap *heap, void **blocks)
     return count;
 }
 
+static bool exists_always(void *context, struct slice key)
+{
+    (void)context;
+    (void)key;
+    return true;
+}
+
+static bool exists_never(void *context, struct slice key)
+{
+    (void)context;
+    (void)key;
+    return false;
+}
+
+/* The same name watched in several databases: one dict entry and a chain, each database's
+ * entry touched alone, the chain's head dropped first and last, and a whole database
+ * touched (SWAPDB, FLUSHDB). */
+static void test_databases(struct heap *heap)
+{
+    uint64_t used_before = heap->used_bytes;
+    struct watch watch;
+    watch_init(&watch, heap, 0, 15);
+    struct watch_list lists[4];
+    for (uint32_t client = 0; client < 4; client++) {
+        watch_list_init(&lists[client]);
+        /* Client n watches "k" in database n, and "other" in database 0. */
+        CHECK(watch_add(&watch, &lists[client], client, client, text("k")) == WATCH_OK);
+        CHECK(watch_add(&watch, &lists[client], client, 0, text("other")) == WATCH_OK);
+    }
+    CHECK(watch_key_count(&watch) == 5 && dict_count(&watch.keys) == 2);
+    watch_verify(&watch);
+    watch_touched(&watch, 2, 0, text("k"));
+    for (uint32_t client = 0; client < 4; client++) {
+        CHECK(watch_changed(&watch, &lists[client]) == (client == 2));
+    }
+    struct slice key;
+    uint32_t db_index = 99;
+    uint32_t link = lists[3].head;
+    CHECK(watch_next(&watch, &link, &key, &db_index) && db_index == 0);  /* "other", newest */
+    CHECK(watch_next(&watch, &link, &key, &db_index) && db_index == 3 &&
+          slice_equal(key, text("k")));
+    /* Client 0's entry of "k" is the chain's head: dropping it promotes the next one. */
+    watch_clear(&watch, &lists[0]);
+    watch_verify(&watch);
+    CHECK(watch_key_count(&watch) == 4);
+    watch_touched(&watch, 1, 0, text("k"));
+    CHECK(watch_changed(&watch, &lists[1]) && !watch_changed(&watch, &lists[3]));
+    watch_touched(&watch, 0, 0, text("k")); /* nobody watches "k" in database 0 any more */
+    CHECK(!watch_changed(&watch, &lists[3]));
+    /* A whole database: only its keys, and only those the test says exist. */
+    watch_touch_db(&watch, 3, exists_never, NULL);
+    CHECK(!watch_changed(&watch, &lists[3]));
+    watch_touch_db(&watch, 3, exists_always, NULL);
+    CHECK(watch_changed(&watch, &lists[3]));
+    watch_verify(&watch);
+    for (uint32_t client = 1; client < 4; client++) {
+        watch_clear(&watch, &lists[client]);
+        watch_verify(&watch);
+    }
+    CHECK(watch_key_count(&watch) == 0 && watch_memory_bytes(&watch) == 0);
+    CHECK(heap->used_bytes == used_before);
+}
+
 static void test_basics(struct heap *heap)
 {
     uint64_t used_before = heap->used_bytes;
@@ -431,6 +494,7 @@ int main(void)
     heap_init(&heap_oom, &region, HEAP_SMALL_BYTES);
     heap_init(&heap_scale, &region, HEAP_SCALE_BYTES);
     test_basics(&heap_small);
+    test_databases(&heap_small);
     test_cap(&heap_small);
     test_oom(&heap_oom);
     test_scale(&heap_scale, seed);
