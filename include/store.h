@@ -14,6 +14,14 @@
  * anything). The per-key caps of the seed (key_size_max, val_size_max, list_length_max,
  * key_count) apply when set; 0 means Redis's own limits. Nothing stored points into a
  * connection's buffer: writes copy. No I/O; nothing is allocated but from the heap.
+ *
+ * Databases: the keyspace is `databases` (Redis's parameter, default 16) databases, each a
+ * keys dict and an expires dict starting with its inline bucket (the array of them is in
+ * the store for the default count, else one heap allocation at init). Every call below works
+ * in the selected one (store_select), so the type files never name a database; the command
+ * layer selects the client's before each command, and what walks them all (active expiry,
+ * eviction, FLUSHALL, INFO, verify) gives the selection back as it found it. The hooks learn
+ * the database from store.db_index.
  */
 #ifndef KV_STORE_H
 #define KV_STORE_H

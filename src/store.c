@@ -9,7 +9,10 @@
  * (the record notes the keyspace's call count, and a stale position is found again). Every
  * write takes the memory it needs before it changes anything, so STORE_OOM means nothing
  * changed. No I/O, and no call to a type file by name: types depend on the core, never the
- * reverse.
+ * reverse. Databases: every invariant holds per database (a key and its expires entry are in
+ * the same one); `db` is always &dbs[db_index]; a position taken before a selection changed
+ * is stale (the selection counts as a keys call), so a found record from one database is
+ * found again by name in whichever database is selected when it is used.
  */
 #include "store.h"
 
