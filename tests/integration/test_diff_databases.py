@@ -15,7 +15,11 @@ Phase 3: WATCH per (database, key): a write of the same name in another database
 abort EXEC; SWAPDB aborts it when the watched name exists in either database and not when it
 exists in neither; FLUSHDB of another database leaves it be.
 Phase 4: a BLPOP blocked in database 3 is not woken by a push in database 4 and is by one in
-database 3; one blocked in database 3 is served by SWAPDB bringing a list in.
+database 3; one blocked in database 3 is served by SWAPDB bringing a list in; CLIENT INFO's
+db= follows SELECT, and RESET goes back to database 0.
+Phase 5 (kv alone): eviction under allkeys-lru (the pool) and allkeys-random takes keys
+from both databases written, names each victim's database in its event, and every write
+lands in the database its client selected.
 KV_SEED=<n> replays a run.
 """
 import os
@@ -314,6 +318,46 @@ def phase_blocking(kv, redis, check):
                         b" db=0 " in waiter.call(b"CLIENT", b"INFO"))
 
 
+def phase_eviction(check):
+    """kv alone: eviction samples every database, names the victim's database in its event,
+    and leaves the writer's database selected (each write lands where it was sent)."""
+    for policy in ("allkeys-lru", "allkeys-random"):
+        with kvtest.start_kv(*KV_OPTIONS) as kv, kv.connect() as writer, \
+                kv.connect() as listener:
+            writer.call("CONFIG", "SET", "notify-keyspace-events", "Ee")
+            writer.call("CONFIG", "SET", "maxmemory-policy", policy)
+            check.equal(f"{policy}: CONFIG SET maxmemory", b"+OK\r\n",
+                        writer.call("CONFIG", "SET", "maxmemory", "8mb"))
+            listener.call("PSUBSCRIBE", "__keyevent@*__:evicted")
+            commands = []
+            for index in range(3000):
+                db, prefix = (b"2", b"a") if index % 2 == 0 else (b"11", b"b")
+                commands.append([b"SELECT", db])
+                commands.append([b"SET", prefix + b"%d" % index, b"x" * 4000, b"EX", b"1000"])
+            writer.send(b"".join(kvtest.encode(*command) for command in commands))
+            writer.replies(len(commands))
+            writer.call("PUBLISH", "done", "1")
+            writer.call("CONFIG", "SET", "maxmemory", "0")
+            evicted = int(kvtest.info(writer, "stats")["evicted_keys"])
+            events = []
+            for _ in range(evicted):
+                events.append(kvtest.decode(listener.reply()))
+            channels = {event[2] for event in events}
+            check.true(f"{policy}: keys evicted ({evicted}) from both databases",
+                       evicted > 100 and channels == {b"__keyevent@2__:evicted",
+                                                      b"__keyevent@11__:evicted"},
+                       f"{sorted(channels)}")
+            gone = all(writer.call("SELECT", event[2][11:-10]) == b"+OK\r\n" and
+                       writer.value("EXISTS", event[3]) == 0 for event in events[:100])
+            check.true(f"{policy}: every evicted key is gone from its database", gone)
+            for db, prefix in ((b"2", b"a"), (b"11", b"b")):
+                writer.call("SELECT", db)
+                keys = kvtest.decode(writer.call("KEYS", "*"))
+                check.true(f"{policy}: db {db.decode()} holds its own writes only",
+                           len(keys) > 0 and all(key.startswith(prefix) for key in keys),
+                           f"{len(keys)} keys")
+
+
 def main():
     seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 32))
     print(f"seed {seed} (KV_SEED={seed} replays this run)")
@@ -338,6 +382,7 @@ def main():
         phase_notifications(kv, redis, seed, check)
         phase_watch(kv, redis, seed, check)
         phase_blocking(kv, redis, check)
+    phase_eviction(check)
     print(f"seed {seed}: {time.monotonic() - started:.1f} s")
     if check.failures:
         print(f"seed {seed}: rerun with KV_SEED={seed}")
