@@ -108,6 +108,10 @@ void block_remove(struct block *block, uint32_t client);
  * on the ready list (once). */
 void block_key_ready(void *context, uint32_t hash, struct slice key);
 
+/* Puts every key with waiters on the ready list (SWAPDB: any of them may hold members now).
+ * O(keys with waiters). */
+void block_ready_all(struct block *block);
+
 static inline bool block_ready_pending(const struct block *block)
 {
     return block->ready_head != HEAP_REF_NONE;

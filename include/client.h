@@ -62,6 +62,8 @@ struct client {
     bool no_evict;             /* CLIENT NO-EVICT on: maxmemory-clients never closes it */
     uint8_t resp;              /* protocol of its replies: 2, or 3 after HELLO 3 */
     uint8_t reply_mode;        /* enum client_reply_mode (CLIENT REPLY) */
+    uint32_t db_index;         /* its selected database (SELECT; 0 when it connects and after
+                                  RESET), which the command layer selects before each command */
     bool unblock_error;        /* CLIENT UNBLOCK ERROR: its blocked command answers -UNBLOCKED */
     bool txn_writes;           /* its MULTI queued a command that may write (CLIENT PAUSE WRITE
                                   holds the EXEC); meaningful while txn.active */

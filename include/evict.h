@@ -45,6 +45,7 @@
 struct evict_candidate {
     uint64_t score;        /* higher goes first: idle ms, 255 - LFU, or time left inverted */
     uint32_t name_bytes;   /* the key's length */
+    uint32_t db_index;     /* the database it is in (Redis's pool entry dbid) */
     uint8_t name[EVICT_NAME_BYTES_MAX];
 };
 
@@ -65,6 +66,7 @@ struct evict {
     const uint64_t *client_bytes;/* heap bytes client buffers hold now (conns), not data */
     uint32_t pool_count;         /* candidates in pool[0 .. pool_count), ascending score */
     struct evict_candidate pool[EVICT_POOL_SIZE];
+    uint32_t random_db_index;    /* the random policies' next database (Redis's next_db) */
 };
 
 void evict_init(struct evict *evict, struct store *store, struct heap *heap,

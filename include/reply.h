@@ -328,6 +328,9 @@ enum reply_error {
     REPLY_ERROR_UNBLOCK_REASON,
     REPLY_ERROR_UNBLOCKED,
     REPLY_ERROR_PAUSE_MODE, /* CLIENT PAUSE's mode neither WRITE nor ALL */
+    /* SWAPDB's indexes not integers (or beyond an int). */
+    REPLY_ERROR_SWAPDB_FIRST,
+    REPLY_ERROR_SWAPDB_SECOND,
     REPLY_ERROR_COUNT,
 };
 

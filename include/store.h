@@ -14,6 +14,14 @@
  * anything). The per-key caps of the seed (key_size_max, val_size_max, list_length_max,
  * key_count) apply when set; 0 means Redis's own limits. Nothing stored points into a
  * connection's buffer: writes copy. No I/O; nothing is allocated but from the heap.
+ *
+ * Databases: the keyspace is `databases` (Redis's parameter, default 16) databases, each a
+ * keys dict and an expires dict starting with its inline bucket (the array of them is in
+ * the store for the default count, else one heap allocation at init). Every call below works
+ * in the selected one (store_select), so the type files never name a database; the command
+ * layer selects the client's before each command, and what walks them all (active expiry,
+ * eviction, FLUSHALL, INFO, verify) gives the selection back as it found it. The hooks learn
+ * the database from store.db_index.
  */
 #ifndef KV_STORE_H
 #define KV_STORE_H
@@ -134,10 +142,28 @@ struct store_limits {
     uint64_t key_count_max;   /* key_count, else 2^32 - 1 */
 };
 
-struct store {
-    struct heap *heap;        /* every key, value and collection */
+/* Redis's default `databases`, used when the parameter cannot be read. */
+#define STORE_DB_COUNT_DEFAULT 16u
+
+/* One database (Redis's redisDb): its keys and the keys among them with an expiry time.
+ * SWAPDB swaps two of these whole (a dict holds no pointer into itself: its inline bucket is
+ * read through the struct), so a database's index is where it sits, never a field. */
+struct store_db {
     struct dict keys;         /* key name -> key object */
     struct dict expires;      /* key name -> struct store_expire, keys with an expiry time */
+    uint64_t expire_cursor;   /* the expires dict's SCAN cursor, for active expiry */
+};
+
+struct store {
+    struct heap *heap;        /* every key, value and collection */
+    struct store_db *dbs;     /* db_count databases: dbs_inline for Redis's default count or
+                                 fewer, else one heap allocation made at init */
+    struct store_db *db;      /* the selected one (&dbs[db_index]): every keyspace call below
+                                 works in it; the command layer selects the client's */
+    uint32_t db_count;        /* Redis's `databases` (immutable) */
+    uint32_t db_index;        /* the selected database's index, < db_count */
+    struct store_db dbs_inline[STORE_DB_COUNT_DEFAULT]; /* so an empty store of the default
+                                 count holds no heap memory */
     const struct store_type_ops *types[STORE_TYPE_COUNT]; /* by enum store_type; each set by
                                                              its store_<type>_init */
     void *type_state[STORE_TYPE_COUNT]; /* what a type keeps beside its keys, in the heap
@@ -146,14 +172,15 @@ struct store {
     const struct config *config; /* maxmemory-policy and the LFU options, read as they change */
     uint64_t seed;            /* hash seed, drawn at startup */
     int64_t now_ms;           /* the clock commands see: Unix ms, set by store_clock */
-    uint64_t expire_cursor;   /* the expires dict's SCAN cursor, for active expiry */
+    uint32_t expire_db_index; /* the database active expiry goes on with */
     uint64_t expired_keys;    /* keys removed because their time passed (INFO) */
     uint64_t key_probe_count; /* finds of a key by name (tests count a command's) */
     uint64_t keys_calls;      /* calls into the keys dict so far: a position taken at call n
                                  is good while this is still n */
     uint64_t random_state;    /* xorshift state for RANDOMKEY and sampling; never 0 */
-    /* Called with a key about to change, be created or be removed (WATCH); NULL: none. */
-    void (*touched)(void *touched_context, uint32_t hash, struct slice key);
+    /* Called with a key of the selected database (db_index) about to change, be created or
+     * be removed (WATCH); NULL: none. */
+    void (*touched)(void *touched_context, uint32_t db_index, uint32_t hash, struct slice key);
     void *touched_context;
     /* Called with a list or sorted set key that gained members, or a key renamed to a name
      * clients may wait on (blocked clients); NULL: none. */
@@ -199,6 +226,33 @@ struct store_found {
  * (a key of an unregistered type asserts when it is created). */
 void store_init(struct store *store, struct heap *heap, const struct config *config,
                 uint64_t seed);
+
+/* Selects database `db_index` (< db_count): every keyspace call that follows works in it,
+ * and the hooks are told keys of it (store.db_index). Positions taken in another database
+ * are found again (the keys call count moves on). */
+void store_select(struct store *store, uint32_t db_index);
+
+/* SWAPDB: databases a and b exchange their keys, O(1); the selection stays at its index.
+ * The caller tells watchers and blocked clients, as Redis does after swapping. */
+void store_swap(struct store *store, uint32_t a_index, uint32_t b_index);
+
+/* Keys and keys with an expiry time in database `db_index` (INFO keyspace). */
+uint64_t store_db_key_count(const struct store *store, uint32_t db_index);
+uint64_t store_db_expires_count(const struct store *store, uint32_t db_index);
+
+/* Keys, and keys with an expiry time, of every database together (O(databases)): the
+ * key_count cap, eviction, active expiry. */
+uint64_t store_key_count_all(const struct store *store);
+uint64_t store_expires_count_all(const struct store *store);
+
+/* Whether database `db_index` holds a key of this name, live or not (Redis's dictFind, for
+ * touching watched keys after SWAPDB). Changes nothing. */
+bool store_db_contains(const struct store *store, uint32_t db_index, struct slice key);
+
+/* MOVE: the live key found in the selected database goes to database `target_index`, which
+ * has no key of that name (the caller looked), keeping its value and expiry time; no memory
+ * is needed. Watchers are told in both, and the target's hooks as for a new key. */
+void store_move(struct store *store, struct store_found *found, uint32_t target_index);
 
 /* The key's hash, as the store's hooks give it (WATCH and blocked clients key their own
  * tables by it). */
@@ -276,14 +330,15 @@ KV_MUST_USE enum store_status store_expire_set(struct store *store, struct store
                                                int64_t at_ms);
 
 /* Active expiry: removes at most `keys_max` expired keys, looking at no more than that many
- * buckets of the expires dict, going on from where the last call stopped (Redis's SCAN
+ * buckets of the expires dicts, database after database (the selection is kept), going on
+ * from where the last call stopped (Redis's SCAN
  * cursor, so every key with a time is met in a full sweep). Returns how many it removed. */
 uint32_t store_expire_slice(struct store *store, uint32_t keys_max);
 
-/* Keys with an expiry time. */
+/* Keys with an expiry time in the selected database. */
 static inline uint64_t store_expires_count(const struct store *store)
 {
-    return dict_count(&store->expires);
+    return dict_count(&store->db->expires);
 }
 
 /* Removes a key found with store_find_typed. */
@@ -298,8 +353,12 @@ bool store_delete(struct store *store, struct slice key);
 KV_MUST_USE enum store_status store_rename(struct store *store, struct store_found *source,
                                            struct slice new_key, struct store_found *target);
 
-/* FLUSHALL: every key goes; watchers of any key are told. O(keys). */
+/* FLUSHDB: every key of the selected database goes; watchers of any of them are told.
+ * O(keys). */
 void store_flush(struct store *store);
+
+/* FLUSHALL: every database flushed; the selection stays. O(keys). */
+void store_flush_all(struct store *store);
 
 /* SCAN: visits the keys of the bucket(s) `cursor` names (live or not: the visitor checks
  * expiry with store_key_live) and returns the next cursor, 0 when done. Redis's cursor: every
@@ -338,10 +397,10 @@ uint32_t store_key_lfu(const struct store *store, const struct store_key *key);
  * time, its class rounding included: kv --plan's share of a key beyond its value. */
 uint64_t store_key_object_bound_bytes(uint64_t key_bytes);
 
-/* Keys stored now. */
+/* Keys stored now in the selected database. */
 static inline uint64_t store_key_count(const struct store *store)
 {
-    return dict_count(&store->keys);
+    return dict_count(&store->db->keys);
 }
 
 /* Checks every invariant of both dicts and each key (through its type's verify). Returns

@@ -37,6 +37,7 @@ struct watch {
     struct dict keys;         /* watched keys (struct watch_key), by their bytes */
     struct dict links;        /* (key, client) links (struct watch_link), by those numbers */
     uint64_t epoch;           /* last number handed out by a touch */
+    uint64_t key_count;       /* watched (database, key) entries: the dict's and the chains' */
     uint64_t entry_bytes;     /* usable bytes of every key and link entry held */
     uint32_t links_max;       /* watch_keys_max: links in all; 0: no cap */
 };
@@ -59,7 +60,8 @@ static inline void watch_list_init(struct watch_list *list)
  * `client_index` names the client (its connection slot) among the links. WATCH_FULL and
  * WATCH_OOM change nothing. */
 KV_MUST_USE enum watch_status watch_add(struct watch *watch, struct watch_list *list,
-                                        uint32_t client_index, struct slice key);
+                                        uint32_t client_index, uint32_t db_index,
+                                        struct slice key);
 
 /* Drops the client's newest watches until it has `count` left (a WATCH that ran out of
  * memory undoes itself with the count it started from). */
@@ -73,11 +75,18 @@ bool watch_changed(const struct watch *watch, const struct watch_list *list);
 
 /* Walks a client's watched keys: start with *link_ref = list->head; each call gives the
  * next key and returns false at the end. The caller bounds the walk by list->count. */
-bool watch_next(const struct watch *watch, uint32_t *link_ref, struct slice *key);
+bool watch_next(const struct watch *watch, uint32_t *link_ref, struct slice *key,
+                uint32_t *db_index);
 
 /* The store's hook: a key is about to change. `context` is the struct watch; `hash` is the
  * store's, unused (the dict hashes with its own seed). */
-void watch_touched(void *context, uint32_t hash, struct slice key);
+void watch_touched(void *context, uint32_t db_index, uint32_t hash, struct slice key);
+
+/* Touches every key watched in database db_index for which exists(context, key) holds:
+ * SWAPDB's and FLUSHDB's touch of a whole database (Redis's touchAllWatchedKeysInDb).
+ * O(watched keys). */
+void watch_touch_db(struct watch *watch, uint32_t db_index,
+                    bool (*exists)(void *context, struct slice key), void *context);
 
 /* Heap bytes WATCH holds: its entries and its dicts' bucket arrays (INFO). */
 uint64_t watch_memory_bytes(const struct watch *watch);
@@ -85,7 +94,7 @@ uint64_t watch_memory_bytes(const struct watch *watch);
 /* Watched keys, and (client, key) links, now. */
 static inline uint64_t watch_key_count(const struct watch *watch)
 {
-    return dict_count(&watch->keys);
+    return watch->key_count;
 }
 
 static inline uint64_t watch_link_count(const struct watch *watch)

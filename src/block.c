@@ -4,6 +4,11 @@
  * key) pair is a heap entry (a link) on the key's wait list (doubly linked, oldest first) and
  * on the client's chain (singly linked, newest first).
  *
+ * Keys are by name, whatever the database: a client blocked on `q` in database 3 is tried
+ * again when `q` gains members in any database, and its command, run again in its own
+ * database, finds nothing there and leaves it waiting where it was (Redis keys them by
+ * database; the only cost here is that retry). SWAPDB marks every key ready.
+ *
  * Invariants: a key's waiter count equals the links on its wait list and is never 0 while
  * the key is in the dict; a client is blocked exactly when it is on the FIFO, and only a
  * blocked client has links; a client waits on a key at most once (while it blocks, its links
@@ -329,18 +334,11 @@ void block_remove(struct block *block, uint32_t client)
     KV_ASSERT(!block_is_blocked(block, client));
 }
 
-void block_key_ready(void *context, uint32_t hash, struct slice key)
+/* Puts a key with waiters on the ready list, once. */
+static void ready_append(struct block *block, uint32_t key_ref)
 {
-    (void)hash;
-    struct block *block = context;
-    if (dict_count(&block->keys) == 0) {
-        return; /* Nobody waits: the common case costs one compare. */
-    }
-    uint32_t key_ref = dict_find(&block->keys, key, NULL);
-    if (key_ref == HEAP_REF_NONE) {
-        return;
-    }
     struct block_key *entry = key_at(block, key_ref);
+    KV_ASSERT(entry->waiters > 0);
     if (entry->ready) {
         return;
     }
@@ -353,6 +351,35 @@ void block_key_ready(void *context, uint32_t hash, struct slice key)
         key_at(block, block->ready_tail)->ready_next = key_ref;
     }
     block->ready_tail = key_ref;
+    KV_ASSERT(block->ready_head != HEAP_REF_NONE);
+}
+
+void block_key_ready(void *context, uint32_t hash, struct slice key)
+{
+    (void)hash;
+    struct block *block = context;
+    if (dict_count(&block->keys) == 0) {
+        return; /* Nobody waits: the common case costs one compare. */
+    }
+    uint32_t key_ref = dict_find(&block->keys, key, NULL);
+    if (key_ref == HEAP_REF_NONE) {
+        return;
+    }
+    ready_append(block, key_ref);
+}
+
+void block_ready_all(struct block *block)
+{
+    struct dict_walk walk;
+    uint32_t key_ref = HEAP_REF_NONE;
+    uint64_t marked = 0;
+    dict_walk_start(&block->keys, &walk);
+    /* Bounded by the keys with waiters; marking changes the ready list, never the dict. */
+    while (dict_walk_next(&block->keys, &walk, &key_ref)) {
+        ready_append(block, key_ref);
+        marked++;
+    }
+    KV_ASSERT(marked == dict_count(&block->keys));
 }
 
 struct slice block_key_name(const struct block *block, uint32_t key_ref)

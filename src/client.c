@@ -71,6 +71,7 @@ void client_reset(struct clients *clients, struct client *client, bool authentic
     client->lib_ver_length = 0;
     client->authenticated = authenticated;
     client->resp = 2; /* as Redis's RESET: back to RESP2 */
+    client->db_index = 0; /* and to database 0 */
     /* RESET clears CLIENT REPLY OFF (and a SKIP set by this very command: none can be);
      * a skipped RESET stays skipped. */
     if (client->reply_mode != CLIENT_REPLY_SKIP) {

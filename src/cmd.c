@@ -716,6 +716,8 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     context->stats->commands_processed++;
     int64_t now_ms = unix_ms();
     store_clock(context->store, now_ms);
+    /* The client's database: SELECT (here, queued in EXEC or in a script) changes it. */
+    store_select(context->store, context->client->db_index);
     stats_ops_sample(context->stats, now_ms);
     context->client->last_command = cmd->name;
     context->client->last_command_ms = now_ms;

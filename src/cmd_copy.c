@@ -1,8 +1,10 @@
 /*
  * COPY source destination [DB destination-db] [REPLACE], as Redis 7.0's copyCommand: the
- * options first (DB 0 is kv's one database; any other index answers Redis's "DB index is
- * out of range", as a server of one database does), then the same-key check, then the
- * source (absent: 0) and the destination (present without REPLACE: 0).
+ * options first (DB n: the destination's database, else the client's), then the same-key
+ * check (same name in the same database), then the source (absent: 0) and the destination
+ * (present without REPLACE: 0). The source is read in the client's database and the
+ * destination written with the store selecting the target's; the selection comes back
+ * before the reply.
  *
  * The copy goes through each type's public store API: the source is read (a cursor, a walk
  * or a visit) and its contents written into a fresh destination key, in chunks of at most
@@ -329,7 +331,7 @@ static enum store_status copy_value(struct copy_target *target, uint32_t key_ref
 
 /* The options; false after answering an error. */
 static bool copy_options(struct cmd_context *context, const struct slice *args,
-                         uint32_t arg_count, bool *replace)
+                         uint32_t arg_count, bool *replace, uint32_t *target_db)
 {
     /* Bounded by the arguments: each step consumes at least one. */
     for (uint32_t index = 3; index < arg_count; index++) {
@@ -345,10 +347,11 @@ static bool copy_options(struct cmd_context *context, const struct slice *args,
                 reply_error(&context->reply, REPLY_ERROR_INT32_RANGE);
                 return false;
             }
-            if (db != 0) {
+            if (db < 0 || db >= (int64_t)context->store->db_count) {
                 reply_error(&context->reply, REPLY_ERROR_DB_INDEX_RANGE);
                 return false;
             }
+            *target_db = (uint32_t)db;
             index++;
         } else {
             reply_error(&context->reply, REPLY_ERROR_SYNTAX);
@@ -358,26 +361,12 @@ static bool copy_options(struct cmd_context *context, const struct slice *args,
     return true;
 }
 
-CMD_HANDLER(cmd_copy)
+/* The copy into the destination, in the selected (target) database: 0 when it exists and
+ * REPLACE was not given, else the copy, its events and 1. */
+static void copy_into(struct cmd_context *context, const struct slice *args, bool replace,
+                      uint32_t source_ref, uint8_t type)
 {
-    KV_ASSERT(arg_count >= 3);
-    uint64_t reply_before = context->reply.total;
-    bool replace = false;
-    if (!copy_options(context, args, arg_count, &replace)) {
-        return;
-    }
-    if (slice_equal(args[1], args[2])) {
-        reply_error(&context->reply, REPLY_ERROR_COPY_SAME);
-        return;
-    }
     struct store *store = context->store;
-    struct store_found source;
-    if (!cmd_read_any(context, args[1], &source)) {
-        reply_integer(&context->reply, 0);
-        return;
-    }
-    uint32_t source_ref = source.key_ref;
-    uint8_t type = source.type;
     struct copy_target target = {.store = store, .key = args[2], .status = STORE_OK};
     (void)store_find_typed(store, args[2], STORE_TYPE_ANY, &target.found);
     if (target.found.exists) {
@@ -401,9 +390,34 @@ CMD_HANDLER(cmd_copy)
         return;
     }
     /* Redis's events: "new" from the add (the store's hook, even over a replaced key, as
-     * Redis's dbDelete then dbAdd), then "copy_to". */
+     * Redis's dbDelete then dbAdd), then "copy_to", both in the target's database. */
     notify_event(NOTIFY_GENERIC, "copy_to", args[2]);
     reply_integer(&context->reply, 1);
+}
+
+CMD_HANDLER(cmd_copy)
+{
+    KV_ASSERT(arg_count >= 3);
+    uint64_t reply_before = context->reply.total;
+    struct store *store = context->store;
+    uint32_t source_db = store->db_index;
+    uint32_t target_db = source_db;
+    bool replace = false;
+    if (!copy_options(context, args, arg_count, &replace, &target_db)) {
+        return;
+    }
+    if (target_db == source_db && slice_equal(args[1], args[2])) {
+        reply_error(&context->reply, REPLY_ERROR_COPY_SAME);
+        return;
+    }
+    struct store_found source;
+    if (!cmd_read_any(context, args[1], &source)) {
+        reply_integer(&context->reply, 0);
+        return;
+    }
+    store_select(store, target_db);
+    copy_into(context, args, replace, source.key_ref, source.type);
+    store_select(store, source_db);
     KV_ASSERT(context->reply.total > reply_before);
 }
 

@@ -458,15 +458,27 @@ static void info_cluster(struct cmd_context *context, struct text *text)
     KV_ASSERT(text->length > 0);
 }
 
+/* The longest keyspace line: "db" and 10 digits, ":keys=", 20 digits, ",expires=", 20
+ * digits, ",avg_ttl=0", CRLF. */
+#define INFO_KEYSPACE_LINE_BYTES_MAX 96u
+
 static void info_keyspace(struct cmd_context *context, struct text *text)
 {
     KV_ASSERT(text->length < text->capacity);
     uint32_t length_before = text->length;
     text_add(text, "# Keyspace\r\n");
-    uint64_t keys = store_key_count(context->store);
-    if (keys > 0) {
-        text_add(text, "db0:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=0\r\n", keys,
-                 store_expires_count(context->store));
+    const struct store *store = context->store;
+    /* Bounded by the databases: a line for each that holds keys, as Redis prints them, while
+     * the text has room for a whole line (INFO's text is sized for the sections, so a
+     * server of thousands of non-empty databases shows the first that fit). */
+    for (uint32_t index = 0; index < store->db_count &&
+                             text->capacity - text->length > INFO_KEYSPACE_LINE_BYTES_MAX;
+         index++) {
+        uint64_t keys = store_db_key_count(store, index);
+        if (keys > 0) {
+            text_add(text, "db%" PRIu32 ":keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=0\r\n",
+                     index, keys, store_db_expires_count(store, index));
+        }
     }
     KV_ASSERT(text->length > length_before); /* at least its header */
 }

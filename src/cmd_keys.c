@@ -1,6 +1,9 @@
 /*
  * Key commands: the keyspace as a whole, whatever the value types. DEL, UNLINK, EXISTS,
- * TOUCH, TYPE, RENAME, RENAMENX, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL, SELECT.
+ * TOUCH, TYPE, RENAME, RENAMENX, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL, and the
+ * databases: SELECT, MOVE, SWAPDB. Every command works in the database the command layer
+ * selected for its client (store_select); SELECT changes the client's, MOVE and SWAPDB
+ * reach another and come back.
  *
  * SCAN's cursor is Redis's: the keyspace dict's reverse-binary bucket cursor (store_scan),
  * so a key present for the whole scan is returned at least once, whatever is inserted or
@@ -15,10 +18,13 @@
 
 #include <string.h>
 
+#include "block.h"
+#include "client.h"
 #include "glob.h"
 #include "notify.h"
 #include "number.h"
 #include "tracking.h"
+#include "watch.h"
 
 CMD_HANDLER(cmd_del)
 {
@@ -327,7 +333,8 @@ CMD_HANDLER(cmd_dbsize)
     reply_integer(&context->reply, (int64_t)store_key_count(context->store));
 }
 
-/* FLUSHDB and FLUSHALL [ASYNC|SYNC]: kv has one database, and a flush is synchronous. */
+/* FLUSHDB and FLUSHALL [ASYNC|SYNC]: the selected database or every one; a flush is
+ * synchronous. Watchers of every key that goes are told (Redis's touchAllWatchedKeysInDb). */
 CMD_HANDLER(cmd_flush)
 {
     KV_ASSERT(arg_count >= 1);
@@ -340,7 +347,11 @@ CMD_HANDLER(cmd_flush)
     if (context->tracking != NULL) {
         tracking_flush_begin(context->tracking);
     }
-    store_flush(context->store);
+    if (cmd_arg_is(args[0], "flushall")) {
+        store_flush_all(context->store);
+    } else {
+        store_flush(context->store);
+    }
     if (context->tracking != NULL) {
         tracking_flush_end(context->tracking);
     }
@@ -348,21 +359,138 @@ CMD_HANDLER(cmd_flush)
     reply_ok(&context->reply);
 }
 
+/* A database index argument as Redis's getIntFromObjectOrReply reads it: false (answered)
+ * when it is no integer or beyond an int; `error` (when not NONE) answers both. */
+static bool db_index_parse(struct cmd_context *context, struct slice arg, enum reply_error error,
+                           int64_t *index)
+{
+    KV_ASSERT(arg.bytes != NULL || arg.length == 0);
+    if (!number_parse_int64(arg.bytes, arg.length, index)) {
+        reply_error(&context->reply, error != REPLY_ERROR_NONE ? error : REPLY_ERROR_NOT_INTEGER);
+        return false;
+    }
+    if (*index < INT32_MIN || *index > INT32_MAX) {
+        reply_error(&context->reply, error != REPLY_ERROR_NONE ? error : REPLY_ERROR_INT32_RANGE);
+        return false;
+    }
+    return true;
+}
+
+static bool db_index_valid(const struct store *store, int64_t index)
+{
+    return index >= 0 && index < (int64_t)store->db_count;
+}
+
 CMD_HANDLER(cmd_select)
 {
     KV_ASSERT(arg_count == 2);
     int64_t index = 0;
-    if (!number_parse_int64(args[1].bytes, args[1].length, &index)) {
-        reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
+    if (!db_index_parse(context, args[1], REPLY_ERROR_NONE, &index)) {
         return;
     }
-    if (index < INT32_MIN || index > INT32_MAX) {
-        reply_error(&context->reply, REPLY_ERROR_INT32_RANGE);
-        return;
-    }
-    if (index != 0) {
+    if (!db_index_valid(context->store, index)) {
         reply_error(&context->reply, REPLY_ERROR_DB_INDEX_RANGE);
         return;
+    }
+    context->client->db_index = (uint32_t)index;
+    store_select(context->store, (uint32_t)index);
+    KV_ASSERT(context->store->db_index == context->client->db_index);
+    reply_ok(&context->reply);
+}
+
+/* MOVE key db: as Redis's moveCommand, 0 when the key is missing here or present there. */
+CMD_HANDLER(cmd_move)
+{
+    KV_ASSERT(arg_count == 3);
+    struct store *store = context->store;
+    int64_t index = 0;
+    if (!db_index_parse(context, args[2], REPLY_ERROR_NONE, &index)) {
+        return;
+    }
+    if (!db_index_valid(store, index)) {
+        reply_error(&context->reply, REPLY_ERROR_DB_INDEX_RANGE);
+        return;
+    }
+    uint32_t source_index = store->db_index;
+    uint32_t target_index = (uint32_t)index;
+    if (target_index == source_index) {
+        reply_error(&context->reply, REPLY_ERROR_COPY_SAME);
+        return;
+    }
+    struct store_found found;
+    (void)store_find_typed(store, args[1], STORE_TYPE_ANY, &found);
+    if (!found.exists) {
+        reply_integer(&context->reply, 0);
+        return;
+    }
+    /* A key there, once its time is judged (lazy expiry in the target, as Redis's lookup). */
+    store_select(store, target_index);
+    store_expire_due(store, args[1]);
+    bool taken = store_db_contains(store, target_index, args[1]);
+    store_select(store, source_index);
+    if (taken) {
+        reply_integer(&context->reply, 0);
+        return;
+    }
+    store_move(store, &found, target_index);
+    notify_event(NOTIFY_GENERIC, "move_from", args[1]);
+    store_select(store, target_index);
+    notify_event(NOTIFY_GENERIC, "move_to", args[1]);
+    store_select(store, source_index);
+    KV_ASSERT(store->db_index == source_index);
+    reply_integer(&context->reply, 1);
+}
+
+/* SWAPDB's test for a watched key of one of the two databases (Redis's
+ * touchAllWatchedKeysInDb(emptied, replaced_with)): it is in the emptied one, or live in the
+ * one that replaces it (a key replaced by an expired one is no change). */
+struct swap_pair {
+    const struct store *store;
+    uint32_t emptied_index;
+    uint32_t replaced_index;
+};
+
+static bool swap_touches(void *context, struct slice key)
+{
+    const struct swap_pair *pair = context;
+    const struct store *store = pair->store;
+    if (store_db_contains(store, pair->emptied_index, key)) {
+        return true;
+    }
+    uint32_t ref = dict_lookup(&store->dbs[pair->replaced_index].keys, key);
+    return ref != HEAP_REF_NONE && store_key_live(store, store_key(store, ref));
+}
+
+/* SWAPDB index1 index2: the two databases exchange their keys in O(1); clients stay where
+ * they are, so watchers of keys in either are told, and clients blocked on keys are tried
+ * again (a key that now holds members serves them), as Redis's dbSwapDatabases. */
+CMD_HANDLER(cmd_swapdb)
+{
+    KV_ASSERT(arg_count == 3);
+    struct store *store = context->store;
+    int64_t first = 0;
+    int64_t second = 0;
+    if (!db_index_parse(context, args[1], REPLY_ERROR_SWAPDB_FIRST, &first) ||
+        !db_index_parse(context, args[2], REPLY_ERROR_SWAPDB_SECOND, &second)) {
+        return;
+    }
+    if (!db_index_valid(store, first) || !db_index_valid(store, second)) {
+        reply_error(&context->reply, REPLY_ERROR_DB_INDEX_RANGE);
+        return;
+    }
+    if (first != second) {
+        uint32_t a_index = (uint32_t)first;
+        uint32_t b_index = (uint32_t)second;
+        if (context->watch != NULL) {
+            struct swap_pair a_pair = {store, a_index, b_index};
+            struct swap_pair b_pair = {store, b_index, a_index};
+            watch_touch_db(context->watch, a_index, swap_touches, &a_pair);
+            watch_touch_db(context->watch, b_index, swap_touches, &b_pair);
+        }
+        store_swap(store, a_index, b_index);
+        if (context->block != NULL) {
+            block_ready_all(context->block);
+        }
     }
     reply_ok(&context->reply);
 }
@@ -382,6 +510,8 @@ static const struct cmd keys_cmds[] = {
     {"flushdb", -1, 0, 0, 0, CMD_FLAG_WRITE, cmd_flush},
     {"flushall", -1, 0, 0, 0, CMD_FLAG_WRITE, cmd_flush},
     {"select", 2, 0, 0, 0, 0, cmd_select},
+    {"move", 3, 1, 1, 1, CMD_FLAG_WRITE, cmd_move},
+    {"swapdb", 3, 0, 0, 0, CMD_FLAG_WRITE, cmd_swapdb},
 };
 
 CMD_FAMILY(cmd_family_keys, "generic", keys_cmds);

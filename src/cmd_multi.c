@@ -39,12 +39,15 @@ static bool watched_changed(struct cmd_context *context)
     const struct watch_list *watches = &context->client->txn.watches;
     uint32_t link_ref = watches->head;
     struct slice key;
+    uint32_t db_index = 0;
     /* Bounded by the client's watch count. */
     for (uint32_t step = 0; step < watches->count; step++) {
-        bool more = watch_next(context->watch, &link_ref, &key);
+        bool more = watch_next(context->watch, &link_ref, &key, &db_index);
         KV_ASSERT(more);
+        store_select(context->store, db_index); /* where it was watched */
         store_expire_due(context->store, key);
     }
+    store_select(context->store, context->client->db_index);
     return watch_changed(context->watch, watches);
 }
 
@@ -159,7 +162,8 @@ CMD_HANDLER(cmd_watch)
         /* An expired key goes now, before it is watched, so its removal is not a change. */
         store_expire_due(store, key);
         enum watch_status status =
-            watch_add(context->watch, &txn->watches, context->client->slot_index, key);
+            watch_add(context->watch, &txn->watches, context->client->slot_index,
+                      context->client->db_index, key);
         if (status == WATCH_FULL) {
             /* kv's cap: the keys before it stay watched, as they did with the fixed pool. */
             reply_error(&context->reply, REPLY_ERROR_WATCH_KEYS_FULL);

@@ -183,13 +183,14 @@ static void memory_overhead_read(const struct cmd_context *context,
     memory->rss = alloc_stats_rss_bytes();
     memory->clients = context->conns->memory_bytes;
     memory->client_count = context->conns->open_count;
-    memory->keys = dict_count(&store->keys);
-    uint64_t main_buckets = (uint64_t)store->keys.bucket_count[0] + store->keys.bucket_count[1];
+    memory->keys = dict_count(&store->db->keys);
+    uint64_t main_buckets =
+        (uint64_t)store->db->keys.bucket_count[0] + store->db->keys.bucket_count[1];
     uint64_t expire_buckets =
-        (uint64_t)store->expires.bucket_count[0] + store->expires.bucket_count[1];
+        (uint64_t)store->db->expires.bucket_count[0] + store->db->expires.bucket_count[1];
     memory->table_main = main_buckets * sizeof(uint32_t) + memory->keys * sizeof(struct store_key);
     memory->table_expires = expire_buckets * sizeof(uint32_t) +
-                            dict_count(&store->expires) * EXPIRE_ENTRY_BYTES;
+                            dict_count(&store->db->expires) * EXPIRE_ENTRY_BYTES;
     memory->overhead = memory->clients + (memory->keys > 0 ? memory->table_main +
                                                                  memory->table_expires
                                                            : 0);

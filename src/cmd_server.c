@@ -120,7 +120,9 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     snprintf(entries[9].value, size, "%s", config_mlock_name(config->mlock));
     entries[10].value[0] = '\0'; /* kv keeps no snapshots */
     snprintf(entries[11].value, size, "no");
-    snprintf(entries[12].value, size, "1");
+    /* The databases the store has (no store: the defaults' entries, Redis's 16). */
+    snprintf(entries[12].value, size, "%u",
+             context->store != NULL ? context->store->db_count : STORE_DB_COUNT_DEFAULT);
     snprintf(entries[13].value, size, "%" PRIu64, config->maxmemory);
     snprintf(entries[14].value, size, "%s", config_policy_name(config->maxmemory_policy));
     snprintf(entries[15].value, size, "%s", config->requirepass);
@@ -626,6 +628,7 @@ static void config_rewrite_command(struct cmd_context *context)
     config_defaults(&default_config);
     struct cmd_context default_context = *context;
     default_context.config = &default_config;
+    default_context.store = NULL;
     config_entries(&default_context, defaults);
     /* Read the old file (a missing one is empty, as in Redis). */
     size_t in_length = 0;

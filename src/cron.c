@@ -134,7 +134,7 @@ uint64_t cron_turn(struct cron *cron)
     bool blocked = cron->block->blocked_count > 0;
     struct evict *evict = cron->serve->shared.evict;
     bool evicting = evict != NULL && evict_pending(evict);
-    if (store_expires_count(cron->store) == 0 && !clients_watched && !blocked && !evicting) {
+    if (store_expires_count_all(cron->store) == 0 && !clients_watched && !blocked && !evicting) {
         return CRON_SLEEP_UNTIL_IO;
     }
     KV_ASSERT(config->hz > 0 && config->expire_slice > 0);

@@ -104,7 +104,8 @@ static uint64_t score_of(const struct evict *evict, const struct store_key *key)
 /* Puts a sampled key into the pool where its score belongs, as Redis's
  * evictionPoolPopulate: when the pool is full, the worst entry makes room, and a key worse
  * than every entry stays out. */
-static void pool_insert(struct evict *evict, uint64_t score, struct slice name)
+static void pool_insert(struct evict *evict, uint64_t score, uint32_t db_index,
+                        struct slice name)
 {
     KV_ASSERT(name.length <= EVICT_NAME_BYTES_MAX);
     uint32_t count = evict->pool_count;
@@ -126,6 +127,7 @@ static void pool_insert(struct evict *evict, uint64_t score, struct slice name)
     }
     struct evict_candidate *entry = &evict->pool[at];
     entry->score = score;
+    entry->db_index = db_index;
     entry->name_bytes = name.length;
     if (name.length > 0) {
         memcpy(entry->name, name.bytes, name.length);
@@ -133,29 +135,46 @@ static void pool_insert(struct evict *evict, uint64_t score, struct slice name)
     KV_ASSERT(evict->pool_count <= EVICT_POOL_SIZE);
 }
 
-/* Samples keys into the pool. Gives the best of those too long to pool (or NONE) and
- * returns whether the sample found any key at all. */
-static bool pool_populate(struct evict *evict, bool volatile_only, uint32_t *long_best)
+/* Samples keys of every database into the pool, as Redis's evictionPoolPopulate per db. Gives
+ * the best of those too long to pool (or NONE) and its database, and returns whether the
+ * sample found any key at all. Leaves the store's selection as it found it. */
+static bool pool_populate(struct evict *evict, bool volatile_only, uint32_t *long_best,
+                          uint32_t *long_db_index)
 {
+    struct store *store = evict->store;
+    uint32_t selected = store->db_index;
     uint32_t refs[EVICT_SAMPLES_MAX];
     uint32_t wanted = evict->config->maxmemory_samples;
     wanted = wanted == 0 ? 1 : wanted < EVICT_SAMPLES_MAX ? wanted : EVICT_SAMPLES_MAX;
-    uint32_t count = store_sample(evict->store, volatile_only, refs, wanted);
     uint64_t long_score = 0;
+    uint32_t sampled = 0;
     *long_best = HEAP_REF_NONE;
-    /* Bounded by the sample's size. */
-    for (uint32_t index = 0; index < count; index++) {
-        const struct store_key *key = store_key(evict->store, refs[index]);
-        uint64_t score = score_of(evict, key);
-        struct slice name = store_key_name(key);
-        if (name.length <= EVICT_NAME_BYTES_MAX) {
-            pool_insert(evict, score, name);
-        } else if (*long_best == HEAP_REF_NONE || score > long_score) {
-            *long_best = refs[index];
-            long_score = score;
+    /* Bounded by the databases, each sampled once. */
+    for (uint32_t db_index = 0; db_index < store->db_count; db_index++) {
+        uint64_t keys = volatile_only ? store_db_expires_count(store, db_index)
+                                      : store_db_key_count(store, db_index);
+        if (keys == 0) {
+            continue;
+        }
+        store_select(store, db_index);
+        uint32_t count = store_sample(store, volatile_only, refs, wanted);
+        sampled += count;
+        /* Bounded by the sample's size. */
+        for (uint32_t index = 0; index < count; index++) {
+            const struct store_key *key = store_key(store, refs[index]);
+            uint64_t score = score_of(evict, key);
+            struct slice name = store_key_name(key);
+            if (name.length <= EVICT_NAME_BYTES_MAX) {
+                pool_insert(evict, score, db_index, name);
+            } else if (*long_best == HEAP_REF_NONE || score > long_score) {
+                *long_best = refs[index];
+                *long_db_index = db_index;
+                long_score = score;
+            }
         }
     }
-    return count > 0;
+    store_select(store, selected);
+    return sampled > 0;
 }
 
 /* Takes the best pooled candidate that is still one: it exists (a volatile policy's still
@@ -169,6 +188,8 @@ static uint32_t pool_take(struct evict *evict, bool volatile_only)
         const struct evict_candidate *entry = &evict->pool[--evict->pool_count];
         struct slice name = {.bytes = entry->name, .length = entry->name_bytes};
         uint32_t ref = HEAP_REF_NONE;
+        KV_ASSERT(entry->db_index < evict->store->db_count);
+        store_select(evict->store, entry->db_index); /* the victim's: the caller restores */
         if (!store_peek(evict->store, name, &ref)) {
             continue;
         }
@@ -180,32 +201,55 @@ static uint32_t pool_take(struct evict *evict, bool volatile_only)
     return HEAP_REF_NONE;
 }
 
-/* The key the policy evicts next, or NONE when there is none to evict. */
+/* The random policies' key: from the next database in turn that has candidates (Redis's
+ * next_db), which it leaves selected; NONE when a sample met only empty buckets. */
+static uint32_t random_pick(struct evict *evict, bool volatile_only)
+{
+    struct store *store = evict->store;
+    /* Bounded by the databases. */
+    for (uint32_t tried = 0; tried < store->db_count; tried++) {
+        uint32_t db_index = evict->random_db_index % store->db_count;
+        evict->random_db_index = (db_index + 1) % store->db_count;
+        uint64_t keys = volatile_only ? store_db_expires_count(store, db_index)
+                                      : store_db_key_count(store, db_index);
+        if (keys > 0) {
+            store_select(store, db_index);
+            uint32_t ref = HEAP_REF_NONE;
+            return store_sample(store, volatile_only, &ref, 1) == 1 ? ref : HEAP_REF_NONE;
+        }
+    }
+    return HEAP_REF_NONE;
+}
+
+/* The key the policy evicts next, or NONE when there is none to evict. The store is left
+ * selecting the victim's database (the caller restores its selection). */
 static uint32_t victim_pick(struct evict *evict)
 {
     enum config_policy policy = evict->config->maxmemory_policy;
     bool volatile_only = policy_volatile(policy);
     /* Bounded by EVICT_ROUNDS_MAX sampling rounds (a sample may meet only empty buckets). */
     for (uint32_t round = 0; round < EVICT_ROUNDS_MAX; round++) {
-        uint64_t candidates = volatile_only ? store_expires_count(evict->store)
-                                            : store_key_count(evict->store);
+        uint64_t candidates = volatile_only ? store_expires_count_all(evict->store)
+                                            : store_key_count_all(evict->store);
         if (candidates == 0) {
             return HEAP_REF_NONE; /* no key (with an expiry time, for volatile) at all */
         }
         if (policy_random(policy)) {
-            uint32_t ref = HEAP_REF_NONE;
-            if (store_sample(evict->store, volatile_only, &ref, 1) == 1) {
+            uint32_t ref = random_pick(evict, volatile_only);
+            if (ref != HEAP_REF_NONE) {
                 return ref;
             }
             continue;
         }
         uint32_t long_best = HEAP_REF_NONE;
-        (void)pool_populate(evict, volatile_only, &long_best);
+        uint32_t long_db_index = 0;
+        (void)pool_populate(evict, volatile_only, &long_best, &long_db_index);
         uint32_t ref = pool_take(evict, volatile_only);
         if (ref != HEAP_REF_NONE) {
             return ref;
         }
         if (long_best != HEAP_REF_NONE) {
+            store_select(evict->store, long_db_index);
             return long_best;
         }
     }
@@ -234,9 +278,11 @@ enum evict_result evict_room(struct evict *evict, uint64_t need_bytes)
     uint64_t keys = 0;
     /* Bounded: each pass removes a key (or fails), and the time limit is looked at every
      * EVICT_CHECK_KEYS keys. */
+    uint32_t selected = evict->store->db_index;
     while (over_limit(evict, need_bytes)) {
         uint32_t ref = victim_pick(evict);
         if (ref == HEAP_REF_NONE) {
+            store_select(evict->store, selected);
             return EVICT_FAIL;
         }
         /* The event first (its delivery grows subscribers' output, which is not data), so
@@ -253,6 +299,7 @@ enum evict_result evict_room(struct evict *evict, uint64_t need_bytes)
         KV_ASSERT(store_key_count(evict->store) == keys_before - 1);
         evict->evicted_keys++;
         keys++;
+        store_select(evict->store, selected); /* the command's database again */
         if (keys % EVICT_CHECK_KEYS == 0 && evict->now_us() - started_us > limit_us) {
             return over_limit(evict, need_bytes) ? EVICT_RUNNING : EVICT_OK;
         }

@@ -216,10 +216,10 @@ static void plan_log(void)
 }
 
 /* The store's hook for a key about to change: WATCH and client-side caching hear of it. */
-static void keys_touched(void *context, uint32_t hash, struct slice key)
+static void keys_touched(void *context, uint32_t db_index, uint32_t hash, struct slice key)
 {
     KV_ASSERT(context == &watch);
-    watch_touched(context, hash, key);
+    watch_touched(context, db_index, hash, key);
     tracking_touched(&tracking, key);
 }
 

@@ -8,6 +8,7 @@
 #include "notify.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "client.h"
@@ -41,6 +42,9 @@ struct notify_running {
     const struct client *client;
     struct reply *reply;
 };
+
+/* "__keyspace@" + a database index (at most 10 digits) + "__:" and the NUL. */
+#define NOTIFY_PREFIX_BYTES 32u
 
 static struct notify_sinks notify_sinks_attached;
 static bool notify_is_attached;
@@ -342,10 +346,19 @@ void notify_publish_event(uint32_t class, const char *event, struct slice key)
     }
     notify_sinks_attached.now_ms = notify_store->now_ms;
     struct slice event_name = text_slice(event);
+    /* The channels name the database the event happened in: the store's selected one (the
+     * command's, or the one MOVE, expiry or eviction selected for the key). */
+    char prefix[NOTIFY_PREFIX_BYTES];
     if ((notify_classes & NOTIFY_KEYSPACE) != 0) {
-        publish_joined("__keyspace@0__:", key, event_name);
+        int length = snprintf(prefix, sizeof(prefix), "__keyspace@%" PRIu32 "__:",
+                              notify_store->db_index);
+        KV_ASSERT(length > 0 && (size_t)length < sizeof(prefix));
+        publish_joined(prefix, key, event_name);
     }
     if ((notify_classes & NOTIFY_KEYEVENT) != 0) {
-        publish_joined("__keyevent@0__:", event_name, key);
+        int length = snprintf(prefix, sizeof(prefix), "__keyevent@%" PRIu32 "__:",
+                              notify_store->db_index);
+        KV_ASSERT(length > 0 && (size_t)length < sizeof(prefix));
+        publish_joined(prefix, event_name, key);
     }
 }

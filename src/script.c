@@ -1868,7 +1868,15 @@ static void run_protected_in(struct script *script, lua_State *lua, struct scrip
 {
     KV_ASSERT(script->run == NULL);
     KV_ASSERT(lua == script->lua || lua == script->function_lua);
+    /* redis.call('select', n) changes the script's database only (Redis 7.0): the caller's
+     * comes back when the script ends. */
+    struct client *caller = run->context != NULL ? run->context->client : NULL;
+    uint32_t caller_db_index = caller != NULL ? caller->db_index : 0;
     int status = lua_cpcall(lua, body, run);
+    if (caller != NULL) {
+        caller->db_index = caller_db_index;
+        store_select(run->context->store, caller_db_index);
+    }
     script->run = NULL;
     script->timed_out = false;
     script->killed = false;

@@ -9,11 +9,16 @@
  * (the record notes the keyspace's call count, and a stale position is found again). Every
  * write takes the memory it needs before it changes anything, so STORE_OOM means nothing
  * changed. No I/O, and no call to a type file by name: types depend on the core, never the
- * reverse.
+ * reverse. Databases: every invariant holds per database (a key and its expires entry are in
+ * the same one); `db` is always &dbs[db_index]; a position taken before a selection changed
+ * is stale (the selection counts as a keys call), so a found record from one database is
+ * found again by name in whichever database is selected when it is used.
  */
 #include "store.h"
 
 #include "hashfn.h"
+#include "number.h"
+#include "redis_param.h"
 #include "store_internal.h"
 
 /* Redis's limit on a key (and, without caps, on a list's length: 2^32 - 1 elements). */
@@ -41,14 +46,51 @@ static struct slice expire_entry_name(const struct heap *heap, const void *entry
     return store_key_name(heap_pointer(heap, expire->key_ref));
 }
 
+/* Redis's `databases` as the parameter holds it (startup: a command line or file value, else
+ * Redis's default). */
+static uint32_t db_count_configured(void)
+{
+    int32_t row = redis_param_find("databases", 9);
+    if (row < 0) {
+        return STORE_DB_COUNT_DEFAULT;
+    }
+    const char *value = redis_param_value((uint32_t)row);
+    int64_t count = 0;
+    if (!number_parse_int64((const uint8_t *)value, (uint32_t)strlen(value), &count) ||
+        count < 1 || count > INT32_MAX) {
+        return STORE_DB_COUNT_DEFAULT; /* redis_param_check admits only 1 .. INT_MAX */
+    }
+    return (uint32_t)count;
+}
+
+/* Counts a call into the keys dict: any of them (a find's rehash step too) may move the
+ * links that positions point at. Returns the new count. */
+static uint64_t keys_call(struct store *store)
+{
+    return ++store->keys_calls;
+}
+
 void store_init(struct store *store, struct heap *heap, const struct config *config,
                 uint64_t seed)
 {
     memset(store, 0, sizeof(*store));
     store->heap = heap;
     store->config = config;
-    dict_init(&store->keys, heap, key_entry_name, seed);
-    dict_init(&store->expires, heap, expire_entry_name, seed ^ 0x9e3779b97f4a7c15ull);
+    store->db_count = db_count_configured();
+    store->dbs = store->dbs_inline;
+    if (store->db_count > STORE_DB_COUNT_DEFAULT) {
+        /* Startup: the heap is empty, so only a `databases` beyond the heap fails here. */
+        store->dbs = heap_alloc(heap, (uint64_t)store->db_count * sizeof(struct store_db));
+        KV_ASSERT(store->dbs != NULL); /* `databases` larger than the memory budget */
+    }
+    /* Bounded by db_count. */
+    for (uint32_t index = 0; index < store->db_count; index++) {
+        struct store_db *db = &store->dbs[index];
+        memset(db, 0, sizeof(*db));
+        dict_init(&db->keys, heap, key_entry_name, seed);
+        dict_init(&db->expires, heap, expire_entry_name, seed ^ 0x9e3779b97f4a7c15ull);
+    }
+    store->db = &store->dbs[0];
     store->seed = seed;
     store->random_state = seed | 1;
     store->limits.key_bytes_max = config->key_size_max != 0 ? config->key_size_max
@@ -60,6 +102,68 @@ void store_init(struct store *store, struct heap *heap, const struct config *con
     store->limits.key_count_max = config->key_count != 0 ? config->key_count : STORE_COUNT_LIMIT;
     KV_ASSERT(store->limits.value_bytes_max > 0);
     KV_ASSERT(store_key_count(store) == 0);
+}
+
+void store_select(struct store *store, uint32_t db_index)
+{
+    KV_ASSERT(db_index < store->db_count);
+    if (store->db_index != db_index) {
+        store->db_index = db_index;
+        store->db = &store->dbs[db_index];
+        (void)keys_call(store); /* a position taken in the other database is stale */
+    }
+    KV_ASSERT(store->db == &store->dbs[store->db_index]);
+}
+
+void store_swap(struct store *store, uint32_t a_index, uint32_t b_index)
+{
+    KV_ASSERT(a_index < store->db_count);
+    KV_ASSERT(b_index < store->db_count);
+    struct store_db kept = store->dbs[a_index];
+    store->dbs[a_index] = store->dbs[b_index];
+    store->dbs[b_index] = kept;
+    (void)keys_call(store);
+    KV_ASSERT(store->db == &store->dbs[store->db_index]);
+}
+
+uint64_t store_db_key_count(const struct store *store, uint32_t db_index)
+{
+    KV_ASSERT(db_index < store->db_count);
+    return dict_count(&store->dbs[db_index].keys);
+}
+
+uint64_t store_db_expires_count(const struct store *store, uint32_t db_index)
+{
+    KV_ASSERT(db_index < store->db_count);
+    return dict_count(&store->dbs[db_index].expires);
+}
+
+uint64_t store_key_count_all(const struct store *store)
+{
+    uint64_t count = 0;
+    /* Bounded by the databases. */
+    for (uint32_t index = 0; index < store->db_count; index++) {
+        count += dict_count(&store->dbs[index].keys);
+    }
+    KV_ASSERT(count >= store_key_count(store));
+    return count;
+}
+
+uint64_t store_expires_count_all(const struct store *store)
+{
+    uint64_t count = 0;
+    /* Bounded by the databases. */
+    for (uint32_t index = 0; index < store->db_count; index++) {
+        count += dict_count(&store->dbs[index].expires);
+    }
+    KV_ASSERT(count >= store_expires_count(store));
+    return count;
+}
+
+bool store_db_contains(const struct store *store, uint32_t db_index, struct slice key)
+{
+    KV_ASSERT(db_index < store->db_count);
+    return dict_lookup(&store->dbs[db_index].keys, key) != HEAP_REF_NONE;
 }
 
 void store_type_register(struct store *store, uint8_t type, const struct store_type_ops *ops)
@@ -154,7 +258,8 @@ void store_modified(struct store *store, const struct store_key *key)
 {
     if (store->touched != NULL) {
         struct slice name = store_key_name(key);
-        store->touched(store->touched_context, store_key_hash(store, name), name);
+        store->touched(store->touched_context, store->db_index, store_key_hash(store, name),
+                       name);
     }
 }
 
@@ -166,12 +271,6 @@ void store_ready(struct store *store, const struct store_key *key)
     }
 }
 
-/* Counts a call into the keys dict: any of them (a find's rehash step too) may move the
- * links that positions point at. Returns the new count. */
-static uint64_t keys_call(struct store *store)
-{
-    return ++store->keys_calls;
-}
 
 /* The keyspace position of a live key: the record's when nothing called the keys dict
  * since it was taken, else one probe by name (before the key object moves: the probe reads
@@ -181,7 +280,7 @@ static struct dict_position key_position(struct store *store, struct store_found
     KV_ASSERT(found->exists);
     if (found->keys_call != store->keys_calls) {
         struct store_key *key = store_key(store, found->key_ref);
-        uint32_t ref = dict_find(&store->keys, store_key_name(key), &found->position);
+        uint32_t ref = dict_find(&store->db->keys, store_key_name(key), &found->position);
         KV_ASSERT(ref == found->key_ref);
         found->keys_call = keys_call(store);
     }
@@ -194,7 +293,7 @@ static struct store_expire *expire_entry(struct store *store, const struct store
                                          struct dict_position *position)
 {
     KV_ASSERT(key->meta & STORE_META_EXPIRES);
-    uint32_t ref = dict_find(&store->expires, store_key_name(key), position);
+    uint32_t ref = dict_find(&store->db->expires, store_key_name(key), position);
     KV_ASSERT(ref != HEAP_REF_NONE);
     struct store_expire *expire = heap_pointer(store->heap, ref);
     KV_ASSERT(store_key(store, expire->key_ref) == key);
@@ -210,7 +309,7 @@ static void key_moved(struct store *store, struct store_found *found,
     if (new_ref != found->key_ref) {
         /* Later links of the chain lived in the old object: every position is stale. */
         (void)keys_call(store);
-        dict_replace_at(&store->keys, position, new_ref);
+        dict_replace_at(&store->db->keys, position, new_ref);
         if (expire != NULL) {
             expire->key_ref = new_ref;
         }
@@ -246,12 +345,12 @@ static void key_remove(struct store *store, struct store_found *found)
     if (key->meta & STORE_META_EXPIRES) {
         struct dict_position expire_position;
         struct store_expire *expire = expire_entry(store, key, &expire_position);
-        dict_remove_at(&store->expires, expire_position);
+        dict_remove_at(&store->db->expires, expire_position);
         heap_release(store->heap, expire);
     }
     type_ops(store, store_key_type(key))->release(store, key);
     (void)keys_call(store);
-    dict_remove_at(&store->keys, position);
+    dict_remove_at(&store->db->keys, position);
     heap_release(store->heap, key);
     found->exists = false;
     found->keys_call = 0;
@@ -351,7 +450,7 @@ enum store_status store_find_typed(struct store *store, struct slice key, uint8_
     KV_ASSERT(type < STORE_TYPE_COUNT);
     store->key_probe_count++;
     *found = (struct store_found){.type = STORE_TYPE_ANY};
-    uint32_t ref = dict_find(&store->keys, key, &found->position);
+    uint32_t ref = dict_find(&store->db->keys, key, &found->position);
     uint64_t call = keys_call(store);
     if (ref == HEAP_REF_NONE) {
         return STORE_NOT_FOUND;
@@ -385,7 +484,7 @@ bool store_find(struct store *store, struct slice key, uint32_t *key_ref)
 
 bool store_peek(const struct store *store, struct slice key, uint32_t *key_ref)
 {
-    *key_ref = dict_lookup(&store->keys, key);
+    *key_ref = dict_lookup(&store->db->keys, key);
     return *key_ref != HEAP_REF_NONE;
 }
 
@@ -414,7 +513,9 @@ enum store_status store_key_check(const struct store *store, struct slice key)
     if (key.length > store->limits.key_bytes_max) {
         return STORE_KEY_TOO_LONG;
     }
-    if (store_key_count(store) >= store->limits.key_count_max) {
+    /* The seed's key_count caps the keys of every database together. */
+    if (store_key_count(store) >= store->limits.key_count_max ||
+        store_key_count_all(store) >= store->limits.key_count_max) {
         return STORE_FULL;
     }
     return STORE_OK;
@@ -452,7 +553,7 @@ static void expire_enter(struct store *store, uint32_t key_ref, struct store_exp
 {
     KV_ASSERT(spare != NULL); /* the caller took it before building */
     *spare = (struct store_expire){.link = HEAP_REF_NONE, .key_ref = key_ref};
-    dict_insert(&store->expires, heap_ref(store->heap, spare));
+    dict_insert(&store->db->expires, heap_ref(store->heap, spare));
 }
 
 void store_key_insert(struct store *store, struct store_found *found, struct store_key *object,
@@ -461,11 +562,12 @@ void store_key_insert(struct store *store, struct store_found *found, struct sto
     KV_ASSERT(!found->exists);
     struct slice name = store_key_name(object);
     if (store->touched != NULL) {
-        store->touched(store->touched_context, store_key_hash(store, name), name);
+        store->touched(store->touched_context, store->db_index, store_key_hash(store, name),
+                       name);
     }
     uint32_t ref = heap_ref(store->heap, object);
     (void)keys_call(store);
-    dict_insert(&store->keys, ref);
+    dict_insert(&store->db->keys, ref);
     if (object->meta & STORE_META_EXPIRES) {
         expire_enter(store, ref, expire_spare);
     } else if (expire_spare != NULL) {
@@ -491,7 +593,7 @@ void store_key_swap(struct store *store, struct store_found *found, struct store
         if (new_expires) {
             expire->key_ref = ref; /* the same name: it stays where it is */
         } else {
-            dict_remove_at(&store->expires, expire_position);
+            dict_remove_at(&store->db->expires, expire_position);
             heap_release(store->heap, expire);
         }
     } else if (new_expires) {
@@ -507,7 +609,7 @@ void store_key_swap(struct store *store, struct store_found *found, struct store
     }
     object->link = old->link; /* the chain goes on through the new object */
     (void)keys_call(store);
-    dict_replace_at(&store->keys, position, ref);
+    dict_replace_at(&store->db->keys, position, ref);
     heap_release(store->heap, old);
     *found = (struct store_found){.key_ref = ref, .type = store_key_type(object), .exists = true};
 }
@@ -641,7 +743,7 @@ enum store_status store_expire_set(struct store *store, struct store_found *foun
     if (at_ms == 0 && has) {
         struct dict_position position;
         struct store_expire *expire = expire_entry(store, key, &position);
-        dict_remove_at(&store->expires, position);
+        dict_remove_at(&store->db->expires, position);
         heap_release(store->heap, expire);
         (void)expire_field(store, found, false);
     } else if (at_ms != 0 && !has) {
@@ -655,7 +757,7 @@ enum store_status store_expire_set(struct store *store, struct store_found *foun
             return STORE_OOM;
         }
         *expire = (struct store_expire){.link = HEAP_REF_NONE, .key_ref = found->key_ref};
-        dict_insert(&store->expires, heap_ref(store->heap, expire));
+        dict_insert(&store->db->expires, heap_ref(store->heap, expire));
     }
     key = store_key(store, found->key_ref);
     if (at_ms != 0) {
@@ -690,16 +792,21 @@ static void expire_visit(void *context, uint32_t entry_ref)
     batch->key_refs[batch->count++] = expire->key_ref;
 }
 
-uint32_t store_expire_slice(struct store *store, uint32_t keys_max)
+/* Active expiry in the selected database: at most *steps_left scan steps (each takes one)
+ * and `keys_max` removals. Returns how many it removed; *swept tells the database's cursor
+ * came back to 0 (a full sweep) or it has no key with a time. */
+static uint32_t expire_slice_db(struct store *store, uint32_t keys_max, uint32_t *steps_left,
+                                bool *swept)
 {
     uint32_t removed = 0;
-    /* Bounded by keys_max scan steps and keys_max removals. */
-    for (uint32_t step = 0; step < keys_max && removed < keys_max && store_expires_count(store) > 0;
-         step++) {
+    *swept = store_expires_count(store) == 0;
+    /* Bounded by *steps_left scan steps and keys_max removals. */
+    for (; *steps_left > 0 && removed < keys_max && !*swept; (*steps_left)--) {
         uint32_t room = keys_max - removed;
         struct expire_batch batch = {
             .store = store, .room = room < STORE_EXPIRE_BATCH ? room : STORE_EXPIRE_BATCH};
-        uint64_t next = dict_scan(&store->expires, store->expire_cursor, expire_visit, &batch);
+        uint64_t next =
+            dict_scan(&store->db->expires, store->db->expire_cursor, expire_visit, &batch);
         for (uint32_t index = 0; index < batch.count; index++) {
             struct store_found found = {.key_ref = batch.key_refs[index], .exists = true};
             found.type = store_key_type(store_key(store, found.key_ref));
@@ -710,9 +817,33 @@ uint32_t store_expire_slice(struct store *store, uint32_t keys_max)
             removed++;
         }
         if (!batch.overflowed) {
-            store->expire_cursor = next;
+            store->db->expire_cursor = next;
+            *swept = next == 0 || store_expires_count(store) == 0;
         }
     }
+    KV_ASSERT(removed <= keys_max);
+    return removed;
+}
+
+uint32_t store_expire_slice(struct store *store, uint32_t keys_max)
+{
+    uint32_t selected = store->db_index;
+    uint32_t removed = 0;
+    uint32_t steps_left = keys_max;
+    /* Bounded by the databases: each pass either finishes a database's sweep (and moves on)
+     * or spends the whole budget (and stops). */
+    for (uint32_t visited = 0; visited < store->db_count && removed < keys_max && steps_left > 0;
+         visited++) {
+        KV_ASSERT(store->expire_db_index < store->db_count);
+        store_select(store, store->expire_db_index);
+        bool swept = false;
+        removed += expire_slice_db(store, keys_max - removed, &steps_left, &swept);
+        if (!swept) {
+            break; /* the budget ran out inside this database: the next call goes on here */
+        }
+        store->expire_db_index = (store->expire_db_index + 1) % store->db_count;
+    }
+    store_select(store, selected);
     KV_ASSERT(removed <= keys_max);
     return removed;
 }
@@ -755,7 +886,8 @@ enum store_status store_rename(struct store *store, struct store_found *source,
     }
     store_modified(store, key);
     if (store->touched != NULL) {
-        store->touched(store->touched_context, store_key_hash(store, new_key), new_key);
+        store->touched(store->touched_context, store->db_index, store_key_hash(store, new_key),
+                       new_key);
     }
     /* The new object: the same head, expiry and value, the new name. */
     *renamed = *key;
@@ -768,7 +900,7 @@ enum store_status store_rename(struct store *store, struct store_found *source,
         at += sizeof(at_ms);
         struct dict_position expire_position;
         expire = expire_entry(store, key, &expire_position);
-        dict_remove_at(&store->expires, expire_position);
+        dict_remove_at(&store->db->expires, expire_position);
     }
     if (new_key.length > 0) {
         memcpy(at, new_key.bytes, new_key.length);
@@ -778,15 +910,15 @@ enum store_status store_rename(struct store *store, struct store_found *source,
     }
     struct dict_position position = key_position(store, source);
     (void)keys_call(store);
-    dict_remove_at(&store->keys, position);
+    dict_remove_at(&store->db->keys, position);
     heap_release(store->heap, key);
     uint32_t ref = heap_ref(store->heap, renamed);
     (void)keys_call(store);
-    dict_insert(&store->keys, ref);
+    dict_insert(&store->db->keys, ref);
     if (expire != NULL) {
         expire->key_ref = ref;
         expire->link = HEAP_REF_NONE;
-        dict_insert(&store->expires, heap_ref(store->heap, expire));
+        dict_insert(&store->db->expires, heap_ref(store->heap, expire));
     }
     *source = (struct store_found){.key_ref = ref, .type = store_key_type(renamed),
                                    .exists = true};
@@ -813,18 +945,69 @@ static void flush_expire(void *context, uint32_t entry_ref)
 
 void store_flush(struct store *store)
 {
-    dict_clear(&store->expires, flush_expire, store);
+    dict_clear(&store->db->expires, flush_expire, store);
     (void)keys_call(store);
-    dict_clear(&store->keys, flush_key, store);
-    store->expire_cursor = 0;
+    dict_clear(&store->db->keys, flush_key, store);
+    store->db->expire_cursor = 0;
     KV_ASSERT(store_key_count(store) == 0);
     KV_ASSERT(store_expires_count(store) == 0);
+}
+
+void store_flush_all(struct store *store)
+{
+    uint32_t selected = store->db_index;
+    /* Bounded by the databases. */
+    for (uint32_t index = 0; index < store->db_count; index++) {
+        store_select(store, index);
+        store_flush(store);
+    }
+    store_select(store, selected);
+    KV_ASSERT(store_key_count(store) == 0);
+}
+
+void store_move(struct store *store, struct store_found *found, uint32_t target_index)
+{
+    KV_ASSERT(found->exists);
+    KV_ASSERT(target_index < store->db_count && target_index != store->db_index);
+    uint32_t source_index = store->db_index;
+    struct store_key *key = store_key(store, found->key_ref);
+    struct slice name = store_key_name(key);
+    KV_ASSERT(!store_db_contains(store, target_index, name));
+    store_modified(store, key);
+    /* Out of the source's dicts: the object and its expires entry stay as they are. */
+    struct store_expire *expire = NULL;
+    if (key->meta & STORE_META_EXPIRES) {
+        struct dict_position expire_position;
+        expire = expire_entry(store, key, &expire_position);
+        dict_remove_at(&store->db->expires, expire_position);
+        expire->link = HEAP_REF_NONE;
+    }
+    struct dict_position position = key_position(store, found);
+    (void)keys_call(store);
+    dict_remove_at(&store->db->keys, position);
+    key->link = HEAP_REF_NONE;
+    /* Into the target's, as Redis's dbAdd there. */
+    store_select(store, target_index);
+    if (store->touched != NULL) {
+        store->touched(store->touched_context, store->db_index, store_key_hash(store, name),
+                       name);
+    }
+    (void)keys_call(store);
+    dict_insert(&store->db->keys, found->key_ref);
+    if (expire != NULL) {
+        dict_insert(&store->db->expires, heap_ref(store->heap, expire));
+    }
+    store_event_emit(store, STORE_EVENT_NEW, name);
+    store_ready(store, key);
+    store_select(store, source_index);
+    *found = (struct store_found){.type = STORE_TYPE_ANY};
+    KV_ASSERT(store_db_contains(store, target_index, name));
 }
 
 uint64_t store_scan(const struct store *store, uint64_t cursor,
                     void (*visit)(void *context, uint32_t key_ref), void *context)
 {
-    return dict_scan(&store->keys, cursor, visit, context);
+    return dict_scan(&store->db->keys, cursor, visit, context);
 }
 
 uint64_t store_key_object_bound_bytes(uint64_t key_bytes)
@@ -838,7 +1021,7 @@ uint32_t store_sample(struct store *store, bool volatile_only, uint32_t *key_ref
                       uint32_t wanted)
 {
     KV_ASSERT(wanted > 0);
-    const struct dict *dict = volatile_only ? &store->expires : &store->keys;
+    const struct dict *dict = volatile_only ? &store->db->expires : &store->db->keys;
     uint32_t count = dict_sample(dict, key_refs, wanted, &store->random_state);
     KV_ASSERT(count <= wanted);
     /* Bounded by count: an expires entry names its key object. */
@@ -853,7 +1036,7 @@ bool store_random_key(struct store *store, uint32_t *key_ref)
 {
     /* Bounded tries: expired keys met are removed, so the next draw is among fewer. */
     for (uint32_t tries = 0; tries < STORE_RANDOM_TRIES && store_key_count(store) > 0; tries++) {
-        uint32_t ref = dict_random(&store->keys, &store->random_state); /* changes nothing */
+        uint32_t ref = dict_random(&store->db->keys, &store->random_state); /* changes nothing */
         KV_ASSERT(ref != HEAP_REF_NONE);
         struct store_key *key = store_key(store, ref);
         if (store_key_live(store, key)) {
@@ -870,25 +1053,26 @@ bool store_random_key(struct store *store, uint32_t *key_ref)
 
 void store_walk_start(const struct store *store, struct dict_walk *walk)
 {
-    dict_walk_start(&store->keys, walk);
+    dict_walk_start(&store->db->keys, walk);
 }
 
 bool store_walk_next(const struct store *store, struct dict_walk *walk, uint32_t *key_ref)
 {
-    return dict_walk_next(&store->keys, walk, key_ref);
+    return dict_walk_next(&store->db->keys, walk, key_ref);
 }
 
-uint64_t store_verify(const struct store *store)
+/* Checks one database's dicts and keys; returns the heap allocations it holds. */
+static uint64_t verify_db(const struct store *store, const struct store_db *db,
+                          struct store_usage *usage)
 {
-    dict_verify(&store->keys);
-    dict_verify(&store->expires);
-    struct store_usage usage = {0};
+    dict_verify(&db->keys);
+    dict_verify(&db->expires);
     uint64_t expiring = 0;
     struct dict_walk walk;
-    dict_walk_start(&store->keys, &walk);
+    dict_walk_start(&db->keys, &walk);
     uint32_t ref = HEAP_REF_NONE;
     /* Bounded by the key count: a walk meets each entry once. */
-    while (dict_walk_next(&store->keys, &walk, &ref)) {
+    while (dict_walk_next(&db->keys, &walk, &ref)) {
         const struct store_key *key = store_key(store, ref);
         uint8_t type = store_key_type(key);
         KV_ASSERT(type > STORE_TYPE_ANY && type < STORE_TYPE_COUNT);
@@ -897,10 +1081,27 @@ uint64_t store_verify(const struct store *store)
         if (key->meta & STORE_META_EXPIRES) {
             expiring++;
             KV_ASSERT(store_key_expire(key) > 0);
+            /* Its expires entry is in the same database. */
+            KV_ASSERT(dict_lookup(&db->expires, store_key_name(key)) != HEAP_REF_NONE);
         }
-        type_ops(store, type)->verify(store, key, &usage);
+        type_ops(store, type)->verify(store, key, usage);
     }
-    KV_ASSERT(expiring == store_expires_count(store));
+    KV_ASSERT(expiring == dict_count(&db->expires));
+    return dict_count(&db->keys) + dict_count(&db->expires) + dict_allocations(&db->keys) +
+           dict_allocations(&db->expires);
+}
+
+uint64_t store_verify(const struct store *store)
+{
+    KV_ASSERT(store->db_count > 0 && store->db_index < store->db_count);
+    KV_ASSERT(store->db == &store->dbs[store->db_index]);
+    KV_ASSERT(store->expire_db_index < store->db_count);
+    struct store_usage usage = {0};
+    uint64_t allocations = store->dbs != store->dbs_inline ? 1 : 0; /* the databases' array */
+    /* Bounded by the databases. */
+    for (uint32_t index = 0; index < store->db_count; index++) {
+        allocations += verify_db(store, &store->dbs[index], &usage);
+    }
     /* Bounded by the types. */
     for (uint8_t type = STORE_TYPE_ANY + 1; type < STORE_TYPE_COUNT; type++) {
         const struct store_type_ops *ops = store->types[type];
@@ -908,6 +1109,5 @@ uint64_t store_verify(const struct store *store)
             usage.allocations += ops->verify_state(store, &usage);
         }
     }
-    return store_key_count(store) + store_expires_count(store) + usage.allocations +
-           dict_allocations(&store->keys) + dict_allocations(&store->expires);
+    return allocations + usage.allocations;
 }

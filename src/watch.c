@@ -5,6 +5,10 @@
  * chained per client through client_next (newest first) and recording the epoch when the
  * client watched.
  *
+ * A key is watched per database (Redis's per-db watched_keys): the dict finds a name's first
+ * entry, and the entries of the same name in other databases hang off it (same_next), one
+ * per database, so a chain is at most the databases long.
+ *
  * Invariants: a key's refs equals the links naming it, and is never 0 (a key goes with its
  * last link); the sum of refs is the link count; touched_epoch <= epoch; entry_bytes is the
  * sum of the usable bytes of every entry in both dicts; a dict left empty holds no bucket
@@ -22,6 +26,9 @@ struct watch_key {
     uint32_t key_bytes;     /* key length; the bytes follow the head */
     uint64_t touched_epoch; /* epoch of the last touch, 0 if none since it was first watched */
     uint32_t refs;          /* links naming this key */
+    uint32_t db_index;      /* the database the key is watched in */
+    uint32_t same_next;     /* the next entry of the same name in another database: the dict
+                               holds the first (the chain's head) only; WATCH_NONE ends it */
     uint8_t bytes[];        /* key_bytes bytes */
 };
 
@@ -36,7 +43,7 @@ struct watch_link {
 /* A link's dict key is its two numbers side by side, read as 8 bytes. */
 #define WATCH_LINK_KEY_BYTES 8u
 
-static_assert(offsetof(struct watch_key, bytes) == 20, "a key entry's head is 20 bytes");
+static_assert(offsetof(struct watch_key, bytes) == 28, "a key entry's head is 28 bytes");
 static_assert(offsetof(struct watch_link, client_index) ==
                   offsetof(struct watch_link, key_ref) + sizeof(uint32_t),
               "a link's two key numbers are adjacent");
@@ -82,6 +89,25 @@ void watch_init(struct watch *watch, struct heap *heap, uint32_t links_max, uint
     KV_ASSERT(watch_memory_bytes(watch) == 0);
 }
 
+/* The entry of `key` watched in database db_index, or WATCH_NONE; *head_ref is the first
+ * entry of the name (the dict's), WATCH_NONE when the name is watched nowhere. */
+static uint32_t key_find(struct watch *watch, uint32_t db_index, struct slice key,
+                         uint32_t *head_ref)
+{
+    *head_ref = dict_find(&watch->keys, key, NULL);
+    uint32_t key_ref = *head_ref;
+    /* Bounded by the watched keys: each entry of the chain is another database's. */
+    for (uint64_t step = 0; key_ref != WATCH_NONE && step <= watch->key_count; step++) {
+        const struct watch_key *entry = key_at(watch, key_ref);
+        if (entry->db_index == db_index) {
+            return key_ref;
+        }
+        key_ref = entry->same_next;
+    }
+    KV_ASSERT(key_ref == WATCH_NONE);
+    return WATCH_NONE;
+}
+
 /* The link of this client to this key, or WATCH_NONE. */
 static uint32_t link_find(struct watch *watch, uint32_t key_ref, uint32_t client_index)
 {
@@ -92,11 +118,12 @@ static uint32_t link_find(struct watch *watch, uint32_t key_ref, uint32_t client
 }
 
 enum watch_status watch_add(struct watch *watch, struct watch_list *list, uint32_t client_index,
-                            struct slice key)
+                            uint32_t db_index, struct slice key)
 {
     KV_ASSERT(key.bytes != NULL || key.length == 0);
     KV_ASSERT(list->count < UINT32_MAX);
-    uint32_t key_ref = dict_find(&watch->keys, key, NULL);
+    uint32_t head_ref = WATCH_NONE;
+    uint32_t key_ref = key_find(watch, db_index, key, &head_ref);
     if (key_ref != WATCH_NONE && link_find(watch, key_ref, client_index) != WATCH_NONE) {
         return WATCH_OK;
     }
@@ -120,12 +147,20 @@ enum watch_status watch_add(struct watch *watch, struct watch_list *list, uint32
         return WATCH_OOM;
     }
     if (fresh != NULL) {
-        *fresh = (struct watch_key){.key_bytes = key.length};
+        *fresh = (struct watch_key){.key_bytes = key.length, .db_index = db_index,
+                                    .same_next = WATCH_NONE};
         if (key.length > 0) {
             memcpy(fresh->bytes, key.bytes, key.length);
         }
         key_ref = heap_ref(watch->heap, fresh);
-        dict_insert(&watch->keys, key_ref);
+        if (head_ref == WATCH_NONE) {
+            dict_insert(&watch->keys, key_ref);
+        } else {
+            /* The name is watched in another database: this one joins its chain. */
+            fresh->same_next = key_at(watch, head_ref)->same_next;
+            key_at(watch, head_ref)->same_next = key_ref;
+        }
+        watch->key_count++;
     }
     *link = (struct watch_link){.key_ref = key_ref, .client_index = client_index,
                                 .client_next = list->head, .watched_epoch = watch->epoch};
@@ -136,6 +171,36 @@ enum watch_status watch_add(struct watch *watch, struct watch_list *list, uint32
     key_at(watch, key_ref)->refs++;
     KV_ASSERT(key_at(watch, key_ref)->refs > 0);
     return WATCH_OK;
+}
+
+/* Takes a key entry out of the dict or its name's chain (it is being released). */
+static void key_unlink(struct watch *watch, uint32_t key_ref)
+{
+    struct watch_key *key = key_at(watch, key_ref);
+    uint32_t head_ref = dict_lookup(&watch->keys, key_name(key));
+    KV_ASSERT(head_ref != WATCH_NONE);
+    KV_ASSERT(watch->key_count > 0);
+    watch->key_count--;
+    if (head_ref == key_ref) {
+        uint32_t removed = dict_remove(&watch->keys, key_name(key));
+        KV_ASSERT(removed == key_ref);
+        if (key->same_next != WATCH_NONE) {
+            dict_insert(&watch->keys, key->same_next); /* the next database's becomes head */
+        }
+        return;
+    }
+    uint32_t previous = head_ref;
+    /* Bounded by the watched keys: the chain holds one entry per database. */
+    for (uint64_t step = 0; step <= watch->key_count; step++) {
+        struct watch_key *entry = key_at(watch, previous);
+        if (entry->same_next == key_ref) {
+            entry->same_next = key->same_next;
+            return;
+        }
+        previous = entry->same_next;
+        KV_ASSERT(previous != WATCH_NONE); /* the key is on its name's chain */
+    }
+    KV_ASSERT(false);
 }
 
 /* Drops the client's newest link, and its key when no other link names it. */
@@ -151,8 +216,7 @@ static void link_drop(struct watch *watch, struct watch_list *list)
     KV_ASSERT(key->refs > 0);
     key->refs--;
     if (key->refs == 0) {
-        removed = dict_remove(&watch->keys, key_name(key));
-        KV_ASSERT(removed == link->key_ref);
+        key_unlink(watch, link->key_ref);
         heap_release_counted(watch->heap, key, &watch->entry_bytes);
     }
     list->head = link->client_next;
@@ -195,7 +259,8 @@ bool watch_changed(const struct watch *watch, const struct watch_list *list)
     return false;
 }
 
-bool watch_next(const struct watch *watch, uint32_t *link_ref, struct slice *key)
+bool watch_next(const struct watch *watch, uint32_t *link_ref, struct slice *key,
+                uint32_t *db_index)
 {
     if (*link_ref == WATCH_NONE) {
         return false;
@@ -203,24 +268,50 @@ bool watch_next(const struct watch *watch, uint32_t *link_ref, struct slice *key
     const struct watch_link *link = link_at(watch, *link_ref);
     KV_ASSERT(link->key_ref != WATCH_NONE);
     *key = key_name(key_at(watch, link->key_ref));
+    *db_index = key_at(watch, link->key_ref)->db_index;
     KV_ASSERT(key_at(watch, link->key_ref)->refs > 0);
     *link_ref = link->client_next;
     return true;
 }
 
-void watch_touched(void *context, uint32_t hash, struct slice key)
+void watch_touched(void *context, uint32_t db_index, uint32_t hash, struct slice key)
 {
     (void)hash;
     struct watch *watch = context;
     if (dict_count(&watch->keys) == 0) {
         return; /* Nothing watched: the common case costs one compare. */
     }
-    uint32_t key_ref = dict_find(&watch->keys, key, NULL);
+    uint32_t head_ref = WATCH_NONE;
+    uint32_t key_ref = key_find(watch, db_index, key, &head_ref);
     if (key_ref != WATCH_NONE) {
         watch->epoch++;
         key_at(watch, key_ref)->touched_epoch = watch->epoch;
         KV_ASSERT(key_at(watch, key_ref)->refs > 0); /* a watched key has a watcher */
     }
+}
+
+void watch_touch_db(struct watch *watch, uint32_t db_index,
+                    bool (*exists)(void *context, struct slice key), void *context)
+{
+    struct dict_walk walk;
+    uint32_t head_ref = WATCH_NONE;
+    uint64_t touched = 0;
+    dict_walk_start(&watch->keys, &walk);
+    /* Bounded by the watched keys: the dict's entries and their chains. Touching changes
+     * epochs only, never the dict, so the walk stays valid. */
+    while (dict_walk_next(&watch->keys, &walk, &head_ref)) {
+        uint32_t key_ref = head_ref;
+        for (uint64_t step = 0; key_ref != WATCH_NONE && step <= watch->key_count; step++) {
+            struct watch_key *key = key_at(watch, key_ref);
+            if (key->db_index == db_index && exists(context, key_name(key))) {
+                watch->epoch++;
+                key->touched_epoch = watch->epoch;
+                touched++;
+            }
+            key_ref = key->same_next;
+        }
+    }
+    KV_ASSERT(touched <= watch->key_count);
 }
 
 uint64_t watch_memory_bytes(const struct watch *watch)
@@ -240,17 +331,28 @@ void watch_verify(const struct watch *watch)
     uint64_t refs = 0;
     struct dict_walk walk;
     uint32_t ref = WATCH_NONE;
+    uint64_t keys = 0;
     dict_walk_start(&watch->keys, &walk);
-    /* Bounded by the keys dict's entries. */
+    /* Bounded by the keys dict's entries and their chains (one entry per database). */
     while (dict_walk_next(&watch->keys, &walk, &ref)) {
-        const struct watch_key *key = key_at(watch, ref);
-        KV_ASSERT(key->refs > 0);
-        KV_ASSERT(key->touched_epoch <= watch->epoch);
-        refs += key->refs;
-        bytes += heap_usable_bytes(watch->heap, key);
-        KV_ASSERT(heap_usable_bytes(watch->heap, key) >=
-                  offsetof(struct watch_key, bytes) + (uint64_t)key->key_bytes);
+        const struct watch_key *head = key_at(watch, ref);
+        uint32_t key_ref = ref;
+        for (uint64_t step = 0; key_ref != WATCH_NONE; step++) {
+            KV_ASSERT(step <= watch->key_count);
+            const struct watch_key *key = key_at(watch, key_ref);
+            KV_ASSERT(key->refs > 0);
+            KV_ASSERT(key->touched_epoch <= watch->epoch);
+            KV_ASSERT(slice_equal(key_name(key), key_name(head)));
+            KV_ASSERT(key == head || key->db_index != head->db_index);
+            refs += key->refs;
+            bytes += heap_usable_bytes(watch->heap, key);
+            KV_ASSERT(heap_usable_bytes(watch->heap, key) >=
+                      offsetof(struct watch_key, bytes) + (uint64_t)key->key_bytes);
+            keys++;
+            key_ref = key->same_next;
+        }
     }
+    KV_ASSERT(keys == watch->key_count);
     KV_ASSERT(refs == dict_count(&watch->links));
     dict_walk_start(&watch->links, &walk);
     /* Bounded by the links dict's entries. */
@@ -258,7 +360,7 @@ void watch_verify(const struct watch *watch)
         const struct watch_link *link = link_at(watch, ref);
         KV_ASSERT(link->watched_epoch <= watch->epoch);
         const struct watch_key *key = key_at(watch, link->key_ref);
-        KV_ASSERT(dict_lookup(&watch->keys, key_name(key)) == link->key_ref);
+        KV_ASSERT(dict_lookup(&watch->keys, key_name(key)) != WATCH_NONE);
         bytes += heap_usable_bytes(watch->heap, link);
     }
     KV_ASSERT(bytes == watch->entry_bytes);

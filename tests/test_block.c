@@ -283,6 +283,43 @@ static void keys_named(struct slice *keys, char names[][8], uint32_t first, uint
     }
 }
 
+/* SWAPDB's block_ready_all: every key with waiters goes on the ready list once, after those
+ * already on it, and a key nobody waits on stays off. */
+static void test_ready_all(struct heap *heap)
+{
+    uint64_t used_before = heap->used_bytes;
+    struct block block;
+    block_make(&block, heap, CLIENTS, 0);
+    struct slice keys_a[] = {text("a1"), text("a2")};
+    struct slice keys_b[] = {text("a2"), text("b3")};
+    CHECK(block_add(&block, 1, keys_a, 2, 0) == BLOCK_OK);
+    CHECK(block_add(&block, 2, keys_b, 2, 0) == BLOCK_OK);
+    key_ready(&block, text("b3"));
+    block_ready_all(&block);
+    block_ready_all(&block); /* again: nothing changes */
+    block_verify(&block);
+    uint32_t popped = 0;
+    uint32_t key_ref = 0;
+    uint32_t first_ref = 0;
+    /* Bounded: three keys wait. */
+    while (popped < 4 && block_ready_pop(&block, &key_ref)) {
+        if (popped == 0) {
+            first_ref = key_ref;
+        }
+        popped++;
+    }
+    CHECK(popped == 3 && block_key_count(&block) == 3);
+    uint32_t link = 0;
+    uint32_t client = 0;
+    CHECK(block_waiter_first(&block, first_ref, &link, &client) && client == 2); /* b3 first */
+    block_remove(&block, 1);
+    block_remove(&block, 2);
+    block_ready_all(&block); /* nobody waits: nothing goes on the list */
+    CHECK(!block_ready_pending(&block));
+    block_verify(&block);
+    CHECK(heap->used_bytes == used_before);
+}
+
 static void test_cap(struct heap *heap)
 {
     struct block block;
@@ -792,7 +829,7 @@ int main(void)
     signal(SIGABRT, on_abort);
     uint64_t bytes = 2 * heap_plan_bytes(HEAP_SMALL_BYTES) + heap_plan_bytes(HEAP_TIGHT_BYTES) +
                      heap_plan_bytes(HEAP_SCALE_BYTES) +
-                     8 * block_plan_bytes(CLIENTS) + block_plan_bytes(SCALE_CLIENTS) +
+                     9 * block_plan_bytes(CLIENTS) + block_plan_bytes(SCALE_CLIENTS) +
                      64 * 1024;
     char error[256];
     if (region_map(&region, bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,
@@ -814,6 +851,7 @@ int main(void)
     block_make(&block, &heap_small, CLIENTS, LINKS);
     CHECK(region.carved_bytes - carved <= block_plan_bytes(CLIENTS) + 64);
     test_overlap(&heap_small);
+    test_ready_all(&heap_small);
     test_cap(&heap_small);
     test_oom(&heap_oom);
     test_churn_cap(&heap_small, seed);

@@ -138,7 +138,7 @@ static void test_reset(void)
     subscribe(client, "n*", true);
     CHECK(client_subscribed(client) && client->pubsub.channels == 1);
     CHECK(client->pubsub.patterns == 1 && pubsub_pattern_count(&pubsub) == 1);
-    CHECK(watch_add(&watch, &client->txn.watches, client->slot_index, text("w")) == WATCH_OK);
+    CHECK(watch_add(&watch, &client->txn.watches, client->slot_index, 0, text("w")) == WATCH_OK);
     txn_begin(&client->txn);
     txn_queue(&client->txn, 10, 5);
     verify_all();
@@ -172,8 +172,8 @@ static void test_close_releases(void)
     subscribe(two, "shared-a", false);
     subscribe(two, "shared-b", false);
     subscribe(two, "s*", true);
-    CHECK(watch_add(&watch, &one->txn.watches, 1, text("k")) == WATCH_OK);
-    CHECK(watch_add(&watch, &two->txn.watches, 2, text("k")) == WATCH_OK);
+    CHECK(watch_add(&watch, &one->txn.watches, 1, 0, text("k")) == WATCH_OK);
+    CHECK(watch_add(&watch, &two->txn.watches, 2, 0, text("k")) == WATCH_OK);
     CHECK(watch_key_count(&watch) == 1 && watch_link_count(&watch) == 2);
     CHECK(dict_count(&pubsub.channels) + pubsub_pattern_count(&pubsub) == 4);
     CHECK(dict_count(&pubsub.links) == 7);
@@ -270,7 +270,7 @@ static void random_step(struct model *model, uint32_t slot, uint64_t *last_id)
         char name[2] = {(char)('x' + key), '\0'};
         uint32_t before = client->txn.watches.count;
         bool full = watch_link_count(&watch) >= WATCH_KEYS;
-        enum watch_status status = watch_add(&watch, &client->txn.watches, slot, text(name));
+        enum watch_status status = watch_add(&watch, &client->txn.watches, slot, 0, text(name));
         CHECK(status == WATCH_OK || (full && status == WATCH_FULL));
         model->watches[slot] += client->txn.watches.count > before ? 1 : 0;
     } else {

@@ -950,7 +950,7 @@ static void test_oom(void)
     verify();
     /* A keyspace rehash finishing during the writes would give back its old bucket array:
      * finish it before the heap is filled. */
-    while (dict_rehash(&store.keys, 1000)) {
+    while (dict_rehash(&store.db->keys, 1000)) {
     }
     heap_fill();
     uint64_t allocations = heap.allocations;

@@ -184,7 +184,7 @@ static void test_state(void)
     uint64_t used_before = heap.used_bytes;
     const char *keys[] = {"alpha", "beta", "gamma", "beta"};
     for (uint32_t index = 0; index < 4; index++) {
-        CHECK(watch_add(&watch, &txn.watches, 7, text(keys[index])) == WATCH_OK);
+        CHECK(watch_add(&watch, &txn.watches, 7, 0, text(keys[index])) == WATCH_OK);
     }
     CHECK(txn.watches.count == 3);
     CHECK(watch_key_count(&watch) == 3 && watch_link_count(&watch) == 3);

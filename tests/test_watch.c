@@ -77,7 +77,7 @@ static struct slice text(const char *bytes)
 
 static void touch(struct watch *watch, struct slice key)
 {
-    watch_touched(watch, 0, key);
+    watch_touched(watch, 0, 0, key);
 }
 
 /* Takes every byte of a heap: 64 KiB blocks, then every multiple of 8 bytes below. */
@@ -99,6 +99,69 @@ static uint32_t heap_fill(struct heap *heap, void **blocks)
     return count;
 }
 
+static bool exists_always(void *context, struct slice key)
+{
+    (void)context;
+    (void)key;
+    return true;
+}
+
+static bool exists_never(void *context, struct slice key)
+{
+    (void)context;
+    (void)key;
+    return false;
+}
+
+/* The same name watched in several databases: one dict entry and a chain, each database's
+ * entry touched alone, the chain's head dropped first and last, and a whole database
+ * touched (SWAPDB, FLUSHDB). */
+static void test_databases(struct heap *heap)
+{
+    uint64_t used_before = heap->used_bytes;
+    struct watch watch;
+    watch_init(&watch, heap, 0, 15);
+    struct watch_list lists[4];
+    for (uint32_t client = 0; client < 4; client++) {
+        watch_list_init(&lists[client]);
+        /* Client n watches "k" in database n, and "other" in database 0. */
+        CHECK(watch_add(&watch, &lists[client], client, client, text("k")) == WATCH_OK);
+        CHECK(watch_add(&watch, &lists[client], client, 0, text("other")) == WATCH_OK);
+    }
+    CHECK(watch_key_count(&watch) == 5 && dict_count(&watch.keys) == 2);
+    watch_verify(&watch);
+    watch_touched(&watch, 2, 0, text("k"));
+    for (uint32_t client = 0; client < 4; client++) {
+        CHECK(watch_changed(&watch, &lists[client]) == (client == 2));
+    }
+    struct slice key;
+    uint32_t db_index = 99;
+    uint32_t link = lists[3].head;
+    CHECK(watch_next(&watch, &link, &key, &db_index) && db_index == 0);  /* "other", newest */
+    CHECK(watch_next(&watch, &link, &key, &db_index) && db_index == 3 &&
+          slice_equal(key, text("k")));
+    /* Client 0's entry of "k" is the chain's head: dropping it promotes the next one. */
+    watch_clear(&watch, &lists[0]);
+    watch_verify(&watch);
+    CHECK(watch_key_count(&watch) == 4);
+    watch_touched(&watch, 1, 0, text("k"));
+    CHECK(watch_changed(&watch, &lists[1]) && !watch_changed(&watch, &lists[3]));
+    watch_touched(&watch, 0, 0, text("k")); /* nobody watches "k" in database 0 any more */
+    CHECK(!watch_changed(&watch, &lists[3]));
+    /* A whole database: only its keys, and only those the test says exist. */
+    watch_touch_db(&watch, 3, exists_never, NULL);
+    CHECK(!watch_changed(&watch, &lists[3]));
+    watch_touch_db(&watch, 3, exists_always, NULL);
+    CHECK(watch_changed(&watch, &lists[3]));
+    watch_verify(&watch);
+    for (uint32_t client = 1; client < 4; client++) {
+        watch_clear(&watch, &lists[client]);
+        watch_verify(&watch);
+    }
+    CHECK(watch_key_count(&watch) == 0 && watch_memory_bytes(&watch) == 0);
+    CHECK(heap->used_bytes == used_before);
+}
+
 static void test_basics(struct heap *heap)
 {
     uint64_t used_before = heap->used_bytes;
@@ -108,10 +171,10 @@ static void test_basics(struct heap *heap)
     struct watch_list two;
     watch_list_init(&one);
     watch_list_init(&two);
-    CHECK(watch_add(&watch, &one, 1, text("k")) == WATCH_OK);
-    CHECK(watch_add(&watch, &two, 2, text("k")) == WATCH_OK);
-    CHECK(watch_add(&watch, &one, 1, text("k")) == WATCH_OK); /* again: nothing changes */
-    CHECK(watch_add(&watch, &one, 1, text("other")) == WATCH_OK);
+    CHECK(watch_add(&watch, &one, 1, 0, text("k")) == WATCH_OK);
+    CHECK(watch_add(&watch, &two, 2, 0, text("k")) == WATCH_OK);
+    CHECK(watch_add(&watch, &one, 1, 0, text("k")) == WATCH_OK); /* again: nothing changes */
+    CHECK(watch_add(&watch, &one, 1, 0, text("other")) == WATCH_OK);
     CHECK(one.count == 2 && two.count == 1);
     CHECK(watch_key_count(&watch) == 2 && watch_link_count(&watch) == 3);
     watch_verify(&watch);
@@ -126,21 +189,21 @@ static void test_basics(struct heap *heap)
     /* Watched after the touch: not changed. */
     struct watch_list three;
     watch_list_init(&three);
-    CHECK(watch_add(&watch, &three, 3, text("k")) == WATCH_OK);
+    CHECK(watch_add(&watch, &three, 3, 0, text("k")) == WATCH_OK);
     CHECK(!watch_changed(&watch, &three));
     /* The walk gives the keys newest first. */
     uint32_t link = one.head;
     struct slice key;
-    CHECK(watch_next(&watch, &link, &key) && slice_equal(key, text("other")));
-    CHECK(watch_next(&watch, &link, &key) && slice_equal(key, text("k")));
-    CHECK(!watch_next(&watch, &link, &key));
+    CHECK(watch_next(&watch, &link, &key, &(uint32_t){0}) && slice_equal(key, text("other")));
+    CHECK(watch_next(&watch, &link, &key, &(uint32_t){0}) && slice_equal(key, text("k")));
+    CHECK(!watch_next(&watch, &link, &key, &(uint32_t){0}));
     /* Keys of any length. */
     static uint8_t big[1u << 20];
     memset(big, 'b', sizeof(big));
     struct slice ten_kb = {.bytes = big, .length = 10000};
     struct slice one_mb = {.bytes = big, .length = sizeof(big)};
-    CHECK(watch_add(&watch, &two, 2, ten_kb) == WATCH_OK);
-    CHECK(watch_add(&watch, &two, 2, one_mb) == WATCH_OK);
+    CHECK(watch_add(&watch, &two, 2, 0, ten_kb) == WATCH_OK);
+    CHECK(watch_add(&watch, &two, 2, 0, one_mb) == WATCH_OK);
     CHECK(watch_key_count(&watch) == 4 && watch_memory_bytes(&watch) > sizeof(big) + 10000);
     watch_verify(&watch);
     CHECK(!watch_changed(&watch, &three));
@@ -168,17 +231,17 @@ static void test_cap(struct heap *heap)
     struct watch_list two;
     watch_list_init(&one);
     watch_list_init(&two);
-    CHECK(watch_add(&watch, &one, 1, text("a")) == WATCH_OK);
-    CHECK(watch_add(&watch, &one, 1, text("b")) == WATCH_OK);
-    CHECK(watch_add(&watch, &two, 2, text("a")) == WATCH_OK);
+    CHECK(watch_add(&watch, &one, 1, 0, text("a")) == WATCH_OK);
+    CHECK(watch_add(&watch, &one, 1, 0, text("b")) == WATCH_OK);
+    CHECK(watch_add(&watch, &two, 2, 0, text("a")) == WATCH_OK);
     /* At the cap: a new link is refused, a repeat is fine. */
-    CHECK(watch_add(&watch, &two, 2, text("b")) == WATCH_FULL);
-    CHECK(watch_add(&watch, &one, 1, text("c")) == WATCH_FULL);
-    CHECK(watch_add(&watch, &two, 2, text("a")) == WATCH_OK);
+    CHECK(watch_add(&watch, &two, 2, 0, text("b")) == WATCH_FULL);
+    CHECK(watch_add(&watch, &one, 1, 0, text("c")) == WATCH_FULL);
+    CHECK(watch_add(&watch, &two, 2, 0, text("a")) == WATCH_OK);
     CHECK(watch_link_count(&watch) == 3 && watch_key_count(&watch) == 2 && two.count == 1);
     watch_verify(&watch);
     watch_clear(&watch, &one);
-    CHECK(watch_add(&watch, &two, 2, text("b")) == WATCH_OK);
+    CHECK(watch_add(&watch, &two, 2, 0, text("b")) == WATCH_OK);
     watch_clear(&watch, &two);
     CHECK(watch_memory_bytes(&watch) == 0);
     /* No cap: 10,000 keys for one client. */
@@ -187,7 +250,7 @@ static void test_cap(struct heap *heap)
     for (uint32_t index = 0; index < 10000; index++) {
         char name[16];
         snprintf(name, sizeof(name), "key%u", index);
-        CHECK(watch_add(&open, &one, 1, text(name)) == WATCH_OK);
+        CHECK(watch_add(&open, &one, 1, 0, text(name)) == WATCH_OK);
     }
     CHECK(one.count == 10000 && watch_key_count(&open) == 10000);
     watch_verify(&open);
@@ -205,13 +268,13 @@ static void test_oom(struct heap *heap)
     struct watch_list two;
     watch_list_init(&one);
     watch_list_init(&two);
-    CHECK(watch_add(&watch, &one, 1, text("held")) == WATCH_OK);
+    CHECK(watch_add(&watch, &one, 1, 0, text("held")) == WATCH_OK);
     uint32_t filler_count = heap_fill(heap, fillers);
     uint64_t used_before = heap->used_bytes;
     uint64_t memory_before = watch_memory_bytes(&watch);
-    CHECK(watch_add(&watch, &two, 2, text("fresh")) == WATCH_OOM);  /* key and link */
-    CHECK(watch_add(&watch, &two, 2, text("held")) == WATCH_OOM);   /* a link */
-    CHECK(watch_add(&watch, &one, 1, text("held")) == WATCH_OK);    /* a repeat needs none */
+    CHECK(watch_add(&watch, &two, 2, 0, text("fresh")) == WATCH_OOM);  /* key and link */
+    CHECK(watch_add(&watch, &two, 2, 0, text("held")) == WATCH_OOM);   /* a link */
+    CHECK(watch_add(&watch, &one, 1, 0, text("held")) == WATCH_OK);    /* a repeat needs none */
     CHECK(heap->used_bytes == used_before && watch_memory_bytes(&watch) == memory_before);
     CHECK(two.count == 0 && one.count == 1 && watch_link_count(&watch) == 1);
     watch_verify(&watch);
@@ -225,7 +288,7 @@ static void test_oom(struct heap *heap)
     for (uint32_t index = 0; index < 5000 && status == WATCH_OK; index++) {
         char name[48];
         snprintf(name, sizeof(name), "a-rather-long-watched-key-%020u", index);
-        status = watch_add(&watch, &one, 1, text(name));
+        status = watch_add(&watch, &one, 1, 0, text(name));
         added += status == WATCH_OK ? 1 : 0;
     }
     CHECK(status == WATCH_OOM && added > 100);
@@ -286,7 +349,7 @@ static void scale_add(struct watch *watch, struct scale_model *model, uint32_t c
     if (!had && model->count[client] == SCALE_LINKS_PER_CLIENT_MAX) {
         return;
     }
-    CHECK(watch_add(watch, &model->lists[client], client, scale_name(buffer, key)) == WATCH_OK);
+    CHECK(watch_add(watch, &model->lists[client], client, 0, scale_name(buffer, key)) == WATCH_OK);
     if (had) {
         return;
     }
@@ -431,6 +494,7 @@ int main(void)
     heap_init(&heap_oom, &region, HEAP_SMALL_BYTES);
     heap_init(&heap_scale, &region, HEAP_SCALE_BYTES);
     test_basics(&heap_small);
+    test_databases(&heap_small);
     test_cap(&heap_small);
     test_oom(&heap_oom);
     test_scale(&heap_scale, seed);

@@ -412,8 +412,7 @@ class Server:
 
 def redis_argv(port):
     return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
-            "--databases", "1"]
+            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no"]
 
 
 def start_redis():

@@ -8,8 +8,8 @@ grown to trees, streams with consumer groups, consumers and pending entries), ex
 (EXPIRE, PERSIST), and reads of every key by its type (GET, LRANGE, HGETALL, SMEMBERS,
 ZRANGE WITHSCORES, XRANGE, XINFO GROUPS, XPENDING's summary, TTL), so each copy is compared
 whole, then its source and copy changed apart. Hashes and sets past their compact forms are
-compared as multisets (a hashtable's order is Redis's own). kv has one database: COPY ... DB 1
-answers Redis's out-of-range error there (checked on kv alone). A copy past the memory
+compared as multisets (a hashtable's order is Redis's own). COPY ... DB 1 copies into
+database 1 (checked on kv alone; test_diff_databases compares it with Redis). A copy past the memory
 budget answers Redis's OOM error and leaves no partial destination.
 """
 import collections
@@ -127,9 +127,11 @@ def replies_equal(command, want, got):
 def kv_alone(check):
     with kvtest.start_kv(*KV_OPTIONS) as kv, kv.connect() as client:
         client.call("SET", "a", "1")
-        check.equal("COPY ... DB 1 on kv's one database", b"-ERR DB index is out of range\r\n",
-                    client.call("COPY", "a", "b", "DB", "1"))
-        check.equal("nothing was copied", b":0\r\n", client.call("EXISTS", "b"))
+        check.equal("COPY ... DB 1", b":1\r\n", client.call("COPY", "a", "b", "DB", "1"))
+        check.equal("nothing was copied into database 0", b":0\r\n", client.call("EXISTS", "b"))
+        client.call("SELECT", "1")
+        check.equal("the copy is in database 1", b"$1\r\n1\r\n", client.call("GET", "b"))
+        client.call("SELECT", "0")
         client.call("RPUSH", "l", *[b"x" * 100] * 500)
         client.call("PEXPIRE", "l", "100000")
         # A first copy and its deletion: the dicts keep the bucket arrays it made them take.

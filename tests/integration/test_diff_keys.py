@@ -4,7 +4,7 @@ At least 20,000 commands of DEL, UNLINK, EXISTS, TOUCH, TYPE, RENAME, RENAMENX, 
 (one whole pass with MATCH/TYPE), RANDOMKEY, DBSIZE, SELECT, FLUSHDB/FLUSHALL, EXPIRE,
 PEXPIRE, EXPIREAT, PEXPIREAT (NX/XX/GT/LT and their errors), TTL, PTTL, EXPIRETIME,
 PEXPIRETIME and PERSIST, with SET/RPUSH so strings and lists collide, go to kv and to a real
-redis-server (started with one database, as kv has). Replies must be identical, except that
+redis-server (both with Redis's default 16 databases). Replies must be identical, except that
 KEYS and SCAN may order keys differently, RANDOMKEY may pick another key, and TTLs may differ
 by the time between the two servers' answers. Times are long, absolute or already past, and
 GT/LT only meet absolute times, so no answer depends on which millisecond a server ran in.
