@@ -91,6 +91,8 @@ enum store_shape {
                                   raw (APPEND, SETRANGE, SETBIT, BITOP, ... made it) */
     STORE_SHAPE_NUMBER = 2,    /* a string made from a number's text (INCRBYFLOAT): embstr
                                   or raw by its length, never int */
+    STORE_SHAPE_UNSHARED = 3,  /* a string as COMPACT, but an integer of its own where Redis
+                                  would share it (COPY duplicates the object): REFCOUNT 1 */
 };
 
 /* The head of a key object: then [int64 expire_at_ms when STORE_META_EXPIRES], the key's
@@ -274,7 +276,7 @@ static inline uint8_t store_key_shape(const struct store_key *key)
 /* Sets a live key's enum store_shape (COPY gives the copy its source's). */
 static inline void store_key_shape_set(struct store_key *key, uint8_t shape)
 {
-    KV_ASSERT(shape <= STORE_SHAPE_NUMBER);
+    KV_ASSERT(shape <= STORE_SHAPE_UNSHARED);
     key->meta = (key->meta & ~(STORE_META_SHAPE_LOW | STORE_META_SHAPE_HIGH)) |
                 ((shape & 1u) ? STORE_META_SHAPE_LOW : 0u) |
                 ((shape & 2u) ? STORE_META_SHAPE_HIGH : 0u);

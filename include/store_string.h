@@ -51,8 +51,13 @@ void store_string_truncate(struct store *store, struct store_found *found, uint3
 void store_string_shape_set(struct store *store, struct store_found *found, uint8_t shape);
 
 /* Whether Redis would hold the live string as one of its shared integers (0..9999 as SET
- * or INCR stores them): OBJECT REFCOUNT's answer, with the eviction policy's say. */
+ * or INCR stores them, not a COPY's duplicate): OBJECT REFCOUNT's answer, with the eviction
+ * policy's say. */
 bool store_string_shared_integer(const struct store *store, uint32_t key_ref);
+
+/* The shape a COPY of the live string takes: its source's, but a shared integer's copy is
+ * an integer of its own (Redis duplicates the object). */
+uint8_t store_string_copy_shape(const struct store *store, uint32_t key_ref);
 
 /* SET key value without options, in one probe: checks, then stores (tests, MSET). */
 KV_MUST_USE enum store_status store_string_set(struct store *store, struct slice key,

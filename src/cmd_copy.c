@@ -302,6 +302,7 @@ static enum store_status copy_value(struct copy_target *target, uint32_t key_ref
         if (status != STORE_OK) {
             return status;
         }
+        shape = store_string_copy_shape(store, key_ref); /* read before the put */
         status = store_string_put(store, &target->found, target->key, value, expire_ms, false);
         if (status == STORE_OK && target->found.exists) {
             store_key_shape_set(store_key(store, target->found.key_ref), shape);

@@ -54,17 +54,18 @@ static uint64_t string_memory(const struct store *store, const struct store_key 
  * integer's canonical text of at most 20 bytes (a long), "embstr" up to 44 bytes (its
  * embedded-string limit), "raw" past that; a string a write made in place (APPEND, SETRANGE,
  * SETBIT, ...: STORE_SHAPE_CONVERTED) is "raw" whatever its bytes; one made from a number's
- * text (INCRBYFLOAT: STORE_SHAPE_NUMBER) is never "int". kv keeps all of them the same way. */
+ * text (INCRBYFLOAT: STORE_SHAPE_NUMBER) is never "int"; COPY's integer of its own
+ * (STORE_SHAPE_UNSHARED) is "int" as SET's. kv keeps all of them the same way. */
 static const char *string_encoding_name(const struct store *store, const struct store_key *key)
 {
     struct slice value = store_string_value(store, heap_ref(store->heap, key));
     uint8_t shape = store_key_shape(key);
-    KV_ASSERT(shape <= STORE_SHAPE_NUMBER);
+    KV_ASSERT(shape <= STORE_SHAPE_UNSHARED);
     if (shape == STORE_SHAPE_CONVERTED) {
         return "raw";
     }
     int64_t number = 0;
-    if (shape == STORE_SHAPE_COMPACT && value.length > 0 && value.length <= 20 &&
+    if (shape != STORE_SHAPE_NUMBER && value.length > 0 && value.length <= 20 &&
         number_parse_int64(value.bytes, value.length, &number)) {
         return "int";
     }
@@ -80,6 +81,16 @@ bool store_string_shared_integer(const struct store *store, uint32_t key_ref)
     return store_key_shape(key) == STORE_SHAPE_COMPACT && value.length > 0 &&
            value.length <= 4 && number_parse_int64(value.bytes, value.length, &number) &&
            number >= 0 && number < 10000;
+}
+
+uint8_t store_string_copy_shape(const struct store *store, uint32_t key_ref)
+{
+    uint8_t shape = store_key_shape(store_key(store, key_ref));
+    if (store_string_shared_integer(store, key_ref)) {
+        shape = STORE_SHAPE_UNSHARED;
+    }
+    KV_ASSERT(shape <= STORE_SHAPE_UNSHARED);
+    return shape;
 }
 
 void store_string_shape_set(struct store *store, struct store_found *found, uint8_t shape)
