@@ -1,11 +1,11 @@
 /*
  * OBJECT and MEMORY: what kv keeps about a key and about its memory, in Redis 7.0's words.
- * OBJECT ENCODING
- * names the value's representation as Redis 7.0 would for the same writes and thresholds (a
- * type's encoding_name, from the key's shape bits: "int", "embstr", "listpack", ...); FREQ and IDLETIME read the key's
- * clock (an LFU counter or an LRU time, by maxmemory-policy) without touching it, and answer
- * Redis's errors when the policy keeps the other kind; REFCOUNT is Redis's: its shared
- * integers' count, else 1 (kv shares no values, but answers as Redis would).
+ * OBJECT ENCODING names the value's representation as Redis 7.0 would for the same writes
+ * and thresholds (a type's encoding_name, from the key's shape bits: "int", "embstr",
+ * "listpack", ...); FREQ and IDLETIME read the key's clock (an LFU counter or an LRU time, by
+ * maxmemory-policy) without touching it, and answer Redis's errors when the policy keeps the
+ * other kind; REFCOUNT is Redis's: its shared integers' count, else 1 (kv shares no values,
+ * but answers as Redis would).
  * MEMORY USAGE is the heap bytes the key holds: its object and its value's allocations.
  *
  * MEMORY STATS and DOCTOR read Redis's figures off kv's heap: what Redis's allocator has
