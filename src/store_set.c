@@ -1026,6 +1026,7 @@ void store_set_pop(struct store *store, struct store_found *found, uint64_t coun
         store_set_cursor_start(store, found->key_ref, &cursor);
         struct slice member;
         int64_t integer = 0;
+        /* Bounded by the rest: the cursor meets each member once. */
         while (all_integer && store_set_cursor_next(store, &cursor, &member)) {
             all_integer = member_integer(member, &integer);
         }

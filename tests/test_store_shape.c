@@ -379,6 +379,7 @@ static void test_set(void)
     param_set("set-max-intset-entries", 2);
     (void)store_find_typed(&store, text("d"), STORE_TYPE_ANY, &found);
     CHECK(store_set_result_start(&store, &result, 3, true, 4) == STORE_OK);
+    /* Bounded: 3 members. */
     for (uint32_t index = 0; index < 3; index++) {
         CHECK(store_set_result_add(&store, &result, many[index]) == STORE_OK);
     }
