@@ -26,7 +26,7 @@ import kvtest
 
 COMMAND_COUNT = 21000
 KV_OPTIONS = ["--connections-max", "16", "--key-count", "64", "--key-size-max", "256",
-              "--val-size-max", "1024", "--list-length-max", "1000", "--hugepages", "off"]
+              "--val-size-max", "16384", "--list-length-max", "1000", "--hugepages", "off"]
 
 STRING_KEYS = [b"s0", b"s1", b"s2", b""]
 HASH_KEYS = [b"h0", b"h1", b"h2"]
