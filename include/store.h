@@ -63,9 +63,11 @@ enum store_status {
 };
 
 /* The meta word of a key object. */
-#define STORE_META_TYPE_MASK 0xfu        /* enum store_type */
-#define STORE_META_ENCODING_SHIFT 4u     /* the type's encoding, 3 bits */
-#define STORE_META_ENCODING_MASK 0x7u
+#define STORE_META_TYPE_MASK 0x7u        /* enum store_type */
+#define STORE_META_SHAPE_LOW 0x8u        /* enum store_shape's low bit */
+#define STORE_META_ENCODING_SHIFT 4u     /* the type's encoding, 2 bits */
+#define STORE_META_ENCODING_MASK 0x3u
+#define STORE_META_SHAPE_HIGH 0x40u      /* enum store_shape's high bit */
 #define STORE_META_EXPIRES 0x80u         /* an int64 expiry time follows the head */
 #define STORE_META_CLOCK_SHIFT 8u        /* 24 bits: LRU seconds, or LFU time and counter */
 #define STORE_META_CLOCK_MASK 0xffffffu
@@ -82,7 +84,23 @@ enum store_encoding {
     STORE_ENCODING_RAW = 1,       /* a string's blob; a type's first separate form */
     STORE_ENCODING_ROOT = 2,      /* a type's second separate form */
     STORE_ENCODING_ROOT2 = 3,     /* a type's third */
-    STORE_ENCODING_ROOT3 = 4,     /* a type's fourth */
+};
+static_assert(STORE_TYPE_COUNT - 1 <= STORE_META_TYPE_MASK, "a key's type fits its bits");
+static_assert(STORE_ENCODING_ROOT2 <= STORE_META_ENCODING_MASK, "an encoding fits its bits");
+
+/* What Redis 7.0 would answer to OBJECT ENCODING where kv's own representation cannot tell
+ * (kv keeps its data its own way): two meta bits, 0 in a new key object, kept by every write
+ * that keeps the object (a resize or rename copies the head), set by the writes that cross
+ * Redis's thresholds. A type reads them its own way. */
+enum store_shape {
+    STORE_SHAPE_COMPACT = 0,   /* a collection: intset or listpack; a string: as SET stores
+                                  its bytes (int, embstr or raw by tryObjectEncoding) */
+    STORE_SHAPE_CONVERTED = 1, /* a collection: hashtable or skiplist, for good; a string:
+                                  raw (APPEND, SETRANGE, SETBIT, BITOP, ... made it) */
+    STORE_SHAPE_NUMBER = 2,    /* a string made from a number's text (INCRBYFLOAT): embstr
+                                  or raw by its length, never int */
+    STORE_SHAPE_UNSHARED = 3,  /* a string as COMPACT, but an integer of its own where Redis
+                                  would share it (COPY duplicates the object): REFCOUNT 1 */
 };
 
 /* The head of a key object: then [int64 expire_at_ms when STORE_META_EXPIRES], the key's
@@ -301,6 +319,21 @@ static inline uint8_t store_key_type(const struct store_key *key)
 static inline uint8_t store_key_encoding(const struct store_key *key)
 {
     return (uint8_t)((key->meta >> STORE_META_ENCODING_SHIFT) & STORE_META_ENCODING_MASK);
+}
+
+static inline uint8_t store_key_shape(const struct store_key *key)
+{
+    return (uint8_t)(((key->meta & STORE_META_SHAPE_LOW) ? 1u : 0u) |
+                     ((key->meta & STORE_META_SHAPE_HIGH) ? 2u : 0u));
+}
+
+/* Sets a live key's enum store_shape (COPY gives the copy its source's). */
+static inline void store_key_shape_set(struct store_key *key, uint8_t shape)
+{
+    KV_ASSERT(shape <= STORE_SHAPE_UNSHARED);
+    key->meta = (key->meta & ~(STORE_META_SHAPE_LOW | STORE_META_SHAPE_HIGH)) |
+                ((shape & 1u) ? STORE_META_SHAPE_LOW : 0u) |
+                ((shape & 2u) ? STORE_META_SHAPE_HIGH : 0u);
 }
 
 /* The key's bytes. */

@@ -45,6 +45,10 @@
 /* Registers the hash type with the store (once, after store_init). */
 void store_hash_init(struct store *store);
 
+/* Takes hash-max-listpack-entries and -value as CONFIG SET left them (Redis's listpack-or-
+ * hashtable rule: store.h's enum store_shape); the first write after startup reads them. */
+void store_hash_configure(void);
+
 /* Fields in a live hash key. */
 uint64_t store_hash_length(const struct store *store, uint32_t key_ref);
 

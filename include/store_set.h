@@ -43,6 +43,10 @@
 /* Registers the set type with the store (once, after store_init). */
 void store_set_init(struct store *store);
 
+/* Takes set-max-intset-entries as CONFIG SET left it (Redis's intset-or-hashtable rule:
+ * store.h's enum store_shape); the first write after startup reads it too. */
+void store_set_configure(void);
+
 /* Members of a live set key. */
 uint64_t store_set_count(const struct store *store, uint32_t key_ref);
 
@@ -108,6 +112,7 @@ struct store_set_result {
     uint64_t count_max;       /* members the caller will add */
     uint64_t count;           /* members added so far */
     uint8_t encoding;         /* RAW, ROOT or ROOT2 (meaningless while count_max is 0) */
+    bool all_integer;         /* every member is an integer (Redis's intset, OBJECT ENCODING) */
     void *value;              /* the intset, pack or table; NULL while count_max is 0 */
 };
 

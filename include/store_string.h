@@ -43,6 +43,22 @@ KV_MUST_USE enum store_status store_string_splice(struct store *store, struct st
  * Tells watchers. */
 void store_string_truncate(struct store *store, struct store_found *found, uint32_t length);
 
+/* What Redis would keep the string found as (enum store_shape), where the write's kind says
+ * more than its bytes: put, set and a splice that creates the key leave STORE_SHAPE_COMPACT
+ * (SET's rule); a splice of an existing key and a truncate leave STORE_SHAPE_CONVERTED ("raw",
+ * as Redis unshares the string to write it). Commands whose Redis form differs say so here
+ * (INCRBYFLOAT: NUMBER; SETRANGE, SETBIT, BITOP creating a key: CONVERTED). */
+void store_string_shape_set(struct store *store, struct store_found *found, uint8_t shape);
+
+/* Whether Redis would hold the live string as one of its shared integers (0..9999 as SET
+ * or INCR stores them, not a COPY's duplicate): OBJECT REFCOUNT's answer, with the eviction
+ * policy's say. */
+bool store_string_shared_integer(const struct store *store, uint32_t key_ref);
+
+/* The shape a COPY of the live string takes: its source's, but a shared integer's copy is
+ * an integer of its own (Redis duplicates the object). */
+uint8_t store_string_copy_shape(const struct store *store, uint32_t key_ref);
+
 /* SET key value without options, in one probe: checks, then stores (tests, MSET). */
 KV_MUST_USE enum store_status store_string_set(struct store *store, struct slice key,
                                                struct slice value);

@@ -32,6 +32,10 @@
 /* Registers the sorted-set type with the store (once, after store_init). */
 void store_zset_init(struct store *store);
 
+/* Takes zset-max-listpack-entries and -value as CONFIG SET left them (Redis's listpack-or-
+ * skiplist rule: store.h's enum store_shape); the first write after startup reads them. */
+void store_zset_configure(void);
+
 /* ---- Reads of a live sorted set (key_ref from a find that said STORE_OK) ---- */
 
 /* Members in the set (at least 1). */

@@ -81,6 +81,8 @@ static bool bit_grow(struct cmd_context *context, struct store_found *found, str
     struct store *store = context->store;
     uint64_t old_length = found->exists ? store_string_value(store, found->key_ref).length : 0;
     if (found->exists && old_length >= length) {
+        /* Redis unshares the string for the write to come: "raw" (OBJECT ENCODING). */
+        store_string_shape_set(store, found, STORE_SHAPE_CONVERTED);
         return true;
     }
     enum store_status status = STORE_OK;
@@ -100,6 +102,7 @@ static bool bit_grow(struct cmd_context *context, struct store_found *found, str
         return false;
     }
     KV_ASSERT(new_length == length);
+    store_string_shape_set(store, found, STORE_SHAPE_CONVERTED); /* made by size: "raw" */
     return true;
 }
 

@@ -294,6 +294,8 @@ static enum store_status copy_value(struct copy_target *target, uint32_t key_ref
 {
     struct store *store = target->store;
     int64_t expire_ms = store_key_expire(store_key(store, key_ref));
+    /* Redis duplicates the object: the copy keeps its encoding (OBJECT ENCODING). */
+    uint8_t shape = store_key_shape(store_key(store, key_ref));
     switch (type) {
     case STORE_TYPE_STRING: {
         struct slice value = store_string_value(store, key_ref);
@@ -302,7 +304,12 @@ static enum store_status copy_value(struct copy_target *target, uint32_t key_ref
         if (status != STORE_OK) {
             return status;
         }
-        return store_string_put(store, &target->found, target->key, value, expire_ms, false);
+        shape = store_string_copy_shape(store, key_ref); /* read before the put */
+        status = store_string_put(store, &target->found, target->key, value, expire_ms, false);
+        if (status == STORE_OK && target->found.exists) {
+            store_key_shape_set(store_key(store, target->found.key_ref), shape);
+        }
+        return status;
     }
     case STORE_TYPE_LIST:
         target->status = copy_list(target, key_ref);
@@ -321,9 +328,12 @@ static enum store_status copy_value(struct copy_target *target, uint32_t key_ref
         target->status = copy_stream(target, key_ref);
         break;
     }
-    if (target->status == STORE_OK && expire_ms != 0) {
+    if (target->status == STORE_OK) {
         (void)store_find_typed(store, target->key, STORE_TYPE_ANY, &target->found);
         KV_ASSERT(target->found.exists);
+        store_key_shape_set(store_key(store, target->found.key_ref), shape);
+    }
+    if (target->status == STORE_OK && expire_ms != 0) {
         target->status = store_expire_set(store, &target->found, expire_ms);
     }
     return target->status;

@@ -83,6 +83,9 @@ static bool hll_store(struct cmd_context *context, struct store_found *found, st
     enum store_status status = store_string_check(store, found, key, value);
     if (status == STORE_OK && !found->exists) {
         status = store_string_put(store, found, key, value, 0, false);
+        if (status == STORE_OK) {
+            store_string_shape_set(store, found, STORE_SHAPE_CONVERTED); /* Redis: "raw" */
+        }
     } else if (status == STORE_OK) {
         uint32_t old_length = store_string_value(store, found->key_ref).length;
         uint64_t length = 0;

@@ -1,10 +1,11 @@
 /*
  * OBJECT and MEMORY: what kv keeps about a key and about its memory, in Redis 7.0's words.
- * OBJECT ENCODING
- * names the value's representation as Redis would for the same shape (a type's
- * encoding_name, so "embstr", "listpack", "hashtable", ...); FREQ and IDLETIME read the key's
- * clock (an LFU counter or an LRU time, by maxmemory-policy) without touching it, and answer
- * Redis's errors when the policy keeps the other kind; REFCOUNT is 1 (kv shares no values).
+ * OBJECT ENCODING names the value's representation as Redis 7.0 would for the same writes
+ * and thresholds (a type's encoding_name, from the key's shape bits: "int", "embstr",
+ * "listpack", ...); FREQ and IDLETIME read the key's clock (an LFU counter or an LRU time, by
+ * maxmemory-policy) without touching it, and answer Redis's errors when the policy keeps the
+ * other kind; REFCOUNT is Redis's: its shared integers' count, else 1 (kv shares no values,
+ * but answers as Redis would).
  * MEMORY USAGE is the heap bytes the key holds: its object and its value's allocations.
  *
  * MEMORY STATS and DOCTOR read Redis's figures off kv's heap: what Redis's allocator has
@@ -26,6 +27,7 @@
 #include "number.h"
 #include "script.h"
 #include "store.h"
+#include "store_string.h"
 
 static const char *const object_help[] = {
     "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -85,6 +87,20 @@ static bool policy_lfu(const struct config *config)
            config->maxmemory_policy == CONFIG_POLICY_VOLATILE_LFU;
 }
 
+/* OBJECT REFCOUNT as Redis 7.0 counts: its shared integers (0..9999, as SET or INCR store
+ * them) answer OBJ_SHARED_REFCOUNT while the eviction policy lets Redis share them (not an
+ * LRU or LFU one); every other value is the key's own (1). */
+static int64_t object_refcount(const struct cmd_context *context, const struct store_key *key)
+{
+    uint32_t policy = context->config->maxmemory_policy;
+    bool sharing = policy != CONFIG_POLICY_ALLKEYS_LRU && policy != CONFIG_POLICY_VOLATILE_LRU &&
+                   !policy_lfu(context->config);
+    uint32_t key_ref = heap_ref(context->store->heap, key);
+    bool shared = sharing && store_key_type(key) == STORE_TYPE_STRING &&
+                  store_string_shared_integer(context->store, key_ref);
+    return shared ? INT32_MAX : 1;
+}
+
 CMD_HANDLER(cmd_object)
 {
     KV_ASSERT(arg_count >= 2);
@@ -100,7 +116,7 @@ CMD_HANDLER(cmd_object)
         }
     } else if (cmd_subcommand_is(context, args, arg_count, "refcount", 3, "object|refcount")) {
         if ((key = object_lookup(context, args[2])) != NULL) {
-            reply_integer(&context->reply, 1);
+            reply_integer(&context->reply, object_refcount(context, key));
         }
     } else if (cmd_subcommand_is(context, args, arg_count, "idletime", 3, "object|idletime")) {
         if ((key = object_lookup(context, args[2])) != NULL) {

@@ -29,6 +29,9 @@
 #include "region.h"
 #include "script.h"
 #include "redis_param.h"
+#include "store_hash.h"
+#include "store_set.h"
+#include "store_zset.h"
 
 /* The Redis version kv answers as: clients pick features by it. */
 #define CMD_REDIS_VERSION "7.0.15"
@@ -505,6 +508,9 @@ static void config_set_command(struct cmd_context *context, const struct slice *
         redis_param_store((uint32_t)target.row, canonical);
     }
     notify_configure(); /* notify-keyspace-events takes effect at once, parsed here */
+    store_hash_configure(); /* so do the encoding thresholds (OBJECT ENCODING's rules) */
+    store_set_configure();
+    store_zset_configure();
     reply_ok(&context->reply);
 }
 /*

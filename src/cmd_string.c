@@ -631,6 +631,8 @@ CMD_HANDLER(cmd_setrange)
         return;
     }
     KV_ASSERT(length >= (uint64_t)offset + bytes.length);
+    /* Redis makes a new key's string by size, then writes into it: "raw" even when short. */
+    store_string_shape_set(context->store, &found, STORE_SHAPE_CONVERTED);
     notify_event(NOTIFY_STRING, "setrange", args[1]);
     reply_integer(&context->reply, (int64_t)length);
 }
@@ -767,6 +769,10 @@ CMD_HANDLER(cmd_incrbyfloat)
     if (store_string_put(context->store, &found, args[1], bytes, 0, true) != STORE_OK) {
         reply_error(&context->reply, REPLY_ERROR_OOM);
         return;
+    }
+    if (found.exists) { /* a put in the past removes the key; KEEPTTL here never does */
+        /* Redis stores the number's text as a string object, never as "int". */
+        store_string_shape_set(context->store, &found, STORE_SHAPE_NUMBER);
     }
     notify_event(NOTIFY_STRING, "incrbyfloat", args[1]);
     reply_bulk(&context->reply, bytes);

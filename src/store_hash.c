@@ -20,7 +20,9 @@
 #include "store_hash.h"
 
 #include "hashfn.h"
+#include "number.h"
 #include "pack.h"
+#include "redis_param.h"
 #include "shape.h"
 #include "store_internal.h"
 
@@ -683,14 +685,14 @@ static uint64_t hash_memory(const struct store *store, const struct store_key *k
            table->entry_bytes;
 }
 
-/* OBJECT ENCODING: Redis 7.0's names, "listpack" for the pack and the record (kept by the
- * same bounds as Redis's hash-max-listpack-entries and -value) and "hashtable" for the
- * table. */
+/* OBJECT ENCODING: what Redis 7.0 would keep (the key's shape bit: "listpack" until a write
+ * passed hash-max-listpack-entries or -value), whatever kv keeps. */
 static const char *hash_encoding_name(const struct store *store, const struct store_key *key)
 {
     (void)store;
     KV_ASSERT(store_key_type(key) == STORE_TYPE_HASH);
-    return compact(key) ? "listpack" : "hashtable";
+    KV_ASSERT(store_key_shape(key) <= STORE_SHAPE_CONVERTED);
+    return store_key_shape(key) == STORE_SHAPE_COMPACT ? "listpack" : "hashtable";
 }
 
 /* The shape registry (one allocation, with its shapes and buckets) against the references
@@ -1309,6 +1311,64 @@ static enum store_status hash_set_unshaped(struct store *store, struct store_fou
     return status;
 }
 
+/* ---- Redis's shape ------------------------------------------------------------------------- */
+
+/* hash-max-listpack-entries and -value in force: parsed when they are set
+ * (store_hash_configure), not per write. */
+static uint64_t hash_listpack_entries_max;
+static uint64_t hash_listpack_value_max;
+static bool hash_configured;
+
+static uint64_t hash_param(const char *name)
+{
+    int32_t row = redis_param_find(name, strlen(name));
+    KV_ASSERT(row >= 0);
+    const char *text = redis_param_value((uint32_t)row);
+    int64_t value = 0;
+    bool parsed = number_parse_int64((const uint8_t *)text, (uint32_t)strlen(text), &value);
+    KV_ASSERT(parsed && value >= 0); /* CONFIG SET checked it; sizes are shown in bytes */
+    return (uint64_t)value;
+}
+
+void store_hash_configure(void)
+{
+    hash_listpack_entries_max = hash_param("hash-max-listpack-entries");
+    hash_listpack_value_max = hash_param("hash-max-listpack-value");
+    hash_configured = true;
+}
+
+/* The shape a hash write leaves, as Redis's hashTypeTryConversion and hashTypeSet decide:
+ * a field or value argument longer than hash-max-listpack-value converts (before the write;
+ * an HSETNX that finds its field writes nothing), and so does a set that leaves more fields
+ * than hash-max-listpack-entries; nothing converts back. */
+static uint8_t shape_before_set(const struct store *store, const struct store_found *found,
+                                const struct slice *pairs, uint32_t pair_count)
+{
+    if (!hash_configured) {
+        store_hash_configure(); /* the first write after startup (and the config file) */
+    }
+    uint8_t shape = found->exists ? store_key_shape(store_key(store, found->key_ref))
+                                  : STORE_SHAPE_COMPACT;
+    /* Bounded by the arguments. */
+    for (uint32_t index = 0; shape == STORE_SHAPE_COMPACT && index < 2 * pair_count; index++) {
+        if (pairs[index].length > hash_listpack_value_max) {
+            shape = STORE_SHAPE_CONVERTED;
+        }
+    }
+    KV_ASSERT(shape <= STORE_SHAPE_CONVERTED);
+    return shape;
+}
+
+/* Gives the hash found its shape after a write that set fields. */
+static void shape_after_set(struct store *store, const struct store_found *found, uint8_t shape)
+{
+    KV_ASSERT(found->exists && found->type == STORE_TYPE_HASH);
+    if (store_hash_length(store, found->key_ref) > hash_listpack_entries_max) {
+        shape = STORE_SHAPE_CONVERTED;
+    }
+    store_key_shape_set(store_key(store, found->key_ref), shape);
+}
+
 enum store_status store_hash_set(struct store *store, struct store_found *found,
                                  struct slice key, const struct slice *pairs, uint32_t pair_count,
                                  bool only_new, uint32_t *added)
@@ -1324,9 +1384,13 @@ enum store_status store_hash_set(struct store *store, struct store_found *found,
     if (only_new && found->exists && store_hash_get(store, found->key_ref, pairs[0], &value)) {
         return STORE_OK; /* HSETNX of a field present: nothing changes, nothing converts */
     }
+    uint8_t shape = shape_before_set(store, found, pairs, pair_count);
     if (found->exists && store_key_encoding(store_key(store, found->key_ref)) ==
                              STORE_HASH_SHAPED) {
         status = record_set_values(store, found, pairs, pair_count);
+        if (status == STORE_OK) {
+            shape_after_set(store, found, shape);
+        }
         if (status != STORE_NOT_FOUND) {
             return status; /* *added stays 0: every field was there */
         }
@@ -1339,6 +1403,9 @@ enum store_status store_hash_set(struct store *store, struct store_found *found,
     /* A refused write left the hash (if any) as it was, unshaped: it may shape again. */
     if (found->exists) {
         hash_try_shape(store, found);
+    }
+    if (status == STORE_OK) {
+        shape_after_set(store, found, shape);
     }
     return status;
 }

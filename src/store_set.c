@@ -23,7 +23,9 @@
 #include <string.h>
 
 #include "intset.h"
+#include "number.h"
 #include "pack.h"
+#include "redis_param.h"
 #include "store_internal.h"
 
 #define SET_ENCODING_INTSET STORE_ENCODING_RAW
@@ -44,6 +46,10 @@
 /* Random draws per wanted member before a sample finishes with a walk: with at most a third
  * of the set wanted, each draw is new with probability at least 2/3. */
 #define SET_SAMPLE_DRAWS_PER_MEMBER 64u
+
+/* SPOP with a count: when the members that stay times this are at most the count, Redis
+ * builds a new set of them (SPOP_MOVE_STRATEGY_MUL), which has a new set's shape. */
+#define SET_POP_REBUILD_RATIO 5u
 
 static_assert(STORE_SET_PACK_ENTRIES_MAX <= STORE_SET_INTSET_ENTRIES_MAX,
               "an intset that gains a string converts to a pack or a table, never shrinks");
@@ -316,14 +322,50 @@ static uint64_t set_memory(const struct store *store, const struct store_key *ke
     return bytes;
 }
 
-/* OBJECT ENCODING: Redis 7.0's names. The intset is Redis's "intset" by the same bounds; the
- * pack of short members is kv's own saving where Redis 7.0 keeps a "hashtable", so it answers
- * that, as the table does. */
+/* OBJECT ENCODING: what Redis 7.0 would keep (the key's shape bit), whatever kv keeps. */
 static const char *set_encoding_name(const struct store *store, const struct store_key *key)
 {
     (void)store;
     KV_ASSERT(store_key_type(key) == STORE_TYPE_SET);
-    return store_key_encoding(key) == SET_ENCODING_INTSET ? "intset" : "hashtable";
+    KV_ASSERT(store_key_shape(key) <= STORE_SHAPE_CONVERTED);
+    return store_key_shape(key) == STORE_SHAPE_COMPACT ? "intset" : "hashtable";
+}
+
+/* ---- Redis's shape ------------------------------------------------------------------------- */
+
+/* set-max-intset-entries in force: parsed when it is set (store_set_configure), not per write;
+ * Redis caps it at 2^30 (an intset's own limit). */
+#define SET_INTSET_ENTRIES_CAP (1ull << 30)
+static uint64_t set_intset_entries_max;
+static bool set_configured;
+
+void store_set_configure(void)
+{
+    int32_t row = redis_param_find("set-max-intset-entries", 22);
+    KV_ASSERT(row >= 0);
+    const char *text = redis_param_value((uint32_t)row);
+    int64_t value = 0;
+    bool parsed = number_parse_int64((const uint8_t *)text, (uint32_t)strlen(text), &value);
+    KV_ASSERT(parsed && value >= 0); /* CONFIG SET checked it */
+    set_intset_entries_max =
+        (uint64_t)value < SET_INTSET_ENTRIES_CAP ? (uint64_t)value : SET_INTSET_ENTRIES_CAP;
+    set_configured = true;
+}
+
+static uint64_t intset_entries_max(void)
+{
+    if (!set_configured) {
+        store_set_configure(); /* the first write after startup (and the config file) */
+    }
+    return set_intset_entries_max;
+}
+
+/* The shape of a set Redis builds afresh (SPOP's rest, the STORE forms' results): an intset
+ * holds every member while all are integers and they are few enough. */
+static uint8_t shape_fresh(bool all_integer, uint64_t count)
+{
+    return all_integer && count <= intset_entries_max() ? STORE_SHAPE_COMPACT
+                                                        : STORE_SHAPE_CONVERTED;
 }
 
 static const struct store_type_ops set_ops = {
@@ -795,6 +837,12 @@ static enum store_status add_staged(struct store *store, struct store_found *fou
         return STORE_OOM;
     }
     uint64_t staged = dict_count(&stage.pending);
+    /* Redis's intset turns into a hashtable, for good, when a member is not an integer or
+     * an add passes set-max-intset-entries (a new key starts as an intset for an integer). */
+    uint8_t shape = held != NULL ? store_key_shape(held) : STORE_SHAPE_COMPACT;
+    if (staged > 0 && (!stage.all_integer || size + staged > intset_entries_max())) {
+        shape = STORE_SHAPE_CONVERTED;
+    }
     enum store_status status = STORE_OK;
     if (size + staged > store->limits.length_max) {
         status = STORE_SET_FULL;
@@ -803,6 +851,9 @@ static enum store_status add_staged(struct store *store, struct store_found *fou
     }
     if (status == STORE_OK && staged > 0) {
         status = stage_commit(store, found, key, &stage);
+    }
+    if (status == STORE_OK && staged > 0) {
+        store_key_shape_set(store_key(store, found->key_ref), shape);
     }
     stage_release(store, &stage);
     *added = status == STORE_OK ? (uint32_t)staged : 0;
@@ -966,6 +1017,21 @@ void store_set_pop(struct store *store, struct store_found *found, uint64_t coun
         KV_ASSERT(removed);
     }
     KV_ASSERT(store_set_count(store, found->key_ref) == size - count);
+    uint64_t rest = size - count;
+    if (rest * SET_POP_REBUILD_RATIO <= count) {
+        /* Redis pops most of a set by building a new one of the members that stay: its
+         * shape is a new set's. Bounded by the rest, a fifth of the count popped. */
+        bool all_integer = true;
+        struct store_set_cursor cursor;
+        store_set_cursor_start(store, found->key_ref, &cursor);
+        struct slice member;
+        int64_t integer = 0;
+        /* Bounded by the rest: the cursor meets each member once. */
+        while (all_integer && store_set_cursor_next(store, &cursor, &member)) {
+            all_integer = member_integer(member, &integer);
+        }
+        store_key_shape_set(store_key(store, found->key_ref), shape_fresh(all_integer, rest));
+    }
 }
 
 /* Selection sampling (Knuth's algorithm S) over one walk: each member is taken with
@@ -1134,7 +1200,8 @@ enum store_status store_set_result_start(struct store *store, struct store_set_r
                                          uint64_t count, bool all_integer,
                                          uint32_t member_bytes_max)
 {
-    *result = (struct store_set_result){.count_max = count, .encoding = SET_ENCODING_NONE};
+    *result = (struct store_set_result){.count_max = count, .encoding = SET_ENCODING_NONE,
+                                        .all_integer = all_integer};
     if (count == 0) {
         return STORE_OK;
     }
@@ -1208,6 +1275,8 @@ enum store_status store_set_result_store(struct store *store, struct store_found
         return STORE_OOM;
     }
     store_object_set_root(object, result->encoding, heap_ref(store->heap, result->value));
+    /* Redis adds the result's members to a new intset, which converts as they come. */
+    store_key_shape_set(object, shape_fresh(result->all_integer, result->count));
     if (target->exists) {
         store_key_swap(store, target, object, NULL);
     } else {

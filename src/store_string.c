@@ -50,19 +50,55 @@ static uint64_t string_memory(const struct store *store, const struct store_key 
     return heap_usable_bytes(store->heap, heap_pointer(store->heap, key->value));
 }
 
-/* Redis's encoding for a string of these bytes as SET stores it: "int" when it is an
- * integer's canonical text (Redis keeps those as a number), "embstr" up to 44 bytes (its
- * embedded-string limit), "raw" past that. kv keeps all three the same way; the name is the
- * one a Redis client expects. */
+/* Redis's encoding for the string: as SET stores bytes (tryObjectEncoding), "int" for an
+ * integer's canonical text of at most 20 bytes (a long), "embstr" up to 44 bytes (its
+ * embedded-string limit), "raw" past that; a string a write made in place (APPEND, SETRANGE,
+ * SETBIT, ...: STORE_SHAPE_CONVERTED) is "raw" whatever its bytes; one made from a number's
+ * text (INCRBYFLOAT: STORE_SHAPE_NUMBER) is never "int"; COPY's integer of its own
+ * (STORE_SHAPE_UNSHARED) is "int" as SET's. kv keeps all of them the same way. */
 static const char *string_encoding_name(const struct store *store, const struct store_key *key)
 {
     struct slice value = store_string_value(store, heap_ref(store->heap, key));
+    uint8_t shape = store_key_shape(key);
+    KV_ASSERT(shape <= STORE_SHAPE_UNSHARED);
+    if (shape == STORE_SHAPE_CONVERTED) {
+        return "raw";
+    }
     int64_t number = 0;
-    if (value.length > 0 && value.length <= 20 &&
+    if (shape != STORE_SHAPE_NUMBER && value.length > 0 && value.length <= 20 &&
         number_parse_int64(value.bytes, value.length, &number)) {
         return "int";
     }
     return value.length <= 44 ? "embstr" : "raw";
+}
+
+bool store_string_shared_integer(const struct store *store, uint32_t key_ref)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_STRING);
+    struct slice value = store_string_value(store, key_ref);
+    int64_t number = -1;
+    return store_key_shape(key) == STORE_SHAPE_COMPACT && value.length > 0 &&
+           value.length <= 4 && number_parse_int64(value.bytes, value.length, &number) &&
+           number >= 0 && number < 10000;
+}
+
+uint8_t store_string_copy_shape(const struct store *store, uint32_t key_ref)
+{
+    uint8_t shape = store_key_shape(store_key(store, key_ref));
+    if (store_string_shared_integer(store, key_ref)) {
+        shape = STORE_SHAPE_UNSHARED;
+    }
+    KV_ASSERT(shape <= STORE_SHAPE_UNSHARED);
+    return shape;
+}
+
+void store_string_shape_set(struct store *store, struct store_found *found, uint8_t shape)
+{
+    KV_ASSERT(found->exists && found->type == STORE_TYPE_STRING);
+    struct store_key *key = store_key(store, found->key_ref);
+    KV_ASSERT(store_key_type(key) == STORE_TYPE_STRING);
+    store_key_shape_set(key, shape);
 }
 
 static const struct store_type_ops string_ops = {
@@ -221,6 +257,8 @@ enum store_status store_string_put(struct store *store, struct store_found *foun
         return STORE_OK;
     }
     if (found->exists && put_in_place(store, found, value, at_ms, keep_ttl)) {
+        /* The same object: SET's rule again, whatever an APPEND had made of it. */
+        store_key_shape_set(store_key(store, found->key_ref), STORE_SHAPE_COMPACT);
         return STORE_OK;
     }
     int64_t old_ms = found->exists ? store_key_expire(store_key(store, found->key_ref)) : 0;
@@ -308,8 +346,13 @@ enum store_status store_string_splice(struct store *store, struct store_found *f
     *length = new_length;
     enum store_status status = STORE_OK;
     if (found->exists && splice_in_place(store, found, offset, bytes, new_length, &status)) {
+        if (status == STORE_OK) {
+            /* Redis unshares the string to write into it: "raw" from now on. */
+            store_key_shape_set(store_key(store, found->key_ref), STORE_SHAPE_CONVERTED);
+        }
         return status;
     }
+    bool existed = found->exists;
     int64_t at_ms = found->exists ? store_key_expire(store_key(store, found->key_ref)) : 0;
     /* Room for the result first, then the bytes: the old value is read while it is whole. */
     struct string_parts parts;
@@ -326,6 +369,9 @@ enum store_status store_string_splice(struct store *store, struct store_found *f
     } else {
         store_key_insert(store, found, parts.object, NULL);
     }
+    /* A new key is as APPEND stores it (SET's rule); an existing one was written into. */
+    store_key_shape_set(store_key(store, found->key_ref),
+                        existed ? STORE_SHAPE_CONVERTED : STORE_SHAPE_COMPACT);
     KV_ASSERT(store_string_value(store, found->key_ref).length == new_length);
     return STORE_OK;
 }
@@ -343,6 +389,7 @@ void store_string_truncate(struct store *store, struct store_found *found, uint3
         struct store_blob *blob = heap_pointer(store->heap, key->value);
         blob->bytes = length; /* the blob keeps its room, as a splice's growth does */
     }
+    store_key_shape_set(store_key(store, found->key_ref), STORE_SHAPE_CONVERTED);
     KV_ASSERT(store_string_value(store, found->key_ref).length == length);
 }
 

@@ -21,7 +21,9 @@
 #include <math.h>
 
 #include "dict.h"
+#include "number.h"
 #include "pack.h"
+#include "redis_param.h"
 #include "store_internal.h"
 
 /* A score entry: the double's 8 bytes. */
@@ -376,14 +378,56 @@ static uint64_t zset_memory(const struct store *store, const struct store_key *k
            big->node_bytes;
 }
 
-/* OBJECT ENCODING: Redis 7.0's names, "listpack" for the pack (kept by the bounds of Redis's
- * zset-max-listpack-entries and -value) and "skiplist" for the tree, which stands where
- * Redis's skiplist does. */
+/* OBJECT ENCODING: what Redis 7.0 would keep (the key's shape bit: "listpack" until a write
+ * passed zset-max-listpack-entries or -value), whatever kv keeps. */
 static const char *zset_encoding_name(const struct store *store, const struct store_key *key)
 {
     (void)store;
     KV_ASSERT(store_key_type(key) == STORE_TYPE_ZSET);
-    return key_small(key) ? "listpack" : "skiplist";
+    KV_ASSERT(store_key_shape(key) <= STORE_SHAPE_CONVERTED);
+    return store_key_shape(key) == STORE_SHAPE_COMPACT ? "listpack" : "skiplist";
+}
+
+/* zset-max-listpack-entries and -value in force: parsed when they are set
+ * (store_zset_configure), not per write. */
+static uint64_t zset_listpack_entries_max;
+static uint64_t zset_listpack_value_max;
+static bool zset_configured;
+
+static uint64_t zset_param(const char *name)
+{
+    int32_t row = redis_param_find(name, strlen(name));
+    KV_ASSERT(row >= 0);
+    const char *text = redis_param_value((uint32_t)row);
+    int64_t value = 0;
+    bool parsed = number_parse_int64((const uint8_t *)text, (uint32_t)strlen(text), &value);
+    KV_ASSERT(parsed && value >= 0); /* CONFIG SET checked it; sizes are shown in bytes */
+    return (uint64_t)value;
+}
+
+void store_zset_configure(void)
+{
+    zset_listpack_entries_max = zset_param("zset-max-listpack-entries");
+    zset_listpack_value_max = zset_param("zset-max-listpack-value");
+    zset_configured = true;
+}
+
+static void zset_limits_read(void)
+{
+    if (!zset_configured) {
+        store_zset_configure(); /* the first write after startup (and the config file) */
+    }
+    KV_ASSERT(zset_configured);
+}
+
+/* The shape of a sorted set Redis builds whole and then converts if it can
+ * (zsetConvertToListpackIfNeeded: the STORE forms). */
+static uint8_t shape_fresh(uint64_t count, uint64_t member_bytes_max)
+{
+    zset_limits_read();
+    return count <= zset_listpack_entries_max && member_bytes_max <= zset_listpack_value_max
+               ? STORE_SHAPE_COMPACT
+               : STORE_SHAPE_CONVERTED;
 }
 
 static const struct store_type_ops zset_ops = {
@@ -1059,10 +1103,59 @@ static enum store_status add_big(struct store *store, struct store_found *found,
     return STORE_OK;
 }
 
+static enum store_status zset_add(struct store *store, struct store_found *found,
+                                  struct slice key, uint32_t flags,
+                                  const struct store_zset_pairs *pairs,
+                                  struct store_zset_result *result);
+
+/* Whether a ZADD inserts a member longer than zset-max-listpack-value: without XX every
+ * member absent now is inserted (GT, LT and NX keep none of them out). */
+static bool add_inserts_long(const struct store *store, const struct store_found *found,
+                             uint32_t flags, const struct store_zset_pairs *pairs)
+{
+    if (flags & STORE_ZSET_XX) {
+        return false;
+    }
+    /* Bounded by the pairs. */
+    for (uint32_t index = 0; index < pairs->count; index++) {
+        struct slice member = pair_member(pairs, index);
+        double score = 0;
+        if (member.length > zset_listpack_value_max &&
+            !(found->exists && store_zset_score(store, found->key_ref, member, &score))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ZADD with Redis's shape: a new key starts as a listpack unless zset-max-listpack-entries
+ * is 0 or its first member is too long; an insert converts it, for good, when the set would
+ * pass the entries or the member the value bound (zsetAdd). */
 enum store_status store_zset_add(struct store *store, struct store_found *found,
                                  struct slice key, uint32_t flags,
                                  const struct store_zset_pairs *pairs,
                                  struct store_zset_result *result)
+{
+    zset_limits_read();
+    uint8_t shape = found->exists ? store_key_shape(store_key(store, found->key_ref))
+                                  : STORE_SHAPE_COMPACT;
+    bool inserts_long = shape == STORE_SHAPE_COMPACT &&
+                        add_inserts_long(store, found, flags, pairs);
+    enum store_status status = zset_add(store, found, key, flags, pairs, result);
+    if (status == STORE_OK && found->exists) {
+        if (result->added > 0 &&
+            (inserts_long || store_zset_count(store, found->key_ref) > zset_listpack_entries_max)) {
+            shape = STORE_SHAPE_CONVERTED;
+        }
+        store_key_shape_set(store_key(store, found->key_ref), shape);
+    }
+    return status;
+}
+
+static enum store_status zset_add(struct store *store, struct store_found *found,
+                                  struct slice key, uint32_t flags,
+                                  const struct store_zset_pairs *pairs,
+                                  struct store_zset_result *result)
 {
     KV_ASSERT(pairs->count >= 1);
     KV_ASSERT(!(flags & STORE_ZSET_INCR) || pairs->count == 1);
@@ -1356,6 +1449,7 @@ enum store_status store_zset_temp_store(struct store *store, struct store_found 
         store_object_set_root(object, STORE_ENCODING_ROOT, temp->big_ref);
         temp->big_ref = HEAP_REF_NONE;
     }
+    store_key_shape_set(object, shape_fresh(count, temp->member_bytes_max));
     if (target->exists) {
         store_key_swap(store, target, object, NULL);
     } else {
