@@ -172,6 +172,31 @@ struct rdb_load_result {
 KV_MUST_USE enum rdb_status rdb_load(struct rdb_reader *reader, struct store *store,
                                      struct rdb_load_result *result);
 
+/* ---- The file side, registered at startup ----
+ * rdb_file.c (SAVE's file, the startup load) links with its ring outside the core library,
+ * so the commands reach it through this registration; without one SAVE fails (tests). */
+
+/* What INFO persistence and LASTSAVE show. */
+struct rdb_save_stats {
+    int64_t last_save_seconds;     /* Unix time of the last successful save (start: startup) */
+    int64_t last_save_duration_ms; /* -1 until a save ran */
+    uint64_t saves;                /* successful saves */
+    bool last_save_ok;             /* the last save's outcome (true before any) */
+    uint64_t last_load_keys_loaded;
+    uint64_t last_load_keys_expired;
+};
+
+/* Saves the whole store to <dir>/<dbfilename>: 0 or a negative errno. */
+typedef int rdb_save_fn(struct store *store, int64_t now_ms);
+
+void rdb_save_register(rdb_save_fn *save, const struct rdb_save_stats *stats);
+
+/* SAVE through the registered function; -ENOSYS when there is none. */
+KV_MUST_USE int rdb_save(struct store *store, int64_t now_ms);
+
+/* The registered stats (zeros, last_save_ok, when none). */
+const struct rdb_save_stats *rdb_stats(void);
+
 /* The text of a status, for logs. */
 const char *rdb_status_text(enum rdb_status status);
 

@@ -255,9 +255,43 @@ CMD_HANDLER(cmd_restore)
     reply_ok(&context->reply);
 }
 
+/* SAVE as Redis's saveCommand: the whole dataset to <dir>/<dbfilename> now (the server
+ * waits, as Redis's does); Redis's bare "-ERR" when it fails (the log says why). */
+CMD_HANDLER(cmd_save)
+{
+    KV_ASSERT(arg_count == 1);
+    (void)args;
+    if (rdb_save(context->store, context->store->now_ms) != 0) {
+        reply_error(&context->reply, REPLY_ERROR_SAVE_FAILED);
+        return;
+    }
+    reply_ok(&context->reply);
+}
+
+/* BGSAVE [SCHEDULE]: kv has no point-in-time snapshot without fork yet (issue 17), so it
+ * answers as Redis's bgsaveCommand does when it cannot start a child: "-ERR". */
+CMD_HANDLER(cmd_bgsave)
+{
+    if (arg_count > 1 && !(arg_count == 2 && cmd_arg_is(args[1], "schedule"))) {
+        reply_error(&context->reply, REPLY_ERROR_SYNTAX);
+        return;
+    }
+    reply_error(&context->reply, REPLY_ERROR_SAVE_FAILED);
+}
+
+CMD_HANDLER(cmd_lastsave)
+{
+    KV_ASSERT(arg_count == 1);
+    (void)args;
+    reply_integer(&context->reply, rdb_stats()->last_save_seconds);
+}
+
 static const struct cmd dump_cmds[] = {
     {"dump", 2, 1, 1, 1, 0, cmd_dump},
     {"restore", -4, 1, 1, 1, CMD_FLAG_WRITE, cmd_restore},
+    {"save", 1, 0, 0, 0, CMD_FLAG_NO_TXN, cmd_save},
+    {"bgsave", -1, 0, 0, 0, 0, cmd_bgsave},
+    {"lastsave", 1, 0, 0, 0, 0, cmd_lastsave},
 };
 
 CMD_FAMILY(cmd_family_dump, "generic", dump_cmds);

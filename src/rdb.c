@@ -18,6 +18,7 @@
  */
 #include "rdb.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1756,6 +1757,31 @@ enum rdb_status rdb_load(struct rdb_reader *reader, struct store *store,
     }
     /* A zero checksum means the writer had checksums off (rdbchecksum no). */
     return stored == 0 || stored == crc ? RDB_OK : RDB_CHECKSUM;
+}
+
+/* ---- The file side's registration ---- */
+
+static rdb_save_fn *rdb_registered_save;
+static const struct rdb_save_stats *rdb_registered_stats;
+
+void rdb_save_register(rdb_save_fn *save, const struct rdb_save_stats *stats)
+{
+    KV_ASSERT(save != NULL && stats != NULL);
+    rdb_registered_save = save;
+    rdb_registered_stats = stats;
+}
+
+int rdb_save(struct store *store, int64_t now_ms)
+{
+    KV_ASSERT(store != NULL);
+    return rdb_registered_save != NULL ? rdb_registered_save(store, now_ms) : -ENOSYS;
+}
+
+const struct rdb_save_stats *rdb_stats(void)
+{
+    static const struct rdb_save_stats none = {.last_save_duration_ms = -1,
+                                               .last_save_ok = true};
+    return rdb_registered_stats != NULL ? rdb_registered_stats : &none;
 }
 
 const char *rdb_status_text(enum rdb_status status)
