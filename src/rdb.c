@@ -934,6 +934,16 @@ static enum rdb_status read_string_heap(struct rdb_reader *reader, uint64_t leng
         }
         memcpy(bytes + copied, reader_take(reader, step), step);
         copied += step;
+        if (reader->fill != NULL) {
+            /* The copied bytes leave the buffer at once, so the kept region (batch items
+             * before them) does not grow by a long string: positions stay consistent, as
+             * every later one is counted after the cut. */
+            uint64_t cut = reader->offset_bytes - step;
+            memmove(reader->buffer + cut, reader->buffer + reader->offset_bytes,
+                    reader->end_bytes - reader->offset_bytes);
+            reader->end_bytes -= step;
+            reader->offset_bytes = cut;
+        }
     }
     *item = (struct rdb_item){.place = ITEM_HEAP, .bytes = bytes, .length = length};
     return RDB_OK;
