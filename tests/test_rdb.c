@@ -464,9 +464,11 @@ static void test_corruption(void)
     struct slice scratch_name = text("corrupt-target");
     uint64_t loaded = 0;
     uint64_t refused = 0;
-    for (uint32_t trial = 0; trial < 20000; trial++) {
+    for (uint32_t trial = 0; trial < 8000; trial++) {
         struct slice name = text(dataset_keys[random_next() % DATASET_KEYS]);
-        if (!store_find(&store, name, &(uint32_t){0})) {
+        /* The 300 KB string costs time, not coverage: "zip" is LZF too. */
+        if (strcmp((const char *)name.bytes, "big") == 0 ||
+            !store_find(&store, name, &(uint32_t){0})) {
             continue;
         }
         struct sink payload = dump_key(name);
@@ -514,7 +516,7 @@ static void test_corruption(void)
     (void)store_verify(&store);
     fprintf(stderr, "test_rdb: corrupted payloads: %llu loaded, %llu refused\n",
             (unsigned long long)loaded, (unsigned long long)refused);
-    CHECK(refused > 1000);
+    CHECK(refused > 500);
 }
 
 int main(void)
