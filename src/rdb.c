@@ -949,6 +949,24 @@ static enum rdb_status read_string_heap(struct rdb_reader *reader, uint64_t leng
     return RDB_OK;
 }
 
+/* `length` raw bytes as an item: kept in the buffer, or copied to the heap when longer than
+ * a quarter of a streaming buffer. */
+static enum rdb_status read_bytes(struct rdb_reader *reader, uint64_t length,
+                                  struct rdb_item *item)
+{
+    if (reader->fill != NULL && length > reader->capacity_bytes / 4u) {
+        return read_string_heap(reader, length, item);
+    }
+    enum rdb_status status = reader_need(reader, length);
+    if (status != RDB_OK) {
+        return status;
+    }
+    uint64_t position = reader_position(reader);
+    (void)reader_take(reader, length);
+    *item = (struct rdb_item){.place = ITEM_BUFFER, .position = position, .length = length};
+    return RDB_OK;
+}
+
 static enum rdb_status read_string_lzf(struct rdb_reader *reader, struct rdb_item *item)
 {
     uint64_t packed = 0;
@@ -964,7 +982,7 @@ static enum rdb_status read_string_lzf(struct rdb_reader *reader, struct rdb_ite
         return RDB_CORRUPT;
     }
     struct rdb_item input;
-    status = read_string_heap(reader, packed, &input);
+    status = read_bytes(reader, packed, &input);
     if (status != RDB_OK) {
         return status;
     }
@@ -974,7 +992,9 @@ static enum rdb_status read_string_lzf(struct rdb_reader *reader, struct rdb_ite
         reader->store_status = STORE_OOM;
         return RDB_STORE;
     }
-    uint32_t got = lzf_decompress(input.bytes, (uint32_t)packed, output, (uint32_t)length);
+    /* The input stays where read_bytes put it until released: no read happens here. */
+    struct slice compressed = item_slice(reader, &input);
+    uint32_t got = lzf_decompress(compressed.bytes, (uint32_t)packed, output, (uint32_t)length);
     item_release(reader, &input);
     if (got != length) {
         heap_release(reader->heap, output);
@@ -1020,17 +1040,7 @@ static enum rdb_status read_string(struct rdb_reader *reader, struct rdb_item *i
             return RDB_CORRUPT;
         }
     }
-    if (reader->fill != NULL && length > reader->capacity_bytes / 4u) {
-        return read_string_heap(reader, length, item);
-    }
-    status = reader_need(reader, length);
-    if (status != RDB_OK) {
-        return status;
-    }
-    uint64_t position = reader_position(reader);
-    (void)reader_take(reader, length);
-    *item = (struct rdb_item){.place = ITEM_BUFFER, .position = position, .length = length};
-    return RDB_OK;
+    return read_bytes(reader, length, item);
 }
 
 /* ---- Loading a value into the store, in batches ---- */
