@@ -21,7 +21,7 @@ import time
 import kvtest
 
 STRING_KEYS = 100000
-KV_OPTIONS = ["--hugepages", "off", "--maxmemory", "96mb", "--connections-max", "16"]
+KV_OPTIONS = ["--hugepages", "off", "--maxmemory", "48mb", "--connections-max", "16"]
 
 
 def pipeline(client, commands):
@@ -44,7 +44,7 @@ def dataset(rnd):
         elif kind == 3:
             value = b"compressible-" * rnd.randint(2, 12)
         else:
-            value = bytes(rnd.randrange(256) for _ in range(rnd.randint(21, 60)))
+            value = rnd.randbytes(rnd.randint(21, 60))
         commands.append([b"SET", b"s:%d" % index, value])
     commands.append([b"SET", b"big", os.urandom(200000) + b"a" * 300000])
     commands.append([b"RPUSH", b"l:small", b"a", b"1", b"-300", b"70000", b"x" * 70])
@@ -86,11 +86,12 @@ def value_of(client, key):
     return kind, None
 
 
-def same_dataset(check, label, source, target):
-    """Every key of source reads back the same from target (strings in MGET chunks)."""
+def same_dataset(check, label, source, target, strings=True):
+    """Every key of source reads back the same from target (strings in MGET chunks; a sample
+    of them without `strings`)."""
     check.equal(f"{label}: DBSIZE", source.value("DBSIZE"), target.value("DBSIZE"))
     mismatched = 0
-    for start in range(0, STRING_KEYS, 2000):
+    for start in range(0, STRING_KEYS if strings else 1, 2000):
         keys = [b"s:%d" % i for i in range(start, min(start + 2000, STRING_KEYS))]
         if source.call("MGET", *keys) != target.call("MGET", *keys):
             mismatched += 1
@@ -149,20 +150,22 @@ def check_files(check, rnd):
             print(f"redis loaded kv's file: {time.monotonic() - started:.2f} s")
             # 3. kv restarted on its directory keeps the data.
             with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir) as kv, kv.connect() as client:
-                same_dataset(check, "kv restarted", source, client)
+                same_dataset(check, "kv restarted", source, client, strings=False)
             print(f"kv restarted: {time.monotonic() - started:.2f} s")
-        # A corrupt file: kv refuses to start, as Redis does.
+        # A corrupt file (kv's own, cut short, a byte flipped): kv refuses to start.
         path = os.path.join(kv_dir, "dump.rdb")
-        with open(path, "r+b") as f:
-            f.seek(os.path.getsize(path) // 2)
-            byte = f.read(1)
-            f.seek(-1, 1)
-            f.write(bytes([byte[0] ^ 0x55]))
+        with open(path, "rb") as f:
+            head = bytearray(f.read(6000))
+        head[3000] ^= 0x55
+        with open(path, "wb") as f:
+            f.write(bytes(head))
         refused = subprocess.run([kvtest.KV_BIN, "--port", str(kvtest.free_port()), "--bind",
-                                  "127.0.0.1", "--dir", kv_dir, *KV_OPTIONS],
+                                  "127.0.0.1", "--dir", kv_dir, "--hugepages", "off",
+                                  "--maxmemory", "16mb"],
                                  capture_output=True, text=True, timeout=60)
-        check.true("kv refuses a corrupt file and exits non-zero", refused.returncode != 0,
-                   refused.stderr[-400:])
+        log = refused.stdout + refused.stderr
+        check.true("kv refuses a corrupt file and exits non-zero",
+                   refused.returncode != 0 and "Internal error in RDB reading" in log, log[-400:])
     finally:
         shutil.rmtree(kv_dir, True)
         shutil.rmtree(redis_dir, True)
