@@ -136,6 +136,7 @@ struct rdb_reader {
     struct heap *heap;        /* decompressed LZF strings and listpacks live here a while */
     enum store_status store_status; /* the store's answer, with RDB_STORE */
     bool fill_failed;         /* the fill callback failed: RDB_IO */
+    uint64_t functions_skipped; /* function libraries (FUNCTION2) read and left out */
 };
 
 /* A reader over bytes in memory (DUMP's payload without its footer). */

@@ -272,6 +272,10 @@ int rdb_file_load(struct store *store, const char *dir, const char *filename, bo
         log_warn("Terminating server after rdb file reading failure.");
         return -EINVAL;
     }
+    if (reader.functions_skipped > 0) {
+        log_warn("The RDB file holds %llu function libraries, which kv does not load yet",
+                 (unsigned long long)reader.functions_skipped);
+    }
     rdb_file.stats.last_load_keys_loaded = result.keys_loaded;
     rdb_file.stats.last_load_keys_expired = result.keys_expired;
     log_info("Done loading RDB, keys loaded: %llu, keys expired: %llu.",

@@ -11,7 +11,8 @@
  * version, checksum) and RESTORE's load. A flipped bit in a file fails its checksum. A seeded
  * corruption loop (KV_SEED replays it) flips, inserts and truncates bytes of payloads (with
  * the checksum fixed so the value parser sees them) and of files: the loader answers OK or
- * an error, never crashes, leaves no partial key, and the store stays valid.
+ * an error, never crashes, leaves no partial key, and the store stays valid. A function
+ * library in a file is skipped and counted; a stream key is refused as unsupported.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -519,6 +520,53 @@ static void test_corruption(void)
     CHECK(refused > 500);
 }
 
+/* A file by hand: a function library (skipped, counted), a string key, then a stream type
+ * (refused as unsupported, not as corrupt). */
+static void test_opcodes(void)
+{
+    static const uint8_t code[] = "#!lua name=lib\nredis.register_function('f', f)";
+    static_assert(sizeof(code) - 1u < 64u, "a 6-bit length");
+    uint8_t file[256];
+    uint32_t length = 0;
+    memcpy(file, "REDIS0010", 9);
+    length = 9;
+    file[length++] = RDB_OPCODE_FUNCTION2;
+    file[length++] = (uint8_t)(sizeof(code) - 1u); /* a 6-bit length */
+    memcpy(file + length, code, sizeof(code) - 1u);
+    length += (uint32_t)sizeof(code) - 1u;
+    file[length++] = RDB_TYPE_STRING;
+    file[length++] = 2;
+    memcpy(file + length, "fk", 2);
+    length += 2;
+    file[length++] = 1;
+    file[length++] = 'v';
+    uint32_t before_end = length;
+    file[length++] = RDB_OPCODE_EOF;
+    uint64_t crc = crc64(0, file, length);
+    memcpy(file + length, &crc, 8);
+    length += 8;
+    store_flush(&store);
+    struct rdb_load_result result;
+    struct source source = {.bytes = file, .length = length};
+    static uint8_t buffer[4096];
+    struct rdb_reader reader;
+    rdb_reader_init_stream(&reader, buffer, sizeof(buffer), source_fill, &source, &heap);
+    CHECK(rdb_load(&reader, &store, &result) == RDB_OK);
+    CHECK(reader.functions_skipped == 1);
+    CHECK(result.keys_loaded == 1);
+    struct slice value;
+    CHECK(store_string_get(&store, text("fk"), &value) == STORE_OK);
+    CHECK(value.length == 1 && value.bytes[0] == 'v');
+    /* A stream key where the EOF was: kv says unsupported. */
+    store_flush(&store);
+    file[before_end] = 19;
+    source = (struct source){.bytes = file, .length = length};
+    rdb_reader_init_stream(&reader, buffer, sizeof(buffer), source_fill, &source, &heap);
+    CHECK(rdb_load(&reader, &store, &result) == RDB_UNSUPPORTED);
+    store_flush(&store);
+    dataset();
+}
+
 int main(void)
 {
     const char *replay = getenv("KV_SEED");
@@ -530,5 +578,6 @@ int main(void)
     test_file_round_trip();
     test_dump_round_trip();
     test_corruption();
+    test_opcodes();
     return check_exit("test_rdb");
 }
