@@ -331,6 +331,14 @@ enum reply_error {
     /* SWAPDB's indexes not integers (or beyond an int). */
     REPLY_ERROR_SWAPDB_FIRST,
     REPLY_ERROR_SWAPDB_SECOND,
+    /* RESTORE, DUMP, SAVE (cmd_dump.c). */
+    REPLY_ERROR_BUSYKEY,
+    REPLY_ERROR_RESTORE_TTL,
+    REPLY_ERROR_RESTORE_IDLETIME,
+    REPLY_ERROR_RESTORE_FREQ,
+    REPLY_ERROR_BAD_DATA_FORMAT,
+    REPLY_ERROR_DUMP_UNSUPPORTED, /* kv's: a stream, which DUMP does not serialize yet */
+    REPLY_ERROR_SAVE_FAILED,      /* Redis's shared.err: "-ERR" alone */
     REPLY_ERROR_COUNT,
 };
 

@@ -60,6 +60,7 @@ extern const struct cmd_family cmd_family_geo;
 extern const struct cmd_family cmd_family_sort;
 extern const struct cmd_family cmd_family_lcs;
 extern const struct cmd_family cmd_family_copy;
+extern const struct cmd_family cmd_family_dump;
 extern const struct cmd_family cmd_family_info;
 extern const struct cmd_family cmd_family_zalgebra;
 extern const struct cmd_family cmd_family_mpop;

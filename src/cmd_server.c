@@ -23,6 +23,7 @@
 #include "glob.h"
 #include "latency.h"
 #include "notify.h"
+#include "rdb.h"
 #include "log.h"
 #include "number.h"
 #include "pubsub.h"
@@ -860,9 +861,9 @@ CMD_HANDLER(cmd_time)
 }
 
 /*
- * SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], as Redis 7.0 reads its flags. kv keeps no
- * data on disk yet, so there is nothing to save unless SAVE asks for it: then the shutdown
- * fails as Redis's does when its save fails. Otherwise the server stops as on SIGTERM (every
+ * SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], as Redis 7.0 reads its flags. SAVE, or
+ * save points without NOSAVE, writes the RDB file first (rdb.h); a failed save fails the
+ * shutdown as Redis's does, unless FORCE. Otherwise the server stops as on SIGTERM (every
  * other client's replies are finished, then kv exits 0) and this client gets no reply: its
  * connection closes, which redis-cli and the libraries take as the success. ABORT finds no
  * shutdown under way (kv's stop does not wait on replicas or a save).
@@ -872,7 +873,8 @@ CMD_HANDLER(cmd_shutdown)
     bool nosave = false;
     bool save = false;
     bool abort_asked = false;
-    bool other = false; /* NOW or FORCE: accepted, nothing to wait for or force */
+    bool other = false; /* NOW or FORCE */
+    bool force = false; /* FORCE: a failed save does not stop the shutdown */
     /* Bounded by the arguments. */
     for (uint32_t index = 1; index < arg_count; index++) {
         if (cmd_arg_is(args[index], "nosave")) {
@@ -881,6 +883,7 @@ CMD_HANDLER(cmd_shutdown)
             save = true;
         } else if (cmd_arg_is(args[index], "now") || cmd_arg_is(args[index], "force")) {
             other = true;
+            force = force || cmd_arg_is(args[index], "force");
         } else if (cmd_arg_is(args[index], "abort")) {
             abort_asked = true;
         } else {
@@ -904,10 +907,16 @@ CMD_HANDLER(cmd_shutdown)
         }
         script_stop_for_shutdown(context->script);
     }
-    if (save) {
-        log_warn("SHUTDOWN SAVE refused: kv has no persistence to save the data to");
-        reply_error(&context->reply, REPLY_ERROR_SHUTDOWN_SAVE);
-        return;
+    /* Redis 7.0: SAVE, or save points without NOSAVE, saves first; a failed save fails the
+     * shutdown unless FORCE. */
+    int32_t points = redis_param_find("save", 4);
+    KV_ASSERT(points >= 0);
+    if (save || (!nosave && redis_param_value((uint32_t)points)[0] != '\0')) {
+        if (rdb_save(context->store, context->store->now_ms) != 0 && !force) {
+            log_warn("Error trying to save the DB, can't exit.");
+            reply_error(&context->reply, REPLY_ERROR_SHUTDOWN_SAVE);
+            return;
+        }
     }
     context->outcome.shutdown = true;
     KV_ASSERT(reply_since_mark(&context->reply) == 0); /* no reply: the connection closes */

@@ -842,6 +842,22 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
         if (strcmp(name, "config") == 0) {
             continue; /* Already read, before every other flag. */
         }
+        /* Redis's own parameters on the command line (--dir, --dbfilename, --save), as
+         * redis-server takes them. */
+        bool runtime = false;
+        int32_t row = config_option_known(name, &runtime) ? -1
+                                                          : redis_param_find(name, strlen(name));
+        if (row >= 0) {
+            char canonical[REDIS_PARAM_VALUE_BYTES];
+            const char *failure = redis_param_check((uint32_t)row, value, strlen(value),
+                                                    canonical);
+            if (failure != NULL) {
+                snprintf(error, error_bytes, "option %s: '%s': %s", name, value, failure);
+                return -1;
+            }
+            redis_param_store((uint32_t)row, canonical);
+            continue;
+        }
         if (config_set_named(config, name, value, error, error_bytes) != 0) {
             return -1;
         }

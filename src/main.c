@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "plan.h"
 #include "pubsub.h"
+#include "rdb_file.h"
 #include "redis_param.h"
 #include "region.h"
 #include "reply.h"
@@ -273,6 +274,21 @@ static void modules_init(void)
     cron_init(&cron, &serve, &store, &config, &stats, cron_unix_ms);
 }
 
+/* Loads <dir>/<dbfilename> before kv serves, as Redis's loadDataFromDisk; false: a file
+ * kv refuses (logged), and kv exits. */
+static bool rdb_startup_load(void)
+{
+    int32_t dir = redis_param_find("dir", 3);
+    int32_t filename = redis_param_find("dbfilename", 10);
+    KV_ASSERT(dir >= 0 && filename >= 0);
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    store_clock(&store, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
+    bool loaded = false;
+    return rdb_file_load(&store, redis_param_value((uint32_t)dir),
+                         redis_param_value((uint32_t)filename), &loaded) == 0;
+}
+
 int main(int argc, char **argv)
 {
     char error[512];
@@ -311,6 +327,11 @@ int main(int argc, char **argv)
              region.hugetlb ? " (hugetlb)" : "", region.locked ? "locked" : "not locked");
     reply_errors_init(&config, plan.recv_limit);
     modules_init();
+    if (!rdb_file_init(&region, (int64_t)(stats.start_time_us / 1000000u), error,
+                       sizeof(error))) {
+        log_error("%s", error);
+        return 1;
+    }
     struct loop *loop = NULL;
     if (loop_init(&loop, &config, &region, &serve, &cron, &stats, error, sizeof(error)) != 0) {
         log_error("%s", error);
@@ -325,6 +346,9 @@ int main(int argc, char **argv)
     signals_install();
     stack_prefault();
     if (config.pidfile[0] != '\0' && pidfile_write(config.pidfile) != 0) {
+        return 1;
+    }
+    if (!rdb_startup_load()) {
         return 1;
     }
     log_info("ready to accept connections on %s:%u", config.bind, loop_port(loop));

@@ -8,6 +8,8 @@
 #include "redis_param.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,7 +502,21 @@ const char *redis_param_check(uint32_t index, const char *value, size_t length,
         if (strcmp(param->name, "latency-tracking-info-percentiles") == 0) {
             return param_percentiles(value, canonical);
         }
-        break; /* the others (dir, save, bind, ...) are kv's own or refused before this */
+        if (strcmp(param->name, "dir") == 0) {
+            /* Redis chdirs; kv keeps the absolute path SAVE and the load join with
+             * dbfilename (realpath into the caller's buffer: no allocation). */
+            struct stat info;
+            if (stat(value, &info) != 0 || !S_ISDIR(info.st_mode)) {
+                return "No such file or directory";
+            }
+            char resolved[PATH_MAX];
+            if (realpath(value, resolved) == NULL || strlen(resolved) >= REDIS_PARAM_VALUE_BYTES) {
+                return "No such file or directory";
+            }
+            snprintf(canonical, REDIS_PARAM_VALUE_BYTES, "%s", resolved);
+            return NULL;
+        }
+        break; /* the others (save, bind, ...) are kv's own or refused before this */
     case RP_KIND_STRING:
         if (strcmp(param->name, "appendfilename") == 0 && strchr(value, '/') != NULL) {
             return "appendfilename can't be a path, just a filename";

@@ -483,6 +483,14 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_PAUSE_MODE] = FIXED("-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"),
     [REPLY_ERROR_SWAPDB_FIRST] = FIXED("-ERR invalid first DB index\r\n"),
     [REPLY_ERROR_SWAPDB_SECOND] = FIXED("-ERR invalid second DB index\r\n"),
+    [REPLY_ERROR_BUSYKEY] = FIXED("-BUSYKEY Target key name already exists.\r\n"),
+    [REPLY_ERROR_RESTORE_TTL] = FIXED("-ERR Invalid TTL value, must be >= 0\r\n"),
+    [REPLY_ERROR_RESTORE_IDLETIME] = FIXED("-ERR Invalid IDLETIME value, must be >= 0\r\n"),
+    [REPLY_ERROR_RESTORE_FREQ] =
+        FIXED("-ERR Invalid FREQ value, must be >= 0 and <= 255\r\n"),
+    [REPLY_ERROR_BAD_DATA_FORMAT] = FIXED("-ERR Bad data format\r\n"),
+    [REPLY_ERROR_DUMP_UNSUPPORTED] = FIXED("-ERR kv does not DUMP streams yet\r\n"),
+    [REPLY_ERROR_SAVE_FAILED] = FIXED("-ERR\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */

@@ -14,6 +14,7 @@ tree); KV_SANITIZE says the binary is the ASan build; KV_BIN_IS_REDIS=1 makes st
 a redis-server instead (for developing the tests themselves: the differential tests then
 compare Redis with Redis, and kv-only tests skip).
 """
+import atexit
 import collections
 import os
 import random
@@ -431,8 +432,22 @@ def start_kv(*options, preexec_fn=None):
     if not os.access(KV_BIN, os.X_OK):
         print(f"FAIL: kv binary {KV_BIN} does not exist or is not executable (set KV_BIN)")
         sys.exit(FAIL)
-    argv = [KV_BIN, "--port", str(port), "--bind", "127.0.0.1"] + [str(o) for o in options]
+    # No test writes into (or loads from) the repository: a fresh temp --dir for dump.rdb and
+    # no save points, unless the test passes its own (later options win).
+    argv = [KV_BIN, "--port", str(port), "--bind", "127.0.0.1", "--dir", kv_temp_dir(),
+            "--save", ""] + [str(o) for o in options]
     return Server("kv", argv, port, preexec_fn=preexec_fn).wait_ready()
+
+
+KV_TEMP_ROOT = []
+
+
+def kv_temp_dir():
+    """A fresh directory for one kv's files, under a root removed when the test exits."""
+    if not KV_TEMP_ROOT:
+        KV_TEMP_ROOT.append(tempfile.mkdtemp(prefix="kvtest-dir-"))
+        atexit.register(shutil.rmtree, KV_TEMP_ROOT[0], True)
+    return tempfile.mkdtemp(dir=KV_TEMP_ROOT[0])
 
 
 def run_kv(*args, timeout=20):

@@ -28,8 +28,9 @@ KV_ONLY = {b"connections_max", b"key_count", b"key_size_max", b"val_size_max",
            b"list_length_max", b"hugepages", b"mlock", b"expire_slice", b"watch_keys_max",
            b"send_stall_seconds", b"busy_poll_us", b"cpu", b"blocking_keys_max",
            b"pubsub_channels_max"}
-# Values that legitimately differ: the port each listens on, kv's budget (Redis: 0).
-HOST_DEPENDENT = {b"port", b"maxmemory"}
+# Values that legitimately differ: the port each listens on, kv's budget (Redis: 0), the
+# directory (kvtest gives each kv a temp --dir).
+HOST_DEPENDENT = {b"port", b"maxmemory", b"dir"}
 # Parameters kv answers from its own options (its CONFIG SET words and rules are kv's).
 KV_ENTRIES = {b"port", b"bind", b"maxclients", b"save", b"appendonly", b"databases",
               b"maxmemory", b"maxmemory-policy", b"requirepass", b"hz",

@@ -5,10 +5,12 @@ shutdown under way) and SHUTDOWN inside MULTI (refused at queueing, EXEC aborts)
 to a real redis-server and must get the same bytes. Then SHUTDOWN stops kv as SIGTERM does:
 the caller's connection closes without a reply, another client's pipelined commands sent
 before it are all answered, kv exits 0 with Redis's log line, and redis-cli's SHUTDOWN NOSAVE
-returns 0. SHUTDOWN SAVE fails, as Redis's does when its save fails, since kv keeps nothing
-on disk yet, and the server goes on.
+returns 0. SHUTDOWN SAVE whose save fails (its --dir removed) fails as Redis's does, and the
+server goes on.
 """
+import os
 import subprocess
+import tempfile
 import time
 
 import kvtest
@@ -52,14 +54,16 @@ def main():
     check = kvtest.Checker("test_shutdown", verbose=False)
     kvtest.need_kv_binary()
     redis = kvtest.start_redis()
-    kv = kvtest.start_kv(*KV_OPTIONS)
+    gone_dir = tempfile.mkdtemp(prefix="kvtest-shutdown-")
+    kv = kvtest.start_kv(*KV_OPTIONS, "--dir", gone_dir)
+    os.rmdir(gone_dir)  # the save has nowhere to go
     try:
         with kv.connect() as kv_client, redis.connect() as redis_client:
             for step in ERROR_STEPS:
                 want = exchange(redis_client, step)
                 got = exchange(kv_client, step)
                 check.equal(f"{step[0]}: Redis's replies", want, got)
-            # SAVE: kv has nothing to save to, and says so as Redis does when a save fails.
+            # SAVE into a removed directory fails, and kv says so as Redis does.
             check.equal("SHUTDOWN SAVE fails", b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
                         kv_client.call("SHUTDOWN", "SAVE"))
             check.equal("and kv goes on", b"+PONG\r\n", kv_client.call("PING"))

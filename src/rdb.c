@@ -1,0 +1,1840 @@
+/*
+ * Redis 7.0's RDB format, written and read without I/O (include/rdb.h).
+ *
+ * The writer keeps one fixed buffer: each byte goes through it and a full buffer goes to the
+ * flush callback, so a save takes no memory proportional to the data. A compact encoding
+ * (a listpack, an intset) is built whole in a heap scratch of one value's size, released at
+ * once; without room for it the plain encoding is written (streamed, no scratch). LZF output
+ * takes a scratch of the string's size, and without room the string is written raw.
+ *
+ * The reader parses from a buffer it tops up through the fill callback. Strings that go into
+ * a store call are kept where they are until the call (a batch of at most RDB_BATCH_ITEMS):
+ * the bytes from keep_position on are never dropped when the buffer is compacted, and items
+ * name stream positions, not pointers, so compaction cannot leave one dangling. A string
+ * longer than a quarter of the buffer is copied into a heap allocation of its size (which
+ * the value needs in the store anyway), so any string loads through a small buffer. The
+ * batch is flushed to the store before the kept bytes pass a quarter of the buffer, so the
+ * next string always finds room. Every length is checked against what is left before use.
+ */
+#include "rdb.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc64.h"
+#include "intset.h"
+#include "lzf.h"
+#include "number.h"
+#include "store_hash.h"
+#include "store_list.h"
+#include "store_set.h"
+#include "store_string.h"
+#include "store_zset.h"
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "RDB's binary fields are little endian");
+static_assert(sizeof(double) == 8, "RDB's binary doubles are 8 bytes");
+
+/* RDB length encodings (the top two bits of the first byte). */
+#define RDB_LEN_6BIT 0u
+#define RDB_LEN_14BIT 1u
+#define RDB_LEN_32BIT 0x80u
+#define RDB_LEN_64BIT 0x81u
+#define RDB_LEN_ENCODED 3u
+#define RDB_ENC_INT8 0u
+#define RDB_ENC_INT16 1u
+#define RDB_ENC_INT32 2u
+#define RDB_ENC_LZF 3u
+
+/* Redis tries the integer encoding only on strings this short (rdbSaveRawString). */
+#define RDB_INT_STRING_BYTES_MAX 11u
+
+/* The list node size of list-max-listpack-size -2 (Redis 7.0's default). */
+#define RDB_LIST_NODE_BYTES_MAX 8192u
+#define RDB_LIST_NODE_OVERHEAD 8u /* _quicklistNodeAllowInsert's estimate of an entry's own
+                                    header and backlen (SIZE_ESTIMATE_OVERHEAD) */
+
+/* Listpack layout: total bytes (u32), element count (u16), entries, the end byte. */
+#define LP_HEADER_BYTES 6u
+#define LP_END 0xffu
+#define LP_ENTRY_BYTES_MAX (1u + 4u + 5u) /* an entry's encoding and backlen, data aside */
+#define LP_COUNT_UNKNOWN 65535u
+
+/* Container kinds of a QUICKLIST_2 node. */
+#define RDB_QUICKLIST_PLAIN 1u
+#define RDB_QUICKLIST_PACKED 2u
+
+/* Store calls a load batches: items (strings or scores) held before the call. */
+#define RDB_BATCH_ITEMS 128u
+
+/* ==== Writer ==== */
+
+void rdb_writer_init(struct rdb_writer *writer, uint8_t *buffer, uint32_t capacity_bytes,
+                     rdb_flush_fn *flush, void *flush_context, struct heap *heap,
+                     uint32_t *lzf_table)
+{
+    KV_ASSERT(buffer != NULL && flush != NULL);
+    KV_ASSERT(capacity_bytes >= RDB_WRITER_BYTES_MIN);
+    *writer = (struct rdb_writer){.buffer = buffer, .capacity_bytes = capacity_bytes,
+                                  .flush = flush, .flush_context = flush_context, .heap = heap,
+                                  .lzf_table = heap != NULL ? lzf_table : NULL};
+}
+
+static void writer_flush(struct rdb_writer *writer)
+{
+    if (writer->used_bytes > 0 && !writer->failed) {
+        writer->failed = !writer->flush(writer->flush_context, writer->buffer,
+                                        writer->used_bytes);
+    }
+    writer->used_bytes = 0;
+}
+
+bool rdb_writer_finish(struct rdb_writer *writer)
+{
+    writer_flush(writer);
+    KV_ASSERT(writer->used_bytes == 0);
+    return !writer->failed;
+}
+
+static void write_bytes(struct rdb_writer *writer, const void *bytes, uint64_t length)
+{
+    const uint8_t *from = bytes;
+    writer->crc = crc64(writer->crc, from, length);
+    writer->total_bytes += length;
+    /* Bounded by length: each pass copies at least one byte or flushes a full buffer. */
+    while (length > 0) {
+        if (writer->used_bytes == writer->capacity_bytes) {
+            writer_flush(writer);
+        }
+        uint64_t room = writer->capacity_bytes - writer->used_bytes;
+        uint64_t step = length < room ? length : room;
+        memcpy(writer->buffer + writer->used_bytes, from, step);
+        writer->used_bytes += (uint32_t)step;
+        from += step;
+        length -= step;
+    }
+    KV_ASSERT(writer->used_bytes <= writer->capacity_bytes);
+}
+
+static void write_u8(struct rdb_writer *writer, uint8_t value)
+{
+    write_bytes(writer, &value, 1);
+}
+
+/* rdbSaveLen: 6 bits, 14 bits, 32 bits or 64 bits, big endian. */
+static void write_length(struct rdb_writer *writer, uint64_t length)
+{
+    uint8_t bytes[9];
+    uint32_t count = 0;
+    if (length < (1u << 6)) {
+        bytes[count++] = (uint8_t)(length | (RDB_LEN_6BIT << 6));
+    } else if (length < (1u << 14)) {
+        bytes[count++] = (uint8_t)((length >> 8) | (RDB_LEN_14BIT << 6));
+        bytes[count++] = (uint8_t)(length & 0xffu);
+    } else {
+        bool wide = length > UINT32_MAX;
+        bytes[count++] = (uint8_t)(wide ? RDB_LEN_64BIT : RDB_LEN_32BIT);
+        uint32_t width = wide ? 8u : 4u;
+        for (uint32_t index = 0; index < width; index++) {
+            bytes[count++] = (uint8_t)(length >> (8u * (width - 1u - index)));
+        }
+    }
+    KV_ASSERT(count <= sizeof(bytes));
+    write_bytes(writer, bytes, count);
+}
+
+/* rdbTryIntegerEncoding: the canonical text of an int32 as 2, 3 or 5 bytes; 0 otherwise. */
+static uint32_t string_int_encode(struct slice value, uint8_t *out)
+{
+    int64_t integer = 0;
+    if (value.length == 0 || value.length > RDB_INT_STRING_BYTES_MAX ||
+        !number_parse_int64(value.bytes, (uint32_t)value.length, &integer)) {
+        return 0;
+    }
+    if (integer >= INT8_MIN && integer <= INT8_MAX) {
+        out[0] = (uint8_t)((RDB_LEN_ENCODED << 6) | RDB_ENC_INT8);
+        out[1] = (uint8_t)integer;
+        return 2;
+    }
+    if (integer >= INT16_MIN && integer <= INT16_MAX) {
+        out[0] = (uint8_t)((RDB_LEN_ENCODED << 6) | RDB_ENC_INT16);
+        uint16_t word = (uint16_t)integer;
+        memcpy(out + 1, &word, 2);
+        return 3;
+    }
+    if (integer >= INT32_MIN && integer <= INT32_MAX) {
+        out[0] = (uint8_t)((RDB_LEN_ENCODED << 6) | RDB_ENC_INT32);
+        uint32_t word = (uint32_t)integer;
+        memcpy(out + 1, &word, 4);
+        return 5;
+    }
+    return 0;
+}
+
+/* rdbSaveLzfStringObject: true when written compressed. */
+static bool write_string_lzf(struct rdb_writer *writer, struct slice value)
+{
+    KV_ASSERT(value.length > LZF_REDIS_BYTES_MIN);
+    if (writer->lzf_table == NULL || value.length > UINT32_MAX) {
+        return false;
+    }
+    uint32_t room = (uint32_t)value.length - LZF_REDIS_SAVING_MIN;
+    uint8_t *out = heap_alloc(writer->heap, (uint64_t)room + 1u);
+    if (out == NULL) {
+        return false;
+    }
+    uint32_t packed = lzf_compress(value.bytes, (uint32_t)value.length, out, room,
+                                   writer->lzf_table);
+    if (packed > 0) {
+        write_u8(writer, (uint8_t)((RDB_LEN_ENCODED << 6) | RDB_ENC_LZF));
+        write_length(writer, packed);
+        write_length(writer, value.length);
+        write_bytes(writer, out, packed);
+    }
+    heap_release(writer->heap, out);
+    return packed > 0;
+}
+
+/* rdbSaveRawString: an int32's canonical text as an integer, a longer string compressed
+ * when that saves, else the length and the bytes. */
+static void write_string(struct rdb_writer *writer, struct slice value)
+{
+    uint8_t encoded[5];
+    uint32_t encoded_bytes = string_int_encode(value, encoded);
+    if (encoded_bytes > 0) {
+        write_bytes(writer, encoded, encoded_bytes);
+        return;
+    }
+    if (value.length > LZF_REDIS_BYTES_MIN && write_string_lzf(writer, value)) {
+        return;
+    }
+    write_length(writer, value.length);
+    write_bytes(writer, value.bytes, value.length);
+}
+
+/* The value's type byte, then the key's name when rdb_write_key left one waiting. */
+static void write_type(struct rdb_writer *writer, uint8_t type)
+{
+    write_u8(writer, type);
+    if (writer->pending) {
+        writer->pending = false;
+        write_string(writer, writer->pending_name);
+    }
+    KV_ASSERT(!writer->pending);
+}
+
+static void write_cstring(struct rdb_writer *writer, const char *text)
+{
+    write_string(writer, (struct slice){.bytes = (const uint8_t *)text, .length = strlen(text)});
+}
+
+/* ---- Listpack building (Redis 7.0's listpack.c encodings) ---- */
+
+/* The bytes of an entry's backlen for an entry of `length` bytes. */
+static uint32_t lp_backlen_bytes(uint64_t length)
+{
+    if (length <= 127u) {
+        return 1;
+    }
+    if (length < 16383u) {
+        return 2;
+    }
+    if (length < 2097151u) {
+        return 3;
+    }
+    return length < 268435455u ? 4u : 5u;
+}
+
+/* Encodes an entry (its encoding, data and backlen) at `out` when not NULL; returns its
+ * bytes. Integers in canonical form are stored as integers, as lpInsertString does. */
+static uint64_t lp_entry_put(struct slice value, uint8_t *out)
+{
+    uint8_t head[9];
+    uint32_t head_bytes = 0;
+    uint64_t data_bytes = 0;
+    int64_t integer = 0;
+    if (value.length <= 20u && value.length > 0 &&
+        number_parse_int64(value.bytes, (uint32_t)value.length, &integer)) {
+        if (integer >= 0 && integer <= 127) {
+            head[head_bytes++] = (uint8_t)integer;
+        } else if (integer >= -4096 && integer <= 4095) {
+            uint64_t bits = integer < 0 ? (uint64_t)((1 << 13) + integer) : (uint64_t)integer;
+            head[head_bytes++] = (uint8_t)((bits >> 8) | 0xc0u);
+            head[head_bytes++] = (uint8_t)(bits & 0xffu);
+        } else {
+            uint32_t width = 8;
+            uint8_t code = 0xf4;
+            if (integer >= -32768 && integer <= 32767) {
+                width = 2;
+                code = 0xf1;
+            } else if (integer >= -8388608 && integer <= 8388607) {
+                width = 3;
+                code = 0xf2;
+            } else if (integer >= INT32_MIN && integer <= INT32_MAX) {
+                width = 4;
+                code = 0xf3;
+            }
+            head[head_bytes++] = code;
+            uint64_t bits = (uint64_t)integer;
+            for (uint32_t index = 0; index < width; index++) {
+                head[head_bytes++] = (uint8_t)(bits >> (8u * index));
+            }
+        }
+    } else {
+        data_bytes = value.length;
+        if (value.length < 64u) {
+            head[head_bytes++] = (uint8_t)(0x80u | value.length);
+        } else if (value.length < 4096u) {
+            head[head_bytes++] = (uint8_t)(0xe0u | (value.length >> 8));
+            head[head_bytes++] = (uint8_t)(value.length & 0xffu);
+        } else {
+            KV_ASSERT(value.length <= UINT32_MAX);
+            head[head_bytes++] = 0xf0u;
+            for (uint32_t index = 0; index < 4u; index++) {
+                head[head_bytes++] = (uint8_t)(value.length >> (8u * index));
+            }
+        }
+    }
+    uint64_t entry_bytes = head_bytes + data_bytes;
+    uint32_t back_bytes = lp_backlen_bytes(entry_bytes);
+    if (out != NULL) {
+        memcpy(out, head, head_bytes);
+        if (data_bytes > 0) {
+            memcpy(out + head_bytes, value.bytes, data_bytes);
+        }
+        uint8_t *back = out + entry_bytes;
+        /* lpEncodeBacklen: 7 bits a byte, the most significant first, every byte but the
+         * first flagged with 128. */
+        for (uint32_t index = 0; index < back_bytes; index++) {
+            uint32_t shift = 7u * (back_bytes - 1u - index);
+            uint8_t bits = (uint8_t)((entry_bytes >> shift) & 127u);
+            back[index] = index == 0 ? bits : (uint8_t)(bits | 128u);
+        }
+    }
+    KV_ASSERT(head_bytes >= 1 && head_bytes <= 9);
+    return entry_bytes + back_bytes;
+}
+
+/* A listpack being built in a scratch of `capacity` bytes. */
+struct lp_build {
+    uint8_t *bytes;
+    uint64_t capacity;
+    uint64_t used;
+    uint32_t count;
+};
+
+static void lp_build_add(struct lp_build *build, struct slice value)
+{
+    uint64_t bytes = lp_entry_put(value, NULL);
+    KV_ASSERT(build->used + bytes + 1u <= build->capacity);
+    (void)lp_entry_put(value, build->bytes + build->used);
+    build->used += bytes;
+    build->count++;
+}
+
+/* Closes the listpack (header, end byte): its bytes. */
+static struct slice lp_build_end(struct lp_build *build)
+{
+    KV_ASSERT(build->used + 1u <= build->capacity);
+    build->bytes[build->used++] = LP_END;
+    uint32_t total = (uint32_t)build->used;
+    uint16_t count = build->count < LP_COUNT_UNKNOWN ? (uint16_t)build->count
+                                                     : (uint16_t)LP_COUNT_UNKNOWN;
+    memcpy(build->bytes, &total, 4);
+    memcpy(build->bytes + 4, &count, 2);
+    return (struct slice){.bytes = build->bytes, .length = build->used};
+}
+
+/* ---- Values ---- */
+
+/* d2string of a score as zzlInsertAt stores it: an integral score as an integer entry,
+ * else "%.17g" (inf, -inf as words). */
+static struct slice score_text(double score, char *text, uint32_t capacity)
+{
+    int length = 0;
+    if (score >= (double)(-INT64_MAX / 2) && score <= (double)(INT64_MAX / 2) &&
+        (double)(int64_t)score == score) {
+        length = (int)number_format_int64((int64_t)score, text);
+    } else if (score == __builtin_inf()) {
+        length = snprintf(text, capacity, "inf");
+    } else if (score == -__builtin_inf()) {
+        length = snprintf(text, capacity, "-inf");
+    } else {
+        length = snprintf(text, capacity, "%.17g", score);
+    }
+    KV_ASSERT(length > 0 && (uint32_t)length < capacity);
+    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint64_t)length};
+}
+
+/* A list as QUICKLIST_2: nodes split as Redis's pushes split them (a node takes an element
+ * while its size stays within RDB_LIST_NODE_BYTES_MAX). Sizes the nodes in one walk, then
+ * builds each in one scratch; false (nothing written) when the heap has no room for it. */
+static bool write_list_quicklist(struct rdb_writer *writer, struct store *store,
+                                 uint32_t key_ref)
+{
+    uint32_t length = store_list_length(store, key_ref);
+    struct store_list_cursor cursor;
+    uint64_t node_count = 1;
+    uint64_t node_bytes = LP_HEADER_BYTES + 1u;
+    uint64_t node_bytes_max = 0;
+    store_list_seek(store, key_ref, 0, &cursor);
+    /* Bounded by the list's length. */
+    for (uint32_t index = 0; index < length; index++) {
+        struct slice value = store_list_value(store, &cursor);
+        uint64_t entry_bytes = lp_entry_put(value, NULL);
+        if (index > 0 && node_bytes + value.length + RDB_LIST_NODE_OVERHEAD >
+                             RDB_LIST_NODE_BYTES_MAX) {
+            node_bytes_max = node_bytes > node_bytes_max ? node_bytes : node_bytes_max;
+            node_count++;
+            node_bytes = LP_HEADER_BYTES + 1u;
+        }
+        node_bytes += entry_bytes;
+        (void)store_list_next(store, &cursor);
+    }
+    node_bytes_max = node_bytes > node_bytes_max ? node_bytes : node_bytes_max;
+    uint8_t *scratch = heap_alloc(writer->heap, node_bytes_max);
+    if (scratch == NULL) {
+        return false;
+    }
+    write_type(writer, RDB_TYPE_LIST_QUICKLIST_2);
+    write_length(writer, node_count);
+    struct lp_build build = {.bytes = scratch, .capacity = node_bytes_max,
+                             .used = LP_HEADER_BYTES};
+    uint64_t nodes_written = 0;
+    store_list_seek(store, key_ref, 0, &cursor);
+    /* Bounded by the list's length; the same split as the sizing walk. */
+    for (uint32_t index = 0; index < length; index++) {
+        struct slice value = store_list_value(store, &cursor);
+        if (index > 0 && build.used + 1u + value.length + RDB_LIST_NODE_OVERHEAD >
+                             RDB_LIST_NODE_BYTES_MAX) {
+            write_length(writer, RDB_QUICKLIST_PACKED);
+            write_string(writer, lp_build_end(&build));
+            nodes_written++;
+            build.used = LP_HEADER_BYTES;
+            build.count = 0;
+        }
+        lp_build_add(&build, value);
+        (void)store_list_next(store, &cursor);
+    }
+    write_length(writer, RDB_QUICKLIST_PACKED);
+    write_string(writer, lp_build_end(&build));
+    nodes_written++;
+    KV_ASSERT(nodes_written == node_count);
+    heap_release(writer->heap, scratch);
+    return true;
+}
+
+static void write_list(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    if (writer->heap != NULL && write_list_quicklist(writer, store, key_ref)) {
+        return;
+    }
+    uint32_t length = store_list_length(store, key_ref);
+    write_type(writer, RDB_TYPE_LIST);
+    write_length(writer, length);
+    struct store_list_cursor cursor;
+    store_list_seek(store, key_ref, 0, &cursor);
+    /* Bounded by the list's length. */
+    for (uint32_t index = 0; index < length; index++) {
+        write_string(writer, store_list_value(store, &cursor));
+        (void)store_list_next(store, &cursor);
+    }
+}
+
+/* An intset set as Redis's intset blob: width code, count, values ascending (all LE). */
+static bool write_set_intset(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    uint64_t count = store_set_count(store, key_ref);
+    struct store_set_cursor cursor;
+    struct slice member;
+    uint32_t width = 2;
+    store_set_cursor_start(store, key_ref, &cursor);
+    /* Bounded by the set's count: the widest member sets the width. */
+    while (store_set_cursor_next(store, &cursor, &member)) {
+        int64_t value = 0;
+        bool parsed = intset_member_parse(member.bytes, (uint32_t)member.length, &value);
+        KV_ASSERT(parsed);
+        uint32_t need = value >= INT16_MIN && value <= INT16_MAX   ? 2u
+                        : value >= INT32_MIN && value <= INT32_MAX ? 4u
+                                                                   : 8u;
+        width = need > width ? need : width;
+    }
+    uint64_t bytes = 8u + count * width;
+    uint8_t *scratch = heap_alloc(writer->heap, bytes);
+    if (scratch == NULL) {
+        return false;
+    }
+    uint32_t header[2] = {width, (uint32_t)count};
+    memcpy(scratch, header, 8);
+    uint64_t at = 8;
+    store_set_cursor_start(store, key_ref, &cursor);
+    while (store_set_cursor_next(store, &cursor, &member)) {
+        int64_t value = 0;
+        bool parsed = intset_member_parse(member.bytes, (uint32_t)member.length, &value);
+        KV_ASSERT(parsed);
+        uint64_t bits = (uint64_t)value;
+        memcpy(scratch + at, &bits, width); /* little endian: the low bytes first */
+        at += width;
+    }
+    KV_ASSERT(at == bytes);
+    write_type(writer, RDB_TYPE_SET_INTSET);
+    write_string(writer, (struct slice){.bytes = scratch, .length = bytes});
+    heap_release(writer->heap, scratch);
+    return true;
+}
+
+static void write_set(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    if (writer->heap != NULL && store_set_encoding(store, key_ref) == STORE_ENCODING_RAW &&
+        write_set_intset(writer, store, key_ref)) {
+        return;
+    }
+    write_type(writer, RDB_TYPE_SET);
+    write_length(writer, store_set_count(store, key_ref));
+    struct store_set_cursor cursor;
+    struct slice member;
+    store_set_cursor_start(store, key_ref, &cursor);
+    /* Bounded by the set's count. */
+    while (store_set_cursor_next(store, &cursor, &member)) {
+        write_string(writer, member);
+    }
+}
+
+/* Whether kv keeps the value as Redis keeps a listpack (its OBJECT ENCODING), which is
+ * what redis-server's DUMP writes for the same commands. */
+static bool key_is_listpack(const struct store *store, uint32_t key_ref)
+{
+    const char *name = store_encoding_name(store, store_key(store, key_ref));
+    return name != NULL && strcmp(name, "listpack") == 0;
+}
+
+/* What a walk over a hash's fields does at each. */
+struct hash_walk {
+    struct rdb_writer *writer;
+    struct lp_build *build;    /* building a listpack; NULL: writing plain pairs */
+    uint64_t pack_bytes;       /* sizing: the listpack's bytes */
+};
+
+static void hash_measure(void *context, struct slice field, struct slice value)
+{
+    struct hash_walk *walk = context;
+    walk->pack_bytes += lp_entry_put(field, NULL) + lp_entry_put(value, NULL);
+}
+
+static void hash_emit(void *context, struct slice field, struct slice value)
+{
+    struct hash_walk *walk = context;
+    if (walk->build != NULL) {
+        lp_build_add(walk->build, field);
+        lp_build_add(walk->build, value);
+        return;
+    }
+    write_string(walk->writer, field);
+    write_string(walk->writer, value);
+}
+
+static void write_hash(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    uint64_t count = store_hash_length(store, key_ref);
+    struct hash_walk walk = {.writer = writer, .pack_bytes = LP_HEADER_BYTES + 1u};
+    /* A listpack where kv keeps one as Redis would (OBJECT ENCODING "listpack"). */
+    if (writer->heap != NULL && key_is_listpack(store, key_ref)) {
+        store_hash_each(store, key_ref, hash_measure, &walk);
+        uint8_t *scratch = heap_alloc(writer->heap, walk.pack_bytes);
+        if (scratch != NULL) {
+            struct lp_build build = {.bytes = scratch, .capacity = walk.pack_bytes,
+                                     .used = LP_HEADER_BYTES};
+            walk.build = &build;
+            store_hash_each(store, key_ref, hash_emit, &walk);
+            KV_ASSERT(build.count == 2u * count);
+            write_type(writer, RDB_TYPE_HASH_LISTPACK);
+            write_string(writer, lp_build_end(&build));
+            heap_release(writer->heap, scratch);
+            return;
+        }
+    }
+    walk.build = NULL;
+    write_type(writer, RDB_TYPE_HASH);
+    write_length(writer, count);
+    store_hash_each(store, key_ref, hash_emit, &walk);
+}
+
+/* A small sorted set as a listpack of member, score pairs by rank; false (nothing written)
+ * when it is past Redis's listpack limits or the heap has no room. */
+static bool write_zset_listpack(struct rdb_writer *writer, struct store *store,
+                                uint32_t key_ref)
+{
+    uint32_t count = store_zset_count(store, key_ref);
+    if (!key_is_listpack(store, key_ref)) {
+        return false;
+    }
+    char text[64];
+    struct store_zset_walk walk;
+    struct slice member;
+    double score = 0;
+    uint64_t bytes = LP_HEADER_BYTES + 1u;
+    store_zset_walk_start(store, key_ref, 0, false, &walk);
+    /* Bounded by the set's count (at most RDB_PACK_ENTRIES_MAX). */
+    while (store_zset_walk_next(&walk, &member, &score)) {
+        bytes += lp_entry_put(member, NULL) +
+                 lp_entry_put(score_text(score, text, sizeof(text)), NULL);
+    }
+    uint8_t *scratch = heap_alloc(writer->heap, bytes);
+    if (scratch == NULL) {
+        return false;
+    }
+    struct lp_build build = {.bytes = scratch, .capacity = bytes, .used = LP_HEADER_BYTES};
+    store_zset_walk_start(store, key_ref, 0, false, &walk);
+    while (store_zset_walk_next(&walk, &member, &score)) {
+        lp_build_add(&build, member);
+        lp_build_add(&build, score_text(score, text, sizeof(text)));
+    }
+    KV_ASSERT(build.count == 2u * count);
+    write_type(writer, RDB_TYPE_ZSET_LISTPACK);
+    write_string(writer, lp_build_end(&build));
+    heap_release(writer->heap, scratch);
+    return true;
+}
+
+static void write_zset(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    if (writer->heap != NULL && write_zset_listpack(writer, store, key_ref)) {
+        return;
+    }
+    /* ZSET_2 as rdbSaveObject writes a skiplist: from the highest score down. */
+    uint32_t count = store_zset_count(store, key_ref);
+    write_type(writer, RDB_TYPE_ZSET_2);
+    write_length(writer, count);
+    struct store_zset_walk walk;
+    struct slice member;
+    double score = 0;
+    uint32_t written = 0;
+    store_zset_walk_start(store, key_ref, count - 1u, true, &walk);
+    /* Bounded by the set's count. */
+    while (store_zset_walk_next(&walk, &member, &score)) {
+        write_string(writer, member);
+        write_bytes(writer, &score, sizeof(score));
+        written++;
+    }
+    KV_ASSERT(written == count);
+}
+
+bool rdb_type_supported(uint8_t store_type)
+{
+    return store_type >= STORE_TYPE_STRING && store_type <= STORE_TYPE_ZSET;
+}
+
+/* The type byte and the value. */
+static void write_object(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    uint8_t type = store_key_type(store_key(store, key_ref));
+    KV_ASSERT(rdb_type_supported(type));
+    switch (type) {
+    case STORE_TYPE_STRING:
+        write_type(writer, RDB_TYPE_STRING);
+        write_string(writer, store_string_value(store, key_ref));
+        break;
+    case STORE_TYPE_LIST:
+        write_list(writer, store, key_ref);
+        break;
+    case STORE_TYPE_SET:
+        write_set(writer, store, key_ref);
+        break;
+    case STORE_TYPE_HASH:
+        write_hash(writer, store, key_ref);
+        break;
+    default:
+        KV_ASSERT(type == STORE_TYPE_ZSET);
+        write_zset(writer, store, key_ref);
+        break;
+    }
+}
+
+void rdb_write_header(struct rdb_writer *writer, int64_t now_ms, uint64_t used_memory_bytes)
+{
+    KV_ASSERT(writer->total_bytes == 0);
+    char digits[NUMBER_INT64_BYTES];
+    write_bytes(writer, "REDIS0010", 9);
+    static const char *const fixed[][2] = {{"redis-ver", "7.0.15"}, {"redis-bits", "64"}};
+    for (uint32_t index = 0; index < 2; index++) {
+        write_u8(writer, RDB_OPCODE_AUX);
+        write_cstring(writer, fixed[index][0]);
+        write_cstring(writer, fixed[index][1]);
+    }
+    write_u8(writer, RDB_OPCODE_AUX);
+    write_cstring(writer, "ctime");
+    digits[number_format_int64(now_ms / 1000, digits)] = '\0';
+    write_cstring(writer, digits);
+    write_u8(writer, RDB_OPCODE_AUX);
+    write_cstring(writer, "used-mem");
+    digits[number_format_uint64(used_memory_bytes, digits)] = '\0';
+    write_cstring(writer, digits);
+    write_u8(writer, RDB_OPCODE_AUX);
+    write_cstring(writer, "aof-base");
+    write_cstring(writer, "0");
+    KV_ASSERT(writer->total_bytes > 9);
+}
+
+void rdb_write_db_start(struct rdb_writer *writer, uint32_t db_index, uint64_t key_count,
+                        uint64_t expires_count)
+{
+    KV_ASSERT(expires_count <= key_count);
+    write_u8(writer, RDB_OPCODE_SELECTDB);
+    write_length(writer, db_index);
+    write_u8(writer, RDB_OPCODE_RESIZEDB);
+    write_length(writer, key_count);
+    write_length(writer, expires_count);
+}
+
+bool rdb_write_key(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    if (!rdb_type_supported(store_key_type(key))) {
+        return false;
+    }
+    int64_t expire_ms = store_key_expire(key);
+    if (expire_ms != 0) {
+        write_u8(writer, RDB_OPCODE_EXPIRETIME_MS);
+        write_bytes(writer, &expire_ms, sizeof(expire_ms));
+    }
+    /* rdbSaveKeyValuePair writes the type byte, the name, then the value; the type byte
+     * depends on the encoding write_object picks, so the name waits for it (write_type). */
+    struct slice name = store_key_name(key);
+    writer->pending_name = name;
+    writer->pending = true;
+    write_object(writer, store, key_ref);
+    KV_ASSERT(!writer->pending);
+    return true;
+}
+
+void rdb_write_end(struct rdb_writer *writer)
+{
+    write_u8(writer, RDB_OPCODE_EOF);
+    uint64_t crc = writer->crc;
+    write_bytes(writer, &crc, sizeof(crc));
+}
+
+bool rdb_write_dump(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    KV_ASSERT(writer->total_bytes == 0);
+    if (!rdb_type_supported(store_key_type(store_key(store, key_ref)))) {
+        return false;
+    }
+    write_object(writer, store, key_ref);
+    uint8_t version[2] = {(uint8_t)(RDB_VERSION & 0xffu), (uint8_t)(RDB_VERSION >> 8)};
+    write_bytes(writer, version, 2);
+    uint64_t crc = writer->crc;
+    write_bytes(writer, &crc, sizeof(crc));
+    return true;
+}
+
+/* ==== Reader ==== */
+
+void rdb_reader_init_memory(struct rdb_reader *reader, const uint8_t *bytes, uint64_t length,
+                            struct heap *heap)
+{
+    KV_ASSERT(bytes != NULL || length == 0);
+    KV_ASSERT(heap != NULL);
+    /* The reader never writes into a memory buffer (no fill, no compaction). */
+    *reader = (struct rdb_reader){.buffer = (uint8_t *)(uintptr_t)bytes,
+                                  .capacity_bytes = length, .end_bytes = length, .heap = heap};
+}
+
+void rdb_reader_init_stream(struct rdb_reader *reader, uint8_t *buffer, uint64_t capacity_bytes,
+                            rdb_fill_fn *fill, void *fill_context, struct heap *heap)
+{
+    KV_ASSERT(buffer != NULL && fill != NULL && heap != NULL);
+    KV_ASSERT(capacity_bytes >= 4096u);
+    *reader = (struct rdb_reader){.buffer = buffer, .capacity_bytes = capacity_bytes,
+                                  .fill = fill, .fill_context = fill_context, .heap = heap};
+}
+
+static uint64_t reader_position(const struct rdb_reader *reader)
+{
+    return reader->buffer_position + reader->offset_bytes;
+}
+
+/* Makes `length` bytes available at the offset: compacts (dropping what is before
+ * keep_position) and fills. RDB_CORRUPT when the input ends first. */
+static enum rdb_status reader_need(struct rdb_reader *reader, uint64_t length)
+{
+    if (reader->end_bytes - reader->offset_bytes >= length) {
+        return RDB_OK;
+    }
+    if (reader->fill == NULL) {
+        return RDB_CORRUPT;
+    }
+    KV_ASSERT(reader->keep_position >= reader->buffer_position);
+    KV_ASSERT(reader->keep_position <= reader_position(reader));
+    uint64_t drop = reader->keep_position - reader->buffer_position;
+    if (drop > 0) {
+        memmove(reader->buffer, reader->buffer + drop, reader->end_bytes - drop);
+        reader->end_bytes -= drop;
+        reader->offset_bytes -= drop;
+        reader->buffer_position += drop;
+    }
+    if (reader->offset_bytes + length > reader->capacity_bytes) {
+        return RDB_TOO_BIG;
+    }
+    /* Bounded: each fill adds at least one byte toward `length`, or ends the loop. */
+    while (reader->end_bytes - reader->offset_bytes < length) {
+        int64_t got = reader->fill(reader->fill_context, reader->buffer + reader->end_bytes,
+                                   reader->capacity_bytes - reader->end_bytes);
+        if (got < 0) {
+            reader->fill_failed = true;
+            return RDB_IO;
+        }
+        if (got == 0) {
+            return RDB_CORRUPT;
+        }
+        reader->end_bytes += (uint64_t)got;
+    }
+    KV_ASSERT(reader->end_bytes <= reader->capacity_bytes);
+    return RDB_OK;
+}
+
+/* Takes `length` available bytes (reader_need first): their address, counted in the CRC. */
+static const uint8_t *reader_take(struct rdb_reader *reader, uint64_t length)
+{
+    KV_ASSERT(reader->end_bytes - reader->offset_bytes >= length);
+    const uint8_t *bytes = reader->buffer + reader->offset_bytes;
+    reader->crc = crc64(reader->crc, bytes, length);
+    reader->offset_bytes += length;
+    return bytes;
+}
+
+static enum rdb_status read_raw(struct rdb_reader *reader, void *out, uint64_t length)
+{
+    enum rdb_status status = reader_need(reader, length);
+    if (status == RDB_OK) {
+        memcpy(out, reader_take(reader, length), length);
+    }
+    return status;
+}
+
+static enum rdb_status read_u8(struct rdb_reader *reader, uint8_t *value)
+{
+    return read_raw(reader, value, 1);
+}
+
+/* rdbLoadLenByRef: a length, or (encoded) an encoding number for a special string. */
+static enum rdb_status read_length(struct rdb_reader *reader, uint64_t *length, bool *encoded)
+{
+    uint8_t first = 0;
+    enum rdb_status status = read_u8(reader, &first);
+    if (status != RDB_OK) {
+        return status;
+    }
+    *encoded = false;
+    uint32_t kind = first >> 6;
+    if (kind == RDB_LEN_ENCODED) {
+        *encoded = true;
+        *length = first & 0x3fu;
+        return RDB_OK;
+    }
+    if (kind == RDB_LEN_6BIT) {
+        *length = first & 0x3fu;
+        return RDB_OK;
+    }
+    if (kind == RDB_LEN_14BIT) {
+        uint8_t second = 0;
+        status = read_u8(reader, &second);
+        *length = ((uint64_t)(first & 0x3fu) << 8) | second;
+        return status;
+    }
+    if (first != RDB_LEN_32BIT && first != RDB_LEN_64BIT) {
+        return RDB_CORRUPT;
+    }
+    uint32_t width = first == RDB_LEN_32BIT ? 4u : 8u;
+    uint8_t bytes[8];
+    status = read_raw(reader, bytes, width);
+    uint64_t value = 0;
+    for (uint32_t index = 0; index < width; index++) {
+        value = (value << 8) | bytes[index];
+    }
+    *length = value;
+    return status;
+}
+
+static enum rdb_status read_count(struct rdb_reader *reader, uint64_t *count)
+{
+    bool encoded = false;
+    enum rdb_status status = read_length(reader, count, &encoded);
+    return status == RDB_OK && encoded ? RDB_CORRUPT : status;
+}
+
+/* A string read for a store call: in the buffer (by stream position, so compaction cannot
+ * strand it), in a heap allocation of its own, or as digits in the item. */
+enum item_place {
+    ITEM_BUFFER = 0,
+    ITEM_HEAP = 1,
+    ITEM_DIGITS = 2,
+    ITEM_FIXED = 3, /* bytes that outlive the batch (a listpack's entry in a kept blob) */
+};
+
+struct rdb_item {
+    uint64_t position;        /* ITEM_BUFFER: stream position of the first byte */
+    uint64_t length;          /* bytes */
+    const uint8_t *bytes;     /* ITEM_HEAP, ITEM_FIXED: the bytes */
+    uint8_t place;            /* enum item_place */
+    double score;             /* a sorted set's score (its store "text" is these 8 bytes) */
+    char digits[NUMBER_INT64_BYTES];
+};
+
+static struct slice item_slice(const struct rdb_reader *reader, const struct rdb_item *item)
+{
+    switch (item->place) {
+    case ITEM_BUFFER:
+        KV_ASSERT(item->position >= reader->buffer_position);
+        KV_ASSERT(item->position + item->length <= reader->buffer_position + reader->end_bytes);
+        return (struct slice){.bytes = reader->buffer + (item->position -
+                                                          reader->buffer_position),
+                              .length = item->length};
+    case ITEM_DIGITS:
+        return (struct slice){.bytes = (const uint8_t *)item->digits, .length = item->length};
+    default:
+        return (struct slice){.bytes = item->bytes, .length = item->length};
+    }
+}
+
+static void item_release(struct rdb_reader *reader, struct rdb_item *item)
+{
+    if (item->place == ITEM_HEAP) {
+        heap_release(reader->heap, (void *)(uintptr_t)item->bytes);
+    }
+    item->place = ITEM_DIGITS;
+    item->length = 0;
+}
+
+static void item_integer(struct rdb_item *item, int64_t value)
+{
+    item->place = ITEM_DIGITS;
+    item->length = number_format_int64(value, item->digits);
+}
+
+/* A string too long for the buffer's quarter, copied through the buffer into the heap. */
+static enum rdb_status read_string_heap(struct rdb_reader *reader, uint64_t length,
+                                        struct rdb_item *item)
+{
+    uint8_t *bytes = heap_alloc(reader->heap, length);
+    if (bytes == NULL) {
+        reader->store_status = STORE_OOM;
+        return RDB_STORE;
+    }
+    uint64_t copied = 0;
+    uint64_t step_max = reader->fill == NULL ? length : reader->capacity_bytes / 4u;
+    /* Bounded by length: each step copies at least one byte. */
+    while (copied < length) {
+        uint64_t step = length - copied < step_max ? length - copied : step_max;
+        enum rdb_status status = reader_need(reader, step);
+        if (status != RDB_OK) {
+            heap_release(reader->heap, bytes);
+            return status;
+        }
+        memcpy(bytes + copied, reader_take(reader, step), step);
+        copied += step;
+        if (reader->fill != NULL) {
+            /* The copied bytes leave the buffer at once, so the kept region (batch items
+             * before them) does not grow by a long string: positions stay consistent, as
+             * every later one is counted after the cut. */
+            uint64_t cut = reader->offset_bytes - step;
+            memmove(reader->buffer + cut, reader->buffer + reader->offset_bytes,
+                    reader->end_bytes - reader->offset_bytes);
+            reader->end_bytes -= step;
+            reader->offset_bytes = cut;
+        }
+    }
+    *item = (struct rdb_item){.place = ITEM_HEAP, .bytes = bytes, .length = length};
+    return RDB_OK;
+}
+
+/* `length` raw bytes as an item: kept in the buffer, or copied to the heap when longer than
+ * a quarter of a streaming buffer. */
+static enum rdb_status read_bytes(struct rdb_reader *reader, uint64_t length,
+                                  struct rdb_item *item)
+{
+    if (reader->fill != NULL && length > reader->capacity_bytes / 4u) {
+        return read_string_heap(reader, length, item);
+    }
+    enum rdb_status status = reader_need(reader, length);
+    if (status != RDB_OK) {
+        return status;
+    }
+    uint64_t position = reader_position(reader);
+    (void)reader_take(reader, length);
+    *item = (struct rdb_item){.place = ITEM_BUFFER, .position = position, .length = length};
+    return RDB_OK;
+}
+
+static enum rdb_status read_string_lzf(struct rdb_reader *reader, struct rdb_item *item)
+{
+    uint64_t packed = 0;
+    uint64_t length = 0;
+    enum rdb_status status = read_count(reader, &packed);
+    if (status == RDB_OK) {
+        status = read_count(reader, &length);
+    }
+    if (status != RDB_OK) {
+        return status;
+    }
+    if (packed == 0 || length == 0 || length > UINT32_MAX || packed > UINT32_MAX) {
+        return RDB_CORRUPT;
+    }
+    struct rdb_item input;
+    status = read_bytes(reader, packed, &input);
+    if (status != RDB_OK) {
+        return status;
+    }
+    uint8_t *output = heap_alloc(reader->heap, length);
+    if (output == NULL) {
+        item_release(reader, &input);
+        reader->store_status = STORE_OOM;
+        return RDB_STORE;
+    }
+    /* The input stays where read_bytes put it until released: no read happens here. */
+    struct slice compressed = item_slice(reader, &input);
+    uint32_t got = lzf_decompress(compressed.bytes, (uint32_t)packed, output, (uint32_t)length);
+    item_release(reader, &input);
+    if (got != length) {
+        heap_release(reader->heap, output);
+        return RDB_CORRUPT;
+    }
+    *item = (struct rdb_item){.place = ITEM_HEAP, .bytes = output, .length = length};
+    return RDB_OK;
+}
+
+/* rdbGenericLoadStringObject: a string in any of its encodings. */
+static enum rdb_status read_string(struct rdb_reader *reader, struct rdb_item *item)
+{
+    uint64_t length = 0;
+    bool encoded = false;
+    enum rdb_status status = read_length(reader, &length, &encoded);
+    if (status != RDB_OK) {
+        return status;
+    }
+    if (encoded) {
+        uint8_t bytes[4] = {0};
+        switch (length) {
+        case RDB_ENC_INT8:
+            status = read_raw(reader, bytes, 1);
+            item_integer(item, (int8_t)bytes[0]);
+            return status;
+        case RDB_ENC_INT16: {
+            status = read_raw(reader, bytes, 2);
+            int16_t value = 0;
+            memcpy(&value, bytes, 2);
+            item_integer(item, value);
+            return status;
+        }
+        case RDB_ENC_INT32: {
+            status = read_raw(reader, bytes, 4);
+            int32_t value = 0;
+            memcpy(&value, bytes, 4);
+            item_integer(item, value);
+            return status;
+        }
+        case RDB_ENC_LZF:
+            return read_string_lzf(reader, item);
+        default:
+            return RDB_CORRUPT;
+        }
+    }
+    return read_bytes(reader, length, item);
+}
+
+/* ---- Loading a value into the store, in batches ---- */
+
+struct rdb_load {
+    struct rdb_reader *reader;
+    struct store *store;
+    struct slice key;
+    struct store_found found;
+    uint8_t store_type;       /* enum store_type of the value */
+    uint32_t count;           /* items held */
+    uint64_t members;         /* members (or fields) stored so far */
+    struct rdb_item items[RDB_BATCH_ITEMS];
+    struct slice slices[RDB_BATCH_ITEMS];
+};
+
+/* A store "score text" that is the 8 bytes of a double (as cmd_copy.c passes scores). */
+static double load_score(struct slice text)
+{
+    KV_ASSERT(text.length == sizeof(double));
+    double score = 0;
+    memcpy(&score, text.bytes, sizeof(double));
+    return score;
+}
+
+static enum rdb_status load_store_status(struct rdb_load *load, enum store_status status)
+{
+    if (status == STORE_OK) {
+        return RDB_OK;
+    }
+    load->reader->store_status = status;
+    return RDB_STORE;
+}
+
+/* Gives the held items to the store in one call, then lets their bytes go. */
+static enum rdb_status load_flush(struct rdb_load *load)
+{
+    struct rdb_reader *reader = load->reader;
+    uint32_t count = load->count;
+    enum store_status status = STORE_OK;
+    uint32_t added = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        load->slices[index] = item_slice(reader, &load->items[index]);
+    }
+    if (count > 0) {
+        switch (load->store_type) {
+        case STORE_TYPE_LIST:
+            status = store_list_push(load->store, &load->found, load->key, load->slices, count,
+                                     false, &added);
+            added = count;
+            break;
+        case STORE_TYPE_SET:
+            status = store_set_add(load->store, &load->found, load->key, load->slices, count,
+                                   &added);
+            break;
+        case STORE_TYPE_HASH:
+            KV_ASSERT(count % 2u == 0);
+            status = store_hash_set(load->store, &load->found, load->key, load->slices,
+                                    count / 2u, false, &added);
+            added *= 2u;
+            break;
+        default: {
+            KV_ASSERT(load->store_type == STORE_TYPE_ZSET && count % 2u == 0);
+            /* The items are member, score: the store wants score, member. */
+            for (uint32_t pair = 0; pair < count / 2u; pair++) {
+                struct slice member = load->slices[2u * pair];
+                load->slices[2u * pair] = (struct slice){
+                    .bytes = (const uint8_t *)&load->items[2u * pair + 1u].score,
+                    .length = sizeof(double)};
+                load->slices[2u * pair + 1u] = member;
+            }
+            struct store_zset_pairs pairs = {.args = load->slices, .count = count / 2u,
+                                             .score = load_score};
+            struct store_zset_result result;
+            status = store_zset_add(load->store, &load->found, load->key, 0, &pairs, &result);
+            added = 2u * result.added;
+            break;
+        }
+        }
+    }
+    for (uint32_t index = 0; index < count; index++) {
+        item_release(reader, &load->items[index]);
+    }
+    load->count = 0;
+    reader->keep_position = reader_position(reader);
+    if (status != STORE_OK) {
+        return load_store_status(load, status);
+    }
+    load->members += added;
+    /* A repeated member or field: Redis refuses the file ("Duplicate ... detected"). */
+    return added == count ? RDB_OK : RDB_CORRUPT;
+}
+
+/* Room for `wanted` more items: flushes when the batch is full or its kept bytes pass a
+ * quarter of the buffer. */
+static enum rdb_status load_room(struct rdb_load *load, uint32_t wanted)
+{
+    struct rdb_reader *reader = load->reader;
+    bool kept_big = reader->fill != NULL &&
+                    reader_position(reader) - reader->keep_position > reader->capacity_bytes / 4u;
+    if (load->count + wanted > RDB_BATCH_ITEMS || kept_big) {
+        return load_flush(load);
+    }
+    return RDB_OK;
+}
+
+static enum rdb_status load_string_item(struct rdb_load *load)
+{
+    enum rdb_status status = load_room(load, 1);
+    if (status == RDB_OK) {
+        status = read_string(load->reader, &load->items[load->count]);
+    }
+    if (status == RDB_OK) {
+        load->count++;
+    }
+    return status;
+}
+
+static enum rdb_status load_score_item(struct rdb_load *load, uint8_t rdb_type)
+{
+    struct rdb_item *item = &load->items[load->count];
+    *item = (struct rdb_item){.place = ITEM_DIGITS};
+    enum rdb_status status = RDB_OK;
+    if (rdb_type == RDB_TYPE_ZSET_2) {
+        status = read_raw(load->reader, &item->score, sizeof(double));
+    } else {
+        /* rdbLoadDoubleValue: a length byte (253 nan, 254 inf, 255 -inf) and text. */
+        uint8_t length = 0;
+        char text[256];
+        status = read_u8(load->reader, &length);
+        if (status == RDB_OK && length >= 253u) {
+            item->score = length == 253u ? __builtin_nan("") : length == 254u
+                                                                    ? __builtin_inf()
+                                                                    : -__builtin_inf();
+        } else if (status == RDB_OK) {
+            status = read_raw(load->reader, text, length);
+            text[length] = '\0';
+            char *end = NULL;
+            item->score = strtod(text, &end);
+            if (status == RDB_OK && (length == 0 || end != text + length)) {
+                status = RDB_CORRUPT;
+            }
+        }
+    }
+    if (status == RDB_OK && item->score != item->score) {
+        return RDB_CORRUPT; /* "Zset with NAN score detected" */
+    }
+    if (status == RDB_OK) {
+        load->count++;
+    }
+    return status;
+}
+
+/* ---- Listpacks and intsets ---- */
+
+/* One listpack entry, decoded: an integer or a string. */
+struct lp_entry {
+    struct slice string;
+    int64_t integer;
+    bool is_integer;
+};
+
+/* Decodes the entry at `at` of a listpack of `bytes`; its whole size (backlen included) in
+ * *size, 0 when malformed. */
+static uint64_t lp_entry_get(const uint8_t *pack, uint64_t bytes, uint64_t at,
+                             struct lp_entry *entry)
+{
+    uint64_t left = bytes - at;
+    uint8_t first = pack[at];
+    uint64_t head = 1;
+    uint64_t data = 0;
+    *entry = (struct lp_entry){.is_integer = true};
+    if ((first & 0x80u) == 0) {
+        entry->integer = first;
+    } else if ((first & 0xc0u) == 0x80u) {
+        data = first & 0x3fu;
+        entry->is_integer = false;
+    } else if ((first & 0xe0u) == 0xc0u) {
+        if (left < 2) {
+            return 0;
+        }
+        uint64_t bits = ((uint64_t)(first & 0x1fu) << 8) | pack[at + 1];
+        entry->integer = bits >= (1u << 12) ? (int64_t)bits - (1 << 13) : (int64_t)bits;
+        head = 2;
+    } else if ((first & 0xf0u) == 0xe0u) {
+        if (left < 2) {
+            return 0;
+        }
+        data = ((uint64_t)(first & 0x0fu) << 8) | pack[at + 1];
+        head = 2;
+        entry->is_integer = false;
+    } else if (first >= 0xf1u && first <= 0xf4u) {
+        uint32_t width = first == 0xf1u ? 2u : first == 0xf2u ? 3u : first == 0xf3u ? 4u : 8u;
+        if (left < 1u + width) {
+            return 0;
+        }
+        uint64_t bits = 0;
+        for (uint32_t index = 0; index < width; index++) {
+            bits |= (uint64_t)pack[at + 1 + index] << (8u * index);
+        }
+        if (width < 8u && (bits >> (8u * width - 1u)) != 0) {
+            bits |= ~0ull << (8u * width); /* sign extension */
+        }
+        entry->integer = (int64_t)bits;
+        head = 1u + width;
+    } else if (first == 0xf0u) {
+        if (left < 5) {
+            return 0;
+        }
+        uint32_t length = 0;
+        memcpy(&length, pack + at + 1, 4);
+        data = length;
+        head = 5;
+        entry->is_integer = false;
+    } else {
+        return 0;
+    }
+    uint64_t size = head + data;
+    uint64_t total = size + lp_backlen_bytes(size);
+    if (total > left) {
+        return 0;
+    }
+    if (!entry->is_integer) {
+        entry->string = (struct slice){.bytes = pack + at + head, .length = data};
+    }
+    return total;
+}
+
+/* Checks a listpack's header and walks its entries: the entry count, or -1 when malformed
+ * (lpValidateIntegrity's shallow checks plus every entry's bounds). */
+static int64_t lp_validate(struct slice pack)
+{
+    if (pack.length < LP_HEADER_BYTES + 1u || pack.length > UINT32_MAX) {
+        return -1;
+    }
+    uint32_t total = 0;
+    uint16_t count = 0;
+    memcpy(&total, pack.bytes, 4);
+    memcpy(&count, pack.bytes + 4, 2);
+    if (total != pack.length || pack.bytes[pack.length - 1u] != LP_END) {
+        return -1;
+    }
+    uint64_t at = LP_HEADER_BYTES;
+    int64_t entries = 0;
+    /* Bounded by the pack's bytes: each entry takes at least two. */
+    while (at < pack.length - 1u) {
+        struct lp_entry entry;
+        uint64_t size = lp_entry_get(pack.bytes, pack.length - 1u, at, &entry);
+        if (size == 0) {
+            return -1;
+        }
+        at += size;
+        entries++;
+    }
+    if (at != pack.length - 1u || (count != LP_COUNT_UNKNOWN && count != entries)) {
+        return -1;
+    }
+    return entries;
+}
+
+/* Puts a listpack entry into the next item (the blob outlives the batch). */
+static void lp_entry_item(const struct lp_entry *entry, struct rdb_item *item)
+{
+    if (entry->is_integer) {
+        item_integer(item, entry->integer);
+        return;
+    }
+    *item = (struct rdb_item){.place = ITEM_FIXED, .bytes = entry->string.bytes,
+                              .length = entry->string.length};
+}
+
+/* zzlGetScore: an integer entry, or the text of a double. */
+static bool lp_entry_score(const struct lp_entry *entry, double *score)
+{
+    if (entry->is_integer) {
+        *score = (double)entry->integer;
+        return true;
+    }
+    char text[128];
+    if (entry->string.length == 0 || entry->string.length >= sizeof(text)) {
+        return false;
+    }
+    memcpy(text, entry->string.bytes, entry->string.length);
+    text[entry->string.length] = '\0';
+    char *end = NULL;
+    *score = strtod(text, &end);
+    return end == text + entry->string.length && *score == *score;
+}
+
+/* Loads a valid listpack's entries: each an element (pairs: field value, or member score). */
+static enum rdb_status load_listpack(struct rdb_load *load, struct slice pack, bool zset)
+{
+    uint64_t at = LP_HEADER_BYTES;
+    uint64_t index = 0;
+    /* Bounded by the pack's bytes (validated: every entry in bounds). */
+    while (at < pack.length - 1u) {
+        struct lp_entry entry;
+        uint64_t size = lp_entry_get(pack.bytes, pack.length - 1u, at, &entry);
+        KV_ASSERT(size > 0);
+        at += size;
+        enum rdb_status status = load_room(load, index % 2u == 0 ? 2u : 1u);
+        if (status != RDB_OK) {
+            return status;
+        }
+        struct rdb_item *item = &load->items[load->count];
+        if (zset && index % 2u == 1u) {
+            *item = (struct rdb_item){.place = ITEM_DIGITS};
+            if (!lp_entry_score(&entry, &item->score)) {
+                return RDB_CORRUPT;
+            }
+        } else {
+            lp_entry_item(&entry, item);
+        }
+        load->count++;
+        index++;
+    }
+    return RDB_OK;
+}
+
+/* A blob string (listpack, intset) read whole: kept in the buffer or the heap. */
+static enum rdb_status read_blob(struct rdb_reader *reader, struct rdb_item *blob)
+{
+    enum rdb_status status = read_string(reader, blob);
+    if (status == RDB_OK && blob->place == ITEM_DIGITS) {
+        item_release(reader, blob);
+        return RDB_CORRUPT;
+    }
+    return status;
+}
+
+static enum rdb_status load_intset(struct rdb_load *load, struct slice blob)
+{
+    uint32_t header[2] = {0, 0};
+    if (blob.length < 8) {
+        return RDB_CORRUPT;
+    }
+    memcpy(header, blob.bytes, 8);
+    uint32_t width = header[0];
+    if ((width != 2 && width != 4 && width != 8) || header[1] == 0 ||
+        (uint64_t)header[1] * width + 8u != blob.length) {
+        return RDB_CORRUPT;
+    }
+    /* Bounded by the intset's count. */
+    for (uint32_t index = 0; index < header[1]; index++) {
+        enum rdb_status status = load_room(load, 1);
+        if (status != RDB_OK) {
+            return status;
+        }
+        uint64_t bits = 0;
+        memcpy(&bits, blob.bytes + 8u + (uint64_t)index * width, width);
+        if (width < 8u && (bits >> (8u * width - 1u)) != 0) {
+            bits |= ~0ull << (8u * width);
+        }
+        item_integer(&load->items[load->count++], (int64_t)bits);
+    }
+    return RDB_OK;
+}
+
+/* HASH_LISTPACK, ZSET_LISTPACK, SET_INTSET: one blob. */
+static enum rdb_status load_packed(struct rdb_load *load, uint8_t rdb_type)
+{
+    struct rdb_item blob;
+    enum rdb_status status = read_blob(load->reader, &blob);
+    if (status != RDB_OK) {
+        return status;
+    }
+    /* The blob stays put until released: no read happens while its entries are loaded. */
+    struct slice bytes = item_slice(load->reader, &blob);
+    if (rdb_type == RDB_TYPE_SET_INTSET) {
+        status = load_intset(load, bytes);
+    } else {
+        int64_t entries = lp_validate(bytes);
+        if (entries <= 0 || entries % 2 != 0) {
+            status = RDB_CORRUPT;
+        } else {
+            status = load_listpack(load, bytes, rdb_type == RDB_TYPE_ZSET_LISTPACK);
+        }
+    }
+    if (status == RDB_OK) {
+        status = load_flush(load);
+    }
+    item_release(load->reader, &blob);
+    return status;
+}
+
+/* QUICKLIST_2: nodes, each PLAIN (one element) or PACKED (a listpack). */
+static enum rdb_status load_quicklist(struct rdb_load *load)
+{
+    uint64_t node_count = 0;
+    enum rdb_status status = read_count(load->reader, &node_count);
+    if (status == RDB_OK && node_count == 0) {
+        return RDB_CORRUPT;
+    }
+    /* Bounded by the node count, each read consuming input. */
+    for (uint64_t node = 0; node < node_count && status == RDB_OK; node++) {
+        uint64_t container = 0;
+        status = read_count(load->reader, &container);
+        if (status != RDB_OK) {
+            break;
+        }
+        if (container == RDB_QUICKLIST_PLAIN) {
+            status = load_string_item(load);
+            continue;
+        }
+        if (container != RDB_QUICKLIST_PACKED) {
+            return RDB_CORRUPT;
+        }
+        status = load_flush(load);
+        struct rdb_item blob;
+        if (status == RDB_OK) {
+            status = read_blob(load->reader, &blob);
+        }
+        if (status != RDB_OK) {
+            break;
+        }
+        struct slice bytes = item_slice(load->reader, &blob);
+        int64_t entries = lp_validate(bytes);
+        /* An empty node is skipped, as Redis does. */
+        status = entries < 0 ? RDB_CORRUPT : load_listpack(load, bytes, false);
+        if (status == RDB_OK) {
+            status = load_flush(load);
+        }
+        item_release(load->reader, &blob);
+    }
+    if (status == RDB_OK) {
+        status = load_flush(load);
+    }
+    return status;
+}
+
+/* LIST, SET, HASH, ZSET, ZSET_2: a count, then strings (and scores). */
+static enum rdb_status load_plain(struct rdb_load *load, uint8_t rdb_type)
+{
+    uint64_t count = 0;
+    enum rdb_status status = read_count(load->reader, &count);
+    if (status == RDB_OK && count == 0) {
+        return RDB_CORRUPT; /* an empty key, as Redis refuses one */
+    }
+    bool pairs = rdb_type == RDB_TYPE_HASH || rdb_type == RDB_TYPE_ZSET ||
+                 rdb_type == RDB_TYPE_ZSET_2;
+    /* Bounded by the count, each step consuming input. */
+    for (uint64_t index = 0; index < count && status == RDB_OK; index++) {
+        if (pairs) {
+            status = load_room(load, 2);
+        }
+        if (status == RDB_OK) {
+            status = load_string_item(load);
+        }
+        if (status != RDB_OK || !pairs) {
+            continue;
+        }
+        if (rdb_type == RDB_TYPE_HASH) {
+            status = read_string(load->reader, &load->items[load->count]);
+            load->count += status == RDB_OK ? 1u : 0u;
+        } else {
+            status = load_score_item(load, rdb_type);
+        }
+    }
+    if (status == RDB_OK) {
+        status = load_flush(load);
+    }
+    return status;
+}
+
+static enum rdb_status load_string(struct rdb_load *load)
+{
+    struct rdb_item item;
+    enum rdb_status status = read_string(load->reader, &item);
+    if (status != RDB_OK) {
+        return status;
+    }
+    struct slice value = item_slice(load->reader, &item);
+    enum store_status stored = store_string_check(load->store, &load->found, load->key, value);
+    if (stored == STORE_OK) {
+        stored = store_string_put(load->store, &load->found, load->key, value, 0, false);
+    }
+    item_release(load->reader, &item);
+    load->reader->keep_position = reader_position(load->reader);
+    return load_store_status(load, stored);
+}
+
+static uint8_t rdb_store_type(uint8_t rdb_type)
+{
+    switch (rdb_type) {
+    case RDB_TYPE_STRING:
+        return STORE_TYPE_STRING;
+    case RDB_TYPE_LIST:
+    case RDB_TYPE_LIST_QUICKLIST_2:
+        return STORE_TYPE_LIST;
+    case RDB_TYPE_SET:
+    case RDB_TYPE_SET_INTSET:
+        return STORE_TYPE_SET;
+    case RDB_TYPE_HASH:
+    case RDB_TYPE_HASH_LISTPACK:
+        return STORE_TYPE_HASH;
+    case RDB_TYPE_ZSET:
+    case RDB_TYPE_ZSET_2:
+    case RDB_TYPE_ZSET_LISTPACK:
+        return STORE_TYPE_ZSET;
+    default:
+        return STORE_TYPE_ANY;
+    }
+}
+
+enum rdb_status rdb_read_value(struct rdb_reader *reader, struct store *store, uint8_t rdb_type,
+                               struct slice key)
+{
+    KV_ASSERT(reader != NULL && store != NULL);
+    uint8_t store_type = rdb_store_type(rdb_type);
+    if (store_type == STORE_TYPE_ANY) {
+        return rdb_type <= RDB_TYPE_STREAM_LISTPACKS_2_MAX ? RDB_UNSUPPORTED : RDB_CORRUPT;
+    }
+    struct rdb_load load = {.reader = reader, .store = store, .key = key,
+                            .store_type = store_type};
+    (void)store_find_typed(store, key, STORE_TYPE_ANY, &load.found);
+    if (load.found.exists) {
+        return RDB_CORRUPT; /* the key twice in one file */
+    }
+    reader->keep_position = reader_position(reader);
+    enum rdb_status status = RDB_OK;
+    switch (rdb_type) {
+    case RDB_TYPE_STRING:
+        status = load_string(&load);
+        break;
+    case RDB_TYPE_LIST_QUICKLIST_2:
+        status = load_quicklist(&load);
+        break;
+    case RDB_TYPE_SET_INTSET:
+    case RDB_TYPE_HASH_LISTPACK:
+    case RDB_TYPE_ZSET_LISTPACK:
+        status = load_packed(&load, rdb_type);
+        break;
+    default:
+        status = load_plain(&load, rdb_type);
+        break;
+    }
+    /* Items still held after a failure. */
+    for (uint32_t index = 0; index < load.count; index++) {
+        item_release(reader, &load.items[index]);
+    }
+    struct store_found partial;
+    (void)store_find_typed(store, key, STORE_TYPE_ANY, &partial);
+    if (status == RDB_OK && !partial.exists) {
+        status = RDB_CORRUPT; /* nothing stored: an empty collection */
+    }
+    if (status != RDB_OK && partial.exists) {
+        store_remove(store, &partial);
+    }
+    reader->keep_position = reader_position(reader);
+    return status;
+}
+
+/* ---- DUMP payloads and files ---- */
+
+bool rdb_dump_verify(const uint8_t *payload, uint64_t length)
+{
+    if (length < 10) {
+        return false;
+    }
+    const uint8_t *footer = payload + length - 10u;
+    uint32_t version = (uint32_t)footer[0] | ((uint32_t)footer[1] << 8);
+    if (version > RDB_VERSION) {
+        return false;
+    }
+    uint64_t crc = crc64(0, payload, length - 8u);
+    uint64_t stored = 0;
+    memcpy(&stored, footer + 2, 8);
+    return crc == stored;
+}
+
+enum rdb_status rdb_read_dump(struct store *store, const uint8_t *payload, uint64_t length,
+                              struct slice key, enum store_status *store_status)
+{
+    KV_ASSERT(length >= 10);
+    struct rdb_reader reader;
+    rdb_reader_init_memory(&reader, payload, length - 10u, store->heap);
+    uint8_t type = 0;
+    enum rdb_status status = read_u8(&reader, &type);
+    if (status != RDB_OK) {
+        return status;
+    }
+    status = rdb_read_value(&reader, store, type, key);
+    *store_status = reader.store_status;
+    return status;
+}
+
+static enum rdb_status load_aux(struct rdb_reader *reader, struct rdb_load_result *result)
+{
+    struct rdb_item name;
+    struct rdb_item value;
+    enum rdb_status status = read_string(reader, &name);
+    if (status != RDB_OK) {
+        return status;
+    }
+    status = read_string(reader, &value);
+    if (status == RDB_OK) {
+        struct slice field = item_slice(reader, &name);
+        struct slice text = item_slice(reader, &value);
+        int64_t seconds = 0;
+        if (slice_equal(field, (struct slice){.bytes = (const uint8_t *)"ctime", .length = 5}) &&
+            number_parse_int64(text.bytes, (uint32_t)text.length, &seconds)) {
+            result->ctime_seconds = seconds;
+        }
+        item_release(reader, &value);
+    }
+    item_release(reader, &name);
+    reader->keep_position = reader_position(reader);
+    return status;
+}
+
+/* One key after its type byte: the name, the value, then its expiry time. */
+static enum rdb_status load_key(struct rdb_reader *reader, struct store *store, uint8_t type,
+                                int64_t expire_ms, struct rdb_load_result *result)
+{
+    struct rdb_item name;
+    enum rdb_status status = read_string(reader, &name);
+    if (status != RDB_OK) {
+        return status;
+    }
+    /* The name must survive the value's reads: a copy on the heap. */
+    struct slice key = item_slice(reader, &name);
+    uint8_t *copy = heap_alloc(store->heap, key.length > 0 ? key.length : 1u);
+    if (copy == NULL) {
+        item_release(reader, &name);
+        reader->store_status = STORE_OOM;
+        return RDB_STORE;
+    }
+    memcpy(copy, key.bytes, key.length);
+    item_release(reader, &name);
+    key.bytes = copy;
+    status = rdb_read_value(reader, store, type, key);
+    if (status == RDB_OK && expire_ms != 0) {
+        struct store_found found;
+        (void)store_find_typed(store, key, STORE_TYPE_ANY, &found);
+        KV_ASSERT(found.exists);
+        enum store_status stored = store_expire_set(store, &found, expire_ms);
+        if (stored == STORE_NOT_FOUND) {
+            result->keys_expired++;
+        } else if (stored != STORE_OK) {
+            reader->store_status = stored;
+            store_remove(store, &found);
+            status = RDB_STORE;
+        } else {
+            result->keys_loaded++;
+        }
+    } else if (status == RDB_OK) {
+        result->keys_loaded++;
+    }
+    heap_release(store->heap, copy);
+    return status;
+}
+
+/* The header "REDIS" and four digits of a version from 1 to RDB_VERSION. */
+static enum rdb_status load_magic(struct rdb_reader *reader)
+{
+    char magic[9];
+    enum rdb_status status = read_raw(reader, magic, 9);
+    if (status != RDB_OK || memcmp(magic, "REDIS", 5) != 0) {
+        return RDB_CORRUPT;
+    }
+    uint32_t version = 0;
+    for (uint32_t index = 5; index < 9; index++) {
+        if (magic[index] < '0' || magic[index] > '9') {
+            return RDB_CORRUPT;
+        }
+        version = version * 10u + (uint32_t)(magic[index] - '0');
+    }
+    return version >= 1 && version <= RDB_VERSION ? RDB_OK : RDB_UNSUPPORTED;
+}
+
+/* Opcodes that carry a value kv has no use for: read and dropped. */
+static enum rdb_status load_skip_opcode(struct rdb_reader *reader, uint8_t opcode)
+{
+    uint64_t length = 0;
+    uint8_t byte = 0;
+    switch (opcode) {
+    case RDB_OPCODE_IDLE:
+        return read_count(reader, &length);
+    case RDB_OPCODE_FREQ:
+        return read_u8(reader, &byte);
+    case RDB_OPCODE_RESIZEDB: {
+        enum rdb_status status = read_count(reader, &length);
+        return status == RDB_OK ? read_count(reader, &length) : status;
+    }
+    case RDB_OPCODE_SELECTDB: {
+        enum rdb_status status = read_count(reader, &length);
+        /* TODO(issue 17): databases 1-15 once the store has them. */
+        return status == RDB_OK && length != 0 ? RDB_UNSUPPORTED : status;
+    }
+    case RDB_OPCODE_FUNCTION2: {
+        /* A library's code: kv does not load functions from a file yet (TODO(issue 17)), so
+         * the data load and the caller logs the libraries it left out. */
+        struct rdb_item code;
+        enum rdb_status status = read_string(reader, &code);
+        if (status == RDB_OK) {
+            item_release(reader, &code);
+            reader->keep_position = reader_position(reader);
+            reader->functions_skipped++;
+        }
+        return status;
+    }
+    default:
+        return RDB_UNSUPPORTED; /* module aux data */
+    }
+}
+
+enum rdb_status rdb_load(struct rdb_reader *reader, struct store *store,
+                         struct rdb_load_result *result)
+{
+    *result = (struct rdb_load_result){0};
+    enum rdb_status status = load_magic(reader);
+    int64_t expire_ms = 0;
+    /* Bounded by the input: every pass consumes at least its opcode byte. */
+    while (status == RDB_OK) {
+        uint8_t opcode = 0;
+        status = read_u8(reader, &opcode);
+        if (status != RDB_OK) {
+            break;
+        }
+        if (opcode == RDB_OPCODE_EOF) {
+            break;
+        }
+        if (opcode == RDB_OPCODE_EXPIRETIME_MS) {
+            status = read_raw(reader, &expire_ms, 8);
+        } else if (opcode == RDB_OPCODE_EXPIRETIME) {
+            int32_t seconds = 0;
+            status = read_raw(reader, &seconds, 4);
+            expire_ms = (int64_t)seconds * 1000;
+        } else if (opcode == RDB_OPCODE_AUX) {
+            status = load_aux(reader, result);
+        } else if (opcode >= RDB_OPCODE_FUNCTION2) {
+            status = load_skip_opcode(reader, opcode);
+        } else if (rdb_store_type(opcode) == STORE_TYPE_ANY) {
+            /* Streams and modules are valid types kv does not load yet; others corrupt. */
+            status = opcode <= RDB_TYPE_STREAM_LISTPACKS_2_MAX ? RDB_UNSUPPORTED : RDB_CORRUPT;
+        } else {
+            status = load_key(reader, store, opcode, expire_ms, result);
+            expire_ms = 0;
+        }
+    }
+    if (status != RDB_OK) {
+        return status;
+    }
+    uint64_t crc = reader->crc;
+    uint64_t stored = 0;
+    status = read_raw(reader, &stored, 8);
+    if (status != RDB_OK) {
+        return status;
+    }
+    /* A zero checksum means the writer had checksums off (rdbchecksum no). */
+    return stored == 0 || stored == crc ? RDB_OK : RDB_CHECKSUM;
+}
+
+/* ---- The file side's registration ---- */
+
+static rdb_save_fn *rdb_registered_save;
+static const struct rdb_save_stats *rdb_registered_stats;
+
+void rdb_save_register(rdb_save_fn *save, const struct rdb_save_stats *stats)
+{
+    KV_ASSERT(save != NULL && stats != NULL);
+    rdb_registered_save = save;
+    rdb_registered_stats = stats;
+}
+
+int rdb_save(struct store *store, int64_t now_ms)
+{
+    KV_ASSERT(store != NULL);
+    return rdb_registered_save != NULL ? rdb_registered_save(store, now_ms) : -ENOSYS;
+}
+
+const struct rdb_save_stats *rdb_stats(void)
+{
+    static const struct rdb_save_stats none = {.last_save_duration_ms = -1,
+                                               .last_save_ok = true};
+    return rdb_registered_stats != NULL ? rdb_registered_stats : &none;
+}
+
+const char *rdb_status_text(enum rdb_status status)
+{
+    switch (status) {
+    case RDB_OK:
+        return "ok";
+    case RDB_CORRUPT:
+        return "Bad data format";
+    case RDB_CHECKSUM:
+        return "Wrong RDB checksum";
+    case RDB_UNSUPPORTED:
+        return "a type or opcode kv does not load yet (streams, modules, db > 0)";
+    case RDB_TOO_BIG:
+        return "an item larger than the load buffer";
+    case RDB_IO:
+        return "read error";
+    default:
+        return "the store refused the data (memory or a cap)";
+    }
+}
