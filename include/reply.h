@@ -328,6 +328,8 @@ enum reply_error {
     REPLY_ERROR_UNBLOCK_REASON,
     REPLY_ERROR_UNBLOCKED,
     REPLY_ERROR_PAUSE_MODE, /* CLIENT PAUSE's mode neither WRITE nor ALL */
+    /* Sharded pub/sub, MONITOR, replication, ACL, DEBUG, MODULE (the misccmd family files). */
+    REPLY_ERROR_SSUBSCRIBE_DENY_BLOCKING,
     REPLY_ERROR_COUNT,
 };
 

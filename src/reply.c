@@ -481,6 +481,8 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         FIXED("-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"),
     [REPLY_ERROR_UNBLOCKED] = FIXED("-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"),
     [REPLY_ERROR_PAUSE_MODE] = FIXED("-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"),
+    [REPLY_ERROR_SSUBSCRIBE_DENY_BLOCKING] =
+        FIXED("-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */
