@@ -66,6 +66,8 @@ extern const struct cmd_family cmd_family_mpop;
 extern const struct cmd_family cmd_family_zmpop;
 extern const struct cmd_family cmd_family_sintercard;
 extern const struct cmd_family cmd_family_hll;
+extern const struct cmd_family cmd_family_repl;
+extern const struct cmd_family cmd_family_module;
 
 /* Finds a key of `type` (not STORE_TYPE_ANY) in one probe (store_find_typed), counting the
  * keyspace hit or miss as Redis's lookupKeyRead; answers WRONGTYPE itself for a key of
