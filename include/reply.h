@@ -341,6 +341,14 @@ enum reply_error {
     REPLY_ERROR_DEBUG_NOT_ALLOWED,
     REPLY_ERROR_ACL_NO_FILE,
     REPLY_ERROR_LATENCY_NO_SAMPLES, /* arg: the event */
+    REPLY_ERROR_ACL_UNKNOWN_CATEGORY, /* arg: the category */
+    REPLY_ERROR_ACL_GENPASS_BITS,
+    REPLY_ERROR_ACL_USER_NOT_FOUND, /* arg: the user */
+    REPLY_ERROR_ACL_COMMAND_NOT_FOUND, /* arg: the command */
+    REPLY_ERROR_ACL_DELETE_DEFAULT,
+    REPLY_ERROR_ACL_ONLY_DEFAULT, /* kv's own */
+    REPLY_ERROR_ACL_PASSWORD_UNSUPPORTED, /* kv's own */
+    REPLY_ERROR_ACL_RULE_UNSUPPORTED, /* kv's own; arg: the rule */
     REPLY_ERROR_COUNT,
 };
 

@@ -1,5 +1,10 @@
 /*
- * MODULE and LOLWUT as Redis 7.0 answers them on a server with no modules.
+ * MODULE, DEBUG and LOLWUT as Redis 7.0 answers them on a server with no modules.
+ *
+ * DEBUG is protected (enable-debug-command, default "no": Redis's long refusal). Where it is
+ * allowed kv has SLEEP <seconds> (the server sleeps, as Redis's does, for the time asked) and
+ * CHANGE-REPL-ID (OK: no replication id to change); every other subcommand (OBJECT,
+ * SET-ACTIVE-EXPIRE, RELOAD, JMAP, ...) answers Redis's unknown-subcommand error.
  *
  * MODULE LIST is empty and HELP is Redis's; LOAD, LOADEX and UNLOAD are "protected"
  * subcommands: with enable-module-command "no" (the default) they answer Redis's long
@@ -15,6 +20,7 @@
 #include "cmd_handlers.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "client.h"
 #include "conn.h"
@@ -93,6 +99,31 @@ CMD_HANDLER(cmd_module)
     KV_ASSERT(context->reply.total > length_before); /* every subcommand answers once */
 }
 
+CMD_HANDLER(cmd_debug)
+{
+    KV_ASSERT(arg_count >= 2);
+    if (!cmd_protected_allowed(context, "enable-debug-command")) {
+        reply_error(&context->reply, REPLY_ERROR_DEBUG_NOT_ALLOWED);
+        return;
+    }
+    if (cmd_arg_is(args[1], "sleep") && arg_count == 3) {
+        /* Redis reads the seconds with strtod: what is not a number sleeps 0 s. */
+        double seconds = 0;
+        if (!number_parse_double(args[2].bytes, args[2].length, &seconds) || !(seconds > 0)) {
+            seconds = 0;
+        }
+        int64_t micros = seconds < 9.2e12 ? (int64_t)(seconds * 1e6) : INT64_MAX / 1000;
+        struct timespec wait = {.tv_sec = micros / 1000000, .tv_nsec = (micros % 1000000) * 1000};
+        KV_ASSERT(wait.tv_nsec >= 0 && wait.tv_nsec < 1000000000);
+        (void)nanosleep(&wait, NULL); /* an interrupted sleep ends early, as Redis's */
+        reply_ok(&context->reply);
+    } else if (cmd_arg_is(args[1], "change-repl-id") && arg_count == 2) {
+        reply_ok(&context->reply);
+    } else {
+        reply_error_format(&context->reply, REPLY_ERROR_SUBCOMMAND_SYNTAX, &args[1], "DEBUG");
+    }
+}
+
 /* Redis's lolwut5/lolwut6 read up to `count` integer arguments (sizes, clamped); a bad one
  * is Redis's integer error. */
 static bool lolwut_sizes_ok(struct cmd_context *context, const struct slice *args,
@@ -150,6 +181,7 @@ CMD_HANDLER(cmd_lolwut)
 static const struct cmd module_cmds[] = {
     {"module", -2, 0, 0, 0, 0, cmd_module},
     {"lolwut", -1, 0, 0, 0, 0, cmd_lolwut},
+    {"debug", -2, 0, 0, 0, 0, cmd_debug},
 };
 
 CMD_FAMILY(cmd_family_module, "server", module_cmds);

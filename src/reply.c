@@ -513,6 +513,25 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
               "Redis configuration.\r\n"),
     [REPLY_ERROR_LATENCY_NO_SAMPLES] =
         FORMAT("-ERR No samples available for event '%.128s'\r\n"),
+    [REPLY_ERROR_ACL_UNKNOWN_CATEGORY] =
+        FORMAT("-ERR Unknown category '%.128s'\r\n"),
+    [REPLY_ERROR_ACL_GENPASS_BITS] =
+        FIXED("-ERR ACL GENPASS argument must be the number of bits for the output "
+              "password, a positive number up to 4096\r\n"),
+    [REPLY_ERROR_ACL_USER_NOT_FOUND] =
+        FORMAT("-ERR User '%.128s' not found\r\n"),
+    [REPLY_ERROR_ACL_COMMAND_NOT_FOUND] =
+        FORMAT("-ERR Command '%.128s' not found\r\n"),
+    [REPLY_ERROR_ACL_DELETE_DEFAULT] =
+        FIXED("-ERR The 'default' user cannot be removed\r\n"),
+    [REPLY_ERROR_ACL_ONLY_DEFAULT] =
+        FIXED("-ERR ACL SETUSER: kv has only the default user\r\n"),
+    [REPLY_ERROR_ACL_PASSWORD_UNSUPPORTED] =
+        FIXED("-ERR ACL SETUSER: the password is longer than kv's password limit or "
+              "holds a NUL byte\r\n"),
+    [REPLY_ERROR_ACL_RULE_UNSUPPORTED] =
+        FORMAT("-ERR ACL SETUSER: kv's default user keeps one password and every "
+               "permission; the rule '%.128s' is not supported\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */
