@@ -10,7 +10,8 @@
  * the rules that keep it a one-password, all-permissions user: on, >password (it becomes the
  * one password: Redis would add it to a list), nopass, and the all-permission rules it
  * already has; other users and every other rule (off, resetpass, <password, #hash, command,
- * key and channel rules, selectors) are refused with kv's error naming the rule. Passwords show as their SHA-256, as Redis shows them.
+ * key and channel rules, selectors) are refused with kv's error naming the rule. Passwords
+ * show as their SHA-256, as Redis shows them.
  */
 #include "cmd_handlers.h"
 

@@ -2,8 +2,8 @@
  * Latency observability in Redis 7's formats: LATENCY HISTOGRAM (per-command cumulative
  * counts at power-of-two microsecond bounds), the latency-monitor subcommands as Redis answers
  * them with its monitor off (kv has no latency events: DOCTOR's report is Redis's for no
- * events, by latency-monitor-threshold, and GRAPH has no samples for any event), and SLOWLOG GET/LEN/RESET over the
- * ring in slowlog.c. Everything reads static or carved memory.
+ * events, by latency-monitor-threshold, and GRAPH has no samples for any event), and
+ * SLOWLOG GET/LEN/RESET over the ring in slowlog.c. Everything reads static or carved memory.
  */
 #include "cmd_handlers.h"
 

@@ -1,9 +1,10 @@
 """The standalone server's odd commands answer seeded random commands as redis-server 7.0 does:
 ACL (only the default user: WHOAMI, USERS, LIST, GETUSER, CAT, LOG, GENPASS's length, DRYRUN,
 DELUSER, SETUSER's rules kv keeps, SAVE/LOAD, HELP; a password set and cleared at the end),
-DEBUG (refused: enable-debug-command is "no"), ROLE, WAIT, REPLICAOF/SLAVEOF (NO ONE and bad ports: a good host and port would make Redis a
-replica, which kv refuses, checked apart), FAILOVER, MODULE, LOLWUT (versions 5 and 6 draw
-random art on Redis: their last lines compared), LATENCY DOCTOR/GRAPH (with
+DEBUG (refused: enable-debug-command is "no"), ROLE, WAIT, REPLICAOF/SLAVEOF (NO ONE and bad
+ports: a good host and port would make Redis a replica, which kv refuses, checked apart),
+FAILOVER, MODULE, LOLWUT (versions 5 and 6 draw random art on Redis: their last lines
+compared), LATENCY DOCTOR/GRAPH (with
 latency-monitor-threshold switched on and off), and the same commands in MULTI, in RESP3 and
 with wrong arities. At least 20,000 commands, every reply compared byte for byte.
 """
@@ -198,7 +199,8 @@ def main():
     finally:
         os.unlink(conf.name)
     with kvtest.start_kv(*OPTIONS) as kv, kv.connect() as client:
-        check.starts("REPLICAOF host port refused", b"-ERR REPLICAOF <host> <port> is not supported",
+        check.starts("REPLICAOF host port refused",
+                     b"-ERR REPLICAOF <host> <port> is not supported",
                      client.call("REPLICAOF", "127.0.0.1", "6379"))
         check.equal("ROLE after it", b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n", client.call("ROLE"))
         check.equal("COMMAND INFO of the new commands",
@@ -206,7 +208,8 @@ def main():
                                                      "replicaof", "slaveof", "failover",
                                                      "module", "lolwut"))))
     # (The stream may end inside MULTI or in RESP3: DISCARD and HELLO 2 first.)
-    probes = [[b"DISCARD"], [b"HELLO", b"2"], [b"ROLE"], [b"LOLWUT"], [b"MODULE", b"LIST"], [b"LATENCY", b"DOCTOR"],
+    probes = [[b"DISCARD"], [b"HELLO", b"2"], [b"ROLE"], [b"LOLWUT"], [b"MODULE", b"LIST"],
+              [b"LATENCY", b"DOCTOR"],
               # (MODULE's subcommands come in Redis's dict order: left out.)
               [b"COMMAND", b"INFO", b"role", b"wait", b"replicaof", b"failover", b"lolwut",
                b"slaveof"],

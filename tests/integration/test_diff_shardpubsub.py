@@ -210,8 +210,8 @@ def main():
             if not same:
                 print(f"batch {batch} differs")
                 break
-        check.true(f"{compared} commands equal (at least {COMMAND_COUNT})", compared >= COMMAND_COUNT,
-                   f"seed {seed}")
+        check.true(f"{compared} commands equal (at least {COMMAND_COUNT})",
+                   compared >= COMMAND_COUNT, f"seed {seed}")
         for client in kv_clients + redis_clients:
             client.close()
     if check.failures:
