@@ -116,12 +116,13 @@ void client_close(struct clients *clients, struct client *client);
 /* RESET: as it was when it connected (no transaction, watches, subscriptions or name). */
 void client_reset(struct clients *clients, struct client *client, bool authenticated);
 
-/* Unsubscribes from every channel and pattern (RESET, leaving, a dropped subscriber). */
+/* Unsubscribes from every channel, pattern and shard channel (RESET, leaving, a dropped
+ * subscriber). */
 void client_unsubscribe_all(struct clients *clients, struct client *client);
 
 static inline bool client_subscribed(const struct client *client)
 {
-    return client->pubsub.channels + client->pubsub.patterns > 0;
+    return client->pubsub.channels + client->pubsub.patterns + client->pubsub.shards > 0;
 }
 
 static inline struct slice client_name(const struct client *client)

@@ -101,6 +101,10 @@ static inline void notify_event(uint32_t class, const char *event, struct slice 
 int64_t notify_publish(const struct notify_sinks *sinks, struct slice channel,
                        struct slice message);
 
+/* SPUBLISH: to a shard channel's subscribers only ("smessage"; patterns never match). */
+int64_t notify_publish_shard(const struct notify_sinks *sinks, struct slice channel,
+                             struct slice message);
+
 /* While muted, the store's "new" events are not published: a command whose Redis order puts
  * the new key's event after others (SMOVE's destination) publishes it itself. */
 void notify_new_mute(bool muted);

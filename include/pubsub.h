@@ -25,16 +25,22 @@
 /* Ends a chain: no heap reference is 0. */
 #define PUBSUB_NONE HEAP_REF_NONE
 
-/* Index of a kind in pubsub_client's chains. */
+/* Index of a kind in pubsub_client's chains: channels (SUBSCRIBE), patterns (PSUBSCRIBE)
+ * and shard channels (SSUBSCRIBE: Redis 7.0 keeps them apart from the channels of the same
+ * name, counts them apart, and delivers them only to their own subscribers). */
 #define PUBSUB_KIND_CHANNEL 0u
 #define PUBSUB_KIND_PATTERN 1u
+#define PUBSUB_KIND_SHARD 2u
+#define PUBSUB_KIND_COUNT 3u
 
 /* A connection's subscriptions (embedded in its client slot). */
 struct pubsub_client {
-    uint32_t head[2];   /* oldest link of each kind (PUBSUB_KIND_*), PUBSUB_NONE: none */
-    uint32_t tail[2];   /* newest link of each kind */
+    uint32_t head[PUBSUB_KIND_COUNT]; /* oldest link of each kind (PUBSUB_KIND_*), PUBSUB_NONE:
+                                         none */
+    uint32_t tail[PUBSUB_KIND_COUNT]; /* newest link of each kind */
     uint32_t channels;  /* channels subscribed */
     uint32_t patterns;  /* patterns subscribed */
+    uint32_t shards;    /* shard channels subscribed */
     uint32_t conn_slot; /* the connection's slot: its links are keyed by it */
 };
 
@@ -49,14 +55,14 @@ struct pubsub_link {
     uint32_t client_next;
 };
 
-/* A channel or pattern with subscribers: an entry in the channels or patterns dict. */
+/* A channel, pattern or shard channel with subscribers: an entry in its kind's dict. */
 struct pubsub_channel {
     uint32_t next;         /* the dict's chain link */
     uint32_t name_length;  /* bytes of name */
     uint32_t subscribers;  /* links on its chain, never 0 */
     uint32_t head;         /* oldest subscriber's link */
     uint32_t tail;         /* newest subscriber's link */
-    uint32_t pattern;      /* 1: a PSUBSCRIBE pattern */
+    uint32_t kind;         /* PUBSUB_KIND_*: a channel, a pattern or a shard channel */
     uint8_t name[];        /* name_length bytes */
 };
 
@@ -64,9 +70,11 @@ struct pubsub {
     struct heap *heap;       /* every entry and the dicts' buckets */
     struct dict channels;    /* channels with subscribers, by name */
     struct dict patterns;    /* patterns with subscribers, by name (PUBSUB NUMPAT: count) */
+    struct dict shards;      /* shard channels with subscribers, by name (SSUBSCRIBE) */
     struct dict links;       /* subscriptions, by (channel entry, connection slot) */
     uint64_t entry_bytes;    /* usable bytes of every channel, pattern and link entry */
-    uint32_t channels_max;   /* pubsub_channels_max: channels and patterns; 0: no cap */
+    uint32_t channels_max;   /* pubsub_channels_max: channels, patterns and shard channels;
+                                0: no cap */
     uint32_t subscriptions_max; /* per connection; 0: no cap */
 };
 
@@ -107,6 +115,29 @@ bool pubsub_client_first(const struct pubsub *pubsub, const struct pubsub_client
 /* The entry of a live channel (not a pattern), or false. Changes nothing. */
 bool pubsub_channel_find(const struct pubsub *pubsub, struct slice name, uint32_t *channel);
 
+/* The same four for any kind (PUBSUB_KIND_*): the shard channels use these. */
+KV_MUST_USE enum pubsub_status pubsub_subscribe_kind(struct pubsub *pubsub,
+                                                     struct pubsub_client *client,
+                                                     struct slice name, uint32_t kind);
+bool pubsub_unsubscribe_kind(struct pubsub *pubsub, struct pubsub_client *client,
+                             struct slice name, uint32_t kind);
+void pubsub_unsubscribe_newest_kind(struct pubsub *pubsub, struct pubsub_client *client,
+                                    uint32_t kind);
+bool pubsub_client_first_kind(const struct pubsub *pubsub, const struct pubsub_client *client,
+                              uint32_t kind, struct slice *name);
+
+/* The entry of a live shard channel, or false. Changes nothing. */
+bool pubsub_shard_find(const struct pubsub *pubsub, struct slice name, uint32_t *channel);
+
+/* A client's subscriptions of a kind. */
+static inline uint32_t pubsub_client_count(const struct pubsub_client *client, uint32_t kind)
+{
+    KV_ASSERT(kind < PUBSUB_KIND_COUNT);
+    return kind == PUBSUB_KIND_CHANNEL ? client->channels
+           : kind == PUBSUB_KIND_PATTERN ? client->patterns
+                                         : client->shards;
+}
+
 static inline struct pubsub_channel *pubsub_channel(const struct pubsub *pubsub, uint32_t ref)
 {
     return (struct pubsub_channel *)heap_pointer(pubsub->heap, ref);
@@ -127,6 +158,12 @@ static inline struct slice pubsub_channel_name(const struct pubsub *pubsub, uint
 static inline uint64_t pubsub_pattern_count(const struct pubsub *pubsub)
 {
     return dict_count(&pubsub->patterns);
+}
+
+/* Shard channels with subscribers (INFO pubsubshard_channels). */
+static inline uint64_t pubsub_shard_count(const struct pubsub *pubsub)
+{
+    return dict_count(&pubsub->shards);
 }
 
 /* Heap bytes pub/sub holds: its entries and its dicts' bucket arrays (INFO). */

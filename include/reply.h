@@ -339,6 +339,27 @@ enum reply_error {
     REPLY_ERROR_BAD_DATA_FORMAT,
     REPLY_ERROR_DUMP_UNSUPPORTED, /* kv's: a stream, which DUMP does not serialize yet */
     REPLY_ERROR_SAVE_FAILED,      /* Redis's shared.err: "-ERR" alone */
+    /* Sharded pub/sub, MONITOR, replication, ACL, DEBUG, MODULE (the misccmd family files). */
+    REPLY_ERROR_SSUBSCRIBE_DENY_BLOCKING,
+    REPLY_ERROR_REPLICAOF_PORT,
+    REPLY_ERROR_REPLICAOF_UNSUPPORTED, /* kv's own: no replication */
+    REPLY_ERROR_FAILOVER_TIMEOUT,
+    REPLY_ERROR_FAILOVER_NO_REPLICAS,
+    REPLY_ERROR_FAILOVER_NONE,
+    REPLY_ERROR_MODULE_NOT_ALLOWED,
+    REPLY_ERROR_MODULE_LOAD,
+    REPLY_ERROR_MODULE_UNLOAD,
+    REPLY_ERROR_DEBUG_NOT_ALLOWED,
+    REPLY_ERROR_ACL_NO_FILE,
+    REPLY_ERROR_LATENCY_NO_SAMPLES, /* arg: the event */
+    REPLY_ERROR_ACL_UNKNOWN_CATEGORY, /* arg: the category */
+    REPLY_ERROR_ACL_GENPASS_BITS,
+    REPLY_ERROR_ACL_USER_NOT_FOUND, /* arg: the user */
+    REPLY_ERROR_ACL_COMMAND_NOT_FOUND, /* arg: the command */
+    REPLY_ERROR_ACL_DELETE_DEFAULT,
+    REPLY_ERROR_ACL_ONLY_DEFAULT, /* kv's own */
+    REPLY_ERROR_ACL_PASSWORD_UNSUPPORTED, /* kv's own */
+    REPLY_ERROR_ACL_RULE_UNSUPPORTED, /* kv's own; arg: the rule */
     REPLY_ERROR_COUNT,
 };
 

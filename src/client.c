@@ -47,16 +47,15 @@ struct client *client_open(struct clients *clients, uint32_t slot_index, int64_t
 void client_unsubscribe_all(struct clients *clients, struct client *client)
 {
     struct slice name;
-    uint64_t subscriptions = (uint64_t)client->pubsub.channels + client->pubsub.patterns;
-    /* Bounded by its subscriptions: each step removes one. */
-    for (uint64_t steps = 0; steps <= subscriptions; steps++) {
-        bool pattern = client->pubsub.channels == 0;
-        if (!client_subscribed(client) ||
-            !pubsub_client_first(clients->pubsub, &client->pubsub, pattern, &name)) {
-            break;
+    /* Bound: the kinds; within each, its count taken before (each step removes one). */
+    for (uint32_t kind = 0; kind < PUBSUB_KIND_COUNT; kind++) {
+        uint32_t count = pubsub_client_count(&client->pubsub, kind);
+        for (uint32_t step = 0; step < count; step++) {
+            bool found = pubsub_client_first_kind(clients->pubsub, &client->pubsub, kind, &name);
+            KV_ASSERT(found);
+            bool removed = pubsub_unsubscribe_kind(clients->pubsub, &client->pubsub, name, kind);
+            KV_ASSERT(removed);
         }
-        bool removed = pubsub_unsubscribe(clients->pubsub, &client->pubsub, name, pattern);
-        KV_ASSERT(removed);
     }
     KV_ASSERT(!client_subscribed(client));
 }

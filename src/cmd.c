@@ -58,6 +58,9 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_sintercard,
     &cmd_family_hll,
     &cmd_family_dump,
+    &cmd_family_repl,
+    &cmd_family_module,
+    &cmd_family_acl,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))

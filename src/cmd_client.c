@@ -243,7 +243,7 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
     int written = snprintf(
         line, CLIENT_LINE_BYTES,
         "id=%" PRIu64 " addr=%.*s laddr=%s:%u fd=%u name=%.*s age=%" PRId64 " idle=%" PRId64
-        " flags=%s db=%u sub=%u psub=%u ssub=0 multi=%d qbuf=%u qbuf-free=%u argv-mem=0"
+        " flags=%s db=%u sub=%u psub=%u ssub=%u multi=%d qbuf=%u qbuf-free=%u argv-mem=0"
         " multi-mem=0 rbs=%u rbp=0 obl=%" PRIu64 " oll=0 omem=%" PRIu64 " tot-mem=%" PRIu64
         " events=r%s cmd=%s"
         " user=default redir=%" PRId64 " resp=%u lib-name=%.*s lib-ver=%.*s\n",
@@ -251,7 +251,7 @@ static uint32_t client_line(const struct cmd_context *context, const struct clie
         context->config->port, client->slot_index, (int)client->name_length, client->name,
         age_s < 0 ? 0 : age_s, idle_s < 0 ? 0 : idle_s, client_flags(context, client),
         client->db_index,
-        client->pubsub.channels, client->pubsub.patterns,
+        client->pubsub.channels, client->pubsub.patterns, client->pubsub.shards,
         client->txn.active ? (int)client->txn.queued : -1, unparsed,
         conn->recv_capacity - conn->recv_length, conn->recv_capacity, pending,
         memory - heap_usable_bytes(conns->heap, conn->recv), memory, pending > 0 ? "w" : "",

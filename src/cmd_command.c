@@ -819,3 +819,19 @@ static const struct cmd command_cmds[] = {
 };
 
 CMD_FAMILY(cmd_family_command, "server", command_cmds);
+
+const char *cmd_acl_category_at(uint32_t index)
+{
+    return index < ACL_CATEGORY_COUNT ? redis_acl_categories[index] : NULL;
+}
+
+bool cmd_redis_row_at(uint32_t index, const char **name, uint32_t *categories)
+{
+    if (index >= REDIS_COMMAND_ROWS) {
+        return false;
+    }
+    *name = redis_command_rows[index].name;
+    *categories = redis_command_rows[index].categories;
+    KV_ASSERT(*name != NULL);
+    return true;
+}

@@ -67,6 +67,9 @@ extern const struct cmd_family cmd_family_mpop;
 extern const struct cmd_family cmd_family_zmpop;
 extern const struct cmd_family cmd_family_sintercard;
 extern const struct cmd_family cmd_family_hll;
+extern const struct cmd_family cmd_family_repl;
+extern const struct cmd_family cmd_family_module;
+extern const struct cmd_family cmd_family_acl;
 
 /* Finds a key of `type` (not STORE_TYPE_ANY) in one probe (store_find_typed), counting the
  * keyspace hit or miss as Redis's lookupKeyRead; answers WRONGTYPE itself for a key of
@@ -96,6 +99,12 @@ bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
 /* Commands kv has (COMMAND COUNT), and entry `index` of all of them (false past the end). */
 uint32_t cmd_count(void);
 bool cmd_at(uint32_t index, const struct cmd **cmd);
+
+/* Redis 7.0's ACL categories (NULL past the end), and row `index` of its command table,
+ * subcommands included ("client|list"): its name and categories, 1 << category index
+ * (false past the end). For ACL CAT (cmd_acl.c). */
+const char *cmd_acl_category_at(uint32_t index);
+bool cmd_redis_row_at(uint32_t index, const char **name, uint32_t *categories);
 
 /* The group of entry `index` ("string", "generic", "list", ...). */
 const char *cmd_group_at(uint32_t index);

@@ -356,7 +356,7 @@ static void info_stats(struct cmd_context *context, struct text *text)
              context->evict != NULL ? context->evict->evicted_keys : 0, stats->evicted_clients,
              stats->keyspace_hits, stats->keyspace_misses);
     text_add(text,
-             "pubsub_channels:%u\r\npubsub_patterns:%u\r\npubsubshard_channels:0\r\n"
+             "pubsub_channels:%u\r\npubsub_patterns:%u\r\npubsubshard_channels:%u\r\n"
              "latest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n"
              "slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0"
              "\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\n"
@@ -369,6 +369,7 @@ static void info_stats(struct cmd_context *context, struct text *text)
              "reply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
              context->pubsub != NULL ? (uint32_t)dict_count(&context->pubsub->channels) : 0,
              context->pubsub != NULL ? (uint32_t)pubsub_pattern_count(context->pubsub) : 0,
+             context->pubsub != NULL ? (uint32_t)pubsub_shard_count(context->pubsub) : 0,
              tracking != NULL ? tracking_key_count(tracking) : 0,
              tracking != NULL ? tracking->link_count : 0,
              tracking != NULL ? tracking_prefix_count(tracking) : 0, stats->error_replies);

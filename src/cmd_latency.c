@@ -1,8 +1,9 @@
 /*
  * Latency observability in Redis 7's formats: LATENCY HISTOGRAM (per-command cumulative
  * counts at power-of-two microsecond bounds), the latency-monitor subcommands as Redis answers
- * them with its monitor off (kv has no latency events), and SLOWLOG GET/LEN/RESET over the
- * ring in slowlog.c. Everything reads static or carved memory.
+ * them with its monitor off (kv has no latency events: DOCTOR's report is Redis's for no
+ * events, by latency-monitor-threshold, and GRAPH has no samples for any event), and
+ * SLOWLOG GET/LEN/RESET over the ring in slowlog.c. Everything reads static or carved memory.
  */
 #include "cmd_handlers.h"
 
@@ -12,6 +13,7 @@
 
 #include "latency.h"
 #include "number.h"
+#include "redis_param.h"
 #include "slowlog.h"
 
 
@@ -153,6 +155,28 @@ static const char *const latency_help[] = {
     "    Prints this help.",
 };
 
+/* LATENCY DOCTOR with no events, as Redis's createLatencyReport: the monitor disabled
+ * (latency-monitor-threshold 0), or on and nothing observed. Verbatim text in RESP3. */
+static void latency_doctor(struct reply *reply)
+{
+    static const char disabled[] =
+        "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis "
+        "instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in "
+        "order to enable it. If we weren't in a deep space mission I'd suggest to take a look "
+        "at https://redis.io/topics/latency-monitor.\n";
+    static const char calm[] =
+        "Dave, no latency spike was observed during the lifetime of this Redis instance, not in "
+        "the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, "
+        "and think things over.\n";
+    int32_t index = redis_param_find("latency-monitor-threshold", 25);
+    KV_ASSERT(index >= 0); /* a Redis 7.0 parameter the table has */
+    bool off = strcmp(redis_param_value((uint32_t)index), "0") == 0;
+    const char *text = off ? disabled : calm;
+    uint32_t length = off ? (uint32_t)sizeof(disabled) - 1 : (uint32_t)sizeof(calm) - 1;
+    KV_ASSERT(text[length - 1] == '\n');
+    reply_verbatim(reply, (struct slice){.bytes = (const uint8_t *)text, .length = length}, "txt");
+}
+
 static const char *const slowlog_help[] = {
     "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GET [<count>]",
@@ -200,8 +224,14 @@ CMD_HANDLER(cmd_latency)
         reply_array(&context->reply, 0);
     } else if (cmd_arg_is(args[1], "reset")) {
         reply_integer(&context->reply, 0);
+    } else if (cmd_arg_is(args[1], "doctor") && arg_count == 2) {
+        latency_doctor(&context->reply);
+    } else if (cmd_arg_is(args[1], "graph") && arg_count == 3) {
+        /* No event has samples: kv records no latency events. */
+        reply_error_format(&context->reply, REPLY_ERROR_LATENCY_NO_SAMPLES, &args[2]);
     } else if (cmd_arg_is(args[1], "latest") || cmd_arg_is(args[1], "history") ||
-               cmd_arg_is(args[1], "help")) {
+               cmd_arg_is(args[1], "help") || cmd_arg_is(args[1], "doctor") ||
+               cmd_arg_is(args[1], "graph")) {
         reply_subcommand_arity(&context->reply, "latency", args[1]);
     } else {
         reply_error_unknown_subcommand(&context->reply, args[1], "LATENCY");

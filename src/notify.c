@@ -199,12 +199,13 @@ static void publish_settle(const struct notify_sinks *sinks)
     }
 }
 
-static void message_write(struct reply *reply, const struct slice *pattern, struct slice channel,
-                          struct slice message)
+/* `kind`: "message", "pmessage" (with the pattern) or "smessage" (a shard channel's). */
+static void message_write(struct reply *reply, const char *kind, const struct slice *pattern,
+                          struct slice channel, struct slice message)
 {
     uint64_t total_before = reply->total;
     reply_push(reply, pattern != NULL ? 4 : 3);
-    reply_bulk(reply, text_slice(pattern != NULL ? "pmessage" : "message"));
+    reply_bulk(reply, text_slice(kind));
     if (pattern != NULL) {
         reply_bulk(reply, *pattern);
     }
@@ -217,7 +218,7 @@ static void message_write(struct reply *reply, const struct slice *pattern, stru
  * client-output-buffer-limit (hard at once, soft after its seconds) stopped reading and is
  * dropped, as Redis does, and so is one whose message found no memory. A subscriber that is
  * running the command that published writes into that command's writer. */
-static bool deliver(const struct notify_sinks *sinks, uint32_t conn_slot,
+static bool deliver(const struct notify_sinks *sinks, uint32_t conn_slot, const char *kind,
                     const struct slice *pattern, struct slice channel, struct slice message)
 {
     struct conns *conns = sinks->conns;
@@ -230,12 +231,12 @@ static bool deliver(const struct notify_sinks *sinks, uint32_t conn_slot,
     KV_ASSERT(client_subscribed(client));
     struct reply *running = running_reply(client);
     if (running != NULL) {
-        message_write(running, pattern, channel, message);
+        message_write(running, kind, pattern, channel, message);
         return true;
     }
     struct reply reply = conn_reply(conns, conn);
     reply.resp3 = client_resp3(client);
-    message_write(&reply, pattern, channel, message);
+    message_write(&reply, kind, pattern, channel, message);
     conn_reply_keep(conns, conn, &reply);
     if (reply.failed) {
         subscriber_drop(sinks, conn, conn_slot, "no memory for a message");
@@ -267,6 +268,11 @@ static int64_t publish_walk(const struct notify_sinks *sinks, uint32_t channel_r
     const struct pubsub *pubsub = sinks->pubsub;
     uint32_t subscribers = pubsub_channel(pubsub, channel_ref)->subscribers;
     KV_ASSERT(subscribers > 0);
+    uint32_t entry_kind = pubsub_channel(pubsub, channel_ref)->kind;
+    KV_ASSERT((entry_kind == PUBSUB_KIND_PATTERN) == (pattern != NULL));
+    const char *kind = entry_kind == PUBSUB_KIND_PATTERN ? "pmessage"
+                       : entry_kind == PUBSUB_KIND_SHARD ? "smessage"
+                                                         : "message";
     int64_t receivers = 0;
     uint32_t at = pubsub_channel(pubsub, channel_ref)->head;
     for (uint32_t step = 0; at != PUBSUB_NONE; step++) {
@@ -274,7 +280,7 @@ static int64_t publish_walk(const struct notify_sinks *sinks, uint32_t channel_r
         const struct pubsub_link *link = pubsub_link(pubsub, at);
         KV_ASSERT(link->channel == channel_ref);
         uint32_t next = link->channel_next;
-        receivers += deliver(sinks, link->conn_slot, pattern, channel, message) ? 1 : 0;
+        receivers += deliver(sinks, link->conn_slot, kind, pattern, channel, message) ? 1 : 0;
         at = next;
     }
     return receivers;
@@ -289,7 +295,7 @@ int64_t notify_publish(const struct notify_sinks *sinks, struct slice channel,
     int64_t receivers = 0;
     uint32_t channel_ref = 0;
     if (pubsub_channel_find(pubsub, channel, &channel_ref)) {
-        KV_ASSERT(!pubsub_channel(pubsub, channel_ref)->pattern);
+        KV_ASSERT(pubsub_channel(pubsub, channel_ref)->kind == PUBSUB_KIND_CHANNEL);
         receivers += publish_walk(sinks, channel_ref, NULL, channel, message);
     }
     /* Then every matching pattern, in the dict's order; nothing changes the patterns while
@@ -302,6 +308,23 @@ int64_t notify_publish(const struct notify_sinks *sinks, struct slice channel,
         if (glob_match(pattern, channel, false)) {
             receivers += publish_walk(sinks, pattern_ref, &pattern, channel, message);
         }
+    }
+    if (sinks->stats->pubsub_disconnects != drops_before) {
+        publish_settle(sinks);
+    }
+    KV_ASSERT(receivers >= 0);
+    return receivers;
+}
+
+int64_t notify_publish_shard(const struct notify_sinks *sinks, struct slice channel,
+                             struct slice message)
+{
+    KV_ASSERT(sinks != NULL && sinks->pubsub != NULL);
+    uint64_t drops_before = sinks->stats->pubsub_disconnects;
+    int64_t receivers = 0;
+    uint32_t channel_ref = 0;
+    if (pubsub_shard_find(sinks->pubsub, channel, &channel_ref)) {
+        receivers = publish_walk(sinks, channel_ref, NULL, channel, message);
     }
     if (sinks->stats->pubsub_disconnects != drops_before) {
         publish_settle(sinks);

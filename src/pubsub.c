@@ -1,6 +1,7 @@
 /*
- * Pub/sub bookkeeping on the heap. A channel (or pattern) is an entry in `channels` (or
- * `patterns`) with its name after the head; a subscription is an entry in `links` keyed by
+ * Pub/sub bookkeeping on the heap. A channel, pattern or shard channel is an entry in
+ * `channels`, `patterns` or `shards` with its name after the head; a subscription is an
+ * entry in `links` keyed by
  * its channel entry's reference and the connection slot, on two doubly linked chains: the
  * channel's subscribers and the client's subscriptions of that kind, both oldest first.
  *
@@ -49,6 +50,7 @@ void pubsub_init(struct pubsub *pubsub, struct heap *heap, uint32_t channels_max
     pubsub->heap = heap;
     dict_init(&pubsub->channels, heap, names_dict_key, seed);
     dict_init(&pubsub->patterns, heap, names_dict_key, seed ^ 0x5bd1e995u);
+    dict_init(&pubsub->shards, heap, names_dict_key, seed ^ 0x27d4eb2f165667c5ull);
     dict_init(&pubsub->links, heap, links_dict_key, seed ^ 0x9e3779b97f4a7c15ull);
     pubsub->channels_max = channels_max;
     pubsub->subscriptions_max = subscriptions_max;
@@ -57,10 +59,11 @@ void pubsub_init(struct pubsub *pubsub, struct heap *heap, uint32_t channels_max
 
 void pubsub_client_init(struct pubsub_client *client, uint32_t conn_slot)
 {
-    *client = (struct pubsub_client){.head = {PUBSUB_NONE, PUBSUB_NONE},
-                                     .tail = {PUBSUB_NONE, PUBSUB_NONE},
+    *client = (struct pubsub_client){.head = {PUBSUB_NONE, PUBSUB_NONE, PUBSUB_NONE},
+                                     .tail = {PUBSUB_NONE, PUBSUB_NONE, PUBSUB_NONE},
                                      .conn_slot = conn_slot};
-    KV_ASSERT(client->channels + client->patterns == 0);
+    static_assert(PUBSUB_KIND_COUNT == 3, "a head and a tail per kind above");
+    KV_ASSERT(client->channels + client->patterns + client->shards == 0);
 }
 
 static uint32_t kind_of(bool pattern)
@@ -68,14 +71,20 @@ static uint32_t kind_of(bool pattern)
     return pattern ? PUBSUB_KIND_PATTERN : PUBSUB_KIND_CHANNEL;
 }
 
-static struct dict *names_of(struct pubsub *pubsub, bool pattern)
+static struct dict *names_of(struct pubsub *pubsub, uint32_t kind)
 {
-    return pattern ? &pubsub->patterns : &pubsub->channels;
+    KV_ASSERT(kind < PUBSUB_KIND_COUNT);
+    return kind == PUBSUB_KIND_PATTERN ? &pubsub->patterns
+           : kind == PUBSUB_KIND_SHARD ? &pubsub->shards
+                                       : &pubsub->channels;
 }
 
-static uint32_t *count_of(struct pubsub_client *client, bool pattern)
+static uint32_t *count_of(struct pubsub_client *client, uint32_t kind)
 {
-    return pattern ? &client->patterns : &client->channels;
+    KV_ASSERT(kind < PUBSUB_KIND_COUNT);
+    return kind == PUBSUB_KIND_PATTERN ? &client->patterns
+           : kind == PUBSUB_KIND_SHARD ? &client->shards
+                                       : &client->channels;
 }
 
 /* The client's link to a channel entry, or PUBSUB_NONE. */
@@ -91,11 +100,12 @@ static uint32_t link_find(const struct pubsub *pubsub, uint32_t channel_ref, uin
 static enum pubsub_status caps_check(const struct pubsub *pubsub,
                                      const struct pubsub_client *client, bool fresh)
 {
-    uint64_t subscriptions = (uint64_t)client->channels + client->patterns;
+    uint64_t subscriptions = (uint64_t)client->channels + client->patterns + client->shards;
     if (pubsub->subscriptions_max != 0 && subscriptions >= pubsub->subscriptions_max) {
         return PUBSUB_CLIENT_FULL;
     }
-    uint64_t names = dict_count(&pubsub->channels) + dict_count(&pubsub->patterns);
+    uint64_t names = dict_count(&pubsub->channels) + dict_count(&pubsub->patterns) +
+                     dict_count(&pubsub->shards);
     if (fresh && pubsub->channels_max != 0 && names >= pubsub->channels_max) {
         return PUBSUB_CHANNELS_FULL;
     }
@@ -104,11 +114,11 @@ static enum pubsub_status caps_check(const struct pubsub *pubsub,
 
 /* Links a new subscription at the tails of its channel's and its client's chains. */
 static void link_chain(struct pubsub *pubsub, struct pubsub_client *client,
-                       struct pubsub_link *link, bool pattern)
+                       struct pubsub_link *link, uint32_t kind)
 {
     uint32_t link_ref = heap_ref(pubsub->heap, link);
     struct pubsub_channel *channel = pubsub_channel(pubsub, link->channel);
-    uint32_t kind = kind_of(pattern);
+    KV_ASSERT(channel->kind == kind);
     link->channel_prev = channel->tail;
     link->channel_next = PUBSUB_NONE;
     link->client_prev = client->tail[kind];
@@ -126,15 +136,21 @@ static void link_chain(struct pubsub *pubsub, struct pubsub_client *client,
         pubsub_link(pubsub, client->tail[kind])->client_next = link_ref;
     }
     client->tail[kind] = link_ref;
-    *count_of(client, pattern) += 1;
+    *count_of(client, kind) += 1;
     KV_ASSERT(channel->subscribers > 0);
 }
 
 enum pubsub_status pubsub_subscribe(struct pubsub *pubsub, struct pubsub_client *client,
                                     struct slice name, bool pattern)
 {
+    return pubsub_subscribe_kind(pubsub, client, name, kind_of(pattern));
+}
+
+enum pubsub_status pubsub_subscribe_kind(struct pubsub *pubsub, struct pubsub_client *client,
+                                         struct slice name, uint32_t kind)
+{
     KV_ASSERT(name.bytes != NULL || name.length == 0);
-    struct dict *names = names_of(pubsub, pattern);
+    struct dict *names = names_of(pubsub, kind);
     uint32_t channel_ref = dict_find(names, name, NULL);
     if (channel_ref != PUBSUB_NONE &&
         link_find(pubsub, channel_ref, client->conn_slot) != PUBSUB_NONE) {
@@ -163,7 +179,7 @@ enum pubsub_status pubsub_subscribe(struct pubsub *pubsub, struct pubsub_client 
     }
     if (fresh != NULL) {
         *fresh = (struct pubsub_channel){.name_length = name.length, .head = PUBSUB_NONE,
-                                         .tail = PUBSUB_NONE, .pattern = pattern ? 1u : 0u};
+                                         .tail = PUBSUB_NONE, .kind = kind};
         if (name.length > 0) {
             memcpy(fresh->name, name.bytes, name.length);
         }
@@ -172,7 +188,7 @@ enum pubsub_status pubsub_subscribe(struct pubsub *pubsub, struct pubsub_client 
     }
     *link = (struct pubsub_link){.channel = channel_ref, .conn_slot = client->conn_slot};
     dict_insert(&pubsub->links, heap_ref(pubsub->heap, link));
-    link_chain(pubsub, client, link, pattern);
+    link_chain(pubsub, client, link, kind);
     return PUBSUB_ADDED;
 }
 
@@ -183,8 +199,7 @@ static void link_remove(struct pubsub *pubsub, struct pubsub_client *client, uin
     struct pubsub_link *link = pubsub_link(pubsub, link_ref);
     KV_ASSERT(link->conn_slot == client->conn_slot);
     struct pubsub_channel *channel = pubsub_channel(pubsub, link->channel);
-    bool pattern = channel->pattern != 0;
-    uint32_t kind = kind_of(pattern);
+    uint32_t kind = channel->kind;
     uint32_t removed = dict_remove(&pubsub->links, links_dict_key(pubsub->heap, link));
     KV_ASSERT(removed == link_ref);
     if (link->channel_prev == PUBSUB_NONE) {
@@ -207,16 +222,16 @@ static void link_remove(struct pubsub *pubsub, struct pubsub_client *client, uin
     } else {
         pubsub_link(pubsub, link->client_next)->client_prev = link->client_prev;
     }
-    KV_ASSERT(*count_of(client, pattern) > 0);
-    *count_of(client, pattern) -= 1;
+    KV_ASSERT(*count_of(client, kind) > 0);
+    *count_of(client, kind) -= 1;
     KV_ASSERT(channel->subscribers > 0);
     channel->subscribers--;
     if (channel->subscribers == 0) {
         KV_ASSERT(channel->head == PUBSUB_NONE);
-        removed = dict_remove(names_of(pubsub, pattern), names_dict_key(pubsub->heap, channel));
+        removed = dict_remove(names_of(pubsub, kind), names_dict_key(pubsub->heap, channel));
         KV_ASSERT(removed == link->channel);
         heap_release_counted(pubsub->heap, channel, &pubsub->entry_bytes);
-        dict_settle(names_of(pubsub, pattern));
+        dict_settle(names_of(pubsub, kind));
     }
     heap_release_counted(pubsub->heap, link, &pubsub->entry_bytes);
     dict_settle(&pubsub->links);
@@ -225,8 +240,14 @@ static void link_remove(struct pubsub *pubsub, struct pubsub_client *client, uin
 bool pubsub_unsubscribe(struct pubsub *pubsub, struct pubsub_client *client, struct slice name,
                         bool pattern)
 {
+    return pubsub_unsubscribe_kind(pubsub, client, name, kind_of(pattern));
+}
+
+bool pubsub_unsubscribe_kind(struct pubsub *pubsub, struct pubsub_client *client,
+                             struct slice name, uint32_t kind)
+{
     KV_ASSERT(name.bytes != NULL || name.length == 0);
-    uint32_t channel_ref = dict_find(names_of(pubsub, pattern), name, NULL);
+    uint32_t channel_ref = dict_find(names_of(pubsub, kind), name, NULL);
     if (channel_ref == PUBSUB_NONE) {
         return false;
     }
@@ -234,18 +255,24 @@ bool pubsub_unsubscribe(struct pubsub *pubsub, struct pubsub_client *client, str
     if (link_ref == PUBSUB_NONE) {
         return false;
     }
-    uint64_t before = (uint64_t)client->channels + client->patterns;
+    uint64_t before = (uint64_t)client->channels + client->patterns + client->shards;
     link_remove(pubsub, client, link_ref);
-    KV_ASSERT((uint64_t)client->channels + client->patterns + 1u == before);
+    KV_ASSERT((uint64_t)client->channels + client->patterns + client->shards + 1u == before);
     return true;
 }
 
 void pubsub_unsubscribe_newest(struct pubsub *pubsub, struct pubsub_client *client,
                                bool pattern)
 {
-    uint32_t link_ref = client->tail[kind_of(pattern)];
+    pubsub_unsubscribe_newest_kind(pubsub, client, kind_of(pattern));
+}
+
+void pubsub_unsubscribe_newest_kind(struct pubsub *pubsub, struct pubsub_client *client,
+                                    uint32_t kind)
+{
+    uint32_t link_ref = client->tail[kind];
     KV_ASSERT(link_ref != PUBSUB_NONE);
-    KV_ASSERT(*count_of(client, pattern) > 0);
+    KV_ASSERT(*count_of(client, kind) > 0);
     KV_ASSERT(pubsub_link(pubsub, link_ref)->client_next == PUBSUB_NONE);
     link_remove(pubsub, client, link_ref);
 }
@@ -253,14 +280,21 @@ void pubsub_unsubscribe_newest(struct pubsub *pubsub, struct pubsub_client *clie
 bool pubsub_client_first(const struct pubsub *pubsub, const struct pubsub_client *client,
                          bool pattern, struct slice *name)
 {
-    uint32_t link_ref = client->head[kind_of(pattern)];
+    return pubsub_client_first_kind(pubsub, client, kind_of(pattern), name);
+}
+
+bool pubsub_client_first_kind(const struct pubsub *pubsub, const struct pubsub_client *client,
+                              uint32_t kind, struct slice *name)
+{
+    KV_ASSERT(kind < PUBSUB_KIND_COUNT);
+    uint32_t link_ref = client->head[kind];
     if (link_ref == PUBSUB_NONE) {
-        KV_ASSERT((pattern ? client->patterns : client->channels) == 0);
+        KV_ASSERT(pubsub_client_count(client, kind) == 0);
         return false;
     }
     const struct pubsub_link *link = pubsub_link(pubsub, link_ref);
     KV_ASSERT(link->client_prev == PUBSUB_NONE); /* the head of its chain */
-    KV_ASSERT(pubsub_channel(pubsub, link->channel)->pattern == (pattern ? 1u : 0u));
+    KV_ASSERT(pubsub_channel(pubsub, link->channel)->kind == kind);
     *name = pubsub_channel_name(pubsub, link->channel);
     return true;
 }
@@ -272,20 +306,30 @@ bool pubsub_channel_find(const struct pubsub *pubsub, struct slice name, uint32_
     return *channel != PUBSUB_NONE;
 }
 
+bool pubsub_shard_find(const struct pubsub *pubsub, struct slice name, uint32_t *channel)
+{
+    KV_ASSERT(name.bytes != NULL || name.length == 0);
+    *channel = dict_lookup(&pubsub->shards, name);
+    KV_ASSERT(*channel == PUBSUB_NONE ||
+              pubsub_channel(pubsub, *channel)->kind == PUBSUB_KIND_SHARD);
+    return *channel != PUBSUB_NONE;
+}
+
 uint64_t pubsub_memory_bytes(const struct pubsub *pubsub)
 {
     /* No subscription, no channel: a channel goes with its last subscriber. */
     KV_ASSERT(dict_count(&pubsub->links) > 0 || pubsub->entry_bytes == 0);
     return pubsub->entry_bytes + dict_bucket_bytes(&pubsub->channels) +
-           dict_bucket_bytes(&pubsub->patterns) + dict_bucket_bytes(&pubsub->links);
+           dict_bucket_bytes(&pubsub->patterns) + dict_bucket_bytes(&pubsub->shards) +
+           dict_bucket_bytes(&pubsub->links);
 }
 
 /* Checks one channel's subscriber chain; returns its usable bytes plus its links'. */
-static uint64_t verify_channel(const struct pubsub *pubsub, uint32_t channel_ref, bool pattern)
+static uint64_t verify_channel(const struct pubsub *pubsub, uint32_t channel_ref, uint32_t kind)
 {
     const struct pubsub_channel *channel = pubsub_channel(pubsub, channel_ref);
     KV_ASSERT(channel->subscribers > 0);
-    KV_ASSERT((channel->pattern != 0) == pattern);
+    KV_ASSERT(channel->kind == kind);
     uint64_t bytes = heap_usable_bytes(pubsub->heap, channel);
     KV_ASSERT(bytes >= offsetof(struct pubsub_channel, name) + (uint64_t)channel->name_length);
     uint32_t at = channel->head;
@@ -310,21 +354,24 @@ void pubsub_verify(const struct pubsub *pubsub)
 {
     dict_verify(&pubsub->channels);
     dict_verify(&pubsub->patterns);
+    dict_verify(&pubsub->shards);
     dict_verify(&pubsub->links);
-    uint64_t names = dict_count(&pubsub->channels) + dict_count(&pubsub->patterns);
+    uint64_t names = dict_count(&pubsub->channels) + dict_count(&pubsub->patterns) +
+                     dict_count(&pubsub->shards);
     KV_ASSERT(pubsub->channels_max == 0 || names <= pubsub->channels_max);
     uint64_t bytes = 0;
     uint64_t links = 0;
-    /* Bound: the two dicts of names. */
-    for (uint32_t kind = 0; kind < 2; kind++) {
+    /* Bound: the three dicts of names. */
+    for (uint32_t kind = 0; kind < PUBSUB_KIND_COUNT; kind++) {
         const struct dict *dict = kind == PUBSUB_KIND_PATTERN ? &pubsub->patterns
+                                  : kind == PUBSUB_KIND_SHARD ? &pubsub->shards
                                                               : &pubsub->channels;
         struct dict_walk walk;
         uint32_t ref = PUBSUB_NONE;
         dict_walk_start(dict, &walk);
         /* Bounded by the dict's entries. */
         while (dict_walk_next(dict, &walk, &ref)) {
-            bytes += verify_channel(pubsub, ref, kind == PUBSUB_KIND_PATTERN);
+            bytes += verify_channel(pubsub, ref, kind);
             links += pubsub_channel(pubsub, ref)->subscribers;
         }
         KV_ASSERT(dict_count(dict) > 0 || dict_allocations(dict) == 0);
@@ -337,11 +384,11 @@ void pubsub_verify(const struct pubsub *pubsub)
 
 void pubsub_client_verify(const struct pubsub *pubsub, const struct pubsub_client *client)
 {
-    uint64_t subscriptions = (uint64_t)client->channels + client->patterns;
+    uint64_t subscriptions = (uint64_t)client->channels + client->patterns + client->shards;
     KV_ASSERT(pubsub->subscriptions_max == 0 || subscriptions <= pubsub->subscriptions_max);
-    /* Bound: the two kinds. */
-    for (uint32_t kind = 0; kind < 2; kind++) {
-        uint32_t count = kind == PUBSUB_KIND_PATTERN ? client->patterns : client->channels;
+    /* Bound: the three kinds. */
+    for (uint32_t kind = 0; kind < PUBSUB_KIND_COUNT; kind++) {
+        uint32_t count = pubsub_client_count(client, kind);
         uint32_t at = client->head[kind];
         uint32_t previous = PUBSUB_NONE;
         /* Bounded by the client's count of the kind. */
@@ -350,7 +397,7 @@ void pubsub_client_verify(const struct pubsub *pubsub, const struct pubsub_clien
             const struct pubsub_link *link = pubsub_link(pubsub, at);
             KV_ASSERT(link->conn_slot == client->conn_slot);
             KV_ASSERT(link->client_prev == previous);
-            KV_ASSERT(pubsub_channel(pubsub, link->channel)->pattern == kind);
+            KV_ASSERT(pubsub_channel(pubsub, link->channel)->kind == kind);
             KV_ASSERT(link_find(pubsub, link->channel, client->conn_slot) == at);
             previous = at;
             at = link->client_next;

@@ -491,6 +491,57 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_BAD_DATA_FORMAT] = FIXED("-ERR Bad data format\r\n"),
     [REPLY_ERROR_DUMP_UNSUPPORTED] = FIXED("-ERR kv does not DUMP streams yet\r\n"),
     [REPLY_ERROR_SAVE_FAILED] = FIXED("-ERR\r\n"),
+    [REPLY_ERROR_SSUBSCRIBE_DENY_BLOCKING] =
+        FIXED("-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n"),
+    [REPLY_ERROR_REPLICAOF_PORT] =
+        FIXED("-ERR Invalid master port\r\n"),
+    [REPLY_ERROR_REPLICAOF_UNSUPPORTED] =
+        FIXED("-ERR REPLICAOF <host> <port> is not supported: kv does not replicate "
+              "(REPLICAOF NO ONE is)\r\n"),
+    [REPLY_ERROR_FAILOVER_TIMEOUT] =
+        FIXED("-ERR FAILOVER timeout must be greater than 0\r\n"),
+    [REPLY_ERROR_FAILOVER_NO_REPLICAS] =
+        FIXED("-ERR FAILOVER requires connected replicas.\r\n"),
+    [REPLY_ERROR_FAILOVER_NONE] =
+        FIXED("-ERR No failover in progress.\r\n"),
+    [REPLY_ERROR_MODULE_NOT_ALLOWED] =
+        FIXED("-ERR MODULE command not allowed. If the enable-module-command option is set "
+              "to \"local\", you can run it from a local connection, otherwise you need to set "
+              "this option in the configuration file, and then restart the server.\r\n"),
+    [REPLY_ERROR_MODULE_LOAD] =
+        FIXED("-ERR Error loading the extension. Please check the server logs.\r\n"),
+    [REPLY_ERROR_MODULE_UNLOAD] =
+        FIXED("-ERR Error unloading module: no such module with that name\r\n"),
+    [REPLY_ERROR_DEBUG_NOT_ALLOWED] =
+        FIXED("-ERR DEBUG command not allowed. If the enable-debug-command option is set "
+              "to \"local\", you can run it from a local connection, otherwise you need to set "
+              "this option in the configuration file, and then restart the server.\r\n"),
+    [REPLY_ERROR_ACL_NO_FILE] =
+        FIXED("-ERR This Redis instance is not configured to use an ACL file. You may want "
+              "to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE "
+              "(assuming you have a Redis configuration file set) in order to store users in the "
+              "Redis configuration.\r\n"),
+    [REPLY_ERROR_LATENCY_NO_SAMPLES] =
+        FORMAT("-ERR No samples available for event '%.128s'\r\n"),
+    [REPLY_ERROR_ACL_UNKNOWN_CATEGORY] =
+        FORMAT("-ERR Unknown category '%.128s'\r\n"),
+    [REPLY_ERROR_ACL_GENPASS_BITS] =
+        FIXED("-ERR ACL GENPASS argument must be the number of bits for the output "
+              "password, a positive number up to 4096\r\n"),
+    [REPLY_ERROR_ACL_USER_NOT_FOUND] =
+        FORMAT("-ERR User '%.128s' not found\r\n"),
+    [REPLY_ERROR_ACL_COMMAND_NOT_FOUND] =
+        FORMAT("-ERR Command '%.128s' not found\r\n"),
+    [REPLY_ERROR_ACL_DELETE_DEFAULT] =
+        FIXED("-ERR The 'default' user cannot be removed\r\n"),
+    [REPLY_ERROR_ACL_ONLY_DEFAULT] =
+        FIXED("-ERR ACL SETUSER: kv has only the default user\r\n"),
+    [REPLY_ERROR_ACL_PASSWORD_UNSUPPORTED] =
+        FIXED("-ERR ACL SETUSER: the password is longer than kv's password limit or "
+              "holds a NUL byte\r\n"),
+    [REPLY_ERROR_ACL_RULE_UNSUPPORTED] =
+        FORMAT("-ERR ACL SETUSER: kv's default user keeps one password and every "
+               "permission; the rule '%.128s' is not supported\r\n"),
 };
 
 /* The limit lines, built by reply_errors_init; a length of 0 means not built yet. */
