@@ -94,9 +94,14 @@ def wait_ping(port, process, seconds=30):
 
 def cpu_seconds(pid):
     """User + system CPU time of a process, from /proc/PID/stat (fields 14 and 15)."""
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid):
+    """(user, system) CPU seconds of a process, from /proc/PID/stat (fields 14 and 15)."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
 class Server:
@@ -109,6 +114,9 @@ class Server:
 
     def cpu(self):
         return cpu_seconds(self.process.pid)
+
+    def user(self):
+        return cpu_split(self.process.pid)[0]
 
     def stop(self):
         if self.process.poll() is None:
@@ -136,7 +144,8 @@ def start_redis():
 
 
 def redis_benchmark(server, shape_args, test, requests):
-    """One redis-benchmark test: (rps, p50 ms, p99 ms, server CPU µs per request)."""
+    """One redis-benchmark test: (rps, p50 ms, p99 ms, server CPU µs per request, server user
+    CPU µs per request)."""
     args = pinned(1) + ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
                         "-n", str(requests), "--csv"] + shape_args
     custom = CUSTOM_TESTS.get(test)
@@ -150,13 +159,15 @@ def redis_benchmark(server, shape_args, test, requests):
                                    capture_output=True, text=True, timeout=30).stdout.strip()
         args += [word.replace("{reply}", reply) for word in command]
     before = server.cpu()
+    user_before = server.user()
     output = subprocess.run(args, check=True, capture_output=True, text=True, timeout=900).stdout
     cpu_us = (server.cpu() - before) * 1e6 / requests
+    user_us = (server.user() - user_before) * 1e6 / requests
     for row in csv.DictReader(io.StringIO(output)):
         # A custom command line's row is named by the line itself: its only row is the one.
         if custom is not None or CSV_NAMES.get(row["test"]) is not None:
             return (float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"]),
-                    cpu_us)
+                    cpu_us, user_us)
     raise RuntimeError(f"redis-benchmark printed no result for {test}: {output!r}")
 
 
@@ -191,8 +202,8 @@ def closed_loop(options, lines):
     lines.append("")
     lines.append("| shape | test | kv rps | redis rps | rps kv/redis | kv p50 ms | redis p50 ms "
                  "| kv p99 ms | redis p99 ms | p99 kv/redis | kv CPU µs/req | redis CPU µs/req "
-                 "| CPU kv/redis |")
-    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "| CPU kv/redis | kv user µs/req | redis user µs/req |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, shape_args in SHAPES:
         requests = options.requests_c1 if shape_args == ["-c", "1"] else options.requests
         results = {"kv": {}, "redis": {}}
@@ -206,12 +217,12 @@ def closed_loop(options, lines):
                 finally:
                     server.stop()
         for test in options.tests:
-            k = [median(v[i] for v in results["kv"][test]) for i in range(4)]
-            r = [median(v[i] for v in results["redis"][test]) for i in range(4)]
+            k = [median(v[i] for v in results["kv"][test]) for i in range(5)]
+            r = [median(v[i] for v in results["redis"][test]) for i in range(5)]
             lines.append(f"| {label} | {CSV_NAMES_BY_TEST[test]} | {k[0]:.0f} | {r[0]:.0f} | "
                          f"{ratio(k[0], r[0]):.2f} | {k[1]:.3f} | {r[1]:.3f} | {k[2]:.3f} | "
                          f"{r[2]:.3f} | {ratio(k[2], r[2]):.2f} | {k[3]:.2f} | {r[3]:.2f} | "
-                         f"{ratio(k[3], r[3]):.2f} |")
+                         f"{ratio(k[3], r[3]):.2f} | {k[4]:.2f} | {r[4]:.2f} |")
             print(lines[-1], flush=True)
     lines.append("")
 

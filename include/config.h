@@ -89,6 +89,8 @@ struct config {
     uint32_t timeout;                  /* s; clients idle longer are closed; 0: never */
     int32_t cpu;                       /* pin the loop thread to this CPU; -1: no pinning */
     uint32_t busy_poll_us;             /* µs to spin for completions before sleeping; 0: never */
+    int32_t loop_min_wait_us;          /* the ring's min-wait: CONFIG_LOOP_MIN_WAIT_AUTO (the
+                                          loop decides), _OFF, or µs on every wait */
     uint32_t pubsub_channels_max;      /* channels and patterns with subscribers, in all;
                                           0: no cap */
     uint32_t subscriptions_max;        /* channels and patterns one connection may subscribe;
@@ -163,5 +165,10 @@ void config_output_limits_format(const struct config *config, char *text, size_t
 
 const char *config_hugepages_name(enum config_hugepages hugepages);
 const char *config_mlock_name(enum config_mlock mlock);
+
+/* loop_min_wait's encoding in loop_min_wait_us; a positive value pins the µs. */
+#define CONFIG_LOOP_MIN_WAIT_AUTO (-1)
+#define CONFIG_LOOP_MIN_WAIT_OFF 0
+#define CONFIG_LOOP_MIN_WAIT_US_MAX 10000u
 
 #endif

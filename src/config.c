@@ -32,6 +32,7 @@ enum option_kind {
     OPTION_POLICY,  /* a maxmemory-policy word */
     OPTION_OUTPUT_LIMIT, /* client-output-buffer-limit: <class> <hard> <soft> <seconds> ... */
     OPTION_MEMORY_CLIENTS, /* maxmemory-clients: a size, or a share of maxmemory ("10%") */
+    OPTION_MIN_WAIT, /* auto | off | µs (1 .. max), into an int32_t (config.h's encoding) */
 };
 
 struct option {
@@ -80,6 +81,9 @@ static const struct option options[] = {
     {"cpu", OPTION_INT32, 0, 0, offsetof(struct config, cpu), false, KV_WORDS},
     {"busy_poll_us", OPTION_UINT32, 0, 1000000,
      offsetof(struct config, busy_poll_us), true, KV_WORDS},
+    /* Read once at startup, when the loop probes the kernel for the min-wait. */
+    {"loop_min_wait", OPTION_MIN_WAIT, 1, CONFIG_LOOP_MIN_WAIT_US_MAX,
+     offsetof(struct config, loop_min_wait_us), false, KV_WORDS},
     /* Optional caps on memory the budget already bounds (0: none); nothing is sized by them. */
     {"pubsub_channels_max", OPTION_UINT32, 0, 1u << 31,
      offsetof(struct config, pubsub_channels_max), false, KV_WORDS},
@@ -251,6 +255,7 @@ void config_defaults(struct config *config)
     config->protected_mode = 1;
     config->send_stall_seconds = 10;
     config->cpu = -1;
+    config->loop_min_wait_us = CONFIG_LOOP_MIN_WAIT_AUTO;
     config->maxmemory = 256ull << 20;
     config->lua_heap_bytes = 32ull << 20;
     config->busy_reply_threshold = 5000; /* Redis's default */
@@ -406,6 +411,36 @@ static int set_int32(const struct option *option, int32_t *field, const char *va
     if (!digits || errno != 0 || *end != '\0' || number < -1 || number > INT32_MAX) {
         snprintf(error, error_bytes, "option %s: '%s' is not a whole number from -1 to %d",
                  option->name, value, INT32_MAX);
+        return -1;
+    }
+    *field = (int32_t)number;
+    return 0;
+}
+
+/* loop_min_wait: "auto" (the loop decides from its completions per pass), "off", or the
+ * microseconds of a min-wait used on every wait. */
+static int set_min_wait(const struct option *option, int32_t *field, const char *value,
+                        char *error, size_t error_bytes)
+{
+    KV_ASSERT(option->kind == OPTION_MIN_WAIT);
+    KV_ASSERT(option->max <= INT32_MAX);
+    if (strcmp(value, "auto") == 0) {
+        *field = CONFIG_LOOP_MIN_WAIT_AUTO;
+        return 0;
+    }
+    if (strcmp(value, "off") == 0) {
+        *field = CONFIG_LOOP_MIN_WAIT_OFF;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long number = strtoull(value, &end, 10);
+    bool digits = value[0] >= '0' && value[0] <= '9';
+    if (!digits || errno != 0 || *end != '\0' || number < option->min || number > option->max) {
+        snprintf(error, error_bytes,
+                 "option %s: '%s' is not auto, off or microseconds from %llu to %llu",
+                 option->name, value, (unsigned long long)option->min,
+                 (unsigned long long)option->max);
         return -1;
     }
     *field = (int32_t)number;
@@ -572,6 +607,8 @@ int config_set(struct config *config, const char *name, const char *value, char 
         return set_uint64(option, (uint64_t *)(void *)field, value, error, error_bytes);
     case OPTION_INT32:
         return set_int32(option, (int32_t *)(void *)field, value, error, error_bytes);
+    case OPTION_MIN_WAIT:
+        return set_min_wait(option, (int32_t *)(void *)field, value, error, error_bytes);
     case OPTION_BIND:
         return set_bind(config, value, error, error_bytes);
     case OPTION_HUGEPAGES:
@@ -890,6 +927,7 @@ static size_t option_field_bytes(const struct option *option)
         return sizeof(((struct config *)0)->output_limits);
     case OPTION_UINT32:
     case OPTION_INT32:
+    case OPTION_MIN_WAIT:
         return sizeof(uint32_t);
     default:
         KV_ASSERT(false);
@@ -961,6 +999,7 @@ void config_usage(void)
            "  --send-stall-seconds N  close a client that takes no reply bytes for N s (10)\n"
            "  --cpu N               pin the loop thread to CPU N, -1 = no pinning (-1)\n"
            "  --busy-poll-us N      spin up to N us for completions before sleeping (0)\n"
+           "  --loop-min-wait W     auto | off | N us: batch completions under load (auto)\n"
            "  --pubsub-channels-max N  cap on channels and patterns in all, 0 = none (0)\n"
            "  --subscriptions-max N  cap on channels and patterns per client, 0 = none (0)\n"
            "  --expire-slice N      table slots active expiry examines per loop turn (256)\n"

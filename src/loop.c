@@ -11,7 +11,11 @@
  *  - submissions are batched: SQEs are queued during a pass and submitted once, with the wait;
  *    completions are reaped in batches of LOOP_CQE_BATCH_MAX and the CQ advanced once;
  *  - a full submission queue is submitted and retried; if still full the connection goes on
- *    the ready queue and is settled next pass, so no operation is dropped.
+ *    the ready queue and is settled next pass, so no operation is dropped;
+ *  - under load the wait is batched: when recent passes each reaped many completions, the
+ *    wait asks the kernel (6.12+ min-wait, IORING_ENTER_EXT_ARG) for that many, for up to
+ *    a short min-wait, so one kernel entry serves a batch; a light load (few completions per
+ *    pass, -c 1) waits for one and wakes at once. loop_min_wait pins it off or on.
  * A script past busy-reply-threshold calls loop_busy_pass from inside its command: one
  * batch of completions and the ready connections, without waiting, the running connection's
  * own completions held for the next pass (each pass copies its batch and advances the CQ
@@ -46,6 +50,28 @@
 
 /* Completions handled per reap; the CQ is advanced once per batch. */
 #define LOOP_CQE_BATCH_MAX 256u
+
+/* The min-wait (kernel 6.12+: IORING_FEAT_MIN_TIMEOUT; liburing 2.3 lacks the name, and
+ * calls the getevents argument's min_wait_usec field `pad`). */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1u << 15)
+#endif
+
+/* loop_min_wait auto: completions per pass (smoothed) at and past which the wait is batched,
+ * and the min-wait it then uses. A request is two completions (its receive, its reply's send):
+ * one client, or a few, never reach it, so their wait wakes at the first completion. */
+#define LOOP_BATCH_ENGAGE_COMPLETIONS 8u
+#define LOOP_MIN_WAIT_AUTO_US 50u
+/* The smoothed count is kept in sixteenths; each pass moves it an eighth of the way. */
+#define LOOP_BATCH_AVERAGE_SCALE 16u
+#define LOOP_BATCH_AVERAGE_WEIGHT 8u
+static_assert(LOOP_CQE_BATCH_MAX * LOOP_BATCH_AVERAGE_SCALE * LOOP_BATCH_AVERAGE_WEIGHT <
+                  UINT32_MAX, "the smoothed count cannot wrap");
+static_assert(LOOP_BATCH_ENGAGE_COMPLETIONS >= 2, "batching waits for more than one");
+
+/* A batched wait's overall timeout when no timer is due: it only bounds an idle wait, which
+ * ends early when a completion arrives; without it the kernel ends every wait at the min-wait. */
+#define LOOP_BATCH_IDLE_TIMEOUT_S 1
 
 /* Listen backlog, as Redis's tcp-backlog default. */
 #define LOOP_LISTEN_BACKLOG 511
@@ -155,6 +181,8 @@ struct loop {
                                       LOOP_SLOT_NONE: a slow script's busy pass leaves it be */
     bool busy_passing;             /* inside loop_busy_pass (never nested) */
     uint32_t deferred_count;       /* completions of the serving slot held by a busy pass */
+    bool min_wait_supported;       /* the kernel has IORING_FEAT_MIN_TIMEOUT */
+    uint32_t batch_average;        /* completions per pass, smoothed, in sixteenths */
     struct io_uring_cqe deferred[LOOP_DEFERRED_MAX]; /* ... dispatched at the next pass */
 };
 
@@ -279,6 +307,16 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
         params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE;
         params.cq_entries = ops_max * 2;
         result = io_uring_queue_init_params(sq_entries, &loop->ring, &params);
+        log_warn("loop: the kernel refused SINGLE_ISSUER|DEFER_TASKRUN (before 6.1): "
+                 "cooperative task work instead, more CPU per request");
+    }
+    if (result == -EINVAL) {
+        /* Before 5.19: task work interrupts the loop; slower, still correct. */
+        memset(&params, 0, sizeof(params));
+        params.flags = IORING_SETUP_CQSIZE;
+        params.cq_entries = ops_max * 2;
+        result = io_uring_queue_init_params(sq_entries, &loop->ring, &params);
+        log_warn("loop: the kernel refused COOP_TASKRUN (before 5.19): plain task work");
     }
     if (result != 0) {
         snprintf(error, error_bytes,
@@ -291,9 +329,14 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
         snprintf(error, error_bytes, "io_uring lacks IORING_FEAT_NODROP: kernel too old");
         return -ENOTSUP;
     }
-    log_info("loop: io_uring with %u SQ and %u CQ entries, %s task work", params.sq_entries,
+    loop->min_wait_supported = (params.features & IORING_FEAT_MIN_TIMEOUT) != 0;
+    log_info("loop: io_uring with %u SQ and %u CQ entries, %s task work, %s", params.sq_entries,
              params.cq_entries,
-             (params.flags & IORING_SETUP_DEFER_TASKRUN) ? "deferred" : "cooperative");
+             (params.flags & IORING_SETUP_DEFER_TASKRUN) ? "deferred"
+             : (params.flags & IORING_SETUP_COOP_TASKRUN) ? "cooperative"
+                                                          : "interrupting",
+             loop->min_wait_supported ? "batched waits under load (min-wait)"
+                                      : "no min-wait (kernel before 6.12): unbatched waits");
     return 0;
 }
 
@@ -913,6 +956,73 @@ void loop_busy_pass(void *owner)
     loop->busy_passing = false;
 }
 
+/* The min-wait this wait uses, in µs (0: none), and the completions it waits for: pinned by
+ * loop_min_wait, or (auto) only while recent passes each reaped at least
+ * LOOP_BATCH_ENGAGE_COMPLETIONS, waiting for about as many as they did. */
+static uint32_t min_wait_us(const struct loop *loop, uint32_t *wait_count)
+{
+    int32_t option = loop->config->loop_min_wait_us;
+    KV_ASSERT(option >= CONFIG_LOOP_MIN_WAIT_AUTO);
+    KV_ASSERT(option <= (int32_t)CONFIG_LOOP_MIN_WAIT_US_MAX);
+    uint32_t average = loop->batch_average / LOOP_BATCH_AVERAGE_SCALE;
+    *wait_count = average < LOOP_BATCH_ENGAGE_COMPLETIONS ? LOOP_BATCH_ENGAGE_COMPLETIONS
+                  : average > LOOP_CQE_BATCH_MAX         ? LOOP_CQE_BATCH_MAX
+                                                          : average;
+    if (!loop->min_wait_supported || option == CONFIG_LOOP_MIN_WAIT_OFF) {
+        return 0;
+    }
+    if (option > 0) {
+        return (uint32_t)option;
+    }
+    return average >= LOOP_BATCH_ENGAGE_COMPLETIONS ? LOOP_MIN_WAIT_AUTO_US : 0;
+}
+
+/* Submits what is queued and waits for `wait_count` completions, for `min_us` at most, then
+ * for one, until `timeout` (or LOOP_BATCH_IDLE_TIMEOUT_S): the kernel's min-wait, through
+ * io_uring_enter2 and IORING_ENTER_EXT_ARG, which liburing 2.3 has no helper for. One kernel
+ * entry, as io_uring_submit_and_wait_timeout would make. */
+static int wait_batched(struct loop *loop, const struct __kernel_timespec *timeout,
+                        uint32_t wait_count, uint32_t min_us)
+{
+    KV_ASSERT(min_us > 0);
+    KV_ASSERT(wait_count >= 1);
+    struct __kernel_timespec overall = {.tv_sec = LOOP_BATCH_IDLE_TIMEOUT_S, .tv_nsec = 0};
+    if (timeout != NULL) {
+        overall = *timeout;
+    }
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof(arg));
+    arg.sigmask = 0;          /* no signal mask change */
+    arg.sigmask_sz = _NSIG / 8;
+    arg.pad = min_us;         /* min_wait_usec on 6.12+ */
+    arg.ts = (uint64_t)(uintptr_t)&overall;
+    /* The SQEs queued this pass go to the kernel with the wait: publish the SQ tail (what
+     * io_uring_submit does before it enters; this ring has no SQ polling thread). */
+    struct io_uring_sq *sq = &loop->ring.sq;
+    unsigned tail = sq->sqe_tail;
+    if (sq->sqe_head != tail) {
+        sq->sqe_head = tail;
+        io_uring_smp_store_release(sq->ktail, tail);
+    }
+    unsigned to_submit = tail - io_uring_smp_load_acquire(sq->khead);
+    KV_ASSERT(to_submit <= *sq->kring_entries);
+    int result = io_uring_enter2((unsigned)loop->ring.ring_fd, to_submit, wait_count,
+                                 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                                 (sigset_t *)(void *)&arg, sizeof(arg));
+    KV_ASSERT(result != -EFAULT); /* the argument and the timeout are ours */
+    return result; /* liburing's own system call: a negative errno, never errno */
+}
+
+/* Folds a pass's completion count into the smoothed one the batching decides from. */
+static void batch_observe(struct loop *loop, uint32_t count)
+{
+    KV_ASSERT(count <= LOOP_CQE_BATCH_MAX);
+    uint32_t previous = loop->batch_average;
+    loop->batch_average = previous - previous / LOOP_BATCH_AVERAGE_WEIGHT +
+                          count * LOOP_BATCH_AVERAGE_SCALE / LOOP_BATCH_AVERAGE_WEIGHT;
+    KV_ASSERT(loop->batch_average <= LOOP_CQE_BATCH_MAX * LOOP_BATCH_AVERAGE_SCALE);
+}
+
 /* One pass: submit, wait (at most `timeout` when given), handle a batch, revisit the ready. */
 static int pass(struct loop *loop, struct __kernel_timespec *timeout)
 {
@@ -926,7 +1036,12 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     bool busy = loop->conns->ready_count > 0 || io_uring_cq_ready(&loop->ring) > 0;
     busy = busy || busy_poll(loop);
     int result = 0;
-    if (timeout != NULL && !busy) {
+    uint32_t wait_count = 1;
+    uint32_t min_us = busy ? 0 : min_wait_us(loop, &wait_count);
+    bool timer_due = timeout != NULL && timeout->tv_sec == 0 && timeout->tv_nsec == 0;
+    if (min_us > 0 && !timer_due) {
+        result = wait_batched(loop, timeout, wait_count, min_us);
+    } else if (timeout != NULL && !busy) {
         struct io_uring_cqe *first = NULL;
         result = io_uring_submit_and_wait_timeout(&loop->ring, &first, 1, timeout, NULL);
     } else {
@@ -939,6 +1054,7 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     }
     uint32_t count = io_uring_peek_batch_cqe(&loop->ring, cqes, LOOP_CQE_BATCH_MAX);
     KV_ASSERT(count <= LOOP_CQE_BATCH_MAX);
+    batch_observe(loop, count);
     /* The batch is copied and the CQ advanced before anything is dispatched: a slow script's
      * busy pass (loop_busy_pass) reaps from the CQ in the middle of this batch and must find
      * only completions that are not in it. */
