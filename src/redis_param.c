@@ -510,10 +510,14 @@ const char *redis_param_check(uint32_t index, const char *value, size_t length,
                 return "No such file or directory";
             }
             char resolved[PATH_MAX];
-            if (realpath(value, resolved) == NULL || strlen(resolved) >= REDIS_PARAM_VALUE_BYTES) {
+            if (realpath(value, resolved) == NULL) {
                 return "No such file or directory";
             }
-            snprintf(canonical, REDIS_PARAM_VALUE_BYTES, "%s", resolved);
+            size_t resolved_length = strlen(resolved);
+            if (resolved_length >= REDIS_PARAM_VALUE_BYTES) {
+                return "No such file or directory";
+            }
+            memcpy(canonical, resolved, resolved_length + 1);
             return NULL;
         }
         break; /* the others (save, bind, ...) are kv's own or refused before this */
