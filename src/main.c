@@ -29,6 +29,7 @@
 #include "layout.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "plan.h"
 #include "pubsub.h"
 #include "rdb_file.h"
@@ -120,6 +121,12 @@ static void config_reload(void)
         log_info("SIGHUP: option %s changed and applied", names[index]);
     }
     cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
+    /* The Redis parameters the file sets are stored as it is read; those parsed once per
+     * change (as CONFIG SET does) are parsed again here. */
+    notify_configure();
+    store_hash_configure();
+    store_set_configure();
+    store_zset_configure();
     uint32_t count = config_changed(&config, &fresh, names, 32);
     if (count == 0 && applied == 0 && !maxmemory_kept) {
         log_info("SIGHUP: configuration re-read, nothing changed");

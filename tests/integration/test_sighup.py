@@ -5,7 +5,7 @@ and kv gets SIGHUP: it logs that key_count changed and waits for a restart (it i
 startup), keeps serving with its cap of 100 (the 101st key is refused naming 100), and its
 allocator counter does not move. With the file restored, SIGHUP logs that nothing changed. A
 broken file is reported and the running configuration stays. The runtime options
-(requirepass, hz, maxmemory) apply at once: new clients need the new password, and a lower
+(requirepass, hz, maxmemory) and Redis's parsed parameters (hash-max-listpack-entries) apply at once: new clients need the new password, and a lower
 maxmemory shows in CONFIG GET and INFO. A maxmemory past the heap kv started with is not
 applied (as CONFIG SET refuses it): the log says so and the running one stays.
 """
@@ -61,9 +61,14 @@ def main():
             os.kill(kv.pid, signal.SIGHUP)
             checks.true(wait_log(kv, "not reloaded"), "a broken file is reported")
             checks.equal(client.call("SET", "still", "here"), b"+OK\r\n", "still serving")
+            checks.equal(client.call("HSET", "h0", "a", "1", "b", "2", "c", "3"), b":3\r\n",
+                         "a hash written under the default thresholds")
+            checks.equal(client.call("OBJECT", "ENCODING", "h0"), b"$8\r\nlistpack\r\n",
+                         "is a listpack")
             # The runtime options apply at once: requirepass and hz.
             with open(conf.name, "w") as f:
-                f.write(original.replace("16mb", "8mb") + "requirepass s3cret\nhz 50\n")
+                f.write(original.replace("16mb", "8mb") + "requirepass s3cret\nhz 50\n"
+                        "hash-max-listpack-entries 2\n")
             os.kill(kv.pid, signal.SIGHUP)
             checks.true(wait_log(kv, "option requirepass changed and applied"),
                         "SIGHUP applies requirepass")
@@ -78,6 +83,11 @@ def main():
                          "a client connected before stays authenticated")
             checks.equal(client.call("CONFIG", "GET", "hz"), b"*2\r\n$2\r\nhz\r\n$2\r\n50\r\n",
                          "CONFIG GET hz shows the new value")
+            # A Redis parameter kv parses once per change (as CONFIG SET does) is parsed again.
+            checks.equal(client.call("HSET", "h", "a", "1", "b", "2", "c", "3"), b":3\r\n",
+                         "HSET of 3 fields")
+            checks.equal(client.call("OBJECT", "ENCODING", "h"), b"$9\r\nhashtable\r\n",
+                         "past the file's hash-max-listpack-entries 2: hashtable at once")
             newcomer = kv.connect()
             checks.equal(newcomer.call("PING"), b"-NOAUTH Authentication required.\r\n",
                          "a new client must authenticate")
