@@ -71,6 +71,15 @@ void store_set_cursor_start(const struct store *store, uint32_t key_ref,
 KV_MUST_USE bool store_set_cursor_next(const struct store *store,
                                        struct store_set_cursor *cursor, struct slice *member);
 
+/* SSCAN of a table: whether the live set key is one (an intset or a pack SSCAN answers
+ * whole, as Redis answers an intset), and the members of the bucket(s) `cursor` names, with
+ * the next cursor (0 when the scan is complete) and dict_scan's guarantee (every member
+ * present for a whole scan is visited at least once). */
+typedef void store_set_visit_fn(void *context, struct slice member);
+bool store_set_tabled(const struct store *store, uint32_t key_ref);
+uint64_t store_set_scan(const struct store *store, uint32_t key_ref, uint64_t cursor,
+                        store_set_visit_fn *visit, void *context);
+
 /* Receives members (SPOP, SRANDMEMBER): each is valid only during the call. */
 typedef void store_set_visit_fn(void *context, struct slice member);
 

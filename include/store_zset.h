@@ -91,6 +91,14 @@ void store_zset_walk_start(const struct store *store, uint32_t key_ref, uint32_t
 KV_MUST_USE bool store_zset_walk_next(struct store_zset_walk *walk, struct slice *member,
                                       double *score);
 
+/* ZSCAN of a tree: whether the live sorted set key is one (a pack ZSCAN answers whole, as
+ * Redis answers a listpack), and the members and scores of the dict bucket(s) `cursor`
+ * names, with the next cursor (0 when the scan is complete) and dict_scan's guarantee. */
+typedef void store_zset_visit_fn(void *context, struct slice member, double score);
+bool store_zset_tree(const struct store *store, uint32_t key_ref);
+uint64_t store_zset_scan(const struct store *store, uint32_t key_ref, uint64_t cursor,
+                         store_zset_visit_fn *visit, void *context);
+
 /* ---- Writes (found: the key's find, of this type or absent) ---- */
 
 /* ZADD's options. */

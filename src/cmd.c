@@ -490,20 +490,26 @@ bool cmd_scan_cursor(struct slice text, uint64_t *cursor)
 }
 
 /* The options of a collection scan; false after answering Redis's error. */
+/* Redis's COUNT when none is given. */
+#define CMD_SCAN_COUNT_DEFAULT 10u
+
 static bool scan_options(struct cmd_context *context, const struct slice *args,
-                         uint32_t arg_count, const struct slice **pattern)
+                         uint32_t arg_count, const struct slice **pattern, uint64_t *count)
 {
     KV_ASSERT(arg_count >= 3); /* the command, the key and the cursor come first */
     *pattern = NULL;
+    *count = CMD_SCAN_COUNT_DEFAULT;
+    /* Bounded by the arguments, two at a time. */
     for (uint32_t index = 3; index < arg_count; index += 2) {
-        int64_t count = 0;
+        int64_t value = 0;
         bool ok = index + 1 < arg_count;
         if (ok && cmd_arg_is(args[index], "count")) {
-            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length, &count)) {
+            if (!number_parse_int64(args[index + 1].bytes, args[index + 1].length, &value)) {
                 reply_error(&context->reply, REPLY_ERROR_NOT_INTEGER);
                 return false;
             }
-            ok = count >= 1;
+            ok = value >= 1;
+            *count = ok ? (uint64_t)value : *count;
         } else if (ok && cmd_arg_is(args[index], "match")) {
             *pattern = &args[index + 1];
         } else {
@@ -522,35 +528,64 @@ static bool scan_options(struct cmd_context *context, const struct slice *args,
 
 bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
                          uint32_t arg_count, uint8_t type, uint32_t *key_ref,
-                         const struct slice **pattern)
+                         const struct slice **pattern, uint64_t *cursor, uint64_t *count)
 {
     KV_ASSERT(arg_count >= 3);
     uint64_t length_before = context->reply.total;
-    uint64_t cursor = 0;
-    if (!cmd_scan_cursor(args[2], &cursor)) {
+    if (!cmd_scan_cursor(args[2], cursor)) {
         reply_error(&context->reply, REPLY_ERROR_INVALID_CURSOR);
         return false;
     }
-    static const struct slice cursor_zero = {.bytes = (const uint8_t *)"0", .length = 1};
     struct store_found found;
     enum store_status status = cmd_read(context, args[1], type, &found);
     *key_ref = found.key_ref;
     if (status == STORE_NOT_FOUND) {
-        reply_array(&context->reply, 2);
-        reply_bulk(&context->reply, cursor_zero);
+        cmd_scan_head(context, 0);
         reply_array(&context->reply, 0);
     }
     if (status != STORE_OK) {
         KV_ASSERT(context->reply.total > length_before); /* empty scan or WRONGTYPE */
         return false;
     }
-    if (!scan_options(context, args, arg_count, pattern)) {
-        return false;
-    }
+    return scan_options(context, args, arg_count, pattern, count);
+}
+
+void cmd_scan_head(struct cmd_context *context, uint64_t next_cursor)
+{
+    uint64_t length_before = context->reply.total;
+    char text[NUMBER_INT64_BYTES];
+    uint32_t length = number_format_uint64(next_cursor, text);
     reply_array(&context->reply, 2);
-    reply_bulk(&context->reply, cursor_zero);
+    reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)text, .length = length});
     KV_ASSERT(context->reply.total > length_before);
-    return true;
+}
+
+void cmd_scan_table(struct cmd_context *context, struct cmd_scan_walk *walk, uint64_t cursor,
+                    uint64_t count, uint64_t per_call)
+{
+    KV_ASSERT(count >= 1 && per_call >= 1 && per_call <= 2);
+    /* Redis's maxiterations (10 * count, count doubled for pairs), tried after each call. */
+    uint64_t wanted = count <= UINT64_MAX / per_call ? count * per_call : UINT64_MAX;
+    uint64_t calls_max = wanted < (UINT64_MAX - 1) / 10 ? 1 + 10 * wanted : UINT64_MAX;
+    walk->met = 0;
+    walk->matched = 0;
+    walk->emit = false;
+    uint64_t next = cursor;
+    uint64_t calls = 0;
+    /* Bounded by calls_max, and by a full cycle of cursors (which ends at 0). */
+    do {
+        next = walk->step(walk, next);
+        calls++;
+    } while (next != 0 && calls < calls_max && walk->met < wanted);
+    cmd_scan_head(context, next);
+    reply_array(&context->reply, walk->matched);
+    walk->emit = true;
+    uint64_t again = cursor;
+    /* The same calls again: the collection has not changed. */
+    for (uint64_t call = 0; call < calls; call++) {
+        again = walk->step(walk, again);
+    }
+    KV_ASSERT(again == next);
 }
 
 enum reply_error cmd_store_error(enum store_status status)

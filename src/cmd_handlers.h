@@ -88,13 +88,30 @@ bool cmd_block_timeout_parse(struct cmd_context *context, struct slice arg, int6
 /* A SCAN/HSCAN cursor as Redis reads it (strtoul rules); false: "ERR invalid cursor". */
 bool cmd_scan_cursor(struct slice text, uint64_t *cursor);
 
-/* HSCAN, SSCAN and ZSCAN key cursor [MATCH pattern] [COUNT count] up to their elements, in
- * Redis's order: the cursor, the key (of `type`; a missing one answers an empty scan), then
- * the options, then the reply's head (cursor "0": a collection is answered whole). Returns
- * true when the caller answers the elements, with *pattern NULL when there is none. */
+/* SSCAN and ZSCAN key cursor [MATCH pattern] [COUNT count] up to their elements, in Redis's
+ * order: the cursor, the key (of `type`; a missing one answers an empty scan), then the
+ * options. Returns true when the caller answers (cmd_scan_head, then the elements), with
+ * *pattern NULL when there is none and *count Redis's COUNT (10 unless given). */
 bool cmd_collection_scan(struct cmd_context *context, const struct slice *args,
                          uint32_t arg_count, uint8_t type, uint32_t *key_ref,
-                         const struct slice **pattern);
+                         const struct slice **pattern, uint64_t *cursor, uint64_t *count);
+
+/* A SCAN-family reply's head: an array of two, the next cursor's text first. */
+void cmd_scan_head(struct cmd_context *context, uint64_t next_cursor);
+
+/* Scans a dict-encoded collection as Redis's scanGenericCommand does: step(cursor) calls,
+ * each visiting one bucket's elements (every element counted in *met, matching or not), until
+ * the cursor returns to 0, `per_call` * count elements were met or 10 * per_call * count + 1
+ * calls were made; then the head with the cursor reached, and the same calls again answer the
+ * matches (the collection has not changed). `emit` says whether the visits answer. */
+struct cmd_scan_walk {
+    uint64_t (*step)(struct cmd_scan_walk *walk, uint64_t cursor);
+    uint64_t met;       /* elements visited in the counting pass, matching or not */
+    uint64_t matched;   /* elements of the reply (a pair counts twice) */
+    bool emit;          /* false: count; true: answer */
+};
+void cmd_scan_table(struct cmd_context *context, struct cmd_scan_walk *walk, uint64_t cursor,
+                    uint64_t count, uint64_t per_call);
 
 /* Commands kv has (COMMAND COUNT), and entry `index` of all of them (false past the end). */
 uint32_t cmd_count(void);

@@ -314,8 +314,8 @@ CMD_HANDLER(cmd_pubsub)
             "    Return the number of subscribers for the specified channels, excluding",
             "    pattern subscriptions(default: no channels).",
             "SHARDCHANNELS [<pattern>]",
-            "    Return the currently active shard level channels matching a <pattern> (default: "
-            "'*').",
+            ("    Return the currently active shard level channels matching a <pattern> "
+             "(default: '*')."),
             "SHARDNUMSUB [<shardchannel> ...]",
             "    Return the number of subscribers for the specified shard level channel(s)",
             "HELP",

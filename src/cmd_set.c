@@ -571,17 +571,55 @@ CMD_HANDLER(cmd_sdiffstore)
     KV_ASSERT(context->reply.total > reply_before);
 }
 
-/* SSCAN key cursor [MATCH pattern] [COUNT count]: it answers every match at once, with
- * cursor 0 (as Redis does for a cursor-0 scan with a COUNT above the set's size). The key is
- * looked up before the options are read, as in Redis. */
+/* An SSCAN over a table: the walk, and what its visits need. */
+struct sscan_walk {
+    struct cmd_scan_walk walk; /* first: cmd_scan_table hands it back to sscan_step */
+    struct cmd_context *context;
+    uint32_t key_ref;
+    const struct slice *pattern;
+};
+
+static void sscan_visit(void *context, struct slice member)
+{
+    struct sscan_walk *scan = context;
+    bool selected = member_selected(scan->pattern, member);
+    if (scan->walk.emit) {
+        if (selected) {
+            reply_bulk(&scan->context->reply, member);
+        }
+    } else {
+        scan->walk.met++;
+        scan->walk.matched += selected ? 1u : 0u;
+    }
+}
+
+static uint64_t sscan_step(struct cmd_scan_walk *walk, uint64_t cursor)
+{
+    struct sscan_walk *scan = (struct sscan_walk *)walk;
+    return store_set_scan(scan->context->store, scan->key_ref, cursor, sscan_visit, scan);
+}
+
+/* SSCAN key cursor [MATCH pattern] [COUNT count]: an intset or a pack whole with cursor 0
+ * (as Redis answers an intset); a table from the cursor, COUNT members a call as Redis scans
+ * its dict. The key is looked up before the options are read, as in Redis. */
 CMD_HANDLER(cmd_sscan)
 {
     KV_ASSERT(arg_count >= 3);
     uint64_t reply_before = context->reply.total;
     uint32_t key_ref = HEAP_REF_NONE;
     const struct slice *pattern = NULL;
-    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_SET, &key_ref, &pattern)) {
-        reply_members(context, key_ref, pattern, false);
+    uint64_t cursor = 0;
+    uint64_t count = 0;
+    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_SET, &key_ref, &pattern,
+                            &cursor, &count)) {
+        if (store_set_tabled(context->store, key_ref)) {
+            struct sscan_walk scan = {.walk = {.step = sscan_step}, .context = context,
+                                      .key_ref = key_ref, .pattern = pattern};
+            cmd_scan_table(context, &scan.walk, cursor, count, 1);
+        } else {
+            cmd_scan_head(context, 0);
+            reply_members(context, key_ref, pattern, false);
+        }
     }
     KV_ASSERT(context->reply.total > reply_before);
 }

@@ -946,18 +946,60 @@ static void reply_scan_members(struct cmd_context *context, uint32_t key_ref,
     }
 }
 
-/* ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set at once, cursor 0. */
+/* A ZSCAN over a tree: the walk, and what its visits need. */
+struct zscan_walk {
+    struct cmd_scan_walk walk; /* first: cmd_scan_table hands it back to zscan_step */
+    struct cmd_context *context;
+    uint32_t key_ref;
+    const struct slice *pattern;
+};
+
+static void zscan_visit(void *context, struct slice member, double score)
+{
+    struct zscan_walk *scan = context;
+    bool selected = member_selected(scan->pattern, member);
+    if (scan->walk.emit) {
+        if (selected) {
+            reply_bulk(&scan->context->reply, member);
+            reply_score_bulk(&scan->context->reply, score); /* bulks in RESP3 too */
+        }
+    } else {
+        scan->walk.met += 2; /* a member and its score, as Redis counts them */
+        scan->walk.matched += selected ? 2u : 0u;
+    }
+}
+
+static uint64_t zscan_step(struct cmd_scan_walk *walk, uint64_t cursor)
+{
+    struct zscan_walk *scan = (struct zscan_walk *)walk;
+    return store_zset_scan(scan->context->store, scan->key_ref, cursor, zscan_visit, scan);
+}
+
+/* ZSCAN key cursor [MATCH pattern] [COUNT count]: a pack whole with cursor 0 (as Redis
+ * answers a listpack); a tree from the cursor over its member dict, as Redis scans a
+ * skiplist's dict (COUNT members, counted with their scores). */
 CMD_HANDLER(cmd_zscan)
 {
     KV_ASSERT(arg_count >= 3);
     uint64_t reply_before = context->reply.total;
     uint32_t key_ref = 0;
     const struct slice *pattern = NULL;
-    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_ZSET, &key_ref, &pattern)) {
-        reply_scan_members(context, key_ref, pattern);
+    uint64_t cursor = 0;
+    uint64_t count = 0;
+    if (cmd_collection_scan(context, args, arg_count, STORE_TYPE_ZSET, &key_ref, &pattern,
+                            &cursor, &count)) {
+        if (store_zset_tree(context->store, key_ref)) {
+            struct zscan_walk scan = {.walk = {.step = zscan_step}, .context = context,
+                                      .key_ref = key_ref, .pattern = pattern};
+            cmd_scan_table(context, &scan.walk, cursor, count, 2);
+        } else {
+            cmd_scan_head(context, 0);
+            reply_scan_members(context, key_ref, pattern);
+        }
     }
     KV_ASSERT(context->reply.total > reply_before);
 }
+
 /* A random number below `bound` (> 0) from the store's xorshift state. */
 static uint64_t random_below(struct store *store, uint64_t bound)
 {

@@ -847,9 +847,10 @@ static enum rdb_status read_length(struct rdb_reader *reader, uint64_t *length, 
         return RDB_CORRUPT;
     }
     uint32_t width = first == RDB_LEN_32BIT ? 4u : 8u;
-    uint8_t bytes[8];
+    uint8_t bytes[8] = {0};
     status = read_raw(reader, bytes, width);
     uint64_t value = 0;
+    /* Bounded by width (4 or 8). */
     for (uint32_t index = 0; index < width; index++) {
         value = (value << 8) | bytes[index];
     }

@@ -452,6 +452,34 @@ bool store_set_cursor_next(const struct store *store, struct store_set_cursor *c
     return true;
 }
 
+bool store_set_tabled(const struct store *store, uint32_t key_ref)
+{
+    return store_key_encoding(set_key(store, key_ref)) == SET_ENCODING_TABLE;
+}
+
+struct set_scan_visit {
+    const struct heap *heap;
+    store_set_visit_fn *visit;
+    void *context;
+};
+
+static void set_scan_entry(void *context, uint32_t entry_ref)
+{
+    const struct set_scan_visit *scan = context;
+    KV_ASSERT(entry_ref != HEAP_REF_NONE);
+    scan->visit(scan->context, entry_member(scan->heap, heap_pointer(scan->heap, entry_ref)));
+}
+
+uint64_t store_set_scan(const struct store *store, uint32_t key_ref, uint64_t cursor,
+                        store_set_visit_fn *visit, void *context)
+{
+    const struct store_key *key = set_key(store, key_ref);
+    KV_ASSERT(store_key_encoding(key) == SET_ENCODING_TABLE);
+    const struct set_table *table = key_value(store, key);
+    struct set_scan_visit scan = {.heap = store->heap, .visit = visit, .context = context};
+    return dict_scan(&table->dict, cursor, set_scan_entry, &scan);
+}
+
 /* xorshift64* (as the dict's): a number below `bound`. */
 static uint64_t random_below(uint64_t *state, uint64_t bound)
 {

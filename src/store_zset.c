@@ -660,6 +660,33 @@ bool store_zset_walk_next(struct store_zset_walk *walk, struct slice *member, do
     return true;
 }
 
+bool store_zset_tree(const struct store *store, uint32_t key_ref)
+{
+    return !key_small(store_key(store, key_ref));
+}
+
+struct zset_scan_visit {
+    const struct heap *heap;
+    store_zset_visit_fn *visit;
+    void *context;
+};
+
+static void zset_scan_entry(void *context, uint32_t node_ref)
+{
+    const struct zset_scan_visit *scan = context;
+    const struct ztree_node *node = ztree_node(scan->heap, node_ref);
+    KV_ASSERT(node->size > 0); /* a node of the tree */
+    scan->visit(scan->context, ztree_member(node), node->score);
+}
+
+uint64_t store_zset_scan(const struct store *store, uint32_t key_ref, uint64_t cursor,
+                         store_zset_visit_fn *visit, void *context)
+{
+    const struct zset_big *big = key_big(store, store_key(store, key_ref));
+    struct zset_scan_visit scan = {.heap = store->heap, .visit = visit, .context = context};
+    return dict_scan(&big->members, cursor, zset_scan_entry, &scan);
+}
+
 /* ---------------------------------------------------------------------------------------
  * ZADD.
  * --------------------------------------------------------------------------------------- */
