@@ -170,6 +170,8 @@ struct store_db {
     struct dict keys;         /* key name -> key object */
     struct dict expires;      /* key name -> struct store_expire, keys with an expiry time */
     uint64_t expire_cursor;   /* the expires dict's SCAN cursor, for active expiry */
+    int64_t avg_ttl_ms;       /* INFO keyspace's avg_ttl: Redis's estimate, smoothed over the
+                                 TTLs active expiry meets (0: none met, or no key with one) */
 };
 
 struct store {
@@ -257,6 +259,10 @@ void store_swap(struct store *store, uint32_t a_index, uint32_t b_index);
 /* Keys and keys with an expiry time in database `db_index` (INFO keyspace). */
 uint64_t store_db_key_count(const struct store *store, uint32_t db_index);
 uint64_t store_db_expires_count(const struct store *store, uint32_t db_index);
+
+/* INFO keyspace's avg_ttl of a database, in ms: as Redis's activeExpireCycle estimates it
+ * from the live keys each expiry slice meets (an average of theirs, folded in at 1/50). */
+int64_t store_db_avg_ttl(const struct store *store, uint32_t db_index);
 
 /* Keys, and keys with an expiry time, of every database together (O(databases)): the
  * key_count cap, eviction, active expiry. */

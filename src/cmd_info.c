@@ -466,8 +466,8 @@ static void info_cluster(struct cmd_context *context, struct text *text)
 }
 
 /* The longest keyspace line: "db" and 10 digits, ":keys=", 20 digits, ",expires=", 20
- * digits, ",avg_ttl=0", CRLF. */
-#define INFO_KEYSPACE_LINE_BYTES_MAX 96u
+ * digits, ",avg_ttl=", 19 digits, CRLF. */
+#define INFO_KEYSPACE_LINE_BYTES_MAX 112u
 
 static void info_keyspace(struct cmd_context *context, struct text *text)
 {
@@ -483,8 +483,11 @@ static void info_keyspace(struct cmd_context *context, struct text *text)
          index++) {
         uint64_t keys = store_db_key_count(store, index);
         if (keys > 0) {
-            text_add(text, "db%" PRIu32 ":keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=0\r\n",
-                     index, keys, store_db_expires_count(store, index));
+            text_add(text,
+                     "db%" PRIu32 ":keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=%" PRId64
+                     "\r\n",
+                     index, keys, store_db_expires_count(store, index),
+                     store_db_avg_ttl(store, index));
         }
     }
     KV_ASSERT(text->length > length_before); /* at least its header */

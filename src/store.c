@@ -138,6 +138,13 @@ uint64_t store_db_expires_count(const struct store *store, uint32_t db_index)
     return dict_count(&store->dbs[db_index].expires);
 }
 
+int64_t store_db_avg_ttl(const struct store *store, uint32_t db_index)
+{
+    KV_ASSERT(db_index < store->db_count);
+    KV_ASSERT(store->dbs[db_index].avg_ttl_ms >= 0);
+    return store->dbs[db_index].avg_ttl_ms;
+}
+
 uint64_t store_key_count_all(const struct store *store)
 {
     uint64_t count = 0;
@@ -775,6 +782,8 @@ struct expire_batch {
     uint32_t count;
     uint32_t room;            /* keys it may still collect, at most STORE_EXPIRE_BATCH */
     bool overflowed;          /* the bucket held more: the cursor stays for the rest */
+    int64_t ttl_sum_ms;       /* the live keys' TTLs met (avg_ttl), and how many */
+    uint64_t ttl_samples;
 };
 
 static void expire_visit(void *context, uint32_t entry_ref)
@@ -783,6 +792,11 @@ static void expire_visit(void *context, uint32_t entry_ref)
     const struct store_expire *expire = heap_pointer(batch->store->heap, entry_ref);
     const struct store_key *key = store_key(batch->store, expire->key_ref);
     if (store_key_live(batch->store, key)) {
+        int64_t ttl_ms = store_key_expire(key) - batch->store->now_ms;
+        if (ttl_ms > 0 && batch->ttl_sum_ms <= INT64_MAX - ttl_ms) {
+            batch->ttl_sum_ms += ttl_ms;
+            batch->ttl_samples++;
+        }
         return;
     }
     if (batch->count == batch->room) {
@@ -800,6 +814,11 @@ static uint32_t expire_slice_db(struct store *store, uint32_t keys_max, uint32_t
 {
     uint32_t removed = 0;
     *swept = store_expires_count(store) == 0;
+    if (*swept) {
+        store->db->avg_ttl_ms = 0; /* as Redis, for a database without a key with a time */
+    }
+    int64_t ttl_sum_ms = 0;
+    uint64_t ttl_samples = 0;
     /* Bounded by *steps_left scan steps and keys_max removals. */
     for (; *steps_left > 0 && removed < keys_max && !*swept; (*steps_left)--) {
         uint32_t room = keys_max - removed;
@@ -807,6 +826,10 @@ static uint32_t expire_slice_db(struct store *store, uint32_t keys_max, uint32_t
             .store = store, .room = room < STORE_EXPIRE_BATCH ? room : STORE_EXPIRE_BATCH};
         uint64_t next =
             dict_scan(&store->db->expires, store->db->expire_cursor, expire_visit, &batch);
+        if (batch.ttl_samples > 0 && ttl_sum_ms <= INT64_MAX - batch.ttl_sum_ms) {
+            ttl_sum_ms += batch.ttl_sum_ms;
+            ttl_samples += batch.ttl_samples;
+        }
         for (uint32_t index = 0; index < batch.count; index++) {
             struct store_found found = {.key_ref = batch.key_refs[index], .exists = true};
             found.type = store_key_type(store_key(store, found.key_ref));
@@ -821,6 +844,14 @@ static uint32_t expire_slice_db(struct store *store, uint32_t keys_max, uint32_t
             *swept = next == 0 || store_expires_count(store) == 0;
         }
     }
+    if (ttl_samples > 0) {
+        /* Redis's activeExpireCycle: the slice's average folded in at 1/50 (the first one
+         * taken as it is), integer arithmetic as Redis's. */
+        int64_t average = ttl_sum_ms / (int64_t)ttl_samples;
+        int64_t *avg_ttl = &store->db->avg_ttl_ms;
+        *avg_ttl = *avg_ttl == 0 ? average : (*avg_ttl / 50) * 49 + average / 50;
+    }
+    KV_ASSERT(store->db->avg_ttl_ms >= 0);
     KV_ASSERT(removed <= keys_max);
     return removed;
 }
@@ -946,6 +977,7 @@ static void flush_expire(void *context, uint32_t entry_ref)
 void store_flush(struct store *store)
 {
     dict_clear(&store->db->expires, flush_expire, store);
+    store->db->avg_ttl_ms = 0; /* as Redis's emptyDb */
     (void)keys_call(store);
     dict_clear(&store->db->keys, flush_key, store);
     store->db->expire_cursor = 0;

@@ -13,6 +13,7 @@ that never saved; CPU times parse as seconds. CONFIG RESETSTAT clears errorstats
 import os
 import random
 import re
+import time
 
 import kvtest
 
@@ -148,6 +149,23 @@ def main():
             kv_client.call("GET")
             check.equal("then one arity error", redis_client.call("INFO", "errorstats"),
                         kv_client.call("INFO", "errorstats"))
+            # avg_ttl: Redis's estimate from what active expiry meets; both near the keys'
+            # mean TTL (1,250 s) once expiry has passed over them.
+            for client in (kv_client, redis_client):
+                client.call("FLUSHALL")
+                for index in range(500):
+                    client.call("SET", f"ttl{index}", "v", "EX", str(1001 + index))
+            averages = {}
+            for _ in range(60):   # up to 3 s
+                averages = {label: int(re.search(r"avg_ttl=(\d+)", fields(
+                    client.call("INFO", "keyspace")).get("db0", "avg_ttl=0")).group(1))
+                    for label, client in (("kv", kv_client), ("redis", redis_client))}
+                if all(value > 0 for value in averages.values()):
+                    break
+                time.sleep(0.05)
+            check.true("avg_ttl estimated near the mean TTL, as Redis's",
+                       all(1_000_000 <= value <= 1_500_000 for value in averages.values()),
+                       str(averages))
     check.finish()
 
 
