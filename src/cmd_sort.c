@@ -544,7 +544,7 @@ static enum store_status sort_store_check(const struct store *store,
     if (count > store->limits.length_max) {
         return STORE_LIST_FULL;
     }
-    if (!target->exists && store_key_count(store) >= store->limits.key_count_max) {
+    if (!target->exists && store_key_count_all(store) >= store->limits.key_count_max) {
         return STORE_FULL;
     }
     return STORE_OK;

@@ -400,7 +400,7 @@ static enum store_status mset_check(struct cmd_context *context, const struct sl
         new_keys += store_find(store, args[index], &key_ref) ? 0 : 1;
         bytes += store_string_bytes(args[index].length, args[index + 1].length);
     }
-    uint64_t room = store->limits.key_count_max - store_key_count(store);
+    uint64_t room = store->limits.key_count_max - store_key_count_all(store);
     if (new_keys > room) {
         /* Repeated keys count once: only worth the quadratic look when near full. */
         for (uint32_t index = 3; index < arg_count; index += 2) {

@@ -1188,7 +1188,7 @@ enum store_status store_set_move(struct store *store, struct store_found *source
     }
     /* A new destination may take the key the source gives up with its last member. */
     if (!target->exists && !source_goes &&
-        store_key_count(store) >= store->limits.key_count_max) {
+        store_key_count_all(store) >= store->limits.key_count_max) {
         return STORE_FULL;
     }
     uint32_t added = 0;
@@ -1218,7 +1218,7 @@ enum store_status store_set_result_check(const struct store *store,
     if (destination.length > store->limits.key_bytes_max) {
         return STORE_KEY_TOO_LONG;
     }
-    if (!target->exists && store_key_count(store) >= store->limits.key_count_max) {
+    if (!target->exists && store_key_count_all(store) >= store->limits.key_count_max) {
         return STORE_FULL;
     }
     return STORE_OK;
