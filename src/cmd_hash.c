@@ -602,14 +602,17 @@ static void hscan_table(struct cmd_context *context, uint32_t key_ref, uint64_t 
 {
     struct hscan_step step = {.whole = {.reply = &context->reply, .pattern = pattern,
                                         .with_fields = true, .with_values = true}};
-    uint64_t calls_max = count < (UINT64_MAX - 1) / 10 ? 1 + 10 * count : UINT64_MAX;
+    /* Redis doubles COUNT for a hash (a field and its value are two elements), and tries
+     * 10 * that many calls at most. */
+    uint64_t wanted = count <= UINT64_MAX / 2 ? count * 2 : UINT64_MAX;
+    uint64_t calls_max = wanted < (UINT64_MAX - 1) / 10 ? 1 + 10 * wanted : UINT64_MAX;
     uint64_t next = cursor;
     uint64_t calls = 0;
     /* Bounded by calls_max, and by a full cycle of cursors (which ends at 0). */
     do {
         next = store_hash_scan(context->store, key_ref, next, hscan_visit, &step);
         calls++;
-    } while (next != 0 && calls < calls_max && step.elements < count);
+    } while (next != 0 && calls < calls_max && step.elements < wanted);
     char text[NUMBER_INT64_BYTES];
     uint32_t length = number_format_uint64(next, text);
     reply_array(&context->reply, 2);
