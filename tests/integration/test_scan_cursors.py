@@ -4,8 +4,8 @@ A set, a sorted set and a hash of 20,000 members each (dict-encoded on both serv
 scanned on kv and on a real redis-server 7.0 with COUNT 2, the default (10), 100 and 1000, and
 with a MATCH pattern: every scan must take many calls (never the whole collection at once),
 no call may answer far more than COUNT, the members met must be exactly the collection's (the
-pattern's), and the call counts of the two servers must be within 1.5x of each other (their dicts hash
-differently, so the orders differ). ZSCAN's scores and HSCAN's values must be Redis's texts
+pattern's), and the call counts of the two servers must be within 1.5x of each other (their
+dicts hash differently, so the orders differ). ZSCAN's scores and HSCAN's values must be Redis's texts
 byte for byte. While a scan runs, members are added and removed between its calls: every
 member present for the whole scan must still be met. Small collections (an intset, a
 listpack) are answered whole with cursor 0 on both.
