@@ -67,6 +67,9 @@ struct client {
     bool unblock_error;        /* CLIENT UNBLOCK ERROR: its blocked command answers -UNBLOCKED */
     bool txn_writes;           /* its MULTI queued a command that may write (CLIENT PAUSE WRITE
                                   holds the EXEC); meaningful while txn.active */
+    bool monitor;              /* MONITOR: every command run is shown to it (cmd_monitor.c) */
+    uint32_t monitor_next;     /* 1 + the slot of the next monitor in `clients`' list, 0: last */
+    uint32_t monitor_prev;     /* 1 + the slot of the previous one, 0: first */
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */
     int64_t last_command_ms;   /* Unix ms of the last command (CLIENT LIST idle, timeout) */
     const char *last_command;  /* name of the last command run, NULL before the first */
@@ -90,6 +93,8 @@ struct clients {
     uint8_t pause;             /* enum clients_pause: CLIENT PAUSE in effect */
     bool pause_ended;          /* CLIENT UNPAUSE: the serving layer resumes the held clients */
     int64_t pause_end_ms;      /* Unix ms the pause ends (past it, it is over) */
+    uint32_t monitor_first;    /* 1 + the slot of the newest monitor, 0: none (MONITOR) */
+    uint32_t monitor_count;    /* clients in that list, at most slot_count */
     uint32_t unblock_count;    /* clients CLIENT UNBLOCK marked (their deadlines set to
                                   CLIENT_UNBLOCK_DEADLINE_MS): the serving layer answers them
                                   once the command is done */
@@ -115,6 +120,12 @@ void client_close(struct clients *clients, struct client *client);
 
 /* RESET: as it was when it connected (no transaction, watches, subscriptions or name). */
 void client_reset(struct clients *clients, struct client *client, bool authenticated);
+
+/* MONITOR: the client joins the monitors' list (it must not be in it); RESET and closing
+ * take it out. The list is walked from clients->monitor_first by monitor_next (O(monitors),
+ * never O(clients)), newest first. */
+void client_monitor_start(struct clients *clients, struct client *client);
+void client_monitor_stop(struct clients *clients, struct client *client);
 
 /* Unsubscribes from every channel, pattern and shard channel (RESET, leaving, a dropped
  * subscriber). */

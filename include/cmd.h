@@ -49,6 +49,7 @@ struct cmd_outcome {
     uint32_t block_key_first;
     uint32_t block_key_count;
     int64_t block_deadline_ms; /* with block: Unix ms of the timeout; 0: never */
+    bool silent;               /* it answered nothing, as Redis's MONITOR sent by a monitor */
 };
 
 /* What a handler may touch. The shared part is set once by the serving layer; the call part
@@ -72,6 +73,7 @@ struct cmd_context {
     struct client *client;       /* the client running this command */
     struct reply reply;          /* where its reply goes */
     uint8_t mode;                /* enum cmd_mode */
+    bool script_call;            /* run by a script's redis.call (MONITOR shows "lua") */
     struct cmd_outcome outcome;  /* what it asks of its caller; zero before it runs */
 };
 

@@ -104,6 +104,8 @@ enum reply_error {
     REPLY_ERROR_CLIENT_ID_INVALID,
     REPLY_ERROR_CLIENT_ID_NOT_POSITIVE,
     REPLY_ERROR_NO_SUCH_CLIENT,
+    REPLY_ERROR_REPLICA_KEYSPACE,    /* a monitor sent a command that reads or writes keys */
+    REPLY_ERROR_MONITOR_DENY_BLOCKING, /* MONITOR inside EXEC */
     /* Transactions. */
     REPLY_ERROR_MULTI_NESTED,
     REPLY_ERROR_EXEC_WITHOUT_MULTI,

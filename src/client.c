@@ -60,11 +60,47 @@ void client_unsubscribe_all(struct clients *clients, struct client *client)
     KV_ASSERT(!client_subscribed(client));
 }
 
+void client_monitor_start(struct clients *clients, struct client *client)
+{
+    KV_ASSERT(client->id != 0 && !client->monitor);
+    KV_ASSERT(clients->monitor_count < clients->slot_count);
+    client->monitor = true;
+    client->monitor_prev = 0;
+    client->monitor_next = clients->monitor_first;
+    if (clients->monitor_first != 0) {
+        client_at(clients, clients->monitor_first - 1)->monitor_prev = client->slot_index + 1;
+    }
+    clients->monitor_first = client->slot_index + 1;
+    clients->monitor_count++;
+}
+
+void client_monitor_stop(struct clients *clients, struct client *client)
+{
+    if (!client->monitor) {
+        return;
+    }
+    KV_ASSERT(clients->monitor_count > 0);
+    if (client->monitor_prev != 0) {
+        client_at(clients, client->monitor_prev - 1)->monitor_next = client->monitor_next;
+    } else {
+        KV_ASSERT(clients->monitor_first == client->slot_index + 1);
+        clients->monitor_first = client->monitor_next;
+    }
+    if (client->monitor_next != 0) {
+        client_at(clients, client->monitor_next - 1)->monitor_prev = client->monitor_prev;
+    }
+    client->monitor = false;
+    client->monitor_next = 0;
+    client->monitor_prev = 0;
+    clients->monitor_count--;
+}
+
 void client_reset(struct clients *clients, struct client *client, bool authenticated)
 {
     KV_ASSERT(client->id != 0);
     txn_reset(&client->txn, clients->watch);
     client_unsubscribe_all(clients, client);
+    client_monitor_stop(clients, client);
     client->name_length = 0;
     client->lib_name_length = 0;
     client->lib_ver_length = 0;
@@ -83,6 +119,7 @@ void client_close(struct clients *clients, struct client *client)
     KV_ASSERT(client->id != 0);
     txn_reset(&client->txn, clients->watch);
     client_unsubscribe_all(clients, client);
+    client_monitor_stop(clients, client);
     uint32_t slot_index = client->slot_index;
     memset(client, 0, sizeof(*client));
     client->slot_index = slot_index;
@@ -98,10 +135,20 @@ void client_verify(const struct clients *clients, const struct client *client)
     KV_ASSERT(client->lib_ver_length <= CLIENT_LIB_BYTES_MAX);
     KV_ASSERT(client->id == 0 || client->resp == 2 || client->resp == 3);
     if (client->id == 0) {
-        KV_ASSERT(!client_subscribed(client) && !client->txn.active);
+        KV_ASSERT(!client_subscribed(client) && !client->txn.active && !client->monitor);
         return;
     }
     KV_ASSERT(client->slot_index == (uint32_t)(client - clients->slots));
+    /* A monitor's links name live monitors that link back to it. */
+    KV_ASSERT(client->monitor || (client->monitor_next == 0 && client->monitor_prev == 0));
+    if (client->monitor) {
+        KV_ASSERT(client->monitor_prev != 0 ||
+                  clients->monitor_first == client->slot_index + 1);
+        if (client->monitor_next != 0) {
+            const struct client *next = client_at(clients, client->monitor_next - 1);
+            KV_ASSERT(next->monitor && next->monitor_prev == client->slot_index + 1);
+        }
+    }
     KV_ASSERT(client->pubsub.conn_slot == client->slot_index);
     pubsub_client_verify(clients->pubsub, &client->pubsub);
 }

@@ -61,6 +61,7 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_repl,
     &cmd_family_module,
     &cmd_family_acl,
+    &cmd_family_monitor,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -662,6 +663,13 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
         reply_error_format(&context->reply, REPLY_ERROR_SUBSCRIBED_CONTEXT, cmd->name);
         return false;
     }
+    /* A monitor is a replica to Redis: it may not touch the keyspace (processCommand). */
+    if (client->monitor && (cmd_redis_flags(args, arg_count) &
+                            (CMD_REDIS_READONLY | CMD_REDIS_WRITE | CMD_REDIS_MAY_REPLICATE))) {
+        stats->rejected_calls++;
+        reply_error(&context->reply, REPLY_ERROR_REPLICA_KEYSPACE);
+        return false;
+    }
     KV_ASSERT(context->reply.total == length_before); /* admitting answers nothing */
     return true;
 }
@@ -781,11 +789,29 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
                                context->client->id);
     }
     notify_command_begin(context->client, &context->reply);
+    /* MONITOR's feed, as Redis's call(): after the command, but EVAL and FCALL before it (so
+     * their scripts' commands follow), admin commands never, a blocked retry not again. */
+    uint32_t monitor_flags = 0;
+    /* EXEC re-reads its queue into the scratch `args` points into: a command of one argument
+     * (EXEC's arity) is fed from this copy. */
+    struct slice name = args[0];
+    bool monitored = context->clients != NULL && context->clients->monitor_count > 0 &&
+                     context->mode != CMD_MODE_RETRY;
+    if (monitored) {
+        monitor_flags = cmd_redis_flags(args, arg_count);
+        if (monitor_flags & CMD_REDIS_SKIP_MONITOR) {
+            cmd_monitor_feed(context, args, arg_count);
+        }
+    }
     cmd->handler(context, args, arg_count);
     if (heap->failed_allocations != failures_before) {
         oom_retry(context, cmd, args, arg_count);
     }
     notify_command_end();
+    if (monitored && !(monitor_flags & (CMD_REDIS_ADMIN | CMD_REDIS_SKIP_MONITOR)) &&
+        context->clients->monitor_count > 0) {
+        cmd_monitor_feed(context, arg_count == 1 ? &name : args, arg_count);
+    }
     if (context->tracking != NULL) {
         cmd_tracking_after(context, cmd, args, arg_count);
     }
@@ -805,7 +831,7 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     /* Every command answers exactly once, but a blocking one that found nothing answers
      * when it is retried (and a reply that found no memory was dropped: its client goes). */
     KV_ASSERT(written > 0 || context->outcome.block || context->outcome.shutdown ||
-              context->reply.failed);
+              context->outcome.silent || context->reply.failed);
     KV_ASSERT(!context->outcome.block || written == 0);
     KV_ASSERT(stats->failed_calls <= stats->calls);
     context->reply.mark = outer_mark;

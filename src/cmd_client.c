@@ -207,10 +207,15 @@ CMD_HANDLER(cmd_reset)
 /* Longest CLIENT LIST line: the fixed fields plus the name, address and library. */
 #define CLIENT_LINE_BYTES (640u + CLIENT_NAME_BYTES_MAX + 2u * CLIENT_LIB_BYTES_MAX)
 
-/* The flags CLIENT LIST shows: blocked, subscribed, in a transaction, or none. */
+/* The flags CLIENT LIST shows: a monitor, blocked, subscribed, in a transaction, or none. */
 static const char *client_flags(const struct cmd_context *context, const struct client *client)
 {
     KV_ASSERT(client->id != 0);
+    if (client->monitor) {
+        /* Redis's 'O' first; a monitor may still open a transaction (MULTI, PING, EXEC). */
+        return client->txn.active ? (client->no_evict ? "Oxe" : "Ox")
+                                  : (client->no_evict ? "Oe" : "O");
+    }
     if (block_is_blocked(context->block, client->slot_index)) {
         /* It blocked running a command at once, which MULTI would have queued instead. */
         KV_ASSERT(!client->txn.active);

@@ -835,3 +835,62 @@ bool cmd_redis_row_at(uint32_t index, const char **name, uint32_t *categories)
     KV_ASSERT(*name != NULL);
     return true;
 }
+
+/* The flags field of a row's encoded INFO (its third: after the name's bulk and the arity's
+ * integer, a set of status words) as enum cmd_redis_flag bits. */
+static uint32_t row_flags(const struct redis_command_row *row)
+{
+    static const struct {
+        const char *word;
+        uint32_t bit;
+    } known[] = {
+        {"write", CMD_REDIS_WRITE},   {"readonly", CMD_REDIS_READONLY},
+        {"admin", CMD_REDIS_ADMIN},   {"skip_monitor", CMD_REDIS_SKIP_MONITOR},
+        {"may_replicate", CMD_REDIS_MAY_REPLICATE},
+    };
+    const char *at = row->info;
+    KV_ASSERT(*at == 'b');
+    at++;
+    at += encoded_number(&at);
+    KV_ASSERT(*at == 'i');
+    at++;
+    (void)encoded_number(&at);
+    KV_ASSERT(*at == 's');
+    at++;
+    int64_t count = encoded_number(&at);
+    uint32_t flags = 0;
+    /* Bounded by the set's entries (a command has fewer than twenty flags). */
+    for (int64_t entry = 0; entry < count; entry++) {
+        KV_ASSERT(*at == '+');
+        at++;
+        int64_t length = encoded_number(&at);
+        for (uint32_t index = 0; index < sizeof(known) / sizeof(known[0]); index++) {
+            if (strlen(known[index].word) == (size_t)length &&
+                memcmp(known[index].word, at, (size_t)length) == 0) {
+                flags |= known[index].bit;
+            }
+        }
+        at += length;
+    }
+    /* COMMAND INFO does not show may_replicate; Redis 7.0's commands.c gives it to these. */
+    static const char *const may_replicate[] = {"eval", "evalsha", "fcall", "pfcount",
+                                                "publish", "spublish"};
+    for (uint32_t index = 0; index < sizeof(may_replicate) / sizeof(may_replicate[0]); index++) {
+        flags |= strcmp(row->name, may_replicate[index]) == 0 ? CMD_REDIS_MAY_REPLICATE : 0u;
+    }
+    return flags;
+}
+
+uint32_t cmd_redis_flags(const struct slice *args, uint32_t arg_count)
+{
+    KV_ASSERT(arg_count >= 1);
+    const struct redis_command_row *row = row_find(args[0]);
+    if (row == NULL) {
+        return 0;
+    }
+    if (row->sub_count > 0 && arg_count > 1) {
+        const struct redis_command_row *sub = row_sub(row, args[1]);
+        row = sub != NULL ? sub : row;
+    }
+    return row_flags(row);
+}

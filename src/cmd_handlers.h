@@ -70,6 +70,7 @@ extern const struct cmd_family cmd_family_hll;
 extern const struct cmd_family cmd_family_repl;
 extern const struct cmd_family cmd_family_module;
 extern const struct cmd_family cmd_family_acl;
+extern const struct cmd_family cmd_family_monitor;
 
 /* Finds a key of `type` (not STORE_TYPE_ANY) in one probe (store_find_typed), counting the
  * keyspace hit or miss as Redis's lookupKeyRead; answers WRONGTYPE itself for a key of
@@ -122,6 +123,24 @@ bool cmd_at(uint32_t index, const struct cmd **cmd);
  * (false past the end). For ACL CAT (cmd_acl.c). */
 const char *cmd_acl_category_at(uint32_t index);
 bool cmd_redis_row_at(uint32_t index, const char **name, uint32_t *categories);
+
+/* Redis 7.0's flags of the command args[0] names (of its subcommand args[1], where it has
+ * them and args[1] is one), from Redis's command table; 0 for a name Redis does not have.
+ * A binary search and a short scan: for MONITOR's feed and a monitor's own commands. */
+enum cmd_redis_flag {
+    CMD_REDIS_WRITE = 1u << 0,
+    CMD_REDIS_READONLY = 1u << 1,
+    CMD_REDIS_ADMIN = 1u << 2,        /* never shown to monitors */
+    CMD_REDIS_SKIP_MONITOR = 1u << 3, /* EVAL, FCALL: shown before they run, by cmd_run */
+    CMD_REDIS_MAY_REPLICATE = 1u << 4,
+};
+uint32_t cmd_redis_flags(const struct slice *args, uint32_t arg_count);
+
+/* MONITOR's feed (cmd_monitor.c): the command as the client sent it, to every monitor, as
+ * Redis's replicationFeedMonitors writes it ("+<s>.<us> [<db> <addr>|lua] "<arg>" ..."),
+ * AUTH's and HELLO's passwords redacted. Callers: cmd_run, after the command (before it for
+ * EVAL and FCALL, so their scripts' commands follow them). */
+void cmd_monitor_feed(struct cmd_context *context, const struct slice *args, uint32_t arg_count);
 
 /* The group of entry `index` ("string", "generic", "list", ...). */
 const char *cmd_group_at(uint32_t index);

@@ -102,6 +102,9 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_CLIENT_ID_INVALID] = FIXED("-ERR Invalid client ID\r\n"),
     [REPLY_ERROR_CLIENT_ID_NOT_POSITIVE] = FIXED("-ERR client-id should be greater than 0\r\n"),
     [REPLY_ERROR_NO_SUCH_CLIENT] = FIXED("-ERR No such client\r\n"),
+    [REPLY_ERROR_REPLICA_KEYSPACE] = FIXED("-ERR Replica can't interact with the keyspace\r\n"),
+    [REPLY_ERROR_MONITOR_DENY_BLOCKING] =
+        FIXED("-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n"),
 
     [REPLY_ERROR_MULTI_NESTED] = FIXED("-ERR MULTI calls can not be nested\r\n"),
     [REPLY_ERROR_EXEC_WITHOUT_MULTI] = FIXED("-ERR EXEC without MULTI\r\n"),

@@ -630,6 +630,7 @@ static struct reply call_execute(struct script_run *run, uint32_t position,
                                 .owner = script};
     call.reply.resp3 = run->resp3; /* the run's protocol (redis.setresp), not the caller's */
     call.mode = CMD_MODE_EXEC; /* blocking forms answer at once, as in a script */
+    call.script_call = true;   /* MONITOR shows it as "lua" */
     call.outcome = (struct cmd_outcome){0};
     struct client *client = run->context->client;
     const char *last_command = client->last_command;
