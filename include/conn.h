@@ -183,6 +183,12 @@ KV_MUST_USE bool conn_ready_pop(struct conns *conns, uint32_t *slot_index);
  * sent and closes it (the loop picks it up from the ready queue). */
 void conn_kill(struct conns *conns, struct conn *conn);
 
+/* Another client's message written with conn_reply (an invalidation, a monitor's line): kept
+ * and queued to send; false when the writer found no memory, and then the client is closed
+ * (the caller counts it). */
+KV_MUST_USE bool conn_reply_deliver(struct conns *conns, struct conn *conn,
+                                    const struct reply *reply);
+
 static inline struct conn *conn_at(const struct conns *conns, uint32_t slot_index)
 {
     KV_ASSERT(slot_index < conns->slot_count);

@@ -172,13 +172,9 @@ void cmd_monitor_feed(struct cmd_context *context, const struct slice *args, uin
         }
         struct reply reply = conn_reply(context->conns, conn);
         monitor_line(&reply, head, (uint32_t)head_bytes, args, arg_count);
-        conn_reply_keep(context->conns, conn, &reply);
-        if (reply.failed) {
+        if (!conn_reply_deliver(context->conns, conn, &reply)) {
             context->stats->memory_disconnects++;
-            conn_kill(context->conns, conn);
-            continue;
         }
-        conn_ready_push(context->conns, target->slot_index);
     }
 }
 

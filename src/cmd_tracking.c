@@ -82,13 +82,9 @@ static void output_write(const struct cmd_context *shared, const struct client *
             reply_bulk(&reply, keys[index]);
         }
     }
-    conn_reply_keep(shared->conns, conn, &reply);
-    if (reply.failed) {
+    if (!conn_reply_deliver(shared->conns, conn, &reply)) {
         shared->stats->memory_disconnects++;
-        conn_kill(shared->conns, conn);
-        return;
     }
-    conn_ready_push(shared->conns, target->slot_index);
 }
 
 void cmd_tracking_send(void *context, uint32_t slot_index, uint64_t id, const struct slice *keys,

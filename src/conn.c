@@ -434,6 +434,17 @@ void conn_kill(struct conns *conns, struct conn *conn)
     conn_ready_push(conns, conn_slot_index(conns, conn));
 }
 
+bool conn_reply_deliver(struct conns *conns, struct conn *conn, const struct reply *reply)
+{
+    conn_reply_keep(conns, conn, reply);
+    if (reply->failed) {
+        conn_kill(conns, conn);
+        return false;
+    }
+    conn_ready_push(conns, conn_slot_index(conns, conn));
+    return true;
+}
+
 uint64_t conn_memory(const struct conns *conns, const struct conn *conn)
 {
     uint64_t bytes = conn->recv != NULL ? heap_usable_bytes(conns->heap, conn->recv) : 0;
