@@ -60,13 +60,16 @@ def main():
         plan = run("/usr/bin/kv", "--config", "/etc/kv/kv.conf", "--plan")
         checks.equal(plan.returncode, 0, "the installed kv reads the installed config")
         checks.true(pwd.getpwnam("kv").pw_shell.endswith("nologin"), "a kv system user")
+        state = os.stat("/var/lib/kv")
+        checks.true(pwd.getpwuid(state.st_uid).pw_name == "kv" and state.st_mode & 0o777 == 0o750,
+                    "/var/lib/kv (kv.conf's dir) belongs to kv, mode 0750")
         declared = run("dpkg-query", "-W", "-f=${Conffiles}", "kv").stdout
         checks.true("/etc/kv/kv.conf" in declared, "kv.conf registered as a conffile")
     finally:
         result = run("dpkg", "--purge", "kv")
     checks.equal(result.returncode, 0, f"dpkg --purge: {result.stderr[-500:]}")
-    checks.true(not os.path.exists("/usr/bin/kv") and not os.path.exists("/etc/kv/kv.conf"),
-                "purge leaves no files")
+    checks.true(not os.path.exists("/usr/bin/kv") and not os.path.exists("/etc/kv/kv.conf")
+                and not os.path.exists("/var/lib/kv"), "purge leaves no files")
     try:
         pwd.getpwnam("kv")
         checks.true(False, "purge removes the kv user")

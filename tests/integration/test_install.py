@@ -30,10 +30,19 @@ def main():
         for path in EXPECTED:
             checks.true(os.path.isfile(os.path.join(destdir, path)), f"installed {path}")
         kv = os.path.join(destdir, "usr/bin/kv")
-        plan = subprocess.run([kv, "--config", os.path.join(destdir, "etc/kv/kv.conf"), "--plan"],
+        # Its `dir`, /var/lib/kv, is the package's and the unit's to create (kv refuses a
+        # missing one, as Redis does): a copy names the install tree instead.
+        with open(os.path.join(destdir, "etc/kv/kv.conf")) as f:
+            conf_text = f.read()
+        copy = os.path.join(destdir, "kv-dir-here.conf")
+        with open(copy, "w") as f:
+            f.write(conf_text.replace("dir /var/lib/kv\n", f"dir {destdir}\n"))
+        plan = subprocess.run([kv, "--config", copy, "--plan"],
                               capture_output=True, text=True, timeout=30)
         checks.equal(plan.returncode, 0, f"the default kv.conf is valid: {plan.stderr}")
-        checks.true("key_count = 1000" in plan.stdout, "the default kv.conf has the defaults")
+        checks.true("maxmemory = 268435456" in plan.stdout and "key_count = 0" in plan.stdout,
+                    "the default kv.conf has the defaults: a 256 MiB budget, no caps")
+        checks.true("dir /var/lib/kv\n" in conf_text, "kv.conf saves into /var/lib/kv")
         if shutil.which("systemd-analyze") is None:
             print("systemd-analyze is not installed: units not verified")
             raise SystemExit(harness.SKIP)
@@ -43,6 +52,7 @@ def main():
                 text = f.read().replace("/usr/bin/kv", kv)
             checks.true("Type=notify" in text and "LimitMEMLOCK=infinity" in text,
                         f"{name}: notify type and unlimited memlock")
+            checks.true("StateDirectory=kv" in text, f"{name}: a writable state directory")
             path = os.path.join(units, as_name)
             with open(path, "w") as f:
                 f.write(text)
