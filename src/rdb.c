@@ -1726,11 +1726,6 @@ static enum rdb_status load_skip_opcode(struct rdb_reader *reader, uint8_t opcod
         enum rdb_status status = read_count(reader, &length);
         return status == RDB_OK ? read_count(reader, &length) : status;
     }
-    case RDB_OPCODE_SELECTDB: {
-        enum rdb_status status = read_count(reader, &length);
-        /* TODO(issue 17): databases 1-15 once the store has them. */
-        return status == RDB_OK && length != 0 ? RDB_UNSUPPORTED : status;
-    }
     case RDB_OPCODE_FUNCTION2: {
         /* A library's code: kv does not load functions from a file yet (TODO(issue 17)), so
          * the data load and the caller logs the libraries it left out. */
@@ -1772,6 +1767,15 @@ enum rdb_status rdb_load(struct rdb_reader *reader, struct store *store,
             expire_ms = (int64_t)seconds * 1000;
         } else if (opcode == RDB_OPCODE_AUX) {
             status = load_aux(reader, result);
+        } else if (opcode == RDB_OPCODE_SELECTDB) {
+            /* rdbLoad refuses a database past `databases` ("more than %d databases"). */
+            uint64_t db_index = 0;
+            status = read_count(reader, &db_index);
+            if (status == RDB_OK && db_index >= store->db_count) {
+                status = RDB_CORRUPT;
+            } else if (status == RDB_OK) {
+                store_select(store, (uint32_t)db_index);
+            }
         } else if (opcode >= RDB_OPCODE_FUNCTION2) {
             status = load_skip_opcode(reader, opcode);
         } else if (rdb_store_type(opcode) == STORE_TYPE_ANY) {
@@ -1782,6 +1786,7 @@ enum rdb_status rdb_load(struct rdb_reader *reader, struct store *store,
             expire_ms = 0;
         }
     }
+    store_select(store, 0);
     if (status != RDB_OK) {
         return status;
     }
@@ -1830,7 +1835,7 @@ const char *rdb_status_text(enum rdb_status status)
     case RDB_CHECKSUM:
         return "Wrong RDB checksum";
     case RDB_UNSUPPORTED:
-        return "a type or opcode kv does not load yet (streams, modules, db > 0)";
+        return "a type or opcode kv does not load yet (modules)";
     case RDB_TOO_BIG:
         return "an item larger than the load buffer";
     case RDB_IO:

@@ -131,31 +131,37 @@ static bool save_flush(void *context, const uint8_t *bytes, uint32_t length)
     return true;
 }
 
-/* Serializes every key: header, db 0, keys, EOF and checksum. */
+/* Serializes every key: header, each database that holds keys, EOF and checksum. */
 static int save_keys(struct store *store, struct save_target *target, int64_t now_ms)
 {
     struct rdb_writer writer;
     rdb_writer_init(&writer, rdb_file.buffer, RDB_FILE_BUFFER_BYTES, save_flush, target,
                     store->heap, rdb_file.lzf_table);
     rdb_write_header(&writer, now_ms, store->heap->used_bytes);
-    /* One database today; each database the store exposes gets its SELECTDB here. */
-    if (store_key_count(store) > 0) {
-        rdb_write_db_start(&writer, 0, store_key_count(store), store_expires_count(store));
+    uint32_t selected = store->db_index;
+    uint64_t skipped = 0;
+    /* Bounded by the databases, and within each by its keys: the store does not change
+     * during a SAVE. */
+    for (uint32_t db_index = 0; db_index < store->db_count && !writer.failed; db_index++) {
+        store_select(store, db_index);
+        if (store_key_count(store) == 0) {
+            continue;
+        }
+        rdb_write_db_start(&writer, db_index, store_key_count(store), store_expires_count(store));
         struct dict_walk walk;
         uint32_t key_ref = 0;
-        uint64_t skipped = 0;
         store_walk_start(store, &walk);
-        /* Bounded by the keys: the store does not change during a SAVE. */
         while (!writer.failed && store_walk_next(store, &walk, &key_ref)) {
             if (!store_key_live(store, store_key(store, key_ref))) {
                 continue;
             }
             skipped += rdb_write_key(&writer, store, key_ref) ? 0u : 1u;
         }
-        if (skipped > 0) {
-            log_warn("SAVE left out %llu stream keys (kv does not serialize streams yet)",
-                     (unsigned long long)skipped);
-        }
+    }
+    store_select(store, selected);
+    if (skipped > 0) {
+        log_warn("SAVE left out %llu keys of a type kv does not serialize",
+                 (unsigned long long)skipped);
     }
     rdb_write_end(&writer);
     if (!rdb_writer_finish(&writer)) {

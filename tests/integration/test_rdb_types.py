@@ -1,0 +1,112 @@
+"""RDB completeness against a real redis-server 7.0, both ways (issue 17 item 3).
+
+1. Every database: keys in databases 0, 3 and 15 (SELECTDB, RESIZEDB). kv's SAVE passes
+   redis-check-rdb 7.0 and loads in redis-server to the same dataset, database by database;
+   redis-server's SAVE of the same commands loads in kv to the same dataset.
+2. A file naming a database past kv's `databases` is refused at startup, as Redis refuses it.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+
+import kvtest
+
+KV_OPTIONS = ["--hugepages", "off", "--maxmemory", "32mb", "--connections-max", "16"]
+
+
+def commands():
+    out = []
+    for db in (0, 3, 15):
+        out.append(("SELECT", str(db)))
+        for index in range(50):
+            out.append(("SET", "s:%d:%d" % (db, index), "v%d-%d" % (db, index)))
+        out.append(("RPUSH", "l:%d" % db, "a", "b", str(db)))
+        out.append(("HSET", "h:%d" % db, "f", "v", "n", "12"))
+        out.append(("SADD", "set:%d" % db, "1", "2", "x"))
+        out.append(("ZADD", "z:%d" % db, "1", "a", "2.5", "b"))
+        out.append(("PEXPIRE", "s:%d:0" % db, "500000"))
+    out.append(("SELECT", "0"))
+    return out
+
+
+def dataset(client):
+    """Every database's keys and values, as comparable text."""
+    result = {}
+    for db in range(16):
+        client.call("SELECT", str(db))
+        for key in sorted(client.value("KEYS", "*")):
+            kind = client.value("TYPE", key)
+            if kind == "string":
+                value = client.value("GET", key)
+            elif kind == "list":
+                value = client.value("LRANGE", key, "0", "-1")
+            elif kind == "hash":
+                value = sorted(client.value("HGETALL", key))
+            elif kind == "set":
+                value = sorted(client.value("SMEMBERS", key))
+            else:
+                value = client.value("ZRANGE", key, "0", "-1", "WITHSCORES")
+            ttl = client.value("TTL", key)
+            result[(db, key)] = (kind, value, ttl > 0)
+    client.call("SELECT", "0")
+    return result
+
+
+def start_redis_on(directory):
+    port = kvtest.free_port()
+    argv = kvtest.redis_argv(port) + ["--dir", directory, "--dbfilename", "dump.rdb"]
+    return kvtest.Server("redis", argv, port).wait_ready()
+
+
+def main():
+    kvtest.need_kv_binary()
+    kvtest.need_program("redis-server")
+    kvtest.need_program("redis-check-rdb")
+    check = kvtest.Checker("rdb_types")
+    root = tempfile.mkdtemp(prefix="kvtest-rdbtypes-")
+    try:
+        kv_dir = os.path.join(root, "kv")
+        redis_dir = os.path.join(root, "redis")
+        os.mkdir(kv_dir)
+        os.mkdir(redis_dir)
+        # kv -> Redis.
+        with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir) as kv, kv.connect() as client:
+            for command in commands():
+                client.call(*command)
+            expected = dataset(client)
+            check.equal("kv SAVE", "OK", client.value("SAVE"))
+        path = os.path.join(kv_dir, "dump.rdb")
+        checked = subprocess.run(["redis-check-rdb", path], capture_output=True, text=True)
+        check.true("redis-check-rdb accepts kv's file", checked.returncode == 0,
+                   checked.stdout[-400:])
+        shutil.copy(path, os.path.join(redis_dir, "dump.rdb"))
+        with start_redis_on(redis_dir) as redis, redis.connect() as client:
+            check.equal("redis-server loads kv's databases", expected, dataset(client))
+            os.unlink(os.path.join(redis_dir, "dump.rdb"))
+            client.call("FLUSHALL")
+            for command in commands():
+                client.call(*command)
+            check.equal("redis-server SAVE", "OK", client.value("SAVE"))
+        # Redis -> kv.
+        fresh = os.path.join(root, "kv2")
+        os.mkdir(fresh)
+        shutil.copy(os.path.join(redis_dir, "dump.rdb"), os.path.join(fresh, "dump.rdb"))
+        with kvtest.start_kv(*KV_OPTIONS, "--dir", fresh) as kv, kv.connect() as client:
+            check.equal("kv loads redis-server's databases", expected, dataset(client))
+        # A database past `databases`: refused at startup.
+        few = os.path.join(root, "few")
+        os.mkdir(few)
+        shutil.copy(os.path.join(redis_dir, "dump.rdb"), os.path.join(few, "dump.rdb"))
+        port = kvtest.free_port()
+        result = kvtest.run_kv("--port", port, "--bind", "127.0.0.1", "--dir", few,
+                               "--databases", "4", *KV_OPTIONS)
+        check.true("a database past `databases` stops the startup",
+                   result.returncode not in (0, None), result.stderr[-300:])
+    finally:
+        shutil.rmtree(root, True)
+    return check.finish()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
