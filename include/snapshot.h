@@ -1,0 +1,110 @@
+/*
+ * A point-in-time RDB image of the whole keyspace without fork: BGSAVE's (and an AOF
+ * rewrite's base file). The walk serializes the keyspace bucket by bucket in bounded slices
+ * between loop passes (snapshot_step, from cron), through the RDB writer into a few fixed
+ * buffers carved at init; each full buffer goes to the sink (an asynchronous write) while the
+ * next one fills. The image is the dataset at the moment snapshot_start ran:
+ *
+ * - The keys dicts do not resize while a snapshot runs (dict.frozen: a rehash in progress is
+ *   finished at the start, new ones are not started, chains grow instead), so each key stays
+ *   in its bucket and a bucket is a fixed unit of work. A bitmap (one bit per bucket of
+ *   every database, one heap allocation at the start) marks the buckets already written.
+ * - Before a key changes, is created or is removed (the store's `touched` hook, and its
+ *   `event` hook for expiry and eviction), the snapshot writes that key's bucket first if its
+ *   bit is clear, then sets it: the bucket is written as it was at the snapshot point
+ *   (every change to it so far went through this hook), and a key created later in it is
+ *   never written. The walk skips buckets whose bit is set.
+ * - FLUSHDB, FLUSHALL and SWAPDB change whole databases at once: they call
+ *   snapshot_settle first, which writes every bucket not yet written (a pause of the
+ *   remaining walk, as long as that command is O(keys) anyway).
+ *
+ * Bounds: a slice writes whole buckets until SNAPSHOT_SLICE_BYTES have gone into the
+ * writer (a bucket is a handful of keys; one large value can make one slice long). When
+ * every buffer is in flight the writer waits for the oldest write to complete (the sink's
+ * reap with wait), so a slow disk slows the slice rather than growing memory. Memory: the
+ * buffers and an LZF table, carved at init (snapshot_plan_bytes), the bitmap from the heap at
+ * the start (no room: the start fails with -ENOMEM), values' scratch from the heap as SAVE.
+ * One snapshot at a time (Redis too allows one child).
+ */
+#ifndef KV_SNAPSHOT_H
+#define KV_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kv_assert.h"
+#include "lzf.h"
+#include "region.h"
+#include "store.h"
+
+/* Write buffers: one filling while the others are written. */
+#define SNAPSHOT_BUFFER_COUNT 4u
+#define SNAPSHOT_BUFFER_BYTES (1024u * 1024u)
+/* Bytes a slice hands the writer before it returns to the loop (whole buckets). */
+#define SNAPSHOT_SLICE_BYTES (256u * 1024u)
+
+/* The region bytes snapshot_init carves: the buffers, the LZF table, alignment slack. */
+static inline uint64_t snapshot_plan_bytes(void)
+{
+    return (uint64_t)SNAPSHOT_BUFFER_COUNT * SNAPSHOT_BUFFER_BYTES + LZF_TABLE_BYTES + 2u * 64u;
+}
+
+/* Where a snapshot's bytes go (the RDB file's ring, or the AOF's base file). Every call
+ * returns at once but reap with `wait`. */
+struct snapshot_sink {
+    void *context;
+    /* Submits a write of `length` bytes at `offset`; its completion comes back through reap
+     * with `tag`. 0, or a negative errno (the snapshot fails). */
+    int (*write)(void *context, const uint8_t *bytes, uint32_t length, uint64_t offset,
+                 uint32_t tag);
+    /* Submits the file's fsync, reaped with tag SNAPSHOT_TAG_SYNC. */
+    int (*sync)(void *context);
+    /* One completion: true with its tag and result (bytes written, 0 for the fsync, or a
+     * negative errno); false when none is ready (never with wait, unless none is pending). */
+    bool (*reap)(void *context, bool wait, uint32_t *tag, int *result);
+    /* The end: status 0 after the fsync completed (the sink makes the file current), else a
+     * negative errno (the sink removes it). Called once, from snapshot_step or
+     * snapshot_abort. */
+    void (*done)(void *context, int status);
+};
+
+#define SNAPSHOT_TAG_SYNC UINT32_MAX
+
+/* Carves the buffers and the LZF table. */
+void snapshot_init(struct region *region);
+
+/* Takes the snapshot point now and starts the walk (the sink's file is open): 0, -EBUSY when
+ * one runs, -ENOMEM when the heap has no room for the bitmap. Hooks the store until the end. */
+KV_MUST_USE int snapshot_start(struct store *store, const struct snapshot_sink *sink,
+                               int64_t now_ms);
+
+/* Whether a snapshot runs (BGSAVE in progress). */
+bool snapshot_running(void);
+
+/* One slice: reaps finished writes, writes up to SNAPSHOT_SLICE_BYTES of buckets, and at the
+ * end the checksum, the fsync and the sink's done. Returns whether the loop should come back
+ * at once (work is left that needs no wait). */
+bool snapshot_step(void);
+
+/* Writes every bucket not yet written (FLUSHDB, FLUSHALL, SWAPDB are about to change whole
+ * databases); the writes go on asynchronously. Nothing when no snapshot runs. */
+void snapshot_settle(void);
+
+/* Stops a running snapshot (SHUTDOWN without saving, or an error): waits for the writes in
+ * flight, tells the sink done(-ECANCELED), unhooks the store. */
+void snapshot_abort(void);
+
+/* Runs the snapshot to its end now, waiting on the sink (SHUTDOWN waits for a BGSAVE). */
+void snapshot_finish(void);
+
+/* What INFO persistence shows of the running snapshot. */
+struct snapshot_progress {
+    int64_t started_ms;        /* Unix ms of the snapshot point */
+    uint64_t bytes_written;    /* bytes handed to the writer so far */
+    uint64_t keys_written;     /* keys serialized so far */
+    uint64_t keys_early;       /* of them, written before a change (the hook) */
+};
+
+const struct snapshot_progress *snapshot_progress(void);
+
+#endif
