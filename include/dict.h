@@ -63,6 +63,8 @@ struct dict {
     uint32_t bucket_inline;    /* table 0's one bucket before its first array, so that an
                                   insert never needs the heap */
     uint64_t rehash_moved;     /* buckets of table 0 moved (or passed empty) in all */
+    bool frozen;               /* no resize starts (a snapshot walks the buckets): chains
+                                  grow instead, as when the heap refuses an array */
 };
 
 /* Where an entry is linked from: the bucket slot or the previous entry's link field. Valid

@@ -185,12 +185,32 @@ struct rdb_save_stats {
     bool last_save_ok;             /* the last save's outcome (true before any) */
     uint64_t last_load_keys_loaded;
     uint64_t last_load_keys_expired;
+    bool last_bgsave_ok;           /* the last BGSAVE's outcome (true before any) */
+    int64_t last_bgsave_seconds;   /* the last BGSAVE's duration, -1 until one ran */
+    int64_t bgsave_started_ms;     /* Unix ms the running (or last) BGSAVE started */
+    int64_t bgsave_tried_ms;       /* Unix ms of the last BGSAVE start attempt */
+    uint64_t changes_at_save;      /* key changes counted when the last good save started */
+    uint64_t changes_at_bgsave;    /* key changes counted when the running BGSAVE started */
 };
 
 /* Saves the whole store to <dir>/<dbfilename>: 0 or a negative errno. */
 typedef int rdb_save_fn(struct store *store, int64_t now_ms);
 
 void rdb_save_register(rdb_save_fn *save, const struct rdb_save_stats *stats);
+
+/* BGSAVE: starts the forkless snapshot of the store into <dir>/<dbfilename>: 0, -EBUSY when
+ * one runs, or a negative errno. */
+typedef int rdb_bgsave_fn(struct store *store, int64_t now_ms);
+
+void rdb_bgsave_register(rdb_bgsave_fn *bgsave);
+
+/* BGSAVE through the registered function; -ENOSYS when there is none. */
+KV_MUST_USE int rdb_bgsave(struct store *store, int64_t now_ms);
+
+/* BGSAVE inside EXEC: cron starts it after the transaction (Redis's rdb_bgsave_scheduled).
+ * rdb_bgsave_scheduled_take answers whether one was scheduled, and clears it. */
+void rdb_bgsave_schedule(void);
+bool rdb_bgsave_scheduled_take(void);
 
 /* SAVE through the registered function; -ENOSYS when there is none. */
 KV_MUST_USE int rdb_save(struct store *store, int64_t now_ms);

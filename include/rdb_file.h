@@ -38,6 +38,11 @@ KV_MUST_USE bool rdb_file_init(struct region *region, int64_t now_seconds, char 
  * registers it (rdb_save_register) for the commands. */
 KV_MUST_USE int rdb_file_save(struct store *store, int64_t now_ms);
 
+/* BGSAVE: opens <dir>/temp-<pid>.rdb and starts the forkless snapshot into it (snapshot.h),
+ * which cron's turns drive; at its end the file is renamed over <dbfilename>. 0, -EBUSY
+ * when one runs, or a negative errno. Registered for the commands (rdb_bgsave_register). */
+KV_MUST_USE int rdb_file_bgsave(struct store *store, int64_t now_ms);
+
 /* Startup: loads dir/filename into the empty store when it exists. 0 when loaded or absent
  * (*loaded tells), else a negative errno or -EINVAL for a file kv refuses (logged as Redis
  * logs it). */

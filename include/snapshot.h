@@ -39,7 +39,7 @@
 
 /* Write buffers: one filling while the others are written. */
 #define SNAPSHOT_BUFFER_COUNT 4u
-#define SNAPSHOT_BUFFER_BYTES (1024u * 1024u)
+#define SNAPSHOT_BUFFER_BYTES (512u * 1024u)
 /* Bytes a slice hands the writer before it returns to the loop (whole buckets). */
 #define SNAPSHOT_SLICE_BYTES (256u * 1024u)
 
@@ -73,10 +73,23 @@ struct snapshot_sink {
 /* Carves the buffers and the LZF table. */
 void snapshot_init(struct region *region);
 
+/* Wraps the store's `touched` hook (set before): every key change is counted (Redis's dirty
+ * counter, for save points and INFO) and, while a snapshot walks, written first. */
+void snapshot_attach(struct store *store);
+
+/* Key changes counted since startup (rdb_changes_since_last_save is this less its value at
+ * the last save). */
+uint64_t snapshot_changes(void);
+
 /* Takes the snapshot point now and starts the walk (the sink's file is open): 0, -EBUSY when
  * one runs, -ENOMEM when the heap has no room for the bitmap. Hooks the store until the end. */
 KV_MUST_USE int snapshot_start(struct store *store, const struct snapshot_sink *sink,
                                int64_t now_ms);
+
+/* A write command is about to run with `key` among its keys (in the selected database of
+ * the store given as context): a running walk writes the key's bucket now, before any part
+ * of the command changes it (the store's hook may come in the middle of a type's change). */
+void snapshot_key_ahead(void *store, struct slice key);
 
 /* Whether a snapshot runs (BGSAVE in progress). */
 bool snapshot_running(void);

@@ -19,6 +19,7 @@
 #include "number.h"
 #include "region.h"
 #include "slowlog.h"
+#include "snapshot.h"
 #include "tracking.h"
 
 /* Most commands kv can have; the index has four times as many slots, so probes stay short. */
@@ -777,6 +778,10 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     store_clock(context->store, now_ms);
     /* The client's database: SELECT (here, queued in EXEC or in a script) changes it. */
     store_select(context->store, context->client->db_index);
+    if ((cmd->flags & CMD_FLAG_WRITE) && snapshot_running()) {
+        /* A running BGSAVE writes the keys first, as they are before the command. */
+        cmd_keys_each(args, arg_count, snapshot_key_ahead, context->store);
+    }
     stats_ops_sample(context->stats, now_ms);
     context->client->last_command = cmd->name;
     context->client->last_command_ms = now_ms;

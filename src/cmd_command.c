@@ -438,11 +438,16 @@ struct keys_found {
     struct reply *reply;        /* NULL: count only */
     const struct slice *argv;
     bool with_flags;            /* GETKEYSANDFLAGS: each key with its flags */
+    void (*visit)(void *context, struct slice key); /* cmd_keys_each's: each key */
+    void *visit_context;
 };
 
 static void keys_add(struct keys_found *keys, int64_t position, uint16_t flags)
 {
     keys->count++;
+    if (keys->visit != NULL) {
+        keys->visit(keys->visit_context, keys->argv[position]);
+    }
     if (keys->reply == NULL) {
         return;
     }
@@ -709,6 +714,21 @@ static bool keys_find(const struct redis_command_row *row, const struct slice *a
     }
     keys_by_function(row, argv, argc, keys);
     return false;
+}
+
+void cmd_keys_each(const struct slice *args, uint32_t arg_count,
+                   void (*visit)(void *context, struct slice key), void *context)
+{
+    KV_ASSERT(arg_count >= 1 && visit != NULL);
+    const struct redis_command_row *row = row_find(args[0]);
+    if (row != NULL && row->sub_count > 0 && arg_count > 1) {
+        row = row_sub(row, args[1]);
+    }
+    if (row == NULL) {
+        return;
+    }
+    struct keys_found keys = {.argv = args, .visit = visit, .visit_context = context};
+    (void)keys_find(row, args, arg_count, &keys);
 }
 
 /* COMMAND GETKEYS|GETKEYSANDFLAGS command args...: the command as lookupCommand finds it

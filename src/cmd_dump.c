@@ -19,6 +19,7 @@
 #include "notify.h"
 #include "number.h"
 #include "rdb.h"
+#include "snapshot.h"
 
 /* The stack buffer a DUMP serializes through. */
 #define DUMP_BUFFER_BYTES 4096u
@@ -261,6 +262,10 @@ CMD_HANDLER(cmd_save)
 {
     KV_ASSERT(arg_count == 1);
     (void)args;
+    if (snapshot_running()) {
+        reply_error(&context->reply, REPLY_ERROR_BGSAVE_IN_PROGRESS);
+        return;
+    }
     if (rdb_save(context->store, context->store->now_ms) != 0) {
         reply_error(&context->reply, REPLY_ERROR_SAVE_FAILED);
         return;
@@ -268,15 +273,30 @@ CMD_HANDLER(cmd_save)
     reply_ok(&context->reply);
 }
 
-/* BGSAVE [SCHEDULE]: kv has no point-in-time snapshot without fork yet (issue 17), so it
- * answers as Redis's bgsaveCommand does when it cannot start a child: "-ERR". */
+/* BGSAVE [SCHEDULE] as Redis's bgsaveCommand: the forkless snapshot (snapshot.h) starts now,
+ * its point-in-time being this command; inside EXEC it is scheduled for cron to start after
+ * the transaction (a snapshot must not see half of one), as Redis schedules it. kv has no
+ * other child-like work, so SCHEDULE otherwise starts it at once too. */
 CMD_HANDLER(cmd_bgsave)
 {
     if (arg_count > 1 && !(arg_count == 2 && cmd_arg_is(args[1], "schedule"))) {
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
     }
-    reply_error(&context->reply, REPLY_ERROR_SAVE_FAILED);
+    if (snapshot_running()) {
+        reply_error(&context->reply, REPLY_ERROR_BGSAVE_IN_PROGRESS);
+        return;
+    }
+    if (context->mode == CMD_MODE_EXEC) {
+        rdb_bgsave_schedule();
+        reply_simple(&context->reply, "Background saving scheduled");
+        return;
+    }
+    if (rdb_bgsave(context->store, context->store->now_ms) != 0) {
+        reply_error(&context->reply, REPLY_ERROR_SAVE_FAILED);
+        return;
+    }
+    reply_simple(&context->reply, "Background saving started");
 }
 
 CMD_HANDLER(cmd_lastsave)

@@ -136,6 +136,11 @@ enum cmd_redis_flag {
 };
 uint32_t cmd_redis_flags(const struct slice *args, uint32_t arg_count);
 
+/* The keys a command names, as COMMAND GETKEYS finds them (Redis's key specs or its finder),
+ * each given to `visit` (a forkless BGSAVE writes them before the command changes them). */
+void cmd_keys_each(const struct slice *args, uint32_t arg_count,
+                   void (*visit)(void *context, struct slice key), void *context);
+
 /* MONITOR's feed (cmd_monitor.c): the command as the client sent it, to every monitor, as
  * Redis's replicationFeedMonitors writes it ("+<s>.<us> [<db> <addr>|lua] "<arg>" ..."),
  * AUTH's and HELLO's passwords redacted. Callers: cmd_run, after the command (before it for

@@ -33,6 +33,7 @@
 #include "latency.h"
 #include "pubsub.h"
 #include "rdb.h"
+#include "snapshot.h"
 #include "region.h"
 #include "script.h"
 #include "tracking.h"
@@ -308,15 +309,14 @@ static void info_persistence(struct cmd_context *context, struct text *text)
     KV_ASSERT(text->length < text->capacity);
     uint32_t length_before = text->length;
     const struct rdb_save_stats *saved = rdb_stats();
-    (void)context;
     text_add(text,
              "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n"
              "current_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\n"
              "current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n"
-             "rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n"
-             "rdb_last_save_time:%" PRId64 "\r\nrdb_last_bgsave_status:ok\r\n"
-             "rdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\n"
-             "rdb_saves:%" PRIu64 "\r\n"
+             "rdb_changes_since_last_save:%" PRIu64 "\r\nrdb_bgsave_in_progress:%d\r\n"
+             "rdb_last_save_time:%" PRId64 "\r\nrdb_last_bgsave_status:%s\r\n"
+             "rdb_last_bgsave_time_sec:%" PRId64 "\r\nrdb_current_bgsave_time_sec:%" PRId64
+             "\r\nrdb_saves:%" PRIu64 "\r\n"
              "rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:%" PRIu64 "\r\n"
              "rdb_last_load_keys_loaded:%" PRIu64 "\r\naof_enabled:0\r\n"
              "aof_rewrite_in_progress:0\r\n"
@@ -325,7 +325,11 @@ static void info_persistence(struct cmd_context *context, struct text *text)
              "aof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n"
              "aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n"
              "module_fork_last_cow_size:0\r\n",
-             saved->last_save_seconds, saved->saves, saved->last_load_keys_expired,
+             snapshot_changes() - saved->changes_at_save, snapshot_running() ? 1 : 0,
+             saved->last_save_seconds, saved->last_bgsave_ok ? "ok" : "err",
+             saved->last_bgsave_seconds,
+             snapshot_running() ? (context->store->now_ms - saved->bgsave_started_ms) / 1000 : -1,
+             saved->saves, saved->last_load_keys_expired,
              saved->last_load_keys_loaded);
     KV_ASSERT(text->length > length_before); /* at least its header */
 }

@@ -23,6 +23,7 @@
 #include "glob.h"
 #include "notify.h"
 #include "number.h"
+#include "snapshot.h"
 #include "tracking.h"
 #include "watch.h"
 
@@ -347,6 +348,7 @@ CMD_HANDLER(cmd_flush)
     if (context->tracking != NULL) {
         tracking_flush_begin(context->tracking);
     }
+    snapshot_settle(); /* a running BGSAVE writes what it has not yet */
     if (cmd_arg_is(args[0], "flushall")) {
         store_flush_all(context->store);
     } else {
@@ -487,6 +489,7 @@ CMD_HANDLER(cmd_swapdb)
             watch_touch_db(context->watch, a_index, swap_touches, &a_pair);
             watch_touch_db(context->watch, b_index, swap_touches, &b_pair);
         }
+        snapshot_settle(); /* a running BGSAVE writes what it has not yet */
         store_swap(store, a_index, b_index);
         if (context->block != NULL) {
             block_ready_all(context->block);

@@ -24,6 +24,7 @@
 #include "latency.h"
 #include "notify.h"
 #include "rdb.h"
+#include "snapshot.h"
 #include "log.h"
 #include "number.h"
 #include "pubsub.h"
@@ -906,6 +907,12 @@ CMD_HANDLER(cmd_shutdown)
             return;
         }
         script_stop_for_shutdown(context->script);
+    }
+    /* Redis 7.0 kills a BGSAVE's child ("There is a child saving an .rdb. Killing it!") and
+     * removes its temp file before the shutdown's own save. */
+    if (snapshot_running()) {
+        log_warn("There is a child saving an .rdb. Killing it!");
+        snapshot_abort();
     }
     /* Redis 7.0: SAVE, or save points without NOSAVE, saves first; a failed save fails the
      * shutdown unless FORCE. */

@@ -11,11 +11,16 @@
 #include "cron.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "evict.h"
 #include "log.h"
 #include "notify.h"
+#include "rdb.h"
+#include "redis_param.h"
+#include "snapshot.h"
 
 int64_t cron_unix_ms(void)
 {
@@ -126,7 +131,102 @@ static bool expire_due(const struct cron *cron, int64_t now_ms)
            now_ms - cron->expire_last_ms >= interval_ms;
 }
 
+static uint64_t cron_turn_timed(struct cron *cron);
+
+/* Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed BGSAVE, save points wait this long. */
+#define CRON_BGSAVE_RETRY_MS 5000
+/* The most save point pairs read from `save` ("<seconds> <changes>" each). */
+#define CRON_SAVE_POINTS_MAX 16u
+
+/* The `save` parameter's text ("" when save points are off). */
+static const char *save_points(void)
+{
+    static int32_t param = -1;
+    if (param < 0) {
+        param = redis_param_find("save", 4);
+        KV_ASSERT(param >= 0);
+    }
+    return redis_param_value((uint32_t)param);
+}
+
+/* When the next `save` point falls due (Redis's serverCron): ms from now, 0 when one is due
+ * (a "<seconds> <changes>" pair has its changes and its seconds since the last save), -1
+ * when none can be (points off, no change since the last save). A failed BGSAVE is retried
+ * after CRON_BGSAVE_RETRY_MS. */
+static int64_t save_point_wait(int64_t now_ms)
+{
+    const char *at = save_points();
+    const struct rdb_save_stats *saved = rdb_stats();
+    uint64_t changes = snapshot_changes() - saved->changes_at_save;
+    if (at[0] == '\0' || changes == 0) {
+        return -1;
+    }
+    int64_t soonest = -1;
+    /* Bounded by CRON_SAVE_POINTS_MAX pairs (CONFIG SET checked the text's form). */
+    for (uint32_t pair = 0; pair < CRON_SAVE_POINTS_MAX; pair++) {
+        char *end = NULL;
+        long long seconds = strtoll(at, &end, 10);
+        if (end == at) {
+            break;
+        }
+        at = end;
+        long long wanted = strtoll(at, &end, 10);
+        if (end == at) {
+            break;
+        }
+        at = end;
+        if (changes < (uint64_t)wanted) {
+            continue;
+        }
+        int64_t due_ms = (saved->last_save_seconds + seconds) * 1000;
+        int64_t wait_ms = due_ms > now_ms ? due_ms - now_ms : 0;
+        soonest = soonest < 0 || wait_ms < soonest ? wait_ms : soonest;
+    }
+    if (soonest == 0 && !saved->last_bgsave_ok &&
+        now_ms - saved->bgsave_tried_ms <= CRON_BGSAVE_RETRY_MS) {
+        soonest = saved->bgsave_tried_ms + CRON_BGSAVE_RETRY_MS + 1 - now_ms;
+    }
+    return soonest;
+}
+
+/* BGSAVE's turn: a slice of a running snapshot, or the start of a scheduled or due one.
+ * Returns the sleep it allows: none while the walk has work, a millisecond while writes are
+ * in flight, until the next save point, or CRON_SLEEP_UNTIL_IO when nothing is pending. */
+static uint64_t persist_turn(struct cron *cron)
+{
+    if (snapshot_running()) {
+        return snapshot_step() ? 1u : 1000000u;
+    }
+    bool scheduled = rdb_bgsave_scheduled_take();
+    bool unchanged = snapshot_changes() == rdb_stats()->changes_at_save;
+    if (!scheduled && (save_points()[0] == '\0' || unchanged)) {
+        return CRON_SLEEP_UNTIL_IO; /* the common case, without reading the clock */
+    }
+    int64_t now_ms = cron->clock_ms();
+    int64_t wait_ms = scheduled ? 0 : save_point_wait(now_ms);
+    if (wait_ms != 0) {
+        return wait_ms < 0 ? CRON_SLEEP_UNTIL_IO : (uint64_t)wait_ms * 1000000ull;
+    }
+    if (!scheduled) {
+        log_info("Save point reached: saving (forkless BGSAVE)");
+    }
+    int status = rdb_bgsave(cron->store, now_ms);
+    if (status < 0) {
+        log_warn("BGSAVE could not start: %s", strerror(-status));
+        return (uint64_t)CRON_BGSAVE_RETRY_MS * 1000000ull;
+    }
+    return 1u;
+}
+
 uint64_t cron_turn(struct cron *cron)
+{
+    uint64_t persist_ns = persist_turn(cron);
+    uint64_t timed_ns = cron_turn_timed(cron);
+    return persist_ns < timed_ns ? persist_ns : timed_ns;
+}
+
+/* Expiry, eviction, clients and blocked timeouts: cron_turn's timed work. */
+static uint64_t cron_turn_timed(struct cron *cron)
 {
     const struct config *config = cron->config;
     bool clients_watched = (config->timeout > 0 || config->send_stall_seconds > 0) &&

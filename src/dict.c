@@ -161,6 +161,9 @@ static void resize_start(struct dict *dict, uint32_t target)
     KV_ASSERT((target & (target - 1)) == 0);
     KV_ASSERT(target >= DICT_BUCKETS_MIN && target <= DICT_BUCKETS_MAX);
     KV_ASSERT(target != dict->bucket_count[0]);
+    if (dict->frozen) {
+        return; /* as a refused allocation: the next ask after the thaw starts it */
+    }
     uint32_t *slots = heap_alloc(dict->heap, (uint64_t)target * sizeof(uint32_t));
     if (slots == NULL) {
         return;

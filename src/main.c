@@ -33,6 +33,7 @@
 #include "plan.h"
 #include "pubsub.h"
 #include "rdb_file.h"
+#include "snapshot.h"
 #include "redis_param.h"
 #include "region.h"
 #include "reply.h"
@@ -255,6 +256,7 @@ static void modules_init(void)
     tracking_init(&tracking, &heap, plan.conn_slot_count, hash_seed());
     store.touched = keys_touched;
     store.touched_context = &watch;
+    snapshot_attach(&store); /* counts changes; a BGSAVE writes a key before it changes */
     store.ready = block_key_ready;
     store.ready_context = &block;
     evict_init(&evict, &store, &heap, &config, monotonic_us, &conns.memory_bytes);
@@ -334,6 +336,7 @@ int main(int argc, char **argv)
              region.hugetlb ? " (hugetlb)" : "", region.locked ? "locked" : "not locked");
     reply_errors_init(&config, plan.recv_limit);
     modules_init();
+    snapshot_init(&region);
     if (!rdb_file_init(&region, (int64_t)(stats.start_time_us / 1000000u), error,
                        sizeof(error))) {
         log_error("%s", error);
@@ -363,6 +366,7 @@ int main(int argc, char **argv)
     sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%u\nMAINPID=%d", config.bind, loop_port(loop),
                (int)getpid());
     int status = loop_run(loop);
+    snapshot_abort(); /* a BGSAVE still running: its temp file goes, as Redis's child */
     if (config.pidfile[0] != '\0') {
         unlink(config.pidfile);
     }

@@ -1818,10 +1818,38 @@ int rdb_save(struct store *store, int64_t now_ms)
     return rdb_registered_save != NULL ? rdb_registered_save(store, now_ms) : -ENOSYS;
 }
 
+static rdb_bgsave_fn *rdb_registered_bgsave;
+static bool rdb_bgsave_scheduled;
+
+void rdb_bgsave_schedule(void)
+{
+    rdb_bgsave_scheduled = true;
+}
+
+bool rdb_bgsave_scheduled_take(void)
+{
+    bool scheduled = rdb_bgsave_scheduled;
+    rdb_bgsave_scheduled = false;
+    return scheduled;
+}
+
+void rdb_bgsave_register(rdb_bgsave_fn *bgsave)
+{
+    KV_ASSERT(bgsave != NULL);
+    rdb_registered_bgsave = bgsave;
+}
+
+int rdb_bgsave(struct store *store, int64_t now_ms)
+{
+    KV_ASSERT(store != NULL);
+    return rdb_registered_bgsave != NULL ? rdb_registered_bgsave(store, now_ms) : -ENOSYS;
+}
+
 const struct rdb_save_stats *rdb_stats(void)
 {
     static const struct rdb_save_stats none = {.last_save_duration_ms = -1,
-                                               .last_save_ok = true};
+                                               .last_save_ok = true, .last_bgsave_ok = true,
+                                               .last_bgsave_seconds = -1};
     return rdb_registered_stats != NULL ? rdb_registered_stats : &none;
 }
 

@@ -20,9 +20,12 @@
 #include "log.h"
 #include "lzf.h"
 #include "redis_param.h"
+#include "snapshot.h"
 
-/* Ring entries: one operation at a time needs one; a few spare cost nothing. */
-#define RDB_FILE_RING_ENTRIES 4u
+/* Ring entries: a BGSAVE's writes in flight (one per snapshot buffer) and its fsync; SAVE
+ * and the load have one operation at a time. */
+#define RDB_FILE_RING_ENTRIES 8u
+static_assert(SNAPSHOT_BUFFER_COUNT + 1u <= RDB_FILE_RING_ENTRIES, "a BGSAVE's SQEs fit");
 
 /* The longest path kv builds (dir, '/', file name). */
 #define RDB_FILE_PATH_BYTES 4096u
@@ -33,6 +36,10 @@ static struct {
     uint32_t *lzf_table;        /* LZF_TABLE_BYTES, carved */
     bool ready;                 /* init ran */
     struct rdb_save_stats stats;
+    int bgsave_fd;              /* the running BGSAVE's temp file, -1 when none */
+    uint32_t bgsave_pending;    /* its operations submitted and not reaped */
+    char bgsave_temp[RDB_FILE_PATH_BYTES]; /* its temp file and target */
+    char bgsave_path[RDB_FILE_PATH_BYTES];
 } rdb_file;
 
 bool rdb_file_init(struct region *region, int64_t now_seconds, char *error, uint32_t error_bytes)
@@ -48,9 +55,13 @@ bool rdb_file_init(struct region *region, int64_t now_seconds, char *error, uint
     }
     rdb_file.stats = (struct rdb_save_stats){.last_save_seconds = now_seconds,
                                              .last_save_duration_ms = -1,
-                                             .last_save_ok = true};
+                                             .last_save_ok = true,
+                                             .last_bgsave_ok = true,
+                                             .last_bgsave_seconds = -1};
+    rdb_file.bgsave_fd = -1;
     rdb_file.ready = true;
     rdb_save_register(rdb_file_save, &rdb_file.stats);
+    rdb_bgsave_register(rdb_file_bgsave);
     KV_ASSERT(rdb_file.buffer != NULL && rdb_file.lzf_table != NULL);
     return true;
 }
@@ -59,12 +70,16 @@ bool rdb_file_init(struct region *region, int64_t now_seconds, char *error, uint
 /* Submits the prepared SQE and waits for its completion: its result. */
 static int ring_run(void)
 {
-    int status = io_uring_submit_and_wait(&rdb_file.ring, 1);
+    int status = io_uring_submit(&rdb_file.ring);
     if (status < 0) {
         return status;
     }
     struct io_uring_cqe *cqe = NULL;
-    status = io_uring_wait_cqe(&rdb_file.ring, &cqe);
+    status = -EINTR;
+    /* A signal interrupts the wait, not the operation. Bounded by the signals delivered. */
+    while (status == -EINTR) {
+        status = io_uring_wait_cqe(&rdb_file.ring, &cqe);
+    }
     if (status < 0) {
         return status;
     }
@@ -177,19 +192,33 @@ static int64_t clock_ms(clockid_t clock)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-int rdb_file_save(struct store *store, int64_t now_ms)
+/* <dir>/temp-<pid>.rdb and <dir>/<dbfilename> (Redis's parameters): 0 or -ENAMETOOLONG. */
+static int save_paths(char *temp, char *path, const char **dir_out)
 {
-    KV_ASSERT(rdb_file.ready);
     int32_t dir_index = redis_param_find("dir", 3);
     int32_t filename_index = redis_param_find("dbfilename", 10);
     KV_ASSERT(dir_index >= 0 && filename_index >= 0);
     const char *dir = redis_param_value((uint32_t)dir_index);
     const char *filename = redis_param_value((uint32_t)filename_index);
+    *dir_out = dir;
+    if (snprintf(temp, RDB_FILE_PATH_BYTES, "%s/temp-%d.rdb", dir, (int)getpid()) >=
+            (int)RDB_FILE_PATH_BYTES ||
+        snprintf(path, RDB_FILE_PATH_BYTES, "%s/%s", dir, filename) >= (int)RDB_FILE_PATH_BYTES) {
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+int rdb_file_save(struct store *store, int64_t now_ms)
+{
+    KV_ASSERT(rdb_file.ready);
+    KV_ASSERT(rdb_file.bgsave_fd < 0); /* SAVE is refused while a BGSAVE runs */
     char temp[RDB_FILE_PATH_BYTES];
     char path[RDB_FILE_PATH_BYTES];
+    const char *dir = NULL;
     int64_t started_ms = clock_ms(CLOCK_MONOTONIC);
-    if (snprintf(temp, sizeof(temp), "%s/temp-%d.rdb", dir, (int)getpid()) >= (int)sizeof(temp) ||
-        snprintf(path, sizeof(path), "%s/%s", dir, filename) >= (int)sizeof(path)) {
+    uint64_t changes = snapshot_changes();
+    if (save_paths(temp, path, &dir) != 0) {
         return -ENAMETOOLONG;
     }
     int fd = file_open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -223,6 +252,142 @@ int rdb_file_save(struct store *store, int64_t now_ms)
     rdb_file.stats.last_save_duration_ms = clock_ms(CLOCK_MONOTONIC) - started_ms;
     rdb_file.stats.last_save_ok = true;
     rdb_file.stats.saves++;
+    rdb_file.stats.changes_at_save = changes;
+    return 0;
+}
+
+/* ---- BGSAVE: the snapshot's sink on this ring, asynchronous ---- */
+
+static int bgsave_write(void *context, const uint8_t *bytes, uint32_t length, uint64_t offset,
+                        uint32_t tag)
+{
+    (void)context;
+    KV_ASSERT(rdb_file.bgsave_fd >= 0 && tag < SNAPSHOT_BUFFER_COUNT);
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_write(sqe, rdb_file.bgsave_fd, bytes, length, offset);
+    io_uring_sqe_set_data64(sqe, tag);
+    int status = io_uring_submit(&rdb_file.ring);
+    if (status < 0) {
+        return status;
+    }
+    rdb_file.bgsave_pending++;
+    return 0;
+}
+
+static int bgsave_sync(void *context)
+{
+    (void)context;
+    KV_ASSERT(rdb_file.bgsave_fd >= 0);
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_fsync(sqe, rdb_file.bgsave_fd, 0);
+    io_uring_sqe_set_data64(sqe, SNAPSHOT_TAG_SYNC);
+    int status = io_uring_submit(&rdb_file.ring);
+    if (status < 0) {
+        return status;
+    }
+    rdb_file.bgsave_pending++;
+    return 0;
+}
+
+static bool bgsave_reap(void *context, bool wait, uint32_t *tag, int *result)
+{
+    (void)context;
+    if (rdb_file.bgsave_pending == 0) {
+        return false;
+    }
+    struct io_uring_cqe *cqe = NULL;
+    int status = -EINTR;
+    /* A signal (SIGTERM during SHUTDOWN's wait) interrupts the wait, not the operation: the
+     * completion still comes, so the wait goes on. Bounded by the signals delivered. */
+    while (status == -EINTR) {
+        status = wait ? io_uring_wait_cqe(&rdb_file.ring, &cqe)
+                      : io_uring_peek_cqe(&rdb_file.ring, &cqe);
+    }
+    if (status < 0 || cqe == NULL) {
+        return false;
+    }
+    *tag = (uint32_t)io_uring_cqe_get_data64(cqe);
+    *result = cqe->res;
+    io_uring_cqe_seen(&rdb_file.ring, cqe);
+    rdb_file.bgsave_pending--;
+    return true;
+}
+
+/* The snapshot's end: the temp file becomes <dbfilename>, or goes (Redis's log lines). */
+static void bgsave_done(void *context, int status)
+{
+    (void)context;
+    KV_ASSERT(rdb_file.bgsave_pending == 0 && rdb_file.bgsave_fd >= 0);
+    int closed = file_close(rdb_file.bgsave_fd);
+    rdb_file.bgsave_fd = -1;
+    status = status == 0 ? closed : status;
+    if (status == 0) {
+        io_uring_prep_renameat(ring_sqe(), AT_FDCWD, rdb_file.bgsave_temp, AT_FDCWD,
+                               rdb_file.bgsave_path, 0);
+        status = ring_run();
+    }
+    int64_t now_ms = clock_ms(CLOCK_REALTIME);
+    rdb_file.stats.last_bgsave_seconds = (now_ms - rdb_file.stats.bgsave_started_ms) / 1000;
+    if (status < 0) {
+        io_uring_prep_unlinkat(ring_sqe(), AT_FDCWD, rdb_file.bgsave_temp, 0);
+        (void)ring_run();
+        if (status == -ECANCELED) {
+            log_warn("Background saving terminated by signal");
+        } else {
+            log_warn("Background saving error: %s", strerror(-status));
+        }
+        rdb_file.stats.last_bgsave_ok = false;
+        return;
+    }
+    const struct snapshot_progress *progress = snapshot_progress();
+    log_info("DB saved on disk (forkless: %llu keys, %llu written before a change)",
+             (unsigned long long)progress->keys_written,
+             (unsigned long long)progress->keys_early);
+    log_info("Background saving terminated with success");
+    rdb_file.stats.last_bgsave_ok = true;
+    rdb_file.stats.last_save_ok = true;
+    rdb_file.stats.last_save_seconds = rdb_file.stats.bgsave_started_ms / 1000;
+    rdb_file.stats.last_save_duration_ms = now_ms - rdb_file.stats.bgsave_started_ms;
+    rdb_file.stats.saves++;
+    rdb_file.stats.changes_at_save = rdb_file.stats.changes_at_bgsave;
+}
+
+int rdb_file_bgsave(struct store *store, int64_t now_ms)
+{
+    KV_ASSERT(rdb_file.ready);
+    if (snapshot_running()) {
+        return -EBUSY;
+    }
+    KV_ASSERT(rdb_file.bgsave_fd < 0 && rdb_file.bgsave_pending == 0);
+    const char *dir = NULL;
+    rdb_file.stats.bgsave_tried_ms = now_ms;
+    int status = save_paths(rdb_file.bgsave_temp, rdb_file.bgsave_path, &dir);
+    if (status < 0) {
+        rdb_file.stats.last_bgsave_ok = false;
+        return status;
+    }
+    int fd = file_open(rdb_file.bgsave_temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        log_warn("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
+                 rdb_file.bgsave_temp, dir, strerror(-fd));
+        rdb_file.stats.last_bgsave_ok = false;
+        return fd;
+    }
+    rdb_file.bgsave_fd = fd;
+    static const struct snapshot_sink sink = {.write = bgsave_write, .sync = bgsave_sync,
+                                              .reap = bgsave_reap, .done = bgsave_done};
+    status = snapshot_start(store, &sink, now_ms);
+    if (status < 0) {
+        (void)file_close(fd);
+        rdb_file.bgsave_fd = -1;
+        io_uring_prep_unlinkat(ring_sqe(), AT_FDCWD, rdb_file.bgsave_temp, 0);
+        (void)ring_run();
+        rdb_file.stats.last_bgsave_ok = false;
+        return status;
+    }
+    rdb_file.stats.bgsave_started_ms = now_ms;
+    rdb_file.stats.changes_at_bgsave = snapshot_changes();
+    log_info("Background saving started (forkless snapshot)");
     return 0;
 }
 
@@ -284,6 +449,7 @@ int rdb_file_load(struct store *store, const char *dir, const char *filename, bo
     }
     rdb_file.stats.last_load_keys_loaded = result.keys_loaded;
     rdb_file.stats.last_load_keys_expired = result.keys_expired;
+    rdb_file.stats.changes_at_save = snapshot_changes(); /* the loaded keys are no change */
     log_info("Done loading RDB, keys loaded: %llu, keys expired: %llu.",
              (unsigned long long)result.keys_loaded, (unsigned long long)result.keys_expired);
     log_info("DB loaded from disk: %.3f seconds",

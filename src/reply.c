@@ -494,6 +494,7 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_BAD_DATA_FORMAT] = FIXED("-ERR Bad data format\r\n"),
     [REPLY_ERROR_DUMP_UNSUPPORTED] = FIXED("-ERR kv does not DUMP streams yet\r\n"),
     [REPLY_ERROR_SAVE_FAILED] = FIXED("-ERR\r\n"),
+    [REPLY_ERROR_BGSAVE_IN_PROGRESS] = FIXED("-ERR Background save already in progress\r\n"),
     [REPLY_ERROR_SSUBSCRIBE_DENY_BLOCKING] =
         FIXED("-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n"),
     [REPLY_ERROR_REPLICAOF_PORT] =
