@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kv_assert.h"
 #include "reply.h"
 #include "slice.h"
 
@@ -54,6 +55,17 @@ void function_restore(struct script *script, struct reply *reply, struct slice p
 
 /* FUNCTION STATS: the running script and the engine's counts. */
 void function_stats(struct script *script, struct reply *reply);
+
+/* Each library's code, given to `visit` (SAVE and BGSAVE write each as an RDB FUNCTION2
+ * record). Allocates nothing. */
+void function_each_code(struct script *script, void (*visit)(void *context, struct slice code),
+                        void *context);
+
+/* Loads one library's code at startup (an RDB file's FUNCTION2 record) as FUNCTION LOAD
+ * does: false when refused, with Redis's error text in `error` (NUL-terminated, cut to its
+ * size). */
+KV_MUST_USE bool function_load_code(struct script *script, struct slice code, char *error,
+                                    uint32_t error_bytes);
 
 /* Checks the libraries' tables against the counts. */
 void function_verify(struct script *script);

@@ -100,6 +100,10 @@ KV_MUST_USE bool rdb_writer_finish(struct rdb_writer *writer);
 /* "REDIS0010" and the aux fields redis-ver, redis-bits, ctime, used-mem, aof-base. */
 void rdb_write_header(struct rdb_writer *writer, int64_t now_ms, uint64_t used_memory_bytes);
 
+/* One function library's code (RDB_OPCODE_FUNCTION2), after the header, before the
+ * databases (Redis's rdbSaveFunctions). */
+void rdb_write_function(struct rdb_writer *writer, struct slice code);
+
 /* SELECTDB db_index and RESIZEDB's hint. */
 void rdb_write_db_start(struct rdb_writer *writer, uint32_t db_index, uint64_t key_count,
                         uint64_t expires_count);
@@ -137,6 +141,10 @@ struct rdb_reader {
     enum store_status store_status; /* the store's answer, with RDB_STORE */
     bool fill_failed;         /* the fill callback failed: RDB_IO */
     uint64_t functions_skipped; /* function libraries (FUNCTION2) read and left out */
+    /* Takes a FUNCTION2 record's code (the startup load into the function registry); false
+     * fails the load (RDB_CORRUPT). NULL: libraries are skipped and counted. */
+    bool (*function_code)(void *context, struct slice code);
+    void *function_context;
 };
 
 /* A reader over bytes in memory (DUMP's payload without its footer). */

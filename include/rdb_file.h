@@ -43,6 +43,11 @@ KV_MUST_USE int rdb_file_save(struct store *store, int64_t now_ms);
  * when one runs, or a negative errno. Registered for the commands (rdb_bgsave_register). */
 KV_MUST_USE int rdb_file_bgsave(struct store *store, int64_t now_ms);
 
+struct script;
+
+/* The function libraries SAVE, BGSAVE and the startup load handle (FUNCTION2 records). */
+void rdb_file_scripts(struct script *script);
+
 /* Startup: loads dir/filename into the empty store when it exists. 0 when loaded or absent
  * (*loaded tells), else a negative errno or -EINVAL for a file kv refuses (logged as Redis
  * logs it). */

@@ -34,6 +34,7 @@
 
 #include "kv_assert.h"
 #include "lzf.h"
+#include "rdb.h"
 #include "region.h"
 #include "store.h"
 
@@ -66,6 +67,9 @@ struct snapshot_sink {
      * negative errno (the sink removes it). Called once, from snapshot_step or
      * snapshot_abort. */
     void (*done)(void *context, int status);
+    /* Optional: writes what goes after the header and before the databases (the function
+     * libraries, rdb_write_function); it runs in snapshot_start. NULL: nothing. */
+    void (*preamble)(void *context, struct rdb_writer *writer);
 };
 
 #define SNAPSHOT_TAG_SYNC UINT32_MAX

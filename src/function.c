@@ -1272,3 +1272,62 @@ void function_verify(struct script *script)
     KV_ASSERT(script->library_count == libraries);
     KV_ASSERT(script->function_count == functions);
 }
+
+/* ---- The RDB file's libraries ---------------------------------------------------------- */
+
+struct function_each {
+    void (*visit)(void *context, struct slice code);
+    void *context;
+};
+
+static int each_code_protected(lua_State *lua)
+{
+    struct function_each *each = lua_touserdata(lua, 1);
+    lua_settop(lua, 0);
+    lua_getfield(lua, LUA_REGISTRYINDEX, SCRIPT_LIBRARIES_KEY); /* 1 */
+    lua_pushnil(lua);
+    /* Bounded by the libraries; the table keeps each code string alive during its visit. */
+    while (lua_next(lua, 1) != 0) {
+        lua_getfield(lua, -1, "code");
+        each->visit(each->context, lua_slice(lua, -1));
+        lua_pop(lua, 2);
+    }
+    return 0;
+}
+
+void function_each_code(struct script *script, void (*visit)(void *context, struct slice code),
+                        void *context)
+{
+    KV_ASSERT(visit != NULL);
+    struct function_each each = {.visit = visit, .context = context};
+    int status = lua_cpcall(script->function_lua, each_code_protected, &each);
+    KV_ASSERT(status == 0); /* the walk reads existing strings and allocates nothing */
+}
+
+/* A fixed reply's end: the rest of a long error is dropped. */
+static bool load_reply_full(struct reply *reply, uint64_t wanted)
+{
+    (void)reply;
+    (void)wanted;
+    return false;
+}
+
+bool function_load_code(struct script *script, struct slice code, char *error,
+                        uint32_t error_bytes)
+{
+    KV_ASSERT(error != NULL && error_bytes > 0);
+    uint8_t bytes[512];
+    struct reply reply = reply_fixed(bytes, sizeof(bytes));
+    reply.grow = load_reply_full;
+    function_load(script, &reply, code, false);
+    error[0] = '\0';
+    if (reply.length == 0 || bytes[0] != '-') {
+        return true;
+    }
+    uint32_t length = reply.length - 1u; /* without the '-' */
+    length = length > 2u && bytes[reply.length - 2u] == '\r' ? length - 2u : length;
+    length = length < error_bytes - 1u ? length : error_bytes - 1u;
+    memcpy(error, bytes + 1, length);
+    error[length] = '\0';
+    return false;
+}

@@ -342,6 +342,7 @@ int main(int argc, char **argv)
         log_error("%s", error);
         return 1;
     }
+    rdb_file_scripts(&script);
     struct loop *loop = NULL;
     if (loop_init(&loop, &config, &region, &serve, &cron, &stats, error, sizeof(error)) != 0) {
         log_error("%s", error);

@@ -676,6 +676,12 @@ void rdb_write_header(struct rdb_writer *writer, int64_t now_ms, uint64_t used_m
     KV_ASSERT(writer->total_bytes > 9);
 }
 
+void rdb_write_function(struct rdb_writer *writer, struct slice code)
+{
+    write_u8(writer, RDB_OPCODE_FUNCTION2);
+    write_string(writer, code);
+}
+
 void rdb_write_db_start(struct rdb_writer *writer, uint32_t db_index, uint64_t key_count,
                         uint64_t expires_count)
 {
@@ -1727,14 +1733,18 @@ static enum rdb_status load_skip_opcode(struct rdb_reader *reader, uint8_t opcod
         return status == RDB_OK ? read_count(reader, &length) : status;
     }
     case RDB_OPCODE_FUNCTION2: {
-        /* A library's code: kv does not load functions from a file yet (TODO(issue 17)), so
-         * the data load and the caller logs the libraries it left out. */
+        /* A library's code: to the reader's function_code (the startup load), else left
+         * out and counted. */
         struct rdb_item code;
         enum rdb_status status = read_string(reader, &code);
         if (status == RDB_OK) {
+            bool taken = reader->function_code == NULL ||
+                         reader->function_code(reader->function_context,
+                                               item_slice(reader, &code));
             item_release(reader, &code);
             reader->keep_position = reader_position(reader);
-            reader->functions_skipped++;
+            reader->functions_skipped += reader->function_code == NULL ? 1u : 0u;
+            status = taken ? RDB_OK : RDB_CORRUPT;
         }
         return status;
     }

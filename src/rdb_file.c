@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "function.h"
 #include "log.h"
 #include "lzf.h"
 #include "redis_param.h"
@@ -35,6 +36,7 @@ static struct {
     uint8_t *buffer;            /* RDB_FILE_BUFFER_BYTES, carved */
     uint32_t *lzf_table;        /* LZF_TABLE_BYTES, carved */
     bool ready;                 /* init ran */
+    struct script *script;      /* the function libraries saved and loaded; NULL: none */
     struct rdb_save_stats stats;
     int bgsave_fd;              /* the running BGSAVE's temp file, -1 when none */
     uint32_t bgsave_pending;    /* its operations submitted and not reaped */
@@ -146,6 +148,26 @@ static bool save_flush(void *context, const uint8_t *bytes, uint32_t length)
     return true;
 }
 
+static void function_write(void *context, struct slice code)
+{
+    rdb_write_function(context, code);
+}
+
+/* The function libraries after the header, as Redis's rdbSaveFunctions. */
+static void functions_write(void *context, struct rdb_writer *writer)
+{
+    (void)context;
+    if (rdb_file.script != NULL) {
+        function_each_code(rdb_file.script, function_write, writer);
+    }
+}
+
+void rdb_file_scripts(struct script *script)
+{
+    KV_ASSERT(script != NULL);
+    rdb_file.script = script;
+}
+
 /* Serializes every key: header, each database that holds keys, EOF and checksum. */
 static int save_keys(struct store *store, struct save_target *target, int64_t now_ms)
 {
@@ -153,6 +175,7 @@ static int save_keys(struct store *store, struct save_target *target, int64_t no
     rdb_writer_init(&writer, rdb_file.buffer, RDB_FILE_BUFFER_BYTES, save_flush, target,
                     store->heap, rdb_file.lzf_table);
     rdb_write_header(&writer, now_ms, store->heap->used_bytes);
+    functions_write(NULL, &writer);
     uint32_t selected = store->db_index;
     uint64_t skipped = 0;
     /* Bounded by the databases, and within each by its keys: the store does not change
@@ -375,7 +398,8 @@ int rdb_file_bgsave(struct store *store, int64_t now_ms)
     }
     rdb_file.bgsave_fd = fd;
     static const struct snapshot_sink sink = {.write = bgsave_write, .sync = bgsave_sync,
-                                              .reap = bgsave_reap, .done = bgsave_done};
+                                              .reap = bgsave_reap, .done = bgsave_done,
+                                              .preamble = functions_write};
     status = snapshot_start(store, &sink, now_ms);
     if (status < 0) {
         (void)file_close(fd);
@@ -389,6 +413,18 @@ int rdb_file_bgsave(struct store *store, int64_t now_ms)
     rdb_file.stats.changes_at_bgsave = snapshot_changes();
     log_info("Background saving started (forkless snapshot)");
     return 0;
+}
+
+/* A FUNCTION2 record of the file: into the registry, as Redis's rdbFunctionLoad. */
+static bool function_take(void *context, struct slice code)
+{
+    (void)context;
+    char error[256];
+    if (!function_load_code(rdb_file.script, code, error, sizeof(error))) {
+        log_warn("Failed loading library from the RDB file: %s", error);
+        return false;
+    }
+    return true;
 }
 
 /* Where a load reads: the file and how far. */
@@ -432,6 +468,7 @@ int rdb_file_load(struct store *store, const char *dir, const char *filename, bo
     struct rdb_reader reader;
     rdb_reader_init_stream(&reader, rdb_file.buffer, RDB_FILE_BUFFER_BYTES, load_fill, &source,
                            store->heap);
+    reader.function_code = rdb_file.script != NULL ? function_take : NULL;
     struct rdb_load_result result;
     enum rdb_status status = rdb_load(&reader, store, &result);
     (void)file_close(fd);

@@ -318,6 +318,9 @@ int snapshot_start(struct store *store, const struct snapshot_sink *sink, int64_
     rdb_writer_init(&snap.writer, snap.buffers[0], SNAPSHOT_BUFFER_BYTES, buffer_flush, NULL,
                     store->heap, snap.lzf_table);
     rdb_write_header(&snap.writer, now_ms, store->heap->used_bytes);
+    if (sink->preamble != NULL) {
+        sink->preamble(sink->context, &snap.writer);
+    }
     snap.phase = SNAPSHOT_WALK;
     KV_ASSERT(snap.in_flight_count == 0);
     return 0;

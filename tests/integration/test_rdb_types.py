@@ -3,6 +3,7 @@
 1. Every database: keys in databases 0, 3 and 15 (SELECTDB, RESIZEDB). kv's SAVE passes
    redis-check-rdb 7.0 and loads in redis-server to the same dataset, database by database;
    redis-server's SAVE of the same commands loads in kv to the same dataset.
+   The same files carry a function library (FUNCTION2): loaded on both sides, FCALL works.
 2. A file naming a database past kv's `databases` is refused at startup, as Redis refuses it.
 """
 import os
@@ -28,6 +29,17 @@ def commands():
         out.append(("PEXPIRE", "s:%d:0" % db, "500000"))
     out.append(("SELECT", "0"))
     return out
+
+
+LIBRARY = ("#!lua name=rdblib\n"
+           "redis.register_function('echoarg', function(keys, args) return args[1] end)")
+
+
+def functions(client):
+    """The libraries' names and a call of the library's function."""
+    listed = client.value("FUNCTION", "LIST")
+    names = sorted(entry[1] for entry in listed)
+    return names, client.value("FCALL", "echoarg", "0", "hello")
 
 
 def dataset(client):
@@ -74,6 +86,7 @@ def main():
         with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir) as kv, kv.connect() as client:
             for command in commands():
                 client.call(*command)
+            client.call("FUNCTION", "LOAD", LIBRARY)
             expected = dataset(client)
             check.equal("kv SAVE", "OK", client.value("SAVE"))
         path = os.path.join(kv_dir, "dump.rdb")
@@ -83,8 +96,12 @@ def main():
         shutil.copy(path, os.path.join(redis_dir, "dump.rdb"))
         with start_redis_on(redis_dir) as redis, redis.connect() as client:
             check.equal("redis-server loads kv's databases", expected, dataset(client))
+            check.equal("redis-server loads kv's function library", ([b"rdblib"], b"hello"),
+                        functions(client))
             os.unlink(os.path.join(redis_dir, "dump.rdb"))
             client.call("FLUSHALL")
+            client.call("FUNCTION", "FLUSH")
+            client.call("FUNCTION", "LOAD", LIBRARY)
             for command in commands():
                 client.call(*command)
             check.equal("redis-server SAVE", "OK", client.value("SAVE"))
@@ -94,6 +111,8 @@ def main():
         shutil.copy(os.path.join(redis_dir, "dump.rdb"), os.path.join(fresh, "dump.rdb"))
         with kvtest.start_kv(*KV_OPTIONS, "--dir", fresh) as kv, kv.connect() as client:
             check.equal("kv loads redis-server's databases", expected, dataset(client))
+            check.equal("kv loads redis-server's function library", ([b"rdblib"], b"hello"),
+                        functions(client))
         # A database past `databases`: refused at startup.
         few = os.path.join(root, "few")
         os.mkdir(few)
