@@ -432,6 +432,22 @@ uint64_t store_key_idle_ms(const struct store *store, const struct store_key *ke
  * eviction). Meaningful under an LFU policy. */
 uint32_t store_key_lfu(const struct store *store, const struct store_key *key);
 
+/* What the RDB keeps of a key's access clock under the current maxmemory-policy (Redis's
+ * MAXMEMORY_FLAG_LRU / _LFU): an idle time (allkeys-lru, volatile-lru), a frequency (the LFU
+ * policies), or nothing. */
+enum store_clock_saved {
+    STORE_CLOCK_SAVED_NONE = 0,
+    STORE_CLOCK_SAVED_IDLE = 1,
+    STORE_CLOCK_SAVED_FREQ = 2,
+};
+uint8_t store_clock_saved(const struct store *store);
+
+/* Sets a live key's access clock as Redis's objectSetLRUOrLFU (RESTORE's IDLETIME and FREQ,
+ * an RDB's IDLE and FREQ): under an LFU policy the counter `freq` (0..255; -1: unchanged),
+ * else the time `idle_seconds` ago (-1: unchanged). Changes nothing else. */
+void store_key_clock_restore(const struct store *store, struct store_key *key,
+                             int64_t idle_seconds, int64_t freq);
+
 /* The heap bytes of a key object for a collection (no value bytes in it) with an expiry
  * time, its class rounding included: kv --plan's share of a key beyond its value. */
 uint64_t store_key_object_bound_bytes(uint64_t key_bytes);

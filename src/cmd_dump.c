@@ -252,6 +252,14 @@ CMD_HANDLER(cmd_restore)
             return;
         }
     }
+    if (options.idle_seconds >= 0 || options.freq >= 0) {
+        /* objectSetLRUOrLFU: IDLETIME under an LRU or no policy, FREQ under an LFU one. */
+        uint32_t restored_ref = 0;
+        bool restored = store_peek(store, args[1], &restored_ref);
+        KV_ASSERT(restored);
+        store_key_clock_restore(store, store_key(store, restored_ref), options.idle_seconds,
+                                options.freq);
+    }
     notify_event(NOTIFY_GENERIC, "restore", args[1]);
     reply_ok(&context->reply);
 }

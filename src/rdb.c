@@ -704,6 +704,15 @@ bool rdb_write_key(struct rdb_writer *writer, struct store *store, uint32_t key_
         write_u8(writer, RDB_OPCODE_EXPIRETIME_MS);
         write_bytes(writer, &expire_ms, sizeof(expire_ms));
     }
+    /* rdbSaveKeyValuePair: the access clock the policy uses, IDLE seconds or FREQ. */
+    uint8_t saved = store_clock_saved(store);
+    if (saved == STORE_CLOCK_SAVED_IDLE) {
+        write_u8(writer, RDB_OPCODE_IDLE);
+        write_length(writer, store_key_idle_ms(store, key) / 1000u);
+    } else if (saved == STORE_CLOCK_SAVED_FREQ) {
+        write_u8(writer, RDB_OPCODE_FREQ);
+        write_u8(writer, (uint8_t)store_key_lfu(store, key));
+    }
     /* rdbSaveKeyValuePair writes the type byte, the name, then the value; the type byte
      * depends on the encoding write_object picks, so the name waits for it (write_type). */
     struct slice name = store_key_name(key);
@@ -1660,7 +1669,8 @@ static enum rdb_status load_aux(struct rdb_reader *reader, struct rdb_load_resul
 
 /* One key after its type byte: the name, the value, then its expiry time. */
 static enum rdb_status load_key(struct rdb_reader *reader, struct store *store, uint8_t type,
-                                int64_t expire_ms, struct rdb_load_result *result)
+                                int64_t expire_ms, const int64_t clock[2],
+                                struct rdb_load_result *result)
 {
     struct rdb_item name;
     enum rdb_status status = read_string(reader, &name);
@@ -1696,6 +1706,12 @@ static enum rdb_status load_key(struct rdb_reader *reader, struct store *store, 
     } else if (status == RDB_OK) {
         result->keys_loaded++;
     }
+    uint32_t loaded_ref = 0;
+    if (status == RDB_OK && (clock[0] >= 0 || clock[1] >= 0) &&
+        store_peek(store, key, &loaded_ref)) {
+        /* rdbLoad's objectSetLRUOrLFU: the IDLE or FREQ before the key, as the policy uses. */
+        store_key_clock_restore(store, store_key(store, loaded_ref), clock[0], clock[1]);
+    }
     heap_release(store->heap, copy);
     return status;
 }
@@ -1722,12 +1738,7 @@ static enum rdb_status load_magic(struct rdb_reader *reader)
 static enum rdb_status load_skip_opcode(struct rdb_reader *reader, uint8_t opcode)
 {
     uint64_t length = 0;
-    uint8_t byte = 0;
     switch (opcode) {
-    case RDB_OPCODE_IDLE:
-        return read_count(reader, &length);
-    case RDB_OPCODE_FREQ:
-        return read_u8(reader, &byte);
     case RDB_OPCODE_RESIZEDB: {
         enum rdb_status status = read_count(reader, &length);
         return status == RDB_OK ? read_count(reader, &length) : status;
@@ -1759,6 +1770,7 @@ enum rdb_status rdb_load(struct rdb_reader *reader, struct store *store,
     *result = (struct rdb_load_result){0};
     enum rdb_status status = load_magic(reader);
     int64_t expire_ms = 0;
+    int64_t clock[2] = {-1, -1}; /* the next key's IDLE seconds and FREQ; -1: none */
     /* Bounded by the input: every pass consumes at least its opcode byte. */
     while (status == RDB_OK) {
         uint8_t opcode = 0;
@@ -1775,6 +1787,14 @@ enum rdb_status rdb_load(struct rdb_reader *reader, struct store *store,
             int32_t seconds = 0;
             status = read_raw(reader, &seconds, 4);
             expire_ms = (int64_t)seconds * 1000;
+        } else if (opcode == RDB_OPCODE_IDLE) {
+            uint64_t idle = 0;
+            status = read_count(reader, &idle);
+            clock[0] = idle > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)idle;
+        } else if (opcode == RDB_OPCODE_FREQ) {
+            uint8_t freq = 0;
+            status = read_u8(reader, &freq);
+            clock[1] = freq;
         } else if (opcode == RDB_OPCODE_AUX) {
             status = load_aux(reader, result);
         } else if (opcode == RDB_OPCODE_SELECTDB) {
@@ -1792,8 +1812,10 @@ enum rdb_status rdb_load(struct rdb_reader *reader, struct store *store,
             /* Streams and modules are valid types kv does not load yet; others corrupt. */
             status = opcode <= RDB_TYPE_STREAM_LISTPACKS_2_MAX ? RDB_UNSUPPORTED : RDB_CORRUPT;
         } else {
-            status = load_key(reader, store, opcode, expire_ms, result);
+            status = load_key(reader, store, opcode, expire_ms, clock, result);
             expire_ms = 0;
+            clock[0] = -1;
+            clock[1] = -1;
         }
     }
     store_select(store, 0);

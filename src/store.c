@@ -422,6 +422,38 @@ uint64_t store_key_idle_ms(const struct store *store, const struct store_key *ke
     return seconds * 1000u;
 }
 
+uint8_t store_clock_saved(const struct store *store)
+{
+    if (store->config == NULL) {
+        return STORE_CLOCK_SAVED_NONE;
+    }
+    enum config_policy policy = store->config->maxmemory_policy;
+    if (policy == CONFIG_POLICY_ALLKEYS_LRU || policy == CONFIG_POLICY_VOLATILE_LRU) {
+        return STORE_CLOCK_SAVED_IDLE;
+    }
+    return clock_lfu(store) ? STORE_CLOCK_SAVED_FREQ : STORE_CLOCK_SAVED_NONE;
+}
+
+void store_key_clock_restore(const struct store *store, struct store_key *key,
+                             int64_t idle_seconds, int64_t freq)
+{
+    KV_ASSERT(freq <= 255);
+    if (store->config != NULL && clock_lfu(store)) {
+        if (freq >= 0) {
+            key_clock_set(key, lfu_minutes(store) << 8 | (uint32_t)freq);
+        }
+        return;
+    }
+    if (idle_seconds >= 0) {
+        /* The clock is 24 bits of seconds: an idle time past its range is its largest. */
+        int64_t idle = idle_seconds < STORE_META_CLOCK_MASK ? idle_seconds
+                                                            : STORE_META_CLOCK_MASK;
+        int64_t at = (int64_t)lru_clock(store) - idle;
+        at = at < 0 ? at + STORE_META_CLOCK_MASK : at; /* Redis adds LRU_CLOCK_MAX */
+        key_clock_set(key, (uint32_t)at);
+    }
+}
+
 /* A uniform draw in [0, 1) from the store's xorshift state. */
 static double random_unit(struct store *store)
 {

@@ -5,6 +5,9 @@
    redis-server's SAVE of the same commands loads in kv to the same dataset.
    The same files carry a function library (FUNCTION2): loaded on both sides, FCALL works.
 2. A file naming a database past kv's `databases` is refused at startup, as Redis refuses it.
+3. IDLE and FREQ: RESTORE ... IDLETIME / FREQ set OBJECT IDLETIME / FREQ as in redis-server;
+   kv's SAVE under allkeys-lru carries each key's idle time (IDLE) and under allkeys-lfu its
+   counter (FREQ) into redis-server, and redis-server's into kv.
 """
 import os
 import shutil
@@ -71,6 +74,43 @@ def start_redis_on(directory):
     return kvtest.Server("redis", argv, port).wait_ready()
 
 
+def clocks(check, root):
+    """IDLE and FREQ both ways, and RESTORE's IDLETIME and FREQ."""
+    for policy, option, read in (("allkeys-lru", "IDLETIME", "IDLETIME"),
+                                 ("allkeys-lfu", "FREQ", "FREQ")):
+        value = "1000" if option == "IDLETIME" else "100"
+        kv_dir = tempfile.mkdtemp(dir=root)
+        with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir, "--maxmemory-policy", policy) as kv, \
+                kv.connect() as client:
+            client.call("SET", "src", "v")
+            payload = client.value("DUMP", "src")
+            check.equal("kv RESTORE %s" % option, "OK",
+                        client.value("RESTORE", "clocked", "0", payload, option, value))
+            got = client.value("OBJECT", read, "clocked")
+            check.true("kv OBJECT %s after RESTORE %s %s" % (read, option, value),
+                       int(value) <= got <= int(value) + 2, str(got))
+            client.call("SAVE")
+        with start_redis_with(kv_dir, policy) as redis, redis.connect() as client:
+            got = client.value("OBJECT", read, "clocked")
+            check.true("redis-server loads kv's %s (%s)" % (read, policy),
+                       int(value) <= got <= int(value) + 3, str(got))
+            check.equal("redis-server RESTORE %s" % option, "OK", client.value(
+                "RESTORE", "theirs", "0", client.value("DUMP", "src"), option, value))
+            client.call("SAVE")  # over kv's file: `dir` is a protected config in Redis 7.0
+        with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir, "--maxmemory-policy", policy) as kv, \
+                kv.connect() as client:
+            got = client.value("OBJECT", read, "theirs")
+            check.true("kv loads redis-server's %s (%s)" % (read, policy),
+                       int(value) <= got <= int(value) + 3, str(got))
+
+
+def start_redis_with(directory, policy):
+    port = kvtest.free_port()
+    argv = kvtest.redis_argv(port) + ["--dir", directory, "--dbfilename", "dump.rdb",
+                                      "--maxmemory-policy", policy]
+    return kvtest.Server("redis", argv, port).wait_ready()
+
+
 def main():
     kvtest.need_kv_binary()
     kvtest.need_program("redis-server")
@@ -122,6 +162,7 @@ def main():
                                "--databases", "4", *KV_OPTIONS)
         check.true("a database past `databases` stops the startup",
                    result.returncode not in (0, None), result.stderr[-300:])
+        clocks(check, root)
     finally:
         shutil.rmtree(root, True)
     return check.finish()
