@@ -40,7 +40,9 @@ enum rdb_type {
     RDB_TYPE_SET_INTSET = 11,
     RDB_TYPE_HASH_LISTPACK = 16,
     RDB_TYPE_ZSET_LISTPACK = 17,
+    RDB_TYPE_STREAM_LISTPACKS = 15,
     RDB_TYPE_LIST_QUICKLIST_2 = 18,
+    RDB_TYPE_STREAM_LISTPACKS_2 = 19,
     RDB_TYPE_STREAM_LISTPACKS_2_MAX = 21, /* types up to here are valid, others corrupt */
 };
 

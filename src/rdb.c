@@ -30,6 +30,7 @@
 #include "store_hash.h"
 #include "store_list.h"
 #include "store_set.h"
+#include "store_stream.h"
 #include "store_string.h"
 #include "store_zset.h"
 
@@ -620,9 +621,269 @@ static void write_zset(struct rdb_writer *writer, struct store *store, uint32_t 
     KV_ASSERT(written == count);
 }
 
+/* ---- Streams (RDB_TYPE_STREAM_LISTPACKS_2, as Redis 7.0's rdbSaveObject) ---- */
+
+/* Entries per listpack node: Redis's stream-node-max-entries default. */
+#define RDB_STREAM_NODE_ENTRIES 100u
+/* Stream entry flags (t_stream.c). */
+#define RDB_STREAM_FLAG_SAMEFIELDS 2u
+
+/* The integer's text as a listpack entry (lpAppendInteger stores it as an integer). */
+static struct slice int_text(int64_t value, char *digits)
+{
+    return (struct slice){.bytes = (const uint8_t *)digits,
+                          .length = number_format_int64(value, digits)};
+}
+
+/* Whether the entry's fields are the master's (the node's first entry's), in order. */
+static bool stream_same_fields(const struct store_stream_entry *master,
+                               const struct store_stream_entry *entry)
+{
+    if (master->pair_count != entry->pair_count) {
+        return false;
+    }
+    uint32_t at_master = 0;
+    uint32_t at_entry = 0;
+    /* Bounded by the pairs. */
+    for (uint32_t index = 0; index < entry->pair_count; index++) {
+        struct slice field_master;
+        struct slice field_entry;
+        struct slice value;
+        store_stream_pair(master, &at_master, &field_master, &value);
+        store_stream_pair(entry, &at_entry, &field_entry, &value);
+        if (!slice_equal(field_master, field_entry)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One entry after the master (streamAppendItem's layout): flags, ms-diff, seq-diff, [fields
+ * count,] fields and values (values only with SAMEFIELDS), lp-count. Sizes it (build NULL)
+ * or adds it; returns its bytes. */
+static uint64_t stream_entry_put(struct lp_build *build, const struct store_stream_entry *master,
+                                 const struct store_stream_entry *entry)
+{
+    char digits[NUMBER_INT64_BYTES];
+    bool same = stream_same_fields(master, entry);
+    uint64_t bytes = 0;
+    int64_t numbers[4] = {same ? RDB_STREAM_FLAG_SAMEFIELDS : 0,
+                          (int64_t)(entry->id.ms - master->id.ms),
+                          (int64_t)(entry->id.seq - master->id.seq), entry->pair_count};
+    uint32_t number_count = same ? 3u : 4u;
+    /* Bounded by the four numbers. */
+    for (uint32_t index = 0; index < number_count; index++) {
+        struct slice text = int_text(numbers[index], digits);
+        bytes += lp_entry_put(text, NULL);
+        if (build != NULL) {
+            lp_build_add(build, text);
+        }
+    }
+    uint32_t at = 0;
+    /* Bounded by the pairs. */
+    for (uint32_t index = 0; index < entry->pair_count; index++) {
+        struct slice field;
+        struct slice value;
+        store_stream_pair(entry, &at, &field, &value);
+        if (!same) {
+            bytes += lp_entry_put(field, NULL);
+            if (build != NULL) {
+                lp_build_add(build, field);
+            }
+        }
+        bytes += lp_entry_put(value, NULL);
+        if (build != NULL) {
+            lp_build_add(build, value);
+        }
+    }
+    int64_t lp_count = 3 + (int64_t)entry->pair_count + (same ? 0 : entry->pair_count + 1);
+    struct slice text = int_text(lp_count, digits);
+    bytes += lp_entry_put(text, NULL);
+    if (build != NULL) {
+        lp_build_add(build, text);
+    }
+    return bytes;
+}
+
+/* The master entry: count, deleted (0), the master fields' count and the fields, then the
+ * master terminator 0. Sizes it (build NULL) or adds it. */
+static uint64_t stream_master_put(struct lp_build *build, const struct store_stream_entry *master,
+                                  uint32_t count)
+{
+    char digits[NUMBER_INT64_BYTES];
+    int64_t numbers[3] = {count, 0, master->pair_count};
+    uint64_t bytes = 0;
+    /* Bounded by the three numbers. */
+    for (uint32_t index = 0; index < 3; index++) {
+        struct slice text = int_text(numbers[index], digits);
+        bytes += lp_entry_put(text, NULL);
+        if (build != NULL) {
+            lp_build_add(build, text);
+        }
+    }
+    uint32_t at = 0;
+    /* Bounded by the pairs. */
+    for (uint32_t index = 0; index < master->pair_count; index++) {
+        struct slice field;
+        struct slice value;
+        store_stream_pair(master, &at, &field, &value);
+        bytes += lp_entry_put(field, NULL);
+        if (build != NULL) {
+            lp_build_add(build, field);
+        }
+    }
+    struct slice zero = int_text(0, digits);
+    bytes += lp_entry_put(zero, NULL);
+    if (build != NULL) {
+        lp_build_add(build, zero);
+    }
+    return bytes;
+}
+
+/* A node's key: the master ID, 16 bytes big endian (streamEncodeID). */
+static void stream_id_encode(struct stream_id id, uint8_t out[16])
+{
+    for (uint32_t index = 0; index < 8; index++) {
+        out[index] = (uint8_t)(id.ms >> (8u * (7u - index)));
+        out[8 + index] = (uint8_t)(id.seq >> (8u * (7u - index)));
+    }
+}
+
+/* One node from `start` (up to RDB_STREAM_NODE_ENTRIES entries): its key and listpack.
+ * Sets *next past its last entry; false when the heap has no room for the listpack. */
+static bool stream_node_write(struct rdb_writer *writer, struct store *store, uint32_t key_ref,
+                              struct stream_id start, struct stream_id *next, bool *more)
+{
+    struct store_stream_walk walk;
+    struct store_stream_entry master;
+    struct store_stream_entry entry = {0};
+    struct stream_id end = {UINT64_MAX, UINT64_MAX};
+    store_stream_walk_start(&walk, store, key_ref, start, end, false);
+    bool found = store_stream_walk_next(&walk, &master);
+    KV_ASSERT(found);
+    uint32_t count = 1;
+    uint64_t bytes = LP_HEADER_BYTES + 1u + stream_entry_put(NULL, &master, &master);
+    struct stream_id last = master.id;
+    /* Bounded by RDB_STREAM_NODE_ENTRIES. */
+    while (count < RDB_STREAM_NODE_ENTRIES && store_stream_walk_next(&walk, &entry)) {
+        bytes += stream_entry_put(NULL, &master, &entry);
+        last = entry.id;
+        count++;
+    }
+    *more = count == RDB_STREAM_NODE_ENTRIES && store_stream_walk_next(&walk, &entry);
+    *next = entry.id;
+    bytes += stream_master_put(NULL, &master, count);
+    uint8_t *scratch = heap_alloc(writer->heap, bytes);
+    if (scratch == NULL) {
+        return false;
+    }
+    struct lp_build build = {.bytes = scratch, .capacity = bytes, .used = LP_HEADER_BYTES};
+    (void)stream_master_put(&build, &master, count);
+    store_stream_walk_start(&walk, store, key_ref, master.id, last, false);
+    /* Bounded by count. */
+    while (store_stream_walk_next(&walk, &entry)) {
+        (void)stream_entry_put(&build, &master, &entry);
+    }
+    uint8_t node_key[16];
+    stream_id_encode(master.id, node_key);
+    write_string(writer, (struct slice){.bytes = node_key, .length = sizeof(node_key)});
+    write_string(writer, lp_build_end(&build));
+    heap_release(writer->heap, scratch);
+    return true;
+}
+
+static void stream_id_write(struct rdb_writer *writer, struct stream_id id)
+{
+    write_length(writer, id.ms);
+    write_length(writer, id.seq);
+}
+
+/* rdbSaveStreamPEL and rdbSaveStreamConsumers for one group. */
+static void stream_group_write(struct rdb_writer *writer, const struct store *store,
+                               const struct store_stream_group *group)
+{
+    write_string(writer, store_stream_group_name(group));
+    stream_id_write(writer, group->last_id);
+    write_length(writer, (uint64_t)group->entries_read);
+    const struct store_stream_nack *pel = store_stream_pel(store, group);
+    write_length(writer, group->pel_count);
+    uint8_t raw[16];
+    /* Bounded by the PEL. */
+    for (uint32_t index = 0; index < group->pel_count; index++) {
+        stream_id_encode(pel[index].id, raw);
+        write_bytes(writer, raw, sizeof(raw));
+        write_bytes(writer, &pel[index].delivery_ms, 8);
+        write_length(writer, pel[index].delivery_count);
+    }
+    write_length(writer, group->consumer_count);
+    const struct store_stream_consumer *consumer = store_stream_consumer_first(store, group);
+    /* Bounded by the consumers. */
+    for (uint32_t index = 0; index < group->consumer_count; index++) {
+        KV_ASSERT(consumer != NULL);
+        write_string(writer, store_stream_consumer_name(consumer));
+        write_bytes(writer, &consumer->seen_ms, 8);
+        write_length(writer, consumer->pending_count);
+        const struct stream_id *ids = store_stream_consumer_ids(store, consumer);
+        for (uint32_t at = 0; at < consumer->pending_count; at++) {
+            stream_id_encode(ids[at], raw);
+            write_bytes(writer, raw, sizeof(raw));
+        }
+        consumer = store_stream_consumer_next(store, consumer);
+    }
+}
+
+/* A stream; false (nothing written) when the heap has no room for a node's listpack. The
+ * type byte goes out before the first node is built, so a node refused after it leaves the
+ * writer failed (the save fails, as a full disk would). */
+static bool write_stream(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    const struct store_stream *stream = store_stream_of(store, key_ref);
+    uint64_t nodes = 0;
+    struct store_stream_walk walk;
+    struct store_stream_entry entry;
+    struct stream_id end = {UINT64_MAX, UINT64_MAX};
+    store_stream_walk_start(&walk, store, key_ref, (struct stream_id){0, 0}, end, false);
+    uint64_t live = 0;
+    /* Bounded by the entries: the nodes are counted first (the format leads with it). */
+    while (store_stream_walk_next(&walk, &entry)) {
+        nodes += live % RDB_STREAM_NODE_ENTRIES == 0 ? 1u : 0u;
+        live++;
+    }
+    KV_ASSERT(live == stream->length);
+    if (writer->heap == NULL) {
+        return false;
+    }
+    write_type(writer, RDB_TYPE_STREAM_LISTPACKS_2);
+    write_length(writer, nodes);
+    struct stream_id start = {0, 0};
+    bool more = nodes > 0;
+    /* Bounded by the nodes. */
+    for (uint64_t index = 0; index < nodes; index++) {
+        KV_ASSERT(more);
+        if (!stream_node_write(writer, store, key_ref, start, &start, &more)) {
+            writer->failed = true;
+            return true;
+        }
+    }
+    write_length(writer, stream->length);
+    stream_id_write(writer, stream->last_id);
+    stream_id_write(writer, stream->first_id);
+    stream_id_write(writer, stream->max_deleted_id);
+    write_length(writer, stream->entries_added);
+    write_length(writer, stream->group_count);
+    const struct store_stream_group *group = store_stream_group_first(store, key_ref);
+    /* Bounded by the groups. */
+    for (uint32_t index = 0; index < stream->group_count; index++) {
+        KV_ASSERT(group != NULL);
+        stream_group_write(writer, store, group);
+        group = store_stream_group_next(store, group);
+    }
+    return true;
+}
+
 bool rdb_type_supported(uint8_t store_type)
 {
-    return store_type >= STORE_TYPE_STRING && store_type <= STORE_TYPE_ZSET;
+    return store_type >= STORE_TYPE_STRING && store_type <= STORE_TYPE_STREAM;
 }
 
 /* The type byte and the value. */
@@ -643,6 +904,11 @@ static void write_object(struct rdb_writer *writer, struct store *store, uint32_
         break;
     case STORE_TYPE_HASH:
         write_hash(writer, store, key_ref);
+        break;
+    case STORE_TYPE_STREAM:
+        if (!write_stream(writer, store, key_ref)) {
+            writer->failed = true; /* no scratch for a node: the save fails whole */
+        }
         break;
     default:
         KV_ASSERT(type == STORE_TYPE_ZSET);
