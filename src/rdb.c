@@ -1708,6 +1708,402 @@ static enum rdb_status load_packed(struct rdb_load *load, uint8_t rdb_type)
     return status;
 }
 
+/* ---- Streams (STREAM_LISTPACKS and STREAM_LISTPACKS_2) ---- */
+
+#define RDB_STREAM_FLAG_DELETED 1u
+
+/* A listpack walk: the next entry, false when malformed or at the end. */
+static bool lp_next(struct slice pack, uint64_t *at, struct lp_entry *entry)
+{
+    if (*at >= pack.length - 1u) {
+        return false;
+    }
+    uint64_t size = lp_entry_get(pack.bytes, pack.length - 1u, *at, entry);
+    *at += size;
+    return size > 0;
+}
+
+static bool lp_next_integer(struct slice pack, uint64_t *at, int64_t *value)
+{
+    struct lp_entry entry;
+    if (!lp_next(pack, at, &entry) || !entry.is_integer) {
+        return false;
+    }
+    *value = entry.integer;
+    return true;
+}
+
+static struct stream_id stream_id_decode(const uint8_t raw[16])
+{
+    struct stream_id id = {0, 0};
+    for (uint32_t index = 0; index < 8; index++) {
+        id.ms = id.ms << 8 | raw[index];
+        id.seq = id.seq << 8 | raw[8 + index];
+    }
+    return id;
+}
+
+/* One entry of a node into the stream (not deleted ones): its pairs as items of the
+ * load's batch, or of a heap array when it has more than the batch holds. */
+static enum rdb_status stream_entry_load(struct rdb_load *load, struct slice pack,
+                                         uint64_t *at, uint64_t master_at,
+                                         int64_t master_fields, struct stream_id master)
+{
+    int64_t flags = 0;
+    int64_t ms_diff = 0;
+    int64_t seq_diff = 0;
+    int64_t fields = master_fields;
+    if (!lp_next_integer(pack, at, &flags) || !lp_next_integer(pack, at, &ms_diff) ||
+        !lp_next_integer(pack, at, &seq_diff)) {
+        return RDB_CORRUPT;
+    }
+    bool same = (flags & RDB_STREAM_FLAG_SAMEFIELDS) != 0;
+    if (!same && (!lp_next_integer(pack, at, &fields) || fields < 0)) {
+        return RDB_CORRUPT;
+    }
+    if (fields < 0 || fields > (int64_t)UINT32_MAX / 2) {
+        return RDB_CORRUPT;
+    }
+    uint64_t wanted = 2u * (uint64_t)fields;
+    struct rdb_item *items = load->items;
+    struct slice *slices = load->slices;
+    if (wanted > RDB_BATCH_ITEMS) {
+        items = heap_alloc(load->store->heap, wanted * sizeof(*items));
+        slices = heap_alloc(load->store->heap, wanted * sizeof(*slices));
+        if (items == NULL || slices == NULL) {
+            if (items != NULL) {
+                heap_release(load->store->heap, items);
+            }
+            if (slices != NULL) {
+                heap_release(load->store->heap, slices);
+            }
+            load->reader->store_status = STORE_OOM;
+            return RDB_STORE;
+        }
+    }
+    enum rdb_status status = RDB_OK;
+    uint64_t field_at = master_at;
+    /* Bounded by the fields. */
+    for (int64_t index = 0; index < fields && status == RDB_OK; index++) {
+        struct lp_entry field;
+        struct lp_entry value;
+        bool read = same ? lp_next(pack, &field_at, &field) : lp_next(pack, at, &field);
+        if (!read || !lp_next(pack, at, &value)) {
+            status = RDB_CORRUPT;
+            break;
+        }
+        lp_entry_item(&field, &items[2 * index]);
+        lp_entry_item(&value, &items[2 * index + 1]);
+        slices[2 * index] = (struct slice){.bytes = items[2 * index].place == ITEM_DIGITS
+                                                        ? (const uint8_t *)items[2 * index].digits
+                                                        : items[2 * index].bytes,
+                                           .length = items[2 * index].length};
+        slices[2 * index + 1] =
+            (struct slice){.bytes = items[2 * index + 1].place == ITEM_DIGITS
+                                        ? (const uint8_t *)items[2 * index + 1].digits
+                                        : items[2 * index + 1].bytes,
+                           .length = items[2 * index + 1].length};
+    }
+    int64_t lp_count = 0;
+    if (status == RDB_OK && !lp_next_integer(pack, at, &lp_count)) {
+        status = RDB_CORRUPT;
+    }
+    if (status == RDB_OK && !(flags & RDB_STREAM_FLAG_DELETED)) {
+        struct stream_id id = {master.ms + (uint64_t)ms_diff, master.seq + (uint64_t)seq_diff};
+        (void)store_find_typed(load->store, load->key, STORE_TYPE_ANY, &load->found);
+        const struct store_stream *stream =
+            load->found.exists ? store_stream_of(load->store, load->found.key_ref) : NULL;
+        if (stream != NULL && stream_id_compare(id, stream->last_id) <= 0) {
+            status = RDB_CORRUPT; /* IDs must ascend */
+        } else {
+            enum store_status stored = store_stream_add(load->store, &load->found, load->key, id,
+                                                        slices, (uint32_t)fields);
+            status = load_store_status(load, stored);
+        }
+    }
+    if (items != load->items) {
+        heap_release(load->store->heap, items);
+        heap_release(load->store->heap, slices);
+    }
+    return status;
+}
+
+/* One node: its master ID (the key) and its listpack. */
+static enum rdb_status stream_node_load(struct rdb_load *load)
+{
+    struct rdb_item key;
+    enum rdb_status status = read_blob(load->reader, &key);
+    if (status != RDB_OK) {
+        return status;
+    }
+    struct slice raw = item_slice(load->reader, &key);
+    struct stream_id master = {0, 0};
+    if (raw.length != 16) {
+        status = RDB_CORRUPT;
+    } else {
+        master = stream_id_decode(raw.bytes);
+    }
+    item_release(load->reader, &key);
+    load->reader->keep_position = reader_position(load->reader);
+    if (status != RDB_OK) {
+        return status;
+    }
+    struct rdb_item blob;
+    status = read_blob(load->reader, &blob);
+    if (status != RDB_OK) {
+        return status;
+    }
+    struct slice pack = item_slice(load->reader, &blob);
+    int64_t count = 0;
+    int64_t deleted = 0;
+    int64_t master_fields = 0;
+    int64_t terminator = -1;
+    uint64_t at = LP_HEADER_BYTES;
+    if (lp_validate(pack) <= 0 || !lp_next_integer(pack, &at, &count) ||
+        !lp_next_integer(pack, &at, &deleted) || !lp_next_integer(pack, &at, &master_fields) ||
+        count < 0 || deleted < 0 || master_fields < 0) {
+        status = RDB_CORRUPT;
+    }
+    uint64_t master_at = at;
+    struct lp_entry skipped;
+    /* Bounded by the master fields. */
+    for (int64_t index = 0; status == RDB_OK && index < master_fields; index++) {
+        status = lp_next(pack, &at, &skipped) ? RDB_OK : RDB_CORRUPT;
+    }
+    if (status == RDB_OK && (!lp_next_integer(pack, &at, &terminator) || terminator != 0)) {
+        status = RDB_CORRUPT;
+    }
+    /* Bounded by the node's entries (valid and deleted). */
+    for (int64_t index = 0; status == RDB_OK && index < count + deleted; index++) {
+        status = stream_entry_load(load, pack, &at, master_at, master_fields, master);
+    }
+    if (status == RDB_OK && at != pack.length - 1u) {
+        status = RDB_CORRUPT;
+    }
+    item_release(load->reader, &blob);
+    load->reader->keep_position = reader_position(load->reader);
+    return status;
+}
+
+static enum rdb_status read_stream_id(struct rdb_reader *reader, struct stream_id *id)
+{
+    enum rdb_status status = read_count(reader, &id->ms);
+    return status == RDB_OK ? read_count(reader, &id->seq) : status;
+}
+
+/* A pending entry read from the group's PEL, before its consumer is known. */
+struct stream_pel_read {
+    struct stream_id id;
+    int64_t delivery_ms;
+    uint64_t delivery_count;
+    bool owned;
+};
+
+/* A string of the file copied to the heap (a group's or consumer's name outlives reads). */
+static enum rdb_status read_name(struct rdb_reader *reader, struct heap *heap,
+                                 struct slice *name)
+{
+    struct rdb_item item;
+    enum rdb_status status = read_string(reader, &item);
+    if (status != RDB_OK) {
+        return status;
+    }
+    struct slice text = item_slice(reader, &item);
+    uint8_t *copy = heap_alloc(heap, text.length > 0 ? text.length : 1u);
+    if (copy != NULL) {
+        memcpy(copy, text.bytes, text.length);
+    }
+    *name = (struct slice){.bytes = copy, .length = text.length};
+    item_release(reader, &item);
+    reader->keep_position = reader_position(reader);
+    if (copy == NULL) {
+        reader->store_status = STORE_OOM;
+        return RDB_STORE;
+    }
+    return RDB_OK;
+}
+
+/* One consumer: its name, seen time and pending IDs, each found in the group's PEL. */
+static enum rdb_status stream_consumer_load(struct rdb_load *load, struct slice group_name,
+                                            struct stream_pel_read *pel, uint64_t pel_count)
+{
+    struct rdb_reader *reader = load->reader;
+    struct store *store = load->store;
+    struct slice name;
+    enum rdb_status status = read_name(reader, store->heap, &name);
+    if (status != RDB_OK) {
+        return status;
+    }
+    int64_t seen_ms = 0;
+    uint64_t pending = 0;
+    status = read_raw(reader, &seen_ms, 8);
+    status = status == RDB_OK ? read_count(reader, &pending) : status;
+    (void)store_find_typed(store, load->key, STORE_TYPE_STREAM, &load->found);
+    struct store_stream_group *group =
+        store_stream_group_find(store, load->found.key_ref, group_name);
+    KV_ASSERT(group != NULL);
+    struct store_stream_consumer *consumer = NULL;
+    if (status == RDB_OK) {
+        consumer = store_stream_consumer_find(store, group, name);
+        consumer = consumer == NULL ? store_stream_consumer_create(store, group, name, seen_ms)
+                                    : NULL; /* a consumer twice: corrupt */
+        status = consumer == NULL ? RDB_CORRUPT : RDB_OK;
+    }
+    if (status == RDB_OK) {
+        consumer->seen_ms = seen_ms;
+    }
+    /* Bounded by the consumer's pending count (each ID must be in the group's PEL). */
+    for (uint64_t index = 0; status == RDB_OK && index < pending; index++) {
+        uint8_t raw[16];
+        status = read_raw(reader, raw, sizeof(raw));
+        if (status != RDB_OK) {
+            break;
+        }
+        struct stream_id id = stream_id_decode(raw);
+        uint64_t low = 0;
+        uint64_t high = pel_count;
+        /* Bounded by log2(pel_count) halvings: the PEL is in ID order. */
+        while (low < high) {
+            uint64_t middle = low + (high - low) / 2u;
+            if (stream_id_compare(pel[middle].id, id) < 0) {
+                low = middle + 1u;
+            } else {
+                high = middle;
+            }
+        }
+        if (low == pel_count || stream_id_compare(pel[low].id, id) != 0 || pel[low].owned ||
+            store_stream_pel_reserve(store, group, consumer, 1) != STORE_OK) {
+            status = RDB_CORRUPT;
+            break;
+        }
+        store_stream_pel_deliver(store, group, consumer, id, pel[low].delivery_ms, false);
+        struct store_stream_nack *nack = store_stream_pel_find(store, group, id);
+        KV_ASSERT(nack != NULL);
+        nack->delivery_ms = pel[low].delivery_ms;
+        nack->delivery_count = pel[low].delivery_count;
+        pel[low].owned = true;
+    }
+    heap_release(store->heap, (void *)(uintptr_t)name.bytes);
+    return status;
+}
+
+/* One group: name, last ID, entries read (v2), the PEL, the consumers. */
+static enum rdb_status stream_group_load(struct rdb_load *load, uint8_t rdb_type)
+{
+    struct rdb_reader *reader = load->reader;
+    struct store *store = load->store;
+    struct slice name;
+    enum rdb_status status = read_name(reader, store->heap, &name);
+    if (status != RDB_OK) {
+        return status;
+    }
+    struct stream_id last_id = {0, 0};
+    uint64_t entries_read = (uint64_t)-1;
+    uint64_t pel_count = 0;
+    status = read_stream_id(reader, &last_id);
+    if (status == RDB_OK && rdb_type == RDB_TYPE_STREAM_LISTPACKS_2) {
+        status = read_count(reader, &entries_read);
+    }
+    status = status == RDB_OK ? read_count(reader, &pel_count) : status;
+    (void)store_find_typed(store, load->key, STORE_TYPE_STREAM, &load->found);
+    if (status == RDB_OK &&
+        store_stream_group_find(store, load->found.key_ref, name) != NULL) {
+        status = RDB_CORRUPT; /* a group twice */
+    }
+    if (status == RDB_OK) {
+        status = load_store_status(load, store_stream_group_create(store, &load->found, name,
+                                                                   last_id,
+                                                                   (int64_t)entries_read));
+    }
+    struct stream_pel_read *pel = NULL;
+    if (status == RDB_OK && pel_count > 0) {
+        pel = pel_count < UINT32_MAX ? heap_alloc(store->heap, pel_count * sizeof(*pel)) : NULL;
+        if (pel == NULL) {
+            reader->store_status = STORE_OOM;
+            status = RDB_STORE;
+        }
+    }
+    /* Bounded by the PEL's count. */
+    for (uint64_t index = 0; status == RDB_OK && index < pel_count; index++) {
+        uint8_t raw[16];
+        status = read_raw(reader, raw, sizeof(raw));
+        status = status == RDB_OK ? read_raw(reader, &pel[index].delivery_ms, 8) : status;
+        status = status == RDB_OK ? read_count(reader, &pel[index].delivery_count) : status;
+        pel[index].id = stream_id_decode(raw);
+        pel[index].owned = false;
+        if (status == RDB_OK && index > 0 && stream_id_compare(pel[index - 1].id,
+                                                               pel[index].id) >= 0) {
+            status = RDB_CORRUPT;
+        }
+    }
+    uint64_t consumers = 0;
+    status = status == RDB_OK ? read_count(reader, &consumers) : status;
+    /* Bounded by the consumers' count. */
+    for (uint64_t index = 0; status == RDB_OK && index < consumers; index++) {
+        status = stream_consumer_load(load, name, pel, pel_count);
+    }
+    /* Redis refuses a PEL entry no consumer owns. */
+    for (uint64_t index = 0; status == RDB_OK && index < pel_count; index++) {
+        status = pel[index].owned ? RDB_OK : RDB_CORRUPT;
+    }
+    if (pel != NULL) {
+        heap_release(store->heap, pel);
+    }
+    heap_release(store->heap, (void *)(uintptr_t)name.bytes);
+    reader->keep_position = reader_position(reader);
+    return status;
+}
+
+static enum rdb_status load_stream(struct rdb_load *load, uint8_t rdb_type)
+{
+    struct rdb_reader *reader = load->reader;
+    uint64_t nodes = 0;
+    enum rdb_status status = read_count(reader, &nodes);
+    /* Bounded by the nodes' count (each reads at least its two strings). */
+    for (uint64_t index = 0; status == RDB_OK && index < nodes; index++) {
+        status = stream_node_load(load);
+    }
+    uint64_t length = 0;
+    struct stream_id last_id = {0, 0};
+    struct stream_id first_id = {0, 0};
+    struct stream_id max_deleted = {0, 0};
+    uint64_t entries_added = 0;
+    status = status == RDB_OK ? read_count(reader, &length) : status;
+    status = status == RDB_OK ? read_stream_id(reader, &last_id) : status;
+    if (status == RDB_OK && rdb_type == RDB_TYPE_STREAM_LISTPACKS_2) {
+        status = read_stream_id(reader, &first_id);
+        status = status == RDB_OK ? read_stream_id(reader, &max_deleted) : status;
+        status = status == RDB_OK ? read_count(reader, &entries_added) : status;
+    }
+    if (status != RDB_OK) {
+        return status;
+    }
+    (void)store_find_typed(load->store, load->key, STORE_TYPE_ANY, &load->found);
+    if (!load->found.exists) {
+        status = load_store_status(load, store_stream_create(load->store, &load->found,
+                                                             load->key));
+        if (status != RDB_OK) {
+            return status;
+        }
+    }
+    const struct store_stream *stream = store_stream_of(load->store, load->found.key_ref);
+    if (stream->length != length || stream_id_compare(last_id, stream->last_id) < 0) {
+        return RDB_CORRUPT;
+    }
+    if (rdb_type != RDB_TYPE_STREAM_LISTPACKS_2) {
+        entries_added = length; /* streamGetEdgeID's estimate aside: what is known */
+    }
+    store_stream_set_id(load->store, &load->found, last_id, &entries_added, &max_deleted);
+    reader->keep_position = reader_position(reader);
+    uint64_t groups = 0;
+    status = read_count(reader, &groups);
+    /* Bounded by the groups' count. */
+    for (uint64_t index = 0; status == RDB_OK && index < groups; index++) {
+        status = stream_group_load(load, rdb_type);
+    }
+    return status;
+}
+
 /* QUICKLIST_2: nodes, each PLAIN (one element) or PACKED (a listpack). */
 static enum rdb_status load_quicklist(struct rdb_load *load)
 {
@@ -1822,6 +2218,9 @@ static uint8_t rdb_store_type(uint8_t rdb_type)
     case RDB_TYPE_ZSET_2:
     case RDB_TYPE_ZSET_LISTPACK:
         return STORE_TYPE_ZSET;
+    case RDB_TYPE_STREAM_LISTPACKS:
+    case RDB_TYPE_STREAM_LISTPACKS_2:
+        return STORE_TYPE_STREAM;
     default:
         return STORE_TYPE_ANY;
     }
@@ -1849,6 +2248,10 @@ enum rdb_status rdb_read_value(struct rdb_reader *reader, struct store *store, u
         break;
     case RDB_TYPE_LIST_QUICKLIST_2:
         status = load_quicklist(&load);
+        break;
+    case RDB_TYPE_STREAM_LISTPACKS:
+    case RDB_TYPE_STREAM_LISTPACKS_2:
+        status = load_stream(&load, rdb_type);
         break;
     case RDB_TYPE_SET_INTSET:
     case RDB_TYPE_HASH_LISTPACK:
