@@ -12,7 +12,7 @@
  * corruption loop (KV_SEED replays it) flips, inserts and truncates bytes of payloads (with
  * the checksum fixed so the value parser sees them) and of files: the loader answers OK or
  * an error, never crashes, leaves no partial key, and the store stays valid. A function
- * library in a file is skipped and counted; a stream key is refused as unsupported.
+ * library in a file is skipped and counted; a later Redis's stream type is refused as unsupported.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -521,7 +521,7 @@ static void test_corruption(void)
 }
 
 /* A file by hand: a function library (skipped, counted), a string key, then a stream type
- * (refused as unsupported, not as corrupt). */
+ * (a later Redis's: refused as unsupported, not as corrupt). */
 static void test_opcodes(void)
 {
     static const uint8_t code[] = "#!lua name=lib\nredis.register_function('f', f)";
@@ -557,12 +557,18 @@ static void test_opcodes(void)
     struct slice value;
     CHECK(store_string_get(&store, text("fk"), &value) == STORE_OK);
     CHECK(value.length == 1 && value.bytes[0] == 'v');
-    /* A stream key where the EOF was: kv says unsupported. */
+    /* A later Redis's stream type (7.2's STREAM_LISTPACKS_3) where the EOF was: kv says
+     * unsupported; its own 7.0 type there is a truncated stream: corrupt. */
     store_flush(&store);
-    file[before_end] = 19;
+    file[before_end] = 20;
     source = (struct source){.bytes = file, .length = length};
     rdb_reader_init_stream(&reader, buffer, sizeof(buffer), source_fill, &source, &heap);
     CHECK(rdb_load(&reader, &store, &result) == RDB_UNSUPPORTED);
+    store_flush(&store);
+    file[before_end] = RDB_TYPE_STREAM_LISTPACKS_2;
+    source = (struct source){.bytes = file, .length = length};
+    rdb_reader_init_stream(&reader, buffer, sizeof(buffer), source_fill, &source, &heap);
+    CHECK(rdb_load(&reader, &store, &result) == RDB_CORRUPT);
     store_flush(&store);
     dataset();
 }
