@@ -1761,8 +1761,8 @@ static enum rdb_status stream_entry_load(struct rdb_load *load, struct slice pac
     if (!same && (!lp_next_integer(pack, at, &fields) || fields < 0)) {
         return RDB_CORRUPT;
     }
-    if (fields < 0 || fields > (int64_t)UINT32_MAX / 2) {
-        return RDB_CORRUPT;
+    if (fields <= 0 || fields > (int64_t)UINT32_MAX / 2) {
+        return RDB_CORRUPT; /* an entry has at least one field */
     }
     uint64_t wanted = 2u * (uint64_t)fields;
     struct rdb_item *items = load->items;
@@ -1813,8 +1813,9 @@ static enum rdb_status stream_entry_load(struct rdb_load *load, struct slice pac
         (void)store_find_typed(load->store, load->key, STORE_TYPE_ANY, &load->found);
         const struct store_stream *stream =
             load->found.exists ? store_stream_of(load->store, load->found.key_ref) : NULL;
-        if (stream != NULL && stream_id_compare(id, stream->last_id) <= 0) {
-            status = RDB_CORRUPT; /* IDs must ascend */
+        if ((stream != NULL && stream_id_compare(id, stream->last_id) <= 0) ||
+            stream_id_is_zero(id)) {
+            status = RDB_CORRUPT; /* IDs ascend from above 0-0 */
         } else {
             enum store_status stored = store_stream_add(load->store, &load->found, load->key, id,
                                                         slices, (uint32_t)fields);
@@ -2087,11 +2088,12 @@ static enum rdb_status load_stream(struct rdb_load *load, uint8_t rdb_type)
         }
     }
     const struct store_stream *stream = store_stream_of(load->store, load->found.key_ref);
-    if (stream->length != length || stream_id_compare(last_id, stream->last_id) < 0) {
-        return RDB_CORRUPT;
-    }
     if (rdb_type != RDB_TYPE_STREAM_LISTPACKS_2) {
         entries_added = length; /* streamGetEdgeID's estimate aside: what is known */
+    }
+    if (stream->length != length || stream_id_compare(last_id, stream->last_id) < 0 ||
+        entries_added < length) {
+        return RDB_CORRUPT;
     }
     store_stream_set_id(load->store, &load->found, last_id, &entries_added, &max_deleted);
     reader->keep_position = reader_position(reader);
