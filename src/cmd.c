@@ -778,8 +778,9 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     store_clock(context->store, now_ms);
     /* The client's database: SELECT (here, queued in EXEC or in a script) changes it. */
     store_select(context->store, context->client->db_index);
-    if ((cmd->flags & CMD_FLAG_WRITE) && snapshot_running()) {
-        /* A running BGSAVE writes the keys first, as they are before the command. */
+    if (snapshot_running()) {
+        /* A running BGSAVE writes the command's keys first, as they are before it (any
+         * command: a read may remove an expired key; each bucket is written once anyway). */
         cmd_keys_each(args, arg_count, snapshot_key_ahead, context->store);
     }
     stats_ops_sample(context->stats, now_ms);
