@@ -1379,7 +1379,11 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
         *failed = true;
         return true;
     }
-    if (found == 1 && !load_files(&manifest)) {
+    /* Replayed commands stay out of the slow log (Redis runs them outside call()). */
+    cmd_slowlog_threshold_set(-1);
+    bool loaded = found == 0 || load_files(&manifest);
+    cmd_slowlog_threshold_set(shared->config->slowlog_log_slower_than);
+    if (!loaded) {
         *failed = true;
         return true;
     }
