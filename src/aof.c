@@ -1394,6 +1394,8 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
             *failed = true;
             return true;
         }
+        aof.stats.rewrites = 0; /* Redis counts only background rewrites */
+        aof.stats.last_rewrite_time_sec = -1;
     } else {
         bool manifest_changed = manifest.incr_count == 0;
         if (manifest.incr_count == 0) {

@@ -582,8 +582,8 @@ void propagate_command_end(const struct propagate_frame *frame, struct store *st
         return;
     }
     bool reply_ok = reply->failed || reply_since_mark(reply) == 0 || reply->first != '-';
-    bool changed = write && (notify_event_total != frame->events_before ||
-                             (reply_ok && changes_without_event(name, args, arg_count)));
+    bool changed = (write && notify_event_total != frame->events_before) ||
+                   (reply_ok && changes_without_event(name, args, arg_count));
     if (!changed) {
         return;
     }
