@@ -70,6 +70,15 @@ struct notify_sinks {
 /* The classes on now, notify-keyspace-events parsed; written only by notify_configure. */
 extern uint32_t notify_classes;
 
+/* Key events raised so far (key misses aside), whatever the classes on: propagation tells a
+ * command that changed the keyspace by it (Redis's server.dirty). */
+extern uint64_t notify_event_total;
+
+/* A tap on the store's "expired" and "evicted" events (propagation's DEL), with the selected
+ * database; NULL: none. The store's hook stays set while a tap is. */
+typedef void notify_tap_fn(uint32_t db_index, struct slice key);
+void notify_tap_set(notify_tap_fn *tap);
+
 /* Keeps the sinks for events from below the commands and sets the store's event hook, then
  * reads notify-keyspace-events (the config file may have set it). Once, at startup. */
 void notify_attach(const struct notify_sinks *sinks, struct store *store);
@@ -91,6 +100,7 @@ void notify_publish_event(uint32_t class, const char *event, struct slice key);
 /* A key event, as Redis's notifyKeyspaceEvent(class, event, key, 0). */
 static inline void notify_event(uint32_t class, const char *event, struct slice key)
 {
+    notify_event_total += class != NOTIFY_KEY_MISS ? 1u : 0u;
     if ((notify_classes & class) != 0) {
         notify_publish_event(class, event, key);
     }

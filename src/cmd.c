@@ -16,6 +16,7 @@
 #include "evict.h"
 #include "latency.h"
 #include "notify.h"
+#include "propagate.h"
 #include "number.h"
 #include "region.h"
 #include "slowlog.h"
@@ -63,6 +64,7 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_module,
     &cmd_family_acl,
     &cmd_family_monitor,
+    &cmd_family_aof,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -671,6 +673,13 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
         reply_error(&context->reply, REPLY_ERROR_REPLICA_KEYSPACE);
         return false;
     }
+    /* The AOF cannot be written: writes (and PING) get Redis's MISCONF until it can. */
+    int aof_error = propagate_write_error();
+    if (aof_error != 0 && ((cmd->flags & CMD_FLAG_WRITE) || strcmp(cmd->name, "ping") == 0)) {
+        stats->rejected_calls++;
+        reply_error_format(&context->reply, REPLY_ERROR_MISCONF_AOF, strerror(aof_error));
+        return false;
+    }
     KV_ASSERT(context->reply.total == length_before); /* admitting answers nothing */
     return true;
 }
@@ -809,10 +818,14 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
             cmd_monitor_feed(context, args, arg_count);
         }
     }
+    struct propagate_frame propagation;
+    propagate_command_begin(&propagation, cmd->name);
     cmd->handler(context, args, arg_count);
     if (heap->failed_allocations != failures_before) {
         oom_retry(context, cmd, args, arg_count);
     }
+    propagate_command_end(&propagation, context->store, cmd->name,
+                          (cmd->flags & CMD_FLAG_WRITE) != 0, args, arg_count, &context->reply);
     notify_command_end();
     if (monitored && !(monitor_flags & (CMD_REDIS_ADMIN | CMD_REDIS_SKIP_MONITOR)) &&
         context->clients->monitor_count > 0) {

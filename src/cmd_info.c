@@ -32,6 +32,7 @@
 #include "evict.h"
 #include "latency.h"
 #include "pubsub.h"
+#include "propagate.h"
 #include "rdb.h"
 #include "snapshot.h"
 #include "region.h"
@@ -302,8 +303,8 @@ static void info_memory(struct cmd_context *context, struct text *text)
     KV_ASSERT(text->length > length_before); /* at least its header */
 }
 
-/* A server that never saved and keeps no AOF, as Redis 7.0 shows one: its last save is its
- * start, every status "ok", every time -1. kv counts no changes since (it has no save). */
+/* Redis 7.0's persistence section: the RDB's saves and BGSAVE (snapshot.h), the AOF's fields
+ * (propagate.h); the fork's fields read 0, as nothing forks. */
 static void info_persistence(struct cmd_context *context, struct text *text)
 {
     KV_ASSERT(text->length < text->capacity);
@@ -318,19 +319,38 @@ static void info_persistence(struct cmd_context *context, struct text *text)
              "rdb_last_bgsave_time_sec:%" PRId64 "\r\nrdb_current_bgsave_time_sec:%" PRId64
              "\r\nrdb_saves:%" PRIu64 "\r\n"
              "rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:%" PRIu64 "\r\n"
-             "rdb_last_load_keys_loaded:%" PRIu64 "\r\naof_enabled:0\r\n"
-             "aof_rewrite_in_progress:0\r\n"
-             "aof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n"
-             "aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\n"
-             "aof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n"
-             "aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n"
-             "module_fork_last_cow_size:0\r\n",
+             "rdb_last_load_keys_loaded:%" PRIu64 "\r\n",
              snapshot_changes() - saved->changes_at_save, snapshot_running() ? 1 : 0,
              saved->last_save_seconds, saved->last_bgsave_ok ? "ok" : "err",
              saved->last_bgsave_seconds,
              snapshot_running() ? (context->store->now_ms - saved->bgsave_started_ms) / 1000 : -1,
              saved->saves, saved->last_load_keys_expired,
              saved->last_load_keys_loaded);
+    /* The AOF's fields (propagate.h's stats, kept by the writer): a rewrite runs whole within
+     * one pass, so none is ever seen in progress, and nothing forks (cow sizes 0). */
+    static const struct propagate_aof_stats none = {.last_rewrite_time_sec = -1,
+                                                    .last_rewrite_ok = true};
+    const struct propagate_aof_stats *aof = propagate_stats();
+    aof = aof != NULL ? aof : &none;
+    text_add(text,
+             "aof_enabled:%d\r\naof_rewrite_in_progress:%d\r\n"
+             "aof_rewrite_scheduled:%d\r\naof_last_rewrite_time_sec:%" PRId64 "\r\n"
+             "aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:%s\r\n"
+             "aof_rewrites:%" PRIu64 "\r\naof_rewrites_consecutive_failures:%" PRIu64 "\r\n"
+             "aof_last_write_status:%s\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n"
+             "module_fork_last_cow_size:0\r\n",
+             aof->enabled ? 1 : 0, aof->rewrite_in_progress ? 1 : 0,
+             aof->rewrite_scheduled ? 1 : 0, aof->last_rewrite_time_sec,
+             aof->last_rewrite_ok ? "ok" : "err", aof->rewrites,
+             aof->rewrites_consecutive_failures, aof->last_write_errno == 0 ? "ok" : "err");
+    if (aof->enabled) {
+        text_add(text,
+                 "aof_current_size:%" PRIu64 "\r\naof_base_size:%" PRIu64 "\r\n"
+                 "aof_pending_rewrite:%d\r\naof_buffer_length:%" PRIu64 "\r\n"
+                 "aof_pending_bio_fsync:%d\r\naof_delayed_fsync:%" PRIu64 "\r\n",
+                 aof->current_size, aof->base_size, aof->rewrite_scheduled ? 1 : 0,
+                 aof->buffer_length, aof->pending_fsync ? 1 : 0, aof->delayed_fsync);
+    }
     KV_ASSERT(text->length > length_before); /* at least its header */
 }
 

@@ -124,7 +124,7 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     snprintf(entries[8].value, size, "%s", config_hugepages_name(config->hugepages));
     snprintf(entries[9].value, size, "%s", config_mlock_name(config->mlock));
     entries[10].value[0] = '\0'; /* kv keeps no snapshots */
-    snprintf(entries[11].value, size, "no");
+    snprintf(entries[11].value, size, "%s", redis_param_value((uint32_t)redis_param_find("appendonly", 10)));
     /* The databases the store has (no store: the defaults' entries, Redis's 16). */
     snprintf(entries[12].value, size, "%u",
              context->store != NULL ? context->store->db_count : STORE_DB_COUNT_DEFAULT);
@@ -355,6 +355,13 @@ static void config_target_resolve(const struct config_entry *entries, struct sli
     bool runtime = false;
     bool named = arg_text(name, true, target->option, sizeof(target->option));
     bool known = named && config_option_known(target->option, &runtime);
+    if (cmd_arg_is(name, "appendonly")) {
+        /* Redis's parameter: the AOF writer applies it at the pass's end (aof.c). */
+        target->kind = CONFIG_TARGET_PARAM;
+        target->row = redis_param_find("appendonly", 10);
+        KV_ASSERT(target->row >= 0);
+        return;
+    }
     if (config_set_noop(name, value)) {
         target->kind = CONFIG_TARGET_NOOP;
         return;

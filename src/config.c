@@ -884,6 +884,14 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
         bool runtime = false;
         int32_t row = config_option_known(name, &runtime) ? -1
                                                           : redis_param_find(name, strlen(name));
+        if (row < 0 && !config_option_known(name, &runtime)) {
+            /* Redis's names have '-' (--aof-load-truncated): flag_name made them '_'. */
+            char dashed[sizeof(name)];
+            for (size_t at = 0; at < sizeof(name); at++) {
+                dashed[at] = name[at] == '_' ? '-' : name[at];
+            }
+            row = redis_param_find(dashed, strlen(dashed));
+        }
         if (row >= 0) {
             char canonical[REDIS_PARAM_VALUE_BYTES];
             const char *failure = redis_param_check((uint32_t)row, value, strlen(value),

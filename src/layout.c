@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "evict.h"
 #include "heap.h"
+#include "aof.h"
 #include "rdb_file.h"
 #include "snapshot.h"
 #include "script.h"
@@ -52,7 +53,8 @@ void layout_compute(struct layout *layout, const struct config *config, const st
     bytes[LAYOUT_POOL_BLOCKING] = block_plan_bytes(slots);
     bytes[LAYOUT_POOL_STATS] = cmd_plan_stats_bytes(PLAN_SLOWLOG_MAX_LEN) +
                                rdb_file_plan_bytes() + /* SAVE's and the load's buffers */
-                               snapshot_plan_bytes(); /* BGSAVE's write buffers */
+                               snapshot_plan_bytes() + /* BGSAVE's write buffers */
+                               aof_plan_bytes();       /* the AOF's write and load buffers */
     bytes[LAYOUT_POOL_LUA] = script_plan_bytes(config->lua_heap_bytes);
     layout->total_bytes = LAYOUT_CARVE_SLACK_BYTES;
     for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {

@@ -17,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "aof.h"
 #include "block.h"
 #include "client.h"
 #include "cmd.h"
@@ -343,6 +344,10 @@ int main(int argc, char **argv)
         return 1;
     }
     rdb_file_scripts(&script);
+    if (!aof_init(&region, error, sizeof(error))) {
+        log_error("%s", error);
+        return 1;
+    }
     struct loop *loop = NULL;
     if (loop_init(&loop, &config, &region, &serve, &cron, &stats, error, sizeof(error)) != 0) {
         log_error("%s", error);
@@ -359,7 +364,9 @@ int main(int argc, char **argv)
     if (config.pidfile[0] != '\0' && pidfile_write(config.pidfile) != 0) {
         return 1;
     }
-    if (!rdb_startup_load()) {
+    /* appendonly yes: the AOF is the dataset (Redis loads no dump.rdb then). */
+    bool aof_failed = false;
+    if (aof_startup(&serve.shared, &aof_failed) ? aof_failed : !rdb_startup_load()) {
         return 1;
     }
     log_info("ready to accept connections on %s:%u", config.bind, loop_port(loop));
@@ -368,6 +375,7 @@ int main(int argc, char **argv)
                (int)getpid());
     int status = loop_run(loop);
     snapshot_abort(); /* a BGSAVE still running: its temp file goes, as Redis's child */
+    aof_shutdown();
     if (config.pidfile[0] != '\0') {
         unlink(config.pidfile);
     }

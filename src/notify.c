@@ -23,6 +23,8 @@
 #include "store.h"
 
 uint32_t notify_classes;
+uint64_t notify_event_total;
+static notify_tap_fn *notify_tap;
 
 /* The letters in the order of their bits (bit 12, Redis's module-only "loaded", has none). */
 static const char notify_letters[] = "KEg$lshzxetm?dn";
@@ -97,6 +99,9 @@ static void notify_store_event(void *context, uint8_t event, struct slice key)
     static_assert(STORE_EVENT_NEW == 0 && STORE_EVENT_EXPIRED == 1 && STORE_EVENT_EVICTED == 2,
                   "the tables follow enum store_event");
     KV_ASSERT(event <= STORE_EVENT_EVICTED);
+    if (notify_tap != NULL && event != STORE_EVENT_NEW) {
+        notify_tap(notify_store->db_index, key);
+    }
     if (event == STORE_EVENT_NEW && notify_new_muted) {
         return;
     }
@@ -108,11 +113,19 @@ static void notify_hook_update(void)
     if (notify_store == NULL) {
         return;
     }
-    bool wanted = (notify_classes & NOTIFY_FROM_STORE) != 0 &&
-                  (notify_classes & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) != 0;
+    bool wanted = ((notify_classes & NOTIFY_FROM_STORE) != 0 &&
+                   (notify_classes & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) != 0) ||
+                  notify_tap != NULL;
     notify_store->event = wanted ? notify_store_event : NULL;
     notify_store->event_context = NULL;
     KV_ASSERT(wanted == (notify_store->event != NULL));
+}
+
+void notify_tap_set(notify_tap_fn *tap)
+{
+    notify_tap = tap;
+    notify_hook_update();
+    KV_ASSERT(notify_store == NULL || tap == NULL || notify_store->event != NULL);
 }
 
 void notify_attach(const struct notify_sinks *sinks, struct store *store)

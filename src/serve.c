@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "propagate.h"
 #include "protected.h"
 #include "script.h"
 #include "store.h"
@@ -95,6 +96,7 @@ void serve_pass_end(struct serve *serve)
     if (serve->shared.tracking != NULL) {
         tracking_broadcast(serve->shared.tracking); /* BCAST: once per pass, as Redis */
     }
+    propagate_pass_end(); /* the AOF's writes of this pass (appendfsync always: durable) */
 }
 
 /* A command's context: the shared part, this client, its output as the reply. */

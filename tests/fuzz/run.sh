@@ -16,7 +16,7 @@ clang "${flags[@]}" -o "$out/fuzz_resp" tests/fuzz/fuzz_resp.c src/resp.c src/nu
     src/kv_assert.c -lm
 # The command harness links every module but main, the event loop, the host check and the
 # RDB file writer (kv's own ring: SAVE reaches it through a hook main installs), as kvcore.
-core=$(ls src/*.c | grep -v -e src/main.c -e src/loop.c -e src/host.c -e src/rdb_file.c)
+core=$(ls src/*.c | grep -v -e src/main.c -e src/loop.c -e src/host.c -e src/rdb_file.c -e src/aof.c)
 # shellcheck disable=SC2086
 # shellcheck disable=SC2046 # pkg-config's flags are words
 clang "${flags[@]}" $(pkg-config --cflags lua5.1) -o "$out/fuzz_commands" \

@@ -1,0 +1,104 @@
+/*
+ * Propagation: what each write command hands to the AOF, as Redis 7.0's call() propagates it
+ * (propagate, alsoPropagate, rewriteClientCommandVector). cmd_run brackets every command with
+ * propagate_command_begin/end; a command that changed the keyspace (it raised a keyspace event,
+ * or it is one of FLUSHALL, FLUSHDB, SWAPDB, FUNCTION LOAD/DELETE/FLUSH/RESTORE) is fed to the
+ * registered sink in its deterministic form:
+ *   EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, GETEX EX/PX/EXAT/PXAT -> PEXPIREAT key <unix ms>
+ *     (DEL key when the time had passed and the key went); GETEX PERSIST -> PERSIST key
+ *   SETEX, PSETEX, SET .. EX/PX/EXAT -> SET key value PXAT <unix ms>
+ *   GETDEL -> DEL; INCRBYFLOAT -> SET key <value> KEEPTTL; HINCRBYFLOAT -> HSET key field <value>
+ *   SPOP -> SREM key <the members popped>
+ *   BLPOP/BRPOP -> LPOP/RPOP key; BRPOPLPUSH -> RPOPLPUSH; BLMOVE -> LMOVE;
+ *   BZPOPMIN/BZPOPMAX -> ZPOPMIN/ZPOPMAX key; LMPOP/BLMPOP -> LPOP/RPOP key count;
+ *   ZMPOP/BZMPOP -> ZPOPMIN/ZPOPMAX key count (the key and count as the reply tells them)
+ *   RESTORE key <ttl> .. (relative) -> RESTORE key <unix ms> .. ABSTTL; XADD key .. * -> the ID
+ *   EXEC, EVAL*, FCALL*: not themselves, but each write they ran, in MULTI .. EXEC
+ *   expired and evicted keys -> DEL key (the store's event hook, through notify's tap)
+ * The database each command ran in goes with it; the sink writes SELECT when it changes.
+ *
+ * Bounds: nothing is copied here; the sink takes one argument at a time (propagate_sink's
+ * begin/arg/end), so a command of any size streams through. Commands nest (EXEC, scripts)
+ * at most NOTIFY_DEPTH_MAX deep. The values read back from the reply (SPOP's members, a pop's
+ * key) are parsed where the reply is contiguous (a connection's tail block, a script's
+ * buffer); a reply that spans output blocks propagates the command as it was sent (logged).
+ */
+#ifndef KV_PROPAGATE_H
+#define KV_PROPAGATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kv_assert.h"
+#include "slice.h"
+
+struct store;
+struct reply;
+
+/* Where propagated commands go (the AOF writer registers itself). */
+struct propagate_sink {
+    /* A command of `arg_count` arguments in database `db_index` begins. */
+    void (*begin)(void *context, uint32_t db_index, uint32_t arg_count);
+    /* Its next argument (exactly arg_count calls follow begin). */
+    void (*arg)(void *context, struct slice arg);
+    /* The loop's pass ends: what was fed goes to the file (appendfsync always: durably). */
+    void (*pass_end)(void *context);
+    void *context;
+};
+
+/* What INFO persistence shows of the AOF (the writer keeps it). */
+struct propagate_aof_stats {
+    bool enabled;                    /* appendonly is on and its files are open */
+    bool rewrite_in_progress;
+    bool rewrite_scheduled;
+    int64_t last_rewrite_time_sec;   /* -1 before any */
+    bool last_rewrite_ok;
+    uint64_t rewrites;
+    uint64_t rewrites_consecutive_failures;
+    int last_write_errno;            /* 0: aof_last_write_status:ok */
+    uint64_t current_size;           /* base + incr files' bytes */
+    uint64_t base_size;              /* the size after the last rewrite (or at startup) */
+    uint64_t buffer_length;          /* bytes fed and not yet written */
+    uint64_t delayed_fsync;          /* everysec fsyncs postponed (one in flight) */
+    bool pending_fsync;              /* an fsync is in flight */
+};
+
+/* Installs the sink (NULL: none) and its stats; on tells whether commands are fed. */
+void propagate_register(const struct propagate_sink *sink, const struct propagate_aof_stats *stats);
+
+/* Turns feeding on or off (appendonly); the sink stays registered. */
+void propagate_enable(bool on);
+
+/* Whether commands are fed now. */
+bool propagate_enabled(void);
+
+/* The registered stats, or NULL when no writer registered. */
+const struct propagate_aof_stats *propagate_stats(void);
+
+/* The errno of the last failed AOF write while it stays failed (Redis's MISCONF for writes),
+ * else 0. */
+int propagate_write_error(void);
+
+/* BGREWRITEAOF: asks the writer for a rewrite (done at the pass's end). False: none registered. */
+bool propagate_rewrite_request(void);
+extern bool propagate_rewrite_requested;
+
+/* State of one command between begin and end. */
+struct propagate_frame {
+    uint64_t events_before; /* notify's event count when it began */
+    bool container;         /* EXEC or a script: its commands propagate, not itself */
+};
+
+/* Brackets a command (cmd_run). `name` is the table's (lower-case) name. */
+void propagate_command_begin(struct propagate_frame *frame, const char *name);
+void propagate_command_end(const struct propagate_frame *frame, struct store *store,
+                           const char *name, bool write, const struct slice *args,
+                           uint32_t arg_count, const struct reply *reply);
+
+/* The store's expired or evicted key (notify's tap): DEL key in the selected database. */
+void propagate_deletion(uint32_t db_index, struct slice key);
+
+/* The loop's pass ends (serve_pass_end): the sink writes what it holds. */
+void propagate_pass_end(void);
+
+#endif

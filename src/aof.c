@@ -1,0 +1,1453 @@
+/*
+ * The append-only file (include/aof.h). Invariants: at most one write and one fsync are in
+ * flight on the ring; the fill half never holds more than AOF_WRITE_BUFFER_BYTES; `job`
+ * names the other half while it holds bytes not yet in the file (in flight, or waiting for a
+ * retry after an error); file_bytes is what the incremental file holds, every byte of it
+ * written by a completed write.
+ */
+#define _GNU_SOURCE /* statx */
+#include "aof.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "cmd.h"
+#include "heap.h"
+#include "log.h"
+#include "number.h"
+#include "propagate.h"
+#include "rdb.h"
+#include "rdb_file.h"
+#include "redis_param.h"
+#include "region.h"
+#include "reply.h"
+#include "store.h"
+
+/* Ring entries: a write, a linked fsync, and one more fsync. */
+#define AOF_RING_ENTRIES 8u
+
+/* The longest path kv builds (dir, the AOF directory, a file name). */
+#define AOF_PATH_BYTES 4096u
+
+/* The longest file name: appendfilename (a parameter value) and ".<seq>.incr.aof". */
+#define AOF_NAME_BYTES 512u
+
+/* Incremental files a manifest may list (Redis keeps one per failed rewrite). */
+#define AOF_INCR_FILES_MAX 64u
+
+/* The manifest's bytes at most (its lines are at most AOF_NAME_BYTES and some words). */
+#define AOF_MANIFEST_BYTES (64u * 1024u)
+
+/* Log a persisting write error at most this often, as Redis's AOF_WRITE_LOG_ERROR_RATE. */
+#define AOF_ERROR_LOG_MS 30000
+
+/* Retry a failed write at most this often. */
+#define AOF_RETRY_MS 100
+
+enum aof_op { AOF_OP_WRITE = 1, AOF_OP_FSYNC = 2 };
+enum aof_fsync { AOF_FSYNC_NO = 0, AOF_FSYNC_ALWAYS = 1, AOF_FSYNC_EVERYSEC = 2 };
+
+/* One half of the write buffer. */
+struct aof_half {
+    uint8_t *bytes;  /* AOF_WRITE_BUFFER_BYTES */
+    uint32_t length; /* bytes held */
+};
+
+/* What the manifest lists. */
+struct aof_manifest {
+    char base[AOF_NAME_BYTES];             /* "" when none */
+    uint64_t base_seq;
+    char incr[AOF_INCR_FILES_MAX][AOF_NAME_BYTES];
+    uint64_t incr_seq[AOF_INCR_FILES_MAX];
+    uint32_t incr_count;
+};
+
+static struct {
+    struct io_uring ring;
+    bool ready;
+    uint8_t *area;                 /* 2 x AOF_WRITE_BUFFER_BYTES: the halves, or the loader's */
+    struct slice *args_fixed;      /* AOF_LOAD_ARGS_FIXED */
+    uint8_t *reply_bytes;          /* AOF_REPLY_BYTES */
+    struct aof_half halves[2];
+    uint32_t fill_index;           /* the half commands fill */
+    bool job;                      /* the other half holds bytes not yet written */
+    bool job_in_flight;            /* its write is on the ring */
+    bool job_fsync;                /* an fsync is linked to it (always) */
+    uint32_t job_done;             /* of its bytes, written */
+    bool fsync_in_flight;
+    int64_t retry_ms;              /* a failed write is retried from then */
+    int fd;                        /* the incremental file, -1: none */
+    uint64_t file_bytes;           /* what it holds */
+    uint64_t fsynced_bytes;        /* of which made durable by an fsync */
+    int64_t selected_db;           /* the database the file's commands are in; -1: none yet */
+    int64_t last_fsync_ms;
+    int64_t last_error_log_ms;
+    uint8_t fsync_policy;          /* enum aof_fsync */
+    bool on;                       /* appendonly's files are open and fed */
+    struct aof_manifest manifest;  /* the current one */
+    uint64_t base_bytes;           /* the base file's size */
+    uint64_t rewrite_base_bytes;   /* the AOF's size after the last rewrite (auto rewrite) */
+    int32_t param_appendonly;
+    int32_t param_appendfsync;
+    struct propagate_aof_stats stats;
+    struct cmd_context *context;   /* for replay and rewrite: the shared part */
+    struct store *store;
+    struct client client;          /* the replaying client */
+} aof;
+
+static int64_t clock_ms(clockid_t clock)
+{
+    struct timespec now;
+    clock_gettime(clock, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static const char *param(const char *name)
+{
+    int32_t row = redis_param_find(name, strlen(name));
+    KV_ASSERT(row >= 0); /* a row of redis_param_table.h */
+    return redis_param_value((uint32_t)row);
+}
+
+static uint8_t fsync_policy_read(void)
+{
+    const char *value = redis_param_value((uint32_t)aof.param_appendfsync);
+    if (strcmp(value, "always") == 0) {
+        return AOF_FSYNC_ALWAYS;
+    }
+    return strcmp(value, "no") == 0 ? AOF_FSYNC_NO : AOF_FSYNC_EVERYSEC;
+}
+
+static bool appendonly_read(void)
+{
+    return strcmp(redis_param_value((uint32_t)aof.param_appendonly), "yes") == 0;
+}
+
+/* ---- The ring, synchronous use (startup, rewrite, shutdown) ---- */
+
+static struct io_uring_sqe *ring_sqe(void)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&aof.ring);
+    KV_ASSERT(sqe != NULL); /* at most three operations in flight: the SQ has room */
+    return sqe;
+}
+
+/* Completions of the asynchronous write and fsync; `wait`: at least one, blocking. */
+static void reap(bool wait);
+
+/* Submits one prepared synchronous operation (tagged 0) and waits for it: its result. The
+ * asynchronous operations' completions met on the way are handled. */
+static int ring_run(void)
+{
+    int status = io_uring_submit(&aof.ring);
+    if (status < 0) {
+        return status;
+    }
+    /* Bounded: each pass takes one completion; ours is among the few in flight. */
+    for (;;) {
+        struct io_uring_cqe *cqe = NULL;
+        status = io_uring_wait_cqe(&aof.ring, &cqe);
+        if (status < 0) {
+            return status;
+        }
+        if (io_uring_cqe_get_data64(cqe) == 0) {
+            int result = cqe->res;
+            io_uring_cqe_seen(&aof.ring, cqe);
+            return result;
+        }
+        reap(false);
+    }
+}
+
+static int file_open(const char *path, int flags, mode_t mode)
+{
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, mode);
+    io_uring_sqe_set_data64(sqe, 0);
+    return ring_run();
+}
+
+static void file_close(int fd)
+{
+    KV_ASSERT(fd >= 0);
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data64(sqe, 0);
+    (void)ring_run();
+}
+
+static int file_fsync(int fd)
+{
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_fsync(sqe, fd, 0);
+    io_uring_sqe_set_data64(sqe, 0);
+    return ring_run();
+}
+
+static int file_rename(const char *source, const char *target)
+{
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_renameat(sqe, AT_FDCWD, source, AT_FDCWD, target, 0);
+    io_uring_sqe_set_data64(sqe, 0);
+    return ring_run();
+}
+
+static int file_unlink(const char *path)
+{
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_unlinkat(sqe, AT_FDCWD, path, 0);
+    io_uring_sqe_set_data64(sqe, 0);
+    return ring_run();
+}
+
+/* Writes all `length` bytes at `offset` (short writes continue). */
+static int file_write(int fd, const uint8_t *bytes, uint64_t length, uint64_t offset)
+{
+    uint64_t done = 0;
+    /* Bounded: each pass writes at least one byte or returns. */
+    while (done < length) {
+        uint64_t chunk = length - done > (1u << 30) ? (1u << 30) : length - done;
+        struct io_uring_sqe *sqe = ring_sqe();
+        io_uring_prep_write(sqe, fd, bytes + done, (unsigned)chunk, offset + done);
+        io_uring_sqe_set_data64(sqe, 0);
+        int written = ring_run();
+        if (written < 0) {
+            return written;
+        }
+        if (written == 0) {
+            return -EIO;
+        }
+        done += (uint64_t)written;
+    }
+    return 0;
+}
+
+static int64_t file_read(int fd, uint8_t *bytes, uint64_t capacity, uint64_t offset)
+{
+    uint32_t wanted = capacity > (1u << 30) ? (1u << 30) : (uint32_t)capacity;
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_read(sqe, fd, bytes, wanted, offset);
+    io_uring_sqe_set_data64(sqe, 0);
+    return ring_run();
+}
+
+/* A file's size, or a negative errno. */
+static int64_t file_size(const char *path)
+{
+    struct statx result;
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_statx(sqe, AT_FDCWD, path, 0, STATX_SIZE, &result);
+    io_uring_sqe_set_data64(sqe, 0);
+    int status = ring_run();
+    return status < 0 ? status : (int64_t)result.stx_size;
+}
+
+static bool path_join(char *path, const char *dir, const char *name)
+{
+    return snprintf(path, AOF_PATH_BYTES, "%s/%s", dir, name) < (int)AOF_PATH_BYTES;
+}
+
+/* <dir>/<appenddirname>. */
+static bool aof_dir(char *path)
+{
+    return snprintf(path, AOF_PATH_BYTES, "%s/%s", param("dir"), param("appenddirname")) <
+           (int)AOF_PATH_BYTES;
+}
+
+static bool aof_path(char *path, const char *name)
+{
+    char dir[AOF_PATH_BYTES];
+    return aof_dir(dir) && path_join(path, dir, name);
+}
+
+/* ---- Initialization ---- */
+
+bool aof_init(struct region *region, char *error, uint32_t error_bytes)
+{
+    KV_ASSERT(!aof.ready);
+    aof.area = region_carve(region, 2ull * AOF_WRITE_BUFFER_BYTES, 64);
+    aof.args_fixed = region_carve(region, AOF_LOAD_ARGS_FIXED * sizeof(struct slice), 64);
+    aof.reply_bytes = region_carve(region, AOF_REPLY_BYTES, 64);
+    int status = io_uring_queue_init(AOF_RING_ENTRIES, &aof.ring, 0);
+    if (status < 0) {
+        snprintf(error, error_bytes, "aof: io_uring_queue_init: %s (raise RLIMIT_MEMLOCK?)",
+                 strerror(-status));
+        return false;
+    }
+    aof.halves[0] = (struct aof_half){.bytes = aof.area};
+    aof.halves[1] = (struct aof_half){.bytes = aof.area + AOF_WRITE_BUFFER_BYTES};
+    aof.fd = -1;
+    aof.selected_db = -1;
+    aof.param_appendonly = redis_param_find("appendonly", 10);
+    aof.param_appendfsync = redis_param_find("appendfsync", 11);
+    KV_ASSERT(aof.param_appendonly >= 0 && aof.param_appendfsync >= 0);
+    aof.stats = (struct propagate_aof_stats){.last_rewrite_time_sec = -1, .last_rewrite_ok = true};
+    aof.ready = true;
+    return true;
+}
+
+/* ---- Writing ---- */
+
+static void write_error(int error)
+{
+    KV_ASSERT(error > 0);
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
+    if (aof.fsync_policy == AOF_FSYNC_ALWAYS) {
+        log_warn("Can't recover from AOF write error when the AOF fsync policy is 'always'. "
+                 "Exiting...");
+        exit(1);
+    }
+    if (aof.stats.last_write_errno == 0 || now - aof.last_error_log_ms >= AOF_ERROR_LOG_MS) {
+        log_warn("Error writing to the AOF file: %s", strerror(error));
+        aof.last_error_log_ms = now;
+    }
+    aof.stats.last_write_errno = error;
+    aof.retry_ms = now + AOF_RETRY_MS;
+}
+
+static void job_submit(bool with_fsync)
+{
+    KV_ASSERT(aof.job && !aof.job_in_flight);
+    KV_ASSERT(aof.fd >= 0);
+    struct aof_half *half = &aof.halves[aof.fill_index ^ 1u];
+    KV_ASSERT(aof.job_done < half->length);
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_write(sqe, aof.fd, half->bytes + aof.job_done, half->length - aof.job_done,
+                        aof.file_bytes);
+    io_uring_sqe_set_data64(sqe, AOF_OP_WRITE);
+    aof.job_in_flight = true;
+    aof.job_fsync = with_fsync && !aof.fsync_in_flight;
+    if (aof.job_fsync) {
+        sqe->flags |= IOSQE_IO_LINK;
+        struct io_uring_sqe *fsync = ring_sqe();
+        io_uring_prep_fsync(fsync, aof.fd, IORING_FSYNC_DATASYNC);
+        io_uring_sqe_set_data64(fsync, AOF_OP_FSYNC);
+        aof.fsync_in_flight = true;
+    }
+    int status = io_uring_submit(&aof.ring);
+    KV_ASSERT(status >= 0 || status == -EINTR || status == -EAGAIN);
+}
+
+static void on_write(int result)
+{
+    KV_ASSERT(aof.job_in_flight);
+    aof.job_in_flight = false;
+    struct aof_half *half = &aof.halves[aof.fill_index ^ 1u];
+    if (result <= 0) {
+        write_error(result < 0 ? -result : ENOSPC);
+        return;
+    }
+    aof.job_done += (uint32_t)result;
+    aof.file_bytes += (uint64_t)result;
+    aof.stats.current_size += (uint64_t)result;
+    KV_ASSERT(aof.job_done <= half->length);
+    if (aof.stats.last_write_errno != 0 && aof.job_done == half->length) {
+        log_warn("AOF write error looks solved, Redis can write again.");
+        aof.stats.last_write_errno = 0;
+    }
+    if (aof.job_done == half->length) {
+        half->length = 0;
+        aof.job = false;
+        aof.job_done = 0;
+    }
+}
+
+static void on_fsync(int result, uint64_t covered)
+{
+    KV_ASSERT(aof.fsync_in_flight);
+    aof.fsync_in_flight = false;
+    if (result == -ECANCELED) {
+        return; /* its write was short: the next fsync covers it */
+    }
+    if (result < 0) {
+        if (aof.fsync_policy == AOF_FSYNC_ALWAYS) {
+            log_warn("Can't persist AOF for fsync error when the AOF fsync policy is 'always': "
+                     "%s. Exiting...", strerror(-result));
+            exit(1);
+        }
+        write_error(-result);
+        return;
+    }
+    aof.fsynced_bytes = covered > aof.fsynced_bytes ? covered : aof.fsynced_bytes;
+}
+
+/* The bytes an fsync submitted now covers (completed writes). */
+static uint64_t fsync_covered;
+
+static void reap(bool wait)
+{
+    struct io_uring_cqe *cqe = NULL;
+    if (wait) {
+        int status = io_uring_wait_cqe(&aof.ring, &cqe);
+        KV_ASSERT(status == 0 || status == -EINTR);
+    }
+    /* Bounded: at most the operations in flight (two). */
+    for (uint32_t seen = 0; seen < AOF_RING_ENTRIES && io_uring_peek_cqe(&aof.ring, &cqe) == 0;
+         seen++) {
+        uint64_t op = io_uring_cqe_get_data64(cqe);
+        if (op == 0) {
+            return; /* a synchronous operation's: ring_run takes it */
+        }
+        int result = cqe->res;
+        io_uring_cqe_seen(&aof.ring, cqe);
+        if (op == AOF_OP_WRITE) {
+            on_write(result);
+        } else {
+            KV_ASSERT(op == AOF_OP_FSYNC);
+            on_fsync(result, fsync_covered);
+        }
+    }
+}
+
+/* Waits until no write is in flight. */
+static void job_wait(void)
+{
+    /* Bounded: a write completes (or fails) and is not resubmitted here. */
+    while (aof.job_in_flight) {
+        reap(true);
+    }
+}
+
+/* The fill half becomes the job (the other half is free). */
+static void fill_hand_over(void)
+{
+    KV_ASSERT(!aof.job);
+    KV_ASSERT(aof.halves[aof.fill_index].length > 0);
+    aof.fill_index ^= 1u;
+    aof.job = true;
+    aof.job_done = 0;
+    KV_ASSERT(aof.halves[aof.fill_index].length == 0);
+}
+
+/* The fill half is full: waits for the job to be written, then hands the half over. */
+static void fill_full(void)
+{
+    /* Bounded by the write errors: each retry waits AOF_RETRY_MS; with a full disk a command
+     * that fills a whole half waits until the disk has room (Redis's write blocks too). */
+    while (aof.job) {
+        aof.stats.delayed_fsync++;
+        if (!aof.job_in_flight) {
+            int64_t now = clock_ms(CLOCK_MONOTONIC);
+            if (now < aof.retry_ms) {
+                struct timespec pause = {.tv_nsec = (long)(aof.retry_ms - now) * 1000000L};
+                nanosleep(&pause, NULL);
+            }
+            fsync_covered = aof.file_bytes;
+            job_submit(false);
+        }
+        job_wait();
+    }
+    fill_hand_over();
+    fsync_covered = aof.file_bytes;
+    job_submit(false);
+}
+
+static void emit(const uint8_t *bytes, uint64_t length)
+{
+    KV_ASSERT(aof.on);
+    /* Bounded: each pass copies into the fill half until it is full. */
+    while (length > 0) {
+        struct aof_half *half = &aof.halves[aof.fill_index];
+        if (half->length == AOF_WRITE_BUFFER_BYTES) {
+            fill_full();
+            continue;
+        }
+        uint64_t room = AOF_WRITE_BUFFER_BYTES - half->length;
+        uint64_t chunk = length < room ? length : room;
+        memcpy(half->bytes + half->length, bytes, chunk);
+        half->length += (uint32_t)chunk;
+        bytes += chunk;
+        length -= chunk;
+    }
+}
+
+static void emit_header(uint8_t type, uint64_t number)
+{
+    char text[2 + NUMBER_INT64_BYTES + 2];
+    text[0] = (char)type;
+    uint32_t length = 1 + number_format_uint64(number, text + 1);
+    text[length++] = '\r';
+    text[length++] = '\n';
+    emit((const uint8_t *)text, length);
+}
+
+static void sink_arg(void *context, struct slice arg)
+{
+    (void)context;
+    emit_header('$', arg.length);
+    emit(arg.bytes, arg.length);
+    emit((const uint8_t *)"\r\n", 2);
+}
+
+static void sink_begin(void *context, uint32_t db_index, uint32_t arg_count)
+{
+    KV_ASSERT(arg_count >= 1);
+    if ((int64_t)db_index != aof.selected_db) {
+        char text[NUMBER_INT64_BYTES];
+        uint32_t length = number_format_uint64(db_index, text);
+        emit_header('*', 2);
+        sink_arg(context, (struct slice){.bytes = (const uint8_t *)"SELECT", .length = 6});
+        sink_arg(context, (struct slice){.bytes = (const uint8_t *)text, .length = length});
+        aof.selected_db = db_index;
+    }
+    emit_header('*', arg_count);
+}
+
+/* Writes what the buffers hold and fsyncs it, waiting (shutdown, rewrite, turning off). */
+static int drain(void)
+{
+    job_wait();
+    if (aof.job) {
+        int status = file_write(aof.fd, aof.halves[aof.fill_index ^ 1u].bytes + aof.job_done,
+                                aof.halves[aof.fill_index ^ 1u].length - aof.job_done,
+                                aof.file_bytes);
+        if (status < 0) {
+            return status;
+        }
+        aof.file_bytes += aof.halves[aof.fill_index ^ 1u].length - aof.job_done;
+        aof.stats.current_size += aof.halves[aof.fill_index ^ 1u].length - aof.job_done;
+        aof.halves[aof.fill_index ^ 1u].length = 0;
+        aof.job = false;
+        aof.job_done = 0;
+    }
+    struct aof_half *fill = &aof.halves[aof.fill_index];
+    if (fill->length > 0) {
+        int status = file_write(aof.fd, fill->bytes, fill->length, aof.file_bytes);
+        if (status < 0) {
+            return status;
+        }
+        aof.file_bytes += fill->length;
+        aof.stats.current_size += fill->length;
+        fill->length = 0;
+    }
+    /* Bounded: an fsync in flight completes. */
+    while (aof.fsync_in_flight) {
+        reap(true);
+    }
+    int status = file_fsync(aof.fd);
+    if (status == 0) {
+        aof.fsynced_bytes = aof.file_bytes;
+        aof.last_fsync_ms = clock_ms(CLOCK_MONOTONIC);
+    }
+    return status;
+}
+
+/* ---- The manifest ---- */
+
+/* Parses "file <name> seq <n> type <b|h|i>" lines (Redis's aofLoadManifestFromFile, names
+ * without spaces or quotes). False on a line kv cannot read. */
+static bool manifest_parse(const char *text, uint64_t length, struct aof_manifest *manifest)
+{
+    memset(manifest, 0, sizeof(*manifest));
+    uint64_t at = 0;
+    uint32_t line_number = 0;
+    /* Bounded by the text's bytes: each pass takes one line. */
+    while (at < length) {
+        const char *line = text + at;
+        const char *end = memchr(line, '\n', length - at);
+        uint64_t line_bytes = end != NULL ? (uint64_t)(end - line) : length - at;
+        at += line_bytes + 1;
+        line_number++;
+        if (line_bytes == 0 || line[0] == '#') {
+            continue;
+        }
+        char copy[AOF_NAME_BYTES + 128];
+        if (line_bytes >= sizeof(copy)) {
+            log_warn("Reading the manifest file, at line %u", line_number);
+            return false;
+        }
+        memcpy(copy, line, line_bytes);
+        copy[line_bytes] = '\0';
+        char name[AOF_NAME_BYTES] = "";
+        char type = 0;
+        unsigned long long seq = 0;
+        char *save = NULL;
+        /* Bounded by the line's words. */
+        for (char *key = strtok_r(copy, " \r", &save); key != NULL;
+             key = strtok_r(NULL, " \r", &save)) {
+            char *value = strtok_r(NULL, " \r", &save);
+            if (value == NULL) {
+                log_warn("Reading the manifest file, at line %u", line_number);
+                return false;
+            }
+            if (strcmp(key, "file") == 0 && strlen(value) < sizeof(name)) {
+                strcpy(name, value);
+            } else if (strcmp(key, "seq") == 0) {
+                seq = strtoull(value, NULL, 10);
+            } else if (strcmp(key, "type") == 0) {
+                type = value[0];
+            }
+        }
+        if (name[0] == '\0' || type == 0) {
+            log_warn("Reading the manifest file, at line %u", line_number);
+            return false;
+        }
+        if (type == 'b') {
+            strcpy(manifest->base, name);
+            manifest->base_seq = seq;
+        } else if (type == 'i') {
+            if (manifest->incr_count == AOF_INCR_FILES_MAX) {
+                log_warn("The manifest lists more than %u incr files", AOF_INCR_FILES_MAX);
+                return false;
+            }
+            strcpy(manifest->incr[manifest->incr_count], name);
+            manifest->incr_seq[manifest->incr_count++] = seq;
+        }
+        /* history files ('h') are Redis's to delete: kv leaves them */
+    }
+    return true;
+}
+
+static int manifest_write(const struct aof_manifest *manifest)
+{
+    char text[AOF_MANIFEST_BYTES];
+    uint64_t length = 0;
+    if (manifest->base[0] != '\0') {
+        length += (uint64_t)snprintf(text + length, sizeof(text) - length,
+                                     "file %s seq %" PRIu64 " type b\n", manifest->base,
+                                     manifest->base_seq);
+    }
+    /* Bounded by AOF_INCR_FILES_MAX. */
+    for (uint32_t index = 0; index < manifest->incr_count && length < sizeof(text); index++) {
+        length += (uint64_t)snprintf(text + length, sizeof(text) - length,
+                                     "file %s seq %" PRIu64 " type i\n", manifest->incr[index],
+                                     manifest->incr_seq[index]);
+    }
+    if (length >= sizeof(text)) {
+        return -ENAMETOOLONG;
+    }
+    char name[AOF_NAME_BYTES];
+    char temp[AOF_PATH_BYTES];
+    char path[AOF_PATH_BYTES];
+    snprintf(name, sizeof(name), "temp-%s.manifest", param("appendfilename"));
+    if (!aof_path(temp, name)) {
+        return -ENAMETOOLONG;
+    }
+    snprintf(name, sizeof(name), "%s.manifest", param("appendfilename"));
+    if (!aof_path(path, name)) {
+        return -ENAMETOOLONG;
+    }
+    int fd = file_open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        return fd;
+    }
+    int status = file_write(fd, (const uint8_t *)text, length, 0);
+    status = status == 0 ? file_fsync(fd) : status;
+    file_close(fd);
+    status = status == 0 ? file_rename(temp, path) : status;
+    if (status == 0) {
+        char dir[AOF_PATH_BYTES];
+        (void)aof_dir(dir);
+        int dir_fd = file_open(dir, O_RDONLY | O_DIRECTORY, 0);
+        if (dir_fd >= 0) {
+            (void)file_fsync(dir_fd);
+            file_close(dir_fd);
+        }
+    }
+    return status;
+}
+
+/* Reads the manifest: 1 when there is one (parsed into *manifest), 0 when none, -1 bad. */
+static int manifest_read(struct aof_manifest *manifest)
+{
+    char name[AOF_NAME_BYTES];
+    char path[AOF_PATH_BYTES];
+    memset(manifest, 0, sizeof(*manifest));
+    snprintf(name, sizeof(name), "%s.manifest", param("appendfilename"));
+    if (!aof_path(path, name)) {
+        return -1;
+    }
+    int fd = file_open(path, O_RDONLY, 0);
+    if (fd == -ENOENT) {
+        return 0;
+    }
+    if (fd < 0) {
+        log_warn("Fatal error: can't open the AOF manifest %s for reading: %s", name,
+                 strerror(-fd));
+        return -1;
+    }
+    char text[AOF_MANIFEST_BYTES];
+    int64_t got = file_read(fd, (uint8_t *)text, sizeof(text), 0);
+    file_close(fd);
+    if (got < 0 || (uint64_t)got == sizeof(text)) {
+        log_warn("Reading the manifest file %s: %s", name,
+                 got < 0 ? strerror((int)-got) : "too large");
+        return -1;
+    }
+    return manifest_parse(text, (uint64_t)got, manifest) ? 1 : -1;
+}
+
+/* ---- Replay ---- */
+
+/* A replayed command's reply goes nowhere: the writer starts again at each growth. */
+static bool discard_grow(struct reply *reply, uint64_t wanted)
+{
+    (void)wanted;
+    reply->length = 0;
+    return true;
+}
+
+static void discard_truncate(struct reply *reply)
+{
+    reply->length = 0;
+    reply->total = reply->mark;
+}
+
+/* The file being read: a window of it in the area. */
+struct aof_reader {
+    int fd;
+    uint8_t *buffer;      /* the area */
+    uint64_t capacity;
+    uint64_t start;       /* the next byte to parse, in buffer */
+    uint64_t end;         /* bytes of buffer filled */
+    uint64_t position;    /* file offset of buffer[0] */
+    bool eof;
+    bool read_failed;
+};
+
+enum aof_parse { AOF_PARSED, AOF_END, AOF_SHORT, AOF_FORMAT, AOF_TOO_BIG, AOF_READ_ERROR };
+
+static void reader_seek(struct aof_reader *reader, uint64_t offset)
+{
+    reader->start = 0;
+    reader->end = 0;
+    reader->position = offset;
+    reader->eof = false;
+}
+
+/* Tops the window up: false at the end of the file (or an error). */
+static bool reader_fill(struct aof_reader *reader)
+{
+    if (reader->eof) {
+        return false;
+    }
+    if (reader->start > 0) {
+        memmove(reader->buffer, reader->buffer + reader->start, reader->end - reader->start);
+        reader->position += reader->start;
+        reader->end -= reader->start;
+        reader->start = 0;
+    }
+    if (reader->end == reader->capacity) {
+        return false;
+    }
+    int64_t got = file_read(reader->fd, reader->buffer + reader->end,
+                            reader->capacity - reader->end, reader->position + reader->end);
+    if (got < 0) {
+        reader->read_failed = true;
+        reader->eof = true;
+        return false;
+    }
+    reader->eof = got == 0;
+    reader->end += (uint64_t)got;
+    return got > 0;
+}
+
+/* A "<type><number>\r\n" line at *at, within the window. 1 parsed, 0 needs more, -1 bad. */
+static int parse_line(const struct aof_reader *reader, uint64_t *at, uint8_t type,
+                      int64_t *number)
+{
+    if (*at >= reader->end) {
+        return 0;
+    }
+    if (reader->buffer[*at] != type) {
+        return -1;
+    }
+    const uint8_t *line = reader->buffer + *at + 1;
+    const uint8_t *newline = memchr(line, '\n', reader->end - *at - 1);
+    if (newline == NULL) {
+        return reader->end - *at > 64 ? -1 : 0;
+    }
+    uint64_t digits = (uint64_t)(newline - line);
+    if (digits < 2 || line[digits - 1] != '\r' ||
+        !number_parse_int64(line, (uint32_t)(digits - 1), number)) {
+        return -1;
+    }
+    *at += 1 + digits + 1;
+    return 1;
+}
+
+/* Parses the next command into args (the carved array, or *heap_args from the heap). */
+static enum aof_parse parse_command(struct aof_reader *reader, struct slice **args,
+                                    uint32_t *arg_count, struct slice **heap_args)
+{
+    /* Bounded: each pass parses more of the window or tops it up (to its capacity). */
+    for (;;) {
+        uint64_t at = reader->start;
+        /* Annotations ("#..." lines) are skipped, as Redis does. */
+        if (at < reader->end && reader->buffer[at] == '#') {
+            const uint8_t *newline = memchr(reader->buffer + at, '\n', reader->end - at);
+            if (newline != NULL) {
+                reader->start = (uint64_t)(newline - reader->buffer) + 1;
+                continue;
+            }
+        }
+        int64_t count = 0;
+        int status = at == reader->end ? 0 : parse_line(reader, &at, '*', &count);
+        if (status == 1 && count < 1) {
+            return AOF_FORMAT;
+        }
+        if (status == 1 && (uint64_t)count > AOF_LOAD_ARGS_FIXED && *heap_args == NULL) {
+            *heap_args = heap_alloc(aof.store->heap, (uint64_t)count * sizeof(struct slice));
+            if (*heap_args == NULL) {
+                return AOF_TOO_BIG;
+            }
+        }
+        struct slice *into = (uint64_t)count > AOF_LOAD_ARGS_FIXED ? *heap_args : aof.args_fixed;
+        /* Bounded by the count. */
+        for (int64_t index = 0; status == 1 && index < count; index++) {
+            int64_t length = 0;
+            status = parse_line(reader, &at, '$', &length);
+            if (status == 1 && length < 0) {
+                status = -1;
+            }
+            if (status == 1 && reader->end - at < (uint64_t)length + 2) {
+                status = 0;
+            }
+            if (status == 1) {
+                into[index] = (struct slice){.bytes = reader->buffer + at, .length = (uint32_t)length};
+                at += (uint64_t)length + 2;
+            }
+        }
+        if (status == 1) {
+            *args = into;
+            *arg_count = (uint32_t)count;
+            reader->start = at;
+            return AOF_PARSED;
+        }
+        if (status < 0) {
+            return AOF_FORMAT;
+        }
+        uint64_t before = reader->end - reader->start;
+        if (!reader_fill(reader)) {
+            if (reader->read_failed) {
+                return AOF_READ_ERROR;
+            }
+            if (before == reader->capacity) {
+                return AOF_TOO_BIG;
+            }
+            return reader->end == reader->start ? AOF_END : AOF_SHORT;
+        }
+    }
+}
+
+static uint64_t reader_offset(const struct aof_reader *reader)
+{
+    return reader->position + reader->start;
+}
+
+static void heap_args_release(struct slice **heap_args)
+{
+    if (*heap_args != NULL) {
+        heap_release(aof.store->heap, *heap_args);
+        *heap_args = NULL;
+    }
+}
+
+enum aof_load { AOF_LOAD_OK, AOF_LOAD_TRUNCATED, AOF_LOAD_FAILED };
+
+/* Runs one replayed command. False: a command kv does not know (logged). */
+static bool replay_one(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+                       const char *name)
+{
+    uint32_t position = cmd_find(args, arg_count);
+    if (position == CMD_NONE) {
+        log_warn("Unknown command '%.*s' reading the append only file %s",
+                 (int)(args[0].length > 64 ? 64 : args[0].length), (const char *)args[0].bytes,
+                 name);
+        return false;
+    }
+    context->outcome = (struct cmd_outcome){0};
+    reply_mark(&context->reply);
+    if (cmd_admit(context, position, args, arg_count)) {
+        cmd_run(context, position, args, arg_count);
+    }
+    return true;
+}
+
+/* Replays one AOF-format file (Redis's loadSingleAppendOnlyFile, past a base's RDB). */
+static enum aof_load load_incr(const char *name, bool last)
+{
+    char path[AOF_PATH_BYTES];
+    if (!aof_path(path, name)) {
+        return AOF_LOAD_FAILED;
+    }
+    int fd = file_open(path, O_RDONLY, 0);
+    if (fd < 0) {
+        log_warn("Fatal error: can't open the append log file %s for reading: %s", name,
+                 strerror(-fd));
+        return AOF_LOAD_FAILED;
+    }
+    struct aof_reader reader = {.fd = fd, .buffer = aof.area,
+                                .capacity = 2ull * AOF_WRITE_BUFFER_BYTES};
+    struct cmd_context context = *aof.context;
+    context.client = &aof.client;
+    context.tracking = NULL;
+    context.evict = NULL;
+    context.mode = CMD_MODE_EXEC;
+    context.reply = (struct reply){.bytes = aof.reply_bytes, .capacity = AOF_REPLY_BYTES,
+                                   .grow = discard_grow, .truncate = discard_truncate};
+    bool load_truncated = strcmp(param("aof-load-truncated"), "yes") == 0;
+    uint64_t valid_up_to = 0;
+    struct slice *args = NULL;
+    struct slice *heap_args = NULL;
+    uint32_t arg_count = 0;
+    enum aof_parse parsed = AOF_END;
+    enum aof_load result = AOF_LOAD_OK;
+    /* Bounded by the file's commands. */
+    for (;;) {
+        parsed = parse_command(&reader, &args, &arg_count, &heap_args);
+        if (parsed != AOF_PARSED) {
+            break;
+        }
+        if (args[0].length == 5 && strncasecmp((const char *)args[0].bytes, "multi", 5) == 0) {
+            /* A transaction runs only whole: find its EXEC first, then run what is between. */
+            uint64_t before_multi = valid_up_to;
+            uint64_t inside = reader_offset(&reader);
+            bool found = false;
+            /* Bounded by the file's commands. */
+            for (;;) {
+                heap_args_release(&heap_args);
+                parsed = parse_command(&reader, &args, &arg_count, &heap_args);
+                if (parsed != AOF_PARSED) {
+                    break;
+                }
+                if (args[0].length == 4 && strncasecmp((const char *)args[0].bytes, "exec", 4) == 0) {
+                    found = true;
+                    break;
+                }
+            }
+            if (!found) {
+                if (parsed == AOF_END) {
+                    log_warn("Revert incomplete MULTI/EXEC transaction in AOF file %s", name);
+                    parsed = AOF_SHORT;
+                }
+                valid_up_to = before_multi;
+                break;
+            }
+            uint64_t after_exec = reader_offset(&reader);
+            reader_seek(&reader, inside);
+            /* Bounded: the commands before the EXEC found above. */
+            for (;;) {
+                heap_args_release(&heap_args);
+                parsed = parse_command(&reader, &args, &arg_count, &heap_args);
+                KV_ASSERT(parsed == AOF_PARSED); /* read once already */
+                if (reader_offset(&reader) == after_exec) {
+                    break;
+                }
+                if (!replay_one(&context, args, arg_count, name)) {
+                    result = AOF_LOAD_FAILED;
+                    break;
+                }
+            }
+            if (result == AOF_LOAD_FAILED) {
+                break;
+            }
+        } else if (!replay_one(&context, args, arg_count, name)) {
+            result = AOF_LOAD_FAILED;
+            break;
+        }
+        heap_args_release(&heap_args);
+        valid_up_to = reader_offset(&reader);
+    }
+    heap_args_release(&heap_args);
+    file_close(fd);
+    if (result == AOF_LOAD_FAILED) {
+        return result;
+    }
+    if (parsed == AOF_END) {
+        return AOF_LOAD_OK;
+    }
+    if (parsed == AOF_READ_ERROR) {
+        log_warn("Unrecoverable error reading the append only file %s: %s", name,
+                 strerror(EIO));
+        return AOF_LOAD_FAILED;
+    }
+    if (parsed == AOF_FORMAT || parsed == AOF_TOO_BIG) {
+        log_warn("Bad file format reading the append only file %s: make a backup of your AOF "
+                 "file, then use ./redis-check-aof --fix <filename.manifest>", name);
+        return AOF_LOAD_FAILED;
+    }
+    KV_ASSERT(parsed == AOF_SHORT);
+    if (load_truncated) {
+        if (!last) {
+            log_warn("Fatal error: the truncated file is not the last file");
+            return AOF_LOAD_FAILED;
+        }
+        log_warn("!!! Warning: short read while loading the AOF file %s!!!", name);
+        log_warn("!!! Truncating the AOF %s at offset %llu !!!", name,
+                 (unsigned long long)valid_up_to);
+        if (truncate(path, (off_t)valid_up_to) == -1) {
+            log_warn("Error truncating the AOF file %s: %s", name, strerror(errno));
+        } else {
+            log_warn("AOF %s loaded anyway because aof-load-truncated is enabled", name);
+            return AOF_LOAD_TRUNCATED;
+        }
+    }
+    log_warn("Unexpected end of file reading the append only file %s. You can: 1) Make a "
+             "backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. "
+             "2) Alternatively you can set the 'aof-load-truncated' configuration option to "
+             "yes and restart the server.", name);
+    return AOF_LOAD_FAILED;
+}
+
+/* Loads the manifest's files into the empty store. False: kv exits. */
+static bool load_files(const struct aof_manifest *manifest)
+{
+    char dir[AOF_PATH_BYTES];
+    if (!aof_dir(dir)) {
+        return false;
+    }
+    int64_t started = clock_ms(CLOCK_MONOTONIC);
+    uint32_t total = (manifest->base[0] != '\0' ? 1u : 0u) + manifest->incr_count;
+    uint32_t index = 0;
+    if (manifest->base[0] != '\0') {
+        int64_t at = clock_ms(CLOCK_MONOTONIC);
+        size_t length = strlen(manifest->base);
+        bool rdb = length > 4 && strcmp(manifest->base + length - 4, ".rdb") == 0;
+        if (rdb) {
+            log_info("Reading RDB base file on AOF loading...");
+            bool loaded = false;
+            if (rdb_file_load(aof.store, dir, manifest->base, &loaded) != 0 || !loaded) {
+                log_warn("Error reading the RDB base file %s, AOF loading aborted",
+                         manifest->base);
+                return false;
+            }
+        } else if (load_incr(manifest->base, total == 1) == AOF_LOAD_FAILED) {
+            return false;
+        }
+        log_info("DB loaded from base file %s: %.3f seconds", manifest->base,
+                 (double)(clock_ms(CLOCK_MONOTONIC) - at) / 1000.0);
+        index++;
+    }
+    /* Bounded by AOF_INCR_FILES_MAX. */
+    for (uint32_t incr = 0; incr < manifest->incr_count; incr++, index++) {
+        int64_t at = clock_ms(CLOCK_MONOTONIC);
+        if (load_incr(manifest->incr[incr], index + 1 == total) == AOF_LOAD_FAILED) {
+            return false;
+        }
+        log_info("DB loaded from incr file %s: %.3f seconds", manifest->incr[incr],
+                 (double)(clock_ms(CLOCK_MONOTONIC) - at) / 1000.0);
+    }
+    if (total > 0) {
+        log_info("DB loaded from append only file: %.3f seconds",
+                 (double)(clock_ms(CLOCK_MONOTONIC) - started) / 1000.0);
+    }
+    return true;
+}
+
+/* ---- Rewrite: a new base (the whole dataset as an RDB file) and a new incr file ---- */
+
+struct base_target {
+    int fd;
+    uint64_t offset;
+    int error;
+};
+
+static bool base_flush(void *context, const uint8_t *bytes, uint32_t length)
+{
+    struct base_target *target = context;
+    int status = file_write(target->fd, bytes, length, target->offset);
+    if (status < 0) {
+        target->error = status;
+        return false;
+    }
+    target->offset += length;
+    return true;
+}
+
+/* The whole store, every database, into fd as an RDB file (the area is the buffer). */
+static int base_write(int fd, uint64_t *bytes_written)
+{
+    struct store *store = aof.store;
+    struct base_target target = {.fd = fd};
+    struct rdb_writer writer;
+    rdb_writer_init(&writer, aof.area, 2u * AOF_WRITE_BUFFER_BYTES, base_flush, &target,
+                    store->heap, NULL);
+    rdb_write_header(&writer, clock_ms(CLOCK_REALTIME), store->heap->used_bytes);
+    uint32_t selected = store->db_index;
+    uint64_t skipped = 0;
+    /* Bounded by the databases and, in each, its keys (nothing changes meanwhile). */
+    for (uint32_t db = 0; db < store->db_count && !writer.failed; db++) {
+        store_select(store, db);
+        if (store_key_count(store) == 0) {
+            continue;
+        }
+        rdb_write_db_start(&writer, db, store_key_count(store), store_expires_count(store));
+        struct dict_walk walk;
+        uint32_t key_ref = 0;
+        store_walk_start(store, &walk);
+        while (!writer.failed && store_walk_next(store, &walk, &key_ref)) {
+            if (store_key_live(store, store_key(store, key_ref))) {
+                skipped += rdb_write_key(&writer, store, key_ref) ? 0u : 1u;
+            }
+        }
+    }
+    store_select(store, selected);
+    if (skipped > 0) {
+        log_warn("AOF rewrite left out %llu keys of a type the RDB writer does not serialize",
+                 (unsigned long long)skipped);
+    }
+    rdb_write_end(&writer);
+    if (!rdb_writer_finish(&writer)) {
+        return target.error != 0 ? target.error : -EIO;
+    }
+    *bytes_written = target.offset;
+    return 0;
+}
+
+/* Deletes the files of `old` that `current` does not list. */
+static void files_delete(const struct aof_manifest *old, const struct aof_manifest *current)
+{
+    char path[AOF_PATH_BYTES];
+    if (old->base[0] != '\0' && strcmp(old->base, current->base) != 0 &&
+        aof_path(path, old->base)) {
+        (void)file_unlink(path);
+    }
+    /* Bounded by AOF_INCR_FILES_MAX. */
+    for (uint32_t index = 0; index < old->incr_count; index++) {
+        bool kept = current->incr_count > 0 && strcmp(old->incr[index], current->incr[0]) == 0;
+        if (!kept && aof_path(path, old->incr[index])) {
+            (void)file_unlink(path);
+        }
+    }
+}
+
+/* Makes the AOF directory when it is missing. */
+static int dir_make(void)
+{
+    char dir[AOF_PATH_BYTES];
+    if (!aof_dir(dir)) {
+        return -ENAMETOOLONG;
+    }
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_mkdirat(sqe, AT_FDCWD, dir, 0755);
+    io_uring_sqe_set_data64(sqe, 0);
+    int status = ring_run();
+    return status == -EEXIST ? 0 : status;
+}
+
+/*
+ * The rewrite, whole, in this pass: what the buffers hold goes to the old incr file first;
+ * then the dataset goes to a new base file (temp, fsync, rename), a new empty incr file is
+ * made, and the new manifest replaces the old one by rename, the moment the switch happens;
+ * the old files go after. A failure leaves the old manifest and files as they were.
+ */
+static int rewrite(void)
+{
+    int64_t started = clock_ms(CLOCK_MONOTONIC);
+    aof.stats.rewrite_in_progress = true;
+    int status = aof.fd >= 0 ? drain() : 0;
+    status = status == 0 ? dir_make() : status;
+    const char *filename = param("appendfilename");
+    struct aof_manifest next = {.base_seq = aof.manifest.base_seq + 1, .incr_count = 1};
+    uint64_t incr_seq = aof.manifest.incr_count > 0
+                            ? aof.manifest.incr_seq[aof.manifest.incr_count - 1]
+                            : 0;
+    next.incr_seq[0] = incr_seq + 1;
+    snprintf(next.base, sizeof(next.base), "%s.%" PRIu64 ".base.rdb", filename, next.base_seq);
+    snprintf(next.incr[0], sizeof(next.incr[0]), "%s.%" PRIu64 ".incr.aof", filename,
+             next.incr_seq[0]);
+    char temp[AOF_PATH_BYTES];
+    char path[AOF_PATH_BYTES];
+    char name[AOF_NAME_BYTES];
+    snprintf(name, sizeof(name), "temp-rewriteaof-%d.aof", (int)getpid());
+    uint64_t base_bytes = 0;
+    int fd = -1;
+    if (status == 0 && (!aof_path(temp, name) || !aof_path(path, next.base))) {
+        status = -ENAMETOOLONG;
+    }
+    if (status == 0) {
+        fd = file_open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        status = fd < 0 ? fd : 0;
+    }
+    if (status == 0) {
+        status = base_write(fd, &base_bytes);
+        status = status == 0 ? file_fsync(fd) : status;
+        file_close(fd);
+        status = status == 0 ? file_rename(temp, path) : status;
+        if (status != 0) {
+            (void)file_unlink(temp);
+        }
+    }
+    int incr_fd = -1;
+    if (status == 0 && aof_path(path, next.incr[0])) {
+        incr_fd = file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        status = incr_fd < 0 ? incr_fd : 0;
+    }
+    status = status == 0 ? manifest_write(&next) : status;
+    aof.stats.rewrite_in_progress = false;
+    aof.stats.rewrite_scheduled = false;
+    aof.stats.last_rewrite_time_sec = (clock_ms(CLOCK_MONOTONIC) - started) / 1000;
+    if (status != 0) {
+        if (incr_fd >= 0) {
+            file_close(incr_fd);
+        }
+        log_warn("Background AOF rewrite failed: %s", strerror(-status));
+        aof.stats.last_rewrite_ok = false;
+        aof.stats.rewrites_consecutive_failures++;
+        return status;
+    }
+    if (aof.fd >= 0) {
+        file_close(aof.fd);
+    }
+    files_delete(&aof.manifest, &next);
+    aof.manifest = next;
+    aof.fd = incr_fd;
+    aof.file_bytes = 0;
+    aof.fsynced_bytes = 0;
+    aof.selected_db = -1;
+    aof.base_bytes = base_bytes;
+    aof.stats.base_size = base_bytes;
+    aof.stats.current_size = base_bytes;
+    aof.rewrite_base_bytes = base_bytes;
+    aof.stats.last_rewrite_ok = true;
+    aof.stats.rewrites++;
+    aof.stats.rewrites_consecutive_failures = 0;
+    log_info("Background AOF rewrite finished successfully");
+    return 0;
+}
+
+/* ---- On and off ---- */
+
+static void turn_off(void)
+{
+    if (!aof.on) {
+        return;
+    }
+    if (drain() != 0) {
+        log_warn("Writing the AOF buffer on turning appendonly off failed");
+    }
+    file_close(aof.fd);
+    aof.fd = -1;
+    aof.on = false;
+    aof.stats.enabled = false;
+    aof.stats.last_write_errno = 0;
+    propagate_enable(false);
+}
+
+/* CONFIG SET appendonly yes: a rewrite makes the files from the dataset. */
+static void turn_on(void)
+{
+    KV_ASSERT(!aof.on);
+    struct aof_manifest existing;
+    if (dir_make() == 0 && manifest_read(&existing) == 1) {
+        aof.manifest = existing; /* its sequence numbers go on; its files go after */
+    }
+    aof.fsync_policy = fsync_policy_read();
+    log_info("Background append only file rewriting started");
+    if (rewrite() != 0) {
+        log_warn("Redis needs to enable the AOF but can't trigger a background AOF rewrite "
+                 "operation. Check the above logs for more info about the error.");
+        redis_param_store((uint32_t)aof.param_appendonly, "no");
+        return;
+    }
+    aof.on = true;
+    aof.stats.enabled = true;
+    propagate_enable(true);
+}
+
+/* ---- The pass's end ---- */
+
+static void sink_pass_end(void *context)
+{
+    (void)context;
+    bool wanted = appendonly_read();
+    if (wanted != aof.on) {
+        if (wanted) {
+            turn_on();
+        } else {
+            turn_off();
+        }
+    }
+    aof.fsync_policy = fsync_policy_read();
+    reap(false);
+    if (!aof.on) {
+        propagate_rewrite_requested = false;
+        return;
+    }
+    if (propagate_rewrite_requested) {
+        propagate_rewrite_requested = false;
+        log_info("Background append only file rewriting started");
+        (void)rewrite();
+    }
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
+    /* Auto rewrite, as Redis's serverCron: past the minimum and grown by the percentage. */
+    int64_t percentage = strtoll(param("auto-aof-rewrite-percentage"), NULL, 10);
+    uint64_t min_size = strtoull(param("auto-aof-rewrite-min-size"), NULL, 10);
+    uint64_t base = aof.rewrite_base_bytes > 0 ? aof.rewrite_base_bytes : 1;
+    if (percentage > 0 && aof.stats.current_size > min_size &&
+        (aof.stats.current_size - base) * 100 / base >= (uint64_t)percentage &&
+        aof.stats.current_size > base) {
+        log_info("Starting automatic rewriting of AOF on %" PRIu64 "%% growth",
+                 (aof.stats.current_size - base) * 100 / base);
+        (void)rewrite();
+    }
+    struct aof_half *fill = &aof.halves[aof.fill_index];
+    bool always = aof.fsync_policy == AOF_FSYNC_ALWAYS;
+    if (!aof.job_in_flight && aof.job && now >= aof.retry_ms) {
+        fsync_covered = aof.file_bytes;
+        job_submit(always); /* a retry, or a half handed over when full */
+    }
+    if (!aof.job && fill->length > 0) {
+        fill_hand_over();
+        fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length;
+        job_submit(always);
+    }
+    if (always) {
+        /* Group commit: the pass's replies go out once everything fed is on disk. */
+        /* Bounded: a write completes or fails (failing exits, with always). */
+        while (aof.job || aof.halves[aof.fill_index].length > 0 ||
+               aof.fsynced_bytes < aof.file_bytes) {
+            job_wait();
+            if (aof.job) {
+                fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length -
+                                aof.job_done;
+                job_submit(true);
+                continue;
+            }
+            if (aof.halves[aof.fill_index].length > 0) {
+                fill_hand_over();
+                fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length;
+                job_submit(true);
+                continue;
+            }
+            /* Bounded: the fsync in flight completes. */
+            while (aof.fsync_in_flight) {
+                reap(true);
+            }
+            if (aof.fsynced_bytes < aof.file_bytes) {
+                int status = file_fsync(aof.fd);
+                if (status < 0) {
+                    aof.fsync_in_flight = true;
+                    on_fsync(status, 0); /* exits */
+                }
+                aof.fsynced_bytes = aof.file_bytes;
+            }
+        }
+        aof.last_fsync_ms = now;
+    } else if (aof.fsync_policy == AOF_FSYNC_EVERYSEC && aof.fsynced_bytes < aof.file_bytes &&
+               now - aof.last_fsync_ms >= 1000) {
+        if (aof.fsync_in_flight) {
+            aof.stats.delayed_fsync++;
+        } else {
+            struct io_uring_sqe *sqe = ring_sqe();
+            io_uring_prep_fsync(sqe, aof.fd, IORING_FSYNC_DATASYNC);
+            io_uring_sqe_set_data64(sqe, AOF_OP_FSYNC);
+            aof.fsync_in_flight = true;
+            fsync_covered = aof.file_bytes;
+            aof.last_fsync_ms = now;
+            int status = io_uring_submit(&aof.ring);
+            KV_ASSERT(status >= 0 || status == -EINTR || status == -EAGAIN);
+        }
+    }
+    aof.stats.buffer_length = aof.halves[aof.fill_index].length +
+                              (aof.job ? aof.halves[aof.fill_index ^ 1u].length - aof.job_done
+                                       : 0);
+    aof.stats.pending_fsync = aof.fsync_in_flight;
+    KV_ASSERT(aof.halves[aof.fill_index].length <= AOF_WRITE_BUFFER_BYTES);
+}
+
+/* ---- Startup and shutdown ---- */
+
+bool aof_startup(const struct cmd_context *shared, bool *failed)
+{
+    KV_ASSERT(aof.ready);
+    *failed = false;
+    aof.context = (struct cmd_context *)shared;
+    aof.store = shared->store;
+    aof.client = (struct client){.id = UINT64_MAX, .authenticated = true, .resp = 2};
+    store_clock(aof.store, clock_ms(CLOCK_REALTIME)); /* a base's keys past their time stay out */
+    static const struct propagate_sink sink = {
+        .begin = sink_begin, .arg = sink_arg, .pass_end = sink_pass_end};
+    propagate_register(&sink, &aof.stats);
+    if (!appendonly_read()) {
+        return false;
+    }
+    aof.fsync_policy = fsync_policy_read();
+    struct aof_manifest manifest;
+    int found = manifest_read(&manifest);
+    if (found < 0) {
+        *failed = true;
+        return true;
+    }
+    /* Replayed commands stay out of the slow log (Redis runs them outside call()). */
+    cmd_slowlog_threshold_set(-1);
+    bool loaded = found == 0 || load_files(&manifest);
+    cmd_slowlog_threshold_set(shared->config->slowlog_log_slower_than);
+    if (!loaded) {
+        *failed = true;
+        return true;
+    }
+    aof.manifest = manifest;
+    if (manifest.base[0] == '\0' && manifest.incr_count == 0) {
+        /* An empty dataset starts with a base file, as Redis 7.0 does. */
+        if (rewrite() != 0) {
+            *failed = true;
+            return true;
+        }
+        aof.stats.rewrites = 0; /* Redis counts only background rewrites */
+        aof.stats.last_rewrite_time_sec = -1;
+    } else {
+        bool manifest_changed = manifest.incr_count == 0;
+        if (manifest.incr_count == 0) {
+            aof.manifest.incr_count = 1;
+            aof.manifest.incr_seq[0] = 1;
+            snprintf(aof.manifest.incr[0], sizeof(aof.manifest.incr[0]), "%s.1.incr.aof",
+                     param("appendfilename"));
+        }
+        char path[AOF_PATH_BYTES];
+        const char *last = aof.manifest.incr[aof.manifest.incr_count - 1];
+        if (!aof_path(path, last)) {
+            *failed = true;
+            return true;
+        }
+        aof.fd = file_open(path, O_WRONLY | O_CREAT, 0644);
+        int status = aof.fd < 0 ? aof.fd : 0;
+        status = status == 0 && manifest_changed ? manifest_write(&aof.manifest) : status;
+        if (status != 0) {
+            log_warn("Can't open the append-only file %s: %s", last, strerror(-status));
+            *failed = true;
+            return true;
+        }
+        int64_t size = file_size(path);
+        aof.file_bytes = size > 0 ? (uint64_t)size : 0;
+        aof.fsynced_bytes = aof.file_bytes;
+        char base_path[AOF_PATH_BYTES];
+        int64_t base_size = aof.manifest.base[0] != '\0' && aof_path(base_path, aof.manifest.base)
+                                ? file_size(base_path)
+                                : 0;
+        aof.base_bytes = base_size > 0 ? (uint64_t)base_size : 0;
+        aof.stats.base_size = aof.base_bytes;
+        aof.stats.current_size = aof.base_bytes;
+        /* Every incr file counts toward the size (Redis's aof_current_size). */
+        for (uint32_t index = 0; index < aof.manifest.incr_count; index++) {
+            int64_t bytes = aof_path(base_path, aof.manifest.incr[index]) ? file_size(base_path) : 0;
+            aof.stats.current_size += bytes > 0 ? (uint64_t)bytes : 0;
+        }
+        aof.rewrite_base_bytes = aof.stats.current_size;
+    }
+    aof.on = true;
+    aof.stats.enabled = true;
+    aof.last_fsync_ms = clock_ms(CLOCK_MONOTONIC);
+    propagate_enable(true);
+    return true;
+}
+
+void aof_shutdown(void)
+{
+    if (!aof.ready || !aof.on) {
+        return;
+    }
+    if (drain() != 0) {
+        log_warn("Error writing the AOF on shutdown");
+    }
+}

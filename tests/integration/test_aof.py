@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""The AOF in Redis 7.0's multi-part layout, both ways, against the real Redis 7.0 tools.
+
+1. kv -> kv and Redis: kv with appendonly yes runs a workload that exercises every rewrite of
+   propagation (SET EX/SETEX/PSETEX -> SET PXAT, EXPIRE -> PEXPIREAT, INCRBYFLOAT -> SET
+   KEEPTTL, HINCRBYFLOAT -> HSET, SPOP -> SREM, blocking pops served later -> their plain
+   forms, LMPOP/ZMPOP, GETEX/GETDEL, EVAL and MULTI/EXEC -> MULTI .. EXEC, SELECT, FLUSHDB,
+   RESTORE with a relative TTL, XADD *), with a BGREWRITEAOF in the middle (a new base .rdb
+   and incr file) and a CONFIG SET appendfsync. redis-check-aof 7.0 accepts the manifest; kv
+   restarted on the directory has the same dataset (values and exact expiry times); a
+   redis-server 7.0 started on a copy of the directory loads the same dataset.
+2. Redis -> kv: redis-server 7.0 with appendonly yes runs the same workload (its BGREWRITEAOF
+   makes a base .rdb); kv started on its appendonlydir loads the same dataset.
+3. Torn and truncated tails: the incr file cut at random offsets, or a garbage tail appended,
+   with aof-load-truncated yes and no: kv starts or refuses exactly when redis-server 7.0 does
+   on its own copy of the same files, with the same dataset when both start, and logs Redis's
+   lines.
+4. CONFIG SET appendonly yes on a running kv writes a base of its dataset; INFO persistence
+   shows the aof_* fields Redis shows.
+"""
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import kvtest
+
+KV_OPTIONS = ["--hugepages", "off", "--maxmemory", "64mb", "--connections-max", "16"]
+DBS = 16
+
+
+def dataset(port):
+    """Every key of every database: type, value, PEXPIRETIME."""
+    redis = kvtest.need_pyredis()
+    result = {}
+    for db in range(DBS):
+        client = redis.Redis(port=port, db=db, socket_timeout=20)
+        for key in client.scan_iter(count=1000):
+            kind = client.type(key)
+            if kind == b"string":
+                value = client.get(key)
+            elif kind == b"list":
+                value = client.lrange(key, 0, -1)
+            elif kind == b"set":
+                value = sorted(client.smembers(key))
+            elif kind == b"zset":
+                value = client.zrange(key, 0, -1, withscores=True)
+            elif kind == b"hash":
+                value = sorted(client.hgetall(key).items())
+            elif kind == b"stream":
+                value = client.xrange(key)
+            else:
+                value = None
+            result[(db, key)] = (kind, value, client.execute_command("PEXPIRETIME", key))
+        if db == 0:
+            listed = client.execute_command("FUNCTION", "LIST")
+            result["functions"] = sorted(repr(entry[1]) for entry in listed)
+        client.close()
+    return result
+
+
+def compare(check, what, expected, got):
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    differ = [k for k in expected if k in got and expected[k] != got[k]]
+    check.true(f"{what}: same keys ({len(expected)})", not missing and not extra,
+               f"missing {missing[:5]} extra {extra[:5]}")
+    check.true(f"{what}: same values and expiry times", not differ,
+               f"{[(k, expected[k], got.get(k)) for k in differ[:3]]}")
+
+
+def workload(port, rnd, rewrite):
+    """The commands (on one connection, plus a blocked client served later)."""
+    redis = kvtest.need_pyredis()
+    r = redis.Redis(port=port, socket_timeout=20)
+    pipe = r.pipeline(transaction=False)
+    for index in range(2000):
+        pipe.set(b"k:%d" % index, b"v%d" % rnd.randrange(10**9))
+    pipe.execute()
+    r.set("big", os.urandom(100000) + b"x" * 200000)
+    if rewrite:
+        r.bgrewriteaof()
+        # Redis rewrites in a child: wait for it (kv is done before the reply).
+        for _ in range(500):
+            info = r.info("persistence")
+            if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+                break
+            time.sleep(0.02)
+    r.set("s2", "v2", ex=1000)
+    r.setex("s3", 500, "v3")
+    r.psetex("s4", 400000, "v4")
+    r.set("s1", "v1")
+    r.expire("s1", 2000)
+    r.execute_command("EXPIREAT", "k:1", int(time.time()) + 5000)
+    r.execute_command("PEXPIRE", "k:2", 90000)
+    r.incrbyfloat("f", 1.25)
+    r.incrbyfloat("f", 2.5)
+    r.hset("h", mapping={"a": "1", "b": "x"})
+    r.hincrbyfloat("h", "a", 0.5)
+    r.sadd("st", *[b"m%d" % i for i in range(40)])
+    r.spop("st")
+    r.spop("st", 5)
+    r.rpush("l", *"abcdefgh")
+    r.execute_command("LMPOP", 1, "l", "LEFT", "COUNT", 2)
+    r.zadd("z", {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5})
+    r.execute_command("ZMPOP", 1, "z", "MIN", "COUNT", 2)
+    r.config_set("appendfsync", "always")
+    r.function_load("#!lua name=mylib\nredis.register_function('myset', function(keys, args) "
+                    "return redis.call('set', keys[1], args[1]) end)")
+    r.fcall("myset", 1, "fk", "fv")
+    r.bzpopmax("z", 1)
+    r.blpop(["nothing", "l"], 1)
+    r.execute_command("BLMOVE", "l", "l2", "LEFT", "RIGHT", 1)
+    r.execute_command("GETEX", "s1", "PERSIST")
+    r.set("g1", "x")
+    r.execute_command("GETEX", "g1", "EX", 700)
+    r.set("g2", "y")
+    r.execute_command("GETDEL", "g2")
+    r.eval("redis.call('set', KEYS[1], 'a'); redis.call('incr', 'cnt'); return 1", 1, "e1")
+    tx = r.pipeline(transaction=True)
+    tx.incr("cnt")
+    tx.sadd("st2", "a", "b")
+    tx.execute()
+    payload = r.dump("s2")
+    r.restore("r1", 300000, payload)
+    r.xadd("xs", {"f": "v"})
+    r.xadd("xs", {"f2": "v2"})
+    r.set("short", "z", px=1)
+    r.config_set("appendfsync", "everysec")
+    for db in (2, 5):
+        other = redis.Redis(port=port, db=db, socket_timeout=20)
+        other.set(b"d%d" % db, "x")
+        other.rpush(b"dl%d" % db, "1", "2")
+        other.close()
+    redis.Redis(port=port, db=5).flushdb()
+    # A blocked BLPOP served by another client's RPUSH: propagated as LPOP.
+    blocked = socket.create_connection(("127.0.0.1", port))
+    blocked.sendall(kvtest.encode("BLPOP", "bl", "0"))
+    time.sleep(0.1)  # not an assertion: lets the BLPOP block first
+    r.rpush("bl", "one", "two")
+    reply = b""
+    while not reply.endswith(b"one\r\n"):
+        reply += blocked.recv(100)
+    blocked.close()
+    time.sleep(0.01)
+    r.get("short")  # past its time: deleted, propagated as DEL
+    r.close()
+
+
+def wait_rewrite_done(port):
+    redis = kvtest.need_pyredis()
+    r = redis.Redis(port=port, socket_timeout=20)
+    for _ in range(500):
+        info = r.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            break
+        time.sleep(0.02)
+    r.close()
+
+
+def start_redis_on(directory, *extra):
+    port = kvtest.free_port()
+    argv = kvtest.redis_argv(port) + ["--dir", directory, "--appendonly", "yes"] + list(extra)
+    return kvtest.Server("redis", argv, port).wait_ready()
+
+
+def start_kv_on(directory, *extra):
+    return kvtest.start_kv(*KV_OPTIONS, "--dir", directory, "--appendonly", "yes", *extra)
+
+
+def try_start(argv, seconds=20):
+    """Runs a server to readiness or exit: (started, log, dataset or None)."""
+    port = kvtest.free_port()
+    argv = argv(port)
+    server = kvtest.Server("kv-tail" if "kv" in argv[0] else "redis", argv, port)
+    try:
+        server.wait_ready(seconds)
+    except RuntimeError:
+        return False, server.log_text(), None
+    data = dataset(port)
+    log = server.log_text()
+    server.stop()
+    return True, log, data
+
+
+def check_roundtrip(check, rnd, root):
+    kv_dir = os.path.join(root, "kv")
+    os.mkdir(kv_dir)
+    seed = rnd.randrange(2**31)
+    with start_kv_on(kv_dir) as kv:
+        workload(kv.port, random.Random(seed), rewrite=True)
+        expected = dataset(kv.port)
+        info = kvtest.info(kv.connect(), "persistence")
+        check.equal("INFO aof_enabled", "1", info.get("aof_enabled"))
+        check.equal("INFO aof_last_write_status", "ok", info.get("aof_last_write_status"))
+        check.equal("INFO aof_rewrites counts the BGREWRITEAOF", "1", info.get("aof_rewrites"))
+        check.true("INFO aof_current_size > aof_base_size",
+                   int(info["aof_current_size"]) > int(info["aof_base_size"]) > 0)
+    aof_dir = os.path.join(kv_dir, "appendonlydir")
+    names = sorted(os.listdir(aof_dir))
+    check.equal("kv's files after one rewrite",
+                ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof",
+                 "appendonly.aof.manifest"], names)
+    with open(os.path.join(aof_dir, "appendonly.aof.manifest")) as f:
+        check.equal("the manifest, in Redis's format",
+                    "file appendonly.aof.2.base.rdb seq 2 type b\n"
+                    "file appendonly.aof.2.incr.aof seq 2 type i\n", f.read())
+    with open(os.path.join(aof_dir, "appendonly.aof.2.incr.aof"), "rb") as f:
+        incr = f.read()
+    for form in (b"PXAT", b"PEXPIREAT", b"KEEPTTL", b"SREM", b"MULTI", b"EXEC", b"LPOP",
+                 b"ZPOPMIN", b"ZPOPMAX", b"LMOVE", b"PERSIST", b"ABSTTL", b"SELECT", b"DEL"):
+        check.true(f"the incr file holds {form.decode()}", form in incr)
+    for raw in (b"SETEX", b"INCRBYFLOAT", b"BLPOP", b"EVAL", b"SPOP", b"GETEX"):
+        check.true(f"the incr file holds no {raw.decode()}", b"$%d\r\n%s\r\n" % (len(raw), raw)
+                   not in incr.upper())
+    checked = subprocess.run(["redis-check-aof", os.path.join(aof_dir, "appendonly.aof.manifest")],
+                             capture_output=True, text=True, timeout=60)
+    check.true("redis-check-aof accepts kv's files",
+               checked.returncode == 0 and "All AOF files and manifest are valid" in checked.stdout,
+               checked.stdout[-600:])
+    redis_copy = os.path.join(root, "redis-loads-kv")
+    shutil.copytree(kv_dir, redis_copy)
+    with start_kv_on(kv_dir) as kv:
+        compare(check, "kv restarted on its AOF", expected, dataset(kv.port))
+        check.true("kv logs the AOF load", "DB loaded from append only file" in kv.log_text())
+    with start_redis_on(redis_copy) as redis:
+        compare(check, "redis-server 7.0 loads kv's AOF", expected, dataset(redis.port))
+    # Redis -> kv.
+    redis_dir = os.path.join(root, "redis")
+    os.mkdir(redis_dir)
+    with start_redis_on(redis_dir) as redis:
+        workload(redis.port, random.Random(seed), rewrite=True)
+        redis_expected = dataset(redis.port)
+    names = os.listdir(os.path.join(redis_dir, "appendonlydir"))
+    check.true("redis wrote a base .rdb", any(n.endswith(".base.rdb") for n in names), names)
+    with start_kv_on(redis_dir) as kv:
+        compare(check, "kv loads redis-server's AOF", redis_expected, dataset(kv.port))
+    return kv_dir, expected
+
+
+def check_tails(check, rnd, root, kv_dir):
+    """Cut or tear the incr file; kv starts or refuses as redis-server does."""
+    source = os.path.join(kv_dir, "appendonlydir")
+    incr_name = [n for n in os.listdir(source) if n.endswith(".incr.aof")][0]
+    size = os.path.getsize(os.path.join(source, incr_name))
+    cases = [("cut", rnd.randrange(1, size)) for _ in range(4)] + [("garbage", size)]
+    for index, (kind, offset) in enumerate(cases):
+        for truncated in ("yes", "no"):
+            copies = []
+            for who in ("kv", "redis"):
+                directory = os.path.join(root, f"tail-{index}-{truncated}-{who}")
+                shutil.copytree(kv_dir, directory)
+                path = os.path.join(directory, "appendonlydir", incr_name)
+                if kind == "cut":
+                    os.truncate(path, offset)
+                else:
+                    with open(path, "ab") as f:
+                        f.write(b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\nxx\x00garbage")
+                copies.append(directory)
+            kv_started, kv_log, kv_data = try_start(
+                lambda port: [kvtest.KV_BIN, "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", ""] + KV_OPTIONS +
+                             ["--dir", copies[0], "--appendonly", "yes",
+                              "--aof-load-truncated", truncated])
+            redis_started, redis_log, redis_data = try_start(
+                lambda port: kvtest.redis_argv(port) +
+                             ["--dir", copies[1], "--appendonly", "yes",
+                              "--aof-load-truncated", truncated])
+            what = f"{kind} at {offset} of {size}, aof-load-truncated {truncated}"
+            check.equal(f"{what}: kv starts as redis-server does", redis_started, kv_started)
+            if kv_started and redis_started:
+                compare(check, f"{what}: same dataset", redis_data, kv_data)
+            for line in ("Truncating the AOF", "Unexpected end of file", "Bad file format",
+                         "Revert incomplete MULTI/EXEC"):
+                check.equal(f"{what}: kv logs '{line}' as redis does", line in redis_log,
+                            line in kv_log)
+
+
+def check_config_set(check, root):
+    directory = os.path.join(root, "config-set")
+    os.mkdir(directory)
+    with kvtest.start_kv(*KV_OPTIONS, "--dir", directory) as kv, kv.connect() as client:
+        client.call("MSET", "a", "1", "b", "2")
+        check.equal("INFO aof_enabled off", "0", kvtest.info(client, "persistence")["aof_enabled"])
+        check.equal("CONFIG SET appendonly yes", b"+OK\r\n", client.call("CONFIG", "SET",
+                                                                         "appendonly", "yes"))
+        client.call("SET", "c", "3")
+        fields = kvtest.info(client, "persistence")
+        check.equal("INFO aof_enabled on", "1", fields["aof_enabled"])
+        for name in ("aof_current_size", "aof_base_size", "aof_pending_rewrite",
+                     "aof_buffer_length", "aof_pending_bio_fsync", "aof_delayed_fsync"):
+            check.true(f"INFO has {name} with appendonly on", name in fields)
+        expected = dataset(kv.port)
+    with start_kv_on(directory) as kv:
+        compare(check, "kv restarted after CONFIG SET appendonly yes", expected,
+                dataset(kv.port))
+
+
+def check_auto_rewrite(check, root):
+    """auto-aof-rewrite-percentage 100 and a small minimum: the AOF is rewritten as it
+    doubles, and the dataset survives the rewrites."""
+    directory = os.path.join(root, "auto")
+    os.mkdir(directory)
+    with start_kv_on(directory, "--auto-aof-rewrite-min-size", "64kb",
+                     "--auto-aof-rewrite-percentage", "100") as kv, kv.connect() as client:
+        for index in range(40):
+            client.send(b"".join(kvtest.encode("SET", f"a:{index}:{n}", "x" * 100)
+                                 for n in range(100)))
+            client.replies(100)
+            client.call("INCR", "counter")
+        fields = kvtest.info(client, "persistence")
+        check.true("auto rewrite: aof_rewrites counts the automatic rewrites",
+                   int(fields["aof_rewrites"]) >= 2, fields["aof_rewrites"])
+        check.true("auto rewrite: the AOF stays within twice its base and the minimum",
+                   int(fields["aof_current_size"]) <= 2 * max(int(fields["aof_base_size"]),
+                                                              64 * 1024) + 20000)
+        expected = dataset(kv.port)
+    names = sorted(os.listdir(os.path.join(directory, "appendonlydir")))
+    check.equal("auto rewrite: one base, one incr, the manifest", 3, len(names))
+    with start_kv_on(directory) as kv:
+        compare(check, "auto rewrite: kv restarted", expected, dataset(kv.port))
+
+
+def main():
+    check = kvtest.Checker("test_aof", verbose=False)
+    kvtest.need_kv_binary()
+    kvtest.need_pyredis()
+    for program in ("redis-server", "redis-check-aof"):
+        kvtest.need_program(program)
+    seed = int(os.environ.get("KV_SEED", random.randrange(1, 2**31)))
+    print(f"test_aof: seed {seed} (KV_SEED replays it)")
+    rnd = random.Random(seed)
+    root = tempfile.mkdtemp(prefix="kvtest-aof-")
+    started = time.monotonic()
+    try:
+        kv_dir, _ = check_roundtrip(check, rnd, root)
+        print(f"round trips: {time.monotonic() - started:.2f} s")
+        check_tails(check, rnd, root, kv_dir)
+        print(f"tails: {time.monotonic() - started:.2f} s")
+        check_config_set(check, root)
+        check_auto_rewrite(check, root)
+    finally:
+        shutil.rmtree(root, True)
+    check.finish()
+
+
+if __name__ == "__main__":
+    main()
