@@ -1226,8 +1226,9 @@ static void deferred_drain(struct loop *loop)
  * the completions already there without waiting, and serves the ready connections, in busy
  * mode (serve_busy_begin: other clients get -BUSY or run SCRIPT KILL, FUNCTION KILL or
  * FUNCTION STATS, and nothing else runs). The running connection's own completions are held
- * (at most a receive and a send) and dispatched at the start of the next pass, so nothing of
- * its state changes under its command; accepts and other connections go on as usual. Never
+ * (at most a receive's last, a send and a cancel) and dispatched at the start of the next
+ * pass, so nothing of its state changes under its command (a multishot receive's other
+ * completions only join its held ring buffers, copied once the command is done); accepts and other connections go on as usual. Never
  * nested: the commands a busy pass runs run no Lua. Bounded: one batch of completions and
  * each ready connection once.
  */

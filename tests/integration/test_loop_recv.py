@@ -14,6 +14,8 @@ For each mode (--loop-recv multishot, the default, and single), one kv serves:
    consuming its bytes (its query buffer in CLIENT LIST stays under 1 MiB while its socket is
    full; with multishot, INFO's kv_recv_backpressure_cancels counts the stop), another client
    is served meanwhile, and once the first reads, every reply arrives, whole and in order.
+7. a dry ring: 150 blocked clients each send 64 KiB, more than the ring holds; every reply
+   arrives once they are unblocked (with multishot, kv_recv_ring_empty counts the ENOBUFS).
 Then: a bad --loop-recv is refused in the option's words; `kv --plan` shows the receive ring
 (512 buffers of 8192 bytes) with multishot and none with single. The seed is printed.
 """
@@ -198,6 +200,53 @@ def backpressure(check, kv, mode):
     flood.close()
 
 
+def ring_dry(check, kv, mode):
+    """150 blocked clients each send 64 KiB of PINGs: each holds ring buffers until it is
+    served (more than the ring's 512 in all, so some receives end with ENOBUFS and fall back
+    to single receives); once unblocked, each gets every reply."""
+    count = 150
+    pings = 65536 // len(kvtest.encode("PING"))
+    clients = [kv.connect(timeout=60) for _ in range(count)]
+    try:
+        for index, client in enumerate(clients):
+            client.send(kvtest.encode("BLPOP", f"dry:{index}", "0") +
+                        kvtest.encode("PING") * pings)
+        with kv.connect() as pusher:
+            # Bounded: every client is blocked once kv counts them all.
+            for _ in range(200):
+                if int(kvtest.info(pusher, "clients")["blocked_clients"]) == count:
+                    break
+                time.sleep(0.05)
+            stats = kvtest.info(pusher, "stats")
+            for index in range(count):
+                pusher.call("LPUSH", f"dry:{index}", "x")
+        expected = [kvtest.encode(f"dry:{index}", "x") for index in range(count)]
+        bad = 0
+        for index, client in enumerate(clients):
+            if client.reply() != expected[index]:
+                bad += 1
+            raw = bytearray()
+            want = len(b"+PONG\r\n") * pings
+            raw += client.buffer[client.start:]
+            client.sock.settimeout(60)
+            # Bounded by the bytes owed.
+            while len(raw) < want:
+                chunk = client.sock.recv(1 << 20)
+                if not chunk:
+                    break
+                raw += chunk
+            if bytes(raw) != b"+PONG\r\n" * pings:
+                bad += 1
+        check.equal(f"{mode}: 150 blocked clients sending 64 KiB each, all served in order",
+                    0, bad)
+        if mode == "multishot":
+            check.true(f"{mode}: the ring ran dry and receives fell back (kv_recv_ring_empty)",
+                       int(stats["kv_recv_ring_empty"]) > 0, stats["kv_recv_ring_empty"])
+    finally:
+        for client in clients:
+            client.close()
+
+
 def serve_mode(check, mode, seed):
     with kvtest.start_kv(*OPTIONS, "--loop-recv", mode) as kv:
         if mode == "multishot":
@@ -209,6 +258,7 @@ def serve_mode(check, mode, seed):
         many_clients(check, kv, mode)
         churn(check, kv, mode, seed)
         backpressure(check, kv, mode)
+        ring_dry(check, kv, mode)
         with kv.connect() as client:
             check.equal(f"{mode}: still serving at the end", b"+PONG\r\n", client.call("PING"))
 
