@@ -26,6 +26,13 @@ enum config_mlock {
     CONFIG_MLOCK_OFF,      /* never lock */
 };
 
+/* How the loop receives (loop_recv). */
+enum config_loop_recv {
+    CONFIG_LOOP_RECV_MULTISHOT, /* one multishot receive per client into a ring of provided
+                                   buffers, copied into the client's buffer */
+    CONFIG_LOOP_RECV_SINGLE,    /* one receive at a time, straight into the client's buffer */
+};
+
 /* Redis's maxmemory-policy values. */
 enum config_policy {
     CONFIG_POLICY_NOEVICTION,
@@ -91,6 +98,7 @@ struct config {
     uint32_t busy_poll_us;             /* µs to spin for completions before sleeping; 0: never */
     int32_t loop_min_wait_us;          /* the ring's min-wait: CONFIG_LOOP_MIN_WAIT_AUTO (the
                                           loop decides), _OFF, or µs on every wait */
+    enum config_loop_recv loop_recv;   /* multishot receive into provided buffers, or single */
     uint32_t pubsub_channels_max;      /* channels and patterns with subscribers, in all;
                                           0: no cap */
     uint32_t subscriptions_max;        /* channels and patterns one connection may subscribe;
@@ -165,6 +173,7 @@ void config_output_limits_format(const struct config *config, char *text, size_t
 
 const char *config_hugepages_name(enum config_hugepages hugepages);
 const char *config_mlock_name(enum config_mlock mlock);
+const char *config_loop_recv_name(enum config_loop_recv loop_recv);
 
 /* loop_min_wait's encoding in loop_min_wait_us; a positive value pins the µs. */
 #define CONFIG_LOOP_MIN_WAIT_AUTO (-1)

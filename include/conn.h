@@ -97,6 +97,15 @@ struct conn {
     bool dead;                 /* the socket failed or the client was killed: drop what is
                                   left and close */
     bool shutdown_in_flight;   /* a shutdown is waking the outstanding receive */
+    bool recv_multishot;       /* a multishot receive into the loop's buffer ring is armed
+                                  (it writes no byte of `recv`: recv_in_flight stays false) */
+    bool recv_cancel_in_flight; /* a cancel of that receive is outstanding (backpressure) */
+    bool recv_nobufs;          /* the ring ran dry: the next receive is a single one */
+    bool recv_unserved;        /* bytes were copied from held buffers and not served yet */
+    uint32_t recv_held_count;  /* ring buffers received and not yet copied into `recv` */
+    uint32_t recv_held_head;   /* the oldest of them (the loop chains them) */
+    uint32_t recv_held_tail;   /* the newest */
+    uint32_t recv_held_offset; /* bytes of the oldest already copied */
     bool queued;               /* on the ready queue; kept across release and reopen, so a
                                   slot is queued at most once whoever holds it */
     bool out_large;            /* the last output outgrew a CONN_BLOCK_SMALL_BYTES block: the
@@ -161,6 +170,9 @@ KV_MUST_USE bool conn_recv_grow(struct conns *conns, struct conn *conn, uint64_t
 void conn_recv_shrink(struct conns *conns, struct conn *conn);
 
 void conn_received(struct conn *conn, uint32_t bytes);
+
+/* `bytes` copied by the loop into the room conn_recv_room found (multishot receives). */
+void conn_recv_appended(struct conn *conn, uint32_t bytes);
 
 /* The kernel took `bytes` of the outstanding send; a block fully sent goes back. */
 void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes);

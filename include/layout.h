@@ -22,6 +22,7 @@ enum layout_pool {
     LAYOUT_POOL_BLOCKING,     /* blocked clients: the per-connection-slot state */
     LAYOUT_POOL_STATS,        /* latency histogram per command, slow log ring */
     LAYOUT_POOL_LUA,          /* the Lua heap (lua_heap_bytes) and redis.call's reply buffer */
+    LAYOUT_POOL_RECEIVE,      /* the receive ring's provided buffers (loop_recv multishot) */
     LAYOUT_POOL_COUNT,
 };
 

@@ -18,10 +18,11 @@
 
 struct loop;
 
-/* Listens, sets up the ring, registers files and the serving layer's buffers. Returns 0, or
- * a negative errno with a one-line reason in `error`. */
+/* Listens, sets up the ring, registers files and the serving layer's buffers, carves and
+ * registers the receive ring (the plan's recv_ring_count buffers). Returns 0, or a negative
+ * errno with a one-line reason in `error`. */
 KV_MUST_USE int loop_init(struct loop **loop_out, const struct config *config,
-                          const struct region *region, struct serve *serve, struct cron *cron,
+                          struct region *region, struct serve *serve, struct cron *cron,
                           struct stats *stats, char *error, size_t error_bytes);
 
 /* Serves until SIGINT or SIGTERM; returns 0 on a clean stop. */

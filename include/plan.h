@@ -33,6 +33,20 @@
  * (built on the stack, then sent as one bulk). */
 #define PLAN_REPLY_INFO_BYTES 65536u
 
+/* loop_recv multishot: the ring of provided buffers every client's multishot receive takes
+ * from. A buffer holds what one completion brings (Redis reads 16 KiB at a time; half that
+ * serves pipelines of small commands and a large value in few completions); it is copied into
+ * the client's own buffer and given back at once, or held while that buffer is full (held
+ * buffers are the bound on what kv takes from a client it is not serving: the ring). A
+ * power of two (the kernel's rule), at most 32768 (16-bit buffer ids). */
+#define PLAN_RECV_RING_BUFFERS 512u
+#define PLAN_RECV_RING_BUFFER_BYTES 8192u
+/* The ring's entries (16 bytes each) are mapped by the kernel: page-aligned, whole pages. */
+#define PLAN_RECV_RING_PAGE_BYTES 4096u
+static_assert((PLAN_RECV_RING_BUFFERS & (PLAN_RECV_RING_BUFFERS - 1)) == 0,
+              "the kernel wants a power-of-two buffer ring");
+static_assert(PLAN_RECV_RING_BUFFERS <= 32768u, "buffer ids are 16 bits; the kernel caps 32768");
+
 struct plan {
     uint32_t conn_slot_count;     /* connections_max + PLAN_REFUSAL_SLOTS: fixed-file table */
     uint32_t recv_limit;          /* client-query-buffer-limit, at most 4 GiB - 1: the most
@@ -42,7 +56,12 @@ struct plan {
     uint32_t args_max;            /* arguments the parse scratch holds (an inline request's
                                      most); a larger command borrows from the heap */
     uint32_t inline_bytes;        /* room to unescape the longest inline request */
+    uint32_t recv_ring_count;     /* provided receive buffers (0: loop_recv single) */
+    uint32_t recv_ring_buffer_bytes; /* bytes in each */
 };
+
+/* The receive ring's bytes: its entries (whole pages) and its buffers; 0 without it. */
+uint64_t plan_recv_ring_bytes(const struct plan *plan);
 
 /* Computes the plan; returns 0, or -1 with a message naming the option that cannot be
  * planned (a maxmemory too small to size the heap). */

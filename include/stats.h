@@ -43,6 +43,9 @@ struct stats {
     uint64_t bytes_sent;             /* to clients */
     uint64_t ring_full_submits;      /* early submissions because the submission queue was full */
     uint64_t ring_full_parks;        /* operations parked: the queue stayed full after that */
+    uint64_t recv_backpressure_cancels; /* multishot receives stopped: a client's buffer was
+                                           full (loop_recv multishot) */
+    uint64_t recv_ring_empty;        /* multishot receives ended by an empty ring (ENOBUFS) */
     uint32_t connected_clients;      /* open connections now */
     uint32_t ops_sample_next;        /* next slot of ops_samples to fill */
     int64_t ops_sample_ms;           /* Unix ms of the last sample; 0: none yet */

@@ -408,6 +408,8 @@ static void info_stats(struct cmd_context *context, struct text *text)
              stats->stalled_disconnects, stats->pubsub_disconnects, stats->refused_commands,
              stats->ring_full_submits, stats->ring_full_parks, stats->output_limit_disconnects,
              stats->memory_disconnects);
+    text_add(text, "kv_recv_backpressure_cancels:%" PRIu64 "\r\nkv_recv_ring_empty:%" PRIu64 "\r\n",
+             stats->recv_backpressure_cancels, stats->recv_ring_empty);
     KV_ASSERT(text->length > length_before); /* at least its header */
 }
 

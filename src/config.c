@@ -33,6 +33,7 @@ enum option_kind {
     OPTION_OUTPUT_LIMIT, /* client-output-buffer-limit: <class> <hard> <soft> <seconds> ... */
     OPTION_MEMORY_CLIENTS, /* maxmemory-clients: a size, or a share of maxmemory ("10%") */
     OPTION_MIN_WAIT, /* auto | off | µs (1 .. max), into an int32_t (config.h's encoding) */
+    OPTION_LOOP_RECV, /* multishot | single, into an int (enum config_loop_recv) */
 };
 
 struct option {
@@ -84,6 +85,8 @@ static const struct option options[] = {
     /* Read once at startup, when the loop probes the kernel for the min-wait. */
     {"loop_min_wait", OPTION_MIN_WAIT, 1, CONFIG_LOOP_MIN_WAIT_US_MAX,
      offsetof(struct config, loop_min_wait_us), false, KV_WORDS},
+    /* It sizes the plan (the receive ring's buffers): startup only. */
+    {"loop_recv", OPTION_LOOP_RECV, 0, 0, offsetof(struct config, loop_recv), false, KV_WORDS},
     /* Optional caps on memory the budget already bounds (0: none); nothing is sized by them. */
     {"pubsub_channels_max", OPTION_UINT32, 0, 1u << 31,
      offsetof(struct config, pubsub_channels_max), false, KV_WORDS},
@@ -140,6 +143,11 @@ static const char *const mlock_names[] = {
     [CONFIG_MLOCK_AUTO] = "auto",
     [CONFIG_MLOCK_REQUIRED] = "required",
     [CONFIG_MLOCK_OFF] = "off",
+};
+
+static const char *const loop_recv_names[] = {
+    [CONFIG_LOOP_RECV_MULTISHOT] = "multishot",
+    [CONFIG_LOOP_RECV_SINGLE] = "single",
 };
 
 static const char *const policy_names[CONFIG_POLICY_COUNT] = {
@@ -233,6 +241,12 @@ const char *config_hugepages_name(enum config_hugepages hugepages)
     return hugepages_names[hugepages];
 }
 
+const char *config_loop_recv_name(enum config_loop_recv loop_recv)
+{
+    KV_ASSERT((size_t)loop_recv < sizeof(loop_recv_names) / sizeof(loop_recv_names[0]));
+    return loop_recv_names[loop_recv];
+}
+
 const char *config_mlock_name(enum config_mlock mlock)
 {
     KV_ASSERT((size_t)mlock < sizeof(mlock_names) / sizeof(mlock_names[0]));
@@ -256,6 +270,7 @@ void config_defaults(struct config *config)
     config->send_stall_seconds = 10;
     config->cpu = -1;
     config->loop_min_wait_us = CONFIG_LOOP_MIN_WAIT_AUTO;
+    config->loop_recv = CONFIG_LOOP_RECV_MULTISHOT;
     config->maxmemory = 256ull << 20;
     config->lua_heap_bytes = 32ull << 20;
     config->busy_reply_threshold = 5000; /* Redis's default */
@@ -616,6 +631,9 @@ int config_set(struct config *config, const char *name, const char *value, char 
                         error_bytes);
     case OPTION_MLOCK:
         return set_word(option, (int *)(void *)field, mlock_names, 3, value, error, error_bytes);
+    case OPTION_LOOP_RECV:
+        return set_word(option, (int *)(void *)field, loop_recv_names, 2, value, error,
+                        error_bytes);
     case OPTION_YES_NO:
         return set_word(option, (int *)(void *)field, yes_no_names, 2, value, error, error_bytes);
     case OPTION_POLICY:
@@ -921,6 +939,7 @@ static size_t option_field_bytes(const struct option *option)
         return CONFIG_PASSWORD_BYTES_MAX;
     case OPTION_HUGEPAGES:
     case OPTION_MLOCK:
+    case OPTION_LOOP_RECV:
     case OPTION_YES_NO:
     case OPTION_POLICY:
         return sizeof(int);
@@ -1008,6 +1027,8 @@ void config_usage(void)
            "  --cpu N               pin the loop thread to CPU N, -1 = no pinning (-1)\n"
            "  --busy-poll-us N      spin up to N us for completions before sleeping (0)\n"
            "  --loop-min-wait W     auto | off | N us: batch completions under load (auto)\n"
+           "  --loop-recv W         multishot | single: receive into a buffer ring, or one\n"
+           "                        receive at a time into each client's buffer (multishot)\n"
            "  --pubsub-channels-max N  cap on channels and patterns in all, 0 = none (0)\n"
            "  --subscriptions-max N  cap on channels and patterns per client, 0 = none (0)\n"
            "  --expire-slice N      table slots active expiry examines per loop turn (256)\n"

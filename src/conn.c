@@ -128,6 +128,9 @@ void conn_closing(struct conns *conns, struct conn *conn)
 {
     KV_ASSERT(conn->state == CONN_OPEN || conn->state == CONN_REFUSING);
     KV_ASSERT(!conn->recv_in_flight && conn->send_in_flight == 0 && !conn->shutdown_in_flight);
+    /* The loop gave its ring buffers back and saw its receive end. */
+    KV_ASSERT(!conn->recv_multishot && !conn->recv_cancel_in_flight);
+    KV_ASSERT(conn->recv_held_count == 0);
     if (conn->recv != NULL) {
         conns->memory_bytes -= heap_usable_bytes(conns->heap, conn->recv);
         heap_release(conns->heap, conn->recv);
@@ -225,6 +228,13 @@ void conn_received(struct conn *conn, uint32_t bytes)
     conn->recv_in_flight = false;
     conn->recv_length += bytes;
     conn->recv_last = bytes;
+}
+
+void conn_recv_appended(struct conn *conn, uint32_t bytes)
+{
+    KV_ASSERT(!conn->recv_in_flight);
+    KV_ASSERT(bytes <= conn->recv_capacity - conn->recv_length);
+    conn->recv_length += bytes;
 }
 
 void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)

@@ -35,6 +35,7 @@ static const char *const pool_names[LAYOUT_POOL_COUNT] = {
     [LAYOUT_POOL_BLOCKING] = "blocking",
     [LAYOUT_POOL_STATS] = "stats",
     [LAYOUT_POOL_LUA] = "lua",
+    [LAYOUT_POOL_RECEIVE] = "receive",
 };
 
 const char *layout_pool_name(enum layout_pool pool)
@@ -56,6 +57,7 @@ void layout_compute(struct layout *layout, const struct config *config, const st
                                snapshot_plan_bytes() + /* BGSAVE's write buffers */
                                aof_plan_bytes();       /* the AOF's write and load buffers */
     bytes[LAYOUT_POOL_LUA] = script_plan_bytes(config->lua_heap_bytes);
+    bytes[LAYOUT_POOL_RECEIVE] = plan_recv_ring_bytes(plan);
     layout->total_bytes = LAYOUT_CARVE_SLACK_BYTES;
     for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {
         layout->total_bytes += bytes[pool];

@@ -5,9 +5,17 @@
  *    ever reaches user space); the slot index is the connection index;
  *  - receives and sends use fixed files and, where the kernel lets kv register them, the
  *    region's buffer pools as registered buffers (READ_FIXED / WRITE_FIXED);
- *  - every connection has at most one receive and one send outstanding, then a shutdown and
- *    a close, so the completion queue is sized from the plan and cannot overflow; the kernel's
- *    NODROP feature backs that up;
+ *  - loop_recv multishot (the default): each client has one multishot receive armed, which
+ *    takes a buffer from a ring of provided buffers (the plan's recv_ring_count, carved from
+ *    the region) per completion; the bytes are copied into the client's own buffer and the
+ *    ring buffer given back at once. What its buffer cannot take is held (a FIFO of ring
+ *    buffers per client) and the receive cancelled until the client is served: a client that
+ *    sends faster than kv answers holds a few ring buffers, never more than the ring. A ring
+ *    that runs dry (ENOBUFS) ends the multishot; that client's next receive is a single one
+ *    into its own buffer, then multishot again. loop_recv single: one READ_FIXED at a time;
+ *  - every connection has at most one receive, one send and one cancel outstanding, then a
+ *    shutdown and a close, so the completion queue is sized from the plan (a multishot
+ *    receive's completions past it wait in the kernel: its NODROP feature);
  *  - submissions are batched: SQEs are queued during a pass and submitted once, with the wait;
  *    completions are reaped in batches of LOOP_CQE_BATCH_MAX and the CQ advanced once;
  *  - a full submission queue is submitted and retried; if still full the connection goes on
@@ -79,6 +87,9 @@ static_assert(LOOP_BATCH_ENGAGE_COMPLETIONS >= 2, "batching waits for more than 
 /* The ring's submission queue: the kernel caps entries at 32768. */
 #define LOOP_SQ_ENTRIES_MAX 32768u
 
+/* The completion queue: the kernel caps entries at 65536 (twice the SQ's most). */
+#define LOOP_CQ_ENTRIES_MAX 65536u
+
 /* Registered buffers per kernel limit (1 GiB each, 16384 of them). */
 #define LOOP_REGISTERED_BUFFER_BYTES_MAX (1u << 30)
 #define LOOP_REGISTERED_BUFFERS_MAX 16384u
@@ -91,7 +102,22 @@ enum loop_op {
     LOOP_OP_SHUTDOWN = 5,
     LOOP_OP_CLOSE = 6,
     LOOP_OP_CANCEL = 7,
+    LOOP_OP_RECV_MULTI = 8,  /* a multishot receive into the buffer ring */
+    LOOP_OP_RECV_CANCEL = 9, /* its cancel (the client's buffer is full: backpressure) */
 };
+#define LOOP_OP_LAST LOOP_OP_RECV_CANCEL
+
+/* The buffer group of the receive ring (the only one). */
+#define LOOP_RECV_GROUP 0u
+
+/* Ring buffers a client whose buffer is full may hold before its multishot receive is
+ * cancelled (backpressure): a few, so a client growing its buffer step by step for a large
+ * command does not cancel and re-arm at each step. With the completions already posted when
+ * the cancel lands, what one client holds stays a small part of the ring. */
+#define LOOP_RECV_HELD_CANCEL 4u
+
+/* No ring buffer. */
+#define LOOP_RECV_BUFFER_NONE UINT32_MAX
 
 /* On SIGTERM, connections get this long to receive their last replies. */
 #define LOOP_STOP_DRAIN_MS 3000u
@@ -110,7 +136,7 @@ static_assert(LOOP_SLOT_BITS + LOOP_GENERATION_BITS + LOOP_OP_BITS == 64,
 static_assert(LOOP_GENERATION_SHIFT == LOOP_SLOT_BITS, "the generation sits above the slot");
 static_assert(LOOP_OP_SHIFT == LOOP_GENERATION_SHIFT + LOOP_GENERATION_BITS,
               "the op sits above the generation");
-static_assert(LOOP_OP_CANCEL < (1u << LOOP_OP_BITS), "every op fits its field");
+static_assert(LOOP_OP_LAST < (1u << LOOP_OP_BITS), "every op fits its field");
 static_assert(sizeof(((struct conn *)0)->generation) * 8 >= LOOP_GENERATION_BITS,
               "a connection's generation has at least the bits user_data keeps");
 
@@ -132,7 +158,7 @@ static uint32_t user_data_slot_index(uint64_t data)
 static uint64_t user_data_pack(enum loop_op op, uint32_t generation, uint32_t slot_index)
 {
     KV_ASSERT(op >= LOOP_OP_ACCEPT);
-    KV_ASSERT(op <= LOOP_OP_CANCEL);
+    KV_ASSERT(op <= LOOP_OP_LAST);
     uint64_t data = ((uint64_t)op << LOOP_OP_SHIFT) |
                     ((uint64_t)(generation & LOOP_GENERATION_MASK) << LOOP_GENERATION_SHIFT) |
                     slot_index;
@@ -152,8 +178,9 @@ static uint64_t user_data_pack(enum loop_op op, uint32_t generation, uint32_t sl
 #define LOOP_SLOT_NONE UINT32_MAX
 
 /* Completions a busy pass may hold for the serving connection: it has at most one receive
- * and one send in flight while its command runs (closing only starts after serving). */
-#define LOOP_DEFERRED_MAX 2u
+ * (a multishot one's last completion; the others only hold their buffer), one send and one
+ * cancel in flight while its command runs (closing only starts after serving). */
+#define LOOP_DEFERRED_MAX 3u
 
 struct loop_accept {
     struct sockaddr_in addr;       /* the peer, written by the kernel */
@@ -184,6 +211,15 @@ struct loop {
     bool min_wait_supported;       /* the kernel has IORING_FEAT_MIN_TIMEOUT */
     uint32_t batch_average;        /* completions per pass, smoothed, in sixteenths */
     struct io_uring_cqe deferred[LOOP_DEFERRED_MAX]; /* ... dispatched at the next pass */
+    /* The receive ring (loop_recv multishot), carved from the region at init. */
+    bool recv_ring_on;             /* registered: receives are multishot */
+    struct io_uring_buf_ring *recv_ring; /* the ring the kernel takes buffers from */
+    uint8_t *recv_buffers;         /* recv_ring_count buffers of recv_buffer_bytes, by id */
+    uint32_t recv_ring_count;      /* buffers (a power of two) */
+    uint32_t recv_buffer_bytes;    /* bytes in each */
+    uint32_t *recv_held_next;      /* by id: the next held buffer of its client, or NONE */
+    uint32_t *recv_held_length;    /* by id: bytes the kernel put in a held buffer */
+    uint32_t recv_held_total;      /* buffers held by all clients: at most recv_ring_count */
 };
 
 static struct loop loop_state;
@@ -287,9 +323,9 @@ static int listen_socket(const struct config *config, uint32_t *port, char *erro
 static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, size_t error_bytes)
 {
     KV_ASSERT(loop->conns->slot_count > 0);
-    KV_ASSERT(loop->conns->slot_count < UINT32_MAX / 8); /* ops_max * 2 cannot wrap */
-    /* recv, send, shutdown|close per slot; a cancel per accept; the accepts. */
-    uint32_t ops_max = loop->conns->slot_count * 3 + 8 + LOOP_ACCEPTS;
+    KV_ASSERT(loop->conns->slot_count < UINT32_MAX / 16); /* ops_max * 2 cannot wrap */
+    /* recv, send, cancel, shutdown|close per slot; a cancel per accept; the accepts. */
+    uint32_t ops_max = loop->conns->slot_count * 4 + 8 + LOOP_ACCEPTS;
     uint32_t sq_entries = ops_max < LOOP_SQ_ENTRIES_MAX ? ops_max : LOOP_SQ_ENTRIES_MAX;
     if (ring_entries != 0) {
         /* An operator's smaller ring: a full SQ parks work on the ready queue, and completions
@@ -300,12 +336,14 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
     struct io_uring_params params;
     memset(&params, 0, sizeof(params));
     params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
-    params.cq_entries = ops_max * 2;
+    /* The kernel's most CQ entries; past them NODROP keeps completions until reaped. */
+    uint32_t cq_entries = ops_max < LOOP_CQ_ENTRIES_MAX / 2 ? ops_max * 2 : LOOP_CQ_ENTRIES_MAX;
+    params.cq_entries = cq_entries;
     int result = io_uring_queue_init_params(sq_entries, &loop->ring, &params);
     if (result == -EINVAL) {
         memset(&params, 0, sizeof(params));
         params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE;
-        params.cq_entries = ops_max * 2;
+        params.cq_entries = cq_entries;
         result = io_uring_queue_init_params(sq_entries, &loop->ring, &params);
         log_warn("loop: the kernel refused SINGLE_ISSUER|DEFER_TASKRUN (before 6.1): "
                  "cooperative task work instead, more CPU per request");
@@ -314,7 +352,7 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
         /* Before 5.19: task work interrupts the loop; slower, still correct. */
         memset(&params, 0, sizeof(params));
         params.flags = IORING_SETUP_CQSIZE;
-        params.cq_entries = ops_max * 2;
+        params.cq_entries = cq_entries;
         result = io_uring_queue_init_params(sq_entries, &loop->ring, &params);
         log_warn("loop: the kernel refused COOP_TASKRUN (before 5.19): plain task work");
     }
@@ -389,6 +427,53 @@ static uint32_t ring_span(const struct loop *loop, const uint8_t *bytes, uint32_
     return length < room ? length : (uint32_t)room;
 }
 
+/* Carves the receive ring, its buffers and the held chains from the region (the plan's
+ * recv_ring bytes) and registers the ring as buffer group LOOP_RECV_GROUP, every buffer in
+ * it. Without it (loop_recv single, or a kernel that refuses the ring: before 5.19) every
+ * receive is a single one into the client's buffer. */
+static void recv_ring_setup(struct loop *loop, struct region *region, const struct plan *plan)
+{
+    uint32_t count = plan->recv_ring_count;
+    if (count == 0) {
+        return;
+    }
+    KV_ASSERT((count & (count - 1)) == 0); /* the kernel's rule */
+    KV_ASSERT(count <= PLAN_RECV_RING_BUFFERS);
+    KV_ASSERT(plan->recv_ring_buffer_bytes > 0);
+    uint64_t entries_bytes = (uint64_t)count * sizeof(struct io_uring_buf);
+    entries_bytes = (entries_bytes + PLAN_RECV_RING_PAGE_BYTES - 1) / PLAN_RECV_RING_PAGE_BYTES *
+                    PLAN_RECV_RING_PAGE_BYTES;
+    loop->recv_ring = region_carve(region, entries_bytes, PLAN_RECV_RING_PAGE_BYTES);
+    loop->recv_buffers =
+        region_carve(region, (uint64_t)count * plan->recv_ring_buffer_bytes, 64);
+    loop->recv_held_next = region_carve(region, (uint64_t)count * sizeof(uint32_t), 64);
+    loop->recv_held_length = region_carve(region, (uint64_t)count * sizeof(uint32_t), 64);
+    loop->recv_ring_count = count;
+    loop->recv_buffer_bytes = plan->recv_ring_buffer_bytes;
+    struct io_uring_buf_reg registration;
+    memset(&registration, 0, sizeof(registration));
+    registration.ring_addr = (uint64_t)(uintptr_t)loop->recv_ring;
+    registration.ring_entries = count;
+    registration.bgid = LOOP_RECV_GROUP;
+    int result = io_uring_register_buf_ring(&loop->ring, &registration, 0);
+    if (result != 0) {
+        log_warn("loop: registering the receive ring failed (%s): single receives instead "
+                 "(loop_recv single)", strerror(-result));
+        return;
+    }
+    io_uring_buf_ring_init(loop->recv_ring);
+    int mask = io_uring_buf_ring_mask(count);
+    /* Bounded by the ring's buffers. */
+    for (uint32_t id = 0; id < count; id++) {
+        io_uring_buf_ring_add(loop->recv_ring, loop->recv_buffers + (uint64_t)id * loop->recv_buffer_bytes,
+                              loop->recv_buffer_bytes, (unsigned short)id, mask, (int)id);
+    }
+    io_uring_buf_ring_advance(loop->recv_ring, (int)count);
+    loop->recv_ring_on = true;
+    log_info("loop: multishot receives into a ring of %u buffers of %u bytes", count,
+             loop->recv_buffer_bytes);
+}
+
 /* The fixed-file table must fit under RLIMIT_NOFILE: raise the soft limit to the hard one. */
 static void files_limit_raise(uint32_t needed)
 {
@@ -401,7 +486,7 @@ static void files_limit_raise(uint32_t needed)
     }
 }
 
-int loop_init(struct loop **loop_out, const struct config *config, const struct region *region,
+int loop_init(struct loop **loop_out, const struct config *config, struct region *region,
               struct serve *serve, struct cron *cron, struct stats *stats, char *error,
               size_t error_bytes)
 {
@@ -431,6 +516,7 @@ int loop_init(struct loop **loop_out, const struct config *config, const struct 
         return result;
     }
     buffers_register(loop, region);
+    recv_ring_setup(loop, region, serve->shared.plan);
     KV_ASSERT(loop->listen_fd >= 0);
     loop->accept_wanted = true;
     loop->serving_slot_index = LOOP_SLOT_NONE;
@@ -494,6 +580,169 @@ static bool recv_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
     return true;
 }
 
+/* Gives a ring buffer back to the kernel. */
+static void recv_buffer_give_back(struct loop *loop, uint32_t id)
+{
+    KV_ASSERT(loop->recv_ring_on);
+    KV_ASSERT(id < loop->recv_ring_count);
+    io_uring_buf_ring_add(loop->recv_ring,
+                          loop->recv_buffers + (uint64_t)id * loop->recv_buffer_bytes,
+                          loop->recv_buffer_bytes, (unsigned short)id,
+                          io_uring_buf_ring_mask(loop->recv_ring_count), 0);
+    io_uring_buf_ring_advance(loop->recv_ring, 1);
+}
+
+/* Holds a ring buffer the kernel filled for a client, after the ones it already holds. */
+static void recv_held_push(struct loop *loop, struct conn *conn, uint32_t id, uint32_t length)
+{
+    KV_ASSERT(id < loop->recv_ring_count);
+    KV_ASSERT(length > 0 && length <= loop->recv_buffer_bytes);
+    KV_ASSERT(loop->recv_held_total < loop->recv_ring_count); /* held ones are out of the ring */
+    loop->recv_held_next[id] = LOOP_RECV_BUFFER_NONE;
+    loop->recv_held_length[id] = length;
+    if (conn->recv_held_count == 0) {
+        conn->recv_held_head = id;
+        conn->recv_held_offset = 0;
+    } else {
+        loop->recv_held_next[conn->recv_held_tail] = id;
+    }
+    conn->recv_held_tail = id;
+    conn->recv_held_count++;
+    loop->recv_held_total++;
+}
+
+/* Gives the oldest held buffer back. */
+static void recv_held_pop(struct loop *loop, struct conn *conn)
+{
+    KV_ASSERT(conn->recv_held_count > 0);
+    KV_ASSERT(loop->recv_held_total > 0);
+    uint32_t id = conn->recv_held_head;
+    conn->recv_held_head = loop->recv_held_next[id];
+    conn->recv_held_count--;
+    conn->recv_held_offset = 0;
+    loop->recv_held_total--;
+    recv_buffer_give_back(loop, id);
+    KV_ASSERT(conn->recv_held_count == 0 || conn->recv_held_head < loop->recv_ring_count);
+}
+
+/* A closing client's held bytes are dropped (as a dead client's buffer is). */
+static void recv_held_drop(struct loop *loop, struct conn *conn)
+{
+    /* Bounded by the buffers it holds. */
+    while (conn->recv_held_count > 0) {
+        recv_held_pop(loop, conn);
+    }
+}
+
+/* Copies held bytes into the client's buffer, oldest first, as far as it has room (after
+ * serve_recv_room's compaction, shrinking and growth for a partial command: the buffer is
+ * sized exactly as a single receive's would be); each emptied ring buffer goes back.
+ * Returns the bytes copied. */
+static uint32_t recv_held_drain(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    KV_ASSERT(!conn->recv_in_flight); /* no single receive writes the buffer meanwhile */
+    KV_ASSERT(conn->recv_held_count > 0);
+    if (conn->recv_unserved) {
+        return 0; /* copy again once what was copied is served, as a single receive waits */
+    }
+    uint8_t *into = NULL;
+    uint32_t room = serve_recv_room(loop->serve, slot_index, &into);
+    uint32_t copied = 0;
+    /* Bounded by the held buffers: each step empties one or fills the room and stops. */
+    while (conn->recv_held_count > 0) {
+        uint32_t id = conn->recv_held_head;
+        KV_ASSERT(conn->recv_held_offset < loop->recv_held_length[id]);
+        uint32_t left = loop->recv_held_length[id] - conn->recv_held_offset;
+        if (room == 0) {
+            break;
+        }
+        uint32_t bytes = room < left ? room : left;
+        memcpy(into, loop->recv_buffers + (uint64_t)id * loop->recv_buffer_bytes +
+                         conn->recv_held_offset,
+               bytes);
+        conn_recv_appended(conn, bytes);
+        into += bytes;
+        room -= bytes;
+        copied += bytes;
+        conn->recv_held_offset += bytes;
+        if (conn->recv_held_offset == loop->recv_held_length[id]) {
+            recv_held_pop(loop, conn);
+        }
+    }
+    if (copied > 0) {
+        conn->recv_last = copied;
+        conn->recv_unserved = true;
+    }
+    KV_ASSERT(conn->recv_length <= conn->recv_capacity);
+    return copied;
+}
+
+/* Arms the client's multishot receive: each completion brings a ring buffer's bytes. */
+static bool recv_multishot_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    KV_ASSERT(conn->state == CONN_OPEN);
+    KV_ASSERT(!conn->recv_multishot && !conn->recv_in_flight && !conn->recv_cancel_in_flight);
+    KV_ASSERT(conn->recv_held_count == 0); /* what is held is copied before more comes */
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return false;
+    }
+    io_uring_prep_recv_multishot(sqe, (int)slot_index, NULL, 0, 0);
+    sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+    sqe->buf_group = LOOP_RECV_GROUP;
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_RECV_MULTI, conn->generation, slot_index));
+    conn->recv_multishot = true;
+    KV_ASSERT(!conn->shutdown_in_flight); /* a shutdown comes only after the last receive */
+    return true;
+}
+
+/* Cancels the client's multishot receive: its buffer is full and it holds ring buffers. */
+static bool recv_cancel_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    KV_ASSERT(conn->recv_multishot);
+    KV_ASSERT(!conn->recv_cancel_in_flight);
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return false;
+    }
+    io_uring_prep_cancel64(sqe, user_data_pack(LOOP_OP_RECV_MULTI, conn->generation, slot_index),
+                           0);
+    io_uring_sqe_set_data64(sqe,
+                            user_data_pack(LOOP_OP_RECV_CANCEL, conn->generation, slot_index));
+    conn->recv_cancel_in_flight = true;
+    return true;
+}
+
+/* The receive side of settle: a single receive (loop_recv single, or the ring ran dry), or
+ * with the ring: copy what is held, stop receiving while something stays held (the client's
+ * buffer is full), and receive again once nothing is. */
+static bool recv_settle(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    if (conn->recv_in_flight) {
+        return true;
+    }
+    if (!loop->recv_ring_on) {
+        return recv_arm(loop, conn, slot_index);
+    }
+    if (conn->recv_held_count > 0 && recv_held_drain(loop, conn, slot_index) > 0) {
+        conn_ready_push(loop->conns, slot_index); /* the copied bytes run next pass */
+    }
+    if (conn->recv_held_count >= LOOP_RECV_HELD_CANCEL) {
+        if (conn->recv_multishot && !conn->recv_cancel_in_flight) {
+            loop->stats->recv_backpressure_cancels++;
+            return recv_cancel_arm(loop, conn, slot_index);
+        }
+        return true;
+    }
+    if (conn->recv_multishot || conn->recv_cancel_in_flight || conn->recv_held_count > 0) {
+        return true; /* armed, or re-armed once its cancel is back and nothing is held */
+    }
+    if (conn->recv_nobufs) {
+        return recv_arm(loop, conn, slot_index);
+    }
+    return recv_multishot_arm(loop, conn, slot_index);
+}
+
 static bool send_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
     KV_ASSERT(conn->state == CONN_OPEN);
@@ -527,7 +776,7 @@ static bool shutdown_arm(struct loop *loop, struct conn *conn, uint32_t slot_ind
     KV_ASSERT(conn->state == CONN_OPEN);
     KV_ASSERT(!conn->shutdown_in_flight);
     /* It ends an operation that would otherwise wait on the peer. */
-    KV_ASSERT(conn->recv_in_flight || conn->send_in_flight > 0);
+    KV_ASSERT(conn->recv_in_flight || conn->recv_multishot || conn->send_in_flight > 0);
     struct io_uring_sqe *sqe = sqe_get(loop);
     if (sqe == NULL) {
         return false;
@@ -543,6 +792,8 @@ static bool close_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
     /* Nothing of the slot is in flight: its close is the last completion it gets. */
     KV_ASSERT(!conn->recv_in_flight);
+    KV_ASSERT(!conn->recv_multishot && !conn->recv_cancel_in_flight);
+    KV_ASSERT(conn->recv_held_count == 0); /* its ring buffers are back */
     KV_ASSERT(conn->send_in_flight == 0);
     KV_ASSERT(!conn->shutdown_in_flight);
     struct io_uring_sqe *sqe = sqe_get(loop);
@@ -565,6 +816,13 @@ static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_i
 {
     KV_ASSERT(conn->state == CONN_OPEN);
     KV_ASSERT(conn->close_after_send || conn->read_closed || conn->dead);
+    if (conn->dead || conn->close_after_send) {
+        recv_held_drop(loop, conn);
+    } else if (conn->recv_held_count > 0 && !conn->recv_in_flight &&
+               recv_held_drain(loop, conn, slot_index) > 0) {
+        /* Read closed: what was received is still run, held bytes included. */
+        conn_ready_push(loop->conns, slot_index);
+    }
     const uint8_t *from = NULL;
     if (!conn->dead && conn_send_pending(loop->conns, conn, &from) > 0) {
         return conn->send_in_flight > 0 || send_arm(loop, conn, slot_index);
@@ -573,11 +831,14 @@ static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_i
         /* A killed client that takes no bytes: shutting the socket down ends the send. */
         return shutdown_arm(loop, conn, slot_index);
     }
-    if (conn->send_in_flight > 0 || conn->shutdown_in_flight) {
+    if (conn->send_in_flight > 0 || conn->shutdown_in_flight || conn->recv_cancel_in_flight) {
         return true;
     }
-    if (conn->recv_in_flight) {
+    if (conn->recv_in_flight || conn->recv_multishot) {
         return shutdown_arm(loop, conn, slot_index);
+    }
+    if (conn->recv_held_count > 0) {
+        return true; /* held bytes run first (serving queues it again) */
     }
     return close_arm(loop, conn, slot_index);
 }
@@ -600,8 +861,8 @@ static void settle(struct loop *loop, uint32_t slot_index)
         if (conn->send_in_flight == 0 && conn_send_pending(loop->conns, conn, &from) > 0) {
             ok = send_arm(loop, conn, slot_index);
         }
-        if (ok && !conn->recv_in_flight) {
-            ok = recv_arm(loop, conn, slot_index);
+        if (ok) {
+            ok = recv_settle(loop, conn, slot_index);
         }
     }
     if (!ok) {
@@ -627,6 +888,7 @@ static void serve(struct loop *loop, uint32_t slot_index)
     KV_ASSERT(outer_slot_index != slot_index);
     loop->serving_slot_index = slot_index;
     bool more = serve_input(loop->serve, slot_index);
+    conn_at(loop->conns, slot_index)->recv_unserved = false;
     loop->serving_slot_index = outer_slot_index;
     if (more) {
         conn_ready_push(loop->conns, slot_index); /* More commands: next pass. */
@@ -697,6 +959,7 @@ static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, i
     KV_ASSERT(result != -EBADF); /* a bad slot is our bug */
     KV_ASSERT(result != -EFAULT); /* a bad buffer too */
     KV_ASSERT(conn->state == CONN_OPEN); /* a slot closes only once nothing is in flight */
+    conn->recv_nobufs = false; /* this single receive was the ring's fallback: multishot next */
     if (result <= 0) {
         conn->recv_in_flight = false;
         if (result == 0) {
@@ -713,6 +976,56 @@ static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, i
     KV_ASSERT(conn->recv_length <= conn->recv_capacity);
     loop->stats->bytes_received += (uint64_t)result;
     serve(loop, slot_index);
+}
+
+/* A multishot receive's completion: a ring buffer's bytes (held, copied, served), or its end
+ * (no IORING_CQE_F_MORE): the peer closed, the ring ran dry (ENOBUFS: a single receive next),
+ * kv's own cancel, or an error. */
+static void on_recv_multi(struct loop *loop, struct conn *conn, uint32_t slot_index,
+                          const struct io_uring_cqe *cqe)
+{
+    int result = cqe->res;
+    KV_ASSERT(result != -EBADF);  /* a bad slot is our bug */
+    KV_ASSERT(result != -EFAULT); /* a bad ring too */
+    KV_ASSERT(result != -EINVAL); /* a bad SQE too */
+    KV_ASSERT(conn->state == CONN_OPEN); /* a slot closes only once nothing is in flight */
+    KV_ASSERT(conn->recv_multishot);
+    bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (!more) {
+        conn->recv_multishot = false;
+    }
+    if (result > 0) {
+        /* Paired with recv_ring_setup: a buffer of the ring, no more than its bytes. */
+        KV_ASSERT((cqe->flags & IORING_CQE_F_BUFFER) != 0);
+        uint32_t id = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        KV_ASSERT(id < loop->recv_ring_count);
+        KV_ASSERT((uint32_t)result <= loop->recv_buffer_bytes);
+        loop->stats->bytes_received += (uint64_t)result;
+        if (conn->dead || conn->close_after_send) {
+            recv_buffer_give_back(loop, id); /* nothing more is read from it */
+            settle(loop, slot_index);
+            return;
+        }
+        recv_held_push(loop, conn, id, (uint32_t)result);
+        /* Copied now, served after this batch (ready_drain): a client's completions of one
+         * batch are parsed together, as one single receive of their bytes would be. */
+        (void)recv_held_drain(loop, conn, slot_index);
+        conn_ready_push(loop->conns, slot_index); /* its settle arms the next receive */
+        return;
+    }
+    KV_ASSERT(!more); /* an end or an error ends it */
+    if ((cqe->flags & IORING_CQE_F_BUFFER) != 0) {
+        recv_buffer_give_back(loop, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+    }
+    if (result == 0) {
+        conn->read_closed = true;
+    } else if (result == -ENOBUFS) {
+        loop->stats->recv_ring_empty++;
+        conn->recv_nobufs = true;
+    } else if (result != -ECANCELED && result != -EINTR && result != -EAGAIN) {
+        conn->dead = true;
+    }
+    settle(loop, slot_index);
 }
 
 static void on_send(struct loop *loop, struct conn *conn, uint32_t slot_index, int result)
@@ -777,6 +1090,15 @@ static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
     case LOOP_OP_RECV:
         KV_ASSERT(conn->recv_in_flight);
         on_recv(loop, conn, slot_index, cqe->res);
+        break;
+    case LOOP_OP_RECV_MULTI:
+        on_recv_multi(loop, conn, slot_index, cqe);
+        break;
+    case LOOP_OP_RECV_CANCEL:
+        KV_ASSERT(conn->recv_cancel_in_flight);
+        KV_ASSERT(cqe->res != -EINVAL); /* our SQE */
+        conn->recv_cancel_in_flight = false;
+        settle(loop, slot_index);
         break;
     case LOOP_OP_SEND:
         KV_ASSERT(conn->send_in_flight > 0);
@@ -904,8 +1226,9 @@ static void deferred_drain(struct loop *loop)
  * the completions already there without waiting, and serves the ready connections, in busy
  * mode (serve_busy_begin: other clients get -BUSY or run SCRIPT KILL, FUNCTION KILL or
  * FUNCTION STATS, and nothing else runs). The running connection's own completions are held
- * (at most a receive and a send) and dispatched at the start of the next pass, so nothing of
- * its state changes under its command; accepts and other connections go on as usual. Never
+ * (at most a receive's last, a send and a cancel) and dispatched at the start of the next
+ * pass, so nothing of its state changes under its command (a multishot receive's other
+ * completions only join its held ring buffers, copied once the command is done); accepts and other connections go on as usual. Never
  * nested: the commands a busy pass runs run no Lua. Bounded: one batch of completions and
  * each ready connection once.
  */
@@ -928,7 +1251,19 @@ void loop_busy_pass(void *owner)
         uint64_t data = io_uring_cqe_get_data64(cqes[index]);
         bool own = user_data_op(data) != LOOP_OP_ACCEPT && user_data_op(data) != LOOP_OP_CANCEL &&
                    user_data_slot_index(data) == loop->serving_slot_index;
-        if (own) {
+        const struct io_uring_cqe *cqe = cqes[index];
+        bool own_data = own && user_data_op(data) == LOOP_OP_RECV_MULTI && cqe->res > 0 &&
+                        (cqe->flags & IORING_CQE_F_MORE) != 0;
+        if (own_data) {
+            /* Held for the running client, copied once its command is done; only the
+             * receive's last completion is deferred. */
+            struct conn *conn = conn_at(loop->conns, loop->serving_slot_index);
+            uint32_t id = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+            KV_ASSERT((cqe->flags & IORING_CQE_F_BUFFER) != 0);
+            KV_ASSERT((uint32_t)cqe->res <= loop->recv_buffer_bytes);
+            loop->stats->bytes_received += (uint64_t)cqe->res;
+            recv_held_push(loop, conn, id, (uint32_t)cqe->res);
+        } else if (own) {
             KV_ASSERT(loop->deferred_count < LOOP_DEFERRED_MAX);
             loop->deferred[loop->deferred_count++] = *cqes[index];
         } else {

@@ -43,9 +43,32 @@ int plan_compute(struct plan *plan, const struct config *config, char *error, si
     /* An inline request takes at least 2 bytes per argument: the scratch holds any. */
     plan->args_max = RESP_LINE_SEEN_BYTES / 2 + 1;
     plan->inline_bytes = RESP_LINE_SEEN_BYTES + 16;
+    if (config->loop_recv == CONFIG_LOOP_RECV_MULTISHOT) {
+        plan->recv_ring_count = PLAN_RECV_RING_BUFFERS;
+        plan->recv_ring_buffer_bytes = PLAN_RECV_RING_BUFFER_BYTES;
+    }
     KV_ASSERT(plan->conn_slot_count > config->connections_max);
     KV_ASSERT(plan->recv_limit > RESP_INLINE_BYTES_MAX); /* the option's minimum is 1mb */
     return 0;
+}
+
+uint64_t plan_recv_ring_bytes(const struct plan *plan)
+{
+    KV_ASSERT(plan->recv_ring_count <= PLAN_RECV_RING_BUFFERS);
+    if (plan->recv_ring_count == 0) {
+        return 0;
+    }
+    /* One io_uring_buf (16 bytes) per buffer, in whole pages. */
+    uint64_t entries = (uint64_t)plan->recv_ring_count * 16u;
+    entries = (entries + PLAN_RECV_RING_PAGE_BYTES - 1) / PLAN_RECV_RING_PAGE_BYTES *
+              PLAN_RECV_RING_PAGE_BYTES;
+    /* The ring's entries, its buffers, two chain words per buffer (held buffers' next and
+     * length), and a page for the ring's alignment. */
+    uint64_t bytes = entries + (uint64_t)plan->recv_ring_count * plan->recv_ring_buffer_bytes +
+                     (uint64_t)plan->recv_ring_count * 2u * sizeof(uint32_t) +
+                     PLAN_RECV_RING_PAGE_BYTES + 3u * 64u;
+    KV_ASSERT(bytes > entries);
+    return bytes;
 }
 
 void plan_print(const struct plan *plan, const struct config *config, FILE *out)
@@ -66,4 +89,8 @@ void plan_print(const struct plan *plan, const struct config *config, FILE *out)
     fprintf(out, "  recv_limit = %u (client-query-buffer-limit)\n", plan->recv_limit);
     fprintf(out, "  args_max = %u (arguments the scratch holds; more borrow from the heap)\n",
             plan->args_max);
+    fprintf(out, "  recv_ring = %u buffers of %u bytes (loop_recv %s: multishot receives take "
+                 "from it; 0: single)\n",
+            plan->recv_ring_count, plan->recv_ring_buffer_bytes,
+            config_loop_recv_name(config->loop_recv));
 }

@@ -29,7 +29,7 @@ def plan_numbers(*args):
     return result, {name: int(value) for name, value in pools.items()}, total
 
 
-POOLS = ("connections", "heap", "scratch", "blocking", "stats", "lua")
+POOLS = ("connections", "heap", "scratch", "blocking", "stats", "lua", "receive")
 CAPPED = ("--key-count", "1000", "--val-size-max", "4096", "--list-length-max", "50",
           "--key-size-max", "1024")
 
