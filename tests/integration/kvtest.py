@@ -267,13 +267,16 @@ class RespClient:
         """Send one command, return its reply decoded (see decode())."""
         return decode(self.call(*args))
 
-    def read_until_close(self, quiet_seconds=0.5, total_seconds=10.0):
+    def read_until_close(self, quiet_seconds=0.5, total_seconds=10.0, first_seconds=None):
         """Everything that arrives until the server closes, or sends nothing for quiet_seconds
-        (bounded by total_seconds). Returns (bytes, closed)."""
+        (bounded by total_seconds). Returns (bytes, closed). first_seconds (default
+        quiet_seconds) is the wait for the first byte: longer, it keeps a server slowed by a
+        loaded machine from reading as a silent one."""
         data, self.buffer, self.start = self.buffer[self.start:], b"", 0
         deadline = time.monotonic() + total_seconds
         while time.monotonic() < deadline:
-            self.sock.settimeout(min(quiet_seconds, max(deadline - time.monotonic(), 0.01)))
+            quiet = quiet_seconds if data or first_seconds is None else first_seconds
+            self.sock.settimeout(min(quiet, max(deadline - time.monotonic(), 0.01)))
             try:
                 chunk = self.sock.recv(1 << 16)
             except socket.timeout:

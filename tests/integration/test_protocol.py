@@ -92,7 +92,9 @@ def exchange(server, data):
             client.send(data)
         except (BrokenPipeError, ConnectionResetError):
             pass   # the server may close before the whole of an oversized request is sent
-        return client.read_until_close(quiet_seconds=0.5)
+        # A CI machine's load once kept redis-server silent 0.5 s after QUIT: 1 s for the
+        # first byte, then 0.5 s of quiet ends the answer.
+        return client.read_until_close(quiet_seconds=0.5, first_seconds=1.0)
 
 
 def describe(data):
