@@ -43,6 +43,8 @@ struct propagate_sink {
     void (*arg)(void *context, struct slice arg);
     /* The loop's pass ends: what was fed goes to the file (appendfsync always: durably). */
     void (*pass_end)(void *context);
+    /* Whether the sink needs the loop to wake without I/O (an fsync due, a write to retry). */
+    bool (*timer_wanted)(void *context);
     void *context;
 };
 
@@ -100,5 +102,8 @@ void propagate_deletion(uint32_t db_index, struct slice key);
 
 /* The loop's pass ends (serve_pass_end): the sink writes what it holds. */
 void propagate_pass_end(void);
+
+/* Whether the sink needs the loop to wake on its timer even with nothing else due (cron). */
+bool propagate_timer_wanted(void);
 
 #endif

@@ -1356,6 +1356,13 @@ static void sink_pass_end(void *context)
     KV_ASSERT(aof.halves[aof.fill_index].length <= AOF_WRITE_BUFFER_BYTES);
 }
 
+static bool sink_timer_wanted(void *context)
+{
+    (void)context;
+    return aof.on && (aof.job || aof.halves[aof.fill_index].length > 0 ||
+                      (aof.fsync_policy != AOF_FSYNC_NO && aof.fsynced_bytes < aof.file_bytes));
+}
+
 /* ---- Startup and shutdown ---- */
 
 bool aof_startup(const struct cmd_context *shared, bool *failed)
@@ -1367,7 +1374,8 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
     aof.client = (struct client){.id = UINT64_MAX, .authenticated = true, .resp = 2};
     store_clock(aof.store, clock_ms(CLOCK_REALTIME)); /* a base's keys past their time stay out */
     static const struct propagate_sink sink = {
-        .begin = sink_begin, .arg = sink_arg, .pass_end = sink_pass_end};
+        .begin = sink_begin, .arg = sink_arg, .pass_end = sink_pass_end,
+        .timer_wanted = sink_timer_wanted};
     propagate_register(&sink, &aof.stats);
     if (!appendonly_read()) {
         return false;

@@ -76,6 +76,12 @@ void propagate_pass_end(void)
     }
 }
 
+bool propagate_timer_wanted(void)
+{
+    return propagate_on && propagate_sink.timer_wanted != NULL &&
+           propagate_sink.timer_wanted(propagate_sink.context);
+}
+
 /* ---- Feeding ---- */
 
 /* A rewrite needed the reply and could not read it (it spans output blocks). */
