@@ -79,6 +79,7 @@ static struct {
     uint8_t *reply_bytes;          /* AOF_REPLY_BYTES */
     struct aof_half halves[2];
     uint32_t fill_index;           /* the half commands fill */
+    uint64_t handovers;            /* fills handed over to be written, ever */
     bool job;                      /* the other half holds bytes not yet written */
     bool job_in_flight;            /* its write is on the ring */
     bool job_fsync;                /* an fsync is linked to it (always) */
@@ -423,6 +424,7 @@ static void fill_hand_over(void)
     KV_ASSERT(!aof.job);
     KV_ASSERT(aof.halves[aof.fill_index].length > 0);
     aof.fill_index ^= 1u;
+    aof.handovers++;
     aof.job = true;
     aof.job_done = 0;
     KV_ASSERT(aof.halves[aof.fill_index].length == 0);
@@ -488,9 +490,9 @@ static void sink_arg(void *context, struct slice arg)
     emit((const uint8_t *)"\r\n", 2);
 }
 
-static void sink_begin(void *context, uint32_t db_index, uint32_t arg_count)
+/* SELECT when the database changes, as Redis's feedAppendOnlyFile. */
+static void sink_select(void *context, uint32_t db_index)
 {
-    KV_ASSERT(arg_count >= 1);
     if ((int64_t)db_index != aof.selected_db) {
         char text[NUMBER_INT64_BYTES];
         uint32_t length = number_format_uint64(db_index, text);
@@ -499,7 +501,46 @@ static void sink_begin(void *context, uint32_t db_index, uint32_t arg_count)
         sink_arg(context, (struct slice){.bytes = (const uint8_t *)text, .length = length});
         aof.selected_db = db_index;
     }
+    KV_ASSERT(aof.selected_db == (int64_t)db_index);
+}
+
+static void sink_begin(void *context, uint32_t db_index, uint32_t arg_count)
+{
+    KV_ASSERT(arg_count >= 1);
+    sink_select(context, db_index);
     emit_header('*', arg_count);
+}
+
+#define AOF_MULTI_TEXT "*1\r\n$5\r\nMULTI\r\n"
+#define AOF_EXEC_TEXT "*1\r\n$4\r\nEXEC\r\n"
+
+/* Where the last MULTI went: its offset in the fill half, and the hand-overs then. */
+static uint32_t multi_offset;
+static uint64_t multi_handovers;
+
+static void sink_multi(void *context, uint32_t db_index)
+{
+    sink_select(context, db_index);
+    multi_offset = aof.halves[aof.fill_index].length;
+    multi_handovers = aof.handovers;
+    emit((const uint8_t *)AOF_MULTI_TEXT, sizeof(AOF_MULTI_TEXT) - 1);
+}
+
+static void sink_exec(void *context, uint32_t command_count)
+{
+    (void)context;
+    struct aof_half *fill = &aof.halves[aof.fill_index];
+    uint32_t multi_bytes = sizeof(AOF_MULTI_TEXT) - 1;
+    if (command_count == 1 && multi_handovers == aof.handovers) {
+        /* The MULTI and its one command are still in the fill half: the MULTI goes. */
+        KV_ASSERT(fill->length >= multi_offset + multi_bytes);
+        KV_ASSERT(memcmp(fill->bytes + multi_offset, AOF_MULTI_TEXT, multi_bytes) == 0);
+        memmove(fill->bytes + multi_offset, fill->bytes + multi_offset + multi_bytes,
+                fill->length - multi_offset - multi_bytes);
+        fill->length -= multi_bytes;
+        return;
+    }
+    emit((const uint8_t *)AOF_EXEC_TEXT, sizeof(AOF_EXEC_TEXT) - 1);
 }
 
 /* Writes what the buffers hold and fsyncs it, waiting (shutdown, rewrite, turning off). */
@@ -1374,7 +1415,8 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
     aof.client = (struct client){.id = UINT64_MAX, .authenticated = true, .resp = 2};
     store_clock(aof.store, clock_ms(CLOCK_REALTIME)); /* a base's keys past their time stay out */
     static const struct propagate_sink sink = {
-        .begin = sink_begin, .arg = sink_arg, .pass_end = sink_pass_end,
+        .begin = sink_begin, .arg = sink_arg, .multi = sink_multi, .exec = sink_exec,
+        .pass_end = sink_pass_end,
         .timer_wanted = sink_timer_wanted};
     propagate_register(&sink, &aof.stats);
     if (!appendonly_read()) {
