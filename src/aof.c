@@ -1298,6 +1298,42 @@ static void turn_on(void)
 
 /* ---- The pass's end ---- */
 
+/* appendfsync always: waits until everything fed is written and fsynced (the group commit
+ * before replies are sent). */
+static void commit_durable(void)
+{
+    /* Group commit: the pass's replies go out once everything fed is on disk. */
+    /* Bounded: a write completes or fails (failing exits, with always). */
+    while (aof.job || aof.halves[aof.fill_index].length > 0 ||
+           aof.fsynced_bytes < aof.file_bytes) {
+        job_wait();
+        if (aof.job) {
+            fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length -
+                            aof.job_done;
+            job_submit(true);
+            continue;
+        }
+        if (aof.halves[aof.fill_index].length > 0) {
+            fill_hand_over();
+            fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length;
+            job_submit(true);
+            continue;
+        }
+        /* Bounded: the fsync in flight completes. */
+        while (aof.fsync_in_flight) {
+            reap(true);
+        }
+        if (aof.fsynced_bytes < aof.file_bytes) {
+            int status = file_fsync(aof.fd);
+            if (status < 0) {
+                aof.fsync_in_flight = true;
+                on_fsync(status, 0); /* exits */
+            }
+            aof.fsynced_bytes = aof.file_bytes;
+        }
+    }
+}
+
 static void sink_pass_end(void *context)
 {
     (void)context;
@@ -1344,36 +1380,7 @@ static void sink_pass_end(void *context)
         job_submit(always);
     }
     if (always) {
-        /* Group commit: the pass's replies go out once everything fed is on disk. */
-        /* Bounded: a write completes or fails (failing exits, with always). */
-        while (aof.job || aof.halves[aof.fill_index].length > 0 ||
-               aof.fsynced_bytes < aof.file_bytes) {
-            job_wait();
-            if (aof.job) {
-                fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length -
-                                aof.job_done;
-                job_submit(true);
-                continue;
-            }
-            if (aof.halves[aof.fill_index].length > 0) {
-                fill_hand_over();
-                fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length;
-                job_submit(true);
-                continue;
-            }
-            /* Bounded: the fsync in flight completes. */
-            while (aof.fsync_in_flight) {
-                reap(true);
-            }
-            if (aof.fsynced_bytes < aof.file_bytes) {
-                int status = file_fsync(aof.fd);
-                if (status < 0) {
-                    aof.fsync_in_flight = true;
-                    on_fsync(status, 0); /* exits */
-                }
-                aof.fsynced_bytes = aof.file_bytes;
-            }
-        }
+        commit_durable();
         aof.last_fsync_ms = now;
     } else if (aof.fsync_policy == AOF_FSYNC_EVERYSEC && aof.fsynced_bytes < aof.file_bytes &&
                now - aof.last_fsync_ms >= 1000) {
@@ -1402,6 +1409,13 @@ static bool sink_timer_wanted(void *context)
     (void)context;
     return aof.on && (aof.job || aof.halves[aof.fill_index].length > 0 ||
                       (aof.fsync_policy != AOF_FSYNC_NO && aof.fsynced_bytes < aof.file_bytes));
+}
+
+void aof_before_send(void)
+{
+    if (aof.on && aof.fsync_policy == AOF_FSYNC_ALWAYS) {
+        commit_durable();
+    }
 }
 
 /* ---- Startup and shutdown ---- */
