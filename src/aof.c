@@ -1420,6 +1420,49 @@ void aof_before_send(void)
 
 /* ---- Startup and shutdown ---- */
 
+/* A Redis 6 AOF (<dir>/<appendfilename>, no manifest) becomes the base of the multi-part
+ * layout, moved into the AOF directory, as Redis 7.0's aofUpgradePrepare. False: kv exits. */
+static bool upgrade_old_style(struct aof_manifest *manifest, int *found)
+{
+    const char *filename = param("appendfilename");
+    char old_path[AOF_PATH_BYTES];
+    char new_path[AOF_PATH_BYTES];
+    if (!path_join(old_path, param("dir"), filename) || !aof_path(new_path, filename)) {
+        return false;
+    }
+    if (file_size(old_path) < 0) {
+        return true; /* none: a fresh start */
+    }
+    int fd = file_open(old_path, O_RDONLY, 0);
+    uint8_t head[5] = {0};
+    int64_t got = fd >= 0 ? file_read(fd, head, sizeof(head), 0) : -1;
+    if (fd >= 0) {
+        file_close(fd);
+    }
+    if (got == (int64_t)sizeof(head) && memcmp(head, "REDIS", 5) == 0) {
+        log_warn("The old-style AOF %s starts with an RDB preamble, which kv does not load yet: "
+                 "rewrite it with Redis 7.0 first", filename);
+        return false;
+    }
+    if (dir_make() != 0 || file_rename(old_path, new_path) != 0) {
+        log_warn("Failed to move the old-style AOF %s into the AOF directory", filename);
+        return false;
+    }
+    memset(manifest, 0, sizeof(*manifest));
+    snprintf(manifest->base, sizeof(manifest->base), "%s", filename);
+    manifest->base_seq = 1;
+    *found = 1;
+    if (manifest_write(manifest) != 0) {
+        log_warn("Failed to persist the AOF manifest after migrating %s", filename);
+        return false;
+    }
+    char dir[AOF_PATH_BYTES];
+    (void)aof_dir(dir);
+    log_info("Successfully migrated an old-style AOF file (%s) into the AOF directory (%s).",
+             filename, dir);
+    return true;
+}
+
 bool aof_startup(const struct cmd_context *shared, bool *failed)
 {
     KV_ASSERT(aof.ready);
@@ -1439,7 +1482,7 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
     aof.fsync_policy = fsync_policy_read();
     struct aof_manifest manifest;
     int found = manifest_read(&manifest);
-    if (found < 0) {
+    if (found < 0 || (found == 0 && !upgrade_old_style(&manifest, &found))) {
         *failed = true;
         return true;
     }

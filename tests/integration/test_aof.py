@@ -405,6 +405,32 @@ def check_same_commands(check, root):
     check.equal(f"the incr file's {len(expected)} commands are redis-server's", expected, got)
 
 
+def check_old_style(check, root):
+    """A Redis 6 appendonly.aof (no directory, no manifest) is migrated and loaded, as
+    redis-server 7.0 does."""
+    text = b"".join(kvtest.encode(*command) for command in (
+        ["SELECT", "0"], ["SET", "old", "1"], ["RPUSH", "ol", "a", "b"], ["SELECT", "2"],
+        ["SET", "old2", "x"], ["MULTI"], ["INCR", "c"], ["INCR", "c"], ["EXEC"]))
+    datasets = []
+    for who in ("kv", "redis"):
+        directory = os.path.join(root, f"old-{who}")
+        os.mkdir(directory)
+        with open(os.path.join(directory, "appendonly.aof"), "wb") as f:
+            f.write(text)
+        start = start_kv_on if who == "kv" else start_redis_on
+        with start(directory) as server:
+            datasets.append(dataset(server.port))
+        with open(os.path.join(directory, "appendonlydir", "appendonly.aof.manifest")) as f:
+            manifest = f.read()
+        check.true(f"old style: {who}'s manifest names the migrated base",
+                   "file appendonly.aof seq 1 type b" in manifest, manifest)
+        if who == "kv":
+            with start_kv_on(directory) as server:
+                compare(check, "old style: kv restarted after the migration", datasets[0],
+                        dataset(server.port))
+    compare(check, "old style: kv loads what redis-server loads", datasets[1], datasets[0])
+
+
 def main():
     check = kvtest.Checker("test_aof", verbose=False)
     kvtest.need_kv_binary()
@@ -423,6 +449,7 @@ def main():
         print(f"tails: {time.monotonic() - started:.2f} s")
         check_config_set(check, root)
         check_same_commands(check, root)
+        check_old_style(check, root)
         check_auto_rewrite(check, root)
     finally:
         shutil.rmtree(root, True)
