@@ -59,6 +59,11 @@ KV_MUST_USE bool aof_init(struct region *region, char *error, uint32_t error_byt
  * is the serving layer's shared command context (replayed commands run through cmd_run). */
 bool aof_startup(const struct cmd_context *shared, bool *failed);
 
+/* The loop submits sends before its pass ends (its SQ filled up, a slow script's busy pass):
+ * with appendfsync always, what was fed is made durable first, so no reply leaves before its
+ * write's fsync. */
+void aof_before_send(void);
+
 /* SHUTDOWN or a signal: what the buffer holds is written and fsynced. */
 void aof_shutdown(void);
 

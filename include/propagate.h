@@ -13,7 +13,8 @@
  *   BZPOPMIN/BZPOPMAX -> ZPOPMIN/ZPOPMAX key; LMPOP/BLMPOP -> LPOP/RPOP key count;
  *   ZMPOP/BZMPOP -> ZPOPMIN/ZPOPMAX key count (the key and count as the reply tells them)
  *   RESTORE key <ttl> .. (relative) -> RESTORE key <unix ms> .. ABSTTL; XADD key .. * -> the ID
- *   EXEC, EVAL*, FCALL*: not themselves, but each write they ran, in MULTI .. EXEC
+ *   EXEC, EVAL*, FCALL*: not themselves, but each write they ran, in MULTI .. EXEC when
+ *     there are two or more (one goes alone, as Redis 7.0's propagatePendingCommands)
  *   expired and evicted keys -> DEL key (the store's event hook, through notify's tap)
  * The database each command ran in goes with it; the sink writes SELECT when it changes.
  *
@@ -41,8 +42,14 @@ struct propagate_sink {
     void (*begin)(void *context, uint32_t db_index, uint32_t arg_count);
     /* Its next argument (exactly arg_count calls follow begin). */
     void (*arg)(void *context, struct slice arg);
+    /* A transaction's or a script's writes begin (MULTI) and end (EXEC): with one command
+     * between, Redis 7.0 writes it alone, and the sink takes the MULTI back if it still can. */
+    void (*multi)(void *context, uint32_t db_index);
+    void (*exec)(void *context, uint32_t command_count);
     /* The loop's pass ends: what was fed goes to the file (appendfsync always: durably). */
     void (*pass_end)(void *context);
+    /* Whether the sink needs the loop to wake without I/O (an fsync due, a write to retry). */
+    bool (*timer_wanted)(void *context);
     void *context;
 };
 
@@ -100,5 +107,8 @@ void propagate_deletion(uint32_t db_index, struct slice key);
 
 /* The loop's pass ends (serve_pass_end): the sink writes what it holds. */
 void propagate_pass_end(void);
+
+/* Whether the sink needs the loop to wake on its timer even with nothing else due (cron). */
+bool propagate_timer_wanted(void);
 
 #endif

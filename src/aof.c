@@ -79,6 +79,7 @@ static struct {
     uint8_t *reply_bytes;          /* AOF_REPLY_BYTES */
     struct aof_half halves[2];
     uint32_t fill_index;           /* the half commands fill */
+    uint64_t handovers;            /* fills handed over to be written, ever */
     bool job;                      /* the other half holds bytes not yet written */
     bool job_in_flight;            /* its write is on the ring */
     bool job_fsync;                /* an fsync is linked to it (always) */
@@ -423,6 +424,7 @@ static void fill_hand_over(void)
     KV_ASSERT(!aof.job);
     KV_ASSERT(aof.halves[aof.fill_index].length > 0);
     aof.fill_index ^= 1u;
+    aof.handovers++;
     aof.job = true;
     aof.job_done = 0;
     KV_ASSERT(aof.halves[aof.fill_index].length == 0);
@@ -488,9 +490,9 @@ static void sink_arg(void *context, struct slice arg)
     emit((const uint8_t *)"\r\n", 2);
 }
 
-static void sink_begin(void *context, uint32_t db_index, uint32_t arg_count)
+/* SELECT when the database changes, as Redis's feedAppendOnlyFile. */
+static void sink_select(void *context, uint32_t db_index)
 {
-    KV_ASSERT(arg_count >= 1);
     if ((int64_t)db_index != aof.selected_db) {
         char text[NUMBER_INT64_BYTES];
         uint32_t length = number_format_uint64(db_index, text);
@@ -499,7 +501,46 @@ static void sink_begin(void *context, uint32_t db_index, uint32_t arg_count)
         sink_arg(context, (struct slice){.bytes = (const uint8_t *)text, .length = length});
         aof.selected_db = db_index;
     }
+    KV_ASSERT(aof.selected_db == (int64_t)db_index);
+}
+
+static void sink_begin(void *context, uint32_t db_index, uint32_t arg_count)
+{
+    KV_ASSERT(arg_count >= 1);
+    sink_select(context, db_index);
     emit_header('*', arg_count);
+}
+
+#define AOF_MULTI_TEXT "*1\r\n$5\r\nMULTI\r\n"
+#define AOF_EXEC_TEXT "*1\r\n$4\r\nEXEC\r\n"
+
+/* Where the last MULTI went: its offset in the fill half, and the hand-overs then. */
+static uint32_t multi_offset;
+static uint64_t multi_handovers;
+
+static void sink_multi(void *context, uint32_t db_index)
+{
+    sink_select(context, db_index);
+    multi_offset = aof.halves[aof.fill_index].length;
+    multi_handovers = aof.handovers;
+    emit((const uint8_t *)AOF_MULTI_TEXT, sizeof(AOF_MULTI_TEXT) - 1);
+}
+
+static void sink_exec(void *context, uint32_t command_count)
+{
+    (void)context;
+    struct aof_half *fill = &aof.halves[aof.fill_index];
+    uint32_t multi_bytes = sizeof(AOF_MULTI_TEXT) - 1;
+    if (command_count == 1 && multi_handovers == aof.handovers) {
+        /* The MULTI and its one command are still in the fill half: the MULTI goes. */
+        KV_ASSERT(fill->length >= multi_offset + multi_bytes);
+        KV_ASSERT(memcmp(fill->bytes + multi_offset, AOF_MULTI_TEXT, multi_bytes) == 0);
+        memmove(fill->bytes + multi_offset, fill->bytes + multi_offset + multi_bytes,
+                fill->length - multi_offset - multi_bytes);
+        fill->length -= multi_bytes;
+        return;
+    }
+    emit((const uint8_t *)AOF_EXEC_TEXT, sizeof(AOF_EXEC_TEXT) - 1);
 }
 
 /* Writes what the buffers hold and fsyncs it, waiting (shutdown, rewrite, turning off). */
@@ -1257,6 +1298,42 @@ static void turn_on(void)
 
 /* ---- The pass's end ---- */
 
+/* appendfsync always: waits until everything fed is written and fsynced (the group commit
+ * before replies are sent). */
+static void commit_durable(void)
+{
+    /* Group commit: the pass's replies go out once everything fed is on disk. */
+    /* Bounded: a write completes or fails (failing exits, with always). */
+    while (aof.job || aof.halves[aof.fill_index].length > 0 ||
+           aof.fsynced_bytes < aof.file_bytes) {
+        job_wait();
+        if (aof.job) {
+            fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length -
+                            aof.job_done;
+            job_submit(true);
+            continue;
+        }
+        if (aof.halves[aof.fill_index].length > 0) {
+            fill_hand_over();
+            fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length;
+            job_submit(true);
+            continue;
+        }
+        /* Bounded: the fsync in flight completes. */
+        while (aof.fsync_in_flight) {
+            reap(true);
+        }
+        if (aof.fsynced_bytes < aof.file_bytes) {
+            int status = file_fsync(aof.fd);
+            if (status < 0) {
+                aof.fsync_in_flight = true;
+                on_fsync(status, 0); /* exits */
+            }
+            aof.fsynced_bytes = aof.file_bytes;
+        }
+    }
+}
+
 static void sink_pass_end(void *context)
 {
     (void)context;
@@ -1303,36 +1380,7 @@ static void sink_pass_end(void *context)
         job_submit(always);
     }
     if (always) {
-        /* Group commit: the pass's replies go out once everything fed is on disk. */
-        /* Bounded: a write completes or fails (failing exits, with always). */
-        while (aof.job || aof.halves[aof.fill_index].length > 0 ||
-               aof.fsynced_bytes < aof.file_bytes) {
-            job_wait();
-            if (aof.job) {
-                fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length -
-                                aof.job_done;
-                job_submit(true);
-                continue;
-            }
-            if (aof.halves[aof.fill_index].length > 0) {
-                fill_hand_over();
-                fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length;
-                job_submit(true);
-                continue;
-            }
-            /* Bounded: the fsync in flight completes. */
-            while (aof.fsync_in_flight) {
-                reap(true);
-            }
-            if (aof.fsynced_bytes < aof.file_bytes) {
-                int status = file_fsync(aof.fd);
-                if (status < 0) {
-                    aof.fsync_in_flight = true;
-                    on_fsync(status, 0); /* exits */
-                }
-                aof.fsynced_bytes = aof.file_bytes;
-            }
-        }
+        commit_durable();
         aof.last_fsync_ms = now;
     } else if (aof.fsync_policy == AOF_FSYNC_EVERYSEC && aof.fsynced_bytes < aof.file_bytes &&
                now - aof.last_fsync_ms >= 1000) {
@@ -1356,7 +1404,64 @@ static void sink_pass_end(void *context)
     KV_ASSERT(aof.halves[aof.fill_index].length <= AOF_WRITE_BUFFER_BYTES);
 }
 
+static bool sink_timer_wanted(void *context)
+{
+    (void)context;
+    return aof.on && (aof.job || aof.halves[aof.fill_index].length > 0 ||
+                      (aof.fsync_policy != AOF_FSYNC_NO && aof.fsynced_bytes < aof.file_bytes));
+}
+
+void aof_before_send(void)
+{
+    if (aof.on && aof.fsync_policy == AOF_FSYNC_ALWAYS) {
+        commit_durable();
+    }
+}
+
 /* ---- Startup and shutdown ---- */
+
+/* A Redis 6 AOF (<dir>/<appendfilename>, no manifest) becomes the base of the multi-part
+ * layout, moved into the AOF directory, as Redis 7.0's aofUpgradePrepare. False: kv exits. */
+static bool upgrade_old_style(struct aof_manifest *manifest, int *found)
+{
+    const char *filename = param("appendfilename");
+    char old_path[AOF_PATH_BYTES];
+    char new_path[AOF_PATH_BYTES];
+    if (!path_join(old_path, param("dir"), filename) || !aof_path(new_path, filename)) {
+        return false;
+    }
+    if (file_size(old_path) < 0) {
+        return true; /* none: a fresh start */
+    }
+    int fd = file_open(old_path, O_RDONLY, 0);
+    uint8_t head[5] = {0};
+    int64_t got = fd >= 0 ? file_read(fd, head, sizeof(head), 0) : -1;
+    if (fd >= 0) {
+        file_close(fd);
+    }
+    if (got == (int64_t)sizeof(head) && memcmp(head, "REDIS", 5) == 0) {
+        log_warn("The old-style AOF %s starts with an RDB preamble, which kv does not load yet: "
+                 "rewrite it with Redis 7.0 first", filename);
+        return false;
+    }
+    if (dir_make() != 0 || file_rename(old_path, new_path) != 0) {
+        log_warn("Failed to move the old-style AOF %s into the AOF directory", filename);
+        return false;
+    }
+    memset(manifest, 0, sizeof(*manifest));
+    snprintf(manifest->base, sizeof(manifest->base), "%s", filename);
+    manifest->base_seq = 1;
+    *found = 1;
+    if (manifest_write(manifest) != 0) {
+        log_warn("Failed to persist the AOF manifest after migrating %s", filename);
+        return false;
+    }
+    char dir[AOF_PATH_BYTES];
+    (void)aof_dir(dir);
+    log_info("Successfully migrated an old-style AOF file (%s) into the AOF directory (%s).",
+             filename, dir);
+    return true;
+}
 
 bool aof_startup(const struct cmd_context *shared, bool *failed)
 {
@@ -1367,7 +1472,9 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
     aof.client = (struct client){.id = UINT64_MAX, .authenticated = true, .resp = 2};
     store_clock(aof.store, clock_ms(CLOCK_REALTIME)); /* a base's keys past their time stay out */
     static const struct propagate_sink sink = {
-        .begin = sink_begin, .arg = sink_arg, .pass_end = sink_pass_end};
+        .begin = sink_begin, .arg = sink_arg, .multi = sink_multi, .exec = sink_exec,
+        .pass_end = sink_pass_end,
+        .timer_wanted = sink_timer_wanted};
     propagate_register(&sink, &aof.stats);
     if (!appendonly_read()) {
         return false;
@@ -1375,7 +1482,7 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
     aof.fsync_policy = fsync_policy_read();
     struct aof_manifest manifest;
     int found = manifest_read(&manifest);
-    if (found < 0) {
+    if (found < 0 || (found == 0 && !upgrade_old_style(&manifest, &found))) {
         *failed = true;
         return true;
     }

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "evict.h"
+#include "propagate.h"
 #include "log.h"
 #include "notify.h"
 #include "rdb.h"
@@ -234,7 +235,9 @@ static uint64_t cron_turn_timed(struct cron *cron)
     bool blocked = cron->block->blocked_count > 0;
     struct evict *evict = cron->serve->shared.evict;
     bool evicting = evict != NULL && evict_pending(evict);
-    if (store_expires_count_all(cron->store) == 0 && !clients_watched && !blocked && !evicting) {
+    /* The AOF's everysec fsync and write retries need the timer too (propagate.h). */
+    if (store_expires_count_all(cron->store) == 0 && !clients_watched && !blocked && !evicting &&
+        !propagate_timer_wanted()) {
         return CRON_SLEEP_UNTIL_IO;
     }
     KV_ASSERT(config->hz > 0 && config->expire_slice > 0);

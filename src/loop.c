@@ -52,6 +52,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "aof.h"
 #include "cron.h"
 #include "log.h"
 #include "serve.h"
@@ -267,6 +268,7 @@ static struct io_uring_sqe *sqe_get(struct loop *loop)
     struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
     if (sqe == NULL) {
         loop->stats->ring_full_submits++;
+        aof_before_send(); /* appendfsync always: no reply before its fsync */
         int submitted = io_uring_submit(&loop->ring);
         KV_ASSERT(submitted != -EBADF); /* the ring's own fd */
         if (submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN && submitted != -EINTR) {
@@ -1285,6 +1287,7 @@ void loop_busy_pass(void *owner)
             serve(loop, slot_index);
         }
     }
+    aof_before_send(); /* appendfsync always: no reply before its fsync */
     result = io_uring_submit(&loop->ring); /* the answers go out now */
     KV_ASSERT(result != -EBADF);
     serve_busy_end(loop->serve);

@@ -24,6 +24,7 @@ static bool propagate_on;
 static uint32_t propagate_depth;      /* commands running, nested */
 static uint32_t propagate_containers; /* containers among them */
 static bool propagate_multi_fed;      /* MULTI fed for the running containers */
+static uint32_t propagate_container_commands; /* commands fed since that MULTI */
 bool propagate_rewrite_requested;
 
 /* The store's expired and evicted keys (notify's tap), fed while propagation is on. */
@@ -34,7 +35,8 @@ void propagate_register(const struct propagate_sink *sink, const struct propagat
     propagate_sink = sink != NULL ? *sink : (struct propagate_sink){0};
     propagate_aof_stats = stats;
     propagate_on = false;
-    KV_ASSERT(sink == NULL || (sink->begin != NULL && sink->arg != NULL));
+    KV_ASSERT(sink == NULL || (sink->begin != NULL && sink->arg != NULL &&
+                               sink->multi != NULL && sink->exec != NULL));
 }
 
 void propagate_enable(bool on)
@@ -76,6 +78,12 @@ void propagate_pass_end(void)
     }
 }
 
+bool propagate_timer_wanted(void)
+{
+    return propagate_on && propagate_sink.timer_wanted != NULL &&
+           propagate_sink.timer_wanted(propagate_sink.context);
+}
+
 /* ---- Feeding ---- */
 
 /* A rewrite needed the reply and could not read it (it spans output blocks). */
@@ -87,9 +95,10 @@ static void feed_begin(uint32_t db_index, uint32_t arg_count)
     KV_ASSERT(arg_count >= 1);
     if (propagate_containers > 0 && !propagate_multi_fed) {
         propagate_multi_fed = true;
-        propagate_sink.begin(propagate_sink.context, db_index, 1);
-        propagate_sink.arg(propagate_sink.context, (struct slice){(const uint8_t *)"MULTI", 5});
+        propagate_container_commands = 0;
+        propagate_sink.multi(propagate_sink.context, db_index);
     }
+    propagate_container_commands += propagate_containers > 0 ? 1u : 0u;
     propagate_sink.begin(propagate_sink.context, db_index, arg_count);
 }
 
@@ -576,8 +585,7 @@ void propagate_command_end(const struct propagate_frame *frame, struct store *st
         propagate_containers--;
         if (propagate_containers == 0 && propagate_multi_fed) {
             propagate_multi_fed = false;
-            propagate_sink.begin(propagate_sink.context, store->db_index, 1);
-            propagate_sink.arg(propagate_sink.context, (struct slice){(const uint8_t *)"EXEC", 4});
+            propagate_sink.exec(propagate_sink.context, propagate_container_commands);
         }
         return;
     }

@@ -75,6 +75,7 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_EXPIRE_TIME_INVALID:
     case REPLY_ERROR_ZSET_KEYS_NEEDED:
     case REPLY_ERROR_CONFIG_REWRITE_FAILED:
+    case REPLY_ERROR_MISCONF_AOF:
         reply_error_format(reply, error, name);
         return true;
     case REPLY_ERROR_CLIENT_NAME_TOO_LONG:

@@ -16,7 +16,9 @@
    on its own copy of the same files, with the same dataset when both start, and logs Redis's
    lines.
 4. CONFIG SET appendonly yes on a running kv writes a base of its dataset; INFO persistence
-   shows the aof_* fields Redis shows.
+   shows the aof_* fields Redis shows; auto-aof-rewrite-* rewrites as the file doubles.
+5. The same commands on kv and on redis-server 7.0 give the same incr file, command for
+   command (absolute times aside): propagation is Redis's, single-command scripts unwrapped.
 """
 import os
 import random
@@ -246,7 +248,7 @@ def check_tails(check, rnd, root, kv_dir):
     source = os.path.join(kv_dir, "appendonlydir")
     incr_name = [n for n in os.listdir(source) if n.endswith(".incr.aof")][0]
     size = os.path.getsize(os.path.join(source, incr_name))
-    cases = [("cut", rnd.randrange(1, size)) for _ in range(4)] + [("garbage", size)]
+    cases = [("cut", rnd.randrange(1, size)) for _ in range(3)] + [("garbage", size)]
     for index, (kind, offset) in enumerate(cases):
         for truncated in ("yes", "no"):
             copies = []
@@ -324,6 +326,111 @@ def check_auto_rewrite(check, root):
         compare(check, "auto rewrite: kv restarted", expected, dataset(kv.port))
 
 
+def incr_commands(directory):
+    """The incr file's commands, each as one line, absolute times masked."""
+    aof_dir = os.path.join(directory, "appendonlydir")
+    name = [n for n in os.listdir(aof_dir) if n.endswith(".incr.aof")][0]
+    with open(os.path.join(aof_dir, name), "rb") as f:
+        data = f.read()
+    commands, at = [], 0
+    while at < len(data):
+        end = data.index(b"\r\n", at)
+        count, at = int(data[at + 1:end]), end + 2
+        args = []
+        for _ in range(count):
+            end = data.index(b"\r\n", at)
+            length, at = int(data[at + 1:end]), end + 2
+            args.append(data[at:at + length])
+            at += length + 2
+        if args[0].upper() == b"PEXPIREAT" or (len(args) >= 5 and args[-2].upper() == b"PXAT"):
+            args[-1] = b"<ms>"
+        commands.append(b" ".join(args))
+    return commands
+
+
+def propagation_script(port):
+    redis = kvtest.need_pyredis()
+    r = redis.Redis(port=port, socket_timeout=20)
+    r.set("a", "1")
+    r.set("b", "2", ex=100)
+    r.expire("a", 50)
+    r.incrbyfloat("f", "1.5")
+    r.hset("h", "x", "1")
+    r.hincrbyfloat("h", "x", "2.5")
+    r.sadd("s", "m1")
+    r.spop("s")
+    r.rpush("l", "a", "b", "c")
+    r.lpop("l")
+    r.execute_command("LMPOP", 1, "l", "RIGHT")
+    r.zadd("z", {"a": 1, "b": 2})
+    r.execute_command("ZMPOP", 1, "z", "MAX")
+    r.getdel("b")
+    r.set("g", "v")
+    r.execute_command("GETEX", "g", "PX", 5000)
+    r.execute_command("GETEX", "g", "PERSIST")
+    r.eval("redis.call('set', 'e', '1')", 0)
+    r.eval("redis.call('set', 'e', '1'); redis.call('set', 'e2', '2')", 0)
+    tx = r.pipeline()
+    tx.set("t1", "1")
+    tx.set("t2", "2")
+    tx.execute()
+    tx = r.pipeline()
+    tx.set("t3", "1")
+    tx.get("t3")
+    tx.execute()
+    redis.Redis(port=port, db=3).set("d3", "1")
+    r.set("n", "1")
+    r.incr("n")
+    r.delete("nope")
+    r.expire("nope", 5)
+    r.persist("n")
+    r.setnx("n", "2")
+    r.swapdb(0, 3)
+    r.flushall()
+    r.close()
+
+
+def check_same_commands(check, root):
+    """The same commands on kv and redis-server 7.0: the same incr file, times aside."""
+    kv_dir = os.path.join(root, "same-kv")
+    redis_dir = os.path.join(root, "same-redis")
+    os.mkdir(kv_dir)
+    os.mkdir(redis_dir)
+    with start_kv_on(kv_dir, "--appendfsync", "always") as kv:
+        propagation_script(kv.port)
+    with start_redis_on(redis_dir, "--appendfsync", "always") as redis:
+        propagation_script(redis.port)
+    expected = incr_commands(redis_dir)
+    got = incr_commands(kv_dir)
+    check.equal(f"the incr file's {len(expected)} commands are redis-server's", expected, got)
+
+
+def check_old_style(check, root):
+    """A Redis 6 appendonly.aof (no directory, no manifest) is migrated and loaded, as
+    redis-server 7.0 does."""
+    text = b"".join(kvtest.encode(*command) for command in (
+        ["SELECT", "0"], ["SET", "old", "1"], ["RPUSH", "ol", "a", "b"], ["SELECT", "2"],
+        ["SET", "old2", "x"], ["MULTI"], ["INCR", "c"], ["INCR", "c"], ["EXEC"]))
+    datasets = []
+    for who in ("kv", "redis"):
+        directory = os.path.join(root, f"old-{who}")
+        os.mkdir(directory)
+        with open(os.path.join(directory, "appendonly.aof"), "wb") as f:
+            f.write(text)
+        start = start_kv_on if who == "kv" else start_redis_on
+        with start(directory) as server:
+            datasets.append(dataset(server.port))
+        with open(os.path.join(directory, "appendonlydir", "appendonly.aof.manifest")) as f:
+            manifest = f.read()
+        check.true(f"old style: {who}'s manifest names the migrated base",
+                   "file appendonly.aof seq 1 type b" in manifest, manifest)
+        if who == "kv":
+            with start_kv_on(directory) as server:
+                compare(check, "old style: kv restarted after the migration", datasets[0],
+                        dataset(server.port))
+    compare(check, "old style: kv loads what redis-server loads", datasets[1], datasets[0])
+
+
 def main():
     check = kvtest.Checker("test_aof", verbose=False)
     kvtest.need_kv_binary()
@@ -341,6 +448,8 @@ def main():
         check_tails(check, rnd, root, kv_dir)
         print(f"tails: {time.monotonic() - started:.2f} s")
         check_config_set(check, root)
+        check_same_commands(check, root)
+        check_old_style(check, root)
         check_auto_rewrite(check, root)
     finally:
         shutil.rmtree(root, True)

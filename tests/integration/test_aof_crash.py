@@ -4,7 +4,8 @@
 1. kill -9 under a write load (writer connections each RPUSH-ing their own counter, one at a
    time, and a pipelining one), with appendfsync always and everysec: kv restarted on its
    directory starts (a torn tail is cut as Redis cuts it), and each writer's list is 0, 1, 2,
-   .. without a gap or a repeat (no write applied twice, nothing out of order). With always,
+   .. without a gap or a repeat (no write applied twice, nothing out of order), automatic
+   rewrites (a small auto-aof-rewrite-min-size) running under the load. With always,
    every acknowledged write is there; with everysec, what is missing is only a tail of what
    was sent (kill -9 keeps the page cache: only bytes not yet handed to the kernel go).
 2. A full disk (a small tmpfs, as root): once the AOF cannot be written, writes and PING get
@@ -67,8 +68,9 @@ class Writer(threading.Thread):
 
 def crash_once(check, policy, rnd):
     directory = kvtest.kv_temp_dir()
+    # A small auto-rewrite minimum: rewrites run under the load, and the kill may meet one.
     kv = kvtest.start_kv(*KV_OPTIONS, "--dir", directory, "--appendonly", "yes",
-                         "--appendfsync", policy)
+                         "--appendfsync", policy, "--auto-aof-rewrite-min-size", "256kb")
     stop = threading.Event()
     writers = [Writer(kv.port, index, stop) for index in range(WRITERS)]
     writers.append(Writer(kv.port, WRITERS, stop, pipeline=50))
@@ -95,7 +97,10 @@ def crash_once(check, policy, rnd):
             if policy == "always":
                 check.true(f"always: writer {writer.index}: every acknowledged write is there",
                            len(numbers) >= writer.acked, f"{len(numbers)} < {writer.acked}")
-        print(f"{policy}: {acked_total} writes acknowledged before kill -9")
+        rewrites = sum(1 for line in kv.log_text().splitlines()
+                       if "Starting automatic rewriting" in line)
+        print(f"{policy}: {acked_total} writes acknowledged before kill -9, "
+              f"{rewrites} automatic rewrites")
 
 
 def full_disk(check):
