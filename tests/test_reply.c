@@ -137,10 +137,6 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_SCRIPT_RUNNING:
         reply_error_format(reply, error, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", &arg);
         return true;
-    case REPLY_ERROR_MISCONF_AOF: /* strerror's text: the longest glibc has is under 60 bytes */
-        reply_error_format(reply, error, longest ? "Cannot send after transport endpoint shutdown"
-                                                 : "No space left on device");
-        return true;
     default:
         return false;
     }
