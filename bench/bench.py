@@ -205,7 +205,8 @@ def closed_loop(options, lines):
                  "| CPU kv/redis | kv user µs/req | redis user µs/req |")
     lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, shape_args in SHAPES:
-        requests = options.requests_c1 if shape_args == ["-c", "1"] else options.requests
+        requests = (options.requests_c1 if shape_args == ["-c", "1"] else
+                    options.requests_p16 if "-P" in shape_args else options.requests)
         results = {"kv": {}, "redis": {}}
         for _ in range(options.rounds):
             for name in ("kv", "redis"):
@@ -312,6 +313,9 @@ def main():
     parser.add_argument("--requests", type=int, default=100000)
     parser.add_argument("--requests-c1", type=int, default=30000,
                         help="requests for the -c 1 shape (one client is slow)")
+    parser.add_argument("--requests-p16", type=int, default=0,
+                        help="requests for the -P 16 shape (0: ten times --requests, so the "
+                             "server's CPU time spans enough clock ticks)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians shown")
     parser.add_argument("--seconds", type=float, default=5.0, help="each open-loop run")
     parser.add_argument("--tests", default=",".join(TESTS))
@@ -321,6 +325,7 @@ def main():
                         help="write the tables to bench/RESULTS.md")
     options = parser.parse_args()
     options.tests = options.tests.split(",")
+    options.requests_p16 = options.requests_p16 or 10 * options.requests
     if options.quick:
         options.rounds, options.requests, options.requests_c1, options.seconds = 1, 50000, 5000, 2.0
     lines = ["# kv vs redis-server", "", f"Run {datetime.date.today()}: {machine(options.kv)}.", "", METHOD, ""]

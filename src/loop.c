@@ -467,8 +467,9 @@ static void recv_ring_setup(struct loop *loop, struct region *region, const stru
     int mask = io_uring_buf_ring_mask(count);
     /* Bounded by the ring's buffers. */
     for (uint32_t id = 0; id < count; id++) {
-        io_uring_buf_ring_add(loop->recv_ring, loop->recv_buffers + (uint64_t)id * loop->recv_buffer_bytes,
-                              loop->recv_buffer_bytes, (unsigned short)id, mask, (int)id);
+        uint8_t *buffer = loop->recv_buffers + (uint64_t)id * loop->recv_buffer_bytes;
+        io_uring_buf_ring_add(loop->recv_ring, buffer, loop->recv_buffer_bytes,
+                              (unsigned short)id, mask, (int)id);
     }
     io_uring_buf_ring_advance(loop->recv_ring, (int)count);
     loop->recv_ring_on = true;
@@ -1230,9 +1231,9 @@ static void deferred_drain(struct loop *loop)
  * FUNCTION STATS, and nothing else runs). The running connection's own completions are held
  * (at most a receive's last, a send and a cancel) and dispatched at the start of the next
  * pass, so nothing of its state changes under its command (a multishot receive's other
- * completions only join its held ring buffers, copied once the command is done); accepts and other connections go on as usual. Never
- * nested: the commands a busy pass runs run no Lua. Bounded: one batch of completions and
- * each ready connection once.
+ * completions only join its held ring buffers, copied once the command is done); accepts
+ * and other connections go on as usual. Never nested: the commands a busy pass runs run no
+ * Lua. Bounded: one batch of completions and each ready connection once.
  */
 void loop_busy_pass(void *owner)
 {
