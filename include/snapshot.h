@@ -19,9 +19,13 @@
  *   remaining walk, as long as that command is O(keys) anyway).
  *
  * Bounds: a slice writes whole buckets until SNAPSHOT_SLICE_BYTES have gone into the
- * writer (a bucket is a handful of keys; one large value can make one slice long). When
- * every buffer is in flight the writer waits for the oldest write to complete (the sink's
- * reap with wait), so a slow disk slows the slice rather than growing memory. Memory: the
+ * writer (a bucket is a handful of keys; one large value can make one slice long). A slice
+ * starts, and goes on, only while two buffers besides the filling one are free (one kept
+ * for the writes ahead of commands): when the disk is
+ * behind, the walk waits for completions between loop passes and the loop serves clients.
+ * Only a flush that still finds every buffer in flight (a bucket larger than a buffer, or
+ * the hook's writes ahead of commands) waits for the oldest write (the sink's reap with
+ * wait), so memory never grows. Memory: the
  * buffers and an LZF table, carved at init (snapshot_plan_bytes), the bitmap from the heap at
  * the start (no room: the start fails with -ENOMEM), values' scratch from the heap as SAVE.
  * One snapshot at a time (Redis too allows one child).

@@ -369,7 +369,7 @@ static void bgsave_done(void *context, int status)
     log_info("Background saving terminated with success");
     rdb_file.stats.last_bgsave_ok = true;
     rdb_file.stats.last_save_ok = true;
-    rdb_file.stats.last_save_seconds = rdb_file.stats.bgsave_started_ms / 1000;
+    rdb_file.stats.last_save_seconds = now_ms / 1000; /* Redis: time(NULL) at the end */
     rdb_file.stats.last_save_duration_ms = now_ms - rdb_file.stats.bgsave_started_ms;
     rdb_file.stats.saves++;
     rdb_file.stats.changes_at_save = rdb_file.stats.changes_at_bgsave;
