@@ -62,7 +62,9 @@ struct snapshot_sink {
      * with `tag`. 0, or a negative errno (the snapshot fails). */
     int (*write)(void *context, const uint8_t *bytes, uint32_t length, uint64_t offset,
                  uint32_t tag);
-    /* Submits the file's fsync, reaped with tag SNAPSHOT_TAG_SYNC. */
+    /* Submits the file's end: its fsync, and whatever makes it current (rdb_file: close and
+     * rename, linked, so that no step runs on the loop's thread). The last step's completion
+     * comes with tag SNAPSHOT_TAG_SYNC, the others' with SNAPSHOT_TAG_STEP. */
     int (*sync)(void *context);
     /* One completion: true with its tag and result (bytes written, 0 for the fsync, or a
      * negative errno); false when none is ready (never with wait, unless none is pending). */
@@ -77,6 +79,7 @@ struct snapshot_sink {
 };
 
 #define SNAPSHOT_TAG_SYNC UINT32_MAX
+#define SNAPSHOT_TAG_STEP (UINT32_MAX - 1u)
 
 /* Carves the buffers and the LZF table. */
 void snapshot_init(struct region *region);

@@ -94,6 +94,13 @@ static bool reap_one(bool wait)
     if (!snap.sink.reap(snap.sink.context, wait, &tag, &result)) {
         return false;
     }
+    if (tag == SNAPSHOT_TAG_STEP) {
+        KV_ASSERT(snap.phase == SNAPSHOT_SYNC);
+        if (result < 0) {
+            fail(result);
+        }
+        return true;
+    }
     if (tag == SNAPSHOT_TAG_SYNC) {
         KV_ASSERT(snap.phase == SNAPSHOT_SYNC);
         snap.sync_done = true;
