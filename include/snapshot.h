@@ -1,7 +1,8 @@
 /*
  * A point-in-time RDB image of the whole keyspace without fork: BGSAVE's (and an AOF
  * rewrite's base file). The walk serializes the keyspace bucket by bucket in bounded slices
- * between loop passes (snapshot_step, from cron), through the RDB writer into a few fixed
+ * between loop passes (snapshot_step, from cron, which runs at most one a millisecond), through
+ * the RDB writer into a few fixed
  * buffers carved at init; each full buffer goes to the sink (an asynchronous write) while the
  * next one fills. The image is the dataset at the moment snapshot_start ran:
  *
