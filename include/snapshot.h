@@ -47,7 +47,7 @@
 #define SNAPSHOT_BUFFER_COUNT 4u
 #define SNAPSHOT_BUFFER_BYTES (512u * 1024u)
 /* Bytes a slice hands the writer before it returns to the loop (whole buckets). */
-#define SNAPSHOT_SLICE_BYTES (256u * 1024u)
+#define SNAPSHOT_SLICE_BYTES (64u * 1024u)
 
 /* The region bytes snapshot_init carves: the buffers, the LZF table, alignment slack. */
 static inline uint64_t snapshot_plan_bytes(void)

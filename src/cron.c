@@ -195,7 +195,7 @@ static int64_t save_point_wait(int64_t now_ms)
 static uint64_t persist_turn(struct cron *cron)
 {
     if (snapshot_running()) {
-        /* At most one slice a millisecond (256 MiB/s, past what a disk takes): between
+        /* At most one slice a millisecond (64 MiB/s, about what a disk takes): between
          * slices the thread sleeps or serves, so a snapshot never holds the CPU the clients
          * share with it (a thread always runnable loses the scheduler's favour). */
         int64_t now_ms = cron->clock_ms();
