@@ -40,6 +40,7 @@ struct cron {
     int64_t scan_last_ms;       /* when the client checks last ran */
     int64_t expire_last_ms;     /* when the last expiry slice ran */
     bool expire_removed_last;   /* whether it removed a key (then the next turn slices too) */
+    int64_t slice_last_ms;      /* when the last BGSAVE slice ran (one a millisecond) */
 };
 
 void cron_init(struct cron *cron, struct serve *serve, struct store *store,

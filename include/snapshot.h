@@ -1,7 +1,8 @@
 /*
  * A point-in-time RDB image of the whole keyspace without fork: BGSAVE's (and an AOF
  * rewrite's base file). The walk serializes the keyspace bucket by bucket in bounded slices
- * between loop passes (snapshot_step, from cron), through the RDB writer into a few fixed
+ * between loop passes (snapshot_step, from cron, which runs at most one a millisecond), through
+ * the RDB writer into a few fixed
  * buffers carved at init; each full buffer goes to the sink (an asynchronous write) while the
  * next one fills. The image is the dataset at the moment snapshot_start ran:
  *
@@ -19,9 +20,13 @@
  *   remaining walk, as long as that command is O(keys) anyway).
  *
  * Bounds: a slice writes whole buckets until SNAPSHOT_SLICE_BYTES have gone into the
- * writer (a bucket is a handful of keys; one large value can make one slice long). When
- * every buffer is in flight the writer waits for the oldest write to complete (the sink's
- * reap with wait), so a slow disk slows the slice rather than growing memory. Memory: the
+ * writer (a bucket is a handful of keys; one large value can make one slice long). A slice
+ * starts, and goes on, only while two buffers besides the filling one are free (one kept
+ * for the writes ahead of commands): when the disk is
+ * behind, the walk waits for completions between loop passes and the loop serves clients.
+ * Only a flush that still finds every buffer in flight (a bucket larger than a buffer, or
+ * the hook's writes ahead of commands) waits for the oldest write (the sink's reap with
+ * wait), so memory never grows. Memory: the
  * buffers and an LZF table, carved at init (snapshot_plan_bytes), the bitmap from the heap at
  * the start (no room: the start fails with -ENOMEM), values' scratch from the heap as SAVE.
  * One snapshot at a time (Redis too allows one child).
@@ -42,7 +47,7 @@
 #define SNAPSHOT_BUFFER_COUNT 4u
 #define SNAPSHOT_BUFFER_BYTES (512u * 1024u)
 /* Bytes a slice hands the writer before it returns to the loop (whole buckets). */
-#define SNAPSHOT_SLICE_BYTES (256u * 1024u)
+#define SNAPSHOT_SLICE_BYTES (64u * 1024u)
 
 /* The region bytes snapshot_init carves: the buffers, the LZF table, alignment slack. */
 static inline uint64_t snapshot_plan_bytes(void)
@@ -58,7 +63,9 @@ struct snapshot_sink {
      * with `tag`. 0, or a negative errno (the snapshot fails). */
     int (*write)(void *context, const uint8_t *bytes, uint32_t length, uint64_t offset,
                  uint32_t tag);
-    /* Submits the file's fsync, reaped with tag SNAPSHOT_TAG_SYNC. */
+    /* Submits the file's end: its fsync, and whatever makes it current (rdb_file: close and
+     * rename, linked, so that no step runs on the loop's thread). The last step's completion
+     * comes with tag SNAPSHOT_TAG_SYNC, the others' with SNAPSHOT_TAG_STEP. */
     int (*sync)(void *context);
     /* One completion: true with its tag and result (bytes written, 0 for the fsync, or a
      * negative errno); false when none is ready (never with wait, unless none is pending). */
@@ -73,6 +80,7 @@ struct snapshot_sink {
 };
 
 #define SNAPSHOT_TAG_SYNC UINT32_MAX
+#define SNAPSHOT_TAG_STEP (UINT32_MAX - 1u)
 
 /* Carves the buffers and the LZF table. */
 void snapshot_init(struct region *region);

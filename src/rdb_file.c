@@ -23,10 +23,13 @@
 #include "redis_param.h"
 #include "snapshot.h"
 
-/* Ring entries: a BGSAVE's writes in flight (one per snapshot buffer) and its fsync; SAVE
- * and the load have one operation at a time. */
+/* Ring entries: a BGSAVE's writes in flight (one per snapshot buffer) or its end's three
+ * linked steps; SAVE and the load have one operation at a time. */
 #define RDB_FILE_RING_ENTRIES 8u
-static_assert(SNAPSHOT_BUFFER_COUNT + 1u <= RDB_FILE_RING_ENTRIES, "a BGSAVE's SQEs fit");
+/* A BGSAVE end's first two linked steps (the rename's completion is SNAPSHOT_TAG_SYNC). */
+#define RDB_FILE_TAG_FSYNC (UINT32_MAX - 2u)
+#define RDB_FILE_TAG_CLOSE (UINT32_MAX - 3u)
+static_assert(SNAPSHOT_BUFFER_COUNT + 3u <= RDB_FILE_RING_ENTRIES, "a BGSAVE's SQEs fit");
 
 /* The longest path kv builds (dir, '/', file name). */
 #define RDB_FILE_PATH_BYTES 4096u
@@ -297,18 +300,30 @@ static int bgsave_write(void *context, const uint8_t *bytes, uint32_t length, ui
     return 0;
 }
 
+/* The end's steps, linked: fsync, close, rename over <dbfilename>. All three run off the
+ * loop's thread (the rename drops the old file, whose blocks the filesystem frees then: a
+ * pause of its own for a large file). A failed step cancels the ones after it. */
 static int bgsave_sync(void *context)
 {
     (void)context;
     KV_ASSERT(rdb_file.bgsave_fd >= 0);
     struct io_uring_sqe *sqe = ring_sqe();
     io_uring_prep_fsync(sqe, rdb_file.bgsave_fd, 0);
+    io_uring_sqe_set_data64(sqe, RDB_FILE_TAG_FSYNC);
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = ring_sqe();
+    io_uring_prep_close(sqe, rdb_file.bgsave_fd);
+    io_uring_sqe_set_data64(sqe, RDB_FILE_TAG_CLOSE);
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = ring_sqe();
+    io_uring_prep_renameat(sqe, AT_FDCWD, rdb_file.bgsave_temp, AT_FDCWD, rdb_file.bgsave_path,
+                           0);
     io_uring_sqe_set_data64(sqe, SNAPSHOT_TAG_SYNC);
     int status = io_uring_submit(&rdb_file.ring);
     if (status < 0) {
         return status;
     }
-    rdb_file.bgsave_pending++;
+    rdb_file.bgsave_pending += 3;
     return 0;
 }
 
@@ -329,8 +344,13 @@ static bool bgsave_reap(void *context, bool wait, uint32_t *tag, int *result)
     if (status < 0 || cqe == NULL) {
         return false;
     }
-    *tag = (uint32_t)io_uring_cqe_get_data64(cqe);
+    uint64_t data = io_uring_cqe_get_data64(cqe);
     *result = cqe->res;
+    if (data == RDB_FILE_TAG_CLOSE && cqe->res == 0) {
+        rdb_file.bgsave_fd = -1; /* closed by the ring */
+    }
+    *tag = data == RDB_FILE_TAG_FSYNC || data == RDB_FILE_TAG_CLOSE ? SNAPSHOT_TAG_STEP
+                                                                   : (uint32_t)data;
     io_uring_cqe_seen(&rdb_file.ring, cqe);
     rdb_file.bgsave_pending--;
     return true;
@@ -340,14 +360,11 @@ static bool bgsave_reap(void *context, bool wait, uint32_t *tag, int *result)
 static void bgsave_done(void *context, int status)
 {
     (void)context;
-    KV_ASSERT(rdb_file.bgsave_pending == 0 && rdb_file.bgsave_fd >= 0);
-    int closed = file_close(rdb_file.bgsave_fd);
-    rdb_file.bgsave_fd = -1;
-    status = status == 0 ? closed : status;
-    if (status == 0) {
-        io_uring_prep_renameat(ring_sqe(), AT_FDCWD, rdb_file.bgsave_temp, AT_FDCWD,
-                               rdb_file.bgsave_path, 0);
-        status = ring_run();
+    KV_ASSERT(rdb_file.bgsave_pending == 0);
+    KV_ASSERT(status < 0 || rdb_file.bgsave_fd < 0); /* success: the ring closed it */
+    if (rdb_file.bgsave_fd >= 0) {
+        (void)file_close(rdb_file.bgsave_fd); /* a failure before the close step */
+        rdb_file.bgsave_fd = -1;
     }
     int64_t now_ms = clock_ms(CLOCK_REALTIME);
     rdb_file.stats.last_bgsave_seconds = (now_ms - rdb_file.stats.bgsave_started_ms) / 1000;
@@ -369,7 +386,7 @@ static void bgsave_done(void *context, int status)
     log_info("Background saving terminated with success");
     rdb_file.stats.last_bgsave_ok = true;
     rdb_file.stats.last_save_ok = true;
-    rdb_file.stats.last_save_seconds = rdb_file.stats.bgsave_started_ms / 1000;
+    rdb_file.stats.last_save_seconds = now_ms / 1000; /* Redis: time(NULL) at the end */
     rdb_file.stats.last_save_duration_ms = now_ms - rdb_file.stats.bgsave_started_ms;
     rdb_file.stats.saves++;
     rdb_file.stats.changes_at_save = rdb_file.stats.changes_at_bgsave;

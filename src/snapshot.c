@@ -94,6 +94,13 @@ static bool reap_one(bool wait)
     if (!snap.sink.reap(snap.sink.context, wait, &tag, &result)) {
         return false;
     }
+    if (tag == SNAPSHOT_TAG_STEP) {
+        KV_ASSERT(snap.phase == SNAPSHOT_SYNC);
+        if (result < 0) {
+            fail(result);
+        }
+        return true;
+    }
     if (tag == SNAPSHOT_TAG_SYNC) {
         KV_ASSERT(snap.phase == SNAPSHOT_SYNC);
         snap.sync_done = true;
@@ -144,6 +151,14 @@ static bool buffer_flush(void *context, const uint8_t *bytes, uint32_t length)
     snap.filling = next;
     snap.writer.buffer = snap.buffers[next]; /* writer_flush empties it next */
     return snap.error == 0;
+}
+
+/* Whether two buffers besides the filling one are free: a flush in the walk's next bucket
+ * (smaller than a buffer) does not wait for the disk, and one stays for the writes ahead of
+ * commands, which cannot be put off. */
+static bool buffer_spare(void)
+{
+    return snap.in_flight_count + 2u < SNAPSHOT_BUFFER_COUNT; /* one left for the hook */
 }
 
 /* ---- The walk ---- */
@@ -372,11 +387,16 @@ bool snapshot_step(void)
     while (snap.in_flight_count > 0 && reap_one(false)) {
     }
     if (snap.phase == SNAPSHOT_WALK) {
+        if (!buffer_spare()) {
+            return false; /* the disk is behind: the loop serves clients meanwhile */
+        }
         uint64_t start_bytes = snap.writer.total_bytes;
         bool more = true;
-        /* Bounded by SNAPSHOT_SLICE_BUCKETS buckets and SNAPSHOT_SLICE_BYTES bytes. */
+        /* Bounded by SNAPSHOT_SLICE_BUCKETS buckets and SNAPSHOT_SLICE_BYTES bytes; it
+         * stops while a flush would wait for the disk. */
         for (uint32_t step = 0; step < SNAPSHOT_SLICE_BUCKETS && more && snap.error == 0 &&
-                                snap.writer.total_bytes - start_bytes < SNAPSHOT_SLICE_BYTES;
+                                snap.writer.total_bytes - start_bytes < SNAPSHOT_SLICE_BYTES &&
+                                buffer_spare();
              step++) {
             more = walk_advance();
         }
