@@ -1817,6 +1817,16 @@ void aof_shutdown(void)
     if (!aof.ready || !aof.on) {
         return;
     }
+    if (aof.base_fd >= 0 && aof.rewrite_turning_on) {
+        /* No manifest lists the files yet: the dataset would be lost (Redis refuses to exit,
+         * "Writing initial AOF, can't exit."); kv finishes the base first. */
+        log_warn("Writing initial AOF: finishing it before exiting");
+        snapshot_finish();
+    } else if (aof.base_fd >= 0) {
+        /* The manifest lists the old base and every incr file: nothing is lost. */
+        log_warn("There is a child rewriting the AOF. Killing it!");
+        snapshot_abort();
+    }
     if (drain() != 0) {
         log_warn("Error writing the AOF on shutdown");
     }

@@ -918,9 +918,9 @@ CMD_HANDLER(cmd_shutdown)
     }
     /* Redis 7.0 kills a BGSAVE's child ("There is a child saving an .rdb. Killing it!") and
      * removes its temp file before the shutdown's own save. */
-    if (snapshot_running()) {
-        log_warn(propagate_rewrite_running() ? "There is a child rewriting the AOF. Killing it!"
-                                             : "There is a child saving an .rdb. Killing it!");
+    if (snapshot_running() && !propagate_rewrite_running()) {
+        /* (An AOF rewrite's is the AOF writer's, at its shutdown.) */
+        log_warn("There is a child saving an .rdb. Killing it!");
         snapshot_abort();
     }
     /* Redis 7.0: SAVE, or save points without NOSAVE, saves first; a failed save fails the
