@@ -19,6 +19,11 @@
    shows the aof_* fields Redis shows; auto-aof-rewrite-* rewrites as the file doubles.
 5. The same commands on kv and on redis-server 7.0 give the same incr file, command for
    command (absolute times aside): propagation is Redis's, single-command scripts unwrapped.
+6. The sliced rewrite: BGREWRITEAOF of a ~7 MB dataset (many snapshot slices) under writes
+   fed to a parallel redis-server too; Redis's answers to BGREWRITEAOF and BGSAVE during it,
+   INFO's in-progress fields; kv's dataset after it and after a restart equals redis-server's;
+   BGREWRITEAOF during a BGSAVE is scheduled; kill -9 mid-rewrite (appendfsync always): the old
+   manifest (listing the new incr file) gives back every acknowledged write.
 """
 import os
 import random
