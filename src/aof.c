@@ -1486,6 +1486,38 @@ static int rewrite_begin(bool turning_on)
     return 0;
 }
 
+/* Failures in a row after which automatic and scheduled rewrites wait, as Redis 7.0's
+ * aofRewriteLimited: 1 minute, doubling up to an hour. */
+#define AOF_REWRITE_LIMIT_THRESHOLD 3u
+#define AOF_REWRITE_LIMIT_MAX_MINUTES 60
+
+/* Whether automatic and scheduled rewrites wait (repeated failures); `now` monotonic ms. */
+static bool rewrite_limited(int64_t now)
+{
+    static int64_t next_delay_minutes;
+    static int64_t next_rewrite_ms;
+    if (aof.stats.rewrites_consecutive_failures < AOF_REWRITE_LIMIT_THRESHOLD) {
+        next_delay_minutes = 0;
+        next_rewrite_ms = 0;
+        return false;
+    }
+    if (next_rewrite_ms != 0) {
+        if (now < next_rewrite_ms) {
+            return true;
+        }
+        next_rewrite_ms = 0;
+        return false;
+    }
+    next_delay_minutes = next_delay_minutes == 0 ? 1 : next_delay_minutes * 2;
+    if (next_delay_minutes > AOF_REWRITE_LIMIT_MAX_MINUTES) {
+        next_delay_minutes = AOF_REWRITE_LIMIT_MAX_MINUTES;
+    }
+    next_rewrite_ms = now + next_delay_minutes * 60000;
+    log_warn("Background AOF rewrite has repeatedly failed and triggered the limit, will retry "
+             "in %d minutes", (int)next_delay_minutes);
+    return true;
+}
+
 /* BGREWRITEAOF (propagate_sink's rewrite). */
 static int sink_rewrite(void *context, bool in_exec)
 {
@@ -1614,19 +1646,20 @@ static void sink_pass_end(void *context)
         aof.stats.rewrite_scheduled = false;
         return;
     }
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
+    /* No rewrite starts while a snapshot runs, nor while repeated failures wait. */
     bool rewriting = aof.base_fd >= 0 || snapshot_running();
-    if (aof.stats.rewrite_scheduled && !rewriting) {
+    if (aof.stats.rewrite_scheduled && !rewriting && !rewrite_limited(now)) {
         (void)rewrite_begin(false);
         rewriting = true;
     }
-    int64_t now = clock_ms(CLOCK_MONOTONIC);
     /* Auto rewrite, as Redis's serverCron: past the minimum and grown by the percentage. */
     int64_t percentage = strtoll(param("auto-aof-rewrite-percentage"), NULL, 10);
     uint64_t min_size = strtoull(param("auto-aof-rewrite-min-size"), NULL, 10);
     uint64_t base = aof.rewrite_base_bytes > 0 ? aof.rewrite_base_bytes : 1;
     if (!rewriting && percentage > 0 && aof.stats.current_size > min_size &&
         (aof.stats.current_size - base) * 100 / base >= (uint64_t)percentage &&
-        aof.stats.current_size > base) {
+        aof.stats.current_size > base && !rewrite_limited(now)) {
         log_info("Starting automatic rewriting of AOF on %" PRIu64 "%% growth",
                  (aof.stats.current_size - base) * 100 / base);
         (void)rewrite_begin(false);
