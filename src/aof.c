@@ -1471,7 +1471,8 @@ static int rewrite_begin(bool turning_on)
         static const struct snapshot_sink sink = {.write = base_sink_write,
                                                   .sync = base_sink_sync,
                                                   .reap = base_sink_reap,
-                                                  .done = base_sink_done};
+                                                  .done = base_sink_done,
+                                                  .preamble = rdb_file_functions_write};
         status = snapshot_start(aof.store, &sink, clock_ms(CLOCK_REALTIME));
         if (status < 0) {
             file_close(aof.base_fd);

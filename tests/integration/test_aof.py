@@ -379,6 +379,8 @@ def fast_dataset(port, dbs=(0, 1)):
     return result
 
 
+LIBRARY = ("#!lua name=slicedlib\nredis.register_function('slicedset', function(keys, args) "
+           "return redis.call('set', keys[1], args[1]) end)")
 FAR_MS = 4102444800000  # 2100-01-01: absolute expiry times, the same on both servers
 
 
@@ -458,7 +460,7 @@ def check_sliced_rewrite(check, rnd, root):
     load = big_load()
     with start_kv_on(directory) as kv, kvtest.start_redis() as redis_server, \
             kv.connect() as client, redis_server.connect() as mirror:
-        run_commands(client, load)
+        run_commands(client, load + [["FUNCTION", "LOAD", LIBRARY]])
         run_commands(mirror, load)
         client.send(b"".join(kvtest.encode(*c) for c in (
             ["BGREWRITEAOF"], ["BGREWRITEAOF"], ["BGSAVE"], ["INFO", "persistence"])))
@@ -520,8 +522,11 @@ def check_sliced_rewrite(check, rnd, root):
     check.true("redis-check-aof accepts the sliced rewrite's files",
                checked.returncode == 0 and "All AOF files and manifest are valid" in checked.stdout,
                checked.stdout[-600:])
-    with start_kv_on(directory) as kv:
+    with start_kv_on(directory) as kv, kv.connect() as client:
         compare(check, "sliced rewrite: kv restarted", expected, fast_dataset(kv.port))
+        check.equal("sliced rewrite: the base file keeps the function libraries", b"fv",
+                    kvtest.decode(client.call("FCALL", "slicedset", "1", "fk", "fv")) and
+                    kvtest.decode(client.call("GET", "fk")))
 
 
 def check_rewrite_crash(check, rnd, root):
