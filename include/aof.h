@@ -17,6 +17,14 @@
  * aof_delayed_fsync). A failed write keeps its bytes and is retried at each pass; meanwhile
  * writes and PING get Redis's -MISCONF (with `always`, kv exits as Redis does).
  *
+ * Rewrite (BGREWRITEAOF, auto-aof-rewrite-*, CONFIG SET appendonly yes), forkless and
+ * sliced: the buffers go to the current incr file, a new incr file is opened and listed in
+ * the manifest, propagation switches to it, and the snapshot (snapshot.h) walks the keyspace
+ * into a temp base file between loop passes through a second small ring (its buffers and an
+ * fsync in flight at most); at its end the base is renamed, the manifest of the new base and
+ * the new incr file replaces the old by rename, the old files go. Until then the manifest
+ * lists the old base and every incr file: a crash loses nothing.
+ *
  * Own ring, not the loop's: the loop's ring is the network's and its completions are
  * dispatched by connection; the AOF's handful of operations (one write and one fsync in flight
  * at most) are reaped here without touching that dispatch, at the pass's end, where `always`

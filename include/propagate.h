@@ -50,6 +50,10 @@ struct propagate_sink {
     void (*pass_end)(void *context);
     /* Whether the sink needs the loop to wake without I/O (an fsync due, a write to retry). */
     bool (*timer_wanted)(void *context);
+    /* BGREWRITEAOF: starts a rewrite now (0), or schedules it for when the running snapshot
+     * ends or, `in_exec`, for the pass's end (1); -EBUSY when one runs, another negative
+     * errno when it cannot start (logged). */
+    int (*rewrite)(void *context, bool in_exec);
     void *context;
 };
 
@@ -58,6 +62,7 @@ struct propagate_aof_stats {
     bool enabled;                    /* appendonly is on and its files are open */
     bool rewrite_in_progress;
     bool rewrite_scheduled;
+    int64_t rewrite_started_ms;      /* Unix ms the running rewrite started */
     int64_t last_rewrite_time_sec;   /* -1 before any */
     bool last_rewrite_ok;
     uint64_t rewrites;
@@ -76,6 +81,9 @@ void propagate_register(const struct propagate_sink *sink, const struct propagat
 /* Turns feeding on or off (appendonly); the sink stays registered. */
 void propagate_enable(bool on);
 
+/* Whether an AOF rewrite's snapshot runs (the snapshot is not a BGSAVE's). */
+bool propagate_rewrite_running(void);
+
 /* Whether commands are fed now. */
 bool propagate_enabled(void);
 
@@ -86,9 +94,9 @@ const struct propagate_aof_stats *propagate_stats(void);
  * else 0. */
 int propagate_write_error(void);
 
-/* BGREWRITEAOF: asks the writer for a rewrite (done at the pass's end). False: none registered. */
-bool propagate_rewrite_request(void);
-extern bool propagate_rewrite_requested;
+/* BGREWRITEAOF: the sink's rewrite (above); 0 when no writer is registered or appendonly is
+ * off (nothing is rewritten). */
+int propagate_rewrite_request(bool in_exec);
 
 /* State of one command between begin and end. */
 struct propagate_frame {

@@ -48,6 +48,12 @@ struct script;
 /* The function libraries SAVE, BGSAVE and the startup load handle (FUNCTION2 records). */
 void rdb_file_scripts(struct script *script);
 
+struct rdb_writer;
+
+/* Writes the function libraries (FUNCTION2 records) after a header: an AOF base's preamble
+ * (snapshot_sink's). */
+void rdb_file_functions_write(void *context, struct rdb_writer *writer);
+
 /* Startup: loads dir/filename into the empty store when it exists. 0 when loaded or absent
  * (*loaded tells), else a negative errno or -EINVAL for a file kv refuses (logged as Redis
  * logs it). */

@@ -343,6 +343,9 @@ enum reply_error {
     REPLY_ERROR_DUMP_UNSUPPORTED, /* kv's: a stream, which DUMP does not serialize yet */
     REPLY_ERROR_SAVE_FAILED,      /* Redis's shared.err: "-ERR" alone */
     REPLY_ERROR_BGSAVE_IN_PROGRESS,
+    REPLY_ERROR_BGSAVE_AOF_IN_PROGRESS, /* BGSAVE while an AOF rewrite runs */
+    REPLY_ERROR_AOF_REWRITE_IN_PROGRESS,
+    REPLY_ERROR_AOF_REWRITE_FAILED,
     /* Sharded pub/sub, MONITOR, replication, ACL, DEBUG, MODULE (the misccmd family files). */
     REPLY_ERROR_SSUBSCRIBE_DENY_BLOCKING,
     REPLY_ERROR_REPLICAOF_PORT,

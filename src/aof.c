@@ -30,10 +30,15 @@
 #include "redis_param.h"
 #include "region.h"
 #include "reply.h"
+#include "snapshot.h"
 #include "store.h"
 
 /* Ring entries: a write, a linked fsync, and one more fsync. */
 #define AOF_RING_ENTRIES 8u
+
+/* The rewrite's ring: the snapshot's buffers in flight and the base file's fsync. */
+#define AOF_BASE_RING_ENTRIES 8u
+_Static_assert(SNAPSHOT_BUFFER_COUNT + 1u <= AOF_BASE_RING_ENTRIES, "base ring too small");
 
 /* The longest path kv builds (dir, the AOF directory, a file name). */
 #define AOF_PATH_BYTES 4096u
@@ -103,6 +108,12 @@ static struct {
     struct cmd_context *context;   /* for replay and rewrite: the shared part */
     struct store *store;
     struct client client;          /* the replaying client */
+    struct io_uring base_ring;     /* the rewrite's base file writes (the snapshot's sink) */
+    uint32_t base_pending;         /* its operations in flight */
+    int base_fd;                   /* the rewrite's temp base file; -1: no rewrite runs */
+    bool rewrite_turning_on;       /* it makes CONFIG SET appendonly yes's files (unlisted) */
+    int64_t rewrite_started_ms;    /* monotonic */
+    char base_temp[AOF_PATH_BYTES];
 } aof;
 
 static int64_t clock_ms(clockid_t clock)
@@ -284,6 +295,13 @@ bool aof_init(struct region *region, char *error, uint32_t error_bytes)
                  strerror(-status));
         return false;
     }
+    status = io_uring_queue_init(AOF_BASE_RING_ENTRIES, &aof.base_ring, 0);
+    if (status < 0) {
+        snprintf(error, error_bytes, "aof: io_uring_queue_init: %s (raise RLIMIT_MEMLOCK?)",
+                 strerror(-status));
+        return false;
+    }
+    aof.base_fd = -1;
     aof.halves[0] = (struct aof_half){.bytes = aof.area};
     aof.halves[1] = (struct aof_half){.bytes = aof.area + AOF_WRITE_BUFFER_BYTES};
     aof.fd = -1;
@@ -1177,7 +1195,8 @@ static int dir_make(void)
 }
 
 /*
- * The rewrite, whole, in this pass: what the buffers hold goes to the old incr file first;
+ * The rewrite, whole, at once (startup's first base file, of an empty dataset, as Redis 7.0
+ * writes it in the foreground): what the buffers hold goes to the old incr file first;
  * then the dataset goes to a new base file (temp, fsync, rename), a new empty incr file is
  * made, and the new manifest replaces the old one by rename, the moment the switch happens;
  * the old files go after. A failure leaves the old manifest and files as they were.
@@ -1257,6 +1276,267 @@ static int rewrite(void)
     return 0;
 }
 
+/* ---- The sliced rewrite (BGREWRITEAOF, the automatic one, CONFIG SET appendonly yes) ---- */
+
+static int base_sink_write(void *context, const uint8_t *bytes, uint32_t length,
+                           uint64_t offset, uint32_t tag)
+{
+    (void)context;
+    KV_ASSERT(aof.base_fd >= 0 && tag < SNAPSHOT_BUFFER_COUNT);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&aof.base_ring);
+    KV_ASSERT(sqe != NULL); /* the snapshot's buffers and an fsync at most: the SQ has room */
+    io_uring_prep_write(sqe, aof.base_fd, bytes, length, offset);
+    io_uring_sqe_set_data64(sqe, tag);
+    int status = io_uring_submit(&aof.base_ring);
+    if (status < 0) {
+        return status;
+    }
+    aof.base_pending++;
+    return 0;
+}
+
+static int base_sink_sync(void *context)
+{
+    (void)context;
+    KV_ASSERT(aof.base_fd >= 0);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&aof.base_ring);
+    KV_ASSERT(sqe != NULL);
+    io_uring_prep_fsync(sqe, aof.base_fd, 0);
+    io_uring_sqe_set_data64(sqe, SNAPSHOT_TAG_SYNC);
+    int status = io_uring_submit(&aof.base_ring);
+    if (status < 0) {
+        return status;
+    }
+    aof.base_pending++;
+    return 0;
+}
+
+static bool base_sink_reap(void *context, bool wait, uint32_t *tag, int *result)
+{
+    (void)context;
+    if (aof.base_pending == 0) {
+        return false;
+    }
+    struct io_uring_cqe *cqe = NULL;
+    int status = -EINTR;
+    /* A signal interrupts the wait, not the operation. Bounded by the signals delivered. */
+    while (status == -EINTR) {
+        status = wait ? io_uring_wait_cqe(&aof.base_ring, &cqe)
+                      : io_uring_peek_cqe(&aof.base_ring, &cqe);
+    }
+    if (status < 0 || cqe == NULL) {
+        return false;
+    }
+    *tag = (uint32_t)io_uring_cqe_get_data64(cqe);
+    *result = cqe->res;
+    io_uring_cqe_seen(&aof.base_ring, cqe);
+    aof.base_pending--;
+    return true;
+}
+
+/* The rewrite's end (status 0: the base file is written and fsynced): the base file takes
+ * its name, the new manifest (the new base and the incr file opened at the start) replaces
+ * the old one by rename, the old files go. A failure leaves the manifest as it was (with the
+ * new incr file listed: nothing written since the start is lost). */
+static void rewrite_finish(int status)
+{
+    KV_ASSERT(aof.base_fd < 0 && aof.manifest.incr_count > 0);
+    struct aof_manifest next = {.base_seq = aof.manifest.base_seq + 1, .incr_count = 1};
+    snprintf(next.base, sizeof(next.base), "%s.%" PRIu64 ".base.rdb", param("appendfilename"),
+             next.base_seq);
+    memcpy(next.incr[0], aof.manifest.incr[aof.manifest.incr_count - 1], sizeof(next.incr[0]));
+    next.incr_seq[0] = aof.manifest.incr_seq[aof.manifest.incr_count - 1];
+    char path[AOF_PATH_BYTES];
+    if (status == 0) {
+        status = aof_path(path, next.base) ? file_rename(aof.base_temp, path) : -ENAMETOOLONG;
+    }
+    status = status == 0 ? manifest_write(&next) : status;
+    aof.stats.rewrite_in_progress = false;
+    aof.stats.last_rewrite_time_sec = (clock_ms(CLOCK_MONOTONIC) - aof.rewrite_started_ms) / 1000;
+    if (status != 0) {
+        (void)file_unlink(aof.base_temp);
+        if (status == -ECANCELED) {
+            log_warn("Background AOF rewrite terminated by signal");
+        } else {
+            log_warn("Background AOF rewrite failed: %s", strerror(-status));
+        }
+        aof.stats.last_rewrite_ok = false;
+        aof.stats.rewrites_consecutive_failures++;
+        if (aof.rewrite_turning_on) {
+            /* The next pass turns the AOF off again (and removes the unlisted incr file). */
+            log_warn("Redis needs to enable the AOF but can't trigger a background AOF rewrite "
+                     "operation. Check the above logs for more info about the error.");
+            redis_param_store((uint32_t)aof.param_appendonly, "no");
+        }
+        return;
+    }
+    int64_t base_size = file_size(path);
+    files_delete(&aof.manifest, &next);
+    aof.manifest = next;
+    aof.rewrite_turning_on = false;
+    aof.base_bytes = base_size > 0 ? (uint64_t)base_size : 0;
+    aof.stats.base_size = aof.base_bytes;
+    aof.stats.current_size = aof.base_bytes + aof.file_bytes;
+    aof.rewrite_base_bytes = aof.stats.current_size;
+    aof.stats.last_rewrite_ok = true;
+    aof.stats.rewrites++;
+    aof.stats.rewrites_consecutive_failures = 0;
+    const struct snapshot_progress *progress = snapshot_progress();
+    log_info("Background AOF rewrite terminated with success (forkless: %llu keys, %llu written "
+             "before a change)", (unsigned long long)progress->keys_written,
+             (unsigned long long)progress->keys_early);
+    log_info("Background AOF rewrite finished successfully");
+}
+
+static void base_sink_done(void *context, int status)
+{
+    (void)context;
+    KV_ASSERT(aof.base_pending == 0 && aof.base_fd >= 0);
+    file_close(aof.base_fd);
+    aof.base_fd = -1;
+    rewrite_finish(status);
+}
+
+/*
+ * Starts the sliced rewrite, in Redis 7.0's order: what the buffers hold goes to the current
+ * incr file (written, fsynced); a new incr file is opened and listed in the manifest (written
+ * atomically; not when turning on: then no manifest is current); propagation switches to it;
+ * then the snapshot's point is taken now and its walk writes the base file between passes
+ * (cron's snapshot_step), ending in rewrite_finish. Returns 0, or a negative errno: the
+ * switch did not happen when aof.fd is unchanged (nothing changed), else the base's start
+ * failed (counted as a failed rewrite, the new incr file stays listed as Redis keeps it).
+ */
+static int rewrite_begin(bool turning_on)
+{
+    KV_ASSERT(aof.base_fd < 0 && !snapshot_running());
+    aof.stats.rewrite_scheduled = false;
+    int status = aof.fd >= 0 ? drain() : 0;
+    status = status == 0 ? dir_make() : status;
+    if (status == 0 && aof.manifest.incr_count == AOF_INCR_FILES_MAX) {
+        log_warn("The manifest lists %u incr files (failed rewrites): kv lists no more",
+                 AOF_INCR_FILES_MAX);
+        status = -EMLINK;
+    }
+    static struct aof_manifest listed; /* 33 KB: not on the stack */
+    listed = aof.manifest;
+    uint64_t seq = listed.incr_count > 0 ? listed.incr_seq[listed.incr_count - 1] + 1 : 1;
+    char path[AOF_PATH_BYTES];
+    int incr_fd = -1;
+    if (status == 0) {
+        snprintf(listed.incr[listed.incr_count], sizeof(listed.incr[0]), "%s.%" PRIu64 ".incr.aof",
+                 param("appendfilename"), seq);
+        listed.incr_seq[listed.incr_count] = seq;
+        status = aof_path(path, listed.incr[listed.incr_count]) ? 0 : -ENAMETOOLONG;
+        listed.incr_count++;
+    }
+    if (status == 0) {
+        incr_fd = file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        status = incr_fd < 0 ? incr_fd : 0;
+    }
+    if (status == 0 && !turning_on) {
+        status = manifest_write(&listed);
+        if (status != 0) {
+            file_close(incr_fd);
+            (void)file_unlink(path);
+        }
+    }
+    if (status != 0) {
+        log_warn("Can't open the append-only file for the rewrite: %s", strerror(-status));
+        aof.stats.last_rewrite_ok = false;
+        aof.stats.rewrites_consecutive_failures++;
+        return status;
+    }
+    /* The switch: what is fed from now on goes to the new incr file. */
+    if (aof.fd >= 0) {
+        file_close(aof.fd);
+    }
+    aof.fd = incr_fd;
+    aof.file_bytes = 0;
+    aof.fsynced_bytes = 0;
+    aof.selected_db = -1;
+    aof.manifest = listed;
+    aof.rewrite_turning_on = turning_on;
+    aof.rewrite_started_ms = clock_ms(CLOCK_MONOTONIC);
+    aof.stats.rewrite_started_ms = clock_ms(CLOCK_REALTIME);
+    aof.stats.rewrite_in_progress = true;
+    char name[AOF_NAME_BYTES];
+    snprintf(name, sizeof(name), "temp-rewriteaof-bg-%d.aof", (int)getpid());
+    status = aof_path(aof.base_temp, name) ? 0 : -ENAMETOOLONG;
+    if (status == 0) {
+        aof.base_fd = file_open(aof.base_temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        status = aof.base_fd < 0 ? aof.base_fd : 0;
+        aof.base_fd = aof.base_fd < 0 ? -1 : aof.base_fd;
+    }
+    if (status == 0) {
+        static const struct snapshot_sink sink = {.write = base_sink_write,
+                                                  .sync = base_sink_sync,
+                                                  .reap = base_sink_reap,
+                                                  .done = base_sink_done,
+                                                  .preamble = rdb_file_functions_write};
+        status = snapshot_start(aof.store, &sink, clock_ms(CLOCK_REALTIME));
+        if (status < 0) {
+            file_close(aof.base_fd);
+            aof.base_fd = -1;
+        }
+    }
+    if (status != 0) {
+        rewrite_finish(status);
+        return status;
+    }
+    log_info("Background append only file rewriting started (forkless snapshot)");
+    return 0;
+}
+
+/* Failures in a row after which automatic and scheduled rewrites wait, as Redis 7.0's
+ * aofRewriteLimited: 1 minute, doubling up to an hour. */
+#define AOF_REWRITE_LIMIT_THRESHOLD 3u
+#define AOF_REWRITE_LIMIT_MAX_MINUTES 60
+
+/* Whether automatic and scheduled rewrites wait (repeated failures); `now` monotonic ms. */
+static bool rewrite_limited(int64_t now)
+{
+    static int64_t next_delay_minutes;
+    static int64_t next_rewrite_ms;
+    if (aof.stats.rewrites_consecutive_failures < AOF_REWRITE_LIMIT_THRESHOLD) {
+        next_delay_minutes = 0;
+        next_rewrite_ms = 0;
+        return false;
+    }
+    if (next_rewrite_ms != 0) {
+        if (now < next_rewrite_ms) {
+            return true;
+        }
+        next_rewrite_ms = 0;
+        return false;
+    }
+    next_delay_minutes = next_delay_minutes == 0 ? 1 : next_delay_minutes * 2;
+    if (next_delay_minutes > AOF_REWRITE_LIMIT_MAX_MINUTES) {
+        next_delay_minutes = AOF_REWRITE_LIMIT_MAX_MINUTES;
+    }
+    next_rewrite_ms = now + next_delay_minutes * 60000;
+    log_warn("Background AOF rewrite has repeatedly failed and triggered the limit, will retry "
+             "in %d minutes", (int)next_delay_minutes);
+    return true;
+}
+
+/* BGREWRITEAOF (propagate_sink's rewrite). */
+static int sink_rewrite(void *context, bool in_exec)
+{
+    (void)context;
+    if (!aof.on) {
+        return 0;
+    }
+    if (aof.base_fd >= 0) {
+        return -EBUSY;
+    }
+    if (in_exec || snapshot_running()) {
+        aof.stats.rewrite_scheduled = true;
+        aof.stats.rewrites_consecutive_failures = 0;
+        return 1;
+    }
+    return rewrite_begin(false);
+}
+
 /* ---- On and off ---- */
 
 static void turn_off(void)
@@ -1264,11 +1544,21 @@ static void turn_off(void)
     if (!aof.on) {
         return;
     }
+    if (aof.base_fd >= 0) {
+        log_info("Killing running AOF rewrite child");
+        snapshot_abort(); /* its done: the temp base file goes */
+    }
     if (drain() != 0) {
         log_warn("Writing the AOF buffer on turning appendonly off failed");
     }
     file_close(aof.fd);
     aof.fd = -1;
+    char path[AOF_PATH_BYTES];
+    if (aof.rewrite_turning_on &&
+        aof_path(path, aof.manifest.incr[aof.manifest.incr_count - 1])) {
+        (void)file_unlink(path); /* turning on failed: no manifest lists it */
+    }
+    aof.rewrite_turning_on = false;
     aof.on = false;
     aof.stats.enabled = false;
     aof.stats.last_write_errno = 0;
@@ -1284,15 +1574,21 @@ static void turn_on(void)
         aof.manifest = existing; /* its sequence numbers go on; its files go after */
     }
     aof.fsync_policy = fsync_policy_read();
-    log_info("Background append only file rewriting started");
-    if (rewrite() != 0) {
+    if (snapshot_running()) {
+        /* A BGSAVE runs: Redis schedules the rewrite; kv waits for the next pass. */
+        return;
+    }
+    if (rewrite_begin(true) != 0 && aof.fd < 0) {
         log_warn("Redis needs to enable the AOF but can't trigger a background AOF rewrite "
                  "operation. Check the above logs for more info about the error.");
         redis_param_store((uint32_t)aof.param_appendonly, "no");
         return;
     }
+    /* Fed from now on (into the new incr file) while the base is written; a failure of the
+     * base turns appendonly off again at the next pass (rewrite_finish). */
     aof.on = true;
     aof.stats.enabled = true;
+    aof.last_fsync_ms = clock_ms(CLOCK_MONOTONIC);
     propagate_enable(true);
 }
 
@@ -1348,25 +1644,26 @@ static void sink_pass_end(void *context)
     aof.fsync_policy = fsync_policy_read();
     reap(false);
     if (!aof.on) {
-        propagate_rewrite_requested = false;
+        aof.stats.rewrite_scheduled = false;
         return;
     }
-    if (propagate_rewrite_requested) {
-        propagate_rewrite_requested = false;
-        log_info("Background append only file rewriting started");
-        (void)rewrite();
-    }
     int64_t now = clock_ms(CLOCK_MONOTONIC);
+    /* No rewrite starts while a snapshot runs, nor while repeated failures wait. */
+    bool rewriting = aof.base_fd >= 0 || snapshot_running();
+    if (aof.stats.rewrite_scheduled && !rewriting && !rewrite_limited(now)) {
+        (void)rewrite_begin(false);
+        rewriting = true;
+    }
     /* Auto rewrite, as Redis's serverCron: past the minimum and grown by the percentage. */
     int64_t percentage = strtoll(param("auto-aof-rewrite-percentage"), NULL, 10);
     uint64_t min_size = strtoull(param("auto-aof-rewrite-min-size"), NULL, 10);
     uint64_t base = aof.rewrite_base_bytes > 0 ? aof.rewrite_base_bytes : 1;
-    if (percentage > 0 && aof.stats.current_size > min_size &&
+    if (!rewriting && percentage > 0 && aof.stats.current_size > min_size &&
         (aof.stats.current_size - base) * 100 / base >= (uint64_t)percentage &&
-        aof.stats.current_size > base) {
+        aof.stats.current_size > base && !rewrite_limited(now)) {
         log_info("Starting automatic rewriting of AOF on %" PRIu64 "%% growth",
                  (aof.stats.current_size - base) * 100 / base);
-        (void)rewrite();
+        (void)rewrite_begin(false);
     }
     struct aof_half *fill = &aof.halves[aof.fill_index];
     bool always = aof.fsync_policy == AOF_FSYNC_ALWAYS;
@@ -1474,7 +1771,7 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
     static const struct propagate_sink sink = {
         .begin = sink_begin, .arg = sink_arg, .multi = sink_multi, .exec = sink_exec,
         .pass_end = sink_pass_end,
-        .timer_wanted = sink_timer_wanted};
+        .timer_wanted = sink_timer_wanted, .rewrite = sink_rewrite};
     propagate_register(&sink, &aof.stats);
     if (!appendonly_read()) {
         return false;
@@ -1553,6 +1850,16 @@ void aof_shutdown(void)
 {
     if (!aof.ready || !aof.on) {
         return;
+    }
+    if (aof.base_fd >= 0 && aof.rewrite_turning_on) {
+        /* No manifest lists the files yet: the dataset would be lost (Redis refuses to exit,
+         * "Writing initial AOF, can't exit."); kv finishes the base first. */
+        log_warn("Writing initial AOF: finishing it before exiting");
+        snapshot_finish();
+    } else if (aof.base_fd >= 0) {
+        /* The manifest lists the old base and every incr file: nothing is lost. */
+        log_warn("There is a child rewriting the AOF. Killing it!");
+        snapshot_abort();
     }
     if (drain() != 0) {
         log_warn("Error writing the AOF on shutdown");

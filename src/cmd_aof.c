@@ -1,9 +1,12 @@
 /*
- * BGREWRITEAOF: asks the AOF writer for a rewrite, done whole at the end of this loop pass
- * (before the reply leaves), so it is never seen in progress. With appendonly no nothing is
- * rewritten (Redis 7.0 would write a base file and a manifest).
+ * BGREWRITEAOF as Redis's bgrewriteaofCommand: the sliced rewrite (aof.h) starts now, its
+ * point in time being this command; inside EXEC, or while a BGSAVE's snapshot runs, it is
+ * scheduled (the pass's end, the snapshot's end). With appendonly no nothing is rewritten
+ * (Redis 7.0 would write a base file and a manifest).
  */
 #include "cmd_handlers.h"
+
+#include <errno.h>
 
 #include "propagate.h"
 
@@ -11,11 +14,16 @@ CMD_HANDLER(cmd_bgrewriteaof)
 {
     KV_ASSERT(arg_count == 1);
     (void)args;
-    (void)propagate_rewrite_request();
-    /* Inside EXEC Redis schedules it (server.in_exec); kv does it at the pass's end either way. */
-    reply_simple(&context->reply, context->mode == CMD_MODE_EXEC
-                                      ? "Background append only file rewriting scheduled"
-                                      : "Background append only file rewriting started");
+    int status = propagate_rewrite_request(context->mode == CMD_MODE_EXEC);
+    if (status == -EBUSY) {
+        reply_error(&context->reply, REPLY_ERROR_AOF_REWRITE_IN_PROGRESS);
+    } else if (status < 0) {
+        reply_error(&context->reply, REPLY_ERROR_AOF_REWRITE_FAILED);
+    } else {
+        reply_simple(&context->reply, status == 1
+                                          ? "Background append only file rewriting scheduled"
+                                          : "Background append only file rewriting started");
+    }
     KV_ASSERT(reply_since_mark(&context->reply) > 0 || context->reply.failed);
 }
 

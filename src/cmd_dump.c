@@ -18,6 +18,7 @@
 #include "lzf.h"
 #include "notify.h"
 #include "number.h"
+#include "propagate.h"
 #include "rdb.h"
 #include "snapshot.h"
 
@@ -291,11 +292,16 @@ CMD_HANDLER(cmd_bgsave)
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
     }
-    if (snapshot_running()) {
+    if (snapshot_running() && !propagate_rewrite_running()) {
         reply_error(&context->reply, REPLY_ERROR_BGSAVE_IN_PROGRESS);
         return;
     }
-    if (context->mode == CMD_MODE_EXEC) {
+    if (snapshot_running() && arg_count == 1 && context->mode != CMD_MODE_EXEC) {
+        /* An AOF rewrite's snapshot runs (Redis's AOF child). */
+        reply_error(&context->reply, REPLY_ERROR_BGSAVE_AOF_IN_PROGRESS);
+        return;
+    }
+    if (context->mode == CMD_MODE_EXEC || snapshot_running()) {
         rdb_bgsave_schedule();
         reply_simple(&context->reply, "Background saving scheduled");
         return;

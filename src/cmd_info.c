@@ -310,6 +310,7 @@ static void info_persistence(struct cmd_context *context, struct text *text)
     KV_ASSERT(text->length < text->capacity);
     uint32_t length_before = text->length;
     const struct rdb_save_stats *saved = rdb_stats();
+    bool bgsave_running = snapshot_running() && !propagate_rewrite_running();
     text_add(text,
              "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n"
              "current_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\n"
@@ -320,14 +321,13 @@ static void info_persistence(struct cmd_context *context, struct text *text)
              "\r\nrdb_saves:%" PRIu64 "\r\n"
              "rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:%" PRIu64 "\r\n"
              "rdb_last_load_keys_loaded:%" PRIu64 "\r\n",
-             snapshot_changes() - saved->changes_at_save, snapshot_running() ? 1 : 0,
+             snapshot_changes() - saved->changes_at_save, bgsave_running ? 1 : 0,
              saved->last_save_seconds, saved->last_bgsave_ok ? "ok" : "err",
              saved->last_bgsave_seconds,
-             snapshot_running() ? (context->store->now_ms - saved->bgsave_started_ms) / 1000 : -1,
+             bgsave_running ? (context->store->now_ms - saved->bgsave_started_ms) / 1000 : -1,
              saved->saves, saved->last_load_keys_expired,
              saved->last_load_keys_loaded);
-    /* The AOF's fields (propagate.h's stats, kept by the writer): a rewrite runs whole within
-     * one pass, so none is ever seen in progress, and nothing forks (cow sizes 0). */
+    /* The AOF's fields (propagate.h's stats, kept by the writer); nothing forks (cow sizes 0). */
     static const struct propagate_aof_stats none = {.last_rewrite_time_sec = -1,
                                                     .last_rewrite_ok = true};
     const struct propagate_aof_stats *aof = propagate_stats();
@@ -335,12 +335,15 @@ static void info_persistence(struct cmd_context *context, struct text *text)
     text_add(text,
              "aof_enabled:%d\r\naof_rewrite_in_progress:%d\r\n"
              "aof_rewrite_scheduled:%d\r\naof_last_rewrite_time_sec:%" PRId64 "\r\n"
-             "aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:%s\r\n"
+             "aof_current_rewrite_time_sec:%" PRId64 "\r\naof_last_bgrewrite_status:%s\r\n"
              "aof_rewrites:%" PRIu64 "\r\naof_rewrites_consecutive_failures:%" PRIu64 "\r\n"
              "aof_last_write_status:%s\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n"
              "module_fork_last_cow_size:0\r\n",
              aof->enabled ? 1 : 0, aof->rewrite_in_progress ? 1 : 0,
              aof->rewrite_scheduled ? 1 : 0, aof->last_rewrite_time_sec,
+             aof->rewrite_in_progress
+                 ? (context->store->now_ms - aof->rewrite_started_ms) / 1000
+                 : -1,
              aof->last_rewrite_ok ? "ok" : "err", aof->rewrites,
              aof->rewrites_consecutive_failures, aof->last_write_errno == 0 ? "ok" : "err");
     if (aof->enabled) {

@@ -23,6 +23,7 @@
 #include "glob.h"
 #include "latency.h"
 #include "notify.h"
+#include "propagate.h"
 #include "rdb.h"
 #include "snapshot.h"
 #include "log.h"
@@ -917,7 +918,8 @@ CMD_HANDLER(cmd_shutdown)
     }
     /* Redis 7.0 kills a BGSAVE's child ("There is a child saving an .rdb. Killing it!") and
      * removes its temp file before the shutdown's own save. */
-    if (snapshot_running()) {
+    if (snapshot_running() && !propagate_rewrite_running()) {
+        /* (An AOF rewrite's is the AOF writer's, at its shutdown.) */
         log_warn("There is a child saving an .rdb. Killing it!");
         snapshot_abort();
     }

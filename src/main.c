@@ -374,8 +374,8 @@ int main(int argc, char **argv)
     sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%u\nMAINPID=%d", config.bind, loop_port(loop),
                (int)getpid());
     int status = loop_run(loop);
+    aof_shutdown(); /* first: a rewrite's snapshot is the AOF's to finish or stop */
     snapshot_abort(); /* a BGSAVE still running: its temp file goes, as Redis's child */
-    aof_shutdown();
     if (config.pidfile[0] != '\0') {
         unlink(config.pidfile);
     }

@@ -25,7 +25,6 @@ static uint32_t propagate_depth;      /* commands running, nested */
 static uint32_t propagate_containers; /* containers among them */
 static bool propagate_multi_fed;      /* MULTI fed for the running containers */
 static uint32_t propagate_container_commands; /* commands fed since that MULTI */
-bool propagate_rewrite_requested;
 
 /* The store's expired and evicted keys (notify's tap), fed while propagation is on. */
 static void deletion_tap(uint32_t db_index, struct slice key);
@@ -52,6 +51,11 @@ bool propagate_enabled(void)
     return propagate_on;
 }
 
+bool propagate_rewrite_running(void)
+{
+    return propagate_aof_stats != NULL && propagate_aof_stats->rewrite_in_progress;
+}
+
 const struct propagate_aof_stats *propagate_stats(void)
 {
     return propagate_aof_stats;
@@ -62,13 +66,12 @@ int propagate_write_error(void)
     return propagate_on && propagate_aof_stats != NULL ? propagate_aof_stats->last_write_errno : 0;
 }
 
-bool propagate_rewrite_request(void)
+int propagate_rewrite_request(bool in_exec)
 {
-    if (propagate_sink.begin == NULL) {
-        return false;
+    if (propagate_sink.rewrite == NULL) {
+        return 0;
     }
-    propagate_rewrite_requested = true;
-    return true;
+    return propagate_sink.rewrite(propagate_sink.context, in_exec);
 }
 
 void propagate_pass_end(void)

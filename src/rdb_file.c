@@ -165,6 +165,11 @@ static void functions_write(void *context, struct rdb_writer *writer)
     }
 }
 
+void rdb_file_functions_write(void *context, struct rdb_writer *writer)
+{
+    functions_write(context, writer);
+}
+
 void rdb_file_scripts(struct script *script)
 {
     KV_ASSERT(script != NULL);

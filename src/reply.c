@@ -496,6 +496,14 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_DUMP_UNSUPPORTED] = FIXED("-ERR kv does not DUMP streams yet\r\n"),
     [REPLY_ERROR_SAVE_FAILED] = FIXED("-ERR\r\n"),
     [REPLY_ERROR_BGSAVE_IN_PROGRESS] = FIXED("-ERR Background save already in progress\r\n"),
+    [REPLY_ERROR_BGSAVE_AOF_IN_PROGRESS] =
+        FIXED("-ERR Another child process is active (AOF?): can't BGSAVE right now. Use "
+              "BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.\r\n"),
+    [REPLY_ERROR_AOF_REWRITE_IN_PROGRESS] =
+        FIXED("-ERR Background append only file rewriting already in progress\r\n"),
+    [REPLY_ERROR_AOF_REWRITE_FAILED] =
+        FIXED("-ERR Can't execute an AOF background rewriting. Please check the server logs "
+              "for more information.\r\n"),
     [REPLY_ERROR_SSUBSCRIBE_DENY_BLOCKING] =
         FIXED("-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n"),
     [REPLY_ERROR_REPLICAOF_PORT] =
