@@ -403,9 +403,10 @@ def eviction_policy(check, rnd, name, server, policy, figures):
 
 
 # Writes a full server may still take after its first refusal: kv admits a write by the room it
-# needs, and a pipeline's transient client memory (a reply block, the receive buffer) comes back
-# once served; Redis refuses every write while over maxmemory (0).
-SETTLE_WRITES_MAX = 8
+# needs, and a pipeline's transient client memory (its receive buffer, up to one batch of
+# commands, and reply blocks) comes back once served, so at most a batch's worth of writes fits
+# again; Redis refuses every write while over maxmemory (0).
+SETTLE_WRITES_MAX = BATCH
 
 
 def settle_full(client, prefix):
