@@ -84,6 +84,25 @@ static void on_stop_signal(int signal_number)
     loop_request_stop();
 }
 
+/* SIGTERM or SIGINT with save points set saves the RDB file before the exit, as Redis 7.0's
+ * prepareForShutdown does (SHUTDOWN's own save is cmd_shutdown's). Redis goes on serving when
+ * that save fails; kv's loop has already stopped, so it exits with status 1 instead, the
+ * failure logged with Redis's line. False when the save failed. */
+static bool signal_stop_save(void)
+{
+    int32_t points = redis_param_find("save", 4);
+    KV_ASSERT(points >= 0);
+    if (redis_param_value((uint32_t)points)[0] == '\0') {
+        return true;
+    }
+    log_info("Saving the final RDB snapshot before exiting.");
+    if (rdb_save(&store, store.now_ms) != 0) {
+        log_warn("Error trying to save the DB, can't exit.");
+        return false;
+    }
+    return true;
+}
+
 static void on_reload_signal(int signal_number)
 {
     (void)signal_number;
@@ -376,6 +395,9 @@ int main(int argc, char **argv)
     int status = loop_run(loop);
     aof_shutdown(); /* first: a rewrite's snapshot is the AOF's to finish or stop */
     snapshot_abort(); /* a BGSAVE still running: its temp file goes, as Redis's child */
+    if (!serve.shutdown_requested && !signal_stop_save()) {
+        status = 1;
+    }
     if (config.pidfile[0] != '\0') {
         unlink(config.pidfile);
     }

@@ -6,7 +6,7 @@ to a real redis-server and must get the same bytes. Then SHUTDOWN stops kv as SI
 the caller's connection closes without a reply, another client's pipelined commands sent
 before it are all answered, kv exits 0 with Redis's log line, and redis-cli's SHUTDOWN NOSAVE
 returns 0. SHUTDOWN SAVE whose save fails (its --dir removed) fails as Redis's does, and the
-server goes on.
+server goes on. SIGTERM with save points saves first, as Redis's does.
 """
 import os
 import subprocess
@@ -50,6 +50,33 @@ def wait_exit(server, seconds=10.0):
     return status
 
 
+def signal_stop(check):
+    """SIGTERM saves the RDB file when save points are set, as Redis 7.0's does: the data are
+    there after a restart; with no save points nothing is written."""
+    directory = tempfile.mkdtemp(prefix="kvtest-sigterm-")
+    kv = kvtest.start_kv(*KV_OPTIONS, "--dir", directory, "--save", "3600 1")
+    with kv.connect() as client:
+        check.equal("SET before SIGTERM", b"+OK\r\n", client.call("SET", "kept", "by-sigterm"))
+    check.equal("kv exits 0 on SIGTERM after its save", 0, kv.stop())
+    log = kv.log_text()
+    check.true("kv logs Redis's final save lines",
+               "Saving the final RDB snapshot before exiting." in log and
+               "DB saved on disk" in log, log[-600:])
+    check.true("dump.rdb is written", os.path.exists(os.path.join(directory, "dump.rdb")))
+    again = kvtest.start_kv(*KV_OPTIONS, "--dir", directory, "--save", "")
+    with again.connect() as client:
+        check.equal("the key is there after the restart", b"$10\r\nby-sigterm\r\n",
+                    client.call("GET", "kept"))
+        check.equal("SET before a SIGTERM without save points", b"+OK\r\n",
+                    client.call("SET", "kept", "changed"))
+    again.stop()
+    third = kvtest.start_kv(*KV_OPTIONS, "--dir", directory, "--save", "")
+    with third.connect() as client:
+        check.equal("without save points SIGTERM saves nothing", b"$10\r\nby-sigterm\r\n",
+                    client.call("GET", "kept"))
+    third.stop()
+
+
 def main():
     check = kvtest.Checker("test_shutdown", verbose=False)
     kvtest.need_kv_binary()
@@ -90,6 +117,7 @@ def main():
         check.equal("redis-cli SHUTDOWN NOSAVE returns 0", 0, result.returncode)
         check.equal("kv exits 0 after redis-cli's SHUTDOWN NOSAVE", 0, wait_exit(kv2))
         kv2.stop()
+        signal_stop(check)
     finally:
         kv.stop()
         redis.stop()
