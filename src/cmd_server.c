@@ -124,7 +124,7 @@ static void config_entries(const struct cmd_context *context, struct config_entr
     snprintf(entries[7].value, size, "%u", config->list_length_max);
     snprintf(entries[8].value, size, "%s", config_hugepages_name(config->hugepages));
     snprintf(entries[9].value, size, "%s", config_mlock_name(config->mlock));
-    entries[10].value[0] = '\0'; /* kv keeps no snapshots */
+    snprintf(entries[10].value, size, "%s", redis_param_value((uint32_t)redis_param_find("save", 4)));
     snprintf(entries[11].value, size, "%s", redis_param_value((uint32_t)redis_param_find("appendonly", 10)));
     /* The databases the store has (no store: the defaults' entries, Redis's 16). */
     snprintf(entries[12].value, size, "%u",
@@ -360,6 +360,13 @@ static void config_target_resolve(const struct config_entry *entries, struct sli
         /* Redis's parameter: the AOF writer applies it at the pass's end (aof.c). */
         target->kind = CONFIG_TARGET_PARAM;
         target->row = redis_param_find("appendonly", 10);
+        KV_ASSERT(target->row >= 0);
+        return;
+    }
+    if (cmd_arg_is(name, "save")) {
+        /* Redis's parameter: cron's save points and the stop's save read it (cron.c). */
+        target->kind = CONFIG_TARGET_PARAM;
+        target->row = redis_param_find("save", 4);
         KV_ASSERT(target->row >= 0);
         return;
     }

@@ -81,6 +81,11 @@ void redis_param_init(void)
     if (getcwd(redis_param_values[dir], REDIS_PARAM_VALUE_BYTES) == NULL) {
         snprintf(redis_param_values[dir], REDIS_PARAM_VALUE_BYTES, "/");
     }
+    /* kv's default has no save points (the README's Options): Redis's "3600 1 300 100 60
+     * 10000" would make a default kv BGSAVE on the timer and save at every stop. */
+    int32_t save = redis_param_find("save", 4);
+    KV_ASSERT(save >= 0);
+    redis_param_values[redis_param_slot[save]][0] = '\0';
 }
 
 const char *redis_param_value(uint32_t index)
@@ -415,6 +420,46 @@ static const char *param_oom_values(const char *value, char *canonical)
     return NULL;
 }
 
+/* save: "<seconds> <changes>" pairs (seconds >= 1, changes >= 0), or "" for none, as Redis's
+ * setConfigSaveOption checks them; canonical: the numbers as written back, one space apart. */
+static const char *param_save(const char *value, char *canonical)
+{
+    static const char *const invalid = "Invalid save parameters";
+    uint32_t written = 0;
+    uint32_t count = 0;
+    canonical[0] = '\0';
+    const char *at = value;
+    /* Bounded by the value's length: each step consumes a word or the spaces before it. */
+    while (*at != '\0') {
+        if (*at == ' ') {
+            at++;
+            continue;
+        }
+        size_t length = strcspn(at, " ");
+        char word[32];
+        if (length >= sizeof(word)) {
+            return invalid;
+        }
+        memcpy(word, at, length);
+        word[length] = '\0';
+        char *end = NULL;
+        errno = 0;
+        long long number = strtoll(word, &end, 10);
+        if (*end != '\0' || errno != 0 || number < (count % 2 == 0 ? 1 : 0)) {
+            return invalid;
+        }
+        int printed = snprintf(canonical + written, REDIS_PARAM_VALUE_BYTES - written, "%s%lld",
+                               count == 0 ? "" : " ", number);
+        if (printed < 0 || (uint32_t)printed >= REDIS_PARAM_VALUE_BYTES - written) {
+            return invalid;
+        }
+        written += (uint32_t)printed;
+        count++;
+        at += length;
+    }
+    return count % 2 == 0 ? NULL : invalid;
+}
+
 /* latency-tracking-info-percentiles: numbers from 0 to 100, shown as "%f" with trailing zeros
  * trimmed; "" is none. */
 static const char *param_percentiles(const char *value, char *canonical)
@@ -501,6 +546,9 @@ const char *redis_param_check(uint32_t index, const char *value, size_t length,
         }
         if (strcmp(param->name, "latency-tracking-info-percentiles") == 0) {
             return param_percentiles(value, canonical);
+        }
+        if (strcmp(param->name, "save") == 0) {
+            return param_save(value, canonical);
         }
         if (strcmp(param->name, "dir") == 0) {
             /* Redis chdirs; kv keeps the absolute path SAVE and the load join with

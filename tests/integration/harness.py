@@ -3,12 +3,14 @@
 Starts the real kv binary and a real redis-server on free loopback ports, stops them by PID,
 and speaks raw RESP so replies can be compared byte for byte. Every wait is bounded.
 """
+import atexit
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 KV_BIN = os.environ.get("KV_BIN") or os.path.join(
@@ -94,8 +96,14 @@ class Server:
 
 
 def start_kv(*extra, port=None):
+    """kv on a free port with a fresh temp --dir and no save points (the extra options may
+    set their own: later options win), so no test writes or loads a dump.rdb in the build
+    tree (a CONFIG SET save followed by the stop's SIGTERM saves, as Redis's does)."""
     port = port or free_port()
-    args = [KV_BIN, "--port", str(port), "--bind", "127.0.0.1"] + list(extra)
+    directory = tempfile.mkdtemp(prefix="kvtest-harness-")
+    atexit.register(shutil.rmtree, directory, True)
+    args = [KV_BIN, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
+            "--save", ""] + list(extra)
     return Server(args, port, "kv").wait_ready()
 
 

@@ -90,6 +90,11 @@ def main():
                 want = exchange(redis_client, step)
                 got = exchange(kv_client, step)
                 check.equal(f"{step[0]}: Redis's replies", want, got)
+            # CONFIG SET save: Redis's checks and its canonical text (kv's default is "").
+            for value in ("60 5 10 20", "abc", "1 2 3", " 0 1", "0 1", "5 -1", "3600 1", ""):
+                for command in (["CONFIG", "SET", "save", value], ["CONFIG", "GET", "save"]):
+                    check.equal(f"{command} as Redis", redis_client.call(*command),
+                                kv_client.call(*command))
             # SAVE into a removed directory fails, and kv says so as Redis does.
             check.equal("SHUTDOWN SAVE fails", b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
                         kv_client.call("SHUTDOWN", "SAVE"))
