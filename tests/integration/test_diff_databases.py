@@ -211,6 +211,10 @@ def phase_notifications(kv, redis, seed, check):
             listener.call(b"PSUBSCRIBE", sentinel)
             writer.send(b"".join(kvtest.encode(*command) for command in commands))
             writer.replies(len(commands))
+            # A seed can leave a MULTI open at the end of the batch (its PUBLISH would only
+            # be QUEUED and the listener wait for ever): DISCARD closes it, on both servers
+            # alike (an error reply when none is open).
+            writer.call(b"DISCARD")
             writer.call(b"PUBLISH", sentinel, b"1")
             streams[name] = messages_until(listener, sentinel)
             writer.call(b"CONFIG", b"SET", b"notify-keyspace-events", b"")
