@@ -284,12 +284,14 @@ def main():
     check.true("a bad loop_recv is refused", bad.returncode != 0)
     check.true("in the option's words", "is not one of multishot | single" in bad.stderr +
                bad.stdout, bad.stderr[-200:])
-    multishot, text = plan_pool()
+    multishot, text = plan_pool("--loop-recv", "multishot")
     check.true("--plan: the receive pool holds the ring's 512 x 8192 bytes",
                multishot is not None and multishot >= 512 * 8192, str(multishot))
     check.true("--plan: names the ring", "recv_ring = 512 buffers of 8192 bytes" in text)
     single, _ = plan_pool("--loop-recv", "single")
     check.equal("--plan with single: no receive ring", 0, single)
+    default, _ = plan_pool()
+    check.equal("--plan by default (single): no receive ring", 0, default)
     check.finish()
 
 
