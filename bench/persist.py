@@ -279,19 +279,26 @@ def main():
                        datetime.date.today().isoformat(), cpu, os.cpu_count(), commit,
                        options.dataset_mib, rows[0][2]["keys"], options.seconds,
                        options.bgsave_after), ""] + lines + ["", "<!-- persist.py end -->"]
-        path = os.path.join(HERE, "RESULTS.md")
-        with open(path) as f:
-            text = f.read()
-        begin = text.find("<!-- persist.py begin -->")
-        end = text.find("<!-- persist.py end -->")
-        block = "\n".join(section)
-        if begin >= 0 and end > begin:
-            text = text[:begin] + block + text[end + len("<!-- persist.py end -->"):]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        with open(path, "w") as f:
-            f.write(text)
+        write_section(section)
     return 0
+
+
+def write_section(section):
+    """Replaces the part of bench/RESULTS.md between the section's first and last lines (its
+    begin and end markers), or appends the section when the markers are not there yet."""
+    path = os.path.join(HERE, "RESULTS.md")
+    with open(path) as f:
+        text = f.read()
+    begin_marker, end_marker = section[0], section[-1]
+    begin = text.find(begin_marker)
+    end = text.find(end_marker)
+    block = "\n".join(section)
+    if begin >= 0 and end > begin:
+        text = text[:begin] + block + text[end + len(end_marker):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def machine():
@@ -325,18 +332,7 @@ def main_aof(options):
                "send time." % (datetime.date.today().isoformat(), machine(), os.cpu_count(),
                                commit, options.dataset_mib, options.seconds), ""] + lines + [
                    "", "<!-- persist.py aof end -->"]
-    path = os.path.join(HERE, "RESULTS.md")
-    with open(path) as f:
-        text = f.read()
-    begin = text.find("<!-- persist.py aof begin -->")
-    end = text.find("<!-- persist.py aof end -->")
-    block = "\n".join(section)
-    if begin >= 0 and end > begin:
-        text = text[:begin] + block + text[end + len("<!-- persist.py aof end -->"):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w") as f:
-        f.write(text)
+    write_section(section)
     return 0
 
 
