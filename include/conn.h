@@ -102,6 +102,9 @@ struct conn {
     bool recv_cancel_in_flight; /* a cancel of that receive is outstanding (backpressure) */
     bool recv_nobufs;          /* the ring ran dry: the next receive is a single one */
     bool recv_unserved;        /* bytes were copied from held buffers and not served yet */
+    bool stop_drain_in_flight; /* stopping: a receive that drops the unread bytes is out */
+    bool stop_drained;         /* stopping: the socket was found empty (or the bound hit) */
+    uint32_t stop_drain_bytes; /* stopping: bytes dropped so far (LOOP_STOP_DISCARD_BYTES_MAX) */
     uint32_t recv_held_count;  /* ring buffers received and not yet copied into `recv` */
     uint32_t recv_held_head;   /* the oldest of them (the loop chains them) */
     uint32_t recv_held_tail;   /* the newest */

@@ -270,7 +270,7 @@ void config_defaults(struct config *config)
     config->send_stall_seconds = 10;
     config->cpu = -1;
     config->loop_min_wait_us = CONFIG_LOOP_MIN_WAIT_AUTO;
-    config->loop_recv = CONFIG_LOOP_RECV_SINGLE;
+    config->loop_recv = CONFIG_LOOP_RECV_MULTISHOT;
     config->maxmemory = 256ull << 20;
     config->lua_heap_bytes = 32ull << 20;
     config->busy_reply_threshold = 5000; /* Redis's default */

@@ -131,6 +131,7 @@ void conn_closing(struct conns *conns, struct conn *conn)
     /* The loop gave its ring buffers back and saw its receive end. */
     KV_ASSERT(!conn->recv_multishot && !conn->recv_cancel_in_flight);
     KV_ASSERT(conn->recv_held_count == 0);
+    KV_ASSERT(!conn->stop_drain_in_flight); /* the stop's drain of its socket is back */
     if (conn->recv != NULL) {
         conns->memory_bytes -= heap_usable_bytes(conns->heap, conn->recv);
         heap_release(conns->heap, conn->recv);

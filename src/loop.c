@@ -105,8 +105,9 @@ enum loop_op {
     LOOP_OP_CANCEL = 7,
     LOOP_OP_RECV_MULTI = 8,  /* a multishot receive into the buffer ring */
     LOOP_OP_RECV_CANCEL = 9, /* its cancel (the client's buffer is full: backpressure) */
+    LOOP_OP_DRAIN = 10,      /* stopping: a non-blocking receive whose bytes are dropped */
 };
-#define LOOP_OP_LAST LOOP_OP_RECV_CANCEL
+#define LOOP_OP_LAST LOOP_OP_DRAIN
 
 /* The buffer group of the receive ring (the only one). */
 #define LOOP_RECV_GROUP 0u
@@ -122,6 +123,11 @@ enum loop_op {
 
 /* On SIGTERM, connections get this long to receive their last replies. */
 #define LOOP_STOP_DRAIN_MS 3000u
+
+/* Stopping, a client's unread bytes are read and dropped before its close (a close with
+ * unread bytes sends a reset, which can destroy replies the client has not read yet): at
+ * most this many per client; a client still sending past them is closed as it is. */
+#define LOOP_STOP_DISCARD_BYTES_MAX (16u << 20)
 
 /* user_data: op in bits 56..63, generation in 32..55, slot index in 0..31. */
 #define LOOP_OP_SHIFT 56u
@@ -326,7 +332,8 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
 {
     KV_ASSERT(loop->conns->slot_count > 0);
     KV_ASSERT(loop->conns->slot_count < UINT32_MAX / 16); /* ops_max * 2 cannot wrap */
-    /* recv, send, cancel, shutdown|close per slot; a cancel per accept; the accepts. */
+    /* recv (or, stopping, the drain that follows it), send, cancel, shutdown|close per slot;
+     * a cancel per accept; the accepts. */
     uint32_t ops_max = loop->conns->slot_count * 4 + 8 + LOOP_ACCEPTS;
     uint32_t sq_entries = ops_max < LOOP_SQ_ENTRIES_MAX ? ops_max : LOOP_SQ_ENTRIES_MAX;
     if (ring_entries != 0) {
@@ -791,6 +798,27 @@ static bool shutdown_arm(struct loop *loop, struct conn *conn, uint32_t slot_ind
     return true;
 }
 
+/* Stopping, after the last reply: reads what the client sent and kv will not run, without
+ * waiting, so the close finds the socket empty and ends with a FIN, not a reset. The bytes go
+ * to the client's own buffer, whose contents nothing reads any more. */
+static bool drain_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    KV_ASSERT(loop->stopping);
+    KV_ASSERT(!conn->recv_in_flight && !conn->recv_multishot && !conn->recv_cancel_in_flight);
+    KV_ASSERT(conn->recv_held_count == 0);
+    KV_ASSERT(!conn->stop_drain_in_flight && !conn->stop_drained);
+    KV_ASSERT(conn->recv != NULL && conn->recv_capacity > 0); /* an open client's buffer */
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return false;
+    }
+    io_uring_prep_recv(sqe, (int)slot_index, conn->recv, conn->recv_capacity, MSG_DONTWAIT);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_DRAIN, conn->generation, slot_index));
+    conn->stop_drain_in_flight = true;
+    return true;
+}
+
 static bool close_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
 {
     /* Nothing of the slot is in flight: its close is the last completion it gets. */
@@ -799,6 +827,7 @@ static bool close_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
     KV_ASSERT(conn->recv_held_count == 0); /* its ring buffers are back */
     KV_ASSERT(conn->send_in_flight == 0);
     KV_ASSERT(!conn->shutdown_in_flight);
+    KV_ASSERT(!conn->stop_drain_in_flight);
     struct io_uring_sqe *sqe = sqe_get(loop);
     if (sqe == NULL) {
         return false;
@@ -834,7 +863,8 @@ static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_i
         /* A killed client that takes no bytes: shutting the socket down ends the send. */
         return shutdown_arm(loop, conn, slot_index);
     }
-    if (conn->send_in_flight > 0 || conn->shutdown_in_flight || conn->recv_cancel_in_flight) {
+    if (conn->send_in_flight > 0 || conn->shutdown_in_flight || conn->recv_cancel_in_flight ||
+        conn->stop_drain_in_flight) {
         return true;
     }
     if (conn->recv_in_flight || conn->recv_multishot) {
@@ -842,6 +872,9 @@ static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_i
     }
     if (conn->recv_held_count > 0) {
         return true; /* held bytes run first (serving queues it again) */
+    }
+    if (loop->stopping && !conn->dead && !conn->stop_drained) {
+        return drain_arm(loop, conn, slot_index);
     }
     return close_arm(loop, conn, slot_index);
 }
@@ -1064,6 +1097,23 @@ static void on_refused(struct loop *loop, struct conn *conn, uint32_t slot_index
     }
 }
 
+static void on_drain(struct loop *loop, struct conn *conn, uint32_t slot_index, int result)
+{
+    KV_ASSERT(result != -EBADF);  /* a bad slot is our bug */
+    KV_ASSERT(result != -EFAULT); /* a bad buffer too */
+    KV_ASSERT(conn->stop_drain_in_flight);
+    conn->stop_drain_in_flight = false;
+    if (result > 0) {
+        loop->stats->bytes_received += (uint64_t)result;
+        conn->stop_drain_bytes += (uint32_t)result;
+        /* The socket may hold more: read again, up to the bound. */
+        conn->stop_drained = conn->stop_drain_bytes >= LOOP_STOP_DISCARD_BYTES_MAX;
+    } else {
+        conn->stop_drained = true; /* empty (EAGAIN), the client's end, or an error */
+    }
+    settle(loop, slot_index);
+}
+
 static void on_close(struct loop *loop, uint32_t slot_index)
 {
     const struct conn *conn = conn_at(loop->conns, slot_index);
@@ -1115,6 +1165,9 @@ static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
         KV_ASSERT(conn->shutdown_in_flight);
         conn->shutdown_in_flight = false;
         settle(loop, slot_index);
+        break;
+    case LOOP_OP_DRAIN:
+        on_drain(loop, conn, slot_index, cqe->res);
         break;
     case LOOP_OP_CLOSE:
         on_close(loop, slot_index);
