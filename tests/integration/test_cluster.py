@@ -194,6 +194,7 @@ def fresh_checks():
         pair.same("CLUSTER", "MYID")
         pair.same("CLUSTER", "COUNT-FAILURE-REPORTS", "x" * 40)
         keyed_checks(pair)
+        random_checks(pair)
         epoch_checks(pair)
         for endpoint in ("hostname", "unknown-endpoint", "ip"):
             pair.same("CONFIG", "SET", "cluster-preferred-endpoint-type", endpoint)
@@ -240,7 +241,7 @@ def keyed_checks(pair):
                  ["COPY", "{t}c", "{t}d", "DB", "0"], ["COPY", "{t}c", "{t}e"],
                  ["EVAL", "return 1", "2", "a", "b"], ["EVAL", "return 1", "2", "{t}a", "{t}b"],
                  ["EVAL", "return redis.call('get', KEYS[1])", "1", "{t}c"],
-                 ["SPUBLISH", "chan", "m"], ["PUBLISH", "chan", "m"],
+                 ["SPUBLISH", "chan", "m"], ["PUBLISH", "chan", "m"], ["SSUBSCRIBE", "a", "b"],
                  ["BLPOP", "l1", "l2", "0"], ["LMOVE", "l1", "l2", "LEFT", "LEFT"],
                  ["XREAD", "STREAMS", "s1", "s2", "0", "0"], ["SORT", "{t}l", "BY", "w*"],
                  ["ZUNIONSTORE", "z", "2", "z1", "z2"], ["PFCOUNT", "h1", "h2"],
@@ -263,6 +264,38 @@ def keyed_checks(pair):
                    [["MULTI"], ["PING"], ["EXEC"]]):
         for args in script:
             pair.same(*args, what="MULTI: " + " ".join(" ".join(a) for a in script))
+
+
+# Multi-key commands of every family, over keys of three slots and a tag: kv must find the
+# keys Redis finds (CROSSSLOT or not) and answer the same.
+RANDOM_COMMANDS = [
+    "MSET {0} 1 {1} 2", "MGET {0} {1} {2}", "DEL {0} {1}", "EXISTS {0} {1}", "TOUCH {0} {1}",
+    "UNLINK {0} {1}", "RENAME {0} {1}", "RENAMENX {0} {1}", "COPY {0} {1} REPLACE",
+    "SADD {0} x", "SUNION {0} {1}", "SINTERSTORE {0} {1} {2}", "SMOVE {0} {1} x",
+    "SINTERCARD 2 {0} {1}", "ZADD {0} 1 x", "ZUNIONSTORE {0} 2 {1} {2}", "ZINTERCARD 2 {0} {1}",
+    "ZRANGESTORE {0} {1} 0 -1", "ZDIFF 2 {0} {1}", "LPUSH {0} x", "LMOVE {0} {1} LEFT RIGHT",
+    "RPOPLPUSH {0} {1}", "LMPOP 2 {0} {1} LEFT", "BLMPOP 0.01 2 {0} {1} LEFT",
+    "BRPOP {0} {1} 0.01", "BZPOPMIN {0} {1} 0.01", "ZMPOP 2 {0} {1} MIN",
+    "XADD {0} 1-* f v", "XREAD STREAMS {0} {1} 0 0", "PFADD {0} x", "PFMERGE {0} {1}",
+    "PFCOUNT {0} {1}", "BITOP AND {0} {1} {2}", "SET {0} x", "GET {0}", "SORT {0} STORE {1}",
+    "GEOADD {0} 1 1 m", "GEOSEARCHSTORE {0} {1} FROMLONLAT 1 1 BYRADIUS 10 km",
+    "GEORADIUS {0} 1 1 10 km STORE {1}", "EVAL return#1 2 {0} {1}", "EVAL_RO return#1 1 {0}",
+    "MSETNX {0} 1 {1} 2", "SDIFFSTORE {0} {1}", "ZINTER 2 {0} {1}", "LCS {0} {1}",
+    "OBJECT ENCODING {0}", "TYPE {0}", "EXPIRE {0} 100", "WATCH {0} {1}", "UNWATCH",
+    "SPUBLISH {0} m",
+]
+RANDOM_KEYS = ["a", "b", "c", "{t}a", "{t}b", "{t}c", "{a}x"]
+
+
+def random_checks(pair, count=1500):
+    seed = int(os.environ.get("KV_SEED") or random.randrange(1 << 31))
+    rng = random.Random(seed)
+    print(f"random multi-key commands: seed {seed}")
+    for _ in range(count):
+        template = rng.choice(RANDOM_COMMANDS)
+        keys = [rng.choice(RANDOM_KEYS) for _ in range(3)]
+        args = [word.replace("#", " ") for word in template.format(*keys).split(" ")]
+        pair.same(*args, what=f"random (seed {seed}): {' '.join(args)}")
 
 
 def epoch_checks(pair):
@@ -410,6 +443,7 @@ def two_node_checks():
         got, want = pair.both("CLUSTER", "NODES")
         checks.equal(mask_nodes(bulk_text(got)), mask_nodes(bulk_text(want)),
                      "after SETSLOT NODE: NODES")
+        pair.same("INFO", "errorstats", what="two nodes: errorstats after the redirections")
         pair.same("CLUSTER", "SLOTS", what="after SETSLOT NODE: SLOTS")
         # The saved files agree (ports, pings and links masked).
         kv_file = open(os.path.join(kv_dir, "nodes.conf"), "rb").read()
