@@ -841,14 +841,11 @@ static bool cluster_admit(struct cmd_context *context, uint32_t position, const 
     if (exec) {
         txn_reset(&client->txn, context->watch);
     }
-    if (!client->txn.active) {
-        client->cluster_asking = false; /* Redis's resetClient after the refused command */
-    }
     return false;
 }
 
-bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
-               uint32_t arg_count)
+static bool admit_checks(struct cmd_context *context, uint32_t position, const struct slice *args,
+                         uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 1);
     KV_ASSERT(context->client->id != 0); /* an open client sent it */
@@ -899,6 +896,17 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
     }
     KV_ASSERT(context->reply.total == length_before); /* admitting answers nothing */
     return true;
+}
+
+bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
+               uint32_t arg_count)
+{
+    bool admitted = admit_checks(context, position, args, arg_count);
+    /* A refused command ends an ASKING as one that ran does (Redis's resetClient). */
+    if (!admitted && !context->client->txn.active && position != cmd_asking_position) {
+        context->client->cluster_asking = false;
+    }
+    return admitted;
 }
 
 /* Adds a command to the slow log: its arguments, the client's address and name. */

@@ -423,7 +423,9 @@ def two_node_checks():
                      ["CLUSTER", "SETSLOT", "12182", "IMPORTING", OTHER_ID],
                      ["GET", "foo"], ["ASKING"], ["GET", "foo"], ["GET", "foo"], ["ASKING"],
                      ["SET", "foo", "here"], ["ASKING"], ["MGET", "foo", "{foo}missing"],
-                     ["ASKING"], ["MGET", "{foo}m1", "{foo}m2"], ["ASKING"], ["GET", "foo"]):
+                     ["ASKING"], ["MGET", "{foo}m1", "{foo}m2"], ["ASKING"], ["GET", "foo"],
+                     ["ASKING"], ["GET"], ["GET", "foo"], ["ASKING"], ["NOSUCHCMD"],
+                     ["GET", "foo"], ["ASKING"], ["ASKING"], ["GET", "foo"]):
             pair.same(*args, what="open slots: " + " ".join(args))
         got, want = pair.both("CLUSTER", "NODES")
         checks.equal(mask_nodes(bulk_text(got)), mask_nodes(bulk_text(want)),
