@@ -209,6 +209,14 @@ def fresh_checks():
         pair.same("CLUSTER", "NODES", what="NODES with an announced ip")
         pair.same("CONFIG", "SET", "cluster-announce-ip", "")
         pair.same("CLUSTER", "NODES", what="NODES without the announced ip")
+        pair.same("CONFIG", "SET", "cluster-announce-port", "1234")
+        pair.same("CONFIG", "SET", "cluster-announce-bus-port", "4321")
+        pair.same("CLUSTER", "NODES", what="NODES with announced ports")
+        pair.same("CLUSTER", "SLOTS", what="SLOTS with announced ports")
+        pair.same("CLUSTER", "SHARDS", what="SHARDS with announced ports")
+        pair.same("CONFIG", "SET", "cluster-announce-port", "0")
+        pair.same("CONFIG", "SET", "cluster-announce-bus-port", "0")
+        pair.same("CLUSTER", "NODES", what="NODES without announced ports")
         pair.same("INFO", "cluster")
         pair.both("HELLO", "3")  # not compared: the client ids differ
         pair.same("CLUSTER", "INFO", what="CLUSTER INFO (RESP3)")
@@ -408,6 +416,10 @@ def two_node_checks():
                      ["READWRITE"], ["SPUBLISH", "foo", "m"], ["SPUBLISH", "bar", "m"],
                      ["CLUSTER", "COUNTKEYSINSLOT", "5061"]):
             pair.same(*args, what="two nodes: " + " ".join(args))
+        for endpoint in ("hostname", "unknown-endpoint", "ip"):
+            pair.same("CONFIG", "SET", "cluster-preferred-endpoint-type", endpoint)
+            pair.same("GET", "foo", what=f"two nodes: MOVED's endpoint by {endpoint}")
+            pair.same("CLUSTER", "SLOTS", what=f"two nodes: SLOTS by {endpoint}")
         for script in ([["MULTI"], ["GET", "foo"], ["SET", "bar", "2"], ["EXEC"]],
                        [["MULTI"], ["SET", "bar", "3"], ["GET", "bar"], ["EXEC"]],
                        [["WATCH", "foo"]], [["MULTI"], ["WATCH", "bar"], ["EXEC"]]):
