@@ -87,7 +87,7 @@ const struct cluster_node *cluster_node_at(uint32_t index);
 uint32_t cluster_node_count(void);
 uint32_t cluster_myself(void);
 
-/* The node of this id (any case? no: Redis compares the bytes), or CLUSTER_NODE_NONE. */
+/* The node of this id (its 40 bytes compared exactly, as Redis's), or CLUSTER_NODE_NONE. */
 uint32_t cluster_node_find(const uint8_t *name, size_t name_bytes);
 
 /* Whether `name` is a valid node id (40 bytes; Redis's verifyClusterNodeId checks only the

@@ -414,8 +414,7 @@ void cluster_state_update(int64_t now_ms)
     bool master = (myself->flags & CLUSTER_FLAG_MASTER) != 0;
     if (master && !cluster.state_ok &&
         now_ms - cluster.first_update_ms < CLUSTER_WRITABLE_DELAY_MS) {
-        cluster.state_dirty = true; /* judged again when the delay is over */
-        return;
+        return; /* judged again within 100 ms, as Redis's cron judges it */
     }
     bool ok = true;
     if (param_yes("cluster-require-full-coverage")) {
@@ -446,8 +445,7 @@ void cluster_state_update(int64_t now_ms)
     rejoin_ms = rejoin_ms > CLUSTER_REJOIN_DELAY_MAX_MS ? CLUSTER_REJOIN_DELAY_MAX_MS : rejoin_ms;
     rejoin_ms = rejoin_ms < CLUSTER_REJOIN_DELAY_MIN_MS ? CLUSTER_REJOIN_DELAY_MIN_MS : rejoin_ms;
     if (ok && master && now_ms - cluster.minority_ms < rejoin_ms) {
-        cluster.state_dirty = true; /* judged again when the delay is over */
-        return;
+        return; /* judged again within 100 ms, as Redis's cron judges it */
     }
     log_warn("Cluster state changed: %s", ok ? "ok" : "fail");
     cluster.state_ok = ok;
