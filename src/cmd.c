@@ -168,6 +168,9 @@ static const char *const cmd_denyoom_names[] = {
 static bool cmd_denyoom_at[CMD_MAX];
 static uint32_t cmd_exec_position = UINT32_MAX;
 static uint32_t cmd_asking_position = UINT32_MAX;
+static uint32_t cmd_spublish_position = UINT32_MAX;
+static uint32_t cmd_ssubscribe_position = UINT32_MAX;
+static uint32_t cmd_sunsubscribe_position = UINT32_MAX;
 
 /* Marks the DENYOOM commands the table has; a name kv lacks is skipped. */
 static void denyoom_mark(void)
@@ -189,6 +192,14 @@ static void denyoom_mark(void)
     struct slice asking = {.bytes = (const uint8_t *)"asking", .length = 6};
     cmd_asking_position = cmd_find(&asking, 1);
     KV_ASSERT(cmd_asking_position < cmd_all_count);
+    struct slice spublish = {.bytes = (const uint8_t *)"spublish", .length = 8};
+    struct slice ssubscribe = {.bytes = (const uint8_t *)"ssubscribe", .length = 10};
+    struct slice sunsubscribe = {.bytes = (const uint8_t *)"sunsubscribe", .length = 12};
+    cmd_spublish_position = cmd_find(&spublish, 1);
+    cmd_ssubscribe_position = cmd_find(&ssubscribe, 1);
+    cmd_sunsubscribe_position = cmd_find(&sunsubscribe, 1);
+    KV_ASSERT(cmd_spublish_position < cmd_all_count);
+    KV_ASSERT(cmd_ssubscribe_position < cmd_all_count && cmd_sunsubscribe_position < cmd_all_count);
 }
 
 bool cmd_denyoom(uint32_t position)
@@ -704,16 +715,40 @@ static void cluster_query_key(void *context, struct slice key)
     }
 }
 
-/* Whether the command may be refused by a cluster that is down but allows reads. */
-static bool cluster_command_writes(const struct slice *args, uint32_t arg_count)
+/* Whether the command writes (Redis's CMD_WRITE; an EXEC: whether its queue holds one), asked
+ * only where the answer matters (a cluster down but readable, a replica's READONLY client, a
+ * command being queued): Redis's table is looked up then, not for every command. */
+struct cluster_writes {
+    const struct slice *args;
+    uint32_t arg_count;
+    int8_t known;           /* -1: not looked up yet; else 0 or 1 */
+};
+
+static bool cluster_writes(struct cluster_writes *writes)
 {
-    return (cmd_redis_flags(args, arg_count) & CMD_REDIS_WRITE) != 0;
+    if (writes->known < 0) {
+        writes->known =
+            (cmd_redis_flags(writes->args, writes->arg_count) & CMD_REDIS_WRITE) != 0 ? 1 : 0;
+    }
+    KV_ASSERT(writes->known == 0 || writes->known == 1);
+    return writes->known == 1;
 }
 
-static bool cluster_shard_pubsub(const struct cmd *cmd)
+/* SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE: their shard channels hash as keys. */
+static bool cluster_shard_pubsub(uint32_t position)
 {
-    return strcmp(cmd->name, "spublish") == 0 || strcmp(cmd->name, "ssubscribe") == 0 ||
-           strcmp(cmd->name, "sunsubscribe") == 0;
+    return position == cmd_spublish_position || position == cmd_ssubscribe_position ||
+           position == cmd_sunsubscribe_position;
+}
+
+/* Unix ms at the kernel's tick (CLOCK_REALTIME_COARSE, a few ms): the state's delays are
+ * judged on Redis's 100 ms cron period, so a fine clock read per command is not needed. */
+static int64_t cluster_clock_ms(void)
+{
+    struct timespec now;
+    int result = clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 static bool param_is_yes(const char *name)
@@ -725,7 +760,7 @@ static bool param_is_yes(const char *name)
 
 /* The decision for a query that found keys: true to serve; false after the error. */
 static bool cluster_query_answer(struct cmd_context *context, const struct cluster_query *query,
-                                 bool writes, bool shard)
+                                 struct cluster_writes *writes, bool shard)
 {
     struct reply *reply = &context->reply;
     if (query->unbound) {
@@ -736,10 +771,10 @@ static bool cluster_query_answer(struct cmd_context *context, const struct clust
         reply_error(reply, REPLY_ERROR_CLUSTER_CROSSSLOT);
         return false;
     }
-    if (!cluster_state_ok(context->store->now_ms)) {
+    if (!cluster_state_ok(cluster_clock_ms())) {
         bool allowed = shard ? param_is_yes("cluster-allow-pubsubshard-when-down")
                              : param_is_yes("cluster-allow-reads-when-down");
-        if (!allowed || (!shard && writes)) {
+        if (!allowed || (!shard && cluster_writes(writes))) {
             reply_error(reply, allowed ? REPLY_ERROR_CLUSTER_DOWN_RO : REPLY_ERROR_CLUSTER_DOWN);
             return false;
         }
@@ -763,8 +798,8 @@ static bool cluster_query_answer(struct cmd_context *context, const struct clust
         return true;
     }
     const struct cluster_node *myself = cluster_node_at(cluster_myself());
-    if ((context->client->cluster_readonly || shard) && !writes &&
-        (myself->flags & CLUSTER_FLAG_SLAVE) && myself->master_index == query->owner) {
+    if ((context->client->cluster_readonly || shard) && (myself->flags & CLUSTER_FLAG_SLAVE) &&
+        myself->master_index == query->owner && !cluster_writes(writes)) {
         return true;
     }
     if (query->owner == cluster_myself()) {
@@ -808,33 +843,31 @@ static bool cluster_admit(struct cmd_context *context, uint32_t position, const 
         return true; /* EXEC without MULTI answers its own error */
     }
     struct cluster_query query = {.store = context->store, .owner = CLUSTER_NODE_NONE};
-    bool writes = false;
+    bool shard = cluster_shard_pubsub(position);
+    struct cluster_writes writes = {.args = args, .arg_count = arg_count, .known = -1};
     if (exec) {
         cluster_query_exec(client, &query);
-        writes = client->cluster_txn_write;
-    } else if (cluster_shard_pubsub(cmd)) {
+        writes.known = client->cluster_txn_write ? 1 : 0;
+    } else if (shard) {
         /* Shard channels hash as keys do: SPUBLISH's one, S(UN)SUBSCRIBE's every one. */
-        uint32_t last = strcmp(cmd->name, "spublish") == 0 ? 2 : arg_count;
+        writes.known = 0;
+        uint32_t last = position == cmd_spublish_position ? 2 : arg_count;
         /* Bounded by the arguments. */
         for (uint32_t index = 1; index < last && index < arg_count; index++) {
             cluster_query_key(&query, args[index]);
         }
     } else {
         cmd_keys_each(args, arg_count, cluster_query_key, &query);
-        writes = query.found && cluster_command_writes(args, arg_count);
     }
     if (!query.found) {
         return true;
     }
-    store_clock(context->store, clients_clock_ms());
-    bool shard = cluster_shard_pubsub(cmd);
-    writes = writes && !shard;
-    if (cluster_query_answer(context, &query, writes, shard)) {
+    if (cluster_query_answer(context, &query, &writes, shard)) {
         if (client->txn.active && !exec && !(cmd->flags & CMD_FLAG_TXN)) {
             uint32_t kept = client->cluster_txn_slot;
             client->cluster_txn_crossslot |= kept != UINT32_MAX && kept != query.slot;
             client->cluster_txn_slot = kept == UINT32_MAX ? query.slot : kept;
-            client->cluster_txn_write |= writes;
+            client->cluster_txn_write |= cluster_writes(&writes);
         }
         return true;
     }
