@@ -910,6 +910,8 @@ static int config_load(int64_t now_ms)
 bool cluster_init(const char *dir, uint32_t port)
 {
     memset(&cluster, 0, sizeof(cluster));
+    /* Touched now, so that no write of nodes.conf takes a page fault while kv serves. */
+    memset(&cluster_writer, 0, sizeof(cluster_writer));
     cluster.enabled = true;
     cluster.size = 1; /* as Redis's clusterInit, until the state is first judged */
     cluster.client_port = port;
