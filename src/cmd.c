@@ -810,6 +810,64 @@ static bool cluster_query_answer(struct cmd_context *context, const struct clust
     return false;
 }
 
+/* The keys (or shard channels) of one command, into the query. */
+static void cluster_query_command(struct cluster_query *query, uint32_t position,
+                                  const struct slice *args, uint32_t arg_count)
+{
+    if (!cluster_shard_pubsub(position)) {
+        cmd_keys_each(args, arg_count, cluster_query_key, query);
+        return;
+    }
+    /* Shard channels hash as keys do: SPUBLISH's one, S(UN)SUBSCRIBE's every one. */
+    uint32_t last = position == cmd_spublish_position ? 2 : arg_count;
+    /* Bounded by the arguments. */
+    for (uint32_t index = 1; index < last && index < arg_count; index++) {
+        cluster_query_key(query, args[index]);
+    }
+}
+
+/*
+ * EXEC's query as Redis's getNodeByQuery makes it: every queued command's keys again, read
+ * back from the receive buffer into the parse scratch as EXEC itself will (so a slot that
+ * began to migrate since the queueing is judged by its keys now). False when that cannot be
+ * done here, and the slot kept at queueing judges EXEC: a queued command with more arguments
+ * than the scratch holds now, or an EXEC whose name is not in the receive buffer (an inline
+ * one, which the walk's unescaping could overwrite).
+ */
+static bool cluster_query_exec_walk(struct cmd_context *context, const struct slice *args,
+                                    struct cluster_query *query)
+{
+    const struct txn *txn = &context->client->txn;
+    const struct resp_scratch *scratch = context->scratch;
+    if (scratch == NULL || context->conns == NULL || args != scratch->args || !txn_holds(txn) ||
+        txn->args_max > scratch->args_max) {
+        return false;
+    }
+    const struct conn *conn = conn_at(context->conns, context->client->slot_index);
+    const uint8_t *name = args[0].bytes;
+    if (name < conn->recv || name >= conn->recv + conn->recv_length) {
+        return false;
+    }
+    struct slice exec_name = args[0];
+    struct txn_walk walk;
+    txn_walk_start(txn, &walk, conn->parser.command_start);
+    uint32_t arg_count = 0;
+    uint32_t walked = 0;
+    /* Bounded: each step consumes a whole command of the queue region. */
+    while (walked < txn->queued && txn_walk_next(&walk, scratch, conn->recv,
+                                                  context->conns->recv_limit, &arg_count)) {
+        uint32_t position = cmd_find(scratch->args, arg_count);
+        if (cmd_flags(cmd_of(position)) & CMD_FLAG_TXN) {
+            continue; /* it ran at once while queueing */
+        }
+        walked++;
+        cluster_query_command(query, position, scratch->args, arg_count);
+    }
+    KV_ASSERT(walked == txn->queued);
+    scratch->args[0] = exec_name; /* EXEC's own name, which cmd_run and MONITOR read */
+    return true;
+}
+
 /* EXEC's query, from what its queued commands' admissions kept. */
 static void cluster_query_exec(const struct client *client, struct cluster_query *query)
 {
@@ -846,18 +904,13 @@ static bool cluster_admit(struct cmd_context *context, uint32_t position, const 
     bool shard = cluster_shard_pubsub(position);
     struct cluster_writes writes = {.args = args, .arg_count = arg_count, .known = -1};
     if (exec) {
-        cluster_query_exec(client, &query);
-        writes.known = client->cluster_txn_write ? 1 : 0;
-    } else if (shard) {
-        /* Shard channels hash as keys do: SPUBLISH's one, S(UN)SUBSCRIBE's every one. */
-        writes.known = 0;
-        uint32_t last = position == cmd_spublish_position ? 2 : arg_count;
-        /* Bounded by the arguments. */
-        for (uint32_t index = 1; index < last && index < arg_count; index++) {
-            cluster_query_key(&query, args[index]);
+        if (!cluster_query_exec_walk(context, args, &query)) {
+            cluster_query_exec(client, &query);
         }
+        writes.known = client->cluster_txn_write ? 1 : 0;
     } else {
-        cmd_keys_each(args, arg_count, cluster_query_key, &query);
+        writes.known = shard ? 0 : -1;
+        cluster_query_command(&query, position, args, arg_count);
     }
     if (!query.found) {
         return true;
