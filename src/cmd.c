@@ -662,9 +662,9 @@ enum reply_error cmd_store_error(enum store_status status)
  * command's keys (found as COMMAND GETKEYS finds them) must hash to one slot, served here, or
  * the client is sent where it is (MOVED), asked to retry there during a migration (ASK), or
  * told the cluster cannot serve it (CLUSTERDOWN, CROSSSLOT, TRYAGAIN). A transaction's
- * queued commands each pass it when queued; their slot is kept in the client, and EXEC is
- * judged by it (Redis walks the queue again at EXEC: kv does not look at the keys' presence
- * in a migrating slot there).
+ * queued commands each pass it when queued, and EXEC by the whole queue's keys read again
+ * from the receive buffer (the slot kept in the client at queueing judges it when the queue
+ * cannot be re-read there).
  */
 struct cluster_query {
     struct store *store;
