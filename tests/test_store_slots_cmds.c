@@ -293,111 +293,70 @@ static void dump_restore(void)
     send_command(&restore);
 }
 
+/* The commands, one template each: words separated by spaces, where %k is a key of the pool,
+ * %v a value (an integer, or a longer text), %m a member or field, %n<bound> a number below
+ * bound, %d a database (0 or 1); anything else is sent as it is. */
+static const char *const templates[] = {
+    "SET %k %v", "SET %k %v PX %n30", "SETNX %k %v", "GETSET %k %v", "GETDEL %k",
+    "GETEX %k PERSIST", "GETEX %k EX 100", "APPEND %k %v", "SETRANGE %k %n3000 %v", "INCR %k",
+    "INCRBYFLOAT %k 1.5", "SETBIT %k %n4000 1", "BITOP OR %k %k %k", "PFADD %k %m",
+    "PFMERGE %k %k", "MSET %k %v %k %v", "MSETNX %k %v %k %v", "DEL %k %k", "UNLINK %k",
+    "LPUSH %k %m %m", "RPOP %k", "LPOP %k 2", "LMOVE %k %k LEFT RIGHT", "LMPOP 2 %k %k LEFT",
+    "LTRIM %k 1 0", "HSET %k %m %v", "HDEL %k %m", "HINCRBY %k %m 3", "SADD %k %m",
+    "SREM %k %m", "SPOP %k", "SMOVE %k %k %m", "SINTERSTORE %k %k %k", "SUNIONSTORE %k %k %k",
+    "SDIFFSTORE %k %k %k", "ZADD %k %n100 %m", "ZREM %k %m", "ZPOPMIN %k",
+    "ZRANGESTORE %k %k 0 -1", "ZUNIONSTORE %k 2 %k %k", "ZINTERSTORE %k 2 %k %k",
+    "ZREMRANGEBYRANK %k 0 0", "XADD %k * %m %v", "XTRIM %k MAXLEN 0",
+    "XGROUP CREATE %k g $ MKSTREAM", "GEOADD %k 13.361389 38.115556 %m",
+    "GEOSEARCHSTORE %k %k FROMLONLAT 13.36 38.11 BYRADIUS 100 km", "SORT %k ALPHA STORE %k",
+    "COPY %k %k", "COPY %k %k REPLACE", "COPY %k %k DB %d REPLACE", "RENAME %k %k",
+    "RENAMENX %k %k", "MOVE %k %d", "SELECT %d", "EXPIRE %k 100", "PEXPIRE %k %n20",
+    "PEXPIREAT %k 1", "PERSIST %k", "EXISTS %k %k",
+};
+
+/* The whole-database ones, rarely. */
+static const char *const templates_rare[] = {"SWAPDB 0 1", "FLUSHDB", "FLUSHALL"};
+
+/* One word of a template into the command. */
+static void template_word(struct command *command, const char *word, uint32_t length)
+{
+    char text[48];
+    KV_ASSERT(length < sizeof(text));
+    memcpy(text, word, length);
+    text[length] = '\0';
+    if (strcmp(text, "%k") == 0) {
+        arg_key(command);
+    } else if (strcmp(text, "%m") == 0) {
+        arg_member(command);
+    } else if (strcmp(text, "%v") == 0) {
+        arg(command, prng_below(8) == 0 ? "a-longer-value-that-is-not-an-integer-at-all" : "17");
+    } else if (strcmp(text, "%d") == 0) {
+        arg(command, prng_below(2) == 0 ? "1" : "0");
+    } else if (text[0] == '%' && text[1] == 'n') {
+        arg_number(command, (uint32_t)strtoul(text + 2, NULL, 10));
+    } else {
+        arg(command, text);
+    }
+}
+
 /* One random command of the families that enter or leave keys. */
 static void random_command(void)
 {
+    uint32_t pick = prng_below(100);
+    if (pick < 3) {
+        dump_restore();
+        return;
+    }
+    const char *template = pick < 4 && prng_below(10) == 0
+                               ? templates_rare[prng_below(3)]
+                               : templates[prng_below(sizeof(templates) / sizeof(templates[0]))];
     struct command command = {0};
-    uint32_t pick = prng_below(64);
-    const char *value = prng_below(8) == 0 ? "a-longer-value-that-is-not-an-integer-at-all"
-                                           : "17";
-    switch (pick) {
-    case 0: arg(&command, "SET"); arg_key(&command); arg(&command, value); break;
-    case 1: arg(&command, "SET"); arg_key(&command); arg(&command, value); arg(&command, "PX");
-            arg_number(&command, 30); break;
-    case 2: arg(&command, "SETNX"); arg_key(&command); arg(&command, value); break;
-    case 3: arg(&command, "GETDEL"); arg_key(&command); break;
-    case 4: arg(&command, "GETEX"); arg_key(&command); arg(&command, "PERSIST"); break;
-    case 5: arg(&command, "GETEX"); arg_key(&command); arg(&command, "EX"); arg(&command, "100");
-            break;
-    case 6: arg(&command, "APPEND"); arg_key(&command); arg(&command, value); break;
-    case 7: arg(&command, "SETRANGE"); arg_key(&command); arg_number(&command, 3000);
-            arg(&command, value); break;
-    case 8: arg(&command, "INCR"); arg_key(&command); break;
-    case 9: arg(&command, "SETBIT"); arg_key(&command); arg_number(&command, 4000);
-            arg(&command, "1"); break;
-    case 10: arg(&command, "BITOP"); arg(&command, "OR"); arg_key(&command); arg_key(&command);
-             arg_key(&command); break;
-    case 11: arg(&command, "PFADD"); arg_key(&command); arg_member(&command); break;
-    case 12: arg(&command, "PFMERGE"); arg_key(&command); arg_key(&command); break;
-    case 13: arg(&command, "MSET"); arg_key(&command); arg(&command, value); arg_key(&command);
-             arg(&command, value); break;
-    case 14: arg(&command, "MSETNX"); arg_key(&command); arg(&command, value); arg_key(&command);
-             arg(&command, value); break;
-    case 15: arg(&command, "DEL"); arg_key(&command); arg_key(&command); break;
-    case 16: arg(&command, "UNLINK"); arg_key(&command); break;
-    case 17: arg(&command, "LPUSH"); arg_key(&command); arg_member(&command);
-             arg_member(&command); break;
-    case 18: arg(&command, "RPOP"); arg_key(&command); break;
-    case 19: arg(&command, "LPOP"); arg_key(&command); arg(&command, "2"); break;
-    case 20: arg(&command, "LMOVE"); arg_key(&command); arg_key(&command); arg(&command, "LEFT");
-             arg(&command, "RIGHT"); break;
-    case 21: arg(&command, "LMPOP"); arg(&command, "2"); arg_key(&command); arg_key(&command);
-             arg(&command, "LEFT"); break;
-    case 22: arg(&command, "LTRIM"); arg_key(&command); arg(&command, "1"); arg(&command, "0");
-             break;
-    case 23: arg(&command, "HSET"); arg_key(&command); arg_member(&command); arg(&command, value);
-             break;
-    case 24: arg(&command, "HDEL"); arg_key(&command); arg_member(&command); break;
-    case 25: arg(&command, "HINCRBY"); arg_key(&command); arg_member(&command);
-             arg(&command, "3"); break;
-    case 26: arg(&command, "SADD"); arg_key(&command); arg_member(&command); break;
-    case 27: arg(&command, "SREM"); arg_key(&command); arg_member(&command); break;
-    case 28: arg(&command, "SPOP"); arg_key(&command); break;
-    case 29: arg(&command, "SMOVE"); arg_key(&command); arg_key(&command); arg_member(&command);
-             break;
-    case 30: arg(&command, "SINTERSTORE"); arg_key(&command); arg_key(&command);
-             arg_key(&command); break;
-    case 31: arg(&command, "SUNIONSTORE"); arg_key(&command); arg_key(&command);
-             arg_key(&command); break;
-    case 32: arg(&command, "SDIFFSTORE"); arg_key(&command); arg_key(&command); arg_key(&command);
-             break;
-    case 33: arg(&command, "ZADD"); arg_key(&command); arg_number(&command, 100);
-             arg_member(&command); break;
-    case 34: arg(&command, "ZREM"); arg_key(&command); arg_member(&command); break;
-    case 35: arg(&command, "ZPOPMIN"); arg_key(&command); break;
-    case 36: arg(&command, "ZRANGESTORE"); arg_key(&command); arg_key(&command);
-             arg(&command, "0"); arg(&command, "-1"); break;
-    case 37: arg(&command, "ZUNIONSTORE"); arg_key(&command); arg(&command, "2");
-             arg_key(&command); arg_key(&command); break;
-    case 38: arg(&command, "ZINTERSTORE"); arg_key(&command); arg(&command, "2");
-             arg_key(&command); arg_key(&command); break;
-    case 39: arg(&command, "ZREMRANGEBYRANK"); arg_key(&command); arg(&command, "0");
-             arg(&command, "0"); break;
-    case 40: arg(&command, "XADD"); arg_key(&command); arg(&command, "*"); arg_member(&command);
-             arg(&command, value); break;
-    case 41: arg(&command, "XTRIM"); arg_key(&command); arg(&command, "MAXLEN");
-             arg(&command, "0"); break;
-    case 42: arg(&command, "XGROUP"); arg(&command, "CREATE"); arg_key(&command);
-             arg(&command, "g"); arg(&command, "$"); arg(&command, "MKSTREAM"); break;
-    case 43: arg(&command, "GEOADD"); arg_key(&command); arg(&command, "13.361389");
-             arg(&command, "38.115556"); arg_member(&command); break;
-    case 44: arg(&command, "GEOSEARCHSTORE"); arg_key(&command); arg_key(&command);
-             arg(&command, "FROMLONLAT"); arg(&command, "13.36"); arg(&command, "38.11");
-             arg(&command, "BYRADIUS"); arg(&command, "100"); arg(&command, "km"); break;
-    case 45: arg(&command, "SORT"); arg_key(&command); arg(&command, "ALPHA");
-             arg(&command, "STORE"); arg_key(&command); break;
-    case 46: arg(&command, "COPY"); arg_key(&command); arg_key(&command); break;
-    case 47: arg(&command, "COPY"); arg_key(&command); arg_key(&command); arg(&command, "REPLACE");
-             break;
-    case 48: arg(&command, "COPY"); arg_key(&command); arg_key(&command); arg(&command, "DB");
-             arg(&command, prng_below(2) == 0 ? "1" : "0"); arg(&command, "REPLACE"); break;
-    case 49: arg(&command, "RENAME"); arg_key(&command); arg_key(&command); break;
-    case 50: arg(&command, "RENAMENX"); arg_key(&command); arg_key(&command); break;
-    case 51: arg(&command, "MOVE"); arg_key(&command);
-             arg(&command, prng_below(2) == 0 ? "1" : "0"); break;
-    case 52: arg(&command, prng_below(20) == 0 ? "SWAPDB" : "PING");
-             arg(&command, "0"); arg(&command, "1"); break;
-    case 53: arg(&command, "SELECT"); arg(&command, prng_below(4) == 0 ? "1" : "0"); break;
-    case 54: arg(&command, "EXPIRE"); arg_key(&command); arg(&command, "100"); break;
-    case 55: arg(&command, "PEXPIRE"); arg_key(&command); arg_number(&command, 20); break;
-    case 56: arg(&command, "PEXPIREAT"); arg_key(&command); arg(&command, "1"); break;
-    case 57: arg(&command, "PERSIST"); arg_key(&command); break;
-    case 58: dump_restore(); return;
-    case 59: arg(&command, prng_below(30) == 0 ? "FLUSHDB" : "PING"); break;
-    case 60: arg(&command, prng_below(60) == 0 ? "FLUSHALL" : "PING"); break;
-    case 61: arg(&command, "GETSET"); arg_key(&command); arg(&command, value); break;
-    case 62: arg(&command, "INCRBYFLOAT"); arg_key(&command); arg(&command, "1.5"); break;
-    default: arg(&command, "EXISTS"); arg_key(&command); arg_key(&command); break;
+    /* Bounded by the template's length. */
+    for (const char *word = template; *word != '\0';) {
+        uint32_t length = (uint32_t)strcspn(word, " ");
+        template_word(&command, word, length);
+        word += length;
+        word += *word == ' ' ? 1 : 0;
     }
     send_command(&command);
 }
