@@ -126,6 +126,17 @@ bool dict_rehash(struct dict *dict, uint32_t buckets);
 uint64_t dict_scan(const struct dict *dict, uint64_t cursor,
                    void (*visit)(void *context, uint32_t entry_ref), void *context);
 
+/* The smallest table's bucket count: while rehashing, entries only move between the buckets
+ * of one "unit" (hash & (units - 1)), whichever way the table resizes. */
+uint32_t dict_units(const struct dict *dict);
+
+/* Visits every entry whose hash & (units - 1) is `unit`, in whichever table holds it now.
+ * `units` is a power of two no larger than either table (dict_units taken while no resize
+ * has started since: a frozen dict's rehash may go on, which keeps units valid). `visit` must
+ * not change the dict. Looks at bucket_count[t] / units buckets of each table t. */
+void dict_visit_unit(const struct dict *dict, uint32_t units, uint32_t unit,
+                     void (*visit)(void *context, uint32_t entry_ref), void *context);
+
 /* A random entry (RANDOMKEY, SPOP, SRANDMEMBER, eviction), or HEAP_REF_NONE when empty.
  * *random_state is a xorshift state the caller keeps (never 0). Uniform over entries in
  * chains up to 4 + 2 * load long (rejection sampling on chain length). Looks at up to 256

@@ -486,6 +486,34 @@ uint64_t dict_scan(const struct dict *dict, uint64_t cursor,
     return cursor;
 }
 
+uint32_t dict_units(const struct dict *dict)
+{
+    uint32_t units = dict->bucket_count[0];
+    if (dict_rehashing(dict) && dict->bucket_count[1] < units) {
+        units = dict->bucket_count[1];
+    }
+    KV_ASSERT(units > 0 && (units & (units - 1)) == 0);
+    return units;
+}
+
+void dict_visit_unit(const struct dict *dict, uint32_t units, uint32_t unit,
+                     void (*visit)(void *context, uint32_t entry_ref), void *context)
+{
+    KV_ASSERT(visit != NULL);
+    KV_ASSERT(units > 0 && (units & (units - 1)) == 0);
+    KV_ASSERT(unit < units);
+    uint32_t tables = dict_rehashing(dict) ? 2u : 1u;
+    for (uint32_t table = 0; table < tables; table++) {
+        uint32_t count = dict->bucket_count[table];
+        /* Each table is a multiple of the units: their buckets nest in its buckets. */
+        KV_ASSERT(count >= units);
+        /* Bound: count / units buckets of this table. */
+        for (uint64_t index = unit; index < count; index += units) {
+            scan_bucket(dict, table, (uint32_t)index, visit, context);
+        }
+    }
+}
+
 /* xorshift64* (Vigna): the state steps by xorshift, the output is scrambled by a multiply so
  * that its low bits, which the modulo uses, are as good as its high ones. */
 static uint64_t random_below(uint64_t *random_state, uint64_t bound)

@@ -1,10 +1,13 @@
 /*
  * The forkless point-in-time RDB image (include/snapshot.h).
  *
- * Invariants while the walk runs: every keys dict is frozen and not rehashing, so a key's
- * bucket is hash & (bucket_count - 1) for the whole walk; a bucket's bit is set exactly when
- * the bucket has been written, and a bucket is written at most once, before any change to
- * it after the snapshot point; the writer's buffer is never one in flight. After the walk
+ * Invariants while the walk runs: every keys dict is frozen (no resize starts), so its units
+ * (dict_units at the start: the smaller table's buckets when a rehash is in progress) stay
+ * fixed and a key's unit is hash & (units - 1) for the whole walk, whichever table the
+ * rehash, which goes on, moves it to; a unit's bit is set exactly when the unit has been
+ * written, and a unit is written at most once, before any change to it after the snapshot
+ * point; the writer's buffer is never one in flight. The start does no rehash work, so it
+ * costs the same whatever state the tables are in. After the walk
  * (drain, sync) the store is unhooked and thawed, and only completions are awaited.
  * Nothing is allocated but the bitmap (heap, released at the end) and the values' scratch.
  */
@@ -43,9 +46,10 @@ static struct {
     uint64_t file_offset;      /* bytes submitted to the sink */
     int error;                 /* the first failure, 0 while none */
     bool sync_done;            /* the fsync completed */
-    uint64_t *bitmap;          /* heap: db_count bit offsets, then one bit per bucket */
+    uint64_t *bitmap;          /* heap: db_count bit offsets, then one bit per unit */
+    uint64_t bits_total;       /* units of all databases (the bits after the offsets) */
     uint32_t db_index;         /* the walk's database */
-    uint32_t bucket_index;     /* the walk's next bucket in it */
+    uint32_t bucket_index;     /* the walk's next unit in it */
     int64_t written_db;        /* the database the last SELECTDB named; -1: none yet */
     uint32_t visit_db;         /* the database of the bucket being written */
     struct snapshot_progress progress;
@@ -169,11 +173,22 @@ static struct dict *db_keys(uint32_t db_index)
     return &snap.store->dbs[db_index].keys;
 }
 
-/* The bucket's bit: its word and mask. */
+/* The database's units, fixed at the start: its bits in the bitmap. */
+static uint32_t db_units(uint32_t db_index)
+{
+    uint64_t end = db_index + 1 < snap.store->db_count ? snap.bitmap[db_index + 1]
+                                                       : snap.bits_total;
+    uint64_t units = end - snap.bitmap[db_index];
+    KV_ASSERT(units > 0 && units <= DICT_BUCKETS_MAX);
+    KV_ASSERT((units & (units - 1)) == 0);
+    return (uint32_t)units;
+}
+
+/* The unit's bit: its word and mask. */
 static uint64_t *bucket_word(uint32_t db_index, uint32_t bucket_index, uint64_t *mask)
 {
     uint64_t bit = snap.bitmap[db_index] + bucket_index;
-    KV_ASSERT(bucket_index < db_keys(db_index)->bucket_count[0]);
+    KV_ASSERT(bucket_index < db_units(db_index));
     *mask = 1ull << (bit & 63u);
     return &snap.bitmap[snap.store->db_count + bit / 64u];
 }
@@ -193,7 +208,7 @@ static void visit_key(void *context, uint32_t key_ref)
     }
 }
 
-/* Writes the bucket unless its bit says it was; true when it wrote it now. */
+/* Writes the unit unless its bit says it was; true when it wrote it now. */
 static bool bucket_write(uint32_t db_index, uint32_t bucket_index)
 {
     uint64_t mask = 0;
@@ -203,10 +218,10 @@ static bool bucket_write(uint32_t db_index, uint32_t bucket_index)
     }
     *word |= mask;
     const struct dict *keys = db_keys(db_index);
-    KV_ASSERT(keys->frozen && !dict_rehashing(keys));
+    KV_ASSERT(keys->frozen);
     if (dict_count(keys) > 0) {
         snap.visit_db = db_index;
-        (void)dict_scan(keys, bucket_index, visit_key, NULL);
+        dict_visit_unit(keys, db_units(db_index), bucket_index, visit_key, NULL);
     }
     return true;
 }
@@ -217,7 +232,7 @@ static bool walk_advance(void)
     /* Bounded by the databases: empty ones are passed in one step each. */
     while (snap.db_index < snap.store->db_count) {
         const struct dict *keys = db_keys(snap.db_index);
-        if (snap.bucket_index < keys->bucket_count[0] && dict_count(keys) > 0) {
+        if (snap.bucket_index < db_units(snap.db_index) && dict_count(keys) > 0) {
             (void)bucket_write(snap.db_index, snap.bucket_index);
             snap.bucket_index++;
             return true;
@@ -257,8 +272,7 @@ static void snapshot_touched(void *context, uint32_t db_index, uint32_t hash, st
 {
     snap.changes++;
     if (snap.phase == SNAPSHOT_WALK && snap.error == 0) {
-        const struct dict *keys = db_keys(db_index);
-        uint32_t bucket_index = hash & (keys->bucket_count[0] - 1u);
+        uint32_t bucket_index = hash & (db_units(db_index) - 1u);
         uint64_t before = snap.progress.keys_written;
         if (bucket_write(db_index, bucket_index)) {
             snap.progress.keys_early += snap.progress.keys_written - before;
@@ -274,10 +288,9 @@ void snapshot_key_ahead(void *store, struct slice key)
     KV_ASSERT(store == snap.store);
     if (snap.phase == SNAPSHOT_WALK && snap.error == 0) {
         uint32_t db_index = snap.store->db_index;
-        const struct dict *keys = db_keys(db_index);
         uint32_t hash = store_key_hash(snap.store, key);
         uint64_t before = snap.progress.keys_written;
-        if (bucket_write(db_index, hash & (keys->bucket_count[0] - 1u))) {
+        if (bucket_write(db_index, hash & (db_units(db_index) - 1u))) {
             snap.progress.keys_early += snap.progress.keys_written - before;
         }
     }
@@ -299,15 +312,13 @@ int snapshot_start(struct store *store, const struct snapshot_sink *sink, int64_
         return -EBUSY;
     }
     uint64_t bits = 0;
+    uint32_t rehashing_count = 0;
     for (uint32_t index = 0; index < store->db_count; index++) {
         struct dict *keys = db_keys(index);
-        keys->frozen = true;
-        /* Bounded by the buckets left to move: frozen, no new resize starts. */
-        while (dict_rehashing(keys)) {
-            (void)dict_rehash(keys, 1024);
-        }
-        KV_ASSERT(keys->seed == store->seed); /* the hook's hash names the bucket */
-        bits += keys->bucket_count[0];
+        rehashing_count += dict_rehashing(keys) ? 1u : 0u;
+        keys->frozen = true; /* no resize starts: dict_units stays what it is now */
+        KV_ASSERT(keys->seed == store->seed); /* the hook's hash names the unit */
+        bits += dict_units(keys);
     }
     uint64_t words = store->db_count + (bits + 63u) / 64u;
     snap.bitmap = heap_alloc(store->heap, words * sizeof(uint64_t));
@@ -319,7 +330,13 @@ int snapshot_start(struct store *store, const struct snapshot_sink *sink, int64_
     uint64_t offset = 0;
     for (uint32_t index = 0; index < store->db_count; index++) {
         snap.bitmap[index] = offset;
-        offset += db_keys(index)->bucket_count[0];
+        offset += dict_units(db_keys(index));
+    }
+    snap.bits_total = offset;
+    KV_ASSERT(snap.bits_total == bits);
+    if (rehashing_count > 0) {
+        log_info("snapshot: %u database(s) rehashing at the start: walked by units of the "
+                 "smaller table while the rehash goes on", rehashing_count);
     }
     snap.sink = *sink;
     snap.error = 0;

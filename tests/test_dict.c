@@ -664,6 +664,82 @@ static void test_scan_static(struct dict *dict)
     clear_all(dict, allocations_before);
 }
 
+static uint32_t unit_of_id[KEY_SPACE];
+static uint32_t unit_visiting;
+
+static void unit_visit(void *context, uint32_t ref)
+{
+    struct scan_context *scan = context;
+    const struct test_entry *entry = entry_at(scan->heap, ref);
+    KV_ASSERT(entry->id < KEY_SPACE);
+    seen_counts[entry->id]++;
+    unit_of_id[entry->id] = unit_visiting;
+    scan->visits++;
+}
+
+/* Every key once over all units, each in the unit `record` says (or recording it). */
+static uint64_t units_check(const struct dict *dict, uint32_t units, bool record)
+{
+    static uint32_t recorded[KEY_SPACE];
+    memset(seen_counts, 0, sizeof(seen_counts));
+    struct scan_context scan = {dict->heap, 0};
+    for (unit_visiting = 0; unit_visiting < units; unit_visiting++) {
+        dict_visit_unit(dict, units, unit_visiting, unit_visit, &scan);
+    }
+    uint64_t wrong = 0;
+    for (uint32_t id = 0; id < KEY_SPACE; id++) {
+        bool present = model_ref[id] != HEAP_REF_NONE;
+        wrong += seen_counts[id] != (present ? 1u : 0u);
+        if (present && record) {
+            recorded[id] = unit_of_id[id];
+        } else if (present) {
+            wrong += recorded[id] != unit_of_id[id];
+        }
+    }
+    return wrong;
+}
+
+/* A snapshot's units: taken mid-rehash, they stay valid while the rehash goes on (entries
+ * only move within their unit) and after it ends, for a grow and for a shrink. */
+static void test_visit_units(struct dict *dict)
+{
+    uint64_t allocations_before = dict->heap->allocations;
+    fill(dict, 10000);
+    CHECK(dict_units(dict) == dict->bucket_count[0]);
+    CHECK(units_check(dict, dict_units(dict), true) == 0);
+    uint32_t id = 10000;
+    /* Bound: the ids up to the next grow. */
+    while (!dict_rehashing(dict)) {
+        CHECK(op_insert(dict, id++));
+    }
+    dict_rehash(dict, 100);
+    CHECK(dict_rehashing(dict));
+    uint32_t units = dict_units(dict);
+    CHECK(units == dict->bucket_count[0] && units < dict->bucket_count[1]);
+    CHECK(units_check(dict, units, true) == 0);
+    dict_rehash(dict, units / 2);
+    CHECK(units_check(dict, units, false) == 0);
+    rehash_finish(dict);
+    CHECK(!dict_rehashing(dict) && dict->bucket_count[0] == 2 * units);
+    CHECK(units_check(dict, units, false) == 0);
+    /* Mid-shrink: the units are the new, smaller table's buckets. */
+    fill(dict, 0);
+    /* Bound: present_count removals. */
+    while (!dict_rehashing(dict) && present_count > 0) {
+        op_remove(dict, present_ids[prng_below(present_count)], false);
+    }
+    CHECK(dict_rehashing(dict) && dict->bucket_count[1] < dict->bucket_count[0]);
+    dict_rehash(dict, 10);
+    units = dict_units(dict);
+    CHECK(units == dict->bucket_count[1]);
+    CHECK(units_check(dict, units, true) == 0);
+    dict_rehash(dict, dict->bucket_count[0] / 2);
+    CHECK(units_check(dict, units, false) == 0);
+    rehash_finish(dict);
+    CHECK(units_check(dict, units, false) == 0);
+    clear_all(dict, allocations_before);
+}
+
 /* Keys that come and go while a scan runs: up to churn_max of them, then down to none. */
 struct scan_churn {
     uint32_t stable_count;  /* ids [0, stable_count) stay for the whole scan */
@@ -1243,6 +1319,7 @@ int main(void)
     test_thresholds(&dict);
     test_positions(&dict);
     test_scan_static(&dict);
+    test_visit_units(&dict);
     scan_resizing(&dict, 5000, 60000, 24);
     scan_resizing(&dict, 500, 150000, 64);
     test_random(&dict);

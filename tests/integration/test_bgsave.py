@@ -12,6 +12,8 @@ writes that run while the snapshot walks.
    were written ahead of a change (the hook path ran, not only the walk).
 3. INFO persistence: rdb_last_bgsave_status:ok, rdb_saves counts it, LASTSAVE moved,
    rdb_changes_since_last_save counts the writes made after the snapshot point.
+The second BGSAVE (the file checked in redis-server) starts right after database 0's keys
+dict began doubling: the walk goes on by units of the smaller table while the rehash runs.
 4. BGSAVE SCHEDULE answers as BGSAVE; BGSAVE inside MULTI/EXEC answers "Background saving
    scheduled" and cron starts it after the transaction; SHUTDOWN NOSAVE during a BGSAVE stops
    it and leaves no temp file.
@@ -196,11 +198,21 @@ def main():
             for start in range(0, len(fill), 10000):
                 pipeline(client, fill[start:start + 10000])
             before = dataset(client)
+            # Database 0's keys dict has 131,072 buckets and 120,900 keys: new keys up to one
+            # past that, in the BGSAVE's pipeline, start its doubling just before the BGSAVE,
+            # which then walks while that rehash goes on.
+            grow = [[b"SET", b"grow:%d" % index, b"g"]
+                    for index in range(131072 - len(before) + 5000 + 8)]
+            for command in grow:
+                before[(0, command[1])] = ("string", b"g")
             writes = write_commands(random.Random(18))
-            replies = pipeline(client, [[b"BGSAVE"]] + writes + [[b"FLUSHDB"],
-                                                                   [b"SET", b"late", b"1"]])
-            check.equal("BGSAVE under writes", "Background saving started", replies[0])
+            replies = pipeline(client, grow + [[b"BGSAVE"]] + writes +
+                               [[b"FLUSHDB"], [b"SET", b"late", b"1"]])
+            check.equal("BGSAVE under writes", "Background saving started", replies[len(grow)])
             check.true("bgsave ends", wait_bgsave(client))
+            check.true("the BGSAVE started while database 0 was rehashing",
+                       "1 database(s) rehashing at the start" in kv.log_text(),
+                       kv.log_text()[-600:])
             redis_dir = os.path.join(root, "redis")
             os.mkdir(redis_dir)
             shutil.copy(os.path.join(kv_dir2, "dump.rdb"), os.path.join(redis_dir, "dump.rdb"))
