@@ -164,7 +164,8 @@ static const char *const cmd_denyoom_names[] = {
 };
 #define CMD_DENYOOM_NAME_COUNT (sizeof(cmd_denyoom_names) / sizeof(cmd_denyoom_names[0]))
 
-/* By position: whether the command is DENYOOM; and where EXEC is. */
+/* By position: whether the command is DENYOOM; and where EXEC, ASKING and the shard pub/sub
+ * commands are (cluster mode's admission). */
 static bool cmd_denyoom_at[CMD_MAX];
 static uint32_t cmd_exec_position = UINT32_MAX;
 static uint32_t cmd_asking_position = UINT32_MAX;
@@ -656,7 +657,6 @@ enum reply_error cmd_store_error(enum store_status status)
     return error;
 }
 
-
 /*
  * Cluster mode's redirection, as Redis 7.0's getNodeByQuery and clusterRedirectClient: the
  * command's keys (found as COMMAND GETKEYS finds them) must hash to one slot, served here, or
@@ -674,9 +674,9 @@ struct cluster_query {
     bool multiple_keys;     /* two different keys in the slot */
     bool migrating;         /* the slot is myself's and migrating */
     bool importing;         /* the slot is being imported */
-    struct slice first_key;
-    uint32_t slot;
-    uint32_t owner;
+    struct slice first_key; /* the first key seen (Redis's firstkey) */
+    uint32_t slot;          /* its slot */
+    uint32_t owner;         /* the node serving the slot, CLUSTER_NODE_NONE: nobody */
     uint32_t missing_keys;  /* in an open slot: keys not here */
     uint32_t existing_keys; /* and keys here */
 };
