@@ -68,6 +68,14 @@ struct client {
     bool txn_writes;           /* its MULTI queued a command that may write (CLIENT PAUSE WRITE
                                   holds the EXEC); meaningful while txn.active */
     bool monitor;              /* MONITOR: every command run is shown to it (cmd_monitor.c) */
+    bool cluster_asking;       /* ASKING: its next command may use an importing slot (Redis's
+                                  CLIENT_ASKING; cleared after a command outside MULTI) */
+    bool cluster_readonly;     /* READONLY: reads from a replica's slots (Redis's
+                                  CLIENT_READONLY; READWRITE and RESET clear it) */
+    bool cluster_txn_crossslot; /* its MULTI queued commands whose keys are in two slots */
+    bool cluster_txn_write;    /* its MULTI queued a write with keys (EXEC's redirection) */
+    uint32_t cluster_txn_slot; /* the slot of its queued commands' keys; UINT32_MAX: none yet
+                                  (the command layer resets the three outside MULTI) */
     uint32_t monitor_next;     /* 1 + the slot of the next monitor in `clients`' list, 0: last */
     uint32_t monitor_prev;     /* 1 + the slot of the previous one, 0: first */
     int64_t created_ms;        /* Unix ms when accepted (CLIENT LIST age) */

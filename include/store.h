@@ -22,6 +22,10 @@
  * layer selects the client's before each command, and what walks them all (active expiry,
  * eviction, FLUSHALL, INFO, verify) gives the selection back as it found it. The hooks learn
  * the database from store.db_index.
+ *
+ * Cluster mode (store_slots_enable): database 0 also keeps its keys by slot (Redis's CRC16
+ * slots, keyslot.h), in a list per slot threaded through a trailer of each key object, so
+ * that CLUSTER COUNTKEYSINSLOT, GETKEYSINSLOT and slot migration never walk the keyspace.
  */
 #ifndef KV_STORE_H
 #define KV_STORE_H
@@ -174,6 +178,18 @@ struct store_db {
                                  TTLs active expiry meets (0: none met, or no key with one) */
 };
 
+/* Cluster mode: bytes each key object carries after its content (head, expiry time, key,
+ * embedded value) for its slot's list: the previous and next key objects' references. */
+#define STORE_SLOT_TRAILER_BYTES 8u
+
+/* One slot of database 0's per-slot index (cluster mode, store_slots_enable): its keys in a
+ * doubly linked list threaded through the key objects' trailers, newest first (as Redis 7.0's
+ * slots_to_keys). */
+struct store_slot {
+    uint32_t head;            /* the first key object's reference; HEAP_REF_NONE: no key */
+    uint32_t count;           /* keys in the list (keys are capped at 2^32 - 1) */
+};
+
 struct store {
     struct heap *heap;        /* every key, value and collection */
     struct store_db *dbs;     /* db_count databases: dbs_inline for Redis's default count or
@@ -211,6 +227,11 @@ struct store {
      * notifications); NULL: none, the common case. */
     void (*event)(void *event_context, uint8_t event, struct slice key);
     void *event_context;
+    /* Cluster mode: database 0's keys by slot, KEYSLOT_COUNT entries in one heap allocation
+     * taken by store_slots_enable; NULL when off (the default). */
+    struct store_slot *slots;
+    uint32_t slot_trailer_bytes; /* bytes after every key object's content for its slot links:
+                                    STORE_SLOT_TRAILER_BYTES in cluster mode, else 0 */
 };
 
 /* What the event hook is told (enum for store.event). */
@@ -457,6 +478,28 @@ static inline uint64_t store_key_count(const struct store *store)
 {
     return dict_count(&store->db->keys);
 }
+
+/* Cluster mode (cluster-enabled): from now on database 0 keeps a per-slot index of its keys.
+ * Called once at startup, before any key exists (main.c, wired by the lead/cluster-core).
+ * Cost: one heap allocation of KEYSLOT_COUNT * 8 bytes (128 KiB) now, and
+ * STORE_SLOT_TRAILER_BYTES (8) more in every key object (of any database) from now on, taken
+ * with the object, so a key that cannot get them is refused as any OOM write (nothing
+ * changes). Every way a key enters or leaves database 0 keeps the index exact in O(1) (a
+ * rename, an overwrite, a resize and MOVE included), but FLUSHDB/FLUSHALL of database 0
+ * (O(slots)) and SWAPDB with database 0 (rebuilt: O(slots + keys), where Redis refuses SWAPDB
+ * in cluster mode). Not called: no trailer, no table, nothing changes. */
+void store_slots_enable(struct store *store);
+bool store_slots_enabled(const struct store *store);
+/* Keys of database 0 in `slot` (< KEYSLOT_COUNT), live or past their time but not yet removed
+ * (as Redis's COUNTKEYSINSLOT). O(1). Cluster mode only. */
+uint64_t store_slot_key_count(const struct store *store, uint32_t slot);
+/* Up to count_max key references (store_key(store, ref) gives the key) of `slot`, in a stable
+ * order; returns how many were written. O(count_max), never a keyspace scan. The order is
+ * the slot's list: newest key first (Redis's GETKEYSINSLOT order); a key keeps its place
+ * while it is overwritten or changed, a renamed key goes first in its new slot. The
+ * references are good until the keyspace changes. Cluster mode only. */
+uint32_t store_slot_keys(const struct store *store, uint32_t slot, uint32_t count_max,
+                         uint32_t *key_refs);
 
 /* Checks every invariant of both dicts and each key (through its type's verify). Returns
  * the heap allocations the store holds (key objects, expires entries, bucket arrays and the

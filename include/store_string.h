@@ -72,6 +72,11 @@ KV_MUST_USE enum store_status store_string_get(struct store *store, struct slice
  * and MEMORY USAGE). */
 uint64_t store_string_bytes(uint64_t key_bytes, uint64_t value_bytes);
 
+/* The same in this store: in cluster mode its key objects carry the slot links
+ * (STORE_SLOT_TRAILER_BYTES) too, which store_string_bytes leaves out. */
+uint64_t store_string_stored_bytes(const struct store *store, uint64_t key_bytes,
+                                   uint64_t value_bytes);
+
 
 /* The most heap bytes (usable sizes, so class rounding included) a value of `count`
  * elements of up to `element_bytes` each (and `field_bytes`, for a field or member) can take

@@ -107,6 +107,8 @@ void client_reset(struct clients *clients, struct client *client, bool authentic
     client->authenticated = authenticated;
     client->resp = 2; /* as Redis's RESET: back to RESP2 */
     client->db_index = 0; /* and to database 0 */
+    client->cluster_asking = false; /* as Redis's clearClientConnectionState */
+    client->cluster_readonly = false;
     /* RESET clears CLIENT REPLY OFF (and a SKIP set by this very command: none can be);
      * a skipped RESET stays skipped. */
     if (client->reply_mode != CLIENT_REPLY_SKIP) {

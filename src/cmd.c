@@ -12,12 +12,15 @@
 
 #include "cmd_handlers.h"
 #include "client.h"
+#include "cluster.h"
 #include "conn.h"
 #include "evict.h"
+#include "keyslot.h"
 #include "latency.h"
 #include "notify.h"
 #include "propagate.h"
 #include "number.h"
+#include "redis_param.h"
 #include "region.h"
 #include "slowlog.h"
 #include "snapshot.h"
@@ -65,6 +68,7 @@ static const struct cmd_family *const cmd_families[] = {
     &cmd_family_acl,
     &cmd_family_monitor,
     &cmd_family_aof,
+    &cmd_family_cluster,
 };
 
 #define CMD_FAMILY_COUNT (sizeof(cmd_families) / sizeof(cmd_families[0]))
@@ -160,9 +164,14 @@ static const char *const cmd_denyoom_names[] = {
 };
 #define CMD_DENYOOM_NAME_COUNT (sizeof(cmd_denyoom_names) / sizeof(cmd_denyoom_names[0]))
 
-/* By position: whether the command is DENYOOM; and where EXEC is. */
+/* By position: whether the command is DENYOOM; and where EXEC, ASKING and the shard pub/sub
+ * commands are (cluster mode's admission). */
 static bool cmd_denyoom_at[CMD_MAX];
 static uint32_t cmd_exec_position = UINT32_MAX;
+static uint32_t cmd_asking_position = UINT32_MAX;
+static uint32_t cmd_spublish_position = UINT32_MAX;
+static uint32_t cmd_ssubscribe_position = UINT32_MAX;
+static uint32_t cmd_sunsubscribe_position = UINT32_MAX;
 
 /* Marks the DENYOOM commands the table has; a name kv lacks is skipped. */
 static void denyoom_mark(void)
@@ -181,6 +190,17 @@ static void denyoom_mark(void)
     struct slice exec = {.bytes = (const uint8_t *)"exec", .length = 4};
     cmd_exec_position = cmd_find(&exec, 1);
     KV_ASSERT(cmd_exec_position < cmd_all_count);
+    struct slice asking = {.bytes = (const uint8_t *)"asking", .length = 6};
+    cmd_asking_position = cmd_find(&asking, 1);
+    KV_ASSERT(cmd_asking_position < cmd_all_count);
+    struct slice spublish = {.bytes = (const uint8_t *)"spublish", .length = 8};
+    struct slice ssubscribe = {.bytes = (const uint8_t *)"ssubscribe", .length = 10};
+    struct slice sunsubscribe = {.bytes = (const uint8_t *)"sunsubscribe", .length = 12};
+    cmd_spublish_position = cmd_find(&spublish, 1);
+    cmd_ssubscribe_position = cmd_find(&ssubscribe, 1);
+    cmd_sunsubscribe_position = cmd_find(&sunsubscribe, 1);
+    KV_ASSERT(cmd_spublish_position < cmd_all_count);
+    KV_ASSERT(cmd_ssubscribe_position < cmd_all_count && cmd_sunsubscribe_position < cmd_all_count);
 }
 
 bool cmd_denyoom(uint32_t position)
@@ -637,8 +657,281 @@ enum reply_error cmd_store_error(enum store_status status)
     return error;
 }
 
-bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
-               uint32_t arg_count)
+/*
+ * Cluster mode's redirection, as Redis 7.0's getNodeByQuery and clusterRedirectClient: the
+ * command's keys (found as COMMAND GETKEYS finds them) must hash to one slot, served here, or
+ * the client is sent where it is (MOVED), asked to retry there during a migration (ASK), or
+ * told the cluster cannot serve it (CLUSTERDOWN, CROSSSLOT, TRYAGAIN). A transaction's
+ * queued commands each pass it when queued, and EXEC by the whole queue's keys read again
+ * from the receive buffer (the slot kept in the client at queueing judges it when the queue
+ * cannot be re-read there).
+ */
+struct cluster_query {
+    struct store *store;
+    bool found;             /* a key was seen */
+    bool crossslot;         /* two keys in two slots */
+    bool unbound;           /* the first key's slot is served by nobody */
+    bool multiple_keys;     /* two different keys in the slot */
+    bool migrating;         /* the slot is myself's and migrating */
+    bool importing;         /* the slot is being imported */
+    struct slice first_key; /* the first key seen (Redis's firstkey) */
+    uint32_t slot;          /* its slot */
+    uint32_t owner;         /* the node serving the slot, CLUSTER_NODE_NONE: nobody */
+    uint32_t missing_keys;  /* in an open slot: keys not here */
+    uint32_t existing_keys; /* and keys here */
+};
+
+static void cluster_query_key(void *context, struct slice key)
+{
+    struct cluster_query *query = context;
+    if (query->crossslot || query->unbound) {
+        return; /* Redis stops at the first error */
+    }
+    uint32_t slot = keyslot_of(key.bytes, key.length);
+    if (!query->found) {
+        query->found = true;
+        query->first_key = key;
+        query->slot = slot;
+        query->owner = cluster_slot_owner(slot);
+        if (query->owner == CLUSTER_NODE_NONE) {
+            query->unbound = true;
+            return;
+        }
+        query->migrating = query->owner == cluster_myself() &&
+                           cluster_slot_migrating(slot) != CLUSTER_NODE_NONE;
+        query->importing = !query->migrating && cluster_slot_importing(slot) != CLUSTER_NODE_NONE;
+    } else if (key.length != query->first_key.length ||
+               memcmp(key.bytes, query->first_key.bytes, key.length) != 0) {
+        if (slot != query->slot) {
+            query->crossslot = true;
+            return;
+        }
+        query->multiple_keys = true;
+    }
+    if (query->migrating || query->importing) {
+        bool here = store_db_contains(query->store, 0, key);
+        query->missing_keys += here ? 0u : 1u;
+        query->existing_keys += here ? 1u : 0u;
+    }
+}
+
+/* Whether the command writes (Redis's CMD_WRITE; an EXEC: whether its queue holds one), asked
+ * only where the answer matters (a cluster down but readable, a replica's READONLY client, a
+ * command being queued): Redis's table is looked up then, not for every command. */
+struct cluster_writes {
+    const struct slice *args;
+    uint32_t arg_count;
+    int8_t known;           /* -1: not looked up yet; else 0 or 1 */
+};
+
+static bool cluster_writes(struct cluster_writes *writes)
+{
+    if (writes->known < 0) {
+        writes->known =
+            (cmd_redis_flags(writes->args, writes->arg_count) & CMD_REDIS_WRITE) != 0 ? 1 : 0;
+    }
+    KV_ASSERT(writes->known == 0 || writes->known == 1);
+    return writes->known == 1;
+}
+
+/* SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE: their shard channels hash as keys. */
+static bool cluster_shard_pubsub(uint32_t position)
+{
+    return position == cmd_spublish_position || position == cmd_ssubscribe_position ||
+           position == cmd_sunsubscribe_position;
+}
+
+/* Unix ms at the kernel's tick (CLOCK_REALTIME_COARSE, a few ms): the state's delays are
+ * judged on Redis's 100 ms cron period, so a fine clock read per command is not needed. */
+static int64_t cluster_clock_ms(void)
+{
+    struct timespec now;
+    int result = clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static bool param_is_yes(const char *name)
+{
+    int32_t row = redis_param_find(name, strlen(name));
+    KV_ASSERT(row >= 0);
+    return strcmp(redis_param_value((uint32_t)row), "yes") == 0;
+}
+
+/* The decision for a query that found keys: true to serve; false after the error. */
+static bool cluster_query_answer(struct cmd_context *context, const struct cluster_query *query,
+                                 struct cluster_writes *writes, bool shard)
+{
+    struct reply *reply = &context->reply;
+    if (query->unbound) {
+        reply_error(reply, REPLY_ERROR_CLUSTER_DOWN_UNBOUND);
+        return false;
+    }
+    if (query->crossslot) {
+        reply_error(reply, REPLY_ERROR_CLUSTER_CROSSSLOT);
+        return false;
+    }
+    if (!cluster_state_ok(cluster_clock_ms())) {
+        bool allowed = shard ? param_is_yes("cluster-allow-pubsubshard-when-down")
+                             : param_is_yes("cluster-allow-reads-when-down");
+        if (!allowed || (!shard && cluster_writes(writes))) {
+            reply_error(reply, allowed ? REPLY_ERROR_CLUSTER_DOWN_RO : REPLY_ERROR_CLUSTER_DOWN);
+            return false;
+        }
+    }
+    bool open = !shard && (query->migrating || query->importing);
+    if (open && query->migrating && query->missing_keys > 0) {
+        if (query->existing_keys > 0) {
+            reply_error(reply, REPLY_ERROR_CLUSTER_TRYAGAIN);
+            return false;
+        }
+        uint32_t target = cluster_slot_migrating(query->slot);
+        reply_error_format(reply, REPLY_ERROR_CLUSTER_ASK, query->slot, cluster_endpoint(target),
+                           cluster_node_at(target)->port);
+        return false;
+    }
+    if (query->importing && context->client->cluster_asking) {
+        if (open && query->multiple_keys && query->missing_keys > 0) {
+            reply_error(reply, REPLY_ERROR_CLUSTER_TRYAGAIN);
+            return false;
+        }
+        return true;
+    }
+    const struct cluster_node *myself = cluster_node_at(cluster_myself());
+    if ((context->client->cluster_readonly || shard) && (myself->flags & CLUSTER_FLAG_SLAVE) &&
+        myself->master_index == query->owner && !cluster_writes(writes)) {
+        return true;
+    }
+    if (query->owner == cluster_myself()) {
+        return true;
+    }
+    reply_error_format(reply, REPLY_ERROR_CLUSTER_MOVED, query->slot,
+                       cluster_endpoint(query->owner), cluster_node_at(query->owner)->port);
+    return false;
+}
+
+/* The keys (or shard channels) of one command, into the query. */
+static void cluster_query_command(struct cluster_query *query, uint32_t position,
+                                  const struct slice *args, uint32_t arg_count)
+{
+    if (!cluster_shard_pubsub(position)) {
+        cmd_keys_each(args, arg_count, cluster_query_key, query);
+        return;
+    }
+    /* Shard channels hash as keys do: SPUBLISH's one, S(UN)SUBSCRIBE's every one. */
+    uint32_t last = position == cmd_spublish_position ? 2 : arg_count;
+    /* Bounded by the arguments. */
+    for (uint32_t index = 1; index < last && index < arg_count; index++) {
+        cluster_query_key(query, args[index]);
+    }
+}
+
+/*
+ * EXEC's query as Redis's getNodeByQuery makes it: every queued command's keys again, read
+ * back from the receive buffer into the parse scratch as EXEC itself will (so a slot that
+ * began to migrate since the queueing is judged by its keys now). False when that cannot be
+ * done here, and the slot kept at queueing judges EXEC: a queued command with more arguments
+ * than the scratch holds now, or an EXEC whose name is not in the receive buffer (an inline
+ * one, which the walk's unescaping could overwrite).
+ */
+static bool cluster_query_exec_walk(struct cmd_context *context, const struct slice *args,
+                                    struct cluster_query *query)
+{
+    const struct txn *txn = &context->client->txn;
+    const struct resp_scratch *scratch = context->scratch;
+    if (scratch == NULL || context->conns == NULL || args != scratch->args || !txn_holds(txn) ||
+        txn->args_max > scratch->args_max) {
+        return false;
+    }
+    const struct conn *conn = conn_at(context->conns, context->client->slot_index);
+    const uint8_t *name = args[0].bytes;
+    if (name < conn->recv || name >= conn->recv + conn->recv_length) {
+        return false;
+    }
+    struct slice exec_name = args[0];
+    struct txn_walk walk;
+    txn_walk_start(txn, &walk, conn->parser.command_start);
+    uint32_t arg_count = 0;
+    uint32_t walked = 0;
+    /* Bounded: each step consumes a whole command of the queue region. */
+    while (walked < txn->queued && txn_walk_next(&walk, scratch, conn->recv,
+                                                  context->conns->recv_limit, &arg_count)) {
+        uint32_t position = cmd_find(scratch->args, arg_count);
+        if (cmd_flags(cmd_of(position)) & CMD_FLAG_TXN) {
+            continue; /* it ran at once while queueing */
+        }
+        walked++;
+        cluster_query_command(query, position, scratch->args, arg_count);
+    }
+    KV_ASSERT(walked == txn->queued);
+    scratch->args[0] = exec_name; /* EXEC's own name, which cmd_run and MONITOR read */
+    return true;
+}
+
+/* EXEC's query, from what its queued commands' admissions kept. */
+static void cluster_query_exec(const struct client *client, struct cluster_query *query)
+{
+    if (client->cluster_txn_slot == UINT32_MAX) {
+        return;
+    }
+    query->found = true;
+    query->crossslot = client->cluster_txn_crossslot;
+    query->slot = client->cluster_txn_slot;
+    query->owner = cluster_slot_owner(query->slot);
+    query->unbound = query->owner == CLUSTER_NODE_NONE;
+    query->migrating = !query->unbound && query->owner == cluster_myself() &&
+                       cluster_slot_migrating(query->slot) != CLUSTER_NODE_NONE;
+    query->importing = !query->unbound && !query->migrating &&
+                       cluster_slot_importing(query->slot) != CLUSTER_NODE_NONE;
+}
+
+/* Whether cluster mode lets the command run here; false after the redirection or error (a
+ * refused EXEC discards its transaction, as Redis's). */
+static bool cluster_admit(struct cmd_context *context, uint32_t position, const struct cmd *cmd,
+                          const struct slice *args, uint32_t arg_count)
+{
+    struct client *client = context->client;
+    if (!client->txn.active) {
+        client->cluster_txn_slot = UINT32_MAX;
+        client->cluster_txn_crossslot = false;
+        client->cluster_txn_write = false;
+    }
+    bool exec = position == cmd_exec_position;
+    if (exec && !client->txn.active) {
+        return true; /* EXEC without MULTI answers its own error */
+    }
+    struct cluster_query query = {.store = context->store, .owner = CLUSTER_NODE_NONE};
+    bool shard = cluster_shard_pubsub(position);
+    struct cluster_writes writes = {.args = args, .arg_count = arg_count, .known = -1};
+    if (exec) {
+        if (!cluster_query_exec_walk(context, args, &query)) {
+            cluster_query_exec(client, &query);
+        }
+        writes.known = client->cluster_txn_write ? 1 : 0;
+    } else {
+        writes.known = shard ? 0 : -1;
+        cluster_query_command(&query, position, args, arg_count);
+    }
+    if (!query.found) {
+        return true;
+    }
+    if (cluster_query_answer(context, &query, &writes, shard)) {
+        if (client->txn.active && !exec && !(cmd->flags & CMD_FLAG_TXN)) {
+            uint32_t kept = client->cluster_txn_slot;
+            client->cluster_txn_crossslot |= kept != UINT32_MAX && kept != query.slot;
+            client->cluster_txn_slot = kept == UINT32_MAX ? query.slot : kept;
+            client->cluster_txn_write |= cluster_writes(&writes);
+        }
+        return true;
+    }
+    if (exec) {
+        txn_reset(&client->txn, context->watch);
+    }
+    return false;
+}
+
+static bool admit_checks(struct cmd_context *context, uint32_t position, const struct slice *args,
+                         uint32_t arg_count)
 {
     KV_ASSERT(arg_count >= 1);
     KV_ASSERT(context->client->id != 0); /* an open client sent it */
@@ -654,10 +947,17 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
         reply_error_arity(&context->reply, cmd->name);
         return false;
     }
-    const struct client *client = context->client;
+    struct client *client = context->client;
     if (!client->authenticated && !(cmd->flags & CMD_FLAG_NOAUTH)) {
         stats->rejected_calls++;
         reply_error(&context->reply, REPLY_ERROR_NOAUTH);
+        return false;
+    }
+    /* Cluster mode: Redis redirects here, before every later check (the AOF's own client,
+     * id UINT64_MAX, is obeyed as Redis's mustObeyClient). */
+    if (cluster_enabled() && client->id != UINT64_MAX &&
+        !cluster_admit(context, position, cmd, args, arg_count)) {
+        stats->rejected_calls++;
         return false;
     }
     /* As Redis 7.0: only RESP2 limits a subscribed client (RESP3 tells pushes apart). */
@@ -682,6 +982,17 @@ bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slic
     }
     KV_ASSERT(context->reply.total == length_before); /* admitting answers nothing */
     return true;
+}
+
+bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,
+               uint32_t arg_count)
+{
+    bool admitted = admit_checks(context, position, args, arg_count);
+    /* A refused command ends an ASKING as one that ran does (Redis's resetClient). */
+    if (!admitted && !context->client->txn.active && position != cmd_asking_position) {
+        context->client->cluster_asking = false;
+    }
+    return admitted;
 }
 
 /* Adds a command to the slow log: its arguments, the client's address and name. */
@@ -853,6 +1164,11 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
               context->outcome.silent || context->reply.failed);
     KV_ASSERT(!context->outcome.block || written == 0);
     KV_ASSERT(stats->failed_calls <= stats->calls);
+    /* ASKING lasts one command, or a transaction (Redis's resetClient). */
+    if (context->mode == CMD_MODE_DIRECT && !context->script_call && !context->client->txn.active &&
+        position != cmd_asking_position) {
+        context->client->cluster_asking = false;
+    }
     context->reply.mark = outer_mark;
     context->reply.first = outer_wrote ? outer_first : context->reply.first;
 }

@@ -8,6 +8,8 @@
  */
 #include "cmd_handlers.h"
 
+#include "cluster.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -179,7 +181,7 @@ CMD_HANDLER(cmd_hello)
     reply_bulk(&context->reply, text_slice("id"));
     reply_integer(&context->reply, (int64_t)context->client->id);
     reply_bulk(&context->reply, text_slice("mode"));
-    reply_bulk(&context->reply, text_slice("standalone"));
+    reply_bulk(&context->reply, text_slice(cluster_enabled() ? "cluster" : "standalone"));
     reply_bulk(&context->reply, text_slice("role"));
     reply_bulk(&context->reply, text_slice("master"));
     reply_bulk(&context->reply, text_slice("modules"));

@@ -19,6 +19,8 @@
  */
 #include "cmd_handlers.h"
 
+#include "cluster.h"
+
 #include <string.h>
 
 #include "notify.h"
@@ -414,6 +416,10 @@ CMD_HANDLER(cmd_copy)
     uint32_t target_db = source_db;
     bool replace = false;
     if (!copy_options(context, args, arg_count, &replace, &target_db)) {
+        return;
+    }
+    if (cluster_enabled() && (source_db != 0 || target_db != 0)) {
+        reply_error(&context->reply, REPLY_ERROR_COPY_CLUSTER);
         return;
     }
     if (target_db == source_db && slice_equal(args[1], args[2])) {

@@ -72,6 +72,7 @@ extern const struct cmd_family cmd_family_module;
 extern const struct cmd_family cmd_family_acl;
 extern const struct cmd_family cmd_family_monitor;
 extern const struct cmd_family cmd_family_aof;
+extern const struct cmd_family cmd_family_cluster;
 
 /* Finds a key of `type` (not STORE_TYPE_ANY) in one probe (store_find_typed), counting the
  * keyspace hit or miss as Redis's lookupKeyRead; answers WRONGTYPE itself for a key of

@@ -16,6 +16,8 @@
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "cmd_handlers.h"
 
+#include "cluster.h"
+
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -122,7 +124,7 @@ static void info_server(struct cmd_context *context, struct text *text)
     run_id(context, 1, id);
     text_add(text,
              "# Server\r\nredis_version:" INFO_REDIS_VERSION "\r\nredis_git_sha1:00000000\r\n"
-             "redis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\n"
+             "redis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:%s\r\n"
              "os:%s %s %s\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\n"
              "multiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\n"
              "gcc_version:%d.%d.%d\r\nprocess_id:%d\r\nprocess_supervised:no\r\n"
@@ -130,7 +132,8 @@ static void info_server(struct cmd_context *context, struct text *text)
              "\r\nuptime_in_seconds:%" PRIu64 "\r\nuptime_in_days:%" PRIu64 "\r\n"
              "hz:%u\r\nconfigured_hz:%u\r\nlru_clock:%" PRIu64 "\r\nexecutable:%s\r\n"
              "config_file:%s\r\nio_threads_active:0\r\nkv_version:0.1.0\r\n",
-             name.sysname, name.release, name.machine, __GNUC__, __GNUC_MINOR__,
+             cluster_enabled() ? "cluster" : "standalone", name.sysname, name.release,
+             name.machine, __GNUC__, __GNUC_MINOR__,
              __GNUC_PATCHLEVEL__, (int)getpid(), id, context->config->port, now, uptime_s,
              uptime_s / 86400u, context->config->hz, context->config->hz,
              (now / 1000000u) & 0xffffffu, executable, context->config->config_file);
@@ -490,7 +493,7 @@ static void info_cluster(struct cmd_context *context, struct text *text)
 {
     KV_ASSERT(text->length < text->capacity);
     (void)context;
-    text_add(text, "# Cluster\r\ncluster_enabled:0\r\n");
+    text_add(text, "# Cluster\r\ncluster_enabled:%d\r\n", cluster_enabled() ? 1 : 0);
     KV_ASSERT(text->length > 0);
 }
 

@@ -16,6 +16,8 @@
  */
 #include "cmd_handlers.h"
 
+#include "cluster.h"
+
 #include <string.h>
 
 #include "block.h"
@@ -390,6 +392,10 @@ CMD_HANDLER(cmd_select)
     if (!db_index_parse(context, args[1], REPLY_ERROR_NONE, &index)) {
         return;
     }
+    if (cluster_enabled() && index != 0) {
+        reply_error(&context->reply, REPLY_ERROR_SELECT_CLUSTER); /* Redis: only database 0 */
+        return;
+    }
     if (!db_index_valid(context->store, index)) {
         reply_error(&context->reply, REPLY_ERROR_DB_INDEX_RANGE);
         return;
@@ -404,6 +410,10 @@ CMD_HANDLER(cmd_select)
 CMD_HANDLER(cmd_move)
 {
     KV_ASSERT(arg_count == 3);
+    if (cluster_enabled()) {
+        reply_error(&context->reply, REPLY_ERROR_MOVE_CLUSTER);
+        return;
+    }
     struct store *store = context->store;
     int64_t index = 0;
     if (!db_index_parse(context, args[2], REPLY_ERROR_NONE, &index)) {
@@ -469,6 +479,10 @@ static bool swap_touches(void *context, struct slice key)
 CMD_HANDLER(cmd_swapdb)
 {
     KV_ASSERT(arg_count == 3);
+    if (cluster_enabled()) {
+        reply_error(&context->reply, REPLY_ERROR_SWAPDB_CLUSTER);
+        return;
+    }
     struct store *store = context->store;
     int64_t first = 0;
     int64_t second = 0;

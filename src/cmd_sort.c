@@ -24,6 +24,8 @@
  */
 #include "cmd_handlers.h"
 
+#include "cluster.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -148,10 +150,18 @@ static bool sort_parse(struct cmd_context *context, const struct slice *args, ui
             /* A pattern without '*' (as a C string: up to a NUL) names no weight keys; as in
              * Redis, a later BY with one does not undo that. */
             uint32_t text_bytes = text_length(options->by);
-            options->dontsort = options->dontsort || text_bytes == 0 ||
-                                memchr(options->by.bytes, '*', text_bytes) == NULL;
+            bool pattern = text_bytes > 0 && memchr(options->by.bytes, '*', text_bytes) != NULL;
+            if (pattern && cluster_enabled()) {
+                reply_error(&context->reply, REPLY_ERROR_SORT_BY_CLUSTER);
+                return false;
+            }
+            options->dontsort = options->dontsort || !pattern;
             index++;
         } else if (cmd_arg_is(word, "get") && left >= 1) {
+            if (cluster_enabled()) {
+                reply_error(&context->reply, REPLY_ERROR_SORT_GET_CLUSTER);
+                return false;
+            }
             options->get_count++;
             index++;
         } else {

@@ -20,6 +20,7 @@
 #include "aof.h"
 #include "block.h"
 #include "client.h"
+#include "cluster.h"
 #include "cmd.h"
 #include "config.h"
 #include "conn.h"
@@ -303,6 +304,56 @@ static void modules_init(void)
     cron_init(&cron, &serve, &store, &config, &stats, cron_unix_ms);
 }
 
+/* Cluster mode (cluster-enabled yes, startup only): nodes.conf loaded or created, and the
+ * store's per-slot index on before any key is loaded, as Redis's clusterInit (`port`: the
+ * port kv listens on). False after logging why kv cannot start. */
+static bool cluster_startup(uint32_t port)
+{
+    int32_t enabled = redis_param_find("cluster-enabled", 15);
+    KV_ASSERT(enabled >= 0);
+    if (strcmp(redis_param_value((uint32_t)enabled), "yes") != 0) {
+        return true;
+    }
+    int32_t bus_port = redis_param_find("cluster-port", 12);
+    KV_ASSERT(bus_port >= 0);
+    if (strcmp(redis_param_value((uint32_t)bus_port), "0") == 0 && port > 65535 - 10000) {
+        log_error("Redis port number too high. Cluster communication port is 10,000 port "
+                  "numbers higher than your Redis port. Your Redis port number must be 55535 "
+                  "or less.");
+        return false;
+    }
+    int32_t dir = redis_param_find("dir", 3);
+    KV_ASSERT(dir >= 0);
+    if (!cluster_init(redis_param_value((uint32_t)dir), port)) {
+        return false;
+    }
+    store_slots_enable(&store);
+    return true;
+}
+
+static uint64_t slot_keys(void *context, uint32_t slot)
+{
+    return store_slot_key_count(context, slot);
+}
+
+/* After the data are loaded (Redis's verifyClusterConfigWithData): keys only in database 0,
+ * and the slots holding keys claimed. */
+static bool cluster_data_check(void)
+{
+    if (!cluster_enabled()) {
+        return true;
+    }
+    /* Bounded by the databases. */
+    for (uint32_t db_index = 1; db_index < store.db_count; db_index++) {
+        if (store_db_key_count(&store, db_index) != 0) {
+            log_error("You can't have keys in a DB different than DB 0 when in Cluster mode. "
+                      "Exiting.");
+            return false;
+        }
+    }
+    return cluster_claim_slots(slot_keys, &store);
+}
+
 /* Loads <dir>/<dbfilename> before kv serves, as Redis's loadDataFromDisk; false: a file
  * kv refuses (logged), and kv exits. */
 static bool rdb_startup_load(void)
@@ -385,7 +436,13 @@ int main(int argc, char **argv)
     }
     /* appendonly yes: the AOF is the dataset (Redis loads no dump.rdb then). */
     bool aof_failed = false;
+    if (!cluster_startup(loop_port(loop))) {
+        return 1;
+    }
     if (aof_startup(&serve.shared, &aof_failed) ? aof_failed : !rdb_startup_load()) {
+        return 1;
+    }
+    if (!cluster_data_check()) {
         return 1;
     }
     log_info("ready to accept connections on %s:%u", config.bind, loop_port(loop));

@@ -420,6 +420,75 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
         FORMAT("-NOGROUP No such consumer group '%.64s' for key name '%.64s'\r\n"),
     [REPLY_ERROR_STREAM_XCLAIM_OPTION] =
         FORMAT("-ERR Unrecognized XCLAIM option '%.128s'\r\n"),
+    /* Cluster mode, as Redis 7.0's cluster.c words them. */
+    [REPLY_ERROR_CLUSTER_DISABLED] = FIXED("-ERR This instance has cluster support disabled\r\n"),
+    [REPLY_ERROR_CLUSTER_CROSSSLOT] =
+        FIXED("-CROSSSLOT Keys in request don't hash to the same slot\r\n"),
+    [REPLY_ERROR_CLUSTER_TRYAGAIN] =
+        FIXED("-TRYAGAIN Multiple keys request during rehashing of slot\r\n"),
+    [REPLY_ERROR_CLUSTER_DOWN] = FIXED("-CLUSTERDOWN The cluster is down\r\n"),
+    [REPLY_ERROR_CLUSTER_DOWN_RO] =
+        FIXED("-CLUSTERDOWN The cluster is down and only accepts read commands\r\n"),
+    [REPLY_ERROR_CLUSTER_DOWN_UNBOUND] = FIXED("-CLUSTERDOWN Hash slot not served\r\n"),
+    [REPLY_ERROR_CLUSTER_MOVED] = FORMAT("-MOVED %u %s:%u\r\n"),
+    [REPLY_ERROR_CLUSTER_ASK] = FORMAT("-ASK %u %s:%u\r\n"),
+    [REPLY_ERROR_CLUSTER_SLOT_INVALID_RANGE] = FIXED("-ERR Invalid or out of range slot\r\n"),
+    [REPLY_ERROR_CLUSTER_SLOT_INVALID] = FIXED("-ERR Invalid slot\r\n"),
+    [REPLY_ERROR_CLUSTER_SLOT_OR_COUNT_INVALID] =
+        FIXED("-ERR Invalid slot or number of keys\r\n"),
+    [REPLY_ERROR_CLUSTER_SLOT_BUSY] = FORMAT("-ERR Slot %u is already busy\r\n"),
+    [REPLY_ERROR_CLUSTER_SLOT_UNASSIGNED] = FORMAT("-ERR Slot %u is already unassigned\r\n"),
+    [REPLY_ERROR_CLUSTER_SLOT_TWICE] = FORMAT("-ERR Slot %u specified multiple times\r\n"),
+    [REPLY_ERROR_CLUSTER_SLOT_RANGE_ORDER] =
+        FORMAT("-ERR start slot number %u is greater than end slot number %u\r\n"),
+    [REPLY_ERROR_CLUSTER_FLUSHSLOTS_NOT_EMPTY] =
+        FIXED("-ERR DB must be empty to perform CLUSTER FLUSHSLOTS.\r\n"),
+    [REPLY_ERROR_CLUSTER_SETSLOT_REPLICA] = FIXED("-ERR Please use SETSLOT only with masters.\r\n"),
+    [REPLY_ERROR_CLUSTER_SETSLOT_SYNTAX] = FIXED("-ERR Invalid CLUSTER SETSLOT action or number "
+                                                 "of arguments. Try CLUSTER HELP\r\n"),
+    [REPLY_ERROR_CLUSTER_NOT_OWNER] = FORMAT("-ERR I'm not the owner of hash slot %u\r\n"),
+    [REPLY_ERROR_CLUSTER_ALREADY_OWNER] =
+        FORMAT("-ERR I'm already the owner of hash slot %u\r\n"),
+    [REPLY_ERROR_CLUSTER_NODE_UNKNOWN_SETSLOT] = FORMAT("-ERR I don't know about node %.200s\r\n"),
+    [REPLY_ERROR_CLUSTER_NODE_UNKNOWN] = FORMAT("-ERR Unknown node %.200s\r\n"),
+    [REPLY_ERROR_CLUSTER_TARGET_NOT_MASTER] = FIXED("-ERR Target node is not a master\r\n"),
+    [REPLY_ERROR_CLUSTER_SLOT_HAS_KEYS] =
+        FORMAT("-ERR Can't assign hashslot %u to a different node while I still hold keys for "
+               "this hash slot.\r\n"),
+    [REPLY_ERROR_CLUSTER_FORGET_MYSELF] =
+        FIXED("-ERR I tried hard but I can't forget myself...\r\n"),
+    [REPLY_ERROR_CLUSTER_FORGET_MASTER] = FIXED("-ERR Can't forget my master!\r\n"),
+    [REPLY_ERROR_CLUSTER_REPLICATE_MYSELF] = FIXED("-ERR Can't replicate myself\r\n"),
+    [REPLY_ERROR_CLUSTER_REPLICATE_REPLICA] =
+        FIXED("-ERR I can only replicate a master, not a replica.\r\n"),
+    [REPLY_ERROR_CLUSTER_REPLICATE_NOT_EMPTY] =
+        FIXED("-ERR To set a master the node must be empty and without assigned slots.\r\n"),
+    [REPLY_ERROR_CLUSTER_REPLICATE_UNSUPPORTED] =
+        FIXED("-ERR kv does not replicate: CLUSTER REPLICATE is not supported\r\n"),
+    [REPLY_ERROR_CLUSTER_NOT_MASTER] = FIXED("-ERR The specified node is not a master\r\n"),
+    [REPLY_ERROR_CLUSTER_FAILOVER_MASTER] =
+        FIXED("-ERR You should send CLUSTER FAILOVER to a replica\r\n"),
+    [REPLY_ERROR_CLUSTER_EPOCH_INVALID] = FORMAT("-ERR Invalid config epoch specified: %s\r\n"),
+    [REPLY_ERROR_CLUSTER_EPOCH_OTHERS] =
+        FIXED("-ERR The user can assign a config epoch only when the node does not know any "
+              "other node.\r\n"),
+    [REPLY_ERROR_CLUSTER_EPOCH_NONZERO] = FIXED("-ERR Node config epoch is already non-zero\r\n"),
+    [REPLY_ERROR_CLUSTER_RESET_KEYS] =
+        FIXED("-ERR CLUSTER RESET can't be called with master nodes containing keys\r\n"),
+    [REPLY_ERROR_CLUSTER_SAVECONFIG] =
+        FORMAT("-ERR error saving the cluster node config: %s\r\n"),
+    [REPLY_ERROR_CLUSTER_MEET_PORT] = FORMAT("-ERR Invalid TCP base port specified: %.200s\r\n"),
+    [REPLY_ERROR_CLUSTER_MEET_BUS_PORT] =
+        FORMAT("-ERR Invalid TCP bus port specified: %.200s\r\n"),
+    [REPLY_ERROR_CLUSTER_MEET_ADDRESS] =
+        FORMAT("-ERR Invalid node address specified: %.100s:%.100s\r\n"),
+    [REPLY_ERROR_SELECT_CLUSTER] = FIXED("-ERR SELECT is not allowed in cluster mode\r\n"),
+    [REPLY_ERROR_MOVE_CLUSTER] = FIXED("-ERR MOVE is not allowed in cluster mode\r\n"),
+    [REPLY_ERROR_SWAPDB_CLUSTER] = FIXED("-ERR SWAPDB is not allowed in cluster mode\r\n"),
+    [REPLY_ERROR_COPY_CLUSTER] =
+        FIXED("-ERR Copying to another database is not allowed in cluster mode\r\n"),
+    [REPLY_ERROR_SORT_BY_CLUSTER] = FIXED("-ERR BY option of SORT denied in Cluster mode.\r\n"),
+    [REPLY_ERROR_SORT_GET_CLUSTER] = FIXED("-ERR GET option of SORT denied in Cluster mode.\r\n"),
     [REPLY_ERROR_SUBCOMMAND_SYNTAX] =
         FORMAT("-ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s "
               "HELP.\r\n"),

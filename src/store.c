@@ -13,10 +13,25 @@
  * the same one); `db` is always &dbs[db_index]; a position taken before a selection changed
  * is stale (the selection counts as a keys call), so a found record from one database is
  * found again by name in whichever database is selected when it is used.
+ *
+ * Cluster mode (store_slots_enable): every key object then ends in a trailer, its slot links
+ * (struct slot_link), and database 0's keys are in one doubly linked list per slot, threaded
+ * through the trailers (Redis 7.0's slots_to_keys, whose dict entries carry the same two
+ * links). The lists change only at the choke points where a key enters or leaves database 0,
+ * each O(1): store_key_insert (every new key), store_rename (both names), store_move (into or
+ * out of 0), key_remove (DEL, expiry, eviction, a key emptied, RENAME's overwritten target),
+ * store_key_swap (a new object for the same name takes the old one's place) and the resizes
+ * (the trailer follows the object's new end, the neighbours its new reference); FLUSHDB
+ * empties them and SWAPDB with database 0 rebuilds them. Invariants (store_verify): each
+ * slot's list holds exactly the keys of database 0 whose slot it is, each once, with prev and
+ * next mirroring each other and count its length; the counts sum to database 0's key count.
+ * A trailer is read only while its key is in database 0 (the others' are stale: MOVE and
+ * SWAPDB move keys between databases without a new object, so every object has one).
  */
 #include "store.h"
 
 #include "hashfn.h"
+#include "keyslot.h"
 #include "number.h"
 #include "redis_param.h"
 #include "store_internal.h"
@@ -69,6 +84,8 @@ static uint64_t keys_call(struct store *store)
 {
     return ++store->keys_calls;
 }
+
+static void slots_rebuild(struct store *store);
 
 void store_init(struct store *store, struct heap *heap, const struct config *config,
                 uint64_t seed)
@@ -123,6 +140,9 @@ void store_swap(struct store *store, uint32_t a_index, uint32_t b_index)
     store->dbs[a_index] = store->dbs[b_index];
     store->dbs[b_index] = kept;
     (void)keys_call(store);
+    if (store->slots != NULL && a_index != b_index && (a_index == 0 || b_index == 0)) {
+        slots_rebuild(store); /* database 0 holds other keys now */
+    }
     KV_ASSERT(store->db == &store->dbs[store->db_index]);
 }
 
@@ -255,6 +275,238 @@ static uint64_t object_bytes(const struct store_key *key)
                                   (key->meta & STORE_META_EXPIRES) != 0);
 }
 
+/* ---- Cluster mode: the slot lists of database 0 ---- */
+
+/* A key object's trailer in cluster mode, after its content (read and written with memcpy:
+ * a key's length leaves it unaligned). */
+struct slot_link {
+    uint32_t prev;  /* the newer neighbour in the slot's list; HEAP_REF_NONE: the list's head */
+    uint32_t next;  /* the older neighbour; HEAP_REF_NONE: the last */
+};
+static_assert(sizeof(struct slot_link) == STORE_SLOT_TRAILER_BYTES, "the trailer is the links");
+static_assert(HEAP_REF_NONE == 0, "a zeroed slot table is empty");
+static_assert(KEYSLOT_COUNT <= UINT32_MAX, "a slot fits its index");
+
+/* Whether the selected database's keys are in the slot lists (cluster mode, database 0). */
+static bool slots_indexed(const struct store *store)
+{
+    return store->slots != NULL && store->db_index == 0;
+}
+
+static struct slot_link link_read(const struct store *store, uint32_t ref)
+{
+    KV_ASSERT(ref != HEAP_REF_NONE);
+    const struct store_key *key = store_key(store, ref);
+    struct slot_link link;
+    memcpy(&link, (const uint8_t *)key + object_bytes(key), sizeof(link));
+    return link;
+}
+
+static void link_write(struct store *store, uint32_t ref, struct slot_link link)
+{
+    KV_ASSERT(ref != HEAP_REF_NONE && link.prev != ref && link.next != ref);
+    struct store_key *key = store_key(store, ref);
+    KV_ASSERT(heap_usable_bytes(store->heap, key) >= object_bytes(key) + sizeof(link));
+    memcpy((uint8_t *)key + object_bytes(key), &link, sizeof(link));
+}
+
+/* The slot of a key object's name. */
+static uint32_t key_slot_index(const struct store_key *key)
+{
+    struct slice name = store_key_name(key);
+    uint32_t slot = keyslot_of(name.bytes, name.length);
+    KV_ASSERT(slot < KEYSLOT_COUNT);
+    return slot;
+}
+
+/* Links a key now in database 0 first in its slot's list. O(1). */
+static void slot_insert(struct store *store, uint32_t ref)
+{
+    KV_ASSERT(store->slots != NULL);
+    struct store_slot *slot = &store->slots[key_slot_index(store_key(store, ref))];
+    KV_ASSERT(slot->count < UINT32_MAX && slot->head != ref);
+    if (slot->head != HEAP_REF_NONE) {
+        struct slot_link first = link_read(store, slot->head);
+        KV_ASSERT(first.prev == HEAP_REF_NONE);
+        first.prev = ref;
+        link_write(store, slot->head, first);
+    }
+    link_write(store, ref, (struct slot_link){.prev = HEAP_REF_NONE, .next = slot->head});
+    slot->head = ref;
+    slot->count++;
+    KV_ASSERT(slot->count > 0);
+}
+
+/* Unlinks a key of database 0 (its object still whole) from its slot's list. O(1). */
+static void slot_remove(struct store *store, uint32_t ref)
+{
+    KV_ASSERT(store->slots != NULL);
+    struct store_slot *slot = &store->slots[key_slot_index(store_key(store, ref))];
+    KV_ASSERT(slot->count > 0);
+    struct slot_link link = link_read(store, ref);
+    if (link.next != HEAP_REF_NONE) {
+        struct slot_link next = link_read(store, link.next);
+        KV_ASSERT(next.prev == ref);
+        next.prev = link.prev;
+        link_write(store, link.next, next);
+    }
+    if (link.prev != HEAP_REF_NONE) {
+        struct slot_link prev = link_read(store, link.prev);
+        KV_ASSERT(prev.next == ref);
+        prev.next = link.next;
+        link_write(store, link.prev, prev);
+    } else {
+        KV_ASSERT(slot->head == ref);
+        slot->head = link.next;
+    }
+    slot->count--;
+}
+
+/* A key of database 0 that was object `old_ref`, linked by `link`, is now object `ref` (moved
+ * by a resize, or a new object for the same name): the links go into its trailer and its
+ * neighbours (or its slot's head) name it. The old object is not read. O(1). */
+static void slot_relink(struct store *store, uint32_t old_ref, uint32_t ref,
+                        struct slot_link link)
+{
+    KV_ASSERT(store->slots != NULL);
+    link_write(store, ref, link);
+    if (link.next != HEAP_REF_NONE) {
+        struct slot_link next = link_read(store, link.next);
+        KV_ASSERT(next.prev == old_ref);
+        next.prev = ref;
+        link_write(store, link.next, next);
+    }
+    if (link.prev != HEAP_REF_NONE) {
+        struct slot_link prev = link_read(store, link.prev);
+        KV_ASSERT(prev.next == old_ref);
+        prev.next = ref;
+        link_write(store, link.prev, prev);
+    } else {
+        struct store_slot *slot = &store->slots[key_slot_index(store_key(store, ref))];
+        KV_ASSERT(slot->head == old_ref);
+        slot->head = ref;
+    }
+}
+
+/* A key's slot links kept across a change of its object's layout (a resize, an expiry time
+ * added or taken away: the trailer moves with the object's end, and may move with it). */
+struct link_kept {
+    struct slot_link link;
+    uint32_t ref;        /* the object before the change */
+    bool kept;           /* the key is in the slot lists */
+};
+
+/* Before the layout changes: reads the links while the trailer is where it was. */
+static struct link_kept link_keep(const struct store *store, const struct store_found *found)
+{
+    struct link_kept kept = {.ref = found->key_ref, .kept = slots_indexed(store)};
+    if (kept.kept) {
+        kept.link = link_read(store, found->key_ref);
+    }
+    return kept;
+}
+
+/* After the layout changed (and the object perhaps moved): the trailer at the object's new
+ * end, and the neighbours naming it. */
+static void link_restore(struct store *store, const struct store_found *found,
+                         const struct link_kept *kept)
+{
+    if (kept->kept) {
+        slot_relink(store, kept->ref, found->key_ref, kept->link);
+    }
+}
+
+/* Every slot's list emptied (database 0 flushed, or about to be rebuilt). O(slots). */
+static void slots_reset(struct store *store)
+{
+    memset(store->slots, 0, (size_t)KEYSLOT_COUNT * sizeof(struct store_slot));
+}
+
+/* Database 0 changed whole (SWAPDB): its lists built again from its keys. Bounded by its key
+ * count (a walk meets each entry once), plus the slots. */
+static void slots_rebuild(struct store *store)
+{
+    slots_reset(store);
+    const struct dict *keys = &store->dbs[0].keys;
+    struct dict_walk walk;
+    dict_walk_start(keys, &walk);
+    uint32_t ref = HEAP_REF_NONE;
+    while (dict_walk_next(keys, &walk, &ref)) {
+        slot_insert(store, ref);
+    }
+}
+
+void store_slots_enable(struct store *store)
+{
+    KV_ASSERT(store->slots == NULL);
+    /* Before any key: every key object from now on has its trailer. */
+    KV_ASSERT(store_key_count_all(store) == 0);
+    store->slots = heap_alloc(store->heap, (uint64_t)KEYSLOT_COUNT * sizeof(struct store_slot));
+    KV_ASSERT(store->slots != NULL); /* startup: a budget below the table (128 KiB) */
+    slots_reset(store);
+    store->slot_trailer_bytes = STORE_SLOT_TRAILER_BYTES;
+    KV_ASSERT(store_slots_enabled(store));
+}
+
+bool store_slots_enabled(const struct store *store)
+{
+    return store->slots != NULL;
+}
+
+uint64_t store_slot_key_count(const struct store *store, uint32_t slot)
+{
+    KV_ASSERT(store->slots != NULL);
+    KV_ASSERT(slot < KEYSLOT_COUNT);
+    return store->slots[slot].count;
+}
+
+uint32_t store_slot_keys(const struct store *store, uint32_t slot, uint32_t count_max,
+                         uint32_t *key_refs)
+{
+    KV_ASSERT(store->slots != NULL);
+    KV_ASSERT(slot < KEYSLOT_COUNT);
+    uint32_t count = 0;
+    uint32_t ref = store->slots[slot].head;
+    /* Bounded by count_max, and by the slot's count (the list's length). */
+    while (ref != HEAP_REF_NONE && count < count_max) {
+        KV_ASSERT(count < store->slots[slot].count);
+        key_refs[count++] = ref;
+        ref = link_read(store, ref).next;
+    }
+    KV_ASSERT(count <= count_max);
+    return count;
+}
+
+/* Checks the slot lists against database 0's keys dict (see the invariants above). Bounded
+ * by the slots and, in each, its count: a longer list (a cycle) asserts. */
+static void verify_slots(const struct store *store)
+{
+    const struct store_db *db = &store->dbs[0];
+    uint64_t total = 0;
+    for (uint32_t index = 0; index < KEYSLOT_COUNT; index++) {
+        const struct store_slot *slot = &store->slots[index];
+        uint32_t prev = HEAP_REF_NONE;
+        uint32_t ref = slot->head;
+        uint32_t length = 0;
+        while (ref != HEAP_REF_NONE) {
+            KV_ASSERT(length < slot->count);
+            const struct store_key *key = store_key(store, ref);
+            KV_ASSERT(key_slot_index(key) == index);
+            KV_ASSERT(dict_lookup(&db->keys, store_key_name(key)) == ref);
+            struct slot_link link = link_read(store, ref);
+            KV_ASSERT(link.prev == prev);
+            prev = ref;
+            ref = link.next;
+            length++;
+        }
+        KV_ASSERT(length == slot->count);
+        total += length;
+    }
+    /* Each listed key is in the dict under its name, and no key is listed twice (a repeat
+     * would be a cycle): equal totals make the lists and the dict the same keys. */
+    KV_ASSERT(total == dict_count(&db->keys));
+}
+
 bool store_key_live(const struct store *store, const struct store_key *key)
 {
     int64_t at_ms = store_key_expire(key);
@@ -334,7 +586,7 @@ static bool object_resize(struct store *store, struct store_found *found, uint64
     struct store_expire *expire = (key->meta & STORE_META_EXPIRES)
                                       ? expire_entry(store, key, &expire_position)
                                       : NULL;
-    void *moved = heap_resize(store->heap, key, bytes);
+    void *moved = heap_resize(store->heap, key, bytes + store->slot_trailer_bytes);
     if (moved == NULL) {
         return false;
     }
@@ -354,6 +606,9 @@ static void key_remove(struct store *store, struct store_found *found)
         struct store_expire *expire = expire_entry(store, key, &expire_position);
         dict_remove_at(&store->db->expires, expire_position);
         heap_release(store->heap, expire);
+    }
+    if (slots_indexed(store)) {
+        slot_remove(store, found->key_ref);
     }
     type_ops(store, store_key_type(key))->release(store, key);
     (void)keys_call(store);
@@ -566,10 +821,14 @@ struct store_key *store_key_build(struct store *store, struct slice key, uint8_t
     KV_ASSERT(at_ms >= 0);
     (void)type_ops(store, type);
     bool expires = at_ms > 0;
-    struct store_key *object =
-        heap_alloc(store->heap, store_key_object_bytes(key.length, value_bytes, expires));
+    uint64_t bytes = store_key_object_bytes(key.length, value_bytes, expires);
+    struct store_key *object = heap_alloc(store->heap, bytes + store->slot_trailer_bytes);
     if (object == NULL) {
         return NULL;
+    }
+    if (store->slot_trailer_bytes > 0) {
+        /* Unlinked until it enters database 0. */
+        memset((uint8_t *)object + bytes, 0, store->slot_trailer_bytes);
     }
     object->link = HEAP_REF_NONE;
     object->meta = type | ((uint32_t)STORE_ENCODING_EMBEDDED << STORE_META_ENCODING_SHIFT) |
@@ -607,6 +866,9 @@ void store_key_insert(struct store *store, struct store_found *found, struct sto
     uint32_t ref = heap_ref(store->heap, object);
     (void)keys_call(store);
     dict_insert(&store->db->keys, ref);
+    if (slots_indexed(store)) {
+        slot_insert(store, ref);
+    }
     if (object->meta & STORE_META_EXPIRES) {
         expire_enter(store, ref, expire_spare);
     } else if (expire_spare != NULL) {
@@ -624,6 +886,8 @@ void store_key_swap(struct store *store, struct store_found *found, struct store
     store_modified(store, old);
     struct dict_position position = key_position(store, found);
     uint32_t ref = heap_ref(store->heap, object);
+    /* The same name: the new object takes the old one's place in its slot's list. */
+    struct link_kept kept = link_keep(store, found);
     bool old_expires = (old->meta & STORE_META_EXPIRES) != 0;
     bool new_expires = (object->meta & STORE_META_EXPIRES) != 0;
     if (old_expires) {
@@ -649,6 +913,9 @@ void store_key_swap(struct store *store, struct store_found *found, struct store
     object->link = old->link; /* the chain goes on through the new object */
     (void)keys_call(store);
     dict_replace_at(&store->db->keys, position, ref);
+    if (kept.kept) {
+        slot_relink(store, kept.ref, ref, kept.link);
+    }
     heap_release(store->heap, old);
     *found = (struct store_found){.key_ref = ref, .type = store_key_type(object), .exists = true};
 }
@@ -674,11 +941,13 @@ enum store_status store_key_resize(struct store *store, struct store_found *foun
     KV_ASSERT(store_key_encoding(key) == STORE_ENCODING_EMBEDDED);
     uint64_t bytes = store_key_object_bytes(key->key_bytes, value_bytes,
                                             (key->meta & STORE_META_EXPIRES) != 0);
+    struct link_kept kept = link_keep(store, found);
     if (!object_resize(store, found, bytes)) {
         return STORE_OOM;
     }
     key = store_key(store, found->key_ref);
     key->value = value_bytes;
+    link_restore(store, found, &kept);
     KV_ASSERT(object_bytes(key) == bytes);
     return STORE_OK;
 }
@@ -689,6 +958,7 @@ void store_key_set_root(struct store *store, struct store_found *found, uint8_t 
     KV_ASSERT(encoding != STORE_ENCODING_EMBEDDED && encoding <= STORE_META_ENCODING_MASK);
     KV_ASSERT(value_ref != HEAP_REF_NONE);
     struct store_key *key = store_key(store, found->key_ref);
+    struct link_kept kept = link_keep(store, found);
     if (store_key_encoding(key) == STORE_ENCODING_EMBEDDED && key->value > 0) {
         bool shrunk = object_resize(store, found,
                                     store_key_object_bytes(key->key_bytes, 0,
@@ -699,6 +969,7 @@ void store_key_set_root(struct store *store, struct store_found *found, uint8_t 
     key->meta = (key->meta & ~(STORE_META_ENCODING_MASK << STORE_META_ENCODING_SHIFT)) |
                 ((uint32_t)encoding << STORE_META_ENCODING_SHIFT);
     key->value = value_ref;
+    link_restore(store, found, &kept);
     KV_ASSERT(store_key_encoding(key) == encoding);
 }
 
@@ -709,12 +980,14 @@ enum store_status store_key_set_embedded(struct store *store, struct store_found
     KV_ASSERT(store_key_encoding(key) != STORE_ENCODING_EMBEDDED);
     uint64_t bytes = store_key_object_bytes(key->key_bytes, value_bytes,
                                             (key->meta & STORE_META_EXPIRES) != 0);
+    struct link_kept kept = link_keep(store, found);
     if (!object_resize(store, found, bytes)) {
         return STORE_OOM;
     }
     key = store_key(store, found->key_ref);
     key->meta &= ~(STORE_META_ENCODING_MASK << STORE_META_ENCODING_SHIFT);
     key->value = value_bytes;
+    link_restore(store, found, &kept);
     KV_ASSERT(store_key_encoding(key) == STORE_ENCODING_EMBEDDED);
     return STORE_OK;
 }
@@ -752,6 +1025,7 @@ static bool expire_field(struct store *store, struct store_found *found, bool wa
                           (has ? sizeof(int64_t) : 0); /* key and embedded value */
     uint64_t bytes = object_bytes(key) + (wanted ? sizeof(int64_t) : 0) -
                      (wanted ? 0 : sizeof(int64_t));
+    struct link_kept kept = link_keep(store, found); /* the moves below overwrite it */
     if (wanted) {
         if (!object_resize(store, found, bytes)) {
             return false;
@@ -759,12 +1033,14 @@ static bool expire_field(struct store *store, struct store_found *found, bool wa
         key = store_key(store, found->key_ref);
         memmove((uint8_t *)(key + 1) + sizeof(int64_t), key + 1, tail_bytes);
         key->meta |= STORE_META_EXPIRES;
+        link_restore(store, found, &kept);
         return true;
     }
     memmove(key + 1, (uint8_t *)(key + 1) + sizeof(int64_t), tail_bytes);
     key->meta &= ~STORE_META_EXPIRES;
     bool shrunk = object_resize(store, found, bytes);
     KV_ASSERT(shrunk);
+    link_restore(store, found, &kept);
     return true;
 }
 
@@ -938,7 +1214,8 @@ enum store_status store_rename(struct store *store, struct store_found *source,
     bool embedded = store_key_encoding(key) == STORE_ENCODING_EMBEDDED;
     uint64_t value_bytes = embedded ? key->value : 0;
     struct store_key *renamed =
-        heap_alloc(store->heap, store_key_object_bytes(new_key.length, value_bytes, expires));
+        heap_alloc(store->heap, store_key_object_bytes(new_key.length, value_bytes, expires) +
+                                    store->slot_trailer_bytes);
     struct store_expire *expire = NULL;
     if (renamed == NULL) {
         return STORE_OOM;
@@ -974,10 +1251,16 @@ enum store_status store_rename(struct store *store, struct store_found *source,
     struct dict_position position = key_position(store, source);
     (void)keys_call(store);
     dict_remove_at(&store->db->keys, position);
+    if (slots_indexed(store)) {
+        slot_remove(store, source->key_ref); /* the object is still whole */
+    }
     heap_release(store->heap, key);
     uint32_t ref = heap_ref(store->heap, renamed);
     (void)keys_call(store);
     dict_insert(&store->db->keys, ref);
+    if (slots_indexed(store)) {
+        slot_insert(store, ref); /* first in the new name's slot */
+    }
     if (expire != NULL) {
         expire->key_ref = ref;
         expire->link = HEAP_REF_NONE;
@@ -1012,6 +1295,9 @@ void store_flush(struct store *store)
     store->db->avg_ttl_ms = 0; /* as Redis's emptyDb */
     (void)keys_call(store);
     dict_clear(&store->db->keys, flush_key, store);
+    if (slots_indexed(store)) {
+        slots_reset(store);
+    }
     store->db->expire_cursor = 0;
     KV_ASSERT(store_key_count(store) == 0);
     KV_ASSERT(store_expires_count(store) == 0);
@@ -1049,6 +1335,9 @@ void store_move(struct store *store, struct store_found *found, uint32_t target_
     struct dict_position position = key_position(store, found);
     (void)keys_call(store);
     dict_remove_at(&store->db->keys, position);
+    if (slots_indexed(store)) {
+        slot_remove(store, found->key_ref); /* out of database 0 */
+    }
     key->link = HEAP_REF_NONE;
     /* Into the target's, as Redis's dbAdd there. */
     store_select(store, target_index);
@@ -1058,6 +1347,9 @@ void store_move(struct store *store, struct store_found *found, uint32_t target_
     }
     (void)keys_call(store);
     dict_insert(&store->db->keys, found->key_ref);
+    if (slots_indexed(store)) {
+        slot_insert(store, found->key_ref); /* into database 0 */
+    }
     if (expire != NULL) {
         dict_insert(&store->db->expires, heap_ref(store->heap, expire));
     }
@@ -1141,7 +1433,8 @@ static uint64_t verify_db(const struct store *store, const struct store_db *db,
         uint8_t type = store_key_type(key);
         KV_ASSERT(type > STORE_TYPE_ANY && type < STORE_TYPE_COUNT);
         KV_ASSERT(key->key_bytes <= store->limits.key_bytes_max);
-        KV_ASSERT(heap_usable_bytes(store->heap, key) >= object_bytes(key));
+        KV_ASSERT(heap_usable_bytes(store->heap, key) >=
+                  object_bytes(key) + store->slot_trailer_bytes);
         if (key->meta & STORE_META_EXPIRES) {
             expiring++;
             KV_ASSERT(store_key_expire(key) > 0);
@@ -1162,6 +1455,13 @@ uint64_t store_verify(const struct store *store)
     KV_ASSERT(store->expire_db_index < store->db_count);
     struct store_usage usage = {0};
     uint64_t allocations = store->dbs != store->dbs_inline ? 1 : 0; /* the databases' array */
+    if (store->slots != NULL) {
+        KV_ASSERT(store->slot_trailer_bytes == STORE_SLOT_TRAILER_BYTES);
+        verify_slots(store);
+        allocations++; /* the slot table */
+    } else {
+        KV_ASSERT(store->slot_trailer_bytes == 0);
+    }
     /* Bounded by the databases. */
     for (uint32_t index = 0; index < store->db_count; index++) {
         allocations += verify_db(store, &store->dbs[index], &usage);

@@ -30,8 +30,19 @@ static inline uint8_t *store_key_value_bytes(struct store_key *key)
     return (uint8_t *)(key + 1) + expire_bytes + key->key_bytes;
 }
 
-/* Bytes of a key object holding `key_bytes` of key and `value_bytes` embedded. */
+/* Bytes of a key object holding `key_bytes` of key and `value_bytes` embedded: its content.
+ * The allocation holds store_key_trailer_bytes more (cluster mode's slot links). */
 uint64_t store_key_object_bytes(uint64_t key_bytes, uint64_t value_bytes, bool expires);
+
+/* Bytes every key object of this store carries after its content: its slot links in cluster
+ * mode (STORE_SLOT_TRAILER_BYTES), else 0. A type that sizes a key object (a string deciding
+ * to embed, or to write in place) adds them. */
+static inline uint32_t store_key_trailer_bytes(const struct store *store)
+{
+    KV_ASSERT(store->slot_trailer_bytes == 0 ||
+              store->slot_trailer_bytes == STORE_SLOT_TRAILER_BYTES);
+    return store->slot_trailer_bytes;
+}
 
 /* Whether a new key of this name may be created: STORE_KEY_TOO_LONG or STORE_FULL (caps). */
 KV_MUST_USE enum store_status store_key_check(const struct store *store, struct slice key);

@@ -128,19 +128,34 @@ struct slice store_string_value(const struct store *store, uint32_t key_ref)
     return (struct slice){.bytes = blob->data, .length = (uint32_t)blob->bytes};
 }
 
-/* Whether a value embeds at this key: the object then fits a small class. */
-static bool embeds(uint64_t key_bytes, uint64_t value_bytes, bool expires)
+/* Whether a value embeds at this key: the object (with its trailer of `trailer_bytes`, cluster
+ * mode's slot links) then fits a small class. */
+static bool embeds(uint64_t key_bytes, uint64_t value_bytes, bool expires, uint32_t trailer_bytes)
 {
-    return store_key_object_bytes(key_bytes, value_bytes, expires) <= HEAP_SMALL_BYTES_MAX;
+    return store_key_object_bytes(key_bytes, value_bytes, expires) + trailer_bytes <=
+           HEAP_SMALL_BYTES_MAX;
+}
+
+/* The heap bytes of a string whose key objects carry `trailer_bytes` after their content. */
+static uint64_t string_bytes(uint64_t key_bytes, uint64_t value_bytes, uint32_t trailer_bytes)
+{
+    if (embeds(key_bytes, value_bytes, false, trailer_bytes)) {
+        return heap_rounded_bytes(store_key_object_bytes(key_bytes, value_bytes, false) +
+                                  trailer_bytes);
+    }
+    return heap_rounded_bytes(store_key_object_bytes(key_bytes, 0, false) + trailer_bytes) +
+           heap_rounded_bytes(sizeof(struct store_blob) + value_bytes);
 }
 
 uint64_t store_string_bytes(uint64_t key_bytes, uint64_t value_bytes)
 {
-    if (embeds(key_bytes, value_bytes, false)) {
-        return heap_rounded_bytes(store_key_object_bytes(key_bytes, value_bytes, false));
-    }
-    return heap_rounded_bytes(store_key_object_bytes(key_bytes, 0, false)) +
-           heap_rounded_bytes(sizeof(struct store_blob) + value_bytes);
+    return string_bytes(key_bytes, value_bytes, 0);
+}
+
+uint64_t store_string_stored_bytes(const struct store *store, uint64_t key_bytes,
+                                   uint64_t value_bytes)
+{
+    return string_bytes(key_bytes, value_bytes, store_key_trailer_bytes(store));
 }
 
 enum store_status store_string_check(const struct store *store, const struct store_found *found,
@@ -177,7 +192,7 @@ static bool parts_take(struct store *store, struct slice key, uint64_t value_byt
                        int64_t at_ms, bool expire_needed, struct string_parts *parts)
 {
     *parts = (struct string_parts){0};
-    bool embedded = embeds(key.length, value_bytes, at_ms > 0);
+    bool embedded = embeds(key.length, value_bytes, at_ms > 0, store_key_trailer_bytes(store));
     parts->object = store_key_build(store, key, STORE_TYPE_STRING,
                                     embedded ? (uint32_t)value_bytes : 0, at_ms);
     if (!embedded && parts->object != NULL) {
@@ -224,9 +239,10 @@ static bool put_in_place(struct store *store, struct store_found *found, struct 
     if ((old_ms != 0) != (new_ms != 0)) {
         return false; /* the object changes shape: built anew */
     }
+    uint32_t trailer_bytes = store_key_trailer_bytes(store);
     uint64_t bytes = store_key_object_bytes(key->key_bytes, value.length, old_ms != 0);
-    if (!embeds(key->key_bytes, value.length, old_ms != 0) ||
-        heap_rounded_bytes(bytes) != heap_usable_bytes(store->heap, key)) {
+    if (!embeds(key->key_bytes, value.length, old_ms != 0, trailer_bytes) ||
+        heap_rounded_bytes(bytes + trailer_bytes) != heap_usable_bytes(store->heap, key)) {
         return false;
     }
     store_modified(store, key);
@@ -302,9 +318,10 @@ static bool splice_in_place(struct store *store, struct store_found *found, uint
     bool expires = (key->meta & STORE_META_EXPIRES) != 0;
     *status = STORE_OK;
     if (store_key_encoding(key) == STORE_ENCODING_EMBEDDED) {
+        uint32_t trailer_bytes = store_key_trailer_bytes(store);
         uint64_t object = store_key_object_bytes(key->key_bytes, new_length, expires);
-        if (!embeds(key->key_bytes, new_length, expires) ||
-            heap_rounded_bytes(object) != heap_usable_bytes(store->heap, key)) {
+        if (!embeds(key->key_bytes, new_length, expires, trailer_bytes) ||
+            heap_rounded_bytes(object + trailer_bytes) != heap_usable_bytes(store->heap, key)) {
             return false;
         }
         store_modified(store, key);

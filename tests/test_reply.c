@@ -137,6 +137,35 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_SCRIPT_RUNNING:
         reply_error_format(reply, error, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", &arg);
         return true;
+    /* Cluster mode (cmd_cluster.c, cmd.c's redirections). */
+    case REPLY_ERROR_CLUSTER_SLOT_BUSY:
+    case REPLY_ERROR_CLUSTER_SLOT_UNASSIGNED:
+    case REPLY_ERROR_CLUSTER_SLOT_TWICE:
+    case REPLY_ERROR_CLUSTER_NOT_OWNER:
+    case REPLY_ERROR_CLUSTER_ALREADY_OWNER:
+    case REPLY_ERROR_CLUSTER_SLOT_HAS_KEYS:
+        reply_error_format(reply, error, u);
+        return true;
+    case REPLY_ERROR_CLUSTER_SLOT_RANGE_ORDER:
+        reply_error_format(reply, error, u, u);
+        return true;
+    case REPLY_ERROR_CLUSTER_MOVED:
+    case REPLY_ERROR_CLUSTER_ASK:
+        reply_error_format(reply, error, u, name, u);
+        return true;
+    case REPLY_ERROR_CLUSTER_NODE_UNKNOWN_SETSLOT:
+    case REPLY_ERROR_CLUSTER_NODE_UNKNOWN:
+    case REPLY_ERROR_CLUSTER_MEET_PORT:
+    case REPLY_ERROR_CLUSTER_MEET_BUS_PORT:
+        reply_error_format(reply, error, &arg);
+        return true;
+    case REPLY_ERROR_CLUSTER_MEET_ADDRESS:
+        reply_error_format(reply, error, &arg, &arg);
+        return true;
+    case REPLY_ERROR_CLUSTER_EPOCH_INVALID:
+    case REPLY_ERROR_CLUSTER_SAVECONFIG:
+        reply_error_format(reply, error, name);
+        return true;
     default:
         return false;
     }

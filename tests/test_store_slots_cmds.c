@@ -1,0 +1,457 @@
+/*
+ * Proves cluster mode's per-slot index through the real commands: the modules built as
+ * main.c builds them (store_slots_enable right after the types, as main.c will call it), a
+ * client driven through the serving layer as test_serve drives it, and a seeded stream of
+ * random commands of every family that creates, changes, moves or removes keys: SET and its
+ * options, GETDEL, GETEX, APPEND, SETRANGE, INCR, SETBIT, BITOP, PFADD, PFMERGE, MSET(NX),
+ * DEL, UNLINK, list pushes, pops, LMOVE, LMPOP, LTRIM, hash, set and sorted-set writes and
+ * their STORE forms, SMOVE, XADD, XTRIM, XGROUP CREATE MKSTREAM, GEOADD, GEOSEARCHSTORE, SORT
+ * STORE, COPY (REPLACE, DB), RENAME(NX), MOVE, SWAPDB, SELECT, EXPIRE and PEXPIRE (keys then
+ * expire lazily and actively), PERSIST, DUMP then RESTORE (REPLACE), FLUSHDB and FLUSHALL.
+ * Replies are not checked (test_diff_* compare them with Redis); the index is: store_verify
+ * (each slot's list against database 0's keys dict) after every command, and every few
+ * hundred commands every slot's count and listing against a recount of database 0's keys.
+ * KV_SEED replays a run.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "block.h"
+#include "check.h"
+#include "client.h"
+#include "cmd.h"
+#include "config.h"
+#include "conn.h"
+#include "keyslot.h"
+#include "layout.h"
+#include "plan.h"
+#include "pubsub.h"
+#include "region.h"
+#include "serve.h"
+#include "stats.h"
+#include "store.h"
+#include "store_hash.h"
+#include "store_list.h"
+#include "store_set.h"
+#include "store_stream.h"
+#include "store_string.h"
+#include "store_zset.h"
+#include "watch.h"
+
+#define CONNECTIONS 2u
+#define HEAP_BYTES (64ull << 20)
+#define CAPTURE_BYTES (4u * 1024u * 1024u)
+#define COMMAND_BYTES 65536u
+#define KEY_COUNT 48u
+#define STEPS 40000u
+
+static struct config config;
+static struct plan plan;
+static struct layout layout;
+static struct region region;
+static struct heap heap;
+static struct store store;
+static struct watch watch;
+static struct pubsub pubsub;
+static struct stats stats;
+static struct conns conns;
+static struct clients clients;
+static struct block block;
+static struct serve serve;
+
+static uint8_t captured[CAPTURE_BYTES];
+static uint32_t captured_length;
+static uint64_t prng_state;
+static uint32_t recount[KEYSLOT_COUNT];
+static uint32_t listed[1u << 16];
+
+static uint64_t prng_next(void)
+{
+    prng_state += 0x9e3779b97f4a7c15ull;
+    uint64_t value = prng_state;
+    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
+    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
+    return value ^ (value >> 31);
+}
+
+static uint32_t prng_below(uint32_t bound)
+{
+    KV_ASSERT(bound > 0);
+    return (uint32_t)(prng_next() % bound);
+}
+
+/* main.c's modules_init on a small configuration, in cluster mode. */
+static void modules_build(void)
+{
+    config_defaults(&config);
+    config.connections_max = CONNECTIONS;
+    config.maxmemory = HEAP_BYTES;
+    config.hugepages = CONFIG_HUGEPAGES_OFF;
+    config.mlock = CONFIG_MLOCK_OFF;
+    char error[256];
+    if (plan_compute(&plan, &config, error, sizeof(error)) != 0) {
+        fprintf(stderr, "test_store_slots_cmds: %s\n", error);
+        exit(1);
+    }
+    layout_compute(&layout, &config, &plan);
+    if (region_map(&region, layout.total_bytes, config.hugepages, config.mlock, error,
+                   sizeof(error)) != 0) {
+        fprintf(stderr, "test_store_slots_cmds: %s\n", error);
+        exit(SKIP_CODE);
+    }
+    reply_errors_init(&config, plan.recv_limit);
+    heap_init(&heap, &region, config.maxmemory);
+    store_init(&store, &heap, &config, 4711);
+    store_string_init(&store);
+    store_list_init(&store);
+    store_hash_init(&store);
+    store_set_init(&store);
+    store_zset_init(&store);
+    store_stream_init(&store);
+    store_slots_enable(&store);
+    watch_init(&watch, &heap, config.watch_keys_max, 677);
+    pubsub_init(&pubsub, &heap, config.pubsub_channels_max, config.subscriptions_max, 678);
+    conns_init(&conns, &region, &heap, plan.conn_slot_count, config.connections_max,
+               plan.recv_limit);
+    clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
+    block_init(&block, &region, &heap, plan.conn_slot_count, config.blocking_keys_max, 679);
+    store.touched = watch_touched;
+    store.touched_context = &watch;
+    store.ready = block_key_ready;
+    store.ready_context = &block;
+    cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
+    cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
+    const struct cmd_context shared = {.store = &store,
+                                       .config = &config,
+                                       .plan = &plan,
+                                       .region = &region,
+                                       .stats = &stats,
+                                       .watch = &watch,
+                                       .pubsub = &pubsub,
+                                       .conns = &conns,
+                                       .clients = &clients,
+                                       .block = &block};
+    serve_init(&serve, &region, &plan, &shared, &heap);
+    region_seal(&region);
+}
+
+/* Takes every reply block waiting, as whole sends. */
+static void send_all(void)
+{
+    struct conn *conn = conn_at(&conns, 0);
+    const uint8_t *from = NULL;
+    /* Bounded by the output chain: each pass sends one block whole. */
+    while (conn->state == CONN_OPEN && conn_send_pending(&conns, conn, &from) > 0) {
+        uint32_t pending = conn_send_pending(&conns, conn, &from);
+        conn->send_in_flight = pending;
+        if (captured_length + pending <= CAPTURE_BYTES) {
+            memcpy(captured + captured_length, from, pending);
+            captured_length += pending;
+        }
+        conn_sent(&conns, conn, pending);
+        conn->sends_completed++;
+    }
+}
+
+/* Serves the connection as the loop does until its input is done. */
+static void run(void)
+{
+    /* Bounded: each pass runs commands of a finite input or sends replies. */
+    for (uint32_t pass = 0; pass < 10000; pass++) {
+        struct conn *conn = conn_at(&conns, 0);
+        bool more = conn->state == CONN_OPEN && serve_input(&serve, 0);
+        if (conn_live(conn) && !conn->close_after_send) {
+            uint8_t *into = NULL;
+            (void)serve_recv_room(&serve, 0, &into);
+        }
+        uint32_t before = captured_length;
+        send_all();
+        if (!more && captured_length == before) {
+            break;
+        }
+    }
+}
+
+/* Receives a command's bytes and runs it. */
+static void feed(const uint8_t *bytes, uint32_t length)
+{
+    /* Bounded: each pass receives a byte or more, or runs what the buffer holds. */
+    for (uint32_t stuck = 0; length > 0 && stuck < 3;) {
+        struct conn *conn = conn_at(&conns, 0);
+        uint8_t *into = NULL;
+        uint32_t room = serve_recv_room(&serve, 0, &into);
+        if (room == 0) {
+            stuck++;
+            run();
+            continue;
+        }
+        stuck = 0;
+        uint32_t piece = room < length ? room : length;
+        memcpy(into, bytes, piece);
+        conn->recv_in_flight = true;
+        conn_received(conn, piece);
+        bytes += piece;
+        length -= piece;
+        run();
+    }
+    CHECK(length == 0);
+}
+
+/* A command being built: RESP's array of bulk strings. */
+struct command {
+    struct slice args[16];
+    uint32_t count;
+    char words[16][48];
+};
+
+static void arg(struct command *command, const char *text)
+{
+    KV_ASSERT(command->count < 16);
+    uint32_t at = command->count++;
+    snprintf(command->words[at], sizeof(command->words[at]), "%s", text);
+    command->args[at] = (struct slice){.bytes = (const uint8_t *)command->words[at],
+                                       .length = (uint32_t)strlen(command->words[at])};
+}
+
+static void arg_bytes(struct command *command, const uint8_t *bytes, uint32_t length)
+{
+    KV_ASSERT(command->count < 16);
+    command->args[command->count++] = (struct slice){.bytes = bytes, .length = length};
+}
+
+/* A key of the pool: a few sharing hash tags (so the multi-key commands meet), the rest
+ * plain. */
+static void arg_key(struct command *command)
+{
+    uint32_t pick = prng_below(KEY_COUNT);
+    char name[32];
+    if (pick < 16) {
+        snprintf(name, sizeof(name), "{user%u}:%u", pick % 3u, pick);
+    } else {
+        snprintf(name, sizeof(name), "key:%u", pick);
+    }
+    arg(command, name);
+}
+
+static void arg_number(struct command *command, uint32_t bound)
+{
+    char text[16];
+    snprintf(text, sizeof(text), "%u", prng_below(bound));
+    arg(command, text);
+}
+
+static void arg_member(struct command *command)
+{
+    char text[16];
+    snprintf(text, sizeof(text), "m%u", prng_below(6));
+    arg(command, text);
+}
+
+/* Sends the command whole and runs it. */
+static void send_command(const struct command *command)
+{
+    static uint8_t bytes[COMMAND_BYTES];
+    int length = snprintf((char *)bytes, COMMAND_BYTES, "*%u\r\n", command->count);
+    uint32_t used = (uint32_t)length;
+    for (uint32_t index = 0; index < command->count; index++) {
+        struct slice word = command->args[index];
+        KV_ASSERT(used + word.length + 32 <= COMMAND_BYTES);
+        used += (uint32_t)snprintf((char *)bytes + used, COMMAND_BYTES - used, "$%u\r\n",
+                                   word.length);
+        memcpy(bytes + used, word.bytes, word.length);
+        used += word.length;
+        bytes[used++] = '\r';
+        bytes[used++] = '\n';
+    }
+    feed(bytes, used);
+}
+
+/* DUMP a key, then RESTORE its payload at another (REPLACE): the reply's bulk string read
+ * back. */
+static void dump_restore(void)
+{
+    struct command dump = {0};
+    arg(&dump, "DUMP");
+    arg_key(&dump);
+    captured_length = 0;
+    send_command(&dump);
+    if (captured_length < 4 || captured[0] != '$' || captured[1] == '-') {
+        return; /* no such key: a null bulk string */
+    }
+    uint32_t length = (uint32_t)strtoul((const char *)captured + 1, NULL, 10);
+    const uint8_t *payload = (const uint8_t *)memchr(captured, '\n', captured_length) + 1;
+    static uint8_t kept[CAPTURE_BYTES];
+    KV_ASSERT(length <= sizeof(kept));
+    memcpy(kept, payload, length);
+    struct command restore = {0};
+    arg(&restore, "RESTORE");
+    arg_key(&restore);
+    arg(&restore, prng_below(4) == 0 ? "100000" : "0");
+    arg_bytes(&restore, kept, length);
+    arg(&restore, "REPLACE");
+    send_command(&restore);
+}
+
+/* The commands, one template each: words separated by spaces, where %k is a key of the pool,
+ * %v a value (an integer, or a longer text), %m a member or field, %n<bound> a number below
+ * bound, %d a database (0 or 1); anything else is sent as it is. */
+static const char *const templates[] = {
+    "SET %k %v", "SET %k %v PX %n30", "SETNX %k %v", "GETSET %k %v", "GETDEL %k",
+    "GETEX %k PERSIST", "GETEX %k EX 100", "APPEND %k %v", "SETRANGE %k %n3000 %v", "INCR %k",
+    "INCRBYFLOAT %k 1.5", "SETBIT %k %n4000 1", "BITOP OR %k %k %k", "PFADD %k %m",
+    "PFMERGE %k %k", "MSET %k %v %k %v", "MSETNX %k %v %k %v", "DEL %k %k", "UNLINK %k",
+    "LPUSH %k %m %m", "RPOP %k", "LPOP %k 2", "LMOVE %k %k LEFT RIGHT", "LMPOP 2 %k %k LEFT",
+    "LTRIM %k 1 0", "HSET %k %m %v", "HDEL %k %m", "HINCRBY %k %m 3", "SADD %k %m",
+    "SREM %k %m", "SPOP %k", "SMOVE %k %k %m", "SINTERSTORE %k %k %k", "SUNIONSTORE %k %k %k",
+    "SDIFFSTORE %k %k %k", "ZADD %k %n100 %m", "ZREM %k %m", "ZPOPMIN %k",
+    "ZRANGESTORE %k %k 0 -1", "ZUNIONSTORE %k 2 %k %k", "ZINTERSTORE %k 2 %k %k",
+    "ZREMRANGEBYRANK %k 0 0", "XADD %k * %m %v", "XTRIM %k MAXLEN 0",
+    "XGROUP CREATE %k g $ MKSTREAM", "GEOADD %k 13.361389 38.115556 %m",
+    "GEOSEARCHSTORE %k %k FROMLONLAT 13.36 38.11 BYRADIUS 100 km", "SORT %k ALPHA STORE %k",
+    "COPY %k %k", "COPY %k %k REPLACE", "COPY %k %k DB %d REPLACE", "RENAME %k %k",
+    "RENAMENX %k %k", "MOVE %k %d", "SELECT %d", "EXPIRE %k 100", "PEXPIRE %k %n20",
+    "PEXPIREAT %k 1", "PERSIST %k", "EXISTS %k %k",
+};
+
+/* The whole-database ones, rarely. */
+static const char *const templates_rare[] = {"SWAPDB 0 1", "FLUSHDB", "FLUSHALL"};
+
+/* One word of a template into the command. */
+static void template_word(struct command *command, const char *word, uint32_t length)
+{
+    char text[48];
+    KV_ASSERT(length < sizeof(text));
+    memcpy(text, word, length);
+    text[length] = '\0';
+    if (strcmp(text, "%k") == 0) {
+        arg_key(command);
+    } else if (strcmp(text, "%m") == 0) {
+        arg_member(command);
+    } else if (strcmp(text, "%v") == 0) {
+        arg(command, prng_below(8) == 0 ? "a-longer-value-that-is-not-an-integer-at-all" : "17");
+    } else if (strcmp(text, "%d") == 0) {
+        arg(command, prng_below(2) == 0 ? "1" : "0");
+    } else if (text[0] == '%' && text[1] == 'n') {
+        arg_number(command, (uint32_t)strtoul(text + 2, NULL, 10));
+    } else {
+        arg(command, text);
+    }
+}
+
+/* One random command of the families that enter or leave keys. */
+static void random_command(void)
+{
+    uint32_t pick = prng_below(100);
+    if (pick < 3) {
+        dump_restore();
+        return;
+    }
+    const char *template = pick < 4 && prng_below(10) == 0
+                               ? templates_rare[prng_below(3)]
+                               : templates[prng_below(sizeof(templates) / sizeof(templates[0]))];
+    struct command command = {0};
+    /* Bounded by the template's length. */
+    for (const char *word = template; *word != '\0';) {
+        uint32_t length = (uint32_t)strcspn(word, " ");
+        template_word(&command, word, length);
+        word += length;
+        word += *word == ' ' ? 1 : 0;
+    }
+    send_command(&command);
+}
+
+/* Every slot's count and listing against a recount of database 0's keys. O(keys + slots). */
+static void check_recount(void)
+{
+    memset(recount, 0, sizeof(recount));
+    uint32_t selected = store.db_index;
+    store_select(&store, 0);
+    struct dict_walk walk;
+    uint32_t ref = 0;
+    uint64_t keys = 0;
+    store_walk_start(&store, &walk);
+    while (store_walk_next(&store, &walk, &ref)) {
+        struct slice name = store_key_name(store_key(&store, ref));
+        recount[keyslot_of(name.bytes, name.length)]++;
+        keys++;
+    }
+    CHECK(keys == store_key_count(&store));
+    for (uint32_t slot = 0; slot < KEYSLOT_COUNT; slot++) {
+        CHECK(store_slot_key_count(&store, slot) == recount[slot]);
+        uint32_t got = store_slot_keys(&store, slot, (uint32_t)(sizeof(listed) / sizeof(listed[0])),
+                                       listed);
+        CHECK(got == recount[slot]);
+        for (uint32_t at = 0; at < got; at++) {
+            uint32_t found = 0;
+            struct slice name = store_key_name(store_key(&store, listed[at]));
+            CHECK(store_peek(&store, name, &found) && found == listed[at]);
+            CHECK(keyslot_of(name.bytes, name.length) == slot);
+        }
+    }
+    store_select(&store, selected);
+}
+
+/* Each command of the stream ran, and most of its calls answered no error (a WRONGTYPE or
+ * a missing key is part of the mix). */
+static void check_commands_ran(void)
+{
+    static const char *const names[] = {
+        "set", "getdel", "getex", "append", "setrange", "incr", "setbit", "bitop", "pfadd",
+        "pfmerge", "mset", "msetnx", "del", "unlink", "lpush", "rpop", "lpop", "lmove", "lmpop",
+        "ltrim", "hset", "hdel", "hincrby", "sadd", "srem", "spop", "smove", "sinterstore",
+        "sunionstore", "sdiffstore", "zadd", "zrem", "zpopmin", "zrangestore", "zunionstore",
+        "zinterstore", "zremrangebyrank", "xadd", "xtrim", "xgroup", "geoadd",
+        "geosearchstore", "sort", "copy", "rename", "renamenx", "move", "swapdb", "select",
+        "expire", "pexpire", "pexpireat", "persist", "dump", "restore", "flushdb", "flushall"};
+    for (uint32_t index = 0; index < sizeof(names) / sizeof(names[0]); index++) {
+        const char *found = NULL;
+        struct cmd_stats counters = {0};
+        bool seen = false;
+        /* Bounded by the command table. */
+        for (uint32_t at = 0; cmd_stats_at(at, &found, &counters); at++) {
+            if (strcmp(found, names[index]) == 0) {
+                seen = true;
+                break;
+            }
+        }
+        if (!seen || counters.calls == 0 || counters.failed_calls * 10 > counters.calls * 9) {
+            fprintf(stderr, "%s: %s calls %" PRIu64 ", failed %" PRIu64 "\n", __FILE__,
+                    names[index], seen ? counters.calls : 0, seen ? counters.failed_calls : 0);
+        }
+        CHECK(seen && counters.calls > 0);
+        CHECK(counters.failed_calls * 10 <= counters.calls * 9);
+    }
+}
+
+int main(void)
+{
+    const char *seed_text = getenv("KV_SEED");
+    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10) : (uint64_t)time(NULL);
+    printf("seed %" PRIu64 " (KV_SEED replays it)\n", seed);
+    prng_state = seed;
+    modules_build();
+    CHECK(store_slots_enabled(&store));
+    CHECK(serve_open(&serve, 0, true, 0x7f000001u, 40000, 0));
+    uint64_t keys_max = 0;
+    for (uint32_t step = 0; step < STEPS; step++) {
+        captured_length = 0;
+        random_command();
+        (void)store_verify(&store);
+        if (prng_below(50) == 0) {
+            (void)store_expire_slice(&store, 16); /* active expiry, as the cron does */
+            (void)store_verify(&store);
+        }
+        if (step % 500u == 0) {
+            check_recount();
+        }
+        uint64_t keys = store_db_key_count(&store, 0);
+        keys_max = keys > keys_max ? keys : keys_max;
+    }
+    check_recount();
+    printf("commands: %u, database 0 held up to %" PRIu64 " keys, %" PRIu64 " at the end\n",
+           STEPS, keys_max, store_db_key_count(&store, 0));
+    CHECK(keys_max > KEY_COUNT / 2);
+    check_commands_ran();
+    return check_exit("test_store_slots_cmds");
+}
