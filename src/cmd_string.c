@@ -398,7 +398,7 @@ static enum store_status mset_check(struct cmd_context *context, const struct sl
         }
         uint32_t key_ref = HEAP_REF_NONE;
         new_keys += store_find(store, args[index], &key_ref) ? 0 : 1;
-        bytes += store_string_bytes(args[index].length, args[index + 1].length);
+        bytes += store_string_stored_bytes(store, args[index].length, args[index + 1].length);
     }
     uint64_t room = store->limits.key_count_max - store_key_count_all(store);
     if (new_keys > room) {
