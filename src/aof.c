@@ -3,7 +3,12 @@
  * flight on the ring; the fill half never holds more than AOF_WRITE_BUFFER_BYTES; `job`
  * names the other half while it holds bytes not yet in the file (in flight, or waiting for a
  * retry after an error); file_bytes is what the incremental file holds, every byte of it
- * written by a completed write.
+ * written by a completed write; fsync_covered is set only when an fsync is submitted (the
+ * file bytes it makes durable), and only its success credits fsynced_bytes. The offsets
+ * replies are stamped with are origin + file offsets: they only grow, across file switches.
+ * Nothing here waits for an fsync while serving with appendfsync always: the replies wait
+ * (loop.c's gate); only a rewrite's start, turning appendonly off, a full fill half and
+ * shutdown drain synchronously.
  */
 #define _GNU_SOURCE /* statx */
 #include "aof.h"
