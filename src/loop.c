@@ -24,6 +24,11 @@
  *    wait asks the kernel (6.12+ min-wait, IORING_ENTER_EXT_ARG) for that many, for up to
  *    a short min-wait, so one kernel entry serves a batch; a light load (few completions per
  *    pass, -c 1) waits for one and wakes at once. loop_min_wait pins it off or on.
+ *  - appendfsync always holds replies, not the loop: a send is armed only for the output the
+ *    connection's gate lets through (conn_gate: bytes written while the AOF had unsynced
+ *    bytes wait until it is durable up to the offset fed then); a held connection waits on
+ *    the held queue. A read kept on the AOF ring's eventfd completes when that ring has
+ *    completions, and the connections whose stamp the fsync made durable are settled.
  * A script past busy-reply-threshold calls loop_busy_pass from inside its command: one
  * batch of completions and the ready connections, without waiting, the running connection's
  * own completions held for the next pass (each pass copies its batch and advances the CQ
