@@ -347,6 +347,40 @@ def mixed_workload(check):
                     client.call("EXISTS", "queue"))
 
 
+def policy_switches(check):
+    """CONFIG SET appendfsync and appendonly while writers' replies are held: replies keep
+    coming under every policy and after the AOF is turned off and on again."""
+    directory = kvtest.kv_temp_dir()
+    with kvtest.start_kv(*KV_OPTIONS, "--dir", directory) as kv, kv.connect() as admin:
+        stop = threading.Event()
+        writers = [Writer(kv.port, index, stop, pipeline=8) for index in range(4)]
+        for writer in writers:
+            writer.start()
+        steps = [("appendfsync", "everysec"), ("appendfsync", "always"), ("appendonly", "no"),
+                 ("appendonly", "yes"), ("appendfsync", "no"), ("appendfsync", "always")]
+        for name, value in steps:
+            time.sleep(0.15)
+            before = sum(writer.acked for writer in writers)
+            check.equal(f"switch: CONFIG SET {name} {value}", b"+OK\r\n",
+                        admin.call("CONFIG", "SET", name, value))
+            deadline = time.monotonic() + 10
+            while (sum(writer.acked for writer in writers) < before + 100 and
+                   time.monotonic() < deadline):
+                time.sleep(0.01)
+            check.true(f"switch: writes go on being acknowledged after {name} {value}",
+                       sum(writer.acked for writer in writers) >= before + 100)
+        stop.set()
+        for writer in writers:
+            writer.join(10)
+        acked = {writer.index: writer.acked for writer in writers}
+    with kvtest.start_kv(*KV_OPTIONS, "--dir", directory) as kv, kv.connect() as client:
+        for index, count in acked.items():
+            value = kvtest.decode(client.call("GET", f"c:{index}"))
+            check.true(f"switch: writer {index}'s acknowledged writes are there after a "
+                       f"restart", value is not None and int(value) >= count,
+                       f"{value} < {count}")
+
+
 def busy_script(check):
     directory = kvtest.kv_temp_dir()
     script = ("redis.call('SET', 'busy', 'written') "
@@ -411,6 +445,8 @@ def main():
     print(f"kill -9: {time.monotonic() - started:.2f} s")
     mixed_workload(check)
     print(f"mixed: {time.monotonic() - started:.2f} s")
+    policy_switches(check)
+    print(f"policy switches: {time.monotonic() - started:.2f} s")
     busy_script(check)
     print(f"busy script: {time.monotonic() - started:.2f} s")
     sigterm_under_load(check)
