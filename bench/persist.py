@@ -13,9 +13,11 @@ row per server runs the same load with no BGSAVE.
 With --aof, the rows are instead each server with the AOF off and with appendfsync everysec
 and always (no BGSAVE), under an open loop of SETs of the same 10,000 keys: what the AOF costs
 in latency (the issue's aim: kv's everysec p99 and p99.9 within 1.2x of kv without it).
+--kv-before BINARY adds a server `kv-before` (another kv build, e.g. main's) to compare in the
+same run (its ratios are to its own AOF-off row).
 
 Usage: bench/persist.py [--kv build/kv] [--load build/kv-load] [--dataset-mib 1024]
-       [--rate 20000] [--seconds 20] [--aof] [--write-results]
+       [--rate 20000] [--seconds 20] [--aof] [--kv-before other/kv] [--write-results]
 With --write-results the table replaces the part of bench/RESULTS.md between
 <!-- persist.py begin --> and <!-- persist.py end -->.
 """
@@ -133,8 +135,9 @@ def start(name, options, directory, appendfsync=None):
     port = free_port()
     aof = (["--appendonly", "yes", "--appendfsync", appendfsync] if appendfsync else
            ["--appendonly", "no"])
-    if name == "kv":
-        argv = [options.kv, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
+    if name in ("kv", "kv-before"):
+        binary = options.kv if name == "kv" else options.kv_before
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
                 "--save", "", "--hugepages", "off", "--connections-max", "64",
                 "--maxmemory", "%dmb" % int(options.dataset_mib * 1.6 + 256)] + aof
     else:
@@ -245,6 +248,9 @@ def main():
     parser.add_argument("--servers", default="kv,redis")
     parser.add_argument("--aof", action="store_true",
                         help="AOF off / everysec / always under SETs instead of a BGSAVE")
+    parser.add_argument("--kv-before", default=None,
+                        help="another kv binary, run as server kv-before (--aof: AOF off and "
+                        "always) to compare builds in one run")
     parser.add_argument("--write-results", action="store_true")
     options = parser.parse_args()
     if options.aof:
@@ -311,8 +317,12 @@ def machine():
 
 def main_aof(options):
     rows = []
-    for name in options.servers.split(","):
-        for policy in (None, "everysec", "always"):
+    servers = options.servers.split(",")
+    if options.kv_before and "kv-before" not in servers:
+        servers.insert(servers.index("kv") + 1 if "kv" in servers else 0, "kv-before")
+    for name in servers:
+        policies = (None, "always") if name == "kv-before" else (None, "everysec", "always")
+        for policy in policies:
             row = measure(options, name, False, policy)
             rows.append((name, policy, row))
             print(name, policy or "off", row, flush=True)

@@ -9,9 +9,12 @@
  * double buffer carved from the region (2 x AOF_WRITE_BUFFER_BYTES). At the end of each loop
  * pass the filled half goes to the incremental file as one io_uring write on this module's
  * own ring, while commands fill the other half; with `always` an fsync is linked to that write
- * and the pass waits for both before the loop submits the pass's replies (group commit: every
- * write acknowledged in a pass is on disk first); with `everysec` an fsync goes out once a
- * second on its own; with `no` the kernel flushes. When the fill half is full while the other
+ * (group commit of what the pass fed) and the pass goes on at once: the replies wait, not the
+ * loop. Each reply is held until the AOF is durable up to the offset fed when it was written
+ * (aof_fed_offset, aof_synced_offset; the loop's gate, conn.h's conn_gate), for every client,
+ * readers included, as Redis's beforeSleep writes and fsyncs the AOF before any reply of the
+ * turn; the ring's eventfd wakes the loop when the fsync completes. With `everysec` an fsync
+ * goes out once a second on its own; with `no` the kernel flushes. When the fill half is full while the other
  * is still being written, the feeding command waits for that write (back-pressure, logged as
  * Redis's "Asynchronous AOF fsync is taking too long" is not: it is counted in
  * aof_delayed_fsync). A failed write keeps its bytes and is retried at each pass; meanwhile
@@ -27,8 +30,9 @@
  *
  * Own ring, not the loop's: the loop's ring is the network's and its completions are
  * dispatched by connection; the AOF's handful of operations (one write and one fsync in flight
- * at most) are reaped here without touching that dispatch, at the pass's end, where `always`
- * must wait anyway.
+ * at most) are reaped here without touching that dispatch: at the pass's end, and when the
+ * eventfd registered on this ring (signalled at each of its completions) completes the read
+ * the loop keeps on it (aof_event_fd, aof_event).
  */
 #ifndef KV_AOF_H
 #define KV_AOF_H
@@ -67,10 +71,28 @@ KV_MUST_USE bool aof_init(struct region *region, char *error, uint32_t error_byt
  * is the serving layer's shared command context (replayed commands run through cmd_run). */
 bool aof_startup(const struct cmd_context *shared, bool *failed);
 
-/* The loop submits sends before its pass ends (its SQ filled up, a slow script's busy pass):
- * with appendfsync always, what was fed is made durable first, so no reply leaves before its
- * write's fsync. */
-void aof_before_send(void);
+/* Whether replies wait for the AOF (appendonly on, appendfsync always): the loop sends a
+ * connection's output only once the AOF is durable up to the fed offset stamped on it. */
+bool aof_gating(void);
+
+/* Offsets in the AOF's stream, bytes fed since startup (monotonic across rewrites' file
+ * switches): the end of what commands fed (a reply written now may depend on all of it), and
+ * the end of what an fsync made durable (<= fed). */
+uint64_t aof_fed_offset(void);
+uint64_t aof_synced_offset(void);
+
+/* The eventfd the AOF's ring signals at each completion, for the loop to keep a read on:
+ * when it completes, the loop calls aof_event and settles the replies that waited. */
+int aof_event_fd(void);
+
+/* The AOF's ring has completions: reaps them without waiting (an fsync's moves the synced
+ * offset); the pass's end submits what comes next. */
+void aof_event(void);
+
+/* A slow script's busy pass (no pass end until the script returns): with appendfsync always,
+ * what was fed goes out now (a write with an fsync linked to it), without waiting, so replies
+ * held for it are released by the fsync's completion. */
+void aof_flush(void);
 
 /* SHUTDOWN or a signal: what the buffer holds is written and fsynced. */
 void aof_shutdown(void);

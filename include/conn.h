@@ -77,6 +77,29 @@ static_assert(sizeof(struct conn_block) + CONN_BLOCK_FIRST_BYTES == 4096u,
 static_assert((sizeof(struct conn_block) + CONN_BLOCK_SMALL_BYTES) * 8 == 4096u,
               "eight small first blocks share one heap page");
 
+/* No slot: the end of the held queue. */
+#define CONN_HELD_NONE UINT32_MAX
+
+/*
+ * appendfsync always: which of a connection's unsent output bytes may be sent, so that no
+ * reply leaves before the AOF bytes it may depend on are durable (the loop keeps it through
+ * conn_gate_update; conn_sent and a truncation keep it within out_bytes). The unsent bytes,
+ * from the head: clear_bytes may go; then wait_bytes wait until the AOF is durable up to
+ * wait_offset; then next_bytes until next_offset (stamped later, so next_offset >=
+ * wait_offset); then the bytes written since the last stamp. Offsets are the AOF's (aof.h:
+ * bytes fed since startup). Two stamps, not one: a client whose output keeps growing still
+ * sends what an fsync released while its newer bytes wait for the next one.
+ */
+struct conn_gate {
+    uint64_t clear_bytes;  /* unsent bytes at the head that may be sent */
+    uint64_t wait_bytes;   /* the next ones, held until the AOF is durable to wait_offset */
+    uint64_t next_bytes;   /* the next ones, held until it is durable to next_offset */
+    uint64_t wait_offset;  /* AOF offset (fed end when stamped); meaningful while wait_bytes */
+    uint64_t next_offset;  /* AOF offset; meaningful while next_bytes */
+    uint32_t held_next;    /* the next slot on the held queue, CONN_HELD_NONE at its tail */
+    bool held;             /* on the held queue; kept across release and reopen (as queued) */
+};
+
 struct conn {
     struct resp_parser parser; /* parse state over recv[0 .. recv_length) */
     uint8_t *recv;             /* the receive buffer (heap), NULL unless OPEN */
@@ -119,6 +142,7 @@ struct conn {
     int64_t output_soft_since_ms; /* Unix ms since the output passed its soft limit; 0: not */
     uint32_t addr_length;      /* bytes of addr; 0: unknown */
     char addr[CONN_ADDR_BYTES_MAX]; /* the peer, "ip:port" (CLIENT LIST, SLOWLOG, logs) */
+    struct conn_gate gate;     /* appendfsync always: what of the output may be sent */
 };
 
 struct conns {
@@ -134,6 +158,11 @@ struct conns {
     uint32_t *ready;           /* ready queue: slot indexes to revisit next pass */
     uint32_t ready_head;       /* index of the oldest entry in `ready` */
     uint32_t ready_count;      /* entries queued; each slot at most once, so <= slot_count */
+    uint32_t held_head;        /* held queue (appendfsync always): connections whose output
+                                  waits for the AOF's fsync, oldest first, chained through
+                                  their gate's held_next; CONN_HELD_NONE when empty */
+    uint32_t held_tail;        /* its newest entry */
+    uint32_t held_count;       /* entries; each slot at most once, so <= slot_count */
 };
 
 /* Bytes conns_init carves for the slots and the ready queue (the bytes are the heap's). */
@@ -193,6 +222,27 @@ void conn_reply_keep(struct conns *conns, struct conn *conn, const struct reply 
 /* The ready queue: connections with work left that no completion will bring back. */
 void conn_ready_push(struct conns *conns, uint32_t slot_index);
 KV_MUST_USE bool conn_ready_pop(struct conns *conns, uint32_t *slot_index);
+
+/* The held queue (appendfsync always): connections whose output waits for the AOF's fsync,
+ * in the order they began to wait (the order of their AOF offsets but for a client that
+ * waited again); each slot at most once. */
+void conn_held_push(struct conns *conns, uint32_t slot_index);
+KV_MUST_USE bool conn_held_pop(struct conns *conns, uint32_t *slot_index);
+
+/* appendfsync always: brings the gate up to date with the AOF's fed and synced offsets
+ * (synced <= fed): stamps that are durable release their bytes, bytes written since the last
+ * stamp get `fed_offset` (every reply written until now may depend on what was fed until
+ * now). Returns the unsent bytes that may be sent. With nothing fed left to make durable,
+ * all may. */
+uint64_t conn_gate_update(struct conn *conn, uint64_t fed_offset, uint64_t synced_offset);
+
+/* No gate (appendfsync is not always, or the AOF is off): every unsent byte may go. */
+static inline void conn_gate_open(struct conn *conn)
+{
+    conn->gate.clear_bytes = 0;
+    conn->gate.wait_bytes = 0;
+    conn->gate.next_bytes = 0;
+}
 
 /* CLIENT KILL, a stalled or idle client, an output limit passed: drops what it has not been
  * sent and closes it (the loop picks it up from the ready queue). */

@@ -3,7 +3,12 @@
  * flight on the ring; the fill half never holds more than AOF_WRITE_BUFFER_BYTES; `job`
  * names the other half while it holds bytes not yet in the file (in flight, or waiting for a
  * retry after an error); file_bytes is what the incremental file holds, every byte of it
- * written by a completed write.
+ * written by a completed write; fsync_covered is set only when an fsync is submitted (the
+ * file bytes it makes durable), and only its success credits fsynced_bytes. The offsets
+ * replies are stamped with are origin + file offsets: they only grow, across file switches.
+ * Nothing here waits for an fsync while serving with appendfsync always: the replies wait
+ * (loop.c's gate); only a rewrite's start, turning appendonly off, a full fill half and
+ * shutdown drain synchronously.
  */
 #define _GNU_SOURCE /* statx */
 #include "aof.h"
@@ -15,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,6 +96,9 @@ static struct {
     bool job_fsync;                /* an fsync is linked to it (always) */
     uint32_t job_done;             /* of its bytes, written */
     bool fsync_in_flight;
+    uint64_t fsync_covered;        /* file bytes the fsync in flight makes durable */
+    int event_fd;                  /* eventfd the ring signals at each completion */
+    uint64_t origin;               /* stream offset (aof_fed_offset) of the file's byte 0 */
     int64_t retry_ms;              /* a failed write is retried from then */
     int fd;                        /* the incremental file, -1: none */
     uint64_t file_bytes;           /* what it holds */
@@ -301,6 +310,12 @@ bool aof_init(struct region *region, char *error, uint32_t error_bytes)
                  strerror(-status));
         return false;
     }
+    aof.event_fd = eventfd(0, EFD_CLOEXEC);
+    status = aof.event_fd < 0 ? -errno : io_uring_register_eventfd(&aof.ring, aof.event_fd);
+    if (status < 0) {
+        snprintf(error, error_bytes, "aof: an eventfd for the AOF's ring: %s", strerror(-status));
+        return false;
+    }
     aof.base_fd = -1;
     aof.halves[0] = (struct aof_half){.bytes = aof.area};
     aof.halves[1] = (struct aof_half){.bytes = aof.area + AOF_WRITE_BUFFER_BYTES};
@@ -333,27 +348,44 @@ static void write_error(int error)
     aof.retry_ms = now + AOF_RETRY_MS;
 }
 
+/* Prepares an fsync that makes the file's first `covered` bytes durable (every write that
+ * completed before it, or the write it is linked to); the caller submits. */
+static void fsync_prepare(uint64_t covered)
+{
+    KV_ASSERT(!aof.fsync_in_flight); /* one at a time: on_fsync credits this coverage */
+    KV_ASSERT(covered > aof.fsynced_bytes);
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_fsync(sqe, aof.fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(sqe, AOF_OP_FSYNC);
+    aof.fsync_in_flight = true;
+    aof.fsync_covered = covered;
+}
+
+static void ring_submit(void)
+{
+    int status = io_uring_submit(&aof.ring);
+    KV_ASSERT(status >= 0 || status == -EINTR || status == -EAGAIN);
+}
+
+/* Writes the job's unwritten bytes; `with_fsync`: an fsync linked to the write (when none
+ * is in flight already), which a short or failed write cancels. */
 static void job_submit(bool with_fsync)
 {
     KV_ASSERT(aof.job && !aof.job_in_flight);
     KV_ASSERT(aof.fd >= 0);
     struct aof_half *half = &aof.halves[aof.fill_index ^ 1u];
     KV_ASSERT(aof.job_done < half->length);
+    uint32_t length = half->length - aof.job_done;
     struct io_uring_sqe *sqe = ring_sqe();
-    io_uring_prep_write(sqe, aof.fd, half->bytes + aof.job_done, half->length - aof.job_done,
-                        aof.file_bytes);
+    io_uring_prep_write(sqe, aof.fd, half->bytes + aof.job_done, length, aof.file_bytes);
     io_uring_sqe_set_data64(sqe, AOF_OP_WRITE);
     aof.job_in_flight = true;
     aof.job_fsync = with_fsync && !aof.fsync_in_flight;
     if (aof.job_fsync) {
         sqe->flags |= IOSQE_IO_LINK;
-        struct io_uring_sqe *fsync = ring_sqe();
-        io_uring_prep_fsync(fsync, aof.fd, IORING_FSYNC_DATASYNC);
-        io_uring_sqe_set_data64(fsync, AOF_OP_FSYNC);
-        aof.fsync_in_flight = true;
+        fsync_prepare(aof.file_bytes + length);
     }
-    int status = io_uring_submit(&aof.ring);
-    KV_ASSERT(status >= 0 || status == -EINTR || status == -EAGAIN);
+    ring_submit();
 }
 
 static void on_write(int result)
@@ -399,9 +431,6 @@ static void on_fsync(int result, uint64_t covered)
     aof.fsynced_bytes = covered > aof.fsynced_bytes ? covered : aof.fsynced_bytes;
 }
 
-/* The bytes an fsync submitted now covers (completed writes). */
-static uint64_t fsync_covered;
-
 static void reap(bool wait)
 {
     struct io_uring_cqe *cqe = NULL;
@@ -422,7 +451,7 @@ static void reap(bool wait)
             on_write(result);
         } else {
             KV_ASSERT(op == AOF_OP_FSYNC);
-            on_fsync(result, fsync_covered);
+            on_fsync(result, aof.fsync_covered);
         }
     }
 }
@@ -461,13 +490,11 @@ static void fill_full(void)
                 struct timespec pause = {.tv_nsec = (long)(aof.retry_ms - now) * 1000000L};
                 nanosleep(&pause, NULL);
             }
-            fsync_covered = aof.file_bytes;
             job_submit(false);
         }
         job_wait();
     }
     fill_hand_over();
-    fsync_covered = aof.file_bytes;
     job_submit(false);
 }
 
@@ -559,6 +586,24 @@ static void sink_exec(void *context, uint32_t command_count)
         return;
     }
     emit((const uint8_t *)AOF_EXEC_TEXT, sizeof(AOF_EXEC_TEXT) - 1);
+}
+
+/* Propagation goes to the new, empty incr file `fd` from now on (after a drain: what was fed
+ * is written and fsynced, or nothing was fed since the last file closed): the stream's
+ * offsets go on from the old file's end, so the replies' stamps keep their meaning. An
+ * operation still in flight (a drain that failed before) completes first, so that its
+ * credit goes to the file it was for. */
+static void file_switch(int fd)
+{
+    job_wait();
+    /* Bounded: the fsync in flight completes. */
+    while (aof.fsync_in_flight) {
+        reap(true);
+    }
+    aof.origin += aof.file_bytes;
+    aof.fd = fd;
+    aof.file_bytes = 0;
+    aof.fsynced_bytes = 0;
 }
 
 /* Writes what the buffers hold and fsyncs it, waiting (shutdown, rewrite, turning off). */
@@ -1261,9 +1306,7 @@ static int rewrite(void)
     }
     files_delete(&aof.manifest, &next);
     aof.manifest = next;
-    aof.fd = incr_fd;
-    aof.file_bytes = 0;
-    aof.fsynced_bytes = 0;
+    file_switch(incr_fd);
     aof.selected_db = -1;
     aof.base_bytes = base_bytes;
     aof.stats.base_size = base_bytes;
@@ -1450,9 +1493,7 @@ static int rewrite_begin(bool turning_on)
     if (aof.fd >= 0) {
         file_close(aof.fd);
     }
-    aof.fd = incr_fd;
-    aof.file_bytes = 0;
-    aof.fsynced_bytes = 0;
+    file_switch(incr_fd);
     aof.selected_db = -1;
     aof.manifest = listed;
     aof.rewrite_turning_on = turning_on;
@@ -1594,39 +1635,24 @@ static void turn_on(void)
 
 /* ---- The pass's end ---- */
 
-/* appendfsync always: waits until everything fed is written and fsynced (the group commit
- * before replies are sent). */
-static void commit_durable(void)
+/* Submits what can go now, without waiting: a failed write's retry, the fill half as the
+ * next write (its own fsync linked to it with `always`: the group commit of what the pass
+ * fed), and with `always` an fsync of written bytes none covers yet (their write went while
+ * another fsync was in flight). The completions come back through the eventfd (aof_event). */
+static void writes_advance(int64_t now, bool always)
 {
-    /* Group commit: the pass's replies go out once everything fed is on disk. */
-    /* Bounded: a write completes or fails (failing exits, with always). */
-    while (aof.job || aof.halves[aof.fill_index].length > 0 ||
-           aof.fsynced_bytes < aof.file_bytes) {
-        job_wait();
-        if (aof.job) {
-            fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length -
-                            aof.job_done;
-            job_submit(true);
-            continue;
-        }
-        if (aof.halves[aof.fill_index].length > 0) {
-            fill_hand_over();
-            fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length;
-            job_submit(true);
-            continue;
-        }
-        /* Bounded: the fsync in flight completes. */
-        while (aof.fsync_in_flight) {
-            reap(true);
-        }
-        if (aof.fsynced_bytes < aof.file_bytes) {
-            int status = file_fsync(aof.fd);
-            if (status < 0) {
-                aof.fsync_in_flight = true;
-                on_fsync(status, 0); /* exits */
-            }
-            aof.fsynced_bytes = aof.file_bytes;
-        }
+    struct aof_half *fill = &aof.halves[aof.fill_index];
+    if (!aof.job_in_flight && aof.job && now >= aof.retry_ms) {
+        job_submit(always); /* a retry, or a half handed over when full */
+    }
+    if (!aof.job && fill->length > 0) {
+        fill_hand_over();
+        job_submit(always);
+    }
+    if (always && !aof.job_in_flight && !aof.fsync_in_flight &&
+        aof.fsynced_bytes < aof.file_bytes) {
+        fsync_prepare(aof.file_bytes);
+        ring_submit();
     }
 }
 
@@ -1665,33 +1691,18 @@ static void sink_pass_end(void *context)
                  (aof.stats.current_size - base) * 100 / base);
         (void)rewrite_begin(false);
     }
-    struct aof_half *fill = &aof.halves[aof.fill_index];
     bool always = aof.fsync_policy == AOF_FSYNC_ALWAYS;
-    if (!aof.job_in_flight && aof.job && now >= aof.retry_ms) {
-        fsync_covered = aof.file_bytes;
-        job_submit(always); /* a retry, or a half handed over when full */
-    }
-    if (!aof.job && fill->length > 0) {
-        fill_hand_over();
-        fsync_covered = aof.file_bytes + aof.halves[aof.fill_index ^ 1u].length;
-        job_submit(always);
-    }
+    writes_advance(now, always);
     if (always) {
-        commit_durable();
         aof.last_fsync_ms = now;
     } else if (aof.fsync_policy == AOF_FSYNC_EVERYSEC && aof.fsynced_bytes < aof.file_bytes &&
                now - aof.last_fsync_ms >= 1000) {
         if (aof.fsync_in_flight) {
             aof.stats.delayed_fsync++;
         } else {
-            struct io_uring_sqe *sqe = ring_sqe();
-            io_uring_prep_fsync(sqe, aof.fd, IORING_FSYNC_DATASYNC);
-            io_uring_sqe_set_data64(sqe, AOF_OP_FSYNC);
-            aof.fsync_in_flight = true;
-            fsync_covered = aof.file_bytes;
+            fsync_prepare(aof.file_bytes);
             aof.last_fsync_ms = now;
-            int status = io_uring_submit(&aof.ring);
-            KV_ASSERT(status >= 0 || status == -EINTR || status == -EAGAIN);
+            ring_submit();
         }
     }
     aof.stats.buffer_length = aof.halves[aof.fill_index].length +
@@ -1708,10 +1719,50 @@ static bool sink_timer_wanted(void *context)
                       (aof.fsync_policy != AOF_FSYNC_NO && aof.fsynced_bytes < aof.file_bytes));
 }
 
-void aof_before_send(void)
+bool aof_gating(void)
 {
-    if (aof.on && aof.fsync_policy == AOF_FSYNC_ALWAYS) {
-        commit_durable();
+    /* A CONFIG SET appendfsync always holds the replies of its own pass already: its end
+     * fsyncs what the pass fed (the policy is read there). */
+    return aof.on &&
+           (aof.fsync_policy == AOF_FSYNC_ALWAYS || fsync_policy_read() == AOF_FSYNC_ALWAYS);
+}
+
+uint64_t aof_fed_offset(void)
+{
+    uint64_t held = aof.halves[aof.fill_index].length;
+    if (aof.job) {
+        KV_ASSERT(aof.job_done <= aof.halves[aof.fill_index ^ 1u].length);
+        held += aof.halves[aof.fill_index ^ 1u].length - aof.job_done;
+    }
+    return aof.origin + aof.file_bytes + held;
+}
+
+uint64_t aof_synced_offset(void)
+{
+    /* A linked fsync's completion may be reaped before its write's: its credit counts once
+     * the write's bytes do. */
+    uint64_t synced = aof.fsynced_bytes < aof.file_bytes ? aof.fsynced_bytes : aof.file_bytes;
+    KV_ASSERT(aof.origin + synced <= aof_fed_offset());
+    return aof.origin + synced;
+}
+
+int aof_event_fd(void)
+{
+    KV_ASSERT(aof.ready);
+    return aof.event_fd;
+}
+
+void aof_event(void)
+{
+    if (aof.ready) {
+        reap(false);
+    }
+}
+
+void aof_flush(void)
+{
+    if (aof_gating()) {
+        writes_advance(clock_ms(CLOCK_MONOTONIC), true);
     }
 }
 

@@ -7,7 +7,9 @@
  * sends take from the head; a block the kernel has taken whole goes back to the heap at once.
  * Invariants (conn_verify): cursors within their buffers; out_bytes is the sum of the blocks'
  * unsent bytes; memory_bytes is the heap bytes of every buffer and block; at most one receive
- * and one send in flight; a slot is on the ready queue at most once. No I/O.
+ * and one send in flight; a slot is on the ready queue at most once, and on the held queue at
+ * most once; the gate's counts (appendfsync always: what of the unsent output may go) sum to
+ * no more than out_bytes. No I/O.
  */
 #include "conn.h"
 
@@ -37,6 +39,8 @@ void conns_init(struct conns *conns, struct region *region, struct heap *heap,
     conns->heap = heap;
     conns->open_max = open_max;
     conns->recv_limit = recv_limit;
+    conns->held_head = CONN_HELD_NONE;
+    conns->held_tail = CONN_HELD_NONE;
     KV_ASSERT(conns->open_count == 0 && conns->memory_bytes == 0);
 }
 
@@ -90,9 +94,13 @@ bool conn_open(struct conns *conns, uint32_t slot_index)
     KV_ASSERT(conn->state == CONN_FREE);
     uint32_t generation = conn->generation + 1;
     bool queued = conn->queued;
+    bool held = conn->gate.held;
+    uint32_t held_next = conn->gate.held_next;
     memset(conn, 0, sizeof(*conn));
     conn->generation = generation;
     conn->queued = queued;
+    conn->gate.held = held;
+    conn->gate.held_next = held_next;
     conn->out_head = HEAP_REF_NONE;
     conn->out_tail = HEAP_REF_NONE;
     conn->recv = conns->open_count < conns->open_max
@@ -122,6 +130,7 @@ static void output_release(struct conns *conns, struct conn *conn)
     }
     conn->out_tail = HEAP_REF_NONE;
     conn->out_bytes = 0;
+    conn_gate_open(conn);
 }
 
 void conn_closing(struct conns *conns, struct conn *conn)
@@ -152,9 +161,13 @@ void conn_release(struct conns *conns, uint32_t slot_index)
     KV_ASSERT(conn->state == CONN_CLOSING && conn->recv == NULL);
     uint32_t generation = conn->generation;
     bool queued = conn->queued;
+    bool held = conn->gate.held;
+    uint32_t held_next = conn->gate.held_next;
     memset(conn, 0, sizeof(*conn));
     conn->generation = generation;
     conn->queued = queued;
+    conn->gate.held = held;
+    conn->gate.held_next = held_next;
     conn->out_head = HEAP_REF_NONE;
     conn->out_tail = HEAP_REF_NONE;
     conn->state = CONN_FREE;
@@ -238,6 +251,42 @@ void conn_recv_appended(struct conn *conn, uint32_t bytes)
     conn->recv_length += bytes;
 }
 
+/* `bytes` of the unsent output were sent: they leave the gate's counts from the head. They
+ * are clear bytes, except for a send armed before appendfsync always began to gate (then
+ * the stamped ones behind them). */
+static void gate_consume(struct conn_gate *gate, uint64_t bytes)
+{
+    uint64_t *counts[] = {&gate->clear_bytes, &gate->wait_bytes, &gate->next_bytes};
+    /* Bounded: the three counts, head first. */
+    for (uint32_t index = 0; index < 3 && bytes > 0; index++) {
+        uint64_t taken = bytes < *counts[index] ? bytes : *counts[index];
+        *counts[index] -= taken;
+        bytes -= taken;
+    }
+    if (gate->wait_bytes == 0 && gate->next_bytes > 0) {
+        gate->wait_bytes = gate->next_bytes; /* the older stamp went whole: the newer moves up */
+        gate->wait_offset = gate->next_offset;
+        gate->next_bytes = 0;
+    }
+}
+
+/* Output was dropped from the tail (a truncation): the gate's counts stay within out_bytes,
+ * the newest shortened first. */
+static void gate_clamp(struct conn *conn)
+{
+    struct conn_gate *gate = &conn->gate;
+    uint64_t *counts[] = {&gate->next_bytes, &gate->wait_bytes, &gate->clear_bytes};
+    uint64_t total = gate->clear_bytes + gate->wait_bytes + gate->next_bytes;
+    /* Bounded: the three counts, tail first. */
+    for (uint32_t index = 0; index < 3 && total > conn->out_bytes; index++) {
+        uint64_t excess = total - conn->out_bytes;
+        uint64_t cut = excess < *counts[index] ? excess : *counts[index];
+        *counts[index] -= cut;
+        total -= cut;
+    }
+    KV_ASSERT(total <= conn->out_bytes);
+}
+
 void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)
 {
     KV_ASSERT(conn->send_in_flight > 0);
@@ -247,6 +296,7 @@ void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)
     struct conn_block *head = block_at(conns, conn->out_head);
     head->sent += bytes;
     conn->out_bytes -= bytes;
+    gate_consume(&conn->gate, bytes);
     KV_ASSERT(head->sent <= head->length);
     if (head->sent == head->length && (conn->out_head != conn->out_tail || bytes > 0)) {
         /* Taken whole: the block goes back (the tail too: an idle client holds none). */
@@ -374,6 +424,7 @@ static void conn_reply_truncate(struct reply *reply)
         block_at(conns, previous)->next = HEAP_REF_NONE;
         conn->out_tail = previous;
     }
+    gate_clamp(conn);
     uint64_t mark = reply->mark;
     bool resp3 = reply->resp3;
     *reply = conn_reply(conns, conn);
@@ -438,6 +489,79 @@ bool conn_ready_pop(struct conns *conns, uint32_t *slot_index)
     return true;
 }
 
+void conn_held_push(struct conns *conns, uint32_t slot_index)
+{
+    struct conn *conn = conn_at(conns, slot_index);
+    if (conn->gate.held) {
+        return;
+    }
+    KV_ASSERT(conns->held_count < conns->slot_count);
+    conn->gate.held_next = CONN_HELD_NONE;
+    if (conns->held_count == 0) {
+        conns->held_head = slot_index;
+    } else {
+        conn_at(conns, conns->held_tail)->gate.held_next = slot_index;
+    }
+    conns->held_tail = slot_index;
+    conns->held_count++;
+    conn->gate.held = true;
+}
+
+bool conn_held_pop(struct conns *conns, uint32_t *slot_index)
+{
+    if (conns->held_count == 0) {
+        return false;
+    }
+    *slot_index = conns->held_head;
+    struct conn *conn = conn_at(conns, *slot_index);
+    KV_ASSERT(conn->gate.held);
+    conns->held_head = conn->gate.held_next;
+    conns->held_count--;
+    conn->gate.held = false;
+    conn->gate.held_next = CONN_HELD_NONE;
+    if (conns->held_count == 0) {
+        conns->held_head = CONN_HELD_NONE;
+        conns->held_tail = CONN_HELD_NONE;
+    }
+    KV_ASSERT(conns->held_count == 0 || conns->held_head < conns->slot_count);
+    return true;
+}
+
+uint64_t conn_gate_update(struct conn *conn, uint64_t fed_offset, uint64_t synced_offset)
+{
+    struct conn_gate *gate = &conn->gate;
+    KV_ASSERT(synced_offset <= fed_offset);
+    KV_ASSERT(gate->clear_bytes + gate->wait_bytes + gate->next_bytes <= conn->out_bytes);
+    if (synced_offset == fed_offset) {
+        /* Everything fed is durable: whatever was written may go. */
+        conn_gate_open(conn);
+        gate->clear_bytes = conn->out_bytes;
+        return gate->clear_bytes;
+    }
+    /* Bounded: the two stamps, oldest first. */
+    for (uint32_t stamp = 0; stamp < 2 && gate->wait_bytes > 0; stamp++) {
+        if (gate->wait_offset > synced_offset) {
+            break;
+        }
+        gate->clear_bytes += gate->wait_bytes;
+        gate->wait_bytes = gate->next_bytes;
+        gate->wait_offset = gate->next_offset;
+        gate->next_bytes = 0;
+    }
+    uint64_t unstamped =
+        conn->out_bytes - gate->clear_bytes - gate->wait_bytes - gate->next_bytes;
+    if (unstamped > 0 && gate->wait_bytes == 0) {
+        gate->wait_bytes = unstamped;
+        gate->wait_offset = fed_offset;
+    } else if (unstamped > 0) {
+        gate->next_bytes += unstamped;
+        gate->next_offset = fed_offset;
+    }
+    KV_ASSERT(gate->clear_bytes + gate->wait_bytes + gate->next_bytes == conn->out_bytes);
+    KV_ASSERT(gate->wait_bytes == 0 || gate->wait_offset > synced_offset);
+    return gate->clear_bytes;
+}
+
 void conn_kill(struct conns *conns, struct conn *conn)
 {
     KV_ASSERT(conn->state == CONN_OPEN);
@@ -499,18 +623,23 @@ void conn_verify(const struct conns *conns, const struct conn *conn)
     KV_ASSERT(last == conn->out_tail);
     KV_ASSERT(unsent == conn->out_bytes);
     KV_ASSERT(conn->send_in_flight <= conn->out_bytes);
+    KV_ASSERT(conn->gate.clear_bytes + conn->gate.wait_bytes + conn->gate.next_bytes <=
+              conn->out_bytes);
+    KV_ASSERT(conn->gate.next_bytes == 0 || conn->gate.wait_bytes > 0);
 }
 
 void conns_verify(const struct conns *conns)
 {
     uint32_t open = 0;
     uint32_t queued = 0;
+    uint32_t held = 0;
     uint64_t memory = 0;
     for (uint32_t slot_index = 0; slot_index < conns->slot_count; slot_index++) {
         const struct conn *conn = &conns->slots[slot_index];
         conn_verify(conns, conn);
         open += conn->state == CONN_OPEN ? 1 : 0;
         queued += conn->queued ? 1 : 0;
+        held += conn->gate.held ? 1 : 0;
         memory += conn_memory(conns, conn);
     }
     KV_ASSERT(open == conns->open_count);
@@ -529,4 +658,13 @@ void conns_verify(const struct conns *conns)
         uint32_t slot_index = conns->ready[(conns->ready_head + step) % conns->slot_count];
         KV_ASSERT(slot_index < conns->slot_count && conns->slots[slot_index].queued);
     }
+    KV_ASSERT(held == conns->held_count);
+    uint32_t slot_index = conns->held_head;
+    /* Bounded by held_count: each step follows one link. */
+    for (uint32_t step = 0; step < conns->held_count; step++) {
+        KV_ASSERT(slot_index < conns->slot_count && conns->slots[slot_index].gate.held);
+        KV_ASSERT(step + 1 < conns->held_count || slot_index == conns->held_tail);
+        slot_index = conns->slots[slot_index].gate.held_next;
+    }
+    KV_ASSERT(slot_index == CONN_HELD_NONE);
 }

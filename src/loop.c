@@ -24,6 +24,11 @@
  *    wait asks the kernel (6.12+ min-wait, IORING_ENTER_EXT_ARG) for that many, for up to
  *    a short min-wait, so one kernel entry serves a batch; a light load (few completions per
  *    pass, -c 1) waits for one and wakes at once. loop_min_wait pins it off or on.
+ *  - appendfsync always holds replies, not the loop: a send is armed only for the output the
+ *    connection's gate lets through (conn_gate: bytes written while the AOF had unsynced
+ *    bytes wait until it is durable up to the offset fed then); a held connection waits on
+ *    the held queue. A read kept on the AOF ring's eventfd completes when that ring has
+ *    completions, and the connections whose stamp the fsync made durable are settled.
  * A script past busy-reply-threshold calls loop_busy_pass from inside its command: one
  * batch of completions and the ready connections, without waiting, the running connection's
  * own completions held for the next pass (each pass copies its batch and advances the CQ
@@ -106,8 +111,9 @@ enum loop_op {
     LOOP_OP_RECV_MULTI = 8,  /* a multishot receive into the buffer ring */
     LOOP_OP_RECV_CANCEL = 9, /* its cancel (the client's buffer is full: backpressure) */
     LOOP_OP_DRAIN = 10,      /* stopping: a non-blocking receive whose bytes are dropped */
+    LOOP_OP_AOF_WAKE = 11,   /* the read on the AOF ring's eventfd: its completions came */
 };
-#define LOOP_OP_LAST LOOP_OP_DRAIN
+#define LOOP_OP_LAST LOOP_OP_AOF_WAKE
 
 /* The buffer group of the receive ring (the only one). */
 #define LOOP_RECV_GROUP 0u
@@ -227,6 +233,11 @@ struct loop {
     uint32_t *recv_held_next;      /* by id: the next held buffer of its client, or NONE */
     uint32_t *recv_held_length;    /* by id: bytes the kernel put in a held buffer */
     uint32_t recv_held_total;      /* buffers held by all clients: at most recv_ring_count */
+    /* appendfsync always: replies wait for the AOF's fsync, not the loop. */
+    bool aof_wake_armed;           /* the read on aof_event_fd() is in flight */
+    uint64_t aof_wake_count;       /* what it reads: the eventfd's counter (unused) */
+    uint64_t held_synced_seen;     /* aof_synced_offset() when the held queue was last
+                                      revisited: it is revisited when that moves */
 };
 
 static struct loop loop_state;
@@ -274,7 +285,7 @@ static struct io_uring_sqe *sqe_get(struct loop *loop)
     struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
     if (sqe == NULL) {
         loop->stats->ring_full_submits++;
-        aof_before_send(); /* appendfsync always: no reply before its fsync */
+        /* Sends are armed only for output the AOF's gate let through (send_allowed). */
         int submitted = io_uring_submit(&loop->ring);
         KV_ASSERT(submitted != -EBADF); /* the ring's own fd */
         if (submitted < 0 && submitted != -EBUSY && submitted != -EAGAIN && submitted != -EINTR) {
@@ -333,8 +344,8 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
     KV_ASSERT(loop->conns->slot_count > 0);
     KV_ASSERT(loop->conns->slot_count < UINT32_MAX / 16); /* ops_max * 2 cannot wrap */
     /* recv (or, stopping, the drain that follows it), send, cancel, shutdown|close per slot;
-     * a cancel per accept; the accepts. */
-    uint32_t ops_max = loop->conns->slot_count * 4 + 8 + LOOP_ACCEPTS;
+     * a cancel per accept; the accepts; the read on the AOF's eventfd. */
+    uint32_t ops_max = loop->conns->slot_count * 4 + 8 + LOOP_ACCEPTS + 1;
     uint32_t sq_entries = ops_max < LOOP_SQ_ENTRIES_MAX ? ops_max : LOOP_SQ_ENTRIES_MAX;
     if (ring_entries != 0) {
         /* An operator's smaller ring: a full SQ parks work on the ready queue, and completions
@@ -753,13 +764,43 @@ static bool recv_settle(struct loop *loop, struct conn *conn, uint32_t slot_inde
     return recv_multishot_arm(loop, conn, slot_index);
 }
 
-static bool send_arm(struct loop *loop, struct conn *conn, uint32_t slot_index)
+/*
+ * The bytes of the head block a send may take now: 0 when none waits, or when appendfsync
+ * always holds them until the AOF is durable up to the offset fed when they were written
+ * (conn_gate_update: for every client, readers included, as Redis's beforeSleep fsyncs
+ * before any reply of the turn). A held connection waits on the held queue, revisited when
+ * the AOF's fsync completes (held_release). Not gating, the gate stays open.
+ */
+static uint32_t send_allowed(struct loop *loop, struct conn *conn, uint32_t slot_index)
+{
+    KV_ASSERT(conn->send_in_flight == 0);
+    const uint8_t *from = NULL;
+    uint32_t pending = conn_send_pending(loop->conns, conn, &from);
+    if (pending == 0) {
+        return 0;
+    }
+    if (!aof_gating()) {
+        conn_gate_open(conn);
+        return pending;
+    }
+    uint64_t clear = conn_gate_update(conn, aof_fed_offset(), aof_synced_offset());
+    if (clear == 0) {
+        conn_held_push(loop->conns, slot_index);
+        return 0;
+    }
+    return clear < pending ? (uint32_t)clear : pending;
+}
+
+/* Sends `allowed` bytes (send_allowed's) of the head block, or what of them the registered
+ * buffer holding them has. */
+static bool send_arm(struct loop *loop, struct conn *conn, uint32_t slot_index, uint32_t allowed)
 {
     KV_ASSERT(conn->state == CONN_OPEN);
     const uint8_t *from = NULL;
     uint32_t pending = conn_send_pending(loop->conns, conn, &from);
-    KV_ASSERT(pending > 0);
+    KV_ASSERT(allowed > 0 && allowed <= pending);
     KV_ASSERT(conn->send_in_flight == 0);
+    pending = allowed;
     struct io_uring_sqe *sqe = sqe_get(loop);
     if (sqe == NULL) {
         return false;
@@ -857,7 +898,12 @@ static bool settle_closing(struct loop *loop, struct conn *conn, uint32_t slot_i
     }
     const uint8_t *from = NULL;
     if (!conn->dead && conn_send_pending(loop->conns, conn, &from) > 0) {
-        return conn->send_in_flight > 0 || send_arm(loop, conn, slot_index);
+        if (conn->send_in_flight > 0) {
+            return true;
+        }
+        /* Held for the AOF: the close waits until the output has gone. */
+        uint32_t allowed = send_allowed(loop, conn, slot_index);
+        return allowed == 0 || send_arm(loop, conn, slot_index, allowed);
     }
     if (conn->send_in_flight > 0 && conn->dead && !conn->shutdown_in_flight) {
         /* A killed client that takes no bytes: shutting the socket down ends the send. */
@@ -893,9 +939,9 @@ static void settle(struct loop *loop, uint32_t slot_index)
     if (conn->close_after_send || conn->read_closed || conn->dead) {
         ok = settle_closing(loop, conn, slot_index);
     } else {
-        const uint8_t *from = NULL;
-        if (conn->send_in_flight == 0 && conn_send_pending(loop->conns, conn, &from) > 0) {
-            ok = send_arm(loop, conn, slot_index);
+        uint32_t allowed = conn->send_in_flight == 0 ? send_allowed(loop, conn, slot_index) : 0;
+        if (allowed > 0) {
+            ok = send_arm(loop, conn, slot_index, allowed);
         }
         if (ok) {
             ok = recv_settle(loop, conn, slot_index);
@@ -1123,6 +1169,78 @@ static void on_close(struct loop *loop, uint32_t slot_index)
     KV_ASSERT(conn->state == CONN_FREE);
 }
 
+/* Keeps a read on the AOF ring's eventfd in flight: it completes when that ring has
+ * completions (a write's, an fsync's), so the loop wakes for an fsync without waiting for a
+ * timer and without polling. Not armed when the SQ is full: the next pass arms it. */
+static void aof_wake_arm(struct loop *loop)
+{
+    if (loop->aof_wake_armed) {
+        return;
+    }
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return;
+    }
+    int fd = aof_event_fd();
+    KV_ASSERT(fd >= 0); /* aof_init made it, or kv did not start */
+    io_uring_prep_read(sqe, fd, &loop->aof_wake_count, sizeof(loop->aof_wake_count), 0);
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_AOF_WAKE, 0, 0));
+    loop->aof_wake_armed = true;
+}
+
+/*
+ * Revisits the connections whose output waited for the AOF once the synced offset moved (or
+ * gating stopped: appendfsync changed, appendonly off), oldest first: each one whose older
+ * stamp is durable is settled (its send armed; one still held goes to the back of the
+ * queue). Bounded by the connections queued when it began, each once.
+ */
+static void held_release(struct loop *loop)
+{
+    if (loop->conns->held_count == 0) {
+        return;
+    }
+    bool gating = aof_gating();
+    uint64_t synced = gating ? aof_synced_offset() : 0;
+    if (gating && synced == loop->held_synced_seen) {
+        return; /* nothing more is durable: every one of them still waits */
+    }
+    loop->held_synced_seen = synced;
+    bool all = !gating || aof_fed_offset() == synced;
+    uint32_t count = loop->conns->held_count;
+    for (uint32_t index = 0; index < count; index++) {
+        uint32_t slot_index = 0;
+        if (!conn_held_pop(loop->conns, &slot_index)) {
+            break;
+        }
+        struct conn *conn = conn_at(loop->conns, slot_index);
+        if (conn->state != CONN_OPEN) {
+            continue; /* closed since (a reopened slot starts with nothing held) */
+        }
+        /* The connection whose slow script runs (a busy pass) is left be: its own settle
+         * after the command lets its output go. */
+        if (slot_index == loop->serving_slot_index ||
+            (!all && conn->gate.wait_bytes > 0 && conn->gate.wait_offset > synced)) {
+            conn_held_push(loop->conns, slot_index);
+            continue;
+        }
+        settle(loop, slot_index);
+    }
+    KV_ASSERT(loop->conns->held_count <= loop->conns->slot_count);
+}
+
+/* The AOF ring has completions: they are reaped (an fsync's moves the synced offset), the
+ * replies that waited for it are settled, and the read goes on. */
+static void on_aof_wake(struct loop *loop, int result)
+{
+    KV_ASSERT(loop->aof_wake_armed);
+    KV_ASSERT(result != -EBADF && result != -EFAULT); /* our eventfd and counter */
+    KV_ASSERT(result == (int)sizeof(loop->aof_wake_count) || result < 0);
+    loop->aof_wake_armed = false;
+    aof_event();
+    held_release(loop);
+    aof_wake_arm(loop);
+}
+
 static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
 {
     uint64_t data = io_uring_cqe_get_data64(cqe);
@@ -1133,6 +1251,10 @@ static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
     }
     if (op == LOOP_OP_CANCEL) {
         return; /* The accept's own completion reports the cancel. */
+    }
+    if (op == LOOP_OP_AOF_WAKE) {
+        on_aof_wake(loop, cqe->res);
+        return;
     }
     uint32_t slot_index = user_data_slot_index(data);
     KV_ASSERT(slot_index < loop->conns->slot_count);
@@ -1306,6 +1428,7 @@ void loop_busy_pass(void *owner)
     for (uint32_t index = 0; index < count; index++) {
         uint64_t data = io_uring_cqe_get_data64(cqes[index]);
         bool own = user_data_op(data) != LOOP_OP_ACCEPT && user_data_op(data) != LOOP_OP_CANCEL &&
+                   user_data_op(data) != LOOP_OP_AOF_WAKE &&
                    user_data_slot_index(data) == loop->serving_slot_index;
         const struct io_uring_cqe *cqe = cqes[index];
         bool own_data = own && user_data_op(data) == LOOP_OP_RECV_MULTI && cqe->res > 0 &&
@@ -1341,7 +1464,7 @@ void loop_busy_pass(void *owner)
             serve(loop, slot_index);
         }
     }
-    aof_before_send(); /* appendfsync always: no reply before its fsync */
+    aof_flush(); /* appendfsync always: what was fed goes out, its fsync releases replies */
     result = io_uring_submit(&loop->ring); /* the answers go out now */
     KV_ASSERT(result != -EBADF);
     serve_busy_end(loop->serve);
@@ -1425,6 +1548,7 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     if (loop->accept_wanted) {
         accept_arm(loop);
     }
+    aof_wake_arm(loop);
     bool busy = loop->conns->ready_count > 0 || io_uring_cq_ready(&loop->ring) > 0;
     busy = busy || busy_poll(loop);
     int result = 0;
@@ -1472,6 +1596,7 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     KV_ASSERT(dispatched == count); /* each completion handled once */
     ready_drain(loop);
     serve_pass_end(loop->serve); /* what is owed once per pass (BCAST), sent next pass */
+    held_release(loop); /* a rewrite's or appendonly's switch may have fsynced everything */
     return 0;
 }
 

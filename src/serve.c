@@ -96,7 +96,7 @@ void serve_pass_end(struct serve *serve)
     if (serve->shared.tracking != NULL) {
         tracking_broadcast(serve->shared.tracking); /* BCAST: once per pass, as Redis */
     }
-    propagate_pass_end(); /* the AOF's writes of this pass (appendfsync always: durable) */
+    propagate_pass_end(); /* the AOF's writes of this pass (always: with a linked fsync) */
 }
 
 /* A command's context: the shared part, this client, its output as the reply. */
