@@ -25,6 +25,7 @@ static uint32_t propagate_depth;      /* commands running, nested */
 static uint32_t propagate_containers; /* containers among them */
 static bool propagate_multi_fed;      /* MULTI fed for the running containers */
 static uint32_t propagate_container_commands; /* commands fed since that MULTI */
+static uint64_t propagate_change_total; /* propagate_changed calls, ever */
 
 /* The store's expired and evicted keys (notify's tap), fed while propagation is on. */
 static void deletion_tap(uint32_t db_index, struct slice key);
@@ -141,6 +142,25 @@ static void feed_args(uint32_t db_index, const char *name, const struct slice *a
 static void deletion_tap(uint32_t db_index, struct slice key)
 {
     propagate_deletion(db_index, key);
+}
+
+bool propagate_effect_wanted(void)
+{
+    return propagate_on && propagate_depth > 0;
+}
+
+void propagate_effect(uint32_t db_index, const struct slice *args, uint32_t arg_count)
+{
+    if (!propagate_effect_wanted()) {
+        return;
+    }
+    KV_ASSERT(propagate_containers > 0); /* fed by a command of effects, or inside one */
+    feed_args(db_index, NULL, args, arg_count);
+}
+
+void propagate_changed(void)
+{
+    propagate_change_total++;
 }
 
 void propagate_deletion(uint32_t db_index, struct slice key)
@@ -555,15 +575,19 @@ static bool changes_without_event(const char *name, const struct slice *args, ui
             arg_is(args[1], "restore"));
 }
 
+/* EXEC and scripts feed the commands they run; the stream commands of effects (Redis's
+ * preventCommandPropagation) feed what they changed (propagate_effect). */
 static bool is_container(const char *name)
 {
     return name_is(name, "exec") || strncmp(name, "eval", 4) == 0 ||
-           strncmp(name, "fcall", 5) == 0;
+           strncmp(name, "fcall", 5) == 0 || name_is(name, "xreadgroup") ||
+           name_is(name, "xclaim") || name_is(name, "xautoclaim");
 }
 
 void propagate_command_begin(struct propagate_frame *frame, const char *name)
 {
     frame->events_before = notify_event_total;
+    frame->changes_before = propagate_change_total;
     frame->container = false;
     if (!propagate_on) {
         return;
@@ -593,7 +617,8 @@ void propagate_command_end(const struct propagate_frame *frame, struct store *st
         return;
     }
     bool reply_ok = reply->failed || reply_since_mark(reply) == 0 || reply->first != '-';
-    bool changed = (write && notify_event_total != frame->events_before) ||
+    bool changed = (write && (notify_event_total != frame->events_before ||
+                              propagate_change_total != frame->changes_before)) ||
                    (reply_ok && changes_without_event(name, args, arg_count));
     if (!changed) {
         return;
