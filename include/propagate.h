@@ -12,7 +12,10 @@
  *   BLPOP/BRPOP -> LPOP/RPOP key; BRPOPLPUSH -> RPOPLPUSH; BLMOVE -> LMOVE;
  *   BZPOPMIN/BZPOPMAX -> ZPOPMIN/ZPOPMAX key; LMPOP/BLMPOP -> LPOP/RPOP key count;
  *   ZMPOP/BZMPOP -> ZPOPMIN/ZPOPMAX key count (the key and count as the reply tells them)
- *   RESTORE key <ttl> .. (relative) -> RESTORE key <unix ms> .. ABSTTL; XADD key .. * -> the ID
+ *   RESTORE key <ttl> .. (relative) -> RESTORE key <unix ms> .. ABSTTL
+ *   XADD key .. * (or <ms>-*) -> the ID made; XADD, XTRIM .. MAXLEN|MINID ~ <threshold>
+ *     [LIMIT n] -> MAXLEN = <length now> | MINID = <first ID now> (LIMIT dropped: Redis
+ *     keeps it, but after `=` only its AOF client may give it)
  *   XREADGROUP, XCLAIM, XAUTOCLAIM: not themselves, but the effects the stream commands feed
  *     (propagate_effect: Redis's streamPropagateXCLAIM, streamPropagateGroupID and
  *     streamPropagateConsumerCreation), in MULTI .. EXEC when there are two or more

@@ -13,6 +13,7 @@ on redis-server 7.0, both with appendonly yes and appendfsync always:
 3. kv restarted on its AOF directory has the same state again.
 """
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -170,6 +171,21 @@ def workload(port):
     run("XGROUP", "SETID", "s", "g", "0")
     run("XREADGROUP", "GROUP", "g", "mia", "COUNT", "4", "STREAMS", "s", ">")
     run("XGROUP", "SETID", "s", "g", "$")
+    # Trims: `~` propagates as `=` and the exact threshold after it, `<ms>-*` as the ID made.
+    for key in ("t", "u"):
+        for index in range(1, 251):
+            client.send(kvtest.encode("XADD", key, f"{index}-0", "f", f"v{index}"))
+        client.replies(250)
+    run("XADD", "t", "MAXLEN", "~", "120", "251-0", "f", "v")
+    run("XADD", "t", "252-*", "f", "v")
+    run("XADD", "t", "252-*", "f", "v")
+    run("XTRIM", "t", "MINID", "~", "180-0")
+    run("XTRIM", "t", "MINID", "~", "210-0")
+    run("XADD", "t", "MINID", "~", "0", "253-*", "f", "v")
+    run("XTRIM", "t", "MAXLEN", "=", "40")
+    run("XTRIM", "u", "MAXLEN", "~", "0", "LIMIT", "100")
+    run("XADD", "u", "NOMKSTREAM", "MAXLEN", "~", "10", "LIMIT", "200", "300-*", "f", "v")
+    run("XADD", "nokey", "NOMKSTREAM", "MAXLEN", "~", "10", "*", "f", "v")
     client.close()
     r.close()
     return replies
@@ -251,7 +267,10 @@ def main():
                    not differ and len(redis_replies) == len(kv_replies),
                    kvtest.shorten(differ[:3]))
         compare(check, "kv's state is redis-server's", redis_state, kv_state)
-        expected = incr_commands(redis_dir)
+        # kv drops LIMIT where Redis rewrites `~` to `=` (its own replay refuses LIMIT after
+        # `=`, where Redis's AOF client may give it).
+        expected = [re.sub(rb" LIMIT \d+", b"", c) if re.match(rb"(XADD|XTRIM) .* = ", c) else c
+                    for c in incr_commands(redis_dir)]
         got = incr_commands(kv_dir)
         check.equal(f"the incr file's {len(expected)} commands are redis-server's", expected,
                     got)
