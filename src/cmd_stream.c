@@ -218,13 +218,19 @@ static bool range_parse(struct cmd_context *context, struct slice start_arg, str
     return true;
 }
 
+/* An ID's text in `text` (STREAM_ID_FORMAT_BYTES). */
+static struct slice id_text(struct stream_id id, char *text)
+{
+    int length = snprintf(text, STREAM_ID_FORMAT_BYTES, "%llu-%llu", (unsigned long long)id.ms,
+                          (unsigned long long)id.seq);
+    KV_ASSERT(length > 0 && (uint32_t)length < STREAM_ID_FORMAT_BYTES);
+    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length};
+}
+
 static void reply_id(struct reply *reply, struct stream_id id)
 {
     char text[STREAM_ID_FORMAT_BYTES];
-    int length = snprintf(text, sizeof(text), "%llu-%llu", (unsigned long long)id.ms,
-                          (unsigned long long)id.seq);
-    KV_ASSERT(length > 0 && (size_t)length < sizeof(text));
-    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
+    reply_bulk(reply, id_text(id, text));
 }
 
 /* [id, [field, value, ...]] */
@@ -773,15 +779,6 @@ static struct store_stream_consumer *consumer_get(struct cmd_context *context,
 
 /* ---- Propagation (Redis's streamPropagateXCLAIM, streamPropagateGroupID and
  * streamPropagateConsumerCreation) ------------------------------------------------------------ */
-
-/* An ID's text in `text` (STREAM_ID_FORMAT_BYTES). */
-static struct slice id_text(struct stream_id id, char *text)
-{
-    int length = snprintf(text, STREAM_ID_FORMAT_BYTES, "%llu-%llu", (unsigned long long)id.ms,
-                          (unsigned long long)id.seq);
-    KV_ASSERT(length > 0 && (uint32_t)length < STREAM_ID_FORMAT_BYTES);
-    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length};
-}
 
 /* A number's text in `text` (NUMBER_INT64_BYTES). */
 static struct slice int_text(int64_t value, char *text)
