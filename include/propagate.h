@@ -12,7 +12,14 @@
  *   BLPOP/BRPOP -> LPOP/RPOP key; BRPOPLPUSH -> RPOPLPUSH; BLMOVE -> LMOVE;
  *   BZPOPMIN/BZPOPMAX -> ZPOPMIN/ZPOPMAX key; LMPOP/BLMPOP -> LPOP/RPOP key count;
  *   ZMPOP/BZMPOP -> ZPOPMIN/ZPOPMAX key count (the key and count as the reply tells them)
- *   RESTORE key <ttl> .. (relative) -> RESTORE key <unix ms> .. ABSTTL; XADD key .. * -> the ID
+ *   RESTORE key <ttl> .. (relative) -> RESTORE key <unix ms> .. ABSTTL
+ *   XADD key .. * (or <ms>-*) -> the ID made; XADD, XTRIM .. MAXLEN|MINID ~ <threshold>
+ *     [LIMIT n] -> MAXLEN = <length now> | MINID = <first ID now> (LIMIT dropped: Redis
+ *     keeps it, but after `=` only its AOF client may give it)
+ *   XREADGROUP, XCLAIM, XAUTOCLAIM: not themselves, but the effects the stream commands feed
+ *     (propagate_effect: Redis's streamPropagateXCLAIM, streamPropagateGroupID and
+ *     streamPropagateConsumerCreation), in MULTI .. EXEC when there are two or more
+ *   a change without a keyspace event (propagate_changed: XACK) -> the command as sent
  *   EXEC, EVAL*, FCALL*: not themselves, but each write they ran, in MULTI .. EXEC when
  *     there are two or more (one goes alone, as Redis 7.0's propagatePendingCommands)
  *   expired and evicted keys -> DEL key (the store's event hook, through notify's tap)
@@ -100,8 +107,10 @@ int propagate_rewrite_request(bool in_exec);
 
 /* State of one command between begin and end. */
 struct propagate_frame {
-    uint64_t events_before; /* notify's event count when it began */
-    bool container;         /* EXEC or a script: its commands propagate, not itself */
+    uint64_t events_before;  /* notify's event count when it began */
+    uint64_t changes_before; /* propagate_changed's count when it began */
+    bool container;          /* EXEC, a script, or a command of effects (XREADGROUP, XCLAIM,
+                              * XAUTOCLAIM): what it feeds propagates, not itself */
 };
 
 /* Brackets a command (cmd_run). `name` is the table's (lower-case) name. */
@@ -109,6 +118,18 @@ void propagate_command_begin(struct propagate_frame *frame, const char *name);
 void propagate_command_end(const struct propagate_frame *frame, struct store *store,
                            const char *name, bool write, const struct slice *args,
                            uint32_t arg_count, const struct reply *reply);
+
+/* Whether what the running command feeds would go anywhere (propagation is on and a
+ * command runs): a command of effects builds them only then. */
+bool propagate_effect_wanted(void);
+
+/* One effect of the running command of effects (Redis's alsoPropagate): `args` as they are,
+ * in database `db_index`. Ignored unless propagate_effect_wanted(). */
+void propagate_effect(uint32_t db_index, const struct slice *args, uint32_t arg_count);
+
+/* The running command changed the dataset without a keyspace event (Redis's server.dirty++
+ * where no event is raised: XACK): it propagates as sent (or as its rewrite). */
+void propagate_changed(void);
 
 /* The store's expired or evicted key (notify's tap): DEL key in the selected database. */
 void propagate_deletion(uint32_t db_index, struct slice key);

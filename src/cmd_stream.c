@@ -14,6 +14,14 @@
  * Only XADD, XDEL and XTRIM (and a key XGROUP CREATE MKSTREAM makes) touch WATCH, as in Redis:
  * group state changes do not.
  *
+ * Propagation (the AOF): XREADGROUP, XCLAIM and XAUTOCLAIM never propagate as sent; they feed
+ * what they changed as Redis 7.0 does (propagate_effect): an XCLAIM .. FORCE JUSTID LASTID per
+ * pending entry they delivered, claimed or dropped, XGROUP SETID .. ENTRIESREAD when only the
+ * group's last ID moved (NOACK, XCLAIM's LASTID), XGROUP CREATECONSUMER for a consumer a NOACK
+ * read created. A read of history (an ID, not `>`) propagates nothing, as in Redis: its
+ * delivery times and counts are not replayed. XACK propagates as sent when it acknowledged
+ * (propagate_changed: it raises no keyspace event).
+ *
  * Writes take all the memory they need first (the store's rule): a read of a group reserves
  * its PEL room before the reply lists the first entry. Replies whose length Redis defers are
  * counted with a first walk, then written. Entry and ID texts never point into the reply.
@@ -26,6 +34,7 @@
 #include "block.h"
 #include "client.h"
 #include "number.h"
+#include "propagate.h"
 #include "store_stream.h"
 
 /* Redis parses an ID in a 128-byte buffer: longer text is invalid. */
@@ -209,13 +218,19 @@ static bool range_parse(struct cmd_context *context, struct slice start_arg, str
     return true;
 }
 
+/* An ID's text in `text` (STREAM_ID_FORMAT_BYTES). */
+static struct slice id_text(struct stream_id id, char *text)
+{
+    int length = snprintf(text, STREAM_ID_FORMAT_BYTES, "%llu-%llu", (unsigned long long)id.ms,
+                          (unsigned long long)id.seq);
+    KV_ASSERT(length > 0 && (uint32_t)length < STREAM_ID_FORMAT_BYTES);
+    return (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length};
+}
+
 static void reply_id(struct reply *reply, struct stream_id id)
 {
     char text[STREAM_ID_FORMAT_BYTES];
-    int length = snprintf(text, sizeof(text), "%llu-%llu", (unsigned long long)id.ms,
-                          (unsigned long long)id.seq);
-    KV_ASSERT(length > 0 && (size_t)length < sizeof(text));
-    reply_bulk(reply, (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length});
+    reply_bulk(reply, id_text(id, text));
 }
 
 /* [id, [field, value, ...]] */
@@ -762,6 +777,66 @@ static struct store_stream_consumer *consumer_get(struct cmd_context *context,
     return consumer;
 }
 
+/* ---- Propagation (Redis's streamPropagateXCLAIM, streamPropagateGroupID and
+ * streamPropagateConsumerCreation) ------------------------------------------------------------ */
+
+/* A number's text in `text` (NUMBER_INT64_BYTES). */
+static struct slice int_text(int64_t value, char *text)
+{
+    uint32_t length = number_format_int64(value, text);
+    KV_ASSERT(length > 0 && length <= NUMBER_INT64_BYTES);
+    return (struct slice){.bytes = (const uint8_t *)text, .length = length};
+}
+
+static struct slice word_slice(const char *word)
+{
+    return (struct slice){.bytes = (const uint8_t *)word, .length = (uint32_t)strlen(word)};
+}
+
+/* XCLAIM key group <owner> 0 id TIME <delivery ms> RETRYCOUNT <count> FORCE JUSTID LASTID
+ * <group's last ID>: the pending entry as it is now (replayed, it makes the same nack, or
+ * drops it when the entry is gone). `id` is the text Redis names it by (XCLAIM's argument as
+ * sent, else the ID's text). */
+static void propagate_xclaim(struct cmd_context *context, struct slice key, struct slice group_name,
+                             const struct store_stream_group *group, struct slice id,
+                             const struct store_stream_nack *nack)
+{
+    struct store *store = context->store;
+    KV_ASSERT(nack->consumer_ref != HEAP_REF_NONE);
+    const struct store_stream_consumer *owner = heap_pointer(store->heap, nack->consumer_ref);
+    char time_text[NUMBER_INT64_BYTES];
+    char count_text[NUMBER_INT64_BYTES];
+    char last_text[STREAM_ID_FORMAT_BYTES];
+    const struct slice args[14] = {
+        word_slice("XCLAIM"), key, group_name, store_stream_consumer_name(owner),
+        word_slice("0"), id, word_slice("TIME"), int_text(nack->delivery_ms, time_text),
+        word_slice("RETRYCOUNT"), int_text((int64_t)nack->delivery_count, count_text),
+        word_slice("FORCE"), word_slice("JUSTID"), word_slice("LASTID"),
+        id_text(group->last_id, last_text)};
+    propagate_effect(store->db_index, args, 14);
+}
+
+/* XGROUP SETID key group <last ID> ENTRIESREAD <entries read>. */
+static void propagate_group_id(struct cmd_context *context, struct slice key,
+                               struct slice group_name, const struct store_stream_group *group)
+{
+    char last_text[STREAM_ID_FORMAT_BYTES];
+    char read_text[NUMBER_INT64_BYTES];
+    const struct slice args[7] = {word_slice("XGROUP"), word_slice("SETID"), key, group_name,
+                                  id_text(group->last_id, last_text), word_slice("ENTRIESREAD"),
+                                  int_text(group->entries_read, read_text)};
+    propagate_effect(context->store->db_index, args, 7);
+}
+
+/* XGROUP CREATECONSUMER key group consumer. */
+static void propagate_consumer_creation(struct cmd_context *context, struct slice key,
+                                        struct slice group_name, struct slice consumer)
+{
+    const struct slice args[5] = {word_slice("XGROUP"), word_slice("CREATECONSUMER"), key,
+                                  group_name, consumer};
+    propagate_effect(context->store->db_index, args, 5);
+}
+
 /* ---- XREAD and XREADGROUP -------------------------------------------------------------------- */
 
 struct read_args {
@@ -956,11 +1031,15 @@ static void reply_history(struct cmd_context *context, const struct read_stream 
     }
 }
 
-/* New entries for a group (`>`): delivered to the consumer (PEL room reserved) unless noack. */
+/* New entries for a group (`>`): delivered to the consumer (PEL room reserved) unless noack;
+ * propagated as an XCLAIM each, or with noack the group's new last ID. */
 static void reply_group_new(struct cmd_context *context, const struct read_stream *stream,
+                            struct slice key, struct slice group_name,
                             struct store_stream_consumer *consumer, uint64_t total, bool noack)
 {
     struct store *store = context->store;
+    bool propagating = propagate_effect_wanted();
+    bool last_moved = false;
     struct stream_id start = stream->after;
     bool has_start = id_increment(&start);
     KV_ASSERT(has_start);
@@ -973,12 +1052,24 @@ static void reply_group_new(struct cmd_context *context, const struct read_strea
     for (uint64_t index = 0; index < total; index++) {
         bool more = store_stream_walk_next(&walk, &entry);
         KV_ASSERT(more);
+        last_moved = last_moved || stream_id_compare(entry.id, stream->group->last_id) > 0;
         group_advance(root, stream->group, entry.id);
         reply_entry(&context->reply, &entry);
         if (!noack) {
             store_stream_pel_deliver(store, stream->group, consumer, entry.id, store->now_ms,
                                      true);
+            if (propagating) {
+                char text[STREAM_ID_FORMAT_BYTES];
+                const struct store_stream_nack *nack =
+                    store_stream_pel_find(store, stream->group, entry.id);
+                KV_ASSERT(nack != NULL);
+                propagate_xclaim(context, key, group_name, stream->group,
+                                 id_text(entry.id, text), nack);
+            }
         }
+    }
+    if (propagating && noack && last_moved) {
+        propagate_group_id(context, key, group_name, stream->group);
     }
 }
 
@@ -1016,10 +1107,16 @@ static bool read_serve(struct cmd_context *context, const struct read_args *pars
         reply_range(context, stream->key_ref, start, stream_id_max, false, count);
         return true;
     }
+    bool created = parsed->noack && propagate_effect_wanted() &&
+                   store_stream_consumer_find(store, stream->group, *parsed->consumer) == NULL;
     struct store_stream_consumer *consumer = consumer_get(context, stream->group,
                                                           *parsed->consumer, key);
     if (consumer == NULL) {
         return false;
+    }
+    if (created) {
+        /* Redis 7.0 propagates a consumer only when NOACK leaves no XCLAIM to make it. */
+        propagate_consumer_creation(context, key, *parsed->group, *parsed->consumer);
     }
     if (history) {
         reply_stream_key(&context->reply, key);
@@ -1038,7 +1135,7 @@ static bool read_serve(struct cmd_context *context, const struct read_args *pars
         }
     }
     reply_stream_key(&context->reply, key);
-    reply_group_new(context, stream, consumer, total, parsed->noack);
+    reply_group_new(context, stream, key, *parsed->group, consumer, total, parsed->noack);
     return true;
 }
 
@@ -1488,6 +1585,9 @@ CMD_HANDLER(cmd_xack)
             acknowledged += store_stream_ack(context->store, group, id) ? 1 : 0;
         }
     }
+    if (acknowledged > 0) {
+        propagate_changed(); /* Redis's server.dirty, without a keyspace event */
+    }
     reply_integer(&context->reply, acknowledged);
 }
 
@@ -1804,9 +1904,12 @@ CMD_HANDLER(cmd_xclaim)
             return;
         }
     }
-    if (stream_id_compare(parsed.last_id, group->last_id) > 0) {
+    bool last_moved = stream_id_compare(parsed.last_id, group->last_id) > 0;
+    if (last_moved) {
         group->last_id = parsed.last_id;
     }
+    bool propagating = propagate_effect_wanted();
+    bool propagated = false;
     reply_array(&context->reply, claimed);
     uint32_t written = 0;
     struct stream_id id;
@@ -1817,6 +1920,11 @@ CMD_HANDLER(cmd_xclaim)
         struct store_stream_nack *nack = store_stream_pel_find(store, group, id);
         if (!entry_exists(store, found.key_ref, id)) {
             if (nack != NULL) {
+                if (propagating) {
+                    /* Redis propagates the drop as an XCLAIM of the nack as it was. */
+                    propagate_xclaim(context, args[1], args[2], group, args[index], nack);
+                    propagated = true;
+                }
                 (void)store_stream_ack(store, group, id);
             }
             continue;
@@ -1844,8 +1952,15 @@ CMD_HANDLER(cmd_xclaim)
         }
         reply_claimed(context, found.key_ref, id, parsed.justid);
         written++;
+        if (propagating) {
+            propagate_xclaim(context, args[1], args[2], group, args[index], nack);
+            propagated = true;
+        }
     }
     KV_ASSERT(written == claimed);
+    if (propagating && last_moved && !propagated) {
+        propagate_group_id(context, args[1], args[2], group);
+    }
     (void)created;
 }
 
@@ -1930,17 +2045,29 @@ CMD_HANDLER(cmd_xautoclaim)
     reply_array(&context->reply, 3);
     reply_id(&context->reply, cursor);
     reply_array(&context->reply, claimed);
-    /* Claims change owners and times, never the PEL's order: the same entries again. */
+    /* Claims change owners and times, never the PEL's order: the same entries again. Each
+     * claim and each drop propagates, in the PEL's order, as Redis's. */
+    bool propagating = propagate_effect_wanted();
     for (uint32_t at = first; at < end; at++) {
         struct store_stream_nack *nack = &pel_write[at];
-        if (!entry_exists(store, found.key_ref, nack->id) ||
-            (min_idle != 0 && now - nack->delivery_ms < min_idle)) {
+        char text[STREAM_ID_FORMAT_BYTES];
+        if (!entry_exists(store, found.key_ref, nack->id)) {
+            if (propagating) {
+                propagate_xclaim(context, args[1], args[2], group, id_text(nack->id, text),
+                                 nack);
+            }
+            continue;
+        }
+        if (min_idle != 0 && now - nack->delivery_ms < min_idle) {
             continue;
         }
         store_stream_nack_move(store, group, nack, consumer);
         nack->delivery_ms = now;
         nack->delivery_count += justid ? 0u : 1u;
         reply_claimed(context, found.key_ref, nack->id, justid);
+        if (propagating) {
+            propagate_xclaim(context, args[1], args[2], group, id_text(nack->id, text), nack);
+        }
     }
     reply_array(&context->reply, dropped);
     for (uint32_t at = first; at < end; at++) {

@@ -1,8 +1,9 @@
 /*
  * Propagation (include/propagate.h). Invariants: commands are fed only while a sink is
  * registered and enabled; the nesting depth is at most NOTIFY_DEPTH_MAX; MULTI was fed
- * exactly when a container (EXEC, a script) is running and one of its commands was fed, and
- * EXEC follows when the outermost container ends.
+ * exactly when a container (EXEC, a script, a stream command of effects) is running and one
+ * of its commands was fed, and EXEC follows when the outermost container ends (the sink takes
+ * the MULTI back when only one command was fed).
  */
 #include "propagate.h"
 
@@ -16,7 +17,11 @@
 #include "reply.h"
 #include "store.h"
 #include "store_hash.h"
+#include "store_stream.h"
 #include "store_string.h"
+
+/* Text of a stream ID or a count: two 20-digit numbers and the dash. */
+#define PROPAGATE_ID_BYTES 48u
 
 static struct propagate_sink propagate_sink;
 static const struct propagate_aof_stats *propagate_aof_stats;
@@ -25,6 +30,7 @@ static uint32_t propagate_depth;      /* commands running, nested */
 static uint32_t propagate_containers; /* containers among them */
 static bool propagate_multi_fed;      /* MULTI fed for the running containers */
 static uint32_t propagate_container_commands; /* commands fed since that MULTI */
+static uint64_t propagate_change_total; /* propagate_changed calls, ever */
 
 /* The store's expired and evicted keys (notify's tap), fed while propagation is on. */
 static void deletion_tap(uint32_t db_index, struct slice key);
@@ -141,6 +147,25 @@ static void feed_args(uint32_t db_index, const char *name, const struct slice *a
 static void deletion_tap(uint32_t db_index, struct slice key)
 {
     propagate_deletion(db_index, key);
+}
+
+bool propagate_effect_wanted(void)
+{
+    return propagate_on && propagate_depth > 0;
+}
+
+void propagate_effect(uint32_t db_index, const struct slice *args, uint32_t arg_count)
+{
+    if (!propagate_effect_wanted()) {
+        return;
+    }
+    KV_ASSERT(propagate_containers > 0); /* fed by a command of effects, or inside one */
+    feed_args(db_index, NULL, args, arg_count);
+}
+
+void propagate_changed(void)
+{
+    propagate_change_total++;
 }
 
 void propagate_deletion(uint32_t db_index, struct slice key)
@@ -416,11 +441,13 @@ static bool feed_restore(uint32_t db_index, struct store *store, const struct sl
     return true;
 }
 
-/* XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] * ..: the ID made. */
-static bool feed_xadd(uint32_t db_index, const struct slice *args, uint32_t arg_count,
-                      const struct reply *reply)
+/* XADD's and XTRIM's trimming options from args[2] ([NOMKSTREAM] [MAXLEN|MINID [=|~]
+ * threshold] [LIMIT count]): the index past them, and `~`'s index (0: none). */
+static uint32_t trim_options(const struct slice *args, uint32_t arg_count,
+                             uint32_t *approx_index)
 {
     uint32_t index = 2;
+    *approx_index = 0;
     /* Bounded: each pass moves past at least one argument. */
     while (index < arg_count) {
         if (arg_is(args[index], "nomkstream")) {
@@ -428,6 +455,7 @@ static bool feed_xadd(uint32_t db_index, const struct slice *args, uint32_t arg_
         } else if (arg_is(args[index], "maxlen") || arg_is(args[index], "minid")) {
             index++;
             if (index < arg_count && (arg_is(args[index], "=") || arg_is(args[index], "~"))) {
+                *approx_index = arg_is(args[index], "~") ? index : 0u;
                 index++;
             }
             index++;
@@ -437,16 +465,90 @@ static bool feed_xadd(uint32_t db_index, const struct slice *args, uint32_t arg_
             break;
         }
     }
-    struct reply_cursor cursor;
-    struct slice id;
-    if (index >= arg_count || !arg_is(args[index], "*") || !reply_span(reply, &cursor) ||
-        !cursor_bulk(&cursor, &id)) {
+    return index;
+}
+
+/* An approximate trim's exact threshold now (Redis's streamRewriteTrimArgument): MAXLEN the
+ * stream's length, MINID its first entry's ID (deleted ones included: the first node's first
+ * ID), or the largest ID when it has none. */
+static bool trim_threshold(struct store *store, struct slice key, bool maxlen, char *text,
+                           struct slice *threshold)
+{
+    uint32_t key_ref = 0;
+    if (!store_peek(store, key, &key_ref) ||
+        store_key_type(store_key(store, key_ref)) != STORE_TYPE_STREAM) {
         return false;
     }
-    feed_begin(db_index, arg_count);
+    const struct store_stream *stream = store_stream_of(store, key_ref);
+    int length = 0;
+    if (maxlen) {
+        length = snprintf(text, PROPAGATE_ID_BYTES, "%llu", (unsigned long long)stream->length);
+    } else {
+        struct stream_id first = {UINT64_MAX, UINT64_MAX};
+        if (store_stream_node_count(store, key_ref) > 0) {
+            first = store_stream_node_first(store, key_ref, 0);
+        }
+        length = snprintf(text, PROPAGATE_ID_BYTES, "%llu-%llu", (unsigned long long)first.ms,
+                          (unsigned long long)first.seq);
+    }
+    KV_ASSERT(length > 0 && length < (int)PROPAGATE_ID_BYTES);
+    *threshold = (struct slice){.bytes = (const uint8_t *)text, .length = (uint32_t)length};
+    return true;
+}
+
+/* XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] <id> .. and XTRIM key
+ * MAXLEN|MINID [=|~] threshold [LIMIT count], as Redis rewrites them: `~ threshold` becomes
+ * `= <the exact threshold now>` (LIMIT goes: it may not follow `=`, and the exact threshold
+ * needs none), XADD's `*` or `<ms>-*` the ID made (the reply). */
+static bool feed_xadd_xtrim(uint32_t db_index, struct store *store, bool xadd,
+                            const struct slice *args, uint32_t arg_count,
+                            const struct reply *reply)
+{
+    uint32_t approx_index = 0;
+    uint32_t index = trim_options(args, arg_count, &approx_index);
+    struct slice id = {0};
+    bool id_made = false;
+    if (xadd && index < arg_count &&
+        (arg_is(args[index], "*") ||
+         (args[index].length >= 2 && args[index].bytes[args[index].length - 1] == '*' &&
+          args[index].bytes[args[index].length - 2] == '-'))) {
+        struct reply_cursor cursor;
+        if (!reply_span(reply, &cursor) || !cursor_bulk(&cursor, &id)) {
+            return false;
+        }
+        id_made = true;
+    }
+    char text[PROPAGATE_ID_BYTES];
+    struct slice threshold = {0};
+    if (approx_index != 0 &&
+        !trim_threshold(store, args[1], arg_is(args[approx_index - 1], "maxlen"), text,
+                        &threshold)) {
+        return false;
+    }
+    if (!id_made && approx_index == 0) {
+        return false;
+    }
+    /* LIMIT and its count go when `~` does. */
+    uint32_t dropped = 0;
+    /* Bounded by the options. */
+    for (uint32_t at = 2; at < index && approx_index != 0; at++) {
+        dropped += arg_is(args[at], "limit") && at + 1 < index ? 2u : 0u;
+        at += arg_is(args[at], "limit") ? 1u : 0u;
+    }
+    feed_begin(db_index, arg_count - dropped);
     /* Bounded by the arguments. */
     for (uint32_t at = 0; at < arg_count; at++) {
-        feed_arg(at == index ? id : args[at]);
+        if (approx_index != 0 && at < index && arg_is(args[at], "limit") && at + 1 < index) {
+            at++;
+            continue;
+        }
+        if (at == approx_index && approx_index != 0) {
+            feed_word("=");
+        } else if (at == approx_index + 1 && approx_index != 0) {
+            feed_arg(threshold);
+        } else {
+            feed_arg(xadd && at == index && id_made ? id : args[at]);
+        }
     }
     return true;
 }
@@ -538,8 +640,8 @@ static bool feed_rewritten(uint32_t db_index, struct store *store, const char *n
     if (name_is(name, "restore")) {
         return feed_restore(db_index, store, args, arg_count);
     }
-    if (name_is(name, "xadd")) {
-        return feed_xadd(db_index, args, arg_count, reply);
+    if (name_is(name, "xadd") || name_is(name, "xtrim")) {
+        return feed_xadd_xtrim(db_index, store, name_is(name, "xadd"), args, arg_count, reply);
     }
     return false;
 }
@@ -555,15 +657,19 @@ static bool changes_without_event(const char *name, const struct slice *args, ui
             arg_is(args[1], "restore"));
 }
 
+/* EXEC and scripts feed the commands they run; the stream commands of effects (Redis's
+ * preventCommandPropagation) feed what they changed (propagate_effect). */
 static bool is_container(const char *name)
 {
     return name_is(name, "exec") || strncmp(name, "eval", 4) == 0 ||
-           strncmp(name, "fcall", 5) == 0;
+           strncmp(name, "fcall", 5) == 0 || name_is(name, "xreadgroup") ||
+           name_is(name, "xclaim") || name_is(name, "xautoclaim");
 }
 
 void propagate_command_begin(struct propagate_frame *frame, const char *name)
 {
     frame->events_before = notify_event_total;
+    frame->changes_before = propagate_change_total;
     frame->container = false;
     if (!propagate_on) {
         return;
@@ -593,7 +699,8 @@ void propagate_command_end(const struct propagate_frame *frame, struct store *st
         return;
     }
     bool reply_ok = reply->failed || reply_since_mark(reply) == 0 || reply->first != '-';
-    bool changed = (write && notify_event_total != frame->events_before) ||
+    bool changed = (write && (notify_event_total != frame->events_before ||
+                              propagate_change_total != frame->changes_before)) ||
                    (reply_ok && changes_without_event(name, args, arg_count));
     if (!changed) {
         return;
