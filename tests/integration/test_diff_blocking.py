@@ -1,6 +1,6 @@
 """Blocking pops answer seeded random commands with exactly Redis's bytes, one client.
 
-At least 20,000 commands of BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN and BZPOPMAX (one key
+At least 10,000 commands of BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN and BZPOPMAX (one key
 or several, timeouts of 1 ms, bad timeouts, bad directions, keys of other types), mixed with
 the pushes, pops and ZADDs that feed them, MULTI/EXEC blocks (where nothing blocks), wrong
 arities and mixed-case names, go to kv and to a real redis-server. With one client, a blocking
@@ -10,7 +10,7 @@ deterministic and compared byte for byte; waking by other clients is test_blocki
 import difftools
 import kvtest
 
-COMMAND_COUNT = 20000
+COMMAND_COUNT = 10000
 KV_OPTIONS = ["--connections-max", "16", "--key-count", "32", "--key-size-max", "64",
               "--val-size-max", "64", "--list-length-max", "400", "--hugepages", "off"]
 LISTS = [b"l0", b"l1", b"l2", b"s", b"z0", b""]
