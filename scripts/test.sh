@@ -10,6 +10,6 @@ build_dir=${KV_BUILD_DIR:-build}
 cmake -S . -B "$build_dir" -DKV_WERROR=ON ${KV_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build_dir" -j"$(nproc)"
 # KV_CTEST_ARGS: extra ctest arguments (the sanitizer pass in .ci/run leaves out -LE load);
-# KV_CTEST_JOBS: tests at once (2; the sanitizer pass runs 3, its tests wait on sockets a lot).
+# KV_CTEST_JOBS: tests at once (2: the machine's cores).
 # shellcheck disable=SC2086
 ctest --test-dir "$build_dir" --output-on-failure -j"${KV_CTEST_JOBS:-2}" ${KV_CTEST_ARGS:-}
