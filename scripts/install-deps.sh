@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config clang liburing-dev libhugetlbfs-dev libhugetlbfs-bin
           libjemalloc-dev libsystemd-dev liblua5.1-0-dev systemd redis-server redis-tools python3 python3-redis
-          python3-seccomp python3-celery python3-rq python3-limits valgrind strace)
+          python3-seccomp python3-celery python3-rq python3-limits valgrind strace nutcracker)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
