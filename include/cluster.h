@@ -64,6 +64,7 @@ struct cluster_node {
     uint32_t slot_count;                /* slots it serves */
     int64_t ping_sent_ms;               /* Unix ms of the last ping sent (0: none) */
     int64_t pong_received_ms;           /* Unix ms of the last pong (0: none) */
+    bool link_connected;                /* the cluster bus's link to it is up (myself: true) */
 };
 
 /* Whether cluster mode is on (cluster-enabled yes at startup). */
@@ -97,6 +98,16 @@ bool cluster_name_valid(const uint8_t *name, size_t name_bytes);
 /* Adds a node (a later bus's handshake, or nodes.conf): CLUSTER_NODE_NONE when the table is
  * full. The name must be new. */
 uint32_t cluster_node_add(const char name[CLUSTER_NAME_BYTES], uint32_t flags);
+
+/* What the cluster bus learns of a node: a handshake node's real name (new to the table),
+ * its flags, its ping and pong times, whether its link is up. */
+void cluster_node_rename(uint32_t index, const char name[CLUSTER_NAME_BYTES]);
+void cluster_node_flags_set(uint32_t index, uint32_t flags);
+void cluster_node_times_set(uint32_t index, int64_t ping_sent_ms, int64_t pong_received_ms);
+void cluster_node_link_set(uint32_t index, bool connected);
+
+/* A random node id (Redis's getRandomHexChars): a handshake node's name until its first PONG. */
+void cluster_name_random(char name[CLUSTER_NAME_BYTES]);
 
 /* Sets a node's address. */
 void cluster_node_address_set(uint32_t index, const char *ip, uint32_t port, uint32_t bus_port);
