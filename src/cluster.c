@@ -601,15 +601,22 @@ void cluster_describe_node(uint32_t index, cluster_text_fn *add, void *context)
     }
 }
 
-void cluster_describe(cluster_text_fn *add, void *context)
+/* The nodes' lines but those with one of `skip_flags` (nodes.conf skips handshake nodes, as
+ * Redis's clusterSaveConfig; CLUSTER NODES shows them). */
+static void describe_nodes(cluster_text_fn *add, void *context, uint32_t skip_flags)
 {
-    /* Bounded by the table; handshake nodes are never saved (and kv makes none). */
+    /* Bounded by the table. */
     for (uint32_t index = 0; index < cluster.node_slots; index++) {
-        if (cluster.nodes[index].used) {
+        if (cluster.nodes[index].used && !(cluster.nodes[index].flags & skip_flags)) {
             cluster_describe_node(index, add, context);
             add(context, "\n", 1);
         }
     }
+}
+
+void cluster_describe(cluster_text_fn *add, void *context)
+{
+    describe_nodes(add, context, 0);
 }
 
 /* ---- writing nodes.conf ---- */
@@ -671,7 +678,7 @@ int cluster_save(void)
     }
     writer->error = 0;
     writer->length = 0;
-    cluster_describe(writer_add, writer);
+    describe_nodes(writer_add, writer, CLUSTER_FLAG_HANDSHAKE);
     text_add(writer_add, writer, "vars currentEpoch %" PRIu64 " lastVoteEpoch %" PRIu64 "\n",
              cluster.current_epoch, cluster.last_vote_epoch);
     writer_flush(writer);
