@@ -105,6 +105,8 @@ void cluster_node_rename(uint32_t index, const char name[CLUSTER_NAME_BYTES]);
 void cluster_node_flags_set(uint32_t index, uint32_t flags);
 void cluster_node_times_set(uint32_t index, int64_t ping_sent_ms, int64_t pong_received_ms);
 void cluster_node_link_set(uint32_t index, bool connected);
+/* Another node's announced hostname (`length` bytes, cut to CLUSTER_HOSTNAME_BYTES - 1). */
+void cluster_node_hostname_set(uint32_t index, const char *hostname, size_t length);
 
 /* A random node id (Redis's getRandomHexChars): a handshake node's name until its first PONG. */
 void cluster_name_random(char name[CLUSTER_NAME_BYTES]);

@@ -206,6 +206,16 @@ void cluster_node_link_set(uint32_t index, bool connected)
     cluster.nodes[index].link_connected = connected;
 }
 
+void cluster_node_hostname_set(uint32_t index, const char *hostname, size_t length)
+{
+    KV_ASSERT(index < cluster.node_slots && cluster.nodes[index].used);
+    KV_ASSERT(index != cluster.myself); /* myself's comes from cluster-announce-hostname */
+    struct cluster_node *node = &cluster.nodes[index];
+    length = length < sizeof(node->hostname) - 1 ? length : sizeof(node->hostname) - 1;
+    memcpy(node->hostname, hostname, length);
+    node->hostname[length] = '\0';
+}
+
 void cluster_node_address_set(uint32_t index, const char *ip, uint32_t port, uint32_t bus_port)
 {
     KV_ASSERT(index < cluster.node_slots && cluster.nodes[index].used);

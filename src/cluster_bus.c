@@ -84,9 +84,19 @@ enum bus_type {
 #define BUS_FLAG_NOADDR 64u
 #define BUS_FLAG_NOFAILOVER 512u
 
+/* Ping extensions (7.0's clusterMsgPingExt): a length (u32, the whole extension, a multiple
+ * of 8), a type (u16), 2 unused bytes, the data. The one type: the announced hostname, NUL-
+ * terminated and padded to 8 bytes. The header's mflags[0] says extensions follow. */
+#define BUS_EXT_HEADER_BYTES 8u
+#define BUS_EXT_TYPE_HOSTNAME 0u
+#define BUS_MFLAG0_EXT_DATA 4u
+#define BUS_EXT_HOSTNAME_BYTES_MAX (BUS_EXT_HEADER_BYTES + CLUSTER_HOSTNAME_BYTES)
+static_assert(CLUSTER_HOSTNAME_BYTES % 8 == 0, "a hostname with its NUL pads to its bytes");
+
 /* Gossip entries kv sends at most: Redis's max(3, nodes / 10) for a full table. */
 #define BUS_GOSSIP_MAX (CLUSTER_NODES_MAX / 10u + 1u)
-#define BUS_MESSAGE_BYTES_MAX (BUS_HEADER_BYTES + BUS_GOSSIP_MAX * BUS_GOSSIP_BYTES)
+#define BUS_MESSAGE_BYTES_MAX \
+    (BUS_HEADER_BYTES + BUS_GOSSIP_MAX * BUS_GOSSIP_BYTES + BUS_EXT_HOSTNAME_BYTES_MAX)
 static_assert(BUS_MESSAGE_BYTES_MAX <= CLUSTER_BUS_OUT_BYTES, "a message fits the output");
 static_assert(BUS_UPDATE_BYTES + BUS_HEADER_BYTES <= CLUSTER_BUS_IN_BYTES, "an UPDATE fits");
 
@@ -484,6 +494,21 @@ static void ping_send(uint32_t link_index, uint32_t type, int64_t now_ms)
         }
     }
     uint32_t length = BUS_HEADER_BYTES + count * BUS_GOSSIP_BYTES;
+    /* The hostname extension when one is announced (Redis's writeHostnamePingExt). */
+    const char *hostname = cluster_node_at(cluster_myself())->hostname;
+    size_t hostname_bytes = strnlen(hostname, CLUSTER_HOSTNAME_BYTES - 1);
+    if (hostname_bytes > 0) {
+        uint32_t ext_bytes = BUS_EXT_HEADER_BYTES + ((uint32_t)hostname_bytes + 1u + 7u) / 8u * 8u;
+        KV_ASSERT(ext_bytes <= BUS_EXT_HOSTNAME_BYTES_MAX);
+        uint8_t *ext = message + length;
+        memset(ext, 0, ext_bytes);
+        put32(ext, ext_bytes);
+        put16(ext + 4, BUS_EXT_TYPE_HOSTNAME);
+        memcpy(ext + BUS_EXT_HEADER_BYTES, hostname, hostname_bytes);
+        length += ext_bytes;
+        put16(message + BUS_OFF_EXTENSIONS, 1);
+        message[BUS_OFF_MFLAGS] |= BUS_MFLAG0_EXT_DATA;
+    }
     put16(message + BUS_OFF_COUNT, count);
     put32(message + BUS_OFF_TOTLEN, length);
     link_queue(link_index, message, length);
@@ -630,6 +655,37 @@ static void gossip_process(const uint8_t *message, uint32_t count, int64_t now_m
     }
 }
 
+/* The ping extensions after the gossip (Redis's clusterProcessPingExtensions): the sender's
+ * hostname, or none when it sends no hostname extension. Extensions that do not fit the
+ * message, or are not 8-byte multiples, end the walk (Redis drops such a message). */
+static void extensions_process(uint32_t sender, const uint8_t *message, uint32_t length,
+                               uint32_t count)
+{
+    const char *hostname = "";
+    size_t hostname_bytes = 0;
+    uint32_t offset = BUS_HEADER_BYTES + count * BUS_GOSSIP_BYTES;
+    uint32_t extensions = be16(message + BUS_OFF_EXTENSIONS);
+    if (!(message[BUS_OFF_MFLAGS] & BUS_MFLAG0_EXT_DATA)) {
+        extensions = 0;
+    }
+    /* Bounded by the count, and by the bytes: each extension is at least 8 long. */
+    for (uint32_t index = 0; index < extensions && length - offset >= BUS_EXT_HEADER_BYTES;
+         index++) {
+        uint32_t ext_bytes = be32(message + offset);
+        if (ext_bytes < BUS_EXT_HEADER_BYTES || ext_bytes % 8 != 0 || ext_bytes > length - offset) {
+            break;
+        }
+        if (be16(message + offset + 4) == BUS_EXT_TYPE_HOSTNAME) {
+            hostname = (const char *)message + offset + BUS_EXT_HEADER_BYTES;
+            hostname_bytes = strnlen(hostname, ext_bytes - BUS_EXT_HEADER_BYTES);
+        }
+        offset += ext_bytes;
+    }
+    if (sender != cluster_myself()) {
+        cluster_node_hostname_set(sender, hostname, hostname_bytes);
+    }
+}
+
 /* The first PONG of a handshake node: it takes the sender's name, or goes when a node of
  * that name is known already (Redis's clusterRenameNode / clusterDelNode). False: gone. */
 static bool handshake_finish(uint32_t link_index, const uint8_t *message)
@@ -771,6 +827,7 @@ static void message_process(uint32_t link_index, const uint8_t *message, uint32_
         }
         epoch_collision(sender, sender_config);
         gossip_process(message, count, now_ms);
+        extensions_process(sender, message, length, count);
         return;
     }
     if (type == BUS_TYPE_FAIL) {
@@ -1018,6 +1075,9 @@ void cluster_bus_cron(int64_t now_ms)
     }
     bus.cron_last_ms = now_ms;
     bus.cron_turns++;
+    /* The announced address, ports and hostname as CONFIG SET left them (the messages carry
+     * them). */
+    cluster_myself_refresh();
     int64_t timeout_ms = node_timeout_ms();
     /* Bounded by the links: a link whose node went (FORGET, RESET, a handshake's end) goes. */
     for (uint32_t index = 0; index < CLUSTER_BUS_LINKS_MAX; index++) {

@@ -15,6 +15,9 @@ What it proves, and how:
 - (f) A node stopped and started again keeps its view from nodes.conf and reconnects.
 - (g) Garbage, and a message longer than a link's buffer, on the bus port close that link
   only: the node keeps serving and stays in the cluster.
+- (h) The messages are Redis 7.0's byte for byte: a kv node and a redis-server 7.0 node meet
+  (both ways round; Redis's pings with the hostname extension) and each lists the other,
+  connected, with its slots.
 Every server listens on 127.0.0.1 and is stopped by its PID.
 """
 import os
@@ -362,12 +365,56 @@ def test_garbage(nodes):
     wait_for(lambda: formed(nodes), "(g) the cluster is whole after the bad links")
 
 
+def test_mixed():
+    if shutil.which("redis-server") is None:
+        print("redis-server is not installed: (h) skipped")
+        return
+    for kv_meets in (True, False):
+        kv = Node("mixed").start()
+        redis_dir = tempfile.mkdtemp(prefix="kvtest-bus-redis-")
+        redis_port = low_free_port()
+        redis = harness.Server(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                                "--dir", redis_dir, "--save", "", "--appendonly", "no",
+                                "--daemonize", "no", "--cluster-enabled", "yes",
+                                "--cluster-config-file", "nodes.conf"] +
+                               # Its pings then carry 7.0's hostname extension.
+                               ([] if kv_meets else ["--cluster-announce-hostname", "r.test"]),
+                               redis_port, "redis-bus").wait_ready()
+        redis_node = Node("redis", port=redis_port, directory=redis_dir)
+        try:
+            kv.text("CLUSTER", "ADDSLOTSRANGE", 0, 8000)
+            kv.text("CLUSTER", "SET-CONFIG-EPOCH", 1)
+            redis_node.text("CLUSTER", "ADDSLOTSRANGE", 8001, 16383)
+            redis_node.text("CLUSTER", "SET-CONFIG-EPOCH", 2)
+            first, second = (kv, redis_node) if kv_meets else (redis_node, kv)
+            checks.equal(first.text("CLUSTER", "MEET", "127.0.0.1", second.port), "+OK",
+                         f"(h) {'kv meets redis' if kv_meets else 'redis meets kv'}")
+            both = [kv, redis_node]
+            wait_for(lambda: formed(both) and agree(both),
+                     f"(h) kv and Redis 7.0 list each other with their slots "
+                     f"({'kv' if kv_meets else 'redis'} met)")
+            wait_for(lambda: all(n.info().get("cluster_state") == "ok" for n in both),
+                     "(h) both say cluster_state ok")
+            if not kv_meets:
+                wait_for(lambda: any(line[1].endswith(",r.test") for line in kv.nodes()),
+                         "(h) kv shows the hostname Redis's ping extension announces")
+                kv.text("CONFIG", "SET", "cluster-announce-hostname", "k.test")
+                wait_for(lambda: any(line[1].endswith(",k.test") for line in redis_node.nodes()),
+                         "(h) Redis shows the hostname kv's ping extension announces")
+        finally:
+            kv.stop()
+            redis.stop()
+            shutil.rmtree(kv.directory, True)
+            shutil.rmtree(redis_dir, True)
+
+
 def main():
     if shutil.which("redis-cli") is None:
         print("redis-cli is not installed")
         sys.exit(harness.SKIP)
     test_meet()
     test_tools()
+    test_mixed()
     checks.exit()
 
 
