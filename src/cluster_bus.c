@@ -1090,6 +1090,11 @@ void cluster_bus_cron(int64_t now_ms)
         } else if (link->inbound && link->node_index != CLUSTER_NODE_NONE &&
                    !link_node_valid(link)) {
             link->node_index = CLUSTER_NODE_NONE;
+        } else if (link->inbound && link->node_index == CLUSTER_NODE_NONE &&
+                   now_ms - link->create_ms > timeout_ms) {
+            /* An inbound link no known node spoke on for the node timeout: it holds a slot
+             * of the table for nothing (a peer that connects and stays silent). */
+            link_close(index);
         }
     }
     uint32_t myself = cluster_myself();

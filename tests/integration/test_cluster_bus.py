@@ -361,6 +361,14 @@ def test_garbage(nodes):
     header[0:4] = b"RCmb"
     struct.pack_into(">IHHHH", header, 4, 2256, 1, 0, 0, 50)  # PING claiming 50 gossip entries
     checks.true(bus_closes(bus_port, bytes(header)), "(g) a PING shorter than its gossip closes")
+    with socket.create_connection(("127.0.0.1", bus_port), timeout=15) as silent:
+        started = time.monotonic()
+        try:
+            closed = silent.recv(16) == b""
+        except (ConnectionResetError, socket.timeout):
+            closed = False
+        checks.true(closed and time.monotonic() - started >= 4,
+                    "(g) a silent inbound link is closed after cluster-node-timeout (5 s)")
     checks.equal(node.text("PING"), "+PONG", "(g) the node keeps serving")
     wait_for(lambda: formed(nodes), "(g) the cluster is whole after the bad links")
 
