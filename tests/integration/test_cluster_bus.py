@@ -81,7 +81,9 @@ class Node:
     def stop(self):
         if self.server is not None:
             status = self.server.stop()
-            checks.equal(status, 0, f"node {self.index} (pid {self.server.pid}) stops cleanly")
+            if checks.equal(status, 0, f"node {self.index} (pid {self.server.pid}) stops "
+                                       f"cleanly; log {self.server.log_path}"):
+                os.unlink(self.server.log_path)
             self.server = None
 
     def text(self, *args):
@@ -412,6 +414,7 @@ def test_mixed():
         finally:
             kv.stop()
             redis.stop()
+            os.unlink(redis.log_path)
             shutil.rmtree(kv.directory, True)
             shutil.rmtree(redis_dir, True)
 
