@@ -6,7 +6,8 @@ What it proves, and how:
   message counters show the bus.
 - (b) Redis 7.0's own `redis-cli --cluster create ... --cluster-yes` against three fresh kv
   nodes succeeds (slots, config epochs, MEET, the wait for a consistent configuration), and
-  `redis-cli --cluster check` finds every slot covered and every node agreeing.
+  `redis-cli --cluster check` finds every slot covered and every node agreeing; later
+  `--cluster info`, and `--cluster add-node` joins a fourth, empty node.
 - (c) redis-py's RedisCluster (Debian's python3-redis): 10,000 keys set and read back, each
   on the node CLUSTER KEYSLOT and CLUSTER SLOTS name.
 - (d) `redis-benchmark --cluster -t set,get -n 20000` runs without errors.
@@ -249,6 +250,7 @@ def test_tools():
         test_setslot(nodes)
         test_restart(nodes)
         test_garbage(nodes)
+        test_add_node(nodes)
     finally:
         stop_nodes(nodes)
 
@@ -373,6 +375,20 @@ def test_garbage(nodes):
                     "(g) a silent inbound link is closed after cluster-node-timeout (5 s)")
     checks.equal(node.text("PING"), "+PONG", "(g) the node keeps serving")
     wait_for(lambda: formed(nodes), "(g) the cluster is whole after the bad links")
+
+
+def test_add_node(nodes):
+    result = redis_cli("--cluster", "info", f"127.0.0.1:{nodes[0].port}")
+    checks.true(result.returncode == 0 and "3 masters" in result.stdout,
+                f"(b) redis-cli --cluster info: {result.stdout[-400:]}")
+    extra = Node(len(nodes)).start()
+    nodes.append(extra)  # stopped with the others
+    result = redis_cli("--cluster", "add-node", f"127.0.0.1:{extra.port}",
+                       f"127.0.0.1:{nodes[0].port}")
+    checks.true(result.returncode == 0 and "[OK] New node added correctly." in result.stdout,
+                f"(b) redis-cli --cluster add-node: {result.stdout[-600:]}{result.stderr[-300:]}")
+    wait_for(lambda: formed(nodes), "(b) the added node and the others list all four")
+    wait_for(lambda: agree(nodes), "(b) the added node has the others' slots")
 
 
 def test_mixed():
