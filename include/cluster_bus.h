@@ -4,7 +4,7 @@
  * cluster's state (cluster.h): MEET, PING and PONG with their gossip sections, the handshake
  * that renames a node on its first PONG, the slots each header claims (Redis's
  * clusterUpdateSlotsConfigWith), the epochs' max-merge and config-epoch collisions, PFAIL
- * after cluster-node-timeout.
+ * after cluster-node-timeout, FAIL from a majority of the masters' failure reports.
  *
  * No I/O here: the loop owns the sockets (accept, connect, receive, send, close through its
  * io_uring) and hands this module bytes; this module says, link by link, what the loop
@@ -113,6 +113,9 @@ void cluster_bus_cron(int64_t now_ms);
 /* CLUSTER MEET: a handshake node at ip:port@bus_port (a valid address). False when one to
  * that address is already in progress or the table is full (Redis answers OK all the same). */
 bool cluster_bus_meet(const char *ip, uint32_t port, uint32_t bus_port, int64_t now_ms);
+
+/* The valid failure reports about a node (CLUSTER COUNT-FAILURE-REPORTS). */
+uint32_t cluster_bus_failure_reports(uint32_t node_index, int64_t now_ms);
 
 /* Messages sent and received by type (Redis's CLUSTERMSG_TYPE_*, CLUSTER INFO's
  * cluster_stats_messages_*), and the type's name. */

@@ -106,12 +106,19 @@ static_assert(BUS_UPDATE_BYTES + BUS_HEADER_BYTES <= CLUSTER_BUS_IN_BYTES, "an U
 /* A handshake lasts at most the node timeout, and at least this (Redis's 1 s). */
 #define BUS_HANDSHAKE_TIMEOUT_MIN_MS 1000
 
+/* A failure report is valid this many node timeouts (Redis's
+ * CLUSTER_FAIL_REPORT_VALIDITY_MULT); a master's FAIL is undone when it is reachable again
+ * this many node timeouts after it (CLUSTER_FAIL_UNDO_TIME_MULT: nobody took its slots). */
+#define BUS_FAIL_REPORT_VALIDITY_MULT 2
+#define BUS_FAIL_UNDO_TIME_MULT 2
+
 struct bus_node {
     char name[CLUSTER_NAME_BYTES];  /* the node this entry describes (reuse check) */
     uint32_t out_link;              /* its outbound link, or CLUSTER_BUS_LINK_NONE */
     bool meet;                      /* send MEET, not PING, when the link is up (Redis's
                                        CLUSTER_NODE_MEET) */
     int64_t handshake_ms;           /* when its handshake started (handshake nodes) */
+    int64_t fail_ms;                /* when it was flagged FAIL (0: not, or from nodes.conf) */
 };
 
 struct bus_state {
@@ -125,6 +132,10 @@ struct bus_state {
     uint64_t received[CLUSTER_BUS_TYPE_COUNT];
     uint64_t dropped;               /* messages that found no room in a link's output */
     uint8_t message[BUS_MESSAGE_BYTES_MAX]; /* the message being built */
+    /* Failure reports (Redis's node->fail_reports): reports[about][by] is the Unix ms the
+     * master `by` last said `about` was PFAIL or FAIL, 0: no report. Static, 512 KiB of
+     * zero pages until cluster mode uses them. */
+    int64_t reports[CLUSTER_NODES_MAX][CLUSTER_NODES_MAX];
 };
 
 static struct bus_state bus;
@@ -287,6 +298,12 @@ static struct bus_node *bus_node(uint32_t node_index)
         state->out_link = CLUSTER_BUS_LINK_NONE;
         state->meet = false;
         state->handshake_ms = 0;
+        state->fail_ms = 0;
+        /* Bounded by the table: no report about it, nor by it, from the entry's last node. */
+        for (uint32_t other = 0; other < CLUSTER_NODES_MAX; other++) {
+            bus.reports[node_index][other] = 0;
+            bus.reports[other][node_index] = 0;
+        }
     }
     return state;
 }
@@ -484,10 +501,20 @@ static void ping_send(uint32_t link_index, uint32_t type, int64_t now_ms)
     uint32_t slots = cluster_node_slots();
     uint32_t start = random_below(slots);
     uint32_t count = 0;
+    /* Bounded by the table: each entry looked at once. The PFAIL nodes first (Redis adds
+     * every one of them, so that failure reports spread), up to BUS_GOSSIP_MAX. */
+    for (uint32_t index = 0; index < slots && count < BUS_GOSSIP_MAX; index++) {
+        if (gossip_wanted(index) && (cluster_node_at(index)->flags & CLUSTER_FLAG_PFAIL)) {
+            gossip_add(message + BUS_HEADER_BYTES + count * BUS_GOSSIP_BYTES, index);
+            count++;
+        }
+    }
+    wanted += count;
+    wanted = wanted < BUS_GOSSIP_MAX ? wanted : BUS_GOSSIP_MAX;
     /* Bounded by the table: each entry looked at once. */
     for (uint32_t step = 0; step < slots && count < wanted; step++) {
         uint32_t index = (start + step) % slots;
-        if (gossip_wanted(index) &&
+        if (gossip_wanted(index) && !(cluster_node_at(index)->flags & CLUSTER_FLAG_PFAIL) &&
             !(link_node_valid(link) && !link->inbound && index == link->node_index)) {
             gossip_add(message + BUS_HEADER_BYTES + count * BUS_GOSSIP_BYTES, index);
             count++;
@@ -629,17 +656,113 @@ static void epoch_collision(uint32_t sender, uint64_t sender_epoch)
              node->name, cluster_current_epoch());
 }
 
-/* Redis's clusterProcessGossipSection, for what kv keeps: a node the sender knows and this
- * node does not starts a handshake. */
-static void gossip_process(const uint8_t *message, uint32_t count, int64_t now_ms)
+/* The valid failure reports about a node; expired ones are dropped (Redis's
+ * clusterNodeCleanupFailureReports). */
+static uint32_t reports_count(uint32_t about, int64_t now_ms)
+{
+    int64_t validity = node_timeout_ms() * BUS_FAIL_REPORT_VALIDITY_MULT;
+    uint32_t count = 0;
+    /* Bounded by the table. */
+    for (uint32_t by = 0; by < cluster_node_slots(); by++) {
+        int64_t reported = bus.reports[about][by];
+        if (reported != 0 && (now_ms - reported > validity || !cluster_node_at(by)->used)) {
+            bus.reports[about][by] = 0;
+        }
+        count += bus.reports[about][by] != 0 ? 1 : 0;
+    }
+    return count;
+}
+
+uint32_t cluster_bus_failure_reports(uint32_t node_index, int64_t now_ms)
+{
+    KV_ASSERT(node_index < CLUSTER_NODES_MAX);
+    return bus.on ? reports_count(node_index, now_ms) : 0;
+}
+
+/* FAIL about a node to every node with an open outbound link (Redis's clusterSendFail
+ * broadcasts it). */
+static void fail_broadcast(uint32_t failing, int64_t now_ms)
+{
+    uint8_t *message = bus.message;
+    header_build(message, BUS_TYPE_FAIL, now_ms);
+    memcpy(message + BUS_HEADER_BYTES, cluster_node_at(failing)->name, CLUSTER_NAME_BYTES);
+    put32(message + BUS_OFF_TOTLEN, BUS_HEADER_BYTES + BUS_FAIL_BYTES);
+    /* Bounded by the links. */
+    for (uint32_t index = 0; index < CLUSTER_BUS_LINKS_MAX; index++) {
+        struct cluster_bus_link *link = &bus.links[index];
+        if (link->state == CLUSTER_BUS_LINK_OPEN && !link->inbound && link_node_valid(link) &&
+            !(cluster_node_at(link->node_index)->flags & CLUSTER_FLAG_HANDSHAKE)) {
+            link_queue(index, message, BUS_HEADER_BYTES + BUS_FAIL_BYTES);
+        }
+    }
+}
+
+static void fail_set(uint32_t failing, int64_t now_ms)
+{
+    uint32_t flags = cluster_node_at(failing)->flags;
+    cluster_node_flags_set(failing, (flags | CLUSTER_FLAG_FAIL) & ~(uint32_t)CLUSTER_FLAG_PFAIL);
+    bus_node(failing)->fail_ms = now_ms;
+    save();
+}
+
+/* Redis's markNodeAsFailingIfNeeded: a PFAIL node that a majority of the masters (myself
+ * among them) reports failing is FAIL, and everybody is told. */
+static void fail_mark_if_needed(uint32_t node_index, int64_t now_ms)
+{
+    uint32_t flags = cluster_node_at(node_index)->flags;
+    if (!(flags & CLUSTER_FLAG_PFAIL) || (flags & CLUSTER_FLAG_FAIL)) {
+        return;
+    }
+    uint32_t needed = cluster_size() / 2 + 1;
+    uint32_t failures = reports_count(node_index, now_ms);
+    failures += (cluster_node_at(cluster_myself())->flags & CLUSTER_FLAG_MASTER) ? 1 : 0;
+    if (failures < needed) {
+        return;
+    }
+    log_info("Marking node %.40s as failing (quorum reached).", cluster_node_at(node_index)->name);
+    fail_set(node_index, now_ms);
+    fail_broadcast(node_index, now_ms);
+}
+
+/* Redis's clearNodeFailureIfNeeded, when a FAIL node answers again: a master without slots
+ * at once, one with slots once the FAIL is old enough (nobody took its slots: kv has no
+ * failover). */
+static void fail_clear_if_needed(uint32_t node_index, int64_t now_ms)
+{
+    const struct cluster_node *node = cluster_node_at(node_index);
+    KV_ASSERT(node->flags & CLUSTER_FLAG_FAIL);
+    int64_t undo_ms = node_timeout_ms() * BUS_FAIL_UNDO_TIME_MULT;
+    if (node->slot_count == 0 || (node->flags & CLUSTER_FLAG_SLAVE) ||
+        now_ms - bus_node(node_index)->fail_ms > undo_ms) {
+        log_info("Clear FAIL state for node %.40s: is reachable again.", node->name);
+        cluster_node_flags_set(node_index, node->flags & ~(uint32_t)CLUSTER_FLAG_FAIL);
+        save();
+    }
+}
+
+/* Redis's clusterProcessGossipSection, for what kv keeps: a known node's failure report by
+ * a master sender is added or dropped; a node the sender knows and this node does not
+ * starts a handshake. */
+static void gossip_process(uint32_t sender, const uint8_t *message, uint32_t count,
+                           int64_t now_ms)
 {
     /* Bounded by the count (checked against the message's length). */
     for (uint32_t entry_index = 0; entry_index < count; entry_index++) {
         const uint8_t *entry = message + BUS_HEADER_BYTES + entry_index * BUS_GOSSIP_BYTES;
-        if (cluster_node_find(entry, CLUSTER_NAME_BYTES) != CLUSTER_NODE_NONE) {
+        uint32_t flags = be16(entry + BUS_GOSSIP_OFF_FLAGS);
+        uint32_t node = cluster_node_find(entry, CLUSTER_NAME_BYTES);
+        if (node != CLUSTER_NODE_NONE) {
+            bool master = (cluster_node_at(sender)->flags & CLUSTER_FLAG_MASTER) != 0;
+            if (master && node != cluster_myself() && node != sender) {
+                bool failing = (flags & (BUS_FLAG_PFAIL | BUS_FLAG_FAIL)) != 0;
+                bus_node(node); /* the reports' row belongs to this node */
+                bus.reports[node][sender] = failing ? now_ms : 0;
+                if (failing) {
+                    fail_mark_if_needed(node, now_ms);
+                }
+            }
             continue;
         }
-        uint32_t flags = be16(entry + BUS_GOSSIP_OFF_FLAGS);
         if (flags & (BUS_FLAG_NOADDR | BUS_FLAG_HANDSHAKE)) {
             continue;
         }
@@ -784,7 +907,7 @@ static void message_process(uint32_t link_index, const uint8_t *message, uint32_
             cluster_config_epoch_set(sender, sender_config);
             link->node_index = sender;
             memcpy(link->node_name, cluster_node_at(sender)->name, CLUSTER_NAME_BYTES);
-            gossip_process(message, count, now_ms);
+            gossip_process(sender, message, count, now_ms);
         }
     }
     if (type == BUS_TYPE_PING || type == BUS_TYPE_MEET) {
@@ -811,7 +934,11 @@ static void message_process(uint32_t link_index, const uint8_t *message, uint32_
         if (type == BUS_TYPE_PONG) {
             uint32_t flags = cluster_node_at(link->node_index)->flags;
             cluster_node_times_set(link->node_index, 0, now_ms);
-            cluster_node_flags_set(link->node_index, flags & ~(uint32_t)CLUSTER_FLAG_PFAIL);
+            if (flags & CLUSTER_FLAG_PFAIL) {
+                cluster_node_flags_set(link->node_index, flags & ~(uint32_t)CLUSTER_FLAG_PFAIL);
+            } else if (flags & CLUSTER_FLAG_FAIL) {
+                fail_clear_if_needed(link->node_index, now_ms);
+            }
         }
     }
     if (!known) {
@@ -826,17 +953,17 @@ static void message_process(uint32_t link_index, const uint8_t *message, uint32_
             slots_update(sender, sender_config, bitmap);
         }
         epoch_collision(sender, sender_config);
-        gossip_process(message, count, now_ms);
+        gossip_process(sender, message, count, now_ms);
         extensions_process(sender, message, length, count);
         return;
     }
     if (type == BUS_TYPE_FAIL) {
         uint32_t failing = cluster_node_find(message + BUS_HEADER_BYTES, CLUSTER_NAME_BYTES);
-        if (failing != CLUSTER_NODE_NONE && failing != cluster_myself()) {
-            uint32_t flags = cluster_node_at(failing)->flags;
-            flags = (flags | CLUSTER_FLAG_FAIL) & ~(uint32_t)CLUSTER_FLAG_PFAIL;
-            cluster_node_flags_set(failing, flags);
-            save();
+        if (failing != CLUSTER_NODE_NONE && failing != cluster_myself() &&
+            !(cluster_node_at(failing)->flags & CLUSTER_FLAG_FAIL)) {
+            log_info("FAIL message received from %.40s about %.40s", cluster_node_at(sender)->name,
+                     cluster_node_at(failing)->name);
+            fail_set(failing, now_ms);
         }
         return;
     }
@@ -896,6 +1023,12 @@ void cluster_bus_connected(uint32_t index, int result, const char *local_ip, int
         return; /* closed while connecting */
     }
     if (result != 0 || !link_node_valid(link)) {
+        if (link_node_valid(link) && cluster_node_at(link->node_index)->ping_sent_ms == 0) {
+            /* As Redis: a node that cannot be reached counts as pinged now, so failure
+             * detection runs for it. */
+            const struct cluster_node *node = cluster_node_at(link->node_index);
+            cluster_node_times_set(link->node_index, now_ms, node->pong_received_ms);
+        }
         link_close(index);
         return;
     }
@@ -1040,6 +1173,12 @@ static void cron_node(uint32_t index, int64_t now_ms, int64_t timeout_ms)
     if ((node->flags & CLUSTER_FLAG_NOADDR) || node->ip[0] == '\0' || node->bus_port == 0) {
         return;
     }
+    /* A ping unanswered for the node timeout (or a node unreachable that long): PFAIL. */
+    if (node->ping_sent_ms != 0 && now_ms - node->ping_sent_ms > timeout_ms &&
+        !(node->flags & (CLUSTER_FLAG_PFAIL | CLUSTER_FLAG_FAIL | CLUSTER_FLAG_HANDSHAKE))) {
+        log_info("*** NODE %.40s possibly failing", node->name);
+        cluster_node_flags_set(index, node->flags | CLUSTER_FLAG_PFAIL);
+    }
     if (state->out_link == CLUSTER_BUS_LINK_NONE) {
         link_connect_start(index, now_ms);
         return;
@@ -1059,12 +1198,6 @@ static void cron_node(uint32_t index, int64_t now_ms, int64_t timeout_ms)
         if (node->ping_sent_ms == 0 && now_ms - node->pong_received_ms > timeout_ms / 2) {
             ping_send(state->out_link, BUS_TYPE_PING, now_ms);
         }
-    }
-    node = cluster_node_at(index);
-    if (node->ping_sent_ms != 0 && now_ms - node->ping_sent_ms > timeout_ms &&
-        !(node->flags & (CLUSTER_FLAG_PFAIL | CLUSTER_FLAG_FAIL | CLUSTER_FLAG_HANDSHAKE))) {
-        log_info("*** NODE %.40s possibly failing", node->name);
-        cluster_node_flags_set(index, node->flags | CLUSTER_FLAG_PFAIL);
     }
 }
 

@@ -1005,7 +1005,8 @@ static bool cluster_run_read(struct cmd_context *context, uint32_t sub, const st
         if (node_named(args[2]) == CLUSTER_NODE_NONE) {
             reply_error_format(&context->reply, REPLY_ERROR_CLUSTER_NODE_UNKNOWN, &args[2]);
         } else {
-            reply_integer(&context->reply, 0); /* reports come over the bus */
+            reply_integer(&context->reply,
+                          cluster_bus_failure_reports(node_named(args[2]), now_ms()));
         }
         return true;
     default:

@@ -16,6 +16,9 @@ What it proves, and how:
 - (f) A node stopped and started again keeps its view from nodes.conf and reconnects.
 - (g) Garbage, and a message longer than a link's buffer, on the bus port close that link
   only: the node keeps serving and stays in the cluster.
+- (i) Failure detection: a stopped master is flagged fail? after cluster-node-timeout, then
+  fail once a majority of the masters report it (FAIL told to all), the cluster goes down;
+  started again, its FAIL is cleared and the cluster is ok.
 - (h) The messages are Redis 7.0's byte for byte: a kv node and a redis-server 7.0 node meet
   (both ways round; Redis's pings with the hostname extension) and each lists the other,
   connected, with its slots.
@@ -251,6 +254,7 @@ def test_tools():
         test_restart(nodes)
         test_garbage(nodes)
         test_add_node(nodes)
+        test_failure(nodes)
     finally:
         stop_nodes(nodes)
 
@@ -389,6 +393,33 @@ def test_add_node(nodes):
                 f"(b) redis-cli --cluster add-node: {result.stdout[-600:]}{result.stderr[-300:]}")
     wait_for(lambda: formed(nodes), "(b) the added node and the others list all four")
     wait_for(lambda: agree(nodes), "(b) the added node has the others' slots")
+
+
+def flags_of(node, name):
+    return next((line[2].split(",") for line in node.nodes() if line[0] == name), [])
+
+
+def test_failure(nodes):
+    victim = nodes[2]
+    victim_id = victim.text("CLUSTER", "MYID")
+    others = [node for node in nodes if node is not victim]
+    victim.stop()
+    wait_for(lambda: all("fail" in flags_of(node, victim_id) for node in others),
+             "(i) a stopped master is flagged fail? and then fail by every other node "
+             "(cluster-node-timeout 5 s, a majority of the masters' reports)")
+    reports = [int(node.text("CLUSTER", "COUNT-FAILURE-REPORTS", victim_id)[1:])
+               for node in others]
+    checks.true(any(count >= 1 for count in reports),
+                f"(i) CLUSTER COUNT-FAILURE-REPORTS counts the others' reports: {reports}")
+    wait_for(lambda: all(node.info().get("cluster_state") == "fail" for node in others),
+             "(i) with a failed master's slots uncovered the cluster is down")
+    victim.start()
+    wait_for(lambda: formed(nodes) and not any(
+        {"fail", "fail?"} & set(line[2].split(",")) for node in nodes for line in node.nodes()),
+        "(i) the master back: its FAIL is cleared (2 node timeouts on) and every link is up",
+        seconds=60)
+    wait_for(lambda: all(node.info().get("cluster_state") == "ok" for node in nodes),
+             "(i) the cluster is ok again")
 
 
 def test_mixed():
