@@ -29,6 +29,11 @@
  *    bytes wait until it is durable up to the offset fed then); a held connection waits on
  *    the held queue. A read kept on the AOF ring's eventfd completes when that ring has
  *    completions, and the connections whose stamp the fsync made durable are settled.
+ *  - cluster mode: the cluster bus's port is listened on too (one accept in flight), and
+ *    each bus link (cluster_bus.h: a table of CLUSTER_BUS_LINKS_MAX, plain fds) has at most
+ *    a connect or a receive, a send, a shutdown or cancel, and a close in flight; the loop
+ *    arms what cluster_bus asks for after each completion and, when it says something
+ *    changed, walks the links' table once per pass; its cron runs at least every 100 ms.
  * A script past busy-reply-threshold calls loop_busy_pass from inside its command: one
  * batch of completions and the ready connections, without waiting, the running connection's
  * own completions held for the next pass (each pass copies its batch and advances the CQ
