@@ -856,12 +856,132 @@ static uint32_t meet_sender_add(const struct cluster_bus_link *link, const uint8
     return index;
 }
 
+/* Whether a message is as long as its type and counts say (Redis's clusterIsValidPacket;
+ * extensions and unknown types may make it longer). */
+static bool message_length_valid(uint32_t type, const uint8_t *message, uint32_t length)
+{
+    KV_ASSERT(length >= BUS_HEADER_BYTES); /* framing checked the header's length */
+    uint32_t count = be16(message + BUS_OFF_COUNT);
+    bool ping_like = type == BUS_TYPE_PING || type == BUS_TYPE_PONG || type == BUS_TYPE_MEET;
+    uint32_t needed = BUS_HEADER_BYTES;
+    needed += ping_like ? count * BUS_GOSSIP_BYTES : 0;
+    needed += type == BUS_TYPE_FAIL ? BUS_FAIL_BYTES : 0;
+    needed += type == BUS_TYPE_UPDATE ? BUS_UPDATE_BYTES : 0;
+    return length >= needed;
+}
+
+/* A known sender's epochs (the current epoch's max-merge, its config epoch when higher),
+ * and an inbound link's node. */
+static void sender_update(struct cluster_bus_link *link, uint32_t sender, const uint8_t *message)
+{
+    KV_ASSERT(sender != CLUSTER_NODE_NONE);
+    uint64_t sender_current = be64(message + BUS_OFF_CURRENT_EPOCH);
+    uint64_t sender_config = be64(message + BUS_OFF_CONFIG_EPOCH);
+    if (sender_current > cluster_current_epoch()) {
+        cluster_current_epoch_set(sender_current);
+        save();
+    }
+    if (sender_config > cluster_node_at(sender)->config_epoch) {
+        cluster_config_epoch_set(sender, sender_config);
+        save();
+    }
+    if (link->inbound && link->node_index == CLUSTER_NODE_NONE) {
+        link->node_index = sender;
+        memcpy(link->node_name, cluster_node_at(sender)->name, CLUSTER_NAME_BYTES);
+    }
+    KV_ASSERT(cluster_current_epoch() >= sender_current);
+}
+
+/* PING, PONG or MEET on an outbound link: the handshake's first PONG, a node whose id
+ * changed, the pong's times and the end of PFAIL or FAIL. Returns the sender's index, or
+ * CLUSTER_NODE_NONE when the link closed or the node went. */
+static uint32_t outbound_process(uint32_t link_index, uint32_t type, const uint8_t *message,
+                                 int64_t now_ms)
+{
+    struct cluster_bus_link *link = &bus.links[link_index];
+    KV_ASSERT(!link->inbound);
+    if (!link_node_valid(link)) {
+        link_close(link_index);
+        return CLUSTER_NODE_NONE;
+    }
+    const struct cluster_node *node = cluster_node_at(link->node_index);
+    if ((node->flags & CLUSTER_FLAG_HANDSHAKE) && type == BUS_TYPE_PONG) {
+        if (!handshake_finish(link_index, message)) {
+            return CLUSTER_NODE_NONE;
+        }
+        cluster_config_epoch_set(link->node_index, be64(message + BUS_OFF_CONFIG_EPOCH));
+    } else if (memcmp(node->name, message + BUS_OFF_SENDER, CLUSTER_NAME_BYTES) != 0) {
+        /* The node at this address has another id now (Redis: noaddr, link freed). */
+        link_close(link_index);
+        return CLUSTER_NODE_NONE;
+    }
+    if (type == BUS_TYPE_PONG) {
+        uint32_t flags = cluster_node_at(link->node_index)->flags;
+        cluster_node_times_set(link->node_index, 0, now_ms);
+        if (flags & CLUSTER_FLAG_PFAIL) {
+            cluster_node_flags_set(link->node_index, flags & ~(uint32_t)CLUSTER_FLAG_PFAIL);
+        } else if (flags & CLUSTER_FLAG_FAIL) {
+            fail_clear_if_needed(link->node_index, now_ms);
+        }
+    }
+    KV_ASSERT(link_node_valid(link));
+    return link->node_index;
+}
+
+/* What a known sender's PING, PONG or MEET says: its role, its slots (with their config
+ * epoch), an epoch collision, the gossip, the extensions. */
+static void ping_process(uint32_t sender, const uint8_t *message, uint32_t length,
+                         int64_t now_ms)
+{
+    KV_ASSERT(sender != CLUSTER_NODE_NONE && sender != cluster_myself());
+    uint32_t count = be16(message + BUS_OFF_COUNT);
+    uint64_t sender_config = be64(message + BUS_OFF_CONFIG_EPOCH);
+    uint32_t bus_flags = be16(message + BUS_OFF_FLAGS);
+    uint32_t flags = cluster_node_at(sender)->flags;
+    cluster_node_flags_set(sender, flags_from_bus(bus_flags, flags));
+    const uint8_t *bitmap = message + BUS_OFF_MYSLOTS;
+    if (!(bus_flags & BUS_FLAG_SLAVE) && slots_differ(sender, bitmap)) {
+        slots_update(sender, sender_config, bitmap);
+    }
+    epoch_collision(sender, sender_config);
+    gossip_process(sender, message, count, now_ms);
+    extensions_process(sender, message, length, count);
+}
+
+/* FAIL about a node, or UPDATE of a node's slots, from a known sender. */
+static void fail_update_process(uint32_t sender, uint32_t type, const uint8_t *message,
+                                int64_t now_ms)
+{
+    KV_ASSERT(sender != CLUSTER_NODE_NONE);
+    const uint8_t *data = message + BUS_HEADER_BYTES;
+    if (type == BUS_TYPE_FAIL) {
+        uint32_t failing = cluster_node_find(data, CLUSTER_NAME_BYTES);
+        if (failing != CLUSTER_NODE_NONE && failing != cluster_myself() &&
+            !(cluster_node_at(failing)->flags & CLUSTER_FLAG_FAIL)) {
+            log_info("FAIL message received from %.40s about %.40s",
+                     cluster_node_at(sender)->name, cluster_node_at(failing)->name);
+            fail_set(failing, now_ms);
+        }
+        return;
+    }
+    KV_ASSERT(type == BUS_TYPE_UPDATE);
+    uint32_t node = cluster_node_find(data + 8, CLUSTER_NAME_BYTES);
+    uint64_t epoch = be64(data);
+    if (node != CLUSTER_NODE_NONE && node != cluster_myself() &&
+        epoch > cluster_node_at(node)->config_epoch) {
+        cluster_config_epoch_set(node, epoch);
+        slots_update(node, epoch, data + 8 + CLUSTER_NAME_BYTES);
+        save();
+    }
+}
+
 /* One whole message (Redis's clusterProcessPacket, what kv keeps of it). A malformed one
  * closes the link. */
 static void message_process(uint32_t link_index, const uint8_t *message, uint32_t length,
                             int64_t now_ms)
 {
     struct cluster_bus_link *link = &bus.links[link_index];
+    KV_ASSERT(link->state == CLUSTER_BUS_LINK_OPEN);
     uint32_t type = be16(message + BUS_OFF_TYPE);
     if (type < CLUSTER_BUS_TYPE_COUNT) {
         bus.received[type]++;
@@ -869,114 +989,40 @@ static void message_process(uint32_t link_index, const uint8_t *message, uint32_
     if (be16(message + BUS_OFF_VER) != BUS_VERSION) {
         return; /* Redis ignores other versions */
     }
-    uint32_t count = be16(message + BUS_OFF_COUNT);
-    bool ping_like = type == BUS_TYPE_PING || type == BUS_TYPE_PONG || type == BUS_TYPE_MEET;
-    uint32_t needed = BUS_HEADER_BYTES;
-    needed += ping_like ? count * BUS_GOSSIP_BYTES : 0;
-    needed += type == BUS_TYPE_FAIL ? BUS_FAIL_BYTES : 0;
-    needed += type == BUS_TYPE_UPDATE ? BUS_UPDATE_BYTES : 0;
-    if (length < needed) {
+    if (!message_length_valid(type, message, length)) {
         log_warn("cluster bus: a message of type %u is %u bytes, too short: link closed", type,
                  length);
         link_close(link_index);
         return;
     }
+    bool ping_like = type == BUS_TYPE_PING || type == BUS_TYPE_PONG || type == BUS_TYPE_MEET;
     uint32_t sender = cluster_node_find(message + BUS_OFF_SENDER, CLUSTER_NAME_BYTES);
-    bool known = sender != CLUSTER_NODE_NONE &&
-                 !(cluster_node_at(sender)->flags & CLUSTER_FLAG_HANDSHAKE);
-    uint64_t sender_current = be64(message + BUS_OFF_CURRENT_EPOCH);
-    uint64_t sender_config = be64(message + BUS_OFF_CONFIG_EPOCH);
-    if (known) {
-        if (sender_current > cluster_current_epoch()) {
-            cluster_current_epoch_set(sender_current);
-            save();
-        }
-        if (sender_config > cluster_node_at(sender)->config_epoch) {
-            cluster_config_epoch_set(sender, sender_config);
-            save();
-        }
-        if (link->inbound && link->node_index == CLUSTER_NODE_NONE) {
-            link->node_index = sender;
-            memcpy(link->node_name, cluster_node_at(sender)->name, CLUSTER_NAME_BYTES);
-        }
+    if (sender != CLUSTER_NODE_NONE && (cluster_node_at(sender)->flags & CLUSTER_FLAG_HANDSHAKE)) {
+        sender = CLUSTER_NODE_NONE; /* a handshake node's random name is nobody's */
     }
-    if (type == BUS_TYPE_MEET && !known && link->inbound) {
+    if (sender != CLUSTER_NODE_NONE) {
+        sender_update(link, sender, message);
+    } else if (type == BUS_TYPE_MEET && link->inbound) {
         sender = meet_sender_add(link, message);
-        known = sender != CLUSTER_NODE_NONE;
-        if (known) {
-            cluster_config_epoch_set(sender, sender_config);
+        if (sender != CLUSTER_NODE_NONE) {
+            cluster_config_epoch_set(sender, be64(message + BUS_OFF_CONFIG_EPOCH));
             link->node_index = sender;
             memcpy(link->node_name, cluster_node_at(sender)->name, CLUSTER_NAME_BYTES);
-            gossip_process(sender, message, count, now_ms);
         }
     }
     if (type == BUS_TYPE_PING || type == BUS_TYPE_MEET) {
         ping_send(link_index, BUS_TYPE_PONG, now_ms);
     }
     if (ping_like && !link->inbound) {
-        if (!link_node_valid(link)) {
-            link_close(link_index);
-            return;
-        }
-        const struct cluster_node *node = cluster_node_at(link->node_index);
-        if ((node->flags & CLUSTER_FLAG_HANDSHAKE) && type == BUS_TYPE_PONG) {
-            if (!handshake_finish(link_index, message)) {
-                return;
-            }
-            sender = link->node_index;
-            known = true;
-            cluster_config_epoch_set(sender, sender_config);
-        } else if (memcmp(node->name, message + BUS_OFF_SENDER, CLUSTER_NAME_BYTES) != 0) {
-            /* The node at this address has another id now (Redis: noaddr, link freed). */
-            link_close(link_index);
-            return;
-        }
-        if (type == BUS_TYPE_PONG) {
-            uint32_t flags = cluster_node_at(link->node_index)->flags;
-            cluster_node_times_set(link->node_index, 0, now_ms);
-            if (flags & CLUSTER_FLAG_PFAIL) {
-                cluster_node_flags_set(link->node_index, flags & ~(uint32_t)CLUSTER_FLAG_PFAIL);
-            } else if (flags & CLUSTER_FLAG_FAIL) {
-                fail_clear_if_needed(link->node_index, now_ms);
-            }
-        }
+        sender = outbound_process(link_index, type, message, now_ms);
     }
-    if (!known) {
+    if (sender == CLUSTER_NODE_NONE || sender == cluster_myself()) {
         return;
     }
     if (ping_like) {
-        uint32_t bus_flags = be16(message + BUS_OFF_FLAGS);
-        uint32_t flags = cluster_node_at(sender)->flags;
-        cluster_node_flags_set(sender, flags_from_bus(bus_flags, flags));
-        const uint8_t *bitmap = message + BUS_OFF_MYSLOTS;
-        if (!(bus_flags & BUS_FLAG_SLAVE) && slots_differ(sender, bitmap)) {
-            slots_update(sender, sender_config, bitmap);
-        }
-        epoch_collision(sender, sender_config);
-        gossip_process(sender, message, count, now_ms);
-        extensions_process(sender, message, length, count);
-        return;
-    }
-    if (type == BUS_TYPE_FAIL) {
-        uint32_t failing = cluster_node_find(message + BUS_HEADER_BYTES, CLUSTER_NAME_BYTES);
-        if (failing != CLUSTER_NODE_NONE && failing != cluster_myself() &&
-            !(cluster_node_at(failing)->flags & CLUSTER_FLAG_FAIL)) {
-            log_info("FAIL message received from %.40s about %.40s", cluster_node_at(sender)->name,
-                     cluster_node_at(failing)->name);
-            fail_set(failing, now_ms);
-        }
-        return;
-    }
-    if (type == BUS_TYPE_UPDATE) {
-        const uint8_t *data = message + BUS_HEADER_BYTES;
-        uint32_t node = cluster_node_find(data + 8, CLUSTER_NAME_BYTES);
-        uint64_t epoch = be64(data);
-        if (node != CLUSTER_NODE_NONE && node != cluster_myself() &&
-            epoch > cluster_node_at(node)->config_epoch) {
-            cluster_config_epoch_set(node, epoch);
-            slots_update(node, epoch, data + 8 + CLUSTER_NAME_BYTES);
-            save();
-        }
+        ping_process(sender, message, length, now_ms);
+    } else if (type == BUS_TYPE_FAIL || type == BUS_TYPE_UPDATE) {
+        fail_update_process(sender, type, message, now_ms);
     }
 }
 
@@ -1162,7 +1208,8 @@ static void cron_node(uint32_t index, int64_t now_ms, int64_t timeout_ms)
     int64_t handshake_timeout = timeout_ms > BUS_HANDSHAKE_TIMEOUT_MIN_MS
                                     ? timeout_ms
                                     : BUS_HANDSHAKE_TIMEOUT_MIN_MS;
-    if ((node->flags & CLUSTER_FLAG_HANDSHAKE) && now_ms - state->handshake_ms > handshake_timeout) {
+    bool handshake = (node->flags & CLUSTER_FLAG_HANDSHAKE) != 0;
+    if (handshake && now_ms - state->handshake_ms > handshake_timeout) {
         log_info("cluster bus: handshake with %s:%u timed out", node->ip, node->port);
         if (state->out_link != CLUSTER_BUS_LINK_NONE) {
             link_close(state->out_link);
@@ -1203,7 +1250,8 @@ static void cron_node(uint32_t index, int64_t now_ms, int64_t timeout_ms)
 
 void cluster_bus_cron(int64_t now_ms)
 {
-    if (!bus.on || (now_ms - bus.cron_last_ms < CLUSTER_BUS_CRON_MS && now_ms >= bus.cron_last_ms)) {
+    bool due = now_ms - bus.cron_last_ms >= CLUSTER_BUS_CRON_MS || now_ms < bus.cron_last_ms;
+    if (!bus.on || !due) {
         return;
     }
     bus.cron_last_ms = now_ms;

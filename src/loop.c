@@ -1345,14 +1345,12 @@ static void bus_local_ip(int fd, char ip[CLUSTER_IP_BYTES])
     }
 }
 
-/* Arms what a link wants: its connect (a new socket), its receive and send, and when it
- * closes, the shutdown or cancel that ends what is in flight, then the close. */
-static void bus_link_settle(struct loop *loop, uint32_t index)
+/* A connecting link: its socket made (a bad address closes it), then its connect armed. */
+static void bus_connect_arm(struct loop *loop, struct cluster_bus_link *link, uint32_t index)
 {
-    struct cluster_bus_link *link = cluster_bus_link_at(index);
-    uint64_t generation = link->generation;
-    struct io_uring_sqe *sqe = NULL;
-    if (link->state == CLUSTER_BUS_LINK_CONNECTING && link->fd < 0) {
+    KV_ASSERT(link->state == CLUSTER_BUS_LINK_CONNECTING);
+    KV_ASSERT(!link->connect_in_flight);
+    if (link->fd < 0) {
         struct sockaddr_in *address = &loop->bus_connect_addr[index];
         memset(address, 0, sizeof(*address));
         address->sin_family = AF_INET;
@@ -1363,68 +1361,72 @@ static void bus_link_settle(struct loop *loop, uint32_t index)
         }
         if (fd < 0) {
             cluster_bus_connected(index, -EINVAL, "", cron_unix_ms()); /* it closes */
-        } else {
-            int one = 1;
-            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-            link->fd = fd;
+            return;
         }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        link->fd = fd;
     }
-    if (link->state == CLUSTER_BUS_LINK_CONNECTING && !link->connect_in_flight) {
+    struct io_uring_sqe *sqe = NULL;
+    if (!bus_sqe_arm(loop, &sqe)) {
+        return;
+    }
+    io_uring_prep_connect(sqe, link->fd, (struct sockaddr *)&loop->bus_connect_addr[index],
+                          sizeof(loop->bus_connect_addr[index]));
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_CONNECT, link->generation, index));
+    link->connect_in_flight = true;
+}
+
+/* An open link: a receive into the room its input has, a send of what its output holds. */
+static void bus_open_arm(struct loop *loop, struct cluster_bus_link *link, uint32_t index)
+{
+    KV_ASSERT(link->state == CLUSTER_BUS_LINK_OPEN);
+    KV_ASSERT(link->fd >= 0);
+    struct io_uring_sqe *sqe = NULL;
+    if (!link->recv_in_flight && link->in_length < CLUSTER_BUS_IN_BYTES) {
         if (!bus_sqe_arm(loop, &sqe)) {
             return;
         }
-        io_uring_prep_connect(sqe, link->fd, (struct sockaddr *)&loop->bus_connect_addr[index],
-                              sizeof(loop->bus_connect_addr[index]));
-        io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_CONNECT, (uint32_t)generation,
-                                                    index));
-        link->connect_in_flight = true;
-        return;
+        io_uring_prep_recv(sqe, link->fd, link->in + link->in_length,
+                           CLUSTER_BUS_IN_BYTES - link->in_length, 0);
+        io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_RECV, link->generation, index));
+        link->recv_in_flight = true;
     }
-    if (link->state == CLUSTER_BUS_LINK_OPEN) {
-        KV_ASSERT(link->fd >= 0);
-        if (!link->recv_in_flight && link->in_length < CLUSTER_BUS_IN_BYTES) {
-            if (!bus_sqe_arm(loop, &sqe)) {
-                return;
-            }
-            io_uring_prep_recv(sqe, link->fd, link->in + link->in_length,
-                               CLUSTER_BUS_IN_BYTES - link->in_length, 0);
-            io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_RECV, (uint32_t)generation,
-                                                        index));
-            link->recv_in_flight = true;
+    if (link->out_in_flight == 0 && link->out_length > 0) {
+        if (!bus_sqe_arm(loop, &sqe)) {
+            return;
         }
-        if (link->out_in_flight == 0 && link->out_length > 0) {
-            if (!bus_sqe_arm(loop, &sqe)) {
-                return;
-            }
-            io_uring_prep_send(sqe, link->fd, link->out, link->out_length, MSG_NOSIGNAL);
-            io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_SEND, (uint32_t)generation,
-                                                        index));
-            link->out_in_flight = link->out_length;
-        }
-        return;
+        io_uring_prep_send(sqe, link->fd, link->out, link->out_length, MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_SEND, link->generation, index));
+        link->out_in_flight = link->out_length;
     }
-    if (link->state != CLUSTER_BUS_LINK_CLOSING) {
-        return;
-    }
+}
+
+/* A closing link: the cancel of its connect or the shutdown that ends its receive and send,
+ * once; then, nothing left in flight, the close of its socket. */
+static void bus_closing_arm(struct loop *loop, struct cluster_bus_link *link, uint32_t index)
+{
+    KV_ASSERT(link->state == CLUSTER_BUS_LINK_CLOSING);
     if (link->fd < 0) {
         cluster_bus_closed(index); /* no socket was made */
         return;
     }
+    struct io_uring_sqe *sqe = NULL;
     bool busy = link->connect_in_flight || link->recv_in_flight || link->out_in_flight > 0;
     if (busy && !link->shutdown_done) {
         if (!bus_sqe_arm(loop, &sqe)) {
             return;
         }
         if (link->connect_in_flight) {
-            io_uring_prep_cancel64(sqe, user_data_pack(LOOP_OP_BUS_CONNECT, (uint32_t)generation,
+            io_uring_prep_cancel64(sqe, user_data_pack(LOOP_OP_BUS_CONNECT, link->generation,
                                                        index), 0);
-            io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_CANCEL, (uint32_t)generation,
+            io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_CANCEL, link->generation,
                                                         index));
             link->cancel_in_flight = true;
         } else {
             io_uring_prep_shutdown(sqe, link->fd, SHUT_RDWR);
-            io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_SHUTDOWN,
-                                                        (uint32_t)generation, index));
+            io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_SHUTDOWN, link->generation,
+                                                        index));
             link->shutdown_in_flight = true;
         }
         link->shutdown_done = true;
@@ -1437,8 +1439,23 @@ static void bus_link_settle(struct loop *loop, uint32_t index)
         return;
     }
     io_uring_prep_close(sqe, link->fd);
-    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_CLOSE, (uint32_t)generation, index));
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_CLOSE, link->generation, index));
     link->close_in_flight = true;
+}
+
+/* Arms what a link wants (cluster_bus.h): its connect, its receive and send, its close. */
+static void bus_link_settle(struct loop *loop, uint32_t index)
+{
+    struct cluster_bus_link *link = cluster_bus_link_at(index);
+    if (link->state == CLUSTER_BUS_LINK_CONNECTING && !link->connect_in_flight) {
+        bus_connect_arm(loop, link, index);
+    }
+    /* A connect that could not start closes the link at once: the close is armed below. */
+    if (link->state == CLUSTER_BUS_LINK_OPEN) {
+        bus_open_arm(loop, link, index);
+    } else if (link->state == CLUSTER_BUS_LINK_CLOSING) {
+        bus_closing_arm(loop, link, index);
+    }
 }
 
 static void on_bus_accept(struct loop *loop, int result)
