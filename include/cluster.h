@@ -8,8 +8,9 @@
  * The configuration lives in nodes.conf in Redis's format (CLUSTER NODES' lines and a
  * `vars currentEpoch N lastVoteEpoch N` line): read at startup (a corrupt file stops kv, as
  * Redis), written after every change through a temporary file, fsync and rename (as CONFIG
- * REWRITE writes its file). Nodes are added and their slots changed through functions a
- * cluster bus can call later (cluster_node_add, cluster_slot_assign, ...).
+ * REWRITE writes its file). Nodes are added and their slots changed through functions the
+ * cluster bus (cluster_bus.h) calls as messages arrive (cluster_node_add, cluster_slot_assign,
+ * cluster_node_rename, ...).
  *
  * One instance per process (module state, as Redis's server.cluster). Static storage only:
  * CLUSTER_NODES_MAX nodes and three 16,384-entry slot arrays, nothing allocated. No I/O but
