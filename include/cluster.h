@@ -8,8 +8,9 @@
  * The configuration lives in nodes.conf in Redis's format (CLUSTER NODES' lines and a
  * `vars currentEpoch N lastVoteEpoch N` line): read at startup (a corrupt file stops kv, as
  * Redis), written after every change through a temporary file, fsync and rename (as CONFIG
- * REWRITE writes its file). Nodes are added and their slots changed through functions a
- * cluster bus can call later (cluster_node_add, cluster_slot_assign, ...).
+ * REWRITE writes its file). Nodes are added and their slots changed through functions the
+ * cluster bus (cluster_bus.h) calls as messages arrive (cluster_node_add, cluster_slot_assign,
+ * cluster_node_rename, ...).
  *
  * One instance per process (module state, as Redis's server.cluster). Static storage only:
  * CLUSTER_NODES_MAX nodes and three 16,384-entry slot arrays, nothing allocated. No I/O but
@@ -64,6 +65,7 @@ struct cluster_node {
     uint32_t slot_count;                /* slots it serves */
     int64_t ping_sent_ms;               /* Unix ms of the last ping sent (0: none) */
     int64_t pong_received_ms;           /* Unix ms of the last pong (0: none) */
+    bool link_connected;                /* the cluster bus's link to it is up (myself: true) */
 };
 
 /* Whether cluster mode is on (cluster-enabled yes at startup). */
@@ -97,6 +99,18 @@ bool cluster_name_valid(const uint8_t *name, size_t name_bytes);
 /* Adds a node (a later bus's handshake, or nodes.conf): CLUSTER_NODE_NONE when the table is
  * full. The name must be new. */
 uint32_t cluster_node_add(const char name[CLUSTER_NAME_BYTES], uint32_t flags);
+
+/* What the cluster bus learns of a node: a handshake node's real name (new to the table),
+ * its flags, its ping and pong times, whether its link is up. */
+void cluster_node_rename(uint32_t index, const char name[CLUSTER_NAME_BYTES]);
+void cluster_node_flags_set(uint32_t index, uint32_t flags);
+void cluster_node_times_set(uint32_t index, int64_t ping_sent_ms, int64_t pong_received_ms);
+void cluster_node_link_set(uint32_t index, bool connected);
+/* Another node's announced hostname (`length` bytes, cut to CLUSTER_HOSTNAME_BYTES - 1). */
+void cluster_node_hostname_set(uint32_t index, const char *hostname, size_t length);
+
+/* A random node id (Redis's getRandomHexChars): a handshake node's name until its first PONG. */
+void cluster_name_random(char name[CLUSTER_NAME_BYTES]);
 
 /* Sets a node's address. */
 void cluster_node_address_set(uint32_t index, const char *ip, uint32_t port, uint32_t bus_port);

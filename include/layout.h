@@ -23,6 +23,8 @@ enum layout_pool {
     LAYOUT_POOL_STATS,        /* latency histogram per command, slow log ring */
     LAYOUT_POOL_LUA,          /* the Lua heap (lua_heap_bytes) and redis.call's reply buffer */
     LAYOUT_POOL_RECEIVE,      /* the receive ring's provided buffers (loop_recv multishot) */
+    LAYOUT_POOL_CLUSTER_BUS,  /* the cluster bus's links: input and output buffers (0 bytes
+                                 unless cluster-enabled yes) */
     LAYOUT_POOL_COUNT,
 };
 

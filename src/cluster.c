@@ -166,10 +166,54 @@ uint32_t cluster_node_add(const char name[CLUSTER_NAME_BYTES], uint32_t flags)
     memcpy(node->name, name, CLUSTER_NAME_BYTES);
     node->flags = flags;
     node->master_index = CLUSTER_NODE_NONE;
+    node->link_connected = (flags & CLUSTER_FLAG_MYSELF) != 0;
     cluster.node_count++;
     cluster.state_dirty = true;
     KV_ASSERT(cluster.node_count <= cluster.node_slots);
     return index;
+}
+
+void cluster_node_rename(uint32_t index, const char name[CLUSTER_NAME_BYTES])
+{
+    KV_ASSERT(index < cluster.node_slots && cluster.nodes[index].used);
+    KV_ASSERT(cluster_node_find((const uint8_t *)name, CLUSTER_NAME_BYTES) == CLUSTER_NODE_NONE);
+    memcpy(cluster.nodes[index].name, name, CLUSTER_NAME_BYTES);
+    cluster.state_dirty = true;
+}
+
+void cluster_node_flags_set(uint32_t index, uint32_t flags)
+{
+    KV_ASSERT(index < cluster.node_slots && cluster.nodes[index].used);
+    KV_ASSERT(((flags & CLUSTER_FLAG_MYSELF) != 0) == (index == cluster.myself));
+    if (cluster.nodes[index].flags != flags) {
+        cluster.nodes[index].flags = flags;
+        cluster.state_dirty = true;
+    }
+}
+
+void cluster_node_times_set(uint32_t index, int64_t ping_sent_ms, int64_t pong_received_ms)
+{
+    KV_ASSERT(index < cluster.node_slots && cluster.nodes[index].used);
+    KV_ASSERT(ping_sent_ms >= 0 && pong_received_ms >= 0);
+    cluster.nodes[index].ping_sent_ms = ping_sent_ms;
+    cluster.nodes[index].pong_received_ms = pong_received_ms;
+}
+
+void cluster_node_link_set(uint32_t index, bool connected)
+{
+    KV_ASSERT(index < cluster.node_slots && cluster.nodes[index].used);
+    KV_ASSERT(index != cluster.myself || connected);
+    cluster.nodes[index].link_connected = connected;
+}
+
+void cluster_node_hostname_set(uint32_t index, const char *hostname, size_t length)
+{
+    KV_ASSERT(index < cluster.node_slots && cluster.nodes[index].used);
+    KV_ASSERT(index != cluster.myself); /* myself's comes from cluster-announce-hostname */
+    struct cluster_node *node = &cluster.nodes[index];
+    length = length < sizeof(node->hostname) - 1 ? length : sizeof(node->hostname) - 1;
+    memcpy(node->hostname, hostname, length);
+    node->hostname[length] = '\0';
 }
 
 void cluster_node_address_set(uint32_t index, const char *ip, uint32_t port, uint32_t bus_port)
@@ -329,7 +373,7 @@ bool cluster_bump_epoch(void)
 }
 
 /* 40 random lower-case hex characters, as Redis's getRandomHexChars. */
-static void name_random(char name[CLUSTER_NAME_BYTES])
+void cluster_name_random(char name[CLUSTER_NAME_BYTES])
 {
     static const char hex[] = "0123456789abcdef";
     uint8_t random[CLUSTER_NAME_BYTES];
@@ -364,7 +408,7 @@ void cluster_reset(bool hard)
         cluster.last_vote_epoch = 0;
         cluster.nodes[cluster.myself].config_epoch = 0;
         log_warn("configEpoch set to 0 via CLUSTER RESET HARD");
-        name_random(cluster.nodes[cluster.myself].name);
+        cluster_name_random(cluster.nodes[cluster.myself].name);
         log_info("Node hard reset, now I'm %.40s", cluster.nodes[cluster.myself].name);
     }
     cluster.state_dirty = true;
@@ -542,10 +586,11 @@ void cluster_describe_node(uint32_t index, cluster_text_fn *add, void *context)
     } else {
         add(context, "-", 1);
     }
-    /* kv has no cluster bus: only myself is "connected". */
+    /* Myself, and a node whose bus link is up, are "connected" (as Redis's node->link). */
     text_add(add, context, " %" PRId64 " %" PRId64 " %" PRIu64 " %s", node->ping_sent_ms,
              node->pong_received_ms, epoch,
-             (node->flags & CLUSTER_FLAG_MYSELF) ? "connected" : "disconnected");
+             (node->flags & CLUSTER_FLAG_MYSELF) || node->link_connected ? "connected"
+                                                                         : "disconnected");
     describe_slots(index, add, context);
     if (!(node->flags & CLUSTER_FLAG_MYSELF)) {
         return;
@@ -566,15 +611,22 @@ void cluster_describe_node(uint32_t index, cluster_text_fn *add, void *context)
     }
 }
 
-void cluster_describe(cluster_text_fn *add, void *context)
+/* The nodes' lines but those with one of `skip_flags` (nodes.conf skips handshake nodes, as
+ * Redis's clusterSaveConfig; CLUSTER NODES shows them). */
+static void describe_nodes(cluster_text_fn *add, void *context, uint32_t skip_flags)
 {
-    /* Bounded by the table; handshake nodes are never saved (and kv makes none). */
+    /* Bounded by the table. */
     for (uint32_t index = 0; index < cluster.node_slots; index++) {
-        if (cluster.nodes[index].used) {
+        if (cluster.nodes[index].used && !(cluster.nodes[index].flags & skip_flags)) {
             cluster_describe_node(index, add, context);
             add(context, "\n", 1);
         }
     }
+}
+
+void cluster_describe(cluster_text_fn *add, void *context)
+{
+    describe_nodes(add, context, 0);
 }
 
 /* ---- writing nodes.conf ---- */
@@ -636,7 +688,7 @@ int cluster_save(void)
     }
     writer->error = 0;
     writer->length = 0;
-    cluster_describe(writer_add, writer);
+    describe_nodes(writer_add, writer, CLUSTER_FLAG_HANDSHAKE);
     text_add(writer_add, writer, "vars currentEpoch %" PRIu64 " lastVoteEpoch %" PRIu64 "\n",
              cluster.current_epoch, cluster.last_vote_epoch);
     writer_flush(writer);
@@ -932,7 +984,7 @@ bool cluster_init(const char *dir, uint32_t port)
     }
     if (loaded == 0) {
         char name[CLUSTER_NAME_BYTES];
-        name_random(name);
+        cluster_name_random(name);
         cluster.myself = cluster_node_add(name, CLUSTER_FLAG_MYSELF | CLUSTER_FLAG_MASTER);
         KV_ASSERT(cluster.myself == 0);
         log_info("No cluster configuration found, I'm %.40s", name);

@@ -5,9 +5,9 @@
  * subcommand and its arity are checked, as Redis's processCommand checks them first).
  *
  * Every change of the configuration is written to nodes.conf before the reply (Redis writes it
- * before its next event-loop sleep) and the state judged again. kv has no cluster bus yet:
- * CLUSTER MEET checks its arguments as Redis does and answers OK, but no handshake follows;
- * CLUSTER LINKS is empty; the message counters of CLUSTER INFO stay 0.
+ * before its next event-loop sleep) and the state judged again. CLUSTER MEET starts the
+ * cluster bus's handshake (cluster_bus.h); CLUSTER LINKS lists the bus's links and CLUSTER
+ * INFO its message counters.
  */
 #include "cmd_handlers.h"
 
@@ -19,6 +19,7 @@
 
 #include "client.h"
 #include "cluster.h"
+#include "cluster_bus.h"
 #include "heap.h"
 #include "keyslot.h"
 #include "log.h"
@@ -209,16 +210,38 @@ static void cluster_info(struct cmd_context *context)
     if ((myself->flags & CLUSTER_FLAG_SLAVE) && myself->master_index != CLUSTER_NODE_NONE) {
         my_epoch = cluster_node_at(myself->master_index)->config_epoch;
     }
-    char text[1024];
+    char text[4096];
     int length = snprintf(
         text, sizeof(text),
         "cluster_state:%s\r\ncluster_slots_assigned:%u\r\ncluster_slots_ok:%u\r\n"
         "cluster_slots_pfail:%u\r\ncluster_slots_fail:%u\r\ncluster_known_nodes:%u\r\n"
         "cluster_size:%u\r\ncluster_current_epoch:%" PRIu64 "\r\ncluster_my_epoch:%" PRIu64
-        "\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n"
-        "total_cluster_links_buffer_limit_exceeded:0\r\n",
+        "\r\n",
         ok ? "ok" : "fail", assigned, assigned - pfail - fail, pfail, fail, cluster_node_count(),
         cluster_size(), cluster_current_epoch(), my_epoch);
+    KV_ASSERT(length > 0 && (size_t)length < sizeof(text));
+    /* The bus's messages by type, then their totals, as Redis prints them (types with none
+     * are left out). Bounded by the types: 2 * 11 lines of at most 64 bytes. */
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        uint64_t total = 0;
+        for (uint32_t type = 0; type < CLUSTER_BUS_TYPE_COUNT; type++) {
+            uint64_t count = pass == 0 ? cluster_bus_stats_sent(type)
+                                       : cluster_bus_stats_received(type);
+            if (count == 0) {
+                continue;
+            }
+            total += count;
+            length += snprintf(text + length, sizeof(text) - (size_t)length,
+                               "cluster_stats_messages_%s_%s:%" PRIu64 "\r\n",
+                               cluster_bus_type_name(type), pass == 0 ? "sent" : "received",
+                               count);
+        }
+        length += snprintf(text + length, sizeof(text) - (size_t)length,
+                           "cluster_stats_messages_%s:%" PRIu64 "\r\n",
+                           pass == 0 ? "sent" : "received", total);
+    }
+    length += snprintf(text + length, sizeof(text) - (size_t)length,
+                       "total_cluster_links_buffer_limit_exceeded:0\r\n");
     KV_ASSERT(length > 0 && (size_t)length < sizeof(text));
     reply_verbatim(&context->reply, (struct slice){.bytes = (const uint8_t *)text,
                                                    .length = (uint32_t)length},
@@ -797,8 +820,8 @@ static void cluster_failover(struct cmd_context *context, const struct slice *ar
     reply_error(&context->reply, REPLY_ERROR_CLUSTER_FAILOVER_MASTER);
 }
 
-/* MEET ip port [bus-port]: Redis's checks (clusterStartHandshake's address and ports). kv has
- * no cluster bus yet, so the handshake Redis would start does not happen. */
+/* MEET ip port [bus-port]: Redis's checks (clusterStartHandshake's address and ports), then
+ * the bus's handshake (a handshake already in progress to that address: OK all the same). */
 static void cluster_meet(struct cmd_context *context, const struct slice *args,
                          uint32_t arg_count)
 {
@@ -825,9 +848,56 @@ static void cluster_meet(struct cmd_context *context, const struct slice *args,
         reply_error_format(&context->reply, REPLY_ERROR_CLUSTER_MEET_ADDRESS, &args[2], &args[3]);
         return;
     }
-    log_warn("CLUSTER MEET %s %" PRId64 ": kv has no cluster bus yet; no handshake is made", ip,
-             port);
+    (void)cluster_bus_meet(ip, (uint32_t)port, (uint32_t)bus_port, now_ms());
     reply_ok(&context->reply);
+}
+
+/* LINKS: each node's outbound link ("to") and inbound one ("from"), as Redis's
+ * addReplyClusterLinksDescription: links not yet tied to a node are left out. */
+static bool link_listed(const struct cluster_bus_link *link)
+{
+    if (link->state == CLUSTER_BUS_LINK_FREE || link->state == CLUSTER_BUS_LINK_CLOSING ||
+        link->node_index == CLUSTER_NODE_NONE || link->node_index >= cluster_node_slots()) {
+        return false;
+    }
+    const struct cluster_node *node = cluster_node_at(link->node_index);
+    return node->used && memcmp(node->name, link->node_name, CLUSTER_NAME_BYTES) == 0;
+}
+
+static void cluster_links(struct cmd_context *context)
+{
+    if (!cluster_bus_on()) {
+        reply_array(&context->reply, 0);
+        return;
+    }
+    uint32_t count = 0;
+    /* Bounded by the links, twice: a count, then the entries. */
+    for (uint32_t index = 0; index < CLUSTER_BUS_LINKS_MAX; index++) {
+        count += link_listed(cluster_bus_link_at(index)) ? 1 : 0;
+    }
+    reply_array(&context->reply, count);
+    for (uint32_t index = 0; index < CLUSTER_BUS_LINKS_MAX; index++) {
+        const struct cluster_bus_link *link = cluster_bus_link_at(index);
+        if (!link_listed(link)) {
+            continue;
+        }
+        reply_map(&context->reply, 6);
+        reply_text(&context->reply, "direction");
+        reply_text(&context->reply, link->inbound ? "from" : "to");
+        reply_text(&context->reply, "node");
+        reply_bulk(&context->reply, (struct slice){.bytes = (const uint8_t *)link->node_name,
+                                                   .length = CLUSTER_NAME_BYTES});
+        reply_text(&context->reply, "create-time");
+        reply_integer(&context->reply, link->create_ms);
+        reply_text(&context->reply, "events");
+        reply_text(&context->reply, link->state == CLUSTER_BUS_LINK_OPEN
+                                        ? (link->out_length > 0 ? "rw" : "r")
+                                        : "w");
+        reply_text(&context->reply, "send-buffer-allocated");
+        reply_integer(&context->reply, CLUSTER_BUS_OUT_BYTES);
+        reply_text(&context->reply, "send-buffer-used");
+        reply_integer(&context->reply, link->out_length);
+    }
 }
 
 /* ---- dispatch ---- */
@@ -916,7 +986,7 @@ static bool cluster_run_read(struct cmd_context *context, uint32_t sub, const st
         cluster_shards(context);
         return true;
     case SUB_LINKS:
-        reply_array(&context->reply, 0); /* no cluster bus: no links */
+        cluster_links(context);
         return true;
     case SUB_KEYSLOT:
         reply_integer(&context->reply, keyslot_of(args[2].bytes, args[2].length));
@@ -935,7 +1005,8 @@ static bool cluster_run_read(struct cmd_context *context, uint32_t sub, const st
         if (node_named(args[2]) == CLUSTER_NODE_NONE) {
             reply_error_format(&context->reply, REPLY_ERROR_CLUSTER_NODE_UNKNOWN, &args[2]);
         } else {
-            reply_integer(&context->reply, 0); /* reports come over the bus */
+            reply_integer(&context->reply,
+                          cluster_bus_failure_reports(node_named(args[2]), now_ms()));
         }
         return true;
     default:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "block.h"
+#include "cluster_bus.h"
 #include "client.h"
 #include "cmd.h"
 #include "conn.h"
@@ -36,6 +37,7 @@ static const char *const pool_names[LAYOUT_POOL_COUNT] = {
     [LAYOUT_POOL_STATS] = "stats",
     [LAYOUT_POOL_LUA] = "lua",
     [LAYOUT_POOL_RECEIVE] = "receive",
+    [LAYOUT_POOL_CLUSTER_BUS] = "cluster_bus",
 };
 
 const char *layout_pool_name(enum layout_pool pool)
@@ -58,6 +60,7 @@ void layout_compute(struct layout *layout, const struct config *config, const st
                                aof_plan_bytes();       /* the AOF's write and load buffers */
     bytes[LAYOUT_POOL_LUA] = script_plan_bytes(config->lua_heap_bytes);
     bytes[LAYOUT_POOL_RECEIVE] = plan_recv_ring_bytes(plan);
+    bytes[LAYOUT_POOL_CLUSTER_BUS] = cluster_bus_plan_bytes(); /* 0 without cluster mode */
     layout->total_bytes = LAYOUT_CARVE_SLACK_BYTES;
     for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {
         layout->total_bytes += bytes[pool];

@@ -29,6 +29,11 @@
  *    bytes wait until it is durable up to the offset fed then); a held connection waits on
  *    the held queue. A read kept on the AOF ring's eventfd completes when that ring has
  *    completions, and the connections whose stamp the fsync made durable are settled.
+ *  - cluster mode: the cluster bus's port is listened on too (one accept in flight), and
+ *    each bus link (cluster_bus.h: a table of CLUSTER_BUS_LINKS_MAX, plain fds) has at most
+ *    a connect or a receive, a send, a shutdown or cancel, and a close in flight; the loop
+ *    arms what cluster_bus asks for after each completion and, when it says something
+ *    changed, walks the links' table once per pass; its cron runs at least every 100 ms.
  * A script past busy-reply-threshold calls loop_busy_pass from inside its command: one
  * batch of completions and the ready connections, without waiting, the running connection's
  * own completions held for the next pass (each pass copies its batch and advances the CQ
@@ -58,6 +63,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "aof.h"
+#include "cluster_bus.h"
 #include "cron.h"
 #include "log.h"
 #include "serve.h"
@@ -112,8 +118,17 @@ enum loop_op {
     LOOP_OP_RECV_CANCEL = 9, /* its cancel (the client's buffer is full: backpressure) */
     LOOP_OP_DRAIN = 10,      /* stopping: a non-blocking receive whose bytes are dropped */
     LOOP_OP_AOF_WAKE = 11,   /* the read on the AOF ring's eventfd: its completions came */
+    /* The cluster bus (cluster mode): the slot index is a bus link's index. */
+    LOOP_OP_BUS_ACCEPT = 12,   /* an inbound link on the bus port (a plain fd) */
+    LOOP_OP_BUS_CONNECT = 13,  /* an outbound link's connect */
+    LOOP_OP_BUS_RECV = 14,     /* a receive into the link's input buffer */
+    LOOP_OP_BUS_SEND = 15,     /* a send of the link's queued output */
+    LOOP_OP_BUS_SHUTDOWN = 16, /* closing: ends the link's receive */
+    LOOP_OP_BUS_CANCEL = 17,   /* closing: cancels the link's connect */
+    LOOP_OP_BUS_CLOSE = 18,    /* the link's socket closed */
+    LOOP_OP_BUS_REFUSE = 19,   /* an accepted bus socket closed at once: no free link */
 };
-#define LOOP_OP_LAST LOOP_OP_AOF_WAKE
+#define LOOP_OP_LAST LOOP_OP_BUS_REFUSE
 
 /* The buffer group of the receive ring (the only one). */
 #define LOOP_RECV_GROUP 0u
@@ -238,6 +253,14 @@ struct loop {
     uint64_t aof_wake_count;       /* what it reads: the eventfd's counter (unused) */
     uint64_t held_synced_seen;     /* aof_synced_offset() when the held queue was last
                                       revisited: it is revisited when that moves */
+    /* The cluster bus (cluster mode): its listening socket, one accept in flight, and each
+     * outbound link's address while its connect is in flight. Links are plain fds. */
+    int bus_listen_fd;             /* -1: no bus */
+    bool bus_accept_armed;         /* the accept is in flight */
+    bool bus_retry;                /* an SQE was missing: walk the links again next pass */
+    struct sockaddr_in bus_accept_addr; /* the peer, written by the kernel */
+    socklen_t bus_accept_addr_bytes;
+    struct sockaddr_in bus_connect_addr[CLUSTER_BUS_LINKS_MAX]; /* by link index */
 };
 
 static struct loop loop_state;
@@ -326,6 +349,37 @@ static int listen_socket(const struct config *config, uint32_t *port, char *erro
     return fd;
 }
 
+/* The cluster bus's listening socket (Redis listens on the bus port at clusterInit and
+ * exits when it cannot). */
+static int bus_listen_socket(const struct config *config, uint32_t port, char *error,
+                             size_t error_bytes)
+{
+    KV_ASSERT(port > 0);
+    if (port > UINT16_MAX) {
+        snprintf(error, error_bytes, "cluster bus port %u is out of range", port);
+        return -EINVAL;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(error, error_bytes, "socket: %s", strerror(errno));
+        return -errno;
+    }
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    KV_ASSERT(inet_pton(AF_INET, config->bind, &address.sin_addr) == 1);
+    if (bind(fd, (struct sockaddr *)&address, sizeof(address)) != 0 ||
+        listen(fd, LOOP_LISTEN_BACKLOG) != 0) {
+        int code = errno;
+        snprintf(error, error_bytes, "cannot listen on the cluster bus port %s:%u: %s",
+                 config->bind, port, strerror(code));
+        close(fd);
+        return -code;
+    }
+    return fd;
+}
+
 /*
  * Sets the ring up. Each flag, and why:
  *  - IORING_SETUP_SINGLE_ISSUER: only the loop thread submits, which lets the kernel skip
@@ -346,6 +400,9 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
     /* recv (or, stopping, the drain that follows it), send, cancel, shutdown|close per slot;
      * a cancel per accept; the accepts; the read on the AOF's eventfd. */
     uint32_t ops_max = loop->conns->slot_count * 4 + 8 + LOOP_ACCEPTS + 1;
+    /* The bus: per link a connect or receive, a send, a shutdown or cancel, a close; its
+     * accept and a refusal's close. */
+    ops_max += cluster_bus_on() ? CLUSTER_BUS_LINKS_MAX * 4 + 2 : 0;
     uint32_t sq_entries = ops_max < LOOP_SQ_ENTRIES_MAX ? ops_max : LOOP_SQ_ENTRIES_MAX;
     if (ring_entries != 0) {
         /* An operator's smaller ring: a full SQ parks work on the ready queue, and completions
@@ -538,6 +595,14 @@ int loop_init(struct loop **loop_out, const struct config *config, struct region
     }
     buffers_register(loop, region);
     recv_ring_setup(loop, region, serve->shared.plan);
+    loop->bus_listen_fd = -1;
+    if (cluster_bus_on()) {
+        fd = bus_listen_socket(config, cluster_bus_listen_port(loop->port), error, error_bytes);
+        if (fd < 0) {
+            return fd;
+        }
+        loop->bus_listen_fd = fd;
+    }
     KV_ASSERT(loop->listen_fd >= 0);
     loop->accept_wanted = true;
     loop->serving_slot_index = LOOP_SLOT_NONE;
@@ -1241,6 +1306,268 @@ static void on_aof_wake(struct loop *loop, int result)
     aof_wake_arm(loop);
 }
 
+/* ---- the cluster bus: links of plain fds, what cluster_bus asks of each ---- */
+
+static void bus_accept_arm(struct loop *loop)
+{
+    if (loop->bus_listen_fd < 0 || loop->bus_accept_armed || loop->stopping) {
+        return;
+    }
+    struct io_uring_sqe *sqe = sqe_get(loop);
+    if (sqe == NULL) {
+        return; /* armed next pass */
+    }
+    loop->bus_accept_addr_bytes = sizeof(loop->bus_accept_addr);
+    io_uring_prep_accept(sqe, loop->bus_listen_fd, (struct sockaddr *)&loop->bus_accept_addr,
+                         &loop->bus_accept_addr_bytes, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_ACCEPT, 0, 0));
+    loop->bus_accept_armed = true;
+}
+
+static bool bus_sqe_arm(struct loop *loop, struct io_uring_sqe **sqe_out)
+{
+    *sqe_out = sqe_get(loop);
+    if (*sqe_out == NULL) {
+        loop->bus_retry = true;
+        return false;
+    }
+    return true;
+}
+
+/* A socket's local address as text ("" when unknown): what myself's ip is learnt from. */
+static void bus_local_ip(int fd, char ip[CLUSTER_IP_BYTES])
+{
+    struct sockaddr_in local;
+    socklen_t length = sizeof(local);
+    ip[0] = '\0';
+    if (getsockname(fd, (struct sockaddr *)&local, &length) == 0 && local.sin_family == AF_INET) {
+        KV_ASSERT(inet_ntop(AF_INET, &local.sin_addr, ip, CLUSTER_IP_BYTES) != NULL);
+    }
+}
+
+/* A connecting link: its socket made (a bad address closes it), then its connect armed. */
+static void bus_connect_arm(struct loop *loop, struct cluster_bus_link *link, uint32_t index)
+{
+    KV_ASSERT(link->state == CLUSTER_BUS_LINK_CONNECTING);
+    KV_ASSERT(!link->connect_in_flight);
+    if (link->fd < 0) {
+        struct sockaddr_in *address = &loop->bus_connect_addr[index];
+        memset(address, 0, sizeof(*address));
+        address->sin_family = AF_INET;
+        address->sin_port = htons((uint16_t)link->port);
+        int fd = -1;
+        if (inet_pton(AF_INET, link->ip, &address->sin_addr) == 1 && link->port <= UINT16_MAX) {
+            fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        }
+        if (fd < 0) {
+            cluster_bus_connected(index, -EINVAL, "", cron_unix_ms()); /* it closes */
+            return;
+        }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        link->fd = fd;
+    }
+    struct io_uring_sqe *sqe = NULL;
+    if (!bus_sqe_arm(loop, &sqe)) {
+        return;
+    }
+    io_uring_prep_connect(sqe, link->fd, (struct sockaddr *)&loop->bus_connect_addr[index],
+                          sizeof(loop->bus_connect_addr[index]));
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_CONNECT, link->generation, index));
+    link->connect_in_flight = true;
+}
+
+/* An open link: a receive into the room its input has, a send of what its output holds. */
+static void bus_open_arm(struct loop *loop, struct cluster_bus_link *link, uint32_t index)
+{
+    KV_ASSERT(link->state == CLUSTER_BUS_LINK_OPEN);
+    KV_ASSERT(link->fd >= 0);
+    struct io_uring_sqe *sqe = NULL;
+    if (!link->recv_in_flight && link->in_length < CLUSTER_BUS_IN_BYTES) {
+        if (!bus_sqe_arm(loop, &sqe)) {
+            return;
+        }
+        io_uring_prep_recv(sqe, link->fd, link->in + link->in_length,
+                           CLUSTER_BUS_IN_BYTES - link->in_length, 0);
+        io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_RECV, link->generation, index));
+        link->recv_in_flight = true;
+    }
+    if (link->out_in_flight == 0 && link->out_length > 0) {
+        if (!bus_sqe_arm(loop, &sqe)) {
+            return;
+        }
+        io_uring_prep_send(sqe, link->fd, link->out, link->out_length, MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_SEND, link->generation, index));
+        link->out_in_flight = link->out_length;
+    }
+}
+
+/* A closing link: the cancel of its connect or the shutdown that ends its receive and send,
+ * once; then, nothing left in flight, the close of its socket. */
+static void bus_closing_arm(struct loop *loop, struct cluster_bus_link *link, uint32_t index)
+{
+    KV_ASSERT(link->state == CLUSTER_BUS_LINK_CLOSING);
+    if (link->fd < 0) {
+        cluster_bus_closed(index); /* no socket was made */
+        return;
+    }
+    struct io_uring_sqe *sqe = NULL;
+    bool busy = link->connect_in_flight || link->recv_in_flight || link->out_in_flight > 0;
+    if (busy && !link->shutdown_done) {
+        if (!bus_sqe_arm(loop, &sqe)) {
+            return;
+        }
+        if (link->connect_in_flight) {
+            io_uring_prep_cancel64(sqe, user_data_pack(LOOP_OP_BUS_CONNECT, link->generation,
+                                                       index), 0);
+            io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_CANCEL, link->generation,
+                                                        index));
+            link->cancel_in_flight = true;
+        } else {
+            io_uring_prep_shutdown(sqe, link->fd, SHUT_RDWR);
+            io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_SHUTDOWN, link->generation,
+                                                        index));
+            link->shutdown_in_flight = true;
+        }
+        link->shutdown_done = true;
+        return;
+    }
+    if (busy || link->shutdown_in_flight || link->cancel_in_flight || link->close_in_flight) {
+        return; /* their completions settle it again */
+    }
+    if (!bus_sqe_arm(loop, &sqe)) {
+        return;
+    }
+    io_uring_prep_close(sqe, link->fd);
+    io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_CLOSE, link->generation, index));
+    link->close_in_flight = true;
+}
+
+/* Arms what a link wants (cluster_bus.h): its connect, its receive and send, its close. */
+static void bus_link_settle(struct loop *loop, uint32_t index)
+{
+    struct cluster_bus_link *link = cluster_bus_link_at(index);
+    if (link->state == CLUSTER_BUS_LINK_CONNECTING && !link->connect_in_flight) {
+        bus_connect_arm(loop, link, index);
+    }
+    /* A connect that could not start closes the link at once: the close is armed below. */
+    if (link->state == CLUSTER_BUS_LINK_OPEN) {
+        bus_open_arm(loop, link, index);
+    } else if (link->state == CLUSTER_BUS_LINK_CLOSING) {
+        bus_closing_arm(loop, link, index);
+    }
+}
+
+static void on_bus_accept(struct loop *loop, int result)
+{
+    KV_ASSERT(loop->bus_accept_armed);
+    loop->bus_accept_armed = false;
+    if (result < 0) {
+        KV_ASSERT(result != -EBADF && result != -EFAULT); /* our arguments */
+        if (result != -ECANCELED) {
+            log_warn("loop: cluster bus accept failed: %s", strerror(-result));
+        }
+        return;
+    }
+    char peer[CLUSTER_IP_BYTES] = "";
+    char local[CLUSTER_IP_BYTES];
+    if (loop->bus_accept_addr.sin_family == AF_INET) {
+        KV_ASSERT(inet_ntop(AF_INET, &loop->bus_accept_addr.sin_addr, peer, sizeof(peer)) != NULL);
+    }
+    bus_local_ip(result, local);
+    uint32_t index = cluster_bus_inbound_open(result, peer, local, cron_unix_ms());
+    if (index == CLUSTER_BUS_LINK_NONE) {
+        struct io_uring_sqe *sqe = sqe_get(loop);
+        if (sqe == NULL) {
+            close(result); /* no SQE even after a submit: closed here, once */
+            return;
+        }
+        io_uring_prep_close(sqe, result);
+        io_uring_sqe_set_data64(sqe, user_data_pack(LOOP_OP_BUS_REFUSE, 0, 0));
+        return;
+    }
+    bus_link_settle(loop, index);
+}
+
+static void bus_dispatch(struct loop *loop, enum loop_op op, uint64_t data, int result)
+{
+    if (op == LOOP_OP_BUS_ACCEPT) {
+        on_bus_accept(loop, result);
+        return;
+    }
+    if (op == LOOP_OP_BUS_REFUSE) {
+        return;
+    }
+    uint32_t index = user_data_slot_index(data);
+    struct cluster_bus_link *link = cluster_bus_link_at(index);
+    /* Every operation of a link completes before its close does. */
+    KV_ASSERT(user_data_generation(data) == (link->generation & LOOP_GENERATION_MASK));
+    KV_ASSERT(result != -EBADF && result != -EFAULT); /* our fd, our buffers */
+    switch (op) {
+    case LOOP_OP_BUS_CONNECT: {
+        KV_ASSERT(link->connect_in_flight);
+        link->connect_in_flight = false;
+        char local[CLUSTER_IP_BYTES] = "";
+        if (result == 0) {
+            bus_local_ip(link->fd, local);
+        }
+        cluster_bus_connected(index, result, local, cron_unix_ms());
+        break;
+    }
+    case LOOP_OP_BUS_RECV:
+        KV_ASSERT(link->recv_in_flight);
+        link->recv_in_flight = false;
+        if (result > 0) {
+            cluster_bus_received(index, (uint32_t)result, cron_unix_ms());
+        } else if (result != -EINTR && result != -EAGAIN) {
+            cluster_bus_recv_ended(index); /* the peer closed, or an error */
+        }
+        break;
+    case LOOP_OP_BUS_SEND:
+        KV_ASSERT(link->out_in_flight > 0);
+        link->out_in_flight = 0;
+        cluster_bus_sent(index, result == -EINTR || result == -EAGAIN ? 0 : result);
+        break;
+    case LOOP_OP_BUS_SHUTDOWN:
+        KV_ASSERT(link->shutdown_in_flight);
+        link->shutdown_in_flight = false;
+        break;
+    case LOOP_OP_BUS_CANCEL:
+        KV_ASSERT(link->cancel_in_flight);
+        link->cancel_in_flight = false;
+        break;
+    case LOOP_OP_BUS_CLOSE:
+        KV_ASSERT(link->close_in_flight);
+        link->close_in_flight = false;
+        cluster_bus_closed(index);
+        return;
+    default:
+        KV_ASSERT(false);
+    }
+    bus_link_settle(loop, index);
+}
+
+/* After each pass: the bus's cron (at most every CLUSTER_BUS_CRON_MS), then what its links
+ * want, when something changed (a walk of the links' table). */
+static void bus_turn(struct loop *loop)
+{
+    if (!cluster_bus_on() || !cluster_enabled()) {
+        return;
+    }
+    cluster_bus_cron(cron_unix_ms());
+    if (!cluster_bus_pending() && !loop->bus_retry) {
+        return;
+    }
+    cluster_bus_pending_clear();
+    loop->bus_retry = false;
+    /* Bounded by the links. */
+    for (uint32_t index = 0; index < CLUSTER_BUS_LINKS_MAX; index++) {
+        if (cluster_bus_link_at(index)->state != CLUSTER_BUS_LINK_FREE) {
+            bus_link_settle(loop, index);
+        }
+    }
+}
+
 static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
 {
     uint64_t data = io_uring_cqe_get_data64(cqe);
@@ -1254,6 +1581,10 @@ static void dispatch(struct loop *loop, const struct io_uring_cqe *cqe)
     }
     if (op == LOOP_OP_AOF_WAKE) {
         on_aof_wake(loop, cqe->res);
+        return;
+    }
+    if (op >= LOOP_OP_BUS_ACCEPT) {
+        bus_dispatch(loop, op, data, cqe->res);
         return;
     }
     uint32_t slot_index = user_data_slot_index(data);
@@ -1429,6 +1760,7 @@ void loop_busy_pass(void *owner)
         uint64_t data = io_uring_cqe_get_data64(cqes[index]);
         bool own = user_data_op(data) != LOOP_OP_ACCEPT && user_data_op(data) != LOOP_OP_CANCEL &&
                    user_data_op(data) != LOOP_OP_AOF_WAKE &&
+                   user_data_op(data) < LOOP_OP_BUS_ACCEPT &&
                    user_data_slot_index(data) == loop->serving_slot_index;
         const struct io_uring_cqe *cqe = cqes[index];
         bool own_data = own && user_data_op(data) == LOOP_OP_RECV_MULTI && cqe->res > 0 &&
@@ -1549,6 +1881,7 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
         accept_arm(loop);
     }
     aof_wake_arm(loop);
+    bus_accept_arm(loop);
     bool busy = loop->conns->ready_count > 0 || io_uring_cq_ready(&loop->ring) > 0;
     busy = busy || busy_poll(loop);
     int result = 0;
@@ -1595,6 +1928,7 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     }
     KV_ASSERT(dispatched == count); /* each completion handled once */
     ready_drain(loop);
+    bus_turn(loop);
     serve_pass_end(loop->serve); /* what is owed once per pass (BCAST), sent next pass */
     held_release(loop); /* a rewrite's or appendonly's switch may have fsynced everything */
     return 0;
@@ -1609,6 +1943,11 @@ static uint64_t monotonic_ms(void)
 static struct __kernel_timespec *cron_wait(struct loop *loop, struct __kernel_timespec *tick)
 {
     uint64_t sleep_ns = cron_turn(loop->cron);
+    /* The cluster bus's cron runs at least every CLUSTER_BUS_CRON_MS. */
+    uint64_t bus_ns = (uint64_t)CLUSTER_BUS_CRON_MS * 1000000u;
+    if (cluster_bus_on() && (sleep_ns == CRON_SLEEP_UNTIL_IO || sleep_ns > bus_ns)) {
+        sleep_ns = bus_ns;
+    }
     if (sleep_ns == CRON_SLEEP_UNTIL_IO) {
         return NULL;
     }
@@ -1655,6 +1994,9 @@ int loop_run(struct loop *loop)
     KV_ASSERT(loop->stopping);
     log_info("loop: stopped with %u clients still connected", loop->stats->connected_clients);
     close(loop->listen_fd);
+    if (loop->bus_listen_fd >= 0) {
+        close(loop->bus_listen_fd);
+    }
     io_uring_queue_exit(&loop->ring);
     return 0;
 }

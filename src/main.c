@@ -21,6 +21,7 @@
 #include "block.h"
 #include "client.h"
 #include "cluster.h"
+#include "cluster_bus.h"
 #include "cmd.h"
 #include "config.h"
 #include "conn.h"
@@ -418,6 +419,7 @@ int main(int argc, char **argv)
         log_error("%s", error);
         return 1;
     }
+    cluster_bus_init(&region); /* cluster-enabled yes: the bus links' buffers */
     struct loop *loop = NULL;
     if (loop_init(&loop, &config, &region, &serve, &cron, &stats, error, sizeof(error)) != 0) {
         log_error("%s", error);

@@ -132,7 +132,8 @@ static uint64_t plan_total(uint32_t connections_max, uint32_t key_count, uint32_
     layout_compute(layout, &config, plan);
     uint64_t sum = 0;
     for (int pool = 0; pool < LAYOUT_POOL_COUNT; pool++) {
-        CHECK(layout->pool_bytes[pool] > 0);
+        /* The cluster bus's pool is 0 bytes without cluster-enabled yes. */
+        CHECK(layout->pool_bytes[pool] > 0 || pool == LAYOUT_POOL_CLUSTER_BUS);
         sum += layout->pool_bytes[pool];
     }
     CHECK(layout->total_bytes >= sum);

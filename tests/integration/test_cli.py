@@ -29,7 +29,9 @@ def plan_numbers(*args):
     return result, {name: int(value) for name, value in pools.items()}, total
 
 
-POOLS = ("connections", "heap", "scratch", "blocking", "stats", "lua", "receive")
+POOLS = ("connections", "heap", "scratch", "blocking", "stats", "lua", "receive", "cluster_bus")
+# Pools that are 0 bytes unless an option turns them on (the cluster bus: cluster-enabled yes).
+POOLS_OPTIONAL = ("cluster_bus",)
 CAPPED = ("--key-count", "1000", "--val-size-max", "4096", "--list-length-max", "50",
           "--key-size-max", "1024")
 
@@ -102,7 +104,14 @@ def main():
     checks.equal(result.returncode, 0, "--plan exits 0")
     checks.equal(sorted(pools), sorted(POOLS), "--plan's pools: the heap holds the rest")
     for name in POOLS:
-        checks.true(pools.get(name, 0) > 0, f"--plan shows pool {name}")
+        if name in POOLS_OPTIONAL:
+            checks.equal(pools.get(name), 0, f"--plan shows pool {name}, 0 bytes by default")
+        else:
+            checks.true(pools.get(name, 0) > 0, f"--plan shows pool {name}")
+    _, bus_pools, bus_total = plan_numbers("--cluster-enabled", "yes")
+    checks.true(bus_pools.get("cluster_bus", 0) > 0 and
+                bus_total - total == bus_pools["cluster_bus"],
+                "cluster-enabled yes: the cluster bus's links are a pool of their own")
     checks.true(total >= sum(pools.values()), "total covers every pool")
     checks.true(pools["heap"] >= 256 << 20, "the heap holds the default maxmemory, 256mb")
     split = re.search(r"^\s+heap = (\d+) bytes.*\n\s+data limit = (\d+) bytes.*\n"
