@@ -589,15 +589,21 @@ CMD_HANDLER(cmd_migrate)
         }
         port = port * 10 + (byte - '0');
     }
-    int fd = -1;
-    if (migrate_io.connect != NULL && args[1].length < sizeof(host) && port > 0 &&
-        port <= 65535) {
+    /* Redis connects without blocking and waits for the socket to be writable: a host it
+     * cannot resolve, or the time running out, is an error connecting; a refused connection
+     * is writable at once and fails at the first write (after one retry, the same). */
+    int fd = -EINVAL;
+    if (migrate_io.connect != NULL && args[1].length < sizeof(host)) {
         memcpy(host, args[1].bytes, args[1].length);
         host[args[1].length] = '\0';
-        fd = migrate_io.connect(migrate_io.owner, host, (uint32_t)port, timeout_ms);
+        fd = port > 0 && port <= 65535
+                 ? migrate_io.connect(migrate_io.owner, host, (uint32_t)port, timeout_ms)
+                 : -ECONNREFUSED;
     }
     if (fd < 0) {
-        reply_error(&context->reply, REPLY_ERROR_MIGRATE_CONNECT);
+        bool connecting = fd == -ETIMEDOUT || fd == -EINVAL;
+        reply_error(&context->reply,
+                    connecting ? REPLY_ERROR_MIGRATE_CONNECT : REPLY_ERROR_MIGRATE_WRITING);
         return;
     }
     static struct migrate_out out; /* one MIGRATE at a time: the loop has one thread */
