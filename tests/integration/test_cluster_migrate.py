@@ -12,7 +12,8 @@ What it proves, and how:
   moves 500 slots and their keys (COUNTKEYSINSLOT before and after, every key readable
   through a small cluster client (MOVED, ASK,
   TRYAGAIN)), then a second reshard runs while a writer thread writes:
-  every acknowledged write is there after, and `redis-cli --cluster check` is clean.
+  every acknowledged write is there after, and `redis-cli --cluster check` is clean; then
+  `redis-cli --cluster rebalance` evens the slots and every key is still there.
 Every server listens on 127.0.0.1 and is stopped by its PID.
 """
 import os
@@ -278,6 +279,22 @@ def test_cluster():
         checks.true(result.returncode == 0 and "[OK] All 16384 slots covered." in result.stdout
                     and "[WARNING]" not in result.stdout,
                     f"(c) redis-cli --cluster check is clean: {result.stdout[-800:]}")
+        # rebalance: the reshards left 4961, 5462 and 5961 slots.
+        result = bus.redis_cli("--cluster", "rebalance", addresses[0], "--cluster-yes",
+                               timeout=300)
+        checks.equal(result.returncode, 0, f"(c) rebalance exits 0: {result.stdout[-800:]}"
+                                           f"{result.stderr[-500:]}")
+        owners = bus.slots_owner(nodes[0])
+        counts = sorted(sum(1 for port in owners.values() if port == node.port)
+                        for node in nodes)
+        checks.true(counts[-1] - counts[0] <= 2 and sum(counts) == 16384,
+                    f"(c) rebalance evens the slots: {counts}")
+        after = count_keys(nodes)
+        checks.equal(sum(after.values()), len(keys) + len(acknowledged),
+                     "(c) after the rebalance: every key counted")
+        checks.true(all(cluster.get(key) == key for key in keys) and
+                    all(cluster.get(key) == value for key, value in acknowledged.items()),
+                    "(c) every key reads back after the rebalance")
     finally:
         bus.stop_nodes(nodes)
 
