@@ -329,9 +329,9 @@ CMD_HANDLER(cmd_lastsave)
  * MIGRATE as Redis 7.0's migrateCommand, in the simpler form Redis itself has: the command
  * waits for its target synchronously (the loop's migrate ring, loop.h), so the whole server
  * waits with it for at most the timeout per connect, send or receive, exactly as Redis's
- * blocking socket makes it wait. What differs: no cached connection (each MIGRATE connects,
- * sends SELECT, and closes; Redis keeps one per target for 10 s), so Redis's one retry of a
- * stale cached socket never arises.
+ * blocking socket makes it wait. A connection per target is kept for the next MIGRATE, and a
+ * socket error before the target acknowledged anything is retried once on a new one, as
+ * Redis does.
  *
  * The requests are streamed through a stack buffer of MIGRATE_OUT_BYTES: each payload is
  * serialized twice, once to count its bytes for the bulk's header, once into the stream (no
@@ -540,6 +540,237 @@ static bool migrate_write_restore(struct migrate_out *out, struct store *store,
     return true;
 }
 
+
+/* Cached connections to targets, as Redis's migrateCachedSocket: at most this many (the
+ * least recently used is closed for a new one), each closed once idle this long (Redis's
+ * cron closes them; kv looks at each MIGRATE, so an idle one may stay open longer). */
+#define MIGRATE_SOCKETS_MAX 64u
+#define MIGRATE_SOCKET_IDLE_MS 10000
+
+struct migrate_socket {
+    char host[MIGRATE_HOST_BYTES];
+    int64_t port;
+    int fd;                    /* -1: a free entry */
+    int64_t last_dbid;         /* the db SELECTed last, -1: none (SELECT is sent) */
+    int64_t last_use_ms;
+};
+
+static struct migrate_socket migrate_sockets[MIGRATE_SOCKETS_MAX];
+static bool migrate_sockets_ready;
+
+static void migrate_socket_close(struct migrate_socket *socket)
+{
+    if (socket->fd >= 0) {
+        migrate_io.close(migrate_io.owner, socket->fd);
+    }
+    socket->fd = -1;
+}
+
+/* Closes the sockets idle longer than MIGRATE_SOCKET_IDLE_MS (bounded by the table). */
+static void migrate_sockets_expire(int64_t now_ms)
+{
+    if (!migrate_sockets_ready) {
+        for (uint32_t index = 0; index < MIGRATE_SOCKETS_MAX; index++) {
+            migrate_sockets[index].fd = -1;
+        }
+        migrate_sockets_ready = true;
+    }
+    for (uint32_t index = 0; index < MIGRATE_SOCKETS_MAX; index++) {
+        struct migrate_socket *socket = &migrate_sockets[index];
+        if (socket->fd >= 0 && now_ms - socket->last_use_ms > MIGRATE_SOCKET_IDLE_MS) {
+            migrate_socket_close(socket);
+        }
+    }
+}
+
+/* The cached socket to host:port, or a new connection; NULL after answering the error.
+ * Redis connects without blocking and waits for the socket to be writable: a host it cannot
+ * resolve, or the time running out, is an error connecting; a refused connection is
+ * writable at once and fails at the first write (after one retry, the same). */
+static struct migrate_socket *migrate_socket_get(struct cmd_context *context, const char *host,
+                                                 int64_t port, uint32_t timeout_ms,
+                                                 int64_t now_ms)
+{
+    struct migrate_socket *oldest = &migrate_sockets[0];
+    /* Bounded by the table. */
+    for (uint32_t index = 0; index < MIGRATE_SOCKETS_MAX; index++) {
+        struct migrate_socket *socket = &migrate_sockets[index];
+        if (socket->fd >= 0 && socket->port == port && strcmp(socket->host, host) == 0) {
+            socket->last_use_ms = now_ms;
+            return socket;
+        }
+        if (oldest->fd >= 0 && (socket->fd < 0 || socket->last_use_ms < oldest->last_use_ms)) {
+            oldest = socket;
+        }
+    }
+    int fd = port > 0 && port <= 65535
+                 ? migrate_io.connect(migrate_io.owner, host, (uint32_t)port, timeout_ms)
+                 : -ECONNREFUSED;
+    if (fd < 0) {
+        bool connecting = fd == -ETIMEDOUT || fd == -EINVAL;
+        reply_error(&context->reply,
+                    connecting ? REPLY_ERROR_MIGRATE_CONNECT : REPLY_ERROR_MIGRATE_WRITING);
+        return NULL;
+    }
+    migrate_socket_close(oldest);
+    snprintf(oldest->host, sizeof(oldest->host), "%s", host);
+    oldest->port = port;
+    oldest->fd = fd;
+    oldest->last_dbid = -1;
+    oldest->last_use_ms = now_ms;
+    return oldest;
+}
+
+/* What one attempt came to. */
+struct migrate_attempt {
+    bool answered;             /* the reply is written: +OK or the target's error */
+    bool write_error;          /* else a socket error: writing (else reading) */
+    bool timed_out;            /* ... because the time ran out: no retry */
+    bool acknowledged;         /* ... after the target acknowledged a key: no retry */
+};
+
+/* Sends [AUTH], [SELECT] and the RESTOREs on the socket and reads the replies, deleting
+ * each acknowledged key unless COPY. */
+static void migrate_attempt(struct cmd_context *context, const struct slice *args,
+                            const struct migrate_options *options,
+                            struct migrate_socket *socket, int64_t db_index,
+                            uint32_t timeout_ms, struct migrate_attempt *result)
+{
+    struct store *store = context->store;
+    static struct migrate_out out; /* one MIGRATE at a time: the loop has one thread */
+    out.fd = socket->fd;
+    out.timeout_ms = timeout_ms;
+    out.used = 0;
+    out.failed = false;
+    bool password = options->password.bytes != NULL;
+    if (password) {
+        bool username = options->username.bytes != NULL;
+        migrate_write_header(&out, '*', username ? 3 : 2);
+        migrate_write_bulk(&out, "AUTH", 4);
+        if (username) {
+            migrate_write_bulk(&out, options->username.bytes, options->username.length);
+        }
+        migrate_write_bulk(&out, options->password.bytes, options->password.length);
+    }
+    bool select = socket->last_dbid != db_index;
+    if (select) {
+        migrate_write_header(&out, '*', 2);
+        migrate_write_bulk(&out, "SELECT", 6);
+        migrate_write_number(&out, db_index);
+    }
+    uint32_t *lzf_table = heap_alloc(store->heap, LZF_TABLE_BYTES);
+    bool sent_whole = true;
+    uint32_t sent = 0;
+    /* Which keys were sent, by their index among the keys, so the replies pair with them. */
+    static uint8_t sent_flags[MIGRATE_KEYS_TRACKED / 8];
+    /* Bounded by the keys given. */
+    for (uint32_t index = 0; index < options->key_count && sent_whole; index++) {
+        struct slice key = args[options->first_key + index];
+        struct store_found found;
+        bool sent_key = false;
+        if (cmd_read_any(context, key, &found) && rdb_type_supported(found.type)) {
+            int64_t expire_at = store_key_expire(store_key(store, found.key_ref));
+            int64_t ttl = expire_at == 0 ? 0 : expire_at - store->now_ms;
+            if (ttl < 1 && expire_at != 0) {
+                ttl = 1;
+            }
+            sent_whole = migrate_write_restore(&out, store, &found, key, ttl, options->replace,
+                                               lzf_table);
+            sent_key = true;
+            sent++;
+        }
+        if (index < MIGRATE_KEYS_TRACKED) {
+            uint8_t bit = (uint8_t)(1u << (index % 8));
+            sent_flags[index / 8] = (uint8_t)(sent_key ? sent_flags[index / 8] | bit
+                                                       : sent_flags[index / 8] & ~bit);
+        }
+    }
+    if (lzf_table != NULL) {
+        heap_release(store->heap, lzf_table);
+    }
+    migrate_flush(&out);
+    if (out.failed || !sent_whole) {
+        result->write_error = true;
+        return;
+    }
+    static struct migrate_in in;
+    in.fd = socket->fd;
+    in.timeout_ms = timeout_ms;
+    in.used = 0;
+    in.line_bytes = 0;
+    in.timed_out = false;
+    char auth_line[1024] = "";
+    char select_line[1024] = "";
+    const char *line = NULL;
+    if (password) {
+        line = migrate_read_line(&in);
+        if (line == NULL) {
+            result->timed_out = in.timed_out;
+            return;
+        }
+        snprintf(auth_line, sizeof(auth_line), "%s", line);
+    }
+    if (select) {
+        line = migrate_read_line(&in);
+        if (line == NULL) {
+            result->timed_out = in.timed_out;
+            return;
+        }
+        snprintf(select_line, sizeof(select_line), "%s", line);
+    }
+    bool error_from_target = false;
+    uint32_t replies = 0;
+    /* Bounded by the keys given; each reply pairs with the next key that was sent. */
+    for (uint32_t index = 0; index < options->key_count && replies < sent; index++) {
+        struct slice key = args[options->first_key + index];
+        bool was_sent = false;
+        if (index < MIGRATE_KEYS_TRACKED) {
+            was_sent = (sent_flags[index / 8] & (1u << (index % 8))) != 0;
+        } else {
+            struct store_found found;
+            (void)store_find_typed(store, key, STORE_TYPE_ANY, &found);
+            was_sent = found.exists;
+        }
+        if (!was_sent) {
+            continue;
+        }
+        line = migrate_read_line(&in);
+        if (line == NULL) {
+            if (error_from_target) {
+                break; /* the target's error is the answer; the socket is closed below */
+            }
+            result->timed_out = in.timed_out;
+            result->acknowledged = replies > 0;
+            return;
+        }
+        replies++;
+        if (auth_line[0] == '-' || select_line[0] == '-' || line[0] == '-') {
+            if (!error_from_target) {
+                socket->last_dbid = -1;
+                const char *error = auth_line[0] == '-'     ? auth_line
+                                    : select_line[0] == '-' ? select_line
+                                                            : line;
+                error_from_target = true;
+                reply_error_format(&context->reply, REPLY_ERROR_MIGRATE_TARGET, error + 1);
+            }
+        } else if (!options->copy) {
+            if (store_delete(store, key)) {
+                notify_event(NOTIFY_GENERIC, "del", key);
+                propagate_effect(store->db_index, (struct slice[]){slice_text("DEL"), key}, 2);
+            }
+        }
+    }
+    result->answered = true;
+    if (replies < sent) {
+        migrate_socket_close(socket); /* replies left unread would pair with the next keys */
+        return;
+    }
+    if (!error_from_target) {
+        socket->last_dbid = db_index;
+        reply_ok(&context->reply);
+    }
+}
+
 /* The number in `arg` as Redis's getLongFromObjectOrReply; false after the error. */
 static bool migrate_number(struct cmd_context *context, struct slice arg, int64_t *value)
 {
@@ -589,149 +820,32 @@ CMD_HANDLER(cmd_migrate)
         }
         port = port * 10 + (byte - '0');
     }
-    /* Redis connects without blocking and waits for the socket to be writable: a host it
-     * cannot resolve, or the time running out, is an error connecting; a refused connection
-     * is writable at once and fails at the first write (after one retry, the same). */
-    int fd = -EINVAL;
-    if (migrate_io.connect != NULL && args[1].length < sizeof(host)) {
-        memcpy(host, args[1].bytes, args[1].length);
-        host[args[1].length] = '\0';
-        fd = port > 0 && port <= 65535
-                 ? migrate_io.connect(migrate_io.owner, host, (uint32_t)port, timeout_ms)
-                 : -ECONNREFUSED;
-    }
-    if (fd < 0) {
-        bool connecting = fd == -ETIMEDOUT || fd == -EINVAL;
-        reply_error(&context->reply,
-                    connecting ? REPLY_ERROR_MIGRATE_CONNECT : REPLY_ERROR_MIGRATE_WRITING);
+    if (migrate_io.connect == NULL || args[1].length >= sizeof(host)) {
+        reply_error(&context->reply, REPLY_ERROR_MIGRATE_CONNECT);
         return;
     }
-    static struct migrate_out out; /* one MIGRATE at a time: the loop has one thread */
-    out.fd = fd;
-    out.timeout_ms = timeout_ms;
-    out.used = 0;
-    out.failed = false;
-    bool password = options.password.bytes != NULL;
-    if (password) {
-        bool username = options.username.bytes != NULL;
-        migrate_write_header(&out, '*', username ? 3 : 2);
-        migrate_write_bulk(&out, "AUTH", 4);
-        if (username) {
-            migrate_write_bulk(&out, options.username.bytes, options.username.length);
+    memcpy(host, args[1].bytes, args[1].length);
+    host[args[1].length] = '\0';
+    migrate_sockets_expire(store->now_ms);
+    /* Redis's try_again: one retry on a socket error before any key was acknowledged,
+     * unless the time ran out (a cached socket the target closed is common). */
+    for (uint32_t attempt = 0; attempt < 2; attempt++) {
+        struct migrate_socket *socket = migrate_socket_get(context, host, port, timeout_ms,
+                                                           store->now_ms);
+        if (socket == NULL) {
+            return; /* answered */
         }
-        migrate_write_bulk(&out, options.password.bytes, options.password.length);
-    }
-    migrate_write_header(&out, '*', 2);
-    migrate_write_bulk(&out, "SELECT", 6);
-    migrate_write_number(&out, db_index);
-    uint32_t *lzf_table = heap_alloc(store->heap, LZF_TABLE_BYTES);
-    bool sent_whole = true;
-    uint32_t sent = 0;
-    /* Which keys were sent, by argument index offset, so the replies pair with them. */
-    static uint8_t sent_flags[MIGRATE_KEYS_TRACKED / 8];
-    /* Bounded by the keys given. */
-    for (uint32_t index = 0; index < options.key_count && sent_whole; index++) {
-        struct slice key = args[options.first_key + index];
-        struct store_found found;
-        bool sent_key = false;
-        if (cmd_read_any(context, key, &found) && rdb_type_supported(found.type)) {
-            int64_t expire_at = store_key_expire(store_key(store, found.key_ref));
-            int64_t ttl = expire_at == 0 ? 0 : expire_at - store->now_ms;
-            if (ttl < 1 && expire_at != 0) {
-                ttl = 1;
-            }
-            sent_whole = migrate_write_restore(&out, store, &found, key, ttl, options.replace,
-                                               lzf_table);
-            sent_key = true;
-            sent++;
+        struct migrate_attempt result = {0};
+        migrate_attempt(context, args, &options, socket, db_index, timeout_ms, &result);
+        if (result.answered) {
+            return;
         }
-        if (index < MIGRATE_KEYS_TRACKED) {
-            uint8_t bit = (uint8_t)(1u << (index % 8));
-            sent_flags[index / 8] = (uint8_t)(sent_key ? sent_flags[index / 8] | bit
-                                                       : sent_flags[index / 8] & ~bit);
+        migrate_socket_close(socket);
+        if (result.timed_out || attempt == 1 || result.acknowledged) {
+            reply_error(&context->reply, result.write_error ? REPLY_ERROR_MIGRATE_WRITING
+                                                            : REPLY_ERROR_MIGRATE_READING);
+            return;
         }
-    }
-    if (lzf_table != NULL) {
-        heap_release(store->heap, lzf_table);
-    }
-    migrate_flush(&out);
-    if (out.failed || !sent_whole) {
-        migrate_io.close(migrate_io.owner, fd);
-        reply_error(&context->reply, REPLY_ERROR_MIGRATE_WRITING);
-        return;
-    }
-    static struct migrate_in in;
-    in.fd = fd;
-    in.timeout_ms = timeout_ms;
-    in.used = 0;
-    in.line_bytes = 0;
-    in.timed_out = false;
-    char auth_line[1024] = "";
-    char select_line[1024] = "";
-    const char *line = NULL;
-    if (password) {
-        line = migrate_read_line(&in);
-        if (line != NULL) {
-            snprintf(auth_line, sizeof(auth_line), "%s", line);
-        }
-    }
-    if (!password || line != NULL) {
-        line = migrate_read_line(&in);
-        if (line != NULL) {
-            snprintf(select_line, sizeof(select_line), "%s", line);
-        }
-    }
-    if (line == NULL) {
-        migrate_io.close(migrate_io.owner, fd);
-        reply_error(&context->reply, REPLY_ERROR_MIGRATE_READING);
-        return;
-    }
-    bool error_from_target = false;
-    bool socket_error = false;
-    uint32_t replies = 0;
-    /* Bounded by the keys given; each reply pairs with the next key that was sent. */
-    for (uint32_t index = 0; index < options.key_count && replies < sent; index++) {
-        bool was_sent = false;
-        if (index < MIGRATE_KEYS_TRACKED) {
-            was_sent = (sent_flags[index / 8] & (1u << (index % 8))) != 0;
-        } else {
-            struct store_found found;
-            (void)store_find_typed(store, args[options.first_key + index], STORE_TYPE_ANY,
-                                   &found);
-            was_sent = found.exists;
-        }
-        if (!was_sent) {
-            continue;
-        }
-        line = migrate_read_line(&in);
-        if (line == NULL) {
-            socket_error = true;
-            break;
-        }
-        replies++;
-        if (auth_line[0] == '-' || select_line[0] == '-' || line[0] == '-') {
-            if (!error_from_target) {
-                const char *error = auth_line[0] == '-'     ? auth_line
-                                    : select_line[0] == '-' ? select_line
-                                                            : line;
-                error_from_target = true;
-                reply_error_format(&context->reply, REPLY_ERROR_MIGRATE_TARGET, error + 1);
-            }
-        } else if (!options.copy) {
-            struct slice key = args[options.first_key + index];
-            if (store_delete(store, key)) {
-                notify_event(NOTIFY_GENERIC, "del", key);
-                propagate_effect(store->db_index, (struct slice[]){slice_text("DEL"), key}, 2);
-            }
-        }
-    }
-    migrate_io.close(migrate_io.owner, fd);
-    if (!error_from_target && socket_error) {
-        reply_error(&context->reply, REPLY_ERROR_MIGRATE_READING);
-        return;
-    }
-    if (!error_from_target) {
-        reply_ok(&context->reply);
     }
 }
 

@@ -4,8 +4,9 @@ What it proves, and how:
 - (a) MIGRATE between two standalone kv instances answers byte for byte what the same
   MIGRATE answers between two redis-server 7.0 instances, and leaves the same keys on both
   sides: a key, KEYS with a missing key among them, +NOKEY, BUSYKEY from the target, COPY,
-  REPLACE, a TTL carried over, AUTH and AUTH2 (right, wrong, missing), a target's SELECT
-  error, the option errors, a refused connection, a target that never answers (the
+  REPLACE, a TTL carried over, AUTH and AUTH2 (right, wrong, missing; the cached connection
+  stays authenticated, as Redis's), a target's SELECT error, a cached connection the target
+  closed (retried once), the option errors, a refused connection, a target that never answers (the
   timeout), and a value larger than the stream's buffer.
 - (b) kv -> redis-server: a key MIGRATE sends is read back from Redis.
 - (c) Three kv nodes formed by `redis-cli --cluster create`: `redis-cli --cluster reshard`
@@ -82,6 +83,7 @@ def scenario(src, dst, silent_port):
     s("MIGRATE", host, dst, "a", "0", "1000", "REPLACE", "COPY", "AUTH", "pw")
     s("MIGRATE", host, dst, "a", "0", "1000", "REPLACE", "COPY", "AUTH", "wrong")
     s("MIGRATE", host, dst, "a", "0", "1000", "REPLACE", "COPY", "AUTH2", "default", "pw")
+    s("MIGRATE", host, dst, "a", "0", "1000", "REPLACE", "COPY")  # the cached, authed socket
     client = harness.Client(dst)
     try:
         client.call("AUTH", "pw")
@@ -108,6 +110,11 @@ def scenario(src, dst, silent_port):
     s("MIGRATE", host, dst, "big", "0", "5000")
     d("STRLEN", "big")
     s("EXISTS", "big")
+    # The target closes the cached connection: the next MIGRATE retries on a new one.
+    d("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    s("SET", "retried", "1")
+    s("MIGRATE", host, dst, "retried", "0", "1000")
+    d("GET", "retried")
     s("SET", "nx", "1")
     s("MIGRATE", host, dst, "", "0", "1000", "KEYS", "nx", "a")
     d("GET", "nx")
