@@ -9,7 +9,8 @@
  * restoreCommand step for step (options, BUSYKEY, TTL, payload footer, then the value); the
  * value is loaded into the key directly when it is absent, or under a private name and then
  * renamed over it with REPLACE, so a failure (a malformed payload, the heap full) leaves
- * the keyspace as it was.
+ * the keyspace as it was. RESTORE-ASKING is RESTORE, admitted in an importing slot (cmd.c).
+ * MIGRATE (below) sends DUMP payloads as RESTOREs to another instance.
  */
 #include "cmd_handlers.h"
 
@@ -570,11 +571,13 @@ static void migrate_socket_close(struct migrate_socket *socket)
 static void migrate_sockets_expire(int64_t now_ms)
 {
     if (!migrate_sockets_ready) {
+        /* Bounded by the table. */
         for (uint32_t index = 0; index < MIGRATE_SOCKETS_MAX; index++) {
             migrate_sockets[index].fd = -1;
         }
         migrate_sockets_ready = true;
     }
+    /* Bounded by the table. */
     for (uint32_t index = 0; index < MIGRATE_SOCKETS_MAX; index++) {
         struct migrate_socket *socket = &migrate_sockets[index];
         if (socket->fd >= 0 && now_ms - socket->last_use_ms > MIGRATE_SOCKET_IDLE_MS) {
@@ -827,7 +830,7 @@ CMD_HANDLER(cmd_migrate)
     memcpy(host, args[1].bytes, args[1].length);
     host[args[1].length] = '\0';
     migrate_sockets_expire(store->now_ms);
-    /* Redis's try_again: one retry on a socket error before any key was acknowledged,
+    /* Bounded: two attempts. Redis's try_again: one retry on a socket error before any key was acknowledged,
      * unless the time ran out (a cached socket the target closed is common). */
     for (uint32_t attempt = 0; attempt < 2; attempt++) {
         struct migrate_socket *socket = migrate_socket_get(context, host, port, timeout_ms,
