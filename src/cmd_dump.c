@@ -830,8 +830,8 @@ CMD_HANDLER(cmd_migrate)
     memcpy(host, args[1].bytes, args[1].length);
     host[args[1].length] = '\0';
     migrate_sockets_expire(store->now_ms);
-    /* Bounded: two attempts. Redis's try_again: one retry on a socket error before any key was acknowledged,
-     * unless the time ran out (a cached socket the target closed is common). */
+    /* Bounded: two attempts. Redis's try_again: one retry on a socket error before any key
+     * was acknowledged, unless the time ran out (a cached socket the target closed is common). */
     for (uint32_t attempt = 0; attempt < 2; attempt++) {
         struct migrate_socket *socket = migrate_socket_get(context, host, port, timeout_ms,
                                                            store->now_ms);
