@@ -741,11 +741,17 @@ static bool keys_find(const struct redis_command_row *row, const struct slice *a
         variable |= (flags & (1u << KEY_FLAG_VARIABLE_FLAGS)) != 0;
         incomplete |= (flags & (1u << KEY_FLAG_INCOMPLETE)) != 0;
     }
-    /* An incomplete spec sends Redis to the command's finder, its keys only (the specs'
-     * partial ones are dropped): asked first, so none is visited twice (MIGRATE's ""). */
+    /* An incomplete spec that matched sends Redis to the command's finder, its keys only
+     * (the specs' partial ones are dropped): the specs are tried first without visiting or
+     * answering, so no key is visited twice (MIGRATE's "" before its KEYS). */
     if (incomplete && row->getkeys != REDIS_GETKEYS_NONE) {
-        keys_by_function(row, argv, argc, keys);
-        return false;
+        struct keys_found dry = *keys;
+        dry.visit = NULL;
+        dry.reply = NULL;
+        if (!(has_keys && !variable && keys_by_specs(row, argv, argc, &dry))) {
+            keys_by_function(row, argv, argc, keys);
+            return false;
+        }
     }
     if (has_keys && !variable && keys_by_specs(row, argv, argc, keys)) {
         return true;
