@@ -38,6 +38,18 @@ int loop_probe(void);
  * other clients once without waiting, never the one whose script runs. */
 void loop_busy_pass(void *owner);
 
+/* MIGRATE's synchronous exchanges with a target, on a second tiny ring (`owner` is the
+ * loop; wired into cmd_handlers.h's struct cmd_migrate_io by main). Each call waits for at
+ * most `timeout_ms`; negative errnos, -ETIMEDOUT when the time ran out. `host` is an IPv4
+ * or IPv6 address (or "localhost"). connect returns the socket; recv the bytes read, 0 at
+ * the peer's close. */
+int loop_migrate_connect(void *owner, const char *host, uint32_t port, uint32_t timeout_ms);
+int loop_migrate_send(void *owner, int fd, const uint8_t *bytes, uint32_t length,
+                      uint32_t timeout_ms);
+int loop_migrate_recv(void *owner, int fd, uint8_t *bytes, uint32_t capacity,
+                      uint32_t timeout_ms);
+void loop_migrate_close(void *owner, int fd);
+
 /* Asks the loop to stop (from a signal handler). */
 void loop_request_stop(void);
 

@@ -376,6 +376,11 @@ enum reply_error {
     REPLY_ERROR_CLUSTER_DOWN_UNBOUND,
     REPLY_ERROR_CLUSTER_MOVED,             /* u: the slot; name: the endpoint; u: the port */
     REPLY_ERROR_CLUSTER_ASK,               /* u: the slot; name: the endpoint; u: the port */
+    REPLY_ERROR_MIGRATE_KEYS_NOT_EMPTY,
+    REPLY_ERROR_MIGRATE_CONNECT,
+    REPLY_ERROR_MIGRATE_WRITING,
+    REPLY_ERROR_MIGRATE_READING,
+    REPLY_ERROR_MIGRATE_TARGET,            /* s: the target's error line after its "-" */
     REPLY_ERROR_CLUSTER_SLOT_INVALID_RANGE,
     REPLY_ERROR_CLUSTER_SLOT_INVALID,
     REPLY_ERROR_CLUSTER_SLOT_OR_COUNT_INVALID,

@@ -157,7 +157,8 @@ static const char *const cmd_denyoom_names[] = {
     "geosearchstore", "getset",  "hincrby",     "hincrbyfloat", "hmset",     "hset",
     "hsetnx",      "incr",       "incrby",      "incrbyfloat", "linsert",    "lmove",
     "lpush",       "lpushx",     "lset",        "mset",        "msetnx",     "pfadd",
-    "pfmerge",     "psetex",     "restore",     "rpoplpush",   "rpush",      "rpushx",
+    "pfmerge",     "psetex",     "restore",     "restore-asking", "rpoplpush", "rpush",
+    "rpushx",
     "sadd",        "sdiffstore", "set",         "setbit",      "setex",      "setnx",
     "setrange",    "sinterstore", "sort",       "sunionstore", "xadd",       "xsetid",
     "zadd",        "zdiffstore",  "zincrby",    "zinterstore", "zrangestore", "zunionstore",
@@ -169,6 +170,7 @@ static const char *const cmd_denyoom_names[] = {
 static bool cmd_denyoom_at[CMD_MAX];
 static uint32_t cmd_exec_position = UINT32_MAX;
 static uint32_t cmd_asking_position = UINT32_MAX;
+static uint32_t cmd_restore_asking_position = UINT32_MAX;
 static uint32_t cmd_spublish_position = UINT32_MAX;
 static uint32_t cmd_ssubscribe_position = UINT32_MAX;
 static uint32_t cmd_sunsubscribe_position = UINT32_MAX;
@@ -193,6 +195,8 @@ static void denyoom_mark(void)
     struct slice asking = {.bytes = (const uint8_t *)"asking", .length = 6};
     cmd_asking_position = cmd_find(&asking, 1);
     KV_ASSERT(cmd_asking_position < cmd_all_count);
+    struct slice restore_asking = {.bytes = (const uint8_t *)"restore-asking", .length = 14};
+    cmd_restore_asking_position = cmd_find(&restore_asking, 1);
     struct slice spublish = {.bytes = (const uint8_t *)"spublish", .length = 8};
     struct slice ssubscribe = {.bytes = (const uint8_t *)"ssubscribe", .length = 10};
     struct slice sunsubscribe = {.bytes = (const uint8_t *)"sunsubscribe", .length = 12};
@@ -679,6 +683,7 @@ struct cluster_query {
     uint32_t owner;         /* the node serving the slot, CLUSTER_NODE_NONE: nobody */
     uint32_t missing_keys;  /* in an open slot: keys not here */
     uint32_t existing_keys; /* and keys here */
+    bool asking_command;    /* the command is admitted as ASKING is (RESTORE-ASKING) */
 };
 
 static void cluster_query_key(void *context, struct slice key)
@@ -790,7 +795,7 @@ static bool cluster_query_answer(struct cmd_context *context, const struct clust
                            cluster_node_at(target)->port);
         return false;
     }
-    if (query->importing && context->client->cluster_asking) {
+    if (query->importing && (context->client->cluster_asking || query->asking_command)) {
         if (open && query->multiple_keys && query->missing_keys > 0) {
             reply_error(reply, REPLY_ERROR_CLUSTER_TRYAGAIN);
             return false;
@@ -900,7 +905,8 @@ static bool cluster_admit(struct cmd_context *context, uint32_t position, const 
     if (exec && !client->txn.active) {
         return true; /* EXEC without MULTI answers its own error */
     }
-    struct cluster_query query = {.store = context->store, .owner = CLUSTER_NODE_NONE};
+    struct cluster_query query = {.store = context->store, .owner = CLUSTER_NODE_NONE,
+                                  .asking_command = position == cmd_restore_asking_position};
     bool shard = cluster_shard_pubsub(position);
     struct cluster_writes writes = {.args = args, .arg_count = arg_count, .known = -1};
     if (exec) {

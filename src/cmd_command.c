@@ -643,6 +643,33 @@ static void keys_flagged(const struct redis_command_row *row, const struct slice
     keys_add(keys, 1, flags);
 }
 
+/* Redis's migrateGetKeys: the key at 3, or every argument after KEYS (none when the key is
+ * not empty then: MIGRATE answers that error). */
+static void keys_migrate(const struct slice *argv, int64_t argc, struct keys_found *keys)
+{
+    int64_t first = 3;
+    int64_t count = 1;
+    /* Bounded by the arguments: AUTH and AUTH2 skip theirs. */
+    for (int64_t at = 6; at < argc; at++) {
+        if (cmd_arg_is(argv[at], "keys")) {
+            first = at + 1;
+            count = argv[3].length > 0 ? 0 : argc - first;
+            break;
+        }
+        if (cmd_arg_is(argv[at], "auth")) {
+            at += 1;
+        } else if (cmd_arg_is(argv[at], "auth2")) {
+            at += 2;
+        }
+    }
+    uint16_t flags = (uint16_t)((1u << KEY_FLAG_RW) | (1u << KEY_FLAG_ACCESS) |
+                                (1u << KEY_FLAG_DELETE));
+    /* Bounded by the arguments. */
+    for (int64_t index = 0; index < count; index++) {
+        keys_add(keys, first + index, flags);
+    }
+}
+
 /* Redis's key finders, for the commands that name one. */
 static void keys_by_function(const struct redis_command_row *row, const struct slice *argv,
                              int64_t argc, struct keys_found *keys)
@@ -691,8 +718,11 @@ static void keys_by_function(const struct redis_command_row *row, const struct s
         }
         break;
     }
+    case REDIS_GETKEYS_MIGRATE:
+        keys_migrate(argv, argc, keys);
+        break;
     default:
-        break; /* NONE, and MIGRATE (kv has no MIGRATE): no keys */
+        break; /* NONE: no keys */
     }
 }
 
@@ -703,11 +733,25 @@ static bool keys_find(const struct redis_command_row *row, const struct slice *a
 {
     bool has_keys = false;
     bool variable = false;
+    bool incomplete = false;
     /* Bounded by the row's specs. */
     for (uint32_t index = 0; index < row->spec_count; index++) {
         uint16_t flags = redis_key_specs[row->spec_first + index].flags;
         has_keys |= (flags & (1u << KEY_FLAG_NOT_KEY)) == 0;
         variable |= (flags & (1u << KEY_FLAG_VARIABLE_FLAGS)) != 0;
+        incomplete |= (flags & (1u << KEY_FLAG_INCOMPLETE)) != 0;
+    }
+    /* An incomplete spec that matched sends Redis to the command's finder, its keys only
+     * (the specs' partial ones are dropped): the specs are tried first without visiting or
+     * answering, so no key is visited twice (MIGRATE's "" before its KEYS). */
+    if (incomplete && row->getkeys != REDIS_GETKEYS_NONE) {
+        struct keys_found dry = *keys;
+        dry.visit = NULL;
+        dry.reply = NULL;
+        if (!(has_keys && !variable && keys_by_specs(row, argv, argc, &dry))) {
+            keys_by_function(row, argv, argc, keys);
+            return false;
+        }
     }
     if (has_keys && !variable && keys_by_specs(row, argv, argc, keys)) {
         return true;

@@ -37,6 +37,17 @@ struct cmd_family {
 #define CMD_FAMILY(name_, group_, table_) \
     const struct cmd_family name_ = {group_, table_, sizeof(table_) / sizeof(table_[0])}
 
+/* MIGRATE's synchronous I/O to a target (cmd_dump.c), provided by the loop (loop.h's
+ * loop_migrate_*; main wires it): negative errnos, -ETIMEDOUT when a call's time ran out. */
+struct cmd_migrate_io {
+    void *owner;
+    int (*connect)(void *owner, const char *host, uint32_t port, uint32_t timeout_ms);
+    int (*send)(void *owner, int fd, const uint8_t *bytes, uint32_t length, uint32_t timeout_ms);
+    int (*recv)(void *owner, int fd, uint8_t *bytes, uint32_t capacity, uint32_t timeout_ms);
+    void (*close)(void *owner, int fd);
+};
+void cmd_migrate_io_set(const struct cmd_migrate_io *io);
+
 extern const struct cmd_family cmd_family_string;
 extern const struct cmd_family cmd_family_keys;
 extern const struct cmd_family cmd_family_expire;

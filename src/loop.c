@@ -261,9 +261,16 @@ struct loop {
     struct sockaddr_in bus_accept_addr; /* the peer, written by the kernel */
     socklen_t bus_accept_addr_bytes;
     struct sockaddr_in bus_connect_addr[CLUSTER_BUS_LINKS_MAX]; /* by link index */
+    /* MIGRATE's exchanges with a target (loop_migrate_*): a second, tiny ring that the
+     * command waits on synchronously, as Redis's MIGRATE waits on its blocking socket. */
+    struct io_uring migrate_ring;
+    bool migrate_ring_on;          /* set up at init; off: MIGRATE cannot connect */
 };
 
 static struct loop loop_state;
+
+/* The migrate ring's entries: an operation and its LINK_TIMEOUT. */
+#define LOOP_MIGRATE_RING_ENTRIES 2u
 static volatile sig_atomic_t loop_stop_requested;
 static volatile sig_atomic_t loop_reload_requested;
 
@@ -603,6 +610,10 @@ int loop_init(struct loop **loop_out, const struct config *config, struct region
         }
         loop->bus_listen_fd = fd;
     }
+    /* Two entries: one operation and its linked timeout. The kernel's few pages for it are
+     * mapped now, at init, as the main ring's are. */
+    loop->migrate_ring_on = io_uring_queue_init(LOOP_MIGRATE_RING_ENTRIES, &loop->migrate_ring,
+                                                0) == 0;
     KV_ASSERT(loop->listen_fd >= 0);
     loop->accept_wanted = true;
     loop->serving_slot_index = LOOP_SLOT_NONE;
@@ -1999,4 +2010,118 @@ int loop_run(struct loop *loop)
     }
     io_uring_queue_exit(&loop->ring);
     return 0;
+}
+
+/*
+ * MIGRATE's synchronous I/O (cmd_handlers.h's struct cmd_migrate_io). Each call submits one
+ * operation linked to a timeout on the migrate ring and waits for both completions: the
+ * whole server waits with it, as Redis's does on its blocking socket, for at most the
+ * command's timeout per call. -ETIMEDOUT when the timeout fired.
+ */
+static int migrate_submit(struct loop *loop, struct io_uring_sqe *sqe, uint32_t timeout_ms)
+{
+    struct __kernel_timespec timeout = {.tv_sec = timeout_ms / 1000,
+                                        .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe->user_data = 1;
+    struct io_uring_sqe *link = io_uring_get_sqe(&loop->migrate_ring);
+    KV_ASSERT(link != NULL); /* two entries, both free between calls */
+    io_uring_prep_link_timeout(link, &timeout, 0);
+    link->user_data = 2;
+    int submitted = io_uring_submit(&loop->migrate_ring);
+    if (submitted < 0) {
+        return submitted;
+    }
+    int result = -ETIMEDOUT;
+    /* Bounded: exactly two completions come, the operation's and the timeout's. */
+    for (uint32_t seen = 0; seen < 2;) {
+        struct io_uring_cqe *cqe = NULL;
+        int waited = io_uring_wait_cqe(&loop->migrate_ring, &cqe);
+        if (waited == -EINTR) {
+            continue;
+        }
+        KV_ASSERT(waited == 0);
+        if (cqe->user_data == 1) {
+            result = cqe->res == -ECANCELED ? -ETIMEDOUT : cqe->res;
+        }
+        io_uring_cqe_seen(&loop->migrate_ring, cqe);
+        seen++;
+    }
+    return result;
+}
+
+int loop_migrate_connect(void *owner, const char *host, uint32_t port, uint32_t timeout_ms)
+{
+    struct loop *loop = owner;
+    if (!loop->migrate_ring_on || port > 65535) {
+        return -EINVAL;
+    }
+    struct sockaddr_storage address;
+    memset(&address, 0, sizeof(address));
+    socklen_t address_bytes = 0;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&address;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&address;
+    /* Addresses only (redis-cli --cluster passes the nodes' IPs); "localhost" as loopback. */
+    const char *name = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    if (inet_pton(AF_INET, name, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        address_bytes = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, name, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        address_bytes = sizeof(*v6);
+    } else {
+        return -EINVAL;
+    }
+    int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->migrate_ring);
+    KV_ASSERT(sqe != NULL);
+    io_uring_prep_connect(sqe, fd, (struct sockaddr *)&address, address_bytes);
+    int result = migrate_submit(loop, sqe, timeout_ms);
+    if (result < 0) {
+        close(fd);
+        return result;
+    }
+    return fd;
+}
+
+int loop_migrate_send(void *owner, int fd, const uint8_t *bytes, uint32_t length,
+                      uint32_t timeout_ms)
+{
+    struct loop *loop = owner;
+    /* Bounded by the length: each pass sends at least one byte or returns. */
+    while (length > 0) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->migrate_ring);
+        KV_ASSERT(sqe != NULL);
+        io_uring_prep_send(sqe, fd, bytes, length, MSG_NOSIGNAL);
+        int result = migrate_submit(loop, sqe, timeout_ms);
+        if (result <= 0) {
+            return result == 0 ? -EPIPE : result;
+        }
+        bytes += result;
+        length -= (uint32_t)result;
+    }
+    return 0;
+}
+
+int loop_migrate_recv(void *owner, int fd, uint8_t *bytes, uint32_t capacity,
+                      uint32_t timeout_ms)
+{
+    struct loop *loop = owner;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->migrate_ring);
+    KV_ASSERT(sqe != NULL);
+    io_uring_prep_recv(sqe, fd, bytes, capacity, 0);
+    return migrate_submit(loop, sqe, timeout_ms);
+}
+
+void loop_migrate_close(void *owner, int fd)
+{
+    (void)owner;
+    close(fd);
 }

@@ -23,6 +23,7 @@
 #include "cluster.h"
 #include "cluster_bus.h"
 #include "cmd.h"
+#include "cmd_handlers.h"
 #include "config.h"
 #include "conn.h"
 #include "cron.h"
@@ -427,6 +428,11 @@ int main(int argc, char **argv)
     }
     loop_on_reload(loop, config_reload);
     script_busy_pass_set(&script, loop_busy_pass, loop); /* slow scripts let others in */
+    cmd_migrate_io_set(&(struct cmd_migrate_io){.owner = loop,
+                                                .connect = loop_migrate_connect,
+                                                .send = loop_migrate_send,
+                                                .recv = loop_migrate_recv,
+                                                .close = loop_migrate_close});
     cpu_pin(&config);
     region_seal(&region);
     log_info("region: %" PRIu64 " of %" PRIu64 " bytes carved; sealed", region.carved_bytes,

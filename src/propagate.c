@@ -663,7 +663,7 @@ static bool is_container(const char *name)
 {
     return name_is(name, "exec") || strncmp(name, "eval", 4) == 0 ||
            strncmp(name, "fcall", 5) == 0 || name_is(name, "xreadgroup") ||
-           name_is(name, "xclaim") || name_is(name, "xautoclaim");
+           name_is(name, "xclaim") || name_is(name, "xautoclaim") || name_is(name, "migrate");
 }
 
 void propagate_command_begin(struct propagate_frame *frame, const char *name)

@@ -432,6 +432,12 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_CLUSTER_DOWN_UNBOUND] = FIXED("-CLUSTERDOWN Hash slot not served\r\n"),
     [REPLY_ERROR_CLUSTER_MOVED] = FORMAT("-MOVED %u %s:%u\r\n"),
     [REPLY_ERROR_CLUSTER_ASK] = FORMAT("-ASK %u %s:%u\r\n"),
+    [REPLY_ERROR_MIGRATE_KEYS_NOT_EMPTY] = FIXED("-ERR When using MIGRATE KEYS option, the key "
+                                                 "argument must be set to the empty string\r\n"),
+    [REPLY_ERROR_MIGRATE_CONNECT] = FIXED("-IOERR error or timeout connecting to the client\r\n"),
+    [REPLY_ERROR_MIGRATE_WRITING] = FIXED("-IOERR error or timeout writing to target instance\r\n"),
+    [REPLY_ERROR_MIGRATE_READING] = FIXED("-IOERR error or timeout reading to target instance\r\n"),
+    [REPLY_ERROR_MIGRATE_TARGET] = FORMAT("-ERR Target instance replied with error: %s\r\n"),
     [REPLY_ERROR_CLUSTER_SLOT_INVALID_RANGE] = FIXED("-ERR Invalid or out of range slot\r\n"),
     [REPLY_ERROR_CLUSTER_SLOT_INVALID] = FIXED("-ERR Invalid slot\r\n"),
     [REPLY_ERROR_CLUSTER_SLOT_OR_COUNT_INVALID] =

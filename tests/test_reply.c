@@ -149,6 +149,9 @@ static bool write_with_samples(struct reply *reply, enum reply_error error, bool
     case REPLY_ERROR_CLUSTER_SLOT_RANGE_ORDER:
         reply_error_format(reply, error, u, u);
         return true;
+    case REPLY_ERROR_MIGRATE_TARGET:
+        reply_error_format(reply, error, name);
+        return true;
     case REPLY_ERROR_CLUSTER_MOVED:
     case REPLY_ERROR_CLUSTER_ASK:
         reply_error_format(reply, error, u, name, u);
