@@ -5,6 +5,7 @@ and speaks raw RESP so replies can be compared byte for byte. Every wait is boun
 """
 import atexit
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,6 +28,20 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def free_cluster_port():
+    """A free port whose cluster bus port (+10000) is free and valid too (Redis needs both)."""
+    for _ in range(1000):   # bounded: 1,000 random tries
+        port = random.randint(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", candidate))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair")
 
 
 def encode(*args):

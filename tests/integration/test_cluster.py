@@ -18,7 +18,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -31,30 +30,16 @@ checks = harness.Checks("test_cluster")
 WAIT_SECONDS = 20
 
 
-def low_free_port():
-    """A free port whose bus port (+10000) is free and valid too (Redis needs both)."""
-    for _ in range(1000):
-        port = random.randint(20000, 45000)
-        try:
-            for candidate in (port, port + 10000):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", candidate))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
-
-
 def start_pair(tag, extra=(), kv_dir=None, redis_dir=None, ready=True):
     """kv and redis-server in cluster mode, each with its own dir (nodes.conf there)."""
     kv_dir = kv_dir or tempfile.mkdtemp(prefix=f"kvtest-cluster-{tag}-kv-")
     redis_dir = redis_dir or tempfile.mkdtemp(prefix=f"kvtest-cluster-{tag}-redis-")
     common = ["--bind", "127.0.0.1", "--save", "", "--cluster-enabled", "yes",
               "--cluster-config-file", "nodes.conf"] + list(extra)
-    kv_port = low_free_port()
+    kv_port = harness.free_cluster_port()
     kv = harness.Server([harness.KV_BIN, "--port", str(kv_port), "--dir", kv_dir,
                          "--hugepages", "off"] + common, kv_port, "kv")
-    redis_port = low_free_port()
+    redis_port = harness.free_cluster_port()
     redis = harness.Server(["redis-server", "--port", str(redis_port), "--dir", redis_dir,
                             "--appendonly", "no", "--daemonize", "no"] + common,
                            redis_port, "redis")
@@ -373,9 +358,9 @@ def bulk_text(reply):
 def two_node_checks():
     kv_dir = tempfile.mkdtemp(prefix="kvtest-cluster-two-kv-")
     redis_dir = tempfile.mkdtemp(prefix="kvtest-cluster-two-redis-")
-    other_port = low_free_port()  # nothing listens there
-    kv_port = low_free_port()
-    redis_port = low_free_port()
+    other_port = harness.free_cluster_port()  # nothing listens there
+    kv_port = harness.free_cluster_port()
+    redis_port = harness.free_cluster_port()
     with open(os.path.join(kv_dir, "nodes.conf"), "w") as f:
         f.write(two_node_config(kv_port, other_port))
     with open(os.path.join(redis_dir, "nodes.conf"), "w") as f:
@@ -540,7 +525,7 @@ def restart_checks(kv_dir, kv_port):
             directory = tempfile.mkdtemp(prefix="kvtest-cluster-corrupt-")
             with open(os.path.join(directory, "nodes.conf"), "wb") as f:
                 f.write(corrupt)
-            port = low_free_port()
+            port = harness.free_cluster_port()
             server = harness.Server(argv + ["--port", str(port), "--dir", directory, "--bind",
                                             "127.0.0.1", "--save", "", "--cluster-enabled", "yes"],
                                     port, name)

@@ -43,20 +43,6 @@ WAIT_SECONDS = 30
 NODES = 3
 
 
-def low_free_port():
-    """A free port whose bus port (+10000) is free too."""
-    for _ in range(1000):
-        port = random.randint(20000, 45000)
-        try:
-            for candidate in (port, port + 10000):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", candidate))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
-
-
 def call(port, *args):
     """One command's raw reply on a fresh connection."""
     client = harness.Client(port)
@@ -71,7 +57,7 @@ class Node:
 
     def __init__(self, index, port=None, directory=None):
         self.index = index
-        self.port = port or low_free_port()
+        self.port = port or harness.free_cluster_port()
         self.directory = directory or tempfile.mkdtemp(prefix=f"kvtest-bus-{index}-")
         self.server = None
 
@@ -429,7 +415,7 @@ def test_mixed():
     for kv_meets in (True, False):
         kv = Node("mixed").start()
         redis_dir = tempfile.mkdtemp(prefix="kvtest-bus-redis-")
-        redis_port = low_free_port()
+        redis_port = harness.free_cluster_port()
         redis = harness.Server(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                 "--dir", redis_dir, "--save", "", "--appendonly", "no",
                                 "--daemonize", "no", "--cluster-enabled", "yes",
