@@ -1,14 +1,18 @@
 /*
- * The append-only file (include/aof.h). Invariants: at most one write and one fsync are in
- * flight on the ring; the fill half never holds more than AOF_WRITE_BUFFER_BYTES; `job`
- * names the other half while it holds bytes not yet in the file (in flight, or waiting for a
- * retry after an error); file_bytes is what the incremental file holds, every byte of it
- * written by a completed write; fsync_covered is set only when an fsync is submitted (the
- * file bytes it makes durable), and only its success credits fsynced_bytes. The offsets
- * replies are stamped with are origin + file offsets: they only grow, across file switches.
- * Nothing here waits for an fsync while serving with appendfsync always: the replies wait
- * (loop.c's gate); only a rewrite's start, turning appendonly off, a full fill half and
- * shutdown drain synchronously.
+ * The append-only file (include/aof.h). Invariants: at most one write is in flight on the
+ * ring, and one fsync per file (the current one, the retiring one); the fill half never holds
+ * more than AOF_WRITE_BUFFER_BYTES; `job` names the other half while it holds bytes not yet
+ * in a file (in flight, or waiting for a retry after an error); file_bytes is what the
+ * incremental file holds, every byte of it written by a completed write; fsync_covered is set
+ * only when an fsync is submitted (the file bytes it makes durable), and only its success
+ * credits fsynced_bytes. After a rewrite's switch, the head of the halves (job_old_bytes,
+ * fill_old_bytes) is the retiring file's: retiring.written_bytes + those = its end_bytes, and
+ * it is written before anything of the current file; retiring.origin + end_bytes = origin.
+ * The offsets replies are stamped with are origin + file offsets: they only grow, across file
+ * switches, and the synced one never passes the retiring file's end before its fsync, nor
+ * the current file's start before the manifest listing it is durable. Nothing here waits for
+ * the disk while serving: the replies wait (loop.c's gate); only turning appendonly off, a
+ * full fill half, a rewrite's end (its manifest) and shutdown wait.
  */
 #define _GNU_SOURCE /* statx */
 #include "aof.h"
@@ -928,14 +932,14 @@ static int retiring_wait(void)
     return 0;
 }
 
-static int manifest_wait(void);
+static int manifest_wait(bool attempt);
 
 /* Writes what the buffers hold and fsyncs it, waiting (shutdown, turning off): the retiring
  * file first, and the manifest being persisted. */
 static int drain(void)
 {
     int status = retiring_wait();
-    status = status == 0 ? manifest_wait() : status;
+    status = status == 0 ? manifest_wait(true) : status;
     if (status != 0) {
         return status;
     }
@@ -1074,7 +1078,8 @@ static int manifest_render(const struct aof_manifest *manifest, char *text, uint
 /* Writes the manifest, waiting: temp file, fsync, rename, fsync of the directory. */
 static int manifest_write(const struct aof_manifest *manifest)
 {
-    KV_ASSERT(!manifest_busy()); /* the temp file is the job's while it runs */
+    /* The temp file is the job's while its chain runs. */
+    KV_ASSERT(aof.manifest_job.fd < 0 && aof.manifest_job.close_pending == 0);
     char text[AOF_MANIFEST_BYTES];
     uint32_t length = 0;
     char temp[AOF_PATH_BYTES];
@@ -1115,6 +1120,7 @@ static void manifest_submit(void)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
     KV_ASSERT(job->wanted && job->fd < 0 && job->dir_fd < 0);
+    KV_ASSERT(retiring_synced()); /* the files it lists before the new one are whole */
     KV_ASSERT(job->chain_pending == 0 && job->close_pending == 0);
     char dir[AOF_PATH_BYTES];
     int status = manifest_render(&aof.manifest, job->text, &job->length, job->temp, job->path);
@@ -1181,22 +1187,29 @@ static void manifest_advance(int64_t now, bool force)
         job->dir_fd = -1;
         ring_submit();
     }
-    if (job->wanted && job->close_pending == 0 && (force || now >= aof.retry_ms)) {
+    /* Only once the retiring file is durable: a manifest that lists a file after it must
+     * never meet it with a torn tail (kill -9 in the middle of its last write, or a power
+     * loss before its fsync): kv and Redis load a truncated file only when it is the last.
+     * It costs the replies nothing: the new file's bytes wait for the old file's fsync. */
+    if (job->wanted && job->close_pending == 0 && retiring_synced() &&
+        (force || now >= aof.retry_ms)) {
         manifest_submit();
     }
 }
 
-/* Waits for the manifest's job, one attempt (a drain, a rewrite's end, which writes its own
- * manifest next): 0 when aof.manifest is durable, else the attempt's failure. */
-static int manifest_wait(void)
+/* Waits for the manifest's job: its chain and closes in flight, then, with `attempt`, one
+ * attempt more when none ran (a drain, after retiring_wait): 0 when nothing is in flight and,
+ * with `attempt`, aof.manifest is durable; else the attempt's failure. A rewrite's end waits
+ * without `attempt`: the manifest it writes next replaces the job's. */
+static int manifest_wait(bool attempt)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
-    bool attempted = false;
+    bool attempted = !attempt;
     /* Bounded: the chain's four links and the two closes complete, one attempt at most. */
     while (manifest_busy()) {
         if (job->chain_pending == 0 && job->fd < 0 && job->close_pending == 0) {
             if (attempted) {
-                return job->status != 0 ? job->status : -EIO;
+                return !attempt ? 0 : job->status != 0 ? job->status : -EIO;
             }
             attempted = true;
             manifest_advance(0, true);
@@ -1842,13 +1855,18 @@ static void rewrite_finish(int status)
     memcpy(next.incr[0], aof.manifest.incr[aof.manifest.incr_count - 1], sizeof(next.incr[0]));
     next.incr_seq[0] = aof.manifest.incr_seq[aof.manifest.incr_count - 1];
     char path[AOF_PATH_BYTES];
-    /* The start's manifest (listing the incr file) first: one manifest job at a time, and
-     * this one replaces it. Usually long done: the base took longer than its fsyncs. */
-    status = status == 0 ? manifest_wait() : status; /* failed: its retry persists it */
+    /* The start's manifest job (listing the incr file) is replaced by this one, which lists
+     * the durable base (it holds the retiring file's bytes too) and the incr file: a chain in
+     * flight completes first (the temp file is the same), one not started yet is not needed. */
     if (status == 0) {
+        (void)manifest_wait(false);
         status = aof_path(path, next.base) ? file_rename(aof.base_temp, path) : -ENAMETOOLONG;
     }
     status = status == 0 ? manifest_write(&next) : status;
+    if (status == 0 && aof.manifest_job.wanted) {
+        aof.manifest_job.wanted = false; /* this one lists the incr file, durably */
+        write_solved(AOF_FAILING_MANIFEST);
+    }
     aof.stats.rewrite_in_progress = false;
     aof.stats.last_rewrite_time_sec = (clock_ms(CLOCK_MONOTONIC) - aof.rewrite_started_ms) / 1000;
     if (status != 0) {
@@ -1947,8 +1965,10 @@ static int rewrite_begin(bool turning_on)
     aof.selected_db = -1;
     aof.manifest = listed;
     if (!turning_on) {
-        aof.manifest_job.wanted = true; /* until it is durable, the new file's fsyncs wait */
-        manifest_submit();
+        /* Until it is durable, the new file's fsyncs wait; it goes out once the retiring
+         * file is durable (now, when it already is: nothing fed since its last fsync). */
+        aof.manifest_job.wanted = true;
+        manifest_advance(0, true);
     }
     aof.rewrite_turning_on = turning_on;
     aof.rewrite_started_ms = clock_ms(CLOCK_MONOTONIC);
