@@ -1,14 +1,18 @@
 /*
- * The append-only file (include/aof.h). Invariants: at most one write and one fsync are in
- * flight on the ring; the fill half never holds more than AOF_WRITE_BUFFER_BYTES; `job`
- * names the other half while it holds bytes not yet in the file (in flight, or waiting for a
- * retry after an error); file_bytes is what the incremental file holds, every byte of it
- * written by a completed write; fsync_covered is set only when an fsync is submitted (the
- * file bytes it makes durable), and only its success credits fsynced_bytes. The offsets
- * replies are stamped with are origin + file offsets: they only grow, across file switches.
- * Nothing here waits for an fsync while serving with appendfsync always: the replies wait
- * (loop.c's gate); only a rewrite's start, turning appendonly off, a full fill half and
- * shutdown drain synchronously.
+ * The append-only file (include/aof.h). Invariants: at most one write is in flight on the
+ * ring, and one fsync per file (the current one, the retiring one); the fill half never holds
+ * more than AOF_WRITE_BUFFER_BYTES; `job` names the other half while it holds bytes not yet
+ * in a file (in flight, or waiting for a retry after an error); file_bytes is what the
+ * incremental file holds, every byte of it written by a completed write; fsync_covered is set
+ * only when an fsync is submitted (the file bytes it makes durable), and only its success
+ * credits fsynced_bytes. After a rewrite's switch, the head of the halves (job_old_bytes,
+ * fill_old_bytes) is the retiring file's: retiring.written_bytes + those = its end_bytes, and
+ * it is written before anything of the current file; retiring.origin + end_bytes = origin.
+ * The offsets replies are stamped with are origin + file offsets: they only grow, across file
+ * switches, and the synced one never passes the retiring file's end before its fsync, nor
+ * the current file's start before the manifest listing it is durable. Nothing here waits for
+ * the disk while serving: the replies wait (loop.c's gate); only turning appendonly off, a
+ * full fill half, a rewrite's end (its manifest) and shutdown wait.
  */
 #define _GNU_SOURCE /* statx */
 #include "aof.h"
@@ -39,8 +43,10 @@
 #include "snapshot.h"
 #include "store.h"
 
-/* Ring entries: a write, a linked fsync, and one more fsync. */
-#define AOF_RING_ENTRIES 8u
+/* Ring entries: at most 11 operations are in flight: the write (1) and its linked fsync (1)
+ * or an fsync of written bytes (1), the retiring file's fsync and close (2), the manifest's
+ * chain (4) and its two closes (2), a synchronous operation (1) (the CQ holds twice as many). */
+#define AOF_RING_ENTRIES 16u
 
 /* The rewrite's ring: the snapshot's buffers in flight and the base file's fsync. */
 #define AOF_BASE_RING_ENTRIES 8u
@@ -64,7 +70,59 @@ _Static_assert(SNAPSHOT_BUFFER_COUNT + 1u <= AOF_BASE_RING_ENTRIES, "base ring t
 /* Retry a failed write at most this often. */
 #define AOF_RETRY_MS 100
 
-enum aof_op { AOF_OP_WRITE = 1, AOF_OP_FSYNC = 2 };
+/* An operation's user_data: the op in the low byte, above it the generation of the incr file
+ * it is for (aof.generation when it was submitted): a completion is credited to the current
+ * file or to the retiring one by it, since the switch happens while operations are in flight.
+ * The manifest's operations carry generation 0. Tag 0 is a synchronous operation's. */
+enum aof_op {
+    AOF_OP_WRITE = 1,
+    AOF_OP_FSYNC = 2,
+    AOF_OP_CLOSE = 3,          /* the retiring file's, linked to its last fsync */
+    AOF_OP_MANIFEST = 4,       /* a link of the manifest's chain */
+    AOF_OP_MANIFEST_CLOSE = 5, /* the temp manifest's or the directory's fd, after the chain */
+};
+#define AOF_OP_BITS 8u
+
+/* The sources of aof_last_write_status:err; it is ok again once none fails. */
+enum aof_failing {
+    AOF_FAILING_WRITE = 1u,    /* the current file's write (or everysec fsync) */
+    AOF_FAILING_RETIRING = 2u, /* the retiring file's write or fsync */
+    AOF_FAILING_MANIFEST = 4u, /* the manifest listing the new incr file */
+};
+
+/* The incr file a rewrite's start switched away from (Redis's aof_background_fsync_and_close):
+ * its last bytes (still in the halves), an fsync and its close go out on the ring while the
+ * new file is fed. One at a time: a rewrite does not start while one retires (it is
+ * scheduled), since its bytes are the head of the halves and the stream's offsets before the
+ * current file's origin are its. */
+struct aof_retiring {
+    int fd;                  /* -1: none */
+    uint64_t origin;         /* stream offset of its byte 0 */
+    uint64_t end_bytes;      /* what it holds once written: every byte fed before the switch */
+    uint64_t written_bytes;  /* of which written by a completed write */
+    uint64_t fsynced_bytes;  /* of which made durable by a completed fsync */
+    uint64_t fsync_covered;  /* file bytes the fsync in flight makes durable */
+    bool fsync_in_flight;
+    bool close_in_flight;    /* linked to its fsync: a failed fsync cancels it, fd stays */
+};
+
+/* The manifest listing the new incr file, written without waiting: open (synchronous, no
+ * disk wait), then write -> fsync -> rename -> fsync of the directory as one linked chain,
+ * then the two closes. Until the chain succeeds, the new incr file's bytes are not credited
+ * as durable (aof_synced_offset): a crash before it would find the old manifest, which does
+ * not list them. A failed chain is retried (from the render) every AOF_RETRY_MS. */
+struct aof_manifest_job {
+    char text[AOF_MANIFEST_BYTES]; /* aof.manifest rendered; the write reads it */
+    uint32_t length;                   /* bytes of text */
+    char temp[AOF_PATH_BYTES];     /* temp-<appendfilename>.manifest */
+    char path[AOF_PATH_BYTES];     /* <appendfilename>.manifest */
+    int fd;                            /* the temp file; -1: none open */
+    int dir_fd;                        /* the AOF directory; -1: none open */
+    uint32_t chain_pending;            /* links of the chain on the ring (0..4) */
+    uint32_t close_pending;            /* closes on the ring (0..2) */
+    int status;                        /* the chain's first failure, 0: none */
+    bool wanted;                       /* aof.manifest is not known durable yet */
+};
 enum aof_fsync { AOF_FSYNC_NO = 0, AOF_FSYNC_ALWAYS = 1, AOF_FSYNC_EVERYSEC = 2 };
 
 /* One half of the write buffer. */
@@ -95,8 +153,15 @@ static struct {
     bool job_in_flight;            /* its write is on the ring */
     bool job_fsync;                /* an fsync is linked to it (always) */
     uint32_t job_done;             /* of its bytes, written */
-    bool fsync_in_flight;
+    bool fsync_in_flight;          /* the current file's */
     uint64_t fsync_covered;        /* file bytes the fsync in flight makes durable */
+    uint32_t generation;           /* the current incr file's, + 1 at each switch (user_data) */
+    uint32_t job_old_bytes;        /* of the job half, the head that is the retiring file's */
+    uint32_t fill_old_bytes;       /* of the fill half, the head that is the retiring file's */
+    struct aof_retiring retiring;  /* the file a rewrite's start switched away from */
+    struct aof_manifest_job manifest_job;
+    uint32_t failing;              /* enum aof_failing bits: what keeps last_write_errno */
+    uint64_t error_count;          /* write_error calls, ever (a synchronous wait sees one) */
     int event_fd;                  /* eventfd the ring signals at each completion */
     uint64_t origin;               /* stream offset (aof_fed_offset) of the file's byte 0 */
     int64_t retry_ms;              /* a failed write is retried from then */
@@ -317,6 +382,10 @@ bool aof_init(struct region *region, char *error, uint32_t error_bytes)
         return false;
     }
     aof.base_fd = -1;
+    aof.generation = 1;
+    aof.retiring.fd = -1;
+    aof.manifest_job.fd = -1;
+    aof.manifest_job.dir_fd = -1;
     aof.halves[0] = (struct aof_half){.bytes = aof.area};
     aof.halves[1] = (struct aof_half){.bytes = aof.area + AOF_WRITE_BUFFER_BYTES};
     aof.fd = -1;
@@ -331,9 +400,18 @@ bool aof_init(struct region *region, char *error, uint32_t error_bytes)
 
 /* ---- Writing ---- */
 
-static void write_error(int error)
+static uint64_t tag(uint32_t generation, enum aof_op op)
+{
+    return ((uint64_t)generation << AOF_OP_BITS) | (uint64_t)op;
+}
+
+/* A failed write, fsync or manifest (`source`: enum aof_failing): logged at most every
+ * AOF_ERROR_LOG_MS, aof_last_write_status:err (writes get -MISCONF) and a retry after
+ * AOF_RETRY_MS; with appendfsync always, kv exits as Redis does. */
+static void write_error(uint32_t source, int error)
 {
     KV_ASSERT(error > 0);
+    KV_ASSERT(source != 0);
     int64_t now = clock_ms(CLOCK_MONOTONIC);
     if (aof.fsync_policy == AOF_FSYNC_ALWAYS) {
         log_warn("Can't recover from AOF write error when the AOF fsync policy is 'always'. "
@@ -345,7 +423,19 @@ static void write_error(int error)
         aof.last_error_log_ms = now;
     }
     aof.stats.last_write_errno = error;
+    aof.failing |= source;
+    aof.error_count++;
     aof.retry_ms = now + AOF_RETRY_MS;
+}
+
+/* What `source` failed at went through: the status is ok again once nothing fails. */
+static void write_solved(uint32_t source)
+{
+    aof.failing &= ~source;
+    if (aof.failing == 0 && aof.stats.last_write_errno != 0) {
+        log_warn("AOF write error looks solved, Redis can write again.");
+        aof.stats.last_write_errno = 0;
+    }
 }
 
 /* Prepares an fsync that makes the file's first `covered` bytes durable (every write that
@@ -356,7 +446,7 @@ static void fsync_prepare(uint64_t covered)
     KV_ASSERT(covered > aof.fsynced_bytes);
     struct io_uring_sqe *sqe = ring_sqe();
     io_uring_prep_fsync(sqe, aof.fd, IORING_FSYNC_DATASYNC);
-    io_uring_sqe_set_data64(sqe, AOF_OP_FSYNC);
+    io_uring_sqe_set_data64(sqe, tag(aof.generation, AOF_OP_FSYNC));
     aof.fsync_in_flight = true;
     aof.fsync_covered = covered;
 }
@@ -367,18 +457,64 @@ static void ring_submit(void)
     KV_ASSERT(status >= 0 || status == -EINTR || status == -EAGAIN);
 }
 
-/* Writes the job's unwritten bytes; `with_fsync`: an fsync linked to the write (when none
- * is in flight already), which a short or failed write cancels. */
+/* The retiring file's end: an fsync of its bytes not yet durable (a full fsync, as Redis's
+ * background one: the file's size is metadata a reader needs) and its close, linked, so the
+ * close comes only after a successful fsync and a failed one leaves the fd to retry with.
+ * After the file's last write when `sqe_before` links to it; the caller submits. */
+static void retiring_end_prepare(struct io_uring_sqe *sqe_before)
+{
+    struct aof_retiring *retiring = &aof.retiring;
+    KV_ASSERT(retiring->fd >= 0 && !retiring->fsync_in_flight && !retiring->close_in_flight);
+    uint32_t generation = aof.generation - 1u;
+    if (sqe_before != NULL) {
+        sqe_before->flags |= IOSQE_IO_LINK;
+    }
+    if (retiring->fsynced_bytes < retiring->end_bytes) {
+        struct io_uring_sqe *sqe = ring_sqe();
+        io_uring_prep_fsync(sqe, retiring->fd, 0);
+        io_uring_sqe_set_data64(sqe, tag(generation, AOF_OP_FSYNC));
+        sqe->flags |= IOSQE_IO_LINK;
+        retiring->fsync_in_flight = true;
+        retiring->fsync_covered = retiring->end_bytes;
+    }
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_close(sqe, retiring->fd);
+    io_uring_sqe_set_data64(sqe, tag(generation, AOF_OP_CLOSE));
+    retiring->close_in_flight = true;
+}
+
+/* Writes the job's unwritten bytes: the retiring file's head of the half first (with the
+ * file's fsync and close linked after its last bytes), else the current file's; `with_fsync`:
+ * an fsync of the current file linked to its write (when none is in flight already), which
+ * a short or failed write cancels. One write in flight at a time, in stream order. */
 static void job_submit(bool with_fsync)
 {
     KV_ASSERT(aof.job && !aof.job_in_flight);
     KV_ASSERT(aof.fd >= 0);
     struct aof_half *half = &aof.halves[aof.fill_index ^ 1u];
     KV_ASSERT(aof.job_done < half->length);
+    if (aof.job_done < aof.job_old_bytes) {
+        struct aof_retiring *retiring = &aof.retiring;
+        uint32_t length = aof.job_old_bytes - aof.job_done;
+        bool last = aof.fill_old_bytes == 0;
+        KV_ASSERT(retiring->fd >= 0);
+        KV_ASSERT(last == (retiring->written_bytes + length == retiring->end_bytes));
+        struct io_uring_sqe *sqe = ring_sqe();
+        io_uring_prep_write(sqe, retiring->fd, half->bytes + aof.job_done, length,
+                            retiring->written_bytes);
+        io_uring_sqe_set_data64(sqe, tag(aof.generation - 1u, AOF_OP_WRITE));
+        aof.job_in_flight = true;
+        aof.job_fsync = false;
+        if (last && !retiring->fsync_in_flight) {
+            retiring_end_prepare(sqe);
+        }
+        ring_submit();
+        return;
+    }
     uint32_t length = half->length - aof.job_done;
     struct io_uring_sqe *sqe = ring_sqe();
     io_uring_prep_write(sqe, aof.fd, half->bytes + aof.job_done, length, aof.file_bytes);
-    io_uring_sqe_set_data64(sqe, AOF_OP_WRITE);
+    io_uring_sqe_set_data64(sqe, tag(aof.generation, AOF_OP_WRITE));
     aof.job_in_flight = true;
     aof.job_fsync = with_fsync && !aof.fsync_in_flight;
     if (aof.job_fsync) {
@@ -388,27 +524,36 @@ static void job_submit(bool with_fsync)
     ring_submit();
 }
 
-static void on_write(int result)
+/* The job's write completed; `retiring`: it was the retiring file's. */
+static void on_write(int result, bool retiring)
 {
     KV_ASSERT(aof.job_in_flight);
     aof.job_in_flight = false;
     struct aof_half *half = &aof.halves[aof.fill_index ^ 1u];
     if (result <= 0) {
-        write_error(result < 0 ? -result : ENOSPC);
+        write_error(retiring ? AOF_FAILING_RETIRING : AOF_FAILING_WRITE,
+                    result < 0 ? -result : ENOSPC);
         return;
     }
     aof.job_done += (uint32_t)result;
-    aof.file_bytes += (uint64_t)result;
+    if (retiring) {
+        KV_ASSERT(aof.job_done <= aof.job_old_bytes);
+        aof.retiring.written_bytes += (uint64_t)result;
+        KV_ASSERT(aof.retiring.written_bytes <= aof.retiring.end_bytes);
+        if (aof.job_done == aof.job_old_bytes) {
+            write_solved(AOF_FAILING_RETIRING); /* its fsync, retried until done, may set it */
+        }
+    } else {
+        aof.file_bytes += (uint64_t)result;
+    }
     aof.stats.current_size += (uint64_t)result;
     KV_ASSERT(aof.job_done <= half->length);
-    if (aof.stats.last_write_errno != 0 && aof.job_done == half->length) {
-        log_warn("AOF write error looks solved, Redis can write again.");
-        aof.stats.last_write_errno = 0;
-    }
     if (aof.job_done == half->length) {
+        write_solved(AOF_FAILING_WRITE);
         half->length = 0;
         aof.job = false;
         aof.job_done = 0;
+        aof.job_old_bytes = 0;
     }
 }
 
@@ -425,10 +570,73 @@ static void on_fsync(int result, uint64_t covered)
                      "%s. Exiting...", strerror(-result));
             exit(1);
         }
-        write_error(-result);
+        write_error(AOF_FAILING_WRITE, -result);
         return;
     }
     aof.fsynced_bytes = covered > aof.fsynced_bytes ? covered : aof.fsynced_bytes;
+}
+
+/* The retiring file's fsync completed: its bytes count as durable (aof_synced_offset moves
+ * past them into the current file); a failure is reported as the current file's are, and
+ * retried (its close was cancelled: the fd stays). */
+static void on_retiring_fsync(int result)
+{
+    struct aof_retiring *retiring = &aof.retiring;
+    KV_ASSERT(retiring->fd >= 0 && retiring->fsync_in_flight);
+    retiring->fsync_in_flight = false;
+    if (result == -ECANCELED) {
+        return; /* its write was short or failed: the retry links another */
+    }
+    if (result < 0) {
+        if (aof.fsync_policy == AOF_FSYNC_ALWAYS) {
+            log_warn("Can't persist AOF for fsync error when the AOF fsync policy is 'always': "
+                     "%s. Exiting...", strerror(-result));
+            exit(1);
+        }
+        write_error(AOF_FAILING_RETIRING, -result);
+        return;
+    }
+    if (retiring->fsync_covered > retiring->fsynced_bytes) {
+        retiring->fsynced_bytes = retiring->fsync_covered;
+    }
+    write_solved(AOF_FAILING_RETIRING);
+}
+
+/* The retiring file's close (after its fsync): it is done with. */
+static void on_retiring_close(int result)
+{
+    struct aof_retiring *retiring = &aof.retiring;
+    KV_ASSERT(retiring->fd >= 0 && retiring->close_in_flight);
+    retiring->close_in_flight = false;
+    if (result == -ECANCELED) {
+        return; /* its fsync failed: the fd stays for the retry */
+    }
+    KV_ASSERT(result != -EBADF); /* ours, closed once */
+    KV_ASSERT(retiring->written_bytes == retiring->end_bytes);
+    KV_ASSERT(retiring->fsynced_bytes >= retiring->end_bytes);
+    retiring->fd = -1; /* a failed close (EIO) released the fd too; its data was fsynced */
+}
+
+/* A link of the manifest's chain completed (or was cancelled by an earlier one's failure). */
+static void on_manifest(int result)
+{
+    struct aof_manifest_job *job = &aof.manifest_job;
+    KV_ASSERT(job->chain_pending > 0 && job->fd >= 0);
+    job->chain_pending--;
+    if (result < 0 && job->status == 0) {
+        job->status = result;
+    }
+    if (job->chain_pending > 0) {
+        return;
+    }
+    if (job->status != 0) {
+        log_warn("Failed to persist the AOF manifest %s: %s", job->path,
+                 strerror(-job->status));
+        write_error(AOF_FAILING_MANIFEST, -job->status); /* retried from the pass's end */
+        return;
+    }
+    job->wanted = false; /* the new incr file is listed, durably: its fsyncs count */
+    write_solved(AOF_FAILING_MANIFEST);
 }
 
 static void reap(bool wait)
@@ -438,17 +646,37 @@ static void reap(bool wait)
         int status = io_uring_wait_cqe(&aof.ring, &cqe);
         KV_ASSERT(status == 0 || status == -EINTR);
     }
-    /* Bounded: at most the operations in flight (two). */
+    /* Bounded: at most the operations in flight (AOF_RING_ENTRIES). */
     for (uint32_t seen = 0; seen < AOF_RING_ENTRIES && io_uring_peek_cqe(&aof.ring, &cqe) == 0;
          seen++) {
-        uint64_t op = io_uring_cqe_get_data64(cqe);
-        if (op == 0) {
+        uint64_t data = io_uring_cqe_get_data64(cqe);
+        if (data == 0) {
             return; /* a synchronous operation's: ring_run takes it */
         }
         int result = cqe->res;
         io_uring_cqe_seen(&aof.ring, cqe);
+        uint32_t op = (uint32_t)(data & ((1u << AOF_OP_BITS) - 1u));
+        uint32_t generation = (uint32_t)(data >> AOF_OP_BITS);
+        if (op == AOF_OP_MANIFEST) {
+            on_manifest(result);
+            continue;
+        }
+        if (op == AOF_OP_MANIFEST_CLOSE) {
+            KV_ASSERT(aof.manifest_job.close_pending > 0);
+            aof.manifest_job.close_pending--;
+            continue;
+        }
+        /* The current file's, or the retiring one's (the one before it). */
+        bool retiring = generation != aof.generation;
+        KV_ASSERT(!retiring || generation + 1u == aof.generation);
         if (op == AOF_OP_WRITE) {
-            on_write(result);
+            on_write(result, retiring);
+        } else if (op == AOF_OP_CLOSE) {
+            KV_ASSERT(retiring);
+            on_retiring_close(result);
+        } else if (retiring) {
+            KV_ASSERT(op == AOF_OP_FSYNC);
+            on_retiring_fsync(result);
         } else {
             KV_ASSERT(op == AOF_OP_FSYNC);
             on_fsync(result, aof.fsync_covered);
@@ -474,6 +702,8 @@ static void fill_hand_over(void)
     aof.handovers++;
     aof.job = true;
     aof.job_done = 0;
+    aof.job_old_bytes = aof.fill_old_bytes; /* the retiring file's head goes with it */
+    aof.fill_old_bytes = 0;
     KV_ASSERT(aof.halves[aof.fill_index].length == 0);
 }
 
@@ -567,6 +797,7 @@ static void sink_multi(void *context, uint32_t db_index)
 {
     sink_select(context, db_index);
     multi_offset = aof.halves[aof.fill_index].length;
+    KV_ASSERT(multi_offset >= aof.fill_old_bytes); /* no switch inside a transaction */
     multi_handovers = aof.handovers;
     emit((const uint8_t *)AOF_MULTI_TEXT, sizeof(AOF_MULTI_TEXT) - 1);
 }
@@ -588,32 +819,135 @@ static void sink_exec(void *context, uint32_t command_count)
     emit((const uint8_t *)AOF_EXEC_TEXT, sizeof(AOF_EXEC_TEXT) - 1);
 }
 
-/* Propagation goes to the new, empty incr file `fd` from now on (after a drain: what was fed
- * is written and fsynced, or nothing was fed since the last file closed): the stream's
- * offsets go on from the old file's end, so the replies' stamps keep their meaning. An
- * operation still in flight (a drain that failed before) completes first, so that its
- * credit goes to the file it was for. */
+/* The retiring file's bytes not yet written: the head of the job half and of the fill half. */
+static uint64_t retiring_pending(void)
+{
+    uint64_t pending = aof.fill_old_bytes;
+    if (aof.job && aof.job_done < aof.job_old_bytes) {
+        pending += aof.job_old_bytes - aof.job_done;
+    }
+    KV_ASSERT(aof.retiring.fd >= 0 || pending == 0);
+    KV_ASSERT(aof.retiring.fd < 0 ||
+              aof.retiring.written_bytes + pending == aof.retiring.end_bytes);
+    return pending;
+}
+
+/* Whether the retiring file's bytes are all durable (or none retires). */
+static bool retiring_synced(void)
+{
+    const struct aof_retiring *retiring = &aof.retiring;
+    return retiring->fd < 0 || (retiring->written_bytes == retiring->end_bytes &&
+                                retiring->fsynced_bytes >= retiring->end_bytes);
+}
+
+/*
+ * Propagation goes to the new, empty incr file `fd` from now on, without waiting for
+ * anything: the bytes fed so far (in the halves, a write or an fsync maybe in flight) are
+ * the old file's, which retires (aof.retiring): they go out in stream order before the new
+ * file's, then its fsync and close (job_submit, retiring_advance). The stream's offsets go
+ * on from the old file's end, so the replies' stamps keep their meaning. One file retires at
+ * a time (callers check retiring_busy).
+ */
 static void file_switch(int fd)
 {
-    job_wait();
-    /* Bounded: the fsync in flight completes. */
-    while (aof.fsync_in_flight) {
-        reap(true);
+    KV_ASSERT(fd >= 0);
+    /* The last retiring file's bytes are all written (it closed): the job half's head may
+     * still be its, written, which job_done has passed. */
+    KV_ASSERT(aof.retiring.fd < 0 && aof.fill_old_bytes == 0);
+    KV_ASSERT(!aof.job || aof.job_done >= aof.job_old_bytes);
+    uint64_t end_bytes = aof.file_bytes;
+    if (aof.fd >= 0) {
+        uint32_t job_bytes = aof.job ? aof.halves[aof.fill_index ^ 1u].length : 0;
+        aof.job_old_bytes = job_bytes;
+        aof.fill_old_bytes = aof.halves[aof.fill_index].length;
+        end_bytes += (uint64_t)(job_bytes - (aof.job ? aof.job_done : 0)) + aof.fill_old_bytes;
+        aof.retiring = (struct aof_retiring){
+            .fd = aof.fd, .origin = aof.origin, .end_bytes = end_bytes,
+            .written_bytes = aof.file_bytes, .fsynced_bytes = aof.fsynced_bytes,
+            .fsync_covered = aof.fsync_covered, .fsync_in_flight = aof.fsync_in_flight};
     }
-    aof.origin += aof.file_bytes;
+    aof.origin += end_bytes;
+    aof.generation++; /* what is in flight now is the retiring file's */
     aof.fd = fd;
     aof.file_bytes = 0;
     aof.fsynced_bytes = 0;
+    aof.fsync_in_flight = false;
+    KV_ASSERT(aof.origin + retiring_pending() + aof.halves[aof.fill_index].length >=
+              aof.origin); /* no wrap */
 }
 
-/* Writes what the buffers hold and fsyncs it, waiting (shutdown, rewrite, turning off). */
+/* A rewrite waits while a file retires or the manifest is being persisted. */
+static bool manifest_busy(void);
+static bool retiring_busy(void)
+{
+    return aof.retiring.fd >= 0 || manifest_busy();
+}
+
+/* Submits the retiring file's next operation when none of its is in flight: its bytes at the
+ * head of the halves first (job_submit links its end after the last), then its end alone
+ * (an fsync moved to it at the switch completed, or a failed one is retried). `force`: even
+ * before a failure's retry time (a synchronous drain). */
+static void retiring_advance(int64_t now, bool force)
+{
+    struct aof_retiring *retiring = &aof.retiring;
+    if (retiring->fd < 0 || aof.job_in_flight || retiring->fsync_in_flight ||
+        retiring->close_in_flight || (!force && now < aof.retry_ms)) {
+        return;
+    }
+    if (aof.job && aof.job_done < aof.job_old_bytes) {
+        job_submit(false);
+        return;
+    }
+    if (aof.fill_old_bytes > 0) {
+        if (!aof.job) {
+            fill_hand_over();
+            job_submit(false);
+        }
+        return; /* else the job's rest (the current file's) goes first, at the pass's end */
+    }
+    KV_ASSERT(retiring->written_bytes == retiring->end_bytes);
+    retiring_end_prepare(NULL);
+    ring_submit();
+}
+
+/* Waits until the retiring file is written, fsynced and closed (a drain: turning the AOF off,
+ * shutdown): 0, or the errno of a failure met on the way (its bytes stay for a retry). */
+static int retiring_wait(void)
+{
+    uint64_t errors = aof.error_count;
+    /* Bounded: each pass completes one of its operations (bytes of a bounded half, an fsync, a
+     * close), or returns at a failure. */
+    while (aof.retiring.fd >= 0) {
+        /* When the fill half holds the file's bytes, the job half (if any) is all its own. */
+        KV_ASSERT(aof.fill_old_bytes == 0 || !aof.job ||
+                  aof.job_old_bytes == aof.halves[aof.fill_index ^ 1u].length);
+        retiring_advance(0, true);
+        KV_ASSERT(aof.job_in_flight || aof.retiring.fsync_in_flight ||
+                  aof.retiring.close_in_flight);
+        reap(true);
+        if (aof.error_count != errors) {
+            return -aof.stats.last_write_errno;
+        }
+    }
+    return 0;
+}
+
+static int manifest_wait(bool attempt);
+
+/* Writes what the buffers hold and fsyncs it, waiting (shutdown, turning off): the retiring
+ * file first, and the manifest being persisted. */
 static int drain(void)
 {
+    int status = retiring_wait();
+    status = status == 0 ? manifest_wait(true) : status;
+    if (status != 0) {
+        return status;
+    }
     job_wait();
     if (aof.job) {
-        int status = file_write(aof.fd, aof.halves[aof.fill_index ^ 1u].bytes + aof.job_done,
-                                aof.halves[aof.fill_index ^ 1u].length - aof.job_done,
-                                aof.file_bytes);
+        status = file_write(aof.fd, aof.halves[aof.fill_index ^ 1u].bytes + aof.job_done,
+                            aof.halves[aof.fill_index ^ 1u].length - aof.job_done,
+                            aof.file_bytes);
         if (status < 0) {
             return status;
         }
@@ -622,10 +956,11 @@ static int drain(void)
         aof.halves[aof.fill_index ^ 1u].length = 0;
         aof.job = false;
         aof.job_done = 0;
+        aof.job_old_bytes = 0;
     }
     struct aof_half *fill = &aof.halves[aof.fill_index];
     if (fill->length > 0) {
-        int status = file_write(aof.fd, fill->bytes, fill->length, aof.file_bytes);
+        status = file_write(aof.fd, fill->bytes, fill->length, aof.file_bytes);
         if (status < 0) {
             return status;
         }
@@ -637,7 +972,7 @@ static int drain(void)
     while (aof.fsync_in_flight) {
         reap(true);
     }
-    int status = file_fsync(aof.fd);
+    status = file_fsync(aof.fd);
     if (status == 0) {
         aof.fsynced_bytes = aof.file_bytes;
         aof.last_fsync_ms = clock_ms(CLOCK_MONOTONIC);
@@ -711,40 +1046,53 @@ static bool manifest_parse(const char *text, uint64_t length, struct aof_manifes
     return true;
 }
 
-static int manifest_write(const struct aof_manifest *manifest)
+/* The manifest's text into text (AOF_MANIFEST_BYTES), and its temp and final paths. */
+static int manifest_render(const struct aof_manifest *manifest, char *text, uint32_t *length,
+                           char *temp, char *path)
 {
-    char text[AOF_MANIFEST_BYTES];
-    uint64_t length = 0;
+    uint64_t at = 0;
     if (manifest->base[0] != '\0') {
-        length += (uint64_t)snprintf(text + length, sizeof(text) - length,
-                                     "file %s seq %" PRIu64 " type b\n", manifest->base,
-                                     manifest->base_seq);
+        at += (uint64_t)snprintf(text + at, AOF_MANIFEST_BYTES - at,
+                                 "file %s seq %" PRIu64 " type b\n", manifest->base,
+                                 manifest->base_seq);
     }
     /* Bounded by AOF_INCR_FILES_MAX. */
-    for (uint32_t index = 0; index < manifest->incr_count && length < sizeof(text); index++) {
-        length += (uint64_t)snprintf(text + length, sizeof(text) - length,
-                                     "file %s seq %" PRIu64 " type i\n", manifest->incr[index],
-                                     manifest->incr_seq[index]);
+    for (uint32_t index = 0; index < manifest->incr_count && at < AOF_MANIFEST_BYTES; index++) {
+        at += (uint64_t)snprintf(text + at, AOF_MANIFEST_BYTES - at,
+                                 "file %s seq %" PRIu64 " type i\n", manifest->incr[index],
+                                 manifest->incr_seq[index]);
     }
-    if (length >= sizeof(text)) {
+    if (at >= AOF_MANIFEST_BYTES) {
         return -ENAMETOOLONG;
     }
+    *length = (uint32_t)at;
     char name[AOF_NAME_BYTES];
-    char temp[AOF_PATH_BYTES];
-    char path[AOF_PATH_BYTES];
     snprintf(name, sizeof(name), "temp-%s.manifest", param("appendfilename"));
     if (!aof_path(temp, name)) {
         return -ENAMETOOLONG;
     }
     snprintf(name, sizeof(name), "%s.manifest", param("appendfilename"));
-    if (!aof_path(path, name)) {
-        return -ENAMETOOLONG;
+    return aof_path(path, name) ? 0 : -ENAMETOOLONG;
+}
+
+/* Writes the manifest, waiting: temp file, fsync, rename, fsync of the directory. */
+static int manifest_write(const struct aof_manifest *manifest)
+{
+    /* The temp file is the job's while its chain runs. */
+    KV_ASSERT(aof.manifest_job.fd < 0 && aof.manifest_job.close_pending == 0);
+    char text[AOF_MANIFEST_BYTES];
+    uint32_t length = 0;
+    char temp[AOF_PATH_BYTES];
+    char path[AOF_PATH_BYTES];
+    int status = manifest_render(manifest, text, &length, temp, path);
+    if (status != 0) {
+        return status;
     }
     int fd = file_open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
         return fd;
     }
-    int status = file_write(fd, (const uint8_t *)text, length, 0);
+    status = file_write(fd, (const uint8_t *)text, length, 0);
     status = status == 0 ? file_fsync(fd) : status;
     file_close(fd);
     status = status == 0 ? file_rename(temp, path) : status;
@@ -758,6 +1106,123 @@ static int manifest_write(const struct aof_manifest *manifest)
         }
     }
     return status;
+}
+
+static bool manifest_busy(void)
+{
+    const struct aof_manifest_job *job = &aof.manifest_job;
+    return job->wanted || job->fd >= 0 || job->close_pending > 0;
+}
+
+/* Starts persisting aof.manifest without waiting (the job, above): the two opens now (no
+ * disk wait), the linked chain on the ring. A failure to open is retried as the chain's. */
+static void manifest_submit(void)
+{
+    struct aof_manifest_job *job = &aof.manifest_job;
+    KV_ASSERT(job->wanted && job->fd < 0 && job->dir_fd < 0);
+    KV_ASSERT(retiring_synced()); /* the files it lists before the new one are whole */
+    KV_ASSERT(job->chain_pending == 0 && job->close_pending == 0);
+    char dir[AOF_PATH_BYTES];
+    int status = manifest_render(&aof.manifest, job->text, &job->length, job->temp, job->path);
+    status = status == 0 && !aof_dir(dir) ? -ENAMETOOLONG : status;
+    if (status == 0) {
+        job->fd = file_open(job->temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        status = job->fd < 0 ? job->fd : 0;
+        job->fd = job->fd < 0 ? -1 : job->fd;
+    }
+    if (status == 0) {
+        job->dir_fd = file_open(dir, O_RDONLY | O_DIRECTORY, 0);
+        status = job->dir_fd < 0 ? job->dir_fd : 0;
+        job->dir_fd = job->dir_fd < 0 ? -1 : job->dir_fd;
+    }
+    if (status != 0) {
+        if (job->fd >= 0) {
+            file_close(job->fd);
+            job->fd = -1;
+        }
+        log_warn("Failed to persist the AOF manifest: %s", strerror(-status));
+        job->status = status;
+        write_error(AOF_FAILING_MANIFEST, -status);
+        return;
+    }
+    /* A short write fails its link as an error does: the rename never sees half a file. */
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_prep_write(sqe, job->fd, job->text, job->length, 0);
+    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = ring_sqe();
+    io_uring_prep_fsync(sqe, job->fd, 0);
+    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = ring_sqe();
+    io_uring_prep_renameat(sqe, AT_FDCWD, job->temp, AT_FDCWD, job->path, 0);
+    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = ring_sqe();
+    io_uring_prep_fsync(sqe, job->dir_fd, 0);
+    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
+    job->chain_pending = 4;
+    job->status = 0;
+    ring_submit();
+}
+
+/* The pass's end: a finished chain's two fds are closed (on the ring, not waited for); a
+ * failed chain is started again once the retry time has come (or at once: `force`). */
+static void manifest_advance(int64_t now, bool force)
+{
+    struct aof_manifest_job *job = &aof.manifest_job;
+    if (job->chain_pending > 0) {
+        return;
+    }
+    if (job->fd >= 0) {
+        KV_ASSERT(job->dir_fd >= 0 && job->close_pending == 0);
+        struct io_uring_sqe *sqe = ring_sqe();
+        io_uring_prep_close(sqe, job->fd);
+        io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST_CLOSE));
+        sqe = ring_sqe();
+        io_uring_prep_close(sqe, job->dir_fd);
+        io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST_CLOSE));
+        job->close_pending = 2;
+        job->fd = -1;
+        job->dir_fd = -1;
+        ring_submit();
+    }
+    /* Only once the retiring file is durable: a manifest that lists a file after it must
+     * never meet it with a torn tail (kill -9 in the middle of its last write, or a power
+     * loss before its fsync): kv and Redis load a truncated file only when it is the last.
+     * It costs the replies nothing: the new file's bytes wait for the old file's fsync. */
+    if (job->wanted && job->close_pending == 0 && retiring_synced() &&
+        (force || now >= aof.retry_ms)) {
+        manifest_submit();
+    }
+}
+
+/* Waits for the manifest's job: its chain and closes in flight, then, with `attempt`, one
+ * attempt more when none ran (a drain, after retiring_wait): 0 when nothing is in flight and,
+ * with `attempt`, aof.manifest is durable; else the attempt's failure. A rewrite's end waits
+ * without `attempt`: the manifest it writes next replaces the job's. */
+static int manifest_wait(bool attempt)
+{
+    struct aof_manifest_job *job = &aof.manifest_job;
+    bool attempted = !attempt;
+    /* Bounded: the chain's four links and the two closes complete, one attempt at most. */
+    while (manifest_busy()) {
+        if (job->chain_pending == 0 && job->fd < 0 && job->close_pending == 0) {
+            if (attempted) {
+                return !attempt ? 0 : job->status != 0 ? job->status : -EIO;
+            }
+            attempted = true;
+            manifest_advance(0, true);
+            continue;
+        }
+        if (job->chain_pending == 0 && job->fd >= 0) {
+            attempted = attempted || job->status != 0;
+            manifest_advance(0, false); /* the closes */
+            continue;
+        }
+        reap(true);
+    }
+    return 0;
 }
 
 /* Reads the manifest: 1 when there is one (parsed into *manifest), 0 when none, -1 bad. */
@@ -1390,10 +1855,18 @@ static void rewrite_finish(int status)
     memcpy(next.incr[0], aof.manifest.incr[aof.manifest.incr_count - 1], sizeof(next.incr[0]));
     next.incr_seq[0] = aof.manifest.incr_seq[aof.manifest.incr_count - 1];
     char path[AOF_PATH_BYTES];
+    /* The start's manifest job (listing the incr file) is replaced by this one, which lists
+     * the durable base (it holds the retiring file's bytes too) and the incr file: a chain in
+     * flight completes first (the temp file is the same), one not started yet is not needed. */
     if (status == 0) {
+        (void)manifest_wait(false);
         status = aof_path(path, next.base) ? file_rename(aof.base_temp, path) : -ENAMETOOLONG;
     }
     status = status == 0 ? manifest_write(&next) : status;
+    if (status == 0 && aof.manifest_job.wanted) {
+        aof.manifest_job.wanted = false; /* this one lists the incr file, durably */
+        write_solved(AOF_FAILING_MANIFEST);
+    }
     aof.stats.rewrite_in_progress = false;
     aof.stats.last_rewrite_time_sec = (clock_ms(CLOCK_MONOTONIC) - aof.rewrite_started_ms) / 1000;
     if (status != 0) {
@@ -1414,6 +1887,7 @@ static void rewrite_finish(int status)
         return;
     }
     int64_t base_size = file_size(path);
+    /* The retiring file, if it still retires, is deleted open: its bytes are in the base. */
     files_delete(&aof.manifest, &next);
     aof.manifest = next;
     aof.rewrite_turning_on = false;
@@ -1441,20 +1915,23 @@ static void base_sink_done(void *context, int status)
 }
 
 /*
- * Starts the sliced rewrite, in Redis 7.0's order: what the buffers hold goes to the current
- * incr file (written, fsynced); a new incr file is opened and listed in the manifest (written
- * atomically; not when turning on: then no manifest is current); propagation switches to it;
- * then the snapshot's point is taken now and its walk writes the base file between passes
- * (cron's snapshot_step), ending in rewrite_finish. Returns 0, or a negative errno: the
- * switch did not happen when aof.fd is unchanged (nothing changed), else the base's start
+ * Starts the sliced rewrite, in Redis 7.0's order, without waiting for the disk: a new incr
+ * file is opened (an open, no data) and propagation switches to it at once; the old file
+ * retires on the ring (its last bytes, its fsync, its close: file_switch) as Redis's
+ * background fsync-and-close, and the manifest listing the new file is persisted on the ring
+ * too (not when turning on: then no manifest is current), the new file's bytes credited as
+ * durable only once it is; then the snapshot's point is taken now and its walk writes the
+ * base file between passes (cron's snapshot_step), ending in rewrite_finish. Callers check
+ * retiring_busy first (one retiring file, one manifest job). Returns 0, or a negative errno:
+ * the switch did not happen when aof.fd is unchanged (nothing changed), else the base's start
  * failed (counted as a failed rewrite, the new incr file stays listed as Redis keeps it).
  */
 static int rewrite_begin(bool turning_on)
 {
     KV_ASSERT(aof.base_fd < 0 && !snapshot_running());
+    KV_ASSERT(!retiring_busy());
     aof.stats.rewrite_scheduled = false;
-    int status = aof.fd >= 0 ? drain() : 0;
-    status = status == 0 ? dir_make() : status;
+    int status = dir_make();
     if (status == 0 && aof.manifest.incr_count == AOF_INCR_FILES_MAX) {
         log_warn("The manifest lists %u incr files (failed rewrites): kv lists no more",
                  AOF_INCR_FILES_MAX);
@@ -1476,26 +1953,23 @@ static int rewrite_begin(bool turning_on)
         incr_fd = file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         status = incr_fd < 0 ? incr_fd : 0;
     }
-    if (status == 0 && !turning_on) {
-        status = manifest_write(&listed);
-        if (status != 0) {
-            file_close(incr_fd);
-            (void)file_unlink(path);
-        }
-    }
     if (status != 0) {
         log_warn("Can't open the append-only file for the rewrite: %s", strerror(-status));
         aof.stats.last_rewrite_ok = false;
         aof.stats.rewrites_consecutive_failures++;
         return status;
     }
+    log_info("Creating AOF incr file %s on background rewrite", listed.incr[listed.incr_count - 1]);
     /* The switch: what is fed from now on goes to the new incr file. */
-    if (aof.fd >= 0) {
-        file_close(aof.fd);
-    }
     file_switch(incr_fd);
     aof.selected_db = -1;
     aof.manifest = listed;
+    if (!turning_on) {
+        /* Until it is durable, the new file's fsyncs wait; it goes out once the retiring
+         * file is durable (now, when it already is: nothing fed since its last fsync). */
+        aof.manifest_job.wanted = true;
+        manifest_advance(0, true);
+    }
     aof.rewrite_turning_on = turning_on;
     aof.rewrite_started_ms = clock_ms(CLOCK_MONOTONIC);
     aof.stats.rewrite_started_ms = clock_ms(CLOCK_REALTIME);
@@ -1570,7 +2044,7 @@ static int sink_rewrite(void *context, bool in_exec)
     if (aof.base_fd >= 0) {
         return -EBUSY;
     }
-    if (in_exec || snapshot_running()) {
+    if (in_exec || snapshot_running() || retiring_busy()) {
         aof.stats.rewrite_scheduled = true;
         aof.stats.rewrites_consecutive_failures = 0;
         return 1;
@@ -1579,6 +2053,39 @@ static int sink_rewrite(void *context, bool in_exec)
 }
 
 /* ---- On and off ---- */
+
+/* Turning off after a failed drain: what is in flight completes, the retiring file and the
+ * manifest job's fds close, the bytes not written are dropped (logged by the caller, as
+ * Redis's stopAppendOnly), the stream's offset stays where it was. */
+static void writes_abandon(void)
+{
+    uint64_t fed = aof_fed_offset();
+    struct aof_manifest_job *job = &aof.manifest_job;
+    /* Bounded: each wait completes one of the operations in flight; none is submitted. */
+    while (aof.job_in_flight || aof.fsync_in_flight || aof.retiring.fsync_in_flight ||
+           aof.retiring.close_in_flight || job->chain_pending > 0 || job->close_pending > 0) {
+        reap(true);
+    }
+    if (aof.retiring.fd >= 0) {
+        file_close(aof.retiring.fd);
+        aof.retiring.fd = -1;
+    }
+    if (job->fd >= 0) {
+        file_close(job->fd);
+        file_close(job->dir_fd);
+        job->fd = -1;
+        job->dir_fd = -1;
+    }
+    job->wanted = false;
+    aof.halves[0].length = 0;
+    aof.halves[1].length = 0;
+    aof.job = false;
+    aof.job_done = 0;
+    aof.job_old_bytes = 0;
+    aof.fill_old_bytes = 0;
+    aof.origin = fed - aof.file_bytes;
+    KV_ASSERT(aof_fed_offset() == fed);
+}
 
 static void turn_off(void)
 {
@@ -1591,6 +2098,7 @@ static void turn_off(void)
     }
     if (drain() != 0) {
         log_warn("Writing the AOF buffer on turning appendonly off failed");
+        writes_abandon();
     }
     file_close(aof.fd);
     aof.fd = -1;
@@ -1603,6 +2111,7 @@ static void turn_off(void)
     aof.on = false;
     aof.stats.enabled = false;
     aof.stats.last_write_errno = 0;
+    aof.failing = 0;
     propagate_enable(false);
 }
 
@@ -1654,6 +2163,8 @@ static void writes_advance(int64_t now, bool always)
         fsync_prepare(aof.file_bytes);
         ring_submit();
     }
+    retiring_advance(now, false);
+    manifest_advance(now, false);
 }
 
 static void sink_pass_end(void *context)
@@ -1675,7 +2186,7 @@ static void sink_pass_end(void *context)
     }
     int64_t now = clock_ms(CLOCK_MONOTONIC);
     /* No rewrite starts while a snapshot runs, nor while repeated failures wait. */
-    bool rewriting = aof.base_fd >= 0 || snapshot_running();
+    bool rewriting = aof.base_fd >= 0 || snapshot_running() || retiring_busy();
     if (aof.stats.rewrite_scheduled && !rewriting && !rewrite_limited(now)) {
         (void)rewrite_begin(false);
         rewriting = true;
@@ -1708,7 +2219,7 @@ static void sink_pass_end(void *context)
     aof.stats.buffer_length = aof.halves[aof.fill_index].length +
                               (aof.job ? aof.halves[aof.fill_index ^ 1u].length - aof.job_done
                                        : 0);
-    aof.stats.pending_fsync = aof.fsync_in_flight;
+    aof.stats.pending_fsync = aof.fsync_in_flight || aof.retiring.fsync_in_flight;
     KV_ASSERT(aof.halves[aof.fill_index].length <= AOF_WRITE_BUFFER_BYTES);
 }
 
@@ -1716,7 +2227,8 @@ static bool sink_timer_wanted(void *context)
 {
     (void)context;
     return aof.on && (aof.job || aof.halves[aof.fill_index].length > 0 ||
-                      (aof.fsync_policy != AOF_FSYNC_NO && aof.fsynced_bytes < aof.file_bytes));
+                      (aof.fsync_policy != AOF_FSYNC_NO && aof.fsynced_bytes < aof.file_bytes) ||
+                      retiring_busy());
 }
 
 bool aof_gating(void)
@@ -1734,13 +2246,28 @@ uint64_t aof_fed_offset(void)
         KV_ASSERT(aof.job_done <= aof.halves[aof.fill_index ^ 1u].length);
         held += aof.halves[aof.fill_index ^ 1u].length - aof.job_done;
     }
-    return aof.origin + aof.file_bytes + held;
+    /* The halves' head may be the retiring file's, whose bytes come before aof.origin. */
+    return aof.origin + aof.file_bytes + held - retiring_pending();
 }
 
 uint64_t aof_synced_offset(void)
 {
     /* A linked fsync's completion may be reaped before its write's: its credit counts once
      * the write's bytes do. */
+    const struct aof_retiring *retiring = &aof.retiring;
+    if (!retiring_synced()) {
+        /* Nothing past the retiring file's end counts before its own fsync completes, even
+         * when the current file's completed first (a reply may depend on both). */
+        uint64_t old = retiring->fsynced_bytes < retiring->written_bytes
+                           ? retiring->fsynced_bytes
+                           : retiring->written_bytes;
+        KV_ASSERT(old < retiring->end_bytes);
+        KV_ASSERT(retiring->origin + retiring->end_bytes == aof.origin);
+        return retiring->origin + old;
+    }
+    if (aof.manifest_job.wanted) {
+        return aof.origin; /* the new incr file is not durably listed yet */
+    }
     uint64_t synced = aof.fsynced_bytes < aof.file_bytes ? aof.fsynced_bytes : aof.file_bytes;
     KV_ASSERT(aof.origin + synced <= aof_fed_offset());
     return aof.origin + synced;

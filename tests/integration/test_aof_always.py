@@ -40,7 +40,7 @@ import kvtest
 KV_OPTIONS = ["--hugepages", "off", "--maxmemory", "64mb", "--connections-max", "64",
               "--appendonly", "yes", "--appendfsync", "always"]
 # The slow-fsync check writes values of up to 64 MiB (received, stored, written); no automatic
-# rewrite (its start drains the AOF, waiting).
+# rewrite.
 BIG_OPTIONS = KV_OPTIONS + ["--maxmemory", "600mb", "--auto-aof-rewrite-percentage", "0"]
 
 
