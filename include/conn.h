@@ -136,6 +136,8 @@ struct conn {
                                   slot is queued at most once whoever holds it */
     bool out_large;            /* the last output outgrew a CONN_BLOCK_SMALL_BYTES block: the
                                   next starts with CONN_BLOCK_FIRST_BYTES */
+    bool out_chained;          /* the chain took a second block since it was last empty: its
+                                  last block's length says nothing of the output's size */
     uint32_t sends_completed;  /* sends the kernel finished (the stall check watches it) */
     uint32_t stall_seen_sends; /* sends_completed when the stall check saw a send waiting */
     int64_t stall_since_ms;    /* Unix ms since a send has waited with no progress; 0: none */

@@ -129,6 +129,7 @@ static void output_release(struct conns *conns, struct conn *conn)
         block_give_back(conns, block);
     }
     conn->out_tail = HEAP_REF_NONE;
+    conn->out_chained = false;
     conn->out_bytes = 0;
     conn_gate_open(conn);
 }
@@ -301,12 +302,14 @@ void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)
     if (head->sent == head->length && (conn->out_head != conn->out_tail || bytes > 0)) {
         /* Taken whole: the block goes back (the tail too: an idle client holds none). */
         uint32_t next = head->next;
-        if (next == HEAP_REF_NONE && head->length <= CONN_BLOCK_SMALL_BYTES) {
+        if (next == HEAP_REF_NONE && !conn->out_chained &&
+            head->length <= CONN_BLOCK_SMALL_BYTES) {
             conn->out_large = false; /* the output fitted a small block again */
         }
         block_give_back(conns, head);
         if (conn->out_tail == conn->out_head) {
             conn->out_tail = HEAP_REF_NONE;
+            conn->out_chained = false;
         }
         conn->out_head = next;
     }
@@ -348,6 +351,7 @@ static bool conn_reply_grow(struct reply *reply, uint64_t wanted)
     conn_reply_keep(conns, conn, reply);
     if (conn->out_tail != HEAP_REF_NONE) {
         conn->out_large = true; /* one block did not hold this output */
+        conn->out_chained = true;
     }
     uint64_t bytes = block_bytes_for(conn, wanted);
     if (bytes == CONN_BLOCK_SMALL_BYTES && conns->spare_count > 0) {
