@@ -282,6 +282,7 @@ CMD_HANDLER(cmd_save)
         reply_error(&context->reply, REPLY_ERROR_BGSAVE_IN_PROGRESS);
         return;
     }
+    rdb_saves_count(); /* a failed SAVE counts too, as in Redis */
     if (rdb_save(context->store, context->store->now_ms) != 0) {
         reply_error(&context->reply, REPLY_ERROR_SAVE_FAILED);
         return;

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""SAVE during an AOF rewrite against redis-server 7.0 (issue 17).
+"""SAVE during an AOF rewrite, INFO persistence's RDB counters and FLUSHALL during a BGSAVE,
+against redis-server 7.0 (issue 17).
 
 1. SAVE while an AOF rewrite runs: kv and redis-server hold the same 200,000 strings with
    appendonly yes; one pipeline sends BGREWRITEAOF, INFO persistence, SAVE, INFO persistence
@@ -11,6 +12,21 @@
    redis-server loads kv's dump.rdb to the same DEBUG DIGEST as Redis's own dump.rdb (the
    dataset at SAVE), and kv's AOF directory to the same digest as Redis's (the writes after
    it included), which differs from the dump's.
+2. The counters, step by step on a fresh kv and a fresh redis-server (appendonly no), INFO
+   persistence's rdb_changes_since_last_save, rdb_saves, rdb_last_bgsave_status and
+   rdb_bgsave_in_progress after each step equal, and rdb_last_save_time moving where
+   Redis's moves: SAVE, BGSAVE, BGREWRITEAOF (not an RDB save), FLUSHALL without save points
+   (no save) and with them (Redis's flushAllDataAndResetRDB saves: the change count goes to
+   0, LASTSAVE moves, the file holds the empty dataset), a SAVE and a BGSAVE that fail (a
+   directory where dump.rdb goes: a failed SAVE counts in rdb_saves and leaves the status;
+   a failed BGSAVE counts and sets err), a SAVE after it (ok again), CONFIG RESETSTAT
+   (rdb_saves back to 0). The steps' writes touch one element per key: kv counts a change
+   per key a command touches where Redis counts elements (SADD of three members: 3), a
+   difference this test does not cover.
+3. FLUSHALL while a BGSAVE of 200,000 strings runs (one pipeline: BGSAVE, INFO, FLUSHALL;
+   Redis's child slowed as above): the BGSAVE stops as Redis kills its child, leaving no
+   dump.rdb, no temp file and rdb_last_bgsave_status:ok; with save points set, FLUSHALL's own
+   save leaves a dump.rdb that redis-server loads to 0 keys.
 """
 import os
 import shutil
@@ -21,6 +37,8 @@ import kvtest
 
 KV_OPTIONS = ["--hugepages", "off", "--maxmemory", "160mb", "--connections-max", "16"]
 STRINGS = 200000
+FIELDS = ("rdb_changes_since_last_save", "rdb_saves", "rdb_last_bgsave_status",
+          "rdb_bgsave_in_progress")
 
 
 def redis_argv(port, directory, appendonly):
@@ -128,6 +146,130 @@ def part_save_during_rewrite(check, root):
                f"{kv_aof} {kv_dump}")
 
 
+def counter_steps(client, directory):
+    """Part 2's steps: each step's reply, INFO fields and whether LASTSAVE moved."""
+    steps = []
+    target = os.path.join(directory, "dump.rdb")
+
+    def step(*args):
+        lastsave = client.value("LASTSAVE")
+        time.sleep(1.05 if args and args[0] in ("SAVE", "BGSAVE", "FLUSHALL") else 0)
+        reply = kvtest.decode(client.call(*args)) if args else None
+        fields = wait_idle(client)
+        moved = client.value("LASTSAVE") != lastsave
+        steps.append((args, reply, tuple(fields[name] for name in FIELDS), moved))
+
+    step()
+    step("SET", "a", "1")
+    step("MSET", "b", "2", "c", "3")
+    step("INCR", "n")
+    step("DEL", "a", "b", "missing")
+    step("SAVE")
+    step("SET", "a", "2")
+    step("BGSAVE")
+    step("SET", "b", "2")
+    step("BGREWRITEAOF")
+    step("FLUSHALL")
+    step("SET", "x", "1")
+    step("CONFIG", "SET", "save", "3600 1")
+    step("SET", "y", "1")
+    step("FLUSHALL")
+    step("CONFIG", "SET", "save", "")
+    step("SET", "z", "1")
+    # dump.rdb as a directory: the rename over it fails, for SAVE and BGSAVE alike.
+    if os.path.exists(target):
+        os.unlink(target)
+    os.mkdir(target)
+    step("SAVE")
+    step("BGSAVE")
+    step("SET", "w", "1")
+    step("BGSAVE")
+    step("SAVE")
+    os.rmdir(target)
+    step("SAVE")
+    step("CONFIG", "SET", "save", "3600 1")
+    step("SET", "v", "1")
+    step("BGSAVE")
+    step("CONFIG", "RESETSTAT")
+    step("SET", "u", "1")
+    step("BGSAVE")
+    step("CONFIG", "SET", "save", "")
+    return steps
+
+
+def part_counters(check, root):
+    kv_dir = os.path.join(root, "kv-counters")
+    redis_dir = os.path.join(root, "redis-counters")
+    os.mkdir(kv_dir)
+    os.mkdir(redis_dir)
+    with start_redis_on(redis_dir) as redis:
+        with redis.connect() as client:
+            redis_steps = counter_steps(client, redis_dir)
+    with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir) as kv:
+        with kv.connect() as client:
+            kv_steps = counter_steps(client, kv_dir)
+    check.equal(f"the {len(redis_steps)} steps' replies, rdb_* fields and LASTSAVE moves are "
+                "redis-server's", redis_steps, kv_steps)
+    for expected, got in zip(redis_steps, kv_steps):
+        if expected != got:
+            print(f"     first difference: redis {expected} kv {got}")
+            break
+    flushall = [s for s in redis_steps if s[0] == ("FLUSHALL",)]
+    check.true("redis-server's FLUSHALL with save points saved (changes 0, LASTSAVE moved)",
+               len(flushall) == 2 and flushall[1][2][0] == "0" and flushall[1][3]
+               and flushall[0][2][0] != "0" and not flushall[0][3], str(flushall))
+
+
+def flushall_during_bgsave(client, directory, slow_child):
+    """Part 3: FLUSHALL while a BGSAVE of STRINGS keys runs, without then with save points.
+    Each round's replies, the fields once idle, and the keys dump.rdb holds (None: none)."""
+    rounds = []
+    for points in ("", "3600 1"):
+        client.send(b"".join(kvtest.encode("SET", f"k:{index}", f"value-{index}")
+                             for index in range(STRINGS)))
+        client.replies(STRINGS)
+        client.value("CONFIG", "SET", "save", points)
+        before = [kvtest.encode("CONFIG", "SET", "rdb-key-save-delay", "-10")] if slow_child else []
+        after = [kvtest.encode("CONFIG", "SET", "rdb-key-save-delay", "0")] if slow_child else []
+        commands = (before + [kvtest.encode("BGSAVE")] + after +
+                    [kvtest.encode("INFO", "persistence"), kvtest.encode("FLUSHALL")])
+        client.send(b"".join(commands))
+        replies = [kvtest.decode(reply) for reply in client.replies(len(commands))]
+        running = fields_of(replies[-2], ("rdb_bgsave_in_progress",))
+        fields = wait_idle(client)
+        dump = os.path.join(directory, "dump.rdb")
+        keys = None
+        if os.path.exists(dump):
+            with start_redis_on(directory) as redis:
+                with redis.connect() as loaded:
+                    keys = loaded.value("DBSIZE")
+            os.unlink(dump)
+        rounds.append((points, replies[len(before)], running, replies[-1],
+                       tuple(fields[name] for name in FIELDS), keys,
+                       sorted(n for n in os.listdir(directory) if n.startswith("temp-"))))
+    client.value("CONFIG", "SET", "save", "")
+    return rounds
+
+
+def part_flushall_during_bgsave(check, root):
+    kv_dir = os.path.join(root, "kv-flushall")
+    redis_dir = os.path.join(root, "redis-flushall")
+    os.mkdir(kv_dir)
+    os.mkdir(redis_dir)
+    with start_redis_on(redis_dir) as redis:
+        with redis.connect(timeout=60) as client:
+            redis_rounds = flushall_during_bgsave(client, redis_dir, True)
+    with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir) as kv:
+        with kv.connect(timeout=60) as client:
+            kv_rounds = flushall_during_bgsave(client, kv_dir, False)
+    check.equal("FLUSHALL during a BGSAVE: the BGSAVE stops (no dump.rdb, status ok), or "
+                "with save points FLUSHALL's save leaves an empty dump.rdb, as redis-server",
+                redis_rounds, kv_rounds)
+    check.equal("redis-server's rounds: the BGSAVE ran at FLUSHALL, then no file and an empty "
+                "one", [("", "1", None), ("3600 1", "1", 0)],
+                [(r[0], r[2]["rdb_bgsave_in_progress"], r[5]) for r in redis_rounds])
+
+
 def main():
     check = kvtest.Checker("test_diff_persistence", verbose=True)
     kvtest.need_kv_binary()
@@ -135,6 +277,8 @@ def main():
     root = tempfile.mkdtemp(prefix="kvtest-persistence-")
     try:
         part_save_during_rewrite(check, root)
+        part_counters(check, root)
+        part_flushall_during_bgsave(check, root)
     finally:
         shutil.rmtree(root, True)
     check.finish()
