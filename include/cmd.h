@@ -77,6 +77,15 @@ struct cmd_context {
     struct cmd_outcome outcome;  /* what it asks of its caller; zero before it runs */
 };
 
+/* The id of the client that replays the AOF (Redis's CLIENT_ID_AOF): no connection has it,
+ * since client ids count up from 1. */
+#define CMD_CLIENT_ID_AOF UINT64_MAX
+
+/* Whether the running command must be obeyed as Redis's mustObeyClient: it comes from the AOF
+ * (a master's link would be the other case; kv has no replication). Such a command was
+ * checked when it first ran, so some of a client's limits do not apply to it. */
+bool cmd_must_obey(const struct cmd_context *context);
+
 /* Bytes cmd_init carves: a latency histogram per command and the slow log ring. */
 uint64_t cmd_plan_stats_bytes(uint32_t slowlog_max_len);
 

@@ -14,8 +14,8 @@
  *   ZMPOP/BZMPOP -> ZPOPMIN/ZPOPMAX key count (the key and count as the reply tells them)
  *   RESTORE key <ttl> .. (relative) -> RESTORE key <unix ms> .. ABSTTL
  *   XADD key .. * (or <ms>-*) -> the ID made; XADD, XTRIM .. MAXLEN|MINID ~ <threshold>
- *     [LIMIT n] -> MAXLEN = <length now> | MINID = <first ID now> (LIMIT dropped: Redis
- *     keeps it, but after `=` only its AOF client may give it)
+ *     [LIMIT n] -> MAXLEN = <length now> | MINID = <first ID now> [LIMIT n] (LIMIT kept, as
+ *     Redis keeps it: after `=` only the AOF's client may give it, and it ignores it)
  *   XREADGROUP, XCLAIM, XAUTOCLAIM: not themselves, but the effects the stream commands feed
  *     (propagate_effect: Redis's streamPropagateXCLAIM, streamPropagateGroupID and
  *     streamPropagateConsumerCreation), in MULTI .. EXEC when there are two or more

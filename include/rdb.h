@@ -191,11 +191,13 @@ KV_MUST_USE enum rdb_status rdb_load(struct rdb_reader *reader, struct store *st
 struct rdb_save_stats {
     int64_t last_save_seconds;     /* Unix time of the last successful save (start: startup) */
     int64_t last_save_duration_ms; /* -1 until a save ran */
-    uint64_t saves;                /* successful saves */
     bool last_save_ok;             /* the last save's outcome (true before any) */
     uint64_t last_load_keys_loaded;
     uint64_t last_load_keys_expired;
-    bool last_bgsave_ok;           /* the last BGSAVE's outcome (true before any) */
+    bool last_bgsave_ok;           /* Redis's lastbgsave_status: false after a BGSAVE failed,
+                                      true again after any save succeeded (SAVE, FLUSHALL's)
+                                      or a BGSAVE did; a BGSAVE stopped (FLUSHALL, SHUTDOWN)
+                                      leaves it, as Redis's child killed by SIGUSR1 */
     int64_t last_bgsave_seconds;   /* the last BGSAVE's duration, -1 until one ran */
     int64_t bgsave_started_ms;     /* Unix ms the running (or last) BGSAVE started */
     int64_t bgsave_tried_ms;       /* Unix ms of the last BGSAVE start attempt */
@@ -214,8 +216,17 @@ typedef int rdb_bgsave_fn(struct store *store, int64_t now_ms);
 
 void rdb_bgsave_register(rdb_bgsave_fn *bgsave);
 
-/* BGSAVE through the registered function; -ENOSYS when there is none. */
+/* BGSAVE through the registered function; -ENOSYS when there is none. A start that was not
+ * refused for a running snapshot (-EBUSY) counts in rdb_saves, failed or not, as Redis's
+ * rdbSaveBackground counts before its fork. */
 KV_MUST_USE int rdb_bgsave(struct store *store, int64_t now_ms);
+
+/* INFO's rdb_saves (Redis's stat_rdb_saves): SAVE commands and BGSAVE starts, failed ones
+ * included; not the AOF rewrite's base, FLUSHALL's or SHUTDOWN's saves. SAVE's handler calls
+ * rdb_saves_count before it saves; CONFIG RESETSTAT calls rdb_saves_reset. */
+void rdb_saves_count(void);
+void rdb_saves_reset(void);
+uint64_t rdb_saves(void);
 
 /* BGSAVE inside EXEC: cron starts it after the transaction (Redis's rdb_bgsave_scheduled).
  * rdb_bgsave_scheduled_take answers whether one was scheduled, and clears it. */

@@ -959,9 +959,9 @@ static bool admit_checks(struct cmd_context *context, uint32_t position, const s
         reply_error(&context->reply, REPLY_ERROR_NOAUTH);
         return false;
     }
-    /* Cluster mode: Redis redirects here, before every later check (the AOF's own client,
-     * id UINT64_MAX, is obeyed as Redis's mustObeyClient). */
-    if (cluster_enabled() && client->id != UINT64_MAX &&
+    /* Cluster mode: Redis redirects here, before every later check (the AOF's own client
+     * is obeyed, as Redis's mustObeyClient). */
+    if (cluster_enabled() && !cmd_must_obey(context) &&
         !cluster_admit(context, position, cmd, args, arg_count)) {
         stats->rejected_calls++;
         return false;
@@ -988,6 +988,12 @@ static bool admit_checks(struct cmd_context *context, uint32_t position, const s
     }
     KV_ASSERT(context->reply.total == length_before); /* admitting answers nothing */
     return true;
+}
+
+bool cmd_must_obey(const struct cmd_context *context)
+{
+    KV_ASSERT(context->client != NULL);
+    return context->client->id == CMD_CLIENT_ID_AOF;
 }
 
 bool cmd_admit(struct cmd_context *context, uint32_t position, const struct slice *args,

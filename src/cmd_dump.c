@@ -271,15 +271,18 @@ CMD_HANDLER(cmd_restore)
 }
 
 /* SAVE as Redis's saveCommand: the whole dataset to <dir>/<dbfilename> now (the server
- * waits, as Redis's does); Redis's bare "-ERR" when it fails (the log says why). */
+ * waits, as Redis's does); Redis's bare "-ERR" when it fails (the log says why). Only a
+ * BGSAVE refuses it: during an AOF rewrite (Redis's AOF child) it runs, as in Redis; it reads
+ * the store through its own buffers and leaves the rewrite's snapshot walk as it was. */
 CMD_HANDLER(cmd_save)
 {
     KV_ASSERT(arg_count == 1);
     (void)args;
-    if (snapshot_running()) {
+    if (snapshot_running() && !propagate_rewrite_running()) {
         reply_error(&context->reply, REPLY_ERROR_BGSAVE_IN_PROGRESS);
         return;
     }
+    rdb_saves_count(); /* a failed SAVE counts too, as in Redis */
     if (rdb_save(context->store, context->store->now_ms) != 0) {
         reply_error(&context->reply, REPLY_ERROR_SAVE_FAILED);
         return;

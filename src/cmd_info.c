@@ -328,7 +328,7 @@ static void info_persistence(struct cmd_context *context, struct text *text)
              saved->last_save_seconds, saved->last_bgsave_ok ? "ok" : "err",
              saved->last_bgsave_seconds,
              bgsave_running ? (context->store->now_ms - saved->bgsave_started_ms) / 1000 : -1,
-             saved->saves, saved->last_load_keys_expired,
+             rdb_saves(), saved->last_load_keys_expired,
              saved->last_load_keys_loaded);
     /* The AOF's fields (propagate.h's stats, kept by the writer); nothing forks (cow sizes 0). */
     static const struct propagate_aof_stats none = {.last_rewrite_time_sec = -1,

@@ -25,6 +25,9 @@
 #include "glob.h"
 #include "notify.h"
 #include "number.h"
+#include "propagate.h"
+#include "rdb.h"
+#include "redis_param.h"
 #include "snapshot.h"
 #include "tracking.h"
 #include "watch.h"
@@ -336,6 +339,26 @@ CMD_HANDLER(cmd_dbsize)
     reply_integer(&context->reply, (int64_t)store_key_count(context->store));
 }
 
+/* FLUSHALL's part in persistence, as Redis's flushAllDataAndResetRDB: a BGSAVE stops (Redis
+ * kills its child: its file would be the dataset flushed), and with save points set the
+ * empty dataset is saved at once (LASTSAVE moves, the change count restarts; a failure is
+ * only logged, and it does not count in rdb_saves). An AOF rewrite goes on. */
+static void flushall_persist(struct store *store, bool before)
+{
+    if (before) {
+        if (snapshot_running() && !propagate_rewrite_running()) {
+            snapshot_abort();
+        }
+        return;
+    }
+    int32_t points = redis_param_find("save", 4);
+    KV_ASSERT(points >= 0);
+    if (redis_param_value((uint32_t)points)[0] != '\0') {
+        int status = rdb_save(store, store->now_ms);
+        KV_ASSERT(status <= 0); /* a failure is logged by the save, and ignored as Redis does */
+    }
+}
+
 /* FLUSHDB and FLUSHALL [ASYNC|SYNC]: the selected database or every one; a flush is
  * synchronous. Watchers of every key that goes are told (Redis's touchAllWatchedKeysInDb). */
 CMD_HANDLER(cmd_flush)
@@ -346,12 +369,16 @@ CMD_HANDLER(cmd_flush)
         reply_error(&context->reply, REPLY_ERROR_SYNTAX);
         return;
     }
+    bool all = cmd_arg_is(args[0], "flushall");
     /* Tracking clients get one null each, not an invalidation per key. */
     if (context->tracking != NULL) {
         tracking_flush_begin(context->tracking);
     }
-    snapshot_settle(); /* a running BGSAVE writes what it has not yet */
-    if (cmd_arg_is(args[0], "flushall")) {
+    if (all) {
+        flushall_persist(context->store, true);
+    }
+    snapshot_settle(); /* a running snapshot writes what it has not yet */
+    if (all) {
         store_flush_all(context->store);
     } else {
         store_flush(context->store);
@@ -360,6 +387,9 @@ CMD_HANDLER(cmd_flush)
         tracking_flush_end(context->tracking);
     }
     KV_ASSERT(store_key_count(context->store) == 0);
+    if (all) {
+        flushall_persist(context->store, false);
+    }
     reply_ok(&context->reply);
 }
 

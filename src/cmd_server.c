@@ -794,6 +794,7 @@ static void config_resetstat(struct cmd_context *context)
     uint32_t connected_clients = stats->connected_clients;
     memset(stats, 0, sizeof(*stats));
     cmd_stats_reset();
+    rdb_saves_reset(); /* Redis's resetServerStats zeroes stat_rdb_saves */
     stats->start_time_us = start_time_us;
     stats->connected_clients = connected_clients;
     KV_ASSERT(stats->commands_processed == 0);

@@ -319,7 +319,7 @@ static bool arg_is_char(struct slice arg, char c)
 }
 
 /* Redis's streamParseAddOrTrimArgsOrReply: returns the ID's position (XADD), or 0 after the
- * error. */
+ * error. LIMIT needs `~` from a client; from the AOF it is accepted and ignored. */
 static uint32_t add_trim_parse(struct cmd_context *context, const struct slice *args,
                                uint32_t arg_count, bool xadd, struct add_args *parsed)
 {
@@ -397,7 +397,12 @@ static uint32_t add_trim_parse(struct cmd_context *context, const struct slice *
         reply_error(&context->reply, REPLY_ERROR_STREAM_XTRIM_NO_STRATEGY);
         return 0;
     }
-    if (limit_given) {
+    if (cmd_must_obey(context)) {
+        /* The AOF's commands trim without a limit, as Redis's AOF client does: their
+         * threshold is the exact one the first run reached (`= n`, with the LIMIT it was sent
+         * with kept), so `= n LIMIT m` is valid from the AOF alone. */
+        parsed->trim.limit = 0;
+    } else if (limit_given) {
         if (!parsed->trim.approx) {
             reply_error(&context->reply, REPLY_ERROR_STREAM_LIMIT_NO_APPROX);
             return 0;

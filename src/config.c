@@ -698,6 +698,73 @@ static char *trim(char *text)
     return text;
 }
 
+/* Redis's save lines while it reads its config file and command line (setConfigSaveOption
+ * with reading_config_file): the first replaces the points, each later one adds its pairs,
+ * `save ""` empties them. The lines seen since config_parse_args began. */
+static uint32_t config_save_lines;
+
+/* save's value from the file or the command line as Redis reads it there: one argument split
+ * on runs of blanks (sdssplitargs: "3600  1 " is two words, where CONFIG SET's single-space
+ * split makes four), the words joined by one space into `words`. False: they do not fit. */
+static bool config_save_words(const char *value, char *words, size_t words_bytes)
+{
+    size_t used = 0;
+    const char *at = value;
+    /* Bounded by the value's length: each pass consumes blanks and a word. */
+    while (*at != '\0') {
+        if (isspace((unsigned char)*at)) {
+            at++;
+            continue;
+        }
+        size_t length = 0;
+        while (at[length] != '\0' && !isspace((unsigned char)at[length])) {
+            length++;
+        }
+        size_t needed = length + (used > 0 ? 1u : 0u);
+        if (used + needed >= words_bytes) {
+            return false;
+        }
+        if (used > 0) {
+            words[used++] = ' ';
+        }
+        memcpy(words + used, at, length);
+        used += length;
+        at += length;
+    }
+    words[used] = '\0';
+    return true;
+}
+
+/* Checks and stores Redis parameter `row` from the file or the command line (save read as
+ * Redis reads it there); NULL, or the reason it is refused. */
+static const char *config_param_load(int32_t row, const char *value)
+{
+    KV_ASSERT(row >= 0);
+    char canonical[REDIS_PARAM_VALUE_BYTES];
+    char words[REDIS_PARAM_VALUE_BYTES];
+    bool save = row == redis_param_find("save", 4);
+    if (save && !config_save_words(value, words, sizeof(words))) {
+        return "argument is too long or holds a NUL byte";
+    }
+    const char *checked = save ? words : value;
+    const char *failure = redis_param_check((uint32_t)row, checked, strlen(checked), canonical);
+    if (failure != NULL) {
+        return failure;
+    }
+    if (save && config_save_lines++ > 0 && (words[0] != '\0' || value[0] != '\0')) {
+        /* A later line adds its pairs to the points set so far (blanks alone add none). */
+        const char *before = redis_param_value((uint32_t)row);
+        int length = snprintf(words, sizeof(words), "%s%s%s", before,
+                              before[0] != '\0' && canonical[0] != '\0' ? " " : "", canonical);
+        if (length < 0 || (size_t)length >= sizeof(words)) {
+            return "argument is too long or holds a NUL byte";
+        }
+        memcpy(canonical, words, (size_t)length + 1);
+    }
+    redis_param_store((uint32_t)row, canonical);
+    return NULL;
+}
+
 /* A quoted value's escapes as Redis's sdssplitargs reads them (and CONFIG REWRITE writes
  * them): \\ \" \n \r \t \a \b and \xHH; in place, the text only shrinks. */
 static void config_unescape(char *text)
@@ -752,15 +819,12 @@ static int config_line(struct config *config, const char *path, unsigned line_nu
     bool runtime = false;
     int32_t row = config_option_known(text, &runtime) ? -1 : redis_param_find(text, strlen(text));
     if (row >= 0) {
-        char canonical[REDIS_PARAM_VALUE_BYTES];
-        const char *failure =
-            redis_param_check((uint32_t)row, value, strlen(value), canonical);
+        const char *failure = config_param_load(row, value);
         if (failure != NULL) {
             snprintf(error, error_bytes, "%s:%u: option %s: '%s': %s", path, line_number, text,
                      value, failure);
             return -1;
         }
-        redis_param_store((uint32_t)row, canonical);
         return 0;
     }
     if (config_set_named(config, text, value, reason, sizeof(reason)) != 0) {
@@ -859,6 +923,7 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
                       size_t error_bytes)
 {
     *help_wanted = false;
+    config_save_lines = 0;
     const char *path = config_path(argc, argv);
     if (path != NULL && config_file(config, path, error, error_bytes) != 0) {
         return -1;
@@ -911,14 +976,11 @@ int config_parse_args(struct config *config, int argc, char **argv, bool *help_w
             row = redis_param_find(dashed, strlen(dashed));
         }
         if (row >= 0) {
-            char canonical[REDIS_PARAM_VALUE_BYTES];
-            const char *failure = redis_param_check((uint32_t)row, value, strlen(value),
-                                                    canonical);
+            const char *failure = config_param_load(row, value);
             if (failure != NULL) {
                 snprintf(error, error_bytes, "option %s: '%s': %s", name, value, failure);
                 return -1;
             }
-            redis_param_store((uint32_t)row, canonical);
             continue;
         }
         if (config_set_named(config, name, value, error, error_bytes) != 0) {

@@ -179,6 +179,9 @@ static int64_t save_point_wait(int64_t now_ms)
         if (changes < (uint64_t)wanted) {
             continue;
         }
+        if (seconds > INT64_MAX / 1000 - saved->last_save_seconds) {
+            continue; /* due past the clock's range (Redis keeps up to LLONG_MAX): never */
+        }
         int64_t due_ms = (saved->last_save_seconds + seconds) * 1000;
         int64_t wait_ms = due_ms > now_ms ? due_ms - now_ms : 0;
         soonest = soonest < 0 || wait_ms < soonest ? wait_ms : soonest;

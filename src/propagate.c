@@ -497,9 +497,10 @@ static bool trim_threshold(struct store *store, struct slice key, bool maxlen, c
 }
 
 /* XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] <id> .. and XTRIM key
- * MAXLEN|MINID [=|~] threshold [LIMIT count], as Redis rewrites them: `~ threshold` becomes
- * `= <the exact threshold now>` (LIMIT goes: it may not follow `=`, and the exact threshold
- * needs none), XADD's `*` or `<ms>-*` the ID made (the reply). */
+ * MAXLEN|MINID [=|~] threshold [LIMIT count], as Redis 7.0 rewrites them
+ * (streamRewriteApproxSpecifier, streamRewriteTrimArgument): `~ threshold` becomes
+ * `= <the exact threshold now>`, LIMIT stays as it was sent (the AOF's client may give it
+ * after `=`, and ignores it), XADD's `*` or `<ms>-*` the ID made (the reply). */
 static bool feed_xadd_xtrim(uint32_t db_index, struct store *store, bool xadd,
                             const struct slice *args, uint32_t arg_count,
                             const struct reply *reply)
@@ -528,20 +529,10 @@ static bool feed_xadd_xtrim(uint32_t db_index, struct store *store, bool xadd,
     if (!id_made && approx_index == 0) {
         return false;
     }
-    /* LIMIT and its count go when `~` does. */
-    uint32_t dropped = 0;
-    /* Bounded by the options. */
-    for (uint32_t at = 2; at < index && approx_index != 0; at++) {
-        dropped += arg_is(args[at], "limit") && at + 1 < index ? 2u : 0u;
-        at += arg_is(args[at], "limit") ? 1u : 0u;
-    }
-    feed_begin(db_index, arg_count - dropped);
+    KV_ASSERT(approx_index == 0 || approx_index + 1 < index);
+    feed_begin(db_index, arg_count);
     /* Bounded by the arguments. */
     for (uint32_t at = 0; at < arg_count; at++) {
-        if (approx_index != 0 && at < index && arg_is(args[at], "limit") && at + 1 < index) {
-            at++;
-            continue;
-        }
         if (at == approx_index && approx_index != 0) {
             feed_word("=");
         } else if (at == approx_index + 1 && approx_index != 0) {

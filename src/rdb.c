@@ -2542,10 +2542,31 @@ void rdb_bgsave_register(rdb_bgsave_fn *bgsave)
     rdb_registered_bgsave = bgsave;
 }
 
+static uint64_t rdb_saves_started;
+
 int rdb_bgsave(struct store *store, int64_t now_ms)
 {
     KV_ASSERT(store != NULL);
-    return rdb_registered_bgsave != NULL ? rdb_registered_bgsave(store, now_ms) : -ENOSYS;
+    int status = rdb_registered_bgsave != NULL ? rdb_registered_bgsave(store, now_ms) : -ENOSYS;
+    if (status != -EBUSY && status != -ENOSYS) {
+        rdb_saves_started++;
+    }
+    return status;
+}
+
+void rdb_saves_count(void)
+{
+    rdb_saves_started++;
+}
+
+void rdb_saves_reset(void)
+{
+    rdb_saves_started = 0;
+}
+
+uint64_t rdb_saves(void)
+{
+    return rdb_saves_started;
 }
 
 const struct rdb_save_stats *rdb_stats(void)

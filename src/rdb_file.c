@@ -282,7 +282,7 @@ int rdb_file_save(struct store *store, int64_t now_ms)
     rdb_file.stats.last_save_seconds = now_ms / 1000;
     rdb_file.stats.last_save_duration_ms = clock_ms(CLOCK_MONOTONIC) - started_ms;
     rdb_file.stats.last_save_ok = true;
-    rdb_file.stats.saves++;
+    rdb_file.stats.last_bgsave_ok = true; /* Redis's rdbSave sets lastbgsave_status too */
     rdb_file.stats.changes_at_save = changes;
     return 0;
 }
@@ -377,10 +377,12 @@ static void bgsave_done(void *context, int status)
         io_uring_prep_unlinkat(ring_sqe(), AT_FDCWD, rdb_file.bgsave_temp, 0);
         (void)ring_run();
         if (status == -ECANCELED) {
+            /* Stopped (FLUSHALL, SHUTDOWN): Redis's child killed by SIGUSR1, which leaves
+             * lastbgsave_status as it was. */
             log_warn("Background saving terminated by signal");
-        } else {
-            log_warn("Background saving error: %s", strerror(-status));
+            return;
         }
+        log_warn("Background saving error: %s", strerror(-status));
         rdb_file.stats.last_bgsave_ok = false;
         return;
     }
@@ -393,7 +395,6 @@ static void bgsave_done(void *context, int status)
     rdb_file.stats.last_save_ok = true;
     rdb_file.stats.last_save_seconds = now_ms / 1000; /* Redis: time(NULL) at the end */
     rdb_file.stats.last_save_duration_ms = now_ms - rdb_file.stats.bgsave_started_ms;
-    rdb_file.stats.saves++;
     rdb_file.stats.changes_at_save = rdb_file.stats.changes_at_bgsave;
 }
 

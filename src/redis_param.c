@@ -420,42 +420,61 @@ static const char *param_oom_values(const char *value, char *canonical)
     return NULL;
 }
 
-/* save: "<seconds> <changes>" pairs (seconds >= 1, changes >= 0), or "" for none, as Redis's
- * setConfigSaveOption checks them; canonical: the numbers as written back, one space apart. */
+/* One word of CONFIG SET save as Redis's setConfigSaveOption reads it: strtoll's number with
+ * nothing after it (leading blanks and a sign allowed, an empty word is 0, a number past the
+ * range saturates, as strtoll's errno goes unread), seconds at least 1, changes at least 0.
+ * The changes are kept in an int there: their text is the number cut to 32 bits, as gcc
+ * converts (Redis's "%d"). False: invalid. */
+static bool param_save_word(const char *word, bool seconds, char *text, size_t text_bytes)
+{
+    char *end = NULL;
+    long long number = strtoll(word, &end, 10);
+    if (*end != '\0' || number < (seconds ? 1 : 0)) {
+        return false;
+    }
+    int printed = seconds ? snprintf(text, text_bytes, "%lld", number)
+                          : snprintf(text, text_bytes, "%d", (int)(uint32_t)number);
+    return printed > 0 && (size_t)printed < text_bytes;
+}
+
+/* save as CONFIG SET takes it: the value split at every single space (Redis's sdssplitlen,
+ * so two spaces in a row or one at an end make an empty word), an even number of words in
+ * "<seconds> <changes>" pairs, or "" (no words) for none. canonical: the pairs as CONFIG GET
+ * shows them ("%jd %d", one space apart). The file and the command line split on runs of
+ * blanks first (config.c), as Redis's sdssplitargs does there. */
 static const char *param_save(const char *value, char *canonical)
 {
     static const char *const invalid = "Invalid save parameters";
-    uint32_t written = 0;
+    size_t written = 0;
     uint32_t count = 0;
     canonical[0] = '\0';
+    if (value[0] == '\0') {
+        return NULL;
+    }
     const char *at = value;
-    /* Bounded by the value's length: each step consumes a word or the spaces before it. */
-    while (*at != '\0') {
-        if (*at == ' ') {
-            at++;
-            continue;
-        }
+    /* Bounded by the value's length: each pass consumes a word and the space after it. */
+    for (;;) {
         size_t length = strcspn(at, " ");
-        char word[32];
-        if (length >= sizeof(word)) {
-            return invalid;
-        }
+        char word[REDIS_PARAM_VALUE_BYTES];
+        KV_ASSERT(length < sizeof(word)); /* redis_param_check bounded the value */
         memcpy(word, at, length);
         word[length] = '\0';
-        char *end = NULL;
-        errno = 0;
-        long long number = strtoll(word, &end, 10);
-        if (*end != '\0' || errno != 0 || number < (count % 2 == 0 ? 1 : 0)) {
+        char text[32];
+        if (!param_save_word(word, count % 2 == 0, text, sizeof(text))) {
             return invalid;
         }
-        int printed = snprintf(canonical + written, REDIS_PARAM_VALUE_BYTES - written, "%s%lld",
-                               count == 0 ? "" : " ", number);
-        if (printed < 0 || (uint32_t)printed >= REDIS_PARAM_VALUE_BYTES - written) {
+        int printed = snprintf(canonical + written, REDIS_PARAM_VALUE_BYTES - written, "%s%s",
+                               count == 0 ? "" : " ", text);
+        if (printed < 0 || (size_t)printed >= REDIS_PARAM_VALUE_BYTES - written) {
             return invalid;
         }
-        written += (uint32_t)printed;
+        written += (size_t)printed;
         count++;
         at += length;
+        if (*at == '\0') {
+            break;
+        }
+        at++; /* the space: a word follows, empty when the value ends here */
     }
     return count % 2 == 0 ? NULL : invalid;
 }

@@ -9,7 +9,10 @@
    with good and bad values, unknown names, repeats and aliases: byte-identical replies, and
    after each the parameters read back identically (all or nothing: a failed multi-set
    changes nothing on either).
-4. CONFIG REWRITE without a config file: Redis's error. With one (kv only: Redis writes lines
+4. CONFIG SET save with odd spacing, signs, blanks and out-of-range numbers (SAVE_VALUES):
+   the same replies and CONFIG GET save; save lines in a config file and --save on the
+   command line after it: the points redis-server has.
+5. CONFIG REWRITE without a config file: Redis's error. With one (kv only: Redis writes lines
    kv has no use for): comments kept, a changed value updated in place, an alias line under
    its primary's name, a repeated parameter's later line dropped, new values appended after Redis's
    signature, and a kv restarted from the rewritten file answers the same values.
@@ -99,6 +102,50 @@ def set_and_compare(check, rnd, kv, redis, names, seed):
         if not check.equal(f"#{count} then {readback!r} (seed {seed})",
                            pairs(redis.call(*readback)), pairs(kv.call(*readback))):
             return
+
+
+# CONFIG SET save as Redis 7.0 splits it: at every single space (sdssplitlen), so doubled,
+# leading and trailing spaces make empty words, which strtoll reads as 0 (valid changes,
+# invalid seconds); strtoll's blanks, signs, leading zeros and saturation; changes cut to an
+# int as Redis's "%d" shows them.
+SAVE_VALUES = [b"3600  1 ", b"3600 1", b" 3600 1", b"3600 1 ", b"3600 1  ", b"  ", b" ", b"",
+               b"+5 -0", b"\t5 1", b"5\t1", b"5 1\t", b"99999999999999999999 1",
+               b"10 4294967297", b"10 2147483648", b"10 99999999999999999999", b"0 1", b"1 -1",
+               b"-99999999999999999999 1", b"0" * 40 + b"3600 1", b"1 2 3 4 5 6 7 8",
+               b"abc 1", b"1x 1", b"1  2  3 ", b"1 ", b"3600 1 300 100 60 10000", b""]
+
+
+def save_values(check, kv, redis):
+    for value in SAVE_VALUES:
+        command = [b"CONFIG", b"SET", b"save", value]
+        check.equal(f"{command!r}", redis.call(*command), kv.call(*command))
+        check.equal(f"CONFIG GET save after {value!r}", redis.call(b"CONFIG", b"GET", b"save"),
+                    kv.call(b"CONFIG", b"GET", b"save"))
+
+
+def save_lines(check, directory):
+    """save in a config file and on the command line, as redis-server reads them there: a
+    single argument split on runs of blanks (sdssplitargs), the first line replacing the
+    points and each later one adding its pairs, `save ""` emptying them."""
+    files = {"appended": 'save 900 1\nsave "300  10 "\nsave 60 10000\n',
+             "emptied": 'save 900 1\nsave ""\nsave "  60\t10000  "\n',
+             "blank": 'save 900 1\nsave "   "\n'}
+    for name, text in files.items():
+        path = os.path.join(directory, f"{name}.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        got = []
+        for server in ("redis", "kv"):
+            port = kvtest.free_port()
+            work = tempfile.mkdtemp(dir=directory)
+            common = ["--port", str(port), "--bind", "127.0.0.1", "--dir", work,
+                      "--protected-mode", "no", "--save", "7  7", "--save", "8 8 "]
+            argv = (["redis-server", path, "--daemonize", "no"] + common if server == "redis"
+                    else [kvtest.KV_BIN, "--config", path, "--hugepages", "off"] + common)
+            with kvtest.Server(server, argv, port).wait_ready() as running:
+                with running.connect() as client:
+                    got.append(client.call(b"CONFIG", b"GET", b"save"))
+        check.equal(f"save lines {text!r} then --save '7  7' --save '8 8 '", got[0], got[1])
 
 
 def rewrite(check, directory):
@@ -195,6 +242,7 @@ def main():
                 readback = [b"CONFIG", b"GET", b"busy-reply-threshold", b"lua-time-limit"]
                 check.equal(f"after {command!r}", pairs(redis_client.call(*readback)),
                             pairs(kv_client.call(*readback)))
+            save_values(check, kv_client, redis_client)
             set_and_compare(check, rnd, kv_client, redis_client, names, seed)
             check.equal("CONFIG REWRITE without a config file",
                         redis_client.call(b"CONFIG", b"REWRITE"),
@@ -204,6 +252,8 @@ def main():
         redis.stop()
     with tempfile.TemporaryDirectory() as directory:
         rewrite(check, directory)
+    with tempfile.TemporaryDirectory() as directory:
+        save_lines(check, directory)
     check.finish()
 
 
