@@ -46,8 +46,9 @@ enum conn_state {
  * its next with such a block: a size class of several objects per page, so the block of a
  * reply taken and given back at every request comes from and goes to a partly used span
  * (a free-list push and pop), where a page of its own would cut a free span and merge it back
- * each time. One whose output needed more starts with CONN_BLOCK_FIRST_BYTES, so that a
- * reply of a few kilobytes still goes out in one send. With its 16-byte head that block is
+ * each time. One whose output needed more starts with a block of its last output's size
+ * (CONN_BLOCK_FIRST_BYTES at least, CONN_BLOCK_BYTES at most), so that a reply of a few
+ * kilobytes, repeated, goes out in one send. With its 16-byte head that block is
  * one heap page, a size class whose spans are single pages, and any block the heap cannot
  * give comes as such a page instead: near a full heap the free pages may lie in short runs,
  * and one page still answers. */
@@ -135,9 +136,14 @@ struct conn {
     bool queued;               /* on the ready queue; kept across release and reopen, so a
                                   slot is queued at most once whoever holds it */
     bool out_large;            /* the last output outgrew a CONN_BLOCK_SMALL_BYTES block: the
-                                  next starts with CONN_BLOCK_FIRST_BYTES */
+                                  next starts with a block of out_last_bytes (at least
+                                  CONN_BLOCK_FIRST_BYTES, at most CONN_BLOCK_BYTES) */
     bool out_chained;          /* the chain took a second block since it was last empty: its
                                   last block's length says nothing of the output's size */
+    uint32_t out_chain_sent;   /* bytes sent since the chain was last empty */
+    uint32_t out_last_bytes;   /* bytes the chain sent between its last two empty moments,
+                                  capped at CONN_BLOCK_BYTES: a repeated reply of a few KiB
+                                  (LRANGE 0 599) gets one block and one send */
     uint32_t sends_completed;  /* sends the kernel finished (the stall check watches it) */
     uint32_t stall_seen_sends; /* sends_completed when the stall check saw a send waiting */
     int64_t stall_since_ms;    /* Unix ms since a send has waited with no progress; 0: none */

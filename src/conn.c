@@ -297,6 +297,8 @@ void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)
     struct conn_block *head = block_at(conns, conn->out_head);
     head->sent += bytes;
     conn->out_bytes -= bytes;
+    uint32_t chain_sent = conn->out_chain_sent + bytes;
+    conn->out_chain_sent = chain_sent < CONN_BLOCK_BYTES ? chain_sent : CONN_BLOCK_BYTES;
     gate_consume(&conn->gate, bytes);
     KV_ASSERT(head->sent <= head->length);
     if (head->sent == head->length && (conn->out_head != conn->out_tail || bytes > 0)) {
@@ -310,6 +312,8 @@ void conn_sent(struct conns *conns, struct conn *conn, uint32_t bytes)
         if (conn->out_tail == conn->out_head) {
             conn->out_tail = HEAP_REF_NONE;
             conn->out_chained = false;
+            conn->out_last_bytes = conn->out_chain_sent;
+            conn->out_chain_sent = 0;
         }
         conn->out_head = next;
     }
@@ -332,8 +336,10 @@ uint32_t conn_send_pending(const struct conns *conns, const struct conn *conn,
 /* The size of the next block for a write of `wanted` more bytes. */
 static uint64_t block_bytes_for(const struct conn *conn, uint64_t wanted)
 {
+    uint64_t first = conn->out_last_bytes > CONN_BLOCK_FIRST_BYTES ? conn->out_last_bytes
+                                                                   : CONN_BLOCK_FIRST_BYTES;
     uint64_t bytes = conn->out_head != HEAP_REF_NONE ? CONN_BLOCK_BYTES
-                     : conn->out_large               ? CONN_BLOCK_FIRST_BYTES
+                     : conn->out_large               ? first
                                                      : CONN_BLOCK_SMALL_BYTES;
     bytes = wanted > bytes ? wanted : bytes;
     return bytes < CONN_BLOCK_BYTES_MAX ? bytes : CONN_BLOCK_BYTES_MAX;
