@@ -4,8 +4,11 @@
  */
 #include "fixture.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "kv_assert.h"
@@ -16,6 +19,50 @@
 #include "store_stream.h"
 #include "store_string.h"
 #include "store_zset.h"
+
+uint64_t prng_state;
+struct fixture_run fixture_run;
+
+/* What the abort report names: set once by fixture_seed. */
+static const char *run_test_name;
+static const char *run_step_name;
+
+uint64_t prng_next(void)
+{
+    prng_state += 0x9e3779b97f4a7c15ull;
+    uint64_t value = prng_state;
+    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
+    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
+    return value ^ (value >> 31);
+}
+
+uint32_t prng_below(uint32_t bound)
+{
+    KV_ASSERT(bound > 0);
+    return (uint32_t)(prng_next() % bound);
+}
+
+static void on_abort(int signal_number)
+{
+    (void)signal_number;
+    if (fixture_run.active) {
+        fprintf(stderr, "%s: aborted at %s %u (KV_SEED=%llu)\n", run_test_name, run_step_name,
+                fixture_run.step, (unsigned long long)fixture_run.seed);
+    }
+}
+
+uint64_t fixture_seed(const char *test_name, const char *step_name)
+{
+    KV_ASSERT(test_name != NULL && step_name != NULL);
+    const char *seed_text = getenv("KV_SEED");
+    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
+                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    run_test_name = test_name;
+    run_step_name = step_name;
+    fixture_run.seed = seed;
+    signal(SIGABRT, on_abort);
+    return seed;
+}
 
 /* The store's types in main.c's order, each registered when its bit is asked for. */
 static void server_types_init(struct store *store, uint32_t types)

@@ -1,6 +1,9 @@
 /*
  * What several unit tests set up alike, kept once (tests/fixture.c, linked into every unit
  * test):
+ * - prng_next, prng_below: splitmix64 from prng_state, so one seed gives a whole run;
+ * - fixture_seed and fixture_run: KV_SEED (or the time), and on an abort the seed and the
+ *   step the run had reached, so that KV_SEED replays it;
  * - struct fixture_server: the modules a server is made of, built on a small configuration
  *   as main.c's modules_init builds them (the ones the serving tests drive: no eviction,
  *   scripting or tracking).
@@ -26,6 +29,26 @@
 #include "stats.h"
 #include "store.h"
 #include "watch.h"
+
+/* splitmix64: a test sets prng_state (its seed), then every number follows from it. */
+extern uint64_t prng_state;
+uint64_t prng_next(void);
+/* A number below `bound` (> 0). */
+uint32_t prng_below(uint32_t bound);
+
+/* The seeded run an abort reports. A test sets `active` while the run goes on and `step` as it
+ * advances; an abort at another time (set-up, fixed cases) prints nothing more. */
+struct fixture_run {
+    uint64_t seed; /* what KV_SEED replays it with (fixture_seed sets it) */
+    uint32_t step; /* the step (or round) the run is at */
+    bool active;   /* inside the run: an abort is reported */
+};
+extern struct fixture_run fixture_run;
+
+/* KV_SEED when set, else the time and the PID; kept in fixture_run.seed. Installs the SIGABRT
+ * report "<test_name>: aborted at <step_name> <step> (KV_SEED=<seed>)", printed when
+ * fixture_run.active. */
+uint64_t fixture_seed(const char *test_name, const char *step_name);
 
 /* The serving stack as main.c wires it: config through serve, each module's state by value. */
 struct fixture_server {

@@ -22,10 +22,7 @@
  *   abort); KV_SEED replays it.
  * The modules are built as main.c's modules_init builds them, on a small configuration.
  */
-#include <signal.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "block.h"
 #include "check.h"
@@ -59,39 +56,10 @@ static struct cron cron;
 static int64_t fake_now_ms;
 static uint32_t clock_reads;
 
-static uint64_t prng_state;
-static uint64_t run_seed;
-static bool run_active;
-
 static int64_t fake_clock(void)
 {
     clock_reads++;
     return fake_now_ms;
-}
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (run_active) {
-        fprintf(stderr, "test_cron: aborted in the random run (KV_SEED=%llu)\n",
-                (unsigned long long)run_seed);
-    }
 }
 
 /* main.c's modules_init, on a small configuration, with the fake clock. */
@@ -490,8 +458,8 @@ static int64_t random_turn_check(int64_t *deadlines, int64_t now_ms, uint32_t *a
 static void test_random(uint64_t seed)
 {
     prng_state = seed;
-    run_seed = seed;
-    run_active = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     static const uint32_t hz_choices[] = {1, 10, 100, 500};
     for (uint32_t slot = 0; slot < CONNECTIONS; slot++) {
         open_at(slot, 0);
@@ -500,6 +468,7 @@ static void test_random(uint64_t seed)
     uint32_t shrunk = 0;
     int failures_before = check_failures;
     for (uint32_t round = 0; round < RANDOM_ROUNDS; round++) {
+        fixture_run.step = round;
         server.config.hz = hz_choices[prng_below(4)];
         int64_t deadlines[BLOCKERS];
         for (uint32_t slot = 0; slot < BLOCKERS; slot++) {
@@ -552,7 +521,7 @@ static void test_random(uint64_t seed)
             break;
         }
     }
-    run_active = false;
+    fixture_run.active = false;
     server.config.hz = 10;
     printf("test_cron: %u random rounds, %u timeouts answered, %u sleeps shrunk to a deadline "
            "(KV_SEED=%llu)\n",
@@ -565,10 +534,7 @@ static void test_random(uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_cron", "random round");
     modules_build();
     /* The fake clock runs near the wall clock, which commands read for their own times. */
     int64_t base_ms = cron_unix_ms();

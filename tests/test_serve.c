@@ -32,10 +32,7 @@
  *   printed on failure (also on an abort); KV_SEED replays it.
  * The modules are built as main.c's modules_init builds them, on a small configuration.
  */
-#include <signal.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "block.h"
 #include "check.h"
@@ -80,35 +77,6 @@ static uint32_t captured_length[SLOTS_USED];
 
 /* Whether replies are taken (sent whole) as soon as they are written. */
 static bool auto_send = true;
-
-static uint64_t prng_state;
-static uint64_t replay_seed;
-static bool replay_active;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (replay_active) {
-        fprintf(stderr, "test_serve: aborted in the replay (KV_SEED=%llu)\n",
-                (unsigned long long)replay_seed);
-    }
-}
 
 /* main.c's modules_init, on a small configuration. */
 static void modules_build(void)
@@ -885,8 +853,8 @@ static void test_replay(uint64_t seed)
 {
     static char script[1024 * 1024];
     uint32_t length = script_build(script, sizeof(script));
-    replay_seed = seed;
-    replay_active = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     prng_state = seed;
     uint32_t want_length = replay(0, script, length, false, 1);
     static uint8_t want[CAPTURE_BYTES];
@@ -896,6 +864,7 @@ static void test_replay(uint64_t seed)
     CHECK(want_length > SERVE_OUTPUT_PAUSE_BYTES);
     int failures_before = check_failures;
     for (uint32_t round = 0; round < REPLAY_ROUNDS; round++) {
+        fixture_run.step = round;
         uint32_t got_length = replay(1, script, length, true, 2 + round % 8);
         CHECK_BYTES(captured[1], got_length, want, want_length);
         captured_length[1] = 0;
@@ -905,7 +874,7 @@ static void test_replay(uint64_t seed)
             break;
         }
     }
-    replay_active = false;
+    fixture_run.active = false;
     printf("test_serve: script of %u bytes replayed %u times in random chunks, %u reply "
            "bytes each, %u passes with the output paused (KV_SEED=%llu)\n",
            length, REPLAY_ROUNDS, want_length, replay_send_full, (unsigned long long)seed);
@@ -914,10 +883,7 @@ static void test_replay(uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_serve", "replay round");
     modules_build();
     prng_state = seed;
     serve_verify(&server.serve);

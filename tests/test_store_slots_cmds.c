@@ -51,24 +51,8 @@ static struct fixture_server server;
 
 static uint8_t captured[CAPTURE_BYTES];
 static uint32_t captured_length;
-static uint64_t prng_state;
 static uint32_t recount[KEYSLOT_COUNT];
 static uint32_t listed[1u << 16];
-
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
 
 /* main.c's modules_init on a small configuration, in cluster mode. */
 static void modules_build(void)
