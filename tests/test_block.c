@@ -56,11 +56,6 @@
 
 static struct region region;
 
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
 static void key_ready(struct block *block, struct slice key)
 {
     block_key_ready(block, 0, key);

@@ -33,11 +33,6 @@ static struct watch watch;
 static struct pubsub pubsub;
 static struct clients clients;
 
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
 static void verify_all(void)
 {
     for (uint32_t slot = 0; slot < SLOTS; slot++) {

@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "cron.h"
 #include "fixture.h"
+#include "fixture_server.h"
 #include "layout.h"
 #include "plan.h"
 #include "pubsub.h"
@@ -86,11 +87,6 @@ static void modules_build(void)
     cron_init(&cron, &server.serve, &server.store, &server.config, &server.stats, fake_clock);
     region_seal(&server.region);
     CHECK(server.region.carved_bytes <= server.layout.total_bytes);
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
 }
 
 /* A turn at `now_ms`, then every invariant. */

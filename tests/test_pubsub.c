@@ -42,11 +42,6 @@
 
 static struct region region;
 
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
 static uint32_t heap_fill(struct heap *heap, void **blocks)
 {
     uint32_t count = 0;

@@ -27,11 +27,6 @@
 
 static struct region region;
 
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
 static void test_apart(struct heap *heap)
 {
     uint64_t used_before = heap->used_bytes;

@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "crc64.h"
+#include "fixture.h"
 #include "heap.h"
 #include "lzf.h"
 #include "number.h"
@@ -39,21 +40,7 @@ static struct region region;
 static struct heap heap;
 static struct store store;
 static struct config store_config;
-static uint64_t seed_state;
 static uint32_t lzf_table[LZF_TABLE_BYTES / sizeof(uint32_t)];
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = strlen(bytes)};
-}
 
 static void setup(void)
 {

@@ -41,6 +41,7 @@
 #include "config.h"
 #include "conn.h"
 #include "fixture.h"
+#include "fixture_server.h"
 #include "layout.h"
 #include "plan.h"
 #include "protected.h"

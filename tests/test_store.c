@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_string.h"
@@ -23,20 +24,6 @@
 static struct region region;
 static struct heap heap;
 static struct store store;
-static uint64_t seed_state;
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
 
 /* A fresh region, heap and store of `heap_bytes`, with the config's caps. */
 static void setup(uint64_t heap_bytes, const struct config *caps)

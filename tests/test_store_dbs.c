@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_string.h"
@@ -22,24 +23,10 @@
 static struct region region;
 static struct heap heap;
 static struct store store;
-static uint64_t seed_state;
 
 /* What the touched hook heard last, and how often. */
 static uint32_t touched_db_index;
 static uint64_t touched_count;
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
 
 static void on_touched(void *context, uint32_t db_index, uint32_t hash, struct slice key)
 {

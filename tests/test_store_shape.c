@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "redis_param.h"
 #include "store.h"
@@ -28,29 +29,10 @@ static struct region region;
 static struct heap heap;
 static struct store store;
 static struct config store_config;
-static uint64_t seed_state;
 
 #define HEAP_BYTES (64u << 20)
 #define CHURN_STEPS 6000u
 #define FIELDS_MAX 40u   /* distinct fields or members the churn names */
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
-
-static uint32_t random_below(uint32_t bound)
-{
-    return (uint32_t)(random_next() % bound);
-}
 
 static void setup(void)
 {

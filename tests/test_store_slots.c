@@ -28,6 +28,7 @@
 
 #include "check.h"
 #include "evict.h"
+#include "fixture.h"
 #include "heap.h"
 #include "keyslot.h"
 #include "rdb.h"
@@ -50,7 +51,6 @@ static struct heap heap;
 static struct store store;
 static struct config config;
 static struct evict evict;
-static uint64_t seed_state;
 static uint64_t fake_us;
 static const uint64_t no_clients = 0;
 
@@ -68,19 +68,6 @@ static uint32_t epoch;
 static uint64_t stream_ms;                  /* XADD's IDs: always increasing */
 static uint8_t value_buffer[50000];
 static bool clock_frozen;                   /* the snapshot phase: time does not pass */
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
-
-static uint32_t random_below(uint32_t bound)
-{
-    return (uint32_t)(random_next() % bound);
-}
 
 static uint64_t fake_now_us(void)
 {

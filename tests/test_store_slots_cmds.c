@@ -24,6 +24,7 @@
 #include "config.h"
 #include "conn.h"
 #include "fixture.h"
+#include "fixture_server.h"
 #include "keyslot.h"
 #include "layout.h"
 #include "plan.h"

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_stream.h"
@@ -23,25 +24,11 @@ static struct region region;
 static struct heap heap;
 static struct store store;
 static struct config store_config;
-static uint64_t seed_state;
 static uint64_t seed_first;
 
 #define BALLAST_MAX 400000u
 static void *ballast[BALLAST_MAX];
 static uint32_t ballast_count;
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
-
-static uint32_t random_below(uint32_t bound)
-{
-    return (uint32_t)(random_next() % bound);
-}
 
 static void setup(uint64_t heap_bytes)
 {
@@ -71,11 +58,6 @@ static void verify(void)
 {
     CHECK(store_verify(&store) + ballast_count == heap.allocations);
     heap_verify(&heap);
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
 }
 
 /* ---- The model ---------------------------------------------------------------------------- */

@@ -44,11 +44,6 @@ static const struct resp_scratch scratch = {.args = scratch_args,
                                             .arg_bytes_max = KEY_BYTES,
                                             .bulk_bytes_limit = RESP_BULK_BYTES_LIMIT};
 
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
 static void buffer_reset(void)
 {
     buffer_length = 0;

@@ -39,11 +39,6 @@
 
 static struct region region;
 
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
 static void touch(struct watch *watch, struct slice key)
 {
     watch_touched(watch, 0, 0, key);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_string.h"
@@ -26,7 +27,6 @@ static struct region region;
 static struct heap heap;
 static struct store store;
 static struct config store_config;
-static uint64_t seed_state;
 
 #define BALLAST_MAX 200000u
 static void *ballast[BALLAST_MAX];
@@ -37,19 +37,6 @@ static uint32_t ballast_count;
 static double model_score[MODEL_MAX];
 static bool model_present[MODEL_MAX];
 static char names[MODEL_MAX][80];
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
 
 static void setup(uint64_t heap_bytes)
 {
