@@ -55,6 +55,31 @@ struct slice text(const char *bytes)
     return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
 }
 
+void fixture_heap_map(struct region *region, struct heap *heap, uint64_t heap_bytes)
+{
+    if (region->base != NULL) {
+        region_unmap(region);
+    }
+    char error[256];
+    /* The heap's plan and 8 KiB to spare, as the store tests have always mapped. */
+    if (region_map(region, heap_plan_bytes(heap_bytes) + 8192, CONFIG_HUGEPAGES_OFF,
+                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
+        fprintf(stderr, "region_map: %s\n", error);
+        exit(1);
+    }
+    heap_init(heap, region, heap_bytes);
+    KV_ASSERT(heap->used_bytes == 0);
+}
+
+void fixture_caps_none(struct config *config)
+{
+    config_defaults(config);
+    config->key_count = 0;
+    config->key_size_max = 0;
+    config->val_size_max = 0;
+    config->list_length_max = 0;
+}
+
 static void on_abort(int signal_number)
 {
     (void)signal_number;

@@ -4,6 +4,8 @@
  * - prng_next, prng_below: splitmix64 from prng_state, so one seed gives a whole run;
  * - random_next, random_below: xorshift64 from seed_state (the store tests' generator);
  * - text: a C string as a slice;
+ * - fixture_heap_map, fixture_caps_none: a heap on a region of its own, and a config without
+ *   kv's optional caps (Redis's limits), as the store tests set up;
  * - fixture_seed and fixture_run: KV_SEED (or the time), and on an abort the seed and the
  *   step the run had reached, so that KV_SEED replays it;
  * and, in tests/fixture_server.h, the modules a server is made of.
@@ -16,6 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
+#include "heap.h"
+#include "region.h"
 #include "slice.h"
 
 /* splitmix64: a test sets prng_state (its seed), then every number follows from it. */
@@ -33,6 +38,14 @@ uint32_t random_below(uint32_t bound);
 
 /* A NUL-terminated string's bytes (without the NUL) as a slice. */
 struct slice text(const char *bytes);
+
+/* Maps `region` for a heap of `heap_bytes` (unmapping it first if mapped: a fresh start) and
+ * inits `heap` on it; exits with 1 when the region cannot be mapped. */
+void fixture_heap_map(struct region *region, struct heap *heap, uint64_t heap_bytes);
+
+/* config_defaults without kv's optional caps (key_count, key_size_max, val_size_max,
+ * list_length_max at 0: Redis's limits). */
+void fixture_caps_none(struct config *config);
 
 /* The seeded run an abort reports. A test sets `active` while the run goes on and `step` as it
  * advances; an abort at another time (set-up, fixed cases) prints nothing more. */

@@ -44,18 +44,9 @@ static uint8_t value_bytes[VALUE_BYTES_MAX];
 
 static void setup(void)
 {
-    if (region.base != NULL) {
-        region_unmap(&region);
-    }
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(HEAP_BYTES) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
+    fixture_heap_map(&region, &heap, HEAP_BYTES);
     config_defaults(&config);
     config.maxmemory = HEAP_BYTES;
-    heap_init(&heap, &region, HEAP_BYTES);
     store_init(&store, &heap, &config, 4242);
     store_string_init(&store);
     store_list_init(&store);

@@ -51,11 +51,7 @@ static void setup(void)
         exit(SKIP_CODE);
     }
     heap_init(&heap, &region, HEAP_BYTES);
-    config_defaults(&store_config);
-    store_config.key_count = 0;
-    store_config.key_size_max = 0;
-    store_config.val_size_max = 0;
-    store_config.list_length_max = 0;
+    fixture_caps_none(&store_config);
     store_init(&store, &heap, &store_config, 777);
     store_string_init(&store);
     store_list_init(&store);

@@ -47,16 +47,7 @@ static uint64_t now_ns(void)
 /* A fresh region, heap and store of `heap_bytes`, with the config's caps. */
 static void setup(uint64_t heap_bytes, const struct config *caps)
 {
-    if (region.base != NULL) {
-        region_unmap(&region);
-    }
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(heap_bytes) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
-    heap_init(&heap, &region, heap_bytes);
+    fixture_heap_map(&region, &heap, heap_bytes);
     store_config = *caps; /* the store keeps the pointer: it must outlive the caller's */
     store_init(&store, &heap, &store_config, 12345);
     store_string_init(&store);
@@ -78,11 +69,7 @@ static uint64_t allocations_empty(void)
 static void setup_default(uint64_t heap_bytes)
 {
     struct config config;
-    config_defaults(&config);
-    config.key_count = 0;
-    config.key_size_max = 0;
-    config.val_size_max = 0;
-    config.list_length_max = 0;
+    fixture_caps_none(&config);
     setup(heap_bytes, &config);
 }
 

@@ -165,11 +165,7 @@ static void setup_region(uint64_t heap_bytes, uint64_t extra_bytes)
 static void setup_modules(uint64_t heap_bytes, enum config_policy policy, bool cluster)
 {
     heap_init(&heap, &region, heap_bytes);
-    config_defaults(&config);
-    config.key_count = 0;
-    config.key_size_max = 0;
-    config.val_size_max = 0;
-    config.list_length_max = 0;
+    fixture_caps_none(&config);
     config.maxmemory = heap_bytes;
     config.maxmemory_policy = policy;
     store_init(&store, &heap, &config, 4242);

@@ -32,21 +32,8 @@ static uint32_t ballast_count;
 
 static void setup(uint64_t heap_bytes)
 {
-    if (region.base != NULL) {
-        region_unmap(&region);
-    }
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(heap_bytes) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
-    heap_init(&heap, &region, heap_bytes);
-    config_defaults(&store_config);
-    store_config.key_count = 0;
-    store_config.key_size_max = 0;
-    store_config.val_size_max = 0;
-    store_config.list_length_max = 0;
+    fixture_heap_map(&region, &heap, heap_bytes);
+    fixture_caps_none(&store_config);
     store_init(&store, &heap, &store_config, 12345);
     store_string_init(&store);
     store_stream_init(&store);
