@@ -652,56 +652,43 @@ CMD_HANDLER(cmd_zrange)
     KV_ASSERT(context->reply.total > reply_before);
 }
 
-CMD_HANDLER(cmd_zrevrange)
+/* The forms older than ZRANGE's options (ZREVRANGE, ZRANGEBYSCORE, ...): ZRANGE's request
+ * with the kind and direction their names give, and no BYSCORE, BYLEX or REV accepted. */
+static void zrange_preset(struct cmd_context *context, const struct slice *args,
+                          uint32_t arg_count, enum range_kind kind, bool reverse)
 {
     KV_ASSERT(arg_count >= 4);
     uint64_t reply_before = context->reply.total;
     struct range_request request = range_defaults;
-    request.reverse = true;
+    request.kind = kind;
+    request.reverse = reverse;
     zrange_generic(context, args, arg_count, request, true);
     KV_ASSERT(context->reply.total > reply_before);
+}
+
+CMD_HANDLER(cmd_zrevrange)
+{
+    zrange_preset(context, args, arg_count, RANGE_RANK, true);
 }
 
 CMD_HANDLER(cmd_zrangebyscore)
 {
-    KV_ASSERT(arg_count >= 4);
-    uint64_t reply_before = context->reply.total;
-    struct range_request request = range_defaults;
-    request.kind = RANGE_SCORE;
-    zrange_generic(context, args, arg_count, request, true);
-    KV_ASSERT(context->reply.total > reply_before);
+    zrange_preset(context, args, arg_count, RANGE_SCORE, false);
 }
 
 CMD_HANDLER(cmd_zrevrangebyscore)
 {
-    KV_ASSERT(arg_count >= 4);
-    uint64_t reply_before = context->reply.total;
-    struct range_request request = range_defaults;
-    request.kind = RANGE_SCORE;
-    request.reverse = true;
-    zrange_generic(context, args, arg_count, request, true);
-    KV_ASSERT(context->reply.total > reply_before);
+    zrange_preset(context, args, arg_count, RANGE_SCORE, true);
 }
 
 CMD_HANDLER(cmd_zrangebylex)
 {
-    KV_ASSERT(arg_count >= 4);
-    uint64_t reply_before = context->reply.total;
-    struct range_request request = range_defaults;
-    request.kind = RANGE_LEX;
-    zrange_generic(context, args, arg_count, request, true);
-    KV_ASSERT(context->reply.total > reply_before);
+    zrange_preset(context, args, arg_count, RANGE_LEX, false);
 }
 
 CMD_HANDLER(cmd_zrevrangebylex)
 {
-    KV_ASSERT(arg_count >= 4);
-    uint64_t reply_before = context->reply.total;
-    struct range_request request = range_defaults;
-    request.kind = RANGE_LEX;
-    request.reverse = true;
-    zrange_generic(context, args, arg_count, request, true);
-    KV_ASSERT(context->reply.total > reply_before);
+    zrange_preset(context, args, arg_count, RANGE_LEX, true);
 }
 
 /* ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]: ZRANGE's parse

@@ -24,13 +24,12 @@
  *   after everyone leaves, the heap's used bytes are what they were before.
  * The seed is printed on failure (also on an abort); KV_SEED replays it.
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "block.h"
 #include "check.h"
+#include "fixture.h"
 
 #define CLIENTS 24u
 #define LINKS 20u
@@ -56,41 +55,6 @@
 #define SCALE_ROUNDS 20000u
 
 static struct region region;
-
-static uint64_t prng_state;
-static uint64_t churn_seed;
-static uint32_t churn_step;
-static bool churn_running;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (churn_running) {
-        fprintf(stderr, "test_block: aborted at step %u (KV_SEED=%llu)\n", churn_step,
-                (unsigned long long)churn_seed);
-    }
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
 
 static void key_ready(struct block *block, struct slice key)
 {
@@ -619,12 +583,12 @@ static uint32_t churn(struct block *block, const struct churn_keys *names, uint6
     static struct model model;
     memset(&model, 0, sizeof(model));
     prng_state = seed;
-    churn_seed = seed;
-    churn_running = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     uint32_t refused_count = 0;
     uint32_t served_pops = 0;
     int failures_before = check_failures;
-    for (churn_step = 0; churn_step < CHURN_STEPS; churn_step++) {
+    for (fixture_run.step = 0; fixture_run.step < CHURN_STEPS; fixture_run.step++) {
         uint32_t client = prng_below(CLIENTS);
         uint32_t action = prng_below(6);
         if (action <= 1) {
@@ -648,12 +612,12 @@ static uint32_t churn(struct block *block, const struct churn_keys *names, uint6
         block_verify(block);
         model_check(block, &model);
         if (check_failures > failures_before) {
-            fprintf(stderr, "test_block: churn failed at step %u (KV_SEED=%llu)\n", churn_step,
+            fprintf(stderr, "test_block: churn failed at step %u (KV_SEED=%llu)\n", fixture_run.step,
                     (unsigned long long)seed);
             break;
         }
     }
-    churn_running = false;
+    fixture_run.active = false;
     printf("test_block: churn of %u steps (cap %u): %u refused adds, %u pops that served "
            "(KV_SEED=%llu)\n",
            CHURN_STEPS, block->links_max, refused_count, served_pops, (unsigned long long)seed);
@@ -749,8 +713,8 @@ static void test_scale(struct heap *heap, uint64_t seed)
     static uint32_t got[SCALE_CLIENTS];
     memset(&scale, 0, sizeof(scale));
     prng_state = seed ^ 0xa11ce;
-    churn_seed = seed;
-    churn_running = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     struct block block;
     block_make(&block, heap, SCALE_CLIENTS, 0);
     uint64_t used_before = heap->used_bytes;
@@ -788,7 +752,7 @@ static void test_scale(struct heap *heap, uint64_t seed)
            (double)block_memory_bytes(&block) / (double)block.link_count, add_ns);
     /* Rounds: a hot key gains members; its waiters are served oldest first, some of them;
      * those served block again (on the same keys, so at the FIFO's end). */
-    for (churn_step = 0; churn_step < SCALE_ROUNDS; churn_step++) {
+    for (fixture_run.step = 0; fixture_run.step < SCALE_ROUNDS; fixture_run.step++) {
         char buffer[16];
         uint32_t hot = prng_below(SCALE_HOT_KEYS);
         key_ready(&block, scale_name(buffer, SCALE_CLIENTS * SCALE_OWN_KEYS + hot));
@@ -805,11 +769,11 @@ static void test_scale(struct heap *heap, uint64_t seed)
         for (uint32_t served = 0; served < serve_count; served++) {
             scale_add(&block, &scale, expected[served]);
         }
-        if (churn_step % 5000 == 0) {
+        if (fixture_run.step % 5000 == 0) {
             block_verify(&block);
         }
     }
-    churn_running = false;
+    fixture_run.active = false;
     block_verify(&block);
     /* Everyone leaves: every byte goes back to the heap. */
     for (uint32_t client = 0; client < SCALE_CLIENTS; client++) {
@@ -823,10 +787,7 @@ static void test_scale(struct heap *heap, uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_block", "step");
     uint64_t bytes = 2 * heap_plan_bytes(HEAP_SMALL_BYTES) + heap_plan_bytes(HEAP_TIGHT_BYTES) +
                      heap_plan_bytes(HEAP_SCALE_BYTES) +
                      9 * block_plan_bytes(CLIENTS) + block_plan_bytes(SCALE_CLIENTS) +

@@ -14,13 +14,12 @@
  * The modules are built on a real heap from a real region as main.c's modules_init builds
  * them, with the optional caps set.
  */
-#include <signal.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "client.h"
+#include "fixture.h"
 
 #define SLOTS 10u
 #define CHANNELS_MAX 12u
@@ -33,41 +32,6 @@ static struct heap heap;
 static struct watch watch;
 static struct pubsub pubsub;
 static struct clients clients;
-
-static uint64_t prng_state;
-static uint64_t run_seed;
-static uint32_t run_step;
-static bool run_active;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (run_active) {
-        fprintf(stderr, "test_client: aborted at step %u (KV_SEED=%llu)\n", run_step,
-                (unsigned long long)run_seed);
-    }
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
 
 static void verify_all(void)
 {
@@ -248,7 +212,7 @@ static void random_step(struct model *model, uint32_t slot, uint64_t *last_id)
 {
     struct client *client = client_at(&clients, slot);
     if (model->id[slot] == 0) {
-        client = client_open(&clients, slot, (int64_t)run_step, prng_below(2) == 0);
+        client = client_open(&clients, slot, (int64_t)fixture_run.step, prng_below(2) == 0);
         CHECK(client->id > *last_id);
         *last_id = client->id;
         model->id[slot] = client->id;
@@ -298,21 +262,21 @@ static void test_random(uint64_t seed)
     static struct model model;
     memset(&model, 0, sizeof(model));
     prng_state = seed;
-    run_seed = seed;
-    run_active = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     uint64_t last_id = clients.id_next - 1;
     int failures_before = check_failures;
-    for (run_step = 0; run_step < RANDOM_STEPS; run_step++) {
+    for (fixture_run.step = 0; fixture_run.step < RANDOM_STEPS; fixture_run.step++) {
         random_step(&model, prng_below(SLOTS), &last_id);
         verify_all();
         model_check(&model);
         if (check_failures > failures_before) {
             fprintf(stderr, "test_client: random run failed at step %u (KV_SEED=%llu)\n",
-                    run_step, (unsigned long long)seed);
+                    fixture_run.step, (unsigned long long)seed);
             break;
         }
     }
-    run_active = false;
+    fixture_run.active = false;
     printf("test_client: %u random steps, %llu clients opened (KV_SEED=%llu)\n", RANDOM_STEPS,
            (unsigned long long)(clients.id_next - 1), (unsigned long long)seed);
     for (uint32_t slot = 0; slot < SLOTS; slot++) {
@@ -329,10 +293,7 @@ static void test_random(uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_client", "step");
     uint64_t bytes = heap_plan_bytes(CONFIG_MAXMEMORY_MIN) + clients_plan_bytes(SLOTS) + 4096;
     char error[256];
     if (region_map(&region, bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,

@@ -21,13 +21,12 @@
  *   is printed on failure, also when an assertion aborts; KV_SEED replays it.
  * Uses a real region and the real heap.
  */
-#include <signal.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "conn.h"
+#include "fixture.h"
 
 #define SLOTS 12u
 #define OPEN_MAX 6u
@@ -49,38 +48,7 @@ static const struct resp_scratch scratch = {.args = scratch_args,
                                             .arg_bytes_max = RECV_LIMIT,
                                             .bulk_bytes_limit = RESP_BULK_BYTES_LIMIT};
 
-static uint64_t prng_state;
-static uint64_t churn_seed;
-static uint32_t churn_step;
-static bool churn_running;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
 /* An assertion in conns_verify aborts: say which seed and step got there. */
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (!churn_running) {
-        return;
-    }
-    fprintf(stderr, "test_conn: aborted at churn step %u (KV_SEED=%llu)\n", churn_step,
-            (unsigned long long)churn_seed);
-}
-
 /* Both verifies, and the connections' bytes against the heap's own count. */
 static void verify_all(void)
 {
@@ -562,7 +530,6 @@ static void test_ready_queue(void)
     verify_all();
 }
 
-
 /* The receive stream every connection gets: PING and ECHO hello, over and over. */
 static const char stream_commands[] = "*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n";
 #define STREAM_BYTES 39u
@@ -857,27 +824,27 @@ static void test_churn(uint64_t seed)
         model.slots[slot].generation = conn_at(&conns, slot)->generation;
     }
     prng_state = seed;
-    churn_seed = seed;
-    churn_running = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     int failures_before = check_failures;
-    for (churn_step = 0; churn_step < CHURN_STEPS; churn_step++) {
+    for (fixture_run.step = 0; fixture_run.step < CHURN_STEPS; fixture_run.step++) {
         uint32_t slot = churn_step_run(&model);
         conns_verify(&conns);
         CHECK(conns.memory_bytes == heap.used_bytes);
         /* The bytes of the slot stepped on each step, of every slot (and the heap's whole
          * structure) now and then. */
-        bool all = churn_step % 1024 == 0;
+        bool all = fixture_run.step % 1024 == 0;
         if (all) {
             heap_verify(&heap);
         }
         model_check(&model, all ? SLOTS : slot);
         if (check_failures > failures_before) {
-            fprintf(stderr, "test_conn: churn failed at step %u (KV_SEED=%llu)\n", churn_step,
+            fprintf(stderr, "test_conn: churn failed at step %u (KV_SEED=%llu)\n", fixture_run.step,
                     (unsigned long long)seed);
             return;
         }
     }
-    churn_running = false;
+    fixture_run.active = false;
     printf("test_conn: churn of %u steps: %u opens, %u refusals, %u full receive buffers, "
            "%u grown, %u shrunk, %u short writes, chains of up to %u blocks (KV_SEED=%llu)\n",
            CHURN_STEPS, churn_opened, churn_refused, churn_recv_full, churn_grown, churn_shrunk,
@@ -889,10 +856,7 @@ static void test_churn(uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_conn", "churn step");
     uint64_t bytes = conns_plan_slots_bytes(SLOTS) + heap_plan_bytes(HEAP_BYTES);
     char error[256];
     if (region_map(&region, bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,

@@ -22,10 +22,7 @@
  *   abort); KV_SEED replays it.
  * The modules are built as main.c's modules_init builds them, on a small configuration.
  */
-#include <signal.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "block.h"
 #include "check.h"
@@ -34,6 +31,8 @@
 #include "config.h"
 #include "conn.h"
 #include "cron.h"
+#include "fixture.h"
+#include "fixture_server.h"
 #include "layout.h"
 #include "plan.h"
 #include "pubsub.h"
@@ -51,28 +50,12 @@
 #define LOOPBACK 0x7f000001u
 #define RANDOM_ROUNDS 300u
 
-static struct config config;
-static struct plan plan;
-static struct layout layout;
-static struct region region;
-static struct heap heap;
-static struct store store;
-static struct watch watch;
-static struct pubsub pubsub;
-static struct stats stats;
-static struct conns conns;
-static struct clients clients;
-static struct block block;
-static struct serve serve;
+static struct fixture_server server;
 static struct cron cron;
 
 /* The fake clock: Unix ms, and how often cron read it. */
 static int64_t fake_now_ms;
 static uint32_t clock_reads;
-
-static uint64_t prng_state;
-static uint64_t run_seed;
-static bool run_active;
 
 static int64_t fake_clock(void)
 {
@@ -80,94 +63,30 @@ static int64_t fake_clock(void)
     return fake_now_ms;
 }
 
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (run_active) {
-        fprintf(stderr, "test_cron: aborted in the random run (KV_SEED=%llu)\n",
-                (unsigned long long)run_seed);
-    }
-}
-
 /* main.c's modules_init, on a small configuration, with the fake clock. */
 static void modules_build(void)
 {
-    config_defaults(&config);
-    config.connections_max = CONNECTIONS;
-    config.key_count = KEYS;
-    config.maxmemory = 16ull << 20;
-    config.key_size_max = 32;
-    config.val_size_max = 64;
-    config.list_length_max = 8;
-    config.hugepages = CONFIG_HUGEPAGES_OFF;
-    config.mlock = CONFIG_MLOCK_OFF;
-    config.expire_slice = EXPIRE_SLICE;
-    config.hz = 10;
-    config.timeout = 0;
-    config.send_stall_seconds = 0;
-    char error[256];
-    if (plan_compute(&plan, &config, error, sizeof(error)) != 0) {
-        fprintf(stderr, "test_cron: %s\n", error);
-        exit(1);
-    }
-    layout_compute(&layout, &config, &plan);
-    if (region_map(&region, layout.total_bytes, config.hugepages, config.mlock, error,
-                   sizeof(error)) != 0) {
-        fprintf(stderr, "test_cron: %s\n", error);
-        exit(1);
-    }
-    reply_errors_init(&config, plan.recv_limit);
-    heap_init(&heap, &region, config.maxmemory);
-    store_init(&store, &heap, &config, 4321);
-    store_string_init(&store);
-    store_list_init(&store);
-    watch_init(&watch, &heap, config.watch_keys_max, 8764);
-    pubsub_init(&pubsub, &heap, config.pubsub_channels_max, config.subscriptions_max, 8765);
-    conns_init(&conns, &region, &heap, plan.conn_slot_count, config.connections_max,
-               plan.recv_limit);
-    clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
-    block_init(&block, &region, &heap, plan.conn_slot_count, config.blocking_keys_max, 8766);
-    store.touched = watch_touched;
-    store.touched_context = &watch;
-    store.ready = block_key_ready;
-    store.ready_context = &block;
-    cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
-    cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
-    const struct cmd_context shared = {.store = &store,
-                                       .config = &config,
-                                       .plan = &plan,
-                                       .region = &region,
-                                       .stats = &stats,
-                                       .watch = &watch,
-                                       .pubsub = &pubsub,
-                                       .conns = &conns,
-                                       .clients = &clients,
-                                       .block = &block};
-    serve_init(&serve, &region, &plan, &shared, &heap);
-    cron_init(&cron, &serve, &store, &config, &stats, fake_clock);
-    region_seal(&region);
-    CHECK(region.carved_bytes <= layout.total_bytes);
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
+    config_defaults(&server.config);
+    server.config.connections_max = CONNECTIONS;
+    server.config.key_count = KEYS;
+    server.config.maxmemory = 16ull << 20;
+    server.config.key_size_max = 32;
+    server.config.val_size_max = 64;
+    server.config.list_length_max = 8;
+    server.config.hugepages = CONFIG_HUGEPAGES_OFF;
+    server.config.mlock = CONFIG_MLOCK_OFF;
+    server.config.expire_slice = EXPIRE_SLICE;
+    server.config.hz = 10;
+    server.config.timeout = 0;
+    server.config.send_stall_seconds = 0;
+    fixture_server_build(&server, &(const struct fixture_server_options){
+        .test_name = "test_cron",
+        .types = (1u << STORE_TYPE_STRING) | (1u << STORE_TYPE_LIST),
+        .store_seed = 4321,
+        .registry_seed = 8764});
+    cron_init(&cron, &server.serve, &server.store, &server.config, &server.stats, fake_clock);
+    region_seal(&server.region);
+    CHECK(server.region.carved_bytes <= server.layout.total_bytes);
 }
 
 /* A turn at `now_ms`, then every invariant. */
@@ -175,65 +94,65 @@ static uint64_t turn_at(int64_t now_ms)
 {
     fake_now_ms = now_ms;
     uint64_t sleep_ns = cron_turn(&cron);
-    serve_verify(&serve);
-    store_verify(&store);
+    serve_verify(&server.serve);
+    store_verify(&server.store);
     return sleep_ns;
 }
 
 static uint64_t hz_ns(void)
 {
-    return 1000000000ull / config.hz;
+    return 1000000000ull / server.config.hz;
 }
 
 /* Opens a client as the loop does (the loop counts it connected). */
 static void open_at(uint32_t slot, int64_t now_ms)
 {
-    CHECK(serve_open(&serve, slot, true, LOOPBACK, (uint16_t)(5000 + slot), now_ms));
-    stats.connected_clients++;
+    CHECK(serve_open(&server.serve, slot, true, LOOPBACK, (uint16_t)(5000 + slot), now_ms));
+    server.stats.connected_clients++;
 }
 
 static void close_slot(uint32_t slot)
 {
-    struct conn *conn = conn_at(&conns, slot);
+    struct conn *conn = conn_at(&server.conns, slot);
     conn->send_in_flight = 0;
     if (conn->state == CONN_OPEN) {
-        stats.connected_clients--;
+        server.stats.connected_clients--;
     }
-    serve_closing(&serve, slot);
-    conn_release(&conns, slot);
-    serve_verify(&serve);
+    serve_closing(&server.serve, slot);
+    conn_release(&server.conns, slot);
+    serve_verify(&server.serve);
 }
 
 /* Receives bytes and serves them, as the loop does after a receive. */
 static void feed(uint32_t slot, const char *bytes)
 {
-    struct conn *conn = conn_at(&conns, slot);
+    struct conn *conn = conn_at(&server.conns, slot);
     uint8_t *into = NULL;
     uint32_t length = (uint32_t)strlen(bytes);
-    uint32_t room = serve_recv_room(&serve, slot, &into);
+    uint32_t room = serve_recv_room(&server.serve, slot, &into);
     if (room < length) {
-        CHECK(conn_recv_grow(&conns, conn, conn->recv_length + length));
+        CHECK(conn_recv_grow(&server.conns, conn, conn->recv_length + length));
         room = conn_recv_room(conn, &into);
     }
     CHECK(room >= length);
     memcpy(into, bytes, length);
     conn->recv_in_flight = true;
     conn_received(conn, length);
-    (void)serve_input(&serve, slot);
-    serve_verify(&serve);
+    (void)serve_input(&server.serve, slot);
+    serve_verify(&server.serve);
 }
 
 /* What waits in the output (one block: these replies are short); then it is sent. */
 static bool sent_is(uint32_t slot, const char *want)
 {
-    struct conn *conn = conn_at(&conns, slot);
+    struct conn *conn = conn_at(&server.conns, slot);
     const uint8_t *from = NULL;
-    uint32_t pending = conn_send_pending(&conns, conn, &from);
+    uint32_t pending = conn_send_pending(&server.conns, conn, &from);
     KV_ASSERT(pending == conn->out_bytes);
     bool same = pending == strlen(want) && memcmp(from, want, pending) == 0;
     if (pending > 0) {
         conn->send_in_flight = pending;
-        conn_sent(&conns, conn, pending);
+        conn_sent(&server.conns, conn, pending);
         conn->sends_completed++;
     }
     return same;
@@ -245,8 +164,8 @@ static bool ready_has(uint32_t slot)
     bool found = false;
     uint32_t popped = 0;
     /* Bounded by the queue's count. */
-    for (uint32_t count = conns.ready_count; count > 0 && conn_ready_pop(&conns, &popped);
-         count--) {
+    for (uint32_t count = server.conns.ready_count;
+         count > 0 && conn_ready_pop(&server.conns, &popped); count--) {
         found = found || popped == slot;
     }
     return found;
@@ -261,17 +180,17 @@ static void test_nothing_timed(int64_t base_ms)
     open_at(0, base_ms);
     CHECK(turn_at(base_ms) == CRON_SLEEP_UNTIL_IO && clock_reads == reads);
     /* Either check on: the loop wakes every 1/hz to run it. */
-    config.send_stall_seconds = 5;
+    server.config.send_stall_seconds = 5;
     CHECK(turn_at(base_ms) == hz_ns() && clock_reads == reads + 1);
-    config.send_stall_seconds = 0;
-    config.timeout = 5;
+    server.config.send_stall_seconds = 0;
+    server.config.timeout = 5;
     CHECK(turn_at(base_ms) == hz_ns());
-    config.hz = 100;
+    server.config.hz = 100;
     CHECK(turn_at(base_ms) == 10000000ull);
-    config.hz = 10;
+    server.config.hz = 10;
     close_slot(0);
     CHECK(turn_at(base_ms) == CRON_SLEEP_UNTIL_IO);
-    config.timeout = 0;
+    server.config.timeout = 0;
 }
 
 static void key_name(char *out, uint32_t index)
@@ -282,66 +201,66 @@ static void key_name(char *out, uint32_t index)
 static void test_active_expiry(int64_t base_ms)
 {
     /* 40 keys: 0..19 expire at +1000 ms, 20..29 at +5000 ms, 30..39 never. */
-    store_clock(&store, base_ms);
+    store_clock(&server.store, base_ms);
     char name[16];
     for (uint32_t index = 0; index < 40; index++) {
         key_name(name, index);
-        CHECK(store_string_set(&store, text(name), text("v")) == STORE_OK);
+        CHECK(store_string_set(&server.store, text(name), text("v")) == STORE_OK);
         struct store_found found;
-        CHECK(store_find_typed(&store, text(name), STORE_TYPE_ANY, &found) == STORE_OK);
+        CHECK(store_find_typed(&server.store, text(name), STORE_TYPE_ANY, &found) == STORE_OK);
         if (index < 30) {
-            CHECK(store_expire_set(&store, &found, base_ms + (index < 20 ? 1000 : 5000)) ==
+            CHECK(store_expire_set(&server.store, &found, base_ms + (index < 20 ? 1000 : 5000)) ==
                   STORE_OK);
         }
     }
-    CHECK(store_expires_count(&store) == 30 && store_key_count(&store) == 40);
+    CHECK(store_expires_count(&server.store) == 30 && store_key_count(&server.store) == 40);
     /* Before their time: nothing goes, however many turns. */
     for (uint32_t turn = 0; turn < 100; turn++) {
         CHECK(turn_at(base_ms + 999) == hz_ns());
     }
-    CHECK(store_key_count(&store) == 40);
+    CHECK(store_key_count(&server.store) == 40);
     /* Their time passed, but the last slice (at +999) removed nothing and a tick (1/hz) has
      * not passed since: this turn runs no slice. */
     CHECK(turn_at(base_ms + 1001) == hz_ns());
-    CHECK(store_key_count(&store) == 40);
+    CHECK(store_key_count(&server.store) == 40);
     /* A tick later, at most expire_slice slots a slice, so over several turns. */
     int64_t tick_ms = (int64_t)(hz_ns() / 1000000u);
     uint32_t turns = 0;
     uint32_t most = 0;
     /* Bounded: a sweep of the expires dict takes its buckets / expire_slice turns. Each turn
      * a tick later, so each slices whether or not the one before removed keys. */
-    for (turns = 0; turns < 1000 && store_key_count(&store) > 20; turns++) {
-        uint64_t before = store_key_count(&store);
+    for (turns = 0; turns < 1000 && store_key_count(&server.store) > 20; turns++) {
+        uint64_t before = store_key_count(&server.store);
         CHECK(turn_at(base_ms + 999 + tick_ms * (turns + 1)) == hz_ns());
-        uint32_t removed = (uint32_t)(before - store_key_count(&store));
+        uint32_t removed = (uint32_t)(before - store_key_count(&server.store));
         most = removed > most ? removed : most;
     }
-    CHECK(store_key_count(&store) == 20 && store_expires_count(&store) == 10);
+    CHECK(store_key_count(&server.store) == 20 && store_expires_count(&server.store) == 10);
     CHECK(turns >= 20 / EXPIRE_SLICE && most <= EXPIRE_SLICE);
     /* At most one sweep of the expires dict's buckets (30 keys: 32 buckets at most). */
     CHECK(turns <= 64 / EXPIRE_SLICE + 1);
     uint32_t key_ref = 0;
     for (uint32_t index = 0; index < 40; index++) {
         key_name(name, index);
-        CHECK(store_peek(&store, text(name), &key_ref) == (index >= 20));
+        CHECK(store_peek(&server.store, text(name), &key_ref) == (index >= 20));
     }
     /* The later ones, then nothing timed is left. */
-    for (uint32_t turn = 0; turn < 1000 && store_expires_count(&store) > 0; turn++) {
+    for (uint32_t turn = 0; turn < 1000 && store_expires_count(&server.store) > 0; turn++) {
         (void)turn_at(base_ms + 5000 + tick_ms * turn);
     }
-    CHECK(store_key_count(&store) == 10 && store_expires_count(&store) == 0);
+    CHECK(store_key_count(&server.store) == 10 && store_expires_count(&server.store) == 0);
     CHECK(turn_at(base_ms + 5000) == CRON_SLEEP_UNTIL_IO);
     for (uint32_t index = 30; index < 40; index++) {
         key_name(name, index);
-        CHECK(store_delete(&store, text(name)));
+        CHECK(store_delete(&server.store, text(name)));
     }
 }
 
 static void test_idle(int64_t base_ms)
 {
-    config.timeout = 2;
+    server.config.timeout = 2;
     cron.scan_last_ms = 0;
-    uint64_t idle_before = stats.idle_disconnects;
+    uint64_t idle_before = server.stats.idle_disconnects;
     open_at(0, base_ms);
     open_at(1, base_ms);
     open_at(2, base_ms);
@@ -350,104 +269,108 @@ static void test_idle(int64_t base_ms)
     feed(2, "BLPOP never 0\r\n");
     feed(3, "SUBSCRIBE news\r\n");
     CHECK(sent_is(3, "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"));
-    client_at(&clients, 2)->last_command_ms = base_ms;
-    client_at(&clients, 3)->last_command_ms = base_ms;
+    client_at(&server.clients, 2)->last_command_ms = base_ms;
+    client_at(&server.clients, 3)->last_command_ms = base_ms;
     CHECK(turn_at(base_ms) == hz_ns()); /* the first scan */
     CHECK(cron.scan_last_ms == base_ms);
     CHECK(turn_at(base_ms + 2000) == hz_ns()); /* a scan: idle exactly `timeout`, kept */
-    CHECK(conn_live(conn_at(&conns, 0)));
+    CHECK(conn_live(conn_at(&server.conns, 0)));
     /* Idle past `timeout`, but no scan is due before base + 3000. */
-    client_at(&clients, 1)->last_command_ms = base_ms + 2500; /* as a command sets it */
+    client_at(&server.clients, 1)->last_command_ms = base_ms + 2500; /* as a command sets it */
     (void)turn_at(base_ms + 2001);
     (void)turn_at(base_ms + 2999);
-    CHECK(conn_live(conn_at(&conns, 0)) && stats.idle_disconnects == idle_before);
+    CHECK(conn_live(conn_at(&server.conns, 0)) && server.stats.idle_disconnects == idle_before);
     (void)turn_at(base_ms + 3000);
-    struct conn *idle = conn_at(&conns, 0);
+    struct conn *idle = conn_at(&server.conns, 0);
     CHECK(idle->dead && !conn_live(idle) && idle->queued);
-    CHECK(stats.idle_disconnects == idle_before + 1);
-    CHECK(conn_live(conn_at(&conns, 1)));
-    CHECK(conn_live(conn_at(&conns, 2)) && block_is_blocked(&block, 2));
-    CHECK(conn_live(conn_at(&conns, 3)) && client_subscribed(client_at(&clients, 3)));
+    CHECK(server.stats.idle_disconnects == idle_before + 1);
+    CHECK(conn_live(conn_at(&server.conns, 1)));
+    CHECK(conn_live(conn_at(&server.conns, 2)) && block_is_blocked(&server.block, 2));
+    CHECK(conn_live(conn_at(&server.conns, 3)) && client_subscribed(client_at(&server.clients, 3)));
     CHECK(ready_has(0));
     /* Later scans: 1 goes once idle too; 2 and 3 stay; 0 is not counted twice. */
     (void)turn_at(base_ms + 4000);
-    CHECK(conn_live(conn_at(&conns, 1)));
+    CHECK(conn_live(conn_at(&server.conns, 1)));
     (void)turn_at(base_ms + 5000);
-    CHECK(!conn_live(conn_at(&conns, 1)) && stats.idle_disconnects == idle_before + 2);
+    CHECK(!conn_live(conn_at(&server.conns, 1)) &&
+          server.stats.idle_disconnects == idle_before + 2);
     (void)turn_at(base_ms + 60000);
-    CHECK(conn_live(conn_at(&conns, 2)) && conn_live(conn_at(&conns, 3)));
-    CHECK(stats.idle_disconnects == idle_before + 2);
+    CHECK(conn_live(conn_at(&server.conns, 2)) && conn_live(conn_at(&server.conns, 3)));
+    CHECK(server.stats.idle_disconnects == idle_before + 2);
     /* Once unsubscribed, 3 idles like any client. */
     feed(3, "UNSUBSCRIBE\r\n");
     CHECK(sent_is(3, "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:0\r\n"));
-    client_at(&clients, 3)->last_command_ms = base_ms;
+    client_at(&server.clients, 3)->last_command_ms = base_ms;
     (void)turn_at(base_ms + 61000);
-    CHECK(!conn_live(conn_at(&conns, 3)) && stats.idle_disconnects == idle_before + 3);
+    CHECK(!conn_live(conn_at(&server.conns, 3)) &&
+          server.stats.idle_disconnects == idle_before + 3);
     (void)ready_has(0);
     for (uint32_t slot = 0; slot < 4; slot++) {
         close_slot(slot);
     }
-    config.timeout = 0;
+    server.config.timeout = 0;
 }
 
 /* Starts a send of what is pending, as the loop's send_arm does. */
 static void send_start(struct conn *conn)
 {
     const uint8_t *from = NULL;
-    conn->send_in_flight = conn_send_pending(&conns, conn, &from);
+    conn->send_in_flight = conn_send_pending(&server.conns, conn, &from);
     KV_ASSERT(conn->send_in_flight > 0);
 }
 
 static void test_stall(int64_t base_ms)
 {
-    config.send_stall_seconds = 3;
+    server.config.send_stall_seconds = 3;
     cron.scan_last_ms = 0;
-    uint64_t stalled_before = stats.stalled_disconnects;
+    uint64_t stalled_before = server.stats.stalled_disconnects;
     for (uint32_t slot = 0; slot < 3; slot++) {
         open_at(slot, base_ms);
         feed(slot, "PING\r\nPING\r\n");
     }
     /* 0 takes nothing; 1 takes a little each second; 2 has nothing in flight. */
-    send_start(conn_at(&conns, 0));
-    send_start(conn_at(&conns, 1));
+    send_start(conn_at(&server.conns, 0));
+    send_start(conn_at(&server.conns, 1));
     CHECK(sent_is(2, "+PONG\r\n+PONG\r\n"));
     for (int64_t second = 0; second <= 3; second++) {
         (void)turn_at(base_ms + second * 1000);
-        struct conn *taking = conn_at(&conns, 1);
-        conn_sent(&conns, taking, 1);
+        struct conn *taking = conn_at(&server.conns, 1);
+        conn_sent(&server.conns, taking, 1);
         taking->sends_completed++;
         send_start(taking);
         feed(1, "PING\r\n"); /* more replies, so there is always a send waiting */
-        client_at(&clients, 1)->last_command_ms = base_ms;
+        client_at(&server.clients, 1)->last_command_ms = base_ms;
     }
     /* Three seconds without progress is not more than three. */
-    CHECK(conn_live(conn_at(&conns, 0)) && stats.stalled_disconnects == stalled_before);
+    CHECK(conn_live(conn_at(&server.conns, 0)) &&
+          server.stats.stalled_disconnects == stalled_before);
     (void)turn_at(base_ms + 3999); /* no scan due */
-    CHECK(conn_live(conn_at(&conns, 0)));
+    CHECK(conn_live(conn_at(&server.conns, 0)));
     (void)turn_at(base_ms + 4000);
-    CHECK(!conn_live(conn_at(&conns, 0)) && conn_at(&conns, 0)->dead);
-    CHECK(stats.stalled_disconnects == stalled_before + 1 && ready_has(0));
-    CHECK(conn_live(conn_at(&conns, 1)) && conn_live(conn_at(&conns, 2)));
+    CHECK(!conn_live(conn_at(&server.conns, 0)) && conn_at(&server.conns, 0)->dead);
+    CHECK(server.stats.stalled_disconnects == stalled_before + 1 && ready_has(0));
+    CHECK(conn_live(conn_at(&server.conns, 1)) && conn_live(conn_at(&server.conns, 2)));
     /* Long after: the one whose sends complete and the one with none in flight stay. */
     for (int64_t second = 5; second <= 20; second++) {
-        struct conn *taking = conn_at(&conns, 1);
-        conn_sent(&conns, taking, 1);
+        struct conn *taking = conn_at(&server.conns, 1);
+        conn_sent(&server.conns, taking, 1);
         taking->sends_completed++;
         send_start(taking);
         (void)turn_at(base_ms + second * 1000);
     }
-    CHECK(conn_live(conn_at(&conns, 1)) && conn_live(conn_at(&conns, 2)));
-    CHECK(stats.stalled_disconnects == stalled_before + 1);
+    CHECK(conn_live(conn_at(&server.conns, 1)) && conn_live(conn_at(&server.conns, 2)));
+    CHECK(server.stats.stalled_disconnects == stalled_before + 1);
     /* 1 stops taking bytes: it goes after the stall time from when a scan first saw it. */
     (void)turn_at(base_ms + 23000);
-    CHECK(conn_live(conn_at(&conns, 1)));
+    CHECK(conn_live(conn_at(&server.conns, 1)));
     (void)turn_at(base_ms + 24000);
-    CHECK(!conn_live(conn_at(&conns, 1)) && stats.stalled_disconnects == stalled_before + 2);
+    CHECK(!conn_live(conn_at(&server.conns, 1)) &&
+          server.stats.stalled_disconnects == stalled_before + 2);
     (void)ready_has(1);
     for (uint32_t slot = 0; slot < 3; slot++) {
         close_slot(slot);
     }
-    config.send_stall_seconds = 0;
+    server.config.send_stall_seconds = 0;
 }
 
 static void test_block_timeouts(void)
@@ -457,38 +380,38 @@ static void test_block_timeouts(void)
     /* 0 waits 250 ms with a PING behind; 1 waits forever. The deadline is on the clock
      * commands see (the store's, set from the wall clock as each command runs). */
     feed(0, "BLPOP bq 0.25\r\nPING\r\n");
-    int64_t deadline_ms = block.clients[0].deadline_ms;
-    CHECK(deadline_ms == store.now_ms + 250);
+    int64_t deadline_ms = server.block.clients[0].deadline_ms;
+    CHECK(deadline_ms == server.store.now_ms + 250);
     feed(1, "BLPOP bq 0\r\n");
-    CHECK(block_is_blocked(&block, 0) && block_is_blocked(&block, 1));
-    CHECK(block.clients[1].deadline_ms == 0);
-    CHECK(block_next_deadline(&block) == deadline_ms);
+    CHECK(block_is_blocked(&server.block, 0) && block_is_blocked(&server.block, 1));
+    CHECK(server.block.clients[1].deadline_ms == 0);
+    CHECK(block_next_deadline(&server.block) == deadline_ms);
     /* The sleep: 1/hz while the deadline is further, then down to it. */
     CHECK(turn_at(deadline_ms - 200) == hz_ns());
     CHECK(turn_at(deadline_ms - 100) == hz_ns());
     CHECK(turn_at(deadline_ms - 99) == 99000000ull);
     CHECK(turn_at(deadline_ms - 1) == 1000000ull);
-    CHECK(block_is_blocked(&block, 0) && conn_at(&conns, 0)->out_bytes == 0);
+    CHECK(block_is_blocked(&server.block, 0) && conn_at(&server.conns, 0)->out_bytes == 0);
     /* At the deadline: a null array, unblocked, queued; the PING is left for the loop. */
     CHECK(turn_at(deadline_ms) == hz_ns());
-    CHECK(!block_is_blocked(&block, 0) && block_is_blocked(&block, 1));
-    CHECK(conn_at(&conns, 0)->queued && ready_has(0));
-    (void)serve_input(&serve, 0);
+    CHECK(!block_is_blocked(&server.block, 0) && block_is_blocked(&server.block, 1));
+    CHECK(conn_at(&server.conns, 0)->queued && ready_has(0));
+    (void)serve_input(&server.serve, 0);
     CHECK(sent_is(0, "*-1\r\n+PONG\r\n"));
     /* A long timeout: 1/hz until it is near. */
     feed(0, "BLPOP bq 10\r\n");
-    deadline_ms = block.clients[0].deadline_ms;
+    deadline_ms = server.block.clients[0].deadline_ms;
     CHECK(turn_at(deadline_ms - 9000) == hz_ns());
     CHECK(turn_at(deadline_ms - 30) == 30000000ull);
     /* Past due by the time the turn runs: answered at once. */
-    CHECK(turn_at(deadline_ms + 500) == hz_ns() && !block_is_blocked(&block, 0));
+    CHECK(turn_at(deadline_ms + 500) == hz_ns() && !block_is_blocked(&server.block, 0));
     CHECK(sent_is(0, "*-1\r\n"));
     (void)ready_has(0);
     /* The one with no timeout is answered by a push, not the clock. */
-    CHECK(turn_at(deadline_ms + 3600000) == hz_ns() && block_is_blocked(&block, 1));
+    CHECK(turn_at(deadline_ms + 3600000) == hz_ns() && block_is_blocked(&server.block, 1));
     feed(0, "RPUSH bq x\r\n");
     CHECK(sent_is(0, ":1\r\n") && sent_is(1, "*2\r\n$2\r\nbq\r\n$1\r\nx\r\n"));
-    CHECK(!block_is_blocked(&block, 1));
+    CHECK(!block_is_blocked(&server.block, 1));
     (void)ready_has(1);
     close_slot(0);
     close_slot(1);
@@ -511,11 +434,11 @@ static int64_t random_turn_check(int64_t *deadlines, int64_t now_ms, uint32_t *a
     int64_t earliest = 0;
     for (uint32_t slot = 0; slot < BLOCKERS; slot++) {
         if (deadlines[slot] == WAIT_ANSWERED) {
-            CHECK(!block_is_blocked(&block, slot));
+            CHECK(!block_is_blocked(&server.block, slot));
             continue;
         }
         bool due = deadlines[slot] != WAIT_FOREVER && deadlines[slot] <= now_ms;
-        CHECK(block_is_blocked(&block, slot) == !due);
+        CHECK(block_is_blocked(&server.block, slot) == !due);
         if (due) {
             CHECK(sent_is(slot, "*-1\r\n"));
             (*answered)++;
@@ -531,8 +454,8 @@ static int64_t random_turn_check(int64_t *deadlines, int64_t now_ms, uint32_t *a
 static void test_random(uint64_t seed)
 {
     prng_state = seed;
-    run_seed = seed;
-    run_active = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     static const uint32_t hz_choices[] = {1, 10, 100, 500};
     for (uint32_t slot = 0; slot < CONNECTIONS; slot++) {
         open_at(slot, 0);
@@ -541,7 +464,8 @@ static void test_random(uint64_t seed)
     uint32_t shrunk = 0;
     int failures_before = check_failures;
     for (uint32_t round = 0; round < RANDOM_ROUNDS; round++) {
-        config.hz = hz_choices[prng_below(4)];
+        fixture_run.step = round;
+        server.config.hz = hz_choices[prng_below(4)];
         int64_t deadlines[BLOCKERS];
         for (uint32_t slot = 0; slot < BLOCKERS; slot++) {
             char command[64];
@@ -549,23 +473,23 @@ static void test_random(uint64_t seed)
             snprintf(command, sizeof(command), "BLPOP r%u %u.%03u\r\n", slot, timeout_ms / 1000,
                      timeout_ms % 1000);
             feed(slot, command);
-            CHECK(block_is_blocked(&block, slot));
-            deadlines[slot] = block.clients[slot].deadline_ms;
+            CHECK(block_is_blocked(&server.block, slot));
+            deadlines[slot] = server.block.clients[slot].deadline_ms;
             CHECK(timeout_ms == 0 ? deadlines[slot] == WAIT_FOREVER
-                                  : deadlines[slot] == store.now_ms + timeout_ms);
+                                  : deadlines[slot] == server.store.now_ms + timeout_ms);
         }
-        int64_t now_ms = store.now_ms;
+        int64_t now_ms = server.store.now_ms;
         /* Bounded: the clock moves 0..399 ms a turn, past every deadline within 3 s. */
         for (uint32_t step = 0; step < 1000; step++) {
             now_ms += prng_below(400);
             uint64_t sleep_ns = turn_at(now_ms);
             int64_t earliest = random_turn_check(deadlines, now_ms, &answered);
-            uint64_t want = 1000000000ull / config.hz;
+            uint64_t want = 1000000000ull / server.config.hz;
             if (earliest != 0 && (uint64_t)(earliest - now_ms) * 1000000ull < want) {
                 want = (uint64_t)(earliest - now_ms) * 1000000ull;
                 shrunk++;
             }
-            CHECK(sleep_ns == want && sleep_ns <= 1000000000ull / config.hz);
+            CHECK(sleep_ns == want && sleep_ns <= 1000000000ull / server.config.hz);
             CHECK(sleep_ns >= 1000000ull);
             if (earliest == 0) {
                 break;
@@ -582,10 +506,10 @@ static void test_random(uint64_t seed)
             snprintf(command, sizeof(command), "LPUSH r%u x\r\n", slot);
             snprintf(reply, sizeof(reply), "*2\r\n$2\r\nr%u\r\n$1\r\nx\r\n", slot);
             feed(pusher, command);
-            CHECK(sent_is(pusher, ":1\r\n") && !block_is_blocked(&block, slot));
+            CHECK(sent_is(pusher, ":1\r\n") && !block_is_blocked(&server.block, slot));
             CHECK(sent_is(slot, reply));
         }
-        CHECK(block.blocked_count == 0);
+        CHECK(server.block.blocked_count == 0);
         (void)ready_has(0);
         if (check_failures > failures_before) {
             fprintf(stderr, "test_cron: random round %u failed (KV_SEED=%llu)\n", round,
@@ -593,8 +517,8 @@ static void test_random(uint64_t seed)
             break;
         }
     }
-    run_active = false;
-    config.hz = 10;
+    fixture_run.active = false;
+    server.config.hz = 10;
     printf("test_cron: %u random rounds, %u timeouts answered, %u sleeps shrunk to a deadline "
            "(KV_SEED=%llu)\n",
            RANDOM_ROUNDS, answered, shrunk, (unsigned long long)seed);
@@ -606,10 +530,7 @@ static void test_random(uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_cron", "random round");
     modules_build();
     /* The fake clock runs near the wall clock, which commands read for their own times. */
     int64_t base_ms = cron_unix_ms();
@@ -619,7 +540,7 @@ int main(void)
     test_stall(base_ms);
     test_block_timeouts();
     test_random(seed);
-    serve_verify(&serve);
-    region_unmap(&region);
+    serve_verify(&server.serve);
+    region_unmap(&server.region);
     return check_exit("test_cron");
 }

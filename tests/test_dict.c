@@ -35,6 +35,7 @@
 #include "check.h"
 #include "check_abort.h"
 #include "dict.h"
+#include "fixture.h"
 #include "heap.h"
 #include "region.h"
 
@@ -64,7 +65,6 @@ static_assert(sizeof(struct test_entry) == 12, "entries are 12 bytes plus the ke
 static struct region region_main;
 static struct heap heap_main;
 static uint64_t seed;
-static uint64_t prng_state;
 
 /* The model: each key's entry (HEAP_REF_NONE when absent) and a dense list of present ids. */
 static uint32_t model_ref[KEY_SPACE];
@@ -88,21 +88,6 @@ static uint64_t mismatch_count;
             }                                                                             \
         }                                                                                 \
     } while (0)
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    return (uint32_t)(prng_next() % bound);
-}
 
 static struct slice entry_key(const struct heap *heap, const void *entry)
 {

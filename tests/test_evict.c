@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "evict.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_string.h"
@@ -42,19 +43,10 @@ static uint64_t fake_now_us(void)
 
 static void setup(enum config_policy policy)
 {
-    if (region.base != NULL) {
-        region_unmap(&region);
-    }
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(HEAP_BYTES) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
+    fixture_heap_map(&region, &heap, HEAP_BYTES);
     config_defaults(&config);
     config.maxmemory = HEAP_BYTES;
     config.maxmemory_policy = policy;
-    heap_init(&heap, &region, HEAP_BYTES);
     store_init(&store, &heap, &config, 777);
     store_string_init(&store);
     store_clock(&store, 1000000000);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_hash.h"
@@ -39,38 +40,13 @@ static struct region region;
 static struct heap heap;
 static struct store store;
 static struct config config;
-static uint64_t prng_state;
 static uint8_t value_bytes[VALUE_BYTES_MAX];
-
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
 
 static void setup(void)
 {
-    if (region.base != NULL) {
-        region_unmap(&region);
-    }
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(HEAP_BYTES) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
+    fixture_heap_map(&region, &heap, HEAP_BYTES);
     config_defaults(&config);
     config.maxmemory = HEAP_BYTES;
-    heap_init(&heap, &region, HEAP_BYTES);
     store_init(&store, &heap, &config, 4242);
     store_string_init(&store);
     store_list_init(&store);

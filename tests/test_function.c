@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "cmd.h"
+#include "fixture.h"
 #include "function.h"
 #include "region.h"
 #include "script.h"
@@ -25,11 +26,6 @@
 #define TEST_REPLY_BYTES 8192u
 
 static uint8_t reply_bytes[TEST_REPLY_BYTES];
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
 
 static struct reply fresh_reply(void)
 {

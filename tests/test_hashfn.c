@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "hashfn.h"
 
 #define SEED_A 0x0123456789abcdefull
@@ -41,17 +42,8 @@
  * for a uniform hash, and a systematic flaw gives many more. */
 #define COLLISIONS_MAX 4u
 
-static uint64_t prng_state = 0x9e3779b97f4a7c15ull;
-
-/* splitmix64: a fixed sequence, so every run tests the same inputs. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
+/* The fixture's splitmix64 from a fixed seed (main sets it): every run tests the same inputs. */
+#define PRNG_SEED 0x9e3779b97f4a7c15ull
 
 static void prng_fill(uint8_t *bytes, size_t length)
 {
@@ -247,6 +239,7 @@ static void test_distribution(void)
 
 int main(void)
 {
+    prng_state = PRNG_SEED;
     test_empty_and_seed();
     test_lengths();
     test_alignment();

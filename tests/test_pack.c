@@ -27,6 +27,7 @@
 
 #include "check.h"
 #include "check_abort.h"
+#include "fixture.h"
 #include "pack.h"
 
 #define MIB (1024ull * 1024ull)
@@ -44,23 +45,7 @@
 #define TINY_HEAP_BYTES (16u * HEAP_PAGE_BYTES)
 #define FILLER_COUNT_MAX (TINY_HEAP_BYTES / 8u)
 
-static uint64_t prng_state;
 static uint64_t seed;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    return (uint32_t)(prng_next() % bound);
-}
 
 /* A heap in a region of its own, sized by heap_plan_bytes(). */
 struct fixture {

@@ -19,12 +19,11 @@
  *   what they were before.
  * The seed is printed on failure (also on an abort); KV_SEED replays it.
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "pubsub.h"
 
 #define HEAP_SMALL_BYTES (8ull << 20)
@@ -42,41 +41,6 @@
 #define SCALE_STEPS 300000u
 
 static struct region region;
-
-static uint64_t prng_state;
-static uint64_t run_seed;
-static uint32_t run_step;
-static bool run_active;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (run_active) {
-        fprintf(stderr, "test_pubsub: aborted at step %u (KV_SEED=%llu)\n", run_step,
-                (unsigned long long)run_seed);
-    }
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
 
 static uint32_t heap_fill(struct heap *heap, void **blocks)
 {
@@ -514,8 +478,8 @@ static void test_scale(struct heap *heap, uint64_t seed)
     static struct scale_model model;
     memset(&model, 0, sizeof(model));
     prng_state = seed;
-    run_seed = seed;
-    run_active = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     struct pubsub pubsub;
     pubsub_init(&pubsub, heap, 0, 0, seed);
     uint64_t used_before = heap->used_bytes;
@@ -549,7 +513,7 @@ static void test_scale(struct heap *heap, uint64_t seed)
            (double)name_buckets / (double)names, (double)link_bytes / (double)model.links,
            (double)dict_bucket_bytes(&pubsub.links) / (double)model.links, subscribe_ns);
     int failures_before = check_failures;
-    for (run_step = 0; run_step < SCALE_STEPS; run_step++) {
+    for (fixture_run.step = 0; fixture_run.step < SCALE_STEPS; fixture_run.step++) {
         uint32_t client = prng_below(SCALE_CLIENTS);
         uint32_t action = prng_below(100);
         struct scale_pick pick = scale_random_pick();
@@ -564,17 +528,17 @@ static void test_scale(struct heap *heap, uint64_t seed)
         } else if (prng_below(10) == 0) {
             scale_leave(&pubsub, &model, client);
         }
-        if (run_step % 50000 == 0) {
+        if (fixture_run.step % 50000 == 0) {
             all_verify(&pubsub, model.clients, SCALE_CLIENTS);
             scale_check_counts(&pubsub, &model);
         }
         if (check_failures > failures_before) {
-            fprintf(stderr, "test_pubsub: scale failed at step %u (KV_SEED=%llu)\n", run_step,
+            fprintf(stderr, "test_pubsub: scale failed at step %u (KV_SEED=%llu)\n", fixture_run.step,
                     (unsigned long long)seed);
             break;
         }
     }
-    run_active = false;
+    fixture_run.active = false;
     all_verify(&pubsub, model.clients, SCALE_CLIENTS);
     scale_check_counts(&pubsub, &model);
     /* Everyone leaves: every byte goes back to the heap. */
@@ -589,10 +553,7 @@ static void test_scale(struct heap *heap, uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_pubsub", "step");
     uint64_t bytes = 2 * heap_plan_bytes(HEAP_SMALL_BYTES) + heap_plan_bytes(HEAP_SCALE_BYTES);
     char error[256];
     if (region_map(&region, bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,

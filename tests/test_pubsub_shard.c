@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "pubsub.h"
 
 #define HEAP_BYTES (16ull << 20)
@@ -25,22 +26,6 @@
 #define CHURN_VERIFY_EVERY 5000u
 
 static struct region region;
-static uint64_t prng_state;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
 
 static void test_apart(struct heap *heap)
 {

@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "crc64.h"
+#include "fixture.h"
 #include "heap.h"
 #include "lzf.h"
 #include "number.h"
@@ -39,21 +40,7 @@ static struct region region;
 static struct heap heap;
 static struct store store;
 static struct config store_config;
-static uint64_t seed_state;
 static uint32_t lzf_table[LZF_TABLE_BYTES / sizeof(uint32_t)];
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = strlen(bytes)};
-}
 
 static void setup(void)
 {
@@ -64,11 +51,7 @@ static void setup(void)
         exit(SKIP_CODE);
     }
     heap_init(&heap, &region, HEAP_BYTES);
-    config_defaults(&store_config);
-    store_config.key_count = 0;
-    store_config.key_size_max = 0;
-    store_config.val_size_max = 0;
-    store_config.list_length_max = 0;
+    fixture_caps_none(&store_config);
     store_init(&store, &heap, &store_config, 777);
     store_string_init(&store);
     store_list_init(&store);

@@ -22,6 +22,7 @@
 
 #include "check.h"
 #include "check_abort.h"
+#include "fixture.h"
 #include "plan.h"
 #include "reply.h"
 
@@ -36,18 +37,6 @@
 #define CHECK_STR_REPLY(reply, want) CHECK_BYTES((reply).bytes, (reply).length, (want), strlen(want))
 
 static uint8_t buffer_bytes[BUFFER_BYTES];
-
-static uint64_t prng_state;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
 
 static struct reply reply_empty(void)
 {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "region.h"
 #include "resp.h"
 
@@ -43,23 +44,6 @@ struct transcript {
     uint32_t outcomes;  /* bit 0: a command; bit n: a refusal or protocol error n; bit
                            OUTCOME_NEED_ARGS: a command that needed more arguments */
 };
-
-static uint64_t prng_state;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    return (uint32_t)(prng_next() % bound);
-}
 
 static void emit(struct transcript *out, const char *text, size_t length)
 {

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "cmd.h"
+#include "fixture.h"
 #include "region.h"
 #include "script.h"
 
@@ -22,11 +23,6 @@
 #define TEST_REPLY_BYTES 4096u
 
 static uint8_t reply_bytes[TEST_REPLY_BYTES];
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
 
 /* EVAL body 0 (or with one key and one argument) into a fresh fixed reply. */
 static struct reply eval(struct script *script, const char *body, bool with_args)

@@ -32,10 +32,7 @@
  *   printed on failure (also on an abort); KV_SEED replays it.
  * The modules are built as main.c's modules_init builds them, on a small configuration.
  */
-#include <signal.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "block.h"
 #include "check.h"
@@ -43,6 +40,8 @@
 #include "cmd.h"
 #include "config.h"
 #include "conn.h"
+#include "fixture.h"
+#include "fixture_server.h"
 #include "layout.h"
 #include "plan.h"
 #include "protected.h"
@@ -71,19 +70,7 @@
 #define CAPTURE_BYTES (8u * 1024u * 1024u)
 #define REPLAY_ROUNDS 40u
 
-static struct config config;
-static struct plan plan;
-static struct layout layout;
-static struct region region;
-static struct heap heap;
-static struct store store;
-static struct watch watch;
-static struct pubsub pubsub;
-static struct stats stats;
-static struct conns conns;
-static struct clients clients;
-static struct block block;
-static struct serve serve;
+static struct fixture_server server;
 
 /* Everything each slot was sent, since the last expect(). */
 static uint8_t captured[SLOTS_USED][CAPTURE_BYTES];
@@ -92,109 +79,45 @@ static uint32_t captured_length[SLOTS_USED];
 /* Whether replies are taken (sent whole) as soon as they are written. */
 static bool auto_send = true;
 
-static uint64_t prng_state;
-static uint64_t replay_seed;
-static bool replay_active;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (replay_active) {
-        fprintf(stderr, "test_serve: aborted in the replay (KV_SEED=%llu)\n",
-                (unsigned long long)replay_seed);
-    }
-}
-
 /* main.c's modules_init, on a small configuration. */
 static void modules_build(void)
 {
-    config_defaults(&config);
-    config.connections_max = CONNECTIONS;
-    config.maxmemory = HEAP_BYTES;
-    config.client_query_buffer_limit = RECV_LIMIT;
-    config.hugepages = CONFIG_HUGEPAGES_OFF;
-    config.mlock = CONFIG_MLOCK_OFF;
-    config.watch_keys_max = 16;
-    config.blocking_keys_max = BLOCKING_KEYS;
-    config.pubsub_channels_max = 16;
-    config.subscriptions_max = 4;
-    char error[256];
-    if (plan_compute(&plan, &config, error, sizeof(error)) != 0) {
-        fprintf(stderr, "test_serve: %s\n", error);
-        exit(1);
-    }
-    layout_compute(&layout, &config, &plan);
-    if (region_map(&region, layout.total_bytes, config.hugepages, config.mlock, error,
-                   sizeof(error)) != 0) {
-        fprintf(stderr, "test_serve: %s\n", error);
-        exit(1);
-    }
-    reply_errors_init(&config, plan.recv_limit);
-    heap_init(&heap, &region, config.maxmemory);
-    store_init(&store, &heap, &config, 12345);
-    store_string_init(&store);
-    store_list_init(&store);
-    store_hash_init(&store);
-    watch_init(&watch, &heap, config.watch_keys_max, 677);
-    pubsub_init(&pubsub, &heap, config.pubsub_channels_max, config.subscriptions_max, 678);
-    conns_init(&conns, &region, &heap, plan.conn_slot_count, config.connections_max,
-               plan.recv_limit);
-    clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
-    block_init(&block, &region, &heap, plan.conn_slot_count, config.blocking_keys_max, 679);
-    store.touched = watch_touched;
-    store.touched_context = &watch;
-    store.ready = block_key_ready;
-    store.ready_context = &block;
-    cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
-    cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
-    const struct cmd_context shared = {.store = &store,
-                                       .config = &config,
-                                       .plan = &plan,
-                                       .region = &region,
-                                       .stats = &stats,
-                                       .watch = &watch,
-                                       .pubsub = &pubsub,
-                                       .conns = &conns,
-                                       .clients = &clients,
-                                       .block = &block};
-    serve_init(&serve, &region, &plan, &shared, &heap);
-    region_seal(&region);
-    CHECK(region.carved_bytes <= layout.total_bytes);
+    config_defaults(&server.config);
+    server.config.connections_max = CONNECTIONS;
+    server.config.maxmemory = HEAP_BYTES;
+    server.config.client_query_buffer_limit = RECV_LIMIT;
+    server.config.hugepages = CONFIG_HUGEPAGES_OFF;
+    server.config.mlock = CONFIG_MLOCK_OFF;
+    server.config.watch_keys_max = 16;
+    server.config.blocking_keys_max = BLOCKING_KEYS;
+    server.config.pubsub_channels_max = 16;
+    server.config.subscriptions_max = 4;
+    fixture_server_build(&server, &(const struct fixture_server_options){
+        .test_name = "test_serve",
+        .types = (1u << STORE_TYPE_STRING) | (1u << STORE_TYPE_LIST) | (1u << STORE_TYPE_HASH),
+        .store_seed = 12345,
+        .registry_seed = 677});
+    region_seal(&server.region);
+    CHECK(server.region.carved_bytes <= server.layout.total_bytes);
 }
 
 /* Sends up to `bytes_max` of what the first output block holds, as one send the kernel
  * takes that much of; returns how many bytes went. */
 static uint32_t send_part(uint32_t slot, uint32_t bytes_max)
 {
-    struct conn *conn = conn_at(&conns, slot);
+    struct conn *conn = conn_at(&server.conns, slot);
     const uint8_t *from = NULL;
-    if (conn->state != CONN_OPEN || conn_send_pending(&conns, conn, &from) == 0) {
+    if (conn->state != CONN_OPEN || conn_send_pending(&server.conns, conn, &from) == 0) {
         return 0;
     }
-    uint32_t pending = conn_send_pending(&conns, conn, &from);
+    uint32_t pending = conn_send_pending(&server.conns, conn, &from);
     KV_ASSERT(slot < SLOTS_USED && conn->send_in_flight == 0);
     conn->send_in_flight = pending;
     uint32_t taken = pending < bytes_max ? pending : bytes_max;
     KV_ASSERT(captured_length[slot] + taken <= CAPTURE_BYTES);
     memcpy(captured[slot] + captured_length[slot], from, taken);
     captured_length[slot] += taken;
-    conn_sent(&conns, conn, taken);
+    conn_sent(&server.conns, conn, taken);
     conn->sends_completed++;
     return taken;
 }
@@ -220,26 +143,26 @@ static void run(uint32_t slot)
     /* Bounded: each pass runs up to SERVE_COMMANDS_PER_PASS commands of a finite input or
      * sends replies; 10000 passes is far more than any test needs. */
     for (uint32_t pass = 0; pass < 10000; pass++) {
-        struct conn *conn = conn_at(&conns, slot);
-        bool more = conn->state == CONN_OPEN && serve_input(&serve, slot);
-        serve_verify(&serve);
+        struct conn *conn = conn_at(&server.conns, slot);
+        bool more = conn->state == CONN_OPEN && serve_input(&server.serve, slot);
+        serve_verify(&server.serve);
         if (conn_live(conn) && !conn->close_after_send) {
             uint8_t *into = NULL;
-            (void)serve_recv_room(&serve, slot, &into);
-            serve_verify(&serve);
+            (void)serve_recv_room(&server.serve, slot, &into);
+            serve_verify(&server.serve);
         }
         uint64_t sent = auto_send ? send_all(slot) : 0;
         if (!more && sent == 0) {
             break;
         }
     }
-    uint32_t count = conns.ready_count;
+    uint32_t count = server.conns.ready_count;
     for (uint32_t index = 0; index < count; index++) {
         uint32_t ready = 0;
-        if (!conn_ready_pop(&conns, &ready)) {
+        if (!conn_ready_pop(&server.conns, &ready)) {
             break;
         }
-        if (conn_live(conn_at(&conns, ready))) {
+        if (conn_live(conn_at(&server.conns, ready))) {
             run(ready);
         }
     }
@@ -252,11 +175,11 @@ static void feed(uint32_t slot, const void *bytes, uint32_t length)
     const uint8_t *next = bytes;
     uint32_t stuck = 0;
     /* Bounded: each pass receives a byte or more, or counts towards `stuck`. */
-    while (length > 0 && stuck < 3 && conn_at(&conns, slot)->state == CONN_OPEN) {
-        struct conn *conn = conn_at(&conns, slot);
+    while (length > 0 && stuck < 3 && conn_at(&server.conns, slot)->state == CONN_OPEN) {
+        struct conn *conn = conn_at(&server.conns, slot);
         uint8_t *into = NULL;
-        uint32_t room = serve_recv_room(&serve, slot, &into);
-        serve_verify(&serve);
+        uint32_t room = serve_recv_room(&server.serve, slot, &into);
+        serve_verify(&server.serve);
         if (room == 0) {
             stuck++;
             run(slot);
@@ -294,18 +217,18 @@ static void expect(uint32_t slot, const char *want)
 
 static void open_from(uint32_t slot, uint32_t ipv4)
 {
-    CHECK(serve_open(&serve, slot, true, ipv4, 40000 + (uint16_t)slot, 0));
+    CHECK(serve_open(&server.serve, slot, true, ipv4, 40000 + (uint16_t)slot, 0));
     captured_length[slot] = 0;
-    serve_verify(&serve);
+    serve_verify(&server.serve);
 }
 
 /* Closes as the loop does once nothing is in flight: serve_closing, then the release. */
 static void close_slot(uint32_t slot)
 {
     send_all(slot);
-    serve_closing(&serve, slot);
-    conn_release(&conns, slot);
-    serve_verify(&serve);
+    serve_closing(&server.serve, slot);
+    conn_release(&server.conns, slot);
+    serve_verify(&server.serve);
 }
 
 /* Calls of a command so far (the counter INFO commandstats shows). */
@@ -326,7 +249,7 @@ static uint64_t calls_of(const char *name)
 static void test_pipeline(void)
 {
     open_from(0, LOOPBACK);
-    CHECK_STR(conn_at(&conns, 0)->addr, "127.0.0.1:40000");
+    CHECK_STR(conn_at(&server.conns, 0)->addr, "127.0.0.1:40000");
     feed_text(0, "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\nGET a\r\nINCR a\r\n"
                  "*1\r\n$4\r\nPING\r\nECHO \"x y\"\r\nNOSUCH\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n");
     expect(0, "+OK\r\n$1\r\n1\r\n:2\r\n+PONG\r\n$3\r\nx y\r\n"
@@ -336,18 +259,18 @@ static void test_pipeline(void)
     for (uint32_t index = 0; index < 2000; index++) {
         memcpy(pings + index * 14, "*1\r\n$4\r\nPING\r\n", 14);
     }
-    struct conn *conn = conn_at(&conns, 0);
+    struct conn *conn = conn_at(&server.conns, 0);
     uint8_t *into = NULL;
-    (void)serve_recv_room(&serve, 0, &into);
-    CHECK(conn_recv_grow(&conns, conn, sizeof(pings)));
+    (void)serve_recv_room(&server.serve, 0, &into);
+    CHECK(conn_recv_grow(&server.conns, conn, sizeof(pings)));
     CHECK(conn_recv_room(conn, &into) >= sizeof(pings));
     memcpy(into, pings, sizeof(pings));
     conn->recv_in_flight = true;
     conn_received(conn, sizeof(pings));
-    CHECK(serve_input(&serve, 0));
+    CHECK(serve_input(&server.serve, 0));
     CHECK(conn->out_bytes == SERVE_COMMANDS_PER_PASS * 7);
-    serve_verify(&serve);
-    CHECK(!serve_input(&serve, 0));
+    serve_verify(&server.serve);
+    CHECK(!serve_input(&server.serve, 0));
     CHECK(conn->out_bytes == 2000 * 7 && conn->parser.command_start == conn->recv_length);
     static char pongs[2000 * 7];
     for (uint32_t index = 0; index < 2000; index++) {
@@ -364,7 +287,7 @@ static void test_split(void)
     uint32_t length = (uint32_t)strlen(command);
     for (uint32_t cut = 1; cut < length; cut++) {
         feed(1, command, cut);
-        CHECK(captured_length[1] == 0 && conn_at(&conns, 1)->out_bytes == 0);
+        CHECK(captured_length[1] == 0 && conn_at(&server.conns, 1)->out_bytes == 0);
         feed(1, command + cut, length - cut);
         expect(1, "+OK\r\n");
     }
@@ -413,15 +336,15 @@ static void test_output_pause(void)
      * the pause, whole replies; the rest of the commands wait in the receive buffer. */
     auto_send = false;
     gets_feed(0, 40);
-    struct conn *conn = conn_at(&conns, 0);
+    struct conn *conn = conn_at(&server.conns, 0);
     uint32_t held = SERVE_OUTPUT_PAUSE_BYTES / one + 1;
     CHECK(conn->out_bytes == (uint64_t)held * one);
     CHECK(conn->recv_length - conn->parser.command_start == (40 - held) * GET_V_BYTES);
     /* Waiting for the client to read does not stop reading. */
     uint8_t *into = NULL;
-    CHECK(serve_recv_room(&serve, 0, &into) > 0);
+    CHECK(serve_recv_room(&server.serve, 0, &into) > 0);
     /* Nothing runs until the output drains below the pause. */
-    CHECK(!serve_input(&serve, 0));
+    CHECK(!serve_input(&server.serve, 0));
     CHECK(conn->out_bytes == (uint64_t)held * one);
     send_part(0, 100);
     run(0);
@@ -446,7 +369,7 @@ static void test_output_pause(void)
     CHECK(same);
     captured_length[0] = 0;
     /* An idle client holds its receive buffer and no output block. */
-    CHECK(conn->out_head == HEAP_REF_NONE && conn_memory(&conns, conn) <= 2 * RECV_LIMIT);
+    CHECK(conn->out_head == HEAP_REF_NONE && conn_memory(&server.conns, conn) <= 2 * RECV_LIMIT);
     close_slot(0);
 }
 
@@ -457,19 +380,19 @@ static void test_output_limits(void)
     uint32_t one = big_value_set(reply, sizeof(reply));
     /* A normal client's hard limit of 512 KiB: the sixth unsent reply passes it, and the
      * client is closed, counted; the key stays. */
-    config.output_limits[CONFIG_CLIENT_NORMAL].hard_bytes = 512u * 1024u;
-    uint64_t limit_disconnects = stats.output_limit_disconnects;
+    server.config.output_limits[CONFIG_CLIENT_NORMAL].hard_bytes = 512u * 1024u;
+    uint64_t limit_disconnects = server.stats.output_limit_disconnects;
     auto_send = false;
     gets_feed(0, 8);
-    struct conn *conn = conn_at(&conns, 0);
-    CHECK(conn->dead && stats.output_limit_disconnects == limit_disconnects + 1);
+    struct conn *conn = conn_at(&server.conns, 0);
+    CHECK(conn->dead && server.stats.output_limit_disconnects == limit_disconnects + 1);
     CHECK(conn->out_bytes == 6ull * one);
     auto_send = true;
-    config.output_limits[CONFIG_CLIENT_NORMAL].hard_bytes = 0;
+    server.config.output_limits[CONFIG_CLIENT_NORMAL].hard_bytes = 0;
     captured_length[0] = 0;
-    serve_closing(&serve, 0);
-    conn_release(&conns, 0);
-    serve_verify(&serve);
+    serve_closing(&server.serve, 0);
+    conn_release(&server.conns, 0);
+    serve_verify(&server.serve);
     open_from(0, LOOPBACK);
     feed_text(0, "STRLEN v\r\n");
     char strlen_reply[32];
@@ -479,29 +402,30 @@ static void test_output_limits(void)
      * closes its client, counted; nothing stored is lost. */
     static void *fillers[HEAP_BYTES / 4096];
     uint32_t filled = 0;
-    while (filled < HEAP_BYTES / 4096 && (fillers[filled] = heap_alloc(&heap, 4096)) != NULL) {
+    while (filled < HEAP_BYTES / 4096 &&
+           (fillers[filled] = heap_alloc(&server.heap, 4096)) != NULL) {
         filled++;
     }
-    uint64_t memory_disconnects = stats.memory_disconnects;
+    uint64_t memory_disconnects = server.stats.memory_disconnects;
     auto_send = false;
     gets_feed(0, 1);
-    CHECK(conn->dead && stats.memory_disconnects == memory_disconnects + 1);
+    CHECK(conn->dead && server.stats.memory_disconnects == memory_disconnects + 1);
     for (uint32_t index = 0; index < filled; index++) {
-        heap_release(&heap, fillers[index]);
+        heap_release(&server.heap, fillers[index]);
     }
     auto_send = true;
     captured_length[0] = 0;
     send_all(0);
-    serve_closing(&serve, 0);
-    conn_release(&conns, 0);
-    serve_verify(&serve);
+    serve_closing(&server.serve, 0);
+    conn_release(&server.conns, 0);
+    serve_verify(&server.serve);
     open_from(0, LOOPBACK);
     feed_text(0, "STRLEN v\r\nDEL v\r\n");
     snprintf(strlen_reply, sizeof(strlen_reply), ":%u\r\n:1\r\n", BIG_VALUE_BYTES);
     expect(0, strlen_reply);
     /* 45,000 arguments, more than the scratch holds (an inline request's most): borrowed
      * from the heap for the command, given back after it. */
-    KV_ASSERT(45000u > plan.args_max);
+    KV_ASSERT(45000u > server.plan.args_max);
     static char del[45000u * 7u + 32u];
     uint32_t length = (uint32_t)snprintf(del, sizeof(del), "*45000\r\n$3\r\nDEL\r\n");
     for (uint32_t index = 1; index < 45000; index++) {
@@ -510,11 +434,11 @@ static void test_output_limits(void)
     }
     feed_text(0, "SET x 1\r\n");
     expect(0, "+OK\r\n");
-    uint64_t allocations = heap.allocations;
+    uint64_t allocations = server.heap.allocations;
     feed(0, del, length);
     expect(0, ":1\r\n");
-    CHECK(heap.allocations < allocations); /* the key went; no arguments were kept */
-    CHECK(serve.scratch.args_max == plan.args_max);
+    CHECK(server.heap.allocations < allocations); /* the key went; no arguments were kept */
+    CHECK(server.serve.scratch.args_max == server.plan.args_max);
     close_slot(0);
 }
 
@@ -529,7 +453,7 @@ static void test_multi(void)
     expect(0, "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n"
               "-ERR wrong number of arguments for 'lpush' command\r\n"
               "-EXECABORT Transaction discarded because of previous errors.\r\n+PONG\r\n");
-    CHECK(!client_at(&clients, 0)->txn.active);
+    CHECK(!client_at(&server.clients, 0)->txn.active);
     feed_text(0, "MULTI\r\nSET m 5\r\nINCR m\r\nGET m\r\nWATCH x\r\nEXEC\r\n");
     expect(0, "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n"
               "-ERR WATCH inside MULTI is not allowed\r\n*3\r\n+OK\r\n:6\r\n$1\r\n6\r\n");
@@ -631,7 +555,7 @@ static void test_transaction_overflow(void)
     const char *exec = "*1\r\n$4\r\nEXEC\r\n";
     const char *abort_line = "-EXECABORT Transaction discarded because of previous errors.\r\n";
     uint32_t count = transaction_count_max();
-    uint32_t fill_bytes = plan.recv_limit - (uint32_t)strlen(exec);
+    uint32_t fill_bytes = server.plan.recv_limit - (uint32_t)strlen(exec);
     open_from(2, LOOPBACK);
     /* The queue and EXEC fill the receive buffer, grown to its limit, to the byte: it runs. */
     transaction_of(2, count, fill_bytes, NULL, NULL);
@@ -658,7 +582,7 @@ static void test_transaction_overflow(void)
     expect_bytes(2, want, want_length);
     feed_text(2, "GET tx\r\n");
     expect(2, "$1\r\n2\r\n");
-    CHECK(!client_at(&clients, 2)->txn.active);
+    CHECK(!client_at(&server.clients, 2)->txn.active);
     /* A command completed after the overflow is told why; later ones are QUEUED as Redis
      * does after an error; EXEC aborts; what follows EXEC runs. */
     transaction_of(2, count, fill_bytes + 1, "*1\r\n$4\r\nPING\r\nPING\r\n", "GET tx\r\n");
@@ -666,7 +590,7 @@ static void test_transaction_overflow(void)
     snprintf(tail, sizeof(tail),
              "-ERR transaction is too large: its commands would exceed %u bytes; EXEC will "
              "abort\r\n+QUEUED\r\n%s$1\r\n2\r\n",
-             plan.recv_limit, abort_line);
+             server.plan.recv_limit, abort_line);
     want_length = queued_then(want, count, tail);
     expect_bytes(2, want, want_length);
     close_slot(2);
@@ -682,8 +606,8 @@ static void test_blocking(void)
     feed_text(0, "BLPOP q 0\r\nPING\r\n");
     feed_text(1, "*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n");
     feed_text(2, "BLPOP r qq 0\r\n");
-    CHECK(block_is_blocked(&block, 0) && block_is_blocked(&block, 1));
-    CHECK(block_is_blocked(&block, 2) && block.blocked_count == 3);
+    CHECK(block_is_blocked(&server.block, 0) && block_is_blocked(&server.block, 1));
+    CHECK(block_is_blocked(&server.block, 2) && server.block.blocked_count == 3);
     CHECK(captured_length[0] == 0 && captured_length[1] == 0 && captured_length[2] == 0);
     /* The PING behind the BLPOP waits too. */
     run(0);
@@ -694,18 +618,18 @@ static void test_blocking(void)
     /* 0 was served (and its PING ran), 1 was retried and found nothing, 2 was left alone. */
     expect(0, "*2\r\n$1\r\nq\r\n$1\r\nx\r\n+PONG\r\n");
     CHECK(calls_of("blpop") == blpop_calls + 2);
-    CHECK(!block_is_blocked(&block, 0) && block_is_blocked(&block, 1));
-    CHECK(block_is_blocked(&block, 2) && captured_length[1] == 0 && captured_length[2] == 0);
+    CHECK(!block_is_blocked(&server.block, 0) && block_is_blocked(&server.block, 1));
+    CHECK(block_is_blocked(&server.block, 2) && captured_length[1] == 0 && captured_length[2] == 0);
     /* Two elements: 1 takes the first, one stays. */
     feed_text(3, "RPUSH q y z\r\nLLEN q\r\n");
     expect(3, ":2\r\n:1\r\n");
     expect(1, "*2\r\n$1\r\nq\r\n$1\r\ny\r\n");
-    CHECK(!block_is_blocked(&block, 1));
+    CHECK(!block_is_blocked(&server.block, 1));
     /* 2 blocked on r and qq: a push to qq serves it with qq. */
     feed_text(3, "RPUSH qq w\r\n");
     expect(3, ":1\r\n");
     expect(2, "*2\r\n$2\r\nqq\r\n$1\r\nw\r\n");
-    CHECK(block.blocked_count == 0 && block_key_count(&block) == 0);
+    CHECK(server.block.blocked_count == 0 && block_key_count(&server.block) == 0);
     /* Serving happens in push order: BRPOP answers from the tail. */
     feed_text(0, "BRPOP q 0\r\n");
     expect(0, "*2\r\n$1\r\nq\r\n$1\r\nz\r\n");
@@ -713,7 +637,7 @@ static void test_blocking(void)
     feed_text(0, "BLMOVE src mid LEFT RIGHT 0\r\n");
     feed_text(1, "BLMOVE mid dst RIGHT LEFT 0\r\n");
     feed_text(2, "BLPOP dst 0\r\n");
-    CHECK(block.blocked_count == 3);
+    CHECK(server.block.blocked_count == 3);
     feed_text(3, "LPUSH src v\r\n");
     expect(3, ":1\r\n");
     expect(0, "$1\r\nv\r\n");
@@ -721,12 +645,12 @@ static void test_blocking(void)
     expect(2, "*2\r\n$3\r\ndst\r\n$1\r\nv\r\n");
     feed_text(3, "EXISTS src mid dst\r\n");
     expect(3, ":0\r\n");
-    CHECK(block.blocked_count == 0);
+    CHECK(server.block.blocked_count == 0);
     /* A blocked client that leaves is forgotten; the push is not taken by it. */
     feed_text(1, "BLPOP gone 0\r\n");
-    CHECK(block_is_blocked(&block, 1));
+    CHECK(block_is_blocked(&server.block, 1));
     close_slot(1);
-    CHECK(block.blocked_count == 0 && block_key_count(&block) == 0);
+    CHECK(server.block.blocked_count == 0 && block_key_count(&server.block) == 0);
     feed_text(3, "LPUSH gone a\r\nLLEN gone\r\n");
     expect(3, ":1\r\n:1\r\n");
     /* blocking_keys_max: BLOCKING_KEYS keys block, one more is refused with kv's error. */
@@ -735,15 +659,15 @@ static void test_blocking(void)
     snprintf(full, sizeof(full), "-ERR too many blocked keys (blocking_keys_max is %u)\r\n",
              BLOCKING_KEYS);
     expect(0, full);
-    CHECK(!block_is_blocked(&block, 0));
+    CHECK(!block_is_blocked(&server.block, 0));
     feed_text(0, "BLPOP k1 k2 k3 k4 k5 k6 k7 k8 0\r\n");
-    CHECK(block_is_blocked(&block, 0) && block.link_count == BLOCKING_KEYS);
+    CHECK(block_is_blocked(&server.block, 0) && server.block.link_count == BLOCKING_KEYS);
     feed_text(2, "BLPOP k1 0\r\n");
     expect(2, full);
     feed_text(3, "RPUSH k8 last\r\n");
     expect(3, ":1\r\n");
     expect(0, "*2\r\n$2\r\nk8\r\n$4\r\nlast\r\n");
-    CHECK(block.blocked_count == 0 && block.link_count == 0);
+    CHECK(server.block.blocked_count == 0 && server.block.link_count == 0);
     for (uint32_t slot = 0; slot < CONNECTIONS; slot++) {
         if (slot != 1) {
             close_slot(slot);
@@ -754,15 +678,16 @@ static void test_blocking(void)
 static void test_protected(void)
 {
     struct slice denied = protected_denied_line();
-    uint64_t refusals = stats.protected_refusals;
+    uint64_t refusals = server.stats.protected_refusals;
     /* 10.0.0.5: refused, told why, nothing it sends runs. */
     open_from(0, 0x0a000005u);
-    struct conn *conn = conn_at(&conns, 0);
+    struct conn *conn = conn_at(&server.conns, 0);
     CHECK_STR(conn->addr, "10.0.0.5:40000");
-    CHECK(conn->close_after_send && stats.protected_refusals == refusals + 1);
+    CHECK(conn->close_after_send && server.stats.protected_refusals == refusals + 1);
     feed_text(0, "SET hacked 1\r\n");
     expect_bytes(0, denied.bytes, denied.length);
-    CHECK(!store_find(&store, (struct slice){.bytes = (const uint8_t *)"hacked", .length = 6},
+    CHECK(!store_find(&server.store,
+                      (struct slice){.bytes = (const uint8_t *)"hacked", .length = 6},
                       &(uint32_t){0}));
     close_slot(0);
     /* Loopback (any 127/8 address) and an unknown peer are served. */
@@ -771,24 +696,24 @@ static void test_protected(void)
     feed_text(0, "PING\r\n");
     expect(0, "+PONG\r\n");
     close_slot(0);
-    CHECK(serve_open(&serve, 0, false, 0, 0, 0));
+    CHECK(serve_open(&server.serve, 0, false, 0, 0, 0));
     CHECK(conn->addr_length == 0 && !conn->close_after_send);
     close_slot(0);
     /* With a password set, protected mode lets the peer in (AUTH is asked instead). */
-    strcpy(config.requirepass, "secret");
+    strcpy(server.config.requirepass, "secret");
     open_from(0, 0x0a000005u);
-    CHECK(!conn->close_after_send && !client_at(&clients, 0)->authenticated);
+    CHECK(!conn->close_after_send && !client_at(&server.clients, 0)->authenticated);
     feed_text(0, "GET a\r\nAUTH secret\r\nPING\r\n");
     expect(0, "-NOAUTH Authentication required.\r\n+OK\r\n+PONG\r\n");
     close_slot(0);
-    config.requirepass[0] = '\0';
+    server.config.requirepass[0] = '\0';
     /* Protected mode off: served. */
-    config.protected_mode = 0;
+    server.config.protected_mode = 0;
     open_from(0, 0x0a000005u);
     CHECK(!conn->close_after_send);
     close_slot(0);
-    config.protected_mode = 1;
-    CHECK(stats.protected_refusals == refusals + 1);
+    server.config.protected_mode = 1;
+    CHECK(server.stats.protected_refusals == refusals + 1);
 }
 
 static void test_quit_and_refusal(void)
@@ -796,7 +721,7 @@ static void test_quit_and_refusal(void)
     open_from(0, LOOPBACK);
     feed_text(0, "PING\r\nQUIT\r\nPING\r\n");
     expect(0, "+PONG\r\n+OK\r\n");
-    struct conn *conn = conn_at(&conns, 0);
+    struct conn *conn = conn_at(&server.conns, 0);
     CHECK(conn->close_after_send && conn->parser.command_start < conn->recv_length);
     run(0);
     expect(0, "");
@@ -811,12 +736,12 @@ static void test_quit_and_refusal(void)
     for (uint32_t slot = 0; slot < CONNECTIONS; slot++) {
         open_from(slot, LOOPBACK);
     }
-    CHECK(!serve_open(&serve, CONNECTIONS, true, LOOPBACK, 1, 0));
-    CHECK(conn_at(&conns, CONNECTIONS)->state == CONN_REFUSING);
-    CHECK(client_at(&clients, CONNECTIONS)->id == 0);
-    serve_verify(&serve);
-    serve_closing(&serve, CONNECTIONS);
-    conn_release(&conns, CONNECTIONS);
+    CHECK(!serve_open(&server.serve, CONNECTIONS, true, LOOPBACK, 1, 0));
+    CHECK(conn_at(&server.conns, CONNECTIONS)->state == CONN_REFUSING);
+    CHECK(client_at(&server.clients, CONNECTIONS)->id == 0);
+    serve_verify(&server.serve);
+    serve_closing(&server.serve, CONNECTIONS);
+    conn_release(&server.conns, CONNECTIONS);
     close_slot(2);
     open_from(CONNECTIONS, LOOPBACK);
     feed_text(CONNECTIONS, "PING\r\n");
@@ -884,7 +809,7 @@ static uint32_t replay(uint32_t slot, const char *script, uint32_t length, bool 
 {
     open_from(slot, LOOPBACK);
     auto_send = !chunked;
-    struct conn *conn = conn_at(&conns, slot);
+    struct conn *conn = conn_at(&server.conns, slot);
     uint32_t offset = 0;
     /* Bounded: each pass receives a byte or more, or sends some of what is pending. */
     for (uint32_t pass = 0; pass < 1000000 && offset < length; pass++) {
@@ -894,8 +819,8 @@ static uint32_t replay(uint32_t slot, const char *script, uint32_t length, bool 
             break;
         }
         uint8_t *into = NULL;
-        uint32_t room = serve_recv_room(&serve, slot, &into);
-        serve_verify(&serve);
+        uint32_t room = serve_recv_room(&server.serve, slot, &into);
+        serve_verify(&server.serve);
         /* A receive receive_odds - 1 times in receive_odds, else a (short) send. */
         if (room > 0 && prng_below(receive_odds) != 0) {
             uint32_t piece = 1 + prng_below(prng_below(4) == 0 ? 4096 : 64);
@@ -929,8 +854,8 @@ static void test_replay(uint64_t seed)
 {
     static char script[1024 * 1024];
     uint32_t length = script_build(script, sizeof(script));
-    replay_seed = seed;
-    replay_active = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     prng_state = seed;
     uint32_t want_length = replay(0, script, length, false, 1);
     static uint8_t want[CAPTURE_BYTES];
@@ -940,6 +865,7 @@ static void test_replay(uint64_t seed)
     CHECK(want_length > SERVE_OUTPUT_PAUSE_BYTES);
     int failures_before = check_failures;
     for (uint32_t round = 0; round < REPLAY_ROUNDS; round++) {
+        fixture_run.step = round;
         uint32_t got_length = replay(1, script, length, true, 2 + round % 8);
         CHECK_BYTES(captured[1], got_length, want, want_length);
         captured_length[1] = 0;
@@ -949,7 +875,7 @@ static void test_replay(uint64_t seed)
             break;
         }
     }
-    replay_active = false;
+    fixture_run.active = false;
     printf("test_serve: script of %u bytes replayed %u times in random chunks, %u reply "
            "bytes each, %u passes with the output paused (KV_SEED=%llu)\n",
            length, REPLAY_ROUNDS, want_length, replay_send_full, (unsigned long long)seed);
@@ -958,13 +884,10 @@ static void test_replay(uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_serve", "replay round");
     modules_build();
     prng_state = seed;
-    serve_verify(&serve);
+    serve_verify(&server.serve);
     test_pipeline();
     test_split();
     test_output_pause();
@@ -975,8 +898,8 @@ int main(void)
     test_protected();
     test_quit_and_refusal();
     test_replay(seed);
-    CHECK(conns.open_count == 0 && block.blocked_count == 0);
-    serve_verify(&serve);
-    region_unmap(&region);
+    CHECK(server.conns.open_count == 0 && server.block.blocked_count == 0);
+    serve_verify(&server.serve);
+    region_unmap(&server.region);
     return check_exit("test_serve");
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_string.h"
@@ -23,34 +24,11 @@
 static struct region region;
 static struct heap heap;
 static struct store store;
-static uint64_t seed_state;
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
 
 /* A fresh region, heap and store of `heap_bytes`, with the config's caps. */
 static void setup(uint64_t heap_bytes, const struct config *caps)
 {
-    if (region.base != NULL) {
-        region_unmap(&region);
-    }
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(heap_bytes) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
-    heap_init(&heap, &region, heap_bytes);
+    fixture_heap_map(&region, &heap, heap_bytes);
     static struct config kept; /* the store reads its config for as long as it lives */
     kept = *caps;
     store_init(&store, &heap, &kept, 12345);
@@ -61,11 +39,7 @@ static void setup(uint64_t heap_bytes, const struct config *caps)
 static void setup_default(uint64_t heap_bytes)
 {
     struct config config;
-    config_defaults(&config);
-    config.key_count = 0;
-    config.key_size_max = 0;
-    config.val_size_max = 0;
-    config.list_length_max = 0;
+    fixture_caps_none(&config);
     setup(heap_bytes, &config);
 }
 

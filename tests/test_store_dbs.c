@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_string.h"
@@ -22,24 +23,10 @@
 static struct region region;
 static struct heap heap;
 static struct store store;
-static uint64_t seed_state;
 
 /* What the touched hook heard last, and how often. */
 static uint32_t touched_db_index;
 static uint64_t touched_count;
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
 
 static void on_touched(void *context, uint32_t db_index, uint32_t hash, struct slice key)
 {
@@ -52,22 +39,9 @@ static void on_touched(void *context, uint32_t db_index, uint32_t hash, struct s
 
 static void setup(uint64_t heap_bytes)
 {
-    if (region.base != NULL) {
-        region_unmap(&region);
-    }
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(heap_bytes) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
-    heap_init(&heap, &region, heap_bytes);
+    fixture_heap_map(&region, &heap, heap_bytes);
     static struct config kept; /* the store reads its config for as long as it lives */
-    config_defaults(&kept);
-    kept.key_count = 0;
-    kept.key_size_max = 0;
-    kept.val_size_max = 0;
-    kept.list_length_max = 0;
+    fixture_caps_none(&kept);
     store_init(&store, &heap, &kept, 777);
     store_string_init(&store);
     store_clock(&store, 1000000);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "redis_param.h"
 #include "store.h"
@@ -28,44 +29,15 @@ static struct region region;
 static struct heap heap;
 static struct store store;
 static struct config store_config;
-static uint64_t seed_state;
 
 #define HEAP_BYTES (64u << 20)
 #define CHURN_STEPS 6000u
 #define FIELDS_MAX 40u   /* distinct fields or members the churn names */
 
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
-
-static uint32_t random_below(uint32_t bound)
-{
-    return (uint32_t)(random_next() % bound);
-}
-
 static void setup(void)
 {
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(HEAP_BYTES) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
-    heap_init(&heap, &region, HEAP_BYTES);
-    config_defaults(&store_config);
-    store_config.key_count = 0;
-    store_config.key_size_max = 0;
-    store_config.val_size_max = 0;
-    store_config.list_length_max = 0;
+    fixture_heap_map(&region, &heap, HEAP_BYTES);
+    fixture_caps_none(&store_config);
     store_init(&store, &heap, &store_config, 777);
     store_string_init(&store);
     store_hash_init(&store);

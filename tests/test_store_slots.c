@@ -28,6 +28,7 @@
 
 #include "check.h"
 #include "evict.h"
+#include "fixture.h"
 #include "heap.h"
 #include "keyslot.h"
 #include "rdb.h"
@@ -50,7 +51,6 @@ static struct heap heap;
 static struct store store;
 static struct config config;
 static struct evict evict;
-static uint64_t seed_state;
 static uint64_t fake_us;
 static const uint64_t no_clients = 0;
 
@@ -68,19 +68,6 @@ static uint32_t epoch;
 static uint64_t stream_ms;                  /* XADD's IDs: always increasing */
 static uint8_t value_buffer[50000];
 static bool clock_frozen;                   /* the snapshot phase: time does not pass */
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
-
-static uint32_t random_below(uint32_t bound)
-{
-    return (uint32_t)(random_next() % bound);
-}
 
 static uint64_t fake_now_us(void)
 {
@@ -178,11 +165,7 @@ static void setup_region(uint64_t heap_bytes, uint64_t extra_bytes)
 static void setup_modules(uint64_t heap_bytes, enum config_policy policy, bool cluster)
 {
     heap_init(&heap, &region, heap_bytes);
-    config_defaults(&config);
-    config.key_count = 0;
-    config.key_size_max = 0;
-    config.val_size_max = 0;
-    config.list_length_max = 0;
+    fixture_caps_none(&config);
     config.maxmemory = heap_bytes;
     config.maxmemory_policy = policy;
     store_init(&store, &heap, &config, 4242);

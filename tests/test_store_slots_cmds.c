@@ -23,6 +23,8 @@
 #include "cmd.h"
 #include "config.h"
 #include "conn.h"
+#include "fixture.h"
+#include "fixture_server.h"
 #include "keyslot.h"
 #include "layout.h"
 #include "plan.h"
@@ -46,110 +48,45 @@
 #define KEY_COUNT 48u
 #define STEPS 40000u
 
-static struct config config;
-static struct plan plan;
-static struct layout layout;
-static struct region region;
-static struct heap heap;
-static struct store store;
-static struct watch watch;
-static struct pubsub pubsub;
-static struct stats stats;
-static struct conns conns;
-static struct clients clients;
-static struct block block;
-static struct serve serve;
+static struct fixture_server server;
 
 static uint8_t captured[CAPTURE_BYTES];
 static uint32_t captured_length;
-static uint64_t prng_state;
 static uint32_t recount[KEYSLOT_COUNT];
 static uint32_t listed[1u << 16];
-
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
 
 /* main.c's modules_init on a small configuration, in cluster mode. */
 static void modules_build(void)
 {
-    config_defaults(&config);
-    config.connections_max = CONNECTIONS;
-    config.maxmemory = HEAP_BYTES;
-    config.hugepages = CONFIG_HUGEPAGES_OFF;
-    config.mlock = CONFIG_MLOCK_OFF;
-    char error[256];
-    if (plan_compute(&plan, &config, error, sizeof(error)) != 0) {
-        fprintf(stderr, "test_store_slots_cmds: %s\n", error);
-        exit(1);
-    }
-    layout_compute(&layout, &config, &plan);
-    if (region_map(&region, layout.total_bytes, config.hugepages, config.mlock, error,
-                   sizeof(error)) != 0) {
-        fprintf(stderr, "test_store_slots_cmds: %s\n", error);
-        exit(SKIP_CODE);
-    }
-    reply_errors_init(&config, plan.recv_limit);
-    heap_init(&heap, &region, config.maxmemory);
-    store_init(&store, &heap, &config, 4711);
-    store_string_init(&store);
-    store_list_init(&store);
-    store_hash_init(&store);
-    store_set_init(&store);
-    store_zset_init(&store);
-    store_stream_init(&store);
-    store_slots_enable(&store);
-    watch_init(&watch, &heap, config.watch_keys_max, 677);
-    pubsub_init(&pubsub, &heap, config.pubsub_channels_max, config.subscriptions_max, 678);
-    conns_init(&conns, &region, &heap, plan.conn_slot_count, config.connections_max,
-               plan.recv_limit);
-    clients_init(&clients, &region, plan.conn_slot_count, &watch, &pubsub);
-    block_init(&block, &region, &heap, plan.conn_slot_count, config.blocking_keys_max, 679);
-    store.touched = watch_touched;
-    store.touched_context = &watch;
-    store.ready = block_key_ready;
-    store.ready_context = &block;
-    cmd_init(&region, PLAN_SLOWLOG_MAX_LEN);
-    cmd_slowlog_threshold_set(config.slowlog_log_slower_than);
-    const struct cmd_context shared = {.store = &store,
-                                       .config = &config,
-                                       .plan = &plan,
-                                       .region = &region,
-                                       .stats = &stats,
-                                       .watch = &watch,
-                                       .pubsub = &pubsub,
-                                       .conns = &conns,
-                                       .clients = &clients,
-                                       .block = &block};
-    serve_init(&serve, &region, &plan, &shared, &heap);
-    region_seal(&region);
+    config_defaults(&server.config);
+    server.config.connections_max = CONNECTIONS;
+    server.config.maxmemory = HEAP_BYTES;
+    server.config.hugepages = CONFIG_HUGEPAGES_OFF;
+    server.config.mlock = CONFIG_MLOCK_OFF;
+    fixture_server_build(&server, &(const struct fixture_server_options){
+        .test_name = "test_store_slots_cmds",
+        .types = (1u << STORE_TYPE_STRING) | (1u << STORE_TYPE_LIST) | (1u << STORE_TYPE_HASH) |
+                 (1u << STORE_TYPE_SET) | (1u << STORE_TYPE_ZSET) | (1u << STORE_TYPE_STREAM),
+        .slots = true,
+        .store_seed = 4711,
+        .registry_seed = 677});
+    region_seal(&server.region);
 }
 
 /* Takes every reply block waiting, as whole sends. */
 static void send_all(void)
 {
-    struct conn *conn = conn_at(&conns, 0);
+    struct conn *conn = conn_at(&server.conns, 0);
     const uint8_t *from = NULL;
     /* Bounded by the output chain: each pass sends one block whole. */
-    while (conn->state == CONN_OPEN && conn_send_pending(&conns, conn, &from) > 0) {
-        uint32_t pending = conn_send_pending(&conns, conn, &from);
+    while (conn->state == CONN_OPEN && conn_send_pending(&server.conns, conn, &from) > 0) {
+        uint32_t pending = conn_send_pending(&server.conns, conn, &from);
         conn->send_in_flight = pending;
         if (captured_length + pending <= CAPTURE_BYTES) {
             memcpy(captured + captured_length, from, pending);
             captured_length += pending;
         }
-        conn_sent(&conns, conn, pending);
+        conn_sent(&server.conns, conn, pending);
         conn->sends_completed++;
     }
 }
@@ -159,11 +96,11 @@ static void run(void)
 {
     /* Bounded: each pass runs commands of a finite input or sends replies. */
     for (uint32_t pass = 0; pass < 10000; pass++) {
-        struct conn *conn = conn_at(&conns, 0);
-        bool more = conn->state == CONN_OPEN && serve_input(&serve, 0);
+        struct conn *conn = conn_at(&server.conns, 0);
+        bool more = conn->state == CONN_OPEN && serve_input(&server.serve, 0);
         if (conn_live(conn) && !conn->close_after_send) {
             uint8_t *into = NULL;
-            (void)serve_recv_room(&serve, 0, &into);
+            (void)serve_recv_room(&server.serve, 0, &into);
         }
         uint32_t before = captured_length;
         send_all();
@@ -178,9 +115,9 @@ static void feed(const uint8_t *bytes, uint32_t length)
 {
     /* Bounded: each pass receives a byte or more, or runs what the buffer holds. */
     for (uint32_t stuck = 0; length > 0 && stuck < 3;) {
-        struct conn *conn = conn_at(&conns, 0);
+        struct conn *conn = conn_at(&server.conns, 0);
         uint8_t *into = NULL;
-        uint32_t room = serve_recv_room(&serve, 0, &into);
+        uint32_t room = serve_recv_room(&server.serve, 0, &into);
         if (room == 0) {
             stuck++;
             run();
@@ -365,31 +302,31 @@ static void random_command(void)
 static void check_recount(void)
 {
     memset(recount, 0, sizeof(recount));
-    uint32_t selected = store.db_index;
-    store_select(&store, 0);
+    uint32_t selected = server.store.db_index;
+    store_select(&server.store, 0);
     struct dict_walk walk;
     uint32_t ref = 0;
     uint64_t keys = 0;
-    store_walk_start(&store, &walk);
-    while (store_walk_next(&store, &walk, &ref)) {
-        struct slice name = store_key_name(store_key(&store, ref));
+    store_walk_start(&server.store, &walk);
+    while (store_walk_next(&server.store, &walk, &ref)) {
+        struct slice name = store_key_name(store_key(&server.store, ref));
         recount[keyslot_of(name.bytes, name.length)]++;
         keys++;
     }
-    CHECK(keys == store_key_count(&store));
+    CHECK(keys == store_key_count(&server.store));
     for (uint32_t slot = 0; slot < KEYSLOT_COUNT; slot++) {
-        CHECK(store_slot_key_count(&store, slot) == recount[slot]);
-        uint32_t got = store_slot_keys(&store, slot, (uint32_t)(sizeof(listed) / sizeof(listed[0])),
-                                       listed);
+        CHECK(store_slot_key_count(&server.store, slot) == recount[slot]);
+        uint32_t got = store_slot_keys(&server.store, slot,
+                                       (uint32_t)(sizeof(listed) / sizeof(listed[0])), listed);
         CHECK(got == recount[slot]);
         for (uint32_t at = 0; at < got; at++) {
             uint32_t found = 0;
-            struct slice name = store_key_name(store_key(&store, listed[at]));
-            CHECK(store_peek(&store, name, &found) && found == listed[at]);
+            struct slice name = store_key_name(store_key(&server.store, listed[at]));
+            CHECK(store_peek(&server.store, name, &found) && found == listed[at]);
             CHECK(keyslot_of(name.bytes, name.length) == slot);
         }
     }
-    store_select(&store, selected);
+    store_select(&server.store, selected);
 }
 
 /* Each command of the stream ran, and most of its calls answered no error (a WRONGTYPE or
@@ -431,26 +368,26 @@ int main(void)
     printf("seed %" PRIu64 " (KV_SEED replays it)\n", seed);
     prng_state = seed;
     modules_build();
-    CHECK(store_slots_enabled(&store));
-    CHECK(serve_open(&serve, 0, true, 0x7f000001u, 40000, 0));
+    CHECK(store_slots_enabled(&server.store));
+    CHECK(serve_open(&server.serve, 0, true, 0x7f000001u, 40000, 0));
     uint64_t keys_max = 0;
     for (uint32_t step = 0; step < STEPS; step++) {
         captured_length = 0;
         random_command();
-        (void)store_verify(&store);
+        (void)store_verify(&server.store);
         if (prng_below(50) == 0) {
-            (void)store_expire_slice(&store, 16); /* active expiry, as the cron does */
-            (void)store_verify(&store);
+            (void)store_expire_slice(&server.store, 16); /* active expiry, as the cron does */
+            (void)store_verify(&server.store);
         }
         if (step % 500u == 0) {
             check_recount();
         }
-        uint64_t keys = store_db_key_count(&store, 0);
+        uint64_t keys = store_db_key_count(&server.store, 0);
         keys_max = keys > keys_max ? keys : keys_max;
     }
     check_recount();
     printf("commands: %u, database 0 held up to %" PRIu64 " keys, %" PRIu64 " at the end\n",
-           STEPS, keys_max, store_db_key_count(&store, 0));
+           STEPS, keys_max, store_db_key_count(&server.store, 0));
     CHECK(keys_max > KEY_COUNT / 2);
     check_commands_ran();
     return check_exit("test_store_slots_cmds");

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_stream.h"
@@ -23,43 +24,16 @@ static struct region region;
 static struct heap heap;
 static struct store store;
 static struct config store_config;
-static uint64_t seed_state;
 static uint64_t seed_first;
 
 #define BALLAST_MAX 400000u
 static void *ballast[BALLAST_MAX];
 static uint32_t ballast_count;
 
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
-
-static uint32_t random_below(uint32_t bound)
-{
-    return (uint32_t)(random_next() % bound);
-}
-
 static void setup(uint64_t heap_bytes)
 {
-    if (region.base != NULL) {
-        region_unmap(&region);
-    }
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(heap_bytes) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
-    heap_init(&heap, &region, heap_bytes);
-    config_defaults(&store_config);
-    store_config.key_count = 0;
-    store_config.key_size_max = 0;
-    store_config.val_size_max = 0;
-    store_config.list_length_max = 0;
+    fixture_heap_map(&region, &heap, heap_bytes);
+    fixture_caps_none(&store_config);
     store_init(&store, &heap, &store_config, 12345);
     store_string_init(&store);
     store_stream_init(&store);
@@ -71,11 +45,6 @@ static void verify(void)
 {
     CHECK(store_verify(&store) + ballast_count == heap.allocations);
     heap_verify(&heap);
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
 }
 
 /* ---- The model ---------------------------------------------------------------------------- */

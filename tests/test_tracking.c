@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "tracking.h"
 
 #define SLOTS 4u
@@ -94,11 +95,6 @@ static struct tracking_client *fake_client(void *context, uint32_t slot_index, u
     }
     *id = ids[slot_index];
     return &states[slot_index];
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
 }
 
 /* A client joins slot `slot` with a new id (its state cleared). */

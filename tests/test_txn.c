@@ -16,12 +16,10 @@
  *   queue), some transactions fail, and each EXEC's walk gives back exactly the commands the
  *   model recorded. The seed is printed on failure (also on an abort); KV_SEED replays it.
  */
-#include <signal.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "txn.h"
 
 /* A receive buffer as the plan sizes it at least: the parser needs room past an inline
@@ -45,41 +43,6 @@ static const struct resp_scratch scratch = {.args = scratch_args,
                                             .args_max = ARGS_MAX,
                                             .arg_bytes_max = KEY_BYTES,
                                             .bulk_bytes_limit = RESP_BULK_BYTES_LIMIT};
-
-static uint64_t prng_state;
-static uint64_t run_seed;
-static uint32_t run_round;
-static bool run_active;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (run_active) {
-        fprintf(stderr, "test_txn: aborted in round %u (KV_SEED=%llu)\n", run_round,
-                (unsigned long long)run_seed);
-    }
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
 
 static void buffer_reset(void)
 {
@@ -430,21 +393,21 @@ static bool run_round_once(struct txn *txn)
 static void test_random(uint64_t seed)
 {
     prng_state = seed;
-    run_seed = seed;
-    run_active = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     struct txn txn;
     txn_init(&txn);
     uint32_t walked = 0;
     int failures_before = check_failures;
-    for (run_round = 0; run_round < ROUNDS; run_round++) {
+    for (fixture_run.step = 0; fixture_run.step < ROUNDS; fixture_run.step++) {
         walked += run_round_once(&txn) ? 1 : 0;
         if (check_failures > failures_before) {
-            fprintf(stderr, "test_txn: round %u failed (KV_SEED=%llu)\n", run_round,
+            fprintf(stderr, "test_txn: round %u failed (KV_SEED=%llu)\n", fixture_run.step,
                     (unsigned long long)seed);
             break;
         }
     }
-    run_active = false;
+    fixture_run.active = false;
     printf("test_txn: %u transactions, %u walked (KV_SEED=%llu)\n", ROUNDS, walked,
            (unsigned long long)seed);
     CHECK(walked > ROUNDS / 2 && walked < ROUNDS);
@@ -452,10 +415,7 @@ static void test_random(uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_txn", "round");
     uint64_t bytes = heap_plan_bytes(CONFIG_MAXMEMORY_MIN);
     char error[256];
     if (region_map(&region, bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,

@@ -17,12 +17,11 @@
  *   the heap's used bytes are what they were before.
  * The seed is printed on failure (also on an abort); KV_SEED replays it.
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "watch.h"
 
 #define HEAP_SMALL_BYTES (4ull << 20)
@@ -39,41 +38,6 @@
 #define SCALE_STEPS 200000u
 
 static struct region region;
-
-static uint64_t prng_state;
-static uint64_t run_seed;
-static uint32_t run_step;
-static bool run_active;
-
-/* splitmix64: one seed gives the whole run. */
-static uint64_t prng_next(void)
-{
-    prng_state += 0x9e3779b97f4a7c15ull;
-    uint64_t value = prng_state;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-    return value ^ (value >> 31);
-}
-
-static uint32_t prng_below(uint32_t bound)
-{
-    KV_ASSERT(bound > 0);
-    return (uint32_t)(prng_next() % bound);
-}
-
-static void on_abort(int signal_number)
-{
-    (void)signal_number;
-    if (run_active) {
-        fprintf(stderr, "test_watch: aborted at step %u (KV_SEED=%llu)\n", run_step,
-                (unsigned long long)run_seed);
-    }
-}
-
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
 
 static void touch(struct watch *watch, struct slice key)
 {
@@ -411,8 +375,8 @@ static void test_scale(struct heap *heap, uint64_t seed)
     static struct scale_model model;
     memset(&model, 0, sizeof(model));
     prng_state = seed;
-    run_seed = seed;
-    run_active = true;
+    fixture_run.seed = seed;
+    fixture_run.active = true;
     struct watch watch;
     watch_init(&watch, heap, 0, seed);
     uint64_t used_before = heap->used_bytes;
@@ -423,8 +387,8 @@ static void test_scale(struct heap *heap, uint64_t seed)
     struct timespec started;
     clock_gettime(CLOCK_MONOTONIC, &started);
     /* Bounded: each pass adds a link unless the pick repeats (rare) or a client is full. */
-    for (run_step = 0; model.links < SCALE_LINKS_BUILT; run_step++) {
-        KV_ASSERT(run_step < 4 * SCALE_LINKS_BUILT);
+    for (fixture_run.step = 0; model.links < SCALE_LINKS_BUILT; fixture_run.step++) {
+        KV_ASSERT(fixture_run.step < 4 * SCALE_LINKS_BUILT);
         scale_add(&watch, &model, prng_below(SCALE_CLIENTS), scale_key());
     }
     struct timespec ended;
@@ -434,7 +398,7 @@ static void test_scale(struct heap *heap, uint64_t seed)
     CHECK(model.distinct > 100000);
     CHECK(heap->used_bytes - used_before == watch_memory_bytes(&watch));
     double add_ns = ((double)(ended.tv_sec - started.tv_sec) * 1e9 +
-                     (double)(ended.tv_nsec - started.tv_nsec)) / (double)run_step;
+                     (double)(ended.tv_nsec - started.tv_nsec)) / (double)fixture_run.step;
     printf("test_watch: %u clients watch %llu keys with %llu links: %llu bytes (%.1f per link, "
            "keys %.1f, links %.1f, buckets %.1f), %.0f ns per WATCH of one key\n",
            SCALE_CLIENTS, (unsigned long long)model.distinct, (unsigned long long)model.links,
@@ -445,9 +409,9 @@ static void test_scale(struct heap *heap, uint64_t seed)
                (double)model.links,
            add_ns);
     int failures_before = check_failures;
-    for (run_step = 0; run_step < SCALE_STEPS; run_step++) {
+    for (fixture_run.step = 0; fixture_run.step < SCALE_STEPS; fixture_run.step++) {
         scale_step(&watch, &model);
-        if (run_step % 20000 == 0) {
+        if (fixture_run.step % 20000 == 0) {
             watch_verify(&watch);
             CHECK(watch_link_count(&watch) == model.links);
             CHECK(watch_key_count(&watch) == model.distinct);
@@ -455,12 +419,12 @@ static void test_scale(struct heap *heap, uint64_t seed)
             watch_list_verify(&watch, &model.lists[client], client);
         }
         if (check_failures > failures_before) {
-            fprintf(stderr, "test_watch: scale failed at step %u (KV_SEED=%llu)\n", run_step,
+            fprintf(stderr, "test_watch: scale failed at step %u (KV_SEED=%llu)\n", fixture_run.step,
                     (unsigned long long)seed);
             break;
         }
     }
-    run_active = false;
+    fixture_run.active = false;
     watch_verify(&watch);
     CHECK(watch_link_count(&watch) == model.links && watch_key_count(&watch) == model.distinct);
     /* Everyone leaves: every byte goes back to the heap. */
@@ -475,10 +439,7 @@ static void test_scale(struct heap *heap, uint64_t seed)
 
 int main(void)
 {
-    const char *seed_text = getenv("KV_SEED");
-    uint64_t seed = seed_text != NULL ? strtoull(seed_text, NULL, 10)
-                                      : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    signal(SIGABRT, on_abort);
+    uint64_t seed = fixture_seed("test_watch", "step");
     uint64_t bytes = 2 * heap_plan_bytes(HEAP_SMALL_BYTES) + heap_plan_bytes(HEAP_SCALE_BYTES);
     char error[256];
     if (region_map(&region, bytes, CONFIG_HUGEPAGES_OFF, CONFIG_MLOCK_OFF, error,

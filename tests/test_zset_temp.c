@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "store.h"
 #include "store_string.h"
@@ -26,7 +27,6 @@ static struct region region;
 static struct heap heap;
 static struct store store;
 static struct config store_config;
-static uint64_t seed_state;
 
 #define BALLAST_MAX 200000u
 static void *ballast[BALLAST_MAX];
@@ -38,36 +38,10 @@ static double model_score[MODEL_MAX];
 static bool model_present[MODEL_MAX];
 static char names[MODEL_MAX][80];
 
-static struct slice text(const char *bytes)
-{
-    return (struct slice){.bytes = (const uint8_t *)bytes, .length = (uint32_t)strlen(bytes)};
-}
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
-
 static void setup(uint64_t heap_bytes)
 {
-    if (region.base != NULL) {
-        region_unmap(&region);
-    }
-    char error[256];
-    if (region_map(&region, heap_plan_bytes(heap_bytes) + 8192, CONFIG_HUGEPAGES_OFF,
-                   CONFIG_MLOCK_OFF, error, sizeof(error)) != 0) {
-        fprintf(stderr, "region_map: %s\n", error);
-        exit(1);
-    }
-    heap_init(&heap, &region, heap_bytes);
-    config_defaults(&store_config);
-    store_config.key_count = 0;
-    store_config.key_size_max = 0;
-    store_config.val_size_max = 0;
-    store_config.list_length_max = 0;
+    fixture_heap_map(&region, &heap, heap_bytes);
+    fixture_caps_none(&store_config);
     store_init(&store, &heap, &store_config, 777);
     store_string_init(&store);
     store_zset_init(&store);

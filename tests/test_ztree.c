@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "heap.h"
 #include "region.h"
 #include "ztree.h"
@@ -24,15 +25,6 @@
 
 static struct region region;
 static struct heap heap;
-static uint64_t seed_state;
-
-static uint64_t random_next(void)
-{
-    seed_state ^= seed_state << 13;
-    seed_state ^= seed_state >> 7;
-    seed_state ^= seed_state << 17;
-    return seed_state;
-}
 
 /* Member i's bytes: lengths 0 to 5 so that prefixes order before longer members. */
 static char member_text[MEMBERS][16];
