@@ -437,6 +437,30 @@ static void test_output_chain(void)
     CHECK(heap_pointer_block(conn)->capacity < CONN_BLOCK_FIRST_BYTES);
     CHECK(send_all(conn) == 5);
     CHECK(conn_memory(&conns, conn) == idle_memory);
+    /* A reply of a few KiB written element by element, as LRANGE writes one (906 bytes for
+     * 100 elements, 5,406 for 600), repeated: the first outgrows the small block, every later
+     * one fits one block, so it goes out in one send; a 5-byte reply then brings the small
+     * first block back. */
+    static const uint32_t element_counts[] = {100, 600};
+    for (uint32_t size = 0; size < sizeof(element_counts) / sizeof(element_counts[0]); size++) {
+        for (uint32_t round = 0; round < 3; round++) {
+            struct reply reply = conn_reply(&conns, conn);
+            reply_raw(&reply, "*100\r\n", 6);
+            for (uint32_t element = 0; element < element_counts[size]; element++) {
+                reply_raw(&reply, "$3\r\nxxx\r\n", 9);
+            }
+            conn_reply_keep(&conns, conn, &reply);
+            CHECK(!reply.failed);
+            CHECK(round == 0 || chain_blocks(conn) == 1);
+            CHECK(send_all(conn) == 6 + 9u * element_counts[size]);
+            CHECK(conn_memory(&conns, conn) == idle_memory);
+        }
+    }
+    CHECK(reply_append(conn, "+OK\r\n", 5));
+    CHECK(send_all(conn) == 5);
+    CHECK(reply_append(conn, "+OK\r\n", 5));
+    CHECK(heap_pointer_block(conn)->capacity < CONN_BLOCK_FIRST_BYTES);
+    CHECK(send_all(conn) == 5);
     /* Truncation since a mark (SET ... GET replaced by an error): the bytes and the blocks
      * written after the mark go, the ones before stay. */
     struct reply reply = conn_reply(&conns, conn);
