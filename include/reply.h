@@ -252,6 +252,7 @@ enum reply_error {
     REPLY_ERROR_CONFIG_SET_FAILED,       /* arg: the parameter; name: config_set's reason */
     REPLY_ERROR_CONFIG_REWRITE_FAILED,   /* name: the reason (strerror) */
     REPLY_ERROR_MISCONF_AOF,             /* name: the AOF write's error (strerror) */
+    REPLY_ERROR_MISCONF_RDB,
     REPLY_ERROR_SCRIPT_COMPILE,          /* arg: Lua's message */
     REPLY_ERROR_SCRIPT_RUNNING,          /* name: the script's SHA-1; arg: Lua's message */
     REPLY_ERROR_SHEBANG_ENGINE,          /* arg: the engine word */

@@ -19,6 +19,7 @@
 #include "latency.h"
 #include "notify.h"
 #include "propagate.h"
+#include "rdb.h"
 #include "number.h"
 #include "redis_param.h"
 #include "region.h"
@@ -936,6 +937,24 @@ static bool cluster_admit(struct cmd_context *context, uint32_t position, const 
     return false;
 }
 
+/* Redis's stop-writes-on-bgsave-error: the last BGSAVE (or SAVE) failed while save points
+ * are set and the option is yes. */
+static bool rdb_writes_denied(void)
+{
+    static int32_t param_stop = -1;
+    static int32_t param_save = -1;
+    if (rdb_stats()->last_bgsave_ok) {
+        return false;
+    }
+    if (param_stop < 0) {
+        param_stop = redis_param_find("stop-writes-on-bgsave-error", 27);
+        param_save = redis_param_find("save", 4);
+        KV_ASSERT(param_stop >= 0 && param_save >= 0);
+    }
+    return redis_param_value((uint32_t)param_save)[0] != '\0' &&
+           strcmp(redis_param_value((uint32_t)param_stop), "yes") == 0;
+}
+
 static bool admit_checks(struct cmd_context *context, uint32_t position, const struct slice *args,
                          uint32_t arg_count)
 {
@@ -979,9 +998,16 @@ static bool admit_checks(struct cmd_context *context, uint32_t position, const s
         reply_error(&context->reply, REPLY_ERROR_REPLICA_KEYSPACE);
         return false;
     }
-    /* The AOF cannot be written: writes (and PING) get Redis's MISCONF until it can. */
+    /* The disk cannot be written (Redis's writeCommandsDeniedByDiskError, RDB first): writes
+     * (and PING) get Redis's MISCONF until it can; the AOF's own client is obeyed. */
+    bool disk_checked = (cmd->flags & CMD_FLAG_WRITE) || strcmp(cmd->name, "ping") == 0;
+    if (disk_checked && !cmd_must_obey(context) && rdb_writes_denied()) {
+        stats->rejected_calls++;
+        reply_error(&context->reply, REPLY_ERROR_MISCONF_RDB);
+        return false;
+    }
     int aof_error = propagate_write_error();
-    if (aof_error != 0 && ((cmd->flags & CMD_FLAG_WRITE) || strcmp(cmd->name, "ping") == 0)) {
+    if (aof_error != 0 && disk_checked) {
         stats->rejected_calls++;
         reply_error_format(&context->reply, REPLY_ERROR_MISCONF_AOF, strerror(aof_error));
         return false;

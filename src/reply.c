@@ -513,6 +513,12 @@ static const struct reply_error_entry error_table[REPLY_ERROR_COUNT] = {
     [REPLY_ERROR_FUNCTION_LIST_ARGUMENT] = FORMAT("-ERR Unknown argument %.128s\r\n"),
     [REPLY_ERROR_CONFIG_REWRITE_FAILED] = FORMAT("-ERR Rewriting config file: %s\r\n"),
     [REPLY_ERROR_MISCONF_AOF] = FORMAT("-MISCONF Errors writing to the AOF file: %s\r\n"),
+    [REPLY_ERROR_MISCONF_RDB] =
+        FIXED("-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
+              "persist to disk. Commands that may modify the data set are disabled, because "
+              "this instance is configured to report errors during writes if RDB snapshotting "
+              "fails (stop-writes-on-bgsave-error option). Please check the Redis logs for "
+              "details about the RDB error.\r\n"),
     /* Geo commands (cmd_geo.c). A coordinate pair past 200 bytes of "%f" text (a number
      * beyond about 1e95) is cut, where Redis prints it whole. */
     [REPLY_ERROR_GEO_LONLAT_INVALID] = FORMAT("-ERR invalid longitude,latitude pair %.200s\r\n"),

@@ -27,6 +27,11 @@ against redis-server 7.0 (issue 17).
    Redis's child slowed as above): the BGSAVE stops as Redis kills its child, leaving no
    dump.rdb, no temp file and rdb_last_bgsave_status:ok; with save points set, FLUSHALL's own
    save leaves a dump.rdb that redis-server loads to 0 keys.
+4. stop-writes-on-bgsave-error: after a BGSAVE fails (dump.rdb a directory) with save points
+   set, writes and PING get Redis's MISCONF line (reads, CONFIG and a MULTI's EXEC of a
+   rejected write as Redis answers them), not once the option is no or the save points are
+   off, and again when they are back; a successful BGSAVE lifts it. Every reply compared with
+   redis-server's.
 """
 import os
 import shutil
@@ -270,6 +275,67 @@ def part_flushall_during_bgsave(check, root):
                 [(r[0], r[2]["rdb_bgsave_in_progress"], r[5]) for r in redis_rounds])
 
 
+def misconf_steps(client, directory):
+    """Part 4's replies, one per step (BGSAVEs waited for)."""
+    target = os.path.join(directory, "dump.rdb")
+    replies = []
+
+    def step(*args):
+        replies.append((args, kvtest.decode(client.call(*args))))
+        if args[0] == "BGSAVE":
+            wait_idle(client)
+
+    step("SET", "k", "1")
+    step("CONFIG", "SET", "save", "3600 1")
+    if os.path.exists(target):
+        os.unlink(target)
+    os.mkdir(target)
+    step("BGSAVE")
+    step("SET", "k", "2")
+    step("PING")
+    step("GET", "k")
+    step("INCR", "n")
+    step("MULTI")
+    step("SET", "k", "3")
+    step("EXEC")
+    step("CONFIG", "SET", "stop-writes-on-bgsave-error", "no")
+    step("SET", "k", "4")
+    step("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes")
+    step("DEL", "k")
+    step("CONFIG", "SET", "save", "")
+    step("SET", "k", "5")
+    step("CONFIG", "SET", "save", "3600 1")
+    step("SET", "k", "6")
+    os.rmdir(target)
+    step("BGSAVE")
+    step("SET", "k", "7")
+    step("PING")
+    step("CONFIG", "SET", "save", "")
+    return replies
+
+
+def part_misconf(check, root):
+    kv_dir = os.path.join(root, "kv-misconf")
+    redis_dir = os.path.join(root, "redis-misconf")
+    os.mkdir(kv_dir)
+    os.mkdir(redis_dir)
+    with start_redis_on(redis_dir) as redis:
+        with redis.connect() as client:
+            redis_replies = misconf_steps(client, redis_dir)
+    with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir) as kv:
+        with kv.connect() as client:
+            kv_replies = misconf_steps(client, kv_dir)
+    check.equal(f"stop-writes-on-bgsave-error: the {len(redis_replies)} replies are "
+                "redis-server's", redis_replies, kv_replies)
+    for expected, got in zip(redis_replies, kv_replies):
+        if expected != got:
+            print(f"     first difference: redis {expected} kv {got}")
+            break
+    check.true("redis-server refused the write after the failed BGSAVE with MISCONF",
+               str(redis_replies[3][1]).startswith("MISCONF") or
+               "MISCONF" in repr(redis_replies[3][1]), repr(redis_replies[3]))
+
+
 def main():
     check = kvtest.Checker("test_diff_persistence", verbose=True)
     kvtest.need_kv_binary()
@@ -279,6 +345,7 @@ def main():
         part_save_during_rewrite(check, root)
         part_counters(check, root)
         part_flushall_during_bgsave(check, root)
+        part_misconf(check, root)
     finally:
         shutil.rmtree(root, True)
     check.finish()
