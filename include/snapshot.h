@@ -49,13 +49,22 @@
 /* Write buffers: one filling while the others are written. */
 #define SNAPSHOT_BUFFER_COUNT 4u
 #define SNAPSHOT_BUFFER_BYTES (512u * 1024u)
-/* Bytes a slice hands the writer before it returns to the loop (whole buckets). */
+/* Bytes a slice hands the writer before it returns to the loop (whole buckets, and pieces
+ * of a large key: rdb.h's parts). */
 #define SNAPSHOT_SLICE_BYTES (64u * 1024u)
+/* Large keys the walk's buckets met and has yet to write in parts (a bucket holds a handful
+ * of keys; one the queue has no room for is written whole). */
+#define SNAPSHOT_QUEUE_COUNT 32u
+/* The side writer: keys the hook writes while a large key is half written, appended after
+ * it. Fuller than this, the large key is finished first (a pause of its rest). */
+#define SNAPSHOT_SIDE_BYTES (1024u * 1024u)
 
-/* The region bytes snapshot_init carves: the buffers, the LZF table, alignment slack. */
+/* The region bytes snapshot_init carves: the buffers, the LZF table, the side buffer,
+ * alignment slack. */
 static inline uint64_t snapshot_plan_bytes(void)
 {
-    return (uint64_t)SNAPSHOT_BUFFER_COUNT * SNAPSHOT_BUFFER_BYTES + LZF_TABLE_BYTES + 2u * 64u;
+    return (uint64_t)SNAPSHOT_BUFFER_COUNT * SNAPSHOT_BUFFER_BYTES + LZF_TABLE_BYTES +
+           SNAPSHOT_SIDE_BYTES + 3u * 64u;
 }
 
 /* Where a snapshot's bytes go (the RDB file's ring, or the AOF's base file). Every call
