@@ -26,6 +26,10 @@
 #include "kv_assert.h"
 #include "slice.h"
 #include "store.h"
+#include "store_hash.h"
+#include "store_list.h"
+#include "store_set.h"
+#include "store_zset.h"
 
 #define RDB_VERSION 10u
 
@@ -123,6 +127,74 @@ bool rdb_write_dump(struct rdb_writer *writer, struct store *store, uint32_t key
 
 /* Whether rdb_write_key/rdb_write_dump serialize a key of this type. */
 bool rdb_type_supported(uint8_t store_type);
+
+/* ---- Writing a key in parts (the forkless snapshot's large keys) ----
+ * A large value is written across several calls, each stopping after about the bytes it was
+ * given, so that the snapshot's loop never spends more than a slice on one key. The key must
+ * not change between the calls (the snapshot finishes it first, rdb_write_key_part with no
+ * limit); its bytes are those rdb_write_key writes, but for a string, which goes plain
+ * (Redis writes LZF only where it saves, and loads either). Element granularity: a string is
+ * split anywhere, a collection between elements (a list between QUICKLIST_2 nodes, of at
+ * most 8 KiB or one element), so one call writes at most its bytes plus one element. */
+
+/* A string longer than this is written plain, in parts: its LZF would be one step of the
+ * whole string (about 2 ms a MiB, with its CRC), and the file takes it either way. */
+#define RDB_PART_STRING_BYTES_MIN (1u << 20)
+
+enum rdb_part_kind {
+    RDB_PART_DONE = 0,
+    RDB_PART_STRING,       /* the string's bytes from `done` */
+    RDB_PART_LIST_MEASURE, /* sizing QUICKLIST_2's nodes: nothing written yet (the count
+                              goes first); the key's opcodes go out when it ends */
+    RDB_PART_LIST_NODES,   /* the nodes, each built whole in the scratch */
+    RDB_PART_LIST_PLAIN,   /* LIST element by element (the heap had no room for a node) */
+    RDB_PART_HASH,         /* HASH: field, value pairs */
+    RDB_PART_SET,          /* SET: members */
+    RDB_PART_ZSET,         /* ZSET_2: member, score from the highest */
+};
+
+struct rdb_part {
+    uint32_t key_ref;          /* the key being written */
+    uint8_t kind;              /* enum rdb_part_kind */
+    uint64_t done;             /* string: bytes written; collections: elements written, or
+                                  measured in RDB_PART_LIST_MEASURE */
+    uint64_t total;            /* string: bytes; collections: elements */
+    uint64_t node_count;       /* list: QUICKLIST_2 nodes, counted by the measure */
+    uint64_t node_bytes;       /* list measure: the node being sized */
+    uint64_t node_bytes_max;   /* list measure: the largest node (the scratch's size) */
+    uint64_t nodes_written;    /* list: nodes written so far */
+    uint8_t *scratch;          /* list: a node's listpack, node_bytes_max, from the heap;
+                                  NULL outside RDB_PART_LIST_NODES */
+    union {
+        struct store_list_cursor list; /* the next element */
+        struct store_hash_cursor hash;
+        struct store_set_cursor set;
+        struct store_zset_walk zset;
+    } at;
+};
+
+/* Whether rdb_write_key_open would write the key in parts: a string longer than
+ * RDB_PART_STRING_BYTES_MIN, or a list, hash, set or sorted set in its large encoding
+ * (quicklist, hashtable, skiplist). The compact encodings are small by their limits, and a
+ * stream is written whole (rdb_write_key). */
+bool rdb_key_parted(const struct store *store, uint32_t key_ref);
+
+/* Opens `part` on the key: writes its expiry time, clock, type, name and count, as far as
+ * they are known (a list's wait for its measure). */
+void rdb_write_key_open(struct rdb_writer *writer, struct store *store, uint32_t key_ref,
+                        struct rdb_part *part);
+
+/* Writes more of the key: stops once `bytes` went into the writer (or were measured) in this
+ * call, or at the key's end. True when the key is complete (the part is then done). */
+KV_MUST_USE bool rdb_write_key_part(struct rdb_writer *writer, struct store *store,
+                                    struct rdb_part *part, uint64_t bytes);
+
+/* Gives back what an unfinished part holds (its scratch): the writer stops. */
+void rdb_part_abandon(struct rdb_writer *writer, struct rdb_part *part);
+
+/* Bytes another writer serialized, appended as they are (the snapshot's side buffer): the
+ * checksum and the count go on over them. */
+void rdb_write_raw(struct rdb_writer *writer, const uint8_t *bytes, uint64_t length);
 
 /* ---- Reader ---- */
 

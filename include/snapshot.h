@@ -22,8 +22,21 @@
  *   snapshot_settle first, which writes every bucket not yet written (a pause of the
  *   remaining walk, as long as that command is O(keys) anyway).
  *
- * Bounds: a slice writes whole buckets until SNAPSHOT_SLICE_BYTES have gone into the
- * writer (a bucket is a handful of keys; one large value can make one slice long). A slice
+ * - Large keys (rdb_key_parted: a string over 1 MiB, a quicklist, hashtable or skiplist)
+ *   are not written with their bucket: the walk queues them (SNAPSHOT_QUEUE_COUNT; past it,
+ *   written whole) and writes one at a time in pieces of about a slice (rdb.h's parts),
+ *   before it goes on to the next bucket. While one is half written, every other key (the
+ *   hook's) goes to a side buffer appended after it, since the file is one stream. The hook
+ *   (and snapshot_key_ahead, for any command naming it) on the key being written finishes it
+ *   first; on a queued one writes it whole; on another key of an unwritten bucket writes that
+ *   key whole and queues the bucket's large keys. Pauses past a slice: the rest of one large
+ *   key, only when a client names that key (or its queued neighbour is written whole because
+ *   the queue is full), or when the hook's keys fill the side buffer (SNAPSHOT_SIDE_BYTES).
+ *   Streams are written whole (a stream's bytes are one step).
+ *
+ * Bounds: a slice writes whole buckets and pieces of one large key until
+ * SNAPSHOT_SLICE_BYTES have gone into the writer, overshooting by at most one small key's
+ * bytes or one element of a large collection (a list's node: 8 KiB or one element). A slice
  * starts, and goes on, only while two buffers besides the filling one are free (one kept
  * for the writes ahead of commands): when the disk is
  * behind, the walk waits for completions between loop passes and the loop serves clients.
@@ -49,13 +62,22 @@
 /* Write buffers: one filling while the others are written. */
 #define SNAPSHOT_BUFFER_COUNT 4u
 #define SNAPSHOT_BUFFER_BYTES (512u * 1024u)
-/* Bytes a slice hands the writer before it returns to the loop (whole buckets). */
+/* Bytes a slice hands the writer before it returns to the loop (whole buckets, and pieces
+ * of a large key: rdb.h's parts). */
 #define SNAPSHOT_SLICE_BYTES (64u * 1024u)
+/* Large keys the walk's buckets met and has yet to write in parts (a bucket holds a handful
+ * of keys; one the queue has no room for is written whole). */
+#define SNAPSHOT_QUEUE_COUNT 32u
+/* The side writer: keys the hook writes while a large key is half written, appended after
+ * it. Fuller than this, the large key is finished first (a pause of its rest). */
+#define SNAPSHOT_SIDE_BYTES (1024u * 1024u)
 
-/* The region bytes snapshot_init carves: the buffers, the LZF table, alignment slack. */
+/* The region bytes snapshot_init carves: the buffers, the LZF table, the side buffer,
+ * alignment slack. */
 static inline uint64_t snapshot_plan_bytes(void)
 {
-    return (uint64_t)SNAPSHOT_BUFFER_COUNT * SNAPSHOT_BUFFER_BYTES + LZF_TABLE_BYTES + 2u * 64u;
+    return (uint64_t)SNAPSHOT_BUFFER_COUNT * SNAPSHOT_BUFFER_BYTES + LZF_TABLE_BYTES +
+           SNAPSHOT_SIDE_BYTES + 3u * 64u;
 }
 
 /* Where a snapshot's bytes go (the RDB file's ring, or the AOF's base file). Every call

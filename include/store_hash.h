@@ -86,6 +86,26 @@ typedef void store_hash_visit_fn(void *context, struct slice field, struct slice
 void store_hash_each(const struct store *store, uint32_t key_ref, store_hash_visit_fn *visit,
                      void *context);
 
+/* A walk over a table hash's fields (store_hash_packed false) that may pause between calls:
+ * the snapshot writes a large hash across loop passes. It stays valid while the hash does not
+ * change: writes to the key are the only other thing that moves its entries, but for
+ * HRANDFIELD's window, which moves buckets of a dict in the middle of a rehash, so the start
+ * finishes a rehash in progress (a bounded, one-off O(buckets) step). */
+struct store_hash_cursor {
+    uint32_t key_ref;         /* the hash walked */
+    uint64_t left;            /* fields still to return */
+    struct dict_walk walk;    /* the table's dict walk */
+};
+
+void store_hash_cursor_start(struct store *store, uint32_t key_ref,
+                             struct store_hash_cursor *cursor);
+
+/* The next field and its value (valid until the store next changes), or false after the
+ * last one. */
+KV_MUST_USE bool store_hash_cursor_next(const struct store *store,
+                                        struct store_hash_cursor *cursor, struct slice *field,
+                                        struct slice *value);
+
 /* HSCAN of a table (not a pack, which HSCAN answers whole): visits the fields of the
  * bucket(s) `cursor` names and returns the next cursor, 0 when the scan is complete, with
  * dict_scan's guarantee (every field present for a whole scan is visited at least once). */

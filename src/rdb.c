@@ -959,12 +959,12 @@ void rdb_write_db_start(struct rdb_writer *writer, uint32_t db_index, uint64_t k
     write_length(writer, expires_count);
 }
 
-bool rdb_write_key(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+/* What goes before a key's type byte (its expiry time, its clock), and its name, left
+ * waiting for the type byte (write_type). */
+static void write_key_head(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
 {
     const struct store_key *key = store_key(store, key_ref);
-    if (!rdb_type_supported(store_key_type(key))) {
-        return false;
-    }
+    KV_ASSERT(!writer->pending);
     int64_t expire_ms = store_key_expire(key);
     if (expire_ms != 0) {
         write_u8(writer, RDB_OPCODE_EXPIRETIME_MS);
@@ -984,9 +984,242 @@ bool rdb_write_key(struct rdb_writer *writer, struct store *store, uint32_t key_
     struct slice name = store_key_name(key);
     writer->pending_name = name;
     writer->pending = true;
+}
+
+bool rdb_write_key(struct rdb_writer *writer, struct store *store, uint32_t key_ref)
+{
+    if (!rdb_type_supported(store_key_type(store_key(store, key_ref)))) {
+        return false;
+    }
+    write_key_head(writer, store, key_ref);
     write_object(writer, store, key_ref);
     KV_ASSERT(!writer->pending);
     return true;
+}
+
+/* ---- A key in parts ---- */
+
+void rdb_write_raw(struct rdb_writer *writer, const uint8_t *bytes, uint64_t length)
+{
+    KV_ASSERT(!writer->pending);
+    write_bytes(writer, bytes, length);
+}
+
+bool rdb_key_parted(const struct store *store, uint32_t key_ref)
+{
+    switch (store_key_type(store_key(store, key_ref))) {
+    case STORE_TYPE_STRING:
+        return store_string_value(store, key_ref).length > RDB_PART_STRING_BYTES_MIN;
+    case STORE_TYPE_LIST:
+        return store_list_node_count(store, key_ref) > 0;
+    case STORE_TYPE_HASH:
+        return !store_hash_packed(store, key_ref);
+    case STORE_TYPE_SET:
+        return store_set_tabled(store, key_ref);
+    case STORE_TYPE_ZSET:
+        return store_zset_tree(store, key_ref);
+    default:
+        return false;
+    }
+}
+
+void rdb_write_key_open(struct rdb_writer *writer, struct store *store, uint32_t key_ref,
+                        struct rdb_part *part)
+{
+    KV_ASSERT(rdb_key_parted(store, key_ref));
+    uint8_t type = store_key_type(store_key(store, key_ref));
+    *part = (struct rdb_part){.key_ref = key_ref};
+    if (type == STORE_TYPE_LIST) {
+        /* QUICKLIST_2 leads with the node count: the nodes are sized first. */
+        part->kind = RDB_PART_LIST_MEASURE;
+        part->total = store_list_length(store, key_ref);
+        part->node_count = 1;
+        part->node_bytes = LP_HEADER_BYTES + 1u;
+        store_list_seek(store, key_ref, 0, &part->at.list);
+        return;
+    }
+    write_key_head(writer, store, key_ref);
+    switch (type) {
+    case STORE_TYPE_STRING:
+        part->kind = RDB_PART_STRING;
+        part->total = store_string_value(store, key_ref).length;
+        write_type(writer, RDB_TYPE_STRING);
+        break;
+    case STORE_TYPE_HASH:
+        part->kind = RDB_PART_HASH;
+        part->total = store_hash_length(store, key_ref);
+        store_hash_cursor_start(store, key_ref, &part->at.hash);
+        write_type(writer, RDB_TYPE_HASH);
+        break;
+    case STORE_TYPE_SET:
+        part->kind = RDB_PART_SET;
+        part->total = store_set_count(store, key_ref);
+        store_set_cursor_start(store, key_ref, &part->at.set);
+        write_type(writer, RDB_TYPE_SET);
+        break;
+    default:
+        KV_ASSERT(type == STORE_TYPE_ZSET);
+        part->kind = RDB_PART_ZSET;
+        part->total = store_zset_count(store, key_ref);
+        store_zset_walk_start(store, key_ref, (uint32_t)part->total - 1u, true,
+                              &part->at.zset);
+        write_type(writer, RDB_TYPE_ZSET_2);
+        break;
+    }
+    write_length(writer, part->total); /* a string's length, a collection's count */
+    KV_ASSERT(!writer->pending && part->total > 0);
+}
+
+/* The measure's end: the key's opcodes, type and node count go out, and the nodes' scratch
+ * comes from the heap (none: LIST, element by element, as write_list falls back). */
+static void part_list_begin(struct rdb_writer *writer, struct store *store,
+                            struct rdb_part *part)
+{
+    KV_ASSERT(part->kind == RDB_PART_LIST_MEASURE && part->done == part->total);
+    part->node_bytes_max = part->node_bytes > part->node_bytes_max ? part->node_bytes
+                                                                   : part->node_bytes_max;
+    part->scratch = writer->heap != NULL ? heap_alloc(writer->heap, part->node_bytes_max)
+                                         : NULL;
+    part->done = 0;
+    store_list_seek(store, part->key_ref, 0, &part->at.list);
+    write_key_head(writer, store, part->key_ref);
+    if (part->scratch == NULL) {
+        part->kind = RDB_PART_LIST_PLAIN;
+        write_type(writer, RDB_TYPE_LIST);
+        write_length(writer, part->total);
+        return;
+    }
+    part->kind = RDB_PART_LIST_NODES;
+    write_type(writer, RDB_TYPE_LIST_QUICKLIST_2);
+    write_length(writer, part->node_count);
+}
+
+/* Sizes the nodes as write_list_quicklist does, while fewer than `bytes` were sized. */
+static void part_list_measure(struct store *store, struct rdb_part *part, uint64_t bytes)
+{
+    uint64_t spent = 0;
+    /* Bounded by the elements left. */
+    while (part->done < part->total && spent < bytes) {
+        struct slice value = store_list_value(store, &part->at.list);
+        uint64_t entry_bytes = lp_entry_put(value, NULL);
+        if (part->done > 0 && part->node_bytes + value.length + RDB_LIST_NODE_OVERHEAD >
+                                  RDB_LIST_NODE_BYTES_MAX) {
+            part->node_bytes_max = part->node_bytes > part->node_bytes_max
+                                       ? part->node_bytes
+                                       : part->node_bytes_max;
+            part->node_count++;
+            part->node_bytes = LP_HEADER_BYTES + 1u;
+        }
+        part->node_bytes += entry_bytes;
+        spent += entry_bytes;
+        part->done++;
+        (void)store_list_next(store, &part->at.list);
+    }
+}
+
+/* Writes whole nodes (the split of the measure) until `bytes` went out or the list ends. */
+static void part_list_nodes(struct rdb_writer *writer, struct store *store,
+                            struct rdb_part *part, uint64_t bytes)
+{
+    uint64_t start = writer->total_bytes;
+    struct lp_build build = {.bytes = part->scratch, .capacity = part->node_bytes_max,
+                             .used = LP_HEADER_BYTES};
+    /* Bounded by the elements left; a node starts only while bytes are left. */
+    while (part->done < part->total) {
+        struct slice value = store_list_value(store, &part->at.list);
+        if (build.count > 0 && build.used + 1u + value.length + RDB_LIST_NODE_OVERHEAD >
+                                   RDB_LIST_NODE_BYTES_MAX) {
+            write_length(writer, RDB_QUICKLIST_PACKED);
+            write_string(writer, lp_build_end(&build));
+            part->nodes_written++;
+            build.used = LP_HEADER_BYTES;
+            build.count = 0;
+            if (writer->total_bytes - start >= bytes) {
+                return; /* the cursor stays on this element, the next node's first */
+            }
+        }
+        lp_build_add(&build, value);
+        part->done++;
+        (void)store_list_next(store, &part->at.list);
+    }
+    write_length(writer, RDB_QUICKLIST_PACKED);
+    write_string(writer, lp_build_end(&build));
+    part->nodes_written++;
+    KV_ASSERT(part->nodes_written == part->node_count);
+}
+
+/* One element of a plain collection (LIST, HASH, SET, ZSET_2). */
+static void part_element(struct rdb_writer *writer, struct store *store, struct rdb_part *part)
+{
+    struct slice member;
+    struct slice value;
+    double score = 0;
+    bool found = true;
+    switch (part->kind) {
+    case RDB_PART_LIST_PLAIN:
+        write_string(writer, store_list_value(store, &part->at.list));
+        (void)store_list_next(store, &part->at.list);
+        break;
+    case RDB_PART_HASH:
+        found = store_hash_cursor_next(store, &part->at.hash, &member, &value);
+        write_string(writer, member);
+        write_string(writer, value);
+        break;
+    case RDB_PART_SET:
+        found = store_set_cursor_next(store, &part->at.set, &member);
+        write_string(writer, member);
+        break;
+    default:
+        KV_ASSERT(part->kind == RDB_PART_ZSET);
+        found = store_zset_walk_next(&part->at.zset, &member, &score);
+        write_string(writer, member);
+        write_bytes(writer, &score, sizeof(score));
+        break;
+    }
+    KV_ASSERT(found); /* the key has not changed: `total` elements are there */
+    part->done++;
+}
+
+bool rdb_write_key_part(struct rdb_writer *writer, struct store *store, struct rdb_part *part,
+                        uint64_t bytes)
+{
+    KV_ASSERT(part->kind != RDB_PART_DONE && part->done <= part->total);
+    uint64_t start = writer->total_bytes;
+    if (part->kind == RDB_PART_STRING) {
+        struct slice value = store_string_value(store, part->key_ref);
+        KV_ASSERT(value.length == part->total);
+        uint64_t left = part->total - part->done;
+        uint64_t step = left < bytes ? left : bytes;
+        write_bytes(writer, value.bytes + part->done, step);
+        part->done += step;
+    } else if (part->kind == RDB_PART_LIST_MEASURE) {
+        part_list_measure(store, part, bytes);
+        if (part->done == part->total) {
+            part_list_begin(writer, store, part);
+        }
+        return false; /* the nodes, next call */
+    } else if (part->kind == RDB_PART_LIST_NODES) {
+        part_list_nodes(writer, store, part, bytes);
+    } else {
+        /* Bounded by the elements left. */
+        while (part->done < part->total && writer->total_bytes - start < bytes) {
+            part_element(writer, store, part);
+        }
+    }
+    if (part->done < part->total) {
+        return false;
+    }
+    rdb_part_abandon(writer, part);
+    return true;
+}
+
+void rdb_part_abandon(struct rdb_writer *writer, struct rdb_part *part)
+{
+    if (part->scratch != NULL) {
+        heap_release(writer->heap, part->scratch);
+        part->scratch = NULL;
+    }
+    part->kind = RDB_PART_DONE;
 }
 
 void rdb_write_end(struct rdb_writer *writer)

@@ -24,6 +24,14 @@
 /* Buckets a slice looks at, written or empty: bounds a slice over a sparse table. */
 #define SNAPSHOT_SLICE_BUCKETS 65536u
 
+/* A large key the walk met, waiting to be written in parts (its bucket is marked written):
+ * the hook finds it by database, hash and name. */
+struct snapshot_queued {
+    uint32_t db_index;
+    uint32_t hash;             /* store_key_hash of its name */
+    uint32_t key_ref;
+};
+
 enum snapshot_phase {
     SNAPSHOT_IDLE = 0,
     SNAPSHOT_WALK,   /* buckets left to write; the store is hooked and frozen */
@@ -52,6 +60,20 @@ static struct {
     uint32_t bucket_index;     /* the walk's next unit in it */
     int64_t written_db;        /* the database the last SELECTDB named; -1: none yet */
     uint32_t visit_db;         /* the database of the bucket being written */
+    bool visit_whole;          /* the bucket's large keys are written whole (the settle),
+                                  not queued */
+    bool visit_hooked;         /* the hook writes the bucket: visit_touched is set */
+    struct slice visit_touched; /* the key about to change, written whole (the others are
+                                   not changing: large ones are queued as the walk's) */
+    /* The key being written in parts (part_open), in the writer; while it is, every other
+     * key goes to the side writer, appended after it (the file is one stream). */
+    bool part_open;
+    struct rdb_part part;
+    struct snapshot_queued part_key; /* which key part is */
+    struct snapshot_queued queue[SNAPSHOT_QUEUE_COUNT]; /* large keys met, in order */
+    uint32_t queue_count;
+    uint8_t *side_buffer;      /* SNAPSHOT_SIDE_BYTES, carved */
+    struct rdb_writer side;    /* the keys the hook writes while a part is open */
     struct snapshot_progress progress;
 } snap;
 
@@ -62,7 +84,9 @@ void snapshot_init(struct region *region)
         snap.buffers[index] = region_carve(region, SNAPSHOT_BUFFER_BYTES, 64);
     }
     snap.lzf_table = region_carve(region, LZF_TABLE_BYTES, 64);
+    snap.side_buffer = region_carve(region, SNAPSHOT_SIDE_BYTES, 64);
     KV_ASSERT(snap.lzf_table != NULL && snap.buffers[SNAPSHOT_BUFFER_COUNT - 1] != NULL);
+    KV_ASSERT(snap.side_buffer != NULL);
 }
 
 bool snapshot_running(void)
@@ -193,23 +217,150 @@ static uint64_t *bucket_word(uint32_t db_index, uint32_t bucket_index, uint64_t 
     return &snap.bitmap[snap.store->db_count + bit / 64u];
 }
 
-static void visit_key(void *context, uint32_t key_ref)
+/* Where the next key goes: after the open part, or after what the side writer still holds
+ * (a side flush may finish the part while the side is in the middle of a key, whose rest
+ * then still comes through the side), the side writer. */
+static struct rdb_writer *tail_writer(void)
 {
-    (void)context;
-    struct store *store = snap.store;
-    if (snap.written_db != (int64_t)snap.visit_db) {
-        const struct store_db *db = &store->dbs[snap.visit_db];
-        rdb_write_db_start(&snap.writer, snap.visit_db, dict_count(&db->keys),
-                           dict_count(&db->expires));
-        snap.written_db = snap.visit_db;
+    return snap.part_open || snap.side.used_bytes > 0 ? &snap.side : &snap.writer;
+}
+
+/* SELECTDB for the next key, unless the stream names that database already (written_db
+ * follows the stream in its final order: the side's bytes come after the open part). */
+static void db_select(struct rdb_writer *writer, uint32_t db_index)
+{
+    if (snap.written_db != (int64_t)db_index) {
+        const struct store_db *db = &snap.store->dbs[db_index];
+        rdb_write_db_start(writer, db_index, dict_count(&db->keys), dict_count(&db->expires));
+        snap.written_db = db_index;
     }
-    if (rdb_write_key(&snap.writer, store, key_ref)) {
+}
+
+/* Writes the rest of a part in one go. Bounded: a list takes two calls (its measure, its
+ * nodes), any other key one. */
+static void part_write_rest(struct rdb_writer *writer, struct rdb_part *part)
+{
+    for (uint32_t call = 0; call < 2u; call++) {
+        if (rdb_write_key_part(writer, snap.store, part, UINT64_MAX)) {
+            break;
+        }
+    }
+    KV_ASSERT(part->kind == RDB_PART_DONE);
+}
+
+/* A key written whole at the stream's end. A large one goes through the parts' writer in
+ * one go all the same: its string plain, not LZF (a 64 MiB string in about 0.2 s rather
+ * than seconds), the same bytes otherwise. */
+static void key_write_whole(uint32_t db_index, uint32_t key_ref)
+{
+    struct rdb_writer *writer = tail_writer();
+    db_select(writer, db_index);
+    if (rdb_key_parted(snap.store, key_ref)) {
+        struct rdb_part part;
+        rdb_write_key_open(writer, snap.store, key_ref, &part);
+        part_write_rest(writer, &part);
+        snap.progress.keys_written++;
+    } else if (rdb_write_key(writer, snap.store, key_ref)) {
         snap.progress.keys_written++;
     }
 }
 
+static void visit_key(void *context, uint32_t key_ref)
+{
+    (void)context;
+    struct store *store = snap.store;
+    struct slice name = store_key_name(store_key(store, key_ref));
+    bool touched = snap.visit_hooked && slice_equal(name, snap.visit_touched);
+    if (!snap.visit_whole && !touched && snap.queue_count < SNAPSHOT_QUEUE_COUNT &&
+        rdb_key_parted(store, key_ref)) {
+        snap.queue[snap.queue_count++] = (struct snapshot_queued){
+            .db_index = snap.visit_db, .hash = store_key_hash(store, name), .key_ref = key_ref};
+        return;
+    }
+    key_write_whole(snap.visit_db, key_ref);
+}
+
+/* Writes the rest of the open part now (the key is about to change, or everything must be
+ * written); what the side writer holds goes after it (the caller drains it). */
+static void part_finish(void)
+{
+    KV_ASSERT(snap.part_open);
+    part_write_rest(&snap.writer, &snap.part);
+    snap.part_open = false;
+    snap.progress.keys_written++;
+}
+
+/* The side writer's flush: it is full (or drained, when no part is open). The open part
+ * must come first in the stream, so it is finished now: a pause of the rest of that key,
+ * taken only when the hook wrote SNAPSHOT_SIDE_BYTES while the part was open. */
+static bool side_flush(void *context, const uint8_t *bytes, uint32_t length)
+{
+    (void)context;
+    KV_ASSERT(bytes == snap.side_buffer && length <= SNAPSHOT_SIDE_BYTES);
+    if (snap.part_open) {
+        part_finish();
+    }
+    rdb_write_raw(&snap.writer, bytes, length);
+    return !snap.writer.failed;
+}
+
+/* Moves what the side writer holds into the stream (no part is open). */
+static void side_drain(void)
+{
+    KV_ASSERT(!snap.part_open);
+    if (!rdb_writer_finish(&snap.side)) {
+        fail(-EIO);
+    }
+    KV_ASSERT(snap.side.used_bytes == 0);
+}
+
+/* Opens the queue's first key as the part, at the stream's end. */
+static void part_open_next(void)
+{
+    KV_ASSERT(!snap.part_open && snap.queue_count > 0 && snap.side.used_bytes == 0);
+    snap.part_key = snap.queue[0];
+    snap.queue_count--;
+    memmove(&snap.queue[0], &snap.queue[1], snap.queue_count * sizeof(snap.queue[0]));
+    db_select(&snap.writer, snap.part_key.db_index);
+    rdb_write_key_open(&snap.writer, snap.store, snap.part_key.key_ref, &snap.part);
+    snap.part_open = true;
+}
+
+/* Whether a queued (or the open) key is this one. */
+static bool queued_match(const struct snapshot_queued *queued, uint32_t db_index, uint32_t hash,
+                         struct slice key)
+{
+    return queued->db_index == db_index && queued->hash == hash &&
+           slice_equal(store_key_name(store_key(snap.store, queued->key_ref)), key);
+}
+
+/* A large key met by the walk but not written whole is about to change: its part is
+ * finished, or, still queued, it is written whole now. A pause of that one key's rest, only
+ * when a client writes the very key being (or about to be) serialized. */
+static void parted_before_change(uint32_t db_index, uint32_t hash, struct slice key)
+{
+    if (snap.part_open && queued_match(&snap.part_key, db_index, hash, key)) {
+        part_finish();
+        snap.progress.keys_early++;
+        return;
+    }
+    /* Bounded by SNAPSHOT_QUEUE_COUNT. */
+    for (uint32_t index = 0; index < snap.queue_count; index++) {
+        if (queued_match(&snap.queue[index], db_index, hash, key)) {
+            struct snapshot_queued queued = snap.queue[index];
+            snap.queue_count--;
+            memmove(&snap.queue[index], &snap.queue[index + 1],
+                    (snap.queue_count - index) * sizeof(snap.queue[0]));
+            key_write_whole(queued.db_index, queued.key_ref);
+            snap.progress.keys_early++;
+            return;
+        }
+    }
+}
+
 /* Writes the unit unless its bit says it was; true when it wrote it now. */
-static bool bucket_write(uint32_t db_index, uint32_t bucket_index)
+static bool bucket_write(uint32_t db_index, uint32_t bucket_index, bool whole,
+                         const struct slice *touched)
 {
     uint64_t mask = 0;
     uint64_t *word = bucket_word(db_index, bucket_index, &mask);
@@ -221,19 +372,23 @@ static bool bucket_write(uint32_t db_index, uint32_t bucket_index)
     KV_ASSERT(keys->frozen);
     if (dict_count(keys) > 0) {
         snap.visit_db = db_index;
+        snap.visit_whole = whole;
+        snap.visit_hooked = touched != NULL;
+        snap.visit_touched = touched != NULL ? *touched : (struct slice){0};
         dict_visit_unit(keys, db_units(db_index), bucket_index, visit_key, NULL);
     }
     return true;
 }
 
-/* The walk's next bucket; false when every database is done. */
-static bool walk_advance(void)
+/* The walk's next bucket (its large keys queued unless `whole`); false when every database
+ * is done. */
+static bool walk_advance(bool whole)
 {
     /* Bounded by the databases: empty ones are passed in one step each. */
     while (snap.db_index < snap.store->db_count) {
         const struct dict *keys = db_keys(snap.db_index);
         if (snap.bucket_index < db_units(snap.db_index) && dict_count(keys) > 0) {
-            (void)bucket_write(snap.db_index, snap.bucket_index);
+            (void)bucket_write(snap.db_index, snap.bucket_index, whole, NULL);
             snap.bucket_index++;
             return true;
         }
@@ -241,6 +396,25 @@ static bool walk_advance(void)
         snap.bucket_index = 0;
     }
     return false;
+}
+
+/* The slice's next piece of work, with `bytes` left in it: the open part's next piece, the
+ * queue's next key opened, or the walk's next bucket. False when all is written. */
+static bool slice_advance(uint64_t bytes)
+{
+    if (snap.part_open) {
+        if (rdb_write_key_part(&snap.writer, snap.store, &snap.part, bytes)) {
+            snap.part_open = false;
+            snap.progress.keys_written++;
+            side_drain(); /* what the hook wrote meanwhile follows the key */
+        }
+        return true;
+    }
+    if (snap.queue_count > 0) {
+        part_open_next();
+        return true;
+    }
+    return walk_advance(false);
 }
 
 static void store_thaw(void)
@@ -254,10 +428,25 @@ static void store_thaw(void)
     }
 }
 
-/* Every bucket is written: the end of the file goes into the writer and out. */
+/* Drops the open part and the queue (the snapshot failed or stops). */
+static void parts_drop(void)
+{
+    if (snap.part_open) {
+        rdb_part_abandon(&snap.writer, &snap.part);
+        snap.part_open = false;
+    }
+    snap.queue_count = 0;
+    snap.side.used_bytes = 0;
+}
+
+/* Every bucket is written (or the snapshot failed): the end of the file goes into the
+ * writer and out. */
 static void walk_end(void)
 {
     KV_ASSERT(snap.phase == SNAPSHOT_WALK);
+    KV_ASSERT(snap.error != 0 || (!snap.part_open && snap.queue_count == 0));
+    KV_ASSERT(snap.error != 0 || snap.side.used_bytes == 0);
+    parts_drop();
     rdb_write_end(&snap.writer);
     if (!rdb_writer_finish(&snap.writer)) {
         fail(-EIO);
@@ -267,16 +456,27 @@ static void walk_end(void)
     snap.phase = SNAPSHOT_DRAIN;
 }
 
+/* A key of `db_index` is about to change, be created or be removed: its bucket, or its own
+ * parts, go out first, as it is now. */
+static void before_change(uint32_t db_index, uint32_t hash, struct slice key)
+{
+    parted_before_change(db_index, hash, key);
+    uint32_t bucket_index = hash & (db_units(db_index) - 1u);
+    uint64_t before = snap.progress.keys_written;
+    if (bucket_write(db_index, bucket_index, false, &key)) {
+        snap.progress.keys_early += snap.progress.keys_written - before;
+    }
+    if (!snap.part_open) {
+        side_drain(); /* a side flush finished the part: the rest follows it */
+    }
+}
+
 /* The store's hook: a key of `db_index` is about to change, be created or be removed. */
 static void snapshot_touched(void *context, uint32_t db_index, uint32_t hash, struct slice key)
 {
     snap.changes++;
     if (snap.phase == SNAPSHOT_WALK && snap.error == 0) {
-        uint32_t bucket_index = hash & (db_units(db_index) - 1u);
-        uint64_t before = snap.progress.keys_written;
-        if (bucket_write(db_index, bucket_index)) {
-            snap.progress.keys_early += snap.progress.keys_written - before;
-        }
+        before_change(db_index, hash, key);
     }
     if (snap.touched != NULL) {
         snap.touched(context, db_index, hash, key);
@@ -287,12 +487,7 @@ void snapshot_key_ahead(void *store, struct slice key)
 {
     KV_ASSERT(store == snap.store);
     if (snap.phase == SNAPSHOT_WALK && snap.error == 0) {
-        uint32_t db_index = snap.store->db_index;
-        uint32_t hash = store_key_hash(snap.store, key);
-        uint64_t before = snap.progress.keys_written;
-        if (bucket_write(db_index, hash & (db_units(db_index) - 1u))) {
-            snap.progress.keys_early += snap.progress.keys_written - before;
-        }
+        before_change(snap.store->db_index, store_key_hash(snap.store, key), key);
     }
 }
 
@@ -349,6 +544,10 @@ int snapshot_start(struct store *store, const struct snapshot_sink *sink, int64_
     snap.progress = (struct snapshot_progress){.started_ms = now_ms};
     rdb_writer_init(&snap.writer, snap.buffers[0], SNAPSHOT_BUFFER_BYTES, buffer_flush, NULL,
                     store->heap, snap.lzf_table);
+    rdb_writer_init(&snap.side, snap.side_buffer, SNAPSHOT_SIDE_BYTES, side_flush, NULL,
+                    store->heap, snap.lzf_table);
+    snap.part_open = false;
+    snap.queue_count = 0;
     rdb_write_header(&snap.writer, now_ms, store->heap->used_bytes);
     if (sink->preamble != NULL) {
         sink->preamble(sink->context, &snap.writer);
@@ -363,6 +562,7 @@ static void snapshot_end(void)
 {
     KV_ASSERT(snap.in_flight_count == 0);
     if (snap.phase == SNAPSHOT_WALK) {
+        parts_drop();
         store_thaw();
     }
     snap.phase = SNAPSHOT_IDLE;
@@ -409,13 +609,13 @@ bool snapshot_step(void)
         }
         uint64_t start_bytes = snap.writer.total_bytes;
         bool more = true;
-        /* Bounded by SNAPSHOT_SLICE_BUCKETS buckets and SNAPSHOT_SLICE_BYTES bytes; it
-         * stops while a flush would wait for the disk. */
+        /* Bounded by SNAPSHOT_SLICE_BUCKETS steps (a bucket, a part's piece, a part's open)
+         * and SNAPSHOT_SLICE_BYTES bytes; it stops while a flush would wait for the disk. */
         for (uint32_t step = 0; step < SNAPSHOT_SLICE_BUCKETS && more && snap.error == 0 &&
                                 snap.writer.total_bytes - start_bytes < SNAPSHOT_SLICE_BYTES &&
                                 buffer_spare();
              step++) {
-            more = walk_advance();
+            more = slice_advance(SNAPSHOT_SLICE_BYTES - (snap.writer.total_bytes - start_bytes));
         }
         snap.progress.bytes_written = snap.writer.total_bytes;
         if (!more || snap.error != 0) {
@@ -432,8 +632,17 @@ void snapshot_settle(void)
     if (snap.phase != SNAPSHOT_WALK) {
         return;
     }
+    if (snap.part_open) {
+        part_finish();
+        side_drain();
+    }
+    /* Bounded by SNAPSHOT_QUEUE_COUNT. */
+    while (snap.error == 0 && snap.queue_count > 0) {
+        struct snapshot_queued queued = snap.queue[--snap.queue_count];
+        key_write_whole(queued.db_index, queued.key_ref);
+    }
     /* Bounded by the buckets left. */
-    while (snap.error == 0 && walk_advance()) {
+    while (snap.error == 0 && walk_advance(true)) {
     }
     walk_end();
 }

@@ -813,6 +813,42 @@ void store_hash_each(const struct store *store, uint32_t key_ref, store_hash_vis
     KV_ASSERT(walk.next_ref == HEAP_REF_NONE);
 }
 
+void store_hash_cursor_start(struct store *store, uint32_t key_ref,
+                             struct store_hash_cursor *cursor)
+{
+    const struct store_key *key = store_key(store, key_ref);
+    KV_ASSERT(!compact(key));
+    struct hash_table *table = table_of(store, key);
+    struct dict *dict = &table->dict;
+    uint64_t steps_max = (uint64_t)dict->bucket_count[0] + dict->bucket_count[1];
+    /* Bounded: each step moves 1024 buckets of a table that exists now, plus the resizes a
+     * finished one may start (the table then holds every entry, so no read moves them). */
+    for (uint64_t step = 0; step <= steps_max && dict_rehashing(dict); step++) {
+        (void)dict_rehash(dict, 1024);
+    }
+    *cursor = (struct store_hash_cursor){.key_ref = key_ref, .left = dict_count(dict)};
+    dict_walk_start(dict, &cursor->walk);
+    KV_ASSERT(cursor->left == store_hash_length(store, key_ref));
+}
+
+bool store_hash_cursor_next(const struct store *store, struct store_hash_cursor *cursor,
+                            struct slice *field, struct slice *value)
+{
+    const struct hash_table *table = table_of(store, store_key(store, cursor->key_ref));
+    uint32_t ref = HEAP_REF_NONE;
+    if (cursor->left == 0) {
+        KV_ASSERT(!dict_walk_next(&table->dict, &cursor->walk, &ref));
+        return false;
+    }
+    bool found = dict_walk_next(&table->dict, &cursor->walk, &ref);
+    KV_ASSERT(found);
+    cursor->left--;
+    struct entry_view view = entry_view(heap_pointer(store->heap, ref));
+    *field = view.field;
+    *value = view.value;
+    return true;
+}
+
 /* dict_scan's visitor over a table: each entry as (field, value), at most `left` of them. */
 struct scan_visit {
     const struct heap *heap;

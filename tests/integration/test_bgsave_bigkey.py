@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""Forkless BGSAVE and BGREWRITEAOF of large keys, written across slices (issue 17: "no
+pause longer than a slice").
+
+kv holds a 64 MiB string, a 1,000,000-member sorted set (skiplist), a 500,000-field hash
+(hashtable), a 300,000-member set (hashtable), a 1,000,000-element list (quicklist) and
+20,000 small strings, all generated from fixed seeds, so the test knows every value.
+
+1. BGSAVE while one client sends PING every millisecond and another writes small keys
+   (SET, DEL, new keys): the file passes redis-check-rdb 7.0 and loads in redis-server 7.0
+   to exactly the dataset at the BGSAVE (the big keys compared whole, through digests of
+   their sorted contents). The longest PING round trip is printed (speed goes to bench/:
+   nothing here asserts on time).
+2. BGSAVE while the writer also changes every big key (ZADD, HSET, SADD, RPUSH, APPEND:
+   the hook finishes a key half written, or writes a queued one whole, before it changes)
+   and small ones: redis-server 7.0 loads exactly the dataset at the BGSAVE, and kv started
+   on the same file loads it the same.
+3. BGREWRITEAOF under the same writes (appendonly yes): the base file passes
+   redis-check-rdb, the manifest redis-check-aof, and kv restarted on the directory holds
+   exactly what it held before the restart (the base is the point in time the incr file
+   continues from).
+"""
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import kvtest
+
+KV_OPTIONS = ["--hugepages", "off", "--maxmemory", "1200mb", "--connections-max", "16"]
+STRING_BYTES = 64 << 20
+ZSET_MEMBERS = 1000000
+HASH_FIELDS = 500000
+SET_MEMBERS = 300000
+LIST_ELEMENTS = 1000000
+SMALL_KEYS = 20000
+BATCH = 1000          # elements per fill command
+CHUNK = 100000        # elements per read of a big key
+
+
+def zset_items():
+    return [(b"m%d" % i, ((i * 7919) % 1000003) / 8.0) for i in range(ZSET_MEMBERS)]
+
+
+def hash_items():
+    return [(b"f%d" % i, b"v%d-%s" % (i, b"h" * (i % 17))) for i in range(HASH_FIELDS)]
+
+
+def set_items():
+    return [b"member:%d" % i for i in range(SET_MEMBERS)]
+
+
+def list_items():
+    return [b"e%d%s" % (i, b"l" * (i % 23)) if i % 5 else b"%d" % (i * 31) for i in
+            range(LIST_ELEMENTS)]
+
+
+def big_string():
+    return random.Random(64).randbytes(STRING_BYTES)
+
+
+def pipeline(client, commands):
+    client.send(b"".join(kvtest.encode(*command) for command in commands))
+    return [kvtest.decode(reply) for reply in client.replies(len(commands))]
+
+
+def fill(client):
+    """Fills kv: returns the expected contents (digests of the big keys, the small keys)."""
+    value = big_string()
+    pipeline(client, [[b"APPEND", b"big:string", value[at:at + (1 << 20)]]
+                      for at in range(0, STRING_BYTES, 1 << 20)])
+    commands = []
+    zset = zset_items()
+    for at in range(0, len(zset), BATCH):
+        args = [b"ZADD", b"big:zset"]
+        for member, score in zset[at:at + BATCH]:
+            args += [repr(score).encode(), member]
+        commands.append(args)
+    fields = hash_items()
+    for at in range(0, len(fields), BATCH):
+        commands.append([b"HSET", b"big:hash"] + [x for pair in fields[at:at + BATCH]
+                                                  for x in pair])
+    members = set_items()
+    for at in range(0, len(members), BATCH):
+        commands.append([b"SADD", b"big:set"] + members[at:at + BATCH])
+    elements = list_items()
+    for at in range(0, len(elements), BATCH):
+        commands.append([b"RPUSH", b"big:list"] + elements[at:at + BATCH])
+    for index in range(SMALL_KEYS):
+        commands.append([b"SET", b"k:%d" % index, b"small-%d" % index])
+    for at in range(0, len(commands), 200):
+        replies = pipeline(client, commands[at:at + 200])
+        assert all(not isinstance(r, tuple) for r in replies), replies[:3]
+    return {"big:string": digest([value]), "big:zset": digest(zset),
+            "big:hash": digest(fields), "big:set": digest(members),
+            "big:list": digest([(i, e) for i, e in enumerate(elements)]),
+            "small": {b"k:%d" % i: b"small-%d" % i for i in range(SMALL_KEYS)}}
+
+
+def digest(items):
+    """A digest of the items in sorted order (sets and hashes have no order)."""
+    h = hashlib.sha256()
+    for item in sorted(items):
+        h.update(repr(item).encode())
+    return h.hexdigest()
+
+
+def contents(port):
+    """The same shape as fill's answer, read from a server (kv or redis-server)."""
+    redis = kvtest.need_pyredis()
+    r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=120)
+    out = {"big:string": digest([r.get("big:string") or b""])}
+    zset = []
+    for at in range(0, r.zcard("big:zset"), CHUNK):
+        zset += r.zrange("big:zset", at, at + CHUNK - 1, withscores=True)
+    out["big:zset"] = digest(zset)
+    fields = {}
+    cursor = 0
+    while True:
+        cursor, batch = r.hscan("big:hash", cursor, count=CHUNK)
+        fields.update(batch)
+        if cursor == 0:
+            break
+    out["big:hash"] = digest(fields.items())
+    members = set()
+    cursor = 0
+    while True:
+        cursor, batch = r.sscan("big:set", cursor, count=CHUNK)
+        members.update(batch)
+        if cursor == 0:
+            break
+    out["big:set"] = digest(members)
+    elements = []
+    for at in range(0, r.llen("big:list"), CHUNK):
+        elements += r.lrange("big:list", at, at + CHUNK - 1)
+    out["big:list"] = digest([(i, e) for i, e in enumerate(elements)])
+    small = {}
+    keys = sorted(k for k in r.scan_iter(match="k:*", count=10000))
+    keys += sorted(k for k in r.scan_iter(match="new:*", count=10000))
+    for at in range(0, len(keys), 5000):
+        small.update(zip(keys[at:at + 5000], r.mget(keys[at:at + 5000])))
+    out["small"] = small
+    r.close()
+    return out
+
+
+class Pinger(threading.Thread):
+    """PING every millisecond on its own connection; keeps the longest round trip."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.client = kvtest.RespClient(port, timeout=120)
+        self.stop = threading.Event()
+        self.longest = 0.0
+        self.count = 0
+        self.wrong = 0
+
+    def run(self):
+        while not self.stop.is_set():
+            start = time.perf_counter()
+            reply = self.client.call("PING")
+            self.longest = max(self.longest, time.perf_counter() - start)
+            self.count += 1
+            self.wrong += reply != b"+PONG\r\n"
+            time.sleep(0.001)
+        self.client.close()
+
+
+class Writer(threading.Thread):
+    """Writes small keys (and, with big, the big keys) on its own connection until stopped."""
+
+    def __init__(self, port, big, seed):
+        super().__init__(daemon=True)
+        self.client = kvtest.RespClient(port, timeout=120)
+        self.big = big
+        self.rnd = random.Random(seed)
+        self.stop = threading.Event()
+        self.count = 0
+        self.errors = []
+
+    def command(self):
+        index = self.rnd.randrange(SMALL_KEYS)
+        kind = self.rnd.randrange(12 if self.big else 3)
+        return [[b"SET", b"k:%d" % index, b"changed"], [b"DEL", b"k:%d" % index],
+                [b"SET", b"new:%d" % index, b"new"],
+                [b"ZADD", b"big:zset", b"-1", b"added:%d" % index],
+                [b"ZREM", b"big:zset", b"m%d" % index],
+                [b"HSET", b"big:hash", b"f%d" % index, b"changed"],
+                [b"HDEL", b"big:hash", b"f%d" % (index + 1)],
+                [b"SADD", b"big:set", b"added:%d" % index],
+                [b"SREM", b"big:set", b"member:%d" % index],
+                [b"RPUSH", b"big:list", b"pushed"], [b"LPOP", b"big:list"],
+                [b"APPEND", b"big:string", b"tail"]][kind]
+
+    def run(self):
+        while not self.stop.is_set():
+            reply = kvtest.decode(self.client.call(*self.command()))
+            self.count += 1
+            if isinstance(reply, tuple):
+                self.errors.append(reply)
+            time.sleep(0.001)
+        self.client.close()
+
+
+def wait_info(client, field, section, seconds=600):
+    """Until INFO's field is 0 (bounded)."""
+    deadline = time.monotonic() + seconds
+    while kvtest.info(client, section).get(field) != "0":
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def under_load(kv, client, command, field, big, seed):
+    """Runs `command` (BGSAVE or BGREWRITEAOF) with a pinger and a writer until INFO's field
+    goes to 0; returns (reply, ended, pinger, writer)."""
+    pinger = Pinger(kv.port)
+    pinger.start()
+    time.sleep(0.2)
+    idle = pinger.longest
+    reply = client.value(command)
+    writer = Writer(kv.port, big, seed)
+    writer.start()
+    ended = wait_info(client, field, "persistence")
+    writer.stop.set()
+    pinger.stop.set()
+    writer.join()
+    pinger.join()
+    print("%s%s: longest PING round trip %.1f ms (%.1f ms before it), %d PINGs, %d writes"
+          % (command, " with big-key writes" if big else "", pinger.longest * 1000,
+             idle * 1000, pinger.count, writer.count))
+    return reply, ended, pinger, writer
+
+
+def start_kv_loading(*options):
+    """kv as kvtest.start_kv starts it, given time to load a few hundred MB first."""
+    port = kvtest.free_port()
+    argv = [kvtest.KV_BIN, "--port", str(port), "--bind", "127.0.0.1", "--save", ""] + \
+        [str(o) for o in options]
+    return kvtest.Server("kv", argv, port).wait_ready(seconds=300)
+
+
+def check_file(check, path, what):
+    checked = subprocess.run(["redis-check-rdb", path], capture_output=True, text=True)
+    check.true("redis-check-rdb accepts %s" % what, checked.returncode == 0,
+               checked.stdout[-400:])
+
+
+def compare(check, what, expected, got):
+    for name in ("big:string", "big:zset", "big:hash", "big:set", "big:list"):
+        check.equal("%s: %s as at the snapshot point" % (what, name), expected[name], got[name])
+    check.true("%s: the small keys as at the snapshot point" % what,
+               expected["small"] == got["small"],
+               "%d vs %d keys" % (len(expected["small"]), len(got["small"])))
+
+
+def load_in_redis(check, rdb_path, expected, what):
+    directory = tempfile.mkdtemp(prefix="kvtest-bigkey-redis-")
+    try:
+        shutil.copy(rdb_path, os.path.join(directory, "dump.rdb"))
+        port = kvtest.free_port()
+        argv = kvtest.redis_argv(port) + ["--dir", directory, "--dbfilename", "dump.rdb"]
+        with kvtest.Server("redis", argv, port).wait_ready(seconds=300) as redis:
+            compare(check, what, expected, contents(redis.port))
+    finally:
+        shutil.rmtree(directory, True)
+
+
+def main():
+    kvtest.need_kv_binary()
+    kvtest.need_program("redis-server")
+    kvtest.need_program("redis-check-rdb")
+    kvtest.need_program("redis-check-aof")
+    kvtest.need_pyredis()
+    check = kvtest.Checker("bgsave_bigkey")
+    root = tempfile.mkdtemp(prefix="kvtest-bigkey-")
+    try:
+        kv_dir = os.path.join(root, "kv")
+        os.mkdir(kv_dir)
+        with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir) as kv, kv.connect(120) as client:
+            expected = fill(client)
+            check.equal("the fill made the big keys",
+                        [b"skiplist", b"hashtable", b"hashtable", b"quicklist"],
+                        [kvtest.decode(client.call("OBJECT", "ENCODING", key)) for key in
+                         ("big:zset", "big:hash", "big:set", "big:list")])
+            # 1. Small-key writes only: the pause bound.
+            reply, ended, pinger, writer = under_load(kv, client, "BGSAVE",
+                                                      "rdb_bgsave_in_progress", False, 1)
+            check.equal("BGSAVE starts", "Background saving started", reply)
+            check.true("the BGSAVE ends", ended)
+            check.equal("every PING answered PONG", 0, pinger.wrong)
+            check.equal("no write failed", [], writer.errors)
+            check.true("the writes ran during the BGSAVE", writer.count > 0)
+            check.equal("rdb_last_bgsave_status", "ok",
+                        kvtest.info(client, "persistence")["rdb_last_bgsave_status"])
+            first = os.path.join(root, "first.rdb")
+            shutil.copy(os.path.join(kv_dir, "dump.rdb"), first)
+            # 2. Writes to the big keys too: the hook's paths.
+            expected_second = contents(kv.port)
+            reply, ended, pinger, writer = under_load(kv, client, "BGSAVE",
+                                                      "rdb_bgsave_in_progress", True, 2)
+            check.equal("BGSAVE starts", "Background saving started", reply)
+            check.true("the BGSAVE ends", ended)
+            check.equal("no write failed", [], writer.errors)
+            check.equal("rdb_last_bgsave_status", "ok",
+                        kvtest.info(client, "persistence")["rdb_last_bgsave_status"])
+            check.true("the writes changed the big keys",
+                       contents(kv.port) != expected_second)
+            second = os.path.join(root, "second.rdb")
+            shutil.copy(os.path.join(kv_dir, "dump.rdb"), second)
+        check_file(check, first, "the BGSAVE under small writes")
+        load_in_redis(check, first, expected, "redis-server, first BGSAVE")
+        check_file(check, second, "the BGSAVE under big-key writes")
+        load_in_redis(check, second, expected_second, "redis-server, second BGSAVE")
+        reload_dir = os.path.join(root, "reload")
+        os.mkdir(reload_dir)
+        shutil.copy(second, os.path.join(reload_dir, "dump.rdb"))
+        with start_kv_loading(*KV_OPTIONS, "--dir", reload_dir) as kv:
+            compare(check, "kv loading the second BGSAVE", expected_second, contents(kv.port))
+
+        # 3. BGREWRITEAOF under writes to big and small keys.
+        aof_dir = os.path.join(root, "aof")
+        os.mkdir(aof_dir)
+        options = KV_OPTIONS + ["--dir", aof_dir, "--appendonly", "yes"]
+        with kvtest.start_kv(*options) as kv, kv.connect(120) as client:
+            fill(client)
+            reply, ended, pinger, writer = under_load(kv, client, "BGREWRITEAOF",
+                                                      "aof_rewrite_in_progress", True, 3)
+            check.equal("BGREWRITEAOF starts", "Background append only file rewriting started",
+                        reply)
+            check.true("the rewrite ends", ended)
+            check.equal("no write failed", [], writer.errors)
+            before_restart = contents(kv.port)
+        names = os.listdir(os.path.join(aof_dir, "appendonlydir"))
+        bases = [n for n in names if n.endswith(".base.rdb")]
+        check.equal("one base file", 1, len(bases))
+        if bases:
+            check_file(check, os.path.join(aof_dir, "appendonlydir", bases[0]),
+                       "the rewrite's base file")
+        checked = subprocess.run(["redis-check-aof", os.path.join(
+            aof_dir, "appendonlydir", "appendonly.aof.manifest")], capture_output=True,
+            text=True)
+        check.true("redis-check-aof accepts the manifest", checked.returncode == 0,
+                   checked.stdout[-400:])
+        with start_kv_loading(*options) as kv:
+            compare(check, "kv restarted on the AOF", before_restart, contents(kv.port))
+    finally:
+        shutil.rmtree(root, True)
+    return check.finish()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
