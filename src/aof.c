@@ -1276,10 +1276,11 @@ static void discard_truncate(struct reply *reply)
  * measured (command_measure): its headers are read and checked, its arguments' bytes stepped
  * over, so a command of any size is measured within the window, and a torn one is found
  * before anything is taken for it (the file's size tells whether its bytes are all there).
- * Then it is held (command_hold): a command that fits the window is parsed where it lies; a
- * larger one is read whole into one heap allocation, from the budget's reserve, as a client's
- * receive buffer holds such a command when it arrives (Redis reads each argument into an sds
- * of its length). Bounds: an argument is at most proto-max-bulk-len bytes, as a client's
+ * Then it is held (command_hold): a command that fits the window is parsed where it lies (one
+ * already whole in the window, the common case, is measured and held in one pass:
+ * command_in_window); a larger one is read whole into one heap allocation, from the budget's
+ * reserve, as a client's receive buffer holds such a command when it arrives (Redis reads
+ * each argument into an sds of its length). Bounds: an argument is at most proto-max-bulk-len bytes, as a client's
  * (and at most UINT32_MAX, a slice's length); a command is at most what the budget can hand
  * out besides the data (else the load fails with a line saying so, as Redis fails on an
  * allocation during loading); one command is held at a time, released after it runs.
@@ -1476,13 +1477,49 @@ static int name_peek(struct aof_reader *reader, uint64_t offset, uint64_t length
     return 1;
 }
 
+/* The common case in one pass: a command whole in the window, of at most
+ * AOF_LOAD_ARGS_FIXED arguments, is measured and held where it lies (its slices in the carved
+ * array). False for anything else (more bytes or arguments, or malformed): the general
+ * measure decides it. */
+static bool command_in_window(struct aof_reader *reader, struct aof_command *command)
+{
+    const uint8_t *bytes = reader->buffer;
+    uint64_t at = reader->start;
+    int64_t count = 0;
+    if (parse_line(bytes, reader->end, &at, '*', &count) != 1 || count < 1 ||
+        count > (int64_t)AOF_LOAD_ARGS_FIXED) {
+        return false;
+    }
+    /* Bounded by the count. */
+    for (int64_t index = 0; index < count; index++) {
+        int64_t length = 0;
+        if (parse_line(bytes, reader->end, &at, '$', &length) != 1 || length < 0 ||
+            (uint64_t)length > reader->arg_bytes_max || (uint64_t)length + 2u > reader->end - at) {
+            return false;
+        }
+        aof.args_fixed[index] = slice_bytes(bytes + at, (uint32_t)length);
+        at += (uint64_t)length + 2u;
+    }
+    struct slice name = aof.args_fixed[0];
+    *command = (struct aof_command){.begin = reader_offset(reader), .end = reader->position + at,
+                                    .arg_count = (uint32_t)count, .name_length = name.length,
+                                    .args = aof.args_fixed};
+    memcpy(command->name, name.bytes,
+           name.length < AOF_NAME_PEEK_BYTES ? name.length : AOF_NAME_PEEK_BYTES);
+    return true;
+}
+
 /* Finds the command at the window's next byte, past annotations, and checks every header
- * (Redis's loop in loadSingleAppendOnlyFile, without taking the arguments). */
+ * (Redis's loop in loadSingleAppendOnlyFile); unless it is whole in the window, without
+ * taking its arguments. */
 static enum aof_parse command_measure(struct aof_reader *reader, struct aof_command *command)
 {
     enum aof_parse skipped = annotations_skip(reader);
     if (skipped != AOF_PARSED) {
         return skipped;
+    }
+    if (command_in_window(reader, command)) {
+        return AOF_PARSED;
     }
     uint64_t cursor = reader_offset(reader);
     *command = (struct aof_command){.begin = cursor};
@@ -1609,7 +1646,14 @@ static enum aof_parse command_read(struct aof_reader *reader, struct aof_command
 static enum aof_parse command_hold(struct aof_reader *reader, struct aof_command *command)
 {
     KV_ASSERT(command->end > command->begin);
-    KV_ASSERT(command->args == NULL && command->held_args == NULL && command->held_bytes == NULL);
+    KV_ASSERT(command->held_args == NULL && command->held_bytes == NULL);
+    if (command->args != NULL) {
+        /* Held where it lies by command_in_window; the window has not moved since. */
+        KV_ASSERT(command->begin == reader_offset(reader));
+        KV_ASSERT(command->end <= reader->position + reader->end);
+        reader->start = command->end - reader->position;
+        return AOF_PARSED;
+    }
     struct heap *heap = aof.store->heap;
     uint64_t bytes = command->end - command->begin;
     uint64_t args_bytes = (uint64_t)command->arg_count * sizeof(struct slice);
