@@ -1280,10 +1280,11 @@ static void discard_truncate(struct reply *reply)
  * already whole in the window, the common case, is measured and held in one pass:
  * command_in_window); a larger one is read whole into one heap allocation, from the budget's
  * reserve, as a client's receive buffer holds such a command when it arrives (Redis reads
- * each argument into an sds of its length). Bounds: an argument is at most proto-max-bulk-len bytes, as a client's
- * (and at most UINT32_MAX, a slice's length); a command is at most what the budget can hand
- * out besides the data (else the load fails with a line saying so, as Redis fails on an
- * allocation during loading); one command is held at a time, released after it runs.
+ * each argument into an sds of its length). Bounds: an argument is at most
+ * proto-max-bulk-len bytes, as a client's (and at most UINT32_MAX, a slice's length); a
+ * command is at most what the budget can hand out besides the data (else the load fails with
+ * a line saying so, as Redis fails on an allocation during loading); one command is held at
+ * a time, released after it runs.
  */
 struct aof_reader {
     const char *name;       /* the file's name, for the log */
