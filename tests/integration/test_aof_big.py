@@ -442,13 +442,24 @@ def main():
     seed = int(os.environ.get("KV_SEED", random.randrange(1, 2**31)))
     print(f"test_aof_big: seed {seed} (KV_SEED replays it)")
     root = kvtest.kv_temp_dir()
+    started = time.monotonic()
+
+    def lap(what):
+        print(f"{what}: {time.monotonic() - started:.1f} s")
+
     kv_dir, kv_data = check_kv_restart(check, root, "always", seed)
+    lap("always")
     check_kv_restart(check, root, "everysec", seed + 1)
+    lap("everysec")
     check_redis_both_ways(check, root, seed + 2, kv_dir, kv_data)
+    lap("both ways with redis-server")
     check_torn(check, root, seed + 3)
+    lap("torn tails")
     check_bounds(check, root, seed + 4)
     check_annotation_at_window_end(check, root)
+    lap("bounds and annotation")
     check_rdb(check, root, seed + 5)
+    lap("rdb")
     check.finish()
 
 
