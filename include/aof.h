@@ -52,10 +52,12 @@
 struct region;
 struct cmd_context;
 
-/* Each half of the write buffer; also, whole, the loader's read buffer at startup. */
+/* Each half of the write buffer; also, whole, the loader's window at startup: a command that
+ * fits it is replayed where it lies, a larger one from a heap allocation of its size. */
 #define AOF_WRITE_BUFFER_BYTES (1024u * 1024u)
 
-/* Arguments of a loaded command held in the carved array; more borrow from the heap. */
+/* Arguments of a loaded command whose slices the carved array holds; a command with more
+ * takes its slices from the heap (the budget's reserve) while it runs. */
 #define AOF_LOAD_ARGS_FIXED 1024u
 
 /* What a discarded reply of a replayed command is written into. */
@@ -74,7 +76,12 @@ KV_MUST_USE bool aof_init(struct region *region, char *error, uint32_t error_byt
 /* Startup, as Redis's loadDataFromDisk with appendonly: true when appendonly is yes (the
  * AOF is the dataset: it was loaded, and its files are open for appending); false when it is
  * no (the caller loads dump.rdb). *failed: a file kv refuses (logged), kv exits. `shared`
- * is the serving layer's shared command context (replayed commands run through cmd_run). */
+ * is the serving layer's shared command context (replayed commands run through cmd_run).
+ * A command of any size Redis accepts is replayed: an argument up to proto-max-bulk-len, a
+ * command larger than the window read whole into the budget's reserve (as a client's receive
+ * buffer would hold it), one command at a time. One the budget cannot hold, or one whose
+ * write finds no room (-OOM), fails the load with a line naming maxmemory: the dataset would
+ * not be what the files say. */
 bool aof_startup(const struct cmd_context *shared, bool *failed);
 
 /* Whether replies wait for the AOF (appendonly on, appendfsync always): the loop sends a

@@ -1271,19 +1271,64 @@ static void discard_truncate(struct reply *reply)
     reply->total = reply->mark;
 }
 
-/* The file being read: a window of it in the area. */
+/*
+ * Reading a file: a window of it in the area (2 x AOF_WRITE_BUFFER_BYTES). A command is first
+ * measured (command_measure): its headers are read and checked, its arguments' bytes stepped
+ * over, so a command of any size is measured within the window, and a torn one is found
+ * before anything is taken for it (the file's size tells whether its bytes are all there).
+ * Then it is held (command_hold): a command that fits the window is parsed where it lies (one
+ * already whole in the window, the common case, is measured and held in one pass:
+ * command_in_window); a larger one is read whole into one heap allocation, from the budget's
+ * reserve, as a client's receive buffer holds such a command when it arrives (Redis reads
+ * each argument into an sds of its length). Bounds: an argument is at most
+ * proto-max-bulk-len bytes, as a client's (and at most UINT32_MAX, a slice's length); a
+ * command is at most what the budget can hand out besides the data (else the load fails with
+ * a line saying so, as Redis fails on an allocation during loading); one command is held at
+ * a time, released after it runs.
+ */
 struct aof_reader {
+    const char *name;       /* the file's name, for the log */
     int fd;
-    uint8_t *buffer;      /* the area */
-    uint64_t capacity;
-    uint64_t start;       /* the next byte to parse, in buffer */
-    uint64_t end;         /* bytes of buffer filled */
-    uint64_t position;    /* file offset of buffer[0] */
-    bool eof;
+    uint8_t *buffer;        /* the area */
+    uint64_t capacity;      /* its bytes */
+    uint64_t start;         /* the next byte to parse, in buffer; fills keep from here */
+    uint64_t end;           /* bytes of buffer filled */
+    uint64_t position;      /* file offset of buffer[0] */
+    uint64_t file_bytes;    /* the file's size when opened (nothing writes it while loading) */
+    uint64_t arg_bytes_max; /* an argument's length at most: proto-max-bulk-len, <= UINT32_MAX */
+    bool eof;               /* a read at position + end met the file's end */
     bool read_failed;
 };
 
-enum aof_parse { AOF_PARSED, AOF_END, AOF_SHORT, AOF_FORMAT, AOF_TOO_BIG, AOF_READ_ERROR };
+/* A header line ("*<count>\r\n", "$<length>\r\n") at most, its type byte and CRLF included:
+ * a longer one is malformed (a count or a length has at most 19 digits). */
+#define AOF_LINE_BYTES_MAX 64u
+
+/* The first bytes of a command's name that command_measure keeps (for MULTI and EXEC). */
+#define AOF_NAME_PEEK_BYTES 8u
+
+/* One command of the file: where it lies (command_measure), then its arguments
+ * (command_hold), until command_release. */
+struct aof_command {
+    uint64_t begin;                    /* file offset of its "*<count>" line */
+    uint64_t end;                      /* file offset just past its last argument's CRLF */
+    uint32_t arg_count;                /* >= 1 */
+    uint32_t name_length;              /* its first argument's length */
+    uint8_t name[AOF_NAME_PEEK_BYTES]; /* and that argument's first bytes (up to its length) */
+    struct slice *args;                /* arg_count slices, once held; else NULL */
+    struct slice *held_args;           /* from the heap: more than AOF_LOAD_ARGS_FIXED */
+    uint8_t *held_bytes;               /* from the heap: a command larger than the window */
+};
+
+enum aof_parse {
+    AOF_PARSED,     /* a whole command */
+    AOF_END,        /* the file ends between commands */
+    AOF_SHORT,      /* the file ends inside a command */
+    AOF_FORMAT,     /* malformed: Redis's "Bad file format" */
+    AOF_TOO_BIG,    /* an argument longer than proto-max-bulk-len (logged) */
+    AOF_OOM,        /* a command the budget has no room for (logged) */
+    AOF_READ_ERROR,
+};
 
 static void reader_seek(struct aof_reader *reader, uint64_t offset)
 {
@@ -1293,7 +1338,13 @@ static void reader_seek(struct aof_reader *reader, uint64_t offset)
     reader->eof = false;
 }
 
-/* Tops the window up: false at the end of the file (or an error). */
+static uint64_t reader_offset(const struct aof_reader *reader)
+{
+    return reader->position + reader->start;
+}
+
+/* Tops the window up, keeping it from its next byte to parse: false at the end of the file
+ * (or an error), or when the window is full. */
 static bool reader_fill(struct aof_reader *reader)
 {
     if (reader->eof) {
@@ -1320,114 +1371,345 @@ static bool reader_fill(struct aof_reader *reader)
     return got > 0;
 }
 
-/* A "<type><number>\r\n" line at *at, within the window. 1 parsed, 0 needs more, -1 bad. */
-static int parse_line(const struct aof_reader *reader, uint64_t *at, uint8_t type,
-                      int64_t *number)
+/* Brings the `bytes` at file offset `offset` into the window: by topping it up when the
+ * window can reach them from its next byte to parse, else by moving it there. 1 when all of
+ * them are in, 0 when the file ends first (what it has is in), -2 on a read error. */
+static int window_reach(struct aof_reader *reader, uint64_t offset, uint64_t bytes)
 {
-    if (*at >= reader->end) {
-        return 0;
+    KV_ASSERT(bytes <= reader->capacity);
+    uint64_t keep = reader_offset(reader);
+    if (offset < keep || offset + bytes > keep + reader->capacity) {
+        reader_seek(reader, offset);
     }
-    if (reader->buffer[*at] != type) {
-        return -1;
+    KV_ASSERT(offset >= reader->position);
+    /* Bounded: each fill reads at least one byte, and the window reaches offset + bytes. */
+    while (reader->position + reader->end < offset + bytes) {
+        if (!reader_fill(reader)) {
+            return reader->read_failed ? -2 : 0;
+        }
     }
-    const uint8_t *line = reader->buffer + *at + 1;
-    const uint8_t *newline = memchr(line, '\n', reader->end - *at - 1);
-    if (newline == NULL) {
-        return reader->end - *at > 64 ? -1 : 0;
-    }
-    uint64_t digits = (uint64_t)(newline - line);
-    if (digits < 2 || line[digits - 1] != '\r' ||
-        !number_parse_int64(line, (uint32_t)(digits - 1), number)) {
-        return -1;
-    }
-    *at += 1 + digits + 1;
     return 1;
 }
 
-/* Parses the next command into args (the carved array, or *heap_args from the heap). */
-static enum aof_parse parse_command(struct aof_reader *reader, struct slice **args,
-                                    uint32_t *arg_count, struct slice **heap_args)
+/* A "<type><number>\r\n" line at *at in bytes[0, end): 1 parsed (*at past it), 0 needs more
+ * bytes, -1 malformed. */
+static int parse_line(const uint8_t *bytes, uint64_t end, uint64_t *at, uint8_t type,
+                      int64_t *number)
 {
-    /* Bounded: each pass parses more of the window or tops it up (to its capacity). */
+    if (*at >= end) {
+        return 0;
+    }
+    if (bytes[*at] != type) {
+        return -1;
+    }
+    uint64_t available = end - *at;
+    uint64_t scanned = available < AOF_LINE_BYTES_MAX ? available : AOF_LINE_BYTES_MAX;
+    const uint8_t *newline = memchr(bytes + *at, '\n', scanned);
+    if (newline == NULL) {
+        return scanned == AOF_LINE_BYTES_MAX ? -1 : 0;
+    }
+    uint64_t line_bytes = (uint64_t)(newline - (bytes + *at)) + 1u;
+    /* The type byte, at least one digit, CRLF. */
+    if (line_bytes < 4u || newline[-1] != '\r' ||
+        !number_parse_int64(bytes + *at + 1, (uint32_t)(line_bytes - 3u), number)) {
+        return -1;
+    }
+    *at += line_bytes;
+    return 1;
+}
+
+/* The header line at file offset *cursor, the window brought to it: 1 parsed (*cursor past
+ * it), 0 the file ends inside it, -1 malformed, -2 a read error. */
+static int line_at(struct aof_reader *reader, uint64_t *cursor, uint8_t type, int64_t *number)
+{
+    int reached = window_reach(reader, *cursor, AOF_LINE_BYTES_MAX);
+    if (reached < 0) {
+        return -2;
+    }
+    uint64_t at = *cursor - reader->position;
+    int status = parse_line(reader->buffer, reader->end, &at, type, number);
+    KV_ASSERT(status != 0 || reached == 0); /* with AOF_LINE_BYTES_MAX there, it is decided */
+    if (status == 1) {
+        *cursor = reader->position + at;
+    }
+    return status;
+}
+
+/* Steps over annotation lines ("#..."), as Redis does. AOF_PARSED: a command starts at the
+ * window's next byte; AOF_END: the file ends (after a last annotation without its newline
+ * too, which Redis's fgets returns as a line); AOF_FORMAT: an annotation longer than the
+ * window. */
+static enum aof_parse annotations_skip(struct aof_reader *reader)
+{
+    /* Bounded by the file: each pass steps over a line or reads more of it. */
     for (;;) {
-        uint64_t at = reader->start;
-        /* Annotations ("#..." lines) are skipped, as Redis does. */
-        if (at < reader->end && reader->buffer[at] == '#') {
-            const uint8_t *newline = memchr(reader->buffer + at, '\n', reader->end - at);
-            if (newline != NULL) {
-                reader->start = (uint64_t)(newline - reader->buffer) + 1;
-                continue;
-            }
+        if (reader->start == reader->end && !reader_fill(reader)) {
+            return reader->read_failed ? AOF_READ_ERROR : AOF_END;
         }
-        int64_t count = 0;
-        int status = at == reader->end ? 0 : parse_line(reader, &at, '*', &count);
-        if (status == 1 && count < 1) {
-            return AOF_FORMAT;
-        }
-        if (status == 1 && (uint64_t)count > AOF_LOAD_ARGS_FIXED && *heap_args == NULL) {
-            *heap_args = heap_alloc(aof.store->heap, (uint64_t)count * sizeof(struct slice));
-            if (*heap_args == NULL) {
-                return AOF_TOO_BIG;
-            }
-        }
-        struct slice *into = (uint64_t)count > AOF_LOAD_ARGS_FIXED ? *heap_args : aof.args_fixed;
-        /* Bounded by the count. */
-        for (int64_t index = 0; status == 1 && index < count; index++) {
-            int64_t length = 0;
-            status = parse_line(reader, &at, '$', &length);
-            if (status == 1 && length < 0) {
-                status = -1;
-            }
-            if (status == 1 && reader->end - at < (uint64_t)length + 2) {
-                status = 0;
-            }
-            if (status == 1) {
-                into[index] = (struct slice){.bytes = reader->buffer + at, .length = (uint32_t)length};
-                at += (uint64_t)length + 2;
-            }
-        }
-        if (status == 1) {
-            *args = into;
-            *arg_count = (uint32_t)count;
-            reader->start = at;
+        if (reader->buffer[reader->start] != '#') {
             return AOF_PARSED;
         }
-        if (status < 0) {
+        const uint8_t *line = reader->buffer + reader->start;
+        const uint8_t *newline = memchr(line, '\n', reader->end - reader->start);
+        if (newline != NULL) {
+            reader->start += (uint64_t)(newline - line) + 1u;
+            continue;
+        }
+        if (reader->start == 0 && reader->end == reader->capacity) {
             return AOF_FORMAT;
         }
-        uint64_t before = reader->end - reader->start;
         if (!reader_fill(reader)) {
-            if (reader->read_failed) {
-                return AOF_READ_ERROR;
-            }
-            if (before == reader->capacity) {
-                return AOF_TOO_BIG;
-            }
-            return reader->end == reader->start ? AOF_END : AOF_SHORT;
+            return reader->read_failed ? AOF_READ_ERROR : AOF_END;
         }
     }
 }
 
-static uint64_t reader_offset(const struct aof_reader *reader)
+/* Keeps the first bytes of the command's name (`length` bytes at file offset `offset`). */
+static int name_peek(struct aof_reader *reader, uint64_t offset, uint64_t length,
+                     struct aof_command *command)
 {
-    return reader->position + reader->start;
+    uint64_t peek = length < AOF_NAME_PEEK_BYTES ? length : AOF_NAME_PEEK_BYTES;
+    int reached = window_reach(reader, offset, peek);
+    if (reached != 1) {
+        return reached;
+    }
+    memcpy(command->name, reader->buffer + (offset - reader->position), peek);
+    command->name_length = (uint32_t)length;
+    return 1;
 }
 
-static void heap_args_release(struct slice **heap_args)
+/* The common case in one pass: a command whole in the window, of at most
+ * AOF_LOAD_ARGS_FIXED arguments, is measured and held where it lies (its slices in the carved
+ * array). False for anything else (more bytes or arguments, or malformed): the general
+ * measure decides it. */
+static bool command_in_window(struct aof_reader *reader, struct aof_command *command)
 {
-    if (*heap_args != NULL) {
-        heap_release(aof.store->heap, *heap_args);
-        *heap_args = NULL;
+    const uint8_t *bytes = reader->buffer;
+    uint64_t at = reader->start;
+    int64_t count = 0;
+    if (parse_line(bytes, reader->end, &at, '*', &count) != 1 || count < 1 ||
+        count > (int64_t)AOF_LOAD_ARGS_FIXED) {
+        return false;
     }
+    /* Bounded by the count. */
+    for (int64_t index = 0; index < count; index++) {
+        int64_t length = 0;
+        if (parse_line(bytes, reader->end, &at, '$', &length) != 1 || length < 0 ||
+            (uint64_t)length > reader->arg_bytes_max || (uint64_t)length + 2u > reader->end - at) {
+            return false;
+        }
+        aof.args_fixed[index] = slice_bytes(bytes + at, (uint32_t)length);
+        at += (uint64_t)length + 2u;
+    }
+    struct slice name = aof.args_fixed[0];
+    *command = (struct aof_command){.begin = reader_offset(reader), .end = reader->position + at,
+                                    .arg_count = (uint32_t)count, .name_length = name.length,
+                                    .args = aof.args_fixed};
+    memcpy(command->name, name.bytes,
+           name.length < AOF_NAME_PEEK_BYTES ? name.length : AOF_NAME_PEEK_BYTES);
+    return true;
+}
+
+/* Finds the command at the window's next byte, past annotations, and checks every header
+ * (Redis's loop in loadSingleAppendOnlyFile); unless it is whole in the window, without
+ * taking its arguments. */
+static enum aof_parse command_measure(struct aof_reader *reader, struct aof_command *command)
+{
+    enum aof_parse skipped = annotations_skip(reader);
+    if (skipped != AOF_PARSED) {
+        return skipped;
+    }
+    if (command_in_window(reader, command)) {
+        return AOF_PARSED;
+    }
+    uint64_t cursor = reader_offset(reader);
+    *command = (struct aof_command){.begin = cursor};
+    int64_t count = 0;
+    int status = line_at(reader, &cursor, '*', &count);
+    if (status == 1 && (count < 1 || (uint64_t)count > UINT32_MAX)) {
+        status = -1;
+    }
+    /* Bounded by the count, and by the file: each argument takes 6 bytes of it at least. */
+    for (int64_t index = 0; status == 1 && index < count; index++) {
+        int64_t length = 0;
+        status = line_at(reader, &cursor, '$', &length);
+        if (status == 1 && length < 0) {
+            status = -1;
+        }
+        if (status == 1 && (uint64_t)length > reader->arg_bytes_max) {
+            log_warn("Bad file format reading the append only file %s: an argument of %" PRId64
+                     " bytes at offset %" PRIu64 " is longer than proto-max-bulk-len (%" PRIu64
+                     "); raise proto-max-bulk-len to load it", reader->name, length, cursor,
+                     reader->arg_bytes_max);
+            return AOF_TOO_BIG;
+        }
+        if (status == 1 && index == 0) {
+            status = name_peek(reader, cursor, (uint64_t)length, command);
+        }
+        if (status == 1) {
+            cursor += (uint64_t)length + 2u;
+            status = cursor > reader->file_bytes ? 0 : 1;
+        }
+    }
+    if (status != 1) {
+        return status == 0 ? AOF_SHORT : status == -1 ? AOF_FORMAT : AOF_READ_ERROR;
+    }
+    command->end = cursor;
+    command->arg_count = (uint32_t)count;
+    return AOF_PARSED;
+}
+
+static bool command_named(const struct aof_command *command, const char *name)
+{
+    size_t length = strlen(name);
+    KV_ASSERT(length <= AOF_NAME_PEEK_BYTES);
+    return command->name_length == length &&
+           strncasecmp((const char *)command->name, name, length) == 0;
+}
+
+/* Leaves the reader past a measured command, not holding it (a transaction's scan). */
+static void command_skip(struct aof_reader *reader, const struct aof_command *command)
+{
+    KV_ASSERT(command->end > command->begin);
+    if (command->end >= reader_offset(reader) && command->end <= reader->position + reader->end) {
+        reader->start = command->end - reader->position;
+    } else {
+        reader_seek(reader, command->end);
+    }
+    KV_ASSERT(reader_offset(reader) == command->end);
+}
+
+/* The arguments of a whole measured command at raw[0, bytes). False: its headers are not
+ * what the measure read (the file changed under the loader). */
+static bool command_slices(const uint8_t *raw, uint64_t bytes, struct aof_command *command)
+{
+    uint64_t at = 0;
+    int64_t number = 0;
+    if (parse_line(raw, bytes, &at, '*', &number) != 1 || number != command->arg_count) {
+        return false;
+    }
+    /* Bounded by the count. */
+    for (uint32_t index = 0; index < command->arg_count; index++) {
+        if (parse_line(raw, bytes, &at, '$', &number) != 1 || number < 0 ||
+            (uint64_t)number + 2u > bytes - at) {
+            return false;
+        }
+        command->args[index] = slice_bytes(raw + at, (uint32_t)number);
+        at += (uint64_t)number + 2u;
+    }
+    return at == bytes;
+}
+
+static void command_release(struct aof_command *command)
+{
+    if (command->held_bytes != NULL) {
+        heap_release(aof.store->heap, command->held_bytes);
+    }
+    if (command->held_args != NULL) {
+        heap_release(aof.store->heap, command->held_args);
+    }
+    command->held_bytes = NULL;
+    command->held_args = NULL;
+    command->args = NULL;
+}
+
+static void command_oom(const struct aof_reader *reader, const struct aof_command *command,
+                        uint64_t bytes)
+{
+    log_warn("Out of memory reading the append only file %s: the command at offset %" PRIu64
+             " (%" PRIu32 " arguments) needs %" PRIu64 " bytes to be replayed and the memory "
+             "budget has %" PRIu64 " free; raise maxmemory to load it", reader->name,
+             command->begin, command->arg_count, bytes, heap_free_bytes(aof.store->heap));
+}
+
+/* A larger command than the window: its bytes read from the file into held_bytes. */
+static enum aof_parse command_read(struct aof_reader *reader, struct aof_command *command)
+{
+    uint64_t bytes = command->end - command->begin;
+    uint64_t done = 0;
+    /* Bounded: each read takes at least one byte (and asks at most 1 GiB). */
+    while (done < bytes) {
+        int64_t got = file_read(reader->fd, command->held_bytes + done, bytes - done,
+                                command->begin + done);
+        if (got < 0) {
+            return AOF_READ_ERROR;
+        }
+        if (got == 0) {
+            return AOF_SHORT; /* the file shrank since it was measured */
+        }
+        done += (uint64_t)got;
+    }
+    return AOF_PARSED;
+}
+
+/* Takes the measured command's arguments (see above); the reader then stands past it. On a
+ * failure what was taken stays in *command for command_release. */
+static enum aof_parse command_hold(struct aof_reader *reader, struct aof_command *command)
+{
+    KV_ASSERT(command->end > command->begin);
+    KV_ASSERT(command->held_args == NULL && command->held_bytes == NULL);
+    if (command->args != NULL) {
+        /* Held where it lies by command_in_window; the window has not moved since. */
+        KV_ASSERT(command->begin == reader_offset(reader));
+        KV_ASSERT(command->end <= reader->position + reader->end);
+        reader->start = command->end - reader->position;
+        return AOF_PARSED;
+    }
+    struct heap *heap = aof.store->heap;
+    uint64_t bytes = command->end - command->begin;
+    uint64_t args_bytes = (uint64_t)command->arg_count * sizeof(struct slice);
+    if (command->arg_count > AOF_LOAD_ARGS_FIXED) {
+        command->held_args = heap_alloc_reserve(heap, args_bytes);
+        if (command->held_args == NULL) {
+            command_oom(reader, command, args_bytes + (bytes > reader->capacity ? bytes : 0));
+            return AOF_OOM;
+        }
+    }
+    command->args = command->held_args != NULL ? command->held_args : aof.args_fixed;
+    const uint8_t *raw = NULL;
+    if (bytes <= reader->capacity) {
+        int reached = window_reach(reader, command->begin, bytes);
+        if (reached != 1) {
+            return reached < 0 ? AOF_READ_ERROR : AOF_SHORT;
+        }
+        raw = reader->buffer + (command->begin - reader->position);
+        reader->start = command->end - reader->position;
+    } else {
+        command->held_bytes = heap_alloc_reserve(heap, bytes);
+        if (command->held_bytes == NULL) {
+            command_oom(reader, command, bytes + (command->held_args != NULL ? args_bytes : 0));
+            return AOF_OOM;
+        }
+        enum aof_parse read = command_read(reader, command);
+        if (read != AOF_PARSED) {
+            return read;
+        }
+        raw = command->held_bytes;
+        reader_seek(reader, command->end);
+    }
+    KV_ASSERT(reader_offset(reader) == command->end);
+    return command_slices(raw, bytes, command) ? AOF_PARSED : AOF_FORMAT;
 }
 
 enum aof_load { AOF_LOAD_OK, AOF_LOAD_TRUNCATED, AOF_LOAD_FAILED };
 
-/* Runs one replayed command. False: a command kv does not know (logged). */
-static bool replay_one(struct cmd_context *context, const struct slice *args, uint32_t arg_count,
+/* Whether the reply written since the writer was emptied is Redis's OOM error. */
+static bool reply_is_oom(const struct reply *reply)
+{
+    static const char oom[] = "-OOM ";
+    uint64_t written = reply_since_mark(reply);
+    return reply->first == '-' && written == reply->length && written >= sizeof(oom) - 1u &&
+           memcmp(reply->bytes, oom, sizeof(oom) - 1u) == 0;
+}
+
+/* Runs one replayed command. False: a command kv does not know, or one the budget had no
+ * room for (logged): the dataset cannot be what the file says, and kv refuses to start
+ * (Redis, which checks no maxmemory while loading, fails only when an allocation does). */
+static bool replay_one(struct cmd_context *context, const struct aof_command *command,
                        const char *name)
 {
-    uint32_t position = cmd_find(args, arg_count);
+    const struct slice *args = command->args;
+    uint32_t position = cmd_find(args, command->arg_count);
     if (position == CMD_NONE) {
         log_warn("Unknown command '%.*s' reading the append only file %s",
                  (int)(args[0].length > 64 ? 64 : args[0].length), (const char *)args[0].bytes,
@@ -1435,11 +1717,63 @@ static bool replay_one(struct cmd_context *context, const struct slice *args, ui
         return false;
     }
     context->outcome = (struct cmd_outcome){0};
+    context->reply.length = 0; /* the replies go nowhere: this one from the start */
     reply_mark(&context->reply);
-    if (cmd_admit(context, position, args, arg_count)) {
-        cmd_run(context, position, args, arg_count);
+    if (cmd_admit(context, position, args, command->arg_count)) {
+        cmd_run(context, position, args, command->arg_count);
+    }
+    if (reply_is_oom(&context->reply)) {
+        log_warn("Out of memory reading the append only file %s: the command '%.*s' at offset "
+                 "%" PRIu64 " found no room in the memory budget (%" PRIu64 " bytes free); "
+                 "raise maxmemory to load it", name,
+                 (int)(args[0].length > 64 ? 64 : args[0].length), (const char *)args[0].bytes,
+                 command->begin, heap_free_bytes(aof.store->heap));
+        return false;
     }
     return true;
+}
+
+/* After a MULTI: finds its EXEC first, stepping over the commands, then replays the commands
+ * between (a transaction runs only whole). AOF_PARSED with the reader past the EXEC (and
+ * *failed when a command could not be replayed); else what ended the scan. */
+static enum aof_parse transaction_replay(struct aof_reader *reader, struct cmd_context *context,
+                                         bool *failed)
+{
+    uint64_t inside = reader_offset(reader);
+    struct aof_command command = {0};
+    enum aof_parse parsed = AOF_PARSED;
+    /* Bounded by the file's commands. */
+    do {
+        parsed = command_measure(reader, &command);
+        if (parsed == AOF_PARSED) {
+            command_skip(reader, &command);
+        }
+    } while (parsed == AOF_PARSED && !command_named(&command, "exec"));
+    if (parsed != AOF_PARSED) {
+        return parsed;
+    }
+    uint64_t exec_begin = command.begin;
+    reader_seek(reader, inside);
+    /* Bounded: the commands before the EXEC found above. */
+    for (;;) {
+        parsed = command_measure(reader, &command);
+        if (parsed == AOF_PARSED && command.begin >= exec_begin) {
+            command_skip(reader, &command);
+            return AOF_PARSED;
+        }
+        if (parsed == AOF_PARSED) {
+            parsed = command_hold(reader, &command);
+        }
+        bool replayed = parsed == AOF_PARSED && replay_one(context, &command, reader->name);
+        command_release(&command);
+        if (parsed != AOF_PARSED) {
+            return parsed;
+        }
+        if (!replayed) {
+            *failed = true;
+            return AOF_PARSED;
+        }
+    }
 }
 
 /* Replays one AOF-format file (Redis's loadSingleAppendOnlyFile, past a base's RDB). */
@@ -1450,13 +1784,20 @@ static enum aof_load load_incr(const char *name, bool last)
         return AOF_LOAD_FAILED;
     }
     int fd = file_open(path, O_RDONLY, 0);
-    if (fd < 0) {
+    int64_t size = fd < 0 ? fd : file_size(path);
+    if (fd < 0 || size < 0) {
         log_warn("Fatal error: can't open the append log file %s for reading: %s", name,
-                 strerror(-fd));
+                 strerror((int)-size));
+        if (fd >= 0) {
+            file_close(fd);
+        }
         return AOF_LOAD_FAILED;
     }
-    struct aof_reader reader = {.fd = fd, .buffer = aof.area,
-                                .capacity = 2ull * AOF_WRITE_BUFFER_BYTES};
+    uint64_t bulk_max = aof.context->config->proto_max_bulk_len;
+    struct aof_reader reader = {.name = name, .fd = fd, .buffer = aof.area,
+                                .capacity = 2ull * AOF_WRITE_BUFFER_BYTES,
+                                .file_bytes = (uint64_t)size,
+                                .arg_bytes_max = bulk_max < UINT32_MAX ? bulk_max : UINT32_MAX};
     struct cmd_context context = *aof.context;
     context.client = &aof.client;
     context.tracking = NULL;
@@ -1466,71 +1807,32 @@ static enum aof_load load_incr(const char *name, bool last)
                                    .grow = discard_grow, .truncate = discard_truncate};
     bool load_truncated = strcmp(param("aof-load-truncated"), "yes") == 0;
     uint64_t valid_up_to = 0;
-    struct slice *args = NULL;
-    struct slice *heap_args = NULL;
-    uint32_t arg_count = 0;
+    struct aof_command command = {0};
     enum aof_parse parsed = AOF_END;
-    enum aof_load result = AOF_LOAD_OK;
+    bool failed = false;
     /* Bounded by the file's commands. */
-    for (;;) {
-        parsed = parse_command(&reader, &args, &arg_count, &heap_args);
+    while (!failed) {
+        parsed = command_measure(&reader, &command);
+        if (parsed == AOF_PARSED && command_named(&command, "multi")) {
+            command_skip(&reader, &command);
+            parsed = transaction_replay(&reader, &context, &failed);
+            if (parsed == AOF_END) {
+                log_warn("Revert incomplete MULTI/EXEC transaction in AOF file %s", name);
+                parsed = AOF_SHORT;
+            }
+        } else if (parsed == AOF_PARSED) {
+            parsed = command_hold(&reader, &command);
+            failed = parsed == AOF_PARSED && !replay_one(&context, &command, name);
+            command_release(&command);
+        }
         if (parsed != AOF_PARSED) {
-            break;
+            break; /* valid_up_to stays before a transaction cut short */
         }
-        if (args[0].length == 5 && strncasecmp((const char *)args[0].bytes, "multi", 5) == 0) {
-            /* A transaction runs only whole: find its EXEC first, then run what is between. */
-            uint64_t before_multi = valid_up_to;
-            uint64_t inside = reader_offset(&reader);
-            bool found = false;
-            /* Bounded by the file's commands. */
-            for (;;) {
-                heap_args_release(&heap_args);
-                parsed = parse_command(&reader, &args, &arg_count, &heap_args);
-                if (parsed != AOF_PARSED) {
-                    break;
-                }
-                if (args[0].length == 4 && strncasecmp((const char *)args[0].bytes, "exec", 4) == 0) {
-                    found = true;
-                    break;
-                }
-            }
-            if (!found) {
-                if (parsed == AOF_END) {
-                    log_warn("Revert incomplete MULTI/EXEC transaction in AOF file %s", name);
-                    parsed = AOF_SHORT;
-                }
-                valid_up_to = before_multi;
-                break;
-            }
-            uint64_t after_exec = reader_offset(&reader);
-            reader_seek(&reader, inside);
-            /* Bounded: the commands before the EXEC found above. */
-            for (;;) {
-                heap_args_release(&heap_args);
-                parsed = parse_command(&reader, &args, &arg_count, &heap_args);
-                KV_ASSERT(parsed == AOF_PARSED); /* read once already */
-                if (reader_offset(&reader) == after_exec) {
-                    break;
-                }
-                if (!replay_one(&context, args, arg_count, name)) {
-                    result = AOF_LOAD_FAILED;
-                    break;
-                }
-            }
-            if (result == AOF_LOAD_FAILED) {
-                break;
-            }
-        } else if (!replay_one(&context, args, arg_count, name)) {
-            result = AOF_LOAD_FAILED;
-            break;
-        }
-        heap_args_release(&heap_args);
         valid_up_to = reader_offset(&reader);
     }
-    heap_args_release(&heap_args);
     file_close(fd);
-    if (result == AOF_LOAD_FAILED) {
-        return result;
+    if (failed || parsed == AOF_TOO_BIG || parsed == AOF_OOM) {
+        return AOF_LOAD_FAILED; /* logged */
     }
     if (parsed == AOF_END) {
         return AOF_LOAD_OK;
@@ -1540,7 +1842,7 @@ static enum aof_load load_incr(const char *name, bool last)
                  strerror(EIO));
         return AOF_LOAD_FAILED;
     }
-    if (parsed == AOF_FORMAT || parsed == AOF_TOO_BIG) {
+    if (parsed == AOF_FORMAT) {
         log_warn("Bad file format reading the append only file %s: make a backup of your AOF "
                  "file, then use ./redis-check-aof --fix <filename.manifest>", name);
         return AOF_LOAD_FAILED;
@@ -2338,6 +2640,22 @@ static bool upgrade_old_style(struct aof_manifest *manifest, int *found)
     return true;
 }
 
+/* The bytes of the files a manifest lists (a missing one counts 0); *base_bytes its base's. */
+static uint64_t manifest_files_bytes(const struct aof_manifest *manifest, uint64_t *base_bytes)
+{
+    char path[AOF_PATH_BYTES];
+    int64_t base = manifest->base[0] != '\0' && aof_path(path, manifest->base) ? file_size(path)
+                                                                             : 0;
+    *base_bytes = base > 0 ? (uint64_t)base : 0;
+    uint64_t total = *base_bytes;
+    /* Bounded by AOF_INCR_FILES_MAX. */
+    for (uint32_t index = 0; index < manifest->incr_count; index++) {
+        int64_t bytes = aof_path(path, manifest->incr[index]) ? file_size(path) : 0;
+        total += bytes > 0 ? (uint64_t)bytes : 0;
+    }
+    return total;
+}
+
 bool aof_startup(const struct cmd_context *shared, bool *failed)
 {
     KV_ASSERT(aof.ready);
@@ -2363,6 +2681,10 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
     }
     /* Replayed commands stay out of the slow log (Redis runs them outside call()). */
     cmd_slowlog_threshold_set(-1);
+    /* The files' sizes before they load: Redis's aof_current_size (a torn tail cut while
+     * loading still counts, as Redis counts it until a rewrite). */
+    uint64_t base_bytes = 0;
+    uint64_t files_bytes = manifest_files_bytes(&manifest, &base_bytes);
     bool loaded = found == 0 || load_files(&manifest);
     cmd_slowlog_threshold_set(shared->config->slowlog_log_slower_than);
     if (!loaded) {
@@ -2403,18 +2725,9 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
         int64_t size = file_size(path);
         aof.file_bytes = size > 0 ? (uint64_t)size : 0;
         aof.fsynced_bytes = aof.file_bytes;
-        char base_path[AOF_PATH_BYTES];
-        int64_t base_size = aof.manifest.base[0] != '\0' && aof_path(base_path, aof.manifest.base)
-                                ? file_size(base_path)
-                                : 0;
-        aof.base_bytes = base_size > 0 ? (uint64_t)base_size : 0;
+        aof.base_bytes = base_bytes;
         aof.stats.base_size = aof.base_bytes;
-        aof.stats.current_size = aof.base_bytes;
-        /* Every incr file counts toward the size (Redis's aof_current_size). */
-        for (uint32_t index = 0; index < aof.manifest.incr_count; index++) {
-            int64_t bytes = aof_path(base_path, aof.manifest.incr[index]) ? file_size(base_path) : 0;
-            aof.stats.current_size += bytes > 0 ? (uint64_t)bytes : 0;
-        }
+        aof.stats.current_size = files_bytes;
         aof.rewrite_base_bytes = aof.stats.current_size;
     }
     aof.on = true;
