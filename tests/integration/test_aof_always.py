@@ -35,6 +35,7 @@ import socket
 import threading
 import time
 
+import aofload
 import kvtest
 
 KV_OPTIONS = ["--hugepages", "off", "--maxmemory", "64mb", "--connections-max", "64",
@@ -169,71 +170,15 @@ def loop_not_blocked(check):
             check.equal("INFO: no write error", "ok", info["aof_last_write_status"])
 
 
-class Writer(threading.Thread):
-    """INCR c:<index>, `pipeline` at a time: `acked` counts the replies received."""
-
-    def __init__(self, port, index, stop, pipeline=1):
-        super().__init__(daemon=True)
-        self.port = port
-        self.index = index
-        self.stop = stop
-        self.pipeline = pipeline
-        self.sent = 0
-        self.acked = 0
-
-    def run(self):
-        try:
-            sock = socket.create_connection(("127.0.0.1", self.port))
-            buffer = b""
-            while not self.stop.is_set():
-                sock.sendall(kvtest.encode("INCR", f"c:{self.index}") * self.pipeline)
-                self.sent += self.pipeline
-                replies = 0
-                while replies < self.pipeline:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                    while b"\r\n" in buffer:
-                        line, buffer = buffer.split(b"\r\n", 1)
-                        if line.startswith(b":"):
-                            replies += 1
-                            self.acked = int(line[1:])
-        except OSError:
-            return
-
-
-class Reader(threading.Thread):
-    """GET c:<index> for every writer, over and over: `seen` is the largest value per key."""
-
-    def __init__(self, port, keys, stop):
-        super().__init__(daemon=True)
-        self.port = port
-        self.keys = keys
-        self.stop = stop
-        self.seen = {}
-
-    def run(self):
-        try:
-            client = kvtest.RespClient(self.port, timeout=30)
-            while not self.stop.is_set():
-                for key in self.keys:
-                    value = kvtest.decode(client.call("GET", key))
-                    if value is not None:
-                        self.seen[key] = max(self.seen.get(key, 0), int(value))
-        except (OSError, kvtest.ConnectionClosed, kvtest.ReplyTimeout):
-            return
-
-
 def crash_under_load(check, rnd, round_index):
     directory = kvtest.kv_temp_dir()
     kv = kvtest.start_kv(*KV_OPTIONS, "--dir", directory, "--auto-aof-rewrite-min-size",
                          "256kb")
     stop = threading.Event()
-    writers = [Writer(kv.port, index, stop) for index in range(6)]
-    writers += [Writer(kv.port, 6 + index, stop, pipeline=32) for index in range(2)]
+    writers = [aofload.CounterWriter(kv.port, index, stop) for index in range(6)]
+    writers += [aofload.CounterWriter(kv.port, 6 + index, stop, pipeline=32) for index in range(2)]
     keys = [f"c:{writer.index}" for writer in writers]
-    readers = [Reader(kv.port, keys, stop) for _ in range(3)]
+    readers = [aofload.Reader(kv.port, keys, stop) for _ in range(3)]
     for thread in writers + readers:
         thread.start()
     time.sleep(rnd.uniform(0.3, 1.2))  # the load runs a while; not an assertion
@@ -303,7 +248,7 @@ def mixed_workload(check):
             kv.connect(timeout=30) as blocked, kv.connect(timeout=30) as subscriber, \
             kv.connect(timeout=30) as client:
         stop = threading.Event()
-        writers = [Writer(kv.port, index, stop) for index in range(3)]
+        writers = [aofload.CounterWriter(kv.port, index, stop) for index in range(3)]
         for writer in writers:
             writer.start()
         results = {}
@@ -353,7 +298,7 @@ def policy_switches(check):
     directory = kvtest.kv_temp_dir()
     with kvtest.start_kv(*KV_OPTIONS, "--dir", directory) as kv, kv.connect() as admin:
         stop = threading.Event()
-        writers = [Writer(kv.port, index, stop, pipeline=8) for index in range(4)]
+        writers = [aofload.CounterWriter(kv.port, index, stop, pipeline=8) for index in range(4)]
         for writer in writers:
             writer.start()
         steps = [("appendfsync", "everysec"), ("appendfsync", "always"), ("appendonly", "no"),
@@ -413,7 +358,7 @@ def sigterm_under_load(check):
     directory = kvtest.kv_temp_dir()
     kv = kvtest.start_kv(*KV_OPTIONS, "--dir", directory)
     stop = threading.Event()
-    writers = [Writer(kv.port, index, stop, pipeline=16) for index in range(4)]
+    writers = [aofload.CounterWriter(kv.port, index, stop, pipeline=16) for index in range(4)]
     for writer in writers:
         writer.start()
     time.sleep(0.5)

@@ -17,53 +17,17 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 
+import aofload
 import kvtest
 
 KV_OPTIONS = ["--hugepages", "off", "--maxmemory", "64mb", "--connections-max", "32"]
 WRITERS = 4
 LOAD_SECONDS = 1.5
-
-
-class Writer(threading.Thread):
-    """RPUSH w:<index> <n> for n = 0, 1, ..: `acked` counts the replies received."""
-
-    def __init__(self, port, index, stop, pipeline=1):
-        super().__init__(daemon=True)
-        self.port = port
-        self.index = index
-        self.stop = stop
-        self.pipeline = pipeline
-        self.sent = 0
-        self.acked = 0
-
-    def run(self):
-        try:
-            sock = socket.create_connection(("127.0.0.1", self.port))
-            buffer = b""
-            while not self.stop.is_set():
-                batch = b"".join(kvtest.encode("RPUSH", f"w:{self.index}", str(self.sent + n))
-                                 for n in range(self.pipeline))
-                sock.sendall(batch)
-                self.sent += self.pipeline
-                replies = 0
-                while replies < self.pipeline:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                    while b"\r\n" in buffer:
-                        line, buffer = buffer.split(b"\r\n", 1)
-                        if line.startswith(b":"):
-                            replies += 1
-                            self.acked += 1
-        except OSError:
-            return
 
 
 def crash_once(check, policy, rnd):
@@ -72,8 +36,8 @@ def crash_once(check, policy, rnd):
     kv = kvtest.start_kv(*KV_OPTIONS, "--dir", directory, "--appendonly", "yes",
                          "--appendfsync", policy, "--auto-aof-rewrite-min-size", "256kb")
     stop = threading.Event()
-    writers = [Writer(kv.port, index, stop) for index in range(WRITERS)]
-    writers.append(Writer(kv.port, WRITERS, stop, pipeline=50))
+    writers = [aofload.ListWriter(kv.port, index, stop) for index in range(WRITERS)]
+    writers.append(aofload.ListWriter(kv.port, WRITERS, stop, pipeline=50))
     for writer in writers:
         writer.start()
     time.sleep(LOAD_SECONDS * rnd.uniform(0.5, 1.0))  # the load runs a while; not an assertion

@@ -34,6 +34,7 @@ import subprocess
 import threading
 import time
 
+import aofload
 import kvtest
 
 BIG_COUNT = 32
@@ -178,62 +179,6 @@ def stall_round(check, policy):
                        kvtest.decode(client.call("GET", key)) == value.encode())
 
 
-class Writer(threading.Thread):
-    """INCR c:<index>, `pipeline` at a time: `acked` is the last value acknowledged."""
-
-    def __init__(self, port, index, stop, pipeline=1):
-        super().__init__(daemon=True)
-        self.port = port
-        self.index = index
-        self.stop = stop
-        self.pipeline = pipeline
-        self.sent = 0
-        self.acked = 0
-
-    def run(self):
-        try:
-            sock = socket.create_connection(("127.0.0.1", self.port))
-            buffer = b""
-            while not self.stop.is_set():
-                sock.sendall(kvtest.encode("INCR", f"c:{self.index}") * self.pipeline)
-                self.sent += self.pipeline
-                replies = 0
-                while replies < self.pipeline:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                    while b"\r\n" in buffer:
-                        line, buffer = buffer.split(b"\r\n", 1)
-                        if line.startswith(b":"):
-                            replies += 1
-                            self.acked = int(line[1:])
-        except OSError:
-            return
-
-
-class Reader(threading.Thread):
-    """GET c:<index> for every writer, over and over: `seen` is the largest value per key."""
-
-    def __init__(self, port, keys, stop):
-        super().__init__(daemon=True)
-        self.port = port
-        self.keys = keys
-        self.stop = stop
-        self.seen = {}
-
-    def run(self):
-        try:
-            client = kvtest.RespClient(self.port, timeout=30)
-            while not self.stop.is_set():
-                for key in self.keys:
-                    value = kvtest.decode(client.call("GET", key))
-                    if value is not None:
-                        self.seen[key] = max(self.seen.get(key, 0), int(value))
-        except (OSError, kvtest.ConnectionClosed, kvtest.ReplyTimeout):
-            return
-
-
 def acknowledged_survive(check, label, directory, writers, readers, options, keys=()):
     """After a restart: each counter between what was acknowledged and what was sent, and no
     smaller than what a reader saw."""
@@ -260,9 +205,9 @@ def crash_at_switch(check, rnd, round_index):
     options = BASE_OPTIONS + ["--appendfsync", "always"]
     kv = kvtest.start_kv(*options, "--dir", directory)
     stop = threading.Event()
-    writers = [Writer(kv.port, index, stop) for index in range(4)]
-    writers += [Writer(kv.port, 4 + index, stop, pipeline=32) for index in range(2)]
-    readers = [Reader(kv.port, [f"c:{w.index}" for w in writers], stop) for _ in range(2)]
+    writers = [aofload.CounterWriter(kv.port, index, stop) for index in range(4)]
+    writers += [aofload.CounterWriter(kv.port, 4 + index, stop, pipeline=32) for index in range(2)]
+    readers = [aofload.Reader(kv.port, [f"c:{w.index}" for w in writers], stop) for _ in range(2)]
     for thread in writers + readers:
         thread.start()
     # 32 SETs of 1 MiB each, pipelined: their fsync is slow. (One command of more than 2 MiB
@@ -330,7 +275,7 @@ def rewrites_in_a_row(check):
     options = BASE_OPTIONS + ["--appendfsync", "always"]
     with kvtest.start_kv(*options, "--dir", directory) as kv, kv.connect(timeout=60) as client:
         stop = threading.Event()
-        writers = [Writer(kv.port, index, stop, pipeline=8) for index in range(3)]
+        writers = [aofload.CounterWriter(kv.port, index, stop, pipeline=8) for index in range(3)]
         for writer in writers:
             writer.start()
         check.equal("two rewrites: SET of a 1 MiB value", b"+OK\r\n",
