@@ -202,23 +202,30 @@ def counter_steps(client, directory):
     return steps
 
 
-def part_counters(check, root):
-    kv_dir = os.path.join(root, "kv-counters")
-    redis_dir = os.path.join(root, "redis-counters")
+def side_by_side(check, root, name, steps_of, what):
+    """`steps_of(client, directory)` on a fresh redis-server, then on a fresh kv, each in its
+    own directory: the two lists of steps must be equal. Redis's steps are returned."""
+    kv_dir = os.path.join(root, f"kv-{name}")
+    redis_dir = os.path.join(root, f"redis-{name}")
     os.mkdir(kv_dir)
     os.mkdir(redis_dir)
     with start_redis_on(redis_dir) as redis:
         with redis.connect() as client:
-            redis_steps = counter_steps(client, redis_dir)
+            redis_steps = steps_of(client, redis_dir)
     with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir) as kv:
         with kv.connect() as client:
-            kv_steps = counter_steps(client, kv_dir)
-    check.equal(f"the {len(redis_steps)} steps' replies, rdb_* fields and LASTSAVE moves are "
-                "redis-server's", redis_steps, kv_steps)
+            kv_steps = steps_of(client, kv_dir)
+    check.equal(f"the {len(redis_steps)} {what} are redis-server's", redis_steps, kv_steps)
     for expected, got in zip(redis_steps, kv_steps):
         if expected != got:
             print(f"     first difference: redis {expected} kv {got}")
             break
+    return redis_steps
+
+
+def part_counters(check, root):
+    redis_steps = side_by_side(check, root, "counters", counter_steps,
+                               "steps' replies, rdb_* fields and LASTSAVE moves")
     flushall = [s for s in redis_steps if s[0] == ("FLUSHALL",)]
     check.true("redis-server's FLUSHALL with save points saved (changes 0, LASTSAVE moved)",
                len(flushall) == 2 and flushall[1][2][0] == "0" and flushall[1][3]
@@ -315,22 +322,8 @@ def misconf_steps(client, directory):
 
 
 def part_misconf(check, root):
-    kv_dir = os.path.join(root, "kv-misconf")
-    redis_dir = os.path.join(root, "redis-misconf")
-    os.mkdir(kv_dir)
-    os.mkdir(redis_dir)
-    with start_redis_on(redis_dir) as redis:
-        with redis.connect() as client:
-            redis_replies = misconf_steps(client, redis_dir)
-    with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir) as kv:
-        with kv.connect() as client:
-            kv_replies = misconf_steps(client, kv_dir)
-    check.equal(f"stop-writes-on-bgsave-error: the {len(redis_replies)} replies are "
-                "redis-server's", redis_replies, kv_replies)
-    for expected, got in zip(redis_replies, kv_replies):
-        if expected != got:
-            print(f"     first difference: redis {expected} kv {got}")
-            break
+    redis_replies = side_by_side(check, root, "misconf", misconf_steps,
+                                 "stop-writes-on-bgsave-error replies")
     check.true("redis-server refused the write after the failed BGSAVE with MISCONF",
                str(redis_replies[3][1]).startswith("MISCONF") or
                "MISCONF" in repr(redis_replies[3][1]), repr(redis_replies[3]))
