@@ -61,6 +61,9 @@ struct propagate_sink {
      * ends or, `in_exec`, for the pass's end (1); -EBUSY when one runs, another negative
      * errno when it cannot start (logged). */
     int (*rewrite)(void *context, bool in_exec);
+    /* CONFIG RESETSTAT: the counters Redis's resetServerStats zeroes (aof_rewrites and the
+     * consecutive failures). */
+    void (*stats_reset)(void *context);
     void *context;
 };
 
@@ -93,6 +96,9 @@ bool propagate_rewrite_running(void);
 
 /* Whether commands are fed now. */
 bool propagate_enabled(void);
+
+/* CONFIG RESETSTAT: the writer zeroes its counters (nothing when none registered). */
+void propagate_stats_reset(void);
 
 /* The registered stats, or NULL when no writer registered. */
 const struct propagate_aof_stats *propagate_stats(void);

@@ -2198,7 +2198,6 @@ static void rewrite_finish(int status)
     aof.stats.current_size = aof.base_bytes + aof.file_bytes;
     aof.rewrite_base_bytes = aof.stats.current_size;
     aof.stats.last_rewrite_ok = true;
-    aof.stats.rewrites++;
     aof.stats.rewrites_consecutive_failures = 0;
     const struct snapshot_progress *progress = snapshot_progress();
     log_info("Background AOF rewrite terminated with success (forkless: %llu keys, %llu written "
@@ -2276,6 +2275,7 @@ static int rewrite_begin(bool turning_on)
     aof.rewrite_started_ms = clock_ms(CLOCK_MONOTONIC);
     aof.stats.rewrite_started_ms = clock_ms(CLOCK_REALTIME);
     aof.stats.rewrite_in_progress = true;
+    aof.stats.rewrites++; /* as Redis's stat_aof_rewrites: every rewrite started */
     char name[AOF_NAME_BYTES];
     snprintf(name, sizeof(name), "temp-rewriteaof-bg-%d.aof", (int)getpid());
     status = aof_path(aof.base_temp, name) ? 0 : -ENAMETOOLONG;
@@ -2334,6 +2334,14 @@ static bool rewrite_limited(int64_t now)
     log_warn("Background AOF rewrite has repeatedly failed and triggered the limit, will retry "
              "in %d minutes", (int)next_delay_minutes);
     return true;
+}
+
+/* CONFIG RESETSTAT (propagate_sink's stats_reset). */
+static void sink_stats_reset(void *context)
+{
+    (void)context;
+    aof.stats.rewrites = 0;
+    aof.stats.rewrites_consecutive_failures = 0;
 }
 
 /* BGREWRITEAOF (propagate_sink's rewrite). */
@@ -2667,7 +2675,8 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
     static const struct propagate_sink sink = {
         .begin = sink_begin, .arg = sink_arg, .multi = sink_multi, .exec = sink_exec,
         .pass_end = sink_pass_end,
-        .timer_wanted = sink_timer_wanted, .rewrite = sink_rewrite};
+        .timer_wanted = sink_timer_wanted, .rewrite = sink_rewrite,
+        .stats_reset = sink_stats_reset};
     propagate_register(&sink, &aof.stats);
     if (!appendonly_read()) {
         return false;

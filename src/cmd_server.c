@@ -795,6 +795,7 @@ static void config_resetstat(struct cmd_context *context)
     memset(stats, 0, sizeof(*stats));
     cmd_stats_reset();
     rdb_saves_reset(); /* Redis's resetServerStats zeroes stat_rdb_saves */
+    propagate_stats_reset(); /* and stat_aof_rewrites, stat_aofrw_consecutive_failures */
     stats->start_time_us = start_time_us;
     stats->connected_clients = connected_clients;
     KV_ASSERT(stats->commands_processed == 0);

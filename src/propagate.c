@@ -62,6 +62,13 @@ bool propagate_rewrite_running(void)
     return propagate_aof_stats != NULL && propagate_aof_stats->rewrite_in_progress;
 }
 
+void propagate_stats_reset(void)
+{
+    if (propagate_sink.stats_reset != NULL) {
+        propagate_sink.stats_reset(propagate_sink.context);
+    }
+}
+
 const struct propagate_aof_stats *propagate_stats(void)
 {
     return propagate_aof_stats;

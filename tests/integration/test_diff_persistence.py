@@ -32,6 +32,7 @@ against redis-server 7.0 (issue 17).
    rejected write as Redis answers them), not once the option is no or the save points are
    off, and again when they are back; a successful BGSAVE lifts it. Every reply compared with
    redis-server's.
+5. aof_rewrites: turning the AOF on, BGREWRITEAOF and CONFIG RESETSTAT move it as Redis's.
 """
 import os
 import shutil
@@ -329,6 +330,18 @@ def part_misconf(check, root):
                "MISCONF" in repr(redis_replies[3][1]), repr(redis_replies[3]))
 
 
+def rewrite_count_steps(client, directory):
+    """Part 5: aof_rewrites counts every rewrite started (turning the AOF on included) and
+    CONFIG RESETSTAT zeroes it, as Redis's stat_aof_rewrites."""
+    steps = []
+    for args in (("CONFIG", "SET", "appendonly", "yes"), ("SET", "x", "1"), ("BGREWRITEAOF",),
+                 ("CONFIG", "RESETSTAT"), ("BGREWRITEAOF",), ("CONFIG", "SET", "appendonly", "no")):
+        reply = kvtest.decode(client.call(*args))
+        fields = wait_idle(client)
+        steps.append((args, reply, fields["aof_rewrites"]))
+    return steps
+
+
 def main():
     check = kvtest.Checker("test_diff_persistence", verbose=True)
     kvtest.need_kv_binary()
@@ -339,6 +352,7 @@ def main():
         part_counters(check, root)
         part_flushall_during_bgsave(check, root)
         part_misconf(check, root)
+        side_by_side(check, root, "rewrites", rewrite_count_steps, "aof_rewrites steps")
     finally:
         shutil.rmtree(root, True)
     check.finish()
