@@ -1693,13 +1693,14 @@ static enum aof_parse command_hold(struct aof_reader *reader, struct aof_command
 
 enum aof_load { AOF_LOAD_OK, AOF_LOAD_TRUNCATED, AOF_LOAD_FAILED };
 
-/* Whether the reply written since the writer was emptied is Redis's OOM error. */
+/* Whether the reply written since the writer was emptied is Redis's OOM error (the error
+ * table's line, whole). */
 static bool reply_is_oom(const struct reply *reply)
 {
-    static const char oom[] = "-OOM ";
+    struct slice oom = reply_error_line(REPLY_ERROR_OOM);
     uint64_t written = reply_since_mark(reply);
-    return reply->first == '-' && written == reply->length && written >= sizeof(oom) - 1u &&
-           memcmp(reply->bytes, oom, sizeof(oom) - 1u) == 0;
+    return reply->first == '-' && written == reply->length && written == oom.length &&
+           memcmp(reply->bytes, oom.bytes, oom.length) == 0;
 }
 
 /* Runs one replayed command. False: a command kv does not know, or one the budget had no
