@@ -284,7 +284,10 @@ static bool sink_flush(void *context, const uint8_t *bytes, uint32_t length)
     return true;
 }
 
-static struct sink save_all(void)
+/* The file as the snapshot writes it: with `parted`, each key rdb_key_parted names in parts
+ * of a random budget (1 to 3000 bytes, so every list node, element and string boundary falls
+ * inside a call somewhere), the others whole; without, every key whole. */
+static struct sink save_keys(bool parted, uint64_t *parted_count)
 {
     struct sink sink = {0};
     uint8_t buffer[256];
@@ -294,14 +297,35 @@ static struct sink save_all(void)
     rdb_write_db_start(&writer, 0, store_key_count(&store), store_expires_count(&store));
     struct dict_walk walk;
     uint32_t key_ref = 0;
+    *parted_count = 0;
     store_walk_start(&store, &walk);
     while (store_walk_next(&store, &walk, &key_ref)) {
-        CHECK(rdb_write_key(&writer, &store, key_ref));
+        if (!parted || !rdb_key_parted(&store, key_ref)) {
+            CHECK(rdb_write_key(&writer, &store, key_ref));
+            continue;
+        }
+        struct rdb_part part;
+        rdb_write_key_open(&writer, &store, key_ref, &part);
+        uint64_t calls = 0;
+        /* Bounded: every call but a list's measure end writes at least one byte. */
+        while (!rdb_write_key_part(&writer, &store, &part, 1u + random_next() % 3000u)) {
+            calls++;
+            KV_ASSERT(calls < 100000000u);
+        }
+        CHECK(part.kind == RDB_PART_DONE && part.scratch == NULL);
+        (*parted_count)++;
     }
     rdb_write_end(&writer);
     CHECK(rdb_writer_finish(&writer));
     CHECK(writer.total_bytes == sink.length);
     return sink;
+}
+
+/* Every key whole, as SAVE writes them. */
+static struct sink save_all(void)
+{
+    uint64_t parted_count = 0;
+    return save_keys(false, &parted_count);
 }
 
 struct source {
@@ -385,42 +409,6 @@ static void test_file_round_trip(void)
     free(file.bytes);
 }
 
-/* The file as the snapshot writes it: each key rdb_key_parted names in parts of a random
- * budget (1 to 3000 bytes, so every list node, element and string boundary falls inside a
- * call somewhere), the others whole. */
-static struct sink save_parted(uint64_t *parted_count)
-{
-    struct sink sink = {0};
-    uint8_t buffer[256];
-    struct rdb_writer writer;
-    rdb_writer_init(&writer, buffer, sizeof(buffer), sink_flush, &sink, &heap, lzf_table);
-    rdb_write_header(&writer, store.now_ms, heap.used_bytes);
-    rdb_write_db_start(&writer, 0, store_key_count(&store), store_expires_count(&store));
-    struct dict_walk walk;
-    uint32_t key_ref = 0;
-    *parted_count = 0;
-    store_walk_start(&store, &walk);
-    while (store_walk_next(&store, &walk, &key_ref)) {
-        if (!rdb_key_parted(&store, key_ref)) {
-            CHECK(rdb_write_key(&writer, &store, key_ref));
-            continue;
-        }
-        struct rdb_part part;
-        rdb_write_key_open(&writer, &store, key_ref, &part);
-        uint64_t calls = 0;
-        /* Bounded: every call but a list's measure end writes at least one byte. */
-        while (!rdb_write_key_part(&writer, &store, &part, 1u + random_next() % 3000u)) {
-            calls++;
-            KV_ASSERT(calls < 100000000u);
-        }
-        CHECK(part.kind == RDB_PART_DONE && part.scratch == NULL);
-        (*parted_count)++;
-    }
-    rdb_write_end(&writer);
-    CHECK(rdb_writer_finish(&writer));
-    CHECK(writer.total_bytes == sink.length);
-    return sink;
-}
 
 /* Parts make the bytes a whole write makes (a string under RDB_PART_STRING_BYTES_MIN is never
  * parted); a string above it goes plain in parts; every key loads back the same. */
@@ -429,10 +417,10 @@ static void test_parts_round_trip(void)
     uint64_t parted = 0;
     /* A first pass: a hash's cursor finishes a rehash in progress, which frees a bucket
      * array and so changes the header's used-mem. */
-    struct sink parts = save_parted(&parted);
+    struct sink parts = save_keys(true, &parted);
     free(parts.bytes);
     uint64_t allocations = heap.allocations;
-    parts = save_parted(&parted);
+    parts = save_keys(true, &parted);
     CHECK(heap.allocations == allocations); /* the list's node scratch went back */
     struct sink whole = save_all();
     CHECK(parted == 6); /* list_big, list_wide, set_table, hash_table, zset_tree, hash_long */
@@ -450,7 +438,7 @@ static void test_parts_round_trip(void)
     }
     before[DATASET_KEYS] = key_digest(text("huge"));
     uint64_t keys = store_key_count(&store);
-    parts = save_parted(&parted);
+    parts = save_keys(true, &parted);
     CHECK(parted == 7);
     CHECK(parts.length > sizeof(huge));
     store_flush(&store);
