@@ -2081,7 +2081,6 @@ static int rewrite(void)
     aof.stats.current_size = base_bytes;
     aof.rewrite_base_bytes = base_bytes;
     aof.stats.last_rewrite_ok = true;
-    aof.stats.rewrites++;
     aof.stats.rewrites_consecutive_failures = 0;
     log_info("Background AOF rewrite finished successfully");
     return 0;
@@ -2708,7 +2707,6 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
             *failed = true;
             return true;
         }
-        aof.stats.rewrites = 0; /* Redis counts only background rewrites */
         aof.stats.last_rewrite_time_sec = -1;
     } else {
         bool manifest_changed = manifest.incr_count == 0;
