@@ -144,6 +144,8 @@ struct conn {
     uint32_t out_last_bytes;   /* bytes the chain sent between its last two empty moments,
                                   capped at CONN_BLOCK_BYTES: a repeated reply of a few KiB
                                   (LRANGE 0 599) gets one block and one send */
+    uint32_t window;           /* the loop's batching window its last request was counted
+                                  in (loop.c's window_mark); 0: none */
     uint32_t sends_completed;  /* sends the kernel finished (the stall check watches it) */
     uint32_t stall_seen_sends; /* sends_completed when the stall check saw a send waiting */
     int64_t stall_since_ms;    /* Unix ms since a send has waited with no progress; 0: none */

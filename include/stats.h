@@ -46,6 +46,7 @@ struct stats {
     uint64_t recv_backpressure_cancels; /* multishot receives stopped: a client's buffer was
                                            full (loop_recv multishot) */
     uint64_t recv_ring_empty;        /* multishot receives ended by an empty ring (ENOBUFS) */
+    uint64_t batched_waits;          /* loop waits made with a min-wait (loop_min_wait) */
     uint32_t connected_clients;      /* open connections now */
     uint32_t ops_sample_next;        /* next slot of ops_samples to fill */
     int64_t ops_sample_ms;           /* Unix ms of the last sample; 0: none yet */

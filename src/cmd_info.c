@@ -414,8 +414,10 @@ static void info_stats(struct cmd_context *context, struct text *text)
              stats->stalled_disconnects, stats->pubsub_disconnects, stats->refused_commands,
              stats->ring_full_submits, stats->ring_full_parks, stats->output_limit_disconnects,
              stats->memory_disconnects);
-    text_add(text, "kv_recv_backpressure_cancels:%" PRIu64 "\r\nkv_recv_ring_empty:%" PRIu64 "\r\n",
-             stats->recv_backpressure_cancels, stats->recv_ring_empty);
+    text_add(text,
+             "kv_recv_backpressure_cancels:%" PRIu64 "\r\nkv_recv_ring_empty:%" PRIu64
+             "\r\nkv_batched_waits:%" PRIu64 "\r\n",
+             stats->recv_backpressure_cancels, stats->recv_ring_empty, stats->batched_waits);
     KV_ASSERT(text->length > length_before); /* at least its header */
 }
 

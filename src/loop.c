@@ -77,17 +77,32 @@
 #define IORING_FEAT_MIN_TIMEOUT (1u << 15)
 #endif
 
-/* loop_min_wait auto: completions per pass (smoothed) at and past which the wait is batched,
- * and the min-wait it then uses. A request is two completions (its receive, its reply's send):
- * one client, or a few, never reach it, so their wait wakes at the first completion. */
-#define LOOP_BATCH_ENGAGE_COMPLETIONS 8u
+/* loop_min_wait auto decides from what the last window (LOOP_WINDOW_MS or more, on the
+ * coarse monotonic clock) saw: the distinct clients whose requests arrived in it, and the
+ * completions reaped. The wait is batched when at least LOOP_BATCH_ENGAGE_CLIENTS clients
+ * were active and completions came fast enough that LOOP_MIN_WAIT_AUTO_US would catch
+ * LOOP_BATCH_ENGAGE_EXPECTED of them; it then waits for two completions per active client
+ * (a closed-loop client has one request out: its receive and its reply's send), up to the
+ * min-wait. A window's figures do not depend on how the loop waited (the completions per
+ * pass it used to watch did: unbatched passes each see few, so that rule, once off, stayed
+ * off under the same load). One client or a few (-c 1, one pipeline) never engage it, nor
+ * does a light load of many clients (each request would wait out the min-wait alone). */
+#define LOOP_WINDOW_MS 4u
+#define LOOP_BATCH_ENGAGE_CLIENTS 8u
+#define LOOP_BATCH_ENGAGE_EXPECTED 4u
 #define LOOP_MIN_WAIT_AUTO_US 50u
-/* The smoothed count is kept in sixteenths; each pass moves it an eighth of the way. */
-#define LOOP_BATCH_AVERAGE_SCALE 16u
-#define LOOP_BATCH_AVERAGE_WEIGHT 8u
-static_assert(LOOP_CQE_BATCH_MAX * LOOP_BATCH_AVERAGE_SCALE * LOOP_BATCH_AVERAGE_WEIGHT <
-                  UINT32_MAX, "the smoothed count cannot wrap");
-static_assert(LOOP_BATCH_ENGAGE_COMPLETIONS >= 2, "batching waits for more than one");
+static_assert(LOOP_BATCH_ENGAGE_CLIENTS >= 2, "one client waits for its own reply");
+static_assert(LOOP_BATCH_ENGAGE_EXPECTED >= 2, "batching waits for more than one");
+
+/* The coarse monotonic clock in ms (a vDSO read of the last tick: cheap enough per pass). */
+static uint64_t coarse_ms(void)
+{
+    struct timespec now;
+    int result = clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
 
 /* A batched wait's overall timeout when no timer is due: it only bounds an idle wait, which
  * ends early when a completion arrives; without it the kernel ends every wait at the min-wait. */
@@ -237,7 +252,14 @@ struct loop {
     bool busy_passing;             /* inside loop_busy_pass (never nested) */
     uint32_t deferred_count;       /* completions of the serving slot held by a busy pass */
     bool min_wait_supported;       /* the kernel has IORING_FEAT_MIN_TIMEOUT */
-    uint32_t batch_average;        /* completions per pass, smoothed, in sixteenths */
+    /* loop_min_wait auto's window (LOOP_WINDOW_MS): the one filling and the last one's. */
+    uint32_t window_index;         /* the filling window's number, from 1 (conn.window) */
+    uint64_t window_start_ms;      /* when it began (coarse monotonic ms) */
+    uint32_t window_clients;       /* distinct clients whose requests arrived in it */
+    uint64_t window_completions;   /* completions reaped in it */
+    uint32_t window_last_clients;  /* the last whole window's clients ... */
+    uint64_t window_last_completions; /* ... completions ... */
+    uint64_t window_last_ms;       /* ... and length */
     struct io_uring_cqe deferred[LOOP_DEFERRED_MAX]; /* ... dispatched at the next pass */
     /* The receive ring (loop_recv multishot), carved from the region at init. */
     bool recv_ring_on;             /* registered: receives are multishot */
@@ -452,6 +474,8 @@ static int ring_setup(struct loop *loop, uint32_t ring_entries, char *error, siz
         return -ENOTSUP;
     }
     loop->min_wait_supported = (params.features & IORING_FEAT_MIN_TIMEOUT) != 0;
+    loop->window_index = 1; /* a slot's window 0 is "never counted" */
+    loop->window_start_ms = coarse_ms();
     log_info("loop: io_uring with %u SQ and %u CQ entries, %s task work, %s", params.sq_entries,
              params.cq_entries,
              (params.flags & IORING_SETUP_DEFER_TASKRUN) ? "deferred"
@@ -1112,6 +1136,36 @@ static void on_accept(struct loop *loop, const struct io_uring_cqe *cqe)
     settle(loop, slot_index);
 }
 
+/* Closes the filling window once LOOP_WINDOW_MS have passed: its figures become the last
+ * window's, which the next waits decide from. */
+static void window_turn(struct loop *loop)
+{
+    uint64_t now_ms = coarse_ms();
+    KV_ASSERT(now_ms >= loop->window_start_ms); /* monotonic */
+    uint64_t length_ms = now_ms - loop->window_start_ms;
+    if (length_ms < LOOP_WINDOW_MS) {
+        return;
+    }
+    loop->window_last_clients = loop->window_clients;
+    loop->window_last_completions = loop->window_completions;
+    loop->window_last_ms = length_ms;
+    loop->window_clients = 0;
+    loop->window_completions = 0;
+    loop->window_start_ms = now_ms;
+    loop->window_index = loop->window_index == UINT32_MAX ? 1u : loop->window_index + 1u;
+    KV_ASSERT(loop->window_index != 0); /* 0 is a fresh slot's "never" */
+}
+
+/* A client's request bytes arrived: counted once per window. */
+static void window_mark(struct loop *loop, struct conn *conn)
+{
+    if (conn->window != loop->window_index) {
+        conn->window = loop->window_index;
+        loop->window_clients++;
+    }
+    KV_ASSERT(loop->window_clients <= loop->conns->slot_count);
+}
+
 static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, int result)
 {
     KV_ASSERT(result != -EBADF); /* a bad slot is our bug */
@@ -1133,6 +1187,7 @@ static void on_recv(struct loop *loop, struct conn *conn, uint32_t slot_index, i
     conn_received(conn, (uint32_t)result);
     KV_ASSERT(conn->recv_length <= conn->recv_capacity);
     loop->stats->bytes_received += (uint64_t)result;
+    window_mark(loop, conn);
     serve(loop, slot_index);
 }
 
@@ -1159,6 +1214,7 @@ static void on_recv_multi(struct loop *loop, struct conn *conn, uint32_t slot_in
         KV_ASSERT(id < loop->recv_ring_count);
         KV_ASSERT((uint32_t)result <= loop->recv_buffer_bytes);
         loop->stats->bytes_received += (uint64_t)result;
+        window_mark(loop, conn);
         if (conn->dead || conn->close_after_send) {
             recv_buffer_give_back(loop, id); /* nothing more is read from it */
             settle(loop, slot_index);
@@ -1815,24 +1871,30 @@ void loop_busy_pass(void *owner)
 }
 
 /* The min-wait this wait uses, in µs (0: none), and the completions it waits for: pinned by
- * loop_min_wait, or (auto) only while recent passes each reaped at least
- * LOOP_BATCH_ENGAGE_COMPLETIONS, waiting for about as many as they did. */
+ * loop_min_wait, or (auto) only while the last window says a batch will come (see
+ * LOOP_WINDOW_MS). */
 static uint32_t min_wait_us(const struct loop *loop, uint32_t *wait_count)
 {
     int32_t option = loop->config->loop_min_wait_us;
     KV_ASSERT(option >= CONFIG_LOOP_MIN_WAIT_AUTO);
     KV_ASSERT(option <= (int32_t)CONFIG_LOOP_MIN_WAIT_US_MAX);
-    uint32_t average = loop->batch_average / LOOP_BATCH_AVERAGE_SCALE;
-    *wait_count = average < LOOP_BATCH_ENGAGE_COMPLETIONS ? LOOP_BATCH_ENGAGE_COMPLETIONS
-                  : average > LOOP_CQE_BATCH_MAX         ? LOOP_CQE_BATCH_MAX
-                                                          : average;
+    uint64_t clients = loop->window_last_clients;
+    *wait_count = clients < LOOP_BATCH_ENGAGE_CLIENTS ? 2u * LOOP_BATCH_ENGAGE_CLIENTS
+                  : 2u * clients > LOOP_CQE_BATCH_MAX  ? LOOP_CQE_BATCH_MAX
+                                                       : 2u * (uint32_t)clients;
+    KV_ASSERT(*wait_count >= 2u && *wait_count <= LOOP_CQE_BATCH_MAX);
     if (!loop->min_wait_supported || option == CONFIG_LOOP_MIN_WAIT_OFF) {
         return 0;
     }
     if (option > 0) {
         return (uint32_t)option;
     }
-    return average >= LOOP_BATCH_ENGAGE_COMPLETIONS ? LOOP_MIN_WAIT_AUTO_US : 0;
+    /* Completions the min-wait would catch at the last window's rate, scaled by its length
+     * in µs: no division, and an idle stretch (a long window) lowers the rate as it should. */
+    uint64_t caught_scaled = loop->window_last_completions * LOOP_MIN_WAIT_AUTO_US;
+    uint64_t wanted_scaled = (uint64_t)LOOP_BATCH_ENGAGE_EXPECTED * loop->window_last_ms * 1000u;
+    bool engage = clients >= LOOP_BATCH_ENGAGE_CLIENTS && caught_scaled >= wanted_scaled;
+    return engage ? LOOP_MIN_WAIT_AUTO_US : 0;
 }
 
 /* Submits what is queued and waits for `wait_count` completions, for `min_us` at most, then
@@ -1871,16 +1933,6 @@ static int wait_batched(struct loop *loop, const struct __kernel_timespec *timeo
     return result; /* liburing's own system call: a negative errno, never errno */
 }
 
-/* Folds a pass's completion count into the smoothed one the batching decides from. */
-static void batch_observe(struct loop *loop, uint32_t count)
-{
-    KV_ASSERT(count <= LOOP_CQE_BATCH_MAX);
-    uint32_t previous = loop->batch_average;
-    loop->batch_average = previous - previous / LOOP_BATCH_AVERAGE_WEIGHT +
-                          count * LOOP_BATCH_AVERAGE_SCALE / LOOP_BATCH_AVERAGE_WEIGHT;
-    KV_ASSERT(loop->batch_average <= LOOP_CQE_BATCH_MAX * LOOP_BATCH_AVERAGE_SCALE);
-}
-
 /* One pass: submit, wait (at most `timeout` when given), handle a batch, revisit the ready. */
 static int pass(struct loop *loop, struct __kernel_timespec *timeout)
 {
@@ -1897,9 +1949,11 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     busy = busy || busy_poll(loop);
     int result = 0;
     uint32_t wait_count = 1;
+    window_turn(loop);
     uint32_t min_us = busy ? 0 : min_wait_us(loop, &wait_count);
     bool timer_due = timeout != NULL && timeout->tv_sec == 0 && timeout->tv_nsec == 0;
     if (min_us > 0 && !timer_due) {
+        loop->stats->batched_waits++;
         result = wait_batched(loop, timeout, wait_count, min_us);
     } else if (timeout != NULL && !busy) {
         struct io_uring_cqe *first = NULL;
@@ -1914,7 +1968,7 @@ static int pass(struct loop *loop, struct __kernel_timespec *timeout)
     }
     uint32_t count = io_uring_peek_batch_cqe(&loop->ring, cqes, LOOP_CQE_BATCH_MAX);
     KV_ASSERT(count <= LOOP_CQE_BATCH_MAX);
-    batch_observe(loop, count);
+    loop->window_completions += count;
     /* The batch is copied and the CQ advanced before anything is dispatched: a slow script's
      * busy pass (loop_busy_pass) reaps from the CQ in the middle of this batch and must find
      * only completions that are not in it. */
