@@ -27,11 +27,14 @@
  *   written whole) and writes one at a time in pieces of about a slice (rdb.h's parts),
  *   before it goes on to the next bucket. While one is half written, every other key (the
  *   hook's) goes to a side buffer appended after it, since the file is one stream. The hook
- *   (and snapshot_key_ahead, for any command naming it) on the key being written finishes it
- *   first; on a queued one writes it whole; on another key of an unwritten bucket writes that
- *   key whole and queues the bucket's large keys. Pauses past a slice: the rest of one large
- *   key, only when a client names that key (or its queued neighbour is written whole because
- *   the queue is full), or when the hook's keys fill the side buffer (SNAPSHOT_SIDE_BYTES).
+ *   (and snapshot_key_ahead, for a write command naming it) on the key being written
+ *   finishes it first; on a queued one writes it whole; on a key of an unwritten bucket
+ *   writes that key whole (large or not) and queues the bucket's other large keys. A read
+ *   names large keys freely: only write commands call snapshot_key_ahead, and what a read
+ *   changes (an expired key's removal, PFCOUNT's cache) reaches the hook before it changes.
+ *   Pauses past a slice: the rest of one large key, only when a client writes that key
+ *   (progress.parts_early counts them) or its queued neighbour is written whole because the
+ *   queue is full, or when the hook's keys fill the side buffer (SNAPSHOT_SIDE_BYTES).
  *   Streams are written whole (a stream's bytes are one step).
  *
  * Bounds: a slice writes whole buckets and pieces of one large key until
@@ -153,6 +156,9 @@ struct snapshot_progress {
     uint64_t bytes_written;    /* bytes handed to the writer so far */
     uint64_t keys_written;     /* keys serialized so far */
     uint64_t keys_early;       /* of them, written before a change (the hook) */
+    uint64_t parts_early;      /* large keys finished, or written whole from the queue,
+                                  because a write command or the hook was about to change
+                                  them: each a pause of that key's rest (a read never does) */
 };
 
 const struct snapshot_progress *snapshot_progress(void);

@@ -7,15 +7,17 @@ kv holds a 64 MiB string, a 1,000,000-member sorted set (skiplist), a 500,000-fi
 20,000 small strings (times KV_BIGKEY_SCALE, 0.15 in the suite), all generated from fixed
 seeds, so the test knows every value.
 
-1. BGSAVE while one client sends PING every millisecond and another writes small keys
-   (SET, DEL, new keys): the file passes redis-check-rdb 7.0 and loads in redis-server 7.0
-   to exactly the dataset at the BGSAVE (the big keys compared whole, through digests of
-   their sorted contents). The longest PING round trip is printed (speed goes to bench/:
-   nothing here asserts on time).
+1. BGSAVE while one client sends PING every millisecond, another writes small keys (SET,
+   DEL, new keys) and a third reads every big key without pause (STRLEN, GETRANGE, ZCARD,
+   ZSCORE, ZRANGE, HGET, HLEN, SISMEMBER, SCARD, LLEN, LINDEX): the file passes
+   redis-check-rdb 7.0 and loads in redis-server 7.0 to exactly the dataset at the BGSAVE
+   (the big keys compared whole, through digests of their sorted contents), and the log's
+   count of large keys finished early is 0 (a read never finishes a key half written). The
+   longest PING round trip is printed (speed goes to bench/: nothing here asserts on time).
 2. BGSAVE while the writer also changes every big key (ZADD, HSET, SADD, RPUSH, APPEND:
    the hook finishes a key half written, or writes a queued one whole, before it changes)
-   and small ones: redis-server 7.0 loads exactly the dataset at the BGSAVE, and kv started
-   on the same file loads it the same.
+   and small ones: the log counts large keys finished early, redis-server 7.0 loads exactly
+   the dataset at the BGSAVE, and kv started on the same file loads it the same.
 3. BGREWRITEAOF under the same writes (appendonly yes): the base file passes
    redis-check-rdb, the manifest redis-check-aof, and kv restarted on the directory holds
    exactly what it held before the restart (the base is the point in time the incr file
@@ -24,6 +26,7 @@ seeds, so the test knows every value.
 import hashlib
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -211,6 +214,51 @@ class Writer(threading.Thread):
         self.client.close()
 
 
+class Reader(threading.Thread):
+    """Reads every big key, a round of one command per key kind after another, on its own
+    connection until stopped (no pause between rounds: the reads keep naming the key the
+    snapshot is writing)."""
+
+    def __init__(self, port, seed):
+        super().__init__(daemon=True)
+        self.client = kvtest.RespClient(port, timeout=120)
+        self.rnd = random.Random(seed)
+        self.stop = threading.Event()
+        self.count = 0
+        self.errors = []
+
+    def round(self):
+        at = self.rnd.randrange(max(1, SET_MEMBERS))
+        offset = self.rnd.randrange(max(1, STRING_BYTES))
+        return [[b"STRLEN", b"big:string"], [b"GETRANGE", b"big:string", offset, offset + 99],
+                [b"ZCARD", b"big:zset"], [b"ZSCORE", b"big:zset", b"m%d" % at],
+                [b"ZRANGE", b"big:zset", 0, 10], [b"HGET", b"big:hash", b"f%d" % at],
+                [b"HLEN", b"big:hash"], [b"SISMEMBER", b"big:set", b"member:%d" % at],
+                [b"SCARD", b"big:set"], [b"LLEN", b"big:list"], [b"LINDEX", b"big:list", at]]
+
+    def run(self):
+        while not self.stop.is_set():
+            for reply in pipeline(self.client, self.round()):
+                self.count += 1
+                if isinstance(reply, tuple):
+                    self.errors.append(reply)
+        self.client.close()
+
+
+SAVED_LINE = re.compile(r"(?:DB saved on disk|Background AOF rewrite terminated with success) "
+                        r"\(forkless: (\d+) keys, (\d+) written before a change, (\d+) large "
+                        r"keys finished early\)")
+
+
+def parts_early(kv, index):
+    """The large keys finished early by the index-th snapshot that ended (its log line; -1:
+    the last), or None when the log has no such line."""
+    try:
+        return int(SAVED_LINE.findall(kv.log_text())[index][2])
+    except IndexError:
+        return None
+
+
 def wait_info(client, field, section, seconds=600):
     """Until INFO's field is 0 (bounded)."""
     deadline = time.monotonic() + seconds
@@ -221,25 +269,30 @@ def wait_info(client, field, section, seconds=600):
     return True
 
 
-def under_load(kv, client, command, field, big, seed):
-    """Runs `command` (BGSAVE or BGREWRITEAOF) with a pinger and a writer until INFO's field
-    goes to 0; returns (reply, ended, pinger, writer)."""
+def under_load(kv, client, command, field, big, seed, reads=False):
+    """Runs `command` (BGSAVE or BGREWRITEAOF) with a pinger and a writer (and with reads, a
+    reader of the big keys) until INFO's field goes to 0; returns (reply, ended, pinger,
+    writer, reader)."""
     pinger = Pinger(kv.port)
     pinger.start()
+    reader = Reader(kv.port, seed) if reads else None
+    if reader is not None:
+        reader.start()  # reading already when the snapshot starts
     time.sleep(0.2)
     idle = pinger.longest
     reply = client.value(command)
     writer = Writer(kv.port, big, seed)
     writer.start()
     ended = wait_info(client, field, "persistence")
-    writer.stop.set()
-    pinger.stop.set()
-    writer.join()
-    pinger.join()
-    print("%s%s: longest PING round trip %.1f ms (%.1f ms before it), %d PINGs, %d writes"
-          % (command, " with big-key writes" if big else "", pinger.longest * 1000,
-             idle * 1000, pinger.count, writer.count))
-    return reply, ended, pinger, writer
+    for thread in (writer, pinger, reader):
+        if thread is not None:
+            thread.stop.set()
+            thread.join()
+    print("%s%s: longest PING round trip %.1f ms (%.1f ms before it), %d PINGs, %d writes, "
+          "%d reads" % (command, " with big-key writes" if big else "", pinger.longest * 1000,
+                        idle * 1000, pinger.count, writer.count,
+                        reader.count if reader is not None else 0))
+    return reply, ended, pinger, writer, reader
 
 
 def start_kv_loading(*options):
@@ -293,25 +346,32 @@ def main():
                         [b"skiplist", b"hashtable", b"hashtable", b"quicklist"],
                         [kvtest.decode(client.call("OBJECT", "ENCODING", key)) for key in
                          ("big:zset", "big:hash", "big:set", "big:list")])
-            # 1. Small-key writes only: the pause bound.
-            reply, ended, pinger, writer = under_load(kv, client, "BGSAVE",
-                                                      "rdb_bgsave_in_progress", False, 1)
+            # 1. Small-key writes and big-key reads: the pause bound.
+            reply, ended, pinger, writer, reader = under_load(
+                kv, client, "BGSAVE", "rdb_bgsave_in_progress", False, 1, reads=True)
             check.equal("BGSAVE starts", "Background saving started", reply)
             check.true("the BGSAVE ends", ended)
             check.equal("every PING answered PONG", 0, pinger.wrong)
             check.equal("no write failed", [], writer.errors)
             check.true("the writes ran during the BGSAVE", writer.count > 0)
+            check.equal("no read failed", [], reader.errors)
+            check.true("the reads ran during the BGSAVE", reader.count > 0)
+            check.equal("no large key finished early under reads and small writes", 0,
+                        parts_early(kv, 0))
             check.equal("rdb_last_bgsave_status", "ok",
                         kvtest.info(client, "persistence")["rdb_last_bgsave_status"])
             first = os.path.join(root, "first.rdb")
             shutil.copy(os.path.join(kv_dir, "dump.rdb"), first)
             # 2. Writes to the big keys too: the hook's paths.
             expected_second = contents(kv.port)
-            reply, ended, pinger, writer = under_load(kv, client, "BGSAVE",
-                                                      "rdb_bgsave_in_progress", True, 2)
+            reply, ended, pinger, writer, _ = under_load(kv, client, "BGSAVE",
+                                                         "rdb_bgsave_in_progress", True, 2)
             check.equal("BGSAVE starts", "Background saving started", reply)
             check.true("the BGSAVE ends", ended)
             check.equal("no write failed", [], writer.errors)
+            second_early = parts_early(kv, 1)
+            check.true("writes to the big keys finished some early", second_early is not None
+                       and second_early > 0, second_early)
             check.equal("rdb_last_bgsave_status", "ok",
                         kvtest.info(client, "persistence")["rdb_last_bgsave_status"])
             check.true("the writes changed the big keys",
@@ -334,12 +394,14 @@ def main():
         options = KV_OPTIONS + ["--dir", aof_dir, "--appendonly", "yes"]
         with kvtest.start_kv(*options) as kv, kv.connect(120) as client:
             fill(client)
-            reply, ended, pinger, writer = under_load(kv, client, "BGREWRITEAOF",
-                                                      "aof_rewrite_in_progress", True, 3)
+            reply, ended, pinger, writer, _ = under_load(kv, client, "BGREWRITEAOF",
+                                                         "aof_rewrite_in_progress", True, 3)
             check.equal("BGREWRITEAOF starts", "Background append only file rewriting started",
                         reply)
             check.true("the rewrite ends", ended)
             check.equal("no write failed", [], writer.errors)
+            check.true("the rewrite's log line counts large keys finished early",
+                       parts_early(kv, -1) is not None, kv.log_text()[-500:])
             before_restart = contents(kv.port)
         names = os.listdir(os.path.join(aof_dir, "appendonlydir"))
         bases = [n for n in names if n.endswith(".base.rdb")]
