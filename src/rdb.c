@@ -2194,6 +2194,7 @@ static enum rdb_status stream_consumer_load(struct rdb_load *load, struct slice 
             break;
         }
         struct stream_id id = stream_id_decode(raw);
+        reader->keep_position = reader_position(reader); /* copied out, as the PEL's */
         uint64_t low = 0;
         uint64_t high = pel_count;
         /* Bounded by log2(pel_count) halvings: the PEL is in ID order. */
@@ -2265,6 +2266,8 @@ static enum rdb_status stream_group_load(struct rdb_load *load, uint8_t rdb_type
         status = status == RDB_OK ? read_count(reader, &pel[index].delivery_count) : status;
         pel[index].id = stream_id_decode(raw);
         pel[index].owned = false;
+        /* Copied out: the buffer may drop it (a PEL can be larger than the buffer). */
+        reader->keep_position = reader_position(reader);
         if (status == RDB_OK && index > 0 && stream_id_compare(pel[index - 1].id,
                                                                pel[index].id) >= 0) {
             status = RDB_CORRUPT;
