@@ -3,18 +3,23 @@
 pause longer than a slice").
 
 kv holds a 64 MiB string, a 1,000,000-member sorted set (skiplist), a 500,000-field hash
-(hashtable), a 300,000-member set (hashtable), a 1,000,000-element list (quicklist) and
-20,000 small strings (times KV_BIGKEY_SCALE, 0.15 in the suite), all generated from fixed
-seeds, so the test knows every value.
+(hashtable), a 300,000-member set (hashtable), a 1,000,000-element list (quicklist), a
+300,000-entry stream (some deleted) with two consumer groups whose PELs hold every entry
+and half of them, and 20,000 small strings (times KV_BIGKEY_SCALE, 0.15 in the suite), all
+generated from fixed seeds, so the test knows every value. The stream is compared through a
+digest of XRANGE, of each group's PEL (XPENDING's IDs, owners and delivery counts), and
+XINFO STREAM FULL's fields that a file carries (lengths, IDs, groups, consumers' counts).
 
 1. BGSAVE while one client sends PING every millisecond, another writes small keys (SET,
    DEL, new keys) and a third reads every big key without pause (STRLEN, GETRANGE, ZCARD,
-   ZSCORE, ZRANGE, HGET, HLEN, SISMEMBER, SCARD, LLEN, LINDEX): the file passes
+   ZSCORE, ZRANGE, HGET, HLEN, SISMEMBER, SCARD, LLEN, LINDEX, XLEN, XRANGE, XPENDING,
+   XINFO STREAM): the file passes
    redis-check-rdb 7.0 and loads in redis-server 7.0 to exactly the dataset at the BGSAVE
    (the big keys compared whole, through digests of their sorted contents), and the log's
    count of large keys finished early is 0 (a read never finishes a key half written). The
    longest PING round trip is printed (speed goes to bench/: nothing here asserts on time).
-2. BGSAVE while the writer also changes every big key (ZADD, HSET, SADD, RPUSH, APPEND:
+2. BGSAVE while the writer also changes every big key (ZADD, HSET, SADD, RPUSH, APPEND,
+   XADD, XACK, XREADGROUP:
    the hook finishes a key half written, or writes a queued one whole, before it changes)
    and small ones: the log counts large keys finished early, redis-server 7.0 loads exactly
    the dataset at the BGSAVE, and kv started on the same file loads it the same.
@@ -45,6 +50,7 @@ ZSET_MEMBERS = int(1000000 * SCALE)
 HASH_FIELDS = int(500000 * SCALE)
 SET_MEMBERS = int(300000 * SCALE)
 LIST_ELEMENTS = int(1000000 * SCALE)
+STREAM_ENTRIES = int(300000 * SCALE)
 SMALL_KEYS = int(20000 * SCALE)
 BATCH = 1000          # elements per fill command
 CHUNK = 100000        # elements per read of a big key
@@ -69,6 +75,30 @@ def list_items():
 
 def big_string():
     return random.Random(64).randbytes(STRING_BYTES)
+
+
+def stream_commands():
+    """The stream's fill: entries of a few shapes at IDs 1-0, 2-0, ...; every 50th of the
+    first 10,000 deleted; group g1 reads everything (consumers c1 and c2 in turns, its first
+    1,000 acknowledged), g2 half (c3)."""
+    commands = [[b"XADD", b"big:stream", b"%d-0" % (i + 1), b"f", b"%d" % i, b"g",
+                 b"v%s" % (b"s" * (i % 13))] if i % 4 else
+                [b"XADD", b"big:stream", b"%d-0" % (i + 1), b"other", b"%d" % (i * 7)]
+                for i in range(STREAM_ENTRIES)]
+    deleted = [b"%d-0" % (i + 1) for i in range(0, min(STREAM_ENTRIES, 10000), 50)]
+    commands.append([b"XDEL", b"big:stream"] + deleted)
+    commands += [[b"XGROUP", b"CREATE", b"big:stream", b"g1", b"0"],
+                 [b"XGROUP", b"CREATE", b"big:stream", b"g2", b"0"]]
+    for at in range(0, STREAM_ENTRIES, 10000):
+        commands.append([b"XREADGROUP", b"GROUP", b"g1", b"c%d" % (1 + at // 10000 % 2),
+                         b"COUNT", b"10000", b"STREAMS", b"big:stream", b">"])
+    for at in range(0, STREAM_ENTRIES // 2, 10000):
+        count = min(10000, STREAM_ENTRIES // 2 - at)
+        commands.append([b"XREADGROUP", b"GROUP", b"g2", b"c3", b"COUNT", b"%d" % count,
+                         b"STREAMS", b"big:stream", b">"])
+    commands.append([b"XACK", b"big:stream", b"g1"] +
+                    [b"%d-0" % (i + 1) for i in range(min(STREAM_ENTRIES, 1000))])
+    return commands
 
 
 def pipeline(client, commands):
@@ -100,13 +130,19 @@ def fill(client):
         commands.append([b"RPUSH", b"big:list"] + elements[at:at + BATCH])
     for index in range(SMALL_KEYS):
         commands.append([b"SET", b"k:%d" % index, b"small-%d" % index])
+    commands += stream_commands()
     for at in range(0, len(commands), 200):
         replies = pipeline(client, commands[at:at + 200])
         assert all(not isinstance(r, tuple) for r in replies), replies[:3]
     return {"big:string": digest([value]), "big:zset": digest(zset),
             "big:hash": digest(fields), "big:set": digest(members),
             "big:list": digest([(i, e) for i, e in enumerate(elements)]),
+            "big:stream": stream_contents(client_port(client)),
             "small": {b"k:%d" % i: b"small-%d" % i for i in range(SMALL_KEYS)}}
+
+
+def client_port(client):
+    return client.sock.getpeername()[1]
 
 
 def digest(items):
@@ -117,11 +153,49 @@ def digest(items):
     return h.hexdigest()
 
 
+def stream_contents(port):
+    """The stream as a file carries it: a digest of its entries (XRANGE), of each group's PEL
+    (XPENDING's ID, owner and delivery count: not the idle time, which moves), and XINFO STREAM
+    FULL's lengths, IDs, groups and consumers (seen times and PEL counts)."""
+    redis = kvtest.need_pyredis()
+    r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=120)
+    entries = []
+    start = b"-"
+    while True:
+        batch = r.xrange("big:stream", start, "+", CHUNK)
+        entries += [(entry_id, tuple(fields.items())) for entry_id, fields in batch]
+        if len(batch) < CHUNK:
+            break
+        start = b"(" + batch[-1][0]
+    info = r.xinfo_stream("big:stream", full=True)
+    out = {"entries": digest([(i, e) for i, e in enumerate(entries)]), "groups": []}
+    for name in ("length", "last-generated-id", "max-deleted-entry-id", "entries-added",
+                 "recorded-first-entry-id"):
+        out[name] = info.get(name)
+    for group in info["groups"]:
+        consumers = [dict(zip(c[0::2], c[1::2])) for c in group["consumers"]]
+        pel = []
+        start = b"-"
+        while True:
+            batch = r.xpending_range("big:stream", group["name"], start, "+", CHUNK)
+            pel += [(p["message_id"], p["consumer"], p["times_delivered"]) for p in batch]
+            if len(batch) < CHUNK:
+                break
+            start = b"(" + batch[-1]["message_id"]
+        out["groups"].append((group["name"], group["last-delivered-id"],
+                              group["entries-read"], group["pel-count"], digest(pel),
+                              [(c[b"name"], c[b"seen-time"], c[b"pel-count"])
+                               for c in consumers]))
+    r.close()
+    return out
+
+
 def contents(port):
     """The same shape as fill's answer, read from a server (kv or redis-server)."""
     redis = kvtest.need_pyredis()
+    out = {"big:stream": stream_contents(port)}
     r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=120)
-    out = {"big:string": digest([r.get("big:string") or b""])}
+    out["big:string"] = digest([r.get("big:string") or b""])
     zset = []
     for at in range(0, r.zcard("big:zset"), CHUNK):
         zset += r.zrange("big:zset", at, at + CHUNK - 1, withscores=True)
@@ -192,7 +266,7 @@ class Writer(threading.Thread):
 
     def command(self):
         index = self.rnd.randrange(SMALL_KEYS)
-        kind = self.rnd.randrange(12 if self.big else 3)
+        kind = self.rnd.randrange(15 if self.big else 3)
         return [[b"SET", b"k:%d" % index, b"changed"], [b"DEL", b"k:%d" % index],
                 [b"SET", b"new:%d" % index, b"new"],
                 [b"ZADD", b"big:zset", b"-1", b"added:%d" % index],
@@ -202,7 +276,11 @@ class Writer(threading.Thread):
                 [b"SADD", b"big:set", b"added:%d" % index],
                 [b"SREM", b"big:set", b"member:%d" % index],
                 [b"RPUSH", b"big:list", b"pushed"], [b"LPOP", b"big:list"],
-                [b"APPEND", b"big:string", b"tail"]][kind]
+                [b"APPEND", b"big:string", b"tail"],
+                [b"XADD", b"big:stream", b"*", b"w", b"%d" % index],
+                [b"XACK", b"big:stream", b"g1", b"%d-0" % (index + 1)],
+                [b"XREADGROUP", b"GROUP", b"g2", b"c3", b"COUNT", b"5", b"STREAMS",
+                 b"big:stream", b">"]][kind]
 
     def run(self):
         while not self.stop.is_set():
@@ -234,7 +312,10 @@ class Reader(threading.Thread):
                 [b"ZCARD", b"big:zset"], [b"ZSCORE", b"big:zset", b"m%d" % at],
                 [b"ZRANGE", b"big:zset", 0, 10], [b"HGET", b"big:hash", b"f%d" % at],
                 [b"HLEN", b"big:hash"], [b"SISMEMBER", b"big:set", b"member:%d" % at],
-                [b"SCARD", b"big:set"], [b"LLEN", b"big:list"], [b"LINDEX", b"big:list", at]]
+                [b"SCARD", b"big:set"], [b"LLEN", b"big:list"], [b"LINDEX", b"big:list", at],
+                [b"XLEN", b"big:stream"], [b"XRANGE", b"big:stream", b"%d" % at, b"+",
+                                           b"COUNT", 10],
+                [b"XPENDING", b"big:stream", b"g1"], [b"XINFO", b"STREAM", b"big:stream"]]
 
     def run(self):
         while not self.stop.is_set():
@@ -309,9 +390,20 @@ def check_file(check, path, what):
                checked.stdout[-400:])
 
 
-def compare(check, what, expected, got):
-    for name in ("big:string", "big:zset", "big:hash", "big:set", "big:list"):
-        check.equal("%s: %s as at the snapshot point" % (what, name), expected[name], got[name])
+def without_seen_times(stream):
+    """The stream's contents but its consumers' seen times (an AOF's replay of XREADGROUP
+    sets them to the replay's time, in Redis as in kv)."""
+    groups = [group[:5] + ([(name, count) for name, _, count in group[5]],)
+              for group in stream["groups"]]
+    return dict(stream, groups=groups)
+
+
+def compare(check, what, expected, got, seen_times=True):
+    for name in ("big:string", "big:zset", "big:hash", "big:set", "big:list", "big:stream"):
+        want, have = expected[name], got[name]
+        if name == "big:stream" and not seen_times:
+            want, have = without_seen_times(want), without_seen_times(have)
+        check.equal("%s: %s as at the snapshot point" % (what, name), want, have)
     check.true("%s: the small keys as at the snapshot point" % what,
                expected["small"] == got["small"],
                "%d vs %d keys" % (len(expected["small"]), len(got["small"])))
@@ -346,6 +438,10 @@ def main():
                         [b"skiplist", b"hashtable", b"hashtable", b"quicklist"],
                         [kvtest.decode(client.call("OBJECT", "ENCODING", key)) for key in
                          ("big:zset", "big:hash", "big:set", "big:list")])
+            stream = expected["big:stream"]
+            check.true("the fill made a stream of many nodes with two PELs",
+                       stream["length"] > 64 * 100 and len(stream["groups"]) == 2 and
+                       stream["groups"][0][3] > 1000, stream)
             # 1. Small-key writes and big-key reads: the pause bound.
             reply, ended, pinger, writer, reader = under_load(
                 kv, client, "BGSAVE", "rdb_bgsave_in_progress", False, 1, reads=True)
@@ -415,7 +511,8 @@ def main():
         check.true("redis-check-aof accepts the manifest", checked.returncode == 0,
                    checked.stdout[-400:])
         with start_kv_loading(*options) as kv:
-            compare(check, "kv restarted on the AOF", before_restart, contents(kv.port))
+            compare(check, "kv restarted on the AOF", before_restart, contents(kv.port),
+                    seen_times=False)
     finally:
         shutil.rmtree(root, True)
     return check.finish()
