@@ -160,9 +160,10 @@ struct snapshot_progress {
     uint64_t bytes_written;    /* bytes handed to the writer so far */
     uint64_t keys_written;     /* keys serialized so far */
     uint64_t keys_early;       /* of them, written before a change (the hook) */
-    uint64_t parts_early;      /* large keys finished, or written whole from the queue,
-                                  because a write command or the hook was about to change
-                                  them: each a pause of that key's rest (a read never does) */
+    uint64_t parts_early;      /* large keys finished, or written whole (queued, or in a
+                                  bucket not yet written), because a write command or the
+                                  hook was about to change them: each a pause of that key's
+                                  rest (a read never causes one) */
 };
 
 const struct snapshot_progress *snapshot_progress(void);

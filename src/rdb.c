@@ -1049,6 +1049,7 @@ static bool stream_parted(const struct store *store, uint32_t key_ref)
     }
     uint64_t items = 0;
     const struct store_stream_group *group = store_stream_group_first(store, key_ref);
+    /* Bounded by RDB_PART_STREAM_GROUPS_MIN groups (more returned above). */
     for (uint32_t index = 0; index < stream->group_count; index++) {
         KV_ASSERT(group != NULL);
         items += (uint64_t)group->pel_count + group->consumer_count;
