@@ -29,6 +29,7 @@
 #include "store_hash.h"
 #include "store_list.h"
 #include "store_set.h"
+#include "store_stream.h"
 #include "store_zset.h"
 
 #define RDB_VERSION 10u
@@ -114,15 +115,15 @@ void rdb_write_function(struct rdb_writer *writer, struct slice code);
 void rdb_write_db_start(struct rdb_writer *writer, uint32_t db_index, uint64_t key_count,
                         uint64_t expires_count);
 
-/* One key of the file: its expiry time (EXPIRETIME_MS), type, name and value. Streams are
- * not written yet (false: the key was skipped). */
+/* One key of the file: its expiry time (EXPIRETIME_MS), type, name and value; false (the
+ * key skipped) for a type rdb_type_supported refuses. */
 bool rdb_write_key(struct rdb_writer *writer, struct store *store, uint32_t key_ref);
 
 /* EOF and the checksum of everything before it. */
 void rdb_write_end(struct rdb_writer *writer);
 
 /* DUMP's payload: the value's type and bytes, the 2-byte RDB version and the CRC-64 of
- * both. False for a type kv does not serialize yet (streams). */
+ * both. False for a type rdb_type_supported refuses. */
 bool rdb_write_dump(struct rdb_writer *writer, struct store *store, uint32_t key_ref);
 
 /* Whether rdb_write_key/rdb_write_dump serialize a key of this type. */
@@ -135,11 +136,23 @@ bool rdb_type_supported(uint8_t store_type);
  * limit); its bytes are those rdb_write_key writes, but for a string, which goes plain
  * (Redis writes LZF only where it saves, and loads either). Element granularity: a string is
  * split anywhere, a collection between elements (a list between QUICKLIST_2 nodes, of at
- * most 8 KiB or one element), so one call writes at most its bytes plus one element. */
+ * most 8 KiB or one element; a stream between its listpack nodes of 100 entries, its
+ * groups' heads, PEL entries, consumers' heads and their pending IDs), so one call writes at
+ * most its bytes plus one element. */
 
 /* A string longer than this is written plain, in parts: its LZF would be one step of the
  * whole string (about 2 ms a MiB, with its CRC), and the file takes it either way. */
 #define RDB_PART_STRING_BYTES_MIN (1u << 20)
+
+/* A stream is written in parts past any of these: its nodes (the store's, of at most 100
+ * entries or 4 KiB each, so 64 of them take about a slice), its nodes' bytes (entries
+ * larger than a node), its groups, or its groups' PEL entries and consumers together (each
+ * costs a nack's or a consumer's bytes, ~30 for a nack, twice with its owner's copy). Below
+ * all four a whole write is well within a slice. */
+#define RDB_PART_STREAM_NODES_MIN 64u
+#define RDB_PART_STREAM_BYTES_MIN (256u * 1024u)
+#define RDB_PART_STREAM_GROUPS_MIN 64u
+#define RDB_PART_STREAM_GROUP_ITEMS_MIN 1024u
 
 enum rdb_part_kind {
     RDB_PART_DONE = 0,
@@ -151,14 +164,32 @@ enum rdb_part_kind {
     RDB_PART_HASH,         /* HASH: field, value pairs */
     RDB_PART_SET,          /* SET: members */
     RDB_PART_ZSET,         /* ZSET_2: member, score from the highest */
+    RDB_PART_STREAM_NODES, /* STREAM_LISTPACKS_2's nodes from at.stream.next: done of total;
+                              then the stream's metadata and the first group's head */
+    RDB_PART_STREAM_PEL,   /* at.stream.group's PEL: done of total nacks; then its
+                              consumer count and first consumer's head */
+    RDB_PART_STREAM_IDS,   /* at.stream.consumer's pending IDs: done of total; then the
+                              next consumer's head, or the next group's */
+};
+
+/* Where a stream's part is: the next node, the group and consumer being written. The key
+ * does not change between calls, so the pointers into its heap stay good. */
+struct rdb_part_stream {
+    struct stream_id next;     /* nodes: the next node's first entry is the first at or
+                                  after this ID */
+    const struct store_stream_group *group;       /* PEL, IDS: the group being written */
+    const struct store_stream_consumer *consumer; /* IDS: the consumer being written */
+    uint32_t groups_left;      /* groups after `group` */
+    uint32_t consumers_left;   /* consumers of `group` after `consumer` */
 };
 
 struct rdb_part {
     uint32_t key_ref;          /* the key being written */
     uint8_t kind;              /* enum rdb_part_kind */
     uint64_t done;             /* string: bytes written; collections: elements written, or
-                                  measured in RDB_PART_LIST_MEASURE */
-    uint64_t total;            /* string: bytes; collections: elements */
+                                  measured in RDB_PART_LIST_MEASURE; a stream: its nodes,
+                                  the group's nacks or the consumer's IDs written */
+    uint64_t total;            /* string: bytes; collections: elements; a stream: as done */
     uint64_t node_count;       /* list: QUICKLIST_2 nodes, counted by the measure */
     uint64_t node_bytes;       /* list measure: the node being sized */
     uint64_t node_bytes_max;   /* list measure: the largest node (the scratch's size) */
@@ -170,13 +201,14 @@ struct rdb_part {
         struct store_hash_cursor hash;
         struct store_set_cursor set;
         struct store_zset_walk zset;
+        struct rdb_part_stream stream;
     } at;
 };
 
 /* Whether rdb_write_key_open would write the key in parts: a string longer than
- * RDB_PART_STRING_BYTES_MIN, or a list, hash, set or sorted set in its large encoding
- * (quicklist, hashtable, skiplist). The compact encodings are small by their limits, and a
- * stream is written whole (rdb_write_key). */
+ * RDB_PART_STRING_BYTES_MIN, a list, hash, set or sorted set in its large encoding
+ * (quicklist, hashtable, skiplist), or a stream past one of the RDB_PART_STREAM_*_MIN. The
+ * compact encodings are small by their limits. */
 bool rdb_key_parted(const struct store *store, uint32_t key_ref);
 
 /* Opens `part` on the key: writes its expiry time, clock, type, name and count, as far as

@@ -22,23 +22,30 @@
  *   snapshot_settle first, which writes every bucket not yet written (a pause of the
  *   remaining walk, as long as that command is O(keys) anyway).
  *
- * - Large keys (rdb_key_parted: a string over 1 MiB, a quicklist, hashtable or skiplist)
- *   are not written with their bucket: the walk queues them (SNAPSHOT_QUEUE_COUNT; past it,
- *   written whole) and writes one at a time in pieces of about a slice (rdb.h's parts),
- *   before it goes on to the next bucket. While one is half written, every other key (the
- *   hook's) goes to a side buffer appended after it, since the file is one stream. The hook
- *   (and snapshot_key_ahead, for any command naming it) on the key being written finishes it
- *   first; on a queued one writes it whole; on another key of an unwritten bucket writes that
- *   key whole and queues the bucket's large keys. Pauses past a slice: the rest of one large
- *   key, only when a client names that key (or its queued neighbour is written whole because
- *   the queue is full), or when the hook's keys fill the side buffer (SNAPSHOT_SIDE_BYTES).
- *   Streams are written whole (a stream's bytes are one step).
+ * - Large keys (rdb_key_parted: a string over 1 MiB, a quicklist, hashtable or skiplist, a
+ *   stream past rdb.h's RDB_PART_STREAM_*_MIN) are not written with their bucket: the walk
+ *   queues them (SNAPSHOT_QUEUE_COUNT; past it, written whole) and writes one at a time in
+ *   pieces of about a slice (rdb.h's parts), before it goes on to the next bucket. While
+ *   one is half written, every other key (the hook's) goes to a side buffer appended after
+ *   it, since the file is one stream. The hook (and snapshot_key_ahead, for a write
+ *   command naming it) on the key being written finishes it first; on a queued one writes
+ *   it whole; on a key of an unwritten bucket writes that key whole (large or not) and
+ *   queues the bucket's other large keys. A read
+ *   names large keys freely: only write commands call snapshot_key_ahead, and what a read
+ *   changes (an expired key's removal, PFCOUNT's cache) reaches the hook before it changes.
+ *   Pauses past a slice: the rest of one large key, only when a client writes that key
+ *   (progress.parts_early counts them) or its queued neighbour is written whole because the
+ *   queue is full, or when the hook's keys fill the side buffer (SNAPSHOT_SIDE_BYTES).
+ *   A stream's groups change outside the store's hook (XREADGROUP's PEL, XACK, XCLAIM,
+ *   XGROUP), always by a write command naming the stream: snapshot_key_ahead is what
+ *   finishes a stream half written before those.
  *
  * Bounds: a slice writes whole buckets and pieces of one large key until
  * SNAPSHOT_SLICE_BYTES have gone into the writer, overshooting by at most one small key's
- * bytes or one element of a large collection (a list's node: 8 KiB or one element). A slice
- * starts, and goes on, only while two buffers besides the filling one are free (one kept
- * for the writes ahead of commands): when the disk is
+ * bytes or one element of a large collection (a list's node: 8 KiB or one element; a
+ * stream's node of 100 entries, a nack, a pending ID or a group's or consumer's head). A
+ * slice starts, and goes on, only while two buffers besides the filling one are free (one
+ * kept for the writes ahead of commands): when the disk is
  * behind, the walk waits for completions between loop passes and the loop serves clients.
  * Only a flush that still finds every buffer in flight (a bucket larger than a buffer, or
  * the hook's writes ahead of commands) waits for the oldest write (the sink's reap with
@@ -153,6 +160,10 @@ struct snapshot_progress {
     uint64_t bytes_written;    /* bytes handed to the writer so far */
     uint64_t keys_written;     /* keys serialized so far */
     uint64_t keys_early;       /* of them, written before a change (the hook) */
+    uint64_t parts_early;      /* large keys finished, or written whole (queued, or in a
+                                  bucket not yet written), because a write command or the
+                                  hook was about to change them: each a pause of that key's
+                                  rest (a read never causes one) */
 };
 
 const struct snapshot_progress *snapshot_progress(void);

@@ -2201,8 +2201,10 @@ static void rewrite_finish(int status)
     aof.stats.rewrites_consecutive_failures = 0;
     const struct snapshot_progress *progress = snapshot_progress();
     log_info("Background AOF rewrite terminated with success (forkless: %llu keys, %llu written "
-             "before a change)", (unsigned long long)progress->keys_written,
-             (unsigned long long)progress->keys_early);
+             "before a change, %llu large keys finished early)",
+             (unsigned long long)progress->keys_written,
+             (unsigned long long)progress->keys_early,
+             (unsigned long long)progress->parts_early);
     log_info("Background AOF rewrite finished successfully");
 }
 

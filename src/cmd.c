@@ -1136,9 +1136,14 @@ void cmd_run(struct cmd_context *context, uint32_t position, const struct slice 
     store_clock(context->store, now_ms);
     /* The client's database: SELECT (here, queued in EXEC or in a script) changes it. */
     store_select(context->store, context->client->db_index);
-    if (snapshot_running()) {
-        /* A running BGSAVE writes the command's keys first, as they are before it (any
-         * command: a read may remove an expired key; each bucket is written once anyway). */
+    if (snapshot_running() && (cmd->flags & CMD_FLAG_WRITE)) {
+        /* A running BGSAVE writes a write command's keys first, as they are before it: the
+         * store's hook alone may come in the middle of a change (a stream's groups, an
+         * expiry time change without it). Not a read's: naming a large key half written
+         * would finish it now, a pause of its rest. What a read changes goes through the
+         * hook before the change: lazy expiry (key_remove) and PFCOUNT's cache
+         * (store_string_splice). EXEC and scripts run their commands through here, each
+         * by its own flags. */
         cmd_keys_each(args, arg_count, snapshot_key_ahead, context->store);
     }
     stats_ops_sample(context->stats, now_ms);

@@ -798,35 +798,72 @@ static void stream_id_write(struct rdb_writer *writer, struct stream_id id)
     write_length(writer, id.seq);
 }
 
-/* rdbSaveStreamPEL and rdbSaveStreamConsumers for one group. */
-static void stream_group_write(struct rdb_writer *writer, const struct store *store,
-                               const struct store_stream_group *group)
+/* An ID as a PEL or a consumer's list holds it: 16 raw bytes, big endian. */
+static void stream_id_write_raw(struct rdb_writer *writer, struct stream_id id)
+{
+    uint8_t raw[16];
+    stream_id_encode(id, raw);
+    write_bytes(writer, raw, sizeof(raw));
+}
+
+/* What follows the nodes, through the group count (rdbSaveObject's order). */
+static void stream_meta_write(struct rdb_writer *writer, const struct store_stream *stream)
+{
+    write_length(writer, stream->length);
+    stream_id_write(writer, stream->last_id);
+    stream_id_write(writer, stream->first_id);
+    stream_id_write(writer, stream->max_deleted_id);
+    write_length(writer, stream->entries_added);
+    write_length(writer, stream->group_count);
+}
+
+/* A group's head: its name, last ID, entries read and the PEL's count. */
+static void stream_group_head_write(struct rdb_writer *writer,
+                                    const struct store_stream_group *group)
 {
     write_string(writer, store_stream_group_name(group));
     stream_id_write(writer, group->last_id);
     write_length(writer, (uint64_t)group->entries_read);
-    const struct store_stream_nack *pel = store_stream_pel(store, group);
     write_length(writer, group->pel_count);
-    uint8_t raw[16];
+}
+
+/* One PEL entry (rdbSaveStreamPEL with nacks): its ID, delivery time and count. */
+static void stream_nack_write(struct rdb_writer *writer, const struct store_stream_nack *nack)
+{
+    stream_id_write_raw(writer, nack->id);
+    write_bytes(writer, &nack->delivery_ms, 8);
+    write_length(writer, nack->delivery_count);
+}
+
+/* A consumer's head (rdbSaveStreamConsumers): its name, seen time and pending count. */
+static void stream_consumer_head_write(struct rdb_writer *writer,
+                                       const struct store_stream_consumer *consumer)
+{
+    write_string(writer, store_stream_consumer_name(consumer));
+    write_bytes(writer, &consumer->seen_ms, 8);
+    write_length(writer, consumer->pending_count);
+}
+
+/* rdbSaveStreamPEL and rdbSaveStreamConsumers for one group. */
+static void stream_group_write(struct rdb_writer *writer, const struct store *store,
+                               const struct store_stream_group *group)
+{
+    stream_group_head_write(writer, group);
+    const struct store_stream_nack *pel = store_stream_pel(store, group);
     /* Bounded by the PEL. */
     for (uint32_t index = 0; index < group->pel_count; index++) {
-        stream_id_encode(pel[index].id, raw);
-        write_bytes(writer, raw, sizeof(raw));
-        write_bytes(writer, &pel[index].delivery_ms, 8);
-        write_length(writer, pel[index].delivery_count);
+        stream_nack_write(writer, &pel[index]);
     }
     write_length(writer, group->consumer_count);
     const struct store_stream_consumer *consumer = store_stream_consumer_first(store, group);
     /* Bounded by the consumers. */
     for (uint32_t index = 0; index < group->consumer_count; index++) {
         KV_ASSERT(consumer != NULL);
-        write_string(writer, store_stream_consumer_name(consumer));
-        write_bytes(writer, &consumer->seen_ms, 8);
-        write_length(writer, consumer->pending_count);
+        stream_consumer_head_write(writer, consumer);
         const struct stream_id *ids = store_stream_consumer_ids(store, consumer);
+        /* Bounded by its pending IDs. */
         for (uint32_t at = 0; at < consumer->pending_count; at++) {
-            stream_id_encode(ids[at], raw);
-            write_bytes(writer, raw, sizeof(raw));
+            stream_id_write_raw(writer, ids[at]);
         }
         consumer = store_stream_consumer_next(store, consumer);
     }
@@ -865,12 +902,7 @@ static bool write_stream(struct rdb_writer *writer, struct store *store, uint32_
             return true;
         }
     }
-    write_length(writer, stream->length);
-    stream_id_write(writer, stream->last_id);
-    stream_id_write(writer, stream->first_id);
-    stream_id_write(writer, stream->max_deleted_id);
-    write_length(writer, stream->entries_added);
-    write_length(writer, stream->group_count);
+    stream_meta_write(writer, stream);
     const struct store_stream_group *group = store_stream_group_first(store, key_ref);
     /* Bounded by the groups. */
     for (uint32_t index = 0; index < stream->group_count; index++) {
@@ -1005,6 +1037,27 @@ void rdb_write_raw(struct rdb_writer *writer, const uint8_t *bytes, uint64_t len
     write_bytes(writer, bytes, length);
 }
 
+/* RDB_PART_STREAM_*_MIN's rule. Bounded: the groups are summed only when there are at most
+ * RDB_PART_STREAM_GROUPS_MIN of them. */
+static bool stream_parted(const struct store *store, uint32_t key_ref)
+{
+    const struct store_stream *stream = store_stream_of(store, key_ref);
+    if (stream->node_count > RDB_PART_STREAM_NODES_MIN ||
+        stream->node_bytes > RDB_PART_STREAM_BYTES_MIN ||
+        stream->group_count > RDB_PART_STREAM_GROUPS_MIN) {
+        return true;
+    }
+    uint64_t items = 0;
+    const struct store_stream_group *group = store_stream_group_first(store, key_ref);
+    /* Bounded by RDB_PART_STREAM_GROUPS_MIN groups (more returned above). */
+    for (uint32_t index = 0; index < stream->group_count; index++) {
+        KV_ASSERT(group != NULL);
+        items += (uint64_t)group->pel_count + group->consumer_count;
+        group = store_stream_group_next(store, group);
+    }
+    return items > RDB_PART_STREAM_GROUP_ITEMS_MIN;
+}
+
 bool rdb_key_parted(const struct store *store, uint32_t key_ref)
 {
     switch (store_key_type(store_key(store, key_ref))) {
@@ -1018,9 +1071,26 @@ bool rdb_key_parted(const struct store *store, uint32_t key_ref)
         return store_set_tabled(store, key_ref);
     case STORE_TYPE_ZSET:
         return store_zset_tree(store, key_ref);
+    case STORE_TYPE_STREAM:
+        return stream_parted(store, key_ref);
     default:
         return false;
     }
+}
+
+/* A stream's head after its name: the type and the node count (write_stream's: a node per
+ * RDB_STREAM_NODE_ENTRIES live entries); the nodes come next. */
+static void part_stream_open(struct rdb_writer *writer, struct store *store,
+                             struct rdb_part *part)
+{
+    KV_ASSERT(writer->heap != NULL); /* the snapshot's writers build nodes in the heap */
+    const struct store_stream *stream = store_stream_of(store, part->key_ref);
+    part->kind = RDB_PART_STREAM_NODES;
+    part->total = (stream->length + RDB_STREAM_NODE_ENTRIES - 1u) / RDB_STREAM_NODE_ENTRIES;
+    part->at.stream = (struct rdb_part_stream){.groups_left = stream->group_count};
+    write_type(writer, RDB_TYPE_STREAM_LISTPACKS_2);
+    write_length(writer, part->total);
+    KV_ASSERT(!writer->pending && part->done == 0);
 }
 
 void rdb_write_key_open(struct rdb_writer *writer, struct store *store, uint32_t key_ref,
@@ -1039,6 +1109,10 @@ void rdb_write_key_open(struct rdb_writer *writer, struct store *store, uint32_t
         return;
     }
     write_key_head(writer, store, key_ref);
+    if (type == STORE_TYPE_STREAM) {
+        part_stream_open(writer, store, part); /* an empty stream's count is 0 */
+        return;
+    }
     switch (type) {
     case STORE_TYPE_STRING:
         part->kind = RDB_PART_STRING;
@@ -1180,11 +1254,119 @@ static void part_element(struct rdb_writer *writer, struct store *store, struct 
     part->done++;
 }
 
+/* The stream's next group's head, its PEL next; the part is done after the last group. */
+static void part_stream_group_next(struct rdb_writer *writer, struct store *store,
+                                   struct rdb_part *part)
+{
+    struct rdb_part_stream *at = &part->at.stream;
+    if (at->groups_left == 0) {
+        part->kind = RDB_PART_DONE;
+        return;
+    }
+    at->group = at->group == NULL ? store_stream_group_first(store, part->key_ref)
+                                  : store_stream_group_next(store, at->group);
+    KV_ASSERT(at->group != NULL);
+    at->groups_left--;
+    stream_group_head_write(writer, at->group);
+    part->kind = RDB_PART_STREAM_PEL;
+    part->done = 0;
+    part->total = at->group->pel_count;
+}
+
+/* The group's next consumer's head, its pending IDs next; after the last, the next group. */
+static void part_stream_consumer_next(struct rdb_writer *writer, struct store *store,
+                                      struct rdb_part *part)
+{
+    struct rdb_part_stream *at = &part->at.stream;
+    if (at->consumers_left == 0) {
+        part_stream_group_next(writer, store, part);
+        return;
+    }
+    at->consumer = at->consumer == NULL ? store_stream_consumer_first(store, at->group)
+                                        : store_stream_consumer_next(store, at->consumer);
+    KV_ASSERT(at->consumer != NULL);
+    at->consumers_left--;
+    stream_consumer_head_write(writer, at->consumer);
+    part->kind = RDB_PART_STREAM_IDS;
+    part->done = 0;
+    part->total = at->consumer->pending_count;
+}
+
+/* One element of a stream: a node, a nack or a pending ID, or at the end of a run the step
+ * after it (the metadata, the consumer count, a head). */
+static void part_stream_step(struct rdb_writer *writer, struct store *store,
+                             struct rdb_part *part)
+{
+    struct rdb_part_stream *at = &part->at.stream;
+    KV_ASSERT(part->done <= part->total);
+    if (part->kind == RDB_PART_STREAM_NODES) {
+        if (part->done == part->total) {
+            stream_meta_write(writer, store_stream_of(store, part->key_ref));
+            part_stream_group_next(writer, store, part);
+            return;
+        }
+        bool more = false;
+        if (!stream_node_write(writer, store, part->key_ref, at->next, &at->next, &more)) {
+            writer->failed = true; /* no scratch for a node: the save fails, as a whole one */
+            part->kind = RDB_PART_DONE;
+            return;
+        }
+        part->done++;
+        KV_ASSERT(more == (part->done < part->total)); /* the key has not changed */
+    } else if (part->kind == RDB_PART_STREAM_PEL) {
+        if (part->done == part->total) {
+            write_length(writer, at->group->consumer_count);
+            at->consumer = NULL;
+            at->consumers_left = at->group->consumer_count;
+            part_stream_consumer_next(writer, store, part);
+            return;
+        }
+        stream_nack_write(writer, &store_stream_pel(store, at->group)[part->done]);
+        part->done++;
+    } else {
+        KV_ASSERT(part->kind == RDB_PART_STREAM_IDS);
+        if (part->done == part->total) {
+            part_stream_consumer_next(writer, store, part);
+            return;
+        }
+        stream_id_write_raw(writer, store_stream_consumer_ids(store, at->consumer)[part->done]);
+        part->done++;
+    }
+}
+
+/* Stream steps until `bytes` went out or the key ends; true at its end. The last pending ID
+ * of the last consumer of the last group ends it at once (no call is left that writes
+ * nothing). */
+static bool part_stream(struct rdb_writer *writer, struct store *store, struct rdb_part *part,
+                        uint64_t bytes)
+{
+    KV_ASSERT(bytes > 0);
+    uint64_t start = writer->total_bytes;
+    const struct rdb_part_stream *at = &part->at.stream;
+    /* Bounded by the stream's nodes, groups, nacks, consumers and IDs: a step writes one. */
+    while (part->kind != RDB_PART_DONE && writer->total_bytes - start < bytes) {
+        part_stream_step(writer, store, part);
+        if (part->kind == RDB_PART_STREAM_IDS && part->done == part->total &&
+            at->consumers_left == 0 && at->groups_left == 0) {
+            part->kind = RDB_PART_DONE;
+        }
+    }
+    return part->kind == RDB_PART_DONE;
+}
+
 bool rdb_write_key_part(struct rdb_writer *writer, struct store *store, struct rdb_part *part,
                         uint64_t bytes)
 {
     KV_ASSERT(part->kind != RDB_PART_DONE && part->done <= part->total);
     uint64_t start = writer->total_bytes;
+    if (part->kind == RDB_PART_STREAM_NODES || part->kind == RDB_PART_STREAM_PEL ||
+        part->kind == RDB_PART_STREAM_IDS) {
+        if (!part_stream(writer, store, part, bytes)) {
+            return false;
+        }
+        rdb_part_abandon(writer, part);
+        return true;
+    }
     if (part->kind == RDB_PART_STRING) {
         struct slice value = store_string_value(store, part->key_ref);
         KV_ASSERT(value.length == part->total);
@@ -2194,6 +2376,7 @@ static enum rdb_status stream_consumer_load(struct rdb_load *load, struct slice 
             break;
         }
         struct stream_id id = stream_id_decode(raw);
+        reader->keep_position = reader_position(reader); /* copied out, as the PEL's */
         uint64_t low = 0;
         uint64_t high = pel_count;
         /* Bounded by log2(pel_count) halvings: the PEL is in ID order. */
@@ -2265,6 +2448,8 @@ static enum rdb_status stream_group_load(struct rdb_load *load, uint8_t rdb_type
         status = status == RDB_OK ? read_count(reader, &pel[index].delivery_count) : status;
         pel[index].id = stream_id_decode(raw);
         pel[index].owned = false;
+        /* Copied out: the buffer may drop it (a PEL can be larger than the buffer). */
+        reader->keep_position = reader_position(reader);
         if (status == RDB_OK && index > 0 && stream_id_compare(pel[index - 1].id,
                                                                pel[index].id) >= 0) {
             status = RDB_CORRUPT;

@@ -387,9 +387,11 @@ static void bgsave_done(void *context, int status)
         return;
     }
     const struct snapshot_progress *progress = snapshot_progress();
-    log_info("DB saved on disk (forkless: %llu keys, %llu written before a change)",
+    log_info("DB saved on disk (forkless: %llu keys, %llu written before a change, %llu large "
+             "keys finished early)",
              (unsigned long long)progress->keys_written,
-             (unsigned long long)progress->keys_early);
+             (unsigned long long)progress->keys_early,
+             (unsigned long long)progress->parts_early);
     log_info("Background saving terminated with success");
     rdb_file.stats.last_bgsave_ok = true;
     rdb_file.stats.last_save_ok = true;

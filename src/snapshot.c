@@ -271,12 +271,14 @@ static void visit_key(void *context, uint32_t key_ref)
     struct store *store = snap.store;
     struct slice name = store_key_name(store_key(store, key_ref));
     bool touched = snap.visit_hooked && slice_equal(name, snap.visit_touched);
-    if (!snap.visit_whole && !touched && snap.queue_count < SNAPSHOT_QUEUE_COUNT &&
-        rdb_key_parted(store, key_ref)) {
+    bool parted = rdb_key_parted(store, key_ref);
+    if (parted && !snap.visit_whole && !touched && snap.queue_count < SNAPSHOT_QUEUE_COUNT) {
         snap.queue[snap.queue_count++] = (struct snapshot_queued){
             .db_index = snap.visit_db, .hash = store_key_hash(store, name), .key_ref = key_ref};
         return;
     }
+    /* The large key about to change, in a bucket the walk has not reached: whole, now. */
+    snap.progress.parts_early += parted && touched ? 1u : 0u;
     key_write_whole(snap.visit_db, key_ref);
 }
 
@@ -342,6 +344,7 @@ static void parted_before_change(uint32_t db_index, uint32_t hash, struct slice 
     if (snap.part_open && queued_match(&snap.part_key, db_index, hash, key)) {
         part_finish();
         snap.progress.keys_early++;
+        snap.progress.parts_early++;
         return;
     }
     /* Bounded by SNAPSHOT_QUEUE_COUNT. */
@@ -353,6 +356,7 @@ static void parted_before_change(uint32_t db_index, uint32_t hash, struct slice 
                     (snap.queue_count - index) * sizeof(snap.queue[0]));
             key_write_whole(queued.db_index, queued.key_ref);
             snap.progress.keys_early++;
+            snap.progress.parts_early++;
             return;
         }
     }

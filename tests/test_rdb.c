@@ -13,6 +13,10 @@
  * the checksum fixed so the value parser sees them) and of files: the loader answers OK or
  * an error, never crashes, leaves no partial key, and the store stays valid. A function
  * library in a file is skipped and counted; a later Redis's stream type is refused as unsupported.
+ * Streams past each of rdb_key_parted's rules (nodes, node bytes, groups, PEL entries; one with
+ * no entry left but a PEL) and two below them: written in parts at random budgets they make
+ * the whole write's bytes, and load back (through the 4 KiB buffer, PELs larger than it) with
+ * the same entries, metadata, groups, PELs and consumers.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -458,6 +462,269 @@ static void test_parts_round_trip(void)
     free(parts.bytes);
 }
 
+/* ---- Streams in parts ---- */
+
+static struct store_found stream_found(const char *key)
+{
+    struct store_found found;
+    (void)store_find_typed(&store, text(key), STORE_TYPE_STREAM, &found);
+    return found;
+}
+
+/* Entry `index` of a stream: three shapes, so nodes mix entries with the master's fields
+ * (SAMEFIELDS), other fields, integers and long values. */
+static void xadd(const char *key, struct stream_id id, uint32_t index, uint32_t value_bytes)
+{
+    char number[32];
+    snprintf(number, sizeof(number), "%u", index * 37u);
+    struct slice pairs[4] = {text("a"), text(number), text("b"), text("-12")};
+    uint32_t pair_count = 2;
+    if (index % 3 == 1) {
+        pair_count = 1;
+    }
+    if (index % 3 == 2 || value_bytes > 0) {
+        pairs[0] = text("x");
+        pairs[1] = (struct slice){.bytes = (const uint8_t *)big,
+                                  .length = value_bytes > 0 ? value_bytes : 10u + index % 90u};
+    }
+    struct store_found found = stream_found(key);
+    CHECK(store_stream_add(&store, &found, text(key), id, pairs, pair_count) == STORE_OK);
+}
+
+static struct store_stream_group *xgroup(const char *key, const char *name, struct stream_id id)
+{
+    struct store_found found = stream_found(key);
+    if (!found.exists) {
+        CHECK(store_stream_create(&store, &found, text(key)) == STORE_OK);
+    }
+    CHECK(store_stream_group_create(&store, &found, text(name), id, (int64_t)id.ms) ==
+          STORE_OK);
+    return store_stream_group_find(&store, found.key_ref, text(name));
+}
+
+/* Delivers `id` to the consumer (created when new), with a delivery count of its own. */
+static void deliver(struct store_stream_group *group, const char *consumer_name,
+                    struct stream_id id, uint64_t delivery_count)
+{
+    struct store_stream_consumer *consumer =
+        store_stream_consumer_find(&store, group, text(consumer_name));
+    if (consumer == NULL) {
+        consumer = store_stream_consumer_create(&store, group, text(consumer_name),
+                                                1700000000000 + (int64_t)id.ms);
+    }
+    CHECK(consumer != NULL);
+    CHECK(store_stream_pel_reserve(&store, group, consumer, 1) == STORE_OK);
+    store_stream_pel_deliver(&store, group, consumer, id, 1690000000000 + (int64_t)id.ms, true);
+    store_stream_pel_find(&store, group, id)->delivery_count = delivery_count;
+}
+
+static void xtrim(const char *key, uint64_t maxlen)
+{
+    struct store_found found = stream_found(key);
+    struct store_stream_trim trim = {.strategy = STORE_STREAM_TRIM_MAXLEN, .maxlen = maxlen};
+    (void)store_stream_trim(&store, &found, &trim);
+}
+
+static const char *const stream_keys[] = {
+    "stream_big", "stream_pel", "stream_pel_empty", "stream_groups", "stream_wide",
+    "stream_small", "stream_empty",
+};
+#define STREAM_KEYS (sizeof(stream_keys) / sizeof(stream_keys[0]))
+#define STREAM_KEYS_PARTED 5u /* all but stream_small and stream_empty */
+
+/* Streams past each RDB_PART_STREAM_*_MIN, and two below all of them. */
+static void stream_dataset(void)
+{
+    /* Nodes: 20,000 entries, every 7th deleted; two groups, one PEL of 3,000 across three
+     * consumers (one of them with nothing pending), the other of a few. */
+    for (uint32_t index = 0; index < 20000; index++) {
+        xadd("stream_big", (struct stream_id){1000u + index / 3u, index % 3u}, index, 0);
+    }
+    struct store_found found = stream_found("stream_big");
+    for (uint32_t index = 0; index < 20000; index += 7) {
+        CHECK(store_stream_delete(&store, &found,
+                                  (struct stream_id){1000u + index / 3u, index % 3u}));
+    }
+    struct store_stream_group *group = xgroup("stream_big", "g1", (struct stream_id){2500, 0});
+    for (uint32_t index = 1; index < 4500; index += 3) {
+        deliver(group, index % 2 ? "alice" : "bob", (struct stream_id){1000u + index / 3u, 1},
+                1u + index % 5u);
+    }
+    (void)store_stream_consumer_create(&store, group, text("idle"), 1700000000123);
+    group = xgroup("stream_big", "g2", (struct stream_id){1001, 0});
+    deliver(group, "carol", (struct stream_id){1000, 1}, 300);
+    deliver(group, "carol", (struct stream_id){1001, 0}, 1);
+    /* A PEL of 2,000 over ten entries left (a trim after the deliveries). */
+    for (uint32_t index = 0; index < 3000; index++) {
+        xadd("stream_pel", (struct stream_id){5000u + index, 0}, index, 0);
+    }
+    group = xgroup("stream_pel", "readers", (struct stream_id){7000, 0});
+    for (uint32_t index = 0; index < 2000; index++) {
+        deliver(group, index % 3 ? "r1" : "r2", (struct stream_id){5000u + index, 0}, 1);
+    }
+    xtrim("stream_pel", 10);
+    /* No entry left at all, a PEL of 1,500. */
+    for (uint32_t index = 0; index < 1500; index++) {
+        xadd("stream_pel_empty", (struct stream_id){9u + index, 7}, index, 0);
+        if (index == 0) {
+            group = xgroup("stream_pel_empty", "g", (struct stream_id){0, 0});
+        }
+        deliver(group, "only", (struct stream_id){9u + index, 7}, 2);
+    }
+    xtrim("stream_pel_empty", 0);
+    /* 70 groups: no consumers, consumers with nothing pending, one with a nack. */
+    xadd("stream_groups", (struct stream_id){1, 1}, 0, 0);
+    xadd("stream_groups", (struct stream_id){1, 2}, 1, 0);
+    for (uint32_t index = 0; index < 70; index++) {
+        char name[32];
+        snprintf(name, sizeof(name), "group-%02u", index);
+        group = xgroup("stream_groups", name, (struct stream_id){1, index % 3u});
+        if (index % 4 == 1) {
+            (void)store_stream_consumer_create(&store, group, text("c"), 1700000000000);
+        } else if (index % 4 == 2) {
+            deliver(group, "d", (struct stream_id){1, 1}, index);
+        }
+    }
+    /* Entries larger than a node: 60 nodes of 5,000-byte values. */
+    for (uint32_t index = 0; index < 60; index++) {
+        xadd("stream_wide", (struct stream_id){index + 1u, 0}, index, 5000);
+    }
+    /* Below every rule: a few entries and a group; an empty stream with a group. */
+    for (uint32_t index = 0; index < 250; index++) {
+        xadd("stream_small", (struct stream_id){77, index}, index, 0);
+    }
+    group = xgroup("stream_small", "g", (struct stream_id){77, 3});
+    deliver(group, "c", (struct stream_id){77, 2}, 4);
+    (void)xgroup("stream_empty", "g", (struct stream_id){0, 0});
+}
+
+static void stream_digest_entries(struct digest *digest, uint32_t key_ref)
+{
+    struct store_stream_walk walk;
+    struct store_stream_entry entry;
+    struct stream_id end = {UINT64_MAX, UINT64_MAX};
+    store_stream_walk_start(&walk, &store, key_ref, (struct stream_id){0, 0}, end, false);
+    while (store_stream_walk_next(&walk, &entry)) {
+        digest_add(digest, (struct slice){.bytes = (const uint8_t *)&entry.id, .length = 16},
+                   true);
+        uint32_t at = 0;
+        for (uint32_t index = 0; index < entry.pair_count; index++) {
+            struct slice field;
+            struct slice value;
+            store_stream_pair(&entry, &at, &field, &value);
+            digest_add(digest, field, true);
+            digest_add(digest, value, true);
+        }
+    }
+}
+
+static void digest_u64(struct digest *digest, uint64_t value)
+{
+    digest_add(digest, (struct slice){.bytes = (const uint8_t *)&value, .length = 8}, true);
+}
+
+/* A stream's entries, its root's fields, and every group with its PEL (owners by name) and
+ * consumers with their pending IDs. */
+static struct digest stream_digest(struct slice name)
+{
+    struct digest digest = {0};
+    uint32_t key_ref = 0;
+    if (!store_find(&store, name, &key_ref)) {
+        return digest;
+    }
+    const struct store_stream *stream = store_stream_of(&store, key_ref);
+    uint64_t fields[9] = {stream->length, stream->entries_added, stream->last_id.ms,
+                          stream->last_id.seq, stream->first_id.ms, stream->first_id.seq,
+                          stream->max_deleted_id.ms, stream->max_deleted_id.seq,
+                          stream->group_count};
+    for (uint32_t index = 0; index < 9; index++) {
+        digest_u64(&digest, fields[index]);
+    }
+    stream_digest_entries(&digest, key_ref);
+    const struct store_stream_group *group = store_stream_group_first(&store, key_ref);
+    for (; group != NULL; group = store_stream_group_next(&store, group)) {
+        digest_add(&digest, store_stream_group_name(group), true);
+        digest_u64(&digest, group->last_id.ms);
+        digest_u64(&digest, group->last_id.seq);
+        digest_u64(&digest, (uint64_t)group->entries_read);
+        const struct store_stream_nack *pel = store_stream_pel(&store, group);
+        for (uint32_t index = 0; index < group->pel_count; index++) {
+            const struct store_stream_consumer *owner = heap_pointer(&heap,
+                                                                     pel[index].consumer_ref);
+            digest_add(&digest, (struct slice){.bytes = (const uint8_t *)&pel[index],
+                                               .length = 32}, true); /* id, time, count */
+            digest_add(&digest, store_stream_consumer_name(owner), true);
+        }
+        const struct store_stream_consumer *consumer = store_stream_consumer_first(&store, group);
+        for (; consumer != NULL; consumer = store_stream_consumer_next(&store, consumer)) {
+            digest_add(&digest, store_stream_consumer_name(consumer), true);
+            digest_u64(&digest, (uint64_t)consumer->seen_ms);
+            const struct stream_id *ids = store_stream_consumer_ids(&store, consumer);
+            digest_add(&digest, (struct slice){.bytes = (const uint8_t *)ids,
+                                               .length = consumer->pending_count * 16u}, true);
+        }
+    }
+    return digest;
+}
+
+/* Streams in parts make the bytes their whole writes make (at random budgets, so node, nack,
+ * head and ID boundaries all fall inside calls), and load back the same streams. */
+static void test_stream_parts(void)
+{
+    uint64_t parted_before = 0;
+    struct sink sink = save_keys(true, &parted_before);
+    free(sink.bytes);
+    stream_dataset();
+    uint32_t key_ref = 0;
+    CHECK(store_find(&store, text("stream_pel_empty"), &key_ref));
+    CHECK(store_stream_of(&store, key_ref)->length == 0);
+    CHECK(store_find(&store, text("stream_wide"), &key_ref));
+    CHECK(store_stream_node_count(&store, key_ref) <= RDB_PART_STREAM_NODES_MIN);
+    struct digest before[STREAM_KEYS];
+    for (uint32_t index = 0; index < STREAM_KEYS; index++) {
+        before[index] = stream_digest(text(stream_keys[index]));
+        CHECK(before[index].count > 0);
+        CHECK(store_find(&store, text(stream_keys[index]), &key_ref));
+        bool parted_right = rdb_key_parted(&store, key_ref) == (index < STREAM_KEYS_PARTED);
+        CHECK(parted_right);
+        if (!parted_right) {
+            fprintf(stderr, "  stream %s parted: %d\n", stream_keys[index],
+                    rdb_key_parted(&store, key_ref));
+        }
+    }
+    uint64_t parted = 0;
+    struct sink parts = save_keys(true, &parted);
+    free(parts.bytes);
+    uint64_t allocations = heap.allocations;
+    parts = save_keys(true, &parted);
+    CHECK(heap.allocations == allocations); /* every node's scratch went back */
+    struct sink whole = save_all();
+    CHECK(parted == parted_before + STREAM_KEYS_PARTED);
+    CHECK(parts.length == whole.length && memcmp(parts.bytes, whole.bytes, whole.length) == 0);
+    uint64_t keys = store_key_count(&store);
+    store_flush(&store);
+    struct rdb_load_result result;
+    enum rdb_status loaded = load_all(parts.bytes, parts.length, &result);
+    CHECK(loaded == RDB_OK);
+    if (loaded != RDB_OK) {
+        fprintf(stderr, "  load: %s after %llu keys\n", rdb_status_text(loaded),
+                (unsigned long long)result.keys_loaded);
+    }
+    CHECK(result.keys_loaded == keys);
+    for (uint32_t index = 0; index < STREAM_KEYS; index++) {
+        bool same = digest_equal(before[index], stream_digest(text(stream_keys[index])));
+        CHECK(same);
+        if (!same) {
+            fprintf(stderr, "  stream %s differs after the parted round trip\n",
+                    stream_keys[index]);
+        }
+        CHECK(store_delete(&store, text(stream_keys[index])));
+    }
+    (void)store_verify(&store);
+    free(parts.bytes);
+    free(whole.bytes);
+}
+
 /* DUMP's payload of a key, in a malloc'd buffer. */
 static struct sink dump_key(struct slice name)
 {
@@ -639,6 +906,7 @@ int main(void)
     dataset();
     test_file_round_trip();
     test_parts_round_trip();
+    test_stream_parts();
     test_dump_round_trip();
     test_corruption();
     test_opcodes();
