@@ -12,7 +12,8 @@
  * switches, and the synced one never passes the retiring file's end before its fsync, nor
  * the current file's start before the manifest listing it is durable. Nothing here waits for
  * the disk while serving: the replies wait (loop.c's gate); only turning appendonly off, a
- * full fill half, a rewrite's end (its manifest) and shutdown wait.
+ * full fill half and shutdown wait. A rewrite's end persists its manifest on the ring too
+ * (the base's rename leading the chain) and deletes the old files only once it is durable.
  */
 #define _GNU_SOURCE /* statx */
 #include "aof.h"
@@ -43,9 +44,10 @@
 #include "snapshot.h"
 #include "store.h"
 
-/* Ring entries: at most 11 operations are in flight: the write (1) and its linked fsync (1)
+/* Ring entries: at most 12 operations are in flight: the write (1) and its linked fsync (1)
  * or an fsync of written bytes (1), the retiring file's fsync and close (2), the manifest's
- * chain (4) and its two closes (2), a synchronous operation (1) (the CQ holds twice as many). */
+ * chain (4, or 5 at a rewrite's end) and its two closes (2), a synchronous operation (1) (the
+ * CQ holds twice as many). */
 #define AOF_RING_ENTRIES 16u
 
 /* The rewrite's ring: the snapshot's buffers in flight and the base file's fsync. */
@@ -73,7 +75,8 @@ _Static_assert(SNAPSHOT_BUFFER_COUNT + 1u <= AOF_BASE_RING_ENTRIES, "base ring t
 /* An operation's user_data: the op in the low byte, above it the generation of the incr file
  * it is for (aof.generation when it was submitted): a completion is credited to the current
  * file or to the retiring one by it, since the switch happens while operations are in flight.
- * The manifest's operations carry generation 0. Tag 0 is a synchronous operation's. */
+ * The manifest's chain carries its link's index there instead (a failed link's completion may
+ * be reaped after the cancelled ones that follow it). Tag 0 is a synchronous operation's. */
 enum aof_op {
     AOF_OP_WRITE = 1,
     AOF_OP_FSYNC = 2,
@@ -110,7 +113,16 @@ struct aof_retiring {
  * disk wait), then write -> fsync -> rename -> fsync of the directory as one linked chain,
  * then the two closes. Until the chain succeeds, the new incr file's bytes are not credited
  * as durable (aof_synced_offset): a crash before it would find the old manifest, which does
- * not list them. A failed chain is retried (from the render) every AOF_RETRY_MS. */
+ * not list them. A failed chain is retried (from the render) every AOF_RETRY_MS.
+ *
+ * A rewrite's end uses the same job for aof.end_manifest (the new base and the current incr
+ * file), its chain led by the base's rename (temp name -> base name): rename -> write -> fsync
+ * -> rename -> fsync of the directory. A crash before the manifest's rename finds the old
+ * manifest and every old file (the new base, renamed or not, is listed by none); after it,
+ * the new manifest and the new base. The old files are deleted only once the chain
+ * completed (rewrite_end_settle, at the pass's end). It is tried once: a failure fails the
+ * rewrite, as Redis's backgroundRewriteDoneHandler does, and the old manifest stays. */
+enum { AOF_END_LINK_MANIFEST_RENAME = 3 }; /* the end chain's link renaming the manifest */
 struct aof_manifest_job {
     char text[AOF_MANIFEST_BYTES]; /* aof.manifest rendered; the write reads it */
     uint32_t length;                   /* bytes of text */
@@ -121,7 +133,11 @@ struct aof_manifest_job {
     uint32_t chain_pending;            /* links of the chain on the ring (0..4) */
     uint32_t close_pending;            /* closes on the ring (0..2) */
     int status;                        /* the chain's first failure, 0: none */
+    int32_t failed_link;               /* the index of the link that failed; -1: none */
     bool wanted;                       /* aof.manifest is not known durable yet */
+    bool end_wanted;                   /* the rewrite's end waits for its chain's turn */
+    bool chain_end;                    /* the chain in flight (or unsettled) is the end's */
+    bool end_settle;                   /* the end's chain is over: rewrite_end_settle runs */
 };
 enum aof_fsync { AOF_FSYNC_NO = 0, AOF_FSYNC_ALWAYS = 1, AOF_FSYNC_EVERYSEC = 2 };
 
@@ -188,6 +204,10 @@ static struct {
     bool rewrite_turning_on;       /* it makes CONFIG SET appendonly yes's files (unlisted) */
     int64_t rewrite_started_ms;    /* monotonic */
     char base_temp[AOF_PATH_BYTES];
+    char base_path[AOF_PATH_BYTES];    /* the new base's name once the end's chain renames it */
+    struct aof_manifest end_manifest;  /* the rewrite's end: the new base, the incr file */
+    uint64_t end_keys_written;         /* the snapshot's figures, for the end's log line */
+    uint64_t end_keys_early;
 } aof;
 
 static int64_t clock_ms(clockid_t clock)
@@ -617,16 +637,23 @@ static void on_retiring_close(int result)
     retiring->fd = -1; /* a failed close (EIO) released the fd too; its data was fsynced */
 }
 
-/* A link of the manifest's chain completed (or was cancelled by an earlier one's failure). */
-static void on_manifest(int result)
+/* A link of the manifest's chain completed (or was cancelled by an earlier one's failure):
+ * the first link that failed is the one whose index is lowest (those after it are cancelled). */
+static void on_manifest(int result, uint32_t link)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
     KV_ASSERT(job->chain_pending > 0 && job->fd >= 0);
+    KV_ASSERT(link < 5u);
     job->chain_pending--;
-    if (result < 0 && job->status == 0) {
+    if (result < 0 && (job->failed_link < 0 || (int32_t)link < job->failed_link)) {
         job->status = result;
+        job->failed_link = (int32_t)link;
     }
     if (job->chain_pending > 0) {
+        return;
+    }
+    if (job->chain_end) {
+        job->end_settle = true; /* the pass's end deletes the old files (or the new base) */
         return;
     }
     if (job->status != 0) {
@@ -658,7 +685,7 @@ static void reap(bool wait)
         uint32_t op = (uint32_t)(data & ((1u << AOF_OP_BITS) - 1u));
         uint32_t generation = (uint32_t)(data >> AOF_OP_BITS);
         if (op == AOF_OP_MANIFEST) {
-            on_manifest(result);
+            on_manifest(result, generation);
             continue;
         }
         if (op == AOF_OP_MANIFEST_CLOSE) {
@@ -932,14 +959,14 @@ static int retiring_wait(void)
     return 0;
 }
 
-static int manifest_wait(bool attempt);
+static int manifest_wait(void);
 
 /* Writes what the buffers hold and fsyncs it, waiting (shutdown, turning off): the retiring
  * file first, and the manifest being persisted. */
 static int drain(void)
 {
     int status = retiring_wait();
-    status = status == 0 ? manifest_wait(true) : status;
+    status = status == 0 ? manifest_wait() : status;
     if (status != 0) {
         return status;
     }
@@ -1111,19 +1138,47 @@ static int manifest_write(const struct aof_manifest *manifest)
 static bool manifest_busy(void)
 {
     const struct aof_manifest_job *job = &aof.manifest_job;
-    return job->wanted || job->fd >= 0 || job->close_pending > 0;
+    return job->wanted || job->end_wanted || job->end_settle || job->fd >= 0 ||
+           job->close_pending > 0;
 }
 
-/* Starts persisting aof.manifest without waiting (the job, above): the two opens now (no
- * disk wait), the linked chain on the ring. A failure to open is retried as the chain's. */
+/* A rewrite's end is waiting for its manifest (aof_rewrite_in_progress stays 1 meanwhile). */
+static bool rewrite_ending(void)
+{
+    const struct aof_manifest_job *job = &aof.manifest_job;
+    return job->end_wanted || job->chain_end;
+}
+
+static void rewrite_end_settle(void);
+
+/* One link of the manifest's chain, its index in the tag (a prep keeps user_data but clears
+ * the flags: the caller links it after the prep); the caller submits. */
+static struct io_uring_sqe *manifest_link(uint32_t *link)
+{
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_sqe_set_data64(sqe, tag(*link, AOF_OP_MANIFEST));
+    (*link)++;
+    return sqe;
+}
+
+/* Starts persisting aof.manifest (or, at a rewrite's end, aof.end_manifest, the base's rename
+ * first) without waiting (the job, above): the two opens now (no disk wait), the linked chain
+ * on the ring. A failure to open is retried as the chain's; the end's fails the rewrite. */
 static void manifest_submit(void)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
-    KV_ASSERT(job->wanted && job->fd < 0 && job->dir_fd < 0);
-    KV_ASSERT(retiring_synced()); /* the files it lists before the new one are whole */
-    KV_ASSERT(job->chain_pending == 0 && job->close_pending == 0);
+    bool end = job->end_wanted;
+    KV_ASSERT((job->wanted || end) && job->fd < 0 && job->dir_fd < 0);
+    /* The files it lists before the new one are whole; the end's lists the base instead. */
+    KV_ASSERT(end || retiring_synced());
+    KV_ASSERT(job->chain_pending == 0 && job->close_pending == 0 && !job->end_settle);
+    job->end_wanted = false;
+    job->chain_end = end;
+    job->status = 0;
+    job->failed_link = -1;
     char dir[AOF_PATH_BYTES];
-    int status = manifest_render(&aof.manifest, job->text, &job->length, job->temp, job->path);
+    int status = manifest_render(end ? &aof.end_manifest : &aof.manifest, job->text,
+                                 &job->length, job->temp, job->path);
     status = status == 0 && !aof_dir(dir) ? -ENAMETOOLONG : status;
     if (status == 0) {
         job->fd = file_open(job->temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -1142,32 +1197,42 @@ static void manifest_submit(void)
         }
         log_warn("Failed to persist the AOF manifest: %s", strerror(-status));
         job->status = status;
+        if (end) {
+            job->failed_link = 0; /* nothing was renamed */
+            job->end_settle = true;
+            return;
+        }
         write_error(AOF_FAILING_MANIFEST, -status);
         return;
     }
+    uint32_t link = 0;
+    struct io_uring_sqe *sqe = NULL;
+    if (end) {
+        sqe = manifest_link(&link);
+        io_uring_prep_renameat(sqe, AT_FDCWD, aof.base_temp, AT_FDCWD, aof.base_path, 0);
+        sqe->flags |= IOSQE_IO_LINK;
+    }
     /* A short write fails its link as an error does: the rename never sees half a file. */
-    struct io_uring_sqe *sqe = ring_sqe();
+    sqe = manifest_link(&link);
     io_uring_prep_write(sqe, job->fd, job->text, job->length, 0);
-    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
     sqe->flags |= IOSQE_IO_LINK;
-    sqe = ring_sqe();
+    sqe = manifest_link(&link);
     io_uring_prep_fsync(sqe, job->fd, 0);
-    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
     sqe->flags |= IOSQE_IO_LINK;
-    sqe = ring_sqe();
+    KV_ASSERT(!end || link == AOF_END_LINK_MANIFEST_RENAME);
+    sqe = manifest_link(&link);
     io_uring_prep_renameat(sqe, AT_FDCWD, job->temp, AT_FDCWD, job->path, 0);
-    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
     sqe->flags |= IOSQE_IO_LINK;
-    sqe = ring_sqe();
+    sqe = manifest_link(&link);
     io_uring_prep_fsync(sqe, job->dir_fd, 0);
-    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
-    job->chain_pending = 4;
-    job->status = 0;
+    KV_ASSERT(link == (end ? 5u : 4u));
+    job->chain_pending = link;
     ring_submit();
 }
 
 /* The pass's end: a finished chain's two fds are closed (on the ring, not waited for); a
- * failed chain is started again once the retry time has come (or at once: `force`). */
+ * rewrite's end whose chain is over is settled (the old files go, or the new base); a chain
+ * wanted is started once the retry time has come (or at once: `force`). */
 static void manifest_advance(int64_t now, bool force)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
@@ -1187,40 +1252,47 @@ static void manifest_advance(int64_t now, bool force)
         job->dir_fd = -1;
         ring_submit();
     }
+    if (job->end_settle) {
+        rewrite_end_settle();
+    }
     /* Only once the retiring file is durable: a manifest that lists a file after it must
      * never meet it with a torn tail (kill -9 in the middle of its last write, or a power
      * loss before its fsync): kv and Redis load a truncated file only when it is the last.
-     * It costs the replies nothing: the new file's bytes wait for the old file's fsync. */
-    if (job->wanted && job->close_pending == 0 && retiring_synced() &&
-        (force || now >= aof.retry_ms)) {
+     * It costs the replies nothing: the new file's bytes wait for the old file's fsync. The
+     * end's manifest does not list it (the base holds its bytes): it goes at once. */
+    if ((job->wanted || job->end_wanted) && job->close_pending == 0 &&
+        (job->end_wanted || retiring_synced()) && (force || now >= aof.retry_ms)) {
         manifest_submit();
+        if (job->end_settle) {
+            rewrite_end_settle(); /* its opens failed: the rewrite did */
+        }
     }
 }
 
-/* Waits for the manifest's job: its chain and closes in flight, then, with `attempt`, one
- * attempt more when none ran (a drain, after retiring_wait): 0 when nothing is in flight and,
- * with `attempt`, aof.manifest is durable; else the attempt's failure. A rewrite's end waits
- * without `attempt`: the manifest it writes next replaces the job's. */
-static int manifest_wait(bool attempt)
+/* Waits for the manifest's job (a drain, after retiring_wait): its chain and closes in flight,
+ * a rewrite's end settled, then one attempt more when none failed on the way: 0 when nothing
+ * is in flight and aof.manifest is durable; else the failure. */
+static int manifest_wait(void)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
-    bool attempted = !attempt;
-    /* Bounded: the chain's four links and the two closes complete, one attempt at most. */
+    bool attempted = false;
+    /* Bounded: the end's chain (tried once) and one more chain at most, each of five links
+     * and two closes; a failed start's chain counts as the attempt. */
     while (manifest_busy()) {
-        if (job->chain_pending == 0 && job->fd < 0 && job->close_pending == 0) {
-            if (attempted) {
-                return !attempt ? 0 : job->status != 0 ? job->status : -EIO;
-            }
-            attempted = true;
-            manifest_advance(0, true);
+        if (job->chain_pending > 0 || job->close_pending > 0) {
+            reap(true);
             continue;
         }
-        if (job->chain_pending == 0 && job->fd >= 0) {
-            attempted = attempted || job->status != 0;
-            manifest_advance(0, false); /* the closes */
+        if (job->fd >= 0 || job->end_settle) {
+            attempted = attempted || (job->status != 0 && !job->chain_end);
+            manifest_advance(0, false); /* the closes, the end's settling; no attempt */
             continue;
         }
-        reap(true);
+        if (attempted) {
+            return job->status != 0 ? job->status : -EIO;
+        }
+        attempted = !job->end_wanted; /* the end's chain is not the start's attempt */
+        manifest_advance(0, true);
     }
     return 0;
 }
@@ -2144,65 +2216,96 @@ static bool base_sink_reap(void *context, bool wait, uint32_t *tag, int *result)
     return true;
 }
 
-/* The rewrite's end (status 0: the base file is written and fsynced): the base file takes
- * its name, the new manifest (the new base and the incr file opened at the start) replaces
- * the old one by rename, the old files go. A failure leaves the manifest as it was (with the
- * new incr file listed: nothing written since the start is lost). */
-static void rewrite_finish(int status)
+/* A rewrite failed (its base's start or walk, or its end's chain): counted, logged as Redis
+ * does; when it was turning the AOF on, appendonly goes back to no. The temp base file was
+ * removed by the caller as far as it is not listed. */
+static void rewrite_fail(int status)
 {
-    KV_ASSERT(aof.base_fd < 0 && aof.manifest.incr_count > 0);
-    struct aof_manifest next = {.base_seq = aof.manifest.base_seq + 1, .incr_count = 1};
-    snprintf(next.base, sizeof(next.base), "%s.%" PRIu64 ".base.rdb", param("appendfilename"),
-             next.base_seq);
-    memcpy(next.incr[0], aof.manifest.incr[aof.manifest.incr_count - 1], sizeof(next.incr[0]));
-    next.incr_seq[0] = aof.manifest.incr_seq[aof.manifest.incr_count - 1];
-    char path[AOF_PATH_BYTES];
-    /* The start's manifest job (listing the incr file) is replaced by this one, which lists
-     * the durable base (it holds the retiring file's bytes too) and the incr file: a chain in
-     * flight completes first (the temp file is the same), one not started yet is not needed. */
-    if (status == 0) {
-        (void)manifest_wait(false);
-        status = aof_path(path, next.base) ? file_rename(aof.base_temp, path) : -ENAMETOOLONG;
-    }
-    status = status == 0 ? manifest_write(&next) : status;
-    if (status == 0 && aof.manifest_job.wanted) {
-        aof.manifest_job.wanted = false; /* this one lists the incr file, durably */
-        write_solved(AOF_FAILING_MANIFEST);
-    }
+    KV_ASSERT(status < 0);
     aof.stats.rewrite_in_progress = false;
     aof.stats.last_rewrite_time_sec = (clock_ms(CLOCK_MONOTONIC) - aof.rewrite_started_ms) / 1000;
-    if (status != 0) {
+    if (status == -ECANCELED) {
+        log_warn("Background AOF rewrite terminated by signal");
+    } else {
+        log_warn("Background AOF rewrite failed: %s", strerror(-status));
+    }
+    aof.stats.last_rewrite_ok = false;
+    aof.stats.rewrites_consecutive_failures++;
+    if (aof.rewrite_turning_on) {
+        /* The next pass turns the AOF off again (and removes the unlisted incr file). */
+        log_warn("Redis needs to enable the AOF but can't trigger a background AOF rewrite "
+                 "operation. Check the above logs for more info about the error.");
+        redis_param_store((uint32_t)aof.param_appendonly, "no");
+    }
+}
+
+/* The base file is written and fsynced (its fsync completed on the base ring): the manifest
+ * of the new base and the incr file opened at the start goes out as the manifest job's end
+ * chain (the base's rename first), without waiting. A start's chain still in flight completes
+ * first (the temp manifest is the same); one not started yet is not needed: the end's lists
+ * the incr file too. Until the chain completes, the rewrite is in progress. */
+static void rewrite_end_request(void)
+{
+    KV_ASSERT(aof.base_fd < 0 && aof.manifest.incr_count > 0);
+    KV_ASSERT(!rewrite_ending() && !aof.manifest_job.end_settle);
+    struct aof_manifest *next = &aof.end_manifest;
+    *next = (struct aof_manifest){.base_seq = aof.manifest.base_seq + 1, .incr_count = 1};
+    snprintf(next->base, sizeof(next->base), "%s.%" PRIu64 ".base.rdb", param("appendfilename"),
+             next->base_seq);
+    memcpy(next->incr[0], aof.manifest.incr[aof.manifest.incr_count - 1], sizeof(next->incr[0]));
+    next->incr_seq[0] = aof.manifest.incr_seq[aof.manifest.incr_count - 1];
+    if (!aof_path(aof.base_path, next->base)) {
         (void)file_unlink(aof.base_temp);
-        if (status == -ECANCELED) {
-            log_warn("Background AOF rewrite terminated by signal");
-        } else {
-            log_warn("Background AOF rewrite failed: %s", strerror(-status));
-        }
-        aof.stats.last_rewrite_ok = false;
-        aof.stats.rewrites_consecutive_failures++;
-        if (aof.rewrite_turning_on) {
-            /* The next pass turns the AOF off again (and removes the unlisted incr file). */
-            log_warn("Redis needs to enable the AOF but can't trigger a background AOF rewrite "
-                     "operation. Check the above logs for more info about the error.");
-            redis_param_store((uint32_t)aof.param_appendonly, "no");
-        }
+        rewrite_fail(-ENAMETOOLONG);
         return;
     }
-    int64_t base_size = file_size(path);
-    /* The retiring file, if it still retires, is deleted open: its bytes are in the base. */
-    files_delete(&aof.manifest, &next);
-    aof.manifest = next;
+    const struct snapshot_progress *progress = snapshot_progress();
+    aof.end_keys_written = progress->keys_written;
+    aof.end_keys_early = progress->keys_early;
+    aof.manifest_job.end_wanted = true;
+    manifest_advance(clock_ms(CLOCK_MONOTONIC), true);
+}
+
+/* The end's chain is over (at the pass's end, or a drain's wait). Done: the old files, which
+ * the durable manifest no longer lists, are deleted (the retiring file, if it still retires,
+ * is deleted open: its bytes are in the base), and INFO shows the rewrite's end. Failed: the
+ * old manifest stays, with every old file; the new base goes unless the manifest's rename
+ * happened (only the directory's fsync failed: the new manifest may be the one in place). */
+static void rewrite_end_settle(void)
+{
+    struct aof_manifest_job *job = &aof.manifest_job;
+    KV_ASSERT(job->end_settle && job->chain_end && job->chain_pending == 0);
+    job->end_settle = false;
+    job->chain_end = false;
+    if (job->status != 0) {
+        KV_ASSERT(job->failed_link >= 0);
+        log_warn("Failed to persist the AOF manifest %s at the rewrite's end: %s", job->path,
+                 strerror(-job->status));
+        if (job->failed_link == 0) {
+            (void)file_unlink(aof.base_temp);
+        } else if (job->failed_link < AOF_END_LINK_MANIFEST_RENAME) {
+            (void)file_unlink(aof.base_path);
+        }
+        rewrite_fail(job->status);
+        return;
+    }
+    int64_t base_size = file_size(aof.base_path);
+    files_delete(&aof.manifest, &aof.end_manifest);
+    aof.manifest = aof.end_manifest;
+    job->wanted = false; /* the end's manifest lists the incr file, durably */
+    write_solved(AOF_FAILING_MANIFEST);
     aof.rewrite_turning_on = false;
     aof.base_bytes = base_size > 0 ? (uint64_t)base_size : 0;
     aof.stats.base_size = aof.base_bytes;
     aof.stats.current_size = aof.base_bytes + aof.file_bytes;
     aof.rewrite_base_bytes = aof.stats.current_size;
+    aof.stats.rewrite_in_progress = false;
+    aof.stats.last_rewrite_time_sec = (clock_ms(CLOCK_MONOTONIC) - aof.rewrite_started_ms) / 1000;
     aof.stats.last_rewrite_ok = true;
     aof.stats.rewrites_consecutive_failures = 0;
-    const struct snapshot_progress *progress = snapshot_progress();
     log_info("Background AOF rewrite terminated with success (forkless: %llu keys, %llu written "
-             "before a change)", (unsigned long long)progress->keys_written,
-             (unsigned long long)progress->keys_early);
+             "before a change)", (unsigned long long)aof.end_keys_written,
+             (unsigned long long)aof.end_keys_early);
     log_info("Background AOF rewrite finished successfully");
 }
 
@@ -2212,7 +2315,12 @@ static void base_sink_done(void *context, int status)
     KV_ASSERT(aof.base_pending == 0 && aof.base_fd >= 0);
     file_close(aof.base_fd);
     aof.base_fd = -1;
-    rewrite_finish(status);
+    if (status == 0) {
+        rewrite_end_request();
+        return;
+    }
+    (void)file_unlink(aof.base_temp);
+    rewrite_fail(status);
 }
 
 /*
@@ -2222,7 +2330,7 @@ static void base_sink_done(void *context, int status)
  * background fsync-and-close, and the manifest listing the new file is persisted on the ring
  * too (not when turning on: then no manifest is current), the new file's bytes credited as
  * durable only once it is; then the snapshot's point is taken now and its walk writes the
- * base file between passes (cron's snapshot_step), ending in rewrite_finish. Callers check
+ * base file between passes (cron's snapshot_step), ending in base_sink_done. Callers check
  * retiring_busy first (one retiring file, one manifest job). Returns 0, or a negative errno:
  * the switch did not happen when aof.fd is unchanged (nothing changed), else the base's start
  * failed (counted as a failed rewrite, the new incr file stays listed as Redis keeps it).
@@ -2297,7 +2405,8 @@ static int rewrite_begin(bool turning_on)
         }
     }
     if (status != 0) {
-        rewrite_finish(status);
+        (void)file_unlink(aof.base_temp);
+        rewrite_fail(status);
         return status;
     }
     log_info("Background append only file rewriting started (forkless snapshot)");
@@ -2351,7 +2460,7 @@ static int sink_rewrite(void *context, bool in_exec)
     if (!aof.on) {
         return 0;
     }
-    if (aof.base_fd >= 0) {
+    if (aof.base_fd >= 0 || rewrite_ending()) {
         return -EBUSY;
     }
     if (in_exec || snapshot_running() || retiring_busy()) {
@@ -2385,6 +2494,17 @@ static void writes_abandon(void)
         file_close(job->dir_fd);
         job->fd = -1;
         job->dir_fd = -1;
+    }
+    if (job->end_wanted) {
+        /* A rewrite's end whose chain never went: the rewrite fails, its base goes. */
+        job->end_wanted = false;
+        job->chain_end = true;
+        job->status = -ECANCELED;
+        job->failed_link = 0;
+        job->end_settle = true;
+    }
+    if (job->end_settle) {
+        rewrite_end_settle();
     }
     job->wanted = false;
     aof.halves[0].length = 0;
@@ -2445,7 +2565,7 @@ static void turn_on(void)
         return;
     }
     /* Fed from now on (into the new incr file) while the base is written; a failure of the
-     * base turns appendonly off again at the next pass (rewrite_finish). */
+     * base turns appendonly off again at the next pass (rewrite_fail). */
     aof.on = true;
     aof.stats.enabled = true;
     aof.last_fsync_ms = clock_ms(CLOCK_MONOTONIC);
