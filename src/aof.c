@@ -2246,14 +2246,19 @@ static void rewrite_fail(int status)
  * the incr file too. Until the chain completes, the rewrite is in progress. */
 static void rewrite_end_request(void)
 {
-    KV_ASSERT(aof.base_fd < 0 && aof.manifest.incr_count > 0);
+    KV_ASSERT(aof.base_fd < 0 && (aof.manifest.incr_count > 0 || !aof.on));
     KV_ASSERT(!rewrite_ending() && !aof.manifest_job.end_settle);
     struct aof_manifest *next = &aof.end_manifest;
-    *next = (struct aof_manifest){.base_seq = aof.manifest.base_seq + 1, .incr_count = 1};
+    *next = (struct aof_manifest){.base_seq = aof.manifest.base_seq + 1};
     snprintf(next->base, sizeof(next->base), "%s.%" PRIu64 ".base.rdb", param("appendfilename"),
              next->base_seq);
-    memcpy(next->incr[0], aof.manifest.incr[aof.manifest.incr_count - 1], sizeof(next->incr[0]));
-    next->incr_seq[0] = aof.manifest.incr_seq[aof.manifest.incr_count - 1];
+    if (aof.on) {
+        /* The incr file being fed; with appendonly off, every incr file is history. */
+        next->incr_count = 1;
+        memcpy(next->incr[0], aof.manifest.incr[aof.manifest.incr_count - 1],
+               sizeof(next->incr[0]));
+        next->incr_seq[0] = aof.manifest.incr_seq[aof.manifest.incr_count - 1];
+    }
     if (!aof_path(aof.base_path, next->base)) {
         (void)file_unlink(aof.base_temp);
         rewrite_fail(-ENAMETOOLONG);
@@ -2295,10 +2300,13 @@ static void rewrite_end_settle(void)
     job->wanted = false; /* the end's manifest lists the incr file, durably */
     write_solved(AOF_FAILING_MANIFEST);
     aof.rewrite_turning_on = false;
-    aof.base_bytes = base_size > 0 ? (uint64_t)base_size : 0;
-    aof.stats.base_size = aof.base_bytes;
-    aof.stats.current_size = aof.base_bytes + aof.file_bytes;
-    aof.rewrite_base_bytes = aof.stats.current_size;
+    if (aof.on) {
+        /* As Redis: the sizes are the AOF's only while it is on (INFO shows them then). */
+        aof.base_bytes = base_size > 0 ? (uint64_t)base_size : 0;
+        aof.stats.base_size = aof.base_bytes;
+        aof.stats.current_size = aof.base_bytes + aof.file_bytes;
+        aof.rewrite_base_bytes = aof.stats.current_size;
+    }
     aof.stats.rewrite_in_progress = false;
     aof.stats.last_rewrite_time_sec = (clock_ms(CLOCK_MONOTONIC) - aof.rewrite_started_ms) / 1000;
     aof.stats.last_rewrite_ok = true;
@@ -2324,24 +2332,17 @@ static void base_sink_done(void *context, int status)
 }
 
 /*
- * Starts the sliced rewrite, in Redis 7.0's order, without waiting for the disk: a new incr
- * file is opened (an open, no data) and propagation switches to it at once; the old file
- * retires on the ring (its last bytes, its fsync, its close: file_switch) as Redis's
- * background fsync-and-close, and the manifest listing the new file is persisted on the ring
- * too (not when turning on: then no manifest is current), the new file's bytes credited as
- * durable only once it is; then the snapshot's point is taken now and its walk writes the
- * base file between passes (cron's snapshot_step), ending in base_sink_done. Callers check
- * retiring_busy first (one retiring file, one manifest job). Returns 0, or a negative errno:
- * the switch did not happen when aof.fd is unchanged (nothing changed), else the base's start
- * failed (counted as a failed rewrite, the new incr file stays listed as Redis keeps it).
+ * The rewrite's switch, without waiting for the disk: a new incr file is opened (an open, no
+ * data) and propagation switches to it at once; the old file retires on the ring (its last
+ * bytes, its fsync, its close: file_switch) as Redis's background fsync-and-close, and the
+ * manifest listing the new file is persisted on the ring too (not when turning on: then no
+ * manifest is current), the new file's bytes credited as durable only once it is. Returns 0,
+ * or a negative errno (logged, counted as a failed rewrite) when nothing changed.
  */
-static int rewrite_begin(bool turning_on)
+static int rewrite_switch(bool turning_on)
 {
-    KV_ASSERT(aof.base_fd < 0 && !snapshot_running());
-    KV_ASSERT(!retiring_busy());
-    aof.stats.rewrite_scheduled = false;
-    int status = dir_make();
-    if (status == 0 && aof.manifest.incr_count == AOF_INCR_FILES_MAX) {
+    int status = 0;
+    if (aof.manifest.incr_count == AOF_INCR_FILES_MAX) {
         log_warn("The manifest lists %u incr files (failed rewrites): kv lists no more",
                  AOF_INCR_FILES_MAX);
         status = -EMLINK;
@@ -2378,6 +2379,43 @@ static int rewrite_begin(bool turning_on)
          * file is durable (now, when it already is: nothing fed since its last fsync). */
         aof.manifest_job.wanted = true;
         manifest_advance(0, true);
+    }
+    return 0;
+}
+
+/*
+ * Starts the sliced rewrite, in Redis 7.0's order: with appendonly on, the switch to a new
+ * incr file (rewrite_switch); with appendonly off (BGREWRITEAOF alone, as Redis 7.0 allows:
+ * a base file and a manifest listing it alone, the incr files deleted as history), the
+ * manifest on disk is read instead (Redis's in-memory one, loaded at startup). Then the
+ * snapshot's point is taken now and its walk writes the base file between passes (cron's
+ * snapshot_step), ending in base_sink_done. Callers check retiring_busy first (one retiring
+ * file, one manifest job). Returns 0, or a negative errno: the switch did not happen when
+ * aof.fd is unchanged (nothing changed), else the base's start failed (counted as a failed
+ * rewrite, the new incr file stays listed as Redis keeps it).
+ */
+static int rewrite_begin(bool turning_on)
+{
+    KV_ASSERT(aof.base_fd < 0 && !snapshot_running());
+    KV_ASSERT(!retiring_busy());
+    KV_ASSERT(aof.on || turning_on || aof.fd < 0);
+    aof.stats.rewrite_scheduled = false;
+    int status = dir_make();
+    if (status == 0 && !aof.on && !turning_on) {
+        int found = manifest_read(&aof.manifest); /* none: an empty one, the base's seq 1 */
+        status = found < 0 ? -EINVAL : 0;
+    }
+    if (status != 0) {
+        log_warn("Can't open or create append-only dir: %s", strerror(-status));
+        aof.stats.last_rewrite_ok = false;
+        aof.stats.rewrites_consecutive_failures++;
+        return status;
+    }
+    if (aof.on || turning_on) {
+        status = rewrite_switch(turning_on);
+        if (status != 0) {
+            return status;
+        }
     }
     aof.rewrite_turning_on = turning_on;
     aof.rewrite_started_ms = clock_ms(CLOCK_MONOTONIC);
@@ -2457,9 +2495,6 @@ static void sink_stats_reset(void *context)
 static int sink_rewrite(void *context, bool in_exec)
 {
     (void)context;
-    if (!aof.on) {
-        return 0;
-    }
     if (aof.base_fd >= 0 || rewrite_ending()) {
         return -EBUSY;
     }
@@ -2554,8 +2589,10 @@ static void turn_on(void)
         aof.manifest = existing; /* its sequence numbers go on; its files go after */
     }
     aof.fsync_policy = fsync_policy_read();
-    if (snapshot_running()) {
-        /* A BGSAVE runs: Redis schedules the rewrite; kv waits for the next pass. */
+    if (snapshot_running() || manifest_busy()) {
+        /* A BGSAVE runs: Redis schedules the rewrite; kv waits for the next pass. A rewrite
+         * of appendonly no runs (its base, or its end's manifest): Redis kills it and starts
+         * again; kv lets it end first (the next passes). */
         return;
     }
     if (rewrite_begin(true) != 0 && aof.fd < 0) {
@@ -2610,11 +2647,16 @@ static void sink_pass_end(void *context)
     }
     aof.fsync_policy = fsync_policy_read();
     reap(false);
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
     if (!aof.on) {
-        aof.stats.rewrite_scheduled = false;
+        /* A rewrite of appendonly no: its end's manifest, or its start once scheduled. */
+        manifest_advance(now, false);
+        if (aof.stats.rewrite_scheduled && aof.base_fd < 0 && !snapshot_running() &&
+            !retiring_busy() && !rewrite_limited(now)) {
+            (void)rewrite_begin(false);
+        }
         return;
     }
-    int64_t now = clock_ms(CLOCK_MONOTONIC);
     /* No rewrite starts while a snapshot runs, nor while repeated failures wait. */
     bool rewriting = aof.base_fd >= 0 || snapshot_running() || retiring_busy();
     if (aof.stats.rewrite_scheduled && !rewriting && !rewrite_limited(now)) {
@@ -2867,7 +2909,19 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
 
 void aof_shutdown(void)
 {
-    if (!aof.ready || !aof.on) {
+    if (!aof.ready) {
+        return;
+    }
+    if (!aof.on) {
+        /* A rewrite of appendonly no: its base is dropped (Redis kills its child), or its
+         * end's manifest, on the ring already, completes. */
+        if (aof.base_fd >= 0) {
+            log_warn("There is a child rewriting the AOF. Killing it!");
+            snapshot_abort();
+        }
+        if (manifest_wait() != 0) {
+            log_warn("Error writing the AOF manifest on shutdown");
+        }
         return;
     }
     if (aof.base_fd >= 0 && aof.rewrite_turning_on) {

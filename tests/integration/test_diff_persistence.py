@@ -33,6 +33,12 @@ against redis-server 7.0 (issue 17).
    off, and again when they are back; a successful BGSAVE lifts it. Every reply compared with
    redis-server's.
 5. aof_rewrites: turning the AOF on, BGREWRITEAOF and CONFIG RESETSTAT move it as Redis's.
+6. BGREWRITEAOF with appendonly no, as Redis 7.0 does it: "started", a base file of the
+   dataset and a manifest listing it alone (the incr files of an AOF turned off deleted as
+   history), INFO's aof_* fields (no size fields while off) after each step, the AOF
+   directory's file names and manifest, side by side; inside MULTI it is scheduled and runs
+   after. redis-server loads each kv directory to the digest of its own, and kv restarted
+   with appendonly yes on its directory holds the same keys.
 """
 import os
 import shutil
@@ -342,6 +348,65 @@ def rewrite_count_steps(client, directory):
     return steps
 
 
+AOF_OFF_FIELDS = ("aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled",
+                  "aof_last_bgrewrite_status", "aof_rewrites", "aof_rewrites_consecutive_failures",
+                  "aof_last_write_status")
+
+
+def wait_rewrites_done(client):
+    """Until no AOF rewrite runs nor is scheduled (bounded: 60 s)."""
+    for _ in range(6000):
+        fields = kvtest.info(client, "persistence")
+        if fields["aof_rewrite_in_progress"] == "0" and fields["aof_rewrite_scheduled"] == "0":
+            return fields
+        time.sleep(0.01)
+    raise RuntimeError("an AOF rewrite did not end in 60 s")
+
+
+def rewrite_off_steps(client, directory):
+    """Part 6's steps: the reply, the aof_* fields (and whether the size fields show), the
+    AOF directory's files and manifest, and redis-server's digest of a copy of the directory
+    loaded with appendonly yes after the rewrites."""
+    aof_dir = os.path.join(directory, "appendonlydir")
+    steps = []
+
+    def step(*commands):
+        replies = [kvtest.decode(client.call(*args)) for args in commands]
+        fields = wait_rewrites_done(client)
+        files = sorted(os.listdir(aof_dir)) if os.path.isdir(aof_dir) else None
+        manifest = None
+        if files and "appendonly.aof.manifest" in files:
+            with open(os.path.join(aof_dir, "appendonly.aof.manifest")) as f:
+                manifest = f.read()
+        steps.append((commands, replies, tuple(fields[name] for name in AOF_OFF_FIELDS),
+                      "aof_current_size" in fields, files, manifest))
+
+    step(("SET", "a", "1"), ("RPUSH", "l", "x", "y"))
+    step(("BGREWRITEAOF",))
+    steps.append(("loaded", digest_of(directory, "yes")))
+    step(("SET", "b", "2"))
+    step(("BGREWRITEAOF",))
+    step(("CONFIG", "SET", "appendonly", "yes"))
+    step(("SET", "c", "3"), ("BGREWRITEAOF",))
+    step(("SET", "d", "4"), ("CONFIG", "SET", "appendonly", "no"))
+    step(("SET", "e", "5"))
+    step(("MULTI",), ("BGREWRITEAOF",), ("EXEC",))
+    steps.append(("loaded", digest_of(directory, "yes")))
+    return steps
+
+
+def part_rewrite_off(check, root):
+    side_by_side(check, root, "rewrite-off", rewrite_off_steps,
+                 "BGREWRITEAOF-with-appendonly-no steps")
+    kv_dir = os.path.join(root, "kv-rewrite-off")
+    with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir, "--appendonly", "yes") as kv:
+        with kv.connect() as client:
+            got = [kvtest.decode(client.call(*args)) for args in
+                   (("DBSIZE",), ("MGET", "a", "b", "c", "d", "e"), ("LRANGE", "l", "0", "-1"))]
+    check.equal("kv restarted with appendonly yes on the directory its rewrite left",
+                [6, [b"1", b"2", b"3", b"4", b"5"], [b"x", b"y"]], got)
+
+
 def main():
     check = kvtest.Checker("test_diff_persistence", verbose=True)
     kvtest.need_kv_binary()
@@ -353,6 +418,7 @@ def main():
         part_flushall_during_bgsave(check, root)
         part_misconf(check, root)
         side_by_side(check, root, "rewrites", rewrite_count_steps, "aof_rewrites steps")
+        part_rewrite_off(check, root)
     finally:
         shutil.rmtree(root, True)
     check.finish()
