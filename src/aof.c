@@ -1899,7 +1899,11 @@ static enum aof_load load_incr(const char *name, bool last)
             command_release(&command);
         }
         if (parsed != AOF_PARSED) {
-            break; /* valid_up_to stays before a transaction cut short */
+            /* valid_up_to stays before a transaction cut short, as Redis when the file ends
+             * after whole commands inside it; where a command inside it is torn, Redis cuts
+             * after the last whole one, leaving a MULTI without EXEC that its next start
+             * reverts together with every write appended after the cut: kv does not. */
+            break;
         }
         valid_up_to = reader_offset(&reader);
     }
@@ -1922,10 +1926,8 @@ static enum aof_load load_incr(const char *name, bool last)
     }
     KV_ASSERT(parsed == AOF_SHORT);
     if (load_truncated) {
-        if (!last) {
-            log_warn("Fatal error: the truncated file is not the last file");
-            return AOF_LOAD_FAILED;
-        }
+        /* As Redis's loadSingleAppendOnlyFile: the tail is cut first, and only then does its
+         * caller refuse a truncated file that is not the last (the next start loads it). */
         log_warn("!!! Warning: short read while loading the AOF file %s!!!", name);
         log_warn("!!! Truncating the AOF %s at offset %llu !!!", name,
                  (unsigned long long)valid_up_to);
@@ -1933,6 +1935,10 @@ static enum aof_load load_incr(const char *name, bool last)
             log_warn("Error truncating the AOF file %s: %s", name, strerror(errno));
         } else {
             log_warn("AOF %s loaded anyway because aof-load-truncated is enabled", name);
+            if (!last) {
+                log_warn("Fatal error: the truncated file is not the last file");
+                return AOF_LOAD_FAILED;
+            }
             return AOF_LOAD_TRUNCATED;
         }
     }
