@@ -1775,9 +1775,29 @@ static bool reply_is_oom(const struct reply *reply)
            memcmp(reply->bytes, oom.bytes, oom.length) == 0;
 }
 
-/* Runs one replayed command. False: a command kv does not know, or one the budget had no
- * room for (logged): the dataset cannot be what the file says, and kv refuses to start
- * (Redis, which checks no maxmemory while loading, fails only when an allocation does). */
+/* The kv limit (an optional cap: key_size_max, val_size_max, list_length_max, key_count, ..)
+ * whose error the reply is, or REPLY_ERROR_COUNT when it is not one. Redis has none of
+ * these: a replayed command they refuse would leave the dataset short of the file's. */
+static enum reply_error reply_limit(const struct reply *reply)
+{
+    uint64_t written = reply_since_mark(reply);
+    if (reply->first != '-' || written != reply->length) {
+        return REPLY_ERROR_COUNT;
+    }
+    /* Bounded: the limit errors' block of the table. */
+    for (uint32_t id = REPLY_ERROR_KEY_TOO_LONG; id <= REPLY_ERROR_BLOCKING_KEYS_FULL; id++) {
+        struct slice line = reply_error_line((enum reply_error)id);
+        if (written == line.length && memcmp(reply->bytes, line.bytes, line.length) == 0) {
+            return (enum reply_error)id;
+        }
+    }
+    return REPLY_ERROR_COUNT;
+}
+
+/* Runs one replayed command. False: a command kv does not know, one the budget had no room
+ * for, or one a kv limit refused (logged, naming the option to raise): the dataset cannot be
+ * what the file says, and kv refuses to start (Redis, which checks no maxmemory while
+ * loading, fails only when an allocation does; it has no other limits). */
 static bool replay_one(struct cmd_context *context, const struct aof_command *command,
                        const char *name)
 {
@@ -1801,6 +1821,17 @@ static bool replay_one(struct cmd_context *context, const struct aof_command *co
                  "raise maxmemory to load it", name,
                  (int)(args[0].length > 64 ? 64 : args[0].length), (const char *)args[0].bytes,
                  command->begin, heap_free_bytes(aof.store->heap));
+        return false;
+    }
+    enum reply_error limit = reply_limit(&context->reply);
+    if (limit != REPLY_ERROR_COUNT) {
+        /* The line, "-ERR <what> (<option> is <value>)\r\n", without its "-ERR " and end. */
+        struct slice line = reply_error_line(limit);
+        KV_ASSERT(line.length > 7 && memcmp(line.bytes, "-ERR ", 5) == 0);
+        log_warn("A limit of kv refused the command '%.*s' at offset %" PRIu64 " reading the "
+                 "append only file %s: %.*s; raise that option to load the file",
+                 (int)(args[0].length > 64 ? 64 : args[0].length), (const char *)args[0].bytes,
+                 command->begin, name, (int)(line.length - 7), (const char *)line.bytes + 5);
         return false;
     }
     return true;

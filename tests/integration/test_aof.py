@@ -19,6 +19,8 @@
    start or refusal, dataset, log lines, INFO sizes and file left as redis-server's, but for
    a command torn inside MULTI, which kv cuts before the MULTI where Redis cuts after the
    last whole command (its next start would then revert writes appended after that cut).
+   A replayed command refused by one of kv's caps (list-length-max, key-size-max,
+   val-size-max inside MULTI, key-count) stops the load with a line naming the cap.
 4. CONFIG SET appendonly yes on a running kv writes a base of its dataset; INFO persistence
    shows the aof_* fields Redis shows; auto-aof-rewrite-* rewrites as the file doubles.
 5. The same commands on kv and on redis-server 7.0 give the same incr file, command for
@@ -431,6 +433,45 @@ def check_multi_torn_then_write(check, root):
           f"redis-server {kept['redis']!r}")
 
 
+def check_limits(check, root):
+    """A replayed command one of kv's optional caps refuses stops the load (kv exits) with a
+    line naming the command, its offset and the cap's option, where it was skipped before;
+    with the cap raised, kv loads the file as redis-server does."""
+    head = kvtest.encode("SELECT", "0") + kvtest.encode("SET", "a", "1")
+    cases = [("list-length-max", "2", kvtest.encode("RPUSH", "l", "x", "y", "z"), "RPUSH",
+              "list is full (list_length_max is 2)"),
+             ("key-size-max", "8", kvtest.encode("SET", "k" * 9, "v"), "SET",
+              "key is too long (key_size_max is 8 bytes)"),
+             ("val-size-max", "4", kvtest.encode("MULTI") + kvtest.encode("SET", "b", "2") +
+              kvtest.encode("APPEND", "b", "3456") + kvtest.encode("EXEC"), "APPEND",
+              "value is too long (val_size_max is 4 bytes)"),
+             ("key-count", "2", kvtest.encode("MSET", "c", "3", "d", "4"), "MSET",
+              "store is full (key_count is 2 keys)")]
+    kv_argv = lambda port: [kvtest.KV_BIN, "--port", str(port), "--bind", "127.0.0.1",
+                            "--save", ""] + KV_OPTIONS
+    for option, value, tail, name, words in cases:
+        data = head + tail + kvtest.encode("SET", "after", "1")
+        at = len(head) + (tail.index(kvtest.encode("APPEND", "b", "3456"))
+                          if name == "APPEND" else 0)
+        capped = tail_dir(root, f"limit-{option}", data)
+        started, log, _, _, _ = tail_start(
+            lambda port: kv_argv(port) + [f"--{option}", value], capped, "yes")
+        check.true(f"--{option} {value}: kv refuses to load the file", not started)
+        line = (f"A limit of kv refused the command '{name}' at offset {at} reading the append "
+                f"only file appendonly.aof.2.incr.aof: {words}; raise that option to load the "
+                f"file")
+        check.true(f"--{option} {value}: kv's log names the command, its offset and the cap",
+                   line in log, log[-600:])
+        results = {}
+        for who, argv_of in (("kv", kv_argv), ("redis", kvtest.redis_argv)):
+            results[who] = tail_start(argv_of, tail_dir(root, f"limit-{option}-{who}", data),
+                                      "yes")
+        check.true(f"--{option} raised: kv and redis-server start",
+                   results["kv"][0] and results["redis"][0])
+        check.equal(f"--{option} raised: kv loads the dataset redis-server loads",
+                    results["redis"][2], results["kv"][2])
+
+
 def check_config_set(check, root):
     directory = os.path.join(root, "config-set")
     os.mkdir(directory)
@@ -837,6 +878,7 @@ def main():
         check_tails(check, rnd, root, kv_dir)
         check_multi_tails(check, root)
         check_multi_torn_then_write(check, root)
+        check_limits(check, root)
         print(f"tails: {time.monotonic() - started:.2f} s")
         check_config_set(check, root)
         check_same_commands(check, root)
