@@ -30,8 +30,11 @@ against redis-server 7.0 (issue 17).
 4. stop-writes-on-bgsave-error: after a BGSAVE fails (dump.rdb a directory) with save points
    set, writes and PING get Redis's MISCONF line (reads, CONFIG and a MULTI's EXEC of a
    rejected write as Redis answers them), not once the option is no or the save points are
-   off, and again when they are back; a successful BGSAVE lifts it. Every reply compared with
-   redis-server's.
+   off, and again when they are back; a successful BGSAVE lifts it. Scripts: a write by
+   redis.call or redis.pcall gets the MISCONF error (EVAL's reply, pcall's table), reads,
+   PING and a write after the script's first write pass, a script with a shebang and no
+   no-writes flag (FCALL of such a function) is refused before it runs. Every reply compared
+   with redis-server's.
 5. aof_rewrites: turning the AOF on, BGREWRITEAOF and CONFIG RESETSTAT move it as Redis's.
 6. BGREWRITEAOF with appendonly no, as Redis 7.0 does it: "started", a base file of the
    dataset and a manifest listing it alone (the incr files of an AOF turned off deleted as
@@ -328,7 +331,66 @@ def misconf_steps(client, directory):
     return replies
 
 
+LIBRARY = ("#!lua name=misconf\n"
+           "redis.register_function('fw', function(keys, args) "
+           "return redis.call('set', keys[1], 'f') end)\n"
+           "redis.register_function{function_name='fr', callback=function(keys, args) "
+           "return redis.call('get', keys[1]) end, flags={'no-writes'}}")
+
+
+def misconf_script_steps(client, directory):
+    """Part 4's scripts: a write by redis.call (raised) or redis.pcall (returned) gets the
+    MISCONF line as Redis's scriptVerifyWriteCommandAllow gives it, reads and PING pass, a
+    write after the script's first write passes, a script with a shebang and no no-writes
+    flag (and FCALL of a function without it) is refused before it runs, and after the BGSAVE
+    that succeeds the writes go through."""
+    target = os.path.join(directory, "dump.rdb")
+    replies = []
+
+    def step(*args):
+        replies.append((args, kvtest.decode(client.call(*args))))
+        if args[0] == "BGSAVE":
+            wait_idle(client)
+
+    step("FUNCTION", "LOAD", LIBRARY)
+    step("SET", "k", "1")
+    step("CONFIG", "SET", "save", "3600 1")
+    if os.path.exists(target):
+        os.unlink(target)
+    os.mkdir(target)
+    step("BGSAVE")
+    scripts = [("EVAL", "return redis.call('set', KEYS[1], 'e')", "1", "k"),
+               ("EVAL", "return redis.pcall('set', KEYS[1], 'e')", "1", "k"),
+               ("EVAL", "local r = redis.pcall('incr', KEYS[1]) return {r['err'], "
+                "redis.call('get', KEYS[1])}", "1", "k"),
+               ("EVAL", "return redis.call('get', KEYS[1])", "1", "k"),
+               ("EVAL", "return redis.call('ping')", "0"),
+               ("EVAL", "#!lua\nreturn redis.call('get', KEYS[1])", "1", "k"),
+               ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "k"),
+               ("EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k"),
+               ("FCALL", "fw", "1", "k"),
+               ("FCALL", "fr", "1", "k"),
+               ("FCALL_RO", "fr", "1", "k")]
+    for script in scripts:
+        step(*script)
+    step("CONFIG", "SET", "stop-writes-on-bgsave-error", "no")
+    step(*scripts[0])
+    step("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes")
+    step(*scripts[1])
+    os.rmdir(target)
+    step("BGSAVE")
+    step(*scripts[0])
+    step("FCALL", "fw", "1", "k")
+    step("GET", "k")
+    step("CONFIG", "SET", "save", "")
+    return replies
+
+
 def part_misconf(check, root):
+    redis_scripts = side_by_side(check, root, "misconf-scripts", misconf_script_steps,
+                                 "stop-writes-on-bgsave-error script replies")
+    check.true("redis-server refused the script's write with MISCONF",
+               "MISCONF" in repr(redis_scripts[4][1]), repr(redis_scripts[4]))
     redis_replies = side_by_side(check, root, "misconf", misconf_steps,
                                  "stop-writes-on-bgsave-error replies")
     check.true("redis-server refused the write after the failed BGSAVE with MISCONF",
