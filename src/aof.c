@@ -2358,6 +2358,8 @@ static void base_sink_done(void *context, int status)
 {
     (void)context;
     KV_ASSERT(aof.base_pending == 0 && aof.base_fd >= 0);
+    KV_ASSERT(aof.stats.rewrite_snapshot);
+    aof.stats.rewrite_snapshot = false;
     file_close(aof.base_fd);
     aof.base_fd = -1;
     if (status == 0) {
@@ -2478,6 +2480,9 @@ static int rewrite_begin(bool turning_on)
             file_close(aof.base_fd);
             aof.base_fd = -1;
         }
+        /* The snapshot is the rewrite's until its done; the rewrite stays in progress until
+         * its end's manifest is durable, while a BGSAVE may start (a snapshot of its own). */
+        aof.stats.rewrite_snapshot = status == 0;
     }
     if (status != 0) {
         (void)file_unlink(aof.base_temp);
