@@ -124,15 +124,15 @@ struct aof_retiring {
  * rewrite, as Redis's backgroundRewriteDoneHandler does, and the old manifest stays. */
 enum { AOF_END_LINK_MANIFEST_RENAME = 3 }; /* the end chain's link renaming the manifest */
 struct aof_manifest_job {
-    char text[AOF_MANIFEST_BYTES]; /* aof.manifest rendered; the write reads it */
+    char text[AOF_MANIFEST_BYTES]; /* aof.manifest (or end_manifest) rendered; the write's */
     uint32_t length;                   /* bytes of text */
     char temp[AOF_PATH_BYTES];     /* temp-<appendfilename>.manifest */
     char path[AOF_PATH_BYTES];     /* <appendfilename>.manifest */
     int fd;                            /* the temp file; -1: none open */
     int dir_fd;                        /* the AOF directory; -1: none open */
-    uint32_t chain_pending;            /* links of the chain on the ring (0..4) */
+    uint32_t chain_pending;            /* links of the chain on the ring (0..5) */
     uint32_t close_pending;            /* closes on the ring (0..2) */
-    int status;                        /* the chain's first failure, 0: none */
+    int status;                        /* the failed link's result (or the opens'), 0: none */
     int32_t failed_link;               /* the index of the link that failed; -1: none */
     bool wanted;                       /* aof.manifest is not known durable yet */
     bool end_wanted;                   /* the rewrite's end waits for its chain's turn */
