@@ -106,14 +106,18 @@ struct aof_retiring {
     uint64_t fsynced_bytes;  /* of which made durable by a completed fsync */
     uint64_t fsync_covered;  /* file bytes the fsync in flight makes durable */
     bool fsync_in_flight;
-    bool close_in_flight;    /* linked to its fsync: a failed fsync cancels it, fd stays */
+    bool close_in_flight;    /* after its fsync succeeded (or linked to its last write) */
 };
 
 /* The manifest listing the new incr file, written without waiting: open (synchronous, no
- * disk wait), then write -> fsync -> rename -> fsync of the directory as one linked chain,
- * then the two closes. Until the chain succeeds, the new incr file's bytes are not credited
- * as durable (aof_synced_offset): a crash before it would find the old manifest, which does
- * not list them. A failed chain is retried (from the render) every AOF_RETRY_MS.
+ * disk wait), then write -> fsync -> rename -> fsync of the directory as a chain in two
+ * linked stages, then the two closes. The rename goes only once the first stage succeeded
+ * (submitted from its last completion): a failed fsync, rename or unlink does not cancel the
+ * operations linked after it on every kernel (6.18 runs them: only a read's or write's
+ * failure breaks a link), so a temp file whose fsync failed must never be renamed in. Until
+ * the chain succeeds, the new incr file's bytes are not credited as durable
+ * (aof_synced_offset): a crash before it would find the old manifest, which does not list
+ * them. A failed chain is retried (from the render) every AOF_RETRY_MS.
  *
  * A rewrite's end uses the same job for aof.end_manifest (the new base and the current incr
  * file), its chain led by the base's rename (temp name -> base name): rename -> write -> fsync
@@ -130,7 +134,8 @@ struct aof_manifest_job {
     char path[AOF_PATH_BYTES];     /* <appendfilename>.manifest */
     int fd;                            /* the temp file; -1: none open */
     int dir_fd;                        /* the AOF directory; -1: none open */
-    uint32_t chain_pending;            /* links of the chain on the ring (0..5) */
+    uint32_t chain_pending;            /* links of the chain's stage on the ring (0..3) */
+    uint32_t links_submitted;          /* links of the chain submitted, both stages (0..5) */
     uint32_t close_pending;            /* closes on the ring (0..2) */
     int status;                        /* the failed link's result (or the opens'), 0: none */
     int32_t failed_link;               /* the index of the link that failed; -1: none */
@@ -478,9 +483,11 @@ static void ring_submit(void)
 }
 
 /* The retiring file's end: an fsync of its bytes not yet durable (a full fsync, as Redis's
- * background one: the file's size is metadata a reader needs) and its close, linked, so the
- * close comes only after a successful fsync and a failed one leaves the fd to retry with.
- * After the file's last write when `sqe_before` links to it; the caller submits. */
+ * background one: the file's size is metadata a reader needs), or, once they are, its close.
+ * The close is not linked to the fsync: a failed fsync does not cancel what is linked after
+ * it on every kernel (6.18 runs it), and the fd must stay to retry with; on_retiring_fsync
+ * submits the close. After the file's last write when `sqe_before` links to it (a short or
+ * failed write cancels what follows); the caller submits. */
 static void retiring_end_prepare(struct io_uring_sqe *sqe_before)
 {
     struct aof_retiring *retiring = &aof.retiring;
@@ -489,15 +496,14 @@ static void retiring_end_prepare(struct io_uring_sqe *sqe_before)
     if (sqe_before != NULL) {
         sqe_before->flags |= IOSQE_IO_LINK;
     }
+    struct io_uring_sqe *sqe = ring_sqe();
     if (retiring->fsynced_bytes < retiring->end_bytes) {
-        struct io_uring_sqe *sqe = ring_sqe();
         io_uring_prep_fsync(sqe, retiring->fd, 0);
         io_uring_sqe_set_data64(sqe, tag(generation, AOF_OP_FSYNC));
-        sqe->flags |= IOSQE_IO_LINK;
         retiring->fsync_in_flight = true;
         retiring->fsync_covered = retiring->end_bytes;
+        return;
     }
-    struct io_uring_sqe *sqe = ring_sqe();
     io_uring_prep_close(sqe, retiring->fd);
     io_uring_sqe_set_data64(sqe, tag(generation, AOF_OP_CLOSE));
     retiring->close_in_flight = true;
@@ -620,6 +626,11 @@ static void on_retiring_fsync(int result)
         retiring->fsynced_bytes = retiring->fsync_covered;
     }
     write_solved(AOF_FAILING_RETIRING);
+    if (retiring->written_bytes == retiring->end_bytes &&
+        retiring->fsynced_bytes >= retiring->end_bytes && !retiring->close_in_flight) {
+        retiring_end_prepare(NULL); /* its close, now that it is durable */
+        ring_submit();
+    }
 }
 
 /* The retiring file's close (after its fsync): it is done with. */
@@ -629,13 +640,15 @@ static void on_retiring_close(int result)
     KV_ASSERT(retiring->fd >= 0 && retiring->close_in_flight);
     retiring->close_in_flight = false;
     if (result == -ECANCELED) {
-        return; /* its fsync failed: the fd stays for the retry */
+        return; /* linked to a write that failed or was short: the fd stays for the retry */
     }
     KV_ASSERT(result != -EBADF); /* ours, closed once */
     KV_ASSERT(retiring->written_bytes == retiring->end_bytes);
     KV_ASSERT(retiring->fsynced_bytes >= retiring->end_bytes);
     retiring->fd = -1; /* a failed close (EIO) released the fd too; its data was fsynced */
 }
+
+static void manifest_rename_submit(void);
 
 /* A link of the manifest's chain completed (or was cancelled by an earlier one's failure):
  * the first link that failed is the one whose index is lowest (those after it are cancelled). */
@@ -650,6 +663,10 @@ static void on_manifest(int result, uint32_t link)
         job->failed_link = (int32_t)link;
     }
     if (job->chain_pending > 0) {
+        return;
+    }
+    if (job->status == 0 && job->links_submitted < (job->chain_end ? 5u : 4u)) {
+        manifest_rename_submit(); /* the first stage is durable: the rename may go */
         return;
     }
     if (job->chain_end) {
@@ -1198,35 +1215,48 @@ static void manifest_submit(void)
         log_warn("Failed to persist the AOF manifest: %s", strerror(-status));
         job->status = status;
         if (end) {
-            job->failed_link = 0; /* nothing was renamed */
-            job->end_settle = true;
+            job->end_settle = true; /* failed_link stays -1: nothing was renamed */
             return;
         }
         write_error(AOF_FAILING_MANIFEST, -status);
         return;
     }
+    /* The first stage: the base's rename (the end's), the temp file's write and fsync. A
+     * short or failed write cancels the fsync; the base's rename and the fsync are checked
+     * at their completions (on_manifest) before the second stage goes. */
     uint32_t link = 0;
     struct io_uring_sqe *sqe = NULL;
     if (end) {
         sqe = manifest_link(&link);
         io_uring_prep_renameat(sqe, AT_FDCWD, aof.base_temp, AT_FDCWD, aof.base_path, 0);
-        sqe->flags |= IOSQE_IO_LINK;
     }
-    /* A short write fails its link as an error does: the rename never sees half a file. */
     sqe = manifest_link(&link);
     io_uring_prep_write(sqe, job->fd, job->text, job->length, 0);
     sqe->flags |= IOSQE_IO_LINK;
     sqe = manifest_link(&link);
     io_uring_prep_fsync(sqe, job->fd, 0);
-    sqe->flags |= IOSQE_IO_LINK;
     KV_ASSERT(!end || link == AOF_END_LINK_MANIFEST_RENAME);
-    sqe = manifest_link(&link);
+    job->links_submitted = link;
+    job->chain_pending = link;
+    ring_submit();
+}
+
+/* The chain's second stage, once the first succeeded: the rename that makes the manifest
+ * current, then the directory's fsync that makes the rename durable (its failure, after the
+ * rename, is reported: the new manifest may or may not be the one a crash finds). */
+static void manifest_rename_submit(void)
+{
+    struct aof_manifest_job *job = &aof.manifest_job;
+    KV_ASSERT(job->chain_pending == 0 && job->status == 0 && job->fd >= 0);
+    uint32_t link = job->links_submitted;
+    KV_ASSERT(link == (job->chain_end ? AOF_END_LINK_MANIFEST_RENAME : 2u));
+    struct io_uring_sqe *sqe = manifest_link(&link);
     io_uring_prep_renameat(sqe, AT_FDCWD, job->temp, AT_FDCWD, job->path, 0);
     sqe->flags |= IOSQE_IO_LINK;
     sqe = manifest_link(&link);
     io_uring_prep_fsync(sqe, job->dir_fd, 0);
-    KV_ASSERT(link == (end ? 5u : 4u));
-    job->chain_pending = link;
+    job->chain_pending = link - job->links_submitted;
+    job->links_submitted = link;
     ring_submit();
 }
 
@@ -2320,13 +2350,21 @@ static void rewrite_end_settle(void)
     job->end_settle = false;
     job->chain_end = false;
     if (job->status != 0) {
-        KV_ASSERT(job->failed_link >= 0);
-        log_warn("Failed to persist the AOF manifest %s at the rewrite's end: %s", job->path,
-                 strerror(-job->status));
+        /* failed_link -1: its opens failed (logged), nothing was renamed. */
         if (job->failed_link == 0) {
+            log_warn("Error trying to rename the temporary AOF base file %s into %s: %s",
+                     aof.base_temp, aof.end_manifest.base, strerror(-job->status));
+        } else if (job->failed_link > 0) {
+            log_warn("Failed to persist the AOF manifest %s at the rewrite's end: %s",
+                     job->path, strerror(-job->status));
+        }
+        if (job->failed_link <= 0) {
             (void)file_unlink(aof.base_temp);
-        } else if (job->failed_link < AOF_END_LINK_MANIFEST_RENAME) {
-            (void)file_unlink(aof.base_path);
+        } else if (job->failed_link <= AOF_END_LINK_MANIFEST_RENAME) {
+            (void)file_unlink(aof.base_path); /* renamed, but no manifest names it */
+        }
+        if (job->failed_link <= AOF_END_LINK_MANIFEST_RENAME) {
+            (void)file_unlink(job->temp); /* written maybe, never renamed */
         }
         rewrite_fail(job->status);
         return;
@@ -2577,7 +2615,7 @@ static void writes_abandon(void)
         job->end_wanted = false;
         job->chain_end = true;
         job->status = -ECANCELED;
-        job->failed_link = 0;
+        job->failed_link = -1; /* nothing was renamed */
         job->end_settle = true;
     }
     if (job->end_settle) {

@@ -24,6 +24,14 @@ the directory) go out on the AOF's ring while clients are served.
 3. Two rewrites in a row under writers: the second BGREWRITEAOF comes while the first's old
    file may still retire (it is scheduled, not refused); both end, and the writes are there
    after a restart.
+4. A rewrite's end does not wait either: its manifest (the base's rename first) is a linked
+   chain on the ring, the old files deleted once it completed. kill -9 around rewrites' ends
+   under `always` writers (a first rewrite timed, the second killed at a random moment up to
+   its time): the manifest is one of the three a rewrite goes through, redis-check-aof
+   accepts the directory, every acknowledged write is there and redis-server 7.0 loads the
+   same data. The stall rounds print the PINGs in flight at the end's log line. An end whose
+   chain fails (the base's new name taken) fails the rewrite, keeps the old files and lets
+   the next one end well.
 """
 import datetime
 import os
@@ -358,6 +366,56 @@ def crash_at_end(check, rnd, round_index, big_count):
     return state[0] if state else None
 
 
+def end_failure(check):
+    """A rewrite's end whose chain fails (the new base's name is taken by a directory: the
+    base's rename, the chain's first link, fails): the rewrite fails as Redis's does when that
+    rename fails (its log line, aof_last_bgrewrite_status:err), the old manifest stays with
+    every file it lists, the temp base goes, writes go on; once the name is free the next
+    rewrite ends well, and every write is there after a restart."""
+    directory = kvtest.kv_temp_dir()
+    options = BASE_OPTIONS + ["--appendfsync", "always"]
+    blocker = os.path.join(aof_dir(directory), "appendonly.aof.2.base.rdb")
+    with kvtest.start_kv(*options, "--dir", directory) as kv, kv.connect(timeout=60) as client:
+        check.equal("end failure: SET", b"+OK\r\n", client.call("SET", "a", "1"))
+        os.mkdir(blocker)
+        before = manifest_lines(directory)
+        check.equal("end failure: BGREWRITEAOF", b"+Background append only file rewriting "
+                    b"started\r\n", client.call("BGREWRITEAOF"))
+        info = rewrite_wait(client)
+        check.equal("end failure: the rewrite failed", "err", info["aof_last_bgrewrite_status"])
+        check.equal("end failure: counted", "1", info["aof_rewrites_consecutive_failures"])
+        check.equal("end failure: no write error", "ok", info["aof_last_write_status"])
+        check.equal("end failure: the manifest lists the old files and the new incr file",
+                    before + ["file appendonly.aof.2.incr.aof seq 2 type i"],
+                    manifest_lines(directory))
+        files = sorted(os.listdir(aof_dir(directory)))
+        check.equal("end failure: the files (no temp base left)",
+                    ["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof",
+                     "appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof",
+                     "appendonly.aof.manifest"], files)
+        check.true("end failure: the log says the rename failed, as Redis's",
+                   "Error trying to rename the temporary AOF base file" in kv.log_text()
+                   and "Background AOF rewrite failed" in kv.log_text())
+        check.equal("end failure: writes go on", b":1\r\n", client.call("INCR", "n"))
+        os.rmdir(blocker)
+        check.equal("end failure: BGREWRITEAOF again", b"+Background append only file "
+                    b"rewriting started\r\n", client.call("BGREWRITEAOF"))
+        info = rewrite_wait(client)
+        check.equal("end failure: the next rewrite ended well", "ok",
+                    info["aof_last_bgrewrite_status"])
+        check.equal("end failure: INCR after it", b":2\r\n", client.call("INCR", "n"))
+    check.equal("end failure: the manifest after the next rewrite",
+                ["file appendonly.aof.2.base.rdb seq 2 type b",
+                 "file appendonly.aof.3.incr.aof seq 3 type i"], manifest_lines(directory))
+    check.equal("end failure: the old files went",
+                ["appendonly.aof.2.base.rdb", "appendonly.aof.3.incr.aof",
+                 "appendonly.aof.manifest"], sorted(os.listdir(aof_dir(directory))))
+    check_aof(check, "end failure", directory)
+    with kvtest.start_kv(*options, "--dir", directory) as kv, kv.connect(timeout=60) as client:
+        check.equal("end failure: the writes after a restart", [b"$1\r\n1\r\n", b"$1\r\n2\r\n"],
+                    [client.call("GET", "a"), client.call("GET", "n")])
+
+
 def rewrites_in_a_row(check):
     directory = kvtest.kv_temp_dir()
     options = BASE_OPTIONS + ["--appendfsync", "always"]
@@ -414,6 +472,7 @@ def main():
           f"{ {state: states.count(state) for state in set(states)} }")
     rewrites_in_a_row(check)
     print(f"two rewrites: {time.monotonic() - started:.2f} s")
+    end_failure(check)
     check.finish()
 
 
