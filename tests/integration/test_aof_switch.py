@@ -182,17 +182,21 @@ def stall_round(check, policy):
         start_window = [rtt for at, rtt, _ in pinger.samples
                         if started - 0.001 <= at < started + replied + 0.2]
         # The end: the 300 ms before INFO showed it (polled every 20 ms) and 300 ms after;
-        # and the PINGs in flight when the log says it finished (its line's millisecond).
+        # and the PINGs in flight from the log's "terminated with success" (the manifest is
+        # durable) to its "finished successfully" (the old files deleted).
         end_window = [rtt for at, rtt, _ in pinger.samples
                       if started + ended - 0.3 <= at < started + ended + 0.3]
+        end_from = log_time(kv, "Background AOF rewrite terminated with success") - \
+            wall_minus_perf
         end_at = log_time(kv, "Background AOF rewrite finished successfully") - wall_minus_perf
         end_flight = [rtt for at, rtt, _ in pinger.samples
-                      if at <= end_at + 0.002 and at + rtt >= end_at - 0.002]
+                      if at <= end_at + 0.002 and at + rtt >= end_from - 0.002]
         print(f"stall {policy}: BGREWRITEAOF replied in {replied * 1000:.1f} ms, the rewrite "
               f"ended after {ended * 1000:.0f} ms; longest PING round trip: before "
               f"{max(before, default=0) * 1000:.1f} ms, at the start (first 200 ms) "
               f"{max(start_window, default=0) * 1000:.1f} ms, at the end (300 ms either side) "
-              f"{max(end_window, default=0) * 1000:.1f} ms, in flight at the end's log line "
+              f"{max(end_window, default=0) * 1000:.1f} ms, in flight from the end's manifest to "
+              f"the old files' deletion "
               f"{max(end_flight, default=0) * 1000:.1f} ms, during the whole rewrite "
               f"{max(during, default=0) * 1000:.1f} ms ({len(during)} PINGs)")
     lines = manifest_lines(directory)
