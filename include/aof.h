@@ -23,20 +23,23 @@
  * Rewrite (BGREWRITEAOF, auto-aof-rewrite-*, CONFIG SET appendonly yes), forkless and
  * sliced, its start without waiting for the disk: a new incr file is opened and propagation
  * switches to it at once; the old file retires on the ring (the bytes fed before the switch,
- * then its fsync and its close, as Redis's background fsync-and-close), and once it is
- * durable the manifest listing the new file is persisted there too (write, fsync, rename,
- * directory fsync, linked); the synced offset passes neither the old file's end before its
- * fsync nor the new file's start before that manifest. One file retires at a time: a rewrite
- * asked for meanwhile is scheduled (as while a snapshot runs), not refused, since the
- * retiring file's bytes are the head of the write buffer. The snapshot (snapshot.h) walks the keyspace
- * into a temp base file between loop passes through a second small ring (its buffers and an
- * fsync in flight at most); at its end the base is renamed, the manifest of the new base and
- * the new incr file replaces the old by rename, the old files go. Until then the manifest
- * lists the old base and every incr file: a crash loses nothing.
+ * then its fsync and, once durable, its close, as Redis's background fsync-and-close), and
+ * once it is durable the manifest listing the new file is persisted there too (write, fsync,
+ * then, once those succeeded, rename and directory fsync); the synced offset passes neither
+ * the old file's end before its fsync nor the new file's start before that manifest. One
+ * file retires at a time: a rewrite asked for meanwhile is scheduled (as while a snapshot
+ * runs), not refused, since the retiring file's bytes are the head of the write buffer. The
+ * snapshot (snapshot.h) walks the keyspace into a temp base file between loop passes through a second small ring (its buffers and an
+ * fsync in flight at most); at its end, without waiting either, the base's rename and the
+ * manifest of the new base and the new incr file (write, fsync, rename, directory fsync) go
+ * out as the same two-stage chain on the AOF's ring, and only once it completed do the old
+ * files go and INFO show the rewrite's end. Until the manifest's rename the old manifest lists the
+ * old base and every incr file: a crash at any point loses nothing.
  *
  * Own ring, not the loop's: the loop's ring is the network's and its completions are
  * dispatched by connection; the AOF's handful of operations (one write, an fsync of the
- * current file, the retiring file's fsync and close, the manifest's chain) are reaped here without touching that dispatch: at the pass's end, and when the
+ * current file, the retiring file's fsync and close, the manifest's chain) are reaped here
+ * without touching that dispatch: at the pass's end, and when the
  * eventfd registered on this ring (signalled at each of its completions) completes the read
  * the loop keeps on it (aof_event_fd, aof_event).
  */

@@ -86,6 +86,14 @@ struct cmd_context {
  * checked when it first ran, so some of a client's limits do not apply to it. */
 bool cmd_must_obey(const struct cmd_context *context);
 
+/* Redis's writeCommandsDeniedByDiskError: the error a write gets while the disk cannot be
+ * written, REPLY_ERROR_MISCONF_RDB (the last BGSAVE failed with stop-writes-on-bgsave-error
+ * and save points set; checked first) or REPLY_ERROR_MISCONF_AOF (the AOF's last write
+ * failed: its errno in *aof_errno, for the line's %s), else REPLY_ERROR_COUNT. Commands are
+ * checked at admission (and PING); a script's redis.call of a write, as Redis's
+ * scriptVerifyWriteCommandAllow. */
+enum reply_error cmd_disk_denied(int *aof_errno);
+
 /* Bytes cmd_init carves: a latency histogram per command and the slow log ring. */
 uint64_t cmd_plan_stats_bytes(uint32_t slowlog_max_len);
 

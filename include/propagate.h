@@ -70,7 +70,8 @@ struct propagate_sink {
 /* What INFO persistence shows of the AOF (the writer keeps it). */
 struct propagate_aof_stats {
     bool enabled;                    /* appendonly is on and its files are open */
-    bool rewrite_in_progress;
+    bool rewrite_in_progress;        /* from the start until its end's manifest is durable */
+    bool rewrite_snapshot;           /* the running snapshot is the rewrite's (its base) */
     bool rewrite_scheduled;
     int64_t rewrite_started_ms;      /* Unix ms the running rewrite started */
     int64_t last_rewrite_time_sec;   /* -1 before any */

@@ -12,7 +12,8 @@
  * switches, and the synced one never passes the retiring file's end before its fsync, nor
  * the current file's start before the manifest listing it is durable. Nothing here waits for
  * the disk while serving: the replies wait (loop.c's gate); only turning appendonly off, a
- * full fill half, a rewrite's end (its manifest) and shutdown wait.
+ * full fill half and shutdown wait. A rewrite's end persists its manifest on the ring too
+ * (the base's rename leading the chain) and deletes the old files only once it is durable.
  */
 #define _GNU_SOURCE /* statx */
 #include "aof.h"
@@ -43,9 +44,10 @@
 #include "snapshot.h"
 #include "store.h"
 
-/* Ring entries: at most 11 operations are in flight: the write (1) and its linked fsync (1)
- * or an fsync of written bytes (1), the retiring file's fsync and close (2), the manifest's
- * chain (4) and its two closes (2), a synchronous operation (1) (the CQ holds twice as many). */
+/* Ring entries: at most 12 operations are in flight: the write (1) and its linked fsync (1)
+ * or an fsync of written bytes (1), the retiring file's fsync or close (1), a stage of the
+ * manifest's chain (3 at most) and its two closes (2), the old files' unlinks
+ * (AOF_UNLINKS_IN_FLIGHT), a synchronous operation (1) (the CQ holds twice as many). */
 #define AOF_RING_ENTRIES 16u
 
 /* The rewrite's ring: the snapshot's buffers in flight and the base file's fsync. */
@@ -73,15 +75,23 @@ _Static_assert(SNAPSHOT_BUFFER_COUNT + 1u <= AOF_BASE_RING_ENTRIES, "base ring t
 /* An operation's user_data: the op in the low byte, above it the generation of the incr file
  * it is for (aof.generation when it was submitted): a completion is credited to the current
  * file or to the retiring one by it, since the switch happens while operations are in flight.
- * The manifest's operations carry generation 0. Tag 0 is a synchronous operation's. */
+ * The manifest's chain carries its link's index there instead (a failed link's completion may
+ * be reaped after the cancelled ones that follow it). Tag 0 is a synchronous operation's. */
 enum aof_op {
     AOF_OP_WRITE = 1,
     AOF_OP_FSYNC = 2,
     AOF_OP_CLOSE = 3,          /* the retiring file's, linked to its last fsync */
     AOF_OP_MANIFEST = 4,       /* a link of the manifest's chain */
     AOF_OP_MANIFEST_CLOSE = 5, /* the temp manifest's or the directory's fd, after the chain */
+    AOF_OP_UNLINK = 6,         /* an old file a rewrite's end deletes (its path slot above) */
 };
 #define AOF_OP_BITS 8u
+
+/* Unlinks of old files in flight at once. A rewrite's end deletes the files its manifest no
+ * longer lists off the loop's thread: unlinking a large file frees its blocks (47 ms for a
+ * fsynced 128 MiB file on this ext4), as Redis's bg_unlink does in a thread. */
+#define AOF_UNLINKS_IN_FLIGHT 2u
+_Static_assert(AOF_UNLINKS_IN_FLIGHT == 2u, "deletions_advance picks one of two slots");
 
 /* The sources of aof_last_write_status:err; it is ok again once none fails. */
 enum aof_failing {
@@ -103,25 +113,44 @@ struct aof_retiring {
     uint64_t fsynced_bytes;  /* of which made durable by a completed fsync */
     uint64_t fsync_covered;  /* file bytes the fsync in flight makes durable */
     bool fsync_in_flight;
-    bool close_in_flight;    /* linked to its fsync: a failed fsync cancels it, fd stays */
+    bool close_in_flight;    /* after its fsync succeeded (or linked to its last write) */
 };
 
 /* The manifest listing the new incr file, written without waiting: open (synchronous, no
- * disk wait), then write -> fsync -> rename -> fsync of the directory as one linked chain,
- * then the two closes. Until the chain succeeds, the new incr file's bytes are not credited
- * as durable (aof_synced_offset): a crash before it would find the old manifest, which does
- * not list them. A failed chain is retried (from the render) every AOF_RETRY_MS. */
+ * disk wait), then write -> fsync -> rename -> fsync of the directory as a chain in two
+ * linked stages, then the two closes. The rename goes only once the first stage succeeded
+ * (submitted from its last completion): a failed fsync, rename or unlink does not cancel the
+ * operations linked after it on every kernel (6.18 runs them: only a read's or write's
+ * failure breaks a link), so a temp file whose fsync failed must never be renamed in. Until
+ * the chain succeeds, the new incr file's bytes are not credited as durable
+ * (aof_synced_offset): a crash before it would find the old manifest, which does not list
+ * them. A failed chain is retried (from the render) every AOF_RETRY_MS.
+ *
+ * A rewrite's end uses the same job for aof.end_manifest (the new base and the current incr
+ * file), its chain led by the base's rename (temp name -> base name): rename -> write -> fsync
+ * -> rename -> fsync of the directory. A crash before the manifest's rename finds the old
+ * manifest and every old file (the new base, renamed or not, is listed by none); after it,
+ * the new manifest and the new base. The old files are deleted only once the chain
+ * completed (rewrite_end_settle, at the pass's end). It is tried once: a failure fails the
+ * rewrite, as Redis's backgroundRewriteDoneHandler does, and the old manifest stays. */
+enum { AOF_END_LINK_MANIFEST_RENAME = 3 }; /* the end chain's link renaming the manifest */
 struct aof_manifest_job {
-    char text[AOF_MANIFEST_BYTES]; /* aof.manifest rendered; the write reads it */
+    char text[AOF_MANIFEST_BYTES]; /* aof.manifest (or end_manifest) rendered; the write's */
     uint32_t length;                   /* bytes of text */
     char temp[AOF_PATH_BYTES];     /* temp-<appendfilename>.manifest */
     char path[AOF_PATH_BYTES];     /* <appendfilename>.manifest */
     int fd;                            /* the temp file; -1: none open */
     int dir_fd;                        /* the AOF directory; -1: none open */
-    uint32_t chain_pending;            /* links of the chain on the ring (0..4) */
+    uint32_t chain_pending;            /* links of the chain's stage on the ring (0..3) */
+    uint32_t links_submitted;          /* links of the chain submitted, both stages (0..5) */
     uint32_t close_pending;            /* closes on the ring (0..2) */
-    int status;                        /* the chain's first failure, 0: none */
+    int status;                        /* the failed link's result (or the opens'), 0: none */
+    int32_t failed_link;               /* the index of the link that failed; -1: none */
     bool wanted;                       /* aof.manifest is not known durable yet */
+    bool end_wanted;                   /* the rewrite's end waits for its chain's turn */
+    bool chain_end;                    /* the chain in flight (or unsettled) is the end's */
+    bool end_settle;                   /* the end's chain is over: rewrite_end_settle runs */
+    bool end_deleting;                 /* its old files go: then rewrite_end_report runs */
 };
 enum aof_fsync { AOF_FSYNC_NO = 0, AOF_FSYNC_ALWAYS = 1, AOF_FSYNC_EVERYSEC = 2 };
 
@@ -188,6 +217,19 @@ static struct {
     bool rewrite_turning_on;       /* it makes CONFIG SET appendonly yes's files (unlisted) */
     int64_t rewrite_started_ms;    /* monotonic */
     char base_temp[AOF_PATH_BYTES];
+    char base_path[AOF_PATH_BYTES];    /* the new base's name once the end's chain renames it */
+    struct aof_manifest end_manifest;  /* the rewrite's end: the new base, the incr file */
+    uint64_t end_keys_written;         /* the snapshot's figures, for the end's log line */
+    uint64_t end_keys_early;
+    uint64_t end_parts_early;
+    struct aof_deletions {
+        char names[AOF_INCR_FILES_MAX + 1u][AOF_NAME_BYTES]; /* an old base and incr files */
+        uint32_t count;                  /* names queued by the last rewrite's end */
+        uint32_t next_index;             /* the next to unlink; count: all submitted */
+        uint32_t pending;                /* unlinks in flight (<= AOF_UNLINKS_IN_FLIGHT) */
+        uint32_t slots_busy;             /* bit per path slot in flight */
+        char paths[AOF_UNLINKS_IN_FLIGHT][AOF_PATH_BYTES];
+    } deletions;                         /* the old files a rewrite's end deletes */
 } aof;
 
 static int64_t clock_ms(clockid_t clock)
@@ -458,9 +500,11 @@ static void ring_submit(void)
 }
 
 /* The retiring file's end: an fsync of its bytes not yet durable (a full fsync, as Redis's
- * background one: the file's size is metadata a reader needs) and its close, linked, so the
- * close comes only after a successful fsync and a failed one leaves the fd to retry with.
- * After the file's last write when `sqe_before` links to it; the caller submits. */
+ * background one: the file's size is metadata a reader needs), or, once they are, its close.
+ * The close is not linked to the fsync: a failed fsync does not cancel what is linked after
+ * it on every kernel (6.18 runs it), and the fd must stay to retry with; on_retiring_fsync
+ * submits the close. After the file's last write when `sqe_before` links to it (a short or
+ * failed write cancels what follows); the caller submits. */
 static void retiring_end_prepare(struct io_uring_sqe *sqe_before)
 {
     struct aof_retiring *retiring = &aof.retiring;
@@ -469,15 +513,14 @@ static void retiring_end_prepare(struct io_uring_sqe *sqe_before)
     if (sqe_before != NULL) {
         sqe_before->flags |= IOSQE_IO_LINK;
     }
+    struct io_uring_sqe *sqe = ring_sqe();
     if (retiring->fsynced_bytes < retiring->end_bytes) {
-        struct io_uring_sqe *sqe = ring_sqe();
         io_uring_prep_fsync(sqe, retiring->fd, 0);
         io_uring_sqe_set_data64(sqe, tag(generation, AOF_OP_FSYNC));
-        sqe->flags |= IOSQE_IO_LINK;
         retiring->fsync_in_flight = true;
         retiring->fsync_covered = retiring->end_bytes;
+        return;
     }
-    struct io_uring_sqe *sqe = ring_sqe();
     io_uring_prep_close(sqe, retiring->fd);
     io_uring_sqe_set_data64(sqe, tag(generation, AOF_OP_CLOSE));
     retiring->close_in_flight = true;
@@ -600,6 +643,11 @@ static void on_retiring_fsync(int result)
         retiring->fsynced_bytes = retiring->fsync_covered;
     }
     write_solved(AOF_FAILING_RETIRING);
+    if (retiring->written_bytes == retiring->end_bytes &&
+        retiring->fsynced_bytes >= retiring->end_bytes && !retiring->close_in_flight) {
+        retiring_end_prepare(NULL); /* its close, now that it is durable */
+        ring_submit();
+    }
 }
 
 /* The retiring file's close (after its fsync): it is done with. */
@@ -609,7 +657,7 @@ static void on_retiring_close(int result)
     KV_ASSERT(retiring->fd >= 0 && retiring->close_in_flight);
     retiring->close_in_flight = false;
     if (result == -ECANCELED) {
-        return; /* its fsync failed: the fd stays for the retry */
+        return; /* linked to a write that failed or was short: the fd stays for the retry */
     }
     KV_ASSERT(result != -EBADF); /* ours, closed once */
     KV_ASSERT(retiring->written_bytes == retiring->end_bytes);
@@ -617,16 +665,29 @@ static void on_retiring_close(int result)
     retiring->fd = -1; /* a failed close (EIO) released the fd too; its data was fsynced */
 }
 
-/* A link of the manifest's chain completed (or was cancelled by an earlier one's failure). */
-static void on_manifest(int result)
+static void manifest_rename_submit(void);
+
+/* A link of the manifest's chain completed (or was cancelled by an earlier one's failure):
+ * the first link that failed is the one whose index is lowest (those after it are cancelled). */
+static void on_manifest(int result, uint32_t link)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
     KV_ASSERT(job->chain_pending > 0 && job->fd >= 0);
+    KV_ASSERT(link < 5u);
     job->chain_pending--;
-    if (result < 0 && job->status == 0) {
+    if (result < 0 && (job->failed_link < 0 || (int32_t)link < job->failed_link)) {
         job->status = result;
+        job->failed_link = (int32_t)link;
     }
     if (job->chain_pending > 0) {
+        return;
+    }
+    if (job->status == 0 && job->links_submitted < (job->chain_end ? 5u : 4u)) {
+        manifest_rename_submit(); /* the first stage is durable: the rename may go */
+        return;
+    }
+    if (job->chain_end) {
+        job->end_settle = true; /* the pass's end deletes the old files (or the new base) */
         return;
     }
     if (job->status != 0) {
@@ -637,6 +698,20 @@ static void on_manifest(int result)
     }
     job->wanted = false; /* the new incr file is listed, durably: its fsyncs count */
     write_solved(AOF_FAILING_MANIFEST);
+}
+
+/* An old file's unlink completed (its slot, in the tag's generation field, is free again). */
+static void on_unlink(int result, uint32_t slot)
+{
+    struct aof_deletions *deletions = &aof.deletions;
+    KV_ASSERT(slot < AOF_UNLINKS_IN_FLIGHT && (deletions->slots_busy & (1u << slot)) != 0);
+    KV_ASSERT(deletions->pending > 0);
+    deletions->slots_busy &= ~(1u << slot);
+    deletions->pending--;
+    if (result < 0 && result != -ENOENT) {
+        log_warn("Failed to remove the history file %s: %s", deletions->paths[slot],
+                 strerror(-result));
+    }
 }
 
 static void reap(bool wait)
@@ -658,12 +733,16 @@ static void reap(bool wait)
         uint32_t op = (uint32_t)(data & ((1u << AOF_OP_BITS) - 1u));
         uint32_t generation = (uint32_t)(data >> AOF_OP_BITS);
         if (op == AOF_OP_MANIFEST) {
-            on_manifest(result);
+            on_manifest(result, generation);
             continue;
         }
         if (op == AOF_OP_MANIFEST_CLOSE) {
             KV_ASSERT(aof.manifest_job.close_pending > 0);
             aof.manifest_job.close_pending--;
+            continue;
+        }
+        if (op == AOF_OP_UNLINK) {
+            on_unlink(result, generation);
             continue;
         }
         /* The current file's, or the retiring one's (the one before it). */
@@ -682,6 +761,84 @@ static void reap(bool wait)
             on_fsync(result, aof.fsync_covered);
         }
     }
+}
+
+/* ---- The old files' deletion ---- */
+
+static void rewrite_end_report(void);
+
+static bool deletions_busy(void)
+{
+    const struct aof_deletions *deletions = &aof.deletions;
+    return deletions->next_index < deletions->count || deletions->pending > 0;
+}
+
+/* Queues the files of `old` that `current` does not list (Redis's history files), logged as
+ * Redis logs them; deletions_advance unlinks them on the ring. */
+static void deletions_queue(const struct aof_manifest *old, const struct aof_manifest *current)
+{
+    struct aof_deletions *deletions = &aof.deletions;
+    KV_ASSERT(!deletions_busy()); /* a rewrite starts only once the last one's went */
+    deletions->count = 0;
+    deletions->next_index = 0;
+    if (old->base[0] != '\0' && strcmp(old->base, current->base) != 0) {
+        memcpy(deletions->names[deletions->count++], old->base, AOF_NAME_BYTES);
+    }
+    /* Bounded by AOF_INCR_FILES_MAX (names holds one more: the base). */
+    for (uint32_t index = 0; index < old->incr_count; index++) {
+        bool kept = current->incr_count > 0 && strcmp(old->incr[index], current->incr[0]) == 0;
+        if (!kept) {
+            memcpy(deletions->names[deletions->count++], old->incr[index], AOF_NAME_BYTES);
+        }
+    }
+    KV_ASSERT(deletions->count <= AOF_INCR_FILES_MAX + 1u);
+    /* Bounded by the names just queued. */
+    for (uint32_t index = 0; index < deletions->count; index++) {
+        log_info("Removing the history file %s in the background", deletions->names[index]);
+    }
+}
+
+/* Submits the queued unlinks, AOF_UNLINKS_IN_FLIGHT at a time, without waiting. */
+static void deletions_advance(void)
+{
+    struct aof_deletions *deletions = &aof.deletions;
+    bool submitted = false;
+    /* Bounded: AOF_UNLINKS_IN_FLIGHT slots. */
+    while (deletions->pending < AOF_UNLINKS_IN_FLIGHT &&
+           deletions->next_index < deletions->count) {
+        uint32_t slot = (deletions->slots_busy & 1u) == 0 ? 0u : 1u;
+        KV_ASSERT((deletions->slots_busy & (1u << slot)) == 0);
+        const char *name = deletions->names[deletions->next_index++];
+        if (!aof_path(deletions->paths[slot], name)) {
+            continue; /* no such path can be a listed file's */
+        }
+        struct io_uring_sqe *sqe = ring_sqe();
+        io_uring_prep_unlinkat(sqe, AT_FDCWD, deletions->paths[slot], 0);
+        io_uring_sqe_set_data64(sqe, tag(slot, AOF_OP_UNLINK));
+        deletions->slots_busy |= 1u << slot;
+        deletions->pending++;
+        submitted = true;
+    }
+    if (submitted) {
+        ring_submit();
+    }
+    if (aof.manifest_job.end_deleting && !deletions_busy()) {
+        rewrite_end_report();
+    }
+}
+
+/* Unlinks what is queued, waiting (shutdown, turning the AOF off): no file is left behind
+ * that no manifest lists. */
+static void deletions_wait(void)
+{
+    /* Bounded: each pass submits or completes one of at most AOF_INCR_FILES_MAX + 1. */
+    while (deletions_busy()) {
+        deletions_advance();
+        if (aof.deletions.pending > 0) {
+            reap(true);
+        }
+    }
+    deletions_advance(); /* the end's report */
 }
 
 /* Waits until no write is in flight. */
@@ -876,11 +1033,12 @@ static void file_switch(int fd)
               aof.origin); /* no wrap */
 }
 
-/* A rewrite waits while a file retires or the manifest is being persisted. */
+/* A rewrite waits while a file retires, the manifest is being persisted or the last
+ * rewrite's old files are being deleted. */
 static bool manifest_busy(void);
 static bool retiring_busy(void)
 {
-    return aof.retiring.fd >= 0 || manifest_busy();
+    return aof.retiring.fd >= 0 || manifest_busy() || deletions_busy();
 }
 
 /* Submits the retiring file's next operation when none of its is in flight: its bytes at the
@@ -932,17 +1090,18 @@ static int retiring_wait(void)
     return 0;
 }
 
-static int manifest_wait(bool attempt);
+static int manifest_wait(void);
 
 /* Writes what the buffers hold and fsyncs it, waiting (shutdown, turning off): the retiring
  * file first, and the manifest being persisted. */
 static int drain(void)
 {
     int status = retiring_wait();
-    status = status == 0 ? manifest_wait(true) : status;
+    status = status == 0 ? manifest_wait() : status;
     if (status != 0) {
         return status;
     }
+    deletions_wait(); /* a rewrite's end settled by the wait above queues them */
     job_wait();
     if (aof.job) {
         status = file_write(aof.fd, aof.halves[aof.fill_index ^ 1u].bytes + aof.job_done,
@@ -1111,19 +1270,47 @@ static int manifest_write(const struct aof_manifest *manifest)
 static bool manifest_busy(void)
 {
     const struct aof_manifest_job *job = &aof.manifest_job;
-    return job->wanted || job->fd >= 0 || job->close_pending > 0;
+    return job->wanted || job->end_wanted || job->end_settle || job->fd >= 0 ||
+           job->close_pending > 0;
 }
 
-/* Starts persisting aof.manifest without waiting (the job, above): the two opens now (no
- * disk wait), the linked chain on the ring. A failure to open is retried as the chain's. */
+/* A rewrite's end is waiting for its manifest (aof_rewrite_in_progress stays 1 meanwhile). */
+static bool rewrite_ending(void)
+{
+    const struct aof_manifest_job *job = &aof.manifest_job;
+    return job->end_wanted || job->chain_end || job->end_deleting;
+}
+
+static void rewrite_end_settle(void);
+
+/* One link of the manifest's chain, its index in the tag (a prep keeps user_data but clears
+ * the flags: the caller links it after the prep); the caller submits. */
+static struct io_uring_sqe *manifest_link(uint32_t *link)
+{
+    struct io_uring_sqe *sqe = ring_sqe();
+    io_uring_sqe_set_data64(sqe, tag(*link, AOF_OP_MANIFEST));
+    (*link)++;
+    return sqe;
+}
+
+/* Starts persisting aof.manifest (or, at a rewrite's end, aof.end_manifest, the base's rename
+ * first) without waiting (the job, above): the two opens now (no disk wait), the linked chain
+ * on the ring. A failure to open is retried as the chain's; the end's fails the rewrite. */
 static void manifest_submit(void)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
-    KV_ASSERT(job->wanted && job->fd < 0 && job->dir_fd < 0);
-    KV_ASSERT(retiring_synced()); /* the files it lists before the new one are whole */
-    KV_ASSERT(job->chain_pending == 0 && job->close_pending == 0);
+    bool end = job->end_wanted;
+    KV_ASSERT((job->wanted || end) && job->fd < 0 && job->dir_fd < 0);
+    /* The files it lists before the new one are whole; the end's lists the base instead. */
+    KV_ASSERT(end || retiring_synced());
+    KV_ASSERT(job->chain_pending == 0 && job->close_pending == 0 && !job->end_settle);
+    job->end_wanted = false;
+    job->chain_end = end;
+    job->status = 0;
+    job->failed_link = -1;
     char dir[AOF_PATH_BYTES];
-    int status = manifest_render(&aof.manifest, job->text, &job->length, job->temp, job->path);
+    int status = manifest_render(end ? &aof.end_manifest : &aof.manifest, job->text,
+                                 &job->length, job->temp, job->path);
     status = status == 0 && !aof_dir(dir) ? -ENAMETOOLONG : status;
     if (status == 0) {
         job->fd = file_open(job->temp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -1142,32 +1329,55 @@ static void manifest_submit(void)
         }
         log_warn("Failed to persist the AOF manifest: %s", strerror(-status));
         job->status = status;
+        if (end) {
+            job->end_settle = true; /* failed_link stays -1: nothing was renamed */
+            return;
+        }
         write_error(AOF_FAILING_MANIFEST, -status);
         return;
     }
-    /* A short write fails its link as an error does: the rename never sees half a file. */
-    struct io_uring_sqe *sqe = ring_sqe();
+    /* The first stage: the base's rename (the end's), the temp file's write and fsync. A
+     * short or failed write cancels the fsync; the base's rename and the fsync are checked
+     * at their completions (on_manifest) before the second stage goes. */
+    uint32_t link = 0;
+    struct io_uring_sqe *sqe = NULL;
+    if (end) {
+        sqe = manifest_link(&link);
+        io_uring_prep_renameat(sqe, AT_FDCWD, aof.base_temp, AT_FDCWD, aof.base_path, 0);
+    }
+    sqe = manifest_link(&link);
     io_uring_prep_write(sqe, job->fd, job->text, job->length, 0);
-    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
     sqe->flags |= IOSQE_IO_LINK;
-    sqe = ring_sqe();
+    sqe = manifest_link(&link);
     io_uring_prep_fsync(sqe, job->fd, 0);
-    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
-    sqe->flags |= IOSQE_IO_LINK;
-    sqe = ring_sqe();
+    KV_ASSERT(!end || link == AOF_END_LINK_MANIFEST_RENAME);
+    job->links_submitted = link;
+    job->chain_pending = link;
+    ring_submit();
+}
+
+/* The chain's second stage, once the first succeeded: the rename that makes the manifest
+ * current, then the directory's fsync that makes the rename durable (its failure, after the
+ * rename, is reported: the new manifest may or may not be the one a crash finds). */
+static void manifest_rename_submit(void)
+{
+    struct aof_manifest_job *job = &aof.manifest_job;
+    KV_ASSERT(job->chain_pending == 0 && job->status == 0 && job->fd >= 0);
+    uint32_t link = job->links_submitted;
+    KV_ASSERT(link == (job->chain_end ? AOF_END_LINK_MANIFEST_RENAME : 2u));
+    struct io_uring_sqe *sqe = manifest_link(&link);
     io_uring_prep_renameat(sqe, AT_FDCWD, job->temp, AT_FDCWD, job->path, 0);
-    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
     sqe->flags |= IOSQE_IO_LINK;
-    sqe = ring_sqe();
+    sqe = manifest_link(&link);
     io_uring_prep_fsync(sqe, job->dir_fd, 0);
-    io_uring_sqe_set_data64(sqe, tag(0, AOF_OP_MANIFEST));
-    job->chain_pending = 4;
-    job->status = 0;
+    job->chain_pending = link - job->links_submitted;
+    job->links_submitted = link;
     ring_submit();
 }
 
 /* The pass's end: a finished chain's two fds are closed (on the ring, not waited for); a
- * failed chain is started again once the retry time has come (or at once: `force`). */
+ * rewrite's end whose chain is over is settled (the old files go, or the new base); a chain
+ * wanted is started once the retry time has come (or at once: `force`). */
 static void manifest_advance(int64_t now, bool force)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
@@ -1187,40 +1397,48 @@ static void manifest_advance(int64_t now, bool force)
         job->dir_fd = -1;
         ring_submit();
     }
+    if (job->end_settle) {
+        rewrite_end_settle();
+    }
     /* Only once the retiring file is durable: a manifest that lists a file after it must
      * never meet it with a torn tail (kill -9 in the middle of its last write, or a power
      * loss before its fsync): kv and Redis load a truncated file only when it is the last.
-     * It costs the replies nothing: the new file's bytes wait for the old file's fsync. */
-    if (job->wanted && job->close_pending == 0 && retiring_synced() &&
-        (force || now >= aof.retry_ms)) {
+     * It costs the replies nothing: the new file's bytes wait for the old file's fsync. The
+     * end's manifest does not list it (the base holds its bytes): it goes at once. */
+    if ((job->wanted || job->end_wanted) && job->close_pending == 0 &&
+        (job->end_wanted || retiring_synced()) && (force || now >= aof.retry_ms)) {
         manifest_submit();
+        if (job->end_settle) {
+            rewrite_end_settle(); /* its opens failed: the rewrite did */
+        }
     }
+    deletions_advance();
 }
 
-/* Waits for the manifest's job: its chain and closes in flight, then, with `attempt`, one
- * attempt more when none ran (a drain, after retiring_wait): 0 when nothing is in flight and,
- * with `attempt`, aof.manifest is durable; else the attempt's failure. A rewrite's end waits
- * without `attempt`: the manifest it writes next replaces the job's. */
-static int manifest_wait(bool attempt)
+/* Waits for the manifest's job (a drain, after retiring_wait): its chain and closes in flight,
+ * a rewrite's end settled, then one attempt more when none failed on the way: 0 when nothing
+ * is in flight and aof.manifest is durable; else the failure. */
+static int manifest_wait(void)
 {
     struct aof_manifest_job *job = &aof.manifest_job;
-    bool attempted = !attempt;
-    /* Bounded: the chain's four links and the two closes complete, one attempt at most. */
+    bool attempted = false;
+    /* Bounded: the end's chain (tried once) and one more chain at most, each of five links
+     * and two closes; a failed start's chain counts as the attempt. */
     while (manifest_busy()) {
-        if (job->chain_pending == 0 && job->fd < 0 && job->close_pending == 0) {
-            if (attempted) {
-                return !attempt ? 0 : job->status != 0 ? job->status : -EIO;
-            }
-            attempted = true;
-            manifest_advance(0, true);
+        if (job->chain_pending > 0 || job->close_pending > 0) {
+            reap(true);
             continue;
         }
-        if (job->chain_pending == 0 && job->fd >= 0) {
-            attempted = attempted || job->status != 0;
-            manifest_advance(0, false); /* the closes */
+        if (job->fd >= 0 || job->end_settle) {
+            attempted = attempted || (job->status != 0 && !job->chain_end);
+            manifest_advance(0, false); /* the closes, the end's settling; no attempt */
             continue;
         }
-        reap(true);
+        if (attempted) {
+            return job->status != 0 ? job->status : -EIO;
+        }
+        attempted = !job->end_wanted; /* the end's chain is not the start's attempt */
+        manifest_advance(0, true);
     }
     return 0;
 }
@@ -1703,9 +1921,29 @@ static bool reply_is_oom(const struct reply *reply)
            memcmp(reply->bytes, oom.bytes, oom.length) == 0;
 }
 
-/* Runs one replayed command. False: a command kv does not know, or one the budget had no
- * room for (logged): the dataset cannot be what the file says, and kv refuses to start
- * (Redis, which checks no maxmemory while loading, fails only when an allocation does). */
+/* The kv limit (an optional cap: key_size_max, val_size_max, list_length_max, key_count, ..)
+ * whose error the reply is, or REPLY_ERROR_COUNT when it is not one. Redis has none of
+ * these: a replayed command they refuse would leave the dataset short of the file's. */
+static enum reply_error reply_limit(const struct reply *reply)
+{
+    uint64_t written = reply_since_mark(reply);
+    if (reply->first != '-' || written != reply->length) {
+        return REPLY_ERROR_COUNT;
+    }
+    /* Bounded: the limit errors' block of the table. */
+    for (uint32_t id = REPLY_ERROR_KEY_TOO_LONG; id <= REPLY_ERROR_BLOCKING_KEYS_FULL; id++) {
+        struct slice line = reply_error_line((enum reply_error)id);
+        if (written == line.length && memcmp(reply->bytes, line.bytes, line.length) == 0) {
+            return (enum reply_error)id;
+        }
+    }
+    return REPLY_ERROR_COUNT;
+}
+
+/* Runs one replayed command. False: a command kv does not know, one the budget had no room
+ * for, or one a kv limit refused (logged, naming the option to raise): the dataset cannot be
+ * what the file says, and kv refuses to start (Redis, which checks no maxmemory while
+ * loading, fails only when an allocation does; it has no other limits). */
 static bool replay_one(struct cmd_context *context, const struct aof_command *command,
                        const char *name)
 {
@@ -1729,6 +1967,17 @@ static bool replay_one(struct cmd_context *context, const struct aof_command *co
                  "raise maxmemory to load it", name,
                  (int)(args[0].length > 64 ? 64 : args[0].length), (const char *)args[0].bytes,
                  command->begin, heap_free_bytes(aof.store->heap));
+        return false;
+    }
+    enum reply_error limit = reply_limit(&context->reply);
+    if (limit != REPLY_ERROR_COUNT) {
+        /* The line, "-ERR <what> (<option> is <value>)\r\n", without its "-ERR " and end. */
+        struct slice line = reply_error_line(limit);
+        KV_ASSERT(line.length > 7 && memcmp(line.bytes, "-ERR ", 5) == 0);
+        log_warn("A limit of kv refused the command '%.*s' at offset %" PRIu64 " reading the "
+                 "append only file %s: %.*s; raise that option to load the file",
+                 (int)(args[0].length > 64 ? 64 : args[0].length), (const char *)args[0].bytes,
+                 command->begin, name, (int)(line.length - 7), (const char *)line.bytes + 5);
         return false;
     }
     return true;
@@ -1827,7 +2076,11 @@ static enum aof_load load_incr(const char *name, bool last)
             command_release(&command);
         }
         if (parsed != AOF_PARSED) {
-            break; /* valid_up_to stays before a transaction cut short */
+            /* valid_up_to stays before a transaction cut short, as Redis when the file ends
+             * after whole commands inside it; where a command inside it is torn, Redis cuts
+             * after the last whole one, leaving a MULTI without EXEC that its next start
+             * reverts together with every write appended after the cut: kv does not. */
+            break;
         }
         valid_up_to = reader_offset(&reader);
     }
@@ -1850,10 +2103,8 @@ static enum aof_load load_incr(const char *name, bool last)
     }
     KV_ASSERT(parsed == AOF_SHORT);
     if (load_truncated) {
-        if (!last) {
-            log_warn("Fatal error: the truncated file is not the last file");
-            return AOF_LOAD_FAILED;
-        }
+        /* As Redis's loadSingleAppendOnlyFile: the tail is cut first, and only then does its
+         * caller refuse a truncated file that is not the last (the next start loads it). */
         log_warn("!!! Warning: short read while loading the AOF file %s!!!", name);
         log_warn("!!! Truncating the AOF %s at offset %llu !!!", name,
                  (unsigned long long)valid_up_to);
@@ -1861,6 +2112,10 @@ static enum aof_load load_incr(const char *name, bool last)
             log_warn("Error truncating the AOF file %s: %s", name, strerror(errno));
         } else {
             log_warn("AOF %s loaded anyway because aof-load-truncated is enabled", name);
+            if (!last) {
+                log_warn("Fatal error: the truncated file is not the last file");
+                return AOF_LOAD_FAILED;
+            }
             return AOF_LOAD_TRUNCATED;
         }
     }
@@ -2144,67 +2399,126 @@ static bool base_sink_reap(void *context, bool wait, uint32_t *tag, int *result)
     return true;
 }
 
-/* The rewrite's end (status 0: the base file is written and fsynced): the base file takes
- * its name, the new manifest (the new base and the incr file opened at the start) replaces
- * the old one by rename, the old files go. A failure leaves the manifest as it was (with the
- * new incr file listed: nothing written since the start is lost). */
-static void rewrite_finish(int status)
+/* A rewrite failed (its base's start or walk, or its end's chain): counted, logged as Redis
+ * does; when it was turning the AOF on, appendonly goes back to no. The temp base file was
+ * removed by the caller as far as it is not listed. */
+static void rewrite_fail(int status)
 {
-    KV_ASSERT(aof.base_fd < 0 && aof.manifest.incr_count > 0);
-    struct aof_manifest next = {.base_seq = aof.manifest.base_seq + 1, .incr_count = 1};
-    snprintf(next.base, sizeof(next.base), "%s.%" PRIu64 ".base.rdb", param("appendfilename"),
-             next.base_seq);
-    memcpy(next.incr[0], aof.manifest.incr[aof.manifest.incr_count - 1], sizeof(next.incr[0]));
-    next.incr_seq[0] = aof.manifest.incr_seq[aof.manifest.incr_count - 1];
-    char path[AOF_PATH_BYTES];
-    /* The start's manifest job (listing the incr file) is replaced by this one, which lists
-     * the durable base (it holds the retiring file's bytes too) and the incr file: a chain in
-     * flight completes first (the temp file is the same), one not started yet is not needed. */
-    if (status == 0) {
-        (void)manifest_wait(false);
-        status = aof_path(path, next.base) ? file_rename(aof.base_temp, path) : -ENAMETOOLONG;
+    KV_ASSERT(status < 0);
+    aof.stats.rewrite_in_progress = false;
+    aof.stats.last_rewrite_time_sec = (clock_ms(CLOCK_MONOTONIC) - aof.rewrite_started_ms) / 1000;
+    if (status == -ECANCELED) {
+        log_warn("Background AOF rewrite terminated by signal");
+    } else {
+        log_warn("Background AOF rewrite failed: %s", strerror(-status));
     }
-    status = status == 0 ? manifest_write(&next) : status;
-    if (status == 0 && aof.manifest_job.wanted) {
-        aof.manifest_job.wanted = false; /* this one lists the incr file, durably */
-        write_solved(AOF_FAILING_MANIFEST);
+    aof.stats.last_rewrite_ok = false;
+    aof.stats.rewrites_consecutive_failures++;
+    if (aof.rewrite_turning_on) {
+        /* The next pass turns the AOF off again (and removes the unlisted incr file). */
+        log_warn("Redis needs to enable the AOF but can't trigger a background AOF rewrite "
+                 "operation. Check the above logs for more info about the error.");
+        redis_param_store((uint32_t)aof.param_appendonly, "no");
+    }
+}
+
+/* The base file is written and fsynced (its fsync completed on the base ring): the manifest
+ * of the new base and the incr file opened at the start goes out as the manifest job's end
+ * chain (the base's rename first), without waiting. A start's chain still in flight completes
+ * first (the temp manifest is the same); one not started yet is not needed: the end's lists
+ * the incr file too. Until the chain completes, the rewrite is in progress. */
+static void rewrite_end_request(void)
+{
+    KV_ASSERT(aof.base_fd < 0 && (aof.manifest.incr_count > 0 || !aof.on));
+    KV_ASSERT(!rewrite_ending() && !aof.manifest_job.end_settle);
+    struct aof_manifest *next = &aof.end_manifest;
+    *next = (struct aof_manifest){.base_seq = aof.manifest.base_seq + 1};
+    snprintf(next->base, sizeof(next->base), "%s.%" PRIu64 ".base.rdb", param("appendfilename"),
+             next->base_seq);
+    if (aof.on) {
+        /* The incr file being fed; with appendonly off, every incr file is history. */
+        next->incr_count = 1;
+        memcpy(next->incr[0], aof.manifest.incr[aof.manifest.incr_count - 1],
+               sizeof(next->incr[0]));
+        next->incr_seq[0] = aof.manifest.incr_seq[aof.manifest.incr_count - 1];
+    }
+    if (!aof_path(aof.base_path, next->base)) {
+        (void)file_unlink(aof.base_temp);
+        rewrite_fail(-ENAMETOOLONG);
+        return;
+    }
+    const struct snapshot_progress *progress = snapshot_progress();
+    aof.end_keys_written = progress->keys_written;
+    aof.end_keys_early = progress->keys_early;
+    aof.end_parts_early = progress->parts_early;
+    aof.manifest_job.end_wanted = true;
+    manifest_advance(clock_ms(CLOCK_MONOTONIC), true);
+}
+
+/* The end's chain is over (at the pass's end, or a drain's wait). Done: the old files, which
+ * the durable manifest no longer lists, are deleted on the ring (the retiring file, if it
+ * still retires, is deleted open: its bytes are in the base), then INFO shows the rewrite's
+ * end (rewrite_end_report). Failed: the
+ * old manifest stays, with every old file; the new base goes unless the manifest's rename
+ * happened (only the directory's fsync failed: the new manifest may be the one in place). */
+static void rewrite_end_settle(void)
+{
+    struct aof_manifest_job *job = &aof.manifest_job;
+    KV_ASSERT(job->end_settle && job->chain_end && job->chain_pending == 0);
+    job->end_settle = false;
+    job->chain_end = false;
+    if (job->status != 0) {
+        /* failed_link -1: its opens failed (logged), nothing was renamed. */
+        if (job->failed_link == 0) {
+            log_warn("Error trying to rename the temporary AOF base file %s into %s: %s",
+                     aof.base_temp, aof.end_manifest.base, strerror(-job->status));
+        } else if (job->failed_link > 0) {
+            log_warn("Failed to persist the AOF manifest %s at the rewrite's end: %s",
+                     job->path, strerror(-job->status));
+        }
+        if (job->failed_link <= 0) {
+            (void)file_unlink(aof.base_temp);
+        } else if (job->failed_link <= AOF_END_LINK_MANIFEST_RENAME) {
+            (void)file_unlink(aof.base_path); /* renamed, but no manifest names it */
+        }
+        if (job->failed_link <= AOF_END_LINK_MANIFEST_RENAME) {
+            (void)file_unlink(job->temp); /* written maybe, never renamed */
+        }
+        rewrite_fail(job->status);
+        return;
+    }
+    deletions_queue(&aof.manifest, &aof.end_manifest);
+    aof.manifest = aof.end_manifest;
+    job->wanted = false; /* the end's manifest lists the incr file, durably */
+    write_solved(AOF_FAILING_MANIFEST);
+    aof.rewrite_turning_on = false;
+    log_info("Background AOF rewrite terminated with success (forkless: %llu keys, %llu written "
+             "before a change, %llu large keys finished early)",
+             (unsigned long long)aof.end_keys_written, (unsigned long long)aof.end_keys_early,
+             (unsigned long long)aof.end_parts_early);
+    job->end_deleting = true;
+    deletions_advance(); /* and the end's report once they went (at once when none) */
+}
+
+/* The old files are deleted: INFO shows the rewrite's end (a client that saw
+ * aof_rewrite_in_progress:0 finds only the new files). */
+static void rewrite_end_report(void)
+{
+    struct aof_manifest_job *job = &aof.manifest_job;
+    KV_ASSERT(job->end_deleting && !deletions_busy());
+    job->end_deleting = false;
+    int64_t base_size = file_size(aof.base_path);
+    if (aof.on) {
+        /* As Redis: the sizes are the AOF's only while it is on (INFO shows them then). */
+        aof.base_bytes = base_size > 0 ? (uint64_t)base_size : 0;
+        aof.stats.base_size = aof.base_bytes;
+        aof.stats.current_size = aof.base_bytes + aof.file_bytes;
+        aof.rewrite_base_bytes = aof.stats.current_size;
     }
     aof.stats.rewrite_in_progress = false;
     aof.stats.last_rewrite_time_sec = (clock_ms(CLOCK_MONOTONIC) - aof.rewrite_started_ms) / 1000;
-    if (status != 0) {
-        (void)file_unlink(aof.base_temp);
-        if (status == -ECANCELED) {
-            log_warn("Background AOF rewrite terminated by signal");
-        } else {
-            log_warn("Background AOF rewrite failed: %s", strerror(-status));
-        }
-        aof.stats.last_rewrite_ok = false;
-        aof.stats.rewrites_consecutive_failures++;
-        if (aof.rewrite_turning_on) {
-            /* The next pass turns the AOF off again (and removes the unlisted incr file). */
-            log_warn("Redis needs to enable the AOF but can't trigger a background AOF rewrite "
-                     "operation. Check the above logs for more info about the error.");
-            redis_param_store((uint32_t)aof.param_appendonly, "no");
-        }
-        return;
-    }
-    int64_t base_size = file_size(path);
-    /* The retiring file, if it still retires, is deleted open: its bytes are in the base. */
-    files_delete(&aof.manifest, &next);
-    aof.manifest = next;
-    aof.rewrite_turning_on = false;
-    aof.base_bytes = base_size > 0 ? (uint64_t)base_size : 0;
-    aof.stats.base_size = aof.base_bytes;
-    aof.stats.current_size = aof.base_bytes + aof.file_bytes;
-    aof.rewrite_base_bytes = aof.stats.current_size;
     aof.stats.last_rewrite_ok = true;
     aof.stats.rewrites_consecutive_failures = 0;
-    const struct snapshot_progress *progress = snapshot_progress();
-    log_info("Background AOF rewrite terminated with success (forkless: %llu keys, %llu written "
-             "before a change, %llu large keys finished early)",
-             (unsigned long long)progress->keys_written,
-             (unsigned long long)progress->keys_early,
-             (unsigned long long)progress->parts_early);
     log_info("Background AOF rewrite finished successfully");
 }
 
@@ -2212,30 +2526,30 @@ static void base_sink_done(void *context, int status)
 {
     (void)context;
     KV_ASSERT(aof.base_pending == 0 && aof.base_fd >= 0);
+    KV_ASSERT(aof.stats.rewrite_snapshot);
+    aof.stats.rewrite_snapshot = false;
     file_close(aof.base_fd);
     aof.base_fd = -1;
-    rewrite_finish(status);
+    if (status == 0) {
+        rewrite_end_request();
+        return;
+    }
+    (void)file_unlink(aof.base_temp);
+    rewrite_fail(status);
 }
 
 /*
- * Starts the sliced rewrite, in Redis 7.0's order, without waiting for the disk: a new incr
- * file is opened (an open, no data) and propagation switches to it at once; the old file
- * retires on the ring (its last bytes, its fsync, its close: file_switch) as Redis's
- * background fsync-and-close, and the manifest listing the new file is persisted on the ring
- * too (not when turning on: then no manifest is current), the new file's bytes credited as
- * durable only once it is; then the snapshot's point is taken now and its walk writes the
- * base file between passes (cron's snapshot_step), ending in rewrite_finish. Callers check
- * retiring_busy first (one retiring file, one manifest job). Returns 0, or a negative errno:
- * the switch did not happen when aof.fd is unchanged (nothing changed), else the base's start
- * failed (counted as a failed rewrite, the new incr file stays listed as Redis keeps it).
+ * The rewrite's switch, without waiting for the disk: a new incr file is opened (an open, no
+ * data) and propagation switches to it at once; the old file retires on the ring (its last
+ * bytes, its fsync, its close: file_switch) as Redis's background fsync-and-close, and the
+ * manifest listing the new file is persisted on the ring too (not when turning on: then no
+ * manifest is current), the new file's bytes credited as durable only once it is. Returns 0,
+ * or a negative errno (logged, counted as a failed rewrite) when nothing changed.
  */
-static int rewrite_begin(bool turning_on)
+static int rewrite_switch(bool turning_on)
 {
-    KV_ASSERT(aof.base_fd < 0 && !snapshot_running());
-    KV_ASSERT(!retiring_busy());
-    aof.stats.rewrite_scheduled = false;
-    int status = dir_make();
-    if (status == 0 && aof.manifest.incr_count == AOF_INCR_FILES_MAX) {
+    int status = 0;
+    if (aof.manifest.incr_count == AOF_INCR_FILES_MAX) {
         log_warn("The manifest lists %u incr files (failed rewrites): kv lists no more",
                  AOF_INCR_FILES_MAX);
         status = -EMLINK;
@@ -2273,6 +2587,43 @@ static int rewrite_begin(bool turning_on)
         aof.manifest_job.wanted = true;
         manifest_advance(0, true);
     }
+    return 0;
+}
+
+/*
+ * Starts the sliced rewrite, in Redis 7.0's order: with appendonly on, the switch to a new
+ * incr file (rewrite_switch); with appendonly off (BGREWRITEAOF alone, as Redis 7.0 allows:
+ * a base file and a manifest listing it alone, the incr files deleted as history), the
+ * manifest on disk is read instead (Redis's in-memory one, loaded at startup). Then the
+ * snapshot's point is taken now and its walk writes the base file between passes (cron's
+ * snapshot_step), ending in base_sink_done. Callers check retiring_busy first (one retiring
+ * file, one manifest job). Returns 0, or a negative errno: the switch did not happen when
+ * aof.fd is unchanged (nothing changed), else the base's start failed (counted as a failed
+ * rewrite, the new incr file stays listed as Redis keeps it).
+ */
+static int rewrite_begin(bool turning_on)
+{
+    KV_ASSERT(aof.base_fd < 0 && !snapshot_running());
+    KV_ASSERT(!retiring_busy());
+    KV_ASSERT(aof.on || turning_on || aof.fd < 0);
+    aof.stats.rewrite_scheduled = false;
+    int status = dir_make();
+    if (status == 0 && !aof.on && !turning_on) {
+        int found = manifest_read(&aof.manifest); /* none: an empty one, the base's seq 1 */
+        status = found < 0 ? -EINVAL : 0;
+    }
+    if (status != 0) {
+        log_warn("Can't open or create append-only dir: %s", strerror(-status));
+        aof.stats.last_rewrite_ok = false;
+        aof.stats.rewrites_consecutive_failures++;
+        return status;
+    }
+    if (aof.on || turning_on) {
+        status = rewrite_switch(turning_on);
+        if (status != 0) {
+            return status;
+        }
+    }
     aof.rewrite_turning_on = turning_on;
     aof.rewrite_started_ms = clock_ms(CLOCK_MONOTONIC);
     aof.stats.rewrite_started_ms = clock_ms(CLOCK_REALTIME);
@@ -2297,9 +2648,13 @@ static int rewrite_begin(bool turning_on)
             file_close(aof.base_fd);
             aof.base_fd = -1;
         }
+        /* The snapshot is the rewrite's until its done; the rewrite stays in progress until
+         * its end's manifest is durable, while a BGSAVE may start (a snapshot of its own). */
+        aof.stats.rewrite_snapshot = status == 0;
     }
     if (status != 0) {
-        rewrite_finish(status);
+        (void)file_unlink(aof.base_temp);
+        rewrite_fail(status);
         return status;
     }
     log_info("Background append only file rewriting started (forkless snapshot)");
@@ -2350,10 +2705,7 @@ static void sink_stats_reset(void *context)
 static int sink_rewrite(void *context, bool in_exec)
 {
     (void)context;
-    if (!aof.on) {
-        return 0;
-    }
-    if (aof.base_fd >= 0) {
+    if (aof.base_fd >= 0 || rewrite_ending()) {
         return -EBUSY;
     }
     if (in_exec || snapshot_running() || retiring_busy()) {
@@ -2387,6 +2739,17 @@ static void writes_abandon(void)
         file_close(job->dir_fd);
         job->fd = -1;
         job->dir_fd = -1;
+    }
+    if (job->end_wanted) {
+        /* A rewrite's end whose chain never went: the rewrite fails, its base goes. */
+        job->end_wanted = false;
+        job->chain_end = true;
+        job->status = -ECANCELED;
+        job->failed_link = -1; /* nothing was renamed */
+        job->end_settle = true;
+    }
+    if (job->end_settle) {
+        rewrite_end_settle();
     }
     job->wanted = false;
     aof.halves[0].length = 0;
@@ -2436,8 +2799,10 @@ static void turn_on(void)
         aof.manifest = existing; /* its sequence numbers go on; its files go after */
     }
     aof.fsync_policy = fsync_policy_read();
-    if (snapshot_running()) {
-        /* A BGSAVE runs: Redis schedules the rewrite; kv waits for the next pass. */
+    if (snapshot_running() || manifest_busy() || deletions_busy()) {
+        /* A BGSAVE runs: Redis schedules the rewrite; kv waits for the next pass. A rewrite
+         * of appendonly no runs (its base, or its end's manifest): Redis kills it and starts
+         * again; kv lets it end first (the next passes). */
         return;
     }
     if (rewrite_begin(true) != 0 && aof.fd < 0) {
@@ -2447,7 +2812,7 @@ static void turn_on(void)
         return;
     }
     /* Fed from now on (into the new incr file) while the base is written; a failure of the
-     * base turns appendonly off again at the next pass (rewrite_finish). */
+     * base turns appendonly off again at the next pass (rewrite_fail). */
     aof.on = true;
     aof.stats.enabled = true;
     aof.last_fsync_ms = clock_ms(CLOCK_MONOTONIC);
@@ -2492,11 +2857,16 @@ static void sink_pass_end(void *context)
     }
     aof.fsync_policy = fsync_policy_read();
     reap(false);
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
     if (!aof.on) {
-        aof.stats.rewrite_scheduled = false;
+        /* A rewrite of appendonly no: its end's manifest, or its start once scheduled. */
+        manifest_advance(now, false);
+        if (aof.stats.rewrite_scheduled && aof.base_fd < 0 && !snapshot_running() &&
+            !retiring_busy() && !rewrite_limited(now)) {
+            (void)rewrite_begin(false);
+        }
         return;
     }
-    int64_t now = clock_ms(CLOCK_MONOTONIC);
     /* No rewrite starts while a snapshot runs, nor while repeated failures wait. */
     bool rewriting = aof.base_fd >= 0 || snapshot_running() || retiring_busy();
     if (aof.stats.rewrite_scheduled && !rewriting && !rewrite_limited(now)) {
@@ -2749,7 +3119,20 @@ bool aof_startup(const struct cmd_context *shared, bool *failed)
 
 void aof_shutdown(void)
 {
-    if (!aof.ready || !aof.on) {
+    if (!aof.ready) {
+        return;
+    }
+    if (!aof.on) {
+        /* A rewrite of appendonly no: its base is dropped (Redis kills its child), or its
+         * end's manifest, on the ring already, completes. */
+        if (aof.base_fd >= 0) {
+            log_warn("There is a child rewriting the AOF. Killing it!");
+            snapshot_abort();
+        }
+        if (manifest_wait() != 0) {
+            log_warn("Error writing the AOF manifest on shutdown");
+        }
+        deletions_wait();
         return;
     }
     if (aof.base_fd >= 0 && aof.rewrite_turning_on) {

@@ -955,6 +955,21 @@ static bool rdb_writes_denied(void)
            strcmp(redis_param_value((uint32_t)param_stop), "yes") == 0;
 }
 
+enum reply_error cmd_disk_denied(int *aof_errno)
+{
+    KV_ASSERT(aof_errno != NULL);
+    *aof_errno = 0;
+    if (rdb_writes_denied()) {
+        return REPLY_ERROR_MISCONF_RDB;
+    }
+    int error = propagate_write_error();
+    if (error != 0) {
+        *aof_errno = error;
+        return REPLY_ERROR_MISCONF_AOF;
+    }
+    return REPLY_ERROR_COUNT;
+}
+
 static bool admit_checks(struct cmd_context *context, uint32_t position, const struct slice *args,
                          uint32_t arg_count)
 {
@@ -1001,13 +1016,15 @@ static bool admit_checks(struct cmd_context *context, uint32_t position, const s
     /* The disk cannot be written (Redis's writeCommandsDeniedByDiskError, RDB first): writes
      * (and PING) get Redis's MISCONF until it can; the AOF's own client is obeyed. */
     bool disk_checked = (cmd->flags & CMD_FLAG_WRITE) || strcmp(cmd->name, "ping") == 0;
-    if (disk_checked && !cmd_must_obey(context) && rdb_writes_denied()) {
+    int aof_error = 0;
+    enum reply_error denied =
+        disk_checked && !cmd_must_obey(context) ? cmd_disk_denied(&aof_error) : REPLY_ERROR_COUNT;
+    if (denied == REPLY_ERROR_MISCONF_RDB) {
         stats->rejected_calls++;
         reply_error(&context->reply, REPLY_ERROR_MISCONF_RDB);
         return false;
     }
-    int aof_error = propagate_write_error();
-    if (aof_error != 0 && disk_checked) {
+    if (denied == REPLY_ERROR_MISCONF_AOF) {
         stats->rejected_calls++;
         reply_error_format(&context->reply, REPLY_ERROR_MISCONF_AOF, strerror(aof_error));
         return false;

@@ -1,8 +1,8 @@
 /*
  * BGREWRITEAOF as Redis's bgrewriteaofCommand: the sliced rewrite (aof.h) starts now, its
  * point in time being this command; inside EXEC, or while a BGSAVE's snapshot runs, it is
- * scheduled (the pass's end, the snapshot's end). With appendonly no nothing is rewritten
- * (Redis 7.0 would write a base file and a manifest).
+ * scheduled (the pass's end, the snapshot's end). With appendonly no it runs too, as Redis
+ * 7.0's: a base file and a manifest listing it alone.
  */
 #include "cmd_handlers.h"
 

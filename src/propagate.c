@@ -59,7 +59,7 @@ bool propagate_enabled(void)
 
 bool propagate_rewrite_running(void)
 {
-    return propagate_aof_stats != NULL && propagate_aof_stats->rewrite_in_progress;
+    return propagate_aof_stats != NULL && propagate_aof_stats->rewrite_snapshot;
 }
 
 void propagate_stats_reset(void)

@@ -69,6 +69,10 @@ enum { SCRIPT_LOG_DEBUG, SCRIPT_LOG_VERBOSE, SCRIPT_LOG_NOTICE, SCRIPT_LOG_WARNI
 /* The code Redis gives an error without one of its own. */
 #define SCRIPT_ERROR_CODE "ERR"
 
+/* A MISCONF line a redis.call gets: the RDB one (under 300 bytes) or the AOF one with an
+ * strerror text (well under 100 bytes), and its NUL. */
+#define SCRIPT_MISCONF_LINE_BYTES 512u
+
 /* ---- The allocator ---------------------------------------------------------------------- */
 
 static void *script_alloc(void *owner_pointer, void *pointer, size_t old_bytes,
@@ -611,6 +615,27 @@ static bool call_admit(lua_State *lua, struct script_run *run, uint32_t position
         ((cmd_flags(cmd) & CMD_FLAG_WRITE) || call_may_replicate(args[0]))) {
         call_error_push(lua, "Write commands are not allowed from read-only scripts.");
         return false;
+    }
+    /* The disk cannot be written (a failed BGSAVE with stop-writes-on-bgsave-error, the
+     * AOF's write): a write gets the MISCONF line, as Redis's scriptVerifyWriteCommandAllow,
+     * unless the script wrote already (Redis does not fail it halfway on a state it could
+     * not foresee). */
+    if ((cmd_flags(cmd) & CMD_FLAG_WRITE) && !run->wrote) {
+        int aof_errno = 0;
+        enum reply_error denied = cmd_disk_denied(&aof_errno);
+        if (denied != REPLY_ERROR_COUNT) {
+            uint8_t bytes[SCRIPT_MISCONF_LINE_BYTES];
+            struct reply line = reply_fixed(bytes, sizeof(bytes) - 1); /* and a NUL */
+            if (denied == REPLY_ERROR_MISCONF_AOF) {
+                reply_error_format(&line, denied, strerror(aof_errno));
+            } else {
+                reply_error(&line, denied);
+            }
+            KV_ASSERT(!line.failed && line.length < sizeof(bytes));
+            bytes[line.length] = '\0';
+            call_error_push(lua, (const char *)bytes);
+            return false;
+        }
     }
     return true;
 }
@@ -1657,6 +1682,21 @@ static bool run_prepare(struct script_run *run, uint32_t flags)
         return false;
     }
     run->refuse_writes = run->read_only_form || (!compat && (flags & SCRIPT_FLAG_NO_WRITES));
+    /* A script that declared flags without no-writes is a write to Redis (its command flags
+     * come from the script's): while the disk cannot be written it is refused before it
+     * runs, with the line a write gets (processCommand's check, which comes first). */
+    if (!compat && !(flags & SCRIPT_FLAG_NO_WRITES) && !cmd_must_obey(run->context)) {
+        int aof_errno = 0;
+        enum reply_error denied = cmd_disk_denied(&aof_errno);
+        if (denied == REPLY_ERROR_MISCONF_AOF) {
+            reply_error_format(run->reply, denied, strerror(aof_errno));
+            return false;
+        }
+        if (denied != REPLY_ERROR_COUNT) {
+            reply_error(run->reply, denied);
+            return false;
+        }
+    }
     KV_ASSERT(!run->wrote); /* nothing ran yet */
     return true;
 }

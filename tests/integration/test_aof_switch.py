@@ -24,7 +24,16 @@ the directory) go out on the AOF's ring while clients are served.
 3. Two rewrites in a row under writers: the second BGREWRITEAOF comes while the first's old
    file may still retire (it is scheduled, not refused); both end, and the writes are there
    after a restart.
+4. A rewrite's end does not wait either: its manifest (the base's rename first) is a linked
+   chain on the ring, the old files deleted once it completed. kill -9 around rewrites' ends
+   under `always` writers (a first rewrite timed, the second killed at a random moment up to
+   its time): the manifest is one of the three a rewrite goes through, redis-check-aof
+   accepts the directory, every acknowledged write is there and redis-server 7.0 loads the
+   same data. The stall rounds print the PINGs in flight at the end's log line. An end whose
+   chain fails (the base's new name taken) fails the rewrite, keeps the old files and lets
+   the next one end well.
 """
+import datetime
 import os
 import random
 import shutil
@@ -78,6 +87,15 @@ def redis_counters(directory, keys):
             redis.connect(timeout=60) as client:
         return [client.call("GET", key) if key.startswith("c:") else client.call("STRLEN", key)
                 for key in keys]
+
+
+def log_time(server, words):
+    """The wall-clock time (seconds) of the log's last line holding `words`."""
+    for line in reversed(server.log_text().splitlines()):
+        if words in line:
+            stamp = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+            return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
+    raise RuntimeError(f"no log line says {words!r}")
 
 
 def manifest_lines(directory):
@@ -138,6 +156,7 @@ def stall_round(check, policy):
                     client.replies(len(values)))
         stop = threading.Event()
         pinger = Pinger(kv.port, stop)
+        wall_minus_perf = time.time() - time.perf_counter()
         pinger.start()
         time.sleep(0.5)  # round trips before the rewrite, for comparison (not an assertion)
         started = time.perf_counter()
@@ -147,7 +166,7 @@ def stall_round(check, policy):
                     b"started\r\n", reply)
         info = rewrite_wait(client)
         ended = time.perf_counter() - started
-        time.sleep(0.1)
+        time.sleep(0.3)  # round trips after the rewrite's end, for comparison
         stop.set()
         pinger.join(30)
         check.true(f"stall {policy}: the pinger ran to the end", pinger.error is None,
@@ -162,10 +181,23 @@ def stall_round(check, policy):
         during = [rtt for at, rtt, _ in pinger.samples if at >= started - 0.001]
         start_window = [rtt for at, rtt, _ in pinger.samples
                         if started - 0.001 <= at < started + replied + 0.2]
+        # The end: the 300 ms before INFO showed it (polled every 20 ms) and 300 ms after;
+        # and the PINGs in flight from the log's "terminated with success" (the manifest is
+        # durable) to its "finished successfully" (the old files deleted).
+        end_window = [rtt for at, rtt, _ in pinger.samples
+                      if started + ended - 0.3 <= at < started + ended + 0.3]
+        end_from = log_time(kv, "Background AOF rewrite terminated with success") - \
+            wall_minus_perf
+        end_at = log_time(kv, "Background AOF rewrite finished successfully") - wall_minus_perf
+        end_flight = [rtt for at, rtt, _ in pinger.samples
+                      if at <= end_at + 0.002 and at + rtt >= end_from - 0.002]
         print(f"stall {policy}: BGREWRITEAOF replied in {replied * 1000:.1f} ms, the rewrite "
               f"ended after {ended * 1000:.0f} ms; longest PING round trip: before "
               f"{max(before, default=0) * 1000:.1f} ms, at the start (first 200 ms) "
-              f"{max(start_window, default=0) * 1000:.1f} ms, during the whole rewrite "
+              f"{max(start_window, default=0) * 1000:.1f} ms, at the end (300 ms either side) "
+              f"{max(end_window, default=0) * 1000:.1f} ms, in flight from the end's manifest to "
+              f"the old files' deletion "
+              f"{max(end_flight, default=0) * 1000:.1f} ms, during the whole rewrite "
               f"{max(during, default=0) * 1000:.1f} ms ({len(during)} PINGs)")
     lines = manifest_lines(directory)
     check.equal(f"stall {policy}: the manifest lists the new base and incr file",
@@ -270,6 +302,124 @@ def crash_at_switch(check, rnd, round_index):
           f"1 MiB SETs acknowledged, manifest {manifest_lines(directory)}")
 
 
+def crash_at_end(check, rnd, round_index, big_count):
+    """kill -9 around a rewrite's end under `always` writers: a first rewrite is timed (and
+    must end well), a second one is killed at a random moment from 5% to 110% of that time (INFO, polled every 20 ms, makes it longer)."""
+    directory = kvtest.kv_temp_dir()
+    options = BASE_OPTIONS + ["--appendfsync", "always"]
+    kv = kvtest.start_kv(*options, "--dir", directory)
+    label = f"kill -9 at an end #{round_index} ({big_count} MiB)"
+    bigs = [os.urandom(1 << 19).hex() for _ in range(big_count)]
+    with kv.connect(timeout=60) as client:
+        for n, value in enumerate(bigs):
+            check.equal(f"{label}: SET big:{n}", b"+OK\r\n", client.call("SET", f"big:{n}", value))
+    stop = threading.Event()
+    writers = [aofload.CounterWriter(kv.port, index, stop) for index in range(3)]
+    writers += [aofload.CounterWriter(kv.port, 3 + index, stop, pipeline=16) for index in range(2)]
+    readers = [aofload.Reader(kv.port, [f"c:{w.index}" for w in writers], stop)]
+    for thread in writers + readers:
+        thread.start()
+    with kv.connect(timeout=60) as client:
+        started = time.perf_counter()
+        check.equal(f"{label}: the first BGREWRITEAOF", b"+Background append only file "
+                    b"rewriting started\r\n", client.call("BGREWRITEAOF"))
+        info = rewrite_wait(client)
+        took = time.perf_counter() - started
+        check.equal(f"{label}: the first rewrite ended well", "ok",
+                    info["aof_last_bgrewrite_status"])
+        first = manifest_lines(directory)
+        check.equal(f"{label}: the first rewrite's manifest",
+                    ["file appendonly.aof.2.base.rdb seq 2 type b",
+                     "file appendonly.aof.2.incr.aof seq 2 type i"], first)
+        time.sleep(rnd.uniform(0.05, 0.2))  # writes into the new incr file; not an assertion
+        delay = took * rnd.uniform(0.05, 1.1)
+        client.send(kvtest.encode("BGREWRITEAOF"))
+        time.sleep(delay)
+        os.kill(kv.pid, signal.SIGKILL)
+        kv.process.wait()
+    stop.set()
+    for thread in writers + readers:
+        thread.join(10)
+    kv.log.close()
+    check.true(f"{label}: writes were acknowledged before it",
+               sum(w.acked for w in writers) > 0)
+    lines = manifest_lines(directory)
+    states = {"before the start's manifest": first,
+              "after the start's manifest": first + ["file appendonly.aof.3.incr.aof seq 3 type i"],
+              "after the end's manifest": ["file appendonly.aof.3.base.rdb seq 3 type b",
+                                           "file appendonly.aof.3.incr.aof seq 3 type i"]}
+    state = [name for name, listed in states.items() if listed == lines]
+    check.true(f"{label}: the manifest is one of the rewrite's three", len(state) == 1,
+               f"{lines}")
+    check_aof(check, label, directory, crashed=True)
+    keys = [f"c:{w.index}" for w in writers] + [f"big:{n}" for n in range(big_count)]
+    redis_view = redis_counters(directory, keys)  # before kv's start truncates the tail
+    lengths = acknowledged_survive(check, label, directory, writers, readers, options,
+                                   [f"big:{n}" for n in range(big_count)])
+    check.true(f"{label}: the {big_count} 1 MiB values are there, whole",
+               all(length == b":%d\r\n" % (1 << 20) for length in lengths), f"{lengths[:4]}")
+    with kvtest.start_kv(*options, "--dir", directory) as again, \
+            again.connect(timeout=60) as client:
+        kv_view = [client.call("GET", key) if key.startswith("c:") else
+                   client.call("STRLEN", key) for key in keys]
+    check.equal(f"{label}: redis-server 7.0 loads the same counters and values from the "
+                f"directory kv left", kv_view, redis_view)
+    print(f"{label}: the first rewrite took {took * 1000:.0f} ms, killed {delay * 1000:.0f} ms "
+          f"after the second's BGREWRITEAOF, {state[0] if state else lines}; "
+          f"{sum(w.acked for w in writers)} INCRs acknowledged")
+    return state[0] if state else None
+
+
+def end_failure(check):
+    """A rewrite's end whose chain fails (the new base's name is taken by a directory: the
+    base's rename, the chain's first link, fails): the rewrite fails as Redis's does when that
+    rename fails (its log line, aof_last_bgrewrite_status:err), the old manifest stays with
+    every file it lists, the temp base goes, writes go on; once the name is free the next
+    rewrite ends well, and every write is there after a restart."""
+    directory = kvtest.kv_temp_dir()
+    options = BASE_OPTIONS + ["--appendfsync", "always"]
+    blocker = os.path.join(aof_dir(directory), "appendonly.aof.2.base.rdb")
+    with kvtest.start_kv(*options, "--dir", directory) as kv, kv.connect(timeout=60) as client:
+        check.equal("end failure: SET", b"+OK\r\n", client.call("SET", "a", "1"))
+        os.mkdir(blocker)
+        before = manifest_lines(directory)
+        check.equal("end failure: BGREWRITEAOF", b"+Background append only file rewriting "
+                    b"started\r\n", client.call("BGREWRITEAOF"))
+        info = rewrite_wait(client)
+        check.equal("end failure: the rewrite failed", "err", info["aof_last_bgrewrite_status"])
+        check.equal("end failure: counted", "1", info["aof_rewrites_consecutive_failures"])
+        check.equal("end failure: no write error", "ok", info["aof_last_write_status"])
+        check.equal("end failure: the manifest lists the old files and the new incr file",
+                    before + ["file appendonly.aof.2.incr.aof seq 2 type i"],
+                    manifest_lines(directory))
+        files = sorted(os.listdir(aof_dir(directory)))
+        check.equal("end failure: the files (no temp base left)",
+                    ["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof",
+                     "appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof",
+                     "appendonly.aof.manifest"], files)
+        check.true("end failure: the log says the rename failed, as Redis's",
+                   "Error trying to rename the temporary AOF base file" in kv.log_text()
+                   and "Background AOF rewrite failed" in kv.log_text())
+        check.equal("end failure: writes go on", b":1\r\n", client.call("INCR", "n"))
+        os.rmdir(blocker)
+        check.equal("end failure: BGREWRITEAOF again", b"+Background append only file "
+                    b"rewriting started\r\n", client.call("BGREWRITEAOF"))
+        info = rewrite_wait(client)
+        check.equal("end failure: the next rewrite ended well", "ok",
+                    info["aof_last_bgrewrite_status"])
+        check.equal("end failure: INCR after it", b":2\r\n", client.call("INCR", "n"))
+    check.equal("end failure: the manifest after the next rewrite",
+                ["file appendonly.aof.2.base.rdb seq 2 type b",
+                 "file appendonly.aof.3.incr.aof seq 3 type i"], manifest_lines(directory))
+    check.equal("end failure: the old files went",
+                ["appendonly.aof.2.base.rdb", "appendonly.aof.3.incr.aof",
+                 "appendonly.aof.manifest"], sorted(os.listdir(aof_dir(directory))))
+    check_aof(check, "end failure", directory)
+    with kvtest.start_kv(*options, "--dir", directory) as kv, kv.connect(timeout=60) as client:
+        check.equal("end failure: the writes after a restart", [b"$1\r\n1\r\n", b"$1\r\n2\r\n"],
+                    [client.call("GET", "a"), client.call("GET", "n")])
+
+
 def rewrites_in_a_row(check):
     directory = kvtest.kv_temp_dir()
     options = BASE_OPTIONS + ["--appendfsync", "always"]
@@ -320,8 +470,13 @@ def main():
     for round_index in range(4):
         crash_at_switch(check, rnd, round_index)
     print(f"kill -9: {time.monotonic() - started:.2f} s")
+    states = [crash_at_end(check, rnd, round_index, rnd.choice((0, 4, 16)))
+              for round_index in range(6)]
+    print(f"kill -9 at ends: {time.monotonic() - started:.2f} s, found "
+          f"{ {state: states.count(state) for state in set(states)} }")
     rewrites_in_a_row(check)
     print(f"two rewrites: {time.monotonic() - started:.2f} s")
+    end_failure(check)
     check.finish()
 
 

@@ -30,9 +30,18 @@ against redis-server 7.0 (issue 17).
 4. stop-writes-on-bgsave-error: after a BGSAVE fails (dump.rdb a directory) with save points
    set, writes and PING get Redis's MISCONF line (reads, CONFIG and a MULTI's EXEC of a
    rejected write as Redis answers them), not once the option is no or the save points are
-   off, and again when they are back; a successful BGSAVE lifts it. Every reply compared with
-   redis-server's.
+   off, and again when they are back; a successful BGSAVE lifts it. Scripts: a write by
+   redis.call or redis.pcall gets the MISCONF error (EVAL's reply, pcall's table), reads,
+   PING and a write after the script's first write pass, a script with a shebang and no
+   no-writes flag (FCALL of such a function) is refused before it runs. Every reply compared
+   with redis-server's.
 5. aof_rewrites: turning the AOF on, BGREWRITEAOF and CONFIG RESETSTAT move it as Redis's.
+6. BGREWRITEAOF with appendonly no, as Redis 7.0 does it: "started", a base file of the
+   dataset and a manifest listing it alone (the incr files of an AOF turned off deleted as
+   history), INFO's aof_* fields (no size fields while off) after each step, the AOF
+   directory's file names and manifest, side by side; inside MULTI it is scheduled and runs
+   after. redis-server loads each kv directory to the digest of its own, and kv restarted
+   with appendonly yes on its directory holds the same keys.
 """
 import os
 import shutil
@@ -322,7 +331,66 @@ def misconf_steps(client, directory):
     return replies
 
 
+LIBRARY = ("#!lua name=misconf\n"
+           "redis.register_function('fw', function(keys, args) "
+           "return redis.call('set', keys[1], 'f') end)\n"
+           "redis.register_function{function_name='fr', callback=function(keys, args) "
+           "return redis.call('get', keys[1]) end, flags={'no-writes'}}")
+
+
+def misconf_script_steps(client, directory):
+    """Part 4's scripts: a write by redis.call (raised) or redis.pcall (returned) gets the
+    MISCONF line as Redis's scriptVerifyWriteCommandAllow gives it, reads and PING pass, a
+    write after the script's first write passes, a script with a shebang and no no-writes
+    flag (and FCALL of a function without it) is refused before it runs, and after the BGSAVE
+    that succeeds the writes go through."""
+    target = os.path.join(directory, "dump.rdb")
+    replies = []
+
+    def step(*args):
+        replies.append((args, kvtest.decode(client.call(*args))))
+        if args[0] == "BGSAVE":
+            wait_idle(client)
+
+    step("FUNCTION", "LOAD", LIBRARY)
+    step("SET", "k", "1")
+    step("CONFIG", "SET", "save", "3600 1")
+    if os.path.exists(target):
+        os.unlink(target)
+    os.mkdir(target)
+    step("BGSAVE")
+    scripts = [("EVAL", "return redis.call('set', KEYS[1], 'e')", "1", "k"),
+               ("EVAL", "return redis.pcall('set', KEYS[1], 'e')", "1", "k"),
+               ("EVAL", "local r = redis.pcall('incr', KEYS[1]) return {r['err'], "
+                "redis.call('get', KEYS[1])}", "1", "k"),
+               ("EVAL", "return redis.call('get', KEYS[1])", "1", "k"),
+               ("EVAL", "return redis.call('ping')", "0"),
+               ("EVAL", "#!lua\nreturn redis.call('get', KEYS[1])", "1", "k"),
+               ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "k"),
+               ("EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k"),
+               ("FCALL", "fw", "1", "k"),
+               ("FCALL", "fr", "1", "k"),
+               ("FCALL_RO", "fr", "1", "k")]
+    for script in scripts:
+        step(*script)
+    step("CONFIG", "SET", "stop-writes-on-bgsave-error", "no")
+    step(*scripts[0])
+    step("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes")
+    step(*scripts[1])
+    os.rmdir(target)
+    step("BGSAVE")
+    step(*scripts[0])
+    step("FCALL", "fw", "1", "k")
+    step("GET", "k")
+    step("CONFIG", "SET", "save", "")
+    return replies
+
+
 def part_misconf(check, root):
+    redis_scripts = side_by_side(check, root, "misconf-scripts", misconf_script_steps,
+                                 "stop-writes-on-bgsave-error script replies")
+    check.true("redis-server refused the script's write with MISCONF",
+               "MISCONF" in repr(redis_scripts[4][1]), repr(redis_scripts[4]))
     redis_replies = side_by_side(check, root, "misconf", misconf_steps,
                                  "stop-writes-on-bgsave-error replies")
     check.true("redis-server refused the write after the failed BGSAVE with MISCONF",
@@ -342,6 +410,76 @@ def rewrite_count_steps(client, directory):
     return steps
 
 
+AOF_OFF_FIELDS = ("aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled",
+                  "aof_last_bgrewrite_status", "aof_rewrites", "aof_rewrites_consecutive_failures",
+                  "aof_last_write_status")
+
+
+def wait_rewrites_done(client):
+    """Until no AOF rewrite runs nor is scheduled (bounded: 60 s)."""
+    for _ in range(6000):
+        fields = kvtest.info(client, "persistence")
+        if fields["aof_rewrite_in_progress"] == "0" and fields["aof_rewrite_scheduled"] == "0":
+            return fields
+        time.sleep(0.01)
+    raise RuntimeError("an AOF rewrite did not end in 60 s")
+
+
+def rewrite_off_steps(client, directory):
+    """Part 6's steps: the reply, the aof_* fields (and whether the size fields show), the
+    AOF directory's files and manifest, and redis-server's digest of a copy of the directory
+    loaded with appendonly yes after the rewrites."""
+    aof_dir = os.path.join(directory, "appendonlydir")
+    steps = []
+
+    def listing():
+        files = sorted(os.listdir(aof_dir)) if os.path.isdir(aof_dir) else None
+        manifest = None
+        if files and "appendonly.aof.manifest" in files:
+            with open(os.path.join(aof_dir, "appendonly.aof.manifest")) as f:
+                manifest = f.read()
+        return files, manifest
+
+    def step(*commands):
+        replies = [kvtest.decode(client.call(*args)) for args in commands]
+        fields = wait_rewrites_done(client)
+        # Redis unlinks the history files in a background thread after its INFO shows the
+        # end (kv before): until no file but the manifest's is left, 2 s at most.
+        for _ in range(200):
+            files, manifest = listing()
+            listed = {line.split()[1] for line in (manifest or "").splitlines()}
+            if not files or set(files) <= listed | {"appendonly.aof.manifest"}:
+                break
+            time.sleep(0.01)
+        steps.append((commands, replies, tuple(fields[name] for name in AOF_OFF_FIELDS),
+                      "aof_current_size" in fields, files, manifest))
+
+    step(("SET", "a", "1"), ("RPUSH", "l", "x", "y"))
+    step(("BGREWRITEAOF",))
+    steps.append(("loaded", digest_of(directory, "yes")))
+    step(("SET", "b", "2"))
+    step(("BGREWRITEAOF",))
+    step(("CONFIG", "SET", "appendonly", "yes"))
+    step(("SET", "c", "3"), ("BGREWRITEAOF",))
+    step(("SET", "d", "4"), ("CONFIG", "SET", "appendonly", "no"))
+    step(("SET", "e", "5"))
+    step(("MULTI",), ("BGREWRITEAOF",), ("EXEC",))
+    steps.append(("loaded", digest_of(directory, "yes")))
+    return steps
+
+
+def part_rewrite_off(check, root):
+    side_by_side(check, root, "rewrite-off", rewrite_off_steps,
+                 "BGREWRITEAOF-with-appendonly-no steps")
+    kv_dir = os.path.join(root, "kv-rewrite-off")
+    with kvtest.start_kv(*KV_OPTIONS, "--dir", kv_dir, "--appendonly", "yes") as kv:
+        with kv.connect() as client:
+            got = [kvtest.decode(client.call(*args)) for args in
+                   (("DBSIZE",), ("MGET", "a", "b", "c", "d", "e"), ("LRANGE", "l", "0", "-1"))]
+    check.equal("kv restarted with appendonly yes on the directory its rewrite left",
+                [6, [b"1", b"2", b"3", b"4", b"5"], [b"x", b"y"]], got)
+
+
 def main():
     check = kvtest.Checker("test_diff_persistence", verbose=True)
     kvtest.need_kv_binary()
@@ -353,6 +491,7 @@ def main():
         part_flushall_during_bgsave(check, root)
         part_misconf(check, root)
         side_by_side(check, root, "rewrites", rewrite_count_steps, "aof_rewrites steps")
+        part_rewrite_off(check, root)
     finally:
         shutil.rmtree(root, True)
     check.finish()
