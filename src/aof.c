@@ -1971,13 +1971,18 @@ static bool replay_one(struct cmd_context *context, const struct aof_command *co
     }
     enum reply_error limit = reply_limit(&context->reply);
     if (limit != REPLY_ERROR_COUNT) {
-        /* The line, "-ERR <what> (<option> is <value>)\r\n", without its "-ERR " and end. */
+        /* The error line, "-<code> <what> (<option> is <value>)" and its end: the words after
+         * the code, without the end. */
         struct slice line = reply_error_line(limit);
-        KV_ASSERT(line.length > 7 && memcmp(line.bytes, "-ERR ", 5) == 0);
+        const uint8_t *space = memchr(line.bytes, ' ', line.length);
+        KV_ASSERT(line.length > 2 && line.bytes[0] == '-' && space != NULL);
+        uint32_t skip = (uint32_t)(space + 1 - line.bytes);
+        KV_ASSERT(line.length >= skip + 2);
         log_warn("A limit of kv refused the command '%.*s' at offset %" PRIu64 " reading the "
                  "append only file %s: %.*s; raise that option to load the file",
                  (int)(args[0].length > 64 ? 64 : args[0].length), (const char *)args[0].bytes,
-                 command->begin, name, (int)(line.length - 7), (const char *)line.bytes + 5);
+                 command->begin, name, (int)(line.length - skip - 2),
+                 (const char *)line.bytes + skip);
         return false;
     }
     return true;
