@@ -43,6 +43,7 @@ static struct {
     struct rdb_save_stats stats;
     int bgsave_fd;              /* the running BGSAVE's temp file, -1 when none */
     uint32_t bgsave_pending;    /* its operations submitted and not reaped */
+    int bgsave_fsync_status;    /* its end's fsync: 1 until answered, then 0 or -errno */
     char bgsave_temp[RDB_FILE_PATH_BYTES]; /* its temp file and target */
     char bgsave_path[RDB_FILE_PATH_BYTES];
 } rdb_file;
@@ -305,9 +306,12 @@ static int bgsave_write(void *context, const uint8_t *bytes, uint32_t length, ui
     return 0;
 }
 
-/* The end's steps, linked: fsync, close, rename over <dbfilename>. All three run off the
- * loop's thread (the rename drops the old file, whose blocks the filesystem frees then: a
- * pause of its own for a large file). A failed step cancels the ones after it. */
+/* The end's steps: fsync and close (linked), then, only once both succeeded, the rename over
+ * <dbfilename>. All run off the loop's thread (the rename drops the old file, whose blocks the
+ * filesystem frees then: a pause of its own for a large file). The rename is not linked after
+ * them: on this kernel (6.18) a failed fsync, close or rename does not cancel what is linked
+ * after it (only a failed read or write does), so a linked rename would put a file whose
+ * fsync failed over the last good dump. */
 static int bgsave_sync(void *context)
 {
     (void)context;
@@ -315,21 +319,43 @@ static int bgsave_sync(void *context)
     struct io_uring_sqe *sqe = ring_sqe();
     io_uring_prep_fsync(sqe, rdb_file.bgsave_fd, 0);
     io_uring_sqe_set_data64(sqe, RDB_FILE_TAG_FSYNC);
-    sqe->flags |= IOSQE_IO_LINK;
+    sqe->flags |= IOSQE_IO_LINK; /* the close runs whatever the fsync answered */
     sqe = ring_sqe();
     io_uring_prep_close(sqe, rdb_file.bgsave_fd);
     io_uring_sqe_set_data64(sqe, RDB_FILE_TAG_CLOSE);
-    sqe->flags |= IOSQE_IO_LINK;
-    sqe = ring_sqe();
-    io_uring_prep_renameat(sqe, AT_FDCWD, rdb_file.bgsave_temp, AT_FDCWD, rdb_file.bgsave_path,
-                           0);
-    io_uring_sqe_set_data64(sqe, SNAPSHOT_TAG_SYNC);
+    rdb_file.bgsave_fsync_status = 1; /* not answered yet */
     int status = io_uring_submit(&rdb_file.ring);
     if (status < 0) {
         return status;
     }
-    rdb_file.bgsave_pending += 3;
+    rdb_file.bgsave_pending += 2;
     return 0;
+}
+
+/* The close's completion (after the fsync's): the rename goes out when both succeeded, and is
+ * the end (SNAPSHOT_TAG_SYNC); otherwise this completion is the end, with the first error. */
+static uint32_t bgsave_closed(int *result)
+{
+    KV_ASSERT(rdb_file.bgsave_fsync_status <= 0); /* the fsync answered first: linked */
+    if (*result == 0) {
+        rdb_file.bgsave_fd = -1; /* closed by the ring */
+    }
+    if (rdb_file.bgsave_fsync_status == 0 && *result == 0) {
+        struct io_uring_sqe *sqe = ring_sqe();
+        io_uring_prep_renameat(sqe, AT_FDCWD, rdb_file.bgsave_temp, AT_FDCWD,
+                               rdb_file.bgsave_path, 0);
+        io_uring_sqe_set_data64(sqe, SNAPSHOT_TAG_SYNC);
+        int status = io_uring_submit(&rdb_file.ring);
+        if (status >= 0) {
+            rdb_file.bgsave_pending++;
+            return SNAPSHOT_TAG_STEP;
+        }
+        *result = status;
+        return SNAPSHOT_TAG_SYNC;
+    }
+    *result = rdb_file.bgsave_fsync_status < 0 ? rdb_file.bgsave_fsync_status : *result;
+    KV_ASSERT(*result < 0);
+    return SNAPSHOT_TAG_SYNC;
 }
 
 static bool bgsave_reap(void *context, bool wait, uint32_t *tag, int *result)
@@ -351,13 +377,16 @@ static bool bgsave_reap(void *context, bool wait, uint32_t *tag, int *result)
     }
     uint64_t data = io_uring_cqe_get_data64(cqe);
     *result = cqe->res;
-    if (data == RDB_FILE_TAG_CLOSE && cqe->res == 0) {
-        rdb_file.bgsave_fd = -1; /* closed by the ring */
-    }
-    *tag = data == RDB_FILE_TAG_FSYNC || data == RDB_FILE_TAG_CLOSE ? SNAPSHOT_TAG_STEP
-                                                                   : (uint32_t)data;
     io_uring_cqe_seen(&rdb_file.ring, cqe);
     rdb_file.bgsave_pending--;
+    if (data == RDB_FILE_TAG_FSYNC) {
+        rdb_file.bgsave_fsync_status = *result > 0 ? 0 : *result;
+        *tag = SNAPSHOT_TAG_STEP;
+    } else if (data == RDB_FILE_TAG_CLOSE) {
+        *tag = bgsave_closed(result);
+    } else {
+        *tag = (uint32_t)data;
+    }
     return true;
 }
 
