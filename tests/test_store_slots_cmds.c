@@ -329,8 +329,10 @@ static void check_recount(void)
     store_select(&server.store, selected);
 }
 
-/* Each command of the stream ran, and most of its calls answered no error (a WRONGTYPE or
- * a missing key is part of the mix). */
+/* Each command of the stream ran, and at least one call in twenty answered no error (a
+ * WRONGTYPE, a missing key or keys in different slots are part of the mix: three random keys
+ * of the pool meet in one slot (cluster mode) for about one SUNIONSTORE in ten, so a bound of
+ * one in ten failed with some seeds, 3 runs of 12 once, while the command worked). */
 static void check_commands_ran(void)
 {
     static const char *const names[] = {
@@ -352,12 +354,12 @@ static void check_commands_ran(void)
                 break;
             }
         }
-        if (!seen || counters.calls == 0 || counters.failed_calls * 10 > counters.calls * 9) {
+        if (!seen || counters.calls == 0 || counters.failed_calls * 20 > counters.calls * 19) {
             fprintf(stderr, "%s: %s calls %" PRIu64 ", failed %" PRIu64 "\n", __FILE__,
                     names[index], seen ? counters.calls : 0, seen ? counters.failed_calls : 0);
         }
         CHECK(seen && counters.calls > 0);
-        CHECK(counters.failed_calls * 10 <= counters.calls * 9);
+        CHECK(counters.failed_calls * 20 <= counters.calls * 19);
     }
 }
 
