@@ -76,6 +76,17 @@ def check_aof(check, label, directory, crashed=False):
                checked.stdout[-600:] + checked.stderr[-300:])
 
 
+def kv_loads_as_redis(check, label, directory, options, keys, redis_view):
+    """kv started on the directory it left holds the counters (GET) and the big values'
+    lengths (STRLEN) redis-server 7.0 read from the same directory."""
+    with kvtest.start_kv(*options, "--dir", directory) as again, \
+            again.connect(timeout=60) as client:
+        kv_view = [client.call("GET", key) if key.startswith("c:") else
+                   client.call("STRLEN", key) for key in keys]
+    check.equal(f"{label}: redis-server 7.0 loads the same counters and values from the "
+                f"directory kv left", kv_view, redis_view)
+
+
 def redis_counters(directory, keys):
     """Real redis-server 7.0 loading a copy of the directory: the keys' values (as kv's GET)."""
     copy = kvtest.kv_temp_dir()
@@ -289,12 +300,7 @@ def crash_at_switch(check, rnd, round_index):
     redis_view = redis_counters(directory, keys)  # before kv's start truncates the tail
     lengths = acknowledged_survive(check, label, directory, writers, readers, options,
                                    [f"big:{n}" for n in range(big_acked)])
-    with kvtest.start_kv(*options, "--dir", directory) as again, \
-            again.connect(timeout=60) as client:
-        kv_view = [client.call("GET", key) if key.startswith("c:") else
-                   client.call("STRLEN", key) for key in keys]
-    check.equal(f"{label}: redis-server 7.0 loads the same counters and values from the "
-                f"directory kv left", kv_view, redis_view)
+    kv_loads_as_redis(check, label, directory, options, keys, redis_view)
     check.true(f"{label}: the {big_acked} acknowledged 1 MiB values are there, whole",
                all(length == b":%d\r\n" % len(bigs[0]) for length in lengths),
                f"{lengths[:4]}")
@@ -358,12 +364,7 @@ def crash_at_end(check, rnd, round_index, big_count):
                                    [f"big:{n}" for n in range(big_count)])
     check.true(f"{label}: the {big_count} 1 MiB values are there, whole",
                all(length == b":%d\r\n" % (1 << 20) for length in lengths), f"{lengths[:4]}")
-    with kvtest.start_kv(*options, "--dir", directory) as again, \
-            again.connect(timeout=60) as client:
-        kv_view = [client.call("GET", key) if key.startswith("c:") else
-                   client.call("STRLEN", key) for key in keys]
-    check.equal(f"{label}: redis-server 7.0 loads the same counters and values from the "
-                f"directory kv left", kv_view, redis_view)
+    kv_loads_as_redis(check, label, directory, options, keys, redis_view)
     print(f"{label}: the first rewrite took {took * 1000:.0f} ms, killed {delay * 1000:.0f} ms "
           f"after the second's BGREWRITEAOF, {state[0] if state else lines}; "
           f"{sum(w.acked for w in writers)} INCRs acknowledged")

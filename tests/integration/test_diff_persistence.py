@@ -66,14 +66,20 @@ def start_redis_on(directory, appendonly="no"):
     return kvtest.Server("redis", redis_argv(port, directory, appendonly), port).wait_ready()
 
 
-def wait_idle(client):
-    """Until neither a BGSAVE nor an AOF rewrite runs (bounded: 60 s)."""
+def wait_zero(client, names, what):
+    """Until INFO persistence shows each of `names` at 0 (bounded: 60 s); its fields."""
     for _ in range(6000):
         fields = kvtest.info(client, "persistence")
-        if fields["rdb_bgsave_in_progress"] == "0" and fields["aof_rewrite_in_progress"] == "0":
+        if all(fields[name] == "0" for name in names):
             return fields
         time.sleep(0.01)
-    raise RuntimeError("a BGSAVE or an AOF rewrite did not end in 60 s")
+    raise RuntimeError("%s did not end in 60 s" % what)
+
+
+def wait_idle(client):
+    """Until neither a BGSAVE nor an AOF rewrite runs."""
+    return wait_zero(client, ("rdb_bgsave_in_progress", "aof_rewrite_in_progress"),
+                     "a BGSAVE or an AOF rewrite")
 
 
 def fields_of(info_reply, names):
@@ -416,13 +422,9 @@ AOF_OFF_FIELDS = ("aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_schedul
 
 
 def wait_rewrites_done(client):
-    """Until no AOF rewrite runs nor is scheduled (bounded: 60 s)."""
-    for _ in range(6000):
-        fields = kvtest.info(client, "persistence")
-        if fields["aof_rewrite_in_progress"] == "0" and fields["aof_rewrite_scheduled"] == "0":
-            return fields
-        time.sleep(0.01)
-    raise RuntimeError("an AOF rewrite did not end in 60 s")
+    """Until no AOF rewrite runs nor is scheduled."""
+    return wait_zero(client, ("aof_rewrite_in_progress", "aof_rewrite_scheduled"),
+                     "an AOF rewrite")
 
 
 def rewrite_off_steps(client, directory):
