@@ -1685,7 +1685,8 @@ static bool run_prepare(struct script_run *run, uint32_t flags)
     /* A script that declared flags without no-writes is a write to Redis (its command flags
      * come from the script's): while the disk cannot be written it is refused before it
      * runs, with the line a write gets (processCommand's check, which comes first). */
-    if (!compat && !(flags & SCRIPT_FLAG_NO_WRITES) && !cmd_must_obey(run->context)) {
+    bool obeyed = run->context->client != NULL && cmd_must_obey(run->context); /* the AOF's */
+    if (!compat && !(flags & SCRIPT_FLAG_NO_WRITES) && !obeyed) {
         int aof_errno = 0;
         enum reply_error denied = cmd_disk_denied(&aof_errno);
         if (denied == REPLY_ERROR_MISCONF_AOF) {
