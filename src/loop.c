@@ -94,13 +94,21 @@
 static_assert(LOOP_BATCH_ENGAGE_CLIENTS >= 2, "one client waits for its own reply");
 static_assert(LOOP_BATCH_ENGAGE_EXPECTED >= 2, "batching waits for more than one");
 
-/* The coarse monotonic clock in ms (a vDSO read of the last tick: cheap enough per pass). */
-static uint64_t coarse_ms(void)
+/* A monotonic clock in ns: CLOCK_MONOTONIC, or CLOCK_MONOTONIC_COARSE (a vDSO read of the
+ * last tick, cheap enough per pass, for the batching window). */
+static uint64_t clock_read_ns(clockid_t clock)
 {
     struct timespec now;
-    int result = clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    int result = clock_gettime(clock, &now);
     KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
-    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+    KV_ASSERT(now.tv_nsec >= 0);
+    KV_ASSERT(now.tv_nsec < 1000000000);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+static uint64_t coarse_ms(void)
+{
+    return clock_read_ns(CLOCK_MONOTONIC_COARSE) / 1000000u;
 }
 
 
@@ -1752,12 +1760,7 @@ static void stop_begin(struct loop *loop)
 
 static uint64_t monotonic_ns(void)
 {
-    struct timespec now;
-    int result = clock_gettime(CLOCK_MONOTONIC, &now);
-    KV_ASSERT(result == 0); /* fails only for a bad clock id or pointer */
-    KV_ASSERT(now.tv_nsec >= 0);
-    KV_ASSERT(now.tv_nsec < 1000000000);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    return clock_read_ns(CLOCK_MONOTONIC);
 }
 
 /* busy_poll_us: before sleeping, submit and reap completions without waiting, for up to that

@@ -298,21 +298,31 @@ def part_flushall_during_bgsave(check, root):
                 [(r[0], r[2]["rdb_bgsave_in_progress"], r[5]) for r in redis_rounds])
 
 
-def misconf_steps(client, directory):
-    """Part 4's replies, one per step (BGSAVEs waited for)."""
-    target = os.path.join(directory, "dump.rdb")
-    replies = []
-
+def stepper(client, replies):
+    """A step: sends a command, keeps (args, decoded reply) in `replies`, and waits for a
+    BGSAVE it started to end."""
     def step(*args):
         replies.append((args, kvtest.decode(client.call(*args))))
         if args[0] == "BGSAVE":
             wait_idle(client)
+    return step
 
-    step("SET", "k", "1")
-    step("CONFIG", "SET", "save", "3600 1")
+
+def dump_blocked(target):
+    """dump.rdb becomes a directory: the next BGSAVE fails (the caller removes it)."""
     if os.path.exists(target):
         os.unlink(target)
     os.mkdir(target)
+
+
+def misconf_steps(client, directory):
+    """Part 4's replies, one per step (BGSAVEs waited for)."""
+    target = os.path.join(directory, "dump.rdb")
+    replies = []
+    step = stepper(client, replies)
+    step("SET", "k", "1")
+    step("CONFIG", "SET", "save", "3600 1")
+    dump_blocked(target)
     step("BGSAVE")
     step("SET", "k", "2")
     step("PING")
@@ -352,18 +362,11 @@ def misconf_script_steps(client, directory):
     that succeeds the writes go through."""
     target = os.path.join(directory, "dump.rdb")
     replies = []
-
-    def step(*args):
-        replies.append((args, kvtest.decode(client.call(*args))))
-        if args[0] == "BGSAVE":
-            wait_idle(client)
-
+    step = stepper(client, replies)
     step("FUNCTION", "LOAD", LIBRARY)
     step("SET", "k", "1")
     step("CONFIG", "SET", "save", "3600 1")
-    if os.path.exists(target):
-        os.unlink(target)
-    os.mkdir(target)
+    dump_blocked(target)
     step("BGSAVE")
     scripts = [("EVAL", "return redis.call('set', KEYS[1], 'e')", "1", "k"),
                ("EVAL", "return redis.pcall('set', KEYS[1], 'e')", "1", "k"),
